@@ -1,0 +1,657 @@
+"""Writes the Python module of one schema set: classes, enums, straight-line codecs."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .grammar import ANY, END, TypeGrammar, width_for
+from .ir import ComplexT, ElemDecl, Field, SchemaIR, SimpleT, ident
+
+_PY_HINT = {"string": "str", "hex": "bytes", "b64": "bytes", "bool": "bool", "nbit": "int",
+            "uint": "int", "int": "int", "decimal": "str", "float": "float"}
+
+
+class Emitter:
+    def __init__(self, ir: SchemaIR, header: str) -> None:
+        self.ir = ir
+        self.header = header
+        self.lines: list[str] = []
+        self.consts: list[str] = []
+        self.const_ids: dict[Any, str] = {}
+        self.grammars: dict[int, TypeGrammar] = {}
+        self.uid = 0
+        self.doc_wrappers: dict[int, str] = {}
+
+    # ------------------------------------------------------------ helpers
+    def const(self, value: Any, prefix: str = "_T") -> str:
+        key = (prefix, value)
+        if key not in self.const_ids:
+            name = f"{prefix}{len(self.const_ids)}"
+            self.const_ids[key] = name
+            self.consts.append(f"{name} = {value!r}")
+        return self.const_ids[key]
+
+    def table_const(self, g: TypeGrammar, state: tuple[int, int]) -> tuple[int, str]:
+        w, slots = g.table(state)
+        full = list(slots) + [-2]
+        full += [-3] * ((1 << w) - len(full))
+        return w, self.const(tuple(full))
+
+    def gram(self, ct: ComplexT) -> TypeGrammar:
+        if id(ct) not in self.grammars:
+            self.grammars[id(ct)] = TypeGrammar(ct)
+        return self.grammars[id(ct)]
+
+    def hint(self, t: ComplexT | SimpleT) -> str:
+        if isinstance(t, ComplexT):
+            return t.name
+        if t.kind == "enum":
+            return t.enum_name
+        return _PY_HINT[t.kind]
+
+    # ------------------------------------------------------------ value code
+    def dec_simple(self, t: SimpleT, var: str, ind: str, what: str) -> list[str]:
+        L: list[str] = []
+        k = t.kind
+        if k == "bool":
+            L.append(f"{ind}r -= 1; {var} = ((B >> r) & 1) == 1")
+        elif k == "nbit":
+            if t.nbits == 0:
+                L.append(f"{ind}{var} = {t.lo}")
+            else:
+                L.append(f"{ind}r -= {t.nbits}; {var} = ((B >> r) & {(1 << t.nbits) - 1}) + {t.lo}")
+                if t.hi - t.lo + 1 < (1 << t.nbits):
+                    L.append(f"{ind}if {var} > {t.hi}: raise bad_value(r, '{what}: {{}} above {t.hi}'.format({var}))")
+        elif k == "enum":
+            n = len(t.enum_values)
+            members = f"_E_{t.enum_name}"
+            if t.nbits == 0:
+                L.append(f"{ind}{var} = {members}[0]")
+            else:
+                L.append(f"{ind}r -= {t.nbits}; {var} = (B >> r) & {(1 << t.nbits) - 1}")
+                if n < (1 << t.nbits):
+                    L.append(f"{ind}if {var} >= {n}: raise bad_value(r, '{what}: enumeration index {{}} of {n}'.format({var}))")
+                L.append(f"{ind}{var} = {members}[{var}]")
+        elif k == "uint":
+            L.append(f"{ind}r -= 8; {var} = (B >> r) & 255")
+            L.append(f"{ind}if {var} > 127: {var}, r = ru(B, r, {var})")
+            conds = []
+            if t.lo:
+                conds.append(f"{var} < {t.lo}")
+            if t.hi is not None:
+                conds.append(f"{var} > {t.hi}")
+            if conds:
+                L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
+        elif k == "int":
+            L.append(f"{ind}r -= 9; {var} = (B >> r) & 511")
+            L.append(f"{ind}if {var} & 128: {var}, r = ri(B, r, {var})")
+            L.append(f"{ind}elif {var} > 255: {var} = 255 - {var}")
+            conds = []
+            if t.lo is not None:
+                conds.append(f"{var} < {t.lo}")
+            if t.hi is not None:
+                conds.append(f"{var} > {t.hi}")
+            if conds:
+                L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
+        elif k == "string":
+            L.append(f"{ind}{var}, r = rstr(B, r, {t.max_len})")
+        elif k in ("hex", "b64"):
+            L.append(f"{ind}{var}, r = rbin(B, r, {t.max_len})")
+        else:
+            L.append(f"{ind}raise _Fail(ExiUnsupportedError, '{k} values are not supported', r)")
+        return L
+
+    def enc_simple(self, t: SimpleT, var: str, ind: str) -> list[str]:
+        L: list[str] = []
+        k = t.kind
+        if k == "bool":
+            L.append(f"{ind}a = (a << 1) | BOOL[{var}]")
+        elif k == "nbit":
+            L.append(f"{ind}if not {t.lo} <= {var} <= {t.hi}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+            if t.nbits:
+                L.append(f"{ind}a = (a << {t.nbits}) | ({var} - {t.lo})")
+        elif k == "enum":
+            n = len(t.enum_values)
+            L.append(f"{ind}if not 0 <= {var} < {n} or {var}.__class__ is bool: raise EncFail(f'{{{var}!r}} is not a {t.enum_name}')")
+            if t.nbits:
+                L.append(f"{ind}a = (a << {t.nbits}) | {var}")
+        elif k == "uint":
+            conds = []
+            if t.lo:
+                conds.append(f"{var} < {t.lo}")
+            if t.hi is not None:
+                conds.append(f"{var} > {t.hi}")
+            if conds:
+                L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+            L.append(f"{ind}if 0 <= {var} < 128: a = (a << 8) | {var}")
+            L.append(f"{ind}else: a = wu(a, {var})")
+        elif k == "int":
+            conds = []
+            if t.lo is not None:
+                conds.append(f"{var} < {t.lo}")
+            if t.hi is not None:
+                conds.append(f"{var} > {t.hi}")
+            if conds:
+                L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+            L.append(f"{ind}if 0 <= {var} < 128: a = (a << 9) | {var}")
+            L.append(f"{ind}elif -129 < {var} < 0: a = (a << 9) | (255 - {var})")
+            L.append(f"{ind}else: a = wi(a, {var})")
+        elif k == "string":
+            L.append(f"{ind}a = wstr(a, {var}, {t.max_len})")
+        elif k in ("hex", "b64"):
+            L.append(f"{ind}a = wbin(a, {var}, {t.max_len})")
+        else:
+            L.append(f"{ind}raise EncFail('{k} values are not supported')")
+        return L
+
+    def dec_elem(self, d: ElemDecl, var: str, ind: str) -> list[str]:
+        """Decode an element's content (after its SE event code)."""
+        if isinstance(d.type, ComplexT):
+            return [f"{ind}{var}, r = _d_{d.type.name}(B, r)"]
+        L = [f"{ind}r -= 1"]
+        # second level: empty content as EE, or CH [untyped] (EXIficient writes both)
+        L.append(f"{ind}if (B >> r) & 1:")
+        L.append(f"{ind}    {var}, r = sl2(B, r, {self.spec_const(d.type)}, 6)")
+        L.append(f"{ind}else:")
+        ind2 = ind + "    "
+        L += self.dec_simple(d.type, var, ind2, d.local)
+        L += [f"{ind2}r -= 1", f"{ind2}if (B >> r) & 1: raise esc(r)"]
+        return L
+
+    def spec_const(self, t: SimpleT) -> str:
+        return self.const(("SPEC", t.kind, t.lo, t.hi, t.enum_name if t.kind == "enum" else "", t.max_len), "_S")
+
+    @staticmethod
+    def empty_literal(t: SimpleT) -> str | None:
+        return {"string": '""', "hex": 'b""', "b64": 'b""'}.get(t.kind)
+
+    def enc_elem(self, d: ElemDecl, var: str, ind: str) -> list[str]:
+        if isinstance(d.type, ComplexT):
+            return [f"{ind}a = _e_{d.type.name}({var}, a)"]
+        L = [f"{ind}a <<= 1"]
+        L += self.enc_simple(d.type, var, ind)
+        L.append(f"{ind}a <<= 1")
+        return L
+
+    # ------------------------------------------------------------ type codecs
+    def read_code(self, g: TypeGrammar, state: tuple[int, int], ind: str) -> str:
+        w, tname = self.table_const(g, state)
+        return f"{ind}r -= {w}; k = {tname}[(B >> r) & {(1 << w) - 1}]"
+
+    def emit_decoder(self, ct: ComplexT) -> None:
+        g = self.gram(ct)
+        L = self.lines
+        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int]:")
+        if ct.unsupported:
+            L.append(f"    raise _Fail(ExiUnsupportedError, '{ct.xsd_name or ct.name}: {ct.unsupported} is not supported', r)")
+            L.append("")
+            return
+        L.append(self.read_code(g, (0, 0), "    "))
+        out_vars: list[str] = []
+        fields_by_item: dict[int, list[Field]] = {}
+        for f in ct.fields:
+            fields_by_item.setdefault(f.item_index, []).append(f)
+        for i, it in enumerate(g.items):
+            fs = fields_by_item.get(i, [])
+            if it.kind == "any":
+                continue
+            if it.kind == "attr":
+                decls = [None]
+            elif it.kind == "value":
+                decls = [None]
+            else:
+                decls = it.alts
+            slots = [g.slot_of[(i, j)] for j in range(len(decls))]
+            fmap = {f.alt_index: f for f in fs}
+            vars_ = [f"f_{fmap[j].py}" if j in fmap else f"_skip{i}_{j}" for j in range(len(decls))]
+            names = [it.attr_local if it.kind == "attr" else ("value" if it.kind == "value" else d.local)
+                     for d in decls]
+            required = it.min > 0
+            expected = " or ".join(names)
+            single = it.max == 1
+            if single:
+                L.append(f"    {' = '.join(vars_)} = None")
+                for j, d in enumerate(decls):
+                    kw = "if" if j == 0 else "elif"
+                    L.append(f"    {kw} k == {slots[j]}:")
+                    if it.kind == "attr":
+                        L += self.dec_simple(it.attr_type, vars_[j], "        ", names[j])
+                    elif it.kind == "value":
+                        L += self.dec_simple(ct.simple, vars_[j], "        ", ct.xsd_name or "value")
+                    else:
+                        L += self.dec_elem(d, vars_[j], "        ")
+                    L.append(self.read_code(g, g.after_n(i, 1), "        "))
+                if it.kind == "value":
+                    attr_vars = [f"f_{f.py}" for f in ct.fields if f.kind == "attr"]
+                    ch = f"4 if {' or '.join(v + ' is not None' for v in attr_vars)} else 6" if attr_vars else "6"
+                    L.append("    elif k == -2:")
+                    L.append(f"        {vars_[0]}, r = sl2(B, r, {self.spec_const(ct.simple)}, {ch}); k = -1")
+                if required:
+                    L.append("    else:")
+                    L.append(f"        raise unexpected(k, r, {expected!r})")
+            else:
+                for v in vars_:
+                    L.append(f"    {v} = []")
+                L.append("    n = 0")
+                L.append("    while True:")
+                for j, d in enumerate(decls):
+                    kw = "if" if j == 0 else "elif"
+                    L.append(f"        {kw} k == {slots[j]}:")
+                    L += self.dec_elem(d, "v", "            ")
+                    L.append(f"            {vars_[j]}.append(v)")
+                L.append("        else:")
+                L.append("            break")
+                L.append("        n += 1")
+                branches = []
+                if it.min > 1:
+                    branches.append((f"n < {it.min}", g.after_n(i, 1)))
+                if it.max is None:
+                    branches.append((None, (i, -2)))
+                else:
+                    if it.max > max(it.min, 1):
+                        branches.append((f"n < {it.max}", (i, -2)))
+                    branches.append((None, (i, -3)))
+                for bi, (cond, st) in enumerate(branches):
+                    if cond is None:
+                        if bi == 0:
+                            L.append(self.read_code(g, st, "        "))
+                        else:
+                            L.append("        else:")
+                            L.append(self.read_code(g, st, "            "))
+                    else:
+                        L.append(f"        {'if' if bi == 0 else 'elif'} {cond}:")
+                        L.append(self.read_code(g, st, "            "))
+                if it.min > 0:
+                    L.append(f"    if n < {it.min}: raise unexpected(k, r, {expected!r})")
+            for j in range(len(decls)):
+                if j in fmap:
+                    out_vars.append(vars_[j])
+        L.append("    if k != -1: raise unexpected(k, r, 'end of element')")
+        args = ", ".join(f"f_{f.py}" for f in ct.fields)
+        L.append(f"    return {ct.name}({args}), r")
+        L.append("")
+
+    def emit_code(self, g: TypeGrammar, states: set, slot: int, ind: str, L: list[str]) -> None:
+        """Write the event code of ``slot`` given the possible current states."""
+        codes = {st: g.code(st, slot) for st in states}
+        uniq = set(codes.values())
+        if len(uniq) == 1:
+            w, c = uniq.pop()
+            L.append(f"{ind}a = (a << {w}) | {c}" if c else f"{ind}a <<= {w}")
+            return
+        sid = self.state_ids(g)
+        tab = [None] * len(sid)
+        for st, wc in codes.items():
+            tab[sid[st]] = wc
+        L.append(f"{ind}w, c = {self.const(tuple(tab), '_C')}[st]")
+        L.append(f"{ind}a = (a << w) | c")
+
+    def state_ids(self, g: TypeGrammar) -> dict:
+        if not hasattr(g, "_sid"):
+            g._sid = {}
+        return g._sid
+
+    def sid(self, g: TypeGrammar, st: tuple[int, int]) -> int:
+        ids = self.state_ids(g)
+        if st not in ids:
+            ids[st] = len(ids)
+        return ids[st]
+
+    def emit_encoder(self, ct: ComplexT) -> None:
+        g = self.gram(ct)
+        body: list[str] = []
+        if ct.unsupported:
+            self.lines.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
+            self.lines.append(f"    raise EncFail('{ct.xsd_name or ct.name}: {ct.unsupported} is not supported')")
+            self.lines.append("")
+            return
+        # pre-assign ids so tables built later are complete
+        states: set = {(0, 0)}
+        self.sid(g, (0, 0))
+        for i in range(len(g.items)):
+            for c in (0, -1, -2, -3):
+                self.sid(g, (i, c))
+        fields_by_item: dict[int, list[Field]] = {}
+        for f in ct.fields:
+            fields_by_item.setdefault(f.item_index, []).append(f)
+        dynamic_needed = False
+        pending: list[tuple[list[str], set]] = []
+        L = body
+        for i, it in enumerate(g.items):
+            if it.kind == "any":
+                if it.min > 0:
+                    L.append("    raise EncFail('a required wildcard element cannot be encoded')")
+                    states = {g.after_n(i, 1)}
+                continue
+            fs = fields_by_item.get(i, [])
+            fmap = {f.alt_index: f for f in fs}
+            decls = [None] if it.kind in ("attr", "value") else it.alts
+            slots = [g.slot_of[(i, j)] for j in range(len(decls))]
+            required = it.min > 0
+            single = it.max == 1
+            after1 = g.after_n(i, 1)
+            new_states: set = set()
+            if single:
+                kw = "if"
+                for j, d in enumerate(decls):
+                    if j not in fmap:
+                        continue
+                    f = fmap[j]
+                    L.append(f"    {kw} o.{f.py} is not None:")
+                    L.append(f"        v = o.{f.py}")
+                    if len(states) > 1:
+                        dynamic_needed = True
+                    self.emit_code(g, states, slots[j], "        ", L)
+                    if it.kind == "attr":
+                        L += self.enc_simple(it.attr_type, "v", "        ")
+                    elif it.kind == "value":
+                        L += self.enc_simple(ct.simple, "v", "        ")
+                    else:
+                        L += self.enc_elem(d, "v", "        ")
+                    L.append(f"        st = {self.sid(g, after1)}")
+                    kw = "elif"
+                new_states.add(after1)
+                if required:
+                    L.append("    else:")
+                    names = " or ".join(f.xsd for f in fs)
+                    L.append(f"        raise EncFail('missing mandatory {names}')")
+                else:
+                    new_states |= states
+            else:
+                L.append("    n = 0")
+                for j, d in enumerate(decls):
+                    if j not in fmap:
+                        continue
+                    f = fmap[j]
+                    L.append(f"    for v in o.{f.py}:")
+                    L.append("        if n == 0:")
+                    if len(states) > 1:
+                        dynamic_needed = True
+                    self.emit_code(g, states, slots[j], "            ", L)
+                    conds = []
+                    if it.min > 1:
+                        conds.append((f"n < {it.min}", g.after_n(i, 1)))
+                    conds.append((f"n < {it.max}" if it.max is not None else "True", (i, -2)))
+                    for cond, st in conds:
+                        if st == (i, -2) and it.max is not None and it.max <= max(it.min, 1):
+                            continue
+                        L.append(f"        elif {cond}:")
+                        self.emit_code(g, {st}, slots[j], "            ", L)
+                    L.append("        else:")
+                    L.append(f"            raise EncFail('more than {it.max} {f.xsd} elements')")
+                    L += self.enc_elem(d, "v", "        ")
+                    L.append("        n += 1")
+                # state after the item
+                parts = []
+                possible = set()
+                if it.max is None:
+                    parts.append((None, (i, -2)))
+                    possible.add((i, -2))
+                else:
+                    if it.max > max(it.min, 1):
+                        parts.append((f"n < {it.max}", (i, -2)))
+                        possible.add((i, -2))
+                    parts.append((None, (i, -3)))
+                    possible.add((i, -3))
+                if it.min > 0:
+                    names = " or ".join(f.xsd for f in fs)
+                    L.append(f"    if n < {it.min}: raise EncFail('at least {it.min} {names} required, got {{}}'.format(n))")
+                    L.append("    if True:")
+                else:
+                    L.append("    if n:")
+                for pi, (cond, st) in enumerate(parts):
+                    if cond is None:
+                        if pi == 0:
+                            L.append(f"        st = {self.sid(g, st)}")
+                        else:
+                            L.append("        else:")
+                            L.append(f"            st = {self.sid(g, st)}")
+                    else:
+                        L.append(f"        {'if' if pi == 0 else 'elif'} {cond}:")
+                        L.append(f"            st = {self.sid(g, st)}")
+                new_states |= possible
+                if not (it.min > 0):
+                    new_states |= states
+            states = new_states
+        if len(states) > 1:
+            dynamic_needed = True
+        self.emit_code(g, states, END, "    ", L)
+        L.append("    return a")
+        self.lines.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
+        self.lines.append(f"    st = {self.sid(g, (0, 0))}")
+        self.lines += body
+        self.lines.append("")
+
+    # ------------------------------------------------------------ classes
+    def emit_enum(self, t: SimpleT) -> None:
+        L = self.lines
+        L.append(f"class {t.enum_name}(enum.IntEnum):")
+        L.append(f'    """XSD enumeration {t.xsd_name or t.enum_name}; the value is the EXI index."""')
+        used = set()
+        for idx, v in enumerate(t.enum_values):
+            nm = ident(v)
+            while nm in used or nm.startswith("_"):
+                nm = "v" + nm if nm.startswith("_") else nm + "_"
+            used.add(nm)
+            L.append(f"    {nm} = {idx}")
+        L.append("")
+        L.append(f"{t.enum_name}._xsd = {t.enum_values!r}  # type: ignore[attr-defined]")
+        L.append(f"_E_{t.enum_name} = tuple({t.enum_name})")
+        L.append("")
+
+    def emit_class(self, ct: ComplexT) -> None:
+        L = self.lines
+        L.append("@dataclass(slots=True)")
+        L.append(f"class {ct.name}:")
+        doc = f"XSD type {ct.xsd_name}" if ct.xsd_name else "anonymous XSD type"
+        L.append(f'    """{doc}."""')
+        L.append("")
+        if not ct.fields:
+            L.append("    pass")
+        for f in ct.fields:
+            h = self.hint(f.type)
+            if f.is_list:
+                L.append(f"    {f.py}: list[{h}] = field(default_factory=list)")
+            elif f.required:
+                L.append(f"    {f.py}: {h} = None  # type: ignore[assignment]  # mandatory")
+            else:
+                L.append(f"    {f.py}: {h} | None = None")
+        L.append("")
+
+    def simple_meta(self, t: SimpleT) -> str:
+        enum = t.enum_name if t.kind == "enum" else "None"
+        return (f"({t.kind!r}, {t.lo!r}, {t.hi!r}, {enum}, {t.max_len!r})")
+
+    def emit_meta(self) -> None:
+        L = self.lines
+        L.append("# Field metadata for XML/JSON and validation:")
+        L.append("# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)")
+        L.append("META: dict[type, tuple] = {")
+        for ct in self.ir.complex_order:
+            rows = []
+            for f in ct.fields:
+                t = f.type.name if isinstance(f.type, ComplexT) else self.simple_meta(f.type)
+                rows.append(f"({f.py!r}, {f.xsd!r}, {f.ns!r}, {f.kind!r}, {t}, {f.is_list}, "
+                            f"{f.required}, {f.max!r}, {f.item_index})")
+            inner = ", ".join(rows) + ("," if len(rows) == 1 else "")
+            L.append(f"    {ct.name}: ({inner}),")
+        L.append("}")
+        L.append("")
+
+    # ------------------------------------------------------------ document / fragment
+    def simple_wrapper(self, d: ElemDecl) -> str:
+        """Decoder/encoder for a top-level element of simple type."""
+        key = id(d.xsd_obj)
+        if key in self.doc_wrappers:
+            return self.doc_wrappers[key]
+        self.uid += 1
+        nm = f"S{self.uid}_{ident(d.local)}"
+        L = self.lines
+        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int]:")
+        L += self.dec_elem(d, "v", "    ")
+        L.append("    return v, r")
+        L.append("")
+        L.append(f"def _e_{nm}(v: Any, a: int) -> int:")
+        L += self.enc_elem(d, "v", "    ")
+        L.append("    return a")
+        L.append("")
+        self.doc_wrappers[key] = nm
+        return nm
+
+    def relaxed_wrapper(self, local: str, ds: list[ElemDecl], n_frag: int) -> str:
+        """EXI 8.5.3 element fragment grammar for a qname declared with several types.
+
+        Only attributes and character content are decoded (that is what eMAID needs).
+        """
+        self.uid += 1
+        nm = f"R{self.uid}_{ident(local)}"
+        rich = next((d.type for d in ds if isinstance(d.type, ComplexT) and d.type.simple is not None), None)
+        attrs: dict[tuple[str, str], SimpleT] = {}
+        for d in ds:
+            if isinstance(d.type, ComplexT):
+                for it in d.type.items:
+                    if it.kind == "attr":
+                        attrs[(it.attr_local, it.attr_ns)] = it.attr_type
+        akeys = sorted(attrs)
+        na, m = len(akeys), n_frag
+        w0 = width_for(na + 1 + m + 1 + 1 + 1)
+        w2 = width_for(m + 3)
+        L = self.lines
+        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int]:")
+        L.append(f'    """{local}: relaxed element fragment grammar (EXI 8.5.3)."""')
+        for ak in akeys:
+            L.append(f"    a_{ident(ak[0])} = None")
+        L.append("    text = None")
+        L.append("    while True:")
+        L.append(f"        r -= {w0}; k = (B >> r) & {(1 << w0) - 1}")
+        for ai, ak in enumerate(akeys):
+            L.append(f"        if k == {ai}:")
+            L += self.dec_simple(attrs[ak], f"a_{ident(ak[0])}", "            ", ak[0])
+            L.append("            continue")
+        L.append(f"        if k == {na + 1 + m + 1}: break")
+        L.append(f"        if k == {na + 1 + m + 2}:")
+        L.append("            text, r = rstr(B, r, None)")
+        L.append(f"            r -= {w2}; k = (B >> r) & {(1 << w2) - 1}")
+        L.append(f"            if k == {m + 1}: break")
+        L.append("        raise _Fail(ExiUnsupportedError, 'element fragment grammar: only attributes and text are supported', r)")
+        if rich is not None:
+            args = []
+            for f in rich.fields:
+                if f.kind == "attr":
+                    args.append(f"{f.py}=a_{ident(f.xsd)}")
+                else:
+                    args.append(f"{f.py}=text")
+            L.append(f"    if {' or '.join('a_' + ident(k[0]) + ' is not None' for k in akeys) or 'False'}:")
+            L.append(f"        return {rich.name}({', '.join(args)}), r")
+        L.append("    return text, r")
+        L.append("")
+        L.append(f"def _e_{nm}(v: Any, a: int) -> int:")
+        if rich is not None:
+            L.append(f"    if isinstance(v, {rich.name}):")
+            for ai, ak in enumerate(akeys):
+                f = next(f for f in rich.fields if f.kind == "attr" and f.xsd == ak[0])
+                L.append(f"        if v.{f.py} is not None:")
+                L.append(f"            x = v.{f.py}")
+                L.append(f"            a = (a << {w0}) | {ai}")
+                L += self.enc_simple(attrs[ak], "x", "            ")
+            L.append("        v = v.value")
+        L.append(f"    a = (a << {w0}) | {na + 1 + m + 2}")
+        L.append("    a = wstr(a, v, None)")
+        L.append(f"    return (a << {w2}) | {m + 1}")
+        L.append("")
+        return nm
+
+    def type_ref(self, t: ComplexT | SimpleT) -> str:
+        if isinstance(t, ComplexT):
+            return t.name
+        return self.spec_const(t)
+
+    def elem_codec_name(self, d: ElemDecl) -> str:
+        if isinstance(d.type, ComplexT):
+            return d.type.name
+        return self.simple_wrapper(d)
+
+    def emit_document(self) -> None:
+        ir = self.ir
+        L = self.lines
+        n = len(ir.doc_elements)
+        w = width_for(n)
+        names = []
+        for d in ir.doc_elements:
+            names.append((d.local, d.ns, self.elem_codec_name(d), self.type_ref(d.type)))
+        L.append(f"DOC_WIDTH = {w}")
+        L.append("# (element, namespace, decoder, encoder, class or simple-type spec)")
+        L.append("DOC_ELEMENTS: tuple = (")
+        for local, ns, cn, tr in names:
+            L.append(f"    ({local!r}, {ns!r}, _d_{cn}, _e_{cn}, {tr}),")
+        L.append(")")
+        L.append("")
+        m = len(ir.fragment_elements)
+        fw = max(1, math.ceil(math.log2(m + 2)))
+        rows = []
+        for local, ns, ds in ir.fragment_elements:
+            if len(ds) == 1:
+                cn = self.elem_codec_name(ds[0])
+                tr = self.type_ref(ds[0].type)
+            else:
+                cn = self.relaxed_wrapper(local, ds, m)
+                rich = next((d.type for d in ds if isinstance(d.type, ComplexT)), ds[0].type)
+                tr = self.type_ref(rich)
+            rows.append((local, ns, cn, tr))
+        L.append(f"FRAG_WIDTH = {fw}")
+        L.append("FRAG_ELEMENTS: tuple = (")
+        for local, ns, cn, tr in rows:
+            L.append(f"    ({local!r}, {ns!r}, _d_{cn}, _e_{cn}, {tr}),")
+        L.append(")")
+        L.append("")
+        # element name of each class when it is the type of exactly one global element
+        by_type: dict[str, list[str]] = {}
+        for d in ir.doc_elements:
+            if isinstance(d.type, ComplexT):
+                by_type.setdefault(d.type.name, []).append(d.local)
+        L.append("# class -> global element names (several when elements share a type)")
+        L.append("ROOT_OF: dict[type, tuple[str, ...]] = {")
+        for tn, els in by_type.items():
+            L.append(f"    {tn}: {tuple(els)!r},")
+        L.append("}")
+        L.append("")
+
+    @staticmethod
+    def _spec_fix(line: str) -> str:
+        """SPEC tuples name their enum class: write it as a reference, not a string."""
+        name, _, val = line.partition(" = ")
+        if not val.startswith("('SPEC'"):
+            return line
+        t = eval(val)  # noqa: S307 - our own repr
+        enum = t[4] or "None"
+        return f"{name} = ({t[1]!r}, {t[2]!r}, {t[3]!r}, {enum}, {t[5]!r})"
+
+    # ------------------------------------------------------------ module
+    def run(self) -> str:
+        ir = self.ir
+        # touch every type reachable from the fragment list (already built by IR)
+        enums: dict[str, SimpleT] = {}
+        for st in ir.simple_cache.values():
+            if st.kind == "enum":
+                enums.setdefault(st.enum_name, st)
+        for t in sorted(enums.values(), key=lambda t: t.enum_name):
+            self.emit_enum(t)
+        for ct in ir.complex_order:
+            self.emit_class(ct)
+        split = len(self.lines)
+        for ct in ir.complex_order:
+            self.emit_decoder(ct)
+            self.emit_encoder(ct)
+        self.emit_document()
+        self.emit_meta()
+        head = [self.header, "from __future__ import annotations", "",
+                "import enum", "from dataclasses import dataclass, field", "from typing import Any", "",
+                "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
+                "from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, "
+                "unexpected, wbin, wi, wstr, wu)", "",
+                f"SCHEMA = {ir.name!r}", ""]
+        consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
+        consts += [self._spec_fix(c) for c in self.consts]
+        body = self.lines[:split] + consts + [""] + self.lines[split:]
+        return "\n".join(head + body) + "\n"

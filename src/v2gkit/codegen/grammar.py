@@ -1,0 +1,162 @@
+"""EXI 1.0 schema-informed grammars (non-strict) for linear content models.
+
+A type's content is a list of items (attributes sorted by qname, then particles in
+schema order). A grammar state is ``(item index, count class)``; its first-level
+productions are the items reachable from it, ordered as EXI 8.5.4.3 says: AT(qname),
+SE(qname) in schema order, SE(*), EE, CH. Non-strict grammars always have a second
+level (EE/xsi:type/xsi:nil/AT(*)/SE(*)/CH [untyped]), so a state with N first-level
+productions costs ceil(log2(N + 1)) bits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .ir import ComplexT, Item
+
+END, ESC, BAD, MIXED, ANY = -1, -2, -3, -4, -5
+_CAT = {"attr": 0, "elem": 3, "any": 5, "end": 6, "value": 7, "mixed": 7}
+
+
+@dataclass(frozen=True)
+class Prod:
+    cat: int
+    order: tuple[int, int]
+    slot: int  # >= 0: (item, alt) slot; END/ANY/MIXED
+    target: tuple[int, int] | None
+
+
+def width_for(n_first: int) -> int:
+    return max(1, math.ceil(math.log2(n_first + 1)))
+
+
+class TypeGrammar:
+    """States, slots and code tables of one complex type."""
+
+    def __init__(self, ct: ComplexT) -> None:
+        self.ct = ct
+        self.items: list[Item] = ct.items
+        self.n_attr = sum(1 for it in self.items if it.kind == "attr")
+        self.slot_of: dict[tuple[int, int], int] = {}
+        self.slot_info: list[tuple[int, int]] = []
+        for i, it in enumerate(self.items):
+            n = len(it.alts) if it.kind in ("elem", "elem+any") else 1
+            if it.kind == "any":
+                continue
+            for j in range(n):
+                self.slot_of[(i, j)] = len(self.slot_info)
+                self.slot_info.append((i, j))
+        self._cache: dict[tuple[int, int], list[Prod]] = {}
+
+    def canon(self, i: int, c: int) -> tuple[int, int]:
+        it = self.items[i]
+        if c < it.min:
+            return (i, min(c, 1) if it.min > 1 and c > 0 else c) if c == 0 else (i, -1)
+        if it.max is not None and c >= it.max:
+            return (i, -3)  # at max
+        return (i, -2)  # between min and max
+
+    def start(self) -> tuple[int, int]:
+        return (0, 0) if self.items else (0, 0)
+
+    def count_ok(self, state: tuple[int, int]) -> tuple[bool, bool]:
+        """(may take item again, may leave item) for a state."""
+        i, c = state
+        it = self.items[i]
+        if c == 0:
+            return (it.max is None or it.max > 0), it.min == 0
+        if c == -1:
+            return True, False
+        if c == -2:
+            return True, True
+        return False, True
+
+    def prods(self, state: tuple[int, int]) -> list[Prod]:
+        if state in self._cache:
+            return self._cache[state]
+        out: list[Prod] = []
+        seen_mixed = False
+        i, c = state
+        first = True
+        while True:
+            if i >= len(self.items):
+                out.append(Prod(_CAT["end"], (0, 0), END, None))
+                if self.ct.mixed and not seen_mixed:
+                    out.append(Prod(_CAT["mixed"], (0, 0), MIXED, None))
+                    seen_mixed = True
+                break
+            it = self.items[i]
+            cc = c if first else 0
+            take, leave = self.count_ok((i, cc))
+            if self.ct.mixed and i >= self.n_attr and not seen_mixed:
+                out.append(Prod(_CAT["mixed"], (0, 0), MIXED, None))
+                seen_mixed = True
+            if take:
+                nxt = self._after(i, cc)
+                if it.kind == "attr":
+                    out.append(Prod(_CAT["attr"], (i, 0), self.slot_of[(i, 0)], nxt))
+                elif it.kind == "value":
+                    out.append(Prod(_CAT["value"], (i, 0), self.slot_of[(i, 0)], nxt))
+                elif it.kind == "any":
+                    out.append(Prod(_CAT["any"], (i, 0), ANY, nxt))
+                else:
+                    for j in range(len(it.alts)):
+                        out.append(Prod(_CAT["elem"], (i, j), self.slot_of[(i, j)], nxt))
+                    if it.kind == "elem+any":
+                        out.append(Prod(_CAT["any"], (i, 0), ANY, nxt))
+            if not leave:
+                break
+            i += 1
+            first = False
+        out.sort(key=lambda p: (p.cat, p.order))
+        # one SE(*) / CH production at most
+        dedup: list[Prod] = []
+        for p in out:
+            if p.slot in (ANY, MIXED) and any(q.slot == p.slot for q in dedup):
+                continue
+            dedup.append(p)
+        self._cache[state] = dedup
+        return dedup
+
+    def _after(self, i: int, c: int) -> tuple[int, int]:
+        """State after one more occurrence of item i from count class c."""
+        it = self.items[i]
+        if c == 0:
+            n = 1
+        elif c == -1:
+            # below min: the exact count is tracked by the generated code
+            return (i, -1)
+        else:
+            n = it.min + 1 if c == -2 else (it.max or 0)
+        if n < it.min:
+            return (i, -1)
+        if it.max is not None and n >= it.max:
+            return (i, -3)
+        return (i, -2)
+
+    def after_n(self, i: int, n: int) -> tuple[int, int]:
+        it = self.items[i]
+        if n == 0:
+            return (i, 0)
+        if n < it.min:
+            return (i, -1)
+        if it.max is not None and n >= it.max:
+            return (i, -3)
+        return (i, -2)
+
+    def width(self, state: tuple[int, int]) -> int:
+        return width_for(len(self.prods(state)))
+
+    def table(self, state: tuple[int, int]) -> tuple[int, tuple[int, ...]]:
+        ps = self.prods(state)
+        return self.width(state), tuple(p.slot for p in ps)
+
+    def code(self, state: tuple[int, int], slot: int) -> tuple[int, int]:
+        for k, p in enumerate(self.prods(state)):
+            if p.slot == slot:
+                return self.width(state), k
+        raise KeyError((state, slot))
+
+    def has(self, state: tuple[int, int], slot: int) -> bool:
+        return any(p.slot == slot for p in self.prods(state))

@@ -1,0 +1,29 @@
+"""Schema-informed EXI codec for V2G (app handshake, DIN 70121, ISO 15118-2/-20, xmldsig)."""
+
+from .api import (
+    SCHEMAS,
+    decode,
+    decode_element,
+    decode_fragment,
+    encode,
+    encode_fragment,
+    schema_module,
+)
+from .errors import (
+    ExiEncodeError,
+    ExiError,
+    ExiEventCodeError,
+    ExiHeaderError,
+    ExiStringTableError,
+    ExiTrailingDataError,
+    ExiTruncatedError,
+    ExiUnsupportedError,
+    ExiValueError,
+)
+
+__all__ = [
+    "SCHEMAS", "decode", "decode_element", "decode_fragment", "encode", "encode_fragment",
+    "schema_module", "ExiError", "ExiEncodeError", "ExiEventCodeError", "ExiHeaderError",
+    "ExiStringTableError", "ExiTrailingDataError", "ExiTruncatedError", "ExiUnsupportedError",
+    "ExiValueError",
+]

@@ -1,0 +1,212 @@
+"""Public codec API: documents and fragments, bytes in and out, typed errors."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from .errors import (
+    ExiEncodeError,
+    ExiError,
+    ExiEventCodeError,
+    ExiHeaderError,
+    ExiTrailingDataError,
+    ExiTruncatedError,
+    ExiUnsupportedError,
+    _Fail,
+)
+from .runtime import EncFail, finish
+
+#: CLI/user names of the schema sets -> generated module names
+SCHEMAS: dict[str, str] = {
+    "apphand": "apphand", "din": "din", "iso2": "iso2", "iso20": "iso20",
+    "iso20-ac": "iso20_ac", "iso20-dc": "iso20_dc", "iso20-wpt": "iso20_wpt",
+    "iso20-acdp": "iso20_acdp", "xmldsig": "xmldsig",
+}
+_MODULES: dict[str, ModuleType] = {}
+
+
+def schema_module(schema: str) -> ModuleType:
+    """The generated module of a schema set (imported on first use)."""
+    name = SCHEMAS.get(schema) or SCHEMAS.get(schema.replace("_", "-"))
+    if name is None:
+        raise ValueError(f"unknown schema {schema!r}; choose one of: {' '.join(SCHEMAS)}")
+    mod = _MODULES.get(name)
+    if mod is None:
+        mod = importlib.import_module(f"v2gkit.exi.gen.{name}")
+        _MODULES[name] = mod
+    return mod
+
+
+def _module_of(obj: Any) -> ModuleType:
+    modname = type(obj).__module__
+    if not modname.startswith("v2gkit.exi.gen."):
+        raise ExiEncodeError(f"{type(obj).__name__} is not a generated message class")
+    mod = _MODULES.get(modname.rsplit(".", 1)[1])
+    if mod is None:
+        mod = importlib.import_module(modname)
+        _MODULES[modname.rsplit(".", 1)[1]] = mod
+    return mod
+
+
+def _fail(e: BaseException, total: int) -> ExiError:
+    if isinstance(e, _Fail):
+        return e.cls(e.msg, total - e.r if e.r > 0 else total)
+    if isinstance(e, ValueError):  # negative shift count: read past the end
+        return ExiTruncatedError("stream ends before the document is complete", total)
+    if isinstance(e, RecursionError):
+        return ExiUnsupportedError("nesting too deep", None)
+    return ExiError(f"malformed stream ({type(e).__name__}: {e})", None)
+
+
+def _start(data: bytes | bytearray | memoryview) -> tuple[int, int]:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"expected bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ExiTruncatedError("empty stream", 0)
+    if data[0] != 0x80:
+        raise ExiHeaderError(f"EXI header is 0x{data[0]:02X}; V2G requires exactly 0x80 "
+                             "(no options, no cookie, format version 1)", 0)
+    total = len(data) * 8
+    return int.from_bytes(data, "big"), total
+
+
+def _end(B: int, r: int, total: int) -> None:
+    """Only padding may follow the document.
+
+    One whole zero octet is tolerated: OpenV2G-based encoders (real cars among them)
+    append it to some messages. Anything else after the document is an error.
+    """
+    if r >= 8 and not (r < 16 and B & 0xFF == 0):
+        raise ExiTrailingDataError(f"{r // 8} octet(s) after the end of the document", total - r)
+
+
+def decode_element(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
+    """Decode an EXI document; return (root element name, object)."""
+    mod = schema_module(schema)
+    B, total = _start(data)
+    r = total - 8
+    try:
+        w = mod.DOC_WIDTH
+        r -= w
+        k = (B >> r) & ((1 << w) - 1)
+        els = mod.DOC_ELEMENTS
+        if k >= len(els):
+            if k == len(els):
+                raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
+            raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
+        name, dec = els[k][0], els[k][2]
+        obj, r = dec(B, r)
+    except ExiError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes a typed ExiError
+        raise _fail(e, total) from None
+    _end(B, r, total)
+    return name, obj
+
+
+def decode(data: bytes | bytearray | memoryview, schema: str) -> Any:
+    """Decode an EXI document of ``schema`` (see SCHEMAS) to its message object."""
+    return decode_element(data, schema)[1]
+
+
+def _root_index(mod: ModuleType, obj: Any, element: str | None) -> int:
+    els = mod.DOC_ELEMENTS
+    if element is None:
+        names = mod.ROOT_OF.get(type(obj))
+        if not names:
+            raise ExiEncodeError(f"{type(obj).__name__} is not the type of a global element of "
+                                 f"schema {mod.SCHEMA}; pass element=")
+        if len(names) > 1:
+            raise ExiEncodeError(f"{type(obj).__name__} is the type of {', '.join(names)}; pass element=")
+        element = names[0]
+    for i, row in enumerate(els):
+        if row[0] == element:
+            return i
+    raise ExiEncodeError(f"no global element {element!r} in schema {mod.SCHEMA}")
+
+
+def encode(obj: Any, element: str | None = None, schema: str | None = None) -> bytes:
+    """Encode a message object as an EXI document (header 0x80)."""
+    mod = schema_module(schema) if schema else _module_of(obj)
+    idx = _root_index(mod, obj, element)
+    enc = mod.DOC_ELEMENTS[idx][3]
+    a = (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx
+    try:
+        a = enc(obj, a)
+    except Exception as e:  # noqa: BLE001
+        raise _encode_error(mod, obj, e, mod.DOC_ELEMENTS[idx][0]) from None
+    return finish(a)
+
+
+def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str) -> ExiEncodeError:
+    from .validate import find_problem
+
+    problem = find_problem(mod, obj, root)
+    if problem is not None:
+        return ExiEncodeError(problem[1], problem[0])
+    msg = str(e) if isinstance(e, EncFail) else f"{type(e).__name__}: {e}"
+    return ExiEncodeError(msg, root)
+
+
+# ------------------------------------------------------------------ fragments
+
+
+def _frag_index(mod: ModuleType, obj: Any, element: str | None) -> int:
+    els = mod.FRAG_ELEMENTS
+    if element is not None:
+        for i, row in enumerate(els):
+            if row[0] == element:
+                return i
+        raise ExiEncodeError(f"no element {element!r} in schema {mod.SCHEMA}")
+    names = mod.ROOT_OF.get(type(obj))
+    if names and len(names) == 1:
+        return _frag_index(mod, obj, names[0])
+    raise ExiEncodeError(f"say which element {type(obj).__name__} is: pass element=")
+
+
+def encode_fragment(obj: Any, element: str | None = None, schema: str | None = None) -> bytes:
+    """Encode one element as an EXI fragment (the bytes a V2G signature digests)."""
+    mod = schema_module(schema) if schema else _module_of(obj)
+    idx = _frag_index(mod, obj, element)
+    w = mod.FRAG_WIDTH
+    n = len(mod.FRAG_ELEMENTS)
+    a = (((1 << 8) | 0x80) << w) | idx
+    try:
+        a = mod.FRAG_ELEMENTS[idx][3](obj, a)
+    except Exception as e:  # noqa: BLE001
+        raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0]) from None
+    a = (a << w) | (n + 1)  # ED
+    return finish(a)
+
+
+def decode_fragment(data: bytes | bytearray | memoryview, schema: str) -> list[tuple[str, Any]]:
+    """Decode an EXI fragment: the list of (element name, object) it holds."""
+    mod = schema_module(schema)
+    B, total = _start(data)
+    r = total - 8
+    w = mod.FRAG_WIDTH
+    els = mod.FRAG_ELEMENTS
+    out: list[tuple[str, Any]] = []
+    try:
+        while True:
+            r -= w
+            k = (B >> r) & ((1 << w) - 1)
+            if k == len(els) + 1:
+                break
+            if k >= len(els):
+                if k == len(els):
+                    raise _Fail(ExiUnsupportedError, "SE(*) fragment element (not in the schema)", r)
+                raise _Fail(ExiEventCodeError, f"fragment element code {k} of {len(els)}", r)
+            name, dec = els[k][0], els[k][2]
+            obj, r = dec(B, r)
+            out.append((name, obj))
+            if len(out) > 4096:
+                raise _Fail(ExiUnsupportedError, "more than 4096 fragment elements", r)
+    except ExiError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise _fail(e, total) from None
+    _end(B, r, total)
+    return out

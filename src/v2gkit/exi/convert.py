@@ -1,0 +1,262 @@
+"""XML and JSON forms of messages, keyed by XSD element names.
+
+The JSON form is the one EXIficient-based tools (Josev) use: XSD names as keys, an
+element with maxOccurs > 1 always an array, hexBinary as upper-case hex, base64Binary
+as base64, simple content with attributes as ``{"Id": ..., "value": ...}``, an empty
+complex type as ``{}``; DIN/ISO-2 documents under ``V2G_Message``, app handshake and
+-20 documents under their message element.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import xml.etree.ElementTree as ET
+from types import ModuleType
+from typing import Any
+
+from .api import _module_of, schema_module
+from .errors import ExiEncodeError
+from .runtime import parse_text
+
+# --------------------------------------------------------------------- values
+
+
+def _simple_to_json(spec: tuple, v: Any) -> Any:
+    kind = spec[0]
+    if kind == "hex":
+        return bytes(v).hex().upper()
+    if kind == "b64":
+        return base64.b64encode(bytes(v)).decode("ascii")
+    if kind == "enum":
+        return spec[3]._xsd[int(v)]
+    if isinstance(v, enum.Enum):
+        return v.value
+    return v
+
+
+def _simple_from_json(spec: tuple, v: Any, path: str) -> Any:
+    kind = spec[0]
+    try:
+        if kind in ("hex", "b64", "enum"):
+            if not isinstance(v, str):
+                raise ValueError(f"expected a string, got {type(v).__name__}")
+            return parse_text(spec, v)
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise ValueError(f"expected true/false, got {v!r}")
+            return v
+        if kind in ("nbit", "uint", "int"):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"expected an integer, got {v!r}")
+            return v
+        if kind == "string":
+            if not isinstance(v, str):
+                raise ValueError(f"expected a string, got {type(v).__name__}")
+            return v
+    except ValueError as e:
+        raise ExiEncodeError(str(e), path) from None
+    raise ExiEncodeError(f"{kind} values are not supported", path)
+
+
+def _simple_to_text(spec: tuple, v: Any) -> str:
+    j = _simple_to_json(spec, v)
+    if isinstance(j, bool):
+        return "true" if j else "false"
+    return str(j)
+
+
+# --------------------------------------------------------------------- JSON
+
+
+def to_dict(obj: Any, mod: ModuleType | None = None) -> Any:
+    """The JSON-ready content of one element (without its name)."""
+    mod = mod or _module_of(obj)
+    meta = mod.META[type(obj)]
+    out: dict[str, Any] = {}
+    for py, xsd, _ns, kind, t, is_list, _req, _max, _g in meta:
+        v = getattr(obj, py)
+        if v is None or (is_list and not v):
+            continue
+        conv = (lambda x: to_dict(x, mod)) if isinstance(t, type) else (lambda x, t=t: _simple_to_json(t, x))
+        out[xsd] = [conv(x) for x in v] if is_list else conv(v)
+    return out
+
+
+def _root_name(mod: ModuleType, obj: Any, element: str | None) -> str:
+    if element:
+        return element
+    names = mod.ROOT_OF.get(type(obj))
+    if names and len(names) == 1:
+        return names[0]
+    raise ExiEncodeError(f"say which element {type(obj).__name__} is: pass element=")
+
+
+def to_json_obj(obj: Any, element: str | None = None) -> dict[str, Any]:
+    mod = _module_of(obj)
+    return {_root_name(mod, obj, element): to_dict(obj, mod)}
+
+
+def to_json(obj: Any, element: str | None = None, indent: int | None = None) -> str:
+    """JSON text ``{"<root element>": {...}}`` of a message or fragment element."""
+    return json.dumps(to_json_obj(obj, element), indent=indent, separators=None if indent else (",", ":"))
+
+
+def from_dict(cls: type, d: Any, mod: ModuleType, path: str) -> Any:
+    if not isinstance(d, dict):
+        raise ExiEncodeError(f"expected an object, got {type(d).__name__}", path)
+    meta = mod.META[cls]
+    known = {m[1] for m in meta}
+    for k in d:
+        if k not in known:
+            raise ExiEncodeError(f"unknown element or attribute {k!r} (allowed: {', '.join(sorted(known)) or 'none'})",
+                                 path)
+    kwargs: dict[str, Any] = {}
+    for py, xsd, _ns, _kind, t, is_list, _req, _max, _g in meta:
+        if xsd not in d:
+            continue
+        v = d[xsd]
+        here = f"{path}.{xsd}"
+
+        def conv(x: Any, p: str, t: Any = t) -> Any:
+            if isinstance(t, type):
+                return from_dict(t, x, mod, p)
+            return _simple_from_json(t, x, p)
+
+        if is_list:
+            if not isinstance(v, list):
+                v = [v]
+            kwargs[py] = [conv(x, f"{here}[{i}]") for i, x in enumerate(v)]
+        else:
+            kwargs[py] = conv(v, here)
+    return cls(**kwargs)
+
+
+def _find_root(mod: ModuleType, name: str, fragment: bool) -> Any:
+    rows = mod.FRAG_ELEMENTS if fragment else mod.DOC_ELEMENTS
+    for row in rows:
+        if row[0] == name:
+            return row[4]
+    kind = "element" if fragment else "global element"
+    raise ExiEncodeError(f"no {kind} {name!r} in schema {mod.SCHEMA}")
+
+
+def from_json(data: str | bytes | dict, schema: str, fragment: bool = False) -> tuple[str, Any]:
+    """Parse ``{"<element>": {...}}``; return (element name, object)."""
+    mod = schema_module(schema)
+    d = json.loads(data) if isinstance(data, (str, bytes)) else data
+    if not isinstance(d, dict) or len(d) != 1:
+        raise ExiEncodeError('expected one root key, e.g. {"V2G_Message": {...}}')
+    (name, body), = d.items()
+    t = _find_root(mod, name, fragment)
+    if isinstance(t, type):
+        return name, from_dict(t, body, mod, name)
+    return name, _simple_from_json(t, body, name)
+
+
+# --------------------------------------------------------------------- XML
+
+
+def _qn(ns: str, local: str) -> str:
+    return f"{{{ns}}}{local}" if ns else local
+
+
+def _to_elem(obj: Any, tag: str, mod: ModuleType) -> ET.Element:
+    el = ET.Element(tag)
+    meta = mod.META[type(obj)]
+    for py, xsd, ns, kind, t, is_list, _req, _max, _g in meta:
+        v = getattr(obj, py)
+        if v is None:
+            continue
+        if kind == "attr":
+            el.set(_qn(ns, xsd), _simple_to_text(t, v))
+        elif kind == "value":
+            el.text = _simple_to_text(t, v)
+        else:
+            for x in (v if is_list else [v]):
+                if isinstance(t, type):
+                    el.append(_to_elem(x, _qn(ns, xsd), mod))
+                else:
+                    sub = ET.SubElement(el, _qn(ns, xsd))
+                    sub.text = _simple_to_text(t, x)
+    return el
+
+
+_PREFIXES = {
+    "urn:iso:15118:2:2013:MsgDef": "v2gci_d", "urn:iso:15118:2:2013:MsgHeader": "v2gci_h",
+    "urn:iso:15118:2:2013:MsgBody": "v2gci_b", "urn:iso:15118:2:2013:MsgDataTypes": "v2gci_t",
+    "urn:din:70121:2012:MsgDef": "din_d", "urn:din:70121:2012:MsgHeader": "din_h",
+    "urn:din:70121:2012:MsgBody": "din_b", "urn:din:70121:2012:MsgDataTypes": "din_t",
+    "http://www.w3.org/2000/09/xmldsig#": "xmlsig",
+    "urn:iso:15118:2:2010:AppProtocol": "app",
+    "urn:iso:std:iso:15118:-20:CommonTypes": "ct", "urn:iso:std:iso:15118:-20:CommonMessages": "cm",
+    "urn:iso:std:iso:15118:-20:AC": "ac", "urn:iso:std:iso:15118:-20:DC": "dc",
+    "urn:iso:std:iso:15118:-20:WPT": "wpt", "urn:iso:std:iso:15118:-20:ACDP": "acdp",
+}
+for _ns, _p in _PREFIXES.items():
+    ET.register_namespace(_p, _ns)
+
+
+def to_xml(obj: Any, element: str | None = None, fragment: bool = False) -> str:
+    """XML text of a message (or fragment element), indented."""
+    mod = _module_of(obj)
+    name = _root_name(mod, obj, element)
+    rows = mod.FRAG_ELEMENTS if fragment else mod.DOC_ELEMENTS
+    ns = next((r[1] for r in rows if r[0] == name), "")
+    el = _to_elem(obj, _qn(ns, name), mod)
+    ET.indent(el)
+    return ET.tostring(el, encoding="unicode")
+
+
+def _from_elem(cls: type, el: ET.Element, mod: ModuleType, path: str) -> Any:
+    meta = mod.META[cls]
+    kwargs: dict[str, Any] = {}
+    by_tag = {(m[2], m[1]): m for m in meta if m[3] == "elem"}
+    by_attr = {(m[2], m[1]): m for m in meta if m[3] == "attr"}
+    for k, v in el.attrib.items():
+        ns, _, local = k[1:].partition("}") if k.startswith("{") else ("", "", k)
+        m = by_attr.get((ns, local))
+        if m is None:
+            raise ExiEncodeError(f"unknown attribute {local!r}", path)
+        kwargs[m[0]] = _parse_text(m[4], v, f"{path}@{local}")
+    value_meta = next((m for m in meta if m[3] == "value"), None)
+    if value_meta is not None:
+        kwargs[value_meta[0]] = _parse_text(value_meta[4], el.text or "", path)
+    for child in el:
+        tag = child.tag
+        ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        m = by_tag.get((ns, local))
+        if m is None:
+            raise ExiEncodeError(f"unexpected element {local!r}", path)
+        py, t, is_list = m[0], m[4], m[5]
+        here = f"{path}.{local}"
+        v = (_from_elem(t, child, mod, here) if isinstance(t, type)
+             else _parse_text(t, child.text or "", here))
+        if is_list:
+            kwargs.setdefault(py, []).append(v)
+        else:
+            kwargs[py] = v
+    return cls(**kwargs)
+
+
+def _parse_text(spec: tuple, text: str, path: str) -> Any:
+    try:
+        return parse_text(spec, text)
+    except ValueError as e:
+        raise ExiEncodeError(str(e), path) from None
+
+
+def from_xml(text: str | bytes, schema: str, fragment: bool = False) -> tuple[str, Any]:
+    """Parse XML of a message (or fragment element); return (element name, object)."""
+    mod = schema_module(schema)
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise ExiEncodeError(f"not well-formed XML: {e}") from None
+    tag = root.tag
+    ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    t = _find_root(mod, local, fragment)
+    if isinstance(t, type):
+        return local, _from_elem(t, root, mod, local)
+    return local, _parse_text(t, root.text or "", local)

@@ -1,0 +1,1 @@
+"""Generated codecs (see v2gkit.codegen)."""

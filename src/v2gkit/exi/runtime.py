@@ -1,0 +1,264 @@
+"""Runtime support for the generated codecs: the slow paths of the bit arithmetic.
+
+The generated code keeps the whole stream as one Python ``int`` ``B`` and the number of
+bits still unread ``r``; reading n bits is ``r -= n; v = (B >> r) & mask``. The encoder
+accumulates into an ``int`` ``a`` that starts with a sentinel 1 bit. Only values that
+do not fit the inlined fast paths come here.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ExiEventCodeError,
+    ExiStringTableError,
+    ExiTruncatedError,
+    ExiUnsupportedError,
+    ExiValueError,
+    _Fail,
+)
+
+END = -1  # EE
+ESC = -2  # second-level event code
+BAD = -3  # code outside the grammar
+MIXED = -4  # CH [untyped] in mixed content
+ANY = -5  # SE(*) wildcard
+
+_TRUNC = "stream ends inside a value"
+
+
+def tbl(width: int, slots: tuple[int, ...]) -> tuple[int, ...]:
+    """Event-code table: code -> slot, with the escape and the codes beyond it."""
+    out = list(slots) + [ESC]
+    out += [BAD] * ((1 << width) - len(out))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def ru(B: int, r: int, v: int) -> tuple[int, int]:
+    """Unsigned integer continuing after a first octet ``v`` (> 127) already read."""
+    val = v & 127
+    shift = 7
+    while v & 128:
+        r -= 8
+        if r < 0:
+            raise _Fail(ExiTruncatedError, _TRUNC, 0)
+        v = (B >> r) & 255
+        val |= (v & 127) << shift
+        shift += 7
+        if shift > 700:
+            raise _Fail(ExiValueError, "unsigned integer longer than 100 octets", r)
+    return val, r
+
+
+def ri(B: int, r: int, v: int) -> tuple[int, int]:
+    """Signed integer whose 9 first bits ``v`` (sign + octet with continuation) are read."""
+    neg = v & 256
+    u, r = ru(B, r, v & 255)
+    return (-u - 1 if neg else u), r
+
+
+def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
+    r -= 8
+    if r < 0:
+        raise _Fail(ExiTruncatedError, _TRUNC, 0)
+    n = (B >> r) & 255
+    if n > 127:
+        n, r = ru(B, r, n)
+    if n < 2:
+        raise _Fail(ExiStringTableError, "string-table hit (V2G strings are always misses)", r)
+    n -= 2
+    if maxlen is not None and n > maxlen:
+        raise _Fail(ExiValueError, f"string of {n} characters, schema allows {maxlen}", r)
+    if n * 8 > r:
+        raise _Fail(ExiTruncatedError, f"string claims {n} characters, stream has {r // 8} octets left", r)
+    if n == 0:
+        return "", r
+    # fast path: all characters are one octet (code point < 128)
+    chunk = (B >> (r - 8 * n)) & ((1 << (8 * n)) - 1)
+    raw = chunk.to_bytes(n, "big")
+    if raw.isascii():
+        return raw.decode("ascii"), r - 8 * n
+    chars = []
+    for _ in range(n):
+        r -= 8
+        if r < 0:
+            raise _Fail(ExiTruncatedError, _TRUNC, 0)
+        c = (B >> r) & 255
+        if c > 127:
+            c, r = ru(B, r, c)
+        if c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
+            raise _Fail(ExiValueError, f"character U+{c:X} is not a Unicode scalar value", r)
+        chars.append(chr(c))
+    return "".join(chars), r
+
+
+def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int]:
+    r -= 8
+    if r < 0:
+        raise _Fail(ExiTruncatedError, _TRUNC, 0)
+    n = (B >> r) & 255
+    if n > 127:
+        n, r = ru(B, r, n)
+    if maxlen is not None and n > maxlen:
+        raise _Fail(ExiValueError, f"binary of {n} octets, schema allows {maxlen}", r)
+    if n * 8 > r:
+        raise _Fail(ExiTruncatedError, f"binary claims {n} octets, stream has {r // 8} left", r)
+    r -= 8 * n
+    return ((B >> r) & ((1 << (8 * n)) - 1)).to_bytes(n, "big"), r
+
+
+def unexpected(k: int, r: int, expected: str = "") -> _Fail:
+    exp = f" (expected {expected})" if expected else ""
+    if k == ESC:
+        return _Fail(ExiUnsupportedError,
+                     "second-level event (xsi:type, xsi:nil, undeclared element/attribute or "
+                     "character data) is not used by V2G and not supported" + exp, r)
+    if k == BAD:
+        return _Fail(ExiEventCodeError, "unknown event code" + exp, r)
+    if k == MIXED:
+        return _Fail(ExiUnsupportedError, "character data in mixed content is not supported", r)
+    if k == ANY:
+        return _Fail(ExiUnsupportedError, "wildcard element SE(*) is not supported", r)
+    if k == END:
+        return _Fail(ExiEventCodeError, "element ends early" + exp, r)
+    return _Fail(ExiEventCodeError, "event out of schema order" + exp, r)
+
+
+def esc(r: int) -> _Fail:
+    return unexpected(ESC, r)
+
+
+def parse_text(spec: tuple, text: str) -> object:
+    """A typed value from its XML text (for CH [untyped] and for XML input)."""
+    kind, lo, hi, enum_cls, max_len = spec
+    t = text.strip() if kind != "string" else text
+    if kind == "string":
+        v: object = text
+    elif kind == "bool":
+        if t not in ("true", "false", "1", "0"):
+            raise ValueError(f"{text!r} is not a boolean")
+        v = t in ("true", "1")
+    elif kind in ("nbit", "uint", "int"):
+        v = int(t)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ValueError(f"{v} outside {lo}..{hi}")
+    elif kind == "enum":
+        try:
+            v = enum_cls(enum_cls._xsd.index(t))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a {enum_cls.__name__}") from None
+    elif kind == "hex":
+        v = bytes.fromhex(t)
+    elif kind == "b64":
+        import base64
+        import binascii
+        try:
+            v = base64.b64decode("".join(t.split()), validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"bad base64: {e}") from None
+    else:
+        raise ValueError(f"{kind} values are not supported")
+    if max_len is not None and kind in ("string", "hex", "b64") and len(v) > max_len:  # type: ignore[arg-type]
+        raise ValueError(f"{len(v)} characters/octets, schema allows {max_len}")  # type: ignore[arg-type]
+    return v
+
+
+_EMPTY = {"string": "", "hex": b"", "b64": b""}
+
+
+def sl2(B: int, r: int, spec: tuple, ch_code: int) -> tuple[object, int]:
+    """Second-level event where a simple value was expected.
+
+    Non-strict grammars put EE first on the second level (empty content) and CH
+    [untyped] last (``ch_code``); the second level has 5 or 7 entries: 3 bits.
+    """
+    r -= 3
+    if r < 0:
+        raise _Fail(ExiTruncatedError, _TRUNC, 0)
+    c = (B >> r) & 7
+    if c == 0:
+        if spec[0] in _EMPTY:
+            return _EMPTY[spec[0]], r
+        raise _Fail(ExiValueError, f"empty content for a {spec[0]} value", r)
+    if c == ch_code:
+        text, r = rstr(B, r, None)
+        try:
+            v = parse_text(spec, text)
+        except ValueError as e:
+            raise _Fail(ExiValueError, f"untyped characters: {e}", r) from None
+        # now in content2 (EXI 8.5.4.4.1): CH [typed] is its only first-level
+        # production, so EE is escape 1 + second-level EE 00
+        r -= 3
+        if r < 0:
+            raise _Fail(ExiTruncatedError, _TRUNC, 0)
+        if (B >> r) & 7 != 4:
+            raise unexpected(ESC, r)
+        return v, r
+    raise unexpected(ESC, r)
+
+
+def bad_value(r: int, what: str) -> _Fail:
+    return _Fail(ExiValueError, what, r)
+
+
+# ------------------------------------------------------------------ encoding
+
+
+class EncFail(Exception):
+    """Raised by generated encoders; the API turns it into ExiEncodeError with a path."""
+
+
+def wu(a: int, v: int) -> int:
+    if v < 0:
+        raise EncFail(f"negative value {v} for an unsigned integer")
+    while v > 127:
+        a = (a << 8) | 128 | (v & 127)
+        v >>= 7
+    return (a << 8) | v
+
+
+def wi(a: int, v: int) -> int:
+    if v < 0:
+        return wu((a << 1) | 1, -v - 1)
+    return wu(a << 1, v)
+
+
+def wstr(a: int, v: str, maxlen: int | None) -> int:
+    n = len(v)
+    if maxlen is not None and n > maxlen:
+        raise EncFail(f"string of {n} characters, schema allows {maxlen}")
+    a = wu(a, n + 2)
+    if v.isascii():
+        if n:
+            a = (a << (8 * n)) | int.from_bytes(v.encode("ascii"), "big")
+        return a
+    for ch in v:
+        c = ord(ch)
+        if c < 128:
+            a = (a << 8) | c
+        else:
+            a = wu(a, c)
+    return a
+
+
+def wbin(a: int, v: bytes, maxlen: int | None) -> int:
+    n = len(v)
+    if maxlen is not None and n > maxlen:
+        raise EncFail(f"binary of {n} octets, schema allows {maxlen}")
+    a = wu(a, n)
+    if n:
+        a = (a << (8 * n)) | int.from_bytes(v, "big")
+    return a
+
+
+def finish(a: int) -> bytes:
+    """Pad the accumulator (with its sentinel bit) to whole octets."""
+    nbits = a.bit_length() - 1
+    pad = (-nbits) & 7
+    a <<= pad
+    return a.to_bytes((nbits + pad) // 8 + 1, "big")[1:]
+
+
+BOOL = {True: 1, False: 0}
