@@ -478,6 +478,21 @@ class Emitter:
             L.append(f"    {ct.name}: ({inner}),")
         L.append("}")
         L.append("")
+        L.append("# choices (META group numbers) of which one alternative is mandatory")
+        L.append("CHOICE_REQUIRED: dict[type, frozenset[int]] = {")
+        for ct in self.ir.complex_order:
+            req = sorted(i for i, it in enumerate(ct.items)
+                         if it.kind in ("elem", "elem+any") and len(it.alts) > 1 and it.min > 0)
+            if req:
+                L.append(f"    {ct.name}: frozenset({req!r}),")
+        L.append("}")
+        L.append("# types whose content model this codec does not handle (their codecs raise)")
+        L.append("UNSUPPORTED: dict[type, str] = {")
+        for ct in self.ir.complex_order:
+            if ct.unsupported:
+                L.append(f"    {ct.name}: {ct.unsupported!r},")
+        L.append("}")
+        L.append("")
 
     # ------------------------------------------------------------ document / fragment
     def simple_wrapper(self, d: ElemDecl) -> str:

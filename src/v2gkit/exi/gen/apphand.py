@@ -428,3 +428,10 @@ META: dict[type, tuple] = {
     supportedAppProtocolResType: (('response_code', 'ResponseCode', '', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0), ('schema_id', 'SchemaID', '', 'elem', ('nbit', 0, 255, None, None), False, False, 1, 1)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+}
+

@@ -10105,3 +10105,24 @@ META: dict[type, tuple] = {
     WeldingDetectionResType: (('response_code', 'ResponseCode', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0), ('dc_evse_status', 'DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', 'elem', DC_EVSEStatusType, False, True, 1, 1), ('evse_present_voltage', 'EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, True, 1, 2)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+    ChargeParameterDiscoveryReqType: frozenset([2]),
+    ChargeParameterDiscoveryResType: frozenset([3]),
+    PMaxScheduleEntryType: frozenset([0]),
+    SalesTariffEntryType: frozenset([0]),
+    EntryType: frozenset([0]),
+    KeyInfoType: frozenset([1]),
+    KeyValueType: frozenset([0]),
+    X509DataType: frozenset([0]),
+    MeteringReceiptResType: frozenset([1]),
+    PowerDeliveryResType: frozenset([1]),
+    ParameterType: frozenset([1]),
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+    DSAKeyValueType: 'content model with nested groups',
+    PGPDataType: 'content model with nested groups',
+    SPKIDataType: 'content model with nested groups',
+}
+

@@ -11404,3 +11404,24 @@ META: dict[type, tuple] = {
     DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+    AuthorizationReqType: frozenset([2]),
+    KeyInfoType: frozenset([1]),
+    KeyValueType: frozenset([0]),
+    X509DataType: frozenset([0]),
+    AuthorizationSetupResType: frozenset([4]),
+    SignedInstallationDataType: frozenset([4]),
+    SignedMeteringDataType: frozenset([4]),
+    EVPowerProfileType: frozenset([1]),
+    ScheduleExchangeReqType: frozenset([2]),
+    ScheduleExchangeResType: frozenset([4]),
+    ParameterType: frozenset([1]),
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+    DSAKeyValueType: 'content model with nested groups',
+    PGPDataType: 'content model with nested groups',
+    SPKIDataType: 'content model with nested groups',
+}
+

@@ -6362,3 +6362,20 @@ META: dict[type, tuple] = {
     SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+    AC_ChargeLoopReqType: frozenset([3]),
+    KeyInfoType: frozenset([1]),
+    KeyValueType: frozenset([0]),
+    X509DataType: frozenset([0]),
+    AC_ChargeLoopResType: frozenset([6]),
+    AC_ChargeParameterDiscoveryReqType: frozenset([1]),
+    AC_ChargeParameterDiscoveryResType: frozenset([2]),
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+    DSAKeyValueType: 'content model with nested groups',
+    PGPDataType: 'content model with nested groups',
+    SPKIDataType: 'content model with nested groups',
+}
+

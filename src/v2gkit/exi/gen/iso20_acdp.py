@@ -4963,3 +4963,16 @@ META: dict[type, tuple] = {
     DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+    KeyInfoType: frozenset([1]),
+    KeyValueType: frozenset([0]),
+    X509DataType: frozenset([0]),
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+    DSAKeyValueType: 'content model with nested groups',
+    PGPDataType: 'content model with nested groups',
+    SPKIDataType: 'content model with nested groups',
+}
+

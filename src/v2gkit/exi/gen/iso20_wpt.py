@@ -7710,3 +7710,18 @@ META: dict[type, tuple] = {
     AlternativeSECCType: (('ssid', 'SSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 255), False, False, 1, 0), ('bssid', 'BSSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 12), False, False, 1, 1), ('ip_address', 'IPAddress', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 39), False, False, 1, 2), ('port', 'Port', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, False, 1, 3)),
 }
 
+# choices (META group numbers) of which one alternative is mandatory
+CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+    KeyInfoType: frozenset([1]),
+    KeyValueType: frozenset([0]),
+    X509DataType: frozenset([0]),
+    WPT_LF_DataPackageType: frozenset([1]),
+    WPT_LF_SystemSetupDataType: frozenset([0]),
+}
+# types whose content model this codec does not handle (their codecs raise)
+UNSUPPORTED: dict[type, str] = {
+    DSAKeyValueType: 'content model with nested groups',
+    PGPDataType: 'content model with nested groups',
+    SPKIDataType: 'content model with nested groups',
+}
+
