@@ -10,6 +10,7 @@ import click
 
 from v2gkit.exi import ExiError, decode_element, decode_fragment, encode, encode_fragment
 from v2gkit.exi.api import SCHEMAS
+from v2gkit.exi.runtime import Message
 
 SCHEMA_CHOICE = click.Choice(list(SCHEMAS))
 
@@ -75,7 +76,7 @@ def exi_decode(schema: str, fragment: bool, fmt: str, input_: str) -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
     for name, obj in items:
-        if not hasattr(obj, "__dataclass_fields__"):
+        if not isinstance(obj, Message):
             click.echo(f"<{name}>{obj}</{name}>" if fmt == "xml" else f'{{"{name}": {obj!r}}}')
             continue
         if fmt == "xml":

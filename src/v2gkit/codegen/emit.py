@@ -441,22 +441,31 @@ class Emitter:
         L.append("")
 
     def emit_class(self, ct: ComplexT) -> None:
+        """A plain slotted class: a hand-rolled __init__ imports ~5x faster than @dataclass."""
         L = self.lines
-        L.append("@dataclass(slots=True)")
-        L.append(f"class {ct.name}:")
+        L.append(f"class {ct.name}(Message):")
         doc = f"XSD type {ct.xsd_name}" if ct.xsd_name else "anonymous XSD type"
         L.append(f'    """{doc}."""')
         L.append("")
+        L.append(f"    __slots__ = {tuple(f.py for f in ct.fields)!r}")
         if not ct.fields:
-            L.append("    pass")
+            L.append("")
+            return
+        params = []
+        body = []
         for f in ct.fields:
             h = self.hint(f.type)
             if f.is_list:
-                L.append(f"    {f.py}: list[{h}] = field(default_factory=list)")
-            elif f.required:
-                L.append(f"    {f.py}: {h} = None  # type: ignore[assignment]  # mandatory")
+                L.append(f"    {f.py}: list[{h}]")
+                params.append(f"{f.py}: list[{h}] | None = None")
+                body.append(f"        self.{f.py} = [] if {f.py} is None else {f.py}")
             else:
-                L.append(f"    {f.py}: {h} | None = None")
+                L.append(f"    {f.py}: {h}{'' if f.required else ' | None'}")
+                params.append(f"{f.py}: {h} | None = None")
+                body.append(f"        self.{f.py} = {f.py}")
+        L.append("")
+        L.append(f"    def __init__(self, {', '.join(params)}) -> None:")
+        L += body
         L.append("")
 
     def simple_meta(self, t: SimpleT) -> str:
@@ -577,6 +586,10 @@ class Emitter:
         L.append("")
         return nm
 
+    def dec_fn(self, cn: str) -> str:
+        """The fast decoder of a complex type; wrappers of simple elements have one decoder."""
+        return f"_d_{cn}" if cn[:1] in ("S", "R") and cn[1:2].isdigit() else f"_f_{cn}"
+
     def type_ref(self, t: ComplexT | SimpleT) -> str:
         if isinstance(t, ComplexT):
             return t.name
@@ -599,7 +612,7 @@ class Emitter:
         L.append("# (element, namespace, decoder, encoder, class or simple-type spec)")
         L.append("DOC_ELEMENTS: tuple = (")
         for local, ns, cn, tr in names:
-            L.append(f"    ({local!r}, {ns!r}, _d_{cn}, _e_{cn}, {tr}),")
+            L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
         L.append(")")
         L.append("")
         m = len(ir.fragment_elements)
@@ -617,7 +630,7 @@ class Emitter:
         L.append(f"FRAG_WIDTH = {fw}")
         L.append("FRAG_ELEMENTS: tuple = (")
         for local, ns, cn, tr in rows:
-            L.append(f"    ({local!r}, {ns!r}, _d_{cn}, _e_{cn}, {tr}),")
+            L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
         L.append(")")
         L.append("")
         # element name of each class when it is the type of exactly one global element
@@ -655,15 +668,18 @@ class Emitter:
         for ct in ir.complex_order:
             self.emit_class(ct)
         split = len(self.lines)
+        from .fast import FastDecoder, FastEncoder
+
         for ct in ir.complex_order:
             self.emit_decoder(ct)
-            self.emit_encoder(ct)
+            self.lines += FastDecoder(self, ct).emit()
+            self.lines += FastEncoder(self, ct).emit()
         self.emit_document()
         self.emit_meta()
         head = [self.header, "from __future__ import annotations", "",
-                "import enum", "from dataclasses import dataclass, field", "from typing import Any", "",
+                "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, "
+                "from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, "
                 "unexpected, wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]

@@ -82,28 +82,41 @@ def _end(B: int, r: int, total: int) -> None:
         raise ExiTrailingDataError(f"{r // 8} octet(s) after the end of the document", total - r)
 
 
+_DOC: dict[str, tuple[int, int, tuple]] = {}
+
+
+def _doc_info(schema: str) -> tuple[int, int, tuple]:
+    info = _DOC.get(schema)
+    if info is None:
+        mod = schema_module(schema)
+        info = _DOC[schema] = (mod.DOC_WIDTH, (1 << mod.DOC_WIDTH) - 1, mod.DOC_ELEMENTS)
+    return info
+
+
 def decode_element(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
     """Decode an EXI document; return (root element name, object)."""
-    mod = schema_module(schema)
-    B, total = _start(data)
-    r = total - 8
+    w, mask, els = _DOC.get(schema) or _doc_info(schema)
+    if data[:1] != b"\x80" or data.__class__ is not bytes:
+        B, total = _start(data)
+    else:
+        total = len(data) << 3
+        B = int.from_bytes(data, "big")
+    r = total - 8 - w
     try:
-        w = mod.DOC_WIDTH
-        r -= w
-        k = (B >> r) & ((1 << w) - 1)
-        els = mod.DOC_ELEMENTS
+        k = (B >> r) & mask
         if k >= len(els):
             if k == len(els):
                 raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
             raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
-        name, dec = els[k][0], els[k][2]
-        obj, r = dec(B, r)
+        row = els[k]
+        obj, r = row[2](B, r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes a typed ExiError
         raise _fail(e, total) from None
-    _end(B, r, total)
-    return name, obj
+    if r > 7:
+        _end(B, r, total)
+    return row[0], obj
 
 
 def decode(data: bytes | bytearray | memoryview, schema: str) -> Any:
@@ -127,17 +140,30 @@ def _root_index(mod: ModuleType, obj: Any, element: str | None) -> int:
     raise ExiEncodeError(f"no global element {element!r} in schema {mod.SCHEMA}")
 
 
+_ENC: dict[type, tuple[ModuleType, int, Any]] = {}
+
+
 def encode(obj: Any, element: str | None = None, schema: str | None = None) -> bytes:
     """Encode a message object as an EXI document (header 0x80)."""
-    mod = schema_module(schema) if schema else _module_of(obj)
-    idx = _root_index(mod, obj, element)
-    enc = mod.DOC_ELEMENTS[idx][3]
-    a = (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx
+    if element is None and schema is None:
+        hit = _ENC.get(obj.__class__)
+        if hit is None:
+            mod = _module_of(obj)
+            idx = _root_index(mod, obj, None)
+            hit = _ENC[obj.__class__] = (mod, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx, mod.DOC_ELEMENTS[idx])
+        mod, a, row = hit
+    else:
+        mod = schema_module(schema) if schema else _module_of(obj)
+        idx = _root_index(mod, obj, element)
+        a = (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx
+        row = mod.DOC_ELEMENTS[idx]
     try:
-        a = enc(obj, a)
+        a = row[3](obj, a)
     except Exception as e:  # noqa: BLE001
-        raise _encode_error(mod, obj, e, mod.DOC_ELEMENTS[idx][0]) from None
-    return finish(a)
+        raise _encode_error(mod, obj, e, row[0]) from None
+    nbits = a.bit_length() - 1
+    pad = (-nbits) & 7
+    return (a << pad).to_bytes((nbits + pad) // 8 + 1, "big")[1:]
 
 
 def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str) -> ExiEncodeError:

@@ -262,3 +262,24 @@ def finish(a: int) -> bytes:
 
 
 BOOL = {True: 1, False: 0}
+
+
+class Message:
+    """Base of the generated message classes: value equality and a compact repr."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = []
+        for s in self.__slots__:
+            v = getattr(self, s)
+            if v is not None and v != []:
+                parts.append(f"{s}={v!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"

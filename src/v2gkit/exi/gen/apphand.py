@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "apphand".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'apphand'
 
@@ -24,28 +23,42 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class supportedAppProtocolReqType:
+class supportedAppProtocolReqType(Message):
     """anonymous XSD type."""
 
-    app_protocol: list[AppProtocolType] = field(default_factory=list)
+    __slots__ = ('app_protocol',)
+    app_protocol: list[AppProtocolType]
 
-@dataclass(slots=True)
-class AppProtocolType:
+    def __init__(self, app_protocol: list[AppProtocolType] | None = None) -> None:
+        self.app_protocol = [] if app_protocol is None else app_protocol
+
+class AppProtocolType(Message):
     """XSD type AppProtocolType."""
 
-    protocol_namespace: str = None  # type: ignore[assignment]  # mandatory
-    version_number_major: int = None  # type: ignore[assignment]  # mandatory
-    version_number_minor: int = None  # type: ignore[assignment]  # mandatory
-    schema_id: int = None  # type: ignore[assignment]  # mandatory
-    priority: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
+    protocol_namespace: str
+    version_number_major: int
+    version_number_minor: int
+    schema_id: int
+    priority: int
 
-@dataclass(slots=True)
-class supportedAppProtocolResType:
+    def __init__(self, protocol_namespace: str | None = None, version_number_major: int | None = None, version_number_minor: int | None = None, schema_id: int | None = None, priority: int | None = None) -> None:
+        self.protocol_namespace = protocol_namespace
+        self.version_number_major = version_number_major
+        self.version_number_minor = version_number_minor
+        self.schema_id = schema_id
+        self.priority = priority
+
+class supportedAppProtocolResType(Message):
     """anonymous XSD type."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    schema_id: int | None = None
+    __slots__ = ('response_code', 'schema_id')
+    response_code: responseCodeType
+    schema_id: int | None
+
+    def __init__(self, response_code: responseCodeType | None = None, schema_id: int | None = None) -> None:
+        self.response_code = response_code
+        self.schema_id = schema_id
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
@@ -81,6 +94,53 @@ def _d_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
             r -= 1; k = _T2[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AppProtocol')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return supportedAppProtocolReqType(f_app_protocol), r
+
+def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocolReqType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_app_protocol = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_supportedAppProtocolReqType(B, r0)
+            i1_protocol_namespace, r = rstr(B, r, 100)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_supportedAppProtocolReqType(B, r0)
+            r -= 8; i1_version_number_major = (B >> r) & 255
+            if i1_version_number_major > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_version_number_major, r = ru(B, r + 8, i1_version_number_major)
+                else: i1_version_number_major = (x << 7) | (i1_version_number_major & 127)
+            if i1_version_number_major > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_supportedAppProtocolReqType(B, r0)
+            r -= 8; i1_version_number_minor = (B >> r) & 255
+            if i1_version_number_minor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_version_number_minor, r = ru(B, r + 8, i1_version_number_minor)
+                else: i1_version_number_minor = (x << 7) | (i1_version_number_minor & 127)
+            if i1_version_number_minor > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
+            r -= 21; c = (B >> r) & 2097151
+            if c & 1835907: return _d_supportedAppProtocolReqType(B, r0)
+            i1_schema_id = (c >> 10) & 255
+            i1_priority = ((c >> 2) & 31) + 1
+            if i1_priority > 20: return _d_supportedAppProtocolReqType(B, r0)
+            v = AppProtocolType(i1_protocol_namespace, i1_version_number_major, i1_version_number_minor, i1_schema_id, i1_priority)
+            f_app_protocol.append(v)
+        else:
+            break
+        n += 1
+        if n < 20:
+            r -= 2; c = (B >> r) & 3
+            k = _T1[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T2[c & 1]
+    if n < 1: return _d_supportedAppProtocolReqType(B, r0)
+    if k != -1: return _d_supportedAppProtocolReqType(B, r0)
     return supportedAppProtocolReqType(f_app_protocol), r
 
 def _e_supportedAppProtocolReqType(o: supportedAppProtocolReqType, a: int) -> int:
@@ -175,60 +235,64 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AppProtocolType(f_protocol_namespace, f_version_number_major, f_version_number_minor, f_schema_id, f_priority), r
 
+def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_AppProtocolType(B, r0)
+    f_protocol_namespace, r = rstr(B, r, 100)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AppProtocolType(B, r0)
+    r -= 8; f_version_number_major = (B >> r) & 255
+    if f_version_number_major > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_version_number_major, r = ru(B, r + 8, f_version_number_major)
+        else: f_version_number_major = (x << 7) | (f_version_number_major & 127)
+    if f_version_number_major > 4294967295: return _d_AppProtocolType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AppProtocolType(B, r0)
+    r -= 8; f_version_number_minor = (B >> r) & 255
+    if f_version_number_minor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_version_number_minor, r = ru(B, r + 8, f_version_number_minor)
+        else: f_version_number_minor = (x << 7) | (f_version_number_minor & 127)
+    if f_version_number_minor > 4294967295: return _d_AppProtocolType(B, r0)
+    r -= 21; c = (B >> r) & 2097151
+    if c & 1835907: return _d_AppProtocolType(B, r0)
+    f_schema_id = (c >> 10) & 255
+    f_priority = ((c >> 2) & 31) + 1
+    if f_priority > 20: return _d_AppProtocolType(B, r0)
+    return AppProtocolType(f_protocol_namespace, f_version_number_major, f_version_number_minor, f_schema_id, f_priority), r
+
 def _e_AppProtocolType(o: AppProtocolType, a: int) -> int:
-    st = 0
-    if o.protocol_namespace is not None:
-        v = o.protocol_namespace
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 100)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ProtocolNamespace')
-    if o.version_number_major is not None:
-        v = o.version_number_major
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory VersionNumberMajor')
-    if o.version_number_minor is not None:
-        v = o.version_number_minor
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory VersionNumberMinor')
-    if o.schema_id is not None:
-        v = o.schema_id
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory SchemaID')
-    if o.priority is not None:
-        v = o.priority
-        a <<= 1
-        a <<= 1
-        if not 1 <= v <= 20: raise EncFail(f'{v!r} outside 1..20')
-        a = (a << 5) | (v - 1)
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory Priority')
-    a <<= 1
+    pass
+    v2 = o.protocol_namespace
+    if v2 is None: raise EncFail('missing mandatory ProtocolNamespace')
+    a <<= 2
+    a = wstr(a, v2, 100)
+    pass
+    v3 = o.version_number_major
+    if v3 is None: raise EncFail('missing mandatory VersionNumberMajor')
+    a <<= 3
+    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    pass
+    v4 = o.version_number_minor
+    if v4 is None: raise EncFail('missing mandatory VersionNumberMinor')
+    a <<= 3
+    if v4 > 4294967295: raise EncFail(f'{v4!r} outside 0..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = o.schema_id
+    if v5 is None: raise EncFail('missing mandatory SchemaID')
+    if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+    pass
+    v6 = o.priority
+    if v6 is None: raise EncFail('missing mandatory Priority')
+    if not 1 <= v6 <= 20: raise EncFail(f'{v6!r} outside 1..20')
+    pass
+    a = (a << 21) | (v5) << 10 | (v6 - 1) << 2
     return a
 
 def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int]:
@@ -260,25 +324,34 @@ def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     if k != -1: raise unexpected(k, r, 'end of element')
     return supportedAppProtocolResType(f_response_code, f_schema_id), r
 
+def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int]:
+    r0 = r
+    r -= 7; c = (B >> r) & 127
+    if c & 100: return _d_supportedAppProtocolResType(B, r0)
+    f_response_code = (c >> 3) & 3
+    if f_response_code >= 3: return _d_supportedAppProtocolResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T13[c & 3]
+    f_schema_id = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_supportedAppProtocolResType(B, r0)
+        f_schema_id = (c >> 2) & 255
+        k = _T2[c & 1]
+    if k != -1: return _d_supportedAppProtocolResType(B, r0)
+    return supportedAppProtocolResType(f_response_code, f_schema_id), r
+
 def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.schema_id is not None:
-        v = o.schema_id
-        a <<= 2
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 3): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    a = (a << 5) | (v2) << 1
+    v3 = o.schema_id
+    if v3 is not None:
+        if not 0 <= v3 <= 255: raise EncFail(f'{v3!r} outside 0..255')
+        a = (a << 12) | (v3) << 1
         st = 7
     w, c = _C14[st]
     a = (a << w) | c
@@ -287,8 +360,8 @@ def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> in
 DOC_WIDTH = 2
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _d_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
-    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _d_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
+    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
+    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
 )
 
 def _d_S1_Priority(B: int, r: int) -> tuple[Any, int]:
@@ -403,15 +476,15 @@ def _e_S6_VersionNumberMinor(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 4
 FRAG_ELEMENTS: tuple = (
-    ('AppProtocol', '', _d_AppProtocolType, _e_AppProtocolType, AppProtocolType),
+    ('AppProtocol', '', _f_AppProtocolType, _e_AppProtocolType, AppProtocolType),
     ('Priority', '', _d_S1_Priority, _e_S1_Priority, _S11),
     ('ProtocolNamespace', '', _d_S2_ProtocolNamespace, _e_S2_ProtocolNamespace, _S4),
     ('ResponseCode', '', _d_S3_ResponseCode, _e_S3_ResponseCode, _S12),
     ('SchemaID', '', _d_S4_SchemaID, _e_S4_SchemaID, _S9),
     ('VersionNumberMajor', '', _d_S5_VersionNumberMajor, _e_S5_VersionNumberMajor, _S6),
     ('VersionNumberMinor', '', _d_S6_VersionNumberMinor, _e_S6_VersionNumberMinor, _S6),
-    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _d_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
-    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _d_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
+    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
+    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
 )
 
 # class -> global element names (several when elements share a type)

@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso2".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso2'
 
@@ -190,882 +189,1401 @@ class unitSymbolType(enum.IntEnum):
 unitSymbolType._xsd = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')  # type: ignore[attr-defined]
 _E_unitSymbolType = tuple(unitSymbolType)
 
-@dataclass(slots=True)
-class AC_EVChargeParameterType:
+class AC_EVChargeParameterType(Message):
     """XSD type AC_EVChargeParameterType."""
 
-    departure_time: int | None = None
-    e_amount: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_max_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_max_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_min_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
+    departure_time: int | None
+    e_amount: PhysicalValueType
+    ev_max_voltage: PhysicalValueType
+    ev_max_current: PhysicalValueType
+    ev_min_current: PhysicalValueType
 
-@dataclass(slots=True)
-class PhysicalValueType:
+    def __init__(self, departure_time: int | None = None, e_amount: PhysicalValueType | None = None, ev_max_voltage: PhysicalValueType | None = None, ev_max_current: PhysicalValueType | None = None, ev_min_current: PhysicalValueType | None = None) -> None:
+        self.departure_time = departure_time
+        self.e_amount = e_amount
+        self.ev_max_voltage = ev_max_voltage
+        self.ev_max_current = ev_max_current
+        self.ev_min_current = ev_min_current
+
+class PhysicalValueType(Message):
     """XSD type PhysicalValueType."""
 
-    multiplier: int = None  # type: ignore[assignment]  # mandatory
-    unit: unitSymbolType = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('multiplier', 'unit', 'value')
+    multiplier: int
+    unit: unitSymbolType
+    value: int
 
-@dataclass(slots=True)
-class AC_EVSEChargeParameterType:
+    def __init__(self, multiplier: int | None = None, unit: unitSymbolType | None = None, value: int | None = None) -> None:
+        self.multiplier = multiplier
+        self.unit = unit
+        self.value = value
+
+class AC_EVSEChargeParameterType(Message):
     """XSD type AC_EVSEChargeParameterType."""
 
-    ac_evse_status: AC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_nominal_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_max_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
+    ac_evse_status: AC_EVSEStatusType
+    evse_nominal_voltage: PhysicalValueType
+    evse_max_current: PhysicalValueType
 
-@dataclass(slots=True)
-class AC_EVSEStatusType:
+    def __init__(self, ac_evse_status: AC_EVSEStatusType | None = None, evse_nominal_voltage: PhysicalValueType | None = None, evse_max_current: PhysicalValueType | None = None) -> None:
+        self.ac_evse_status = ac_evse_status
+        self.evse_nominal_voltage = evse_nominal_voltage
+        self.evse_max_current = evse_max_current
+
+class AC_EVSEStatusType(Message):
     """XSD type AC_EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: EVSENotificationType = None  # type: ignore[assignment]  # mandatory
-    rcd: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification', 'rcd')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
+    rcd: bool
 
-@dataclass(slots=True)
-class AuthorizationReqType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None, rcd: bool | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+        self.rcd = rcd
+
+class AuthorizationReqType(Message):
     """XSD type AuthorizationReqType."""
 
-    id: str | None = None
-    gen_challenge: bytes | None = None
+    __slots__ = ('id', 'gen_challenge')
+    id: str | None
+    gen_challenge: bytes | None
 
-@dataclass(slots=True)
-class AuthorizationResType:
+    def __init__(self, id: str | None = None, gen_challenge: bytes | None = None) -> None:
+        self.id = id
+        self.gen_challenge = gen_challenge
+
+class AuthorizationResType(Message):
     """XSD type AuthorizationResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: EVSEProcessingType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'evse_processing')
+    response_code: responseCodeType
+    evse_processing: EVSEProcessingType
 
-@dataclass(slots=True)
-class BodyBaseType:
+    def __init__(self, response_code: responseCodeType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+
+class BodyBaseType(Message):
     """XSD type BodyBaseType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CableCheckReqType:
+class CableCheckReqType(Message):
     """XSD type CableCheckReqType."""
 
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-@dataclass(slots=True)
-class DC_EVStatusType:
+    def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
+        self.dc_ev_status = dc_ev_status
+
+class DC_EVStatusType(Message):
     """XSD type DC_EVStatusType."""
 
-    ev_ready: bool = None  # type: ignore[assignment]  # mandatory
-    ev_error_code: DC_EVErrorCodeType = None  # type: ignore[assignment]  # mandatory
-    evresssoc: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('ev_ready', 'ev_error_code', 'evresssoc')
+    ev_ready: bool
+    ev_error_code: DC_EVErrorCodeType
+    evresssoc: int
 
-@dataclass(slots=True)
-class CableCheckResType:
+    def __init__(self, ev_ready: bool | None = None, ev_error_code: DC_EVErrorCodeType | None = None, evresssoc: int | None = None) -> None:
+        self.ev_ready = ev_ready
+        self.ev_error_code = ev_error_code
+        self.evresssoc = evresssoc
+
+class CableCheckResType(Message):
     """XSD type CableCheckResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    dc_evse_status: DC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: EVSEProcessingType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
+    response_code: responseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_processing: EVSEProcessingType
 
-@dataclass(slots=True)
-class DC_EVSEStatusType:
+    def __init__(self, response_code: responseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_processing: EVSEProcessingType | None = None) -> None:
+        self.response_code = response_code
+        self.dc_evse_status = dc_evse_status
+        self.evse_processing = evse_processing
+
+class DC_EVSEStatusType(Message):
     """XSD type DC_EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: EVSENotificationType = None  # type: ignore[assignment]  # mandatory
-    evse_isolation_status: isolationLevelType | None = None
-    evse_status_code: DC_EVSEStatusCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification', 'evse_isolation_status', 'evse_status_code')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
+    evse_isolation_status: isolationLevelType | None
+    evse_status_code: DC_EVSEStatusCodeType
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None, evse_isolation_status: isolationLevelType | None = None, evse_status_code: DC_EVSEStatusCodeType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+        self.evse_isolation_status = evse_isolation_status
+        self.evse_status_code = evse_status_code
+
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class CertificateInstallationReqType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class CertificateInstallationReqType(Message):
     """XSD type CertificateInstallationReqType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    oem_provisioning_cert: bytes = None  # type: ignore[assignment]  # mandatory
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds')
+    id: str
+    oem_provisioning_cert: bytes
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
 
-@dataclass(slots=True)
-class ListOfRootCertificateIDsType:
+    def __init__(self, id: str | None = None, oem_provisioning_cert: bytes | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None) -> None:
+        self.id = id
+        self.oem_provisioning_cert = oem_provisioning_cert
+        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+
+class ListOfRootCertificateIDsType(Message):
     """XSD type ListOfRootCertificateIDsType."""
 
-    root_certificate_id: list[X509IssuerSerialType] = field(default_factory=list)
+    __slots__ = ('root_certificate_id',)
+    root_certificate_id: list[X509IssuerSerialType]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
+        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class CertificateInstallationResType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class CertificateInstallationResType(Message):
     """XSD type CertificateInstallationResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    sa_provisioning_certificate_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    contract_signature_cert_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType = None  # type: ignore[assignment]  # mandatory
-    d_hpublickey: DiffieHellmanPublickeyType = None  # type: ignore[assignment]  # mandatory
-    e_maid: EMAIDType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid')
+    response_code: responseCodeType
+    sa_provisioning_certificate_chain: CertificateChainType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType
+    d_hpublickey: DiffieHellmanPublickeyType
+    e_maid: EMAIDType
 
-@dataclass(slots=True)
-class CertificateChainType:
+    def __init__(self, response_code: responseCodeType | None = None, sa_provisioning_certificate_chain: CertificateChainType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None = None, d_hpublickey: DiffieHellmanPublickeyType | None = None, e_maid: EMAIDType | None = None) -> None:
+        self.response_code = response_code
+        self.sa_provisioning_certificate_chain = sa_provisioning_certificate_chain
+        self.contract_signature_cert_chain = contract_signature_cert_chain
+        self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
+        self.d_hpublickey = d_hpublickey
+        self.e_maid = e_maid
+
+class CertificateChainType(Message):
     """XSD type CertificateChainType."""
 
-    id: str | None = None
-    certificate: bytes = None  # type: ignore[assignment]  # mandatory
-    sub_certificates: SubCertificatesType | None = None
+    __slots__ = ('id', 'certificate', 'sub_certificates')
+    id: str | None
+    certificate: bytes
+    sub_certificates: SubCertificatesType | None
 
-@dataclass(slots=True)
-class SubCertificatesType:
+    def __init__(self, id: str | None = None, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.id = id
+        self.certificate = certificate
+        self.sub_certificates = sub_certificates
+
+class SubCertificatesType(Message):
     """XSD type SubCertificatesType."""
 
-    certificate: list[bytes] = field(default_factory=list)
+    __slots__ = ('certificate',)
+    certificate: list[bytes]
 
-@dataclass(slots=True)
-class ContractSignatureEncryptedPrivateKeyType:
+    def __init__(self, certificate: list[bytes] | None = None) -> None:
+        self.certificate = [] if certificate is None else certificate
+
+class ContractSignatureEncryptedPrivateKeyType(Message):
     """XSD type ContractSignatureEncryptedPrivateKeyType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str
+    value: bytes
 
-@dataclass(slots=True)
-class DiffieHellmanPublickeyType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class DiffieHellmanPublickeyType(Message):
     """XSD type DiffieHellmanPublickeyType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str
+    value: bytes
 
-@dataclass(slots=True)
-class EMAIDType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class EMAIDType(Message):
     """XSD type EMAIDType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    value: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str
+    value: str
 
-@dataclass(slots=True)
-class CertificateUpdateReqType:
+    def __init__(self, id: str | None = None, value: str | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class CertificateUpdateReqType(Message):
     """XSD type CertificateUpdateReqType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    contract_signature_cert_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    e_maid: str = None  # type: ignore[assignment]  # mandatory
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'contract_signature_cert_chain', 'e_maid', 'list_of_root_certificate_i_ds')
+    id: str
+    contract_signature_cert_chain: CertificateChainType
+    e_maid: str
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
 
-@dataclass(slots=True)
-class CertificateUpdateResType:
+    def __init__(self, id: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None, e_maid: str | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None) -> None:
+        self.id = id
+        self.contract_signature_cert_chain = contract_signature_cert_chain
+        self.e_maid = e_maid
+        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+
+class CertificateUpdateResType(Message):
     """XSD type CertificateUpdateResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    sa_provisioning_certificate_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    contract_signature_cert_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType = None  # type: ignore[assignment]  # mandatory
-    d_hpublickey: DiffieHellmanPublickeyType = None  # type: ignore[assignment]  # mandatory
-    e_maid: EMAIDType = None  # type: ignore[assignment]  # mandatory
-    retry_counter: int | None = None
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid', 'retry_counter')
+    response_code: responseCodeType
+    sa_provisioning_certificate_chain: CertificateChainType
+    contract_signature_cert_chain: CertificateChainType
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType
+    d_hpublickey: DiffieHellmanPublickeyType
+    e_maid: EMAIDType
+    retry_counter: int | None
 
-@dataclass(slots=True)
-class ChargeParameterDiscoveryReqType:
+    def __init__(self, response_code: responseCodeType | None = None, sa_provisioning_certificate_chain: CertificateChainType | None = None, contract_signature_cert_chain: CertificateChainType | None = None, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKeyType | None = None, d_hpublickey: DiffieHellmanPublickeyType | None = None, e_maid: EMAIDType | None = None, retry_counter: int | None = None) -> None:
+        self.response_code = response_code
+        self.sa_provisioning_certificate_chain = sa_provisioning_certificate_chain
+        self.contract_signature_cert_chain = contract_signature_cert_chain
+        self.contract_signature_encrypted_private_key = contract_signature_encrypted_private_key
+        self.d_hpublickey = d_hpublickey
+        self.e_maid = e_maid
+        self.retry_counter = retry_counter
+
+class ChargeParameterDiscoveryReqType(Message):
     """XSD type ChargeParameterDiscoveryReqType."""
 
-    max_entries_sa_schedule_tuple: int | None = None
-    requested_energy_transfer_mode: EnergyTransferModeType = None  # type: ignore[assignment]  # mandatory
-    ac_ev_charge_parameter: AC_EVChargeParameterType | None = None
-    dc_ev_charge_parameter: DC_EVChargeParameterType | None = None
-    ev_charge_parameter: EVChargeParameterType | None = None
+    __slots__ = ('max_entries_sa_schedule_tuple', 'requested_energy_transfer_mode', 'ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter')
+    max_entries_sa_schedule_tuple: int | None
+    requested_energy_transfer_mode: EnergyTransferModeType
+    ac_ev_charge_parameter: AC_EVChargeParameterType | None
+    dc_ev_charge_parameter: DC_EVChargeParameterType | None
+    ev_charge_parameter: EVChargeParameterType | None
 
-@dataclass(slots=True)
-class DC_EVChargeParameterType:
+    def __init__(self, max_entries_sa_schedule_tuple: int | None = None, requested_energy_transfer_mode: EnergyTransferModeType | None = None, ac_ev_charge_parameter: AC_EVChargeParameterType | None = None, dc_ev_charge_parameter: DC_EVChargeParameterType | None = None, ev_charge_parameter: EVChargeParameterType | None = None) -> None:
+        self.max_entries_sa_schedule_tuple = max_entries_sa_schedule_tuple
+        self.requested_energy_transfer_mode = requested_energy_transfer_mode
+        self.ac_ev_charge_parameter = ac_ev_charge_parameter
+        self.dc_ev_charge_parameter = dc_ev_charge_parameter
+        self.ev_charge_parameter = ev_charge_parameter
+
+class DC_EVChargeParameterType(Message):
     """XSD type DC_EVChargeParameterType."""
 
-    departure_time: int | None = None
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_current_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_power_limit: PhysicalValueType | None = None
-    ev_maximum_voltage_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_energy_capacity: PhysicalValueType | None = None
-    ev_energy_request: PhysicalValueType | None = None
-    full_soc: int | None = None
-    bulk_soc: int | None = None
+    __slots__ = ('departure_time', 'dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
+    departure_time: int | None
+    dc_ev_status: DC_EVStatusType
+    ev_maximum_current_limit: PhysicalValueType
+    ev_maximum_power_limit: PhysicalValueType | None
+    ev_maximum_voltage_limit: PhysicalValueType
+    ev_energy_capacity: PhysicalValueType | None
+    ev_energy_request: PhysicalValueType | None
+    full_soc: int | None
+    bulk_soc: int | None
 
-@dataclass(slots=True)
-class EVChargeParameterType:
+    def __init__(self, departure_time: int | None = None, dc_ev_status: DC_EVStatusType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_energy_capacity: PhysicalValueType | None = None, ev_energy_request: PhysicalValueType | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
+        self.departure_time = departure_time
+        self.dc_ev_status = dc_ev_status
+        self.ev_maximum_current_limit = ev_maximum_current_limit
+        self.ev_maximum_power_limit = ev_maximum_power_limit
+        self.ev_maximum_voltage_limit = ev_maximum_voltage_limit
+        self.ev_energy_capacity = ev_energy_capacity
+        self.ev_energy_request = ev_energy_request
+        self.full_soc = full_soc
+        self.bulk_soc = bulk_soc
+
+class EVChargeParameterType(Message):
     """XSD type EVChargeParameterType."""
 
-    departure_time: int | None = None
+    __slots__ = ('departure_time',)
+    departure_time: int | None
 
-@dataclass(slots=True)
-class ChargeParameterDiscoveryResType:
+    def __init__(self, departure_time: int | None = None) -> None:
+        self.departure_time = departure_time
+
+class ChargeParameterDiscoveryResType(Message):
     """XSD type ChargeParameterDiscoveryResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: EVSEProcessingType = None  # type: ignore[assignment]  # mandatory
-    sa_schedule_list: SAScheduleListType | None = None
-    sa_schedules: SASchedulesType | None = None
-    ac_evse_charge_parameter: AC_EVSEChargeParameterType | None = None
-    dc_evse_charge_parameter: DC_EVSEChargeParameterType | None = None
-    evse_charge_parameter: EVSEChargeParameterType | None = None
+    __slots__ = ('response_code', 'evse_processing', 'sa_schedule_list', 'sa_schedules', 'ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter')
+    response_code: responseCodeType
+    evse_processing: EVSEProcessingType
+    sa_schedule_list: SAScheduleListType | None
+    sa_schedules: SASchedulesType | None
+    ac_evse_charge_parameter: AC_EVSEChargeParameterType | None
+    dc_evse_charge_parameter: DC_EVSEChargeParameterType | None
+    evse_charge_parameter: EVSEChargeParameterType | None
 
-@dataclass(slots=True)
-class SAScheduleListType:
+    def __init__(self, response_code: responseCodeType | None = None, evse_processing: EVSEProcessingType | None = None, sa_schedule_list: SAScheduleListType | None = None, sa_schedules: SASchedulesType | None = None, ac_evse_charge_parameter: AC_EVSEChargeParameterType | None = None, dc_evse_charge_parameter: DC_EVSEChargeParameterType | None = None, evse_charge_parameter: EVSEChargeParameterType | None = None) -> None:
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.sa_schedule_list = sa_schedule_list
+        self.sa_schedules = sa_schedules
+        self.ac_evse_charge_parameter = ac_evse_charge_parameter
+        self.dc_evse_charge_parameter = dc_evse_charge_parameter
+        self.evse_charge_parameter = evse_charge_parameter
+
+class SAScheduleListType(Message):
     """XSD type SAScheduleListType."""
 
-    sa_schedule_tuple: list[SAScheduleTupleType] = field(default_factory=list)
+    __slots__ = ('sa_schedule_tuple',)
+    sa_schedule_tuple: list[SAScheduleTupleType]
 
-@dataclass(slots=True)
-class SAScheduleTupleType:
+    def __init__(self, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
+        self.sa_schedule_tuple = [] if sa_schedule_tuple is None else sa_schedule_tuple
+
+class SAScheduleTupleType(Message):
     """XSD type SAScheduleTupleType."""
 
-    sa_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    p_max_schedule: PMaxScheduleType = None  # type: ignore[assignment]  # mandatory
-    sales_tariff: SalesTariffType | None = None
+    __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
+    sa_schedule_tuple_id: int
+    p_max_schedule: PMaxScheduleType
+    sales_tariff: SalesTariffType | None
 
-@dataclass(slots=True)
-class PMaxScheduleType:
+    def __init__(self, sa_schedule_tuple_id: int | None = None, p_max_schedule: PMaxScheduleType | None = None, sales_tariff: SalesTariffType | None = None) -> None:
+        self.sa_schedule_tuple_id = sa_schedule_tuple_id
+        self.p_max_schedule = p_max_schedule
+        self.sales_tariff = sales_tariff
+
+class PMaxScheduleType(Message):
     """XSD type PMaxScheduleType."""
 
-    p_max_schedule_entry: list[PMaxScheduleEntryType] = field(default_factory=list)
+    __slots__ = ('p_max_schedule_entry',)
+    p_max_schedule_entry: list[PMaxScheduleEntryType]
 
-@dataclass(slots=True)
-class PMaxScheduleEntryType:
+    def __init__(self, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
+        self.p_max_schedule_entry = [] if p_max_schedule_entry is None else p_max_schedule_entry
+
+class PMaxScheduleEntryType(Message):
     """XSD type PMaxScheduleEntryType."""
 
-    relative_time_interval: RelativeTimeIntervalType | None = None
-    time_interval: IntervalType | None = None
-    p_max: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('relative_time_interval', 'time_interval', 'p_max')
+    relative_time_interval: RelativeTimeIntervalType | None
+    time_interval: IntervalType | None
+    p_max: PhysicalValueType
 
-@dataclass(slots=True)
-class RelativeTimeIntervalType:
+    def __init__(self, relative_time_interval: RelativeTimeIntervalType | None = None, time_interval: IntervalType | None = None, p_max: PhysicalValueType | None = None) -> None:
+        self.relative_time_interval = relative_time_interval
+        self.time_interval = time_interval
+        self.p_max = p_max
+
+class RelativeTimeIntervalType(Message):
     """XSD type RelativeTimeIntervalType."""
 
-    start: int = None  # type: ignore[assignment]  # mandatory
-    duration: int | None = None
+    __slots__ = ('start', 'duration')
+    start: int
+    duration: int | None
 
-@dataclass(slots=True)
-class IntervalType:
+    def __init__(self, start: int | None = None, duration: int | None = None) -> None:
+        self.start = start
+        self.duration = duration
+
+class IntervalType(Message):
     """XSD type IntervalType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SalesTariffType:
+class SalesTariffType(Message):
     """XSD type SalesTariffType."""
 
-    id: str | None = None
-    sales_tariff_id: int = None  # type: ignore[assignment]  # mandatory
-    sales_tariff_description: str | None = None
-    num_e_price_levels: int | None = None
-    sales_tariff_entry: list[SalesTariffEntryType] = field(default_factory=list)
+    __slots__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
+    id: str | None
+    sales_tariff_id: int
+    sales_tariff_description: str | None
+    num_e_price_levels: int | None
+    sales_tariff_entry: list[SalesTariffEntryType]
 
-@dataclass(slots=True)
-class SalesTariffEntryType:
+    def __init__(self, id: str | None = None, sales_tariff_id: int | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None, sales_tariff_entry: list[SalesTariffEntryType] | None = None) -> None:
+        self.id = id
+        self.sales_tariff_id = sales_tariff_id
+        self.sales_tariff_description = sales_tariff_description
+        self.num_e_price_levels = num_e_price_levels
+        self.sales_tariff_entry = [] if sales_tariff_entry is None else sales_tariff_entry
+
+class SalesTariffEntryType(Message):
     """XSD type SalesTariffEntryType."""
 
-    relative_time_interval: RelativeTimeIntervalType | None = None
-    time_interval: IntervalType | None = None
-    e_price_level: int | None = None
-    consumption_cost: list[ConsumptionCostType] = field(default_factory=list)
+    __slots__ = ('relative_time_interval', 'time_interval', 'e_price_level', 'consumption_cost')
+    relative_time_interval: RelativeTimeIntervalType | None
+    time_interval: IntervalType | None
+    e_price_level: int | None
+    consumption_cost: list[ConsumptionCostType]
 
-@dataclass(slots=True)
-class ConsumptionCostType:
+    def __init__(self, relative_time_interval: RelativeTimeIntervalType | None = None, time_interval: IntervalType | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCostType] | None = None) -> None:
+        self.relative_time_interval = relative_time_interval
+        self.time_interval = time_interval
+        self.e_price_level = e_price_level
+        self.consumption_cost = [] if consumption_cost is None else consumption_cost
+
+class ConsumptionCostType(Message):
     """XSD type ConsumptionCostType."""
 
-    start_value: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    cost: list[CostType] = field(default_factory=list)
+    __slots__ = ('start_value', 'cost')
+    start_value: PhysicalValueType
+    cost: list[CostType]
 
-@dataclass(slots=True)
-class CostType:
+    def __init__(self, start_value: PhysicalValueType | None = None, cost: list[CostType] | None = None) -> None:
+        self.start_value = start_value
+        self.cost = [] if cost is None else cost
+
+class CostType(Message):
     """XSD type CostType."""
 
-    cost_kind: costKindType = None  # type: ignore[assignment]  # mandatory
-    amount: int = None  # type: ignore[assignment]  # mandatory
-    amount_multiplier: int | None = None
+    __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
+    cost_kind: costKindType
+    amount: int
+    amount_multiplier: int | None
 
-@dataclass(slots=True)
-class SASchedulesType:
+    def __init__(self, cost_kind: costKindType | None = None, amount: int | None = None, amount_multiplier: int | None = None) -> None:
+        self.cost_kind = cost_kind
+        self.amount = amount
+        self.amount_multiplier = amount_multiplier
+
+class SASchedulesType(Message):
     """XSD type SASchedulesType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class DC_EVSEChargeParameterType:
+class DC_EVSEChargeParameterType(Message):
     """XSD type DC_EVSEChargeParameterType."""
 
-    dc_evse_status: DC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_current_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_power_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_current_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_voltage_limit: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_current_regulation_tolerance: PhysicalValueType | None = None
-    evse_peak_current_ripple: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_energy_to_be_delivered: PhysicalValueType | None = None
+    __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
+    dc_evse_status: DC_EVSEStatusType
+    evse_maximum_current_limit: PhysicalValueType
+    evse_maximum_power_limit: PhysicalValueType
+    evse_maximum_voltage_limit: PhysicalValueType
+    evse_minimum_current_limit: PhysicalValueType
+    evse_minimum_voltage_limit: PhysicalValueType
+    evse_current_regulation_tolerance: PhysicalValueType | None
+    evse_peak_current_ripple: PhysicalValueType
+    evse_energy_to_be_delivered: PhysicalValueType | None
 
-@dataclass(slots=True)
-class EVSEChargeParameterType:
+    def __init__(self, dc_evse_status: DC_EVSEStatusType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_minimum_current_limit: PhysicalValueType | None = None, evse_minimum_voltage_limit: PhysicalValueType | None = None, evse_current_regulation_tolerance: PhysicalValueType | None = None, evse_peak_current_ripple: PhysicalValueType | None = None, evse_energy_to_be_delivered: PhysicalValueType | None = None) -> None:
+        self.dc_evse_status = dc_evse_status
+        self.evse_maximum_current_limit = evse_maximum_current_limit
+        self.evse_maximum_power_limit = evse_maximum_power_limit
+        self.evse_maximum_voltage_limit = evse_maximum_voltage_limit
+        self.evse_minimum_current_limit = evse_minimum_current_limit
+        self.evse_minimum_voltage_limit = evse_minimum_voltage_limit
+        self.evse_current_regulation_tolerance = evse_current_regulation_tolerance
+        self.evse_peak_current_ripple = evse_peak_current_ripple
+        self.evse_energy_to_be_delivered = evse_energy_to_be_delivered
+
+class EVSEChargeParameterType(Message):
     """XSD type EVSEChargeParameterType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ChargingStatusReqType:
+class ChargingStatusReqType(Message):
     """XSD type ChargingStatusReqType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ChargingStatusResType:
+class ChargingStatusResType(Message):
     """XSD type ChargingStatusResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evseid: str = None  # type: ignore[assignment]  # mandatory
-    sa_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    evse_max_current: PhysicalValueType | None = None
-    meter_info: MeterInfoType | None = None
-    receipt_required: bool | None = None
-    ac_evse_status: AC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
+    response_code: responseCodeType
+    evseid: str
+    sa_schedule_tuple_id: int
+    evse_max_current: PhysicalValueType | None
+    meter_info: MeterInfoType | None
+    receipt_required: bool | None
+    ac_evse_status: AC_EVSEStatusType
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, response_code: responseCodeType | None = None, evseid: str | None = None, sa_schedule_tuple_id: int | None = None, evse_max_current: PhysicalValueType | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None, ac_evse_status: AC_EVSEStatusType | None = None) -> None:
+        self.response_code = response_code
+        self.evseid = evseid
+        self.sa_schedule_tuple_id = sa_schedule_tuple_id
+        self.evse_max_current = evse_max_current
+        self.meter_info = meter_info
+        self.receipt_required = receipt_required
+        self.ac_evse_status = ac_evse_status
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    meter_reading: int | None = None
-    sig_meter_reading: bytes | None = None
-    meter_status: int | None = None
-    t_meter: int | None = None
+    __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
+    meter_id: str
+    meter_reading: int | None
+    sig_meter_reading: bytes | None
+    meter_status: int | None
+    t_meter: int | None
 
-@dataclass(slots=True)
-class CurrentDemandReqType:
+    def __init__(self, meter_id: str | None = None, meter_reading: int | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.meter_reading = meter_reading
+        self.sig_meter_reading = sig_meter_reading
+        self.meter_status = meter_status
+        self.t_meter = t_meter
+
+class CurrentDemandReqType(Message):
     """XSD type CurrentDemandReqType."""
 
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
-    ev_target_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_voltage_limit: PhysicalValueType | None = None
-    ev_maximum_current_limit: PhysicalValueType | None = None
-    ev_maximum_power_limit: PhysicalValueType | None = None
-    bulk_charging_complete: bool | None = None
-    charging_complete: bool = None  # type: ignore[assignment]  # mandatory
-    remaining_time_to_full_soc: PhysicalValueType | None = None
-    remaining_time_to_bulk_soc: PhysicalValueType | None = None
-    ev_target_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
+    dc_ev_status: DC_EVStatusType
+    ev_target_current: PhysicalValueType
+    ev_maximum_voltage_limit: PhysicalValueType | None
+    ev_maximum_current_limit: PhysicalValueType | None
+    ev_maximum_power_limit: PhysicalValueType | None
+    bulk_charging_complete: bool | None
+    charging_complete: bool
+    remaining_time_to_full_soc: PhysicalValueType | None
+    remaining_time_to_bulk_soc: PhysicalValueType | None
+    ev_target_voltage: PhysicalValueType
 
-@dataclass(slots=True)
-class CurrentDemandResType:
+    def __init__(self, dc_ev_status: DC_EVStatusType | None = None, ev_target_current: PhysicalValueType | None = None, ev_maximum_voltage_limit: PhysicalValueType | None = None, ev_maximum_current_limit: PhysicalValueType | None = None, ev_maximum_power_limit: PhysicalValueType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None, remaining_time_to_full_soc: PhysicalValueType | None = None, remaining_time_to_bulk_soc: PhysicalValueType | None = None, ev_target_voltage: PhysicalValueType | None = None) -> None:
+        self.dc_ev_status = dc_ev_status
+        self.ev_target_current = ev_target_current
+        self.ev_maximum_voltage_limit = ev_maximum_voltage_limit
+        self.ev_maximum_current_limit = ev_maximum_current_limit
+        self.ev_maximum_power_limit = ev_maximum_power_limit
+        self.bulk_charging_complete = bulk_charging_complete
+        self.charging_complete = charging_complete
+        self.remaining_time_to_full_soc = remaining_time_to_full_soc
+        self.remaining_time_to_bulk_soc = remaining_time_to_bulk_soc
+        self.ev_target_voltage = ev_target_voltage
+
+class CurrentDemandResType(Message):
     """XSD type CurrentDemandResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    dc_evse_status: DC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_present_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    evse_current_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    evse_voltage_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    evse_power_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage_limit: PhysicalValueType | None = None
-    evse_maximum_current_limit: PhysicalValueType | None = None
-    evse_maximum_power_limit: PhysicalValueType | None = None
-    evseid: str = None  # type: ignore[assignment]  # mandatory
-    sa_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    meter_info: MeterInfoType | None = None
-    receipt_required: bool | None = None
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evseid', 'sa_schedule_tuple_id', 'meter_info', 'receipt_required')
+    response_code: responseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
+    evse_present_current: PhysicalValueType
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    evse_power_limit_achieved: bool
+    evse_maximum_voltage_limit: PhysicalValueType | None
+    evse_maximum_current_limit: PhysicalValueType | None
+    evse_maximum_power_limit: PhysicalValueType | None
+    evseid: str
+    sa_schedule_tuple_id: int
+    meter_info: MeterInfoType | None
+    receipt_required: bool | None
 
-@dataclass(slots=True)
-class DC_EVPowerDeliveryParameterType:
+    def __init__(self, response_code: responseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None, evse_present_current: PhysicalValueType | None = None, evse_current_limit_achieved: bool | None = None, evse_voltage_limit_achieved: bool | None = None, evse_power_limit_achieved: bool | None = None, evse_maximum_voltage_limit: PhysicalValueType | None = None, evse_maximum_current_limit: PhysicalValueType | None = None, evse_maximum_power_limit: PhysicalValueType | None = None, evseid: str | None = None, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType | None = None, receipt_required: bool | None = None) -> None:
+        self.response_code = response_code
+        self.dc_evse_status = dc_evse_status
+        self.evse_present_voltage = evse_present_voltage
+        self.evse_present_current = evse_present_current
+        self.evse_current_limit_achieved = evse_current_limit_achieved
+        self.evse_voltage_limit_achieved = evse_voltage_limit_achieved
+        self.evse_power_limit_achieved = evse_power_limit_achieved
+        self.evse_maximum_voltage_limit = evse_maximum_voltage_limit
+        self.evse_maximum_current_limit = evse_maximum_current_limit
+        self.evse_maximum_power_limit = evse_maximum_power_limit
+        self.evseid = evseid
+        self.sa_schedule_tuple_id = sa_schedule_tuple_id
+        self.meter_info = meter_info
+        self.receipt_required = receipt_required
+
+class DC_EVPowerDeliveryParameterType(Message):
     """XSD type DC_EVPowerDeliveryParameterType."""
 
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
-    bulk_charging_complete: bool | None = None
-    charging_complete: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
+    dc_ev_status: DC_EVStatusType
+    bulk_charging_complete: bool | None
+    charging_complete: bool
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, dc_ev_status: DC_EVStatusType | None = None, bulk_charging_complete: bool | None = None, charging_complete: bool | None = None) -> None:
+        self.dc_ev_status = dc_ev_status
+        self.bulk_charging_complete = bulk_charging_complete
+        self.charging_complete = charging_complete
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class DigestMethodType:
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class EVPowerDeliveryParameterType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class EVPowerDeliveryParameterType(Message):
     """XSD type EVPowerDeliveryParameterType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class EVSEStatusType:
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: EVSENotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: EVSENotificationType
 
-@dataclass(slots=True)
-class EVStatusType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: EVSENotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class EVStatusType(Message):
     """XSD type EVStatusType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class EntryType:
+class EntryType(Message):
     """XSD type EntryType."""
 
-    relative_time_interval: RelativeTimeIntervalType | None = None
-    time_interval: IntervalType | None = None
+    __slots__ = ('relative_time_interval', 'time_interval')
+    relative_time_interval: RelativeTimeIntervalType | None
+    time_interval: IntervalType | None
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, relative_time_interval: RelativeTimeIntervalType | None = None, time_interval: IntervalType | None = None) -> None:
+        self.relative_time_interval = relative_time_interval
+        self.time_interval = time_interval
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ManifestType:
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class MeteringReceiptReqType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class MeteringReceiptReqType(Message):
     """XSD type MeteringReceiptReqType."""
 
-    id: str | None = None
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    sa_schedule_tuple_id: int | None = None
-    meter_info: MeterInfoType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
+    id: str | None
+    session_id: bytes
+    sa_schedule_tuple_id: int | None
+    meter_info: MeterInfoType
 
-@dataclass(slots=True)
-class MeteringReceiptResType:
+    def __init__(self, id: str | None = None, session_id: bytes | None = None, sa_schedule_tuple_id: int | None = None, meter_info: MeterInfoType | None = None) -> None:
+        self.id = id
+        self.session_id = session_id
+        self.sa_schedule_tuple_id = sa_schedule_tuple_id
+        self.meter_info = meter_info
+
+class MeteringReceiptResType(Message):
     """XSD type MeteringReceiptResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    ac_evse_status: AC_EVSEStatusType | None = None
-    dc_evse_status: DC_EVSEStatusType | None = None
-    evse_status: EVSEStatusType | None = None
+    __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    response_code: responseCodeType
+    ac_evse_status: AC_EVSEStatusType | None
+    dc_evse_status: DC_EVSEStatusType | None
+    evse_status: EVSEStatusType | None
 
-@dataclass(slots=True)
-class ObjectType:
+    def __init__(self, response_code: responseCodeType | None = None, ac_evse_status: AC_EVSEStatusType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_status: EVSEStatusType | None = None) -> None:
+        self.response_code = response_code
+        self.ac_evse_status = ac_evse_status
+        self.dc_evse_status = dc_evse_status
+        self.evse_status = evse_status
+
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class PaymentDetailsReqType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class PaymentDetailsReqType(Message):
     """XSD type PaymentDetailsReqType."""
 
-    e_maid: str = None  # type: ignore[assignment]  # mandatory
-    contract_signature_cert_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('e_maid', 'contract_signature_cert_chain')
+    e_maid: str
+    contract_signature_cert_chain: CertificateChainType
 
-@dataclass(slots=True)
-class PaymentDetailsResType:
+    def __init__(self, e_maid: str | None = None, contract_signature_cert_chain: CertificateChainType | None = None) -> None:
+        self.e_maid = e_maid
+        self.contract_signature_cert_chain = contract_signature_cert_chain
+
+class PaymentDetailsResType(Message):
     """XSD type PaymentDetailsResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    gen_challenge: bytes = None  # type: ignore[assignment]  # mandatory
-    evse_time_stamp: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'gen_challenge', 'evse_time_stamp')
+    response_code: responseCodeType
+    gen_challenge: bytes
+    evse_time_stamp: int
 
-@dataclass(slots=True)
-class PaymentServiceSelectionReqType:
+    def __init__(self, response_code: responseCodeType | None = None, gen_challenge: bytes | None = None, evse_time_stamp: int | None = None) -> None:
+        self.response_code = response_code
+        self.gen_challenge = gen_challenge
+        self.evse_time_stamp = evse_time_stamp
+
+class PaymentServiceSelectionReqType(Message):
     """XSD type PaymentServiceSelectionReqType."""
 
-    selected_payment_option: paymentOptionType = None  # type: ignore[assignment]  # mandatory
-    selected_service_list: SelectedServiceListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('selected_payment_option', 'selected_service_list')
+    selected_payment_option: paymentOptionType
+    selected_service_list: SelectedServiceListType
 
-@dataclass(slots=True)
-class SelectedServiceListType:
+    def __init__(self, selected_payment_option: paymentOptionType | None = None, selected_service_list: SelectedServiceListType | None = None) -> None:
+        self.selected_payment_option = selected_payment_option
+        self.selected_service_list = selected_service_list
+
+class SelectedServiceListType(Message):
     """XSD type SelectedServiceListType."""
 
-    selected_service: list[SelectedServiceType] = field(default_factory=list)
+    __slots__ = ('selected_service',)
+    selected_service: list[SelectedServiceType]
 
-@dataclass(slots=True)
-class SelectedServiceType:
+    def __init__(self, selected_service: list[SelectedServiceType] | None = None) -> None:
+        self.selected_service = [] if selected_service is None else selected_service
+
+class SelectedServiceType(Message):
     """XSD type SelectedServiceType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    parameter_set_id: int | None = None
+    __slots__ = ('service_id', 'parameter_set_id')
+    service_id: int
+    parameter_set_id: int | None
 
-@dataclass(slots=True)
-class PaymentServiceSelectionResType:
+    def __init__(self, service_id: int | None = None, parameter_set_id: int | None = None) -> None:
+        self.service_id = service_id
+        self.parameter_set_id = parameter_set_id
+
+class PaymentServiceSelectionResType(Message):
     """XSD type PaymentServiceSelectionResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code',)
+    response_code: responseCodeType
 
-@dataclass(slots=True)
-class PowerDeliveryReqType:
+    def __init__(self, response_code: responseCodeType | None = None) -> None:
+        self.response_code = response_code
+
+class PowerDeliveryReqType(Message):
     """XSD type PowerDeliveryReqType."""
 
-    charge_progress: chargeProgressType = None  # type: ignore[assignment]  # mandatory
-    sa_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    charging_profile: ChargingProfileType | None = None
-    dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | None = None
-    ev_power_delivery_parameter: EVPowerDeliveryParameterType | None = None
+    __slots__ = ('charge_progress', 'sa_schedule_tuple_id', 'charging_profile', 'dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter')
+    charge_progress: chargeProgressType
+    sa_schedule_tuple_id: int
+    charging_profile: ChargingProfileType | None
+    dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | None
+    ev_power_delivery_parameter: EVPowerDeliveryParameterType | None
 
-@dataclass(slots=True)
-class ChargingProfileType:
+    def __init__(self, charge_progress: chargeProgressType | None = None, sa_schedule_tuple_id: int | None = None, charging_profile: ChargingProfileType | None = None, dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | None = None, ev_power_delivery_parameter: EVPowerDeliveryParameterType | None = None) -> None:
+        self.charge_progress = charge_progress
+        self.sa_schedule_tuple_id = sa_schedule_tuple_id
+        self.charging_profile = charging_profile
+        self.dc_ev_power_delivery_parameter = dc_ev_power_delivery_parameter
+        self.ev_power_delivery_parameter = ev_power_delivery_parameter
+
+class ChargingProfileType(Message):
     """XSD type ChargingProfileType."""
 
-    profile_entry: list[ProfileEntryType] = field(default_factory=list)
+    __slots__ = ('profile_entry',)
+    profile_entry: list[ProfileEntryType]
 
-@dataclass(slots=True)
-class ProfileEntryType:
+    def __init__(self, profile_entry: list[ProfileEntryType] | None = None) -> None:
+        self.profile_entry = [] if profile_entry is None else profile_entry
+
+class ProfileEntryType(Message):
     """XSD type ProfileEntryType."""
 
-    charging_profile_entry_start: int = None  # type: ignore[assignment]  # mandatory
-    charging_profile_entry_max_power: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    charging_profile_entry_max_number_of_phases_in_use: int | None = None
+    __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power', 'charging_profile_entry_max_number_of_phases_in_use')
+    charging_profile_entry_start: int
+    charging_profile_entry_max_power: PhysicalValueType
+    charging_profile_entry_max_number_of_phases_in_use: int | None
 
-@dataclass(slots=True)
-class PowerDeliveryResType:
+    def __init__(self, charging_profile_entry_start: int | None = None, charging_profile_entry_max_power: PhysicalValueType | None = None, charging_profile_entry_max_number_of_phases_in_use: int | None = None) -> None:
+        self.charging_profile_entry_start = charging_profile_entry_start
+        self.charging_profile_entry_max_power = charging_profile_entry_max_power
+        self.charging_profile_entry_max_number_of_phases_in_use = charging_profile_entry_max_number_of_phases_in_use
+
+class PowerDeliveryResType(Message):
     """XSD type PowerDeliveryResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    ac_evse_status: AC_EVSEStatusType | None = None
-    dc_evse_status: DC_EVSEStatusType | None = None
-    evse_status: EVSEStatusType | None = None
+    __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    response_code: responseCodeType
+    ac_evse_status: AC_EVSEStatusType | None
+    dc_evse_status: DC_EVSEStatusType | None
+    evse_status: EVSEStatusType | None
 
-@dataclass(slots=True)
-class PreChargeReqType:
+    def __init__(self, response_code: responseCodeType | None = None, ac_evse_status: AC_EVSEStatusType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_status: EVSEStatusType | None = None) -> None:
+        self.response_code = response_code
+        self.ac_evse_status = ac_evse_status
+        self.dc_evse_status = dc_evse_status
+        self.evse_status = evse_status
+
+class PreChargeReqType(Message):
     """XSD type PreChargeReqType."""
 
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
-    ev_target_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
-    ev_target_current: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    dc_ev_status: DC_EVStatusType
+    ev_target_voltage: PhysicalValueType
+    ev_target_current: PhysicalValueType
 
-@dataclass(slots=True)
-class PreChargeResType:
+    def __init__(self, dc_ev_status: DC_EVStatusType | None = None, ev_target_voltage: PhysicalValueType | None = None, ev_target_current: PhysicalValueType | None = None) -> None:
+        self.dc_ev_status = dc_ev_status
+        self.ev_target_voltage = ev_target_voltage
+        self.ev_target_current = ev_target_current
+
+class PreChargeResType(Message):
     """XSD type PreChargeResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    dc_evse_status: DC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: responseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
 
-@dataclass(slots=True)
-class ServiceDetailReqType:
+    def __init__(self, response_code: responseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+        self.response_code = response_code
+        self.dc_evse_status = dc_evse_status
+        self.evse_present_voltage = evse_present_voltage
+
+class ServiceDetailReqType(Message):
     """XSD type ServiceDetailReqType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_id',)
+    service_id: int
 
-@dataclass(slots=True)
-class ServiceDetailResType:
+    def __init__(self, service_id: int | None = None) -> None:
+        self.service_id = service_id
+
+class ServiceDetailResType(Message):
     """XSD type ServiceDetailResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    service_parameter_list: ServiceParameterListType | None = None
+    __slots__ = ('response_code', 'service_id', 'service_parameter_list')
+    response_code: responseCodeType
+    service_id: int
+    service_parameter_list: ServiceParameterListType | None
 
-@dataclass(slots=True)
-class ServiceParameterListType:
+    def __init__(self, response_code: responseCodeType | None = None, service_id: int | None = None, service_parameter_list: ServiceParameterListType | None = None) -> None:
+        self.response_code = response_code
+        self.service_id = service_id
+        self.service_parameter_list = service_parameter_list
+
+class ServiceParameterListType(Message):
     """XSD type ServiceParameterListType."""
 
-    parameter_set: list[ParameterSetType] = field(default_factory=list)
+    __slots__ = ('parameter_set',)
+    parameter_set: list[ParameterSetType]
 
-@dataclass(slots=True)
-class ParameterSetType:
+    def __init__(self, parameter_set: list[ParameterSetType] | None = None) -> None:
+        self.parameter_set = [] if parameter_set is None else parameter_set
+
+class ParameterSetType(Message):
     """XSD type ParameterSetType."""
 
-    parameter_set_id: int = None  # type: ignore[assignment]  # mandatory
-    parameter: list[ParameterType] = field(default_factory=list)
+    __slots__ = ('parameter_set_id', 'parameter')
+    parameter_set_id: int
+    parameter: list[ParameterType]
 
-@dataclass(slots=True)
-class ParameterType:
+    def __init__(self, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
+        self.parameter_set_id = parameter_set_id
+        self.parameter = [] if parameter is None else parameter
+
+class ParameterType(Message):
     """XSD type ParameterType."""
 
-    name: str = None  # type: ignore[assignment]  # mandatory
-    bool_value: bool | None = None
-    byte_value: int | None = None
-    short_value: int | None = None
-    int_value: int | None = None
-    physical_value: PhysicalValueType | None = None
-    string_value: str | None = None
+    __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
+    name: str
+    bool_value: bool | None
+    byte_value: int | None
+    short_value: int | None
+    int_value: int | None
+    physical_value: PhysicalValueType | None
+    string_value: str | None
 
-@dataclass(slots=True)
-class ServiceDiscoveryReqType:
+    def __init__(self, name: str | None = None, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValueType | None = None, string_value: str | None = None) -> None:
+        self.name = name
+        self.bool_value = bool_value
+        self.byte_value = byte_value
+        self.short_value = short_value
+        self.int_value = int_value
+        self.physical_value = physical_value
+        self.string_value = string_value
+
+class ServiceDiscoveryReqType(Message):
     """XSD type ServiceDiscoveryReqType."""
 
-    service_scope: str | None = None
-    service_category: serviceCategoryType | None = None
+    __slots__ = ('service_scope', 'service_category')
+    service_scope: str | None
+    service_category: serviceCategoryType | None
 
-@dataclass(slots=True)
-class ServiceDiscoveryResType:
+    def __init__(self, service_scope: str | None = None, service_category: serviceCategoryType | None = None) -> None:
+        self.service_scope = service_scope
+        self.service_category = service_category
+
+class ServiceDiscoveryResType(Message):
     """XSD type ServiceDiscoveryResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    payment_option_list: PaymentOptionListType = None  # type: ignore[assignment]  # mandatory
-    charge_service: ChargeServiceType = None  # type: ignore[assignment]  # mandatory
-    service_list: ServiceListType | None = None
+    __slots__ = ('response_code', 'payment_option_list', 'charge_service', 'service_list')
+    response_code: responseCodeType
+    payment_option_list: PaymentOptionListType
+    charge_service: ChargeServiceType
+    service_list: ServiceListType | None
 
-@dataclass(slots=True)
-class PaymentOptionListType:
+    def __init__(self, response_code: responseCodeType | None = None, payment_option_list: PaymentOptionListType | None = None, charge_service: ChargeServiceType | None = None, service_list: ServiceListType | None = None) -> None:
+        self.response_code = response_code
+        self.payment_option_list = payment_option_list
+        self.charge_service = charge_service
+        self.service_list = service_list
+
+class PaymentOptionListType(Message):
     """XSD type PaymentOptionListType."""
 
-    payment_option: list[paymentOptionType] = field(default_factory=list)
+    __slots__ = ('payment_option',)
+    payment_option: list[paymentOptionType]
 
-@dataclass(slots=True)
-class ChargeServiceType:
+    def __init__(self, payment_option: list[paymentOptionType] | None = None) -> None:
+        self.payment_option = [] if payment_option is None else payment_option
+
+class ChargeServiceType(Message):
     """XSD type ChargeServiceType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    service_name: str | None = None
-    service_category: serviceCategoryType = None  # type: ignore[assignment]  # mandatory
-    service_scope: str | None = None
-    free_service: bool = None  # type: ignore[assignment]  # mandatory
-    supported_energy_transfer_mode: SupportedEnergyTransferModeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service', 'supported_energy_transfer_mode')
+    service_id: int
+    service_name: str | None
+    service_category: serviceCategoryType
+    service_scope: str | None
+    free_service: bool
+    supported_energy_transfer_mode: SupportedEnergyTransferModeType
 
-@dataclass(slots=True)
-class SupportedEnergyTransferModeType:
+    def __init__(self, service_id: int | None = None, service_name: str | None = None, service_category: serviceCategoryType | None = None, service_scope: str | None = None, free_service: bool | None = None, supported_energy_transfer_mode: SupportedEnergyTransferModeType | None = None) -> None:
+        self.service_id = service_id
+        self.service_name = service_name
+        self.service_category = service_category
+        self.service_scope = service_scope
+        self.free_service = free_service
+        self.supported_energy_transfer_mode = supported_energy_transfer_mode
+
+class SupportedEnergyTransferModeType(Message):
     """XSD type SupportedEnergyTransferModeType."""
 
-    energy_transfer_mode: list[EnergyTransferModeType] = field(default_factory=list)
+    __slots__ = ('energy_transfer_mode',)
+    energy_transfer_mode: list[EnergyTransferModeType]
 
-@dataclass(slots=True)
-class ServiceListType:
+    def __init__(self, energy_transfer_mode: list[EnergyTransferModeType] | None = None) -> None:
+        self.energy_transfer_mode = [] if energy_transfer_mode is None else energy_transfer_mode
+
+class ServiceListType(Message):
     """XSD type ServiceListType."""
 
-    service: list[ServiceType] = field(default_factory=list)
+    __slots__ = ('service',)
+    service: list[ServiceType]
 
-@dataclass(slots=True)
-class ServiceType:
+    def __init__(self, service: list[ServiceType] | None = None) -> None:
+        self.service = [] if service is None else service
+
+class ServiceType(Message):
     """XSD type ServiceType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    service_name: str | None = None
-    service_category: serviceCategoryType = None  # type: ignore[assignment]  # mandatory
-    service_scope: str | None = None
-    free_service: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service')
+    service_id: int
+    service_name: str | None
+    service_category: serviceCategoryType
+    service_scope: str | None
+    free_service: bool
 
-@dataclass(slots=True)
-class SessionSetupReqType:
+    def __init__(self, service_id: int | None = None, service_name: str | None = None, service_category: serviceCategoryType | None = None, service_scope: str | None = None, free_service: bool | None = None) -> None:
+        self.service_id = service_id
+        self.service_name = service_name
+        self.service_category = service_category
+        self.service_scope = service_scope
+        self.free_service = free_service
+
+class SessionSetupReqType(Message):
     """XSD type SessionSetupReqType."""
 
-    evccid: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('evccid',)
+    evccid: bytes
 
-@dataclass(slots=True)
-class SessionSetupResType:
+    def __init__(self, evccid: bytes | None = None) -> None:
+        self.evccid = evccid
+
+class SessionSetupResType(Message):
     """XSD type SessionSetupResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evseid: str = None  # type: ignore[assignment]  # mandatory
-    evse_time_stamp: int | None = None
+    __slots__ = ('response_code', 'evseid', 'evse_time_stamp')
+    response_code: responseCodeType
+    evseid: str
+    evse_time_stamp: int | None
 
-@dataclass(slots=True)
-class SessionStopReqType:
+    def __init__(self, response_code: responseCodeType | None = None, evseid: str | None = None, evse_time_stamp: int | None = None) -> None:
+        self.response_code = response_code
+        self.evseid = evseid
+        self.evse_time_stamp = evse_time_stamp
+
+class SessionStopReqType(Message):
     """XSD type SessionStopReqType."""
 
-    charging_session: chargingSessionType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('charging_session',)
+    charging_session: chargingSessionType
 
-@dataclass(slots=True)
-class SessionStopResType:
+    def __init__(self, charging_session: chargingSessionType | None = None) -> None:
+        self.charging_session = charging_session
+
+class SessionStopResType(Message):
     """XSD type SessionStopResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code',)
+    response_code: responseCodeType
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, response_code: responseCodeType | None = None) -> None:
+        self.response_code = response_code
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
 
-@dataclass(slots=True)
-class V2G_MessageType:
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
+
+class V2G_MessageType(Message):
     """anonymous XSD type."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    body: BodyType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'body')
+    header: MessageHeaderType
+    body: BodyType
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None, body: BodyType | None = None) -> None:
+        self.header = header
+        self.body = body
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    notification: NotificationType | None = None
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'notification', 'signature')
+    session_id: bytes
+    notification: NotificationType | None
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class NotificationType:
+    def __init__(self, session_id: bytes | None = None, notification: NotificationType | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.notification = notification
+        self.signature = signature
+
+class NotificationType(Message):
     """XSD type NotificationType."""
 
-    fault_code: faultCodeType = None  # type: ignore[assignment]  # mandatory
-    fault_msg: str | None = None
+    __slots__ = ('fault_code', 'fault_msg')
+    fault_code: faultCodeType
+    fault_msg: str | None
 
-@dataclass(slots=True)
-class BodyType:
+    def __init__(self, fault_code: faultCodeType | None = None, fault_msg: str | None = None) -> None:
+        self.fault_code = fault_code
+        self.fault_msg = fault_msg
+
+class BodyType(Message):
     """XSD type BodyType."""
 
-    authorization_req: AuthorizationReqType | None = None
-    authorization_res: AuthorizationResType | None = None
-    body_element: BodyBaseType | None = None
-    cable_check_req: CableCheckReqType | None = None
-    cable_check_res: CableCheckResType | None = None
-    certificate_installation_req: CertificateInstallationReqType | None = None
-    certificate_installation_res: CertificateInstallationResType | None = None
-    certificate_update_req: CertificateUpdateReqType | None = None
-    certificate_update_res: CertificateUpdateResType | None = None
-    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None
-    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None
-    charging_status_req: ChargingStatusReqType | None = None
-    charging_status_res: ChargingStatusResType | None = None
-    current_demand_req: CurrentDemandReqType | None = None
-    current_demand_res: CurrentDemandResType | None = None
-    metering_receipt_req: MeteringReceiptReqType | None = None
-    metering_receipt_res: MeteringReceiptResType | None = None
-    payment_details_req: PaymentDetailsReqType | None = None
-    payment_details_res: PaymentDetailsResType | None = None
-    payment_service_selection_req: PaymentServiceSelectionReqType | None = None
-    payment_service_selection_res: PaymentServiceSelectionResType | None = None
-    power_delivery_req: PowerDeliveryReqType | None = None
-    power_delivery_res: PowerDeliveryResType | None = None
-    pre_charge_req: PreChargeReqType | None = None
-    pre_charge_res: PreChargeResType | None = None
-    service_detail_req: ServiceDetailReqType | None = None
-    service_detail_res: ServiceDetailResType | None = None
-    service_discovery_req: ServiceDiscoveryReqType | None = None
-    service_discovery_res: ServiceDiscoveryResType | None = None
-    session_setup_req: SessionSetupReqType | None = None
-    session_setup_res: SessionSetupResType | None = None
-    session_stop_req: SessionStopReqType | None = None
-    session_stop_res: SessionStopResType | None = None
-    welding_detection_req: WeldingDetectionReqType | None = None
-    welding_detection_res: WeldingDetectionResType | None = None
+    __slots__ = ('authorization_req', 'authorization_res', 'body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'payment_service_selection_req', 'payment_service_selection_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
+    authorization_req: AuthorizationReqType | None
+    authorization_res: AuthorizationResType | None
+    body_element: BodyBaseType | None
+    cable_check_req: CableCheckReqType | None
+    cable_check_res: CableCheckResType | None
+    certificate_installation_req: CertificateInstallationReqType | None
+    certificate_installation_res: CertificateInstallationResType | None
+    certificate_update_req: CertificateUpdateReqType | None
+    certificate_update_res: CertificateUpdateResType | None
+    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None
+    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None
+    charging_status_req: ChargingStatusReqType | None
+    charging_status_res: ChargingStatusResType | None
+    current_demand_req: CurrentDemandReqType | None
+    current_demand_res: CurrentDemandResType | None
+    metering_receipt_req: MeteringReceiptReqType | None
+    metering_receipt_res: MeteringReceiptResType | None
+    payment_details_req: PaymentDetailsReqType | None
+    payment_details_res: PaymentDetailsResType | None
+    payment_service_selection_req: PaymentServiceSelectionReqType | None
+    payment_service_selection_res: PaymentServiceSelectionResType | None
+    power_delivery_req: PowerDeliveryReqType | None
+    power_delivery_res: PowerDeliveryResType | None
+    pre_charge_req: PreChargeReqType | None
+    pre_charge_res: PreChargeResType | None
+    service_detail_req: ServiceDetailReqType | None
+    service_detail_res: ServiceDetailResType | None
+    service_discovery_req: ServiceDiscoveryReqType | None
+    service_discovery_res: ServiceDiscoveryResType | None
+    session_setup_req: SessionSetupReqType | None
+    session_setup_res: SessionSetupResType | None
+    session_stop_req: SessionStopReqType | None
+    session_stop_res: SessionStopResType | None
+    welding_detection_req: WeldingDetectionReqType | None
+    welding_detection_res: WeldingDetectionResType | None
 
-@dataclass(slots=True)
-class WeldingDetectionReqType:
+    def __init__(self, authorization_req: AuthorizationReqType | None = None, authorization_res: AuthorizationResType | None = None, body_element: BodyBaseType | None = None, cable_check_req: CableCheckReqType | None = None, cable_check_res: CableCheckResType | None = None, certificate_installation_req: CertificateInstallationReqType | None = None, certificate_installation_res: CertificateInstallationResType | None = None, certificate_update_req: CertificateUpdateReqType | None = None, certificate_update_res: CertificateUpdateResType | None = None, charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None, charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None, charging_status_req: ChargingStatusReqType | None = None, charging_status_res: ChargingStatusResType | None = None, current_demand_req: CurrentDemandReqType | None = None, current_demand_res: CurrentDemandResType | None = None, metering_receipt_req: MeteringReceiptReqType | None = None, metering_receipt_res: MeteringReceiptResType | None = None, payment_details_req: PaymentDetailsReqType | None = None, payment_details_res: PaymentDetailsResType | None = None, payment_service_selection_req: PaymentServiceSelectionReqType | None = None, payment_service_selection_res: PaymentServiceSelectionResType | None = None, power_delivery_req: PowerDeliveryReqType | None = None, power_delivery_res: PowerDeliveryResType | None = None, pre_charge_req: PreChargeReqType | None = None, pre_charge_res: PreChargeResType | None = None, service_detail_req: ServiceDetailReqType | None = None, service_detail_res: ServiceDetailResType | None = None, service_discovery_req: ServiceDiscoveryReqType | None = None, service_discovery_res: ServiceDiscoveryResType | None = None, session_setup_req: SessionSetupReqType | None = None, session_setup_res: SessionSetupResType | None = None, session_stop_req: SessionStopReqType | None = None, session_stop_res: SessionStopResType | None = None, welding_detection_req: WeldingDetectionReqType | None = None, welding_detection_res: WeldingDetectionResType | None = None) -> None:
+        self.authorization_req = authorization_req
+        self.authorization_res = authorization_res
+        self.body_element = body_element
+        self.cable_check_req = cable_check_req
+        self.cable_check_res = cable_check_res
+        self.certificate_installation_req = certificate_installation_req
+        self.certificate_installation_res = certificate_installation_res
+        self.certificate_update_req = certificate_update_req
+        self.certificate_update_res = certificate_update_res
+        self.charge_parameter_discovery_req = charge_parameter_discovery_req
+        self.charge_parameter_discovery_res = charge_parameter_discovery_res
+        self.charging_status_req = charging_status_req
+        self.charging_status_res = charging_status_res
+        self.current_demand_req = current_demand_req
+        self.current_demand_res = current_demand_res
+        self.metering_receipt_req = metering_receipt_req
+        self.metering_receipt_res = metering_receipt_res
+        self.payment_details_req = payment_details_req
+        self.payment_details_res = payment_details_res
+        self.payment_service_selection_req = payment_service_selection_req
+        self.payment_service_selection_res = payment_service_selection_res
+        self.power_delivery_req = power_delivery_req
+        self.power_delivery_res = power_delivery_res
+        self.pre_charge_req = pre_charge_req
+        self.pre_charge_res = pre_charge_res
+        self.service_detail_req = service_detail_req
+        self.service_detail_res = service_detail_res
+        self.service_discovery_req = service_discovery_req
+        self.service_discovery_res = service_discovery_res
+        self.session_setup_req = session_setup_req
+        self.session_setup_res = session_setup_res
+        self.session_stop_req = session_stop_req
+        self.session_stop_res = session_stop_res
+        self.welding_detection_req = welding_detection_req
+        self.welding_detection_res = welding_detection_res
+
+class WeldingDetectionReqType(Message):
     """XSD type WeldingDetectionReqType."""
 
-    dc_ev_status: DC_EVStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('dc_ev_status',)
+    dc_ev_status: DC_EVStatusType
 
-@dataclass(slots=True)
-class WeldingDetectionResType:
+    def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
+        self.dc_ev_status = dc_ev_status
+
+class WeldingDetectionResType(Message):
     """XSD type WeldingDetectionResType."""
 
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    dc_evse_status: DC_EVSEStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: PhysicalValueType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    response_code: responseCodeType
+    dc_evse_status: DC_EVSEStatusType
+    evse_present_voltage: PhysicalValueType
+
+    def __init__(self, response_code: responseCodeType | None = None, dc_evse_status: DC_EVSEStatusType | None = None, evse_present_voltage: PhysicalValueType | None = None) -> None:
+        self.response_code = response_code
+        self.dc_evse_status = dc_evse_status
+        self.evse_present_voltage = evse_present_voltage
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, 1, -2, -3)
@@ -1093,9 +1611,9 @@ _S21 = ('enum', None, None, EVSEProcessingType, None)
 _S22 = ('enum', None, None, DC_EVErrorCodeType, None)
 _S23 = ('nbit', 0, 100, None, None)
 _T24 = (2, 3, -2, -3)
-_S25 = ('enum', None, None, isolationLevelType, None)
-_S26 = ('enum', None, None, DC_EVSEStatusCodeType, None)
-_C27 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C25 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_S26 = ('enum', None, None, isolationLevelType, None)
+_S27 = ('enum', None, None, DC_EVSEStatusCodeType, None)
 _T28 = (-5, -1, -4, -2)
 _S29 = ('b64', None, None, None, 800)
 _T30 = (0, -1, -2, -3)
@@ -1127,46 +1645,46 @@ _C55 = (None, None, None, None, None, None, None, None, None, None, None, None, 
 _C56 = ((2, 1), None, None, (1, 0))
 _T57 = (2, 3, 4, 5, 6, -2, -3, -3)
 _T58 = (4, 5, 6, -2)
-_C59 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 0), None, None, None, None)
-_C60 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 1), None, None, None, None)
-_C61 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (2, 2), None, None, None, None)
-_S62 = ('nbit', 1, 255, None, None)
-_S63 = ('uint', 0, 16777214, None, None)
-_S64 = ('uint', 0, 86400, None, None)
-_C65 = (None, None, None, (2, 1), None, None, None, (1, 0))
-_S66 = ('string', None, None, None, 32)
-_S67 = ('nbit', 0, 255, None, None)
-_T68 = (4, -1, -2, -3)
-_C69 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C70 = (None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_C71 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
-_T72 = (2, 3, -1, -2)
-_T73 = (3, -1, -2, -3)
-_C74 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C75 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_C76 = (None, None, None, None, None, None, (2, 1), (1, 0))
-_S77 = ('enum', None, None, costKindType, None)
-_T78 = (6, 7, -2, -3)
-_T79 = (7, -2)
-_C80 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C81 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_T59 = (6, 7, -2, -3)
+_T60 = (7, -2)
+_C61 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 0), None, None, None, None)
+_C62 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 1), None, None, None, None)
+_C63 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C64 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C65 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (2, 2), None, None, None, None)
+_S66 = ('nbit', 1, 255, None, None)
+_C67 = (None, None, None, (2, 1), None, None, None, (1, 0))
+_S68 = ('uint', 0, 16777214, None, None)
+_S69 = ('uint', 0, 86400, None, None)
+_S70 = ('string', None, None, None, 32)
+_S71 = ('nbit', 0, 255, None, None)
+_T72 = (4, -1, -2, -3)
+_C73 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C74 = (None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C75 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
+_T76 = (2, 3, -1, -2)
+_T77 = (3, -1, -2, -3)
+_C78 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C79 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_C80 = (None, None, None, None, None, None, (2, 1), (1, 0))
+_S81 = ('enum', None, None, costKindType, None)
 _S82 = ('string', None, None, None, 37)
 _T83 = (3, 4, 5, 6, -2, -3, -3, -3)
 _T84 = (5, 6, -2, -3)
 _T85 = (6, -2)
-_C86 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C87 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C88 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_T89 = (1, 2, 3, 4, -1, -2, -3, -3)
-_S90 = ('uint', 0, 18446744073709551615, None, None)
-_T91 = (2, 3, 4, -1, -2, -3, -3, -3)
-_S92 = ('b64', None, None, None, 64)
-_T93 = (3, 4, -1, -2)
-_S94 = ('int', -9223372036854775808, 9223372036854775807, None, None)
-_C95 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C96 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C97 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C98 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T86 = (1, 2, 3, 4, -1, -2, -3, -3)
+_T87 = (2, 3, 4, -1, -2, -3, -3, -3)
+_T88 = (3, 4, -1, -2)
+_C89 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C90 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C91 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C92 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C93 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C94 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C95 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_S96 = ('uint', 0, 18446744073709551615, None, None)
+_S97 = ('b64', None, None, None, 64)
+_S98 = ('int', -9223372036854775808, 9223372036854775807, None, None)
 _T99 = (7, 8, 9, -2)
 _T100 = (8, 9, -2, -3)
 _T101 = (9, -2)
@@ -1211,9 +1729,9 @@ _C139 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None,
 _T140 = (1, -5, -1, -4, -2, -3, -3, -3)
 _T141 = (0, 1, 2, 3, 4, -5, -2, -3)
 _T142 = (0, 1, 2, 3, 4, -5, -1, -2)
-_C143 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_T144 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T145 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T143 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T144 = (1, 2, 3, 4, -2, -3, -3, -3)
+_C145 = ((2, 1), None, None, (1, 0), None, None, None, None)
 _C146 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C147 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C148 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
@@ -1238,9 +1756,9 @@ _S166 = ('nbit', -128, 127, None, None)
 _S167 = ('int', -2147483648, 2147483647, None, None)
 _S168 = ('string', None, None, None, 64)
 _S169 = ('enum', None, None, serviceCategoryType, None)
-_C170 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_C171 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C172 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C170 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C171 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C172 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
 _C173 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C174 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
 _S175 = ('hex', None, None, None, 6)
@@ -1249,10 +1767,10 @@ _C177 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1
 _C178 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
 _C179 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
 _T180 = (-5, -4, -2, -3)
-_C181 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S182 = ('enum', None, None, faultCodeType, None)
-_T183 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
-_C184 = ((6, 35), None, None, (1, 0))
+_T181 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
+_C182 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C183 = ((6, 35), None, None, (1, 0))
+_S184 = ('enum', None, None, faultCodeType, None)
 
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
     r -= 2; k = _T0[(B >> r) & 3]
@@ -1295,47 +1813,215 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
 
+def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AC_EVChargeParameterType(B, r0)
+        k = _T2[c & 1]
+    f_e_amount = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
+        i1_multiplier = ((c >> 9) & 7) + -3
+        if i1_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
+        i1_unit = (c >> 3) & 7
+        if i1_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
+        i1_unit = _E_unitSymbolType[i1_unit]
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_EVChargeParameterType(B, r0)
+        k = _T3[c & 1]
+        f_e_amount = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    else:
+        return _d_AC_EVChargeParameterType(B, r0)
+    f_ev_max_voltage = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
+        i2_multiplier = ((c >> 9) & 7) + -3
+        if i2_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
+        i2_unit = (c >> 3) & 7
+        if i2_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
+        i2_unit = _E_unitSymbolType[i2_unit]
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_EVChargeParameterType(B, r0)
+        k = _T4[c & 1]
+        f_ev_max_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    else:
+        return _d_AC_EVChargeParameterType(B, r0)
+    f_ev_max_current = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
+        i3_multiplier = ((c >> 9) & 7) + -3
+        if i3_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
+        i3_unit = (c >> 3) & 7
+        if i3_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
+        i3_unit = _E_unitSymbolType[i3_unit]
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_EVChargeParameterType(B, r0)
+        k = _T5[c & 1]
+        f_ev_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    else:
+        return _d_AC_EVChargeParameterType(B, r0)
+    f_ev_min_current = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
+        i4_multiplier = ((c >> 9) & 7) + -3
+        if i4_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
+        i4_unit = (c >> 3) & 7
+        if i4_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
+        i4_unit = _E_unitSymbolType[i4_unit]
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_EVChargeParameterType(B, r0)
+        k = _T6[c & 1]
+        f_ev_min_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    else:
+        return _d_AC_EVChargeParameterType(B, r0)
+    if k != -1: return _d_AC_EVChargeParameterType(B, r0)
+    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
+
 def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.e_amount is not None:
-        v = o.e_amount
-        w, c = _C7[st]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EAmount')
-    if o.ev_max_voltage is not None:
-        v = o.ev_max_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaxVoltage')
-    if o.ev_max_current is not None:
-        v = o.ev_max_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMaxCurrent')
-    if o.ev_min_current is not None:
-        v = o.ev_min_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMinCurrent')
-    a <<= 1
+    v3 = o.e_amount
+    if v3 is None: raise EncFail('missing mandatory EAmount')
+    w, c = _C7[st]
+    a = (a << w) | c
+    if v3.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.multiplier
+    if v5 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+    pass
+    v6 = v3.unit
+    if v6 is None: raise EncFail('missing mandatory Unit')
+    if v6.__class__ is not unitSymbolType and not (v6.__class__ is int and 0 <= v6 < 7): raise EncFail(f'{v6!r} is not a unitSymbolType')
+    pass
+    v7 = v3.value
+    if v7 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v5 - -3) << 9 | (v6) << 3
+    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if 0 <= v7 < 128: a = (a << 9) | v7
+    elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
+    else: a = wi(a, v7)
+    pass
+    st = 7
+    v8 = o.ev_max_voltage
+    if v8 is None: raise EncFail('missing mandatory EVMaxVoltage')
+    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.multiplier
+    if v10 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    pass
+    v11 = v8.unit
+    if v11 is None: raise EncFail('missing mandatory Unit')
+    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    pass
+    v12 = v8.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v10 - -3) << 9 | (v11) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    st = 11
+    v13 = o.ev_max_current
+    if v13 is None: raise EncFail('missing mandatory EVMaxCurrent')
+    if v13.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.multiplier
+    if v15 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    pass
+    v16 = v13.unit
+    if v16 is None: raise EncFail('missing mandatory Unit')
+    if v16.__class__ is not unitSymbolType and not (v16.__class__ is int and 0 <= v16 < 7): raise EncFail(f'{v16!r} is not a unitSymbolType')
+    pass
+    v17 = v13.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v15 - -3) << 9 | (v16) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.ev_min_current
+    if v18 is None: raise EncFail('missing mandatory EVMinCurrent')
+    if v18.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.multiplier
+    if v20 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    pass
+    v21 = v18.unit
+    if v21 is None: raise EncFail('missing mandatory Unit')
+    if v21.__class__ is not unitSymbolType and not (v21.__class__ is int and 0 <= v21 < 7): raise EncFail(f'{v21!r} is not a unitSymbolType')
+    pass
+    v22 = v18.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v20 - -3) << 9 | (v21) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 19
+    a <<= 3
     return a
 
 def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
@@ -1385,41 +2071,46 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PhysicalValueType(f_multiplier, f_unit, f_value), r
 
+def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 12743: return _d_PhysicalValueType(B, r0)
+    f_multiplier = ((c >> 9) & 7) + -3
+    if f_multiplier > 3: return _d_PhysicalValueType(B, r0)
+    f_unit = (c >> 3) & 7
+    if f_unit >= 7: return _d_PhysicalValueType(B, r0)
+    f_unit = _E_unitSymbolType[f_unit]
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PhysicalValueType(B, r0)
+    return PhysicalValueType(f_multiplier, f_unit, f_value), r
+
 def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
-    st = 0
-    if o.multiplier is not None:
-        v = o.multiplier
-        a <<= 1
-        a <<= 1
-        if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
-        a = (a << 3) | (v - -3)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Multiplier')
-    if o.unit is not None:
-        v = o.unit
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 7 or v.__class__ is bool: raise EncFail(f'{v!r} is not a unitSymbolType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Unit')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.multiplier
+    if v2 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v2 <= 3: raise EncFail(f'{v2!r} outside -3..3')
+    pass
+    v3 = o.unit
+    if v3 is None: raise EncFail('missing mandatory Unit')
+    if v3.__class__ is not unitSymbolType and not (v3.__class__ is int and 0 <= v3 < 7): raise EncFail(f'{v3!r} is not a unitSymbolType')
+    pass
+    v4 = o.value
+    if v4 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v2 - -3) << 9 | (v3) << 3
+    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if 0 <= v4 < 128: a = (a << 9) | v4
+    elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
+    else: a = wi(a, v4)
+    pass
+    a <<= 2
     return a
 
 def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
@@ -1445,30 +2136,121 @@ def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_nominal_voltage, f_evse_max_current), r
 
+def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_AC_EVSEChargeParameterType(B, r0)
+    r -= 26; c = (B >> r) & 67108863
+    if c & 60682695: return _d_AC_EVSEChargeParameterType(B, r0)
+    i1_evse_notification = (c >> 21) & 3
+    if i1_evse_notification >= 3: return _d_AC_EVSEChargeParameterType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_rcd = ((c >> 17) & 1) == 1
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_AC_EVSEChargeParameterType(B, r0)
+    i3_multiplier = ((c >> 9) & 7) + -3
+    if i3_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
+    i3_unit = (c >> 3) & 7
+    if i3_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
+    i3_unit = _E_unitSymbolType[i3_unit]
+    f_evse_nominal_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
+    f_evse_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_nominal_voltage, f_evse_max_current), r
+
 def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
-    st = 0
-    if o.ac_evse_status is not None:
-        v = o.ac_evse_status
-        a <<= 1
-        a = _e_AC_EVSEStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory AC_EVSEStatus')
-    if o.evse_nominal_voltage is not None:
-        v = o.evse_nominal_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENominalVoltage')
-    if o.evse_max_current is not None:
-        v = o.evse_max_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEMaxCurrent')
-    a <<= 1
+    pass
+    v2 = o.ac_evse_status
+    if v2 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+    if v2.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.notification_max_delay
+    if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 3
+    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = v2.evse_notification
+    if v5 is None: raise EncFail('missing mandatory EVSENotification')
+    if v5.__class__ is not EVSENotificationType and not (v5.__class__ is int and 0 <= v5 < 3): raise EncFail(f'{v5!r} is not a EVSENotificationType')
+    pass
+    v6 = v2.rcd
+    if v6 is None: raise EncFail('missing mandatory RCD')
+    pass
+    pass
+    v7 = o.evse_nominal_voltage
+    if v7 is None: raise EncFail('missing mandatory EVSENominalVoltage')
+    if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.multiplier
+    if v9 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    pass
+    v10 = v7.unit
+    if v10 is None: raise EncFail('missing mandatory Unit')
+    if v10.__class__ is not unitSymbolType and not (v10.__class__ is int and 0 <= v10 < 7): raise EncFail(f'{v10!r} is not a unitSymbolType')
+    pass
+    v11 = v7.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 26) | (v5) << 21 | (BOOL[v6]) << 17 | (v9 - -3) << 9 | (v10) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    pass
+    v12 = o.evse_max_current
+    if v12 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
+    if v12.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v12.__class__.__name__}')
+    pass
+    v14 = v12.multiplier
+    if v14 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+    pass
+    v15 = v12.unit
+    if v15 is None: raise EncFail('missing mandatory Unit')
+    if v15.__class__ is not unitSymbolType and not (v15.__class__ is int and 0 <= v15 < 7): raise EncFail(f'{v15!r} is not a unitSymbolType')
+    pass
+    v16 = v12.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
@@ -1516,39 +2298,41 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_rcd), r
 
+def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_AC_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_AC_EVSEStatusType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1851: return _d_AC_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 6) & 3
+    if f_evse_notification >= 3: return _d_AC_EVSEStatusType(B, r0)
+    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    f_rcd = ((c >> 2) & 1) == 1
+    return AC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_rcd), r
+
 def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSENotificationType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    if o.rcd is not None:
-        v = o.rcd
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory RCD')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not EVSENotificationType and not (v3.__class__ is int and 0 <= v3 < 3): raise EncFail(f'{v3!r} is not a EVSENotificationType')
+    pass
+    v4 = o.rcd
+    if v4 is None: raise EncFail('missing mandatory RCD')
+    pass
+    a = (a << 11) | (v3) << 6 | (BOOL[v4]) << 2
     return a
 
 def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
@@ -1570,19 +2354,41 @@ def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationReqType(f_id, f_gen_challenge), r
 
+def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T15[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T16[c & 3]
+    f_gen_challenge = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AuthorizationReqType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 16 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
+        r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AuthorizationReqType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_AuthorizationReqType(B, r0)
+    return AuthorizationReqType(f_id, f_gen_challenge), r
+
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.gen_challenge is not None:
-        v = o.gen_challenge
+    v3 = o.gen_challenge
+    if v3 is not None:
         w, c = _C18[st]
         a = (a << w) | c
         a <<= 1
-        a = wbin(a, v, 16)
+        a = wbin(a, v3, 16)
         a <<= 1
         st = 7
     w, c = _C19[st]
@@ -1622,29 +2428,29 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationResType(f_response_code, f_evse_processing), r
 
+def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 12403: return _d_AuthorizationResType(B, r0)
+    f_response_code = (c >> 7) & 31
+    if f_response_code >= 26: return _d_AuthorizationResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 2) & 3
+    if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
+    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    return AuthorizationResType(f_response_code, f_evse_processing), r
+
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSEProcessingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.evse_processing
+    if v3 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v3.__class__ is not EVSEProcessingType and not (v3.__class__ is int and 0 <= v3 < 3): raise EncFail(f'{v3!r} is not a EVSEProcessingType')
+    pass
+    a = (a << 14) | (v2) << 7 | (v3) << 2
     return a
 
 def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
@@ -1652,8 +2458,14 @@ def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return BodyBaseType(), r
 
+def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_BodyBaseType(B, r0)
+    return BodyBaseType(), r
+
 def _e_BodyBaseType(o: BodyBaseType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -1668,16 +2480,38 @@ def _d_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CableCheckReqType(f_dc_ev_status), r
 
+def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
+    r0 = r
+    r -= 24; c = (B >> r) & 16777215
+    if c & 15604743: return _d_CableCheckReqType(B, r0)
+    i1_ev_ready = ((c >> 20) & 1) == 1
+    i1_ev_error_code = (c >> 13) & 15
+    if i1_ev_error_code >= 12: return _d_CableCheckReqType(B, r0)
+    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_evresssoc = (c >> 3) & 127
+    if i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
+    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    return CableCheckReqType(f_dc_ev_status), r
+
 def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
-    st = 0
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        a <<= 1
-        a = _e_DC_EVStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    a <<= 1
+    pass
+    v2 = o.dc_ev_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
+    if v2.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.ev_ready
+    if v4 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v5 = v2.ev_error_code
+    if v5 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v5.__class__ is not DC_EVErrorCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVErrorCodeType')
+    pass
+    v6 = v2.evresssoc
+    if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    pass
+    pass
+    a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
     return a
 
 def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
@@ -1724,38 +2558,32 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_EVStatusType(f_ev_ready, f_ev_error_code, f_evresssoc), r
 
+def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
+    r0 = r
+    r -= 22; c = (B >> r) & 4194303
+    if c & 3608067: return _d_DC_EVStatusType(B, r0)
+    f_ev_ready = ((c >> 19) & 1) == 1
+    f_ev_error_code = (c >> 12) & 15
+    if f_ev_error_code >= 12: return _d_DC_EVStatusType(B, r0)
+    f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
+    f_evresssoc = (c >> 2) & 127
+    if f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
+    return DC_EVStatusType(f_ev_ready, f_ev_error_code, f_evresssoc), r
+
 def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
-    st = 0
-    if o.ev_ready is not None:
-        v = o.ev_ready
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVReady')
-    if o.ev_error_code is not None:
-        v = o.ev_error_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 12 or v.__class__ is bool: raise EncFail(f'{v!r} is not a DC_EVErrorCodeType')
-        a = (a << 4) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVErrorCode')
-    if o.evresssoc is not None:
-        v = o.evresssoc
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVRESSSOC')
-    a <<= 1
+    pass
+    v2 = o.ev_ready
+    if v2 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v3 = o.ev_error_code
+    if v3 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v3.__class__ is not DC_EVErrorCodeType and not (v3.__class__ is int and 0 <= v3 < 12): raise EncFail(f'{v3!r} is not a DC_EVErrorCodeType')
+    pass
+    v4 = o.evresssoc
+    if v4 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+    pass
+    a = (a << 22) | (BOOL[v2]) << 19 | (v3) << 12 | (v4) << 2
     return a
 
 def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
@@ -1797,36 +2625,91 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
 
+def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1551: return _d_CableCheckResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_CableCheckResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_CableCheckResType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_CableCheckResType(B, r0)
+    i1_evse_notification = (c >> 3) & 3
+    if i1_evse_notification >= 3: return _d_CableCheckResType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    k = _T24[c & 3]
+    i1_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_CableCheckResType(B, r0)
+        i1_evse_isolation_status = (c >> 2) & 7
+        if i1_evse_isolation_status >= 5: return _d_CableCheckResType(B, r0)
+        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        k = _T4[c & 1]
+    i1_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_CableCheckResType(B, r0)
+        i1_evse_status_code = (c >> 2) & 15
+        if i1_evse_status_code >= 12: return _d_CableCheckResType(B, r0)
+        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_CableCheckResType(B, r0)
+    if k != -1: return _d_CableCheckResType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 51: return _d_CableCheckResType(B, r0)
+    f_evse_processing = (c >> 2) & 3
+    if f_evse_processing >= 3: return _d_CableCheckResType(B, r0)
+    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
+
 def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a <<= 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory DC_EVSEStatus')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSEProcessingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.dc_evse_status
+    if v3 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+    if v3.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v3.__class__.__name__}')
+    st4 = 0
+    v5 = v3.notification_max_delay
+    if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a = (a << 11) | (v2) << 4
+    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st4 = 3
+    v6 = v3.evse_notification
+    if v6 is None: raise EncFail('missing mandatory EVSENotification')
+    if v6.__class__ is not EVSENotificationType and not (v6.__class__ is int and 0 <= v6 < 3): raise EncFail(f'{v6!r} is not a EVSENotificationType')
+    st4 = 7
+    a = (a << 6) | (v6) << 1
+    v7 = v3.evse_isolation_status
+    if v7 is not None:
+        if v7.__class__ is not isolationLevelType and not (v7.__class__ is int and 0 <= v7 < 5): raise EncFail(f'{v7!r} is not a isolationLevelType')
+        a = (a << 7) | (v7) << 1
+        st4 = 11
+    v8 = v3.evse_status_code
+    if v8 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st4]
+    a = (a << w) | c
+    if v8.__class__ is not DC_EVSEStatusCodeType and not (v8.__class__ is int and 0 <= v8 < 12): raise EncFail(f'{v8!r} is not a DC_EVSEStatusCodeType')
+    st4 = 15
+    pass
+    v9 = o.evse_processing
+    if v9 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v9.__class__ is not EVSEProcessingType and not (v9.__class__ is int and 0 <= v9 < 3): raise EncFail(f'{v9!r} is not a EVSEProcessingType')
+    pass
+    a = (a << 13) | (v8) << 8 | (v9) << 2
     return a
 
 def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
@@ -1863,7 +2746,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_isolation_status, r = sl2(B, r, _S25, 6)
+            f_evse_isolation_status, r = sl2(B, r, _S26, 6)
         else:
             r -= 3; f_evse_isolation_status = (B >> r) & 7
             if f_evse_isolation_status >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(f_evse_isolation_status))
@@ -1875,7 +2758,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_status_code, r = sl2(B, r, _S26, 6)
+            f_evse_status_code, r = sl2(B, r, _S27, 6)
         else:
             r -= 4; f_evse_status_code = (B >> r) & 15
             if f_evse_status_code >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(f_evse_status_code))
@@ -1888,49 +2771,69 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_evse_isolation_status, f_evse_status_code), r
 
+def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DC_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_DC_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_DC_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 3) & 3
+    if f_evse_notification >= 3: return _d_DC_EVSEStatusType(B, r0)
+    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    k = _T24[c & 3]
+    f_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_DC_EVSEStatusType(B, r0)
+        f_evse_isolation_status = (c >> 2) & 7
+        if f_evse_isolation_status >= 5: return _d_DC_EVSEStatusType(B, r0)
+        f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
+        k = _T4[c & 1]
+    f_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_DC_EVSEStatusType(B, r0)
+        f_evse_status_code = (c >> 2) & 15
+        if f_evse_status_code >= 12: return _d_DC_EVSEStatusType(B, r0)
+        f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_DC_EVSEStatusType(B, r0)
+    if k != -1: return _d_DC_EVSEStatusType(B, r0)
+    return DC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_evse_isolation_status, f_evse_status_code), r
+
 def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSENotificationType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    if o.evse_isolation_status is not None:
-        v = o.evse_isolation_status
-        a <<= 2
-        a <<= 1
-        if not 0 <= v < 5 or v.__class__ is bool: raise EncFail(f'{v!r} is not a isolationLevelType')
-        a = (a << 3) | v
-        a <<= 1
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not EVSENotificationType and not (v3.__class__ is int and 0 <= v3 < 3): raise EncFail(f'{v3!r} is not a EVSENotificationType')
+    st = 7
+    a = (a << 6) | (v3) << 1
+    v4 = o.evse_isolation_status
+    if v4 is not None:
+        if v4.__class__ is not isolationLevelType and not (v4.__class__ is int and 0 <= v4 < 5): raise EncFail(f'{v4!r} is not a isolationLevelType')
+        a = (a << 7) | (v4) << 1
         st = 11
-    if o.evse_status_code is not None:
-        v = o.evse_status_code
-        w, c = _C27[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 12 or v.__class__ is bool: raise EncFail(f'{v!r} is not a DC_EVSEStatusCodeType')
-        a = (a << 4) | v
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEStatusCode')
-    a <<= 1
+    v5 = o.evse_status_code
+    if v5 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st]
+    a = (a << w) | c
+    if v5.__class__ is not DC_EVSEStatusCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVSEStatusCodeType')
+    st = 15
+    a = (a << 7) | (v5) << 2
     return a
 
 def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
@@ -1944,15 +2847,16 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1985,31 +2889,38 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds), r
 
+def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationReqType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationReqType(B, r0)
+    f_oem_provisioning_cert, r = rbin(B, r, 800)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationReqType(B, r0)
+    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationReqType(B, r0)
+    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds), r
+
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.oem_provisioning_cert is not None:
-        v = o.oem_provisioning_cert
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 800)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory OEMProvisioningCert')
-    if o.list_of_root_certificate_i_ds is not None:
-        v = o.list_of_root_certificate_i_ds
-        a <<= 1
-        a = _e_ListOfRootCertificateIDsType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ListOfRootCertificateIDs')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.oem_provisioning_cert
+    if v3 is None: raise EncFail('missing mandatory OEMProvisioningCert')
+    a <<= 2
+    a = wbin(a, v3, 800)
+    pass
+    v4 = o.list_of_root_certificate_i_ds
+    if v4 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+    a <<= 2
+    a = _e_ListOfRootCertificateIDsType(v4, a)
+    pass
     a <<= 1
     return a
 
@@ -2030,6 +2941,43 @@ def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'RootCertificateID')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+
+def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_root_certificate_id = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ListOfRootCertificateIDsType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_root_certificate_id.append(v)
+        else:
+            break
+        n += 1
+        if n < 20:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
+    if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
     return ListOfRootCertificateIDsType(f_root_certificate_id), r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
@@ -2085,29 +3033,39 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
@@ -2159,54 +3117,194 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateInstallationResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid), r
 
+def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1548: return _d_CertificateInstallationResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_CertificateInstallationResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T0[c & 3]
+    i1_id = None
+    if k == 0:
+        i1_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i1_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateInstallationResType(B, r0)
+        i1_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateInstallationResType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateInstallationResType(B, r0)
+    i1_sub_certificates = None
+    if k == 2:
+        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateInstallationResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationResType(B, r0)
+    k = _T0[c & 3]
+    f_sa_provisioning_certificate_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    i2_id = None
+    if k == 0:
+        i2_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i2_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateInstallationResType(B, r0)
+        i2_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateInstallationResType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateInstallationResType(B, r0)
+    i2_sub_certificates = None
+    if k == 2:
+        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateInstallationResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationResType(B, r0)
+    f_contract_signature_cert_chain = CertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    i3_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 48 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
+    r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationResType(B, r0)
+    f_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i3_id, i3_value)
+    i4_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 65 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
+    r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationResType(B, r0)
+    f_d_hpublickey = DiffieHellmanPublickeyType(i4_id, i4_value)
+    i5_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationResType(B, r0)
+    i5_value, r = rstr(B, r, 15)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationResType(B, r0)
+    f_e_maid = EMAIDType(i5_id, i5_value)
+    return CertificateInstallationResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid), r
+
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.sa_provisioning_certificate_chain is not None:
-        v = o.sa_provisioning_certificate_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SAProvisioningCertificateChain')
-    if o.contract_signature_cert_chain is not None:
-        v = o.contract_signature_cert_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ContractSignatureCertChain')
-    if o.contract_signature_encrypted_private_key is not None:
-        v = o.contract_signature_encrypted_private_key
-        a <<= 1
-        a = _e_ContractSignatureEncryptedPrivateKeyType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-    if o.d_hpublickey is not None:
-        v = o.d_hpublickey
-        a <<= 1
-        a = _e_DiffieHellmanPublickeyType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DHpublickey')
-    if o.e_maid is not None:
-        v = o.e_maid
-        a <<= 1
-        a = _e_EMAIDType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory eMAID')
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.sa_provisioning_certificate_chain
+    if v3 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+    if v3.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v3.__class__.__name__}')
+    st4 = 0
+    a = (a << 9) | (v2) << 2
+    v5 = v3.id
+    if v5 is not None:
+        a <<= 2
+        a = wstr(a, v5, None)
+        st4 = 3
+    v6 = v3.certificate
+    if v6 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st4]
+    a = (a << w) | c
     a <<= 1
+    a = wbin(a, v6, 800)
+    st4 = 7
+    a <<= 1
+    v7 = v3.sub_certificates
+    if v7 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v7, a)
+        st4 = 11
+    w, c = _C37[st4]
+    a = (a << w) | c
+    pass
+    v8 = o.contract_signature_cert_chain
+    if v8 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+    if v8.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v8.__class__.__name__}')
+    st9 = 0
+    a <<= 1
+    v10 = v8.id
+    if v10 is not None:
+        a <<= 2
+        a = wstr(a, v10, None)
+        st9 = 3
+    v11 = v8.certificate
+    if v11 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st9]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v11, 800)
+    st9 = 7
+    a <<= 1
+    v12 = v8.sub_certificates
+    if v12 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v12, a)
+        st9 = 11
+    w, c = _C37[st9]
+    a = (a << w) | c
+    pass
+    v13 = o.contract_signature_encrypted_private_key
+    if v13 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+    if v13.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.id
+    if v15 is None: raise EncFail('missing mandatory Id')
+    a <<= 2
+    a = wstr(a, v15, None)
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v16, 48)
+    pass
+    pass
+    v17 = o.d_hpublickey
+    if v17 is None: raise EncFail('missing mandatory DHpublickey')
+    if v17.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v17.__class__.__name__}')
+    pass
+    v19 = v17.id
+    if v19 is None: raise EncFail('missing mandatory Id')
+    a <<= 3
+    a = wstr(a, v19, None)
+    pass
+    v20 = v17.value
+    if v20 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v20, 65)
+    pass
+    pass
+    v21 = o.e_maid
+    if v21 is None: raise EncFail('missing mandatory eMAID')
+    if v21.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v21.__class__.__name__}')
+    pass
+    v23 = v21.id
+    if v23 is None: raise EncFail('missing mandatory Id')
+    a <<= 3
+    a = wstr(a, v23, None)
+    pass
+    v24 = v21.value
+    if v24 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wstr(a, v24, 15)
+    pass
+    pass
+    a <<= 2
     return a
 
 def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
@@ -2234,27 +3332,52 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateChainType(f_id, f_certificate, f_sub_certificates), r
 
+def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateChainType(B, r0)
+        f_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateChainType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateChainType(B, r0)
+    f_sub_certificates = None
+    if k == 2:
+        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateChainType(B, r0)
+    return CertificateChainType(f_id, f_certificate, f_sub_certificates), r
+
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.certificate is not None:
-        v = o.certificate
-        w, c = _C36[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v, 800)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Certificate')
-    if o.sub_certificates is not None:
-        v = o.sub_certificates
+    v3 = o.certificate
+    if v3 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v3, 800)
+    st = 7
+    a <<= 1
+    v4 = o.sub_certificates
+    if v4 is not None:
         a <<= 2
-        a = _e_SubCertificatesType(v, a)
+        a = _e_SubCertificatesType(v4, a)
         st = 11
     w, c = _C37[st]
     a = (a << w) | c
@@ -2283,6 +3406,33 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Certificate')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SubCertificatesType(f_certificate), r
+
+def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_certificate = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SubCertificatesType(B, r0)
+            v, r = rbin(B, r, 800)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SubCertificatesType(B, r0)
+            f_certificate.append(v)
+        else:
+            break
+        n += 1
+        if n < 4:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_SubCertificatesType(B, r0)
+    if k != -1: return _d_SubCertificatesType(B, r0)
     return SubCertificatesType(f_certificate), r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
@@ -2328,22 +3478,32 @@ def _d_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[Contrac
     if k != -1: raise unexpected(k, r, 'end of element')
     return ContractSignatureEncryptedPrivateKeyType(f_id, f_value), r
 
+def _f_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 48 or 8 * nb > r: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
+    r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
+    return ContractSignatureEncryptedPrivateKeyType(f_id, f_value), r
+
 def _e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPrivateKeyType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a = wbin(a, v, 48)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v3, 48)
+    pass
     a <<= 1
     return a
 
@@ -2366,22 +3526,32 @@ def _d_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublicke
     if k != -1: raise unexpected(k, r, 'end of element')
     return DiffieHellmanPublickeyType(f_id, f_value), r
 
+def _f_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublickeyType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 65 or 8 * nb > r: return _d_DiffieHellmanPublickeyType(B, r0)
+    r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
+    return DiffieHellmanPublickeyType(f_id, f_value), r
+
 def _e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a = wbin(a, v, 65)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v3, 65)
+    pass
     a <<= 1
     return a
 
@@ -2404,22 +3574,30 @@ def _d_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EMAIDType(f_id, f_value), r
 
+def _f_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EMAIDType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EMAIDType(B, r0)
+    f_value, r = rstr(B, r, 15)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EMAIDType(B, r0)
+    return EMAIDType(f_id, f_value), r
+
 def _e_EMAIDType(o: EMAIDType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a = wstr(a, v, 15)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wstr(a, v3, 15)
+    pass
     a <<= 1
     return a
 
@@ -2458,38 +3636,89 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_e_maid, f_list_of_root_certificate_i_ds), r
 
+def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateUpdateReqType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateUpdateReqType(B, r0)
+    k = _T0[c & 3]
+    i1_id = None
+    if k == 0:
+        i1_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i1_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateUpdateReqType(B, r0)
+        i1_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateUpdateReqType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateUpdateReqType(B, r0)
+    i1_sub_certificates = None
+    if k == 2:
+        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateUpdateReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateUpdateReqType(B, r0)
+    f_contract_signature_cert_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    f_e_maid, r = rstr(B, r, 15)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateUpdateReqType(B, r0)
+    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateUpdateReqType(B, r0)
+    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_e_maid, f_list_of_root_certificate_i_ds), r
+
 def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.contract_signature_cert_chain is not None:
-        v = o.contract_signature_cert_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ContractSignatureCertChain')
-    if o.e_maid is not None:
-        v = o.e_maid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 15)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory eMAID')
-    if o.list_of_root_certificate_i_ds is not None:
-        v = o.list_of_root_certificate_i_ds
-        a <<= 1
-        a = _e_ListOfRootCertificateIDsType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory ListOfRootCertificateIDs')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.contract_signature_cert_chain
+    if v3 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+    if v3.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v3.__class__.__name__}')
+    st4 = 0
+    a <<= 1
+    v5 = v3.id
+    if v5 is not None:
+        a <<= 2
+        a = wstr(a, v5, None)
+        st4 = 3
+    v6 = v3.certificate
+    if v6 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st4]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v6, 800)
+    st4 = 7
+    a <<= 1
+    v7 = v3.sub_certificates
+    if v7 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v7, a)
+        st4 = 11
+    w, c = _C37[st4]
+    a = (a << w) | c
+    pass
+    v8 = o.e_maid
+    if v8 is None: raise EncFail('missing mandatory eMAID')
+    a <<= 2
+    a = wstr(a, v8, 15)
+    pass
+    v9 = o.list_of_root_certificate_i_ds
+    if v9 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+    a <<= 2
+    a = _e_ListOfRootCertificateIDsType(v9, a)
+    pass
     a <<= 1
     return a
 
@@ -2555,61 +3784,218 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter), r
 
+def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1548: return _d_CertificateUpdateResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_CertificateUpdateResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T0[c & 3]
+    i1_id = None
+    if k == 0:
+        i1_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i1_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateUpdateResType(B, r0)
+        i1_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateUpdateResType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateUpdateResType(B, r0)
+    i1_sub_certificates = None
+    if k == 2:
+        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateUpdateResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateUpdateResType(B, r0)
+    k = _T0[c & 3]
+    f_sa_provisioning_certificate_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    i2_id = None
+    if k == 0:
+        i2_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i2_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateUpdateResType(B, r0)
+        i2_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_CertificateUpdateResType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_CertificateUpdateResType(B, r0)
+    i2_sub_certificates = None
+    if k == 2:
+        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateUpdateResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateUpdateResType(B, r0)
+    f_contract_signature_cert_chain = CertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    i3_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateUpdateResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 48 or 8 * nb > r: return _d_CertificateUpdateResType(B, r0)
+    r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateUpdateResType(B, r0)
+    f_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i3_id, i3_value)
+    i4_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateUpdateResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 65 or 8 * nb > r: return _d_CertificateUpdateResType(B, r0)
+    r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateUpdateResType(B, r0)
+    f_d_hpublickey = DiffieHellmanPublickeyType(i4_id, i4_value)
+    i5_id, r = rstr(B, r, None)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateUpdateResType(B, r0)
+    i5_value, r = rstr(B, r, 15)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateUpdateResType(B, r0)
+    k = _T41[c & 3]
+    f_e_maid = EMAIDType(i5_id, i5_value)
+    f_retry_counter = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateUpdateResType(B, r0)
+        r -= 9; f_retry_counter = (B >> r) & 511
+        if f_retry_counter & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_retry_counter, r = ri(B, r + 8, f_retry_counter)
+            elif f_retry_counter & 256: f_retry_counter = -((x << 7) | (f_retry_counter & 127)) - 1
+            else: f_retry_counter = (x << 7) | (f_retry_counter & 127)
+        elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
+        if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_CertificateUpdateResType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_CertificateUpdateResType(B, r0)
+    return CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter), r
+
 def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.sa_provisioning_certificate_chain is not None:
-        v = o.sa_provisioning_certificate_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SAProvisioningCertificateChain')
-    if o.contract_signature_cert_chain is not None:
-        v = o.contract_signature_cert_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ContractSignatureCertChain')
-    if o.contract_signature_encrypted_private_key is not None:
-        v = o.contract_signature_encrypted_private_key
-        a <<= 1
-        a = _e_ContractSignatureEncryptedPrivateKeyType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-    if o.d_hpublickey is not None:
-        v = o.d_hpublickey
-        a <<= 1
-        a = _e_DiffieHellmanPublickeyType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DHpublickey')
-    if o.e_maid is not None:
-        v = o.e_maid
-        a <<= 1
-        a = _e_EMAIDType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory eMAID')
-    if o.retry_counter is not None:
-        v = o.retry_counter
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.sa_provisioning_certificate_chain
+    if v3 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+    if v3.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v3.__class__.__name__}')
+    st4 = 0
+    a = (a << 9) | (v2) << 2
+    v5 = v3.id
+    if v5 is not None:
         a <<= 2
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        a = wstr(a, v5, None)
+        st4 = 3
+    v6 = v3.certificate
+    if v6 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st4]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v6, 800)
+    st4 = 7
+    a <<= 1
+    v7 = v3.sub_certificates
+    if v7 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v7, a)
+        st4 = 11
+    w, c = _C37[st4]
+    a = (a << w) | c
+    st = 7
+    v8 = o.contract_signature_cert_chain
+    if v8 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+    if v8.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v8.__class__.__name__}')
+    st9 = 0
+    a <<= 1
+    v10 = v8.id
+    if v10 is not None:
+        a <<= 2
+        a = wstr(a, v10, None)
+        st9 = 3
+    v11 = v8.certificate
+    if v11 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st9]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v11, 800)
+    st9 = 7
+    a <<= 1
+    v12 = v8.sub_certificates
+    if v12 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v12, a)
+        st9 = 11
+    w, c = _C37[st9]
+    a = (a << w) | c
+    st = 11
+    v13 = o.contract_signature_encrypted_private_key
+    if v13 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+    if v13.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.id
+    if v15 is None: raise EncFail('missing mandatory Id')
+    a <<= 2
+    a = wstr(a, v15, None)
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v16, 48)
+    pass
+    st = 15
+    v17 = o.d_hpublickey
+    if v17 is None: raise EncFail('missing mandatory DHpublickey')
+    if v17.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v17.__class__.__name__}')
+    pass
+    v19 = v17.id
+    if v19 is None: raise EncFail('missing mandatory Id')
+    a <<= 3
+    a = wstr(a, v19, None)
+    pass
+    v20 = v17.value
+    if v20 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wbin(a, v20, 65)
+    pass
+    st = 19
+    v21 = o.e_maid
+    if v21 is None: raise EncFail('missing mandatory eMAID')
+    if v21.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v21.__class__.__name__}')
+    pass
+    v23 = v21.id
+    if v23 is None: raise EncFail('missing mandatory Id')
+    a <<= 3
+    a = wstr(a, v23, None)
+    pass
+    v24 = v21.value
+    if v24 is None: raise EncFail('missing mandatory value')
+    a <<= 1
+    a = wstr(a, v24, 15)
+    pass
+    st = 23
+    a <<= 1
+    v25 = o.retry_counter
+    if v25 is not None:
+        a <<= 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
         a <<= 1
         st = 27
     w, c = _C42[st]
@@ -2659,42 +4045,623 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargeParameterDiscoveryReqType(f_max_entries_sa_schedule_tuple, f_requested_energy_transfer_mode, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
 
+def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_max_entries_sa_schedule_tuple = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
+        if f_max_entries_sa_schedule_tuple > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_max_entries_sa_schedule_tuple, r = ru(B, r + 8, f_max_entries_sa_schedule_tuple)
+            else: f_max_entries_sa_schedule_tuple = (x << 7) | (f_max_entries_sa_schedule_tuple & 127)
+        if f_max_entries_sa_schedule_tuple > 65535: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        k = _T2[c & 1]
+    f_requested_energy_transfer_mode = None
+    if k == 1:
+        r -= 7; c = (B >> r) & 127
+        if c & 68: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        f_requested_energy_transfer_mode = (c >> 3) & 7
+        if f_requested_energy_transfer_mode >= 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        f_requested_energy_transfer_mode = _E_EnergyTransferModeType[f_requested_energy_transfer_mode]
+        k = _T44[c & 3]
+    else:
+        return _d_ChargeParameterDiscoveryReqType(B, r0)
+    f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T0[c & 3]
+        i1_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 8; i1_departure_time = (B >> r) & 255
+            if i1_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_departure_time, r = ru(B, r + 8, i1_departure_time)
+                else: i1_departure_time = (x << 7) | (i1_departure_time & 127)
+            if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T2[c & 1]
+        i1_e_amount = None
+        if k == 1:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i2_multiplier = ((c >> 9) & 7) + -3
+            if i2_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i2_unit = (c >> 3) & 7
+            if i2_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i2_unit = _E_unitSymbolType[i2_unit]
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T3[c & 1]
+            i1_e_amount = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i1_ev_max_voltage = None
+        if k == 2:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i3_multiplier = ((c >> 9) & 7) + -3
+            if i3_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i3_unit = (c >> 3) & 7
+            if i3_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i3_unit = _E_unitSymbolType[i3_unit]
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T4[c & 1]
+            i1_ev_max_voltage = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i1_ev_max_current = None
+        if k == 3:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i4_multiplier = ((c >> 9) & 7) + -3
+            if i4_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i4_unit = (c >> 3) & 7
+            if i4_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i4_unit = _E_unitSymbolType[i4_unit]
+            r -= 9; i4_value = (B >> r) & 511
+            if i4_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                else: i4_value = (x << 7) | (i4_value & 127)
+            elif i4_value > 255: i4_value = 255 - i4_value
+            if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T5[c & 1]
+            i1_ev_max_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i1_ev_min_current = None
+        if k == 4:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i5_multiplier = ((c >> 9) & 7) + -3
+            if i5_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i5_unit = (c >> 3) & 7
+            if i5_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i5_unit = _E_unitSymbolType[i5_unit]
+            r -= 9; i5_value = (B >> r) & 511
+            if i5_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+                else: i5_value = (x << 7) | (i5_value & 127)
+            elif i5_value > 255: i5_value = 255 - i5_value
+            if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T6[c & 1]
+            i1_ev_min_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_ac_ev_charge_parameter = AC_EVChargeParameterType(i1_departure_time, i1_e_amount, i1_ev_max_voltage, i1_ev_max_current, i1_ev_min_current)
+    elif k == 3:
+        r -= 2; c = (B >> r) & 3
+        k = _T0[c & 3]
+        i6_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 8; i6_departure_time = (B >> r) & 255
+            if i6_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            if i6_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T2[c & 1]
+        i6_dc_ev_status = None
+        if k == 1:
+            r -= 23; c = (B >> r) & 8388607
+            if c & 7216134: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i7_ev_ready = ((c >> 20) & 1) == 1
+            i7_ev_error_code = (c >> 13) & 15
+            if i7_ev_error_code >= 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i7_ev_error_code = _E_DC_EVErrorCodeType[i7_ev_error_code]
+            i7_evresssoc = (c >> 3) & 127
+            if i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T3[c & 1]
+            i6_dc_ev_status = DC_EVStatusType(i7_ev_ready, i7_ev_error_code, i7_evresssoc)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i6_ev_maximum_current_limit = None
+        if k == 2:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i8_multiplier = ((c >> 9) & 7) + -3
+            if i8_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i8_unit = (c >> 3) & 7
+            if i8_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i8_unit = _E_unitSymbolType[i8_unit]
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T45[c & 3]
+            i6_ev_maximum_current_limit = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i6_ev_maximum_power_limit = None
+        if k == 3:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i9_multiplier = ((c >> 9) & 7) + -3
+            if i9_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i9_unit = (c >> 3) & 7
+            if i9_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i9_unit = _E_unitSymbolType[i9_unit]
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T5[c & 1]
+            i6_ev_maximum_power_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        i6_ev_maximum_voltage_limit = None
+        if k == 4:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i10_multiplier = ((c >> 9) & 7) + -3
+            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i10_unit = (c >> 3) & 7
+            if i10_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i10_unit = _E_unitSymbolType[i10_unit]
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T46[c & 7]
+            i6_ev_maximum_voltage_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+        else:
+            return _d_ChargeParameterDiscoveryReqType(B, r0)
+        i6_ev_energy_capacity = None
+        if k == 5:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i11_multiplier = ((c >> 9) & 7) + -3
+            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i11_unit = (c >> 3) & 7
+            if i11_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i11_unit = _E_unitSymbolType[i11_unit]
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T47[c & 7]
+            i6_ev_energy_capacity = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+        i6_ev_energy_request = None
+        if k == 6:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i12_multiplier = ((c >> 9) & 7) + -3
+            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i12_unit = (c >> 3) & 7
+            if i12_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i12_unit = _E_unitSymbolType[i12_unit]
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T48[c & 3]
+            i6_ev_energy_request = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+        i6_full_soc = None
+        if k == 7:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i6_full_soc = (c >> 3) & 127
+            if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T49[c & 3]
+        i6_bulk_soc = None
+        if k == 8:
+            r -= 10; c = (B >> r) & 1023
+            if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            i6_bulk_soc = (c >> 2) & 127
+            if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_dc_ev_charge_parameter = DC_EVChargeParameterType(i6_departure_time, i6_dc_ev_status, i6_ev_maximum_current_limit, i6_ev_maximum_power_limit, i6_ev_maximum_voltage_limit, i6_ev_energy_capacity, i6_ev_energy_request, i6_full_soc, i6_bulk_soc)
+    elif k == 4:
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+        i13_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 8; i13_departure_time = (B >> r) & 255
+            if i13_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_departure_time, r = ru(B, r + 8, i13_departure_time)
+                else: i13_departure_time = (x << 7) | (i13_departure_time & 127)
+            if i13_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_ev_charge_parameter = EVChargeParameterType(i13_departure_time)
+    else:
+        return _d_ChargeParameterDiscoveryReqType(B, r0)
+    if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+    return ChargeParameterDiscoveryReqType(f_max_entries_sa_schedule_tuple, f_requested_energy_transfer_mode, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
+
 def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
     st = 0
-    if o.max_entries_sa_schedule_tuple is not None:
-        v = o.max_entries_sa_schedule_tuple
-        a <<= 2
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.max_entries_sa_schedule_tuple
+    if v2 is not None:
+        a <<= 3
+        if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.requested_energy_transfer_mode is not None:
-        v = o.requested_energy_transfer_mode
-        w, c = _C36[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EnergyTransferModeType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory RequestedEnergyTransferMode')
-    if o.ac_ev_charge_parameter is not None:
-        v = o.ac_ev_charge_parameter
+    v3 = o.requested_energy_transfer_mode
+    if v3 is None: raise EncFail('missing mandatory RequestedEnergyTransferMode')
+    w, c = _C36[st]
+    a = (a << w) | c
+    if v3.__class__ is not EnergyTransferModeType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a EnergyTransferModeType')
+    st = 7
+    a = (a << 5) | (v3) << 1
+    v4 = o.ac_ev_charge_parameter
+    v5 = o.dc_ev_charge_parameter
+    v6 = o.ev_charge_parameter
+    if v4 is not None:
+        if v4.__class__ is not AC_EVChargeParameterType: raise EncFail(f'expected AC_EVChargeParameterType, got {v4.__class__.__name__}')
+        st7 = 0
         a <<= 2
-        a = _e_AC_EVChargeParameterType(v, a)
+        v8 = v4.departure_time
+        if v8 is not None:
+            a <<= 3
+            if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+            if 0 <= v8 < 128: a = (a << 8) | v8
+            else: a = wu(a, v8)
+            a <<= 1
+            st7 = 3
+        v9 = v4.e_amount
+        if v9 is None: raise EncFail('missing mandatory EAmount')
+        w, c = _C7[st7]
+        a = (a << w) | c
+        if v9.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.multiplier
+        if v11 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+        pass
+        v12 = v9.unit
+        if v12 is None: raise EncFail('missing mandatory Unit')
+        if v12.__class__ is not unitSymbolType and not (v12.__class__ is int and 0 <= v12 < 7): raise EncFail(f'{v12!r} is not a unitSymbolType')
+        pass
+        v13 = v9.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v11 - -3) << 9 | (v12) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        st7 = 7
+        v14 = v4.ev_max_voltage
+        if v14 is None: raise EncFail('missing mandatory EVMaxVoltage')
+        if v14.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.multiplier
+        if v16 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+        pass
+        v17 = v14.unit
+        if v17 is None: raise EncFail('missing mandatory Unit')
+        if v17.__class__ is not unitSymbolType and not (v17.__class__ is int and 0 <= v17 < 7): raise EncFail(f'{v17!r} is not a unitSymbolType')
+        pass
+        v18 = v14.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v16 - -3) << 9 | (v17) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        st7 = 11
+        v19 = v4.ev_max_current
+        if v19 is None: raise EncFail('missing mandatory EVMaxCurrent')
+        if v19.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.multiplier
+        if v21 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v21 <= 3: raise EncFail(f'{v21!r} outside -3..3')
+        pass
+        v22 = v19.unit
+        if v22 is None: raise EncFail('missing mandatory Unit')
+        if v22.__class__ is not unitSymbolType and not (v22.__class__ is int and 0 <= v22 < 7): raise EncFail(f'{v22!r} is not a unitSymbolType')
+        pass
+        v23 = v19.value
+        if v23 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v21 - -3) << 9 | (v22) << 3
+        if v23 < -32768 or v23 > 32767: raise EncFail(f'{v23!r} outside -32768..32767')
+        if 0 <= v23 < 128: a = (a << 9) | v23
+        elif -129 < v23 < 0: a = (a << 9) | (255 - v23)
+        else: a = wi(a, v23)
+        pass
+        st7 = 15
+        v24 = v4.ev_min_current
+        if v24 is None: raise EncFail('missing mandatory EVMinCurrent')
+        if v24.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v24.__class__.__name__}')
+        pass
+        v26 = v24.multiplier
+        if v26 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v26 <= 3: raise EncFail(f'{v26!r} outside -3..3')
+        pass
+        v27 = v24.unit
+        if v27 is None: raise EncFail('missing mandatory Unit')
+        if v27.__class__ is not unitSymbolType and not (v27.__class__ is int and 0 <= v27 < 7): raise EncFail(f'{v27!r} is not a unitSymbolType')
+        pass
+        v28 = v24.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v26 - -3) << 9 | (v27) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        st7 = 19
+        a <<= 3
         st = 11
-    elif o.dc_ev_charge_parameter is not None:
-        v = o.dc_ev_charge_parameter
+    elif v5 is not None:
+        if v5.__class__ is not DC_EVChargeParameterType: raise EncFail(f'expected DC_EVChargeParameterType, got {v5.__class__.__name__}')
+        st29 = 0
         a = (a << 2) | 1
-        a = _e_DC_EVChargeParameterType(v, a)
+        v30 = v5.departure_time
+        if v30 is not None:
+            a <<= 3
+            if v30 > 4294967295: raise EncFail(f'{v30!r} outside 0..4294967295')
+            if 0 <= v30 < 128: a = (a << 8) | v30
+            else: a = wu(a, v30)
+            a <<= 1
+            st29 = 3
+        v31 = v5.dc_ev_status
+        if v31 is None: raise EncFail('missing mandatory DC_EVStatus')
+        w, c = _C50[st29]
+        a = (a << w) | c
+        if v31.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v31.__class__.__name__}')
+        pass
+        v33 = v31.ev_ready
+        if v33 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v34 = v31.ev_error_code
+        if v34 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v34.__class__ is not DC_EVErrorCodeType and not (v34.__class__ is int and 0 <= v34 < 12): raise EncFail(f'{v34!r} is not a DC_EVErrorCodeType')
+        pass
+        v35 = v31.evresssoc
+        if v35 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v35 <= 100: raise EncFail(f'{v35!r} outside 0..100')
+        pass
+        st29 = 7
+        v36 = v5.ev_maximum_current_limit
+        if v36 is None: raise EncFail('missing mandatory EVMaximumCurrentLimit')
+        if v36.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v36.__class__.__name__}')
+        pass
+        v38 = v36.multiplier
+        if v38 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v38 <= 3: raise EncFail(f'{v38!r} outside -3..3')
+        pass
+        v39 = v36.unit
+        if v39 is None: raise EncFail('missing mandatory Unit')
+        if v39.__class__ is not unitSymbolType and not (v39.__class__ is int and 0 <= v39 < 7): raise EncFail(f'{v39!r} is not a unitSymbolType')
+        pass
+        v40 = v36.value
+        if v40 is None: raise EncFail('missing mandatory Value')
+        a = (a << 37) | (BOOL[v33]) << 34 | (v34) << 27 | (v35) << 17 | (v38 - -3) << 9 | (v39) << 3
+        if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+        if 0 <= v40 < 128: a = (a << 9) | v40
+        elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
+        else: a = wi(a, v40)
+        pass
+        st29 = 11
+        a <<= 2
+        v41 = v5.ev_maximum_power_limit
+        if v41 is not None:
+            if v41.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v41.__class__.__name__}')
+            pass
+            v43 = v41.multiplier
+            if v43 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v43 <= 3: raise EncFail(f'{v43!r} outside -3..3')
+            pass
+            v44 = v41.unit
+            if v44 is None: raise EncFail('missing mandatory Unit')
+            if v44.__class__ is not unitSymbolType and not (v44.__class__ is int and 0 <= v44 < 7): raise EncFail(f'{v44!r} is not a unitSymbolType')
+            pass
+            v45 = v41.value
+            if v45 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v43 - -3) << 9 | (v44) << 3
+            if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+            if 0 <= v45 < 128: a = (a << 9) | v45
+            elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+            else: a = wi(a, v45)
+            pass
+            a <<= 2
+            st29 = 15
+        v46 = v5.ev_maximum_voltage_limit
+        if v46 is None: raise EncFail('missing mandatory EVMaximumVoltageLimit')
+        w, c = _C51[st29]
+        a = (a << w) | c
+        if v46.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.multiplier
+        if v48 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v48 <= 3: raise EncFail(f'{v48!r} outside -3..3')
+        pass
+        v49 = v46.unit
+        if v49 is None: raise EncFail('missing mandatory Unit')
+        if v49.__class__ is not unitSymbolType and not (v49.__class__ is int and 0 <= v49 < 7): raise EncFail(f'{v49!r} is not a unitSymbolType')
+        pass
+        v50 = v46.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v48 - -3) << 9 | (v49) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
+        st29 = 19
+        a <<= 2
+        v51 = v5.ev_energy_capacity
+        if v51 is not None:
+            if v51.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v51.__class__.__name__}')
+            pass
+            v53 = v51.multiplier
+            if v53 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v53 <= 3: raise EncFail(f'{v53!r} outside -3..3')
+            pass
+            v54 = v51.unit
+            if v54 is None: raise EncFail('missing mandatory Unit')
+            if v54.__class__ is not unitSymbolType and not (v54.__class__ is int and 0 <= v54 < 7): raise EncFail(f'{v54!r} is not a unitSymbolType')
+            pass
+            v55 = v51.value
+            if v55 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v53 - -3) << 9 | (v54) << 3
+            if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+            if 0 <= v55 < 128: a = (a << 9) | v55
+            elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
+            else: a = wi(a, v55)
+            pass
+            a <<= 2
+            st29 = 23
+        v56 = v5.ev_energy_request
+        if v56 is not None:
+            w, c = _C52[st29]
+            a = (a << w) | c
+            if v56.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v56.__class__.__name__}')
+            pass
+            v58 = v56.multiplier
+            if v58 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v58 <= 3: raise EncFail(f'{v58!r} outside -3..3')
+            pass
+            v59 = v56.unit
+            if v59 is None: raise EncFail('missing mandatory Unit')
+            if v59.__class__ is not unitSymbolType and not (v59.__class__ is int and 0 <= v59 < 7): raise EncFail(f'{v59!r} is not a unitSymbolType')
+            pass
+            v60 = v56.value
+            if v60 is None: raise EncFail('missing mandatory Value')
+            a = (a << 14) | (v58 - -3) << 9 | (v59) << 3
+            if v60 < -32768 or v60 > 32767: raise EncFail(f'{v60!r} outside -32768..32767')
+            if 0 <= v60 < 128: a = (a << 9) | v60
+            elif -129 < v60 < 0: a = (a << 9) | (255 - v60)
+            else: a = wi(a, v60)
+            pass
+            a <<= 2
+            st29 = 27
+        v61 = v5.full_soc
+        if v61 is not None:
+            w, c = _C53[st29]
+            a = (a << w) | c
+            if not 0 <= v61 <= 100: raise EncFail(f'{v61!r} outside 0..100')
+            a = (a << 9) | (v61) << 1
+            st29 = 31
+        v62 = v5.bulk_soc
+        if v62 is not None:
+            w, c = _C54[st29]
+            a = (a << w) | c
+            if not 0 <= v62 <= 100: raise EncFail(f'{v62!r} outside 0..100')
+            a = (a << 9) | (v62) << 1
+            st29 = 35
+        w, c = _C55[st29]
+        a = (a << w) | c
         st = 11
-    elif o.ev_charge_parameter is not None:
-        v = o.ev_charge_parameter
+    elif v6 is not None:
+        if v6.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v6.__class__.__name__}')
+        st63 = 0
         a = (a << 2) | 2
-        a = _e_EVChargeParameterType(v, a)
+        v64 = v6.departure_time
+        if v64 is not None:
+            a <<= 3
+            if v64 > 4294967295: raise EncFail(f'{v64!r} outside 0..4294967295')
+            if 0 <= v64 < 128: a = (a << 8) | v64
+            else: a = wu(a, v64)
+            a <<= 1
+            st63 = 3
+        w, c = _C56[st63]
+        a = (a << w) | c
         st = 11
     else:
         raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
@@ -2770,73 +4737,318 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
 
+def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T2[c & 1]
+    f_dc_ev_status = None
+    if k == 1:
+        r -= 23; c = (B >> r) & 8388607
+        if c & 7216134: return _d_DC_EVChargeParameterType(B, r0)
+        i1_ev_ready = ((c >> 20) & 1) == 1
+        i1_ev_error_code = (c >> 13) & 15
+        if i1_ev_error_code >= 12: return _d_DC_EVChargeParameterType(B, r0)
+        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_evresssoc = (c >> 3) & 127
+        if i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T3[c & 1]
+        f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    else:
+        return _d_DC_EVChargeParameterType(B, r0)
+    f_ev_maximum_current_limit = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
+        i2_multiplier = ((c >> 9) & 7) + -3
+        if i2_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
+        i2_unit = (c >> 3) & 7
+        if i2_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
+        i2_unit = _E_unitSymbolType[i2_unit]
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T45[c & 3]
+        f_ev_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    else:
+        return _d_DC_EVChargeParameterType(B, r0)
+    f_ev_maximum_power_limit = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
+        i3_multiplier = ((c >> 9) & 7) + -3
+        if i3_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
+        i3_unit = (c >> 3) & 7
+        if i3_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
+        i3_unit = _E_unitSymbolType[i3_unit]
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T5[c & 1]
+        f_ev_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_ev_maximum_voltage_limit = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
+        i4_multiplier = ((c >> 9) & 7) + -3
+        if i4_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
+        i4_unit = (c >> 3) & 7
+        if i4_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
+        i4_unit = _E_unitSymbolType[i4_unit]
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T46[c & 7]
+        f_ev_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    else:
+        return _d_DC_EVChargeParameterType(B, r0)
+    f_ev_energy_capacity = None
+    if k == 5:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
+        i5_multiplier = ((c >> 9) & 7) + -3
+        if i5_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
+        i5_unit = (c >> 3) & 7
+        if i5_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
+        i5_unit = _E_unitSymbolType[i5_unit]
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T47[c & 7]
+        f_ev_energy_capacity = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+    f_ev_energy_request = None
+    if k == 6:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
+        i6_multiplier = ((c >> 9) & 7) + -3
+        if i6_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
+        i6_unit = (c >> 3) & 7
+        if i6_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
+        i6_unit = _E_unitSymbolType[i6_unit]
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T48[c & 3]
+        f_ev_energy_request = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+    f_full_soc = None
+    if k == 7:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_DC_EVChargeParameterType(B, r0)
+        f_full_soc = (c >> 3) & 127
+        if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T49[c & 3]
+    f_bulk_soc = None
+    if k == 8:
+        r -= 10; c = (B >> r) & 1023
+        if c & 514: return _d_DC_EVChargeParameterType(B, r0)
+        f_bulk_soc = (c >> 2) & 127
+        if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+    return DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
+
 def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        w, c = _C50[st]
-        a = (a << w) | c
-        a = _e_DC_EVStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    if o.ev_maximum_current_limit is not None:
-        v = o.ev_maximum_current_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumCurrentLimit')
-    if o.ev_maximum_power_limit is not None:
-        v = o.ev_maximum_power_limit
+    v3 = o.dc_ev_status
+    if v3 is None: raise EncFail('missing mandatory DC_EVStatus')
+    w, c = _C50[st]
+    a = (a << w) | c
+    if v3.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.ev_ready
+    if v5 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v6 = v3.ev_error_code
+    if v6 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v6.__class__ is not DC_EVErrorCodeType and not (v6.__class__ is int and 0 <= v6 < 12): raise EncFail(f'{v6!r} is not a DC_EVErrorCodeType')
+    pass
+    v7 = v3.evresssoc
+    if v7 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v7 <= 100: raise EncFail(f'{v7!r} outside 0..100')
+    pass
+    st = 7
+    v8 = o.ev_maximum_current_limit
+    if v8 is None: raise EncFail('missing mandatory EVMaximumCurrentLimit')
+    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.multiplier
+    if v10 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    pass
+    v11 = v8.unit
+    if v11 is None: raise EncFail('missing mandatory Unit')
+    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    pass
+    v12 = v8.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 37) | (BOOL[v5]) << 34 | (v6) << 27 | (v7) << 17 | (v10 - -3) << 9 | (v11) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    st = 11
+    a <<= 2
+    v13 = o.ev_maximum_power_limit
+    if v13 is not None:
+        if v13.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.multiplier
+        if v15 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+        pass
+        v16 = v13.unit
+        if v16 is None: raise EncFail('missing mandatory Unit')
+        if v16.__class__ is not unitSymbolType and not (v16.__class__ is int and 0 <= v16 < 7): raise EncFail(f'{v16!r} is not a unitSymbolType')
+        pass
+        v17 = v13.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v15 - -3) << 9 | (v16) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
         a <<= 2
-        a = _e_PhysicalValueType(v, a)
         st = 15
-    if o.ev_maximum_voltage_limit is not None:
-        v = o.ev_maximum_voltage_limit
-        w, c = _C51[st]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumVoltageLimit')
-    if o.ev_energy_capacity is not None:
-        v = o.ev_energy_capacity
-        a <<= 3
-        a = _e_PhysicalValueType(v, a)
+    v18 = o.ev_maximum_voltage_limit
+    if v18 is None: raise EncFail('missing mandatory EVMaximumVoltageLimit')
+    w, c = _C51[st]
+    a = (a << w) | c
+    if v18.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.multiplier
+    if v20 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    pass
+    v21 = v18.unit
+    if v21 is None: raise EncFail('missing mandatory Unit')
+    if v21.__class__ is not unitSymbolType and not (v21.__class__ is int and 0 <= v21 < 7): raise EncFail(f'{v21!r} is not a unitSymbolType')
+    pass
+    v22 = v18.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v20 - -3) << 9 | (v21) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 19
+    a <<= 2
+    v23 = o.ev_energy_capacity
+    if v23 is not None:
+        if v23.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.multiplier
+        if v25 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+        pass
+        v26 = v23.unit
+        if v26 is None: raise EncFail('missing mandatory Unit')
+        if v26.__class__ is not unitSymbolType and not (v26.__class__ is int and 0 <= v26 < 7): raise EncFail(f'{v26!r} is not a unitSymbolType')
+        pass
+        v27 = v23.value
+        if v27 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v25 - -3) << 9 | (v26) << 3
+        if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+        if 0 <= v27 < 128: a = (a << 9) | v27
+        elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
+        else: a = wi(a, v27)
+        pass
+        a <<= 2
         st = 23
-    if o.ev_energy_request is not None:
-        v = o.ev_energy_request
+    v28 = o.ev_energy_request
+    if v28 is not None:
         w, c = _C52[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
+        if v28.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v28.__class__.__name__}')
+        pass
+        v30 = v28.multiplier
+        if v30 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v30 <= 3: raise EncFail(f'{v30!r} outside -3..3')
+        pass
+        v31 = v28.unit
+        if v31 is None: raise EncFail('missing mandatory Unit')
+        if v31.__class__ is not unitSymbolType and not (v31.__class__ is int and 0 <= v31 < 7): raise EncFail(f'{v31!r} is not a unitSymbolType')
+        pass
+        v32 = v28.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v30 - -3) << 9 | (v31) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        a <<= 2
         st = 27
-    if o.full_soc is not None:
-        v = o.full_soc
+    v33 = o.full_soc
+    if v33 is not None:
         w, c = _C53[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v33 <= 100: raise EncFail(f'{v33!r} outside 0..100')
+        a = (a << 9) | (v33) << 1
         st = 31
-    if o.bulk_soc is not None:
-        v = o.bulk_soc
+    v34 = o.bulk_soc
+    if v34 is not None:
         w, c = _C54[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v34 <= 100: raise EncFail(f'{v34!r} outside 0..100')
+        a = (a << 9) | (v34) << 1
         st = 35
     w, c = _C55[st]
     a = (a << w) | c
@@ -2859,15 +5071,34 @@ def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVChargeParameterType(f_departure_time), r
 
+def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T30[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_EVChargeParameterType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_EVChargeParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_EVChargeParameterType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_EVChargeParameterType(B, r0)
+    return EVChargeParameterType(f_departure_time), r
+
 def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
     w, c = _C56[st]
@@ -2926,55 +5157,584 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
 
+def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+    r0 = r
+    r -= 16; c = (B >> r) & 65535
+    if c & 49608: return _d_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = (c >> 9) & 31
+    if f_response_code >= 26: return _d_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 4) & 3
+    if f_evse_processing >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    k = _T57[c & 7]
+    f_sa_schedule_list = f_sa_schedules = None
+    if k == 2:
+        f_sa_schedule_list, r = _f_SAScheduleListType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T58[c & 3]
+    elif k == 3:
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
+        k = _T58[c & 3]
+        f_sa_schedules = SASchedulesType()
+    f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
+    if k == 4:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 8; i3_notification_max_delay = (B >> r) & 255
+        if i3_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        if i3_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 26; c = (B >> r) & 67108863
+        if c & 60682695: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i3_evse_notification = (c >> 21) & 3
+        if i3_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_rcd = ((c >> 17) & 1) == 1
+        i4_multiplier = ((c >> 9) & 7) + -3
+        if i4_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i4_unit = (c >> 3) & 7
+        if i4_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i4_unit = _E_unitSymbolType[i4_unit]
+        i2_ac_evse_status = AC_EVSEStatusType(i3_notification_max_delay, i3_evse_notification, i3_rcd)
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_multiplier = ((c >> 9) & 7) + -3
+        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_unit = (c >> 3) & 7
+        if i5_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_unit = _E_unitSymbolType[i5_unit]
+        i2_evse_nominal_voltage = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 14: return _d_ChargeParameterDiscoveryResType(B, r0)
+        k = _T6[c & 1]
+        i2_evse_max_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i2_ac_evse_status, i2_evse_nominal_voltage, i2_evse_max_current)
+    elif k == 5:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 8; i7_notification_max_delay = (B >> r) & 255
+        if i7_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
+            else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
+        if i7_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 8; c = (B >> r) & 255
+        if c & 228: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i7_evse_notification = (c >> 3) & 3
+        if i7_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i7_evse_notification = _E_EVSENotificationType[i7_evse_notification]
+        k = _T24[c & 3]
+        i7_evse_isolation_status = None
+        if k == 2:
+            r -= 6; c = (B >> r) & 63
+            if c & 34: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i7_evse_isolation_status = (c >> 2) & 7
+            if i7_evse_isolation_status >= 5: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i7_evse_isolation_status = _E_isolationLevelType[i7_evse_isolation_status]
+            k = _T4[c & 1]
+        i7_evse_status_code = None
+        if k == 3:
+            r -= 7; c = (B >> r) & 127
+            if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i7_evse_status_code = (c >> 2) & 15
+            if i7_evse_status_code >= 12: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i7_evse_status_code = _E_DC_EVSEStatusCodeType[i7_evse_status_code]
+            k = _T6[c & 1]
+        else:
+            return _d_ChargeParameterDiscoveryResType(B, r0)
+        if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 15; c = (B >> r) & 32767
+        if c & 29127: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i8_multiplier = ((c >> 9) & 7) + -3
+        if i8_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i8_unit = (c >> 3) & 7
+        if i8_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i8_unit = _E_unitSymbolType[i8_unit]
+        i6_dc_evse_status = DC_EVSEStatusType(i7_notification_max_delay, i7_evse_notification, i7_evse_isolation_status, i7_evse_status_code)
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i9_multiplier = ((c >> 9) & 7) + -3
+        if i9_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i9_unit = (c >> 3) & 7
+        if i9_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i9_unit = _E_unitSymbolType[i9_unit]
+        i6_evse_maximum_current_limit = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i10_multiplier = ((c >> 9) & 7) + -3
+        if i10_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i10_unit = (c >> 3) & 7
+        if i10_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i10_unit = _E_unitSymbolType[i10_unit]
+        i6_evse_maximum_power_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i11_multiplier = ((c >> 9) & 7) + -3
+        if i11_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i11_unit = (c >> 3) & 7
+        if i11_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i11_unit = _E_unitSymbolType[i11_unit]
+        i6_evse_maximum_voltage_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i12_multiplier = ((c >> 9) & 7) + -3
+        if i12_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i12_unit = (c >> 3) & 7
+        if i12_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i12_unit = _E_unitSymbolType[i12_unit]
+        i6_evse_minimum_current_limit = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
+        k = _T59[c & 3]
+        i6_evse_minimum_voltage_limit = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+        i6_evse_current_regulation_tolerance = None
+        if k == 6:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i13_multiplier = ((c >> 9) & 7) + -3
+            if i13_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i13_unit = (c >> 3) & 7
+            if i13_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i13_unit = _E_unitSymbolType[i13_unit]
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T60[c & 1]
+            i6_evse_current_regulation_tolerance = PhysicalValueType(i13_multiplier, i13_unit, i13_value)
+        i6_evse_peak_current_ripple = None
+        if k == 7:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i14_multiplier = ((c >> 9) & 7) + -3
+            if i14_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i14_unit = (c >> 3) & 7
+            if i14_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i14_unit = _E_unitSymbolType[i14_unit]
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T49[c & 3]
+            i6_evse_peak_current_ripple = PhysicalValueType(i14_multiplier, i14_unit, i14_value)
+        else:
+            return _d_ChargeParameterDiscoveryResType(B, r0)
+        i6_evse_energy_to_be_delivered = None
+        if k == 8:
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i15_multiplier = ((c >> 9) & 7) + -3
+            if i15_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i15_unit = (c >> 3) & 7
+            if i15_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i15_unit = _E_unitSymbolType[i15_unit]
+            r -= 9; i15_value = (B >> r) & 511
+            if i15_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+                elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+                else: i15_value = (x << 7) | (i15_value & 127)
+            elif i15_value > 255: i15_value = 255 - i15_value
+            if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T6[c & 1]
+            i6_evse_energy_to_be_delivered = PhysicalValueType(i15_multiplier, i15_unit, i15_value)
+        if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i6_dc_evse_status, i6_evse_maximum_current_limit, i6_evse_maximum_power_limit, i6_evse_maximum_voltage_limit, i6_evse_minimum_current_limit, i6_evse_minimum_voltage_limit, i6_evse_current_regulation_tolerance, i6_evse_peak_current_ripple, i6_evse_energy_to_be_delivered)
+    elif k == 6:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
+        k = _T6[c & 1]
+        f_evse_charge_parameter = EVSEChargeParameterType()
+    else:
+        return _d_ChargeParameterDiscoveryResType(B, r0)
+    if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
+
 def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSEProcessingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.sa_schedule_list is not None:
-        v = o.sa_schedule_list
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.evse_processing
+    if v3 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v3.__class__ is not EVSEProcessingType and not (v3.__class__ is int and 0 <= v3 < 3): raise EncFail(f'{v3!r} is not a EVSEProcessingType')
+    st = 7
+    a = (a << 13) | (v2) << 6 | (v3) << 1
+    v4 = o.sa_schedule_list
+    v5 = o.sa_schedules
+    if v4 is not None:
         a <<= 3
-        a = _e_SAScheduleListType(v, a)
+        a = _e_SAScheduleListType(v4, a)
         st = 11
-    elif o.sa_schedules is not None:
-        v = o.sa_schedules
-        a = (a << 3) | 1
-        a = _e_SASchedulesType(v, a)
+    elif v5 is not None:
+        if v5.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v5.__class__.__name__}')
+        pass
+        a = (a << 4) | 2
         st = 11
-    if o.ac_evse_charge_parameter is not None:
-        v = o.ac_evse_charge_parameter
-        w, c = _C59[st]
-        a = (a << w) | c
-        a = _e_AC_EVSEChargeParameterType(v, a)
-        st = 15
-    elif o.dc_evse_charge_parameter is not None:
-        v = o.dc_evse_charge_parameter
-        w, c = _C60[st]
-        a = (a << w) | c
-        a = _e_DC_EVSEChargeParameterType(v, a)
-        st = 15
-    elif o.evse_charge_parameter is not None:
-        v = o.evse_charge_parameter
+    v7 = o.ac_evse_charge_parameter
+    v8 = o.dc_evse_charge_parameter
+    v9 = o.evse_charge_parameter
+    if v7 is not None:
         w, c = _C61[st]
         a = (a << w) | c
-        a = _e_EVSEChargeParameterType(v, a)
+        if v7.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v7.__class__.__name__}')
+        pass
+        v11 = v7.ac_evse_status
+        if v11 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+        if v11.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.notification_max_delay
+        if v13 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 3
+        if v13 > 65535: raise EncFail(f'{v13!r} outside 0..65535')
+        if 0 <= v13 < 128: a = (a << 8) | v13
+        else: a = wu(a, v13)
+        pass
+        v14 = v11.evse_notification
+        if v14 is None: raise EncFail('missing mandatory EVSENotification')
+        if v14.__class__ is not EVSENotificationType and not (v14.__class__ is int and 0 <= v14 < 3): raise EncFail(f'{v14!r} is not a EVSENotificationType')
+        pass
+        v15 = v11.rcd
+        if v15 is None: raise EncFail('missing mandatory RCD')
+        pass
+        pass
+        v16 = v7.evse_nominal_voltage
+        if v16 is None: raise EncFail('missing mandatory EVSENominalVoltage')
+        if v16.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v16.__class__.__name__}')
+        pass
+        v18 = v16.multiplier
+        if v18 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v18 <= 3: raise EncFail(f'{v18!r} outside -3..3')
+        pass
+        v19 = v16.unit
+        if v19 is None: raise EncFail('missing mandatory Unit')
+        if v19.__class__ is not unitSymbolType and not (v19.__class__ is int and 0 <= v19 < 7): raise EncFail(f'{v19!r} is not a unitSymbolType')
+        pass
+        v20 = v16.value
+        if v20 is None: raise EncFail('missing mandatory Value')
+        a = (a << 26) | (v14) << 21 | (BOOL[v15]) << 17 | (v18 - -3) << 9 | (v19) << 3
+        if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+        if 0 <= v20 < 128: a = (a << 9) | v20
+        elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+        else: a = wi(a, v20)
+        pass
+        pass
+        v21 = v7.evse_max_current
+        if v21 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
+        if v21.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v21.__class__.__name__}')
+        pass
+        v23 = v21.multiplier
+        if v23 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v23 <= 3: raise EncFail(f'{v23!r} outside -3..3')
+        pass
+        v24 = v21.unit
+        if v24 is None: raise EncFail('missing mandatory Unit')
+        if v24.__class__ is not unitSymbolType and not (v24.__class__ is int and 0 <= v24 < 7): raise EncFail(f'{v24!r} is not a unitSymbolType')
+        pass
+        v25 = v21.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v23 - -3) << 9 | (v24) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        pass
+        a <<= 3
+        st = 15
+    elif v8 is not None:
+        w, c = _C62[st]
+        a = (a << w) | c
+        if v8.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v8.__class__.__name__}')
+        st26 = 0
+        v27 = v8.dc_evse_status
+        if v27 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v27.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v27.__class__.__name__}')
+        st28 = 0
+        v29 = v27.notification_max_delay
+        if v29 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 3
+        if v29 > 65535: raise EncFail(f'{v29!r} outside 0..65535')
+        if 0 <= v29 < 128: a = (a << 8) | v29
+        else: a = wu(a, v29)
+        st28 = 3
+        v30 = v27.evse_notification
+        if v30 is None: raise EncFail('missing mandatory EVSENotification')
+        if v30.__class__ is not EVSENotificationType and not (v30.__class__ is int and 0 <= v30 < 3): raise EncFail(f'{v30!r} is not a EVSENotificationType')
+        st28 = 7
+        a = (a << 6) | (v30) << 1
+        v31 = v27.evse_isolation_status
+        if v31 is not None:
+            if v31.__class__ is not isolationLevelType and not (v31.__class__ is int and 0 <= v31 < 5): raise EncFail(f'{v31!r} is not a isolationLevelType')
+            a = (a << 7) | (v31) << 1
+            st28 = 11
+        v32 = v27.evse_status_code
+        if v32 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st28]
+        a = (a << w) | c
+        if v32.__class__ is not DC_EVSEStatusCodeType and not (v32.__class__ is int and 0 <= v32 < 12): raise EncFail(f'{v32!r} is not a DC_EVSEStatusCodeType')
+        st28 = 15
+        st26 = 3
+        v33 = v8.evse_maximum_current_limit
+        if v33 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
+        if v33.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.multiplier
+        if v35 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        pass
+        v36 = v33.unit
+        if v36 is None: raise EncFail('missing mandatory Unit')
+        if v36.__class__ is not unitSymbolType and not (v36.__class__ is int and 0 <= v36 < 7): raise EncFail(f'{v36!r} is not a unitSymbolType')
+        pass
+        v37 = v33.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 22) | (v32) << 17 | (v35 - -3) << 9 | (v36) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        st26 = 7
+        v38 = v8.evse_maximum_power_limit
+        if v38 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
+        if v38.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.multiplier
+        if v40 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+        pass
+        v41 = v38.unit
+        if v41 is None: raise EncFail('missing mandatory Unit')
+        if v41.__class__ is not unitSymbolType and not (v41.__class__ is int and 0 <= v41 < 7): raise EncFail(f'{v41!r} is not a unitSymbolType')
+        pass
+        v42 = v38.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v40 - -3) << 9 | (v41) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        st26 = 11
+        v43 = v8.evse_maximum_voltage_limit
+        if v43 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
+        if v43.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.multiplier
+        if v45 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        pass
+        v46 = v43.unit
+        if v46 is None: raise EncFail('missing mandatory Unit')
+        if v46.__class__ is not unitSymbolType and not (v46.__class__ is int and 0 <= v46 < 7): raise EncFail(f'{v46!r} is not a unitSymbolType')
+        pass
+        v47 = v43.value
+        if v47 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v45 - -3) << 9 | (v46) << 3
+        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if 0 <= v47 < 128: a = (a << 9) | v47
+        elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
+        else: a = wi(a, v47)
+        pass
+        st26 = 15
+        v48 = v8.evse_minimum_current_limit
+        if v48 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
+        if v48.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v48.__class__.__name__}')
+        pass
+        v50 = v48.multiplier
+        if v50 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v50 <= 3: raise EncFail(f'{v50!r} outside -3..3')
+        pass
+        v51 = v48.unit
+        if v51 is None: raise EncFail('missing mandatory Unit')
+        if v51.__class__ is not unitSymbolType and not (v51.__class__ is int and 0 <= v51 < 7): raise EncFail(f'{v51!r} is not a unitSymbolType')
+        pass
+        v52 = v48.value
+        if v52 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v50 - -3) << 9 | (v51) << 3
+        if v52 < -32768 or v52 > 32767: raise EncFail(f'{v52!r} outside -32768..32767')
+        if 0 <= v52 < 128: a = (a << 9) | v52
+        elif -129 < v52 < 0: a = (a << 9) | (255 - v52)
+        else: a = wi(a, v52)
+        pass
+        st26 = 19
+        v53 = v8.evse_minimum_voltage_limit
+        if v53 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
+        if v53.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v53.__class__.__name__}')
+        pass
+        v55 = v53.multiplier
+        if v55 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v55 <= 3: raise EncFail(f'{v55!r} outside -3..3')
+        pass
+        v56 = v53.unit
+        if v56 is None: raise EncFail('missing mandatory Unit')
+        if v56.__class__ is not unitSymbolType and not (v56.__class__ is int and 0 <= v56 < 7): raise EncFail(f'{v56!r} is not a unitSymbolType')
+        pass
+        v57 = v53.value
+        if v57 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v55 - -3) << 9 | (v56) << 3
+        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if 0 <= v57 < 128: a = (a << 9) | v57
+        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
+        else: a = wi(a, v57)
+        pass
+        st26 = 23
+        a <<= 2
+        v58 = v8.evse_current_regulation_tolerance
+        if v58 is not None:
+            if v58.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v58.__class__.__name__}')
+            pass
+            v60 = v58.multiplier
+            if v60 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v60 <= 3: raise EncFail(f'{v60!r} outside -3..3')
+            pass
+            v61 = v58.unit
+            if v61 is None: raise EncFail('missing mandatory Unit')
+            if v61.__class__ is not unitSymbolType and not (v61.__class__ is int and 0 <= v61 < 7): raise EncFail(f'{v61!r} is not a unitSymbolType')
+            pass
+            v62 = v58.value
+            if v62 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v60 - -3) << 9 | (v61) << 3
+            if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+            if 0 <= v62 < 128: a = (a << 9) | v62
+            elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
+            else: a = wi(a, v62)
+            pass
+            a <<= 2
+            st26 = 27
+        v63 = v8.evse_peak_current_ripple
+        if v63 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
+        w, c = _C63[st26]
+        a = (a << w) | c
+        if v63.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v63.__class__.__name__}')
+        pass
+        v65 = v63.multiplier
+        if v65 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v65 <= 3: raise EncFail(f'{v65!r} outside -3..3')
+        pass
+        v66 = v63.unit
+        if v66 is None: raise EncFail('missing mandatory Unit')
+        if v66.__class__ is not unitSymbolType and not (v66.__class__ is int and 0 <= v66 < 7): raise EncFail(f'{v66!r} is not a unitSymbolType')
+        pass
+        v67 = v63.value
+        if v67 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v65 - -3) << 9 | (v66) << 3
+        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if 0 <= v67 < 128: a = (a << 9) | v67
+        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
+        else: a = wi(a, v67)
+        pass
+        st26 = 31
+        a <<= 2
+        v68 = v8.evse_energy_to_be_delivered
+        if v68 is not None:
+            if v68.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v68.__class__.__name__}')
+            pass
+            v70 = v68.multiplier
+            if v70 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v70 <= 3: raise EncFail(f'{v70!r} outside -3..3')
+            pass
+            v71 = v68.unit
+            if v71 is None: raise EncFail('missing mandatory Unit')
+            if v71.__class__ is not unitSymbolType and not (v71.__class__ is int and 0 <= v71 < 7): raise EncFail(f'{v71!r} is not a unitSymbolType')
+            pass
+            v72 = v68.value
+            if v72 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v70 - -3) << 9 | (v71) << 3
+            if v72 < -32768 or v72 > 32767: raise EncFail(f'{v72!r} outside -32768..32767')
+            if 0 <= v72 < 128: a = (a << 9) | v72
+            elif -129 < v72 < 0: a = (a << 9) | (255 - v72)
+            else: a = wi(a, v72)
+            pass
+            a <<= 2
+            st26 = 35
+        w, c = _C64[st26]
+        a = (a << w) | c
+        st = 15
+    elif v9 is not None:
+        w, c = _C65[st]
+        a = (a << w) | c
+        if v9.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v9.__class__.__name__}')
+        pass
+        a <<= 1
         st = 15
     else:
         raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
@@ -2998,6 +5758,42 @@ def _d_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SAScheduleTuple')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SAScheduleListType(f_sa_schedule_tuple), r
+
+def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_sa_schedule_tuple = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 12; c = (B >> r) & 4095
+            if c & 3075: return _d_SAScheduleListType(B, r0)
+            i1_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
+            if i1_sa_schedule_tuple_id > 255: return _d_SAScheduleListType(B, r0)
+            i1_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+            i1_sales_tariff = None
+            if k == 2:
+                i1_sales_tariff, r = _f_SalesTariffType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T6[c & 1]
+            if k != -1: return _d_SAScheduleListType(B, r0)
+            v = SAScheduleTupleType(i1_sa_schedule_tuple_id, i1_p_max_schedule, i1_sales_tariff)
+            f_sa_schedule_tuple.append(v)
+        else:
+            break
+        n += 1
+        if n < 3:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_SAScheduleListType(B, r0)
+    if k != -1: return _d_SAScheduleListType(B, r0)
     return SAScheduleListType(f_sa_schedule_tuple), r
 
 def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
@@ -3028,7 +5824,7 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S62, 6)
+            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
@@ -3050,29 +5846,38 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
 
+def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
+    r0 = r
+    r -= 12; c = (B >> r) & 4095
+    if c & 3075: return _d_SAScheduleTupleType(B, r0)
+    f_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
+    if f_sa_schedule_tuple_id > 255: return _d_SAScheduleTupleType(B, r0)
+    f_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+    r -= 2; c = (B >> r) & 3
+    k = _T35[c & 3]
+    f_sales_tariff = None
+    if k == 2:
+        f_sales_tariff, r = _f_SalesTariffType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_SAScheduleTupleType(B, r0)
+    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
+
 def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     st = 0
-    if o.sa_schedule_tuple_id is not None:
-        v = o.sa_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SAScheduleTupleID')
-    if o.p_max_schedule is not None:
-        v = o.p_max_schedule
-        a <<= 1
-        a = _e_PMaxScheduleType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory PMaxSchedule')
-    if o.sales_tariff is not None:
-        v = o.sales_tariff
+    v2 = o.sa_schedule_tuple_id
+    if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+    if not 1 <= v2 <= 255: raise EncFail(f'{v2!r} outside 1..255')
+    st = 3
+    v3 = o.p_max_schedule
+    if v3 is None: raise EncFail('missing mandatory PMaxSchedule')
+    a = (a << 12) | (v2 - 1) << 2
+    a = _e_PMaxScheduleType(v3, a)
+    st = 7
+    v4 = o.sales_tariff
+    if v4 is not None:
         a <<= 2
-        a = _e_SalesTariffType(v, a)
+        a = _e_SalesTariffType(v4, a)
         st = 11
     w, c = _C37[st]
     a = (a << w) | c
@@ -3095,6 +5900,92 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PMaxScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return PMaxScheduleType(f_p_max_schedule_entry), r
+
+def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_p_max_schedule_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            k = _T0[c & 3]
+            i1_relative_time_interval = i1_time_interval = None
+            if k == 0:
+                r -= 2; c = (B >> r) & 3
+                if c & 3: return _d_PMaxScheduleType(B, r0)
+                r -= 8; i2_start = (B >> r) & 255
+                if i2_start > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_start, r = ru(B, r + 8, i2_start)
+                    else: i2_start = (x << 7) | (i2_start & 127)
+                if i2_start > 16777214: return _d_PMaxScheduleType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_PMaxScheduleType(B, r0)
+                k = _T16[c & 3]
+                i2_duration = None
+                if k == 1:
+                    r -= 1; c = (B >> r) & 1
+                    if c & 1: return _d_PMaxScheduleType(B, r0)
+                    r -= 8; i2_duration = (B >> r) & 255
+                    if i2_duration > 127:
+                        r -= 8; x = (B >> r) & 255
+                        if x > 127: i2_duration, r = ru(B, r + 8, i2_duration)
+                        else: i2_duration = (x << 7) | (i2_duration & 127)
+                    if i2_duration > 86400: return _d_PMaxScheduleType(B, r0)
+                    r -= 2; c = (B >> r) & 3
+                    if c & 2: return _d_PMaxScheduleType(B, r0)
+                    k = _T6[c & 1]
+                if k != -1: return _d_PMaxScheduleType(B, r0)
+                r -= 1; c = (B >> r) & 1
+                k = _T3[c & 1]
+                i1_relative_time_interval = RelativeTimeIntervalType(i2_start, i2_duration)
+            elif k == 1:
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_PMaxScheduleType(B, r0)
+                k = _T3[c & 1]
+                i1_time_interval = IntervalType()
+            else:
+                return _d_PMaxScheduleType(B, r0)
+            i1_p_max = None
+            if k == 2:
+                r -= 14; c = (B >> r) & 16383
+                if c & 12743: return _d_PMaxScheduleType(B, r0)
+                i4_multiplier = ((c >> 9) & 7) + -3
+                if i4_multiplier > 3: return _d_PMaxScheduleType(B, r0)
+                i4_unit = (c >> 3) & 7
+                if i4_unit >= 7: return _d_PMaxScheduleType(B, r0)
+                i4_unit = _E_unitSymbolType[i4_unit]
+                r -= 9; i4_value = (B >> r) & 511
+                if i4_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                    else: i4_value = (x << 7) | (i4_value & 127)
+                elif i4_value > 255: i4_value = 255 - i4_value
+                if i4_value < -32768 or i4_value > 32767: return _d_PMaxScheduleType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_PMaxScheduleType(B, r0)
+                k = _T6[c & 1]
+                i1_p_max = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+            else:
+                return _d_PMaxScheduleType(B, r0)
+            if k != -1: return _d_PMaxScheduleType(B, r0)
+            v = PMaxScheduleEntryType(i1_relative_time_interval, i1_time_interval, i1_p_max)
+            f_p_max_schedule_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_PMaxScheduleType(B, r0)
+    if k != -1: return _d_PMaxScheduleType(B, r0)
     return PMaxScheduleType(f_p_max_schedule_entry), r
 
 def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
@@ -3139,28 +6030,128 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
 
+def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_relative_time_interval = f_time_interval = None
+    if k == 0:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 8; i1_start = (B >> r) & 255
+        if i1_start > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            else: i1_start = (x << 7) | (i1_start & 127)
+        if i1_start > 16777214: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PMaxScheduleEntryType(B, r0)
+        k = _T16[c & 3]
+        i1_duration = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_PMaxScheduleEntryType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 86400: return _d_PMaxScheduleEntryType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_PMaxScheduleEntryType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+    elif k == 1:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_PMaxScheduleEntryType(B, r0)
+        k = _T3[c & 1]
+        f_time_interval = IntervalType()
+    else:
+        return _d_PMaxScheduleEntryType(B, r0)
+    f_p_max = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_PMaxScheduleEntryType(B, r0)
+        i3_multiplier = ((c >> 9) & 7) + -3
+        if i3_multiplier > 3: return _d_PMaxScheduleEntryType(B, r0)
+        i3_unit = (c >> 3) & 7
+        if i3_unit >= 7: return _d_PMaxScheduleEntryType(B, r0)
+        i3_unit = _E_unitSymbolType[i3_unit]
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_PMaxScheduleEntryType(B, r0)
+        k = _T6[c & 1]
+        f_p_max = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    else:
+        return _d_PMaxScheduleEntryType(B, r0)
+    if k != -1: return _d_PMaxScheduleEntryType(B, r0)
+    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
+
 def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
-    st = 0
-    if o.relative_time_interval is not None:
-        v = o.relative_time_interval
-        a <<= 2
-        a = _e_RelativeTimeIntervalType(v, a)
-        st = 3
-    elif o.time_interval is not None:
-        v = o.time_interval
-        a = (a << 2) | 1
-        a = _e_IntervalType(v, a)
-        st = 3
+    pass
+    v2 = o.relative_time_interval
+    v3 = o.time_interval
+    if v2 is not None:
+        if v2.__class__ is not RelativeTimeIntervalType: raise EncFail(f'expected RelativeTimeIntervalType, got {v2.__class__.__name__}')
+        st4 = 0
+        v5 = v2.start
+        if v5 is None: raise EncFail('missing mandatory start')
+        a <<= 4
+        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        st4 = 3
+        a <<= 1
+        v6 = v2.duration
+        if v6 is not None:
+            a <<= 3
+            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if 0 <= v6 < 128: a = (a << 8) | v6
+            else: a = wu(a, v6)
+            a <<= 1
+            st4 = 7
+        w, c = _C67[st4]
+        a = (a << w) | c
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
+        pass
+        a = (a << 3) | 2
+        pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    if o.p_max is not None:
-        v = o.p_max
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory PMax')
-    a <<= 1
+    v8 = o.p_max
+    if v8 is None: raise EncFail('missing mandatory PMax')
+    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.multiplier
+    if v10 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    pass
+    v11 = v8.unit
+    if v11 is None: raise EncFail('missing mandatory Unit')
+    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    pass
+    v12 = v8.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v10 - -3) << 9 | (v11) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
@@ -3169,7 +6160,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_start, r = sl2(B, r, _S63, 6)
+            f_start, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
@@ -3183,7 +6174,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S64, 6)
+            f_duration, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -3194,29 +6185,54 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return RelativeTimeIntervalType(f_start, f_duration), r
 
+def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RelativeTimeIntervalType(B, r0)
+    r -= 8; f_start = (B >> r) & 255
+    if f_start > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_start, r = ru(B, r + 8, f_start)
+        else: f_start = (x << 7) | (f_start & 127)
+    if f_start > 16777214: return _d_RelativeTimeIntervalType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_RelativeTimeIntervalType(B, r0)
+    k = _T16[c & 3]
+    f_duration = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_RelativeTimeIntervalType(B, r0)
+        r -= 8; f_duration = (B >> r) & 255
+        if f_duration > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+            else: f_duration = (x << 7) | (f_duration & 127)
+        if f_duration > 86400: return _d_RelativeTimeIntervalType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_RelativeTimeIntervalType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_RelativeTimeIntervalType(B, r0)
+    return RelativeTimeIntervalType(f_start, f_duration), r
+
 def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     st = 0
-    if o.start is not None:
-        v = o.start
-        a <<= 1
-        a <<= 1
-        if v > 16777214: raise EncFail(f'{v!r} outside 0..16777214')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory start')
-    if o.duration is not None:
-        v = o.duration
-        a <<= 2
-        a <<= 1
-        if v > 86400: raise EncFail(f'{v!r} outside 0..86400')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.start
+    if v2 is None: raise EncFail('missing mandatory start')
+    a <<= 2
+    if v2 > 16777214: raise EncFail(f'{v2!r} outside 0..16777214')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.duration
+    if v3 is not None:
+        a <<= 3
+        if v3 > 86400: raise EncFail(f'{v3!r} outside 0..86400')
+        if 0 <= v3 < 128: a = (a << 8) | v3
+        else: a = wu(a, v3)
         a <<= 1
         st = 7
-    w, c = _C65[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -3225,8 +6241,14 @@ def _d_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return IntervalType(), r
 
+def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_IntervalType(B, r0)
+    return IntervalType(), r
+
 def _e_IntervalType(o: IntervalType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -3240,7 +6262,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_id, r = sl2(B, r, _S62, 6)
+            f_sales_tariff_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sales_tariff_id = ((B >> r) & 255) + 1
             if f_sales_tariff_id > 255: raise bad_value(r, 'SalesTariffID: {} above 255'.format(f_sales_tariff_id))
@@ -3253,7 +6275,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_description, r = sl2(B, r, _S66, 6)
+            f_sales_tariff_description, r = sl2(B, r, _S70, 6)
         else:
             f_sales_tariff_description, r = rstr(B, r, 32)
             r -= 1
@@ -3263,7 +6285,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_num_e_price_levels, r = sl2(B, r, _S67, 6)
+            f_num_e_price_levels, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_num_e_price_levels = ((B >> r) & 255) + 0
             r -= 1
@@ -3279,51 +6301,95 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T68[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SalesTariffEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
 
+def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_sales_tariff_id = None
+    if k == 1:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2052: return _d_SalesTariffType(B, r0)
+        f_sales_tariff_id = ((c >> 3) & 255) + 1
+        if f_sales_tariff_id > 255: return _d_SalesTariffType(B, r0)
+        k = _T44[c & 3]
+    else:
+        return _d_SalesTariffType(B, r0)
+    f_sales_tariff_description = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SalesTariffType(B, r0)
+        f_sales_tariff_description, r = rstr(B, r, 32)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SalesTariffType(B, r0)
+        k = _T45[c & 3]
+    f_num_e_price_levels = None
+    if k == 3:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_SalesTariffType(B, r0)
+        f_num_e_price_levels = (c >> 2) & 255
+        k = _T5[c & 1]
+    f_sales_tariff_entry = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_SalesTariffEntryType(B, r)
+            f_sales_tariff_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T72[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_SalesTariffType(B, r0)
+    if k != -1: return _d_SalesTariffType(B, r0)
+    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
+
 def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.sales_tariff_id is not None:
-        v = o.sales_tariff_id
-        w, c = _C7[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory SalesTariffID')
-    if o.sales_tariff_description is not None:
-        v = o.sales_tariff_description
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 32)
+    v3 = o.sales_tariff_id
+    if v3 is None: raise EncFail('missing mandatory SalesTariffID')
+    w, c = _C7[st]
+    a = (a << w) | c
+    if not 1 <= v3 <= 255: raise EncFail(f'{v3!r} outside 1..255')
+    st = 7
+    a = (a << 10) | (v3 - 1) << 1
+    v4 = o.sales_tariff_description
+    if v4 is not None:
+        a <<= 3
+        a = wstr(a, v4, 32)
         a <<= 1
         st = 11
-    if o.num_e_price_levels is not None:
-        v = o.num_e_price_levels
-        w, c = _C69[st]
+    v5 = o.num_e_price_levels
+    if v5 is not None:
+        w, c = _C73[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
+        if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+        a = (a << 10) | (v5) << 1
         st = 15
     n = 0
     for v in o.sales_tariff_entry:
         if n == 0:
-            w, c = _C70[st]
+            w, c = _C74[st]
             a = (a << w) | c
         elif n < 1024:
             a <<= 2
@@ -3337,7 +6403,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C71[st]
+    w, c = _C75[st]
     a = (a << w) | c
     return a
 
@@ -3346,22 +6412,22 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     f_relative_time_interval = f_time_interval = None
     if k == 0:
         f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
-        r -= 2; k = _T72[(B >> r) & 3]
+        r -= 2; k = _T76[(B >> r) & 3]
     elif k == 1:
         f_time_interval, r = _d_IntervalType(B, r)
-        r -= 2; k = _T72[(B >> r) & 3]
+        r -= 2; k = _T76[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     f_e_price_level = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_e_price_level, r = sl2(B, r, _S67, 6)
+            f_e_price_level, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_e_price_level = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T77[(B >> r) & 3]
     f_consumption_cost = []
     n = 0
     while True:
@@ -3372,38 +6438,119 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
             break
         n += 1
         if n < 3:
-            r -= 2; k = _T73[(B >> r) & 3]
+            r -= 2; k = _T77[(B >> r) & 3]
         else:
             r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
 
+def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_relative_time_interval = f_time_interval = None
+    if k == 0:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_SalesTariffEntryType(B, r0)
+        r -= 8; i1_start = (B >> r) & 255
+        if i1_start > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            else: i1_start = (x << 7) | (i1_start & 127)
+        if i1_start > 16777214: return _d_SalesTariffEntryType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SalesTariffEntryType(B, r0)
+        k = _T16[c & 3]
+        i1_duration = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SalesTariffEntryType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 86400: return _d_SalesTariffEntryType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_SalesTariffEntryType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_SalesTariffEntryType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T76[c & 3]
+        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+    elif k == 1:
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SalesTariffEntryType(B, r0)
+        k = _T76[c & 3]
+        f_time_interval = IntervalType()
+    else:
+        return _d_SalesTariffEntryType(B, r0)
+    f_e_price_level = None
+    if k == 2:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2052: return _d_SalesTariffEntryType(B, r0)
+        f_e_price_level = (c >> 3) & 255
+        k = _T77[c & 3]
+    f_consumption_cost = []
+    n = 0
+    while True:
+        if k == 3:
+            v, r = _f_ConsumptionCostType(B, r)
+            f_consumption_cost.append(v)
+        else:
+            break
+        n += 1
+        if n < 3:
+            r -= 2; c = (B >> r) & 3
+            k = _T77[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if k != -1: return _d_SalesTariffEntryType(B, r0)
+    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
+
 def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     st = 0
-    if o.relative_time_interval is not None:
-        v = o.relative_time_interval
-        a <<= 2
-        a = _e_RelativeTimeIntervalType(v, a)
+    v2 = o.relative_time_interval
+    v3 = o.time_interval
+    if v2 is not None:
+        if v2.__class__ is not RelativeTimeIntervalType: raise EncFail(f'expected RelativeTimeIntervalType, got {v2.__class__.__name__}')
+        st4 = 0
+        v5 = v2.start
+        if v5 is None: raise EncFail('missing mandatory start')
+        a <<= 4
+        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        st4 = 3
+        a <<= 1
+        v6 = v2.duration
+        if v6 is not None:
+            a <<= 3
+            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if 0 <= v6 < 128: a = (a << 8) | v6
+            else: a = wu(a, v6)
+            a <<= 1
+            st4 = 7
+        w, c = _C67[st4]
+        a = (a << w) | c
         st = 3
-    elif o.time_interval is not None:
-        v = o.time_interval
-        a = (a << 2) | 1
-        a = _e_IntervalType(v, a)
+    elif v3 is not None:
+        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
+        pass
+        a = (a << 3) | 2
         st = 3
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    if o.e_price_level is not None:
-        v = o.e_price_level
-        a <<= 2
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
+    v8 = o.e_price_level
+    if v8 is not None:
+        if not 0 <= v8 <= 255: raise EncFail(f'{v8!r} outside 0..255')
+        a = (a << 12) | (v8) << 1
         st = 7
     n = 0
     for v in o.consumption_cost:
         if n == 0:
-            w, c = _C74[st]
+            w, c = _C78[st]
             a = (a << w) | c
         elif n < 3:
             a <<= 2
@@ -3416,7 +6563,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
             st = 10
         else:
             st = 11
-    w, c = _C75[st]
+    w, c = _C79[st]
     a = (a << w) | c
     return a
 
@@ -3445,15 +6592,92 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ConsumptionCostType(f_start_value, f_cost), r
 
+def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
+    r0 = r
+    r -= 15; c = (B >> r) & 32767
+    if c & 29127: return _d_ConsumptionCostType(B, r0)
+    i1_multiplier = ((c >> 9) & 7) + -3
+    if i1_multiplier > 3: return _d_ConsumptionCostType(B, r0)
+    i1_unit = (c >> 3) & 7
+    if i1_unit >= 7: return _d_ConsumptionCostType(B, r0)
+    i1_unit = _E_unitSymbolType[i1_unit]
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_ConsumptionCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 6: return _d_ConsumptionCostType(B, r0)
+    k = _T2[c & 1]
+    f_start_value = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_cost = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 7; c = (B >> r) & 127
+            if c & 103: return _d_ConsumptionCostType(B, r0)
+            i2_cost_kind = (c >> 3) & 3
+            if i2_cost_kind >= 3: return _d_ConsumptionCostType(B, r0)
+            i2_cost_kind = _E_costKindType[i2_cost_kind]
+            r -= 8; i2_amount = (B >> r) & 255
+            if i2_amount > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_amount, r = ru(B, r + 8, i2_amount)
+                else: i2_amount = (x << 7) | (i2_amount & 127)
+            if i2_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ConsumptionCostType(B, r0)
+            k = _T35[c & 3]
+            i2_amount_multiplier = None
+            if k == 2:
+                r -= 6; c = (B >> r) & 63
+                if c & 34: return _d_ConsumptionCostType(B, r0)
+                i2_amount_multiplier = ((c >> 2) & 7) + -3
+                if i2_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
+                k = _T6[c & 1]
+            if k != -1: return _d_ConsumptionCostType(B, r0)
+            v = CostType(i2_cost_kind, i2_amount, i2_amount_multiplier)
+            f_cost.append(v)
+        else:
+            break
+        n += 1
+        if n < 3:
+            r -= 2; c = (B >> r) & 3
+            k = _T16[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ConsumptionCostType(B, r0)
+    if k != -1: return _d_ConsumptionCostType(B, r0)
+    return ConsumptionCostType(f_start_value, f_cost), r
+
 def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     st = 0
-    if o.start_value is not None:
-        v = o.start_value
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory startValue')
+    v2 = o.start_value
+    if v2 is None: raise EncFail('missing mandatory startValue')
+    if v2.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.multiplier
+    if v4 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v4 <= 3: raise EncFail(f'{v4!r} outside -3..3')
+    pass
+    v5 = v2.unit
+    if v5 is None: raise EncFail('missing mandatory Unit')
+    if v5.__class__ is not unitSymbolType and not (v5.__class__ is int and 0 <= v5 < 7): raise EncFail(f'{v5!r} is not a unitSymbolType')
+    pass
+    v6 = v2.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v4 - -3) << 9 | (v5) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 3
+    a <<= 2
     n = 0
     for v in o.cost:
         if n == 0:
@@ -3470,7 +6694,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C76[st]
+    w, c = _C80[st]
     a = (a << w) | c
     return a
 
@@ -3480,7 +6704,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_cost_kind, r = sl2(B, r, _S77, 6)
+            f_cost_kind, r = sl2(B, r, _S81, 6)
         else:
             r -= 2; f_cost_kind = (B >> r) & 3
             if f_cost_kind >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(f_cost_kind))
@@ -3518,36 +6742,50 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
 
+def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
+    r0 = r
+    r -= 7; c = (B >> r) & 127
+    if c & 103: return _d_CostType(B, r0)
+    f_cost_kind = (c >> 3) & 3
+    if f_cost_kind >= 3: return _d_CostType(B, r0)
+    f_cost_kind = _E_costKindType[f_cost_kind]
+    r -= 8; f_amount = (B >> r) & 255
+    if f_amount > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_amount, r = ru(B, r + 8, f_amount)
+        else: f_amount = (x << 7) | (f_amount & 127)
+    if f_amount > 4294967295: return _d_CostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CostType(B, r0)
+    k = _T35[c & 3]
+    f_amount_multiplier = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_CostType(B, r0)
+        f_amount_multiplier = ((c >> 2) & 7) + -3
+        if f_amount_multiplier > 3: return _d_CostType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_CostType(B, r0)
+    return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
+
 def _e_CostType(o: CostType, a: int) -> int:
     st = 0
-    if o.cost_kind is not None:
-        v = o.cost_kind
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a costKindType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory costKind')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory amount')
-    if o.amount_multiplier is not None:
-        v = o.amount_multiplier
-        a <<= 2
-        a <<= 1
-        if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
-        a = (a << 3) | (v - -3)
-        a <<= 1
+    v2 = o.cost_kind
+    if v2 is None: raise EncFail('missing mandatory costKind')
+    if v2.__class__ is not costKindType and not (v2.__class__ is int and 0 <= v2 < 3): raise EncFail(f'{v2!r} is not a costKindType')
+    st = 3
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory amount')
+    a = (a << 7) | (v2) << 3
+    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.amount_multiplier
+    if v4 is not None:
+        if not -3 <= v4 <= 3: raise EncFail(f'{v4!r} outside -3..3')
+        a = (a << 7) | (v4 - -3) << 1
         st = 11
     w, c = _C37[st]
     a = (a << w) | c
@@ -3558,8 +6796,14 @@ def _d_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SASchedulesType(), r
 
+def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_SASchedulesType(B, r0)
+    return SASchedulesType(), r
+
 def _e_SASchedulesType(o: SASchedulesType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -3598,13 +6842,13 @@ def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     f_evse_minimum_voltage_limit = None
     if k == 5:
         f_evse_minimum_voltage_limit, r = _d_PhysicalValueType(B, r)
-        r -= 2; k = _T78[(B >> r) & 3]
+        r -= 2; k = _T59[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltageLimit')
     f_evse_current_regulation_tolerance = None
     if k == 6:
         f_evse_current_regulation_tolerance, r = _d_PhysicalValueType(B, r)
-        r -= 1; k = _T79[(B >> r) & 1]
+        r -= 1; k = _T60[(B >> r) & 1]
     f_evse_peak_current_ripple = None
     if k == 7:
         f_evse_peak_current_ripple, r = _d_PhysicalValueType(B, r)
@@ -3618,69 +6862,398 @@ def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
 
+def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_DC_EVSEChargeParameterType(B, r0)
+    i1_evse_notification = (c >> 3) & 3
+    if i1_evse_notification >= 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    k = _T24[c & 3]
+    i1_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_DC_EVSEChargeParameterType(B, r0)
+        i1_evse_isolation_status = (c >> 2) & 7
+        if i1_evse_isolation_status >= 5: return _d_DC_EVSEChargeParameterType(B, r0)
+        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        k = _T4[c & 1]
+    i1_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
+        i1_evse_status_code = (c >> 2) & 15
+        if i1_evse_status_code >= 12: return _d_DC_EVSEChargeParameterType(B, r0)
+        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_DC_EVSEChargeParameterType(B, r0)
+    if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 29127: return _d_DC_EVSEChargeParameterType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
+    i3_multiplier = ((c >> 9) & 7) + -3
+    if i3_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i3_unit = (c >> 3) & 7
+    if i3_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    i3_unit = _E_unitSymbolType[i3_unit]
+    f_evse_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
+    i4_multiplier = ((c >> 9) & 7) + -3
+    if i4_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i4_unit = (c >> 3) & 7
+    if i4_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    i4_unit = _E_unitSymbolType[i4_unit]
+    f_evse_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
+    i5_multiplier = ((c >> 9) & 7) + -3
+    if i5_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i5_unit = (c >> 3) & 7
+    if i5_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    i5_unit = _E_unitSymbolType[i5_unit]
+    f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
+    i6_multiplier = ((c >> 9) & 7) + -3
+    if i6_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+    i6_unit = (c >> 3) & 7
+    if i6_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+    i6_unit = _E_unitSymbolType[i6_unit]
+    f_evse_minimum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+    r -= 9; i6_value = (B >> r) & 511
+    if i6_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+        else: i6_value = (x << 7) | (i6_value & 127)
+    elif i6_value > 255: i6_value = 255 - i6_value
+    if i6_value < -32768 or i6_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
+    k = _T59[c & 3]
+    f_evse_minimum_voltage_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+    f_evse_current_regulation_tolerance = None
+    if k == 6:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
+        i7_multiplier = ((c >> 9) & 7) + -3
+        if i7_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+        i7_unit = (c >> 3) & 7
+        if i7_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+        i7_unit = _E_unitSymbolType[i7_unit]
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
+        k = _T60[c & 1]
+        f_evse_current_regulation_tolerance = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+    f_evse_peak_current_ripple = None
+    if k == 7:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
+        i8_multiplier = ((c >> 9) & 7) + -3
+        if i8_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+        i8_unit = (c >> 3) & 7
+        if i8_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+        i8_unit = _E_unitSymbolType[i8_unit]
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
+        k = _T49[c & 3]
+        f_evse_peak_current_ripple = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+    else:
+        return _d_DC_EVSEChargeParameterType(B, r0)
+    f_evse_energy_to_be_delivered = None
+    if k == 8:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
+        i9_multiplier = ((c >> 9) & 7) + -3
+        if i9_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
+        i9_unit = (c >> 3) & 7
+        if i9_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
+        i9_unit = _E_unitSymbolType[i9_unit]
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
+        k = _T6[c & 1]
+        f_evse_energy_to_be_delivered = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+    if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
+
 def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st = 0
-    if o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a <<= 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVSEStatus')
-    if o.evse_maximum_current_limit is not None:
-        v = o.evse_maximum_current_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
-    if o.evse_maximum_power_limit is not None:
-        v = o.evse_maximum_power_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEMaximumPowerLimit')
-    if o.evse_maximum_voltage_limit is not None:
-        v = o.evse_maximum_voltage_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
-    if o.evse_minimum_current_limit is not None:
-        v = o.evse_minimum_current_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
-    if o.evse_minimum_voltage_limit is not None:
-        v = o.evse_minimum_voltage_limit
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
-    if o.evse_current_regulation_tolerance is not None:
-        v = o.evse_current_regulation_tolerance
+    v2 = o.dc_evse_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+    if v2.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.notification_max_delay
+    if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 3
+    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    st3 = 3
+    v5 = v2.evse_notification
+    if v5 is None: raise EncFail('missing mandatory EVSENotification')
+    if v5.__class__ is not EVSENotificationType and not (v5.__class__ is int and 0 <= v5 < 3): raise EncFail(f'{v5!r} is not a EVSENotificationType')
+    st3 = 7
+    a = (a << 6) | (v5) << 1
+    v6 = v2.evse_isolation_status
+    if v6 is not None:
+        if v6.__class__ is not isolationLevelType and not (v6.__class__ is int and 0 <= v6 < 5): raise EncFail(f'{v6!r} is not a isolationLevelType')
+        a = (a << 7) | (v6) << 1
+        st3 = 11
+    v7 = v2.evse_status_code
+    if v7 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st3]
+    a = (a << w) | c
+    if v7.__class__ is not DC_EVSEStatusCodeType and not (v7.__class__ is int and 0 <= v7 < 12): raise EncFail(f'{v7!r} is not a DC_EVSEStatusCodeType')
+    st3 = 15
+    st = 3
+    v8 = o.evse_maximum_current_limit
+    if v8 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
+    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.multiplier
+    if v10 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    pass
+    v11 = v8.unit
+    if v11 is None: raise EncFail('missing mandatory Unit')
+    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    pass
+    v12 = v8.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 22) | (v7) << 17 | (v10 - -3) << 9 | (v11) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    st = 7
+    v13 = o.evse_maximum_power_limit
+    if v13 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
+    if v13.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.multiplier
+    if v15 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    pass
+    v16 = v13.unit
+    if v16 is None: raise EncFail('missing mandatory Unit')
+    if v16.__class__ is not unitSymbolType and not (v16.__class__ is int and 0 <= v16 < 7): raise EncFail(f'{v16!r} is not a unitSymbolType')
+    pass
+    v17 = v13.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v15 - -3) << 9 | (v16) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 11
+    v18 = o.evse_maximum_voltage_limit
+    if v18 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
+    if v18.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.multiplier
+    if v20 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    pass
+    v21 = v18.unit
+    if v21 is None: raise EncFail('missing mandatory Unit')
+    if v21.__class__ is not unitSymbolType and not (v21.__class__ is int and 0 <= v21 < 7): raise EncFail(f'{v21!r} is not a unitSymbolType')
+    pass
+    v22 = v18.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v20 - -3) << 9 | (v21) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 15
+    v23 = o.evse_minimum_current_limit
+    if v23 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
+    if v23.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.multiplier
+    if v25 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+    pass
+    v26 = v23.unit
+    if v26 is None: raise EncFail('missing mandatory Unit')
+    if v26.__class__ is not unitSymbolType and not (v26.__class__ is int and 0 <= v26 < 7): raise EncFail(f'{v26!r} is not a unitSymbolType')
+    pass
+    v27 = v23.value
+    if v27 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v25 - -3) << 9 | (v26) << 3
+    if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+    if 0 <= v27 < 128: a = (a << 9) | v27
+    elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
+    else: a = wi(a, v27)
+    pass
+    st = 19
+    v28 = o.evse_minimum_voltage_limit
+    if v28 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
+    if v28.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v28.__class__.__name__}')
+    pass
+    v30 = v28.multiplier
+    if v30 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v30 <= 3: raise EncFail(f'{v30!r} outside -3..3')
+    pass
+    v31 = v28.unit
+    if v31 is None: raise EncFail('missing mandatory Unit')
+    if v31.__class__ is not unitSymbolType and not (v31.__class__ is int and 0 <= v31 < 7): raise EncFail(f'{v31!r} is not a unitSymbolType')
+    pass
+    v32 = v28.value
+    if v32 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v30 - -3) << 9 | (v31) << 3
+    if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+    if 0 <= v32 < 128: a = (a << 9) | v32
+    elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+    else: a = wi(a, v32)
+    pass
+    st = 23
+    a <<= 2
+    v33 = o.evse_current_regulation_tolerance
+    if v33 is not None:
+        if v33.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.multiplier
+        if v35 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        pass
+        v36 = v33.unit
+        if v36 is None: raise EncFail('missing mandatory Unit')
+        if v36.__class__ is not unitSymbolType and not (v36.__class__ is int and 0 <= v36 < 7): raise EncFail(f'{v36!r} is not a unitSymbolType')
+        pass
+        v37 = v33.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v35 - -3) << 9 | (v36) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
         a <<= 2
-        a = _e_PhysicalValueType(v, a)
         st = 27
-    if o.evse_peak_current_ripple is not None:
-        v = o.evse_peak_current_ripple
-        w, c = _C80[st]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEPeakCurrentRipple')
-    if o.evse_energy_to_be_delivered is not None:
-        v = o.evse_energy_to_be_delivered
+    v38 = o.evse_peak_current_ripple
+    if v38 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
+    w, c = _C63[st]
+    a = (a << w) | c
+    if v38.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v38.__class__.__name__}')
+    pass
+    v40 = v38.multiplier
+    if v40 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+    pass
+    v41 = v38.unit
+    if v41 is None: raise EncFail('missing mandatory Unit')
+    if v41.__class__ is not unitSymbolType and not (v41.__class__ is int and 0 <= v41 < 7): raise EncFail(f'{v41!r} is not a unitSymbolType')
+    pass
+    v42 = v38.value
+    if v42 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v40 - -3) << 9 | (v41) << 3
+    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if 0 <= v42 < 128: a = (a << 9) | v42
+    elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+    else: a = wi(a, v42)
+    pass
+    st = 31
+    a <<= 2
+    v43 = o.evse_energy_to_be_delivered
+    if v43 is not None:
+        if v43.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.multiplier
+        if v45 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        pass
+        v46 = v43.unit
+        if v46 is None: raise EncFail('missing mandatory Unit')
+        if v46.__class__ is not unitSymbolType and not (v46.__class__ is int and 0 <= v46 < 7): raise EncFail(f'{v46!r} is not a unitSymbolType')
+        pass
+        v47 = v43.value
+        if v47 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v45 - -3) << 9 | (v46) << 3
+        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if 0 <= v47 < 128: a = (a << 9) | v47
+        elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
+        else: a = wi(a, v47)
+        pass
         a <<= 2
-        a = _e_PhysicalValueType(v, a)
         st = 35
-    w, c = _C81[st]
+    w, c = _C64[st]
     a = (a << w) | c
     return a
 
@@ -3689,8 +7262,14 @@ def _d_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEChargeParameterType(), r
 
+def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EVSEChargeParameterType(B, r0)
+    return EVSEChargeParameterType(), r
+
 def _e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -3699,8 +7278,14 @@ def _d_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargingStatusReqType(), r
 
+def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ChargingStatusReqType(B, r0)
+    return ChargingStatusReqType(), r
+
 def _e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -3736,7 +7321,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S62, 6)
+            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
@@ -3772,65 +7357,253 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
 
+def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 775: return _d_ChargingStatusResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_ChargingStatusResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evseid, r = rstr(B, r, 37)
+    r -= 15; c = (B >> r) & 32767
+    if c & 28680: return _d_ChargingStatusResType(B, r0)
+    f_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+    if f_sa_schedule_tuple_id > 255: return _d_ChargingStatusResType(B, r0)
+    k = _T83[c & 7]
+    f_evse_max_current = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_ChargingStatusResType(B, r0)
+        i1_multiplier = ((c >> 9) & 7) + -3
+        if i1_multiplier > 3: return _d_ChargingStatusResType(B, r0)
+        i1_unit = (c >> 3) & 7
+        if i1_unit >= 7: return _d_ChargingStatusResType(B, r0)
+        i1_unit = _E_unitSymbolType[i1_unit]
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_ChargingStatusResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_ChargingStatusResType(B, r0)
+        k = _T58[c & 3]
+        f_evse_max_current = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_meter_info = None
+    if k == 4:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_ChargingStatusResType(B, r0)
+        i2_meter_id, r = rstr(B, r, 32)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_ChargingStatusResType(B, r0)
+        k = _T86[c & 7]
+        i2_meter_reading = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingStatusResType(B, r0)
+            r -= 8; i2_meter_reading = (B >> r) & 255
+            if i2_meter_reading > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_meter_reading, r = ru(B, r + 8, i2_meter_reading)
+                else: i2_meter_reading = (x << 7) | (i2_meter_reading & 127)
+            if i2_meter_reading > 18446744073709551615: return _d_ChargingStatusResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_ChargingStatusResType(B, r0)
+            k = _T87[c & 7]
+        i2_sig_meter_reading = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingStatusResType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_ChargingStatusResType(B, r0)
+            r -= 8 * nb; i2_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ChargingStatusResType(B, r0)
+            k = _T88[c & 3]
+        i2_meter_status = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingStatusResType(B, r0)
+            r -= 9; i2_meter_status = (B >> r) & 511
+            if i2_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_meter_status, r = ri(B, r + 8, i2_meter_status)
+                elif i2_meter_status & 256: i2_meter_status = -((x << 7) | (i2_meter_status & 127)) - 1
+                else: i2_meter_status = (x << 7) | (i2_meter_status & 127)
+            elif i2_meter_status > 255: i2_meter_status = 255 - i2_meter_status
+            if i2_meter_status < -32768 or i2_meter_status > 32767: return _d_ChargingStatusResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ChargingStatusResType(B, r0)
+            k = _T72[c & 3]
+        i2_t_meter = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingStatusResType(B, r0)
+            r -= 9; i2_t_meter = (B >> r) & 511
+            if i2_t_meter & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_t_meter, r = ri(B, r + 8, i2_t_meter)
+                elif i2_t_meter & 256: i2_t_meter = -((x << 7) | (i2_t_meter & 127)) - 1
+                else: i2_t_meter = (x << 7) | (i2_t_meter & 127)
+            elif i2_t_meter > 255: i2_t_meter = 255 - i2_t_meter
+            if i2_t_meter < -9223372036854775808 or i2_t_meter > 9223372036854775807: return _d_ChargingStatusResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargingStatusResType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_ChargingStatusResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T84[c & 3]
+        f_meter_info = MeterInfoType(i2_meter_id, i2_meter_reading, i2_sig_meter_reading, i2_meter_status, i2_t_meter)
+    f_receipt_required = None
+    if k == 5:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ChargingStatusResType(B, r0)
+        f_receipt_required = ((c >> 2) & 1) == 1
+        k = _T85[c & 1]
+    f_ac_evse_status = None
+    if k == 6:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_ChargingStatusResType(B, r0)
+        r -= 8; i3_notification_max_delay = (B >> r) & 255
+        if i3_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        if i3_notification_max_delay > 65535: return _d_ChargingStatusResType(B, r0)
+        r -= 12; c = (B >> r) & 4095
+        if c & 3702: return _d_ChargingStatusResType(B, r0)
+        i3_evse_notification = (c >> 7) & 3
+        if i3_evse_notification >= 3: return _d_ChargingStatusResType(B, r0)
+        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_rcd = ((c >> 3) & 1) == 1
+        k = _T6[c & 1]
+        f_ac_evse_status = AC_EVSEStatusType(i3_notification_max_delay, i3_evse_notification, i3_rcd)
+    else:
+        return _d_ChargingStatusResType(B, r0)
+    if k != -1: return _d_ChargingStatusResType(B, r0)
+    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
+
 def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evseid is not None:
-        v = o.evseid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 37)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEID')
-    if o.sa_schedule_tuple_id is not None:
-        v = o.sa_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory SAScheduleTupleID')
-    if o.evse_max_current is not None:
-        v = o.evse_max_current
-        a <<= 3
-        a = _e_PhysicalValueType(v, a)
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.evseid
+    if v3 is None: raise EncFail('missing mandatory EVSEID')
+    a = (a << 10) | (v2) << 3
+    a = wstr(a, v3, 37)
+    st = 7
+    v4 = o.sa_schedule_tuple_id
+    if v4 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+    if not 1 <= v4 <= 255: raise EncFail(f'{v4!r} outside 1..255')
+    st = 11
+    a = (a << 12) | (v4 - 1) << 1
+    v5 = o.evse_max_current
+    if v5 is not None:
+        if v5.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.multiplier
+        if v7 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v7 <= 3: raise EncFail(f'{v7!r} outside -3..3')
+        pass
+        v8 = v5.unit
+        if v8 is None: raise EncFail('missing mandatory Unit')
+        if v8.__class__ is not unitSymbolType and not (v8.__class__ is int and 0 <= v8 < 7): raise EncFail(f'{v8!r} is not a unitSymbolType')
+        pass
+        v9 = v5.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -3) << 9 | (v8) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 15
-    if o.meter_info is not None:
-        v = o.meter_info
-        w, c = _C86[st]
+    v10 = o.meter_info
+    if v10 is not None:
+        w, c = _C89[st]
         a = (a << w) | c
-        a = _e_MeterInfoType(v, a)
+        if v10.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v10.__class__.__name__}')
+        st11 = 0
+        v12 = v10.meter_id
+        if v12 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 2
+        a = wstr(a, v12, 32)
+        st11 = 3
+        a <<= 1
+        v13 = v10.meter_reading
+        if v13 is not None:
+            a <<= 4
+            if v13 > 18446744073709551615: raise EncFail(f'{v13!r} outside 0..18446744073709551615')
+            if 0 <= v13 < 128: a = (a << 8) | v13
+            else: a = wu(a, v13)
+            a <<= 1
+            st11 = 7
+        v14 = v10.sig_meter_reading
+        if v14 is not None:
+            w, c = _C90[st11]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v14, 64)
+            a <<= 1
+            st11 = 11
+        v15 = v10.meter_status
+        if v15 is not None:
+            w, c = _C91[st11]
+            a = (a << w) | c
+            a <<= 1
+            if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+            if 0 <= v15 < 128: a = (a << 9) | v15
+            elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
+            else: a = wi(a, v15)
+            a <<= 1
+            st11 = 15
+        v16 = v10.t_meter
+        if v16 is not None:
+            w, c = _C92[st11]
+            a = (a << w) | c
+            a <<= 1
+            if v16 < -9223372036854775808 or v16 > 9223372036854775807: raise EncFail(f'{v16!r} outside -9223372036854775808..9223372036854775807')
+            if 0 <= v16 < 128: a = (a << 9) | v16
+            elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+            else: a = wi(a, v16)
+            a <<= 1
+            st11 = 19
+        w, c = _C93[st11]
+        a = (a << w) | c
         st = 19
-    if o.receipt_required is not None:
-        v = o.receipt_required
-        w, c = _C87[st]
+    v17 = o.receipt_required
+    if v17 is not None:
+        w, c = _C94[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v17]) << 1
         st = 23
-    if o.ac_evse_status is not None:
-        v = o.ac_evse_status
-        w, c = _C88[st]
-        a = (a << w) | c
-        a = _e_AC_EVSEStatusType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory AC_EVSEStatus')
-    a <<= 1
+    v18 = o.ac_evse_status
+    if v18 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+    w, c = _C95[st]
+    a = (a << w) | c
+    if v18.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.notification_max_delay
+    if v20 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v20 > 65535: raise EncFail(f'{v20!r} outside 0..65535')
+    if 0 <= v20 < 128: a = (a << 8) | v20
+    else: a = wu(a, v20)
+    pass
+    v21 = v18.evse_notification
+    if v21 is None: raise EncFail('missing mandatory EVSENotification')
+    if v21.__class__ is not EVSENotificationType and not (v21.__class__ is int and 0 <= v21 < 3): raise EncFail(f'{v21!r} is not a EVSENotificationType')
+    pass
+    v22 = v18.rcd
+    if v22 is None: raise EncFail('missing mandatory RCD')
+    pass
+    st = 27
+    a = (a << 12) | (v21) << 7 | (BOOL[v22]) << 3
     return a
 
 def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
@@ -3839,36 +7612,36 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S66, 6)
+            f_meter_id, r = sl2(B, r, _S70, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T89[(B >> r) & 7]
+        r -= 3; k = _T86[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'MeterID')
     f_meter_reading = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_meter_reading, r = sl2(B, r, _S90, 6)
+            f_meter_reading, r = sl2(B, r, _S96, 6)
         else:
             r -= 8; f_meter_reading = (B >> r) & 255
             if f_meter_reading > 127: f_meter_reading, r = ru(B, r, f_meter_reading)
             if f_meter_reading > 18446744073709551615: raise bad_value(r, 'MeterReading: {} out of range'.format(f_meter_reading))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T91[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     f_sig_meter_reading = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sig_meter_reading, r = sl2(B, r, _S92, 6)
+            f_sig_meter_reading, r = sl2(B, r, _S97, 6)
         else:
             f_sig_meter_reading, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T93[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     f_meter_status = None
     if k == 3:
         r -= 1
@@ -3881,12 +7654,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_t_meter = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_t_meter, r = sl2(B, r, _S94, 6)
+            f_t_meter, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_t_meter = (B >> r) & 511
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
@@ -3898,57 +7671,117 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T86[c & 7]
+    f_meter_reading = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_reading = (B >> r) & 255
+        if f_meter_reading > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_reading, r = ru(B, r + 8, f_meter_reading)
+            else: f_meter_reading = (x << 7) | (f_meter_reading & 127)
+        if f_meter_reading > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T87[c & 7]
+    f_sig_meter_reading = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T88[c & 3]
+    f_meter_status = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T72[c & 3]
+    f_t_meter = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_t_meter = (B >> r) & 511
+        if f_t_meter & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_t_meter, r = ri(B, r + 8, f_t_meter)
+            elif f_t_meter & 256: f_t_meter = -((x << 7) | (f_t_meter & 127)) - 1
+            else: f_t_meter = (x << 7) | (f_t_meter & 127)
+        elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
+        if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.meter_reading is not None:
-        v = o.meter_reading
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    a <<= 1
+    v3 = o.meter_reading
+    if v3 is not None:
+        a <<= 4
+        if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+        if 0 <= v3 < 128: a = (a << 8) | v3
+        else: a = wu(a, v3)
         a <<= 1
         st = 7
-    if o.sig_meter_reading is not None:
-        v = o.sig_meter_reading
-        w, c = _C95[st]
+    v4 = o.sig_meter_reading
+    if v4 is not None:
+        w, c = _C90[st]
         a = (a << w) | c
         a <<= 1
-        a = wbin(a, v, 64)
+        a = wbin(a, v4, 64)
         a <<= 1
         st = 11
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C96[st]
+    v5 = o.meter_status
+    if v5 is not None:
+        w, c = _C91[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
         a <<= 1
         st = 15
-    if o.t_meter is not None:
-        v = o.t_meter
-        w, c = _C97[st]
+    v6 = o.t_meter
+    if v6 is not None:
+        w, c = _C92[st]
         a = (a << w) | c
         a <<= 1
-        if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v6 < -9223372036854775808 or v6 > 9223372036854775807: raise EncFail(f'{v6!r} outside -9223372036854775808..9223372036854775807')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
         a <<= 1
         st = 19
-    w, c = _C98[st]
+    w, c = _C93[st]
     a = (a << w) | c
     return a
 
@@ -4017,77 +7850,371 @@ def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
 
+def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
+    r0 = r
+    r -= 38; c = (B >> r) & 274877906943
+    if c & 255668122055: return _d_CurrentDemandReqType(B, r0)
+    i1_ev_ready = ((c >> 34) & 1) == 1
+    i1_ev_error_code = (c >> 27) & 15
+    if i1_ev_error_code >= 12: return _d_CurrentDemandReqType(B, r0)
+    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_evresssoc = (c >> 17) & 127
+    if i1_evresssoc > 100: return _d_CurrentDemandReqType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandReqType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 24: return _d_CurrentDemandReqType(B, r0)
+    k = _T57[c & 7]
+    f_ev_target_current = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_maximum_voltage_limit = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i3_multiplier = ((c >> 9) & 7) + -3
+        if i3_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i3_unit = (c >> 3) & 7
+        if i3_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i3_unit = _E_unitSymbolType[i3_unit]
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_CurrentDemandReqType(B, r0)
+        k = _T83[c & 7]
+        f_ev_maximum_voltage_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_ev_maximum_current_limit = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i4_multiplier = ((c >> 9) & 7) + -3
+        if i4_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i4_unit = (c >> 3) & 7
+        if i4_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i4_unit = _E_unitSymbolType[i4_unit]
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_CurrentDemandReqType(B, r0)
+        k = _T58[c & 3]
+        f_ev_maximum_current_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    f_ev_maximum_power_limit = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i5_multiplier = ((c >> 9) & 7) + -3
+        if i5_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i5_unit = (c >> 3) & 7
+        if i5_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i5_unit = _E_unitSymbolType[i5_unit]
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_CurrentDemandReqType(B, r0)
+        k = _T84[c & 3]
+        f_ev_maximum_power_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+    f_bulk_charging_complete = None
+    if k == 5:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_CurrentDemandReqType(B, r0)
+        f_bulk_charging_complete = ((c >> 2) & 1) == 1
+        k = _T85[c & 1]
+    f_charging_complete = None
+    if k == 6:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_CurrentDemandReqType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T99[c & 3]
+    else:
+        return _d_CurrentDemandReqType(B, r0)
+    f_remaining_time_to_full_soc = None
+    if k == 7:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i6_multiplier = ((c >> 9) & 7) + -3
+        if i6_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i6_unit = (c >> 3) & 7
+        if i6_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i6_unit = _E_unitSymbolType[i6_unit]
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_CurrentDemandReqType(B, r0)
+        k = _T100[c & 3]
+        f_remaining_time_to_full_soc = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+    f_remaining_time_to_bulk_soc = None
+    if k == 8:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i7_multiplier = ((c >> 9) & 7) + -3
+        if i7_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i7_unit = (c >> 3) & 7
+        if i7_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i7_unit = _E_unitSymbolType[i7_unit]
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_CurrentDemandReqType(B, r0)
+        k = _T101[c & 1]
+        f_remaining_time_to_bulk_soc = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+    f_ev_target_voltage = None
+    if k == 9:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandReqType(B, r0)
+        i8_multiplier = ((c >> 9) & 7) + -3
+        if i8_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
+        i8_unit = (c >> 3) & 7
+        if i8_unit >= 7: return _d_CurrentDemandReqType(B, r0)
+        i8_unit = _E_unitSymbolType[i8_unit]
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_CurrentDemandReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_CurrentDemandReqType(B, r0)
+        k = _T6[c & 1]
+        f_ev_target_voltage = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+    else:
+        return _d_CurrentDemandReqType(B, r0)
+    if k != -1: return _d_CurrentDemandReqType(B, r0)
+    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
+
 def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st = 0
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        a <<= 1
-        a = _e_DC_EVStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    if o.ev_target_current is not None:
-        v = o.ev_target_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetCurrent')
-    if o.ev_maximum_voltage_limit is not None:
-        v = o.ev_maximum_voltage_limit
-        a <<= 3
-        a = _e_PhysicalValueType(v, a)
+    v2 = o.dc_ev_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
+    if v2.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.ev_ready
+    if v4 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v5 = v2.ev_error_code
+    if v5 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v5.__class__ is not DC_EVErrorCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVErrorCodeType')
+    pass
+    v6 = v2.evresssoc
+    if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    pass
+    st = 3
+    v7 = o.ev_target_current
+    if v7 is None: raise EncFail('missing mandatory EVTargetCurrent')
+    if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.multiplier
+    if v9 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    pass
+    v10 = v7.unit
+    if v10 is None: raise EncFail('missing mandatory Unit')
+    if v10.__class__ is not unitSymbolType and not (v10.__class__ is int and 0 <= v10 < 7): raise EncFail(f'{v10!r} is not a unitSymbolType')
+    pass
+    v11 = v7.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 38) | (BOOL[v4]) << 34 | (v5) << 27 | (v6) << 17 | (v9 - -3) << 9 | (v10) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    st = 7
+    a <<= 2
+    v12 = o.ev_maximum_voltage_limit
+    if v12 is not None:
+        if v12.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.multiplier
+        if v14 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+        pass
+        v15 = v12.unit
+        if v15 is None: raise EncFail('missing mandatory Unit')
+        if v15.__class__ is not unitSymbolType and not (v15.__class__ is int and 0 <= v15 < 7): raise EncFail(f'{v15!r} is not a unitSymbolType')
+        pass
+        v16 = v12.value
+        if v16 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
+        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if 0 <= v16 < 128: a = (a << 9) | v16
+        elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+        else: a = wi(a, v16)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_maximum_current_limit is not None:
-        v = o.ev_maximum_current_limit
+    v17 = o.ev_maximum_current_limit
+    if v17 is not None:
         w, c = _C102[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
+        if v17.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v17.__class__.__name__}')
+        pass
+        v19 = v17.multiplier
+        if v19 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v19 <= 3: raise EncFail(f'{v19!r} outside -3..3')
+        pass
+        v20 = v17.unit
+        if v20 is None: raise EncFail('missing mandatory Unit')
+        if v20.__class__ is not unitSymbolType and not (v20.__class__ is int and 0 <= v20 < 7): raise EncFail(f'{v20!r} is not a unitSymbolType')
+        pass
+        v21 = v17.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v19 - -3) << 9 | (v20) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 15
-    if o.ev_maximum_power_limit is not None:
-        v = o.ev_maximum_power_limit
+    v22 = o.ev_maximum_power_limit
+    if v22 is not None:
         w, c = _C103[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
+        if v22.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.multiplier
+        if v24 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        pass
+        v25 = v22.unit
+        if v25 is None: raise EncFail('missing mandatory Unit')
+        if v25.__class__ is not unitSymbolType and not (v25.__class__ is int and 0 <= v25 < 7): raise EncFail(f'{v25!r} is not a unitSymbolType')
+        pass
+        v26 = v22.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v24 - -3) << 9 | (v25) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
+        a <<= 2
         st = 19
-    if o.bulk_charging_complete is not None:
-        v = o.bulk_charging_complete
+    v27 = o.bulk_charging_complete
+    if v27 is not None:
         w, c = _C104[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v27]) << 1
         st = 23
-    if o.charging_complete is not None:
-        v = o.charging_complete
-        w, c = _C105[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory ChargingComplete')
-    if o.remaining_time_to_full_soc is not None:
-        v = o.remaining_time_to_full_soc
+    v28 = o.charging_complete
+    if v28 is None: raise EncFail('missing mandatory ChargingComplete')
+    w, c = _C105[st]
+    a = (a << w) | c
+    st = 27
+    a = (a << 3) | (BOOL[v28]) << 1
+    v29 = o.remaining_time_to_full_soc
+    if v29 is not None:
+        if v29.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.multiplier
+        if v31 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v31 <= 3: raise EncFail(f'{v31!r} outside -3..3')
+        pass
+        v32 = v29.unit
+        if v32 is None: raise EncFail('missing mandatory Unit')
+        if v32.__class__ is not unitSymbolType and not (v32.__class__ is int and 0 <= v32 < 7): raise EncFail(f'{v32!r} is not a unitSymbolType')
+        pass
+        v33 = v29.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -3) << 9 | (v32) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
         a <<= 2
-        a = _e_PhysicalValueType(v, a)
         st = 31
-    if o.remaining_time_to_bulk_soc is not None:
-        v = o.remaining_time_to_bulk_soc
+    v34 = o.remaining_time_to_bulk_soc
+    if v34 is not None:
         w, c = _C106[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
+        if v34.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.multiplier
+        if v36 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v36 <= 3: raise EncFail(f'{v36!r} outside -3..3')
+        pass
+        v37 = v34.unit
+        if v37 is None: raise EncFail('missing mandatory Unit')
+        if v37.__class__ is not unitSymbolType and not (v37.__class__ is int and 0 <= v37 < 7): raise EncFail(f'{v37!r} is not a unitSymbolType')
+        pass
+        v38 = v34.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v36 - -3) << 9 | (v37) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_target_voltage is not None:
-        v = o.ev_target_voltage
-        w, c = _C107[st]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVTargetVoltage')
-    a <<= 1
+    v39 = o.ev_target_voltage
+    if v39 is None: raise EncFail('missing mandatory EVTargetVoltage')
+    w, c = _C107[st]
+    a = (a << w) | c
+    if v39.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v39.__class__.__name__}')
+    pass
+    v41 = v39.multiplier
+    if v41 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v41 <= 3: raise EncFail(f'{v41!r} outside -3..3')
+    pass
+    v42 = v39.unit
+    if v42 is None: raise EncFail('missing mandatory Unit')
+    if v42.__class__ is not unitSymbolType and not (v42.__class__ is int and 0 <= v42 < 7): raise EncFail(f'{v42!r} is not a unitSymbolType')
+    pass
+    v43 = v39.value
+    if v43 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v41 - -3) << 9 | (v42) << 3
+    if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+    if 0 <= v43 < 128: a = (a << 9) | v43
+    elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
+    else: a = wi(a, v43)
+    pass
+    st = 39
+    a <<= 3
     return a
 
 def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
@@ -4188,7 +8315,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 11:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S62, 6)
+            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
@@ -4214,115 +8341,463 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required), r
 
+def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1551: return _d_CurrentDemandResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_CurrentDemandResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_CurrentDemandResType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_CurrentDemandResType(B, r0)
+    i1_evse_notification = (c >> 3) & 3
+    if i1_evse_notification >= 3: return _d_CurrentDemandResType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    k = _T24[c & 3]
+    i1_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_CurrentDemandResType(B, r0)
+        i1_evse_isolation_status = (c >> 2) & 7
+        if i1_evse_isolation_status >= 5: return _d_CurrentDemandResType(B, r0)
+        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        k = _T4[c & 1]
+    i1_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_CurrentDemandResType(B, r0)
+        i1_evse_status_code = (c >> 2) & 15
+        if i1_evse_status_code >= 12: return _d_CurrentDemandResType(B, r0)
+        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_CurrentDemandResType(B, r0)
+    if k != -1: return _d_CurrentDemandResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 29127: return _d_CurrentDemandResType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_CurrentDemandResType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_CurrentDemandResType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandResType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_CurrentDemandResType(B, r0)
+    i3_multiplier = ((c >> 9) & 7) + -3
+    if i3_multiplier > 3: return _d_CurrentDemandResType(B, r0)
+    i3_unit = (c >> 3) & 7
+    if i3_unit >= 7: return _d_CurrentDemandResType(B, r0)
+    i3_unit = _E_unitSymbolType[i3_unit]
+    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandResType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 126696: return _d_CurrentDemandResType(B, r0)
+    f_evse_current_limit_achieved = ((c >> 12) & 1) == 1
+    f_evse_voltage_limit_achieved = ((c >> 8) & 1) == 1
+    f_evse_power_limit_achieved = ((c >> 4) & 1) == 1
+    k = _T108[c & 7]
+    f_evse_present_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_evse_maximum_voltage_limit = None
+    if k == 7:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandResType(B, r0)
+        i4_multiplier = ((c >> 9) & 7) + -3
+        if i4_multiplier > 3: return _d_CurrentDemandResType(B, r0)
+        i4_unit = (c >> 3) & 7
+        if i4_unit >= 7: return _d_CurrentDemandResType(B, r0)
+        i4_unit = _E_unitSymbolType[i4_unit]
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_CurrentDemandResType(B, r0)
+        k = _T109[c & 3]
+        f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    f_evse_maximum_current_limit = None
+    if k == 8:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandResType(B, r0)
+        i5_multiplier = ((c >> 9) & 7) + -3
+        if i5_multiplier > 3: return _d_CurrentDemandResType(B, r0)
+        i5_unit = (c >> 3) & 7
+        if i5_unit >= 7: return _d_CurrentDemandResType(B, r0)
+        i5_unit = _E_unitSymbolType[i5_unit]
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_CurrentDemandResType(B, r0)
+        k = _T110[c & 3]
+        f_evse_maximum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+    f_evse_maximum_power_limit = None
+    if k == 9:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_CurrentDemandResType(B, r0)
+        i6_multiplier = ((c >> 9) & 7) + -3
+        if i6_multiplier > 3: return _d_CurrentDemandResType(B, r0)
+        i6_unit = (c >> 3) & 7
+        if i6_unit >= 7: return _d_CurrentDemandResType(B, r0)
+        i6_unit = _E_unitSymbolType[i6_unit]
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_CurrentDemandResType(B, r0)
+        k = _T111[c & 1]
+        f_evse_maximum_power_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+    f_evseid = None
+    if k == 10:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CurrentDemandResType(B, r0)
+        f_evseid, r = rstr(B, r, 37)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_CurrentDemandResType(B, r0)
+        k = _T112[c & 1]
+    else:
+        return _d_CurrentDemandResType(B, r0)
+    f_sa_schedule_tuple_id = None
+    if k == 11:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2052: return _d_CurrentDemandResType(B, r0)
+        f_sa_schedule_tuple_id = ((c >> 3) & 255) + 1
+        if f_sa_schedule_tuple_id > 255: return _d_CurrentDemandResType(B, r0)
+        k = _T113[c & 3]
+    else:
+        return _d_CurrentDemandResType(B, r0)
+    f_meter_info = None
+    if k == 12:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_CurrentDemandResType(B, r0)
+        i7_meter_id, r = rstr(B, r, 32)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_CurrentDemandResType(B, r0)
+        k = _T86[c & 7]
+        i7_meter_reading = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_CurrentDemandResType(B, r0)
+            r -= 8; i7_meter_reading = (B >> r) & 255
+            if i7_meter_reading > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_meter_reading, r = ru(B, r + 8, i7_meter_reading)
+                else: i7_meter_reading = (x << 7) | (i7_meter_reading & 127)
+            if i7_meter_reading > 18446744073709551615: return _d_CurrentDemandResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_CurrentDemandResType(B, r0)
+            k = _T87[c & 7]
+        i7_sig_meter_reading = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_CurrentDemandResType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_CurrentDemandResType(B, r0)
+            r -= 8 * nb; i7_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_CurrentDemandResType(B, r0)
+            k = _T88[c & 3]
+        i7_meter_status = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_CurrentDemandResType(B, r0)
+            r -= 9; i7_meter_status = (B >> r) & 511
+            if i7_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_meter_status, r = ri(B, r + 8, i7_meter_status)
+                elif i7_meter_status & 256: i7_meter_status = -((x << 7) | (i7_meter_status & 127)) - 1
+                else: i7_meter_status = (x << 7) | (i7_meter_status & 127)
+            elif i7_meter_status > 255: i7_meter_status = 255 - i7_meter_status
+            if i7_meter_status < -32768 or i7_meter_status > 32767: return _d_CurrentDemandResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_CurrentDemandResType(B, r0)
+            k = _T72[c & 3]
+        i7_t_meter = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_CurrentDemandResType(B, r0)
+            r -= 9; i7_t_meter = (B >> r) & 511
+            if i7_t_meter & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_t_meter, r = ri(B, r + 8, i7_t_meter)
+                elif i7_t_meter & 256: i7_t_meter = -((x << 7) | (i7_t_meter & 127)) - 1
+                else: i7_t_meter = (x << 7) | (i7_t_meter & 127)
+            elif i7_t_meter > 255: i7_t_meter = 255 - i7_t_meter
+            if i7_t_meter < -9223372036854775808 or i7_t_meter > 9223372036854775807: return _d_CurrentDemandResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_CurrentDemandResType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_CurrentDemandResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T114[c & 3]
+        f_meter_info = MeterInfoType(i7_meter_id, i7_meter_reading, i7_sig_meter_reading, i7_meter_status, i7_t_meter)
+    f_receipt_required = None
+    if k == 13:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_CurrentDemandResType(B, r0)
+        f_receipt_required = ((c >> 2) & 1) == 1
+        k = _T6[c & 1]
+    if k != -1: return _d_CurrentDemandResType(B, r0)
+    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required), r
+
 def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a <<= 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory DC_EVSEStatus')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
-    if o.evse_present_current is not None:
-        v = o.evse_present_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEPresentCurrent')
-    if o.evse_current_limit_achieved is not None:
-        v = o.evse_current_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSECurrentLimitAchieved')
-    if o.evse_voltage_limit_achieved is not None:
-        v = o.evse_voltage_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
-    if o.evse_power_limit_achieved is not None:
-        v = o.evse_power_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSEPowerLimitAchieved')
-    if o.evse_maximum_voltage_limit is not None:
-        v = o.evse_maximum_voltage_limit
-        a <<= 3
-        a = _e_PhysicalValueType(v, a)
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.dc_evse_status
+    if v3 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+    if v3.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v3.__class__.__name__}')
+    st4 = 0
+    v5 = v3.notification_max_delay
+    if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a = (a << 11) | (v2) << 4
+    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st4 = 3
+    v6 = v3.evse_notification
+    if v6 is None: raise EncFail('missing mandatory EVSENotification')
+    if v6.__class__ is not EVSENotificationType and not (v6.__class__ is int and 0 <= v6 < 3): raise EncFail(f'{v6!r} is not a EVSENotificationType')
+    st4 = 7
+    a = (a << 6) | (v6) << 1
+    v7 = v3.evse_isolation_status
+    if v7 is not None:
+        if v7.__class__ is not isolationLevelType and not (v7.__class__ is int and 0 <= v7 < 5): raise EncFail(f'{v7!r} is not a isolationLevelType')
+        a = (a << 7) | (v7) << 1
+        st4 = 11
+    v8 = v3.evse_status_code
+    if v8 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st4]
+    a = (a << w) | c
+    if v8.__class__ is not DC_EVSEStatusCodeType and not (v8.__class__ is int and 0 <= v8 < 12): raise EncFail(f'{v8!r} is not a DC_EVSEStatusCodeType')
+    st4 = 15
+    st = 7
+    v9 = o.evse_present_voltage
+    if v9 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v9.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v9.__class__.__name__}')
+    pass
+    v11 = v9.multiplier
+    if v11 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    pass
+    v12 = v9.unit
+    if v12 is None: raise EncFail('missing mandatory Unit')
+    if v12.__class__ is not unitSymbolType and not (v12.__class__ is int and 0 <= v12 < 7): raise EncFail(f'{v12!r} is not a unitSymbolType')
+    pass
+    v13 = v9.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 11
+    v14 = o.evse_present_current
+    if v14 is None: raise EncFail('missing mandatory EVSEPresentCurrent')
+    if v14.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.multiplier
+    if v16 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+    pass
+    v17 = v14.unit
+    if v17 is None: raise EncFail('missing mandatory Unit')
+    if v17.__class__ is not unitSymbolType and not (v17.__class__ is int and 0 <= v17 < 7): raise EncFail(f'{v17!r} is not a unitSymbolType')
+    pass
+    v18 = v14.value
+    if v18 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v16 - -3) << 9 | (v17) << 3
+    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if 0 <= v18 < 128: a = (a << 9) | v18
+    elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+    else: a = wi(a, v18)
+    pass
+    st = 15
+    v19 = o.evse_current_limit_achieved
+    if v19 is None: raise EncFail('missing mandatory EVSECurrentLimitAchieved')
+    st = 19
+    v20 = o.evse_voltage_limit_achieved
+    if v20 is None: raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
+    st = 23
+    v21 = o.evse_power_limit_achieved
+    if v21 is None: raise EncFail('missing mandatory EVSEPowerLimitAchieved')
+    st = 27
+    a = (a << 14) | (BOOL[v19]) << 9 | (BOOL[v20]) << 5 | (BOOL[v21]) << 1
+    v22 = o.evse_maximum_voltage_limit
+    if v22 is not None:
+        if v22.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.multiplier
+        if v24 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        pass
+        v25 = v22.unit
+        if v25 is None: raise EncFail('missing mandatory Unit')
+        if v25.__class__ is not unitSymbolType and not (v25.__class__ is int and 0 <= v25 < 7): raise EncFail(f'{v25!r} is not a unitSymbolType')
+        pass
+        v26 = v22.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v24 - -3) << 9 | (v25) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_maximum_current_limit is not None:
-        v = o.evse_maximum_current_limit
+    v27 = o.evse_maximum_current_limit
+    if v27 is not None:
         w, c = _C115[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
+        if v27.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v27.__class__.__name__}')
+        pass
+        v29 = v27.multiplier
+        if v29 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v29 <= 3: raise EncFail(f'{v29!r} outside -3..3')
+        pass
+        v30 = v27.unit
+        if v30 is None: raise EncFail('missing mandatory Unit')
+        if v30.__class__ is not unitSymbolType and not (v30.__class__ is int and 0 <= v30 < 7): raise EncFail(f'{v30!r} is not a unitSymbolType')
+        pass
+        v31 = v27.value
+        if v31 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v29 - -3) << 9 | (v30) << 3
+        if v31 < -32768 or v31 > 32767: raise EncFail(f'{v31!r} outside -32768..32767')
+        if 0 <= v31 < 128: a = (a << 9) | v31
+        elif -129 < v31 < 0: a = (a << 9) | (255 - v31)
+        else: a = wi(a, v31)
+        pass
+        a <<= 2
         st = 35
-    if o.evse_maximum_power_limit is not None:
-        v = o.evse_maximum_power_limit
+    v32 = o.evse_maximum_power_limit
+    if v32 is not None:
         w, c = _C116[st]
         a = (a << w) | c
-        a = _e_PhysicalValueType(v, a)
-        st = 39
-    if o.evseid is not None:
-        v = o.evseid
-        w, c = _C117[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wstr(a, v, 37)
-        a <<= 1
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVSEID')
-    if o.sa_schedule_tuple_id is not None:
-        v = o.sa_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
-        st = 47
-    else:
-        raise EncFail('missing mandatory SAScheduleTupleID')
-    if o.meter_info is not None:
-        v = o.meter_info
+        if v32.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v32.__class__.__name__}')
+        pass
+        v34 = v32.multiplier
+        if v34 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
+        pass
+        v35 = v32.unit
+        if v35 is None: raise EncFail('missing mandatory Unit')
+        if v35.__class__ is not unitSymbolType and not (v35.__class__ is int and 0 <= v35 < 7): raise EncFail(f'{v35!r} is not a unitSymbolType')
+        pass
+        v36 = v32.value
+        if v36 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v34 - -3) << 9 | (v35) << 3
+        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if 0 <= v36 < 128: a = (a << 9) | v36
+        elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
+        else: a = wi(a, v36)
+        pass
         a <<= 2
-        a = _e_MeterInfoType(v, a)
+        st = 39
+    v37 = o.evseid
+    if v37 is None: raise EncFail('missing mandatory EVSEID')
+    w, c = _C117[st]
+    a = (a << w) | c
+    a <<= 1
+    a = wstr(a, v37, 37)
+    st = 43
+    v38 = o.sa_schedule_tuple_id
+    if v38 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+    if not 1 <= v38 <= 255: raise EncFail(f'{v38!r} outside 1..255')
+    st = 47
+    a = (a << 12) | (v38 - 1) << 1
+    v39 = o.meter_info
+    if v39 is not None:
+        if v39.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v39.__class__.__name__}')
+        st40 = 0
+        v41 = v39.meter_id
+        if v41 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 4
+        a = wstr(a, v41, 32)
+        st40 = 3
+        a <<= 1
+        v42 = v39.meter_reading
+        if v42 is not None:
+            a <<= 4
+            if v42 > 18446744073709551615: raise EncFail(f'{v42!r} outside 0..18446744073709551615')
+            if 0 <= v42 < 128: a = (a << 8) | v42
+            else: a = wu(a, v42)
+            a <<= 1
+            st40 = 7
+        v43 = v39.sig_meter_reading
+        if v43 is not None:
+            w, c = _C90[st40]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v43, 64)
+            a <<= 1
+            st40 = 11
+        v44 = v39.meter_status
+        if v44 is not None:
+            w, c = _C91[st40]
+            a = (a << w) | c
+            a <<= 1
+            if v44 < -32768 or v44 > 32767: raise EncFail(f'{v44!r} outside -32768..32767')
+            if 0 <= v44 < 128: a = (a << 9) | v44
+            elif -129 < v44 < 0: a = (a << 9) | (255 - v44)
+            else: a = wi(a, v44)
+            a <<= 1
+            st40 = 15
+        v45 = v39.t_meter
+        if v45 is not None:
+            w, c = _C92[st40]
+            a = (a << w) | c
+            a <<= 1
+            if v45 < -9223372036854775808 or v45 > 9223372036854775807: raise EncFail(f'{v45!r} outside -9223372036854775808..9223372036854775807')
+            if 0 <= v45 < 128: a = (a << 9) | v45
+            elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+            else: a = wi(a, v45)
+            a <<= 1
+            st40 = 19
+        w, c = _C93[st40]
+        a = (a << w) | c
         st = 51
-    if o.receipt_required is not None:
-        v = o.receipt_required
+    v46 = o.receipt_required
+    if v46 is not None:
         w, c = _C118[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v46]) << 1
         st = 55
     w, c = _C119[st]
     a = (a << w) | c
@@ -4361,37 +8836,71 @@ def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
 
+def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+    r0 = r
+    r -= 25; c = (B >> r) & 33554431
+    if c & 31209484: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    i1_ev_ready = ((c >> 21) & 1) == 1
+    i1_ev_error_code = (c >> 14) & 15
+    if i1_ev_error_code >= 12: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_evresssoc = (c >> 4) & 127
+    if i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    k = _T120[c & 3]
+    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    f_bulk_charging_complete = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+        f_bulk_charging_complete = ((c >> 2) & 1) == 1
+        k = _T3[c & 1]
+    f_charging_complete = None
+    if k == 2:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+        f_charging_complete = ((c >> 2) & 1) == 1
+        k = _T6[c & 1]
+    else:
+        return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
+
 def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
     st = 0
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        a <<= 1
-        a = _e_DC_EVStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    if o.bulk_charging_complete is not None:
-        v = o.bulk_charging_complete
-        a <<= 2
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+    v2 = o.dc_ev_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
+    if v2.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.ev_ready
+    if v4 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v5 = v2.ev_error_code
+    if v5 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v5.__class__ is not DC_EVErrorCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVErrorCodeType')
+    pass
+    v6 = v2.evresssoc
+    if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    pass
+    st = 3
+    a = (a << 23) | (BOOL[v4]) << 19 | (v5) << 12 | (v6) << 2
+    v7 = o.bulk_charging_complete
+    if v7 is not None:
+        a = (a << 5) | (BOOL[v7]) << 1
         st = 7
-    if o.charging_complete is not None:
-        v = o.charging_complete
-        w, c = _C121[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ChargingComplete')
-    a <<= 1
+    v8 = o.charging_complete
+    if v8 is None: raise EncFail('missing mandatory ChargingComplete')
+    w, c = _C121[st]
+    a = (a << w) | c
+    st = 11
+    a = (a << 4) | (BOOL[v8]) << 2
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -4407,15 +8916,16 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -4424,8 +8934,14 @@ def _d_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryPara
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPowerDeliveryParameterType(), r
 
+def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EVPowerDeliveryParameterType(B, r0)
+    return EVPowerDeliveryParameterType(), r
+
 def _e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -4462,30 +8978,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 115: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 3
+    if f_evse_notification >= 3: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EVSENotificationType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not EVSENotificationType and not (v3.__class__ is int and 0 <= v3 < 3): raise EncFail(f'{v3!r} is not a EVSENotificationType')
+    pass
+    a = (a << 7) | (v3) << 2
     return a
 
 def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
@@ -4493,8 +9016,14 @@ def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVStatusType(), r
 
+def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EVStatusType(B, r0)
+    return EVStatusType(), r
+
 def _e_EVStatusType(o: EVStatusType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -4512,18 +9041,81 @@ def _d_EntryType(B: int, r: int) -> tuple[EntryType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EntryType(f_relative_time_interval, f_time_interval), r
 
+def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_relative_time_interval = f_time_interval = None
+    if k == 0:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_EntryType(B, r0)
+        r -= 8; i1_start = (B >> r) & 255
+        if i1_start > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            else: i1_start = (x << 7) | (i1_start & 127)
+        if i1_start > 16777214: return _d_EntryType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_EntryType(B, r0)
+        k = _T16[c & 3]
+        i1_duration = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_EntryType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 86400: return _d_EntryType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_EntryType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_EntryType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+    elif k == 1:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_EntryType(B, r0)
+        k = _T6[c & 1]
+        f_time_interval = IntervalType()
+    else:
+        return _d_EntryType(B, r0)
+    if k != -1: return _d_EntryType(B, r0)
+    return EntryType(f_relative_time_interval, f_time_interval), r
+
 def _e_EntryType(o: EntryType, a: int) -> int:
-    st = 0
-    if o.relative_time_interval is not None:
-        v = o.relative_time_interval
-        a <<= 2
-        a = _e_RelativeTimeIntervalType(v, a)
-        st = 3
-    elif o.time_interval is not None:
-        v = o.time_interval
-        a = (a << 2) | 1
-        a = _e_IntervalType(v, a)
-        st = 3
+    pass
+    v2 = o.relative_time_interval
+    v3 = o.time_interval
+    if v2 is not None:
+        if v2.__class__ is not RelativeTimeIntervalType: raise EncFail(f'expected RelativeTimeIntervalType, got {v2.__class__.__name__}')
+        st4 = 0
+        v5 = v2.start
+        if v5 is None: raise EncFail('missing mandatory start')
+        a <<= 4
+        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        st4 = 3
+        a <<= 1
+        v6 = v2.duration
+        if v6 is not None:
+            a <<= 3
+            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if 0 <= v6 < 128: a = (a << 8) | v6
+            else: a = wu(a, v6)
+            a <<= 1
+            st4 = 7
+        w, c = _C67[st4]
+        a = (a << w) | c
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
+        pass
+        a = (a << 3) | 2
+        pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
     a <<= 1
@@ -4585,12 +9177,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -4687,18 +9282,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -4733,27 +9342,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -4773,24 +9386,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T135[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T136[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T35[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C137[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C138[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C139[st]
     a = (a << w) | c
@@ -4812,8 +9447,27 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -4826,7 +9480,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -4857,15 +9511,16 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -4939,8 +9594,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T141[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T142[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -4997,18 +9717,24 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
 
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
+
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -5033,17 +9759,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T143[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T144[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T44[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T45[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T5[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T34[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T6[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T16[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C143[st]
+            w, c = _C145[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -5058,11 +9848,11 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T144[(B >> r) & 7]
+    r -= 3; k = _T143[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T145[(B >> r) & 7]
+        r -= 3; k = _T144[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
@@ -5096,49 +9886,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T143[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T144[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T44[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T45[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T5[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T34[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T6[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
+    v3 = o.type
+    if v3 is not None:
         w, c = _C146[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.uri is not None:
-        v = o.uri
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C147[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
-    if o.transforms is not None:
-        v = o.transforms
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C148[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v5, a)
         st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
-        w, c = _C149[st]
-        a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C149[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
@@ -5163,7 +9991,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S62, 6)
+            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
@@ -5179,39 +10007,177 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
 
+def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_session_id = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringReceiptReqType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 8 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
+        r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeteringReceiptReqType(B, r0)
+        k = _T24[c & 3]
+    else:
+        return _d_MeteringReceiptReqType(B, r0)
+    f_sa_schedule_tuple_id = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_MeteringReceiptReqType(B, r0)
+        f_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
+        if f_sa_schedule_tuple_id > 255: return _d_MeteringReceiptReqType(B, r0)
+        k = _T4[c & 1]
+    f_meter_info = None
+    if k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_MeteringReceiptReqType(B, r0)
+        i1_meter_id, r = rstr(B, r, 32)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeteringReceiptReqType(B, r0)
+        k = _T86[c & 7]
+        i1_meter_reading = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_MeteringReceiptReqType(B, r0)
+            r -= 8; i1_meter_reading = (B >> r) & 255
+            if i1_meter_reading > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_meter_reading, r = ru(B, r + 8, i1_meter_reading)
+                else: i1_meter_reading = (x << 7) | (i1_meter_reading & 127)
+            if i1_meter_reading > 18446744073709551615: return _d_MeteringReceiptReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_MeteringReceiptReqType(B, r0)
+            k = _T87[c & 7]
+        i1_sig_meter_reading = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_MeteringReceiptReqType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
+            r -= 8 * nb; i1_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_MeteringReceiptReqType(B, r0)
+            k = _T88[c & 3]
+        i1_meter_status = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_MeteringReceiptReqType(B, r0)
+            r -= 9; i1_meter_status = (B >> r) & 511
+            if i1_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
+                else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
+            elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
+            if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_MeteringReceiptReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_MeteringReceiptReqType(B, r0)
+            k = _T72[c & 3]
+        i1_t_meter = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_MeteringReceiptReqType(B, r0)
+            r -= 9; i1_t_meter = (B >> r) & 511
+            if i1_t_meter & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_t_meter, r = ri(B, r + 8, i1_t_meter)
+                elif i1_t_meter & 256: i1_t_meter = -((x << 7) | (i1_t_meter & 127)) - 1
+                else: i1_t_meter = (x << 7) | (i1_t_meter & 127)
+            elif i1_t_meter > 255: i1_t_meter = 255 - i1_t_meter
+            if i1_t_meter < -9223372036854775808 or i1_t_meter > 9223372036854775807: return _d_MeteringReceiptReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_MeteringReceiptReqType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_MeteringReceiptReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_meter_info = MeterInfoType(i1_meter_id, i1_meter_reading, i1_sig_meter_reading, i1_meter_status, i1_t_meter)
+    else:
+        return _d_MeteringReceiptReqType(B, r0)
+    if k != -1: return _d_MeteringReceiptReqType(B, r0)
+    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
+
 def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.session_id is not None:
-        v = o.session_id
-        w, c = _C151[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.sa_schedule_tuple_id is not None:
-        v = o.sa_schedule_tuple_id
-        a <<= 2
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
+    v3 = o.session_id
+    if v3 is None: raise EncFail('missing mandatory SessionID')
+    w, c = _C151[st]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v3, 8)
+    st = 7
+    a <<= 1
+    v4 = o.sa_schedule_tuple_id
+    if v4 is not None:
+        if not 1 <= v4 <= 255: raise EncFail(f'{v4!r} outside 1..255')
+        a = (a << 12) | (v4 - 1) << 1
         st = 11
-    if o.meter_info is not None:
-        v = o.meter_info
-        w, c = _C27[st]
+    v5 = o.meter_info
+    if v5 is None: raise EncFail('missing mandatory MeterInfo')
+    w, c = _C25[st]
+    a = (a << w) | c
+    if v5.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v5.__class__.__name__}')
+    st6 = 0
+    v7 = v5.meter_id
+    if v7 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v7, 32)
+    st6 = 3
+    a <<= 1
+    v8 = v5.meter_reading
+    if v8 is not None:
+        a <<= 4
+        if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
+        a <<= 1
+        st6 = 7
+    v9 = v5.sig_meter_reading
+    if v9 is not None:
+        w, c = _C90[st6]
         a = (a << w) | c
-        a = _e_MeterInfoType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory MeterInfo')
+        a <<= 1
+        a = wbin(a, v9, 64)
+        a <<= 1
+        st6 = 11
+    v10 = v5.meter_status
+    if v10 is not None:
+        w, c = _C91[st6]
+        a = (a << w) | c
+        a <<= 1
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
+        a <<= 1
+        st6 = 15
+    v11 = v5.t_meter
+    if v11 is not None:
+        w, c = _C92[st6]
+        a = (a << w) | c
+        a <<= 1
+        if v11 < -9223372036854775808 or v11 > 9223372036854775807: raise EncFail(f'{v11!r} outside -9223372036854775808..9223372036854775807')
+        if 0 <= v11 < 128: a = (a << 9) | v11
+        elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+        else: a = wi(a, v11)
+        a <<= 1
+        st6 = 19
+    w, c = _C93[st6]
+    a = (a << w) | c
+    st = 15
     a <<= 1
     return a
 
@@ -5246,33 +10212,163 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeteringReceiptResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
 
-def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
+def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 772: return _d_MeteringReceiptResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_MeteringReceiptResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T152[c & 3]
+    f_ac_evse_status = f_dc_evse_status = f_evse_status = None
+    if k == 1:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_MeteringReceiptResType(B, r0)
+        r -= 8; i1_notification_max_delay = (B >> r) & 255
+        if i1_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        if i1_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
+        r -= 12; c = (B >> r) & 4095
+        if c & 3702: return _d_MeteringReceiptResType(B, r0)
+        i1_evse_notification = (c >> 7) & 3
+        if i1_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
+        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_rcd = ((c >> 3) & 1) == 1
+        k = _T6[c & 1]
+        f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+    elif k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_MeteringReceiptResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
+        r -= 8; c = (B >> r) & 255
+        if c & 228: return _d_MeteringReceiptResType(B, r0)
+        i2_evse_notification = (c >> 3) & 3
+        if i2_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
+        i2_evse_notification = _E_EVSENotificationType[i2_evse_notification]
+        k = _T24[c & 3]
+        i2_evse_isolation_status = None
+        if k == 2:
+            r -= 6; c = (B >> r) & 63
+            if c & 34: return _d_MeteringReceiptResType(B, r0)
+            i2_evse_isolation_status = (c >> 2) & 7
+            if i2_evse_isolation_status >= 5: return _d_MeteringReceiptResType(B, r0)
+            i2_evse_isolation_status = _E_isolationLevelType[i2_evse_isolation_status]
+            k = _T4[c & 1]
+        i2_evse_status_code = None
+        if k == 3:
+            r -= 7; c = (B >> r) & 127
+            if c & 66: return _d_MeteringReceiptResType(B, r0)
+            i2_evse_status_code = (c >> 2) & 15
+            if i2_evse_status_code >= 12: return _d_MeteringReceiptResType(B, r0)
+            i2_evse_status_code = _E_DC_EVSEStatusCodeType[i2_evse_status_code]
+            k = _T6[c & 1]
+        else:
+            return _d_MeteringReceiptResType(B, r0)
+        if k != -1: return _d_MeteringReceiptResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_dc_evse_status = DC_EVSEStatusType(i2_notification_max_delay, i2_evse_notification, i2_evse_isolation_status, i2_evse_status_code)
+    elif k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_MeteringReceiptResType(B, r0)
+        r -= 8; i3_notification_max_delay = (B >> r) & 255
+        if i3_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        if i3_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
+        r -= 8; c = (B >> r) & 255
+        if c & 230: return _d_MeteringReceiptResType(B, r0)
+        i3_evse_notification = (c >> 3) & 3
+        if i3_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
+        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        k = _T6[c & 1]
+        f_evse_status = EVSEStatusType(i3_notification_max_delay, i3_evse_notification)
     else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.ac_evse_status is not None:
-        v = o.ac_evse_status
-        a <<= 2
-        a = _e_AC_EVSEStatusType(v, a)
-        st = 7
-    elif o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a = (a << 2) | 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    elif o.evse_status is not None:
-        v = o.evse_status
-        a = (a << 2) | 2
-        a = _e_EVSEStatusType(v, a)
-        st = 7
+        return _d_MeteringReceiptResType(B, r0)
+    if k != -1: return _d_MeteringReceiptResType(B, r0)
+    return MeteringReceiptResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+
+def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    a = (a << 8) | (v2) << 1
+    v3 = o.ac_evse_status
+    v4 = o.dc_evse_status
+    v5 = o.evse_status
+    if v3 is not None:
+        if v3.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v3.__class__.__name__}')
+        pass
+        v7 = v3.notification_max_delay
+        if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 4
+        if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
+        pass
+        v8 = v3.evse_notification
+        if v8 is None: raise EncFail('missing mandatory EVSENotification')
+        if v8.__class__ is not EVSENotificationType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a EVSENotificationType')
+        pass
+        v9 = v3.rcd
+        if v9 is None: raise EncFail('missing mandatory RCD')
+        pass
+        a = (a << 11) | (v8) << 6 | (BOOL[v9]) << 2
+        pass
+    elif v4 is not None:
+        if v4.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v4.__class__.__name__}')
+        st10 = 0
+        v11 = v4.notification_max_delay
+        if v11 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 4) | 4
+        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        st10 = 3
+        v12 = v4.evse_notification
+        if v12 is None: raise EncFail('missing mandatory EVSENotification')
+        if v12.__class__ is not EVSENotificationType and not (v12.__class__ is int and 0 <= v12 < 3): raise EncFail(f'{v12!r} is not a EVSENotificationType')
+        st10 = 7
+        a = (a << 6) | (v12) << 1
+        v13 = v4.evse_isolation_status
+        if v13 is not None:
+            if v13.__class__ is not isolationLevelType and not (v13.__class__ is int and 0 <= v13 < 5): raise EncFail(f'{v13!r} is not a isolationLevelType')
+            a = (a << 7) | (v13) << 1
+            st10 = 11
+        v14 = v4.evse_status_code
+        if v14 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st10]
+        a = (a << w) | c
+        if v14.__class__ is not DC_EVSEStatusCodeType and not (v14.__class__ is int and 0 <= v14 < 12): raise EncFail(f'{v14!r} is not a DC_EVSEStatusCodeType')
+        st10 = 15
+        a = (a << 7) | (v14) << 2
+        pass
+    elif v5 is not None:
+        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
+        pass
+        v16 = v5.notification_max_delay
+        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 4) | 8
+        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
+        if 0 <= v16 < 128: a = (a << 8) | v16
+        else: a = wu(a, v16)
+        pass
+        v17 = v5.evse_notification
+        if v17 is None: raise EncFail('missing mandatory EVSENotification')
+        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
+        pass
+        a = (a << 7) | (v17) << 2
+        pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     a <<= 1
@@ -5295,24 +10391,27 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C156[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C157[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C158[st]
     a = (a << w) | c
@@ -5341,24 +10440,73 @@ def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return PaymentDetailsReqType(f_e_maid, f_contract_signature_cert_chain), r
 
+def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PaymentDetailsReqType(B, r0)
+    f_e_maid, r = rstr(B, r, 15)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_PaymentDetailsReqType(B, r0)
+    k = _T0[c & 3]
+    i1_id = None
+    if k == 0:
+        i1_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    i1_certificate = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PaymentDetailsReqType(B, r0)
+        i1_certificate, r = rbin(B, r, 800)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PaymentDetailsReqType(B, r0)
+        k = _T35[c & 3]
+    else:
+        return _d_PaymentDetailsReqType(B, r0)
+    i1_sub_certificates = None
+    if k == 2:
+        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_PaymentDetailsReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_PaymentDetailsReqType(B, r0)
+    f_contract_signature_cert_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    return PaymentDetailsReqType(f_e_maid, f_contract_signature_cert_chain), r
+
 def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
-    st = 0
-    if o.e_maid is not None:
-        v = o.e_maid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 15)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory eMAID')
-    if o.contract_signature_cert_chain is not None:
-        v = o.contract_signature_cert_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ContractSignatureCertChain')
+    pass
+    v2 = o.e_maid
+    if v2 is None: raise EncFail('missing mandatory eMAID')
+    a <<= 2
+    a = wstr(a, v2, 15)
+    pass
+    v3 = o.contract_signature_cert_chain
+    if v3 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+    if v3.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v3.__class__.__name__}')
+    st4 = 0
+    a <<= 2
+    v5 = v3.id
+    if v5 is not None:
+        a <<= 2
+        a = wstr(a, v5, None)
+        st4 = 3
+    v6 = v3.certificate
+    if v6 is None: raise EncFail('missing mandatory Certificate')
+    w, c = _C36[st4]
+    a = (a << w) | c
+    a <<= 1
+    a = wbin(a, v6, 800)
+    st4 = 7
+    a <<= 1
+    v7 = v3.sub_certificates
+    if v7 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v7, a)
+        st4 = 11
+    w, c = _C37[st4]
+    a = (a << w) | c
+    pass
     a <<= 1
     return a
 
@@ -5394,7 +10542,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_time_stamp, r = sl2(B, r, _S94, 6)
+            f_evse_time_stamp, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
@@ -5408,40 +10556,50 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return PaymentDetailsResType(f_response_code, f_gen_challenge, f_evse_time_stamp), r
 
+def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 775: return _d_PaymentDetailsResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_PaymentDetailsResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; nb = (B >> r) & 255
+    if nb > 16 or 8 * nb > r: return _d_PaymentDetailsResType(B, r0)
+    r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PaymentDetailsResType(B, r0)
+    r -= 9; f_evse_time_stamp = (B >> r) & 511
+    if f_evse_time_stamp & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+        elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
+        else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
+    elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
+    if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PaymentDetailsResType(B, r0)
+    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_evse_time_stamp), r
+
 def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.gen_challenge is not None:
-        v = o.gen_challenge
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 16)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory GenChallenge')
-    if o.evse_time_stamp is not None:
-        v = o.evse_time_stamp
-        a <<= 1
-        a <<= 1
-        if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSETimeStamp')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.gen_challenge
+    if v3 is None: raise EncFail('missing mandatory GenChallenge')
+    a = (a << 10) | (v2) << 3
+    a = wbin(a, v3, 16)
+    pass
+    v4 = o.evse_time_stamp
+    if v4 is None: raise EncFail('missing mandatory EVSETimeStamp')
+    a <<= 3
+    if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+    if 0 <= v4 < 128: a = (a << 9) | v4
+    elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
+    else: a = wi(a, v4)
+    pass
+    a <<= 2
     return a
 
 def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int]:
@@ -5468,25 +10626,28 @@ def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSel
     if k != -1: raise unexpected(k, r, 'end of element')
     return PaymentServiceSelectionReqType(f_selected_payment_option, f_selected_service_list), r
 
+def _f_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int]:
+    r0 = r
+    r -= 5; c = (B >> r) & 31
+    if c & 27: return _d_PaymentServiceSelectionReqType(B, r0)
+    f_selected_payment_option = (c >> 2) & 1
+    f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
+    f_selected_service_list, r = _f_SelectedServiceListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_PaymentServiceSelectionReqType(B, r0)
+    return PaymentServiceSelectionReqType(f_selected_payment_option, f_selected_service_list), r
+
 def _e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) -> int:
-    st = 0
-    if o.selected_payment_option is not None:
-        v = o.selected_payment_option
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a paymentOptionType')
-        a = (a << 1) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SelectedPaymentOption')
-    if o.selected_service_list is not None:
-        v = o.selected_service_list
-        a <<= 1
-        a = _e_SelectedServiceListType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SelectedServiceList')
+    pass
+    v2 = o.selected_payment_option
+    if v2 is None: raise EncFail('missing mandatory SelectedPaymentOption')
+    if v2.__class__ is not paymentOptionType and not (v2.__class__ is int and 0 <= v2 < 2): raise EncFail(f'{v2!r} is not a paymentOptionType')
+    pass
+    v3 = o.selected_service_list
+    if v3 is None: raise EncFail('missing mandatory SelectedServiceList')
+    a = (a << 5) | (v2) << 2
+    a = _e_SelectedServiceListType(v3, a)
+    pass
     a <<= 1
     return a
 
@@ -5507,6 +10668,56 @@ def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SelectedService')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SelectedServiceListType(f_selected_service), r
+
+def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_selected_service = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_SelectedServiceListType(B, r0)
+            r -= 8; i1_service_id = (B >> r) & 255
+            if i1_service_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_SelectedServiceListType(B, r0)
+            k = _T16[c & 3]
+            i1_parameter_set_id = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SelectedServiceListType(B, r0)
+                r -= 9; i1_parameter_set_id = (B >> r) & 511
+                if i1_parameter_set_id & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_parameter_set_id, r = ri(B, r + 8, i1_parameter_set_id)
+                    elif i1_parameter_set_id & 256: i1_parameter_set_id = -((x << 7) | (i1_parameter_set_id & 127)) - 1
+                    else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
+                elif i1_parameter_set_id > 255: i1_parameter_set_id = 255 - i1_parameter_set_id
+                if i1_parameter_set_id < -32768 or i1_parameter_set_id > 32767: return _d_SelectedServiceListType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SelectedServiceListType(B, r0)
+                k = _T6[c & 1]
+            if k != -1: return _d_SelectedServiceListType(B, r0)
+            v = SelectedServiceType(i1_service_id, i1_parameter_set_id)
+            f_selected_service.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_SelectedServiceListType(B, r0)
+    if k != -1: return _d_SelectedServiceListType(B, r0)
     return SelectedServiceListType(f_selected_service), r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
@@ -5563,30 +10774,57 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SelectedServiceType(f_service_id, f_parameter_set_id), r
 
+def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SelectedServiceType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SelectedServiceType(B, r0)
+    k = _T16[c & 3]
+    f_parameter_set_id = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SelectedServiceType(B, r0)
+        r -= 9; f_parameter_set_id = (B >> r) & 511
+        if f_parameter_set_id & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+            elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
+            else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+        elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+        if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_SelectedServiceType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SelectedServiceType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_SelectedServiceType(B, r0)
+    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.parameter_set_id is not None:
-        v = o.parameter_set_id
-        a <<= 2
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.parameter_set_id
+    if v3 is not None:
+        a <<= 3
+        if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C65[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -5609,19 +10847,22 @@ def _d_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSel
     if k != -1: raise unexpected(k, r, 'end of element')
     return PaymentServiceSelectionResType(f_response_code), r
 
+def _f_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSelectionResType, int]:
+    r0 = r
+    r -= 9; c = (B >> r) & 511
+    if c & 387: return _d_PaymentServiceSelectionResType(B, r0)
+    f_response_code = (c >> 2) & 31
+    if f_response_code >= 26: return _d_PaymentServiceSelectionResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    return PaymentServiceSelectionResType(f_response_code), r
+
 def _e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    a = (a << 9) | (v2) << 2
     return a
 
 def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
@@ -5644,19 +10885,19 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S62, 6)
+            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T91[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_charging_profile = None
     if k == 2:
         f_charging_profile, r = _d_ChargingProfileType(B, r)
-        r -= 2; k = _T93[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 3:
         f_dc_ev_power_delivery_parameter, r = _d_DC_EVPowerDeliveryParameterType(B, r)
@@ -5667,44 +10908,116 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerDeliveryReqType(f_charge_progress, f_sa_schedule_tuple_id, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
 
+def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+    r0 = r
+    r -= 19; c = (B >> r) & 524287
+    if c & 421896: return _d_PowerDeliveryReqType(B, r0)
+    f_charge_progress = (c >> 15) & 3
+    if f_charge_progress >= 3: return _d_PowerDeliveryReqType(B, r0)
+    f_charge_progress = _E_chargeProgressType[f_charge_progress]
+    f_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+    if f_sa_schedule_tuple_id > 255: return _d_PowerDeliveryReqType(B, r0)
+    k = _T87[c & 7]
+    f_charging_profile = None
+    if k == 2:
+        f_charging_profile, r = _f_ChargingProfileType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T88[c & 3]
+    f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
+    if k == 3:
+        r -= 25; c = (B >> r) & 33554431
+        if c & 31209484: return _d_PowerDeliveryReqType(B, r0)
+        i2_ev_ready = ((c >> 21) & 1) == 1
+        i2_ev_error_code = (c >> 14) & 15
+        if i2_ev_error_code >= 12: return _d_PowerDeliveryReqType(B, r0)
+        i2_ev_error_code = _E_DC_EVErrorCodeType[i2_ev_error_code]
+        i2_evresssoc = (c >> 4) & 127
+        if i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
+        k = _T120[c & 3]
+        i1_dc_ev_status = DC_EVStatusType(i2_ev_ready, i2_ev_error_code, i2_evresssoc)
+        i1_bulk_charging_complete = None
+        if k == 1:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_PowerDeliveryReqType(B, r0)
+            i1_bulk_charging_complete = ((c >> 2) & 1) == 1
+            k = _T3[c & 1]
+        i1_charging_complete = None
+        if k == 2:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_PowerDeliveryReqType(B, r0)
+            i1_charging_complete = ((c >> 2) & 1) == 1
+            k = _T6[c & 1]
+        else:
+            return _d_PowerDeliveryReqType(B, r0)
+        if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i1_dc_ev_status, i1_bulk_charging_complete, i1_charging_complete)
+    elif k == 4:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_PowerDeliveryReqType(B, r0)
+        k = _T6[c & 1]
+        f_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
+    if k != -1: return _d_PowerDeliveryReqType(B, r0)
+    return PowerDeliveryReqType(f_charge_progress, f_sa_schedule_tuple_id, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
+
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 0
-    if o.charge_progress is not None:
-        v = o.charge_progress
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a chargeProgressType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ChargeProgress')
-    if o.sa_schedule_tuple_id is not None:
-        v = o.sa_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
-        a = (a << 8) | (v - 1)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory SAScheduleTupleID')
-    if o.charging_profile is not None:
-        v = o.charging_profile
+    v2 = o.charge_progress
+    if v2 is None: raise EncFail('missing mandatory ChargeProgress')
+    if v2.__class__ is not chargeProgressType and not (v2.__class__ is int and 0 <= v2 < 3): raise EncFail(f'{v2!r} is not a chargeProgressType')
+    st = 3
+    v3 = o.sa_schedule_tuple_id
+    if v3 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+    if not 1 <= v3 <= 255: raise EncFail(f'{v3!r} outside 1..255')
+    st = 7
+    a = (a << 16) | (v2) << 12 | (v3 - 1) << 1
+    v4 = o.charging_profile
+    if v4 is not None:
         a <<= 3
-        a = _e_ChargingProfileType(v, a)
+        a = _e_ChargingProfileType(v4, a)
         st = 11
-    if o.dc_ev_power_delivery_parameter is not None:
-        v = o.dc_ev_power_delivery_parameter
+    v5 = o.dc_ev_power_delivery_parameter
+    v6 = o.ev_power_delivery_parameter
+    if v5 is not None:
         w, c = _C161[st]
         a = (a << w) | c
-        a = _e_DC_EVPowerDeliveryParameterType(v, a)
+        if v5.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v5.__class__.__name__}')
+        st7 = 0
+        v8 = v5.dc_ev_status
+        if v8 is None: raise EncFail('missing mandatory DC_EVStatus')
+        if v8.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.ev_ready
+        if v10 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v11 = v8.ev_error_code
+        if v11 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v11.__class__ is not DC_EVErrorCodeType and not (v11.__class__ is int and 0 <= v11 < 12): raise EncFail(f'{v11!r} is not a DC_EVErrorCodeType')
+        pass
+        v12 = v8.evresssoc
+        if v12 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+        pass
+        st7 = 3
+        a = (a << 23) | (BOOL[v10]) << 19 | (v11) << 12 | (v12) << 2
+        v13 = v5.bulk_charging_complete
+        if v13 is not None:
+            a = (a << 5) | (BOOL[v13]) << 1
+            st7 = 7
+        v14 = v5.charging_complete
+        if v14 is None: raise EncFail('missing mandatory ChargingComplete')
+        w, c = _C121[st7]
+        a = (a << w) | c
+        st7 = 11
+        a = (a << 4) | (BOOL[v14]) << 2
         st = 15
-    elif o.ev_power_delivery_parameter is not None:
-        v = o.ev_power_delivery_parameter
+    elif v6 is not None:
         w, c = _C162[st]
         a = (a << w) | c
-        a = _e_EVPowerDeliveryParameterType(v, a)
+        if v6.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v6.__class__.__name__}')
+        pass
+        a <<= 1
         st = 15
     w, c = _C163[st]
     a = (a << w) | c
@@ -5727,6 +11040,64 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ProfileEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ChargingProfileType(f_profile_entry), r
+
+def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_profile_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ChargingProfileType(B, r0)
+            r -= 8; i1_charging_profile_entry_start = (B >> r) & 255
+            if i1_charging_profile_entry_start > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
+                else: i1_charging_profile_entry_start = (x << 7) | (i1_charging_profile_entry_start & 127)
+            if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
+            r -= 16; c = (B >> r) & 65535
+            if c & 61895: return _d_ChargingProfileType(B, r0)
+            i2_multiplier = ((c >> 9) & 7) + -3
+            if i2_multiplier > 3: return _d_ChargingProfileType(B, r0)
+            i2_unit = (c >> 3) & 7
+            if i2_unit >= 7: return _d_ChargingProfileType(B, r0)
+            i2_unit = _E_unitSymbolType[i2_unit]
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_ChargingProfileType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargingProfileType(B, r0)
+            k = _T35[c & 3]
+            i1_charging_profile_entry_max_power = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+            i1_charging_profile_entry_max_number_of_phases_in_use = None
+            if k == 2:
+                r -= 5; c = (B >> r) & 31
+                if c & 18: return _d_ChargingProfileType(B, r0)
+                i1_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
+                if i1_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ChargingProfileType(B, r0)
+                k = _T6[c & 1]
+            if k != -1: return _d_ChargingProfileType(B, r0)
+            v = ProfileEntryType(i1_charging_profile_entry_start, i1_charging_profile_entry_max_power, i1_charging_profile_entry_max_number_of_phases_in_use)
+            f_profile_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 24:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ChargingProfileType(B, r0)
+    if k != -1: return _d_ChargingProfileType(B, r0)
     return ChargingProfileType(f_profile_entry), r
 
 def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
@@ -5787,33 +11158,80 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power, f_charging_profile_entry_max_number_of_phases_in_use), r
 
+def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ProfileEntryType(B, r0)
+    r -= 8; f_charging_profile_entry_start = (B >> r) & 255
+    if f_charging_profile_entry_start > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
+        else: f_charging_profile_entry_start = (x << 7) | (f_charging_profile_entry_start & 127)
+    if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 61895: return _d_ProfileEntryType(B, r0)
+    i1_multiplier = ((c >> 9) & 7) + -3
+    if i1_multiplier > 3: return _d_ProfileEntryType(B, r0)
+    i1_unit = (c >> 3) & 7
+    if i1_unit >= 7: return _d_ProfileEntryType(B, r0)
+    i1_unit = _E_unitSymbolType[i1_unit]
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_ProfileEntryType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_ProfileEntryType(B, r0)
+    k = _T35[c & 3]
+    f_charging_profile_entry_max_power = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_charging_profile_entry_max_number_of_phases_in_use = None
+    if k == 2:
+        r -= 5; c = (B >> r) & 31
+        if c & 18: return _d_ProfileEntryType(B, r0)
+        f_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
+        if f_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ProfileEntryType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_ProfileEntryType(B, r0)
+    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power, f_charging_profile_entry_max_number_of_phases_in_use), r
+
 def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     st = 0
-    if o.charging_profile_entry_start is not None:
-        v = o.charging_profile_entry_start
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ChargingProfileEntryStart')
-    if o.charging_profile_entry_max_power is not None:
-        v = o.charging_profile_entry_max_power
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargingProfileEntryMaxPower')
-    if o.charging_profile_entry_max_number_of_phases_in_use is not None:
-        v = o.charging_profile_entry_max_number_of_phases_in_use
-        a <<= 2
-        a <<= 1
-        if not 1 <= v <= 3: raise EncFail(f'{v!r} outside 1..3')
-        a = (a << 2) | (v - 1)
-        a <<= 1
+    v2 = o.charging_profile_entry_start
+    if v2 is None: raise EncFail('missing mandatory ChargingProfileEntryStart')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    v3 = o.charging_profile_entry_max_power
+    if v3 is None: raise EncFail('missing mandatory ChargingProfileEntryMaxPower')
+    if v3.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.multiplier
+    if v5 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+    pass
+    v6 = v3.unit
+    if v6 is None: raise EncFail('missing mandatory Unit')
+    if v6.__class__ is not unitSymbolType and not (v6.__class__ is int and 0 <= v6 < 7): raise EncFail(f'{v6!r} is not a unitSymbolType')
+    pass
+    v7 = v3.value
+    if v7 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v5 - -3) << 9 | (v6) << 3
+    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if 0 <= v7 < 128: a = (a << 9) | v7
+    elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
+    else: a = wi(a, v7)
+    pass
+    st = 7
+    a <<= 2
+    v8 = o.charging_profile_entry_max_number_of_phases_in_use
+    if v8 is not None:
+        if not 1 <= v8 <= 3: raise EncFail(f'{v8!r} outside 1..3')
+        a = (a << 6) | (v8 - 1) << 1
         st = 11
     w, c = _C37[st]
     a = (a << w) | c
@@ -5850,33 +11268,163 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
 
-def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
+def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 772: return _d_PowerDeliveryResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_PowerDeliveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T152[c & 3]
+    f_ac_evse_status = f_dc_evse_status = f_evse_status = None
+    if k == 1:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; i1_notification_max_delay = (B >> r) & 255
+        if i1_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        if i1_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
+        r -= 12; c = (B >> r) & 4095
+        if c & 3702: return _d_PowerDeliveryResType(B, r0)
+        i1_evse_notification = (c >> 7) & 3
+        if i1_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
+        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_rcd = ((c >> 3) & 1) == 1
+        k = _T6[c & 1]
+        f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+    elif k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; c = (B >> r) & 255
+        if c & 228: return _d_PowerDeliveryResType(B, r0)
+        i2_evse_notification = (c >> 3) & 3
+        if i2_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
+        i2_evse_notification = _E_EVSENotificationType[i2_evse_notification]
+        k = _T24[c & 3]
+        i2_evse_isolation_status = None
+        if k == 2:
+            r -= 6; c = (B >> r) & 63
+            if c & 34: return _d_PowerDeliveryResType(B, r0)
+            i2_evse_isolation_status = (c >> 2) & 7
+            if i2_evse_isolation_status >= 5: return _d_PowerDeliveryResType(B, r0)
+            i2_evse_isolation_status = _E_isolationLevelType[i2_evse_isolation_status]
+            k = _T4[c & 1]
+        i2_evse_status_code = None
+        if k == 3:
+            r -= 7; c = (B >> r) & 127
+            if c & 66: return _d_PowerDeliveryResType(B, r0)
+            i2_evse_status_code = (c >> 2) & 15
+            if i2_evse_status_code >= 12: return _d_PowerDeliveryResType(B, r0)
+            i2_evse_status_code = _E_DC_EVSEStatusCodeType[i2_evse_status_code]
+            k = _T6[c & 1]
+        else:
+            return _d_PowerDeliveryResType(B, r0)
+        if k != -1: return _d_PowerDeliveryResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_dc_evse_status = DC_EVSEStatusType(i2_notification_max_delay, i2_evse_notification, i2_evse_isolation_status, i2_evse_status_code)
+    elif k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; i3_notification_max_delay = (B >> r) & 255
+        if i3_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        if i3_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; c = (B >> r) & 255
+        if c & 230: return _d_PowerDeliveryResType(B, r0)
+        i3_evse_notification = (c >> 3) & 3
+        if i3_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
+        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        k = _T6[c & 1]
+        f_evse_status = EVSEStatusType(i3_notification_max_delay, i3_evse_notification)
     else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.ac_evse_status is not None:
-        v = o.ac_evse_status
-        a <<= 2
-        a = _e_AC_EVSEStatusType(v, a)
-        st = 7
-    elif o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a = (a << 2) | 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    elif o.evse_status is not None:
-        v = o.evse_status
-        a = (a << 2) | 2
-        a = _e_EVSEStatusType(v, a)
-        st = 7
+        return _d_PowerDeliveryResType(B, r0)
+    if k != -1: return _d_PowerDeliveryResType(B, r0)
+    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+
+def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    a = (a << 8) | (v2) << 1
+    v3 = o.ac_evse_status
+    v4 = o.dc_evse_status
+    v5 = o.evse_status
+    if v3 is not None:
+        if v3.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v3.__class__.__name__}')
+        pass
+        v7 = v3.notification_max_delay
+        if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 4
+        if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
+        pass
+        v8 = v3.evse_notification
+        if v8 is None: raise EncFail('missing mandatory EVSENotification')
+        if v8.__class__ is not EVSENotificationType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a EVSENotificationType')
+        pass
+        v9 = v3.rcd
+        if v9 is None: raise EncFail('missing mandatory RCD')
+        pass
+        a = (a << 11) | (v8) << 6 | (BOOL[v9]) << 2
+        pass
+    elif v4 is not None:
+        if v4.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v4.__class__.__name__}')
+        st10 = 0
+        v11 = v4.notification_max_delay
+        if v11 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 4) | 4
+        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        st10 = 3
+        v12 = v4.evse_notification
+        if v12 is None: raise EncFail('missing mandatory EVSENotification')
+        if v12.__class__ is not EVSENotificationType and not (v12.__class__ is int and 0 <= v12 < 3): raise EncFail(f'{v12!r} is not a EVSENotificationType')
+        st10 = 7
+        a = (a << 6) | (v12) << 1
+        v13 = v4.evse_isolation_status
+        if v13 is not None:
+            if v13.__class__ is not isolationLevelType and not (v13.__class__ is int and 0 <= v13 < 5): raise EncFail(f'{v13!r} is not a isolationLevelType')
+            a = (a << 7) | (v13) << 1
+            st10 = 11
+        v14 = v4.evse_status_code
+        if v14 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st10]
+        a = (a << w) | c
+        if v14.__class__ is not DC_EVSEStatusCodeType and not (v14.__class__ is int and 0 <= v14 < 12): raise EncFail(f'{v14!r} is not a DC_EVSEStatusCodeType')
+        st10 = 15
+        a = (a << 7) | (v14) << 2
+        pass
+    elif v5 is not None:
+        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
+        pass
+        v16 = v5.notification_max_delay
+        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 4) | 8
+        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
+        if 0 <= v16 < 128: a = (a << 8) | v16
+        else: a = wu(a, v16)
+        pass
+        v17 = v5.evse_notification
+        if v17 is None: raise EncFail('missing mandatory EVSENotification')
+        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
+        pass
+        a = (a << 7) | (v17) << 2
+        pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     a <<= 1
@@ -5905,30 +11453,112 @@ def _d_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
 
+def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
+    r0 = r
+    r -= 38; c = (B >> r) & 274877906943
+    if c & 255668122055: return _d_PreChargeReqType(B, r0)
+    i1_ev_ready = ((c >> 34) & 1) == 1
+    i1_ev_error_code = (c >> 27) & 15
+    if i1_ev_error_code >= 12: return _d_PreChargeReqType(B, r0)
+    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_evresssoc = (c >> 17) & 127
+    if i1_evresssoc > 100: return _d_PreChargeReqType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_PreChargeReqType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_PreChargeReqType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_PreChargeReqType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 127431: return _d_PreChargeReqType(B, r0)
+    i3_multiplier = ((c >> 9) & 7) + -3
+    if i3_multiplier > 3: return _d_PreChargeReqType(B, r0)
+    i3_unit = (c >> 3) & 7
+    if i3_unit >= 7: return _d_PreChargeReqType(B, r0)
+    i3_unit = _E_unitSymbolType[i3_unit]
+    f_ev_target_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PreChargeReqType(B, r0)
+    f_ev_target_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
+
 def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
-    st = 0
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        a <<= 1
-        a = _e_DC_EVStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    if o.ev_target_voltage is not None:
-        v = o.ev_target_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetVoltage')
-    if o.ev_target_current is not None:
-        v = o.ev_target_current
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVTargetCurrent')
-    a <<= 1
+    pass
+    v2 = o.dc_ev_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
+    if v2.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.ev_ready
+    if v4 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v5 = v2.ev_error_code
+    if v5 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v5.__class__ is not DC_EVErrorCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVErrorCodeType')
+    pass
+    v6 = v2.evresssoc
+    if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    pass
+    pass
+    v7 = o.ev_target_voltage
+    if v7 is None: raise EncFail('missing mandatory EVTargetVoltage')
+    if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.multiplier
+    if v9 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    pass
+    v10 = v7.unit
+    if v10 is None: raise EncFail('missing mandatory Unit')
+    if v10.__class__ is not unitSymbolType and not (v10.__class__ is int and 0 <= v10 < 7): raise EncFail(f'{v10!r} is not a unitSymbolType')
+    pass
+    v11 = v7.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 38) | (BOOL[v4]) << 34 | (v5) << 27 | (v6) << 17 | (v9 - -3) << 9 | (v10) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    pass
+    v12 = o.ev_target_current
+    if v12 is None: raise EncFail('missing mandatory EVTargetCurrent')
+    if v12.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v12.__class__.__name__}')
+    pass
+    v14 = v12.multiplier
+    if v14 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+    pass
+    v15 = v12.unit
+    if v15 is None: raise EncFail('missing mandatory Unit')
+    if v15.__class__ is not unitSymbolType and not (v15.__class__ is int and 0 <= v15 < 7): raise EncFail(f'{v15!r} is not a unitSymbolType')
+    pass
+    v16 = v12.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
@@ -5962,33 +11592,121 @@ def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
 
+def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1551: return _d_PreChargeResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_PreChargeResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_PreChargeResType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_PreChargeResType(B, r0)
+    i1_evse_notification = (c >> 3) & 3
+    if i1_evse_notification >= 3: return _d_PreChargeResType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    k = _T24[c & 3]
+    i1_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_PreChargeResType(B, r0)
+        i1_evse_isolation_status = (c >> 2) & 7
+        if i1_evse_isolation_status >= 5: return _d_PreChargeResType(B, r0)
+        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        k = _T4[c & 1]
+    i1_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_PreChargeResType(B, r0)
+        i1_evse_status_code = (c >> 2) & 15
+        if i1_evse_status_code >= 12: return _d_PreChargeResType(B, r0)
+        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_PreChargeResType(B, r0)
+    if k != -1: return _d_PreChargeResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 29127: return _d_PreChargeResType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_PreChargeResType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_PreChargeResType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PreChargeResType(B, r0)
+    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+
 def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a <<= 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory DC_EVSEStatus')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.dc_evse_status
+    if v3 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+    if v3.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v3.__class__.__name__}')
+    st4 = 0
+    v5 = v3.notification_max_delay
+    if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a = (a << 11) | (v2) << 4
+    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st4 = 3
+    v6 = v3.evse_notification
+    if v6 is None: raise EncFail('missing mandatory EVSENotification')
+    if v6.__class__ is not EVSENotificationType and not (v6.__class__ is int and 0 <= v6 < 3): raise EncFail(f'{v6!r} is not a EVSENotificationType')
+    st4 = 7
+    a = (a << 6) | (v6) << 1
+    v7 = v3.evse_isolation_status
+    if v7 is not None:
+        if v7.__class__ is not isolationLevelType and not (v7.__class__ is int and 0 <= v7 < 5): raise EncFail(f'{v7!r} is not a isolationLevelType')
+        a = (a << 7) | (v7) << 1
+        st4 = 11
+    v8 = v3.evse_status_code
+    if v8 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st4]
+    a = (a << w) | c
+    if v8.__class__ is not DC_EVSEStatusCodeType and not (v8.__class__ is int and 0 <= v8 < 12): raise EncFail(f'{v8!r} is not a DC_EVSEStatusCodeType')
+    st4 = 15
+    pass
+    v9 = o.evse_present_voltage
+    if v9 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v9.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v9.__class__.__name__}')
+    pass
+    v11 = v9.multiplier
+    if v11 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    pass
+    v12 = v9.unit
+    if v12 is None: raise EncFail('missing mandatory Unit')
+    if v12.__class__ is not unitSymbolType and not (v12.__class__ is int and 0 <= v12 < 7): raise EncFail(f'{v12!r} is not a unitSymbolType')
+    pass
+    v13 = v9.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
@@ -6010,20 +11728,30 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDetailReqType(f_service_id), r
 
+def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceDetailReqType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceDetailReqType(B, r0)
+    return ServiceDetailReqType(f_service_id), r
+
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
-    st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    a <<= 1
+    pass
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    a <<= 2
     return a
 
 def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
@@ -6063,33 +11791,48 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
 
+def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 775: return _d_ServiceDetailResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_ServiceDetailResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDetailResType(B, r0)
+    k = _T35[c & 3]
+    f_service_parameter_list = None
+    if k == 2:
+        f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_ServiceDetailResType(B, r0)
+    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
+
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.service_parameter_list is not None:
-        v = o.service_parameter_list
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.service_id
+    if v3 is None: raise EncFail('missing mandatory ServiceID')
+    a = (a << 10) | (v2) << 3
+    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.service_parameter_list
+    if v4 is not None:
         a <<= 2
-        a = _e_ServiceParameterListType(v, a)
+        a = _e_ServiceParameterListType(v4, a)
         st = 11
     w, c = _C37[st]
     a = (a << w) | c
@@ -6112,6 +11855,29 @@ def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListTyp
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ParameterSet')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ServiceParameterListType(f_parameter_set), r
+
+def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_parameter_set = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_ParameterSetType(B, r)
+            f_parameter_set.append(v)
+        else:
+            break
+        n += 1
+        if n < 255:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ServiceParameterListType(B, r0)
+    if k != -1: return _d_ServiceParameterListType(B, r0)
     return ServiceParameterListType(f_parameter_set), r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
@@ -6170,20 +11936,125 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ParameterSetType(f_parameter_set_id, f_parameter), r
 
+def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ParameterSetType(B, r0)
+    r -= 9; f_parameter_set_id = (B >> r) & 511
+    if f_parameter_set_id & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+        elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
+        else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+    elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+    if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_ParameterSetType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 2: return _d_ParameterSetType(B, r0)
+    k = _T2[c & 1]
+    f_parameter = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ParameterSetType(B, r0)
+            i1_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            k = _T165[c & 7]
+            i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
+            if k == 1:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_ParameterSetType(B, r0)
+                i1_bool_value = ((c >> 2) & 1) == 1
+                k = _T6[c & 1]
+            elif k == 2:
+                r -= 11; c = (B >> r) & 2047
+                if c & 1026: return _d_ParameterSetType(B, r0)
+                i1_byte_value = ((c >> 2) & 255) + -128
+                k = _T6[c & 1]
+            elif k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                r -= 9; i1_short_value = (B >> r) & 511
+                if i1_short_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_short_value, r = ri(B, r + 8, i1_short_value)
+                    elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
+                    else: i1_short_value = (x << 7) | (i1_short_value & 127)
+                elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
+                if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T6[c & 1]
+            elif k == 4:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                r -= 9; i1_int_value = (B >> r) & 511
+                if i1_int_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_int_value, r = ri(B, r + 8, i1_int_value)
+                    elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
+                    else: i1_int_value = (x << 7) | (i1_int_value & 127)
+                elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
+                if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T6[c & 1]
+            elif k == 5:
+                r -= 14; c = (B >> r) & 16383
+                if c & 12743: return _d_ParameterSetType(B, r0)
+                i2_multiplier = ((c >> 9) & 7) + -3
+                if i2_multiplier > 3: return _d_ParameterSetType(B, r0)
+                i2_unit = (c >> 3) & 7
+                if i2_unit >= 7: return _d_ParameterSetType(B, r0)
+                i2_unit = _E_unitSymbolType[i2_unit]
+                r -= 9; i2_value = (B >> r) & 511
+                if i2_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                    else: i2_value = (x << 7) | (i2_value & 127)
+                elif i2_value > 255: i2_value = 255 - i2_value
+                if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_ParameterSetType(B, r0)
+                k = _T6[c & 1]
+                i1_physical_value = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+            elif k == 6:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                i1_string_value, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T6[c & 1]
+            else:
+                return _d_ParameterSetType(B, r0)
+            if k != -1: return _d_ParameterSetType(B, r0)
+            v = ParameterType(i1_name, i1_bool_value, i1_byte_value, i1_short_value, i1_int_value, i1_physical_value, i1_string_value)
+            f_parameter.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T16[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ParameterSetType(B, r0)
+    if k != -1: return _d_ParameterSetType(B, r0)
+    return ParameterSetType(f_parameter_set_id, f_parameter), r
+
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     st = 0
-    if o.parameter_set_id is not None:
-        v = o.parameter_set_id
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ParameterSetID')
+    v2 = o.parameter_set_id
+    if v2 is None: raise EncFail('missing mandatory ParameterSetID')
+    a <<= 2
+    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if 0 <= v2 < 128: a = (a << 9) | v2
+    elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
+    else: a = wi(a, v2)
+    st = 3
+    a <<= 1
     n = 0
     for v in o.parameter:
         if n == 0:
@@ -6200,7 +12071,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C76[st]
+    w, c = _C80[st]
     a = (a << w) | c
     return a
 
@@ -6272,62 +12143,146 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
 
-def _e_ParameterType(o: ParameterType, a: int) -> int:
-    st = 0
-    if o.name is not None:
-        v = o.name
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
+def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ParameterType(B, r0)
+    f_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    k = _T165[c & 7]
+    f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ParameterType(B, r0)
+        f_bool_value = ((c >> 2) & 1) == 1
+        k = _T6[c & 1]
+    elif k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_ParameterType(B, r0)
+        f_byte_value = ((c >> 2) & 255) + -128
+        k = _T6[c & 1]
+    elif k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        r -= 9; f_short_value = (B >> r) & 511
+        if f_short_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_short_value, r = ri(B, r + 8, f_short_value)
+            elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
+            else: f_short_value = (x << 7) | (f_short_value & 127)
+        elif f_short_value > 255: f_short_value = 255 - f_short_value
+        if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T6[c & 1]
+    elif k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        r -= 9; f_int_value = (B >> r) & 511
+        if f_int_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_int_value, r = ri(B, r + 8, f_int_value)
+            elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
+            else: f_int_value = (x << 7) | (f_int_value & 127)
+        elif f_int_value > 255: f_int_value = 255 - f_int_value
+        if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T6[c & 1]
+    elif k == 5:
+        r -= 14; c = (B >> r) & 16383
+        if c & 12743: return _d_ParameterType(B, r0)
+        i1_multiplier = ((c >> 9) & 7) + -3
+        if i1_multiplier > 3: return _d_ParameterType(B, r0)
+        i1_unit = (c >> 3) & 7
+        if i1_unit >= 7: return _d_ParameterType(B, r0)
+        i1_unit = _E_unitSymbolType[i1_unit]
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_ParameterType(B, r0)
+        k = _T6[c & 1]
+        f_physical_value = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    elif k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        f_string_value, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T6[c & 1]
     else:
-        raise EncFail('missing mandatory Name')
-    if o.bool_value is not None:
-        v = o.bool_value
-        a <<= 3
+        return _d_ParameterType(B, r0)
+    if k != -1: return _d_ParameterType(B, r0)
+    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
+
+def _e_ParameterType(o: ParameterType, a: int) -> int:
+    pass
+    v2 = o.name
+    if v2 is None: raise EncFail('missing mandatory Name')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.bool_value
+    v4 = o.byte_value
+    v5 = o.short_value
+    v6 = o.int_value
+    v7 = o.physical_value
+    v8 = o.string_value
+    if v3 is not None:
+        a = (a << 6) | (BOOL[v3]) << 1
+        pass
+    elif v4 is not None:
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        a = (a << 13) | 1024 | (v4 - -128) << 1
+        pass
+    elif v5 is not None:
+        a = (a << 4) | 4
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
         a <<= 1
-        a = (a << 1) | BOOL[v]
+        pass
+    elif v6 is not None:
+        a = (a << 4) | 6
+        if v6 < -2147483648 or v6 > 2147483647: raise EncFail(f'{v6!r} outside -2147483648..2147483647')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
         a <<= 1
-        st = 7
-    elif o.byte_value is not None:
-        v = o.byte_value
-        a = (a << 3) | 1
+        pass
+    elif v7 is not None:
+        if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
+        pass
+        v10 = v7.multiplier
+        if v10 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+        pass
+        v11 = v7.unit
+        if v11 is None: raise EncFail('missing mandatory Unit')
+        if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+        pass
+        v12 = v7.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | 65536 | (v10 - -3) << 9 | (v11) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        a <<= 2
+        pass
+    elif v8 is not None:
+        a = (a << 4) | 10
+        a = wstr(a, v8, None)
         a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 7
-    elif o.short_value is not None:
-        v = o.short_value
-        a = (a << 3) | 2
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    elif o.int_value is not None:
-        v = o.int_value
-        a = (a << 3) | 3
-        a <<= 1
-        if v < -2147483648 or v > 2147483647: raise EncFail(f'{v!r} outside -2147483648..2147483647')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    elif o.physical_value is not None:
-        v = o.physical_value
-        a = (a << 3) | 4
-        a = _e_PhysicalValueType(v, a)
-        st = 7
-    elif o.string_value is not None:
-        v = o.string_value
-        a = (a << 3) | 5
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 7
+        pass
     else:
         raise EncFail('missing mandatory boolValue or byteValue or shortValue or intValue or physicalValue or stringValue')
     a <<= 1
@@ -6359,23 +12314,42 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
 
+def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T15[c & 3]
+    f_service_scope = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ServiceDiscoveryReqType(B, r0)
+        f_service_scope, r = rstr(B, r, 64)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
+        k = _T16[c & 3]
+    f_service_category = None
+    if k == 1:
+        r -= 5; c = (B >> r) & 31
+        if c & 18: return _d_ServiceDiscoveryReqType(B, r0)
+        f_service_category = (c >> 2) & 3
+        f_service_category = _E_serviceCategoryType[f_service_category]
+        k = _T6[c & 1]
+    if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
+    return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
+
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     st = 0
-    if o.service_scope is not None:
-        v = o.service_scope
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 64)
+    v2 = o.service_scope
+    if v2 is not None:
+        a <<= 3
+        a = wstr(a, v2, 64)
         a <<= 1
         st = 3
-    if o.service_category is not None:
-        v = o.service_category
+    v3 = o.service_category
+    if v3 is not None:
         w, c = _C18[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a serviceCategoryType')
-        a = (a << 2) | v
-        a <<= 1
+        if v3.__class__ is not serviceCategoryType and not (v3.__class__ is int and 0 <= v3 < 4): raise EncFail(f'{v3!r} is not a serviceCategoryType')
+        a = (a << 4) | (v3) << 1
         st = 7
     w, c = _C19[st]
     a = (a << w) | c
@@ -6406,7 +12380,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     f_charge_service = None
     if k == 2:
         f_charge_service, r = _d_ChargeServiceType(B, r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T77[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargeService')
     f_service_list = None
@@ -6416,38 +12390,137 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDiscoveryResType(f_response_code, f_payment_option_list, f_charge_service, f_service_list), r
 
+def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+    r0 = r
+    r -= 9; c = (B >> r) & 511
+    if c & 387: return _d_ServiceDiscoveryResType(B, r0)
+    f_response_code = (c >> 2) & 31
+    if f_response_code >= 26: return _d_ServiceDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_payment_option_list, r = _f_PaymentOptionListType(B, r)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 8; i1_service_id = (B >> r) & 255
+    if i1_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+        else: i1_service_id = (x << 7) | (i1_service_id & 127)
+    if i1_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDiscoveryResType(B, r0)
+    k = _T120[c & 3]
+    i1_service_name = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ServiceDiscoveryResType(B, r0)
+        i1_service_name, r = rstr(B, r, 32)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ServiceDiscoveryResType(B, r0)
+        k = _T3[c & 1]
+    i1_service_category = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 36: return _d_ServiceDiscoveryResType(B, r0)
+        i1_service_category = (c >> 3) & 3
+        i1_service_category = _E_serviceCategoryType[i1_service_category]
+        k = _T45[c & 3]
+    else:
+        return _d_ServiceDiscoveryResType(B, r0)
+    i1_service_scope = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ServiceDiscoveryResType(B, r0)
+        i1_service_scope, r = rstr(B, r, 64)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ServiceDiscoveryResType(B, r0)
+        k = _T5[c & 1]
+    i1_free_service = None
+    if k == 4:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ServiceDiscoveryResType(B, r0)
+        i1_free_service = ((c >> 2) & 1) == 1
+        k = _T34[c & 1]
+    else:
+        return _d_ServiceDiscoveryResType(B, r0)
+    i1_supported_energy_transfer_mode = None
+    if k == 5:
+        i1_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_ServiceDiscoveryResType(B, r0)
+    if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T77[c & 3]
+    f_charge_service = ChargeServiceType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope, i1_free_service, i1_supported_energy_transfer_mode)
+    f_service_list = None
+    if k == 3:
+        f_service_list, r = _f_ServiceListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    return ServiceDiscoveryResType(f_response_code, f_payment_option_list, f_charge_service, f_service_list), r
+
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.payment_option_list
+    if v3 is None: raise EncFail('missing mandatory PaymentOptionList')
+    a = (a << 9) | (v2) << 2
+    a = _e_PaymentOptionListType(v3, a)
+    st = 7
+    v4 = o.charge_service
+    if v4 is None: raise EncFail('missing mandatory ChargeService')
+    if v4.__class__ is not ChargeServiceType: raise EncFail(f'expected ChargeServiceType, got {v4.__class__.__name__}')
+    st5 = 0
+    v6 = v4.service_id
+    if v6 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 3
+    if v6 > 65535: raise EncFail(f'{v6!r} outside 0..65535')
+    if 0 <= v6 < 128: a = (a << 8) | v6
+    else: a = wu(a, v6)
+    st5 = 3
+    a <<= 1
+    v7 = v4.service_name
+    if v7 is not None:
+        a <<= 3
+        a = wstr(a, v7, 32)
         a <<= 1
+        st5 = 7
+    v8 = v4.service_category
+    if v8 is None: raise EncFail('missing mandatory ServiceCategory')
+    w, c = _C170[st5]
+    a = (a << w) | c
+    if v8.__class__ is not serviceCategoryType and not (v8.__class__ is int and 0 <= v8 < 4): raise EncFail(f'{v8!r} is not a serviceCategoryType')
+    st5 = 11
+    a = (a << 4) | (v8) << 1
+    v9 = v4.service_scope
+    if v9 is not None:
+        a <<= 3
+        a = wstr(a, v9, 64)
         a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.payment_option_list is not None:
-        v = o.payment_option_list
-        a <<= 1
-        a = _e_PaymentOptionListType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory PaymentOptionList')
-    if o.charge_service is not None:
-        v = o.charge_service
-        a <<= 1
-        a = _e_ChargeServiceType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ChargeService')
-    if o.service_list is not None:
-        v = o.service_list
+        st5 = 15
+    v10 = v4.free_service
+    if v10 is None: raise EncFail('missing mandatory FreeService')
+    w, c = _C171[st5]
+    a = (a << w) | c
+    st5 = 19
+    v11 = v4.supported_energy_transfer_mode
+    if v11 is None: raise EncFail('missing mandatory SupportedEnergyTransferMode')
+    a = (a << 4) | (BOOL[v10]) << 2
+    a = _e_SupportedEnergyTransferModeType(v11, a)
+    st5 = 23
+    st = 11
+    a <<= 1
+    v12 = o.service_list
+    if v12 is not None:
         a <<= 2
-        a = _e_ServiceListType(v, a)
+        a = _e_ServiceListType(v12, a)
         st = 15
-    w, c = _C170[st]
+    w, c = _C172[st]
     a = (a << w) | c
     return a
 
@@ -6477,6 +12550,32 @@ def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return PaymentOptionListType(f_payment_option), r
 
+def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_payment_option = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 3; c = (B >> r) & 7
+            if c & 5: return _d_PaymentOptionListType(B, r0)
+            v = (c >> 1) & 1
+            v = _E_paymentOptionType[v]
+            f_payment_option.append(v)
+        else:
+            break
+        n += 1
+        if n < 2:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_PaymentOptionListType(B, r0)
+    if k != -1: return _d_PaymentOptionListType(B, r0)
+    return PaymentOptionListType(f_payment_option), r
+
 def _e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
     st = 0
     n = 0
@@ -6487,10 +12586,8 @@ def _e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
             a <<= 2
         else:
             raise EncFail('more than 2 PaymentOption elements')
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a paymentOptionType')
-        a = (a << 1) | v
-        a <<= 1
+        if v.__class__ is not paymentOptionType and not (v.__class__ is int and 0 <= v < 2): raise EncFail(f'{v!r} is not a paymentOptionType')
+        a = (a << 3) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 PaymentOption required, got {}'.format(n))
     if True:
@@ -6522,7 +12619,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S66, 6)
+            f_service_name, r = sl2(B, r, _S70, 6)
         else:
             f_service_name, r = rstr(B, r, 32)
             r -= 1
@@ -6572,61 +12669,101 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargeServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service, f_supported_energy_transfer_mode), r
 
+def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ChargeServiceType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ChargeServiceType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ChargeServiceType(B, r0)
+    k = _T120[c & 3]
+    f_service_name = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ChargeServiceType(B, r0)
+        f_service_name, r = rstr(B, r, 32)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ChargeServiceType(B, r0)
+        k = _T3[c & 1]
+    f_service_category = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 36: return _d_ChargeServiceType(B, r0)
+        f_service_category = (c >> 3) & 3
+        f_service_category = _E_serviceCategoryType[f_service_category]
+        k = _T45[c & 3]
+    else:
+        return _d_ChargeServiceType(B, r0)
+    f_service_scope = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ChargeServiceType(B, r0)
+        f_service_scope, r = rstr(B, r, 64)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ChargeServiceType(B, r0)
+        k = _T5[c & 1]
+    f_free_service = None
+    if k == 4:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ChargeServiceType(B, r0)
+        f_free_service = ((c >> 2) & 1) == 1
+        k = _T34[c & 1]
+    else:
+        return _d_ChargeServiceType(B, r0)
+    f_supported_energy_transfer_mode = None
+    if k == 5:
+        f_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_ChargeServiceType(B, r0)
+    if k != -1: return _d_ChargeServiceType(B, r0)
+    return ChargeServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service, f_supported_energy_transfer_mode), r
+
 def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.service_name is not None:
-        v = o.service_name
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 32)
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.service_name
+    if v3 is not None:
+        a <<= 3
+        a = wstr(a, v3, 32)
         a <<= 1
         st = 7
-    if o.service_category is not None:
-        v = o.service_category
-        w, c = _C171[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a serviceCategoryType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ServiceCategory')
-    if o.service_scope is not None:
-        v = o.service_scope
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 64)
+    v4 = o.service_category
+    if v4 is None: raise EncFail('missing mandatory ServiceCategory')
+    w, c = _C170[st]
+    a = (a << w) | c
+    if v4.__class__ is not serviceCategoryType and not (v4.__class__ is int and 0 <= v4 < 4): raise EncFail(f'{v4!r} is not a serviceCategoryType')
+    st = 11
+    a = (a << 4) | (v4) << 1
+    v5 = o.service_scope
+    if v5 is not None:
+        a <<= 3
+        a = wstr(a, v5, 64)
         a <<= 1
         st = 15
-    if o.free_service is not None:
-        v = o.free_service
-        w, c = _C172[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory FreeService')
-    if o.supported_energy_transfer_mode is not None:
-        v = o.supported_energy_transfer_mode
-        a <<= 1
-        a = _e_SupportedEnergyTransferModeType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory SupportedEnergyTransferMode')
+    v6 = o.free_service
+    if v6 is None: raise EncFail('missing mandatory FreeService')
+    w, c = _C171[st]
+    a = (a << w) | c
+    st = 19
+    v7 = o.supported_energy_transfer_mode
+    if v7 is None: raise EncFail('missing mandatory SupportedEnergyTransferMode')
+    a = (a << 4) | (BOOL[v6]) << 2
+    a = _e_SupportedEnergyTransferModeType(v7, a)
+    st = 23
     a <<= 1
     return a
 
@@ -6657,6 +12794,33 @@ def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
     if k != -1: raise unexpected(k, r, 'end of element')
     return SupportedEnergyTransferModeType(f_energy_transfer_mode), r
 
+def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyTransferModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_energy_transfer_mode = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 5; c = (B >> r) & 31
+            if c & 17: return _d_SupportedEnergyTransferModeType(B, r0)
+            v = (c >> 1) & 7
+            if v >= 6: return _d_SupportedEnergyTransferModeType(B, r0)
+            v = _E_EnergyTransferModeType[v]
+            f_energy_transfer_mode.append(v)
+        else:
+            break
+        n += 1
+        if n < 6:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_SupportedEnergyTransferModeType(B, r0)
+    if k != -1: return _d_SupportedEnergyTransferModeType(B, r0)
+    return SupportedEnergyTransferModeType(f_energy_transfer_mode), r
+
 def _e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int) -> int:
     st = 0
     n = 0
@@ -6667,10 +12831,8 @@ def _e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: in
             a <<= 2
         else:
             raise EncFail('more than 6 EnergyTransferMode elements')
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a EnergyTransferModeType')
-        a = (a << 3) | v
-        a <<= 1
+        if v.__class__ is not EnergyTransferModeType and not (v.__class__ is int and 0 <= v < 6): raise EncFail(f'{v!r} is not a EnergyTransferModeType')
+        a = (a << 5) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 EnergyTransferMode required, got {}'.format(n))
     if True:
@@ -6699,6 +12861,74 @@ def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Service')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ServiceListType(f_service), r
+
+def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T8[c & 1]
+    f_service = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ServiceListType(B, r0)
+            r -= 8; i1_service_id = (B >> r) & 255
+            if i1_service_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            if i1_service_id > 65535: return _d_ServiceListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ServiceListType(B, r0)
+            k = _T120[c & 3]
+            i1_service_name = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ServiceListType(B, r0)
+                i1_service_name, r = rstr(B, r, 32)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ServiceListType(B, r0)
+                k = _T3[c & 1]
+            i1_service_category = None
+            if k == 2:
+                r -= 6; c = (B >> r) & 63
+                if c & 36: return _d_ServiceListType(B, r0)
+                i1_service_category = (c >> 3) & 3
+                i1_service_category = _E_serviceCategoryType[i1_service_category]
+                k = _T45[c & 3]
+            else:
+                return _d_ServiceListType(B, r0)
+            i1_service_scope = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ServiceListType(B, r0)
+                i1_service_scope, r = rstr(B, r, 64)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ServiceListType(B, r0)
+                k = _T5[c & 1]
+            i1_free_service = None
+            if k == 4:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_ServiceListType(B, r0)
+                i1_free_service = ((c >> 2) & 1) == 1
+                k = _T6[c & 1]
+            else:
+                return _d_ServiceListType(B, r0)
+            if k != -1: return _d_ServiceListType(B, r0)
+            v = ServiceType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope, i1_free_service)
+            f_service.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if n < 1: return _d_ServiceListType(B, r0)
+    if k != -1: return _d_ServiceListType(B, r0)
     return ServiceListType(f_service), r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
@@ -6743,7 +12973,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S66, 6)
+            f_service_name, r = sl2(B, r, _S70, 6)
         else:
             f_service_name, r = rstr(B, r, 32)
             r -= 1
@@ -6787,55 +13017,90 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service), r
 
+def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceType(B, r0)
+    k = _T120[c & 3]
+    f_service_name = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ServiceType(B, r0)
+        f_service_name, r = rstr(B, r, 32)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ServiceType(B, r0)
+        k = _T3[c & 1]
+    f_service_category = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 36: return _d_ServiceType(B, r0)
+        f_service_category = (c >> 3) & 3
+        f_service_category = _E_serviceCategoryType[f_service_category]
+        k = _T45[c & 3]
+    else:
+        return _d_ServiceType(B, r0)
+    f_service_scope = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ServiceType(B, r0)
+        f_service_scope, r = rstr(B, r, 64)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ServiceType(B, r0)
+        k = _T5[c & 1]
+    f_free_service = None
+    if k == 4:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ServiceType(B, r0)
+        f_free_service = ((c >> 2) & 1) == 1
+        k = _T6[c & 1]
+    else:
+        return _d_ServiceType(B, r0)
+    if k != -1: return _d_ServiceType(B, r0)
+    return ServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service), r
+
 def _e_ServiceType(o: ServiceType, a: int) -> int:
     st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.service_name is not None:
-        v = o.service_name
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 32)
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.service_name
+    if v3 is not None:
+        a <<= 3
+        a = wstr(a, v3, 32)
         a <<= 1
         st = 7
-    if o.service_category is not None:
-        v = o.service_category
-        w, c = _C173[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a serviceCategoryType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ServiceCategory')
-    if o.service_scope is not None:
-        v = o.service_scope
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 64)
+    v4 = o.service_category
+    if v4 is None: raise EncFail('missing mandatory ServiceCategory')
+    w, c = _C173[st]
+    a = (a << w) | c
+    if v4.__class__ is not serviceCategoryType and not (v4.__class__ is int and 0 <= v4 < 4): raise EncFail(f'{v4!r} is not a serviceCategoryType')
+    st = 11
+    a = (a << 4) | (v4) << 1
+    v5 = o.service_scope
+    if v5 is not None:
+        a <<= 3
+        a = wstr(a, v5, 64)
         a <<= 1
         st = 15
-    if o.free_service is not None:
-        v = o.free_service
-        w, c = _C174[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory FreeService')
-    a <<= 1
+    v6 = o.free_service
+    if v6 is None: raise EncFail('missing mandatory FreeService')
+    w, c = _C174[st]
+    a = (a << w) | c
+    st = 19
+    a = (a << 4) | (BOOL[v6]) << 2
     return a
 
 def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
@@ -6855,18 +13120,25 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionSetupReqType(f_evccid), r
 
+def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SessionSetupReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 6 or 8 * nb > r: return _d_SessionSetupReqType(B, r0)
+    r -= 8 * nb; f_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SessionSetupReqType(B, r0)
+    return SessionSetupReqType(f_evccid), r
+
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
-    st = 0
-    if o.evccid is not None:
-        v = o.evccid
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 6)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVCCID')
-    a <<= 1
+    pass
+    v2 = o.evccid
+    if v2 is None: raise EncFail('missing mandatory EVCCID')
+    a <<= 2
+    a = wbin(a, v2, 6)
+    pass
+    a <<= 2
     return a
 
 def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
@@ -6901,7 +13173,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_time_stamp, r = sl2(B, r, _S94, 6)
+            f_evse_time_stamp, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
@@ -6913,35 +13185,54 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionSetupResType(f_response_code, f_evseid, f_evse_time_stamp), r
 
+def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+    r0 = r
+    r -= 10; c = (B >> r) & 1023
+    if c & 775: return _d_SessionSetupResType(B, r0)
+    f_response_code = (c >> 3) & 31
+    if f_response_code >= 26: return _d_SessionSetupResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evseid, r = rstr(B, r, 37)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SessionSetupResType(B, r0)
+    k = _T35[c & 3]
+    f_evse_time_stamp = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SessionSetupResType(B, r0)
+        r -= 9; f_evse_time_stamp = (B >> r) & 511
+        if f_evse_time_stamp & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+            elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
+            else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
+        elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
+        if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_SessionSetupResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SessionSetupResType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_SessionSetupResType(B, r0)
+    return SessionSetupResType(f_response_code, f_evseid, f_evse_time_stamp), r
+
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evseid is not None:
-        v = o.evseid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 37)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEID')
-    if o.evse_time_stamp is not None:
-        v = o.evse_time_stamp
-        a <<= 2
-        a <<= 1
-        if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    st = 3
+    v3 = o.evseid
+    if v3 is None: raise EncFail('missing mandatory EVSEID')
+    a = (a << 10) | (v2) << 3
+    a = wstr(a, v3, 37)
+    st = 7
+    a <<= 1
+    v4 = o.evse_time_stamp
+    if v4 is not None:
+        a <<= 3
+        if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+        if 0 <= v4 < 128: a = (a << 9) | v4
+        elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
+        else: a = wi(a, v4)
         a <<= 1
         st = 11
     w, c = _C37[st]
@@ -6966,19 +13257,21 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionStopReqType(f_charging_session), r
 
+def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+    r0 = r
+    r -= 5; c = (B >> r) & 31
+    if c & 27: return _d_SessionStopReqType(B, r0)
+    f_charging_session = (c >> 2) & 1
+    f_charging_session = _E_chargingSessionType[f_charging_session]
+    return SessionStopReqType(f_charging_session), r
+
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
-    st = 0
-    if o.charging_session is not None:
-        v = o.charging_session
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a chargingSessionType')
-        a = (a << 1) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ChargingSession')
-    a <<= 1
+    pass
+    v2 = o.charging_session
+    if v2 is None: raise EncFail('missing mandatory ChargingSession')
+    if v2.__class__ is not chargingSessionType and not (v2.__class__ is int and 0 <= v2 < 2): raise EncFail(f'{v2!r} is not a chargingSessionType')
+    pass
+    a = (a << 5) | (v2) << 2
     return a
 
 def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
@@ -7000,19 +13293,22 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionStopResType(f_response_code), r
 
+def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+    r0 = r
+    r -= 9; c = (B >> r) & 511
+    if c & 387: return _d_SessionStopResType(B, r0)
+    f_response_code = (c >> 2) & 31
+    if f_response_code >= 26: return _d_SessionStopResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    return SessionStopResType(f_response_code), r
+
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    a = (a << 9) | (v2) << 2
     return a
 
 def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
@@ -7030,13 +13326,13 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     f_signature_value = None
     if k == 2:
         f_signature_value, r = _d_SignatureValueType(B, r)
-        r -= 2; k = _T93[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
         f_key_info, r = _d_KeyInfoType(B, r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
@@ -7046,36 +13342,102 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T0[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T2[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T88[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T72[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T72[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C7[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C7[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C145[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
@@ -7121,33 +13483,107 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T77[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T143[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T144[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T44[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T45[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T5[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T34[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T6[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T77[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C151[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C151[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -7187,22 +13623,22 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
     w, c = _C179[st]
@@ -7226,21 +13662,38 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C143[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C145[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -7264,17 +13717,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T0[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T16[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C143[st]
+            w, c = _C145[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -7303,21 +13780,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C36[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C36[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -7339,22 +13817,1575 @@ def _d_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return V2G_MessageType(f_header, f_body), r
 
+def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_V2G_MessageType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_V2G_MessageType(B, r0)
+    k = _T136[c & 3]
+    i1_notification = None
+    if k == 1:
+        r -= 7; c = (B >> r) & 127
+        if c & 100: return _d_V2G_MessageType(B, r0)
+        i2_fault_code = (c >> 3) & 3
+        if i2_fault_code >= 3: return _d_V2G_MessageType(B, r0)
+        i2_fault_code = _E_faultCodeType[i2_fault_code]
+        k = _T16[c & 3]
+        i2_fault_msg = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_V2G_MessageType(B, r0)
+            i2_fault_msg, r = rstr(B, r, 64)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_V2G_MessageType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_V2G_MessageType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T35[c & 3]
+        i1_notification = NotificationType(i2_fault_code, i2_fault_msg)
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_V2G_MessageType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 64: return _d_V2G_MessageType(B, r0)
+    k = _T181[c & 63]
+    f_header = MessageHeaderType(i1_session_id, i1_notification, i1_signature)
+    i3_authorization_req = i3_authorization_res = i3_body_element = i3_cable_check_req = i3_cable_check_res = i3_certificate_installation_req = i3_certificate_installation_res = i3_certificate_update_req = i3_certificate_update_res = i3_charge_parameter_discovery_req = i3_charge_parameter_discovery_res = i3_charging_status_req = i3_charging_status_res = i3_current_demand_req = i3_current_demand_res = i3_metering_receipt_req = i3_metering_receipt_res = i3_payment_details_req = i3_payment_details_res = i3_payment_service_selection_req = i3_payment_service_selection_res = i3_power_delivery_req = i3_power_delivery_res = i3_pre_charge_req = i3_pre_charge_res = i3_service_detail_req = i3_service_detail_res = i3_service_discovery_req = i3_service_discovery_res = i3_session_setup_req = i3_session_setup_res = i3_session_stop_req = i3_session_stop_res = i3_welding_detection_req = i3_welding_detection_res = None
+    if 0 <= k <= 34:
+        if k < 17:
+            if k < 8:
+                if k < 4:
+                    if k < 2:
+                        if k == 0:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T15[c & 3]
+                            i4_id = None
+                            if k == 0:
+                                i4_id, r = rstr(B, r, None)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T16[c & 3]
+                            i4_gen_challenge = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                r -= 8; nb = (B >> r) & 255
+                                if nb > 16 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
+                                r -= 8 * nb; i4_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_V2G_MessageType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_authorization_req = AuthorizationReqType(i4_id, i4_gen_challenge)
+                        elif k == 1:
+                            r -= 14; c = (B >> r) & 16383
+                            if c & 12403: return _d_V2G_MessageType(B, r0)
+                            i5_response_code = (c >> 7) & 31
+                            if i5_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i5_response_code = _E_responseCodeType[i5_response_code]
+                            i5_evse_processing = (c >> 2) & 3
+                            if i5_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
+                            i5_evse_processing = _E_EVSEProcessingType[i5_evse_processing]
+                            i3_authorization_res = AuthorizationResType(i5_response_code, i5_evse_processing)
+                    else:
+                        if k == 2:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_body_element = BodyBaseType()
+                        elif k == 3:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i7_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_cable_check_req = CableCheckReqType(i7_dc_ev_status)
+                else:
+                    if k < 6:
+                        if k == 4:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i8_response_code = (c >> 2) & 31
+                            if i8_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i8_response_code = _E_responseCodeType[i8_response_code]
+                            i8_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                            r -= 6; c = (B >> r) & 63
+                            if c & 51: return _d_V2G_MessageType(B, r0)
+                            i8_evse_processing = (c >> 2) & 3
+                            if i8_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
+                            i8_evse_processing = _E_EVSEProcessingType[i8_evse_processing]
+                            i3_cable_check_res = CableCheckResType(i8_response_code, i8_dc_evse_status, i8_evse_processing)
+                        elif k == 5:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i9_id, r = rstr(B, r, None)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i9_oem_provisioning_cert, r = rbin(B, r, 800)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i9_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_certificate_installation_req = CertificateInstallationReqType(i9_id, i9_oem_provisioning_cert, i9_list_of_root_certificate_i_ds)
+                    else:
+                        if k == 6:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i10_response_code = (c >> 2) & 31
+                            if i10_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i10_response_code = _E_responseCodeType[i10_response_code]
+                            i10_sa_provisioning_certificate_chain, r = _f_CertificateChainType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i10_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i10_contract_signature_encrypted_private_key, r = _f_ContractSignatureEncryptedPrivateKeyType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i10_d_hpublickey, r = _f_DiffieHellmanPublickeyType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i10_e_maid, r = _f_EMAIDType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_certificate_installation_res = CertificateInstallationResType(i10_response_code, i10_sa_provisioning_certificate_chain, i10_contract_signature_cert_chain, i10_contract_signature_encrypted_private_key, i10_d_hpublickey, i10_e_maid)
+                        elif k == 7:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i11_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i11_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i11_e_maid, r = rstr(B, r, 15)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i11_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_certificate_update_req = CertificateUpdateReqType(i11_id, i11_contract_signature_cert_chain, i11_e_maid, i11_list_of_root_certificate_i_ds)
+            else:
+                if k < 12:
+                    if k < 10:
+                        if k == 8:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i12_response_code = (c >> 2) & 31
+                            if i12_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i12_response_code = _E_responseCodeType[i12_response_code]
+                            i12_sa_provisioning_certificate_chain, r = _f_CertificateChainType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i12_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i12_contract_signature_encrypted_private_key, r = _f_ContractSignatureEncryptedPrivateKeyType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i12_d_hpublickey, r = _f_DiffieHellmanPublickeyType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i12_e_maid, r = _f_EMAIDType(B, r)
+                            r -= 2; c = (B >> r) & 3
+                            k = _T41[c & 3]
+                            i12_retry_counter = None
+                            if k == 6:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                r -= 9; i12_retry_counter = (B >> r) & 511
+                                if i12_retry_counter & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i12_retry_counter, r = ri(B, r + 8, i12_retry_counter)
+                                    elif i12_retry_counter & 256: i12_retry_counter = -((x << 7) | (i12_retry_counter & 127)) - 1
+                                    else: i12_retry_counter = (x << 7) | (i12_retry_counter & 127)
+                                elif i12_retry_counter > 255: i12_retry_counter = 255 - i12_retry_counter
+                                if i12_retry_counter < -32768 or i12_retry_counter > 32767: return _d_V2G_MessageType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_V2G_MessageType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_certificate_update_res = CertificateUpdateResType(i12_response_code, i12_sa_provisioning_certificate_chain, i12_contract_signature_cert_chain, i12_contract_signature_encrypted_private_key, i12_d_hpublickey, i12_e_maid, i12_retry_counter)
+                        elif k == 9:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T0[c & 3]
+                            i13_max_entries_sa_schedule_tuple = None
+                            if k == 0:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                r -= 8; i13_max_entries_sa_schedule_tuple = (B >> r) & 255
+                                if i13_max_entries_sa_schedule_tuple > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i13_max_entries_sa_schedule_tuple, r = ru(B, r + 8, i13_max_entries_sa_schedule_tuple)
+                                    else: i13_max_entries_sa_schedule_tuple = (x << 7) | (i13_max_entries_sa_schedule_tuple & 127)
+                                if i13_max_entries_sa_schedule_tuple > 65535: return _d_V2G_MessageType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_V2G_MessageType(B, r0)
+                                k = _T2[c & 1]
+                            i13_requested_energy_transfer_mode = None
+                            if k == 1:
+                                r -= 7; c = (B >> r) & 127
+                                if c & 68: return _d_V2G_MessageType(B, r0)
+                                i13_requested_energy_transfer_mode = (c >> 3) & 7
+                                if i13_requested_energy_transfer_mode >= 6: return _d_V2G_MessageType(B, r0)
+                                i13_requested_energy_transfer_mode = _E_EnergyTransferModeType[i13_requested_energy_transfer_mode]
+                                k = _T44[c & 3]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            i13_ac_ev_charge_parameter = i13_dc_ev_charge_parameter = i13_ev_charge_parameter = None
+                            if k == 2:
+                                i13_ac_ev_charge_parameter, r = _f_AC_EVChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 3:
+                                i13_dc_ev_charge_parameter, r = _f_DC_EVChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 4:
+                                i13_ev_charge_parameter, r = _f_EVChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i13_max_entries_sa_schedule_tuple, i13_requested_energy_transfer_mode, i13_ac_ev_charge_parameter, i13_dc_ev_charge_parameter, i13_ev_charge_parameter)
+                    else:
+                        if k == 10:
+                            r -= 16; c = (B >> r) & 65535
+                            if c & 49608: return _d_V2G_MessageType(B, r0)
+                            i14_response_code = (c >> 9) & 31
+                            if i14_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i14_response_code = _E_responseCodeType[i14_response_code]
+                            i14_evse_processing = (c >> 4) & 3
+                            if i14_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
+                            i14_evse_processing = _E_EVSEProcessingType[i14_evse_processing]
+                            k = _T57[c & 7]
+                            i14_sa_schedule_list = i14_sa_schedules = None
+                            if k == 2:
+                                i14_sa_schedule_list, r = _f_SAScheduleListType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T58[c & 3]
+                            elif k == 3:
+                                i14_sa_schedules, r = _f_SASchedulesType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T58[c & 3]
+                            i14_ac_evse_charge_parameter = i14_dc_evse_charge_parameter = i14_evse_charge_parameter = None
+                            if k == 4:
+                                i14_ac_evse_charge_parameter, r = _f_AC_EVSEChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 5:
+                                i14_dc_evse_charge_parameter, r = _f_DC_EVSEChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 6:
+                                i14_evse_charge_parameter, r = _f_EVSEChargeParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i14_response_code, i14_evse_processing, i14_sa_schedule_list, i14_sa_schedules, i14_ac_evse_charge_parameter, i14_dc_evse_charge_parameter, i14_evse_charge_parameter)
+                        elif k == 11:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_charging_status_req = ChargingStatusReqType()
+                else:
+                    if k < 14:
+                        if k == 12:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_V2G_MessageType(B, r0)
+                            i16_response_code = (c >> 3) & 31
+                            if i16_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i16_response_code = _E_responseCodeType[i16_response_code]
+                            i16_evseid, r = rstr(B, r, 37)
+                            r -= 15; c = (B >> r) & 32767
+                            if c & 28680: return _d_V2G_MessageType(B, r0)
+                            i16_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+                            if i16_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
+                            k = _T83[c & 7]
+                            i16_evse_max_current = None
+                            if k == 3:
+                                i16_evse_max_current, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T58[c & 3]
+                            i16_meter_info = None
+                            if k == 4:
+                                i16_meter_info, r = _f_MeterInfoType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T84[c & 3]
+                            i16_receipt_required = None
+                            if k == 5:
+                                r -= 4; c = (B >> r) & 15
+                                if c & 10: return _d_V2G_MessageType(B, r0)
+                                i16_receipt_required = ((c >> 2) & 1) == 1
+                                k = _T85[c & 1]
+                            i16_ac_evse_status = None
+                            if k == 6:
+                                i16_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_charging_status_res = ChargingStatusResType(i16_response_code, i16_evseid, i16_sa_schedule_tuple_id, i16_evse_max_current, i16_meter_info, i16_receipt_required, i16_ac_evse_status)
+                        elif k == 13:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i17_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i17_ev_target_current, r = _f_PhysicalValueType(B, r)
+                            r -= 3; c = (B >> r) & 7
+                            k = _T57[c & 7]
+                            i17_ev_maximum_voltage_limit = None
+                            if k == 2:
+                                i17_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 3; c = (B >> r) & 7
+                                k = _T83[c & 7]
+                            i17_ev_maximum_current_limit = None
+                            if k == 3:
+                                i17_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T58[c & 3]
+                            i17_ev_maximum_power_limit = None
+                            if k == 4:
+                                i17_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T84[c & 3]
+                            i17_bulk_charging_complete = None
+                            if k == 5:
+                                r -= 4; c = (B >> r) & 15
+                                if c & 10: return _d_V2G_MessageType(B, r0)
+                                i17_bulk_charging_complete = ((c >> 2) & 1) == 1
+                                k = _T85[c & 1]
+                            i17_charging_complete = None
+                            if k == 6:
+                                r -= 5; c = (B >> r) & 31
+                                if c & 20: return _d_V2G_MessageType(B, r0)
+                                i17_charging_complete = ((c >> 3) & 1) == 1
+                                k = _T99[c & 3]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            i17_remaining_time_to_full_soc = None
+                            if k == 7:
+                                i17_remaining_time_to_full_soc, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T100[c & 3]
+                            i17_remaining_time_to_bulk_soc = None
+                            if k == 8:
+                                i17_remaining_time_to_bulk_soc, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T101[c & 1]
+                            i17_ev_target_voltage = None
+                            if k == 9:
+                                i17_ev_target_voltage, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_current_demand_req = CurrentDemandReqType(i17_dc_ev_status, i17_ev_target_current, i17_ev_maximum_voltage_limit, i17_ev_maximum_current_limit, i17_ev_maximum_power_limit, i17_bulk_charging_complete, i17_charging_complete, i17_remaining_time_to_full_soc, i17_remaining_time_to_bulk_soc, i17_ev_target_voltage)
+                    else:
+                        if k == 14:
+                            i3_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                        elif k == 15:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T0[c & 3]
+                            i18_id = None
+                            if k == 0:
+                                i18_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i18_session_id = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                r -= 8; nb = (B >> r) & 255
+                                if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
+                                r -= 8 * nb; i18_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_V2G_MessageType(B, r0)
+                                k = _T24[c & 3]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            i18_sa_schedule_tuple_id = None
+                            if k == 2:
+                                r -= 11; c = (B >> r) & 2047
+                                if c & 1026: return _d_V2G_MessageType(B, r0)
+                                i18_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
+                                if i18_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
+                                k = _T4[c & 1]
+                            i18_meter_info = None
+                            if k == 3:
+                                i18_meter_info, r = _f_MeterInfoType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_metering_receipt_req = MeteringReceiptReqType(i18_id, i18_session_id, i18_sa_schedule_tuple_id, i18_meter_info)
+                        elif k == 16:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 772: return _d_V2G_MessageType(B, r0)
+                            i19_response_code = (c >> 3) & 31
+                            if i19_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i19_response_code = _E_responseCodeType[i19_response_code]
+                            k = _T152[c & 3]
+                            i19_ac_evse_status = i19_dc_evse_status = i19_evse_status = None
+                            if k == 1:
+                                i19_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 2:
+                                i19_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 3:
+                                i19_evse_status, r = _f_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_metering_receipt_res = MeteringReceiptResType(i19_response_code, i19_ac_evse_status, i19_dc_evse_status, i19_evse_status)
+        else:
+            if k < 26:
+                if k < 21:
+                    if k < 19:
+                        if k == 17:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i20_e_maid, r = rstr(B, r, 15)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i20_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_payment_details_req = PaymentDetailsReqType(i20_e_maid, i20_contract_signature_cert_chain)
+                        elif k == 18:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_V2G_MessageType(B, r0)
+                            i21_response_code = (c >> 3) & 31
+                            if i21_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i21_response_code = _E_responseCodeType[i21_response_code]
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 16 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
+                            r -= 8 * nb; i21_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_V2G_MessageType(B, r0)
+                            r -= 9; i21_evse_time_stamp = (B >> r) & 511
+                            if i21_evse_time_stamp & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i21_evse_time_stamp, r = ri(B, r + 8, i21_evse_time_stamp)
+                                elif i21_evse_time_stamp & 256: i21_evse_time_stamp = -((x << 7) | (i21_evse_time_stamp & 127)) - 1
+                                else: i21_evse_time_stamp = (x << 7) | (i21_evse_time_stamp & 127)
+                            elif i21_evse_time_stamp > 255: i21_evse_time_stamp = 255 - i21_evse_time_stamp
+                            if i21_evse_time_stamp < -9223372036854775808 or i21_evse_time_stamp > 9223372036854775807: return _d_V2G_MessageType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i3_payment_details_res = PaymentDetailsResType(i21_response_code, i21_gen_challenge, i21_evse_time_stamp)
+                    else:
+                        if k == 19:
+                            r -= 5; c = (B >> r) & 31
+                            if c & 27: return _d_V2G_MessageType(B, r0)
+                            i22_selected_payment_option = (c >> 2) & 1
+                            i22_selected_payment_option = _E_paymentOptionType[i22_selected_payment_option]
+                            i22_selected_service_list, r = _f_SelectedServiceListType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_payment_service_selection_req = PaymentServiceSelectionReqType(i22_selected_payment_option, i22_selected_service_list)
+                        elif k == 20:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i23_response_code = (c >> 2) & 31
+                            if i23_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i23_response_code = _E_responseCodeType[i23_response_code]
+                            i3_payment_service_selection_res = PaymentServiceSelectionResType(i23_response_code)
+                else:
+                    if k < 23:
+                        if k == 21:
+                            r -= 19; c = (B >> r) & 524287
+                            if c & 421896: return _d_V2G_MessageType(B, r0)
+                            i24_charge_progress = (c >> 15) & 3
+                            if i24_charge_progress >= 3: return _d_V2G_MessageType(B, r0)
+                            i24_charge_progress = _E_chargeProgressType[i24_charge_progress]
+                            i24_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+                            if i24_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
+                            k = _T87[c & 7]
+                            i24_charging_profile = None
+                            if k == 2:
+                                i24_charging_profile, r = _f_ChargingProfileType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T88[c & 3]
+                            i24_dc_ev_power_delivery_parameter = i24_ev_power_delivery_parameter = None
+                            if k == 3:
+                                i24_dc_ev_power_delivery_parameter, r = _f_DC_EVPowerDeliveryParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 4:
+                                i24_ev_power_delivery_parameter, r = _f_EVPowerDeliveryParameterType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_power_delivery_req = PowerDeliveryReqType(i24_charge_progress, i24_sa_schedule_tuple_id, i24_charging_profile, i24_dc_ev_power_delivery_parameter, i24_ev_power_delivery_parameter)
+                        elif k == 22:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 772: return _d_V2G_MessageType(B, r0)
+                            i25_response_code = (c >> 3) & 31
+                            if i25_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i25_response_code = _E_responseCodeType[i25_response_code]
+                            k = _T152[c & 3]
+                            i25_ac_evse_status = i25_dc_evse_status = i25_evse_status = None
+                            if k == 1:
+                                i25_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 2:
+                                i25_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            elif k == 3:
+                                i25_evse_status, r = _f_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_V2G_MessageType(B, r0)
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_power_delivery_res = PowerDeliveryResType(i25_response_code, i25_ac_evse_status, i25_dc_evse_status, i25_evse_status)
+                    else:
+                        if k == 23:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i26_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i26_ev_target_voltage, r = _f_PhysicalValueType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i26_ev_target_current, r = _f_PhysicalValueType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_pre_charge_req = PreChargeReqType(i26_dc_ev_status, i26_ev_target_voltage, i26_ev_target_current)
+                        elif k == 24:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i27_response_code = (c >> 2) & 31
+                            if i27_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i27_response_code = _E_responseCodeType[i27_response_code]
+                            i27_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i27_evse_present_voltage, r = _f_PhysicalValueType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_pre_charge_res = PreChargeResType(i27_response_code, i27_dc_evse_status, i27_evse_present_voltage)
+                        elif k == 25:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            r -= 8; i28_service_id = (B >> r) & 255
+                            if i28_service_id > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i28_service_id, r = ru(B, r + 8, i28_service_id)
+                                else: i28_service_id = (x << 7) | (i28_service_id & 127)
+                            if i28_service_id > 65535: return _d_V2G_MessageType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i3_service_detail_req = ServiceDetailReqType(i28_service_id)
+            else:
+                if k < 30:
+                    if k < 28:
+                        if k == 26:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_V2G_MessageType(B, r0)
+                            i29_response_code = (c >> 3) & 31
+                            if i29_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i29_response_code = _E_responseCodeType[i29_response_code]
+                            r -= 8; i29_service_id = (B >> r) & 255
+                            if i29_service_id > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i29_service_id, r = ru(B, r + 8, i29_service_id)
+                                else: i29_service_id = (x << 7) | (i29_service_id & 127)
+                            if i29_service_id > 65535: return _d_V2G_MessageType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_V2G_MessageType(B, r0)
+                            k = _T35[c & 3]
+                            i29_service_parameter_list = None
+                            if k == 2:
+                                i29_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_service_detail_res = ServiceDetailResType(i29_response_code, i29_service_id, i29_service_parameter_list)
+                        elif k == 27:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T15[c & 3]
+                            i30_service_scope = None
+                            if k == 0:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                i30_service_scope, r = rstr(B, r, 64)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_V2G_MessageType(B, r0)
+                                k = _T16[c & 3]
+                            i30_service_category = None
+                            if k == 1:
+                                r -= 5; c = (B >> r) & 31
+                                if c & 18: return _d_V2G_MessageType(B, r0)
+                                i30_service_category = (c >> 2) & 3
+                                i30_service_category = _E_serviceCategoryType[i30_service_category]
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_service_discovery_req = ServiceDiscoveryReqType(i30_service_scope, i30_service_category)
+                    else:
+                        if k == 28:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i31_response_code = (c >> 2) & 31
+                            if i31_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i31_response_code = _E_responseCodeType[i31_response_code]
+                            i31_payment_option_list, r = _f_PaymentOptionListType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i31_charge_service, r = _f_ChargeServiceType(B, r)
+                            r -= 2; c = (B >> r) & 3
+                            k = _T77[c & 3]
+                            i31_service_list = None
+                            if k == 3:
+                                i31_service_list, r = _f_ServiceListType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_service_discovery_res = ServiceDiscoveryResType(i31_response_code, i31_payment_option_list, i31_charge_service, i31_service_list)
+                        elif k == 29:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 6 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
+                            r -= 8 * nb; i32_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_V2G_MessageType(B, r0)
+                            i3_session_setup_req = SessionSetupReqType(i32_evccid)
+                else:
+                    if k < 32:
+                        if k == 30:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_V2G_MessageType(B, r0)
+                            i33_response_code = (c >> 3) & 31
+                            if i33_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i33_response_code = _E_responseCodeType[i33_response_code]
+                            i33_evseid, r = rstr(B, r, 37)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_V2G_MessageType(B, r0)
+                            k = _T35[c & 3]
+                            i33_evse_time_stamp = None
+                            if k == 2:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_V2G_MessageType(B, r0)
+                                r -= 9; i33_evse_time_stamp = (B >> r) & 511
+                                if i33_evse_time_stamp & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i33_evse_time_stamp, r = ri(B, r + 8, i33_evse_time_stamp)
+                                    elif i33_evse_time_stamp & 256: i33_evse_time_stamp = -((x << 7) | (i33_evse_time_stamp & 127)) - 1
+                                    else: i33_evse_time_stamp = (x << 7) | (i33_evse_time_stamp & 127)
+                                elif i33_evse_time_stamp > 255: i33_evse_time_stamp = 255 - i33_evse_time_stamp
+                                if i33_evse_time_stamp < -9223372036854775808 or i33_evse_time_stamp > 9223372036854775807: return _d_V2G_MessageType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_V2G_MessageType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_V2G_MessageType(B, r0)
+                            i3_session_setup_res = SessionSetupResType(i33_response_code, i33_evseid, i33_evse_time_stamp)
+                        elif k == 31:
+                            r -= 5; c = (B >> r) & 31
+                            if c & 27: return _d_V2G_MessageType(B, r0)
+                            i34_charging_session = (c >> 2) & 1
+                            i34_charging_session = _E_chargingSessionType[i34_charging_session]
+                            i3_session_stop_req = SessionStopReqType(i34_charging_session)
+                    else:
+                        if k == 32:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i35_response_code = (c >> 2) & 31
+                            if i35_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i35_response_code = _E_responseCodeType[i35_response_code]
+                            i3_session_stop_res = SessionStopResType(i35_response_code)
+                        elif k == 33:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i36_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_welding_detection_req = WeldingDetectionReqType(i36_dc_ev_status)
+                        elif k == 34:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_V2G_MessageType(B, r0)
+                            i37_response_code = (c >> 2) & 31
+                            if i37_response_code >= 26: return _d_V2G_MessageType(B, r0)
+                            i37_response_code = _E_responseCodeType[i37_response_code]
+                            i37_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i37_evse_present_voltage, r = _f_PhysicalValueType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_V2G_MessageType(B, r0)
+                            i3_welding_detection_res = WeldingDetectionResType(i37_response_code, i37_dc_evse_status, i37_evse_present_voltage)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_V2G_MessageType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_V2G_MessageType(B, r0)
+    f_body = BodyType(i3_authorization_req, i3_authorization_res, i3_body_element, i3_cable_check_req, i3_cable_check_res, i3_certificate_installation_req, i3_certificate_installation_res, i3_certificate_update_req, i3_certificate_update_res, i3_charge_parameter_discovery_req, i3_charge_parameter_discovery_res, i3_charging_status_req, i3_charging_status_res, i3_current_demand_req, i3_current_demand_res, i3_metering_receipt_req, i3_metering_receipt_res, i3_payment_details_req, i3_payment_details_res, i3_payment_service_selection_req, i3_payment_service_selection_res, i3_power_delivery_req, i3_power_delivery_res, i3_pre_charge_req, i3_pre_charge_res, i3_service_detail_req, i3_service_detail_res, i3_service_discovery_req, i3_service_discovery_res, i3_session_setup_req, i3_session_setup_res, i3_session_stop_req, i3_session_stop_res, i3_welding_detection_req, i3_welding_detection_res)
+    return V2G_MessageType(f_header, f_body), r
+
 def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    a <<= 1
+    v5 = v2.notification
+    if v5 is not None:
+        if v5.__class__ is not NotificationType: raise EncFail(f'expected NotificationType, got {v5.__class__.__name__}')
+        st6 = 0
+        v7 = v5.fault_code
+        if v7 is None: raise EncFail('missing mandatory FaultCode')
+        if v7.__class__ is not faultCodeType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a faultCodeType')
+        st6 = 3
+        a = (a << 7) | (v7) << 1
+        v8 = v5.fault_msg
+        if v8 is not None:
+            a <<= 3
+            a = wstr(a, v8, 64)
+            a <<= 1
+            st6 = 7
+        w, c = _C67[st6]
+        a = (a << w) | c
+        st3 = 7
+    v9 = v2.signature
+    if v9 is not None:
+        w, c = _C78[st3]
+        a = (a << w) | c
+        a = _e_SignatureType(v9, a)
+        st3 = 11
+    w, c = _C182[st3]
+    a = (a << w) | c
+    pass
+    v10 = o.body
+    if v10 is None: raise EncFail('missing mandatory Body')
+    if v10.__class__ is not BodyType: raise EncFail(f'expected BodyType, got {v10.__class__.__name__}')
+    st11 = 0
+    a <<= 1
+    v12 = v10.authorization_req
+    v13 = v10.authorization_res
+    v14 = v10.body_element
+    v15 = v10.cable_check_req
+    v16 = v10.cable_check_res
+    v17 = v10.certificate_installation_req
+    v18 = v10.certificate_installation_res
+    v19 = v10.certificate_update_req
+    v20 = v10.certificate_update_res
+    v21 = v10.charge_parameter_discovery_req
+    v22 = v10.charge_parameter_discovery_res
+    v23 = v10.charging_status_req
+    v24 = v10.charging_status_res
+    v25 = v10.current_demand_req
+    v26 = v10.current_demand_res
+    v27 = v10.metering_receipt_req
+    v28 = v10.metering_receipt_res
+    v29 = v10.payment_details_req
+    v30 = v10.payment_details_res
+    v31 = v10.payment_service_selection_req
+    v32 = v10.payment_service_selection_res
+    v33 = v10.power_delivery_req
+    v34 = v10.power_delivery_res
+    v35 = v10.pre_charge_req
+    v36 = v10.pre_charge_res
+    v37 = v10.service_detail_req
+    v38 = v10.service_detail_res
+    v39 = v10.service_discovery_req
+    v40 = v10.service_discovery_res
+    v41 = v10.session_setup_req
+    v42 = v10.session_setup_res
+    v43 = v10.session_stop_req
+    v44 = v10.session_stop_res
+    v45 = v10.welding_detection_req
+    v46 = v10.welding_detection_res
+    if v12 is not None:
+        if v12.__class__ is not AuthorizationReqType: raise EncFail(f'expected AuthorizationReqType, got {v12.__class__.__name__}')
+        st47 = 0
+        a <<= 6
+        v48 = v12.id
+        if v48 is not None:
+            a <<= 2
+            a = wstr(a, v48, None)
+            st47 = 3
+        v49 = v12.gen_challenge
+        if v49 is not None:
+            w, c = _C18[st47]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v49, 16)
+            a <<= 1
+            st47 = 7
+        w, c = _C19[st47]
+        a = (a << w) | c
+        st11 = 3
+    elif v13 is not None:
+        if v13.__class__ is not AuthorizationResType: raise EncFail(f'expected AuthorizationResType, got {v13.__class__.__name__}')
+        pass
+        v51 = v13.response_code
+        if v51 is None: raise EncFail('missing mandatory ResponseCode')
+        if v51.__class__ is not responseCodeType and not (v51.__class__ is int and 0 <= v51 < 26): raise EncFail(f'{v51!r} is not a responseCodeType')
+        pass
+        v52 = v13.evse_processing
+        if v52 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v52.__class__ is not EVSEProcessingType and not (v52.__class__ is int and 0 <= v52 < 3): raise EncFail(f'{v52!r} is not a EVSEProcessingType')
+        pass
+        a = (a << 20) | 16384 | (v51) << 7 | (v52) << 2
+        st11 = 3
+    elif v14 is not None:
+        if v14.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v14.__class__.__name__}')
+        pass
+        a = (a << 7) | 4
+        st11 = 3
+    elif v15 is not None:
+        if v15.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v15.__class__.__name__}')
+        pass
+        v55 = v15.dc_ev_status
+        if v55 is None: raise EncFail('missing mandatory DC_EVStatus')
+        a = (a << 7) | 6
+        a = _e_DC_EVStatusType(v55, a)
+        pass
         a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.body is not None:
-        v = o.body
+        st11 = 3
+    elif v16 is not None:
+        if v16.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v16.__class__.__name__}')
+        pass
+        v57 = v16.response_code
+        if v57 is None: raise EncFail('missing mandatory ResponseCode')
+        if v57.__class__ is not responseCodeType and not (v57.__class__ is int and 0 <= v57 < 26): raise EncFail(f'{v57!r} is not a responseCodeType')
+        pass
+        v58 = v16.dc_evse_status
+        if v58 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        a = (a << 15) | 2048 | (v57) << 2
+        a = _e_DC_EVSEStatusType(v58, a)
+        pass
+        v59 = v16.evse_processing
+        if v59 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v59.__class__ is not EVSEProcessingType and not (v59.__class__ is int and 0 <= v59 < 3): raise EncFail(f'{v59!r} is not a EVSEProcessingType')
+        pass
+        a = (a << 6) | (v59) << 2
+        st11 = 3
+    elif v17 is not None:
+        if v17.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v17.__class__.__name__}')
+        pass
+        v61 = v17.id
+        if v61 is None: raise EncFail('missing mandatory Id')
+        a = (a << 7) | 10
+        a = wstr(a, v61, None)
+        pass
+        v62 = v17.oem_provisioning_cert
+        if v62 is None: raise EncFail('missing mandatory OEMProvisioningCert')
+        a <<= 2
+        a = wbin(a, v62, 800)
+        pass
+        v63 = v17.list_of_root_certificate_i_ds
+        if v63 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+        a <<= 2
+        a = _e_ListOfRootCertificateIDsType(v63, a)
+        pass
         a <<= 1
-        a = _e_BodyType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Body')
+        st11 = 3
+    elif v18 is not None:
+        if v18.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v18.__class__.__name__}')
+        pass
+        v65 = v18.response_code
+        if v65 is None: raise EncFail('missing mandatory ResponseCode')
+        if v65.__class__ is not responseCodeType and not (v65.__class__ is int and 0 <= v65 < 26): raise EncFail(f'{v65!r} is not a responseCodeType')
+        pass
+        v66 = v18.sa_provisioning_certificate_chain
+        if v66 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+        a = (a << 15) | 3072 | (v65) << 2
+        a = _e_CertificateChainType(v66, a)
+        pass
+        v67 = v18.contract_signature_cert_chain
+        if v67 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        a <<= 1
+        a = _e_CertificateChainType(v67, a)
+        pass
+        v68 = v18.contract_signature_encrypted_private_key
+        if v68 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+        a <<= 1
+        a = _e_ContractSignatureEncryptedPrivateKeyType(v68, a)
+        pass
+        v69 = v18.d_hpublickey
+        if v69 is None: raise EncFail('missing mandatory DHpublickey')
+        a <<= 1
+        a = _e_DiffieHellmanPublickeyType(v69, a)
+        pass
+        v70 = v18.e_maid
+        if v70 is None: raise EncFail('missing mandatory eMAID')
+        a <<= 1
+        a = _e_EMAIDType(v70, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v19 is not None:
+        if v19.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v19.__class__.__name__}')
+        pass
+        v72 = v19.id
+        if v72 is None: raise EncFail('missing mandatory Id')
+        a = (a << 7) | 14
+        a = wstr(a, v72, None)
+        pass
+        v73 = v19.contract_signature_cert_chain
+        if v73 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        a <<= 1
+        a = _e_CertificateChainType(v73, a)
+        pass
+        v74 = v19.e_maid
+        if v74 is None: raise EncFail('missing mandatory eMAID')
+        a <<= 2
+        a = wstr(a, v74, 15)
+        pass
+        v75 = v19.list_of_root_certificate_i_ds
+        if v75 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+        a <<= 2
+        a = _e_ListOfRootCertificateIDsType(v75, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v20 is not None:
+        if v20.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v20.__class__.__name__}')
+        st76 = 0
+        v77 = v20.response_code
+        if v77 is None: raise EncFail('missing mandatory ResponseCode')
+        if v77.__class__ is not responseCodeType and not (v77.__class__ is int and 0 <= v77 < 26): raise EncFail(f'{v77!r} is not a responseCodeType')
+        st76 = 3
+        v78 = v20.sa_provisioning_certificate_chain
+        if v78 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+        a = (a << 15) | 4096 | (v77) << 2
+        a = _e_CertificateChainType(v78, a)
+        st76 = 7
+        v79 = v20.contract_signature_cert_chain
+        if v79 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        a <<= 1
+        a = _e_CertificateChainType(v79, a)
+        st76 = 11
+        v80 = v20.contract_signature_encrypted_private_key
+        if v80 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+        a <<= 1
+        a = _e_ContractSignatureEncryptedPrivateKeyType(v80, a)
+        st76 = 15
+        v81 = v20.d_hpublickey
+        if v81 is None: raise EncFail('missing mandatory DHpublickey')
+        a <<= 1
+        a = _e_DiffieHellmanPublickeyType(v81, a)
+        st76 = 19
+        v82 = v20.e_maid
+        if v82 is None: raise EncFail('missing mandatory eMAID')
+        a <<= 1
+        a = _e_EMAIDType(v82, a)
+        st76 = 23
+        v83 = v20.retry_counter
+        if v83 is not None:
+            a <<= 3
+            if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
+            if 0 <= v83 < 128: a = (a << 9) | v83
+            elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
+            else: a = wi(a, v83)
+            a <<= 1
+            st76 = 27
+        w, c = _C42[st76]
+        a = (a << w) | c
+        st11 = 3
+    elif v21 is not None:
+        if v21.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v21.__class__.__name__}')
+        st84 = 0
+        a = (a << 6) | 9
+        v85 = v21.max_entries_sa_schedule_tuple
+        if v85 is not None:
+            a <<= 3
+            if v85 > 65535: raise EncFail(f'{v85!r} outside 0..65535')
+            if 0 <= v85 < 128: a = (a << 8) | v85
+            else: a = wu(a, v85)
+            a <<= 1
+            st84 = 3
+        v86 = v21.requested_energy_transfer_mode
+        if v86 is None: raise EncFail('missing mandatory RequestedEnergyTransferMode')
+        w, c = _C36[st84]
+        a = (a << w) | c
+        if v86.__class__ is not EnergyTransferModeType and not (v86.__class__ is int and 0 <= v86 < 6): raise EncFail(f'{v86!r} is not a EnergyTransferModeType')
+        st84 = 7
+        a = (a << 5) | (v86) << 1
+        v87 = v21.ac_ev_charge_parameter
+        v88 = v21.dc_ev_charge_parameter
+        v89 = v21.ev_charge_parameter
+        if v87 is not None:
+            a <<= 2
+            a = _e_AC_EVChargeParameterType(v87, a)
+            st84 = 11
+        elif v88 is not None:
+            a = (a << 2) | 1
+            a = _e_DC_EVChargeParameterType(v88, a)
+            st84 = 11
+        elif v89 is not None:
+            a = (a << 2) | 2
+            a = _e_EVChargeParameterType(v89, a)
+            st84 = 11
+        else:
+            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
+        a <<= 1
+        st11 = 3
+    elif v22 is not None:
+        if v22.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v22.__class__.__name__}')
+        st90 = 0
+        v91 = v22.response_code
+        if v91 is None: raise EncFail('missing mandatory ResponseCode')
+        if v91.__class__ is not responseCodeType and not (v91.__class__ is int and 0 <= v91 < 26): raise EncFail(f'{v91!r} is not a responseCodeType')
+        st90 = 3
+        v92 = v22.evse_processing
+        if v92 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v92.__class__ is not EVSEProcessingType and not (v92.__class__ is int and 0 <= v92 < 3): raise EncFail(f'{v92!r} is not a EVSEProcessingType')
+        st90 = 7
+        a = (a << 19) | 81920 | (v91) << 6 | (v92) << 1
+        v93 = v22.sa_schedule_list
+        v94 = v22.sa_schedules
+        if v93 is not None:
+            a <<= 3
+            a = _e_SAScheduleListType(v93, a)
+            st90 = 11
+        elif v94 is not None:
+            a = (a << 3) | 1
+            a = _e_SASchedulesType(v94, a)
+            st90 = 11
+        v95 = v22.ac_evse_charge_parameter
+        v96 = v22.dc_evse_charge_parameter
+        v97 = v22.evse_charge_parameter
+        if v95 is not None:
+            w, c = _C61[st90]
+            a = (a << w) | c
+            a = _e_AC_EVSEChargeParameterType(v95, a)
+            st90 = 15
+        elif v96 is not None:
+            w, c = _C62[st90]
+            a = (a << w) | c
+            a = _e_DC_EVSEChargeParameterType(v96, a)
+            st90 = 15
+        elif v97 is not None:
+            w, c = _C65[st90]
+            a = (a << w) | c
+            a = _e_EVSEChargeParameterType(v97, a)
+            st90 = 15
+        else:
+            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
+        a <<= 1
+        st11 = 3
+    elif v23 is not None:
+        if v23.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v23.__class__.__name__}')
+        pass
+        a = (a << 7) | 22
+        st11 = 3
+    elif v24 is not None:
+        if v24.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v24.__class__.__name__}')
+        st99 = 0
+        v100 = v24.response_code
+        if v100 is None: raise EncFail('missing mandatory ResponseCode')
+        if v100.__class__ is not responseCodeType and not (v100.__class__ is int and 0 <= v100 < 26): raise EncFail(f'{v100!r} is not a responseCodeType')
+        st99 = 3
+        v101 = v24.evseid
+        if v101 is None: raise EncFail('missing mandatory EVSEID')
+        a = (a << 16) | 12288 | (v100) << 3
+        a = wstr(a, v101, 37)
+        st99 = 7
+        v102 = v24.sa_schedule_tuple_id
+        if v102 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+        if not 1 <= v102 <= 255: raise EncFail(f'{v102!r} outside 1..255')
+        st99 = 11
+        a = (a << 12) | (v102 - 1) << 1
+        v103 = v24.evse_max_current
+        if v103 is not None:
+            a <<= 3
+            a = _e_PhysicalValueType(v103, a)
+            st99 = 15
+        v104 = v24.meter_info
+        if v104 is not None:
+            w, c = _C89[st99]
+            a = (a << w) | c
+            a = _e_MeterInfoType(v104, a)
+            st99 = 19
+        v105 = v24.receipt_required
+        if v105 is not None:
+            w, c = _C94[st99]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v105]) << 1
+            st99 = 23
+        v106 = v24.ac_evse_status
+        if v106 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+        w, c = _C95[st99]
+        a = (a << w) | c
+        a = _e_AC_EVSEStatusType(v106, a)
+        st99 = 27
+        a <<= 1
+        st11 = 3
+    elif v25 is not None:
+        if v25.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v25.__class__.__name__}')
+        st107 = 0
+        v108 = v25.dc_ev_status
+        if v108 is None: raise EncFail('missing mandatory DC_EVStatus')
+        a = (a << 7) | 26
+        a = _e_DC_EVStatusType(v108, a)
+        st107 = 3
+        v109 = v25.ev_target_current
+        if v109 is None: raise EncFail('missing mandatory EVTargetCurrent')
+        a <<= 1
+        a = _e_PhysicalValueType(v109, a)
+        st107 = 7
+        v110 = v25.ev_maximum_voltage_limit
+        if v110 is not None:
+            a <<= 3
+            a = _e_PhysicalValueType(v110, a)
+            st107 = 11
+        v111 = v25.ev_maximum_current_limit
+        if v111 is not None:
+            w, c = _C102[st107]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v111, a)
+            st107 = 15
+        v112 = v25.ev_maximum_power_limit
+        if v112 is not None:
+            w, c = _C103[st107]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v112, a)
+            st107 = 19
+        v113 = v25.bulk_charging_complete
+        if v113 is not None:
+            w, c = _C104[st107]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v113]) << 1
+            st107 = 23
+        v114 = v25.charging_complete
+        if v114 is None: raise EncFail('missing mandatory ChargingComplete')
+        w, c = _C105[st107]
+        a = (a << w) | c
+        st107 = 27
+        a = (a << 3) | (BOOL[v114]) << 1
+        v115 = v25.remaining_time_to_full_soc
+        if v115 is not None:
+            a <<= 2
+            a = _e_PhysicalValueType(v115, a)
+            st107 = 31
+        v116 = v25.remaining_time_to_bulk_soc
+        if v116 is not None:
+            w, c = _C106[st107]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v116, a)
+            st107 = 35
+        v117 = v25.ev_target_voltage
+        if v117 is None: raise EncFail('missing mandatory EVTargetVoltage')
+        w, c = _C107[st107]
+        a = (a << w) | c
+        a = _e_PhysicalValueType(v117, a)
+        st107 = 39
+        a <<= 1
+        st11 = 3
+    elif v26 is not None:
+        a = (a << 6) | 14
+        a = _e_CurrentDemandResType(v26, a)
+        st11 = 3
+    elif v27 is not None:
+        if v27.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v27.__class__.__name__}')
+        st118 = 0
+        a = (a << 6) | 15
+        v119 = v27.id
+        if v119 is not None:
+            a <<= 2
+            a = wstr(a, v119, None)
+            st118 = 3
+        v120 = v27.session_id
+        if v120 is None: raise EncFail('missing mandatory SessionID')
+        w, c = _C151[st118]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v120, 8)
+        st118 = 7
+        a <<= 1
+        v121 = v27.sa_schedule_tuple_id
+        if v121 is not None:
+            if not 1 <= v121 <= 255: raise EncFail(f'{v121!r} outside 1..255')
+            a = (a << 12) | (v121 - 1) << 1
+            st118 = 11
+        v122 = v27.meter_info
+        if v122 is None: raise EncFail('missing mandatory MeterInfo')
+        w, c = _C25[st118]
+        a = (a << w) | c
+        a = _e_MeterInfoType(v122, a)
+        st118 = 15
+        a <<= 1
+        st11 = 3
+    elif v28 is not None:
+        if v28.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v28.__class__.__name__}')
+        pass
+        v124 = v28.response_code
+        if v124 is None: raise EncFail('missing mandatory ResponseCode')
+        if v124.__class__ is not responseCodeType and not (v124.__class__ is int and 0 <= v124 < 26): raise EncFail(f'{v124!r} is not a responseCodeType')
+        pass
+        a = (a << 14) | 4096 | (v124) << 1
+        v125 = v28.ac_evse_status
+        v126 = v28.dc_evse_status
+        v127 = v28.evse_status
+        if v125 is not None:
+            a <<= 2
+            a = _e_AC_EVSEStatusType(v125, a)
+            pass
+        elif v126 is not None:
+            a = (a << 2) | 1
+            a = _e_DC_EVSEStatusType(v126, a)
+            pass
+        elif v127 is not None:
+            a = (a << 2) | 2
+            a = _e_EVSEStatusType(v127, a)
+            pass
+        else:
+            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
+        a <<= 1
+        st11 = 3
+    elif v29 is not None:
+        if v29.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v29.__class__.__name__}')
+        pass
+        v129 = v29.e_maid
+        if v129 is None: raise EncFail('missing mandatory eMAID')
+        a = (a << 8) | 68
+        a = wstr(a, v129, 15)
+        pass
+        v130 = v29.contract_signature_cert_chain
+        if v130 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        a <<= 2
+        a = _e_CertificateChainType(v130, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v30 is not None:
+        if v30.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v30.__class__.__name__}')
+        pass
+        v132 = v30.response_code
+        if v132 is None: raise EncFail('missing mandatory ResponseCode')
+        if v132.__class__ is not responseCodeType and not (v132.__class__ is int and 0 <= v132 < 26): raise EncFail(f'{v132!r} is not a responseCodeType')
+        pass
+        v133 = v30.gen_challenge
+        if v133 is None: raise EncFail('missing mandatory GenChallenge')
+        a = (a << 16) | 18432 | (v132) << 3
+        a = wbin(a, v133, 16)
+        pass
+        v134 = v30.evse_time_stamp
+        if v134 is None: raise EncFail('missing mandatory EVSETimeStamp')
+        a <<= 3
+        if v134 < -9223372036854775808 or v134 > 9223372036854775807: raise EncFail(f'{v134!r} outside -9223372036854775808..9223372036854775807')
+        if 0 <= v134 < 128: a = (a << 9) | v134
+        elif -129 < v134 < 0: a = (a << 9) | (255 - v134)
+        else: a = wi(a, v134)
+        pass
+        a <<= 2
+        st11 = 3
+    elif v31 is not None:
+        if v31.__class__ is not PaymentServiceSelectionReqType: raise EncFail(f'expected PaymentServiceSelectionReqType, got {v31.__class__.__name__}')
+        pass
+        v136 = v31.selected_payment_option
+        if v136 is None: raise EncFail('missing mandatory SelectedPaymentOption')
+        if v136.__class__ is not paymentOptionType and not (v136.__class__ is int and 0 <= v136 < 2): raise EncFail(f'{v136!r} is not a paymentOptionType')
+        pass
+        v137 = v31.selected_service_list
+        if v137 is None: raise EncFail('missing mandatory SelectedServiceList')
+        a = (a << 11) | 608 | (v136) << 2
+        a = _e_SelectedServiceListType(v137, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v32 is not None:
+        if v32.__class__ is not PaymentServiceSelectionResType: raise EncFail(f'expected PaymentServiceSelectionResType, got {v32.__class__.__name__}')
+        pass
+        v139 = v32.response_code
+        if v139 is None: raise EncFail('missing mandatory ResponseCode')
+        if v139.__class__ is not responseCodeType and not (v139.__class__ is int and 0 <= v139 < 26): raise EncFail(f'{v139!r} is not a responseCodeType')
+        pass
+        a = (a << 15) | 10240 | (v139) << 2
+        st11 = 3
+    elif v33 is not None:
+        if v33.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v33.__class__.__name__}')
+        st140 = 0
+        v141 = v33.charge_progress
+        if v141 is None: raise EncFail('missing mandatory ChargeProgress')
+        if v141.__class__ is not chargeProgressType and not (v141.__class__ is int and 0 <= v141 < 3): raise EncFail(f'{v141!r} is not a chargeProgressType')
+        st140 = 3
+        v142 = v33.sa_schedule_tuple_id
+        if v142 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+        if not 1 <= v142 <= 255: raise EncFail(f'{v142!r} outside 1..255')
+        st140 = 7
+        a = (a << 22) | 1376256 | (v141) << 12 | (v142 - 1) << 1
+        v143 = v33.charging_profile
+        if v143 is not None:
+            a <<= 3
+            a = _e_ChargingProfileType(v143, a)
+            st140 = 11
+        v144 = v33.dc_ev_power_delivery_parameter
+        v145 = v33.ev_power_delivery_parameter
+        if v144 is not None:
+            w, c = _C161[st140]
+            a = (a << w) | c
+            a = _e_DC_EVPowerDeliveryParameterType(v144, a)
+            st140 = 15
+        elif v145 is not None:
+            w, c = _C162[st140]
+            a = (a << w) | c
+            a = _e_EVPowerDeliveryParameterType(v145, a)
+            st140 = 15
+        w, c = _C163[st140]
+        a = (a << w) | c
+        st11 = 3
+    elif v34 is not None:
+        if v34.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v34.__class__.__name__}')
+        pass
+        v147 = v34.response_code
+        if v147 is None: raise EncFail('missing mandatory ResponseCode')
+        if v147.__class__ is not responseCodeType and not (v147.__class__ is int and 0 <= v147 < 26): raise EncFail(f'{v147!r} is not a responseCodeType')
+        pass
+        a = (a << 14) | 5632 | (v147) << 1
+        v148 = v34.ac_evse_status
+        v149 = v34.dc_evse_status
+        v150 = v34.evse_status
+        if v148 is not None:
+            a <<= 2
+            a = _e_AC_EVSEStatusType(v148, a)
+            pass
+        elif v149 is not None:
+            a = (a << 2) | 1
+            a = _e_DC_EVSEStatusType(v149, a)
+            pass
+        elif v150 is not None:
+            a = (a << 2) | 2
+            a = _e_EVSEStatusType(v150, a)
+            pass
+        else:
+            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
+        a <<= 1
+        st11 = 3
+    elif v35 is not None:
+        if v35.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v35.__class__.__name__}')
+        pass
+        v152 = v35.dc_ev_status
+        if v152 is None: raise EncFail('missing mandatory DC_EVStatus')
+        a = (a << 7) | 46
+        a = _e_DC_EVStatusType(v152, a)
+        pass
+        v153 = v35.ev_target_voltage
+        if v153 is None: raise EncFail('missing mandatory EVTargetVoltage')
+        a <<= 1
+        a = _e_PhysicalValueType(v153, a)
+        pass
+        v154 = v35.ev_target_current
+        if v154 is None: raise EncFail('missing mandatory EVTargetCurrent')
+        a <<= 1
+        a = _e_PhysicalValueType(v154, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v36 is not None:
+        if v36.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v36.__class__.__name__}')
+        pass
+        v156 = v36.response_code
+        if v156 is None: raise EncFail('missing mandatory ResponseCode')
+        if v156.__class__ is not responseCodeType and not (v156.__class__ is int and 0 <= v156 < 26): raise EncFail(f'{v156!r} is not a responseCodeType')
+        pass
+        v157 = v36.dc_evse_status
+        if v157 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        a = (a << 15) | 12288 | (v156) << 2
+        a = _e_DC_EVSEStatusType(v157, a)
+        pass
+        v158 = v36.evse_present_voltage
+        if v158 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+        a <<= 1
+        a = _e_PhysicalValueType(v158, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v37 is not None:
+        if v37.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v37.__class__.__name__}')
+        pass
+        v160 = v37.service_id
+        if v160 is None: raise EncFail('missing mandatory ServiceID')
+        a = (a << 8) | 100
+        if v160 > 65535: raise EncFail(f'{v160!r} outside 0..65535')
+        if 0 <= v160 < 128: a = (a << 8) | v160
+        else: a = wu(a, v160)
+        pass
+        a <<= 2
+        st11 = 3
+    elif v38 is not None:
+        if v38.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v38.__class__.__name__}')
+        st161 = 0
+        v162 = v38.response_code
+        if v162 is None: raise EncFail('missing mandatory ResponseCode')
+        if v162.__class__ is not responseCodeType and not (v162.__class__ is int and 0 <= v162 < 26): raise EncFail(f'{v162!r} is not a responseCodeType')
+        st161 = 3
+        v163 = v38.service_id
+        if v163 is None: raise EncFail('missing mandatory ServiceID')
+        a = (a << 16) | 26624 | (v162) << 3
+        if v163 > 65535: raise EncFail(f'{v163!r} outside 0..65535')
+        if 0 <= v163 < 128: a = (a << 8) | v163
+        else: a = wu(a, v163)
+        st161 = 7
+        a <<= 1
+        v164 = v38.service_parameter_list
+        if v164 is not None:
+            a <<= 2
+            a = _e_ServiceParameterListType(v164, a)
+            st161 = 11
+        w, c = _C37[st161]
+        a = (a << w) | c
+        st11 = 3
+    elif v39 is not None:
+        if v39.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v39.__class__.__name__}')
+        st165 = 0
+        a = (a << 6) | 27
+        v166 = v39.service_scope
+        if v166 is not None:
+            a <<= 3
+            a = wstr(a, v166, 64)
+            a <<= 1
+            st165 = 3
+        v167 = v39.service_category
+        if v167 is not None:
+            w, c = _C18[st165]
+            a = (a << w) | c
+            if v167.__class__ is not serviceCategoryType and not (v167.__class__ is int and 0 <= v167 < 4): raise EncFail(f'{v167!r} is not a serviceCategoryType')
+            a = (a << 4) | (v167) << 1
+            st165 = 7
+        w, c = _C19[st165]
+        a = (a << w) | c
+        st11 = 3
+    elif v40 is not None:
+        if v40.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v40.__class__.__name__}')
+        st168 = 0
+        v169 = v40.response_code
+        if v169 is None: raise EncFail('missing mandatory ResponseCode')
+        if v169.__class__ is not responseCodeType and not (v169.__class__ is int and 0 <= v169 < 26): raise EncFail(f'{v169!r} is not a responseCodeType')
+        st168 = 3
+        v170 = v40.payment_option_list
+        if v170 is None: raise EncFail('missing mandatory PaymentOptionList')
+        a = (a << 15) | 14336 | (v169) << 2
+        a = _e_PaymentOptionListType(v170, a)
+        st168 = 7
+        v171 = v40.charge_service
+        if v171 is None: raise EncFail('missing mandatory ChargeService')
+        a <<= 1
+        a = _e_ChargeServiceType(v171, a)
+        st168 = 11
+        v172 = v40.service_list
+        if v172 is not None:
+            a <<= 2
+            a = _e_ServiceListType(v172, a)
+            st168 = 15
+        w, c = _C172[st168]
+        a = (a << w) | c
+        st11 = 3
+    elif v41 is not None:
+        if v41.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v41.__class__.__name__}')
+        pass
+        v174 = v41.evccid
+        if v174 is None: raise EncFail('missing mandatory EVCCID')
+        a = (a << 8) | 116
+        a = wbin(a, v174, 6)
+        pass
+        a <<= 2
+        st11 = 3
+    elif v42 is not None:
+        if v42.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v42.__class__.__name__}')
+        st175 = 0
+        v176 = v42.response_code
+        if v176 is None: raise EncFail('missing mandatory ResponseCode')
+        if v176.__class__ is not responseCodeType and not (v176.__class__ is int and 0 <= v176 < 26): raise EncFail(f'{v176!r} is not a responseCodeType')
+        st175 = 3
+        v177 = v42.evseid
+        if v177 is None: raise EncFail('missing mandatory EVSEID')
+        a = (a << 16) | 30720 | (v176) << 3
+        a = wstr(a, v177, 37)
+        st175 = 7
+        a <<= 1
+        v178 = v42.evse_time_stamp
+        if v178 is not None:
+            a <<= 3
+            if v178 < -9223372036854775808 or v178 > 9223372036854775807: raise EncFail(f'{v178!r} outside -9223372036854775808..9223372036854775807')
+            if 0 <= v178 < 128: a = (a << 9) | v178
+            elif -129 < v178 < 0: a = (a << 9) | (255 - v178)
+            else: a = wi(a, v178)
+            a <<= 1
+            st175 = 11
+        w, c = _C37[st175]
+        a = (a << w) | c
+        st11 = 3
+    elif v43 is not None:
+        if v43.__class__ is not SessionStopReqType: raise EncFail(f'expected SessionStopReqType, got {v43.__class__.__name__}')
+        pass
+        v180 = v43.charging_session
+        if v180 is None: raise EncFail('missing mandatory ChargingSession')
+        if v180.__class__ is not chargingSessionType and not (v180.__class__ is int and 0 <= v180 < 2): raise EncFail(f'{v180!r} is not a chargingSessionType')
+        pass
+        a = (a << 11) | 992 | (v180) << 2
+        st11 = 3
+    elif v44 is not None:
+        if v44.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v44.__class__.__name__}')
+        pass
+        v182 = v44.response_code
+        if v182 is None: raise EncFail('missing mandatory ResponseCode')
+        if v182.__class__ is not responseCodeType and not (v182.__class__ is int and 0 <= v182 < 26): raise EncFail(f'{v182!r} is not a responseCodeType')
+        pass
+        a = (a << 15) | 16384 | (v182) << 2
+        st11 = 3
+    elif v45 is not None:
+        if v45.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v45.__class__.__name__}')
+        pass
+        v184 = v45.dc_ev_status
+        if v184 is None: raise EncFail('missing mandatory DC_EVStatus')
+        a = (a << 7) | 66
+        a = _e_DC_EVStatusType(v184, a)
+        pass
+        a <<= 1
+        st11 = 3
+    elif v46 is not None:
+        if v46.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v46.__class__.__name__}')
+        pass
+        v186 = v46.response_code
+        if v186 is None: raise EncFail('missing mandatory ResponseCode')
+        if v186.__class__ is not responseCodeType and not (v186.__class__ is int and 0 <= v186 < 26): raise EncFail(f'{v186!r} is not a responseCodeType')
+        pass
+        v187 = v46.dc_evse_status
+        if v187 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        a = (a << 15) | 17408 | (v186) << 2
+        a = _e_DC_EVSEStatusType(v187, a)
+        pass
+        v188 = v46.evse_present_voltage
+        if v188 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+        a <<= 1
+        a = _e_PhysicalValueType(v188, a)
+        pass
+        a <<= 1
+        st11 = 3
+    w, c = _C183[st11]
+    a = (a << w) | c
+    pass
     a <<= 1
     return a
 
@@ -7383,29 +15414,77 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_notification, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T136[c & 3]
+    f_notification = None
+    if k == 1:
+        r -= 7; c = (B >> r) & 127
+        if c & 100: return _d_MessageHeaderType(B, r0)
+        i1_fault_code = (c >> 3) & 3
+        if i1_fault_code >= 3: return _d_MessageHeaderType(B, r0)
+        i1_fault_code = _E_faultCodeType[i1_fault_code]
+        k = _T16[c & 3]
+        i1_fault_msg = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_MessageHeaderType(B, r0)
+            i1_fault_msg, r = rstr(B, r, 64)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_MessageHeaderType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_MessageHeaderType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T35[c & 3]
+        f_notification = NotificationType(i1_fault_code, i1_fault_msg)
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_notification, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.notification is not None:
-        v = o.notification
-        a <<= 2
-        a = _e_NotificationType(v, a)
-        st = 7
-    if o.signature is not None:
-        v = o.signature
-        w, c = _C74[st]
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    a <<= 1
+    v3 = o.notification
+    if v3 is not None:
+        if v3.__class__ is not NotificationType: raise EncFail(f'expected NotificationType, got {v3.__class__.__name__}')
+        st4 = 0
+        v5 = v3.fault_code
+        if v5 is None: raise EncFail('missing mandatory FaultCode')
+        if v5.__class__ is not faultCodeType and not (v5.__class__ is int and 0 <= v5 < 3): raise EncFail(f'{v5!r} is not a faultCodeType')
+        st4 = 3
+        a = (a << 7) | (v5) << 1
+        v6 = v3.fault_msg
+        if v6 is not None:
+            a <<= 3
+            a = wstr(a, v6, 64)
+            a <<= 1
+            st4 = 7
+        w, c = _C67[st4]
         a = (a << w) | c
-        a = _e_SignatureType(v, a)
+        st = 7
+    v7 = o.signature
+    if v7 is not None:
+        w, c = _C78[st]
+        a = (a << w) | c
+        a = _e_SignatureType(v7, a)
         st = 11
-    w, c = _C181[st]
+    w, c = _C182[st]
     a = (a << w) | c
     return a
 
@@ -7415,7 +15494,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S182, 6)
+            f_fault_code, r = sl2(B, r, _S184, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
@@ -7438,31 +15517,44 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return NotificationType(f_fault_code, f_fault_msg), r
 
+def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
+    r0 = r
+    r -= 7; c = (B >> r) & 127
+    if c & 100: return _d_NotificationType(B, r0)
+    f_fault_code = (c >> 3) & 3
+    if f_fault_code >= 3: return _d_NotificationType(B, r0)
+    f_fault_code = _E_faultCodeType[f_fault_code]
+    k = _T16[c & 3]
+    f_fault_msg = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_NotificationType(B, r0)
+        f_fault_msg, r = rstr(B, r, 64)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_NotificationType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_NotificationType(B, r0)
+    return NotificationType(f_fault_code, f_fault_msg), r
+
 def _e_NotificationType(o: NotificationType, a: int) -> int:
     st = 0
-    if o.fault_code is not None:
-        v = o.fault_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a faultCodeType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory FaultCode')
-    if o.fault_msg is not None:
-        v = o.fault_msg
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 64)
+    v2 = o.fault_code
+    if v2 is None: raise EncFail('missing mandatory FaultCode')
+    if v2.__class__ is not faultCodeType and not (v2.__class__ is int and 0 <= v2 < 3): raise EncFail(f'{v2!r} is not a faultCodeType')
+    st = 3
+    a = (a << 5) | (v2) << 1
+    v3 = o.fault_msg
+    if v3 is not None:
+        a <<= 3
+        a = wstr(a, v3, 64)
         a <<= 1
         st = 7
-    w, c = _C65[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
 def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
-    r -= 6; k = _T183[(B >> r) & 63]
+    r -= 6; k = _T181[(B >> r) & 63]
     f_authorization_req = f_authorization_res = f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_payment_service_selection_req = f_payment_service_selection_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
     if k == 0:
         f_authorization_req, r = _d_AuthorizationReqType(B, r)
@@ -7572,184 +15664,3379 @@ def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
 
+def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
+    r0 = r
+    r -= 6; c = (B >> r) & 63
+    k = _T181[c & 63]
+    f_authorization_req = f_authorization_res = f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_payment_service_selection_req = f_payment_service_selection_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
+    if 0 <= k <= 34:
+        if k < 17:
+            if k < 8:
+                if k < 4:
+                    if k < 2:
+                        if k == 0:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T15[c & 3]
+                            i1_id = None
+                            if k == 0:
+                                i1_id, r = rstr(B, r, None)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T16[c & 3]
+                            i1_gen_challenge = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                r -= 8; nb = (B >> r) & 255
+                                if nb > 16 or 8 * nb > r: return _d_BodyType(B, r0)
+                                r -= 8 * nb; i1_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_authorization_req = AuthorizationReqType(i1_id, i1_gen_challenge)
+                        elif k == 1:
+                            r -= 14; c = (B >> r) & 16383
+                            if c & 12403: return _d_BodyType(B, r0)
+                            i2_response_code = (c >> 7) & 31
+                            if i2_response_code >= 26: return _d_BodyType(B, r0)
+                            i2_response_code = _E_responseCodeType[i2_response_code]
+                            i2_evse_processing = (c >> 2) & 3
+                            if i2_evse_processing >= 3: return _d_BodyType(B, r0)
+                            i2_evse_processing = _E_EVSEProcessingType[i2_evse_processing]
+                            f_authorization_res = AuthorizationResType(i2_response_code, i2_evse_processing)
+                    else:
+                        if k == 2:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            f_body_element = BodyBaseType()
+                        elif k == 3:
+                            r -= 24; c = (B >> r) & 16777215
+                            if c & 15604743: return _d_BodyType(B, r0)
+                            i5_ev_ready = ((c >> 20) & 1) == 1
+                            i5_ev_error_code = (c >> 13) & 15
+                            if i5_ev_error_code >= 12: return _d_BodyType(B, r0)
+                            i5_ev_error_code = _E_DC_EVErrorCodeType[i5_ev_error_code]
+                            i5_evresssoc = (c >> 3) & 127
+                            if i5_evresssoc > 100: return _d_BodyType(B, r0)
+                            i4_dc_ev_status = DC_EVStatusType(i5_ev_ready, i5_ev_error_code, i5_evresssoc)
+                            f_cable_check_req = CableCheckReqType(i4_dc_ev_status)
+                else:
+                    if k < 6:
+                        if k == 4:
+                            r -= 11; c = (B >> r) & 2047
+                            if c & 1551: return _d_BodyType(B, r0)
+                            i6_response_code = (c >> 4) & 31
+                            if i6_response_code >= 26: return _d_BodyType(B, r0)
+                            i6_response_code = _E_responseCodeType[i6_response_code]
+                            r -= 8; i7_notification_max_delay = (B >> r) & 255
+                            if i7_notification_max_delay > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
+                                else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
+                            if i7_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                            r -= 8; c = (B >> r) & 255
+                            if c & 228: return _d_BodyType(B, r0)
+                            i7_evse_notification = (c >> 3) & 3
+                            if i7_evse_notification >= 3: return _d_BodyType(B, r0)
+                            i7_evse_notification = _E_EVSENotificationType[i7_evse_notification]
+                            k = _T24[c & 3]
+                            i7_evse_isolation_status = None
+                            if k == 2:
+                                r -= 6; c = (B >> r) & 63
+                                if c & 34: return _d_BodyType(B, r0)
+                                i7_evse_isolation_status = (c >> 2) & 7
+                                if i7_evse_isolation_status >= 5: return _d_BodyType(B, r0)
+                                i7_evse_isolation_status = _E_isolationLevelType[i7_evse_isolation_status]
+                                k = _T4[c & 1]
+                            i7_evse_status_code = None
+                            if k == 3:
+                                r -= 7; c = (B >> r) & 127
+                                if c & 66: return _d_BodyType(B, r0)
+                                i7_evse_status_code = (c >> 2) & 15
+                                if i7_evse_status_code >= 12: return _d_BodyType(B, r0)
+                                i7_evse_status_code = _E_DC_EVSEStatusCodeType[i7_evse_status_code]
+                                k = _T6[c & 1]
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 6; c = (B >> r) & 63
+                            if c & 51: return _d_BodyType(B, r0)
+                            i6_evse_processing = (c >> 2) & 3
+                            if i6_evse_processing >= 3: return _d_BodyType(B, r0)
+                            i6_evse_processing = _E_EVSEProcessingType[i6_evse_processing]
+                            i6_dc_evse_status = DC_EVSEStatusType(i7_notification_max_delay, i7_evse_notification, i7_evse_isolation_status, i7_evse_status_code)
+                            f_cable_check_res = CableCheckResType(i6_response_code, i6_dc_evse_status, i6_evse_processing)
+                        elif k == 5:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            i8_id, r = rstr(B, r, None)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i8_oem_provisioning_cert, r = rbin(B, r, 800)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i8_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            f_certificate_installation_req = CertificateInstallationReqType(i8_id, i8_oem_provisioning_cert, i8_list_of_root_certificate_i_ds)
+                    else:
+                        if k == 6:
+                            r -= 11; c = (B >> r) & 2047
+                            if c & 1548: return _d_BodyType(B, r0)
+                            i9_response_code = (c >> 4) & 31
+                            if i9_response_code >= 26: return _d_BodyType(B, r0)
+                            i9_response_code = _E_responseCodeType[i9_response_code]
+                            k = _T0[c & 3]
+                            i10_id = None
+                            if k == 0:
+                                i10_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i10_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i10_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i10_sub_certificates = None
+                            if k == 2:
+                                i10_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T0[c & 3]
+                            i9_sa_provisioning_certificate_chain = CertificateChainType(i10_id, i10_certificate, i10_sub_certificates)
+                            i11_id = None
+                            if k == 0:
+                                i11_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i11_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i11_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i11_sub_certificates = None
+                            if k == 2:
+                                i11_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i9_contract_signature_cert_chain = CertificateChainType(i11_id, i11_certificate, i11_sub_certificates)
+                            i12_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 48 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i12_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i9_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i12_id, i12_value)
+                            i13_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 65 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i13_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i9_d_hpublickey = DiffieHellmanPublickeyType(i13_id, i13_value)
+                            i14_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            i14_value, r = rstr(B, r, 15)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i9_e_maid = EMAIDType(i14_id, i14_value)
+                            f_certificate_installation_res = CertificateInstallationResType(i9_response_code, i9_sa_provisioning_certificate_chain, i9_contract_signature_cert_chain, i9_contract_signature_encrypted_private_key, i9_d_hpublickey, i9_e_maid)
+                        elif k == 7:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            i15_id, r = rstr(B, r, None)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T0[c & 3]
+                            i16_id = None
+                            if k == 0:
+                                i16_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i16_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i16_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i16_sub_certificates = None
+                            if k == 2:
+                                i16_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i15_contract_signature_cert_chain = CertificateChainType(i16_id, i16_certificate, i16_sub_certificates)
+                            i15_e_maid, r = rstr(B, r, 15)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i15_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            f_certificate_update_req = CertificateUpdateReqType(i15_id, i15_contract_signature_cert_chain, i15_e_maid, i15_list_of_root_certificate_i_ds)
+            else:
+                if k < 12:
+                    if k < 10:
+                        if k == 8:
+                            r -= 11; c = (B >> r) & 2047
+                            if c & 1548: return _d_BodyType(B, r0)
+                            i17_response_code = (c >> 4) & 31
+                            if i17_response_code >= 26: return _d_BodyType(B, r0)
+                            i17_response_code = _E_responseCodeType[i17_response_code]
+                            k = _T0[c & 3]
+                            i18_id = None
+                            if k == 0:
+                                i18_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i18_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i18_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i18_sub_certificates = None
+                            if k == 2:
+                                i18_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T0[c & 3]
+                            i17_sa_provisioning_certificate_chain = CertificateChainType(i18_id, i18_certificate, i18_sub_certificates)
+                            i19_id = None
+                            if k == 0:
+                                i19_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i19_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i19_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i19_sub_certificates = None
+                            if k == 2:
+                                i19_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i17_contract_signature_cert_chain = CertificateChainType(i19_id, i19_certificate, i19_sub_certificates)
+                            i20_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 48 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i20_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i17_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i20_id, i20_value)
+                            i21_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 65 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i21_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i17_d_hpublickey = DiffieHellmanPublickeyType(i21_id, i21_value)
+                            i22_id, r = rstr(B, r, None)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            i22_value, r = rstr(B, r, 15)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T41[c & 3]
+                            i17_e_maid = EMAIDType(i22_id, i22_value)
+                            i17_retry_counter = None
+                            if k == 6:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                r -= 9; i17_retry_counter = (B >> r) & 511
+                                if i17_retry_counter & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i17_retry_counter, r = ri(B, r + 8, i17_retry_counter)
+                                    elif i17_retry_counter & 256: i17_retry_counter = -((x << 7) | (i17_retry_counter & 127)) - 1
+                                    else: i17_retry_counter = (x << 7) | (i17_retry_counter & 127)
+                                elif i17_retry_counter > 255: i17_retry_counter = 255 - i17_retry_counter
+                                if i17_retry_counter < -32768 or i17_retry_counter > 32767: return _d_BodyType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_certificate_update_res = CertificateUpdateResType(i17_response_code, i17_sa_provisioning_certificate_chain, i17_contract_signature_cert_chain, i17_contract_signature_encrypted_private_key, i17_d_hpublickey, i17_e_maid, i17_retry_counter)
+                        elif k == 9:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T0[c & 3]
+                            i23_max_entries_sa_schedule_tuple = None
+                            if k == 0:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                r -= 8; i23_max_entries_sa_schedule_tuple = (B >> r) & 255
+                                if i23_max_entries_sa_schedule_tuple > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i23_max_entries_sa_schedule_tuple, r = ru(B, r + 8, i23_max_entries_sa_schedule_tuple)
+                                    else: i23_max_entries_sa_schedule_tuple = (x << 7) | (i23_max_entries_sa_schedule_tuple & 127)
+                                if i23_max_entries_sa_schedule_tuple > 65535: return _d_BodyType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T2[c & 1]
+                            i23_requested_energy_transfer_mode = None
+                            if k == 1:
+                                r -= 7; c = (B >> r) & 127
+                                if c & 68: return _d_BodyType(B, r0)
+                                i23_requested_energy_transfer_mode = (c >> 3) & 7
+                                if i23_requested_energy_transfer_mode >= 6: return _d_BodyType(B, r0)
+                                i23_requested_energy_transfer_mode = _E_EnergyTransferModeType[i23_requested_energy_transfer_mode]
+                                k = _T44[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i23_ac_ev_charge_parameter = i23_dc_ev_charge_parameter = i23_ev_charge_parameter = None
+                            if k == 2:
+                                r -= 2; c = (B >> r) & 3
+                                k = _T0[c & 3]
+                                i24_departure_time = None
+                                if k == 0:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; i24_departure_time = (B >> r) & 255
+                                    if i24_departure_time > 127:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i24_departure_time, r = ru(B, r + 8, i24_departure_time)
+                                        else: i24_departure_time = (x << 7) | (i24_departure_time & 127)
+                                    if i24_departure_time > 4294967295: return _d_BodyType(B, r0)
+                                    r -= 2; c = (B >> r) & 3
+                                    if c & 2: return _d_BodyType(B, r0)
+                                    k = _T2[c & 1]
+                                i24_e_amount = None
+                                if k == 1:
+                                    i24_e_amount, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T3[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i24_ev_max_voltage = None
+                                if k == 2:
+                                    i24_ev_max_voltage, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T4[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i24_ev_max_current = None
+                                if k == 3:
+                                    i24_ev_max_current, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T5[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i24_ev_min_current = None
+                                if k == 4:
+                                    i24_ev_min_current, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T6[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i23_ac_ev_charge_parameter = AC_EVChargeParameterType(i24_departure_time, i24_e_amount, i24_ev_max_voltage, i24_ev_max_current, i24_ev_min_current)
+                            elif k == 3:
+                                r -= 2; c = (B >> r) & 3
+                                k = _T0[c & 3]
+                                i25_departure_time = None
+                                if k == 0:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; i25_departure_time = (B >> r) & 255
+                                    if i25_departure_time > 127:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i25_departure_time, r = ru(B, r + 8, i25_departure_time)
+                                        else: i25_departure_time = (x << 7) | (i25_departure_time & 127)
+                                    if i25_departure_time > 4294967295: return _d_BodyType(B, r0)
+                                    r -= 2; c = (B >> r) & 3
+                                    if c & 2: return _d_BodyType(B, r0)
+                                    k = _T2[c & 1]
+                                i25_dc_ev_status = None
+                                if k == 1:
+                                    i25_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T3[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i25_ev_maximum_current_limit = None
+                                if k == 2:
+                                    i25_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
+                                    r -= 2; c = (B >> r) & 3
+                                    k = _T45[c & 3]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i25_ev_maximum_power_limit = None
+                                if k == 3:
+                                    i25_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T5[c & 1]
+                                i25_ev_maximum_voltage_limit = None
+                                if k == 4:
+                                    i25_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
+                                    r -= 3; c = (B >> r) & 7
+                                    k = _T46[c & 7]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i25_ev_energy_capacity = None
+                                if k == 5:
+                                    i25_ev_energy_capacity, r = _f_PhysicalValueType(B, r)
+                                    r -= 3; c = (B >> r) & 7
+                                    k = _T47[c & 7]
+                                i25_ev_energy_request = None
+                                if k == 6:
+                                    i25_ev_energy_request, r = _f_PhysicalValueType(B, r)
+                                    r -= 2; c = (B >> r) & 3
+                                    k = _T48[c & 3]
+                                i25_full_soc = None
+                                if k == 7:
+                                    r -= 11; c = (B >> r) & 2047
+                                    if c & 1028: return _d_BodyType(B, r0)
+                                    i25_full_soc = (c >> 3) & 127
+                                    if i25_full_soc > 100: return _d_BodyType(B, r0)
+                                    k = _T49[c & 3]
+                                i25_bulk_soc = None
+                                if k == 8:
+                                    r -= 10; c = (B >> r) & 1023
+                                    if c & 514: return _d_BodyType(B, r0)
+                                    i25_bulk_soc = (c >> 2) & 127
+                                    if i25_bulk_soc > 100: return _d_BodyType(B, r0)
+                                    k = _T6[c & 1]
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i23_dc_ev_charge_parameter = DC_EVChargeParameterType(i25_departure_time, i25_dc_ev_status, i25_ev_maximum_current_limit, i25_ev_maximum_power_limit, i25_ev_maximum_voltage_limit, i25_ev_energy_capacity, i25_ev_energy_request, i25_full_soc, i25_bulk_soc)
+                            elif k == 4:
+                                r -= 2; c = (B >> r) & 3
+                                k = _T30[c & 3]
+                                i26_departure_time = None
+                                if k == 0:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; i26_departure_time = (B >> r) & 255
+                                    if i26_departure_time > 127:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i26_departure_time, r = ru(B, r + 8, i26_departure_time)
+                                        else: i26_departure_time = (x << 7) | (i26_departure_time & 127)
+                                    if i26_departure_time > 4294967295: return _d_BodyType(B, r0)
+                                    r -= 2; c = (B >> r) & 3
+                                    if c & 2: return _d_BodyType(B, r0)
+                                    k = _T6[c & 1]
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i23_ev_charge_parameter = EVChargeParameterType(i26_departure_time)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i23_max_entries_sa_schedule_tuple, i23_requested_energy_transfer_mode, i23_ac_ev_charge_parameter, i23_dc_ev_charge_parameter, i23_ev_charge_parameter)
+                    else:
+                        if k == 10:
+                            r -= 16; c = (B >> r) & 65535
+                            if c & 49608: return _d_BodyType(B, r0)
+                            i27_response_code = (c >> 9) & 31
+                            if i27_response_code >= 26: return _d_BodyType(B, r0)
+                            i27_response_code = _E_responseCodeType[i27_response_code]
+                            i27_evse_processing = (c >> 4) & 3
+                            if i27_evse_processing >= 3: return _d_BodyType(B, r0)
+                            i27_evse_processing = _E_EVSEProcessingType[i27_evse_processing]
+                            k = _T57[c & 7]
+                            i27_sa_schedule_list = i27_sa_schedules = None
+                            if k == 2:
+                                i27_sa_schedule_list, r = _f_SAScheduleListType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T58[c & 3]
+                            elif k == 3:
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T58[c & 3]
+                                i27_sa_schedules = SASchedulesType()
+                            i27_ac_evse_charge_parameter = i27_dc_evse_charge_parameter = i27_evse_charge_parameter = None
+                            if k == 4:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i29_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i29_evse_nominal_voltage, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i29_evse_max_current, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                                i27_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i29_ac_evse_status, i29_evse_nominal_voltage, i29_evse_max_current)
+                            elif k == 5:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_evse_maximum_current_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_evse_maximum_power_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_evse_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_evse_minimum_current_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i30_evse_minimum_voltage_limit, r = _f_PhysicalValueType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T59[c & 3]
+                                i30_evse_current_regulation_tolerance = None
+                                if k == 6:
+                                    i30_evse_current_regulation_tolerance, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T60[c & 1]
+                                i30_evse_peak_current_ripple = None
+                                if k == 7:
+                                    i30_evse_peak_current_ripple, r = _f_PhysicalValueType(B, r)
+                                    r -= 2; c = (B >> r) & 3
+                                    k = _T49[c & 3]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                i30_evse_energy_to_be_delivered = None
+                                if k == 8:
+                                    i30_evse_energy_to_be_delivered, r = _f_PhysicalValueType(B, r)
+                                    r -= 1; c = (B >> r) & 1
+                                    k = _T6[c & 1]
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i27_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i30_dc_evse_status, i30_evse_maximum_current_limit, i30_evse_maximum_power_limit, i30_evse_maximum_voltage_limit, i30_evse_minimum_current_limit, i30_evse_minimum_voltage_limit, i30_evse_current_regulation_tolerance, i30_evse_peak_current_ripple, i30_evse_energy_to_be_delivered)
+                            elif k == 6:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                                i27_evse_charge_parameter = EVSEChargeParameterType()
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i27_response_code, i27_evse_processing, i27_sa_schedule_list, i27_sa_schedules, i27_ac_evse_charge_parameter, i27_dc_evse_charge_parameter, i27_evse_charge_parameter)
+                        elif k == 11:
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            f_charging_status_req = ChargingStatusReqType()
+                else:
+                    if k < 14:
+                        if k == 12:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_BodyType(B, r0)
+                            i33_response_code = (c >> 3) & 31
+                            if i33_response_code >= 26: return _d_BodyType(B, r0)
+                            i33_response_code = _E_responseCodeType[i33_response_code]
+                            i33_evseid, r = rstr(B, r, 37)
+                            r -= 15; c = (B >> r) & 32767
+                            if c & 28680: return _d_BodyType(B, r0)
+                            i33_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+                            if i33_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
+                            k = _T83[c & 7]
+                            i33_evse_max_current = None
+                            if k == 3:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i34_multiplier = ((c >> 9) & 7) + -3
+                                if i34_multiplier > 3: return _d_BodyType(B, r0)
+                                i34_unit = (c >> 3) & 7
+                                if i34_unit >= 7: return _d_BodyType(B, r0)
+                                i34_unit = _E_unitSymbolType[i34_unit]
+                                r -= 9; i34_value = (B >> r) & 511
+                                if i34_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i34_value, r = ri(B, r + 8, i34_value)
+                                    elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
+                                    else: i34_value = (x << 7) | (i34_value & 127)
+                                elif i34_value > 255: i34_value = 255 - i34_value
+                                if i34_value < -32768 or i34_value > 32767: return _d_BodyType(B, r0)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 12: return _d_BodyType(B, r0)
+                                k = _T58[c & 3]
+                                i33_evse_max_current = PhysicalValueType(i34_multiplier, i34_unit, i34_value)
+                            i33_meter_info = None
+                            if k == 4:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                i35_meter_id, r = rstr(B, r, 32)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 8: return _d_BodyType(B, r0)
+                                k = _T86[c & 7]
+                                i35_meter_reading = None
+                                if k == 1:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; i35_meter_reading = (B >> r) & 255
+                                    if i35_meter_reading > 127:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i35_meter_reading, r = ru(B, r + 8, i35_meter_reading)
+                                        else: i35_meter_reading = (x << 7) | (i35_meter_reading & 127)
+                                    if i35_meter_reading > 18446744073709551615: return _d_BodyType(B, r0)
+                                    r -= 4; c = (B >> r) & 15
+                                    if c & 8: return _d_BodyType(B, r0)
+                                    k = _T87[c & 7]
+                                i35_sig_meter_reading = None
+                                if k == 2:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; nb = (B >> r) & 255
+                                    if nb > 64 or 8 * nb > r: return _d_BodyType(B, r0)
+                                    r -= 8 * nb; i35_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                    r -= 3; c = (B >> r) & 7
+                                    if c & 4: return _d_BodyType(B, r0)
+                                    k = _T88[c & 3]
+                                i35_meter_status = None
+                                if k == 3:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 9; i35_meter_status = (B >> r) & 511
+                                    if i35_meter_status & 128:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i35_meter_status, r = ri(B, r + 8, i35_meter_status)
+                                        elif i35_meter_status & 256: i35_meter_status = -((x << 7) | (i35_meter_status & 127)) - 1
+                                        else: i35_meter_status = (x << 7) | (i35_meter_status & 127)
+                                    elif i35_meter_status > 255: i35_meter_status = 255 - i35_meter_status
+                                    if i35_meter_status < -32768 or i35_meter_status > 32767: return _d_BodyType(B, r0)
+                                    r -= 3; c = (B >> r) & 7
+                                    if c & 4: return _d_BodyType(B, r0)
+                                    k = _T72[c & 3]
+                                i35_t_meter = None
+                                if k == 4:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 9; i35_t_meter = (B >> r) & 511
+                                    if i35_t_meter & 128:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i35_t_meter, r = ri(B, r + 8, i35_t_meter)
+                                        elif i35_t_meter & 256: i35_t_meter = -((x << 7) | (i35_t_meter & 127)) - 1
+                                        else: i35_t_meter = (x << 7) | (i35_t_meter & 127)
+                                    elif i35_t_meter > 255: i35_t_meter = 255 - i35_t_meter
+                                    if i35_t_meter < -9223372036854775808 or i35_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
+                                    r -= 2; c = (B >> r) & 3
+                                    if c & 2: return _d_BodyType(B, r0)
+                                    k = _T6[c & 1]
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T84[c & 3]
+                                i33_meter_info = MeterInfoType(i35_meter_id, i35_meter_reading, i35_sig_meter_reading, i35_meter_status, i35_t_meter)
+                            i33_receipt_required = None
+                            if k == 5:
+                                r -= 4; c = (B >> r) & 15
+                                if c & 10: return _d_BodyType(B, r0)
+                                i33_receipt_required = ((c >> 2) & 1) == 1
+                                k = _T85[c & 1]
+                            i33_ac_evse_status = None
+                            if k == 6:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i36_notification_max_delay = (B >> r) & 255
+                                if i36_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i36_notification_max_delay, r = ru(B, r + 8, i36_notification_max_delay)
+                                    else: i36_notification_max_delay = (x << 7) | (i36_notification_max_delay & 127)
+                                if i36_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 12; c = (B >> r) & 4095
+                                if c & 3702: return _d_BodyType(B, r0)
+                                i36_evse_notification = (c >> 7) & 3
+                                if i36_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i36_evse_notification = _E_EVSENotificationType[i36_evse_notification]
+                                i36_rcd = ((c >> 3) & 1) == 1
+                                k = _T6[c & 1]
+                                i33_ac_evse_status = AC_EVSEStatusType(i36_notification_max_delay, i36_evse_notification, i36_rcd)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_charging_status_res = ChargingStatusResType(i33_response_code, i33_evseid, i33_sa_schedule_tuple_id, i33_evse_max_current, i33_meter_info, i33_receipt_required, i33_ac_evse_status)
+                        elif k == 13:
+                            r -= 38; c = (B >> r) & 274877906943
+                            if c & 255668122055: return _d_BodyType(B, r0)
+                            i38_ev_ready = ((c >> 34) & 1) == 1
+                            i38_ev_error_code = (c >> 27) & 15
+                            if i38_ev_error_code >= 12: return _d_BodyType(B, r0)
+                            i38_ev_error_code = _E_DC_EVErrorCodeType[i38_ev_error_code]
+                            i38_evresssoc = (c >> 17) & 127
+                            if i38_evresssoc > 100: return _d_BodyType(B, r0)
+                            i39_multiplier = ((c >> 9) & 7) + -3
+                            if i39_multiplier > 3: return _d_BodyType(B, r0)
+                            i39_unit = (c >> 3) & 7
+                            if i39_unit >= 7: return _d_BodyType(B, r0)
+                            i39_unit = _E_unitSymbolType[i39_unit]
+                            i37_dc_ev_status = DC_EVStatusType(i38_ev_ready, i38_ev_error_code, i38_evresssoc)
+                            r -= 9; i39_value = (B >> r) & 511
+                            if i39_value & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i39_value, r = ri(B, r + 8, i39_value)
+                                elif i39_value & 256: i39_value = -((x << 7) | (i39_value & 127)) - 1
+                                else: i39_value = (x << 7) | (i39_value & 127)
+                            elif i39_value > 255: i39_value = 255 - i39_value
+                            if i39_value < -32768 or i39_value > 32767: return _d_BodyType(B, r0)
+                            r -= 5; c = (B >> r) & 31
+                            if c & 24: return _d_BodyType(B, r0)
+                            k = _T57[c & 7]
+                            i37_ev_target_current = PhysicalValueType(i39_multiplier, i39_unit, i39_value)
+                            i37_ev_maximum_voltage_limit = None
+                            if k == 2:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i40_multiplier = ((c >> 9) & 7) + -3
+                                if i40_multiplier > 3: return _d_BodyType(B, r0)
+                                i40_unit = (c >> 3) & 7
+                                if i40_unit >= 7: return _d_BodyType(B, r0)
+                                i40_unit = _E_unitSymbolType[i40_unit]
+                                r -= 9; i40_value = (B >> r) & 511
+                                if i40_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i40_value, r = ri(B, r + 8, i40_value)
+                                    elif i40_value & 256: i40_value = -((x << 7) | (i40_value & 127)) - 1
+                                    else: i40_value = (x << 7) | (i40_value & 127)
+                                elif i40_value > 255: i40_value = 255 - i40_value
+                                if i40_value < -32768 or i40_value > 32767: return _d_BodyType(B, r0)
+                                r -= 5; c = (B >> r) & 31
+                                if c & 24: return _d_BodyType(B, r0)
+                                k = _T83[c & 7]
+                                i37_ev_maximum_voltage_limit = PhysicalValueType(i40_multiplier, i40_unit, i40_value)
+                            i37_ev_maximum_current_limit = None
+                            if k == 3:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i41_multiplier = ((c >> 9) & 7) + -3
+                                if i41_multiplier > 3: return _d_BodyType(B, r0)
+                                i41_unit = (c >> 3) & 7
+                                if i41_unit >= 7: return _d_BodyType(B, r0)
+                                i41_unit = _E_unitSymbolType[i41_unit]
+                                r -= 9; i41_value = (B >> r) & 511
+                                if i41_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i41_value, r = ri(B, r + 8, i41_value)
+                                    elif i41_value & 256: i41_value = -((x << 7) | (i41_value & 127)) - 1
+                                    else: i41_value = (x << 7) | (i41_value & 127)
+                                elif i41_value > 255: i41_value = 255 - i41_value
+                                if i41_value < -32768 or i41_value > 32767: return _d_BodyType(B, r0)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 12: return _d_BodyType(B, r0)
+                                k = _T58[c & 3]
+                                i37_ev_maximum_current_limit = PhysicalValueType(i41_multiplier, i41_unit, i41_value)
+                            i37_ev_maximum_power_limit = None
+                            if k == 4:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i42_multiplier = ((c >> 9) & 7) + -3
+                                if i42_multiplier > 3: return _d_BodyType(B, r0)
+                                i42_unit = (c >> 3) & 7
+                                if i42_unit >= 7: return _d_BodyType(B, r0)
+                                i42_unit = _E_unitSymbolType[i42_unit]
+                                r -= 9; i42_value = (B >> r) & 511
+                                if i42_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i42_value, r = ri(B, r + 8, i42_value)
+                                    elif i42_value & 256: i42_value = -((x << 7) | (i42_value & 127)) - 1
+                                    else: i42_value = (x << 7) | (i42_value & 127)
+                                elif i42_value > 255: i42_value = 255 - i42_value
+                                if i42_value < -32768 or i42_value > 32767: return _d_BodyType(B, r0)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 12: return _d_BodyType(B, r0)
+                                k = _T84[c & 3]
+                                i37_ev_maximum_power_limit = PhysicalValueType(i42_multiplier, i42_unit, i42_value)
+                            i37_bulk_charging_complete = None
+                            if k == 5:
+                                r -= 4; c = (B >> r) & 15
+                                if c & 10: return _d_BodyType(B, r0)
+                                i37_bulk_charging_complete = ((c >> 2) & 1) == 1
+                                k = _T85[c & 1]
+                            i37_charging_complete = None
+                            if k == 6:
+                                r -= 5; c = (B >> r) & 31
+                                if c & 20: return _d_BodyType(B, r0)
+                                i37_charging_complete = ((c >> 3) & 1) == 1
+                                k = _T99[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i37_remaining_time_to_full_soc = None
+                            if k == 7:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i43_multiplier = ((c >> 9) & 7) + -3
+                                if i43_multiplier > 3: return _d_BodyType(B, r0)
+                                i43_unit = (c >> 3) & 7
+                                if i43_unit >= 7: return _d_BodyType(B, r0)
+                                i43_unit = _E_unitSymbolType[i43_unit]
+                                r -= 9; i43_value = (B >> r) & 511
+                                if i43_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i43_value, r = ri(B, r + 8, i43_value)
+                                    elif i43_value & 256: i43_value = -((x << 7) | (i43_value & 127)) - 1
+                                    else: i43_value = (x << 7) | (i43_value & 127)
+                                elif i43_value > 255: i43_value = 255 - i43_value
+                                if i43_value < -32768 or i43_value > 32767: return _d_BodyType(B, r0)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 12: return _d_BodyType(B, r0)
+                                k = _T100[c & 3]
+                                i37_remaining_time_to_full_soc = PhysicalValueType(i43_multiplier, i43_unit, i43_value)
+                            i37_remaining_time_to_bulk_soc = None
+                            if k == 8:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i44_multiplier = ((c >> 9) & 7) + -3
+                                if i44_multiplier > 3: return _d_BodyType(B, r0)
+                                i44_unit = (c >> 3) & 7
+                                if i44_unit >= 7: return _d_BodyType(B, r0)
+                                i44_unit = _E_unitSymbolType[i44_unit]
+                                r -= 9; i44_value = (B >> r) & 511
+                                if i44_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i44_value, r = ri(B, r + 8, i44_value)
+                                    elif i44_value & 256: i44_value = -((x << 7) | (i44_value & 127)) - 1
+                                    else: i44_value = (x << 7) | (i44_value & 127)
+                                elif i44_value > 255: i44_value = 255 - i44_value
+                                if i44_value < -32768 or i44_value > 32767: return _d_BodyType(B, r0)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 6: return _d_BodyType(B, r0)
+                                k = _T101[c & 1]
+                                i37_remaining_time_to_bulk_soc = PhysicalValueType(i44_multiplier, i44_unit, i44_value)
+                            i37_ev_target_voltage = None
+                            if k == 9:
+                                r -= 14; c = (B >> r) & 16383
+                                if c & 12743: return _d_BodyType(B, r0)
+                                i45_multiplier = ((c >> 9) & 7) + -3
+                                if i45_multiplier > 3: return _d_BodyType(B, r0)
+                                i45_unit = (c >> 3) & 7
+                                if i45_unit >= 7: return _d_BodyType(B, r0)
+                                i45_unit = _E_unitSymbolType[i45_unit]
+                                r -= 9; i45_value = (B >> r) & 511
+                                if i45_value & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i45_value, r = ri(B, r + 8, i45_value)
+                                    elif i45_value & 256: i45_value = -((x << 7) | (i45_value & 127)) - 1
+                                    else: i45_value = (x << 7) | (i45_value & 127)
+                                elif i45_value > 255: i45_value = 255 - i45_value
+                                if i45_value < -32768 or i45_value > 32767: return _d_BodyType(B, r0)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 6: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                                i37_ev_target_voltage = PhysicalValueType(i45_multiplier, i45_unit, i45_value)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_current_demand_req = CurrentDemandReqType(i37_dc_ev_status, i37_ev_target_current, i37_ev_maximum_voltage_limit, i37_ev_maximum_current_limit, i37_ev_maximum_power_limit, i37_bulk_charging_complete, i37_charging_complete, i37_remaining_time_to_full_soc, i37_remaining_time_to_bulk_soc, i37_ev_target_voltage)
+                    else:
+                        if k == 14:
+                            f_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                        elif k == 15:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T0[c & 3]
+                            i46_id = None
+                            if k == 0:
+                                i46_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i46_session_id = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                r -= 8; nb = (B >> r) & 255
+                                if nb > 8 or 8 * nb > r: return _d_BodyType(B, r0)
+                                r -= 8 * nb; i46_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T24[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i46_sa_schedule_tuple_id = None
+                            if k == 2:
+                                r -= 11; c = (B >> r) & 2047
+                                if c & 1026: return _d_BodyType(B, r0)
+                                i46_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
+                                if i46_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
+                                k = _T4[c & 1]
+                            i46_meter_info = None
+                            if k == 3:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                i47_meter_id, r = rstr(B, r, 32)
+                                r -= 4; c = (B >> r) & 15
+                                if c & 8: return _d_BodyType(B, r0)
+                                k = _T86[c & 7]
+                                i47_meter_reading = None
+                                if k == 1:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; i47_meter_reading = (B >> r) & 255
+                                    if i47_meter_reading > 127:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i47_meter_reading, r = ru(B, r + 8, i47_meter_reading)
+                                        else: i47_meter_reading = (x << 7) | (i47_meter_reading & 127)
+                                    if i47_meter_reading > 18446744073709551615: return _d_BodyType(B, r0)
+                                    r -= 4; c = (B >> r) & 15
+                                    if c & 8: return _d_BodyType(B, r0)
+                                    k = _T87[c & 7]
+                                i47_sig_meter_reading = None
+                                if k == 2:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 8; nb = (B >> r) & 255
+                                    if nb > 64 or 8 * nb > r: return _d_BodyType(B, r0)
+                                    r -= 8 * nb; i47_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                                    r -= 3; c = (B >> r) & 7
+                                    if c & 4: return _d_BodyType(B, r0)
+                                    k = _T88[c & 3]
+                                i47_meter_status = None
+                                if k == 3:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 9; i47_meter_status = (B >> r) & 511
+                                    if i47_meter_status & 128:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i47_meter_status, r = ri(B, r + 8, i47_meter_status)
+                                        elif i47_meter_status & 256: i47_meter_status = -((x << 7) | (i47_meter_status & 127)) - 1
+                                        else: i47_meter_status = (x << 7) | (i47_meter_status & 127)
+                                    elif i47_meter_status > 255: i47_meter_status = 255 - i47_meter_status
+                                    if i47_meter_status < -32768 or i47_meter_status > 32767: return _d_BodyType(B, r0)
+                                    r -= 3; c = (B >> r) & 7
+                                    if c & 4: return _d_BodyType(B, r0)
+                                    k = _T72[c & 3]
+                                i47_t_meter = None
+                                if k == 4:
+                                    r -= 1; c = (B >> r) & 1
+                                    if c & 1: return _d_BodyType(B, r0)
+                                    r -= 9; i47_t_meter = (B >> r) & 511
+                                    if i47_t_meter & 128:
+                                        r -= 8; x = (B >> r) & 255
+                                        if x > 127: i47_t_meter, r = ri(B, r + 8, i47_t_meter)
+                                        elif i47_t_meter & 256: i47_t_meter = -((x << 7) | (i47_t_meter & 127)) - 1
+                                        else: i47_t_meter = (x << 7) | (i47_t_meter & 127)
+                                    elif i47_t_meter > 255: i47_t_meter = 255 - i47_t_meter
+                                    if i47_t_meter < -9223372036854775808 or i47_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
+                                    r -= 2; c = (B >> r) & 3
+                                    if c & 2: return _d_BodyType(B, r0)
+                                    k = _T6[c & 1]
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i46_meter_info = MeterInfoType(i47_meter_id, i47_meter_reading, i47_sig_meter_reading, i47_meter_status, i47_t_meter)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_metering_receipt_req = MeteringReceiptReqType(i46_id, i46_session_id, i46_sa_schedule_tuple_id, i46_meter_info)
+                        elif k == 16:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 772: return _d_BodyType(B, r0)
+                            i48_response_code = (c >> 3) & 31
+                            if i48_response_code >= 26: return _d_BodyType(B, r0)
+                            i48_response_code = _E_responseCodeType[i48_response_code]
+                            k = _T152[c & 3]
+                            i48_ac_evse_status = i48_dc_evse_status = i48_evse_status = None
+                            if k == 1:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i49_notification_max_delay = (B >> r) & 255
+                                if i49_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i49_notification_max_delay, r = ru(B, r + 8, i49_notification_max_delay)
+                                    else: i49_notification_max_delay = (x << 7) | (i49_notification_max_delay & 127)
+                                if i49_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 12; c = (B >> r) & 4095
+                                if c & 3702: return _d_BodyType(B, r0)
+                                i49_evse_notification = (c >> 7) & 3
+                                if i49_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i49_evse_notification = _E_EVSENotificationType[i49_evse_notification]
+                                i49_rcd = ((c >> 3) & 1) == 1
+                                k = _T6[c & 1]
+                                i48_ac_evse_status = AC_EVSEStatusType(i49_notification_max_delay, i49_evse_notification, i49_rcd)
+                            elif k == 2:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i50_notification_max_delay = (B >> r) & 255
+                                if i50_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i50_notification_max_delay, r = ru(B, r + 8, i50_notification_max_delay)
+                                    else: i50_notification_max_delay = (x << 7) | (i50_notification_max_delay & 127)
+                                if i50_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 8; c = (B >> r) & 255
+                                if c & 228: return _d_BodyType(B, r0)
+                                i50_evse_notification = (c >> 3) & 3
+                                if i50_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i50_evse_notification = _E_EVSENotificationType[i50_evse_notification]
+                                k = _T24[c & 3]
+                                i50_evse_isolation_status = None
+                                if k == 2:
+                                    r -= 6; c = (B >> r) & 63
+                                    if c & 34: return _d_BodyType(B, r0)
+                                    i50_evse_isolation_status = (c >> 2) & 7
+                                    if i50_evse_isolation_status >= 5: return _d_BodyType(B, r0)
+                                    i50_evse_isolation_status = _E_isolationLevelType[i50_evse_isolation_status]
+                                    k = _T4[c & 1]
+                                i50_evse_status_code = None
+                                if k == 3:
+                                    r -= 7; c = (B >> r) & 127
+                                    if c & 66: return _d_BodyType(B, r0)
+                                    i50_evse_status_code = (c >> 2) & 15
+                                    if i50_evse_status_code >= 12: return _d_BodyType(B, r0)
+                                    i50_evse_status_code = _E_DC_EVSEStatusCodeType[i50_evse_status_code]
+                                    k = _T6[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i48_dc_evse_status = DC_EVSEStatusType(i50_notification_max_delay, i50_evse_notification, i50_evse_isolation_status, i50_evse_status_code)
+                            elif k == 3:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i51_notification_max_delay = (B >> r) & 255
+                                if i51_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i51_notification_max_delay, r = ru(B, r + 8, i51_notification_max_delay)
+                                    else: i51_notification_max_delay = (x << 7) | (i51_notification_max_delay & 127)
+                                if i51_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 8; c = (B >> r) & 255
+                                if c & 230: return _d_BodyType(B, r0)
+                                i51_evse_notification = (c >> 3) & 3
+                                if i51_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i51_evse_notification = _E_EVSENotificationType[i51_evse_notification]
+                                k = _T6[c & 1]
+                                i48_evse_status = EVSEStatusType(i51_notification_max_delay, i51_evse_notification)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_metering_receipt_res = MeteringReceiptResType(i48_response_code, i48_ac_evse_status, i48_dc_evse_status, i48_evse_status)
+        else:
+            if k < 26:
+                if k < 21:
+                    if k < 19:
+                        if k == 17:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            i52_e_maid, r = rstr(B, r, 15)
+                            r -= 4; c = (B >> r) & 15
+                            if c & 12: return _d_BodyType(B, r0)
+                            k = _T0[c & 3]
+                            i53_id = None
+                            if k == 0:
+                                i53_id, r = rstr(B, r, None)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T2[c & 1]
+                            i53_certificate = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i53_certificate, r = rbin(B, r, 800)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T35[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i53_sub_certificates = None
+                            if k == 2:
+                                i53_sub_certificates, r = _f_SubCertificatesType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            i52_contract_signature_cert_chain = CertificateChainType(i53_id, i53_certificate, i53_sub_certificates)
+                            f_payment_details_req = PaymentDetailsReqType(i52_e_maid, i52_contract_signature_cert_chain)
+                        elif k == 18:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_BodyType(B, r0)
+                            i54_response_code = (c >> 3) & 31
+                            if i54_response_code >= 26: return _d_BodyType(B, r0)
+                            i54_response_code = _E_responseCodeType[i54_response_code]
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 16 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i54_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            r -= 9; i54_evse_time_stamp = (B >> r) & 511
+                            if i54_evse_time_stamp & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i54_evse_time_stamp, r = ri(B, r + 8, i54_evse_time_stamp)
+                                elif i54_evse_time_stamp & 256: i54_evse_time_stamp = -((x << 7) | (i54_evse_time_stamp & 127)) - 1
+                                else: i54_evse_time_stamp = (x << 7) | (i54_evse_time_stamp & 127)
+                            elif i54_evse_time_stamp > 255: i54_evse_time_stamp = 255 - i54_evse_time_stamp
+                            if i54_evse_time_stamp < -9223372036854775808 or i54_evse_time_stamp > 9223372036854775807: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            f_payment_details_res = PaymentDetailsResType(i54_response_code, i54_gen_challenge, i54_evse_time_stamp)
+                    else:
+                        if k == 19:
+                            r -= 5; c = (B >> r) & 31
+                            if c & 27: return _d_BodyType(B, r0)
+                            i55_selected_payment_option = (c >> 2) & 1
+                            i55_selected_payment_option = _E_paymentOptionType[i55_selected_payment_option]
+                            i55_selected_service_list, r = _f_SelectedServiceListType(B, r)
+                            r -= 1; c = (B >> r) & 1
+                            if c & 1: return _d_BodyType(B, r0)
+                            f_payment_service_selection_req = PaymentServiceSelectionReqType(i55_selected_payment_option, i55_selected_service_list)
+                        elif k == 20:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_BodyType(B, r0)
+                            i56_response_code = (c >> 2) & 31
+                            if i56_response_code >= 26: return _d_BodyType(B, r0)
+                            i56_response_code = _E_responseCodeType[i56_response_code]
+                            f_payment_service_selection_res = PaymentServiceSelectionResType(i56_response_code)
+                else:
+                    if k < 23:
+                        if k == 21:
+                            r -= 19; c = (B >> r) & 524287
+                            if c & 421896: return _d_BodyType(B, r0)
+                            i57_charge_progress = (c >> 15) & 3
+                            if i57_charge_progress >= 3: return _d_BodyType(B, r0)
+                            i57_charge_progress = _E_chargeProgressType[i57_charge_progress]
+                            i57_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
+                            if i57_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
+                            k = _T87[c & 7]
+                            i57_charging_profile = None
+                            if k == 2:
+                                i57_charging_profile, r = _f_ChargingProfileType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T88[c & 3]
+                            i57_dc_ev_power_delivery_parameter = i57_ev_power_delivery_parameter = None
+                            if k == 3:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i58_dc_ev_status, r = _f_DC_EVStatusType(B, r)
+                                r -= 2; c = (B >> r) & 3
+                                k = _T120[c & 3]
+                                i58_bulk_charging_complete = None
+                                if k == 1:
+                                    r -= 4; c = (B >> r) & 15
+                                    if c & 10: return _d_BodyType(B, r0)
+                                    i58_bulk_charging_complete = ((c >> 2) & 1) == 1
+                                    k = _T3[c & 1]
+                                i58_charging_complete = None
+                                if k == 2:
+                                    r -= 4; c = (B >> r) & 15
+                                    if c & 10: return _d_BodyType(B, r0)
+                                    i58_charging_complete = ((c >> 2) & 1) == 1
+                                    k = _T6[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i57_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i58_dc_ev_status, i58_bulk_charging_complete, i58_charging_complete)
+                            elif k == 4:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                                i57_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_power_delivery_req = PowerDeliveryReqType(i57_charge_progress, i57_sa_schedule_tuple_id, i57_charging_profile, i57_dc_ev_power_delivery_parameter, i57_ev_power_delivery_parameter)
+                        elif k == 22:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 772: return _d_BodyType(B, r0)
+                            i60_response_code = (c >> 3) & 31
+                            if i60_response_code >= 26: return _d_BodyType(B, r0)
+                            i60_response_code = _E_responseCodeType[i60_response_code]
+                            k = _T152[c & 3]
+                            i60_ac_evse_status = i60_dc_evse_status = i60_evse_status = None
+                            if k == 1:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i61_notification_max_delay = (B >> r) & 255
+                                if i61_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i61_notification_max_delay, r = ru(B, r + 8, i61_notification_max_delay)
+                                    else: i61_notification_max_delay = (x << 7) | (i61_notification_max_delay & 127)
+                                if i61_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 12; c = (B >> r) & 4095
+                                if c & 3702: return _d_BodyType(B, r0)
+                                i61_evse_notification = (c >> 7) & 3
+                                if i61_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i61_evse_notification = _E_EVSENotificationType[i61_evse_notification]
+                                i61_rcd = ((c >> 3) & 1) == 1
+                                k = _T6[c & 1]
+                                i60_ac_evse_status = AC_EVSEStatusType(i61_notification_max_delay, i61_evse_notification, i61_rcd)
+                            elif k == 2:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i62_notification_max_delay = (B >> r) & 255
+                                if i62_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i62_notification_max_delay, r = ru(B, r + 8, i62_notification_max_delay)
+                                    else: i62_notification_max_delay = (x << 7) | (i62_notification_max_delay & 127)
+                                if i62_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 8; c = (B >> r) & 255
+                                if c & 228: return _d_BodyType(B, r0)
+                                i62_evse_notification = (c >> 3) & 3
+                                if i62_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i62_evse_notification = _E_EVSENotificationType[i62_evse_notification]
+                                k = _T24[c & 3]
+                                i62_evse_isolation_status = None
+                                if k == 2:
+                                    r -= 6; c = (B >> r) & 63
+                                    if c & 34: return _d_BodyType(B, r0)
+                                    i62_evse_isolation_status = (c >> 2) & 7
+                                    if i62_evse_isolation_status >= 5: return _d_BodyType(B, r0)
+                                    i62_evse_isolation_status = _E_isolationLevelType[i62_evse_isolation_status]
+                                    k = _T4[c & 1]
+                                i62_evse_status_code = None
+                                if k == 3:
+                                    r -= 7; c = (B >> r) & 127
+                                    if c & 66: return _d_BodyType(B, r0)
+                                    i62_evse_status_code = (c >> 2) & 15
+                                    if i62_evse_status_code >= 12: return _d_BodyType(B, r0)
+                                    i62_evse_status_code = _E_DC_EVSEStatusCodeType[i62_evse_status_code]
+                                    k = _T6[c & 1]
+                                else:
+                                    return _d_BodyType(B, r0)
+                                if k != -1: return _d_BodyType(B, r0)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                                i60_dc_evse_status = DC_EVSEStatusType(i62_notification_max_delay, i62_evse_notification, i62_evse_isolation_status, i62_evse_status_code)
+                            elif k == 3:
+                                r -= 2; c = (B >> r) & 3
+                                if c & 3: return _d_BodyType(B, r0)
+                                r -= 8; i63_notification_max_delay = (B >> r) & 255
+                                if i63_notification_max_delay > 127:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i63_notification_max_delay, r = ru(B, r + 8, i63_notification_max_delay)
+                                    else: i63_notification_max_delay = (x << 7) | (i63_notification_max_delay & 127)
+                                if i63_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                                r -= 8; c = (B >> r) & 255
+                                if c & 230: return _d_BodyType(B, r0)
+                                i63_evse_notification = (c >> 3) & 3
+                                if i63_evse_notification >= 3: return _d_BodyType(B, r0)
+                                i63_evse_notification = _E_EVSENotificationType[i63_evse_notification]
+                                k = _T6[c & 1]
+                                i60_evse_status = EVSEStatusType(i63_notification_max_delay, i63_evse_notification)
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_power_delivery_res = PowerDeliveryResType(i60_response_code, i60_ac_evse_status, i60_dc_evse_status, i60_evse_status)
+                    else:
+                        if k == 23:
+                            r -= 38; c = (B >> r) & 274877906943
+                            if c & 255668122055: return _d_BodyType(B, r0)
+                            i65_ev_ready = ((c >> 34) & 1) == 1
+                            i65_ev_error_code = (c >> 27) & 15
+                            if i65_ev_error_code >= 12: return _d_BodyType(B, r0)
+                            i65_ev_error_code = _E_DC_EVErrorCodeType[i65_ev_error_code]
+                            i65_evresssoc = (c >> 17) & 127
+                            if i65_evresssoc > 100: return _d_BodyType(B, r0)
+                            i66_multiplier = ((c >> 9) & 7) + -3
+                            if i66_multiplier > 3: return _d_BodyType(B, r0)
+                            i66_unit = (c >> 3) & 7
+                            if i66_unit >= 7: return _d_BodyType(B, r0)
+                            i66_unit = _E_unitSymbolType[i66_unit]
+                            i64_dc_ev_status = DC_EVStatusType(i65_ev_ready, i65_ev_error_code, i65_evresssoc)
+                            r -= 9; i66_value = (B >> r) & 511
+                            if i66_value & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i66_value, r = ri(B, r + 8, i66_value)
+                                elif i66_value & 256: i66_value = -((x << 7) | (i66_value & 127)) - 1
+                                else: i66_value = (x << 7) | (i66_value & 127)
+                            elif i66_value > 255: i66_value = 255 - i66_value
+                            if i66_value < -32768 or i66_value > 32767: return _d_BodyType(B, r0)
+                            r -= 17; c = (B >> r) & 131071
+                            if c & 127431: return _d_BodyType(B, r0)
+                            i67_multiplier = ((c >> 9) & 7) + -3
+                            if i67_multiplier > 3: return _d_BodyType(B, r0)
+                            i67_unit = (c >> 3) & 7
+                            if i67_unit >= 7: return _d_BodyType(B, r0)
+                            i67_unit = _E_unitSymbolType[i67_unit]
+                            i64_ev_target_voltage = PhysicalValueType(i66_multiplier, i66_unit, i66_value)
+                            r -= 9; i67_value = (B >> r) & 511
+                            if i67_value & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i67_value, r = ri(B, r + 8, i67_value)
+                                elif i67_value & 256: i67_value = -((x << 7) | (i67_value & 127)) - 1
+                                else: i67_value = (x << 7) | (i67_value & 127)
+                            elif i67_value > 255: i67_value = 255 - i67_value
+                            if i67_value < -32768 or i67_value > 32767: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i64_ev_target_current = PhysicalValueType(i67_multiplier, i67_unit, i67_value)
+                            f_pre_charge_req = PreChargeReqType(i64_dc_ev_status, i64_ev_target_voltage, i64_ev_target_current)
+                        elif k == 24:
+                            r -= 11; c = (B >> r) & 2047
+                            if c & 1551: return _d_BodyType(B, r0)
+                            i68_response_code = (c >> 4) & 31
+                            if i68_response_code >= 26: return _d_BodyType(B, r0)
+                            i68_response_code = _E_responseCodeType[i68_response_code]
+                            r -= 8; i69_notification_max_delay = (B >> r) & 255
+                            if i69_notification_max_delay > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i69_notification_max_delay, r = ru(B, r + 8, i69_notification_max_delay)
+                                else: i69_notification_max_delay = (x << 7) | (i69_notification_max_delay & 127)
+                            if i69_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                            r -= 8; c = (B >> r) & 255
+                            if c & 228: return _d_BodyType(B, r0)
+                            i69_evse_notification = (c >> 3) & 3
+                            if i69_evse_notification >= 3: return _d_BodyType(B, r0)
+                            i69_evse_notification = _E_EVSENotificationType[i69_evse_notification]
+                            k = _T24[c & 3]
+                            i69_evse_isolation_status = None
+                            if k == 2:
+                                r -= 6; c = (B >> r) & 63
+                                if c & 34: return _d_BodyType(B, r0)
+                                i69_evse_isolation_status = (c >> 2) & 7
+                                if i69_evse_isolation_status >= 5: return _d_BodyType(B, r0)
+                                i69_evse_isolation_status = _E_isolationLevelType[i69_evse_isolation_status]
+                                k = _T4[c & 1]
+                            i69_evse_status_code = None
+                            if k == 3:
+                                r -= 7; c = (B >> r) & 127
+                                if c & 66: return _d_BodyType(B, r0)
+                                i69_evse_status_code = (c >> 2) & 15
+                                if i69_evse_status_code >= 12: return _d_BodyType(B, r0)
+                                i69_evse_status_code = _E_DC_EVSEStatusCodeType[i69_evse_status_code]
+                                k = _T6[c & 1]
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 15; c = (B >> r) & 32767
+                            if c & 29127: return _d_BodyType(B, r0)
+                            i70_multiplier = ((c >> 9) & 7) + -3
+                            if i70_multiplier > 3: return _d_BodyType(B, r0)
+                            i70_unit = (c >> 3) & 7
+                            if i70_unit >= 7: return _d_BodyType(B, r0)
+                            i70_unit = _E_unitSymbolType[i70_unit]
+                            i68_dc_evse_status = DC_EVSEStatusType(i69_notification_max_delay, i69_evse_notification, i69_evse_isolation_status, i69_evse_status_code)
+                            r -= 9; i70_value = (B >> r) & 511
+                            if i70_value & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i70_value, r = ri(B, r + 8, i70_value)
+                                elif i70_value & 256: i70_value = -((x << 7) | (i70_value & 127)) - 1
+                                else: i70_value = (x << 7) | (i70_value & 127)
+                            elif i70_value > 255: i70_value = 255 - i70_value
+                            if i70_value < -32768 or i70_value > 32767: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i68_evse_present_voltage = PhysicalValueType(i70_multiplier, i70_unit, i70_value)
+                            f_pre_charge_res = PreChargeResType(i68_response_code, i68_dc_evse_status, i68_evse_present_voltage)
+                        elif k == 25:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            r -= 8; i71_service_id = (B >> r) & 255
+                            if i71_service_id > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i71_service_id, r = ru(B, r + 8, i71_service_id)
+                                else: i71_service_id = (x << 7) | (i71_service_id & 127)
+                            if i71_service_id > 65535: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            f_service_detail_req = ServiceDetailReqType(i71_service_id)
+            else:
+                if k < 30:
+                    if k < 28:
+                        if k == 26:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_BodyType(B, r0)
+                            i72_response_code = (c >> 3) & 31
+                            if i72_response_code >= 26: return _d_BodyType(B, r0)
+                            i72_response_code = _E_responseCodeType[i72_response_code]
+                            r -= 8; i72_service_id = (B >> r) & 255
+                            if i72_service_id > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i72_service_id, r = ru(B, r + 8, i72_service_id)
+                                else: i72_service_id = (x << 7) | (i72_service_id & 127)
+                            if i72_service_id > 65535: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T35[c & 3]
+                            i72_service_parameter_list = None
+                            if k == 2:
+                                i72_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_service_detail_res = ServiceDetailResType(i72_response_code, i72_service_id, i72_service_parameter_list)
+                        elif k == 27:
+                            r -= 2; c = (B >> r) & 3
+                            k = _T15[c & 3]
+                            i73_service_scope = None
+                            if k == 0:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i73_service_scope, r = rstr(B, r, 64)
+                                r -= 3; c = (B >> r) & 7
+                                if c & 4: return _d_BodyType(B, r0)
+                                k = _T16[c & 3]
+                            i73_service_category = None
+                            if k == 1:
+                                r -= 5; c = (B >> r) & 31
+                                if c & 18: return _d_BodyType(B, r0)
+                                i73_service_category = (c >> 2) & 3
+                                i73_service_category = _E_serviceCategoryType[i73_service_category]
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_service_discovery_req = ServiceDiscoveryReqType(i73_service_scope, i73_service_category)
+                    else:
+                        if k == 28:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_BodyType(B, r0)
+                            i74_response_code = (c >> 2) & 31
+                            if i74_response_code >= 26: return _d_BodyType(B, r0)
+                            i74_response_code = _E_responseCodeType[i74_response_code]
+                            i74_payment_option_list, r = _f_PaymentOptionListType(B, r)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            r -= 8; i75_service_id = (B >> r) & 255
+                            if i75_service_id > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i75_service_id, r = ru(B, r + 8, i75_service_id)
+                                else: i75_service_id = (x << 7) | (i75_service_id & 127)
+                            if i75_service_id > 65535: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T120[c & 3]
+                            i75_service_name = None
+                            if k == 1:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i75_service_name, r = rstr(B, r, 32)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T3[c & 1]
+                            i75_service_category = None
+                            if k == 2:
+                                r -= 6; c = (B >> r) & 63
+                                if c & 36: return _d_BodyType(B, r0)
+                                i75_service_category = (c >> 3) & 3
+                                i75_service_category = _E_serviceCategoryType[i75_service_category]
+                                k = _T45[c & 3]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i75_service_scope = None
+                            if k == 3:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                i75_service_scope, r = rstr(B, r, 64)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T5[c & 1]
+                            i75_free_service = None
+                            if k == 4:
+                                r -= 4; c = (B >> r) & 15
+                                if c & 10: return _d_BodyType(B, r0)
+                                i75_free_service = ((c >> 2) & 1) == 1
+                                k = _T34[c & 1]
+                            else:
+                                return _d_BodyType(B, r0)
+                            i75_supported_energy_transfer_mode = None
+                            if k == 5:
+                                i75_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 2; c = (B >> r) & 3
+                            k = _T77[c & 3]
+                            i74_charge_service = ChargeServiceType(i75_service_id, i75_service_name, i75_service_category, i75_service_scope, i75_free_service, i75_supported_energy_transfer_mode)
+                            i74_service_list = None
+                            if k == 3:
+                                i74_service_list, r = _f_ServiceListType(B, r)
+                                r -= 1; c = (B >> r) & 1
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_service_discovery_res = ServiceDiscoveryResType(i74_response_code, i74_payment_option_list, i74_charge_service, i74_service_list)
+                        elif k == 29:
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            r -= 8; nb = (B >> r) & 255
+                            if nb > 6 or 8 * nb > r: return _d_BodyType(B, r0)
+                            r -= 8 * nb; i76_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+                            r -= 2; c = (B >> r) & 3
+                            if c & 3: return _d_BodyType(B, r0)
+                            f_session_setup_req = SessionSetupReqType(i76_evccid)
+                else:
+                    if k < 32:
+                        if k == 30:
+                            r -= 10; c = (B >> r) & 1023
+                            if c & 775: return _d_BodyType(B, r0)
+                            i77_response_code = (c >> 3) & 31
+                            if i77_response_code >= 26: return _d_BodyType(B, r0)
+                            i77_response_code = _E_responseCodeType[i77_response_code]
+                            i77_evseid, r = rstr(B, r, 37)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 4: return _d_BodyType(B, r0)
+                            k = _T35[c & 3]
+                            i77_evse_time_stamp = None
+                            if k == 2:
+                                r -= 1; c = (B >> r) & 1
+                                if c & 1: return _d_BodyType(B, r0)
+                                r -= 9; i77_evse_time_stamp = (B >> r) & 511
+                                if i77_evse_time_stamp & 128:
+                                    r -= 8; x = (B >> r) & 255
+                                    if x > 127: i77_evse_time_stamp, r = ri(B, r + 8, i77_evse_time_stamp)
+                                    elif i77_evse_time_stamp & 256: i77_evse_time_stamp = -((x << 7) | (i77_evse_time_stamp & 127)) - 1
+                                    else: i77_evse_time_stamp = (x << 7) | (i77_evse_time_stamp & 127)
+                                elif i77_evse_time_stamp > 255: i77_evse_time_stamp = 255 - i77_evse_time_stamp
+                                if i77_evse_time_stamp < -9223372036854775808 or i77_evse_time_stamp > 9223372036854775807: return _d_BodyType(B, r0)
+                                r -= 2; c = (B >> r) & 3
+                                if c & 2: return _d_BodyType(B, r0)
+                                k = _T6[c & 1]
+                            if k != -1: return _d_BodyType(B, r0)
+                            f_session_setup_res = SessionSetupResType(i77_response_code, i77_evseid, i77_evse_time_stamp)
+                        elif k == 31:
+                            r -= 5; c = (B >> r) & 31
+                            if c & 27: return _d_BodyType(B, r0)
+                            i78_charging_session = (c >> 2) & 1
+                            i78_charging_session = _E_chargingSessionType[i78_charging_session]
+                            f_session_stop_req = SessionStopReqType(i78_charging_session)
+                    else:
+                        if k == 32:
+                            r -= 9; c = (B >> r) & 511
+                            if c & 387: return _d_BodyType(B, r0)
+                            i79_response_code = (c >> 2) & 31
+                            if i79_response_code >= 26: return _d_BodyType(B, r0)
+                            i79_response_code = _E_responseCodeType[i79_response_code]
+                            f_session_stop_res = SessionStopResType(i79_response_code)
+                        elif k == 33:
+                            r -= 24; c = (B >> r) & 16777215
+                            if c & 15604743: return _d_BodyType(B, r0)
+                            i81_ev_ready = ((c >> 20) & 1) == 1
+                            i81_ev_error_code = (c >> 13) & 15
+                            if i81_ev_error_code >= 12: return _d_BodyType(B, r0)
+                            i81_ev_error_code = _E_DC_EVErrorCodeType[i81_ev_error_code]
+                            i81_evresssoc = (c >> 3) & 127
+                            if i81_evresssoc > 100: return _d_BodyType(B, r0)
+                            i80_dc_ev_status = DC_EVStatusType(i81_ev_ready, i81_ev_error_code, i81_evresssoc)
+                            f_welding_detection_req = WeldingDetectionReqType(i80_dc_ev_status)
+                        elif k == 34:
+                            r -= 11; c = (B >> r) & 2047
+                            if c & 1551: return _d_BodyType(B, r0)
+                            i82_response_code = (c >> 4) & 31
+                            if i82_response_code >= 26: return _d_BodyType(B, r0)
+                            i82_response_code = _E_responseCodeType[i82_response_code]
+                            r -= 8; i83_notification_max_delay = (B >> r) & 255
+                            if i83_notification_max_delay > 127:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i83_notification_max_delay, r = ru(B, r + 8, i83_notification_max_delay)
+                                else: i83_notification_max_delay = (x << 7) | (i83_notification_max_delay & 127)
+                            if i83_notification_max_delay > 65535: return _d_BodyType(B, r0)
+                            r -= 8; c = (B >> r) & 255
+                            if c & 228: return _d_BodyType(B, r0)
+                            i83_evse_notification = (c >> 3) & 3
+                            if i83_evse_notification >= 3: return _d_BodyType(B, r0)
+                            i83_evse_notification = _E_EVSENotificationType[i83_evse_notification]
+                            k = _T24[c & 3]
+                            i83_evse_isolation_status = None
+                            if k == 2:
+                                r -= 6; c = (B >> r) & 63
+                                if c & 34: return _d_BodyType(B, r0)
+                                i83_evse_isolation_status = (c >> 2) & 7
+                                if i83_evse_isolation_status >= 5: return _d_BodyType(B, r0)
+                                i83_evse_isolation_status = _E_isolationLevelType[i83_evse_isolation_status]
+                                k = _T4[c & 1]
+                            i83_evse_status_code = None
+                            if k == 3:
+                                r -= 7; c = (B >> r) & 127
+                                if c & 66: return _d_BodyType(B, r0)
+                                i83_evse_status_code = (c >> 2) & 15
+                                if i83_evse_status_code >= 12: return _d_BodyType(B, r0)
+                                i83_evse_status_code = _E_DC_EVSEStatusCodeType[i83_evse_status_code]
+                                k = _T6[c & 1]
+                            else:
+                                return _d_BodyType(B, r0)
+                            if k != -1: return _d_BodyType(B, r0)
+                            r -= 15; c = (B >> r) & 32767
+                            if c & 29127: return _d_BodyType(B, r0)
+                            i84_multiplier = ((c >> 9) & 7) + -3
+                            if i84_multiplier > 3: return _d_BodyType(B, r0)
+                            i84_unit = (c >> 3) & 7
+                            if i84_unit >= 7: return _d_BodyType(B, r0)
+                            i84_unit = _E_unitSymbolType[i84_unit]
+                            i82_dc_evse_status = DC_EVSEStatusType(i83_notification_max_delay, i83_evse_notification, i83_evse_isolation_status, i83_evse_status_code)
+                            r -= 9; i84_value = (B >> r) & 511
+                            if i84_value & 128:
+                                r -= 8; x = (B >> r) & 255
+                                if x > 127: i84_value, r = ri(B, r + 8, i84_value)
+                                elif i84_value & 256: i84_value = -((x << 7) | (i84_value & 127)) - 1
+                                else: i84_value = (x << 7) | (i84_value & 127)
+                            elif i84_value > 255: i84_value = 255 - i84_value
+                            if i84_value < -32768 or i84_value > 32767: return _d_BodyType(B, r0)
+                            r -= 3; c = (B >> r) & 7
+                            if c & 7: return _d_BodyType(B, r0)
+                            i82_evse_present_voltage = PhysicalValueType(i84_multiplier, i84_unit, i84_value)
+                            f_welding_detection_res = WeldingDetectionResType(i82_response_code, i82_dc_evse_status, i82_evse_present_voltage)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_BodyType(B, r0)
+    return BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
+
 def _e_BodyType(o: BodyType, a: int) -> int:
     st = 0
-    if o.authorization_req is not None:
-        v = o.authorization_req
+    v2 = o.authorization_req
+    v3 = o.authorization_res
+    v4 = o.body_element
+    v5 = o.cable_check_req
+    v6 = o.cable_check_res
+    v7 = o.certificate_installation_req
+    v8 = o.certificate_installation_res
+    v9 = o.certificate_update_req
+    v10 = o.certificate_update_res
+    v11 = o.charge_parameter_discovery_req
+    v12 = o.charge_parameter_discovery_res
+    v13 = o.charging_status_req
+    v14 = o.charging_status_res
+    v15 = o.current_demand_req
+    v16 = o.current_demand_res
+    v17 = o.metering_receipt_req
+    v18 = o.metering_receipt_res
+    v19 = o.payment_details_req
+    v20 = o.payment_details_res
+    v21 = o.payment_service_selection_req
+    v22 = o.payment_service_selection_res
+    v23 = o.power_delivery_req
+    v24 = o.power_delivery_res
+    v25 = o.pre_charge_req
+    v26 = o.pre_charge_res
+    v27 = o.service_detail_req
+    v28 = o.service_detail_res
+    v29 = o.service_discovery_req
+    v30 = o.service_discovery_res
+    v31 = o.session_setup_req
+    v32 = o.session_setup_res
+    v33 = o.session_stop_req
+    v34 = o.session_stop_res
+    v35 = o.welding_detection_req
+    v36 = o.welding_detection_res
+    if v2 is not None:
+        if v2.__class__ is not AuthorizationReqType: raise EncFail(f'expected AuthorizationReqType, got {v2.__class__.__name__}')
+        st37 = 0
         a <<= 6
-        a = _e_AuthorizationReqType(v, a)
+        v38 = v2.id
+        if v38 is not None:
+            a <<= 2
+            a = wstr(a, v38, None)
+            st37 = 3
+        v39 = v2.gen_challenge
+        if v39 is not None:
+            w, c = _C18[st37]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v39, 16)
+            a <<= 1
+            st37 = 7
+        w, c = _C19[st37]
+        a = (a << w) | c
         st = 3
-    elif o.authorization_res is not None:
-        v = o.authorization_res
-        a = (a << 6) | 1
-        a = _e_AuthorizationResType(v, a)
+    elif v3 is not None:
+        if v3.__class__ is not AuthorizationResType: raise EncFail(f'expected AuthorizationResType, got {v3.__class__.__name__}')
+        pass
+        v41 = v3.response_code
+        if v41 is None: raise EncFail('missing mandatory ResponseCode')
+        if v41.__class__ is not responseCodeType and not (v41.__class__ is int and 0 <= v41 < 26): raise EncFail(f'{v41!r} is not a responseCodeType')
+        pass
+        v42 = v3.evse_processing
+        if v42 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v42.__class__ is not EVSEProcessingType and not (v42.__class__ is int and 0 <= v42 < 3): raise EncFail(f'{v42!r} is not a EVSEProcessingType')
+        pass
+        a = (a << 20) | 16384 | (v41) << 7 | (v42) << 2
         st = 3
-    elif o.body_element is not None:
-        v = o.body_element
-        a = (a << 6) | 2
-        a = _e_BodyBaseType(v, a)
+    elif v4 is not None:
+        if v4.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v4.__class__.__name__}')
+        pass
+        a = (a << 7) | 4
         st = 3
-    elif o.cable_check_req is not None:
-        v = o.cable_check_req
-        a = (a << 6) | 3
-        a = _e_CableCheckReqType(v, a)
+    elif v5 is not None:
+        if v5.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v5.__class__.__name__}')
+        pass
+        v45 = v5.dc_ev_status
+        if v45 is None: raise EncFail('missing mandatory DC_EVStatus')
+        if v45.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v45.__class__.__name__}')
+        pass
+        v47 = v45.ev_ready
+        if v47 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v48 = v45.ev_error_code
+        if v48 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v48.__class__ is not DC_EVErrorCodeType and not (v48.__class__ is int and 0 <= v48 < 12): raise EncFail(f'{v48!r} is not a DC_EVErrorCodeType')
+        pass
+        v49 = v45.evresssoc
+        if v49 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v49 <= 100: raise EncFail(f'{v49!r} outside 0..100')
+        pass
+        pass
+        a = (a << 30) | 50331648 | (BOOL[v47]) << 20 | (v48) << 13 | (v49) << 3
         st = 3
-    elif o.cable_check_res is not None:
-        v = o.cable_check_res
-        a = (a << 6) | 4
-        a = _e_CableCheckResType(v, a)
+    elif v6 is not None:
+        if v6.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v6.__class__.__name__}')
+        pass
+        v51 = v6.response_code
+        if v51 is None: raise EncFail('missing mandatory ResponseCode')
+        if v51.__class__ is not responseCodeType and not (v51.__class__ is int and 0 <= v51 < 26): raise EncFail(f'{v51!r} is not a responseCodeType')
+        pass
+        v52 = v6.dc_evse_status
+        if v52 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v52.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v52.__class__.__name__}')
+        st53 = 0
+        v54 = v52.notification_max_delay
+        if v54 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 17) | 8192 | (v51) << 4
+        if v54 > 65535: raise EncFail(f'{v54!r} outside 0..65535')
+        if 0 <= v54 < 128: a = (a << 8) | v54
+        else: a = wu(a, v54)
+        st53 = 3
+        v55 = v52.evse_notification
+        if v55 is None: raise EncFail('missing mandatory EVSENotification')
+        if v55.__class__ is not EVSENotificationType and not (v55.__class__ is int and 0 <= v55 < 3): raise EncFail(f'{v55!r} is not a EVSENotificationType')
+        st53 = 7
+        a = (a << 6) | (v55) << 1
+        v56 = v52.evse_isolation_status
+        if v56 is not None:
+            if v56.__class__ is not isolationLevelType and not (v56.__class__ is int and 0 <= v56 < 5): raise EncFail(f'{v56!r} is not a isolationLevelType')
+            a = (a << 7) | (v56) << 1
+            st53 = 11
+        v57 = v52.evse_status_code
+        if v57 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st53]
+        a = (a << w) | c
+        if v57.__class__ is not DC_EVSEStatusCodeType and not (v57.__class__ is int and 0 <= v57 < 12): raise EncFail(f'{v57!r} is not a DC_EVSEStatusCodeType')
+        st53 = 15
+        pass
+        v58 = v6.evse_processing
+        if v58 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v58.__class__ is not EVSEProcessingType and not (v58.__class__ is int and 0 <= v58 < 3): raise EncFail(f'{v58!r} is not a EVSEProcessingType')
+        pass
+        a = (a << 13) | (v57) << 8 | (v58) << 2
         st = 3
-    elif o.certificate_installation_req is not None:
-        v = o.certificate_installation_req
-        a = (a << 6) | 5
-        a = _e_CertificateInstallationReqType(v, a)
+    elif v7 is not None:
+        if v7.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v7.__class__.__name__}')
+        pass
+        v60 = v7.id
+        if v60 is None: raise EncFail('missing mandatory Id')
+        a = (a << 7) | 10
+        a = wstr(a, v60, None)
+        pass
+        v61 = v7.oem_provisioning_cert
+        if v61 is None: raise EncFail('missing mandatory OEMProvisioningCert')
+        a <<= 2
+        a = wbin(a, v61, 800)
+        pass
+        v62 = v7.list_of_root_certificate_i_ds
+        if v62 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+        a <<= 2
+        a = _e_ListOfRootCertificateIDsType(v62, a)
+        pass
+        a <<= 1
         st = 3
-    elif o.certificate_installation_res is not None:
-        v = o.certificate_installation_res
-        a = (a << 6) | 6
-        a = _e_CertificateInstallationResType(v, a)
+    elif v8 is not None:
+        if v8.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v8.__class__.__name__}')
+        pass
+        v64 = v8.response_code
+        if v64 is None: raise EncFail('missing mandatory ResponseCode')
+        if v64.__class__ is not responseCodeType and not (v64.__class__ is int and 0 <= v64 < 26): raise EncFail(f'{v64!r} is not a responseCodeType')
+        pass
+        v65 = v8.sa_provisioning_certificate_chain
+        if v65 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+        if v65.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v65.__class__.__name__}')
+        st66 = 0
+        a = (a << 15) | 3072 | (v64) << 2
+        v67 = v65.id
+        if v67 is not None:
+            a <<= 2
+            a = wstr(a, v67, None)
+            st66 = 3
+        v68 = v65.certificate
+        if v68 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st66]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v68, 800)
+        st66 = 7
+        a <<= 1
+        v69 = v65.sub_certificates
+        if v69 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v69, a)
+            st66 = 11
+        w, c = _C37[st66]
+        a = (a << w) | c
+        pass
+        v70 = v8.contract_signature_cert_chain
+        if v70 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        if v70.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v70.__class__.__name__}')
+        st71 = 0
+        a <<= 1
+        v72 = v70.id
+        if v72 is not None:
+            a <<= 2
+            a = wstr(a, v72, None)
+            st71 = 3
+        v73 = v70.certificate
+        if v73 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st71]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v73, 800)
+        st71 = 7
+        a <<= 1
+        v74 = v70.sub_certificates
+        if v74 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v74, a)
+            st71 = 11
+        w, c = _C37[st71]
+        a = (a << w) | c
+        pass
+        v75 = v8.contract_signature_encrypted_private_key
+        if v75 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+        if v75.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v75.__class__.__name__}')
+        pass
+        v77 = v75.id
+        if v77 is None: raise EncFail('missing mandatory Id')
+        a <<= 2
+        a = wstr(a, v77, None)
+        pass
+        v78 = v75.value
+        if v78 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wbin(a, v78, 48)
+        pass
+        pass
+        v79 = v8.d_hpublickey
+        if v79 is None: raise EncFail('missing mandatory DHpublickey')
+        if v79.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v79.__class__.__name__}')
+        pass
+        v81 = v79.id
+        if v81 is None: raise EncFail('missing mandatory Id')
+        a <<= 3
+        a = wstr(a, v81, None)
+        pass
+        v82 = v79.value
+        if v82 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wbin(a, v82, 65)
+        pass
+        pass
+        v83 = v8.e_maid
+        if v83 is None: raise EncFail('missing mandatory eMAID')
+        if v83.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v83.__class__.__name__}')
+        pass
+        v85 = v83.id
+        if v85 is None: raise EncFail('missing mandatory Id')
+        a <<= 3
+        a = wstr(a, v85, None)
+        pass
+        v86 = v83.value
+        if v86 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wstr(a, v86, 15)
+        pass
+        pass
+        a <<= 2
         st = 3
-    elif o.certificate_update_req is not None:
-        v = o.certificate_update_req
-        a = (a << 6) | 7
-        a = _e_CertificateUpdateReqType(v, a)
+    elif v9 is not None:
+        if v9.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v9.__class__.__name__}')
+        pass
+        v88 = v9.id
+        if v88 is None: raise EncFail('missing mandatory Id')
+        a = (a << 7) | 14
+        a = wstr(a, v88, None)
+        pass
+        v89 = v9.contract_signature_cert_chain
+        if v89 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        if v89.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v89.__class__.__name__}')
+        st90 = 0
+        a <<= 1
+        v91 = v89.id
+        if v91 is not None:
+            a <<= 2
+            a = wstr(a, v91, None)
+            st90 = 3
+        v92 = v89.certificate
+        if v92 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st90]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v92, 800)
+        st90 = 7
+        a <<= 1
+        v93 = v89.sub_certificates
+        if v93 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v93, a)
+            st90 = 11
+        w, c = _C37[st90]
+        a = (a << w) | c
+        pass
+        v94 = v9.e_maid
+        if v94 is None: raise EncFail('missing mandatory eMAID')
+        a <<= 2
+        a = wstr(a, v94, 15)
+        pass
+        v95 = v9.list_of_root_certificate_i_ds
+        if v95 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+        a <<= 2
+        a = _e_ListOfRootCertificateIDsType(v95, a)
+        pass
+        a <<= 1
         st = 3
-    elif o.certificate_update_res is not None:
-        v = o.certificate_update_res
-        a = (a << 6) | 8
-        a = _e_CertificateUpdateResType(v, a)
+    elif v10 is not None:
+        if v10.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v10.__class__.__name__}')
+        st96 = 0
+        v97 = v10.response_code
+        if v97 is None: raise EncFail('missing mandatory ResponseCode')
+        if v97.__class__ is not responseCodeType and not (v97.__class__ is int and 0 <= v97 < 26): raise EncFail(f'{v97!r} is not a responseCodeType')
+        st96 = 3
+        v98 = v10.sa_provisioning_certificate_chain
+        if v98 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
+        if v98.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v98.__class__.__name__}')
+        st99 = 0
+        a = (a << 15) | 4096 | (v97) << 2
+        v100 = v98.id
+        if v100 is not None:
+            a <<= 2
+            a = wstr(a, v100, None)
+            st99 = 3
+        v101 = v98.certificate
+        if v101 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st99]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v101, 800)
+        st99 = 7
+        a <<= 1
+        v102 = v98.sub_certificates
+        if v102 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v102, a)
+            st99 = 11
+        w, c = _C37[st99]
+        a = (a << w) | c
+        st96 = 7
+        v103 = v10.contract_signature_cert_chain
+        if v103 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        if v103.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v103.__class__.__name__}')
+        st104 = 0
+        a <<= 1
+        v105 = v103.id
+        if v105 is not None:
+            a <<= 2
+            a = wstr(a, v105, None)
+            st104 = 3
+        v106 = v103.certificate
+        if v106 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st104]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v106, 800)
+        st104 = 7
+        a <<= 1
+        v107 = v103.sub_certificates
+        if v107 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v107, a)
+            st104 = 11
+        w, c = _C37[st104]
+        a = (a << w) | c
+        st96 = 11
+        v108 = v10.contract_signature_encrypted_private_key
+        if v108 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
+        if v108.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v108.__class__.__name__}')
+        pass
+        v110 = v108.id
+        if v110 is None: raise EncFail('missing mandatory Id')
+        a <<= 2
+        a = wstr(a, v110, None)
+        pass
+        v111 = v108.value
+        if v111 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wbin(a, v111, 48)
+        pass
+        st96 = 15
+        v112 = v10.d_hpublickey
+        if v112 is None: raise EncFail('missing mandatory DHpublickey')
+        if v112.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v112.__class__.__name__}')
+        pass
+        v114 = v112.id
+        if v114 is None: raise EncFail('missing mandatory Id')
+        a <<= 3
+        a = wstr(a, v114, None)
+        pass
+        v115 = v112.value
+        if v115 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wbin(a, v115, 65)
+        pass
+        st96 = 19
+        v116 = v10.e_maid
+        if v116 is None: raise EncFail('missing mandatory eMAID')
+        if v116.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v116.__class__.__name__}')
+        pass
+        v118 = v116.id
+        if v118 is None: raise EncFail('missing mandatory Id')
+        a <<= 3
+        a = wstr(a, v118, None)
+        pass
+        v119 = v116.value
+        if v119 is None: raise EncFail('missing mandatory value')
+        a <<= 1
+        a = wstr(a, v119, 15)
+        pass
+        st96 = 23
+        a <<= 1
+        v120 = v10.retry_counter
+        if v120 is not None:
+            a <<= 3
+            if v120 < -32768 or v120 > 32767: raise EncFail(f'{v120!r} outside -32768..32767')
+            if 0 <= v120 < 128: a = (a << 9) | v120
+            elif -129 < v120 < 0: a = (a << 9) | (255 - v120)
+            else: a = wi(a, v120)
+            a <<= 1
+            st96 = 27
+        w, c = _C42[st96]
+        a = (a << w) | c
         st = 3
-    elif o.charge_parameter_discovery_req is not None:
-        v = o.charge_parameter_discovery_req
+    elif v11 is not None:
+        if v11.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v11.__class__.__name__}')
+        st121 = 0
         a = (a << 6) | 9
-        a = _e_ChargeParameterDiscoveryReqType(v, a)
+        v122 = v11.max_entries_sa_schedule_tuple
+        if v122 is not None:
+            a <<= 3
+            if v122 > 65535: raise EncFail(f'{v122!r} outside 0..65535')
+            if 0 <= v122 < 128: a = (a << 8) | v122
+            else: a = wu(a, v122)
+            a <<= 1
+            st121 = 3
+        v123 = v11.requested_energy_transfer_mode
+        if v123 is None: raise EncFail('missing mandatory RequestedEnergyTransferMode')
+        w, c = _C36[st121]
+        a = (a << w) | c
+        if v123.__class__ is not EnergyTransferModeType and not (v123.__class__ is int and 0 <= v123 < 6): raise EncFail(f'{v123!r} is not a EnergyTransferModeType')
+        st121 = 7
+        a = (a << 5) | (v123) << 1
+        v124 = v11.ac_ev_charge_parameter
+        v125 = v11.dc_ev_charge_parameter
+        v126 = v11.ev_charge_parameter
+        if v124 is not None:
+            if v124.__class__ is not AC_EVChargeParameterType: raise EncFail(f'expected AC_EVChargeParameterType, got {v124.__class__.__name__}')
+            st127 = 0
+            a <<= 2
+            v128 = v124.departure_time
+            if v128 is not None:
+                a <<= 3
+                if v128 > 4294967295: raise EncFail(f'{v128!r} outside 0..4294967295')
+                if 0 <= v128 < 128: a = (a << 8) | v128
+                else: a = wu(a, v128)
+                a <<= 1
+                st127 = 3
+            v129 = v124.e_amount
+            if v129 is None: raise EncFail('missing mandatory EAmount')
+            w, c = _C7[st127]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v129, a)
+            st127 = 7
+            v130 = v124.ev_max_voltage
+            if v130 is None: raise EncFail('missing mandatory EVMaxVoltage')
+            a <<= 1
+            a = _e_PhysicalValueType(v130, a)
+            st127 = 11
+            v131 = v124.ev_max_current
+            if v131 is None: raise EncFail('missing mandatory EVMaxCurrent')
+            a <<= 1
+            a = _e_PhysicalValueType(v131, a)
+            st127 = 15
+            v132 = v124.ev_min_current
+            if v132 is None: raise EncFail('missing mandatory EVMinCurrent')
+            a <<= 1
+            a = _e_PhysicalValueType(v132, a)
+            st127 = 19
+            a <<= 1
+            st121 = 11
+        elif v125 is not None:
+            if v125.__class__ is not DC_EVChargeParameterType: raise EncFail(f'expected DC_EVChargeParameterType, got {v125.__class__.__name__}')
+            st133 = 0
+            a = (a << 2) | 1
+            v134 = v125.departure_time
+            if v134 is not None:
+                a <<= 3
+                if v134 > 4294967295: raise EncFail(f'{v134!r} outside 0..4294967295')
+                if 0 <= v134 < 128: a = (a << 8) | v134
+                else: a = wu(a, v134)
+                a <<= 1
+                st133 = 3
+            v135 = v125.dc_ev_status
+            if v135 is None: raise EncFail('missing mandatory DC_EVStatus')
+            w, c = _C50[st133]
+            a = (a << w) | c
+            a = _e_DC_EVStatusType(v135, a)
+            st133 = 7
+            v136 = v125.ev_maximum_current_limit
+            if v136 is None: raise EncFail('missing mandatory EVMaximumCurrentLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v136, a)
+            st133 = 11
+            v137 = v125.ev_maximum_power_limit
+            if v137 is not None:
+                a <<= 2
+                a = _e_PhysicalValueType(v137, a)
+                st133 = 15
+            v138 = v125.ev_maximum_voltage_limit
+            if v138 is None: raise EncFail('missing mandatory EVMaximumVoltageLimit')
+            w, c = _C51[st133]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v138, a)
+            st133 = 19
+            v139 = v125.ev_energy_capacity
+            if v139 is not None:
+                a <<= 3
+                a = _e_PhysicalValueType(v139, a)
+                st133 = 23
+            v140 = v125.ev_energy_request
+            if v140 is not None:
+                w, c = _C52[st133]
+                a = (a << w) | c
+                a = _e_PhysicalValueType(v140, a)
+                st133 = 27
+            v141 = v125.full_soc
+            if v141 is not None:
+                w, c = _C53[st133]
+                a = (a << w) | c
+                if not 0 <= v141 <= 100: raise EncFail(f'{v141!r} outside 0..100')
+                a = (a << 9) | (v141) << 1
+                st133 = 31
+            v142 = v125.bulk_soc
+            if v142 is not None:
+                w, c = _C54[st133]
+                a = (a << w) | c
+                if not 0 <= v142 <= 100: raise EncFail(f'{v142!r} outside 0..100')
+                a = (a << 9) | (v142) << 1
+                st133 = 35
+            w, c = _C55[st133]
+            a = (a << w) | c
+            st121 = 11
+        elif v126 is not None:
+            if v126.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v126.__class__.__name__}')
+            st143 = 0
+            a = (a << 2) | 2
+            v144 = v126.departure_time
+            if v144 is not None:
+                a <<= 3
+                if v144 > 4294967295: raise EncFail(f'{v144!r} outside 0..4294967295')
+                if 0 <= v144 < 128: a = (a << 8) | v144
+                else: a = wu(a, v144)
+                a <<= 1
+                st143 = 3
+            w, c = _C56[st143]
+            a = (a << w) | c
+            st121 = 11
+        else:
+            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
+        a <<= 1
         st = 3
-    elif o.charge_parameter_discovery_res is not None:
-        v = o.charge_parameter_discovery_res
-        a = (a << 6) | 10
-        a = _e_ChargeParameterDiscoveryResType(v, a)
+    elif v12 is not None:
+        if v12.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v12.__class__.__name__}')
+        st145 = 0
+        v146 = v12.response_code
+        if v146 is None: raise EncFail('missing mandatory ResponseCode')
+        if v146.__class__ is not responseCodeType and not (v146.__class__ is int and 0 <= v146 < 26): raise EncFail(f'{v146!r} is not a responseCodeType')
+        st145 = 3
+        v147 = v12.evse_processing
+        if v147 is None: raise EncFail('missing mandatory EVSEProcessing')
+        if v147.__class__ is not EVSEProcessingType and not (v147.__class__ is int and 0 <= v147 < 3): raise EncFail(f'{v147!r} is not a EVSEProcessingType')
+        st145 = 7
+        a = (a << 19) | 81920 | (v146) << 6 | (v147) << 1
+        v148 = v12.sa_schedule_list
+        v149 = v12.sa_schedules
+        if v148 is not None:
+            a <<= 3
+            a = _e_SAScheduleListType(v148, a)
+            st145 = 11
+        elif v149 is not None:
+            if v149.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v149.__class__.__name__}')
+            pass
+            a = (a << 4) | 2
+            st145 = 11
+        v151 = v12.ac_evse_charge_parameter
+        v152 = v12.dc_evse_charge_parameter
+        v153 = v12.evse_charge_parameter
+        if v151 is not None:
+            w, c = _C61[st145]
+            a = (a << w) | c
+            if v151.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v151.__class__.__name__}')
+            pass
+            v155 = v151.ac_evse_status
+            if v155 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+            a <<= 1
+            a = _e_AC_EVSEStatusType(v155, a)
+            pass
+            v156 = v151.evse_nominal_voltage
+            if v156 is None: raise EncFail('missing mandatory EVSENominalVoltage')
+            a <<= 1
+            a = _e_PhysicalValueType(v156, a)
+            pass
+            v157 = v151.evse_max_current
+            if v157 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
+            a <<= 1
+            a = _e_PhysicalValueType(v157, a)
+            pass
+            a <<= 1
+            st145 = 15
+        elif v152 is not None:
+            w, c = _C62[st145]
+            a = (a << w) | c
+            if v152.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v152.__class__.__name__}')
+            st158 = 0
+            v159 = v152.dc_evse_status
+            if v159 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+            a <<= 1
+            a = _e_DC_EVSEStatusType(v159, a)
+            st158 = 3
+            v160 = v152.evse_maximum_current_limit
+            if v160 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v160, a)
+            st158 = 7
+            v161 = v152.evse_maximum_power_limit
+            if v161 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v161, a)
+            st158 = 11
+            v162 = v152.evse_maximum_voltage_limit
+            if v162 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v162, a)
+            st158 = 15
+            v163 = v152.evse_minimum_current_limit
+            if v163 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v163, a)
+            st158 = 19
+            v164 = v152.evse_minimum_voltage_limit
+            if v164 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
+            a <<= 1
+            a = _e_PhysicalValueType(v164, a)
+            st158 = 23
+            v165 = v152.evse_current_regulation_tolerance
+            if v165 is not None:
+                a <<= 2
+                a = _e_PhysicalValueType(v165, a)
+                st158 = 27
+            v166 = v152.evse_peak_current_ripple
+            if v166 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
+            w, c = _C63[st158]
+            a = (a << w) | c
+            a = _e_PhysicalValueType(v166, a)
+            st158 = 31
+            v167 = v152.evse_energy_to_be_delivered
+            if v167 is not None:
+                a <<= 2
+                a = _e_PhysicalValueType(v167, a)
+                st158 = 35
+            w, c = _C64[st158]
+            a = (a << w) | c
+            st145 = 15
+        elif v153 is not None:
+            w, c = _C65[st145]
+            a = (a << w) | c
+            if v153.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v153.__class__.__name__}')
+            pass
+            a <<= 1
+            st145 = 15
+        else:
+            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
+        a <<= 1
         st = 3
-    elif o.charging_status_req is not None:
-        v = o.charging_status_req
-        a = (a << 6) | 11
-        a = _e_ChargingStatusReqType(v, a)
+    elif v13 is not None:
+        if v13.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v13.__class__.__name__}')
+        pass
+        a = (a << 7) | 22
         st = 3
-    elif o.charging_status_res is not None:
-        v = o.charging_status_res
-        a = (a << 6) | 12
-        a = _e_ChargingStatusResType(v, a)
+    elif v14 is not None:
+        if v14.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v14.__class__.__name__}')
+        st170 = 0
+        v171 = v14.response_code
+        if v171 is None: raise EncFail('missing mandatory ResponseCode')
+        if v171.__class__ is not responseCodeType and not (v171.__class__ is int and 0 <= v171 < 26): raise EncFail(f'{v171!r} is not a responseCodeType')
+        st170 = 3
+        v172 = v14.evseid
+        if v172 is None: raise EncFail('missing mandatory EVSEID')
+        a = (a << 16) | 12288 | (v171) << 3
+        a = wstr(a, v172, 37)
+        st170 = 7
+        v173 = v14.sa_schedule_tuple_id
+        if v173 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+        if not 1 <= v173 <= 255: raise EncFail(f'{v173!r} outside 1..255')
+        st170 = 11
+        a = (a << 12) | (v173 - 1) << 1
+        v174 = v14.evse_max_current
+        if v174 is not None:
+            if v174.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v174.__class__.__name__}')
+            pass
+            v176 = v174.multiplier
+            if v176 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v176 <= 3: raise EncFail(f'{v176!r} outside -3..3')
+            pass
+            v177 = v174.unit
+            if v177 is None: raise EncFail('missing mandatory Unit')
+            if v177.__class__ is not unitSymbolType and not (v177.__class__ is int and 0 <= v177 < 7): raise EncFail(f'{v177!r} is not a unitSymbolType')
+            pass
+            v178 = v174.value
+            if v178 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v176 - -3) << 9 | (v177) << 3
+            if v178 < -32768 or v178 > 32767: raise EncFail(f'{v178!r} outside -32768..32767')
+            if 0 <= v178 < 128: a = (a << 9) | v178
+            elif -129 < v178 < 0: a = (a << 9) | (255 - v178)
+            else: a = wi(a, v178)
+            pass
+            a <<= 2
+            st170 = 15
+        v179 = v14.meter_info
+        if v179 is not None:
+            w, c = _C89[st170]
+            a = (a << w) | c
+            if v179.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v179.__class__.__name__}')
+            st180 = 0
+            v181 = v179.meter_id
+            if v181 is None: raise EncFail('missing mandatory MeterID')
+            a <<= 2
+            a = wstr(a, v181, 32)
+            st180 = 3
+            a <<= 1
+            v182 = v179.meter_reading
+            if v182 is not None:
+                a <<= 4
+                if v182 > 18446744073709551615: raise EncFail(f'{v182!r} outside 0..18446744073709551615')
+                if 0 <= v182 < 128: a = (a << 8) | v182
+                else: a = wu(a, v182)
+                a <<= 1
+                st180 = 7
+            v183 = v179.sig_meter_reading
+            if v183 is not None:
+                w, c = _C90[st180]
+                a = (a << w) | c
+                a <<= 1
+                a = wbin(a, v183, 64)
+                a <<= 1
+                st180 = 11
+            v184 = v179.meter_status
+            if v184 is not None:
+                w, c = _C91[st180]
+                a = (a << w) | c
+                a <<= 1
+                if v184 < -32768 or v184 > 32767: raise EncFail(f'{v184!r} outside -32768..32767')
+                if 0 <= v184 < 128: a = (a << 9) | v184
+                elif -129 < v184 < 0: a = (a << 9) | (255 - v184)
+                else: a = wi(a, v184)
+                a <<= 1
+                st180 = 15
+            v185 = v179.t_meter
+            if v185 is not None:
+                w, c = _C92[st180]
+                a = (a << w) | c
+                a <<= 1
+                if v185 < -9223372036854775808 or v185 > 9223372036854775807: raise EncFail(f'{v185!r} outside -9223372036854775808..9223372036854775807')
+                if 0 <= v185 < 128: a = (a << 9) | v185
+                elif -129 < v185 < 0: a = (a << 9) | (255 - v185)
+                else: a = wi(a, v185)
+                a <<= 1
+                st180 = 19
+            w, c = _C93[st180]
+            a = (a << w) | c
+            st170 = 19
+        v186 = v14.receipt_required
+        if v186 is not None:
+            w, c = _C94[st170]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v186]) << 1
+            st170 = 23
+        v187 = v14.ac_evse_status
+        if v187 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+        w, c = _C95[st170]
+        a = (a << w) | c
+        if v187.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v187.__class__.__name__}')
+        pass
+        v189 = v187.notification_max_delay
+        if v189 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 2
+        if v189 > 65535: raise EncFail(f'{v189!r} outside 0..65535')
+        if 0 <= v189 < 128: a = (a << 8) | v189
+        else: a = wu(a, v189)
+        pass
+        v190 = v187.evse_notification
+        if v190 is None: raise EncFail('missing mandatory EVSENotification')
+        if v190.__class__ is not EVSENotificationType and not (v190.__class__ is int and 0 <= v190 < 3): raise EncFail(f'{v190!r} is not a EVSENotificationType')
+        pass
+        v191 = v187.rcd
+        if v191 is None: raise EncFail('missing mandatory RCD')
+        pass
+        st170 = 27
+        a = (a << 12) | (v190) << 7 | (BOOL[v191]) << 3
         st = 3
-    elif o.current_demand_req is not None:
-        v = o.current_demand_req
-        a = (a << 6) | 13
-        a = _e_CurrentDemandReqType(v, a)
+    elif v15 is not None:
+        if v15.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v15.__class__.__name__}')
+        st192 = 0
+        v193 = v15.dc_ev_status
+        if v193 is None: raise EncFail('missing mandatory DC_EVStatus')
+        if v193.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v193.__class__.__name__}')
+        pass
+        v195 = v193.ev_ready
+        if v195 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v196 = v193.ev_error_code
+        if v196 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v196.__class__ is not DC_EVErrorCodeType and not (v196.__class__ is int and 0 <= v196 < 12): raise EncFail(f'{v196!r} is not a DC_EVErrorCodeType')
+        pass
+        v197 = v193.evresssoc
+        if v197 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v197 <= 100: raise EncFail(f'{v197!r} outside 0..100')
+        pass
+        st192 = 3
+        v198 = v15.ev_target_current
+        if v198 is None: raise EncFail('missing mandatory EVTargetCurrent')
+        if v198.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v198.__class__.__name__}')
+        pass
+        v200 = v198.multiplier
+        if v200 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v200 <= 3: raise EncFail(f'{v200!r} outside -3..3')
+        pass
+        v201 = v198.unit
+        if v201 is None: raise EncFail('missing mandatory Unit')
+        if v201.__class__ is not unitSymbolType and not (v201.__class__ is int and 0 <= v201 < 7): raise EncFail(f'{v201!r} is not a unitSymbolType')
+        pass
+        v202 = v198.value
+        if v202 is None: raise EncFail('missing mandatory Value')
+        a = (a << 44) | 3573412790272 | (BOOL[v195]) << 34 | (v196) << 27 | (v197) << 17 | (v200 - -3) << 9 | (v201) << 3
+        if v202 < -32768 or v202 > 32767: raise EncFail(f'{v202!r} outside -32768..32767')
+        if 0 <= v202 < 128: a = (a << 9) | v202
+        elif -129 < v202 < 0: a = (a << 9) | (255 - v202)
+        else: a = wi(a, v202)
+        pass
+        st192 = 7
+        a <<= 2
+        v203 = v15.ev_maximum_voltage_limit
+        if v203 is not None:
+            if v203.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v203.__class__.__name__}')
+            pass
+            v205 = v203.multiplier
+            if v205 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v205 <= 3: raise EncFail(f'{v205!r} outside -3..3')
+            pass
+            v206 = v203.unit
+            if v206 is None: raise EncFail('missing mandatory Unit')
+            if v206.__class__ is not unitSymbolType and not (v206.__class__ is int and 0 <= v206 < 7): raise EncFail(f'{v206!r} is not a unitSymbolType')
+            pass
+            v207 = v203.value
+            if v207 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v205 - -3) << 9 | (v206) << 3
+            if v207 < -32768 or v207 > 32767: raise EncFail(f'{v207!r} outside -32768..32767')
+            if 0 <= v207 < 128: a = (a << 9) | v207
+            elif -129 < v207 < 0: a = (a << 9) | (255 - v207)
+            else: a = wi(a, v207)
+            pass
+            a <<= 2
+            st192 = 11
+        v208 = v15.ev_maximum_current_limit
+        if v208 is not None:
+            w, c = _C102[st192]
+            a = (a << w) | c
+            if v208.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v208.__class__.__name__}')
+            pass
+            v210 = v208.multiplier
+            if v210 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v210 <= 3: raise EncFail(f'{v210!r} outside -3..3')
+            pass
+            v211 = v208.unit
+            if v211 is None: raise EncFail('missing mandatory Unit')
+            if v211.__class__ is not unitSymbolType and not (v211.__class__ is int and 0 <= v211 < 7): raise EncFail(f'{v211!r} is not a unitSymbolType')
+            pass
+            v212 = v208.value
+            if v212 is None: raise EncFail('missing mandatory Value')
+            a = (a << 14) | (v210 - -3) << 9 | (v211) << 3
+            if v212 < -32768 or v212 > 32767: raise EncFail(f'{v212!r} outside -32768..32767')
+            if 0 <= v212 < 128: a = (a << 9) | v212
+            elif -129 < v212 < 0: a = (a << 9) | (255 - v212)
+            else: a = wi(a, v212)
+            pass
+            a <<= 2
+            st192 = 15
+        v213 = v15.ev_maximum_power_limit
+        if v213 is not None:
+            w, c = _C103[st192]
+            a = (a << w) | c
+            if v213.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v213.__class__.__name__}')
+            pass
+            v215 = v213.multiplier
+            if v215 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v215 <= 3: raise EncFail(f'{v215!r} outside -3..3')
+            pass
+            v216 = v213.unit
+            if v216 is None: raise EncFail('missing mandatory Unit')
+            if v216.__class__ is not unitSymbolType and not (v216.__class__ is int and 0 <= v216 < 7): raise EncFail(f'{v216!r} is not a unitSymbolType')
+            pass
+            v217 = v213.value
+            if v217 is None: raise EncFail('missing mandatory Value')
+            a = (a << 14) | (v215 - -3) << 9 | (v216) << 3
+            if v217 < -32768 or v217 > 32767: raise EncFail(f'{v217!r} outside -32768..32767')
+            if 0 <= v217 < 128: a = (a << 9) | v217
+            elif -129 < v217 < 0: a = (a << 9) | (255 - v217)
+            else: a = wi(a, v217)
+            pass
+            a <<= 2
+            st192 = 19
+        v218 = v15.bulk_charging_complete
+        if v218 is not None:
+            w, c = _C104[st192]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v218]) << 1
+            st192 = 23
+        v219 = v15.charging_complete
+        if v219 is None: raise EncFail('missing mandatory ChargingComplete')
+        w, c = _C105[st192]
+        a = (a << w) | c
+        st192 = 27
+        a = (a << 3) | (BOOL[v219]) << 1
+        v220 = v15.remaining_time_to_full_soc
+        if v220 is not None:
+            if v220.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v220.__class__.__name__}')
+            pass
+            v222 = v220.multiplier
+            if v222 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v222 <= 3: raise EncFail(f'{v222!r} outside -3..3')
+            pass
+            v223 = v220.unit
+            if v223 is None: raise EncFail('missing mandatory Unit')
+            if v223.__class__ is not unitSymbolType and not (v223.__class__ is int and 0 <= v223 < 7): raise EncFail(f'{v223!r} is not a unitSymbolType')
+            pass
+            v224 = v220.value
+            if v224 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v222 - -3) << 9 | (v223) << 3
+            if v224 < -32768 or v224 > 32767: raise EncFail(f'{v224!r} outside -32768..32767')
+            if 0 <= v224 < 128: a = (a << 9) | v224
+            elif -129 < v224 < 0: a = (a << 9) | (255 - v224)
+            else: a = wi(a, v224)
+            pass
+            a <<= 2
+            st192 = 31
+        v225 = v15.remaining_time_to_bulk_soc
+        if v225 is not None:
+            w, c = _C106[st192]
+            a = (a << w) | c
+            if v225.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v225.__class__.__name__}')
+            pass
+            v227 = v225.multiplier
+            if v227 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v227 <= 3: raise EncFail(f'{v227!r} outside -3..3')
+            pass
+            v228 = v225.unit
+            if v228 is None: raise EncFail('missing mandatory Unit')
+            if v228.__class__ is not unitSymbolType and not (v228.__class__ is int and 0 <= v228 < 7): raise EncFail(f'{v228!r} is not a unitSymbolType')
+            pass
+            v229 = v225.value
+            if v229 is None: raise EncFail('missing mandatory Value')
+            a = (a << 14) | (v227 - -3) << 9 | (v228) << 3
+            if v229 < -32768 or v229 > 32767: raise EncFail(f'{v229!r} outside -32768..32767')
+            if 0 <= v229 < 128: a = (a << 9) | v229
+            elif -129 < v229 < 0: a = (a << 9) | (255 - v229)
+            else: a = wi(a, v229)
+            pass
+            a <<= 2
+            st192 = 35
+        v230 = v15.ev_target_voltage
+        if v230 is None: raise EncFail('missing mandatory EVTargetVoltage')
+        w, c = _C107[st192]
+        a = (a << w) | c
+        if v230.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v230.__class__.__name__}')
+        pass
+        v232 = v230.multiplier
+        if v232 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v232 <= 3: raise EncFail(f'{v232!r} outside -3..3')
+        pass
+        v233 = v230.unit
+        if v233 is None: raise EncFail('missing mandatory Unit')
+        if v233.__class__ is not unitSymbolType and not (v233.__class__ is int and 0 <= v233 < 7): raise EncFail(f'{v233!r} is not a unitSymbolType')
+        pass
+        v234 = v230.value
+        if v234 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v232 - -3) << 9 | (v233) << 3
+        if v234 < -32768 or v234 > 32767: raise EncFail(f'{v234!r} outside -32768..32767')
+        if 0 <= v234 < 128: a = (a << 9) | v234
+        elif -129 < v234 < 0: a = (a << 9) | (255 - v234)
+        else: a = wi(a, v234)
+        pass
+        st192 = 39
+        a <<= 3
         st = 3
-    elif o.current_demand_res is not None:
-        v = o.current_demand_res
+    elif v16 is not None:
         a = (a << 6) | 14
-        a = _e_CurrentDemandResType(v, a)
+        a = _e_CurrentDemandResType(v16, a)
         st = 3
-    elif o.metering_receipt_req is not None:
-        v = o.metering_receipt_req
+    elif v17 is not None:
+        if v17.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v17.__class__.__name__}')
+        st235 = 0
         a = (a << 6) | 15
-        a = _e_MeteringReceiptReqType(v, a)
+        v236 = v17.id
+        if v236 is not None:
+            a <<= 2
+            a = wstr(a, v236, None)
+            st235 = 3
+        v237 = v17.session_id
+        if v237 is None: raise EncFail('missing mandatory SessionID')
+        w, c = _C151[st235]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v237, 8)
+        st235 = 7
+        a <<= 1
+        v238 = v17.sa_schedule_tuple_id
+        if v238 is not None:
+            if not 1 <= v238 <= 255: raise EncFail(f'{v238!r} outside 1..255')
+            a = (a << 12) | (v238 - 1) << 1
+            st235 = 11
+        v239 = v17.meter_info
+        if v239 is None: raise EncFail('missing mandatory MeterInfo')
+        w, c = _C25[st235]
+        a = (a << w) | c
+        if v239.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v239.__class__.__name__}')
+        st240 = 0
+        v241 = v239.meter_id
+        if v241 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 2
+        a = wstr(a, v241, 32)
+        st240 = 3
+        a <<= 1
+        v242 = v239.meter_reading
+        if v242 is not None:
+            a <<= 4
+            if v242 > 18446744073709551615: raise EncFail(f'{v242!r} outside 0..18446744073709551615')
+            if 0 <= v242 < 128: a = (a << 8) | v242
+            else: a = wu(a, v242)
+            a <<= 1
+            st240 = 7
+        v243 = v239.sig_meter_reading
+        if v243 is not None:
+            w, c = _C90[st240]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v243, 64)
+            a <<= 1
+            st240 = 11
+        v244 = v239.meter_status
+        if v244 is not None:
+            w, c = _C91[st240]
+            a = (a << w) | c
+            a <<= 1
+            if v244 < -32768 or v244 > 32767: raise EncFail(f'{v244!r} outside -32768..32767')
+            if 0 <= v244 < 128: a = (a << 9) | v244
+            elif -129 < v244 < 0: a = (a << 9) | (255 - v244)
+            else: a = wi(a, v244)
+            a <<= 1
+            st240 = 15
+        v245 = v239.t_meter
+        if v245 is not None:
+            w, c = _C92[st240]
+            a = (a << w) | c
+            a <<= 1
+            if v245 < -9223372036854775808 or v245 > 9223372036854775807: raise EncFail(f'{v245!r} outside -9223372036854775808..9223372036854775807')
+            if 0 <= v245 < 128: a = (a << 9) | v245
+            elif -129 < v245 < 0: a = (a << 9) | (255 - v245)
+            else: a = wi(a, v245)
+            a <<= 1
+            st240 = 19
+        w, c = _C93[st240]
+        a = (a << w) | c
+        st235 = 15
+        a <<= 1
         st = 3
-    elif o.metering_receipt_res is not None:
-        v = o.metering_receipt_res
-        a = (a << 6) | 16
-        a = _e_MeteringReceiptResType(v, a)
+    elif v18 is not None:
+        if v18.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v18.__class__.__name__}')
+        pass
+        v247 = v18.response_code
+        if v247 is None: raise EncFail('missing mandatory ResponseCode')
+        if v247.__class__ is not responseCodeType and not (v247.__class__ is int and 0 <= v247 < 26): raise EncFail(f'{v247!r} is not a responseCodeType')
+        pass
+        a = (a << 14) | 4096 | (v247) << 1
+        v248 = v18.ac_evse_status
+        v249 = v18.dc_evse_status
+        v250 = v18.evse_status
+        if v248 is not None:
+            if v248.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v248.__class__.__name__}')
+            pass
+            v252 = v248.notification_max_delay
+            if v252 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a <<= 4
+            if v252 > 65535: raise EncFail(f'{v252!r} outside 0..65535')
+            if 0 <= v252 < 128: a = (a << 8) | v252
+            else: a = wu(a, v252)
+            pass
+            v253 = v248.evse_notification
+            if v253 is None: raise EncFail('missing mandatory EVSENotification')
+            if v253.__class__ is not EVSENotificationType and not (v253.__class__ is int and 0 <= v253 < 3): raise EncFail(f'{v253!r} is not a EVSENotificationType')
+            pass
+            v254 = v248.rcd
+            if v254 is None: raise EncFail('missing mandatory RCD')
+            pass
+            a = (a << 11) | (v253) << 6 | (BOOL[v254]) << 2
+            pass
+        elif v249 is not None:
+            if v249.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v249.__class__.__name__}')
+            st255 = 0
+            v256 = v249.notification_max_delay
+            if v256 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a = (a << 4) | 4
+            if v256 > 65535: raise EncFail(f'{v256!r} outside 0..65535')
+            if 0 <= v256 < 128: a = (a << 8) | v256
+            else: a = wu(a, v256)
+            st255 = 3
+            v257 = v249.evse_notification
+            if v257 is None: raise EncFail('missing mandatory EVSENotification')
+            if v257.__class__ is not EVSENotificationType and not (v257.__class__ is int and 0 <= v257 < 3): raise EncFail(f'{v257!r} is not a EVSENotificationType')
+            st255 = 7
+            a = (a << 6) | (v257) << 1
+            v258 = v249.evse_isolation_status
+            if v258 is not None:
+                if v258.__class__ is not isolationLevelType and not (v258.__class__ is int and 0 <= v258 < 5): raise EncFail(f'{v258!r} is not a isolationLevelType')
+                a = (a << 7) | (v258) << 1
+                st255 = 11
+            v259 = v249.evse_status_code
+            if v259 is None: raise EncFail('missing mandatory EVSEStatusCode')
+            w, c = _C25[st255]
+            a = (a << w) | c
+            if v259.__class__ is not DC_EVSEStatusCodeType and not (v259.__class__ is int and 0 <= v259 < 12): raise EncFail(f'{v259!r} is not a DC_EVSEStatusCodeType')
+            st255 = 15
+            a = (a << 7) | (v259) << 2
+            pass
+        elif v250 is not None:
+            if v250.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v250.__class__.__name__}')
+            pass
+            v261 = v250.notification_max_delay
+            if v261 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a = (a << 4) | 8
+            if v261 > 65535: raise EncFail(f'{v261!r} outside 0..65535')
+            if 0 <= v261 < 128: a = (a << 8) | v261
+            else: a = wu(a, v261)
+            pass
+            v262 = v250.evse_notification
+            if v262 is None: raise EncFail('missing mandatory EVSENotification')
+            if v262.__class__ is not EVSENotificationType and not (v262.__class__ is int and 0 <= v262 < 3): raise EncFail(f'{v262!r} is not a EVSENotificationType')
+            pass
+            a = (a << 7) | (v262) << 2
+            pass
+        else:
+            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
+        a <<= 1
         st = 3
-    elif o.payment_details_req is not None:
-        v = o.payment_details_req
-        a = (a << 6) | 17
-        a = _e_PaymentDetailsReqType(v, a)
+    elif v19 is not None:
+        if v19.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v19.__class__.__name__}')
+        pass
+        v264 = v19.e_maid
+        if v264 is None: raise EncFail('missing mandatory eMAID')
+        a = (a << 8) | 68
+        a = wstr(a, v264, 15)
+        pass
+        v265 = v19.contract_signature_cert_chain
+        if v265 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
+        if v265.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v265.__class__.__name__}')
+        st266 = 0
+        a <<= 2
+        v267 = v265.id
+        if v267 is not None:
+            a <<= 2
+            a = wstr(a, v267, None)
+            st266 = 3
+        v268 = v265.certificate
+        if v268 is None: raise EncFail('missing mandatory Certificate')
+        w, c = _C36[st266]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v268, 800)
+        st266 = 7
+        a <<= 1
+        v269 = v265.sub_certificates
+        if v269 is not None:
+            a <<= 2
+            a = _e_SubCertificatesType(v269, a)
+            st266 = 11
+        w, c = _C37[st266]
+        a = (a << w) | c
+        pass
+        a <<= 1
         st = 3
-    elif o.payment_details_res is not None:
-        v = o.payment_details_res
-        a = (a << 6) | 18
-        a = _e_PaymentDetailsResType(v, a)
+    elif v20 is not None:
+        if v20.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v20.__class__.__name__}')
+        pass
+        v271 = v20.response_code
+        if v271 is None: raise EncFail('missing mandatory ResponseCode')
+        if v271.__class__ is not responseCodeType and not (v271.__class__ is int and 0 <= v271 < 26): raise EncFail(f'{v271!r} is not a responseCodeType')
+        pass
+        v272 = v20.gen_challenge
+        if v272 is None: raise EncFail('missing mandatory GenChallenge')
+        a = (a << 16) | 18432 | (v271) << 3
+        a = wbin(a, v272, 16)
+        pass
+        v273 = v20.evse_time_stamp
+        if v273 is None: raise EncFail('missing mandatory EVSETimeStamp')
+        a <<= 3
+        if v273 < -9223372036854775808 or v273 > 9223372036854775807: raise EncFail(f'{v273!r} outside -9223372036854775808..9223372036854775807')
+        if 0 <= v273 < 128: a = (a << 9) | v273
+        elif -129 < v273 < 0: a = (a << 9) | (255 - v273)
+        else: a = wi(a, v273)
+        pass
+        a <<= 2
         st = 3
-    elif o.payment_service_selection_req is not None:
-        v = o.payment_service_selection_req
-        a = (a << 6) | 19
-        a = _e_PaymentServiceSelectionReqType(v, a)
+    elif v21 is not None:
+        if v21.__class__ is not PaymentServiceSelectionReqType: raise EncFail(f'expected PaymentServiceSelectionReqType, got {v21.__class__.__name__}')
+        pass
+        v275 = v21.selected_payment_option
+        if v275 is None: raise EncFail('missing mandatory SelectedPaymentOption')
+        if v275.__class__ is not paymentOptionType and not (v275.__class__ is int and 0 <= v275 < 2): raise EncFail(f'{v275!r} is not a paymentOptionType')
+        pass
+        v276 = v21.selected_service_list
+        if v276 is None: raise EncFail('missing mandatory SelectedServiceList')
+        a = (a << 11) | 608 | (v275) << 2
+        a = _e_SelectedServiceListType(v276, a)
+        pass
+        a <<= 1
         st = 3
-    elif o.payment_service_selection_res is not None:
-        v = o.payment_service_selection_res
-        a = (a << 6) | 20
-        a = _e_PaymentServiceSelectionResType(v, a)
+    elif v22 is not None:
+        if v22.__class__ is not PaymentServiceSelectionResType: raise EncFail(f'expected PaymentServiceSelectionResType, got {v22.__class__.__name__}')
+        pass
+        v278 = v22.response_code
+        if v278 is None: raise EncFail('missing mandatory ResponseCode')
+        if v278.__class__ is not responseCodeType and not (v278.__class__ is int and 0 <= v278 < 26): raise EncFail(f'{v278!r} is not a responseCodeType')
+        pass
+        a = (a << 15) | 10240 | (v278) << 2
         st = 3
-    elif o.power_delivery_req is not None:
-        v = o.power_delivery_req
-        a = (a << 6) | 21
-        a = _e_PowerDeliveryReqType(v, a)
+    elif v23 is not None:
+        if v23.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v23.__class__.__name__}')
+        st279 = 0
+        v280 = v23.charge_progress
+        if v280 is None: raise EncFail('missing mandatory ChargeProgress')
+        if v280.__class__ is not chargeProgressType and not (v280.__class__ is int and 0 <= v280 < 3): raise EncFail(f'{v280!r} is not a chargeProgressType')
+        st279 = 3
+        v281 = v23.sa_schedule_tuple_id
+        if v281 is None: raise EncFail('missing mandatory SAScheduleTupleID')
+        if not 1 <= v281 <= 255: raise EncFail(f'{v281!r} outside 1..255')
+        st279 = 7
+        a = (a << 22) | 1376256 | (v280) << 12 | (v281 - 1) << 1
+        v282 = v23.charging_profile
+        if v282 is not None:
+            a <<= 3
+            a = _e_ChargingProfileType(v282, a)
+            st279 = 11
+        v283 = v23.dc_ev_power_delivery_parameter
+        v284 = v23.ev_power_delivery_parameter
+        if v283 is not None:
+            w, c = _C161[st279]
+            a = (a << w) | c
+            if v283.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v283.__class__.__name__}')
+            st285 = 0
+            v286 = v283.dc_ev_status
+            if v286 is None: raise EncFail('missing mandatory DC_EVStatus')
+            a <<= 1
+            a = _e_DC_EVStatusType(v286, a)
+            st285 = 3
+            v287 = v283.bulk_charging_complete
+            if v287 is not None:
+                a = (a << 5) | (BOOL[v287]) << 1
+                st285 = 7
+            v288 = v283.charging_complete
+            if v288 is None: raise EncFail('missing mandatory ChargingComplete')
+            w, c = _C121[st285]
+            a = (a << w) | c
+            st285 = 11
+            a = (a << 4) | (BOOL[v288]) << 2
+            st279 = 15
+        elif v284 is not None:
+            w, c = _C162[st279]
+            a = (a << w) | c
+            if v284.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v284.__class__.__name__}')
+            pass
+            a <<= 1
+            st279 = 15
+        w, c = _C163[st279]
+        a = (a << w) | c
         st = 3
-    elif o.power_delivery_res is not None:
-        v = o.power_delivery_res
-        a = (a << 6) | 22
-        a = _e_PowerDeliveryResType(v, a)
+    elif v24 is not None:
+        if v24.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v24.__class__.__name__}')
+        pass
+        v291 = v24.response_code
+        if v291 is None: raise EncFail('missing mandatory ResponseCode')
+        if v291.__class__ is not responseCodeType and not (v291.__class__ is int and 0 <= v291 < 26): raise EncFail(f'{v291!r} is not a responseCodeType')
+        pass
+        a = (a << 14) | 5632 | (v291) << 1
+        v292 = v24.ac_evse_status
+        v293 = v24.dc_evse_status
+        v294 = v24.evse_status
+        if v292 is not None:
+            if v292.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v292.__class__.__name__}')
+            pass
+            v296 = v292.notification_max_delay
+            if v296 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a <<= 4
+            if v296 > 65535: raise EncFail(f'{v296!r} outside 0..65535')
+            if 0 <= v296 < 128: a = (a << 8) | v296
+            else: a = wu(a, v296)
+            pass
+            v297 = v292.evse_notification
+            if v297 is None: raise EncFail('missing mandatory EVSENotification')
+            if v297.__class__ is not EVSENotificationType and not (v297.__class__ is int and 0 <= v297 < 3): raise EncFail(f'{v297!r} is not a EVSENotificationType')
+            pass
+            v298 = v292.rcd
+            if v298 is None: raise EncFail('missing mandatory RCD')
+            pass
+            a = (a << 11) | (v297) << 6 | (BOOL[v298]) << 2
+            pass
+        elif v293 is not None:
+            if v293.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v293.__class__.__name__}')
+            st299 = 0
+            v300 = v293.notification_max_delay
+            if v300 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a = (a << 4) | 4
+            if v300 > 65535: raise EncFail(f'{v300!r} outside 0..65535')
+            if 0 <= v300 < 128: a = (a << 8) | v300
+            else: a = wu(a, v300)
+            st299 = 3
+            v301 = v293.evse_notification
+            if v301 is None: raise EncFail('missing mandatory EVSENotification')
+            if v301.__class__ is not EVSENotificationType and not (v301.__class__ is int and 0 <= v301 < 3): raise EncFail(f'{v301!r} is not a EVSENotificationType')
+            st299 = 7
+            a = (a << 6) | (v301) << 1
+            v302 = v293.evse_isolation_status
+            if v302 is not None:
+                if v302.__class__ is not isolationLevelType and not (v302.__class__ is int and 0 <= v302 < 5): raise EncFail(f'{v302!r} is not a isolationLevelType')
+                a = (a << 7) | (v302) << 1
+                st299 = 11
+            v303 = v293.evse_status_code
+            if v303 is None: raise EncFail('missing mandatory EVSEStatusCode')
+            w, c = _C25[st299]
+            a = (a << w) | c
+            if v303.__class__ is not DC_EVSEStatusCodeType and not (v303.__class__ is int and 0 <= v303 < 12): raise EncFail(f'{v303!r} is not a DC_EVSEStatusCodeType')
+            st299 = 15
+            a = (a << 7) | (v303) << 2
+            pass
+        elif v294 is not None:
+            if v294.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v294.__class__.__name__}')
+            pass
+            v305 = v294.notification_max_delay
+            if v305 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+            a = (a << 4) | 8
+            if v305 > 65535: raise EncFail(f'{v305!r} outside 0..65535')
+            if 0 <= v305 < 128: a = (a << 8) | v305
+            else: a = wu(a, v305)
+            pass
+            v306 = v294.evse_notification
+            if v306 is None: raise EncFail('missing mandatory EVSENotification')
+            if v306.__class__ is not EVSENotificationType and not (v306.__class__ is int and 0 <= v306 < 3): raise EncFail(f'{v306!r} is not a EVSENotificationType')
+            pass
+            a = (a << 7) | (v306) << 2
+            pass
+        else:
+            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
+        a <<= 1
         st = 3
-    elif o.pre_charge_req is not None:
-        v = o.pre_charge_req
-        a = (a << 6) | 23
-        a = _e_PreChargeReqType(v, a)
+    elif v25 is not None:
+        if v25.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v25.__class__.__name__}')
+        pass
+        v308 = v25.dc_ev_status
+        if v308 is None: raise EncFail('missing mandatory DC_EVStatus')
+        if v308.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v308.__class__.__name__}')
+        pass
+        v310 = v308.ev_ready
+        if v310 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v311 = v308.ev_error_code
+        if v311 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v311.__class__ is not DC_EVErrorCodeType and not (v311.__class__ is int and 0 <= v311 < 12): raise EncFail(f'{v311!r} is not a DC_EVErrorCodeType')
+        pass
+        v312 = v308.evresssoc
+        if v312 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v312 <= 100: raise EncFail(f'{v312!r} outside 0..100')
+        pass
+        pass
+        v313 = v25.ev_target_voltage
+        if v313 is None: raise EncFail('missing mandatory EVTargetVoltage')
+        if v313.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v313.__class__.__name__}')
+        pass
+        v315 = v313.multiplier
+        if v315 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v315 <= 3: raise EncFail(f'{v315!r} outside -3..3')
+        pass
+        v316 = v313.unit
+        if v316 is None: raise EncFail('missing mandatory Unit')
+        if v316.__class__ is not unitSymbolType and not (v316.__class__ is int and 0 <= v316 < 7): raise EncFail(f'{v316!r} is not a unitSymbolType')
+        pass
+        v317 = v313.value
+        if v317 is None: raise EncFail('missing mandatory Value')
+        a = (a << 44) | 6322191859712 | (BOOL[v310]) << 34 | (v311) << 27 | (v312) << 17 | (v315 - -3) << 9 | (v316) << 3
+        if v317 < -32768 or v317 > 32767: raise EncFail(f'{v317!r} outside -32768..32767')
+        if 0 <= v317 < 128: a = (a << 9) | v317
+        elif -129 < v317 < 0: a = (a << 9) | (255 - v317)
+        else: a = wi(a, v317)
+        pass
+        pass
+        v318 = v25.ev_target_current
+        if v318 is None: raise EncFail('missing mandatory EVTargetCurrent')
+        if v318.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v318.__class__.__name__}')
+        pass
+        v320 = v318.multiplier
+        if v320 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v320 <= 3: raise EncFail(f'{v320!r} outside -3..3')
+        pass
+        v321 = v318.unit
+        if v321 is None: raise EncFail('missing mandatory Unit')
+        if v321.__class__ is not unitSymbolType and not (v321.__class__ is int and 0 <= v321 < 7): raise EncFail(f'{v321!r} is not a unitSymbolType')
+        pass
+        v322 = v318.value
+        if v322 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v320 - -3) << 9 | (v321) << 3
+        if v322 < -32768 or v322 > 32767: raise EncFail(f'{v322!r} outside -32768..32767')
+        if 0 <= v322 < 128: a = (a << 9) | v322
+        elif -129 < v322 < 0: a = (a << 9) | (255 - v322)
+        else: a = wi(a, v322)
+        pass
+        pass
+        a <<= 3
         st = 3
-    elif o.pre_charge_res is not None:
-        v = o.pre_charge_res
-        a = (a << 6) | 24
-        a = _e_PreChargeResType(v, a)
+    elif v26 is not None:
+        if v26.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v26.__class__.__name__}')
+        pass
+        v324 = v26.response_code
+        if v324 is None: raise EncFail('missing mandatory ResponseCode')
+        if v324.__class__ is not responseCodeType and not (v324.__class__ is int and 0 <= v324 < 26): raise EncFail(f'{v324!r} is not a responseCodeType')
+        pass
+        v325 = v26.dc_evse_status
+        if v325 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v325.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v325.__class__.__name__}')
+        st326 = 0
+        v327 = v325.notification_max_delay
+        if v327 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 17) | 49152 | (v324) << 4
+        if v327 > 65535: raise EncFail(f'{v327!r} outside 0..65535')
+        if 0 <= v327 < 128: a = (a << 8) | v327
+        else: a = wu(a, v327)
+        st326 = 3
+        v328 = v325.evse_notification
+        if v328 is None: raise EncFail('missing mandatory EVSENotification')
+        if v328.__class__ is not EVSENotificationType and not (v328.__class__ is int and 0 <= v328 < 3): raise EncFail(f'{v328!r} is not a EVSENotificationType')
+        st326 = 7
+        a = (a << 6) | (v328) << 1
+        v329 = v325.evse_isolation_status
+        if v329 is not None:
+            if v329.__class__ is not isolationLevelType and not (v329.__class__ is int and 0 <= v329 < 5): raise EncFail(f'{v329!r} is not a isolationLevelType')
+            a = (a << 7) | (v329) << 1
+            st326 = 11
+        v330 = v325.evse_status_code
+        if v330 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st326]
+        a = (a << w) | c
+        if v330.__class__ is not DC_EVSEStatusCodeType and not (v330.__class__ is int and 0 <= v330 < 12): raise EncFail(f'{v330!r} is not a DC_EVSEStatusCodeType')
+        st326 = 15
+        pass
+        v331 = v26.evse_present_voltage
+        if v331 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+        if v331.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v331.__class__.__name__}')
+        pass
+        v333 = v331.multiplier
+        if v333 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v333 <= 3: raise EncFail(f'{v333!r} outside -3..3')
+        pass
+        v334 = v331.unit
+        if v334 is None: raise EncFail('missing mandatory Unit')
+        if v334.__class__ is not unitSymbolType and not (v334.__class__ is int and 0 <= v334 < 7): raise EncFail(f'{v334!r} is not a unitSymbolType')
+        pass
+        v335 = v331.value
+        if v335 is None: raise EncFail('missing mandatory Value')
+        a = (a << 22) | (v330) << 17 | (v333 - -3) << 9 | (v334) << 3
+        if v335 < -32768 or v335 > 32767: raise EncFail(f'{v335!r} outside -32768..32767')
+        if 0 <= v335 < 128: a = (a << 9) | v335
+        elif -129 < v335 < 0: a = (a << 9) | (255 - v335)
+        else: a = wi(a, v335)
+        pass
+        pass
+        a <<= 3
         st = 3
-    elif o.service_detail_req is not None:
-        v = o.service_detail_req
-        a = (a << 6) | 25
-        a = _e_ServiceDetailReqType(v, a)
+    elif v27 is not None:
+        if v27.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v27.__class__.__name__}')
+        pass
+        v337 = v27.service_id
+        if v337 is None: raise EncFail('missing mandatory ServiceID')
+        a = (a << 8) | 100
+        if v337 > 65535: raise EncFail(f'{v337!r} outside 0..65535')
+        if 0 <= v337 < 128: a = (a << 8) | v337
+        else: a = wu(a, v337)
+        pass
+        a <<= 2
         st = 3
-    elif o.service_detail_res is not None:
-        v = o.service_detail_res
-        a = (a << 6) | 26
-        a = _e_ServiceDetailResType(v, a)
+    elif v28 is not None:
+        if v28.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v28.__class__.__name__}')
+        st338 = 0
+        v339 = v28.response_code
+        if v339 is None: raise EncFail('missing mandatory ResponseCode')
+        if v339.__class__ is not responseCodeType and not (v339.__class__ is int and 0 <= v339 < 26): raise EncFail(f'{v339!r} is not a responseCodeType')
+        st338 = 3
+        v340 = v28.service_id
+        if v340 is None: raise EncFail('missing mandatory ServiceID')
+        a = (a << 16) | 26624 | (v339) << 3
+        if v340 > 65535: raise EncFail(f'{v340!r} outside 0..65535')
+        if 0 <= v340 < 128: a = (a << 8) | v340
+        else: a = wu(a, v340)
+        st338 = 7
+        a <<= 1
+        v341 = v28.service_parameter_list
+        if v341 is not None:
+            a <<= 2
+            a = _e_ServiceParameterListType(v341, a)
+            st338 = 11
+        w, c = _C37[st338]
+        a = (a << w) | c
         st = 3
-    elif o.service_discovery_req is not None:
-        v = o.service_discovery_req
+    elif v29 is not None:
+        if v29.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v29.__class__.__name__}')
+        st342 = 0
         a = (a << 6) | 27
-        a = _e_ServiceDiscoveryReqType(v, a)
+        v343 = v29.service_scope
+        if v343 is not None:
+            a <<= 3
+            a = wstr(a, v343, 64)
+            a <<= 1
+            st342 = 3
+        v344 = v29.service_category
+        if v344 is not None:
+            w, c = _C18[st342]
+            a = (a << w) | c
+            if v344.__class__ is not serviceCategoryType and not (v344.__class__ is int and 0 <= v344 < 4): raise EncFail(f'{v344!r} is not a serviceCategoryType')
+            a = (a << 4) | (v344) << 1
+            st342 = 7
+        w, c = _C19[st342]
+        a = (a << w) | c
         st = 3
-    elif o.service_discovery_res is not None:
-        v = o.service_discovery_res
-        a = (a << 6) | 28
-        a = _e_ServiceDiscoveryResType(v, a)
+    elif v30 is not None:
+        if v30.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v30.__class__.__name__}')
+        st345 = 0
+        v346 = v30.response_code
+        if v346 is None: raise EncFail('missing mandatory ResponseCode')
+        if v346.__class__ is not responseCodeType and not (v346.__class__ is int and 0 <= v346 < 26): raise EncFail(f'{v346!r} is not a responseCodeType')
+        st345 = 3
+        v347 = v30.payment_option_list
+        if v347 is None: raise EncFail('missing mandatory PaymentOptionList')
+        a = (a << 15) | 14336 | (v346) << 2
+        a = _e_PaymentOptionListType(v347, a)
+        st345 = 7
+        v348 = v30.charge_service
+        if v348 is None: raise EncFail('missing mandatory ChargeService')
+        if v348.__class__ is not ChargeServiceType: raise EncFail(f'expected ChargeServiceType, got {v348.__class__.__name__}')
+        st349 = 0
+        v350 = v348.service_id
+        if v350 is None: raise EncFail('missing mandatory ServiceID')
+        a <<= 3
+        if v350 > 65535: raise EncFail(f'{v350!r} outside 0..65535')
+        if 0 <= v350 < 128: a = (a << 8) | v350
+        else: a = wu(a, v350)
+        st349 = 3
+        a <<= 1
+        v351 = v348.service_name
+        if v351 is not None:
+            a <<= 3
+            a = wstr(a, v351, 32)
+            a <<= 1
+            st349 = 7
+        v352 = v348.service_category
+        if v352 is None: raise EncFail('missing mandatory ServiceCategory')
+        w, c = _C170[st349]
+        a = (a << w) | c
+        if v352.__class__ is not serviceCategoryType and not (v352.__class__ is int and 0 <= v352 < 4): raise EncFail(f'{v352!r} is not a serviceCategoryType')
+        st349 = 11
+        a = (a << 4) | (v352) << 1
+        v353 = v348.service_scope
+        if v353 is not None:
+            a <<= 3
+            a = wstr(a, v353, 64)
+            a <<= 1
+            st349 = 15
+        v354 = v348.free_service
+        if v354 is None: raise EncFail('missing mandatory FreeService')
+        w, c = _C171[st349]
+        a = (a << w) | c
+        st349 = 19
+        v355 = v348.supported_energy_transfer_mode
+        if v355 is None: raise EncFail('missing mandatory SupportedEnergyTransferMode')
+        a = (a << 4) | (BOOL[v354]) << 2
+        a = _e_SupportedEnergyTransferModeType(v355, a)
+        st349 = 23
+        st345 = 11
+        a <<= 1
+        v356 = v30.service_list
+        if v356 is not None:
+            a <<= 2
+            a = _e_ServiceListType(v356, a)
+            st345 = 15
+        w, c = _C172[st345]
+        a = (a << w) | c
         st = 3
-    elif o.session_setup_req is not None:
-        v = o.session_setup_req
-        a = (a << 6) | 29
-        a = _e_SessionSetupReqType(v, a)
+    elif v31 is not None:
+        if v31.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v31.__class__.__name__}')
+        pass
+        v358 = v31.evccid
+        if v358 is None: raise EncFail('missing mandatory EVCCID')
+        a = (a << 8) | 116
+        a = wbin(a, v358, 6)
+        pass
+        a <<= 2
         st = 3
-    elif o.session_setup_res is not None:
-        v = o.session_setup_res
-        a = (a << 6) | 30
-        a = _e_SessionSetupResType(v, a)
+    elif v32 is not None:
+        if v32.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v32.__class__.__name__}')
+        st359 = 0
+        v360 = v32.response_code
+        if v360 is None: raise EncFail('missing mandatory ResponseCode')
+        if v360.__class__ is not responseCodeType and not (v360.__class__ is int and 0 <= v360 < 26): raise EncFail(f'{v360!r} is not a responseCodeType')
+        st359 = 3
+        v361 = v32.evseid
+        if v361 is None: raise EncFail('missing mandatory EVSEID')
+        a = (a << 16) | 30720 | (v360) << 3
+        a = wstr(a, v361, 37)
+        st359 = 7
+        a <<= 1
+        v362 = v32.evse_time_stamp
+        if v362 is not None:
+            a <<= 3
+            if v362 < -9223372036854775808 or v362 > 9223372036854775807: raise EncFail(f'{v362!r} outside -9223372036854775808..9223372036854775807')
+            if 0 <= v362 < 128: a = (a << 9) | v362
+            elif -129 < v362 < 0: a = (a << 9) | (255 - v362)
+            else: a = wi(a, v362)
+            a <<= 1
+            st359 = 11
+        w, c = _C37[st359]
+        a = (a << w) | c
         st = 3
-    elif o.session_stop_req is not None:
-        v = o.session_stop_req
-        a = (a << 6) | 31
-        a = _e_SessionStopReqType(v, a)
+    elif v33 is not None:
+        if v33.__class__ is not SessionStopReqType: raise EncFail(f'expected SessionStopReqType, got {v33.__class__.__name__}')
+        pass
+        v364 = v33.charging_session
+        if v364 is None: raise EncFail('missing mandatory ChargingSession')
+        if v364.__class__ is not chargingSessionType and not (v364.__class__ is int and 0 <= v364 < 2): raise EncFail(f'{v364!r} is not a chargingSessionType')
+        pass
+        a = (a << 11) | 992 | (v364) << 2
         st = 3
-    elif o.session_stop_res is not None:
-        v = o.session_stop_res
-        a = (a << 6) | 32
-        a = _e_SessionStopResType(v, a)
+    elif v34 is not None:
+        if v34.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v34.__class__.__name__}')
+        pass
+        v366 = v34.response_code
+        if v366 is None: raise EncFail('missing mandatory ResponseCode')
+        if v366.__class__ is not responseCodeType and not (v366.__class__ is int and 0 <= v366 < 26): raise EncFail(f'{v366!r} is not a responseCodeType')
+        pass
+        a = (a << 15) | 16384 | (v366) << 2
         st = 3
-    elif o.welding_detection_req is not None:
-        v = o.welding_detection_req
-        a = (a << 6) | 33
-        a = _e_WeldingDetectionReqType(v, a)
+    elif v35 is not None:
+        if v35.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v35.__class__.__name__}')
+        pass
+        v368 = v35.dc_ev_status
+        if v368 is None: raise EncFail('missing mandatory DC_EVStatus')
+        if v368.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v368.__class__.__name__}')
+        pass
+        v370 = v368.ev_ready
+        if v370 is None: raise EncFail('missing mandatory EVReady')
+        pass
+        v371 = v368.ev_error_code
+        if v371 is None: raise EncFail('missing mandatory EVErrorCode')
+        if v371.__class__ is not DC_EVErrorCodeType and not (v371.__class__ is int and 0 <= v371 < 12): raise EncFail(f'{v371!r} is not a DC_EVErrorCodeType')
+        pass
+        v372 = v368.evresssoc
+        if v372 is None: raise EncFail('missing mandatory EVRESSSOC')
+        if not 0 <= v372 <= 100: raise EncFail(f'{v372!r} outside 0..100')
+        pass
+        pass
+        a = (a << 30) | 553648128 | (BOOL[v370]) << 20 | (v371) << 13 | (v372) << 3
         st = 3
-    elif o.welding_detection_res is not None:
-        v = o.welding_detection_res
-        a = (a << 6) | 34
-        a = _e_WeldingDetectionResType(v, a)
+    elif v36 is not None:
+        if v36.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v36.__class__.__name__}')
+        pass
+        v374 = v36.response_code
+        if v374 is None: raise EncFail('missing mandatory ResponseCode')
+        if v374.__class__ is not responseCodeType and not (v374.__class__ is int and 0 <= v374 < 26): raise EncFail(f'{v374!r} is not a responseCodeType')
+        pass
+        v375 = v36.dc_evse_status
+        if v375 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v375.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v375.__class__.__name__}')
+        st376 = 0
+        v377 = v375.notification_max_delay
+        if v377 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a = (a << 17) | 69632 | (v374) << 4
+        if v377 > 65535: raise EncFail(f'{v377!r} outside 0..65535')
+        if 0 <= v377 < 128: a = (a << 8) | v377
+        else: a = wu(a, v377)
+        st376 = 3
+        v378 = v375.evse_notification
+        if v378 is None: raise EncFail('missing mandatory EVSENotification')
+        if v378.__class__ is not EVSENotificationType and not (v378.__class__ is int and 0 <= v378 < 3): raise EncFail(f'{v378!r} is not a EVSENotificationType')
+        st376 = 7
+        a = (a << 6) | (v378) << 1
+        v379 = v375.evse_isolation_status
+        if v379 is not None:
+            if v379.__class__ is not isolationLevelType and not (v379.__class__ is int and 0 <= v379 < 5): raise EncFail(f'{v379!r} is not a isolationLevelType')
+            a = (a << 7) | (v379) << 1
+            st376 = 11
+        v380 = v375.evse_status_code
+        if v380 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st376]
+        a = (a << w) | c
+        if v380.__class__ is not DC_EVSEStatusCodeType and not (v380.__class__ is int and 0 <= v380 < 12): raise EncFail(f'{v380!r} is not a DC_EVSEStatusCodeType')
+        st376 = 15
+        pass
+        v381 = v36.evse_present_voltage
+        if v381 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+        if v381.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v381.__class__.__name__}')
+        pass
+        v383 = v381.multiplier
+        if v383 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v383 <= 3: raise EncFail(f'{v383!r} outside -3..3')
+        pass
+        v384 = v381.unit
+        if v384 is None: raise EncFail('missing mandatory Unit')
+        if v384.__class__ is not unitSymbolType and not (v384.__class__ is int and 0 <= v384 < 7): raise EncFail(f'{v384!r} is not a unitSymbolType')
+        pass
+        v385 = v381.value
+        if v385 is None: raise EncFail('missing mandatory Value')
+        a = (a << 22) | (v380) << 17 | (v383 - -3) << 9 | (v384) << 3
+        if v385 < -32768 or v385 > 32767: raise EncFail(f'{v385!r} outside -32768..32767')
+        if 0 <= v385 < 128: a = (a << 9) | v385
+        elif -129 < v385 < 0: a = (a << 9) | (255 - v385)
+        else: a = wi(a, v385)
+        pass
+        pass
+        a <<= 3
         st = 3
-    w, c = _C184[st]
+    w, c = _C183[st]
     a = (a << w) | c
     return a
 
@@ -7764,16 +19051,38 @@ def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return WeldingDetectionReqType(f_dc_ev_status), r
 
+def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
+    r0 = r
+    r -= 24; c = (B >> r) & 16777215
+    if c & 15604743: return _d_WeldingDetectionReqType(B, r0)
+    i1_ev_ready = ((c >> 20) & 1) == 1
+    i1_ev_error_code = (c >> 13) & 15
+    if i1_ev_error_code >= 12: return _d_WeldingDetectionReqType(B, r0)
+    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_evresssoc = (c >> 3) & 127
+    if i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
+    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    return WeldingDetectionReqType(f_dc_ev_status), r
+
 def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
-    st = 0
-    if o.dc_ev_status is not None:
-        v = o.dc_ev_status
-        a <<= 1
-        a = _e_DC_EVStatusType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory DC_EVStatus')
-    a <<= 1
+    pass
+    v2 = o.dc_ev_status
+    if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
+    if v2.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.ev_ready
+    if v4 is None: raise EncFail('missing mandatory EVReady')
+    pass
+    v5 = v2.ev_error_code
+    if v5 is None: raise EncFail('missing mandatory EVErrorCode')
+    if v5.__class__ is not DC_EVErrorCodeType and not (v5.__class__ is int and 0 <= v5 < 12): raise EncFail(f'{v5!r} is not a DC_EVErrorCodeType')
+    pass
+    v6 = v2.evresssoc
+    if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
+    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    pass
+    pass
+    a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
     return a
 
 def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
@@ -7807,33 +19116,121 @@ def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
 
+def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1551: return _d_WeldingDetectionResType(B, r0)
+    f_response_code = (c >> 4) & 31
+    if f_response_code >= 26: return _d_WeldingDetectionResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    r -= 8; i1_notification_max_delay = (B >> r) & 255
+    if i1_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    if i1_notification_max_delay > 65535: return _d_WeldingDetectionResType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 228: return _d_WeldingDetectionResType(B, r0)
+    i1_evse_notification = (c >> 3) & 3
+    if i1_evse_notification >= 3: return _d_WeldingDetectionResType(B, r0)
+    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    k = _T24[c & 3]
+    i1_evse_isolation_status = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 34: return _d_WeldingDetectionResType(B, r0)
+        i1_evse_isolation_status = (c >> 2) & 7
+        if i1_evse_isolation_status >= 5: return _d_WeldingDetectionResType(B, r0)
+        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        k = _T4[c & 1]
+    i1_evse_status_code = None
+    if k == 3:
+        r -= 7; c = (B >> r) & 127
+        if c & 66: return _d_WeldingDetectionResType(B, r0)
+        i1_evse_status_code = (c >> 2) & 15
+        if i1_evse_status_code >= 12: return _d_WeldingDetectionResType(B, r0)
+        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        k = _T6[c & 1]
+    else:
+        return _d_WeldingDetectionResType(B, r0)
+    if k != -1: return _d_WeldingDetectionResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 29127: return _d_WeldingDetectionResType(B, r0)
+    i2_multiplier = ((c >> 9) & 7) + -3
+    if i2_multiplier > 3: return _d_WeldingDetectionResType(B, r0)
+    i2_unit = (c >> 3) & 7
+    if i2_unit >= 7: return _d_WeldingDetectionResType(B, r0)
+    i2_unit = _E_unitSymbolType[i2_unit]
+    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WeldingDetectionResType(B, r0)
+    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+
 def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
-    st = 0
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 26 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 5) | v
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.dc_evse_status is not None:
-        v = o.dc_evse_status
-        a <<= 1
-        a = _e_DC_EVSEStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory DC_EVSEStatus')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_PhysicalValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
-    a <<= 1
+    pass
+    v2 = o.response_code
+    if v2 is None: raise EncFail('missing mandatory ResponseCode')
+    if v2.__class__ is not responseCodeType and not (v2.__class__ is int and 0 <= v2 < 26): raise EncFail(f'{v2!r} is not a responseCodeType')
+    pass
+    v3 = o.dc_evse_status
+    if v3 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+    if v3.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v3.__class__.__name__}')
+    st4 = 0
+    v5 = v3.notification_max_delay
+    if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a = (a << 11) | (v2) << 4
+    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st4 = 3
+    v6 = v3.evse_notification
+    if v6 is None: raise EncFail('missing mandatory EVSENotification')
+    if v6.__class__ is not EVSENotificationType and not (v6.__class__ is int and 0 <= v6 < 3): raise EncFail(f'{v6!r} is not a EVSENotificationType')
+    st4 = 7
+    a = (a << 6) | (v6) << 1
+    v7 = v3.evse_isolation_status
+    if v7 is not None:
+        if v7.__class__ is not isolationLevelType and not (v7.__class__ is int and 0 <= v7 < 5): raise EncFail(f'{v7!r} is not a isolationLevelType')
+        a = (a << 7) | (v7) << 1
+        st4 = 11
+    v8 = v3.evse_status_code
+    if v8 is None: raise EncFail('missing mandatory EVSEStatusCode')
+    w, c = _C25[st4]
+    a = (a << w) | c
+    if v8.__class__ is not DC_EVSEStatusCodeType and not (v8.__class__ is int and 0 <= v8 < 12): raise EncFail(f'{v8!r} is not a DC_EVSEStatusCodeType')
+    st4 = 15
+    pass
+    v9 = o.evse_present_voltage
+    if v9 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v9.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v9.__class__.__name__}')
+    pass
+    v11 = v9.multiplier
+    if v11 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    pass
+    v12 = v9.unit
+    if v12 is None: raise EncFail('missing mandatory Unit')
+    if v12.__class__ is not unitSymbolType and not (v12.__class__ is int and 0 <= v12 < 7): raise EncFail(f'{v12!r} is not a unitSymbolType')
+    pass
+    v13 = v9.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
@@ -7887,86 +19284,86 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 7
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _d_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _d_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _d_BodyBaseType, _e_BodyBaseType, BodyBaseType),
-    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _d_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _d_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _d_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _d_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _d_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _d_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
+    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
+    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
+    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
+    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
+    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S134),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EntryType, _e_EntryType, EntryType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _d_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _d_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
-    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
-    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _d_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _d_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _d_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _d_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _d_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _d_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _d_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _d_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _d_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
-    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _d_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _d_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
+    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
+    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
+    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
+    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
+    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
+    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
+    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
+    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
+    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int]:
@@ -8165,7 +19562,7 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
 def _d_S15_EPriceLevel(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -8283,7 +19680,7 @@ def _e_S21_EVSEID(v: Any, a: int) -> int:
 def _d_S22_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S25, 6)
+        v, r = sl2(B, r, _S26, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(v))
@@ -8356,7 +19753,7 @@ def _e_S25_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S26_EVSEStatusCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S26, 6)
+        v, r = sl2(B, r, _S27, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(v))
@@ -8375,7 +19772,7 @@ def _e_S26_EVSEStatusCode(v: Any, a: int) -> int:
 def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -8448,7 +19845,7 @@ def _e_S30_Exponent(v: Any, a: int) -> int:
 def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S182, 6)
+        v, r = sl2(B, r, _S184, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
@@ -8605,7 +20002,7 @@ def _e_S39_MaxEntriesSAScheduleTuple(v: Any, a: int) -> int:
 def _d_S40_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -8621,7 +20018,7 @@ def _e_S40_MeterID(v: Any, a: int) -> int:
 def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -8717,7 +20114,7 @@ def _e_S45_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S46_NumEPriceLevels(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -8962,7 +20359,7 @@ def _e_S59_RetryCounter(v: Any, a: int) -> int:
 def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(v))
@@ -8980,7 +20377,7 @@ def _e_S60_SAScheduleTupleID(v: Any, a: int) -> int:
 def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(v))
@@ -9014,7 +20411,7 @@ def _e_S62_SPKISexp(v: Any, a: int) -> int:
 def _d_S63_SalesTariffDescription(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -9030,7 +20427,7 @@ def _e_S63_SalesTariffDescription(v: Any, a: int) -> int:
 def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: raise bad_value(r, 'SalesTariffID: {} above 255'.format(v))
@@ -9158,7 +20555,7 @@ def _e_S70_ServiceID(v: Any, a: int) -> int:
 def _d_S71_ServiceName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -9238,7 +20635,7 @@ def _e_S75_SessionID(v: Any, a: int) -> int:
 def _d_S76_SigMeterReading(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S92, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -9254,7 +20651,7 @@ def _e_S76_SigMeterReading(v: Any, a: int) -> int:
 def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9520,7 +20917,7 @@ def _e_S91_byteValue(v: Any, a: int) -> int:
 def _d_S92_costKind(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(v))
@@ -9539,7 +20936,7 @@ def _e_S92_costKind(v: Any, a: int) -> int:
 def _d_S93_duration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9633,7 +21030,7 @@ def _e_S96_shortValue(v: Any, a: int) -> int:
 def _d_S97_start(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9668,231 +21065,231 @@ def _e_S98_stringValue(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _d_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _d_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _d_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('Body', 'urn:iso:15118:2:2013:MsgDef', _d_BodyType, _e_BodyType, BodyType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _d_BodyBaseType, _e_BodyBaseType, BodyBaseType),
+    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
+    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
+    ('Body', 'urn:iso:15118:2:2013:MsgDef', _f_BodyType, _e_BodyType, BodyType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
     ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S14),
     ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S14),
     ('BulkSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S23),
-    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _d_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _d_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
+    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('Certificate', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S7_Certificate, _e_S7_Certificate, _S29),
-    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
+    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
     ('ChargeProgress', 'urn:iso:15118:2:2013:MsgBody', _d_S8_ChargeProgress, _e_S8_ChargeProgress, _S160),
-    ('ChargeService', 'urn:iso:15118:2:2013:MsgBody', _d_ChargeServiceType, _e_ChargeServiceType, ChargeServiceType),
+    ('ChargeService', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeServiceType, _e_ChargeServiceType, ChargeServiceType),
     ('ChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S14),
     ('ChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S14),
-    ('ChargingProfile', 'urn:iso:15118:2:2013:MsgBody', _d_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType),
+    ('ChargingProfile', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType),
     ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _S164),
-    ('ChargingProfileEntryMaxPower', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('ChargingProfileEntryMaxPower', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('ChargingProfileEntryStart', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S12_ChargingProfileEntryStart, _e_S12_ChargingProfileEntryStart, _S1),
     ('ChargingSession', 'urn:iso:15118:2:2013:MsgBody', _d_S13_ChargingSession, _e_S13_ChargingSession, _S176),
-    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _d_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _d_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('ConsumptionCost', 'urn:iso:15118:2:2013:MsgDataTypes', _d_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType),
-    ('ContractSignatureCertChain', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('ContractSignatureEncryptedPrivateKey', 'urn:iso:15118:2:2013:MsgBody', _d_ContractSignatureEncryptedPrivateKeyType, _e_ContractSignatureEncryptedPrivateKeyType, ContractSignatureEncryptedPrivateKeyType),
-    ('Cost', 'urn:iso:15118:2:2013:MsgDataTypes', _d_CostType, _e_CostType, CostType),
-    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _d_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _d_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _d_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgBody', _d_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DHpublickey', 'urn:iso:15118:2:2013:MsgBody', _d_DiffieHellmanPublickeyType, _e_DiffieHellmanPublickeyType, DiffieHellmanPublickeyType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
+    ('ConsumptionCost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType),
+    ('ContractSignatureCertChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
+    ('ContractSignatureEncryptedPrivateKey', 'urn:iso:15118:2:2013:MsgBody', _f_ContractSignatureEncryptedPrivateKeyType, _e_ContractSignatureEncryptedPrivateKeyType, ContractSignatureEncryptedPrivateKeyType),
+    ('Cost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_CostType, _e_CostType, CostType),
+    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
+    ('DHpublickey', 'urn:iso:15118:2:2013:MsgBody', _f_DiffieHellmanPublickeyType, _e_DiffieHellmanPublickeyType, DiffieHellmanPublickeyType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DepartureTime', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S1),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S134),
-    ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S67),
+    ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S71),
     ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S175),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
+    ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVErrorCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S17_EVErrorCode, _e_S17_EVErrorCode, _S22),
-    ('EVMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaxVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMinCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
+    ('EVMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaxVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVMinCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
     ('EVRESSSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S18_EVRESSSOC, _e_S18_EVRESSSOC, _S23),
     ('EVReady', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S19_EVReady, _e_S19_EVReady, _S14),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
     ('EVSECurrentLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S20_EVSECurrentLimitAchieved, _e_S20_EVSECurrentLimitAchieved, _S14),
-    ('EVSECurrentRegulationTolerance', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEEnergyToBeDelivered', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSECurrentRegulationTolerance', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEEnergyToBeDelivered', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVSEID', 'urn:iso:15118:2:2013:MsgBody', _d_S21_EVSEID, _e_S21_EVSEID, _S82),
-    ('EVSEIsolationStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S22_EVSEIsolationStatus, _e_S22_EVSEIsolationStatus, _S25),
-    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSENominalVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEIsolationStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S22_EVSEIsolationStatus, _e_S22_EVSEIsolationStatus, _S26),
+    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMinimumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEMinimumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSENominalVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVSENotification', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S23_EVSENotification, _e_S23_EVSENotification, _S13),
-    ('EVSEPeakCurrentRipple', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEPeakCurrentRipple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVSEPowerLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S24_EVSEPowerLimitAchieved, _e_S24_EVSEPowerLimitAchieved, _S14),
-    ('EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVSEProcessing', 'urn:iso:15118:2:2013:MsgBody', _d_S25_EVSEProcessing, _e_S25_EVSEProcessing, _S21),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEStatusCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S26_EVSEStatusCode, _e_S26_EVSEStatusCode, _S26),
-    ('EVSETimeStamp', 'urn:iso:15118:2:2013:MsgBody', _d_S27_EVSETimeStamp, _e_S27_EVSETimeStamp, _S94),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVSEStatusCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S26_EVSEStatusCode, _e_S26_EVSEStatusCode, _S27),
+    ('EVSETimeStamp', 'urn:iso:15118:2:2013:MsgBody', _d_S27_EVSETimeStamp, _e_S27_EVSETimeStamp, _S98),
     ('EVSEVoltageLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S28_EVSEVoltageLimitAchieved, _e_S28_EVSEVoltageLimitAchieved, _S14),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
+    ('EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_EntryType, _e_EntryType, EntryType),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S134),
-    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S182),
+    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S184),
     ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S168),
     ('FreeService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S33_FreeService, _e_S33_FreeService, _S14),
     ('FullSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S34_FullSOC, _e_S34_FullSOC, _S23),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_G, _e_S35_G, _S134),
     ('GenChallenge', 'urn:iso:15118:2:2013:MsgBody', _d_S36_GenChallenge, _e_S36_GenChallenge, _S17),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_HMACOutputLength, _e_S37_HMACOutputLength, _S33),
-    ('Header', 'urn:iso:15118:2:2013:MsgDef', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('Header', 'urn:iso:15118:2:2013:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_J, _e_S38_J, _S134),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('ListOfRootCertificateIDs', 'urn:iso:15118:2:2013:MsgBody', _d_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('ListOfRootCertificateIDs', 'urn:iso:15118:2:2013:MsgBody', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MaxEntriesSAScheduleTuple', 'urn:iso:15118:2:2013:MsgBody', _d_S39_MaxEntriesSAScheduleTuple, _e_S39_MaxEntriesSAScheduleTuple, _S12),
-    ('MeterID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S40_MeterID, _e_S40_MeterID, _S66),
-    ('MeterInfo', 'urn:iso:15118:2:2013:MsgBody', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S41_MeterReading, _e_S41_MeterReading, _S90),
+    ('MeterID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S40_MeterID, _e_S40_MeterID, _S70),
+    ('MeterInfo', 'urn:iso:15118:2:2013:MsgBody', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S41_MeterReading, _e_S41_MeterReading, _S96),
     ('MeterStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S42_MeterStatus, _e_S42_MeterStatus, _S11),
-    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _d_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _d_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
+    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Modulus, _e_S43_Modulus, _S134),
     ('Multiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S44_Multiplier, _e_S44_Multiplier, _S9),
-    ('Notification', 'urn:iso:15118:2:2013:MsgHeader', _d_NotificationType, _e_NotificationType, NotificationType),
+    ('Notification', 'urn:iso:15118:2:2013:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType),
     ('NotificationMaxDelay', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S45_NotificationMaxDelay, _e_S45_NotificationMaxDelay, _S12),
-    ('NumEPriceLevels', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S46_NumEPriceLevels, _e_S46_NumEPriceLevels, _S67),
+    ('NumEPriceLevels', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S46_NumEPriceLevels, _e_S46_NumEPriceLevels, _S71),
     ('OEMProvisioningCert', 'urn:iso:15118:2:2013:MsgBody', _d_S47_OEMProvisioningCert, _e_S47_OEMProvisioningCert, _S29),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_P, _e_S48_P, _S134),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_PGPKeyID, _e_S49_PGPKeyID, _S134),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PGPKeyPacket, _e_S50_PGPKeyPacket, _S134),
-    ('PMax', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('PMaxSchedule', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
-    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('Parameter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_ParameterType, _e_ParameterType, ParameterType),
-    ('ParameterSet', 'urn:iso:15118:2:2013:MsgDataTypes', _d_ParameterSetType, _e_ParameterSetType, ParameterSetType),
+    ('PMax', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('PMaxSchedule', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
+    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
+    ('Parameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterType, _e_ParameterType, ParameterType),
+    ('ParameterSet', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
     ('ParameterSetID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S51_ParameterSetID, _e_S51_ParameterSetID, _S11),
-    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
+    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
     ('PaymentOption', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S52_PaymentOption, _e_S52_PaymentOption, _S159),
-    ('PaymentOptionList', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentOptionListType, _e_PaymentOptionListType, PaymentOptionListType),
-    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
-    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _d_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
+    ('PaymentOptionList', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentOptionListType, _e_PaymentOptionListType, PaymentOptionListType),
+    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
+    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_PgenCounter, _e_S53_PgenCounter, _S134),
-    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _d_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _d_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('ProfileEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
+    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
+    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
+    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
+    ('ProfileEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_Q, _e_S54_Q, _S134),
     ('RCD', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S55_RCD, _e_S55_RCD, _S14),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('ReceiptRequired', 'urn:iso:15118:2:2013:MsgBody', _d_S56_ReceiptRequired, _e_S56_ReceiptRequired, _S14),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _d_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RemainingTimeToBulkSoC', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('RemainingTimeToFullSoC', 'urn:iso:15118:2:2013:MsgBody', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
+    ('RemainingTimeToBulkSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('RemainingTimeToFullSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('RequestedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgBody', _d_S57_RequestedEnergyTransferMode, _e_S57_RequestedEnergyTransferMode, _S43),
     ('ResponseCode', 'urn:iso:15118:2:2013:MsgBody', _d_S58_ResponseCode, _e_S58_ResponseCode, _S20),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RetryCounter', 'urn:iso:15118:2:2013:MsgBody', _d_S59_RetryCounter, _e_S59_RetryCounter, _S11),
-    ('RootCertificateID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SAProvisioningCertificateChain', 'urn:iso:15118:2:2013:MsgBody', _d_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SAScheduleTuple', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType),
-    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', _d_S60_SAScheduleTupleID, _e_S60_SAScheduleTupleID, _S62),
-    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S62),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('RootCertificateID', 'urn:iso:15118:2:2013:MsgDataTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('SAProvisioningCertificateChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
+    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
+    ('SAScheduleTuple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType),
+    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', _d_S60_SAScheduleTupleID, _e_S60_SAScheduleTupleID, _S66),
+    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S66),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S134),
-    ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SalesTariffType, _e_SalesTariffType, SalesTariffType),
-    ('SalesTariffDescription', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S63_SalesTariffDescription, _e_S63_SalesTariffDescription, _S66),
-    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('SalesTariffID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S64_SalesTariffID, _e_S64_SalesTariffID, _S62),
+    ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType),
+    ('SalesTariffDescription', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S63_SalesTariffDescription, _e_S63_SalesTariffDescription, _S70),
+    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
+    ('SalesTariffID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S64_SalesTariffID, _e_S64_SalesTariffID, _S66),
     ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S65_Seed, _e_S65_Seed, _S134),
     ('SelectedPaymentOption', 'urn:iso:15118:2:2013:MsgBody', _d_S66_SelectedPaymentOption, _e_S66_SelectedPaymentOption, _S159),
-    ('SelectedService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedServiceList', 'urn:iso:15118:2:2013:MsgBody', _d_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
-    ('Service', 'urn:iso:15118:2:2013:MsgDataTypes', _d_ServiceType, _e_ServiceType, ServiceType),
+    ('SelectedService', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
+    ('SelectedServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
+    ('Service', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType),
     ('ServiceCategory', 'urn:iso:15118:2:2013:MsgBody', _d_S67_ServiceCategory, _e_S67_ServiceCategory, _S169),
     ('ServiceCategory', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S68_ServiceCategory, _e_S68_ServiceCategory, _S169),
-    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
+    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
     ('ServiceID', 'urn:iso:15118:2:2013:MsgBody', _d_S69_ServiceID, _e_S69_ServiceID, _S12),
     ('ServiceID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S70_ServiceID, _e_S70_ServiceID, _S12),
-    ('ServiceList', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('ServiceName', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S71_ServiceName, _e_S71_ServiceName, _S66),
-    ('ServiceParameterList', 'urn:iso:15118:2:2013:MsgBody', _d_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
+    ('ServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceListType, _e_ServiceListType, ServiceListType),
+    ('ServiceName', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S71_ServiceName, _e_S71_ServiceName, _S70),
+    ('ServiceParameterList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
     ('ServiceScope', 'urn:iso:15118:2:2013:MsgBody', _d_S72_ServiceScope, _e_S72_ServiceScope, _S168),
     ('ServiceScope', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S73_ServiceScope, _e_S73_ServiceScope, _S168),
     ('SessionID', 'urn:iso:15118:2:2013:MsgBody', _d_S74_SessionID, _e_S74_SessionID, _S150),
     ('SessionID', 'urn:iso:15118:2:2013:MsgHeader', _d_S75_SessionID, _e_S75_SessionID, _S150),
-    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _d_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _d_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _d_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _d_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('SigMeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S76_SigMeterReading, _e_S76_SigMeterReading, _S92),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SubCertificates', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
-    ('SupportedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_SupportedEnergyTransferModeType, _e_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType),
-    ('TMeter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S77_TMeter, _e_S77_TMeter, _S94),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _d_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
+    ('SigMeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S76_SigMeterReading, _e_S76_SigMeterReading, _S97),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('SubCertificates', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
+    ('SupportedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SupportedEnergyTransferModeType, _e_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType),
+    ('TMeter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S77_TMeter, _e_S77_TMeter, _S98),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('Unit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S78_Unit, _e_S78_Unit, _S10),
-    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _d_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
+    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
     ('Value', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S79_Value, _e_S79_Value, _S11),
-    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _d_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _d_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
+    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S80_X509CRL, _e_S80_X509CRL, _S134),
     ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S81_X509Certificate, _e_S81_X509Certificate, _S134),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
     ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509IssuerName, _e_S82_X509IssuerName, _S32),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509SKI, _e_S83_X509SKI, _S134),
     ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509SerialNumber, _e_S84_X509SerialNumber, _S33),
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SubjectName, _e_S85_X509SubjectName, _S32),
@@ -9902,14 +21299,14 @@ FRAG_ELEMENTS: tuple = (
     ('amountMultiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S89_amountMultiplier, _e_S89_amountMultiplier, _S9),
     ('boolValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S90_boolValue, _e_S90_boolValue, _S14),
     ('byteValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S91_byteValue, _e_S91_byteValue, _S166),
-    ('costKind', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S92_costKind, _e_S92_costKind, _S77),
-    ('duration', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S93_duration, _e_S93_duration, _S64),
+    ('costKind', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S92_costKind, _e_S92_costKind, _S81),
+    ('duration', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S93_duration, _e_S93_duration, _S69),
     ('eMAID', 'urn:iso:15118:2:2013:MsgBody', _d_R94_eMAID, _e_R94_eMAID, EMAIDType),
     ('intValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S95_intValue, _e_S95_intValue, _S167),
-    ('physicalValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('physicalValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('shortValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S96_shortValue, _e_S96_shortValue, _S11),
-    ('start', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S97_start, _e_S97_start, _S63),
-    ('startValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
+    ('start', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S97_start, _e_S97_start, _S68),
+    ('startValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('stringValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S98_stringValue, _e_S98_stringValue, _S32),
 )
 

@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso20".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20'
 
@@ -168,926 +167,1466 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class AuthorizationReqType:
+class AuthorizationReqType(Message):
     """XSD type AuthorizationReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    selected_authorization_service: authorizationType = None  # type: ignore[assignment]  # mandatory
-    eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None = None
-    pn_c_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None = None
+    __slots__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pn_c_a_req_authorization_mode')
+    header: MessageHeaderType
+    selected_authorization_service: authorizationType
+    eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None
+    pn_c_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None, selected_authorization_service: authorizationType | None = None, eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None = None, pn_c_a_req_authorization_mode: PnC_AReqAuthorizationModeType | None = None) -> None:
+        self.header = header
+        self.selected_authorization_service = selected_authorization_service
+        self.eim_a_req_authorization_mode = eim_a_req_authorization_mode
+        self.pn_c_a_req_authorization_mode = pn_c_a_req_authorization_mode
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    time_stamp: int = None  # type: ignore[assignment]  # mandatory
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    session_id: bytes
+    time_stamp: int
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.time_stamp = time_stamp
+        self.signature = signature
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class DigestMethodType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ObjectType:
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class EIM_AReqAuthorizationModeType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class EIM_AReqAuthorizationModeType(Message):
     """XSD type EIM_AReqAuthorizationModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class PnC_AReqAuthorizationModeType:
+class PnC_AReqAuthorizationModeType(Message):
     """XSD type PnC_AReqAuthorizationModeType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    gen_challenge: bytes = None  # type: ignore[assignment]  # mandatory
-    contract_certificate_chain: ContractCertificateChainType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'gen_challenge', 'contract_certificate_chain')
+    id: str
+    gen_challenge: bytes
+    contract_certificate_chain: ContractCertificateChainType
 
-@dataclass(slots=True)
-class ContractCertificateChainType:
+    def __init__(self, id: str | None = None, gen_challenge: bytes | None = None, contract_certificate_chain: ContractCertificateChainType | None = None) -> None:
+        self.id = id
+        self.gen_challenge = gen_challenge
+        self.contract_certificate_chain = contract_certificate_chain
+
+class ContractCertificateChainType(Message):
     """XSD type ContractCertificateChainType."""
 
-    certificate: bytes = None  # type: ignore[assignment]  # mandatory
-    sub_certificates: SubCertificatesType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('certificate', 'sub_certificates')
+    certificate: bytes
+    sub_certificates: SubCertificatesType
 
-@dataclass(slots=True)
-class SubCertificatesType:
+    def __init__(self, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.certificate = certificate
+        self.sub_certificates = sub_certificates
+
+class SubCertificatesType(Message):
     """XSD type SubCertificatesType."""
 
-    certificate: list[bytes] = field(default_factory=list)
+    __slots__ = ('certificate',)
+    certificate: list[bytes]
 
-@dataclass(slots=True)
-class AuthorizationResType:
+    def __init__(self, certificate: list[bytes] | None = None) -> None:
+        self.certificate = [] if certificate is None else certificate
+
+class AuthorizationResType(Message):
     """XSD type AuthorizationResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
 
-@dataclass(slots=True)
-class AuthorizationSetupReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+
+class AuthorizationSetupReqType(Message):
     """XSD type AuthorizationSetupReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header',)
+    header: MessageHeaderType
 
-@dataclass(slots=True)
-class AuthorizationSetupResType:
+    def __init__(self, header: MessageHeaderType | None = None) -> None:
+        self.header = header
+
+class AuthorizationSetupResType(Message):
     """XSD type AuthorizationSetupResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    authorization_services: list[authorizationType] = field(default_factory=list)
-    certificate_installation_service: bool = None  # type: ignore[assignment]  # mandatory
-    eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None
-    pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None
+    __slots__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pn_c_as_res_authorization_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    authorization_services: list[authorizationType]
+    certificate_installation_service: bool
+    eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None
+    pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None
 
-@dataclass(slots=True)
-class EIM_ASResAuthorizationModeType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, authorization_services: list[authorizationType] | None = None, certificate_installation_service: bool | None = None, eim_as_res_authorization_mode: EIM_ASResAuthorizationModeType | None = None, pn_c_as_res_authorization_mode: PnC_ASResAuthorizationModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.authorization_services = [] if authorization_services is None else authorization_services
+        self.certificate_installation_service = certificate_installation_service
+        self.eim_as_res_authorization_mode = eim_as_res_authorization_mode
+        self.pn_c_as_res_authorization_mode = pn_c_as_res_authorization_mode
+
+class EIM_ASResAuthorizationModeType(Message):
     """XSD type EIM_ASResAuthorizationModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class PnC_ASResAuthorizationModeType:
+class PnC_ASResAuthorizationModeType(Message):
     """XSD type PnC_ASResAuthorizationModeType."""
 
-    gen_challenge: bytes = None  # type: ignore[assignment]  # mandatory
-    supported_providers: SupportedProvidersListType | None = None
+    __slots__ = ('gen_challenge', 'supported_providers')
+    gen_challenge: bytes
+    supported_providers: SupportedProvidersListType | None
 
-@dataclass(slots=True)
-class SupportedProvidersListType:
+    def __init__(self, gen_challenge: bytes | None = None, supported_providers: SupportedProvidersListType | None = None) -> None:
+        self.gen_challenge = gen_challenge
+        self.supported_providers = supported_providers
+
+class SupportedProvidersListType(Message):
     """XSD type SupportedProvidersListType."""
 
-    provider_id: list[str] = field(default_factory=list)
+    __slots__ = ('provider_id',)
+    provider_id: list[str]
 
-@dataclass(slots=True)
-class CLReqControlModeType:
+    def __init__(self, provider_id: list[str] | None = None) -> None:
+        self.provider_id = [] if provider_id is None else provider_id
+
+class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CLResControlModeType:
+class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CertificateInstallationReqType:
+class CertificateInstallationReqType(Message):
     """XSD type CertificateInstallationReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    oem_provisioning_certificate_chain: SignedCertificateChainType = None  # type: ignore[assignment]  # mandatory
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType = None  # type: ignore[assignment]  # mandatory
-    maximum_contract_certificate_chains: int = None  # type: ignore[assignment]  # mandatory
-    prioritized_emai_ds: EMAIDListType | None = None
+    __slots__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_i_ds', 'maximum_contract_certificate_chains', 'prioritized_emai_ds')
+    header: MessageHeaderType
+    oem_provisioning_certificate_chain: SignedCertificateChainType
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
+    maximum_contract_certificate_chains: int
+    prioritized_emai_ds: EMAIDListType | None
 
-@dataclass(slots=True)
-class SignedCertificateChainType:
+    def __init__(self, header: MessageHeaderType | None = None, oem_provisioning_certificate_chain: SignedCertificateChainType | None = None, list_of_root_certificate_i_ds: ListOfRootCertificateIDsType | None = None, maximum_contract_certificate_chains: int | None = None, prioritized_emai_ds: EMAIDListType | None = None) -> None:
+        self.header = header
+        self.oem_provisioning_certificate_chain = oem_provisioning_certificate_chain
+        self.list_of_root_certificate_i_ds = list_of_root_certificate_i_ds
+        self.maximum_contract_certificate_chains = maximum_contract_certificate_chains
+        self.prioritized_emai_ds = prioritized_emai_ds
+
+class SignedCertificateChainType(Message):
     """XSD type SignedCertificateChainType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    certificate: bytes = None  # type: ignore[assignment]  # mandatory
-    sub_certificates: SubCertificatesType | None = None
+    __slots__ = ('id', 'certificate', 'sub_certificates')
+    id: str
+    certificate: bytes
+    sub_certificates: SubCertificatesType | None
 
-@dataclass(slots=True)
-class ListOfRootCertificateIDsType:
+    def __init__(self, id: str | None = None, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.id = id
+        self.certificate = certificate
+        self.sub_certificates = sub_certificates
+
+class ListOfRootCertificateIDsType(Message):
     """XSD type ListOfRootCertificateIDsType."""
 
-    root_certificate_id: list[X509IssuerSerialType] = field(default_factory=list)
+    __slots__ = ('root_certificate_id',)
+    root_certificate_id: list[X509IssuerSerialType]
 
-@dataclass(slots=True)
-class EMAIDListType:
+    def __init__(self, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
+        self.root_certificate_id = [] if root_certificate_id is None else root_certificate_id
+
+class EMAIDListType(Message):
     """XSD type EMAIDListType."""
 
-    emaid: list[str] = field(default_factory=list)
+    __slots__ = ('emaid',)
+    emaid: list[str]
 
-@dataclass(slots=True)
-class CertificateInstallationResType:
+    def __init__(self, emaid: list[str] | None = None) -> None:
+        self.emaid = [] if emaid is None else emaid
+
+class CertificateInstallationResType(Message):
     """XSD type CertificateInstallationResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    cps_certificate_chain: CertificateChainType = None  # type: ignore[assignment]  # mandatory
-    signed_installation_data: SignedInstallationDataType = None  # type: ignore[assignment]  # mandatory
-    remaining_contract_certificate_chains: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    cps_certificate_chain: CertificateChainType
+    signed_installation_data: SignedInstallationDataType
+    remaining_contract_certificate_chains: int
 
-@dataclass(slots=True)
-class CertificateChainType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, cps_certificate_chain: CertificateChainType | None = None, signed_installation_data: SignedInstallationDataType | None = None, remaining_contract_certificate_chains: int | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.cps_certificate_chain = cps_certificate_chain
+        self.signed_installation_data = signed_installation_data
+        self.remaining_contract_certificate_chains = remaining_contract_certificate_chains
+
+class CertificateChainType(Message):
     """XSD type CertificateChainType."""
 
-    certificate: bytes = None  # type: ignore[assignment]  # mandatory
-    sub_certificates: SubCertificatesType | None = None
+    __slots__ = ('certificate', 'sub_certificates')
+    certificate: bytes
+    sub_certificates: SubCertificatesType | None
 
-@dataclass(slots=True)
-class SignedInstallationDataType:
+    def __init__(self, certificate: bytes | None = None, sub_certificates: SubCertificatesType | None = None) -> None:
+        self.certificate = certificate
+        self.sub_certificates = sub_certificates
+
+class SignedInstallationDataType(Message):
     """XSD type SignedInstallationDataType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    contract_certificate_chain: ContractCertificateChainType = None  # type: ignore[assignment]  # mandatory
-    ecdh_curve: ecdhCurveType = None  # type: ignore[assignment]  # mandatory
-    dh_public_key: bytes = None  # type: ignore[assignment]  # mandatory
-    secp521_encrypted_private_key: bytes | None = None
-    x448_encrypted_private_key: bytes | None = None
-    tpm_encrypted_private_key: bytes | None = None
+    __slots__ = ('id', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
+    id: str
+    contract_certificate_chain: ContractCertificateChainType
+    ecdh_curve: ecdhCurveType
+    dh_public_key: bytes
+    secp521_encrypted_private_key: bytes | None
+    x448_encrypted_private_key: bytes | None
+    tpm_encrypted_private_key: bytes | None
 
-@dataclass(slots=True)
-class ManifestType:
+    def __init__(self, id: str | None = None, contract_certificate_chain: ContractCertificateChainType | None = None, ecdh_curve: ecdhCurveType | None = None, dh_public_key: bytes | None = None, secp521_encrypted_private_key: bytes | None = None, x448_encrypted_private_key: bytes | None = None, tpm_encrypted_private_key: bytes | None = None) -> None:
+        self.id = id
+        self.contract_certificate_chain = contract_certificate_chain
+        self.ecdh_curve = ecdh_curve
+        self.dh_public_key = dh_public_key
+        self.secp521_encrypted_private_key = secp521_encrypted_private_key
+        self.x448_encrypted_private_key = x448_encrypted_private_key
+        self.tpm_encrypted_private_key = tpm_encrypted_private_key
+
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class MeteringConfirmationReqType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class MeteringConfirmationReqType(Message):
     """XSD type MeteringConfirmationReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    signed_metering_data: SignedMeteringDataType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'signed_metering_data')
+    header: MessageHeaderType
+    signed_metering_data: SignedMeteringDataType
 
-@dataclass(slots=True)
-class SignedMeteringDataType:
+    def __init__(self, header: MessageHeaderType | None = None, signed_metering_data: SignedMeteringDataType | None = None) -> None:
+        self.header = header
+        self.signed_metering_data = signed_metering_data
+
+class SignedMeteringDataType(Message):
     """XSD type SignedMeteringDataType."""
 
-    id: str = None  # type: ignore[assignment]  # mandatory
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    meter_info: MeterInfoType = None  # type: ignore[assignment]  # mandatory
-    receipt: ReceiptType | None = None
-    dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None = None
-    scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None = None
+    __slots__ = ('id', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
+    id: str
+    session_id: bytes
+    meter_info: MeterInfoType
+    receipt: ReceiptType | None
+    dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None
+    scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, id: str | None = None, session_id: bytes | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, dynamic_smdt_control_mode: Dynamic_SMDTControlModeType | None = None, scheduled_smdt_control_mode: Scheduled_SMDTControlModeType | None = None) -> None:
+        self.id = id
+        self.session_id = session_id
+        self.meter_info = meter_info
+        self.receipt = receipt
+        self.dynamic_smdt_control_mode = dynamic_smdt_control_mode
+        self.scheduled_smdt_control_mode = scheduled_smdt_control_mode
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    charged_energy_reading_wh: int = None  # type: ignore[assignment]  # mandatory
-    bpt_discharged_energy_reading_wh: int | None = None
-    capacitive_energy_reading_va_rh: int | None = None
-    bpt_inductive_energy_reading_va_rh: int | None = None
-    meter_signature: bytes | None = None
-    meter_status: int | None = None
-    meter_timestamp: int | None = None
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
 
-@dataclass(slots=True)
-class ReceiptType:
+    def __init__(self, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.charged_energy_reading_wh = charged_energy_reading_wh
+        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
+        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
+        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
+        self.meter_signature = meter_signature
+        self.meter_status = meter_status
+        self.meter_timestamp = meter_timestamp
+
+class ReceiptType(Message):
     """XSD type ReceiptType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    energy_costs: DetailedCostType | None = None
-    occupancy_costs: DetailedCostType | None = None
-    additional_services_costs: DetailedCostType | None = None
-    overstay_costs: DetailedCostType | None = None
-    tax_costs: list[DetailedTaxType] = field(default_factory=list)
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    time_anchor: int
+    energy_costs: DetailedCostType | None
+    occupancy_costs: DetailedCostType | None
+    additional_services_costs: DetailedCostType | None
+    overstay_costs: DetailedCostType | None
+    tax_costs: list[DetailedTaxType]
 
-@dataclass(slots=True)
-class DetailedCostType:
+    def __init__(self, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.energy_costs = energy_costs
+        self.occupancy_costs = occupancy_costs
+        self.additional_services_costs = additional_services_costs
+        self.overstay_costs = overstay_costs
+        self.tax_costs = [] if tax_costs is None else tax_costs
+
+class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    cost_per_unit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('amount', 'cost_per_unit')
+    amount: RationalNumberType
+    cost_per_unit: RationalNumberType
 
-@dataclass(slots=True)
-class RationalNumberType:
+    def __init__(self, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
+        self.amount = amount
+        self.cost_per_unit = cost_per_unit
+
+class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
-    exponent: int = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('exponent', 'value')
+    exponent: int
+    value: int
 
-@dataclass(slots=True)
-class DetailedTaxType:
+    def __init__(self, exponent: int | None = None, value: int | None = None) -> None:
+        self.exponent = exponent
+        self.value = value
+
+class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'amount')
+    tax_rule_id: int
+    amount: RationalNumberType
 
-@dataclass(slots=True)
-class Dynamic_SMDTControlModeType:
+    def __init__(self, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.amount = amount
+
+class Dynamic_SMDTControlModeType(Message):
     """XSD type Dynamic_SMDTControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Scheduled_SMDTControlModeType:
+class Scheduled_SMDTControlModeType(Message):
     """XSD type Scheduled_SMDTControlModeType."""
 
-    selected_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('selected_schedule_tuple_id',)
+    selected_schedule_tuple_id: int
 
-@dataclass(slots=True)
-class MeteringConfirmationResType:
+    def __init__(self, selected_schedule_tuple_id: int | None = None) -> None:
+        self.selected_schedule_tuple_id = selected_schedule_tuple_id
+
+class MeteringConfirmationResType(Message):
     """XSD type MeteringConfirmationResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: responseCodeType
 
-@dataclass(slots=True)
-class PowerDeliveryReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+
+class PowerDeliveryReqType(Message):
     """XSD type PowerDeliveryReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    charge_progress: chargeProgressType = None  # type: ignore[assignment]  # mandatory
-    ev_power_profile: EVPowerProfileType | None = None
-    bpt_channel_selection: channelSelectionType | None = None
+    __slots__ = ('header', 'ev_processing', 'charge_progress', 'ev_power_profile', 'bpt_channel_selection')
+    header: MessageHeaderType
+    ev_processing: processingType
+    charge_progress: chargeProgressType
+    ev_power_profile: EVPowerProfileType | None
+    bpt_channel_selection: channelSelectionType | None
 
-@dataclass(slots=True)
-class EVPowerProfileType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, charge_progress: chargeProgressType | None = None, ev_power_profile: EVPowerProfileType | None = None, bpt_channel_selection: channelSelectionType | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.charge_progress = charge_progress
+        self.ev_power_profile = ev_power_profile
+        self.bpt_channel_selection = bpt_channel_selection
+
+class EVPowerProfileType(Message):
     """XSD type EVPowerProfileType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None = None
-    scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None = None
-    ev_power_profile_entries: EVPowerProfileEntryListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('time_anchor', 'dynamic_evppt_control_mode', 'scheduled_evppt_control_mode', 'ev_power_profile_entries')
+    time_anchor: int
+    dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None
+    scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None
+    ev_power_profile_entries: EVPowerProfileEntryListType
 
-@dataclass(slots=True)
-class Dynamic_EVPPTControlModeType:
+    def __init__(self, time_anchor: int | None = None, dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None = None, scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None = None, ev_power_profile_entries: EVPowerProfileEntryListType | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.dynamic_evppt_control_mode = dynamic_evppt_control_mode
+        self.scheduled_evppt_control_mode = scheduled_evppt_control_mode
+        self.ev_power_profile_entries = ev_power_profile_entries
+
+class Dynamic_EVPPTControlModeType(Message):
     """XSD type Dynamic_EVPPTControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Scheduled_EVPPTControlModeType:
+class Scheduled_EVPPTControlModeType(Message):
     """XSD type Scheduled_EVPPTControlModeType."""
 
-    selected_schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    power_tolerance_acceptance: powerToleranceAcceptanceType | None = None
+    __slots__ = ('selected_schedule_tuple_id', 'power_tolerance_acceptance')
+    selected_schedule_tuple_id: int
+    power_tolerance_acceptance: powerToleranceAcceptanceType | None
 
-@dataclass(slots=True)
-class EVPowerProfileEntryListType:
+    def __init__(self, selected_schedule_tuple_id: int | None = None, power_tolerance_acceptance: powerToleranceAcceptanceType | None = None) -> None:
+        self.selected_schedule_tuple_id = selected_schedule_tuple_id
+        self.power_tolerance_acceptance = power_tolerance_acceptance
+
+class EVPowerProfileEntryListType(Message):
     """XSD type EVPowerProfileEntryListType."""
 
-    ev_power_profile_entry: list[PowerScheduleEntryType] = field(default_factory=list)
+    __slots__ = ('ev_power_profile_entry',)
+    ev_power_profile_entry: list[PowerScheduleEntryType]
 
-@dataclass(slots=True)
-class PowerScheduleEntryType:
+    def __init__(self, ev_power_profile_entry: list[PowerScheduleEntryType] | None = None) -> None:
+        self.ev_power_profile_entry = [] if ev_power_profile_entry is None else ev_power_profile_entry
+
+class PowerScheduleEntryType(Message):
     """XSD type PowerScheduleEntryType."""
 
-    duration: int = None  # type: ignore[assignment]  # mandatory
-    power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    power_l2: RationalNumberType | None = None
-    power_l3: RationalNumberType | None = None
+    __slots__ = ('duration', 'power', 'power_l2', 'power_l3')
+    duration: int
+    power: RationalNumberType
+    power_l2: RationalNumberType | None
+    power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class PowerDeliveryResType:
+    def __init__(self, duration: int | None = None, power: RationalNumberType | None = None, power_l2: RationalNumberType | None = None, power_l3: RationalNumberType | None = None) -> None:
+        self.duration = duration
+        self.power = power
+        self.power_l2 = power_l2
+        self.power_l3 = power_l3
+
+class PowerDeliveryResType(Message):
     """XSD type PowerDeliveryResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_status: EVSEStatusType | None = None
+    __slots__ = ('header', 'response_code', 'evse_status')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_status: EVSEStatusType | None
 
-@dataclass(slots=True)
-class EVSEStatusType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_status: EVSEStatusType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_status = evse_status
+
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: evseNotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: evseNotificationType
 
-@dataclass(slots=True)
-class ScheduleExchangeReqType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: evseNotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class ScheduleExchangeReqType(Message):
     """XSD type ScheduleExchangeReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    maximum_supporting_points: int = None  # type: ignore[assignment]  # mandatory
-    dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None = None
-    scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None = None
+    __slots__ = ('header', 'maximum_supporting_points', 'dynamic_se_req_control_mode', 'scheduled_se_req_control_mode')
+    header: MessageHeaderType
+    maximum_supporting_points: int
+    dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None
+    scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None
 
-@dataclass(slots=True)
-class Dynamic_SEReqControlModeType:
+    def __init__(self, header: MessageHeaderType | None = None, maximum_supporting_points: int | None = None, dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None = None, scheduled_se_req_control_mode: Scheduled_SEReqControlModeType | None = None) -> None:
+        self.header = header
+        self.maximum_supporting_points = maximum_supporting_points
+        self.dynamic_se_req_control_mode = dynamic_se_req_control_mode
+        self.scheduled_se_req_control_mode = scheduled_se_req_control_mode
+
+class Dynamic_SEReqControlModeType(Message):
     """XSD type Dynamic_SEReqControlModeType."""
 
-    departure_time: int = None  # type: ignore[assignment]  # mandatory
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    ev_target_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_v2_x_energy_request: RationalNumberType | None = None
-    ev_minimum_v2_x_energy_request: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    departure_time: int
+    minimum_soc: int | None
+    target_soc: int | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_v2_x_energy_request: RationalNumberType | None
+    ev_minimum_v2_x_energy_request: RationalNumberType | None
 
-@dataclass(slots=True)
-class Scheduled_SEReqControlModeType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_v2_x_energy_request: RationalNumberType | None = None, ev_minimum_v2_x_energy_request: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_v2_x_energy_request = ev_maximum_v2_x_energy_request
+        self.ev_minimum_v2_x_energy_request = ev_minimum_v2_x_energy_request
+
+class Scheduled_SEReqControlModeType(Message):
     """XSD type Scheduled_SEReqControlModeType."""
 
-    departure_time: int | None = None
-    ev_target_energy_request: RationalNumberType | None = None
-    ev_maximum_energy_request: RationalNumberType | None = None
-    ev_minimum_energy_request: RationalNumberType | None = None
-    ev_energy_offer: EVEnergyOfferType | None = None
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_energy_offer')
+    departure_time: int | None
+    ev_target_energy_request: RationalNumberType | None
+    ev_maximum_energy_request: RationalNumberType | None
+    ev_minimum_energy_request: RationalNumberType | None
+    ev_energy_offer: EVEnergyOfferType | None
 
-@dataclass(slots=True)
-class EVEnergyOfferType:
+    def __init__(self, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_energy_offer: EVEnergyOfferType | None = None) -> None:
+        self.departure_time = departure_time
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_energy_offer = ev_energy_offer
+
+class EVEnergyOfferType(Message):
     """XSD type EVEnergyOfferType."""
 
-    ev_power_schedule: EVPowerScheduleType = None  # type: ignore[assignment]  # mandatory
-    ev_absolute_price_schedule: EVAbsolutePriceScheduleType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('ev_power_schedule', 'ev_absolute_price_schedule')
+    ev_power_schedule: EVPowerScheduleType
+    ev_absolute_price_schedule: EVAbsolutePriceScheduleType
 
-@dataclass(slots=True)
-class EVPowerScheduleType:
+    def __init__(self, ev_power_schedule: EVPowerScheduleType | None = None, ev_absolute_price_schedule: EVAbsolutePriceScheduleType | None = None) -> None:
+        self.ev_power_schedule = ev_power_schedule
+        self.ev_absolute_price_schedule = ev_absolute_price_schedule
+
+class EVPowerScheduleType(Message):
     """XSD type EVPowerScheduleType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    ev_power_schedule_entries: EVPowerScheduleEntryListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('time_anchor', 'ev_power_schedule_entries')
+    time_anchor: int
+    ev_power_schedule_entries: EVPowerScheduleEntryListType
 
-@dataclass(slots=True)
-class EVPowerScheduleEntryListType:
+    def __init__(self, time_anchor: int | None = None, ev_power_schedule_entries: EVPowerScheduleEntryListType | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.ev_power_schedule_entries = ev_power_schedule_entries
+
+class EVPowerScheduleEntryListType(Message):
     """XSD type EVPowerScheduleEntryListType."""
 
-    ev_power_schedule_entry: list[EVPowerScheduleEntryType] = field(default_factory=list)
+    __slots__ = ('ev_power_schedule_entry',)
+    ev_power_schedule_entry: list[EVPowerScheduleEntryType]
 
-@dataclass(slots=True)
-class EVPowerScheduleEntryType:
+    def __init__(self, ev_power_schedule_entry: list[EVPowerScheduleEntryType] | None = None) -> None:
+        self.ev_power_schedule_entry = [] if ev_power_schedule_entry is None else ev_power_schedule_entry
+
+class EVPowerScheduleEntryType(Message):
     """XSD type EVPowerScheduleEntryType."""
 
-    duration: int = None  # type: ignore[assignment]  # mandatory
-    power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('duration', 'power')
+    duration: int
+    power: RationalNumberType
 
-@dataclass(slots=True)
-class EVAbsolutePriceScheduleType:
+    def __init__(self, duration: int | None = None, power: RationalNumberType | None = None) -> None:
+        self.duration = duration
+        self.power = power
+
+class EVAbsolutePriceScheduleType(Message):
     """XSD type EVAbsolutePriceScheduleType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    currency: str = None  # type: ignore[assignment]  # mandatory
-    price_algorithm: str = None  # type: ignore[assignment]  # mandatory
-    ev_price_rule_stacks: EVPriceRuleStackListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
+    time_anchor: int
+    currency: str
+    price_algorithm: str
+    ev_price_rule_stacks: EVPriceRuleStackListType
 
-@dataclass(slots=True)
-class EVPriceRuleStackListType:
+    def __init__(self, time_anchor: int | None = None, currency: str | None = None, price_algorithm: str | None = None, ev_price_rule_stacks: EVPriceRuleStackListType | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.currency = currency
+        self.price_algorithm = price_algorithm
+        self.ev_price_rule_stacks = ev_price_rule_stacks
+
+class EVPriceRuleStackListType(Message):
     """XSD type EVPriceRuleStackListType."""
 
-    ev_price_rule_stack: list[EVPriceRuleStackType] = field(default_factory=list)
+    __slots__ = ('ev_price_rule_stack',)
+    ev_price_rule_stack: list[EVPriceRuleStackType]
 
-@dataclass(slots=True)
-class EVPriceRuleStackType:
+    def __init__(self, ev_price_rule_stack: list[EVPriceRuleStackType] | None = None) -> None:
+        self.ev_price_rule_stack = [] if ev_price_rule_stack is None else ev_price_rule_stack
+
+class EVPriceRuleStackType(Message):
     """XSD type EVPriceRuleStackType."""
 
-    duration: int = None  # type: ignore[assignment]  # mandatory
-    ev_price_rule: list[EVPriceRuleType] = field(default_factory=list)
+    __slots__ = ('duration', 'ev_price_rule')
+    duration: int
+    ev_price_rule: list[EVPriceRuleType]
 
-@dataclass(slots=True)
-class EVPriceRuleType:
+    def __init__(self, duration: int | None = None, ev_price_rule: list[EVPriceRuleType] | None = None) -> None:
+        self.duration = duration
+        self.ev_price_rule = [] if ev_price_rule is None else ev_price_rule
+
+class EVPriceRuleType(Message):
     """XSD type EVPriceRuleType."""
 
-    energy_fee: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    power_range_start: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('energy_fee', 'power_range_start')
+    energy_fee: RationalNumberType
+    power_range_start: RationalNumberType
 
-@dataclass(slots=True)
-class ScheduleExchangeResType:
+    def __init__(self, energy_fee: RationalNumberType | None = None, power_range_start: RationalNumberType | None = None) -> None:
+        self.energy_fee = energy_fee
+        self.power_range_start = power_range_start
+
+class ScheduleExchangeResType(Message):
     """XSD type ScheduleExchangeResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    go_to_pause: bool | None = None
-    dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None = None
-    scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None = None
+    __slots__ = ('header', 'response_code', 'evse_processing', 'go_to_pause', 'dynamic_se_res_control_mode', 'scheduled_se_res_control_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    go_to_pause: bool | None
+    dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None
+    scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None
 
-@dataclass(slots=True)
-class Dynamic_SEResControlModeType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, go_to_pause: bool | None = None, dynamic_se_res_control_mode: Dynamic_SEResControlModeType | None = None, scheduled_se_res_control_mode: Scheduled_SEResControlModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.go_to_pause = go_to_pause
+        self.dynamic_se_res_control_mode = dynamic_se_res_control_mode
+        self.scheduled_se_res_control_mode = scheduled_se_res_control_mode
+
+class Dynamic_SEResControlModeType(Message):
     """XSD type Dynamic_SEResControlModeType."""
 
-    departure_time: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    absolute_price_schedule: AbsolutePriceScheduleType | None = None
-    price_level_schedule: PriceLevelScheduleType | None = None
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'absolute_price_schedule', 'price_level_schedule')
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    absolute_price_schedule: AbsolutePriceScheduleType | None
+    price_level_schedule: PriceLevelScheduleType | None
 
-@dataclass(slots=True)
-class AbsolutePriceScheduleType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: AbsolutePriceScheduleType | None = None, price_level_schedule: PriceLevelScheduleType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.absolute_price_schedule = absolute_price_schedule
+        self.price_level_schedule = price_level_schedule
+
+class AbsolutePriceScheduleType(Message):
     """XSD type AbsolutePriceScheduleType."""
 
-    id: str | None = None
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    price_schedule_id: int = None  # type: ignore[assignment]  # mandatory
-    price_schedule_description: str | None = None
-    currency: str = None  # type: ignore[assignment]  # mandatory
-    language: str = None  # type: ignore[assignment]  # mandatory
-    price_algorithm: str = None  # type: ignore[assignment]  # mandatory
-    minimum_cost: RationalNumberType | None = None
-    maximum_cost: RationalNumberType | None = None
-    tax_rules: TaxRuleListType | None = None
-    price_rule_stacks: PriceRuleStackListType = None  # type: ignore[assignment]  # mandatory
-    overstay_rules: OverstayRuleListType | None = None
-    additional_selected_services: AdditionalServiceListType | None = None
+    __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'currency', 'language', 'price_algorithm', 'minimum_cost', 'maximum_cost', 'tax_rules', 'price_rule_stacks', 'overstay_rules', 'additional_selected_services')
+    id: str | None
+    time_anchor: int
+    price_schedule_id: int
+    price_schedule_description: str | None
+    currency: str
+    language: str
+    price_algorithm: str
+    minimum_cost: RationalNumberType | None
+    maximum_cost: RationalNumberType | None
+    tax_rules: TaxRuleListType | None
+    price_rule_stacks: PriceRuleStackListType
+    overstay_rules: OverstayRuleListType | None
+    additional_selected_services: AdditionalServiceListType | None
 
-@dataclass(slots=True)
-class TaxRuleListType:
+    def __init__(self, id: str | None = None, time_anchor: int | None = None, price_schedule_id: int | None = None, price_schedule_description: str | None = None, currency: str | None = None, language: str | None = None, price_algorithm: str | None = None, minimum_cost: RationalNumberType | None = None, maximum_cost: RationalNumberType | None = None, tax_rules: TaxRuleListType | None = None, price_rule_stacks: PriceRuleStackListType | None = None, overstay_rules: OverstayRuleListType | None = None, additional_selected_services: AdditionalServiceListType | None = None) -> None:
+        self.id = id
+        self.time_anchor = time_anchor
+        self.price_schedule_id = price_schedule_id
+        self.price_schedule_description = price_schedule_description
+        self.currency = currency
+        self.language = language
+        self.price_algorithm = price_algorithm
+        self.minimum_cost = minimum_cost
+        self.maximum_cost = maximum_cost
+        self.tax_rules = tax_rules
+        self.price_rule_stacks = price_rule_stacks
+        self.overstay_rules = overstay_rules
+        self.additional_selected_services = additional_selected_services
+
+class TaxRuleListType(Message):
     """XSD type TaxRuleListType."""
 
-    tax_rule: list[TaxRuleType] = field(default_factory=list)
+    __slots__ = ('tax_rule',)
+    tax_rule: list[TaxRuleType]
 
-@dataclass(slots=True)
-class TaxRuleType:
+    def __init__(self, tax_rule: list[TaxRuleType] | None = None) -> None:
+        self.tax_rule = [] if tax_rule is None else tax_rule
+
+class TaxRuleType(Message):
     """XSD type TaxRuleType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    tax_rule_name: str | None = None
-    tax_rate: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    tax_included_in_price: bool | None = None
-    applies_to_energy_fee: bool = None  # type: ignore[assignment]  # mandatory
-    applies_to_parking_fee: bool = None  # type: ignore[assignment]  # mandatory
-    applies_to_overstay_fee: bool = None  # type: ignore[assignment]  # mandatory
-    applies_minimum_maximum_cost: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'tax_rule_name', 'tax_rate', 'tax_included_in_price', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost')
+    tax_rule_id: int
+    tax_rule_name: str | None
+    tax_rate: RationalNumberType
+    tax_included_in_price: bool | None
+    applies_to_energy_fee: bool
+    applies_to_parking_fee: bool
+    applies_to_overstay_fee: bool
+    applies_minimum_maximum_cost: bool
 
-@dataclass(slots=True)
-class PriceRuleStackListType:
+    def __init__(self, tax_rule_id: int | None = None, tax_rule_name: str | None = None, tax_rate: RationalNumberType | None = None, tax_included_in_price: bool | None = None, applies_to_energy_fee: bool | None = None, applies_to_parking_fee: bool | None = None, applies_to_overstay_fee: bool | None = None, applies_minimum_maximum_cost: bool | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.tax_rule_name = tax_rule_name
+        self.tax_rate = tax_rate
+        self.tax_included_in_price = tax_included_in_price
+        self.applies_to_energy_fee = applies_to_energy_fee
+        self.applies_to_parking_fee = applies_to_parking_fee
+        self.applies_to_overstay_fee = applies_to_overstay_fee
+        self.applies_minimum_maximum_cost = applies_minimum_maximum_cost
+
+class PriceRuleStackListType(Message):
     """XSD type PriceRuleStackListType."""
 
-    price_rule_stack: list[PriceRuleStackType] = field(default_factory=list)
+    __slots__ = ('price_rule_stack',)
+    price_rule_stack: list[PriceRuleStackType]
 
-@dataclass(slots=True)
-class PriceRuleStackType:
+    def __init__(self, price_rule_stack: list[PriceRuleStackType] | None = None) -> None:
+        self.price_rule_stack = [] if price_rule_stack is None else price_rule_stack
+
+class PriceRuleStackType(Message):
     """XSD type PriceRuleStackType."""
 
-    duration: int = None  # type: ignore[assignment]  # mandatory
-    price_rule: list[PriceRuleType] = field(default_factory=list)
+    __slots__ = ('duration', 'price_rule')
+    duration: int
+    price_rule: list[PriceRuleType]
 
-@dataclass(slots=True)
-class PriceRuleType:
+    def __init__(self, duration: int | None = None, price_rule: list[PriceRuleType] | None = None) -> None:
+        self.duration = duration
+        self.price_rule = [] if price_rule is None else price_rule
+
+class PriceRuleType(Message):
     """XSD type PriceRuleType."""
 
-    energy_fee: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    parking_fee: RationalNumberType | None = None
-    parking_fee_period: int | None = None
-    carbon_dioxide_emission: int | None = None
-    renewable_generation_percentage: int | None = None
-    power_range_start: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('energy_fee', 'parking_fee', 'parking_fee_period', 'carbon_dioxide_emission', 'renewable_generation_percentage', 'power_range_start')
+    energy_fee: RationalNumberType
+    parking_fee: RationalNumberType | None
+    parking_fee_period: int | None
+    carbon_dioxide_emission: int | None
+    renewable_generation_percentage: int | None
+    power_range_start: RationalNumberType
 
-@dataclass(slots=True)
-class OverstayRuleListType:
+    def __init__(self, energy_fee: RationalNumberType | None = None, parking_fee: RationalNumberType | None = None, parking_fee_period: int | None = None, carbon_dioxide_emission: int | None = None, renewable_generation_percentage: int | None = None, power_range_start: RationalNumberType | None = None) -> None:
+        self.energy_fee = energy_fee
+        self.parking_fee = parking_fee
+        self.parking_fee_period = parking_fee_period
+        self.carbon_dioxide_emission = carbon_dioxide_emission
+        self.renewable_generation_percentage = renewable_generation_percentage
+        self.power_range_start = power_range_start
+
+class OverstayRuleListType(Message):
     """XSD type OverstayRuleListType."""
 
-    overstay_time_threshold: int | None = None
-    overstay_power_threshold: RationalNumberType | None = None
-    overstay_rule: list[OverstayRuleType] = field(default_factory=list)
+    __slots__ = ('overstay_time_threshold', 'overstay_power_threshold', 'overstay_rule')
+    overstay_time_threshold: int | None
+    overstay_power_threshold: RationalNumberType | None
+    overstay_rule: list[OverstayRuleType]
 
-@dataclass(slots=True)
-class OverstayRuleType:
+    def __init__(self, overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumberType | None = None, overstay_rule: list[OverstayRuleType] | None = None) -> None:
+        self.overstay_time_threshold = overstay_time_threshold
+        self.overstay_power_threshold = overstay_power_threshold
+        self.overstay_rule = [] if overstay_rule is None else overstay_rule
+
+class OverstayRuleType(Message):
     """XSD type OverstayRuleType."""
 
-    overstay_rule_description: str | None = None
-    start_time: int = None  # type: ignore[assignment]  # mandatory
-    overstay_fee: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    overstay_fee_period: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('overstay_rule_description', 'start_time', 'overstay_fee', 'overstay_fee_period')
+    overstay_rule_description: str | None
+    start_time: int
+    overstay_fee: RationalNumberType
+    overstay_fee_period: int
 
-@dataclass(slots=True)
-class AdditionalServiceListType:
+    def __init__(self, overstay_rule_description: str | None = None, start_time: int | None = None, overstay_fee: RationalNumberType | None = None, overstay_fee_period: int | None = None) -> None:
+        self.overstay_rule_description = overstay_rule_description
+        self.start_time = start_time
+        self.overstay_fee = overstay_fee
+        self.overstay_fee_period = overstay_fee_period
+
+class AdditionalServiceListType(Message):
     """XSD type AdditionalServiceListType."""
 
-    additional_service: list[AdditionalServiceType] = field(default_factory=list)
+    __slots__ = ('additional_service',)
+    additional_service: list[AdditionalServiceType]
 
-@dataclass(slots=True)
-class AdditionalServiceType:
+    def __init__(self, additional_service: list[AdditionalServiceType] | None = None) -> None:
+        self.additional_service = [] if additional_service is None else additional_service
+
+class AdditionalServiceType(Message):
     """XSD type AdditionalServiceType."""
 
-    service_name: str = None  # type: ignore[assignment]  # mandatory
-    service_fee: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_name', 'service_fee')
+    service_name: str
+    service_fee: RationalNumberType
 
-@dataclass(slots=True)
-class PriceLevelScheduleType:
+    def __init__(self, service_name: str | None = None, service_fee: RationalNumberType | None = None) -> None:
+        self.service_name = service_name
+        self.service_fee = service_fee
+
+class PriceLevelScheduleType(Message):
     """XSD type PriceLevelScheduleType."""
 
-    id: str | None = None
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    price_schedule_id: int = None  # type: ignore[assignment]  # mandatory
-    price_schedule_description: str | None = None
-    number_of_price_levels: int = None  # type: ignore[assignment]  # mandatory
-    price_level_schedule_entries: PriceLevelScheduleEntryListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'number_of_price_levels', 'price_level_schedule_entries')
+    id: str | None
+    time_anchor: int
+    price_schedule_id: int
+    price_schedule_description: str | None
+    number_of_price_levels: int
+    price_level_schedule_entries: PriceLevelScheduleEntryListType
 
-@dataclass(slots=True)
-class PriceLevelScheduleEntryListType:
+    def __init__(self, id: str | None = None, time_anchor: int | None = None, price_schedule_id: int | None = None, price_schedule_description: str | None = None, number_of_price_levels: int | None = None, price_level_schedule_entries: PriceLevelScheduleEntryListType | None = None) -> None:
+        self.id = id
+        self.time_anchor = time_anchor
+        self.price_schedule_id = price_schedule_id
+        self.price_schedule_description = price_schedule_description
+        self.number_of_price_levels = number_of_price_levels
+        self.price_level_schedule_entries = price_level_schedule_entries
+
+class PriceLevelScheduleEntryListType(Message):
     """XSD type PriceLevelScheduleEntryListType."""
 
-    price_level_schedule_entry: list[PriceLevelScheduleEntryType] = field(default_factory=list)
+    __slots__ = ('price_level_schedule_entry',)
+    price_level_schedule_entry: list[PriceLevelScheduleEntryType]
 
-@dataclass(slots=True)
-class PriceLevelScheduleEntryType:
+    def __init__(self, price_level_schedule_entry: list[PriceLevelScheduleEntryType] | None = None) -> None:
+        self.price_level_schedule_entry = [] if price_level_schedule_entry is None else price_level_schedule_entry
+
+class PriceLevelScheduleEntryType(Message):
     """XSD type PriceLevelScheduleEntryType."""
 
-    duration: int = None  # type: ignore[assignment]  # mandatory
-    price_level: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('duration', 'price_level')
+    duration: int
+    price_level: int
 
-@dataclass(slots=True)
-class Scheduled_SEResControlModeType:
+    def __init__(self, duration: int | None = None, price_level: int | None = None) -> None:
+        self.duration = duration
+        self.price_level = price_level
+
+class Scheduled_SEResControlModeType(Message):
     """XSD type Scheduled_SEResControlModeType."""
 
-    schedule_tuple: list[ScheduleTupleType] = field(default_factory=list)
+    __slots__ = ('schedule_tuple',)
+    schedule_tuple: list[ScheduleTupleType]
 
-@dataclass(slots=True)
-class ScheduleTupleType:
+    def __init__(self, schedule_tuple: list[ScheduleTupleType] | None = None) -> None:
+        self.schedule_tuple = [] if schedule_tuple is None else schedule_tuple
+
+class ScheduleTupleType(Message):
     """XSD type ScheduleTupleType."""
 
-    schedule_tuple_id: int = None  # type: ignore[assignment]  # mandatory
-    charging_schedule: ChargingScheduleType = None  # type: ignore[assignment]  # mandatory
-    discharging_schedule: ChargingScheduleType | None = None
+    __slots__ = ('schedule_tuple_id', 'charging_schedule', 'discharging_schedule')
+    schedule_tuple_id: int
+    charging_schedule: ChargingScheduleType
+    discharging_schedule: ChargingScheduleType | None
 
-@dataclass(slots=True)
-class ChargingScheduleType:
+    def __init__(self, schedule_tuple_id: int | None = None, charging_schedule: ChargingScheduleType | None = None, discharging_schedule: ChargingScheduleType | None = None) -> None:
+        self.schedule_tuple_id = schedule_tuple_id
+        self.charging_schedule = charging_schedule
+        self.discharging_schedule = discharging_schedule
+
+class ChargingScheduleType(Message):
     """XSD type ChargingScheduleType."""
 
-    power_schedule: PowerScheduleType = None  # type: ignore[assignment]  # mandatory
-    absolute_price_schedule: AbsolutePriceScheduleType | None = None
-    price_level_schedule: PriceLevelScheduleType | None = None
+    __slots__ = ('power_schedule', 'absolute_price_schedule', 'price_level_schedule')
+    power_schedule: PowerScheduleType
+    absolute_price_schedule: AbsolutePriceScheduleType | None
+    price_level_schedule: PriceLevelScheduleType | None
 
-@dataclass(slots=True)
-class PowerScheduleType:
+    def __init__(self, power_schedule: PowerScheduleType | None = None, absolute_price_schedule: AbsolutePriceScheduleType | None = None, price_level_schedule: PriceLevelScheduleType | None = None) -> None:
+        self.power_schedule = power_schedule
+        self.absolute_price_schedule = absolute_price_schedule
+        self.price_level_schedule = price_level_schedule
+
+class PowerScheduleType(Message):
     """XSD type PowerScheduleType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    available_energy: RationalNumberType | None = None
-    power_tolerance: RationalNumberType | None = None
-    power_schedule_entries: PowerScheduleEntryListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('time_anchor', 'available_energy', 'power_tolerance', 'power_schedule_entries')
+    time_anchor: int
+    available_energy: RationalNumberType | None
+    power_tolerance: RationalNumberType | None
+    power_schedule_entries: PowerScheduleEntryListType
 
-@dataclass(slots=True)
-class PowerScheduleEntryListType:
+    def __init__(self, time_anchor: int | None = None, available_energy: RationalNumberType | None = None, power_tolerance: RationalNumberType | None = None, power_schedule_entries: PowerScheduleEntryListType | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.available_energy = available_energy
+        self.power_tolerance = power_tolerance
+        self.power_schedule_entries = power_schedule_entries
+
+class PowerScheduleEntryListType(Message):
     """XSD type PowerScheduleEntryListType."""
 
-    power_schedule_entry: list[PowerScheduleEntryType] = field(default_factory=list)
+    __slots__ = ('power_schedule_entry',)
+    power_schedule_entry: list[PowerScheduleEntryType]
 
-@dataclass(slots=True)
-class ServiceDetailReqType:
+    def __init__(self, power_schedule_entry: list[PowerScheduleEntryType] | None = None) -> None:
+        self.power_schedule_entry = [] if power_schedule_entry is None else power_schedule_entry
+
+class ServiceDetailReqType(Message):
     """XSD type ServiceDetailReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    service_id: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'service_id')
+    header: MessageHeaderType
+    service_id: int
 
-@dataclass(slots=True)
-class ServiceDetailResType:
+    def __init__(self, header: MessageHeaderType | None = None, service_id: int | None = None) -> None:
+        self.header = header
+        self.service_id = service_id
+
+class ServiceDetailResType(Message):
     """XSD type ServiceDetailResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    service_parameter_list: ServiceParameterListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'service_id', 'service_parameter_list')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    service_id: int
+    service_parameter_list: ServiceParameterListType
 
-@dataclass(slots=True)
-class ServiceParameterListType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, service_id: int | None = None, service_parameter_list: ServiceParameterListType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.service_id = service_id
+        self.service_parameter_list = service_parameter_list
+
+class ServiceParameterListType(Message):
     """XSD type ServiceParameterListType."""
 
-    parameter_set: list[ParameterSetType] = field(default_factory=list)
+    __slots__ = ('parameter_set',)
+    parameter_set: list[ParameterSetType]
 
-@dataclass(slots=True)
-class ParameterSetType:
+    def __init__(self, parameter_set: list[ParameterSetType] | None = None) -> None:
+        self.parameter_set = [] if parameter_set is None else parameter_set
+
+class ParameterSetType(Message):
     """XSD type ParameterSetType."""
 
-    parameter_set_id: int = None  # type: ignore[assignment]  # mandatory
-    parameter: list[ParameterType] = field(default_factory=list)
+    __slots__ = ('parameter_set_id', 'parameter')
+    parameter_set_id: int
+    parameter: list[ParameterType]
 
-@dataclass(slots=True)
-class ParameterType:
+    def __init__(self, parameter_set_id: int | None = None, parameter: list[ParameterType] | None = None) -> None:
+        self.parameter_set_id = parameter_set_id
+        self.parameter = [] if parameter is None else parameter
+
+class ParameterType(Message):
     """XSD type ParameterType."""
 
-    name: str = None  # type: ignore[assignment]  # mandatory
-    bool_value: bool | None = None
-    byte_value: int | None = None
-    short_value: int | None = None
-    int_value: int | None = None
-    rational_number: RationalNumberType | None = None
-    finite_string: str | None = None
+    __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string')
+    name: str
+    bool_value: bool | None
+    byte_value: int | None
+    short_value: int | None
+    int_value: int | None
+    rational_number: RationalNumberType | None
+    finite_string: str | None
 
-@dataclass(slots=True)
-class ServiceDiscoveryReqType:
+    def __init__(self, name: str | None = None, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, rational_number: RationalNumberType | None = None, finite_string: str | None = None) -> None:
+        self.name = name
+        self.bool_value = bool_value
+        self.byte_value = byte_value
+        self.short_value = short_value
+        self.int_value = int_value
+        self.rational_number = rational_number
+        self.finite_string = finite_string
+
+class ServiceDiscoveryReqType(Message):
     """XSD type ServiceDiscoveryReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    supported_service_i_ds: ServiceIDListType | None = None
+    __slots__ = ('header', 'supported_service_i_ds')
+    header: MessageHeaderType
+    supported_service_i_ds: ServiceIDListType | None
 
-@dataclass(slots=True)
-class ServiceIDListType:
+    def __init__(self, header: MessageHeaderType | None = None, supported_service_i_ds: ServiceIDListType | None = None) -> None:
+        self.header = header
+        self.supported_service_i_ds = supported_service_i_ds
+
+class ServiceIDListType(Message):
     """XSD type ServiceIDListType."""
 
-    service_id: list[int] = field(default_factory=list)
+    __slots__ = ('service_id',)
+    service_id: list[int]
 
-@dataclass(slots=True)
-class ServiceDiscoveryResType:
+    def __init__(self, service_id: list[int] | None = None) -> None:
+        self.service_id = [] if service_id is None else service_id
+
+class ServiceDiscoveryResType(Message):
     """XSD type ServiceDiscoveryResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    service_renegotiation_supported: bool = None  # type: ignore[assignment]  # mandatory
-    energy_transfer_service_list: ServiceListType = None  # type: ignore[assignment]  # mandatory
-    vas_list: ServiceListType | None = None
+    __slots__ = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list', 'vas_list')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    service_renegotiation_supported: bool
+    energy_transfer_service_list: ServiceListType
+    vas_list: ServiceListType | None
 
-@dataclass(slots=True)
-class ServiceListType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, service_renegotiation_supported: bool | None = None, energy_transfer_service_list: ServiceListType | None = None, vas_list: ServiceListType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.service_renegotiation_supported = service_renegotiation_supported
+        self.energy_transfer_service_list = energy_transfer_service_list
+        self.vas_list = vas_list
+
+class ServiceListType(Message):
     """XSD type ServiceListType."""
 
-    service: list[ServiceType] = field(default_factory=list)
+    __slots__ = ('service',)
+    service: list[ServiceType]
 
-@dataclass(slots=True)
-class ServiceType:
+    def __init__(self, service: list[ServiceType] | None = None) -> None:
+        self.service = [] if service is None else service
+
+class ServiceType(Message):
     """XSD type ServiceType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    free_service: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_id', 'free_service')
+    service_id: int
+    free_service: bool
 
-@dataclass(slots=True)
-class ServiceSelectionReqType:
+    def __init__(self, service_id: int | None = None, free_service: bool | None = None) -> None:
+        self.service_id = service_id
+        self.free_service = free_service
+
+class ServiceSelectionReqType(Message):
     """XSD type ServiceSelectionReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    selected_energy_transfer_service: SelectedServiceType = None  # type: ignore[assignment]  # mandatory
-    selected_vas_list: SelectedServiceListType | None = None
+    __slots__ = ('header', 'selected_energy_transfer_service', 'selected_vas_list')
+    header: MessageHeaderType
+    selected_energy_transfer_service: SelectedServiceType
+    selected_vas_list: SelectedServiceListType | None
 
-@dataclass(slots=True)
-class SelectedServiceType:
+    def __init__(self, header: MessageHeaderType | None = None, selected_energy_transfer_service: SelectedServiceType | None = None, selected_vas_list: SelectedServiceListType | None = None) -> None:
+        self.header = header
+        self.selected_energy_transfer_service = selected_energy_transfer_service
+        self.selected_vas_list = selected_vas_list
+
+class SelectedServiceType(Message):
     """XSD type SelectedServiceType."""
 
-    service_id: int = None  # type: ignore[assignment]  # mandatory
-    parameter_set_id: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('service_id', 'parameter_set_id')
+    service_id: int
+    parameter_set_id: int
 
-@dataclass(slots=True)
-class SelectedServiceListType:
+    def __init__(self, service_id: int | None = None, parameter_set_id: int | None = None) -> None:
+        self.service_id = service_id
+        self.parameter_set_id = parameter_set_id
+
+class SelectedServiceListType(Message):
     """XSD type SelectedServiceListType."""
 
-    selected_service: list[SelectedServiceType] = field(default_factory=list)
+    __slots__ = ('selected_service',)
+    selected_service: list[SelectedServiceType]
 
-@dataclass(slots=True)
-class ServiceSelectionResType:
+    def __init__(self, selected_service: list[SelectedServiceType] | None = None) -> None:
+        self.selected_service = [] if selected_service is None else selected_service
+
+class ServiceSelectionResType(Message):
     """XSD type ServiceSelectionResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: responseCodeType
 
-@dataclass(slots=True)
-class SessionSetupReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+
+class SessionSetupReqType(Message):
     """XSD type SessionSetupReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    evccid: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'evccid')
+    header: MessageHeaderType
+    evccid: str
 
-@dataclass(slots=True)
-class SessionSetupResType:
+    def __init__(self, header: MessageHeaderType | None = None, evccid: str | None = None) -> None:
+        self.header = header
+        self.evccid = evccid
+
+class SessionSetupResType(Message):
     """XSD type SessionSetupResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evseid: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evseid')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evseid: str
 
-@dataclass(slots=True)
-class SessionStopReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evseid: str | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evseid = evseid
+
+class SessionStopReqType(Message):
     """XSD type SessionStopReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    charging_session: chargingSessionType = None  # type: ignore[assignment]  # mandatory
-    ev_termination_code: str | None = None
-    ev_termination_explanation: str | None = None
+    __slots__ = ('header', 'charging_session', 'ev_termination_code', 'ev_termination_explanation')
+    header: MessageHeaderType
+    charging_session: chargingSessionType
+    ev_termination_code: str | None
+    ev_termination_explanation: str | None
 
-@dataclass(slots=True)
-class SessionStopResType:
+    def __init__(self, header: MessageHeaderType | None = None, charging_session: chargingSessionType | None = None, ev_termination_code: str | None = None, ev_termination_explanation: str | None = None) -> None:
+        self.header = header
+        self.charging_session = charging_session
+        self.ev_termination_code = ev_termination_code
+        self.ev_termination_explanation = ev_termination_explanation
+
+class SessionStopResType(Message):
     """XSD type SessionStopResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code')
+    header: MessageHeaderType
+    response_code: responseCodeType
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
 
-@dataclass(slots=True)
-class VehicleCheckInReqType:
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
+
+class VehicleCheckInReqType(Message):
     """XSD type VehicleCheckInReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_check_in_status: evCheckInStatusType = None  # type: ignore[assignment]  # mandatory
-    parking_method: parkingMethodType = None  # type: ignore[assignment]  # mandatory
-    vehicle_frame: int | None = None
-    device_offset: int | None = None
-    vehicle_travel: int | None = None
+    __slots__ = ('header', 'ev_check_in_status', 'parking_method', 'vehicle_frame', 'device_offset', 'vehicle_travel')
+    header: MessageHeaderType
+    ev_check_in_status: evCheckInStatusType
+    parking_method: parkingMethodType
+    vehicle_frame: int | None
+    device_offset: int | None
+    vehicle_travel: int | None
 
-@dataclass(slots=True)
-class VehicleCheckInResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_check_in_status: evCheckInStatusType | None = None, parking_method: parkingMethodType | None = None, vehicle_frame: int | None = None, device_offset: int | None = None, vehicle_travel: int | None = None) -> None:
+        self.header = header
+        self.ev_check_in_status = ev_check_in_status
+        self.parking_method = parking_method
+        self.vehicle_frame = vehicle_frame
+        self.device_offset = device_offset
+        self.vehicle_travel = vehicle_travel
+
+class VehicleCheckInResType(Message):
     """XSD type VehicleCheckInResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    parking_space: int | None = None
-    device_location: int | None = None
-    target_distance: int | None = None
+    __slots__ = ('header', 'response_code', 'parking_space', 'device_location', 'target_distance')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    parking_space: int | None
+    device_location: int | None
+    target_distance: int | None
 
-@dataclass(slots=True)
-class VehicleCheckOutReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, parking_space: int | None = None, device_location: int | None = None, target_distance: int | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.parking_space = parking_space
+        self.device_location = device_location
+        self.target_distance = target_distance
+
+class VehicleCheckOutReqType(Message):
     """XSD type VehicleCheckOutReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_check_out_status: evCheckOutStatusType = None  # type: ignore[assignment]  # mandatory
-    check_out_time: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_check_out_status', 'check_out_time')
+    header: MessageHeaderType
+    ev_check_out_status: evCheckOutStatusType
+    check_out_time: int
 
-@dataclass(slots=True)
-class VehicleCheckOutResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_check_out_status: evCheckOutStatusType | None = None, check_out_time: int | None = None) -> None:
+        self.header = header
+        self.ev_check_out_status = ev_check_out_status
+        self.check_out_time = check_out_time
+
+class VehicleCheckOutResType(Message):
     """XSD type VehicleCheckOutResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_check_out_status: evseCheckOutStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_check_out_status')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_check_out_status: evseCheckOutStatusType
 
-@dataclass(slots=True)
-class DisplayParametersType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_check_out_status: evseCheckOutStatusType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_check_out_status = evse_check_out_status
+
+class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
-    present_soc: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    maximum_soc: int | None = None
-    remaining_time_to_minimum_soc: int | None = None
-    remaining_time_to_target_soc: int | None = None
-    remaining_time_to_maximum_soc: int | None = None
-    charging_complete: bool | None = None
-    battery_energy_capacity: RationalNumberType | None = None
-    inlet_hot: bool | None = None
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumberType | None
+    inlet_hot: bool | None
+
+    def __init__(self, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
+        self.present_soc = present_soc
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.maximum_soc = maximum_soc
+        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
+        self.remaining_time_to_target_soc = remaining_time_to_target_soc
+        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
+        self.charging_complete = charging_complete
+        self.battery_energy_capacity = battery_energy_capacity
+        self.inlet_hot = inlet_hot
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
@@ -1095,38 +1634,38 @@ _T1 = (1, -2)
 _S2 = ('enum', None, None, authorizationType, None)
 _T3 = (2, 3, -2, -3)
 _T4 = (-1, -2)
-_S5 = ('hex', None, None, None, 8)
-_S6 = ('uint', 0, 18446744073709551615, None, None)
-_T7 = (2, -1, -2, -3)
-_C8 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_T5 = (2, -1, -2, -3)
+_C6 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_S7 = ('hex', None, None, None, 8)
+_S8 = ('uint', 0, 18446744073709551615, None, None)
 _T9 = (0, 1, -2, -3)
 _T10 = (2, -2)
 _T11 = (3, 4, -1, -2)
 _T12 = (4, -1, -2, -3)
 _C13 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C14 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C15 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T16 = (3, -2)
-_T17 = (3, -1, -2, -3)
-_C18 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T19 = (-5, -1, -4, -2)
-_T20 = (1, -5, -1, -4, -2, -3, -3, -3)
-_S21 = ('int', None, None, None, None)
-_C22 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T23 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T24 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T25 = (2, 3, 4, -2)
-_T26 = (3, 4, -2, -3)
-_T27 = (4, -2)
-_T28 = (5, -2)
-_S29 = ('b64', None, None, None, None)
-_C30 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C31 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C32 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C33 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T34 = (0, -1, -2, -3)
-_S35 = ('string', None, None, None, None)
-_C36 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C14 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C15 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C16 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T17 = (3, -2)
+_T18 = (3, -1, -2, -3)
+_T19 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T20 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T21 = (2, 3, 4, -2)
+_T22 = (3, 4, -2, -3)
+_T23 = (4, -2)
+_T24 = (5, -2)
+_C25 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_T26 = (-5, -1, -4, -2)
+_T27 = (1, -5, -1, -4, -2, -3, -3, -3)
+_S28 = ('int', None, None, None, None)
+_C29 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S30 = ('b64', None, None, None, None)
+_C31 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C32 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C33 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C34 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T35 = (0, -1, -2, -3)
+_S36 = ('string', None, None, None, None)
 _T37 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
 _T38 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
 _T39 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
@@ -1159,36 +1698,36 @@ _S65 = ('enum', None, None, responseCodeType, None)
 _S66 = ('enum', None, None, processingType, None)
 _S67 = ('bool', None, None, None, None)
 _T68 = (4, 5, -2, -3)
-_C69 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None)
-_T70 = (1, -1, -2, -3)
+_T69 = (1, -1, -2, -3)
+_C70 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None)
 _C71 = (None, None, None, (2, 1), None, None, None, (1, 0))
 _S72 = ('string', None, None, None, 80)
 _S73 = ('nbit', 0, 255, None, None)
 _C74 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
 _S75 = ('string', None, None, None, 255)
-_S76 = ('enum', None, None, ecdhCurveType, None)
-_S77 = ('b64', None, None, None, 133)
-_T78 = (4, 5, 6, -2)
+_T76 = (4, 5, 6, -2)
+_S77 = ('enum', None, None, ecdhCurveType, None)
+_S78 = ('b64', None, None, None, 133)
 _S79 = ('b64', None, None, None, 94)
 _S80 = ('b64', None, None, None, 84)
 _S81 = ('b64', None, None, None, 206)
-_T82 = (3, 4, 5, -2)
-_C83 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, None)
-_S84 = ('string', None, None, None, 32)
-_T85 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T86 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T87 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T88 = (5, 6, 7, -1, -2, -3, -3, -3)
-_S89 = ('b64', None, None, None, 64)
-_T90 = (6, 7, -1, -2)
-_S91 = ('int', -32768, 32767, None, None)
-_T92 = (7, -1, -2, -3)
-_C93 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C94 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C95 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C96 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C97 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C98 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T82 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T83 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T84 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T85 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T86 = (6, 7, -1, -2)
+_T87 = (7, -1, -2, -3)
+_T88 = (3, 4, 5, -2)
+_C89 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C90 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C91 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C92 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C93 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C94 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C95 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, None)
+_S96 = ('string', None, None, None, 32)
+_S97 = ('b64', None, None, None, 64)
+_S98 = ('int', -32768, 32767, None, None)
 _T99 = (1, 2, 3, 4, 5, -1, -2, -3)
 _T100 = (2, 3, 4, 5, -1, -2, -3, -3)
 _T101 = (3, 4, 5, -1, -2, -3, -3, -3)
@@ -1203,66 +1742,66 @@ _S109 = ('nbit', -128, 127, None, None)
 _S110 = ('uint', 1, 4294967295, None, None)
 _S111 = ('enum', None, None, chargeProgressType, None)
 _S112 = ('enum', None, None, channelSelectionType, None)
-_C113 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T114 = (1, 2, -2, -3)
+_T113 = (1, 2, -2, -3)
+_C114 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _S115 = ('enum', None, None, powerToleranceAcceptanceType, None)
-_S116 = ('uint', 0, 4294967295, None, None)
-_T117 = (2, 3, -1, -2)
+_T116 = (2, 3, -1, -2)
+_S117 = ('uint', 0, 4294967295, None, None)
 _C118 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
 _C119 = (None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _S120 = ('uint', 0, 65535, None, None)
 _S121 = ('enum', None, None, evseNotificationType, None)
 _S122 = ('nbit', 12, 1024, None, None)
 _T123 = (1, 2, 3, -2)
-_S124 = ('nbit', 0, 100, None, None)
-_C125 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C126 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C127 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C128 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T129 = (0, 1, 2, 3, 4, -1, -2, -3)
-_T130 = (1, 2, 3, 4, -1, -2, -3, -3)
-_T131 = (2, 3, 4, -1, -2, -3, -3, -3)
-_C132 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C133 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C134 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C135 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C136 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T124 = (0, 1, 2, 3, 4, -1, -2, -3)
+_T125 = (1, 2, 3, 4, -1, -2, -3, -3)
+_T126 = (2, 3, 4, -1, -2, -3, -3, -3)
+_C127 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C128 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C129 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C130 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C131 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C132 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C133 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C134 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C135 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S136 = ('nbit', 0, 100, None, None)
 _S137 = ('string', None, None, None, 3)
 _C138 = (None, None, None, None, None, None, (2, 1), (1, 0))
 _C139 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
-_C140 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
-_S141 = ('string', None, None, None, 160)
-_T142 = (6, -2)
-_T143 = (7, 8, 9, 10, -2, -3, -3, -3)
-_T144 = (8, 9, 10, -2)
-_T145 = (9, 10, -2, -3)
-_T146 = (10, -2)
-_T147 = (11, 12, -1, -2)
-_T148 = (12, -1, -2, -3)
-_C149 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C150 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C151 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C152 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C153 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C155 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T156 = (7, -2)
-_C157 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C158 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_T159 = (1, 2, 3, 4, 5, -2, -3, -3)
-_T160 = (2, 3, 4, 5, -2, -3, -3, -3)
-_C161 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C162 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C163 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_T164 = (0, 1, 2, -2)
-_C165 = ((2, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C166 = ((2, 2), None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_C167 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
-_C168 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C169 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C170 = (None, None, None, (2, 2), None, None, None, (1, 0))
-_C171 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C172 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C140 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C141 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C142 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
+_S143 = ('string', None, None, None, 160)
+_T144 = (6, -2)
+_T145 = (7, 8, 9, 10, -2, -3, -3, -3)
+_T146 = (8, 9, 10, -2)
+_T147 = (9, 10, -2, -3)
+_T148 = (10, -2)
+_T149 = (11, 12, -1, -2)
+_T150 = (12, -1, -2, -3)
+_C151 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C152 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C153 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C155 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C157 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T158 = (7, -2)
+_C159 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C160 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_T161 = (1, 2, 3, 4, 5, -2, -3, -3)
+_T162 = (2, 3, 4, 5, -2, -3, -3, -3)
+_C163 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C164 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C165 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_T166 = (0, 1, 2, -2)
+_C167 = ((2, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C168 = ((2, 2), None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C169 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
+_C170 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C171 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C172 = (None, None, None, (2, 2), None, None, None, (1, 0))
 _T173 = (1, 2, 3, 4, 5, 6, -2, -3)
 _S174 = ('int', -2147483648, 2147483647, None, None)
 _S175 = ('enum', None, None, chargingSessionType, None)
@@ -1332,35 +1871,136 @@ def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationReqType(f_header, f_selected_authorization_service, f_eim_a_req_authorization_mode, f_pn_c_a_req_authorization_mode), r
 
+def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AuthorizationReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_AuthorizationReqType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 52: return _d_AuthorizationReqType(B, r0)
+    f_selected_authorization_service = (c >> 3) & 1
+    f_selected_authorization_service = _E_authorizationType[f_selected_authorization_service]
+    k = _T3[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_eim_a_req_authorization_mode = f_pn_c_a_req_authorization_mode = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AuthorizationReqType(B, r0)
+        k = _T4[c & 1]
+        f_eim_a_req_authorization_mode = EIM_AReqAuthorizationModeType()
+    elif k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AuthorizationReqType(B, r0)
+        i3_id, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_AuthorizationReqType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 16 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
+        r -= 8 * nb; i3_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 4; c = (B >> r) & 15
+        if c & 15: return _d_AuthorizationReqType(B, r0)
+        i4_certificate, r = rbin(B, r, 1600)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_AuthorizationReqType(B, r0)
+        i4_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AuthorizationReqType(B, r0)
+        k = _T4[c & 1]
+        i3_contract_certificate_chain = ContractCertificateChainType(i4_certificate, i4_sub_certificates)
+        f_pn_c_a_req_authorization_mode = PnC_AReqAuthorizationModeType(i3_id, i3_gen_challenge, i3_contract_certificate_chain)
+    else:
+        return _d_AuthorizationReqType(B, r0)
+    if k != -1: return _d_AuthorizationReqType(B, r0)
+    return AuthorizationReqType(f_header, f_selected_authorization_service, f_eim_a_req_authorization_mode, f_pn_c_a_req_authorization_mode), r
+
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.selected_authorization_service is not None:
-        v = o.selected_authorization_service
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a authorizationType')
-        a = (a << 1) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory SelectedAuthorizationService')
-    if o.eim_a_req_authorization_mode is not None:
-        v = o.eim_a_req_authorization_mode
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_EIM_AReqAuthorizationModeType(v, a)
-        st = 11
-    elif o.pn_c_a_req_authorization_mode is not None:
-        v = o.pn_c_a_req_authorization_mode
-        a = (a << 2) | 1
-        a = _e_PnC_AReqAuthorizationModeType(v, a)
-        st = 11
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.selected_authorization_service
+    if v7 is None: raise EncFail('missing mandatory SelectedAuthorizationService')
+    if v7.__class__ is not authorizationType and not (v7.__class__ is int and 0 <= v7 < 2): raise EncFail(f'{v7!r} is not a authorizationType')
+    pass
+    a = (a << 4) | (v7) << 1
+    v8 = o.eim_a_req_authorization_mode
+    v9 = o.pn_c_a_req_authorization_mode
+    if v8 is not None:
+        if v8.__class__ is not EIM_AReqAuthorizationModeType: raise EncFail(f'expected EIM_AReqAuthorizationModeType, got {v8.__class__.__name__}')
+        pass
+        a <<= 3
+        pass
+    elif v9 is not None:
+        if v9.__class__ is not PnC_AReqAuthorizationModeType: raise EncFail(f'expected PnC_AReqAuthorizationModeType, got {v9.__class__.__name__}')
+        pass
+        v12 = v9.id
+        if v12 is None: raise EncFail('missing mandatory Id')
+        a = (a << 3) | 2
+        a = wstr(a, v12, None)
+        pass
+        v13 = v9.gen_challenge
+        if v13 is None: raise EncFail('missing mandatory GenChallenge')
+        a <<= 2
+        a = wbin(a, v13, 16)
+        pass
+        v14 = v9.contract_certificate_chain
+        if v14 is None: raise EncFail('missing mandatory ContractCertificateChain')
+        if v14.__class__ is not ContractCertificateChainType: raise EncFail(f'expected ContractCertificateChainType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.certificate
+        if v16 is None: raise EncFail('missing mandatory Certificate')
+        a <<= 4
+        a = wbin(a, v16, 1600)
+        pass
+        v17 = v14.sub_certificates
+        if v17 is None: raise EncFail('missing mandatory SubCertificates')
+        a <<= 2
+        a = _e_SubCertificatesType(v17, a)
+        pass
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory EIM_AReqAuthorizationMode or PnC_AReqAuthorizationMode')
     a <<= 1
@@ -1372,7 +2012,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S5, 6)
+            f_session_id, r = sl2(B, r, _S7, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -1384,14 +2024,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S6, 6)
+            f_time_stamp, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
@@ -1401,34 +2041,53 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MessageHeaderType(B, r0)
+    r -= 8; f_time_stamp = (B >> r) & 255
+    if f_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T5[c & 3]
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.time_stamp is not None:
-        v = o.time_stamp
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeStamp')
-    if o.signature is not None:
-        v = o.signature
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    v3 = o.time_stamp
+    if v3 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.signature
+    if v4 is not None:
         a <<= 2
-        a = _e_SignatureType(v, a)
+        a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C8[st]
+    w, c = _C6[st]
     a = (a << w) | c
     return a
 
@@ -1467,37 +2126,103 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T10[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T9[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T11[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T12[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T12[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C13[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C13[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C14[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C14[st]
+            w, c = _C15[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1507,7 +2232,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C15[st]
+    w, c = _C16[st]
     a = (a << w) | c
     return a
 
@@ -1526,7 +2251,7 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _d_SignatureMethodType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
     f_reference = []
@@ -1538,33 +2263,107 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T17[(B >> r) & 3]
+        r -= 2; k = _T18[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T10[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T19[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T20[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T21[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T22[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T23[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T24[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T4[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T18[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C18[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C25[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -1586,21 +2385,22 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1609,75 +2409,75 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T20[(B >> r) & 7]
+        r -= 3; k = _T27[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S21, 6)
+            f_hmac_output_length, r = sl2(B, r, _S28, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C22[st]
+    w, c = _C29[st]
     a = (a << w) | c
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T23[(B >> r) & 7]
+    r -= 3; k = _T19[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T24[(B >> r) & 7]
+        r -= 3; k = _T20[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T25[(B >> r) & 3]
+        r -= 2; k = _T21[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T26[(B >> r) & 3]
+        r -= 2; k = _T22[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S29, 6)
+            f_digest_value, r = sl2(B, r, _S30, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -1688,49 +2488,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T19[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T20[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T21[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T22[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T23[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T24[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T4[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
-        w, c = _C30[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.type
+    if v3 is not None:
         w, c = _C31[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 11
-    if o.transforms is not None:
-        v = o.transforms
+        a = wstr(a, v3, None)
+        st = 7
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C32[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
-        st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
+        a = wstr(a, v4, None)
+        st = 11
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C33[st]
         a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+        a = _e_TransformsType(v5, a)
+        st = 15
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C34[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
@@ -1744,13 +2582,32 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T34[(B >> r) & 3]
+        r -= 2; k = _T35[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T35[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -1763,7 +2620,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -1772,7 +2629,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T20[(B >> r) & 7]
+        r -= 3; k = _T27[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -1781,7 +2638,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, r = sl2(B, r, _S36, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1790,19 +2647,20 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T20[(B >> r) & 7]
+        r -= 3; k = _T27[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -1825,21 +2683,22 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1854,27 +2713,44 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S29, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S30, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C36[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C14[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -1896,7 +2772,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, r = sl2(B, r, _S36, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1920,7 +2796,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, r = sl2(B, r, _S36, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1934,12 +2810,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -2036,18 +2915,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -2055,6 +2948,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -2065,7 +2961,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S29, 6)
+            f_modulus, r = sl2(B, r, _S30, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -2077,7 +2973,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S29, 6)
+            f_exponent, r = sl2(B, r, _S30, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -2088,27 +2984,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -2120,7 +3020,7 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
@@ -2128,24 +3028,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T49[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T5[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C51[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C52[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C53[st]
     a = (a << w) | c
@@ -2166,7 +3088,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, r = sl2(B, r, _S30, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2175,7 +3097,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, r = sl2(B, r, _S36, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2184,7 +3106,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, r = sl2(B, r, _S30, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2193,7 +3115,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, r = sl2(B, r, _S30, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2207,8 +3129,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T54[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T55[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -2265,7 +3252,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -2275,7 +3262,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S35, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S36, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
@@ -2287,7 +3274,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S21, 6)
+            f_x509_serial_number, r = sl2(B, r, _S28, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -2300,39 +3287,55 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -2350,28 +3353,31 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C59[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C60[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C61[st]
     a = (a << w) | c
@@ -2382,8 +3388,14 @@ def _d_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizat
     if k != -1: raise unexpected(k, r, 'end of element')
     return EIM_AReqAuthorizationModeType(), r
 
+def _f_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizationModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EIM_AReqAuthorizationModeType(B, r0)
+    return EIM_AReqAuthorizationModeType(), r
+
 def _e_EIM_AReqAuthorizationModeType(o: EIM_AReqAuthorizationModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2416,32 +3428,55 @@ def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
     if k != -1: raise unexpected(k, r, 'end of element')
     return PnC_AReqAuthorizationModeType(f_id, f_gen_challenge, f_contract_certificate_chain), r
 
+def _f_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizationModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 16 or 8 * nb > r: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    i1_certificate, r = rbin(B, r, 1600)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
+    f_contract_certificate_chain = ContractCertificateChainType(i1_certificate, i1_sub_certificates)
+    return PnC_AReqAuthorizationModeType(f_id, f_gen_challenge, f_contract_certificate_chain), r
+
 def _e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.gen_challenge is not None:
-        v = o.gen_challenge
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 16)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory GenChallenge')
-    if o.contract_certificate_chain is not None:
-        v = o.contract_certificate_chain
-        a <<= 1
-        a = _e_ContractCertificateChainType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ContractCertificateChain')
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
     a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.gen_challenge
+    if v3 is None: raise EncFail('missing mandatory GenChallenge')
+    a <<= 2
+    a = wbin(a, v3, 16)
+    pass
+    v4 = o.contract_certificate_chain
+    if v4 is None: raise EncFail('missing mandatory ContractCertificateChain')
+    if v4.__class__ is not ContractCertificateChainType: raise EncFail(f'expected ContractCertificateChainType, got {v4.__class__.__name__}')
+    pass
+    v6 = v4.certificate
+    if v6 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 4
+    a = wbin(a, v6, 1600)
+    pass
+    v7 = v4.sub_certificates
+    if v7 is None: raise EncFail('missing mandatory SubCertificates')
+    a <<= 2
+    a = _e_SubCertificatesType(v7, a)
+    pass
+    pass
+    a <<= 2
     return a
 
 def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int]:
@@ -2467,24 +3502,30 @@ def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificate
     if k != -1: raise unexpected(k, r, 'end of element')
     return ContractCertificateChainType(f_certificate, f_sub_certificates), r
 
+def _f_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ContractCertificateChainType(B, r0)
+    f_certificate, r = rbin(B, r, 1600)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ContractCertificateChainType(B, r0)
+    f_sub_certificates, r = _f_SubCertificatesType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ContractCertificateChainType(B, r0)
+    return ContractCertificateChainType(f_certificate, f_sub_certificates), r
+
 def _e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> int:
-    st = 0
-    if o.certificate is not None:
-        v = o.certificate
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 1600)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Certificate')
-    if o.sub_certificates is not None:
-        v = o.sub_certificates
-        a <<= 1
-        a = _e_SubCertificatesType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SubCertificates')
+    pass
+    v2 = o.certificate
+    if v2 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 2
+    a = wbin(a, v2, 1600)
+    pass
+    v3 = o.sub_certificates
+    if v3 is None: raise EncFail('missing mandatory SubCertificates')
+    a <<= 2
+    a = _e_SubCertificatesType(v3, a)
+    pass
     a <<= 1
     return a
 
@@ -2506,11 +3547,38 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             break
         n += 1
         if n < 3:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Certificate')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SubCertificatesType(f_certificate), r
+
+def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_certificate = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SubCertificatesType(B, r0)
+            v, r = rbin(B, r, 1600)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SubCertificatesType(B, r0)
+            f_certificate.append(v)
+        else:
+            break
+        n += 1
+        if n < 3:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_SubCertificatesType(B, r0)
+    if k != -1: return _d_SubCertificatesType(B, r0)
     return SubCertificatesType(f_certificate), r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
@@ -2576,36 +3644,77 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationResType(f_header, f_response_code, f_evse_processing), r
 
+def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AuthorizationResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AuthorizationResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_AuthorizationResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 24691: return _d_AuthorizationResType(B, r0)
+    f_response_code = (c >> 7) & 63
+    if f_response_code >= 40: return _d_AuthorizationResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 2) & 3
+    if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return AuthorizationResType(f_header, f_response_code, f_evse_processing), r
+
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    pass
+    a = (a << 15) | (v7) << 7 | (v8) << 2
     return a
 
 def _d_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int]:
@@ -2619,15 +3728,62 @@ def _d_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqT
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationSetupReqType(f_header), r
 
+def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationSetupReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AuthorizationSetupReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationSetupReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AuthorizationSetupReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_AuthorizationSetupReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_AuthorizationSetupReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return AuthorizationSetupReqType(f_header), r
+
 def _e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
     a <<= 1
     return a
 
@@ -2672,7 +3828,7 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         if n < 2:
             r -= 2; k = _T3[(B >> r) & 3]
         else:
-            r -= 1; k = _T16[(B >> r) & 1]
+            r -= 1; k = _T17[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AuthorizationServices')
     f_certificate_installation_service = None
     if k == 3:
@@ -2698,25 +3854,125 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if k != -1: raise unexpected(k, r, 'end of element')
     return AuthorizationSetupResType(f_header, f_response_code, f_authorization_services, f_certificate_installation_service, f_eim_as_res_authorization_mode, f_pn_c_as_res_authorization_mode), r
 
+def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationSetupResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AuthorizationSetupResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AuthorizationSetupResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AuthorizationSetupResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_AuthorizationSetupResType(B, r0)
+    r -= 10; c = (B >> r) & 1023
+    if c & 770: return _d_AuthorizationSetupResType(B, r0)
+    f_response_code = (c >> 2) & 63
+    if f_response_code >= 40: return _d_AuthorizationSetupResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T10[c & 1]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_authorization_services = []
+    n = 0
+    while True:
+        if k == 2:
+            r -= 3; c = (B >> r) & 7
+            if c & 5: return _d_AuthorizationSetupResType(B, r0)
+            v = (c >> 1) & 1
+            v = _E_authorizationType[v]
+            f_authorization_services.append(v)
+        else:
+            break
+        n += 1
+        if n < 2:
+            r -= 2; c = (B >> r) & 3
+            k = _T3[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+    if n < 1: return _d_AuthorizationSetupResType(B, r0)
+    f_certificate_installation_service = None
+    if k == 3:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_AuthorizationSetupResType(B, r0)
+        f_certificate_installation_service = ((c >> 3) & 1) == 1
+        k = _T68[c & 3]
+    else:
+        return _d_AuthorizationSetupResType(B, r0)
+    f_eim_as_res_authorization_mode = f_pn_c_as_res_authorization_mode = None
+    if k == 4:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AuthorizationSetupResType(B, r0)
+        k = _T4[c & 1]
+        f_eim_as_res_authorization_mode = EIM_ASResAuthorizationModeType()
+    elif k == 5:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_AuthorizationSetupResType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 16 or 8 * nb > r: return _d_AuthorizationSetupResType(B, r0)
+        r -= 8 * nb; i3_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_AuthorizationSetupResType(B, r0)
+        k = _T69[c & 3]
+        i3_supported_providers = None
+        if k == 1:
+            i3_supported_providers, r = _f_SupportedProvidersListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        if k != -1: return _d_AuthorizationSetupResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_pn_c_as_res_authorization_mode = PnC_ASResAuthorizationModeType(i3_gen_challenge, i3_supported_providers)
+    else:
+        return _d_AuthorizationSetupResType(B, r0)
+    if k != -1: return _d_AuthorizationSetupResType(B, r0)
+    return AuthorizationSetupResType(f_header, f_response_code, f_authorization_services, f_certificate_installation_service, f_eim_as_res_authorization_mode, f_pn_c_as_res_authorization_mode), r
+
 def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
     n = 0
     for v in o.authorization_services:
         if n == 0:
@@ -2725,10 +3981,8 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
             a <<= 2
         else:
             raise EncFail('more than 2 AuthorizationServices elements')
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a authorizationType')
-        a = (a << 1) | v
-        a <<= 1
+        if v.__class__ is not authorizationType and not (v.__class__ is int and 0 <= v < 2): raise EncFail(f'{v!r} is not a authorizationType')
+        a = (a << 3) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 AuthorizationServices required, got {}'.format(n))
     if True:
@@ -2736,25 +3990,35 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
             st = 10
         else:
             st = 11
-    if o.certificate_installation_service is not None:
-        v = o.certificate_installation_service
-        w, c = _C69[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory CertificateInstallationService')
-    if o.eim_as_res_authorization_mode is not None:
-        v = o.eim_as_res_authorization_mode
-        a <<= 2
-        a = _e_EIM_ASResAuthorizationModeType(v, a)
+    v8 = o.certificate_installation_service
+    if v8 is None: raise EncFail('missing mandatory CertificateInstallationService')
+    w, c = _C70[st]
+    a = (a << w) | c
+    st = 15
+    a = (a << 3) | (BOOL[v8]) << 1
+    v9 = o.eim_as_res_authorization_mode
+    v10 = o.pn_c_as_res_authorization_mode
+    if v9 is not None:
+        if v9.__class__ is not EIM_ASResAuthorizationModeType: raise EncFail(f'expected EIM_ASResAuthorizationModeType, got {v9.__class__.__name__}')
+        pass
+        a <<= 3
         st = 19
-    elif o.pn_c_as_res_authorization_mode is not None:
-        v = o.pn_c_as_res_authorization_mode
-        a = (a << 2) | 1
-        a = _e_PnC_ASResAuthorizationModeType(v, a)
+    elif v10 is not None:
+        if v10.__class__ is not PnC_ASResAuthorizationModeType: raise EncFail(f'expected PnC_ASResAuthorizationModeType, got {v10.__class__.__name__}')
+        st12 = 0
+        v13 = v10.gen_challenge
+        if v13 is None: raise EncFail('missing mandatory GenChallenge')
+        a = (a << 4) | 4
+        a = wbin(a, v13, 16)
+        st12 = 3
+        a <<= 1
+        v14 = v10.supported_providers
+        if v14 is not None:
+            a <<= 2
+            a = _e_SupportedProvidersListType(v14, a)
+            st12 = 7
+        w, c = _C71[st12]
+        a = (a << w) | c
         st = 19
     else:
         raise EncFail('missing mandatory EIM_ASResAuthorizationMode or PnC_ASResAuthorizationMode')
@@ -2766,8 +4030,14 @@ def _d_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthoriz
     if k != -1: raise unexpected(k, r, 'end of element')
     return EIM_ASResAuthorizationModeType(), r
 
+def _f_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthorizationModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EIM_ASResAuthorizationModeType(B, r0)
+    return EIM_ASResAuthorizationModeType(), r
+
 def _e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2782,7 +4052,7 @@ def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
             f_gen_challenge, r = rbin(B, r, 16)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'GenChallenge')
     f_supported_providers = None
@@ -2792,21 +4062,36 @@ def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
     if k != -1: raise unexpected(k, r, 'end of element')
     return PnC_ASResAuthorizationModeType(f_gen_challenge, f_supported_providers), r
 
+def _f_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PnC_ASResAuthorizationModeType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 16 or 8 * nb > r: return _d_PnC_ASResAuthorizationModeType(B, r0)
+    r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_PnC_ASResAuthorizationModeType(B, r0)
+    k = _T69[c & 3]
+    f_supported_providers = None
+    if k == 1:
+        f_supported_providers, r = _f_SupportedProvidersListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_PnC_ASResAuthorizationModeType(B, r0)
+    return PnC_ASResAuthorizationModeType(f_gen_challenge, f_supported_providers), r
+
 def _e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) -> int:
     st = 0
-    if o.gen_challenge is not None:
-        v = o.gen_challenge
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 16)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory GenChallenge')
-    if o.supported_providers is not None:
-        v = o.supported_providers
+    v2 = o.gen_challenge
+    if v2 is None: raise EncFail('missing mandatory GenChallenge')
+    a <<= 2
+    a = wbin(a, v2, 16)
+    st = 3
+    a <<= 1
+    v3 = o.supported_providers
+    if v3 is not None:
         a <<= 2
-        a = _e_SupportedProvidersListType(v, a)
+        a = _e_SupportedProvidersListType(v3, a)
         st = 7
     w, c = _C71[st]
     a = (a << w) | c
@@ -2830,11 +4115,38 @@ def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
             break
         n += 1
         if n < 128:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ProviderID')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SupportedProvidersListType(f_provider_id), r
+
+def _f_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_provider_id = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SupportedProvidersListType(B, r0)
+            v, r = rstr(B, r, 80)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_SupportedProvidersListType(B, r0)
+            f_provider_id.append(v)
+        else:
+            break
+        n += 1
+        if n < 128:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_SupportedProvidersListType(B, r0)
+    if k != -1: return _d_SupportedProvidersListType(B, r0)
     return SupportedProvidersListType(f_provider_id), r
 
 def _e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
@@ -2866,8 +4178,14 @@ def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLReqControlModeType(), r
 
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLReqControlModeType(B, r0)
+    return CLReqControlModeType(), r
+
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2876,8 +4194,14 @@ def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLResControlModeType(), r
 
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLResControlModeType(B, r0)
+    return CLResControlModeType(), r
+
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2898,7 +4222,7 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     f_list_of_root_certificate_i_ds = None
     if k == 2:
         f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     f_maximum_contract_certificate_chains = None
@@ -2920,43 +4244,126 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateInstallationReqType(f_header, f_oem_provisioning_certificate_chain, f_list_of_root_certificate_i_ds, f_maximum_contract_certificate_chains, f_prioritized_emai_ds), r
 
+def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_CertificateInstallationReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateInstallationReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    i2_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationReqType(B, r0)
+    i2_certificate, r = rbin(B, r, 1600)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationReqType(B, r0)
+    k = _T5[c & 3]
+    i2_sub_certificates = None
+    if k == 2:
+        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateInstallationReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CertificateInstallationReqType(B, r0)
+    f_oem_provisioning_certificate_chain = SignedCertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    r -= 13; c = (B >> r) & 8191
+    if c & 6148: return _d_CertificateInstallationReqType(B, r0)
+    f_maximum_contract_certificate_chains = (c >> 3) & 255
+    k = _T12[c & 3]
+    f_prioritized_emai_ds = None
+    if k == 4:
+        f_prioritized_emai_ds, r = _f_EMAIDListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateInstallationReqType(B, r0)
+    return CertificateInstallationReqType(f_header, f_oem_provisioning_certificate_chain, f_list_of_root_certificate_i_ds, f_maximum_contract_certificate_chains, f_prioritized_emai_ds), r
+
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.oem_provisioning_certificate_chain is not None:
-        v = o.oem_provisioning_certificate_chain
-        a <<= 1
-        a = _e_SignedCertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory OEMProvisioningCertificateChain')
-    if o.list_of_root_certificate_i_ds is not None:
-        v = o.list_of_root_certificate_i_ds
-        a <<= 1
-        a = _e_ListOfRootCertificateIDsType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory ListOfRootCertificateIDs')
-    if o.maximum_contract_certificate_chains is not None:
-        v = o.maximum_contract_certificate_chains
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory MaximumContractCertificateChains')
-    if o.prioritized_emai_ds is not None:
-        v = o.prioritized_emai_ds
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_EMAIDListType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.oem_provisioning_certificate_chain
+    if v7 is None: raise EncFail('missing mandatory OEMProvisioningCertificateChain')
+    if v7.__class__ is not SignedCertificateChainType: raise EncFail(f'expected SignedCertificateChainType, got {v7.__class__.__name__}')
+    st8 = 0
+    v9 = v7.id
+    if v9 is None: raise EncFail('missing mandatory Id')
+    a <<= 2
+    a = wstr(a, v9, None)
+    st8 = 3
+    v10 = v7.certificate
+    if v10 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 2
+    a = wbin(a, v10, 1600)
+    st8 = 7
+    a <<= 1
+    v11 = v7.sub_certificates
+    if v11 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v11, a)
+        st8 = 11
+    w, c = _C6[st8]
+    a = (a << w) | c
+    st = 7
+    v12 = o.list_of_root_certificate_i_ds
+    if v12 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
+    a <<= 1
+    a = _e_ListOfRootCertificateIDsType(v12, a)
+    st = 11
+    v13 = o.maximum_contract_certificate_chains
+    if v13 is None: raise EncFail('missing mandatory MaximumContractCertificateChains')
+    if not 0 <= v13 <= 255: raise EncFail(f'{v13!r} outside 0..255')
+    st = 15
+    a = (a << 11) | (v13) << 1
+    v14 = o.prioritized_emai_ds
+    if v14 is not None:
+        a <<= 2
+        a = _e_EMAIDListType(v14, a)
         st = 19
     w, c = _C74[st]
     a = (a << w) | c
@@ -2979,7 +4386,7 @@ def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
             f_certificate, r = rbin(B, r, 1600)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
@@ -2989,30 +4396,44 @@ def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedCertificateChainType(f_id, f_certificate, f_sub_certificates), r
 
+def _f_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChainType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_SignedCertificateChainType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SignedCertificateChainType(B, r0)
+    f_certificate, r = rbin(B, r, 1600)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SignedCertificateChainType(B, r0)
+    k = _T5[c & 3]
+    f_sub_certificates = None
+    if k == 2:
+        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_SignedCertificateChainType(B, r0)
+    return SignedCertificateChainType(f_id, f_certificate, f_sub_certificates), r
+
 def _e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.certificate is not None:
-        v = o.certificate
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 1600)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Certificate')
-    if o.sub_certificates is not None:
-        v = o.sub_certificates
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.certificate
+    if v3 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 2
+    a = wbin(a, v3, 1600)
+    st = 7
+    a <<= 1
+    v4 = o.sub_certificates
+    if v4 is not None:
         a <<= 2
-        a = _e_SubCertificatesType(v, a)
+        a = _e_SubCertificatesType(v4, a)
         st = 11
-    w, c = _C8[st]
+    w, c = _C6[st]
     a = (a << w) | c
     return a
 
@@ -3028,11 +4449,48 @@ def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             break
         n += 1
         if n < 20:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'RootCertificateID')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+
+def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_root_certificate_id = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ListOfRootCertificateIDsType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_root_certificate_id.append(v)
+        else:
+            break
+        n += 1
+        if n < 20:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
+    if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
     return ListOfRootCertificateIDsType(f_root_certificate_id), r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
@@ -3075,11 +4533,38 @@ def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EMAID')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return EMAIDListType(f_emaid), r
+
+def _f_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_emaid = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_EMAIDListType(B, r0)
+            v, r = rstr(B, r, 255)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_EMAIDListType(B, r0)
+            f_emaid.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_EMAIDListType(B, r0)
+    if k != -1: return _d_EMAIDListType(B, r0)
     return EMAIDListType(f_emaid), r
 
 def _e_EMAIDListType(o: EMAIDListType, a: int) -> int:
@@ -3139,19 +4624,19 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_cps_certificate_chain = None
     if k == 3:
         f_cps_certificate_chain, r = _d_CertificateChainType(B, r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CPSCertificateChain')
     f_signed_installation_data = None
     if k == 4:
         f_signed_installation_data, r = _d_SignedInstallationDataType(B, r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInstallationData')
     f_remaining_contract_certificate_chains = None
@@ -3169,60 +4654,216 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateInstallationResType(f_header, f_response_code, f_evse_processing, f_cps_certificate_chain, f_signed_installation_data, f_remaining_contract_certificate_chains), r
 
+def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateInstallationResType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 98767: return _d_CertificateInstallationResType(B, r0)
+    f_response_code = (c >> 9) & 63
+    if f_response_code >= 40: return _d_CertificateInstallationResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 4) & 3
+    if f_evse_processing >= 3: return _d_CertificateInstallationResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    i2_certificate, r = rbin(B, r, 1600)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationResType(B, r0)
+    k = _T69[c & 3]
+    i2_sub_certificates = None
+    if k == 1:
+        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateInstallationResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationResType(B, r0)
+    f_cps_certificate_chain = CertificateChainType(i2_certificate, i2_sub_certificates)
+    i3_id, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_CertificateInstallationResType(B, r0)
+    i4_certificate, r = rbin(B, r, 1600)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateInstallationResType(B, r0)
+    i4_sub_certificates, r = _f_SubCertificatesType(B, r)
+    r -= 7; c = (B >> r) & 127
+    if c & 119: return _d_CertificateInstallationResType(B, r0)
+    i3_ecdh_curve = (c >> 3) & 1
+    i3_ecdh_curve = _E_ecdhCurveType[i3_ecdh_curve]
+    i3_contract_certificate_chain = ContractCertificateChainType(i4_certificate, i4_sub_certificates)
+    i3_dh_public_key, r = rbin(B, r, 133)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateInstallationResType(B, r0)
+    k = _T76[c & 3]
+    i3_secp521_encrypted_private_key = i3_x448_encrypted_private_key = i3_tpm_encrypted_private_key = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateInstallationResType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 94 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
+        r -= 8 * nb; i3_secp521_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_CertificateInstallationResType(B, r0)
+        k = _T4[c & 1]
+    elif k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateInstallationResType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 84 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
+        r -= 8 * nb; i3_x448_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_CertificateInstallationResType(B, r0)
+        k = _T4[c & 1]
+    elif k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_CertificateInstallationResType(B, r0)
+        i3_tpm_encrypted_private_key, r = rbin(B, r, 206)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_CertificateInstallationResType(B, r0)
+        k = _T4[c & 1]
+    else:
+        return _d_CertificateInstallationResType(B, r0)
+    if k != -1: return _d_CertificateInstallationResType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3075: return _d_CertificateInstallationResType(B, r0)
+    f_remaining_contract_certificate_chains = (c >> 2) & 255
+    f_signed_installation_data = SignedInstallationDataType(i3_id, i3_contract_certificate_chain, i3_ecdh_curve, i3_dh_public_key, i3_secp521_encrypted_private_key, i3_x448_encrypted_private_key, i3_tpm_encrypted_private_key)
+    return CertificateInstallationResType(f_header, f_response_code, f_evse_processing, f_cps_certificate_chain, f_signed_installation_data, f_remaining_contract_certificate_chains), r
+
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.cps_certificate_chain is not None:
-        v = o.cps_certificate_chain
-        a <<= 1
-        a = _e_CertificateChainType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory CPSCertificateChain')
-    if o.signed_installation_data is not None:
-        v = o.signed_installation_data
-        a <<= 1
-        a = _e_SignedInstallationDataType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory SignedInstallationData')
-    if o.remaining_contract_certificate_chains is not None:
-        v = o.remaining_contract_certificate_chains
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory RemainingContractCertificateChains')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    pass
+    v9 = o.cps_certificate_chain
+    if v9 is None: raise EncFail('missing mandatory CPSCertificateChain')
+    if v9.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v9.__class__.__name__}')
+    st10 = 0
+    v11 = v9.certificate
+    if v11 is None: raise EncFail('missing mandatory Certificate')
+    a = (a << 17) | (v7) << 9 | (v8) << 4
+    a = wbin(a, v11, 1600)
+    st10 = 3
+    a <<= 1
+    v12 = v9.sub_certificates
+    if v12 is not None:
+        a <<= 2
+        a = _e_SubCertificatesType(v12, a)
+        st10 = 7
+    w, c = _C71[st10]
+    a = (a << w) | c
+    pass
+    v13 = o.signed_installation_data
+    if v13 is None: raise EncFail('missing mandatory SignedInstallationData')
+    if v13.__class__ is not SignedInstallationDataType: raise EncFail(f'expected SignedInstallationDataType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.id
+    if v15 is None: raise EncFail('missing mandatory Id')
+    a <<= 2
+    a = wstr(a, v15, None)
+    pass
+    v16 = v13.contract_certificate_chain
+    if v16 is None: raise EncFail('missing mandatory ContractCertificateChain')
+    if v16.__class__ is not ContractCertificateChainType: raise EncFail(f'expected ContractCertificateChainType, got {v16.__class__.__name__}')
+    pass
+    v18 = v16.certificate
+    if v18 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 3
+    a = wbin(a, v18, 1600)
+    pass
+    v19 = v16.sub_certificates
+    if v19 is None: raise EncFail('missing mandatory SubCertificates')
+    a <<= 2
+    a = _e_SubCertificatesType(v19, a)
+    pass
+    pass
+    v20 = v13.ecdh_curve
+    if v20 is None: raise EncFail('missing mandatory ECDHCurve')
+    if v20.__class__ is not ecdhCurveType and not (v20.__class__ is int and 0 <= v20 < 2): raise EncFail(f'{v20!r} is not a ecdhCurveType')
+    pass
+    v21 = v13.dh_public_key
+    if v21 is None: raise EncFail('missing mandatory DHPublicKey')
+    a = (a << 7) | (v20) << 3
+    a = wbin(a, v21, 133)
+    pass
+    a <<= 1
+    v22 = v13.secp521_encrypted_private_key
+    v23 = v13.x448_encrypted_private_key
+    v24 = v13.tpm_encrypted_private_key
+    if v22 is not None:
+        a <<= 3
+        a = wbin(a, v22, 94)
+        a <<= 1
+        pass
+    elif v23 is not None:
+        a = (a << 3) | 2
+        a = wbin(a, v23, 84)
+        a <<= 1
+        pass
+    elif v24 is not None:
+        a = (a << 3) | 4
+        a = wbin(a, v24, 206)
+        a <<= 1
+        pass
+    else:
+        raise EncFail('missing mandatory SECP521_EncryptedPrivateKey or X448_EncryptedPrivateKey or TPM_EncryptedPrivateKey')
+    pass
+    v25 = o.remaining_contract_certificate_chains
+    if v25 is None: raise EncFail('missing mandatory RemainingContractCertificateChains')
+    if not 0 <= v25 <= 255: raise EncFail(f'{v25!r} outside 0..255')
+    pass
+    a = (a << 13) | (v25) << 2
     return a
 
 def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
@@ -3236,7 +4877,7 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
             f_certificate, r = rbin(B, r, 1600)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
@@ -3246,21 +4887,34 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CertificateChainType(f_certificate, f_sub_certificates), r
 
+def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_CertificateChainType(B, r0)
+    f_certificate, r = rbin(B, r, 1600)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_CertificateChainType(B, r0)
+    k = _T69[c & 3]
+    f_sub_certificates = None
+    if k == 1:
+        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_CertificateChainType(B, r0)
+    return CertificateChainType(f_certificate, f_sub_certificates), r
+
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     st = 0
-    if o.certificate is not None:
-        v = o.certificate
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 1600)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Certificate')
-    if o.sub_certificates is not None:
-        v = o.sub_certificates
+    v2 = o.certificate
+    if v2 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 2
+    a = wbin(a, v2, 1600)
+    st = 3
+    a <<= 1
+    v3 = o.sub_certificates
+    if v3 is not None:
         a <<= 2
-        a = _e_SubCertificatesType(v, a)
+        a = _e_SubCertificatesType(v3, a)
         st = 7
     w, c = _C71[st]
     a = (a << w) | c
@@ -3284,25 +4938,25 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ecdh_curve, r = sl2(B, r, _S76, 6)
+            f_ecdh_curve, r = sl2(B, r, _S77, 6)
         else:
             r -= 1; f_ecdh_curve = (B >> r) & 1
             f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ECDHCurve')
     f_dh_public_key = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_dh_public_key, r = sl2(B, r, _S77, 6)
+            f_dh_public_key, r = sl2(B, r, _S78, 6)
         else:
             f_dh_public_key, r = rbin(B, r, 133)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T78[(B >> r) & 3]
+        r -= 2; k = _T76[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DHPublicKey')
     f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
@@ -3338,62 +4992,107 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key), r
 
+def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDataType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_SignedInstallationDataType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SignedInstallationDataType(B, r0)
+    i1_certificate, r = rbin(B, r, 1600)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SignedInstallationDataType(B, r0)
+    i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+    r -= 7; c = (B >> r) & 127
+    if c & 119: return _d_SignedInstallationDataType(B, r0)
+    f_ecdh_curve = (c >> 3) & 1
+    f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
+    f_contract_certificate_chain = ContractCertificateChainType(i1_certificate, i1_sub_certificates)
+    f_dh_public_key, r = rbin(B, r, 133)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SignedInstallationDataType(B, r0)
+    k = _T76[c & 3]
+    f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedInstallationDataType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 94 or 8 * nb > r: return _d_SignedInstallationDataType(B, r0)
+        r -= 8 * nb; f_secp521_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SignedInstallationDataType(B, r0)
+        k = _T4[c & 1]
+    elif k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedInstallationDataType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 84 or 8 * nb > r: return _d_SignedInstallationDataType(B, r0)
+        r -= 8 * nb; f_x448_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SignedInstallationDataType(B, r0)
+        k = _T4[c & 1]
+    elif k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedInstallationDataType(B, r0)
+        f_tpm_encrypted_private_key, r = rbin(B, r, 206)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SignedInstallationDataType(B, r0)
+        k = _T4[c & 1]
+    else:
+        return _d_SignedInstallationDataType(B, r0)
+    if k != -1: return _d_SignedInstallationDataType(B, r0)
+    return SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key), r
+
 def _e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
-    st = 0
-    if o.id is not None:
-        v = o.id
+    pass
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.contract_certificate_chain
+    if v3 is None: raise EncFail('missing mandatory ContractCertificateChain')
+    if v3.__class__ is not ContractCertificateChainType: raise EncFail(f'expected ContractCertificateChainType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.certificate
+    if v5 is None: raise EncFail('missing mandatory Certificate')
+    a <<= 3
+    a = wbin(a, v5, 1600)
+    pass
+    v6 = v3.sub_certificates
+    if v6 is None: raise EncFail('missing mandatory SubCertificates')
+    a <<= 2
+    a = _e_SubCertificatesType(v6, a)
+    pass
+    pass
+    v7 = o.ecdh_curve
+    if v7 is None: raise EncFail('missing mandatory ECDHCurve')
+    if v7.__class__ is not ecdhCurveType and not (v7.__class__ is int and 0 <= v7 < 2): raise EncFail(f'{v7!r} is not a ecdhCurveType')
+    pass
+    v8 = o.dh_public_key
+    if v8 is None: raise EncFail('missing mandatory DHPublicKey')
+    a = (a << 7) | (v7) << 3
+    a = wbin(a, v8, 133)
+    pass
+    a <<= 1
+    v9 = o.secp521_encrypted_private_key
+    v10 = o.x448_encrypted_private_key
+    v11 = o.tpm_encrypted_private_key
+    if v9 is not None:
+        a <<= 3
+        a = wbin(a, v9, 94)
         a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.contract_certificate_chain is not None:
-        v = o.contract_certificate_chain
+        pass
+    elif v10 is not None:
+        a = (a << 3) | 2
+        a = wbin(a, v10, 84)
         a <<= 1
-        a = _e_ContractCertificateChainType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ContractCertificateChain')
-    if o.ecdh_curve is not None:
-        v = o.ecdh_curve
+        pass
+    elif v11 is not None:
+        a = (a << 3) | 4
+        a = wbin(a, v11, 206)
         a <<= 1
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a ecdhCurveType')
-        a = (a << 1) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ECDHCurve')
-    if o.dh_public_key is not None:
-        v = o.dh_public_key
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 133)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory DHPublicKey')
-    if o.secp521_encrypted_private_key is not None:
-        v = o.secp521_encrypted_private_key
-        a <<= 2
-        a <<= 1
-        a = wbin(a, v, 94)
-        a <<= 1
-        st = 19
-    elif o.x448_encrypted_private_key is not None:
-        v = o.x448_encrypted_private_key
-        a = (a << 2) | 1
-        a <<= 1
-        a = wbin(a, v, 84)
-        a <<= 1
-        st = 19
-    elif o.tpm_encrypted_private_key is not None:
-        v = o.tpm_encrypted_private_key
-        a = (a << 2) | 2
-        a <<= 1
-        a = wbin(a, v, 206)
-        a <<= 1
-        st = 19
+        pass
     else:
         raise EncFail('missing mandatory SECP521_EncryptedPrivateKey or X448_EncryptedPrivateKey or TPM_EncryptedPrivateKey')
     a <<= 1
@@ -3414,22 +5113,86 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T19[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T20[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T21[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T22[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T23[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T24[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T4[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T69[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C36[st]
+            w, c = _C14[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -3460,23 +5223,316 @@ def _d_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeteringConfirmationReqType(f_header, f_signed_metering_data), r
 
+def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmationReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MeteringConfirmationReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeteringConfirmationReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    i2_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8 * nb; i2_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_MeteringConfirmationReqType(B, r0)
+    i3_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
+    if i3_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+        else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+    if i3_charged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeteringConfirmationReqType(B, r0)
+    k = _T82[c & 7]
+    i3_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if i3_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+            else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+        if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T83[c & 7]
+    i3_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if i3_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+            else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+        if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T84[c & 7]
+    i3_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if i3_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+            else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+        if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T85[c & 7]
+    i3_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T86[c & 3]
+    i3_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 9; i3_meter_status = (B >> r) & 511
+        if i3_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+            elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
+            else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
+        elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+        if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T87[c & 3]
+    i3_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; i3_meter_timestamp = (B >> r) & 255
+        if i3_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+            else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+        if i3_meter_timestamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T88[c & 3]
+    i2_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
+    i2_receipt = None
+    if k == 3:
+        i2_receipt, r = _f_ReceiptType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T68[c & 3]
+    i2_dynamic_smdt_control_mode = i2_scheduled_smdt_control_mode = None
+    if k == 4:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T4[c & 1]
+        i2_dynamic_smdt_control_mode = Dynamic_SMDTControlModeType()
+    elif k == 5:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 8; i5_selected_schedule_tuple_id = (B >> r) & 255
+        if i5_selected_schedule_tuple_id > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_selected_schedule_tuple_id, r = ru(B, r + 8, i5_selected_schedule_tuple_id)
+            else: i5_selected_schedule_tuple_id = (x << 7) | (i5_selected_schedule_tuple_id & 127)
+        if i5_selected_schedule_tuple_id < 1 or i5_selected_schedule_tuple_id > 4294967295: return _d_MeteringConfirmationReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_MeteringConfirmationReqType(B, r0)
+        k = _T4[c & 1]
+        i2_scheduled_smdt_control_mode = Scheduled_SMDTControlModeType(i5_selected_schedule_tuple_id)
+    else:
+        return _d_MeteringConfirmationReqType(B, r0)
+    if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_MeteringConfirmationReqType(B, r0)
+    f_signed_metering_data = SignedMeteringDataType(i2_id, i2_session_id, i2_meter_info, i2_receipt, i2_dynamic_smdt_control_mode, i2_scheduled_smdt_control_mode)
+    return MeteringConfirmationReqType(f_header, f_signed_metering_data), r
+
 def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.signed_metering_data is not None:
-        v = o.signed_metering_data
-        a <<= 1
-        a = _e_SignedMeteringDataType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedMeteringData')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.signed_metering_data
+    if v7 is None: raise EncFail('missing mandatory SignedMeteringData')
+    if v7.__class__ is not SignedMeteringDataType: raise EncFail(f'expected SignedMeteringDataType, got {v7.__class__.__name__}')
+    st8 = 0
+    v9 = v7.id
+    if v9 is None: raise EncFail('missing mandatory Id')
+    a <<= 2
+    a = wstr(a, v9, None)
+    st8 = 3
+    v10 = v7.session_id
+    if v10 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v10, 8)
+    st8 = 7
+    v11 = v7.meter_info
+    if v11 is None: raise EncFail('missing mandatory MeterInfo')
+    if v11.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v11.__class__.__name__}')
+    st12 = 0
+    v13 = v11.meter_id
+    if v13 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 4
+    a = wstr(a, v13, 32)
+    st12 = 3
+    v14 = v11.charged_energy_reading_wh
+    if v14 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v14 > 18446744073709551615: raise EncFail(f'{v14!r} outside 0..18446744073709551615')
+    if 0 <= v14 < 128: a = (a << 8) | v14
+    else: a = wu(a, v14)
+    st12 = 7
+    a <<= 1
+    v15 = v11.bpt_discharged_energy_reading_wh
+    if v15 is not None:
+        a <<= 4
+        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if 0 <= v15 < 128: a = (a << 8) | v15
+        else: a = wu(a, v15)
+        a <<= 1
+        st12 = 11
+    v16 = v11.capacitive_energy_reading_va_rh
+    if v16 is not None:
+        w, c = _C89[st12]
+        a = (a << w) | c
+        a <<= 1
+        if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+        if 0 <= v16 < 128: a = (a << 8) | v16
+        else: a = wu(a, v16)
+        a <<= 1
+        st12 = 15
+    v17 = v11.bpt_inductive_energy_reading_va_rh
+    if v17 is not None:
+        w, c = _C90[st12]
+        a = (a << w) | c
+        a <<= 1
+        if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+        if 0 <= v17 < 128: a = (a << 8) | v17
+        else: a = wu(a, v17)
+        a <<= 1
+        st12 = 19
+    v18 = v11.meter_signature
+    if v18 is not None:
+        w, c = _C91[st12]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v18, 64)
+        a <<= 1
+        st12 = 23
+    v19 = v11.meter_status
+    if v19 is not None:
+        w, c = _C92[st12]
+        a = (a << w) | c
+        a <<= 1
+        if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+        if 0 <= v19 < 128: a = (a << 9) | v19
+        elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
+        else: a = wi(a, v19)
+        a <<= 1
+        st12 = 27
+    v20 = v11.meter_timestamp
+    if v20 is not None:
+        w, c = _C93[st12]
+        a = (a << w) | c
+        a <<= 1
+        if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
+        if 0 <= v20 < 128: a = (a << 8) | v20
+        else: a = wu(a, v20)
+        a <<= 1
+        st12 = 31
+    w, c = _C94[st12]
+    a = (a << w) | c
+    st8 = 11
+    v21 = v7.receipt
+    if v21 is not None:
+        a <<= 2
+        a = _e_ReceiptType(v21, a)
+        st8 = 15
+    v22 = v7.dynamic_smdt_control_mode
+    v23 = v7.scheduled_smdt_control_mode
+    if v22 is not None:
+        w, c = _C15[st8]
+        a = (a << w) | c
+        if v22.__class__ is not Dynamic_SMDTControlModeType: raise EncFail(f'expected Dynamic_SMDTControlModeType, got {v22.__class__.__name__}')
+        pass
+        a <<= 1
+        st8 = 19
+    elif v23 is not None:
+        w, c = _C95[st8]
+        a = (a << w) | c
+        if v23.__class__ is not Scheduled_SMDTControlModeType: raise EncFail(f'expected Scheduled_SMDTControlModeType, got {v23.__class__.__name__}')
+        pass
+        v26 = v23.selected_schedule_tuple_id
+        if v26 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+        a <<= 2
+        if v26 < 1 or v26 > 4294967295: raise EncFail(f'{v26!r} outside 1..4294967295')
+        if 0 <= v26 < 128: a = (a << 8) | v26
+        else: a = wu(a, v26)
+        pass
+        a <<= 2
+        st8 = 19
+    else:
+        raise EncFail('missing mandatory Dynamic_SMDTControlMode or Scheduled_SMDTControlMode')
+    pass
+    a <<= 2
     return a
 
 def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int]:
@@ -3491,7 +5547,7 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S5, 6)
+            f_session_id, r = sl2(B, r, _S7, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -3502,7 +5558,7 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     f_meter_info = None
     if k == 2:
         f_meter_info, r = _d_MeterInfoType(B, r)
-        r -= 2; k = _T82[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'MeterInfo')
     f_receipt = None
@@ -3521,47 +5577,256 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedMeteringDataType(f_id, f_session_id, f_meter_info, f_receipt, f_dynamic_smdt_control_mode, f_scheduled_smdt_control_mode), r
 
+def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_SignedMeteringDataType(B, r0)
+    f_id, r = rstr(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SignedMeteringDataType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_SignedMeteringDataType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_SignedMeteringDataType(B, r0)
+    i1_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SignedMeteringDataType(B, r0)
+    r -= 8; i1_charged_energy_reading_wh = (B >> r) & 255
+    if i1_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_charged_energy_reading_wh, r = ru(B, r + 8, i1_charged_energy_reading_wh)
+        else: i1_charged_energy_reading_wh = (x << 7) | (i1_charged_energy_reading_wh & 127)
+    if i1_charged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_SignedMeteringDataType(B, r0)
+    k = _T82[c & 7]
+    i1_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; i1_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if i1_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i1_bpt_discharged_energy_reading_wh)
+            else: i1_bpt_discharged_energy_reading_wh = (x << 7) | (i1_bpt_discharged_energy_reading_wh & 127)
+        if i1_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_SignedMeteringDataType(B, r0)
+        k = _T83[c & 7]
+    i1_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; i1_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if i1_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i1_capacitive_energy_reading_va_rh)
+            else: i1_capacitive_energy_reading_va_rh = (x << 7) | (i1_capacitive_energy_reading_va_rh & 127)
+        if i1_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_SignedMeteringDataType(B, r0)
+        k = _T84[c & 7]
+    i1_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; i1_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if i1_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i1_bpt_inductive_energy_reading_va_rh)
+            else: i1_bpt_inductive_energy_reading_va_rh = (x << 7) | (i1_bpt_inductive_energy_reading_va_rh & 127)
+        if i1_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_SignedMeteringDataType(B, r0)
+        k = _T85[c & 7]
+    i1_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_SignedMeteringDataType(B, r0)
+        r -= 8 * nb; i1_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SignedMeteringDataType(B, r0)
+        k = _T86[c & 3]
+    i1_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 9; i1_meter_status = (B >> r) & 511
+        if i1_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+            elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
+            else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
+        elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
+        if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_SignedMeteringDataType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SignedMeteringDataType(B, r0)
+        k = _T87[c & 3]
+    i1_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; i1_meter_timestamp = (B >> r) & 255
+        if i1_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_meter_timestamp, r = ru(B, r + 8, i1_meter_timestamp)
+            else: i1_meter_timestamp = (x << 7) | (i1_meter_timestamp & 127)
+        if i1_meter_timestamp > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SignedMeteringDataType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_SignedMeteringDataType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T88[c & 3]
+    f_meter_info = MeterInfoType(i1_meter_id, i1_charged_energy_reading_wh, i1_bpt_discharged_energy_reading_wh, i1_capacitive_energy_reading_va_rh, i1_bpt_inductive_energy_reading_va_rh, i1_meter_signature, i1_meter_status, i1_meter_timestamp)
+    f_receipt = None
+    if k == 3:
+        f_receipt, r = _f_ReceiptType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T68[c & 3]
+    f_dynamic_smdt_control_mode = f_scheduled_smdt_control_mode = None
+    if k == 4:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SignedMeteringDataType(B, r0)
+        k = _T4[c & 1]
+        f_dynamic_smdt_control_mode = Dynamic_SMDTControlModeType()
+    elif k == 5:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_SignedMeteringDataType(B, r0)
+        r -= 8; i3_selected_schedule_tuple_id = (B >> r) & 255
+        if i3_selected_schedule_tuple_id > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_selected_schedule_tuple_id, r = ru(B, r + 8, i3_selected_schedule_tuple_id)
+            else: i3_selected_schedule_tuple_id = (x << 7) | (i3_selected_schedule_tuple_id & 127)
+        if i3_selected_schedule_tuple_id < 1 or i3_selected_schedule_tuple_id > 4294967295: return _d_SignedMeteringDataType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_SignedMeteringDataType(B, r0)
+        k = _T4[c & 1]
+        f_scheduled_smdt_control_mode = Scheduled_SMDTControlModeType(i3_selected_schedule_tuple_id)
+    else:
+        return _d_SignedMeteringDataType(B, r0)
+    if k != -1: return _d_SignedMeteringDataType(B, r0)
+    return SignedMeteringDataType(f_id, f_session_id, f_meter_info, f_receipt, f_dynamic_smdt_control_mode, f_scheduled_smdt_control_mode), r
+
 def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is None: raise EncFail('missing mandatory Id')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.session_id
+    if v3 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v3, 8)
+    st = 7
+    v4 = o.meter_info
+    if v4 is None: raise EncFail('missing mandatory MeterInfo')
+    if v4.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v4.__class__.__name__}')
+    st5 = 0
+    v6 = v4.meter_id
+    if v6 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 4
+    a = wstr(a, v6, 32)
+    st5 = 3
+    v7 = v4.charged_energy_reading_wh
+    if v7 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v7 > 18446744073709551615: raise EncFail(f'{v7!r} outside 0..18446744073709551615')
+    if 0 <= v7 < 128: a = (a << 8) | v7
+    else: a = wu(a, v7)
+    st5 = 7
+    a <<= 1
+    v8 = v4.bpt_discharged_energy_reading_wh
+    if v8 is not None:
+        a <<= 4
+        if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Id')
-    if o.session_id is not None:
-        v = o.session_id
+        st5 = 11
+    v9 = v4.capacitive_energy_reading_va_rh
+    if v9 is not None:
+        w, c = _C89[st5]
+        a = (a << w) | c
         a <<= 1
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
-        a = wbin(a, v, 8)
+        st5 = 15
+    v10 = v4.bpt_inductive_energy_reading_va_rh
+    if v10 is not None:
+        w, c = _C90[st5]
+        a = (a << w) | c
         a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.meter_info is not None:
-        v = o.meter_info
+        if v10 > 18446744073709551615: raise EncFail(f'{v10!r} outside 0..18446744073709551615')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
         a <<= 1
-        a = _e_MeterInfoType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory MeterInfo')
-    if o.receipt is not None:
-        v = o.receipt
+        st5 = 19
+    v11 = v4.meter_signature
+    if v11 is not None:
+        w, c = _C91[st5]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v11, 64)
+        a <<= 1
+        st5 = 23
+    v12 = v4.meter_status
+    if v12 is not None:
+        w, c = _C92[st5]
+        a = (a << w) | c
+        a <<= 1
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        a <<= 1
+        st5 = 27
+    v13 = v4.meter_timestamp
+    if v13 is not None:
+        w, c = _C93[st5]
+        a = (a << w) | c
+        a <<= 1
+        if v13 > 18446744073709551615: raise EncFail(f'{v13!r} outside 0..18446744073709551615')
+        if 0 <= v13 < 128: a = (a << 8) | v13
+        else: a = wu(a, v13)
+        a <<= 1
+        st5 = 31
+    w, c = _C94[st5]
+    a = (a << w) | c
+    st = 11
+    v14 = o.receipt
+    if v14 is not None:
         a <<= 2
-        a = _e_ReceiptType(v, a)
+        a = _e_ReceiptType(v14, a)
         st = 15
-    if o.dynamic_smdt_control_mode is not None:
-        v = o.dynamic_smdt_control_mode
-        w, c = _C14[st]
+    v15 = o.dynamic_smdt_control_mode
+    v16 = o.scheduled_smdt_control_mode
+    if v15 is not None:
+        w, c = _C15[st]
         a = (a << w) | c
-        a = _e_Dynamic_SMDTControlModeType(v, a)
+        if v15.__class__ is not Dynamic_SMDTControlModeType: raise EncFail(f'expected Dynamic_SMDTControlModeType, got {v15.__class__.__name__}')
+        pass
+        a <<= 1
         st = 19
-    elif o.scheduled_smdt_control_mode is not None:
-        v = o.scheduled_smdt_control_mode
-        w, c = _C83[st]
+    elif v16 is not None:
+        w, c = _C95[st]
         a = (a << w) | c
-        a = _e_Scheduled_SMDTControlModeType(v, a)
+        if v16.__class__ is not Scheduled_SMDTControlModeType: raise EncFail(f'expected Scheduled_SMDTControlModeType, got {v16.__class__.__name__}')
+        pass
+        v19 = v16.selected_schedule_tuple_id
+        if v19 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+        a <<= 2
+        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if 0 <= v19 < 128: a = (a << 8) | v19
+        else: a = wu(a, v19)
+        pass
+        a <<= 2
         st = 19
     else:
         raise EncFail('missing mandatory Dynamic_SMDTControlMode or Scheduled_SMDTControlMode')
@@ -3574,7 +5839,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S84, 6)
+            f_meter_id, r = sl2(B, r, _S96, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -3586,67 +5851,67 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S6, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T85[(B >> r) & 7]
+        r -= 3; k = _T82[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S6, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T83[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S6, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T87[(B >> r) & 7]
+        r -= 3; k = _T84[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S6, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T88[(B >> r) & 7]
+        r -= 3; k = _T85[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S89, 6)
+            f_meter_signature, r = sl2(B, r, _S97, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T90[(B >> r) & 3]
+        r -= 2; k = _T86[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S91, 6)
+            f_meter_status, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -3654,12 +5919,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T92[(B >> r) & 3]
+        r -= 2; k = _T87[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S6, 6)
+            f_meter_timestamp, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -3670,87 +5935,175 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeterInfoType(B, r0)
+    r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
+    if f_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T82[c & 7]
+    f_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if f_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T83[c & 7]
+    f_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if f_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T84[c & 7]
+    f_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if f_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T85[c & 7]
+    f_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T86[c & 3]
+    f_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T87[c & 3]
+    f_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_timestamp = (B >> r) & 255
+        if f_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.charged_energy_reading_wh is not None:
-        v = o.charged_energy_reading_wh
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargedEnergyReadingWh')
-    if o.bpt_discharged_energy_reading_wh is not None:
-        v = o.bpt_discharged_energy_reading_wh
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    v3 = o.charged_energy_reading_wh
+    if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.bpt_discharged_energy_reading_wh
+    if v4 is not None:
+        a <<= 4
+        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if 0 <= v4 < 128: a = (a << 8) | v4
+        else: a = wu(a, v4)
         a <<= 1
         st = 11
-    if o.capacitive_energy_reading_va_rh is not None:
-        v = o.capacitive_energy_reading_va_rh
+    v5 = o.capacitive_energy_reading_va_rh
+    if v5 is not None:
+        w, c = _C89[st]
+        a = (a << w) | c
+        a <<= 1
+        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        a <<= 1
+        st = 15
+    v6 = o.bpt_inductive_energy_reading_va_rh
+    if v6 is not None:
+        w, c = _C90[st]
+        a = (a << w) | c
+        a <<= 1
+        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
+        a <<= 1
+        st = 19
+    v7 = o.meter_signature
+    if v7 is not None:
+        w, c = _C91[st]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v7, 64)
+        a <<= 1
+        st = 23
+    v8 = o.meter_status
+    if v8 is not None:
+        w, c = _C92[st]
+        a = (a << w) | c
+        a <<= 1
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        a <<= 1
+        st = 27
+    v9 = o.meter_timestamp
+    if v9 is not None:
         w, c = _C93[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    if o.bpt_inductive_energy_reading_va_rh is not None:
-        v = o.bpt_inductive_energy_reading_va_rh
-        w, c = _C94[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 19
-    if o.meter_signature is not None:
-        v = o.meter_signature
-        w, c = _C95[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v, 64)
-        a <<= 1
-        st = 23
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C96[st]
-        a = (a << w) | c
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 27
-    if o.meter_timestamp is not None:
-        v = o.meter_timestamp
-        w, c = _C97[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C98[st]
+    w, c = _C94[st]
     a = (a << w) | c
     return a
 
@@ -3760,7 +6113,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -3802,41 +6155,354 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
 
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ReceiptType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_ReceiptType(B, r0)
+    k = _T99[c & 7]
+    f_energy_costs = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T100[c & 7]
+        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
+        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+    f_occupancy_costs = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T101[c & 7]
+        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
+        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+    f_additional_services_costs = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T102[c & 3]
+        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
+        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+    f_overstay_costs = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T103[c & 3]
+        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
+        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+    f_tax_costs = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ReceiptType(B, r0)
+            r -= 8; i13_tax_rule_id = (B >> r) & 255
+            if i13_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
+                else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
+            if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_ReceiptType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ReceiptType(B, r0)
+            i13_amount = RationalNumberType(i14_exponent, i14_value)
+            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            f_tax_costs.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T103[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if k != -1: return _d_ReceiptType(B, r0)
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.energy_costs is not None:
-        v = o.energy_costs
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.energy_costs
+    if v3 is not None:
+        if v3.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.amount
+        if v5 is None: raise EncFail('missing mandatory Amount')
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        pass
+        v9 = v3.cost_per_unit
+        if v9 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        pass
         a <<= 3
-        a = _e_DetailedCostType(v, a)
         st = 7
-    if o.occupancy_costs is not None:
-        v = o.occupancy_costs
+    v13 = o.occupancy_costs
+    if v13 is not None:
         w, c = _C104[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.amount
+        if v15 is None: raise EncFail('missing mandatory Amount')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        pass
+        v19 = v13.cost_per_unit
+        if v19 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        pass
+        a <<= 3
         st = 11
-    if o.additional_services_costs is not None:
-        v = o.additional_services_costs
+    v23 = o.additional_services_costs
+    if v23 is not None:
         w, c = _C105[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.amount
+        if v25 is None: raise EncFail('missing mandatory Amount')
+        if v25.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v25.__class__.__name__}')
+        pass
+        v27 = v25.exponent
+        if v27 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        pass
+        v28 = v25.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v27 - -128) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        pass
+        v29 = v23.cost_per_unit
+        if v29 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v29.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.exponent
+        if v31 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        pass
+        v32 = v29.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -128) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        pass
+        a <<= 3
         st = 15
-    if o.overstay_costs is not None:
-        v = o.overstay_costs
+    v33 = o.overstay_costs
+    if v33 is not None:
         w, c = _C106[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.amount
+        if v35 is None: raise EncFail('missing mandatory Amount')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        pass
+        v39 = v33.cost_per_unit
+        if v39 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        pass
+        a <<= 3
         st = 19
     n = 0
     for v in o.tax_costs:
@@ -3875,23 +6541,73 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedCostType(f_amount, f_cost_per_unit), r
 
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DetailedCostType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DetailedCostType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedCostType(B, r0)
+    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
+    return DetailedCostType(f_amount, f_cost_per_unit), r
+
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
-    st = 0
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Amount')
-    if o.cost_per_unit is not None:
-        v = o.cost_per_unit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CostPerUnit')
-    a <<= 1
+    pass
+    v2 = o.amount
+    if v2 is None: raise EncFail('missing mandatory Amount')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.cost_per_unit
+    if v6 is None: raise EncFail('missing mandatory CostPerUnit')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
@@ -3912,7 +6628,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S91, 6)
+            f_value, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3926,31 +6642,38 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RationalNumberType(f_exponent, f_value), r
 
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6151: return _d_RationalNumberType(B, r0)
+    f_exponent = ((c >> 3) & 255) + -128
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RationalNumberType(B, r0)
+    return RationalNumberType(f_exponent, f_value), r
+
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
-    st = 0
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Exponent')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.exponent
+    if v2 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v2 - -128) << 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
@@ -3978,27 +6701,59 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedTaxType(f_tax_rule_id, f_amount), r
 
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DetailedTaxType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_DetailedTaxType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedTaxType(B, r0)
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    return DetailedTaxType(f_tax_rule_id, f_amount), r
+
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
-    st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Amount')
-    a <<= 1
+    pass
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory Amount')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int]:
@@ -4006,8 +6761,14 @@ def _d_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlM
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_SMDTControlModeType(), r
 
+def _f_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_Dynamic_SMDTControlModeType(B, r0)
+    return Dynamic_SMDTControlModeType(), r
+
 def _e_Dynamic_SMDTControlModeType(o: Dynamic_SMDTControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -4030,20 +6791,30 @@ def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_SMDTControlModeType(f_selected_schedule_tuple_id), r
 
+def _f_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_Scheduled_SMDTControlModeType(B, r0)
+    r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
+    if f_selected_schedule_tuple_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_selected_schedule_tuple_id, r = ru(B, r + 8, f_selected_schedule_tuple_id)
+        else: f_selected_schedule_tuple_id = (x << 7) | (f_selected_schedule_tuple_id & 127)
+    if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_SMDTControlModeType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_Scheduled_SMDTControlModeType(B, r0)
+    return Scheduled_SMDTControlModeType(f_selected_schedule_tuple_id), r
+
 def _e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -> int:
-    st = 0
-    if o.selected_schedule_tuple_id is not None:
-        v = o.selected_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SelectedScheduleTupleID')
-    a <<= 1
+    pass
+    v2 = o.selected_schedule_tuple_id
+    if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    a <<= 2
     return a
 
 def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int]:
@@ -4071,26 +6842,70 @@ def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeteringConfirmationResType(f_header, f_response_code), r
 
+def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeteringConfirmationResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeteringConfirmationResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MeteringConfirmationResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_MeteringConfirmationResType(B, r0)
+    r -= 10; c = (B >> r) & 1023
+    if c & 771: return _d_MeteringConfirmationResType(B, r0)
+    f_response_code = (c >> 2) & 63
+    if f_response_code >= 40: return _d_MeteringConfirmationResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return MeteringConfirmationResType(f_header, f_response_code), r
+
 def _e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    a = (a << 10) | (v7) << 2
     return a
 
 def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
@@ -4146,50 +6961,195 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerDeliveryReqType(f_header, f_ev_processing, f_charge_progress, f_ev_power_profile, f_bpt_channel_selection), r
 
+def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PowerDeliveryReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_PowerDeliveryReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PowerDeliveryReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_PowerDeliveryReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_PowerDeliveryReqType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3300: return _d_PowerDeliveryReqType(B, r0)
+    f_ev_processing = (c >> 8) & 3
+    if f_ev_processing >= 3: return _d_PowerDeliveryReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    f_charge_progress = (c >> 3) & 3
+    f_charge_progress = _E_chargeProgressType[f_charge_progress]
+    k = _T11[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_ev_power_profile = None
+    if k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PowerDeliveryReqType(B, r0)
+        r -= 8; i2_time_anchor = (B >> r) & 255
+        if i2_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+            else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+        if i2_time_anchor > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PowerDeliveryReqType(B, r0)
+        k = _T113[c & 3]
+        i2_dynamic_evppt_control_mode = i2_scheduled_evppt_control_mode = None
+        if k == 1:
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_PowerDeliveryReqType(B, r0)
+            k = _T17[c & 1]
+            i2_dynamic_evppt_control_mode = Dynamic_EVPPTControlModeType()
+        elif k == 2:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_PowerDeliveryReqType(B, r0)
+            r -= 8; i4_selected_schedule_tuple_id = (B >> r) & 255
+            if i4_selected_schedule_tuple_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_selected_schedule_tuple_id, r = ru(B, r + 8, i4_selected_schedule_tuple_id)
+                else: i4_selected_schedule_tuple_id = (x << 7) | (i4_selected_schedule_tuple_id & 127)
+            if i4_selected_schedule_tuple_id < 1 or i4_selected_schedule_tuple_id > 4294967295: return _d_PowerDeliveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_PowerDeliveryReqType(B, r0)
+            k = _T69[c & 3]
+            i4_power_tolerance_acceptance = None
+            if k == 1:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_PowerDeliveryReqType(B, r0)
+                i4_power_tolerance_acceptance = (c >> 2) & 1
+                i4_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[i4_power_tolerance_acceptance]
+                k = _T4[c & 1]
+            if k != -1: return _d_PowerDeliveryReqType(B, r0)
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+            i2_scheduled_evppt_control_mode = Scheduled_EVPPTControlModeType(i4_selected_schedule_tuple_id, i4_power_tolerance_acceptance)
+        else:
+            return _d_PowerDeliveryReqType(B, r0)
+        i2_ev_power_profile_entries = None
+        if k == 3:
+            i2_ev_power_profile_entries, r = _f_EVPowerProfileEntryListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_PowerDeliveryReqType(B, r0)
+        if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T12[c & 3]
+        f_ev_power_profile = EVPowerProfileType(i2_time_anchor, i2_dynamic_evppt_control_mode, i2_scheduled_evppt_control_mode, i2_ev_power_profile_entries)
+    f_bpt_channel_selection = None
+    if k == 4:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_PowerDeliveryReqType(B, r0)
+        f_bpt_channel_selection = (c >> 2) & 1
+        f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
+        k = _T4[c & 1]
+    if k != -1: return _d_PowerDeliveryReqType(B, r0)
+    return PowerDeliveryReqType(f_header, f_ev_processing, f_charge_progress, f_ev_power_profile, f_bpt_channel_selection), r
+
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.charge_progress is not None:
-        v = o.charge_progress
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a chargeProgressType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ChargeProgress')
-    if o.ev_power_profile is not None:
-        v = o.ev_power_profile
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_EVPowerProfileType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    st = 7
+    v8 = o.charge_progress
+    if v8 is None: raise EncFail('missing mandatory ChargeProgress')
+    if v8.__class__ is not chargeProgressType and not (v8.__class__ is int and 0 <= v8 < 4): raise EncFail(f'{v8!r} is not a chargeProgressType')
+    st = 11
+    a = (a << 10) | (v7) << 6 | (v8) << 1
+    v9 = o.ev_power_profile
+    if v9 is not None:
+        if v9.__class__ is not EVPowerProfileType: raise EncFail(f'expected EVPowerProfileType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.time_anchor
+        if v11 is None: raise EncFail('missing mandatory TimeAnchor')
+        a <<= 4
+        if v11 > 18446744073709551615: raise EncFail(f'{v11!r} outside 0..18446744073709551615')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        pass
+        a <<= 1
+        v12 = v9.dynamic_evppt_control_mode
+        v13 = v9.scheduled_evppt_control_mode
+        if v12 is not None:
+            if v12.__class__ is not Dynamic_EVPPTControlModeType: raise EncFail(f'expected Dynamic_EVPPTControlModeType, got {v12.__class__.__name__}')
+            pass
+            a <<= 3
+            pass
+        elif v13 is not None:
+            if v13.__class__ is not Scheduled_EVPPTControlModeType: raise EncFail(f'expected Scheduled_EVPPTControlModeType, got {v13.__class__.__name__}')
+            st15 = 0
+            v16 = v13.selected_schedule_tuple_id
+            if v16 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+            a = (a << 4) | 4
+            if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
+            if 0 <= v16 < 128: a = (a << 8) | v16
+            else: a = wu(a, v16)
+            st15 = 3
+            a <<= 1
+            v17 = v13.power_tolerance_acceptance
+            if v17 is not None:
+                if v17.__class__ is not powerToleranceAcceptanceType and not (v17.__class__ is int and 0 <= v17 < 2): raise EncFail(f'{v17!r} is not a powerToleranceAcceptanceType')
+                a = (a << 5) | (v17) << 1
+                st15 = 7
+            w, c = _C71[st15]
+            a = (a << w) | c
+            pass
+        else:
+            raise EncFail('missing mandatory Dynamic_EVPPTControlMode or Scheduled_EVPPTControlMode')
+        v18 = v9.ev_power_profile_entries
+        if v18 is None: raise EncFail('missing mandatory EVPowerProfileEntries')
+        a <<= 1
+        a = _e_EVPowerProfileEntryListType(v18, a)
+        pass
+        a <<= 1
         st = 15
-    if o.bpt_channel_selection is not None:
-        v = o.bpt_channel_selection
-        w, c = _C14[st]
+    v19 = o.bpt_channel_selection
+    if v19 is not None:
+        w, c = _C15[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a channelSelectionType')
-        a = (a << 1) | v
-        a <<= 1
+        if v19.__class__ is not channelSelectionType and not (v19.__class__ is int and 0 <= v19 < 2): raise EncFail(f'{v19!r} is not a channelSelectionType')
+        a = (a << 3) | (v19) << 1
         st = 19
-    w, c = _C113[st]
+    w, c = _C114[st]
     a = (a << w) | c
     return a
 
@@ -4199,23 +7159,23 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T114[(B >> r) & 3]
+        r -= 2; k = _T113[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
     if k == 1:
         f_dynamic_evppt_control_mode, r = _d_Dynamic_EVPPTControlModeType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     elif k == 2:
         f_scheduled_evppt_control_mode, r = _d_Scheduled_EVPPTControlModeType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Dynamic_EVPPTControlMode or Scheduled_EVPPTControlMode')
     f_ev_power_profile_entries = None
@@ -4227,38 +7187,103 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPowerProfileType(f_time_anchor, f_dynamic_evppt_control_mode, f_scheduled_evppt_control_mode, f_ev_power_profile_entries), r
 
-def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
-    st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
+def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVPowerProfileType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_EVPowerProfileType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_EVPowerProfileType(B, r0)
+    k = _T113[c & 3]
+    f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
+    if k == 1:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_EVPowerProfileType(B, r0)
+        k = _T17[c & 1]
+        f_dynamic_evppt_control_mode = Dynamic_EVPPTControlModeType()
+    elif k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_EVPowerProfileType(B, r0)
+        r -= 8; i2_selected_schedule_tuple_id = (B >> r) & 255
+        if i2_selected_schedule_tuple_id > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_selected_schedule_tuple_id, r = ru(B, r + 8, i2_selected_schedule_tuple_id)
+            else: i2_selected_schedule_tuple_id = (x << 7) | (i2_selected_schedule_tuple_id & 127)
+        if i2_selected_schedule_tuple_id < 1 or i2_selected_schedule_tuple_id > 4294967295: return _d_EVPowerProfileType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_EVPowerProfileType(B, r0)
+        k = _T69[c & 3]
+        i2_power_tolerance_acceptance = None
+        if k == 1:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_EVPowerProfileType(B, r0)
+            i2_power_tolerance_acceptance = (c >> 2) & 1
+            i2_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[i2_power_tolerance_acceptance]
+            k = _T4[c & 1]
+        if k != -1: return _d_EVPowerProfileType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+        f_scheduled_evppt_control_mode = Scheduled_EVPPTControlModeType(i2_selected_schedule_tuple_id, i2_power_tolerance_acceptance)
     else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.dynamic_evppt_control_mode is not None:
-        v = o.dynamic_evppt_control_mode
-        a <<= 2
-        a = _e_Dynamic_EVPPTControlModeType(v, a)
-        st = 7
-    elif o.scheduled_evppt_control_mode is not None:
-        v = o.scheduled_evppt_control_mode
-        a = (a << 2) | 1
-        a = _e_Scheduled_EVPPTControlModeType(v, a)
-        st = 7
+        return _d_EVPowerProfileType(B, r0)
+    f_ev_power_profile_entries = None
+    if k == 3:
+        f_ev_power_profile_entries, r = _f_EVPowerProfileEntryListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_EVPowerProfileType(B, r0)
+    if k != -1: return _d_EVPowerProfileType(B, r0)
+    return EVPowerProfileType(f_time_anchor, f_dynamic_evppt_control_mode, f_scheduled_evppt_control_mode, f_ev_power_profile_entries), r
+
+def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
+    pass
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    a <<= 1
+    v3 = o.dynamic_evppt_control_mode
+    v4 = o.scheduled_evppt_control_mode
+    if v3 is not None:
+        if v3.__class__ is not Dynamic_EVPPTControlModeType: raise EncFail(f'expected Dynamic_EVPPTControlModeType, got {v3.__class__.__name__}')
+        pass
+        a <<= 3
+        pass
+    elif v4 is not None:
+        if v4.__class__ is not Scheduled_EVPPTControlModeType: raise EncFail(f'expected Scheduled_EVPPTControlModeType, got {v4.__class__.__name__}')
+        st6 = 0
+        v7 = v4.selected_schedule_tuple_id
+        if v7 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+        a = (a << 4) | 4
+        if v7 < 1 or v7 > 4294967295: raise EncFail(f'{v7!r} outside 1..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
+        st6 = 3
+        a <<= 1
+        v8 = v4.power_tolerance_acceptance
+        if v8 is not None:
+            if v8.__class__ is not powerToleranceAcceptanceType and not (v8.__class__ is int and 0 <= v8 < 2): raise EncFail(f'{v8!r} is not a powerToleranceAcceptanceType')
+            a = (a << 5) | (v8) << 1
+            st6 = 7
+        w, c = _C71[st6]
+        a = (a << w) | c
+        pass
     else:
         raise EncFail('missing mandatory Dynamic_EVPPTControlMode or Scheduled_EVPPTControlMode')
-    if o.ev_power_profile_entries is not None:
-        v = o.ev_power_profile_entries
-        a <<= 1
-        a = _e_EVPowerProfileEntryListType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVPowerProfileEntries')
+    v9 = o.ev_power_profile_entries
+    if v9 is None: raise EncFail('missing mandatory EVPowerProfileEntries')
+    a <<= 1
+    a = _e_EVPowerProfileEntryListType(v9, a)
+    pass
     a <<= 1
     return a
 
@@ -4267,8 +7292,14 @@ def _d_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTContro
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_EVPPTControlModeType(), r
 
+def _f_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_Dynamic_EVPPTControlModeType(B, r0)
+    return Dynamic_EVPPTControlModeType(), r
+
 def _e_Dynamic_EVPPTControlModeType(o: Dynamic_EVPPTControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -4285,7 +7316,7 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: raise bad_value(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedScheduleTupleID')
     f_power_tolerance_acceptance = None
@@ -4302,26 +7333,43 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_EVPPTControlModeType(f_selected_schedule_tuple_id, f_power_tolerance_acceptance), r
 
+def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_Scheduled_EVPPTControlModeType(B, r0)
+    r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
+    if f_selected_schedule_tuple_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_selected_schedule_tuple_id, r = ru(B, r + 8, f_selected_schedule_tuple_id)
+        else: f_selected_schedule_tuple_id = (x << 7) | (f_selected_schedule_tuple_id & 127)
+    if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_EVPPTControlModeType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_Scheduled_EVPPTControlModeType(B, r0)
+    k = _T69[c & 3]
+    f_power_tolerance_acceptance = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_Scheduled_EVPPTControlModeType(B, r0)
+        f_power_tolerance_acceptance = (c >> 2) & 1
+        f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
+        k = _T4[c & 1]
+    if k != -1: return _d_Scheduled_EVPPTControlModeType(B, r0)
+    return Scheduled_EVPPTControlModeType(f_selected_schedule_tuple_id, f_power_tolerance_acceptance), r
+
 def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) -> int:
     st = 0
-    if o.selected_schedule_tuple_id is not None:
-        v = o.selected_schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SelectedScheduleTupleID')
-    if o.power_tolerance_acceptance is not None:
-        v = o.power_tolerance_acceptance
-        a <<= 2
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a powerToleranceAcceptanceType')
-        a = (a << 1) | v
-        a <<= 1
+    v2 = o.selected_schedule_tuple_id
+    if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.power_tolerance_acceptance
+    if v3 is not None:
+        if v3.__class__ is not powerToleranceAcceptanceType and not (v3.__class__ is int and 0 <= v3 < 2): raise EncFail(f'{v3!r} is not a powerToleranceAcceptanceType')
+        a = (a << 5) | (v3) << 1
         st = 7
     w, c = _C71[st]
     a = (a << w) | c
@@ -4339,11 +7387,92 @@ def _d_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             break
         n += 1
         if n < 2048:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPowerProfileEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return EVPowerProfileEntryListType(f_ev_power_profile_entry), r
+
+def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_ev_power_profile_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_EVPowerProfileEntryListType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 4294967295: return _d_EVPowerProfileEntryListType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_EVPowerProfileEntryListType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
+            k = _T116[c & 3]
+            i1_power = RationalNumberType(i2_exponent, i2_value)
+            i1_power_l2 = None
+            if k == 2:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_EVPowerProfileEntryListType(B, r0)
+                i3_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
+                if i3_value < -32768 or i3_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
+                r -= 4; c = (B >> r) & 15
+                if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
+                k = _T18[c & 3]
+                i1_power_l2 = RationalNumberType(i3_exponent, i3_value)
+            i1_power_l3 = None
+            if k == 3:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_EVPowerProfileEntryListType(B, r0)
+                i4_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i4_value = (B >> r) & 511
+                if i4_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                    else: i4_value = (x << 7) | (i4_value & 127)
+                elif i4_value > 255: i4_value = 255 - i4_value
+                if i4_value < -32768 or i4_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_EVPowerProfileEntryListType(B, r0)
+                k = _T4[c & 1]
+                i1_power_l3 = RationalNumberType(i4_exponent, i4_value)
+            if k != -1: return _d_EVPowerProfileEntryListType(B, r0)
+            v = PowerScheduleEntryType(i1_duration, i1_power, i1_power_l2, i1_power_l3)
+            f_ev_power_profile_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 2048:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_EVPowerProfileEntryListType(B, r0)
+    if k != -1: return _d_EVPowerProfileEntryListType(B, r0)
     return EVPowerProfileEntryListType(f_ev_power_profile_entry), r
 
 def _e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int:
@@ -4374,7 +7503,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S116, 6)
+            f_duration, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -4387,13 +7516,13 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     f_power = None
     if k == 1:
         f_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T117[(B >> r) & 3]
+        r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Power')
     f_power_l2 = None
     if k == 2:
         f_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T17[(B >> r) & 3]
+        r -= 2; k = _T18[(B >> r) & 3]
     f_power_l3 = None
     if k == 3:
         f_power_l3, r = _d_RationalNumberType(B, r)
@@ -4401,36 +7530,132 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerScheduleEntryType(f_duration, f_power, f_power_l2, f_power_l3), r
 
+def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PowerScheduleEntryType(B, r0)
+    r -= 8; f_duration = (B >> r) & 255
+    if f_duration > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        else: f_duration = (x << 7) | (f_duration & 127)
+    if f_duration > 4294967295: return _d_PowerScheduleEntryType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_PowerScheduleEntryType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleEntryType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_PowerScheduleEntryType(B, r0)
+    k = _T116[c & 3]
+    f_power = RationalNumberType(i1_exponent, i1_value)
+    f_power_l2 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PowerScheduleEntryType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_PowerScheduleEntryType(B, r0)
+        k = _T18[c & 3]
+        f_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_power_l3 = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PowerScheduleEntryType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_PowerScheduleEntryType(B, r0)
+        k = _T4[c & 1]
+        f_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    if k != -1: return _d_PowerScheduleEntryType(B, r0)
+    return PowerScheduleEntryType(f_duration, f_power, f_power_l2, f_power_l3), r
+
 def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     st = 0
-    if o.duration is not None:
-        v = o.duration
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Duration')
-    if o.power is not None:
-        v = o.power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Power')
-    if o.power_l2 is not None:
-        v = o.power_l2
+    v2 = o.duration
+    if v2 is None: raise EncFail('missing mandatory Duration')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    v3 = o.power
+    if v3 is None: raise EncFail('missing mandatory Power')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    a <<= 2
+    v7 = o.power_l2
+    if v7 is not None:
+        if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+        pass
+        v9 = v7.exponent
+        if v9 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        pass
+        v10 = v7.value
+        if v10 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v9 - -128) << 3
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 11
-    if o.power_l3 is not None:
-        v = o.power_l3
+    v11 = o.power_l3
+    if v11 is not None:
         w, c = _C118[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.exponent
+        if v13 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        pass
+        v14 = v11.value
+        if v14 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v13 - -128) << 3
+        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if 0 <= v14 < 128: a = (a << 9) | v14
+        elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+        else: a = wi(a, v14)
+        pass
+        a <<= 2
         st = 15
     w, c = _C119[st]
     a = (a << w) | c
@@ -4455,7 +7680,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
@@ -4465,31 +7690,107 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerDeliveryResType(f_header, f_response_code, f_evse_status), r
 
+def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PowerDeliveryResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_PowerDeliveryResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_PowerDeliveryResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_PowerDeliveryResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_PowerDeliveryResType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1540: return _d_PowerDeliveryResType(B, r0)
+    f_response_code = (c >> 3) & 63
+    if f_response_code >= 40: return _d_PowerDeliveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T5[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evse_status = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_PowerDeliveryResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
+        r -= 9; c = (B >> r) & 511
+        if c & 454: return _d_PowerDeliveryResType(B, r0)
+        i2_evse_notification = (c >> 3) & 7
+        if i2_evse_notification >= 6: return _d_PowerDeliveryResType(B, r0)
+        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        k = _T4[c & 1]
+        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+    if k != -1: return _d_PowerDeliveryResType(B, r0)
+    return PowerDeliveryResType(f_header, f_response_code, f_evse_status), r
+
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_status is not None:
-        v = o.evse_status
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_EVSEStatusType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
+    v8 = o.evse_status
+    if v8 is not None:
+        if v8.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.notification_max_delay
+        if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 4
+        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
+        pass
+        v11 = v8.evse_notification
+        if v11 is None: raise EncFail('missing mandatory EVSENotification')
+        if v11.__class__ is not evseNotificationType and not (v11.__class__ is int and 0 <= v11 < 6): raise EncFail(f'{v11!r} is not a evseNotificationType')
+        pass
+        a = (a << 8) | (v11) << 2
         st = 11
-    w, c = _C8[st]
+    w, c = _C6[st]
     a = (a << w) | c
     return a
 
@@ -4526,30 +7827,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 227: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 7
+    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseNotificationType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not evseNotificationType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a evseNotificationType')
+    pass
+    a = (a << 8) | (v3) << 2
     return a
 
 def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int]:
@@ -4585,35 +7893,491 @@ def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ScheduleExchangeReqType(f_header, f_maximum_supporting_points, f_dynamic_se_req_control_mode, f_scheduled_se_req_control_mode), r
 
+def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ScheduleExchangeReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ScheduleExchangeReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ScheduleExchangeReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ScheduleExchangeReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 24580: return _d_ScheduleExchangeReqType(B, r0)
+    f_maximum_supporting_points = ((c >> 3) & 1023) + 12
+    if f_maximum_supporting_points > 1024: return _d_ScheduleExchangeReqType(B, r0)
+    k = _T3[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_dynamic_se_req_control_mode = f_scheduled_se_req_control_mode = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_ScheduleExchangeReqType(B, r0)
+        r -= 8; i2_departure_time = (B >> r) & 255
+        if i2_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+            else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
+        if i2_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_ScheduleExchangeReqType(B, r0)
+        k = _T123[c & 3]
+        i2_minimum_soc = None
+        if k == 1:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_ScheduleExchangeReqType(B, r0)
+            i2_minimum_soc = (c >> 3) & 127
+            if i2_minimum_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T3[c & 3]
+        i2_target_soc = None
+        if k == 2:
+            r -= 10; c = (B >> r) & 1023
+            if c & 514: return _d_ScheduleExchangeReqType(B, r0)
+            i2_target_soc = (c >> 2) & 127
+            if i2_target_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T17[c & 1]
+        i2_ev_target_energy_request = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i3_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T23[c & 1]
+            i2_ev_target_energy_request = RationalNumberType(i3_exponent, i3_value)
+        else:
+            return _d_ScheduleExchangeReqType(B, r0)
+        i2_ev_maximum_energy_request = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i4_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i4_value = (B >> r) & 511
+            if i4_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                else: i4_value = (x << 7) | (i4_value & 127)
+            elif i4_value > 255: i4_value = 255 - i4_value
+            if i4_value < -32768 or i4_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T24[c & 1]
+            i2_ev_maximum_energy_request = RationalNumberType(i4_exponent, i4_value)
+        else:
+            return _d_ScheduleExchangeReqType(B, r0)
+        i2_ev_minimum_energy_request = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i5_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i5_value = (B >> r) & 511
+            if i5_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+                else: i5_value = (x << 7) | (i5_value & 127)
+            elif i5_value > 255: i5_value = 255 - i5_value
+            if i5_value < -32768 or i5_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T86[c & 3]
+            i2_ev_minimum_energy_request = RationalNumberType(i5_exponent, i5_value)
+        else:
+            return _d_ScheduleExchangeReqType(B, r0)
+        i2_ev_maximum_v2_x_energy_request = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i6_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i6_value = (B >> r) & 511
+            if i6_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+                else: i6_value = (x << 7) | (i6_value & 127)
+            elif i6_value > 255: i6_value = 255 - i6_value
+            if i6_value < -32768 or i6_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T87[c & 3]
+            i2_ev_maximum_v2_x_energy_request = RationalNumberType(i6_exponent, i6_value)
+        i2_ev_minimum_v2_x_energy_request = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T4[c & 1]
+            i2_ev_minimum_v2_x_energy_request = RationalNumberType(i7_exponent, i7_value)
+        if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_dynamic_se_req_control_mode = Dynamic_SEReqControlModeType(i2_departure_time, i2_minimum_soc, i2_target_soc, i2_ev_target_energy_request, i2_ev_maximum_energy_request, i2_ev_minimum_energy_request, i2_ev_maximum_v2_x_energy_request, i2_ev_minimum_v2_x_energy_request)
+    elif k == 3:
+        r -= 3; c = (B >> r) & 7
+        k = _T124[c & 7]
+        i8_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 8; i8_departure_time = (B >> r) & 255
+            if i8_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_departure_time, r = ru(B, r + 8, i8_departure_time)
+                else: i8_departure_time = (x << 7) | (i8_departure_time & 127)
+            if i8_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T125[c & 7]
+        i8_ev_target_energy_request = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T126[c & 7]
+            i8_ev_target_energy_request = RationalNumberType(i9_exponent, i9_value)
+        i8_ev_maximum_energy_request = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T11[c & 3]
+            i8_ev_maximum_energy_request = RationalNumberType(i10_exponent, i10_value)
+        i8_ev_minimum_energy_request = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T12[c & 3]
+            i8_ev_minimum_energy_request = RationalNumberType(i11_exponent, i11_value)
+        i8_ev_energy_offer = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleExchangeReqType(B, r0)
+            i12_ev_power_schedule, r = _f_EVPowerScheduleType(B, r)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleExchangeReqType(B, r0)
+            i12_ev_absolute_price_schedule, r = _f_EVAbsolutePriceScheduleType(B, r)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ScheduleExchangeReqType(B, r0)
+            k = _T4[c & 1]
+            i8_ev_energy_offer = EVEnergyOfferType(i12_ev_power_schedule, i12_ev_absolute_price_schedule)
+        if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_scheduled_se_req_control_mode = Scheduled_SEReqControlModeType(i8_departure_time, i8_ev_target_energy_request, i8_ev_maximum_energy_request, i8_ev_minimum_energy_request, i8_ev_energy_offer)
+    else:
+        return _d_ScheduleExchangeReqType(B, r0)
+    if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+    return ScheduleExchangeReqType(f_header, f_maximum_supporting_points, f_dynamic_se_req_control_mode, f_scheduled_se_req_control_mode), r
+
 def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.maximum_supporting_points is not None:
-        v = o.maximum_supporting_points
-        a <<= 1
-        a <<= 1
-        if not 12 <= v <= 1024: raise EncFail(f'{v!r} outside 12..1024')
-        a = (a << 10) | (v - 12)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory MaximumSupportingPoints')
-    if o.dynamic_se_req_control_mode is not None:
-        v = o.dynamic_se_req_control_mode
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_Dynamic_SEReqControlModeType(v, a)
-        st = 11
-    elif o.scheduled_se_req_control_mode is not None:
-        v = o.scheduled_se_req_control_mode
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.maximum_supporting_points
+    if v7 is None: raise EncFail('missing mandatory MaximumSupportingPoints')
+    if not 12 <= v7 <= 1024: raise EncFail(f'{v7!r} outside 12..1024')
+    pass
+    a = (a << 13) | (v7 - 12) << 1
+    v8 = o.dynamic_se_req_control_mode
+    v9 = o.scheduled_se_req_control_mode
+    if v8 is not None:
+        if v8.__class__ is not Dynamic_SEReqControlModeType: raise EncFail(f'expected Dynamic_SEReqControlModeType, got {v8.__class__.__name__}')
+        st10 = 0
+        v11 = v8.departure_time
+        if v11 is None: raise EncFail('missing mandatory DepartureTime')
+        a <<= 4
+        if v11 > 4294967295: raise EncFail(f'{v11!r} outside 0..4294967295')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        st10 = 3
+        a <<= 1
+        v12 = v8.minimum_soc
+        if v12 is not None:
+            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            a = (a << 11) | (v12) << 1
+            st10 = 7
+        v13 = v8.target_soc
+        if v13 is not None:
+            w, c = _C127[st10]
+            a = (a << w) | c
+            if not 0 <= v13 <= 100: raise EncFail(f'{v13!r} outside 0..100')
+            a = (a << 9) | (v13) << 1
+            st10 = 11
+        v14 = v8.ev_target_energy_request
+        if v14 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+        w, c = _C128[st10]
+        a = (a << w) | c
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        st10 = 15
+        v18 = v8.ev_maximum_energy_request
+        if v18 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        st10 = 19
+        v22 = v8.ev_minimum_energy_request
+        if v22 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        st10 = 23
+        a <<= 2
+        v26 = v8.ev_maximum_v2_x_energy_request
+        if v26 is not None:
+            if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+            pass
+            v28 = v26.exponent
+            if v28 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+            pass
+            v29 = v26.value
+            if v29 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v28 - -128) << 3
+            if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+            if 0 <= v29 < 128: a = (a << 9) | v29
+            elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+            else: a = wi(a, v29)
+            pass
+            a <<= 2
+            st10 = 27
+        v30 = v8.ev_minimum_v2_x_energy_request
+        if v30 is not None:
+            w, c = _C129[st10]
+            a = (a << w) | c
+            if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+            pass
+            v32 = v30.exponent
+            if v32 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+            pass
+            v33 = v30.value
+            if v33 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v32 - -128) << 3
+            if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+            if 0 <= v33 < 128: a = (a << 9) | v33
+            elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+            else: a = wi(a, v33)
+            pass
+            a <<= 2
+            st10 = 31
+        w, c = _C130[st10]
+        a = (a << w) | c
+        pass
+    elif v9 is not None:
+        if v9.__class__ is not Scheduled_SEReqControlModeType: raise EncFail(f'expected Scheduled_SEReqControlModeType, got {v9.__class__.__name__}')
+        st34 = 0
         a = (a << 2) | 1
-        a = _e_Scheduled_SEReqControlModeType(v, a)
-        st = 11
+        v35 = v9.departure_time
+        if v35 is not None:
+            a <<= 4
+            if v35 > 4294967295: raise EncFail(f'{v35!r} outside 0..4294967295')
+            if 0 <= v35 < 128: a = (a << 8) | v35
+            else: a = wu(a, v35)
+            a <<= 1
+            st34 = 3
+        v36 = v9.ev_target_energy_request
+        if v36 is not None:
+            w, c = _C131[st34]
+            a = (a << w) | c
+            if v36.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v36.__class__.__name__}')
+            pass
+            v38 = v36.exponent
+            if v38 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v38 <= 127: raise EncFail(f'{v38!r} outside -128..127')
+            pass
+            v39 = v36.value
+            if v39 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v38 - -128) << 3
+            if v39 < -32768 or v39 > 32767: raise EncFail(f'{v39!r} outside -32768..32767')
+            if 0 <= v39 < 128: a = (a << 9) | v39
+            elif -129 < v39 < 0: a = (a << 9) | (255 - v39)
+            else: a = wi(a, v39)
+            pass
+            a <<= 2
+            st34 = 7
+        v40 = v9.ev_maximum_energy_request
+        if v40 is not None:
+            w, c = _C132[st34]
+            a = (a << w) | c
+            if v40.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v40.__class__.__name__}')
+            pass
+            v42 = v40.exponent
+            if v42 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v42 <= 127: raise EncFail(f'{v42!r} outside -128..127')
+            pass
+            v43 = v40.value
+            if v43 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v42 - -128) << 3
+            if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+            if 0 <= v43 < 128: a = (a << 9) | v43
+            elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
+            else: a = wi(a, v43)
+            pass
+            a <<= 2
+            st34 = 11
+        v44 = v9.ev_minimum_energy_request
+        if v44 is not None:
+            w, c = _C133[st34]
+            a = (a << w) | c
+            if v44.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v44.__class__.__name__}')
+            pass
+            v46 = v44.exponent
+            if v46 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v46 <= 127: raise EncFail(f'{v46!r} outside -128..127')
+            pass
+            v47 = v44.value
+            if v47 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v46 - -128) << 3
+            if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+            if 0 <= v47 < 128: a = (a << 9) | v47
+            elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
+            else: a = wi(a, v47)
+            pass
+            a <<= 2
+            st34 = 15
+        v48 = v9.ev_energy_offer
+        if v48 is not None:
+            w, c = _C134[st34]
+            a = (a << w) | c
+            if v48.__class__ is not EVEnergyOfferType: raise EncFail(f'expected EVEnergyOfferType, got {v48.__class__.__name__}')
+            pass
+            v50 = v48.ev_power_schedule
+            if v50 is None: raise EncFail('missing mandatory EVPowerSchedule')
+            a <<= 1
+            a = _e_EVPowerScheduleType(v50, a)
+            pass
+            v51 = v48.ev_absolute_price_schedule
+            if v51 is None: raise EncFail('missing mandatory EVAbsolutePriceSchedule')
+            a <<= 1
+            a = _e_EVAbsolutePriceScheduleType(v51, a)
+            pass
+            a <<= 1
+            st34 = 19
+        w, c = _C135[st34]
+        a = (a << w) | c
+        pass
     else:
         raise EncFail('missing mandatory Dynamic_SEReqControlMode or Scheduled_SEReqControlMode')
     a <<= 1
@@ -4625,7 +8389,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S116, 6)
+            f_departure_time, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
@@ -4639,7 +8403,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S124, 6)
+            f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
@@ -4650,35 +8414,35 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S124, 6)
+            f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 3:
         f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 4:
         f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 5:
         f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T90[(B >> r) & 3]
+        r -= 2; k = _T86[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_v2_x_energy_request = None
     if k == 6:
         f_ev_maximum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T92[(B >> r) & 3]
+        r -= 2; k = _T87[(B >> r) & 3]
     f_ev_minimum_v2_x_energy_request = None
     if k == 7:
         f_ev_minimum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
@@ -4686,91 +8450,263 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
 
+def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_Dynamic_SEReqControlModeType(B, r0)
+    r -= 8; f_departure_time = (B >> r) & 255
+    if f_departure_time > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+        else: f_departure_time = (x << 7) | (f_departure_time & 127)
+    if f_departure_time > 4294967295: return _d_Dynamic_SEReqControlModeType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_Dynamic_SEReqControlModeType(B, r0)
+    k = _T123[c & 3]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_SEReqControlModeType(B, r0)
+        f_minimum_soc = (c >> 3) & 127
+        if f_minimum_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T3[c & 3]
+    f_target_soc = None
+    if k == 2:
+        r -= 10; c = (B >> r) & 1023
+        if c & 514: return _d_Dynamic_SEReqControlModeType(B, r0)
+        f_target_soc = (c >> 2) & 127
+        if f_target_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T17[c & 1]
+    f_ev_target_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T23[c & 1]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_Dynamic_SEReqControlModeType(B, r0)
+    f_ev_maximum_energy_request = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T24[c & 1]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_Dynamic_SEReqControlModeType(B, r0)
+    f_ev_minimum_energy_request = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T86[c & 3]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_Dynamic_SEReqControlModeType(B, r0)
+    f_ev_maximum_v2_x_energy_request = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T87[c & 3]
+        f_ev_maximum_v2_x_energy_request = RationalNumberType(i4_exponent, i4_value)
+    f_ev_minimum_v2_x_energy_request = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        f_ev_minimum_v2_x_energy_request = RationalNumberType(i5_exponent, i5_value)
+    if k != -1: return _d_Dynamic_SEReqControlModeType(B, r0)
+    return Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+
 def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory DepartureTime')
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        a <<= 2
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.departure_time
+    if v2 is None: raise EncFail('missing mandatory DepartureTime')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.minimum_soc
+    if v3 is not None:
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 11) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C125[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
-        st = 11
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        w, c = _C126[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVTargetEnergyRequest')
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumEnergyRequest')
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVMinimumEnergyRequest')
-    if o.ev_maximum_v2_x_energy_request is not None:
-        v = o.ev_maximum_v2_x_energy_request
-        a <<= 2
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    if o.ev_minimum_v2_x_energy_request is not None:
-        v = o.ev_minimum_v2_x_energy_request
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C127[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
+        st = 11
+    v5 = o.ev_target_energy_request
+    if v5 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
     w, c = _C128[st]
+    a = (a << w) | c
+    if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+    pass
+    v7 = v5.exponent
+    if v7 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    pass
+    v8 = v5.value
+    if v8 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v7 - -128) << 3
+    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if 0 <= v8 < 128: a = (a << 9) | v8
+    elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+    else: a = wi(a, v8)
+    pass
+    st = 15
+    v9 = o.ev_maximum_energy_request
+    if v9 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+    if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+    pass
+    v11 = v9.exponent
+    if v11 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+    pass
+    v12 = v9.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v11 - -128) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    st = 19
+    v13 = o.ev_minimum_energy_request
+    if v13 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+    if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.exponent
+    if v15 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v15 - -128) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    st = 23
+    a <<= 2
+    v17 = o.ev_maximum_v2_x_energy_request
+    if v17 is not None:
+        if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
+        pass
+        v19 = v17.exponent
+        if v19 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+        pass
+        v20 = v17.value
+        if v20 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v19 - -128) << 3
+        if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+        if 0 <= v20 < 128: a = (a << 9) | v20
+        elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+        else: a = wi(a, v20)
+        pass
+        a <<= 2
+        st = 27
+    v21 = o.ev_minimum_v2_x_energy_request
+    if v21 is not None:
+        w, c = _C129[st]
+        a = (a << w) | c
+        if v21.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v21.__class__.__name__}')
+        pass
+        v23 = v21.exponent
+        if v23 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v23 <= 127: raise EncFail(f'{v23!r} outside -128..127')
+        pass
+        v24 = v21.value
+        if v24 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v23 - -128) << 3
+        if v24 < -32768 or v24 > 32767: raise EncFail(f'{v24!r} outside -32768..32767')
+        if 0 <= v24 < 128: a = (a << 9) | v24
+        elif -129 < v24 < 0: a = (a << 9) | (255 - v24)
+        else: a = wi(a, v24)
+        pass
+        a <<= 2
+        st = 31
+    w, c = _C130[st]
     a = (a << w) | c
     return a
 
 def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
-    r -= 3; k = _T129[(B >> r) & 7]
+    r -= 3; k = _T124[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S116, 6)
+            f_departure_time, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T130[(B >> r) & 7]
+        r -= 3; k = _T125[(B >> r) & 7]
     f_ev_target_energy_request = None
     if k == 1:
         f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T131[(B >> r) & 7]
+        r -= 3; k = _T126[(B >> r) & 7]
     f_ev_maximum_energy_request = None
     if k == 2:
         f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
@@ -4786,42 +8722,236 @@ def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_SEReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_energy_offer), r
 
+def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T124[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_Scheduled_SEReqControlModeType(B, r0)
+        k = _T125[c & 7]
+    f_ev_target_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_SEReqControlModeType(B, r0)
+        k = _T126[c & 7]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
+        k = _T11[c & 3]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
+        k = _T12[c & 3]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    f_ev_energy_offer = None
+    if k == 4:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 8; i5_time_anchor = (B >> r) & 255
+        if i5_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+            else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
+        if i5_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i5_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+        r -= 4; c = (B >> r) & 15
+        if c & 15: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i4_ev_power_schedule = EVPowerScheduleType(i5_time_anchor, i5_ev_power_schedule_entries)
+        r -= 8; i6_time_anchor = (B >> r) & 255
+        if i6_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+            else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
+        if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i6_currency, r = rstr(B, r, 3)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i6_price_algorithm, r = rstr(B, r, 255)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_Scheduled_SEReqControlModeType(B, r0)
+        i6_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_SEReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        i4_ev_absolute_price_schedule = EVAbsolutePriceScheduleType(i6_time_anchor, i6_currency, i6_price_algorithm, i6_ev_price_rule_stacks)
+        f_ev_energy_offer = EVEnergyOfferType(i4_ev_power_schedule, i4_ev_absolute_price_schedule)
+    if k != -1: return _d_Scheduled_SEReqControlModeType(B, r0)
+    return Scheduled_SEReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_energy_offer), r
+
 def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
+    v3 = o.ev_target_energy_request
+    if v3 is not None:
+        w, c = _C131[st]
+        a = (a << w) | c
+        if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.exponent
+        if v5 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        pass
+        v6 = v3.value
+        if v6 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v5 - -128) << 3
+        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
+        pass
+        a <<= 2
+        st = 7
+    v7 = o.ev_maximum_energy_request
+    if v7 is not None:
         w, c = _C132[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
+        if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+        pass
+        v9 = v7.exponent
+        if v9 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        pass
+        v10 = v7.value
+        if v10 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v9 - -128) << 3
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
+        pass
+        a <<= 2
+        st = 11
+    v11 = o.ev_minimum_energy_request
+    if v11 is not None:
         w, c = _C133[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
+        if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.exponent
+        if v13 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        pass
+        v14 = v11.value
+        if v14 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v13 - -128) << 3
+        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if 0 <= v14 < 128: a = (a << 9) | v14
+        elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+        else: a = wi(a, v14)
+        pass
+        a <<= 2
+        st = 15
+    v15 = o.ev_energy_offer
+    if v15 is not None:
         w, c = _C134[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    if o.ev_energy_offer is not None:
-        v = o.ev_energy_offer
-        w, c = _C135[st]
-        a = (a << w) | c
-        a = _e_EVEnergyOfferType(v, a)
+        if v15.__class__ is not EVEnergyOfferType: raise EncFail(f'expected EVEnergyOfferType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.ev_power_schedule
+        if v17 is None: raise EncFail('missing mandatory EVPowerSchedule')
+        if v17.__class__ is not EVPowerScheduleType: raise EncFail(f'expected EVPowerScheduleType, got {v17.__class__.__name__}')
+        pass
+        v19 = v17.time_anchor
+        if v19 is None: raise EncFail('missing mandatory TimeAnchor')
+        a <<= 3
+        if v19 > 18446744073709551615: raise EncFail(f'{v19!r} outside 0..18446744073709551615')
+        if 0 <= v19 < 128: a = (a << 8) | v19
+        else: a = wu(a, v19)
+        pass
+        v20 = v17.ev_power_schedule_entries
+        if v20 is None: raise EncFail('missing mandatory EVPowerScheduleEntries')
+        a <<= 2
+        a = _e_EVPowerScheduleEntryListType(v20, a)
+        pass
+        pass
+        v21 = v15.ev_absolute_price_schedule
+        if v21 is None: raise EncFail('missing mandatory EVAbsolutePriceSchedule')
+        if v21.__class__ is not EVAbsolutePriceScheduleType: raise EncFail(f'expected EVAbsolutePriceScheduleType, got {v21.__class__.__name__}')
+        pass
+        v23 = v21.time_anchor
+        if v23 is None: raise EncFail('missing mandatory TimeAnchor')
+        a <<= 4
+        if v23 > 18446744073709551615: raise EncFail(f'{v23!r} outside 0..18446744073709551615')
+        if 0 <= v23 < 128: a = (a << 8) | v23
+        else: a = wu(a, v23)
+        pass
+        v24 = v21.currency
+        if v24 is None: raise EncFail('missing mandatory Currency')
+        a <<= 3
+        a = wstr(a, v24, 3)
+        pass
+        v25 = v21.price_algorithm
+        if v25 is None: raise EncFail('missing mandatory PriceAlgorithm')
+        a <<= 3
+        a = wstr(a, v25, 255)
+        pass
+        v26 = v21.ev_price_rule_stacks
+        if v26 is None: raise EncFail('missing mandatory EVPriceRuleStacks')
+        a <<= 2
+        a = _e_EVPriceRuleStackListType(v26, a)
+        pass
+        pass
+        a <<= 2
         st = 19
-    w, c = _C136[st]
+    w, c = _C135[st]
     a = (a << w) | c
     return a
 
@@ -4842,23 +8972,89 @@ def _d_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVEnergyOfferType(f_ev_power_schedule, f_ev_absolute_price_schedule), r
 
+def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVEnergyOfferType(B, r0)
+    r -= 8; i1_time_anchor = (B >> r) & 255
+    if i1_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+        else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+    if i1_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVEnergyOfferType(B, r0)
+    i1_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_EVEnergyOfferType(B, r0)
+    f_ev_power_schedule = EVPowerScheduleType(i1_time_anchor, i1_ev_power_schedule_entries)
+    r -= 8; i2_time_anchor = (B >> r) & 255
+    if i2_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+        else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+    if i2_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVEnergyOfferType(B, r0)
+    i2_currency, r = rstr(B, r, 3)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVEnergyOfferType(B, r0)
+    i2_price_algorithm, r = rstr(B, r, 255)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVEnergyOfferType(B, r0)
+    i2_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVEnergyOfferType(B, r0)
+    f_ev_absolute_price_schedule = EVAbsolutePriceScheduleType(i2_time_anchor, i2_currency, i2_price_algorithm, i2_ev_price_rule_stacks)
+    return EVEnergyOfferType(f_ev_power_schedule, f_ev_absolute_price_schedule), r
+
 def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
-    st = 0
-    if o.ev_power_schedule is not None:
-        v = o.ev_power_schedule
-        a <<= 1
-        a = _e_EVPowerScheduleType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVPowerSchedule')
-    if o.ev_absolute_price_schedule is not None:
-        v = o.ev_absolute_price_schedule
-        a <<= 1
-        a = _e_EVAbsolutePriceScheduleType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVAbsolutePriceSchedule')
-    a <<= 1
+    pass
+    v2 = o.ev_power_schedule
+    if v2 is None: raise EncFail('missing mandatory EVPowerSchedule')
+    if v2.__class__ is not EVPowerScheduleType: raise EncFail(f'expected EVPowerScheduleType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.time_anchor
+    if v4 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 3
+    if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = v2.ev_power_schedule_entries
+    if v5 is None: raise EncFail('missing mandatory EVPowerScheduleEntries')
+    a <<= 2
+    a = _e_EVPowerScheduleEntryListType(v5, a)
+    pass
+    pass
+    v6 = o.ev_absolute_price_schedule
+    if v6 is None: raise EncFail('missing mandatory EVAbsolutePriceSchedule')
+    if v6.__class__ is not EVAbsolutePriceScheduleType: raise EncFail(f'expected EVAbsolutePriceScheduleType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.time_anchor
+    if v8 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 4
+    if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+    if 0 <= v8 < 128: a = (a << 8) | v8
+    else: a = wu(a, v8)
+    pass
+    v9 = v6.currency
+    if v9 is None: raise EncFail('missing mandatory Currency')
+    a <<= 3
+    a = wstr(a, v9, 3)
+    pass
+    v10 = v6.price_algorithm
+    if v10 is None: raise EncFail('missing mandatory PriceAlgorithm')
+    a <<= 3
+    a = wstr(a, v10, 255)
+    pass
+    v11 = v6.ev_price_rule_stacks
+    if v11 is None: raise EncFail('missing mandatory EVPriceRuleStacks')
+    a <<= 2
+    a = _e_EVPriceRuleStackListType(v11, a)
+    pass
+    pass
+    a <<= 2
     return a
 
 def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
@@ -4867,7 +9063,7 @@ def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -4886,26 +9082,37 @@ def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPowerScheduleType(f_time_anchor, f_ev_power_schedule_entries), r
 
+def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVPowerScheduleType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_EVPowerScheduleType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVPowerScheduleType(B, r0)
+    f_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EVPowerScheduleType(B, r0)
+    return EVPowerScheduleType(f_time_anchor, f_ev_power_schedule_entries), r
+
 def _e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
-    st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.ev_power_schedule_entries is not None:
-        v = o.ev_power_schedule_entries
-        a <<= 1
-        a = _e_EVPowerScheduleEntryListType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVPowerScheduleEntries')
+    pass
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.ev_power_schedule_entries
+    if v3 is None: raise EncFail('missing mandatory EVPowerScheduleEntries')
+    a <<= 2
+    a = _e_EVPowerScheduleEntryListType(v3, a)
+    pass
     a <<= 1
     return a
 
@@ -4921,11 +9128,56 @@ def _d_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPowerScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return EVPowerScheduleEntryListType(f_ev_power_schedule_entry), r
+
+def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntryListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_ev_power_schedule_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_EVPowerScheduleEntryListType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 4294967295: return _d_EVPowerScheduleEntryListType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_EVPowerScheduleEntryListType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_EVPowerScheduleEntryListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_EVPowerScheduleEntryListType(B, r0)
+            i1_power = RationalNumberType(i2_exponent, i2_value)
+            v = EVPowerScheduleEntryType(i1_duration, i1_power)
+            f_ev_power_schedule_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_EVPowerScheduleEntryListType(B, r0)
+    if k != -1: return _d_EVPowerScheduleEntryListType(B, r0)
     return EVPowerScheduleEntryListType(f_ev_power_schedule_entry), r
 
 def _e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> int:
@@ -4956,7 +9208,7 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S116, 6)
+            f_duration, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -4975,27 +9227,59 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPowerScheduleEntryType(f_duration, f_power), r
 
+def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVPowerScheduleEntryType(B, r0)
+    r -= 8; f_duration = (B >> r) & 255
+    if f_duration > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        else: f_duration = (x << 7) | (f_duration & 127)
+    if f_duration > 4294967295: return _d_EVPowerScheduleEntryType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_EVPowerScheduleEntryType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_EVPowerScheduleEntryType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVPowerScheduleEntryType(B, r0)
+    f_power = RationalNumberType(i1_exponent, i1_value)
+    return EVPowerScheduleEntryType(f_duration, f_power), r
+
 def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
-    st = 0
-    if o.duration is not None:
-        v = o.duration
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Duration')
-    if o.power is not None:
-        v = o.power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Power')
-    a <<= 1
+    pass
+    v2 = o.duration
+    if v2 is None: raise EncFail('missing mandatory Duration')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.power
+    if v3 is None: raise EncFail('missing mandatory Power')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int]:
@@ -5004,7 +9288,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -5035,7 +9319,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
             f_price_algorithm, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PriceAlgorithm')
     f_ev_price_rule_stacks = None
@@ -5047,44 +9331,53 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVAbsolutePriceScheduleType(f_time_anchor, f_currency, f_price_algorithm, f_ev_price_rule_stacks), r
 
+def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVAbsolutePriceScheduleType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_EVAbsolutePriceScheduleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVAbsolutePriceScheduleType(B, r0)
+    f_currency, r = rstr(B, r, 3)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVAbsolutePriceScheduleType(B, r0)
+    f_price_algorithm, r = rstr(B, r, 255)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVAbsolutePriceScheduleType(B, r0)
+    f_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_EVAbsolutePriceScheduleType(B, r0)
+    return EVAbsolutePriceScheduleType(f_time_anchor, f_currency, f_price_algorithm, f_ev_price_rule_stacks), r
+
 def _e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int:
-    st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.currency is not None:
-        v = o.currency
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 3)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Currency')
-    if o.price_algorithm is not None:
-        v = o.price_algorithm
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 255)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory PriceAlgorithm')
-    if o.ev_price_rule_stacks is not None:
-        v = o.ev_price_rule_stacks
-        a <<= 1
-        a = _e_EVPriceRuleStackListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVPriceRuleStacks')
+    pass
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.currency
+    if v3 is None: raise EncFail('missing mandatory Currency')
+    a <<= 3
+    a = wstr(a, v3, 3)
+    pass
+    v4 = o.price_algorithm
+    if v4 is None: raise EncFail('missing mandatory PriceAlgorithm')
+    a <<= 3
+    a = wstr(a, v4, 255)
+    pass
+    v5 = o.ev_price_rule_stacks
+    if v5 is None: raise EncFail('missing mandatory EVPriceRuleStacks')
+    a <<= 2
+    a = _e_EVPriceRuleStackListType(v5, a)
+    pass
     a <<= 1
     return a
 
@@ -5100,11 +9393,34 @@ def _d_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListTyp
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPriceRuleStack')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return EVPriceRuleStackListType(f_ev_price_rule_stack), r
+
+def _f_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_ev_price_rule_stack = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_EVPriceRuleStackType(B, r)
+            f_ev_price_rule_stack.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_EVPriceRuleStackListType(B, r0)
+    if k != -1: return _d_EVPriceRuleStackListType(B, r0)
     return EVPriceRuleStackListType(f_ev_price_rule_stack), r
 
 def _e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
@@ -5135,7 +9451,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S116, 6)
+            f_duration, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -5155,26 +9471,81 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T70[(B >> r) & 3]
+            r -= 2; k = _T69[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPriceRule')
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPriceRuleStackType(f_duration, f_ev_price_rule), r
 
+def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVPriceRuleStackType(B, r0)
+    r -= 8; f_duration = (B >> r) & 255
+    if f_duration > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        else: f_duration = (x << 7) | (f_duration & 127)
+    if f_duration > 4294967295: return _d_EVPriceRuleStackType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 2: return _d_EVPriceRuleStackType(B, r0)
+    k = _T1[c & 1]
+    f_ev_price_rule = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 14; c = (B >> r) & 16383
+            if c & 14343: return _d_EVPriceRuleStackType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleStackType(B, r0)
+            r -= 16; c = (B >> r) & 65535
+            if c & 63495: return _d_EVPriceRuleStackType(B, r0)
+            i3_exponent = ((c >> 3) & 255) + -128
+            i1_energy_fee = RationalNumberType(i2_exponent, i2_value)
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_EVPriceRuleStackType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_EVPriceRuleStackType(B, r0)
+            i1_power_range_start = RationalNumberType(i3_exponent, i3_value)
+            v = EVPriceRuleType(i1_energy_fee, i1_power_range_start)
+            f_ev_price_rule.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T69[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_EVPriceRuleStackType(B, r0)
+    if k != -1: return _d_EVPriceRuleStackType(B, r0)
+    return EVPriceRuleStackType(f_duration, f_ev_price_rule), r
+
 def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     st = 0
-    if o.duration is not None:
-        v = o.duration
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Duration')
+    v2 = o.duration
+    if v2 is None: raise EncFail('missing mandatory Duration')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
     n = 0
     for v in o.ev_price_rule:
         if n == 0:
@@ -5212,23 +9583,73 @@ def _d_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVPriceRuleType(f_energy_fee, f_power_range_start), r
 
+def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_EVPriceRuleType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_EVPriceRuleType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_EVPriceRuleType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_energy_fee = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_EVPriceRuleType(B, r0)
+    f_power_range_start = RationalNumberType(i2_exponent, i2_value)
+    return EVPriceRuleType(f_energy_fee, f_power_range_start), r
+
 def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
-    st = 0
-    if o.energy_fee is not None:
-        v = o.energy_fee
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EnergyFee')
-    if o.power_range_start is not None:
-        v = o.power_range_start
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory PowerRangeStart')
-    a <<= 1
+    pass
+    v2 = o.energy_fee
+    if v2 is None: raise EncFail('missing mandatory EnergyFee')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.power_range_start
+    if v6 is None: raise EncFail('missing mandatory PowerRangeStart')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int]:
@@ -5264,7 +9685,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T82[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_go_to_pause = None
@@ -5289,53 +9710,289 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ScheduleExchangeResType(f_header, f_response_code, f_evse_processing, f_go_to_pause, f_dynamic_se_res_control_mode, f_scheduled_se_res_control_mode), r
 
+def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ScheduleExchangeResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ScheduleExchangeResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ScheduleExchangeResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ScheduleExchangeResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ScheduleExchangeResType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 49380: return _d_ScheduleExchangeResType(B, r0)
+    f_response_code = (c >> 8) & 63
+    if f_response_code >= 40: return _d_ScheduleExchangeResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 3) & 3
+    if f_evse_processing >= 3: return _d_ScheduleExchangeResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    k = _T88[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_go_to_pause = None
+    if k == 3:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_ScheduleExchangeResType(B, r0)
+        f_go_to_pause = ((c >> 3) & 1) == 1
+        k = _T68[c & 3]
+    f_dynamic_se_res_control_mode = f_scheduled_se_res_control_mode = None
+    if k == 4:
+        r -= 3; c = (B >> r) & 7
+        k = _T124[c & 7]
+        i2_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleExchangeResType(B, r0)
+            r -= 8; i2_departure_time = (B >> r) & 255
+            if i2_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+                else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
+            if i2_departure_time > 4294967295: return _d_ScheduleExchangeResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_ScheduleExchangeResType(B, r0)
+            k = _T125[c & 7]
+        i2_minimum_soc = None
+        if k == 1:
+            r -= 12; c = (B >> r) & 4095
+            if c & 2056: return _d_ScheduleExchangeResType(B, r0)
+            i2_minimum_soc = (c >> 4) & 127
+            if i2_minimum_soc > 100: return _d_ScheduleExchangeResType(B, r0)
+            k = _T126[c & 7]
+        i2_target_soc = None
+        if k == 2:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_ScheduleExchangeResType(B, r0)
+            i2_target_soc = (c >> 3) & 127
+            if i2_target_soc > 100: return _d_ScheduleExchangeResType(B, r0)
+            k = _T11[c & 3]
+        i2_absolute_price_schedule = i2_price_level_schedule = None
+        if k == 3:
+            i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        elif k == 4:
+            r -= 2; c = (B >> r) & 3
+            k = _T9[c & 3]
+            i3_id = None
+            if k == 0:
+                i3_id, r = rstr(B, r, None)
+                r -= 1; c = (B >> r) & 1
+                k = _T1[c & 1]
+            i3_time_anchor = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleExchangeResType(B, r0)
+                r -= 8; i3_time_anchor = (B >> r) & 255
+                if i3_time_anchor > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                    else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
+                if i3_time_anchor > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ScheduleExchangeResType(B, r0)
+                k = _T10[c & 1]
+            else:
+                return _d_ScheduleExchangeResType(B, r0)
+            i3_price_schedule_id = None
+            if k == 2:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleExchangeResType(B, r0)
+                r -= 8; i3_price_schedule_id = (B >> r) & 255
+                if i3_price_schedule_id > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_price_schedule_id, r = ru(B, r + 8, i3_price_schedule_id)
+                    else: i3_price_schedule_id = (x << 7) | (i3_price_schedule_id & 127)
+                if i3_price_schedule_id < 1 or i3_price_schedule_id > 4294967295: return _d_ScheduleExchangeResType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_ScheduleExchangeResType(B, r0)
+                k = _T22[c & 3]
+            else:
+                return _d_ScheduleExchangeResType(B, r0)
+            i3_price_schedule_description = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleExchangeResType(B, r0)
+                i3_price_schedule_description, r = rstr(B, r, 160)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ScheduleExchangeResType(B, r0)
+                k = _T23[c & 1]
+            i3_number_of_price_levels = None
+            if k == 4:
+                r -= 11; c = (B >> r) & 2047
+                if c & 1026: return _d_ScheduleExchangeResType(B, r0)
+                i3_number_of_price_levels = (c >> 2) & 255
+                k = _T24[c & 1]
+            else:
+                return _d_ScheduleExchangeResType(B, r0)
+            i3_price_level_schedule_entries = None
+            if k == 5:
+                i3_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            else:
+                return _d_ScheduleExchangeResType(B, r0)
+            if k != -1: return _d_ScheduleExchangeResType(B, r0)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+            i2_price_level_schedule = PriceLevelScheduleType(i3_id, i3_time_anchor, i3_price_schedule_id, i3_price_schedule_description, i3_number_of_price_levels, i3_price_level_schedule_entries)
+        if k != -1: return _d_ScheduleExchangeResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_dynamic_se_res_control_mode = Dynamic_SEResControlModeType(i2_departure_time, i2_minimum_soc, i2_target_soc, i2_absolute_price_schedule, i2_price_level_schedule)
+    elif k == 5:
+        f_scheduled_se_res_control_mode, r = _f_Scheduled_SEResControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_ScheduleExchangeResType(B, r0)
+    if k != -1: return _d_ScheduleExchangeResType(B, r0)
+    return ScheduleExchangeResType(f_header, f_response_code, f_evse_processing, f_go_to_pause, f_dynamic_se_res_control_mode, f_scheduled_se_res_control_mode), r
+
 def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.go_to_pause is not None:
-        v = o.go_to_pause
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    st = 11
+    a = (a << 14) | (v7) << 6 | (v8) << 1
+    v9 = o.go_to_pause
+    if v9 is not None:
+        a = (a << 5) | (BOOL[v9]) << 1
         st = 15
-    if o.dynamic_se_res_control_mode is not None:
-        v = o.dynamic_se_res_control_mode
-        w, c = _C14[st]
+    v10 = o.dynamic_se_res_control_mode
+    v11 = o.scheduled_se_res_control_mode
+    if v10 is not None:
+        w, c = _C15[st]
         a = (a << w) | c
-        a = _e_Dynamic_SEResControlModeType(v, a)
+        if v10.__class__ is not Dynamic_SEResControlModeType: raise EncFail(f'expected Dynamic_SEResControlModeType, got {v10.__class__.__name__}')
+        st12 = 0
+        v13 = v10.departure_time
+        if v13 is not None:
+            a <<= 4
+            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if 0 <= v13 < 128: a = (a << 8) | v13
+            else: a = wu(a, v13)
+            a <<= 1
+            st12 = 3
+        v14 = v10.minimum_soc
+        if v14 is not None:
+            w, c = _C59[st12]
+            a = (a << w) | c
+            if not 0 <= v14 <= 100: raise EncFail(f'{v14!r} outside 0..100')
+            a = (a << 9) | (v14) << 1
+            st12 = 7
+        v15 = v10.target_soc
+        if v15 is not None:
+            w, c = _C60[st12]
+            a = (a << w) | c
+            if not 0 <= v15 <= 100: raise EncFail(f'{v15!r} outside 0..100')
+            a = (a << 9) | (v15) << 1
+            st12 = 11
+        v16 = v10.absolute_price_schedule
+        v17 = v10.price_level_schedule
+        if v16 is not None:
+            w, c = _C139[st12]
+            a = (a << w) | c
+            a = _e_AbsolutePriceScheduleType(v16, a)
+            st12 = 15
+        elif v17 is not None:
+            w, c = _C61[st12]
+            a = (a << w) | c
+            if v17.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v17.__class__.__name__}')
+            st18 = 0
+            v19 = v17.id
+            if v19 is not None:
+                a <<= 2
+                a = wstr(a, v19, None)
+                st18 = 3
+            v20 = v17.time_anchor
+            if v20 is None: raise EncFail('missing mandatory TimeAnchor')
+            w, c = _C140[st18]
+            a = (a << w) | c
+            a <<= 1
+            if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
+            if 0 <= v20 < 128: a = (a << 8) | v20
+            else: a = wu(a, v20)
+            st18 = 7
+            v21 = v17.price_schedule_id
+            if v21 is None: raise EncFail('missing mandatory PriceScheduleID')
+            a <<= 3
+            if v21 < 1 or v21 > 4294967295: raise EncFail(f'{v21!r} outside 1..4294967295')
+            if 0 <= v21 < 128: a = (a << 8) | v21
+            else: a = wu(a, v21)
+            st18 = 11
+            a <<= 1
+            v22 = v17.price_schedule_description
+            if v22 is not None:
+                a <<= 3
+                a = wstr(a, v22, 160)
+                a <<= 1
+                st18 = 15
+            v23 = v17.number_of_price_levels
+            if v23 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+            w, c = _C141[st18]
+            a = (a << w) | c
+            if not 0 <= v23 <= 255: raise EncFail(f'{v23!r} outside 0..255')
+            st18 = 19
+            v24 = v17.price_level_schedule_entries
+            if v24 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+            a = (a << 11) | (v23) << 2
+            a = _e_PriceLevelScheduleEntryListType(v24, a)
+            st18 = 23
+            a <<= 1
+            st12 = 15
+        w, c = _C142[st12]
+        a = (a << w) | c
         st = 19
-    elif o.scheduled_se_res_control_mode is not None:
-        v = o.scheduled_se_res_control_mode
-        w, c = _C83[st]
+    elif v11 is not None:
+        w, c = _C95[st]
         a = (a << w) | c
-        a = _e_Scheduled_SEResControlModeType(v, a)
+        a = _e_Scheduled_SEResControlModeType(v11, a)
         st = 19
     else:
         raise EncFail('missing mandatory Dynamic_SEResControlMode or Scheduled_SEResControlMode')
@@ -5343,35 +10000,35 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     return a
 
 def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
-    r -= 3; k = _T129[(B >> r) & 7]
+    r -= 3; k = _T124[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S116, 6)
+            f_departure_time, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T130[(B >> r) & 7]
+        r -= 3; k = _T125[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S124, 6)
+            f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T131[(B >> r) & 7]
+        r -= 3; k = _T126[(B >> r) & 7]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S124, 6)
+            f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
@@ -5388,48 +10045,188 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_SEResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_absolute_price_schedule, f_price_level_schedule), r
 
+def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T124[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_Dynamic_SEResControlModeType(B, r0)
+        k = _T125[c & 7]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_Dynamic_SEResControlModeType(B, r0)
+        f_minimum_soc = (c >> 4) & 127
+        if f_minimum_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
+        k = _T126[c & 7]
+    f_target_soc = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_SEResControlModeType(B, r0)
+        f_target_soc = (c >> 3) & 127
+        if f_target_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
+        k = _T11[c & 3]
+    f_absolute_price_schedule = f_price_level_schedule = None
+    if k == 3:
+        f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    elif k == 4:
+        r -= 2; c = (B >> r) & 3
+        k = _T9[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i1_time_anchor = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
+            r -= 8; i1_time_anchor = (B >> r) & 255
+            if i1_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+                else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+            if i1_time_anchor > 18446744073709551615: return _d_Dynamic_SEResControlModeType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_Dynamic_SEResControlModeType(B, r0)
+            k = _T10[c & 1]
+        else:
+            return _d_Dynamic_SEResControlModeType(B, r0)
+        i1_price_schedule_id = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
+            r -= 8; i1_price_schedule_id = (B >> r) & 255
+            if i1_price_schedule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_price_schedule_id, r = ru(B, r + 8, i1_price_schedule_id)
+                else: i1_price_schedule_id = (x << 7) | (i1_price_schedule_id & 127)
+            if i1_price_schedule_id < 1 or i1_price_schedule_id > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_Dynamic_SEResControlModeType(B, r0)
+            k = _T22[c & 3]
+        else:
+            return _d_Dynamic_SEResControlModeType(B, r0)
+        i1_price_schedule_description = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
+            i1_price_schedule_description, r = rstr(B, r, 160)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_Dynamic_SEResControlModeType(B, r0)
+            k = _T23[c & 1]
+        i1_number_of_price_levels = None
+        if k == 4:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1026: return _d_Dynamic_SEResControlModeType(B, r0)
+            i1_number_of_price_levels = (c >> 2) & 255
+            k = _T24[c & 1]
+        else:
+            return _d_Dynamic_SEResControlModeType(B, r0)
+        i1_price_level_schedule_entries = None
+        if k == 5:
+            i1_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_Dynamic_SEResControlModeType(B, r0)
+        if k != -1: return _d_Dynamic_SEResControlModeType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_price_level_schedule = PriceLevelScheduleType(i1_id, i1_time_anchor, i1_price_schedule_id, i1_price_schedule_description, i1_number_of_price_levels, i1_price_level_schedule_entries)
+    if k != -1: return _d_Dynamic_SEResControlModeType(B, r0)
+    return Dynamic_SEResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_absolute_price_schedule, f_price_level_schedule), r
+
 def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
+    v3 = o.minimum_soc
+    if v3 is not None:
         w, c = _C59[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C60[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.absolute_price_schedule is not None:
-        v = o.absolute_price_schedule
+    v5 = o.absolute_price_schedule
+    v6 = o.price_level_schedule
+    if v5 is not None:
         w, c = _C139[st]
         a = (a << w) | c
-        a = _e_AbsolutePriceScheduleType(v, a)
+        a = _e_AbsolutePriceScheduleType(v5, a)
         st = 15
-    elif o.price_level_schedule is not None:
-        v = o.price_level_schedule
+    elif v6 is not None:
         w, c = _C61[st]
         a = (a << w) | c
-        a = _e_PriceLevelScheduleType(v, a)
+        if v6.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v6.__class__.__name__}')
+        st7 = 0
+        v8 = v6.id
+        if v8 is not None:
+            a <<= 2
+            a = wstr(a, v8, None)
+            st7 = 3
+        v9 = v6.time_anchor
+        if v9 is None: raise EncFail('missing mandatory TimeAnchor')
+        w, c = _C140[st7]
+        a = (a << w) | c
+        a <<= 1
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
+        st7 = 7
+        v10 = v6.price_schedule_id
+        if v10 is None: raise EncFail('missing mandatory PriceScheduleID')
+        a <<= 3
+        if v10 < 1 or v10 > 4294967295: raise EncFail(f'{v10!r} outside 1..4294967295')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
+        st7 = 11
+        a <<= 1
+        v11 = v6.price_schedule_description
+        if v11 is not None:
+            a <<= 3
+            a = wstr(a, v11, 160)
+            a <<= 1
+            st7 = 15
+        v12 = v6.number_of_price_levels
+        if v12 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+        w, c = _C141[st7]
+        a = (a << w) | c
+        if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
+        st7 = 19
+        v13 = v6.price_level_schedule_entries
+        if v13 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+        a = (a << 11) | (v12) << 2
+        a = _e_PriceLevelScheduleEntryListType(v13, a)
+        st7 = 23
+        a <<= 1
         st = 15
-    w, c = _C140[st]
+    w, c = _C142[st]
     a = (a << w) | c
     return a
 
@@ -5443,7 +10240,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -5464,19 +10261,19 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: raise bad_value(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T26[(B >> r) & 3]
+        r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceScheduleID')
     f_price_schedule_description = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S141, 6)
+            f_price_schedule_description, r = sl2(B, r, _S143, 6)
         else:
             f_price_schedule_description, r = rstr(B, r, 160)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     f_currency = None
     if k == 4:
         r -= 1
@@ -5486,7 +10283,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             f_currency, r = rstr(B, r, 3)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Currency')
     f_language = None
@@ -5498,7 +10295,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             f_language, r = rstr(B, r, 3)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T142[(B >> r) & 1]
+        r -= 1; k = _T144[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Language')
     f_price_algorithm = None
@@ -5510,31 +10307,31 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             f_price_algorithm, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T143[(B >> r) & 7]
+        r -= 3; k = _T145[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'PriceAlgorithm')
     f_minimum_cost = None
     if k == 7:
         f_minimum_cost, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T144[(B >> r) & 3]
+        r -= 2; k = _T146[(B >> r) & 3]
     f_maximum_cost = None
     if k == 8:
         f_maximum_cost, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T145[(B >> r) & 3]
+        r -= 2; k = _T147[(B >> r) & 3]
     f_tax_rules = None
     if k == 9:
         f_tax_rules, r = _d_TaxRuleListType(B, r)
-        r -= 1; k = _T146[(B >> r) & 1]
+        r -= 1; k = _T148[(B >> r) & 1]
     f_price_rule_stacks = None
     if k == 10:
         f_price_rule_stacks, r = _d_PriceRuleStackListType(B, r)
-        r -= 2; k = _T147[(B >> r) & 3]
+        r -= 2; k = _T149[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceRuleStacks')
     f_overstay_rules = None
     if k == 11:
         f_overstay_rules, r = _d_OverstayRuleListType(B, r)
-        r -= 2; k = _T148[(B >> r) & 3]
+        r -= 2; k = _T150[(B >> r) & 3]
     f_additional_selected_services = None
     if k == 12:
         f_additional_selected_services, r = _d_AdditionalServiceListType(B, r)
@@ -5542,108 +10339,252 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k != -1: raise unexpected(k, r, 'end of element')
     return AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services), r
 
+def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_time_anchor = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 8; f_time_anchor = (B >> r) & 255
+        if f_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+        if f_time_anchor > 18446744073709551615: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T10[c & 1]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_price_schedule_id = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 8; f_price_schedule_id = (B >> r) & 255
+        if f_price_schedule_id > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_price_schedule_id, r = ru(B, r + 8, f_price_schedule_id)
+            else: f_price_schedule_id = (x << 7) | (f_price_schedule_id & 127)
+        if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T22[c & 3]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_price_schedule_description = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        f_price_schedule_description, r = rstr(B, r, 160)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T23[c & 1]
+    f_currency = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        f_currency, r = rstr(B, r, 3)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T24[c & 1]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_language = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        f_language, r = rstr(B, r, 3)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T144[c & 1]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_price_algorithm = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
+        f_price_algorithm, r = rstr(B, r, 255)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T145[c & 7]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_minimum_cost = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AbsolutePriceScheduleType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T146[c & 3]
+        f_minimum_cost = RationalNumberType(i1_exponent, i1_value)
+    f_maximum_cost = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AbsolutePriceScheduleType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
+        k = _T147[c & 3]
+        f_maximum_cost = RationalNumberType(i2_exponent, i2_value)
+    f_tax_rules = None
+    if k == 9:
+        f_tax_rules, r = _f_TaxRuleListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T148[c & 1]
+    f_price_rule_stacks = None
+    if k == 10:
+        f_price_rule_stacks, r = _f_PriceRuleStackListType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T149[c & 3]
+    else:
+        return _d_AbsolutePriceScheduleType(B, r0)
+    f_overstay_rules = None
+    if k == 11:
+        f_overstay_rules, r = _f_OverstayRuleListType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T150[c & 3]
+    f_additional_selected_services = None
+    if k == 12:
+        f_additional_selected_services, r = _f_AdditionalServiceListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_AbsolutePriceScheduleType(B, r0)
+    return AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services), r
+
 def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        w, c = _C149[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.price_schedule_id is not None:
-        v = o.price_schedule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory PriceScheduleID')
-    if o.price_schedule_description is not None:
-        v = o.price_schedule_description
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 160)
+    v3 = o.time_anchor
+    if v3 is None: raise EncFail('missing mandatory TimeAnchor')
+    w, c = _C151[st]
+    a = (a << w) | c
+    a <<= 1
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    v4 = o.price_schedule_id
+    if v4 is None: raise EncFail('missing mandatory PriceScheduleID')
+    a <<= 3
+    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    st = 11
+    a <<= 1
+    v5 = o.price_schedule_description
+    if v5 is not None:
+        a <<= 3
+        a = wstr(a, v5, 160)
         a <<= 1
         st = 15
-    if o.currency is not None:
-        v = o.currency
-        w, c = _C150[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wstr(a, v, 3)
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory Currency')
-    if o.language is not None:
-        v = o.language
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 3)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory Language')
-    if o.price_algorithm is not None:
-        v = o.price_algorithm
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 255)
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory PriceAlgorithm')
-    if o.minimum_cost is not None:
-        v = o.minimum_cost
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v6 = o.currency
+    if v6 is None: raise EncFail('missing mandatory Currency')
+    w, c = _C152[st]
+    a = (a << w) | c
+    a <<= 1
+    a = wstr(a, v6, 3)
+    st = 19
+    v7 = o.language
+    if v7 is None: raise EncFail('missing mandatory Language')
+    a <<= 3
+    a = wstr(a, v7, 3)
+    st = 23
+    v8 = o.price_algorithm
+    if v8 is None: raise EncFail('missing mandatory PriceAlgorithm')
+    a <<= 3
+    a = wstr(a, v8, 255)
+    st = 27
+    a <<= 1
+    v9 = o.minimum_cost
+    if v9 is not None:
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        a <<= 2
         st = 31
-    if o.maximum_cost is not None:
-        v = o.maximum_cost
-        w, c = _C151[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    if o.tax_rules is not None:
-        v = o.tax_rules
-        w, c = _C152[st]
-        a = (a << w) | c
-        a = _e_TaxRuleListType(v, a)
-        st = 39
-    if o.price_rule_stacks is not None:
-        v = o.price_rule_stacks
+    v13 = o.maximum_cost
+    if v13 is not None:
         w, c = _C153[st]
         a = (a << w) | c
-        a = _e_PriceRuleStackListType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory PriceRuleStacks')
-    if o.overstay_rules is not None:
-        v = o.overstay_rules
+        if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.exponent
+        if v15 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+        pass
+        v16 = v13.value
+        if v16 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v15 - -128) << 3
+        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if 0 <= v16 < 128: a = (a << 9) | v16
+        elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+        else: a = wi(a, v16)
+        pass
         a <<= 2
-        a = _e_OverstayRuleListType(v, a)
-        st = 47
-    if o.additional_selected_services is not None:
-        v = o.additional_selected_services
+        st = 35
+    v17 = o.tax_rules
+    if v17 is not None:
         w, c = _C154[st]
         a = (a << w) | c
-        a = _e_AdditionalServiceListType(v, a)
-        st = 51
+        a = _e_TaxRuleListType(v17, a)
+        st = 39
+    v18 = o.price_rule_stacks
+    if v18 is None: raise EncFail('missing mandatory PriceRuleStacks')
     w, c = _C155[st]
+    a = (a << w) | c
+    a = _e_PriceRuleStackListType(v18, a)
+    st = 43
+    v19 = o.overstay_rules
+    if v19 is not None:
+        a <<= 2
+        a = _e_OverstayRuleListType(v19, a)
+        st = 47
+    v20 = o.additional_selected_services
+    if v20 is not None:
+        w, c = _C156[st]
+        a = (a << w) | c
+        a = _e_AdditionalServiceListType(v20, a)
+        st = 51
+    w, c = _C157[st]
     a = (a << w) | c
     return a
 
@@ -5659,11 +10600,111 @@ def _d_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'TaxRule')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return TaxRuleListType(f_tax_rule), r
+
+def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_tax_rule = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_TaxRuleListType(B, r0)
+            r -= 8; i1_tax_rule_id = (B >> r) & 255
+            if i1_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_tax_rule_id, r = ru(B, r + 8, i1_tax_rule_id)
+                else: i1_tax_rule_id = (x << 7) | (i1_tax_rule_id & 127)
+            if i1_tax_rule_id < 1 or i1_tax_rule_id > 4294967295: return _d_TaxRuleListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_TaxRuleListType(B, r0)
+            k = _T113[c & 3]
+            i1_tax_rule_name = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_TaxRuleListType(B, r0)
+                i1_tax_rule_name, r = rstr(B, r, 80)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_TaxRuleListType(B, r0)
+                k = _T10[c & 1]
+            i1_tax_rate = None
+            if k == 2:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_TaxRuleListType(B, r0)
+                i2_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i2_value = (B >> r) & 511
+                if i2_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                    else: i2_value = (x << 7) | (i2_value & 127)
+                elif i2_value > 255: i2_value = 255 - i2_value
+                if i2_value < -32768 or i2_value > 32767: return _d_TaxRuleListType(B, r0)
+                r -= 4; c = (B >> r) & 15
+                if c & 12: return _d_TaxRuleListType(B, r0)
+                k = _T22[c & 3]
+                i1_tax_rate = RationalNumberType(i2_exponent, i2_value)
+            else:
+                return _d_TaxRuleListType(B, r0)
+            i1_tax_included_in_price = None
+            if k == 3:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_TaxRuleListType(B, r0)
+                i1_tax_included_in_price = ((c >> 2) & 1) == 1
+                k = _T23[c & 1]
+            i1_applies_to_energy_fee = None
+            if k == 4:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_TaxRuleListType(B, r0)
+                i1_applies_to_energy_fee = ((c >> 2) & 1) == 1
+                k = _T24[c & 1]
+            else:
+                return _d_TaxRuleListType(B, r0)
+            i1_applies_to_parking_fee = None
+            if k == 5:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_TaxRuleListType(B, r0)
+                i1_applies_to_parking_fee = ((c >> 2) & 1) == 1
+                k = _T144[c & 1]
+            else:
+                return _d_TaxRuleListType(B, r0)
+            i1_applies_to_overstay_fee = None
+            if k == 6:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_TaxRuleListType(B, r0)
+                i1_applies_to_overstay_fee = ((c >> 2) & 1) == 1
+                k = _T158[c & 1]
+            else:
+                return _d_TaxRuleListType(B, r0)
+            i1_applies_minimum_maximum_cost = None
+            if k == 7:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_TaxRuleListType(B, r0)
+                i1_applies_minimum_maximum_cost = ((c >> 2) & 1) == 1
+                k = _T4[c & 1]
+            else:
+                return _d_TaxRuleListType(B, r0)
+            if k != -1: return _d_TaxRuleListType(B, r0)
+            v = TaxRuleType(i1_tax_rule_id, i1_tax_rule_name, i1_tax_rate, i1_tax_included_in_price, i1_applies_to_energy_fee, i1_applies_to_parking_fee, i1_applies_to_overstay_fee, i1_applies_minimum_maximum_cost)
+            f_tax_rule.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_TaxRuleListType(B, r0)
+    if k != -1: return _d_TaxRuleListType(B, r0)
     return TaxRuleListType(f_tax_rule), r
 
 def _e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
@@ -5701,7 +10742,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T114[(B >> r) & 3]
+        r -= 2; k = _T113[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_tax_rule_name = None
@@ -5717,7 +10758,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     f_tax_rate = None
     if k == 2:
         f_tax_rate, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T26[(B >> r) & 3]
+        r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TaxRate')
     f_tax_included_in_price = None
@@ -5729,7 +10770,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             r -= 1; f_tax_included_in_price = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     f_applies_to_energy_fee = None
     if k == 4:
         r -= 1
@@ -5739,7 +10780,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             r -= 1; f_applies_to_energy_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToEnergyFee')
     f_applies_to_parking_fee = None
@@ -5751,7 +10792,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             r -= 1; f_applies_to_parking_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T142[(B >> r) & 1]
+        r -= 1; k = _T144[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToParkingFee')
     f_applies_to_overstay_fee = None
@@ -5763,7 +10804,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             r -= 1; f_applies_to_overstay_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T156[(B >> r) & 1]
+        r -= 1; k = _T158[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToOverstayFee')
     f_applies_minimum_maximum_cost = None
@@ -5781,79 +10822,142 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost), r
 
+def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_TaxRuleType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_TaxRuleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_TaxRuleType(B, r0)
+    k = _T113[c & 3]
+    f_tax_rule_name = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_TaxRuleType(B, r0)
+        f_tax_rule_name, r = rstr(B, r, 80)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_TaxRuleType(B, r0)
+        k = _T10[c & 1]
+    f_tax_rate = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_TaxRuleType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_TaxRuleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_TaxRuleType(B, r0)
+        k = _T22[c & 3]
+        f_tax_rate = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_TaxRuleType(B, r0)
+    f_tax_included_in_price = None
+    if k == 3:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_TaxRuleType(B, r0)
+        f_tax_included_in_price = ((c >> 2) & 1) == 1
+        k = _T23[c & 1]
+    f_applies_to_energy_fee = None
+    if k == 4:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_TaxRuleType(B, r0)
+        f_applies_to_energy_fee = ((c >> 2) & 1) == 1
+        k = _T24[c & 1]
+    else:
+        return _d_TaxRuleType(B, r0)
+    f_applies_to_parking_fee = None
+    if k == 5:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_TaxRuleType(B, r0)
+        f_applies_to_parking_fee = ((c >> 2) & 1) == 1
+        k = _T144[c & 1]
+    else:
+        return _d_TaxRuleType(B, r0)
+    f_applies_to_overstay_fee = None
+    if k == 6:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_TaxRuleType(B, r0)
+        f_applies_to_overstay_fee = ((c >> 2) & 1) == 1
+        k = _T158[c & 1]
+    else:
+        return _d_TaxRuleType(B, r0)
+    f_applies_minimum_maximum_cost = None
+    if k == 7:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_TaxRuleType(B, r0)
+        f_applies_minimum_maximum_cost = ((c >> 2) & 1) == 1
+        k = _T4[c & 1]
+    else:
+        return _d_TaxRuleType(B, r0)
+    if k != -1: return _d_TaxRuleType(B, r0)
+    return TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost), r
+
 def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.tax_rule_name is not None:
-        v = o.tax_rule_name
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 80)
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.tax_rule_name
+    if v3 is not None:
+        a <<= 3
+        a = wstr(a, v3, 80)
         a <<= 1
         st = 7
-    if o.tax_rate is not None:
-        v = o.tax_rate
-        w, c = _C157[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory TaxRate')
-    if o.tax_included_in_price is not None:
-        v = o.tax_included_in_price
-        a <<= 2
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+    v4 = o.tax_rate
+    if v4 is None: raise EncFail('missing mandatory TaxRate')
+    w, c = _C159[st]
+    a = (a << w) | c
+    if v4.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v4.__class__.__name__}')
+    pass
+    v6 = v4.exponent
+    if v6 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v6 <= 127: raise EncFail(f'{v6!r} outside -128..127')
+    pass
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v6 - -128) << 3
+    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if 0 <= v7 < 128: a = (a << 9) | v7
+    elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
+    else: a = wi(a, v7)
+    pass
+    st = 11
+    a <<= 2
+    v8 = o.tax_included_in_price
+    if v8 is not None:
+        a = (a << 5) | (BOOL[v8]) << 1
         st = 15
-    if o.applies_to_energy_fee is not None:
-        v = o.applies_to_energy_fee
-        w, c = _C158[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory AppliesToEnergyFee')
-    if o.applies_to_parking_fee is not None:
-        v = o.applies_to_parking_fee
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory AppliesToParkingFee')
-    if o.applies_to_overstay_fee is not None:
-        v = o.applies_to_overstay_fee
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory AppliesToOverstayFee')
-    if o.applies_minimum_maximum_cost is not None:
-        v = o.applies_minimum_maximum_cost
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 31
-    else:
-        raise EncFail('missing mandatory AppliesMinimumMaximumCost')
-    a <<= 1
+    v9 = o.applies_to_energy_fee
+    if v9 is None: raise EncFail('missing mandatory AppliesToEnergyFee')
+    w, c = _C160[st]
+    a = (a << w) | c
+    st = 19
+    v10 = o.applies_to_parking_fee
+    if v10 is None: raise EncFail('missing mandatory AppliesToParkingFee')
+    st = 23
+    v11 = o.applies_to_overstay_fee
+    if v11 is None: raise EncFail('missing mandatory AppliesToOverstayFee')
+    st = 27
+    v12 = o.applies_minimum_maximum_cost
+    if v12 is None: raise EncFail('missing mandatory AppliesMinimumMaximumCost')
+    st = 31
+    a = (a << 16) | (BOOL[v9]) << 14 | (BOOL[v10]) << 10 | (BOOL[v11]) << 6 | (BOOL[v12]) << 2
     return a
 
 def _d_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int]:
@@ -5868,11 +10972,34 @@ def _d_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, i
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceRuleStack')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return PriceRuleStackListType(f_price_rule_stack), r
+
+def _f_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_price_rule_stack = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_PriceRuleStackType(B, r)
+            f_price_rule_stack.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_PriceRuleStackListType(B, r0)
+    if k != -1: return _d_PriceRuleStackListType(B, r0)
     return PriceRuleStackListType(f_price_rule_stack), r
 
 def _e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
@@ -5903,7 +11030,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S116, 6)
+            f_duration, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -5923,26 +11050,139 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T70[(B >> r) & 3]
+            r -= 2; k = _T69[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceRule')
     if k != -1: raise unexpected(k, r, 'end of element')
     return PriceRuleStackType(f_duration, f_price_rule), r
 
+def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PriceRuleStackType(B, r0)
+    r -= 8; f_duration = (B >> r) & 255
+    if f_duration > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        else: f_duration = (x << 7) | (f_duration & 127)
+    if f_duration > 4294967295: return _d_PriceRuleStackType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 2: return _d_PriceRuleStackType(B, r0)
+    k = _T1[c & 1]
+    f_price_rule = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 14; c = (B >> r) & 16383
+            if c & 14343: return _d_PriceRuleStackType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleStackType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_PriceRuleStackType(B, r0)
+            k = _T161[c & 7]
+            i1_energy_fee = RationalNumberType(i2_exponent, i2_value)
+            i1_parking_fee = None
+            if k == 1:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_PriceRuleStackType(B, r0)
+                i3_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
+                if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleStackType(B, r0)
+                r -= 5; c = (B >> r) & 31
+                if c & 24: return _d_PriceRuleStackType(B, r0)
+                k = _T162[c & 7]
+                i1_parking_fee = RationalNumberType(i3_exponent, i3_value)
+            i1_parking_fee_period = None
+            if k == 2:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_PriceRuleStackType(B, r0)
+                r -= 8; i1_parking_fee_period = (B >> r) & 255
+                if i1_parking_fee_period > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_parking_fee_period, r = ru(B, r + 8, i1_parking_fee_period)
+                    else: i1_parking_fee_period = (x << 7) | (i1_parking_fee_period & 127)
+                if i1_parking_fee_period > 4294967295: return _d_PriceRuleStackType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_PriceRuleStackType(B, r0)
+                k = _T88[c & 3]
+            i1_carbon_dioxide_emission = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_PriceRuleStackType(B, r0)
+                r -= 8; i1_carbon_dioxide_emission = (B >> r) & 255
+                if i1_carbon_dioxide_emission > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_carbon_dioxide_emission, r = ru(B, r + 8, i1_carbon_dioxide_emission)
+                    else: i1_carbon_dioxide_emission = (x << 7) | (i1_carbon_dioxide_emission & 127)
+                if i1_carbon_dioxide_emission > 65535: return _d_PriceRuleStackType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_PriceRuleStackType(B, r0)
+                k = _T68[c & 3]
+            i1_renewable_generation_percentage = None
+            if k == 4:
+                r -= 11; c = (B >> r) & 2047
+                if c & 1026: return _d_PriceRuleStackType(B, r0)
+                i1_renewable_generation_percentage = (c >> 2) & 255
+                k = _T24[c & 1]
+            i1_power_range_start = None
+            if k == 5:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_PriceRuleStackType(B, r0)
+                i4_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i4_value = (B >> r) & 511
+                if i4_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                    else: i4_value = (x << 7) | (i4_value & 127)
+                elif i4_value > 255: i4_value = 255 - i4_value
+                if i4_value < -32768 or i4_value > 32767: return _d_PriceRuleStackType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_PriceRuleStackType(B, r0)
+                k = _T4[c & 1]
+                i1_power_range_start = RationalNumberType(i4_exponent, i4_value)
+            else:
+                return _d_PriceRuleStackType(B, r0)
+            if k != -1: return _d_PriceRuleStackType(B, r0)
+            v = PriceRuleType(i1_energy_fee, i1_parking_fee, i1_parking_fee_period, i1_carbon_dioxide_emission, i1_renewable_generation_percentage, i1_power_range_start)
+            f_price_rule.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T69[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_PriceRuleStackType(B, r0)
+    if k != -1: return _d_PriceRuleStackType(B, r0)
+    return PriceRuleStackType(f_duration, f_price_rule), r
+
 def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     st = 0
-    if o.duration is not None:
-        v = o.duration
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Duration')
+    v2 = o.duration
+    if v2 is None: raise EncFail('missing mandatory Duration')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
     n = 0
     for v in o.price_rule:
         if n == 0:
@@ -5968,25 +11208,25 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     f_energy_fee = None
     if k == 0:
         f_energy_fee, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T159[(B >> r) & 7]
+        r -= 3; k = _T161[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EnergyFee')
     f_parking_fee = None
     if k == 1:
         f_parking_fee, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T160[(B >> r) & 7]
+        r -= 3; k = _T162[(B >> r) & 7]
     f_parking_fee_period = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_fee_period, r = sl2(B, r, _S116, 6)
+            f_parking_fee_period, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_parking_fee_period = (B >> r) & 255
             if f_parking_fee_period > 127: f_parking_fee_period, r = ru(B, r, f_parking_fee_period)
             if f_parking_fee_period > 4294967295: raise bad_value(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T82[(B >> r) & 3]
+        r -= 2; k = _T88[(B >> r) & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
         r -= 1
@@ -6008,7 +11248,7 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
             r -= 8; f_renewable_generation_percentage = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     f_power_range_start = None
     if k == 5:
         f_power_range_start, r = _d_RationalNumberType(B, r)
@@ -6018,74 +11258,195 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PriceRuleType(f_energy_fee, f_parking_fee, f_parking_fee_period, f_carbon_dioxide_emission, f_renewable_generation_percentage, f_power_range_start), r
 
+def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_PriceRuleType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_PriceRuleType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 24: return _d_PriceRuleType(B, r0)
+    k = _T161[c & 7]
+    f_energy_fee = RationalNumberType(i1_exponent, i1_value)
+    f_parking_fee = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PriceRuleType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_PriceRuleType(B, r0)
+        k = _T162[c & 7]
+        f_parking_fee = RationalNumberType(i2_exponent, i2_value)
+    f_parking_fee_period = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PriceRuleType(B, r0)
+        r -= 8; f_parking_fee_period = (B >> r) & 255
+        if f_parking_fee_period > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_parking_fee_period, r = ru(B, r + 8, f_parking_fee_period)
+            else: f_parking_fee_period = (x << 7) | (f_parking_fee_period & 127)
+        if f_parking_fee_period > 4294967295: return _d_PriceRuleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PriceRuleType(B, r0)
+        k = _T88[c & 3]
+    f_carbon_dioxide_emission = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PriceRuleType(B, r0)
+        r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
+        if f_carbon_dioxide_emission > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_carbon_dioxide_emission, r = ru(B, r + 8, f_carbon_dioxide_emission)
+            else: f_carbon_dioxide_emission = (x << 7) | (f_carbon_dioxide_emission & 127)
+        if f_carbon_dioxide_emission > 65535: return _d_PriceRuleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PriceRuleType(B, r0)
+        k = _T68[c & 3]
+    f_renewable_generation_percentage = None
+    if k == 4:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_PriceRuleType(B, r0)
+        f_renewable_generation_percentage = (c >> 2) & 255
+        k = _T24[c & 1]
+    f_power_range_start = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PriceRuleType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_PriceRuleType(B, r0)
+        k = _T4[c & 1]
+        f_power_range_start = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_PriceRuleType(B, r0)
+    if k != -1: return _d_PriceRuleType(B, r0)
+    return PriceRuleType(f_energy_fee, f_parking_fee, f_parking_fee_period, f_carbon_dioxide_emission, f_renewable_generation_percentage, f_power_range_start), r
+
 def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     st = 0
-    if o.energy_fee is not None:
-        v = o.energy_fee
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EnergyFee')
-    if o.parking_fee is not None:
-        v = o.parking_fee
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v2 = o.energy_fee
+    if v2 is None: raise EncFail('missing mandatory EnergyFee')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    a <<= 2
+    v6 = o.parking_fee
+    if v6 is not None:
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.parking_fee_period is not None:
-        v = o.parking_fee_period
+    v10 = o.parking_fee_period
+    if v10 is not None:
         w, c = _C104[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v10 > 4294967295: raise EncFail(f'{v10!r} outside 0..4294967295')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
         a <<= 1
         st = 11
-    if o.carbon_dioxide_emission is not None:
-        v = o.carbon_dioxide_emission
-        w, c = _C161[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    if o.renewable_generation_percentage is not None:
-        v = o.renewable_generation_percentage
-        w, c = _C162[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 19
-    if o.power_range_start is not None:
-        v = o.power_range_start
+    v11 = o.carbon_dioxide_emission
+    if v11 is not None:
         w, c = _C163[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory PowerRangeStart')
-    a <<= 1
+        a <<= 1
+        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        a <<= 1
+        st = 15
+    v12 = o.renewable_generation_percentage
+    if v12 is not None:
+        w, c = _C164[st]
+        a = (a << w) | c
+        if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
+        a = (a << 10) | (v12) << 1
+        st = 19
+    v13 = o.power_range_start
+    if v13 is None: raise EncFail('missing mandatory PowerRangeStart')
+    w, c = _C165[st]
+    a = (a << w) | c
+    if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.exponent
+    if v15 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v15 - -128) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    st = 23
+    a <<= 3
     return a
 
 def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
-    r -= 2; k = _T164[(B >> r) & 3]
+    r -= 2; k = _T166[(B >> r) & 3]
     f_overstay_time_threshold = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_time_threshold, r = sl2(B, r, _S116, 6)
+            f_overstay_time_threshold, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_overstay_time_threshold = (B >> r) & 255
             if f_overstay_time_threshold > 127: f_overstay_time_threshold, r = ru(B, r, f_overstay_time_threshold)
             if f_overstay_time_threshold > 4294967295: raise bad_value(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T114[(B >> r) & 3]
+        r -= 2; k = _T113[(B >> r) & 3]
     f_overstay_power_threshold = None
     if k == 1:
         f_overstay_power_threshold, r = _d_RationalNumberType(B, r)
@@ -6100,34 +11461,160 @@ def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             break
         n += 1
         if n < 5:
-            r -= 2; k = _T7[(B >> r) & 3]
+            r -= 2; k = _T5[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'OverstayRule')
     if k != -1: raise unexpected(k, r, 'end of element')
     return OverstayRuleListType(f_overstay_time_threshold, f_overstay_power_threshold, f_overstay_rule), r
 
+def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T166[c & 3]
+    f_overstay_time_threshold = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_OverstayRuleListType(B, r0)
+        r -= 8; f_overstay_time_threshold = (B >> r) & 255
+        if f_overstay_time_threshold > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_overstay_time_threshold, r = ru(B, r + 8, f_overstay_time_threshold)
+            else: f_overstay_time_threshold = (x << 7) | (f_overstay_time_threshold & 127)
+        if f_overstay_time_threshold > 4294967295: return _d_OverstayRuleListType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_OverstayRuleListType(B, r0)
+        k = _T113[c & 3]
+    f_overstay_power_threshold = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_OverstayRuleListType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleListType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_OverstayRuleListType(B, r0)
+        k = _T10[c & 1]
+        f_overstay_power_threshold = RationalNumberType(i1_exponent, i1_value)
+    f_overstay_rule = []
+    n = 0
+    while True:
+        if k == 2:
+            r -= 2; c = (B >> r) & 3
+            k = _T9[c & 3]
+            i2_overstay_rule_description = None
+            if k == 0:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_OverstayRuleListType(B, r0)
+                i2_overstay_rule_description, r = rstr(B, r, 160)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_OverstayRuleListType(B, r0)
+                k = _T1[c & 1]
+            i2_start_time = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_OverstayRuleListType(B, r0)
+                r -= 8; i2_start_time = (B >> r) & 255
+                if i2_start_time > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_start_time, r = ru(B, r + 8, i2_start_time)
+                    else: i2_start_time = (x << 7) | (i2_start_time & 127)
+                if i2_start_time > 4294967295: return _d_OverstayRuleListType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_OverstayRuleListType(B, r0)
+                k = _T10[c & 1]
+            else:
+                return _d_OverstayRuleListType(B, r0)
+            i2_overstay_fee = None
+            if k == 2:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_OverstayRuleListType(B, r0)
+                i3_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
+                if i3_value < -32768 or i3_value > 32767: return _d_OverstayRuleListType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_OverstayRuleListType(B, r0)
+                k = _T17[c & 1]
+                i2_overstay_fee = RationalNumberType(i3_exponent, i3_value)
+            else:
+                return _d_OverstayRuleListType(B, r0)
+            i2_overstay_fee_period = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_OverstayRuleListType(B, r0)
+                r -= 8; i2_overstay_fee_period = (B >> r) & 255
+                if i2_overstay_fee_period > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_overstay_fee_period, r = ru(B, r + 8, i2_overstay_fee_period)
+                    else: i2_overstay_fee_period = (x << 7) | (i2_overstay_fee_period & 127)
+                if i2_overstay_fee_period > 4294967295: return _d_OverstayRuleListType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_OverstayRuleListType(B, r0)
+                k = _T4[c & 1]
+            else:
+                return _d_OverstayRuleListType(B, r0)
+            if k != -1: return _d_OverstayRuleListType(B, r0)
+            v = OverstayRuleType(i2_overstay_rule_description, i2_start_time, i2_overstay_fee, i2_overstay_fee_period)
+            f_overstay_rule.append(v)
+        else:
+            break
+        n += 1
+        if n < 5:
+            r -= 2; c = (B >> r) & 3
+            k = _T5[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_OverstayRuleListType(B, r0)
+    if k != -1: return _d_OverstayRuleListType(B, r0)
+    return OverstayRuleListType(f_overstay_time_threshold, f_overstay_power_threshold, f_overstay_rule), r
+
 def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     st = 0
-    if o.overstay_time_threshold is not None:
-        v = o.overstay_time_threshold
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.overstay_time_threshold
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.overstay_power_threshold is not None:
-        v = o.overstay_power_threshold
-        w, c = _C165[st]
+    v3 = o.overstay_power_threshold
+    if v3 is not None:
+        w, c = _C167[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.exponent
+        if v5 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        pass
+        v6 = v3.value
+        if v6 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v5 - -128) << 3
+        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
+        pass
+        a <<= 2
         st = 7
     n = 0
     for v in o.overstay_rule:
         if n == 0:
-            w, c = _C166[st]
+            w, c = _C168[st]
             a = (a << w) | c
         elif n < 5:
             a <<= 2
@@ -6141,7 +11628,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
             st = 10
         else:
             st = 11
-    w, c = _C167[st]
+    w, c = _C169[st]
     a = (a << w) | c
     return a
 
@@ -6151,7 +11638,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_rule_description, r = sl2(B, r, _S141, 6)
+            f_overstay_rule_description, r = sl2(B, r, _S143, 6)
         else:
             f_overstay_rule_description, r = rstr(B, r, 160)
             r -= 1
@@ -6161,7 +11648,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_start_time, r = sl2(B, r, _S116, 6)
+            f_start_time, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_start_time = (B >> r) & 255
             if f_start_time > 127: f_start_time, r = ru(B, r, f_start_time)
@@ -6174,14 +11661,14 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     f_overstay_fee = None
     if k == 2:
         f_overstay_fee, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OverstayFee')
     f_overstay_fee_period = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_fee_period, r = sl2(B, r, _S116, 6)
+            f_overstay_fee_period, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_overstay_fee_period = (B >> r) & 255
             if f_overstay_fee_period > 127: f_overstay_fee_period, r = ru(B, r, f_overstay_fee_period)
@@ -6194,46 +11681,112 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return OverstayRuleType(f_overstay_rule_description, f_start_time, f_overstay_fee, f_overstay_fee_period), r
 
+def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_overstay_rule_description = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_OverstayRuleType(B, r0)
+        f_overstay_rule_description, r = rstr(B, r, 160)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_OverstayRuleType(B, r0)
+        k = _T1[c & 1]
+    f_start_time = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_OverstayRuleType(B, r0)
+        r -= 8; f_start_time = (B >> r) & 255
+        if f_start_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_start_time, r = ru(B, r + 8, f_start_time)
+            else: f_start_time = (x << 7) | (f_start_time & 127)
+        if f_start_time > 4294967295: return _d_OverstayRuleType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_OverstayRuleType(B, r0)
+        k = _T10[c & 1]
+    else:
+        return _d_OverstayRuleType(B, r0)
+    f_overstay_fee = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_OverstayRuleType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_OverstayRuleType(B, r0)
+        k = _T17[c & 1]
+        f_overstay_fee = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_OverstayRuleType(B, r0)
+    f_overstay_fee_period = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_OverstayRuleType(B, r0)
+        r -= 8; f_overstay_fee_period = (B >> r) & 255
+        if f_overstay_fee_period > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_overstay_fee_period, r = ru(B, r + 8, f_overstay_fee_period)
+            else: f_overstay_fee_period = (x << 7) | (f_overstay_fee_period & 127)
+        if f_overstay_fee_period > 4294967295: return _d_OverstayRuleType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_OverstayRuleType(B, r0)
+        k = _T4[c & 1]
+    else:
+        return _d_OverstayRuleType(B, r0)
+    if k != -1: return _d_OverstayRuleType(B, r0)
+    return OverstayRuleType(f_overstay_rule_description, f_start_time, f_overstay_fee, f_overstay_fee_period), r
+
 def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     st = 0
-    if o.overstay_rule_description is not None:
-        v = o.overstay_rule_description
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 160)
+    v2 = o.overstay_rule_description
+    if v2 is not None:
+        a <<= 3
+        a = wstr(a, v2, 160)
         a <<= 1
         st = 3
-    if o.start_time is not None:
-        v = o.start_time
-        w, c = _C18[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory StartTime')
-    if o.overstay_fee is not None:
-        v = o.overstay_fee
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory OverstayFee')
-    if o.overstay_fee_period is not None:
-        v = o.overstay_fee_period
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory OverstayFeePeriod')
+    v3 = o.start_time
+    if v3 is None: raise EncFail('missing mandatory StartTime')
+    w, c = _C25[st]
+    a = (a << w) | c
     a <<= 1
+    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    v4 = o.overstay_fee
+    if v4 is None: raise EncFail('missing mandatory OverstayFee')
+    if v4.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v4.__class__.__name__}')
+    pass
+    v6 = v4.exponent
+    if v6 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v6 <= 127: raise EncFail(f'{v6!r} outside -128..127')
+    pass
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v6 - -128) << 3
+    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if 0 <= v7 < 128: a = (a << 9) | v7
+    elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
+    else: a = wi(a, v7)
+    pass
+    st = 11
+    v8 = o.overstay_fee_period
+    if v8 is None: raise EncFail('missing mandatory OverstayFeePeriod')
+    a <<= 4
+    if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+    if 0 <= v8 < 128: a = (a << 8) | v8
+    else: a = wu(a, v8)
+    st = 15
+    a <<= 2
     return a
 
 def _d_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int]:
@@ -6248,11 +11801,51 @@ def _d_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
             break
         n += 1
         if n < 5:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AdditionalService')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return AdditionalServiceListType(f_additional_service), r
+
+def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_additional_service = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_AdditionalServiceListType(B, r0)
+            i1_service_name, r = rstr(B, r, 80)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_AdditionalServiceListType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_AdditionalServiceListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_AdditionalServiceListType(B, r0)
+            i1_service_fee = RationalNumberType(i2_exponent, i2_value)
+            v = AdditionalServiceType(i1_service_name, i1_service_fee)
+            f_additional_service.append(v)
+        else:
+            break
+        n += 1
+        if n < 5:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_AdditionalServiceListType(B, r0)
+    if k != -1: return _d_AdditionalServiceListType(B, r0)
     return AdditionalServiceListType(f_additional_service), r
 
 def _e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
@@ -6300,25 +11893,52 @@ def _d_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return AdditionalServiceType(f_service_name, f_service_fee), r
 
+def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_AdditionalServiceType(B, r0)
+    f_service_name, r = rstr(B, r, 80)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_AdditionalServiceType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_AdditionalServiceType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AdditionalServiceType(B, r0)
+    f_service_fee = RationalNumberType(i1_exponent, i1_value)
+    return AdditionalServiceType(f_service_name, f_service_fee), r
+
 def _e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
-    st = 0
-    if o.service_name is not None:
-        v = o.service_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 80)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceName')
-    if o.service_fee is not None:
-        v = o.service_fee
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ServiceFee')
-    a <<= 1
+    pass
+    v2 = o.service_name
+    if v2 is None: raise EncFail('missing mandatory ServiceName')
+    a <<= 2
+    a = wstr(a, v2, 80)
+    pass
+    v3 = o.service_fee
+    if v3 is None: raise EncFail('missing mandatory ServiceFee')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int]:
@@ -6331,7 +11951,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -6352,19 +11972,19 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: raise bad_value(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T26[(B >> r) & 3]
+        r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceScheduleID')
     f_price_schedule_description = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S141, 6)
+            f_price_schedule_description, r = sl2(B, r, _S143, 6)
         else:
             f_price_schedule_description, r = rstr(B, r, 160)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     f_number_of_price_levels = None
     if k == 4:
         r -= 1
@@ -6374,7 +11994,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             r -= 8; f_number_of_price_levels = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T28[(B >> r) & 1]
+        r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfPriceLevels')
     f_price_level_schedule_entries = None
@@ -6386,61 +12006,112 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return PriceLevelScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_number_of_price_levels, f_price_level_schedule_entries), r
 
+def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_time_anchor = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PriceLevelScheduleType(B, r0)
+        r -= 8; f_time_anchor = (B >> r) & 255
+        if f_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+        if f_time_anchor > 18446744073709551615: return _d_PriceLevelScheduleType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_PriceLevelScheduleType(B, r0)
+        k = _T10[c & 1]
+    else:
+        return _d_PriceLevelScheduleType(B, r0)
+    f_price_schedule_id = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PriceLevelScheduleType(B, r0)
+        r -= 8; f_price_schedule_id = (B >> r) & 255
+        if f_price_schedule_id > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_price_schedule_id, r = ru(B, r + 8, f_price_schedule_id)
+            else: f_price_schedule_id = (x << 7) | (f_price_schedule_id & 127)
+        if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: return _d_PriceLevelScheduleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_PriceLevelScheduleType(B, r0)
+        k = _T22[c & 3]
+    else:
+        return _d_PriceLevelScheduleType(B, r0)
+    f_price_schedule_description = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_PriceLevelScheduleType(B, r0)
+        f_price_schedule_description, r = rstr(B, r, 160)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_PriceLevelScheduleType(B, r0)
+        k = _T23[c & 1]
+    f_number_of_price_levels = None
+    if k == 4:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_PriceLevelScheduleType(B, r0)
+        f_number_of_price_levels = (c >> 2) & 255
+        k = _T24[c & 1]
+    else:
+        return _d_PriceLevelScheduleType(B, r0)
+    f_price_level_schedule_entries = None
+    if k == 5:
+        f_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_PriceLevelScheduleType(B, r0)
+    if k != -1: return _d_PriceLevelScheduleType(B, r0)
+    return PriceLevelScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_number_of_price_levels, f_price_level_schedule_entries), r
+
 def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        w, c = _C168[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.price_schedule_id is not None:
-        v = o.price_schedule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory PriceScheduleID')
-    if o.price_schedule_description is not None:
-        v = o.price_schedule_description
-        a <<= 2
-        a <<= 1
-        a = wstr(a, v, 160)
+    v3 = o.time_anchor
+    if v3 is None: raise EncFail('missing mandatory TimeAnchor')
+    w, c = _C140[st]
+    a = (a << w) | c
+    a <<= 1
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    v4 = o.price_schedule_id
+    if v4 is None: raise EncFail('missing mandatory PriceScheduleID')
+    a <<= 3
+    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    st = 11
+    a <<= 1
+    v5 = o.price_schedule_description
+    if v5 is not None:
+        a <<= 3
+        a = wstr(a, v5, 160)
         a <<= 1
         st = 15
-    if o.number_of_price_levels is not None:
-        v = o.number_of_price_levels
-        w, c = _C169[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory NumberOfPriceLevels')
-    if o.price_level_schedule_entries is not None:
-        v = o.price_level_schedule_entries
-        a <<= 1
-        a = _e_PriceLevelScheduleEntryListType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory PriceLevelScheduleEntries')
+    v6 = o.number_of_price_levels
+    if v6 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+    w, c = _C141[st]
+    a = (a << w) | c
+    if not 0 <= v6 <= 255: raise EncFail(f'{v6!r} outside 0..255')
+    st = 19
+    v7 = o.price_level_schedule_entries
+    if v7 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+    a = (a << 11) | (v6) << 2
+    a = _e_PriceLevelScheduleEntryListType(v7, a)
+    st = 23
     a <<= 1
     return a
 
@@ -6456,11 +12127,45 @@ def _d_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceLevelScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return PriceLevelScheduleEntryListType(f_price_level_schedule_entry), r
+
+def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelScheduleEntryListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_price_level_schedule_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_PriceLevelScheduleEntryListType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 4294967295: return _d_PriceLevelScheduleEntryListType(B, r0)
+            r -= 13; c = (B >> r) & 8191
+            if c & 7171: return _d_PriceLevelScheduleEntryListType(B, r0)
+            i1_price_level = (c >> 2) & 255
+            v = PriceLevelScheduleEntryType(i1_duration, i1_price_level)
+            f_price_level_schedule_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_PriceLevelScheduleEntryListType(B, r0)
+    if k != -1: return _d_PriceLevelScheduleEntryListType(B, r0)
     return PriceLevelScheduleEntryListType(f_price_level_schedule_entry), r
 
 def _e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int) -> int:
@@ -6491,7 +12196,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S116, 6)
+            f_duration, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -6516,30 +12221,35 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     if k != -1: raise unexpected(k, r, 'end of element')
     return PriceLevelScheduleEntryType(f_duration, f_price_level), r
 
+def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEntryType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PriceLevelScheduleEntryType(B, r0)
+    r -= 8; f_duration = (B >> r) & 255
+    if f_duration > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        else: f_duration = (x << 7) | (f_duration & 127)
+    if f_duration > 4294967295: return _d_PriceLevelScheduleEntryType(B, r0)
+    r -= 13; c = (B >> r) & 8191
+    if c & 7171: return _d_PriceLevelScheduleEntryType(B, r0)
+    f_price_level = (c >> 2) & 255
+    return PriceLevelScheduleEntryType(f_duration, f_price_level), r
+
 def _e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int:
-    st = 0
-    if o.duration is not None:
-        v = o.duration
-        a <<= 1
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Duration')
-    if o.price_level is not None:
-        v = o.price_level
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory PriceLevel')
-    a <<= 1
+    pass
+    v2 = o.duration
+    if v2 is None: raise EncFail('missing mandatory Duration')
+    a <<= 2
+    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.price_level
+    if v3 is None: raise EncFail('missing mandatory PriceLevel')
+    if not 0 <= v3 <= 255: raise EncFail(f'{v3!r} outside 0..255')
+    pass
+    a = (a << 13) | (v3) << 2
     return a
 
 def _d_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int]:
@@ -6554,11 +12264,81 @@ def _d_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             break
         n += 1
         if n < 3:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ScheduleTuple')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return Scheduled_SEResControlModeType(f_schedule_tuple), r
+
+def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_schedule_tuple = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_Scheduled_SEResControlModeType(B, r0)
+            r -= 8; i1_schedule_tuple_id = (B >> r) & 255
+            if i1_schedule_tuple_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_schedule_tuple_id, r = ru(B, r + 8, i1_schedule_tuple_id)
+                else: i1_schedule_tuple_id = (x << 7) | (i1_schedule_tuple_id & 127)
+            if i1_schedule_tuple_id < 1 or i1_schedule_tuple_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_Scheduled_SEResControlModeType(B, r0)
+            i2_power_schedule, r = _f_PowerScheduleType(B, r)
+            r -= 2; c = (B >> r) & 3
+            k = _T50[c & 3]
+            i2_absolute_price_schedule = i2_price_level_schedule = None
+            if k == 1:
+                i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            elif k == 2:
+                i2_price_level_schedule, r = _f_PriceLevelScheduleType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            k = _T5[c & 3]
+            i1_charging_schedule = ChargingScheduleType(i2_power_schedule, i2_absolute_price_schedule, i2_price_level_schedule)
+            i1_discharging_schedule = None
+            if k == 2:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                i3_power_schedule, r = _f_PowerScheduleType(B, r)
+                r -= 2; c = (B >> r) & 3
+                k = _T50[c & 3]
+                i3_absolute_price_schedule = i3_price_level_schedule = None
+                if k == 1:
+                    i3_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T4[c & 1]
+                elif k == 2:
+                    i3_price_level_schedule, r = _f_PriceLevelScheduleType(B, r)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T4[c & 1]
+                if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+                i1_discharging_schedule = ChargingScheduleType(i3_power_schedule, i3_absolute_price_schedule, i3_price_level_schedule)
+            if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+            v = ScheduleTupleType(i1_schedule_tuple_id, i1_charging_schedule, i1_discharging_schedule)
+            f_schedule_tuple.append(v)
+        else:
+            break
+        n += 1
+        if n < 3:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_Scheduled_SEResControlModeType(B, r0)
+    if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
     return Scheduled_SEResControlModeType(f_schedule_tuple), r
 
 def _e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) -> int:
@@ -6602,7 +12382,7 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     f_charging_schedule = None
     if k == 1:
         f_charging_schedule, r = _d_ChargingScheduleType(B, r)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingSchedule')
     f_discharging_schedule = None
@@ -6612,32 +12392,421 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ScheduleTupleType(f_schedule_tuple_id, f_charging_schedule, f_discharging_schedule), r
 
+def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ScheduleTupleType(B, r0)
+    r -= 8; f_schedule_tuple_id = (B >> r) & 255
+    if f_schedule_tuple_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_schedule_tuple_id, r = ru(B, r + 8, f_schedule_tuple_id)
+        else: f_schedule_tuple_id = (x << 7) | (f_schedule_tuple_id & 127)
+    if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 31: return _d_ScheduleTupleType(B, r0)
+    r -= 8; i2_time_anchor = (B >> r) & 255
+    if i2_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+        else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+    if i2_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ScheduleTupleType(B, r0)
+    k = _T123[c & 3]
+    i2_available_energy = None
+    if k == 1:
+        i2_available_energy, r = _f_RationalNumberType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T3[c & 3]
+    i2_power_tolerance = None
+    if k == 2:
+        i2_power_tolerance, r = _f_RationalNumberType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    i2_power_schedule_entries = None
+    if k == 3:
+        i2_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_ScheduleTupleType(B, r0)
+    if k != -1: return _d_ScheduleTupleType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T50[c & 3]
+    i1_power_schedule = PowerScheduleType(i2_time_anchor, i2_available_energy, i2_power_tolerance, i2_power_schedule_entries)
+    i1_absolute_price_schedule = i1_price_level_schedule = None
+    if k == 1:
+        i1_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    elif k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T9[c & 3]
+        i3_id = None
+        if k == 0:
+            i3_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i3_time_anchor = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleTupleType(B, r0)
+            r -= 8; i3_time_anchor = (B >> r) & 255
+            if i3_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
+            if i3_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ScheduleTupleType(B, r0)
+            k = _T10[c & 1]
+        else:
+            return _d_ScheduleTupleType(B, r0)
+        i3_price_schedule_id = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleTupleType(B, r0)
+            r -= 8; i3_price_schedule_id = (B >> r) & 255
+            if i3_price_schedule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_price_schedule_id, r = ru(B, r + 8, i3_price_schedule_id)
+                else: i3_price_schedule_id = (x << 7) | (i3_price_schedule_id & 127)
+            if i3_price_schedule_id < 1 or i3_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ScheduleTupleType(B, r0)
+            k = _T22[c & 3]
+        else:
+            return _d_ScheduleTupleType(B, r0)
+        i3_price_schedule_description = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ScheduleTupleType(B, r0)
+            i3_price_schedule_description, r = rstr(B, r, 160)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ScheduleTupleType(B, r0)
+            k = _T23[c & 1]
+        i3_number_of_price_levels = None
+        if k == 4:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1026: return _d_ScheduleTupleType(B, r0)
+            i3_number_of_price_levels = (c >> 2) & 255
+            k = _T24[c & 1]
+        else:
+            return _d_ScheduleTupleType(B, r0)
+        i3_price_level_schedule_entries = None
+        if k == 5:
+            i3_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_ScheduleTupleType(B, r0)
+        if k != -1: return _d_ScheduleTupleType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        i1_price_level_schedule = PriceLevelScheduleType(i3_id, i3_time_anchor, i3_price_schedule_id, i3_price_schedule_description, i3_number_of_price_levels, i3_price_level_schedule_entries)
+    if k != -1: return _d_ScheduleTupleType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T5[c & 3]
+    f_charging_schedule = ChargingScheduleType(i1_power_schedule, i1_absolute_price_schedule, i1_price_level_schedule)
+    f_discharging_schedule = None
+    if k == 2:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_ScheduleTupleType(B, r0)
+        r -= 8; i5_time_anchor = (B >> r) & 255
+        if i5_time_anchor > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+            else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
+        if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_ScheduleTupleType(B, r0)
+        k = _T123[c & 3]
+        i5_available_energy = None
+        if k == 1:
+            i5_available_energy, r = _f_RationalNumberType(B, r)
+            r -= 2; c = (B >> r) & 3
+            k = _T3[c & 3]
+        i5_power_tolerance = None
+        if k == 2:
+            i5_power_tolerance, r = _f_RationalNumberType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+        i5_power_schedule_entries = None
+        if k == 3:
+            i5_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_ScheduleTupleType(B, r0)
+        if k != -1: return _d_ScheduleTupleType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+        i4_power_schedule = PowerScheduleType(i5_time_anchor, i5_available_energy, i5_power_tolerance, i5_power_schedule_entries)
+        i4_absolute_price_schedule = i4_price_level_schedule = None
+        if k == 1:
+            i4_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        elif k == 2:
+            r -= 2; c = (B >> r) & 3
+            k = _T9[c & 3]
+            i6_id = None
+            if k == 0:
+                i6_id, r = rstr(B, r, None)
+                r -= 1; c = (B >> r) & 1
+                k = _T1[c & 1]
+            i6_time_anchor = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleTupleType(B, r0)
+                r -= 8; i6_time_anchor = (B >> r) & 255
+                if i6_time_anchor > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+                    else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
+                if i6_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ScheduleTupleType(B, r0)
+                k = _T10[c & 1]
+            else:
+                return _d_ScheduleTupleType(B, r0)
+            i6_price_schedule_id = None
+            if k == 2:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleTupleType(B, r0)
+                r -= 8; i6_price_schedule_id = (B >> r) & 255
+                if i6_price_schedule_id > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i6_price_schedule_id, r = ru(B, r + 8, i6_price_schedule_id)
+                    else: i6_price_schedule_id = (x << 7) | (i6_price_schedule_id & 127)
+                if i6_price_schedule_id < 1 or i6_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_ScheduleTupleType(B, r0)
+                k = _T22[c & 3]
+            else:
+                return _d_ScheduleTupleType(B, r0)
+            i6_price_schedule_description = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ScheduleTupleType(B, r0)
+                i6_price_schedule_description, r = rstr(B, r, 160)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ScheduleTupleType(B, r0)
+                k = _T23[c & 1]
+            i6_number_of_price_levels = None
+            if k == 4:
+                r -= 11; c = (B >> r) & 2047
+                if c & 1026: return _d_ScheduleTupleType(B, r0)
+                i6_number_of_price_levels = (c >> 2) & 255
+                k = _T24[c & 1]
+            else:
+                return _d_ScheduleTupleType(B, r0)
+            i6_price_level_schedule_entries = None
+            if k == 5:
+                i6_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            else:
+                return _d_ScheduleTupleType(B, r0)
+            if k != -1: return _d_ScheduleTupleType(B, r0)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+            i4_price_level_schedule = PriceLevelScheduleType(i6_id, i6_time_anchor, i6_price_schedule_id, i6_price_schedule_description, i6_number_of_price_levels, i6_price_level_schedule_entries)
+        if k != -1: return _d_ScheduleTupleType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_discharging_schedule = ChargingScheduleType(i4_power_schedule, i4_absolute_price_schedule, i4_price_level_schedule)
+    if k != -1: return _d_ScheduleTupleType(B, r0)
+    return ScheduleTupleType(f_schedule_tuple_id, f_charging_schedule, f_discharging_schedule), r
+
 def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     st = 0
-    if o.schedule_tuple_id is not None:
-        v = o.schedule_tuple_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ScheduleTupleID')
-    if o.charging_schedule is not None:
-        v = o.charging_schedule
-        a <<= 1
-        a = _e_ChargingScheduleType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargingSchedule')
-    if o.discharging_schedule is not None:
-        v = o.discharging_schedule
+    v2 = o.schedule_tuple_id
+    if v2 is None: raise EncFail('missing mandatory ScheduleTupleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    v3 = o.charging_schedule
+    if v3 is None: raise EncFail('missing mandatory ChargingSchedule')
+    if v3.__class__ is not ChargingScheduleType: raise EncFail(f'expected ChargingScheduleType, got {v3.__class__.__name__}')
+    st4 = 0
+    v5 = v3.power_schedule
+    if v5 is None: raise EncFail('missing mandatory PowerSchedule')
+    if v5.__class__ is not PowerScheduleType: raise EncFail(f'expected PowerScheduleType, got {v5.__class__.__name__}')
+    st6 = 0
+    v7 = v5.time_anchor
+    if v7 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 5
+    if v7 > 18446744073709551615: raise EncFail(f'{v7!r} outside 0..18446744073709551615')
+    if 0 <= v7 < 128: a = (a << 8) | v7
+    else: a = wu(a, v7)
+    st6 = 3
+    a <<= 1
+    v8 = v5.available_energy
+    if v8 is not None:
         a <<= 2
-        a = _e_ChargingScheduleType(v, a)
+        a = _e_RationalNumberType(v8, a)
+        st6 = 7
+    v9 = v5.power_tolerance
+    if v9 is not None:
+        w, c = _C170[st6]
+        a = (a << w) | c
+        a = _e_RationalNumberType(v9, a)
+        st6 = 11
+    v10 = v5.power_schedule_entries
+    if v10 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+    w, c = _C171[st6]
+    a = (a << w) | c
+    a = _e_PowerScheduleEntryListType(v10, a)
+    st6 = 15
+    st4 = 3
+    a <<= 1
+    v11 = v3.absolute_price_schedule
+    v12 = v3.price_level_schedule
+    if v11 is not None:
+        a <<= 2
+        a = _e_AbsolutePriceScheduleType(v11, a)
+        st4 = 7
+    elif v12 is not None:
+        if v12.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v12.__class__.__name__}')
+        st13 = 0
+        a = (a << 2) | 1
+        v14 = v12.id
+        if v14 is not None:
+            a <<= 2
+            a = wstr(a, v14, None)
+            st13 = 3
+        v15 = v12.time_anchor
+        if v15 is None: raise EncFail('missing mandatory TimeAnchor')
+        w, c = _C140[st13]
+        a = (a << w) | c
+        a <<= 1
+        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if 0 <= v15 < 128: a = (a << 8) | v15
+        else: a = wu(a, v15)
+        st13 = 7
+        v16 = v12.price_schedule_id
+        if v16 is None: raise EncFail('missing mandatory PriceScheduleID')
+        a <<= 3
+        if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
+        if 0 <= v16 < 128: a = (a << 8) | v16
+        else: a = wu(a, v16)
+        st13 = 11
+        a <<= 1
+        v17 = v12.price_schedule_description
+        if v17 is not None:
+            a <<= 3
+            a = wstr(a, v17, 160)
+            a <<= 1
+            st13 = 15
+        v18 = v12.number_of_price_levels
+        if v18 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+        w, c = _C141[st13]
+        a = (a << w) | c
+        if not 0 <= v18 <= 255: raise EncFail(f'{v18!r} outside 0..255')
+        st13 = 19
+        v19 = v12.price_level_schedule_entries
+        if v19 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+        a = (a << 11) | (v18) << 2
+        a = _e_PriceLevelScheduleEntryListType(v19, a)
+        st13 = 23
+        a <<= 1
+        st4 = 7
+    w, c = _C172[st4]
+    a = (a << w) | c
+    st = 7
+    v20 = o.discharging_schedule
+    if v20 is not None:
+        if v20.__class__ is not ChargingScheduleType: raise EncFail(f'expected ChargingScheduleType, got {v20.__class__.__name__}')
+        st21 = 0
+        v22 = v20.power_schedule
+        if v22 is None: raise EncFail('missing mandatory PowerSchedule')
+        if v22.__class__ is not PowerScheduleType: raise EncFail(f'expected PowerScheduleType, got {v22.__class__.__name__}')
+        st23 = 0
+        v24 = v22.time_anchor
+        if v24 is None: raise EncFail('missing mandatory TimeAnchor')
+        a <<= 5
+        if v24 > 18446744073709551615: raise EncFail(f'{v24!r} outside 0..18446744073709551615')
+        if 0 <= v24 < 128: a = (a << 8) | v24
+        else: a = wu(a, v24)
+        st23 = 3
+        a <<= 1
+        v25 = v22.available_energy
+        if v25 is not None:
+            a <<= 2
+            a = _e_RationalNumberType(v25, a)
+            st23 = 7
+        v26 = v22.power_tolerance
+        if v26 is not None:
+            w, c = _C170[st23]
+            a = (a << w) | c
+            a = _e_RationalNumberType(v26, a)
+            st23 = 11
+        v27 = v22.power_schedule_entries
+        if v27 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+        w, c = _C171[st23]
+        a = (a << w) | c
+        a = _e_PowerScheduleEntryListType(v27, a)
+        st23 = 15
+        st21 = 3
+        a <<= 1
+        v28 = v20.absolute_price_schedule
+        v29 = v20.price_level_schedule
+        if v28 is not None:
+            a <<= 2
+            a = _e_AbsolutePriceScheduleType(v28, a)
+            st21 = 7
+        elif v29 is not None:
+            if v29.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v29.__class__.__name__}')
+            st30 = 0
+            a = (a << 2) | 1
+            v31 = v29.id
+            if v31 is not None:
+                a <<= 2
+                a = wstr(a, v31, None)
+                st30 = 3
+            v32 = v29.time_anchor
+            if v32 is None: raise EncFail('missing mandatory TimeAnchor')
+            w, c = _C140[st30]
+            a = (a << w) | c
+            a <<= 1
+            if v32 > 18446744073709551615: raise EncFail(f'{v32!r} outside 0..18446744073709551615')
+            if 0 <= v32 < 128: a = (a << 8) | v32
+            else: a = wu(a, v32)
+            st30 = 7
+            v33 = v29.price_schedule_id
+            if v33 is None: raise EncFail('missing mandatory PriceScheduleID')
+            a <<= 3
+            if v33 < 1 or v33 > 4294967295: raise EncFail(f'{v33!r} outside 1..4294967295')
+            if 0 <= v33 < 128: a = (a << 8) | v33
+            else: a = wu(a, v33)
+            st30 = 11
+            a <<= 1
+            v34 = v29.price_schedule_description
+            if v34 is not None:
+                a <<= 3
+                a = wstr(a, v34, 160)
+                a <<= 1
+                st30 = 15
+            v35 = v29.number_of_price_levels
+            if v35 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+            w, c = _C141[st30]
+            a = (a << w) | c
+            if not 0 <= v35 <= 255: raise EncFail(f'{v35!r} outside 0..255')
+            st30 = 19
+            v36 = v29.price_level_schedule_entries
+            if v36 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+            a = (a << 11) | (v35) << 2
+            a = _e_PriceLevelScheduleEntryListType(v36, a)
+            st30 = 23
+            a <<= 1
+            st21 = 7
+        w, c = _C172[st21]
+        a = (a << w) | c
         st = 11
-    w, c = _C8[st]
+    w, c = _C6[st]
     a = (a << w) | c
     return a
 
@@ -6659,26 +12828,249 @@ def _d_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ChargingScheduleType(f_power_schedule, f_absolute_price_schedule, f_price_level_schedule), r
 
+def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ChargingScheduleType(B, r0)
+    r -= 8; i1_time_anchor = (B >> r) & 255
+    if i1_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+        else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+    if i1_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ChargingScheduleType(B, r0)
+    k = _T123[c & 3]
+    i1_available_energy = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ChargingScheduleType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ChargingScheduleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_ChargingScheduleType(B, r0)
+        k = _T3[c & 3]
+        i1_available_energy = RationalNumberType(i2_exponent, i2_value)
+    i1_power_tolerance = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ChargingScheduleType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ChargingScheduleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_ChargingScheduleType(B, r0)
+        k = _T17[c & 1]
+        i1_power_tolerance = RationalNumberType(i3_exponent, i3_value)
+    i1_power_schedule_entries = None
+    if k == 3:
+        i1_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_ChargingScheduleType(B, r0)
+    if k != -1: return _d_ChargingScheduleType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T50[c & 3]
+    f_power_schedule = PowerScheduleType(i1_time_anchor, i1_available_energy, i1_power_tolerance, i1_power_schedule_entries)
+    f_absolute_price_schedule = f_price_level_schedule = None
+    if k == 1:
+        f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    elif k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T9[c & 3]
+        i4_id = None
+        if k == 0:
+            i4_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i4_time_anchor = None
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingScheduleType(B, r0)
+            r -= 8; i4_time_anchor = (B >> r) & 255
+            if i4_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_time_anchor, r = ru(B, r + 8, i4_time_anchor)
+                else: i4_time_anchor = (x << 7) | (i4_time_anchor & 127)
+            if i4_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargingScheduleType(B, r0)
+            k = _T10[c & 1]
+        else:
+            return _d_ChargingScheduleType(B, r0)
+        i4_price_schedule_id = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingScheduleType(B, r0)
+            r -= 8; i4_price_schedule_id = (B >> r) & 255
+            if i4_price_schedule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_price_schedule_id, r = ru(B, r + 8, i4_price_schedule_id)
+                else: i4_price_schedule_id = (x << 7) | (i4_price_schedule_id & 127)
+            if i4_price_schedule_id < 1 or i4_price_schedule_id > 4294967295: return _d_ChargingScheduleType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_ChargingScheduleType(B, r0)
+            k = _T22[c & 3]
+        else:
+            return _d_ChargingScheduleType(B, r0)
+        i4_price_schedule_description = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ChargingScheduleType(B, r0)
+            i4_price_schedule_description, r = rstr(B, r, 160)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_ChargingScheduleType(B, r0)
+            k = _T23[c & 1]
+        i4_number_of_price_levels = None
+        if k == 4:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1026: return _d_ChargingScheduleType(B, r0)
+            i4_number_of_price_levels = (c >> 2) & 255
+            k = _T24[c & 1]
+        else:
+            return _d_ChargingScheduleType(B, r0)
+        i4_price_level_schedule_entries = None
+        if k == 5:
+            i4_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+        else:
+            return _d_ChargingScheduleType(B, r0)
+        if k != -1: return _d_ChargingScheduleType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+        f_price_level_schedule = PriceLevelScheduleType(i4_id, i4_time_anchor, i4_price_schedule_id, i4_price_schedule_description, i4_number_of_price_levels, i4_price_level_schedule_entries)
+    if k != -1: return _d_ChargingScheduleType(B, r0)
+    return ChargingScheduleType(f_power_schedule, f_absolute_price_schedule, f_price_level_schedule), r
+
 def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     st = 0
-    if o.power_schedule is not None:
-        v = o.power_schedule
-        a <<= 1
-        a = _e_PowerScheduleType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory PowerSchedule')
-    if o.absolute_price_schedule is not None:
-        v = o.absolute_price_schedule
+    v2 = o.power_schedule
+    if v2 is None: raise EncFail('missing mandatory PowerSchedule')
+    if v2.__class__ is not PowerScheduleType: raise EncFail(f'expected PowerScheduleType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.time_anchor
+    if v4 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 3
+    if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    st3 = 3
+    a <<= 1
+    v5 = v2.available_energy
+    if v5 is not None:
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
         a <<= 2
-        a = _e_AbsolutePriceScheduleType(v, a)
+        st3 = 7
+    v9 = v2.power_tolerance
+    if v9 is not None:
+        w, c = _C170[st3]
+        a = (a << w) | c
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        a <<= 2
+        st3 = 11
+    v13 = v2.power_schedule_entries
+    if v13 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+    w, c = _C171[st3]
+    a = (a << w) | c
+    a = _e_PowerScheduleEntryListType(v13, a)
+    st3 = 15
+    st = 3
+    a <<= 1
+    v14 = o.absolute_price_schedule
+    v15 = o.price_level_schedule
+    if v14 is not None:
+        a <<= 2
+        a = _e_AbsolutePriceScheduleType(v14, a)
         st = 7
-    elif o.price_level_schedule is not None:
-        v = o.price_level_schedule
+    elif v15 is not None:
+        if v15.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v15.__class__.__name__}')
+        st16 = 0
         a = (a << 2) | 1
-        a = _e_PriceLevelScheduleType(v, a)
+        v17 = v15.id
+        if v17 is not None:
+            a <<= 2
+            a = wstr(a, v17, None)
+            st16 = 3
+        v18 = v15.time_anchor
+        if v18 is None: raise EncFail('missing mandatory TimeAnchor')
+        w, c = _C140[st16]
+        a = (a << w) | c
+        a <<= 1
+        if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+        if 0 <= v18 < 128: a = (a << 8) | v18
+        else: a = wu(a, v18)
+        st16 = 7
+        v19 = v15.price_schedule_id
+        if v19 is None: raise EncFail('missing mandatory PriceScheduleID')
+        a <<= 3
+        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if 0 <= v19 < 128: a = (a << 8) | v19
+        else: a = wu(a, v19)
+        st16 = 11
+        a <<= 1
+        v20 = v15.price_schedule_description
+        if v20 is not None:
+            a <<= 3
+            a = wstr(a, v20, 160)
+            a <<= 1
+            st16 = 15
+        v21 = v15.number_of_price_levels
+        if v21 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+        w, c = _C141[st16]
+        a = (a << w) | c
+        if not 0 <= v21 <= 255: raise EncFail(f'{v21!r} outside 0..255')
+        st16 = 19
+        v22 = v15.price_level_schedule_entries
+        if v22 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+        a = (a << 11) | (v21) << 2
+        a = _e_PriceLevelScheduleEntryListType(v22, a)
+        st16 = 23
+        a <<= 1
         st = 7
-    w, c = _C170[st]
+    w, c = _C172[st]
     a = (a << w) | c
     return a
 
@@ -6688,7 +13080,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S6, 6)
+            f_time_anchor, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -6705,7 +13097,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     f_power_tolerance = None
     if k == 2:
         f_power_tolerance, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_power_schedule_entries = None
     if k == 3:
         f_power_schedule_entries, r = _d_PowerScheduleEntryListType(B, r)
@@ -6715,38 +13107,117 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return PowerScheduleType(f_time_anchor, f_available_energy, f_power_tolerance, f_power_schedule_entries), r
 
+def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_PowerScheduleType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_PowerScheduleType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_PowerScheduleType(B, r0)
+    k = _T123[c & 3]
+    f_available_energy = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PowerScheduleType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_PowerScheduleType(B, r0)
+        k = _T3[c & 3]
+        f_available_energy = RationalNumberType(i1_exponent, i1_value)
+    f_power_tolerance = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_PowerScheduleType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_PowerScheduleType(B, r0)
+        k = _T17[c & 1]
+        f_power_tolerance = RationalNumberType(i2_exponent, i2_value)
+    f_power_schedule_entries = None
+    if k == 3:
+        f_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    else:
+        return _d_PowerScheduleType(B, r0)
+    if k != -1: return _d_PowerScheduleType(B, r0)
+    return PowerScheduleType(f_time_anchor, f_available_energy, f_power_tolerance, f_power_schedule_entries), r
+
 def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.available_energy is not None:
-        v = o.available_energy
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.available_energy
+    if v3 is not None:
+        if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.exponent
+        if v5 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        pass
+        v6 = v3.value
+        if v6 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v5 - -128) << 3
+        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 7
-    if o.power_tolerance is not None:
-        v = o.power_tolerance
-        w, c = _C171[st]
+    v7 = o.power_tolerance
+    if v7 is not None:
+        w, c = _C170[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+        pass
+        v9 = v7.exponent
+        if v9 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        pass
+        v10 = v7.value
+        if v10 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v9 - -128) << 3
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
+        pass
+        a <<= 2
         st = 11
-    if o.power_schedule_entries is not None:
-        v = o.power_schedule_entries
-        w, c = _C172[st]
-        a = (a << w) | c
-        a = _e_PowerScheduleEntryListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory PowerScheduleEntries')
+    v11 = o.power_schedule_entries
+    if v11 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+    w, c = _C171[st]
+    a = (a << w) | c
+    a = _e_PowerScheduleEntryListType(v11, a)
+    st = 15
     a <<= 1
     return a
 
@@ -6762,11 +13233,92 @@ def _d_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             break
         n += 1
         if n < 1024:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PowerScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return PowerScheduleEntryListType(f_power_schedule_entry), r
+
+def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_power_schedule_entry = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_PowerScheduleEntryListType(B, r0)
+            r -= 8; i1_duration = (B >> r) & 255
+            if i1_duration > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                else: i1_duration = (x << 7) | (i1_duration & 127)
+            if i1_duration > 4294967295: return _d_PowerScheduleEntryListType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_PowerScheduleEntryListType(B, r0)
+            i2_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i2_value = (B >> r) & 511
+            if i2_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                else: i2_value = (x << 7) | (i2_value & 127)
+            elif i2_value > 255: i2_value = 255 - i2_value
+            if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_PowerScheduleEntryListType(B, r0)
+            k = _T116[c & 3]
+            i1_power = RationalNumberType(i2_exponent, i2_value)
+            i1_power_l2 = None
+            if k == 2:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_PowerScheduleEntryListType(B, r0)
+                i3_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
+                if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
+                r -= 4; c = (B >> r) & 15
+                if c & 12: return _d_PowerScheduleEntryListType(B, r0)
+                k = _T18[c & 3]
+                i1_power_l2 = RationalNumberType(i3_exponent, i3_value)
+            i1_power_l3 = None
+            if k == 3:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_PowerScheduleEntryListType(B, r0)
+                i4_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i4_value = (B >> r) & 511
+                if i4_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                    else: i4_value = (x << 7) | (i4_value & 127)
+                elif i4_value > 255: i4_value = 255 - i4_value
+                if i4_value < -32768 or i4_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_PowerScheduleEntryListType(B, r0)
+                k = _T4[c & 1]
+                i1_power_l3 = RationalNumberType(i4_exponent, i4_value)
+            if k != -1: return _d_PowerScheduleEntryListType(B, r0)
+            v = PowerScheduleEntryType(i1_duration, i1_power, i1_power_l2, i1_power_l3)
+            f_power_schedule_entry.append(v)
+        else:
+            break
+        n += 1
+        if n < 1024:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_PowerScheduleEntryListType(B, r0)
+    if k != -1: return _d_PowerScheduleEntryListType(B, r0)
     return PowerScheduleEntryListType(f_power_schedule_entry), r
 
 def _e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
@@ -6816,27 +13368,78 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDetailReqType(f_header, f_service_id), r
 
+def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDetailReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceDetailReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDetailReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDetailReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDetailReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceDetailReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceDetailReqType(B, r0)
+    return ServiceDetailReqType(f_header, f_service_id), r
+
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ServiceID')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.service_id
+    if v7 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+    if 0 <= v7 < 128: a = (a << 8) | v7
+    else: a = wu(a, v7)
+    pass
+    a <<= 2
     return a
 
 def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
@@ -6872,7 +13475,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
             if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
     f_service_parameter_list = None
@@ -6884,43 +13487,92 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDetailResType(f_header, f_response_code, f_service_id, f_service_parameter_list), r
 
+def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDetailResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceDetailResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDetailResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDetailResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDetailResType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1543: return _d_ServiceDetailResType(B, r0)
+    f_response_code = (c >> 3) & 63
+    if f_response_code >= 40: return _d_ServiceDetailResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceDetailResType(B, r0)
+    f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ServiceDetailResType(B, r0)
+    return ServiceDetailResType(f_header, f_response_code, f_service_id, f_service_parameter_list), r
+
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.service_parameter_list is not None:
-        v = o.service_parameter_list
-        a <<= 1
-        a = _e_ServiceParameterListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory ServiceParameterList')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.service_id
+    if v8 is None: raise EncFail('missing mandatory ServiceID')
+    a = (a << 11) | (v7) << 3
+    if v8 > 65535: raise EncFail(f'{v8!r} outside 0..65535')
+    if 0 <= v8 < 128: a = (a << 8) | v8
+    else: a = wu(a, v8)
+    pass
+    v9 = o.service_parameter_list
+    if v9 is None: raise EncFail('missing mandatory ServiceParameterList')
+    a <<= 2
+    a = _e_ServiceParameterListType(v9, a)
+    pass
     a <<= 1
     return a
 
@@ -6936,11 +13588,34 @@ def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListTyp
             break
         n += 1
         if n < 32:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ParameterSet')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ServiceParameterListType(f_parameter_set), r
+
+def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_parameter_set = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_ParameterSetType(B, r)
+            f_parameter_set.append(v)
+        else:
+            break
+        n += 1
+        if n < 32:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_ServiceParameterListType(B, r0)
+    if k != -1: return _d_ServiceParameterListType(B, r0)
     return ServiceParameterListType(f_parameter_set), r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
@@ -6991,26 +13666,125 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             break
         n += 1
         if n < 32:
-            r -= 2; k = _T70[(B >> r) & 3]
+            r -= 2; k = _T69[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Parameter')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ParameterSetType(f_parameter_set_id, f_parameter), r
 
+def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ParameterSetType(B, r0)
+    r -= 8; f_parameter_set_id = (B >> r) & 255
+    if f_parameter_set_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+        else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+    if f_parameter_set_id > 65535: return _d_ParameterSetType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 2: return _d_ParameterSetType(B, r0)
+    k = _T1[c & 1]
+    f_parameter = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ParameterSetType(B, r0)
+            i1_name, r = rstr(B, r, 80)
+            r -= 3; c = (B >> r) & 7
+            k = _T173[c & 7]
+            i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_rational_number = i1_finite_string = None
+            if k == 1:
+                r -= 4; c = (B >> r) & 15
+                if c & 10: return _d_ParameterSetType(B, r0)
+                i1_bool_value = ((c >> 2) & 1) == 1
+                k = _T4[c & 1]
+            elif k == 2:
+                r -= 11; c = (B >> r) & 2047
+                if c & 1026: return _d_ParameterSetType(B, r0)
+                i1_byte_value = ((c >> 2) & 255) + -128
+                k = _T4[c & 1]
+            elif k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                r -= 9; i1_short_value = (B >> r) & 511
+                if i1_short_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_short_value, r = ri(B, r + 8, i1_short_value)
+                    elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
+                    else: i1_short_value = (x << 7) | (i1_short_value & 127)
+                elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
+                if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T4[c & 1]
+            elif k == 4:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                r -= 9; i1_int_value = (B >> r) & 511
+                if i1_int_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_int_value, r = ri(B, r + 8, i1_int_value)
+                    elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
+                    else: i1_int_value = (x << 7) | (i1_int_value & 127)
+                elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
+                if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T4[c & 1]
+            elif k == 5:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_ParameterSetType(B, r0)
+                i2_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i2_value = (B >> r) & 511
+                if i2_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+                    else: i2_value = (x << 7) | (i2_value & 127)
+                elif i2_value > 255: i2_value = 255 - i2_value
+                if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_ParameterSetType(B, r0)
+                k = _T4[c & 1]
+                i1_rational_number = RationalNumberType(i2_exponent, i2_value)
+            elif k == 6:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ParameterSetType(B, r0)
+                i1_finite_string, r = rstr(B, r, 80)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ParameterSetType(B, r0)
+                k = _T4[c & 1]
+            else:
+                return _d_ParameterSetType(B, r0)
+            if k != -1: return _d_ParameterSetType(B, r0)
+            v = ParameterType(i1_name, i1_bool_value, i1_byte_value, i1_short_value, i1_int_value, i1_rational_number, i1_finite_string)
+            f_parameter.append(v)
+        else:
+            break
+        n += 1
+        if n < 32:
+            r -= 2; c = (B >> r) & 3
+            k = _T69[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_ParameterSetType(B, r0)
+    if k != -1: return _d_ParameterSetType(B, r0)
+    return ParameterSetType(f_parameter_set_id, f_parameter), r
+
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     st = 0
-    if o.parameter_set_id is not None:
-        v = o.parameter_set_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ParameterSetID')
+    v2 = o.parameter_set_id
+    if v2 is None: raise EncFail('missing mandatory ParameterSetID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
     n = 0
     for v in o.parameter:
         if n == 0:
@@ -7061,7 +13835,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_short_value, r = sl2(B, r, _S91, 6)
+            f_short_value, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
@@ -7099,62 +13873,138 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string), r
 
-def _e_ParameterType(o: ParameterType, a: int) -> int:
-    st = 0
-    if o.name is not None:
-        v = o.name
-        a <<= 1
-        a = wstr(a, v, 80)
-        st = 3
+def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ParameterType(B, r0)
+    f_name, r = rstr(B, r, 80)
+    r -= 3; c = (B >> r) & 7
+    k = _T173[c & 7]
+    f_bool_value = f_byte_value = f_short_value = f_int_value = f_rational_number = f_finite_string = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ParameterType(B, r0)
+        f_bool_value = ((c >> 2) & 1) == 1
+        k = _T4[c & 1]
+    elif k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1026: return _d_ParameterType(B, r0)
+        f_byte_value = ((c >> 2) & 255) + -128
+        k = _T4[c & 1]
+    elif k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        r -= 9; f_short_value = (B >> r) & 511
+        if f_short_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_short_value, r = ri(B, r + 8, f_short_value)
+            elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
+            else: f_short_value = (x << 7) | (f_short_value & 127)
+        elif f_short_value > 255: f_short_value = 255 - f_short_value
+        if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T4[c & 1]
+    elif k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        r -= 9; f_int_value = (B >> r) & 511
+        if f_int_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_int_value, r = ri(B, r + 8, f_int_value)
+            elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
+            else: f_int_value = (x << 7) | (f_int_value & 127)
+        elif f_int_value > 255: f_int_value = 255 - f_int_value
+        if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T4[c & 1]
+    elif k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ParameterType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_ParameterType(B, r0)
+        k = _T4[c & 1]
+        f_rational_number = RationalNumberType(i1_exponent, i1_value)
+    elif k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ParameterType(B, r0)
+        f_finite_string, r = rstr(B, r, 80)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ParameterType(B, r0)
+        k = _T4[c & 1]
     else:
-        raise EncFail('missing mandatory Name')
-    if o.bool_value is not None:
-        v = o.bool_value
-        a <<= 3
+        return _d_ParameterType(B, r0)
+    if k != -1: return _d_ParameterType(B, r0)
+    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string), r
+
+def _e_ParameterType(o: ParameterType, a: int) -> int:
+    pass
+    v2 = o.name
+    if v2 is None: raise EncFail('missing mandatory Name')
+    a <<= 1
+    a = wstr(a, v2, 80)
+    pass
+    v3 = o.bool_value
+    v4 = o.byte_value
+    v5 = o.short_value
+    v6 = o.int_value
+    v7 = o.rational_number
+    v8 = o.finite_string
+    if v3 is not None:
+        a = (a << 6) | (BOOL[v3]) << 1
+        pass
+    elif v4 is not None:
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        a = (a << 13) | 1024 | (v4 - -128) << 1
+        pass
+    elif v5 is not None:
+        a = (a << 4) | 4
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
         a <<= 1
-        a = (a << 1) | BOOL[v]
+        pass
+    elif v6 is not None:
+        a = (a << 4) | 6
+        if v6 < -2147483648 or v6 > 2147483647: raise EncFail(f'{v6!r} outside -2147483648..2147483647')
+        if 0 <= v6 < 128: a = (a << 9) | v6
+        elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+        else: a = wi(a, v6)
         a <<= 1
-        st = 7
-    elif o.byte_value is not None:
-        v = o.byte_value
-        a = (a << 3) | 1
+        pass
+    elif v7 is not None:
+        if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+        pass
+        v10 = v7.exponent
+        if v10 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        pass
+        v11 = v7.value
+        if v11 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | 32768 | (v10 - -128) << 3
+        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if 0 <= v11 < 128: a = (a << 9) | v11
+        elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+        else: a = wi(a, v11)
+        pass
+        a <<= 2
+        pass
+    elif v8 is not None:
+        a = (a << 4) | 10
+        a = wstr(a, v8, 80)
         a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 7
-    elif o.short_value is not None:
-        v = o.short_value
-        a = (a << 3) | 2
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    elif o.int_value is not None:
-        v = o.int_value
-        a = (a << 3) | 3
-        a <<= 1
-        if v < -2147483648 or v > 2147483647: raise EncFail(f'{v!r} outside -2147483648..2147483647')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    elif o.rational_number is not None:
-        v = o.rational_number
-        a = (a << 3) | 4
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    elif o.finite_string is not None:
-        v = o.finite_string
-        a = (a << 3) | 5
-        a <<= 1
-        a = wstr(a, v, 80)
-        a <<= 1
-        st = 7
+        pass
     else:
         raise EncFail('missing mandatory boolValue or byteValue or shortValue or intValue or rationalNumber or finiteString')
     a <<= 1
@@ -7165,7 +14015,7 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_supported_service_i_ds = None
@@ -7175,19 +14025,72 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDiscoveryReqType(f_header, f_supported_service_i_ds), r
 
+def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDiscoveryReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceDiscoveryReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDiscoveryReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T69[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_supported_service_i_ds = None
+    if k == 1:
+        f_supported_service_i_ds, r = _f_ServiceIDListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
+    return ServiceDiscoveryReqType(f_header, f_supported_service_i_ds), r
+
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.supported_service_i_ds is not None:
-        v = o.supported_service_i_ds
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_ServiceIDListType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.supported_service_i_ds
+    if v7 is not None:
+        a <<= 2
+        a = _e_ServiceIDListType(v7, a)
         st = 7
     w, c = _C71[st]
     a = (a << w) | c
@@ -7213,11 +14116,43 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ServiceID')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ServiceIDListType(f_service_id), r
+
+def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_service_id = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ServiceIDListType(B, r0)
+            r -= 8; v = (B >> r) & 255
+            if v > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: v, r = ru(B, r + 8, v)
+                else: v = (x << 7) | (v & 127)
+            if v > 65535: return _d_ServiceIDListType(B, r0)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_ServiceIDListType(B, r0)
+            f_service_id.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_ServiceIDListType(B, r0)
+    if k != -1: return _d_ServiceIDListType(B, r0)
     return ServiceIDListType(f_service_id), r
 
 def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
@@ -7277,7 +14212,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             r -= 1; f_service_renegotiation_supported = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceRenegotiationSupported')
     f_energy_transfer_service_list = None
@@ -7293,45 +14228,91 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceDiscoveryResType(f_header, f_response_code, f_service_renegotiation_supported, f_energy_transfer_service_list, f_vas_list), r
 
+def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceDiscoveryResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    r -= 14; c = (B >> r) & 16383
+    if c & 12347: return _d_ServiceDiscoveryResType(B, r0)
+    f_response_code = (c >> 6) & 63
+    if f_response_code >= 40: return _d_ServiceDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_service_renegotiation_supported = ((c >> 2) & 1) == 1
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_energy_transfer_service_list, r = _f_ServiceListType(B, r)
+    r -= 2; c = (B >> r) & 3
+    k = _T12[c & 3]
+    f_vas_list = None
+    if k == 4:
+        f_vas_list, r = _f_ServiceListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    return ServiceDiscoveryResType(f_header, f_response_code, f_service_renegotiation_supported, f_energy_transfer_service_list, f_vas_list), r
+
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.service_renegotiation_supported is not None:
-        v = o.service_renegotiation_supported
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ServiceRenegotiationSupported')
-    if o.energy_transfer_service_list is not None:
-        v = o.energy_transfer_service_list
-        a <<= 1
-        a = _e_ServiceListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EnergyTransferServiceList')
-    if o.vas_list is not None:
-        v = o.vas_list
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_ServiceListType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.service_renegotiation_supported
+    if v8 is None: raise EncFail('missing mandatory ServiceRenegotiationSupported')
+    st = 11
+    v9 = o.energy_transfer_service_list
+    if v9 is None: raise EncFail('missing mandatory EnergyTransferServiceList')
+    a = (a << 14) | (v7) << 6 | (BOOL[v8]) << 2
+    a = _e_ServiceListType(v9, a)
+    st = 15
+    v10 = o.vas_list
+    if v10 is not None:
+        a <<= 2
+        a = _e_ServiceListType(v10, a)
         st = 19
     w, c = _C74[st]
     a = (a << w) | c
@@ -7349,11 +14330,45 @@ def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Service')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return ServiceListType(f_service), r
+
+def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_service = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ServiceListType(B, r0)
+            r -= 8; i1_service_id = (B >> r) & 255
+            if i1_service_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            if i1_service_id > 65535: return _d_ServiceListType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 59: return _d_ServiceListType(B, r0)
+            i1_free_service = ((c >> 2) & 1) == 1
+            v = ServiceType(i1_service_id, i1_free_service)
+            f_service.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_ServiceListType(B, r0)
+    if k != -1: return _d_ServiceListType(B, r0)
     return ServiceListType(f_service), r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
@@ -7409,29 +14424,34 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceType(f_service_id, f_free_service), r
 
+def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ServiceType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_ServiceType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 59: return _d_ServiceType(B, r0)
+    f_free_service = ((c >> 2) & 1) == 1
+    return ServiceType(f_service_id, f_free_service), r
+
 def _e_ServiceType(o: ServiceType, a: int) -> int:
-    st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.free_service is not None:
-        v = o.free_service
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory FreeService')
-    a <<= 1
+    pass
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.free_service
+    if v3 is None: raise EncFail('missing mandatory FreeService')
+    pass
+    a = (a << 6) | (BOOL[v3]) << 2
     return a
 
 def _d_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int]:
@@ -7445,7 +14465,7 @@ def _d_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     f_selected_energy_transfer_service = None
     if k == 1:
         f_selected_energy_transfer_service, r = _d_SelectedServiceType(B, r)
-        r -= 2; k = _T7[(B >> r) & 3]
+        r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedEnergyTransferService')
     f_selected_vas_list = None
@@ -7455,28 +14475,112 @@ def _d_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceSelectionReqType(f_header, f_selected_energy_transfer_service, f_selected_vas_list), r
 
+def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceSelectionReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceSelectionReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceSelectionReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 8; i2_service_id = (B >> r) & 255
+    if i2_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_service_id, r = ru(B, r + 8, i2_service_id)
+        else: i2_service_id = (x << 7) | (i2_service_id & 127)
+    if i2_service_id > 65535: return _d_ServiceSelectionReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionReqType(B, r0)
+    r -= 8; i2_parameter_set_id = (B >> r) & 255
+    if i2_parameter_set_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_parameter_set_id, r = ru(B, r + 8, i2_parameter_set_id)
+        else: i2_parameter_set_id = (x << 7) | (i2_parameter_set_id & 127)
+    if i2_parameter_set_id > 65535: return _d_ServiceSelectionReqType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_ServiceSelectionReqType(B, r0)
+    k = _T5[c & 3]
+    f_selected_energy_transfer_service = SelectedServiceType(i2_service_id, i2_parameter_set_id)
+    f_selected_vas_list = None
+    if k == 2:
+        f_selected_vas_list, r = _f_SelectedServiceListType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceSelectionReqType(B, r0)
+    return ServiceSelectionReqType(f_header, f_selected_energy_transfer_service, f_selected_vas_list), r
+
 def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.selected_energy_transfer_service is not None:
-        v = o.selected_energy_transfer_service
-        a <<= 1
-        a = _e_SelectedServiceType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SelectedEnergyTransferService')
-    if o.selected_vas_list is not None:
-        v = o.selected_vas_list
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_SelectedServiceListType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.selected_energy_transfer_service
+    if v7 is None: raise EncFail('missing mandatory SelectedEnergyTransferService')
+    if v7.__class__ is not SelectedServiceType: raise EncFail(f'expected SelectedServiceType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.service_id
+    if v9 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 3
+    if v9 > 65535: raise EncFail(f'{v9!r} outside 0..65535')
+    if 0 <= v9 < 128: a = (a << 8) | v9
+    else: a = wu(a, v9)
+    pass
+    v10 = v7.parameter_set_id
+    if v10 is None: raise EncFail('missing mandatory ParameterSetID')
+    a <<= 3
+    if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+    if 0 <= v10 < 128: a = (a << 8) | v10
+    else: a = wu(a, v10)
+    pass
+    st = 7
+    a <<= 2
+    v11 = o.selected_vas_list
+    if v11 is not None:
+        a <<= 2
+        a = _e_SelectedServiceListType(v11, a)
         st = 11
-    w, c = _C8[st]
+    w, c = _C6[st]
     a = (a << w) | c
     return a
 
@@ -7513,31 +14617,45 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SelectedServiceType(f_service_id, f_parameter_set_id), r
 
+def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SelectedServiceType(B, r0)
+    r -= 8; f_service_id = (B >> r) & 255
+    if f_service_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        else: f_service_id = (x << 7) | (f_service_id & 127)
+    if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SelectedServiceType(B, r0)
+    r -= 8; f_parameter_set_id = (B >> r) & 255
+    if f_parameter_set_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+        else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+    if f_parameter_set_id > 65535: return _d_SelectedServiceType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SelectedServiceType(B, r0)
+    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
-    st = 0
-    if o.service_id is not None:
-        v = o.service_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory ServiceID')
-    if o.parameter_set_id is not None:
-        v = o.parameter_set_id
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ParameterSetID')
-    a <<= 1
+    pass
+    v2 = o.service_id
+    if v2 is None: raise EncFail('missing mandatory ServiceID')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.parameter_set_id
+    if v3 is None: raise EncFail('missing mandatory ParameterSetID')
+    a <<= 3
+    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
@@ -7552,11 +14670,52 @@ def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T34[(B >> r) & 3]
+            r -= 2; k = _T35[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SelectedService')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SelectedServiceListType(f_selected_service), r
+
+def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_selected_service = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_SelectedServiceListType(B, r0)
+            r -= 8; i1_service_id = (B >> r) & 255
+            if i1_service_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_SelectedServiceListType(B, r0)
+            r -= 8; i1_parameter_set_id = (B >> r) & 255
+            if i1_parameter_set_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_parameter_set_id, r = ru(B, r + 8, i1_parameter_set_id)
+                else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
+            if i1_parameter_set_id > 65535: return _d_SelectedServiceListType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_SelectedServiceListType(B, r0)
+            v = SelectedServiceType(i1_service_id, i1_parameter_set_id)
+            f_selected_service.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T35[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T4[c & 1]
+    if n < 1: return _d_SelectedServiceListType(B, r0)
+    if k != -1: return _d_SelectedServiceListType(B, r0)
     return SelectedServiceListType(f_selected_service), r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
@@ -7606,26 +14765,70 @@ def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return ServiceSelectionResType(f_header, f_response_code), r
 
+def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ServiceSelectionResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ServiceSelectionResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ServiceSelectionResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_ServiceSelectionResType(B, r0)
+    r -= 10; c = (B >> r) & 1023
+    if c & 771: return _d_ServiceSelectionResType(B, r0)
+    f_response_code = (c >> 2) & 63
+    if f_response_code >= 40: return _d_ServiceSelectionResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return ServiceSelectionResType(f_header, f_response_code), r
+
 def _e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    a = (a << 10) | (v7) << 2
     return a
 
 def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
@@ -7651,25 +14854,71 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionSetupReqType(f_header, f_evccid), r
 
+def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionSetupReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_SessionSetupReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionSetupReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_SessionSetupReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SessionSetupReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_SessionSetupReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SessionSetupReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evccid, r = rstr(B, r, 255)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SessionSetupReqType(B, r0)
+    return SessionSetupReqType(f_header, f_evccid), r
+
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.evccid is not None:
-        v = o.evccid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 255)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVCCID')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.evccid
+    if v7 is None: raise EncFail('missing mandatory EVCCID')
+    a <<= 2
+    a = wstr(a, v7, 255)
+    pass
+    a <<= 2
     return a
 
 def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
@@ -7709,35 +14958,78 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionSetupResType(f_header, f_response_code, f_evseid), r
 
+def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionSetupResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_SessionSetupResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionSetupResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_SessionSetupResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SessionSetupResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_SessionSetupResType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1543: return _d_SessionSetupResType(B, r0)
+    f_response_code = (c >> 3) & 63
+    if f_response_code >= 40: return _d_SessionSetupResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evseid, r = rstr(B, r, 255)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_SessionSetupResType(B, r0)
+    return SessionSetupResType(f_header, f_response_code, f_evseid), r
+
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evseid is not None:
-        v = o.evseid
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 255)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEID')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evseid
+    if v8 is None: raise EncFail('missing mandatory EVSEID')
+    a = (a << 11) | (v7) << 3
+    a = wstr(a, v8, 255)
+    pass
+    a <<= 2
     return a
 
 def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
@@ -7759,7 +15051,7 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
             f_charging_session = _E_chargingSessionType[f_charging_session]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T117[(B >> r) & 3]
+        r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingSession')
     f_ev_termination_code = None
@@ -7771,12 +15063,12 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
             f_ev_termination_code, r = rstr(B, r, 80)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T17[(B >> r) & 3]
+        r -= 2; k = _T18[(B >> r) & 3]
     f_ev_termination_explanation = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_termination_explanation, r = sl2(B, r, _S141, 6)
+            f_ev_termination_explanation, r = sl2(B, r, _S143, 6)
         else:
             f_ev_termination_explanation, r = rstr(B, r, 160)
             r -= 1
@@ -7785,38 +15077,100 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionStopReqType(f_header, f_charging_session, f_ev_termination_code, f_ev_termination_explanation), r
 
+def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionStopReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_SessionStopReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionStopReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_SessionStopReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SessionStopReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_SessionStopReqType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 100: return _d_SessionStopReqType(B, r0)
+    f_charging_session = (c >> 3) & 3
+    if f_charging_session >= 3: return _d_SessionStopReqType(B, r0)
+    f_charging_session = _E_chargingSessionType[f_charging_session]
+    k = _T116[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_ev_termination_code = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SessionStopReqType(B, r0)
+        f_ev_termination_code, r = rstr(B, r, 80)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_SessionStopReqType(B, r0)
+        k = _T18[c & 3]
+    f_ev_termination_explanation = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_SessionStopReqType(B, r0)
+        f_ev_termination_explanation, r = rstr(B, r, 160)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_SessionStopReqType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_SessionStopReqType(B, r0)
+    return SessionStopReqType(f_header, f_charging_session, f_ev_termination_code, f_ev_termination_explanation), r
+
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.charging_session is not None:
-        v = o.charging_session
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a chargingSessionType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargingSession')
-    if o.ev_termination_code is not None:
-        v = o.ev_termination_code
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a <<= 1
-        a = wstr(a, v, 80)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.charging_session
+    if v7 is None: raise EncFail('missing mandatory ChargingSession')
+    if v7.__class__ is not chargingSessionType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a chargingSessionType')
+    st = 7
+    a = (a << 5) | (v7) << 1
+    v8 = o.ev_termination_code
+    if v8 is not None:
+        a <<= 3
+        a = wstr(a, v8, 80)
         a <<= 1
         st = 11
-    if o.ev_termination_explanation is not None:
-        v = o.ev_termination_explanation
+    v9 = o.ev_termination_explanation
+    if v9 is not None:
         w, c = _C118[st]
         a = (a << w) | c
         a <<= 1
-        a = wstr(a, v, 160)
+        a = wstr(a, v9, 160)
         a <<= 1
         st = 15
     w, c = _C119[st]
@@ -7848,26 +15202,70 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SessionStopResType(f_header, f_response_code), r
 
+def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionStopResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_SessionStopResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_SessionStopResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_SessionStopResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_SessionStopResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_SessionStopResType(B, r0)
+    r -= 10; c = (B >> r) & 1023
+    if c & 771: return _d_SessionStopResType(B, r0)
+    f_response_code = (c >> 2) & 63
+    if f_response_code >= 40: return _d_SessionStopResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return SessionStopResType(f_header, f_response_code), r
+
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    a = (a << 10) | (v7) << 2
     return a
 
 def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
@@ -7885,22 +15283,46 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T70[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T9[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T69[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C36[st]
+            w, c = _C14[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -7929,21 +15351,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C177[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C177[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -7988,7 +15411,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_frame, r = sl2(B, r, _S91, 6)
+            f_vehicle_frame, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_vehicle_frame = (B >> r) & 511
             if f_vehicle_frame & 128: f_vehicle_frame, r = ri(B, r, f_vehicle_frame)
@@ -8001,7 +15424,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_device_offset, r = sl2(B, r, _S91, 6)
+            f_device_offset, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_device_offset = (B >> r) & 511
             if f_device_offset & 128: f_device_offset, r = ri(B, r, f_device_offset)
@@ -8014,7 +15437,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_travel, r = sl2(B, r, _S91, 6)
+            f_vehicle_travel, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_vehicle_travel = (B >> r) & 511
             if f_vehicle_travel & 128: f_vehicle_travel, r = ri(B, r, f_vehicle_travel)
@@ -8026,65 +15449,153 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return VehicleCheckInReqType(f_header, f_ev_check_in_status, f_parking_method, f_vehicle_frame, f_device_offset, f_vehicle_travel), r
 
+def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckInReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_VehicleCheckInReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckInReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_VehicleCheckInReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckInReqType(B, r0)
+    r -= 13; c = (B >> r) & 8191
+    if c & 6600: return _d_VehicleCheckInReqType(B, r0)
+    f_ev_check_in_status = (c >> 9) & 3
+    if f_ev_check_in_status >= 3: return _d_VehicleCheckInReqType(B, r0)
+    f_ev_check_in_status = _E_evCheckInStatusType[f_ev_check_in_status]
+    f_parking_method = (c >> 4) & 3
+    if f_parking_method >= 3: return _d_VehicleCheckInReqType(B, r0)
+    f_parking_method = _E_parkingMethodType[f_parking_method]
+    k = _T101[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_vehicle_frame = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInReqType(B, r0)
+        r -= 9; f_vehicle_frame = (B >> r) & 511
+        if f_vehicle_frame & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_vehicle_frame, r = ri(B, r + 8, f_vehicle_frame)
+            elif f_vehicle_frame & 256: f_vehicle_frame = -((x << 7) | (f_vehicle_frame & 127)) - 1
+            else: f_vehicle_frame = (x << 7) | (f_vehicle_frame & 127)
+        elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
+        if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: return _d_VehicleCheckInReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_VehicleCheckInReqType(B, r0)
+        k = _T102[c & 3]
+    f_device_offset = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInReqType(B, r0)
+        r -= 9; f_device_offset = (B >> r) & 511
+        if f_device_offset & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_device_offset, r = ri(B, r + 8, f_device_offset)
+            elif f_device_offset & 256: f_device_offset = -((x << 7) | (f_device_offset & 127)) - 1
+            else: f_device_offset = (x << 7) | (f_device_offset & 127)
+        elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
+        if f_device_offset < -32768 or f_device_offset > 32767: return _d_VehicleCheckInReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_VehicleCheckInReqType(B, r0)
+        k = _T103[c & 3]
+    f_vehicle_travel = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInReqType(B, r0)
+        r -= 9; f_vehicle_travel = (B >> r) & 511
+        if f_vehicle_travel & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_vehicle_travel, r = ri(B, r + 8, f_vehicle_travel)
+            elif f_vehicle_travel & 256: f_vehicle_travel = -((x << 7) | (f_vehicle_travel & 127)) - 1
+            else: f_vehicle_travel = (x << 7) | (f_vehicle_travel & 127)
+        elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
+        if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: return _d_VehicleCheckInReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_VehicleCheckInReqType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckInReqType(B, r0)
+    return VehicleCheckInReqType(f_header, f_ev_check_in_status, f_parking_method, f_vehicle_frame, f_device_offset, f_vehicle_travel), r
+
 def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_check_in_status is not None:
-        v = o.ev_check_in_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evCheckInStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVCheckInStatus')
-    if o.parking_method is not None:
-        v = o.parking_method
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a parkingMethodType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory ParkingMethod')
-    if o.vehicle_frame is not None:
-        v = o.vehicle_frame
-        a <<= 3
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_check_in_status
+    if v7 is None: raise EncFail('missing mandatory EVCheckInStatus')
+    if v7.__class__ is not evCheckInStatusType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a evCheckInStatusType')
+    st = 7
+    v8 = o.parking_method
+    if v8 is None: raise EncFail('missing mandatory ParkingMethod')
+    if v8.__class__ is not parkingMethodType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a parkingMethodType')
+    st = 11
+    a = (a << 10) | (v7) << 6 | (v8) << 1
+    v9 = o.vehicle_frame
+    if v9 is not None:
+        a <<= 4
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
         a <<= 1
         st = 15
-    if o.device_offset is not None:
-        v = o.device_offset
+    v10 = o.device_offset
+    if v10 is not None:
         w, c = _C180[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
         a <<= 1
         st = 19
-    if o.vehicle_travel is not None:
-        v = o.vehicle_travel
+    v11 = o.vehicle_travel
+    if v11 is not None:
         w, c = _C181[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if 0 <= v11 < 128: a = (a << 9) | v11
+        elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+        else: a = wi(a, v11)
         a <<= 1
         st = 23
     w, c = _C182[st]
@@ -8110,14 +15621,14 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T131[(B >> r) & 7]
+        r -= 3; k = _T126[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_parking_space = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_space, r = sl2(B, r, _S91, 6)
+            f_parking_space, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_parking_space = (B >> r) & 511
             if f_parking_space & 128: f_parking_space, r = ri(B, r, f_parking_space)
@@ -8130,7 +15641,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_device_location, r = sl2(B, r, _S91, 6)
+            f_device_location, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_device_location = (B >> r) & 511
             if f_device_location & 128: f_device_location, r = ri(B, r, f_device_location)
@@ -8143,7 +15654,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_target_distance, r = sl2(B, r, _S91, 6)
+            f_target_distance, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_target_distance = (B >> r) & 511
             if f_target_distance & 128: f_target_distance, r = ri(B, r, f_target_distance)
@@ -8155,55 +15666,146 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return VehicleCheckInResType(f_header, f_response_code, f_parking_space, f_device_location, f_target_distance), r
 
+def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckInResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_VehicleCheckInResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckInResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_VehicleCheckInResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckInResType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3080: return _d_VehicleCheckInResType(B, r0)
+    f_response_code = (c >> 4) & 63
+    if f_response_code >= 40: return _d_VehicleCheckInResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T126[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_parking_space = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInResType(B, r0)
+        r -= 9; f_parking_space = (B >> r) & 511
+        if f_parking_space & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_parking_space, r = ri(B, r + 8, f_parking_space)
+            elif f_parking_space & 256: f_parking_space = -((x << 7) | (f_parking_space & 127)) - 1
+            else: f_parking_space = (x << 7) | (f_parking_space & 127)
+        elif f_parking_space > 255: f_parking_space = 255 - f_parking_space
+        if f_parking_space < -32768 or f_parking_space > 32767: return _d_VehicleCheckInResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_VehicleCheckInResType(B, r0)
+        k = _T11[c & 3]
+    f_device_location = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInResType(B, r0)
+        r -= 9; f_device_location = (B >> r) & 511
+        if f_device_location & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_device_location, r = ri(B, r + 8, f_device_location)
+            elif f_device_location & 256: f_device_location = -((x << 7) | (f_device_location & 127)) - 1
+            else: f_device_location = (x << 7) | (f_device_location & 127)
+        elif f_device_location > 255: f_device_location = 255 - f_device_location
+        if f_device_location < -32768 or f_device_location > 32767: return _d_VehicleCheckInResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_VehicleCheckInResType(B, r0)
+        k = _T12[c & 3]
+    f_target_distance = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_VehicleCheckInResType(B, r0)
+        r -= 9; f_target_distance = (B >> r) & 511
+        if f_target_distance & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_target_distance, r = ri(B, r + 8, f_target_distance)
+            elif f_target_distance & 256: f_target_distance = -((x << 7) | (f_target_distance & 127)) - 1
+            else: f_target_distance = (x << 7) | (f_target_distance & 127)
+        elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
+        if f_target_distance < -32768 or f_target_distance > 32767: return _d_VehicleCheckInResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_VehicleCheckInResType(B, r0)
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckInResType(B, r0)
+    return VehicleCheckInResType(f_header, f_response_code, f_parking_space, f_device_location, f_target_distance), r
+
 def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.parking_space is not None:
-        v = o.parking_space
-        a <<= 3
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
+    v8 = o.parking_space
+    if v8 is not None:
+        a <<= 4
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
         a <<= 1
         st = 11
-    if o.device_location is not None:
-        v = o.device_location
+    v9 = o.device_location
+    if v9 is not None:
         w, c = _C183[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
         a <<= 1
         st = 15
-    if o.target_distance is not None:
-        v = o.target_distance
+    v10 = o.target_distance
+    if v10 is not None:
         w, c = _C184[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if 0 <= v10 < 128: a = (a << 9) | v10
+        elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+        else: a = wi(a, v10)
         a <<= 1
         st = 19
     w, c = _C185[st]
@@ -8236,7 +15838,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_check_out_time, r = sl2(B, r, _S6, 6)
+            f_check_out_time, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_check_out_time = (B >> r) & 255
             if f_check_out_time > 127: f_check_out_time, r = ru(B, r, f_check_out_time)
@@ -8249,37 +15851,85 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return VehicleCheckOutReqType(f_header, f_ev_check_out_status, f_check_out_time), r
 
+def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_VehicleCheckOutReqType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 103: return _d_VehicleCheckOutReqType(B, r0)
+    f_ev_check_out_status = (c >> 3) & 3
+    if f_ev_check_out_status >= 3: return _d_VehicleCheckOutReqType(B, r0)
+    f_ev_check_out_status = _E_evCheckOutStatusType[f_ev_check_out_status]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 8; f_check_out_time = (B >> r) & 255
+    if f_check_out_time > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_check_out_time, r = ru(B, r + 8, f_check_out_time)
+        else: f_check_out_time = (x << 7) | (f_check_out_time & 127)
+    if f_check_out_time > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_VehicleCheckOutReqType(B, r0)
+    return VehicleCheckOutReqType(f_header, f_ev_check_out_status, f_check_out_time), r
+
 def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_check_out_status is not None:
-        v = o.ev_check_out_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evCheckOutStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVCheckOutStatus')
-    if o.check_out_time is not None:
-        v = o.check_out_time
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory CheckOutTime')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_check_out_status
+    if v7 is None: raise EncFail('missing mandatory EVCheckOutStatus')
+    if v7.__class__ is not evCheckOutStatusType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a evCheckOutStatusType')
+    pass
+    v8 = o.check_out_time
+    if v8 is None: raise EncFail('missing mandatory CheckOutTime')
+    a = (a << 7) | (v7) << 3
+    if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+    if 0 <= v8 < 128: a = (a << 8) | v8
+    else: a = wu(a, v8)
+    pass
+    a <<= 2
     return a
 
 def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int]:
@@ -8320,36 +15970,76 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return VehicleCheckOutResType(f_header, f_response_code, f_evse_check_out_status), r
 
+def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckOutResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_VehicleCheckOutResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_VehicleCheckOutResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_VehicleCheckOutResType(B, r0)
+    k = _T5[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    if k != -1: return _d_VehicleCheckOutResType(B, r0)
+    r -= 14; c = (B >> r) & 16383
+    if c & 12347: return _d_VehicleCheckOutResType(B, r0)
+    f_response_code = (c >> 6) & 63
+    if f_response_code >= 40: return _d_VehicleCheckOutResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_check_out_status = (c >> 2) & 1
+    f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return VehicleCheckOutResType(f_header, f_response_code, f_evse_check_out_status), r
+
 def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_check_out_status is not None:
-        v = o.evse_check_out_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 2 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseCheckOutStatusType')
-        a = (a << 1) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSECheckOutStatus')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C6[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_check_out_status
+    if v8 is None: raise EncFail('missing mandatory EVSECheckOutStatus')
+    if v8.__class__ is not evseCheckOutStatusType and not (v8.__class__ is int and 0 <= v8 < 2): raise EncFail(f'{v8!r} is not a evseCheckOutStatusType')
+    pass
+    a = (a << 14) | (v7) << 6 | (v8) << 2
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
@@ -8358,7 +16048,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S124, 6)
+            f_present_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
@@ -8369,7 +16059,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S124, 6)
+            f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
@@ -8380,7 +16070,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S124, 6)
+            f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
@@ -8391,7 +16081,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S124, 6)
+            f_maximum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
@@ -8402,7 +16092,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S116, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
@@ -8414,7 +16104,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S116, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
@@ -8426,7 +16116,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S116, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S117, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
@@ -8461,94 +16151,198 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
 
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T188[c & 15]
+    f_present_soc = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_present_soc = (c >> 5) & 127
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T189[c & 15]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_minimum_soc = (c >> 5) & 127
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T190[c & 15]
+    f_target_soc = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_target_soc = (c >> 5) & 127
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T191[c & 15]
+    f_maximum_soc = None
+    if k == 3:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_DisplayParametersType(B, r0)
+        f_maximum_soc = (c >> 4) & 127
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T192[c & 7]
+    f_remaining_time_to_minimum_soc = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
+        if f_remaining_time_to_minimum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T193[c & 7]
+    f_remaining_time_to_target_soc = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
+        if f_remaining_time_to_target_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T194[c & 7]
+    f_remaining_time_to_maximum_soc = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
+        if f_remaining_time_to_maximum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T195[c & 7]
+    f_charging_complete = None
+    if k == 7:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_DisplayParametersType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T196[c & 3]
+    f_battery_energy_capacity = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DisplayParametersType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DisplayParametersType(B, r0)
+        k = _T197[c & 3]
+        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+    f_inlet_hot = None
+    if k == 9:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DisplayParametersType(B, r0)
+        f_inlet_hot = ((c >> 2) & 1) == 1
+        k = _T4[c & 1]
+    if k != -1: return _d_DisplayParametersType(B, r0)
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
-    if o.present_soc is not None:
-        v = o.present_soc
-        a <<= 4
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.present_soc
+    if v2 is not None:
+        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        a = (a << 13) | (v2) << 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
+    v3 = o.minimum_soc
+    if v3 is not None:
         w, c = _C198[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C199[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.maximum_soc is not None:
-        v = o.maximum_soc
+    v5 = o.maximum_soc
+    if v5 is not None:
         w, c = _C200[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        a = (a << 9) | (v5) << 1
         st = 15
-    if o.remaining_time_to_minimum_soc is not None:
-        v = o.remaining_time_to_minimum_soc
+    v6 = o.remaining_time_to_minimum_soc
+    if v6 is not None:
         w, c = _C201[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
         st = 19
-    if o.remaining_time_to_target_soc is not None:
-        v = o.remaining_time_to_target_soc
+    v7 = o.remaining_time_to_target_soc
+    if v7 is not None:
         w, c = _C202[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
         a <<= 1
         st = 23
-    if o.remaining_time_to_maximum_soc is not None:
-        v = o.remaining_time_to_maximum_soc
+    v8 = o.remaining_time_to_maximum_soc
+    if v8 is not None:
         w, c = _C203[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 27
-    if o.charging_complete is not None:
-        v = o.charging_complete
+    v9 = o.charging_complete
+    if v9 is not None:
         w, c = _C204[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v9]) << 1
         st = 31
-    if o.battery_energy_capacity is not None:
-        v = o.battery_energy_capacity
+    v10 = o.battery_energy_capacity
+    if v10 is not None:
         w, c = _C205[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 35
-    if o.inlet_hot is not None:
-        v = o.inlet_hot
+    v14 = o.inlet_hot
+    if v14 is not None:
         w, c = _C206[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v14]) << 1
         st = 39
     w, c = _C207[st]
     a = (a << w) | c
@@ -8557,7 +16351,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -8573,7 +16367,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, r = sl2(B, r, _S36, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -8589,7 +16383,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, r = sl2(B, r, _S36, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -8605,60 +16399,60 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
-    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
-    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
-    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
-    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
-    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
-    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
-    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
-    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
-    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
-    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
+    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
+    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
+    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
+    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
+    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
+    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
+    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
+    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
+    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
+    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
+    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
+    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
@@ -8784,7 +16578,7 @@ def _e_S10_BPT_ChannelSelection(v: Any, a: int) -> int:
 def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -8804,7 +16598,7 @@ def _e_S11_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -8824,7 +16618,7 @@ def _e_S12_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -8914,7 +16708,7 @@ def _e_S17_ChargeProgress(v: Any, a: int) -> int:
 def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -8969,7 +16763,7 @@ def _e_S20_ChargingSession(v: Any, a: int) -> int:
 def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9005,7 +16799,7 @@ def _e_S22_Currency(v: Any, a: int) -> int:
 def _d_S23_DHPublicKey(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         v, r = rbin(B, r, 133)
         r -= 1
@@ -9021,7 +16815,7 @@ def _e_S23_DHPublicKey(v: Any, a: int) -> int:
 def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9041,7 +16835,7 @@ def _e_S24_DepartureTime(v: Any, a: int) -> int:
 def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9061,7 +16855,7 @@ def _e_S25_DepartureTime(v: Any, a: int) -> int:
 def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9083,7 +16877,7 @@ def _e_S26_DeviceLocation(v: Any, a: int) -> int:
 def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9105,7 +16899,7 @@ def _e_S27_DeviceOffset(v: Any, a: int) -> int:
 def _d_S28_Duration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9125,7 +16919,7 @@ def _e_S28_Duration(v: Any, a: int) -> int:
 def _d_S29_ECDHCurve(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_ecdhCurveType[v]
@@ -9320,7 +17114,7 @@ def _e_S39_EVTerminationCode(v: Any, a: int) -> int:
 def _d_S40_EVTerminationExplanation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, r = sl2(B, r, _S143, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -9336,7 +17130,7 @@ def _e_S40_EVTerminationExplanation(v: Any, a: int) -> int:
 def _d_S41_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9385,7 +17179,7 @@ def _e_S43_FreeService(v: Any, a: int) -> int:
 def _d_S44_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9433,7 +17227,7 @@ def _e_S46_GoToPause(v: Any, a: int) -> int:
 def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S21, 6)
+        v, r = sl2(B, r, _S28, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9469,7 +17263,7 @@ def _e_S48_InletHot(v: Any, a: int) -> int:
 def _d_S49_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9518,7 +17312,7 @@ def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
 def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
@@ -9554,7 +17348,7 @@ def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
 def _d_S54_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -9586,7 +17380,7 @@ def _e_S55_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S56_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -9602,7 +17396,7 @@ def _e_S56_MeterSignature(v: Any, a: int) -> int:
 def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9624,7 +17418,7 @@ def _e_S57_MeterStatus(v: Any, a: int) -> int:
 def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9644,7 +17438,7 @@ def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -9662,7 +17456,7 @@ def _e_S59_MinimumSOC(v: Any, a: int) -> int:
 def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -9680,7 +17474,7 @@ def _e_S60_MinimumSOC(v: Any, a: int) -> int:
 def _d_S61_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9733,7 +17527,7 @@ def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
 def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9753,7 +17547,7 @@ def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
 def _d_S65_OverstayRuleDescription(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, r = sl2(B, r, _S143, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -9769,7 +17563,7 @@ def _e_S65_OverstayRuleDescription(v: Any, a: int) -> int:
 def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9789,7 +17583,7 @@ def _e_S66_OverstayTimeThreshold(v: Any, a: int) -> int:
 def _d_S67_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9805,7 +17599,7 @@ def _e_S67_P(v: Any, a: int) -> int:
 def _d_S68_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9821,7 +17615,7 @@ def _e_S68_PGPKeyID(v: Any, a: int) -> int:
 def _d_S69_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9857,7 +17651,7 @@ def _e_S70_ParameterSetID(v: Any, a: int) -> int:
 def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -9896,7 +17690,7 @@ def _e_S72_ParkingMethod(v: Any, a: int) -> int:
 def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -9918,7 +17712,7 @@ def _e_S73_ParkingSpace(v: Any, a: int) -> int:
 def _d_S74_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -9952,7 +17746,7 @@ def _e_S75_PowerToleranceAcceptance(v: Any, a: int) -> int:
 def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
@@ -10003,7 +17797,7 @@ def _e_S78_PriceLevel(v: Any, a: int) -> int:
 def _d_S79_PriceScheduleDescription(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, r = sl2(B, r, _S143, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -10055,7 +17849,7 @@ def _e_S81_ProviderID(v: Any, a: int) -> int:
 def _d_S82_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10088,7 +17882,7 @@ def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
 def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10108,7 +17902,7 @@ def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10128,7 +17922,7 @@ def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10200,7 +17994,7 @@ def _e_S89_SECP521_EncryptedPrivateKey(v: Any, a: int) -> int:
 def _d_S90_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10236,7 +18030,7 @@ def _e_S91_ScheduleTupleID(v: Any, a: int) -> int:
 def _d_S92_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10342,7 +18136,7 @@ def _e_S97_ServiceRenegotiationSupported(v: Any, a: int) -> int:
 def _d_S98_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -10358,7 +18152,7 @@ def _e_S98_SessionID(v: Any, a: int) -> int:
 def _d_S99_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -10374,7 +18168,7 @@ def _e_S99_SessionID(v: Any, a: int) -> int:
 def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, r = sl2(B, r, _S117, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10410,7 +18204,7 @@ def _e_S101_TPM_EncryptedPrivateKey(v: Any, a: int) -> int:
 def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10472,7 +18266,7 @@ def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
 def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -10490,7 +18284,7 @@ def _e_S105_TargetSOC(v: Any, a: int) -> int:
 def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -10580,7 +18374,7 @@ def _e_S110_TaxRuleName(v: Any, a: int) -> int:
 def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10600,7 +18394,7 @@ def _e_S111_TimeAnchor(v: Any, a: int) -> int:
 def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10620,7 +18414,7 @@ def _e_S112_TimeAnchor(v: Any, a: int) -> int:
 def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -10640,7 +18434,7 @@ def _e_S113_TimeStamp(v: Any, a: int) -> int:
 def _d_S114_Value(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10662,7 +18456,7 @@ def _e_S114_Value(v: Any, a: int) -> int:
 def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10684,7 +18478,7 @@ def _e_S115_VehicleFrame(v: Any, a: int) -> int:
 def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10722,7 +18516,7 @@ def _e_S117_X448_EncryptedPrivateKey(v: Any, a: int) -> int:
 def _d_S118_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10738,7 +18532,7 @@ def _e_S118_X509CRL(v: Any, a: int) -> int:
 def _d_S119_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10754,7 +18548,7 @@ def _e_S119_X509Certificate(v: Any, a: int) -> int:
 def _d_S120_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, r = sl2(B, r, _S36, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -10770,7 +18564,7 @@ def _e_S120_X509IssuerName(v: Any, a: int) -> int:
 def _d_S121_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10786,7 +18580,7 @@ def _e_S121_X509SKI(v: Any, a: int) -> int:
 def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S21, 6)
+        v, r = sl2(B, r, _S28, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10806,7 +18600,7 @@ def _e_S122_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S123_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, r = sl2(B, r, _S36, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -10822,7 +18616,7 @@ def _e_S123_X509SubjectName(v: Any, a: int) -> int:
 def _d_S124_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, r = sl2(B, r, _S36, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -10838,7 +18632,7 @@ def _e_S124_XPath(v: Any, a: int) -> int:
 def _d_S125_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, r = sl2(B, r, _S30, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -10925,7 +18719,7 @@ def _e_S129_intValue(v: Any, a: int) -> int:
 def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S91, 6)
+        v, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -10946,287 +18740,287 @@ def _e_S130_shortValue(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 9
 FRAG_ELEMENTS: tuple = (
-    ('AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AbsolutePriceScheduleType, _e_AbsolutePriceScheduleType, AbsolutePriceScheduleType),
+    ('AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AbsolutePriceScheduleType, _e_AbsolutePriceScheduleType, AbsolutePriceScheduleType),
     ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S120),
-    ('AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AdditionalServiceListType, _e_AdditionalServiceListType, AdditionalServiceListType),
-    ('AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AdditionalServiceType, _e_AdditionalServiceType, AdditionalServiceType),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceListType, _e_AdditionalServiceListType, AdditionalServiceListType),
+    ('AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceType, _e_AdditionalServiceType, AdditionalServiceType),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S5_AppliesMinimumMaximumCost, _e_S5_AppliesMinimumMaximumCost, _S67),
     ('AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S6_AppliesToEnergyFee, _e_S6_AppliesToEnergyFee, _S67),
     ('AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S7_AppliesToOverstayFee, _e_S7_AppliesToOverstayFee, _S67),
     ('AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S8_AppliesToParkingFee, _e_S8_AppliesToParkingFee, _S67),
-    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
+    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
     ('AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S9_AuthorizationServices, _e_S9_AuthorizationServices, _S2),
-    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
-    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
-    ('AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
+    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
+    ('AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S10_BPT_ChannelSelection, _e_S10_BPT_ChannelSelection, _S112),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_BPT_DischargedEnergyReadingWh, _e_S11_BPT_DischargedEnergyReadingWh, _S6),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_BPT_InductiveEnergyReadingVARh, _e_S12_BPT_InductiveEnergyReadingVARh, _S6),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_CapacitiveEnergyReadingVARh, _e_S13_CapacitiveEnergyReadingVARh, _S6),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_BPT_DischargedEnergyReadingWh, _e_S11_BPT_DischargedEnergyReadingWh, _S8),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_BPT_InductiveEnergyReadingVARh, _e_S12_BPT_InductiveEnergyReadingVARh, _S8),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_CapacitiveEnergyReadingVARh, _e_S13_CapacitiveEnergyReadingVARh, _S8),
     ('CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S14_CarbonDioxideEmission, _e_S14_CarbonDioxideEmission, _S120),
     ('Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S15_Certificate, _e_S15_Certificate, _S63),
-    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
+    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
     ('CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S16_CertificateInstallationService, _e_S16_CertificateInstallationService, _S67),
     ('ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S17_ChargeProgress, _e_S17_ChargeProgress, _S111),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_ChargedEnergyReadingWh, _e_S18_ChargedEnergyReadingWh, _S6),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_ChargedEnergyReadingWh, _e_S18_ChargedEnergyReadingWh, _S8),
     ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_ChargingComplete, _e_S19_ChargingComplete, _S67),
-    ('ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
+    ('ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
     ('ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S20_ChargingSession, _e_S20_ChargingSession, _S175),
-    ('CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S21_CheckOutTime, _e_S21_CheckOutTime, _S6),
-    ('ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ContractCertificateChainType, _e_ContractCertificateChainType, ContractCertificateChainType),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S21_CheckOutTime, _e_S21_CheckOutTime, _S8),
+    ('ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ContractCertificateChainType, _e_ContractCertificateChainType, ContractCertificateChainType),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S22_Currency, _e_S22_Currency, _S137),
-    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S77),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S116),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S116),
-    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S91),
-    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S91),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
-    ('DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S116),
-    ('Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Dynamic_EVPPTControlModeType, _e_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType),
-    ('Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Dynamic_SEReqControlModeType, _e_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType),
-    ('Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Dynamic_SEResControlModeType, _e_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType),
-    ('Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Dynamic_SMDTControlModeType, _e_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType),
-    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S76),
-    ('EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EIM_AReqAuthorizationModeType, _e_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType),
-    ('EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EIM_ASResAuthorizationModeType, _e_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType),
+    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S78),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S117),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S117),
+    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S98),
+    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S98),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30),
+    ('DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
+    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S117),
+    ('Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_EVPPTControlModeType, _e_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType),
+    ('Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEReqControlModeType, _e_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType),
+    ('Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEResControlModeType, _e_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType),
+    ('Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SMDTControlModeType, _e_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType),
+    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S77),
+    ('EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_AReqAuthorizationModeType, _e_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType),
+    ('EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_ASResAuthorizationModeType, _e_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType),
     ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S75),
-    ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),
+    ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),
     ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S75),
     ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S178),
     ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S186),
-    ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPowerProfileType, _e_EVPowerProfileType, EVPowerProfileType),
-    ('EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPowerProfileEntryListType, _e_EVPowerProfileEntryListType, EVPowerProfileEntryListType),
-    ('EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
-    ('EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPowerScheduleType, _e_EVPowerScheduleType, EVPowerScheduleType),
-    ('EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPowerScheduleEntryListType, _e_EVPowerScheduleEntryListType, EVPowerScheduleEntryListType),
-    ('EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPowerScheduleEntryType, _e_EVPowerScheduleEntryType, EVPowerScheduleEntryType),
-    ('EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPriceRuleType, _e_EVPriceRuleType, EVPriceRuleType),
-    ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType),
-    ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType),
+    ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileType, _e_EVPowerProfileType, EVPowerProfileType),
+    ('EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileEntryListType, _e_EVPowerProfileEntryListType, EVPowerProfileEntryListType),
+    ('EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
+    ('EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleType, _e_EVPowerScheduleType, EVPowerScheduleType),
+    ('EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryListType, _e_EVPowerScheduleEntryListType, EVPowerScheduleEntryListType),
+    ('EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryType, _e_EVPowerScheduleEntryType, EVPowerScheduleEntryType),
+    ('EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleType, _e_EVPriceRuleType, EVPriceRuleType),
+    ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType),
+    ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType),
     ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S66),
     ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S187),
     ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S75),
     ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S121),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S66),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S39_EVTerminationCode, _e_S39_EVTerminationCode, _S72),
-    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S141),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_Exponent, _e_S41_Exponent, _S29),
+    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S143),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_Exponent, _e_S41_Exponent, _S30),
     ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_Exponent, _e_S42_Exponent, _S109),
     ('FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S43_FreeService, _e_S43_FreeService, _S67),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_G, _e_S44_G, _S29),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_G, _e_S44_G, _S30),
     ('GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S45_GenChallenge, _e_S45_GenChallenge, _S62),
     ('GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S46_GoToPause, _e_S46_GoToPause, _S67),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_HMACOutputLength, _e_S47_HMACOutputLength, _S21),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_HMACOutputLength, _e_S47_HMACOutputLength, _S28),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
     ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_InletHot, _e_S48_InletHot, _S67),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_J, _e_S49_J, _S29),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_J, _e_S49_J, _S30),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Language', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S50_Language, _e_S50_Language, _S137),
-    ('ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S51_MaximumContractCertificateChains, _e_S51_MaximumContractCertificateChains, _S73),
-    ('MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S124),
+    ('MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S136),
     ('MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S53_MaximumSupportingPoints, _e_S53_MaximumSupportingPoints, _S122),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S84),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S96),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S55_MeterInfoRequested, _e_S55_MeterInfoRequested, _S67),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S89),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S91),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_MeterTimestamp, _e_S58_MeterTimestamp, _S6),
-    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
-    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
-    ('MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S124),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S124),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S61_Modulus, _e_S61_Modulus, _S29),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S97),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S98),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_MeterTimestamp, _e_S58_MeterTimestamp, _S8),
+    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
+    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36),
+    ('MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S136),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S136),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S61_Modulus, _e_S61_Modulus, _S30),
     ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_NotificationMaxDelay, _e_S62_NotificationMaxDelay, _S120),
     ('NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S63_NumberOfPriceLevels, _e_S63_NumberOfPriceLevels, _S73),
-    ('OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SignedCertificateChainType, _e_SignedCertificateChainType, SignedCertificateChainType),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S116),
-    ('OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_OverstayRuleType, _e_OverstayRuleType, OverstayRuleType),
-    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S141),
-    ('OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_OverstayRuleListType, _e_OverstayRuleListType, OverstayRuleListType),
-    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S116),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_P, _e_S67_P, _S29),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_PGPKeyID, _e_S68_PGPKeyID, _S29),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_PGPKeyPacket, _e_S69_PGPKeyPacket, _S29),
-    ('Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ParameterType, _e_ParameterType, ParameterType),
-    ('ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ParameterSetType, _e_ParameterSetType, ParameterSetType),
+    ('OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedCertificateChainType, _e_SignedCertificateChainType, SignedCertificateChainType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S117),
+    ('OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleType, _e_OverstayRuleType, OverstayRuleType),
+    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S143),
+    ('OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleListType, _e_OverstayRuleListType, OverstayRuleListType),
+    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S117),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_P, _e_S67_P, _S30),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_PGPKeyID, _e_S68_PGPKeyID, _S30),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_PGPKeyPacket, _e_S69_PGPKeyPacket, _S30),
+    ('Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterType, _e_ParameterType, ParameterType),
+    ('ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
     ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S120),
-    ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S116),
+    ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S117),
     ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S179),
-    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S91),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S29),
-    ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),
-    ('PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PnC_ASResAuthorizationModeType, _e_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType),
-    ('Power', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerScheduleType, _e_PowerScheduleType, PowerScheduleType),
-    ('PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerScheduleEntryListType, _e_PowerScheduleEntryListType, PowerScheduleEntryListType),
-    ('PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
-    ('PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S98),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S30),
+    ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),
+    ('PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_ASResAuthorizationModeType, _e_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType),
+    ('Power', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
+    ('PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleType, _e_PowerScheduleType, PowerScheduleType),
+    ('PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryListType, _e_PowerScheduleEntryListType, PowerScheduleEntryListType),
+    ('PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
+    ('PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S75_PowerToleranceAcceptance, _e_S75_PowerToleranceAcceptance, _S115),
-    ('Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S124),
+    ('Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S136),
     ('PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S77_PriceAlgorithm, _e_S77_PriceAlgorithm, _S75),
     ('PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S78_PriceLevel, _e_S78_PriceLevel, _S73),
-    ('PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceLevelScheduleType, _e_PriceLevelScheduleType, PriceLevelScheduleType),
-    ('PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceLevelScheduleEntryListType, _e_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType),
-    ('PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceLevelScheduleEntryType, _e_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType),
-    ('PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceRuleType, _e_PriceRuleType, PriceRuleType),
-    ('PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceRuleStackType, _e_PriceRuleStackType, PriceRuleStackType),
-    ('PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_PriceRuleStackListType, _e_PriceRuleStackListType, PriceRuleStackListType),
-    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S141),
+    ('PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleType, _e_PriceLevelScheduleType, PriceLevelScheduleType),
+    ('PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryListType, _e_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType),
+    ('PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryType, _e_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType),
+    ('PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleType, _e_PriceRuleType, PriceRuleType),
+    ('PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackType, _e_PriceRuleStackType, PriceRuleStackType),
+    ('PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackListType, _e_PriceRuleStackListType, PriceRuleStackListType),
+    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S143),
     ('PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S80_PriceScheduleID, _e_S80_PriceScheduleID, _S110),
-    ('PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_EMAIDListType, _e_EMAIDListType, EMAIDListType),
+    ('PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EMAIDListType, _e_EMAIDListType, EMAIDListType),
     ('ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S81_ProviderID, _e_S81_ProviderID, _S72),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_Q, _e_S82_Q, _S29),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_Q, _e_S82_Q, _S30),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
     ('RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S83_RemainingContractCertificateChains, _e_S83_RemainingContractCertificateChains, _S73),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S116),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S116),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S116),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S117),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S117),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S117),
     ('RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S87_RenewableGenerationPercentage, _e_S87_RenewableGenerationPercentage, _S73),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S88_ResponseCode, _e_S88_ResponseCode, _S65),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S89_SECP521_EncryptedPrivateKey, _e_S89_SECP521_EncryptedPrivateKey, _S79),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_SPKISexp, _e_S90_SPKISexp, _S29),
-    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
-    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
-    ('ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ScheduleTupleType, _e_ScheduleTupleType, ScheduleTupleType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_SPKISexp, _e_S90_SPKISexp, _S30),
+    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
+    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
+    ('ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleTupleType, _e_ScheduleTupleType, ScheduleTupleType),
     ('ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S91_ScheduleTupleID, _e_S91_ScheduleTupleID, _S110),
-    ('Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Scheduled_EVPPTControlModeType, _e_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType),
-    ('Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Scheduled_SEReqControlModeType, _e_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType),
-    ('Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Scheduled_SEResControlModeType, _e_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType),
-    ('Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_Scheduled_SMDTControlModeType, _e_Scheduled_SMDTControlModeType, Scheduled_SMDTControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_Seed, _e_S92_Seed, _S29),
+    ('Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_EVPPTControlModeType, _e_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType),
+    ('Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEReqControlModeType, _e_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType),
+    ('Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEResControlModeType, _e_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType),
+    ('Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SMDTControlModeType, _e_Scheduled_SMDTControlModeType, Scheduled_SMDTControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_Seed, _e_S92_Seed, _S30),
     ('SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S93_SelectedAuthorizationService, _e_S93_SelectedAuthorizationService, _S2),
-    ('SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
+    ('SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
     ('SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S94_SelectedScheduleTupleID, _e_S94_SelectedScheduleTupleID, _S110),
-    ('SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
-    ('Service', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
+    ('SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
+    ('Service', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceType, _e_ServiceType, ServiceType),
+    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
+    ('ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S95_ServiceID, _e_S95_ServiceID, _S120),
     ('ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S96_ServiceName, _e_S96_ServiceName, _S72),
-    ('ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
+    ('ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
     ('ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S97_ServiceRenegotiationSupported, _e_S97_ServiceRenegotiationSupported, _S67),
-    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
-    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S98_SessionID, _e_S98_SessionID, _S5),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S99_SessionID, _e_S99_SessionID, _S5),
-    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
-    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
-    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S116),
-    ('SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
-    ('SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_SupportedProvidersListType, _e_SupportedProvidersListType, SupportedProvidersListType),
-    ('SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceIDListType, _e_ServiceIDListType, ServiceIDListType),
+    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
+    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S98_SessionID, _e_S98_SessionID, _S7),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S99_SessionID, _e_S99_SessionID, _S7),
+    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
+    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
+    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S117),
+    ('SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
+    ('SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SupportedProvidersListType, _e_SupportedProvidersListType, SupportedProvidersListType),
+    ('SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceIDListType, _e_ServiceIDListType, ServiceIDListType),
     ('TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S101_TPM_EncryptedPrivateKey, _e_S101_TPM_EncryptedPrivateKey, _S81),
-    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S91),
+    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S98),
     ('TargetOffsetX', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S103_TargetOffsetX, _e_S103_TargetOffsetX, _S120),
     ('TargetOffsetY', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S104_TargetOffsetY, _e_S104_TargetOffsetY, _S120),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S124),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S124),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S136),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S136),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
     ('TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S107_TaxIncludedInPrice, _e_S107_TaxIncludedInPrice, _S67),
-    ('TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_TaxRuleType, _e_TaxRuleType, TaxRuleType),
+    ('TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleType, _e_TaxRuleType, TaxRuleType),
     ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S108_TaxRuleID, _e_S108_TaxRuleID, _S110),
     ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S109_TaxRuleID, _e_S109_TaxRuleID, _S110),
     ('TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S110_TaxRuleName, _e_S110_TaxRuleName, _S72),
-    ('TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_TaxRuleListType, _e_TaxRuleListType, TaxRuleListType),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S111_TimeAnchor, _e_S111_TimeAnchor, _S6),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S112_TimeAnchor, _e_S112_TimeAnchor, _S6),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S113_TimeStamp, _e_S113_TimeStamp, _S6),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S91),
-    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
-    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
-    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
-    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
-    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S91),
-    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S91),
+    ('TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleListType, _e_TaxRuleListType, TaxRuleListType),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S111_TimeAnchor, _e_S111_TimeAnchor, _S8),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S112_TimeAnchor, _e_S112_TimeAnchor, _S8),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S113_TimeStamp, _e_S113_TimeStamp, _S8),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S98),
+    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
+    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
+    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
+    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
+    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S98),
+    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S98),
     ('X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S117_X448_EncryptedPrivateKey, _e_S117_X448_EncryptedPrivateKey, _S80),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S118_X509CRL, _e_S118_X509CRL, _S29),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S119_X509Certificate, _e_S119_X509Certificate, _S29),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S120_X509IssuerName, _e_S120_X509IssuerName, _S35),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S121_X509SKI, _e_S121_X509SKI, _S29),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S122_X509SerialNumber, _e_S122_X509SerialNumber, _S21),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S123_X509SubjectName, _e_S123_X509SubjectName, _S35),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S124_XPath, _e_S124_XPath, _S35),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S125_Y, _e_S125_Y, _S29),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S118_X509CRL, _e_S118_X509CRL, _S30),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S119_X509Certificate, _e_S119_X509Certificate, _S30),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S120_X509IssuerName, _e_S120_X509IssuerName, _S36),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S121_X509SKI, _e_S121_X509SKI, _S30),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S122_X509SerialNumber, _e_S122_X509SerialNumber, _S28),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S123_X509SubjectName, _e_S123_X509SubjectName, _S36),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S124_XPath, _e_S124_XPath, _S36),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S125_Y, _e_S125_Y, _S30),
     ('boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S126_boolValue, _e_S126_boolValue, _S67),
     ('byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S127_byteValue, _e_S127_byteValue, _S109),
     ('finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S128_finiteString, _e_S128_finiteString, _S72),
     ('intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S129_intValue, _e_S129_intValue, _S174),
-    ('rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S91),
+    ('rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S98),
 )
 
 # class -> global element names (several when elements share a type)

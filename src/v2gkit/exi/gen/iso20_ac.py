@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso20_ac".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_ac'
 
@@ -73,534 +72,899 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class AC_CPDReqEnergyTransferModeType:
+class AC_CPDReqEnergyTransferModeType(Message):
     """XSD type AC_CPDReqEnergyTransferModeType."""
 
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
+    __slots__ = ('ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3')
+    ev_maximum_charge_power: RationalNumberType
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class RationalNumberType:
+    def __init__(self, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None) -> None:
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+
+class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
-    exponent: int = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('exponent', 'value')
+    exponent: int
+    value: int
 
-@dataclass(slots=True)
-class AC_CPDResEnergyTransferModeType:
+    def __init__(self, exponent: int | None = None, value: int | None = None) -> None:
+        self.exponent = exponent
+        self.value = value
+
+class AC_CPDResEnergyTransferModeType(Message):
     """XSD type AC_CPDResEnergyTransferModeType."""
 
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_power_l2: RationalNumberType | None = None
-    evse_maximum_charge_power_l3: RationalNumberType | None = None
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power_l2: RationalNumberType | None = None
-    evse_minimum_charge_power_l3: RationalNumberType | None = None
-    evse_nominal_frequency: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    maximum_power_asymmetry: RationalNumberType | None = None
-    evse_power_ramp_limitation: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
+    __slots__ = ('evse_maximum_charge_power', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'evse_nominal_frequency', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    evse_maximum_charge_power: RationalNumberType
+    evse_maximum_charge_power_l2: RationalNumberType | None
+    evse_maximum_charge_power_l3: RationalNumberType | None
+    evse_minimum_charge_power: RationalNumberType
+    evse_minimum_charge_power_l2: RationalNumberType | None
+    evse_minimum_charge_power_l3: RationalNumberType | None
+    evse_nominal_frequency: RationalNumberType
+    maximum_power_asymmetry: RationalNumberType | None
+    evse_power_ramp_limitation: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class AC_ChargeLoopReqType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_maximum_charge_power_l2: RationalNumberType | None = None, evse_maximum_charge_power_l3: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power_l2: RationalNumberType | None = None, evse_minimum_charge_power_l3: RationalNumberType | None = None, evse_nominal_frequency: RationalNumberType | None = None, maximum_power_asymmetry: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_maximum_charge_power_l2 = evse_maximum_charge_power_l2
+        self.evse_maximum_charge_power_l3 = evse_maximum_charge_power_l3
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_minimum_charge_power_l2 = evse_minimum_charge_power_l2
+        self.evse_minimum_charge_power_l3 = evse_minimum_charge_power_l3
+        self.evse_nominal_frequency = evse_nominal_frequency
+        self.maximum_power_asymmetry = maximum_power_asymmetry
+        self.evse_power_ramp_limitation = evse_power_ramp_limitation
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+
+class AC_ChargeLoopReqType(Message):
     """XSD type AC_ChargeLoopReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    display_parameters: DisplayParametersType | None = None
-    meter_info_requested: bool = None  # type: ignore[assignment]  # mandatory
-    bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlModeType | None = None
-    bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlModeType | None = None
-    cl_req_control_mode: CLReqControlModeType | None = None
-    dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlModeType | None = None
-    scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlModeType | None = None
+    __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'bpt_dynamic_ac_cl_req_control_mode', 'bpt_scheduled_ac_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_ac_cl_req_control_mode', 'scheduled_ac_cl_req_control_mode')
+    header: MessageHeaderType
+    display_parameters: DisplayParametersType | None
+    meter_info_requested: bool
+    bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlModeType | None
+    bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlModeType | None
+    cl_req_control_mode: CLReqControlModeType | None
+    dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlModeType | None
+    scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlModeType | None
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlModeType | None = None, bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlModeType | None = None, cl_req_control_mode: CLReqControlModeType | None = None, dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlModeType | None = None, scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlModeType | None = None) -> None:
+        self.header = header
+        self.display_parameters = display_parameters
+        self.meter_info_requested = meter_info_requested
+        self.bpt_dynamic_ac_cl_req_control_mode = bpt_dynamic_ac_cl_req_control_mode
+        self.bpt_scheduled_ac_cl_req_control_mode = bpt_scheduled_ac_cl_req_control_mode
+        self.cl_req_control_mode = cl_req_control_mode
+        self.dynamic_ac_cl_req_control_mode = dynamic_ac_cl_req_control_mode
+        self.scheduled_ac_cl_req_control_mode = scheduled_ac_cl_req_control_mode
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    time_stamp: int = None  # type: ignore[assignment]  # mandatory
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    session_id: bytes
+    time_stamp: int
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.time_stamp = time_stamp
+        self.signature = signature
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class DigestMethodType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ObjectType:
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class DisplayParametersType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
-    present_soc: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    maximum_soc: int | None = None
-    remaining_time_to_minimum_soc: int | None = None
-    remaining_time_to_target_soc: int | None = None
-    remaining_time_to_maximum_soc: int | None = None
-    charging_complete: bool | None = None
-    battery_energy_capacity: RationalNumberType | None = None
-    inlet_hot: bool | None = None
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumberType | None
+    inlet_hot: bool | None
 
-@dataclass(slots=True)
-class BPT_Dynamic_AC_CLReqControlModeType:
+    def __init__(self, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
+        self.present_soc = present_soc
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.maximum_soc = maximum_soc
+        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
+        self.remaining_time_to_target_soc = remaining_time_to_target_soc
+        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
+        self.charging_complete = charging_complete
+        self.battery_energy_capacity = battery_energy_capacity
+        self.inlet_hot = inlet_hot
+
+class BPT_Dynamic_AC_CLReqControlModeType(Message):
     """XSD type BPT_Dynamic_AC_CLReqControlModeType."""
 
-    departure_time: int | None = None
-    ev_target_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
-    ev_present_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_active_power_l2: RationalNumberType | None = None
-    ev_present_active_power_l3: RationalNumberType | None = None
-    ev_present_reactive_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_reactive_power_l2: RationalNumberType | None = None
-    ev_present_reactive_power_l3: RationalNumberType | None = None
-    ev_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_discharge_power_l2: RationalNumberType | None = None
-    ev_maximum_discharge_power_l3: RationalNumberType | None = None
-    ev_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_discharge_power_l2: RationalNumberType | None = None
-    ev_minimum_discharge_power_l3: RationalNumberType | None = None
-    ev_maximum_v2_x_energy_request: RationalNumberType | None = None
-    ev_minimum_v2_x_energy_request: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    departure_time: int | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
+    ev_present_active_power: RationalNumberType
+    ev_present_active_power_l2: RationalNumberType | None
+    ev_present_active_power_l3: RationalNumberType | None
+    ev_present_reactive_power: RationalNumberType
+    ev_present_reactive_power_l2: RationalNumberType | None
+    ev_present_reactive_power_l3: RationalNumberType | None
+    ev_maximum_discharge_power: RationalNumberType
+    ev_maximum_discharge_power_l2: RationalNumberType | None
+    ev_maximum_discharge_power_l3: RationalNumberType | None
+    ev_minimum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power_l2: RationalNumberType | None
+    ev_minimum_discharge_power_l3: RationalNumberType | None
+    ev_maximum_v2_x_energy_request: RationalNumberType | None
+    ev_minimum_v2_x_energy_request: RationalNumberType | None
 
-@dataclass(slots=True)
-class BPT_Scheduled_AC_CLReqControlModeType:
+    def __init__(self, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None, ev_present_active_power: RationalNumberType | None = None, ev_present_active_power_l2: RationalNumberType | None = None, ev_present_active_power_l3: RationalNumberType | None = None, ev_present_reactive_power: RationalNumberType | None = None, ev_present_reactive_power_l2: RationalNumberType | None = None, ev_present_reactive_power_l3: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_power_l2: RationalNumberType | None = None, ev_maximum_discharge_power_l3: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power_l2: RationalNumberType | None = None, ev_minimum_discharge_power_l3: RationalNumberType | None = None, ev_maximum_v2_x_energy_request: RationalNumberType | None = None, ev_minimum_v2_x_energy_request: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+        self.ev_present_active_power = ev_present_active_power
+        self.ev_present_active_power_l2 = ev_present_active_power_l2
+        self.ev_present_active_power_l3 = ev_present_active_power_l3
+        self.ev_present_reactive_power = ev_present_reactive_power
+        self.ev_present_reactive_power_l2 = ev_present_reactive_power_l2
+        self.ev_present_reactive_power_l3 = ev_present_reactive_power_l3
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_maximum_discharge_power_l2 = ev_maximum_discharge_power_l2
+        self.ev_maximum_discharge_power_l3 = ev_maximum_discharge_power_l3
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_minimum_discharge_power_l2 = ev_minimum_discharge_power_l2
+        self.ev_minimum_discharge_power_l3 = ev_minimum_discharge_power_l3
+        self.ev_maximum_v2_x_energy_request = ev_maximum_v2_x_energy_request
+        self.ev_minimum_v2_x_energy_request = ev_minimum_v2_x_energy_request
+
+class BPT_Scheduled_AC_CLReqControlModeType(Message):
     """XSD type BPT_Scheduled_AC_CLReqControlModeType."""
 
-    ev_target_energy_request: RationalNumberType | None = None
-    ev_maximum_energy_request: RationalNumberType | None = None
-    ev_minimum_energy_request: RationalNumberType | None = None
-    ev_maximum_charge_power: RationalNumberType | None = None
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType | None = None
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
-    ev_present_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_active_power_l2: RationalNumberType | None = None
-    ev_present_active_power_l3: RationalNumberType | None = None
-    ev_present_reactive_power: RationalNumberType | None = None
-    ev_present_reactive_power_l2: RationalNumberType | None = None
-    ev_present_reactive_power_l3: RationalNumberType | None = None
-    ev_maximum_discharge_power: RationalNumberType | None = None
-    ev_maximum_discharge_power_l2: RationalNumberType | None = None
-    ev_maximum_discharge_power_l3: RationalNumberType | None = None
-    ev_minimum_discharge_power: RationalNumberType | None = None
-    ev_minimum_discharge_power_l2: RationalNumberType | None = None
-    ev_minimum_discharge_power_l3: RationalNumberType | None = None
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    ev_target_energy_request: RationalNumberType | None
+    ev_maximum_energy_request: RationalNumberType | None
+    ev_minimum_energy_request: RationalNumberType | None
+    ev_maximum_charge_power: RationalNumberType | None
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType | None
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
+    ev_present_active_power: RationalNumberType
+    ev_present_active_power_l2: RationalNumberType | None
+    ev_present_active_power_l3: RationalNumberType | None
+    ev_present_reactive_power: RationalNumberType | None
+    ev_present_reactive_power_l2: RationalNumberType | None
+    ev_present_reactive_power_l3: RationalNumberType | None
+    ev_maximum_discharge_power: RationalNumberType | None
+    ev_maximum_discharge_power_l2: RationalNumberType | None
+    ev_maximum_discharge_power_l3: RationalNumberType | None
+    ev_minimum_discharge_power: RationalNumberType | None
+    ev_minimum_discharge_power_l2: RationalNumberType | None
+    ev_minimum_discharge_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class CLReqControlModeType:
+    def __init__(self, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None, ev_present_active_power: RationalNumberType | None = None, ev_present_active_power_l2: RationalNumberType | None = None, ev_present_active_power_l3: RationalNumberType | None = None, ev_present_reactive_power: RationalNumberType | None = None, ev_present_reactive_power_l2: RationalNumberType | None = None, ev_present_reactive_power_l3: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_power_l2: RationalNumberType | None = None, ev_maximum_discharge_power_l3: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power_l2: RationalNumberType | None = None, ev_minimum_discharge_power_l3: RationalNumberType | None = None) -> None:
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+        self.ev_present_active_power = ev_present_active_power
+        self.ev_present_active_power_l2 = ev_present_active_power_l2
+        self.ev_present_active_power_l3 = ev_present_active_power_l3
+        self.ev_present_reactive_power = ev_present_reactive_power
+        self.ev_present_reactive_power_l2 = ev_present_reactive_power_l2
+        self.ev_present_reactive_power_l3 = ev_present_reactive_power_l3
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_maximum_discharge_power_l2 = ev_maximum_discharge_power_l2
+        self.ev_maximum_discharge_power_l3 = ev_maximum_discharge_power_l3
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_minimum_discharge_power_l2 = ev_minimum_discharge_power_l2
+        self.ev_minimum_discharge_power_l3 = ev_minimum_discharge_power_l3
+
+class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Dynamic_AC_CLReqControlModeType:
+class Dynamic_AC_CLReqControlModeType(Message):
     """XSD type Dynamic_AC_CLReqControlModeType."""
 
-    departure_time: int | None = None
-    ev_target_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
-    ev_present_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_active_power_l2: RationalNumberType | None = None
-    ev_present_active_power_l3: RationalNumberType | None = None
-    ev_present_reactive_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_reactive_power_l2: RationalNumberType | None = None
-    ev_present_reactive_power_l3: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    departure_time: int | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
+    ev_present_active_power: RationalNumberType
+    ev_present_active_power_l2: RationalNumberType | None
+    ev_present_active_power_l3: RationalNumberType | None
+    ev_present_reactive_power: RationalNumberType
+    ev_present_reactive_power_l2: RationalNumberType | None
+    ev_present_reactive_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class Scheduled_AC_CLReqControlModeType:
+    def __init__(self, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None, ev_present_active_power: RationalNumberType | None = None, ev_present_active_power_l2: RationalNumberType | None = None, ev_present_active_power_l3: RationalNumberType | None = None, ev_present_reactive_power: RationalNumberType | None = None, ev_present_reactive_power_l2: RationalNumberType | None = None, ev_present_reactive_power_l3: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+        self.ev_present_active_power = ev_present_active_power
+        self.ev_present_active_power_l2 = ev_present_active_power_l2
+        self.ev_present_active_power_l3 = ev_present_active_power_l3
+        self.ev_present_reactive_power = ev_present_reactive_power
+        self.ev_present_reactive_power_l2 = ev_present_reactive_power_l2
+        self.ev_present_reactive_power_l3 = ev_present_reactive_power_l3
+
+class Scheduled_AC_CLReqControlModeType(Message):
     """XSD type Scheduled_AC_CLReqControlModeType."""
 
-    ev_target_energy_request: RationalNumberType | None = None
-    ev_maximum_energy_request: RationalNumberType | None = None
-    ev_minimum_energy_request: RationalNumberType | None = None
-    ev_maximum_charge_power: RationalNumberType | None = None
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType | None = None
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
-    ev_present_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_present_active_power_l2: RationalNumberType | None = None
-    ev_present_active_power_l3: RationalNumberType | None = None
-    ev_present_reactive_power: RationalNumberType | None = None
-    ev_present_reactive_power_l2: RationalNumberType | None = None
-    ev_present_reactive_power_l3: RationalNumberType | None = None
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    ev_target_energy_request: RationalNumberType | None
+    ev_maximum_energy_request: RationalNumberType | None
+    ev_minimum_energy_request: RationalNumberType | None
+    ev_maximum_charge_power: RationalNumberType | None
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType | None
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
+    ev_present_active_power: RationalNumberType
+    ev_present_active_power_l2: RationalNumberType | None
+    ev_present_active_power_l3: RationalNumberType | None
+    ev_present_reactive_power: RationalNumberType | None
+    ev_present_reactive_power_l2: RationalNumberType | None
+    ev_present_reactive_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class AC_ChargeLoopResType:
+    def __init__(self, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None, ev_present_active_power: RationalNumberType | None = None, ev_present_active_power_l2: RationalNumberType | None = None, ev_present_active_power_l3: RationalNumberType | None = None, ev_present_reactive_power: RationalNumberType | None = None, ev_present_reactive_power_l2: RationalNumberType | None = None, ev_present_reactive_power_l3: RationalNumberType | None = None) -> None:
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+        self.ev_present_active_power = ev_present_active_power
+        self.ev_present_active_power_l2 = ev_present_active_power_l2
+        self.ev_present_active_power_l3 = ev_present_active_power_l3
+        self.ev_present_reactive_power = ev_present_reactive_power
+        self.ev_present_reactive_power_l2 = ev_present_reactive_power_l2
+        self.ev_present_reactive_power_l3 = ev_present_reactive_power_l3
+
+class AC_ChargeLoopResType(Message):
     """XSD type AC_ChargeLoopResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_status: EVSEStatusType | None = None
-    meter_info: MeterInfoType | None = None
-    receipt: ReceiptType | None = None
-    evse_target_frequency: RationalNumberType | None = None
-    bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlModeType | None = None
-    bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlModeType | None = None
-    cl_res_control_mode: CLResControlModeType | None = None
-    dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlModeType | None = None
-    scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlModeType | None = None
+    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_target_frequency', 'bpt_dynamic_ac_cl_res_control_mode', 'bpt_scheduled_ac_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_ac_cl_res_control_mode', 'scheduled_ac_cl_res_control_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_status: EVSEStatusType | None
+    meter_info: MeterInfoType | None
+    receipt: ReceiptType | None
+    evse_target_frequency: RationalNumberType | None
+    bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlModeType | None
+    bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlModeType | None
+    cl_res_control_mode: CLResControlModeType | None
+    dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlModeType | None
+    scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlModeType | None
 
-@dataclass(slots=True)
-class EVSEStatusType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evse_target_frequency: RationalNumberType | None = None, bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlModeType | None = None, bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlModeType | None = None, cl_res_control_mode: CLResControlModeType | None = None, dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlModeType | None = None, scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_status = evse_status
+        self.meter_info = meter_info
+        self.receipt = receipt
+        self.evse_target_frequency = evse_target_frequency
+        self.bpt_dynamic_ac_cl_res_control_mode = bpt_dynamic_ac_cl_res_control_mode
+        self.bpt_scheduled_ac_cl_res_control_mode = bpt_scheduled_ac_cl_res_control_mode
+        self.cl_res_control_mode = cl_res_control_mode
+        self.dynamic_ac_cl_res_control_mode = dynamic_ac_cl_res_control_mode
+        self.scheduled_ac_cl_res_control_mode = scheduled_ac_cl_res_control_mode
+
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: evseNotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: evseNotificationType
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: evseNotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    charged_energy_reading_wh: int = None  # type: ignore[assignment]  # mandatory
-    bpt_discharged_energy_reading_wh: int | None = None
-    capacitive_energy_reading_va_rh: int | None = None
-    bpt_inductive_energy_reading_va_rh: int | None = None
-    meter_signature: bytes | None = None
-    meter_status: int | None = None
-    meter_timestamp: int | None = None
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
 
-@dataclass(slots=True)
-class ReceiptType:
+    def __init__(self, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.charged_energy_reading_wh = charged_energy_reading_wh
+        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
+        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
+        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
+        self.meter_signature = meter_signature
+        self.meter_status = meter_status
+        self.meter_timestamp = meter_timestamp
+
+class ReceiptType(Message):
     """XSD type ReceiptType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    energy_costs: DetailedCostType | None = None
-    occupancy_costs: DetailedCostType | None = None
-    additional_services_costs: DetailedCostType | None = None
-    overstay_costs: DetailedCostType | None = None
-    tax_costs: list[DetailedTaxType] = field(default_factory=list)
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    time_anchor: int
+    energy_costs: DetailedCostType | None
+    occupancy_costs: DetailedCostType | None
+    additional_services_costs: DetailedCostType | None
+    overstay_costs: DetailedCostType | None
+    tax_costs: list[DetailedTaxType]
 
-@dataclass(slots=True)
-class DetailedCostType:
+    def __init__(self, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.energy_costs = energy_costs
+        self.occupancy_costs = occupancy_costs
+        self.additional_services_costs = additional_services_costs
+        self.overstay_costs = overstay_costs
+        self.tax_costs = [] if tax_costs is None else tax_costs
+
+class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    cost_per_unit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('amount', 'cost_per_unit')
+    amount: RationalNumberType
+    cost_per_unit: RationalNumberType
 
-@dataclass(slots=True)
-class DetailedTaxType:
+    def __init__(self, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
+        self.amount = amount
+        self.cost_per_unit = cost_per_unit
+
+class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'amount')
+    tax_rule_id: int
+    amount: RationalNumberType
 
-@dataclass(slots=True)
-class BPT_Dynamic_AC_CLResControlModeType:
+    def __init__(self, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.amount = amount
+
+class BPT_Dynamic_AC_CLResControlModeType(Message):
     """XSD type BPT_Dynamic_AC_CLResControlModeType."""
 
-    departure_time: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    ack_max_delay: int | None = None
-    evse_target_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_target_active_power_l2: RationalNumberType | None = None
-    evse_target_active_power_l3: RationalNumberType | None = None
-    evse_target_reactive_power: RationalNumberType | None = None
-    evse_target_reactive_power_l2: RationalNumberType | None = None
-    evse_target_reactive_power_l3: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_target_active_power: RationalNumberType
+    evse_target_active_power_l2: RationalNumberType | None
+    evse_target_active_power_l3: RationalNumberType | None
+    evse_target_reactive_power: RationalNumberType | None
+    evse_target_reactive_power_l2: RationalNumberType | None
+    evse_target_reactive_power_l3: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class BPT_Scheduled_AC_CLResControlModeType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_target_active_power: RationalNumberType | None = None, evse_target_active_power_l2: RationalNumberType | None = None, evse_target_active_power_l3: RationalNumberType | None = None, evse_target_reactive_power: RationalNumberType | None = None, evse_target_reactive_power_l2: RationalNumberType | None = None, evse_target_reactive_power_l3: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.ack_max_delay = ack_max_delay
+        self.evse_target_active_power = evse_target_active_power
+        self.evse_target_active_power_l2 = evse_target_active_power_l2
+        self.evse_target_active_power_l3 = evse_target_active_power_l3
+        self.evse_target_reactive_power = evse_target_reactive_power
+        self.evse_target_reactive_power_l2 = evse_target_reactive_power_l2
+        self.evse_target_reactive_power_l3 = evse_target_reactive_power_l3
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+
+class BPT_Scheduled_AC_CLResControlModeType(Message):
     """XSD type BPT_Scheduled_AC_CLResControlModeType."""
 
-    evse_target_active_power: RationalNumberType | None = None
-    evse_target_active_power_l2: RationalNumberType | None = None
-    evse_target_active_power_l3: RationalNumberType | None = None
-    evse_target_reactive_power: RationalNumberType | None = None
-    evse_target_reactive_power_l2: RationalNumberType | None = None
-    evse_target_reactive_power_l3: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
+    __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    evse_target_active_power: RationalNumberType | None
+    evse_target_active_power_l2: RationalNumberType | None
+    evse_target_active_power_l3: RationalNumberType | None
+    evse_target_reactive_power: RationalNumberType | None
+    evse_target_reactive_power_l2: RationalNumberType | None
+    evse_target_reactive_power_l3: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class CLResControlModeType:
+    def __init__(self, evse_target_active_power: RationalNumberType | None = None, evse_target_active_power_l2: RationalNumberType | None = None, evse_target_active_power_l3: RationalNumberType | None = None, evse_target_reactive_power: RationalNumberType | None = None, evse_target_reactive_power_l2: RationalNumberType | None = None, evse_target_reactive_power_l3: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None) -> None:
+        self.evse_target_active_power = evse_target_active_power
+        self.evse_target_active_power_l2 = evse_target_active_power_l2
+        self.evse_target_active_power_l3 = evse_target_active_power_l3
+        self.evse_target_reactive_power = evse_target_reactive_power
+        self.evse_target_reactive_power_l2 = evse_target_reactive_power_l2
+        self.evse_target_reactive_power_l3 = evse_target_reactive_power_l3
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+
+class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class Dynamic_AC_CLResControlModeType:
+class Dynamic_AC_CLResControlModeType(Message):
     """XSD type Dynamic_AC_CLResControlModeType."""
 
-    departure_time: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    ack_max_delay: int | None = None
-    evse_target_active_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_target_active_power_l2: RationalNumberType | None = None
-    evse_target_active_power_l3: RationalNumberType | None = None
-    evse_target_reactive_power: RationalNumberType | None = None
-    evse_target_reactive_power_l2: RationalNumberType | None = None
-    evse_target_reactive_power_l3: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_target_active_power: RationalNumberType
+    evse_target_active_power_l2: RationalNumberType | None
+    evse_target_active_power_l3: RationalNumberType | None
+    evse_target_reactive_power: RationalNumberType | None
+    evse_target_reactive_power_l2: RationalNumberType | None
+    evse_target_reactive_power_l3: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class Scheduled_AC_CLResControlModeType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_target_active_power: RationalNumberType | None = None, evse_target_active_power_l2: RationalNumberType | None = None, evse_target_active_power_l3: RationalNumberType | None = None, evse_target_reactive_power: RationalNumberType | None = None, evse_target_reactive_power_l2: RationalNumberType | None = None, evse_target_reactive_power_l3: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.ack_max_delay = ack_max_delay
+        self.evse_target_active_power = evse_target_active_power
+        self.evse_target_active_power_l2 = evse_target_active_power_l2
+        self.evse_target_active_power_l3 = evse_target_active_power_l3
+        self.evse_target_reactive_power = evse_target_reactive_power
+        self.evse_target_reactive_power_l2 = evse_target_reactive_power_l2
+        self.evse_target_reactive_power_l3 = evse_target_reactive_power_l3
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+
+class Scheduled_AC_CLResControlModeType(Message):
     """XSD type Scheduled_AC_CLResControlModeType."""
 
-    evse_target_active_power: RationalNumberType | None = None
-    evse_target_active_power_l2: RationalNumberType | None = None
-    evse_target_active_power_l3: RationalNumberType | None = None
-    evse_target_reactive_power: RationalNumberType | None = None
-    evse_target_reactive_power_l2: RationalNumberType | None = None
-    evse_target_reactive_power_l3: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
+    __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    evse_target_active_power: RationalNumberType | None
+    evse_target_active_power_l2: RationalNumberType | None
+    evse_target_active_power_l3: RationalNumberType | None
+    evse_target_reactive_power: RationalNumberType | None
+    evse_target_reactive_power_l2: RationalNumberType | None
+    evse_target_reactive_power_l3: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class AC_ChargeParameterDiscoveryReqType:
+    def __init__(self, evse_target_active_power: RationalNumberType | None = None, evse_target_active_power_l2: RationalNumberType | None = None, evse_target_active_power_l3: RationalNumberType | None = None, evse_target_reactive_power: RationalNumberType | None = None, evse_target_reactive_power_l2: RationalNumberType | None = None, evse_target_reactive_power_l3: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None) -> None:
+        self.evse_target_active_power = evse_target_active_power
+        self.evse_target_active_power_l2 = evse_target_active_power_l2
+        self.evse_target_active_power_l3 = evse_target_active_power_l3
+        self.evse_target_reactive_power = evse_target_reactive_power
+        self.evse_target_reactive_power_l2 = evse_target_reactive_power_l2
+        self.evse_target_reactive_power_l3 = evse_target_reactive_power_l3
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+
+class AC_ChargeParameterDiscoveryReqType(Message):
     """XSD type AC_ChargeParameterDiscoveryReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferModeType | None = None
-    bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferModeType | None = None
+    __slots__ = ('header', 'ac_cpd_req_energy_transfer_mode', 'bpt_ac_cpd_req_energy_transfer_mode')
+    header: MessageHeaderType
+    ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferModeType | None
+    bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferModeType | None
 
-@dataclass(slots=True)
-class BPT_AC_CPDReqEnergyTransferModeType:
+    def __init__(self, header: MessageHeaderType | None = None, ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferModeType | None = None, bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferModeType | None = None) -> None:
+        self.header = header
+        self.ac_cpd_req_energy_transfer_mode = ac_cpd_req_energy_transfer_mode
+        self.bpt_ac_cpd_req_energy_transfer_mode = bpt_ac_cpd_req_energy_transfer_mode
+
+class BPT_AC_CPDReqEnergyTransferModeType(Message):
     """XSD type BPT_AC_CPDReqEnergyTransferModeType."""
 
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power_l2: RationalNumberType | None = None
-    ev_maximum_charge_power_l3: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power_l2: RationalNumberType | None = None
-    ev_minimum_charge_power_l3: RationalNumberType | None = None
-    ev_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_discharge_power_l2: RationalNumberType | None = None
-    ev_maximum_discharge_power_l3: RationalNumberType | None = None
-    ev_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_discharge_power_l2: RationalNumberType | None = None
-    ev_minimum_discharge_power_l3: RationalNumberType | None = None
+    __slots__ = ('ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    ev_maximum_charge_power: RationalNumberType
+    ev_maximum_charge_power_l2: RationalNumberType | None
+    ev_maximum_charge_power_l3: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType
+    ev_minimum_charge_power_l2: RationalNumberType | None
+    ev_minimum_charge_power_l3: RationalNumberType | None
+    ev_maximum_discharge_power: RationalNumberType
+    ev_maximum_discharge_power_l2: RationalNumberType | None
+    ev_maximum_discharge_power_l3: RationalNumberType | None
+    ev_minimum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power_l2: RationalNumberType | None
+    ev_minimum_discharge_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class AC_ChargeParameterDiscoveryResType:
+    def __init__(self, ev_maximum_charge_power: RationalNumberType | None = None, ev_maximum_charge_power_l2: RationalNumberType | None = None, ev_maximum_charge_power_l3: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power_l2: RationalNumberType | None = None, ev_minimum_charge_power_l3: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_power_l2: RationalNumberType | None = None, ev_maximum_discharge_power_l3: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power_l2: RationalNumberType | None = None, ev_minimum_discharge_power_l3: RationalNumberType | None = None) -> None:
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_maximum_charge_power_l2 = ev_maximum_charge_power_l2
+        self.ev_maximum_charge_power_l3 = ev_maximum_charge_power_l3
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_minimum_charge_power_l2 = ev_minimum_charge_power_l2
+        self.ev_minimum_charge_power_l3 = ev_minimum_charge_power_l3
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_maximum_discharge_power_l2 = ev_maximum_discharge_power_l2
+        self.ev_maximum_discharge_power_l3 = ev_maximum_discharge_power_l3
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_minimum_discharge_power_l2 = ev_minimum_discharge_power_l2
+        self.ev_minimum_discharge_power_l3 = ev_minimum_discharge_power_l3
+
+class AC_ChargeParameterDiscoveryResType(Message):
     """XSD type AC_ChargeParameterDiscoveryResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferModeType | None = None
-    bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferModeType | None = None
+    __slots__ = ('header', 'response_code', 'ac_cpd_res_energy_transfer_mode', 'bpt_ac_cpd_res_energy_transfer_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferModeType | None
+    bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferModeType | None
 
-@dataclass(slots=True)
-class BPT_AC_CPDResEnergyTransferModeType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferModeType | None = None, bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.ac_cpd_res_energy_transfer_mode = ac_cpd_res_energy_transfer_mode
+        self.bpt_ac_cpd_res_energy_transfer_mode = bpt_ac_cpd_res_energy_transfer_mode
+
+class BPT_AC_CPDResEnergyTransferModeType(Message):
     """XSD type BPT_AC_CPDResEnergyTransferModeType."""
 
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_power_l2: RationalNumberType | None = None
-    evse_maximum_charge_power_l3: RationalNumberType | None = None
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power_l2: RationalNumberType | None = None
-    evse_minimum_charge_power_l3: RationalNumberType | None = None
-    evse_nominal_frequency: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    maximum_power_asymmetry: RationalNumberType | None = None
-    evse_power_ramp_limitation: RationalNumberType | None = None
-    evse_present_active_power: RationalNumberType | None = None
-    evse_present_active_power_l2: RationalNumberType | None = None
-    evse_present_active_power_l3: RationalNumberType | None = None
-    evse_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_discharge_power_l2: RationalNumberType | None = None
-    evse_maximum_discharge_power_l3: RationalNumberType | None = None
-    evse_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_discharge_power_l2: RationalNumberType | None = None
-    evse_minimum_discharge_power_l3: RationalNumberType | None = None
+    __slots__ = ('evse_maximum_charge_power', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'evse_nominal_frequency', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3', 'evse_maximum_discharge_power', 'evse_maximum_discharge_power_l2', 'evse_maximum_discharge_power_l3', 'evse_minimum_discharge_power', 'evse_minimum_discharge_power_l2', 'evse_minimum_discharge_power_l3')
+    evse_maximum_charge_power: RationalNumberType
+    evse_maximum_charge_power_l2: RationalNumberType | None
+    evse_maximum_charge_power_l3: RationalNumberType | None
+    evse_minimum_charge_power: RationalNumberType
+    evse_minimum_charge_power_l2: RationalNumberType | None
+    evse_minimum_charge_power_l3: RationalNumberType | None
+    evse_nominal_frequency: RationalNumberType
+    maximum_power_asymmetry: RationalNumberType | None
+    evse_power_ramp_limitation: RationalNumberType | None
+    evse_present_active_power: RationalNumberType | None
+    evse_present_active_power_l2: RationalNumberType | None
+    evse_present_active_power_l3: RationalNumberType | None
+    evse_maximum_discharge_power: RationalNumberType
+    evse_maximum_discharge_power_l2: RationalNumberType | None
+    evse_maximum_discharge_power_l3: RationalNumberType | None
+    evse_minimum_discharge_power: RationalNumberType
+    evse_minimum_discharge_power_l2: RationalNumberType | None
+    evse_minimum_discharge_power_l3: RationalNumberType | None
 
-@dataclass(slots=True)
-class ManifestType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_maximum_charge_power_l2: RationalNumberType | None = None, evse_maximum_charge_power_l3: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power_l2: RationalNumberType | None = None, evse_minimum_charge_power_l3: RationalNumberType | None = None, evse_nominal_frequency: RationalNumberType | None = None, maximum_power_asymmetry: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None, evse_present_active_power: RationalNumberType | None = None, evse_present_active_power_l2: RationalNumberType | None = None, evse_present_active_power_l3: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_power_l2: RationalNumberType | None = None, evse_maximum_discharge_power_l3: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power_l2: RationalNumberType | None = None, evse_minimum_discharge_power_l3: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_maximum_charge_power_l2 = evse_maximum_charge_power_l2
+        self.evse_maximum_charge_power_l3 = evse_maximum_charge_power_l3
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_minimum_charge_power_l2 = evse_minimum_charge_power_l2
+        self.evse_minimum_charge_power_l3 = evse_minimum_charge_power_l3
+        self.evse_nominal_frequency = evse_nominal_frequency
+        self.maximum_power_asymmetry = maximum_power_asymmetry
+        self.evse_power_ramp_limitation = evse_power_ramp_limitation
+        self.evse_present_active_power = evse_present_active_power
+        self.evse_present_active_power_l2 = evse_present_active_power_l2
+        self.evse_present_active_power_l3 = evse_present_active_power_l3
+        self.evse_maximum_discharge_power = evse_maximum_discharge_power
+        self.evse_maximum_discharge_power_l2 = evse_maximum_discharge_power_l2
+        self.evse_maximum_discharge_power_l3 = evse_maximum_discharge_power_l3
+        self.evse_minimum_discharge_power = evse_minimum_discharge_power
+        self.evse_minimum_discharge_power_l2 = evse_minimum_discharge_power_l2
+        self.evse_minimum_discharge_power_l3 = evse_minimum_discharge_power_l3
+
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
+
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
@@ -638,84 +1002,84 @@ _T31 = (1, 2, -2, -3)
 _T32 = (2, -2)
 _S33 = ('bool', None, None, None, None)
 _T34 = (3, 4, 5, 6, 7, -2, -3, -3)
-_C35 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_S36 = ('hex', None, None, None, 8)
-_S37 = ('uint', 0, 18446744073709551615, None, None)
-_T38 = (2, -1, -2, -3)
-_C39 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_T40 = (0, 1, -2, -3)
-_T41 = (3, 4, -1, -2)
-_T42 = (4, -1, -2, -3)
-_C43 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C44 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C45 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T46 = (3, -1, -2, -3)
-_C47 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T48 = (-5, -1, -4, -2)
-_T49 = (1, -5, -1, -4, -2, -3, -3, -3)
-_S50 = ('int', None, None, None, None)
-_C51 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T52 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T53 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T54 = (2, 3, 4, -2)
-_T55 = (3, 4, -2, -3)
-_T56 = (4, -2)
-_T57 = (5, -2)
-_S58 = ('b64', None, None, None, None)
-_C59 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C60 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C61 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C62 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T63 = (0, -1, -2, -3)
-_S64 = ('string', None, None, None, None)
-_C65 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_T66 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
-_T67 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
-_T68 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
-_C69 = ((4, 1), None, None, (4, 0), None, None, None, None)
-_C70 = ((4, 2), None, None, (4, 1), None, None, None, None)
-_C71 = ((4, 3), None, None, (4, 2), None, None, None, None)
-_C72 = ((4, 4), None, None, (4, 3), None, None, None, None)
-_C73 = ((4, 5), None, None, (4, 4), None, None, None, None)
-_C74 = ((4, 6), None, None, (4, 5), None, None, None, None)
-_C75 = ((4, 7), None, None, (4, 6), None, None, None, None)
-_T76 = (0, 1, -5, -4, -2, -3, -3, -3)
-_T77 = (-1, -4, -2, -3)
-_T78 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T79 = (1, 2, -1, -2)
-_C80 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C81 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C82 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T83 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T84 = (0, 1, 2, 3, 4, -5, -1, -2)
-_T85 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T86 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T87 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C88 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C89 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C90 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T91 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_S92 = ('nbit', 0, 100, None, None)
-_T93 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T94 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T95 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T96 = (4, 5, 6, 7, 8, 9, -1, -2)
-_S97 = ('uint', 0, 4294967295, None, None)
-_T98 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T99 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T100 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T101 = (8, 9, -1, -2)
-_T102 = (9, -1, -2, -3)
-_C103 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C104 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C106 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C107 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C108 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C109 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C110 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C111 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C112 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T35 = (2, -1, -2, -3)
+_T36 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T37 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T38 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T39 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T40 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T41 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T42 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T43 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T44 = (8, 9, -1, -2)
+_T45 = (9, -1, -2, -3)
+_C46 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C47 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C48 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C49 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C50 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C51 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C52 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C53 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C54 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C55 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C56 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C57 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_S58 = ('hex', None, None, None, 8)
+_S59 = ('uint', 0, 18446744073709551615, None, None)
+_T60 = (0, 1, -2, -3)
+_T61 = (3, 4, -1, -2)
+_T62 = (4, -1, -2, -3)
+_C63 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C64 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C65 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C66 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T67 = (3, -1, -2, -3)
+_T68 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T69 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T70 = (2, 3, 4, -2)
+_T71 = (3, 4, -2, -3)
+_T72 = (4, -2)
+_T73 = (5, -2)
+_C74 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_T75 = (-5, -1, -4, -2)
+_T76 = (1, -5, -1, -4, -2, -3, -3, -3)
+_S77 = ('int', None, None, None, None)
+_C78 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S79 = ('b64', None, None, None, None)
+_C80 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C81 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C82 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C83 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T84 = (0, -1, -2, -3)
+_S85 = ('string', None, None, None, None)
+_T86 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
+_T87 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
+_T88 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
+_C89 = ((4, 1), None, None, (4, 0), None, None, None, None)
+_C90 = ((4, 2), None, None, (4, 1), None, None, None, None)
+_C91 = ((4, 3), None, None, (4, 2), None, None, None, None)
+_C92 = ((4, 4), None, None, (4, 3), None, None, None, None)
+_C93 = ((4, 5), None, None, (4, 4), None, None, None, None)
+_C94 = ((4, 6), None, None, (4, 5), None, None, None, None)
+_C95 = ((4, 7), None, None, (4, 6), None, None, None, None)
+_T96 = (0, 1, -5, -4, -2, -3, -3, -3)
+_T97 = (-1, -4, -2, -3)
+_T98 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T99 = (1, 2, -1, -2)
+_C100 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C101 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C102 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T103 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T104 = (0, 1, 2, 3, 4, -5, -1, -2)
+_T105 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T106 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T107 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C108 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C109 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C110 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S111 = ('nbit', 0, 100, None, None)
+_S112 = ('uint', 0, 4294967295, None, None)
 _T113 = (5, 6, 7, -2)
 _T114 = (6, 7, -2, -3)
 _T115 = (7, -2)
@@ -827,77 +1191,77 @@ _T220 = (3, 4, 5, 6, 7, 8, 9, 10, -2, -3, -3, -3, -3, -3, -3, -3)
 _T221 = (4, 5, 6, 7, 8, 9, 10, -2)
 _T222 = (5, 6, 7, 8, 9, 10, -2, -3)
 _T223 = (6, 7, 8, 9, 10, -2, -3, -3)
-_C224 = (None, None, None, None, None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C225 = (None, None, None, None, None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C226 = (None, None, None, None, None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C227 = (None, None, None, None, None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None)
-_C228 = (None, None, None, None, None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, None)
-_C229 = (None, None, None, None, None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, None)
-_C230 = (None, None, None, None, None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, None)
-_C231 = (None, None, None, None, None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, None)
-_S232 = ('uint', 0, 65535, None, None)
-_S233 = ('enum', None, None, evseNotificationType, None)
-_S234 = ('string', None, None, None, 32)
-_T235 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T236 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T237 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T238 = (5, 6, 7, -1, -2, -3, -3, -3)
-_S239 = ('b64', None, None, None, 64)
-_T240 = (6, 7, -1, -2)
-_T241 = (7, -1, -2, -3)
-_C242 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C243 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C244 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C245 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C246 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C247 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T248 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T249 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T250 = (3, 4, 5, -1, -2, -3, -3, -3)
-_C251 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C252 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C253 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C254 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C255 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S256 = ('uint', 1, 4294967295, None, None)
-_T257 = (5, 6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -3, -3, -3, -3, -3)
-_T258 = (6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T259 = (7, 8, 9, 10, 11, 12, -1, -2)
-_T260 = (8, 9, 10, 11, 12, -1, -2, -3)
-_T261 = (9, 10, 11, 12, -1, -2, -3, -3)
-_T262 = (10, 11, 12, -1, -2, -3, -3, -3)
-_T263 = (11, 12, -1, -2)
-_T264 = (12, -1, -2, -3)
-_C265 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C266 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C267 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C268 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C269 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C270 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C271 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C272 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C273 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C274 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C275 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C276 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T277 = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3)
-_T278 = (1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3, -3)
-_T279 = (2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T280 = (3, 4, 5, 6, 7, 8, -1, -2)
-_T281 = (4, 5, 6, 7, 8, -1, -2, -3)
-_T282 = (5, 6, 7, 8, -1, -2, -3, -3)
-_T283 = (6, 7, 8, -1, -2, -3, -3, -3)
-_T284 = (7, 8, -1, -2)
-_T285 = (8, -1, -2, -3)
-_C286 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C287 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C288 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C289 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C290 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C291 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C292 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C293 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C294 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T224 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T225 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T226 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T227 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T228 = (6, 7, -1, -2)
+_T229 = (7, -1, -2, -3)
+_T230 = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3)
+_T231 = (1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3, -3)
+_T232 = (2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T233 = (3, 4, 5, 6, 7, 8, -1, -2)
+_T234 = (4, 5, 6, 7, 8, -1, -2, -3)
+_T235 = (5, 6, 7, 8, -1, -2, -3, -3)
+_T236 = (6, 7, 8, -1, -2, -3, -3, -3)
+_T237 = (7, 8, -1, -2)
+_T238 = (8, -1, -2, -3)
+_C239 = (None, None, None, None, None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C240 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C241 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C242 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C243 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C244 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C245 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C246 = (None, None, None, None, None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C247 = (None, None, None, None, None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C248 = (None, None, None, None, None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None)
+_C249 = (None, None, None, None, None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, None)
+_C250 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C251 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C252 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C253 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C254 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C255 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C256 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C257 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C258 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C259 = (None, None, None, None, None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, None)
+_C260 = (None, None, None, None, None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, None)
+_C261 = (None, None, None, None, None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, None)
+_S262 = ('uint', 0, 65535, None, None)
+_S263 = ('enum', None, None, evseNotificationType, None)
+_S264 = ('string', None, None, None, 32)
+_S265 = ('b64', None, None, None, 64)
+_T266 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T267 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T268 = (3, 4, 5, -1, -2, -3, -3, -3)
+_C269 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C270 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C271 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C272 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C273 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S274 = ('uint', 1, 4294967295, None, None)
+_T275 = (5, 6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -3, -3, -3, -3, -3)
+_T276 = (6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T277 = (7, 8, 9, 10, 11, 12, -1, -2)
+_T278 = (8, 9, 10, 11, 12, -1, -2, -3)
+_T279 = (9, 10, 11, 12, -1, -2, -3, -3)
+_T280 = (10, 11, 12, -1, -2, -3, -3, -3)
+_T281 = (11, 12, -1, -2)
+_T282 = (12, -1, -2, -3)
+_C283 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C284 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C285 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C286 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C287 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C288 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C289 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C290 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C291 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C292 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C293 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C294 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _C295 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C296 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C297 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
@@ -963,44 +1327,228 @@ def _d_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3), r
 
+def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+    k = _T1[c & 3]
+    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T2[c & 3]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_ev_minimum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T4[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T5[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    if k != -1: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
+    return AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3), r
+
 def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v2 = o.ev_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    a <<= 2
+    v6 = o.ev_maximum_charge_power_l2
+    if v6 is not None:
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 7
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v10 = o.ev_maximum_charge_power_l3
+    if v10 is not None:
         w, c = _C7[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        w, c = _C8[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 11
+    v14 = o.ev_minimum_charge_power
+    if v14 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    w, c = _C8[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    a <<= 2
+    v18 = o.ev_minimum_charge_power_l2
+    if v18 is not None:
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v22 = o.ev_minimum_charge_power_l3
+    if v22 is not None:
         w, c = _C9[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
     w, c = _C10[st]
     a = (a << w) | c
@@ -1038,31 +1586,38 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RationalNumberType(f_exponent, f_value), r
 
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6151: return _d_RationalNumberType(B, r0)
+    f_exponent = ((c >> 3) & 255) + -128
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RationalNumberType(B, r0)
+    return RationalNumberType(f_exponent, f_value), r
+
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
-    st = 0
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Exponent')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.exponent
+    if v2 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v2 - -128) << 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
@@ -1124,81 +1679,450 @@ def _d_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
 
+def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    k = _T1[c & 3]
+    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T2[c & 3]
+        f_evse_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_maximum_charge_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T3[c & 1]
+        f_evse_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_minimum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T14[c & 3]
+        f_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_minimum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T15[c & 3]
+        f_evse_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_minimum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T16[c & 1]
+        f_evse_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_nominal_frequency = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T17[c & 7]
+        f_evse_nominal_frequency = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    f_maximum_power_asymmetry = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T18[c & 7]
+        f_maximum_power_asymmetry = RationalNumberType(i8_exponent, i8_value)
+    f_evse_power_ramp_limitation = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T19[c & 7]
+        f_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+    f_evse_present_active_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T20[c & 3]
+        f_evse_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    f_evse_present_active_power_l2 = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T21[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_evse_present_active_power_l3 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    if k != -1: return _d_AC_CPDResEnergyTransferModeType(B, r0)
+    return AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+
 def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_maximum_charge_power_l2 is not None:
-        v = o.evse_maximum_charge_power_l2
+    v2 = o.evse_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    a <<= 2
+    v6 = o.evse_maximum_charge_power_l2
+    if v6 is not None:
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 7
-    if o.evse_maximum_charge_power_l3 is not None:
-        v = o.evse_maximum_charge_power_l3
+    v10 = o.evse_maximum_charge_power_l3
+    if v10 is not None:
         w, c = _C22[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        w, c = _C23[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_minimum_charge_power_l2 is not None:
-        v = o.evse_minimum_charge_power_l2
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 11
+    v14 = o.evse_minimum_charge_power
+    if v14 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    w, c = _C23[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    a <<= 2
+    v18 = o.evse_minimum_charge_power_l2
+    if v18 is not None:
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.evse_minimum_charge_power_l3 is not None:
-        v = o.evse_minimum_charge_power_l3
+    v22 = o.evse_minimum_charge_power_l3
+    if v22 is not None:
         w, c = _C24[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_nominal_frequency is not None:
-        v = o.evse_nominal_frequency
-        w, c = _C25[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSENominalFrequency')
-    if o.maximum_power_asymmetry is not None:
-        v = o.maximum_power_asymmetry
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v26 = o.evse_nominal_frequency
+    if v26 is None: raise EncFail('missing mandatory EVSENominalFrequency')
+    w, c = _C25[st]
+    a = (a << w) | c
+    if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+    pass
+    v28 = v26.exponent
+    if v28 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    pass
+    v29 = v26.value
+    if v29 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v28 - -128) << 3
+    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if 0 <= v29 < 128: a = (a << 9) | v29
+    elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+    else: a = wi(a, v29)
+    pass
+    st = 27
+    a <<= 2
+    v30 = o.maximum_power_asymmetry
+    if v30 is not None:
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_power_ramp_limitation is not None:
-        v = o.evse_power_ramp_limitation
+    v34 = o.evse_power_ramp_limitation
+    if v34 is not None:
         w, c = _C26[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
+    v38 = o.evse_present_active_power
+    if v38 is not None:
         w, c = _C27[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 39
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
+    v42 = o.evse_present_active_power_l2
+    if v42 is not None:
         w, c = _C28[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
+    v46 = o.evse_present_active_power_l3
+    if v46 is not None:
         w, c = _C29[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        a <<= 2
         st = 47
     w, c = _C30[st]
     a = (a << w) | c
@@ -1249,54 +2173,326 @@ def _d_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode), r
 
+def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeLoopReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AC_ChargeLoopReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeLoopReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AC_ChargeLoopReqType(B, r0)
+    k = _T35[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T31[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_display_parameters = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        k = _T36[c & 15]
+        i2_present_soc = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_present_soc = (c >> 5) & 127
+            if i2_present_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T37[c & 15]
+        i2_minimum_soc = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_minimum_soc = (c >> 5) & 127
+            if i2_minimum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T38[c & 15]
+        i2_target_soc = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_target_soc = (c >> 5) & 127
+            if i2_target_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T39[c & 15]
+        i2_maximum_soc = None
+        if k == 3:
+            r -= 12; c = (B >> r) & 4095
+            if c & 2056: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_maximum_soc = (c >> 4) & 127
+            if i2_maximum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T40[c & 7]
+        i2_remaining_time_to_minimum_soc = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
+            if i2_remaining_time_to_minimum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T41[c & 7]
+        i2_remaining_time_to_target_soc = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
+            if i2_remaining_time_to_target_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            if i2_remaining_time_to_target_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T42[c & 7]
+        i2_remaining_time_to_maximum_soc = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
+            if i2_remaining_time_to_maximum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T43[c & 7]
+        i2_charging_complete = None
+        if k == 7:
+            r -= 5; c = (B >> r) & 31
+            if c & 20: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_charging_complete = ((c >> 3) & 1) == 1
+            k = _T44[c & 3]
+        i2_battery_energy_capacity = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopReqType(B, r0)
+            i3_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeLoopReqType(B, r0)
+            k = _T45[c & 3]
+            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+        i2_inlet_hot = None
+        if k == 9:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_AC_ChargeLoopReqType(B, r0)
+            i2_inlet_hot = ((c >> 2) & 1) == 1
+            k = _T6[c & 1]
+        if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T32[c & 1]
+        f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
+    f_meter_info_requested = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 40: return _d_AC_ChargeLoopReqType(B, r0)
+        f_meter_info_requested = ((c >> 4) & 1) == 1
+        k = _T34[c & 7]
+    else:
+        return _d_AC_ChargeLoopReqType(B, r0)
+    f_bpt_dynamic_ac_cl_req_control_mode = f_bpt_scheduled_ac_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_ac_cl_req_control_mode = f_scheduled_ac_cl_req_control_mode = None
+    if k == 3:
+        f_bpt_dynamic_ac_cl_req_control_mode, r = _f_BPT_Dynamic_AC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    elif k == 4:
+        f_bpt_scheduled_ac_cl_req_control_mode, r = _f_BPT_Scheduled_AC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    elif k == 5:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AC_ChargeLoopReqType(B, r0)
+        k = _T6[c & 1]
+        f_cl_req_control_mode = CLReqControlModeType()
+    elif k == 6:
+        f_dynamic_ac_cl_req_control_mode, r = _f_Dynamic_AC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    elif k == 7:
+        f_scheduled_ac_cl_req_control_mode, r = _f_Scheduled_AC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_AC_ChargeLoopReqType(B, r0)
+    if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
+    return AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode), r
+
 def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.display_parameters is not None:
-        v = o.display_parameters
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_DisplayParametersType(v, a)
-        st = 7
-    if o.meter_info_requested is not None:
-        v = o.meter_info_requested
-        w, c = _C35[st]
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C46[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.display_parameters
+    if v7 is not None:
+        if v7.__class__ is not DisplayParametersType: raise EncFail(f'expected DisplayParametersType, got {v7.__class__.__name__}')
+        st8 = 0
+        a <<= 2
+        v9 = v7.present_soc
+        if v9 is not None:
+            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            a = (a << 13) | (v9) << 1
+            st8 = 3
+        v10 = v7.minimum_soc
+        if v10 is not None:
+            w, c = _C47[st8]
+            a = (a << w) | c
+            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            a = (a << 9) | (v10) << 1
+            st8 = 7
+        v11 = v7.target_soc
+        if v11 is not None:
+            w, c = _C48[st8]
+            a = (a << w) | c
+            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            a = (a << 9) | (v11) << 1
+            st8 = 11
+        v12 = v7.maximum_soc
+        if v12 is not None:
+            w, c = _C49[st8]
+            a = (a << w) | c
+            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            a = (a << 9) | (v12) << 1
+            st8 = 15
+        v13 = v7.remaining_time_to_minimum_soc
+        if v13 is not None:
+            w, c = _C50[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if 0 <= v13 < 128: a = (a << 8) | v13
+            else: a = wu(a, v13)
+            a <<= 1
+            st8 = 19
+        v14 = v7.remaining_time_to_target_soc
+        if v14 is not None:
+            w, c = _C51[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if 0 <= v14 < 128: a = (a << 8) | v14
+            else: a = wu(a, v14)
+            a <<= 1
+            st8 = 23
+        v15 = v7.remaining_time_to_maximum_soc
+        if v15 is not None:
+            w, c = _C52[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if 0 <= v15 < 128: a = (a << 8) | v15
+            else: a = wu(a, v15)
+            a <<= 1
+            st8 = 27
+        v16 = v7.charging_complete
+        if v16 is not None:
+            w, c = _C53[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v16]) << 1
+            st8 = 31
+        v17 = v7.battery_energy_capacity
+        if v17 is not None:
+            w, c = _C54[st8]
+            a = (a << w) | c
+            if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
+            pass
+            v19 = v17.exponent
+            if v19 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            pass
+            v20 = v17.value
+            if v20 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v19 - -128) << 3
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            pass
+            a <<= 2
+            st8 = 35
+        v21 = v7.inlet_hot
+        if v21 is not None:
+            w, c = _C55[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v21]) << 1
+            st8 = 39
+        w, c = _C56[st8]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory MeterInfoRequested')
-    if o.bpt_dynamic_ac_cl_req_control_mode is not None:
-        v = o.bpt_dynamic_ac_cl_req_control_mode
+        st = 7
+    v22 = o.meter_info_requested
+    if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
+    w, c = _C57[st]
+    a = (a << w) | c
+    st = 11
+    a = (a << 3) | (BOOL[v22]) << 1
+    v23 = o.bpt_dynamic_ac_cl_req_control_mode
+    v24 = o.bpt_scheduled_ac_cl_req_control_mode
+    v25 = o.cl_req_control_mode
+    v26 = o.dynamic_ac_cl_req_control_mode
+    v27 = o.scheduled_ac_cl_req_control_mode
+    if v23 is not None:
         a <<= 3
-        a = _e_BPT_Dynamic_AC_CLReqControlModeType(v, a)
+        a = _e_BPT_Dynamic_AC_CLReqControlModeType(v23, a)
         st = 15
-    elif o.bpt_scheduled_ac_cl_req_control_mode is not None:
-        v = o.bpt_scheduled_ac_cl_req_control_mode
+    elif v24 is not None:
         a = (a << 3) | 1
-        a = _e_BPT_Scheduled_AC_CLReqControlModeType(v, a)
+        a = _e_BPT_Scheduled_AC_CLReqControlModeType(v24, a)
         st = 15
-    elif o.cl_req_control_mode is not None:
-        v = o.cl_req_control_mode
-        a = (a << 3) | 2
-        a = _e_CLReqControlModeType(v, a)
+    elif v25 is not None:
+        if v25.__class__ is not CLReqControlModeType: raise EncFail(f'expected CLReqControlModeType, got {v25.__class__.__name__}')
+        pass
+        a = (a << 4) | 4
         st = 15
-    elif o.dynamic_ac_cl_req_control_mode is not None:
-        v = o.dynamic_ac_cl_req_control_mode
+    elif v26 is not None:
         a = (a << 3) | 3
-        a = _e_Dynamic_AC_CLReqControlModeType(v, a)
+        a = _e_Dynamic_AC_CLReqControlModeType(v26, a)
         st = 15
-    elif o.scheduled_ac_cl_req_control_mode is not None:
-        v = o.scheduled_ac_cl_req_control_mode
+    elif v27 is not None:
         a = (a << 3) | 4
-        a = _e_Scheduled_AC_CLReqControlModeType(v, a)
+        a = _e_Scheduled_AC_CLReqControlModeType(v27, a)
         st = 15
     else:
         raise EncFail('missing mandatory BPT_Dynamic_AC_CLReqControlMode or BPT_Scheduled_AC_CLReqControlMode or CLReqControlMode or Dynamic_AC_CLReqControlMode or Scheduled_AC_CLReqControlMode')
@@ -1309,7 +2505,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S36, 6)
+            f_session_id, r = sl2(B, r, _S58, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -1321,14 +2517,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S37, 6)
+            f_time_stamp, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T38[(B >> r) & 3]
+        r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
@@ -1338,39 +2534,58 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MessageHeaderType(B, r0)
+    r -= 8; f_time_stamp = (B >> r) & 255
+    if f_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T35[c & 3]
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.time_stamp is not None:
-        v = o.time_stamp
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeStamp')
-    if o.signature is not None:
-        v = o.signature
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    v3 = o.time_stamp
+    if v3 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.signature
+    if v4 is not None:
         a <<= 2
-        a = _e_SignatureType(v, a)
+        a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C39[st]
+    w, c = _C46[st]
     a = (a << w) | c
     return a
 
 def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -1384,13 +2599,13 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     f_signature_value = None
     if k == 2:
         f_signature_value, r = _d_SignatureValueType(B, r)
-        r -= 2; k = _T41[(B >> r) & 3]
+        r -= 2; k = _T61[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
         f_key_info, r = _d_KeyInfoType(B, r)
-        r -= 2; k = _T42[(B >> r) & 3]
+        r -= 2; k = _T62[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
@@ -1400,41 +2615,107 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T42[(B >> r) & 3]
+        r -= 2; k = _T62[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T32[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T60[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T12[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T61[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T62[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T62[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C43[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C63[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C64[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C44[st]
+            w, c = _C65[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1444,12 +2725,12 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C45[st]
+    w, c = _C66[st]
     a = (a << w) | c
     return a
 
 def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -1475,33 +2756,107 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T46[(B >> r) & 3]
+        r -= 2; k = _T67[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T32[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T68[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T69[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T70[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T71[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T72[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T73[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T6[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T67[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C47[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C74[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -1523,21 +2878,22 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T48[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1546,75 +2902,75 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T49[(B >> r) & 7]
+        r -= 3; k = _T76[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S50, 6)
+            f_hmac_output_length, r = sl2(B, r, _S77, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T48[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C51[st]
+    w, c = _C78[st]
     a = (a << w) | c
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T52[(B >> r) & 7]
+    r -= 3; k = _T68[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T53[(B >> r) & 7]
+        r -= 3; k = _T69[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T54[(B >> r) & 3]
+        r -= 2; k = _T70[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T56[(B >> r) & 1]
+        r -= 1; k = _T72[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T57[(B >> r) & 1]
+        r -= 1; k = _T73[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S58, 6)
+            f_digest_value, r = sl2(B, r, _S79, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -1625,49 +2981,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T68[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T69[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T70[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T71[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T72[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T73[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T6[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
-        w, c = _C59[st]
+    v3 = o.type
+    if v3 is not None:
+        w, c = _C80[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.uri is not None:
-        v = o.uri
-        w, c = _C60[st]
+    v4 = o.uri
+    if v4 is not None:
+        w, c = _C81[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
-    if o.transforms is not None:
-        v = o.transforms
-        w, c = _C61[st]
+    v5 = o.transforms
+    if v5 is not None:
+        w, c = _C82[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v5, a)
         st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
-        w, c = _C62[st]
-        a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C83[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
@@ -1681,13 +3075,32 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T63[(B >> r) & 3]
+        r -= 2; k = _T84[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T84[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -1700,7 +3113,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -1709,7 +3122,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T49[(B >> r) & 7]
+        r -= 3; k = _T76[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -1718,7 +3131,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, r = sl2(B, r, _S85, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1727,19 +3140,20 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T49[(B >> r) & 7]
+        r -= 3; k = _T76[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -1762,26 +3176,27 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T48[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
 def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -1791,36 +3206,53 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S58, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S79, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C65[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C64[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
 def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
-    r -= 4; k = _T66[(B >> r) & 15]
+    r -= 4; k = _T86[(B >> r) & 15]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 4; k = _T67[(B >> r) & 15]
+        r -= 4; k = _T87[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
     f_retrieval_method = []
@@ -1833,7 +3265,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, r = sl2(B, r, _S85, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1857,7 +3289,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, r = sl2(B, r, _S85, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1866,22 +3298,25 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         else:
             break
         n += 1
-        r -= 4; k = _T68[(B >> r) & 15]
+        r -= 4; k = _T88[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
         if n == 0:
-            w, c = _C69[st]
+            w, c = _C89[st]
             a = (a << w) | c
         elif True:
             a <<= 4
@@ -1893,7 +3328,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.key_value:
         if n == 0:
-            w, c = _C70[st]
+            w, c = _C90[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 1
@@ -1903,7 +3338,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.retrieval_method:
         if n == 0:
-            w, c = _C71[st]
+            w, c = _C91[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 2
@@ -1913,7 +3348,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.x509_data:
         if n == 0:
-            w, c = _C72[st]
+            w, c = _C92[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 3
@@ -1923,7 +3358,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.pgp_data:
         if n == 0:
-            w, c = _C73[st]
+            w, c = _C93[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 4
@@ -1933,7 +3368,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.spki_data:
         if n == 0:
-            w, c = _C74[st]
+            w, c = _C94[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 5
@@ -1943,7 +3378,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.mgmt_data:
         if n == 0:
-            w, c = _C75[st]
+            w, c = _C95[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 6
@@ -1960,31 +3395,45 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return a
 
 def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
-    r -= 3; k = _T76[(B >> r) & 7]
+    r -= 3; k = _T96[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
         f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
-        r -= 2; k = _T77[(B >> r) & 3]
+        r -= 2; k = _T97[(B >> r) & 3]
     elif k == 1:
         f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
-        r -= 2; k = _T77[(B >> r) & 3]
+        r -= 2; k = _T97[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -1992,6 +3441,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -2002,7 +3454,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S58, 6)
+            f_modulus, r = sl2(B, r, _S79, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -2014,7 +3466,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S58, 6)
+            f_exponent, r = sl2(B, r, _S79, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -2025,39 +3477,43 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T78[(B >> r) & 7]
+    r -= 3; k = _T98[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T79[(B >> r) & 3]
+        r -= 2; k = _T99[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T38[(B >> r) & 3]
+        r -= 2; k = _T35[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
@@ -2065,31 +3521,53 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T98[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T99[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T35[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
-        w, c = _C80[st]
+    v3 = o.uri
+    if v3 is not None:
+        w, c = _C100[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
-        w, c = _C81[st]
+    v4 = o.transforms
+    if v4 is not None:
+        w, c = _C101[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C82[st]
+    w, c = _C102[st]
     a = (a << w) | c
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T83[(B >> r) & 7]
+    r -= 3; k = _T103[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -2103,7 +3581,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S58, 6)
+                v, r = sl2(B, r, _S79, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2112,7 +3590,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, r = sl2(B, r, _S85, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2121,7 +3599,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S58, 6)
+                v, r = sl2(B, r, _S79, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2130,7 +3608,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S58, 6)
+                v, r = sl2(B, r, _S79, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2139,13 +3617,78 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T84[(B >> r) & 7]
+        r -= 3; k = _T104[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T103[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T104[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -2202,7 +3745,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -2212,7 +3755,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S64, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S85, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
@@ -2224,7 +3767,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S50, 6)
+            f_x509_serial_number, r = sl2(B, r, _S77, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -2237,33 +3780,46 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
@@ -2271,131 +3827,137 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
 
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
+
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T85[(B >> r) & 7]
+    r -= 3; k = _T105[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T106[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T87[(B >> r) & 7]
+        r -= 3; k = _T107[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
-        r -= 2; k = _T48[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
-        w, c = _C88[st]
+    v3 = o.id
+    if v3 is not None:
+        w, c = _C108[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
-        w, c = _C89[st]
+    v4 = o.mime_type
+    if v4 is not None:
+        w, c = _C109[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
-    w, c = _C90[st]
+    w, c = _C110[st]
     a = (a << w) | c
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T91[(B >> r) & 15]
+    r -= 4; k = _T36[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S92, 6)
+            f_present_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T93[(B >> r) & 15]
+        r -= 4; k = _T37[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S92, 6)
+            f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T94[(B >> r) & 15]
+        r -= 4; k = _T38[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S92, 6)
+            f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T95[(B >> r) & 15]
+        r -= 4; k = _T39[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S92, 6)
+            f_maximum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T96[(B >> r) & 7]
+        r -= 3; k = _T40[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T98[(B >> r) & 7]
+        r -= 3; k = _T41[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T99[(B >> r) & 7]
+        r -= 3; k = _T42[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T100[(B >> r) & 7]
+        r -= 3; k = _T43[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
@@ -2405,11 +3967,11 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T101[(B >> r) & 3]
+        r -= 2; k = _T44[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T102[(B >> r) & 3]
+        r -= 2; k = _T45[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
@@ -2423,106 +3985,210 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
 
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T36[c & 15]
+    f_present_soc = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_present_soc = (c >> 5) & 127
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T37[c & 15]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_minimum_soc = (c >> 5) & 127
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T38[c & 15]
+    f_target_soc = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_target_soc = (c >> 5) & 127
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T39[c & 15]
+    f_maximum_soc = None
+    if k == 3:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_DisplayParametersType(B, r0)
+        f_maximum_soc = (c >> 4) & 127
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T40[c & 7]
+    f_remaining_time_to_minimum_soc = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
+        if f_remaining_time_to_minimum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T41[c & 7]
+    f_remaining_time_to_target_soc = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
+        if f_remaining_time_to_target_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T42[c & 7]
+    f_remaining_time_to_maximum_soc = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
+        if f_remaining_time_to_maximum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T43[c & 7]
+    f_charging_complete = None
+    if k == 7:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_DisplayParametersType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T44[c & 3]
+    f_battery_energy_capacity = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DisplayParametersType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DisplayParametersType(B, r0)
+        k = _T45[c & 3]
+        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+    f_inlet_hot = None
+    if k == 9:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DisplayParametersType(B, r0)
+        f_inlet_hot = ((c >> 2) & 1) == 1
+        k = _T6[c & 1]
+    if k != -1: return _d_DisplayParametersType(B, r0)
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
-    if o.present_soc is not None:
-        v = o.present_soc
-        a <<= 4
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.present_soc
+    if v2 is not None:
+        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        a = (a << 13) | (v2) << 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        w, c = _C103[st]
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C47[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C104[st]
+    v4 = o.target_soc
+    if v4 is not None:
+        w, c = _C48[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.maximum_soc is not None:
-        v = o.maximum_soc
-        w, c = _C105[st]
+    v5 = o.maximum_soc
+    if v5 is not None:
+        w, c = _C49[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        a = (a << 9) | (v5) << 1
         st = 15
-    if o.remaining_time_to_minimum_soc is not None:
-        v = o.remaining_time_to_minimum_soc
-        w, c = _C106[st]
+    v6 = o.remaining_time_to_minimum_soc
+    if v6 is not None:
+        w, c = _C50[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
         st = 19
-    if o.remaining_time_to_target_soc is not None:
-        v = o.remaining_time_to_target_soc
-        w, c = _C107[st]
+    v7 = o.remaining_time_to_target_soc
+    if v7 is not None:
+        w, c = _C51[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
         a <<= 1
         st = 23
-    if o.remaining_time_to_maximum_soc is not None:
-        v = o.remaining_time_to_maximum_soc
-        w, c = _C108[st]
+    v8 = o.remaining_time_to_maximum_soc
+    if v8 is not None:
+        w, c = _C52[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 27
-    if o.charging_complete is not None:
-        v = o.charging_complete
-        w, c = _C109[st]
+    v9 = o.charging_complete
+    if v9 is not None:
+        w, c = _C53[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v9]) << 1
         st = 31
-    if o.battery_energy_capacity is not None:
-        v = o.battery_energy_capacity
-        w, c = _C110[st]
+    v10 = o.battery_energy_capacity
+    if v10 is not None:
+        w, c = _C54[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 35
-    if o.inlet_hot is not None:
-        v = o.inlet_hot
-        w, c = _C111[st]
+    v14 = o.inlet_hot
+    if v14 is not None:
+        w, c = _C55[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C112[st]
+    w, c = _C56[st]
     a = (a << w) | c
     return a
 
 def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S97, 6)
+            f_departure_time, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
@@ -2545,7 +4211,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     f_ev_minimum_energy_request = None
     if k == 3:
         f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T56[(B >> r) & 1]
+        r -= 1; k = _T72[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
@@ -2643,163 +4309,883 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
 
+def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+    f_ev_target_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T32[c & 1]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_minimum_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T72[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T113[c & 3]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T114[c & 3]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T115[c & 1]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T116[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T117[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T118[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    f_ev_present_active_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T119[c & 3]
+        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_present_active_power_l2 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T120[c & 3]
+        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_ev_present_active_power_l3 = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T121[c & 1]
+        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    f_ev_present_reactive_power = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T122[c & 3]
+        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_present_reactive_power_l2 = None
+    if k == 14:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T123[c & 3]
+        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+    f_ev_present_reactive_power_l3 = None
+    if k == 15:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T124[c & 1]
+        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+    f_ev_maximum_discharge_power = None
+    if k == 16:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i16_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i16_value = (B >> r) & 511
+        if i16_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+            else: i16_value = (x << 7) | (i16_value & 127)
+        elif i16_value > 255: i16_value = 255 - i16_value
+        if i16_value < -32768 or i16_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T125[c & 3]
+        f_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_discharge_power_l2 = None
+    if k == 17:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i17_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i17_value = (B >> r) & 511
+        if i17_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+            else: i17_value = (x << 7) | (i17_value & 127)
+        elif i17_value > 255: i17_value = 255 - i17_value
+        if i17_value < -32768 or i17_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T126[c & 3]
+        f_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+    f_ev_maximum_discharge_power_l3 = None
+    if k == 18:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i18_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i18_value = (B >> r) & 511
+        if i18_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+            else: i18_value = (x << 7) | (i18_value & 127)
+        elif i18_value > 255: i18_value = 255 - i18_value
+        if i18_value < -32768 or i18_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T127[c & 1]
+        f_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+    f_ev_minimum_discharge_power = None
+    if k == 19:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i19_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i19_value = (B >> r) & 511
+        if i19_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+            else: i19_value = (x << 7) | (i19_value & 127)
+        elif i19_value > 255: i19_value = 255 - i19_value
+        if i19_value < -32768 or i19_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T128[c & 7]
+        f_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_minimum_discharge_power_l2 = None
+    if k == 20:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i20_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i20_value = (B >> r) & 511
+        if i20_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+            else: i20_value = (x << 7) | (i20_value & 127)
+        elif i20_value > 255: i20_value = 255 - i20_value
+        if i20_value < -32768 or i20_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T129[c & 7]
+        f_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+    f_ev_minimum_discharge_power_l3 = None
+    if k == 21:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i21_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i21_value = (B >> r) & 511
+        if i21_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+            elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+            else: i21_value = (x << 7) | (i21_value & 127)
+        elif i21_value > 255: i21_value = 255 - i21_value
+        if i21_value < -32768 or i21_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T130[c & 3]
+        f_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+    f_ev_maximum_v2_x_energy_request = None
+    if k == 22:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i22_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i22_value = (B >> r) & 511
+        if i22_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+            elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
+            else: i22_value = (x << 7) | (i22_value & 127)
+        elif i22_value > 255: i22_value = 255 - i22_value
+        if i22_value < -32768 or i22_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T131[c & 3]
+        f_ev_maximum_v2_x_energy_request = RationalNumberType(i22_exponent, i22_value)
+    f_ev_minimum_v2_x_energy_request = None
+    if k == 23:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        i23_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i23_value = (B >> r) & 511
+        if i23_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+            elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
+            else: i23_value = (x << 7) | (i23_value & 127)
+        elif i23_value > 255: i23_value = 255 - i23_value
+        if i23_value < -32768 or i23_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_minimum_v2_x_energy_request = RationalNumberType(i23_exponent, i23_value)
+    if k != -1: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
+    return BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+
 def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        w, c = _C132[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetEnergyRequest')
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumEnergyRequest')
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumEnergyRequest')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v3 = o.ev_target_energy_request
+    if v3 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+    w, c = _C132[st]
+    a = (a << w) | c
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    v7 = o.ev_maximum_energy_request
+    if v7 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+    if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.exponent
+    if v9 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    pass
+    v10 = v7.value
+    if v10 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v9 - -128) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    st = 11
+    v11 = o.ev_minimum_energy_request
+    if v11 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+    if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+    pass
+    v13 = v11.exponent
+    if v13 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    pass
+    v14 = v11.value
+    if v14 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v13 - -128) << 3
+    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if 0 <= v14 < 128: a = (a << 9) | v14
+    elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+    else: a = wi(a, v14)
+    pass
+    st = 15
+    v15 = o.ev_maximum_charge_power
+    if v15 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+    pass
+    v17 = v15.exponent
+    if v17 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    pass
+    v18 = v15.value
+    if v18 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v17 - -128) << 3
+    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if 0 <= v18 < 128: a = (a << 9) | v18
+    elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+    else: a = wi(a, v18)
+    pass
+    st = 19
+    a <<= 2
+    v19 = o.ev_maximum_charge_power_l2
+    if v19 is not None:
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 23
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v23 = o.ev_maximum_charge_power_l3
+    if v23 is not None:
         w, c = _C133[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        w, c = _C134[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+        if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.exponent
+        if v25 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        pass
+        v26 = v23.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v25 - -128) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 27
+    v27 = o.ev_minimum_charge_power
+    if v27 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    w, c = _C134[st]
+    a = (a << w) | c
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 31
+    a <<= 2
+    v31 = o.ev_minimum_charge_power_l2
+    if v31 is not None:
+        if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+        pass
+        v33 = v31.exponent
+        if v33 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        pass
+        v34 = v31.value
+        if v34 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v33 - -128) << 3
+        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if 0 <= v34 < 128: a = (a << 9) | v34
+        elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+        else: a = wi(a, v34)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v35 = o.ev_minimum_charge_power_l3
+    if v35 is not None:
         w, c = _C135[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    if o.ev_present_active_power is not None:
-        v = o.ev_present_active_power
-        w, c = _C136[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVPresentActivePower')
-    if o.ev_present_active_power_l2 is not None:
-        v = o.ev_present_active_power_l2
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 39
+    v39 = o.ev_present_active_power
+    if v39 is None: raise EncFail('missing mandatory EVPresentActivePower')
+    w, c = _C136[st]
+    a = (a << w) | c
+    if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+    pass
+    v41 = v39.exponent
+    if v41 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    pass
+    v42 = v39.value
+    if v42 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v41 - -128) << 3
+    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if 0 <= v42 < 128: a = (a << 9) | v42
+    elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+    else: a = wi(a, v42)
+    pass
+    st = 43
+    a <<= 2
+    v43 = o.ev_present_active_power_l2
+    if v43 is not None:
+        if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.exponent
+        if v45 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        pass
+        v46 = v43.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v45 - -128) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
+        pass
+        a <<= 2
         st = 47
-    if o.ev_present_active_power_l3 is not None:
-        v = o.ev_present_active_power_l3
+    v47 = o.ev_present_active_power_l3
+    if v47 is not None:
         w, c = _C137[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 51
-    if o.ev_present_reactive_power is not None:
-        v = o.ev_present_reactive_power
-        w, c = _C138[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 55
-    else:
-        raise EncFail('missing mandatory EVPresentReactivePower')
-    if o.ev_present_reactive_power_l2 is not None:
-        v = o.ev_present_reactive_power_l2
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 51
+    v51 = o.ev_present_reactive_power
+    if v51 is None: raise EncFail('missing mandatory EVPresentReactivePower')
+    w, c = _C138[st]
+    a = (a << w) | c
+    if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+    pass
+    v53 = v51.exponent
+    if v53 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+    pass
+    v54 = v51.value
+    if v54 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v53 - -128) << 3
+    if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+    if 0 <= v54 < 128: a = (a << 9) | v54
+    elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+    else: a = wi(a, v54)
+    pass
+    st = 55
+    a <<= 2
+    v55 = o.ev_present_reactive_power_l2
+    if v55 is not None:
+        if v55.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v55.__class__.__name__}')
+        pass
+        v57 = v55.exponent
+        if v57 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        pass
+        v58 = v55.value
+        if v58 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v57 - -128) << 3
+        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if 0 <= v58 < 128: a = (a << 9) | v58
+        elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
+        else: a = wi(a, v58)
+        pass
+        a <<= 2
         st = 59
-    if o.ev_present_reactive_power_l3 is not None:
-        v = o.ev_present_reactive_power_l3
+    v59 = o.ev_present_reactive_power_l3
+    if v59 is not None:
         w, c = _C139[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 63
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
-        w, c = _C140[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 67
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargePower')
-    if o.ev_maximum_discharge_power_l2 is not None:
-        v = o.ev_maximum_discharge_power_l2
+        if v59.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v59.__class__.__name__}')
+        pass
+        v61 = v59.exponent
+        if v61 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        pass
+        v62 = v59.value
+        if v62 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v61 - -128) << 3
+        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if 0 <= v62 < 128: a = (a << 9) | v62
+        elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
+        else: a = wi(a, v62)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 63
+    v63 = o.ev_maximum_discharge_power
+    if v63 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+    w, c = _C140[st]
+    a = (a << w) | c
+    if v63.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v63.__class__.__name__}')
+    pass
+    v65 = v63.exponent
+    if v65 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+    pass
+    v66 = v63.value
+    if v66 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v65 - -128) << 3
+    if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+    if 0 <= v66 < 128: a = (a << 9) | v66
+    elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
+    else: a = wi(a, v66)
+    pass
+    st = 67
+    a <<= 2
+    v67 = o.ev_maximum_discharge_power_l2
+    if v67 is not None:
+        if v67.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v67.__class__.__name__}')
+        pass
+        v69 = v67.exponent
+        if v69 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v69 <= 127: raise EncFail(f'{v69!r} outside -128..127')
+        pass
+        v70 = v67.value
+        if v70 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v69 - -128) << 3
+        if v70 < -32768 or v70 > 32767: raise EncFail(f'{v70!r} outside -32768..32767')
+        if 0 <= v70 < 128: a = (a << 9) | v70
+        elif -129 < v70 < 0: a = (a << 9) | (255 - v70)
+        else: a = wi(a, v70)
+        pass
+        a <<= 2
         st = 71
-    if o.ev_maximum_discharge_power_l3 is not None:
-        v = o.ev_maximum_discharge_power_l3
+    v71 = o.ev_maximum_discharge_power_l3
+    if v71 is not None:
         w, c = _C141[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v71.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v71.__class__.__name__}')
+        pass
+        v73 = v71.exponent
+        if v73 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+        pass
+        v74 = v71.value
+        if v74 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v73 - -128) << 3
+        if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+        if 0 <= v74 < 128: a = (a << 9) | v74
+        elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
+        else: a = wi(a, v74)
+        pass
+        a <<= 2
         st = 75
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
-        w, c = _C142[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 79
-    else:
-        raise EncFail('missing mandatory EVMinimumDischargePower')
-    if o.ev_minimum_discharge_power_l2 is not None:
-        v = o.ev_minimum_discharge_power_l2
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v75 = o.ev_minimum_discharge_power
+    if v75 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+    w, c = _C142[st]
+    a = (a << w) | c
+    if v75.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v75.__class__.__name__}')
+    pass
+    v77 = v75.exponent
+    if v77 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+    pass
+    v78 = v75.value
+    if v78 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v77 - -128) << 3
+    if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+    if 0 <= v78 < 128: a = (a << 9) | v78
+    elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
+    else: a = wi(a, v78)
+    pass
+    st = 79
+    a <<= 2
+    v79 = o.ev_minimum_discharge_power_l2
+    if v79 is not None:
+        if v79.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v79.__class__.__name__}')
+        pass
+        v81 = v79.exponent
+        if v81 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+        pass
+        v82 = v79.value
+        if v82 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v81 - -128) << 3
+        if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+        if 0 <= v82 < 128: a = (a << 9) | v82
+        elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
+        else: a = wi(a, v82)
+        pass
+        a <<= 2
         st = 83
-    if o.ev_minimum_discharge_power_l3 is not None:
-        v = o.ev_minimum_discharge_power_l3
+    v83 = o.ev_minimum_discharge_power_l3
+    if v83 is not None:
         w, c = _C143[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v83.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v83.__class__.__name__}')
+        pass
+        v85 = v83.exponent
+        if v85 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v85 <= 127: raise EncFail(f'{v85!r} outside -128..127')
+        pass
+        v86 = v83.value
+        if v86 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v85 - -128) << 3
+        if v86 < -32768 or v86 > 32767: raise EncFail(f'{v86!r} outside -32768..32767')
+        if 0 <= v86 < 128: a = (a << 9) | v86
+        elif -129 < v86 < 0: a = (a << 9) | (255 - v86)
+        else: a = wi(a, v86)
+        pass
+        a <<= 2
         st = 87
-    if o.ev_maximum_v2_x_energy_request is not None:
-        v = o.ev_maximum_v2_x_energy_request
+    v87 = o.ev_maximum_v2_x_energy_request
+    if v87 is not None:
         w, c = _C144[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v87.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v87.__class__.__name__}')
+        pass
+        v89 = v87.exponent
+        if v89 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v89 <= 127: raise EncFail(f'{v89!r} outside -128..127')
+        pass
+        v90 = v87.value
+        if v90 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v89 - -128) << 3
+        if v90 < -32768 or v90 > 32767: raise EncFail(f'{v90!r} outside -32768..32767')
+        if 0 <= v90 < 128: a = (a << 9) | v90
+        elif -129 < v90 < 0: a = (a << 9) | (255 - v90)
+        else: a = wi(a, v90)
+        pass
+        a <<= 2
         st = 91
-    if o.ev_minimum_v2_x_energy_request is not None:
-        v = o.ev_minimum_v2_x_energy_request
+    v91 = o.ev_minimum_v2_x_energy_request
+    if v91 is not None:
         w, c = _C145[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v91.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v91.__class__.__name__}')
+        pass
+        v93 = v91.exponent
+        if v93 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v93 <= 127: raise EncFail(f'{v93!r} outside -128..127')
+        pass
+        v94 = v91.value
+        if v94 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v93 - -128) << 3
+        if v94 < -32768 or v94 > 32767: raise EncFail(f'{v94!r} outside -32768..32767')
+        if 0 <= v94 < 128: a = (a << 9) | v94
+        elif -129 < v94 < 0: a = (a << 9) | (255 - v94)
+        else: a = wi(a, v94)
+        pass
+        a <<= 2
         st = 95
     w, c = _C146[st]
     a = (a << w) | c
@@ -2896,133 +5282,789 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
 
+def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T147[c & 15]
+    f_ev_target_energy_request = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T148[c & 15]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T149[c & 15]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T150[c & 7]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    f_ev_maximum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T151[c & 7]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T152[c & 7]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T153[c & 7]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T154[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T155[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T156[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    f_ev_present_active_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T157[c & 15]
+        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+    f_ev_present_active_power_l2 = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T158[c & 15]
+        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_ev_present_active_power_l3 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T159[c & 15]
+        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    f_ev_present_reactive_power = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T160[c & 15]
+        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+    f_ev_present_reactive_power_l2 = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T161[c & 15]
+        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+    f_ev_present_reactive_power_l3 = None
+    if k == 14:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T162[c & 7]
+        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+    f_ev_maximum_discharge_power = None
+    if k == 15:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i16_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i16_value = (B >> r) & 511
+        if i16_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+            else: i16_value = (x << 7) | (i16_value & 127)
+        elif i16_value > 255: i16_value = 255 - i16_value
+        if i16_value < -32768 or i16_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T163[c & 7]
+        f_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+    f_ev_maximum_discharge_power_l2 = None
+    if k == 16:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i17_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i17_value = (B >> r) & 511
+        if i17_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+            else: i17_value = (x << 7) | (i17_value & 127)
+        elif i17_value > 255: i17_value = 255 - i17_value
+        if i17_value < -32768 or i17_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T164[c & 7]
+        f_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+    f_ev_maximum_discharge_power_l3 = None
+    if k == 17:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i18_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i18_value = (B >> r) & 511
+        if i18_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+            else: i18_value = (x << 7) | (i18_value & 127)
+        elif i18_value > 255: i18_value = 255 - i18_value
+        if i18_value < -32768 or i18_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T165[c & 7]
+        f_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+    f_ev_minimum_discharge_power = None
+    if k == 18:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i19_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i19_value = (B >> r) & 511
+        if i19_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+            else: i19_value = (x << 7) | (i19_value & 127)
+        elif i19_value > 255: i19_value = 255 - i19_value
+        if i19_value < -32768 or i19_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T166[c & 3]
+        f_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+    f_ev_minimum_discharge_power_l2 = None
+    if k == 19:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i20_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i20_value = (B >> r) & 511
+        if i20_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+            else: i20_value = (x << 7) | (i20_value & 127)
+        elif i20_value > 255: i20_value = 255 - i20_value
+        if i20_value < -32768 or i20_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T167[c & 3]
+        f_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+    f_ev_minimum_discharge_power_l3 = None
+    if k == 20:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        i21_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i21_value = (B >> r) & 511
+        if i21_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+            elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+            else: i21_value = (x << 7) | (i21_value & 127)
+        elif i21_value > 255: i21_value = 255 - i21_value
+        if i21_value < -32768 or i21_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+    if k != -1: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
+    return BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+
 def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v2 = o.ev_target_energy_request
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
+    v6 = o.ev_maximum_energy_request
+    if v6 is not None:
         w, c = _C168[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
+    v10 = o.ev_minimum_energy_request
+    if v10 is not None:
         w, c = _C169[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
+    v14 = o.ev_maximum_charge_power
+    if v14 is not None:
         w, c = _C170[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v18 = o.ev_maximum_charge_power_l2
+    if v18 is not None:
         w, c = _C171[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v22 = o.ev_maximum_charge_power_l3
+    if v22 is not None:
         w, c = _C172[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
+    v26 = o.ev_minimum_charge_power
+    if v26 is not None:
         w, c = _C173[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+    v30 = o.ev_minimum_charge_power_l2
+    if v30 is not None:
         w, c = _C174[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v34 = o.ev_minimum_charge_power_l3
+    if v34 is not None:
         w, c = _C175[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_present_active_power is not None:
-        v = o.ev_present_active_power
-        w, c = _C176[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVPresentActivePower')
-    if o.ev_present_active_power_l2 is not None:
-        v = o.ev_present_active_power_l2
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v38 = o.ev_present_active_power
+    if v38 is None: raise EncFail('missing mandatory EVPresentActivePower')
+    w, c = _C176[st]
+    a = (a << w) | c
+    if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+    pass
+    v40 = v38.exponent
+    if v40 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    pass
+    v41 = v38.value
+    if v41 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v40 - -128) << 3
+    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if 0 <= v41 < 128: a = (a << 9) | v41
+    elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+    else: a = wi(a, v41)
+    pass
+    st = 39
+    a <<= 2
+    v42 = o.ev_present_active_power_l2
+    if v42 is not None:
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.ev_present_active_power_l3 is not None:
-        v = o.ev_present_active_power_l3
+    v46 = o.ev_present_active_power_l3
+    if v46 is not None:
         w, c = _C177[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        a <<= 2
         st = 47
-    if o.ev_present_reactive_power is not None:
-        v = o.ev_present_reactive_power
+    v50 = o.ev_present_reactive_power
+    if v50 is not None:
         w, c = _C178[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v50.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v50.__class__.__name__}')
+        pass
+        v52 = v50.exponent
+        if v52 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        pass
+        v53 = v50.value
+        if v53 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v52 - -128) << 3
+        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if 0 <= v53 < 128: a = (a << 9) | v53
+        elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
+        else: a = wi(a, v53)
+        pass
+        a <<= 2
         st = 51
-    if o.ev_present_reactive_power_l2 is not None:
-        v = o.ev_present_reactive_power_l2
+    v54 = o.ev_present_reactive_power_l2
+    if v54 is not None:
         w, c = _C179[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v54.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v54.__class__.__name__}')
+        pass
+        v56 = v54.exponent
+        if v56 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        pass
+        v57 = v54.value
+        if v57 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v56 - -128) << 3
+        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if 0 <= v57 < 128: a = (a << 9) | v57
+        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
+        else: a = wi(a, v57)
+        pass
+        a <<= 2
         st = 55
-    if o.ev_present_reactive_power_l3 is not None:
-        v = o.ev_present_reactive_power_l3
+    v58 = o.ev_present_reactive_power_l3
+    if v58 is not None:
         w, c = _C180[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v58.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v58.__class__.__name__}')
+        pass
+        v60 = v58.exponent
+        if v60 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        pass
+        v61 = v58.value
+        if v61 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v60 - -128) << 3
+        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if 0 <= v61 < 128: a = (a << 9) | v61
+        elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
+        else: a = wi(a, v61)
+        pass
+        a <<= 2
         st = 59
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
+    v62 = o.ev_maximum_discharge_power
+    if v62 is not None:
         w, c = _C181[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v62.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v62.__class__.__name__}')
+        pass
+        v64 = v62.exponent
+        if v64 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v64 <= 127: raise EncFail(f'{v64!r} outside -128..127')
+        pass
+        v65 = v62.value
+        if v65 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v64 - -128) << 3
+        if v65 < -32768 or v65 > 32767: raise EncFail(f'{v65!r} outside -32768..32767')
+        if 0 <= v65 < 128: a = (a << 9) | v65
+        elif -129 < v65 < 0: a = (a << 9) | (255 - v65)
+        else: a = wi(a, v65)
+        pass
+        a <<= 2
         st = 63
-    if o.ev_maximum_discharge_power_l2 is not None:
-        v = o.ev_maximum_discharge_power_l2
+    v66 = o.ev_maximum_discharge_power_l2
+    if v66 is not None:
         w, c = _C182[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v66.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v66.__class__.__name__}')
+        pass
+        v68 = v66.exponent
+        if v68 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v68 <= 127: raise EncFail(f'{v68!r} outside -128..127')
+        pass
+        v69 = v66.value
+        if v69 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v68 - -128) << 3
+        if v69 < -32768 or v69 > 32767: raise EncFail(f'{v69!r} outside -32768..32767')
+        if 0 <= v69 < 128: a = (a << 9) | v69
+        elif -129 < v69 < 0: a = (a << 9) | (255 - v69)
+        else: a = wi(a, v69)
+        pass
+        a <<= 2
         st = 67
-    if o.ev_maximum_discharge_power_l3 is not None:
-        v = o.ev_maximum_discharge_power_l3
+    v70 = o.ev_maximum_discharge_power_l3
+    if v70 is not None:
         w, c = _C183[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v70.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v70.__class__.__name__}')
+        pass
+        v72 = v70.exponent
+        if v72 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v72 <= 127: raise EncFail(f'{v72!r} outside -128..127')
+        pass
+        v73 = v70.value
+        if v73 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v72 - -128) << 3
+        if v73 < -32768 or v73 > 32767: raise EncFail(f'{v73!r} outside -32768..32767')
+        if 0 <= v73 < 128: a = (a << 9) | v73
+        elif -129 < v73 < 0: a = (a << 9) | (255 - v73)
+        else: a = wi(a, v73)
+        pass
+        a <<= 2
         st = 71
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
+    v74 = o.ev_minimum_discharge_power
+    if v74 is not None:
         w, c = _C184[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v74.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v74.__class__.__name__}')
+        pass
+        v76 = v74.exponent
+        if v76 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v76 <= 127: raise EncFail(f'{v76!r} outside -128..127')
+        pass
+        v77 = v74.value
+        if v77 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v76 - -128) << 3
+        if v77 < -32768 or v77 > 32767: raise EncFail(f'{v77!r} outside -32768..32767')
+        if 0 <= v77 < 128: a = (a << 9) | v77
+        elif -129 < v77 < 0: a = (a << 9) | (255 - v77)
+        else: a = wi(a, v77)
+        pass
+        a <<= 2
         st = 75
-    if o.ev_minimum_discharge_power_l2 is not None:
-        v = o.ev_minimum_discharge_power_l2
+    v78 = o.ev_minimum_discharge_power_l2
+    if v78 is not None:
         w, c = _C185[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v78.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v78.__class__.__name__}')
+        pass
+        v80 = v78.exponent
+        if v80 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v80 <= 127: raise EncFail(f'{v80!r} outside -128..127')
+        pass
+        v81 = v78.value
+        if v81 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v80 - -128) << 3
+        if v81 < -32768 or v81 > 32767: raise EncFail(f'{v81!r} outside -32768..32767')
+        if 0 <= v81 < 128: a = (a << 9) | v81
+        elif -129 < v81 < 0: a = (a << 9) | (255 - v81)
+        else: a = wi(a, v81)
+        pass
+        a <<= 2
         st = 79
-    if o.ev_minimum_discharge_power_l3 is not None:
-        v = o.ev_minimum_discharge_power_l3
+    v82 = o.ev_minimum_discharge_power_l3
+    if v82 is not None:
         w, c = _C186[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v82.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v82.__class__.__name__}')
+        pass
+        v84 = v82.exponent
+        if v84 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v84 <= 127: raise EncFail(f'{v84!r} outside -128..127')
+        pass
+        v85 = v82.value
+        if v85 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v84 - -128) << 3
+        if v85 < -32768 or v85 > 32767: raise EncFail(f'{v85!r} outside -32768..32767')
+        if 0 <= v85 < 128: a = (a << 9) | v85
+        elif -129 < v85 < 0: a = (a << 9) | (255 - v85)
+        else: a = wi(a, v85)
+        pass
+        a <<= 2
         st = 83
     w, c = _C187[st]
     a = (a << w) | c
@@ -3033,18 +6075,24 @@ def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLReqControlModeType(), r
 
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLReqControlModeType(B, r0)
+    return CLReqControlModeType(), r
+
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
 def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S97, 6)
+            f_departure_time, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
@@ -3067,7 +6115,7 @@ def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
     f_ev_minimum_energy_request = None
     if k == 3:
         f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T56[(B >> r) & 1]
+        r -= 1; k = _T72[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
@@ -3129,113 +6177,587 @@ def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
 
+def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+    f_ev_target_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T32[c & 1]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_minimum_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T72[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T113[c & 3]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T114[c & 3]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T115[c & 1]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T116[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T117[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T118[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    f_ev_present_active_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T119[c & 3]
+        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_present_active_power_l2 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T120[c & 3]
+        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_ev_present_active_power_l3 = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T121[c & 1]
+        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    f_ev_present_reactive_power = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T188[c & 3]
+        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+    else:
+        return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    f_ev_present_reactive_power_l2 = None
+    if k == 14:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T189[c & 3]
+        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+    f_ev_present_reactive_power_l3 = None
+    if k == 15:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+    if k != -1: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
+    return Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+
 def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        w, c = _C190[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetEnergyRequest')
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumEnergyRequest')
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumEnergyRequest')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v3 = o.ev_target_energy_request
+    if v3 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+    w, c = _C190[st]
+    a = (a << w) | c
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    v7 = o.ev_maximum_energy_request
+    if v7 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+    if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.exponent
+    if v9 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    pass
+    v10 = v7.value
+    if v10 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v9 - -128) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    st = 11
+    v11 = o.ev_minimum_energy_request
+    if v11 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+    if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+    pass
+    v13 = v11.exponent
+    if v13 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    pass
+    v14 = v11.value
+    if v14 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v13 - -128) << 3
+    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if 0 <= v14 < 128: a = (a << 9) | v14
+    elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+    else: a = wi(a, v14)
+    pass
+    st = 15
+    v15 = o.ev_maximum_charge_power
+    if v15 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+    pass
+    v17 = v15.exponent
+    if v17 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    pass
+    v18 = v15.value
+    if v18 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v17 - -128) << 3
+    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if 0 <= v18 < 128: a = (a << 9) | v18
+    elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+    else: a = wi(a, v18)
+    pass
+    st = 19
+    a <<= 2
+    v19 = o.ev_maximum_charge_power_l2
+    if v19 is not None:
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 23
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v23 = o.ev_maximum_charge_power_l3
+    if v23 is not None:
         w, c = _C191[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        w, c = _C192[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+        if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.exponent
+        if v25 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        pass
+        v26 = v23.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v25 - -128) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 27
+    v27 = o.ev_minimum_charge_power
+    if v27 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    w, c = _C192[st]
+    a = (a << w) | c
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 31
+    a <<= 2
+    v31 = o.ev_minimum_charge_power_l2
+    if v31 is not None:
+        if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+        pass
+        v33 = v31.exponent
+        if v33 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        pass
+        v34 = v31.value
+        if v34 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v33 - -128) << 3
+        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if 0 <= v34 < 128: a = (a << 9) | v34
+        elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+        else: a = wi(a, v34)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v35 = o.ev_minimum_charge_power_l3
+    if v35 is not None:
         w, c = _C193[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    if o.ev_present_active_power is not None:
-        v = o.ev_present_active_power
-        w, c = _C194[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVPresentActivePower')
-    if o.ev_present_active_power_l2 is not None:
-        v = o.ev_present_active_power_l2
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 39
+    v39 = o.ev_present_active_power
+    if v39 is None: raise EncFail('missing mandatory EVPresentActivePower')
+    w, c = _C194[st]
+    a = (a << w) | c
+    if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+    pass
+    v41 = v39.exponent
+    if v41 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    pass
+    v42 = v39.value
+    if v42 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v41 - -128) << 3
+    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if 0 <= v42 < 128: a = (a << 9) | v42
+    elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+    else: a = wi(a, v42)
+    pass
+    st = 43
+    a <<= 2
+    v43 = o.ev_present_active_power_l2
+    if v43 is not None:
+        if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.exponent
+        if v45 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        pass
+        v46 = v43.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v45 - -128) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
+        pass
+        a <<= 2
         st = 47
-    if o.ev_present_active_power_l3 is not None:
-        v = o.ev_present_active_power_l3
+    v47 = o.ev_present_active_power_l3
+    if v47 is not None:
         w, c = _C195[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 51
-    if o.ev_present_reactive_power is not None:
-        v = o.ev_present_reactive_power
-        w, c = _C196[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 55
-    else:
-        raise EncFail('missing mandatory EVPresentReactivePower')
-    if o.ev_present_reactive_power_l2 is not None:
-        v = o.ev_present_reactive_power_l2
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 51
+    v51 = o.ev_present_reactive_power
+    if v51 is None: raise EncFail('missing mandatory EVPresentReactivePower')
+    w, c = _C196[st]
+    a = (a << w) | c
+    if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+    pass
+    v53 = v51.exponent
+    if v53 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+    pass
+    v54 = v51.value
+    if v54 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v53 - -128) << 3
+    if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+    if 0 <= v54 < 128: a = (a << 9) | v54
+    elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+    else: a = wi(a, v54)
+    pass
+    st = 55
+    a <<= 2
+    v55 = o.ev_present_reactive_power_l2
+    if v55 is not None:
+        if v55.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v55.__class__.__name__}')
+        pass
+        v57 = v55.exponent
+        if v57 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        pass
+        v58 = v55.value
+        if v58 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v57 - -128) << 3
+        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if 0 <= v58 < 128: a = (a << 9) | v58
+        elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
+        else: a = wi(a, v58)
+        pass
+        a <<= 2
         st = 59
-    if o.ev_present_reactive_power_l3 is not None:
-        v = o.ev_present_reactive_power_l3
+    v59 = o.ev_present_reactive_power_l3
+    if v59 is not None:
         w, c = _C197[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v59.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v59.__class__.__name__}')
+        pass
+        v61 = v59.exponent
+        if v61 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        pass
+        v62 = v59.value
+        if v62 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v61 - -128) << 3
+        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if 0 <= v62 < 128: a = (a << 9) | v62
+        elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
+        else: a = wi(a, v62)
+        pass
+        a <<= 2
         st = 63
     w, c = _C198[st]
     a = (a << w) | c
@@ -3308,97 +6830,567 @@ def _d_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
 
+def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T147[c & 15]
+    f_ev_target_energy_request = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T148[c & 15]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T149[c & 15]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T150[c & 7]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    f_ev_maximum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T151[c & 7]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T152[c & 7]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T153[c & 7]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T154[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T155[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T156[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    f_ev_present_active_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T199[c & 7]
+        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+    f_ev_present_active_power_l2 = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T200[c & 7]
+        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_ev_present_active_power_l3 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T201[c & 7]
+        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    f_ev_present_reactive_power = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T202[c & 3]
+        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+    f_ev_present_reactive_power_l2 = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T203[c & 3]
+        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+    f_ev_present_reactive_power_l3 = None
+    if k == 14:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+    if k != -1: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
+    return Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+
 def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v2 = o.ev_target_energy_request
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
+    v6 = o.ev_maximum_energy_request
+    if v6 is not None:
         w, c = _C204[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
+    v10 = o.ev_minimum_energy_request
+    if v10 is not None:
         w, c = _C205[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
+    v14 = o.ev_maximum_charge_power
+    if v14 is not None:
         w, c = _C206[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v18 = o.ev_maximum_charge_power_l2
+    if v18 is not None:
         w, c = _C207[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v22 = o.ev_maximum_charge_power_l3
+    if v22 is not None:
         w, c = _C208[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
+    v26 = o.ev_minimum_charge_power
+    if v26 is not None:
         w, c = _C209[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+    v30 = o.ev_minimum_charge_power_l2
+    if v30 is not None:
         w, c = _C210[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v34 = o.ev_minimum_charge_power_l3
+    if v34 is not None:
         w, c = _C211[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_present_active_power is not None:
-        v = o.ev_present_active_power
-        w, c = _C212[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVPresentActivePower')
-    if o.ev_present_active_power_l2 is not None:
-        v = o.ev_present_active_power_l2
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v38 = o.ev_present_active_power
+    if v38 is None: raise EncFail('missing mandatory EVPresentActivePower')
+    w, c = _C212[st]
+    a = (a << w) | c
+    if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+    pass
+    v40 = v38.exponent
+    if v40 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    pass
+    v41 = v38.value
+    if v41 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v40 - -128) << 3
+    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if 0 <= v41 < 128: a = (a << 9) | v41
+    elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+    else: a = wi(a, v41)
+    pass
+    st = 39
+    a <<= 2
+    v42 = o.ev_present_active_power_l2
+    if v42 is not None:
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.ev_present_active_power_l3 is not None:
-        v = o.ev_present_active_power_l3
+    v46 = o.ev_present_active_power_l3
+    if v46 is not None:
         w, c = _C213[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        a <<= 2
         st = 47
-    if o.ev_present_reactive_power is not None:
-        v = o.ev_present_reactive_power
+    v50 = o.ev_present_reactive_power
+    if v50 is not None:
         w, c = _C214[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v50.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v50.__class__.__name__}')
+        pass
+        v52 = v50.exponent
+        if v52 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        pass
+        v53 = v50.value
+        if v53 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v52 - -128) << 3
+        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if 0 <= v53 < 128: a = (a << 9) | v53
+        elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
+        else: a = wi(a, v53)
+        pass
+        a <<= 2
         st = 51
-    if o.ev_present_reactive_power_l2 is not None:
-        v = o.ev_present_reactive_power_l2
+    v54 = o.ev_present_reactive_power_l2
+    if v54 is not None:
         w, c = _C215[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v54.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v54.__class__.__name__}')
+        pass
+        v56 = v54.exponent
+        if v56 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        pass
+        v57 = v54.value
+        if v57 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v56 - -128) << 3
+        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if 0 <= v57 < 128: a = (a << 9) | v57
+        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
+        else: a = wi(a, v57)
+        pass
+        a <<= 2
         st = 55
-    if o.ev_present_reactive_power_l3 is not None:
-        v = o.ev_present_reactive_power_l3
+    v58 = o.ev_present_reactive_power_l3
+    if v58 is not None:
         w, c = _C216[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v58.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v58.__class__.__name__}')
+        pass
+        v60 = v58.exponent
+        if v60 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        pass
+        v61 = v58.value
+        if v61 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v60 - -128) << 3
+        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if 0 <= v61 < 128: a = (a << 9) | v61
+        elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
+        else: a = wi(a, v61)
+        pass
+        a <<= 2
         st = 59
     w, c = _C217[st]
     a = (a << w) | c
@@ -3463,77 +7455,1059 @@ def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode), r
 
+def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeLoopResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AC_ChargeLoopResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeLoopResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AC_ChargeLoopResType(B, r0)
+    k = _T35[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+    r -= 13; c = (B >> r) & 8191
+    if c & 6160: return _d_AC_ChargeLoopResType(B, r0)
+    f_response_code = (c >> 5) & 63
+    if f_response_code >= 40: return _d_AC_ChargeLoopResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T219[c & 15]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evse_status = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 12; c = (B >> r) & 4095
+        if c & 3632: return _d_AC_ChargeLoopResType(B, r0)
+        i2_evse_notification = (c >> 6) & 7
+        if i2_evse_notification >= 6: return _d_AC_ChargeLoopResType(B, r0)
+        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        k = _T220[c & 15]
+        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+    f_meter_info = None
+    if k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_AC_ChargeLoopResType(B, r0)
+        i3_meter_id, r = rstr(B, r, 32)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
+        if i3_charged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_AC_ChargeLoopResType(B, r0)
+        k = _T224[c & 7]
+        i3_bpt_discharged_energy_reading_wh = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
+            if i3_bpt_discharged_energy_reading_wh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T225[c & 7]
+        i3_capacitive_energy_reading_va_rh = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
+            if i3_capacitive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T226[c & 7]
+        i3_bpt_inductive_energy_reading_va_rh = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+            if i3_bpt_inductive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T227[c & 7]
+        i3_meter_signature = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T228[c & 3]
+        i3_meter_status = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 9; i3_meter_status = (B >> r) & 511
+            if i3_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
+                else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
+            elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T229[c & 3]
+        i3_meter_timestamp = None
+        if k == 7:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 8; i3_meter_timestamp = (B >> r) & 255
+            if i3_meter_timestamp > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            if i3_meter_timestamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T6[c & 1]
+        if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        k = _T221[c & 7]
+        f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
+    f_receipt = None
+    if k == 4:
+        f_receipt, r = _f_ReceiptType(B, r)
+        r -= 3; c = (B >> r) & 7
+        k = _T222[c & 7]
+    f_evse_target_frequency = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+        k = _T223[c & 7]
+        f_evse_target_frequency = RationalNumberType(i4_exponent, i4_value)
+    f_bpt_dynamic_ac_cl_res_control_mode = f_bpt_scheduled_ac_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_ac_cl_res_control_mode = f_scheduled_ac_cl_res_control_mode = None
+    if k == 6:
+        f_bpt_dynamic_ac_cl_res_control_mode, r = _f_BPT_Dynamic_AC_CLResControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    elif k == 7:
+        r -= 4; c = (B >> r) & 15
+        k = _T230[c & 15]
+        i5_evse_target_active_power = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i6_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i6_value = (B >> r) & 511
+            if i6_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+                else: i6_value = (x << 7) | (i6_value & 127)
+            elif i6_value > 255: i6_value = 255 - i6_value
+            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 48: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T231[c & 15]
+            i5_evse_target_active_power = RationalNumberType(i6_exponent, i6_value)
+        i5_evse_target_active_power_l2 = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 48: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T232[c & 15]
+            i5_evse_target_active_power_l2 = RationalNumberType(i7_exponent, i7_value)
+        i5_evse_target_active_power_l3 = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T233[c & 7]
+            i5_evse_target_active_power_l3 = RationalNumberType(i8_exponent, i8_value)
+        i5_evse_target_reactive_power = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T234[c & 7]
+            i5_evse_target_reactive_power = RationalNumberType(i9_exponent, i9_value)
+        i5_evse_target_reactive_power_l2 = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T235[c & 7]
+            i5_evse_target_reactive_power_l2 = RationalNumberType(i10_exponent, i10_value)
+        i5_evse_target_reactive_power_l3 = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T236[c & 7]
+            i5_evse_target_reactive_power_l3 = RationalNumberType(i11_exponent, i11_value)
+        i5_evse_present_active_power = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T237[c & 3]
+            i5_evse_present_active_power = RationalNumberType(i12_exponent, i12_value)
+        i5_evse_present_active_power_l2 = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T238[c & 3]
+            i5_evse_present_active_power_l2 = RationalNumberType(i13_exponent, i13_value)
+        i5_evse_present_active_power_l3 = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T6[c & 1]
+            i5_evse_present_active_power_l3 = RationalNumberType(i14_exponent, i14_value)
+        if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_bpt_scheduled_ac_cl_res_control_mode = BPT_Scheduled_AC_CLResControlModeType(i5_evse_target_active_power, i5_evse_target_active_power_l2, i5_evse_target_active_power_l3, i5_evse_target_reactive_power, i5_evse_target_reactive_power_l2, i5_evse_target_reactive_power_l3, i5_evse_present_active_power, i5_evse_present_active_power_l2, i5_evse_present_active_power_l3)
+    elif k == 8:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AC_ChargeLoopResType(B, r0)
+        k = _T6[c & 1]
+        f_cl_res_control_mode = CLResControlModeType()
+    elif k == 9:
+        f_dynamic_ac_cl_res_control_mode, r = _f_Dynamic_AC_CLResControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    elif k == 10:
+        r -= 4; c = (B >> r) & 15
+        k = _T230[c & 15]
+        i16_evse_target_active_power = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i17_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i17_value = (B >> r) & 511
+            if i17_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+                else: i17_value = (x << 7) | (i17_value & 127)
+            elif i17_value > 255: i17_value = 255 - i17_value
+            if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 48: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T231[c & 15]
+            i16_evse_target_active_power = RationalNumberType(i17_exponent, i17_value)
+        i16_evse_target_active_power_l2 = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i18_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i18_value = (B >> r) & 511
+            if i18_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+                else: i18_value = (x << 7) | (i18_value & 127)
+            elif i18_value > 255: i18_value = 255 - i18_value
+            if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 48: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T232[c & 15]
+            i16_evse_target_active_power_l2 = RationalNumberType(i18_exponent, i18_value)
+        i16_evse_target_active_power_l3 = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i19_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i19_value = (B >> r) & 511
+            if i19_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+                else: i19_value = (x << 7) | (i19_value & 127)
+            elif i19_value > 255: i19_value = 255 - i19_value
+            if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T233[c & 7]
+            i16_evse_target_active_power_l3 = RationalNumberType(i19_exponent, i19_value)
+        i16_evse_target_reactive_power = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i20_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i20_value = (B >> r) & 511
+            if i20_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+                else: i20_value = (x << 7) | (i20_value & 127)
+            elif i20_value > 255: i20_value = 255 - i20_value
+            if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T234[c & 7]
+            i16_evse_target_reactive_power = RationalNumberType(i20_exponent, i20_value)
+        i16_evse_target_reactive_power_l2 = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i21_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i21_value = (B >> r) & 511
+            if i21_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+                else: i21_value = (x << 7) | (i21_value & 127)
+            elif i21_value > 255: i21_value = 255 - i21_value
+            if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T235[c & 7]
+            i16_evse_target_reactive_power_l2 = RationalNumberType(i21_exponent, i21_value)
+        i16_evse_target_reactive_power_l3 = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i22_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i22_value = (B >> r) & 511
+            if i22_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
+                else: i22_value = (x << 7) | (i22_value & 127)
+            elif i22_value > 255: i22_value = 255 - i22_value
+            if i22_value < -32768 or i22_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T236[c & 7]
+            i16_evse_target_reactive_power_l3 = RationalNumberType(i22_exponent, i22_value)
+        i16_evse_present_active_power = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i23_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i23_value = (B >> r) & 511
+            if i23_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
+                else: i23_value = (x << 7) | (i23_value & 127)
+            elif i23_value > 255: i23_value = 255 - i23_value
+            if i23_value < -32768 or i23_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T237[c & 3]
+            i16_evse_present_active_power = RationalNumberType(i23_exponent, i23_value)
+        i16_evse_present_active_power_l2 = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i24_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i24_value = (B >> r) & 511
+            if i24_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i24_value, r = ri(B, r + 8, i24_value)
+                elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
+                else: i24_value = (x << 7) | (i24_value & 127)
+            elif i24_value > 255: i24_value = 255 - i24_value
+            if i24_value < -32768 or i24_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T238[c & 3]
+            i16_evse_present_active_power_l2 = RationalNumberType(i24_exponent, i24_value)
+        i16_evse_present_active_power_l3 = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
+            i25_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i25_value = (B >> r) & 511
+            if i25_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i25_value, r = ri(B, r + 8, i25_value)
+                elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
+                else: i25_value = (x << 7) | (i25_value & 127)
+            elif i25_value > 255: i25_value = 255 - i25_value
+            if i25_value < -32768 or i25_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeLoopResType(B, r0)
+            k = _T6[c & 1]
+            i16_evse_present_active_power_l3 = RationalNumberType(i25_exponent, i25_value)
+        if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_scheduled_ac_cl_res_control_mode = Scheduled_AC_CLResControlModeType(i16_evse_target_active_power, i16_evse_target_active_power_l2, i16_evse_target_active_power_l3, i16_evse_target_reactive_power, i16_evse_target_reactive_power_l2, i16_evse_target_reactive_power_l3, i16_evse_present_active_power, i16_evse_present_active_power_l2, i16_evse_present_active_power_l3)
+    else:
+        return _d_AC_ChargeLoopResType(B, r0)
+    if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+    return AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode), r
+
 def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_status is not None:
-        v = o.evse_status
-        a <<= 4
-        a = _e_EVSEStatusType(v, a)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C46[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
+    v8 = o.evse_status
+    if v8 is not None:
+        if v8.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.notification_max_delay
+        if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 6
+        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
+        pass
+        v11 = v8.evse_notification
+        if v11 is None: raise EncFail('missing mandatory EVSENotification')
+        if v11.__class__ is not evseNotificationType and not (v11.__class__ is int and 0 <= v11 < 6): raise EncFail(f'{v11!r} is not a evseNotificationType')
+        pass
+        a = (a << 8) | (v11) << 2
         st = 11
-    if o.meter_info is not None:
-        v = o.meter_info
-        w, c = _C224[st]
+    v12 = o.meter_info
+    if v12 is not None:
+        w, c = _C239[st]
         a = (a << w) | c
-        a = _e_MeterInfoType(v, a)
+        if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
+        st13 = 0
+        v14 = v12.meter_id
+        if v14 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 2
+        a = wstr(a, v14, 32)
+        st13 = 3
+        v15 = v12.charged_energy_reading_wh
+        if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+        a <<= 3
+        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if 0 <= v15 < 128: a = (a << 8) | v15
+        else: a = wu(a, v15)
+        st13 = 7
+        a <<= 1
+        v16 = v12.bpt_discharged_energy_reading_wh
+        if v16 is not None:
+            a <<= 4
+            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if 0 <= v16 < 128: a = (a << 8) | v16
+            else: a = wu(a, v16)
+            a <<= 1
+            st13 = 11
+        v17 = v12.capacitive_energy_reading_va_rh
+        if v17 is not None:
+            w, c = _C240[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if 0 <= v17 < 128: a = (a << 8) | v17
+            else: a = wu(a, v17)
+            a <<= 1
+            st13 = 15
+        v18 = v12.bpt_inductive_energy_reading_va_rh
+        if v18 is not None:
+            w, c = _C241[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if 0 <= v18 < 128: a = (a << 8) | v18
+            else: a = wu(a, v18)
+            a <<= 1
+            st13 = 19
+        v19 = v12.meter_signature
+        if v19 is not None:
+            w, c = _C242[st13]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v19, 64)
+            a <<= 1
+            st13 = 23
+        v20 = v12.meter_status
+        if v20 is not None:
+            w, c = _C243[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            a <<= 1
+            st13 = 27
+        v21 = v12.meter_timestamp
+        if v21 is not None:
+            w, c = _C244[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if 0 <= v21 < 128: a = (a << 8) | v21
+            else: a = wu(a, v21)
+            a <<= 1
+            st13 = 31
+        w, c = _C245[st13]
+        a = (a << w) | c
         st = 15
-    if o.receipt is not None:
-        v = o.receipt
-        w, c = _C225[st]
+    v22 = o.receipt
+    if v22 is not None:
+        w, c = _C246[st]
         a = (a << w) | c
-        a = _e_ReceiptType(v, a)
+        a = _e_ReceiptType(v22, a)
         st = 19
-    if o.evse_target_frequency is not None:
-        v = o.evse_target_frequency
-        w, c = _C226[st]
+    v23 = o.evse_target_frequency
+    if v23 is not None:
+        w, c = _C247[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.exponent
+        if v25 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        pass
+        v26 = v23.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v25 - -128) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
+        a <<= 2
         st = 23
-    if o.bpt_dynamic_ac_cl_res_control_mode is not None:
-        v = o.bpt_dynamic_ac_cl_res_control_mode
-        w, c = _C227[st]
+    v27 = o.bpt_dynamic_ac_cl_res_control_mode
+    v28 = o.bpt_scheduled_ac_cl_res_control_mode
+    v29 = o.cl_res_control_mode
+    v30 = o.dynamic_ac_cl_res_control_mode
+    v31 = o.scheduled_ac_cl_res_control_mode
+    if v27 is not None:
+        w, c = _C248[st]
         a = (a << w) | c
-        a = _e_BPT_Dynamic_AC_CLResControlModeType(v, a)
+        a = _e_BPT_Dynamic_AC_CLResControlModeType(v27, a)
         st = 27
-    elif o.bpt_scheduled_ac_cl_res_control_mode is not None:
-        v = o.bpt_scheduled_ac_cl_res_control_mode
-        w, c = _C228[st]
+    elif v28 is not None:
+        w, c = _C249[st]
         a = (a << w) | c
-        a = _e_BPT_Scheduled_AC_CLResControlModeType(v, a)
+        if v28.__class__ is not BPT_Scheduled_AC_CLResControlModeType: raise EncFail(f'expected BPT_Scheduled_AC_CLResControlModeType, got {v28.__class__.__name__}')
+        st32 = 0
+        v33 = v28.evse_target_active_power
+        if v33 is not None:
+            if v33.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v33.__class__.__name__}')
+            pass
+            v35 = v33.exponent
+            if v35 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v35 <= 127: raise EncFail(f'{v35!r} outside -128..127')
+            pass
+            v36 = v33.value
+            if v36 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v35 - -128) << 3
+            if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+            if 0 <= v36 < 128: a = (a << 9) | v36
+            elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
+            else: a = wi(a, v36)
+            pass
+            a <<= 2
+            st32 = 3
+        v37 = v28.evse_target_active_power_l2
+        if v37 is not None:
+            w, c = _C250[st32]
+            a = (a << w) | c
+            if v37.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v37.__class__.__name__}')
+            pass
+            v39 = v37.exponent
+            if v39 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v39 <= 127: raise EncFail(f'{v39!r} outside -128..127')
+            pass
+            v40 = v37.value
+            if v40 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v39 - -128) << 3
+            if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+            if 0 <= v40 < 128: a = (a << 9) | v40
+            elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
+            else: a = wi(a, v40)
+            pass
+            a <<= 2
+            st32 = 7
+        v41 = v28.evse_target_active_power_l3
+        if v41 is not None:
+            w, c = _C251[st32]
+            a = (a << w) | c
+            if v41.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v41.__class__.__name__}')
+            pass
+            v43 = v41.exponent
+            if v43 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v43 <= 127: raise EncFail(f'{v43!r} outside -128..127')
+            pass
+            v44 = v41.value
+            if v44 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v43 - -128) << 3
+            if v44 < -32768 or v44 > 32767: raise EncFail(f'{v44!r} outside -32768..32767')
+            if 0 <= v44 < 128: a = (a << 9) | v44
+            elif -129 < v44 < 0: a = (a << 9) | (255 - v44)
+            else: a = wi(a, v44)
+            pass
+            a <<= 2
+            st32 = 11
+        v45 = v28.evse_target_reactive_power
+        if v45 is not None:
+            w, c = _C252[st32]
+            a = (a << w) | c
+            if v45.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v45.__class__.__name__}')
+            pass
+            v47 = v45.exponent
+            if v47 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v47 <= 127: raise EncFail(f'{v47!r} outside -128..127')
+            pass
+            v48 = v45.value
+            if v48 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v47 - -128) << 3
+            if v48 < -32768 or v48 > 32767: raise EncFail(f'{v48!r} outside -32768..32767')
+            if 0 <= v48 < 128: a = (a << 9) | v48
+            elif -129 < v48 < 0: a = (a << 9) | (255 - v48)
+            else: a = wi(a, v48)
+            pass
+            a <<= 2
+            st32 = 15
+        v49 = v28.evse_target_reactive_power_l2
+        if v49 is not None:
+            w, c = _C253[st32]
+            a = (a << w) | c
+            if v49.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v49.__class__.__name__}')
+            pass
+            v51 = v49.exponent
+            if v51 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v51 <= 127: raise EncFail(f'{v51!r} outside -128..127')
+            pass
+            v52 = v49.value
+            if v52 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v51 - -128) << 3
+            if v52 < -32768 or v52 > 32767: raise EncFail(f'{v52!r} outside -32768..32767')
+            if 0 <= v52 < 128: a = (a << 9) | v52
+            elif -129 < v52 < 0: a = (a << 9) | (255 - v52)
+            else: a = wi(a, v52)
+            pass
+            a <<= 2
+            st32 = 19
+        v53 = v28.evse_target_reactive_power_l3
+        if v53 is not None:
+            w, c = _C254[st32]
+            a = (a << w) | c
+            if v53.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v53.__class__.__name__}')
+            pass
+            v55 = v53.exponent
+            if v55 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v55 <= 127: raise EncFail(f'{v55!r} outside -128..127')
+            pass
+            v56 = v53.value
+            if v56 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v55 - -128) << 3
+            if v56 < -32768 or v56 > 32767: raise EncFail(f'{v56!r} outside -32768..32767')
+            if 0 <= v56 < 128: a = (a << 9) | v56
+            elif -129 < v56 < 0: a = (a << 9) | (255 - v56)
+            else: a = wi(a, v56)
+            pass
+            a <<= 2
+            st32 = 23
+        v57 = v28.evse_present_active_power
+        if v57 is not None:
+            w, c = _C255[st32]
+            a = (a << w) | c
+            if v57.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v57.__class__.__name__}')
+            pass
+            v59 = v57.exponent
+            if v59 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v59 <= 127: raise EncFail(f'{v59!r} outside -128..127')
+            pass
+            v60 = v57.value
+            if v60 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v59 - -128) << 3
+            if v60 < -32768 or v60 > 32767: raise EncFail(f'{v60!r} outside -32768..32767')
+            if 0 <= v60 < 128: a = (a << 9) | v60
+            elif -129 < v60 < 0: a = (a << 9) | (255 - v60)
+            else: a = wi(a, v60)
+            pass
+            a <<= 2
+            st32 = 27
+        v61 = v28.evse_present_active_power_l2
+        if v61 is not None:
+            w, c = _C256[st32]
+            a = (a << w) | c
+            if v61.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v61.__class__.__name__}')
+            pass
+            v63 = v61.exponent
+            if v63 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v63 <= 127: raise EncFail(f'{v63!r} outside -128..127')
+            pass
+            v64 = v61.value
+            if v64 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v63 - -128) << 3
+            if v64 < -32768 or v64 > 32767: raise EncFail(f'{v64!r} outside -32768..32767')
+            if 0 <= v64 < 128: a = (a << 9) | v64
+            elif -129 < v64 < 0: a = (a << 9) | (255 - v64)
+            else: a = wi(a, v64)
+            pass
+            a <<= 2
+            st32 = 31
+        v65 = v28.evse_present_active_power_l3
+        if v65 is not None:
+            w, c = _C257[st32]
+            a = (a << w) | c
+            if v65.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v65.__class__.__name__}')
+            pass
+            v67 = v65.exponent
+            if v67 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v67 <= 127: raise EncFail(f'{v67!r} outside -128..127')
+            pass
+            v68 = v65.value
+            if v68 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v67 - -128) << 3
+            if v68 < -32768 or v68 > 32767: raise EncFail(f'{v68!r} outside -32768..32767')
+            if 0 <= v68 < 128: a = (a << 9) | v68
+            elif -129 < v68 < 0: a = (a << 9) | (255 - v68)
+            else: a = wi(a, v68)
+            pass
+            a <<= 2
+            st32 = 35
+        w, c = _C258[st32]
+        a = (a << w) | c
         st = 27
-    elif o.cl_res_control_mode is not None:
-        v = o.cl_res_control_mode
-        w, c = _C229[st]
+    elif v29 is not None:
+        w, c = _C259[st]
         a = (a << w) | c
-        a = _e_CLResControlModeType(v, a)
+        if v29.__class__ is not CLResControlModeType: raise EncFail(f'expected CLResControlModeType, got {v29.__class__.__name__}')
+        pass
+        a <<= 1
         st = 27
-    elif o.dynamic_ac_cl_res_control_mode is not None:
-        v = o.dynamic_ac_cl_res_control_mode
-        w, c = _C230[st]
+    elif v30 is not None:
+        w, c = _C260[st]
         a = (a << w) | c
-        a = _e_Dynamic_AC_CLResControlModeType(v, a)
+        a = _e_Dynamic_AC_CLResControlModeType(v30, a)
         st = 27
-    elif o.scheduled_ac_cl_res_control_mode is not None:
-        v = o.scheduled_ac_cl_res_control_mode
-        w, c = _C231[st]
+    elif v31 is not None:
+        w, c = _C261[st]
         a = (a << w) | c
-        a = _e_Scheduled_AC_CLResControlModeType(v, a)
+        if v31.__class__ is not Scheduled_AC_CLResControlModeType: raise EncFail(f'expected Scheduled_AC_CLResControlModeType, got {v31.__class__.__name__}')
+        st70 = 0
+        v71 = v31.evse_target_active_power
+        if v71 is not None:
+            if v71.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v71.__class__.__name__}')
+            pass
+            v73 = v71.exponent
+            if v73 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+            pass
+            v74 = v71.value
+            if v74 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v73 - -128) << 3
+            if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+            if 0 <= v74 < 128: a = (a << 9) | v74
+            elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
+            else: a = wi(a, v74)
+            pass
+            a <<= 2
+            st70 = 3
+        v75 = v31.evse_target_active_power_l2
+        if v75 is not None:
+            w, c = _C250[st70]
+            a = (a << w) | c
+            if v75.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v75.__class__.__name__}')
+            pass
+            v77 = v75.exponent
+            if v77 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+            pass
+            v78 = v75.value
+            if v78 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v77 - -128) << 3
+            if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+            if 0 <= v78 < 128: a = (a << 9) | v78
+            elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
+            else: a = wi(a, v78)
+            pass
+            a <<= 2
+            st70 = 7
+        v79 = v31.evse_target_active_power_l3
+        if v79 is not None:
+            w, c = _C251[st70]
+            a = (a << w) | c
+            if v79.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v79.__class__.__name__}')
+            pass
+            v81 = v79.exponent
+            if v81 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+            pass
+            v82 = v79.value
+            if v82 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v81 - -128) << 3
+            if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+            if 0 <= v82 < 128: a = (a << 9) | v82
+            elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
+            else: a = wi(a, v82)
+            pass
+            a <<= 2
+            st70 = 11
+        v83 = v31.evse_target_reactive_power
+        if v83 is not None:
+            w, c = _C252[st70]
+            a = (a << w) | c
+            if v83.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v83.__class__.__name__}')
+            pass
+            v85 = v83.exponent
+            if v85 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v85 <= 127: raise EncFail(f'{v85!r} outside -128..127')
+            pass
+            v86 = v83.value
+            if v86 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v85 - -128) << 3
+            if v86 < -32768 or v86 > 32767: raise EncFail(f'{v86!r} outside -32768..32767')
+            if 0 <= v86 < 128: a = (a << 9) | v86
+            elif -129 < v86 < 0: a = (a << 9) | (255 - v86)
+            else: a = wi(a, v86)
+            pass
+            a <<= 2
+            st70 = 15
+        v87 = v31.evse_target_reactive_power_l2
+        if v87 is not None:
+            w, c = _C253[st70]
+            a = (a << w) | c
+            if v87.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v87.__class__.__name__}')
+            pass
+            v89 = v87.exponent
+            if v89 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v89 <= 127: raise EncFail(f'{v89!r} outside -128..127')
+            pass
+            v90 = v87.value
+            if v90 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v89 - -128) << 3
+            if v90 < -32768 or v90 > 32767: raise EncFail(f'{v90!r} outside -32768..32767')
+            if 0 <= v90 < 128: a = (a << 9) | v90
+            elif -129 < v90 < 0: a = (a << 9) | (255 - v90)
+            else: a = wi(a, v90)
+            pass
+            a <<= 2
+            st70 = 19
+        v91 = v31.evse_target_reactive_power_l3
+        if v91 is not None:
+            w, c = _C254[st70]
+            a = (a << w) | c
+            if v91.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v91.__class__.__name__}')
+            pass
+            v93 = v91.exponent
+            if v93 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v93 <= 127: raise EncFail(f'{v93!r} outside -128..127')
+            pass
+            v94 = v91.value
+            if v94 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v93 - -128) << 3
+            if v94 < -32768 or v94 > 32767: raise EncFail(f'{v94!r} outside -32768..32767')
+            if 0 <= v94 < 128: a = (a << 9) | v94
+            elif -129 < v94 < 0: a = (a << 9) | (255 - v94)
+            else: a = wi(a, v94)
+            pass
+            a <<= 2
+            st70 = 23
+        v95 = v31.evse_present_active_power
+        if v95 is not None:
+            w, c = _C255[st70]
+            a = (a << w) | c
+            if v95.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v95.__class__.__name__}')
+            pass
+            v97 = v95.exponent
+            if v97 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v97 <= 127: raise EncFail(f'{v97!r} outside -128..127')
+            pass
+            v98 = v95.value
+            if v98 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v97 - -128) << 3
+            if v98 < -32768 or v98 > 32767: raise EncFail(f'{v98!r} outside -32768..32767')
+            if 0 <= v98 < 128: a = (a << 9) | v98
+            elif -129 < v98 < 0: a = (a << 9) | (255 - v98)
+            else: a = wi(a, v98)
+            pass
+            a <<= 2
+            st70 = 27
+        v99 = v31.evse_present_active_power_l2
+        if v99 is not None:
+            w, c = _C256[st70]
+            a = (a << w) | c
+            if v99.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v99.__class__.__name__}')
+            pass
+            v101 = v99.exponent
+            if v101 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v101 <= 127: raise EncFail(f'{v101!r} outside -128..127')
+            pass
+            v102 = v99.value
+            if v102 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v101 - -128) << 3
+            if v102 < -32768 or v102 > 32767: raise EncFail(f'{v102!r} outside -32768..32767')
+            if 0 <= v102 < 128: a = (a << 9) | v102
+            elif -129 < v102 < 0: a = (a << 9) | (255 - v102)
+            else: a = wi(a, v102)
+            pass
+            a <<= 2
+            st70 = 31
+        v103 = v31.evse_present_active_power_l3
+        if v103 is not None:
+            w, c = _C257[st70]
+            a = (a << w) | c
+            if v103.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v103.__class__.__name__}')
+            pass
+            v105 = v103.exponent
+            if v105 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v105 <= 127: raise EncFail(f'{v105!r} outside -128..127')
+            pass
+            v106 = v103.value
+            if v106 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v105 - -128) << 3
+            if v106 < -32768 or v106 > 32767: raise EncFail(f'{v106!r} outside -32768..32767')
+            if 0 <= v106 < 128: a = (a << 9) | v106
+            elif -129 < v106 < 0: a = (a << 9) | (255 - v106)
+            else: a = wi(a, v106)
+            pass
+            a <<= 2
+            st70 = 35
+        w, c = _C258[st70]
+        a = (a << w) | c
         st = 27
     else:
         raise EncFail('missing mandatory BPT_Dynamic_AC_CLResControlMode or BPT_Scheduled_AC_CLResControlMode or CLResControlMode or Dynamic_AC_CLResControlMode or Scheduled_AC_CLResControlMode')
@@ -3546,7 +8520,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S232, 6)
+            f_notification_max_delay, r = sl2(B, r, _S262, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -3560,7 +8534,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S233, 6)
+            f_evse_notification, r = sl2(B, r, _S263, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -3573,30 +8547,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 227: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 7
+    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseNotificationType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not evseNotificationType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a evseNotificationType')
+    pass
+    a = (a << 8) | (v3) << 2
     return a
 
 def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
@@ -3605,7 +8586,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S234, 6)
+            f_meter_id, r = sl2(B, r, _S264, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -3617,62 +8598,62 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S37, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T235[(B >> r) & 7]
+        r -= 3; k = _T224[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S37, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T236[(B >> r) & 7]
+        r -= 3; k = _T225[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S37, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T237[(B >> r) & 7]
+        r -= 3; k = _T226[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S37, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T238[(B >> r) & 7]
+        r -= 3; k = _T227[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S239, 6)
+            f_meter_signature, r = sl2(B, r, _S265, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T240[(B >> r) & 3]
+        r -= 2; k = _T228[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
@@ -3685,12 +8666,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T241[(B >> r) & 3]
+        r -= 2; k = _T229[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S37, 6)
+            f_meter_timestamp, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -3701,87 +8682,175 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeterInfoType(B, r0)
+    r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
+    if f_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T224[c & 7]
+    f_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if f_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T225[c & 7]
+    f_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if f_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T226[c & 7]
+    f_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if f_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T227[c & 7]
+    f_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T228[c & 3]
+    f_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T229[c & 3]
+    f_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_timestamp = (B >> r) & 255
+        if f_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T6[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.charged_energy_reading_wh is not None:
-        v = o.charged_energy_reading_wh
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargedEnergyReadingWh')
-    if o.bpt_discharged_energy_reading_wh is not None:
-        v = o.bpt_discharged_energy_reading_wh
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    v3 = o.charged_energy_reading_wh
+    if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.bpt_discharged_energy_reading_wh
+    if v4 is not None:
+        a <<= 4
+        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if 0 <= v4 < 128: a = (a << 8) | v4
+        else: a = wu(a, v4)
         a <<= 1
         st = 11
-    if o.capacitive_energy_reading_va_rh is not None:
-        v = o.capacitive_energy_reading_va_rh
+    v5 = o.capacitive_energy_reading_va_rh
+    if v5 is not None:
+        w, c = _C240[st]
+        a = (a << w) | c
+        a <<= 1
+        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        a <<= 1
+        st = 15
+    v6 = o.bpt_inductive_energy_reading_va_rh
+    if v6 is not None:
+        w, c = _C241[st]
+        a = (a << w) | c
+        a <<= 1
+        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
+        a <<= 1
+        st = 19
+    v7 = o.meter_signature
+    if v7 is not None:
         w, c = _C242[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        a = wbin(a, v7, 64)
         a <<= 1
-        st = 15
-    if o.bpt_inductive_energy_reading_va_rh is not None:
-        v = o.bpt_inductive_energy_reading_va_rh
+        st = 23
+    v8 = o.meter_status
+    if v8 is not None:
         w, c = _C243[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
         a <<= 1
-        st = 19
-    if o.meter_signature is not None:
-        v = o.meter_signature
+        st = 27
+    v9 = o.meter_timestamp
+    if v9 is not None:
         w, c = _C244[st]
         a = (a << w) | c
         a <<= 1
-        a = wbin(a, v, 64)
-        a <<= 1
-        st = 23
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C245[st]
-        a = (a << w) | c
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 27
-    if o.meter_timestamp is not None:
-        v = o.meter_timestamp
-        w, c = _C246[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C247[st]
+    w, c = _C245[st]
     a = (a << w) | c
     return a
 
@@ -3791,24 +8860,24 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S37, 6)
+            f_time_anchor, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T248[(B >> r) & 7]
+        r -= 3; k = _T266[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T249[(B >> r) & 7]
+        r -= 3; k = _T267[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T250[(B >> r) & 7]
+        r -= 3; k = _T268[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
@@ -3833,46 +8902,359 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
 
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ReceiptType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_ReceiptType(B, r0)
+    k = _T266[c & 7]
+    f_energy_costs = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T267[c & 7]
+        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
+        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+    f_occupancy_costs = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T268[c & 7]
+        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
+        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+    f_additional_services_costs = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T4[c & 3]
+        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
+        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+    f_overstay_costs = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T5[c & 3]
+        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
+        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+    f_tax_costs = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ReceiptType(B, r0)
+            r -= 8; i13_tax_rule_id = (B >> r) & 255
+            if i13_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
+                else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
+            if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_ReceiptType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ReceiptType(B, r0)
+            i13_amount = RationalNumberType(i14_exponent, i14_value)
+            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            f_tax_costs.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T5[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T6[c & 1]
+    if k != -1: return _d_ReceiptType(B, r0)
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.energy_costs is not None:
-        v = o.energy_costs
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.energy_costs
+    if v3 is not None:
+        if v3.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.amount
+        if v5 is None: raise EncFail('missing mandatory Amount')
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        pass
+        v9 = v3.cost_per_unit
+        if v9 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        pass
         a <<= 3
-        a = _e_DetailedCostType(v, a)
         st = 7
-    if o.occupancy_costs is not None:
-        v = o.occupancy_costs
-        w, c = _C251[st]
+    v13 = o.occupancy_costs
+    if v13 is not None:
+        w, c = _C269[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.amount
+        if v15 is None: raise EncFail('missing mandatory Amount')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        pass
+        v19 = v13.cost_per_unit
+        if v19 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        pass
+        a <<= 3
         st = 11
-    if o.additional_services_costs is not None:
-        v = o.additional_services_costs
-        w, c = _C252[st]
+    v23 = o.additional_services_costs
+    if v23 is not None:
+        w, c = _C270[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.amount
+        if v25 is None: raise EncFail('missing mandatory Amount')
+        if v25.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v25.__class__.__name__}')
+        pass
+        v27 = v25.exponent
+        if v27 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        pass
+        v28 = v25.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v27 - -128) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        pass
+        v29 = v23.cost_per_unit
+        if v29 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v29.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.exponent
+        if v31 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        pass
+        v32 = v29.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -128) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        pass
+        a <<= 3
         st = 15
-    if o.overstay_costs is not None:
-        v = o.overstay_costs
-        w, c = _C253[st]
+    v33 = o.overstay_costs
+    if v33 is not None:
+        w, c = _C271[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.amount
+        if v35 is None: raise EncFail('missing mandatory Amount')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        pass
+        v39 = v33.cost_per_unit
+        if v39 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        pass
+        a <<= 3
         st = 19
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C254[st]
+            w, c = _C272[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -3885,7 +9267,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C255[st]
+    w, c = _C273[st]
     a = (a << w) | c
     return a
 
@@ -3906,23 +9288,73 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedCostType(f_amount, f_cost_per_unit), r
 
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DetailedCostType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DetailedCostType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedCostType(B, r0)
+    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
+    return DetailedCostType(f_amount, f_cost_per_unit), r
+
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
-    st = 0
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Amount')
-    if o.cost_per_unit is not None:
-        v = o.cost_per_unit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CostPerUnit')
-    a <<= 1
+    pass
+    v2 = o.amount
+    if v2 is None: raise EncFail('missing mandatory Amount')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.cost_per_unit
+    if v6 is None: raise EncFail('missing mandatory CostPerUnit')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
@@ -3931,7 +9363,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S256, 6)
+            f_tax_rule_id, r = sl2(B, r, _S274, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -3950,111 +9382,143 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedTaxType(f_tax_rule_id, f_amount), r
 
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DetailedTaxType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_DetailedTaxType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedTaxType(B, r0)
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    return DetailedTaxType(f_tax_rule_id, f_amount), r
+
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
-    st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Amount')
-    a <<= 1
+    pass
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory Amount')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
-    r -= 3; k = _T52[(B >> r) & 7]
+    r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S97, 6)
+            f_departure_time, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T53[(B >> r) & 7]
+        r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S92, 6)
+            f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T54[(B >> r) & 3]
+        r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S92, 6)
+            f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S232, 6)
+            f_ack_max_delay, r = sl2(B, r, _S262, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T56[(B >> r) & 1]
+        r -= 1; k = _T72[(B >> r) & 1]
     f_evse_target_active_power = None
     if k == 4:
         f_evse_target_active_power, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T257[(B >> r) & 15]
+        r -= 4; k = _T275[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVSETargetActivePower')
     f_evse_target_active_power_l2 = None
     if k == 5:
         f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T258[(B >> r) & 15]
+        r -= 4; k = _T276[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 6:
         f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T259[(B >> r) & 7]
+        r -= 3; k = _T277[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 7:
         f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T260[(B >> r) & 7]
+        r -= 3; k = _T278[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 8:
         f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T261[(B >> r) & 7]
+        r -= 3; k = _T279[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 9:
         f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T262[(B >> r) & 7]
+        r -= 3; k = _T280[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 10:
         f_evse_present_active_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T263[(B >> r) & 3]
+        r -= 2; k = _T281[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 11:
         f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T264[(B >> r) & 3]
+        r -= 2; k = _T282[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 12:
         f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
@@ -4062,138 +9526,458 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
 
+def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T68[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T69[c & 7]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        f_minimum_soc = (c >> 3) & 127
+        if f_minimum_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T70[c & 3]
+    f_target_soc = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        f_target_soc = (c >> 3) & 127
+        if f_target_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T71[c & 3]
+    f_ack_max_delay = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 8; f_ack_max_delay = (B >> r) & 255
+        if f_ack_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        if f_ack_max_delay > 65535: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T72[c & 1]
+    f_evse_target_active_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T275[c & 15]
+        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+    f_evse_target_active_power_l2 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T276[c & 15]
+        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_target_active_power_l3 = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T277[c & 7]
+        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_target_reactive_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T278[c & 7]
+        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+    f_evse_target_reactive_power_l2 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T279[c & 7]
+        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_target_reactive_power_l3 = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T280[c & 7]
+        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_present_active_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T281[c & 3]
+        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+    f_evse_present_active_power_l2 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T282[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_evse_present_active_power_l3 = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    if k != -1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
+    return BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+
 def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        w, c = _C265[st]
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C283[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C266[st]
+    v4 = o.target_soc
+    if v4 is not None:
+        w, c = _C284[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.ack_max_delay is not None:
-        v = o.ack_max_delay
-        w, c = _C267[st]
+    v5 = o.ack_max_delay
+    if v5 is not None:
+        w, c = _C285[st]
         a = (a << w) | c
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
-    if o.evse_target_active_power is not None:
-        v = o.evse_target_active_power
-        w, c = _C268[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSETargetActivePower')
-    if o.evse_target_active_power_l2 is not None:
-        v = o.evse_target_active_power_l2
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v6 = o.evse_target_active_power
+    if v6 is None: raise EncFail('missing mandatory EVSETargetActivePower')
+    w, c = _C286[st]
+    a = (a << w) | c
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 19
+    a <<= 2
+    v10 = o.evse_target_active_power_l2
+    if v10 is not None:
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_target_active_power_l3 is not None:
-        v = o.evse_target_active_power_l3
-        w, c = _C269[st]
+    v14 = o.evse_target_active_power_l3
+    if v14 is not None:
+        w, c = _C287[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 27
-    if o.evse_target_reactive_power is not None:
-        v = o.evse_target_reactive_power
-        w, c = _C270[st]
+    v18 = o.evse_target_reactive_power
+    if v18 is not None:
+        w, c = _C288[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_target_reactive_power_l2 is not None:
-        v = o.evse_target_reactive_power_l2
-        w, c = _C271[st]
+    v22 = o.evse_target_reactive_power_l2
+    if v22 is not None:
+        w, c = _C289[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 35
-    if o.evse_target_reactive_power_l3 is not None:
-        v = o.evse_target_reactive_power_l3
-        w, c = _C272[st]
+    v26 = o.evse_target_reactive_power_l3
+    if v26 is not None:
+        w, c = _C290[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 39
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
-        w, c = _C273[st]
+    v30 = o.evse_present_active_power
+    if v30 is not None:
+        w, c = _C291[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 43
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
-        w, c = _C274[st]
+    v34 = o.evse_present_active_power_l2
+    if v34 is not None:
+        w, c = _C292[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 47
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
-        w, c = _C275[st]
+    v38 = o.evse_present_active_power_l3
+    if v38 is not None:
+        w, c = _C293[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 51
-    w, c = _C276[st]
+    w, c = _C294[st]
     a = (a << w) | c
     return a
 
 def _d_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
-    r -= 4; k = _T277[(B >> r) & 15]
+    r -= 4; k = _T230[(B >> r) & 15]
     f_evse_target_active_power = None
     if k == 0:
         f_evse_target_active_power, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T278[(B >> r) & 15]
+        r -= 4; k = _T231[(B >> r) & 15]
     f_evse_target_active_power_l2 = None
     if k == 1:
         f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T279[(B >> r) & 15]
+        r -= 4; k = _T232[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 2:
         f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T280[(B >> r) & 7]
+        r -= 3; k = _T233[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 3:
         f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T281[(B >> r) & 7]
+        r -= 3; k = _T234[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 4:
         f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T282[(B >> r) & 7]
+        r -= 3; k = _T235[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 5:
         f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T283[(B >> r) & 7]
+        r -= 3; k = _T236[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 6:
         f_evse_present_active_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T284[(B >> r) & 3]
+        r -= 2; k = _T237[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 7:
         f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T285[(B >> r) & 3]
+        r -= 2; k = _T238[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 8:
         f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
@@ -4201,62 +9985,347 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
 
+def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T230[c & 15]
+    f_evse_target_active_power = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T231[c & 15]
+        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_target_active_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T232[c & 15]
+        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_target_active_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T233[c & 7]
+        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_target_reactive_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T234[c & 7]
+        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+    f_evse_target_reactive_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T235[c & 7]
+        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_target_reactive_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T236[c & 7]
+        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_present_active_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T237[c & 3]
+        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+    f_evse_present_active_power_l2 = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T238[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_evse_present_active_power_l3 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    if k != -1: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
+    return BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+
 def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.evse_target_active_power is not None:
-        v = o.evse_target_active_power
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v2 = o.evse_target_active_power
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.evse_target_active_power_l2 is not None:
-        v = o.evse_target_active_power_l2
-        w, c = _C286[st]
+    v6 = o.evse_target_active_power_l2
+    if v6 is not None:
+        w, c = _C250[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.evse_target_active_power_l3 is not None:
-        v = o.evse_target_active_power_l3
-        w, c = _C287[st]
+    v10 = o.evse_target_active_power_l3
+    if v10 is not None:
+        w, c = _C251[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.evse_target_reactive_power is not None:
-        v = o.evse_target_reactive_power
-        w, c = _C288[st]
+    v14 = o.evse_target_reactive_power
+    if v14 is not None:
+        w, c = _C252[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    if o.evse_target_reactive_power_l2 is not None:
-        v = o.evse_target_reactive_power_l2
-        w, c = _C289[st]
+    v18 = o.evse_target_reactive_power_l2
+    if v18 is not None:
+        w, c = _C253[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.evse_target_reactive_power_l3 is not None:
-        v = o.evse_target_reactive_power_l3
-        w, c = _C290[st]
+    v22 = o.evse_target_reactive_power_l3
+    if v22 is not None:
+        w, c = _C254[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
-        w, c = _C291[st]
+    v26 = o.evse_present_active_power
+    if v26 is not None:
+        w, c = _C255[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
-        w, c = _C292[st]
+    v30 = o.evse_present_active_power_l2
+    if v30 is not None:
+        w, c = _C256[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
-        w, c = _C293[st]
+    v34 = o.evse_present_active_power_l3
+    if v34 is not None:
+        w, c = _C257[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    w, c = _C294[st]
+    w, c = _C258[st]
     a = (a << w) | c
     return a
 
@@ -4265,93 +10334,99 @@ def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLResControlModeType(), r
 
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLResControlModeType(B, r0)
+    return CLResControlModeType(), r
+
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
 def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
-    r -= 3; k = _T52[(B >> r) & 7]
+    r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S97, 6)
+            f_departure_time, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T53[(B >> r) & 7]
+        r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S92, 6)
+            f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T54[(B >> r) & 3]
+        r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S92, 6)
+            f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S232, 6)
+            f_ack_max_delay, r = sl2(B, r, _S262, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T56[(B >> r) & 1]
+        r -= 1; k = _T72[(B >> r) & 1]
     f_evse_target_active_power = None
     if k == 4:
         f_evse_target_active_power, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T257[(B >> r) & 15]
+        r -= 4; k = _T275[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVSETargetActivePower')
     f_evse_target_active_power_l2 = None
     if k == 5:
         f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T258[(B >> r) & 15]
+        r -= 4; k = _T276[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 6:
         f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T259[(B >> r) & 7]
+        r -= 3; k = _T277[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 7:
         f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T260[(B >> r) & 7]
+        r -= 3; k = _T278[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 8:
         f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T261[(B >> r) & 7]
+        r -= 3; k = _T279[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 9:
         f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T262[(B >> r) & 7]
+        r -= 3; k = _T280[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 10:
         f_evse_present_active_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T263[(B >> r) & 3]
+        r -= 2; k = _T281[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 11:
         f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T264[(B >> r) & 3]
+        r -= 2; k = _T282[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 12:
         f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
@@ -4359,138 +10434,458 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
 
+def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T68[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T69[c & 7]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        f_minimum_soc = (c >> 3) & 127
+        if f_minimum_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T70[c & 3]
+    f_target_soc = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        f_target_soc = (c >> 3) & 127
+        if f_target_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T71[c & 3]
+    f_ack_max_delay = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 8; f_ack_max_delay = (B >> r) & 255
+        if f_ack_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        if f_ack_max_delay > 65535: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T72[c & 1]
+    f_evse_target_active_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T275[c & 15]
+        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_Dynamic_AC_CLResControlModeType(B, r0)
+    f_evse_target_active_power_l2 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T276[c & 15]
+        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_target_active_power_l3 = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T277[c & 7]
+        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_target_reactive_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T278[c & 7]
+        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+    f_evse_target_reactive_power_l2 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T279[c & 7]
+        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_target_reactive_power_l3 = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T280[c & 7]
+        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_present_active_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T281[c & 3]
+        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+    f_evse_present_active_power_l2 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T282[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_evse_present_active_power_l3 = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    if k != -1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
+    return Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+
 def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        w, c = _C265[st]
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C283[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C266[st]
+    v4 = o.target_soc
+    if v4 is not None:
+        w, c = _C284[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.ack_max_delay is not None:
-        v = o.ack_max_delay
-        w, c = _C267[st]
+    v5 = o.ack_max_delay
+    if v5 is not None:
+        w, c = _C285[st]
         a = (a << w) | c
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
-    if o.evse_target_active_power is not None:
-        v = o.evse_target_active_power
-        w, c = _C268[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSETargetActivePower')
-    if o.evse_target_active_power_l2 is not None:
-        v = o.evse_target_active_power_l2
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v6 = o.evse_target_active_power
+    if v6 is None: raise EncFail('missing mandatory EVSETargetActivePower')
+    w, c = _C286[st]
+    a = (a << w) | c
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 19
+    a <<= 2
+    v10 = o.evse_target_active_power_l2
+    if v10 is not None:
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_target_active_power_l3 is not None:
-        v = o.evse_target_active_power_l3
-        w, c = _C269[st]
+    v14 = o.evse_target_active_power_l3
+    if v14 is not None:
+        w, c = _C287[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 27
-    if o.evse_target_reactive_power is not None:
-        v = o.evse_target_reactive_power
-        w, c = _C270[st]
+    v18 = o.evse_target_reactive_power
+    if v18 is not None:
+        w, c = _C288[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_target_reactive_power_l2 is not None:
-        v = o.evse_target_reactive_power_l2
-        w, c = _C271[st]
+    v22 = o.evse_target_reactive_power_l2
+    if v22 is not None:
+        w, c = _C289[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 35
-    if o.evse_target_reactive_power_l3 is not None:
-        v = o.evse_target_reactive_power_l3
-        w, c = _C272[st]
+    v26 = o.evse_target_reactive_power_l3
+    if v26 is not None:
+        w, c = _C290[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 39
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
-        w, c = _C273[st]
+    v30 = o.evse_present_active_power
+    if v30 is not None:
+        w, c = _C291[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 43
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
-        w, c = _C274[st]
+    v34 = o.evse_present_active_power_l2
+    if v34 is not None:
+        w, c = _C292[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 47
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
-        w, c = _C275[st]
+    v38 = o.evse_present_active_power_l3
+    if v38 is not None:
+        w, c = _C293[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 51
-    w, c = _C276[st]
+    w, c = _C294[st]
     a = (a << w) | c
     return a
 
 def _d_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
-    r -= 4; k = _T277[(B >> r) & 15]
+    r -= 4; k = _T230[(B >> r) & 15]
     f_evse_target_active_power = None
     if k == 0:
         f_evse_target_active_power, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T278[(B >> r) & 15]
+        r -= 4; k = _T231[(B >> r) & 15]
     f_evse_target_active_power_l2 = None
     if k == 1:
         f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 4; k = _T279[(B >> r) & 15]
+        r -= 4; k = _T232[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 2:
         f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T280[(B >> r) & 7]
+        r -= 3; k = _T233[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 3:
         f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T281[(B >> r) & 7]
+        r -= 3; k = _T234[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 4:
         f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T282[(B >> r) & 7]
+        r -= 3; k = _T235[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 5:
         f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T283[(B >> r) & 7]
+        r -= 3; k = _T236[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 6:
         f_evse_present_active_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T284[(B >> r) & 3]
+        r -= 2; k = _T237[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 7:
         f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T285[(B >> r) & 3]
+        r -= 2; k = _T238[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 8:
         f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
@@ -4498,62 +10893,347 @@ def _d_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
 
+def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T230[c & 15]
+    f_evse_target_active_power = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T231[c & 15]
+        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_target_active_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T232[c & 15]
+        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_target_active_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T233[c & 7]
+        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_target_reactive_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T234[c & 7]
+        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+    f_evse_target_reactive_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T235[c & 7]
+        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_target_reactive_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T236[c & 7]
+        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_present_active_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T237[c & 3]
+        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+    f_evse_present_active_power_l2 = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T238[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_evse_present_active_power_l3 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    if k != -1: return _d_Scheduled_AC_CLResControlModeType(B, r0)
+    return Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+
 def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.evse_target_active_power is not None:
-        v = o.evse_target_active_power
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v2 = o.evse_target_active_power
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.evse_target_active_power_l2 is not None:
-        v = o.evse_target_active_power_l2
-        w, c = _C286[st]
+    v6 = o.evse_target_active_power_l2
+    if v6 is not None:
+        w, c = _C250[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.evse_target_active_power_l3 is not None:
-        v = o.evse_target_active_power_l3
-        w, c = _C287[st]
+    v10 = o.evse_target_active_power_l3
+    if v10 is not None:
+        w, c = _C251[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.evse_target_reactive_power is not None:
-        v = o.evse_target_reactive_power
-        w, c = _C288[st]
+    v14 = o.evse_target_reactive_power
+    if v14 is not None:
+        w, c = _C252[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    if o.evse_target_reactive_power_l2 is not None:
-        v = o.evse_target_reactive_power_l2
-        w, c = _C289[st]
+    v18 = o.evse_target_reactive_power_l2
+    if v18 is not None:
+        w, c = _C253[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.evse_target_reactive_power_l3 is not None:
-        v = o.evse_target_reactive_power_l3
-        w, c = _C290[st]
+    v22 = o.evse_target_reactive_power_l3
+    if v22 is not None:
+        w, c = _C254[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
-        w, c = _C291[st]
+    v26 = o.evse_present_active_power
+    if v26 is not None:
+        w, c = _C255[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
-        w, c = _C292[st]
+    v30 = o.evse_present_active_power_l2
+    if v30 is not None:
+        w, c = _C256[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
-        w, c = _C293[st]
+    v34 = o.evse_present_active_power_l3
+    if v34 is not None:
+        w, c = _C257[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    w, c = _C294[st]
+    w, c = _C258[st]
     a = (a << w) | c
     return a
 
@@ -4577,25 +11257,744 @@ def _d_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_ChargeParameterDiscoveryReqType(f_header, f_ac_cpd_req_energy_transfer_mode, f_bpt_ac_cpd_req_energy_transfer_mode), r
 
-def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
+def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    k = _T35[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T31[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        k = _T1[c & 3]
+        i2_ev_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_ev_maximum_charge_power_l2 = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i4_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i4_value = (B >> r) & 511
+            if i4_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                else: i4_value = (x << 7) | (i4_value & 127)
+            elif i4_value > 255: i4_value = 255 - i4_value
+            if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T2[c & 3]
+            i2_ev_maximum_charge_power_l2 = RationalNumberType(i4_exponent, i4_value)
+        i2_ev_maximum_charge_power_l3 = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i5_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i5_value = (B >> r) & 511
+            if i5_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+                else: i5_value = (x << 7) | (i5_value & 127)
+            elif i5_value > 255: i5_value = 255 - i5_value
+            if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T3[c & 1]
+            i2_ev_maximum_charge_power_l3 = RationalNumberType(i5_exponent, i5_value)
+        i2_ev_minimum_charge_power = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i6_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i6_value = (B >> r) & 511
+            if i6_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+                else: i6_value = (x << 7) | (i6_value & 127)
+            elif i6_value > 255: i6_value = 255 - i6_value
+            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T4[c & 3]
+            i2_ev_minimum_charge_power = RationalNumberType(i6_exponent, i6_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i2_ev_minimum_charge_power_l2 = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T5[c & 3]
+            i2_ev_minimum_charge_power_l2 = RationalNumberType(i7_exponent, i7_value)
+        i2_ev_minimum_charge_power_l3 = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T6[c & 1]
+            i2_ev_minimum_charge_power_l3 = RationalNumberType(i8_exponent, i8_value)
+        if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_ac_cpd_req_energy_transfer_mode = AC_CPDReqEnergyTransferModeType(i2_ev_maximum_charge_power, i2_ev_maximum_charge_power_l2, i2_ev_maximum_charge_power_l3, i2_ev_minimum_charge_power, i2_ev_minimum_charge_power_l2, i2_ev_minimum_charge_power_l3)
+    elif k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        k = _T1[c & 3]
+        i9_ev_maximum_charge_power = RationalNumberType(i10_exponent, i10_value)
+        i9_ev_maximum_charge_power_l2 = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T2[c & 3]
+            i9_ev_maximum_charge_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        i9_ev_maximum_charge_power_l3 = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T3[c & 1]
+            i9_ev_maximum_charge_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        i9_ev_minimum_charge_power = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T14[c & 3]
+            i9_ev_minimum_charge_power = RationalNumberType(i13_exponent, i13_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i9_ev_minimum_charge_power_l2 = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T15[c & 3]
+            i9_ev_minimum_charge_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        i9_ev_minimum_charge_power_l3 = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i15_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i15_value = (B >> r) & 511
+            if i15_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+                elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+                else: i15_value = (x << 7) | (i15_value & 127)
+            elif i15_value > 255: i15_value = 255 - i15_value
+            if i15_value < -32768 or i15_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T16[c & 1]
+            i9_ev_minimum_charge_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        i9_ev_maximum_discharge_power = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i16_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i16_value = (B >> r) & 511
+            if i16_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+                else: i16_value = (x << 7) | (i16_value & 127)
+            elif i16_value > 255: i16_value = 255 - i16_value
+            if i16_value < -32768 or i16_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T154[c & 3]
+            i9_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i9_ev_maximum_discharge_power_l2 = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i17_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i17_value = (B >> r) & 511
+            if i17_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+                else: i17_value = (x << 7) | (i17_value & 127)
+            elif i17_value > 255: i17_value = 255 - i17_value
+            if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T155[c & 3]
+            i9_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+        i9_ev_maximum_discharge_power_l3 = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i18_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i18_value = (B >> r) & 511
+            if i18_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+                else: i18_value = (x << 7) | (i18_value & 127)
+            elif i18_value > 255: i18_value = 255 - i18_value
+            if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T156[c & 1]
+            i9_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+        i9_ev_minimum_discharge_power = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i19_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i19_value = (B >> r) & 511
+            if i19_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+                else: i19_value = (x << 7) | (i19_value & 127)
+            elif i19_value > 255: i19_value = 255 - i19_value
+            if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T20[c & 3]
+            i9_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        i9_ev_minimum_discharge_power_l2 = None
+        if k == 10:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i20_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i20_value = (B >> r) & 511
+            if i20_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+                else: i20_value = (x << 7) | (i20_value & 127)
+            elif i20_value > 255: i20_value = 255 - i20_value
+            if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T21[c & 3]
+            i9_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+        i9_ev_minimum_discharge_power_l3 = None
+        if k == 11:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            i21_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i21_value = (B >> r) & 511
+            if i21_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+                else: i21_value = (x << 7) | (i21_value & 127)
+            elif i21_value > 255: i21_value = 255 - i21_value
+            if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T6[c & 1]
+            i9_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+        if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_bpt_ac_cpd_req_energy_transfer_mode = BPT_AC_CPDReqEnergyTransferModeType(i9_ev_maximum_charge_power, i9_ev_maximum_charge_power_l2, i9_ev_maximum_charge_power_l3, i9_ev_minimum_charge_power, i9_ev_minimum_charge_power_l2, i9_ev_minimum_charge_power_l3, i9_ev_maximum_discharge_power, i9_ev_maximum_discharge_power_l2, i9_ev_maximum_discharge_power_l3, i9_ev_minimum_discharge_power, i9_ev_minimum_discharge_power_l2, i9_ev_minimum_discharge_power_l3)
     else:
-        raise EncFail('missing mandatory Header')
-    if o.ac_cpd_req_energy_transfer_mode is not None:
-        v = o.ac_cpd_req_energy_transfer_mode
+        return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    return AC_ChargeParameterDiscoveryReqType(f_header, f_ac_cpd_req_energy_transfer_mode, f_bpt_ac_cpd_req_energy_transfer_mode), r
+
+def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_AC_CPDReqEnergyTransferModeType(v, a)
-        st = 7
-    elif o.bpt_ac_cpd_req_energy_transfer_mode is not None:
-        v = o.bpt_ac_cpd_req_energy_transfer_mode
-        a = (a << 2) | 1
-        a = _e_BPT_AC_CPDReqEnergyTransferModeType(v, a)
-        st = 7
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C46[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ac_cpd_req_energy_transfer_mode
+    v8 = o.bpt_ac_cpd_req_energy_transfer_mode
+    if v7 is not None:
+        if v7.__class__ is not AC_CPDReqEnergyTransferModeType: raise EncFail(f'expected AC_CPDReqEnergyTransferModeType, got {v7.__class__.__name__}')
+        st9 = 0
+        v10 = v7.ev_maximum_charge_power
+        if v10 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        st9 = 3
+        a <<= 2
+        v14 = v7.ev_maximum_charge_power_l2
+        if v14 is not None:
+            if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+            pass
+            v16 = v14.exponent
+            if v16 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+            pass
+            v17 = v14.value
+            if v17 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v16 - -128) << 3
+            if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+            if 0 <= v17 < 128: a = (a << 9) | v17
+            elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+            else: a = wi(a, v17)
+            pass
+            a <<= 2
+            st9 = 7
+        v18 = v7.ev_maximum_charge_power_l3
+        if v18 is not None:
+            w, c = _C7[st9]
+            a = (a << w) | c
+            if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+            pass
+            v20 = v18.exponent
+            if v20 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+            pass
+            v21 = v18.value
+            if v21 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v20 - -128) << 3
+            if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+            if 0 <= v21 < 128: a = (a << 9) | v21
+            elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+            else: a = wi(a, v21)
+            pass
+            a <<= 2
+            st9 = 11
+        v22 = v7.ev_minimum_charge_power
+        if v22 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+        w, c = _C8[st9]
+        a = (a << w) | c
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        st9 = 15
+        a <<= 2
+        v26 = v7.ev_minimum_charge_power_l2
+        if v26 is not None:
+            if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+            pass
+            v28 = v26.exponent
+            if v28 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+            pass
+            v29 = v26.value
+            if v29 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v28 - -128) << 3
+            if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+            if 0 <= v29 < 128: a = (a << 9) | v29
+            elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+            else: a = wi(a, v29)
+            pass
+            a <<= 2
+            st9 = 19
+        v30 = v7.ev_minimum_charge_power_l3
+        if v30 is not None:
+            w, c = _C9[st9]
+            a = (a << w) | c
+            if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+            pass
+            v32 = v30.exponent
+            if v32 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+            pass
+            v33 = v30.value
+            if v33 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v32 - -128) << 3
+            if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+            if 0 <= v33 < 128: a = (a << 9) | v33
+            elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+            else: a = wi(a, v33)
+            pass
+            a <<= 2
+            st9 = 23
+        w, c = _C10[st9]
+        a = (a << w) | c
+        pass
+    elif v8 is not None:
+        if v8.__class__ is not BPT_AC_CPDReqEnergyTransferModeType: raise EncFail(f'expected BPT_AC_CPDReqEnergyTransferModeType, got {v8.__class__.__name__}')
+        st34 = 0
+        v35 = v8.ev_maximum_charge_power
+        if v35 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | 16384 | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        st34 = 3
+        a <<= 2
+        v39 = v8.ev_maximum_charge_power_l2
+        if v39 is not None:
+            if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+            pass
+            v41 = v39.exponent
+            if v41 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+            pass
+            v42 = v39.value
+            if v42 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v41 - -128) << 3
+            if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+            if 0 <= v42 < 128: a = (a << 9) | v42
+            elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+            else: a = wi(a, v42)
+            pass
+            a <<= 2
+            st34 = 7
+        v43 = v8.ev_maximum_charge_power_l3
+        if v43 is not None:
+            w, c = _C22[st34]
+            a = (a << w) | c
+            if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+            pass
+            v45 = v43.exponent
+            if v45 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+            pass
+            v46 = v43.value
+            if v46 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v45 - -128) << 3
+            if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+            if 0 <= v46 < 128: a = (a << 9) | v46
+            elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+            else: a = wi(a, v46)
+            pass
+            a <<= 2
+            st34 = 11
+        v47 = v8.ev_minimum_charge_power
+        if v47 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+        w, c = _C23[st34]
+        a = (a << w) | c
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
+        st34 = 15
+        a <<= 2
+        v51 = v8.ev_minimum_charge_power_l2
+        if v51 is not None:
+            if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+            pass
+            v53 = v51.exponent
+            if v53 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+            pass
+            v54 = v51.value
+            if v54 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v53 - -128) << 3
+            if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+            if 0 <= v54 < 128: a = (a << 9) | v54
+            elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+            else: a = wi(a, v54)
+            pass
+            a <<= 2
+            st34 = 19
+        v55 = v8.ev_minimum_charge_power_l3
+        if v55 is not None:
+            w, c = _C24[st34]
+            a = (a << w) | c
+            if v55.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v55.__class__.__name__}')
+            pass
+            v57 = v55.exponent
+            if v57 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+            pass
+            v58 = v55.value
+            if v58 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v57 - -128) << 3
+            if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+            if 0 <= v58 < 128: a = (a << 9) | v58
+            elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
+            else: a = wi(a, v58)
+            pass
+            a <<= 2
+            st34 = 23
+        v59 = v8.ev_maximum_discharge_power
+        if v59 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+        w, c = _C25[st34]
+        a = (a << w) | c
+        if v59.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v59.__class__.__name__}')
+        pass
+        v61 = v59.exponent
+        if v61 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        pass
+        v62 = v59.value
+        if v62 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v61 - -128) << 3
+        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if 0 <= v62 < 128: a = (a << 9) | v62
+        elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
+        else: a = wi(a, v62)
+        pass
+        st34 = 27
+        a <<= 2
+        v63 = v8.ev_maximum_discharge_power_l2
+        if v63 is not None:
+            if v63.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v63.__class__.__name__}')
+            pass
+            v65 = v63.exponent
+            if v65 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+            pass
+            v66 = v63.value
+            if v66 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v65 - -128) << 3
+            if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+            if 0 <= v66 < 128: a = (a << 9) | v66
+            elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
+            else: a = wi(a, v66)
+            pass
+            a <<= 2
+            st34 = 31
+        v67 = v8.ev_maximum_discharge_power_l3
+        if v67 is not None:
+            w, c = _C295[st34]
+            a = (a << w) | c
+            if v67.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v67.__class__.__name__}')
+            pass
+            v69 = v67.exponent
+            if v69 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v69 <= 127: raise EncFail(f'{v69!r} outside -128..127')
+            pass
+            v70 = v67.value
+            if v70 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v69 - -128) << 3
+            if v70 < -32768 or v70 > 32767: raise EncFail(f'{v70!r} outside -32768..32767')
+            if 0 <= v70 < 128: a = (a << 9) | v70
+            elif -129 < v70 < 0: a = (a << 9) | (255 - v70)
+            else: a = wi(a, v70)
+            pass
+            a <<= 2
+            st34 = 35
+        v71 = v8.ev_minimum_discharge_power
+        if v71 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+        w, c = _C296[st34]
+        a = (a << w) | c
+        if v71.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v71.__class__.__name__}')
+        pass
+        v73 = v71.exponent
+        if v73 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+        pass
+        v74 = v71.value
+        if v74 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v73 - -128) << 3
+        if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+        if 0 <= v74 < 128: a = (a << 9) | v74
+        elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
+        else: a = wi(a, v74)
+        pass
+        st34 = 39
+        a <<= 2
+        v75 = v8.ev_minimum_discharge_power_l2
+        if v75 is not None:
+            if v75.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v75.__class__.__name__}')
+            pass
+            v77 = v75.exponent
+            if v77 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+            pass
+            v78 = v75.value
+            if v78 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v77 - -128) << 3
+            if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+            if 0 <= v78 < 128: a = (a << 9) | v78
+            elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
+            else: a = wi(a, v78)
+            pass
+            a <<= 2
+            st34 = 43
+        v79 = v8.ev_minimum_discharge_power_l3
+        if v79 is not None:
+            w, c = _C297[st34]
+            a = (a << w) | c
+            if v79.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v79.__class__.__name__}')
+            pass
+            v81 = v79.exponent
+            if v81 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+            pass
+            v82 = v79.value
+            if v82 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v81 - -128) << 3
+            if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+            if 0 <= v82 < 128: a = (a << 9) | v82
+            elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
+            else: a = wi(a, v82)
+            pass
+            a <<= 2
+            st34 = 47
+        w, c = _C298[st34]
+        a = (a << w) | c
+        pass
     else:
         raise EncFail('missing mandatory AC_CPDReqEnergyTransferMode or BPT_AC_CPDReqEnergyTransferMode')
     a <<= 1
@@ -4662,82 +12061,450 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
 
+def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    k = _T1[c & 3]
+    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T2[c & 3]
+        f_ev_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_ev_maximum_charge_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_ev_minimum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T14[c & 3]
+        f_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_minimum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T15[c & 3]
+        f_ev_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_ev_minimum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T16[c & 1]
+        f_ev_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_ev_maximum_discharge_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T154[c & 3]
+        f_ev_maximum_discharge_power = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_maximum_discharge_power_l2 = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T155[c & 3]
+        f_ev_maximum_discharge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+    f_ev_maximum_discharge_power_l3 = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T156[c & 1]
+        f_ev_maximum_discharge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+    f_ev_minimum_discharge_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T20[c & 3]
+        f_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_minimum_discharge_power_l2 = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T21[c & 3]
+        f_ev_minimum_discharge_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_ev_minimum_discharge_power_l3 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T6[c & 1]
+        f_ev_minimum_discharge_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    if k != -1: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
+    return BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+
 def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_maximum_charge_power_l2 is not None:
-        v = o.ev_maximum_charge_power_l2
+    v2 = o.ev_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    a <<= 2
+    v6 = o.ev_maximum_charge_power_l2
+    if v6 is not None:
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 7
-    if o.ev_maximum_charge_power_l3 is not None:
-        v = o.ev_maximum_charge_power_l3
+    v10 = o.ev_maximum_charge_power_l3
+    if v10 is not None:
         w, c = _C22[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        w, c = _C23[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_minimum_charge_power_l2 is not None:
-        v = o.ev_minimum_charge_power_l2
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 11
+    v14 = o.ev_minimum_charge_power
+    if v14 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    w, c = _C23[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    a <<= 2
+    v18 = o.ev_minimum_charge_power_l2
+    if v18 is not None:
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.ev_minimum_charge_power_l3 is not None:
-        v = o.ev_minimum_charge_power_l3
+    v22 = o.ev_minimum_charge_power_l3
+    if v22 is not None:
         w, c = _C24[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
-        w, c = _C25[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargePower')
-    if o.ev_maximum_discharge_power_l2 is not None:
-        v = o.ev_maximum_discharge_power_l2
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 23
+    v26 = o.ev_maximum_discharge_power
+    if v26 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+    w, c = _C25[st]
+    a = (a << w) | c
+    if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+    pass
+    v28 = v26.exponent
+    if v28 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    pass
+    v29 = v26.value
+    if v29 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v28 - -128) << 3
+    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if 0 <= v29 < 128: a = (a << 9) | v29
+    elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+    else: a = wi(a, v29)
+    pass
+    st = 27
+    a <<= 2
+    v30 = o.ev_maximum_discharge_power_l2
+    if v30 is not None:
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.ev_maximum_discharge_power_l3 is not None:
-        v = o.ev_maximum_discharge_power_l3
+    v34 = o.ev_maximum_discharge_power_l3
+    if v34 is not None:
         w, c = _C295[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
-        w, c = _C296[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVMinimumDischargePower')
-    if o.ev_minimum_discharge_power_l2 is not None:
-        v = o.ev_minimum_discharge_power_l2
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 35
+    v38 = o.ev_minimum_discharge_power
+    if v38 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+    w, c = _C296[st]
+    a = (a << w) | c
+    if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+    pass
+    v40 = v38.exponent
+    if v40 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    pass
+    v41 = v38.value
+    if v41 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v40 - -128) << 3
+    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if 0 <= v41 < 128: a = (a << 9) | v41
+    elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+    else: a = wi(a, v41)
+    pass
+    st = 39
+    a <<= 2
+    v42 = o.ev_minimum_discharge_power_l2
+    if v42 is not None:
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.ev_minimum_discharge_power_l3 is not None:
-        v = o.ev_minimum_discharge_power_l3
+    v46 = o.ev_minimum_discharge_power_l3
+    if v46 is not None:
         w, c = _C297[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        a <<= 2
         st = 47
     w, c = _C298[st]
     a = (a << w) | c
@@ -4777,35 +12544,534 @@ def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     if k != -1: raise unexpected(k, r, 'end of element')
     return AC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_ac_cpd_res_energy_transfer_mode, f_bpt_ac_cpd_res_energy_transfer_mode), r
 
+def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    k = _T35[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1540: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = (c >> 3) & 63
+    if f_response_code >= 40: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T2[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        k = _T1[c & 3]
+        i2_evse_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_evse_maximum_charge_power_l2 = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i4_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i4_value = (B >> r) & 511
+            if i4_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                else: i4_value = (x << 7) | (i4_value & 127)
+            elif i4_value > 255: i4_value = 255 - i4_value
+            if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T2[c & 3]
+            i2_evse_maximum_charge_power_l2 = RationalNumberType(i4_exponent, i4_value)
+        i2_evse_maximum_charge_power_l3 = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i5_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i5_value = (B >> r) & 511
+            if i5_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+                else: i5_value = (x << 7) | (i5_value & 127)
+            elif i5_value > 255: i5_value = 255 - i5_value
+            if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T3[c & 1]
+            i2_evse_maximum_charge_power_l3 = RationalNumberType(i5_exponent, i5_value)
+        i2_evse_minimum_charge_power = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i6_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i6_value = (B >> r) & 511
+            if i6_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+                else: i6_value = (x << 7) | (i6_value & 127)
+            elif i6_value > 255: i6_value = 255 - i6_value
+            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T14[c & 3]
+            i2_evse_minimum_charge_power = RationalNumberType(i6_exponent, i6_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        i2_evse_minimum_charge_power_l2 = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T15[c & 3]
+            i2_evse_minimum_charge_power_l2 = RationalNumberType(i7_exponent, i7_value)
+        i2_evse_minimum_charge_power_l3 = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T16[c & 1]
+            i2_evse_minimum_charge_power_l3 = RationalNumberType(i8_exponent, i8_value)
+        i2_evse_nominal_frequency = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T17[c & 7]
+            i2_evse_nominal_frequency = RationalNumberType(i9_exponent, i9_value)
+        else:
+            return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        i2_maximum_power_asymmetry = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T18[c & 7]
+            i2_maximum_power_asymmetry = RationalNumberType(i10_exponent, i10_value)
+        i2_evse_power_ramp_limitation = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T19[c & 7]
+            i2_evse_power_ramp_limitation = RationalNumberType(i11_exponent, i11_value)
+        i2_evse_present_active_power = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T20[c & 3]
+            i2_evse_present_active_power = RationalNumberType(i12_exponent, i12_value)
+        i2_evse_present_active_power_l2 = None
+        if k == 10:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T21[c & 3]
+            i2_evse_present_active_power_l2 = RationalNumberType(i13_exponent, i13_value)
+        i2_evse_present_active_power_l3 = None
+        if k == 11:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T6[c & 1]
+            i2_evse_present_active_power_l3 = RationalNumberType(i14_exponent, i14_value)
+        if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+        f_ac_cpd_res_energy_transfer_mode = AC_CPDResEnergyTransferModeType(i2_evse_maximum_charge_power, i2_evse_maximum_charge_power_l2, i2_evse_maximum_charge_power_l3, i2_evse_minimum_charge_power, i2_evse_minimum_charge_power_l2, i2_evse_minimum_charge_power_l3, i2_evse_nominal_frequency, i2_maximum_power_asymmetry, i2_evse_power_ramp_limitation, i2_evse_present_active_power, i2_evse_present_active_power_l2, i2_evse_present_active_power_l3)
+    elif k == 3:
+        f_bpt_ac_cpd_res_energy_transfer_mode, r = _f_BPT_AC_CPDResEnergyTransferModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T6[c & 1]
+    else:
+        return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    return AC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_ac_cpd_res_energy_transfer_mode, f_bpt_ac_cpd_res_energy_transfer_mode), r
+
 def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.ac_cpd_res_energy_transfer_mode is not None:
-        v = o.ac_cpd_res_energy_transfer_mode
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_AC_CPDResEnergyTransferModeType(v, a)
-        st = 11
-    elif o.bpt_ac_cpd_res_energy_transfer_mode is not None:
-        v = o.bpt_ac_cpd_res_energy_transfer_mode
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C46[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    a = (a << 9) | (v7) << 1
+    v8 = o.ac_cpd_res_energy_transfer_mode
+    v9 = o.bpt_ac_cpd_res_energy_transfer_mode
+    if v8 is not None:
+        if v8.__class__ is not AC_CPDResEnergyTransferModeType: raise EncFail(f'expected AC_CPDResEnergyTransferModeType, got {v8.__class__.__name__}')
+        st10 = 0
+        v11 = v8.evse_maximum_charge_power
+        if v11 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+        if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.exponent
+        if v13 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        pass
+        v14 = v11.value
+        if v14 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v13 - -128) << 3
+        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if 0 <= v14 < 128: a = (a << 9) | v14
+        elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+        else: a = wi(a, v14)
+        pass
+        st10 = 3
+        a <<= 2
+        v15 = v8.evse_maximum_charge_power_l2
+        if v15 is not None:
+            if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+            pass
+            v17 = v15.exponent
+            if v17 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+            pass
+            v18 = v15.value
+            if v18 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v17 - -128) << 3
+            if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+            if 0 <= v18 < 128: a = (a << 9) | v18
+            elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+            else: a = wi(a, v18)
+            pass
+            a <<= 2
+            st10 = 7
+        v19 = v8.evse_maximum_charge_power_l3
+        if v19 is not None:
+            w, c = _C22[st10]
+            a = (a << w) | c
+            if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+            pass
+            v21 = v19.exponent
+            if v21 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+            pass
+            v22 = v19.value
+            if v22 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v21 - -128) << 3
+            if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+            if 0 <= v22 < 128: a = (a << 9) | v22
+            elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+            else: a = wi(a, v22)
+            pass
+            a <<= 2
+            st10 = 11
+        v23 = v8.evse_minimum_charge_power
+        if v23 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+        w, c = _C23[st10]
+        a = (a << w) | c
+        if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.exponent
+        if v25 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        pass
+        v26 = v23.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v25 - -128) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
+        st10 = 15
+        a <<= 2
+        v27 = v8.evse_minimum_charge_power_l2
+        if v27 is not None:
+            if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+            pass
+            v29 = v27.exponent
+            if v29 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+            pass
+            v30 = v27.value
+            if v30 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v29 - -128) << 3
+            if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+            if 0 <= v30 < 128: a = (a << 9) | v30
+            elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+            else: a = wi(a, v30)
+            pass
+            a <<= 2
+            st10 = 19
+        v31 = v8.evse_minimum_charge_power_l3
+        if v31 is not None:
+            w, c = _C24[st10]
+            a = (a << w) | c
+            if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+            pass
+            v33 = v31.exponent
+            if v33 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+            pass
+            v34 = v31.value
+            if v34 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v33 - -128) << 3
+            if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+            if 0 <= v34 < 128: a = (a << 9) | v34
+            elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+            else: a = wi(a, v34)
+            pass
+            a <<= 2
+            st10 = 23
+        v35 = v8.evse_nominal_frequency
+        if v35 is None: raise EncFail('missing mandatory EVSENominalFrequency')
+        w, c = _C25[st10]
+        a = (a << w) | c
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        st10 = 27
+        a <<= 2
+        v39 = v8.maximum_power_asymmetry
+        if v39 is not None:
+            if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+            pass
+            v41 = v39.exponent
+            if v41 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+            pass
+            v42 = v39.value
+            if v42 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v41 - -128) << 3
+            if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+            if 0 <= v42 < 128: a = (a << 9) | v42
+            elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+            else: a = wi(a, v42)
+            pass
+            a <<= 2
+            st10 = 31
+        v43 = v8.evse_power_ramp_limitation
+        if v43 is not None:
+            w, c = _C26[st10]
+            a = (a << w) | c
+            if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+            pass
+            v45 = v43.exponent
+            if v45 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+            pass
+            v46 = v43.value
+            if v46 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v45 - -128) << 3
+            if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+            if 0 <= v46 < 128: a = (a << 9) | v46
+            elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+            else: a = wi(a, v46)
+            pass
+            a <<= 2
+            st10 = 35
+        v47 = v8.evse_present_active_power
+        if v47 is not None:
+            w, c = _C27[st10]
+            a = (a << w) | c
+            if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+            pass
+            v49 = v47.exponent
+            if v49 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+            pass
+            v50 = v47.value
+            if v50 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v49 - -128) << 3
+            if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+            if 0 <= v50 < 128: a = (a << 9) | v50
+            elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+            else: a = wi(a, v50)
+            pass
+            a <<= 2
+            st10 = 39
+        v51 = v8.evse_present_active_power_l2
+        if v51 is not None:
+            w, c = _C28[st10]
+            a = (a << w) | c
+            if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+            pass
+            v53 = v51.exponent
+            if v53 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+            pass
+            v54 = v51.value
+            if v54 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v53 - -128) << 3
+            if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+            if 0 <= v54 < 128: a = (a << 9) | v54
+            elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+            else: a = wi(a, v54)
+            pass
+            a <<= 2
+            st10 = 43
+        v55 = v8.evse_present_active_power_l3
+        if v55 is not None:
+            w, c = _C29[st10]
+            a = (a << w) | c
+            if v55.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v55.__class__.__name__}')
+            pass
+            v57 = v55.exponent
+            if v57 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+            pass
+            v58 = v55.value
+            if v58 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v57 - -128) << 3
+            if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+            if 0 <= v58 < 128: a = (a << 9) | v58
+            elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
+            else: a = wi(a, v58)
+            pass
+            a <<= 2
+            st10 = 47
+        w, c = _C30[st10]
+        a = (a << w) | c
+        pass
+    elif v9 is not None:
         a = (a << 2) | 1
-        a = _e_BPT_AC_CPDResEnergyTransferModeType(v, a)
-        st = 11
+        a = _e_BPT_AC_CPDResEnergyTransferModeType(v9, a)
+        pass
     else:
         raise EncFail('missing mandatory AC_CPDResEnergyTransferMode or BPT_AC_CPDResEnergyTransferMode')
     a <<= 1
@@ -4898,126 +13164,679 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3), r
 
+def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    k = _T1[c & 3]
+    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power_l2 = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T2[c & 3]
+        f_evse_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+    f_evse_maximum_charge_power_l3 = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T3[c & 1]
+        f_evse_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+    f_evse_minimum_charge_power = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T14[c & 3]
+        f_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_minimum_charge_power_l2 = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T15[c & 3]
+        f_evse_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+    f_evse_minimum_charge_power_l3 = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T16[c & 1]
+        f_evse_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+    f_evse_nominal_frequency = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T299[c & 7]
+        f_evse_nominal_frequency = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    f_maximum_power_asymmetry = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T300[c & 7]
+        f_maximum_power_asymmetry = RationalNumberType(i8_exponent, i8_value)
+    f_evse_power_ramp_limitation = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T301[c & 7]
+        f_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+    f_evse_present_active_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T302[c & 3]
+        f_evse_present_active_power = RationalNumberType(i10_exponent, i10_value)
+    f_evse_present_active_power_l2 = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T303[c & 3]
+        f_evse_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+    f_evse_present_active_power_l3 = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T304[c & 1]
+        f_evse_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+    f_evse_maximum_discharge_power = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T305[c & 3]
+        f_evse_maximum_discharge_power = RationalNumberType(i13_exponent, i13_value)
+    else:
+        return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_maximum_discharge_power_l2 = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T306[c & 3]
+        f_evse_maximum_discharge_power_l2 = RationalNumberType(i14_exponent, i14_value)
+    f_evse_maximum_discharge_power_l3 = None
+    if k == 14:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T307[c & 1]
+        f_evse_maximum_discharge_power_l3 = RationalNumberType(i15_exponent, i15_value)
+    f_evse_minimum_discharge_power = None
+    if k == 15:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i16_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i16_value = (B >> r) & 511
+        if i16_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+            else: i16_value = (x << 7) | (i16_value & 127)
+        elif i16_value > 255: i16_value = 255 - i16_value
+        if i16_value < -32768 or i16_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T308[c & 3]
+        f_evse_minimum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+    else:
+        return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_minimum_discharge_power_l2 = None
+    if k == 16:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i17_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i17_value = (B >> r) & 511
+        if i17_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+            else: i17_value = (x << 7) | (i17_value & 127)
+        elif i17_value > 255: i17_value = 255 - i17_value
+        if i17_value < -32768 or i17_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T309[c & 3]
+        f_evse_minimum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+    f_evse_minimum_discharge_power_l3 = None
+    if k == 17:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        i18_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i18_value = (B >> r) & 511
+        if i18_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+            else: i18_value = (x << 7) | (i18_value & 127)
+        elif i18_value > 255: i18_value = 255 - i18_value
+        if i18_value < -32768 or i18_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+        k = _T6[c & 1]
+        f_evse_minimum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+    if k != -1: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
+    return BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3), r
+
 def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_maximum_charge_power_l2 is not None:
-        v = o.evse_maximum_charge_power_l2
+    v2 = o.evse_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    a <<= 2
+    v6 = o.evse_maximum_charge_power_l2
+    if v6 is not None:
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 7
-    if o.evse_maximum_charge_power_l3 is not None:
-        v = o.evse_maximum_charge_power_l3
+    v10 = o.evse_maximum_charge_power_l3
+    if v10 is not None:
         w, c = _C310[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        w, c = _C311[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_minimum_charge_power_l2 is not None:
-        v = o.evse_minimum_charge_power_l2
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 11
+    v14 = o.evse_minimum_charge_power
+    if v14 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    w, c = _C311[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    a <<= 2
+    v18 = o.evse_minimum_charge_power_l2
+    if v18 is not None:
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.evse_minimum_charge_power_l3 is not None:
-        v = o.evse_minimum_charge_power_l3
+    v22 = o.evse_minimum_charge_power_l3
+    if v22 is not None:
         w, c = _C312[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_nominal_frequency is not None:
-        v = o.evse_nominal_frequency
-        w, c = _C313[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSENominalFrequency')
-    if o.maximum_power_asymmetry is not None:
-        v = o.maximum_power_asymmetry
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v26 = o.evse_nominal_frequency
+    if v26 is None: raise EncFail('missing mandatory EVSENominalFrequency')
+    w, c = _C313[st]
+    a = (a << w) | c
+    if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+    pass
+    v28 = v26.exponent
+    if v28 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    pass
+    v29 = v26.value
+    if v29 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v28 - -128) << 3
+    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if 0 <= v29 < 128: a = (a << 9) | v29
+    elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+    else: a = wi(a, v29)
+    pass
+    st = 27
+    a <<= 2
+    v30 = o.maximum_power_asymmetry
+    if v30 is not None:
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.evse_power_ramp_limitation is not None:
-        v = o.evse_power_ramp_limitation
+    v34 = o.evse_power_ramp_limitation
+    if v34 is not None:
         w, c = _C314[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.evse_present_active_power is not None:
-        v = o.evse_present_active_power
+    v38 = o.evse_present_active_power
+    if v38 is not None:
         w, c = _C315[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 39
-    if o.evse_present_active_power_l2 is not None:
-        v = o.evse_present_active_power_l2
+    v42 = o.evse_present_active_power_l2
+    if v42 is not None:
         w, c = _C316[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.evse_present_active_power_l3 is not None:
-        v = o.evse_present_active_power_l3
+    v46 = o.evse_present_active_power_l3
+    if v46 is not None:
         w, c = _C317[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 47
-    if o.evse_maximum_discharge_power is not None:
-        v = o.evse_maximum_discharge_power
-        w, c = _C318[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 51
-    else:
-        raise EncFail('missing mandatory EVSEMaximumDischargePower')
-    if o.evse_maximum_discharge_power_l2 is not None:
-        v = o.evse_maximum_discharge_power_l2
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 47
+    v50 = o.evse_maximum_discharge_power
+    if v50 is None: raise EncFail('missing mandatory EVSEMaximumDischargePower')
+    w, c = _C318[st]
+    a = (a << w) | c
+    if v50.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v50.__class__.__name__}')
+    pass
+    v52 = v50.exponent
+    if v52 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+    pass
+    v53 = v50.value
+    if v53 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v52 - -128) << 3
+    if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+    if 0 <= v53 < 128: a = (a << 9) | v53
+    elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
+    else: a = wi(a, v53)
+    pass
+    st = 51
+    a <<= 2
+    v54 = o.evse_maximum_discharge_power_l2
+    if v54 is not None:
+        if v54.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v54.__class__.__name__}')
+        pass
+        v56 = v54.exponent
+        if v56 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        pass
+        v57 = v54.value
+        if v57 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v56 - -128) << 3
+        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if 0 <= v57 < 128: a = (a << 9) | v57
+        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
+        else: a = wi(a, v57)
+        pass
+        a <<= 2
         st = 55
-    if o.evse_maximum_discharge_power_l3 is not None:
-        v = o.evse_maximum_discharge_power_l3
+    v58 = o.evse_maximum_discharge_power_l3
+    if v58 is not None:
         w, c = _C319[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 59
-    if o.evse_minimum_discharge_power is not None:
-        v = o.evse_minimum_discharge_power
-        w, c = _C320[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 63
-    else:
-        raise EncFail('missing mandatory EVSEMinimumDischargePower')
-    if o.evse_minimum_discharge_power_l2 is not None:
-        v = o.evse_minimum_discharge_power_l2
+        if v58.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v58.__class__.__name__}')
+        pass
+        v60 = v58.exponent
+        if v60 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        pass
+        v61 = v58.value
+        if v61 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v60 - -128) << 3
+        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if 0 <= v61 < 128: a = (a << 9) | v61
+        elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
+        else: a = wi(a, v61)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        st = 59
+    v62 = o.evse_minimum_discharge_power
+    if v62 is None: raise EncFail('missing mandatory EVSEMinimumDischargePower')
+    w, c = _C320[st]
+    a = (a << w) | c
+    if v62.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v62.__class__.__name__}')
+    pass
+    v64 = v62.exponent
+    if v64 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v64 <= 127: raise EncFail(f'{v64!r} outside -128..127')
+    pass
+    v65 = v62.value
+    if v65 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v64 - -128) << 3
+    if v65 < -32768 or v65 > 32767: raise EncFail(f'{v65!r} outside -32768..32767')
+    if 0 <= v65 < 128: a = (a << 9) | v65
+    elif -129 < v65 < 0: a = (a << 9) | (255 - v65)
+    else: a = wi(a, v65)
+    pass
+    st = 63
+    a <<= 2
+    v66 = o.evse_minimum_discharge_power_l2
+    if v66 is not None:
+        if v66.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v66.__class__.__name__}')
+        pass
+        v68 = v66.exponent
+        if v68 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v68 <= 127: raise EncFail(f'{v68!r} outside -128..127')
+        pass
+        v69 = v66.value
+        if v69 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v68 - -128) << 3
+        if v69 < -32768 or v69 > 32767: raise EncFail(f'{v69!r} outside -32768..32767')
+        if 0 <= v69 < 128: a = (a << 9) | v69
+        elif -129 < v69 < 0: a = (a << 9) | (255 - v69)
+        else: a = wi(a, v69)
+        pass
+        a <<= 2
         st = 67
-    if o.evse_minimum_discharge_power_l3 is not None:
-        v = o.evse_minimum_discharge_power_l3
+    v70 = o.evse_minimum_discharge_power_l3
+    if v70 is not None:
         w, c = _C321[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v70.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v70.__class__.__name__}')
+        pass
+        v72 = v70.exponent
+        if v72 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v72 <= 127: raise EncFail(f'{v72!r} outside -128..127')
+        pass
+        v73 = v70.value
+        if v73 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v72 - -128) << 3
+        if v73 < -32768 or v73 > 32767: raise EncFail(f'{v73!r} outside -32768..32767')
+        if 0 <= v73 < 128: a = (a << 9) | v73
+        elif -129 < v73 < 0: a = (a << 9) | (255 - v73)
+        else: a = wi(a, v73)
+        pass
+        a <<= 2
         st = 71
     w, c = _C322[st]
     a = (a << w) | c
     return a
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -5036,17 +13855,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T68[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T69[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T70[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T71[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T72[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T73[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T6[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T323[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C65[st]
+            w, c = _C64[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -5061,7 +13944,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -5080,17 +13963,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T60[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T323[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C65[st]
+            w, c = _C64[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -5105,7 +14012,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
-    r -= 2; k = _T40[(B >> r) & 3]
+    r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
@@ -5119,21 +14026,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C325[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C325[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -5141,7 +14049,7 @@ def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5157,7 +14065,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -5173,7 +14081,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -5189,54 +14097,54 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
-    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
-    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
-    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
-    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
-    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
-    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
-    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
-    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
-    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
-    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
-    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S58),
-    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
-    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S64),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S64),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
-    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
+    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
+    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
+    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
+    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
+    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
+    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
+    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
+    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
+    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
+    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
+    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79),
+    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
+    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
+    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S232, 6)
+        v, r = sl2(B, r, _S262, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5256,7 +14164,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5276,7 +14184,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5296,7 +14204,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5316,7 +14224,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5352,7 +14260,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5372,7 +14280,7 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
 def _d_S11_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S233, 6)
+        v, r = sl2(B, r, _S263, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -5391,7 +14299,7 @@ def _e_S11_EVSENotification(v: Any, a: int) -> int:
 def _d_S12_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5424,7 +14332,7 @@ def _e_S13_Exponent(v: Any, a: int) -> int:
 def _d_S14_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5440,7 +14348,7 @@ def _e_S14_G(v: Any, a: int) -> int:
 def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S50, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5476,7 +14384,7 @@ def _e_S16_InletHot(v: Any, a: int) -> int:
 def _d_S17_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5492,7 +14400,7 @@ def _e_S17_J(v: Any, a: int) -> int:
 def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S92, 6)
+        v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
@@ -5510,7 +14418,7 @@ def _e_S18_MaximumSOC(v: Any, a: int) -> int:
 def _d_S19_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S234, 6)
+        v, r = sl2(B, r, _S264, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -5542,7 +14450,7 @@ def _e_S20_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S21_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S239, 6)
+        v, r = sl2(B, r, _S265, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -5580,7 +14488,7 @@ def _e_S22_MeterStatus(v: Any, a: int) -> int:
 def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5600,7 +14508,7 @@ def _e_S23_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S92, 6)
+        v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -5618,7 +14526,7 @@ def _e_S24_MinimumSOC(v: Any, a: int) -> int:
 def _d_S25_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5634,7 +14542,7 @@ def _e_S25_Modulus(v: Any, a: int) -> int:
 def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S232, 6)
+        v, r = sl2(B, r, _S262, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5654,7 +14562,7 @@ def _e_S26_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S27_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5670,7 +14578,7 @@ def _e_S27_P(v: Any, a: int) -> int:
 def _d_S28_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5686,7 +14594,7 @@ def _e_S28_PGPKeyID(v: Any, a: int) -> int:
 def _d_S29_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5702,7 +14610,7 @@ def _e_S29_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S30_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5718,7 +14626,7 @@ def _e_S30_PgenCounter(v: Any, a: int) -> int:
 def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S92, 6)
+        v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
@@ -5736,7 +14644,7 @@ def _e_S31_PresentSOC(v: Any, a: int) -> int:
 def _d_S32_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5752,7 +14660,7 @@ def _e_S32_Q(v: Any, a: int) -> int:
 def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5772,7 +14680,7 @@ def _e_S33_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5792,7 +14700,7 @@ def _e_S34_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5831,7 +14739,7 @@ def _e_S36_ResponseCode(v: Any, a: int) -> int:
 def _d_S37_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5847,7 +14755,7 @@ def _e_S37_SPKISexp(v: Any, a: int) -> int:
 def _d_S38_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5863,7 +14771,7 @@ def _e_S38_Seed(v: Any, a: int) -> int:
 def _d_S39_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, r = sl2(B, r, _S58, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -5879,7 +14787,7 @@ def _e_S39_SessionID(v: Any, a: int) -> int:
 def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S92, 6)
+        v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -5897,7 +14805,7 @@ def _e_S40_TargetSOC(v: Any, a: int) -> int:
 def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S256, 6)
+        v, r = sl2(B, r, _S274, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5917,7 +14825,7 @@ def _e_S41_TaxRuleID(v: Any, a: int) -> int:
 def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5937,7 +14845,7 @@ def _e_S42_TimeAnchor(v: Any, a: int) -> int:
 def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S37, 6)
+        v, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5979,7 +14887,7 @@ def _e_S44_Value(v: Any, a: int) -> int:
 def _d_S45_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5995,7 +14903,7 @@ def _e_S45_X509CRL(v: Any, a: int) -> int:
 def _d_S46_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -6011,7 +14919,7 @@ def _e_S46_X509Certificate(v: Any, a: int) -> int:
 def _d_S47_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6027,7 +14935,7 @@ def _e_S47_X509IssuerName(v: Any, a: int) -> int:
 def _d_S48_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -6043,7 +14951,7 @@ def _e_S48_X509SKI(v: Any, a: int) -> int:
 def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S50, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6063,7 +14971,7 @@ def _e_S49_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S50_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6079,7 +14987,7 @@ def _e_S50_X509SubjectName(v: Any, a: int) -> int:
 def _d_S51_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6095,7 +15003,7 @@ def _e_S51_XPath(v: Any, a: int) -> int:
 def _d_S52_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -6110,160 +15018,160 @@ def _e_S52_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
-    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
-    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
-    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
-    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
-    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _d_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S232),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
-    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S37),
-    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
-    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S37),
-    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
-    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S37),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S37),
+    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
+    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
+    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
+    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
+    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
+    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S262),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
+    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S59),
+    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
+    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S59),
+    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
+    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S59),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S59),
     ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S33),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S97),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S58),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
-    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
-    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENominalFrequency', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_EVSENotification, _e_S11_EVSENotification, _S233),
-    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSETargetActivePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetFrequency', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_Exponent, _e_S12_Exponent, _S58),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S112),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
+    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
+    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
+    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSENominalFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_EVSENotification, _e_S11_EVSENotification, _S263),
+    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVSETargetActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSETargetReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_Exponent, _e_S12_Exponent, _S79),
     ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_Exponent, _e_S13_Exponent, _S11),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_G, _e_S14_G, _S58),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_HMACOutputLength, _e_S15_HMACOutputLength, _S50),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_G, _e_S14_G, _S79),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_HMACOutputLength, _e_S15_HMACOutputLength, _S77),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
     ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S16_InletHot, _e_S16_InletHot, _S33),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_J, _e_S17_J, _S58),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S64),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumPowerAsymmetry', 'urn:iso:std:iso:15118:-20:AC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_MaximumSOC, _e_S18_MaximumSOC, _S92),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_MeterID, _e_S19_MeterID, _S234),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_J, _e_S17_J, _S79),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MaximumPowerAsymmetry', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_MaximumSOC, _e_S18_MaximumSOC, _S111),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_MeterID, _e_S19_MeterID, _S264),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S20_MeterInfoRequested, _e_S20_MeterInfoRequested, _S33),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_MeterSignature, _e_S21_MeterSignature, _S239),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_MeterSignature, _e_S21_MeterSignature, _S265),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_MeterStatus, _e_S22_MeterStatus, _S13),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MeterTimestamp, _e_S23_MeterTimestamp, _S37),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S64),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MinimumSOC, _e_S24_MinimumSOC, _S92),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S25_Modulus, _e_S25_Modulus, _S58),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_NotificationMaxDelay, _e_S26_NotificationMaxDelay, _S232),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S27_P, _e_S27_P, _S58),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_PGPKeyID, _e_S28_PGPKeyID, _S58),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S29_PGPKeyPacket, _e_S29_PGPKeyPacket, _S58),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_PgenCounter, _e_S30_PgenCounter, _S58),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_PresentSOC, _e_S31_PresentSOC, _S92),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_Q, _e_S32_Q, _S58),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_RemainingTimeToMaximumSOC, _e_S33_RemainingTimeToMaximumSOC, _S97),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_RemainingTimeToMinimumSOC, _e_S34_RemainingTimeToMinimumSOC, _S97),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_RemainingTimeToTargetSOC, _e_S35_RemainingTimeToTargetSOC, _S97),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MeterTimestamp, _e_S23_MeterTimestamp, _S59),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MinimumSOC, _e_S24_MinimumSOC, _S111),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S25_Modulus, _e_S25_Modulus, _S79),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_NotificationMaxDelay, _e_S26_NotificationMaxDelay, _S262),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S27_P, _e_S27_P, _S79),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_PGPKeyID, _e_S28_PGPKeyID, _S79),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S29_PGPKeyPacket, _e_S29_PGPKeyPacket, _S79),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_PgenCounter, _e_S30_PgenCounter, _S79),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_PresentSOC, _e_S31_PresentSOC, _S111),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_Q, _e_S32_Q, _S79),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_RemainingTimeToMaximumSOC, _e_S33_RemainingTimeToMaximumSOC, _S112),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_RemainingTimeToMinimumSOC, _e_S34_RemainingTimeToMinimumSOC, _S112),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_RemainingTimeToTargetSOC, _e_S35_RemainingTimeToTargetSOC, _S112),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_ResponseCode, _e_S36_ResponseCode, _S218),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_SPKISexp, _e_S37_SPKISexp, _S58),
-    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
-    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _d_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Seed, _e_S38_Seed, _S58),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_SessionID, _e_S39_SessionID, _S36),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_TargetSOC, _e_S40_TargetSOC, _S92),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_TaxRuleID, _e_S41_TaxRuleID, _S256),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_TimeAnchor, _e_S42_TimeAnchor, _S37),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S43_TimeStamp, _e_S43_TimeStamp, _S37),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_SPKISexp, _e_S37_SPKISexp, _S79),
+    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
+    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Seed, _e_S38_Seed, _S79),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_SessionID, _e_S39_SessionID, _S58),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_TargetSOC, _e_S40_TargetSOC, _S111),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_TaxRuleID, _e_S41_TaxRuleID, _S274),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_TimeAnchor, _e_S42_TimeAnchor, _S59),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S43_TimeStamp, _e_S43_TimeStamp, _S59),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_Value, _e_S44_Value, _S13),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_X509CRL, _e_S45_X509CRL, _S58),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_X509Certificate, _e_S46_X509Certificate, _S58),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_X509IssuerName, _e_S47_X509IssuerName, _S64),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_X509SKI, _e_S48_X509SKI, _S58),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_X509SerialNumber, _e_S49_X509SerialNumber, _S50),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_X509SubjectName, _e_S50_X509SubjectName, _S64),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_XPath, _e_S51_XPath, _S64),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_Y, _e_S52_Y, _S58),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_X509CRL, _e_S45_X509CRL, _S79),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_X509Certificate, _e_S46_X509Certificate, _S79),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_X509IssuerName, _e_S47_X509IssuerName, _S85),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_X509SKI, _e_S48_X509SKI, _S79),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_X509SerialNumber, _e_S49_X509SerialNumber, _S77),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_X509SubjectName, _e_S50_X509SubjectName, _S85),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_XPath, _e_S51_XPath, _S85),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_Y, _e_S52_Y, _S79),
 )
 
 # class -> global element names (several when elements share a type)

@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso20_acdp
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_acdp'
 
@@ -138,373 +137,566 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class ACDP_ConnectReqType:
+class ACDP_ConnectReqType(Message):
     """XSD type ACDP_ConnectReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_electrical_charging_device_status: electricalChargingDeviceStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_electrical_charging_device_status')
+    header: MessageHeaderType
+    ev_electrical_charging_device_status: electricalChargingDeviceStatusType
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_electrical_charging_device_status: electricalChargingDeviceStatusType | None = None) -> None:
+        self.header = header
+        self.ev_electrical_charging_device_status = ev_electrical_charging_device_status
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    time_stamp: int = None  # type: ignore[assignment]  # mandatory
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    session_id: bytes
+    time_stamp: int
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.time_stamp = time_stamp
+        self.signature = signature
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class DigestMethodType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ObjectType:
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class ACDP_ConnectResType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class ACDP_ConnectResType(Message):
     """XSD type ACDP_ConnectResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    evse_electrical_charging_device_status: electricalChargingDeviceStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_processing', 'evse_electrical_charging_device_status', 'evse_mechanical_charging_device_status')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    evse_electrical_charging_device_status: electricalChargingDeviceStatusType
+    evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType
 
-@dataclass(slots=True)
-class ACDP_SystemStatusReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, evse_electrical_charging_device_status: electricalChargingDeviceStatusType | None = None, evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.evse_electrical_charging_device_status = evse_electrical_charging_device_status
+        self.evse_mechanical_charging_device_status = evse_mechanical_charging_device_status
+
+class ACDP_SystemStatusReqType(Message):
     """XSD type ACDP_SystemStatusReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_technical_status: EVTechnicalStatusType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_technical_status')
+    header: MessageHeaderType
+    ev_technical_status: EVTechnicalStatusType
 
-@dataclass(slots=True)
-class EVTechnicalStatusType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_technical_status: EVTechnicalStatusType | None = None) -> None:
+        self.header = header
+        self.ev_technical_status = ev_technical_status
+
+class EVTechnicalStatusType(Message):
     """XSD type EVTechnicalStatusType."""
 
-    ev_ready_to_charge: bool = None  # type: ignore[assignment]  # mandatory
-    ev_immobilization_request: bool = None  # type: ignore[assignment]  # mandatory
-    ev_immobilized: bool | None = None
-    evwlan_strength: RationalNumberType | None = None
-    evcp_status: cpStatusType | None = None
-    evsoc: int | None = None
-    ev_error_code: errorCodeType | None = None
-    ev_timeout: bool | None = None
+    __slots__ = ('ev_ready_to_charge', 'ev_immobilization_request', 'ev_immobilized', 'evwlan_strength', 'evcp_status', 'evsoc', 'ev_error_code', 'ev_timeout')
+    ev_ready_to_charge: bool
+    ev_immobilization_request: bool
+    ev_immobilized: bool | None
+    evwlan_strength: RationalNumberType | None
+    evcp_status: cpStatusType | None
+    evsoc: int | None
+    ev_error_code: errorCodeType | None
+    ev_timeout: bool | None
 
-@dataclass(slots=True)
-class RationalNumberType:
+    def __init__(self, ev_ready_to_charge: bool | None = None, ev_immobilization_request: bool | None = None, ev_immobilized: bool | None = None, evwlan_strength: RationalNumberType | None = None, evcp_status: cpStatusType | None = None, evsoc: int | None = None, ev_error_code: errorCodeType | None = None, ev_timeout: bool | None = None) -> None:
+        self.ev_ready_to_charge = ev_ready_to_charge
+        self.ev_immobilization_request = ev_immobilization_request
+        self.ev_immobilized = ev_immobilized
+        self.evwlan_strength = evwlan_strength
+        self.evcp_status = evcp_status
+        self.evsoc = evsoc
+        self.ev_error_code = ev_error_code
+        self.ev_timeout = ev_timeout
+
+class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
-    exponent: int = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('exponent', 'value')
+    exponent: int
+    value: int
 
-@dataclass(slots=True)
-class ACDP_SystemStatusResType:
+    def __init__(self, exponent: int | None = None, value: int | None = None) -> None:
+        self.exponent = exponent
+        self.value = value
+
+class ACDP_SystemStatusResType(Message):
     """XSD type ACDP_SystemStatusResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_ready_to_charge: bool = None  # type: ignore[assignment]  # mandatory
-    evse_isolation_status: isolationStatusType = None  # type: ignore[assignment]  # mandatory
-    evse_disabled: bool = None  # type: ignore[assignment]  # mandatory
-    evse_utility_interrupt_event: bool = None  # type: ignore[assignment]  # mandatory
-    evse_emergency_shutdown: bool = None  # type: ignore[assignment]  # mandatory
-    evse_malfunction: bool = None  # type: ignore[assignment]  # mandatory
-    ev_in_charge_position: bool = None  # type: ignore[assignment]  # mandatory
-    ev_association_status: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_mechanical_charging_device_status', 'evse_ready_to_charge', 'evse_isolation_status', 'evse_disabled', 'evse_utility_interrupt_event', 'evse_emergency_shutdown', 'evse_malfunction', 'ev_in_charge_position', 'ev_association_status')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType
+    evse_ready_to_charge: bool
+    evse_isolation_status: isolationStatusType
+    evse_disabled: bool
+    evse_utility_interrupt_event: bool
+    evse_emergency_shutdown: bool
+    evse_malfunction: bool
+    ev_in_charge_position: bool
+    ev_association_status: bool
 
-@dataclass(slots=True)
-class ACDP_VehiclePositioningReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType | None = None, evse_ready_to_charge: bool | None = None, evse_isolation_status: isolationStatusType | None = None, evse_disabled: bool | None = None, evse_utility_interrupt_event: bool | None = None, evse_emergency_shutdown: bool | None = None, evse_malfunction: bool | None = None, ev_in_charge_position: bool | None = None, ev_association_status: bool | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_mechanical_charging_device_status = evse_mechanical_charging_device_status
+        self.evse_ready_to_charge = evse_ready_to_charge
+        self.evse_isolation_status = evse_isolation_status
+        self.evse_disabled = evse_disabled
+        self.evse_utility_interrupt_event = evse_utility_interrupt_event
+        self.evse_emergency_shutdown = evse_emergency_shutdown
+        self.evse_malfunction = evse_malfunction
+        self.ev_in_charge_position = ev_in_charge_position
+        self.ev_association_status = ev_association_status
+
+class ACDP_VehiclePositioningReqType(Message):
     """XSD type ACDP_VehiclePositioningReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_mobility_status: bool = None  # type: ignore[assignment]  # mandatory
-    ev_positioning_support: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_mobility_status', 'ev_positioning_support')
+    header: MessageHeaderType
+    ev_mobility_status: bool
+    ev_positioning_support: bool
 
-@dataclass(slots=True)
-class ACDP_VehiclePositioningResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_mobility_status: bool | None = None, ev_positioning_support: bool | None = None) -> None:
+        self.header = header
+        self.ev_mobility_status = ev_mobility_status
+        self.ev_positioning_support = ev_positioning_support
+
+class ACDP_VehiclePositioningResType(Message):
     """XSD type ACDP_VehiclePositioningResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    evse_positioning_support: bool = None  # type: ignore[assignment]  # mandatory
-    ev_relative_x_deviation: int = None  # type: ignore[assignment]  # mandatory
-    ev_relative_y_deviation: int = None  # type: ignore[assignment]  # mandatory
-    contact_window_xc: int = None  # type: ignore[assignment]  # mandatory
-    contact_window_yc: int = None  # type: ignore[assignment]  # mandatory
-    ev_in_charge_position: bool = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_processing', 'evse_positioning_support', 'ev_relative_x_deviation', 'ev_relative_y_deviation', 'contact_window_xc', 'contact_window_yc', 'ev_in_charge_position')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    evse_positioning_support: bool
+    ev_relative_x_deviation: int
+    ev_relative_y_deviation: int
+    contact_window_xc: int
+    contact_window_yc: int
+    ev_in_charge_position: bool
 
-@dataclass(slots=True)
-class CLReqControlModeType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, evse_positioning_support: bool | None = None, ev_relative_x_deviation: int | None = None, ev_relative_y_deviation: int | None = None, contact_window_xc: int | None = None, contact_window_yc: int | None = None, ev_in_charge_position: bool | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.evse_positioning_support = evse_positioning_support
+        self.ev_relative_x_deviation = ev_relative_x_deviation
+        self.ev_relative_y_deviation = ev_relative_y_deviation
+        self.contact_window_xc = contact_window_xc
+        self.contact_window_yc = contact_window_yc
+        self.ev_in_charge_position = ev_in_charge_position
+
+class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CLResControlModeType:
+class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ManifestType:
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
 
-@dataclass(slots=True)
-class DetailedCostType:
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
+
+class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    cost_per_unit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('amount', 'cost_per_unit')
+    amount: RationalNumberType
+    cost_per_unit: RationalNumberType
 
-@dataclass(slots=True)
-class DisplayParametersType:
+    def __init__(self, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
+        self.amount = amount
+        self.cost_per_unit = cost_per_unit
+
+class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
-    present_soc: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    maximum_soc: int | None = None
-    remaining_time_to_minimum_soc: int | None = None
-    remaining_time_to_target_soc: int | None = None
-    remaining_time_to_maximum_soc: int | None = None
-    charging_complete: bool | None = None
-    battery_energy_capacity: RationalNumberType | None = None
-    inlet_hot: bool | None = None
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumberType | None
+    inlet_hot: bool | None
 
-@dataclass(slots=True)
-class EVSEStatusType:
+    def __init__(self, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
+        self.present_soc = present_soc
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.maximum_soc = maximum_soc
+        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
+        self.remaining_time_to_target_soc = remaining_time_to_target_soc
+        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
+        self.charging_complete = charging_complete
+        self.battery_energy_capacity = battery_energy_capacity
+        self.inlet_hot = inlet_hot
+
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: evseNotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: evseNotificationType
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: evseNotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    charged_energy_reading_wh: int = None  # type: ignore[assignment]  # mandatory
-    bpt_discharged_energy_reading_wh: int | None = None
-    capacitive_energy_reading_va_rh: int | None = None
-    bpt_inductive_energy_reading_va_rh: int | None = None
-    meter_signature: bytes | None = None
-    meter_status: int | None = None
-    meter_timestamp: int | None = None
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
 
-@dataclass(slots=True)
-class ReceiptType:
+    def __init__(self, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.charged_energy_reading_wh = charged_energy_reading_wh
+        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
+        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
+        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
+        self.meter_signature = meter_signature
+        self.meter_status = meter_status
+        self.meter_timestamp = meter_timestamp
+
+class ReceiptType(Message):
     """XSD type ReceiptType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    energy_costs: DetailedCostType | None = None
-    occupancy_costs: DetailedCostType | None = None
-    additional_services_costs: DetailedCostType | None = None
-    overstay_costs: DetailedCostType | None = None
-    tax_costs: list[DetailedTaxType] = field(default_factory=list)
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    time_anchor: int
+    energy_costs: DetailedCostType | None
+    occupancy_costs: DetailedCostType | None
+    additional_services_costs: DetailedCostType | None
+    overstay_costs: DetailedCostType | None
+    tax_costs: list[DetailedTaxType]
 
-@dataclass(slots=True)
-class DetailedTaxType:
+    def __init__(self, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.energy_costs = energy_costs
+        self.occupancy_costs = occupancy_costs
+        self.additional_services_costs = additional_services_costs
+        self.overstay_costs = overstay_costs
+        self.tax_costs = [] if tax_costs is None else tax_costs
+
+class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'amount')
+    tax_rule_id: int
+    amount: RationalNumberType
+
+    def __init__(self, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.amount = amount
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
 _T1 = (1, -2)
 _S2 = ('enum', None, None, electricalChargingDeviceStatusType, None)
 _T3 = (-1, -2)
-_S4 = ('hex', None, None, None, 8)
-_S5 = ('uint', 0, 18446744073709551615, None, None)
-_T6 = (2, -1, -2, -3)
-_C7 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_T4 = (2, -1, -2, -3)
+_C5 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_S6 = ('hex', None, None, None, 8)
+_S7 = ('uint', 0, 18446744073709551615, None, None)
 _T8 = (0, 1, -2, -3)
 _T9 = (2, -2)
 _T10 = (3, 4, -1, -2)
 _T11 = (4, -1, -2, -3)
 _C12 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C13 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C14 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T15 = (3, -2)
-_T16 = (3, -1, -2, -3)
-_C17 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T18 = (-5, -1, -4, -2)
-_T19 = (1, -5, -1, -4, -2, -3, -3, -3)
-_S20 = ('int', None, None, None, None)
-_C21 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T22 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T23 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T24 = (2, 3, 4, -2)
-_T25 = (3, 4, -2, -3)
-_T26 = (4, -2)
-_T27 = (5, -2)
-_S28 = ('b64', None, None, None, None)
-_C29 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C30 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C31 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C32 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T33 = (0, -1, -2, -3)
-_S34 = ('string', None, None, None, None)
-_C35 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C13 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C14 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C15 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T16 = (3, -2)
+_T17 = (3, -1, -2, -3)
+_T18 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T19 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T20 = (2, 3, 4, -2)
+_T21 = (3, 4, -2, -3)
+_T22 = (4, -2)
+_T23 = (5, -2)
+_C24 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_T25 = (-5, -1, -4, -2)
+_T26 = (1, -5, -1, -4, -2, -3, -3, -3)
+_S27 = ('int', None, None, None, None)
+_C28 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S29 = ('b64', None, None, None, None)
+_C30 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C31 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C32 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C33 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T34 = (0, -1, -2, -3)
+_S35 = ('string', None, None, None, None)
 _T36 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
 _T37 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
 _T38 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
@@ -533,22 +725,22 @@ _C60 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, 
 _S61 = ('enum', None, None, responseCodeType, None)
 _S62 = ('enum', None, None, processingType, None)
 _S63 = ('enum', None, None, mechanicalChargingDeviceStatusType, None)
-_S64 = ('bool', None, None, None, None)
-_T65 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T66 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T67 = (4, 5, 6, 7, -1, -2, -3, -3)
-_S68 = ('enum', None, None, cpStatusType, None)
-_T69 = (5, 6, 7, -1, -2, -3, -3, -3)
-_S70 = ('nbit', 0, 100, None, None)
-_T71 = (6, 7, -1, -2)
-_S72 = ('enum', None, None, errorCodeType, None)
-_T73 = (7, -1, -2, -3)
-_C74 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C75 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C76 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C77 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C78 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C79 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T64 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T65 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T66 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T67 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T68 = (6, 7, -1, -2)
+_T69 = (7, -1, -2, -3)
+_C70 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C71 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C72 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C73 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C74 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C75 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S76 = ('bool', None, None, None, None)
+_S77 = ('enum', None, None, cpStatusType, None)
+_S78 = ('nbit', 0, 100, None, None)
+_S79 = ('enum', None, None, errorCodeType, None)
 _S80 = ('nbit', -128, 127, None, None)
 _S81 = ('int', -32768, 32767, None, None)
 _S82 = ('enum', None, None, isolationStatusType, None)
@@ -621,26 +813,69 @@ def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_ConnectReqType(f_header, f_ev_electrical_charging_device_status), r
 
+def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_ConnectReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_ConnectReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_ConnectReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_ConnectReqType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_ConnectReqType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 51: return _d_ACDP_ConnectReqType(B, r0)
+    f_ev_electrical_charging_device_status = (c >> 2) & 3
+    f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_ev_electrical_charging_device_status]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return ACDP_ConnectReqType(f_header, f_ev_electrical_charging_device_status), r
+
 def _e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_electrical_charging_device_status is not None:
-        v = o.ev_electrical_charging_device_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a electricalChargingDeviceStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVElectricalChargingDeviceStatus')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_electrical_charging_device_status
+    if v7 is None: raise EncFail('missing mandatory EVElectricalChargingDeviceStatus')
+    if v7.__class__ is not electricalChargingDeviceStatusType and not (v7.__class__ is int and 0 <= v7 < 4): raise EncFail(f'{v7!r} is not a electricalChargingDeviceStatusType')
+    pass
+    a = (a << 6) | (v7) << 2
     return a
 
 def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
@@ -649,7 +884,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S4, 6)
+            f_session_id, r = sl2(B, r, _S6, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -661,14 +896,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S5, 6)
+            f_time_stamp, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T6[(B >> r) & 3]
+        r -= 2; k = _T4[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
@@ -678,34 +913,53 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MessageHeaderType(B, r0)
+    r -= 8; f_time_stamp = (B >> r) & 255
+    if f_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T4[c & 3]
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.time_stamp is not None:
-        v = o.time_stamp
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeStamp')
-    if o.signature is not None:
-        v = o.signature
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    v3 = o.time_stamp
+    if v3 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.signature
+    if v4 is not None:
         a <<= 2
-        a = _e_SignatureType(v, a)
+        a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C7[st]
+    w, c = _C5[st]
     a = (a << w) | c
     return a
 
@@ -744,37 +998,103 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T8[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T9[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T8[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T3[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T10[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T11[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T11[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C12[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C12[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C13[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C13[st]
+            w, c = _C14[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -784,7 +1104,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C14[st]
+    w, c = _C15[st]
     a = (a << w) | c
     return a
 
@@ -803,7 +1123,7 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _d_SignatureMethodType(B, r)
-        r -= 1; k = _T15[(B >> r) & 1]
+        r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
     f_reference = []
@@ -815,33 +1135,107 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T16[(B >> r) & 3]
+        r -= 2; k = _T17[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T8[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T9[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T18[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T19[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T20[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T21[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T22[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T23[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T3[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T17[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C17[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C24[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -863,21 +1257,22 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T18[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -886,75 +1281,75 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T19[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S20, 6)
+            f_hmac_output_length, r = sl2(B, r, _S27, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T18[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C21[st]
+    w, c = _C28[st]
     a = (a << w) | c
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T22[(B >> r) & 7]
+    r -= 3; k = _T18[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T23[(B >> r) & 7]
+        r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T24[(B >> r) & 3]
+        r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T25[(B >> r) & 3]
+        r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T26[(B >> r) & 1]
+        r -= 1; k = _T22[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S28, 6)
+            f_digest_value, r = sl2(B, r, _S29, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -965,49 +1360,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T18[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T19[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T20[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T21[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T22[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T23[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T3[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
-        w, c = _C29[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.type
+    if v3 is not None:
         w, c = _C30[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 11
-    if o.transforms is not None:
-        v = o.transforms
+        a = wstr(a, v3, None)
+        st = 7
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C31[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
-        st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
+        a = wstr(a, v4, None)
+        st = 11
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C32[st]
         a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+        a = _e_TransformsType(v5, a)
+        st = 15
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C33[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
@@ -1021,13 +1454,32 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T33[(B >> r) & 3]
+        r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T34[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -1040,7 +1492,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -1049,7 +1501,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T19[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -1058,7 +1510,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S34, 6)
+                v, r = sl2(B, r, _S35, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1067,19 +1519,20 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T19[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -1102,21 +1555,22 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 2; k = _T18[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1131,27 +1585,44 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S28, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S29, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T8[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C35[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C13[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -1173,7 +1644,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S34, 6)
+                v, r = sl2(B, r, _S35, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1197,7 +1668,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S34, 6)
+                v, r = sl2(B, r, _S35, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1211,12 +1682,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -1313,18 +1787,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -1332,6 +1820,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -1342,7 +1833,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S28, 6)
+            f_modulus, r = sl2(B, r, _S29, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -1354,7 +1845,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S28, 6)
+            f_exponent, r = sl2(B, r, _S29, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -1365,27 +1856,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -1397,7 +1892,7 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T6[(B >> r) & 3]
+        r -= 2; k = _T4[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
@@ -1405,24 +1900,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T48[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T49[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T4[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C50[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C51[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C52[st]
     a = (a << w) | c
@@ -1443,7 +1960,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S28, 6)
+                v, r = sl2(B, r, _S29, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1452,7 +1969,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S34, 6)
+                v, r = sl2(B, r, _S35, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1461,7 +1978,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S28, 6)
+                v, r = sl2(B, r, _S29, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1470,7 +1987,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S28, 6)
+                v, r = sl2(B, r, _S29, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1484,8 +2001,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T53[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T54[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -1542,7 +2124,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -1552,7 +2134,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S34, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S35, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
@@ -1564,7 +2146,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S20, 6)
+            f_x509_serial_number, r = sl2(B, r, _S27, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -1577,39 +2159,55 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -1627,28 +2225,31 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
-        r -= 2; k = _T18[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C58[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C59[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C60[st]
     a = (a << w) | c
@@ -1687,7 +2288,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T15[(B >> r) & 1]
+        r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_evse_electrical_charging_device_status = None
@@ -1700,7 +2301,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
             f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_evse_electrical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T26[(B >> r) & 1]
+        r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEElectricalChargingDeviceStatus')
     f_evse_mechanical_charging_device_status = None
@@ -1720,56 +2321,90 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_ConnectResType(f_header, f_response_code, f_evse_processing, f_evse_electrical_charging_device_status, f_evse_mechanical_charging_device_status), r
 
+def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_ConnectResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_ConnectResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_ConnectResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_ConnectResType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_ConnectResType(B, r0)
+    r -= 25; c = (B >> r) & 33554431
+    if c & 25284211: return _d_ACDP_ConnectResType(B, r0)
+    f_response_code = (c >> 17) & 63
+    if f_response_code >= 40: return _d_ACDP_ConnectResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 12) & 3
+    if f_evse_processing >= 3: return _d_ACDP_ConnectResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    f_evse_electrical_charging_device_status = (c >> 7) & 3
+    f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_evse_electrical_charging_device_status]
+    f_evse_mechanical_charging_device_status = (c >> 2) & 3
+    if f_evse_mechanical_charging_device_status >= 3: return _d_ACDP_ConnectResType(B, r0)
+    f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return ACDP_ConnectResType(f_header, f_response_code, f_evse_processing, f_evse_electrical_charging_device_status, f_evse_mechanical_charging_device_status), r
+
 def _e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.evse_electrical_charging_device_status is not None:
-        v = o.evse_electrical_charging_device_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a electricalChargingDeviceStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEElectricalChargingDeviceStatus')
-    if o.evse_mechanical_charging_device_status is not None:
-        v = o.evse_mechanical_charging_device_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a mechanicalChargingDeviceStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMechanicalChargingDeviceStatus')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    pass
+    v9 = o.evse_electrical_charging_device_status
+    if v9 is None: raise EncFail('missing mandatory EVSEElectricalChargingDeviceStatus')
+    if v9.__class__ is not electricalChargingDeviceStatusType and not (v9.__class__ is int and 0 <= v9 < 4): raise EncFail(f'{v9!r} is not a electricalChargingDeviceStatusType')
+    pass
+    v10 = o.evse_mechanical_charging_device_status
+    if v10 is None: raise EncFail('missing mandatory EVSEMechanicalChargingDeviceStatus')
+    if v10.__class__ is not mechanicalChargingDeviceStatusType and not (v10.__class__ is int and 0 <= v10 < 3): raise EncFail(f'{v10!r} is not a mechanicalChargingDeviceStatusType')
+    pass
+    a = (a << 25) | (v7) << 17 | (v8) << 12 | (v9) << 7 | (v10) << 2
     return a
 
 def _d_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int]:
@@ -1789,22 +2424,186 @@ def _d_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_SystemStatusReqType(f_header, f_ev_technical_status), r
 
+def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_SystemStatusReqType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3816: return _d_ACDP_SystemStatusReqType(B, r0)
+    i2_ev_ready_to_charge = ((c >> 8) & 1) == 1
+    i2_ev_immobilization_request = ((c >> 4) & 1) == 1
+    k = _T64[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    i2_ev_immobilized = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 40: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_ev_immobilized = ((c >> 4) & 1) == 1
+        k = _T65[c & 7]
+    i2_evwlan_strength = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ACDP_SystemStatusReqType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ACDP_SystemStatusReqType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_ACDP_SystemStatusReqType(B, r0)
+        k = _T66[c & 7]
+        i2_evwlan_strength = RationalNumberType(i3_exponent, i3_value)
+    i2_evcp_status = None
+    if k == 4:
+        r -= 8; c = (B >> r) & 255
+        if c & 136: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_evcp_status = (c >> 4) & 7
+        if i2_evcp_status >= 5: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_evcp_status = _E_cpStatusType[i2_evcp_status]
+        k = _T67[c & 7]
+    i2_evsoc = None
+    if k == 5:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_evsoc = (c >> 3) & 127
+        if i2_evsoc > 100: return _d_ACDP_SystemStatusReqType(B, r0)
+        k = _T68[c & 3]
+    i2_ev_error_code = None
+    if k == 6:
+        r -= 8; c = (B >> r) & 255
+        if c & 132: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_ev_error_code = (c >> 3) & 15
+        if i2_ev_error_code >= 10: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_ev_error_code = _E_errorCodeType[i2_ev_error_code]
+        k = _T69[c & 3]
+    i2_ev_timeout = None
+    if k == 7:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_ACDP_SystemStatusReqType(B, r0)
+        i2_ev_timeout = ((c >> 2) & 1) == 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_SystemStatusReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_ACDP_SystemStatusReqType(B, r0)
+    f_ev_technical_status = EVTechnicalStatusType(i2_ev_ready_to_charge, i2_ev_immobilization_request, i2_ev_immobilized, i2_evwlan_strength, i2_evcp_status, i2_evsoc, i2_ev_error_code, i2_ev_timeout)
+    return ACDP_SystemStatusReqType(f_header, f_ev_technical_status), r
+
 def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_technical_status is not None:
-        v = o.ev_technical_status
-        a <<= 1
-        a = _e_EVTechnicalStatusType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTechnicalStatus')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_technical_status
+    if v7 is None: raise EncFail('missing mandatory EVTechnicalStatus')
+    if v7.__class__ is not EVTechnicalStatusType: raise EncFail(f'expected EVTechnicalStatusType, got {v7.__class__.__name__}')
+    st8 = 0
+    v9 = v7.ev_ready_to_charge
+    if v9 is None: raise EncFail('missing mandatory EVReadyToCharge')
+    st8 = 3
+    v10 = v7.ev_immobilization_request
+    if v10 is None: raise EncFail('missing mandatory EVImmobilizationRequest')
+    st8 = 7
+    a = (a << 9) | (BOOL[v9]) << 5 | (BOOL[v10]) << 1
+    v11 = v7.ev_immobilized
+    if v11 is not None:
+        a = (a << 6) | (BOOL[v11]) << 1
+        st8 = 11
+    v12 = v7.evwlan_strength
+    if v12 is not None:
+        w, c = _C70[st8]
+        a = (a << w) | c
+        if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.exponent
+        if v14 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        pass
+        v15 = v12.value
+        if v15 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v14 - -128) << 3
+        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if 0 <= v15 < 128: a = (a << 9) | v15
+        elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
+        else: a = wi(a, v15)
+        pass
+        a <<= 2
+        st8 = 15
+    v16 = v7.evcp_status
+    if v16 is not None:
+        w, c = _C71[st8]
+        a = (a << w) | c
+        if v16.__class__ is not cpStatusType and not (v16.__class__ is int and 0 <= v16 < 5): raise EncFail(f'{v16!r} is not a cpStatusType')
+        a = (a << 5) | (v16) << 1
+        st8 = 19
+    v17 = v7.evsoc
+    if v17 is not None:
+        w, c = _C72[st8]
+        a = (a << w) | c
+        if not 0 <= v17 <= 100: raise EncFail(f'{v17!r} outside 0..100')
+        a = (a << 9) | (v17) << 1
+        st8 = 23
+    v18 = v7.ev_error_code
+    if v18 is not None:
+        w, c = _C73[st8]
+        a = (a << w) | c
+        if v18.__class__ is not errorCodeType and not (v18.__class__ is int and 0 <= v18 < 10): raise EncFail(f'{v18!r} is not a errorCodeType')
+        a = (a << 6) | (v18) << 1
+        st8 = 27
+    v19 = v7.ev_timeout
+    if v19 is not None:
+        w, c = _C74[st8]
+        a = (a << w) | c
+        a = (a << 3) | (BOOL[v19]) << 1
+        st8 = 31
+    w, c = _C75[st8]
+    a = (a << w) | c
+    pass
     a <<= 1
     return a
 
@@ -1814,7 +2613,7 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_ready_to_charge, r = sl2(B, r, _S64, 6)
+            f_ev_ready_to_charge, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
@@ -1826,68 +2625,68 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilization_request, r = sl2(B, r, _S64, 6)
+            f_ev_immobilization_request, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_immobilization_request = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T65[(B >> r) & 7]
+        r -= 3; k = _T64[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVImmobilizationRequest')
     f_ev_immobilized = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilized, r = sl2(B, r, _S64, 6)
+            f_ev_immobilized, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_immobilized = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T66[(B >> r) & 7]
+        r -= 3; k = _T65[(B >> r) & 7]
     f_evwlan_strength = None
     if k == 3:
         f_evwlan_strength, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T67[(B >> r) & 7]
+        r -= 3; k = _T66[(B >> r) & 7]
     f_evcp_status = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evcp_status, r = sl2(B, r, _S68, 6)
+            f_evcp_status, r = sl2(B, r, _S77, 6)
         else:
             r -= 3; f_evcp_status = (B >> r) & 7
             if f_evcp_status >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(f_evcp_status))
             f_evcp_status = _E_cpStatusType[f_evcp_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T69[(B >> r) & 7]
+        r -= 3; k = _T67[(B >> r) & 7]
     f_evsoc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evsoc, r = sl2(B, r, _S70, 6)
+            f_evsoc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_evsoc = ((B >> r) & 127) + 0
             if f_evsoc > 100: raise bad_value(r, 'EVSOC: {} above 100'.format(f_evsoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T71[(B >> r) & 3]
+        r -= 2; k = _T68[(B >> r) & 3]
     f_ev_error_code = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_ev_error_code, r = sl2(B, r, _S72, 6)
+            f_ev_error_code, r = sl2(B, r, _S79, 6)
         else:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(f_ev_error_code))
             f_ev_error_code = _E_errorCodeType[f_ev_error_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     f_ev_timeout = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_ev_timeout, r = sl2(B, r, _S64, 6)
+            f_ev_timeout, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_timeout = ((B >> r) & 1) == 1
             r -= 1
@@ -1896,75 +2695,129 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout), r
 
+def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int]:
+    r0 = r
+    r -= 11; c = (B >> r) & 2047
+    if c & 1768: return _d_EVTechnicalStatusType(B, r0)
+    f_ev_ready_to_charge = ((c >> 8) & 1) == 1
+    f_ev_immobilization_request = ((c >> 4) & 1) == 1
+    k = _T64[c & 7]
+    f_ev_immobilized = None
+    if k == 2:
+        r -= 6; c = (B >> r) & 63
+        if c & 40: return _d_EVTechnicalStatusType(B, r0)
+        f_ev_immobilized = ((c >> 4) & 1) == 1
+        k = _T65[c & 7]
+    f_evwlan_strength = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_EVTechnicalStatusType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_EVTechnicalStatusType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_EVTechnicalStatusType(B, r0)
+        k = _T66[c & 7]
+        f_evwlan_strength = RationalNumberType(i1_exponent, i1_value)
+    f_evcp_status = None
+    if k == 4:
+        r -= 8; c = (B >> r) & 255
+        if c & 136: return _d_EVTechnicalStatusType(B, r0)
+        f_evcp_status = (c >> 4) & 7
+        if f_evcp_status >= 5: return _d_EVTechnicalStatusType(B, r0)
+        f_evcp_status = _E_cpStatusType[f_evcp_status]
+        k = _T67[c & 7]
+    f_evsoc = None
+    if k == 5:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_EVTechnicalStatusType(B, r0)
+        f_evsoc = (c >> 3) & 127
+        if f_evsoc > 100: return _d_EVTechnicalStatusType(B, r0)
+        k = _T68[c & 3]
+    f_ev_error_code = None
+    if k == 6:
+        r -= 8; c = (B >> r) & 255
+        if c & 132: return _d_EVTechnicalStatusType(B, r0)
+        f_ev_error_code = (c >> 3) & 15
+        if f_ev_error_code >= 10: return _d_EVTechnicalStatusType(B, r0)
+        f_ev_error_code = _E_errorCodeType[f_ev_error_code]
+        k = _T69[c & 3]
+    f_ev_timeout = None
+    if k == 7:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_EVTechnicalStatusType(B, r0)
+        f_ev_timeout = ((c >> 2) & 1) == 1
+        k = _T3[c & 1]
+    if k != -1: return _d_EVTechnicalStatusType(B, r0)
+    return EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout), r
+
 def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     st = 0
-    if o.ev_ready_to_charge is not None:
-        v = o.ev_ready_to_charge
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVReadyToCharge')
-    if o.ev_immobilization_request is not None:
-        v = o.ev_immobilization_request
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVImmobilizationRequest')
-    if o.ev_immobilized is not None:
-        v = o.ev_immobilized
-        a <<= 3
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+    v2 = o.ev_ready_to_charge
+    if v2 is None: raise EncFail('missing mandatory EVReadyToCharge')
+    st = 3
+    v3 = o.ev_immobilization_request
+    if v3 is None: raise EncFail('missing mandatory EVImmobilizationRequest')
+    st = 7
+    a = (a << 8) | (BOOL[v2]) << 5 | (BOOL[v3]) << 1
+    v4 = o.ev_immobilized
+    if v4 is not None:
+        a = (a << 6) | (BOOL[v4]) << 1
         st = 11
-    if o.evwlan_strength is not None:
-        v = o.evwlan_strength
+    v5 = o.evwlan_strength
+    if v5 is not None:
+        w, c = _C70[st]
+        a = (a << w) | c
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        a <<= 2
+        st = 15
+    v9 = o.evcp_status
+    if v9 is not None:
+        w, c = _C71[st]
+        a = (a << w) | c
+        if v9.__class__ is not cpStatusType and not (v9.__class__ is int and 0 <= v9 < 5): raise EncFail(f'{v9!r} is not a cpStatusType')
+        a = (a << 5) | (v9) << 1
+        st = 19
+    v10 = o.evsoc
+    if v10 is not None:
+        w, c = _C72[st]
+        a = (a << w) | c
+        if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+        a = (a << 9) | (v10) << 1
+        st = 23
+    v11 = o.ev_error_code
+    if v11 is not None:
+        w, c = _C73[st]
+        a = (a << w) | c
+        if v11.__class__ is not errorCodeType and not (v11.__class__ is int and 0 <= v11 < 10): raise EncFail(f'{v11!r} is not a errorCodeType')
+        a = (a << 6) | (v11) << 1
+        st = 27
+    v12 = o.ev_timeout
+    if v12 is not None:
         w, c = _C74[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    if o.evcp_status is not None:
-        v = o.evcp_status
-        w, c = _C75[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 5 or v.__class__ is bool: raise EncFail(f'{v!r} is not a cpStatusType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 19
-    if o.evsoc is not None:
-        v = o.evsoc
-        w, c = _C76[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
-        st = 23
-    if o.ev_error_code is not None:
-        v = o.ev_error_code
-        w, c = _C77[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 10 or v.__class__ is bool: raise EncFail(f'{v!r} is not a errorCodeType')
-        a = (a << 4) | v
-        a <<= 1
-        st = 27
-    if o.ev_timeout is not None:
-        v = o.ev_timeout
-        w, c = _C78[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v12]) << 1
         st = 31
-    w, c = _C79[st]
+    w, c = _C75[st]
     a = (a << w) | c
     return a
 
@@ -2000,31 +2853,38 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RationalNumberType(f_exponent, f_value), r
 
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6151: return _d_RationalNumberType(B, r0)
+    f_exponent = ((c >> 3) & 255) + -128
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RationalNumberType(B, r0)
+    return RationalNumberType(f_exponent, f_value), r
+
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
-    st = 0
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Exponent')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.exponent
+    if v2 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v2 - -128) << 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int]:
@@ -2060,19 +2920,19 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
             f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T15[(B >> r) & 1]
+        r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMechanicalChargingDeviceStatus')
     f_evse_ready_to_charge = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_ready_to_charge, r = sl2(B, r, _S64, 6)
+            f_evse_ready_to_charge, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T26[(B >> r) & 1]
+        r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEReadyToCharge')
     f_evse_isolation_status = None
@@ -2085,14 +2945,14 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
             f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEIsolationStatus')
     f_evse_disabled = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evse_disabled, r = sl2(B, r, _S64, 6)
+            f_evse_disabled, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_disabled = ((B >> r) & 1) == 1
             r -= 1
@@ -2104,7 +2964,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_evse_utility_interrupt_event, r = sl2(B, r, _S64, 6)
+            f_evse_utility_interrupt_event, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_utility_interrupt_event = ((B >> r) & 1) == 1
             r -= 1
@@ -2116,7 +2976,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_evse_emergency_shutdown, r = sl2(B, r, _S64, 6)
+            f_evse_emergency_shutdown, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_emergency_shutdown = ((B >> r) & 1) == 1
             r -= 1
@@ -2128,7 +2988,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_evse_malfunction, r = sl2(B, r, _S64, 6)
+            f_evse_malfunction, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_malfunction = ((B >> r) & 1) == 1
             r -= 1
@@ -2140,7 +3000,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S64, 6)
+            f_ev_in_charge_position, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
@@ -2152,7 +3012,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 10:
         r -= 1
         if (B >> r) & 1:
-            f_ev_association_status, r = sl2(B, r, _S64, 6)
+            f_ev_association_status, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_association_status = ((B >> r) & 1) == 1
             r -= 1
@@ -2163,109 +3023,111 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status), r
 
+def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_SystemStatusResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_SystemStatusResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_SystemStatusResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_SystemStatusResType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_SystemStatusResType(B, r0)
+    r -= 48; c = (B >> r) & 281474976710655
+    if c & 212100311661499: return _d_ACDP_SystemStatusResType(B, r0)
+    f_response_code = (c >> 40) & 63
+    if f_response_code >= 40: return _d_ACDP_SystemStatusResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_mechanical_charging_device_status = (c >> 35) & 3
+    if f_evse_mechanical_charging_device_status >= 3: return _d_ACDP_SystemStatusResType(B, r0)
+    f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+    f_evse_ready_to_charge = ((c >> 31) & 1) == 1
+    f_evse_isolation_status = (c >> 26) & 3
+    f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
+    f_evse_disabled = ((c >> 22) & 1) == 1
+    f_evse_utility_interrupt_event = ((c >> 18) & 1) == 1
+    f_evse_emergency_shutdown = ((c >> 14) & 1) == 1
+    f_evse_malfunction = ((c >> 10) & 1) == 1
+    f_ev_in_charge_position = ((c >> 6) & 1) == 1
+    f_ev_association_status = ((c >> 2) & 1) == 1
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status), r
+
 def _e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_mechanical_charging_device_status is not None:
-        v = o.evse_mechanical_charging_device_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a mechanicalChargingDeviceStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEMechanicalChargingDeviceStatus')
-    if o.evse_ready_to_charge is not None:
-        v = o.evse_ready_to_charge
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEReadyToCharge')
-    if o.evse_isolation_status is not None:
-        v = o.evse_isolation_status
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a isolationStatusType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEIsolationStatus')
-    if o.evse_disabled is not None:
-        v = o.evse_disabled
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEDisabled')
-    if o.evse_utility_interrupt_event is not None:
-        v = o.evse_utility_interrupt_event
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSEUtilityInterruptEvent')
-    if o.evse_emergency_shutdown is not None:
-        v = o.evse_emergency_shutdown
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEEmergencyShutdown')
-    if o.evse_malfunction is not None:
-        v = o.evse_malfunction
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVSEMalfunction')
-    if o.ev_in_charge_position is not None:
-        v = o.ev_in_charge_position
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVInChargePosition')
-    if o.ev_association_status is not None:
-        v = o.ev_association_status
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVAssociationStatus')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_mechanical_charging_device_status
+    if v8 is None: raise EncFail('missing mandatory EVSEMechanicalChargingDeviceStatus')
+    if v8.__class__ is not mechanicalChargingDeviceStatusType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a mechanicalChargingDeviceStatusType')
+    pass
+    v9 = o.evse_ready_to_charge
+    if v9 is None: raise EncFail('missing mandatory EVSEReadyToCharge')
+    pass
+    v10 = o.evse_isolation_status
+    if v10 is None: raise EncFail('missing mandatory EVSEIsolationStatus')
+    if v10.__class__ is not isolationStatusType and not (v10.__class__ is int and 0 <= v10 < 4): raise EncFail(f'{v10!r} is not a isolationStatusType')
+    pass
+    v11 = o.evse_disabled
+    if v11 is None: raise EncFail('missing mandatory EVSEDisabled')
+    pass
+    v12 = o.evse_utility_interrupt_event
+    if v12 is None: raise EncFail('missing mandatory EVSEUtilityInterruptEvent')
+    pass
+    v13 = o.evse_emergency_shutdown
+    if v13 is None: raise EncFail('missing mandatory EVSEEmergencyShutdown')
+    pass
+    v14 = o.evse_malfunction
+    if v14 is None: raise EncFail('missing mandatory EVSEMalfunction')
+    pass
+    v15 = o.ev_in_charge_position
+    if v15 is None: raise EncFail('missing mandatory EVInChargePosition')
+    pass
+    v16 = o.ev_association_status
+    if v16 is None: raise EncFail('missing mandatory EVAssociationStatus')
+    pass
+    a = (a << 48) | (v7) << 40 | (v8) << 35 | (BOOL[v9]) << 31 | (v10) << 26 | (BOOL[v11]) << 22 | (BOOL[v12]) << 18 | (BOOL[v13]) << 14 | (BOOL[v14]) << 10 | (BOOL[v15]) << 6 | (BOOL[v16]) << 2
     return a
 
 def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
@@ -2280,7 +3142,7 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_mobility_status, r = sl2(B, r, _S64, 6)
+            f_ev_mobility_status, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_mobility_status = ((B >> r) & 1) == 1
             r -= 1
@@ -2292,7 +3154,7 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_positioning_support, r = sl2(B, r, _S64, 6)
+            f_ev_positioning_support, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_positioning_support = ((B >> r) & 1) == 1
             r -= 1
@@ -2303,34 +3165,71 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_VehiclePositioningReqType(f_header, f_ev_mobility_status, f_ev_positioning_support), r
 
+def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    r -= 9; c = (B >> r) & 511
+    if c & 443: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    f_ev_mobility_status = ((c >> 6) & 1) == 1
+    f_ev_positioning_support = ((c >> 2) & 1) == 1
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return ACDP_VehiclePositioningReqType(f_header, f_ev_mobility_status, f_ev_positioning_support), r
+
 def _e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_mobility_status is not None:
-        v = o.ev_mobility_status
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVMobilityStatus')
-    if o.ev_positioning_support is not None:
-        v = o.ev_positioning_support
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVPositioningSupport')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_mobility_status
+    if v7 is None: raise EncFail('missing mandatory EVMobilityStatus')
+    pass
+    v8 = o.ev_positioning_support
+    if v8 is None: raise EncFail('missing mandatory EVPositioningSupport')
+    pass
+    a = (a << 9) | (BOOL[v7]) << 6 | (BOOL[v8]) << 2
     return a
 
 def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int]:
@@ -2366,19 +3265,19 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T15[(B >> r) & 1]
+        r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_evse_positioning_support = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_positioning_support, r = sl2(B, r, _S64, 6)
+            f_evse_positioning_support, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_evse_positioning_support = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T26[(B >> r) & 1]
+        r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPositioningSupport')
     f_ev_relative_x_deviation = None
@@ -2393,7 +3292,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: raise bad_value(r, 'EVRelativeXDeviation: {} out of range'.format(f_ev_relative_x_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T27[(B >> r) & 1]
+        r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRelativeXDeviation')
     f_ev_relative_y_deviation = None
@@ -2445,7 +3344,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S64, 6)
+            f_ev_in_charge_position, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
@@ -2456,102 +3355,157 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k != -1: raise unexpected(k, r, 'end of element')
     return ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position), r
 
+def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_ACDP_VehiclePositioningResType(B, r0)
+    k = _T4[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    if k != -1: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 20; c = (B >> r) & 1048575
+    if c & 790135: return _d_ACDP_VehiclePositioningResType(B, r0)
+    f_response_code = (c >> 12) & 63
+    if f_response_code >= 40: return _d_ACDP_VehiclePositioningResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 7) & 3
+    if f_evse_processing >= 3: return _d_ACDP_VehiclePositioningResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    f_evse_positioning_support = ((c >> 3) & 1) == 1
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
+    if f_ev_relative_x_deviation & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_ev_relative_x_deviation, r = ri(B, r + 8, f_ev_relative_x_deviation)
+        elif f_ev_relative_x_deviation & 256: f_ev_relative_x_deviation = -((x << 7) | (f_ev_relative_x_deviation & 127)) - 1
+        else: f_ev_relative_x_deviation = (x << 7) | (f_ev_relative_x_deviation & 127)
+    elif f_ev_relative_x_deviation > 255: f_ev_relative_x_deviation = 255 - f_ev_relative_x_deviation
+    if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
+    if f_ev_relative_y_deviation & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_ev_relative_y_deviation, r = ri(B, r + 8, f_ev_relative_y_deviation)
+        elif f_ev_relative_y_deviation & 256: f_ev_relative_y_deviation = -((x << 7) | (f_ev_relative_y_deviation & 127)) - 1
+        else: f_ev_relative_y_deviation = (x << 7) | (f_ev_relative_y_deviation & 127)
+    elif f_ev_relative_y_deviation > 255: f_ev_relative_y_deviation = 255 - f_ev_relative_y_deviation
+    if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 9; f_contact_window_xc = (B >> r) & 511
+    if f_contact_window_xc & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_contact_window_xc, r = ri(B, r + 8, f_contact_window_xc)
+        elif f_contact_window_xc & 256: f_contact_window_xc = -((x << 7) | (f_contact_window_xc & 127)) - 1
+        else: f_contact_window_xc = (x << 7) | (f_contact_window_xc & 127)
+    elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
+    if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 9; f_contact_window_yc = (B >> r) & 511
+    if f_contact_window_yc & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_contact_window_yc, r = ri(B, r + 8, f_contact_window_yc)
+        elif f_contact_window_yc & 256: f_contact_window_yc = -((x << 7) | (f_contact_window_yc & 127)) - 1
+        else: f_contact_window_yc = (x << 7) | (f_contact_window_yc & 127)
+    elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
+    if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 59: return _d_ACDP_VehiclePositioningResType(B, r0)
+    f_ev_in_charge_position = ((c >> 2) & 1) == 1
+    return ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position), r
+
 def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.evse_positioning_support is not None:
-        v = o.evse_positioning_support
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEPositioningSupport')
-    if o.ev_relative_x_deviation is not None:
-        v = o.ev_relative_x_deviation
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVRelativeXDeviation')
-    if o.ev_relative_y_deviation is not None:
-        v = o.ev_relative_y_deviation
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVRelativeYDeviation')
-    if o.contact_window_xc is not None:
-        v = o.contact_window_xc
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory ContactWindowXc')
-    if o.contact_window_yc is not None:
-        v = o.contact_window_yc
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 31
-    else:
-        raise EncFail('missing mandatory ContactWindowYc')
-    if o.ev_in_charge_position is not None:
-        v = o.ev_in_charge_position
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVInChargePosition')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C5[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    pass
+    v9 = o.evse_positioning_support
+    if v9 is None: raise EncFail('missing mandatory EVSEPositioningSupport')
+    pass
+    v10 = o.ev_relative_x_deviation
+    if v10 is None: raise EncFail('missing mandatory EVRelativeXDeviation')
+    a = (a << 20) | (v7) << 12 | (v8) << 7 | (BOOL[v9]) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    v11 = o.ev_relative_y_deviation
+    if v11 is None: raise EncFail('missing mandatory EVRelativeYDeviation')
+    a <<= 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    v12 = o.contact_window_xc
+    if v12 is None: raise EncFail('missing mandatory ContactWindowXc')
+    a <<= 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    v13 = o.contact_window_yc
+    if v13 is None: raise EncFail('missing mandatory ContactWindowYc')
+    a <<= 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    v14 = o.ev_in_charge_position
+    if v14 is None: raise EncFail('missing mandatory EVInChargePosition')
+    pass
+    a = (a << 6) | (BOOL[v14]) << 2
     return a
 
 def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
@@ -2559,8 +3513,14 @@ def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLReqControlModeType(), r
 
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLReqControlModeType(B, r0)
+    return CLReqControlModeType(), r
+
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2569,8 +3529,14 @@ def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLResControlModeType(), r
 
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLResControlModeType(B, r0)
+    return CLResControlModeType(), r
+
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -2594,17 +3560,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T8[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T18[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T19[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T20[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T21[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T22[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T23[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T3[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T88[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C35[st]
+            w, c = _C13[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2638,17 +3668,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T8[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T88[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C35[st]
+            w, c = _C13[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2677,21 +3731,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C90[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C90[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -2713,23 +3768,73 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedCostType(f_amount, f_cost_per_unit), r
 
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DetailedCostType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DetailedCostType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedCostType(B, r0)
+    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
+    return DetailedCostType(f_amount, f_cost_per_unit), r
+
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
-    st = 0
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Amount')
-    if o.cost_per_unit is not None:
-        v = o.cost_per_unit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CostPerUnit')
-    a <<= 1
+    pass
+    v2 = o.amount
+    if v2 is None: raise EncFail('missing mandatory Amount')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.cost_per_unit
+    if v6 is None: raise EncFail('missing mandatory CostPerUnit')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
@@ -2738,7 +3843,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S70, 6)
+            f_present_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
@@ -2749,7 +3854,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S70, 6)
+            f_minimum_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
@@ -2760,7 +3865,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S70, 6)
+            f_target_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
@@ -2771,7 +3876,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S70, 6)
+            f_maximum_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
@@ -2818,7 +3923,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S64, 6)
+            f_charging_complete, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
@@ -2832,7 +3937,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S64, 6)
+            f_inlet_hot, r = sl2(B, r, _S76, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -2841,94 +3946,198 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
 
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T91[c & 15]
+    f_present_soc = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_present_soc = (c >> 5) & 127
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T92[c & 15]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_minimum_soc = (c >> 5) & 127
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T93[c & 15]
+    f_target_soc = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_target_soc = (c >> 5) & 127
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T94[c & 15]
+    f_maximum_soc = None
+    if k == 3:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_DisplayParametersType(B, r0)
+        f_maximum_soc = (c >> 4) & 127
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T95[c & 7]
+    f_remaining_time_to_minimum_soc = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
+        if f_remaining_time_to_minimum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T97[c & 7]
+    f_remaining_time_to_target_soc = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
+        if f_remaining_time_to_target_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T98[c & 7]
+    f_remaining_time_to_maximum_soc = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
+        if f_remaining_time_to_maximum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T99[c & 7]
+    f_charging_complete = None
+    if k == 7:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_DisplayParametersType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T100[c & 3]
+    f_battery_energy_capacity = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DisplayParametersType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DisplayParametersType(B, r0)
+        k = _T101[c & 3]
+        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+    f_inlet_hot = None
+    if k == 9:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DisplayParametersType(B, r0)
+        f_inlet_hot = ((c >> 2) & 1) == 1
+        k = _T3[c & 1]
+    if k != -1: return _d_DisplayParametersType(B, r0)
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
-    if o.present_soc is not None:
-        v = o.present_soc
-        a <<= 4
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.present_soc
+    if v2 is not None:
+        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        a = (a << 13) | (v2) << 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
+    v3 = o.minimum_soc
+    if v3 is not None:
         w, c = _C102[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C103[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.maximum_soc is not None:
-        v = o.maximum_soc
+    v5 = o.maximum_soc
+    if v5 is not None:
         w, c = _C104[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        a = (a << 9) | (v5) << 1
         st = 15
-    if o.remaining_time_to_minimum_soc is not None:
-        v = o.remaining_time_to_minimum_soc
+    v6 = o.remaining_time_to_minimum_soc
+    if v6 is not None:
         w, c = _C105[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
         st = 19
-    if o.remaining_time_to_target_soc is not None:
-        v = o.remaining_time_to_target_soc
+    v7 = o.remaining_time_to_target_soc
+    if v7 is not None:
         w, c = _C106[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
         a <<= 1
         st = 23
-    if o.remaining_time_to_maximum_soc is not None:
-        v = o.remaining_time_to_maximum_soc
+    v8 = o.remaining_time_to_maximum_soc
+    if v8 is not None:
         w, c = _C107[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 27
-    if o.charging_complete is not None:
-        v = o.charging_complete
+    v9 = o.charging_complete
+    if v9 is not None:
         w, c = _C108[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v9]) << 1
         st = 31
-    if o.battery_energy_capacity is not None:
-        v = o.battery_energy_capacity
+    v10 = o.battery_energy_capacity
+    if v10 is not None:
         w, c = _C109[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 35
-    if o.inlet_hot is not None:
-        v = o.inlet_hot
+    v14 = o.inlet_hot
+    if v14 is not None:
         w, c = _C110[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v14]) << 1
         st = 39
     w, c = _C111[st]
     a = (a << w) | c
@@ -2967,30 +4176,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 227: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 7
+    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseNotificationType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not evseNotificationType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a evseNotificationType')
+    pass
+    a = (a << 8) | (v3) << 2
     return a
 
 def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
@@ -3011,52 +4227,52 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S5, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T65[(B >> r) & 7]
+        r -= 3; k = _T64[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S5, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T66[(B >> r) & 7]
+        r -= 3; k = _T65[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S5, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T67[(B >> r) & 7]
+        r -= 3; k = _T66[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S5, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T69[(B >> r) & 7]
+        r -= 3; k = _T67[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
@@ -3066,7 +4282,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T71[(B >> r) & 3]
+        r -= 2; k = _T68[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
@@ -3079,12 +4295,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T69[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S5, 6)
+            f_meter_timestamp, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -3095,87 +4311,175 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeterInfoType(B, r0)
+    r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
+    if f_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T64[c & 7]
+    f_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if f_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T65[c & 7]
+    f_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if f_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T66[c & 7]
+    f_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if f_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T67[c & 7]
+    f_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T68[c & 3]
+    f_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T69[c & 3]
+    f_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_timestamp = (B >> r) & 255
+        if f_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T3[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.charged_energy_reading_wh is not None:
-        v = o.charged_energy_reading_wh
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargedEnergyReadingWh')
-    if o.bpt_discharged_energy_reading_wh is not None:
-        v = o.bpt_discharged_energy_reading_wh
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    v3 = o.charged_energy_reading_wh
+    if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.bpt_discharged_energy_reading_wh
+    if v4 is not None:
+        a <<= 4
+        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if 0 <= v4 < 128: a = (a << 8) | v4
+        else: a = wu(a, v4)
         a <<= 1
         st = 11
-    if o.capacitive_energy_reading_va_rh is not None:
-        v = o.capacitive_energy_reading_va_rh
+    v5 = o.capacitive_energy_reading_va_rh
+    if v5 is not None:
+        w, c = _C70[st]
+        a = (a << w) | c
+        a <<= 1
+        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        a <<= 1
+        st = 15
+    v6 = o.bpt_inductive_energy_reading_va_rh
+    if v6 is not None:
+        w, c = _C71[st]
+        a = (a << w) | c
+        a <<= 1
+        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
+        a <<= 1
+        st = 19
+    v7 = o.meter_signature
+    if v7 is not None:
+        w, c = _C72[st]
+        a = (a << w) | c
+        a <<= 1
+        a = wbin(a, v7, 64)
+        a <<= 1
+        st = 23
+    v8 = o.meter_status
+    if v8 is not None:
+        w, c = _C73[st]
+        a = (a << w) | c
+        a <<= 1
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        a <<= 1
+        st = 27
+    v9 = o.meter_timestamp
+    if v9 is not None:
         w, c = _C74[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    if o.bpt_inductive_energy_reading_va_rh is not None:
-        v = o.bpt_inductive_energy_reading_va_rh
-        w, c = _C75[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 19
-    if o.meter_signature is not None:
-        v = o.meter_signature
-        w, c = _C76[st]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v, 64)
-        a <<= 1
-        st = 23
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C77[st]
-        a = (a << w) | c
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 27
-    if o.meter_timestamp is not None:
-        v = o.meter_timestamp
-        w, c = _C78[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C79[st]
+    w, c = _C75[st]
     a = (a << w) | c
     return a
 
@@ -3185,7 +4489,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S5, 6)
+            f_time_anchor, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -3227,41 +4531,354 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
 
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ReceiptType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_ReceiptType(B, r0)
+    k = _T116[c & 7]
+    f_energy_costs = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T117[c & 7]
+        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
+        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+    f_occupancy_costs = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T118[c & 7]
+        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
+        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+    f_additional_services_costs = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T119[c & 3]
+        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
+        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+    f_overstay_costs = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T120[c & 3]
+        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
+        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+    f_tax_costs = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ReceiptType(B, r0)
+            r -= 8; i13_tax_rule_id = (B >> r) & 255
+            if i13_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
+                else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
+            if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_ReceiptType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ReceiptType(B, r0)
+            i13_amount = RationalNumberType(i14_exponent, i14_value)
+            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            f_tax_costs.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T120[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T3[c & 1]
+    if k != -1: return _d_ReceiptType(B, r0)
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.energy_costs is not None:
-        v = o.energy_costs
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.energy_costs
+    if v3 is not None:
+        if v3.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.amount
+        if v5 is None: raise EncFail('missing mandatory Amount')
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        pass
+        v9 = v3.cost_per_unit
+        if v9 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        pass
         a <<= 3
-        a = _e_DetailedCostType(v, a)
         st = 7
-    if o.occupancy_costs is not None:
-        v = o.occupancy_costs
+    v13 = o.occupancy_costs
+    if v13 is not None:
         w, c = _C121[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.amount
+        if v15 is None: raise EncFail('missing mandatory Amount')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        pass
+        v19 = v13.cost_per_unit
+        if v19 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        pass
+        a <<= 3
         st = 11
-    if o.additional_services_costs is not None:
-        v = o.additional_services_costs
+    v23 = o.additional_services_costs
+    if v23 is not None:
         w, c = _C122[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.amount
+        if v25 is None: raise EncFail('missing mandatory Amount')
+        if v25.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v25.__class__.__name__}')
+        pass
+        v27 = v25.exponent
+        if v27 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        pass
+        v28 = v25.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v27 - -128) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        pass
+        v29 = v23.cost_per_unit
+        if v29 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v29.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.exponent
+        if v31 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        pass
+        v32 = v29.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -128) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        pass
+        a <<= 3
         st = 15
-    if o.overstay_costs is not None:
-        v = o.overstay_costs
+    v33 = o.overstay_costs
+    if v33 is not None:
         w, c = _C123[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.amount
+        if v35 is None: raise EncFail('missing mandatory Amount')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        pass
+        v39 = v33.cost_per_unit
+        if v39 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        pass
+        a <<= 3
         st = 19
     n = 0
     for v in o.tax_costs:
@@ -3308,33 +4925,65 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedTaxType(f_tax_rule_id, f_amount), r
 
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DetailedTaxType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_DetailedTaxType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedTaxType(B, r0)
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    return DetailedTaxType(f_tax_rule_id, f_amount), r
+
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
-    st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Amount')
-    a <<= 1
+    pass
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory Amount')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -3350,7 +4999,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S34, 6)
+        v, r = sl2(B, r, _S35, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -3366,7 +5015,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S34, 6)
+        v, r = sl2(B, r, _S35, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -3382,40 +5031,40 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
-    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
-    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
-    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S28),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S34),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S34),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
+    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
+    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
+    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
@@ -3441,7 +5090,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -3461,7 +5110,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -3481,7 +5130,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -3501,7 +5150,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -3521,7 +5170,7 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3601,7 +5250,7 @@ def _e_S12_DepartureTime(v: Any, a: int) -> int:
 def _d_S13_EVAssociationStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3617,7 +5266,7 @@ def _e_S13_EVAssociationStatus(v: Any, a: int) -> int:
 def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(v))
@@ -3654,7 +5303,7 @@ def _e_S15_EVElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(v))
@@ -3673,7 +5322,7 @@ def _e_S16_EVErrorCode(v: Any, a: int) -> int:
 def _d_S17_EVImmobilizationRequest(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3689,7 +5338,7 @@ def _e_S17_EVImmobilizationRequest(v: Any, a: int) -> int:
 def _d_S18_EVImmobilized(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3705,7 +5354,7 @@ def _e_S18_EVImmobilized(v: Any, a: int) -> int:
 def _d_S19_EVInChargePosition(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3721,7 +5370,7 @@ def _e_S19_EVInChargePosition(v: Any, a: int) -> int:
 def _d_S20_EVMobilityStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3737,7 +5386,7 @@ def _e_S20_EVMobilityStatus(v: Any, a: int) -> int:
 def _d_S21_EVPositioningSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3753,7 +5402,7 @@ def _e_S21_EVPositioningSupport(v: Any, a: int) -> int:
 def _d_S22_EVReadyToCharge(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3813,7 +5462,7 @@ def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
 def _d_S25_EVSEDisabled(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3847,7 +5496,7 @@ def _e_S26_EVSEElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S27_EVSEEmergencyShutdown(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3881,7 +5530,7 @@ def _e_S28_EVSEIsolationStatus(v: Any, a: int) -> int:
 def _d_S29_EVSEMalfunction(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3935,7 +5584,7 @@ def _e_S31_EVSENotification(v: Any, a: int) -> int:
 def _d_S32_EVSEPositioningSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3970,7 +5619,7 @@ def _e_S33_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S34_EVSEReadyToCharge(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -3986,7 +5635,7 @@ def _e_S34_EVSEReadyToCharge(v: Any, a: int) -> int:
 def _d_S35_EVSEUtilityInterruptEvent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -4002,7 +5651,7 @@ def _e_S35_EVSEUtilityInterruptEvent(v: Any, a: int) -> int:
 def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'EVSOC: {} above 100'.format(v))
@@ -4020,7 +5669,7 @@ def _e_S36_EVSOC(v: Any, a: int) -> int:
 def _d_S37_EVTimeout(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -4036,7 +5685,7 @@ def _e_S37_EVTimeout(v: Any, a: int) -> int:
 def _d_S38_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4069,7 +5718,7 @@ def _e_S39_Exponent(v: Any, a: int) -> int:
 def _d_S40_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4085,7 +5734,7 @@ def _e_S40_G(v: Any, a: int) -> int:
 def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S20, 6)
+        v, r = sl2(B, r, _S27, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -4105,7 +5754,7 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S42_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -4121,7 +5770,7 @@ def _e_S42_InletHot(v: Any, a: int) -> int:
 def _d_S43_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4137,7 +5786,7 @@ def _e_S43_J(v: Any, a: int) -> int:
 def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
@@ -4171,7 +5820,7 @@ def _e_S45_MeterID(v: Any, a: int) -> int:
 def _d_S46_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -4225,7 +5874,7 @@ def _e_S48_MeterStatus(v: Any, a: int) -> int:
 def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -4245,7 +5894,7 @@ def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -4263,7 +5912,7 @@ def _e_S50_MinimumSOC(v: Any, a: int) -> int:
 def _d_S51_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4299,7 +5948,7 @@ def _e_S52_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S53_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4315,7 +5964,7 @@ def _e_S53_P(v: Any, a: int) -> int:
 def _d_S54_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4331,7 +5980,7 @@ def _e_S54_PGPKeyID(v: Any, a: int) -> int:
 def _d_S55_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4347,7 +5996,7 @@ def _e_S55_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S56_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4363,7 +6012,7 @@ def _e_S56_PgenCounter(v: Any, a: int) -> int:
 def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
@@ -4381,7 +6030,7 @@ def _e_S57_PresentSOC(v: Any, a: int) -> int:
 def _d_S58_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4476,7 +6125,7 @@ def _e_S62_ResponseCode(v: Any, a: int) -> int:
 def _d_S63_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4492,7 +6141,7 @@ def _e_S63_SPKISexp(v: Any, a: int) -> int:
 def _d_S64_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4508,7 +6157,7 @@ def _e_S64_Seed(v: Any, a: int) -> int:
 def _d_S65_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -4524,7 +6173,7 @@ def _e_S65_SessionID(v: Any, a: int) -> int:
 def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -4562,7 +6211,7 @@ def _e_S67_TaxRuleID(v: Any, a: int) -> int:
 def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -4582,7 +6231,7 @@ def _e_S68_TimeAnchor(v: Any, a: int) -> int:
 def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -4624,7 +6273,7 @@ def _e_S70_Value(v: Any, a: int) -> int:
 def _d_S71_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4640,7 +6289,7 @@ def _e_S71_X509CRL(v: Any, a: int) -> int:
 def _d_S72_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4656,7 +6305,7 @@ def _e_S72_X509Certificate(v: Any, a: int) -> int:
 def _d_S73_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S34, 6)
+        v, r = sl2(B, r, _S35, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -4672,7 +6321,7 @@ def _e_S73_X509IssuerName(v: Any, a: int) -> int:
 def _d_S74_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4688,7 +6337,7 @@ def _e_S74_X509SKI(v: Any, a: int) -> int:
 def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S20, 6)
+        v, r = sl2(B, r, _S27, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -4708,7 +6357,7 @@ def _e_S75_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S76_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S34, 6)
+        v, r = sl2(B, r, _S35, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -4724,7 +6373,7 @@ def _e_S76_X509SubjectName(v: Any, a: int) -> int:
 def _d_S77_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S34, 6)
+        v, r = sl2(B, r, _S35, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -4740,7 +6389,7 @@ def _e_S77_XPath(v: Any, a: int) -> int:
 def _d_S78_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -4755,135 +6404,135 @@ def _e_S78_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
-    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
-    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
-    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
+    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
+    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
+    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
     ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S112),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S5),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S5),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S5),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S5),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S64),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S7),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S7),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S7),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S7),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S76),
     ('ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S10_ContactWindowXc, _e_S10_ContactWindowXc, _S81),
     ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S81),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S96),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S28),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S64),
-    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S68),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
+    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S76),
+    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S77),
     ('EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S15_EVElectricalChargingDeviceStatus, _e_S15_EVElectricalChargingDeviceStatus, _S2),
-    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S72),
-    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S64),
-    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S64),
-    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S64),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S64),
-    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S64),
-    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S64),
+    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S79),
+    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S76),
+    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S76),
+    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S76),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S76),
+    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S76),
+    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S76),
     ('EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S23_EVRelativeXDeviation, _e_S23_EVRelativeXDeviation, _S81),
     ('EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S24_EVRelativeYDeviation, _e_S24_EVRelativeYDeviation, _S81),
-    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S64),
+    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S76),
     ('EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S26_EVSEElectricalChargingDeviceStatus, _e_S26_EVSEElectricalChargingDeviceStatus, _S2),
-    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S64),
+    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S76),
     ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S82),
-    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S64),
+    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S76),
     ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S63),
     ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S113),
-    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S64),
+    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S76),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S62),
-    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S64),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S64),
-    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S70),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_EVTechnicalStatusType, _e_EVTechnicalStatusType, EVTechnicalStatusType),
-    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S64),
-    ('EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Exponent, _e_S38_Exponent, _S28),
+    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S76),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S76),
+    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S78),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', _f_EVTechnicalStatusType, _e_EVTechnicalStatusType, EVTechnicalStatusType),
+    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S76),
+    ('EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Exponent, _e_S38_Exponent, _S29),
     ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_Exponent, _e_S39_Exponent, _S80),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S40_G, _e_S40_G, _S28),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S20),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S64),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_J, _e_S43_J, _S28),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S34),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S70),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S40_G, _e_S40_G, _S29),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S27),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S76),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_J, _e_S43_J, _S29),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S78),
     ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S114),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S64),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S76),
     ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S115),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S81),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S5),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S34),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S70),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S28),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S7),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S78),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S29),
     ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S112),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_P, _e_S53_P, _S28),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_PGPKeyID, _e_S54_PGPKeyID, _S28),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_PGPKeyPacket, _e_S55_PGPKeyPacket, _S28),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_PgenCounter, _e_S56_PgenCounter, _S28),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S70),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Q, _e_S58_Q, _S28),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_P, _e_S53_P, _S29),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_PGPKeyID, _e_S54_PGPKeyID, _S29),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_PGPKeyPacket, _e_S55_PGPKeyPacket, _S29),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_PgenCounter, _e_S56_PgenCounter, _S29),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S78),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Q, _e_S58_Q, _S29),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
     ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S96),
     ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S96),
     ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S96),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S61),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S63_SPKISexp, _e_S63_SPKISexp, _S28),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S64_Seed, _e_S64_Seed, _S28),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S65_SessionID, _e_S65_SessionID, _S4),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S70),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S63_SPKISexp, _e_S63_SPKISexp, _S29),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S64_Seed, _e_S64_Seed, _S29),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S65_SessionID, _e_S65_SessionID, _S6),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S78),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
     ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S126),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S5),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S5),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S7),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S7),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_Value, _e_S70_Value, _S81),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_X509CRL, _e_S71_X509CRL, _S28),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S72_X509Certificate, _e_S72_X509Certificate, _S28),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S73_X509IssuerName, _e_S73_X509IssuerName, _S34),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_X509SKI, _e_S74_X509SKI, _S28),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S75_X509SerialNumber, _e_S75_X509SerialNumber, _S20),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S76_X509SubjectName, _e_S76_X509SubjectName, _S34),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S77_XPath, _e_S77_XPath, _S34),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S78_Y, _e_S78_Y, _S28),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_X509CRL, _e_S71_X509CRL, _S29),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S72_X509Certificate, _e_S72_X509Certificate, _S29),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S73_X509IssuerName, _e_S73_X509IssuerName, _S35),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_X509SKI, _e_S74_X509SKI, _S29),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S75_X509SerialNumber, _e_S75_X509SerialNumber, _S27),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S76_X509SubjectName, _e_S76_X509SubjectName, _S35),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S77_XPath, _e_S77_XPath, _S35),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S78_Y, _e_S78_Y, _S29),
 )
 
 # class -> global element names (several when elements share a type)

@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso20_dc".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_dc'
 
@@ -82,531 +81,875 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class BPT_DC_CPDReqEnergyTransferModeType:
+class BPT_DC_CPDReqEnergyTransferModeType(Message):
     """XSD type BPT_DC_CPDReqEnergyTransferModeType."""
 
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    target_soc: int | None = None
-    ev_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current')
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_minimum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
+    target_soc: int | None
+    ev_maximum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power: RationalNumberType
+    ev_maximum_discharge_current: RationalNumberType
+    ev_minimum_discharge_current: RationalNumberType
 
-@dataclass(slots=True)
-class RationalNumberType:
+    def __init__(self, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_minimum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, target_soc: int | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None, ev_minimum_discharge_current: RationalNumberType | None = None) -> None:
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_minimum_charge_current = ev_minimum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+        self.target_soc = target_soc
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_maximum_discharge_current = ev_maximum_discharge_current
+        self.ev_minimum_discharge_current = ev_minimum_discharge_current
+
+class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
-    exponent: int = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('exponent', 'value')
+    exponent: int
+    value: int
 
-@dataclass(slots=True)
-class BPT_DC_CPDResEnergyTransferModeType:
+    def __init__(self, exponent: int | None = None, value: int | None = None) -> None:
+        self.exponent = exponent
+        self.value = value
+
+class BPT_DC_CPDResEnergyTransferModeType(Message):
     """XSD type BPT_DC_CPDResEnergyTransferModeType."""
 
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_power_ramp_limitation: RationalNumberType | None = None
-    evse_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current')
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_minimum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
+    evse_power_ramp_limitation: RationalNumberType | None
+    evse_maximum_discharge_power: RationalNumberType
+    evse_minimum_discharge_power: RationalNumberType
+    evse_maximum_discharge_current: RationalNumberType
+    evse_minimum_discharge_current: RationalNumberType
 
-@dataclass(slots=True)
-class BPT_Dynamic_DC_CLReqControlModeType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_minimum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_current: RationalNumberType | None = None, evse_minimum_discharge_current: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_minimum_charge_current = evse_minimum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+        self.evse_minimum_voltage = evse_minimum_voltage
+        self.evse_power_ramp_limitation = evse_power_ramp_limitation
+        self.evse_maximum_discharge_power = evse_maximum_discharge_power
+        self.evse_minimum_discharge_power = evse_minimum_discharge_power
+        self.evse_maximum_discharge_current = evse_maximum_discharge_current
+        self.evse_minimum_discharge_current = evse_minimum_discharge_current
+
+class BPT_Dynamic_DC_CLReqControlModeType(Message):
     """XSD type BPT_Dynamic_DC_CLReqControlModeType."""
 
-    departure_time: int | None = None
-    ev_target_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_v2_x_energy_request: RationalNumberType | None = None
-    ev_minimum_v2_x_energy_request: RationalNumberType | None = None
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    departure_time: int | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
+    ev_maximum_discharge_power: RationalNumberType
+    ev_minimum_discharge_power: RationalNumberType
+    ev_maximum_discharge_current: RationalNumberType
+    ev_maximum_v2_x_energy_request: RationalNumberType | None
+    ev_minimum_v2_x_energy_request: RationalNumberType | None
 
-@dataclass(slots=True)
-class BPT_Dynamic_DC_CLResControlModeType:
+    def __init__(self, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None, ev_maximum_v2_x_energy_request: RationalNumberType | None = None, ev_minimum_v2_x_energy_request: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_maximum_discharge_current = ev_maximum_discharge_current
+        self.ev_maximum_v2_x_energy_request = ev_maximum_v2_x_energy_request
+        self.ev_minimum_v2_x_energy_request = ev_minimum_v2_x_energy_request
+
+class BPT_Dynamic_DC_CLResControlModeType(Message):
     """XSD type BPT_Dynamic_DC_CLResControlModeType."""
 
-    departure_time: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    ack_max_delay: int | None = None
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_discharge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_discharge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_maximum_discharge_power: RationalNumberType
+    evse_minimum_discharge_power: RationalNumberType
+    evse_maximum_discharge_current: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class BPT_Scheduled_DC_CLReqControlModeType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_current: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.ack_max_delay = ack_max_delay
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+        self.evse_maximum_discharge_power = evse_maximum_discharge_power
+        self.evse_minimum_discharge_power = evse_minimum_discharge_power
+        self.evse_maximum_discharge_current = evse_maximum_discharge_current
+        self.evse_minimum_voltage = evse_minimum_voltage
+
+class BPT_Scheduled_DC_CLReqControlModeType(Message):
     """XSD type BPT_Scheduled_DC_CLReqControlModeType."""
 
-    ev_target_energy_request: RationalNumberType | None = None
-    ev_maximum_energy_request: RationalNumberType | None = None
-    ev_minimum_energy_request: RationalNumberType | None = None
-    ev_target_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_target_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType | None = None
-    ev_maximum_charge_current: RationalNumberType | None = None
-    ev_maximum_voltage: RationalNumberType | None = None
-    ev_minimum_voltage: RationalNumberType | None = None
-    ev_maximum_discharge_power: RationalNumberType | None = None
-    ev_minimum_discharge_power: RationalNumberType | None = None
-    ev_maximum_discharge_current: RationalNumberType | None = None
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
+    ev_target_energy_request: RationalNumberType | None
+    ev_maximum_energy_request: RationalNumberType | None
+    ev_minimum_energy_request: RationalNumberType | None
+    ev_target_current: RationalNumberType
+    ev_target_voltage: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType | None
+    ev_maximum_charge_current: RationalNumberType | None
+    ev_maximum_voltage: RationalNumberType | None
+    ev_minimum_voltage: RationalNumberType | None
+    ev_maximum_discharge_power: RationalNumberType | None
+    ev_minimum_discharge_power: RationalNumberType | None
+    ev_maximum_discharge_current: RationalNumberType | None
 
-@dataclass(slots=True)
-class BPT_Scheduled_DC_CLResControlModeType:
+    def __init__(self, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, ev_maximum_discharge_power: RationalNumberType | None = None, ev_minimum_discharge_power: RationalNumberType | None = None, ev_maximum_discharge_current: RationalNumberType | None = None) -> None:
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_target_current = ev_target_current
+        self.ev_target_voltage = ev_target_voltage
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+        self.ev_maximum_discharge_power = ev_maximum_discharge_power
+        self.ev_minimum_discharge_power = ev_minimum_discharge_power
+        self.ev_maximum_discharge_current = ev_maximum_discharge_current
+
+class BPT_Scheduled_DC_CLResControlModeType(Message):
     """XSD type BPT_Scheduled_DC_CLResControlModeType."""
 
-    evse_maximum_charge_power: RationalNumberType | None = None
-    evse_minimum_charge_power: RationalNumberType | None = None
-    evse_maximum_charge_current: RationalNumberType | None = None
-    evse_maximum_voltage: RationalNumberType | None = None
-    evse_maximum_discharge_power: RationalNumberType | None = None
-    evse_minimum_discharge_power: RationalNumberType | None = None
-    evse_maximum_discharge_current: RationalNumberType | None = None
-    evse_minimum_voltage: RationalNumberType | None = None
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
+    evse_maximum_charge_power: RationalNumberType | None
+    evse_minimum_charge_power: RationalNumberType | None
+    evse_maximum_charge_current: RationalNumberType | None
+    evse_maximum_voltage: RationalNumberType | None
+    evse_maximum_discharge_power: RationalNumberType | None
+    evse_minimum_discharge_power: RationalNumberType | None
+    evse_maximum_discharge_current: RationalNumberType | None
+    evse_minimum_voltage: RationalNumberType | None
 
-@dataclass(slots=True)
-class CLReqControlModeType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_maximum_discharge_power: RationalNumberType | None = None, evse_minimum_discharge_power: RationalNumberType | None = None, evse_maximum_discharge_current: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+        self.evse_maximum_discharge_power = evse_maximum_discharge_power
+        self.evse_minimum_discharge_power = evse_minimum_discharge_power
+        self.evse_maximum_discharge_current = evse_maximum_discharge_current
+        self.evse_minimum_voltage = evse_minimum_voltage
+
+class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CLResControlModeType:
+class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class DC_CPDReqEnergyTransferModeType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class DC_CPDReqEnergyTransferModeType(Message):
     """XSD type DC_CPDReqEnergyTransferModeType."""
 
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    target_soc: int | None = None
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc')
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_minimum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
+    target_soc: int | None
 
-@dataclass(slots=True)
-class DC_CPDResEnergyTransferModeType:
+    def __init__(self, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_minimum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None, target_soc: int | None = None) -> None:
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_minimum_charge_current = ev_minimum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+        self.target_soc = target_soc
+
+class DC_CPDResEnergyTransferModeType(Message):
     """XSD type DC_CPDResEnergyTransferModeType."""
 
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_power_ramp_limitation: RationalNumberType | None = None
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation')
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_minimum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
+    evse_minimum_voltage: RationalNumberType
+    evse_power_ramp_limitation: RationalNumberType | None
 
-@dataclass(slots=True)
-class DC_CableCheckReqType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_minimum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None, evse_minimum_voltage: RationalNumberType | None = None, evse_power_ramp_limitation: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_minimum_charge_current = evse_minimum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+        self.evse_minimum_voltage = evse_minimum_voltage
+        self.evse_power_ramp_limitation = evse_power_ramp_limitation
+
+class DC_CableCheckReqType(Message):
     """XSD type DC_CableCheckReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header',)
+    header: MessageHeaderType
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None) -> None:
+        self.header = header
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    time_stamp: int = None  # type: ignore[assignment]  # mandatory
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    session_id: bytes
+    time_stamp: int
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.time_stamp = time_stamp
+        self.signature = signature
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class DigestMethodType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ObjectType:
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class DC_CableCheckResType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class DC_CableCheckResType(Message):
     """XSD type DC_CableCheckResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_processing')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
 
-@dataclass(slots=True)
-class DC_ChargeLoopReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+
+class DC_ChargeLoopReqType(Message):
     """XSD type DC_ChargeLoopReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    display_parameters: DisplayParametersType | None = None
-    meter_info_requested: bool = None  # type: ignore[assignment]  # mandatory
-    ev_present_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | None = None
-    bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlModeType | None = None
-    cl_req_control_mode: CLReqControlModeType | None = None
-    dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlModeType | None = None
-    scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlModeType | None = None
+    __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'ev_present_voltage', 'bpt_dynamic_dc_cl_req_control_mode', 'bpt_scheduled_dc_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_dc_cl_req_control_mode', 'scheduled_dc_cl_req_control_mode')
+    header: MessageHeaderType
+    display_parameters: DisplayParametersType | None
+    meter_info_requested: bool
+    ev_present_voltage: RationalNumberType
+    bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | None
+    bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlModeType | None
+    cl_req_control_mode: CLReqControlModeType | None
+    dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlModeType | None
+    scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlModeType | None
 
-@dataclass(slots=True)
-class DisplayParametersType:
+    def __init__(self, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, ev_present_voltage: RationalNumberType | None = None, bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlModeType | None = None, bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlModeType | None = None, cl_req_control_mode: CLReqControlModeType | None = None, dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlModeType | None = None, scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlModeType | None = None) -> None:
+        self.header = header
+        self.display_parameters = display_parameters
+        self.meter_info_requested = meter_info_requested
+        self.ev_present_voltage = ev_present_voltage
+        self.bpt_dynamic_dc_cl_req_control_mode = bpt_dynamic_dc_cl_req_control_mode
+        self.bpt_scheduled_dc_cl_req_control_mode = bpt_scheduled_dc_cl_req_control_mode
+        self.cl_req_control_mode = cl_req_control_mode
+        self.dynamic_dc_cl_req_control_mode = dynamic_dc_cl_req_control_mode
+        self.scheduled_dc_cl_req_control_mode = scheduled_dc_cl_req_control_mode
+
+class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
-    present_soc: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    maximum_soc: int | None = None
-    remaining_time_to_minimum_soc: int | None = None
-    remaining_time_to_target_soc: int | None = None
-    remaining_time_to_maximum_soc: int | None = None
-    charging_complete: bool | None = None
-    battery_energy_capacity: RationalNumberType | None = None
-    inlet_hot: bool | None = None
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumberType | None
+    inlet_hot: bool | None
 
-@dataclass(slots=True)
-class Dynamic_DC_CLReqControlModeType:
+    def __init__(self, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
+        self.present_soc = present_soc
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.maximum_soc = maximum_soc
+        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
+        self.remaining_time_to_target_soc = remaining_time_to_target_soc
+        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
+        self.charging_complete = charging_complete
+        self.battery_energy_capacity = battery_energy_capacity
+        self.inlet_hot = inlet_hot
+
+class Dynamic_DC_CLReqControlModeType(Message):
     """XSD type Dynamic_DC_CLReqControlModeType."""
 
-    departure_time: int | None = None
-    ev_target_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_energy_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_minimum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    departure_time: int | None
+    ev_target_energy_request: RationalNumberType
+    ev_maximum_energy_request: RationalNumberType
+    ev_minimum_energy_request: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType
+    ev_minimum_charge_power: RationalNumberType
+    ev_maximum_charge_current: RationalNumberType
+    ev_maximum_voltage: RationalNumberType
+    ev_minimum_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class Scheduled_DC_CLReqControlModeType:
+    def __init__(self, departure_time: int | None = None, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+
+class Scheduled_DC_CLReqControlModeType(Message):
     """XSD type Scheduled_DC_CLReqControlModeType."""
 
-    ev_target_energy_request: RationalNumberType | None = None
-    ev_maximum_energy_request: RationalNumberType | None = None
-    ev_minimum_energy_request: RationalNumberType | None = None
-    ev_target_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_target_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_maximum_charge_power: RationalNumberType | None = None
-    ev_minimum_charge_power: RationalNumberType | None = None
-    ev_maximum_charge_current: RationalNumberType | None = None
-    ev_maximum_voltage: RationalNumberType | None = None
-    ev_minimum_voltage: RationalNumberType | None = None
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    ev_target_energy_request: RationalNumberType | None
+    ev_maximum_energy_request: RationalNumberType | None
+    ev_minimum_energy_request: RationalNumberType | None
+    ev_target_current: RationalNumberType
+    ev_target_voltage: RationalNumberType
+    ev_maximum_charge_power: RationalNumberType | None
+    ev_minimum_charge_power: RationalNumberType | None
+    ev_maximum_charge_current: RationalNumberType | None
+    ev_maximum_voltage: RationalNumberType | None
+    ev_minimum_voltage: RationalNumberType | None
 
-@dataclass(slots=True)
-class DC_ChargeLoopResType:
+    def __init__(self, ev_target_energy_request: RationalNumberType | None = None, ev_maximum_energy_request: RationalNumberType | None = None, ev_minimum_energy_request: RationalNumberType | None = None, ev_target_current: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None, ev_maximum_charge_power: RationalNumberType | None = None, ev_minimum_charge_power: RationalNumberType | None = None, ev_maximum_charge_current: RationalNumberType | None = None, ev_maximum_voltage: RationalNumberType | None = None, ev_minimum_voltage: RationalNumberType | None = None) -> None:
+        self.ev_target_energy_request = ev_target_energy_request
+        self.ev_maximum_energy_request = ev_maximum_energy_request
+        self.ev_minimum_energy_request = ev_minimum_energy_request
+        self.ev_target_current = ev_target_current
+        self.ev_target_voltage = ev_target_voltage
+        self.ev_maximum_charge_power = ev_maximum_charge_power
+        self.ev_minimum_charge_power = ev_minimum_charge_power
+        self.ev_maximum_charge_current = ev_maximum_charge_current
+        self.ev_maximum_voltage = ev_maximum_voltage
+        self.ev_minimum_voltage = ev_minimum_voltage
+
+class DC_ChargeLoopResType(Message):
     """XSD type DC_ChargeLoopResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_status: EVSEStatusType | None = None
-    meter_info: MeterInfoType | None = None
-    receipt: ReceiptType | None = None
-    evse_present_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_power_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    evse_current_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    evse_voltage_limit_achieved: bool = None  # type: ignore[assignment]  # mandatory
-    bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | None = None
-    bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlModeType | None = None
-    cl_res_control_mode: CLResControlModeType | None = None
-    dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlModeType | None = None
-    scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlModeType | None = None
+    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'bpt_dynamic_dc_cl_res_control_mode', 'bpt_scheduled_dc_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_dc_cl_res_control_mode', 'scheduled_dc_cl_res_control_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_status: EVSEStatusType | None
+    meter_info: MeterInfoType | None
+    receipt: ReceiptType | None
+    evse_present_current: RationalNumberType
+    evse_present_voltage: RationalNumberType
+    evse_power_limit_achieved: bool
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | None
+    bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlModeType | None
+    cl_res_control_mode: CLResControlModeType | None
+    dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlModeType | None
+    scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlModeType | None
 
-@dataclass(slots=True)
-class EVSEStatusType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evse_present_current: RationalNumberType | None = None, evse_present_voltage: RationalNumberType | None = None, evse_power_limit_achieved: bool | None = None, evse_current_limit_achieved: bool | None = None, evse_voltage_limit_achieved: bool | None = None, bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlModeType | None = None, bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlModeType | None = None, cl_res_control_mode: CLResControlModeType | None = None, dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlModeType | None = None, scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_status = evse_status
+        self.meter_info = meter_info
+        self.receipt = receipt
+        self.evse_present_current = evse_present_current
+        self.evse_present_voltage = evse_present_voltage
+        self.evse_power_limit_achieved = evse_power_limit_achieved
+        self.evse_current_limit_achieved = evse_current_limit_achieved
+        self.evse_voltage_limit_achieved = evse_voltage_limit_achieved
+        self.bpt_dynamic_dc_cl_res_control_mode = bpt_dynamic_dc_cl_res_control_mode
+        self.bpt_scheduled_dc_cl_res_control_mode = bpt_scheduled_dc_cl_res_control_mode
+        self.cl_res_control_mode = cl_res_control_mode
+        self.dynamic_dc_cl_res_control_mode = dynamic_dc_cl_res_control_mode
+        self.scheduled_dc_cl_res_control_mode = scheduled_dc_cl_res_control_mode
+
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: evseNotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: evseNotificationType
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: evseNotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    charged_energy_reading_wh: int = None  # type: ignore[assignment]  # mandatory
-    bpt_discharged_energy_reading_wh: int | None = None
-    capacitive_energy_reading_va_rh: int | None = None
-    bpt_inductive_energy_reading_va_rh: int | None = None
-    meter_signature: bytes | None = None
-    meter_status: int | None = None
-    meter_timestamp: int | None = None
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
 
-@dataclass(slots=True)
-class ReceiptType:
+    def __init__(self, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.charged_energy_reading_wh = charged_energy_reading_wh
+        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
+        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
+        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
+        self.meter_signature = meter_signature
+        self.meter_status = meter_status
+        self.meter_timestamp = meter_timestamp
+
+class ReceiptType(Message):
     """XSD type ReceiptType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    energy_costs: DetailedCostType | None = None
-    occupancy_costs: DetailedCostType | None = None
-    additional_services_costs: DetailedCostType | None = None
-    overstay_costs: DetailedCostType | None = None
-    tax_costs: list[DetailedTaxType] = field(default_factory=list)
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    time_anchor: int
+    energy_costs: DetailedCostType | None
+    occupancy_costs: DetailedCostType | None
+    additional_services_costs: DetailedCostType | None
+    overstay_costs: DetailedCostType | None
+    tax_costs: list[DetailedTaxType]
 
-@dataclass(slots=True)
-class DetailedCostType:
+    def __init__(self, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.energy_costs = energy_costs
+        self.occupancy_costs = occupancy_costs
+        self.additional_services_costs = additional_services_costs
+        self.overstay_costs = overstay_costs
+        self.tax_costs = [] if tax_costs is None else tax_costs
+
+class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    cost_per_unit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('amount', 'cost_per_unit')
+    amount: RationalNumberType
+    cost_per_unit: RationalNumberType
 
-@dataclass(slots=True)
-class DetailedTaxType:
+    def __init__(self, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
+        self.amount = amount
+        self.cost_per_unit = cost_per_unit
+
+class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'amount')
+    tax_rule_id: int
+    amount: RationalNumberType
 
-@dataclass(slots=True)
-class Dynamic_DC_CLResControlModeType:
+    def __init__(self, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.amount = amount
+
+class Dynamic_DC_CLResControlModeType(Message):
     """XSD type Dynamic_DC_CLResControlModeType."""
 
-    departure_time: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    ack_max_delay: int | None = None
-    evse_maximum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_minimum_charge_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_charge_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evse_maximum_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_maximum_charge_power: RationalNumberType
+    evse_minimum_charge_power: RationalNumberType
+    evse_maximum_charge_current: RationalNumberType
+    evse_maximum_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class Scheduled_DC_CLResControlModeType:
+    def __init__(self, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None) -> None:
+        self.departure_time = departure_time
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.ack_max_delay = ack_max_delay
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+
+class Scheduled_DC_CLResControlModeType(Message):
     """XSD type Scheduled_DC_CLResControlModeType."""
 
-    evse_maximum_charge_power: RationalNumberType | None = None
-    evse_minimum_charge_power: RationalNumberType | None = None
-    evse_maximum_charge_current: RationalNumberType | None = None
-    evse_maximum_voltage: RationalNumberType | None = None
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
+    evse_maximum_charge_power: RationalNumberType | None
+    evse_minimum_charge_power: RationalNumberType | None
+    evse_maximum_charge_current: RationalNumberType | None
+    evse_maximum_voltage: RationalNumberType | None
 
-@dataclass(slots=True)
-class DC_ChargeParameterDiscoveryReqType:
+    def __init__(self, evse_maximum_charge_power: RationalNumberType | None = None, evse_minimum_charge_power: RationalNumberType | None = None, evse_maximum_charge_current: RationalNumberType | None = None, evse_maximum_voltage: RationalNumberType | None = None) -> None:
+        self.evse_maximum_charge_power = evse_maximum_charge_power
+        self.evse_minimum_charge_power = evse_minimum_charge_power
+        self.evse_maximum_charge_current = evse_maximum_charge_current
+        self.evse_maximum_voltage = evse_maximum_voltage
+
+class DC_ChargeParameterDiscoveryReqType(Message):
     """XSD type DC_ChargeParameterDiscoveryReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | None = None
-    dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferModeType | None = None
+    __slots__ = ('header', 'bpt_dc_cpd_req_energy_transfer_mode', 'dc_cpd_req_energy_transfer_mode')
+    header: MessageHeaderType
+    bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | None
+    dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferModeType | None
 
-@dataclass(slots=True)
-class DC_ChargeParameterDiscoveryResType:
+    def __init__(self, header: MessageHeaderType | None = None, bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | None = None, dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferModeType | None = None) -> None:
+        self.header = header
+        self.bpt_dc_cpd_req_energy_transfer_mode = bpt_dc_cpd_req_energy_transfer_mode
+        self.dc_cpd_req_energy_transfer_mode = dc_cpd_req_energy_transfer_mode
+
+class DC_ChargeParameterDiscoveryResType(Message):
     """XSD type DC_ChargeParameterDiscoveryResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | None = None
-    dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferModeType | None = None
+    __slots__ = ('header', 'response_code', 'bpt_dc_cpd_res_energy_transfer_mode', 'dc_cpd_res_energy_transfer_mode')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | None
+    dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferModeType | None
 
-@dataclass(slots=True)
-class DC_PreChargeReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | None = None, dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferModeType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.bpt_dc_cpd_res_energy_transfer_mode = bpt_dc_cpd_res_energy_transfer_mode
+        self.dc_cpd_res_energy_transfer_mode = dc_cpd_res_energy_transfer_mode
+
+class DC_PreChargeReqType(Message):
     """XSD type DC_PreChargeReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    ev_present_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    ev_target_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
+    header: MessageHeaderType
+    ev_processing: processingType
+    ev_present_voltage: RationalNumberType
+    ev_target_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class DC_PreChargeResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, ev_present_voltage: RationalNumberType | None = None, ev_target_voltage: RationalNumberType | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.ev_present_voltage = ev_present_voltage
+        self.ev_target_voltage = ev_target_voltage
+
+class DC_PreChargeResType(Message):
     """XSD type DC_PreChargeResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_present_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class DC_WeldingDetectionReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_present_voltage: RationalNumberType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_present_voltage = evse_present_voltage
+
+class DC_WeldingDetectionReqType(Message):
     """XSD type DC_WeldingDetectionReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'ev_processing')
+    header: MessageHeaderType
+    ev_processing: processingType
 
-@dataclass(slots=True)
-class DC_WeldingDetectionResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+
+class DC_WeldingDetectionResType(Message):
     """XSD type DC_WeldingDetectionResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_present_voltage: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_present_voltage: RationalNumberType
 
-@dataclass(slots=True)
-class ManifestType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_present_voltage: RationalNumberType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_present_voltage = evse_present_voltage
+
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
+
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
@@ -684,28 +1027,28 @@ _C71 = ((4, 8), None, None, (4, 7), None, None, None, (3, 6), None, None, None, 
 _T72 = (-5, -1, -4, -2)
 _T73 = (6, -1, -2, -3)
 _C74 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_S75 = ('hex', None, None, None, 8)
-_S76 = ('uint', 0, 18446744073709551615, None, None)
-_T77 = (2, -1, -2, -3)
-_C78 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_T75 = (2, -1, -2, -3)
+_C76 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_S77 = ('hex', None, None, None, 8)
+_S78 = ('uint', 0, 18446744073709551615, None, None)
 _T79 = (3, 4, -1, -2)
 _T80 = (4, -1, -2, -3)
 _C81 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C82 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C83 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T84 = (3, -1, -2, -3)
-_C85 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T86 = (1, -5, -1, -4, -2, -3, -3, -3)
-_S87 = ('int', None, None, None, None)
-_C88 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S89 = ('b64', None, None, None, None)
-_C90 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C91 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C92 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C93 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T94 = (0, -1, -2, -3)
-_S95 = ('string', None, None, None, None)
-_C96 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C82 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C83 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C84 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T85 = (3, -1, -2, -3)
+_C86 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_T87 = (1, -5, -1, -4, -2, -3, -3, -3)
+_S88 = ('int', None, None, None, None)
+_C89 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S90 = ('b64', None, None, None, None)
+_C91 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C92 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C93 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C94 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T95 = (0, -1, -2, -3)
+_S96 = ('string', None, None, None, None)
 _T97 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
 _T98 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
 _T99 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
@@ -736,27 +1079,27 @@ _S123 = ('enum', None, None, processingType, None)
 _T124 = (1, 2, -2, -3)
 _S125 = ('bool', None, None, None, None)
 _T126 = (4, 5, 6, 7, 8, -2, -3, -3)
-_C127 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T128 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T129 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T130 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T131 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T132 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T133 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T134 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T135 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T136 = (8, 9, -1, -2)
-_T137 = (9, -1, -2, -3)
-_C138 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C139 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C140 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C141 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C142 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C143 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C144 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C145 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C146 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C147 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T127 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T128 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T129 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T130 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T131 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T132 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T133 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T134 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T135 = (8, 9, -1, -2)
+_T136 = (9, -1, -2, -3)
+_C137 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C138 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C139 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C140 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C141 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C142 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C143 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C144 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C145 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C146 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C147 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C148 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C149 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C150 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
@@ -770,39 +1113,39 @@ _T157 = (2, 3, 4, 5, -2, -3, -3, -3)
 _T158 = (3, 4, 5, -2)
 _T159 = (4, 5, -2, -3)
 _T160 = (10, 11, 12, 13, 14, -2, -3, -3)
-_C161 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C162 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C163 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_S164 = ('enum', None, None, evseNotificationType, None)
-_S165 = ('string', None, None, None, 32)
-_S166 = ('b64', None, None, None, 64)
-_C167 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C168 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C169 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C170 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C171 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C172 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T173 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T174 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T175 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T176 = (4, 5, -1, -2)
-_T177 = (5, -1, -2, -3)
-_C178 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C179 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C180 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C181 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C182 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S183 = ('uint', 1, 4294967295, None, None)
-_C184 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C185 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C186 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C187 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_T188 = (0, 1, 2, 3, -1, -2, -3, -3)
-_T189 = (1, 2, 3, -1, -2, -3, -3, -3)
-_T190 = (2, 3, -1, -2)
-_C191 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C192 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C193 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T161 = (0, 1, 2, 3, -1, -2, -3, -3)
+_T162 = (1, 2, 3, -1, -2, -3, -3, -3)
+_T163 = (2, 3, -1, -2)
+_C164 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C165 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C166 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C167 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C168 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C169 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C170 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C171 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C172 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C173 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C174 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C175 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C176 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C177 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C178 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C179 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S180 = ('enum', None, None, evseNotificationType, None)
+_S181 = ('string', None, None, None, 32)
+_S182 = ('b64', None, None, None, 64)
+_T183 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T184 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T185 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T186 = (4, 5, -1, -2)
+_T187 = (5, -1, -2, -3)
+_C188 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C189 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C190 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C191 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C192 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S193 = ('uint', 1, 4294967295, None, None)
 _T194 = (1, -1, -2, -3)
 _T195 = (-5, -4, -2, -3)
 _C196 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None)
@@ -883,88 +1226,350 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current), r
 
+def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_ev_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i5_exponent = ((c >> 3) & 255) + -128
+    f_ev_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    i6_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    r -= 9; i6_value = (B >> r) & 511
+    if i6_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+        else: i6_value = (x << 7) | (i6_value & 127)
+    elif i6_value > 255: i6_value = 255 - i6_value
+    if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    k = _T6[c & 3]
+    f_ev_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_target_soc = None
+    if k == 6:
+        r -= 10; c = (B >> r) & 1023
+        if c & 514: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        f_target_soc = (c >> 2) & 127
+        if f_target_soc > 100: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T8[c & 1]
+    f_ev_maximum_discharge_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T9[c & 1]
+        f_ev_maximum_discharge_power = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_minimum_discharge_power = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T10[c & 1]
+        f_ev_minimum_discharge_power = RationalNumberType(i8_exponent, i8_value)
+    else:
+        return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_maximum_discharge_current = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T11[c & 1]
+        f_ev_maximum_discharge_current = RationalNumberType(i9_exponent, i9_value)
+    else:
+        return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    f_ev_minimum_discharge_current = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T12[c & 1]
+        f_ev_minimum_discharge_current = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    if k != -1: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
+    return BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current), r
+
 def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumChargeCurrent')
-    if o.ev_minimum_charge_current is not None:
-        v = o.ev_minimum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumChargeCurrent')
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumVoltage')
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVMinimumVoltage')
-    if o.target_soc is not None:
-        v = o.target_soc
-        a <<= 2
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.ev_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    v6 = o.ev_minimum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 7
+    v10 = o.ev_maximum_charge_current
+    if v10 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 11
+    v14 = o.ev_minimum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVMinimumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.ev_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    v22 = o.ev_minimum_voltage
+    if v22 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+    if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+    pass
+    v24 = v22.exponent
+    if v24 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    pass
+    v25 = v22.value
+    if v25 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v24 - -128) << 3
+    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if 0 <= v25 < 128: a = (a << 9) | v25
+    elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+    else: a = wi(a, v25)
+    pass
+    st = 23
+    a <<= 2
+    v26 = o.target_soc
+    if v26 is not None:
+        if not 0 <= v26 <= 100: raise EncFail(f'{v26!r} outside 0..100')
+        a = (a << 11) | (v26) << 1
         st = 27
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
-        w, c = _C13[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargePower')
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVMinimumDischargePower')
-    if o.ev_maximum_discharge_current is not None:
-        v = o.ev_maximum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargeCurrent')
-    if o.ev_minimum_discharge_current is not None:
-        v = o.ev_minimum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVMinimumDischargeCurrent')
-    a <<= 1
+    v27 = o.ev_maximum_discharge_power
+    if v27 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+    w, c = _C13[st]
+    a = (a << w) | c
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 31
+    v31 = o.ev_minimum_discharge_power
+    if v31 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+    if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+    pass
+    v33 = v31.exponent
+    if v33 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    pass
+    v34 = v31.value
+    if v34 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v33 - -128) << 3
+    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if 0 <= v34 < 128: a = (a << 9) | v34
+    elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+    else: a = wi(a, v34)
+    pass
+    st = 35
+    v35 = o.ev_maximum_discharge_current
+    if v35 is None: raise EncFail('missing mandatory EVMaximumDischargeCurrent')
+    if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+    pass
+    v37 = v35.exponent
+    if v37 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    pass
+    v38 = v35.value
+    if v38 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v37 - -128) << 3
+    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if 0 <= v38 < 128: a = (a << 9) | v38
+    elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+    else: a = wi(a, v38)
+    pass
+    st = 39
+    v39 = o.ev_minimum_discharge_current
+    if v39 is None: raise EncFail('missing mandatory EVMinimumDischargeCurrent')
+    if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+    pass
+    v41 = v39.exponent
+    if v41 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    pass
+    v42 = v39.value
+    if v42 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v41 - -128) << 3
+    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if 0 <= v42 < 128: a = (a << 9) | v42
+    elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+    else: a = wi(a, v42)
+    pass
+    st = 43
+    a <<= 3
     return a
 
 def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
@@ -999,31 +1604,38 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RationalNumberType(f_exponent, f_value), r
 
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6151: return _d_RationalNumberType(B, r0)
+    f_exponent = ((c >> 3) & 255) + -128
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RationalNumberType(B, r0)
+    return RationalNumberType(f_exponent, f_value), r
+
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
-    st = 0
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Exponent')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.exponent
+    if v2 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v2 - -128) << 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
@@ -1095,85 +1707,373 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current), r
 
+def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i5_exponent = ((c >> 3) & 255) + -128
+    f_evse_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    i6_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    r -= 9; i6_value = (B >> r) & 511
+    if i6_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+        else: i6_value = (x << 7) | (i6_value & 127)
+    elif i6_value > 255: i6_value = 255 - i6_value
+    if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    k = _T6[c & 3]
+    f_evse_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_evse_power_ramp_limitation = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T8[c & 1]
+        f_evse_power_ramp_limitation = RationalNumberType(i7_exponent, i7_value)
+    f_evse_maximum_discharge_power = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T9[c & 1]
+        f_evse_maximum_discharge_power = RationalNumberType(i8_exponent, i8_value)
+    else:
+        return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_minimum_discharge_power = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T10[c & 1]
+        f_evse_minimum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+    else:
+        return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_maximum_discharge_current = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T11[c & 1]
+        f_evse_maximum_discharge_current = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    f_evse_minimum_discharge_current = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_minimum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+    else:
+        return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    if k != -1: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
+    return BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current), r
+
 def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
-    if o.evse_minimum_charge_current is not None:
-        v = o.evse_minimum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMaximumVoltage')
-    if o.evse_minimum_voltage is not None:
-        v = o.evse_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEMinimumVoltage')
-    if o.evse_power_ramp_limitation is not None:
-        v = o.evse_power_ramp_limitation
+    v2 = o.evse_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    v6 = o.evse_minimum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 7
+    v10 = o.evse_maximum_charge_current
+    if v10 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 11
+    v14 = o.evse_minimum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.evse_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    v22 = o.evse_minimum_voltage
+    if v22 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+    if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+    pass
+    v24 = v22.exponent
+    if v24 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    pass
+    v25 = v22.value
+    if v25 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v24 - -128) << 3
+    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if 0 <= v25 < 128: a = (a << 9) | v25
+    elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+    else: a = wi(a, v25)
+    pass
+    st = 23
+    a <<= 2
+    v26 = o.evse_power_ramp_limitation
+    if v26 is not None:
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 27
-    if o.evse_maximum_discharge_power is not None:
-        v = o.evse_maximum_discharge_power
-        w, c = _C13[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEMaximumDischargePower')
-    if o.evse_minimum_discharge_power is not None:
-        v = o.evse_minimum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVSEMinimumDischargePower')
-    if o.evse_maximum_discharge_current is not None:
-        v = o.evse_maximum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
-    if o.evse_minimum_discharge_current is not None:
-        v = o.evse_minimum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVSEMinimumDischargeCurrent')
-    a <<= 1
+    v30 = o.evse_maximum_discharge_power
+    if v30 is None: raise EncFail('missing mandatory EVSEMaximumDischargePower')
+    w, c = _C13[st]
+    a = (a << w) | c
+    if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+    pass
+    v32 = v30.exponent
+    if v32 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+    pass
+    v33 = v30.value
+    if v33 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v32 - -128) << 3
+    if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+    if 0 <= v33 < 128: a = (a << 9) | v33
+    elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+    else: a = wi(a, v33)
+    pass
+    st = 31
+    v34 = o.evse_minimum_discharge_power
+    if v34 is None: raise EncFail('missing mandatory EVSEMinimumDischargePower')
+    if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+    pass
+    v36 = v34.exponent
+    if v36 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+    pass
+    v37 = v34.value
+    if v37 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v36 - -128) << 3
+    if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+    if 0 <= v37 < 128: a = (a << 9) | v37
+    elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+    else: a = wi(a, v37)
+    pass
+    st = 35
+    v38 = o.evse_maximum_discharge_current
+    if v38 is None: raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
+    if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+    pass
+    v40 = v38.exponent
+    if v40 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    pass
+    v41 = v38.value
+    if v41 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v40 - -128) << 3
+    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if 0 <= v41 < 128: a = (a << 9) | v41
+    elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+    else: a = wi(a, v41)
+    pass
+    st = 39
+    v42 = o.evse_minimum_discharge_current
+    if v42 is None: raise EncFail('missing mandatory EVSEMinimumDischargeCurrent')
+    if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+    pass
+    v44 = v42.exponent
+    if v44 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+    pass
+    v45 = v42.value
+    if v45 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v44 - -128) << 3
+    if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+    if 0 <= v45 < 128: a = (a << 9) | v45
+    elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+    else: a = wi(a, v45)
+    pass
+    st = 43
+    a <<= 3
     return a
 
 def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
@@ -1267,105 +2167,506 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
 
+def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T1[c & 1]
+    f_ev_target_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T2[c & 1]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T5[c & 1]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T18[c & 1]
+        f_ev_minimum_charge_power = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_current = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T8[c & 1]
+        f_ev_maximum_charge_current = RationalNumberType(i6_exponent, i6_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_voltage = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T9[c & 1]
+        f_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_voltage = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T10[c & 1]
+        f_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_discharge_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T11[c & 1]
+        f_ev_maximum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_discharge_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T19[c & 1]
+        f_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_discharge_current = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T20[c & 3]
+        f_ev_maximum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_v2_x_energy_request = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T21[c & 3]
+        f_ev_maximum_v2_x_energy_request = RationalNumberType(i12_exponent, i12_value)
+    f_ev_minimum_v2_x_energy_request = None
+    if k == 13:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_ev_minimum_v2_x_energy_request = RationalNumberType(i13_exponent, i13_value)
+    if k != -1: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
+    return BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+
 def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        w, c = _C22[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetEnergyRequest')
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumEnergyRequest')
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumEnergyRequest')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVMaximumChargeCurrent')
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVMaximumVoltage')
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVMinimumVoltage')
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargePower')
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVMinimumDischargePower')
-    if o.ev_maximum_discharge_current is not None:
-        v = o.ev_maximum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 47
-    else:
-        raise EncFail('missing mandatory EVMaximumDischargeCurrent')
-    if o.ev_maximum_v2_x_energy_request is not None:
-        v = o.ev_maximum_v2_x_energy_request
+    v3 = o.ev_target_energy_request
+    if v3 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+    w, c = _C22[st]
+    a = (a << w) | c
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    v7 = o.ev_maximum_energy_request
+    if v7 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+    if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.exponent
+    if v9 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    pass
+    v10 = v7.value
+    if v10 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v9 - -128) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    st = 11
+    v11 = o.ev_minimum_energy_request
+    if v11 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+    if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+    pass
+    v13 = v11.exponent
+    if v13 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    pass
+    v14 = v11.value
+    if v14 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v13 - -128) << 3
+    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if 0 <= v14 < 128: a = (a << 9) | v14
+    elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+    else: a = wi(a, v14)
+    pass
+    st = 15
+    v15 = o.ev_maximum_charge_power
+    if v15 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+    pass
+    v17 = v15.exponent
+    if v17 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    pass
+    v18 = v15.value
+    if v18 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v17 - -128) << 3
+    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if 0 <= v18 < 128: a = (a << 9) | v18
+    elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+    else: a = wi(a, v18)
+    pass
+    st = 19
+    v19 = o.ev_minimum_charge_power
+    if v19 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+    pass
+    v21 = v19.exponent
+    if v21 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    pass
+    v22 = v19.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v21 - -128) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 23
+    v23 = o.ev_maximum_charge_current
+    if v23 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 27
+    v27 = o.ev_maximum_voltage
+    if v27 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 31
+    v31 = o.ev_minimum_voltage
+    if v31 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+    if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+    pass
+    v33 = v31.exponent
+    if v33 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    pass
+    v34 = v31.value
+    if v34 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v33 - -128) << 3
+    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if 0 <= v34 < 128: a = (a << 9) | v34
+    elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+    else: a = wi(a, v34)
+    pass
+    st = 35
+    v35 = o.ev_maximum_discharge_power
+    if v35 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+    if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+    pass
+    v37 = v35.exponent
+    if v37 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    pass
+    v38 = v35.value
+    if v38 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v37 - -128) << 3
+    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if 0 <= v38 < 128: a = (a << 9) | v38
+    elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+    else: a = wi(a, v38)
+    pass
+    st = 39
+    v39 = o.ev_minimum_discharge_power
+    if v39 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+    if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+    pass
+    v41 = v39.exponent
+    if v41 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    pass
+    v42 = v39.value
+    if v42 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v41 - -128) << 3
+    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if 0 <= v42 < 128: a = (a << 9) | v42
+    elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+    else: a = wi(a, v42)
+    pass
+    st = 43
+    v43 = o.ev_maximum_discharge_current
+    if v43 is None: raise EncFail('missing mandatory EVMaximumDischargeCurrent')
+    if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+    pass
+    v45 = v43.exponent
+    if v45 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+    pass
+    v46 = v43.value
+    if v46 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v45 - -128) << 3
+    if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+    if 0 <= v46 < 128: a = (a << 9) | v46
+    elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+    else: a = wi(a, v46)
+    pass
+    st = 47
+    a <<= 2
+    v47 = o.ev_maximum_v2_x_energy_request
+    if v47 is not None:
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 51
-    if o.ev_minimum_v2_x_energy_request is not None:
-        v = o.ev_minimum_v2_x_energy_request
+    v51 = o.ev_minimum_v2_x_energy_request
+    if v51 is not None:
         w, c = _C23[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+        pass
+        v53 = v51.exponent
+        if v53 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        pass
+        v54 = v51.value
+        if v54 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v53 - -128) << 3
+        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if 0 <= v54 < 128: a = (a << 9) | v54
+        elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+        else: a = wi(a, v54)
+        pass
+        a <<= 2
         st = 55
     w, c = _C24[st]
     a = (a << w) | c
@@ -1470,103 +2771,378 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
 
+def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T25[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T26[c & 7]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        f_minimum_soc = (c >> 3) & 127
+        if f_minimum_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T27[c & 3]
+    f_target_soc = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        f_target_soc = (c >> 3) & 127
+        if f_target_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T28[c & 3]
+    f_ack_max_delay = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 8; f_ack_max_delay = (B >> r) & 255
+        if f_ack_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        if f_ack_max_delay > 65535: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T4[c & 1]
+    f_evse_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T5[c & 1]
+        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_minimum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T18[c & 1]
+        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_charge_current = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T8[c & 1]
+        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_voltage = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T9[c & 1]
+        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_discharge_power = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T10[c & 1]
+        f_evse_maximum_discharge_power = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_minimum_discharge_power = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T11[c & 1]
+        f_evse_minimum_discharge_power = RationalNumberType(i6_exponent, i6_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_discharge_current = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T19[c & 1]
+        f_evse_maximum_discharge_current = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_minimum_voltage = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+    else:
+        return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    if k != -1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
+    return BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+
 def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
+    v3 = o.minimum_soc
+    if v3 is not None:
         w, c = _C30[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C31[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.ack_max_delay is not None:
-        v = o.ack_max_delay
+    v5 = o.ack_max_delay
+    if v5 is not None:
         w, c = _C32[st]
         a = (a << w) | c
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        w, c = _C33[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEMaximumVoltage')
-    if o.evse_maximum_discharge_power is not None:
-        v = o.evse_maximum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVSEMaximumDischargePower')
-    if o.evse_minimum_discharge_power is not None:
-        v = o.evse_minimum_discharge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVSEMinimumDischargePower')
-    if o.evse_maximum_discharge_current is not None:
-        v = o.evse_maximum_discharge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    else:
-        raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
-    if o.evse_minimum_voltage is not None:
-        v = o.evse_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 47
-    else:
-        raise EncFail('missing mandatory EVSEMinimumVoltage')
-    a <<= 1
+    v6 = o.evse_maximum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    w, c = _C33[st]
+    a = (a << w) | c
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 19
+    v10 = o.evse_minimum_charge_power
+    if v10 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 23
+    v14 = o.evse_maximum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 27
+    v18 = o.evse_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 31
+    v22 = o.evse_maximum_discharge_power
+    if v22 is None: raise EncFail('missing mandatory EVSEMaximumDischargePower')
+    if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+    pass
+    v24 = v22.exponent
+    if v24 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    pass
+    v25 = v22.value
+    if v25 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v24 - -128) << 3
+    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if 0 <= v25 < 128: a = (a << 9) | v25
+    elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+    else: a = wi(a, v25)
+    pass
+    st = 35
+    v26 = o.evse_minimum_discharge_power
+    if v26 is None: raise EncFail('missing mandatory EVSEMinimumDischargePower')
+    if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+    pass
+    v28 = v26.exponent
+    if v28 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    pass
+    v29 = v26.value
+    if v29 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v28 - -128) << 3
+    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if 0 <= v29 < 128: a = (a << 9) | v29
+    elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+    else: a = wi(a, v29)
+    pass
+    st = 39
+    v30 = o.evse_maximum_discharge_current
+    if v30 is None: raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
+    if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+    pass
+    v32 = v30.exponent
+    if v32 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+    pass
+    v33 = v30.value
+    if v33 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v32 - -128) << 3
+    if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+    if 0 <= v33 < 128: a = (a << 9) | v33
+    elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+    else: a = wi(a, v33)
+    pass
+    st = 43
+    v34 = o.evse_minimum_voltage
+    if v34 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+    if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+    pass
+    v36 = v34.exponent
+    if v36 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+    pass
+    v37 = v34.value
+    if v37 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v36 - -128) << 3
+    if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+    if 0 <= v37 < 128: a = (a << 9) | v37
+    elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+    else: a = wi(a, v37)
+    pass
+    st = 47
+    a <<= 3
     return a
 
 def _d_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
@@ -1630,86 +3206,492 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current), r
 
+def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T34[c & 7]
+    f_ev_target_energy_request = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T35[c & 3]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T36[c & 3]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    f_ev_target_current = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        f_ev_target_current = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+    f_ev_target_voltage = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T37[c & 15]
+        f_ev_target_voltage = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T38[c & 15]
+        f_ev_maximum_charge_power = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T39[c & 7]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    f_ev_maximum_charge_current = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T40[c & 7]
+        f_ev_maximum_charge_current = RationalNumberType(i8_exponent, i8_value)
+    f_ev_maximum_voltage = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T41[c & 7]
+        f_ev_maximum_voltage = RationalNumberType(i9_exponent, i9_value)
+    f_ev_minimum_voltage = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T42[c & 7]
+        f_ev_minimum_voltage = RationalNumberType(i10_exponent, i10_value)
+    f_ev_maximum_discharge_power = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T43[c & 3]
+        f_ev_maximum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+    f_ev_minimum_discharge_power = None
+    if k == 11:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T44[c & 3]
+        f_ev_minimum_discharge_power = RationalNumberType(i12_exponent, i12_value)
+    f_ev_maximum_discharge_current = None
+    if k == 12:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        i13_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i13_value = (B >> r) & 511
+        if i13_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+            else: i13_value = (x << 7) | (i13_value & 127)
+        elif i13_value > 255: i13_value = 255 - i13_value
+        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_ev_maximum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+    if k != -1: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
+    return BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current), r
+
 def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v2 = o.ev_target_energy_request
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
+    v6 = o.ev_maximum_energy_request
+    if v6 is not None:
         w, c = _C45[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
+    v10 = o.ev_minimum_energy_request
+    if v10 is not None:
         w, c = _C46[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_target_current is not None:
-        v = o.ev_target_current
-        w, c = _C47[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVTargetCurrent')
-    if o.ev_target_voltage is not None:
-        v = o.ev_target_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVTargetVoltage')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v14 = o.ev_target_current
+    if v14 is None: raise EncFail('missing mandatory EVTargetCurrent')
+    w, c = _C47[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.ev_target_voltage
+    if v18 is None: raise EncFail('missing mandatory EVTargetVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    a <<= 2
+    v22 = o.ev_maximum_charge_power
+    if v22 is not None:
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
+    v26 = o.ev_minimum_charge_power
+    if v26 is not None:
         w, c = _C48[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
+    v30 = o.ev_maximum_charge_current
+    if v30 is not None:
         w, c = _C49[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
+    v34 = o.ev_maximum_voltage
+    if v34 is not None:
         w, c = _C50[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
+    v38 = o.ev_minimum_voltage
+    if v38 is not None:
         w, c = _C51[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 39
-    if o.ev_maximum_discharge_power is not None:
-        v = o.ev_maximum_discharge_power
+    v42 = o.ev_maximum_discharge_power
+    if v42 is not None:
         w, c = _C52[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        a <<= 2
         st = 43
-    if o.ev_minimum_discharge_power is not None:
-        v = o.ev_minimum_discharge_power
+    v46 = o.ev_minimum_discharge_power
+    if v46 is not None:
         w, c = _C53[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        a <<= 2
         st = 47
-    if o.ev_maximum_discharge_current is not None:
-        v = o.ev_maximum_discharge_current
+    v50 = o.ev_maximum_discharge_current
+    if v50 is not None:
         w, c = _C54[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v50.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v50.__class__.__name__}')
+        pass
+        v52 = v50.exponent
+        if v52 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        pass
+        v53 = v50.value
+        if v53 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v52 - -128) << 3
+        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if 0 <= v53 < 128: a = (a << 9) | v53
+        elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
+        else: a = wi(a, v53)
+        pass
+        a <<= 2
         st = 51
     w, c = _C55[st]
     a = (a << w) | c
@@ -1752,54 +3734,308 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
     if k != -1: raise unexpected(k, r, 'end of element')
     return BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
 
+def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T56[c & 15]
+    f_evse_maximum_charge_power = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 48: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T57[c & 15]
+        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_minimum_charge_power = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T58[c & 7]
+        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_evse_maximum_charge_current = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T59[c & 7]
+        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_evse_maximum_voltage = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T60[c & 7]
+        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+    f_evse_maximum_discharge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T61[c & 7]
+        f_evse_maximum_discharge_power = RationalNumberType(i5_exponent, i5_value)
+    f_evse_minimum_discharge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T62[c & 3]
+        f_evse_minimum_discharge_power = RationalNumberType(i6_exponent, i6_value)
+    f_evse_maximum_discharge_current = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T63[c & 3]
+        f_evse_maximum_discharge_current = RationalNumberType(i7_exponent, i7_value)
+    f_evse_minimum_voltage = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+    if k != -1: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
+    return BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+
 def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 4
-        a = _e_RationalNumberType(v, a)
+    v2 = o.evse_maximum_charge_power
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
+    v6 = o.evse_minimum_charge_power
+    if v6 is not None:
         w, c = _C64[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
+    v10 = o.evse_maximum_charge_current
+    if v10 is not None:
         w, c = _C65[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
+    v14 = o.evse_maximum_voltage
+    if v14 is not None:
         w, c = _C66[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    if o.evse_maximum_discharge_power is not None:
-        v = o.evse_maximum_discharge_power
+    v18 = o.evse_maximum_discharge_power
+    if v18 is not None:
         w, c = _C67[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        a <<= 2
         st = 19
-    if o.evse_minimum_discharge_power is not None:
-        v = o.evse_minimum_discharge_power
+    v22 = o.evse_minimum_discharge_power
+    if v22 is not None:
         w, c = _C68[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.evse_maximum_discharge_current is not None:
-        v = o.evse_maximum_discharge_current
+    v26 = o.evse_maximum_discharge_current
+    if v26 is not None:
         w, c = _C69[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.evse_minimum_voltage is not None:
-        v = o.evse_minimum_voltage
+    v30 = o.evse_minimum_voltage
+    if v30 is not None:
         w, c = _C70[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
     w, c = _C71[st]
     a = (a << w) | c
@@ -1810,8 +4046,14 @@ def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLReqControlModeType(), r
 
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLReqControlModeType(B, r0)
+    return CLReqControlModeType(), r
+
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -1820,8 +4062,14 @@ def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLResControlModeType(), r
 
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLResControlModeType(B, r0)
+    return CLResControlModeType(), r
+
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -1836,15 +4084,16 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1900,57 +4149,202 @@ def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc), r
 
+def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_ev_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i5_exponent = ((c >> 3) & 255) + -128
+    f_ev_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    i6_exponent = ((c >> 3) & 255) + -128
+    f_ev_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    r -= 9; i6_value = (B >> r) & 511
+    if i6_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+        else: i6_value = (x << 7) | (i6_value & 127)
+    elif i6_value > 255: i6_value = 255 - i6_value
+    if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    k = _T73[c & 3]
+    f_ev_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_target_soc = None
+    if k == 6:
+        r -= 10; c = (B >> r) & 1023
+        if c & 514: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+        f_target_soc = (c >> 2) & 127
+        if f_target_soc > 100: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
+    return DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc), r
+
 def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumChargeCurrent')
-    if o.ev_minimum_charge_current is not None:
-        v = o.ev_minimum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumChargeCurrent')
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumVoltage')
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVMinimumVoltage')
-    if o.target_soc is not None:
-        v = o.target_soc
-        a <<= 2
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.ev_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    v6 = o.ev_minimum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 7
+    v10 = o.ev_maximum_charge_current
+    if v10 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 11
+    v14 = o.ev_minimum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVMinimumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.ev_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    v22 = o.ev_minimum_voltage
+    if v22 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+    if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+    pass
+    v24 = v22.exponent
+    if v24 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    pass
+    v25 = v22.value
+    if v25 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v24 - -128) << 3
+    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if 0 <= v25 < 128: a = (a << 9) | v25
+    elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+    else: a = wi(a, v25)
+    pass
+    st = 23
+    a <<= 2
+    v26 = o.target_soc
+    if v26 is not None:
+        if not 0 <= v26 <= 100: raise EncFail(f'{v26!r} outside 0..100')
+        a = (a << 11) | (v26) << 1
         st = 27
     w, c = _C74[st]
     a = (a << w) | c
@@ -2001,54 +4395,225 @@ def _d_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation), r
 
+def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i5_exponent = ((c >> 3) & 255) + -128
+    f_evse_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    i6_exponent = ((c >> 3) & 255) + -128
+    f_evse_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    r -= 9; i6_value = (B >> r) & 511
+    if i6_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+        else: i6_value = (x << 7) | (i6_value & 127)
+    elif i6_value > 255: i6_value = 255 - i6_value
+    if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    k = _T73[c & 3]
+    f_evse_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_evse_power_ramp_limitation = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_power_ramp_limitation = RationalNumberType(i7_exponent, i7_value)
+    if k != -1: return _d_DC_CPDResEnergyTransferModeType(B, r0)
+    return DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation), r
+
 def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
-    if o.evse_minimum_charge_current is not None:
-        v = o.evse_minimum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMaximumVoltage')
-    if o.evse_minimum_voltage is not None:
-        v = o.evse_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEMinimumVoltage')
-    if o.evse_power_ramp_limitation is not None:
-        v = o.evse_power_ramp_limitation
+    v2 = o.evse_maximum_charge_power
+    if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    st = 3
+    v6 = o.evse_minimum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 7
+    v10 = o.evse_maximum_charge_current
+    if v10 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 11
+    v14 = o.evse_minimum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.evse_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    v22 = o.evse_minimum_voltage
+    if v22 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+    if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+    pass
+    v24 = v22.exponent
+    if v24 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    pass
+    v25 = v22.value
+    if v25 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v24 - -128) << 3
+    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if 0 <= v25 < 128: a = (a << 9) | v25
+    elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+    else: a = wi(a, v25)
+    pass
+    st = 23
+    a <<= 2
+    v26 = o.evse_power_ramp_limitation
+    if v26 is not None:
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v, a)
         st = 27
     w, c = _C74[st]
     a = (a << w) | c
@@ -2065,15 +4630,62 @@ def _d_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_CableCheckReqType(f_header), r
 
+def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_CableCheckReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_CableCheckReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_CableCheckReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_CableCheckReqType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_CableCheckReqType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_DC_CableCheckReqType(B, r0)
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return DC_CableCheckReqType(f_header), r
+
 def _e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
     a <<= 1
     return a
 
@@ -2083,7 +4695,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S75, 6)
+            f_session_id, r = sl2(B, r, _S77, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -2095,14 +4707,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S76, 6)
+            f_time_stamp, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T77[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
@@ -2112,34 +4724,53 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MessageHeaderType(B, r0)
+    r -= 8; f_time_stamp = (B >> r) & 255
+    if f_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T75[c & 3]
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.time_stamp is not None:
-        v = o.time_stamp
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeStamp')
-    if o.signature is not None:
-        v = o.signature
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    v3 = o.time_stamp
+    if v3 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.signature
+    if v4 is not None:
         a <<= 2
-        a = _e_SignatureType(v, a)
+        a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C78[st]
+    w, c = _C76[st]
     a = (a << w) | c
     return a
 
@@ -2178,37 +4809,103 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T16[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T12[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T79[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T80[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T80[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C81[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C81[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C82[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C82[st]
+            w, c = _C83[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2218,7 +4915,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C83[st]
+    w, c = _C84[st]
     a = (a << w) | c
     return a
 
@@ -2249,33 +4946,107 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T84[(B >> r) & 3]
+        r -= 2; k = _T85[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T3[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T25[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T26[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T27[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T28[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T5[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T12[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T85[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C85[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C86[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -2297,14 +5068,14 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S87, 6)
+            f_hmac_output_length, r = sl2(B, r, _S88, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
@@ -2315,25 +5086,25 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C88[st]
+    w, c = _C89[st]
     a = (a << w) | c
     return a
 
@@ -2365,7 +5136,7 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S89, 6)
+            f_digest_value, r = sl2(B, r, _S90, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -2376,49 +5147,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T25[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T26[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T27[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T28[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T4[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T5[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T12[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
-        w, c = _C90[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.type
+    if v3 is not None:
         w, c = _C91[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 11
-    if o.transforms is not None:
-        v = o.transforms
+        a = wstr(a, v3, None)
+        st = 7
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C92[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
-        st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
+        a = wstr(a, v4, None)
+        st = 11
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C93[st]
         a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+        a = _e_TransformsType(v5, a)
+        st = 15
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C94[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
@@ -2432,13 +5241,32 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T94[(B >> r) & 3]
+        r -= 2; k = _T95[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T95[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -2451,7 +5279,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -2460,7 +5288,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -2469,7 +5297,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S95, 6)
+                v, r = sl2(B, r, _S96, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2478,19 +5306,20 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -2519,15 +5348,16 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -2542,27 +5372,44 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S89, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S90, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C96[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C82[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -2584,7 +5431,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S95, 6)
+                v, r = sl2(B, r, _S96, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2608,7 +5455,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S95, 6)
+                v, r = sl2(B, r, _S96, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2622,12 +5469,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -2724,18 +5574,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -2743,6 +5607,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -2753,7 +5620,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S89, 6)
+            f_modulus, r = sl2(B, r, _S90, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -2765,7 +5632,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S89, 6)
+            f_exponent, r = sl2(B, r, _S90, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -2776,27 +5643,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -2808,7 +5679,7 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T77[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
@@ -2816,24 +5687,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T109[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T110[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T75[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C111[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C112[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C113[st]
     a = (a << w) | c
@@ -2854,7 +5747,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S89, 6)
+                v, r = sl2(B, r, _S90, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2863,7 +5756,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S95, 6)
+                v, r = sl2(B, r, _S96, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -2872,7 +5765,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S89, 6)
+                v, r = sl2(B, r, _S90, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2881,7 +5774,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S89, 6)
+                v, r = sl2(B, r, _S90, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -2895,8 +5788,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T114[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T115[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -2953,7 +5911,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -2963,7 +5921,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S95, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S96, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
@@ -2975,7 +5933,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S87, 6)
+            f_x509_serial_number, r = sl2(B, r, _S88, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -2988,39 +5946,55 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -3042,24 +6016,27 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C119[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C120[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C121[st]
     a = (a << w) | c
@@ -3104,36 +6081,77 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_CableCheckResType(f_header, f_response_code, f_evse_processing), r
 
+def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_CableCheckResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_CableCheckResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_CableCheckResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_CableCheckResType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_CableCheckResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 24691: return _d_DC_CableCheckResType(B, r0)
+    f_response_code = (c >> 7) & 63
+    if f_response_code >= 40: return _d_DC_CableCheckResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 2) & 3
+    if f_evse_processing >= 3: return _d_DC_CableCheckResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return DC_CableCheckResType(f_header, f_response_code, f_evse_processing), r
+
 def _e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    pass
+    a = (a << 15) | (v7) << 7 | (v8) << 2
     return a
 
 def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
@@ -3187,61 +6205,1051 @@ def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode), r
 
+def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeLoopReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_ChargeLoopReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeLoopReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_ChargeLoopReqType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T124[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_display_parameters = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        k = _T127[c & 15]
+        i2_present_soc = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_present_soc = (c >> 5) & 127
+            if i2_present_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T128[c & 15]
+        i2_minimum_soc = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_minimum_soc = (c >> 5) & 127
+            if i2_minimum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T129[c & 15]
+        i2_target_soc = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_target_soc = (c >> 5) & 127
+            if i2_target_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T130[c & 15]
+        i2_maximum_soc = None
+        if k == 3:
+            r -= 12; c = (B >> r) & 4095
+            if c & 2056: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_maximum_soc = (c >> 4) & 127
+            if i2_maximum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T131[c & 7]
+        i2_remaining_time_to_minimum_soc = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
+            if i2_remaining_time_to_minimum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T132[c & 7]
+        i2_remaining_time_to_target_soc = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
+            if i2_remaining_time_to_target_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            if i2_remaining_time_to_target_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T133[c & 7]
+        i2_remaining_time_to_maximum_soc = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
+            if i2_remaining_time_to_maximum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T134[c & 7]
+        i2_charging_complete = None
+        if k == 7:
+            r -= 5; c = (B >> r) & 31
+            if c & 20: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_charging_complete = ((c >> 3) & 1) == 1
+            k = _T135[c & 3]
+        i2_battery_energy_capacity = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i3_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T136[c & 3]
+            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+        i2_inlet_hot = None
+        if k == 9:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_DC_ChargeLoopReqType(B, r0)
+            i2_inlet_hot = ((c >> 2) & 1) == 1
+            k = _T12[c & 1]
+        if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T2[c & 1]
+        f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
+    f_meter_info_requested = None
+    if k == 2:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DC_ChargeLoopReqType(B, r0)
+        f_meter_info_requested = ((c >> 2) & 1) == 1
+        k = _T3[c & 1]
+    else:
+        return _d_DC_ChargeLoopReqType(B, r0)
+    f_ev_present_voltage = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
+        k = _T126[c & 7]
+        f_ev_present_voltage = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_DC_ChargeLoopReqType(B, r0)
+    f_bpt_dynamic_dc_cl_req_control_mode = f_bpt_scheduled_dc_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_dc_cl_req_control_mode = f_scheduled_dc_cl_req_control_mode = None
+    if k == 4:
+        f_bpt_dynamic_dc_cl_req_control_mode, r = _f_BPT_Dynamic_DC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    elif k == 5:
+        f_bpt_scheduled_dc_cl_req_control_mode, r = _f_BPT_Scheduled_DC_CLReqControlModeType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    elif k == 6:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
+        k = _T12[c & 1]
+        f_cl_req_control_mode = CLReqControlModeType()
+    elif k == 7:
+        r -= 2; c = (B >> r) & 3
+        k = _T16[c & 3]
+        i6_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 8; i6_departure_time = (B >> r) & 255
+            if i6_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            if i6_departure_time > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T1[c & 1]
+        i6_ev_target_energy_request = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T2[c & 1]
+            i6_ev_target_energy_request = RationalNumberType(i7_exponent, i7_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_maximum_energy_request = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T3[c & 1]
+            i6_ev_maximum_energy_request = RationalNumberType(i8_exponent, i8_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_minimum_energy_request = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T4[c & 1]
+            i6_ev_minimum_energy_request = RationalNumberType(i9_exponent, i9_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_maximum_charge_power = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T5[c & 1]
+            i6_ev_maximum_charge_power = RationalNumberType(i10_exponent, i10_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_minimum_charge_power = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T18[c & 1]
+            i6_ev_minimum_charge_power = RationalNumberType(i11_exponent, i11_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_maximum_charge_current = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T8[c & 1]
+            i6_ev_maximum_charge_current = RationalNumberType(i12_exponent, i12_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_maximum_voltage = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T9[c & 1]
+            i6_ev_maximum_voltage = RationalNumberType(i13_exponent, i13_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i6_ev_minimum_voltage = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T12[c & 1]
+            i6_ev_minimum_voltage = RationalNumberType(i14_exponent, i14_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_dynamic_dc_cl_req_control_mode = Dynamic_DC_CLReqControlModeType(i6_departure_time, i6_ev_target_energy_request, i6_ev_maximum_energy_request, i6_ev_minimum_energy_request, i6_ev_maximum_charge_power, i6_ev_minimum_charge_power, i6_ev_maximum_charge_current, i6_ev_maximum_voltage, i6_ev_minimum_voltage)
+    elif k == 8:
+        r -= 3; c = (B >> r) & 7
+        k = _T34[c & 7]
+        i15_ev_target_energy_request = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i16_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i16_value = (B >> r) & 511
+            if i16_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+                else: i16_value = (x << 7) | (i16_value & 127)
+            elif i16_value > 255: i16_value = 255 - i16_value
+            if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T35[c & 3]
+            i15_ev_target_energy_request = RationalNumberType(i16_exponent, i16_value)
+        i15_ev_maximum_energy_request = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i17_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i17_value = (B >> r) & 511
+            if i17_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+                else: i17_value = (x << 7) | (i17_value & 127)
+            elif i17_value > 255: i17_value = 255 - i17_value
+            if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T36[c & 3]
+            i15_ev_maximum_energy_request = RationalNumberType(i17_exponent, i17_value)
+        i15_ev_minimum_energy_request = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i18_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i18_value = (B >> r) & 511
+            if i18_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+                else: i18_value = (x << 7) | (i18_value & 127)
+            elif i18_value > 255: i18_value = 255 - i18_value
+            if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T3[c & 1]
+            i15_ev_minimum_energy_request = RationalNumberType(i18_exponent, i18_value)
+        i15_ev_target_current = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i19_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i19_value = (B >> r) & 511
+            if i19_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+                else: i19_value = (x << 7) | (i19_value & 127)
+            elif i19_value > 255: i19_value = 255 - i19_value
+            if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T4[c & 1]
+            i15_ev_target_current = RationalNumberType(i19_exponent, i19_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i15_ev_target_voltage = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i20_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i20_value = (B >> r) & 511
+            if i20_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+                else: i20_value = (x << 7) | (i20_value & 127)
+            elif i20_value > 255: i20_value = 255 - i20_value
+            if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T132[c & 7]
+            i15_ev_target_voltage = RationalNumberType(i20_exponent, i20_value)
+        else:
+            return _d_DC_ChargeLoopReqType(B, r0)
+        i15_ev_maximum_charge_power = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i21_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i21_value = (B >> r) & 511
+            if i21_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+                else: i21_value = (x << 7) | (i21_value & 127)
+            elif i21_value > 255: i21_value = 255 - i21_value
+            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T133[c & 7]
+            i15_ev_maximum_charge_power = RationalNumberType(i21_exponent, i21_value)
+        i15_ev_minimum_charge_power = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i22_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i22_value = (B >> r) & 511
+            if i22_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
+                else: i22_value = (x << 7) | (i22_value & 127)
+            elif i22_value > 255: i22_value = 255 - i22_value
+            if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T134[c & 7]
+            i15_ev_minimum_charge_power = RationalNumberType(i22_exponent, i22_value)
+        i15_ev_maximum_charge_current = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i23_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i23_value = (B >> r) & 511
+            if i23_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
+                else: i23_value = (x << 7) | (i23_value & 127)
+            elif i23_value > 255: i23_value = 255 - i23_value
+            if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T135[c & 3]
+            i15_ev_maximum_charge_current = RationalNumberType(i23_exponent, i23_value)
+        i15_ev_maximum_voltage = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i24_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i24_value = (B >> r) & 511
+            if i24_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i24_value, r = ri(B, r + 8, i24_value)
+                elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
+                else: i24_value = (x << 7) | (i24_value & 127)
+            elif i24_value > 255: i24_value = 255 - i24_value
+            if i24_value < -32768 or i24_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T136[c & 3]
+            i15_ev_maximum_voltage = RationalNumberType(i24_exponent, i24_value)
+        i15_ev_minimum_voltage = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
+            i25_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i25_value = (B >> r) & 511
+            if i25_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i25_value, r = ri(B, r + 8, i25_value)
+                elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
+                else: i25_value = (x << 7) | (i25_value & 127)
+            elif i25_value > 255: i25_value = 255 - i25_value
+            if i25_value < -32768 or i25_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
+            k = _T12[c & 1]
+            i15_ev_minimum_voltage = RationalNumberType(i25_exponent, i25_value)
+        if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_scheduled_dc_cl_req_control_mode = Scheduled_DC_CLReqControlModeType(i15_ev_target_energy_request, i15_ev_maximum_energy_request, i15_ev_minimum_energy_request, i15_ev_target_current, i15_ev_target_voltage, i15_ev_maximum_charge_power, i15_ev_minimum_charge_power, i15_ev_maximum_charge_current, i15_ev_maximum_voltage, i15_ev_minimum_voltage)
+    else:
+        return _d_DC_ChargeLoopReqType(B, r0)
+    if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+    return DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode), r
+
 def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.display_parameters is not None:
-        v = o.display_parameters
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_DisplayParametersType(v, a)
-        st = 7
-    if o.meter_info_requested is not None:
-        v = o.meter_info_requested
-        w, c = _C127[st]
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.display_parameters
+    if v7 is not None:
+        if v7.__class__ is not DisplayParametersType: raise EncFail(f'expected DisplayParametersType, got {v7.__class__.__name__}')
+        st8 = 0
+        a <<= 2
+        v9 = v7.present_soc
+        if v9 is not None:
+            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            a = (a << 13) | (v9) << 1
+            st8 = 3
+        v10 = v7.minimum_soc
+        if v10 is not None:
+            w, c = _C137[st8]
+            a = (a << w) | c
+            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            a = (a << 9) | (v10) << 1
+            st8 = 7
+        v11 = v7.target_soc
+        if v11 is not None:
+            w, c = _C138[st8]
+            a = (a << w) | c
+            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            a = (a << 9) | (v11) << 1
+            st8 = 11
+        v12 = v7.maximum_soc
+        if v12 is not None:
+            w, c = _C139[st8]
+            a = (a << w) | c
+            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            a = (a << 9) | (v12) << 1
+            st8 = 15
+        v13 = v7.remaining_time_to_minimum_soc
+        if v13 is not None:
+            w, c = _C140[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if 0 <= v13 < 128: a = (a << 8) | v13
+            else: a = wu(a, v13)
+            a <<= 1
+            st8 = 19
+        v14 = v7.remaining_time_to_target_soc
+        if v14 is not None:
+            w, c = _C141[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if 0 <= v14 < 128: a = (a << 8) | v14
+            else: a = wu(a, v14)
+            a <<= 1
+            st8 = 23
+        v15 = v7.remaining_time_to_maximum_soc
+        if v15 is not None:
+            w, c = _C142[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if 0 <= v15 < 128: a = (a << 8) | v15
+            else: a = wu(a, v15)
+            a <<= 1
+            st8 = 27
+        v16 = v7.charging_complete
+        if v16 is not None:
+            w, c = _C143[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v16]) << 1
+            st8 = 31
+        v17 = v7.battery_energy_capacity
+        if v17 is not None:
+            w, c = _C144[st8]
+            a = (a << w) | c
+            if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
+            pass
+            v19 = v17.exponent
+            if v19 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            pass
+            v20 = v17.value
+            if v20 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v19 - -128) << 3
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            pass
+            a <<= 2
+            st8 = 35
+        v21 = v7.inlet_hot
+        if v21 is not None:
+            w, c = _C145[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v21]) << 1
+            st8 = 39
+        w, c = _C146[st8]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory MeterInfoRequested')
-    if o.ev_present_voltage is not None:
-        v = o.ev_present_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVPresentVoltage')
-    if o.bpt_dynamic_dc_cl_req_control_mode is not None:
-        v = o.bpt_dynamic_dc_cl_req_control_mode
+        st = 7
+    v22 = o.meter_info_requested
+    if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
+    w, c = _C147[st]
+    a = (a << w) | c
+    st = 11
+    v23 = o.ev_present_voltage
+    if v23 is None: raise EncFail('missing mandatory EVPresentVoltage')
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (BOOL[v22]) << 15 | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 15
+    a <<= 2
+    v27 = o.bpt_dynamic_dc_cl_req_control_mode
+    v28 = o.bpt_scheduled_dc_cl_req_control_mode
+    v29 = o.cl_req_control_mode
+    v30 = o.dynamic_dc_cl_req_control_mode
+    v31 = o.scheduled_dc_cl_req_control_mode
+    if v27 is not None:
         a <<= 3
-        a = _e_BPT_Dynamic_DC_CLReqControlModeType(v, a)
+        a = _e_BPT_Dynamic_DC_CLReqControlModeType(v27, a)
         st = 19
-    elif o.bpt_scheduled_dc_cl_req_control_mode is not None:
-        v = o.bpt_scheduled_dc_cl_req_control_mode
+    elif v28 is not None:
         a = (a << 3) | 1
-        a = _e_BPT_Scheduled_DC_CLReqControlModeType(v, a)
+        a = _e_BPT_Scheduled_DC_CLReqControlModeType(v28, a)
         st = 19
-    elif o.cl_req_control_mode is not None:
-        v = o.cl_req_control_mode
-        a = (a << 3) | 2
-        a = _e_CLReqControlModeType(v, a)
+    elif v29 is not None:
+        if v29.__class__ is not CLReqControlModeType: raise EncFail(f'expected CLReqControlModeType, got {v29.__class__.__name__}')
+        pass
+        a = (a << 4) | 4
         st = 19
-    elif o.dynamic_dc_cl_req_control_mode is not None:
-        v = o.dynamic_dc_cl_req_control_mode
+    elif v30 is not None:
+        if v30.__class__ is not Dynamic_DC_CLReqControlModeType: raise EncFail(f'expected Dynamic_DC_CLReqControlModeType, got {v30.__class__.__name__}')
+        st33 = 0
         a = (a << 3) | 3
-        a = _e_Dynamic_DC_CLReqControlModeType(v, a)
+        v34 = v30.departure_time
+        if v34 is not None:
+            a <<= 3
+            if v34 > 4294967295: raise EncFail(f'{v34!r} outside 0..4294967295')
+            if 0 <= v34 < 128: a = (a << 8) | v34
+            else: a = wu(a, v34)
+            a <<= 1
+            st33 = 3
+        v35 = v30.ev_target_energy_request
+        if v35 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+        w, c = _C148[st33]
+        a = (a << w) | c
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        st33 = 7
+        v39 = v30.ev_maximum_energy_request
+        if v39 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        st33 = 11
+        v43 = v30.ev_minimum_energy_request
+        if v43 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+        if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.exponent
+        if v45 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        pass
+        v46 = v43.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v45 - -128) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
+        pass
+        st33 = 15
+        v47 = v30.ev_maximum_charge_power
+        if v47 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
+        st33 = 19
+        v51 = v30.ev_minimum_charge_power
+        if v51 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+        if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+        pass
+        v53 = v51.exponent
+        if v53 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        pass
+        v54 = v51.value
+        if v54 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v53 - -128) << 3
+        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if 0 <= v54 < 128: a = (a << 9) | v54
+        elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+        else: a = wi(a, v54)
+        pass
+        st33 = 23
+        v55 = v30.ev_maximum_charge_current
+        if v55 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+        if v55.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v55.__class__.__name__}')
+        pass
+        v57 = v55.exponent
+        if v57 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        pass
+        v58 = v55.value
+        if v58 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v57 - -128) << 3
+        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if 0 <= v58 < 128: a = (a << 9) | v58
+        elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
+        else: a = wi(a, v58)
+        pass
+        st33 = 27
+        v59 = v30.ev_maximum_voltage
+        if v59 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+        if v59.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v59.__class__.__name__}')
+        pass
+        v61 = v59.exponent
+        if v61 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        pass
+        v62 = v59.value
+        if v62 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v61 - -128) << 3
+        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if 0 <= v62 < 128: a = (a << 9) | v62
+        elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
+        else: a = wi(a, v62)
+        pass
+        st33 = 31
+        v63 = v30.ev_minimum_voltage
+        if v63 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+        if v63.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v63.__class__.__name__}')
+        pass
+        v65 = v63.exponent
+        if v65 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+        pass
+        v66 = v63.value
+        if v66 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v65 - -128) << 3
+        if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+        if 0 <= v66 < 128: a = (a << 9) | v66
+        elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
+        else: a = wi(a, v66)
+        pass
+        st33 = 35
+        a <<= 3
         st = 19
-    elif o.scheduled_dc_cl_req_control_mode is not None:
-        v = o.scheduled_dc_cl_req_control_mode
+    elif v31 is not None:
+        if v31.__class__ is not Scheduled_DC_CLReqControlModeType: raise EncFail(f'expected Scheduled_DC_CLReqControlModeType, got {v31.__class__.__name__}')
+        st67 = 0
         a = (a << 3) | 4
-        a = _e_Scheduled_DC_CLReqControlModeType(v, a)
+        v68 = v31.ev_target_energy_request
+        if v68 is not None:
+            if v68.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v68.__class__.__name__}')
+            pass
+            v70 = v68.exponent
+            if v70 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+            pass
+            v71 = v68.value
+            if v71 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v70 - -128) << 3
+            if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+            if 0 <= v71 < 128: a = (a << 9) | v71
+            elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+            else: a = wi(a, v71)
+            pass
+            a <<= 2
+            st67 = 3
+        v72 = v31.ev_maximum_energy_request
+        if v72 is not None:
+            w, c = _C149[st67]
+            a = (a << w) | c
+            if v72.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v72.__class__.__name__}')
+            pass
+            v74 = v72.exponent
+            if v74 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+            pass
+            v75 = v72.value
+            if v75 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v74 - -128) << 3
+            if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+            if 0 <= v75 < 128: a = (a << 9) | v75
+            elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
+            else: a = wi(a, v75)
+            pass
+            a <<= 2
+            st67 = 7
+        v76 = v31.ev_minimum_energy_request
+        if v76 is not None:
+            w, c = _C150[st67]
+            a = (a << w) | c
+            if v76.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v76.__class__.__name__}')
+            pass
+            v78 = v76.exponent
+            if v78 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v78 <= 127: raise EncFail(f'{v78!r} outside -128..127')
+            pass
+            v79 = v76.value
+            if v79 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v78 - -128) << 3
+            if v79 < -32768 or v79 > 32767: raise EncFail(f'{v79!r} outside -32768..32767')
+            if 0 <= v79 < 128: a = (a << 9) | v79
+            elif -129 < v79 < 0: a = (a << 9) | (255 - v79)
+            else: a = wi(a, v79)
+            pass
+            a <<= 2
+            st67 = 11
+        v80 = v31.ev_target_current
+        if v80 is None: raise EncFail('missing mandatory EVTargetCurrent')
+        w, c = _C151[st67]
+        a = (a << w) | c
+        if v80.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v80.__class__.__name__}')
+        pass
+        v82 = v80.exponent
+        if v82 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v82 <= 127: raise EncFail(f'{v82!r} outside -128..127')
+        pass
+        v83 = v80.value
+        if v83 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v82 - -128) << 3
+        if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
+        if 0 <= v83 < 128: a = (a << 9) | v83
+        elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
+        else: a = wi(a, v83)
+        pass
+        st67 = 15
+        v84 = v31.ev_target_voltage
+        if v84 is None: raise EncFail('missing mandatory EVTargetVoltage')
+        if v84.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v84.__class__.__name__}')
+        pass
+        v86 = v84.exponent
+        if v86 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v86 <= 127: raise EncFail(f'{v86!r} outside -128..127')
+        pass
+        v87 = v84.value
+        if v87 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v86 - -128) << 3
+        if v87 < -32768 or v87 > 32767: raise EncFail(f'{v87!r} outside -32768..32767')
+        if 0 <= v87 < 128: a = (a << 9) | v87
+        elif -129 < v87 < 0: a = (a << 9) | (255 - v87)
+        else: a = wi(a, v87)
+        pass
+        st67 = 19
+        a <<= 2
+        v88 = v31.ev_maximum_charge_power
+        if v88 is not None:
+            if v88.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v88.__class__.__name__}')
+            pass
+            v90 = v88.exponent
+            if v90 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v90 <= 127: raise EncFail(f'{v90!r} outside -128..127')
+            pass
+            v91 = v88.value
+            if v91 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v90 - -128) << 3
+            if v91 < -32768 or v91 > 32767: raise EncFail(f'{v91!r} outside -32768..32767')
+            if 0 <= v91 < 128: a = (a << 9) | v91
+            elif -129 < v91 < 0: a = (a << 9) | (255 - v91)
+            else: a = wi(a, v91)
+            pass
+            a <<= 2
+            st67 = 23
+        v92 = v31.ev_minimum_charge_power
+        if v92 is not None:
+            w, c = _C152[st67]
+            a = (a << w) | c
+            if v92.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v92.__class__.__name__}')
+            pass
+            v94 = v92.exponent
+            if v94 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v94 <= 127: raise EncFail(f'{v94!r} outside -128..127')
+            pass
+            v95 = v92.value
+            if v95 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v94 - -128) << 3
+            if v95 < -32768 or v95 > 32767: raise EncFail(f'{v95!r} outside -32768..32767')
+            if 0 <= v95 < 128: a = (a << 9) | v95
+            elif -129 < v95 < 0: a = (a << 9) | (255 - v95)
+            else: a = wi(a, v95)
+            pass
+            a <<= 2
+            st67 = 27
+        v96 = v31.ev_maximum_charge_current
+        if v96 is not None:
+            w, c = _C153[st67]
+            a = (a << w) | c
+            if v96.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v96.__class__.__name__}')
+            pass
+            v98 = v96.exponent
+            if v98 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v98 <= 127: raise EncFail(f'{v98!r} outside -128..127')
+            pass
+            v99 = v96.value
+            if v99 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v98 - -128) << 3
+            if v99 < -32768 or v99 > 32767: raise EncFail(f'{v99!r} outside -32768..32767')
+            if 0 <= v99 < 128: a = (a << 9) | v99
+            elif -129 < v99 < 0: a = (a << 9) | (255 - v99)
+            else: a = wi(a, v99)
+            pass
+            a <<= 2
+            st67 = 31
+        v100 = v31.ev_maximum_voltage
+        if v100 is not None:
+            w, c = _C154[st67]
+            a = (a << w) | c
+            if v100.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v100.__class__.__name__}')
+            pass
+            v102 = v100.exponent
+            if v102 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v102 <= 127: raise EncFail(f'{v102!r} outside -128..127')
+            pass
+            v103 = v100.value
+            if v103 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v102 - -128) << 3
+            if v103 < -32768 or v103 > 32767: raise EncFail(f'{v103!r} outside -32768..32767')
+            if 0 <= v103 < 128: a = (a << 9) | v103
+            elif -129 < v103 < 0: a = (a << 9) | (255 - v103)
+            else: a = wi(a, v103)
+            pass
+            a <<= 2
+            st67 = 35
+        v104 = v31.ev_minimum_voltage
+        if v104 is not None:
+            w, c = _C155[st67]
+            a = (a << w) | c
+            if v104.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v104.__class__.__name__}')
+            pass
+            v106 = v104.exponent
+            if v106 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v106 <= 127: raise EncFail(f'{v106!r} outside -128..127')
+            pass
+            v107 = v104.value
+            if v107 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v106 - -128) << 3
+            if v107 < -32768 or v107 > 32767: raise EncFail(f'{v107!r} outside -32768..32767')
+            if 0 <= v107 < 128: a = (a << 9) | v107
+            elif -129 < v107 < 0: a = (a << 9) | (255 - v107)
+            else: a = wi(a, v107)
+            pass
+            a <<= 2
+            st67 = 39
+        w, c = _C156[st67]
+        a = (a << w) | c
         st = 19
     else:
         raise EncFail('missing mandatory BPT_Dynamic_DC_CLReqControlMode or BPT_Scheduled_DC_CLReqControlMode or CLReqControlMode or Dynamic_DC_CLReqControlMode or Scheduled_DC_CLReqControlMode')
@@ -3249,7 +7257,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T128[(B >> r) & 15]
+    r -= 4; k = _T127[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
@@ -3260,7 +7268,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T129[(B >> r) & 15]
+        r -= 4; k = _T128[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
@@ -3271,7 +7279,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T130[(B >> r) & 15]
+        r -= 4; k = _T129[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
@@ -3282,7 +7290,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T131[(B >> r) & 15]
+        r -= 4; k = _T130[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
@@ -3293,7 +7301,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T132[(B >> r) & 7]
+        r -= 3; k = _T131[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
@@ -3305,7 +7313,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T132[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
@@ -3317,7 +7325,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T133[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
@@ -3329,7 +7337,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T135[(B >> r) & 7]
+        r -= 3; k = _T134[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
@@ -3339,11 +7347,11 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T135[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T137[(B >> r) & 3]
+        r -= 2; k = _T136[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
@@ -3357,96 +7365,200 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
 
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T127[c & 15]
+    f_present_soc = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_present_soc = (c >> 5) & 127
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T128[c & 15]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_minimum_soc = (c >> 5) & 127
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T129[c & 15]
+    f_target_soc = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_target_soc = (c >> 5) & 127
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T130[c & 15]
+    f_maximum_soc = None
+    if k == 3:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_DisplayParametersType(B, r0)
+        f_maximum_soc = (c >> 4) & 127
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T131[c & 7]
+    f_remaining_time_to_minimum_soc = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
+        if f_remaining_time_to_minimum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T132[c & 7]
+    f_remaining_time_to_target_soc = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
+        if f_remaining_time_to_target_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T133[c & 7]
+    f_remaining_time_to_maximum_soc = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
+        if f_remaining_time_to_maximum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T134[c & 7]
+    f_charging_complete = None
+    if k == 7:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_DisplayParametersType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T135[c & 3]
+    f_battery_energy_capacity = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DisplayParametersType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DisplayParametersType(B, r0)
+        k = _T136[c & 3]
+        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+    f_inlet_hot = None
+    if k == 9:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DisplayParametersType(B, r0)
+        f_inlet_hot = ((c >> 2) & 1) == 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DisplayParametersType(B, r0)
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
-    if o.present_soc is not None:
-        v = o.present_soc
-        a <<= 4
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.present_soc
+    if v2 is not None:
+        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        a = (a << 13) | (v2) << 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C137[st]
+        a = (a << w) | c
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
+        st = 7
+    v4 = o.target_soc
+    if v4 is not None:
         w, c = _C138[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
-        st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
+        st = 11
+    v5 = o.maximum_soc
+    if v5 is not None:
         w, c = _C139[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
-        st = 11
-    if o.maximum_soc is not None:
-        v = o.maximum_soc
+        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        a = (a << 9) | (v5) << 1
+        st = 15
+    v6 = o.remaining_time_to_minimum_soc
+    if v6 is not None:
         w, c = _C140[st]
         a = (a << w) | c
         a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
+        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
-        st = 15
-    if o.remaining_time_to_minimum_soc is not None:
-        v = o.remaining_time_to_minimum_soc
+        st = 19
+    v7 = o.remaining_time_to_target_soc
+    if v7 is not None:
         w, c = _C141[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
         a <<= 1
-        st = 19
-    if o.remaining_time_to_target_soc is not None:
-        v = o.remaining_time_to_target_soc
+        st = 23
+    v8 = o.remaining_time_to_maximum_soc
+    if v8 is not None:
         w, c = _C142[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 23
-    if o.remaining_time_to_maximum_soc is not None:
-        v = o.remaining_time_to_maximum_soc
-        w, c = _C143[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 27
-    if o.charging_complete is not None:
-        v = o.charging_complete
+    v9 = o.charging_complete
+    if v9 is not None:
+        w, c = _C143[st]
+        a = (a << w) | c
+        a = (a << 3) | (BOOL[v9]) << 1
+        st = 31
+    v10 = o.battery_energy_capacity
+    if v10 is not None:
         w, c = _C144[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 31
-    if o.battery_energy_capacity is not None:
-        v = o.battery_energy_capacity
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
+        st = 35
+    v14 = o.inlet_hot
+    if v14 is not None:
         w, c = _C145[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    if o.inlet_hot is not None:
-        v = o.inlet_hot
-        w, c = _C146[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C147[st]
+    w, c = _C146[st]
     a = (a << w) | c
     return a
 
@@ -3515,75 +7627,327 @@ def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
 
+def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T1[c & 1]
+    f_ev_target_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T2[c & 1]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_energy_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T5[c & 1]
+        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T18[c & 1]
+        f_ev_minimum_charge_power = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_current = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T8[c & 1]
+        f_ev_maximum_charge_current = RationalNumberType(i6_exponent, i6_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_voltage = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T9[c & 1]
+        f_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    f_ev_minimum_voltage = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+    else:
+        return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    if k != -1: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
+    return Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+
 def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 2
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 3
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        w, c = _C148[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVTargetEnergyRequest')
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVMaximumEnergyRequest')
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVMinimumEnergyRequest')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVMaximumChargePower')
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVMinimumChargePower')
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVMaximumChargeCurrent')
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVMaximumVoltage')
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVMinimumVoltage')
-    a <<= 1
+    v3 = o.ev_target_energy_request
+    if v3 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
+    w, c = _C148[st]
+    a = (a << w) | c
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    v7 = o.ev_maximum_energy_request
+    if v7 is None: raise EncFail('missing mandatory EVMaximumEnergyRequest')
+    if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.exponent
+    if v9 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    pass
+    v10 = v7.value
+    if v10 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v9 - -128) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    st = 11
+    v11 = o.ev_minimum_energy_request
+    if v11 is None: raise EncFail('missing mandatory EVMinimumEnergyRequest')
+    if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+    pass
+    v13 = v11.exponent
+    if v13 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    pass
+    v14 = v11.value
+    if v14 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v13 - -128) << 3
+    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if 0 <= v14 < 128: a = (a << 9) | v14
+    elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+    else: a = wi(a, v14)
+    pass
+    st = 15
+    v15 = o.ev_maximum_charge_power
+    if v15 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+    if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+    pass
+    v17 = v15.exponent
+    if v17 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    pass
+    v18 = v15.value
+    if v18 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v17 - -128) << 3
+    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if 0 <= v18 < 128: a = (a << 9) | v18
+    elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+    else: a = wi(a, v18)
+    pass
+    st = 19
+    v19 = o.ev_minimum_charge_power
+    if v19 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+    if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+    pass
+    v21 = v19.exponent
+    if v21 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    pass
+    v22 = v19.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v21 - -128) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 23
+    v23 = o.ev_maximum_charge_current
+    if v23 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 27
+    v27 = o.ev_maximum_voltage
+    if v27 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 31
+    v31 = o.ev_minimum_voltage
+    if v31 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+    if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+    pass
+    v33 = v31.exponent
+    if v33 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    pass
+    v34 = v31.value
+    if v34 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v33 - -128) << 3
+    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if 0 <= v34 < 128: a = (a << 9) | v34
+    elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+    else: a = wi(a, v34)
+    pass
+    st = 35
+    a <<= 3
     return a
 
 def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
@@ -3609,25 +7973,25 @@ def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
     f_ev_target_voltage = None
     if k == 4:
         f_ev_target_voltage, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T132[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_maximum_charge_power = None
     if k == 5:
         f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T133[(B >> r) & 7]
     f_ev_minimum_charge_power = None
     if k == 6:
         f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T135[(B >> r) & 7]
+        r -= 3; k = _T134[(B >> r) & 7]
     f_ev_maximum_charge_current = None
     if k == 7:
         f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T135[(B >> r) & 3]
     f_ev_maximum_voltage = None
     if k == 8:
         f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T137[(B >> r) & 3]
+        r -= 2; k = _T136[(B >> r) & 3]
     f_ev_minimum_voltage = None
     if k == 9:
         f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
@@ -3635,68 +7999,381 @@ def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
 
+def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T34[c & 7]
+    f_ev_target_energy_request = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T35[c & 3]
+        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_energy_request = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T36[c & 3]
+        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_energy_request = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T3[c & 1]
+        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+    f_ev_target_current = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T4[c & 1]
+        f_ev_target_current = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+    f_ev_target_voltage = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T132[c & 7]
+        f_ev_target_voltage = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+    f_ev_maximum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T133[c & 7]
+        f_ev_maximum_charge_power = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_charge_power = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T134[c & 7]
+        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+    f_ev_maximum_charge_current = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T135[c & 3]
+        f_ev_maximum_charge_current = RationalNumberType(i8_exponent, i8_value)
+    f_ev_maximum_voltage = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T136[c & 3]
+        f_ev_maximum_voltage = RationalNumberType(i9_exponent, i9_value)
+    f_ev_minimum_voltage = None
+    if k == 9:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_ev_minimum_voltage = RationalNumberType(i10_exponent, i10_value)
+    if k != -1: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
+    return Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+
 def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a: int) -> int:
     st = 0
-    if o.ev_target_energy_request is not None:
-        v = o.ev_target_energy_request
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v2 = o.ev_target_energy_request
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.ev_maximum_energy_request is not None:
-        v = o.ev_maximum_energy_request
+    v6 = o.ev_maximum_energy_request
+    if v6 is not None:
         w, c = _C149[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.ev_minimum_energy_request is not None:
-        v = o.ev_minimum_energy_request
+    v10 = o.ev_minimum_energy_request
+    if v10 is not None:
         w, c = _C150[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_target_current is not None:
-        v = o.ev_target_current
-        w, c = _C151[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVTargetCurrent')
-    if o.ev_target_voltage is not None:
-        v = o.ev_target_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVTargetVoltage')
-    if o.ev_maximum_charge_power is not None:
-        v = o.ev_maximum_charge_power
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v14 = o.ev_target_current
+    if v14 is None: raise EncFail('missing mandatory EVTargetCurrent')
+    w, c = _C151[st]
+    a = (a << w) | c
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 15
+    v18 = o.ev_target_voltage
+    if v18 is None: raise EncFail('missing mandatory EVTargetVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 19
+    a <<= 2
+    v22 = o.ev_maximum_charge_power
+    if v22 is not None:
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        a <<= 2
         st = 23
-    if o.ev_minimum_charge_power is not None:
-        v = o.ev_minimum_charge_power
+    v26 = o.ev_minimum_charge_power
+    if v26 is not None:
         w, c = _C152[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        a <<= 2
         st = 27
-    if o.ev_maximum_charge_current is not None:
-        v = o.ev_maximum_charge_current
+    v30 = o.ev_maximum_charge_current
+    if v30 is not None:
         w, c = _C153[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        a <<= 2
         st = 31
-    if o.ev_maximum_voltage is not None:
-        v = o.ev_maximum_voltage
+    v34 = o.ev_maximum_voltage
+    if v34 is not None:
         w, c = _C154[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
+        pass
+        v36 = v34.exponent
+        if v36 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        pass
+        v37 = v34.value
+        if v37 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v36 - -128) << 3
+        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if 0 <= v37 < 128: a = (a << 9) | v37
+        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
+        else: a = wi(a, v37)
+        pass
+        a <<= 2
         st = 35
-    if o.ev_minimum_voltage is not None:
-        v = o.ev_minimum_voltage
+    v38 = o.ev_minimum_voltage
+    if v38 is not None:
         w, c = _C155[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        a <<= 2
         st = 39
     w, c = _C156[st]
     a = (a << w) | c
@@ -3805,108 +8482,1492 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode), r
 
+def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeLoopResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_ChargeLoopResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeLoopResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_ChargeLoopResType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3080: return _d_DC_ChargeLoopResType(B, r0)
+    f_response_code = (c >> 4) & 63
+    if f_response_code >= 40: return _d_DC_ChargeLoopResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T157[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evse_status = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 10; c = (B >> r) & 1023
+        if c & 908: return _d_DC_ChargeLoopResType(B, r0)
+        i2_evse_notification = (c >> 4) & 7
+        if i2_evse_notification >= 6: return _d_DC_ChargeLoopResType(B, r0)
+        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        k = _T158[c & 3]
+        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+    f_meter_info = None
+    if k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_DC_ChargeLoopResType(B, r0)
+        i3_meter_id, r = rstr(B, r, 32)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
+        if i3_charged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+        k = _T58[c & 7]
+        i3_bpt_discharged_energy_reading_wh = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
+            if i3_bpt_discharged_energy_reading_wh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T59[c & 7]
+        i3_capacitive_energy_reading_va_rh = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
+            if i3_capacitive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T60[c & 7]
+        i3_bpt_inductive_energy_reading_va_rh = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+            if i3_bpt_inductive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T61[c & 7]
+        i3_meter_signature = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T62[c & 3]
+        i3_meter_status = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 9; i3_meter_status = (B >> r) & 511
+            if i3_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
+                else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
+            elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T63[c & 3]
+        i3_meter_timestamp = None
+        if k == 7:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i3_meter_timestamp = (B >> r) & 255
+            if i3_meter_timestamp > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            if i3_meter_timestamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T12[c & 1]
+        if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T159[c & 3]
+        f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
+    f_receipt = None
+    if k == 4:
+        f_receipt, r = _f_ReceiptType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T5[c & 1]
+    f_evse_present_current = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+        k = _T18[c & 1]
+        f_evse_present_current = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    f_evse_present_voltage = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+        k = _T8[c & 1]
+        f_evse_present_voltage = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    f_evse_power_limit_achieved = None
+    if k == 7:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DC_ChargeLoopResType(B, r0)
+        f_evse_power_limit_achieved = ((c >> 2) & 1) == 1
+        k = _T9[c & 1]
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    f_evse_current_limit_achieved = None
+    if k == 8:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DC_ChargeLoopResType(B, r0)
+        f_evse_current_limit_achieved = ((c >> 2) & 1) == 1
+        k = _T10[c & 1]
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    f_evse_voltage_limit_achieved = None
+    if k == 9:
+        r -= 6; c = (B >> r) & 63
+        if c & 40: return _d_DC_ChargeLoopResType(B, r0)
+        f_evse_voltage_limit_achieved = ((c >> 4) & 1) == 1
+        k = _T160[c & 7]
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    f_bpt_dynamic_dc_cl_res_control_mode = f_bpt_scheduled_dc_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_dc_cl_res_control_mode = f_scheduled_dc_cl_res_control_mode = None
+    if k == 10:
+        r -= 3; c = (B >> r) & 7
+        k = _T25[c & 7]
+        i6_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i6_departure_time = (B >> r) & 255
+            if i6_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            if i6_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T26[c & 7]
+        i6_minimum_soc = None
+        if k == 1:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
+            i6_minimum_soc = (c >> 3) & 127
+            if i6_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T27[c & 3]
+        i6_target_soc = None
+        if k == 2:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
+            i6_target_soc = (c >> 3) & 127
+            if i6_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T28[c & 3]
+        i6_ack_max_delay = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i6_ack_max_delay = (B >> r) & 255
+            if i6_ack_max_delay > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i6_ack_max_delay, r = ru(B, r + 8, i6_ack_max_delay)
+                else: i6_ack_max_delay = (x << 7) | (i6_ack_max_delay & 127)
+            if i6_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T4[c & 1]
+        i6_evse_maximum_charge_power = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i7_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i7_value = (B >> r) & 511
+            if i7_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+                else: i7_value = (x << 7) | (i7_value & 127)
+            elif i7_value > 255: i7_value = 255 - i7_value
+            if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T5[c & 1]
+            i6_evse_maximum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_minimum_charge_power = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T18[c & 1]
+            i6_evse_minimum_charge_power = RationalNumberType(i8_exponent, i8_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_maximum_charge_current = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T8[c & 1]
+            i6_evse_maximum_charge_current = RationalNumberType(i9_exponent, i9_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_maximum_voltage = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T9[c & 1]
+            i6_evse_maximum_voltage = RationalNumberType(i10_exponent, i10_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_maximum_discharge_power = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T10[c & 1]
+            i6_evse_maximum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_minimum_discharge_power = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T11[c & 1]
+            i6_evse_minimum_discharge_power = RationalNumberType(i12_exponent, i12_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_maximum_discharge_current = None
+        if k == 10:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T19[c & 1]
+            i6_evse_maximum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i6_evse_minimum_voltage = None
+        if k == 11:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T12[c & 1]
+            i6_evse_minimum_voltage = RationalNumberType(i14_exponent, i14_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_bpt_dynamic_dc_cl_res_control_mode = BPT_Dynamic_DC_CLResControlModeType(i6_departure_time, i6_minimum_soc, i6_target_soc, i6_ack_max_delay, i6_evse_maximum_charge_power, i6_evse_minimum_charge_power, i6_evse_maximum_charge_current, i6_evse_maximum_voltage, i6_evse_maximum_discharge_power, i6_evse_minimum_discharge_power, i6_evse_maximum_discharge_current, i6_evse_minimum_voltage)
+    elif k == 11:
+        r -= 4; c = (B >> r) & 15
+        k = _T56[c & 15]
+        i15_evse_maximum_charge_power = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i16_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i16_value = (B >> r) & 511
+            if i16_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+                else: i16_value = (x << 7) | (i16_value & 127)
+            elif i16_value > 255: i16_value = 255 - i16_value
+            if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 6; c = (B >> r) & 63
+            if c & 48: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T57[c & 15]
+            i15_evse_maximum_charge_power = RationalNumberType(i16_exponent, i16_value)
+        i15_evse_minimum_charge_power = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i17_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i17_value = (B >> r) & 511
+            if i17_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+                else: i17_value = (x << 7) | (i17_value & 127)
+            elif i17_value > 255: i17_value = 255 - i17_value
+            if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T58[c & 7]
+            i15_evse_minimum_charge_power = RationalNumberType(i17_exponent, i17_value)
+        i15_evse_maximum_charge_current = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i18_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i18_value = (B >> r) & 511
+            if i18_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+                else: i18_value = (x << 7) | (i18_value & 127)
+            elif i18_value > 255: i18_value = 255 - i18_value
+            if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T59[c & 7]
+            i15_evse_maximum_charge_current = RationalNumberType(i18_exponent, i18_value)
+        i15_evse_maximum_voltage = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i19_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i19_value = (B >> r) & 511
+            if i19_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+                else: i19_value = (x << 7) | (i19_value & 127)
+            elif i19_value > 255: i19_value = 255 - i19_value
+            if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T60[c & 7]
+            i15_evse_maximum_voltage = RationalNumberType(i19_exponent, i19_value)
+        i15_evse_maximum_discharge_power = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i20_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i20_value = (B >> r) & 511
+            if i20_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+                else: i20_value = (x << 7) | (i20_value & 127)
+            elif i20_value > 255: i20_value = 255 - i20_value
+            if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T61[c & 7]
+            i15_evse_maximum_discharge_power = RationalNumberType(i20_exponent, i20_value)
+        i15_evse_minimum_discharge_power = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i21_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i21_value = (B >> r) & 511
+            if i21_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+                else: i21_value = (x << 7) | (i21_value & 127)
+            elif i21_value > 255: i21_value = 255 - i21_value
+            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T62[c & 3]
+            i15_evse_minimum_discharge_power = RationalNumberType(i21_exponent, i21_value)
+        i15_evse_maximum_discharge_current = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i22_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i22_value = (B >> r) & 511
+            if i22_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
+                else: i22_value = (x << 7) | (i22_value & 127)
+            elif i22_value > 255: i22_value = 255 - i22_value
+            if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T63[c & 3]
+            i15_evse_maximum_discharge_current = RationalNumberType(i22_exponent, i22_value)
+        i15_evse_minimum_voltage = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i23_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i23_value = (B >> r) & 511
+            if i23_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
+                else: i23_value = (x << 7) | (i23_value & 127)
+            elif i23_value > 255: i23_value = 255 - i23_value
+            if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T12[c & 1]
+            i15_evse_minimum_voltage = RationalNumberType(i23_exponent, i23_value)
+        if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_bpt_scheduled_dc_cl_res_control_mode = BPT_Scheduled_DC_CLResControlModeType(i15_evse_maximum_charge_power, i15_evse_minimum_charge_power, i15_evse_maximum_charge_current, i15_evse_maximum_voltage, i15_evse_maximum_discharge_power, i15_evse_minimum_discharge_power, i15_evse_maximum_discharge_current, i15_evse_minimum_voltage)
+    elif k == 12:
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_DC_ChargeLoopResType(B, r0)
+        k = _T12[c & 1]
+        f_cl_res_control_mode = CLResControlModeType()
+    elif k == 13:
+        r -= 3; c = (B >> r) & 7
+        k = _T25[c & 7]
+        i25_departure_time = None
+        if k == 0:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i25_departure_time = (B >> r) & 255
+            if i25_departure_time > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i25_departure_time, r = ru(B, r + 8, i25_departure_time)
+                else: i25_departure_time = (x << 7) | (i25_departure_time & 127)
+            if i25_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T26[c & 7]
+        i25_minimum_soc = None
+        if k == 1:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
+            i25_minimum_soc = (c >> 3) & 127
+            if i25_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T27[c & 3]
+        i25_target_soc = None
+        if k == 2:
+            r -= 11; c = (B >> r) & 2047
+            if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
+            i25_target_soc = (c >> 3) & 127
+            if i25_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T28[c & 3]
+        i25_ack_max_delay = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 8; i25_ack_max_delay = (B >> r) & 255
+            if i25_ack_max_delay > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i25_ack_max_delay, r = ru(B, r + 8, i25_ack_max_delay)
+                else: i25_ack_max_delay = (x << 7) | (i25_ack_max_delay & 127)
+            if i25_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T4[c & 1]
+        i25_evse_maximum_charge_power = None
+        if k == 4:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i26_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i26_value = (B >> r) & 511
+            if i26_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i26_value, r = ri(B, r + 8, i26_value)
+                elif i26_value & 256: i26_value = -((x << 7) | (i26_value & 127)) - 1
+                else: i26_value = (x << 7) | (i26_value & 127)
+            elif i26_value > 255: i26_value = 255 - i26_value
+            if i26_value < -32768 or i26_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T5[c & 1]
+            i25_evse_maximum_charge_power = RationalNumberType(i26_exponent, i26_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i25_evse_minimum_charge_power = None
+        if k == 5:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i27_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i27_value = (B >> r) & 511
+            if i27_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i27_value, r = ri(B, r + 8, i27_value)
+                elif i27_value & 256: i27_value = -((x << 7) | (i27_value & 127)) - 1
+                else: i27_value = (x << 7) | (i27_value & 127)
+            elif i27_value > 255: i27_value = 255 - i27_value
+            if i27_value < -32768 or i27_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T18[c & 1]
+            i25_evse_minimum_charge_power = RationalNumberType(i27_exponent, i27_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i25_evse_maximum_charge_current = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i28_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i28_value = (B >> r) & 511
+            if i28_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i28_value, r = ri(B, r + 8, i28_value)
+                elif i28_value & 256: i28_value = -((x << 7) | (i28_value & 127)) - 1
+                else: i28_value = (x << 7) | (i28_value & 127)
+            elif i28_value > 255: i28_value = 255 - i28_value
+            if i28_value < -32768 or i28_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T8[c & 1]
+            i25_evse_maximum_charge_current = RationalNumberType(i28_exponent, i28_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        i25_evse_maximum_voltage = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i29_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i29_value = (B >> r) & 511
+            if i29_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i29_value, r = ri(B, r + 8, i29_value)
+                elif i29_value & 256: i29_value = -((x << 7) | (i29_value & 127)) - 1
+                else: i29_value = (x << 7) | (i29_value & 127)
+            elif i29_value > 255: i29_value = 255 - i29_value
+            if i29_value < -32768 or i29_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T12[c & 1]
+            i25_evse_maximum_voltage = RationalNumberType(i29_exponent, i29_value)
+        else:
+            return _d_DC_ChargeLoopResType(B, r0)
+        if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_dynamic_dc_cl_res_control_mode = Dynamic_DC_CLResControlModeType(i25_departure_time, i25_minimum_soc, i25_target_soc, i25_ack_max_delay, i25_evse_maximum_charge_power, i25_evse_minimum_charge_power, i25_evse_maximum_charge_current, i25_evse_maximum_voltage)
+    elif k == 14:
+        r -= 3; c = (B >> r) & 7
+        k = _T161[c & 7]
+        i30_evse_maximum_charge_power = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i31_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i31_value = (B >> r) & 511
+            if i31_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i31_value, r = ri(B, r + 8, i31_value)
+                elif i31_value & 256: i31_value = -((x << 7) | (i31_value & 127)) - 1
+                else: i31_value = (x << 7) | (i31_value & 127)
+            elif i31_value > 255: i31_value = 255 - i31_value
+            if i31_value < -32768 or i31_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 24: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T162[c & 7]
+            i30_evse_maximum_charge_power = RationalNumberType(i31_exponent, i31_value)
+        i30_evse_minimum_charge_power = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i32_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i32_value = (B >> r) & 511
+            if i32_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i32_value, r = ri(B, r + 8, i32_value)
+                elif i32_value & 256: i32_value = -((x << 7) | (i32_value & 127)) - 1
+                else: i32_value = (x << 7) | (i32_value & 127)
+            elif i32_value > 255: i32_value = 255 - i32_value
+            if i32_value < -32768 or i32_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T163[c & 3]
+            i30_evse_minimum_charge_power = RationalNumberType(i32_exponent, i32_value)
+        i30_evse_maximum_charge_current = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i33_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i33_value = (B >> r) & 511
+            if i33_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i33_value, r = ri(B, r + 8, i33_value)
+                elif i33_value & 256: i33_value = -((x << 7) | (i33_value & 127)) - 1
+                else: i33_value = (x << 7) | (i33_value & 127)
+            elif i33_value > 255: i33_value = 255 - i33_value
+            if i33_value < -32768 or i33_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T85[c & 3]
+            i30_evse_maximum_charge_current = RationalNumberType(i33_exponent, i33_value)
+        i30_evse_maximum_voltage = None
+        if k == 3:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
+            i34_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i34_value = (B >> r) & 511
+            if i34_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i34_value, r = ri(B, r + 8, i34_value)
+                elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
+                else: i34_value = (x << 7) | (i34_value & 127)
+            elif i34_value > 255: i34_value = 255 - i34_value
+            if i34_value < -32768 or i34_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeLoopResType(B, r0)
+            k = _T12[c & 1]
+            i30_evse_maximum_voltage = RationalNumberType(i34_exponent, i34_value)
+        if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_scheduled_dc_cl_res_control_mode = Scheduled_DC_CLResControlModeType(i30_evse_maximum_charge_power, i30_evse_minimum_charge_power, i30_evse_maximum_charge_current, i30_evse_maximum_voltage)
+    else:
+        return _d_DC_ChargeLoopResType(B, r0)
+    if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+    return DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode), r
+
 def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_status is not None:
-        v = o.evse_status
-        a <<= 3
-        a = _e_EVSEStatusType(v, a)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
+    v8 = o.evse_status
+    if v8 is not None:
+        if v8.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.notification_max_delay
+        if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 5
+        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
+        pass
+        v11 = v8.evse_notification
+        if v11 is None: raise EncFail('missing mandatory EVSENotification')
+        if v11.__class__ is not evseNotificationType and not (v11.__class__ is int and 0 <= v11 < 6): raise EncFail(f'{v11!r} is not a evseNotificationType')
+        pass
+        a = (a << 8) | (v11) << 2
         st = 11
-    if o.meter_info is not None:
-        v = o.meter_info
-        w, c = _C161[st]
+    v12 = o.meter_info
+    if v12 is not None:
+        w, c = _C164[st]
         a = (a << w) | c
-        a = _e_MeterInfoType(v, a)
-        st = 15
-    if o.receipt is not None:
-        v = o.receipt
-        w, c = _C162[st]
-        a = (a << w) | c
-        a = _e_ReceiptType(v, a)
-        st = 19
-    if o.evse_present_current is not None:
-        v = o.evse_present_current
-        w, c = _C163[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEPresentCurrent')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
-    if o.evse_power_limit_achieved is not None:
-        v = o.evse_power_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEPowerLimitAchieved')
-    if o.evse_current_limit_achieved is not None:
-        v = o.evse_current_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 35
-    else:
-        raise EncFail('missing mandatory EVSECurrentLimitAchieved')
-    if o.evse_voltage_limit_achieved is not None:
-        v = o.evse_voltage_limit_achieved
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 39
-    else:
-        raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
-    if o.bpt_dynamic_dc_cl_res_control_mode is not None:
-        v = o.bpt_dynamic_dc_cl_res_control_mode
+        if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
+        st13 = 0
+        v14 = v12.meter_id
+        if v14 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 2
+        a = wstr(a, v14, 32)
+        st13 = 3
+        v15 = v12.charged_energy_reading_wh
+        if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
         a <<= 3
-        a = _e_BPT_Dynamic_DC_CLResControlModeType(v, a)
+        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if 0 <= v15 < 128: a = (a << 8) | v15
+        else: a = wu(a, v15)
+        st13 = 7
+        a <<= 1
+        v16 = v12.bpt_discharged_energy_reading_wh
+        if v16 is not None:
+            a <<= 4
+            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if 0 <= v16 < 128: a = (a << 8) | v16
+            else: a = wu(a, v16)
+            a <<= 1
+            st13 = 11
+        v17 = v12.capacitive_energy_reading_va_rh
+        if v17 is not None:
+            w, c = _C165[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if 0 <= v17 < 128: a = (a << 8) | v17
+            else: a = wu(a, v17)
+            a <<= 1
+            st13 = 15
+        v18 = v12.bpt_inductive_energy_reading_va_rh
+        if v18 is not None:
+            w, c = _C166[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if 0 <= v18 < 128: a = (a << 8) | v18
+            else: a = wu(a, v18)
+            a <<= 1
+            st13 = 19
+        v19 = v12.meter_signature
+        if v19 is not None:
+            w, c = _C167[st13]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v19, 64)
+            a <<= 1
+            st13 = 23
+        v20 = v12.meter_status
+        if v20 is not None:
+            w, c = _C168[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            a <<= 1
+            st13 = 27
+        v21 = v12.meter_timestamp
+        if v21 is not None:
+            w, c = _C169[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if 0 <= v21 < 128: a = (a << 8) | v21
+            else: a = wu(a, v21)
+            a <<= 1
+            st13 = 31
+        w, c = _C170[st13]
+        a = (a << w) | c
+        st = 15
+    v22 = o.receipt
+    if v22 is not None:
+        w, c = _C171[st]
+        a = (a << w) | c
+        a = _e_ReceiptType(v22, a)
+        st = 19
+    v23 = o.evse_present_current
+    if v23 is None: raise EncFail('missing mandatory EVSEPresentCurrent')
+    w, c = _C172[st]
+    a = (a << w) | c
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 23
+    v27 = o.evse_present_voltage
+    if v27 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 27
+    v31 = o.evse_power_limit_achieved
+    if v31 is None: raise EncFail('missing mandatory EVSEPowerLimitAchieved')
+    st = 31
+    v32 = o.evse_current_limit_achieved
+    if v32 is None: raise EncFail('missing mandatory EVSECurrentLimitAchieved')
+    st = 35
+    v33 = o.evse_voltage_limit_achieved
+    if v33 is None: raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
+    st = 39
+    a = (a << 14) | (BOOL[v31]) << 9 | (BOOL[v32]) << 5 | (BOOL[v33]) << 1
+    v34 = o.bpt_dynamic_dc_cl_res_control_mode
+    v35 = o.bpt_scheduled_dc_cl_res_control_mode
+    v36 = o.cl_res_control_mode
+    v37 = o.dynamic_dc_cl_res_control_mode
+    v38 = o.scheduled_dc_cl_res_control_mode
+    if v34 is not None:
+        if v34.__class__ is not BPT_Dynamic_DC_CLResControlModeType: raise EncFail(f'expected BPT_Dynamic_DC_CLResControlModeType, got {v34.__class__.__name__}')
+        st39 = 0
+        a <<= 3
+        v40 = v34.departure_time
+        if v40 is not None:
+            a <<= 4
+            if v40 > 4294967295: raise EncFail(f'{v40!r} outside 0..4294967295')
+            if 0 <= v40 < 128: a = (a << 8) | v40
+            else: a = wu(a, v40)
+            a <<= 1
+            st39 = 3
+        v41 = v34.minimum_soc
+        if v41 is not None:
+            w, c = _C30[st39]
+            a = (a << w) | c
+            if not 0 <= v41 <= 100: raise EncFail(f'{v41!r} outside 0..100')
+            a = (a << 9) | (v41) << 1
+            st39 = 7
+        v42 = v34.target_soc
+        if v42 is not None:
+            w, c = _C31[st39]
+            a = (a << w) | c
+            if not 0 <= v42 <= 100: raise EncFail(f'{v42!r} outside 0..100')
+            a = (a << 9) | (v42) << 1
+            st39 = 11
+        v43 = v34.ack_max_delay
+        if v43 is not None:
+            w, c = _C32[st39]
+            a = (a << w) | c
+            a <<= 1
+            if v43 > 65535: raise EncFail(f'{v43!r} outside 0..65535')
+            if 0 <= v43 < 128: a = (a << 8) | v43
+            else: a = wu(a, v43)
+            a <<= 1
+            st39 = 15
+        v44 = v34.evse_maximum_charge_power
+        if v44 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+        w, c = _C33[st39]
+        a = (a << w) | c
+        if v44.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v44.__class__.__name__}')
+        pass
+        v46 = v44.exponent
+        if v46 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v46 <= 127: raise EncFail(f'{v46!r} outside -128..127')
+        pass
+        v47 = v44.value
+        if v47 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v46 - -128) << 3
+        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if 0 <= v47 < 128: a = (a << 9) | v47
+        elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
+        else: a = wi(a, v47)
+        pass
+        st39 = 19
+        v48 = v34.evse_minimum_charge_power
+        if v48 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+        if v48.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v48.__class__.__name__}')
+        pass
+        v50 = v48.exponent
+        if v50 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v50 <= 127: raise EncFail(f'{v50!r} outside -128..127')
+        pass
+        v51 = v48.value
+        if v51 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v50 - -128) << 3
+        if v51 < -32768 or v51 > 32767: raise EncFail(f'{v51!r} outside -32768..32767')
+        if 0 <= v51 < 128: a = (a << 9) | v51
+        elif -129 < v51 < 0: a = (a << 9) | (255 - v51)
+        else: a = wi(a, v51)
+        pass
+        st39 = 23
+        v52 = v34.evse_maximum_charge_current
+        if v52 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+        if v52.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v52.__class__.__name__}')
+        pass
+        v54 = v52.exponent
+        if v54 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v54 <= 127: raise EncFail(f'{v54!r} outside -128..127')
+        pass
+        v55 = v52.value
+        if v55 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v54 - -128) << 3
+        if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+        if 0 <= v55 < 128: a = (a << 9) | v55
+        elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
+        else: a = wi(a, v55)
+        pass
+        st39 = 27
+        v56 = v34.evse_maximum_voltage
+        if v56 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+        if v56.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v56.__class__.__name__}')
+        pass
+        v58 = v56.exponent
+        if v58 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        pass
+        v59 = v56.value
+        if v59 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v58 - -128) << 3
+        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if 0 <= v59 < 128: a = (a << 9) | v59
+        elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
+        else: a = wi(a, v59)
+        pass
+        st39 = 31
+        v60 = v34.evse_maximum_discharge_power
+        if v60 is None: raise EncFail('missing mandatory EVSEMaximumDischargePower')
+        if v60.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v60.__class__.__name__}')
+        pass
+        v62 = v60.exponent
+        if v62 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        pass
+        v63 = v60.value
+        if v63 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v62 - -128) << 3
+        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if 0 <= v63 < 128: a = (a << 9) | v63
+        elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
+        else: a = wi(a, v63)
+        pass
+        st39 = 35
+        v64 = v34.evse_minimum_discharge_power
+        if v64 is None: raise EncFail('missing mandatory EVSEMinimumDischargePower')
+        if v64.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v64.__class__.__name__}')
+        pass
+        v66 = v64.exponent
+        if v66 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        pass
+        v67 = v64.value
+        if v67 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v66 - -128) << 3
+        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if 0 <= v67 < 128: a = (a << 9) | v67
+        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
+        else: a = wi(a, v67)
+        pass
+        st39 = 39
+        v68 = v34.evse_maximum_discharge_current
+        if v68 is None: raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
+        if v68.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v68.__class__.__name__}')
+        pass
+        v70 = v68.exponent
+        if v70 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        pass
+        v71 = v68.value
+        if v71 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v70 - -128) << 3
+        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if 0 <= v71 < 128: a = (a << 9) | v71
+        elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+        else: a = wi(a, v71)
+        pass
+        st39 = 43
+        v72 = v34.evse_minimum_voltage
+        if v72 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+        if v72.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v72.__class__.__name__}')
+        pass
+        v74 = v72.exponent
+        if v74 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        pass
+        v75 = v72.value
+        if v75 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v74 - -128) << 3
+        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if 0 <= v75 < 128: a = (a << 9) | v75
+        elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
+        else: a = wi(a, v75)
+        pass
+        st39 = 47
+        a <<= 3
         st = 43
-    elif o.bpt_scheduled_dc_cl_res_control_mode is not None:
-        v = o.bpt_scheduled_dc_cl_res_control_mode
+    elif v35 is not None:
+        if v35.__class__ is not BPT_Scheduled_DC_CLResControlModeType: raise EncFail(f'expected BPT_Scheduled_DC_CLResControlModeType, got {v35.__class__.__name__}')
+        st76 = 0
         a = (a << 3) | 1
-        a = _e_BPT_Scheduled_DC_CLResControlModeType(v, a)
+        v77 = v35.evse_maximum_charge_power
+        if v77 is not None:
+            if v77.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v77.__class__.__name__}')
+            pass
+            v79 = v77.exponent
+            if v79 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v79 <= 127: raise EncFail(f'{v79!r} outside -128..127')
+            pass
+            v80 = v77.value
+            if v80 is None: raise EncFail('missing mandatory Value')
+            a = (a << 17) | (v79 - -128) << 3
+            if v80 < -32768 or v80 > 32767: raise EncFail(f'{v80!r} outside -32768..32767')
+            if 0 <= v80 < 128: a = (a << 9) | v80
+            elif -129 < v80 < 0: a = (a << 9) | (255 - v80)
+            else: a = wi(a, v80)
+            pass
+            a <<= 2
+            st76 = 3
+        v81 = v35.evse_minimum_charge_power
+        if v81 is not None:
+            w, c = _C64[st76]
+            a = (a << w) | c
+            if v81.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v81.__class__.__name__}')
+            pass
+            v83 = v81.exponent
+            if v83 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v83 <= 127: raise EncFail(f'{v83!r} outside -128..127')
+            pass
+            v84 = v81.value
+            if v84 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v83 - -128) << 3
+            if v84 < -32768 or v84 > 32767: raise EncFail(f'{v84!r} outside -32768..32767')
+            if 0 <= v84 < 128: a = (a << 9) | v84
+            elif -129 < v84 < 0: a = (a << 9) | (255 - v84)
+            else: a = wi(a, v84)
+            pass
+            a <<= 2
+            st76 = 7
+        v85 = v35.evse_maximum_charge_current
+        if v85 is not None:
+            w, c = _C65[st76]
+            a = (a << w) | c
+            if v85.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v85.__class__.__name__}')
+            pass
+            v87 = v85.exponent
+            if v87 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v87 <= 127: raise EncFail(f'{v87!r} outside -128..127')
+            pass
+            v88 = v85.value
+            if v88 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v87 - -128) << 3
+            if v88 < -32768 or v88 > 32767: raise EncFail(f'{v88!r} outside -32768..32767')
+            if 0 <= v88 < 128: a = (a << 9) | v88
+            elif -129 < v88 < 0: a = (a << 9) | (255 - v88)
+            else: a = wi(a, v88)
+            pass
+            a <<= 2
+            st76 = 11
+        v89 = v35.evse_maximum_voltage
+        if v89 is not None:
+            w, c = _C66[st76]
+            a = (a << w) | c
+            if v89.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v89.__class__.__name__}')
+            pass
+            v91 = v89.exponent
+            if v91 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v91 <= 127: raise EncFail(f'{v91!r} outside -128..127')
+            pass
+            v92 = v89.value
+            if v92 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v91 - -128) << 3
+            if v92 < -32768 or v92 > 32767: raise EncFail(f'{v92!r} outside -32768..32767')
+            if 0 <= v92 < 128: a = (a << 9) | v92
+            elif -129 < v92 < 0: a = (a << 9) | (255 - v92)
+            else: a = wi(a, v92)
+            pass
+            a <<= 2
+            st76 = 15
+        v93 = v35.evse_maximum_discharge_power
+        if v93 is not None:
+            w, c = _C67[st76]
+            a = (a << w) | c
+            if v93.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v93.__class__.__name__}')
+            pass
+            v95 = v93.exponent
+            if v95 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v95 <= 127: raise EncFail(f'{v95!r} outside -128..127')
+            pass
+            v96 = v93.value
+            if v96 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v95 - -128) << 3
+            if v96 < -32768 or v96 > 32767: raise EncFail(f'{v96!r} outside -32768..32767')
+            if 0 <= v96 < 128: a = (a << 9) | v96
+            elif -129 < v96 < 0: a = (a << 9) | (255 - v96)
+            else: a = wi(a, v96)
+            pass
+            a <<= 2
+            st76 = 19
+        v97 = v35.evse_minimum_discharge_power
+        if v97 is not None:
+            w, c = _C68[st76]
+            a = (a << w) | c
+            if v97.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v97.__class__.__name__}')
+            pass
+            v99 = v97.exponent
+            if v99 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v99 <= 127: raise EncFail(f'{v99!r} outside -128..127')
+            pass
+            v100 = v97.value
+            if v100 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v99 - -128) << 3
+            if v100 < -32768 or v100 > 32767: raise EncFail(f'{v100!r} outside -32768..32767')
+            if 0 <= v100 < 128: a = (a << 9) | v100
+            elif -129 < v100 < 0: a = (a << 9) | (255 - v100)
+            else: a = wi(a, v100)
+            pass
+            a <<= 2
+            st76 = 23
+        v101 = v35.evse_maximum_discharge_current
+        if v101 is not None:
+            w, c = _C69[st76]
+            a = (a << w) | c
+            if v101.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v101.__class__.__name__}')
+            pass
+            v103 = v101.exponent
+            if v103 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v103 <= 127: raise EncFail(f'{v103!r} outside -128..127')
+            pass
+            v104 = v101.value
+            if v104 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v103 - -128) << 3
+            if v104 < -32768 or v104 > 32767: raise EncFail(f'{v104!r} outside -32768..32767')
+            if 0 <= v104 < 128: a = (a << 9) | v104
+            elif -129 < v104 < 0: a = (a << 9) | (255 - v104)
+            else: a = wi(a, v104)
+            pass
+            a <<= 2
+            st76 = 27
+        v105 = v35.evse_minimum_voltage
+        if v105 is not None:
+            w, c = _C70[st76]
+            a = (a << w) | c
+            if v105.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v105.__class__.__name__}')
+            pass
+            v107 = v105.exponent
+            if v107 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v107 <= 127: raise EncFail(f'{v107!r} outside -128..127')
+            pass
+            v108 = v105.value
+            if v108 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v107 - -128) << 3
+            if v108 < -32768 or v108 > 32767: raise EncFail(f'{v108!r} outside -32768..32767')
+            if 0 <= v108 < 128: a = (a << 9) | v108
+            elif -129 < v108 < 0: a = (a << 9) | (255 - v108)
+            else: a = wi(a, v108)
+            pass
+            a <<= 2
+            st76 = 31
+        w, c = _C71[st76]
+        a = (a << w) | c
         st = 43
-    elif o.cl_res_control_mode is not None:
-        v = o.cl_res_control_mode
-        a = (a << 3) | 2
-        a = _e_CLResControlModeType(v, a)
+    elif v36 is not None:
+        if v36.__class__ is not CLResControlModeType: raise EncFail(f'expected CLResControlModeType, got {v36.__class__.__name__}')
+        pass
+        a = (a << 4) | 4
         st = 43
-    elif o.dynamic_dc_cl_res_control_mode is not None:
-        v = o.dynamic_dc_cl_res_control_mode
+    elif v37 is not None:
+        if v37.__class__ is not Dynamic_DC_CLResControlModeType: raise EncFail(f'expected Dynamic_DC_CLResControlModeType, got {v37.__class__.__name__}')
+        st110 = 0
         a = (a << 3) | 3
-        a = _e_Dynamic_DC_CLResControlModeType(v, a)
+        v111 = v37.departure_time
+        if v111 is not None:
+            a <<= 4
+            if v111 > 4294967295: raise EncFail(f'{v111!r} outside 0..4294967295')
+            if 0 <= v111 < 128: a = (a << 8) | v111
+            else: a = wu(a, v111)
+            a <<= 1
+            st110 = 3
+        v112 = v37.minimum_soc
+        if v112 is not None:
+            w, c = _C173[st110]
+            a = (a << w) | c
+            if not 0 <= v112 <= 100: raise EncFail(f'{v112!r} outside 0..100')
+            a = (a << 9) | (v112) << 1
+            st110 = 7
+        v113 = v37.target_soc
+        if v113 is not None:
+            w, c = _C174[st110]
+            a = (a << w) | c
+            if not 0 <= v113 <= 100: raise EncFail(f'{v113!r} outside 0..100')
+            a = (a << 9) | (v113) << 1
+            st110 = 11
+        v114 = v37.ack_max_delay
+        if v114 is not None:
+            w, c = _C175[st110]
+            a = (a << w) | c
+            a <<= 1
+            if v114 > 65535: raise EncFail(f'{v114!r} outside 0..65535')
+            if 0 <= v114 < 128: a = (a << 8) | v114
+            else: a = wu(a, v114)
+            a <<= 1
+            st110 = 15
+        v115 = v37.evse_maximum_charge_power
+        if v115 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+        w, c = _C176[st110]
+        a = (a << w) | c
+        if v115.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v115.__class__.__name__}')
+        pass
+        v117 = v115.exponent
+        if v117 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v117 <= 127: raise EncFail(f'{v117!r} outside -128..127')
+        pass
+        v118 = v115.value
+        if v118 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v117 - -128) << 3
+        if v118 < -32768 or v118 > 32767: raise EncFail(f'{v118!r} outside -32768..32767')
+        if 0 <= v118 < 128: a = (a << 9) | v118
+        elif -129 < v118 < 0: a = (a << 9) | (255 - v118)
+        else: a = wi(a, v118)
+        pass
+        st110 = 19
+        v119 = v37.evse_minimum_charge_power
+        if v119 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+        if v119.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v119.__class__.__name__}')
+        pass
+        v121 = v119.exponent
+        if v121 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v121 <= 127: raise EncFail(f'{v121!r} outside -128..127')
+        pass
+        v122 = v119.value
+        if v122 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v121 - -128) << 3
+        if v122 < -32768 or v122 > 32767: raise EncFail(f'{v122!r} outside -32768..32767')
+        if 0 <= v122 < 128: a = (a << 9) | v122
+        elif -129 < v122 < 0: a = (a << 9) | (255 - v122)
+        else: a = wi(a, v122)
+        pass
+        st110 = 23
+        v123 = v37.evse_maximum_charge_current
+        if v123 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+        if v123.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v123.__class__.__name__}')
+        pass
+        v125 = v123.exponent
+        if v125 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v125 <= 127: raise EncFail(f'{v125!r} outside -128..127')
+        pass
+        v126 = v123.value
+        if v126 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v125 - -128) << 3
+        if v126 < -32768 or v126 > 32767: raise EncFail(f'{v126!r} outside -32768..32767')
+        if 0 <= v126 < 128: a = (a << 9) | v126
+        elif -129 < v126 < 0: a = (a << 9) | (255 - v126)
+        else: a = wi(a, v126)
+        pass
+        st110 = 27
+        v127 = v37.evse_maximum_voltage
+        if v127 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+        if v127.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v127.__class__.__name__}')
+        pass
+        v129 = v127.exponent
+        if v129 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v129 <= 127: raise EncFail(f'{v129!r} outside -128..127')
+        pass
+        v130 = v127.value
+        if v130 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v129 - -128) << 3
+        if v130 < -32768 or v130 > 32767: raise EncFail(f'{v130!r} outside -32768..32767')
+        if 0 <= v130 < 128: a = (a << 9) | v130
+        elif -129 < v130 < 0: a = (a << 9) | (255 - v130)
+        else: a = wi(a, v130)
+        pass
+        st110 = 31
+        a <<= 3
         st = 43
-    elif o.scheduled_dc_cl_res_control_mode is not None:
-        v = o.scheduled_dc_cl_res_control_mode
+    elif v38 is not None:
+        if v38.__class__ is not Scheduled_DC_CLResControlModeType: raise EncFail(f'expected Scheduled_DC_CLResControlModeType, got {v38.__class__.__name__}')
+        st131 = 0
         a = (a << 3) | 4
-        a = _e_Scheduled_DC_CLResControlModeType(v, a)
+        v132 = v38.evse_maximum_charge_power
+        if v132 is not None:
+            if v132.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v132.__class__.__name__}')
+            pass
+            v134 = v132.exponent
+            if v134 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v134 <= 127: raise EncFail(f'{v134!r} outside -128..127')
+            pass
+            v135 = v132.value
+            if v135 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v134 - -128) << 3
+            if v135 < -32768 or v135 > 32767: raise EncFail(f'{v135!r} outside -32768..32767')
+            if 0 <= v135 < 128: a = (a << 9) | v135
+            elif -129 < v135 < 0: a = (a << 9) | (255 - v135)
+            else: a = wi(a, v135)
+            pass
+            a <<= 2
+            st131 = 3
+        v136 = v38.evse_minimum_charge_power
+        if v136 is not None:
+            w, c = _C119[st131]
+            a = (a << w) | c
+            if v136.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v136.__class__.__name__}')
+            pass
+            v138 = v136.exponent
+            if v138 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v138 <= 127: raise EncFail(f'{v138!r} outside -128..127')
+            pass
+            v139 = v136.value
+            if v139 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v138 - -128) << 3
+            if v139 < -32768 or v139 > 32767: raise EncFail(f'{v139!r} outside -32768..32767')
+            if 0 <= v139 < 128: a = (a << 9) | v139
+            elif -129 < v139 < 0: a = (a << 9) | (255 - v139)
+            else: a = wi(a, v139)
+            pass
+            a <<= 2
+            st131 = 7
+        v140 = v38.evse_maximum_charge_current
+        if v140 is not None:
+            w, c = _C177[st131]
+            a = (a << w) | c
+            if v140.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v140.__class__.__name__}')
+            pass
+            v142 = v140.exponent
+            if v142 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v142 <= 127: raise EncFail(f'{v142!r} outside -128..127')
+            pass
+            v143 = v140.value
+            if v143 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v142 - -128) << 3
+            if v143 < -32768 or v143 > 32767: raise EncFail(f'{v143!r} outside -32768..32767')
+            if 0 <= v143 < 128: a = (a << 9) | v143
+            elif -129 < v143 < 0: a = (a << 9) | (255 - v143)
+            else: a = wi(a, v143)
+            pass
+            a <<= 2
+            st131 = 11
+        v144 = v38.evse_maximum_voltage
+        if v144 is not None:
+            w, c = _C178[st131]
+            a = (a << w) | c
+            if v144.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v144.__class__.__name__}')
+            pass
+            v146 = v144.exponent
+            if v146 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v146 <= 127: raise EncFail(f'{v146!r} outside -128..127')
+            pass
+            v147 = v144.value
+            if v147 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v146 - -128) << 3
+            if v147 < -32768 or v147 > 32767: raise EncFail(f'{v147!r} outside -32768..32767')
+            if 0 <= v147 < 128: a = (a << 9) | v147
+            elif -129 < v147 < 0: a = (a << 9) | (255 - v147)
+            else: a = wi(a, v147)
+            pass
+            a <<= 2
+            st131 = 15
+        w, c = _C179[st131]
+        a = (a << w) | c
         st = 43
     else:
         raise EncFail('missing mandatory BPT_Dynamic_DC_CLResControlMode or BPT_Scheduled_DC_CLResControlMode or CLResControlMode or Dynamic_DC_CLResControlMode or Scheduled_DC_CLResControlMode')
@@ -3933,7 +9994,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S164, 6)
+            f_evse_notification, r = sl2(B, r, _S180, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -3946,30 +10007,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 227: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 7
+    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseNotificationType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not evseNotificationType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a evseNotificationType')
+    pass
+    a = (a << 8) | (v3) << 2
     return a
 
 def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
@@ -3978,7 +10046,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S165, 6)
+            f_meter_id, r = sl2(B, r, _S181, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -3990,7 +10058,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S76, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
@@ -4004,7 +10072,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S76, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
@@ -4016,7 +10084,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S76, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
@@ -4028,7 +10096,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S76, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
@@ -4040,7 +10108,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S166, 6)
+            f_meter_signature, r = sl2(B, r, _S182, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
@@ -4063,7 +10131,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S76, 6)
+            f_meter_timestamp, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -4074,87 +10142,175 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeterInfoType(B, r0)
+    r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
+    if f_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T58[c & 7]
+    f_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if f_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T59[c & 7]
+    f_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if f_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T60[c & 7]
+    f_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if f_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T61[c & 7]
+    f_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T62[c & 3]
+    f_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T63[c & 3]
+    f_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_timestamp = (B >> r) & 255
+        if f_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T12[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.charged_energy_reading_wh is not None:
-        v = o.charged_energy_reading_wh
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargedEnergyReadingWh')
-    if o.bpt_discharged_energy_reading_wh is not None:
-        v = o.bpt_discharged_energy_reading_wh
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    v3 = o.charged_energy_reading_wh
+    if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.bpt_discharged_energy_reading_wh
+    if v4 is not None:
+        a <<= 4
+        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if 0 <= v4 < 128: a = (a << 8) | v4
+        else: a = wu(a, v4)
         a <<= 1
         st = 11
-    if o.capacitive_energy_reading_va_rh is not None:
-        v = o.capacitive_energy_reading_va_rh
+    v5 = o.capacitive_energy_reading_va_rh
+    if v5 is not None:
+        w, c = _C165[st]
+        a = (a << w) | c
+        a <<= 1
+        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
+        a <<= 1
+        st = 15
+    v6 = o.bpt_inductive_energy_reading_va_rh
+    if v6 is not None:
+        w, c = _C166[st]
+        a = (a << w) | c
+        a <<= 1
+        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
+        a <<= 1
+        st = 19
+    v7 = o.meter_signature
+    if v7 is not None:
         w, c = _C167[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        a = wbin(a, v7, 64)
         a <<= 1
-        st = 15
-    if o.bpt_inductive_energy_reading_va_rh is not None:
-        v = o.bpt_inductive_energy_reading_va_rh
+        st = 23
+    v8 = o.meter_status
+    if v8 is not None:
         w, c = _C168[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
         a <<= 1
-        st = 19
-    if o.meter_signature is not None:
-        v = o.meter_signature
+        st = 27
+    v9 = o.meter_timestamp
+    if v9 is not None:
         w, c = _C169[st]
         a = (a << w) | c
         a <<= 1
-        a = wbin(a, v, 64)
-        a <<= 1
-        st = 23
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C170[st]
-        a = (a << w) | c
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 27
-    if o.meter_timestamp is not None:
-        v = o.meter_timestamp
-        w, c = _C171[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C172[st]
+    w, c = _C170[st]
     a = (a << w) | c
     return a
 
@@ -4164,32 +10320,32 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S76, 6)
+            f_time_anchor, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T173[(B >> r) & 7]
+        r -= 3; k = _T183[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T174[(B >> r) & 7]
+        r -= 3; k = _T184[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T175[(B >> r) & 7]
+        r -= 3; k = _T185[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T176[(B >> r) & 3]
+        r -= 2; k = _T186[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T177[(B >> r) & 3]
+        r -= 2; k = _T187[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -4200,52 +10356,365 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T177[(B >> r) & 3]
+            r -= 2; k = _T187[(B >> r) & 3]
         else:
             r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
 
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ReceiptType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_ReceiptType(B, r0)
+    k = _T183[c & 7]
+    f_energy_costs = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T184[c & 7]
+        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
+        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+    f_occupancy_costs = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T185[c & 7]
+        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
+        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+    f_additional_services_costs = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T186[c & 3]
+        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
+        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+    f_overstay_costs = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T187[c & 3]
+        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
+        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+    f_tax_costs = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ReceiptType(B, r0)
+            r -= 8; i13_tax_rule_id = (B >> r) & 255
+            if i13_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
+                else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
+            if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_ReceiptType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ReceiptType(B, r0)
+            i13_amount = RationalNumberType(i14_exponent, i14_value)
+            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            f_tax_costs.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T187[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T12[c & 1]
+    if k != -1: return _d_ReceiptType(B, r0)
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.energy_costs is not None:
-        v = o.energy_costs
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.energy_costs
+    if v3 is not None:
+        if v3.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.amount
+        if v5 is None: raise EncFail('missing mandatory Amount')
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        pass
+        v9 = v3.cost_per_unit
+        if v9 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        pass
         a <<= 3
-        a = _e_DetailedCostType(v, a)
         st = 7
-    if o.occupancy_costs is not None:
-        v = o.occupancy_costs
-        w, c = _C178[st]
+    v13 = o.occupancy_costs
+    if v13 is not None:
+        w, c = _C188[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.amount
+        if v15 is None: raise EncFail('missing mandatory Amount')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        pass
+        v19 = v13.cost_per_unit
+        if v19 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        pass
+        a <<= 3
         st = 11
-    if o.additional_services_costs is not None:
-        v = o.additional_services_costs
-        w, c = _C179[st]
+    v23 = o.additional_services_costs
+    if v23 is not None:
+        w, c = _C189[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.amount
+        if v25 is None: raise EncFail('missing mandatory Amount')
+        if v25.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v25.__class__.__name__}')
+        pass
+        v27 = v25.exponent
+        if v27 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        pass
+        v28 = v25.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v27 - -128) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        pass
+        v29 = v23.cost_per_unit
+        if v29 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v29.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.exponent
+        if v31 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        pass
+        v32 = v29.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -128) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        pass
+        a <<= 3
         st = 15
-    if o.overstay_costs is not None:
-        v = o.overstay_costs
-        w, c = _C180[st]
+    v33 = o.overstay_costs
+    if v33 is not None:
+        w, c = _C190[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.amount
+        if v35 is None: raise EncFail('missing mandatory Amount')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        pass
+        v39 = v33.cost_per_unit
+        if v39 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        pass
+        a <<= 3
         st = 19
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C181[st]
+            w, c = _C191[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -4258,7 +10727,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C182[st]
+    w, c = _C192[st]
     a = (a << w) | c
     return a
 
@@ -4279,23 +10748,73 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedCostType(f_amount, f_cost_per_unit), r
 
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DetailedCostType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DetailedCostType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedCostType(B, r0)
+    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
+    return DetailedCostType(f_amount, f_cost_per_unit), r
+
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
-    st = 0
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Amount')
-    if o.cost_per_unit is not None:
-        v = o.cost_per_unit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CostPerUnit')
-    a <<= 1
+    pass
+    v2 = o.amount
+    if v2 is None: raise EncFail('missing mandatory Amount')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.cost_per_unit
+    if v6 is None: raise EncFail('missing mandatory CostPerUnit')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
@@ -4304,7 +10823,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S183, 6)
+            f_tax_rule_id, r = sl2(B, r, _S193, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -4323,27 +10842,59 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedTaxType(f_tax_rule_id, f_amount), r
 
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DetailedTaxType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_DetailedTaxType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedTaxType(B, r0)
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    return DetailedTaxType(f_tax_rule_id, f_amount), r
+
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
-    st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Amount')
-    a <<= 1
+    pass
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory Amount')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
@@ -4421,91 +10972,250 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
     if k != -1: raise unexpected(k, r, 'end of element')
     return Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
 
+def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T25[c & 7]
+    f_departure_time = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 8; f_departure_time = (B >> r) & 255
+        if f_departure_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        if f_departure_time > 4294967295: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T26[c & 7]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        f_minimum_soc = (c >> 3) & 127
+        if f_minimum_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T27[c & 3]
+    f_target_soc = None
+    if k == 2:
+        r -= 11; c = (B >> r) & 2047
+        if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        f_target_soc = (c >> 3) & 127
+        if f_target_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T28[c & 3]
+    f_ack_max_delay = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 8; f_ack_max_delay = (B >> r) & 255
+        if f_ack_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        if f_ack_max_delay > 65535: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T4[c & 1]
+    f_evse_maximum_charge_power = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T5[c & 1]
+        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    else:
+        return _d_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_minimum_charge_power = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T18[c & 1]
+        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    else:
+        return _d_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_charge_current = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T8[c & 1]
+        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    else:
+        return _d_Dynamic_DC_CLResControlModeType(B, r0)
+    f_evse_maximum_voltage = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_Dynamic_DC_CLResControlModeType(B, r0)
+    if k != -1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
+    return Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+
 def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.departure_time is not None:
-        v = o.departure_time
-        a <<= 3
-        a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.departure_time
+    if v2 is not None:
+        a <<= 4
+        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if 0 <= v2 < 128: a = (a << 8) | v2
+        else: a = wu(a, v2)
         a <<= 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        w, c = _C184[st]
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C173[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C185[st]
+    v4 = o.target_soc
+    if v4 is not None:
+        w, c = _C174[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.ack_max_delay is not None:
-        v = o.ack_max_delay
-        w, c = _C186[st]
+    v5 = o.ack_max_delay
+    if v5 is not None:
+        w, c = _C175[st]
         a = (a << w) | c
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        w, c = _C187[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargePower')
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVSEMinimumChargePower')
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    else:
-        raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory EVSEMaximumVoltage')
-    a <<= 1
+    v6 = o.evse_maximum_charge_power
+    if v6 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+    w, c = _C176[st]
+    a = (a << w) | c
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    st = 19
+    v10 = o.evse_minimum_charge_power
+    if v10 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    st = 23
+    v14 = o.evse_maximum_charge_current
+    if v14 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    st = 27
+    v18 = o.evse_maximum_voltage
+    if v18 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+    if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+    pass
+    v20 = v18.exponent
+    if v20 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    pass
+    v21 = v18.value
+    if v21 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v20 - -128) << 3
+    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if 0 <= v21 < 128: a = (a << 9) | v21
+    elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+    else: a = wi(a, v21)
+    pass
+    st = 31
+    a <<= 3
     return a
 
 def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
-    r -= 3; k = _T188[(B >> r) & 7]
+    r -= 3; k = _T161[(B >> r) & 7]
     f_evse_maximum_charge_power = None
     if k == 0:
         f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T189[(B >> r) & 7]
+        r -= 3; k = _T162[(B >> r) & 7]
     f_evse_minimum_charge_power = None
     if k == 1:
         f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T190[(B >> r) & 3]
+        r -= 2; k = _T163[(B >> r) & 3]
     f_evse_maximum_charge_current = None
     if k == 2:
         f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T84[(B >> r) & 3]
+        r -= 2; k = _T85[(B >> r) & 3]
     f_evse_maximum_voltage = None
     if k == 3:
         f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
@@ -4513,32 +11223,162 @@ def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
     if k != -1: raise unexpected(k, r, 'end of element')
     return Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
 
+def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T161[c & 7]
+    f_evse_maximum_charge_power = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 24: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T162[c & 7]
+        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_minimum_charge_power = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T163[c & 3]
+        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_evse_maximum_charge_current = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T85[c & 3]
+        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_evse_maximum_voltage = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+        k = _T12[c & 1]
+        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+    if k != -1: return _d_Scheduled_DC_CLResControlModeType(B, r0)
+    return Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+
 def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a: int) -> int:
     st = 0
-    if o.evse_maximum_charge_power is not None:
-        v = o.evse_maximum_charge_power
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v2 = o.evse_maximum_charge_power
+    if v2 is not None:
+        if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+        pass
+        v4 = v2.exponent
+        if v4 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        pass
+        v5 = v2.value
+        if v5 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v4 - -128) << 3
+        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if 0 <= v5 < 128: a = (a << 9) | v5
+        elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+        else: a = wi(a, v5)
+        pass
+        a <<= 2
         st = 3
-    if o.evse_minimum_charge_power is not None:
-        v = o.evse_minimum_charge_power
+    v6 = o.evse_minimum_charge_power
+    if v6 is not None:
         w, c = _C119[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.exponent
+        if v8 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        pass
+        v9 = v6.value
+        if v9 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v8 - -128) << 3
+        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if 0 <= v9 < 128: a = (a << 9) | v9
+        elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+        else: a = wi(a, v9)
+        pass
+        a <<= 2
         st = 7
-    if o.evse_maximum_charge_current is not None:
-        v = o.evse_maximum_charge_current
-        w, c = _C191[st]
+    v10 = o.evse_maximum_charge_current
+    if v10 is not None:
+        w, c = _C177[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 11
-    if o.evse_maximum_voltage is not None:
-        v = o.evse_maximum_voltage
-        w, c = _C192[st]
+    v14 = o.evse_maximum_voltage
+    if v14 is not None:
+        w, c = _C178[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        a <<= 2
         st = 15
-    w, c = _C193[st]
+    w, c = _C179[st]
     a = (a << w) | c
     return a
 
@@ -4562,25 +11402,615 @@ def _d_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_ChargeParameterDiscoveryReqType(f_header, f_bpt_dc_cpd_req_energy_transfer_mode, f_dc_cpd_req_energy_transfer_mode), r
 
-def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
+def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T124[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_bpt_dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        i2_ev_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        i2_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i2_ev_maximum_charge_current = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        i2_ev_minimum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        i2_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        k = _T6[c & 3]
+        i2_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        i2_target_soc = None
+        if k == 6:
+            r -= 10; c = (B >> r) & 1023
+            if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i2_target_soc = (c >> 2) & 127
+            if i2_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T8[c & 1]
+        i2_ev_maximum_discharge_power = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T9[c & 1]
+            i2_ev_maximum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i2_ev_minimum_discharge_power = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T10[c & 1]
+            i2_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i2_ev_maximum_discharge_current = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T11[c & 1]
+            i2_ev_maximum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i2_ev_minimum_discharge_current = None
+        if k == 10:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T12[c & 1]
+            i2_ev_minimum_discharge_current = RationalNumberType(i12_exponent, i12_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_bpt_dc_cpd_req_energy_transfer_mode = BPT_DC_CPDReqEnergyTransferModeType(i2_ev_maximum_charge_power, i2_ev_minimum_charge_power, i2_ev_maximum_charge_current, i2_ev_minimum_charge_current, i2_ev_maximum_voltage, i2_ev_minimum_voltage, i2_target_soc, i2_ev_maximum_discharge_power, i2_ev_minimum_discharge_power, i2_ev_maximum_discharge_current, i2_ev_minimum_discharge_current)
+    elif k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i14_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i14_value = (B >> r) & 511
+        if i14_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+            else: i14_value = (x << 7) | (i14_value & 127)
+        elif i14_value > 255: i14_value = 255 - i14_value
+        if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        i13_ev_maximum_charge_power = RationalNumberType(i14_exponent, i14_value)
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i16_exponent = ((c >> 3) & 255) + -128
+        i13_ev_minimum_charge_power = RationalNumberType(i15_exponent, i15_value)
+        r -= 9; i16_value = (B >> r) & 511
+        if i16_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+            else: i16_value = (x << 7) | (i16_value & 127)
+        elif i16_value > 255: i16_value = 255 - i16_value
+        if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i17_exponent = ((c >> 3) & 255) + -128
+        i13_ev_maximum_charge_current = RationalNumberType(i16_exponent, i16_value)
+        r -= 9; i17_value = (B >> r) & 511
+        if i17_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+            else: i17_value = (x << 7) | (i17_value & 127)
+        elif i17_value > 255: i17_value = 255 - i17_value
+        if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i18_exponent = ((c >> 3) & 255) + -128
+        i13_ev_minimum_charge_current = RationalNumberType(i17_exponent, i17_value)
+        r -= 9; i18_value = (B >> r) & 511
+        if i18_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+            else: i18_value = (x << 7) | (i18_value & 127)
+        elif i18_value > 255: i18_value = 255 - i18_value
+        if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        i19_exponent = ((c >> 3) & 255) + -128
+        i13_ev_maximum_voltage = RationalNumberType(i18_exponent, i18_value)
+        r -= 9; i19_value = (B >> r) & 511
+        if i19_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+            else: i19_value = (x << 7) | (i19_value & 127)
+        elif i19_value > 255: i19_value = 255 - i19_value
+        if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        k = _T73[c & 3]
+        i13_ev_minimum_voltage = RationalNumberType(i19_exponent, i19_value)
+        i13_target_soc = None
+        if k == 6:
+            r -= 10; c = (B >> r) & 1023
+            if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            i13_target_soc = (c >> 2) & 127
+            if i13_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+            k = _T12[c & 1]
+        if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_dc_cpd_req_energy_transfer_mode = DC_CPDReqEnergyTransferModeType(i13_ev_maximum_charge_power, i13_ev_minimum_charge_power, i13_ev_maximum_charge_current, i13_ev_minimum_charge_current, i13_ev_maximum_voltage, i13_ev_minimum_voltage, i13_target_soc)
     else:
-        raise EncFail('missing mandatory Header')
-    if o.bpt_dc_cpd_req_energy_transfer_mode is not None:
-        v = o.bpt_dc_cpd_req_energy_transfer_mode
+        return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    return DC_ChargeParameterDiscoveryReqType(f_header, f_bpt_dc_cpd_req_energy_transfer_mode, f_dc_cpd_req_energy_transfer_mode), r
+
+def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_BPT_DC_CPDReqEnergyTransferModeType(v, a)
-        st = 7
-    elif o.dc_cpd_req_energy_transfer_mode is not None:
-        v = o.dc_cpd_req_energy_transfer_mode
-        a = (a << 2) | 1
-        a = _e_DC_CPDReqEnergyTransferModeType(v, a)
-        st = 7
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.bpt_dc_cpd_req_energy_transfer_mode
+    v8 = o.dc_cpd_req_energy_transfer_mode
+    if v7 is not None:
+        if v7.__class__ is not BPT_DC_CPDReqEnergyTransferModeType: raise EncFail(f'expected BPT_DC_CPDReqEnergyTransferModeType, got {v7.__class__.__name__}')
+        st9 = 0
+        v10 = v7.ev_maximum_charge_power
+        if v10 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        st9 = 3
+        v14 = v7.ev_minimum_charge_power
+        if v14 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+        if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+        pass
+        v16 = v14.exponent
+        if v16 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        pass
+        v17 = v14.value
+        if v17 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v16 - -128) << 3
+        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if 0 <= v17 < 128: a = (a << 9) | v17
+        elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+        else: a = wi(a, v17)
+        pass
+        st9 = 7
+        v18 = v7.ev_maximum_charge_current
+        if v18 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+        if v18.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v18.__class__.__name__}')
+        pass
+        v20 = v18.exponent
+        if v20 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        pass
+        v21 = v18.value
+        if v21 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v20 - -128) << 3
+        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if 0 <= v21 < 128: a = (a << 9) | v21
+        elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
+        else: a = wi(a, v21)
+        pass
+        st9 = 11
+        v22 = v7.ev_minimum_charge_current
+        if v22 is None: raise EncFail('missing mandatory EVMinimumChargeCurrent')
+        if v22.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v22.__class__.__name__}')
+        pass
+        v24 = v22.exponent
+        if v24 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        pass
+        v25 = v22.value
+        if v25 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v24 - -128) << 3
+        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if 0 <= v25 < 128: a = (a << 9) | v25
+        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
+        else: a = wi(a, v25)
+        pass
+        st9 = 15
+        v26 = v7.ev_maximum_voltage
+        if v26 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+        if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
+        pass
+        v28 = v26.exponent
+        if v28 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        pass
+        v29 = v26.value
+        if v29 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v28 - -128) << 3
+        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if 0 <= v29 < 128: a = (a << 9) | v29
+        elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
+        else: a = wi(a, v29)
+        pass
+        st9 = 19
+        v30 = v7.ev_minimum_voltage
+        if v30 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+        if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
+        pass
+        v32 = v30.exponent
+        if v32 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        pass
+        v33 = v30.value
+        if v33 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v32 - -128) << 3
+        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if 0 <= v33 < 128: a = (a << 9) | v33
+        elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
+        else: a = wi(a, v33)
+        pass
+        st9 = 23
+        a <<= 2
+        v34 = v7.target_soc
+        if v34 is not None:
+            if not 0 <= v34 <= 100: raise EncFail(f'{v34!r} outside 0..100')
+            a = (a << 11) | (v34) << 1
+            st9 = 27
+        v35 = v7.ev_maximum_discharge_power
+        if v35 is None: raise EncFail('missing mandatory EVMaximumDischargePower')
+        w, c = _C13[st9]
+        a = (a << w) | c
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        st9 = 31
+        v39 = v7.ev_minimum_discharge_power
+        if v39 is None: raise EncFail('missing mandatory EVMinimumDischargePower')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        st9 = 35
+        v43 = v7.ev_maximum_discharge_current
+        if v43 is None: raise EncFail('missing mandatory EVMaximumDischargeCurrent')
+        if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.exponent
+        if v45 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        pass
+        v46 = v43.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v45 - -128) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
+        pass
+        st9 = 39
+        v47 = v7.ev_minimum_discharge_current
+        if v47 is None: raise EncFail('missing mandatory EVMinimumDischargeCurrent')
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
+        st9 = 43
+        a <<= 3
+        pass
+    elif v8 is not None:
+        if v8.__class__ is not DC_CPDReqEnergyTransferModeType: raise EncFail(f'expected DC_CPDReqEnergyTransferModeType, got {v8.__class__.__name__}')
+        st51 = 0
+        v52 = v8.ev_maximum_charge_power
+        if v52 is None: raise EncFail('missing mandatory EVMaximumChargePower')
+        if v52.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v52.__class__.__name__}')
+        pass
+        v54 = v52.exponent
+        if v54 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v54 <= 127: raise EncFail(f'{v54!r} outside -128..127')
+        pass
+        v55 = v52.value
+        if v55 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | 16384 | (v54 - -128) << 3
+        if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+        if 0 <= v55 < 128: a = (a << 9) | v55
+        elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
+        else: a = wi(a, v55)
+        pass
+        st51 = 3
+        v56 = v8.ev_minimum_charge_power
+        if v56 is None: raise EncFail('missing mandatory EVMinimumChargePower')
+        if v56.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v56.__class__.__name__}')
+        pass
+        v58 = v56.exponent
+        if v58 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        pass
+        v59 = v56.value
+        if v59 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v58 - -128) << 3
+        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if 0 <= v59 < 128: a = (a << 9) | v59
+        elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
+        else: a = wi(a, v59)
+        pass
+        st51 = 7
+        v60 = v8.ev_maximum_charge_current
+        if v60 is None: raise EncFail('missing mandatory EVMaximumChargeCurrent')
+        if v60.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v60.__class__.__name__}')
+        pass
+        v62 = v60.exponent
+        if v62 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        pass
+        v63 = v60.value
+        if v63 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v62 - -128) << 3
+        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if 0 <= v63 < 128: a = (a << 9) | v63
+        elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
+        else: a = wi(a, v63)
+        pass
+        st51 = 11
+        v64 = v8.ev_minimum_charge_current
+        if v64 is None: raise EncFail('missing mandatory EVMinimumChargeCurrent')
+        if v64.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v64.__class__.__name__}')
+        pass
+        v66 = v64.exponent
+        if v66 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        pass
+        v67 = v64.value
+        if v67 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v66 - -128) << 3
+        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if 0 <= v67 < 128: a = (a << 9) | v67
+        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
+        else: a = wi(a, v67)
+        pass
+        st51 = 15
+        v68 = v8.ev_maximum_voltage
+        if v68 is None: raise EncFail('missing mandatory EVMaximumVoltage')
+        if v68.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v68.__class__.__name__}')
+        pass
+        v70 = v68.exponent
+        if v70 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        pass
+        v71 = v68.value
+        if v71 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v70 - -128) << 3
+        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if 0 <= v71 < 128: a = (a << 9) | v71
+        elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+        else: a = wi(a, v71)
+        pass
+        st51 = 19
+        v72 = v8.ev_minimum_voltage
+        if v72 is None: raise EncFail('missing mandatory EVMinimumVoltage')
+        if v72.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v72.__class__.__name__}')
+        pass
+        v74 = v72.exponent
+        if v74 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        pass
+        v75 = v72.value
+        if v75 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v74 - -128) << 3
+        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if 0 <= v75 < 128: a = (a << 9) | v75
+        elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
+        else: a = wi(a, v75)
+        pass
+        st51 = 23
+        a <<= 2
+        v76 = v8.target_soc
+        if v76 is not None:
+            if not 0 <= v76 <= 100: raise EncFail(f'{v76!r} outside 0..100')
+            a = (a << 11) | (v76) << 1
+            st51 = 27
+        w, c = _C74[st51]
+        a = (a << w) | c
+        pass
     else:
         raise EncFail('missing mandatory BPT_DC_CPDReqEnergyTransferMode or DC_CPDReqEnergyTransferMode')
     a <<= 1
@@ -4620,35 +12050,670 @@ def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_bpt_dc_cpd_res_energy_transfer_mode, f_dc_cpd_res_energy_transfer_mode), r
 
+def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    r -= 11; c = (B >> r) & 2047
+    if c & 1540: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = (c >> 3) & 63
+    if f_response_code >= 40: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T36[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_bpt_dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        i2_evse_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        i2_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i2_evse_maximum_charge_current = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        i2_evse_minimum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        i2_evse_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        k = _T6[c & 3]
+        i2_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        i2_evse_power_ramp_limitation = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T8[c & 1]
+            i2_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+        i2_evse_maximum_discharge_power = None
+        if k == 7:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i10_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i10_value = (B >> r) & 511
+            if i10_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                else: i10_value = (x << 7) | (i10_value & 127)
+            elif i10_value > 255: i10_value = 255 - i10_value
+            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T9[c & 1]
+            i2_evse_maximum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i2_evse_minimum_discharge_power = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i11_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i11_value = (B >> r) & 511
+            if i11_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+                else: i11_value = (x << 7) | (i11_value & 127)
+            elif i11_value > 255: i11_value = 255 - i11_value
+            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T10[c & 1]
+            i2_evse_minimum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i2_evse_maximum_discharge_current = None
+        if k == 9:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i12_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T11[c & 1]
+            i2_evse_maximum_discharge_current = RationalNumberType(i12_exponent, i12_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i2_evse_minimum_discharge_current = None
+        if k == 10:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i13_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i13_value = (B >> r) & 511
+            if i13_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
+                else: i13_value = (x << 7) | (i13_value & 127)
+            elif i13_value > 255: i13_value = 255 - i13_value
+            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T12[c & 1]
+            i2_evse_minimum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+        else:
+            return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_bpt_dc_cpd_res_energy_transfer_mode = BPT_DC_CPDResEnergyTransferModeType(i2_evse_maximum_charge_power, i2_evse_minimum_charge_power, i2_evse_maximum_charge_current, i2_evse_minimum_charge_current, i2_evse_maximum_voltage, i2_evse_minimum_voltage, i2_evse_power_ramp_limitation, i2_evse_maximum_discharge_power, i2_evse_minimum_discharge_power, i2_evse_maximum_discharge_current, i2_evse_minimum_discharge_current)
+    elif k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i15_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i15_value = (B >> r) & 511
+        if i15_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
+            else: i15_value = (x << 7) | (i15_value & 127)
+        elif i15_value > 255: i15_value = 255 - i15_value
+        if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i16_exponent = ((c >> 3) & 255) + -128
+        i14_evse_maximum_charge_power = RationalNumberType(i15_exponent, i15_value)
+        r -= 9; i16_value = (B >> r) & 511
+        if i16_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
+            else: i16_value = (x << 7) | (i16_value & 127)
+        elif i16_value > 255: i16_value = 255 - i16_value
+        if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i17_exponent = ((c >> 3) & 255) + -128
+        i14_evse_minimum_charge_power = RationalNumberType(i16_exponent, i16_value)
+        r -= 9; i17_value = (B >> r) & 511
+        if i17_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
+            else: i17_value = (x << 7) | (i17_value & 127)
+        elif i17_value > 255: i17_value = 255 - i17_value
+        if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i18_exponent = ((c >> 3) & 255) + -128
+        i14_evse_maximum_charge_current = RationalNumberType(i17_exponent, i17_value)
+        r -= 9; i18_value = (B >> r) & 511
+        if i18_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
+            else: i18_value = (x << 7) | (i18_value & 127)
+        elif i18_value > 255: i18_value = 255 - i18_value
+        if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i19_exponent = ((c >> 3) & 255) + -128
+        i14_evse_minimum_charge_current = RationalNumberType(i18_exponent, i18_value)
+        r -= 9; i19_value = (B >> r) & 511
+        if i19_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
+            else: i19_value = (x << 7) | (i19_value & 127)
+        elif i19_value > 255: i19_value = 255 - i19_value
+        if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        i20_exponent = ((c >> 3) & 255) + -128
+        i14_evse_maximum_voltage = RationalNumberType(i19_exponent, i19_value)
+        r -= 9; i20_value = (B >> r) & 511
+        if i20_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
+            else: i20_value = (x << 7) | (i20_value & 127)
+        elif i20_value > 255: i20_value = 255 - i20_value
+        if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        k = _T73[c & 3]
+        i14_evse_minimum_voltage = RationalNumberType(i20_exponent, i20_value)
+        i14_evse_power_ramp_limitation = None
+        if k == 6:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            i21_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i21_value = (B >> r) & 511
+            if i21_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
+                else: i21_value = (x << 7) | (i21_value & 127)
+            elif i21_value > 255: i21_value = 255 - i21_value
+            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+            k = _T12[c & 1]
+            i14_evse_power_ramp_limitation = RationalNumberType(i21_exponent, i21_value)
+        if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+        f_dc_cpd_res_energy_transfer_mode = DC_CPDResEnergyTransferModeType(i14_evse_maximum_charge_power, i14_evse_minimum_charge_power, i14_evse_maximum_charge_current, i14_evse_minimum_charge_current, i14_evse_maximum_voltage, i14_evse_minimum_voltage, i14_evse_power_ramp_limitation)
+    else:
+        return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    return DC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_bpt_dc_cpd_res_energy_transfer_mode, f_dc_cpd_res_energy_transfer_mode), r
+
 def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.bpt_dc_cpd_res_energy_transfer_mode is not None:
-        v = o.bpt_dc_cpd_res_energy_transfer_mode
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_BPT_DC_CPDResEnergyTransferModeType(v, a)
-        st = 11
-    elif o.dc_cpd_res_energy_transfer_mode is not None:
-        v = o.dc_cpd_res_energy_transfer_mode
-        a = (a << 2) | 1
-        a = _e_DC_CPDResEnergyTransferModeType(v, a)
-        st = 11
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    a = (a << 9) | (v7) << 1
+    v8 = o.bpt_dc_cpd_res_energy_transfer_mode
+    v9 = o.dc_cpd_res_energy_transfer_mode
+    if v8 is not None:
+        if v8.__class__ is not BPT_DC_CPDResEnergyTransferModeType: raise EncFail(f'expected BPT_DC_CPDResEnergyTransferModeType, got {v8.__class__.__name__}')
+        st10 = 0
+        v11 = v8.evse_maximum_charge_power
+        if v11 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+        if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.exponent
+        if v13 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        pass
+        v14 = v11.value
+        if v14 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v13 - -128) << 3
+        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if 0 <= v14 < 128: a = (a << 9) | v14
+        elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
+        else: a = wi(a, v14)
+        pass
+        st10 = 3
+        v15 = v8.evse_minimum_charge_power
+        if v15 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        st10 = 7
+        v19 = v8.evse_maximum_charge_current
+        if v19 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        st10 = 11
+        v23 = v8.evse_minimum_charge_current
+        if v23 is None: raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
+        if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.exponent
+        if v25 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        pass
+        v26 = v23.value
+        if v26 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v25 - -128) << 3
+        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if 0 <= v26 < 128: a = (a << 9) | v26
+        elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+        else: a = wi(a, v26)
+        pass
+        st10 = 15
+        v27 = v8.evse_maximum_voltage
+        if v27 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+        if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+        pass
+        v29 = v27.exponent
+        if v29 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+        pass
+        v30 = v27.value
+        if v30 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v29 - -128) << 3
+        if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+        if 0 <= v30 < 128: a = (a << 9) | v30
+        elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+        else: a = wi(a, v30)
+        pass
+        st10 = 19
+        v31 = v8.evse_minimum_voltage
+        if v31 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+        if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+        pass
+        v33 = v31.exponent
+        if v33 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        pass
+        v34 = v31.value
+        if v34 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v33 - -128) << 3
+        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if 0 <= v34 < 128: a = (a << 9) | v34
+        elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+        else: a = wi(a, v34)
+        pass
+        st10 = 23
+        a <<= 2
+        v35 = v8.evse_power_ramp_limitation
+        if v35 is not None:
+            if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+            pass
+            v37 = v35.exponent
+            if v37 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+            pass
+            v38 = v35.value
+            if v38 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v37 - -128) << 3
+            if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+            if 0 <= v38 < 128: a = (a << 9) | v38
+            elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+            else: a = wi(a, v38)
+            pass
+            a <<= 2
+            st10 = 27
+        v39 = v8.evse_maximum_discharge_power
+        if v39 is None: raise EncFail('missing mandatory EVSEMaximumDischargePower')
+        w, c = _C13[st10]
+        a = (a << w) | c
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        st10 = 31
+        v43 = v8.evse_minimum_discharge_power
+        if v43 is None: raise EncFail('missing mandatory EVSEMinimumDischargePower')
+        if v43.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v43.__class__.__name__}')
+        pass
+        v45 = v43.exponent
+        if v45 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        pass
+        v46 = v43.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v45 - -128) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
+        pass
+        st10 = 35
+        v47 = v8.evse_maximum_discharge_current
+        if v47 is None: raise EncFail('missing mandatory EVSEMaximumDischargeCurrent')
+        if v47.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v47.__class__.__name__}')
+        pass
+        v49 = v47.exponent
+        if v49 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        pass
+        v50 = v47.value
+        if v50 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v49 - -128) << 3
+        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if 0 <= v50 < 128: a = (a << 9) | v50
+        elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
+        else: a = wi(a, v50)
+        pass
+        st10 = 39
+        v51 = v8.evse_minimum_discharge_current
+        if v51 is None: raise EncFail('missing mandatory EVSEMinimumDischargeCurrent')
+        if v51.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v51.__class__.__name__}')
+        pass
+        v53 = v51.exponent
+        if v53 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        pass
+        v54 = v51.value
+        if v54 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v53 - -128) << 3
+        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if 0 <= v54 < 128: a = (a << 9) | v54
+        elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
+        else: a = wi(a, v54)
+        pass
+        st10 = 43
+        a <<= 3
+        pass
+    elif v9 is not None:
+        if v9.__class__ is not DC_CPDResEnergyTransferModeType: raise EncFail(f'expected DC_CPDResEnergyTransferModeType, got {v9.__class__.__name__}')
+        st55 = 0
+        v56 = v9.evse_maximum_charge_power
+        if v56 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
+        if v56.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v56.__class__.__name__}')
+        pass
+        v58 = v56.exponent
+        if v58 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        pass
+        v59 = v56.value
+        if v59 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | 16384 | (v58 - -128) << 3
+        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if 0 <= v59 < 128: a = (a << 9) | v59
+        elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
+        else: a = wi(a, v59)
+        pass
+        st55 = 3
+        v60 = v9.evse_minimum_charge_power
+        if v60 is None: raise EncFail('missing mandatory EVSEMinimumChargePower')
+        if v60.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v60.__class__.__name__}')
+        pass
+        v62 = v60.exponent
+        if v62 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        pass
+        v63 = v60.value
+        if v63 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v62 - -128) << 3
+        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if 0 <= v63 < 128: a = (a << 9) | v63
+        elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
+        else: a = wi(a, v63)
+        pass
+        st55 = 7
+        v64 = v9.evse_maximum_charge_current
+        if v64 is None: raise EncFail('missing mandatory EVSEMaximumChargeCurrent')
+        if v64.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v64.__class__.__name__}')
+        pass
+        v66 = v64.exponent
+        if v66 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        pass
+        v67 = v64.value
+        if v67 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v66 - -128) << 3
+        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if 0 <= v67 < 128: a = (a << 9) | v67
+        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
+        else: a = wi(a, v67)
+        pass
+        st55 = 11
+        v68 = v9.evse_minimum_charge_current
+        if v68 is None: raise EncFail('missing mandatory EVSEMinimumChargeCurrent')
+        if v68.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v68.__class__.__name__}')
+        pass
+        v70 = v68.exponent
+        if v70 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        pass
+        v71 = v68.value
+        if v71 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v70 - -128) << 3
+        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if 0 <= v71 < 128: a = (a << 9) | v71
+        elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+        else: a = wi(a, v71)
+        pass
+        st55 = 15
+        v72 = v9.evse_maximum_voltage
+        if v72 is None: raise EncFail('missing mandatory EVSEMaximumVoltage')
+        if v72.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v72.__class__.__name__}')
+        pass
+        v74 = v72.exponent
+        if v74 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        pass
+        v75 = v72.value
+        if v75 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v74 - -128) << 3
+        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if 0 <= v75 < 128: a = (a << 9) | v75
+        elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
+        else: a = wi(a, v75)
+        pass
+        st55 = 19
+        v76 = v9.evse_minimum_voltage
+        if v76 is None: raise EncFail('missing mandatory EVSEMinimumVoltage')
+        if v76.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v76.__class__.__name__}')
+        pass
+        v78 = v76.exponent
+        if v78 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v78 <= 127: raise EncFail(f'{v78!r} outside -128..127')
+        pass
+        v79 = v76.value
+        if v79 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v78 - -128) << 3
+        if v79 < -32768 or v79 > 32767: raise EncFail(f'{v79!r} outside -32768..32767')
+        if 0 <= v79 < 128: a = (a << 9) | v79
+        elif -129 < v79 < 0: a = (a << 9) | (255 - v79)
+        else: a = wi(a, v79)
+        pass
+        st55 = 23
+        a <<= 2
+        v80 = v9.evse_power_ramp_limitation
+        if v80 is not None:
+            if v80.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v80.__class__.__name__}')
+            pass
+            v82 = v80.exponent
+            if v82 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v82 <= 127: raise EncFail(f'{v82!r} outside -128..127')
+            pass
+            v83 = v80.value
+            if v83 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v82 - -128) << 3
+            if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
+            if 0 <= v83 < 128: a = (a << 9) | v83
+            elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
+            else: a = wi(a, v83)
+            pass
+            a <<= 2
+            st55 = 27
+        w, c = _C74[st55]
+        a = (a << w) | c
+        pass
     else:
         raise EncFail('missing mandatory BPT_DC_CPDResEnergyTransferMode or DC_CPDResEnergyTransferMode')
     a <<= 1
@@ -4691,40 +12756,128 @@ def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_PreChargeReqType(f_header, f_ev_processing, f_ev_present_voltage, f_ev_target_voltage), r
 
+def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_PreChargeReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_PreChargeReqType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_PreChargeReqType(B, r0)
+    r -= 19; c = (B >> r) & 524287
+    if c & 423943: return _d_DC_PreChargeReqType(B, r0)
+    f_ev_processing = (c >> 15) & 3
+    if f_ev_processing >= 3: return _d_DC_PreChargeReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeReqType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DC_PreChargeReqType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_ev_present_voltage = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_DC_PreChargeReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeReqType(B, r0)
+    f_ev_target_voltage = RationalNumberType(i3_exponent, i3_value)
+    return DC_PreChargeReqType(f_header, f_ev_processing, f_ev_present_voltage, f_ev_target_voltage), r
+
 def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.ev_present_voltage is not None:
-        v = o.ev_present_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVPresentVoltage')
-    if o.ev_target_voltage is not None:
-        v = o.ev_target_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVTargetVoltage')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    pass
+    v8 = o.ev_present_voltage
+    if v8 is None: raise EncFail('missing mandatory EVPresentVoltage')
+    if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.exponent
+    if v10 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    pass
+    v11 = v8.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 19) | (v7) << 15 | (v10 - -128) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    pass
+    v12 = o.ev_target_voltage
+    if v12 is None: raise EncFail('missing mandatory EVTargetVoltage')
+    if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
+    pass
+    v14 = v12.exponent
+    if v14 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+    pass
+    v15 = v12.value
+    if v15 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v14 - -128) << 3
+    if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+    if 0 <= v15 < 128: a = (a << 9) | v15
+    elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
+    else: a = wi(a, v15)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
@@ -4758,33 +12911,99 @@ def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_PreChargeResType(f_header, f_response_code, f_evse_present_voltage), r
 
+def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_PreChargeResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_PreChargeResType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_PreChargeResType(B, r0)
+    r -= 23; c = (B >> r) & 8388607
+    if c & 6322183: return _d_DC_PreChargeResType(B, r0)
+    f_response_code = (c >> 15) & 63
+    if f_response_code >= 40: return _d_DC_PreChargeResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_PreChargeResType(B, r0)
+    f_evse_present_voltage = RationalNumberType(i2_exponent, i2_value)
+    return DC_PreChargeResType(f_header, f_response_code, f_evse_present_voltage), r
+
 def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_present_voltage
+    if v8 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.exponent
+    if v10 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    pass
+    v11 = v8.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 23) | (v7) << 15 | (v10 - -128) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int]:
@@ -4812,26 +13031,70 @@ def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_WeldingDetectionReqType(f_header, f_ev_processing), r
 
+def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_WeldingDetectionReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_WeldingDetectionReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_WeldingDetectionReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_WeldingDetectionReqType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_WeldingDetectionReqType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 51: return _d_DC_WeldingDetectionReqType(B, r0)
+    f_ev_processing = (c >> 2) & 3
+    if f_ev_processing >= 3: return _d_DC_WeldingDetectionReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    return DC_WeldingDetectionReqType(f_header, f_ev_processing), r
+
 def _e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    pass
+    a = (a << 6) | (v7) << 2
     return a
 
 def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int]:
@@ -4865,33 +13128,99 @@ def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return DC_WeldingDetectionResType(f_header, f_response_code, f_evse_present_voltage), r
 
+def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_DC_WeldingDetectionResType(B, r0)
+    k = _T75[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T12[c & 1]
+    if k != -1: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 23; c = (B >> r) & 8388607
+    if c & 6322183: return _d_DC_WeldingDetectionResType(B, r0)
+    f_response_code = (c >> 15) & 63
+    if f_response_code >= 40: return _d_DC_WeldingDetectionResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DC_WeldingDetectionResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
+    f_evse_present_voltage = RationalNumberType(i2_exponent, i2_value)
+    return DC_WeldingDetectionResType(f_header, f_response_code, f_evse_present_voltage), r
+
 def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
-    st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_present_voltage is not None:
-        v = o.evse_present_voltage
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEPresentVoltage')
+    pass
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
     a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C76[st3]
+    a = (a << w) | c
+    pass
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    pass
+    v8 = o.evse_present_voltage
+    if v8 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
+    if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.exponent
+    if v10 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    pass
+    v11 = v8.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 23) | (v7) << 15 | (v10 - -128) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
@@ -4914,17 +13243,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T25[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T26[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T27[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T28[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T5[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T12[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T194[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C96[st]
+            w, c = _C82[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -4958,17 +13351,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T16[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T1[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T194[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C96[st]
+            w, c = _C82[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -4997,21 +13414,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C196[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C196[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -5019,7 +13437,7 @@ def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5035,7 +13453,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S95, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -5051,7 +13469,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S95, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -5067,54 +13485,54 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
-    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
-    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
-    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
-    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
-    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
-    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
-    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
-    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
-    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
-    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
-    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
-    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
-    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
-    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
-    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
-    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S89),
-    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
-    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S95),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S95),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
-    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
+    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
+    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
+    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
+    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
+    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
+    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
+    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
+    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
+    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
+    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
+    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
+    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
+    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
+    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
+    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
+    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90),
+    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
+    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
+    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
@@ -5140,7 +13558,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5160,7 +13578,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5180,7 +13598,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5200,7 +13618,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5291,7 +13709,7 @@ def _e_S12_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
 def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S164, 6)
+        v, r = sl2(B, r, _S180, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -5361,7 +13779,7 @@ def _e_S16_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
 def _d_S17_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5394,7 +13812,7 @@ def _e_S18_Exponent(v: Any, a: int) -> int:
 def _d_S19_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5410,7 +13828,7 @@ def _e_S19_G(v: Any, a: int) -> int:
 def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S87, 6)
+        v, r = sl2(B, r, _S88, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5446,7 +13864,7 @@ def _e_S21_InletHot(v: Any, a: int) -> int:
 def _d_S22_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5480,7 +13898,7 @@ def _e_S23_MaximumSOC(v: Any, a: int) -> int:
 def _d_S24_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S165, 6)
+        v, r = sl2(B, r, _S181, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -5512,7 +13930,7 @@ def _e_S25_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S26_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S166, 6)
+        v, r = sl2(B, r, _S182, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -5550,7 +13968,7 @@ def _e_S27_MeterStatus(v: Any, a: int) -> int:
 def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5588,7 +14006,7 @@ def _e_S29_MinimumSOC(v: Any, a: int) -> int:
 def _d_S30_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5624,7 +14042,7 @@ def _e_S31_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S32_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5640,7 +14058,7 @@ def _e_S32_P(v: Any, a: int) -> int:
 def _d_S33_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5656,7 +14074,7 @@ def _e_S33_PGPKeyID(v: Any, a: int) -> int:
 def _d_S34_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5672,7 +14090,7 @@ def _e_S34_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S35_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5706,7 +14124,7 @@ def _e_S36_PresentSOC(v: Any, a: int) -> int:
 def _d_S37_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5801,7 +14219,7 @@ def _e_S41_ResponseCode(v: Any, a: int) -> int:
 def _d_S42_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5817,7 +14235,7 @@ def _e_S42_SPKISexp(v: Any, a: int) -> int:
 def _d_S43_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5833,7 +14251,7 @@ def _e_S43_Seed(v: Any, a: int) -> int:
 def _d_S44_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -5885,7 +14303,7 @@ def _e_S46_TargetSOC(v: Any, a: int) -> int:
 def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S183, 6)
+        v, r = sl2(B, r, _S193, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5905,7 +14323,7 @@ def _e_S47_TaxRuleID(v: Any, a: int) -> int:
 def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5925,7 +14343,7 @@ def _e_S48_TimeAnchor(v: Any, a: int) -> int:
 def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5967,7 +14385,7 @@ def _e_S50_Value(v: Any, a: int) -> int:
 def _d_S51_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5983,7 +14401,7 @@ def _e_S51_X509CRL(v: Any, a: int) -> int:
 def _d_S52_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -5999,7 +14417,7 @@ def _e_S52_X509Certificate(v: Any, a: int) -> int:
 def _d_S53_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S95, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6015,7 +14433,7 @@ def _e_S53_X509IssuerName(v: Any, a: int) -> int:
 def _d_S54_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -6031,7 +14449,7 @@ def _e_S54_X509SKI(v: Any, a: int) -> int:
 def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S87, 6)
+        v, r = sl2(B, r, _S88, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6051,7 +14469,7 @@ def _e_S55_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S56_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S95, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6067,7 +14485,7 @@ def _e_S56_X509SubjectName(v: Any, a: int) -> int:
 def _d_S57_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S95, 6)
+        v, r = sl2(B, r, _S96, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -6083,7 +14501,7 @@ def _e_S57_XPath(v: Any, a: int) -> int:
 def _d_S58_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S90, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -6099,154 +14517,154 @@ def _e_S58_Y(v: Any, a: int) -> int:
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
     ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S29),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
-    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S76),
-    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
-    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S76),
-    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
-    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S76),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S76),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
+    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S78),
+    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
+    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S78),
+    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
+    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S78),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S78),
     ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S125),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
-    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
-    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
-    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
-    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
-    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
-    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
-    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
-    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
-    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
-    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _d_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
-    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _d_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
+    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
+    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
+    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
+    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
+    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
+    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
+    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
+    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
+    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
+    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
+    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S17),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S89),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
-    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
-    ('EVMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
+    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
+    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
+    ('EVMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S11_EVProcessing, _e_S11_EVProcessing, _S123),
     ('EVSECurrentLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S12_EVSECurrentLimitAchieved, _e_S12_EVSECurrentLimitAchieved, _S125),
-    ('EVSEMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S164),
+    ('EVSEMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S180),
     ('EVSEPowerLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S14_EVSEPowerLimitAchieved, _e_S14_EVSEPowerLimitAchieved, _S125),
-    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPresentCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVSEPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S15_EVSEProcessing, _e_S15_EVSEProcessing, _S123),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
     ('EVSEVoltageLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S16_EVSEVoltageLimitAchieved, _e_S16_EVSEVoltageLimitAchieved, _S125),
-    ('EVTargetCurrent', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetVoltage', 'urn:iso:std:iso:15118:-20:DC', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_Exponent, _e_S17_Exponent, _S89),
+    ('EVTargetCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVTargetVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_Exponent, _e_S17_Exponent, _S90),
     ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_Exponent, _e_S18_Exponent, _S14),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_G, _e_S19_G, _S89),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_HMACOutputLength, _e_S20_HMACOutputLength, _S87),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_G, _e_S19_G, _S90),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_HMACOutputLength, _e_S20_HMACOutputLength, _S88),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
     ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_InletHot, _e_S21_InletHot, _S125),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_J, _e_S22_J, _S89),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S95),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_J, _e_S22_J, _S90),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MaximumSOC, _e_S23_MaximumSOC, _S7),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S165),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S181),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_MeterInfoRequested, _e_S25_MeterInfoRequested, _S125),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S166),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S182),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_MeterStatus, _e_S27_MeterStatus, _S15),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S28_MeterTimestamp, _e_S28_MeterTimestamp, _S76),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S95),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S28_MeterTimestamp, _e_S28_MeterTimestamp, _S78),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96),
     ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S29_MinimumSOC, _e_S29_MinimumSOC, _S7),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Modulus, _e_S30_Modulus, _S89),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Modulus, _e_S30_Modulus, _S90),
     ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_NotificationMaxDelay, _e_S31_NotificationMaxDelay, _S29),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_P, _e_S32_P, _S89),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S33_PGPKeyID, _e_S33_PGPKeyID, _S89),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_PGPKeyPacket, _e_S34_PGPKeyPacket, _S89),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_PgenCounter, _e_S35_PgenCounter, _S89),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_P, _e_S32_P, _S90),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S33_PGPKeyID, _e_S33_PGPKeyID, _S90),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_PGPKeyPacket, _e_S34_PGPKeyPacket, _S90),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_PgenCounter, _e_S35_PgenCounter, _S90),
     ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_PresentSOC, _e_S36_PresentSOC, _S7),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Q, _e_S37_Q, _S89),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Q, _e_S37_Q, _S90),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
     ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S38_RemainingTimeToMaximumSOC, _e_S38_RemainingTimeToMaximumSOC, _S17),
     ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_RemainingTimeToMinimumSOC, _e_S39_RemainingTimeToMinimumSOC, _S17),
     ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_RemainingTimeToTargetSOC, _e_S40_RemainingTimeToTargetSOC, _S17),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_ResponseCode, _e_S41_ResponseCode, _S122),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_SPKISexp, _e_S42_SPKISexp, _S89),
-    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
-    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _d_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Seed, _e_S43_Seed, _S89),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_SessionID, _e_S44_SessionID, _S75),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_SPKISexp, _e_S42_SPKISexp, _S90),
+    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
+    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Seed, _e_S43_Seed, _S90),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_SessionID, _e_S44_SessionID, _S77),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_TargetSOC, _e_S45_TargetSOC, _S7),
     ('TargetSOC', 'urn:iso:std:iso:15118:-20:DC', _d_S46_TargetSOC, _e_S46_TargetSOC, _S7),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S183),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_TimeAnchor, _e_S48_TimeAnchor, _S76),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_TimeStamp, _e_S49_TimeStamp, _S76),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S193),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_TimeAnchor, _e_S48_TimeAnchor, _S78),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_TimeStamp, _e_S49_TimeStamp, _S78),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_Value, _e_S50_Value, _S15),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_X509CRL, _e_S51_X509CRL, _S89),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_X509Certificate, _e_S52_X509Certificate, _S89),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_X509IssuerName, _e_S53_X509IssuerName, _S95),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_X509SKI, _e_S54_X509SKI, _S89),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_X509SerialNumber, _e_S55_X509SerialNumber, _S87),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_X509SubjectName, _e_S56_X509SubjectName, _S95),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_XPath, _e_S57_XPath, _S95),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Y, _e_S58_Y, _S89),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_X509CRL, _e_S51_X509CRL, _S90),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_X509Certificate, _e_S52_X509Certificate, _S90),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_X509IssuerName, _e_S53_X509IssuerName, _S96),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_X509SKI, _e_S54_X509SKI, _S90),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_X509SerialNumber, _e_S55_X509SerialNumber, _S88),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_X509SubjectName, _e_S56_X509SubjectName, _S96),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_XPath, _e_S57_XPath, _S96),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Y, _e_S58_Y, _S90),
 )
 
 # class -> global element names (several when elements share a type)

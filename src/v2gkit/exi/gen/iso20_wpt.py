@@ -7,11 +7,10 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "iso20_wpt"
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_wpt'
 
@@ -155,564 +154,905 @@ class responseCodeType(enum.IntEnum):
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
 
-@dataclass(slots=True)
-class CLReqControlModeType:
+class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CLResControlModeType:
+class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class DigestMethodType:
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ManifestType:
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class ObjectType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
 
-@dataclass(slots=True)
-class WPT_AlignmentCheckReqType:
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
+
+class WPT_AlignmentCheckReqType(Message):
     """XSD type WPT_AlignmentCheckReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    target_coil_current: RationalNumberType | None = None
-    ev_result_code: WPT_EVResultType = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'ev_processing', 'target_coil_current', 'ev_result_code', 'vendor_specific_data_container')
+    header: MessageHeaderType
+    ev_processing: processingType
+    target_coil_current: RationalNumberType | None
+    ev_result_code: WPT_EVResultType
+    vendor_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class MessageHeaderType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, target_coil_current: RationalNumberType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.target_coil_current = target_coil_current
+        self.ev_result_code = ev_result_code
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+
+class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
-    session_id: bytes = None  # type: ignore[assignment]  # mandatory
-    time_stamp: int = None  # type: ignore[assignment]  # mandatory
-    signature: SignatureType | None = None
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    session_id: bytes
+    time_stamp: int
+    signature: SignatureType | None
 
-@dataclass(slots=True)
-class RationalNumberType:
+    def __init__(self, session_id: bytes | None = None, time_stamp: int | None = None, signature: SignatureType | None = None) -> None:
+        self.session_id = session_id
+        self.time_stamp = time_stamp
+        self.signature = signature
+
+class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
-    exponent: int = None  # type: ignore[assignment]  # mandatory
-    value: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('exponent', 'value')
+    exponent: int
+    value: int
 
-@dataclass(slots=True)
-class WPT_AlignmentCheckResType:
+    def __init__(self, exponent: int | None = None, value: int | None = None) -> None:
+        self.exponent = exponent
+        self.value = value
+
+class WPT_AlignmentCheckResType(Message):
     """XSD type WPT_AlignmentCheckResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    power_transmitted: RationalNumberType | None = None
-    supply_device_current: RationalNumberType | None = None
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'response_code', 'evse_processing', 'power_transmitted', 'supply_device_current', 'vendor_specific_data_container')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    power_transmitted: RationalNumberType | None
+    supply_device_current: RationalNumberType | None
+    vendor_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class WPT_ChargeLoopReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, power_transmitted: RationalNumberType | None = None, supply_device_current: RationalNumberType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.power_transmitted = power_transmitted
+        self.supply_device_current = supply_device_current
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+
+class WPT_ChargeLoopReqType(Message):
     """XSD type WPT_ChargeLoopReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    display_parameters: DisplayParametersType | None = None
-    meter_info_requested: bool = None  # type: ignore[assignment]  # mandatory
-    evpc_power_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_power_output: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType = None  # type: ignore[assignment]  # mandatory
-    evpc_operating_frequency: RationalNumberType | None = None
-    evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None
-    manufacturer_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics', 'evpc_operating_frequency', 'evpc_power_control_parameter', 'manufacturer_specific_data_container')
+    header: MessageHeaderType
+    display_parameters: DisplayParametersType | None
+    meter_info_requested: bool
+    evpc_power_request: RationalNumberType
+    evpc_power_output: RationalNumberType
+    evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType
+    evpc_operating_frequency: RationalNumberType | None
+    evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None
+    manufacturer_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class DisplayParametersType:
+    def __init__(self, header: MessageHeaderType | None = None, display_parameters: DisplayParametersType | None = None, meter_info_requested: bool | None = None, evpc_power_request: RationalNumberType | None = None, evpc_power_output: RationalNumberType | None = None, evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType | None = None, evpc_operating_frequency: RationalNumberType | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.display_parameters = display_parameters
+        self.meter_info_requested = meter_info_requested
+        self.evpc_power_request = evpc_power_request
+        self.evpc_power_output = evpc_power_output
+        self.evpc_charge_diagnostics = evpc_charge_diagnostics
+        self.evpc_operating_frequency = evpc_operating_frequency
+        self.evpc_power_control_parameter = evpc_power_control_parameter
+        self.manufacturer_specific_data_container = [] if manufacturer_specific_data_container is None else manufacturer_specific_data_container
+
+class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
-    present_soc: int | None = None
-    minimum_soc: int | None = None
-    target_soc: int | None = None
-    maximum_soc: int | None = None
-    remaining_time_to_minimum_soc: int | None = None
-    remaining_time_to_target_soc: int | None = None
-    remaining_time_to_maximum_soc: int | None = None
-    charging_complete: bool | None = None
-    battery_energy_capacity: RationalNumberType | None = None
-    inlet_hot: bool | None = None
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumberType | None
+    inlet_hot: bool | None
 
-@dataclass(slots=True)
-class WPT_EVPCPowerControlParameterType:
+    def __init__(self, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumberType | None = None, inlet_hot: bool | None = None) -> None:
+        self.present_soc = present_soc
+        self.minimum_soc = minimum_soc
+        self.target_soc = target_soc
+        self.maximum_soc = maximum_soc
+        self.remaining_time_to_minimum_soc = remaining_time_to_minimum_soc
+        self.remaining_time_to_target_soc = remaining_time_to_target_soc
+        self.remaining_time_to_maximum_soc = remaining_time_to_maximum_soc
+        self.charging_complete = charging_complete
+        self.battery_energy_capacity = battery_energy_capacity
+        self.inlet_hot = inlet_hot
+
+class WPT_EVPCPowerControlParameterType(Message):
     """XSD type WPT_EVPCPowerControlParameterType."""
 
-    evpc_coil_current_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_coil_current_information: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_current_output_information: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_voltage_output_information: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
+    evpc_coil_current_request: RationalNumberType
+    evpc_coil_current_information: RationalNumberType
+    evpc_current_output_information: RationalNumberType
+    evpc_voltage_output_information: RationalNumberType
 
-@dataclass(slots=True)
-class WPT_ChargeLoopResType:
+    def __init__(self, evpc_coil_current_request: RationalNumberType | None = None, evpc_coil_current_information: RationalNumberType | None = None, evpc_current_output_information: RationalNumberType | None = None, evpc_voltage_output_information: RationalNumberType | None = None) -> None:
+        self.evpc_coil_current_request = evpc_coil_current_request
+        self.evpc_coil_current_information = evpc_coil_current_information
+        self.evpc_current_output_information = evpc_current_output_information
+        self.evpc_voltage_output_information = evpc_voltage_output_information
+
+class WPT_ChargeLoopResType(Message):
     """XSD type WPT_ChargeLoopResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_status: EVSEStatusType | None = None
-    meter_info: MeterInfoType | None = None
-    receipt: ReceiptType | None = None
-    evpc_power_request: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    sd_power_input: RationalNumberType | None = None
-    spc_max_output_power_limit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    spc_min_output_power_limit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType = None  # type: ignore[assignment]  # mandatory
-    spc_operating_frequency: RationalNumberType | None = None
-    spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None
-    manufacturer_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evpc_power_request', 'sd_power_input', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics', 'spc_operating_frequency', 'spc_power_control_parameter', 'manufacturer_specific_data_container')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_status: EVSEStatusType | None
+    meter_info: MeterInfoType | None
+    receipt: ReceiptType | None
+    evpc_power_request: RationalNumberType
+    sd_power_input: RationalNumberType | None
+    spc_max_output_power_limit: RationalNumberType
+    spc_min_output_power_limit: RationalNumberType
+    spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType
+    spc_operating_frequency: RationalNumberType | None
+    spc_power_control_parameter: WPT_SPCPowerControlParameterType | None
+    manufacturer_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class EVSEStatusType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_status: EVSEStatusType | None = None, meter_info: MeterInfoType | None = None, receipt: ReceiptType | None = None, evpc_power_request: RationalNumberType | None = None, sd_power_input: RationalNumberType | None = None, spc_max_output_power_limit: RationalNumberType | None = None, spc_min_output_power_limit: RationalNumberType | None = None, spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType | None = None, spc_operating_frequency: RationalNumberType | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameterType | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_status = evse_status
+        self.meter_info = meter_info
+        self.receipt = receipt
+        self.evpc_power_request = evpc_power_request
+        self.sd_power_input = sd_power_input
+        self.spc_max_output_power_limit = spc_max_output_power_limit
+        self.spc_min_output_power_limit = spc_min_output_power_limit
+        self.spc_charge_diagnostics = spc_charge_diagnostics
+        self.spc_operating_frequency = spc_operating_frequency
+        self.spc_power_control_parameter = spc_power_control_parameter
+        self.manufacturer_specific_data_container = [] if manufacturer_specific_data_container is None else manufacturer_specific_data_container
+
+class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
-    notification_max_delay: int = None  # type: ignore[assignment]  # mandatory
-    evse_notification: evseNotificationType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    notification_max_delay: int
+    evse_notification: evseNotificationType
 
-@dataclass(slots=True)
-class MeterInfoType:
+    def __init__(self, notification_max_delay: int | None = None, evse_notification: evseNotificationType | None = None) -> None:
+        self.notification_max_delay = notification_max_delay
+        self.evse_notification = evse_notification
+
+class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
-    meter_id: str = None  # type: ignore[assignment]  # mandatory
-    charged_energy_reading_wh: int = None  # type: ignore[assignment]  # mandatory
-    bpt_discharged_energy_reading_wh: int | None = None
-    capacitive_energy_reading_va_rh: int | None = None
-    bpt_inductive_energy_reading_va_rh: int | None = None
-    meter_signature: bytes | None = None
-    meter_status: int | None = None
-    meter_timestamp: int | None = None
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
 
-@dataclass(slots=True)
-class ReceiptType:
+    def __init__(self, meter_id: str | None = None, charged_energy_reading_wh: int | None = None, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        self.meter_id = meter_id
+        self.charged_energy_reading_wh = charged_energy_reading_wh
+        self.bpt_discharged_energy_reading_wh = bpt_discharged_energy_reading_wh
+        self.capacitive_energy_reading_va_rh = capacitive_energy_reading_va_rh
+        self.bpt_inductive_energy_reading_va_rh = bpt_inductive_energy_reading_va_rh
+        self.meter_signature = meter_signature
+        self.meter_status = meter_status
+        self.meter_timestamp = meter_timestamp
+
+class ReceiptType(Message):
     """XSD type ReceiptType."""
 
-    time_anchor: int = None  # type: ignore[assignment]  # mandatory
-    energy_costs: DetailedCostType | None = None
-    occupancy_costs: DetailedCostType | None = None
-    additional_services_costs: DetailedCostType | None = None
-    overstay_costs: DetailedCostType | None = None
-    tax_costs: list[DetailedTaxType] = field(default_factory=list)
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    time_anchor: int
+    energy_costs: DetailedCostType | None
+    occupancy_costs: DetailedCostType | None
+    additional_services_costs: DetailedCostType | None
+    overstay_costs: DetailedCostType | None
+    tax_costs: list[DetailedTaxType]
 
-@dataclass(slots=True)
-class DetailedCostType:
+    def __init__(self, time_anchor: int | None = None, energy_costs: DetailedCostType | None = None, occupancy_costs: DetailedCostType | None = None, additional_services_costs: DetailedCostType | None = None, overstay_costs: DetailedCostType | None = None, tax_costs: list[DetailedTaxType] | None = None) -> None:
+        self.time_anchor = time_anchor
+        self.energy_costs = energy_costs
+        self.occupancy_costs = occupancy_costs
+        self.additional_services_costs = additional_services_costs
+        self.overstay_costs = overstay_costs
+        self.tax_costs = [] if tax_costs is None else tax_costs
+
+class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    cost_per_unit: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('amount', 'cost_per_unit')
+    amount: RationalNumberType
+    cost_per_unit: RationalNumberType
 
-@dataclass(slots=True)
-class DetailedTaxType:
+    def __init__(self, amount: RationalNumberType | None = None, cost_per_unit: RationalNumberType | None = None) -> None:
+        self.amount = amount
+        self.cost_per_unit = cost_per_unit
+
+class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
-    tax_rule_id: int = None  # type: ignore[assignment]  # mandatory
-    amount: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tax_rule_id', 'amount')
+    tax_rule_id: int
+    amount: RationalNumberType
 
-@dataclass(slots=True)
-class WPT_SPCPowerControlParameterType:
+    def __init__(self, tax_rule_id: int | None = None, amount: RationalNumberType | None = None) -> None:
+        self.tax_rule_id = tax_rule_id
+        self.amount = amount
+
+class WPT_SPCPowerControlParameterType(Message):
     """XSD type WPT_SPCPowerControlParameterType."""
 
-    spc_primary_device_coil_current_information: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('spc_primary_device_coil_current_information',)
+    spc_primary_device_coil_current_information: RationalNumberType
 
-@dataclass(slots=True)
-class WPT_ChargeParameterDiscoveryReqType:
+    def __init__(self, spc_primary_device_coil_current_information: RationalNumberType | None = None) -> None:
+        self.spc_primary_device_coil_current_information = spc_primary_device_coil_current_information
+
+class WPT_ChargeParameterDiscoveryReqType(Message):
     """XSD type WPT_ChargeParameterDiscoveryReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    evpc_max_receivable_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    sd_max_ground_clearence: int = None  # type: ignore[assignment]  # mandatory
-    sd_min_ground_clearence: int = None  # type: ignore[assignment]  # mandatory
-    evpc_natural_frequency: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    evpc_device_local_control: bool = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control', 'vendor_specific_data_container')
+    header: MessageHeaderType
+    evpc_max_receivable_power: RationalNumberType
+    sd_max_ground_clearence: int
+    sd_min_ground_clearence: int
+    evpc_natural_frequency: RationalNumberType
+    evpc_device_local_control: bool
+    vendor_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class WPT_ChargeParameterDiscoveryResType:
+    def __init__(self, header: MessageHeaderType | None = None, evpc_max_receivable_power: RationalNumberType | None = None, sd_max_ground_clearence: int | None = None, sd_min_ground_clearence: int | None = None, evpc_natural_frequency: RationalNumberType | None = None, evpc_device_local_control: bool | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.evpc_max_receivable_power = evpc_max_receivable_power
+        self.sd_max_ground_clearence = sd_max_ground_clearence
+        self.sd_min_ground_clearence = sd_min_ground_clearence
+        self.evpc_natural_frequency = evpc_natural_frequency
+        self.evpc_device_local_control = evpc_device_local_control
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+
+class WPT_ChargeParameterDiscoveryResType(Message):
     """XSD type WPT_ChargeParameterDiscoveryResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    pd_input_power_class: WPT_PowerClassType = None  # type: ignore[assignment]  # mandatory
-    sd_min_output_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    sd_max_output_power: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    sd_max_ground_clearance_support: int = None  # type: ignore[assignment]  # mandatory
-    sd_min_ground_clearance_support: int = None  # type: ignore[assignment]  # mandatory
-    pd_min_coil_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    pd_max_coil_current: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    sd_manufacturer_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current', 'sd_manufacturer_specific_data_container')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    pd_input_power_class: WPT_PowerClassType
+    sd_min_output_power: RationalNumberType
+    sd_max_output_power: RationalNumberType
+    sd_max_ground_clearance_support: int
+    sd_min_ground_clearance_support: int
+    pd_min_coil_current: RationalNumberType
+    pd_max_coil_current: RationalNumberType
+    sd_manufacturer_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class WPT_FinePositioningReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, pd_input_power_class: WPT_PowerClassType | None = None, sd_min_output_power: RationalNumberType | None = None, sd_max_output_power: RationalNumberType | None = None, sd_max_ground_clearance_support: int | None = None, sd_min_ground_clearance_support: int | None = None, pd_min_coil_current: RationalNumberType | None = None, pd_max_coil_current: RationalNumberType | None = None, sd_manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.pd_input_power_class = pd_input_power_class
+        self.sd_min_output_power = sd_min_output_power
+        self.sd_max_output_power = sd_max_output_power
+        self.sd_max_ground_clearance_support = sd_max_ground_clearance_support
+        self.sd_min_ground_clearance_support = sd_min_ground_clearance_support
+        self.pd_min_coil_current = pd_min_coil_current
+        self.pd_max_coil_current = pd_max_coil_current
+        self.sd_manufacturer_specific_data_container = [] if sd_manufacturer_specific_data_container is None else sd_manufacturer_specific_data_container
+
+class WPT_FinePositioningReqType(Message):
     """XSD type WPT_FinePositioningReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    ev_result_code: WPT_EVResultType = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
-    wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None
+    __slots__ = ('header', 'ev_processing', 'ev_result_code', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    header: MessageHeaderType
+    ev_processing: processingType
+    ev_result_code: WPT_EVResultType
+    vendor_specific_data_container: list[bytes]
+    wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-@dataclass(slots=True)
-class WPT_LF_DataPackageListType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.ev_result_code = ev_result_code
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+        self.wpt_lf_data_package_list = wpt_lf_data_package_list
+
+class WPT_LF_DataPackageListType(Message):
     """XSD type WPT_LF_DataPackageListType."""
 
-    num_packages: int = None  # type: ignore[assignment]  # mandatory
-    wpt_lf_data_package: WPT_LF_DataPackageType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('num_packages', 'wpt_lf_data_package')
+    num_packages: int
+    wpt_lf_data_package: WPT_LF_DataPackageType
 
-@dataclass(slots=True)
-class WPT_LF_DataPackageType:
+    def __init__(self, num_packages: int | None = None, wpt_lf_data_package: WPT_LF_DataPackageType | None = None) -> None:
+        self.num_packages = num_packages
+        self.wpt_lf_data_package = wpt_lf_data_package
+
+class WPT_LF_DataPackageType(Message):
     """XSD type WPT_LF_DataPackageType."""
 
-    package_index: int = None  # type: ignore[assignment]  # mandatory
-    lf_tx_data: WPT_LF_TxDataListType | None = None
-    lf_rx_data: WPT_LF_RxDataListType | None = None
+    __slots__ = ('package_index', 'lf_tx_data', 'lf_rx_data')
+    package_index: int
+    lf_tx_data: WPT_LF_TxDataListType | None
+    lf_rx_data: WPT_LF_RxDataListType | None
 
-@dataclass(slots=True)
-class WPT_LF_TxDataListType:
+    def __init__(self, package_index: int | None = None, lf_tx_data: WPT_LF_TxDataListType | None = None, lf_rx_data: WPT_LF_RxDataListType | None = None) -> None:
+        self.package_index = package_index
+        self.lf_tx_data = lf_tx_data
+        self.lf_rx_data = lf_rx_data
+
+class WPT_LF_TxDataListType(Message):
     """XSD type WPT_LF_TxDataListType."""
 
-    wpt_lf_tx_data_list: WPT_LF_TxDataType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('wpt_lf_tx_data_list',)
+    wpt_lf_tx_data_list: WPT_LF_TxDataType
 
-@dataclass(slots=True)
-class WPT_LF_TxDataType:
+    def __init__(self, wpt_lf_tx_data_list: WPT_LF_TxDataType | None = None) -> None:
+        self.wpt_lf_tx_data_list = wpt_lf_tx_data_list
+
+class WPT_LF_TxDataType(Message):
     """XSD type WPT_LF_TxDataType."""
 
-    tx_identifier: int = None  # type: ignore[assignment]  # mandatory
-    eirp: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tx_identifier', 'eirp')
+    tx_identifier: int
+    eirp: RationalNumberType
 
-@dataclass(slots=True)
-class WPT_LF_RxDataListType:
+    def __init__(self, tx_identifier: int | None = None, eirp: RationalNumberType | None = None) -> None:
+        self.tx_identifier = tx_identifier
+        self.eirp = eirp
+
+class WPT_LF_RxDataListType(Message):
     """XSD type WPT_LF_RxDataListType."""
 
-    wpt_lf_rx_data_list: WPT_LF_RxDataType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('wpt_lf_rx_data_list',)
+    wpt_lf_rx_data_list: WPT_LF_RxDataType
 
-@dataclass(slots=True)
-class WPT_LF_RxDataType:
+    def __init__(self, wpt_lf_rx_data_list: WPT_LF_RxDataType | None = None) -> None:
+        self.wpt_lf_rx_data_list = wpt_lf_rx_data_list
+
+class WPT_LF_RxDataType(Message):
     """XSD type WPT_LF_RxDataType."""
 
-    rx_identifier: int = None  # type: ignore[assignment]  # mandatory
-    rssi_data: WPT_LF_RxRSSIListType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('rx_identifier', 'rssi_data')
+    rx_identifier: int
+    rssi_data: WPT_LF_RxRSSIListType
 
-@dataclass(slots=True)
-class WPT_LF_RxRSSIListType:
+    def __init__(self, rx_identifier: int | None = None, rssi_data: WPT_LF_RxRSSIListType | None = None) -> None:
+        self.rx_identifier = rx_identifier
+        self.rssi_data = rssi_data
+
+class WPT_LF_RxRSSIListType(Message):
     """XSD type WPT_LF_RxRSSIListType."""
 
-    rssi_data_list: WPT_LF_RxRSSIType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('rssi_data_list',)
+    rssi_data_list: WPT_LF_RxRSSIType
 
-@dataclass(slots=True)
-class WPT_LF_RxRSSIType:
+    def __init__(self, rssi_data_list: WPT_LF_RxRSSIType | None = None) -> None:
+        self.rssi_data_list = rssi_data_list
+
+class WPT_LF_RxRSSIType(Message):
     """XSD type WPT_LF_RxRSSIType."""
 
-    tx_identifier: int = None  # type: ignore[assignment]  # mandatory
-    rssi: RationalNumberType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tx_identifier', 'rssi')
+    tx_identifier: int
+    rssi: RationalNumberType
 
-@dataclass(slots=True)
-class WPT_FinePositioningResType:
+    def __init__(self, tx_identifier: int | None = None, rssi: RationalNumberType | None = None) -> None:
+        self.tx_identifier = tx_identifier
+        self.rssi = rssi
+
+class WPT_FinePositioningResType(Message):
     """XSD type WPT_FinePositioningResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
-    wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None
+    __slots__ = ('header', 'response_code', 'evse_processing', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    vendor_specific_data_container: list[bytes]
+    wpt_lf_data_package_list: WPT_LF_DataPackageListType | None
 
-@dataclass(slots=True)
-class WPT_FinePositioningSetupReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageListType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+        self.wpt_lf_data_package_list = wpt_lf_data_package_list
+
+class WPT_FinePositioningSetupReqType(Message):
     """XSD type WPT_FinePositioningSetupReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType = None  # type: ignore[assignment]  # mandatory
-    ev_device_pairing_method_list: WPT_PairingMethodListType = None  # type: ignore[assignment]  # mandatory
-    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType = None  # type: ignore[assignment]  # mandatory
-    natural_offset: int = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
-    lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None
+    __slots__ = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    header: MessageHeaderType
+    ev_processing: processingType
+    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
+    ev_device_pairing_method_list: WPT_PairingMethodListType
+    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType
+    natural_offset: int
+    vendor_specific_data_container: list[bytes]
+    lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-@dataclass(slots=True)
-class WPT_FinePositioningMethodListType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, ev_device_pairing_method_list: WPT_PairingMethodListType | None = None, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.ev_device_fine_positioning_method_list = ev_device_fine_positioning_method_list
+        self.ev_device_pairing_method_list = ev_device_pairing_method_list
+        self.ev_device_alignment_check_method_list = ev_device_alignment_check_method_list
+        self.natural_offset = natural_offset
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+        self.lf_system_setup_data = lf_system_setup_data
+
+class WPT_FinePositioningMethodListType(Message):
     """XSD type WPT_FinePositioningMethodListType."""
 
-    wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] = field(default_factory=list)
+    __slots__ = ('wpt_fine_positioning_method',)
+    wpt_fine_positioning_method: list[WPT_FinePositioningMethodType]
 
-@dataclass(slots=True)
-class WPT_PairingMethodListType:
+    def __init__(self, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] | None = None) -> None:
+        self.wpt_fine_positioning_method = [] if wpt_fine_positioning_method is None else wpt_fine_positioning_method
+
+class WPT_PairingMethodListType(Message):
     """XSD type WPT_PairingMethodListType."""
 
-    wpt_pairing_method: list[WPT_PairingMethodType] = field(default_factory=list)
+    __slots__ = ('wpt_pairing_method',)
+    wpt_pairing_method: list[WPT_PairingMethodType]
 
-@dataclass(slots=True)
-class WPT_AlignmentCheckMethodListType:
+    def __init__(self, wpt_pairing_method: list[WPT_PairingMethodType] | None = None) -> None:
+        self.wpt_pairing_method = [] if wpt_pairing_method is None else wpt_pairing_method
+
+class WPT_AlignmentCheckMethodListType(Message):
     """XSD type WPT_AlignmentCheckMethodListType."""
 
-    wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] = field(default_factory=list)
+    __slots__ = ('wpt_alignment_check_method',)
+    wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType]
 
-@dataclass(slots=True)
-class WPT_LF_SystemSetupDataType:
+    def __init__(self, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] | None = None) -> None:
+        self.wpt_alignment_check_method = [] if wpt_alignment_check_method is None else wpt_alignment_check_method
+
+class WPT_LF_SystemSetupDataType(Message):
     """XSD type WPT_LF_SystemSetupDataType."""
 
-    lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None = None
-    lf_receiver_setup_data: WPT_LF_ReceiverDataType | None = None
+    __slots__ = ('lf_transmitter_setup_data', 'lf_receiver_setup_data')
+    lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None
+    lf_receiver_setup_data: WPT_LF_ReceiverDataType | None
 
-@dataclass(slots=True)
-class WPT_LF_TransmitterDataType:
+    def __init__(self, lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None = None, lf_receiver_setup_data: WPT_LF_ReceiverDataType | None = None) -> None:
+        self.lf_transmitter_setup_data = lf_transmitter_setup_data
+        self.lf_receiver_setup_data = lf_receiver_setup_data
+
+class WPT_LF_TransmitterDataType(Message):
     """XSD type WPT_LF_TransmitterDataType."""
 
-    number_of_transmitters: int = None  # type: ignore[assignment]  # mandatory
-    signal_frequency: RationalNumberType = None  # type: ignore[assignment]  # mandatory
-    tx_spec_data: list[WPT_TxRxSpecDataType] = field(default_factory=list)
-    tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None
+    __slots__ = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data', 'tx_package_spec_data')
+    number_of_transmitters: int
+    signal_frequency: RationalNumberType
+    tx_spec_data: list[WPT_TxRxSpecDataType]
+    tx_package_spec_data: WPT_TxRxPackageSpecDataType | None
 
-@dataclass(slots=True)
-class WPT_TxRxSpecDataType:
+    def __init__(self, number_of_transmitters: int | None = None, signal_frequency: RationalNumberType | None = None, tx_spec_data: list[WPT_TxRxSpecDataType] | None = None, tx_package_spec_data: WPT_TxRxPackageSpecDataType | None = None) -> None:
+        self.number_of_transmitters = number_of_transmitters
+        self.signal_frequency = signal_frequency
+        self.tx_spec_data = [] if tx_spec_data is None else tx_spec_data
+        self.tx_package_spec_data = tx_package_spec_data
+
+class WPT_TxRxSpecDataType(Message):
     """XSD type WPT_TxRxSpecDataType."""
 
-    tx_rx_identifier: int = None  # type: ignore[assignment]  # mandatory
-    tx_rx_position: WPT_CoordinateXYZType = None  # type: ignore[assignment]  # mandatory
-    tx_rx_orientation: WPT_CoordinateXYZType = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
+    tx_rx_identifier: int
+    tx_rx_position: WPT_CoordinateXYZType
+    tx_rx_orientation: WPT_CoordinateXYZType
 
-@dataclass(slots=True)
-class WPT_CoordinateXYZType:
+    def __init__(self, tx_rx_identifier: int | None = None, tx_rx_position: WPT_CoordinateXYZType | None = None, tx_rx_orientation: WPT_CoordinateXYZType | None = None) -> None:
+        self.tx_rx_identifier = tx_rx_identifier
+        self.tx_rx_position = tx_rx_position
+        self.tx_rx_orientation = tx_rx_orientation
+
+class WPT_CoordinateXYZType(Message):
     """XSD type WPT_CoordinateXYZType."""
 
-    coord_x: int = None  # type: ignore[assignment]  # mandatory
-    coord_y: int = None  # type: ignore[assignment]  # mandatory
-    coord_z: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('coord_x', 'coord_y', 'coord_z')
+    coord_x: int
+    coord_y: int
+    coord_z: int
 
-@dataclass(slots=True)
-class WPT_TxRxPackageSpecDataType:
+    def __init__(self, coord_x: int | None = None, coord_y: int | None = None, coord_z: int | None = None) -> None:
+        self.coord_x = coord_x
+        self.coord_y = coord_y
+        self.coord_z = coord_z
+
+class WPT_TxRxPackageSpecDataType(Message):
     """XSD type WPT_TxRxPackageSpecDataType."""
 
-    pulse_sequence_order: list[WPT_TxRxPulseOrderType] = field(default_factory=list)
-    pulse_separation_time: int = None  # type: ignore[assignment]  # mandatory
-    pulse_duration: int = None  # type: ignore[assignment]  # mandatory
-    package_separation_time: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
+    pulse_sequence_order: list[WPT_TxRxPulseOrderType]
+    pulse_separation_time: int
+    pulse_duration: int
+    package_separation_time: int
 
-@dataclass(slots=True)
-class WPT_TxRxPulseOrderType:
+    def __init__(self, pulse_sequence_order: list[WPT_TxRxPulseOrderType] | None = None, pulse_separation_time: int | None = None, pulse_duration: int | None = None, package_separation_time: int | None = None) -> None:
+        self.pulse_sequence_order = [] if pulse_sequence_order is None else pulse_sequence_order
+        self.pulse_separation_time = pulse_separation_time
+        self.pulse_duration = pulse_duration
+        self.package_separation_time = package_separation_time
+
+class WPT_TxRxPulseOrderType(Message):
     """XSD type WPT_TxRxPulseOrderType."""
 
-    index_number: int = None  # type: ignore[assignment]  # mandatory
-    tx_rx_identifier: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('index_number', 'tx_rx_identifier')
+    index_number: int
+    tx_rx_identifier: int
 
-@dataclass(slots=True)
-class WPT_LF_ReceiverDataType:
+    def __init__(self, index_number: int | None = None, tx_rx_identifier: int | None = None) -> None:
+        self.index_number = index_number
+        self.tx_rx_identifier = tx_rx_identifier
+
+class WPT_LF_ReceiverDataType(Message):
     """XSD type WPT_LF_ReceiverDataType."""
 
-    number_of_receivers: int = None  # type: ignore[assignment]  # mandatory
-    rx_spec_data: list[WPT_TxRxSpecDataType] = field(default_factory=list)
+    __slots__ = ('number_of_receivers', 'rx_spec_data')
+    number_of_receivers: int
+    rx_spec_data: list[WPT_TxRxSpecDataType]
 
-@dataclass(slots=True)
-class WPT_FinePositioningSetupResType:
+    def __init__(self, number_of_receivers: int | None = None, rx_spec_data: list[WPT_TxRxSpecDataType] | None = None) -> None:
+        self.number_of_receivers = number_of_receivers
+        self.rx_spec_data = [] if rx_spec_data is None else rx_spec_data
+
+class WPT_FinePositioningSetupResType(Message):
     """XSD type WPT_FinePositioningSetupResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType = None  # type: ignore[assignment]  # mandatory
-    primary_device_pairing_method_list: WPT_PairingMethodListType = None  # type: ignore[assignment]  # mandatory
-    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType = None  # type: ignore[assignment]  # mandatory
-    natural_offset: int = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
-    lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None
+    __slots__ = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
+    primary_device_pairing_method_list: WPT_PairingMethodListType
+    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType
+    natural_offset: int
+    vendor_specific_data_container: list[bytes]
+    lf_system_setup_data: WPT_LF_SystemSetupDataType | None
 
-@dataclass(slots=True)
-class WPT_PairingReqType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType | None = None, primary_device_pairing_method_list: WPT_PairingMethodListType | None = None, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType | None = None, natural_offset: int | None = None, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupDataType | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.primary_device_fine_positioning_method_list = primary_device_fine_positioning_method_list
+        self.primary_device_pairing_method_list = primary_device_pairing_method_list
+        self.primary_device_alignment_check_method_list = primary_device_alignment_check_method_list
+        self.natural_offset = natural_offset
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+        self.lf_system_setup_data = lf_system_setup_data
+
+class WPT_PairingReqType(Message):
     """XSD type WPT_PairingReqType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    ev_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    observed_id_code: int | None = None
-    ev_result_code: WPT_EVResultType = None  # type: ignore[assignment]  # mandatory
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'ev_processing', 'observed_id_code', 'ev_result_code', 'vendor_specific_data_container')
+    header: MessageHeaderType
+    ev_processing: processingType
+    observed_id_code: int | None
+    ev_result_code: WPT_EVResultType
+    vendor_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class WPT_PairingResType:
+    def __init__(self, header: MessageHeaderType | None = None, ev_processing: processingType | None = None, observed_id_code: int | None = None, ev_result_code: WPT_EVResultType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.ev_processing = ev_processing
+        self.observed_id_code = observed_id_code
+        self.ev_result_code = ev_result_code
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+
+class WPT_PairingResType(Message):
     """XSD type WPT_PairingResType."""
 
-    header: MessageHeaderType = None  # type: ignore[assignment]  # mandatory
-    response_code: responseCodeType = None  # type: ignore[assignment]  # mandatory
-    evse_processing: processingType = None  # type: ignore[assignment]  # mandatory
-    observed_id_code: int | None = None
-    alternative_secc_list: AlternativeSECCListType | None = None
-    vendor_specific_data_container: list[bytes] = field(default_factory=list)
+    __slots__ = ('header', 'response_code', 'evse_processing', 'observed_id_code', 'alternative_secc_list', 'vendor_specific_data_container')
+    header: MessageHeaderType
+    response_code: responseCodeType
+    evse_processing: processingType
+    observed_id_code: int | None
+    alternative_secc_list: AlternativeSECCListType | None
+    vendor_specific_data_container: list[bytes]
 
-@dataclass(slots=True)
-class AlternativeSECCListType:
+    def __init__(self, header: MessageHeaderType | None = None, response_code: responseCodeType | None = None, evse_processing: processingType | None = None, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCListType | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        self.header = header
+        self.response_code = response_code
+        self.evse_processing = evse_processing
+        self.observed_id_code = observed_id_code
+        self.alternative_secc_list = alternative_secc_list
+        self.vendor_specific_data_container = [] if vendor_specific_data_container is None else vendor_specific_data_container
+
+class AlternativeSECCListType(Message):
     """XSD type AlternativeSECCListType."""
 
-    alternative_secc: list[AlternativeSECCType] = field(default_factory=list)
+    __slots__ = ('alternative_secc',)
+    alternative_secc: list[AlternativeSECCType]
 
-@dataclass(slots=True)
-class AlternativeSECCType:
+    def __init__(self, alternative_secc: list[AlternativeSECCType] | None = None) -> None:
+        self.alternative_secc = [] if alternative_secc is None else alternative_secc
+
+class AlternativeSECCType(Message):
     """XSD type AlternativeSECCType."""
 
-    ssid: str | None = None
-    bssid: str | None = None
-    ip_address: str | None = None
-    port: int | None = None
+    __slots__ = ('ssid', 'bssid', 'ip_address', 'port')
+    ssid: str | None
+    bssid: str | None
+    ip_address: str | None
+    port: int | None
+
+    def __init__(self, ssid: str | None = None, bssid: str | None = None, ip_address: str | None = None, port: int | None = None) -> None:
+        self.ssid = ssid
+        self.bssid = bssid
+        self.ip_address = ip_address
+        self.port = port
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (-1, -2)
@@ -746,13 +1086,13 @@ _T27 = (0, 1, 2, 3, 4, -5, -1, -2)
 _S28 = ('int', None, None, None, None)
 _T29 = (0, 1, -2, -3)
 _T30 = (1, -1, -2, -3)
-_C31 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_T32 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T33 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T34 = (2, 3, 4, -2)
-_T35 = (3, 4, -2, -3)
-_T36 = (4, -2)
-_T37 = (5, -2)
+_T31 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T32 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T33 = (2, 3, 4, -2)
+_T34 = (3, 4, -2, -3)
+_T35 = (4, -2)
+_T36 = (5, -2)
+_C37 = ((2, 1), None, None, (1, 0), None, None, None, None)
 _C38 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C39 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C40 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
@@ -779,11 +1119,11 @@ _S60 = ('enum', None, None, processingType, None)
 _T61 = (2, 3, -2, -3)
 _S62 = ('enum', None, None, WPT_EVResultType, None)
 _S63 = ('b64', None, None, None, 256)
-_C64 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C65 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S66 = ('hex', None, None, None, 8)
-_S67 = ('uint', 0, 18446744073709551615, None, None)
-_C68 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C64 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C65 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C66 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S67 = ('hex', None, None, None, 8)
+_S68 = ('uint', 0, 18446744073709551615, None, None)
 _S69 = ('nbit', -128, 127, None, None)
 _S70 = ('int', -32768, 32767, None, None)
 _S71 = ('enum', None, None, responseCodeType, None)
@@ -799,32 +1139,32 @@ _S80 = ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None)
 _T81 = (6, 7, 8, -1, -2, -3, -3, -3)
 _T82 = (7, 8, -1, -2)
 _T83 = (8, -1, -2, -3)
-_C84 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C85 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C86 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C87 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_T88 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_S89 = ('nbit', 0, 100, None, None)
-_T90 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T91 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T92 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T93 = (4, 5, 6, 7, 8, 9, -1, -2)
-_S94 = ('uint', 0, 4294967295, None, None)
-_T95 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T96 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T97 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T98 = (8, 9, -1, -2)
-_T99 = (9, -1, -2, -3)
-_C100 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C101 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C102 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C103 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C104 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C106 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C107 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C108 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C109 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T84 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T85 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T86 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T87 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T88 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T89 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T90 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T91 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T92 = (8, 9, -1, -2)
+_T93 = (9, -1, -2, -3)
+_C94 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C95 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C96 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C97 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C98 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C99 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C100 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C101 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C102 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C103 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C104 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C105 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C106 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C107 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S108 = ('nbit', 0, 100, None, None)
+_S109 = ('uint', 0, 4294967295, None, None)
 _T110 = (2, 3, 4, 5, -2, -3, -3, -3)
 _T111 = (3, 4, 5, -2)
 _T112 = (4, 5, -2, -3)
@@ -836,29 +1176,29 @@ _S117 = ('enum', None, None, WPT_SPCChargeDiagnosticsType, None)
 _T118 = (10, 11, 12, -1, -2, -3, -3, -3)
 _T119 = (11, 12, -1, -2)
 _T120 = (12, -1, -2, -3)
-_C121 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C122 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C123 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C124 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C125 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C126 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C127 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S128 = ('uint', 0, 65535, None, None)
-_S129 = ('enum', None, None, evseNotificationType, None)
-_S130 = ('string', None, None, None, 32)
-_T131 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T132 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T133 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T134 = (5, 6, 7, -1, -2, -3, -3, -3)
-_S135 = ('b64', None, None, None, 64)
-_T136 = (6, 7, -1, -2)
-_T137 = (7, -1, -2, -3)
-_C138 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C139 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C140 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C141 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C142 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C143 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T121 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T122 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T123 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T124 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T125 = (6, 7, -1, -2)
+_T126 = (7, -1, -2, -3)
+_C127 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C128 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C129 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C130 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C131 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C132 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C133 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C134 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C135 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C136 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C137 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C138 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C139 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S140 = ('uint', 0, 65535, None, None)
+_S141 = ('enum', None, None, evseNotificationType, None)
+_S142 = ('string', None, None, None, 32)
+_S143 = ('b64', None, None, None, 64)
 _T144 = (1, 2, 3, 4, 5, -1, -2, -3)
 _T145 = (2, 3, 4, 5, -1, -2, -3, -3)
 _C146 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
@@ -887,8 +1227,8 @@ _C168 = (None, None, None, None, None, None, None, None, None, None, (2, 2), (2,
 _C169 = (None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C170 = (None, None, None, None, None, None, (2, 1), (1, 0))
 _T171 = (0, 1, 2, 3, -1, -2, -3, -3)
-_S172 = ('string', None, None, None, 255)
-_T173 = (1, 2, 3, -1, -2, -3, -3, -3)
+_T172 = (1, 2, 3, -1, -2, -3, -3, -3)
+_S173 = ('string', None, None, None, 255)
 _S174 = ('string', None, None, None, 12)
 _S175 = ('string', None, None, None, 39)
 _C176 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
@@ -900,8 +1240,14 @@ def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLReqControlModeType(), r
 
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLReqControlModeType(B, r0)
+    return CLReqControlModeType(), r
+
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -910,8 +1256,14 @@ def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return CLResControlModeType(), r
 
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_CLResControlModeType(B, r0)
+    return CLResControlModeType(), r
+
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
-    st = 0
+    pass
     a <<= 1
     return a
 
@@ -926,20 +1278,24 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -955,15 +1311,16 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -1023,12 +1380,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -1125,18 +1485,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -1171,27 +1545,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -1211,24 +1589,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T18[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T19[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T20[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C21[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C22[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C23[st]
     a = (a << w) | c
@@ -1250,8 +1650,27 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T24[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -1264,7 +1683,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -1295,15 +1714,16 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -1377,8 +1797,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T26[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T27[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -1435,7 +1920,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -1470,39 +1955,55 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -1527,17 +2028,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T31[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T32[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T33[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T34[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T35[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T36[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T0[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C31[st]
+            w, c = _C37[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1552,27 +2117,27 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T32[(B >> r) & 7]
+    r -= 3; k = _T31[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T33[(B >> r) & 7]
+        r -= 3; k = _T32[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T34[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T35[(B >> r) & 3]
+        r -= 2; k = _T34[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
@@ -1590,49 +2155,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T31[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T32[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T33[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T34[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T35[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T36[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T0[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
+    v3 = o.type
+    if v3 is not None:
         w, c = _C38[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.uri is not None:
-        v = o.uri
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C39[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
-    if o.transforms is not None:
-        v = o.transforms
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C40[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v5, a)
         st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
-        w, c = _C41[st]
-        a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C41[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
@@ -1652,24 +2255,27 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C45[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C46[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C47[st]
     a = (a << w) | c
@@ -1710,32 +2316,98 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T48[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T29[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T49[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C51[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C51[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C37[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
@@ -1786,28 +2458,102 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T48[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T54[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T31[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T32[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T33[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T34[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T35[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T36[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T0[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T55[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C56[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C56[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -1847,22 +2593,22 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
     w, c = _C57[st]
@@ -1886,21 +2632,38 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C31[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C37[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -1924,17 +2687,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C31[st]
+            w, c = _C37[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1963,21 +2750,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C59[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C59[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -2044,41 +2832,143 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_AlignmentCheckReqType(f_header, f_ev_processing, f_target_coil_current, f_ev_result_code, f_vendor_specific_data_container), r
 
+def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_AlignmentCheckReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_AlignmentCheckReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_AlignmentCheckReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_AlignmentCheckReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 100: return _d_WPT_AlignmentCheckReqType(B, r0)
+    f_ev_processing = (c >> 3) & 3
+    if f_ev_processing >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    k = _T61[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_target_coil_current = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_AlignmentCheckReqType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_AlignmentCheckReqType(B, r0)
+        k = _T54[c & 1]
+        f_target_coil_current = RationalNumberType(i2_exponent, i2_value)
+    f_ev_result_code = None
+    if k == 3:
+        r -= 6; c = (B >> r) & 63
+        if c & 36: return _d_WPT_AlignmentCheckReqType(B, r0)
+        f_ev_result_code = (c >> 3) & 3
+        if f_ev_result_code >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
+        f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+        k = _T50[c & 3]
+    else:
+        return _d_WPT_AlignmentCheckReqType(B, r0)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_AlignmentCheckReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_AlignmentCheckReqType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T50[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
+    return WPT_AlignmentCheckReqType(f_header, f_ev_processing, f_target_coil_current, f_ev_result_code, f_vendor_specific_data_container), r
+
 def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.target_coil_current is not None:
-        v = o.target_coil_current
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_RationalNumberType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    st = 7
+    a = (a << 5) | (v7) << 1
+    v8 = o.target_coil_current
+    if v8 is not None:
+        if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.exponent
+        if v10 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        pass
+        v11 = v8.value
+        if v11 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v10 - -128) << 3
+        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if 0 <= v11 < 128: a = (a << 9) | v11
+        elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+        else: a = wi(a, v11)
+        pass
+        a <<= 2
         st = 11
-    if o.ev_result_code is not None:
-        v = o.ev_result_code
-        w, c = _C64[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_EVResultType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVResultCode')
+    v12 = o.ev_result_code
+    if v12 is None: raise EncFail('missing mandatory EVResultCode')
+    w, c = _C65[st]
+    a = (a << w) | c
+    if v12.__class__ is not WPT_EVResultType and not (v12.__class__ is int and 0 <= v12 < 3): raise EncFail(f'{v12!r} is not a WPT_EVResultType')
+    st = 15
+    a = (a << 4) | (v12) << 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -2096,7 +2986,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C65[st]
+    w, c = _C66[st]
     a = (a << w) | c
     return a
 
@@ -2106,7 +2996,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S66, 6)
+            f_session_id, r = sl2(B, r, _S67, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -2118,7 +3008,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S67, 6)
+            f_time_stamp, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
@@ -2135,34 +3025,53 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
 
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MessageHeaderType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
+    r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MessageHeaderType(B, r0)
+    r -= 8; f_time_stamp = (B >> r) & 255
+    if f_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_MessageHeaderType(B, r0)
+    k = _T20[c & 3]
+    f_signature = None
+    if k == 2:
+        f_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_MessageHeaderType(B, r0)
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
-    if o.session_id is not None:
-        v = o.session_id
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, 8)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory SessionID')
-    if o.time_stamp is not None:
-        v = o.time_stamp
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TimeStamp')
-    if o.signature is not None:
-        v = o.signature
+    v2 = o.session_id
+    if v2 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 2
+    a = wbin(a, v2, 8)
+    st = 3
+    v3 = o.time_stamp
+    if v3 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.signature
+    if v4 is not None:
         a <<= 2
-        a = _e_SignatureType(v, a)
+        a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C68[st]
+    w, c = _C64[st]
     a = (a << w) | c
     return a
 
@@ -2198,31 +3107,38 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RationalNumberType(f_exponent, f_value), r
 
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6151: return _d_RationalNumberType(B, r0)
+    f_exponent = ((c >> 3) & 255) + -128
+    r -= 9; f_value = (B >> r) & 511
+    if f_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
+        else: f_value = (x << 7) | (f_value & 127)
+    elif f_value > 255: f_value = 255 - f_value
+    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RationalNumberType(B, r0)
+    return RationalNumberType(f_exponent, f_value), r
+
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
-    st = 0
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
-        a = (a << 8) | (v - -128)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Exponent')
-    if o.value is not None:
-        v = o.value
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Value')
-    a <<= 1
+    pass
+    v2 = o.exponent
+    if v2 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    pass
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v2 - -128) << 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int]:
@@ -2291,45 +3207,169 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_AlignmentCheckResType(f_header, f_response_code, f_evse_processing, f_power_transmitted, f_supply_device_current, f_vendor_specific_data_container), r
 
+def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_AlignmentCheckResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_AlignmentCheckResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_AlignmentCheckResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_AlignmentCheckResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 98760: return _d_WPT_AlignmentCheckResType(B, r0)
+    f_response_code = (c >> 9) & 63
+    if f_response_code >= 40: return _d_WPT_AlignmentCheckResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 4) & 3
+    if f_evse_processing >= 3: return _d_WPT_AlignmentCheckResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    k = _T72[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_power_transmitted = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_AlignmentCheckResType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
+        k = _T73[c & 3]
+        f_power_transmitted = RationalNumberType(i2_exponent, i2_value)
+    f_supply_device_current = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_AlignmentCheckResType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
+        k = _T74[c & 3]
+        f_supply_device_current = RationalNumberType(i3_exponent, i3_value)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_AlignmentCheckResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_AlignmentCheckResType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T74[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
+    return WPT_AlignmentCheckResType(f_header, f_response_code, f_evse_processing, f_power_transmitted, f_supply_device_current, f_vendor_specific_data_container), r
+
 def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.power_transmitted is not None:
-        v = o.power_transmitted
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    st = 11
+    a = (a << 14) | (v7) << 6 | (v8) << 1
+    v9 = o.power_transmitted
+    if v9 is not None:
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        a <<= 2
         st = 15
-    if o.supply_device_current is not None:
-        v = o.supply_device_current
+    v13 = o.supply_device_current
+    if v13 is not None:
         w, c = _C75[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.exponent
+        if v15 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+        pass
+        v16 = v13.value
+        if v16 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v15 - -128) << 3
+        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if 0 <= v16 < 128: a = (a << 9) | v16
+        elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+        else: a = wi(a, v16)
+        pass
+        a <<= 2
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
@@ -2380,13 +3420,13 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_evpc_power_request = None
     if k == 3:
         f_evpc_power_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_evpc_power_output = None
     if k == 4:
         f_evpc_power_output, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerOutput')
     f_evpc_charge_diagnostics = None
@@ -2432,69 +3472,550 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container), r
 
+def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeLoopReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_ChargeLoopReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeLoopReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_ChargeLoopReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    k = _T78[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_display_parameters = None
+    if k == 1:
+        r -= 4; c = (B >> r) & 15
+        k = _T84[c & 15]
+        i2_present_soc = None
+        if k == 0:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_present_soc = (c >> 5) & 127
+            if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T85[c & 15]
+        i2_minimum_soc = None
+        if k == 1:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_minimum_soc = (c >> 5) & 127
+            if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T86[c & 15]
+        i2_target_soc = None
+        if k == 2:
+            r -= 13; c = (B >> r) & 8191
+            if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_target_soc = (c >> 5) & 127
+            if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T87[c & 15]
+        i2_maximum_soc = None
+        if k == 3:
+            r -= 12; c = (B >> r) & 4095
+            if c & 2056: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_maximum_soc = (c >> 4) & 127
+            if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T88[c & 7]
+        i2_remaining_time_to_minimum_soc = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
+            if i2_remaining_time_to_minimum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T89[c & 7]
+        i2_remaining_time_to_target_soc = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
+            if i2_remaining_time_to_target_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            if i2_remaining_time_to_target_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T90[c & 7]
+        i2_remaining_time_to_maximum_soc = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
+            if i2_remaining_time_to_maximum_soc > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T91[c & 7]
+        i2_charging_complete = None
+        if k == 7:
+            r -= 5; c = (B >> r) & 31
+            if c & 20: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_charging_complete = ((c >> 3) & 1) == 1
+            k = _T92[c & 3]
+        i2_battery_energy_capacity = None
+        if k == 8:
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
+            i3_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i3_value = (B >> r) & 511
+            if i3_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                else: i3_value = (x << 7) | (i3_value & 127)
+            elif i3_value > 255: i3_value = 255 - i3_value
+            if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
+            k = _T93[c & 3]
+            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+        i2_inlet_hot = None
+        if k == 9:
+            r -= 4; c = (B >> r) & 15
+            if c & 10: return _d_WPT_ChargeLoopReqType(B, r0)
+            i2_inlet_hot = ((c >> 2) & 1) == 1
+            k = _T0[c & 1]
+        if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T48[c & 1]
+        f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
+    f_meter_info_requested = None
+    if k == 2:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_WPT_ChargeLoopReqType(B, r0)
+        f_meter_info_requested = ((c >> 2) & 1) == 1
+        k = _T54[c & 1]
+    else:
+        return _d_WPT_ChargeLoopReqType(B, r0)
+    f_evpc_power_request = None
+    if k == 3:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
+        k = _T35[c & 1]
+        f_evpc_power_request = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_WPT_ChargeLoopReqType(B, r0)
+    f_evpc_power_output = None
+    if k == 4:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
+        k = _T36[c & 1]
+        f_evpc_power_output = RationalNumberType(i5_exponent, i5_value)
+    else:
+        return _d_WPT_ChargeLoopReqType(B, r0)
+    f_evpc_charge_diagnostics = None
+    if k == 5:
+        r -= 7; c = (B >> r) & 127
+        if c & 72: return _d_WPT_ChargeLoopReqType(B, r0)
+        f_evpc_charge_diagnostics = (c >> 4) & 3
+        f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
+        k = _T81[c & 7]
+    else:
+        return _d_WPT_ChargeLoopReqType(B, r0)
+    f_evpc_operating_frequency = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
+        k = _T82[c & 3]
+        f_evpc_operating_frequency = RationalNumberType(i6_exponent, i6_value)
+    f_evpc_power_control_parameter = None
+    if k == 7:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_WPT_ChargeLoopReqType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_evpc_coil_current_request = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        i7_evpc_coil_current_information = RationalNumberType(i9_exponent, i9_value)
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        i7_evpc_current_output_information = RationalNumberType(i10_exponent, i10_value)
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
+        k = _T83[c & 3]
+        i7_evpc_voltage_output_information = RationalNumberType(i11_exponent, i11_value)
+        f_evpc_power_control_parameter = WPT_EVPCPowerControlParameterType(i7_evpc_coil_current_request, i7_evpc_coil_current_information, i7_evpc_current_output_information, i7_evpc_voltage_output_information)
+    f_manufacturer_specific_data_container = []
+    n = 0
+    while True:
+        if k == 8:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
+            f_manufacturer_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T83[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
+    return WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container), r
+
 def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.display_parameters is not None:
-        v = o.display_parameters
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_DisplayParametersType(v, a)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.display_parameters
+    if v7 is not None:
+        if v7.__class__ is not DisplayParametersType: raise EncFail(f'expected DisplayParametersType, got {v7.__class__.__name__}')
+        st8 = 0
+        a <<= 2
+        v9 = v7.present_soc
+        if v9 is not None:
+            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            a = (a << 13) | (v9) << 1
+            st8 = 3
+        v10 = v7.minimum_soc
+        if v10 is not None:
+            w, c = _C94[st8]
+            a = (a << w) | c
+            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            a = (a << 9) | (v10) << 1
+            st8 = 7
+        v11 = v7.target_soc
+        if v11 is not None:
+            w, c = _C95[st8]
+            a = (a << w) | c
+            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            a = (a << 9) | (v11) << 1
+            st8 = 11
+        v12 = v7.maximum_soc
+        if v12 is not None:
+            w, c = _C96[st8]
+            a = (a << w) | c
+            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            a = (a << 9) | (v12) << 1
+            st8 = 15
+        v13 = v7.remaining_time_to_minimum_soc
+        if v13 is not None:
+            w, c = _C97[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if 0 <= v13 < 128: a = (a << 8) | v13
+            else: a = wu(a, v13)
+            a <<= 1
+            st8 = 19
+        v14 = v7.remaining_time_to_target_soc
+        if v14 is not None:
+            w, c = _C98[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if 0 <= v14 < 128: a = (a << 8) | v14
+            else: a = wu(a, v14)
+            a <<= 1
+            st8 = 23
+        v15 = v7.remaining_time_to_maximum_soc
+        if v15 is not None:
+            w, c = _C99[st8]
+            a = (a << w) | c
+            a <<= 1
+            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if 0 <= v15 < 128: a = (a << 8) | v15
+            else: a = wu(a, v15)
+            a <<= 1
+            st8 = 27
+        v16 = v7.charging_complete
+        if v16 is not None:
+            w, c = _C100[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v16]) << 1
+            st8 = 31
+        v17 = v7.battery_energy_capacity
+        if v17 is not None:
+            w, c = _C101[st8]
+            a = (a << w) | c
+            if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
+            pass
+            v19 = v17.exponent
+            if v19 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            pass
+            v20 = v17.value
+            if v20 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v19 - -128) << 3
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            pass
+            a <<= 2
+            st8 = 35
+        v21 = v7.inlet_hot
+        if v21 is not None:
+            w, c = _C102[st8]
+            a = (a << w) | c
+            a = (a << 3) | (BOOL[v21]) << 1
+            st8 = 39
+        w, c = _C103[st8]
+        a = (a << w) | c
         st = 7
-    if o.meter_info_requested is not None:
-        v = o.meter_info_requested
-        w, c = _C84[st]
-        a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory MeterInfoRequested')
-    if o.evpc_power_request is not None:
-        v = o.evpc_power_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVPCPowerRequest')
-    if o.evpc_power_output is not None:
-        v = o.evpc_power_output
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVPCPowerOutput')
-    if o.evpc_charge_diagnostics is not None:
-        v = o.evpc_charge_diagnostics
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_EVPCChargeDiagnosticsType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVPCChargeDiagnostics')
-    if o.evpc_operating_frequency is not None:
-        v = o.evpc_operating_frequency
-        a <<= 3
-        a = _e_RationalNumberType(v, a)
+    v22 = o.meter_info_requested
+    if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
+    w, c = _C104[st]
+    a = (a << w) | c
+    st = 11
+    v23 = o.evpc_power_request
+    if v23 is None: raise EncFail('missing mandatory EVPCPowerRequest')
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 17) | (BOOL[v22]) << 15 | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 15
+    v27 = o.evpc_power_output
+    if v27 is None: raise EncFail('missing mandatory EVPCPowerOutput')
+    if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+    pass
+    v29 = v27.exponent
+    if v29 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    pass
+    v30 = v27.value
+    if v30 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v29 - -128) << 3
+    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if 0 <= v30 < 128: a = (a << 9) | v30
+    elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+    else: a = wi(a, v30)
+    pass
+    st = 19
+    v31 = o.evpc_charge_diagnostics
+    if v31 is None: raise EncFail('missing mandatory EVPCChargeDiagnostics')
+    if v31.__class__ is not WPT_EVPCChargeDiagnosticsType and not (v31.__class__ is int and 0 <= v31 < 4): raise EncFail(f'{v31!r} is not a WPT_EVPCChargeDiagnosticsType')
+    st = 23
+    a = (a << 7) | (v31) << 1
+    v32 = o.evpc_operating_frequency
+    if v32 is not None:
+        if v32.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v32.__class__.__name__}')
+        pass
+        v34 = v32.exponent
+        if v34 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v34 <= 127: raise EncFail(f'{v34!r} outside -128..127')
+        pass
+        v35 = v32.value
+        if v35 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v34 - -128) << 3
+        if v35 < -32768 or v35 > 32767: raise EncFail(f'{v35!r} outside -32768..32767')
+        if 0 <= v35 < 128: a = (a << 9) | v35
+        elif -129 < v35 < 0: a = (a << 9) | (255 - v35)
+        else: a = wi(a, v35)
+        pass
+        a <<= 2
         st = 27
-    if o.evpc_power_control_parameter is not None:
-        v = o.evpc_power_control_parameter
-        w, c = _C85[st]
+    v36 = o.evpc_power_control_parameter
+    if v36 is not None:
+        w, c = _C105[st]
         a = (a << w) | c
-        a = _e_WPT_EVPCPowerControlParameterType(v, a)
+        if v36.__class__ is not WPT_EVPCPowerControlParameterType: raise EncFail(f'expected WPT_EVPCPowerControlParameterType, got {v36.__class__.__name__}')
+        pass
+        v38 = v36.evpc_coil_current_request
+        if v38 is None: raise EncFail('missing mandatory EVPCCoilCurrentRequest')
+        if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
+        pass
+        v40 = v38.exponent
+        if v40 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        pass
+        v41 = v38.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v40 - -128) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
+        pass
+        pass
+        v42 = v36.evpc_coil_current_information
+        if v42 is None: raise EncFail('missing mandatory EVPCCoilCurrentInformation')
+        if v42.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v42.__class__.__name__}')
+        pass
+        v44 = v42.exponent
+        if v44 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        pass
+        v45 = v42.value
+        if v45 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v44 - -128) << 3
+        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if 0 <= v45 < 128: a = (a << 9) | v45
+        elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
+        else: a = wi(a, v45)
+        pass
+        pass
+        v46 = v36.evpc_current_output_information
+        if v46 is None: raise EncFail('missing mandatory EVPCCurrentOutputInformation')
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        pass
+        v50 = v36.evpc_voltage_output_information
+        if v50 is None: raise EncFail('missing mandatory EVPCVoltageOutputInformation')
+        if v50.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v50.__class__.__name__}')
+        pass
+        v52 = v50.exponent
+        if v52 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        pass
+        v53 = v50.value
+        if v53 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v52 - -128) << 3
+        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if 0 <= v53 < 128: a = (a << 9) | v53
+        elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
+        else: a = wi(a, v53)
+        pass
+        pass
+        a <<= 3
         st = 31
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C86[st]
+            w, c = _C106[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -2509,92 +4030,92 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st = 34
         else:
             st = 35
-    w, c = _C87[st]
+    w, c = _C107[st]
     a = (a << w) | c
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T88[(B >> r) & 15]
+    r -= 4; k = _T84[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S89, 6)
+            f_present_soc, r = sl2(B, r, _S108, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T90[(B >> r) & 15]
+        r -= 4; k = _T85[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S89, 6)
+            f_minimum_soc, r = sl2(B, r, _S108, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T91[(B >> r) & 15]
+        r -= 4; k = _T86[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S89, 6)
+            f_target_soc, r = sl2(B, r, _S108, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T92[(B >> r) & 15]
+        r -= 4; k = _T87[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S89, 6)
+            f_maximum_soc, r = sl2(B, r, _S108, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T93[(B >> r) & 7]
+        r -= 3; k = _T88[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T95[(B >> r) & 7]
+        r -= 3; k = _T89[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T96[(B >> r) & 7]
+        r -= 3; k = _T90[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T97[(B >> r) & 7]
+        r -= 3; k = _T91[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
@@ -2604,11 +4125,11 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T98[(B >> r) & 3]
+        r -= 2; k = _T92[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T99[(B >> r) & 3]
+        r -= 2; k = _T93[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
@@ -2622,96 +4143,200 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
 
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+    r0 = r
+    r -= 4; c = (B >> r) & 15
+    k = _T84[c & 15]
+    f_present_soc = None
+    if k == 0:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_present_soc = (c >> 5) & 127
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T85[c & 15]
+    f_minimum_soc = None
+    if k == 1:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_minimum_soc = (c >> 5) & 127
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T86[c & 15]
+    f_target_soc = None
+    if k == 2:
+        r -= 13; c = (B >> r) & 8191
+        if c & 4112: return _d_DisplayParametersType(B, r0)
+        f_target_soc = (c >> 5) & 127
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T87[c & 15]
+    f_maximum_soc = None
+    if k == 3:
+        r -= 12; c = (B >> r) & 4095
+        if c & 2056: return _d_DisplayParametersType(B, r0)
+        f_maximum_soc = (c >> 4) & 127
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
+        k = _T88[c & 7]
+    f_remaining_time_to_minimum_soc = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
+        if f_remaining_time_to_minimum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T89[c & 7]
+    f_remaining_time_to_target_soc = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
+        if f_remaining_time_to_target_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T90[c & 7]
+    f_remaining_time_to_maximum_soc = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_DisplayParametersType(B, r0)
+        r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
+        if f_remaining_time_to_maximum_soc > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_DisplayParametersType(B, r0)
+        k = _T91[c & 7]
+    f_charging_complete = None
+    if k == 7:
+        r -= 5; c = (B >> r) & 31
+        if c & 20: return _d_DisplayParametersType(B, r0)
+        f_charging_complete = ((c >> 3) & 1) == 1
+        k = _T92[c & 3]
+    f_battery_energy_capacity = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_DisplayParametersType(B, r0)
+        i1_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i1_value = (B >> r) & 511
+        if i1_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+            else: i1_value = (x << 7) | (i1_value & 127)
+        elif i1_value > 255: i1_value = 255 - i1_value
+        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_DisplayParametersType(B, r0)
+        k = _T93[c & 3]
+        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+    f_inlet_hot = None
+    if k == 9:
+        r -= 4; c = (B >> r) & 15
+        if c & 10: return _d_DisplayParametersType(B, r0)
+        f_inlet_hot = ((c >> 2) & 1) == 1
+        k = _T0[c & 1]
+    if k != -1: return _d_DisplayParametersType(B, r0)
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
-    if o.present_soc is not None:
-        v = o.present_soc
-        a <<= 4
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+    v2 = o.present_soc
+    if v2 is not None:
+        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        a = (a << 13) | (v2) << 1
         st = 3
-    if o.minimum_soc is not None:
-        v = o.minimum_soc
-        w, c = _C100[st]
+    v3 = o.minimum_soc
+    if v3 is not None:
+        w, c = _C94[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        a = (a << 9) | (v3) << 1
         st = 7
-    if o.target_soc is not None:
-        v = o.target_soc
-        w, c = _C101[st]
+    v4 = o.target_soc
+    if v4 is not None:
+        w, c = _C95[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        a = (a << 9) | (v4) << 1
         st = 11
-    if o.maximum_soc is not None:
-        v = o.maximum_soc
-        w, c = _C102[st]
+    v5 = o.maximum_soc
+    if v5 is not None:
+        w, c = _C96[st]
         a = (a << w) | c
-        a <<= 1
-        if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
-        a = (a << 7) | (v - 0)
-        a <<= 1
+        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        a = (a << 9) | (v5) << 1
         st = 15
-    if o.remaining_time_to_minimum_soc is not None:
-        v = o.remaining_time_to_minimum_soc
-        w, c = _C103[st]
+    v6 = o.remaining_time_to_minimum_soc
+    if v6 is not None:
+        w, c = _C97[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
         st = 19
-    if o.remaining_time_to_target_soc is not None:
-        v = o.remaining_time_to_target_soc
-        w, c = _C104[st]
+    v7 = o.remaining_time_to_target_soc
+    if v7 is not None:
+        w, c = _C98[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if 0 <= v7 < 128: a = (a << 8) | v7
+        else: a = wu(a, v7)
         a <<= 1
         st = 23
-    if o.remaining_time_to_maximum_soc is not None:
-        v = o.remaining_time_to_maximum_soc
-        w, c = _C105[st]
+    v8 = o.remaining_time_to_maximum_soc
+    if v8 is not None:
+        w, c = _C99[st]
         a = (a << w) | c
         a <<= 1
-        if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 27
-    if o.charging_complete is not None:
-        v = o.charging_complete
-        w, c = _C106[st]
+    v9 = o.charging_complete
+    if v9 is not None:
+        w, c = _C100[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v9]) << 1
         st = 31
-    if o.battery_energy_capacity is not None:
-        v = o.battery_energy_capacity
-        w, c = _C107[st]
+    v10 = o.battery_energy_capacity
+    if v10 is not None:
+        w, c = _C101[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
+        if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+        pass
+        v12 = v10.exponent
+        if v12 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        pass
+        v13 = v10.value
+        if v13 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v12 - -128) << 3
+        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if 0 <= v13 < 128: a = (a << 9) | v13
+        elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+        else: a = wi(a, v13)
+        pass
+        a <<= 2
         st = 35
-    if o.inlet_hot is not None:
-        v = o.inlet_hot
-        w, c = _C108[st]
+    v14 = o.inlet_hot
+    if v14 is not None:
+        w, c = _C102[st]
         a = (a << w) | c
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
+        a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C109[st]
+    w, c = _C103[st]
     a = (a << w) | c
     return a
 
@@ -2744,37 +4369,131 @@ def _d_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_EVPCPowerControlParameterType(f_evpc_coil_current_request, f_evpc_coil_current_information, f_evpc_current_output_information, f_evpc_voltage_output_information), r
 
+def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_evpc_coil_current_request = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_evpc_coil_current_information = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    f_evpc_current_output_information = RationalNumberType(i3_exponent, i3_value)
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_EVPCPowerControlParameterType(B, r0)
+    f_evpc_voltage_output_information = RationalNumberType(i4_exponent, i4_value)
+    return WPT_EVPCPowerControlParameterType(f_evpc_coil_current_request, f_evpc_coil_current_information, f_evpc_current_output_information, f_evpc_voltage_output_information), r
+
 def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a: int) -> int:
-    st = 0
-    if o.evpc_coil_current_request is not None:
-        v = o.evpc_coil_current_request
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory EVPCCoilCurrentRequest')
-    if o.evpc_coil_current_information is not None:
-        v = o.evpc_coil_current_information
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVPCCoilCurrentInformation')
-    if o.evpc_current_output_information is not None:
-        v = o.evpc_current_output_information
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVPCCurrentOutputInformation')
-    if o.evpc_voltage_output_information is not None:
-        v = o.evpc_voltage_output_information
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVPCVoltageOutputInformation')
-    a <<= 1
+    pass
+    v2 = o.evpc_coil_current_request
+    if v2 is None: raise EncFail('missing mandatory EVPCCoilCurrentRequest')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.evpc_coil_current_information
+    if v6 is None: raise EncFail('missing mandatory EVPCCoilCurrentInformation')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    v10 = o.evpc_current_output_information
+    if v10 is None: raise EncFail('missing mandatory EVPCCurrentOutputInformation')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
+    pass
+    pass
+    v14 = o.evpc_voltage_output_information
+    if v14 is None: raise EncFail('missing mandatory EVPCVoltageOutputInformation')
+    if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
+    pass
+    v16 = v14.exponent
+    if v16 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    pass
+    v17 = v14.value
+    if v17 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v16 - -128) << 3
+    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if 0 <= v17 < 128: a = (a << 9) | v17
+    elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
+    else: a = wi(a, v17)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int]:
@@ -2810,7 +4529,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     f_receipt = None
     if k == 4:
         f_receipt, r = _d_ReceiptType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     f_evpc_power_request = None
     if k == 5:
         f_evpc_power_request, r = _d_RationalNumberType(B, r)
@@ -2877,95 +4596,557 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container), r
 
+def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_ChargeLoopResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3080: return _d_WPT_ChargeLoopResType(B, r0)
+    f_response_code = (c >> 4) & 63
+    if f_response_code >= 40: return _d_WPT_ChargeLoopResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    k = _T110[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_evse_status = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        if i2_notification_max_delay > 65535: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 10; c = (B >> r) & 1023
+        if c & 908: return _d_WPT_ChargeLoopResType(B, r0)
+        i2_evse_notification = (c >> 4) & 7
+        if i2_evse_notification >= 6: return _d_WPT_ChargeLoopResType(B, r0)
+        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        k = _T111[c & 3]
+        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+    f_meter_info = None
+    if k == 3:
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_WPT_ChargeLoopResType(B, r0)
+        i3_meter_id, r = rstr(B, r, 32)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
+        if i3_charged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T121[c & 7]
+        i3_bpt_discharged_energy_reading_wh = None
+        if k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
+            if i3_bpt_discharged_energy_reading_wh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T122[c & 7]
+        i3_capacitive_energy_reading_va_rh = None
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
+            if i3_capacitive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T123[c & 7]
+        i3_bpt_inductive_energy_reading_va_rh = None
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+            if i3_bpt_inductive_energy_reading_va_rh > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T124[c & 7]
+        i3_meter_signature = None
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8; nb = (B >> r) & 255
+            if nb > 64 or 8 * nb > r: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T125[c & 3]
+        i3_meter_status = None
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 9; i3_meter_status = (B >> r) & 511
+            if i3_meter_status & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
+                else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
+            elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T126[c & 3]
+        i3_meter_timestamp = None
+        if k == 7:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 8; i3_meter_timestamp = (B >> r) & 255
+            if i3_meter_timestamp > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            if i3_meter_timestamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 2: return _d_WPT_ChargeLoopResType(B, r0)
+            k = _T0[c & 1]
+        if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T112[c & 3]
+        f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
+    f_receipt = None
+    if k == 4:
+        f_receipt, r = _f_ReceiptType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T36[c & 1]
+    f_evpc_power_request = None
+    if k == 5:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T113[c & 3]
+        f_evpc_power_request = RationalNumberType(i4_exponent, i4_value)
+    else:
+        return _d_WPT_ChargeLoopResType(B, r0)
+    f_sd_power_input = None
+    if k == 6:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T114[c & 1]
+        f_sd_power_input = RationalNumberType(i5_exponent, i5_value)
+    f_spc_max_output_power_limit = None
+    if k == 7:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T115[c & 1]
+        f_spc_max_output_power_limit = RationalNumberType(i6_exponent, i6_value)
+    else:
+        return _d_WPT_ChargeLoopResType(B, r0)
+    f_spc_min_output_power_limit = None
+    if k == 8:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
+        i7_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        if i7_value < -32768 or i7_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T116[c & 1]
+        f_spc_min_output_power_limit = RationalNumberType(i7_exponent, i7_value)
+    else:
+        return _d_WPT_ChargeLoopResType(B, r0)
+    f_spc_charge_diagnostics = None
+    if k == 9:
+        r -= 8; c = (B >> r) & 255
+        if c & 136: return _d_WPT_ChargeLoopResType(B, r0)
+        f_spc_charge_diagnostics = (c >> 4) & 7
+        if f_spc_charge_diagnostics >= 6: return _d_WPT_ChargeLoopResType(B, r0)
+        f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
+        k = _T118[c & 7]
+    else:
+        return _d_WPT_ChargeLoopResType(B, r0)
+    f_spc_operating_frequency = None
+    if k == 10:
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T119[c & 3]
+        f_spc_operating_frequency = RationalNumberType(i8_exponent, i8_value)
+    f_spc_power_control_parameter = None
+    if k == 11:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_WPT_ChargeLoopResType(B, r0)
+        i10_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i10_value = (B >> r) & 511
+        if i10_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+            else: i10_value = (x << 7) | (i10_value & 127)
+        elif i10_value > 255: i10_value = 255 - i10_value
+        if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
+        k = _T120[c & 3]
+        i9_spc_primary_device_coil_current_information = RationalNumberType(i10_exponent, i10_value)
+        f_spc_power_control_parameter = WPT_SPCPowerControlParameterType(i9_spc_primary_device_coil_current_information)
+    f_manufacturer_specific_data_container = []
+    n = 0
+    while True:
+        if k == 12:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
+            f_manufacturer_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T120[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
+    return WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container), r
+
 def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_status is not None:
-        v = o.evse_status
-        a <<= 3
-        a = _e_EVSEStatusType(v, a)
-        st = 11
-    if o.meter_info is not None:
-        v = o.meter_info
-        w, c = _C121[st]
-        a = (a << w) | c
-        a = _e_MeterInfoType(v, a)
-        st = 15
-    if o.receipt is not None:
-        v = o.receipt
-        w, c = _C122[st]
-        a = (a << w) | c
-        a = _e_ReceiptType(v, a)
-        st = 19
-    if o.evpc_power_request is not None:
-        v = o.evpc_power_request
-        w, c = _C123[st]
-        a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVPCPowerRequest')
-    if o.sd_power_input is not None:
-        v = o.sd_power_input
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a = _e_RationalNumberType(v, a)
-        st = 27
-    if o.spc_max_output_power_limit is not None:
-        v = o.spc_max_output_power_limit
-        w, c = _C124[st]
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    a = (a << 9) | (v7) << 1
+    v8 = o.evse_status
+    if v8 is not None:
+        if v8.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.notification_max_delay
+        if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        a <<= 5
+        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if 0 <= v10 < 128: a = (a << 8) | v10
+        else: a = wu(a, v10)
+        pass
+        v11 = v8.evse_notification
+        if v11 is None: raise EncFail('missing mandatory EVSENotification')
+        if v11.__class__ is not evseNotificationType and not (v11.__class__ is int and 0 <= v11 < 6): raise EncFail(f'{v11!r} is not a evseNotificationType')
+        pass
+        a = (a << 8) | (v11) << 2
+        st = 11
+    v12 = o.meter_info
+    if v12 is not None:
+        w, c = _C127[st]
         a = (a << w) | c
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory SPCMaxOutputPowerLimit')
-    if o.spc_min_output_power_limit is not None:
-        v = o.spc_min_output_power_limit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory SPCMinOutputPowerLimit')
-    if o.spc_charge_diagnostics is not None:
-        v = o.spc_charge_diagnostics
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_SPCChargeDiagnosticsType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 39
-    else:
-        raise EncFail('missing mandatory SPCChargeDiagnostics')
-    if o.spc_operating_frequency is not None:
-        v = o.spc_operating_frequency
+        if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
+        st13 = 0
+        v14 = v12.meter_id
+        if v14 is None: raise EncFail('missing mandatory MeterID')
+        a <<= 2
+        a = wstr(a, v14, 32)
+        st13 = 3
+        v15 = v12.charged_energy_reading_wh
+        if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
         a <<= 3
-        a = _e_RationalNumberType(v, a)
-        st = 43
-    if o.spc_power_control_parameter is not None:
-        v = o.spc_power_control_parameter
-        w, c = _C125[st]
+        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if 0 <= v15 < 128: a = (a << 8) | v15
+        else: a = wu(a, v15)
+        st13 = 7
+        a <<= 1
+        v16 = v12.bpt_discharged_energy_reading_wh
+        if v16 is not None:
+            a <<= 4
+            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if 0 <= v16 < 128: a = (a << 8) | v16
+            else: a = wu(a, v16)
+            a <<= 1
+            st13 = 11
+        v17 = v12.capacitive_energy_reading_va_rh
+        if v17 is not None:
+            w, c = _C128[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if 0 <= v17 < 128: a = (a << 8) | v17
+            else: a = wu(a, v17)
+            a <<= 1
+            st13 = 15
+        v18 = v12.bpt_inductive_energy_reading_va_rh
+        if v18 is not None:
+            w, c = _C129[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if 0 <= v18 < 128: a = (a << 8) | v18
+            else: a = wu(a, v18)
+            a <<= 1
+            st13 = 19
+        v19 = v12.meter_signature
+        if v19 is not None:
+            w, c = _C130[st13]
+            a = (a << w) | c
+            a <<= 1
+            a = wbin(a, v19, 64)
+            a <<= 1
+            st13 = 23
+        v20 = v12.meter_status
+        if v20 is not None:
+            w, c = _C131[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if 0 <= v20 < 128: a = (a << 9) | v20
+            elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
+            else: a = wi(a, v20)
+            a <<= 1
+            st13 = 27
+        v21 = v12.meter_timestamp
+        if v21 is not None:
+            w, c = _C132[st13]
+            a = (a << w) | c
+            a <<= 1
+            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if 0 <= v21 < 128: a = (a << 8) | v21
+            else: a = wu(a, v21)
+            a <<= 1
+            st13 = 31
+        w, c = _C133[st13]
         a = (a << w) | c
-        a = _e_WPT_SPCPowerControlParameterType(v, a)
+        st = 15
+    v22 = o.receipt
+    if v22 is not None:
+        w, c = _C134[st]
+        a = (a << w) | c
+        a = _e_ReceiptType(v22, a)
+        st = 19
+    v23 = o.evpc_power_request
+    if v23 is None: raise EncFail('missing mandatory EVPCPowerRequest')
+    w, c = _C135[st]
+    a = (a << w) | c
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 23
+    a <<= 2
+    v27 = o.sd_power_input
+    if v27 is not None:
+        if v27.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v27.__class__.__name__}')
+        pass
+        v29 = v27.exponent
+        if v29 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+        pass
+        v30 = v27.value
+        if v30 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v29 - -128) << 3
+        if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+        if 0 <= v30 < 128: a = (a << 9) | v30
+        elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
+        else: a = wi(a, v30)
+        pass
+        a <<= 2
+        st = 27
+    v31 = o.spc_max_output_power_limit
+    if v31 is None: raise EncFail('missing mandatory SPCMaxOutputPowerLimit')
+    w, c = _C136[st]
+    a = (a << w) | c
+    if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+    pass
+    v33 = v31.exponent
+    if v33 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    pass
+    v34 = v31.value
+    if v34 is None: raise EncFail('missing mandatory Value')
+    a = (a << 13) | (v33 - -128) << 3
+    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if 0 <= v34 < 128: a = (a << 9) | v34
+    elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+    else: a = wi(a, v34)
+    pass
+    st = 31
+    v35 = o.spc_min_output_power_limit
+    if v35 is None: raise EncFail('missing mandatory SPCMinOutputPowerLimit')
+    if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+    pass
+    v37 = v35.exponent
+    if v37 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    pass
+    v38 = v35.value
+    if v38 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v37 - -128) << 3
+    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if 0 <= v38 < 128: a = (a << 9) | v38
+    elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+    else: a = wi(a, v38)
+    pass
+    st = 35
+    v39 = o.spc_charge_diagnostics
+    if v39 is None: raise EncFail('missing mandatory SPCChargeDiagnostics')
+    if v39.__class__ is not WPT_SPCChargeDiagnosticsType and not (v39.__class__ is int and 0 <= v39 < 6): raise EncFail(f'{v39!r} is not a WPT_SPCChargeDiagnosticsType')
+    st = 39
+    a = (a << 8) | (v39) << 1
+    v40 = o.spc_operating_frequency
+    if v40 is not None:
+        if v40.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v40.__class__.__name__}')
+        pass
+        v42 = v40.exponent
+        if v42 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v42 <= 127: raise EncFail(f'{v42!r} outside -128..127')
+        pass
+        v43 = v40.value
+        if v43 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v42 - -128) << 3
+        if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+        if 0 <= v43 < 128: a = (a << 9) | v43
+        elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
+        else: a = wi(a, v43)
+        pass
+        a <<= 2
+        st = 43
+    v44 = o.spc_power_control_parameter
+    if v44 is not None:
+        w, c = _C137[st]
+        a = (a << w) | c
+        if v44.__class__ is not WPT_SPCPowerControlParameterType: raise EncFail(f'expected WPT_SPCPowerControlParameterType, got {v44.__class__.__name__}')
+        pass
+        v46 = v44.spc_primary_device_coil_current_information
+        if v46 is None: raise EncFail('missing mandatory SPCPrimaryDeviceCoilCurrentInformation')
+        if v46.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v46.__class__.__name__}')
+        pass
+        v48 = v46.exponent
+        if v48 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        pass
+        v49 = v46.value
+        if v49 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v48 - -128) << 3
+        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if 0 <= v49 < 128: a = (a << 9) | v49
+        elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
+        else: a = wi(a, v49)
+        pass
+        pass
+        a <<= 3
         st = 47
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C126[st]
+            w, c = _C138[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -2980,7 +5161,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st = 50
         else:
             st = 51
-    w, c = _C127[st]
+    w, c = _C139[st]
     a = (a << w) | c
     return a
 
@@ -2990,7 +5171,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S128, 6)
+            f_notification_max_delay, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -3004,7 +5185,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S129, 6)
+            f_evse_notification, r = sl2(B, r, _S141, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -3017,30 +5198,37 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
 
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_EVSEStatusType(B, r0)
+    r -= 8; f_notification_max_delay = (B >> r) & 255
+    if f_notification_max_delay > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 227: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = (c >> 2) & 7
+    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
+    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
-    st = 0
-    if o.notification_max_delay is not None:
-        v = o.notification_max_delay
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NotificationMaxDelay')
-    if o.evse_notification is not None:
-        v = o.evse_notification
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a evseNotificationType')
-        a = (a << 3) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVSENotification')
-    a <<= 1
+    pass
+    v2 = o.notification_max_delay
+    if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.evse_notification
+    if v3 is None: raise EncFail('missing mandatory EVSENotification')
+    if v3.__class__ is not evseNotificationType and not (v3.__class__ is int and 0 <= v3 < 6): raise EncFail(f'{v3!r} is not a evseNotificationType')
+    pass
+    a = (a << 8) | (v3) << 2
     return a
 
 def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
@@ -3049,7 +5237,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S130, 6)
+            f_meter_id, r = sl2(B, r, _S142, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -3061,62 +5249,62 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S67, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T131[(B >> r) & 7]
+        r -= 3; k = _T121[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S67, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T132[(B >> r) & 7]
+        r -= 3; k = _T122[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S67, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T123[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S67, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T124[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S135, 6)
+            f_meter_signature, r = sl2(B, r, _S143, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T125[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
@@ -3129,12 +5317,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T137[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S67, 6)
+            f_meter_timestamp, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -3145,87 +5333,175 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
 
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_MeterInfoType(B, r0)
+    f_meter_id, r = rstr(B, r, 32)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_MeterInfoType(B, r0)
+    r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
+    if f_charged_energy_reading_wh > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_MeterInfoType(B, r0)
+    k = _T121[c & 7]
+    f_bpt_discharged_energy_reading_wh = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
+        if f_bpt_discharged_energy_reading_wh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T122[c & 7]
+    f_capacitive_energy_reading_va_rh = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
+        if f_capacitive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T123[c & 7]
+    f_bpt_inductive_energy_reading_va_rh = None
+    if k == 4:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
+        if f_bpt_inductive_energy_reading_va_rh > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_MeterInfoType(B, r0)
+        k = _T124[c & 7]
+    f_meter_signature = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; nb = (B >> r) & 255
+        if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
+        r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T125[c & 3]
+    f_meter_status = None
+    if k == 6:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 9; f_meter_status = (B >> r) & 511
+        if f_meter_status & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
+            else: f_meter_status = (x << 7) | (f_meter_status & 127)
+        elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_MeterInfoType(B, r0)
+        k = _T126[c & 3]
+    f_meter_timestamp = None
+    if k == 7:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_MeterInfoType(B, r0)
+        r -= 8; f_meter_timestamp = (B >> r) & 255
+        if f_meter_timestamp > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_MeterInfoType(B, r0)
+        k = _T0[c & 1]
+    if k != -1: return _d_MeterInfoType(B, r0)
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
-    if o.meter_id is not None:
-        v = o.meter_id
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, 32)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory MeterID')
-    if o.charged_energy_reading_wh is not None:
-        v = o.charged_energy_reading_wh
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ChargedEnergyReadingWh')
-    if o.bpt_discharged_energy_reading_wh is not None:
-        v = o.bpt_discharged_energy_reading_wh
-        a <<= 3
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.meter_id
+    if v2 is None: raise EncFail('missing mandatory MeterID')
+    a <<= 2
+    a = wstr(a, v2, 32)
+    st = 3
+    v3 = o.charged_energy_reading_wh
+    if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
+    a <<= 3
+    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 7
+    a <<= 1
+    v4 = o.bpt_discharged_energy_reading_wh
+    if v4 is not None:
+        a <<= 4
+        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if 0 <= v4 < 128: a = (a << 8) | v4
+        else: a = wu(a, v4)
         a <<= 1
         st = 11
-    if o.capacitive_energy_reading_va_rh is not None:
-        v = o.capacitive_energy_reading_va_rh
-        w, c = _C138[st]
+    v5 = o.capacitive_energy_reading_va_rh
+    if v5 is not None:
+        w, c = _C128[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
-    if o.bpt_inductive_energy_reading_va_rh is not None:
-        v = o.bpt_inductive_energy_reading_va_rh
-        w, c = _C139[st]
+    v6 = o.bpt_inductive_energy_reading_va_rh
+    if v6 is not None:
+        w, c = _C129[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if 0 <= v6 < 128: a = (a << 8) | v6
+        else: a = wu(a, v6)
         a <<= 1
         st = 19
-    if o.meter_signature is not None:
-        v = o.meter_signature
-        w, c = _C140[st]
+    v7 = o.meter_signature
+    if v7 is not None:
+        w, c = _C130[st]
         a = (a << w) | c
         a <<= 1
-        a = wbin(a, v, 64)
+        a = wbin(a, v7, 64)
         a <<= 1
         st = 23
-    if o.meter_status is not None:
-        v = o.meter_status
-        w, c = _C141[st]
+    v8 = o.meter_status
+    if v8 is not None:
+        w, c = _C131[st]
         a = (a << w) | c
         a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
         a <<= 1
         st = 27
-    if o.meter_timestamp is not None:
-        v = o.meter_timestamp
-        w, c = _C142[st]
+    v9 = o.meter_timestamp
+    if v9 is not None:
+        w, c = _C132[st]
         a = (a << w) | c
         a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C143[st]
+    w, c = _C133[st]
     a = (a << w) | c
     return a
 
@@ -3235,7 +5511,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S67, 6)
+            f_time_anchor, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
@@ -3277,41 +5553,354 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
 
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_ReceiptType(B, r0)
+    r -= 8; f_time_anchor = (B >> r) & 255
+    if f_time_anchor > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 8: return _d_ReceiptType(B, r0)
+    k = _T144[c & 7]
+    f_energy_costs = None
+    if k == 1:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i2_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T145[c & 7]
+        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
+        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+    f_occupancy_costs = None
+    if k == 2:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i5_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i5_value = (B >> r) & 511
+        if i5_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+            else: i5_value = (x << 7) | (i5_value & 127)
+        elif i5_value > 255: i5_value = 255 - i5_value
+        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i6_exponent = ((c >> 3) & 255) + -128
+        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        r -= 9; i6_value = (B >> r) & 511
+        if i6_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
+            else: i6_value = (x << 7) | (i6_value & 127)
+        elif i6_value > 255: i6_value = 255 - i6_value
+        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 6; c = (B >> r) & 63
+        if c & 56: return _d_ReceiptType(B, r0)
+        k = _T72[c & 7]
+        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
+        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+    f_additional_services_costs = None
+    if k == 3:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i8_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i8_value = (B >> r) & 511
+        if i8_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+            else: i8_value = (x << 7) | (i8_value & 127)
+        elif i8_value > 255: i8_value = 255 - i8_value
+        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i9_exponent = ((c >> 3) & 255) + -128
+        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        r -= 9; i9_value = (B >> r) & 511
+        if i9_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+            else: i9_value = (x << 7) | (i9_value & 127)
+        elif i9_value > 255: i9_value = 255 - i9_value
+        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T73[c & 3]
+        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
+        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+    f_overstay_costs = None
+    if k == 4:
+        r -= 14; c = (B >> r) & 16383
+        if c & 14343: return _d_ReceiptType(B, r0)
+        i11_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i11_value = (B >> r) & 511
+        if i11_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
+            else: i11_value = (x << 7) | (i11_value & 127)
+        elif i11_value > 255: i11_value = 255 - i11_value
+        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 16; c = (B >> r) & 65535
+        if c & 63495: return _d_ReceiptType(B, r0)
+        i12_exponent = ((c >> 3) & 255) + -128
+        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        r -= 9; i12_value = (B >> r) & 511
+        if i12_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+            else: i12_value = (x << 7) | (i12_value & 127)
+        elif i12_value > 255: i12_value = 255 - i12_value
+        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 28: return _d_ReceiptType(B, r0)
+        k = _T74[c & 3]
+        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
+        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+    f_tax_costs = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ReceiptType(B, r0)
+            r -= 8; i13_tax_rule_id = (B >> r) & 255
+            if i13_tax_rule_id > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
+                else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
+            if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            r -= 15; c = (B >> r) & 32767
+            if c & 30727: return _d_ReceiptType(B, r0)
+            i14_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i14_value = (B >> r) & 511
+            if i14_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
+                else: i14_value = (x << 7) | (i14_value & 127)
+            elif i14_value > 255: i14_value = 255 - i14_value
+            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ReceiptType(B, r0)
+            i13_amount = RationalNumberType(i14_exponent, i14_value)
+            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            f_tax_costs.append(v)
+        else:
+            break
+        n += 1
+        if n < 10:
+            r -= 2; c = (B >> r) & 3
+            k = _T74[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_ReceiptType(B, r0)
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
-    if o.time_anchor is not None:
-        v = o.time_anchor
-        a <<= 1
-        a <<= 1
-        if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TimeAnchor')
-    if o.energy_costs is not None:
-        v = o.energy_costs
+    v2 = o.time_anchor
+    if v2 is None: raise EncFail('missing mandatory TimeAnchor')
+    a <<= 2
+    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 3
+    a <<= 1
+    v3 = o.energy_costs
+    if v3 is not None:
+        if v3.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.amount
+        if v5 is None: raise EncFail('missing mandatory Amount')
+        if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+        pass
+        v7 = v5.exponent
+        if v7 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        pass
+        v8 = v5.value
+        if v8 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v7 - -128) << 3
+        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if 0 <= v8 < 128: a = (a << 9) | v8
+        elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+        else: a = wi(a, v8)
+        pass
+        pass
+        v9 = v3.cost_per_unit
+        if v9 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
+        pass
+        pass
         a <<= 3
-        a = _e_DetailedCostType(v, a)
         st = 7
-    if o.occupancy_costs is not None:
-        v = o.occupancy_costs
+    v13 = o.occupancy_costs
+    if v13 is not None:
         w, c = _C146[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
+        pass
+        v15 = v13.amount
+        if v15 is None: raise EncFail('missing mandatory Amount')
+        if v15.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v15.__class__.__name__}')
+        pass
+        v17 = v15.exponent
+        if v17 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        pass
+        v18 = v15.value
+        if v18 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v17 - -128) << 3
+        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if 0 <= v18 < 128: a = (a << 9) | v18
+        elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
+        else: a = wi(a, v18)
+        pass
+        pass
+        v19 = v13.cost_per_unit
+        if v19 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.exponent
+        if v21 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        pass
+        v22 = v19.value
+        if v22 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v21 - -128) << 3
+        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if 0 <= v22 < 128: a = (a << 9) | v22
+        elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+        else: a = wi(a, v22)
+        pass
+        pass
+        a <<= 3
         st = 11
-    if o.additional_services_costs is not None:
-        v = o.additional_services_costs
+    v23 = o.additional_services_costs
+    if v23 is not None:
         w, c = _C147[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
+        pass
+        v25 = v23.amount
+        if v25 is None: raise EncFail('missing mandatory Amount')
+        if v25.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v25.__class__.__name__}')
+        pass
+        v27 = v25.exponent
+        if v27 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        pass
+        v28 = v25.value
+        if v28 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v27 - -128) << 3
+        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if 0 <= v28 < 128: a = (a << 9) | v28
+        elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
+        else: a = wi(a, v28)
+        pass
+        pass
+        v29 = v23.cost_per_unit
+        if v29 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v29.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v29.__class__.__name__}')
+        pass
+        v31 = v29.exponent
+        if v31 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        pass
+        v32 = v29.value
+        if v32 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v31 - -128) << 3
+        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if 0 <= v32 < 128: a = (a << 9) | v32
+        elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
+        else: a = wi(a, v32)
+        pass
+        pass
+        a <<= 3
         st = 15
-    if o.overstay_costs is not None:
-        v = o.overstay_costs
+    v33 = o.overstay_costs
+    if v33 is not None:
         w, c = _C148[st]
         a = (a << w) | c
-        a = _e_DetailedCostType(v, a)
+        if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
+        pass
+        v35 = v33.amount
+        if v35 is None: raise EncFail('missing mandatory Amount')
+        if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+        pass
+        v37 = v35.exponent
+        if v37 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        pass
+        v38 = v35.value
+        if v38 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v37 - -128) << 3
+        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if 0 <= v38 < 128: a = (a << 9) | v38
+        elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+        else: a = wi(a, v38)
+        pass
+        pass
+        v39 = v33.cost_per_unit
+        if v39 is None: raise EncFail('missing mandatory CostPerUnit')
+        if v39.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v39.__class__.__name__}')
+        pass
+        v41 = v39.exponent
+        if v41 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        pass
+        v42 = v39.value
+        if v42 is None: raise EncFail('missing mandatory Value')
+        a = (a << 16) | (v41 - -128) << 3
+        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if 0 <= v42 < 128: a = (a << 9) | v42
+        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
+        else: a = wi(a, v42)
+        pass
+        pass
+        a <<= 3
         st = 19
     n = 0
     for v in o.tax_costs:
@@ -3350,23 +5939,73 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedCostType(f_amount, f_cost_per_unit), r
 
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_DetailedCostType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_DetailedCostType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedCostType(B, r0)
+    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
+    return DetailedCostType(f_amount, f_cost_per_unit), r
+
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
-    st = 0
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Amount')
-    if o.cost_per_unit is not None:
-        v = o.cost_per_unit
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CostPerUnit')
-    a <<= 1
+    pass
+    v2 = o.amount
+    if v2 is None: raise EncFail('missing mandatory Amount')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    v6 = o.cost_per_unit
+    if v6 is None: raise EncFail('missing mandatory CostPerUnit')
+    if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
+    pass
+    v8 = v6.exponent
+    if v8 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    pass
+    v9 = v6.value
+    if v9 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v8 - -128) << 3
+    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if 0 <= v9 < 128: a = (a << 9) | v9
+    elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
+    else: a = wi(a, v9)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
@@ -3394,27 +6033,59 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DetailedTaxType(f_tax_rule_id, f_amount), r
 
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_DetailedTaxType(B, r0)
+    r -= 8; f_tax_rule_id = (B >> r) & 255
+    if f_tax_rule_id > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
+        else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
+    if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_DetailedTaxType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_DetailedTaxType(B, r0)
+    f_amount = RationalNumberType(i1_exponent, i1_value)
+    return DetailedTaxType(f_tax_rule_id, f_amount), r
+
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
-    st = 0
-    if o.tax_rule_id is not None:
-        v = o.tax_rule_id
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TaxRuleID')
-    if o.amount is not None:
-        v = o.amount
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Amount')
-    a <<= 1
+    pass
+    v2 = o.tax_rule_id
+    if v2 is None: raise EncFail('missing mandatory TaxRuleID')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.amount
+    if v3 is None: raise EncFail('missing mandatory Amount')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
@@ -3428,16 +6099,44 @@ def _d_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerCon
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_SPCPowerControlParameterType(f_spc_primary_device_coil_current_information), r
 
+def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
+    r0 = r
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_WPT_SPCPowerControlParameterType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_WPT_SPCPowerControlParameterType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_SPCPowerControlParameterType(B, r0)
+    f_spc_primary_device_coil_current_information = RationalNumberType(i1_exponent, i1_value)
+    return WPT_SPCPowerControlParameterType(f_spc_primary_device_coil_current_information), r
+
 def _e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: int) -> int:
-    st = 0
-    if o.spc_primary_device_coil_current_information is not None:
-        v = o.spc_primary_device_coil_current_information
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory SPCPrimaryDeviceCoilCurrentInformation')
-    a <<= 1
+    pass
+    v2 = o.spc_primary_device_coil_current_information
+    if v2 is None: raise EncFail('missing mandatory SPCPrimaryDeviceCoilCurrentInformation')
+    if v2.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.exponent
+    if v4 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    pass
+    v5 = v2.value
+    if v5 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v4 - -128) << 3
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
@@ -3458,7 +6157,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearence, r = sl2(B, r, _S128, 6)
+            f_sd_max_ground_clearence, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
@@ -3472,20 +6171,20 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearence, r = sl2(B, r, _S128, 6)
+            f_sd_min_ground_clearence, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
             if f_sd_min_ground_clearence > 65535: raise bad_value(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearence')
     f_evpc_natural_frequency = None
     if k == 4:
         f_evpc_natural_frequency, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCNaturalFrequency')
     f_evpc_device_local_control = None
@@ -3522,60 +6221,176 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container), r
 
+def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 14; c = (B >> r) & 16383
+    if c & 14343: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    f_evpc_max_receivable_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
+    if f_sd_max_ground_clearence > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_sd_max_ground_clearence, r = ru(B, r + 8, f_sd_max_ground_clearence)
+        else: f_sd_max_ground_clearence = (x << 7) | (f_sd_max_ground_clearence & 127)
+    if f_sd_max_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
+    if f_sd_min_ground_clearence > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_sd_min_ground_clearence, r = ru(B, r + 8, f_sd_min_ground_clearence)
+        else: f_sd_min_ground_clearence = (x << 7) | (f_sd_min_ground_clearence & 127)
+    if f_sd_min_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    r -= 8; c = (B >> r) & 255
+    if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    f_evpc_device_local_control = ((c >> 3) & 1) == 1
+    k = _T152[c & 3]
+    f_evpc_natural_frequency = RationalNumberType(i3_exponent, i3_value)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T152[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    return WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container), r
+
 def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.evpc_max_receivable_power is not None:
-        v = o.evpc_max_receivable_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVPCMaxReceivablePower')
-    if o.sd_max_ground_clearence is not None:
-        v = o.sd_max_ground_clearence
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory SDMaxGroundClearence')
-    if o.sd_min_ground_clearence is not None:
-        v = o.sd_min_ground_clearence
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory SDMinGroundClearence')
-    if o.evpc_natural_frequency is not None:
-        v = o.evpc_natural_frequency
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVPCNaturalFrequency')
-    if o.evpc_device_local_control is not None:
-        v = o.evpc_device_local_control
-        a <<= 1
-        a <<= 1
-        a = (a << 1) | BOOL[v]
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory EVPCDeviceLocalControl')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.evpc_max_receivable_power
+    if v7 is None: raise EncFail('missing mandatory EVPCMaxReceivablePower')
+    if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.exponent
+    if v9 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    pass
+    v10 = v7.value
+    if v10 is None: raise EncFail('missing mandatory Value')
+    a = (a << 14) | (v9 - -128) << 3
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    st = 7
+    v11 = o.sd_max_ground_clearence
+    if v11 is None: raise EncFail('missing mandatory SDMaxGroundClearence')
+    a <<= 4
+    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if 0 <= v11 < 128: a = (a << 8) | v11
+    else: a = wu(a, v11)
+    st = 11
+    v12 = o.sd_min_ground_clearence
+    if v12 is None: raise EncFail('missing mandatory SDMinGroundClearence')
+    a <<= 3
+    if v12 > 65535: raise EncFail(f'{v12!r} outside 0..65535')
+    if 0 <= v12 < 128: a = (a << 8) | v12
+    else: a = wu(a, v12)
+    st = 15
+    v13 = o.evpc_natural_frequency
+    if v13 is None: raise EncFail('missing mandatory EVPCNaturalFrequency')
+    if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.exponent
+    if v15 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v15 - -128) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    st = 19
+    v17 = o.evpc_device_local_control
+    if v17 is None: raise EncFail('missing mandatory EVPCDeviceLocalControl')
+    st = 23
+    a = (a << 6) | (BOOL[v17]) << 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -3635,20 +6450,20 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     f_sd_min_output_power = None
     if k == 3:
         f_sd_min_output_power, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinOutputPower')
     f_sd_max_output_power = None
     if k == 4:
         f_sd_max_output_power, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxOutputPower')
     f_sd_max_ground_clearance_support = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearance_support, r = sl2(B, r, _S128, 6)
+            f_sd_max_ground_clearance_support, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
@@ -3662,7 +6477,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearance_support, r = sl2(B, r, _S128, 6)
+            f_sd_min_ground_clearance_support, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
@@ -3681,7 +6496,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     f_pd_max_coil_current = None
     if k == 8:
         f_pd_max_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T99[(B >> r) & 3]
+        r -= 2; k = _T93[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PDMaxCoilCurrent')
     f_sd_manufacturer_specific_data_container = []
@@ -3700,91 +6515,249 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T99[(B >> r) & 3]
+            r -= 2; k = _T93[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container), r
 
+def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 28; c = (B >> r) & 268435455
+    if c & 202274823: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = (c >> 20) & 63
+    if f_response_code >= 40: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_pd_input_power_class = (c >> 15) & 3
+    f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
+    i2_exponent = ((c >> 3) & 255) + -128
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    f_sd_min_output_power = RationalNumberType(i2_exponent, i2_value)
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    f_sd_max_output_power = RationalNumberType(i3_exponent, i3_value)
+    r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
+    if f_sd_max_ground_clearance_support > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_sd_max_ground_clearance_support, r = ru(B, r + 8, f_sd_max_ground_clearance_support)
+        else: f_sd_max_ground_clearance_support = (x << 7) | (f_sd_max_ground_clearance_support & 127)
+    if f_sd_max_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
+    if f_sd_min_ground_clearance_support > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_sd_min_ground_clearance_support, r = ru(B, r + 8, f_sd_min_ground_clearance_support)
+        else: f_sd_min_ground_clearance_support = (x << 7) | (f_sd_min_ground_clearance_support & 127)
+    if f_sd_min_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    i5_exponent = ((c >> 3) & 255) + -128
+    f_pd_min_coil_current = RationalNumberType(i4_exponent, i4_value)
+    r -= 9; i5_value = (B >> r) & 511
+    if i5_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+        else: i5_value = (x << 7) | (i5_value & 127)
+    elif i5_value > 255: i5_value = 255 - i5_value
+    if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    k = _T93[c & 3]
+    f_pd_max_coil_current = RationalNumberType(i5_exponent, i5_value)
+    f_sd_manufacturer_specific_data_container = []
+    n = 0
+    while True:
+        if k == 9:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+            f_sd_manufacturer_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T93[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    return WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container), r
+
 def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.pd_input_power_class is not None:
-        v = o.pd_input_power_class
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 4 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_PowerClassType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory PDInputPowerClass')
-    if o.sd_min_output_power is not None:
-        v = o.sd_min_output_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory SDMinOutputPower')
-    if o.sd_max_output_power is not None:
-        v = o.sd_max_output_power
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory SDMaxOutputPower')
-    if o.sd_max_ground_clearance_support is not None:
-        v = o.sd_max_ground_clearance_support
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory SDMaxGroundClearanceSupport')
-    if o.sd_min_ground_clearance_support is not None:
-        v = o.sd_min_ground_clearance_support
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 27
-    else:
-        raise EncFail('missing mandatory SDMinGroundClearanceSupport')
-    if o.pd_min_coil_current is not None:
-        v = o.pd_min_coil_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 31
-    else:
-        raise EncFail('missing mandatory PDMinCoilCurrent')
-    if o.pd_max_coil_current is not None:
-        v = o.pd_max_coil_current
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 35
-    else:
-        raise EncFail('missing mandatory PDMaxCoilCurrent')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.pd_input_power_class
+    if v8 is None: raise EncFail('missing mandatory PDInputPowerClass')
+    if v8.__class__ is not WPT_PowerClassType and not (v8.__class__ is int and 0 <= v8 < 4): raise EncFail(f'{v8!r} is not a WPT_PowerClassType')
+    st = 11
+    v9 = o.sd_min_output_power
+    if v9 is None: raise EncFail('missing mandatory SDMinOutputPower')
+    if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+    pass
+    v11 = v9.exponent
+    if v11 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+    pass
+    v12 = v9.value
+    if v12 is None: raise EncFail('missing mandatory Value')
+    a = (a << 28) | (v7) << 20 | (v8) << 15 | (v11 - -128) << 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    st = 15
+    v13 = o.sd_max_output_power
+    if v13 is None: raise EncFail('missing mandatory SDMaxOutputPower')
+    if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
+    pass
+    v15 = v13.exponent
+    if v15 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    pass
+    v16 = v13.value
+    if v16 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v15 - -128) << 3
+    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if 0 <= v16 < 128: a = (a << 9) | v16
+    elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
+    else: a = wi(a, v16)
+    pass
+    st = 19
+    v17 = o.sd_max_ground_clearance_support
+    if v17 is None: raise EncFail('missing mandatory SDMaxGroundClearanceSupport')
+    a <<= 4
+    if v17 > 65535: raise EncFail(f'{v17!r} outside 0..65535')
+    if 0 <= v17 < 128: a = (a << 8) | v17
+    else: a = wu(a, v17)
+    st = 23
+    v18 = o.sd_min_ground_clearance_support
+    if v18 is None: raise EncFail('missing mandatory SDMinGroundClearanceSupport')
+    a <<= 3
+    if v18 > 65535: raise EncFail(f'{v18!r} outside 0..65535')
+    if 0 <= v18 < 128: a = (a << 8) | v18
+    else: a = wu(a, v18)
+    st = 27
+    v19 = o.pd_min_coil_current
+    if v19 is None: raise EncFail('missing mandatory PDMinCoilCurrent')
+    if v19.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v19.__class__.__name__}')
+    pass
+    v21 = v19.exponent
+    if v21 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    pass
+    v22 = v19.value
+    if v22 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v21 - -128) << 3
+    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if 0 <= v22 < 128: a = (a << 9) | v22
+    elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
+    else: a = wi(a, v22)
+    pass
+    st = 31
+    v23 = o.pd_max_coil_current
+    if v23 is None: raise EncFail('missing mandatory PDMaxCoilCurrent')
+    if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
+    pass
+    v25 = v23.exponent
+    if v25 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    pass
+    v26 = v23.value
+    if v26 is None: raise EncFail('missing mandatory Value')
+    a = (a << 16) | (v25 - -128) << 3
+    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if 0 <= v26 < 128: a = (a << 9) | v26
+    elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
+    else: a = wi(a, v26)
+    pass
+    st = 35
+    a <<= 2
     n = 0
     for v in o.sd_manufacturer_specific_data_container:
         if n == 0:
@@ -3868,35 +6841,122 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_FinePositioningReqType(f_header, f_ev_processing, f_ev_result_code, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
 
+def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
+    r -= 12; c = (B >> r) & 4095
+    if c & 3300: return _d_WPT_FinePositioningReqType(B, r0)
+    f_ev_processing = (c >> 8) & 3
+    if f_ev_processing >= 3: return _d_WPT_FinePositioningReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_result_code = (c >> 3) & 3
+    if f_ev_result_code >= 3: return _d_WPT_FinePositioningReqType(B, r0)
+    f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+    k = _T49[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningReqType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T49[c & 3]
+        else:
+            r -= 2; c = (B >> r) & 3
+            k = _T50[c & 3]
+    f_wpt_lf_data_package_list = None
+    if k == 4:
+        r -= 25; c = (B >> r) & 33554431
+        if c & 25196548: return _d_WPT_FinePositioningReqType(B, r0)
+        i2_num_packages = (c >> 15) & 255
+        i3_package_index = (c >> 3) & 255
+        k = _T78[c & 3]
+        i3_lf_tx_data = i3_lf_rx_data = None
+        if k == 1:
+            i3_lf_tx_data, r = _f_WPT_LF_TxDataListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        elif k == 2:
+            i3_lf_rx_data, r = _f_WPT_LF_RxDataListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        else:
+            return _d_WPT_FinePositioningReqType(B, r0)
+        if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_FinePositioningReqType(B, r0)
+        k = _T0[c & 1]
+        i2_wpt_lf_data_package = WPT_LF_DataPackageType(i3_package_index, i3_lf_tx_data, i3_lf_rx_data)
+        f_wpt_lf_data_package_list = WPT_LF_DataPackageListType(i2_num_packages, i2_wpt_lf_data_package)
+    if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
+    return WPT_FinePositioningReqType(f_header, f_ev_processing, f_ev_result_code, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+
 def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.ev_result_code is not None:
-        v = o.ev_result_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_EVResultType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVResultCode')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    st = 7
+    v8 = o.ev_result_code
+    if v8 is None: raise EncFail('missing mandatory EVResultCode')
+    if v8.__class__ is not WPT_EVResultType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a WPT_EVResultType')
+    st = 11
+    a = (a << 10) | (v7) << 6 | (v8) << 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -3914,11 +6974,39 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             st = 14
         else:
             st = 15
-    if o.wpt_lf_data_package_list is not None:
-        v = o.wpt_lf_data_package_list
+    v9 = o.wpt_lf_data_package_list
+    if v9 is not None:
         w, c = _C157[st]
         a = (a << w) | c
-        a = _e_WPT_LF_DataPackageListType(v, a)
+        if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.num_packages
+        if v11 is None: raise EncFail('missing mandatory NumPackages')
+        if not 0 <= v11 <= 255: raise EncFail(f'{v11!r} outside 0..255')
+        pass
+        v12 = v9.wpt_lf_data_package
+        if v12 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
+        if v12.__class__ is not WPT_LF_DataPackageType: raise EncFail(f'expected WPT_LF_DataPackageType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.package_index
+        if v14 is None: raise EncFail('missing mandatory PackageIndex')
+        if not 0 <= v14 <= 255: raise EncFail(f'{v14!r} outside 0..255')
+        pass
+        a = (a << 23) | (v11) << 13 | (v14) << 1
+        v15 = v12.lf_tx_data
+        v16 = v12.lf_rx_data
+        if v15 is not None:
+            a <<= 2
+            a = _e_WPT_LF_TxDataListType(v15, a)
+            pass
+        elif v16 is not None:
+            a = (a << 2) | 1
+            a = _e_WPT_LF_RxDataListType(v16, a)
+            pass
+        else:
+            raise EncFail('missing mandatory LF_TxData or LF_RxData')
+        pass
+        a <<= 2
         st = 19
     w, c = _C158[st]
     a = (a << w) | c
@@ -3947,26 +7035,79 @@ def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_DataPackageListType(f_num_packages, f_wpt_lf_data_package), r
 
+def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageListType, int]:
+    r0 = r
+    r -= 25; c = (B >> r) & 33554431
+    if c & 25196548: return _d_WPT_LF_DataPackageListType(B, r0)
+    f_num_packages = (c >> 15) & 255
+    i1_package_index = (c >> 3) & 255
+    k = _T78[c & 3]
+    i1_lf_tx_data = i1_lf_rx_data = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
+        i2_wpt_lf_tx_data_list, r = _f_WPT_LF_TxDataType(B, r)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_LF_DataPackageListType(B, r0)
+        k = _T0[c & 1]
+        i1_lf_tx_data = WPT_LF_TxDataListType(i2_wpt_lf_tx_data_list)
+    elif k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
+        i3_wpt_lf_rx_data_list, r = _f_WPT_LF_RxDataType(B, r)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_LF_DataPackageListType(B, r0)
+        k = _T0[c & 1]
+        i1_lf_rx_data = WPT_LF_RxDataListType(i3_wpt_lf_rx_data_list)
+    else:
+        return _d_WPT_LF_DataPackageListType(B, r0)
+    if k != -1: return _d_WPT_LF_DataPackageListType(B, r0)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
+    f_wpt_lf_data_package = WPT_LF_DataPackageType(i1_package_index, i1_lf_tx_data, i1_lf_rx_data)
+    return WPT_LF_DataPackageListType(f_num_packages, f_wpt_lf_data_package), r
+
 def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
-    st = 0
-    if o.num_packages is not None:
-        v = o.num_packages
+    pass
+    v2 = o.num_packages
+    if v2 is None: raise EncFail('missing mandatory NumPackages')
+    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    pass
+    v3 = o.wpt_lf_data_package
+    if v3 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
+    if v3.__class__ is not WPT_LF_DataPackageType: raise EncFail(f'expected WPT_LF_DataPackageType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.package_index
+    if v5 is None: raise EncFail('missing mandatory PackageIndex')
+    if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+    pass
+    a = (a << 23) | (v2) << 13 | (v5) << 1
+    v6 = v3.lf_tx_data
+    v7 = v3.lf_rx_data
+    if v6 is not None:
+        if v6.__class__ is not WPT_LF_TxDataListType: raise EncFail(f'expected WPT_LF_TxDataListType, got {v6.__class__.__name__}')
+        pass
+        v9 = v6.wpt_lf_tx_data_list
+        if v9 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
+        a <<= 3
+        a = _e_WPT_LF_TxDataType(v9, a)
+        pass
         a <<= 1
+        pass
+    elif v7 is not None:
+        if v7.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v7.__class__.__name__}')
+        pass
+        v11 = v7.wpt_lf_rx_data_list
+        if v11 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+        a = (a << 3) | 2
+        a = _e_WPT_LF_RxDataType(v11, a)
+        pass
         a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 3
+        pass
     else:
-        raise EncFail('missing mandatory NumPackages')
-    if o.wpt_lf_data_package is not None:
-        v = o.wpt_lf_data_package
-        a <<= 1
-        a = _e_WPT_LF_DataPackageType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory WPT_LF_DataPackage')
-    a <<= 1
+        raise EncFail('missing mandatory LF_TxData or LF_RxData')
+    pass
+    a <<= 2
     return a
 
 def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int]:
@@ -3995,28 +7136,105 @@ def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_DataPackageType(f_package_index, f_lf_tx_data, f_lf_rx_data), r
 
-def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
-    st = 0
-    if o.package_index is not None:
-        v = o.package_index
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 3
+def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int]:
+    r0 = r
+    r -= 13; c = (B >> r) & 8191
+    if c & 6148: return _d_WPT_LF_DataPackageType(B, r0)
+    f_package_index = (c >> 3) & 255
+    k = _T78[c & 3]
+    f_lf_tx_data = f_lf_rx_data = None
+    if k == 1:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 8; i2_tx_identifier = (B >> r) & 255
+        if i2_tx_identifier > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
+            else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
+        if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_WPT_LF_DataPackageType(B, r0)
+        i2_eirp, r = _f_RationalNumberType(B, r)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_LF_DataPackageType(B, r0)
+        k = _T0[c & 1]
+        i1_wpt_lf_tx_data_list = WPT_LF_TxDataType(i2_tx_identifier, i2_eirp)
+        f_lf_tx_data = WPT_LF_TxDataListType(i1_wpt_lf_tx_data_list)
+    elif k == 2:
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 8; i4_rx_identifier = (B >> r) & 255
+        if i4_rx_identifier > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_rx_identifier, r = ru(B, r + 8, i4_rx_identifier)
+            else: i4_rx_identifier = (x << 7) | (i4_rx_identifier & 127)
+        if i4_rx_identifier < 1 or i4_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 3: return _d_WPT_LF_DataPackageType(B, r0)
+        i4_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_WPT_LF_DataPackageType(B, r0)
+        k = _T0[c & 1]
+        i3_wpt_lf_rx_data_list = WPT_LF_RxDataType(i4_rx_identifier, i4_rssi_data)
+        f_lf_rx_data = WPT_LF_RxDataListType(i3_wpt_lf_rx_data_list)
     else:
-        raise EncFail('missing mandatory PackageIndex')
-    if o.lf_tx_data is not None:
-        v = o.lf_tx_data
+        return _d_WPT_LF_DataPackageType(B, r0)
+    if k != -1: return _d_WPT_LF_DataPackageType(B, r0)
+    return WPT_LF_DataPackageType(f_package_index, f_lf_tx_data, f_lf_rx_data), r
+
+def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
+    pass
+    v2 = o.package_index
+    if v2 is None: raise EncFail('missing mandatory PackageIndex')
+    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    pass
+    a = (a << 11) | (v2) << 1
+    v3 = o.lf_tx_data
+    v4 = o.lf_rx_data
+    if v3 is not None:
+        if v3.__class__ is not WPT_LF_TxDataListType: raise EncFail(f'expected WPT_LF_TxDataListType, got {v3.__class__.__name__}')
+        pass
+        v6 = v3.wpt_lf_tx_data_list
+        if v6 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
+        if v6.__class__ is not WPT_LF_TxDataType: raise EncFail(f'expected WPT_LF_TxDataType, got {v6.__class__.__name__}')
+        pass
+        v8 = v6.tx_identifier
+        if v8 is None: raise EncFail('missing mandatory TxIdentifier')
+        a <<= 5
+        if v8 < 1 or v8 > 4294967295: raise EncFail(f'{v8!r} outside 1..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
+        pass
+        v9 = v6.eirp
+        if v9 is None: raise EncFail('missing mandatory EIRP')
         a <<= 2
-        a = _e_WPT_LF_TxDataListType(v, a)
-        st = 7
-    elif o.lf_rx_data is not None:
-        v = o.lf_rx_data
-        a = (a << 2) | 1
-        a = _e_WPT_LF_RxDataListType(v, a)
-        st = 7
+        a = _e_RationalNumberType(v9, a)
+        pass
+        pass
+        a <<= 2
+        pass
+    elif v4 is not None:
+        if v4.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v4.__class__.__name__}')
+        pass
+        v11 = v4.wpt_lf_rx_data_list
+        if v11 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+        if v11.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v11.__class__.__name__}')
+        pass
+        v13 = v11.rx_identifier
+        if v13 is None: raise EncFail('missing mandatory RxIdentifier')
+        a = (a << 5) | 8
+        if v13 < 1 or v13 > 4294967295: raise EncFail(f'{v13!r} outside 1..4294967295')
+        if 0 <= v13 < 128: a = (a << 8) | v13
+        else: a = wu(a, v13)
+        pass
+        v14 = v11.rssi_data
+        if v14 is None: raise EncFail('missing mandatory RSSIData')
+        a <<= 2
+        a = _e_WPT_LF_RxRSSIListType(v14, a)
+        pass
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory LF_TxData or LF_RxData')
     a <<= 1
@@ -4033,16 +7251,65 @@ def _d_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_TxDataListType(f_wpt_lf_tx_data_list), r
 
+def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_TxDataListType(B, r0)
+    r -= 8; i1_tx_identifier = (B >> r) & 255
+    if i1_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_tx_identifier, r = ru(B, r + 8, i1_tx_identifier)
+        else: i1_tx_identifier = (x << 7) | (i1_tx_identifier & 127)
+    if i1_tx_identifier < 1 or i1_tx_identifier > 4294967295: return _d_WPT_LF_TxDataListType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_TxDataListType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_TxDataListType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_WPT_LF_TxDataListType(B, r0)
+    i1_eirp = RationalNumberType(i2_exponent, i2_value)
+    f_wpt_lf_tx_data_list = WPT_LF_TxDataType(i1_tx_identifier, i1_eirp)
+    return WPT_LF_TxDataListType(f_wpt_lf_tx_data_list), r
+
 def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
-    st = 0
-    if o.wpt_lf_tx_data_list is not None:
-        v = o.wpt_lf_tx_data_list
-        a <<= 1
-        a = _e_WPT_LF_TxDataType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory WPT_LF_TxDataList')
-    a <<= 1
+    pass
+    v2 = o.wpt_lf_tx_data_list
+    if v2 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
+    if v2.__class__ is not WPT_LF_TxDataType: raise EncFail(f'expected WPT_LF_TxDataType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.tx_identifier
+    if v4 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 3
+    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = v2.eirp
+    if v5 is None: raise EncFail('missing mandatory EIRP')
+    if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+    pass
+    v7 = v5.exponent
+    if v7 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    pass
+    v8 = v5.value
+    if v8 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v7 - -128) << 3
+    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if 0 <= v8 < 128: a = (a << 9) | v8
+    elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+    else: a = wi(a, v8)
+    pass
+    pass
+    pass
+    a <<= 4
     return a
 
 def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
@@ -4070,27 +7337,59 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_TxDataType(f_tx_identifier, f_eirp), r
 
+def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_LF_TxDataType(B, r0)
+    r -= 8; f_tx_identifier = (B >> r) & 255
+    if f_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tx_identifier, r = ru(B, r + 8, f_tx_identifier)
+        else: f_tx_identifier = (x << 7) | (f_tx_identifier & 127)
+    if f_tx_identifier < 1 or f_tx_identifier > 4294967295: return _d_WPT_LF_TxDataType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_TxDataType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TxDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_TxDataType(B, r0)
+    f_eirp = RationalNumberType(i1_exponent, i1_value)
+    return WPT_LF_TxDataType(f_tx_identifier, f_eirp), r
+
 def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
-    st = 0
-    if o.tx_identifier is not None:
-        v = o.tx_identifier
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TxIdentifier')
-    if o.eirp is not None:
-        v = o.eirp
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory EIRP')
-    a <<= 1
+    pass
+    v2 = o.tx_identifier
+    if v2 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.eirp
+    if v3 is None: raise EncFail('missing mandatory EIRP')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int]:
@@ -4104,16 +7403,50 @@ def _d_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_RxDataListType(f_wpt_lf_rx_data_list), r
 
+def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
+    r -= 8; i1_rx_identifier = (B >> r) & 255
+    if i1_rx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_rx_identifier, r = ru(B, r + 8, i1_rx_identifier)
+        else: i1_rx_identifier = (x << 7) | (i1_rx_identifier & 127)
+    if i1_rx_identifier < 1 or i1_rx_identifier > 4294967295: return _d_WPT_LF_RxDataListType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
+    i2_rssi_data_list, r = _f_WPT_LF_RxRSSIType(B, r)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
+    i1_rssi_data = WPT_LF_RxRSSIListType(i2_rssi_data_list)
+    f_wpt_lf_rx_data_list = WPT_LF_RxDataType(i1_rx_identifier, i1_rssi_data)
+    return WPT_LF_RxDataListType(f_wpt_lf_rx_data_list), r
+
 def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
-    st = 0
-    if o.wpt_lf_rx_data_list is not None:
-        v = o.wpt_lf_rx_data_list
-        a <<= 1
-        a = _e_WPT_LF_RxDataType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory WPT_LF_RxDataList')
-    a <<= 1
+    pass
+    v2 = o.wpt_lf_rx_data_list
+    if v2 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+    if v2.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.rx_identifier
+    if v4 is None: raise EncFail('missing mandatory RxIdentifier')
+    a <<= 3
+    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = v2.rssi_data
+    if v5 is None: raise EncFail('missing mandatory RSSIData')
+    if v5.__class__ is not WPT_LF_RxRSSIListType: raise EncFail(f'expected WPT_LF_RxRSSIListType, got {v5.__class__.__name__}')
+    pass
+    v7 = v5.rssi_data_list
+    if v7 is None: raise EncFail('missing mandatory RSSIDataList')
+    a <<= 3
+    a = _e_WPT_LF_RxRSSIType(v7, a)
+    pass
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
@@ -4141,27 +7474,65 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_RxDataType(f_rx_identifier, f_rssi_data), r
 
+def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_LF_RxDataType(B, r0)
+    r -= 8; f_rx_identifier = (B >> r) & 255
+    if f_rx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_rx_identifier, r = ru(B, r + 8, f_rx_identifier)
+        else: f_rx_identifier = (x << 7) | (f_rx_identifier & 127)
+    if f_rx_identifier < 1 or f_rx_identifier > 4294967295: return _d_WPT_LF_RxDataType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 31: return _d_WPT_LF_RxDataType(B, r0)
+    r -= 8; i2_tx_identifier = (B >> r) & 255
+    if i2_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
+        else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
+    if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_RxDataType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_LF_RxDataType(B, r0)
+    i2_rssi, r = _f_RationalNumberType(B, r)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxDataType(B, r0)
+    i1_rssi_data_list = WPT_LF_RxRSSIType(i2_tx_identifier, i2_rssi)
+    f_rssi_data = WPT_LF_RxRSSIListType(i1_rssi_data_list)
+    return WPT_LF_RxDataType(f_rx_identifier, f_rssi_data), r
+
 def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
-    st = 0
-    if o.rx_identifier is not None:
-        v = o.rx_identifier
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory RxIdentifier')
-    if o.rssi_data is not None:
-        v = o.rssi_data
-        a <<= 1
-        a = _e_WPT_LF_RxRSSIListType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory RSSIData')
-    a <<= 1
+    pass
+    v2 = o.rx_identifier
+    if v2 is None: raise EncFail('missing mandatory RxIdentifier')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.rssi_data
+    if v3 is None: raise EncFail('missing mandatory RSSIData')
+    if v3.__class__ is not WPT_LF_RxRSSIListType: raise EncFail(f'expected WPT_LF_RxRSSIListType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.rssi_data_list
+    if v5 is None: raise EncFail('missing mandatory RSSIDataList')
+    if v5.__class__ is not WPT_LF_RxRSSIType: raise EncFail(f'expected WPT_LF_RxRSSIType, got {v5.__class__.__name__}')
+    pass
+    v7 = v5.tx_identifier
+    if v7 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 5
+    if v7 < 1 or v7 > 4294967295: raise EncFail(f'{v7!r} outside 1..4294967295')
+    if 0 <= v7 < 128: a = (a << 8) | v7
+    else: a = wu(a, v7)
+    pass
+    v8 = v5.rssi
+    if v8 is None: raise EncFail('missing mandatory RSSI')
+    a <<= 2
+    a = _e_RationalNumberType(v8, a)
+    pass
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int]:
@@ -4175,16 +7546,65 @@ def _d_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_RxRSSIListType(f_rssi_data_list), r
 
+def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxRSSIListType(B, r0)
+    r -= 8; i1_tx_identifier = (B >> r) & 255
+    if i1_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_tx_identifier, r = ru(B, r + 8, i1_tx_identifier)
+        else: i1_tx_identifier = (x << 7) | (i1_tx_identifier & 127)
+    if i1_tx_identifier < 1 or i1_tx_identifier > 4294967295: return _d_WPT_LF_RxRSSIListType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_RxRSSIListType(B, r0)
+    i2_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i2_value = (B >> r) & 511
+    if i2_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+        else: i2_value = (x << 7) | (i2_value & 127)
+    elif i2_value > 255: i2_value = 255 - i2_value
+    if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_RxRSSIListType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_WPT_LF_RxRSSIListType(B, r0)
+    i1_rssi = RationalNumberType(i2_exponent, i2_value)
+    f_rssi_data_list = WPT_LF_RxRSSIType(i1_tx_identifier, i1_rssi)
+    return WPT_LF_RxRSSIListType(f_rssi_data_list), r
+
 def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
-    st = 0
-    if o.rssi_data_list is not None:
-        v = o.rssi_data_list
-        a <<= 1
-        a = _e_WPT_LF_RxRSSIType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory RSSIDataList')
-    a <<= 1
+    pass
+    v2 = o.rssi_data_list
+    if v2 is None: raise EncFail('missing mandatory RSSIDataList')
+    if v2.__class__ is not WPT_LF_RxRSSIType: raise EncFail(f'expected WPT_LF_RxRSSIType, got {v2.__class__.__name__}')
+    pass
+    v4 = v2.tx_identifier
+    if v4 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 3
+    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    pass
+    v5 = v2.rssi
+    if v5 is None: raise EncFail('missing mandatory RSSI')
+    if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
+    pass
+    v7 = v5.exponent
+    if v7 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    pass
+    v8 = v5.value
+    if v8 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v7 - -128) << 3
+    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if 0 <= v8 < 128: a = (a << 9) | v8
+    elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
+    else: a = wi(a, v8)
+    pass
+    pass
+    pass
+    a <<= 4
     return a
 
 def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
@@ -4212,27 +7632,59 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_RxRSSIType(f_tx_identifier, f_rssi), r
 
+def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_LF_RxRSSIType(B, r0)
+    r -= 8; f_tx_identifier = (B >> r) & 255
+    if f_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tx_identifier, r = ru(B, r + 8, f_tx_identifier)
+        else: f_tx_identifier = (x << 7) | (f_tx_identifier & 127)
+    if f_tx_identifier < 1 or f_tx_identifier > 4294967295: return _d_WPT_LF_RxRSSIType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_RxRSSIType(B, r0)
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_RxRSSIType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_LF_RxRSSIType(B, r0)
+    f_rssi = RationalNumberType(i1_exponent, i1_value)
+    return WPT_LF_RxRSSIType(f_tx_identifier, f_rssi), r
+
 def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
-    st = 0
-    if o.tx_identifier is not None:
-        v = o.tx_identifier
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TxIdentifier')
-    if o.rssi is not None:
-        v = o.rssi
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory RSSI')
-    a <<= 1
+    pass
+    v2 = o.tx_identifier
+    if v2 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.rssi
+    if v3 is None: raise EncFail('missing mandatory RSSI')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int]:
@@ -4297,35 +7749,122 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_FinePositioningResType(f_header, f_response_code, f_evse_processing, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
 
+def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_FinePositioningResType(B, r0)
+    r -= 16; c = (B >> r) & 65535
+    if c & 49380: return _d_WPT_FinePositioningResType(B, r0)
+    f_response_code = (c >> 8) & 63
+    if f_response_code >= 40: return _d_WPT_FinePositioningResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 3) & 3
+    if f_evse_processing >= 3: return _d_WPT_FinePositioningResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    k = _T49[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningResType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T49[c & 3]
+        else:
+            r -= 2; c = (B >> r) & 3
+            k = _T50[c & 3]
+    f_wpt_lf_data_package_list = None
+    if k == 4:
+        r -= 25; c = (B >> r) & 33554431
+        if c & 25196548: return _d_WPT_FinePositioningResType(B, r0)
+        i2_num_packages = (c >> 15) & 255
+        i3_package_index = (c >> 3) & 255
+        k = _T78[c & 3]
+        i3_lf_tx_data = i3_lf_rx_data = None
+        if k == 1:
+            i3_lf_tx_data, r = _f_WPT_LF_TxDataListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        elif k == 2:
+            i3_lf_rx_data, r = _f_WPT_LF_RxDataListType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        else:
+            return _d_WPT_FinePositioningResType(B, r0)
+        if k != -1: return _d_WPT_FinePositioningResType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_FinePositioningResType(B, r0)
+        k = _T0[c & 1]
+        i2_wpt_lf_data_package = WPT_LF_DataPackageType(i3_package_index, i3_lf_tx_data, i3_lf_rx_data)
+        f_wpt_lf_data_package_list = WPT_LF_DataPackageListType(i2_num_packages, i2_wpt_lf_data_package)
+    if k != -1: return _d_WPT_FinePositioningResType(B, r0)
+    return WPT_FinePositioningResType(f_header, f_response_code, f_evse_processing, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+
 def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    st = 11
+    a = (a << 14) | (v7) << 6 | (v8) << 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -4343,11 +7882,39 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             st = 14
         else:
             st = 15
-    if o.wpt_lf_data_package_list is not None:
-        v = o.wpt_lf_data_package_list
+    v9 = o.wpt_lf_data_package_list
+    if v9 is not None:
         w, c = _C157[st]
         a = (a << w) | c
-        a = _e_WPT_LF_DataPackageListType(v, a)
+        if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.num_packages
+        if v11 is None: raise EncFail('missing mandatory NumPackages')
+        if not 0 <= v11 <= 255: raise EncFail(f'{v11!r} outside 0..255')
+        pass
+        v12 = v9.wpt_lf_data_package
+        if v12 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
+        if v12.__class__ is not WPT_LF_DataPackageType: raise EncFail(f'expected WPT_LF_DataPackageType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.package_index
+        if v14 is None: raise EncFail('missing mandatory PackageIndex')
+        if not 0 <= v14 <= 255: raise EncFail(f'{v14!r} outside 0..255')
+        pass
+        a = (a << 23) | (v11) << 13 | (v14) << 1
+        v15 = v12.lf_tx_data
+        v16 = v12.lf_rx_data
+        if v15 is not None:
+            a <<= 2
+            a = _e_WPT_LF_TxDataListType(v15, a)
+            pass
+        elif v16 is not None:
+            a = (a << 2) | 1
+            a = _e_WPT_LF_RxDataListType(v16, a)
+            pass
+        else:
+            raise EncFail('missing mandatory LF_TxData or LF_RxData')
+        pass
+        a <<= 2
         st = 19
     w, c = _C158[st]
     a = (a << w) | c
@@ -4384,27 +7951,27 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     f_ev_device_pairing_method_list = None
     if k == 3:
         f_ev_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDevicePairingMethodList')
     f_ev_device_alignment_check_method_list = None
     if k == 4:
         f_ev_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S128, 6)
+            f_natural_offset, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T125[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -4423,9 +7990,9 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T136[(B >> r) & 3]
+            r -= 2; k = _T125[(B >> r) & 3]
         else:
-            r -= 2; k = _T137[(B >> r) & 3]
+            r -= 2; k = _T126[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -4433,57 +8000,149 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
 
+def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 51: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    f_ev_processing = (c >> 2) & 3
+    if f_ev_processing >= 3: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_ev_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    f_ev_device_pairing_method_list, r = _f_WPT_PairingMethodListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    f_ev_device_alignment_check_method_list, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 8; f_natural_offset = (B >> r) & 255
+    if f_natural_offset > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+        else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
+    if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    k = _T125[c & 3]
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T125[c & 3]
+        else:
+            r -= 2; c = (B >> r) & 3
+            k = _T126[c & 3]
+    f_lf_system_setup_data = None
+    if k == 7:
+        r -= 2; c = (B >> r) & 3
+        k = _T29[c & 3]
+        i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
+        if k == 0:
+            i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        elif k == 1:
+            i2_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        else:
+            return _d_WPT_FinePositioningSetupReqType(B, r0)
+        if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+        f_lf_system_setup_data = WPT_LF_SystemSetupDataType(i2_lf_transmitter_setup_data, i2_lf_receiver_setup_data)
+    if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    return WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+
 def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.ev_device_fine_positioning_method_list is not None:
-        v = o.ev_device_fine_positioning_method_list
-        a <<= 1
-        a = _e_WPT_FinePositioningMethodListType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVDeviceFinePositioningMethodList')
-    if o.ev_device_pairing_method_list is not None:
-        v = o.ev_device_pairing_method_list
-        a <<= 1
-        a = _e_WPT_PairingMethodListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVDevicePairingMethodList')
-    if o.ev_device_alignment_check_method_list is not None:
-        v = o.ev_device_alignment_check_method_list
-        a <<= 1
-        a = _e_WPT_AlignmentCheckMethodListType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory EVDeviceAlignmentCheckMethodList')
-    if o.natural_offset is not None:
-        v = o.natural_offset
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory NaturalOffset')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    st = 7
+    v8 = o.ev_device_fine_positioning_method_list
+    if v8 is None: raise EncFail('missing mandatory EVDeviceFinePositioningMethodList')
+    a = (a << 6) | (v7) << 2
+    a = _e_WPT_FinePositioningMethodListType(v8, a)
+    st = 11
+    v9 = o.ev_device_pairing_method_list
+    if v9 is None: raise EncFail('missing mandatory EVDevicePairingMethodList')
+    a <<= 1
+    a = _e_WPT_PairingMethodListType(v9, a)
+    st = 15
+    v10 = o.ev_device_alignment_check_method_list
+    if v10 is None: raise EncFail('missing mandatory EVDeviceAlignmentCheckMethodList')
+    a <<= 1
+    a = _e_WPT_AlignmentCheckMethodListType(v10, a)
+    st = 19
+    v11 = o.natural_offset
+    if v11 is None: raise EncFail('missing mandatory NaturalOffset')
+    a <<= 2
+    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if 0 <= v11 < 128: a = (a << 8) | v11
+    else: a = wu(a, v11)
+    st = 23
+    a <<= 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -4501,11 +8160,25 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
             st = 26
         else:
             st = 27
-    if o.lf_system_setup_data is not None:
-        v = o.lf_system_setup_data
+    v12 = o.lf_system_setup_data
+    if v12 is not None:
         w, c = _C160[st]
         a = (a << w) | c
-        a = _e_WPT_LF_SystemSetupDataType(v, a)
+        if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.lf_transmitter_setup_data
+        v15 = v12.lf_receiver_setup_data
+        if v14 is not None:
+            a <<= 2
+            a = _e_WPT_LF_TransmitterDataType(v14, a)
+            pass
+        elif v15 is not None:
+            a = (a << 2) | 1
+            a = _e_WPT_LF_ReceiverDataType(v15, a)
+            pass
+        else:
+            raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
+        a <<= 1
         st = 31
     w, c = _C161[st]
     a = (a << w) | c
@@ -4538,6 +8211,33 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_FinePositioningMethodListType(f_wpt_fine_positioning_method), r
 
+def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositioningMethodListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_wpt_fine_positioning_method = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 5; c = (B >> r) & 31
+            if c & 17: return _d_WPT_FinePositioningMethodListType(B, r0)
+            v = (c >> 1) & 7
+            if v >= 5: return _d_WPT_FinePositioningMethodListType(B, r0)
+            v = _E_WPT_FinePositioningMethodType[v]
+            f_wpt_fine_positioning_method.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T24[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if n < 1: return _d_WPT_FinePositioningMethodListType(B, r0)
+    if k != -1: return _d_WPT_FinePositioningMethodListType(B, r0)
+    return WPT_FinePositioningMethodListType(f_wpt_fine_positioning_method), r
+
 def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a: int) -> int:
     st = 0
     n = 0
@@ -4548,10 +8248,8 @@ def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a
             a <<= 2
         else:
             raise EncFail('more than 8 WPT_FinePositioningMethod elements')
-        a <<= 1
-        if not 0 <= v < 5 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_FinePositioningMethodType')
-        a = (a << 3) | v
-        a <<= 1
+        if v.__class__ is not WPT_FinePositioningMethodType and not (v.__class__ is int and 0 <= v < 5): raise EncFail(f'{v!r} is not a WPT_FinePositioningMethodType')
+        a = (a << 5) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 WPT_FinePositioningMethod required, got {}'.format(n))
     if True:
@@ -4590,6 +8288,33 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_PairingMethodListType(f_wpt_pairing_method), r
 
+def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_wpt_pairing_method = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 5; c = (B >> r) & 31
+            if c & 17: return _d_WPT_PairingMethodListType(B, r0)
+            v = (c >> 1) & 7
+            if v >= 6: return _d_WPT_PairingMethodListType(B, r0)
+            v = _E_WPT_PairingMethodType[v]
+            f_wpt_pairing_method.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T24[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if n < 1: return _d_WPT_PairingMethodListType(B, r0)
+    if k != -1: return _d_WPT_PairingMethodListType(B, r0)
+    return WPT_PairingMethodListType(f_wpt_pairing_method), r
+
 def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
     st = 0
     n = 0
@@ -4600,10 +8325,8 @@ def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
             a <<= 2
         else:
             raise EncFail('more than 8 WPT_PairingMethod elements')
-        a <<= 1
-        if not 0 <= v < 6 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_PairingMethodType')
-        a = (a << 3) | v
-        a <<= 1
+        if v.__class__ is not WPT_PairingMethodType and not (v.__class__ is int and 0 <= v < 6): raise EncFail(f'{v!r} is not a WPT_PairingMethodType')
+        a = (a << 5) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 WPT_PairingMethod required, got {}'.format(n))
     if True:
@@ -4642,6 +8365,33 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_AlignmentCheckMethodListType(f_wpt_alignment_check_method), r
 
+def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCheckMethodListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_wpt_alignment_check_method = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 4; c = (B >> r) & 15
+            if c & 9: return _d_WPT_AlignmentCheckMethodListType(B, r0)
+            v = (c >> 1) & 3
+            if v >= 3: return _d_WPT_AlignmentCheckMethodListType(B, r0)
+            v = _E_WPT_AlignmentCheckMethodType[v]
+            f_wpt_alignment_check_method.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T24[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if n < 1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
+    if k != -1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
+    return WPT_AlignmentCheckMethodListType(f_wpt_alignment_check_method), r
+
 def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: int) -> int:
     st = 0
     n = 0
@@ -4652,10 +8402,8 @@ def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: 
             a <<= 2
         else:
             raise EncFail('more than 8 WPT_AlignmentCheckMethod elements')
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_AlignmentCheckMethodType')
-        a = (a << 2) | v
-        a <<= 1
+        if v.__class__ is not WPT_AlignmentCheckMethodType and not (v.__class__ is int and 0 <= v < 3): raise EncFail(f'{v!r} is not a WPT_AlignmentCheckMethodType')
+        a = (a << 4) | (v) << 1
         n += 1
     if n < 1: raise EncFail('at least 1 WPT_AlignmentCheckMethod required, got {}'.format(n))
     if True:
@@ -4681,18 +8429,36 @@ def _d_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDat
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_SystemSetupDataType(f_lf_transmitter_setup_data, f_lf_receiver_setup_data), r
 
+def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_lf_transmitter_setup_data = f_lf_receiver_setup_data = None
+    if k == 0:
+        f_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    elif k == 1:
+        f_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    else:
+        return _d_WPT_LF_SystemSetupDataType(B, r0)
+    if k != -1: return _d_WPT_LF_SystemSetupDataType(B, r0)
+    return WPT_LF_SystemSetupDataType(f_lf_transmitter_setup_data, f_lf_receiver_setup_data), r
+
 def _e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
-    st = 0
-    if o.lf_transmitter_setup_data is not None:
-        v = o.lf_transmitter_setup_data
+    pass
+    v2 = o.lf_transmitter_setup_data
+    v3 = o.lf_receiver_setup_data
+    if v2 is not None:
         a <<= 2
-        a = _e_WPT_LF_TransmitterDataType(v, a)
-        st = 3
-    elif o.lf_receiver_setup_data is not None:
-        v = o.lf_receiver_setup_data
+        a = _e_WPT_LF_TransmitterDataType(v2, a)
+        pass
+    elif v3 is not None:
         a = (a << 2) | 1
-        a = _e_WPT_LF_ReceiverDataType(v, a)
-        st = 3
+        a = _e_WPT_LF_ReceiverDataType(v3, a)
+        pass
     else:
         raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
     a <<= 1
@@ -4741,25 +8507,147 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_TransmitterDataType(f_number_of_transmitters, f_signal_frequency, f_tx_spec_data, f_tx_package_spec_data), r
 
+def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDataType, int]:
+    r0 = r
+    r -= 25; c = (B >> r) & 33554431
+    if c & 25196551: return _d_WPT_LF_TransmitterDataType(B, r0)
+    f_number_of_transmitters = (c >> 15) & 255
+    i1_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i1_value = (B >> r) & 511
+    if i1_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
+        else: i1_value = (x << 7) | (i1_value & 127)
+    elif i1_value > 255: i1_value = 255 - i1_value
+    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 6: return _d_WPT_LF_TransmitterDataType(B, r0)
+    k = _T48[c & 1]
+    f_signal_frequency = RationalNumberType(i1_exponent, i1_value)
+    f_tx_spec_data = []
+    n = 0
+    while True:
+        if k == 2:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 8; i2_tx_rx_identifier = (B >> r) & 255
+            if i2_tx_rx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_tx_rx_identifier, r = ru(B, r + 8, i2_tx_rx_identifier)
+                else: i2_tx_rx_identifier = (x << 7) | (i2_tx_rx_identifier & 127)
+            if i2_tx_rx_identifier < 1 or i2_tx_rx_identifier > 4294967295: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 15: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 9; i3_coord_x = (B >> r) & 511
+            if i3_coord_x & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
+                else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
+            elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
+            if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 9; i3_coord_y = (B >> r) & 511
+            if i3_coord_y & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
+                else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
+            elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
+            if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 9; i3_coord_z = (B >> r) & 511
+            if i3_coord_z & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
+                else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
+            elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
+            if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 31: return _d_WPT_LF_TransmitterDataType(B, r0)
+            i2_tx_rx_position = WPT_CoordinateXYZType(i3_coord_x, i3_coord_y, i3_coord_z)
+            r -= 9; i4_coord_x = (B >> r) & 511
+            if i4_coord_x & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_coord_x, r = ri(B, r + 8, i4_coord_x)
+                elif i4_coord_x & 256: i4_coord_x = -((x << 7) | (i4_coord_x & 127)) - 1
+                else: i4_coord_x = (x << 7) | (i4_coord_x & 127)
+            elif i4_coord_x > 255: i4_coord_x = 255 - i4_coord_x
+            if i4_coord_x < -32768 or i4_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 9; i4_coord_y = (B >> r) & 511
+            if i4_coord_y & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_coord_y, r = ri(B, r + 8, i4_coord_y)
+                elif i4_coord_y & 256: i4_coord_y = -((x << 7) | (i4_coord_y & 127)) - 1
+                else: i4_coord_y = (x << 7) | (i4_coord_y & 127)
+            elif i4_coord_y > 255: i4_coord_y = 255 - i4_coord_y
+            if i4_coord_y < -32768 or i4_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 9; i4_coord_z = (B >> r) & 511
+            if i4_coord_z & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i4_coord_z, r = ri(B, r + 8, i4_coord_z)
+                elif i4_coord_z & 256: i4_coord_z = -((x << 7) | (i4_coord_z & 127)) - 1
+                else: i4_coord_z = (x << 7) | (i4_coord_z & 127)
+            elif i4_coord_z > 255: i4_coord_z = 255 - i4_coord_z
+            if i4_coord_z < -32768 or i4_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
+            i2_tx_rx_orientation = WPT_CoordinateXYZType(i4_coord_x, i4_coord_y, i4_coord_z)
+            v = WPT_TxRxSpecDataType(i2_tx_rx_identifier, i2_tx_rx_position, i2_tx_rx_orientation)
+            f_tx_spec_data.append(v)
+        else:
+            break
+        n += 1
+        if n < 2:
+            r -= 1; c = (B >> r) & 1
+            k = _T48[c & 1]
+        elif n < 255:
+            r -= 2; c = (B >> r) & 3
+            k = _T166[c & 3]
+        else:
+            r -= 2; c = (B >> r) & 3
+            k = _T55[c & 3]
+    if n < 2: return _d_WPT_LF_TransmitterDataType(B, r0)
+    f_tx_package_spec_data = None
+    if k == 3:
+        f_tx_package_spec_data, r = _f_WPT_TxRxPackageSpecDataType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_LF_TransmitterDataType(B, r0)
+    return WPT_LF_TransmitterDataType(f_number_of_transmitters, f_signal_frequency, f_tx_spec_data, f_tx_package_spec_data), r
+
 def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     st = 0
-    if o.number_of_transmitters is not None:
-        v = o.number_of_transmitters
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NumberOfTransmitters')
-    if o.signal_frequency is not None:
-        v = o.signal_frequency
-        a <<= 1
-        a = _e_RationalNumberType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignalFrequency')
+    v2 = o.number_of_transmitters
+    if v2 is None: raise EncFail('missing mandatory NumberOfTransmitters')
+    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    st = 3
+    v3 = o.signal_frequency
+    if v3 is None: raise EncFail('missing mandatory SignalFrequency')
+    if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.exponent
+    if v5 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    pass
+    v6 = v3.value
+    if v6 is None: raise EncFail('missing mandatory Value')
+    a = (a << 25) | (v2) << 15 | (v5 - -128) << 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    st = 7
+    a <<= 2
     n = 0
     for v in o.tx_spec_data:
         if n == 0:
@@ -4778,11 +8666,11 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
             st = 10
         else:
             st = 11
-    if o.tx_package_spec_data is not None:
-        v = o.tx_package_spec_data
+    v7 = o.tx_package_spec_data
+    if v7 is not None:
         w, c = _C167[st]
         a = (a << w) | c
-        a = _e_WPT_TxRxPackageSpecDataType(v, a)
+        a = _e_WPT_TxRxPackageSpecDataType(v7, a)
         st = 15
     w, c = _C168[st]
     a = (a << w) | c
@@ -4819,34 +8707,150 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_TxRxSpecDataType(f_tx_rx_identifier, f_tx_rx_position, f_tx_rx_orientation), r
 
+def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 8; f_tx_rx_identifier = (B >> r) & 255
+    if f_tx_rx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tx_rx_identifier, r = ru(B, r + 8, f_tx_rx_identifier)
+        else: f_tx_rx_identifier = (x << 7) | (f_tx_rx_identifier & 127)
+    if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 4; c = (B >> r) & 15
+    if c & 15: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 9; i1_coord_x = (B >> r) & 511
+    if i1_coord_x & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_coord_x, r = ri(B, r + 8, i1_coord_x)
+        elif i1_coord_x & 256: i1_coord_x = -((x << 7) | (i1_coord_x & 127)) - 1
+        else: i1_coord_x = (x << 7) | (i1_coord_x & 127)
+    elif i1_coord_x > 255: i1_coord_x = 255 - i1_coord_x
+    if i1_coord_x < -32768 or i1_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 9; i1_coord_y = (B >> r) & 511
+    if i1_coord_y & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_coord_y, r = ri(B, r + 8, i1_coord_y)
+        elif i1_coord_y & 256: i1_coord_y = -((x << 7) | (i1_coord_y & 127)) - 1
+        else: i1_coord_y = (x << 7) | (i1_coord_y & 127)
+    elif i1_coord_y > 255: i1_coord_y = 255 - i1_coord_y
+    if i1_coord_y < -32768 or i1_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 9; i1_coord_z = (B >> r) & 511
+    if i1_coord_z & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_coord_z, r = ri(B, r + 8, i1_coord_z)
+        elif i1_coord_z & 256: i1_coord_z = -((x << 7) | (i1_coord_z & 127)) - 1
+        else: i1_coord_z = (x << 7) | (i1_coord_z & 127)
+    elif i1_coord_z > 255: i1_coord_z = 255 - i1_coord_z
+    if i1_coord_z < -32768 or i1_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 31: return _d_WPT_TxRxSpecDataType(B, r0)
+    f_tx_rx_position = WPT_CoordinateXYZType(i1_coord_x, i1_coord_y, i1_coord_z)
+    r -= 9; i2_coord_x = (B >> r) & 511
+    if i2_coord_x & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+        elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
+        else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
+    elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
+    if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 9; i2_coord_y = (B >> r) & 511
+    if i2_coord_y & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+        elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
+        else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
+    elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
+    if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 9; i2_coord_z = (B >> r) & 511
+    if i2_coord_z & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+        elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
+        else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
+    elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
+    if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
+    f_tx_rx_orientation = WPT_CoordinateXYZType(i2_coord_x, i2_coord_y, i2_coord_z)
+    return WPT_TxRxSpecDataType(f_tx_rx_identifier, f_tx_rx_position, f_tx_rx_orientation), r
+
 def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
-    st = 0
-    if o.tx_rx_identifier is not None:
-        v = o.tx_rx_identifier
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory TxRxIdentifier')
-    if o.tx_rx_position is not None:
-        v = o.tx_rx_position
-        a <<= 1
-        a = _e_WPT_CoordinateXYZType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory TxRxPosition')
-    if o.tx_rx_orientation is not None:
-        v = o.tx_rx_orientation
-        a <<= 1
-        a = _e_WPT_CoordinateXYZType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory TxRxOrientation')
-    a <<= 1
+    pass
+    v2 = o.tx_rx_identifier
+    if v2 is None: raise EncFail('missing mandatory TxRxIdentifier')
+    a <<= 2
+    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.tx_rx_position
+    if v3 is None: raise EncFail('missing mandatory TxRxPosition')
+    if v3.__class__ is not WPT_CoordinateXYZType: raise EncFail(f'expected WPT_CoordinateXYZType, got {v3.__class__.__name__}')
+    pass
+    v5 = v3.coord_x
+    if v5 is None: raise EncFail('missing mandatory Coord_X')
+    a <<= 4
+    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if 0 <= v5 < 128: a = (a << 9) | v5
+    elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
+    else: a = wi(a, v5)
+    pass
+    v6 = v3.coord_y
+    if v6 is None: raise EncFail('missing mandatory Coord_Y')
+    a <<= 3
+    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if 0 <= v6 < 128: a = (a << 9) | v6
+    elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
+    else: a = wi(a, v6)
+    pass
+    v7 = v3.coord_z
+    if v7 is None: raise EncFail('missing mandatory Coord_Z')
+    a <<= 3
+    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if 0 <= v7 < 128: a = (a << 9) | v7
+    elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
+    else: a = wi(a, v7)
+    pass
+    pass
+    v8 = o.tx_rx_orientation
+    if v8 is None: raise EncFail('missing mandatory TxRxOrientation')
+    if v8.__class__ is not WPT_CoordinateXYZType: raise EncFail(f'expected WPT_CoordinateXYZType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.coord_x
+    if v10 is None: raise EncFail('missing mandatory Coord_X')
+    a <<= 5
+    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if 0 <= v10 < 128: a = (a << 9) | v10
+    elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
+    else: a = wi(a, v10)
+    pass
+    v11 = v8.coord_y
+    if v11 is None: raise EncFail('missing mandatory Coord_Y')
+    a <<= 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
+    pass
+    v12 = v8.coord_z
+    if v12 is None: raise EncFail('missing mandatory Coord_Z')
+    a <<= 3
+    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if 0 <= v12 < 128: a = (a << 9) | v12
+    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+    else: a = wi(a, v12)
+    pass
+    pass
+    a <<= 3
     return a
 
 def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int]:
@@ -4899,45 +8903,69 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_CoordinateXYZType(f_coord_x, f_coord_y, f_coord_z), r
 
+def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 9; f_coord_x = (B >> r) & 511
+    if f_coord_x & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_coord_x, r = ri(B, r + 8, f_coord_x)
+        elif f_coord_x & 256: f_coord_x = -((x << 7) | (f_coord_x & 127)) - 1
+        else: f_coord_x = (x << 7) | (f_coord_x & 127)
+    elif f_coord_x > 255: f_coord_x = 255 - f_coord_x
+    if f_coord_x < -32768 or f_coord_x > 32767: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 9; f_coord_y = (B >> r) & 511
+    if f_coord_y & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_coord_y, r = ri(B, r + 8, f_coord_y)
+        elif f_coord_y & 256: f_coord_y = -((x << 7) | (f_coord_y & 127)) - 1
+        else: f_coord_y = (x << 7) | (f_coord_y & 127)
+    elif f_coord_y > 255: f_coord_y = 255 - f_coord_y
+    if f_coord_y < -32768 or f_coord_y > 32767: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 9; f_coord_z = (B >> r) & 511
+    if f_coord_z & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_coord_z, r = ri(B, r + 8, f_coord_z)
+        elif f_coord_z & 256: f_coord_z = -((x << 7) | (f_coord_z & 127)) - 1
+        else: f_coord_z = (x << 7) | (f_coord_z & 127)
+    elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
+    if f_coord_z < -32768 or f_coord_z > 32767: return _d_WPT_CoordinateXYZType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
+    return WPT_CoordinateXYZType(f_coord_x, f_coord_y, f_coord_z), r
+
 def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
-    st = 0
-    if o.coord_x is not None:
-        v = o.coord_x
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Coord_X')
-    if o.coord_y is not None:
-        v = o.coord_y
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Coord_Y')
-    if o.coord_z is not None:
-        v = o.coord_z
-        a <<= 1
-        a <<= 1
-        if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory Coord_Z')
-    a <<= 1
+    pass
+    v2 = o.coord_x
+    if v2 is None: raise EncFail('missing mandatory Coord_X')
+    a <<= 2
+    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if 0 <= v2 < 128: a = (a << 9) | v2
+    elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
+    else: a = wi(a, v2)
+    pass
+    v3 = o.coord_y
+    if v3 is None: raise EncFail('missing mandatory Coord_Y')
+    a <<= 3
+    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    v4 = o.coord_z
+    if v4 is None: raise EncFail('missing mandatory Coord_Z')
+    a <<= 3
+    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if 0 <= v4 < 128: a = (a << 9) | v4
+    elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
+    else: a = wi(a, v4)
+    pass
+    a <<= 2
     return a
 
 def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
@@ -4962,7 +8990,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_separation_time, r = sl2(B, r, _S128, 6)
+            f_pulse_separation_time, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
@@ -4976,7 +9004,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_duration, r = sl2(B, r, _S128, 6)
+            f_pulse_duration, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
@@ -4990,7 +9018,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_package_separation_time, r = sl2(B, r, _S128, 6)
+            f_package_separation_time, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
@@ -5001,6 +9029,95 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     else:
         raise unexpected(k, r, 'PackageSeparationTime')
     if k != -1: raise unexpected(k, r, 'end of element')
+    return WPT_TxRxPackageSpecDataType(f_pulse_sequence_order, f_pulse_separation_time, f_pulse_duration, f_package_separation_time), r
+
+def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_pulse_sequence_order = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            r -= 8; i1_index_number = (B >> r) & 255
+            if i1_index_number > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_index_number, r = ru(B, r + 8, i1_index_number)
+                else: i1_index_number = (x << 7) | (i1_index_number & 127)
+            if i1_index_number > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            r -= 8; i1_tx_rx_identifier = (B >> r) & 255
+            if i1_tx_rx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_tx_rx_identifier, r = ru(B, r + 8, i1_tx_rx_identifier)
+                else: i1_tx_rx_identifier = (x << 7) | (i1_tx_rx_identifier & 127)
+            if i1_tx_rx_identifier < 1 or i1_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            v = WPT_TxRxPulseOrderType(i1_index_number, i1_tx_rx_identifier)
+            f_pulse_sequence_order.append(v)
+        else:
+            break
+        n += 1
+        if n < 2:
+            r -= 1; c = (B >> r) & 1
+            k = _T1[c & 1]
+        elif n < 255:
+            r -= 2; c = (B >> r) & 3
+            k = _T29[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+    if n < 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+    f_pulse_separation_time = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 8; f_pulse_separation_time = (B >> r) & 255
+        if f_pulse_separation_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_pulse_separation_time, r = ru(B, r + 8, f_pulse_separation_time)
+            else: f_pulse_separation_time = (x << 7) | (f_pulse_separation_time & 127)
+        if f_pulse_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        k = _T48[c & 1]
+    else:
+        return _d_WPT_TxRxPackageSpecDataType(B, r0)
+    f_pulse_duration = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 8; f_pulse_duration = (B >> r) & 255
+        if f_pulse_duration > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_pulse_duration, r = ru(B, r + 8, f_pulse_duration)
+            else: f_pulse_duration = (x << 7) | (f_pulse_duration & 127)
+        if f_pulse_duration > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        k = _T54[c & 1]
+    else:
+        return _d_WPT_TxRxPackageSpecDataType(B, r0)
+    f_package_separation_time = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 8; f_package_separation_time = (B >> r) & 255
+        if f_package_separation_time > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_package_separation_time, r = ru(B, r + 8, f_package_separation_time)
+            else: f_package_separation_time = (x << 7) | (f_package_separation_time & 127)
+        if f_package_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+        k = _T0[c & 1]
+    else:
+        return _d_WPT_TxRxPackageSpecDataType(B, r0)
+    if k != -1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
     return WPT_TxRxPackageSpecDataType(f_pulse_sequence_order, f_pulse_separation_time, f_pulse_duration, f_package_separation_time), r
 
 def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int:
@@ -5023,41 +9140,30 @@ def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> in
             st = 2
         else:
             st = 3
-    if o.pulse_separation_time is not None:
-        v = o.pulse_separation_time
-        w, c = _C169[st]
-        a = (a << w) | c
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory PulseSeparationTime')
-    if o.pulse_duration is not None:
-        v = o.pulse_duration
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory PulseDuration')
-    if o.package_separation_time is not None:
-        v = o.package_separation_time
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory PackageSeparationTime')
+    v2 = o.pulse_separation_time
+    if v2 is None: raise EncFail('missing mandatory PulseSeparationTime')
+    w, c = _C169[st]
+    a = (a << w) | c
     a <<= 1
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    st = 7
+    v3 = o.pulse_duration
+    if v3 is None: raise EncFail('missing mandatory PulseDuration')
+    a <<= 3
+    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    st = 11
+    v4 = o.package_separation_time
+    if v4 is None: raise EncFail('missing mandatory PackageSeparationTime')
+    a <<= 3
+    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if 0 <= v4 < 128: a = (a << 8) | v4
+    else: a = wu(a, v4)
+    st = 15
+    a <<= 2
     return a
 
 def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int]:
@@ -5066,7 +9172,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_index_number, r = sl2(B, r, _S128, 6)
+            f_index_number, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
@@ -5093,31 +9199,45 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_TxRxPulseOrderType(f_index_number, f_tx_rx_identifier), r
 
+def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_TxRxPulseOrderType(B, r0)
+    r -= 8; f_index_number = (B >> r) & 255
+    if f_index_number > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_index_number, r = ru(B, r + 8, f_index_number)
+        else: f_index_number = (x << 7) | (f_index_number & 127)
+    if f_index_number > 65535: return _d_WPT_TxRxPulseOrderType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_TxRxPulseOrderType(B, r0)
+    r -= 8; f_tx_rx_identifier = (B >> r) & 255
+    if f_tx_rx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_tx_rx_identifier, r = ru(B, r + 8, f_tx_rx_identifier)
+        else: f_tx_rx_identifier = (x << 7) | (f_tx_rx_identifier & 127)
+    if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPulseOrderType(B, r0)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_TxRxPulseOrderType(B, r0)
+    return WPT_TxRxPulseOrderType(f_index_number, f_tx_rx_identifier), r
+
 def _e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
-    st = 0
-    if o.index_number is not None:
-        v = o.index_number
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory IndexNumber')
-    if o.tx_rx_identifier is not None:
-        v = o.tx_rx_identifier
-        a <<= 1
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory TxRxIdentifier')
-    a <<= 1
+    pass
+    v2 = o.index_number
+    if v2 is None: raise EncFail('missing mandatory IndexNumber')
+    a <<= 2
+    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if 0 <= v2 < 128: a = (a << 8) | v2
+    else: a = wu(a, v2)
+    pass
+    v3 = o.tx_rx_identifier
+    if v3 is None: raise EncFail('missing mandatory TxRxIdentifier')
+    a <<= 3
+    if v3 < 1 or v3 > 4294967295: raise EncFail(f'{v3!r} outside 1..4294967295')
+    if 0 <= v3 < 128: a = (a << 8) | v3
+    else: a = wu(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int]:
@@ -5153,18 +9273,113 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_LF_ReceiverDataType(f_number_of_receivers, f_rx_spec_data), r
 
+def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int]:
+    r0 = r
+    r -= 12; c = (B >> r) & 4095
+    if c & 3074: return _d_WPT_LF_ReceiverDataType(B, r0)
+    f_number_of_receivers = (c >> 2) & 255
+    k = _T17[c & 1]
+    f_rx_spec_data = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 8; i1_tx_rx_identifier = (B >> r) & 255
+            if i1_tx_rx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_tx_rx_identifier, r = ru(B, r + 8, i1_tx_rx_identifier)
+                else: i1_tx_rx_identifier = (x << 7) | (i1_tx_rx_identifier & 127)
+            if i1_tx_rx_identifier < 1 or i1_tx_rx_identifier > 4294967295: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 15: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 9; i2_coord_x = (B >> r) & 511
+            if i2_coord_x & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+                elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
+                else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
+            elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
+            if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 9; i2_coord_y = (B >> r) & 511
+            if i2_coord_y & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+                elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
+                else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
+            elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
+            if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 9; i2_coord_z = (B >> r) & 511
+            if i2_coord_z & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+                elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
+                else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
+            elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
+            if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 31: return _d_WPT_LF_ReceiverDataType(B, r0)
+            i1_tx_rx_position = WPT_CoordinateXYZType(i2_coord_x, i2_coord_y, i2_coord_z)
+            r -= 9; i3_coord_x = (B >> r) & 511
+            if i3_coord_x & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
+                else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
+            elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
+            if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 9; i3_coord_y = (B >> r) & 511
+            if i3_coord_y & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
+                else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
+            elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
+            if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 9; i3_coord_z = (B >> r) & 511
+            if i3_coord_z & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
+                else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
+            elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
+            if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
+            i1_tx_rx_orientation = WPT_CoordinateXYZType(i3_coord_x, i3_coord_y, i3_coord_z)
+            v = WPT_TxRxSpecDataType(i1_tx_rx_identifier, i1_tx_rx_position, i1_tx_rx_orientation)
+            f_rx_spec_data.append(v)
+        else:
+            break
+        n += 1
+        if n < 2:
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+        elif n < 255:
+            r -= 2; c = (B >> r) & 3
+            k = _T30[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if n < 2: return _d_WPT_LF_ReceiverDataType(B, r0)
+    if k != -1: return _d_WPT_LF_ReceiverDataType(B, r0)
+    return WPT_LF_ReceiverDataType(f_number_of_receivers, f_rx_spec_data), r
+
 def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     st = 0
-    if o.number_of_receivers is not None:
-        v = o.number_of_receivers
-        a <<= 1
-        a <<= 1
-        if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
-        a = (a << 8) | (v - 0)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory NumberOfReceivers')
+    v2 = o.number_of_receivers
+    if v2 is None: raise EncFail('missing mandatory NumberOfReceivers')
+    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    st = 3
+    a = (a << 11) | (v2) << 1
     n = 0
     for v in o.rx_spec_data:
         if n == 0:
@@ -5218,27 +9433,27 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     f_primary_device_pairing_method_list = None
     if k == 3:
         f_primary_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDevicePairingMethodList')
     f_primary_device_alignment_check_method_list = None
     if k == 4:
         f_primary_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S128, 6)
+            f_natural_offset, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T125[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -5257,9 +9472,9 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T136[(B >> r) & 3]
+            r -= 2; k = _T125[(B >> r) & 3]
         else:
-            r -= 2; k = _T137[(B >> r) & 3]
+            r -= 2; k = _T126[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -5267,57 +9482,149 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
 
+def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePositioningSetupResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 10; c = (B >> r) & 1023
+    if c & 771: return _d_WPT_FinePositioningSetupResType(B, r0)
+    f_response_code = (c >> 2) & 63
+    if f_response_code >= 40: return _d_WPT_FinePositioningSetupResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_primary_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
+    f_primary_device_pairing_method_list, r = _f_WPT_PairingMethodListType(B, r)
+    r -= 1; c = (B >> r) & 1
+    if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
+    f_primary_device_alignment_check_method_list, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 8; f_natural_offset = (B >> r) & 255
+    if f_natural_offset > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+        else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
+    if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
+    k = _T125[c & 3]
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 6:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T125[c & 3]
+        else:
+            r -= 2; c = (B >> r) & 3
+            k = _T126[c & 3]
+    f_lf_system_setup_data = None
+    if k == 7:
+        r -= 2; c = (B >> r) & 3
+        k = _T29[c & 3]
+        i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
+        if k == 0:
+            i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        elif k == 1:
+            i2_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+        else:
+            return _d_WPT_FinePositioningSetupResType(B, r0)
+        if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+        f_lf_system_setup_data = WPT_LF_SystemSetupDataType(i2_lf_transmitter_setup_data, i2_lf_receiver_setup_data)
+    if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
+    return WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+
 def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.primary_device_fine_positioning_method_list is not None:
-        v = o.primary_device_fine_positioning_method_list
-        a <<= 1
-        a = _e_WPT_FinePositioningMethodListType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory PrimaryDeviceFinePositioningMethodList')
-    if o.primary_device_pairing_method_list is not None:
-        v = o.primary_device_pairing_method_list
-        a <<= 1
-        a = _e_WPT_PairingMethodListType(v, a)
-        st = 15
-    else:
-        raise EncFail('missing mandatory PrimaryDevicePairingMethodList')
-    if o.primary_device_alignment_check_method_list is not None:
-        v = o.primary_device_alignment_check_method_list
-        a <<= 1
-        a = _e_WPT_AlignmentCheckMethodListType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory PrimaryDeviceAlignmentCheckMethodList')
-    if o.natural_offset is not None:
-        v = o.natural_offset
-        a <<= 1
-        a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory NaturalOffset')
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.primary_device_fine_positioning_method_list
+    if v8 is None: raise EncFail('missing mandatory PrimaryDeviceFinePositioningMethodList')
+    a = (a << 10) | (v7) << 2
+    a = _e_WPT_FinePositioningMethodListType(v8, a)
+    st = 11
+    v9 = o.primary_device_pairing_method_list
+    if v9 is None: raise EncFail('missing mandatory PrimaryDevicePairingMethodList')
+    a <<= 1
+    a = _e_WPT_PairingMethodListType(v9, a)
+    st = 15
+    v10 = o.primary_device_alignment_check_method_list
+    if v10 is None: raise EncFail('missing mandatory PrimaryDeviceAlignmentCheckMethodList')
+    a <<= 1
+    a = _e_WPT_AlignmentCheckMethodListType(v10, a)
+    st = 19
+    v11 = o.natural_offset
+    if v11 is None: raise EncFail('missing mandatory NaturalOffset')
+    a <<= 2
+    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if 0 <= v11 < 128: a = (a << 8) | v11
+    else: a = wu(a, v11)
+    st = 23
+    a <<= 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -5335,11 +9642,25 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
             st = 26
         else:
             st = 27
-    if o.lf_system_setup_data is not None:
-        v = o.lf_system_setup_data
+    v12 = o.lf_system_setup_data
+    if v12 is not None:
         w, c = _C160[st]
         a = (a << w) | c
-        a = _e_WPT_LF_SystemSetupDataType(v, a)
+        if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.lf_transmitter_setup_data
+        v15 = v12.lf_receiver_setup_data
+        if v14 is not None:
+            a <<= 2
+            a = _e_WPT_LF_TransmitterDataType(v14, a)
+            pass
+        elif v15 is not None:
+            a = (a << 2) | 1
+            a = _e_WPT_LF_ReceiverDataType(v15, a)
+            pass
+        else:
+            raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
+        a <<= 1
         st = 31
     w, c = _C161[st]
     a = (a << w) | c
@@ -5415,45 +9736,129 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_PairingReqType(f_header, f_ev_processing, f_observed_id_code, f_ev_result_code, f_vendor_specific_data_container), r
 
+def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_PairingReqType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_PairingReqType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_PairingReqType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingReqType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_PairingReqType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_PairingReqType(B, r0)
+    r -= 7; c = (B >> r) & 127
+    if c & 100: return _d_WPT_PairingReqType(B, r0)
+    f_ev_processing = (c >> 3) & 3
+    if f_ev_processing >= 3: return _d_WPT_PairingReqType(B, r0)
+    f_ev_processing = _E_processingType[f_ev_processing]
+    k = _T61[c & 3]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_observed_id_code = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_PairingReqType(B, r0)
+        r -= 8; f_observed_id_code = (B >> r) & 255
+        if f_observed_id_code > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_observed_id_code, r = ru(B, r + 8, f_observed_id_code)
+            else: f_observed_id_code = (x << 7) | (f_observed_id_code & 127)
+        if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingReqType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_WPT_PairingReqType(B, r0)
+        k = _T54[c & 1]
+    f_ev_result_code = None
+    if k == 3:
+        r -= 6; c = (B >> r) & 63
+        if c & 36: return _d_WPT_PairingReqType(B, r0)
+        f_ev_result_code = (c >> 3) & 3
+        if f_ev_result_code >= 3: return _d_WPT_PairingReqType(B, r0)
+        f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+        k = _T50[c & 3]
+    else:
+        return _d_WPT_PairingReqType(B, r0)
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_PairingReqType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_PairingReqType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T50[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_PairingReqType(B, r0)
+    return WPT_PairingReqType(f_header, f_ev_processing, f_observed_id_code, f_ev_result_code, f_vendor_specific_data_container), r
+
 def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.ev_processing is not None:
-        v = o.ev_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory EVProcessing')
-    if o.observed_id_code is not None:
-        v = o.observed_id_code
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
         a <<= 2
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.ev_processing
+    if v7 is None: raise EncFail('missing mandatory EVProcessing')
+    if v7.__class__ is not processingType and not (v7.__class__ is int and 0 <= v7 < 3): raise EncFail(f'{v7!r} is not a processingType')
+    st = 7
+    a = (a << 5) | (v7) << 1
+    v8 = o.observed_id_code
+    if v8 is not None:
+        a <<= 3
+        if v8 < 1 or v8 > 4294967295: raise EncFail(f'{v8!r} outside 1..4294967295')
+        if 0 <= v8 < 128: a = (a << 8) | v8
+        else: a = wu(a, v8)
         a <<= 1
         st = 11
-    if o.ev_result_code is not None:
-        v = o.ev_result_code
-        w, c = _C64[st]
-        a = (a << w) | c
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a WPT_EVResultType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 15
-    else:
-        raise EncFail('missing mandatory EVResultCode')
+    v9 = o.ev_result_code
+    if v9 is None: raise EncFail('missing mandatory EVResultCode')
+    w, c = _C65[st]
+    a = (a << w) | c
+    if v9.__class__ is not WPT_EVResultType and not (v9.__class__ is int and 0 <= v9 < 3): raise EncFail(f'{v9!r} is not a WPT_EVResultType')
+    st = 15
+    a = (a << 4) | (v9) << 1
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
@@ -5471,7 +9876,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C65[st]
+    w, c = _C66[st]
     a = (a << w) | c
     return a
 
@@ -5549,49 +9954,129 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return WPT_PairingResType(f_header, f_response_code, f_evse_processing, f_observed_id_code, f_alternative_secc_list, f_vendor_specific_data_container), r
 
+def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_PairingResType(B, r0)
+    r -= 8; nb = (B >> r) & 255
+    if nb > 8 or 8 * nb > r: return _d_WPT_PairingResType(B, r0)
+    r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_WPT_PairingResType(B, r0)
+    r -= 8; i1_time_stamp = (B >> r) & 255
+    if i1_time_stamp > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingResType(B, r0)
+    r -= 3; c = (B >> r) & 7
+    if c & 4: return _d_WPT_PairingResType(B, r0)
+    k = _T20[c & 3]
+    i1_signature = None
+    if k == 2:
+        i1_signature, r = _f_SignatureType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T0[c & 1]
+    if k != -1: return _d_WPT_PairingResType(B, r0)
+    r -= 17; c = (B >> r) & 131071
+    if c & 98760: return _d_WPT_PairingResType(B, r0)
+    f_response_code = (c >> 9) & 63
+    if f_response_code >= 40: return _d_WPT_PairingResType(B, r0)
+    f_response_code = _E_responseCodeType[f_response_code]
+    f_evse_processing = (c >> 4) & 3
+    if f_evse_processing >= 3: return _d_WPT_PairingResType(B, r0)
+    f_evse_processing = _E_processingType[f_evse_processing]
+    k = _T72[c & 7]
+    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_observed_id_code = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_WPT_PairingResType(B, r0)
+        r -= 8; f_observed_id_code = (B >> r) & 255
+        if f_observed_id_code > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_observed_id_code, r = ru(B, r + 8, f_observed_id_code)
+            else: f_observed_id_code = (x << 7) | (f_observed_id_code & 127)
+        if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingResType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_WPT_PairingResType(B, r0)
+        k = _T73[c & 3]
+    f_alternative_secc_list = None
+    if k == 4:
+        f_alternative_secc_list, r = _f_AlternativeSECCListType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T74[c & 3]
+    f_vendor_specific_data_container = []
+    n = 0
+    while True:
+        if k == 5:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_PairingResType(B, r0)
+            v, r = rbin(B, r, 256)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_WPT_PairingResType(B, r0)
+            f_vendor_specific_data_container.append(v)
+        else:
+            break
+        n += 1
+        if n < 16:
+            r -= 2; c = (B >> r) & 3
+            k = _T74[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if k != -1: return _d_WPT_PairingResType(B, r0)
+    return WPT_PairingResType(f_header, f_response_code, f_evse_processing, f_observed_id_code, f_alternative_secc_list, f_vendor_specific_data_container), r
+
 def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     st = 0
-    if o.header is not None:
-        v = o.header
-        a <<= 1
-        a = _e_MessageHeaderType(v, a)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Header')
-    if o.response_code is not None:
-        v = o.response_code
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 40 or v.__class__ is bool: raise EncFail(f'{v!r} is not a responseCodeType')
-        a = (a << 6) | v
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory ResponseCode')
-    if o.evse_processing is not None:
-        v = o.evse_processing
-        a <<= 1
-        a <<= 1
-        if not 0 <= v < 3 or v.__class__ is bool: raise EncFail(f'{v!r} is not a processingType')
-        a = (a << 2) | v
-        a <<= 1
-        st = 11
-    else:
-        raise EncFail('missing mandatory EVSEProcessing')
-    if o.observed_id_code is not None:
-        v = o.observed_id_code
-        a <<= 3
-        a <<= 1
-        if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+    v2 = o.header
+    if v2 is None: raise EncFail('missing mandatory Header')
+    if v2.__class__ is not MessageHeaderType: raise EncFail(f'expected MessageHeaderType, got {v2.__class__.__name__}')
+    st3 = 0
+    v4 = v2.session_id
+    if v4 is None: raise EncFail('missing mandatory SessionID')
+    a <<= 3
+    a = wbin(a, v4, 8)
+    st3 = 3
+    v5 = v2.time_stamp
+    if v5 is None: raise EncFail('missing mandatory TimeStamp')
+    a <<= 3
+    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if 0 <= v5 < 128: a = (a << 8) | v5
+    else: a = wu(a, v5)
+    st3 = 7
+    a <<= 1
+    v6 = v2.signature
+    if v6 is not None:
+        a <<= 2
+        a = _e_SignatureType(v6, a)
+        st3 = 11
+    w, c = _C64[st3]
+    a = (a << w) | c
+    st = 3
+    v7 = o.response_code
+    if v7 is None: raise EncFail('missing mandatory ResponseCode')
+    if v7.__class__ is not responseCodeType and not (v7.__class__ is int and 0 <= v7 < 40): raise EncFail(f'{v7!r} is not a responseCodeType')
+    st = 7
+    v8 = o.evse_processing
+    if v8 is None: raise EncFail('missing mandatory EVSEProcessing')
+    if v8.__class__ is not processingType and not (v8.__class__ is int and 0 <= v8 < 3): raise EncFail(f'{v8!r} is not a processingType')
+    st = 11
+    a = (a << 14) | (v7) << 6 | (v8) << 1
+    v9 = o.observed_id_code
+    if v9 is not None:
+        a <<= 4
+        if v9 < 1 or v9 > 4294967295: raise EncFail(f'{v9!r} outside 1..4294967295')
+        if 0 <= v9 < 128: a = (a << 8) | v9
+        else: a = wu(a, v9)
         a <<= 1
         st = 15
-    if o.alternative_secc_list is not None:
-        v = o.alternative_secc_list
+    v10 = o.alternative_secc_list
+    if v10 is not None:
         w, c = _C75[st]
         a = (a << w) | c
-        a = _e_AlternativeSECCListType(v, a)
+        a = _e_AlternativeSECCListType(v10, a)
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
@@ -5634,6 +10119,69 @@ def _d_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return AlternativeSECCListType(f_alternative_secc), r
 
+def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T1[c & 1]
+    f_alternative_secc = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 3; c = (B >> r) & 7
+            k = _T171[c & 7]
+            i1_ssid = None
+            if k == 0:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_AlternativeSECCListType(B, r0)
+                i1_ssid, r = rstr(B, r, 255)
+                r -= 4; c = (B >> r) & 15
+                if c & 8: return _d_AlternativeSECCListType(B, r0)
+                k = _T172[c & 7]
+            i1_bssid = None
+            if k == 1:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_AlternativeSECCListType(B, r0)
+                i1_bssid, r = rstr(B, r, 12)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_AlternativeSECCListType(B, r0)
+                k = _T166[c & 3]
+            i1_ip_address = None
+            if k == 2:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_AlternativeSECCListType(B, r0)
+                i1_ip_address, r = rstr(B, r, 39)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_AlternativeSECCListType(B, r0)
+                k = _T55[c & 3]
+            i1_port = None
+            if k == 3:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_AlternativeSECCListType(B, r0)
+                r -= 8; i1_port = (B >> r) & 255
+                if i1_port > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i1_port, r = ru(B, r + 8, i1_port)
+                    else: i1_port = (x << 7) | (i1_port & 127)
+                if i1_port > 65535: return _d_AlternativeSECCListType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_AlternativeSECCListType(B, r0)
+                k = _T0[c & 1]
+            if k != -1: return _d_AlternativeSECCListType(B, r0)
+            v = AlternativeSECCType(i1_ssid, i1_bssid, i1_ip_address, i1_port)
+            f_alternative_secc.append(v)
+        else:
+            break
+        n += 1
+        if n < 8:
+            r -= 2; c = (B >> r) & 3
+            k = _T24[c & 3]
+        else:
+            r -= 1; c = (B >> r) & 1
+            k = _T0[c & 1]
+    if n < 1: return _d_AlternativeSECCListType(B, r0)
+    if k != -1: return _d_AlternativeSECCListType(B, r0)
+    return AlternativeSECCListType(f_alternative_secc), r
+
 def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
     st = 0
     n = 0
@@ -5662,12 +10210,12 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ssid, r = sl2(B, r, _S172, 6)
+            f_ssid, r = sl2(B, r, _S173, 6)
         else:
             f_ssid, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T173[(B >> r) & 7]
+        r -= 3; k = _T172[(B >> r) & 7]
     f_bssid = None
     if k == 1:
         r -= 1
@@ -5692,7 +10240,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_port, r = sl2(B, r, _S128, 6)
+            f_port, r = sl2(B, r, _S140, 6)
         else:
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
@@ -5703,39 +10251,82 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return AlternativeSECCType(f_ssid, f_bssid, f_ip_address, f_port), r
 
+def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T171[c & 7]
+    f_ssid = None
+    if k == 0:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AlternativeSECCType(B, r0)
+        f_ssid, r = rstr(B, r, 255)
+        r -= 4; c = (B >> r) & 15
+        if c & 8: return _d_AlternativeSECCType(B, r0)
+        k = _T172[c & 7]
+    f_bssid = None
+    if k == 1:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AlternativeSECCType(B, r0)
+        f_bssid, r = rstr(B, r, 12)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_AlternativeSECCType(B, r0)
+        k = _T166[c & 3]
+    f_ip_address = None
+    if k == 2:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AlternativeSECCType(B, r0)
+        f_ip_address, r = rstr(B, r, 39)
+        r -= 3; c = (B >> r) & 7
+        if c & 4: return _d_AlternativeSECCType(B, r0)
+        k = _T55[c & 3]
+    f_port = None
+    if k == 3:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_AlternativeSECCType(B, r0)
+        r -= 8; f_port = (B >> r) & 255
+        if f_port > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: f_port, r = ru(B, r + 8, f_port)
+            else: f_port = (x << 7) | (f_port & 127)
+        if f_port > 65535: return _d_AlternativeSECCType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_AlternativeSECCType(B, r0)
+        k = _T0[c & 1]
+    if k != -1: return _d_AlternativeSECCType(B, r0)
+    return AlternativeSECCType(f_ssid, f_bssid, f_ip_address, f_port), r
+
 def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
     st = 0
-    if o.ssid is not None:
-        v = o.ssid
-        a <<= 3
-        a <<= 1
-        a = wstr(a, v, 255)
+    v2 = o.ssid
+    if v2 is not None:
+        a <<= 4
+        a = wstr(a, v2, 255)
         a <<= 1
         st = 3
-    if o.bssid is not None:
-        v = o.bssid
+    v3 = o.bssid
+    if v3 is not None:
         w, c = _C45[st]
         a = (a << w) | c
         a <<= 1
-        a = wstr(a, v, 12)
+        a = wstr(a, v3, 12)
         a <<= 1
         st = 7
-    if o.ip_address is not None:
-        v = o.ip_address
+    v4 = o.ip_address
+    if v4 is not None:
         w, c = _C176[st]
         a = (a << w) | c
         a <<= 1
-        a = wstr(a, v, 39)
+        a = wstr(a, v4, 39)
         a <<= 1
         st = 11
-    if o.port is not None:
-        v = o.port
+    v5 = o.port
+    if v5 is not None:
         w, c = _C177[st]
         a = (a << w) | c
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
-        if 0 <= v < 128: a = (a << 8) | v
-        else: a = wu(a, v)
+        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if 0 <= v5 < 128: a = (a << 8) | v5
+        else: a = wu(a, v5)
         a <<= 1
         st = 15
     w, c = _C178[st]
@@ -5793,50 +10384,50 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S16),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S5),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S5),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
-    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
-    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
-    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
-    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
-    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
-    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
-    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
-    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
-    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
-    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
-    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
+    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
+    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
+    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
+    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
+    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
+    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
+    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
+    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
+    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
+    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
+    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5856,7 +10447,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5876,7 +10467,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5912,7 +10503,7 @@ def _e_S7_BSSID(v: Any, a: int) -> int:
 def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5932,7 +10523,7 @@ def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6034,7 +10625,7 @@ def _e_S13_Coord_Z(v: Any, a: int) -> int:
 def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6126,7 +10717,7 @@ def _e_S18_EVResultCode(v: Any, a: int) -> int:
 def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S129, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -6249,7 +10840,7 @@ def _e_S25_IPAddress(v: Any, a: int) -> int:
 def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6317,7 +10908,7 @@ def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S108, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
@@ -6335,7 +10926,7 @@ def _e_S30_MaximumSOC(v: Any, a: int) -> int:
 def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S130, 6)
+        v, r = sl2(B, r, _S142, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -6367,7 +10958,7 @@ def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S135, 6)
+        v, r = sl2(B, r, _S143, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -6405,7 +10996,7 @@ def _e_S34_MeterStatus(v: Any, a: int) -> int:
 def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6425,7 +11016,7 @@ def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S108, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -6459,7 +11050,7 @@ def _e_S37_Modulus(v: Any, a: int) -> int:
 def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6479,7 +11070,7 @@ def _e_S38_NaturalOffset(v: Any, a: int) -> int:
 def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6653,7 +11244,7 @@ def _e_S48_PackageIndex(v: Any, a: int) -> int:
 def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6689,7 +11280,7 @@ def _e_S50_PgenCounter(v: Any, a: int) -> int:
 def _d_S51_Port(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6709,7 +11300,7 @@ def _e_S51_Port(v: Any, a: int) -> int:
 def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S108, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
@@ -6727,7 +11318,7 @@ def _e_S52_PresentSOC(v: Any, a: int) -> int:
 def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6747,7 +11338,7 @@ def _e_S53_PulseDuration(v: Any, a: int) -> int:
 def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6783,7 +11374,7 @@ def _e_S55_Q(v: Any, a: int) -> int:
 def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6803,7 +11394,7 @@ def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6823,7 +11414,7 @@ def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6898,7 +11489,7 @@ def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6918,7 +11509,7 @@ def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6938,7 +11529,7 @@ def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
 def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6958,7 +11549,7 @@ def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -7013,7 +11604,7 @@ def _e_S67_SPKISexp(v: Any, a: int) -> int:
 def _d_S68_SSID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S172, 6)
+        v, r = sl2(B, r, _S173, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -7045,7 +11636,7 @@ def _e_S69_Seed(v: Any, a: int) -> int:
 def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S67, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -7061,7 +11652,7 @@ def _e_S70_SessionID(v: Any, a: int) -> int:
 def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S89, 6)
+        v, r = sl2(B, r, _S108, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -7099,7 +11690,7 @@ def _e_S72_TaxRuleID(v: Any, a: int) -> int:
 def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -7119,7 +11710,7 @@ def _e_S73_TimeAnchor(v: Any, a: int) -> int:
 def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -7405,194 +11996,194 @@ def _e_S89_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S128),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _d_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType),
-    ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _d_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S67),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S67),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S140),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType),
+    ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S68),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S68),
     ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S174),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S67),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S67),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S68),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S68),
     ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S79),
     ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S70),
     ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S70),
     ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S70),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S94),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S109),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S16),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('EIRP', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
-    ('EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
-    ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
+    ('EIRP', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
+    ('EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
+    ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S80),
-    ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S79),
-    ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_EVPCPowerControlParameterType, _e_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType),
-    ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_EVPCPowerControlParameterType, _e_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType),
+    ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S60),
     ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S62),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S129),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S141),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S60),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S16),
     ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S69),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S16),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S28),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
     ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S175),
-    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S128),
+    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S140),
     ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S79),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S16),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S5),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_ReceiverDataType, _e_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),
-    ('LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_RxDataListType, _e_WPT_LF_RxDataListType, WPT_LF_RxDataListType),
-    ('LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_SystemSetupDataType, _e_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType),
-    ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),
-    ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_ReceiverDataType, _e_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),
+    ('LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataListType, _e_WPT_LF_RxDataListType, WPT_LF_RxDataListType),
+    ('LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_SystemSetupDataType, _e_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType),
+    ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),
+    ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S63),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S89),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S130),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_MeterInfoType, _e_MeterInfoType, MeterInfoType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S108),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S142),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S79),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S135),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S143),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S70),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S67),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S68),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S5),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S89),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S108),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S16),
-    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S128),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S128),
+    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S140),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S140),
     ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S159),
     ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S159),
     ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S159),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S151),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S16),
     ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S154),
-    ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S16),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S16),
     ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S159),
-    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S128),
+    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S140),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S16),
-    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S128),
-    ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S89),
-    ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
-    ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
-    ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S128),
-    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S128),
-    ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),
+    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S140),
+    ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S108),
+    ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
+    ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
+    ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
+    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S140),
+    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S140),
+    ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S16),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('RSSI', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('RSSIData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_RxRSSIListType, _e_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),
-    ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S94),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S94),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S94),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('RSSI', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('RSSIData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIListType, _e_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),
+    ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S109),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S109),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S109),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S71),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S151),
-    ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
+    ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
     ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S63),
-    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S128),
-    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S128),
-    ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S128),
-    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S128),
-    ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S140),
+    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S140),
+    ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S140),
+    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S140),
+    ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S117),
-    ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_SPCPowerControlParameterType, _e_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),
-    ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_SPCPowerControlParameterType, _e_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),
+    ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S16),
-    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S172),
+    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S173),
     ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S16),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S66),
-    ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _d_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S89),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S67),
+    ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S108),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
     ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S151),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S67),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S67),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S68),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S68),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S151),
-    ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),
+    ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),
     ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S151),
-    ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
-    ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
-    ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
+    ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
+    ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
+    ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
     ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S70),
     ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S63),
     ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S165),
-    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
-    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
-    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
-    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
-    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
-    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
+    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
+    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
+    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
+    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
+    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
+    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
     ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S162),
-    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
-    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
-    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
-    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
-    ('WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_DataPackageType, _e_WPT_LF_DataPackageType, WPT_LF_DataPackageType),
-    ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),
-    ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType),
-    ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType),
+    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
+    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
+    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
+    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
+    ('WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageType, _e_WPT_LF_DataPackageType, WPT_LF_DataPackageType),
+    ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),
+    ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType),
+    ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType),
     ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S164),
-    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
-    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _d_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
+    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
+    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S16),
     ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509Certificate, _e_S83_X509Certificate, _S16),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
     ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509IssuerName, _e_S84_X509IssuerName, _S5),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SKI, _e_S85_X509SKI, _S16),
     ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509SerialNumber, _e_S86_X509SerialNumber, _S28),
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509SubjectName, _e_S87_X509SubjectName, _S5),

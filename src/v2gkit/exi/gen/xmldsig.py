@@ -7,181 +7,270 @@ EXI 1.0 schema-informed, non-strict, bit-packed codec for schema set "xmldsig".
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'xmldsig'
 
-@dataclass(slots=True)
-class CanonicalizationMethodType:
+class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class DSAKeyValueType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class DigestMethodType:
+class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('algorithm',)
+    algorithm: str
 
-@dataclass(slots=True)
-class KeyInfoType:
+    def __init__(self, algorithm: str | None = None) -> None:
+        self.algorithm = algorithm
+
+class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
-    id: str | None = None
-    key_name: list[str] = field(default_factory=list)
-    key_value: list[KeyValueType] = field(default_factory=list)
-    retrieval_method: list[RetrievalMethodType] = field(default_factory=list)
-    x509_data: list[X509DataType] = field(default_factory=list)
-    pgp_data: list[PGPDataType] = field(default_factory=list)
-    spki_data: list[SPKIDataType] = field(default_factory=list)
-    mgmt_data: list[str] = field(default_factory=list)
+    __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    id: str | None
+    key_name: list[str]
+    key_value: list[KeyValueType]
+    retrieval_method: list[RetrievalMethodType]
+    x509_data: list[X509DataType]
+    pgp_data: list[PGPDataType]
+    spki_data: list[SPKIDataType]
+    mgmt_data: list[str]
 
-@dataclass(slots=True)
-class KeyValueType:
+    def __init__(self, id: str | None = None, key_name: list[str] | None = None, key_value: list[KeyValueType] | None = None, retrieval_method: list[RetrievalMethodType] | None = None, x509_data: list[X509DataType] | None = None, pgp_data: list[PGPDataType] | None = None, spki_data: list[SPKIDataType] | None = None, mgmt_data: list[str] | None = None) -> None:
+        self.id = id
+        self.key_name = [] if key_name is None else key_name
+        self.key_value = [] if key_value is None else key_value
+        self.retrieval_method = [] if retrieval_method is None else retrieval_method
+        self.x509_data = [] if x509_data is None else x509_data
+        self.pgp_data = [] if pgp_data is None else pgp_data
+        self.spki_data = [] if spki_data is None else spki_data
+        self.mgmt_data = [] if mgmt_data is None else mgmt_data
+
+class KeyValueType(Message):
     """XSD type KeyValueType."""
 
-    dsa_key_value: DSAKeyValueType | None = None
-    rsa_key_value: RSAKeyValueType | None = None
+    __slots__ = ('dsa_key_value', 'rsa_key_value')
+    dsa_key_value: DSAKeyValueType | None
+    rsa_key_value: RSAKeyValueType | None
 
-@dataclass(slots=True)
-class RSAKeyValueType:
+    def __init__(self, dsa_key_value: DSAKeyValueType | None = None, rsa_key_value: RSAKeyValueType | None = None) -> None:
+        self.dsa_key_value = dsa_key_value
+        self.rsa_key_value = rsa_key_value
+
+class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
-    modulus: bytes = None  # type: ignore[assignment]  # mandatory
-    exponent: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('modulus', 'exponent')
+    modulus: bytes
+    exponent: bytes
 
-@dataclass(slots=True)
-class RetrievalMethodType:
+    def __init__(self, modulus: bytes | None = None, exponent: bytes | None = None) -> None:
+        self.modulus = modulus
+        self.exponent = exponent
+
+class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
+    __slots__ = ('type', 'uri', 'transforms')
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
 
-@dataclass(slots=True)
-class TransformsType:
+    def __init__(self, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None) -> None:
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+
+class TransformsType(Message):
     """XSD type TransformsType."""
 
-    transform: list[TransformType] = field(default_factory=list)
+    __slots__ = ('transform',)
+    transform: list[TransformType]
 
-@dataclass(slots=True)
-class TransformType:
+    def __init__(self, transform: list[TransformType] | None = None) -> None:
+        self.transform = [] if transform is None else transform
+
+class TransformType(Message):
     """XSD type TransformType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    x_path: list[str] = field(default_factory=list)
+    __slots__ = ('algorithm', 'x_path')
+    algorithm: str
+    x_path: list[str]
 
-@dataclass(slots=True)
-class X509DataType:
+    def __init__(self, algorithm: str | None = None, x_path: list[str] | None = None) -> None:
+        self.algorithm = algorithm
+        self.x_path = [] if x_path is None else x_path
+
+class X509DataType(Message):
     """XSD type X509DataType."""
 
-    x509_issuer_serial: list[X509IssuerSerialType] = field(default_factory=list)
-    x509_ski: list[bytes] = field(default_factory=list)
-    x509_subject_name: list[str] = field(default_factory=list)
-    x509_certificate: list[bytes] = field(default_factory=list)
-    x509_crl: list[bytes] = field(default_factory=list)
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    x509_issuer_serial: list[X509IssuerSerialType]
+    x509_ski: list[bytes]
+    x509_subject_name: list[str]
+    x509_certificate: list[bytes]
+    x509_crl: list[bytes]
 
-@dataclass(slots=True)
-class X509IssuerSerialType:
+    def __init__(self, x509_issuer_serial: list[X509IssuerSerialType] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        self.x509_issuer_serial = [] if x509_issuer_serial is None else x509_issuer_serial
+        self.x509_ski = [] if x509_ski is None else x509_ski
+        self.x509_subject_name = [] if x509_subject_name is None else x509_subject_name
+        self.x509_certificate = [] if x509_certificate is None else x509_certificate
+        self.x509_crl = [] if x509_crl is None else x509_crl
+
+class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
-    x509_issuer_name: str = None  # type: ignore[assignment]  # mandatory
-    x509_serial_number: int = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    x509_issuer_name: str
+    x509_serial_number: int
 
-@dataclass(slots=True)
-class PGPDataType:
+    def __init__(self, x509_issuer_name: str | None = None, x509_serial_number: int | None = None) -> None:
+        self.x509_issuer_name = x509_issuer_name
+        self.x509_serial_number = x509_serial_number
+
+class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class SPKIDataType:
+class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    pass
+    __slots__ = ()
 
-@dataclass(slots=True)
-class ManifestType:
+class ManifestType(Message):
     """XSD type ManifestType."""
 
-    id: str | None = None
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'reference')
+    id: str | None
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class ReferenceType:
+    def __init__(self, id: str | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.reference = [] if reference is None else reference
+
+class ReferenceType(Message):
     """XSD type ReferenceType."""
 
-    id: str | None = None
-    type: str | None = None
-    uri: str | None = None
-    transforms: TransformsType | None = None
-    digest_method: DigestMethodType = None  # type: ignore[assignment]  # mandatory
-    digest_value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    id: str | None
+    type: str | None
+    uri: str | None
+    transforms: TransformsType | None
+    digest_method: DigestMethodType
+    digest_value: bytes
 
-@dataclass(slots=True)
-class ObjectType:
+    def __init__(self, id: str | None = None, type: str | None = None, uri: str | None = None, transforms: TransformsType | None = None, digest_method: DigestMethodType | None = None, digest_value: bytes | None = None) -> None:
+        self.id = id
+        self.type = type
+        self.uri = uri
+        self.transforms = transforms
+        self.digest_method = digest_method
+        self.digest_value = digest_value
+
+class ObjectType(Message):
     """XSD type ObjectType."""
 
-    encoding: str | None = None
-    id: str | None = None
-    mime_type: str | None = None
+    __slots__ = ('encoding', 'id', 'mime_type')
+    encoding: str | None
+    id: str | None
+    mime_type: str | None
 
-@dataclass(slots=True)
-class SignatureType:
+    def __init__(self, encoding: str | None = None, id: str | None = None, mime_type: str | None = None) -> None:
+        self.encoding = encoding
+        self.id = id
+        self.mime_type = mime_type
+
+class SignatureType(Message):
     """XSD type SignatureType."""
 
-    id: str | None = None
-    signed_info: SignedInfoType = None  # type: ignore[assignment]  # mandatory
-    signature_value: SignatureValueType = None  # type: ignore[assignment]  # mandatory
-    key_info: KeyInfoType | None = None
-    object: list[ObjectType] = field(default_factory=list)
+    __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    id: str | None
+    signed_info: SignedInfoType
+    signature_value: SignatureValueType
+    key_info: KeyInfoType | None
+    object: list[ObjectType]
 
-@dataclass(slots=True)
-class SignedInfoType:
+    def __init__(self, id: str | None = None, signed_info: SignedInfoType | None = None, signature_value: SignatureValueType | None = None, key_info: KeyInfoType | None = None, object: list[ObjectType] | None = None) -> None:
+        self.id = id
+        self.signed_info = signed_info
+        self.signature_value = signature_value
+        self.key_info = key_info
+        self.object = [] if object is None else object
+
+class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
-    id: str | None = None
-    canonicalization_method: CanonicalizationMethodType = None  # type: ignore[assignment]  # mandatory
-    signature_method: SignatureMethodType = None  # type: ignore[assignment]  # mandatory
-    reference: list[ReferenceType] = field(default_factory=list)
+    __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    id: str | None
+    canonicalization_method: CanonicalizationMethodType
+    signature_method: SignatureMethodType
+    reference: list[ReferenceType]
 
-@dataclass(slots=True)
-class SignatureMethodType:
+    def __init__(self, id: str | None = None, canonicalization_method: CanonicalizationMethodType | None = None, signature_method: SignatureMethodType | None = None, reference: list[ReferenceType] | None = None) -> None:
+        self.id = id
+        self.canonicalization_method = canonicalization_method
+        self.signature_method = signature_method
+        self.reference = [] if reference is None else reference
+
+class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
-    algorithm: str = None  # type: ignore[assignment]  # mandatory
-    hmac_output_length: int | None = None
+    __slots__ = ('algorithm', 'hmac_output_length')
+    algorithm: str
+    hmac_output_length: int | None
 
-@dataclass(slots=True)
-class SignatureValueType:
+    def __init__(self, algorithm: str | None = None, hmac_output_length: int | None = None) -> None:
+        self.algorithm = algorithm
+        self.hmac_output_length = hmac_output_length
+
+class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
-    id: str | None = None
-    value: bytes = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'value')
+    id: str | None
+    value: bytes
 
-@dataclass(slots=True)
-class SignaturePropertiesType:
+    def __init__(self, id: str | None = None, value: bytes | None = None) -> None:
+        self.id = id
+        self.value = value
+
+class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
-    id: str | None = None
-    signature_property: list[SignaturePropertyType] = field(default_factory=list)
+    __slots__ = ('id', 'signature_property')
+    id: str | None
+    signature_property: list[SignaturePropertyType]
 
-@dataclass(slots=True)
-class SignaturePropertyType:
+    def __init__(self, id: str | None = None, signature_property: list[SignaturePropertyType] | None = None) -> None:
+        self.id = id
+        self.signature_property = [] if signature_property is None else signature_property
+
+class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
-    id: str | None = None
-    target: str = None  # type: ignore[assignment]  # mandatory
+    __slots__ = ('id', 'target')
+    id: str | None
+    target: str
+
+    def __init__(self, id: str | None = None, target: str | None = None) -> None:
+        self.id = id
+        self.target = target
 
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
@@ -215,13 +304,13 @@ _T27 = (0, 1, 2, 3, 4, -5, -1, -2)
 _S28 = ('int', None, None, None, None)
 _T29 = (0, 1, -2, -3)
 _T30 = (1, -1, -2, -3)
-_C31 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_T32 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T33 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T34 = (2, 3, 4, -2)
-_T35 = (3, 4, -2, -3)
-_T36 = (4, -2)
-_T37 = (5, -2)
+_T31 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T32 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T33 = (2, 3, 4, -2)
+_T34 = (3, 4, -2, -3)
+_T35 = (4, -2)
+_T36 = (5, -2)
+_C37 = ((2, 1), None, None, (1, 0), None, None, None, None)
 _C38 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C39 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
 _C40 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
@@ -256,20 +345,24 @@ def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMetho
     if k != -1: raise unexpected(k, r, 'end of element')
     return CanonicalizationMethodType(f_algorithm), r
 
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+    return _d_CanonicalizationMethodType(B, r)
+
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+
+def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+    return _d_DSAKeyValueType(B, r)
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
@@ -285,15 +378,16 @@ def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return DigestMethodType(f_algorithm), r
 
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+    return _d_DigestMethodType(B, r)
+
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
-    st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    pass
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    pass
     a = (a << 2) | 1
     return a
 
@@ -353,12 +447,15 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
 
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+    return _d_KeyInfoType(B, r)
+
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 4
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.key_name:
@@ -455,18 +552,32 @@ def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
 
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+    return _d_KeyValueType(B, r)
+
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
-    st = 0
-    if o.dsa_key_value is not None:
-        v = o.dsa_key_value
+    pass
+    v2 = o.dsa_key_value
+    v3 = o.rsa_key_value
+    if v2 is not None:
         a <<= 3
-        a = _e_DSAKeyValueType(v, a)
-        st = 3
-    elif o.rsa_key_value is not None:
-        v = o.rsa_key_value
-        a = (a << 3) | 1
-        a = _e_RSAKeyValueType(v, a)
-        st = 3
+        a = _e_DSAKeyValueType(v2, a)
+        pass
+    elif v3 is not None:
+        if v3.__class__ is not RSAKeyValueType: raise EncFail(f'expected RSAKeyValueType, got {v3.__class__.__name__}')
+        pass
+        v5 = v3.modulus
+        if v5 is None: raise EncFail('missing mandatory Modulus')
+        a = (a << 5) | 4
+        a = wbin(a, v5, None)
+        pass
+        v6 = v3.exponent
+        if v6 is None: raise EncFail('missing mandatory Exponent')
+        a <<= 3
+        a = wbin(a, v6, None)
+        pass
+        a <<= 2
+        pass
     else:
         raise EncFail('missing mandatory DSAKeyValue or RSAKeyValue')
     a <<= 2
@@ -501,27 +612,31 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RSAKeyValueType(f_modulus, f_exponent), r
 
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    f_modulus, r = rbin(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_RSAKeyValueType(B, r0)
+    f_exponent, r = rbin(B, r, None)
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_RSAKeyValueType(B, r0)
+    return RSAKeyValueType(f_modulus, f_exponent), r
+
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
-    st = 0
-    if o.modulus is not None:
-        v = o.modulus
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory Modulus')
-    if o.exponent is not None:
-        v = o.exponent
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory Exponent')
-    a <<= 1
+    pass
+    v2 = o.modulus
+    if v2 is None: raise EncFail('missing mandatory Modulus')
+    a <<= 2
+    a = wbin(a, v2, None)
+    pass
+    v3 = o.exponent
+    if v3 is None: raise EncFail('missing mandatory Exponent')
+    a <<= 3
+    a = wbin(a, v3, None)
+    pass
+    a <<= 2
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
@@ -541,24 +656,46 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T18[c & 7]
+    f_type = None
+    if k == 0:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T19[c & 3]
+    f_uri = None
+    if k == 1:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T20[c & 3]
+    f_transforms = None
+    if k == 2:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    if k != -1: return _d_RetrievalMethodType(B, r0)
+    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
-    if o.type is not None:
-        v = o.type
+    v2 = o.type
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.uri is not None:
-        v = o.uri
+    v3 = o.uri
+    if v3 is not None:
         w, c = _C21[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.transforms is not None:
-        v = o.transforms
+    v4 = o.transforms
+    if v4 is not None:
         w, c = _C22[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v4, a)
         st = 11
     w, c = _C23[st]
     a = (a << w) | c
@@ -580,8 +717,27 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
 
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+    r0 = r
+    r -= 1; c = (B >> r) & 1
+    k = _T0[c & 1]
+    f_transform = []
+    n = 0
+    while True:
+        if k == 0:
+            v, r = _f_TransformType(B, r)
+            f_transform.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T24[c & 3]
+    if n < 1: return _d_TransformsType(B, r0)
+    if k != -1: return _d_TransformsType(B, r0)
+    return TransformsType(f_transform), r
+
 def _e_TransformsType(o: TransformsType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.transform:
         if n == 0:
@@ -594,7 +750,7 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 Transform required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 2) | 1
     return a
 
@@ -625,15 +781,16 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+    return _d_TransformType(B, r)
+
 def _e_TransformType(o: TransformType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
     n = 0
     for v in o.x_path:
         if n == 0:
@@ -707,8 +864,73 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
 
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T26[c & 7]
+    f_x509_issuer_serial = []
+    f_x509_ski = []
+    f_x509_subject_name = []
+    f_x509_certificate = []
+    f_x509_crl = []
+    n = 0
+    while True:
+        if k == 0:
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            i1_x509_issuer_name, r = rstr(B, r, None)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_X509DataType(B, r0)
+            r -= 9; i1_x509_serial_number = (B >> r) & 511
+            if i1_x509_serial_number & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i1_x509_serial_number, r = ri(B, r + 8, i1_x509_serial_number)
+                elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
+                else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
+            elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_X509DataType(B, r0)
+            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            f_x509_issuer_serial.append(v)
+        elif k == 1:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_ski.append(v)
+        elif k == 2:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_subject_name.append(v)
+        elif k == 3:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_certificate.append(v)
+        elif k == 4:
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            v, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            if c & 1: return _d_X509DataType(B, r0)
+            f_x509_crl.append(v)
+        else:
+            break
+        n += 1
+        r -= 3; c = (B >> r) & 7
+        k = _T27[c & 7]
+    if n < 1: return _d_X509DataType(B, r0)
+    if k != -1: return _d_X509DataType(B, r0)
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+
 def _e_X509DataType(o: X509DataType, a: int) -> int:
-    st = 0
+    pass
     n = 0
     for v in o.x509_issuer_serial:
         if n == 0:
@@ -765,7 +987,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         n += 1
     if n < 1: raise EncFail('at least 1 X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL required, got {}'.format(n))
     if True:
-        st = 2
+        pass
     a = (a << 3) | 6
     return a
 
@@ -800,39 +1022,55 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
 
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    f_x509_issuer_name, r = rstr(B, r, None)
+    r -= 3; c = (B >> r) & 7
+    if c & 7: return _d_X509IssuerSerialType(B, r0)
+    r -= 9; f_x509_serial_number = (B >> r) & 511
+    if f_x509_serial_number & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: f_x509_serial_number, r = ri(B, r + 8, f_x509_serial_number)
+        elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
+        else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
+    elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    r -= 2; c = (B >> r) & 3
+    if c & 3: return _d_X509IssuerSerialType(B, r0)
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
-    st = 0
-    if o.x509_issuer_name is not None:
-        v = o.x509_issuer_name
-        a <<= 1
-        a <<= 1
-        a = wstr(a, v, None)
-        a <<= 1
-        st = 3
-    else:
-        raise EncFail('missing mandatory X509IssuerName')
-    if o.x509_serial_number is not None:
-        v = o.x509_serial_number
-        a <<= 1
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
-        a <<= 1
-        st = 7
-    else:
-        raise EncFail('missing mandatory X509SerialNumber')
-    a <<= 1
+    pass
+    v2 = o.x509_issuer_name
+    if v2 is None: raise EncFail('missing mandatory X509IssuerName')
+    a <<= 2
+    a = wstr(a, v2, None)
+    pass
+    v3 = o.x509_serial_number
+    if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
+    a <<= 3
+    if 0 <= v3 < 128: a = (a << 9) | v3
+    elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+    else: a = wi(a, v3)
+    pass
+    a <<= 2
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
     raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+
+def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+    return _d_PGPDataType(B, r)
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     raise EncFail('PGPDataType: content model with nested groups is not supported')
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
     raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+
+def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+    return _d_SPKIDataType(B, r)
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     raise EncFail('SPKIDataType: content model with nested groups is not supported')
@@ -857,17 +1095,81 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
 
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    f_reference = []
+    n = 0
+    while True:
+        if k == 1:
+            r -= 3; c = (B >> r) & 7
+            k = _T31[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T32[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T33[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T34[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T35[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T36[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_ManifestType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_ManifestType(B, r0)
+                k = _T17[c & 1]
+            else:
+                return _d_ManifestType(B, r0)
+            if k != -1: return _d_ManifestType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+    if n < 1: return _d_ManifestType(B, r0)
+    if k != -1: return _d_ManifestType(B, r0)
+    return ManifestType(f_id, f_reference), r
+
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C31[st]
+            w, c = _C37[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -882,27 +1184,27 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T32[(B >> r) & 7]
+    r -= 3; k = _T31[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T33[(B >> r) & 7]
+        r -= 3; k = _T32[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T34[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T35[(B >> r) & 3]
+        r -= 2; k = _T34[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T35[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T37[(B >> r) & 1]
+        r -= 1; k = _T36[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
@@ -920,49 +1222,87 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
 
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+    r0 = r
+    r -= 3; c = (B >> r) & 7
+    k = _T31[c & 7]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 3; c = (B >> r) & 7
+        k = _T32[c & 7]
+    f_type = None
+    if k == 1:
+        f_type, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T33[c & 3]
+    f_uri = None
+    if k == 2:
+        f_uri, r = rstr(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        k = _T34[c & 3]
+    f_transforms = None
+    if k == 3:
+        f_transforms, r = _f_TransformsType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T35[c & 1]
+    f_digest_method = None
+    if k == 4:
+        f_digest_method, r = _f_DigestMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T36[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    f_digest_value = None
+    if k == 5:
+        r -= 1; c = (B >> r) & 1
+        if c & 1: return _d_ReferenceType(B, r0)
+        f_digest_value, r = rbin(B, r, None)
+        r -= 2; c = (B >> r) & 3
+        if c & 2: return _d_ReferenceType(B, r0)
+        k = _T17[c & 1]
+    else:
+        return _d_ReferenceType(B, r0)
+    if k != -1: return _d_ReferenceType(B, r0)
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.type is not None:
-        v = o.type
+    v3 = o.type
+    if v3 is not None:
         w, c = _C38[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.uri is not None:
-        v = o.uri
+    v4 = o.uri
+    if v4 is not None:
         w, c = _C39[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
-    if o.transforms is not None:
-        v = o.transforms
+    v5 = o.transforms
+    if v5 is not None:
         w, c = _C40[st]
         a = (a << w) | c
-        a = _e_TransformsType(v, a)
+        a = _e_TransformsType(v5, a)
         st = 15
-    if o.digest_method is not None:
-        v = o.digest_method
-        w, c = _C41[st]
-        a = (a << w) | c
-        a = _e_DigestMethodType(v, a)
-        st = 19
-    else:
-        raise EncFail('missing mandatory DigestMethod')
-    if o.digest_value is not None:
-        v = o.digest_value
-        a <<= 1
-        a <<= 1
-        a = wbin(a, v, None)
-        a <<= 1
-        st = 23
-    else:
-        raise EncFail('missing mandatory DigestValue')
-    a <<= 1
+    v6 = o.digest_method
+    if v6 is None: raise EncFail('missing mandatory DigestMethod')
+    w, c = _C41[st]
+    a = (a << w) | c
+    a = _e_DigestMethodType(v6, a)
+    st = 19
+    v7 = o.digest_value
+    if v7 is None: raise EncFail('missing mandatory DigestValue')
+    a <<= 2
+    a = wbin(a, v7, None)
+    st = 23
+    a <<= 2
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
@@ -982,24 +1322,27 @@ def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return ObjectType(f_encoding, f_id, f_mime_type), r
 
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+    return _d_ObjectType(B, r)
+
 def _e_ObjectType(o: ObjectType, a: int) -> int:
     st = 0
-    if o.encoding is not None:
-        v = o.encoding
+    v2 = o.encoding
+    if v2 is not None:
         a <<= 3
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.id is not None:
-        v = o.id
+    v3 = o.id
+    if v3 is not None:
         w, c = _C45[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v3, None)
         st = 7
-    if o.mime_type is not None:
-        v = o.mime_type
+    v4 = o.mime_type
+    if v4 is not None:
         w, c = _C46[st]
         a = (a << w) | c
-        a = wstr(a, v, None)
+        a = wstr(a, v4, None)
         st = 11
     w, c = _C47[st]
     a = (a << w) | c
@@ -1040,32 +1383,98 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    f_signed_info = None
+    if k == 1:
+        f_signed_info, r = _f_SignedInfoType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T48[c & 1]
+    else:
+        return _d_SignatureType(B, r0)
+    f_signature_value = None
+    if k == 2:
+        r -= 2; c = (B >> r) & 3
+        k = _T29[c & 3]
+        i1_id = None
+        if k == 0:
+            i1_id, r = rstr(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T16[c & 1]
+        i1_value = None
+        if k == 1:
+            i1_value, r = rbin(B, r, None)
+            r -= 1; c = (B >> r) & 1
+            k = _T17[c & 1]
+        else:
+            return _d_SignatureType(B, r0)
+        if k != -1: return _d_SignatureType(B, r0)
+        r -= 2; c = (B >> r) & 3
+        k = _T49[c & 3]
+        f_signature_value = SignatureValueType(i1_id, i1_value)
+    else:
+        return _d_SignatureType(B, r0)
+    f_key_info = None
+    if k == 3:
+        f_key_info, r = _f_KeyInfoType(B, r)
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+    f_object = []
+    n = 0
+    while True:
+        if k == 4:
+            v, r = _f_ObjectType(B, r)
+            f_object.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T50[c & 3]
+    if k != -1: return _d_SignatureType(B, r0)
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.signed_info is not None:
-        v = o.signed_info
-        w, c = _C51[st]
-        a = (a << w) | c
-        a = _e_SignedInfoType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory SignedInfo')
-    if o.signature_value is not None:
-        v = o.signature_value
-        a <<= 1
-        a = _e_SignatureValueType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureValue')
-    if o.key_info is not None:
-        v = o.key_info
+    v3 = o.signed_info
+    if v3 is None: raise EncFail('missing mandatory SignedInfo')
+    w, c = _C51[st]
+    a = (a << w) | c
+    a = _e_SignedInfoType(v3, a)
+    st = 7
+    v4 = o.signature_value
+    if v4 is None: raise EncFail('missing mandatory SignatureValue')
+    if v4.__class__ is not SignatureValueType: raise EncFail(f'expected SignatureValueType, got {v4.__class__.__name__}')
+    st5 = 0
+    a <<= 1
+    v6 = v4.id
+    if v6 is not None:
         a <<= 2
-        a = _e_KeyInfoType(v, a)
+        a = wstr(a, v6, None)
+        st5 = 3
+    v7 = v4.value
+    if v7 is None: raise EncFail('missing mandatory value')
+    w, c = _C37[st5]
+    a = (a << w) | c
+    a = wbin(a, v7, None)
+    st5 = 7
+    st = 11
+    a <<= 1
+    v8 = o.key_info
+    if v8 is not None:
+        a <<= 2
+        a = _e_KeyInfoType(v8, a)
         st = 15
     n = 0
     for v in o.object:
@@ -1116,28 +1525,102 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
 
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    f_canonicalization_method = None
+    if k == 1:
+        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T48[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_signature_method = None
+    if k == 2:
+        f_signature_method, r = _f_SignatureMethodType(B, r)
+        r -= 1; c = (B >> r) & 1
+        k = _T54[c & 1]
+    else:
+        return _d_SignedInfoType(B, r0)
+    f_reference = []
+    n = 0
+    while True:
+        if k == 3:
+            r -= 3; c = (B >> r) & 7
+            k = _T31[c & 7]
+            i1_id = None
+            if k == 0:
+                i1_id, r = rstr(B, r, None)
+                r -= 3; c = (B >> r) & 7
+                k = _T32[c & 7]
+            i1_type = None
+            if k == 1:
+                i1_type, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T33[c & 3]
+            i1_uri = None
+            if k == 2:
+                i1_uri, r = rstr(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                k = _T34[c & 3]
+            i1_transforms = None
+            if k == 3:
+                i1_transforms, r = _f_TransformsType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T35[c & 1]
+            i1_digest_method = None
+            if k == 4:
+                i1_digest_method, r = _f_DigestMethodType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T36[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            i1_digest_value = None
+            if k == 5:
+                r -= 1; c = (B >> r) & 1
+                if c & 1: return _d_SignedInfoType(B, r0)
+                i1_digest_value, r = rbin(B, r, None)
+                r -= 2; c = (B >> r) & 3
+                if c & 2: return _d_SignedInfoType(B, r0)
+                k = _T17[c & 1]
+            else:
+                return _d_SignedInfoType(B, r0)
+            if k != -1: return _d_SignedInfoType(B, r0)
+            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            f_reference.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T55[c & 3]
+    if n < 1: return _d_SignedInfoType(B, r0)
+    if k != -1: return _d_SignedInfoType(B, r0)
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.canonicalization_method is not None:
-        v = o.canonicalization_method
-        w, c = _C56[st]
-        a = (a << w) | c
-        a = _e_CanonicalizationMethodType(v, a)
-        st = 7
-    else:
-        raise EncFail('missing mandatory CanonicalizationMethod')
-    if o.signature_method is not None:
-        v = o.signature_method
-        a <<= 1
-        a = _e_SignatureMethodType(v, a)
-        st = 11
-    else:
-        raise EncFail('missing mandatory SignatureMethod')
+    v3 = o.canonicalization_method
+    if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
+    w, c = _C56[st]
+    a = (a << w) | c
+    a = _e_CanonicalizationMethodType(v3, a)
+    st = 7
+    v4 = o.signature_method
+    if v4 is None: raise EncFail('missing mandatory SignatureMethod')
+    a <<= 1
+    a = _e_SignatureMethodType(v4, a)
+    st = 11
     n = 0
     for v in o.reference:
         if n == 0:
@@ -1177,22 +1660,22 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureMethodType(f_algorithm, f_hmac_output_length), r
 
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+    return _d_SignatureMethodType(B, r)
+
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     st = 0
-    if o.algorithm is not None:
-        v = o.algorithm
-        a <<= 1
-        a = wstr(a, v, None)
-        st = 3
-    else:
-        raise EncFail('missing mandatory Algorithm')
-    if o.hmac_output_length is not None:
-        v = o.hmac_output_length
-        a <<= 3
-        a <<= 1
-        if 0 <= v < 128: a = (a << 9) | v
-        elif -129 < v < 0: a = (a << 9) | (255 - v)
-        else: a = wi(a, v)
+    v2 = o.algorithm
+    if v2 is None: raise EncFail('missing mandatory Algorithm')
+    a <<= 1
+    a = wstr(a, v2, None)
+    st = 3
+    v3 = o.hmac_output_length
+    if v3 is not None:
+        a <<= 4
+        if 0 <= v3 < 128: a = (a << 9) | v3
+        elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
+        else: a = wi(a, v3)
         a <<= 1
         st = 7
     w, c = _C57[st]
@@ -1216,21 +1699,38 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureValueType(f_id, f_value), r
 
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    f_value = None
+    if k == 1:
+        f_value, r = rbin(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T17[c & 1]
+    else:
+        return _d_SignatureValueType(B, r0)
+    if k != -1: return _d_SignatureValueType(B, r0)
+    return SignatureValueType(f_id, f_value), r
+
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.value is not None:
-        v = o.value
-        w, c = _C31[st]
-        a = (a << w) | c
-        a = wbin(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory value')
+    v3 = o.value
+    if v3 is None: raise EncFail('missing mandatory value')
+    w, c = _C37[st]
+    a = (a << w) | c
+    a = wbin(a, v3, None)
+    st = 7
     a <<= 1
     return a
 
@@ -1254,17 +1754,41 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
 
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+    r0 = r
+    r -= 2; c = (B >> r) & 3
+    k = _T29[c & 3]
+    f_id = None
+    if k == 0:
+        f_id, r = rstr(B, r, None)
+        r -= 1; c = (B >> r) & 1
+        k = _T16[c & 1]
+    f_signature_property = []
+    n = 0
+    while True:
+        if k == 1:
+            v, r = _f_SignaturePropertyType(B, r)
+            f_signature_property.append(v)
+        else:
+            break
+        n += 1
+        r -= 2; c = (B >> r) & 3
+        k = _T30[c & 3]
+    if n < 1: return _d_SignaturePropertiesType(B, r0)
+    if k != -1: return _d_SignaturePropertiesType(B, r0)
+    return SignaturePropertiesType(f_id, f_signature_property), r
+
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C31[st]
+            w, c = _C37[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1293,21 +1817,22 @@ def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertyType(f_id, f_target), r
 
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+    return _d_SignaturePropertyType(B, r)
+
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
     st = 0
-    if o.id is not None:
-        v = o.id
+    v2 = o.id
+    if v2 is not None:
         a <<= 2
-        a = wstr(a, v, None)
+        a = wstr(a, v2, None)
         st = 3
-    if o.target is not None:
-        v = o.target
-        w, c = _C59[st]
-        a = (a << w) | c
-        a = wstr(a, v, None)
-        st = 7
-    else:
-        raise EncFail('missing mandatory Target')
+    v3 = o.target
+    if v3 is None: raise EncFail('missing mandatory Target')
+    w, c = _C59[st]
+    a = (a << w) | c
+    a = wstr(a, v3, None)
+    st = 7
     raise EncFail('a required wildcard element cannot be encoded')
     a = (a << 2) | 1
     return a
@@ -1363,30 +1888,30 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 5
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S15),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S4),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S4),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
 )
 
 def _d_S4_Exponent(B: int, r: int) -> tuple[Any, int]:
@@ -1719,46 +2244,46 @@ def _e_S23_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 6
 FRAG_ELEMENTS: tuple = (
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_DigestMethodType, _e_DigestMethodType, DigestMethodType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S15),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S4_Exponent, _e_S4_Exponent, _S15),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S5_G, _e_S5_G, _S15),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S6_HMACOutputLength, _e_S6_HMACOutputLength, _S28),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S7_J, _e_S7_J, _S15),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyInfoType, _e_KeyInfoType, KeyInfoType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S4),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _d_ManifestType, _e_ManifestType, ManifestType),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S4),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S8_Modulus, _e_S8_Modulus, _S15),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _d_ObjectType, _e_ObjectType, ObjectType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S9_P, _e_S9_P, _S15),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _d_PGPDataType, _e_PGPDataType, PGPDataType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S10_PGPKeyID, _e_S10_PGPKeyID, _S15),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S11_PGPKeyPacket, _e_S11_PGPKeyPacket, _S15),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_PgenCounter, _e_S12_PgenCounter, _S15),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S13_Q, _e_S13_Q, _S15),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _d_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _d_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _d_SPKIDataType, _e_SPKIDataType, SPKIDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_SPKISexp, _e_S14_SPKISexp, _S15),
     ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_Seed, _e_S15_Seed, _S15),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _d_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _d_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _d_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _d_TransformsType, _e_TransformsType, TransformsType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S16_X509CRL, _e_S16_X509CRL, _S15),
     ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_X509Certificate, _e_S17_X509Certificate, _S15),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _d_X509DataType, _e_X509DataType, X509DataType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
     ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S18_X509IssuerName, _e_S18_X509IssuerName, _S4),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _d_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_X509SKI, _e_S19_X509SKI, _S15),
     ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_X509SerialNumber, _e_S20_X509SerialNumber, _S28),
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_X509SubjectName, _e_S21_X509SubjectName, _S4),
