@@ -681,7 +681,7 @@ class Emitter:
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
                 "from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, "
                 "unexpected, wbin, wi, wstr, wu)", "",
-                f"SCHEMA = {ir.name!r}", ""]
+                f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]
         body = self.lines[:split] + consts + [""] + self.lines[split:]

@@ -170,13 +170,14 @@ class FastDecoder:
             L.append("")
             return L
         L.append("    r0 = r")
-        expr = self.body(ct, "f_", "    ", 0)
-        L.append(f"    return {expr}, r")
+        spec = self.body(ct, "f_", "    ", 0)
+        L += ["    " + x for x in self.construct("o", spec)]
+        L.append("    return o, r")
         L.append("")
         return L
 
     def inlinable(self, t: ComplexT, depth: int) -> bool:
-        return (depth < 3 and not t.unsupported and not t.mixed and len(t.items) <= 12
+        return (depth < 5 and not t.unsupported and not t.mixed and len(t.items) <= 12
                 and all(it.max == 1 and it.kind != "any" for it in t.items))
 
     def body(self, ct: ComplexT, pre: str, base: str, depth: int) -> str:
@@ -220,7 +221,9 @@ class FastDecoder:
                     if hi - lo < 3:
                         for j in range(lo, hi + 1):
                             L.append(f"{ind}{'if' if j == lo else 'elif'} k == {slots[j]}:")
-                            self._content(ct, it, decls[j], vars_[j], ind + "    ", depth)
+                            # called, not inlined: a frame holding the locals of every
+                            # alternative costs more to set up than the calls save
+                            self._content(ct, it, decls[j], vars_[j], ind + "    ", 99)
                             self.flush(ind + "    ")
                         return
                     mid = (lo + hi + 1) // 2
@@ -293,10 +296,18 @@ class FastDecoder:
                 L.append(f"{base}if k != -1: {slow}")
         else:
             L.append(f"{base}if k != -1: {slow}")
-        args = ", ".join(f"{pre}{f.py}" for f in ct.fields)
         if depth == 0:
             self.flush(base)
-        return f"{ct.name}({args})"
+        return ct.name + "|" + ",".join(f"{f.py}={pre}{f.py}" for f in ct.fields)
+
+    @staticmethod
+    def construct(target: str, spec: str) -> list[str]:
+        """Build an object: small ones by object.__new__ and slot stores (no __init__ frame)."""
+        cls, _, args = spec.partition("|")
+        pairs = [a.split("=") for a in args.split(",")] if args else []
+        if len(pairs) <= 6:
+            return [f"{target} = _new({cls})"] + [f"{target}.{k} = {v}" for k, v in pairs]
+        return [f"{target} = {cls}({', '.join(v for _k, v in pairs)})"]
 
     def _content(self, ct: ComplexT, it, d, var: str, ind: str, depth: int) -> None:  # noqa: ANN001
         if it.kind == "attr":
@@ -306,8 +317,9 @@ class FastDecoder:
         elif isinstance(d.type, ComplexT):
             if self.inlinable(d.type, depth + 1):
                 self.uid += 1
-                expr = self.body(d.type, f"i{self.uid}_", ind, depth + 1)
-                self.pending.append(("post", f"{var} = {expr}"))
+                spec = self.body(d.type, f"i{self.uid}_", ind, depth + 1)
+                for line in self.construct(var, spec):
+                    self.pending.append(("post", line))
             else:
                 self.flush(ind)
                 self.L.append(f"{ind}{var}, r = _f_{d.type.name}(B, r)")
@@ -395,7 +407,7 @@ class FastEncoder:
         return L
 
     def inlinable(self, t: ComplexT, depth: int) -> bool:
-        return (depth < 3 and not t.unsupported and len(t.items) <= 12
+        return (depth < 5 and not t.unsupported and len(t.items) <= 12
                 and all(it.max == 1 and it.kind != "any" for it in t.items))
 
     def code(self, g: "TypeGrammar", states: set, slot: int, ind: str, st_var: str) -> None:
@@ -474,7 +486,8 @@ class FastEncoder:
                     if len(states) > 1:
                         need_st = True
                     self.code(g, states, slots[j], i0, stv)
-                    self.content(ct, it, d, var, i0, depth)
+                    # a large choice (message body): call the alternatives, keep the frame small
+                    self.content(ct, it, d, var, i0, 99 if len(decls) > 6 else depth)
                     self.flush(i0)
                     L.append(f"{i0}{stv} = {em.sid(g, after1)}")
                     kw = "elif"

@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'apphand'
+_new = object.__new__
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -128,7 +129,12 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
             i1_schema_id = (c >> 10) & 255
             i1_priority = ((c >> 2) & 31) + 1
             if i1_priority > 20: return _d_supportedAppProtocolReqType(B, r0)
-            v = AppProtocolType(i1_protocol_namespace, i1_version_number_major, i1_version_number_minor, i1_schema_id, i1_priority)
+            v = _new(AppProtocolType)
+            v.protocol_namespace = i1_protocol_namespace
+            v.version_number_major = i1_version_number_major
+            v.version_number_minor = i1_version_number_minor
+            v.schema_id = i1_schema_id
+            v.priority = i1_priority
             f_app_protocol.append(v)
         else:
             break
@@ -141,7 +147,9 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
             k = _T2[c & 1]
     if n < 1: return _d_supportedAppProtocolReqType(B, r0)
     if k != -1: return _d_supportedAppProtocolReqType(B, r0)
-    return supportedAppProtocolReqType(f_app_protocol), r
+    o = _new(supportedAppProtocolReqType)
+    o.app_protocol = f_app_protocol
+    return o, r
 
 def _e_supportedAppProtocolReqType(o: supportedAppProtocolReqType, a: int) -> int:
     st = 0
@@ -261,7 +269,13 @@ def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     f_schema_id = (c >> 10) & 255
     f_priority = ((c >> 2) & 31) + 1
     if f_priority > 20: return _d_AppProtocolType(B, r0)
-    return AppProtocolType(f_protocol_namespace, f_version_number_major, f_version_number_minor, f_schema_id, f_priority), r
+    o = _new(AppProtocolType)
+    o.protocol_namespace = f_protocol_namespace
+    o.version_number_major = f_version_number_major
+    o.version_number_minor = f_version_number_minor
+    o.schema_id = f_schema_id
+    o.priority = f_priority
+    return o, r
 
 def _e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     pass
@@ -339,7 +353,10 @@ def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
         f_schema_id = (c >> 2) & 255
         k = _T2[c & 1]
     if k != -1: return _d_supportedAppProtocolResType(B, r0)
-    return supportedAppProtocolResType(f_response_code, f_schema_id), r
+    o = _new(supportedAppProtocolResType)
+    o.response_code = f_response_code
+    o.schema_id = f_schema_id
+    return o, r
 
 def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> int:
     st = 0

@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'din'
+_new = object.__new__
 
 class DC_EVErrorCodeType(enum.IntEnum):
     """XSD enumeration DC_EVErrorCodeType; the value is the EXI index."""
@@ -1790,7 +1791,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_e_amount = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_e_amount = _new(PhysicalValueType)
+    f_e_amount.multiplier = i1_multiplier
+    f_e_amount.unit = i1_unit
+    f_e_amount.value = i1_value
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -1822,7 +1826,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     i3_multiplier = ((c >> 3) & 7) + -3
     if i3_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_ev_max_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_max_voltage = _new(PhysicalValueType)
+    f_ev_max_voltage.multiplier = i2_multiplier
+    f_ev_max_voltage.unit = i2_unit
+    f_ev_max_voltage.value = i2_value
     i3_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -1854,7 +1861,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     i4_multiplier = ((c >> 3) & 7) + -3
     if i4_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_ev_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_ev_max_current = _new(PhysicalValueType)
+    f_ev_max_current.multiplier = i3_multiplier
+    f_ev_max_current.unit = i3_unit
+    f_ev_max_current.value = i3_value
     i4_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -1883,8 +1893,17 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AC_EVChargeParameterType(B, r0)
-    f_ev_min_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
-    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
+    f_ev_min_current = _new(PhysicalValueType)
+    f_ev_min_current.multiplier = i4_multiplier
+    f_ev_min_current.unit = i4_unit
+    f_ev_min_current.value = i4_value
+    o = _new(AC_EVChargeParameterType)
+    o.departure_time = f_departure_time
+    o.e_amount = f_e_amount
+    o.ev_max_voltage = f_ev_max_voltage
+    o.ev_max_current = f_ev_max_current
+    o.ev_min_current = f_ev_min_current
+    return o, r
 
 def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     pass
@@ -2076,7 +2095,11 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     else:
         return _d_PhysicalValueType(B, r0)
     if k != -1: return _d_PhysicalValueType(B, r0)
-    return PhysicalValueType(f_multiplier, f_unit, f_value), r
+    o = _new(PhysicalValueType)
+    o.multiplier = f_multiplier
+    o.unit = f_unit
+    o.value = f_value
+    return o, r
 
 def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     st = 0
@@ -2152,7 +2175,11 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_ac_evse_status = AC_EVSEStatusType(i1_power_switch_closed, i1_rcd, i1_notification_max_delay, i1_evse_notification)
+    f_ac_evse_status = _new(AC_EVSEStatusType)
+    f_ac_evse_status.power_switch_closed = i1_power_switch_closed
+    f_ac_evse_status.rcd = i1_rcd
+    f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+    f_ac_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -2184,7 +2211,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     i3_multiplier = ((c >> 3) & 7) + -3
     if i3_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_evse_max_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_max_voltage = _new(PhysicalValueType)
+    f_evse_max_voltage.multiplier = i2_multiplier
+    f_evse_max_voltage.unit = i2_unit
+    f_evse_max_voltage.value = i2_value
     i3_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -2216,7 +2246,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     i4_multiplier = ((c >> 3) & 7) + -3
     if i4_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_evse_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_evse_max_current = _new(PhysicalValueType)
+    f_evse_max_current.multiplier = i3_multiplier
+    f_evse_max_current.unit = i3_unit
+    f_evse_max_current.value = i3_value
     i4_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -2245,8 +2278,16 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if k != -1: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AC_EVSEChargeParameterType(B, r0)
-    f_evse_min_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
-    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_max_voltage, f_evse_max_current, f_evse_min_current), r
+    f_evse_min_current = _new(PhysicalValueType)
+    f_evse_min_current.multiplier = i4_multiplier
+    f_evse_min_current.unit = i4_unit
+    f_evse_min_current.value = i4_value
+    o = _new(AC_EVSEChargeParameterType)
+    o.ac_evse_status = f_ac_evse_status
+    o.evse_max_voltage = f_evse_max_voltage
+    o.evse_max_current = f_evse_max_current
+    o.evse_min_current = f_evse_min_current
+    return o, r
 
 def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     pass
@@ -2424,7 +2465,12 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 3
     if f_evse_notification >= 3: return _d_AC_EVSEStatusType(B, r0)
     f_evse_notification = _E_EVSENotificationType[f_evse_notification]
-    return AC_EVSEStatusType(f_power_switch_closed, f_rcd, f_notification_max_delay, f_evse_notification), r
+    o = _new(AC_EVSEStatusType)
+    o.power_switch_closed = f_power_switch_closed
+    o.rcd = f_rcd
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     pass
@@ -2457,7 +2503,8 @@ def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_BodyBaseType(B, r0)
-    return BodyBaseType(), r
+    o = _new(BodyBaseType)
+    return o, r
 
 def _e_BodyBaseType(o: BodyBaseType, a: int) -> int:
     pass
@@ -2515,8 +2562,15 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     if k != -1: return _d_CableCheckReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CableCheckReqType(B, r0)
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
-    return CableCheckReqType(f_dc_ev_status), r
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
+    o = _new(CableCheckReqType)
+    o.dc_ev_status = f_dc_ev_status
+    return o, r
 
 def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     pass
@@ -2654,7 +2708,13 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     else:
         return _d_DC_EVStatusType(B, r0)
     if k != -1: return _d_DC_EVStatusType(B, r0)
-    return DC_EVStatusType(f_ev_ready, f_ev_cabin_conditioning, f_evress_conditioning, f_ev_error_code, f_evresssoc), r
+    o = _new(DC_EVStatusType)
+    o.ev_ready = f_ev_ready
+    o.ev_cabin_conditioning = f_ev_cabin_conditioning
+    o.evress_conditioning = f_evress_conditioning
+    o.ev_error_code = f_ev_error_code
+    o.evresssoc = f_evresssoc
+    return o, r
 
 def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     st = 0
@@ -2778,8 +2838,16 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if c & 27: return _d_CableCheckResType(B, r0)
     f_evse_processing = (c >> 2) & 1
     f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
-    f_dc_evse_status = DC_EVSEStatusType(i1_evse_isolation_status, i1_evse_status_code, i1_notification_max_delay, i1_evse_notification)
-    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    o = _new(CableCheckResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     pass
@@ -2927,7 +2995,12 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     else:
         return _d_DC_EVSEStatusType(B, r0)
     if k != -1: return _d_DC_EVSEStatusType(B, r0)
-    return DC_EVSEStatusType(f_evse_isolation_status, f_evse_status_code, f_notification_max_delay, f_evse_notification), r
+    o = _new(DC_EVSEStatusType)
+    o.evse_isolation_status = f_evse_isolation_status
+    o.evse_status_code = f_evse_status_code
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     st = 0
@@ -3056,7 +3129,12 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     else:
         return _d_CertificateInstallationReqType(B, r0)
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
-    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds, f_dh_params), r
+    o = _new(CertificateInstallationReqType)
+    o.id = f_id
+    o.oem_provisioning_cert = f_oem_provisioning_cert
+    o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
+    o.dh_params = f_dh_params
+    return o, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
     st = 0
@@ -3128,7 +3206,9 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
         k = _T30[c & 3]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    o = _new(ListOfRootCertificateIDsType)
+    o.root_certificate_id = f_root_certificate_id
+    return o, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
     pass
@@ -3239,7 +3319,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i1_certificate, i1_sub_certificates)
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.certificate = i1_certificate
+    f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
     f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
@@ -3249,7 +3331,14 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     f_contract_id, r = rstr(B, r, 24)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    return CertificateInstallationResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id), r
+    o = _new(CertificateInstallationResType)
+    o.id = f_id
+    o.response_code = f_response_code
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    o.contract_signature_encrypted_private_key = f_contract_signature_encrypted_private_key
+    o.dh_params = f_dh_params
+    o.contract_id = f_contract_id
+    return o, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
     pass
@@ -3333,7 +3422,10 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
-    return CertificateChainType(f_certificate, f_sub_certificates), r
+    o = _new(CertificateChainType)
+    o.certificate = f_certificate
+    o.sub_certificates = f_sub_certificates
+    return o, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     st = 0
@@ -3395,7 +3487,9 @@ def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
-    return SubCertificatesType(f_certificate), r
+    o = _new(SubCertificatesType)
+    o.certificate = f_certificate
+    return o, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     pass
@@ -3487,7 +3581,9 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         if k != -1: return _d_CertificateUpdateReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_contract_signature_cert_chain = CertificateChainType(i1_certificate, i1_sub_certificates)
+        f_contract_signature_cert_chain = _new(CertificateChainType)
+        f_contract_signature_cert_chain.certificate = i1_certificate
+        f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
     else:
         return _d_CertificateUpdateReqType(B, r0)
     f_contract_id = None
@@ -3518,7 +3614,13 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     else:
         return _d_CertificateUpdateReqType(B, r0)
     if k != -1: return _d_CertificateUpdateReqType(B, r0)
-    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_contract_id, f_list_of_root_certificate_i_ds, f_dh_params), r
+    o = _new(CertificateUpdateReqType)
+    o.id = f_id
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    o.contract_id = f_contract_id
+    o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
+    o.dh_params = f_dh_params
+    return o, r
 
 def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     st = 0
@@ -3669,7 +3771,9 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k != -1: return _d_CertificateUpdateResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i1_certificate, i1_sub_certificates)
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.certificate = i1_certificate
+    f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
     f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
@@ -3689,7 +3793,8 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
-    return CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter), r
+    o = CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter)
+    return o, r
 
 def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     pass
@@ -3831,7 +3936,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i3_multiplier = ((c >> 3) & 7) + -3
         if i3_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
-        i1_e_amount = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+        i1_e_amount = _new(PhysicalValueType)
+        i1_e_amount.multiplier = i2_multiplier
+        i1_e_amount.unit = i2_unit
+        i1_e_amount.value = i2_value
         i3_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -3863,7 +3971,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i4_multiplier = ((c >> 3) & 7) + -3
         if i4_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
-        i1_ev_max_voltage = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        i1_ev_max_voltage = _new(PhysicalValueType)
+        i1_ev_max_voltage.multiplier = i3_multiplier
+        i1_ev_max_voltage.unit = i3_unit
+        i1_ev_max_voltage.value = i3_value
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -3895,7 +4006,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i5_multiplier = ((c >> 3) & 7) + -3
         if i5_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
-        i1_ev_max_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        i1_ev_max_current = _new(PhysicalValueType)
+        i1_ev_max_current.multiplier = i4_multiplier
+        i1_ev_max_current.unit = i4_unit
+        i1_ev_max_current.value = i4_value
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -3925,8 +4039,16 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 1]
-        i1_ev_min_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
-        f_ac_ev_charge_parameter = AC_EVChargeParameterType(i1_departure_time, i1_e_amount, i1_ev_max_voltage, i1_ev_max_current, i1_ev_min_current)
+        i1_ev_min_current = _new(PhysicalValueType)
+        i1_ev_min_current.multiplier = i5_multiplier
+        i1_ev_min_current.unit = i5_unit
+        i1_ev_min_current.value = i5_value
+        f_ac_ev_charge_parameter = _new(AC_EVChargeParameterType)
+        f_ac_ev_charge_parameter.departure_time = i1_departure_time
+        f_ac_ev_charge_parameter.e_amount = i1_e_amount
+        f_ac_ev_charge_parameter.ev_max_voltage = i1_ev_max_voltage
+        f_ac_ev_charge_parameter.ev_max_current = i1_ev_max_current
+        f_ac_ev_charge_parameter.ev_min_current = i1_ev_min_current
     elif k == 2:
         r -= 7; c = (B >> r) & 127
         if c & 116: return _d_ChargeParameterDiscoveryReqType(B, r0)
@@ -3969,7 +4091,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i8_multiplier = ((c >> 3) & 7) + -3
         if i8_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
-        i6_dc_ev_status = DC_EVStatusType(i7_ev_ready, i7_ev_cabin_conditioning, i7_evress_conditioning, i7_ev_error_code, i7_evresssoc)
+        i6_dc_ev_status = _new(DC_EVStatusType)
+        i6_dc_ev_status.ev_ready = i7_ev_ready
+        i6_dc_ev_status.ev_cabin_conditioning = i7_ev_cabin_conditioning
+        i6_dc_ev_status.evress_conditioning = i7_evress_conditioning
+        i6_dc_ev_status.ev_error_code = i7_ev_error_code
+        i6_dc_ev_status.evresssoc = i7_evresssoc
         i8_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -3998,7 +4125,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T15[c & 3]
-        i6_ev_maximum_current_limit = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        i6_ev_maximum_current_limit = _new(PhysicalValueType)
+        i6_ev_maximum_current_limit.multiplier = i8_multiplier
+        i6_ev_maximum_current_limit.unit = i8_unit
+        i6_ev_maximum_current_limit.value = i8_value
         i6_ev_maximum_power_limit = None
         if k == 2:
             r -= 8; c = (B >> r) & 255
@@ -4034,7 +4164,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
-            i6_ev_maximum_power_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+            i6_ev_maximum_power_limit = _new(PhysicalValueType)
+            i6_ev_maximum_power_limit.multiplier = i9_multiplier
+            i6_ev_maximum_power_limit.unit = i9_unit
+            i6_ev_maximum_power_limit.value = i9_value
         i6_ev_maximum_voltage_limit = None
         if k == 3:
             r -= 8; c = (B >> r) & 255
@@ -4070,7 +4203,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             k = _T39[c & 7]
-            i6_ev_maximum_voltage_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+            i6_ev_maximum_voltage_limit = _new(PhysicalValueType)
+            i6_ev_maximum_voltage_limit.multiplier = i10_multiplier
+            i6_ev_maximum_voltage_limit.unit = i10_unit
+            i6_ev_maximum_voltage_limit.value = i10_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_energy_capacity = None
@@ -4108,7 +4244,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             k = _T40[c & 7]
-            i6_ev_energy_capacity = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+            i6_ev_energy_capacity = _new(PhysicalValueType)
+            i6_ev_energy_capacity.multiplier = i11_multiplier
+            i6_ev_energy_capacity.unit = i11_unit
+            i6_ev_energy_capacity.value = i11_value
         i6_ev_energy_request = None
         if k == 5:
             r -= 8; c = (B >> r) & 255
@@ -4144,7 +4283,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             k = _T41[c & 3]
-            i6_ev_energy_request = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+            i6_ev_energy_request = _new(PhysicalValueType)
+            i6_ev_energy_request.multiplier = i12_multiplier
+            i6_ev_energy_request.unit = i12_unit
+            i6_ev_energy_request.value = i12_value
         i6_full_soc = None
         if k == 6:
             r -= 11; c = (B >> r) & 2047
@@ -4167,11 +4309,16 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 1]
-        f_ev_charge_parameter = EVChargeParameterType()
+        f_ev_charge_parameter = _new(EVChargeParameterType)
     else:
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
-    return ChargeParameterDiscoveryReqType(f_ev_requested_energy_transfer_type, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
+    o = _new(ChargeParameterDiscoveryReqType)
+    o.ev_requested_energy_transfer_type = f_ev_requested_energy_transfer_type
+    o.ac_ev_charge_parameter = f_ac_ev_charge_parameter
+    o.dc_ev_charge_parameter = f_dc_ev_charge_parameter
+    o.ev_charge_parameter = f_ev_charge_parameter
+    return o, r
 
 def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
     pass
@@ -4588,7 +4735,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -4617,7 +4769,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
-    f_ev_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_maximum_current_limit = _new(PhysicalValueType)
+    f_ev_maximum_current_limit.multiplier = i2_multiplier
+    f_ev_maximum_current_limit.unit = i2_unit
+    f_ev_maximum_current_limit.value = i2_value
     f_ev_maximum_power_limit = None
     if k == 2:
         r -= 8; c = (B >> r) & 255
@@ -4653,7 +4808,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_ev_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_ev_maximum_power_limit = _new(PhysicalValueType)
+        f_ev_maximum_power_limit.multiplier = i3_multiplier
+        f_ev_maximum_power_limit.unit = i3_unit
+        f_ev_maximum_power_limit.value = i3_value
     f_ev_maximum_voltage_limit = None
     if k == 3:
         r -= 8; c = (B >> r) & 255
@@ -4689,7 +4847,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         k = _T39[c & 7]
-        f_ev_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_ev_maximum_voltage_limit = _new(PhysicalValueType)
+        f_ev_maximum_voltage_limit.multiplier = i4_multiplier
+        f_ev_maximum_voltage_limit.unit = i4_unit
+        f_ev_maximum_voltage_limit.value = i4_value
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_energy_capacity = None
@@ -4727,7 +4888,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         k = _T40[c & 7]
-        f_ev_energy_capacity = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_ev_energy_capacity = _new(PhysicalValueType)
+        f_ev_energy_capacity.multiplier = i5_multiplier
+        f_ev_energy_capacity.unit = i5_unit
+        f_ev_energy_capacity.value = i5_value
     f_ev_energy_request = None
     if k == 5:
         r -= 8; c = (B >> r) & 255
@@ -4763,7 +4927,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T41[c & 3]
-        f_ev_energy_request = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_ev_energy_request = _new(PhysicalValueType)
+        f_ev_energy_request.multiplier = i6_multiplier
+        f_ev_energy_request.unit = i6_unit
+        f_ev_energy_request.value = i6_value
     f_full_soc = None
     if k == 6:
         r -= 11; c = (B >> r) & 2047
@@ -4779,7 +4946,8 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
-    return DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
+    o = DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
+    return o, r
 
 def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st = 0
@@ -4973,7 +5141,8 @@ def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVChargeParameterType(B, r0)
-    return EVChargeParameterType(), r
+    o = _new(EVChargeParameterType)
+    return o, r
 
 def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     pass
@@ -5052,7 +5221,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T48[c & 3]
-        f_sa_schedules = SASchedulesType()
+        f_sa_schedules = _new(SASchedulesType)
     else:
         return _d_ChargeParameterDiscoveryResType(B, r0)
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
@@ -5075,7 +5244,11 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i4_multiplier = ((c >> 3) & 7) + -3
         if i4_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
-        i2_ac_evse_status = AC_EVSEStatusType(i3_power_switch_closed, i3_rcd, i3_notification_max_delay, i3_evse_notification)
+        i2_ac_evse_status = _new(AC_EVSEStatusType)
+        i2_ac_evse_status.power_switch_closed = i3_power_switch_closed
+        i2_ac_evse_status.rcd = i3_rcd
+        i2_ac_evse_status.notification_max_delay = i3_notification_max_delay
+        i2_ac_evse_status.evse_notification = i3_evse_notification
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -5107,7 +5280,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i5_multiplier = ((c >> 3) & 7) + -3
         if i5_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
-        i2_evse_max_voltage = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        i2_evse_max_voltage = _new(PhysicalValueType)
+        i2_evse_max_voltage.multiplier = i4_multiplier
+        i2_evse_max_voltage.unit = i4_unit
+        i2_evse_max_voltage.value = i4_value
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -5139,7 +5315,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i6_multiplier = ((c >> 3) & 7) + -3
         if i6_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
-        i2_evse_max_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        i2_evse_max_current = _new(PhysicalValueType)
+        i2_evse_max_current.multiplier = i5_multiplier
+        i2_evse_max_current.unit = i5_unit
+        i2_evse_max_current.value = i5_value
         i6_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -5169,8 +5348,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        i2_evse_min_current = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
-        f_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i2_ac_evse_status, i2_evse_max_voltage, i2_evse_max_current, i2_evse_min_current)
+        i2_evse_min_current = _new(PhysicalValueType)
+        i2_evse_min_current.multiplier = i6_multiplier
+        i2_evse_min_current.unit = i6_unit
+        i2_evse_min_current.value = i6_value
+        f_ac_evse_charge_parameter = _new(AC_EVSEChargeParameterType)
+        f_ac_evse_charge_parameter.ac_evse_status = i2_ac_evse_status
+        f_ac_evse_charge_parameter.evse_max_voltage = i2_evse_max_voltage
+        f_ac_evse_charge_parameter.evse_max_current = i2_evse_max_current
+        f_ac_evse_charge_parameter.evse_min_current = i2_evse_min_current
     elif k == 5:
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
@@ -5223,7 +5409,11 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i9_multiplier = ((c >> 3) & 7) + -3
         if i9_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
-        i7_dc_evse_status = DC_EVSEStatusType(i8_evse_isolation_status, i8_evse_status_code, i8_notification_max_delay, i8_evse_notification)
+        i7_dc_evse_status = _new(DC_EVSEStatusType)
+        i7_dc_evse_status.evse_isolation_status = i8_evse_isolation_status
+        i7_dc_evse_status.evse_status_code = i8_evse_status_code
+        i7_dc_evse_status.notification_max_delay = i8_notification_max_delay
+        i7_dc_evse_status.evse_notification = i8_evse_notification
         i9_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
@@ -5252,7 +5442,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T15[c & 3]
-        i7_evse_maximum_current_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        i7_evse_maximum_current_limit = _new(PhysicalValueType)
+        i7_evse_maximum_current_limit.multiplier = i9_multiplier
+        i7_evse_maximum_current_limit.unit = i9_unit
+        i7_evse_maximum_current_limit.value = i9_value
         i7_evse_maximum_power_limit = None
         if k == 2:
             r -= 8; c = (B >> r) & 255
@@ -5288,7 +5481,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
-            i7_evse_maximum_power_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+            i7_evse_maximum_power_limit = _new(PhysicalValueType)
+            i7_evse_maximum_power_limit.multiplier = i10_multiplier
+            i7_evse_maximum_power_limit.unit = i10_unit
+            i7_evse_maximum_power_limit.value = i10_value
         i7_evse_maximum_voltage_limit = None
         if k == 3:
             r -= 8; c = (B >> r) & 255
@@ -5324,7 +5520,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T5[c & 1]
-            i7_evse_maximum_voltage_limit = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+            i7_evse_maximum_voltage_limit = _new(PhysicalValueType)
+            i7_evse_maximum_voltage_limit.multiplier = i11_multiplier
+            i7_evse_maximum_voltage_limit.unit = i11_unit
+            i7_evse_maximum_voltage_limit.value = i11_value
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_minimum_current_limit = None
@@ -5362,7 +5561,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T32[c & 1]
-            i7_evse_minimum_current_limit = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+            i7_evse_minimum_current_limit = _new(PhysicalValueType)
+            i7_evse_minimum_current_limit.multiplier = i12_multiplier
+            i7_evse_minimum_current_limit.unit = i12_unit
+            i7_evse_minimum_current_limit.value = i12_value
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_minimum_voltage_limit = None
@@ -5400,7 +5602,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             k = _T49[c & 3]
-            i7_evse_minimum_voltage_limit = PhysicalValueType(i13_multiplier, i13_unit, i13_value)
+            i7_evse_minimum_voltage_limit = _new(PhysicalValueType)
+            i7_evse_minimum_voltage_limit.multiplier = i13_multiplier
+            i7_evse_minimum_voltage_limit.unit = i13_unit
+            i7_evse_minimum_voltage_limit.value = i13_value
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_current_regulation_tolerance = None
@@ -5438,7 +5643,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T50[c & 1]
-            i7_evse_current_regulation_tolerance = PhysicalValueType(i14_multiplier, i14_unit, i14_value)
+            i7_evse_current_regulation_tolerance = _new(PhysicalValueType)
+            i7_evse_current_regulation_tolerance.multiplier = i14_multiplier
+            i7_evse_current_regulation_tolerance.unit = i14_unit
+            i7_evse_current_regulation_tolerance.value = i14_value
         i7_evse_peak_current_ripple = None
         if k == 7:
             r -= 8; c = (B >> r) & 255
@@ -5474,7 +5682,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             k = _T51[c & 3]
-            i7_evse_peak_current_ripple = PhysicalValueType(i15_multiplier, i15_unit, i15_value)
+            i7_evse_peak_current_ripple = _new(PhysicalValueType)
+            i7_evse_peak_current_ripple.multiplier = i15_multiplier
+            i7_evse_peak_current_ripple.unit = i15_unit
+            i7_evse_peak_current_ripple.value = i15_value
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_energy_to_be_delivered = None
@@ -5512,7 +5723,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
-            i7_evse_energy_to_be_delivered = PhysicalValueType(i16_multiplier, i16_unit, i16_value)
+            i7_evse_energy_to_be_delivered = _new(PhysicalValueType)
+            i7_evse_energy_to_be_delivered.multiplier = i16_multiplier
+            i7_evse_energy_to_be_delivered.unit = i16_unit
+            i7_evse_energy_to_be_delivered.value = i16_value
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -5521,11 +5735,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        f_evse_charge_parameter = EVSEChargeParameterType()
+        f_evse_charge_parameter = _new(EVSEChargeParameterType)
     else:
         return _d_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
-    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
+    o = ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter)
+    return o, r
 
 def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
     pass
@@ -5955,7 +6170,10 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
             if k != -1: return _d_SAScheduleListType(B, r0)
-            v = SAScheduleTupleType(i1_sa_schedule_tuple_id, i1_p_max_schedule, i1_sales_tariff)
+            v = _new(SAScheduleTupleType)
+            v.sa_schedule_tuple_id = i1_sa_schedule_tuple_id
+            v.p_max_schedule = i1_p_max_schedule
+            v.sales_tariff = i1_sales_tariff
             f_sa_schedule_tuple.append(v)
         else:
             break
@@ -5964,7 +6182,9 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_SAScheduleListType(B, r0)
     if k != -1: return _d_SAScheduleListType(B, r0)
-    return SAScheduleListType(f_sa_schedule_tuple), r
+    o = _new(SAScheduleListType)
+    o.sa_schedule_tuple = f_sa_schedule_tuple
+    return o, r
 
 def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     pass
@@ -6037,7 +6257,11 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_SAScheduleTupleType(B, r0)
-    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
+    o = _new(SAScheduleTupleType)
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.p_max_schedule = f_p_max_schedule
+    o.sales_tariff = f_sales_tariff
+    return o, r
 
 def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     st = 0
@@ -6144,12 +6368,14 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 if k != -1: return _d_PMaxScheduleType(B, r0)
                 r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
-                i1_relative_time_interval = RelativeTimeIntervalType(i2_start, i2_duration)
+                i1_relative_time_interval = _new(RelativeTimeIntervalType)
+                i1_relative_time_interval.start = i2_start
+                i1_relative_time_interval.duration = i2_duration
             elif k == 1:
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_PMaxScheduleType(B, r0)
                 k = _T3[c & 1]
-                i1_time_interval = IntervalType()
+                i1_time_interval = _new(IntervalType)
             else:
                 return _d_PMaxScheduleType(B, r0)
             i1_p_max = None
@@ -6170,7 +6396,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             else:
                 return _d_PMaxScheduleType(B, r0)
             if k != -1: return _d_PMaxScheduleType(B, r0)
-            v = PMaxScheduleEntryType(i1_relative_time_interval, i1_time_interval, i1_p_max)
+            v = _new(PMaxScheduleEntryType)
+            v.relative_time_interval = i1_relative_time_interval
+            v.time_interval = i1_time_interval
+            v.p_max = i1_p_max
             f_p_max_schedule_entry.append(v)
         else:
             break
@@ -6179,7 +6408,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
         k = _T34[c & 3]
     if n < 1: return _d_PMaxScheduleType(B, r0)
     if k != -1: return _d_PMaxScheduleType(B, r0)
-    return PMaxScheduleType(f_p_max_schedule_id, f_p_max_schedule_entry), r
+    o = _new(PMaxScheduleType)
+    o.p_max_schedule_id = f_p_max_schedule_id
+    o.p_max_schedule_entry = f_p_max_schedule_entry
+    return o, r
 
 def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     pass
@@ -6270,12 +6502,14 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         if k != -1: return _d_PMaxScheduleEntryType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PMaxScheduleEntryType(B, r0)
         k = _T3[c & 1]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     f_p_max = None
@@ -6296,7 +6530,11 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     if k != -1: return _d_PMaxScheduleEntryType(B, r0)
-    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
+    o = _new(PMaxScheduleEntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    o.p_max = f_p_max
+    return o, r
 
 def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     pass
@@ -6400,7 +6638,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_RelativeTimeIntervalType(B, r0)
-    return RelativeTimeIntervalType(f_start, f_duration), r
+    o = _new(RelativeTimeIntervalType)
+    o.start = f_start
+    o.duration = f_duration
+    return o, r
 
 def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     st = 0
@@ -6433,7 +6674,8 @@ def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_IntervalType(B, r0)
-    return IntervalType(), r
+    o = _new(IntervalType)
+    return o, r
 
 def _e_IntervalType(o: IntervalType, a: int) -> int:
     pass
@@ -6546,7 +6788,13 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
         k = _T59[c & 3]
     if n < 1: return _d_SalesTariffType(B, r0)
     if k != -1: return _d_SalesTariffType(B, r0)
-    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
+    o = _new(SalesTariffType)
+    o.id = f_id
+    o.sales_tariff_id = f_sales_tariff_id
+    o.sales_tariff_description = f_sales_tariff_description
+    o.num_e_price_levels = f_num_e_price_levels
+    o.sales_tariff_entry = f_sales_tariff_entry
+    return o, r
 
 def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     st = 0
@@ -6662,12 +6910,14 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         if k != -1: return _d_SalesTariffEntryType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SalesTariffEntryType(B, r0)
         k = _T3[c & 1]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_SalesTariffEntryType(B, r0)
     f_e_price_level = None
@@ -6690,7 +6940,12 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T61[c & 3]
     if k != -1: return _d_SalesTariffEntryType(B, r0)
-    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
+    o = _new(SalesTariffEntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    o.e_price_level = f_e_price_level
+    o.consumption_cost = f_consumption_cost
+    return o, r
 
 def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     st = 0
@@ -6813,7 +7068,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                 if i1_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_ConsumptionCostType(B, r0)
-            v = CostType(i1_cost_kind, i1_amount, i1_amount_multiplier)
+            v = _new(CostType)
+            v.cost_kind = i1_cost_kind
+            v.amount = i1_amount
+            v.amount_multiplier = i1_amount_multiplier
             f_cost.append(v)
         else:
             break
@@ -6821,7 +7079,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if k != -1: return _d_ConsumptionCostType(B, r0)
-    return ConsumptionCostType(f_start_value, f_cost), r
+    o = _new(ConsumptionCostType)
+    o.start_value = f_start_value
+    o.cost = f_cost
+    return o, r
 
 def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     st = 0
@@ -6916,7 +7177,11 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
         if f_amount_multiplier > 3: return _d_CostType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_CostType(B, r0)
-    return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
+    o = _new(CostType)
+    o.cost_kind = f_cost_kind
+    o.amount = f_amount
+    o.amount_multiplier = f_amount_multiplier
+    return o, r
 
 def _e_CostType(o: CostType, a: int) -> int:
     st = 0
@@ -6950,7 +7215,8 @@ def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SASchedulesType(B, r0)
-    return SASchedulesType(), r
+    o = _new(SASchedulesType)
+    return o, r
 
 def _e_SASchedulesType(o: SASchedulesType, a: int) -> int:
     pass
@@ -7063,7 +7329,11 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
-    f_dc_evse_status = DC_EVSEStatusType(i1_evse_isolation_status, i1_evse_status_code, i1_notification_max_delay, i1_evse_notification)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -7092,7 +7362,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
-    f_evse_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_maximum_current_limit = _new(PhysicalValueType)
+    f_evse_maximum_current_limit.multiplier = i2_multiplier
+    f_evse_maximum_current_limit.unit = i2_unit
+    f_evse_maximum_current_limit.value = i2_value
     f_evse_maximum_power_limit = None
     if k == 2:
         r -= 8; c = (B >> r) & 255
@@ -7128,7 +7401,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_evse_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_evse_maximum_power_limit = _new(PhysicalValueType)
+        f_evse_maximum_power_limit.multiplier = i3_multiplier
+        f_evse_maximum_power_limit.unit = i3_unit
+        f_evse_maximum_power_limit.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 3:
         r -= 8; c = (B >> r) & 255
@@ -7164,7 +7440,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
-        f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        f_evse_maximum_voltage_limit.multiplier = i4_multiplier
+        f_evse_maximum_voltage_limit.unit = i4_unit
+        f_evse_maximum_voltage_limit.value = i4_value
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_minimum_current_limit = None
@@ -7202,7 +7481,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
-        f_evse_minimum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_evse_minimum_current_limit = _new(PhysicalValueType)
+        f_evse_minimum_current_limit.multiplier = i5_multiplier
+        f_evse_minimum_current_limit.unit = i5_unit
+        f_evse_minimum_current_limit.value = i5_value
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_minimum_voltage_limit = None
@@ -7240,7 +7522,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T49[c & 3]
-        f_evse_minimum_voltage_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_evse_minimum_voltage_limit = _new(PhysicalValueType)
+        f_evse_minimum_voltage_limit.multiplier = i6_multiplier
+        f_evse_minimum_voltage_limit.unit = i6_unit
+        f_evse_minimum_voltage_limit.value = i6_value
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_current_regulation_tolerance = None
@@ -7278,7 +7563,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T50[c & 1]
-        f_evse_current_regulation_tolerance = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+        f_evse_current_regulation_tolerance = _new(PhysicalValueType)
+        f_evse_current_regulation_tolerance.multiplier = i7_multiplier
+        f_evse_current_regulation_tolerance.unit = i7_unit
+        f_evse_current_regulation_tolerance.value = i7_value
     f_evse_peak_current_ripple = None
     if k == 7:
         r -= 8; c = (B >> r) & 255
@@ -7314,7 +7602,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T51[c & 3]
-        f_evse_peak_current_ripple = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        f_evse_peak_current_ripple = _new(PhysicalValueType)
+        f_evse_peak_current_ripple.multiplier = i8_multiplier
+        f_evse_peak_current_ripple.unit = i8_unit
+        f_evse_peak_current_ripple.value = i8_value
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_energy_to_be_delivered = None
@@ -7352,9 +7643,13 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_evse_energy_to_be_delivered = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        f_evse_energy_to_be_delivered = _new(PhysicalValueType)
+        f_evse_energy_to_be_delivered.multiplier = i9_multiplier
+        f_evse_energy_to_be_delivered.unit = i9_unit
+        f_evse_energy_to_be_delivered.value = i9_value
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
-    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
+    o = DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered)
+    return o, r
 
 def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st = 0
@@ -7609,7 +7904,8 @@ def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType,
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEChargeParameterType(B, r0)
-    return EVSEChargeParameterType(), r
+    o = _new(EVSEChargeParameterType)
+    return o, r
 
 def _e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
     pass
@@ -7625,7 +7921,8 @@ def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ChargingStatusReqType(B, r0)
-    return ChargingStatusReqType(), r
+    o = _new(ChargingStatusReqType)
+    return o, r
 
 def _e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
     pass
@@ -7762,7 +8059,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         if k != -1: return _d_ChargingStatusResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T65[c & 3]
-        f_evse_max_current = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_evse_max_current = _new(PhysicalValueType)
+        f_evse_max_current.multiplier = i1_multiplier
+        f_evse_max_current.unit = i1_unit
+        f_evse_max_current.value = i1_value
     f_meter_info = None
     if k == 4:
         r -= 2; c = (B >> r) & 3
@@ -7806,7 +8106,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             if k != -1: return _d_ChargingStatusResType(B, r0)
             r -= 3; c = (B >> r) & 7
             k = _T67[c & 7]
-            i2_meter_reading = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+            i2_meter_reading = _new(PhysicalValueType)
+            i2_meter_reading.multiplier = i3_multiplier
+            i2_meter_reading.unit = i3_unit
+            i2_meter_reading.value = i3_value
         i2_sig_meter_reading = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7850,7 +8153,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         if k != -1: return _d_ChargingStatusResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
-        f_meter_info = MeterInfoType(i2_meter_id, i2_meter_reading, i2_sig_meter_reading, i2_meter_status, i2_t_meter)
+        f_meter_info = _new(MeterInfoType)
+        f_meter_info.meter_id = i2_meter_id
+        f_meter_info.meter_reading = i2_meter_reading
+        f_meter_info.sig_meter_reading = i2_sig_meter_reading
+        f_meter_info.meter_status = i2_meter_status
+        f_meter_info.t_meter = i2_t_meter
     f_receipt_required = None
     if k == 5:
         r -= 4; c = (B >> r) & 15
@@ -7877,11 +8185,16 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         if i4_evse_notification >= 3: return _d_ChargingStatusResType(B, r0)
         i4_evse_notification = _E_EVSENotificationType[i4_evse_notification]
         k = _T6[c & 1]
-        f_ac_evse_status = AC_EVSEStatusType(i4_power_switch_closed, i4_rcd, i4_notification_max_delay, i4_evse_notification)
+        f_ac_evse_status = _new(AC_EVSEStatusType)
+        f_ac_evse_status.power_switch_closed = i4_power_switch_closed
+        f_ac_evse_status.rcd = i4_rcd
+        f_ac_evse_status.notification_max_delay = i4_notification_max_delay
+        f_ac_evse_status.evse_notification = i4_evse_notification
     else:
         return _d_ChargingStatusResType(B, r0)
     if k != -1: return _d_ChargingStatusResType(B, r0)
-    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
+    o = ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status)
+    return o, r
 
 def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     st = 0
@@ -8130,7 +8443,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if k != -1: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         k = _T67[c & 7]
-        f_meter_reading = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_meter_reading = _new(PhysicalValueType)
+        f_meter_reading.multiplier = i1_multiplier
+        f_meter_reading.unit = i1_unit
+        f_meter_reading.value = i1_value
     f_sig_meter_reading = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -8172,7 +8488,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
+    o = _new(MeterInfoType)
+    o.meter_id = f_meter_id
+    o.meter_reading = f_meter_reading
+    o.sig_meter_reading = f_sig_meter_reading
+    o.meter_status = f_meter_status
+    o.t_meter = f_t_meter
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -8279,7 +8601,10 @@ def _f_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthentica
         if c & 2: return _d_ContractAuthenticationReqType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ContractAuthenticationReqType(B, r0)
-    return ContractAuthenticationReqType(f_id, f_gen_challenge), r
+    o = _new(ContractAuthenticationReqType)
+    o.id = f_id
+    o.gen_challenge = f_gen_challenge
+    return o, r
 
 def _e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) -> int:
     st = 0
@@ -8341,7 +8666,10 @@ def _f_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
     f_response_code = _E_responseCodeType[f_response_code]
     f_evse_processing = (c >> 2) & 1
     f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
-    return ContractAuthenticationResType(f_response_code, f_evse_processing), r
+    o = _new(ContractAuthenticationResType)
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) -> int:
     pass
@@ -8464,7 +8792,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
     k = _T7[c & 3]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -8493,7 +8826,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     if k != -1: return _d_CurrentDemandReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     k = _T81[c & 7]
-    f_ev_target_current = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_target_current = _new(PhysicalValueType)
+    f_ev_target_current.multiplier = i2_multiplier
+    f_ev_target_current.unit = i2_unit
+    f_ev_target_current.value = i2_value
     f_ev_maximum_voltage_limit = None
     if k == 2:
         r -= 8; c = (B >> r) & 255
@@ -8529,7 +8865,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         k = _T82[c & 7]
-        f_ev_maximum_voltage_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_ev_maximum_voltage_limit = _new(PhysicalValueType)
+        f_ev_maximum_voltage_limit.multiplier = i3_multiplier
+        f_ev_maximum_voltage_limit.unit = i3_unit
+        f_ev_maximum_voltage_limit.value = i3_value
     f_ev_maximum_current_limit = None
     if k == 3:
         r -= 8; c = (B >> r) & 255
@@ -8565,7 +8904,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T48[c & 3]
-        f_ev_maximum_current_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_ev_maximum_current_limit = _new(PhysicalValueType)
+        f_ev_maximum_current_limit.multiplier = i4_multiplier
+        f_ev_maximum_current_limit.unit = i4_unit
+        f_ev_maximum_current_limit.value = i4_value
     f_ev_maximum_power_limit = None
     if k == 4:
         r -= 8; c = (B >> r) & 255
@@ -8601,7 +8943,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T83[c & 3]
-        f_ev_maximum_power_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_ev_maximum_power_limit = _new(PhysicalValueType)
+        f_ev_maximum_power_limit.multiplier = i5_multiplier
+        f_ev_maximum_power_limit.unit = i5_unit
+        f_ev_maximum_power_limit.value = i5_value
     f_bulk_charging_complete = None
     if k == 5:
         r -= 4; c = (B >> r) & 15
@@ -8651,7 +8996,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T85[c & 3]
-        f_remaining_time_to_full_soc = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_remaining_time_to_full_soc = _new(PhysicalValueType)
+        f_remaining_time_to_full_soc.multiplier = i6_multiplier
+        f_remaining_time_to_full_soc.unit = i6_unit
+        f_remaining_time_to_full_soc.value = i6_value
     f_remaining_time_to_bulk_soc = None
     if k == 8:
         r -= 8; c = (B >> r) & 255
@@ -8687,7 +9035,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T86[c & 1]
-        f_remaining_time_to_bulk_soc = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+        f_remaining_time_to_bulk_soc = _new(PhysicalValueType)
+        f_remaining_time_to_bulk_soc.multiplier = i7_multiplier
+        f_remaining_time_to_bulk_soc.unit = i7_unit
+        f_remaining_time_to_bulk_soc.value = i7_value
     f_ev_target_voltage = None
     if k == 9:
         r -= 8; c = (B >> r) & 255
@@ -8723,11 +9074,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if k != -1: return _d_CurrentDemandReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_target_voltage = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        f_ev_target_voltage = _new(PhysicalValueType)
+        f_ev_target_voltage.multiplier = i8_multiplier
+        f_ev_target_voltage.unit = i8_unit
+        f_ev_target_voltage.value = i8_value
     else:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
-    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
+    o = CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage)
+    return o, r
 
 def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st = 0
@@ -9105,7 +9460,11 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     k = _T7[c & 3]
-    f_dc_evse_status = DC_EVSEStatusType(i1_evse_isolation_status, i1_evse_status_code, i1_notification_max_delay, i1_evse_notification)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -9137,7 +9496,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     i3_multiplier = ((c >> 3) & 7) + -3
     if i3_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     k = _T7[c & 3]
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
     i3_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -9170,7 +9532,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_evse_voltage_limit_achieved = ((c >> 8) & 1) == 1
     f_evse_power_limit_achieved = ((c >> 4) & 1) == 1
     k = _T93[c & 7]
-    f_evse_present_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_evse_present_current = _new(PhysicalValueType)
+    f_evse_present_current.multiplier = i3_multiplier
+    f_evse_present_current.unit = i3_unit
+    f_evse_present_current.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 7:
         r -= 8; c = (B >> r) & 255
@@ -9206,7 +9571,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if k != -1: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T94[c & 3]
-        f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        f_evse_maximum_voltage_limit.multiplier = i4_multiplier
+        f_evse_maximum_voltage_limit.unit = i4_unit
+        f_evse_maximum_voltage_limit.value = i4_value
     f_evse_maximum_current_limit = None
     if k == 8:
         r -= 8; c = (B >> r) & 255
@@ -9242,7 +9610,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if k != -1: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T95[c & 3]
-        f_evse_maximum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_evse_maximum_current_limit = _new(PhysicalValueType)
+        f_evse_maximum_current_limit.multiplier = i5_multiplier
+        f_evse_maximum_current_limit.unit = i5_unit
+        f_evse_maximum_current_limit.value = i5_value
     f_evse_maximum_power_limit = None
     if k == 9:
         r -= 8; c = (B >> r) & 255
@@ -9278,9 +9649,13 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if k != -1: return _d_CurrentDemandResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_evse_maximum_power_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_evse_maximum_power_limit = _new(PhysicalValueType)
+        f_evse_maximum_power_limit.multiplier = i6_multiplier
+        f_evse_maximum_power_limit.unit = i6_unit
+        f_evse_maximum_power_limit.value = i6_value
     if k != -1: return _d_CurrentDemandResType(B, r0)
-    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit), r
+    o = CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit)
+    return o, r
 
 def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st = 0
@@ -9535,7 +9910,12 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T7[c & 3]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     f_bulk_charging_complete = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -9551,7 +9931,11 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     else:
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
-    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
+    o = _new(DC_EVPowerDeliveryParameterType)
+    o.dc_ev_status = f_dc_ev_status
+    o.bulk_charging_complete = f_bulk_charging_complete
+    o.charging_complete = f_charging_complete
+    return o, r
 
 def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
     st = 0
@@ -9639,7 +10023,8 @@ def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryPara
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerDeliveryParameterType(B, r0)
-    return EVPowerDeliveryParameterType(), r
+    o = _new(EVPowerDeliveryParameterType)
+    return o, r
 
 def _e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
     pass
@@ -9655,7 +10040,8 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEStatusType(B, r0)
-    return EVSEStatusType(), r
+    o = _new(EVSEStatusType)
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -9671,7 +10057,8 @@ def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVStatusType(B, r0)
-    return EVStatusType(), r
+    o = _new(EVStatusType)
+    return o, r
 
 def _e_EVStatusType(o: EVStatusType, a: int) -> int:
     pass
@@ -9725,16 +10112,21 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
         if k != -1: return _d_EntryType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EntryType(B, r0)
         k = _T6[c & 1]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_EntryType(B, r0)
     if k != -1: return _d_EntryType(B, r0)
-    return EntryType(f_relative_time_interval, f_time_interval), r
+    o = _new(EntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    return o, r
 
 def _e_EntryType(o: EntryType, a: int) -> int:
     pass
@@ -10003,7 +10395,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -10057,7 +10452,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -10115,7 +10514,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -10271,7 +10672,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -10308,7 +10711,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T119[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -10419,7 +10828,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -10529,7 +10941,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -10538,7 +10956,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T34[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -10645,7 +11066,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -10805,7 +11233,10 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             if k != -1: return _d_MeteringReceiptReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             k = _T67[c & 7]
-            i1_meter_reading = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+            i1_meter_reading = _new(PhysicalValueType)
+            i1_meter_reading.multiplier = i2_multiplier
+            i1_meter_reading.unit = i2_unit
+            i1_meter_reading.value = i2_value
         i1_sig_meter_reading = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -10849,11 +11280,21 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         if k != -1: return _d_MeteringReceiptReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_meter_info = MeterInfoType(i1_meter_id, i1_meter_reading, i1_sig_meter_reading, i1_meter_status, i1_t_meter)
+        f_meter_info = _new(MeterInfoType)
+        f_meter_info.meter_id = i1_meter_id
+        f_meter_info.meter_reading = i1_meter_reading
+        f_meter_info.sig_meter_reading = i1_sig_meter_reading
+        f_meter_info.meter_status = i1_meter_status
+        f_meter_info.t_meter = i1_t_meter
     else:
         return _d_MeteringReceiptReqType(B, r0)
     if k != -1: return _d_MeteringReceiptReqType(B, r0)
-    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
+    o = _new(MeteringReceiptReqType)
+    o.id = f_id
+    o.session_id = f_session_id
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.meter_info = f_meter_info
+    return o, r
 
 def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     st = 0
@@ -10998,8 +11439,15 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     i1_evse_notification = (c >> 3) & 3
     if i1_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
     i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
-    f_ac_evse_status = AC_EVSEStatusType(i1_power_switch_closed, i1_rcd, i1_notification_max_delay, i1_evse_notification)
-    return MeteringReceiptResType(f_response_code, f_ac_evse_status), r
+    f_ac_evse_status = _new(AC_EVSEStatusType)
+    f_ac_evse_status.power_switch_closed = i1_power_switch_closed
+    f_ac_evse_status.rcd = i1_rcd
+    f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+    f_ac_evse_status.evse_notification = i1_evse_notification
+    o = _new(MeteringReceiptResType)
+    o.response_code = f_response_code
+    o.ac_evse_status = f_ac_evse_status
+    return o, r
 
 def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     pass
@@ -11117,8 +11565,13 @@ def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     if k != -1: return _d_PaymentDetailsReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentDetailsReqType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i1_certificate, i1_sub_certificates)
-    return PaymentDetailsReqType(f_contract_id, f_contract_signature_cert_chain), r
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.certificate = i1_certificate
+    f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
+    o = _new(PaymentDetailsReqType)
+    o.contract_id = f_contract_id
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    return o, r
 
 def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     pass
@@ -11214,7 +11667,11 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
-    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_date_time_now), r
+    o = _new(PaymentDetailsResType)
+    o.response_code = f_response_code
+    o.gen_challenge = f_gen_challenge
+    o.date_time_now = f_date_time_now
+    return o, r
 
 def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     pass
@@ -11317,7 +11774,12 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T7[c & 3]
-        i1_dc_ev_status = DC_EVStatusType(i2_ev_ready, i2_ev_cabin_conditioning, i2_evress_conditioning, i2_ev_error_code, i2_evresssoc)
+        i1_dc_ev_status = _new(DC_EVStatusType)
+        i1_dc_ev_status.ev_ready = i2_ev_ready
+        i1_dc_ev_status.ev_cabin_conditioning = i2_ev_cabin_conditioning
+        i1_dc_ev_status.evress_conditioning = i2_evress_conditioning
+        i1_dc_ev_status.ev_error_code = i2_ev_error_code
+        i1_dc_ev_status.evresssoc = i2_evresssoc
         i1_bulk_charging_complete = None
         if k == 1:
             r -= 4; c = (B >> r) & 15
@@ -11335,14 +11797,22 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i1_dc_ev_status, i1_bulk_charging_complete, i1_charging_complete)
+        f_dc_ev_power_delivery_parameter = _new(DC_EVPowerDeliveryParameterType)
+        f_dc_ev_power_delivery_parameter.dc_ev_status = i1_dc_ev_status
+        f_dc_ev_power_delivery_parameter.bulk_charging_complete = i1_bulk_charging_complete
+        f_dc_ev_power_delivery_parameter.charging_complete = i1_charging_complete
     elif k == 3:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PowerDeliveryReqType(B, r0)
         k = _T6[c & 1]
-        f_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
+        f_ev_power_delivery_parameter = _new(EVPowerDeliveryParameterType)
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
-    return PowerDeliveryReqType(f_ready_to_charge_state, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
+    o = _new(PowerDeliveryReqType)
+    o.ready_to_charge_state = f_ready_to_charge_state
+    o.charging_profile = f_charging_profile
+    o.dc_ev_power_delivery_parameter = f_dc_ev_power_delivery_parameter
+    o.ev_power_delivery_parameter = f_ev_power_delivery_parameter
+    return o, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 0
@@ -11484,7 +11954,9 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             if i1_charging_profile_entry_max_power < -32768 or i1_charging_profile_entry_max_power > 32767: return _d_ChargingProfileType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ChargingProfileType(B, r0)
-            v = ProfileEntryType(i1_charging_profile_entry_start, i1_charging_profile_entry_max_power)
+            v = _new(ProfileEntryType)
+            v.charging_profile_entry_start = i1_charging_profile_entry_start
+            v.charging_profile_entry_max_power = i1_charging_profile_entry_max_power
             f_profile_entry.append(v)
         else:
             break
@@ -11493,7 +11965,10 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
         k = _T34[c & 3]
     if n < 1: return _d_ChargingProfileType(B, r0)
     if k != -1: return _d_ChargingProfileType(B, r0)
-    return ChargingProfileType(f_sa_schedule_tuple_id, f_profile_entry), r
+    o = _new(ChargingProfileType)
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.profile_entry = f_profile_entry
+    return o, r
 
 def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     pass
@@ -11578,7 +12053,10 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: return _d_ProfileEntryType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ProfileEntryType(B, r0)
-    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power), r
+    o = _new(ProfileEntryType)
+    o.charging_profile_entry_start = f_charging_profile_entry_start
+    o.charging_profile_entry_max_power = f_charging_profile_entry_max_power
+    return o, r
 
 def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     pass
@@ -11657,7 +12135,11 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if i1_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
         i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
         k = _T6[c & 1]
-        f_ac_evse_status = AC_EVSEStatusType(i1_power_switch_closed, i1_rcd, i1_notification_max_delay, i1_evse_notification)
+        f_ac_evse_status = _new(AC_EVSEStatusType)
+        f_ac_evse_status.power_switch_closed = i1_power_switch_closed
+        f_ac_evse_status.rcd = i1_rcd
+        f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+        f_ac_evse_status.evse_notification = i1_evse_notification
     elif k == 2:
         r -= 2; c = (B >> r) & 3
         k = _T22[c & 3]
@@ -11706,16 +12188,25 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if k != -1: return _d_PowerDeliveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_evse_status = DC_EVSEStatusType(i2_evse_isolation_status, i2_evse_status_code, i2_notification_max_delay, i2_evse_notification)
+        f_dc_evse_status = _new(DC_EVSEStatusType)
+        f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
+        f_dc_evse_status.evse_status_code = i2_evse_status_code
+        f_dc_evse_status.notification_max_delay = i2_notification_max_delay
+        f_dc_evse_status.evse_notification = i2_evse_notification
     elif k == 3:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PowerDeliveryResType(B, r0)
         k = _T6[c & 1]
-        f_evse_status = EVSEStatusType()
+        f_evse_status = _new(EVSEStatusType)
     else:
         return _d_PowerDeliveryResType(B, r0)
     if k != -1: return _d_PowerDeliveryResType(B, r0)
-    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    o = _new(PowerDeliveryResType)
+    o.response_code = f_response_code
+    o.ac_evse_status = f_ac_evse_status
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_status = f_evse_status
+    return o, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     pass
@@ -11853,7 +12344,12 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_PreChargeReqType(B, r0)
     k = _T7[c & 3]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -11885,7 +12381,10 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     i3_multiplier = ((c >> 3) & 7) + -3
     if i3_multiplier > 3: return _d_PreChargeReqType(B, r0)
     k = _T7[c & 3]
-    f_ev_target_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_target_voltage = _new(PhysicalValueType)
+    f_ev_target_voltage.multiplier = i2_multiplier
+    f_ev_target_voltage.unit = i2_unit
+    f_ev_target_voltage.value = i2_value
     i3_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -11914,8 +12413,15 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if k != -1: return _d_PreChargeReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PreChargeReqType(B, r0)
-    f_ev_target_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
-    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
+    f_ev_target_current = _new(PhysicalValueType)
+    f_ev_target_current.multiplier = i3_multiplier
+    f_ev_target_current.unit = i3_unit
+    f_ev_target_current.value = i3_value
+    o = _new(PreChargeReqType)
+    o.dc_ev_status = f_dc_ev_status
+    o.ev_target_voltage = f_ev_target_voltage
+    o.ev_target_current = f_ev_target_current
+    return o, r
 
 def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     pass
@@ -12088,7 +12594,11 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_PreChargeResType(B, r0)
     k = _T7[c & 3]
-    f_dc_evse_status = DC_EVSEStatusType(i1_evse_isolation_status, i1_evse_status_code, i1_notification_max_delay, i1_evse_notification)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -12117,8 +12627,15 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if k != -1: return _d_PreChargeResType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PreChargeResType(B, r0)
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
-    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
+    o = _new(PreChargeResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     pass
@@ -12264,8 +12781,16 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     f_energy_transfer_type = (c >> 2) & 15
     if f_energy_transfer_type >= 10: return _d_ServiceChargeType(B, r0)
     f_energy_transfer_type = _E_EVSESupportedEnergyTransferType[f_energy_transfer_type]
-    f_service_tag = ServiceTagType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope)
-    return ServiceChargeType(f_service_tag, f_free_service, f_energy_transfer_type), r
+    f_service_tag = _new(ServiceTagType)
+    f_service_tag.service_id = i1_service_id
+    f_service_tag.service_name = i1_service_name
+    f_service_tag.service_category = i1_service_category
+    f_service_tag.service_scope = i1_service_scope
+    o = _new(ServiceChargeType)
+    o.service_tag = f_service_tag
+    o.free_service = f_free_service
+    o.energy_transfer_type = f_energy_transfer_type
+    return o, r
 
 def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     pass
@@ -12404,7 +12929,12 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
         if c & 2: return _d_ServiceTagType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ServiceTagType(B, r0)
-    return ServiceTagType(f_service_id, f_service_name, f_service_category, f_service_scope), r
+    o = _new(ServiceTagType)
+    o.service_id = f_service_id
+    o.service_name = f_service_name
+    o.service_category = f_service_category
+    o.service_scope = f_service_scope
+    return o, r
 
 def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     st = 0
@@ -12470,7 +13000,9 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
-    return ServiceDetailReqType(f_service_id), r
+    o = _new(ServiceDetailReqType)
+    o.service_id = f_service_id
+    return o, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     pass
@@ -12543,7 +13075,11 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDetailResType(B, r0)
-    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
+    o = _new(ServiceDetailResType)
+    o.response_code = f_response_code
+    o.service_id = f_service_id
+    o.service_parameter_list = f_service_parameter_list
+    return o, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     st = 0
@@ -12601,7 +13137,9 @@ def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListTyp
         k = _T30[c & 3]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
-    return ServiceParameterListType(f_parameter_set), r
+    o = _new(ServiceParameterListType)
+    o.parameter_set = f_parameter_set
+    return o, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     pass
@@ -12753,7 +13291,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 if k != -1: return _d_ParameterSetType(B, r0)
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
-                i1_physical_value = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+                i1_physical_value = _new(PhysicalValueType)
+                i1_physical_value.multiplier = i2_multiplier
+                i1_physical_value.unit = i2_unit
+                i1_physical_value.value = i2_value
             elif k == 7:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
@@ -12773,7 +13314,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         k = _T34[c & 3]
     if n < 1: return _d_ParameterSetType(B, r0)
     if k != -1: return _d_ParameterSetType(B, r0)
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    o = _new(ParameterSetType)
+    o.parameter_set_id = f_parameter_set_id
+    o.parameter = f_parameter
+    return o, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     pass
@@ -12962,7 +13506,10 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         if k != -1: return _d_ParameterType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_physical_value = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_physical_value = _new(PhysicalValueType)
+        f_physical_value.multiplier = i1_multiplier
+        f_physical_value.unit = i1_unit
+        f_physical_value.value = i1_value
     elif k == 7:
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
@@ -12973,7 +13520,8 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     else:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
-    return ParameterType(f_name, f_value_type, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
+    o = ParameterType(f_name, f_value_type, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value)
+    return o, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
     pass
@@ -13097,7 +13645,10 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
         f_service_category = _E_serviceCategoryType[f_service_category]
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
-    return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
+    o = _new(ServiceDiscoveryReqType)
+    o.service_scope = f_service_scope
+    o.service_category = f_service_category
+    return o, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     st = 0
@@ -13205,15 +13756,27 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if i1_energy_transfer_type >= 10: return _d_ServiceDiscoveryResType(B, r0)
     i1_energy_transfer_type = _E_EVSESupportedEnergyTransferType[i1_energy_transfer_type]
     k = _T61[c & 3]
-    i1_service_tag = ServiceTagType(i2_service_id, i2_service_name, i2_service_category, i2_service_scope)
-    f_charge_service = ServiceChargeType(i1_service_tag, i1_free_service, i1_energy_transfer_type)
+    i1_service_tag = _new(ServiceTagType)
+    i1_service_tag.service_id = i2_service_id
+    i1_service_tag.service_name = i2_service_name
+    i1_service_tag.service_category = i2_service_category
+    i1_service_tag.service_scope = i2_service_scope
+    f_charge_service = _new(ServiceChargeType)
+    f_charge_service.service_tag = i1_service_tag
+    f_charge_service.free_service = i1_free_service
+    f_charge_service.energy_transfer_type = i1_energy_transfer_type
     f_service_list = None
     if k == 3:
         f_service_list, r = _f_ServiceTagListType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
-    return ServiceDiscoveryResType(f_response_code, f_payment_options, f_charge_service, f_service_list), r
+    o = _new(ServiceDiscoveryResType)
+    o.response_code = f_response_code
+    o.payment_options = f_payment_options
+    o.charge_service = f_charge_service
+    o.service_list = f_service_list
+    return o, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     st = 0
@@ -13325,7 +13888,9 @@ def _f_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_PaymentOptionsType(B, r0)
     if k != -1: return _d_PaymentOptionsType(B, r0)
-    return PaymentOptionsType(f_payment_option), r
+    o = _new(PaymentOptionsType)
+    o.payment_option = f_payment_option
+    return o, r
 
 def _e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
     pass
@@ -13410,8 +13975,14 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 27: return _d_ServiceTagListType(B, r0)
             i1_free_service = ((c >> 2) & 1) == 1
-            i1_service_tag = ServiceTagType(i2_service_id, i2_service_name, i2_service_category, i2_service_scope)
-            v = ServiceType(i1_service_tag, i1_free_service)
+            i1_service_tag = _new(ServiceTagType)
+            i1_service_tag.service_id = i2_service_id
+            i1_service_tag.service_name = i2_service_name
+            i1_service_tag.service_category = i2_service_category
+            i1_service_tag.service_scope = i2_service_scope
+            v = _new(ServiceType)
+            v.service_tag = i1_service_tag
+            v.free_service = i1_free_service
             f_service.append(v)
         else:
             break
@@ -13420,7 +13991,9 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_ServiceTagListType(B, r0)
     if k != -1: return _d_ServiceTagListType(B, r0)
-    return ServiceTagListType(f_service), r
+    o = _new(ServiceTagListType)
+    o.service = f_service
+    return o, r
 
 def _e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
     pass
@@ -13505,8 +14078,15 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_ServiceType(B, r0)
     f_free_service = ((c >> 2) & 1) == 1
-    f_service_tag = ServiceTagType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope)
-    return ServiceType(f_service_tag, f_free_service), r
+    f_service_tag = _new(ServiceTagType)
+    f_service_tag.service_id = i1_service_id
+    f_service_tag.service_name = i1_service_name
+    f_service_tag.service_category = i1_service_category
+    f_service_tag.service_scope = i1_service_scope
+    o = _new(ServiceType)
+    o.service_tag = f_service_tag
+    o.free_service = f_free_service
+    return o, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
     pass
@@ -13583,7 +14163,10 @@ def _f_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSel
     f_selected_service_list, r = _f_SelectedServiceListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ServicePaymentSelectionReqType(B, r0)
-    return ServicePaymentSelectionReqType(f_selected_payment_option, f_selected_service_list), r
+    o = _new(ServicePaymentSelectionReqType)
+    o.selected_payment_option = f_selected_payment_option
+    o.selected_service_list = f_selected_service_list
+    return o, r
 
 def _e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) -> int:
     pass
@@ -13650,7 +14233,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_SelectedServiceListType(B, r0)
-            v = SelectedServiceType(i1_service_id, i1_parameter_set_id)
+            v = _new(SelectedServiceType)
+            v.service_id = i1_service_id
+            v.parameter_set_id = i1_parameter_set_id
             f_selected_service.append(v)
         else:
             break
@@ -13659,7 +14244,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
         k = _T30[c & 3]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
-    return SelectedServiceListType(f_selected_service), r
+    o = _new(SelectedServiceListType)
+    o.selected_service = f_selected_service
+    return o, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     pass
@@ -13740,7 +14327,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_SelectedServiceType(B, r0)
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    o = _new(SelectedServiceType)
+    o.service_id = f_service_id
+    o.parameter_set_id = f_parameter_set_id
+    return o, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     st = 0
@@ -13791,7 +14381,9 @@ def _f_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSel
     f_response_code = (c >> 2) & 31
     if f_response_code >= 23: return _d_ServicePaymentSelectionResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    return ServicePaymentSelectionResType(f_response_code), r
+    o = _new(ServicePaymentSelectionResType)
+    o.response_code = f_response_code
+    return o, r
 
 def _e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) -> int:
     pass
@@ -13828,7 +14420,9 @@ def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     r -= 8 * nb; f_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
-    return SessionSetupReqType(f_evccid), r
+    o = _new(SessionSetupReqType)
+    o.evccid = f_evccid
+    return o, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     pass
@@ -13913,7 +14507,11 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_SessionSetupResType(B, r0)
-    return SessionSetupResType(f_response_code, f_evseid, f_date_time_now), r
+    o = _new(SessionSetupResType)
+    o.response_code = f_response_code
+    o.evseid = f_evseid
+    o.date_time_now = f_date_time_now
+    return o, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     st = 0
@@ -13949,7 +14547,8 @@ def _f_SessionStopType(B: int, r: int) -> tuple[SessionStopType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SessionStopType(B, r0)
-    return SessionStopType(), r
+    o = _new(SessionStopType)
+    return o, r
 
 def _e_SessionStopType(o: SessionStopType, a: int) -> int:
     pass
@@ -13982,7 +14581,9 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     f_response_code = (c >> 2) & 31
     if f_response_code >= 23: return _d_SessionStopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    return SessionStopResType(f_response_code), r
+    o = _new(SessionStopResType)
+    o.response_code = f_response_code
+    return o, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     pass
@@ -14063,7 +14664,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T68[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -14083,7 +14686,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T59[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -14237,7 +14846,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -14246,7 +14861,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T61[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -14361,7 +14981,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -14421,7 +15044,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T34[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
@@ -14528,7 +15154,9 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         if k != -1: return _d_V2G_MessageType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T55[c & 3]
-        i1_notification = NotificationType(i2_fault_code, i2_fault_msg)
+        i1_notification = _new(NotificationType)
+        i1_notification.fault_code = i2_fault_code
+        i1_notification.fault_msg = i2_fault_msg
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -14538,7 +15166,10 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
     k = _T156[c & 63]
-    f_header = MessageHeaderType(i1_session_id, i1_notification, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.notification = i1_notification
+    f_header.signature = i1_signature
     i3_body_element = i3_cable_check_req = i3_cable_check_res = i3_certificate_installation_req = i3_certificate_installation_res = i3_certificate_update_req = i3_certificate_update_res = i3_charge_parameter_discovery_req = i3_charge_parameter_discovery_res = i3_charging_status_req = i3_charging_status_res = i3_contract_authentication_req = i3_contract_authentication_res = i3_current_demand_req = i3_current_demand_res = i3_metering_receipt_req = i3_metering_receipt_res = i3_payment_details_req = i3_payment_details_res = i3_power_delivery_req = i3_power_delivery_res = i3_pre_charge_req = i3_pre_charge_res = i3_service_detail_req = i3_service_detail_res = i3_service_discovery_req = i3_service_discovery_res = i3_service_payment_selection_req = i3_service_payment_selection_res = i3_session_setup_req = i3_session_setup_res = i3_session_stop_req = i3_session_stop_res = i3_welding_detection_req = i3_welding_detection_res = None
     if 0 <= k <= 34:
         if k < 17:
@@ -14546,743 +15177,111 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_body_element = BodyBaseType()
+                            i3_body_element, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i5_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_cable_check_req = CableCheckReqType(i5_dc_ev_status)
+                            i3_cable_check_req, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i6_response_code = (c >> 2) & 31
-                            if i6_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i6_response_code = _E_responseCodeType[i6_response_code]
-                            i6_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_V2G_MessageType(B, r0)
-                            i6_evse_processing = (c >> 2) & 1
-                            i6_evse_processing = _E_EVSEProcessingType[i6_evse_processing]
-                            i3_cable_check_res = CableCheckResType(i6_response_code, i6_dc_evse_status, i6_evse_processing)
+                            i3_cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i7_id = None
-                            if k == 0:
-                                i7_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i7_oem_provisioning_cert = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i7_oem_provisioning_cert, r = rbin(B, r, 1200)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T3[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i7_list_of_root_certificate_i_ds = None
-                            if k == 2:
-                                i7_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T4[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i7_dh_params = None
-                            if k == 3:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i7_dh_params, r = rbin(B, r, 256)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_installation_req = CertificateInstallationReqType(i7_id, i7_oem_provisioning_cert, i7_list_of_root_certificate_i_ds, i7_dh_params)
+                            i3_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i8_id, r = rstr(B, r, None)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i8_response_code = (c >> 2) & 31
-                            if i8_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i8_response_code = _E_responseCodeType[i8_response_code]
-                            i8_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i8_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            i8_dh_params, r = rbin(B, r, 256)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            i8_contract_id, r = rstr(B, r, 24)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_installation_res = CertificateInstallationResType(i8_id, i8_response_code, i8_contract_signature_cert_chain, i8_contract_signature_encrypted_private_key, i8_dh_params, i8_contract_id)
+                            i3_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i9_id = None
-                            if k == 0:
-                                i9_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i9_contract_signature_cert_chain = None
-                            if k == 1:
-                                i9_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T3[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i9_contract_id = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i9_contract_id, r = rstr(B, r, 24)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i9_list_of_root_certificate_i_ds = None
-                            if k == 3:
-                                i9_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T5[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i9_dh_params = None
-                            if k == 4:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i9_dh_params, r = rbin(B, r, 256)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_update_req = CertificateUpdateReqType(i9_id, i9_contract_signature_cert_chain, i9_contract_id, i9_list_of_root_certificate_i_ds, i9_dh_params)
+                            i3_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i10_id, r = rstr(B, r, None)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i10_response_code = (c >> 2) & 31
-                            if i10_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i10_response_code = _E_responseCodeType[i10_response_code]
-                            i10_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i10_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            i10_dh_params, r = rbin(B, r, 256)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            i10_contract_id, r = rstr(B, r, 24)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            r -= 9; i10_retry_counter = (B >> r) & 511
-                            if i10_retry_counter & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i10_retry_counter, r = ri(B, r + 8, i10_retry_counter)
-                                elif i10_retry_counter & 256: i10_retry_counter = -((x << 7) | (i10_retry_counter & 127)) - 1
-                                else: i10_retry_counter = (x << 7) | (i10_retry_counter & 127)
-                            elif i10_retry_counter > 255: i10_retry_counter = 255 - i10_retry_counter
-                            if i10_retry_counter < -32768 or i10_retry_counter > 32767: return _d_V2G_MessageType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_update_res = CertificateUpdateResType(i10_id, i10_response_code, i10_contract_signature_cert_chain, i10_contract_signature_encrypted_private_key, i10_dh_params, i10_contract_id, i10_retry_counter)
+                            i3_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            r -= 8; c = (B >> r) & 255
-                            if c & 196: return _d_V2G_MessageType(B, r0)
-                            i11_ev_requested_energy_transfer_type = (c >> 3) & 7
-                            if i11_ev_requested_energy_transfer_type >= 6: return _d_V2G_MessageType(B, r0)
-                            i11_ev_requested_energy_transfer_type = _E_EVRequestedEnergyTransferType[i11_ev_requested_energy_transfer_type]
-                            k = _T14[c & 3]
-                            i11_ac_ev_charge_parameter = i11_dc_ev_charge_parameter = i11_ev_charge_parameter = None
-                            if k == 1:
-                                i11_ac_ev_charge_parameter, r = _f_AC_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 2:
-                                i11_dc_ev_charge_parameter, r = _f_DC_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i11_ev_charge_parameter, r = _f_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i11_ev_requested_energy_transfer_type, i11_ac_ev_charge_parameter, i11_dc_ev_charge_parameter, i11_ev_charge_parameter)
+                            i3_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            r -= 14; c = (B >> r) & 16383
-                            if c & 12404: return _d_V2G_MessageType(B, r0)
-                            i12_response_code = (c >> 7) & 31
-                            if i12_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i12_response_code = _E_responseCodeType[i12_response_code]
-                            i12_evse_processing = (c >> 3) & 1
-                            i12_evse_processing = _E_EVSEProcessingType[i12_evse_processing]
-                            k = _T15[c & 3]
-                            i12_sa_schedule_list = i12_sa_schedules = None
-                            if k == 2:
-                                i12_sa_schedule_list, r = _f_SAScheduleListType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T48[c & 3]
-                            elif k == 3:
-                                i12_sa_schedules, r = _f_SASchedulesType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T48[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i12_ac_evse_charge_parameter = i12_dc_evse_charge_parameter = i12_evse_charge_parameter = None
-                            if k == 4:
-                                i12_ac_evse_charge_parameter, r = _f_AC_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 5:
-                                i12_dc_evse_charge_parameter, r = _f_DC_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 6:
-                                i12_evse_charge_parameter, r = _f_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i12_response_code, i12_evse_processing, i12_sa_schedule_list, i12_sa_schedules, i12_ac_evse_charge_parameter, i12_dc_evse_charge_parameter, i12_evse_charge_parameter)
+                            i3_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_charging_status_req = ChargingStatusReqType()
+                            i3_charging_status_req, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i14_response_code = (c >> 3) & 31
-                            if i14_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i14_response_code = _E_responseCodeType[i14_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 32 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                            r -= 8 * nb; i14_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            r -= 9; i14_sa_schedule_tuple_id = (B >> r) & 511
-                            if i14_sa_schedule_tuple_id & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i14_sa_schedule_tuple_id, r = ri(B, r + 8, i14_sa_schedule_tuple_id)
-                                elif i14_sa_schedule_tuple_id & 256: i14_sa_schedule_tuple_id = -((x << 7) | (i14_sa_schedule_tuple_id & 127)) - 1
-                                else: i14_sa_schedule_tuple_id = (x << 7) | (i14_sa_schedule_tuple_id & 127)
-                            elif i14_sa_schedule_tuple_id > 255: i14_sa_schedule_tuple_id = 255 - i14_sa_schedule_tuple_id
-                            if i14_sa_schedule_tuple_id < -32768 or i14_sa_schedule_tuple_id > 32767: return _d_V2G_MessageType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_V2G_MessageType(B, r0)
-                            k = _T64[c & 3]
-                            i14_evse_max_current = None
-                            if k == 3:
-                                i14_evse_max_current, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T65[c & 3]
-                            i14_meter_info = None
-                            if k == 4:
-                                i14_meter_info, r = _f_MeterInfoType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T32[c & 1]
-                            i14_receipt_required = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_V2G_MessageType(B, r0)
-                                i14_receipt_required = ((c >> 2) & 1) == 1
-                                k = _T37[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i14_ac_evse_status = None
-                            if k == 6:
-                                i14_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charging_status_res = ChargingStatusResType(i14_response_code, i14_evseid, i14_sa_schedule_tuple_id, i14_evse_max_current, i14_meter_info, i14_receipt_required, i14_ac_evse_status)
+                            i3_charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i15_id = None
-                            if k == 0:
-                                i15_id, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T34[c & 3]
-                            i15_gen_challenge = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i15_gen_challenge, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_contract_authentication_req = ContractAuthenticationReqType(i15_id, i15_gen_challenge)
+                            i3_contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            r -= 13; c = (B >> r) & 8191
-                            if c & 6203: return _d_V2G_MessageType(B, r0)
-                            i16_response_code = (c >> 6) & 31
-                            if i16_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i16_response_code = _E_responseCodeType[i16_response_code]
-                            i16_evse_processing = (c >> 2) & 1
-                            i16_evse_processing = _E_EVSEProcessingType[i16_evse_processing]
-                            i3_contract_authentication_res = ContractAuthenticationResType(i16_response_code, i16_evse_processing)
+                            i3_contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i17_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i17_ev_target_current, r = _f_PhysicalValueType(B, r)
-                            r -= 3; c = (B >> r) & 7
-                            k = _T81[c & 7]
-                            i17_ev_maximum_voltage_limit = None
-                            if k == 2:
-                                i17_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 3; c = (B >> r) & 7
-                                k = _T82[c & 7]
-                            i17_ev_maximum_current_limit = None
-                            if k == 3:
-                                i17_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T48[c & 3]
-                            i17_ev_maximum_power_limit = None
-                            if k == 4:
-                                i17_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T83[c & 3]
-                            i17_bulk_charging_complete = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_V2G_MessageType(B, r0)
-                                i17_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                k = _T37[c & 1]
-                            i17_charging_complete = None
-                            if k == 6:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_V2G_MessageType(B, r0)
-                                i17_charging_complete = ((c >> 3) & 1) == 1
-                                k = _T84[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i17_remaining_time_to_full_soc = None
-                            if k == 7:
-                                i17_remaining_time_to_full_soc, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T85[c & 3]
-                            i17_remaining_time_to_bulk_soc = None
-                            if k == 8:
-                                i17_remaining_time_to_bulk_soc, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T86[c & 1]
-                            i17_ev_target_voltage = None
-                            if k == 9:
-                                i17_ev_target_voltage, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_current_demand_req = CurrentDemandReqType(i17_dc_ev_status, i17_ev_target_current, i17_ev_maximum_voltage_limit, i17_ev_maximum_current_limit, i17_ev_maximum_power_limit, i17_bulk_charging_complete, i17_charging_complete, i17_remaining_time_to_full_soc, i17_remaining_time_to_bulk_soc, i17_ev_target_voltage)
+                            i3_current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i18_response_code = (c >> 2) & 31
-                            if i18_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i18_response_code = _E_responseCodeType[i18_response_code]
-                            i18_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i18_evse_present_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i18_evse_present_current, r = _f_PhysicalValueType(B, r)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 28392: return _d_V2G_MessageType(B, r0)
-                            i18_evse_current_limit_achieved = ((c >> 12) & 1) == 1
-                            i18_evse_voltage_limit_achieved = ((c >> 8) & 1) == 1
-                            i18_evse_power_limit_achieved = ((c >> 4) & 1) == 1
-                            k = _T93[c & 7]
-                            i18_evse_maximum_voltage_limit = None
-                            if k == 7:
-                                i18_evse_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T94[c & 3]
-                            i18_evse_maximum_current_limit = None
-                            if k == 8:
-                                i18_evse_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T95[c & 3]
-                            i18_evse_maximum_power_limit = None
-                            if k == 9:
-                                i18_evse_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_current_demand_res = CurrentDemandResType(i18_response_code, i18_dc_evse_status, i18_evse_present_voltage, i18_evse_present_current, i18_evse_current_limit_achieved, i18_evse_voltage_limit_achieved, i18_evse_power_limit_achieved, i18_evse_maximum_voltage_limit, i18_evse_maximum_current_limit, i18_evse_maximum_power_limit)
+                            i3_current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i19_id = None
-                            if k == 0:
-                                i19_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i19_session_id = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                                r -= 8 * nb; i19_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_V2G_MessageType(B, r0)
-                                k = _T15[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i19_sa_schedule_tuple_id = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 9; i19_sa_schedule_tuple_id = (B >> r) & 511
-                                if i19_sa_schedule_tuple_id & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i19_sa_schedule_tuple_id, r = ri(B, r + 8, i19_sa_schedule_tuple_id)
-                                    elif i19_sa_schedule_tuple_id & 256: i19_sa_schedule_tuple_id = -((x << 7) | (i19_sa_schedule_tuple_id & 127)) - 1
-                                    else: i19_sa_schedule_tuple_id = (x << 7) | (i19_sa_schedule_tuple_id & 127)
-                                elif i19_sa_schedule_tuple_id > 255: i19_sa_schedule_tuple_id = 255 - i19_sa_schedule_tuple_id
-                                if i19_sa_schedule_tuple_id < -32768 or i19_sa_schedule_tuple_id > 32767: return _d_V2G_MessageType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T4[c & 1]
-                            i19_meter_info = None
-                            if k == 3:
-                                i19_meter_info, r = _f_MeterInfoType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_metering_receipt_req = MeteringReceiptReqType(i19_id, i19_session_id, i19_sa_schedule_tuple_id, i19_meter_info)
+                            i3_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i20_response_code = (c >> 2) & 31
-                            if i20_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i20_response_code = _E_responseCodeType[i20_response_code]
-                            i20_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_metering_receipt_res = MeteringReceiptResType(i20_response_code, i20_ac_evse_status)
+                            i3_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i21_contract_id, r = rstr(B, r, 24)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i21_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_payment_details_req = PaymentDetailsReqType(i21_contract_id, i21_contract_signature_cert_chain)
+                            i3_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i22_response_code = (c >> 3) & 31
-                            if i22_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i22_response_code = _E_responseCodeType[i22_response_code]
-                            i22_gen_challenge, r = rstr(B, r, None)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            r -= 9; i22_date_time_now = (B >> r) & 511
-                            if i22_date_time_now & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i22_date_time_now, r = ri(B, r + 8, i22_date_time_now)
-                                elif i22_date_time_now & 256: i22_date_time_now = -((x << 7) | (i22_date_time_now & 127)) - 1
-                                else: i22_date_time_now = (x << 7) | (i22_date_time_now & 127)
-                            elif i22_date_time_now > 255: i22_date_time_now = 255 - i22_date_time_now
-                            if i22_date_time_now < -9223372036854775808 or i22_date_time_now > 9223372036854775807: return _d_V2G_MessageType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_payment_details_res = PaymentDetailsResType(i22_response_code, i22_gen_challenge, i22_date_time_now)
+                            i3_payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 104: return _d_V2G_MessageType(B, r0)
-                            i23_ready_to_charge_state = ((c >> 4) & 1) == 1
-                            k = _T138[c & 7]
-                            i23_charging_profile = None
-                            if k == 1:
-                                i23_charging_profile, r = _f_ChargingProfileType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T139[c & 3]
-                            i23_dc_ev_power_delivery_parameter = i23_ev_power_delivery_parameter = None
-                            if k == 2:
-                                i23_dc_ev_power_delivery_parameter, r = _f_DC_EVPowerDeliveryParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i23_ev_power_delivery_parameter, r = _f_EVPowerDeliveryParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_power_delivery_req = PowerDeliveryReqType(i23_ready_to_charge_state, i23_charging_profile, i23_dc_ev_power_delivery_parameter, i23_ev_power_delivery_parameter)
+                            i3_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_V2G_MessageType(B, r0)
-                            i24_response_code = (c >> 3) & 31
-                            if i24_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i24_response_code = _E_responseCodeType[i24_response_code]
-                            k = _T14[c & 3]
-                            i24_ac_evse_status = i24_dc_evse_status = i24_evse_status = None
-                            if k == 1:
-                                i24_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 2:
-                                i24_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i24_evse_status, r = _f_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_power_delivery_res = PowerDeliveryResType(i24_response_code, i24_ac_evse_status, i24_dc_evse_status, i24_evse_status)
+                            i3_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i25_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i25_ev_target_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i25_ev_target_current, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_pre_charge_req = PreChargeReqType(i25_dc_ev_status, i25_ev_target_voltage, i25_ev_target_current)
+                            i3_pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i26_response_code = (c >> 2) & 31
-                            if i26_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i26_response_code = _E_responseCodeType[i26_response_code]
-                            i26_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i26_evse_present_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_pre_charge_res = PreChargeResType(i26_response_code, i26_dc_evse_status, i26_evse_present_voltage)
+                            i3_pre_charge_res, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            r -= 8; i27_service_id = (B >> r) & 255
-                            if i27_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i27_service_id, r = ru(B, r + 8, i27_service_id)
-                                else: i27_service_id = (x << 7) | (i27_service_id & 127)
-                            if i27_service_id > 65535: return _d_V2G_MessageType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_service_detail_req = ServiceDetailReqType(i27_service_id)
+                            i3_service_detail_req, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i28_response_code = (c >> 3) & 31
-                            if i28_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i28_response_code = _E_responseCodeType[i28_response_code]
-                            r -= 8; i28_service_id = (B >> r) & 255
-                            if i28_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i28_service_id, r = ru(B, r + 8, i28_service_id)
-                                else: i28_service_id = (x << 7) | (i28_service_id & 127)
-                            if i28_service_id > 65535: return _d_V2G_MessageType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_V2G_MessageType(B, r0)
-                            k = _T55[c & 3]
-                            i28_service_parameter_list = None
-                            if k == 2:
-                                i28_service_parameter_list, r = _f_ServiceParameterListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_detail_res = ServiceDetailResType(i28_response_code, i28_service_id, i28_service_parameter_list)
+                            i3_service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i29_service_scope = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i29_service_scope, r = rstr(B, r, 32)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_V2G_MessageType(B, r0)
-                                k = _T34[c & 3]
-                            i29_service_category = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_V2G_MessageType(B, r0)
-                                i29_service_category = (c >> 2) & 3
-                                i29_service_category = _E_serviceCategoryType[i29_service_category]
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_discovery_req = ServiceDiscoveryReqType(i29_service_scope, i29_service_category)
+                            i3_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i30_response_code = (c >> 2) & 31
-                            if i30_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i30_response_code = _E_responseCodeType[i30_response_code]
-                            i30_payment_options, r = _f_PaymentOptionsType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i30_charge_service, r = _f_ServiceChargeType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            k = _T61[c & 3]
-                            i30_service_list = None
-                            if k == 3:
-                                i30_service_list, r = _f_ServiceTagListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_discovery_res = ServiceDiscoveryResType(i30_response_code, i30_payment_options, i30_charge_service, i30_service_list)
+                            i3_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_V2G_MessageType(B, r0)
-                            i31_selected_payment_option = (c >> 2) & 1
-                            i31_selected_payment_option = _E_paymentOptionType[i31_selected_payment_option]
-                            i31_selected_service_list, r = _f_SelectedServiceListType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_service_payment_selection_req = ServicePaymentSelectionReqType(i31_selected_payment_option, i31_selected_service_list)
+                            i3_service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i32_response_code = (c >> 2) & 31
-                            if i32_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i32_response_code = _E_responseCodeType[i32_response_code]
-                            i3_service_payment_selection_res = ServicePaymentSelectionResType(i32_response_code)
+                            i3_service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                            r -= 8 * nb; i33_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_session_setup_req = SessionSetupReqType(i33_evccid)
+                            i3_session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i34_response_code = (c >> 3) & 31
-                            if i34_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i34_response_code = _E_responseCodeType[i34_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 32 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                            r -= 8 * nb; i34_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_V2G_MessageType(B, r0)
-                            k = _T55[c & 3]
-                            i34_date_time_now = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 9; i34_date_time_now = (B >> r) & 511
-                                if i34_date_time_now & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i34_date_time_now, r = ri(B, r + 8, i34_date_time_now)
-                                    elif i34_date_time_now & 256: i34_date_time_now = -((x << 7) | (i34_date_time_now & 127)) - 1
-                                    else: i34_date_time_now = (x << 7) | (i34_date_time_now & 127)
-                                elif i34_date_time_now > 255: i34_date_time_now = 255 - i34_date_time_now
-                                if i34_date_time_now < -9223372036854775808 or i34_date_time_now > 9223372036854775807: return _d_V2G_MessageType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_session_setup_res = SessionSetupResType(i34_response_code, i34_evseid, i34_date_time_now)
+                            i3_session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_session_stop_req = SessionStopType()
+                            i3_session_stop_req, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i36_response_code = (c >> 2) & 31
-                            if i36_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i36_response_code = _E_responseCodeType[i36_response_code]
-                            i3_session_stop_res = SessionStopResType(i36_response_code)
+                            i3_session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i37_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_welding_detection_req = WeldingDetectionReqType(i37_dc_ev_status)
+                            i3_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i38_response_code = (c >> 2) & 31
-                            if i38_response_code >= 23: return _d_V2G_MessageType(B, r0)
-                            i38_response_code = _E_responseCodeType[i38_response_code]
-                            i38_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i38_evse_present_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_welding_detection_res = WeldingDetectionResType(i38_response_code, i38_dc_evse_status, i38_evse_present_voltage)
+                            i3_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
     f_body = BodyType(i3_body_element, i3_cable_check_req, i3_cable_check_res, i3_certificate_installation_req, i3_certificate_installation_res, i3_certificate_update_req, i3_certificate_update_res, i3_charge_parameter_discovery_req, i3_charge_parameter_discovery_res, i3_charging_status_req, i3_charging_status_res, i3_contract_authentication_req, i3_contract_authentication_res, i3_current_demand_req, i3_current_demand_res, i3_metering_receipt_req, i3_metering_receipt_res, i3_payment_details_req, i3_payment_details_res, i3_power_delivery_req, i3_power_delivery_res, i3_pre_charge_req, i3_pre_charge_res, i3_service_detail_req, i3_service_detail_res, i3_service_discovery_req, i3_service_discovery_res, i3_service_payment_selection_req, i3_service_payment_selection_res, i3_session_setup_req, i3_session_setup_res, i3_session_stop_req, i3_session_stop_res, i3_welding_detection_req, i3_welding_detection_res)
-    return V2G_MessageType(f_header, f_body), r
+    o = _new(V2G_MessageType)
+    o.header = f_header
+    o.body = f_body
+    return o, r
 
 def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     pass
@@ -15364,797 +15363,144 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     v45 = v10.welding_detection_req
     v46 = v10.welding_detection_res
     if v12 is not None:
-        if v12.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v12.__class__.__name__}')
-        pass
-        a <<= 7
+        a <<= 6
+        a = _e_BodyBaseType(v12, a)
         st11 = 3
     elif v13 is not None:
-        if v13.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v13.__class__.__name__}')
-        pass
-        v49 = v13.dc_ev_status
-        if v49 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 2
-        a = _e_DC_EVStatusType(v49, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 1
+        a = _e_CableCheckReqType(v13, a)
         st11 = 3
     elif v14 is not None:
-        if v14.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v14.__class__.__name__}')
-        pass
-        v51 = v14.response_code
-        if v51 is None: raise EncFail('missing mandatory ResponseCode')
-        if v51.__class__ is not responseCodeType and not (v51.__class__ is int and 0 <= v51 < 23): raise EncFail(f'{v51!r} is not a responseCodeType')
-        pass
-        v52 = v14.dc_evse_status
-        if v52 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 1024 | (v51) << 2
-        a = _e_DC_EVSEStatusType(v52, a)
-        pass
-        v53 = v14.evse_processing
-        if v53 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v53.__class__ is not EVSEProcessingType and not (v53.__class__ is int and 0 <= v53 < 2): raise EncFail(f'{v53!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 5) | (v53) << 2
+        a = (a << 6) | 2
+        a = _e_CableCheckResType(v14, a)
         st11 = 3
     elif v15 is not None:
-        if v15.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v15.__class__.__name__}')
-        st54 = 0
         a = (a << 6) | 3
-        v55 = v15.id
-        if v55 is not None:
-            a <<= 2
-            a = wstr(a, v55, None)
-            st54 = 3
-        v56 = v15.oem_provisioning_cert
-        if v56 is None: raise EncFail('missing mandatory OEMProvisioningCert')
-        w, c = _C23[st54]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v56, 1200)
-        st54 = 7
-        v57 = v15.list_of_root_certificate_i_ds
-        if v57 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v57, a)
-        st54 = 11
-        v58 = v15.dh_params
-        if v58 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 2
-        a = wbin(a, v58, 256)
-        st54 = 15
-        a <<= 2
+        a = _e_CertificateInstallationReqType(v15, a)
         st11 = 3
     elif v16 is not None:
-        if v16.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v16.__class__.__name__}')
-        pass
-        v60 = v16.id
-        if v60 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 8
-        a = wstr(a, v60, None)
-        pass
-        v61 = v16.response_code
-        if v61 is None: raise EncFail('missing mandatory ResponseCode')
-        if v61.__class__ is not responseCodeType and not (v61.__class__ is int and 0 <= v61 < 23): raise EncFail(f'{v61!r} is not a responseCodeType')
-        pass
-        v62 = v16.contract_signature_cert_chain
-        if v62 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a = (a << 9) | (v61) << 2
-        a = _e_CertificateChainType(v62, a)
-        pass
-        v63 = v16.contract_signature_encrypted_private_key
-        if v63 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 2
-        a = wbin(a, v63, 128)
-        pass
-        v64 = v16.dh_params
-        if v64 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 3
-        a = wbin(a, v64, 256)
-        pass
-        v65 = v16.contract_id
-        if v65 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 3
-        a = wstr(a, v65, 24)
-        pass
-        a <<= 2
+        a = (a << 6) | 4
+        a = _e_CertificateInstallationResType(v16, a)
         st11 = 3
     elif v17 is not None:
-        if v17.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v17.__class__.__name__}')
-        st66 = 0
         a = (a << 6) | 5
-        v67 = v17.id
-        if v67 is not None:
-            a <<= 2
-            a = wstr(a, v67, None)
-            st66 = 3
-        v68 = v17.contract_signature_cert_chain
-        if v68 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        w, c = _C36[st66]
-        a = (a << w) | c
-        a = _e_CertificateChainType(v68, a)
-        st66 = 7
-        v69 = v17.contract_id
-        if v69 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 2
-        a = wstr(a, v69, 24)
-        st66 = 11
-        v70 = v17.list_of_root_certificate_i_ds
-        if v70 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v70, a)
-        st66 = 15
-        v71 = v17.dh_params
-        if v71 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 2
-        a = wbin(a, v71, 256)
-        st66 = 19
-        a <<= 2
+        a = _e_CertificateUpdateReqType(v17, a)
         st11 = 3
     elif v18 is not None:
-        if v18.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v18.__class__.__name__}')
-        pass
-        v73 = v18.id
-        if v73 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 12
-        a = wstr(a, v73, None)
-        pass
-        v74 = v18.response_code
-        if v74 is None: raise EncFail('missing mandatory ResponseCode')
-        if v74.__class__ is not responseCodeType and not (v74.__class__ is int and 0 <= v74 < 23): raise EncFail(f'{v74!r} is not a responseCodeType')
-        pass
-        v75 = v18.contract_signature_cert_chain
-        if v75 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a = (a << 9) | (v74) << 2
-        a = _e_CertificateChainType(v75, a)
-        pass
-        v76 = v18.contract_signature_encrypted_private_key
-        if v76 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 2
-        a = wbin(a, v76, 128)
-        pass
-        v77 = v18.dh_params
-        if v77 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 3
-        a = wbin(a, v77, 256)
-        pass
-        v78 = v18.contract_id
-        if v78 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 3
-        a = wstr(a, v78, 24)
-        pass
-        v79 = v18.retry_counter
-        if v79 is None: raise EncFail('missing mandatory RetryCounter')
-        a <<= 3
-        if v79 < -32768 or v79 > 32767: raise EncFail(f'{v79!r} outside -32768..32767')
-        if 0 <= v79 < 128: a = (a << 9) | v79
-        elif -129 < v79 < 0: a = (a << 9) | (255 - v79)
-        else: a = wi(a, v79)
-        pass
-        a <<= 2
+        a = (a << 6) | 6
+        a = _e_CertificateUpdateResType(v18, a)
         st11 = 3
     elif v19 is not None:
-        if v19.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v19.__class__.__name__}')
-        pass
-        v81 = v19.ev_requested_energy_transfer_type
-        if v81 is None: raise EncFail('missing mandatory EVRequestedEnergyTransferType')
-        if v81.__class__ is not EVRequestedEnergyTransferType and not (v81.__class__ is int and 0 <= v81 < 6): raise EncFail(f'{v81!r} is not a EVRequestedEnergyTransferType')
-        pass
-        a = (a << 12) | 448 | (v81) << 1
-        v82 = v19.ac_ev_charge_parameter
-        v83 = v19.dc_ev_charge_parameter
-        v84 = v19.ev_charge_parameter
-        if v82 is not None:
-            a <<= 2
-            a = _e_AC_EVChargeParameterType(v82, a)
-            pass
-        elif v83 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVChargeParameterType(v83, a)
-            pass
-        elif v84 is not None:
-            a = (a << 2) | 2
-            a = _e_EVChargeParameterType(v84, a)
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
-        a <<= 1
+        a = (a << 6) | 7
+        a = _e_ChargeParameterDiscoveryReqType(v19, a)
         st11 = 3
     elif v20 is not None:
-        if v20.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v20.__class__.__name__}')
-        pass
-        v86 = v20.response_code
-        if v86 is None: raise EncFail('missing mandatory ResponseCode')
-        if v86.__class__ is not responseCodeType and not (v86.__class__ is int and 0 <= v86 < 23): raise EncFail(f'{v86!r} is not a responseCodeType')
-        pass
-        v87 = v20.evse_processing
-        if v87 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v87.__class__ is not EVSEProcessingType and not (v87.__class__ is int and 0 <= v87 < 2): raise EncFail(f'{v87!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 18) | 32768 | (v86) << 5 | (v87) << 1
-        v88 = v20.sa_schedule_list
-        v89 = v20.sa_schedules
-        if v88 is not None:
-            a <<= 2
-            a = _e_SAScheduleListType(v88, a)
-            pass
-        elif v89 is not None:
-            a = (a << 2) | 1
-            a = _e_SASchedulesType(v89, a)
-            pass
-        else:
-            raise EncFail('missing mandatory SAScheduleList or SASchedules')
-        v90 = v20.ac_evse_charge_parameter
-        v91 = v20.dc_evse_charge_parameter
-        v92 = v20.evse_charge_parameter
-        if v90 is not None:
-            a <<= 2
-            a = _e_AC_EVSEChargeParameterType(v90, a)
-            pass
-        elif v91 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVSEChargeParameterType(v91, a)
-            pass
-        elif v92 is not None:
-            a = (a << 2) | 2
-            a = _e_EVSEChargeParameterType(v92, a)
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
-        a <<= 1
+        a = (a << 6) | 8
+        a = _e_ChargeParameterDiscoveryResType(v20, a)
         st11 = 3
     elif v21 is not None:
-        if v21.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v21.__class__.__name__}')
-        pass
-        a = (a << 7) | 18
+        a = (a << 6) | 9
+        a = _e_ChargingStatusReqType(v21, a)
         st11 = 3
     elif v22 is not None:
-        if v22.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v22.__class__.__name__}')
-        st94 = 0
-        v95 = v22.response_code
-        if v95 is None: raise EncFail('missing mandatory ResponseCode')
-        if v95.__class__ is not responseCodeType and not (v95.__class__ is int and 0 <= v95 < 23): raise EncFail(f'{v95!r} is not a responseCodeType')
-        st94 = 3
-        v96 = v22.evseid
-        if v96 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 10240 | (v95) << 3
-        a = wbin(a, v96, 32)
-        st94 = 7
-        v97 = v22.sa_schedule_tuple_id
-        if v97 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        a <<= 3
-        if v97 < -32768 or v97 > 32767: raise EncFail(f'{v97!r} outside -32768..32767')
-        if 0 <= v97 < 128: a = (a << 9) | v97
-        elif -129 < v97 < 0: a = (a << 9) | (255 - v97)
-        else: a = wi(a, v97)
-        st94 = 11
-        a <<= 1
-        v98 = v22.evse_max_current
-        if v98 is not None:
-            a <<= 2
-            a = _e_PhysicalValueType(v98, a)
-            st94 = 15
-        v99 = v22.meter_info
-        if v99 is not None:
-            w, c = _C69[st94]
-            a = (a << w) | c
-            a = _e_MeterInfoType(v99, a)
-            st94 = 19
-        v100 = v22.receipt_required
-        if v100 is None: raise EncFail('missing mandatory ReceiptRequired')
-        w, c = _C74[st94]
-        a = (a << w) | c
-        st94 = 23
-        v101 = v22.ac_evse_status
-        if v101 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        a = (a << 4) | (BOOL[v100]) << 2
-        a = _e_AC_EVSEStatusType(v101, a)
-        st94 = 27
-        a <<= 1
+        a = (a << 6) | 10
+        a = _e_ChargingStatusResType(v22, a)
         st11 = 3
     elif v23 is not None:
-        if v23.__class__ is not ContractAuthenticationReqType: raise EncFail(f'expected ContractAuthenticationReqType, got {v23.__class__.__name__}')
-        st102 = 0
         a = (a << 6) | 11
-        v103 = v23.id
-        if v103 is not None:
-            a <<= 2
-            a = wstr(a, v103, None)
-            st102 = 3
-        v104 = v23.gen_challenge
-        if v104 is not None:
-            w, c = _C79[st102]
-            a = (a << w) | c
-            a <<= 1
-            a = wstr(a, v104, None)
-            a <<= 1
-            st102 = 7
-        w, c = _C80[st102]
-        a = (a << w) | c
+        a = _e_ContractAuthenticationReqType(v23, a)
         st11 = 3
     elif v24 is not None:
-        if v24.__class__ is not ContractAuthenticationResType: raise EncFail(f'expected ContractAuthenticationResType, got {v24.__class__.__name__}')
-        pass
-        v106 = v24.response_code
-        if v106 is None: raise EncFail('missing mandatory ResponseCode')
-        if v106.__class__ is not responseCodeType and not (v106.__class__ is int and 0 <= v106 < 23): raise EncFail(f'{v106!r} is not a responseCodeType')
-        pass
-        v107 = v24.evse_processing
-        if v107 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v107.__class__ is not EVSEProcessingType and not (v107.__class__ is int and 0 <= v107 < 2): raise EncFail(f'{v107!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 19) | 98304 | (v106) << 6 | (v107) << 2
+        a = (a << 6) | 12
+        a = _e_ContractAuthenticationResType(v24, a)
         st11 = 3
     elif v25 is not None:
-        if v25.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v25.__class__.__name__}')
-        st108 = 0
-        v109 = v25.dc_ev_status
-        if v109 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 26
-        a = _e_DC_EVStatusType(v109, a)
-        st108 = 3
-        v110 = v25.ev_target_current
-        if v110 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        a <<= 1
-        a = _e_PhysicalValueType(v110, a)
-        st108 = 7
-        v111 = v25.ev_maximum_voltage_limit
-        if v111 is not None:
-            a <<= 3
-            a = _e_PhysicalValueType(v111, a)
-            st108 = 11
-        v112 = v25.ev_maximum_current_limit
-        if v112 is not None:
-            w, c = _C87[st108]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v112, a)
-            st108 = 15
-        v113 = v25.ev_maximum_power_limit
-        if v113 is not None:
-            w, c = _C88[st108]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v113, a)
-            st108 = 19
-        v114 = v25.bulk_charging_complete
-        if v114 is not None:
-            w, c = _C89[st108]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v114]) << 1
-            st108 = 23
-        v115 = v25.charging_complete
-        if v115 is None: raise EncFail('missing mandatory ChargingComplete')
-        w, c = _C90[st108]
-        a = (a << w) | c
-        st108 = 27
-        a = (a << 3) | (BOOL[v115]) << 1
-        v116 = v25.remaining_time_to_full_soc
-        if v116 is not None:
-            a <<= 2
-            a = _e_PhysicalValueType(v116, a)
-            st108 = 31
-        v117 = v25.remaining_time_to_bulk_soc
-        if v117 is not None:
-            w, c = _C91[st108]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v117, a)
-            st108 = 35
-        v118 = v25.ev_target_voltage
-        if v118 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        w, c = _C92[st108]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v118, a)
-        st108 = 39
-        a <<= 1
+        a = (a << 6) | 13
+        a = _e_CurrentDemandReqType(v25, a)
         st11 = 3
     elif v26 is not None:
-        if v26.__class__ is not CurrentDemandResType: raise EncFail(f'expected CurrentDemandResType, got {v26.__class__.__name__}')
-        st119 = 0
-        v120 = v26.response_code
-        if v120 is None: raise EncFail('missing mandatory ResponseCode')
-        if v120.__class__ is not responseCodeType and not (v120.__class__ is int and 0 <= v120 < 23): raise EncFail(f'{v120!r} is not a responseCodeType')
-        st119 = 3
-        v121 = v26.dc_evse_status
-        if v121 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 7168 | (v120) << 2
-        a = _e_DC_EVSEStatusType(v121, a)
-        st119 = 7
-        v122 = v26.evse_present_voltage
-        if v122 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v122, a)
-        st119 = 11
-        v123 = v26.evse_present_current
-        if v123 is None: raise EncFail('missing mandatory EVSEPresentCurrent')
-        a <<= 1
-        a = _e_PhysicalValueType(v123, a)
-        st119 = 15
-        v124 = v26.evse_current_limit_achieved
-        if v124 is None: raise EncFail('missing mandatory EVSECurrentLimitAchieved')
-        st119 = 19
-        v125 = v26.evse_voltage_limit_achieved
-        if v125 is None: raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
-        st119 = 23
-        v126 = v26.evse_power_limit_achieved
-        if v126 is None: raise EncFail('missing mandatory EVSEPowerLimitAchieved')
-        st119 = 27
-        a = (a << 12) | (BOOL[v124]) << 9 | (BOOL[v125]) << 5 | (BOOL[v126]) << 1
-        v127 = v26.evse_maximum_voltage_limit
-        if v127 is not None:
-            a <<= 3
-            a = _e_PhysicalValueType(v127, a)
-            st119 = 31
-        v128 = v26.evse_maximum_current_limit
-        if v128 is not None:
-            w, c = _C96[st119]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v128, a)
-            st119 = 35
-        v129 = v26.evse_maximum_power_limit
-        if v129 is not None:
-            w, c = _C97[st119]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v129, a)
-            st119 = 39
-        w, c = _C98[st119]
-        a = (a << w) | c
+        a = (a << 6) | 14
+        a = _e_CurrentDemandResType(v26, a)
         st11 = 3
     elif v27 is not None:
-        if v27.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v27.__class__.__name__}')
-        st130 = 0
         a = (a << 6) | 15
-        v131 = v27.id
-        if v131 is not None:
-            a <<= 2
-            a = wstr(a, v131, None)
-            st130 = 3
-        v132 = v27.session_id
-        if v132 is None: raise EncFail('missing mandatory SessionID')
-        w, c = _C23[st130]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v132, 8)
-        st130 = 7
-        a <<= 1
-        v133 = v27.sa_schedule_tuple_id
-        if v133 is not None:
-            a <<= 3
-            if v133 < -32768 or v133 > 32767: raise EncFail(f'{v133!r} outside -32768..32767')
-            if 0 <= v133 < 128: a = (a << 9) | v133
-            elif -129 < v133 < 0: a = (a << 9) | (255 - v133)
-            else: a = wi(a, v133)
-            a <<= 1
-            st130 = 11
-        v134 = v27.meter_info
-        if v134 is None: raise EncFail('missing mandatory MeterInfo')
-        w, c = _C131[st130]
-        a = (a << w) | c
-        a = _e_MeterInfoType(v134, a)
-        st130 = 15
-        a <<= 1
+        a = _e_MeteringReceiptReqType(v27, a)
         st11 = 3
     elif v28 is not None:
-        if v28.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v28.__class__.__name__}')
-        pass
-        v136 = v28.response_code
-        if v136 is None: raise EncFail('missing mandatory ResponseCode')
-        if v136.__class__ is not responseCodeType and not (v136.__class__ is int and 0 <= v136 < 23): raise EncFail(f'{v136!r} is not a responseCodeType')
-        pass
-        v137 = v28.ac_evse_status
-        if v137 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        a = (a << 15) | 8192 | (v136) << 2
-        a = _e_AC_EVSEStatusType(v137, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 16
+        a = _e_MeteringReceiptResType(v28, a)
         st11 = 3
     elif v29 is not None:
-        if v29.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v29.__class__.__name__}')
-        pass
-        v139 = v29.contract_id
-        if v139 is None: raise EncFail('missing mandatory ContractID')
-        a = (a << 8) | 68
-        a = wstr(a, v139, 24)
-        pass
-        v140 = v29.contract_signature_cert_chain
-        if v140 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a <<= 2
-        a = _e_CertificateChainType(v140, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 17
+        a = _e_PaymentDetailsReqType(v29, a)
         st11 = 3
     elif v30 is not None:
-        if v30.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v30.__class__.__name__}')
-        pass
-        v142 = v30.response_code
-        if v142 is None: raise EncFail('missing mandatory ResponseCode')
-        if v142.__class__ is not responseCodeType and not (v142.__class__ is int and 0 <= v142 < 23): raise EncFail(f'{v142!r} is not a responseCodeType')
-        pass
-        v143 = v30.gen_challenge
-        if v143 is None: raise EncFail('missing mandatory GenChallenge')
-        a = (a << 16) | 18432 | (v142) << 3
-        a = wstr(a, v143, None)
-        pass
-        v144 = v30.date_time_now
-        if v144 is None: raise EncFail('missing mandatory DateTimeNow')
-        a <<= 3
-        if v144 < -9223372036854775808 or v144 > 9223372036854775807: raise EncFail(f'{v144!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v144 < 128: a = (a << 9) | v144
-        elif -129 < v144 < 0: a = (a << 9) | (255 - v144)
-        else: a = wi(a, v144)
-        pass
-        a <<= 2
+        a = (a << 6) | 18
+        a = _e_PaymentDetailsResType(v30, a)
         st11 = 3
     elif v31 is not None:
-        if v31.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v31.__class__.__name__}')
-        st145 = 0
-        v146 = v31.ready_to_charge_state
-        if v146 is None: raise EncFail('missing mandatory ReadyToChargeState')
-        st145 = 3
-        a = (a << 10) | 304 | (BOOL[v146]) << 1
-        v147 = v31.charging_profile
-        if v147 is not None:
-            a <<= 3
-            a = _e_ChargingProfileType(v147, a)
-            st145 = 7
-        v148 = v31.dc_ev_power_delivery_parameter
-        v149 = v31.ev_power_delivery_parameter
-        if v148 is not None:
-            w, c = _C140[st145]
-            a = (a << w) | c
-            a = _e_DC_EVPowerDeliveryParameterType(v148, a)
-            st145 = 11
-        elif v149 is not None:
-            w, c = _C141[st145]
-            a = (a << w) | c
-            a = _e_EVPowerDeliveryParameterType(v149, a)
-            st145 = 11
-        w, c = _C142[st145]
-        a = (a << w) | c
+        a = (a << 6) | 19
+        a = _e_PowerDeliveryReqType(v31, a)
         st11 = 3
     elif v32 is not None:
-        if v32.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v32.__class__.__name__}')
-        pass
-        v151 = v32.response_code
-        if v151 is None: raise EncFail('missing mandatory ResponseCode')
-        if v151.__class__ is not responseCodeType and not (v151.__class__ is int and 0 <= v151 < 23): raise EncFail(f'{v151!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 5120 | (v151) << 1
-        v152 = v32.ac_evse_status
-        v153 = v32.dc_evse_status
-        v154 = v32.evse_status
-        if v152 is not None:
-            a <<= 2
-            a = _e_AC_EVSEStatusType(v152, a)
-            pass
-        elif v153 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVSEStatusType(v153, a)
-            pass
-        elif v154 is not None:
-            a = (a << 2) | 2
-            a = _e_EVSEStatusType(v154, a)
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 20
+        a = _e_PowerDeliveryResType(v32, a)
         st11 = 3
     elif v33 is not None:
-        if v33.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v33.__class__.__name__}')
-        pass
-        v156 = v33.dc_ev_status
-        if v156 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 42
-        a = _e_DC_EVStatusType(v156, a)
-        pass
-        v157 = v33.ev_target_voltage
-        if v157 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v157, a)
-        pass
-        v158 = v33.ev_target_current
-        if v158 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        a <<= 1
-        a = _e_PhysicalValueType(v158, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 21
+        a = _e_PreChargeReqType(v33, a)
         st11 = 3
     elif v34 is not None:
-        if v34.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v34.__class__.__name__}')
-        pass
-        v160 = v34.response_code
-        if v160 is None: raise EncFail('missing mandatory ResponseCode')
-        if v160.__class__ is not responseCodeType and not (v160.__class__ is int and 0 <= v160 < 23): raise EncFail(f'{v160!r} is not a responseCodeType')
-        pass
-        v161 = v34.dc_evse_status
-        if v161 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 11264 | (v160) << 2
-        a = _e_DC_EVSEStatusType(v161, a)
-        pass
-        v162 = v34.evse_present_voltage
-        if v162 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v162, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 22
+        a = _e_PreChargeResType(v34, a)
         st11 = 3
     elif v35 is not None:
-        if v35.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v35.__class__.__name__}')
-        pass
-        v164 = v35.service_id
-        if v164 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 8) | 92
-        if v164 > 65535: raise EncFail(f'{v164!r} outside 0..65535')
-        if 0 <= v164 < 128: a = (a << 8) | v164
-        else: a = wu(a, v164)
-        pass
-        a <<= 2
+        a = (a << 6) | 23
+        a = _e_ServiceDetailReqType(v35, a)
         st11 = 3
     elif v36 is not None:
-        if v36.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v36.__class__.__name__}')
-        st165 = 0
-        v166 = v36.response_code
-        if v166 is None: raise EncFail('missing mandatory ResponseCode')
-        if v166.__class__ is not responseCodeType and not (v166.__class__ is int and 0 <= v166 < 23): raise EncFail(f'{v166!r} is not a responseCodeType')
-        st165 = 3
-        v167 = v36.service_id
-        if v167 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 16) | 24576 | (v166) << 3
-        if v167 > 65535: raise EncFail(f'{v167!r} outside 0..65535')
-        if 0 <= v167 < 128: a = (a << 8) | v167
-        else: a = wu(a, v167)
-        st165 = 7
-        a <<= 1
-        v168 = v36.service_parameter_list
-        if v168 is not None:
-            a <<= 2
-            a = _e_ServiceParameterListType(v168, a)
-            st165 = 11
-        w, c = _C56[st165]
-        a = (a << w) | c
+        a = (a << 6) | 24
+        a = _e_ServiceDetailResType(v36, a)
         st11 = 3
     elif v37 is not None:
-        if v37.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v37.__class__.__name__}')
-        st169 = 0
         a = (a << 6) | 25
-        v170 = v37.service_scope
-        if v170 is not None:
-            a <<= 3
-            a = wstr(a, v170, 32)
-            a <<= 1
-            st169 = 3
-        v171 = v37.service_category
-        if v171 is not None:
-            w, c = _C79[st169]
-            a = (a << w) | c
-            if v171.__class__ is not serviceCategoryType and not (v171.__class__ is int and 0 <= v171 < 4): raise EncFail(f'{v171!r} is not a serviceCategoryType')
-            a = (a << 4) | (v171) << 1
-            st169 = 7
-        w, c = _C80[st169]
-        a = (a << w) | c
+        a = _e_ServiceDiscoveryReqType(v37, a)
         st11 = 3
     elif v38 is not None:
-        if v38.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v38.__class__.__name__}')
-        st172 = 0
-        v173 = v38.response_code
-        if v173 is None: raise EncFail('missing mandatory ResponseCode')
-        if v173.__class__ is not responseCodeType and not (v173.__class__ is int and 0 <= v173 < 23): raise EncFail(f'{v173!r} is not a responseCodeType')
-        st172 = 3
-        v174 = v38.payment_options
-        if v174 is None: raise EncFail('missing mandatory PaymentOptions')
-        a = (a << 15) | 13312 | (v173) << 2
-        a = _e_PaymentOptionsType(v174, a)
-        st172 = 7
-        v175 = v38.charge_service
-        if v175 is None: raise EncFail('missing mandatory ChargeService')
-        a <<= 1
-        a = _e_ServiceChargeType(v175, a)
-        st172 = 11
-        v176 = v38.service_list
-        if v176 is not None:
-            a <<= 2
-            a = _e_ServiceTagListType(v176, a)
-            st172 = 15
-        w, c = _C145[st172]
-        a = (a << w) | c
+        a = (a << 6) | 26
+        a = _e_ServiceDiscoveryResType(v38, a)
         st11 = 3
     elif v39 is not None:
-        if v39.__class__ is not ServicePaymentSelectionReqType: raise EncFail(f'expected ServicePaymentSelectionReqType, got {v39.__class__.__name__}')
-        pass
-        v178 = v39.selected_payment_option
-        if v178 is None: raise EncFail('missing mandatory SelectedPaymentOption')
-        if v178.__class__ is not paymentOptionType and not (v178.__class__ is int and 0 <= v178 < 2): raise EncFail(f'{v178!r} is not a paymentOptionType')
-        pass
-        v179 = v39.selected_service_list
-        if v179 is None: raise EncFail('missing mandatory SelectedServiceList')
-        a = (a << 11) | 864 | (v178) << 2
-        a = _e_SelectedServiceListType(v179, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 27
+        a = _e_ServicePaymentSelectionReqType(v39, a)
         st11 = 3
     elif v40 is not None:
-        if v40.__class__ is not ServicePaymentSelectionResType: raise EncFail(f'expected ServicePaymentSelectionResType, got {v40.__class__.__name__}')
-        pass
-        v181 = v40.response_code
-        if v181 is None: raise EncFail('missing mandatory ResponseCode')
-        if v181.__class__ is not responseCodeType and not (v181.__class__ is int and 0 <= v181 < 23): raise EncFail(f'{v181!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 14336 | (v181) << 2
+        a = (a << 6) | 28
+        a = _e_ServicePaymentSelectionResType(v40, a)
         st11 = 3
     elif v41 is not None:
-        if v41.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v41.__class__.__name__}')
-        pass
-        v183 = v41.evccid
-        if v183 is None: raise EncFail('missing mandatory EVCCID')
-        a = (a << 8) | 116
-        a = wbin(a, v183, 8)
-        pass
-        a <<= 2
+        a = (a << 6) | 29
+        a = _e_SessionSetupReqType(v41, a)
         st11 = 3
     elif v42 is not None:
-        if v42.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v42.__class__.__name__}')
-        st184 = 0
-        v185 = v42.response_code
-        if v185 is None: raise EncFail('missing mandatory ResponseCode')
-        if v185.__class__ is not responseCodeType and not (v185.__class__ is int and 0 <= v185 < 23): raise EncFail(f'{v185!r} is not a responseCodeType')
-        st184 = 3
-        v186 = v42.evseid
-        if v186 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 30720 | (v185) << 3
-        a = wbin(a, v186, 32)
-        st184 = 7
-        a <<= 1
-        v187 = v42.date_time_now
-        if v187 is not None:
-            a <<= 3
-            if v187 < -9223372036854775808 or v187 > 9223372036854775807: raise EncFail(f'{v187!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v187 < 128: a = (a << 9) | v187
-            elif -129 < v187 < 0: a = (a << 9) | (255 - v187)
-            else: a = wi(a, v187)
-            a <<= 1
-            st184 = 11
-        w, c = _C56[st184]
-        a = (a << w) | c
+        a = (a << 6) | 30
+        a = _e_SessionSetupResType(v42, a)
         st11 = 3
     elif v43 is not None:
-        if v43.__class__ is not SessionStopType: raise EncFail(f'expected SessionStopType, got {v43.__class__.__name__}')
-        pass
-        a = (a << 7) | 62
+        a = (a << 6) | 31
+        a = _e_SessionStopType(v43, a)
         st11 = 3
     elif v44 is not None:
-        if v44.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v44.__class__.__name__}')
-        pass
-        v190 = v44.response_code
-        if v190 is None: raise EncFail('missing mandatory ResponseCode')
-        if v190.__class__ is not responseCodeType and not (v190.__class__ is int and 0 <= v190 < 23): raise EncFail(f'{v190!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 16384 | (v190) << 2
+        a = (a << 6) | 32
+        a = _e_SessionStopResType(v44, a)
         st11 = 3
     elif v45 is not None:
-        if v45.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v45.__class__.__name__}')
-        pass
-        v192 = v45.dc_ev_status
-        if v192 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 66
-        a = _e_DC_EVStatusType(v192, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 33
+        a = _e_WeldingDetectionReqType(v45, a)
         st11 = 3
     elif v46 is not None:
-        if v46.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v46.__class__.__name__}')
-        pass
-        v194 = v46.response_code
-        if v194 is None: raise EncFail('missing mandatory ResponseCode')
-        if v194.__class__ is not responseCodeType and not (v194.__class__ is int and 0 <= v194 < 23): raise EncFail(f'{v194!r} is not a responseCodeType')
-        pass
-        v195 = v46.dc_evse_status
-        if v195 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 17408 | (v194) << 2
-        a = _e_DC_EVSEStatusType(v195, a)
-        pass
-        v196 = v46.evse_present_voltage
-        if v196 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v196, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 34
+        a = _e_WeldingDetectionResType(v46, a)
         st11 = 3
     w, c = _C159[st11]
     a = (a << w) | c
@@ -16216,14 +15562,20 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         if k != -1: return _d_MessageHeaderType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T55[c & 3]
-        f_notification = NotificationType(i1_fault_code, i1_fault_msg)
+        f_notification = _new(NotificationType)
+        f_notification.fault_code = i1_fault_code
+        f_notification.fault_msg = i1_fault_msg
     f_signature = None
     if k == 2:
         f_signature, r = _f_SignatureType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_notification, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.notification = f_notification
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -16307,7 +15659,10 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
         if c & 2: return _d_NotificationType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_NotificationType(B, r0)
-    return NotificationType(f_fault_code, f_fault_msg), r
+    o = _new(NotificationType)
+    o.fault_code = f_fault_code
+    o.fault_msg = f_fault_msg
+    return o, r
 
 def _e_NotificationType(o: NotificationType, a: int) -> int:
     st = 0
@@ -16448,1957 +15803,106 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_body_element = BodyBaseType()
+                            f_body_element, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 116: return _d_BodyType(B, r0)
-                            i3_ev_ready = ((c >> 3) & 1) == 1
-                            k = _T14[c & 3]
-                            i3_ev_cabin_conditioning = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i3_ev_cabin_conditioning = ((c >> 3) & 1) == 1
-                                k = _T15[c & 3]
-                            i3_evress_conditioning = None
-                            if k == 2:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i3_evress_conditioning = ((c >> 2) & 1) == 1
-                                k = _T4[c & 1]
-                            i3_ev_error_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i3_ev_error_code = (c >> 2) & 15
-                                if i3_ev_error_code >= 12: return _d_BodyType(B, r0)
-                                i3_ev_error_code = _E_DC_EVErrorCodeType[i3_ev_error_code]
-                                k = _T5[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i3_evresssoc = None
-                            if k == 4:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 514: return _d_BodyType(B, r0)
-                                i3_evresssoc = (c >> 2) & 127
-                                if i3_evresssoc > 100: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i2_dc_ev_status = DC_EVStatusType(i3_ev_ready, i3_ev_cabin_conditioning, i3_evress_conditioning, i3_ev_error_code, i3_evresssoc)
-                            f_cable_check_req = CableCheckReqType(i2_dc_ev_status)
+                            f_cable_check_req, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i4_response_code = (c >> 4) & 31
-                            if i4_response_code >= 23: return _d_BodyType(B, r0)
-                            i4_response_code = _E_responseCodeType[i4_response_code]
-                            k = _T22[c & 3]
-                            i5_evse_isolation_status = None
-                            if k == 0:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i5_evse_isolation_status = (c >> 2) & 3
-                                i5_evse_isolation_status = _E_isolationLevelType[i5_evse_isolation_status]
-                                k = _T2[c & 1]
-                            i5_evse_status_code = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i5_evse_status_code = (c >> 2) & 15
-                                if i5_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i5_evse_status_code = _E_DC_EVSEStatusCodeType[i5_evse_status_code]
-                                k = _T3[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i5_notification_max_delay = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; i5_notification_max_delay = (B >> r) & 255
-                                if i5_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i5_notification_max_delay, r = ru(B, r + 8, i5_notification_max_delay)
-                                    else: i5_notification_max_delay = (x << 7) | (i5_notification_max_delay & 127)
-                                if i5_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i5_evse_notification = None
-                            if k == 3:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i5_evse_notification = (c >> 2) & 3
-                                if i5_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i5_evse_notification = _E_EVSENotificationType[i5_evse_notification]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_BodyType(B, r0)
-                            i4_evse_processing = (c >> 2) & 1
-                            i4_evse_processing = _E_EVSEProcessingType[i4_evse_processing]
-                            i4_dc_evse_status = DC_EVSEStatusType(i5_evse_isolation_status, i5_evse_status_code, i5_notification_max_delay, i5_evse_notification)
-                            f_cable_check_res = CableCheckResType(i4_response_code, i4_dc_evse_status, i4_evse_processing)
+                            f_cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i6_id = None
-                            if k == 0:
-                                i6_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i6_oem_provisioning_cert = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i6_oem_provisioning_cert, r = rbin(B, r, 1200)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T3[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i6_list_of_root_certificate_i_ds = None
-                            if k == 2:
-                                i6_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i6_dh_params = None
-                            if k == 3:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i6_dh_params, r = rbin(B, r, 256)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_certificate_installation_req = CertificateInstallationReqType(i6_id, i6_oem_provisioning_cert, i6_list_of_root_certificate_i_ds, i6_dh_params)
+                            f_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i7_id, r = rstr(B, r, None)
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1551: return _d_BodyType(B, r0)
-                            i7_response_code = (c >> 4) & 31
-                            if i7_response_code >= 23: return _d_BodyType(B, r0)
-                            i7_response_code = _E_responseCodeType[i7_response_code]
-                            i8_certificate, r = rbin(B, r, 1200)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T34[c & 3]
-                            i8_sub_certificates = None
-                            if k == 1:
-                                i8_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i7_contract_signature_cert_chain = CertificateChainType(i8_certificate, i8_sub_certificates)
-                            i7_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i7_dh_params, r = rbin(B, r, 256)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i7_contract_id, r = rstr(B, r, 24)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_certificate_installation_res = CertificateInstallationResType(i7_id, i7_response_code, i7_contract_signature_cert_chain, i7_contract_signature_encrypted_private_key, i7_dh_params, i7_contract_id)
+                            f_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i9_id = None
-                            if k == 0:
-                                i9_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i9_contract_signature_cert_chain = None
-                            if k == 1:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i10_certificate, r = rbin(B, r, 1200)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T34[c & 3]
-                                i10_sub_certificates = None
-                                if k == 1:
-                                    i10_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T3[c & 1]
-                                i9_contract_signature_cert_chain = CertificateChainType(i10_certificate, i10_sub_certificates)
-                            else:
-                                return _d_BodyType(B, r0)
-                            i9_contract_id = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i9_contract_id, r = rstr(B, r, 24)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i9_list_of_root_certificate_i_ds = None
-                            if k == 3:
-                                i9_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T5[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i9_dh_params = None
-                            if k == 4:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i9_dh_params, r = rbin(B, r, 256)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_certificate_update_req = CertificateUpdateReqType(i9_id, i9_contract_signature_cert_chain, i9_contract_id, i9_list_of_root_certificate_i_ds, i9_dh_params)
+                            f_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i11_id, r = rstr(B, r, None)
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1551: return _d_BodyType(B, r0)
-                            i11_response_code = (c >> 4) & 31
-                            if i11_response_code >= 23: return _d_BodyType(B, r0)
-                            i11_response_code = _E_responseCodeType[i11_response_code]
-                            i12_certificate, r = rbin(B, r, 1200)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T34[c & 3]
-                            i12_sub_certificates = None
-                            if k == 1:
-                                i12_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i11_contract_signature_cert_chain = CertificateChainType(i12_certificate, i12_sub_certificates)
-                            i11_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i11_dh_params, r = rbin(B, r, 256)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i11_contract_id, r = rstr(B, r, 24)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            r -= 9; i11_retry_counter = (B >> r) & 511
-                            if i11_retry_counter & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i11_retry_counter, r = ri(B, r + 8, i11_retry_counter)
-                                elif i11_retry_counter & 256: i11_retry_counter = -((x << 7) | (i11_retry_counter & 127)) - 1
-                                else: i11_retry_counter = (x << 7) | (i11_retry_counter & 127)
-                            elif i11_retry_counter > 255: i11_retry_counter = 255 - i11_retry_counter
-                            if i11_retry_counter < -32768 or i11_retry_counter > 32767: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_certificate_update_res = CertificateUpdateResType(i11_id, i11_response_code, i11_contract_signature_cert_chain, i11_contract_signature_encrypted_private_key, i11_dh_params, i11_contract_id, i11_retry_counter)
+                            f_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            r -= 8; c = (B >> r) & 255
-                            if c & 196: return _d_BodyType(B, r0)
-                            i13_ev_requested_energy_transfer_type = (c >> 3) & 7
-                            if i13_ev_requested_energy_transfer_type >= 6: return _d_BodyType(B, r0)
-                            i13_ev_requested_energy_transfer_type = _E_EVRequestedEnergyTransferType[i13_ev_requested_energy_transfer_type]
-                            k = _T14[c & 3]
-                            i13_ac_ev_charge_parameter = i13_dc_ev_charge_parameter = i13_ev_charge_parameter = None
-                            if k == 1:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i14_departure_time = (B >> r) & 255
-                                if i14_departure_time > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i14_departure_time, r = ru(B, r + 8, i14_departure_time)
-                                    else: i14_departure_time = (x << 7) | (i14_departure_time & 127)
-                                if i14_departure_time > 4294967295: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i14_e_amount, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i14_ev_max_voltage, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i14_ev_max_current, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i14_ev_min_current, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i13_ac_ev_charge_parameter = AC_EVChargeParameterType(i14_departure_time, i14_e_amount, i14_ev_max_voltage, i14_ev_max_current, i14_ev_min_current)
-                            elif k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i15_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i15_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T15[c & 3]
-                                i15_ev_maximum_power_limit = None
-                                if k == 2:
-                                    i15_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T4[c & 1]
-                                i15_ev_maximum_voltage_limit = None
-                                if k == 3:
-                                    i15_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T39[c & 7]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i15_ev_energy_capacity = None
-                                if k == 4:
-                                    i15_ev_energy_capacity, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T40[c & 7]
-                                i15_ev_energy_request = None
-                                if k == 5:
-                                    i15_ev_energy_request, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T41[c & 3]
-                                i15_full_soc = None
-                                if k == 6:
-                                    r -= 11; c = (B >> r) & 2047
-                                    if c & 1028: return _d_BodyType(B, r0)
-                                    i15_full_soc = (c >> 3) & 127
-                                    if i15_full_soc > 100: return _d_BodyType(B, r0)
-                                    k = _T42[c & 3]
-                                i15_bulk_soc = None
-                                if k == 7:
-                                    r -= 10; c = (B >> r) & 1023
-                                    if c & 514: return _d_BodyType(B, r0)
-                                    i15_bulk_soc = (c >> 2) & 127
-                                    if i15_bulk_soc > 100: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i13_dc_ev_charge_parameter = DC_EVChargeParameterType(i15_dc_ev_status, i15_ev_maximum_current_limit, i15_ev_maximum_power_limit, i15_ev_maximum_voltage_limit, i15_ev_energy_capacity, i15_ev_energy_request, i15_full_soc, i15_bulk_soc)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i13_ev_charge_parameter = EVChargeParameterType()
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i13_ev_requested_energy_transfer_type, i13_ac_ev_charge_parameter, i13_dc_ev_charge_parameter, i13_ev_charge_parameter)
+                            f_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            r -= 14; c = (B >> r) & 16383
-                            if c & 12404: return _d_BodyType(B, r0)
-                            i17_response_code = (c >> 7) & 31
-                            if i17_response_code >= 23: return _d_BodyType(B, r0)
-                            i17_response_code = _E_responseCodeType[i17_response_code]
-                            i17_evse_processing = (c >> 3) & 1
-                            i17_evse_processing = _E_EVSEProcessingType[i17_evse_processing]
-                            k = _T15[c & 3]
-                            i17_sa_schedule_list = i17_sa_schedules = None
-                            if k == 2:
-                                i17_sa_schedule_list, r = _f_SAScheduleListType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T48[c & 3]
-                            elif k == 3:
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T48[c & 3]
-                                i17_sa_schedules = SASchedulesType()
-                            else:
-                                return _d_BodyType(B, r0)
-                            i17_ac_evse_charge_parameter = i17_dc_evse_charge_parameter = i17_evse_charge_parameter = None
-                            if k == 4:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i19_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i19_evse_max_voltage, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i19_evse_max_current, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i19_evse_min_current, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i17_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i19_ac_evse_status, i19_evse_max_voltage, i19_evse_max_current, i19_evse_min_current)
-                            elif k == 5:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i20_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i20_evse_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T15[c & 3]
-                                i20_evse_maximum_power_limit = None
-                                if k == 2:
-                                    i20_evse_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T4[c & 1]
-                                i20_evse_maximum_voltage_limit = None
-                                if k == 3:
-                                    i20_evse_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T5[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i20_evse_minimum_current_limit = None
-                                if k == 4:
-                                    i20_evse_minimum_current_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T32[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i20_evse_minimum_voltage_limit = None
-                                if k == 5:
-                                    i20_evse_minimum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T49[c & 3]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i20_evse_current_regulation_tolerance = None
-                                if k == 6:
-                                    i20_evse_current_regulation_tolerance, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T50[c & 1]
-                                i20_evse_peak_current_ripple = None
-                                if k == 7:
-                                    i20_evse_peak_current_ripple, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T51[c & 3]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i20_evse_energy_to_be_delivered = None
-                                if k == 8:
-                                    i20_evse_energy_to_be_delivered, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i17_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i20_dc_evse_status, i20_evse_maximum_current_limit, i20_evse_maximum_power_limit, i20_evse_maximum_voltage_limit, i20_evse_minimum_current_limit, i20_evse_minimum_voltage_limit, i20_evse_current_regulation_tolerance, i20_evse_peak_current_ripple, i20_evse_energy_to_be_delivered)
-                            elif k == 6:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i17_evse_charge_parameter = EVSEChargeParameterType()
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i17_response_code, i17_evse_processing, i17_sa_schedule_list, i17_sa_schedules, i17_ac_evse_charge_parameter, i17_dc_evse_charge_parameter, i17_evse_charge_parameter)
+                            f_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_charging_status_req = ChargingStatusReqType()
+                            f_charging_status_req, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i23_response_code = (c >> 3) & 31
-                            if i23_response_code >= 23: return _d_BodyType(B, r0)
-                            i23_response_code = _E_responseCodeType[i23_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 32 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i23_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            r -= 9; i23_sa_schedule_tuple_id = (B >> r) & 511
-                            if i23_sa_schedule_tuple_id & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i23_sa_schedule_tuple_id, r = ri(B, r + 8, i23_sa_schedule_tuple_id)
-                                elif i23_sa_schedule_tuple_id & 256: i23_sa_schedule_tuple_id = -((x << 7) | (i23_sa_schedule_tuple_id & 127)) - 1
-                                else: i23_sa_schedule_tuple_id = (x << 7) | (i23_sa_schedule_tuple_id & 127)
-                            elif i23_sa_schedule_tuple_id > 255: i23_sa_schedule_tuple_id = 255 - i23_sa_schedule_tuple_id
-                            if i23_sa_schedule_tuple_id < -32768 or i23_sa_schedule_tuple_id > 32767: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T64[c & 3]
-                            i23_evse_max_current = None
-                            if k == 3:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i24_multiplier = ((c >> 3) & 7) + -3
-                                if i24_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i24_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i24_unit = (c >> 2) & 15
-                                    if i24_unit >= 10: return _d_BodyType(B, r0)
-                                    i24_unit = _E_unitSymbolType[i24_unit]
-                                    k = _T3[c & 1]
-                                i24_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i24_value = (B >> r) & 511
-                                    if i24_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i24_value, r = ri(B, r + 8, i24_value)
-                                        elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
-                                        else: i24_value = (x << 7) | (i24_value & 127)
-                                    elif i24_value > 255: i24_value = 255 - i24_value
-                                    if i24_value < -32768 or i24_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T65[c & 3]
-                                i23_evse_max_current = PhysicalValueType(i24_multiplier, i24_unit, i24_value)
-                            i23_meter_info = None
-                            if k == 4:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i25_meter_id, r = rstr(B, r, 32)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 8: return _d_BodyType(B, r0)
-                                k = _T66[c & 7]
-                                i25_meter_reading = None
-                                if k == 1:
-                                    i25_meter_reading, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T67[c & 7]
-                                i25_sig_meter_reading = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; nb = (B >> r) & 255
-                                    if nb > 32 or 8 * nb > r: return _d_BodyType(B, r0)
-                                    r -= 8 * nb; i25_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T68[c & 3]
-                                i25_meter_status = None
-                                if k == 3:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i25_meter_status = (B >> r) & 511
-                                    if i25_meter_status & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i25_meter_status, r = ri(B, r + 8, i25_meter_status)
-                                        elif i25_meter_status & 256: i25_meter_status = -((x << 7) | (i25_meter_status & 127)) - 1
-                                        else: i25_meter_status = (x << 7) | (i25_meter_status & 127)
-                                    elif i25_meter_status > 255: i25_meter_status = 255 - i25_meter_status
-                                    if i25_meter_status < -32768 or i25_meter_status > 32767: return _d_BodyType(B, r0)
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T59[c & 3]
-                                i25_t_meter = None
-                                if k == 4:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i25_t_meter = (B >> r) & 511
-                                    if i25_t_meter & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i25_t_meter, r = ri(B, r + 8, i25_t_meter)
-                                        elif i25_t_meter & 256: i25_t_meter = -((x << 7) | (i25_t_meter & 127)) - 1
-                                        else: i25_t_meter = (x << 7) | (i25_t_meter & 127)
-                                    elif i25_t_meter > 255: i25_t_meter = 255 - i25_t_meter
-                                    if i25_t_meter < -9223372036854775808 or i25_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T32[c & 1]
-                                i23_meter_info = MeterInfoType(i25_meter_id, i25_meter_reading, i25_sig_meter_reading, i25_meter_status, i25_t_meter)
-                            i23_receipt_required = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i23_receipt_required = ((c >> 2) & 1) == 1
-                                k = _T37[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i23_ac_evse_status = None
-                            if k == 6:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 887: return _d_BodyType(B, r0)
-                                i26_power_switch_closed = ((c >> 7) & 1) == 1
-                                i26_rcd = ((c >> 3) & 1) == 1
-                                r -= 8; i26_notification_max_delay = (B >> r) & 255
-                                if i26_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i26_notification_max_delay, r = ru(B, r + 8, i26_notification_max_delay)
-                                    else: i26_notification_max_delay = (x << 7) | (i26_notification_max_delay & 127)
-                                if i26_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 230: return _d_BodyType(B, r0)
-                                i26_evse_notification = (c >> 3) & 3
-                                if i26_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i26_evse_notification = _E_EVSENotificationType[i26_evse_notification]
-                                k = _T6[c & 1]
-                                i23_ac_evse_status = AC_EVSEStatusType(i26_power_switch_closed, i26_rcd, i26_notification_max_delay, i26_evse_notification)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charging_status_res = ChargingStatusResType(i23_response_code, i23_evseid, i23_sa_schedule_tuple_id, i23_evse_max_current, i23_meter_info, i23_receipt_required, i23_ac_evse_status)
+                            f_charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i27_id = None
-                            if k == 0:
-                                i27_id, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T34[c & 3]
-                            i27_gen_challenge = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i27_gen_challenge, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_contract_authentication_req = ContractAuthenticationReqType(i27_id, i27_gen_challenge)
+                            f_contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            r -= 13; c = (B >> r) & 8191
-                            if c & 6203: return _d_BodyType(B, r0)
-                            i28_response_code = (c >> 6) & 31
-                            if i28_response_code >= 23: return _d_BodyType(B, r0)
-                            i28_response_code = _E_responseCodeType[i28_response_code]
-                            i28_evse_processing = (c >> 2) & 1
-                            i28_evse_processing = _E_EVSEProcessingType[i28_evse_processing]
-                            f_contract_authentication_res = ContractAuthenticationResType(i28_response_code, i28_evse_processing)
+                            f_contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 116: return _d_BodyType(B, r0)
-                            i30_ev_ready = ((c >> 3) & 1) == 1
-                            k = _T14[c & 3]
-                            i30_ev_cabin_conditioning = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i30_ev_cabin_conditioning = ((c >> 3) & 1) == 1
-                                k = _T15[c & 3]
-                            i30_evress_conditioning = None
-                            if k == 2:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i30_evress_conditioning = ((c >> 2) & 1) == 1
-                                k = _T4[c & 1]
-                            i30_ev_error_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i30_ev_error_code = (c >> 2) & 15
-                                if i30_ev_error_code >= 12: return _d_BodyType(B, r0)
-                                i30_ev_error_code = _E_DC_EVErrorCodeType[i30_ev_error_code]
-                                k = _T5[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i30_evresssoc = None
-                            if k == 4:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 514: return _d_BodyType(B, r0)
-                                i30_evresssoc = (c >> 2) & 127
-                                if i30_evresssoc > 100: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i31_multiplier = ((c >> 3) & 7) + -3
-                            if i31_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i29_dc_ev_status = DC_EVStatusType(i30_ev_ready, i30_ev_cabin_conditioning, i30_evress_conditioning, i30_ev_error_code, i30_evresssoc)
-                            i31_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i31_unit = (c >> 2) & 15
-                                if i31_unit >= 10: return _d_BodyType(B, r0)
-                                i31_unit = _E_unitSymbolType[i31_unit]
-                                k = _T3[c & 1]
-                            i31_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i31_value = (B >> r) & 511
-                                if i31_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i31_value, r = ri(B, r + 8, i31_value)
-                                    elif i31_value & 256: i31_value = -((x << 7) | (i31_value & 127)) - 1
-                                    else: i31_value = (x << 7) | (i31_value & 127)
-                                elif i31_value > 255: i31_value = 255 - i31_value
-                                if i31_value < -32768 or i31_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            k = _T81[c & 7]
-                            i29_ev_target_current = PhysicalValueType(i31_multiplier, i31_unit, i31_value)
-                            i29_ev_maximum_voltage_limit = None
-                            if k == 2:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i32_multiplier = ((c >> 3) & 7) + -3
-                                if i32_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i32_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i32_unit = (c >> 2) & 15
-                                    if i32_unit >= 10: return _d_BodyType(B, r0)
-                                    i32_unit = _E_unitSymbolType[i32_unit]
-                                    k = _T3[c & 1]
-                                i32_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i32_value = (B >> r) & 511
-                                    if i32_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i32_value, r = ri(B, r + 8, i32_value)
-                                        elif i32_value & 256: i32_value = -((x << 7) | (i32_value & 127)) - 1
-                                        else: i32_value = (x << 7) | (i32_value & 127)
-                                    elif i32_value > 255: i32_value = 255 - i32_value
-                                    if i32_value < -32768 or i32_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 3; c = (B >> r) & 7
-                                k = _T82[c & 7]
-                                i29_ev_maximum_voltage_limit = PhysicalValueType(i32_multiplier, i32_unit, i32_value)
-                            i29_ev_maximum_current_limit = None
-                            if k == 3:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i33_multiplier = ((c >> 3) & 7) + -3
-                                if i33_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i33_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i33_unit = (c >> 2) & 15
-                                    if i33_unit >= 10: return _d_BodyType(B, r0)
-                                    i33_unit = _E_unitSymbolType[i33_unit]
-                                    k = _T3[c & 1]
-                                i33_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i33_value = (B >> r) & 511
-                                    if i33_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i33_value, r = ri(B, r + 8, i33_value)
-                                        elif i33_value & 256: i33_value = -((x << 7) | (i33_value & 127)) - 1
-                                        else: i33_value = (x << 7) | (i33_value & 127)
-                                    elif i33_value > 255: i33_value = 255 - i33_value
-                                    if i33_value < -32768 or i33_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T48[c & 3]
-                                i29_ev_maximum_current_limit = PhysicalValueType(i33_multiplier, i33_unit, i33_value)
-                            i29_ev_maximum_power_limit = None
-                            if k == 4:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i34_multiplier = ((c >> 3) & 7) + -3
-                                if i34_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i34_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i34_unit = (c >> 2) & 15
-                                    if i34_unit >= 10: return _d_BodyType(B, r0)
-                                    i34_unit = _E_unitSymbolType[i34_unit]
-                                    k = _T3[c & 1]
-                                i34_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i34_value = (B >> r) & 511
-                                    if i34_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i34_value, r = ri(B, r + 8, i34_value)
-                                        elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
-                                        else: i34_value = (x << 7) | (i34_value & 127)
-                                    elif i34_value > 255: i34_value = 255 - i34_value
-                                    if i34_value < -32768 or i34_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T83[c & 3]
-                                i29_ev_maximum_power_limit = PhysicalValueType(i34_multiplier, i34_unit, i34_value)
-                            i29_bulk_charging_complete = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i29_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                k = _T37[c & 1]
-                            i29_charging_complete = None
-                            if k == 6:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i29_charging_complete = ((c >> 3) & 1) == 1
-                                k = _T84[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i29_remaining_time_to_full_soc = None
-                            if k == 7:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i35_multiplier = ((c >> 3) & 7) + -3
-                                if i35_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i35_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i35_unit = (c >> 2) & 15
-                                    if i35_unit >= 10: return _d_BodyType(B, r0)
-                                    i35_unit = _E_unitSymbolType[i35_unit]
-                                    k = _T3[c & 1]
-                                i35_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i35_value = (B >> r) & 511
-                                    if i35_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i35_value, r = ri(B, r + 8, i35_value)
-                                        elif i35_value & 256: i35_value = -((x << 7) | (i35_value & 127)) - 1
-                                        else: i35_value = (x << 7) | (i35_value & 127)
-                                    elif i35_value > 255: i35_value = 255 - i35_value
-                                    if i35_value < -32768 or i35_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T85[c & 3]
-                                i29_remaining_time_to_full_soc = PhysicalValueType(i35_multiplier, i35_unit, i35_value)
-                            i29_remaining_time_to_bulk_soc = None
-                            if k == 8:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i36_multiplier = ((c >> 3) & 7) + -3
-                                if i36_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i36_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i36_unit = (c >> 2) & 15
-                                    if i36_unit >= 10: return _d_BodyType(B, r0)
-                                    i36_unit = _E_unitSymbolType[i36_unit]
-                                    k = _T3[c & 1]
-                                i36_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i36_value = (B >> r) & 511
-                                    if i36_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i36_value, r = ri(B, r + 8, i36_value)
-                                        elif i36_value & 256: i36_value = -((x << 7) | (i36_value & 127)) - 1
-                                        else: i36_value = (x << 7) | (i36_value & 127)
-                                    elif i36_value > 255: i36_value = 255 - i36_value
-                                    if i36_value < -32768 or i36_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T86[c & 1]
-                                i29_remaining_time_to_bulk_soc = PhysicalValueType(i36_multiplier, i36_unit, i36_value)
-                            i29_ev_target_voltage = None
-                            if k == 9:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i37_multiplier = ((c >> 3) & 7) + -3
-                                if i37_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i37_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i37_unit = (c >> 2) & 15
-                                    if i37_unit >= 10: return _d_BodyType(B, r0)
-                                    i37_unit = _E_unitSymbolType[i37_unit]
-                                    k = _T3[c & 1]
-                                i37_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i37_value = (B >> r) & 511
-                                    if i37_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i37_value, r = ri(B, r + 8, i37_value)
-                                        elif i37_value & 256: i37_value = -((x << 7) | (i37_value & 127)) - 1
-                                        else: i37_value = (x << 7) | (i37_value & 127)
-                                    elif i37_value > 255: i37_value = 255 - i37_value
-                                    if i37_value < -32768 or i37_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i29_ev_target_voltage = PhysicalValueType(i37_multiplier, i37_unit, i37_value)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_current_demand_req = CurrentDemandReqType(i29_dc_ev_status, i29_ev_target_current, i29_ev_maximum_voltage_limit, i29_ev_maximum_current_limit, i29_ev_maximum_power_limit, i29_bulk_charging_complete, i29_charging_complete, i29_remaining_time_to_full_soc, i29_remaining_time_to_bulk_soc, i29_ev_target_voltage)
+                            f_current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i38_response_code = (c >> 4) & 31
-                            if i38_response_code >= 23: return _d_BodyType(B, r0)
-                            i38_response_code = _E_responseCodeType[i38_response_code]
-                            k = _T22[c & 3]
-                            i39_evse_isolation_status = None
-                            if k == 0:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i39_evse_isolation_status = (c >> 2) & 3
-                                i39_evse_isolation_status = _E_isolationLevelType[i39_evse_isolation_status]
-                                k = _T2[c & 1]
-                            i39_evse_status_code = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i39_evse_status_code = (c >> 2) & 15
-                                if i39_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i39_evse_status_code = _E_DC_EVSEStatusCodeType[i39_evse_status_code]
-                                k = _T3[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i39_notification_max_delay = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; i39_notification_max_delay = (B >> r) & 255
-                                if i39_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i39_notification_max_delay, r = ru(B, r + 8, i39_notification_max_delay)
-                                    else: i39_notification_max_delay = (x << 7) | (i39_notification_max_delay & 127)
-                                if i39_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i39_evse_notification = None
-                            if k == 3:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i39_evse_notification = (c >> 2) & 3
-                                if i39_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i39_evse_notification = _E_EVSENotificationType[i39_evse_notification]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i40_multiplier = ((c >> 3) & 7) + -3
-                            if i40_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i38_dc_evse_status = DC_EVSEStatusType(i39_evse_isolation_status, i39_evse_status_code, i39_notification_max_delay, i39_evse_notification)
-                            i40_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i40_unit = (c >> 2) & 15
-                                if i40_unit >= 10: return _d_BodyType(B, r0)
-                                i40_unit = _E_unitSymbolType[i40_unit]
-                                k = _T3[c & 1]
-                            i40_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i40_value = (B >> r) & 511
-                                if i40_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i40_value, r = ri(B, r + 8, i40_value)
-                                    elif i40_value & 256: i40_value = -((x << 7) | (i40_value & 127)) - 1
-                                    else: i40_value = (x << 7) | (i40_value & 127)
-                                elif i40_value > 255: i40_value = 255 - i40_value
-                                if i40_value < -32768 or i40_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i41_multiplier = ((c >> 3) & 7) + -3
-                            if i41_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i38_evse_present_voltage = PhysicalValueType(i40_multiplier, i40_unit, i40_value)
-                            i41_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i41_unit = (c >> 2) & 15
-                                if i41_unit >= 10: return _d_BodyType(B, r0)
-                                i41_unit = _E_unitSymbolType[i41_unit]
-                                k = _T3[c & 1]
-                            i41_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i41_value = (B >> r) & 511
-                                if i41_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i41_value, r = ri(B, r + 8, i41_value)
-                                    elif i41_value & 256: i41_value = -((x << 7) | (i41_value & 127)) - 1
-                                    else: i41_value = (x << 7) | (i41_value & 127)
-                                elif i41_value > 255: i41_value = 255 - i41_value
-                                if i41_value < -32768 or i41_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 28392: return _d_BodyType(B, r0)
-                            i38_evse_current_limit_achieved = ((c >> 12) & 1) == 1
-                            i38_evse_voltage_limit_achieved = ((c >> 8) & 1) == 1
-                            i38_evse_power_limit_achieved = ((c >> 4) & 1) == 1
-                            k = _T93[c & 7]
-                            i38_evse_present_current = PhysicalValueType(i41_multiplier, i41_unit, i41_value)
-                            i38_evse_maximum_voltage_limit = None
-                            if k == 7:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i42_multiplier = ((c >> 3) & 7) + -3
-                                if i42_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i42_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i42_unit = (c >> 2) & 15
-                                    if i42_unit >= 10: return _d_BodyType(B, r0)
-                                    i42_unit = _E_unitSymbolType[i42_unit]
-                                    k = _T3[c & 1]
-                                i42_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i42_value = (B >> r) & 511
-                                    if i42_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i42_value, r = ri(B, r + 8, i42_value)
-                                        elif i42_value & 256: i42_value = -((x << 7) | (i42_value & 127)) - 1
-                                        else: i42_value = (x << 7) | (i42_value & 127)
-                                    elif i42_value > 255: i42_value = 255 - i42_value
-                                    if i42_value < -32768 or i42_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T94[c & 3]
-                                i38_evse_maximum_voltage_limit = PhysicalValueType(i42_multiplier, i42_unit, i42_value)
-                            i38_evse_maximum_current_limit = None
-                            if k == 8:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i43_multiplier = ((c >> 3) & 7) + -3
-                                if i43_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i43_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i43_unit = (c >> 2) & 15
-                                    if i43_unit >= 10: return _d_BodyType(B, r0)
-                                    i43_unit = _E_unitSymbolType[i43_unit]
-                                    k = _T3[c & 1]
-                                i43_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i43_value = (B >> r) & 511
-                                    if i43_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i43_value, r = ri(B, r + 8, i43_value)
-                                        elif i43_value & 256: i43_value = -((x << 7) | (i43_value & 127)) - 1
-                                        else: i43_value = (x << 7) | (i43_value & 127)
-                                    elif i43_value > 255: i43_value = 255 - i43_value
-                                    if i43_value < -32768 or i43_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T95[c & 3]
-                                i38_evse_maximum_current_limit = PhysicalValueType(i43_multiplier, i43_unit, i43_value)
-                            i38_evse_maximum_power_limit = None
-                            if k == 9:
-                                r -= 8; c = (B >> r) & 255
-                                if c & 196: return _d_BodyType(B, r0)
-                                i44_multiplier = ((c >> 3) & 7) + -3
-                                if i44_multiplier > 3: return _d_BodyType(B, r0)
-                                k = _T7[c & 3]
-                                i44_unit = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i44_unit = (c >> 2) & 15
-                                    if i44_unit >= 10: return _d_BodyType(B, r0)
-                                    i44_unit = _E_unitSymbolType[i44_unit]
-                                    k = _T3[c & 1]
-                                i44_value = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i44_value = (B >> r) & 511
-                                    if i44_value & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i44_value, r = ri(B, r + 8, i44_value)
-                                        elif i44_value & 256: i44_value = -((x << 7) | (i44_value & 127)) - 1
-                                        else: i44_value = (x << 7) | (i44_value & 127)
-                                    elif i44_value > 255: i44_value = 255 - i44_value
-                                    if i44_value < -32768 or i44_value > 32767: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i38_evse_maximum_power_limit = PhysicalValueType(i44_multiplier, i44_unit, i44_value)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_current_demand_res = CurrentDemandResType(i38_response_code, i38_dc_evse_status, i38_evse_present_voltage, i38_evse_present_current, i38_evse_current_limit_achieved, i38_evse_voltage_limit_achieved, i38_evse_power_limit_achieved, i38_evse_maximum_voltage_limit, i38_evse_maximum_current_limit, i38_evse_maximum_power_limit)
+                            f_current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T22[c & 3]
-                            i45_id = None
-                            if k == 0:
-                                i45_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i45_session_id = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 8 or 8 * nb > r: return _d_BodyType(B, r0)
-                                r -= 8 * nb; i45_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T15[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i45_sa_schedule_tuple_id = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i45_sa_schedule_tuple_id = (B >> r) & 511
-                                if i45_sa_schedule_tuple_id & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i45_sa_schedule_tuple_id, r = ri(B, r + 8, i45_sa_schedule_tuple_id)
-                                    elif i45_sa_schedule_tuple_id & 256: i45_sa_schedule_tuple_id = -((x << 7) | (i45_sa_schedule_tuple_id & 127)) - 1
-                                    else: i45_sa_schedule_tuple_id = (x << 7) | (i45_sa_schedule_tuple_id & 127)
-                                elif i45_sa_schedule_tuple_id > 255: i45_sa_schedule_tuple_id = 255 - i45_sa_schedule_tuple_id
-                                if i45_sa_schedule_tuple_id < -32768 or i45_sa_schedule_tuple_id > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            i45_meter_info = None
-                            if k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i46_meter_id, r = rstr(B, r, 32)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 8: return _d_BodyType(B, r0)
-                                k = _T66[c & 7]
-                                i46_meter_reading = None
-                                if k == 1:
-                                    i46_meter_reading, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T67[c & 7]
-                                i46_sig_meter_reading = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; nb = (B >> r) & 255
-                                    if nb > 32 or 8 * nb > r: return _d_BodyType(B, r0)
-                                    r -= 8 * nb; i46_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T68[c & 3]
-                                i46_meter_status = None
-                                if k == 3:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i46_meter_status = (B >> r) & 511
-                                    if i46_meter_status & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i46_meter_status, r = ri(B, r + 8, i46_meter_status)
-                                        elif i46_meter_status & 256: i46_meter_status = -((x << 7) | (i46_meter_status & 127)) - 1
-                                        else: i46_meter_status = (x << 7) | (i46_meter_status & 127)
-                                    elif i46_meter_status > 255: i46_meter_status = 255 - i46_meter_status
-                                    if i46_meter_status < -32768 or i46_meter_status > 32767: return _d_BodyType(B, r0)
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T59[c & 3]
-                                i46_t_meter = None
-                                if k == 4:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i46_t_meter = (B >> r) & 511
-                                    if i46_t_meter & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i46_t_meter, r = ri(B, r + 8, i46_t_meter)
-                                        elif i46_t_meter & 256: i46_t_meter = -((x << 7) | (i46_t_meter & 127)) - 1
-                                        else: i46_t_meter = (x << 7) | (i46_t_meter & 127)
-                                    elif i46_t_meter > 255: i46_t_meter = 255 - i46_t_meter
-                                    if i46_t_meter < -9223372036854775808 or i46_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i45_meter_info = MeterInfoType(i46_meter_id, i46_meter_reading, i46_sig_meter_reading, i46_meter_status, i46_t_meter)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_metering_receipt_req = MeteringReceiptReqType(i45_id, i45_session_id, i45_sa_schedule_tuple_id, i45_meter_info)
+                            f_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            r -= 19; c = (B >> r) & 524287
-                            if c & 397175: return _d_BodyType(B, r0)
-                            i47_response_code = (c >> 12) & 31
-                            if i47_response_code >= 23: return _d_BodyType(B, r0)
-                            i47_response_code = _E_responseCodeType[i47_response_code]
-                            i48_power_switch_closed = ((c >> 7) & 1) == 1
-                            i48_rcd = ((c >> 3) & 1) == 1
-                            r -= 8; i48_notification_max_delay = (B >> r) & 255
-                            if i48_notification_max_delay > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i48_notification_max_delay, r = ru(B, r + 8, i48_notification_max_delay)
-                                else: i48_notification_max_delay = (x << 7) | (i48_notification_max_delay & 127)
-                            if i48_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                            r -= 8; c = (B >> r) & 255
-                            if c & 231: return _d_BodyType(B, r0)
-                            i48_evse_notification = (c >> 3) & 3
-                            if i48_evse_notification >= 3: return _d_BodyType(B, r0)
-                            i48_evse_notification = _E_EVSENotificationType[i48_evse_notification]
-                            i47_ac_evse_status = AC_EVSEStatusType(i48_power_switch_closed, i48_rcd, i48_notification_max_delay, i48_evse_notification)
-                            f_metering_receipt_res = MeteringReceiptResType(i47_response_code, i47_ac_evse_status)
+                            f_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i49_contract_id, r = rstr(B, r, 24)
-                            r -= 4; c = (B >> r) & 15
-                            if c & 15: return _d_BodyType(B, r0)
-                            i50_certificate, r = rbin(B, r, 1200)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T34[c & 3]
-                            i50_sub_certificates = None
-                            if k == 1:
-                                i50_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i49_contract_signature_cert_chain = CertificateChainType(i50_certificate, i50_sub_certificates)
-                            f_payment_details_req = PaymentDetailsReqType(i49_contract_id, i49_contract_signature_cert_chain)
+                            f_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i51_response_code = (c >> 3) & 31
-                            if i51_response_code >= 23: return _d_BodyType(B, r0)
-                            i51_response_code = _E_responseCodeType[i51_response_code]
-                            i51_gen_challenge, r = rstr(B, r, None)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            r -= 9; i51_date_time_now = (B >> r) & 511
-                            if i51_date_time_now & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i51_date_time_now, r = ri(B, r + 8, i51_date_time_now)
-                                elif i51_date_time_now & 256: i51_date_time_now = -((x << 7) | (i51_date_time_now & 127)) - 1
-                                else: i51_date_time_now = (x << 7) | (i51_date_time_now & 127)
-                            elif i51_date_time_now > 255: i51_date_time_now = 255 - i51_date_time_now
-                            if i51_date_time_now < -9223372036854775808 or i51_date_time_now > 9223372036854775807: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_payment_details_res = PaymentDetailsResType(i51_response_code, i51_gen_challenge, i51_date_time_now)
+                            f_payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 104: return _d_BodyType(B, r0)
-                            i52_ready_to_charge_state = ((c >> 4) & 1) == 1
-                            k = _T138[c & 7]
-                            i52_charging_profile = None
-                            if k == 1:
-                                i52_charging_profile, r = _f_ChargingProfileType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T139[c & 3]
-                            i52_dc_ev_power_delivery_parameter = i52_ev_power_delivery_parameter = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i53_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T7[c & 3]
-                                i53_bulk_charging_complete = None
-                                if k == 1:
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 10: return _d_BodyType(B, r0)
-                                    i53_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                    k = _T3[c & 1]
-                                i53_charging_complete = None
-                                if k == 2:
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 10: return _d_BodyType(B, r0)
-                                    i53_charging_complete = ((c >> 2) & 1) == 1
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i52_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i53_dc_ev_status, i53_bulk_charging_complete, i53_charging_complete)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i52_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_power_delivery_req = PowerDeliveryReqType(i52_ready_to_charge_state, i52_charging_profile, i52_dc_ev_power_delivery_parameter, i52_ev_power_delivery_parameter)
+                            f_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_BodyType(B, r0)
-                            i55_response_code = (c >> 3) & 31
-                            if i55_response_code >= 23: return _d_BodyType(B, r0)
-                            i55_response_code = _E_responseCodeType[i55_response_code]
-                            k = _T14[c & 3]
-                            i55_ac_evse_status = i55_dc_evse_status = i55_evse_status = None
-                            if k == 1:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 887: return _d_BodyType(B, r0)
-                                i56_power_switch_closed = ((c >> 7) & 1) == 1
-                                i56_rcd = ((c >> 3) & 1) == 1
-                                r -= 8; i56_notification_max_delay = (B >> r) & 255
-                                if i56_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i56_notification_max_delay, r = ru(B, r + 8, i56_notification_max_delay)
-                                    else: i56_notification_max_delay = (x << 7) | (i56_notification_max_delay & 127)
-                                if i56_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 230: return _d_BodyType(B, r0)
-                                i56_evse_notification = (c >> 3) & 3
-                                if i56_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i56_evse_notification = _E_EVSENotificationType[i56_evse_notification]
-                                k = _T6[c & 1]
-                                i55_ac_evse_status = AC_EVSEStatusType(i56_power_switch_closed, i56_rcd, i56_notification_max_delay, i56_evse_notification)
-                            elif k == 2:
-                                r -= 2; c = (B >> r) & 3
-                                k = _T22[c & 3]
-                                i57_evse_isolation_status = None
-                                if k == 0:
-                                    r -= 5; c = (B >> r) & 31
-                                    if c & 18: return _d_BodyType(B, r0)
-                                    i57_evse_isolation_status = (c >> 2) & 3
-                                    i57_evse_isolation_status = _E_isolationLevelType[i57_evse_isolation_status]
-                                    k = _T2[c & 1]
-                                i57_evse_status_code = None
-                                if k == 1:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i57_evse_status_code = (c >> 2) & 15
-                                    if i57_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                    i57_evse_status_code = _E_DC_EVSEStatusCodeType[i57_evse_status_code]
-                                    k = _T3[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i57_notification_max_delay = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i57_notification_max_delay = (B >> r) & 255
-                                    if i57_notification_max_delay > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i57_notification_max_delay, r = ru(B, r + 8, i57_notification_max_delay)
-                                        else: i57_notification_max_delay = (x << 7) | (i57_notification_max_delay & 127)
-                                    if i57_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T4[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i57_evse_notification = None
-                                if k == 3:
-                                    r -= 5; c = (B >> r) & 31
-                                    if c & 18: return _d_BodyType(B, r0)
-                                    i57_evse_notification = (c >> 2) & 3
-                                    if i57_evse_notification >= 3: return _d_BodyType(B, r0)
-                                    i57_evse_notification = _E_EVSENotificationType[i57_evse_notification]
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i55_dc_evse_status = DC_EVSEStatusType(i57_evse_isolation_status, i57_evse_status_code, i57_notification_max_delay, i57_evse_notification)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i55_evse_status = EVSEStatusType()
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_power_delivery_res = PowerDeliveryResType(i55_response_code, i55_ac_evse_status, i55_dc_evse_status, i55_evse_status)
+                            f_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 116: return _d_BodyType(B, r0)
-                            i60_ev_ready = ((c >> 3) & 1) == 1
-                            k = _T14[c & 3]
-                            i60_ev_cabin_conditioning = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i60_ev_cabin_conditioning = ((c >> 3) & 1) == 1
-                                k = _T15[c & 3]
-                            i60_evress_conditioning = None
-                            if k == 2:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i60_evress_conditioning = ((c >> 2) & 1) == 1
-                                k = _T4[c & 1]
-                            i60_ev_error_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i60_ev_error_code = (c >> 2) & 15
-                                if i60_ev_error_code >= 12: return _d_BodyType(B, r0)
-                                i60_ev_error_code = _E_DC_EVErrorCodeType[i60_ev_error_code]
-                                k = _T5[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i60_evresssoc = None
-                            if k == 4:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 514: return _d_BodyType(B, r0)
-                                i60_evresssoc = (c >> 2) & 127
-                                if i60_evresssoc > 100: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i61_multiplier = ((c >> 3) & 7) + -3
-                            if i61_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i59_dc_ev_status = DC_EVStatusType(i60_ev_ready, i60_ev_cabin_conditioning, i60_evress_conditioning, i60_ev_error_code, i60_evresssoc)
-                            i61_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i61_unit = (c >> 2) & 15
-                                if i61_unit >= 10: return _d_BodyType(B, r0)
-                                i61_unit = _E_unitSymbolType[i61_unit]
-                                k = _T3[c & 1]
-                            i61_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i61_value = (B >> r) & 511
-                                if i61_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i61_value, r = ri(B, r + 8, i61_value)
-                                    elif i61_value & 256: i61_value = -((x << 7) | (i61_value & 127)) - 1
-                                    else: i61_value = (x << 7) | (i61_value & 127)
-                                elif i61_value > 255: i61_value = 255 - i61_value
-                                if i61_value < -32768 or i61_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i62_multiplier = ((c >> 3) & 7) + -3
-                            if i62_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i59_ev_target_voltage = PhysicalValueType(i61_multiplier, i61_unit, i61_value)
-                            i62_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i62_unit = (c >> 2) & 15
-                                if i62_unit >= 10: return _d_BodyType(B, r0)
-                                i62_unit = _E_unitSymbolType[i62_unit]
-                                k = _T3[c & 1]
-                            i62_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i62_value = (B >> r) & 511
-                                if i62_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i62_value, r = ri(B, r + 8, i62_value)
-                                    elif i62_value & 256: i62_value = -((x << 7) | (i62_value & 127)) - 1
-                                    else: i62_value = (x << 7) | (i62_value & 127)
-                                elif i62_value > 255: i62_value = 255 - i62_value
-                                if i62_value < -32768 or i62_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i59_ev_target_current = PhysicalValueType(i62_multiplier, i62_unit, i62_value)
-                            f_pre_charge_req = PreChargeReqType(i59_dc_ev_status, i59_ev_target_voltage, i59_ev_target_current)
+                            f_pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i63_response_code = (c >> 4) & 31
-                            if i63_response_code >= 23: return _d_BodyType(B, r0)
-                            i63_response_code = _E_responseCodeType[i63_response_code]
-                            k = _T22[c & 3]
-                            i64_evse_isolation_status = None
-                            if k == 0:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i64_evse_isolation_status = (c >> 2) & 3
-                                i64_evse_isolation_status = _E_isolationLevelType[i64_evse_isolation_status]
-                                k = _T2[c & 1]
-                            i64_evse_status_code = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i64_evse_status_code = (c >> 2) & 15
-                                if i64_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i64_evse_status_code = _E_DC_EVSEStatusCodeType[i64_evse_status_code]
-                                k = _T3[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i64_notification_max_delay = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; i64_notification_max_delay = (B >> r) & 255
-                                if i64_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i64_notification_max_delay, r = ru(B, r + 8, i64_notification_max_delay)
-                                    else: i64_notification_max_delay = (x << 7) | (i64_notification_max_delay & 127)
-                                if i64_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i64_evse_notification = None
-                            if k == 3:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i64_evse_notification = (c >> 2) & 3
-                                if i64_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i64_evse_notification = _E_EVSENotificationType[i64_evse_notification]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i65_multiplier = ((c >> 3) & 7) + -3
-                            if i65_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i63_dc_evse_status = DC_EVSEStatusType(i64_evse_isolation_status, i64_evse_status_code, i64_notification_max_delay, i64_evse_notification)
-                            i65_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i65_unit = (c >> 2) & 15
-                                if i65_unit >= 10: return _d_BodyType(B, r0)
-                                i65_unit = _E_unitSymbolType[i65_unit]
-                                k = _T3[c & 1]
-                            i65_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i65_value = (B >> r) & 511
-                                if i65_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i65_value, r = ri(B, r + 8, i65_value)
-                                    elif i65_value & 256: i65_value = -((x << 7) | (i65_value & 127)) - 1
-                                    else: i65_value = (x << 7) | (i65_value & 127)
-                                elif i65_value > 255: i65_value = 255 - i65_value
-                                if i65_value < -32768 or i65_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i63_evse_present_voltage = PhysicalValueType(i65_multiplier, i65_unit, i65_value)
-                            f_pre_charge_res = PreChargeResType(i63_response_code, i63_dc_evse_status, i63_evse_present_voltage)
+                            f_pre_charge_res, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            r -= 8; i66_service_id = (B >> r) & 255
-                            if i66_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i66_service_id, r = ru(B, r + 8, i66_service_id)
-                                else: i66_service_id = (x << 7) | (i66_service_id & 127)
-                            if i66_service_id > 65535: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_service_detail_req = ServiceDetailReqType(i66_service_id)
+                            f_service_detail_req, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i67_response_code = (c >> 3) & 31
-                            if i67_response_code >= 23: return _d_BodyType(B, r0)
-                            i67_response_code = _E_responseCodeType[i67_response_code]
-                            r -= 8; i67_service_id = (B >> r) & 255
-                            if i67_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i67_service_id, r = ru(B, r + 8, i67_service_id)
-                                else: i67_service_id = (x << 7) | (i67_service_id & 127)
-                            if i67_service_id > 65535: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T55[c & 3]
-                            i67_service_parameter_list = None
-                            if k == 2:
-                                i67_service_parameter_list, r = _f_ServiceParameterListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_detail_res = ServiceDetailResType(i67_response_code, i67_service_id, i67_service_parameter_list)
+                            f_service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i68_service_scope = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i68_service_scope, r = rstr(B, r, 32)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T34[c & 3]
-                            i68_service_category = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i68_service_category = (c >> 2) & 3
-                                i68_service_category = _E_serviceCategoryType[i68_service_category]
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_discovery_req = ServiceDiscoveryReqType(i68_service_scope, i68_service_category)
+                            f_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i69_response_code = (c >> 2) & 31
-                            if i69_response_code >= 23: return _d_BodyType(B, r0)
-                            i69_response_code = _E_responseCodeType[i69_response_code]
-                            i69_payment_options, r = _f_PaymentOptionsType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i70_service_tag, r = _f_ServiceTagType(B, r)
-                            r -= 14; c = (B >> r) & 16383
-                            if c & 14092: return _d_BodyType(B, r0)
-                            i70_free_service = ((c >> 11) & 1) == 1
-                            i70_energy_transfer_type = (c >> 4) & 15
-                            if i70_energy_transfer_type >= 10: return _d_BodyType(B, r0)
-                            i70_energy_transfer_type = _E_EVSESupportedEnergyTransferType[i70_energy_transfer_type]
-                            k = _T61[c & 3]
-                            i69_charge_service = ServiceChargeType(i70_service_tag, i70_free_service, i70_energy_transfer_type)
-                            i69_service_list = None
-                            if k == 3:
-                                i69_service_list, r = _f_ServiceTagListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_discovery_res = ServiceDiscoveryResType(i69_response_code, i69_payment_options, i69_charge_service, i69_service_list)
+                            f_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_BodyType(B, r0)
-                            i71_selected_payment_option = (c >> 2) & 1
-                            i71_selected_payment_option = _E_paymentOptionType[i71_selected_payment_option]
-                            i71_selected_service_list, r = _f_SelectedServiceListType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_service_payment_selection_req = ServicePaymentSelectionReqType(i71_selected_payment_option, i71_selected_service_list)
+                            f_service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i72_response_code = (c >> 2) & 31
-                            if i72_response_code >= 23: return _d_BodyType(B, r0)
-                            i72_response_code = _E_responseCodeType[i72_response_code]
-                            f_service_payment_selection_res = ServicePaymentSelectionResType(i72_response_code)
+                            f_service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 8 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i73_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_session_setup_req = SessionSetupReqType(i73_evccid)
+                            f_session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i74_response_code = (c >> 3) & 31
-                            if i74_response_code >= 23: return _d_BodyType(B, r0)
-                            i74_response_code = _E_responseCodeType[i74_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 32 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i74_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T55[c & 3]
-                            i74_date_time_now = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i74_date_time_now = (B >> r) & 511
-                                if i74_date_time_now & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i74_date_time_now, r = ri(B, r + 8, i74_date_time_now)
-                                    elif i74_date_time_now & 256: i74_date_time_now = -((x << 7) | (i74_date_time_now & 127)) - 1
-                                    else: i74_date_time_now = (x << 7) | (i74_date_time_now & 127)
-                                elif i74_date_time_now > 255: i74_date_time_now = 255 - i74_date_time_now
-                                if i74_date_time_now < -9223372036854775808 or i74_date_time_now > 9223372036854775807: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_session_setup_res = SessionSetupResType(i74_response_code, i74_evseid, i74_date_time_now)
+                            f_session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_session_stop_req = SessionStopType()
+                            f_session_stop_req, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i76_response_code = (c >> 2) & 31
-                            if i76_response_code >= 23: return _d_BodyType(B, r0)
-                            i76_response_code = _E_responseCodeType[i76_response_code]
-                            f_session_stop_res = SessionStopResType(i76_response_code)
+                            f_session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            r -= 7; c = (B >> r) & 127
-                            if c & 116: return _d_BodyType(B, r0)
-                            i78_ev_ready = ((c >> 3) & 1) == 1
-                            k = _T14[c & 3]
-                            i78_ev_cabin_conditioning = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i78_ev_cabin_conditioning = ((c >> 3) & 1) == 1
-                                k = _T15[c & 3]
-                            i78_evress_conditioning = None
-                            if k == 2:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i78_evress_conditioning = ((c >> 2) & 1) == 1
-                                k = _T4[c & 1]
-                            i78_ev_error_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i78_ev_error_code = (c >> 2) & 15
-                                if i78_ev_error_code >= 12: return _d_BodyType(B, r0)
-                                i78_ev_error_code = _E_DC_EVErrorCodeType[i78_ev_error_code]
-                                k = _T5[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i78_evresssoc = None
-                            if k == 4:
-                                r -= 10; c = (B >> r) & 1023
-                                if c & 514: return _d_BodyType(B, r0)
-                                i78_evresssoc = (c >> 2) & 127
-                                if i78_evresssoc > 100: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i77_dc_ev_status = DC_EVStatusType(i78_ev_ready, i78_ev_cabin_conditioning, i78_evress_conditioning, i78_ev_error_code, i78_evresssoc)
-                            f_welding_detection_req = WeldingDetectionReqType(i77_dc_ev_status)
+                            f_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i79_response_code = (c >> 4) & 31
-                            if i79_response_code >= 23: return _d_BodyType(B, r0)
-                            i79_response_code = _E_responseCodeType[i79_response_code]
-                            k = _T22[c & 3]
-                            i80_evse_isolation_status = None
-                            if k == 0:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i80_evse_isolation_status = (c >> 2) & 3
-                                i80_evse_isolation_status = _E_isolationLevelType[i80_evse_isolation_status]
-                                k = _T2[c & 1]
-                            i80_evse_status_code = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i80_evse_status_code = (c >> 2) & 15
-                                if i80_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i80_evse_status_code = _E_DC_EVSEStatusCodeType[i80_evse_status_code]
-                                k = _T3[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i80_notification_max_delay = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; i80_notification_max_delay = (B >> r) & 255
-                                if i80_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i80_notification_max_delay, r = ru(B, r + 8, i80_notification_max_delay)
-                                    else: i80_notification_max_delay = (x << 7) | (i80_notification_max_delay & 127)
-                                if i80_notification_max_delay > 4294967295: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i80_evse_notification = None
-                            if k == 3:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i80_evse_notification = (c >> 2) & 3
-                                if i80_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i80_evse_notification = _E_EVSENotificationType[i80_evse_notification]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 9; c = (B >> r) & 511
-                            if c & 452: return _d_BodyType(B, r0)
-                            i81_multiplier = ((c >> 3) & 7) + -3
-                            if i81_multiplier > 3: return _d_BodyType(B, r0)
-                            k = _T7[c & 3]
-                            i79_dc_evse_status = DC_EVSEStatusType(i80_evse_isolation_status, i80_evse_status_code, i80_notification_max_delay, i80_evse_notification)
-                            i81_unit = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i81_unit = (c >> 2) & 15
-                                if i81_unit >= 10: return _d_BodyType(B, r0)
-                                i81_unit = _E_unitSymbolType[i81_unit]
-                                k = _T3[c & 1]
-                            i81_value = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i81_value = (B >> r) & 511
-                                if i81_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i81_value, r = ri(B, r + 8, i81_value)
-                                    elif i81_value & 256: i81_value = -((x << 7) | (i81_value & 127)) - 1
-                                    else: i81_value = (x << 7) | (i81_value & 127)
-                                elif i81_value > 255: i81_value = 255 - i81_value
-                                if i81_value < -32768 or i81_value > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i79_evse_present_voltage = PhysicalValueType(i81_multiplier, i81_unit, i81_value)
-                            f_welding_detection_res = WeldingDetectionResType(i79_response_code, i79_dc_evse_status, i79_evse_present_voltage)
+                            f_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
-    return BodyType(f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_contract_authentication_req, f_contract_authentication_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_service_payment_selection_req, f_service_payment_selection_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
+    o = BodyType(f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_contract_authentication_req, f_contract_authentication_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_service_payment_selection_req, f_service_payment_selection_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res)
+    return o, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
     st = 0
@@ -18438,1739 +15942,144 @@ def _e_BodyType(o: BodyType, a: int) -> int:
     v35 = o.welding_detection_req
     v36 = o.welding_detection_res
     if v2 is not None:
-        if v2.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v2.__class__.__name__}')
-        pass
-        a <<= 7
+        a <<= 6
+        a = _e_BodyBaseType(v2, a)
         st = 3
     elif v3 is not None:
-        if v3.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v3.__class__.__name__}')
-        pass
-        v39 = v3.dc_ev_status
-        if v39 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v39.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v39.__class__.__name__}')
-        st40 = 0
-        v41 = v39.ev_ready
-        if v41 is None: raise EncFail('missing mandatory EVReady')
-        st40 = 3
-        a = (a << 11) | 32 | (BOOL[v41]) << 1
-        v42 = v39.ev_cabin_conditioning
-        if v42 is not None:
-            a = (a << 5) | (BOOL[v42]) << 1
-            st40 = 7
-        v43 = v39.evress_conditioning
-        if v43 is not None:
-            w, c = _C16[st40]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v43]) << 1
-            st40 = 11
-        v44 = v39.ev_error_code
-        if v44 is None: raise EncFail('missing mandatory EVErrorCode')
-        w, c = _C17[st40]
-        a = (a << w) | c
-        if v44.__class__ is not DC_EVErrorCodeType and not (v44.__class__ is int and 0 <= v44 < 12): raise EncFail(f'{v44!r} is not a DC_EVErrorCodeType')
-        st40 = 15
-        v45 = v39.evresssoc
-        if v45 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v45 <= 100: raise EncFail(f'{v45!r} outside 0..100')
-        st40 = 19
-        pass
-        a = (a << 18) | (v44) << 13 | (v45) << 3
+        a = (a << 6) | 1
+        a = _e_CableCheckReqType(v3, a)
         st = 3
     elif v4 is not None:
-        if v4.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v4.__class__.__name__}')
-        pass
-        v47 = v4.response_code
-        if v47 is None: raise EncFail('missing mandatory ResponseCode')
-        if v47.__class__ is not responseCodeType and not (v47.__class__ is int and 0 <= v47 < 23): raise EncFail(f'{v47!r} is not a responseCodeType')
-        pass
-        v48 = v4.dc_evse_status
-        if v48 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v48.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v48.__class__.__name__}')
-        st49 = 0
-        a = (a << 15) | 1024 | (v47) << 2
-        v50 = v48.evse_isolation_status
-        if v50 is not None:
-            if v50.__class__ is not isolationLevelType and not (v50.__class__ is int and 0 <= v50 < 4): raise EncFail(f'{v50!r} is not a isolationLevelType')
-            a = (a << 6) | (v50) << 1
-            st49 = 3
-        v51 = v48.evse_status_code
-        if v51 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C23[st49]
-        a = (a << w) | c
-        if v51.__class__ is not DC_EVSEStatusCodeType and not (v51.__class__ is int and 0 <= v51 < 12): raise EncFail(f'{v51!r} is not a DC_EVSEStatusCodeType')
-        st49 = 7
-        v52 = v48.notification_max_delay
-        if v52 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 8) | (v51) << 3
-        if v52 > 4294967295: raise EncFail(f'{v52!r} outside 0..4294967295')
-        if 0 <= v52 < 128: a = (a << 8) | v52
-        else: a = wu(a, v52)
-        st49 = 11
-        v53 = v48.evse_notification
-        if v53 is None: raise EncFail('missing mandatory EVSENotification')
-        if v53.__class__ is not EVSENotificationType and not (v53.__class__ is int and 0 <= v53 < 3): raise EncFail(f'{v53!r} is not a EVSENotificationType')
-        st49 = 15
-        pass
-        v54 = v4.evse_processing
-        if v54 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v54.__class__ is not EVSEProcessingType and not (v54.__class__ is int and 0 <= v54 < 2): raise EncFail(f'{v54!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 12) | (v53) << 7 | (v54) << 2
+        a = (a << 6) | 2
+        a = _e_CableCheckResType(v4, a)
         st = 3
     elif v5 is not None:
-        if v5.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v5.__class__.__name__}')
-        st55 = 0
         a = (a << 6) | 3
-        v56 = v5.id
-        if v56 is not None:
-            a <<= 2
-            a = wstr(a, v56, None)
-            st55 = 3
-        v57 = v5.oem_provisioning_cert
-        if v57 is None: raise EncFail('missing mandatory OEMProvisioningCert')
-        w, c = _C23[st55]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v57, 1200)
-        st55 = 7
-        v58 = v5.list_of_root_certificate_i_ds
-        if v58 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v58, a)
-        st55 = 11
-        v59 = v5.dh_params
-        if v59 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 2
-        a = wbin(a, v59, 256)
-        st55 = 15
-        a <<= 2
+        a = _e_CertificateInstallationReqType(v5, a)
         st = 3
     elif v6 is not None:
-        if v6.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v6.__class__.__name__}')
-        pass
-        v61 = v6.id
-        if v61 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 8
-        a = wstr(a, v61, None)
-        pass
-        v62 = v6.response_code
-        if v62 is None: raise EncFail('missing mandatory ResponseCode')
-        if v62.__class__ is not responseCodeType and not (v62.__class__ is int and 0 <= v62 < 23): raise EncFail(f'{v62!r} is not a responseCodeType')
-        pass
-        v63 = v6.contract_signature_cert_chain
-        if v63 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v63.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v63.__class__.__name__}')
-        st64 = 0
-        v65 = v63.certificate
-        if v65 is None: raise EncFail('missing mandatory Certificate')
-        a = (a << 11) | (v62) << 4
-        a = wbin(a, v65, 1200)
-        st64 = 3
-        a <<= 1
-        v66 = v63.sub_certificates
-        if v66 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v66, a)
-            st64 = 7
-        w, c = _C35[st64]
-        a = (a << w) | c
-        pass
-        v67 = v6.contract_signature_encrypted_private_key
-        if v67 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 2
-        a = wbin(a, v67, 128)
-        pass
-        v68 = v6.dh_params
-        if v68 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 3
-        a = wbin(a, v68, 256)
-        pass
-        v69 = v6.contract_id
-        if v69 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 3
-        a = wstr(a, v69, 24)
-        pass
-        a <<= 2
+        a = (a << 6) | 4
+        a = _e_CertificateInstallationResType(v6, a)
         st = 3
     elif v7 is not None:
-        if v7.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v7.__class__.__name__}')
-        st70 = 0
         a = (a << 6) | 5
-        v71 = v7.id
-        if v71 is not None:
-            a <<= 2
-            a = wstr(a, v71, None)
-            st70 = 3
-        v72 = v7.contract_signature_cert_chain
-        if v72 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        w, c = _C36[st70]
-        a = (a << w) | c
-        if v72.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v72.__class__.__name__}')
-        st73 = 0
-        v74 = v72.certificate
-        if v74 is None: raise EncFail('missing mandatory Certificate')
-        a <<= 2
-        a = wbin(a, v74, 1200)
-        st73 = 3
-        a <<= 1
-        v75 = v72.sub_certificates
-        if v75 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v75, a)
-            st73 = 7
-        w, c = _C35[st73]
-        a = (a << w) | c
-        st70 = 7
-        v76 = v7.contract_id
-        if v76 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 2
-        a = wstr(a, v76, 24)
-        st70 = 11
-        v77 = v7.list_of_root_certificate_i_ds
-        if v77 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v77, a)
-        st70 = 15
-        v78 = v7.dh_params
-        if v78 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 2
-        a = wbin(a, v78, 256)
-        st70 = 19
-        a <<= 2
+        a = _e_CertificateUpdateReqType(v7, a)
         st = 3
     elif v8 is not None:
-        if v8.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v8.__class__.__name__}')
-        pass
-        v80 = v8.id
-        if v80 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 12
-        a = wstr(a, v80, None)
-        pass
-        v81 = v8.response_code
-        if v81 is None: raise EncFail('missing mandatory ResponseCode')
-        if v81.__class__ is not responseCodeType and not (v81.__class__ is int and 0 <= v81 < 23): raise EncFail(f'{v81!r} is not a responseCodeType')
-        pass
-        v82 = v8.contract_signature_cert_chain
-        if v82 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v82.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v82.__class__.__name__}')
-        st83 = 0
-        v84 = v82.certificate
-        if v84 is None: raise EncFail('missing mandatory Certificate')
-        a = (a << 11) | (v81) << 4
-        a = wbin(a, v84, 1200)
-        st83 = 3
-        a <<= 1
-        v85 = v82.sub_certificates
-        if v85 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v85, a)
-            st83 = 7
-        w, c = _C35[st83]
-        a = (a << w) | c
-        pass
-        v86 = v8.contract_signature_encrypted_private_key
-        if v86 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 2
-        a = wbin(a, v86, 128)
-        pass
-        v87 = v8.dh_params
-        if v87 is None: raise EncFail('missing mandatory DHParams')
-        a <<= 3
-        a = wbin(a, v87, 256)
-        pass
-        v88 = v8.contract_id
-        if v88 is None: raise EncFail('missing mandatory ContractID')
-        a <<= 3
-        a = wstr(a, v88, 24)
-        pass
-        v89 = v8.retry_counter
-        if v89 is None: raise EncFail('missing mandatory RetryCounter')
-        a <<= 3
-        if v89 < -32768 or v89 > 32767: raise EncFail(f'{v89!r} outside -32768..32767')
-        if 0 <= v89 < 128: a = (a << 9) | v89
-        elif -129 < v89 < 0: a = (a << 9) | (255 - v89)
-        else: a = wi(a, v89)
-        pass
-        a <<= 2
+        a = (a << 6) | 6
+        a = _e_CertificateUpdateResType(v8, a)
         st = 3
     elif v9 is not None:
-        if v9.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v9.__class__.__name__}')
-        pass
-        v91 = v9.ev_requested_energy_transfer_type
-        if v91 is None: raise EncFail('missing mandatory EVRequestedEnergyTransferType')
-        if v91.__class__ is not EVRequestedEnergyTransferType and not (v91.__class__ is int and 0 <= v91 < 6): raise EncFail(f'{v91!r} is not a EVRequestedEnergyTransferType')
-        pass
-        a = (a << 12) | 448 | (v91) << 1
-        v92 = v9.ac_ev_charge_parameter
-        v93 = v9.dc_ev_charge_parameter
-        v94 = v9.ev_charge_parameter
-        if v92 is not None:
-            if v92.__class__ is not AC_EVChargeParameterType: raise EncFail(f'expected AC_EVChargeParameterType, got {v92.__class__.__name__}')
-            pass
-            v96 = v92.departure_time
-            if v96 is None: raise EncFail('missing mandatory DepartureTime')
-            a <<= 4
-            if v96 > 4294967295: raise EncFail(f'{v96!r} outside 0..4294967295')
-            if 0 <= v96 < 128: a = (a << 8) | v96
-            else: a = wu(a, v96)
-            pass
-            v97 = v92.e_amount
-            if v97 is None: raise EncFail('missing mandatory EAmount')
-            a <<= 2
-            a = _e_PhysicalValueType(v97, a)
-            pass
-            v98 = v92.ev_max_voltage
-            if v98 is None: raise EncFail('missing mandatory EVMaxVoltage')
-            a <<= 1
-            a = _e_PhysicalValueType(v98, a)
-            pass
-            v99 = v92.ev_max_current
-            if v99 is None: raise EncFail('missing mandatory EVMaxCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v99, a)
-            pass
-            v100 = v92.ev_min_current
-            if v100 is None: raise EncFail('missing mandatory EVMinCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v100, a)
-            pass
-            a <<= 1
-            pass
-        elif v93 is not None:
-            if v93.__class__ is not DC_EVChargeParameterType: raise EncFail(f'expected DC_EVChargeParameterType, got {v93.__class__.__name__}')
-            st101 = 0
-            v102 = v93.dc_ev_status
-            if v102 is None: raise EncFail('missing mandatory DC_EVStatus')
-            a = (a << 3) | 2
-            a = _e_DC_EVStatusType(v102, a)
-            st101 = 3
-            v103 = v93.ev_maximum_current_limit
-            if v103 is None: raise EncFail('missing mandatory EVMaximumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v103, a)
-            st101 = 7
-            v104 = v93.ev_maximum_power_limit
-            if v104 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v104, a)
-                st101 = 11
-            v105 = v93.ev_maximum_voltage_limit
-            if v105 is None: raise EncFail('missing mandatory EVMaximumVoltageLimit')
-            w, c = _C43[st101]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v105, a)
-            st101 = 15
-            v106 = v93.ev_energy_capacity
-            if v106 is not None:
-                a <<= 3
-                a = _e_PhysicalValueType(v106, a)
-                st101 = 19
-            v107 = v93.ev_energy_request
-            if v107 is not None:
-                w, c = _C44[st101]
-                a = (a << w) | c
-                a = _e_PhysicalValueType(v107, a)
-                st101 = 23
-            v108 = v93.full_soc
-            if v108 is not None:
-                w, c = _C45[st101]
-                a = (a << w) | c
-                if not 0 <= v108 <= 100: raise EncFail(f'{v108!r} outside 0..100')
-                a = (a << 9) | (v108) << 1
-                st101 = 27
-            v109 = v93.bulk_soc
-            if v109 is not None:
-                w, c = _C46[st101]
-                a = (a << w) | c
-                if not 0 <= v109 <= 100: raise EncFail(f'{v109!r} outside 0..100')
-                a = (a << 9) | (v109) << 1
-                st101 = 31
-            w, c = _C47[st101]
-            a = (a << w) | c
-            pass
-        elif v94 is not None:
-            if v94.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v94.__class__.__name__}')
-            pass
-            a = (a << 3) | 4
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
-        a <<= 1
+        a = (a << 6) | 7
+        a = _e_ChargeParameterDiscoveryReqType(v9, a)
         st = 3
     elif v10 is not None:
-        if v10.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v10.__class__.__name__}')
-        pass
-        v112 = v10.response_code
-        if v112 is None: raise EncFail('missing mandatory ResponseCode')
-        if v112.__class__ is not responseCodeType and not (v112.__class__ is int and 0 <= v112 < 23): raise EncFail(f'{v112!r} is not a responseCodeType')
-        pass
-        v113 = v10.evse_processing
-        if v113 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v113.__class__ is not EVSEProcessingType and not (v113.__class__ is int and 0 <= v113 < 2): raise EncFail(f'{v113!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 18) | 32768 | (v112) << 5 | (v113) << 1
-        v114 = v10.sa_schedule_list
-        v115 = v10.sa_schedules
-        if v114 is not None:
-            a <<= 2
-            a = _e_SAScheduleListType(v114, a)
-            pass
-        elif v115 is not None:
-            if v115.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v115.__class__.__name__}')
-            pass
-            a = (a << 3) | 2
-            pass
-        else:
-            raise EncFail('missing mandatory SAScheduleList or SASchedules')
-        v117 = v10.ac_evse_charge_parameter
-        v118 = v10.dc_evse_charge_parameter
-        v119 = v10.evse_charge_parameter
-        if v117 is not None:
-            if v117.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v117.__class__.__name__}')
-            pass
-            v121 = v117.ac_evse_status
-            if v121 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-            a <<= 3
-            a = _e_AC_EVSEStatusType(v121, a)
-            pass
-            v122 = v117.evse_max_voltage
-            if v122 is None: raise EncFail('missing mandatory EVSEMaxVoltage')
-            a <<= 1
-            a = _e_PhysicalValueType(v122, a)
-            pass
-            v123 = v117.evse_max_current
-            if v123 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v123, a)
-            pass
-            v124 = v117.evse_min_current
-            if v124 is None: raise EncFail('missing mandatory EVSEMinCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v124, a)
-            pass
-            a <<= 1
-            pass
-        elif v118 is not None:
-            if v118.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v118.__class__.__name__}')
-            st125 = 0
-            v126 = v118.dc_evse_status
-            if v126 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-            a = (a << 3) | 2
-            a = _e_DC_EVSEStatusType(v126, a)
-            st125 = 3
-            v127 = v118.evse_maximum_current_limit
-            if v127 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v127, a)
-            st125 = 7
-            v128 = v118.evse_maximum_power_limit
-            if v128 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v128, a)
-                st125 = 11
-            v129 = v118.evse_maximum_voltage_limit
-            if v129 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
-            w, c = _C52[st125]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v129, a)
-            st125 = 15
-            v130 = v118.evse_minimum_current_limit
-            if v130 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v130, a)
-            st125 = 19
-            v131 = v118.evse_minimum_voltage_limit
-            if v131 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v131, a)
-            st125 = 23
-            v132 = v118.evse_current_regulation_tolerance
-            if v132 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v132, a)
-                st125 = 27
-            v133 = v118.evse_peak_current_ripple
-            if v133 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
-            w, c = _C53[st125]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v133, a)
-            st125 = 31
-            v134 = v118.evse_energy_to_be_delivered
-            if v134 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v134, a)
-                st125 = 35
-            w, c = _C54[st125]
-            a = (a << w) | c
-            pass
-        elif v119 is not None:
-            if v119.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v119.__class__.__name__}')
-            pass
-            a = (a << 3) | 4
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
-        a <<= 1
+        a = (a << 6) | 8
+        a = _e_ChargeParameterDiscoveryResType(v10, a)
         st = 3
     elif v11 is not None:
-        if v11.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v11.__class__.__name__}')
-        pass
-        a = (a << 7) | 18
+        a = (a << 6) | 9
+        a = _e_ChargingStatusReqType(v11, a)
         st = 3
     elif v12 is not None:
-        if v12.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v12.__class__.__name__}')
-        st137 = 0
-        v138 = v12.response_code
-        if v138 is None: raise EncFail('missing mandatory ResponseCode')
-        if v138.__class__ is not responseCodeType and not (v138.__class__ is int and 0 <= v138 < 23): raise EncFail(f'{v138!r} is not a responseCodeType')
-        st137 = 3
-        v139 = v12.evseid
-        if v139 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 10240 | (v138) << 3
-        a = wbin(a, v139, 32)
-        st137 = 7
-        v140 = v12.sa_schedule_tuple_id
-        if v140 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        a <<= 3
-        if v140 < -32768 or v140 > 32767: raise EncFail(f'{v140!r} outside -32768..32767')
-        if 0 <= v140 < 128: a = (a << 9) | v140
-        elif -129 < v140 < 0: a = (a << 9) | (255 - v140)
-        else: a = wi(a, v140)
-        st137 = 11
-        a <<= 1
-        v141 = v12.evse_max_current
-        if v141 is not None:
-            if v141.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v141.__class__.__name__}')
-            st142 = 0
-            v143 = v141.multiplier
-            if v143 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v143 <= 3: raise EncFail(f'{v143!r} outside -3..3')
-            st142 = 3
-            a = (a << 8) | (v143 - -3) << 1
-            v144 = v141.unit
-            if v144 is not None:
-                if v144.__class__ is not unitSymbolType and not (v144.__class__ is int and 0 <= v144 < 10): raise EncFail(f'{v144!r} is not a unitSymbolType')
-                a = (a << 8) | (v144) << 1
-                st142 = 7
-            v145 = v141.value
-            if v145 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st142]
-            a = (a << w) | c
-            a <<= 1
-            if v145 < -32768 or v145 > 32767: raise EncFail(f'{v145!r} outside -32768..32767')
-            if 0 <= v145 < 128: a = (a << 9) | v145
-            elif -129 < v145 < 0: a = (a << 9) | (255 - v145)
-            else: a = wi(a, v145)
-            st142 = 11
-            a <<= 2
-            st137 = 15
-        v146 = v12.meter_info
-        if v146 is not None:
-            w, c = _C69[st137]
-            a = (a << w) | c
-            if v146.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v146.__class__.__name__}')
-            st147 = 0
-            v148 = v146.meter_id
-            if v148 is None: raise EncFail('missing mandatory MeterID')
-            a <<= 2
-            a = wstr(a, v148, 32)
-            st147 = 3
-            a <<= 1
-            v149 = v146.meter_reading
-            if v149 is not None:
-                a <<= 3
-                a = _e_PhysicalValueType(v149, a)
-                st147 = 7
-            v150 = v146.sig_meter_reading
-            if v150 is not None:
-                w, c = _C70[st147]
-                a = (a << w) | c
-                a <<= 1
-                a = wbin(a, v150, 32)
-                a <<= 1
-                st147 = 11
-            v151 = v146.meter_status
-            if v151 is not None:
-                w, c = _C71[st147]
-                a = (a << w) | c
-                a <<= 1
-                if v151 < -32768 or v151 > 32767: raise EncFail(f'{v151!r} outside -32768..32767')
-                if 0 <= v151 < 128: a = (a << 9) | v151
-                elif -129 < v151 < 0: a = (a << 9) | (255 - v151)
-                else: a = wi(a, v151)
-                a <<= 1
-                st147 = 15
-            v152 = v146.t_meter
-            if v152 is not None:
-                w, c = _C72[st147]
-                a = (a << w) | c
-                a <<= 1
-                if v152 < -9223372036854775808 or v152 > 9223372036854775807: raise EncFail(f'{v152!r} outside -9223372036854775808..9223372036854775807')
-                if 0 <= v152 < 128: a = (a << 9) | v152
-                elif -129 < v152 < 0: a = (a << 9) | (255 - v152)
-                else: a = wi(a, v152)
-                a <<= 1
-                st147 = 19
-            w, c = _C73[st147]
-            a = (a << w) | c
-            st137 = 19
-        v153 = v12.receipt_required
-        if v153 is None: raise EncFail('missing mandatory ReceiptRequired')
-        w, c = _C74[st137]
-        a = (a << w) | c
-        st137 = 23
-        v154 = v12.ac_evse_status
-        if v154 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        if v154.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v154.__class__.__name__}')
-        pass
-        v156 = v154.power_switch_closed
-        if v156 is None: raise EncFail('missing mandatory PowerSwitchClosed')
-        pass
-        v157 = v154.rcd
-        if v157 is None: raise EncFail('missing mandatory RCD')
-        pass
-        v158 = v154.notification_max_delay
-        if v158 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 14) | (BOOL[v153]) << 12 | (BOOL[v156]) << 7 | (BOOL[v157]) << 3
-        if v158 > 4294967295: raise EncFail(f'{v158!r} outside 0..4294967295')
-        if 0 <= v158 < 128: a = (a << 8) | v158
-        else: a = wu(a, v158)
-        pass
-        v159 = v154.evse_notification
-        if v159 is None: raise EncFail('missing mandatory EVSENotification')
-        if v159.__class__ is not EVSENotificationType and not (v159.__class__ is int and 0 <= v159 < 3): raise EncFail(f'{v159!r} is not a EVSENotificationType')
-        pass
-        st137 = 27
-        a = (a << 8) | (v159) << 3
+        a = (a << 6) | 10
+        a = _e_ChargingStatusResType(v12, a)
         st = 3
     elif v13 is not None:
-        if v13.__class__ is not ContractAuthenticationReqType: raise EncFail(f'expected ContractAuthenticationReqType, got {v13.__class__.__name__}')
-        st160 = 0
         a = (a << 6) | 11
-        v161 = v13.id
-        if v161 is not None:
-            a <<= 2
-            a = wstr(a, v161, None)
-            st160 = 3
-        v162 = v13.gen_challenge
-        if v162 is not None:
-            w, c = _C79[st160]
-            a = (a << w) | c
-            a <<= 1
-            a = wstr(a, v162, None)
-            a <<= 1
-            st160 = 7
-        w, c = _C80[st160]
-        a = (a << w) | c
+        a = _e_ContractAuthenticationReqType(v13, a)
         st = 3
     elif v14 is not None:
-        if v14.__class__ is not ContractAuthenticationResType: raise EncFail(f'expected ContractAuthenticationResType, got {v14.__class__.__name__}')
-        pass
-        v164 = v14.response_code
-        if v164 is None: raise EncFail('missing mandatory ResponseCode')
-        if v164.__class__ is not responseCodeType and not (v164.__class__ is int and 0 <= v164 < 23): raise EncFail(f'{v164!r} is not a responseCodeType')
-        pass
-        v165 = v14.evse_processing
-        if v165 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v165.__class__ is not EVSEProcessingType and not (v165.__class__ is int and 0 <= v165 < 2): raise EncFail(f'{v165!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 19) | 98304 | (v164) << 6 | (v165) << 2
+        a = (a << 6) | 12
+        a = _e_ContractAuthenticationResType(v14, a)
         st = 3
     elif v15 is not None:
-        if v15.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v15.__class__.__name__}')
-        st166 = 0
-        v167 = v15.dc_ev_status
-        if v167 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v167.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v167.__class__.__name__}')
-        st168 = 0
-        v169 = v167.ev_ready
-        if v169 is None: raise EncFail('missing mandatory EVReady')
-        st168 = 3
-        a = (a << 11) | 416 | (BOOL[v169]) << 1
-        v170 = v167.ev_cabin_conditioning
-        if v170 is not None:
-            a = (a << 5) | (BOOL[v170]) << 1
-            st168 = 7
-        v171 = v167.evress_conditioning
-        if v171 is not None:
-            w, c = _C16[st168]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v171]) << 1
-            st168 = 11
-        v172 = v167.ev_error_code
-        if v172 is None: raise EncFail('missing mandatory EVErrorCode')
-        w, c = _C17[st168]
-        a = (a << w) | c
-        if v172.__class__ is not DC_EVErrorCodeType and not (v172.__class__ is int and 0 <= v172 < 12): raise EncFail(f'{v172!r} is not a DC_EVErrorCodeType')
-        st168 = 15
-        v173 = v167.evresssoc
-        if v173 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v173 <= 100: raise EncFail(f'{v173!r} outside 0..100')
-        st168 = 19
-        st166 = 3
-        v174 = v15.ev_target_current
-        if v174 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        if v174.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v174.__class__.__name__}')
-        st175 = 0
-        v176 = v174.multiplier
-        if v176 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v176 <= 3: raise EncFail(f'{v176!r} outside -3..3')
-        st175 = 3
-        a = (a << 24) | (v172) << 19 | (v173) << 9 | (v176 - -3) << 1
-        v177 = v174.unit
-        if v177 is not None:
-            if v177.__class__ is not unitSymbolType and not (v177.__class__ is int and 0 <= v177 < 10): raise EncFail(f'{v177!r} is not a unitSymbolType')
-            a = (a << 8) | (v177) << 1
-            st175 = 7
-        v178 = v174.value
-        if v178 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st175]
-        a = (a << w) | c
-        a <<= 1
-        if v178 < -32768 or v178 > 32767: raise EncFail(f'{v178!r} outside -32768..32767')
-        if 0 <= v178 < 128: a = (a << 9) | v178
-        elif -129 < v178 < 0: a = (a << 9) | (255 - v178)
-        else: a = wi(a, v178)
-        st175 = 11
-        st166 = 7
-        a <<= 2
-        v179 = v15.ev_maximum_voltage_limit
-        if v179 is not None:
-            if v179.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v179.__class__.__name__}')
-            st180 = 0
-            v181 = v179.multiplier
-            if v181 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v181 <= 3: raise EncFail(f'{v181!r} outside -3..3')
-            st180 = 3
-            a = (a << 9) | (v181 - -3) << 1
-            v182 = v179.unit
-            if v182 is not None:
-                if v182.__class__ is not unitSymbolType and not (v182.__class__ is int and 0 <= v182 < 10): raise EncFail(f'{v182!r} is not a unitSymbolType')
-                a = (a << 8) | (v182) << 1
-                st180 = 7
-            v183 = v179.value
-            if v183 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st180]
-            a = (a << w) | c
-            a <<= 1
-            if v183 < -32768 or v183 > 32767: raise EncFail(f'{v183!r} outside -32768..32767')
-            if 0 <= v183 < 128: a = (a << 9) | v183
-            elif -129 < v183 < 0: a = (a << 9) | (255 - v183)
-            else: a = wi(a, v183)
-            st180 = 11
-            a <<= 2
-            st166 = 11
-        v184 = v15.ev_maximum_current_limit
-        if v184 is not None:
-            w, c = _C87[st166]
-            a = (a << w) | c
-            if v184.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v184.__class__.__name__}')
-            st185 = 0
-            v186 = v184.multiplier
-            if v186 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v186 <= 3: raise EncFail(f'{v186!r} outside -3..3')
-            st185 = 3
-            a = (a << 6) | (v186 - -3) << 1
-            v187 = v184.unit
-            if v187 is not None:
-                if v187.__class__ is not unitSymbolType and not (v187.__class__ is int and 0 <= v187 < 10): raise EncFail(f'{v187!r} is not a unitSymbolType')
-                a = (a << 8) | (v187) << 1
-                st185 = 7
-            v188 = v184.value
-            if v188 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st185]
-            a = (a << w) | c
-            a <<= 1
-            if v188 < -32768 or v188 > 32767: raise EncFail(f'{v188!r} outside -32768..32767')
-            if 0 <= v188 < 128: a = (a << 9) | v188
-            elif -129 < v188 < 0: a = (a << 9) | (255 - v188)
-            else: a = wi(a, v188)
-            st185 = 11
-            a <<= 2
-            st166 = 15
-        v189 = v15.ev_maximum_power_limit
-        if v189 is not None:
-            w, c = _C88[st166]
-            a = (a << w) | c
-            if v189.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v189.__class__.__name__}')
-            st190 = 0
-            v191 = v189.multiplier
-            if v191 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v191 <= 3: raise EncFail(f'{v191!r} outside -3..3')
-            st190 = 3
-            a = (a << 6) | (v191 - -3) << 1
-            v192 = v189.unit
-            if v192 is not None:
-                if v192.__class__ is not unitSymbolType and not (v192.__class__ is int and 0 <= v192 < 10): raise EncFail(f'{v192!r} is not a unitSymbolType')
-                a = (a << 8) | (v192) << 1
-                st190 = 7
-            v193 = v189.value
-            if v193 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st190]
-            a = (a << w) | c
-            a <<= 1
-            if v193 < -32768 or v193 > 32767: raise EncFail(f'{v193!r} outside -32768..32767')
-            if 0 <= v193 < 128: a = (a << 9) | v193
-            elif -129 < v193 < 0: a = (a << 9) | (255 - v193)
-            else: a = wi(a, v193)
-            st190 = 11
-            a <<= 2
-            st166 = 19
-        v194 = v15.bulk_charging_complete
-        if v194 is not None:
-            w, c = _C89[st166]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v194]) << 1
-            st166 = 23
-        v195 = v15.charging_complete
-        if v195 is None: raise EncFail('missing mandatory ChargingComplete')
-        w, c = _C90[st166]
-        a = (a << w) | c
-        st166 = 27
-        a = (a << 3) | (BOOL[v195]) << 1
-        v196 = v15.remaining_time_to_full_soc
-        if v196 is not None:
-            if v196.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v196.__class__.__name__}')
-            st197 = 0
-            v198 = v196.multiplier
-            if v198 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v198 <= 3: raise EncFail(f'{v198!r} outside -3..3')
-            st197 = 3
-            a = (a << 8) | (v198 - -3) << 1
-            v199 = v196.unit
-            if v199 is not None:
-                if v199.__class__ is not unitSymbolType and not (v199.__class__ is int and 0 <= v199 < 10): raise EncFail(f'{v199!r} is not a unitSymbolType')
-                a = (a << 8) | (v199) << 1
-                st197 = 7
-            v200 = v196.value
-            if v200 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st197]
-            a = (a << w) | c
-            a <<= 1
-            if v200 < -32768 or v200 > 32767: raise EncFail(f'{v200!r} outside -32768..32767')
-            if 0 <= v200 < 128: a = (a << 9) | v200
-            elif -129 < v200 < 0: a = (a << 9) | (255 - v200)
-            else: a = wi(a, v200)
-            st197 = 11
-            a <<= 2
-            st166 = 31
-        v201 = v15.remaining_time_to_bulk_soc
-        if v201 is not None:
-            w, c = _C91[st166]
-            a = (a << w) | c
-            if v201.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v201.__class__.__name__}')
-            st202 = 0
-            v203 = v201.multiplier
-            if v203 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v203 <= 3: raise EncFail(f'{v203!r} outside -3..3')
-            st202 = 3
-            a = (a << 6) | (v203 - -3) << 1
-            v204 = v201.unit
-            if v204 is not None:
-                if v204.__class__ is not unitSymbolType and not (v204.__class__ is int and 0 <= v204 < 10): raise EncFail(f'{v204!r} is not a unitSymbolType')
-                a = (a << 8) | (v204) << 1
-                st202 = 7
-            v205 = v201.value
-            if v205 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st202]
-            a = (a << w) | c
-            a <<= 1
-            if v205 < -32768 or v205 > 32767: raise EncFail(f'{v205!r} outside -32768..32767')
-            if 0 <= v205 < 128: a = (a << 9) | v205
-            elif -129 < v205 < 0: a = (a << 9) | (255 - v205)
-            else: a = wi(a, v205)
-            st202 = 11
-            a <<= 2
-            st166 = 35
-        v206 = v15.ev_target_voltage
-        if v206 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        w, c = _C92[st166]
-        a = (a << w) | c
-        if v206.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v206.__class__.__name__}')
-        st207 = 0
-        v208 = v206.multiplier
-        if v208 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v208 <= 3: raise EncFail(f'{v208!r} outside -3..3')
-        st207 = 3
-        a = (a << 6) | (v208 - -3) << 1
-        v209 = v206.unit
-        if v209 is not None:
-            if v209.__class__ is not unitSymbolType and not (v209.__class__ is int and 0 <= v209 < 10): raise EncFail(f'{v209!r} is not a unitSymbolType')
-            a = (a << 8) | (v209) << 1
-            st207 = 7
-        v210 = v206.value
-        if v210 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st207]
-        a = (a << w) | c
-        a <<= 1
-        if v210 < -32768 or v210 > 32767: raise EncFail(f'{v210!r} outside -32768..32767')
-        if 0 <= v210 < 128: a = (a << 9) | v210
-        elif -129 < v210 < 0: a = (a << 9) | (255 - v210)
-        else: a = wi(a, v210)
-        st207 = 11
-        st166 = 39
-        a <<= 3
+        a = (a << 6) | 13
+        a = _e_CurrentDemandReqType(v15, a)
         st = 3
     elif v16 is not None:
-        if v16.__class__ is not CurrentDemandResType: raise EncFail(f'expected CurrentDemandResType, got {v16.__class__.__name__}')
-        st211 = 0
-        v212 = v16.response_code
-        if v212 is None: raise EncFail('missing mandatory ResponseCode')
-        if v212.__class__ is not responseCodeType and not (v212.__class__ is int and 0 <= v212 < 23): raise EncFail(f'{v212!r} is not a responseCodeType')
-        st211 = 3
-        v213 = v16.dc_evse_status
-        if v213 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v213.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v213.__class__.__name__}')
-        st214 = 0
-        a = (a << 15) | 7168 | (v212) << 2
-        v215 = v213.evse_isolation_status
-        if v215 is not None:
-            if v215.__class__ is not isolationLevelType and not (v215.__class__ is int and 0 <= v215 < 4): raise EncFail(f'{v215!r} is not a isolationLevelType')
-            a = (a << 6) | (v215) << 1
-            st214 = 3
-        v216 = v213.evse_status_code
-        if v216 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C23[st214]
-        a = (a << w) | c
-        if v216.__class__ is not DC_EVSEStatusCodeType and not (v216.__class__ is int and 0 <= v216 < 12): raise EncFail(f'{v216!r} is not a DC_EVSEStatusCodeType')
-        st214 = 7
-        v217 = v213.notification_max_delay
-        if v217 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 8) | (v216) << 3
-        if v217 > 4294967295: raise EncFail(f'{v217!r} outside 0..4294967295')
-        if 0 <= v217 < 128: a = (a << 8) | v217
-        else: a = wu(a, v217)
-        st214 = 11
-        v218 = v213.evse_notification
-        if v218 is None: raise EncFail('missing mandatory EVSENotification')
-        if v218.__class__ is not EVSENotificationType and not (v218.__class__ is int and 0 <= v218 < 3): raise EncFail(f'{v218!r} is not a EVSENotificationType')
-        st214 = 15
-        st211 = 7
-        v219 = v16.evse_present_voltage
-        if v219 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        if v219.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v219.__class__.__name__}')
-        st220 = 0
-        v221 = v219.multiplier
-        if v221 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v221 <= 3: raise EncFail(f'{v221!r} outside -3..3')
-        st220 = 3
-        a = (a << 14) | (v218) << 9 | (v221 - -3) << 1
-        v222 = v219.unit
-        if v222 is not None:
-            if v222.__class__ is not unitSymbolType and not (v222.__class__ is int and 0 <= v222 < 10): raise EncFail(f'{v222!r} is not a unitSymbolType')
-            a = (a << 8) | (v222) << 1
-            st220 = 7
-        v223 = v219.value
-        if v223 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st220]
-        a = (a << w) | c
-        a <<= 1
-        if v223 < -32768 or v223 > 32767: raise EncFail(f'{v223!r} outside -32768..32767')
-        if 0 <= v223 < 128: a = (a << 9) | v223
-        elif -129 < v223 < 0: a = (a << 9) | (255 - v223)
-        else: a = wi(a, v223)
-        st220 = 11
-        st211 = 11
-        v224 = v16.evse_present_current
-        if v224 is None: raise EncFail('missing mandatory EVSEPresentCurrent')
-        if v224.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v224.__class__.__name__}')
-        st225 = 0
-        v226 = v224.multiplier
-        if v226 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v226 <= 3: raise EncFail(f'{v226!r} outside -3..3')
-        st225 = 3
-        a = (a << 9) | (v226 - -3) << 1
-        v227 = v224.unit
-        if v227 is not None:
-            if v227.__class__ is not unitSymbolType and not (v227.__class__ is int and 0 <= v227 < 10): raise EncFail(f'{v227!r} is not a unitSymbolType')
-            a = (a << 8) | (v227) << 1
-            st225 = 7
-        v228 = v224.value
-        if v228 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st225]
-        a = (a << w) | c
-        a <<= 1
-        if v228 < -32768 or v228 > 32767: raise EncFail(f'{v228!r} outside -32768..32767')
-        if 0 <= v228 < 128: a = (a << 9) | v228
-        elif -129 < v228 < 0: a = (a << 9) | (255 - v228)
-        else: a = wi(a, v228)
-        st225 = 11
-        st211 = 15
-        v229 = v16.evse_current_limit_achieved
-        if v229 is None: raise EncFail('missing mandatory EVSECurrentLimitAchieved')
-        st211 = 19
-        v230 = v16.evse_voltage_limit_achieved
-        if v230 is None: raise EncFail('missing mandatory EVSEVoltageLimitAchieved')
-        st211 = 23
-        v231 = v16.evse_power_limit_achieved
-        if v231 is None: raise EncFail('missing mandatory EVSEPowerLimitAchieved')
-        st211 = 27
-        a = (a << 14) | (BOOL[v229]) << 9 | (BOOL[v230]) << 5 | (BOOL[v231]) << 1
-        v232 = v16.evse_maximum_voltage_limit
-        if v232 is not None:
-            if v232.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v232.__class__.__name__}')
-            st233 = 0
-            v234 = v232.multiplier
-            if v234 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v234 <= 3: raise EncFail(f'{v234!r} outside -3..3')
-            st233 = 3
-            a = (a << 9) | (v234 - -3) << 1
-            v235 = v232.unit
-            if v235 is not None:
-                if v235.__class__ is not unitSymbolType and not (v235.__class__ is int and 0 <= v235 < 10): raise EncFail(f'{v235!r} is not a unitSymbolType')
-                a = (a << 8) | (v235) << 1
-                st233 = 7
-            v236 = v232.value
-            if v236 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st233]
-            a = (a << w) | c
-            a <<= 1
-            if v236 < -32768 or v236 > 32767: raise EncFail(f'{v236!r} outside -32768..32767')
-            if 0 <= v236 < 128: a = (a << 9) | v236
-            elif -129 < v236 < 0: a = (a << 9) | (255 - v236)
-            else: a = wi(a, v236)
-            st233 = 11
-            a <<= 2
-            st211 = 31
-        v237 = v16.evse_maximum_current_limit
-        if v237 is not None:
-            w, c = _C96[st211]
-            a = (a << w) | c
-            if v237.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v237.__class__.__name__}')
-            st238 = 0
-            v239 = v237.multiplier
-            if v239 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v239 <= 3: raise EncFail(f'{v239!r} outside -3..3')
-            st238 = 3
-            a = (a << 6) | (v239 - -3) << 1
-            v240 = v237.unit
-            if v240 is not None:
-                if v240.__class__ is not unitSymbolType and not (v240.__class__ is int and 0 <= v240 < 10): raise EncFail(f'{v240!r} is not a unitSymbolType')
-                a = (a << 8) | (v240) << 1
-                st238 = 7
-            v241 = v237.value
-            if v241 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st238]
-            a = (a << w) | c
-            a <<= 1
-            if v241 < -32768 or v241 > 32767: raise EncFail(f'{v241!r} outside -32768..32767')
-            if 0 <= v241 < 128: a = (a << 9) | v241
-            elif -129 < v241 < 0: a = (a << 9) | (255 - v241)
-            else: a = wi(a, v241)
-            st238 = 11
-            a <<= 2
-            st211 = 35
-        v242 = v16.evse_maximum_power_limit
-        if v242 is not None:
-            w, c = _C97[st211]
-            a = (a << w) | c
-            if v242.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v242.__class__.__name__}')
-            st243 = 0
-            v244 = v242.multiplier
-            if v244 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v244 <= 3: raise EncFail(f'{v244!r} outside -3..3')
-            st243 = 3
-            a = (a << 6) | (v244 - -3) << 1
-            v245 = v242.unit
-            if v245 is not None:
-                if v245.__class__ is not unitSymbolType and not (v245.__class__ is int and 0 <= v245 < 10): raise EncFail(f'{v245!r} is not a unitSymbolType')
-                a = (a << 8) | (v245) << 1
-                st243 = 7
-            v246 = v242.value
-            if v246 is None: raise EncFail('missing mandatory Value')
-            w, c = _C8[st243]
-            a = (a << w) | c
-            a <<= 1
-            if v246 < -32768 or v246 > 32767: raise EncFail(f'{v246!r} outside -32768..32767')
-            if 0 <= v246 < 128: a = (a << 9) | v246
-            elif -129 < v246 < 0: a = (a << 9) | (255 - v246)
-            else: a = wi(a, v246)
-            st243 = 11
-            a <<= 2
-            st211 = 39
-        w, c = _C98[st211]
-        a = (a << w) | c
+        a = (a << 6) | 14
+        a = _e_CurrentDemandResType(v16, a)
         st = 3
     elif v17 is not None:
-        if v17.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v17.__class__.__name__}')
-        st247 = 0
         a = (a << 6) | 15
-        v248 = v17.id
-        if v248 is not None:
-            a <<= 2
-            a = wstr(a, v248, None)
-            st247 = 3
-        v249 = v17.session_id
-        if v249 is None: raise EncFail('missing mandatory SessionID')
-        w, c = _C23[st247]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v249, 8)
-        st247 = 7
-        a <<= 1
-        v250 = v17.sa_schedule_tuple_id
-        if v250 is not None:
-            a <<= 3
-            if v250 < -32768 or v250 > 32767: raise EncFail(f'{v250!r} outside -32768..32767')
-            if 0 <= v250 < 128: a = (a << 9) | v250
-            elif -129 < v250 < 0: a = (a << 9) | (255 - v250)
-            else: a = wi(a, v250)
-            a <<= 1
-            st247 = 11
-        v251 = v17.meter_info
-        if v251 is None: raise EncFail('missing mandatory MeterInfo')
-        w, c = _C131[st247]
-        a = (a << w) | c
-        if v251.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v251.__class__.__name__}')
-        st252 = 0
-        v253 = v251.meter_id
-        if v253 is None: raise EncFail('missing mandatory MeterID')
-        a <<= 2
-        a = wstr(a, v253, 32)
-        st252 = 3
-        a <<= 1
-        v254 = v251.meter_reading
-        if v254 is not None:
-            a <<= 3
-            a = _e_PhysicalValueType(v254, a)
-            st252 = 7
-        v255 = v251.sig_meter_reading
-        if v255 is not None:
-            w, c = _C70[st252]
-            a = (a << w) | c
-            a <<= 1
-            a = wbin(a, v255, 32)
-            a <<= 1
-            st252 = 11
-        v256 = v251.meter_status
-        if v256 is not None:
-            w, c = _C71[st252]
-            a = (a << w) | c
-            a <<= 1
-            if v256 < -32768 or v256 > 32767: raise EncFail(f'{v256!r} outside -32768..32767')
-            if 0 <= v256 < 128: a = (a << 9) | v256
-            elif -129 < v256 < 0: a = (a << 9) | (255 - v256)
-            else: a = wi(a, v256)
-            a <<= 1
-            st252 = 15
-        v257 = v251.t_meter
-        if v257 is not None:
-            w, c = _C72[st252]
-            a = (a << w) | c
-            a <<= 1
-            if v257 < -9223372036854775808 or v257 > 9223372036854775807: raise EncFail(f'{v257!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v257 < 128: a = (a << 9) | v257
-            elif -129 < v257 < 0: a = (a << 9) | (255 - v257)
-            else: a = wi(a, v257)
-            a <<= 1
-            st252 = 19
-        w, c = _C73[st252]
-        a = (a << w) | c
-        st247 = 15
-        a <<= 1
+        a = _e_MeteringReceiptReqType(v17, a)
         st = 3
     elif v18 is not None:
-        if v18.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v18.__class__.__name__}')
-        pass
-        v259 = v18.response_code
-        if v259 is None: raise EncFail('missing mandatory ResponseCode')
-        if v259.__class__ is not responseCodeType and not (v259.__class__ is int and 0 <= v259 < 23): raise EncFail(f'{v259!r} is not a responseCodeType')
-        pass
-        v260 = v18.ac_evse_status
-        if v260 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        if v260.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v260.__class__.__name__}')
-        pass
-        v262 = v260.power_switch_closed
-        if v262 is None: raise EncFail('missing mandatory PowerSwitchClosed')
-        pass
-        v263 = v260.rcd
-        if v263 is None: raise EncFail('missing mandatory RCD')
-        pass
-        v264 = v260.notification_max_delay
-        if v264 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 25) | 8388608 | (v259) << 12 | (BOOL[v262]) << 7 | (BOOL[v263]) << 3
-        if v264 > 4294967295: raise EncFail(f'{v264!r} outside 0..4294967295')
-        if 0 <= v264 < 128: a = (a << 8) | v264
-        else: a = wu(a, v264)
-        pass
-        v265 = v260.evse_notification
-        if v265 is None: raise EncFail('missing mandatory EVSENotification')
-        if v265.__class__ is not EVSENotificationType and not (v265.__class__ is int and 0 <= v265 < 3): raise EncFail(f'{v265!r} is not a EVSENotificationType')
-        pass
-        pass
-        a = (a << 8) | (v265) << 3
+        a = (a << 6) | 16
+        a = _e_MeteringReceiptResType(v18, a)
         st = 3
     elif v19 is not None:
-        if v19.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v19.__class__.__name__}')
-        pass
-        v267 = v19.contract_id
-        if v267 is None: raise EncFail('missing mandatory ContractID')
-        a = (a << 8) | 68
-        a = wstr(a, v267, 24)
-        pass
-        v268 = v19.contract_signature_cert_chain
-        if v268 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v268.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v268.__class__.__name__}')
-        st269 = 0
-        v270 = v268.certificate
-        if v270 is None: raise EncFail('missing mandatory Certificate')
-        a <<= 4
-        a = wbin(a, v270, 1200)
-        st269 = 3
-        a <<= 1
-        v271 = v268.sub_certificates
-        if v271 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v271, a)
-            st269 = 7
-        w, c = _C35[st269]
-        a = (a << w) | c
-        pass
-        a <<= 1
+        a = (a << 6) | 17
+        a = _e_PaymentDetailsReqType(v19, a)
         st = 3
     elif v20 is not None:
-        if v20.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v20.__class__.__name__}')
-        pass
-        v273 = v20.response_code
-        if v273 is None: raise EncFail('missing mandatory ResponseCode')
-        if v273.__class__ is not responseCodeType and not (v273.__class__ is int and 0 <= v273 < 23): raise EncFail(f'{v273!r} is not a responseCodeType')
-        pass
-        v274 = v20.gen_challenge
-        if v274 is None: raise EncFail('missing mandatory GenChallenge')
-        a = (a << 16) | 18432 | (v273) << 3
-        a = wstr(a, v274, None)
-        pass
-        v275 = v20.date_time_now
-        if v275 is None: raise EncFail('missing mandatory DateTimeNow')
-        a <<= 3
-        if v275 < -9223372036854775808 or v275 > 9223372036854775807: raise EncFail(f'{v275!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v275 < 128: a = (a << 9) | v275
-        elif -129 < v275 < 0: a = (a << 9) | (255 - v275)
-        else: a = wi(a, v275)
-        pass
-        a <<= 2
+        a = (a << 6) | 18
+        a = _e_PaymentDetailsResType(v20, a)
         st = 3
     elif v21 is not None:
-        if v21.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v21.__class__.__name__}')
-        st276 = 0
-        v277 = v21.ready_to_charge_state
-        if v277 is None: raise EncFail('missing mandatory ReadyToChargeState')
-        st276 = 3
-        a = (a << 10) | 304 | (BOOL[v277]) << 1
-        v278 = v21.charging_profile
-        if v278 is not None:
-            a <<= 3
-            a = _e_ChargingProfileType(v278, a)
-            st276 = 7
-        v279 = v21.dc_ev_power_delivery_parameter
-        v280 = v21.ev_power_delivery_parameter
-        if v279 is not None:
-            w, c = _C140[st276]
-            a = (a << w) | c
-            if v279.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v279.__class__.__name__}')
-            st281 = 0
-            v282 = v279.dc_ev_status
-            if v282 is None: raise EncFail('missing mandatory DC_EVStatus')
-            a <<= 1
-            a = _e_DC_EVStatusType(v282, a)
-            st281 = 3
-            v283 = v279.bulk_charging_complete
-            if v283 is not None:
-                a = (a << 5) | (BOOL[v283]) << 1
-                st281 = 7
-            v284 = v279.charging_complete
-            if v284 is None: raise EncFail('missing mandatory ChargingComplete')
-            w, c = _C8[st281]
-            a = (a << w) | c
-            st281 = 11
-            a = (a << 4) | (BOOL[v284]) << 2
-            st276 = 11
-        elif v280 is not None:
-            w, c = _C141[st276]
-            a = (a << w) | c
-            if v280.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v280.__class__.__name__}')
-            pass
-            a <<= 1
-            st276 = 11
-        w, c = _C142[st276]
-        a = (a << w) | c
+        a = (a << 6) | 19
+        a = _e_PowerDeliveryReqType(v21, a)
         st = 3
     elif v22 is not None:
-        if v22.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v22.__class__.__name__}')
-        pass
-        v287 = v22.response_code
-        if v287 is None: raise EncFail('missing mandatory ResponseCode')
-        if v287.__class__ is not responseCodeType and not (v287.__class__ is int and 0 <= v287 < 23): raise EncFail(f'{v287!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 5120 | (v287) << 1
-        v288 = v22.ac_evse_status
-        v289 = v22.dc_evse_status
-        v290 = v22.evse_status
-        if v288 is not None:
-            if v288.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v288.__class__.__name__}')
-            pass
-            v292 = v288.power_switch_closed
-            if v292 is None: raise EncFail('missing mandatory PowerSwitchClosed')
-            pass
-            v293 = v288.rcd
-            if v293 is None: raise EncFail('missing mandatory RCD')
-            pass
-            v294 = v288.notification_max_delay
-            if v294 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 12) | (BOOL[v292]) << 7 | (BOOL[v293]) << 3
-            if v294 > 4294967295: raise EncFail(f'{v294!r} outside 0..4294967295')
-            if 0 <= v294 < 128: a = (a << 8) | v294
-            else: a = wu(a, v294)
-            pass
-            v295 = v288.evse_notification
-            if v295 is None: raise EncFail('missing mandatory EVSENotification')
-            if v295.__class__ is not EVSENotificationType and not (v295.__class__ is int and 0 <= v295 < 3): raise EncFail(f'{v295!r} is not a EVSENotificationType')
-            pass
-            a = (a << 7) | (v295) << 2
-            pass
-        elif v289 is not None:
-            if v289.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v289.__class__.__name__}')
-            st296 = 0
-            a = (a << 2) | 1
-            v297 = v289.evse_isolation_status
-            if v297 is not None:
-                if v297.__class__ is not isolationLevelType and not (v297.__class__ is int and 0 <= v297 < 4): raise EncFail(f'{v297!r} is not a isolationLevelType')
-                a = (a << 6) | (v297) << 1
-                st296 = 3
-            v298 = v289.evse_status_code
-            if v298 is None: raise EncFail('missing mandatory EVSEStatusCode')
-            w, c = _C23[st296]
-            a = (a << w) | c
-            if v298.__class__ is not DC_EVSEStatusCodeType and not (v298.__class__ is int and 0 <= v298 < 12): raise EncFail(f'{v298!r} is not a DC_EVSEStatusCodeType')
-            st296 = 7
-            v299 = v289.notification_max_delay
-            if v299 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 8) | (v298) << 3
-            if v299 > 4294967295: raise EncFail(f'{v299!r} outside 0..4294967295')
-            if 0 <= v299 < 128: a = (a << 8) | v299
-            else: a = wu(a, v299)
-            st296 = 11
-            v300 = v289.evse_notification
-            if v300 is None: raise EncFail('missing mandatory EVSENotification')
-            if v300.__class__ is not EVSENotificationType and not (v300.__class__ is int and 0 <= v300 < 3): raise EncFail(f'{v300!r} is not a EVSENotificationType')
-            st296 = 15
-            a = (a << 7) | (v300) << 2
-            pass
-        elif v290 is not None:
-            if v290.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v290.__class__.__name__}')
-            pass
-            a = (a << 3) | 4
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 20
+        a = _e_PowerDeliveryResType(v22, a)
         st = 3
     elif v23 is not None:
-        if v23.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v23.__class__.__name__}')
-        pass
-        v303 = v23.dc_ev_status
-        if v303 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v303.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v303.__class__.__name__}')
-        st304 = 0
-        v305 = v303.ev_ready
-        if v305 is None: raise EncFail('missing mandatory EVReady')
-        st304 = 3
-        a = (a << 11) | 672 | (BOOL[v305]) << 1
-        v306 = v303.ev_cabin_conditioning
-        if v306 is not None:
-            a = (a << 5) | (BOOL[v306]) << 1
-            st304 = 7
-        v307 = v303.evress_conditioning
-        if v307 is not None:
-            w, c = _C16[st304]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v307]) << 1
-            st304 = 11
-        v308 = v303.ev_error_code
-        if v308 is None: raise EncFail('missing mandatory EVErrorCode')
-        w, c = _C17[st304]
-        a = (a << w) | c
-        if v308.__class__ is not DC_EVErrorCodeType and not (v308.__class__ is int and 0 <= v308 < 12): raise EncFail(f'{v308!r} is not a DC_EVErrorCodeType')
-        st304 = 15
-        v309 = v303.evresssoc
-        if v309 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v309 <= 100: raise EncFail(f'{v309!r} outside 0..100')
-        st304 = 19
-        pass
-        v310 = v23.ev_target_voltage
-        if v310 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        if v310.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v310.__class__.__name__}')
-        st311 = 0
-        v312 = v310.multiplier
-        if v312 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v312 <= 3: raise EncFail(f'{v312!r} outside -3..3')
-        st311 = 3
-        a = (a << 24) | (v308) << 19 | (v309) << 9 | (v312 - -3) << 1
-        v313 = v310.unit
-        if v313 is not None:
-            if v313.__class__ is not unitSymbolType and not (v313.__class__ is int and 0 <= v313 < 10): raise EncFail(f'{v313!r} is not a unitSymbolType')
-            a = (a << 8) | (v313) << 1
-            st311 = 7
-        v314 = v310.value
-        if v314 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st311]
-        a = (a << w) | c
-        a <<= 1
-        if v314 < -32768 or v314 > 32767: raise EncFail(f'{v314!r} outside -32768..32767')
-        if 0 <= v314 < 128: a = (a << 9) | v314
-        elif -129 < v314 < 0: a = (a << 9) | (255 - v314)
-        else: a = wi(a, v314)
-        st311 = 11
-        pass
-        v315 = v23.ev_target_current
-        if v315 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        if v315.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v315.__class__.__name__}')
-        st316 = 0
-        v317 = v315.multiplier
-        if v317 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v317 <= 3: raise EncFail(f'{v317!r} outside -3..3')
-        st316 = 3
-        a = (a << 9) | (v317 - -3) << 1
-        v318 = v315.unit
-        if v318 is not None:
-            if v318.__class__ is not unitSymbolType and not (v318.__class__ is int and 0 <= v318 < 10): raise EncFail(f'{v318!r} is not a unitSymbolType')
-            a = (a << 8) | (v318) << 1
-            st316 = 7
-        v319 = v315.value
-        if v319 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st316]
-        a = (a << w) | c
-        a <<= 1
-        if v319 < -32768 or v319 > 32767: raise EncFail(f'{v319!r} outside -32768..32767')
-        if 0 <= v319 < 128: a = (a << 9) | v319
-        elif -129 < v319 < 0: a = (a << 9) | (255 - v319)
-        else: a = wi(a, v319)
-        st316 = 11
-        pass
-        a <<= 3
+        a = (a << 6) | 21
+        a = _e_PreChargeReqType(v23, a)
         st = 3
     elif v24 is not None:
-        if v24.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v24.__class__.__name__}')
-        pass
-        v321 = v24.response_code
-        if v321 is None: raise EncFail('missing mandatory ResponseCode')
-        if v321.__class__ is not responseCodeType and not (v321.__class__ is int and 0 <= v321 < 23): raise EncFail(f'{v321!r} is not a responseCodeType')
-        pass
-        v322 = v24.dc_evse_status
-        if v322 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v322.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v322.__class__.__name__}')
-        st323 = 0
-        a = (a << 15) | 11264 | (v321) << 2
-        v324 = v322.evse_isolation_status
-        if v324 is not None:
-            if v324.__class__ is not isolationLevelType and not (v324.__class__ is int and 0 <= v324 < 4): raise EncFail(f'{v324!r} is not a isolationLevelType')
-            a = (a << 6) | (v324) << 1
-            st323 = 3
-        v325 = v322.evse_status_code
-        if v325 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C23[st323]
-        a = (a << w) | c
-        if v325.__class__ is not DC_EVSEStatusCodeType and not (v325.__class__ is int and 0 <= v325 < 12): raise EncFail(f'{v325!r} is not a DC_EVSEStatusCodeType')
-        st323 = 7
-        v326 = v322.notification_max_delay
-        if v326 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 8) | (v325) << 3
-        if v326 > 4294967295: raise EncFail(f'{v326!r} outside 0..4294967295')
-        if 0 <= v326 < 128: a = (a << 8) | v326
-        else: a = wu(a, v326)
-        st323 = 11
-        v327 = v322.evse_notification
-        if v327 is None: raise EncFail('missing mandatory EVSENotification')
-        if v327.__class__ is not EVSENotificationType and not (v327.__class__ is int and 0 <= v327 < 3): raise EncFail(f'{v327!r} is not a EVSENotificationType')
-        st323 = 15
-        pass
-        v328 = v24.evse_present_voltage
-        if v328 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        if v328.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v328.__class__.__name__}')
-        st329 = 0
-        v330 = v328.multiplier
-        if v330 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v330 <= 3: raise EncFail(f'{v330!r} outside -3..3')
-        st329 = 3
-        a = (a << 14) | (v327) << 9 | (v330 - -3) << 1
-        v331 = v328.unit
-        if v331 is not None:
-            if v331.__class__ is not unitSymbolType and not (v331.__class__ is int and 0 <= v331 < 10): raise EncFail(f'{v331!r} is not a unitSymbolType')
-            a = (a << 8) | (v331) << 1
-            st329 = 7
-        v332 = v328.value
-        if v332 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st329]
-        a = (a << w) | c
-        a <<= 1
-        if v332 < -32768 or v332 > 32767: raise EncFail(f'{v332!r} outside -32768..32767')
-        if 0 <= v332 < 128: a = (a << 9) | v332
-        elif -129 < v332 < 0: a = (a << 9) | (255 - v332)
-        else: a = wi(a, v332)
-        st329 = 11
-        pass
-        a <<= 3
+        a = (a << 6) | 22
+        a = _e_PreChargeResType(v24, a)
         st = 3
     elif v25 is not None:
-        if v25.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v25.__class__.__name__}')
-        pass
-        v334 = v25.service_id
-        if v334 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 8) | 92
-        if v334 > 65535: raise EncFail(f'{v334!r} outside 0..65535')
-        if 0 <= v334 < 128: a = (a << 8) | v334
-        else: a = wu(a, v334)
-        pass
-        a <<= 2
+        a = (a << 6) | 23
+        a = _e_ServiceDetailReqType(v25, a)
         st = 3
     elif v26 is not None:
-        if v26.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v26.__class__.__name__}')
-        st335 = 0
-        v336 = v26.response_code
-        if v336 is None: raise EncFail('missing mandatory ResponseCode')
-        if v336.__class__ is not responseCodeType and not (v336.__class__ is int and 0 <= v336 < 23): raise EncFail(f'{v336!r} is not a responseCodeType')
-        st335 = 3
-        v337 = v26.service_id
-        if v337 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 16) | 24576 | (v336) << 3
-        if v337 > 65535: raise EncFail(f'{v337!r} outside 0..65535')
-        if 0 <= v337 < 128: a = (a << 8) | v337
-        else: a = wu(a, v337)
-        st335 = 7
-        a <<= 1
-        v338 = v26.service_parameter_list
-        if v338 is not None:
-            a <<= 2
-            a = _e_ServiceParameterListType(v338, a)
-            st335 = 11
-        w, c = _C56[st335]
-        a = (a << w) | c
+        a = (a << 6) | 24
+        a = _e_ServiceDetailResType(v26, a)
         st = 3
     elif v27 is not None:
-        if v27.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v27.__class__.__name__}')
-        st339 = 0
         a = (a << 6) | 25
-        v340 = v27.service_scope
-        if v340 is not None:
-            a <<= 3
-            a = wstr(a, v340, 32)
-            a <<= 1
-            st339 = 3
-        v341 = v27.service_category
-        if v341 is not None:
-            w, c = _C79[st339]
-            a = (a << w) | c
-            if v341.__class__ is not serviceCategoryType and not (v341.__class__ is int and 0 <= v341 < 4): raise EncFail(f'{v341!r} is not a serviceCategoryType')
-            a = (a << 4) | (v341) << 1
-            st339 = 7
-        w, c = _C80[st339]
-        a = (a << w) | c
+        a = _e_ServiceDiscoveryReqType(v27, a)
         st = 3
     elif v28 is not None:
-        if v28.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v28.__class__.__name__}')
-        st342 = 0
-        v343 = v28.response_code
-        if v343 is None: raise EncFail('missing mandatory ResponseCode')
-        if v343.__class__ is not responseCodeType and not (v343.__class__ is int and 0 <= v343 < 23): raise EncFail(f'{v343!r} is not a responseCodeType')
-        st342 = 3
-        v344 = v28.payment_options
-        if v344 is None: raise EncFail('missing mandatory PaymentOptions')
-        a = (a << 15) | 13312 | (v343) << 2
-        a = _e_PaymentOptionsType(v344, a)
-        st342 = 7
-        v345 = v28.charge_service
-        if v345 is None: raise EncFail('missing mandatory ChargeService')
-        if v345.__class__ is not ServiceChargeType: raise EncFail(f'expected ServiceChargeType, got {v345.__class__.__name__}')
-        pass
-        v347 = v345.service_tag
-        if v347 is None: raise EncFail('missing mandatory ServiceTag')
-        a <<= 2
-        a = _e_ServiceTagType(v347, a)
-        pass
-        v348 = v345.free_service
-        if v348 is None: raise EncFail('missing mandatory FreeService')
-        pass
-        v349 = v345.energy_transfer_type
-        if v349 is None: raise EncFail('missing mandatory EnergyTransferType')
-        if v349.__class__ is not EVSESupportedEnergyTransferType and not (v349.__class__ is int and 0 <= v349 < 10): raise EncFail(f'{v349!r} is not a EVSESupportedEnergyTransferType')
-        pass
-        st342 = 11
-        a = (a << 12) | (BOOL[v348]) << 9 | (v349) << 2
-        v350 = v28.service_list
-        if v350 is not None:
-            a <<= 2
-            a = _e_ServiceTagListType(v350, a)
-            st342 = 15
-        w, c = _C145[st342]
-        a = (a << w) | c
+        a = (a << 6) | 26
+        a = _e_ServiceDiscoveryResType(v28, a)
         st = 3
     elif v29 is not None:
-        if v29.__class__ is not ServicePaymentSelectionReqType: raise EncFail(f'expected ServicePaymentSelectionReqType, got {v29.__class__.__name__}')
-        pass
-        v352 = v29.selected_payment_option
-        if v352 is None: raise EncFail('missing mandatory SelectedPaymentOption')
-        if v352.__class__ is not paymentOptionType and not (v352.__class__ is int and 0 <= v352 < 2): raise EncFail(f'{v352!r} is not a paymentOptionType')
-        pass
-        v353 = v29.selected_service_list
-        if v353 is None: raise EncFail('missing mandatory SelectedServiceList')
-        a = (a << 11) | 864 | (v352) << 2
-        a = _e_SelectedServiceListType(v353, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 27
+        a = _e_ServicePaymentSelectionReqType(v29, a)
         st = 3
     elif v30 is not None:
-        if v30.__class__ is not ServicePaymentSelectionResType: raise EncFail(f'expected ServicePaymentSelectionResType, got {v30.__class__.__name__}')
-        pass
-        v355 = v30.response_code
-        if v355 is None: raise EncFail('missing mandatory ResponseCode')
-        if v355.__class__ is not responseCodeType and not (v355.__class__ is int and 0 <= v355 < 23): raise EncFail(f'{v355!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 14336 | (v355) << 2
+        a = (a << 6) | 28
+        a = _e_ServicePaymentSelectionResType(v30, a)
         st = 3
     elif v31 is not None:
-        if v31.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v31.__class__.__name__}')
-        pass
-        v357 = v31.evccid
-        if v357 is None: raise EncFail('missing mandatory EVCCID')
-        a = (a << 8) | 116
-        a = wbin(a, v357, 8)
-        pass
-        a <<= 2
+        a = (a << 6) | 29
+        a = _e_SessionSetupReqType(v31, a)
         st = 3
     elif v32 is not None:
-        if v32.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v32.__class__.__name__}')
-        st358 = 0
-        v359 = v32.response_code
-        if v359 is None: raise EncFail('missing mandatory ResponseCode')
-        if v359.__class__ is not responseCodeType and not (v359.__class__ is int and 0 <= v359 < 23): raise EncFail(f'{v359!r} is not a responseCodeType')
-        st358 = 3
-        v360 = v32.evseid
-        if v360 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 30720 | (v359) << 3
-        a = wbin(a, v360, 32)
-        st358 = 7
-        a <<= 1
-        v361 = v32.date_time_now
-        if v361 is not None:
-            a <<= 3
-            if v361 < -9223372036854775808 or v361 > 9223372036854775807: raise EncFail(f'{v361!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v361 < 128: a = (a << 9) | v361
-            elif -129 < v361 < 0: a = (a << 9) | (255 - v361)
-            else: a = wi(a, v361)
-            a <<= 1
-            st358 = 11
-        w, c = _C56[st358]
-        a = (a << w) | c
+        a = (a << 6) | 30
+        a = _e_SessionSetupResType(v32, a)
         st = 3
     elif v33 is not None:
-        if v33.__class__ is not SessionStopType: raise EncFail(f'expected SessionStopType, got {v33.__class__.__name__}')
-        pass
-        a = (a << 7) | 62
+        a = (a << 6) | 31
+        a = _e_SessionStopType(v33, a)
         st = 3
     elif v34 is not None:
-        if v34.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v34.__class__.__name__}')
-        pass
-        v364 = v34.response_code
-        if v364 is None: raise EncFail('missing mandatory ResponseCode')
-        if v364.__class__ is not responseCodeType and not (v364.__class__ is int and 0 <= v364 < 23): raise EncFail(f'{v364!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 16384 | (v364) << 2
+        a = (a << 6) | 32
+        a = _e_SessionStopResType(v34, a)
         st = 3
     elif v35 is not None:
-        if v35.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v35.__class__.__name__}')
-        pass
-        v366 = v35.dc_ev_status
-        if v366 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v366.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v366.__class__.__name__}')
-        st367 = 0
-        v368 = v366.ev_ready
-        if v368 is None: raise EncFail('missing mandatory EVReady')
-        st367 = 3
-        a = (a << 11) | 1056 | (BOOL[v368]) << 1
-        v369 = v366.ev_cabin_conditioning
-        if v369 is not None:
-            a = (a << 5) | (BOOL[v369]) << 1
-            st367 = 7
-        v370 = v366.evress_conditioning
-        if v370 is not None:
-            w, c = _C16[st367]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v370]) << 1
-            st367 = 11
-        v371 = v366.ev_error_code
-        if v371 is None: raise EncFail('missing mandatory EVErrorCode')
-        w, c = _C17[st367]
-        a = (a << w) | c
-        if v371.__class__ is not DC_EVErrorCodeType and not (v371.__class__ is int and 0 <= v371 < 12): raise EncFail(f'{v371!r} is not a DC_EVErrorCodeType')
-        st367 = 15
-        v372 = v366.evresssoc
-        if v372 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v372 <= 100: raise EncFail(f'{v372!r} outside 0..100')
-        st367 = 19
-        pass
-        a = (a << 18) | (v371) << 13 | (v372) << 3
+        a = (a << 6) | 33
+        a = _e_WeldingDetectionReqType(v35, a)
         st = 3
     elif v36 is not None:
-        if v36.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v36.__class__.__name__}')
-        pass
-        v374 = v36.response_code
-        if v374 is None: raise EncFail('missing mandatory ResponseCode')
-        if v374.__class__ is not responseCodeType and not (v374.__class__ is int and 0 <= v374 < 23): raise EncFail(f'{v374!r} is not a responseCodeType')
-        pass
-        v375 = v36.dc_evse_status
-        if v375 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v375.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v375.__class__.__name__}')
-        st376 = 0
-        a = (a << 15) | 17408 | (v374) << 2
-        v377 = v375.evse_isolation_status
-        if v377 is not None:
-            if v377.__class__ is not isolationLevelType and not (v377.__class__ is int and 0 <= v377 < 4): raise EncFail(f'{v377!r} is not a isolationLevelType')
-            a = (a << 6) | (v377) << 1
-            st376 = 3
-        v378 = v375.evse_status_code
-        if v378 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C23[st376]
-        a = (a << w) | c
-        if v378.__class__ is not DC_EVSEStatusCodeType and not (v378.__class__ is int and 0 <= v378 < 12): raise EncFail(f'{v378!r} is not a DC_EVSEStatusCodeType')
-        st376 = 7
-        v379 = v375.notification_max_delay
-        if v379 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 8) | (v378) << 3
-        if v379 > 4294967295: raise EncFail(f'{v379!r} outside 0..4294967295')
-        if 0 <= v379 < 128: a = (a << 8) | v379
-        else: a = wu(a, v379)
-        st376 = 11
-        v380 = v375.evse_notification
-        if v380 is None: raise EncFail('missing mandatory EVSENotification')
-        if v380.__class__ is not EVSENotificationType and not (v380.__class__ is int and 0 <= v380 < 3): raise EncFail(f'{v380!r} is not a EVSENotificationType')
-        st376 = 15
-        pass
-        v381 = v36.evse_present_voltage
-        if v381 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        if v381.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v381.__class__.__name__}')
-        st382 = 0
-        v383 = v381.multiplier
-        if v383 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v383 <= 3: raise EncFail(f'{v383!r} outside -3..3')
-        st382 = 3
-        a = (a << 14) | (v380) << 9 | (v383 - -3) << 1
-        v384 = v381.unit
-        if v384 is not None:
-            if v384.__class__ is not unitSymbolType and not (v384.__class__ is int and 0 <= v384 < 10): raise EncFail(f'{v384!r} is not a unitSymbolType')
-            a = (a << 8) | (v384) << 1
-            st382 = 7
-        v385 = v381.value
-        if v385 is None: raise EncFail('missing mandatory Value')
-        w, c = _C8[st382]
-        a = (a << w) | c
-        a <<= 1
-        if v385 < -32768 or v385 > 32767: raise EncFail(f'{v385!r} outside -32768..32767')
-        if 0 <= v385 < 128: a = (a << 9) | v385
-        elif -129 < v385 < 0: a = (a << 9) | (255 - v385)
-        else: a = wi(a, v385)
-        st382 = 11
-        pass
-        a <<= 3
+        a = (a << 6) | 34
+        a = _e_WeldingDetectionResType(v36, a)
         st = 3
     w, c = _C159[st]
     a = (a << w) | c
@@ -20227,8 +16136,15 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     if k != -1: return _d_WeldingDetectionReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WeldingDetectionReqType(B, r0)
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_cabin_conditioning, i1_evress_conditioning, i1_ev_error_code, i1_evresssoc)
-    return WeldingDetectionReqType(f_dc_ev_status), r
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
+    f_dc_ev_status.evress_conditioning = i1_evress_conditioning
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
+    o = _new(WeldingDetectionReqType)
+    o.dc_ev_status = f_dc_ev_status
+    return o, r
 
 def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     pass
@@ -20351,7 +16267,11 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     i2_multiplier = ((c >> 3) & 7) + -3
     if i2_multiplier > 3: return _d_WeldingDetectionResType(B, r0)
     k = _T7[c & 3]
-    f_dc_evse_status = DC_EVSEStatusType(i1_evse_isolation_status, i1_evse_status_code, i1_notification_max_delay, i1_evse_notification)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -20380,8 +16300,15 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if k != -1: return _d_WeldingDetectionResType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WeldingDetectionResType(B, r0)
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
-    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
+    o = _new(WeldingDetectionResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     pass

@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso2'
+_new = object.__new__
 
 class DC_EVErrorCodeType(enum.IntEnum):
     """XSD enumeration DC_EVErrorCodeType; the value is the EXI index."""
@@ -1850,7 +1851,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T3[c & 1]
-        f_e_amount = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_e_amount = _new(PhysicalValueType)
+        f_e_amount.multiplier = i1_multiplier
+        f_e_amount.unit = i1_unit
+        f_e_amount.value = i1_value
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_voltage = None
@@ -1873,7 +1877,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T4[c & 1]
-        f_ev_max_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+        f_ev_max_voltage = _new(PhysicalValueType)
+        f_ev_max_voltage.multiplier = i2_multiplier
+        f_ev_max_voltage.unit = i2_unit
+        f_ev_max_voltage.value = i2_value
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_current = None
@@ -1896,7 +1903,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
-        f_ev_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_ev_max_current = _new(PhysicalValueType)
+        f_ev_max_current.multiplier = i3_multiplier
+        f_ev_max_current.unit = i3_unit
+        f_ev_max_current.value = i3_value
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_min_current = None
@@ -1919,11 +1929,20 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
-        f_ev_min_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_ev_min_current = _new(PhysicalValueType)
+        f_ev_min_current.multiplier = i4_multiplier
+        f_ev_min_current.unit = i4_unit
+        f_ev_min_current.value = i4_value
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
-    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
+    o = _new(AC_EVChargeParameterType)
+    o.departure_time = f_departure_time
+    o.e_amount = f_e_amount
+    o.ev_max_voltage = f_ev_max_voltage
+    o.ev_max_current = f_ev_max_current
+    o.ev_min_current = f_ev_min_current
+    return o, r
 
 def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st = 0
@@ -2090,7 +2109,11 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PhysicalValueType(B, r0)
-    return PhysicalValueType(f_multiplier, f_unit, f_value), r
+    o = _new(PhysicalValueType)
+    o.multiplier = f_multiplier
+    o.unit = f_unit
+    o.value = f_value
+    return o, r
 
 def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     pass
@@ -2157,7 +2180,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+    f_ac_evse_status = _new(AC_EVSEStatusType)
+    f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+    f_ac_evse_status.evse_notification = i1_evse_notification
+    f_ac_evse_status.rcd = i1_rcd
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -2173,7 +2199,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     i3_unit = (c >> 3) & 7
     if i3_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_unit = _E_unitSymbolType[i3_unit]
-    f_evse_nominal_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_nominal_voltage = _new(PhysicalValueType)
+    f_evse_nominal_voltage.multiplier = i2_multiplier
+    f_evse_nominal_voltage.unit = i2_unit
+    f_evse_nominal_voltage.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -2184,8 +2213,15 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
-    f_evse_max_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
-    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_nominal_voltage, f_evse_max_current), r
+    f_evse_max_current = _new(PhysicalValueType)
+    f_evse_max_current.multiplier = i3_multiplier
+    f_evse_max_current.unit = i3_unit
+    f_evse_max_current.value = i3_value
+    o = _new(AC_EVSEChargeParameterType)
+    o.ac_evse_status = f_ac_evse_status
+    o.evse_nominal_voltage = f_evse_nominal_voltage
+    o.evse_max_current = f_evse_max_current
+    return o, r
 
 def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     pass
@@ -2314,7 +2350,11 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if f_evse_notification >= 3: return _d_AC_EVSEStatusType(B, r0)
     f_evse_notification = _E_EVSENotificationType[f_evse_notification]
     f_rcd = ((c >> 2) & 1) == 1
-    return AC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_rcd), r
+    o = _new(AC_EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    o.rcd = f_rcd
+    return o, r
 
 def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     pass
@@ -2374,7 +2414,10 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
         if c & 2: return _d_AuthorizationReqType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_AuthorizationReqType(B, r0)
-    return AuthorizationReqType(f_id, f_gen_challenge), r
+    o = _new(AuthorizationReqType)
+    o.id = f_id
+    o.gen_challenge = f_gen_challenge
+    return o, r
 
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     st = 0
@@ -2438,7 +2481,10 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     f_evse_processing = (c >> 2) & 3
     if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
     f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
-    return AuthorizationResType(f_response_code, f_evse_processing), r
+    o = _new(AuthorizationResType)
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     pass
@@ -2462,7 +2508,8 @@ def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_BodyBaseType(B, r0)
-    return BodyBaseType(), r
+    o = _new(BodyBaseType)
+    return o, r
 
 def _e_BodyBaseType(o: BodyBaseType, a: int) -> int:
     pass
@@ -2490,8 +2537,13 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
     i1_evresssoc = (c >> 3) & 127
     if i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
-    return CableCheckReqType(f_dc_ev_status), r
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
+    o = _new(CableCheckReqType)
+    o.dc_ev_status = f_dc_ev_status
+    return o, r
 
 def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     pass
@@ -2568,7 +2620,11 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
     f_evresssoc = (c >> 2) & 127
     if f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
-    return DC_EVStatusType(f_ev_ready, f_ev_error_code, f_evresssoc), r
+    o = _new(DC_EVStatusType)
+    o.ev_ready = f_ev_ready
+    o.ev_error_code = f_ev_error_code
+    o.evresssoc = f_evresssoc
+    return o, r
 
 def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     pass
@@ -2668,8 +2724,16 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     f_evse_processing = (c >> 2) & 3
     if f_evse_processing >= 3: return _d_CableCheckResType(B, r0)
     f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
-    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
-    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
+    o = _new(CableCheckResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     pass
@@ -2806,7 +2870,12 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     else:
         return _d_DC_EVSEStatusType(B, r0)
     if k != -1: return _d_DC_EVSEStatusType(B, r0)
-    return DC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_evse_isolation_status, f_evse_status_code), r
+    o = _new(DC_EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    o.evse_isolation_status = f_evse_isolation_status
+    o.evse_status_code = f_evse_status_code
+    return o, r
 
 def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     st = 0
@@ -2902,7 +2971,11 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationReqType(B, r0)
-    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds), r
+    o = _new(CertificateInstallationReqType)
+    o.id = f_id
+    o.oem_provisioning_cert = f_oem_provisioning_cert
+    o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
+    return o, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
     pass
@@ -2965,7 +3038,9 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_root_certificate_id.append(v)
         else:
             break
@@ -2978,7 +3053,9 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             k = _T6[c & 1]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    o = _new(ListOfRootCertificateIDsType)
+    o.root_certificate_id = f_root_certificate_id
+    return o, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
     st = 0
@@ -3049,7 +3126,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -3149,7 +3229,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T0[c & 3]
-    f_sa_provisioning_certificate_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    f_sa_provisioning_certificate_chain = _new(CertificateChainType)
+    f_sa_provisioning_certificate_chain.id = i1_id
+    f_sa_provisioning_certificate_chain.certificate = i1_certificate
+    f_sa_provisioning_certificate_chain.sub_certificates = i1_sub_certificates
     i2_id = None
     if k == 0:
         i2_id, r = rstr(B, r, None)
@@ -3173,7 +3256,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.id = i2_id
+    f_contract_signature_cert_chain.certificate = i2_certificate
+    f_contract_signature_cert_chain.sub_certificates = i2_sub_certificates
     i3_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
@@ -3182,7 +3268,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
-    f_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i3_id, i3_value)
+    f_contract_signature_encrypted_private_key = _new(ContractSignatureEncryptedPrivateKeyType)
+    f_contract_signature_encrypted_private_key.id = i3_id
+    f_contract_signature_encrypted_private_key.value = i3_value
     i4_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
@@ -3191,15 +3279,26 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
-    f_d_hpublickey = DiffieHellmanPublickeyType(i4_id, i4_value)
+    f_d_hpublickey = _new(DiffieHellmanPublickeyType)
+    f_d_hpublickey.id = i4_id
+    f_d_hpublickey.value = i4_value
     i5_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
     i5_value, r = rstr(B, r, 15)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    f_e_maid = EMAIDType(i5_id, i5_value)
-    return CertificateInstallationResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid), r
+    f_e_maid = _new(EMAIDType)
+    f_e_maid.id = i5_id
+    f_e_maid.value = i5_value
+    o = _new(CertificateInstallationResType)
+    o.response_code = f_response_code
+    o.sa_provisioning_certificate_chain = f_sa_provisioning_certificate_chain
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    o.contract_signature_encrypted_private_key = f_contract_signature_encrypted_private_key
+    o.d_hpublickey = f_d_hpublickey
+    o.e_maid = f_e_maid
+    return o, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
     pass
@@ -3357,7 +3456,11 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
-    return CertificateChainType(f_id, f_certificate, f_sub_certificates), r
+    o = _new(CertificateChainType)
+    o.id = f_id
+    o.certificate = f_certificate
+    o.sub_certificates = f_sub_certificates
+    return o, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     st = 0
@@ -3433,7 +3536,9 @@ def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
-    return SubCertificatesType(f_certificate), r
+    o = _new(SubCertificatesType)
+    o.certificate = f_certificate
+    return o, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     st = 0
@@ -3490,7 +3595,10 @@ def _f_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[Contrac
     r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
-    return ContractSignatureEncryptedPrivateKeyType(f_id, f_value), r
+    o = _new(ContractSignatureEncryptedPrivateKeyType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPrivateKeyType, a: int) -> int:
     pass
@@ -3538,7 +3646,10 @@ def _f_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublicke
     r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
-    return DiffieHellmanPublickeyType(f_id, f_value), r
+    o = _new(DiffieHellmanPublickeyType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
     pass
@@ -3584,7 +3695,10 @@ def _f_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int]:
     f_value, r = rstr(B, r, 15)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EMAIDType(B, r0)
-    return EMAIDType(f_id, f_value), r
+    o = _new(EMAIDType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_EMAIDType(o: EMAIDType, a: int) -> int:
     pass
@@ -3667,14 +3781,22 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     if k != -1: return _d_CertificateUpdateReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateReqType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.id = i1_id
+    f_contract_signature_cert_chain.certificate = i1_certificate
+    f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
     f_e_maid, r = rstr(B, r, 15)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateReqType(B, r0)
     f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateReqType(B, r0)
-    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_e_maid, f_list_of_root_certificate_i_ds), r
+    o = _new(CertificateUpdateReqType)
+    o.id = f_id
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    o.e_maid = f_e_maid
+    o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
+    return o, r
 
 def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     pass
@@ -3816,7 +3938,10 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
     k = _T0[c & 3]
-    f_sa_provisioning_certificate_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
+    f_sa_provisioning_certificate_chain = _new(CertificateChainType)
+    f_sa_provisioning_certificate_chain.id = i1_id
+    f_sa_provisioning_certificate_chain.certificate = i1_certificate
+    f_sa_provisioning_certificate_chain.sub_certificates = i1_sub_certificates
     i2_id = None
     if k == 0:
         i2_id, r = rstr(B, r, None)
@@ -3840,7 +3965,10 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k != -1: return _d_CertificateUpdateResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.id = i2_id
+    f_contract_signature_cert_chain.certificate = i2_certificate
+    f_contract_signature_cert_chain.sub_certificates = i2_sub_certificates
     i3_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
@@ -3849,7 +3977,9 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
-    f_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i3_id, i3_value)
+    f_contract_signature_encrypted_private_key = _new(ContractSignatureEncryptedPrivateKeyType)
+    f_contract_signature_encrypted_private_key.id = i3_id
+    f_contract_signature_encrypted_private_key.value = i3_value
     i4_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
@@ -3858,7 +3988,9 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
-    f_d_hpublickey = DiffieHellmanPublickeyType(i4_id, i4_value)
+    f_d_hpublickey = _new(DiffieHellmanPublickeyType)
+    f_d_hpublickey.id = i4_id
+    f_d_hpublickey.value = i4_value
     i5_id, r = rstr(B, r, None)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
@@ -3866,7 +3998,9 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
     k = _T41[c & 3]
-    f_e_maid = EMAIDType(i5_id, i5_value)
+    f_e_maid = _new(EMAIDType)
+    f_e_maid.id = i5_id
+    f_e_maid.value = i5_value
     f_retry_counter = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -3883,7 +4017,8 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         if c & 2: return _d_CertificateUpdateResType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateResType(B, r0)
-    return CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter), r
+    o = CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter)
+    return o, r
 
 def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     st = 0
@@ -4109,7 +4244,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
-            i1_e_amount = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+            i1_e_amount = _new(PhysicalValueType)
+            i1_e_amount.multiplier = i2_multiplier
+            i1_e_amount.unit = i2_unit
+            i1_e_amount.value = i2_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_voltage = None
@@ -4132,7 +4270,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 1]
-            i1_ev_max_voltage = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+            i1_ev_max_voltage = _new(PhysicalValueType)
+            i1_ev_max_voltage.multiplier = i3_multiplier
+            i1_ev_max_voltage.unit = i3_unit
+            i1_ev_max_voltage.value = i3_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_current = None
@@ -4155,7 +4296,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
-            i1_ev_max_current = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+            i1_ev_max_current = _new(PhysicalValueType)
+            i1_ev_max_current.multiplier = i4_multiplier
+            i1_ev_max_current.unit = i4_unit
+            i1_ev_max_current.value = i4_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_min_current = None
@@ -4178,13 +4322,21 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
-            i1_ev_min_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+            i1_ev_min_current = _new(PhysicalValueType)
+            i1_ev_min_current.multiplier = i5_multiplier
+            i1_ev_min_current.unit = i5_unit
+            i1_ev_min_current.value = i5_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ac_ev_charge_parameter = AC_EVChargeParameterType(i1_departure_time, i1_e_amount, i1_ev_max_voltage, i1_ev_max_current, i1_ev_min_current)
+        f_ac_ev_charge_parameter = _new(AC_EVChargeParameterType)
+        f_ac_ev_charge_parameter.departure_time = i1_departure_time
+        f_ac_ev_charge_parameter.e_amount = i1_e_amount
+        f_ac_ev_charge_parameter.ev_max_voltage = i1_ev_max_voltage
+        f_ac_ev_charge_parameter.ev_max_current = i1_ev_max_current
+        f_ac_ev_charge_parameter.ev_min_current = i1_ev_min_current
     elif k == 3:
         r -= 2; c = (B >> r) & 3
         k = _T0[c & 3]
@@ -4212,7 +4364,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i7_evresssoc = (c >> 3) & 127
             if i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
-            i6_dc_ev_status = DC_EVStatusType(i7_ev_ready, i7_ev_error_code, i7_evresssoc)
+            i6_dc_ev_status = _new(DC_EVStatusType)
+            i6_dc_ev_status.ev_ready = i7_ev_ready
+            i6_dc_ev_status.ev_error_code = i7_ev_error_code
+            i6_dc_ev_status.evresssoc = i7_evresssoc
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_maximum_current_limit = None
@@ -4235,7 +4390,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T45[c & 3]
-            i6_ev_maximum_current_limit = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+            i6_ev_maximum_current_limit = _new(PhysicalValueType)
+            i6_ev_maximum_current_limit.multiplier = i8_multiplier
+            i6_ev_maximum_current_limit.unit = i8_unit
+            i6_ev_maximum_current_limit.value = i8_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_maximum_power_limit = None
@@ -4258,7 +4416,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
-            i6_ev_maximum_power_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+            i6_ev_maximum_power_limit = _new(PhysicalValueType)
+            i6_ev_maximum_power_limit.multiplier = i9_multiplier
+            i6_ev_maximum_power_limit.unit = i9_unit
+            i6_ev_maximum_power_limit.value = i9_value
         i6_ev_maximum_voltage_limit = None
         if k == 4:
             r -= 14; c = (B >> r) & 16383
@@ -4279,7 +4440,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T46[c & 7]
-            i6_ev_maximum_voltage_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+            i6_ev_maximum_voltage_limit = _new(PhysicalValueType)
+            i6_ev_maximum_voltage_limit.multiplier = i10_multiplier
+            i6_ev_maximum_voltage_limit.unit = i10_unit
+            i6_ev_maximum_voltage_limit.value = i10_value
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_energy_capacity = None
@@ -4302,7 +4466,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T47[c & 7]
-            i6_ev_energy_capacity = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+            i6_ev_energy_capacity = _new(PhysicalValueType)
+            i6_ev_energy_capacity.multiplier = i11_multiplier
+            i6_ev_energy_capacity.unit = i11_unit
+            i6_ev_energy_capacity.value = i11_value
         i6_ev_energy_request = None
         if k == 6:
             r -= 14; c = (B >> r) & 16383
@@ -4323,7 +4490,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T48[c & 3]
-            i6_ev_energy_request = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+            i6_ev_energy_request = _new(PhysicalValueType)
+            i6_ev_energy_request.multiplier = i12_multiplier
+            i6_ev_energy_request.unit = i12_unit
+            i6_ev_energy_request.value = i12_value
         i6_full_soc = None
         if k == 7:
             r -= 11; c = (B >> r) & 2047
@@ -4361,11 +4531,18 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_charge_parameter = EVChargeParameterType(i13_departure_time)
+        f_ev_charge_parameter = _new(EVChargeParameterType)
+        f_ev_charge_parameter.departure_time = i13_departure_time
     else:
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
-    return ChargeParameterDiscoveryReqType(f_max_entries_sa_schedule_tuple, f_requested_energy_transfer_mode, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
+    o = _new(ChargeParameterDiscoveryReqType)
+    o.max_entries_sa_schedule_tuple = f_max_entries_sa_schedule_tuple
+    o.requested_energy_transfer_mode = f_requested_energy_transfer_mode
+    o.ac_ev_charge_parameter = f_ac_ev_charge_parameter
+    o.dc_ev_charge_parameter = f_dc_ev_charge_parameter
+    o.ev_charge_parameter = f_ev_charge_parameter
+    return o, r
 
 def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
     st = 0
@@ -4765,7 +4942,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         i1_evresssoc = (c >> 3) & 127
         if i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T3[c & 1]
-        f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+        f_dc_ev_status = _new(DC_EVStatusType)
+        f_dc_ev_status.ev_ready = i1_ev_ready
+        f_dc_ev_status.ev_error_code = i1_ev_error_code
+        f_dc_ev_status.evresssoc = i1_evresssoc
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_maximum_current_limit = None
@@ -4788,7 +4968,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T45[c & 3]
-        f_ev_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+        f_ev_maximum_current_limit = _new(PhysicalValueType)
+        f_ev_maximum_current_limit.multiplier = i2_multiplier
+        f_ev_maximum_current_limit.unit = i2_unit
+        f_ev_maximum_current_limit.value = i2_value
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_maximum_power_limit = None
@@ -4811,7 +4994,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
-        f_ev_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_ev_maximum_power_limit = _new(PhysicalValueType)
+        f_ev_maximum_power_limit.multiplier = i3_multiplier
+        f_ev_maximum_power_limit.unit = i3_unit
+        f_ev_maximum_power_limit.value = i3_value
     f_ev_maximum_voltage_limit = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -4832,7 +5018,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T46[c & 7]
-        f_ev_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_ev_maximum_voltage_limit = _new(PhysicalValueType)
+        f_ev_maximum_voltage_limit.multiplier = i4_multiplier
+        f_ev_maximum_voltage_limit.unit = i4_unit
+        f_ev_maximum_voltage_limit.value = i4_value
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_energy_capacity = None
@@ -4855,7 +5044,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T47[c & 7]
-        f_ev_energy_capacity = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_ev_energy_capacity = _new(PhysicalValueType)
+        f_ev_energy_capacity.multiplier = i5_multiplier
+        f_ev_energy_capacity.unit = i5_unit
+        f_ev_energy_capacity.value = i5_value
     f_ev_energy_request = None
     if k == 6:
         r -= 14; c = (B >> r) & 16383
@@ -4876,7 +5068,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T48[c & 3]
-        f_ev_energy_request = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_ev_energy_request = _new(PhysicalValueType)
+        f_ev_energy_request.multiplier = i6_multiplier
+        f_ev_energy_request.unit = i6_unit
+        f_ev_energy_request.value = i6_value
     f_full_soc = None
     if k == 7:
         r -= 11; c = (B >> r) & 2047
@@ -4892,7 +5087,8 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
-    return DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
+    o = DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
+    return o, r
 
 def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st = 0
@@ -5089,7 +5285,9 @@ def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
         if c & 2: return _d_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_EVChargeParameterType(B, r0)
-    return EVChargeParameterType(f_departure_time), r
+    o = _new(EVChargeParameterType)
+    o.departure_time = f_departure_time
+    return o, r
 
 def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     st = 0
@@ -5177,7 +5375,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T58[c & 3]
-        f_sa_schedules = SASchedulesType()
+        f_sa_schedules = _new(SASchedulesType)
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
         r -= 3; c = (B >> r) & 7
@@ -5199,7 +5397,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i4_unit = (c >> 3) & 7
         if i4_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i4_unit = _E_unitSymbolType[i4_unit]
-        i2_ac_evse_status = AC_EVSEStatusType(i3_notification_max_delay, i3_evse_notification, i3_rcd)
+        i2_ac_evse_status = _new(AC_EVSEStatusType)
+        i2_ac_evse_status.notification_max_delay = i3_notification_max_delay
+        i2_ac_evse_status.evse_notification = i3_evse_notification
+        i2_ac_evse_status.rcd = i3_rcd
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5215,7 +5416,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i5_unit = (c >> 3) & 7
         if i5_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_unit = _E_unitSymbolType[i5_unit]
-        i2_evse_nominal_voltage = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        i2_evse_nominal_voltage = _new(PhysicalValueType)
+        i2_evse_nominal_voltage.multiplier = i4_multiplier
+        i2_evse_nominal_voltage.unit = i4_unit
+        i2_evse_nominal_voltage.value = i4_value
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5227,8 +5431,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 4; c = (B >> r) & 15
         if c & 14: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        i2_evse_max_current = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
-        f_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i2_ac_evse_status, i2_evse_nominal_voltage, i2_evse_max_current)
+        i2_evse_max_current = _new(PhysicalValueType)
+        i2_evse_max_current.multiplier = i5_multiplier
+        i2_evse_max_current.unit = i5_unit
+        i2_evse_max_current.value = i5_value
+        f_ac_evse_charge_parameter = _new(AC_EVSEChargeParameterType)
+        f_ac_evse_charge_parameter.ac_evse_status = i2_ac_evse_status
+        f_ac_evse_charge_parameter.evse_nominal_voltage = i2_evse_nominal_voltage
+        f_ac_evse_charge_parameter.evse_max_current = i2_evse_max_current
     elif k == 5:
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
@@ -5270,7 +5480,11 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i8_unit = (c >> 3) & 7
         if i8_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_unit = _E_unitSymbolType[i8_unit]
-        i6_dc_evse_status = DC_EVSEStatusType(i7_notification_max_delay, i7_evse_notification, i7_evse_isolation_status, i7_evse_status_code)
+        i6_dc_evse_status = _new(DC_EVSEStatusType)
+        i6_dc_evse_status.notification_max_delay = i7_notification_max_delay
+        i6_dc_evse_status.evse_notification = i7_evse_notification
+        i6_dc_evse_status.evse_isolation_status = i7_evse_isolation_status
+        i6_dc_evse_status.evse_status_code = i7_evse_status_code
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5286,7 +5500,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i9_unit = (c >> 3) & 7
         if i9_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_unit = _E_unitSymbolType[i9_unit]
-        i6_evse_maximum_current_limit = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        i6_evse_maximum_current_limit = _new(PhysicalValueType)
+        i6_evse_maximum_current_limit.multiplier = i8_multiplier
+        i6_evse_maximum_current_limit.unit = i8_unit
+        i6_evse_maximum_current_limit.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5302,7 +5519,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i10_unit = (c >> 3) & 7
         if i10_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i10_unit = _E_unitSymbolType[i10_unit]
-        i6_evse_maximum_power_limit = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        i6_evse_maximum_power_limit = _new(PhysicalValueType)
+        i6_evse_maximum_power_limit.multiplier = i9_multiplier
+        i6_evse_maximum_power_limit.unit = i9_unit
+        i6_evse_maximum_power_limit.value = i9_value
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5318,7 +5538,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i11_unit = (c >> 3) & 7
         if i11_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i11_unit = _E_unitSymbolType[i11_unit]
-        i6_evse_maximum_voltage_limit = PhysicalValueType(i10_multiplier, i10_unit, i10_value)
+        i6_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        i6_evse_maximum_voltage_limit.multiplier = i10_multiplier
+        i6_evse_maximum_voltage_limit.unit = i10_unit
+        i6_evse_maximum_voltage_limit.value = i10_value
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5334,7 +5557,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i12_unit = (c >> 3) & 7
         if i12_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
         i12_unit = _E_unitSymbolType[i12_unit]
-        i6_evse_minimum_current_limit = PhysicalValueType(i11_multiplier, i11_unit, i11_value)
+        i6_evse_minimum_current_limit = _new(PhysicalValueType)
+        i6_evse_minimum_current_limit.multiplier = i11_multiplier
+        i6_evse_minimum_current_limit.unit = i11_unit
+        i6_evse_minimum_current_limit.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5346,7 +5572,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T59[c & 3]
-        i6_evse_minimum_voltage_limit = PhysicalValueType(i12_multiplier, i12_unit, i12_value)
+        i6_evse_minimum_voltage_limit = _new(PhysicalValueType)
+        i6_evse_minimum_voltage_limit.multiplier = i12_multiplier
+        i6_evse_minimum_voltage_limit.unit = i12_unit
+        i6_evse_minimum_voltage_limit.value = i12_value
         i6_evse_current_regulation_tolerance = None
         if k == 6:
             r -= 14; c = (B >> r) & 16383
@@ -5367,7 +5596,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T60[c & 1]
-            i6_evse_current_regulation_tolerance = PhysicalValueType(i13_multiplier, i13_unit, i13_value)
+            i6_evse_current_regulation_tolerance = _new(PhysicalValueType)
+            i6_evse_current_regulation_tolerance.multiplier = i13_multiplier
+            i6_evse_current_regulation_tolerance.unit = i13_unit
+            i6_evse_current_regulation_tolerance.value = i13_value
         i6_evse_peak_current_ripple = None
         if k == 7:
             r -= 14; c = (B >> r) & 16383
@@ -5388,7 +5620,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T49[c & 3]
-            i6_evse_peak_current_ripple = PhysicalValueType(i14_multiplier, i14_unit, i14_value)
+            i6_evse_peak_current_ripple = _new(PhysicalValueType)
+            i6_evse_peak_current_ripple.multiplier = i14_multiplier
+            i6_evse_peak_current_ripple.unit = i14_unit
+            i6_evse_peak_current_ripple.value = i14_value
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_evse_energy_to_be_delivered = None
@@ -5411,7 +5646,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
-            i6_evse_energy_to_be_delivered = PhysicalValueType(i15_multiplier, i15_unit, i15_value)
+            i6_evse_energy_to_be_delivered = _new(PhysicalValueType)
+            i6_evse_energy_to_be_delivered.multiplier = i15_multiplier
+            i6_evse_energy_to_be_delivered.unit = i15_unit
+            i6_evse_energy_to_be_delivered.value = i15_value
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -5420,11 +5658,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        f_evse_charge_parameter = EVSEChargeParameterType()
+        f_evse_charge_parameter = _new(EVSEChargeParameterType)
     else:
         return _d_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
-    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
+    o = ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter)
+    return o, r
 
 def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
     st = 0
@@ -5781,7 +6020,10 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
             if k != -1: return _d_SAScheduleListType(B, r0)
-            v = SAScheduleTupleType(i1_sa_schedule_tuple_id, i1_p_max_schedule, i1_sales_tariff)
+            v = _new(SAScheduleTupleType)
+            v.sa_schedule_tuple_id = i1_sa_schedule_tuple_id
+            v.p_max_schedule = i1_p_max_schedule
+            v.sales_tariff = i1_sales_tariff
             f_sa_schedule_tuple.append(v)
         else:
             break
@@ -5794,7 +6036,9 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_SAScheduleListType(B, r0)
     if k != -1: return _d_SAScheduleListType(B, r0)
-    return SAScheduleListType(f_sa_schedule_tuple), r
+    o = _new(SAScheduleListType)
+    o.sa_schedule_tuple = f_sa_schedule_tuple
+    return o, r
 
 def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     st = 0
@@ -5861,7 +6105,11 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_SAScheduleTupleType(B, r0)
-    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
+    o = _new(SAScheduleTupleType)
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.p_max_schedule = f_p_max_schedule
+    o.sales_tariff = f_sales_tariff
+    return o, r
 
 def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     st = 0
@@ -5941,12 +6189,14 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 if k != -1: return _d_PMaxScheduleType(B, r0)
                 r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
-                i1_relative_time_interval = RelativeTimeIntervalType(i2_start, i2_duration)
+                i1_relative_time_interval = _new(RelativeTimeIntervalType)
+                i1_relative_time_interval.start = i2_start
+                i1_relative_time_interval.duration = i2_duration
             elif k == 1:
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_PMaxScheduleType(B, r0)
                 k = _T3[c & 1]
-                i1_time_interval = IntervalType()
+                i1_time_interval = _new(IntervalType)
             else:
                 return _d_PMaxScheduleType(B, r0)
             i1_p_max = None
@@ -5969,11 +6219,17 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
-                i1_p_max = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+                i1_p_max = _new(PhysicalValueType)
+                i1_p_max.multiplier = i4_multiplier
+                i1_p_max.unit = i4_unit
+                i1_p_max.value = i4_value
             else:
                 return _d_PMaxScheduleType(B, r0)
             if k != -1: return _d_PMaxScheduleType(B, r0)
-            v = PMaxScheduleEntryType(i1_relative_time_interval, i1_time_interval, i1_p_max)
+            v = _new(PMaxScheduleEntryType)
+            v.relative_time_interval = i1_relative_time_interval
+            v.time_interval = i1_time_interval
+            v.p_max = i1_p_max
             f_p_max_schedule_entry.append(v)
         else:
             break
@@ -5986,7 +6242,9 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_PMaxScheduleType(B, r0)
     if k != -1: return _d_PMaxScheduleType(B, r0)
-    return PMaxScheduleType(f_p_max_schedule_entry), r
+    o = _new(PMaxScheduleType)
+    o.p_max_schedule_entry = f_p_max_schedule_entry
+    return o, r
 
 def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     st = 0
@@ -6063,12 +6321,14 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         if k != -1: return _d_PMaxScheduleEntryType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PMaxScheduleEntryType(B, r0)
         k = _T3[c & 1]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     f_p_max = None
@@ -6091,11 +6351,18 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
-        f_p_max = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_p_max = _new(PhysicalValueType)
+        f_p_max.multiplier = i3_multiplier
+        f_p_max.unit = i3_unit
+        f_p_max.value = i3_value
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     if k != -1: return _d_PMaxScheduleEntryType(B, r0)
-    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
+    o = _new(PMaxScheduleEntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    o.p_max = f_p_max
+    return o, r
 
 def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     pass
@@ -6212,7 +6479,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_RelativeTimeIntervalType(B, r0)
-    return RelativeTimeIntervalType(f_start, f_duration), r
+    o = _new(RelativeTimeIntervalType)
+    o.start = f_start
+    o.duration = f_duration
+    return o, r
 
 def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     st = 0
@@ -6245,7 +6515,8 @@ def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_IntervalType(B, r0)
-    return IntervalType(), r
+    o = _new(IntervalType)
+    return o, r
 
 def _e_IntervalType(o: IntervalType, a: int) -> int:
     pass
@@ -6357,7 +6628,13 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_SalesTariffType(B, r0)
     if k != -1: return _d_SalesTariffType(B, r0)
-    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
+    o = _new(SalesTariffType)
+    o.id = f_id
+    o.sales_tariff_id = f_sales_tariff_id
+    o.sales_tariff_description = f_sales_tariff_description
+    o.num_e_price_levels = f_num_e_price_levels
+    o.sales_tariff_entry = f_sales_tariff_entry
+    return o, r
 
 def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     st = 0
@@ -6477,12 +6754,14 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         if k != -1: return _d_SalesTariffEntryType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T76[c & 3]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffEntryType(B, r0)
         k = _T76[c & 3]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_SalesTariffEntryType(B, r0)
     f_e_price_level = None
@@ -6507,7 +6786,12 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if k != -1: return _d_SalesTariffEntryType(B, r0)
-    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
+    o = _new(SalesTariffEntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    o.e_price_level = f_e_price_level
+    o.consumption_cost = f_consumption_cost
+    return o, r
 
 def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     st = 0
@@ -6612,7 +6896,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_ConsumptionCostType(B, r0)
     k = _T2[c & 1]
-    f_start_value = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_start_value = _new(PhysicalValueType)
+    f_start_value.multiplier = i1_multiplier
+    f_start_value.unit = i1_unit
+    f_start_value.value = i1_value
     f_cost = []
     n = 0
     while True:
@@ -6639,7 +6926,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                 if i2_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_ConsumptionCostType(B, r0)
-            v = CostType(i2_cost_kind, i2_amount, i2_amount_multiplier)
+            v = _new(CostType)
+            v.cost_kind = i2_cost_kind
+            v.amount = i2_amount
+            v.amount_multiplier = i2_amount_multiplier
             f_cost.append(v)
         else:
             break
@@ -6652,7 +6942,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_ConsumptionCostType(B, r0)
     if k != -1: return _d_ConsumptionCostType(B, r0)
-    return ConsumptionCostType(f_start_value, f_cost), r
+    o = _new(ConsumptionCostType)
+    o.start_value = f_start_value
+    o.cost = f_cost
+    return o, r
 
 def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     st = 0
@@ -6766,7 +7059,11 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
         if f_amount_multiplier > 3: return _d_CostType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_CostType(B, r0)
-    return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
+    o = _new(CostType)
+    o.cost_kind = f_cost_kind
+    o.amount = f_amount
+    o.amount_multiplier = f_amount_multiplier
+    return o, r
 
 def _e_CostType(o: CostType, a: int) -> int:
     st = 0
@@ -6800,7 +7097,8 @@ def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SASchedulesType(B, r0)
-    return SASchedulesType(), r
+    o = _new(SASchedulesType)
+    return o, r
 
 def _e_SASchedulesType(o: SASchedulesType, a: int) -> int:
     pass
@@ -6904,7 +7202,11 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6920,7 +7222,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i3_unit = (c >> 3) & 7
     if i3_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
     i3_unit = _E_unitSymbolType[i3_unit]
-    f_evse_maximum_current_limit = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_maximum_current_limit = _new(PhysicalValueType)
+    f_evse_maximum_current_limit.multiplier = i2_multiplier
+    f_evse_maximum_current_limit.unit = i2_unit
+    f_evse_maximum_current_limit.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6936,7 +7241,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i4_unit = (c >> 3) & 7
     if i4_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
     i4_unit = _E_unitSymbolType[i4_unit]
-    f_evse_maximum_power_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_evse_maximum_power_limit = _new(PhysicalValueType)
+    f_evse_maximum_power_limit.multiplier = i3_multiplier
+    f_evse_maximum_power_limit.unit = i3_unit
+    f_evse_maximum_power_limit.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6952,7 +7260,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i5_unit = (c >> 3) & 7
     if i5_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
     i5_unit = _E_unitSymbolType[i5_unit]
-    f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+    f_evse_maximum_voltage_limit = _new(PhysicalValueType)
+    f_evse_maximum_voltage_limit.multiplier = i4_multiplier
+    f_evse_maximum_voltage_limit.unit = i4_unit
+    f_evse_maximum_voltage_limit.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6968,7 +7279,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     i6_unit = (c >> 3) & 7
     if i6_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
     i6_unit = _E_unitSymbolType[i6_unit]
-    f_evse_minimum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+    f_evse_minimum_current_limit = _new(PhysicalValueType)
+    f_evse_minimum_current_limit.multiplier = i5_multiplier
+    f_evse_minimum_current_limit.unit = i5_unit
+    f_evse_minimum_current_limit.value = i5_value
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6980,7 +7294,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T59[c & 3]
-    f_evse_minimum_voltage_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+    f_evse_minimum_voltage_limit = _new(PhysicalValueType)
+    f_evse_minimum_voltage_limit.multiplier = i6_multiplier
+    f_evse_minimum_voltage_limit.unit = i6_unit
+    f_evse_minimum_voltage_limit.value = i6_value
     f_evse_current_regulation_tolerance = None
     if k == 6:
         r -= 14; c = (B >> r) & 16383
@@ -7001,7 +7318,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T60[c & 1]
-        f_evse_current_regulation_tolerance = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+        f_evse_current_regulation_tolerance = _new(PhysicalValueType)
+        f_evse_current_regulation_tolerance.multiplier = i7_multiplier
+        f_evse_current_regulation_tolerance.unit = i7_unit
+        f_evse_current_regulation_tolerance.value = i7_value
     f_evse_peak_current_ripple = None
     if k == 7:
         r -= 14; c = (B >> r) & 16383
@@ -7022,7 +7342,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T49[c & 3]
-        f_evse_peak_current_ripple = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        f_evse_peak_current_ripple = _new(PhysicalValueType)
+        f_evse_peak_current_ripple.multiplier = i8_multiplier
+        f_evse_peak_current_ripple.unit = i8_unit
+        f_evse_peak_current_ripple.value = i8_value
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_energy_to_be_delivered = None
@@ -7045,9 +7368,13 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
-        f_evse_energy_to_be_delivered = PhysicalValueType(i9_multiplier, i9_unit, i9_value)
+        f_evse_energy_to_be_delivered = _new(PhysicalValueType)
+        f_evse_energy_to_be_delivered.multiplier = i9_multiplier
+        f_evse_energy_to_be_delivered.unit = i9_unit
+        f_evse_energy_to_be_delivered.value = i9_value
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
-    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
+    o = DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered)
+    return o, r
 
 def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st = 0
@@ -7266,7 +7593,8 @@ def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType,
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEChargeParameterType(B, r0)
-    return EVSEChargeParameterType(), r
+    o = _new(EVSEChargeParameterType)
+    return o, r
 
 def _e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
     pass
@@ -7282,7 +7610,8 @@ def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ChargingStatusReqType(B, r0)
-    return ChargingStatusReqType(), r
+    o = _new(ChargingStatusReqType)
+    return o, r
 
 def _e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
     pass
@@ -7390,7 +7719,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingStatusResType(B, r0)
         k = _T58[c & 3]
-        f_evse_max_current = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_evse_max_current = _new(PhysicalValueType)
+        f_evse_max_current.multiplier = i1_multiplier
+        f_evse_max_current.unit = i1_unit
+        f_evse_max_current.value = i1_value
     f_meter_info = None
     if k == 4:
         r -= 2; c = (B >> r) & 3
@@ -7455,7 +7787,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         if k != -1: return _d_ChargingStatusResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T84[c & 3]
-        f_meter_info = MeterInfoType(i2_meter_id, i2_meter_reading, i2_sig_meter_reading, i2_meter_status, i2_t_meter)
+        f_meter_info = _new(MeterInfoType)
+        f_meter_info.meter_id = i2_meter_id
+        f_meter_info.meter_reading = i2_meter_reading
+        f_meter_info.sig_meter_reading = i2_sig_meter_reading
+        f_meter_info.meter_status = i2_meter_status
+        f_meter_info.t_meter = i2_t_meter
     f_receipt_required = None
     if k == 5:
         r -= 4; c = (B >> r) & 15
@@ -7479,11 +7816,15 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
         i3_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
-        f_ac_evse_status = AC_EVSEStatusType(i3_notification_max_delay, i3_evse_notification, i3_rcd)
+        f_ac_evse_status = _new(AC_EVSEStatusType)
+        f_ac_evse_status.notification_max_delay = i3_notification_max_delay
+        f_ac_evse_status.evse_notification = i3_evse_notification
+        f_ac_evse_status.rcd = i3_rcd
     else:
         return _d_ChargingStatusResType(B, r0)
     if k != -1: return _d_ChargingStatusResType(B, r0)
-    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
+    o = ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status)
+    return o, r
 
 def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     st = 0
@@ -7733,7 +8074,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
+    o = _new(MeterInfoType)
+    o.meter_id = f_meter_id
+    o.meter_reading = f_meter_reading
+    o.sig_meter_reading = f_sig_meter_reading
+    o.meter_status = f_meter_status
+    o.t_meter = f_t_meter
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -7865,7 +8212,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_CurrentDemandReqType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -7877,7 +8227,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_CurrentDemandReqType(B, r0)
     k = _T57[c & 7]
-    f_ev_target_current = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_target_current = _new(PhysicalValueType)
+    f_ev_target_current.multiplier = i2_multiplier
+    f_ev_target_current.unit = i2_unit
+    f_ev_target_current.value = i2_value
     f_ev_maximum_voltage_limit = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -7898,7 +8251,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_CurrentDemandReqType(B, r0)
         k = _T83[c & 7]
-        f_ev_maximum_voltage_limit = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+        f_ev_maximum_voltage_limit = _new(PhysicalValueType)
+        f_ev_maximum_voltage_limit.multiplier = i3_multiplier
+        f_ev_maximum_voltage_limit.unit = i3_unit
+        f_ev_maximum_voltage_limit.value = i3_value
     f_ev_maximum_current_limit = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -7919,7 +8275,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T58[c & 3]
-        f_ev_maximum_current_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_ev_maximum_current_limit = _new(PhysicalValueType)
+        f_ev_maximum_current_limit.multiplier = i4_multiplier
+        f_ev_maximum_current_limit.unit = i4_unit
+        f_ev_maximum_current_limit.value = i4_value
     f_ev_maximum_power_limit = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -7940,7 +8299,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T84[c & 3]
-        f_ev_maximum_power_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_ev_maximum_power_limit = _new(PhysicalValueType)
+        f_ev_maximum_power_limit.multiplier = i5_multiplier
+        f_ev_maximum_power_limit.unit = i5_unit
+        f_ev_maximum_power_limit.value = i5_value
     f_bulk_charging_complete = None
     if k == 5:
         r -= 4; c = (B >> r) & 15
@@ -7975,7 +8337,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T100[c & 3]
-        f_remaining_time_to_full_soc = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_remaining_time_to_full_soc = _new(PhysicalValueType)
+        f_remaining_time_to_full_soc.multiplier = i6_multiplier
+        f_remaining_time_to_full_soc.unit = i6_unit
+        f_remaining_time_to_full_soc.value = i6_value
     f_remaining_time_to_bulk_soc = None
     if k == 8:
         r -= 14; c = (B >> r) & 16383
@@ -7996,7 +8361,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T101[c & 1]
-        f_remaining_time_to_bulk_soc = PhysicalValueType(i7_multiplier, i7_unit, i7_value)
+        f_remaining_time_to_bulk_soc = _new(PhysicalValueType)
+        f_remaining_time_to_bulk_soc.multiplier = i7_multiplier
+        f_remaining_time_to_bulk_soc.unit = i7_unit
+        f_remaining_time_to_bulk_soc.value = i7_value
     f_ev_target_voltage = None
     if k == 9:
         r -= 14; c = (B >> r) & 16383
@@ -8017,11 +8385,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
-        f_ev_target_voltage = PhysicalValueType(i8_multiplier, i8_unit, i8_value)
+        f_ev_target_voltage = _new(PhysicalValueType)
+        f_ev_target_voltage.multiplier = i8_multiplier
+        f_ev_target_voltage.unit = i8_unit
+        f_ev_target_voltage.value = i8_value
     else:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
-    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
+    o = CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage)
+    return o, r
 
 def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st = 0
@@ -8386,7 +8758,11 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_CurrentDemandResType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -8402,7 +8778,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     i3_unit = (c >> 3) & 7
     if i3_unit >= 7: return _d_CurrentDemandResType(B, r0)
     i3_unit = _E_unitSymbolType[i3_unit]
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -8417,7 +8796,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_evse_voltage_limit_achieved = ((c >> 8) & 1) == 1
     f_evse_power_limit_achieved = ((c >> 4) & 1) == 1
     k = _T108[c & 7]
-    f_evse_present_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
+    f_evse_present_current = _new(PhysicalValueType)
+    f_evse_present_current.multiplier = i3_multiplier
+    f_evse_present_current.unit = i3_unit
+    f_evse_present_current.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 7:
         r -= 14; c = (B >> r) & 16383
@@ -8438,7 +8820,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T109[c & 3]
-        f_evse_maximum_voltage_limit = PhysicalValueType(i4_multiplier, i4_unit, i4_value)
+        f_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        f_evse_maximum_voltage_limit.multiplier = i4_multiplier
+        f_evse_maximum_voltage_limit.unit = i4_unit
+        f_evse_maximum_voltage_limit.value = i4_value
     f_evse_maximum_current_limit = None
     if k == 8:
         r -= 14; c = (B >> r) & 16383
@@ -8459,7 +8844,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T110[c & 3]
-        f_evse_maximum_current_limit = PhysicalValueType(i5_multiplier, i5_unit, i5_value)
+        f_evse_maximum_current_limit = _new(PhysicalValueType)
+        f_evse_maximum_current_limit.multiplier = i5_multiplier
+        f_evse_maximum_current_limit.unit = i5_unit
+        f_evse_maximum_current_limit.value = i5_value
     f_evse_maximum_power_limit = None
     if k == 9:
         r -= 14; c = (B >> r) & 16383
@@ -8480,7 +8868,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandResType(B, r0)
         k = _T111[c & 1]
-        f_evse_maximum_power_limit = PhysicalValueType(i6_multiplier, i6_unit, i6_value)
+        f_evse_maximum_power_limit = _new(PhysicalValueType)
+        f_evse_maximum_power_limit.multiplier = i6_multiplier
+        f_evse_maximum_power_limit.unit = i6_unit
+        f_evse_maximum_power_limit.value = i6_value
     f_evseid = None
     if k == 10:
         r -= 1; c = (B >> r) & 1
@@ -8564,7 +8955,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if k != -1: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T114[c & 3]
-        f_meter_info = MeterInfoType(i7_meter_id, i7_meter_reading, i7_sig_meter_reading, i7_meter_status, i7_t_meter)
+        f_meter_info = _new(MeterInfoType)
+        f_meter_info.meter_id = i7_meter_id
+        f_meter_info.meter_reading = i7_meter_reading
+        f_meter_info.sig_meter_reading = i7_sig_meter_reading
+        f_meter_info.meter_status = i7_meter_status
+        f_meter_info.t_meter = i7_t_meter
     f_receipt_required = None
     if k == 13:
         r -= 4; c = (B >> r) & 15
@@ -8572,7 +8968,8 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_receipt_required = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     if k != -1: return _d_CurrentDemandResType(B, r0)
-    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required), r
+    o = CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required)
+    return o, r
 
 def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st = 0
@@ -8847,7 +9244,10 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     i1_evresssoc = (c >> 4) & 127
     if i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     k = _T120[c & 3]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     f_bulk_charging_complete = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -8863,7 +9263,11 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     else:
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
-    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
+    o = _new(DC_EVPowerDeliveryParameterType)
+    o.dc_ev_status = f_dc_ev_status
+    o.bulk_charging_complete = f_bulk_charging_complete
+    o.charging_complete = f_charging_complete
+    return o, r
 
 def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
     st = 0
@@ -8938,7 +9342,8 @@ def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryPara
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerDeliveryParameterType(B, r0)
-    return EVPowerDeliveryParameterType(), r
+    o = _new(EVPowerDeliveryParameterType)
+    return o, r
 
 def _e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
     pass
@@ -8993,7 +9398,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 3
     if f_evse_notification >= 3: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_EVSENotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -9020,7 +9428,8 @@ def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVStatusType(B, r0)
-    return EVStatusType(), r
+    o = _new(EVStatusType)
+    return o, r
 
 def _e_EVStatusType(o: EVStatusType, a: int) -> int:
     pass
@@ -9074,16 +9483,21 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
         if k != -1: return _d_EntryType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_relative_time_interval = RelativeTimeIntervalType(i1_start, i1_duration)
+        f_relative_time_interval = _new(RelativeTimeIntervalType)
+        f_relative_time_interval.start = i1_start
+        f_relative_time_interval.duration = i1_duration
     elif k == 1:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EntryType(B, r0)
         k = _T6[c & 1]
-        f_time_interval = IntervalType()
+        f_time_interval = _new(IntervalType)
     else:
         return _d_EntryType(B, r0)
     if k != -1: return _d_EntryType(B, r0)
-    return EntryType(f_relative_time_interval, f_time_interval), r
+    o = _new(EntryType)
+    o.relative_time_interval = f_relative_time_interval
+    o.time_interval = f_time_interval
+    return o, r
 
 def _e_EntryType(o: EntryType, a: int) -> int:
     pass
@@ -9352,7 +9766,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -9406,7 +9823,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -9464,7 +9885,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -9620,7 +10043,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -9657,7 +10082,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T142[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -9812,7 +10243,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -9821,7 +10258,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T16[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -9928,7 +10368,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -10099,11 +10546,21 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         if k != -1: return _d_MeteringReceiptReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_meter_info = MeterInfoType(i1_meter_id, i1_meter_reading, i1_sig_meter_reading, i1_meter_status, i1_t_meter)
+        f_meter_info = _new(MeterInfoType)
+        f_meter_info.meter_id = i1_meter_id
+        f_meter_info.meter_reading = i1_meter_reading
+        f_meter_info.sig_meter_reading = i1_sig_meter_reading
+        f_meter_info.meter_status = i1_meter_status
+        f_meter_info.t_meter = i1_t_meter
     else:
         return _d_MeteringReceiptReqType(B, r0)
     if k != -1: return _d_MeteringReceiptReqType(B, r0)
-    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
+    o = _new(MeteringReceiptReqType)
+    o.id = f_id
+    o.session_id = f_session_id
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.meter_info = f_meter_info
+    return o, r
 
 def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     st = 0
@@ -10237,7 +10694,10 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
         i1_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
-        f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+        f_ac_evse_status = _new(AC_EVSEStatusType)
+        f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+        f_ac_evse_status.evse_notification = i1_evse_notification
+        f_ac_evse_status.rcd = i1_rcd
     elif k == 2:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptResType(B, r0)
@@ -10274,7 +10734,11 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         if k != -1: return _d_MeteringReceiptResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_evse_status = DC_EVSEStatusType(i2_notification_max_delay, i2_evse_notification, i2_evse_isolation_status, i2_evse_status_code)
+        f_dc_evse_status = _new(DC_EVSEStatusType)
+        f_dc_evse_status.notification_max_delay = i2_notification_max_delay
+        f_dc_evse_status.evse_notification = i2_evse_notification
+        f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
+        f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptResType(B, r0)
@@ -10290,11 +10754,18 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         if i3_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
         i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
         k = _T6[c & 1]
-        f_evse_status = EVSEStatusType(i3_notification_max_delay, i3_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i3_notification_max_delay
+        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_MeteringReceiptResType(B, r0)
     if k != -1: return _d_MeteringReceiptResType(B, r0)
-    return MeteringReceiptResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    o = _new(MeteringReceiptResType)
+    o.response_code = f_response_code
+    o.ac_evse_status = f_ac_evse_status
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_status = f_evse_status
+    return o, r
 
 def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     pass
@@ -10471,8 +10942,14 @@ def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     if k != -1: return _d_PaymentDetailsReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentDetailsReqType(B, r0)
-    f_contract_signature_cert_chain = CertificateChainType(i1_id, i1_certificate, i1_sub_certificates)
-    return PaymentDetailsReqType(f_e_maid, f_contract_signature_cert_chain), r
+    f_contract_signature_cert_chain = _new(CertificateChainType)
+    f_contract_signature_cert_chain.id = i1_id
+    f_contract_signature_cert_chain.certificate = i1_certificate
+    f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
+    o = _new(PaymentDetailsReqType)
+    o.e_maid = f_e_maid
+    o.contract_signature_cert_chain = f_contract_signature_cert_chain
+    return o, r
 
 def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     pass
@@ -10578,7 +11055,11 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
-    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_evse_time_stamp), r
+    o = _new(PaymentDetailsResType)
+    o.response_code = f_response_code
+    o.gen_challenge = f_gen_challenge
+    o.evse_time_stamp = f_evse_time_stamp
+    return o, r
 
 def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     pass
@@ -10635,7 +11116,10 @@ def _f_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSel
     f_selected_service_list, r = _f_SelectedServiceListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentServiceSelectionReqType(B, r0)
-    return PaymentServiceSelectionReqType(f_selected_payment_option, f_selected_service_list), r
+    o = _new(PaymentServiceSelectionReqType)
+    o.selected_payment_option = f_selected_payment_option
+    o.selected_service_list = f_selected_service_list
+    return o, r
 
 def _e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) -> int:
     pass
@@ -10705,7 +11189,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_SelectedServiceListType(B, r0)
-            v = SelectedServiceType(i1_service_id, i1_parameter_set_id)
+            v = _new(SelectedServiceType)
+            v.service_id = i1_service_id
+            v.parameter_set_id = i1_parameter_set_id
             f_selected_service.append(v)
         else:
             break
@@ -10718,7 +11204,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             k = _T6[c & 1]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
-    return SelectedServiceListType(f_selected_service), r
+    o = _new(SelectedServiceListType)
+    o.selected_service = f_selected_service
+    return o, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     st = 0
@@ -10803,7 +11291,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_SelectedServiceType(B, r0)
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    o = _new(SelectedServiceType)
+    o.service_id = f_service_id
+    o.parameter_set_id = f_parameter_set_id
+    return o, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     st = 0
@@ -10854,7 +11345,9 @@ def _f_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSel
     f_response_code = (c >> 2) & 31
     if f_response_code >= 26: return _d_PaymentServiceSelectionResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    return PaymentServiceSelectionResType(f_response_code), r
+    o = _new(PaymentServiceSelectionResType)
+    o.response_code = f_response_code
+    return o, r
 
 def _e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) -> int:
     pass
@@ -10934,7 +11427,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         i2_evresssoc = (c >> 4) & 127
         if i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
         k = _T120[c & 3]
-        i1_dc_ev_status = DC_EVStatusType(i2_ev_ready, i2_ev_error_code, i2_evresssoc)
+        i1_dc_ev_status = _new(DC_EVStatusType)
+        i1_dc_ev_status.ev_ready = i2_ev_ready
+        i1_dc_ev_status.ev_error_code = i2_ev_error_code
+        i1_dc_ev_status.evresssoc = i2_evresssoc
         i1_bulk_charging_complete = None
         if k == 1:
             r -= 4; c = (B >> r) & 15
@@ -10952,14 +11448,23 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i1_dc_ev_status, i1_bulk_charging_complete, i1_charging_complete)
+        f_dc_ev_power_delivery_parameter = _new(DC_EVPowerDeliveryParameterType)
+        f_dc_ev_power_delivery_parameter.dc_ev_status = i1_dc_ev_status
+        f_dc_ev_power_delivery_parameter.bulk_charging_complete = i1_bulk_charging_complete
+        f_dc_ev_power_delivery_parameter.charging_complete = i1_charging_complete
     elif k == 4:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PowerDeliveryReqType(B, r0)
         k = _T6[c & 1]
-        f_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
+        f_ev_power_delivery_parameter = _new(EVPowerDeliveryParameterType)
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
-    return PowerDeliveryReqType(f_charge_progress, f_sa_schedule_tuple_id, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
+    o = _new(PowerDeliveryReqType)
+    o.charge_progress = f_charge_progress
+    o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
+    o.charging_profile = f_charging_profile
+    o.dc_ev_power_delivery_parameter = f_dc_ev_power_delivery_parameter
+    o.ev_power_delivery_parameter = f_ev_power_delivery_parameter
+    return o, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 0
@@ -11076,7 +11581,10 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargingProfileType(B, r0)
             k = _T35[c & 3]
-            i1_charging_profile_entry_max_power = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+            i1_charging_profile_entry_max_power = _new(PhysicalValueType)
+            i1_charging_profile_entry_max_power.multiplier = i2_multiplier
+            i1_charging_profile_entry_max_power.unit = i2_unit
+            i1_charging_profile_entry_max_power.value = i2_value
             i1_charging_profile_entry_max_number_of_phases_in_use = None
             if k == 2:
                 r -= 5; c = (B >> r) & 31
@@ -11085,7 +11593,10 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                 if i1_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ChargingProfileType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_ChargingProfileType(B, r0)
-            v = ProfileEntryType(i1_charging_profile_entry_start, i1_charging_profile_entry_max_power, i1_charging_profile_entry_max_number_of_phases_in_use)
+            v = _new(ProfileEntryType)
+            v.charging_profile_entry_start = i1_charging_profile_entry_start
+            v.charging_profile_entry_max_power = i1_charging_profile_entry_max_power
+            v.charging_profile_entry_max_number_of_phases_in_use = i1_charging_profile_entry_max_number_of_phases_in_use
             f_profile_entry.append(v)
         else:
             break
@@ -11098,7 +11609,9 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_ChargingProfileType(B, r0)
     if k != -1: return _d_ChargingProfileType(B, r0)
-    return ChargingProfileType(f_profile_entry), r
+    o = _new(ChargingProfileType)
+    o.profile_entry = f_profile_entry
+    return o, r
 
 def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     st = 0
@@ -11186,7 +11699,10 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ProfileEntryType(B, r0)
     k = _T35[c & 3]
-    f_charging_profile_entry_max_power = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+    f_charging_profile_entry_max_power = _new(PhysicalValueType)
+    f_charging_profile_entry_max_power.multiplier = i1_multiplier
+    f_charging_profile_entry_max_power.unit = i1_unit
+    f_charging_profile_entry_max_power.value = i1_value
     f_charging_profile_entry_max_number_of_phases_in_use = None
     if k == 2:
         r -= 5; c = (B >> r) & 31
@@ -11195,7 +11711,11 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         if f_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ProfileEntryType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ProfileEntryType(B, r0)
-    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power, f_charging_profile_entry_max_number_of_phases_in_use), r
+    o = _new(ProfileEntryType)
+    o.charging_profile_entry_start = f_charging_profile_entry_start
+    o.charging_profile_entry_max_power = f_charging_profile_entry_max_power
+    o.charging_profile_entry_max_number_of_phases_in_use = f_charging_profile_entry_max_number_of_phases_in_use
+    return o, r
 
 def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     st = 0
@@ -11293,7 +11813,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
         i1_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
-        f_ac_evse_status = AC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_rcd)
+        f_ac_evse_status = _new(AC_EVSEStatusType)
+        f_ac_evse_status.notification_max_delay = i1_notification_max_delay
+        f_ac_evse_status.evse_notification = i1_evse_notification
+        f_ac_evse_status.rcd = i1_rcd
     elif k == 2:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryResType(B, r0)
@@ -11330,7 +11853,11 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if k != -1: return _d_PowerDeliveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_evse_status = DC_EVSEStatusType(i2_notification_max_delay, i2_evse_notification, i2_evse_isolation_status, i2_evse_status_code)
+        f_dc_evse_status = _new(DC_EVSEStatusType)
+        f_dc_evse_status.notification_max_delay = i2_notification_max_delay
+        f_dc_evse_status.evse_notification = i2_evse_notification
+        f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
+        f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryResType(B, r0)
@@ -11346,11 +11873,18 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if i3_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
         i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
         k = _T6[c & 1]
-        f_evse_status = EVSEStatusType(i3_notification_max_delay, i3_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i3_notification_max_delay
+        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_PowerDeliveryResType(B, r0)
     if k != -1: return _d_PowerDeliveryResType(B, r0)
-    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    o = _new(PowerDeliveryResType)
+    o.response_code = f_response_code
+    o.ac_evse_status = f_ac_evse_status
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_status = f_evse_status
+    return o, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     pass
@@ -11468,7 +12002,10 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_PreChargeReqType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -11484,7 +12021,10 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     i3_unit = (c >> 3) & 7
     if i3_unit >= 7: return _d_PreChargeReqType(B, r0)
     i3_unit = _E_unitSymbolType[i3_unit]
-    f_ev_target_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+    f_ev_target_voltage = _new(PhysicalValueType)
+    f_ev_target_voltage.multiplier = i2_multiplier
+    f_ev_target_voltage.unit = i2_unit
+    f_ev_target_voltage.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -11495,8 +12035,15 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeReqType(B, r0)
-    f_ev_target_current = PhysicalValueType(i3_multiplier, i3_unit, i3_value)
-    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
+    f_ev_target_current = _new(PhysicalValueType)
+    f_ev_target_current.multiplier = i3_multiplier
+    f_ev_target_current.unit = i3_unit
+    f_ev_target_current.value = i3_value
+    o = _new(PreChargeReqType)
+    o.dc_ev_status = f_dc_ev_status
+    o.ev_target_voltage = f_ev_target_voltage
+    o.ev_target_current = f_ev_target_current
+    return o, r
 
 def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     pass
@@ -11637,7 +12184,11 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_PreChargeResType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -11648,8 +12199,15 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeResType(B, r0)
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
-    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
+    o = _new(PreChargeResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     pass
@@ -11740,7 +12298,9 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
-    return ServiceDetailReqType(f_service_id), r
+    o = _new(ServiceDetailReqType)
+    o.service_id = f_service_id
+    return o, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     pass
@@ -11813,7 +12373,11 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDetailResType(B, r0)
-    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
+    o = _new(ServiceDetailResType)
+    o.response_code = f_response_code
+    o.service_id = f_service_id
+    o.service_parameter_list = f_service_parameter_list
+    return o, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     st = 0
@@ -11878,7 +12442,9 @@ def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListTyp
             k = _T6[c & 1]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
-    return ServiceParameterListType(f_parameter_set), r
+    o = _new(ServiceParameterListType)
+    o.parameter_set = f_parameter_set
+    return o, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     st = 0
@@ -12018,7 +12584,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
-                i1_physical_value = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
+                i1_physical_value = _new(PhysicalValueType)
+                i1_physical_value.multiplier = i2_multiplier
+                i1_physical_value.unit = i2_unit
+                i1_physical_value.value = i2_value
             elif k == 6:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
@@ -12042,7 +12611,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_ParameterSetType(B, r0)
     if k != -1: return _d_ParameterSetType(B, r0)
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    o = _new(ParameterSetType)
+    o.parameter_set_id = f_parameter_set_id
+    o.parameter = f_parameter
+    return o, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     st = 0
@@ -12208,7 +12780,10 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
-        f_physical_value = PhysicalValueType(i1_multiplier, i1_unit, i1_value)
+        f_physical_value = _new(PhysicalValueType)
+        f_physical_value.multiplier = i1_multiplier
+        f_physical_value.unit = i1_unit
+        f_physical_value.value = i1_value
     elif k == 6:
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
@@ -12219,7 +12794,8 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     else:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
-    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
+    o = ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value)
+    return o, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
     pass
@@ -12334,7 +12910,10 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
         f_service_category = _E_serviceCategoryType[f_service_category]
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
-    return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
+    o = _new(ServiceDiscoveryReqType)
+    o.service_scope = f_service_scope
+    o.service_category = f_service_category
+    return o, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     st = 0
@@ -12452,14 +13031,25 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T77[c & 3]
-    f_charge_service = ChargeServiceType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope, i1_free_service, i1_supported_energy_transfer_mode)
+    f_charge_service = _new(ChargeServiceType)
+    f_charge_service.service_id = i1_service_id
+    f_charge_service.service_name = i1_service_name
+    f_charge_service.service_category = i1_service_category
+    f_charge_service.service_scope = i1_service_scope
+    f_charge_service.free_service = i1_free_service
+    f_charge_service.supported_energy_transfer_mode = i1_supported_energy_transfer_mode
     f_service_list = None
     if k == 3:
         f_service_list, r = _f_ServiceListType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
-    return ServiceDiscoveryResType(f_response_code, f_payment_option_list, f_charge_service, f_service_list), r
+    o = _new(ServiceDiscoveryResType)
+    o.response_code = f_response_code
+    o.payment_option_list = f_payment_option_list
+    o.charge_service = f_charge_service
+    o.service_list = f_service_list
+    return o, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     st = 0
@@ -12574,7 +13164,9 @@ def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
             k = _T6[c & 1]
     if n < 1: return _d_PaymentOptionListType(B, r0)
     if k != -1: return _d_PaymentOptionListType(B, r0)
-    return PaymentOptionListType(f_payment_option), r
+    o = _new(PaymentOptionListType)
+    o.payment_option = f_payment_option
+    return o, r
 
 def _e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
     st = 0
@@ -12723,7 +13315,14 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     else:
         return _d_ChargeServiceType(B, r0)
     if k != -1: return _d_ChargeServiceType(B, r0)
-    return ChargeServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service, f_supported_energy_transfer_mode), r
+    o = _new(ChargeServiceType)
+    o.service_id = f_service_id
+    o.service_name = f_service_name
+    o.service_category = f_service_category
+    o.service_scope = f_service_scope
+    o.free_service = f_free_service
+    o.supported_energy_transfer_mode = f_supported_energy_transfer_mode
+    return o, r
 
 def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     st = 0
@@ -12819,7 +13418,9 @@ def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
             k = _T6[c & 1]
     if n < 1: return _d_SupportedEnergyTransferModeType(B, r0)
     if k != -1: return _d_SupportedEnergyTransferModeType(B, r0)
-    return SupportedEnergyTransferModeType(f_energy_transfer_mode), r
+    o = _new(SupportedEnergyTransferModeType)
+    o.energy_transfer_mode = f_energy_transfer_mode
+    return o, r
 
 def _e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -12916,7 +13517,12 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             else:
                 return _d_ServiceListType(B, r0)
             if k != -1: return _d_ServiceListType(B, r0)
-            v = ServiceType(i1_service_id, i1_service_name, i1_service_category, i1_service_scope, i1_free_service)
+            v = _new(ServiceType)
+            v.service_id = i1_service_id
+            v.service_name = i1_service_name
+            v.service_category = i1_service_category
+            v.service_scope = i1_service_scope
+            v.free_service = i1_free_service
             f_service.append(v)
         else:
             break
@@ -12929,7 +13535,9 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             k = _T6[c & 1]
     if n < 1: return _d_ServiceListType(B, r0)
     if k != -1: return _d_ServiceListType(B, r0)
-    return ServiceListType(f_service), r
+    o = _new(ServiceListType)
+    o.service = f_service
+    return o, r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
     st = 0
@@ -13064,7 +13672,13 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     else:
         return _d_ServiceType(B, r0)
     if k != -1: return _d_ServiceType(B, r0)
-    return ServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service), r
+    o = _new(ServiceType)
+    o.service_id = f_service_id
+    o.service_name = f_service_name
+    o.service_category = f_service_category
+    o.service_scope = f_service_scope
+    o.free_service = f_free_service
+    return o, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
     st = 0
@@ -13129,7 +13743,9 @@ def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     r -= 8 * nb; f_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
-    return SessionSetupReqType(f_evccid), r
+    o = _new(SessionSetupReqType)
+    o.evccid = f_evccid
+    return o, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     pass
@@ -13212,7 +13828,11 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_SessionSetupResType(B, r0)
-    return SessionSetupResType(f_response_code, f_evseid, f_evse_time_stamp), r
+    o = _new(SessionSetupResType)
+    o.response_code = f_response_code
+    o.evseid = f_evseid
+    o.evse_time_stamp = f_evse_time_stamp
+    return o, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     st = 0
@@ -13263,7 +13883,9 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if c & 27: return _d_SessionStopReqType(B, r0)
     f_charging_session = (c >> 2) & 1
     f_charging_session = _E_chargingSessionType[f_charging_session]
-    return SessionStopReqType(f_charging_session), r
+    o = _new(SessionStopReqType)
+    o.charging_session = f_charging_session
+    return o, r
 
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     pass
@@ -13300,7 +13922,9 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     f_response_code = (c >> 2) & 31
     if f_response_code >= 26: return _d_SessionStopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    return SessionStopResType(f_response_code), r
+    o = _new(SessionStopResType)
+    o.response_code = f_response_code
+    return o, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     pass
@@ -13381,7 +14005,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T88[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -13401,7 +14027,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T72[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -13555,7 +14187,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -13564,7 +14202,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T77[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -13679,7 +14322,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -13739,7 +14385,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T16[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
@@ -13846,7 +14495,9 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         if k != -1: return _d_V2G_MessageType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
-        i1_notification = NotificationType(i2_fault_code, i2_fault_msg)
+        i1_notification = _new(NotificationType)
+        i1_notification.fault_code = i2_fault_code
+        i1_notification.fault_msg = i2_fault_msg
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -13856,7 +14507,10 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
     k = _T181[c & 63]
-    f_header = MessageHeaderType(i1_session_id, i1_notification, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.notification = i1_notification
+    f_header.signature = i1_signature
     i3_authorization_req = i3_authorization_res = i3_body_element = i3_cable_check_req = i3_cable_check_res = i3_certificate_installation_req = i3_certificate_installation_res = i3_certificate_update_req = i3_certificate_update_res = i3_charge_parameter_discovery_req = i3_charge_parameter_discovery_res = i3_charging_status_req = i3_charging_status_res = i3_current_demand_req = i3_current_demand_res = i3_metering_receipt_req = i3_metering_receipt_res = i3_payment_details_req = i3_payment_details_res = i3_payment_service_selection_req = i3_payment_service_selection_res = i3_power_delivery_req = i3_power_delivery_res = i3_pre_charge_req = i3_pre_charge_res = i3_service_detail_req = i3_service_detail_res = i3_service_discovery_req = i3_service_discovery_res = i3_session_setup_req = i3_session_setup_res = i3_session_stop_req = i3_session_stop_res = i3_welding_detection_req = i3_welding_detection_res = None
     if 0 <= k <= 34:
         if k < 17:
@@ -13864,685 +14518,111 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T15[c & 3]
-                            i4_id = None
-                            if k == 0:
-                                i4_id, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T16[c & 3]
-                            i4_gen_challenge = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 16 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                                r -= 8 * nb; i4_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_authorization_req = AuthorizationReqType(i4_id, i4_gen_challenge)
+                            i3_authorization_req, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            r -= 14; c = (B >> r) & 16383
-                            if c & 12403: return _d_V2G_MessageType(B, r0)
-                            i5_response_code = (c >> 7) & 31
-                            if i5_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i5_response_code = _E_responseCodeType[i5_response_code]
-                            i5_evse_processing = (c >> 2) & 3
-                            if i5_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
-                            i5_evse_processing = _E_EVSEProcessingType[i5_evse_processing]
-                            i3_authorization_res = AuthorizationResType(i5_response_code, i5_evse_processing)
+                            i3_authorization_res, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_body_element = BodyBaseType()
+                            i3_body_element, r = _f_BodyBaseType(B, r)
                         elif k == 3:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i7_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_cable_check_req = CableCheckReqType(i7_dc_ev_status)
+                            i3_cable_check_req, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i8_response_code = (c >> 2) & 31
-                            if i8_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i8_response_code = _E_responseCodeType[i8_response_code]
-                            i8_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 6; c = (B >> r) & 63
-                            if c & 51: return _d_V2G_MessageType(B, r0)
-                            i8_evse_processing = (c >> 2) & 3
-                            if i8_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
-                            i8_evse_processing = _E_EVSEProcessingType[i8_evse_processing]
-                            i3_cable_check_res = CableCheckResType(i8_response_code, i8_dc_evse_status, i8_evse_processing)
+                            i3_cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i9_id, r = rstr(B, r, None)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i9_oem_provisioning_cert, r = rbin(B, r, 800)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i9_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_installation_req = CertificateInstallationReqType(i9_id, i9_oem_provisioning_cert, i9_list_of_root_certificate_i_ds)
+                            i3_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i10_response_code = (c >> 2) & 31
-                            if i10_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i10_response_code = _E_responseCodeType[i10_response_code]
-                            i10_sa_provisioning_certificate_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i10_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i10_contract_signature_encrypted_private_key, r = _f_ContractSignatureEncryptedPrivateKeyType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i10_d_hpublickey, r = _f_DiffieHellmanPublickeyType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i10_e_maid, r = _f_EMAIDType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_installation_res = CertificateInstallationResType(i10_response_code, i10_sa_provisioning_certificate_chain, i10_contract_signature_cert_chain, i10_contract_signature_encrypted_private_key, i10_d_hpublickey, i10_e_maid)
+                            i3_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i11_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i11_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i11_e_maid, r = rstr(B, r, 15)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i11_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_update_req = CertificateUpdateReqType(i11_id, i11_contract_signature_cert_chain, i11_e_maid, i11_list_of_root_certificate_i_ds)
+                            i3_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i12_response_code = (c >> 2) & 31
-                            if i12_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i12_response_code = _E_responseCodeType[i12_response_code]
-                            i12_sa_provisioning_certificate_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i12_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i12_contract_signature_encrypted_private_key, r = _f_ContractSignatureEncryptedPrivateKeyType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i12_d_hpublickey, r = _f_DiffieHellmanPublickeyType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i12_e_maid, r = _f_EMAIDType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            k = _T41[c & 3]
-                            i12_retry_counter = None
-                            if k == 6:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 9; i12_retry_counter = (B >> r) & 511
-                                if i12_retry_counter & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i12_retry_counter, r = ri(B, r + 8, i12_retry_counter)
-                                    elif i12_retry_counter & 256: i12_retry_counter = -((x << 7) | (i12_retry_counter & 127)) - 1
-                                    else: i12_retry_counter = (x << 7) | (i12_retry_counter & 127)
-                                elif i12_retry_counter > 255: i12_retry_counter = 255 - i12_retry_counter
-                                if i12_retry_counter < -32768 or i12_retry_counter > 32767: return _d_V2G_MessageType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_certificate_update_res = CertificateUpdateResType(i12_response_code, i12_sa_provisioning_certificate_chain, i12_contract_signature_cert_chain, i12_contract_signature_encrypted_private_key, i12_d_hpublickey, i12_e_maid, i12_retry_counter)
+                            i3_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T0[c & 3]
-                            i13_max_entries_sa_schedule_tuple = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 8; i13_max_entries_sa_schedule_tuple = (B >> r) & 255
-                                if i13_max_entries_sa_schedule_tuple > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i13_max_entries_sa_schedule_tuple, r = ru(B, r + 8, i13_max_entries_sa_schedule_tuple)
-                                    else: i13_max_entries_sa_schedule_tuple = (x << 7) | (i13_max_entries_sa_schedule_tuple & 127)
-                                if i13_max_entries_sa_schedule_tuple > 65535: return _d_V2G_MessageType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T2[c & 1]
-                            i13_requested_energy_transfer_mode = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 68: return _d_V2G_MessageType(B, r0)
-                                i13_requested_energy_transfer_mode = (c >> 3) & 7
-                                if i13_requested_energy_transfer_mode >= 6: return _d_V2G_MessageType(B, r0)
-                                i13_requested_energy_transfer_mode = _E_EnergyTransferModeType[i13_requested_energy_transfer_mode]
-                                k = _T44[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i13_ac_ev_charge_parameter = i13_dc_ev_charge_parameter = i13_ev_charge_parameter = None
-                            if k == 2:
-                                i13_ac_ev_charge_parameter, r = _f_AC_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i13_dc_ev_charge_parameter, r = _f_DC_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 4:
-                                i13_ev_charge_parameter, r = _f_EVChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i13_max_entries_sa_schedule_tuple, i13_requested_energy_transfer_mode, i13_ac_ev_charge_parameter, i13_dc_ev_charge_parameter, i13_ev_charge_parameter)
+                            i3_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            r -= 16; c = (B >> r) & 65535
-                            if c & 49608: return _d_V2G_MessageType(B, r0)
-                            i14_response_code = (c >> 9) & 31
-                            if i14_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i14_response_code = _E_responseCodeType[i14_response_code]
-                            i14_evse_processing = (c >> 4) & 3
-                            if i14_evse_processing >= 3: return _d_V2G_MessageType(B, r0)
-                            i14_evse_processing = _E_EVSEProcessingType[i14_evse_processing]
-                            k = _T57[c & 7]
-                            i14_sa_schedule_list = i14_sa_schedules = None
-                            if k == 2:
-                                i14_sa_schedule_list, r = _f_SAScheduleListType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T58[c & 3]
-                            elif k == 3:
-                                i14_sa_schedules, r = _f_SASchedulesType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T58[c & 3]
-                            i14_ac_evse_charge_parameter = i14_dc_evse_charge_parameter = i14_evse_charge_parameter = None
-                            if k == 4:
-                                i14_ac_evse_charge_parameter, r = _f_AC_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 5:
-                                i14_dc_evse_charge_parameter, r = _f_DC_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 6:
-                                i14_evse_charge_parameter, r = _f_EVSEChargeParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i14_response_code, i14_evse_processing, i14_sa_schedule_list, i14_sa_schedules, i14_ac_evse_charge_parameter, i14_dc_evse_charge_parameter, i14_evse_charge_parameter)
+                            i3_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_charging_status_req = ChargingStatusReqType()
+                            i3_charging_status_req, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i16_response_code = (c >> 3) & 31
-                            if i16_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i16_response_code = _E_responseCodeType[i16_response_code]
-                            i16_evseid, r = rstr(B, r, 37)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 28680: return _d_V2G_MessageType(B, r0)
-                            i16_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-                            if i16_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
-                            k = _T83[c & 7]
-                            i16_evse_max_current = None
-                            if k == 3:
-                                i16_evse_max_current, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T58[c & 3]
-                            i16_meter_info = None
-                            if k == 4:
-                                i16_meter_info, r = _f_MeterInfoType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T84[c & 3]
-                            i16_receipt_required = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_V2G_MessageType(B, r0)
-                                i16_receipt_required = ((c >> 2) & 1) == 1
-                                k = _T85[c & 1]
-                            i16_ac_evse_status = None
-                            if k == 6:
-                                i16_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_charging_status_res = ChargingStatusResType(i16_response_code, i16_evseid, i16_sa_schedule_tuple_id, i16_evse_max_current, i16_meter_info, i16_receipt_required, i16_ac_evse_status)
+                            i3_charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i17_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i17_ev_target_current, r = _f_PhysicalValueType(B, r)
-                            r -= 3; c = (B >> r) & 7
-                            k = _T57[c & 7]
-                            i17_ev_maximum_voltage_limit = None
-                            if k == 2:
-                                i17_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 3; c = (B >> r) & 7
-                                k = _T83[c & 7]
-                            i17_ev_maximum_current_limit = None
-                            if k == 3:
-                                i17_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T58[c & 3]
-                            i17_ev_maximum_power_limit = None
-                            if k == 4:
-                                i17_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T84[c & 3]
-                            i17_bulk_charging_complete = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_V2G_MessageType(B, r0)
-                                i17_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                k = _T85[c & 1]
-                            i17_charging_complete = None
-                            if k == 6:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_V2G_MessageType(B, r0)
-                                i17_charging_complete = ((c >> 3) & 1) == 1
-                                k = _T99[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i17_remaining_time_to_full_soc = None
-                            if k == 7:
-                                i17_remaining_time_to_full_soc, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T100[c & 3]
-                            i17_remaining_time_to_bulk_soc = None
-                            if k == 8:
-                                i17_remaining_time_to_bulk_soc, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T101[c & 1]
-                            i17_ev_target_voltage = None
-                            if k == 9:
-                                i17_ev_target_voltage, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_current_demand_req = CurrentDemandReqType(i17_dc_ev_status, i17_ev_target_current, i17_ev_maximum_voltage_limit, i17_ev_maximum_current_limit, i17_ev_maximum_power_limit, i17_bulk_charging_complete, i17_charging_complete, i17_remaining_time_to_full_soc, i17_remaining_time_to_bulk_soc, i17_ev_target_voltage)
+                            i3_current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
                             i3_current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T0[c & 3]
-                            i18_id = None
-                            if k == 0:
-                                i18_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i18_session_id = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                                r -= 8 * nb; i18_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_V2G_MessageType(B, r0)
-                                k = _T24[c & 3]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            i18_sa_schedule_tuple_id = None
-                            if k == 2:
-                                r -= 11; c = (B >> r) & 2047
-                                if c & 1026: return _d_V2G_MessageType(B, r0)
-                                i18_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
-                                if i18_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
-                                k = _T4[c & 1]
-                            i18_meter_info = None
-                            if k == 3:
-                                i18_meter_info, r = _f_MeterInfoType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_metering_receipt_req = MeteringReceiptReqType(i18_id, i18_session_id, i18_sa_schedule_tuple_id, i18_meter_info)
+                            i3_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_V2G_MessageType(B, r0)
-                            i19_response_code = (c >> 3) & 31
-                            if i19_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i19_response_code = _E_responseCodeType[i19_response_code]
-                            k = _T152[c & 3]
-                            i19_ac_evse_status = i19_dc_evse_status = i19_evse_status = None
-                            if k == 1:
-                                i19_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 2:
-                                i19_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i19_evse_status, r = _f_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_metering_receipt_res = MeteringReceiptResType(i19_response_code, i19_ac_evse_status, i19_dc_evse_status, i19_evse_status)
+                            i3_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i20_e_maid, r = rstr(B, r, 15)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i20_contract_signature_cert_chain, r = _f_CertificateChainType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_payment_details_req = PaymentDetailsReqType(i20_e_maid, i20_contract_signature_cert_chain)
+                            i3_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i21_response_code = (c >> 3) & 31
-                            if i21_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i21_response_code = _E_responseCodeType[i21_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 16 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                            r -= 8 * nb; i21_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_V2G_MessageType(B, r0)
-                            r -= 9; i21_evse_time_stamp = (B >> r) & 511
-                            if i21_evse_time_stamp & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i21_evse_time_stamp, r = ri(B, r + 8, i21_evse_time_stamp)
-                                elif i21_evse_time_stamp & 256: i21_evse_time_stamp = -((x << 7) | (i21_evse_time_stamp & 127)) - 1
-                                else: i21_evse_time_stamp = (x << 7) | (i21_evse_time_stamp & 127)
-                            elif i21_evse_time_stamp > 255: i21_evse_time_stamp = 255 - i21_evse_time_stamp
-                            if i21_evse_time_stamp < -9223372036854775808 or i21_evse_time_stamp > 9223372036854775807: return _d_V2G_MessageType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_payment_details_res = PaymentDetailsResType(i21_response_code, i21_gen_challenge, i21_evse_time_stamp)
+                            i3_payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_V2G_MessageType(B, r0)
-                            i22_selected_payment_option = (c >> 2) & 1
-                            i22_selected_payment_option = _E_paymentOptionType[i22_selected_payment_option]
-                            i22_selected_service_list, r = _f_SelectedServiceListType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_payment_service_selection_req = PaymentServiceSelectionReqType(i22_selected_payment_option, i22_selected_service_list)
+                            i3_payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i23_response_code = (c >> 2) & 31
-                            if i23_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i23_response_code = _E_responseCodeType[i23_response_code]
-                            i3_payment_service_selection_res = PaymentServiceSelectionResType(i23_response_code)
+                            i3_payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            r -= 19; c = (B >> r) & 524287
-                            if c & 421896: return _d_V2G_MessageType(B, r0)
-                            i24_charge_progress = (c >> 15) & 3
-                            if i24_charge_progress >= 3: return _d_V2G_MessageType(B, r0)
-                            i24_charge_progress = _E_chargeProgressType[i24_charge_progress]
-                            i24_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-                            if i24_sa_schedule_tuple_id > 255: return _d_V2G_MessageType(B, r0)
-                            k = _T87[c & 7]
-                            i24_charging_profile = None
-                            if k == 2:
-                                i24_charging_profile, r = _f_ChargingProfileType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T88[c & 3]
-                            i24_dc_ev_power_delivery_parameter = i24_ev_power_delivery_parameter = None
-                            if k == 3:
-                                i24_dc_ev_power_delivery_parameter, r = _f_DC_EVPowerDeliveryParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 4:
-                                i24_ev_power_delivery_parameter, r = _f_EVPowerDeliveryParameterType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_power_delivery_req = PowerDeliveryReqType(i24_charge_progress, i24_sa_schedule_tuple_id, i24_charging_profile, i24_dc_ev_power_delivery_parameter, i24_ev_power_delivery_parameter)
+                            i3_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_V2G_MessageType(B, r0)
-                            i25_response_code = (c >> 3) & 31
-                            if i25_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i25_response_code = _E_responseCodeType[i25_response_code]
-                            k = _T152[c & 3]
-                            i25_ac_evse_status = i25_dc_evse_status = i25_evse_status = None
-                            if k == 1:
-                                i25_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 2:
-                                i25_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            elif k == 3:
-                                i25_evse_status, r = _f_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_V2G_MessageType(B, r0)
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_power_delivery_res = PowerDeliveryResType(i25_response_code, i25_ac_evse_status, i25_dc_evse_status, i25_evse_status)
+                            i3_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i26_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i26_ev_target_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i26_ev_target_current, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_pre_charge_req = PreChargeReqType(i26_dc_ev_status, i26_ev_target_voltage, i26_ev_target_current)
+                            i3_pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i27_response_code = (c >> 2) & 31
-                            if i27_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i27_response_code = _E_responseCodeType[i27_response_code]
-                            i27_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i27_evse_present_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_pre_charge_res = PreChargeResType(i27_response_code, i27_dc_evse_status, i27_evse_present_voltage)
+                            i3_pre_charge_res, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            r -= 8; i28_service_id = (B >> r) & 255
-                            if i28_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i28_service_id, r = ru(B, r + 8, i28_service_id)
-                                else: i28_service_id = (x << 7) | (i28_service_id & 127)
-                            if i28_service_id > 65535: return _d_V2G_MessageType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_service_detail_req = ServiceDetailReqType(i28_service_id)
+                            i3_service_detail_req, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i29_response_code = (c >> 3) & 31
-                            if i29_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i29_response_code = _E_responseCodeType[i29_response_code]
-                            r -= 8; i29_service_id = (B >> r) & 255
-                            if i29_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i29_service_id, r = ru(B, r + 8, i29_service_id)
-                                else: i29_service_id = (x << 7) | (i29_service_id & 127)
-                            if i29_service_id > 65535: return _d_V2G_MessageType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_V2G_MessageType(B, r0)
-                            k = _T35[c & 3]
-                            i29_service_parameter_list = None
-                            if k == 2:
-                                i29_service_parameter_list, r = _f_ServiceParameterListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_detail_res = ServiceDetailResType(i29_response_code, i29_service_id, i29_service_parameter_list)
+                            i3_service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T15[c & 3]
-                            i30_service_scope = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                i30_service_scope, r = rstr(B, r, 64)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_V2G_MessageType(B, r0)
-                                k = _T16[c & 3]
-                            i30_service_category = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_V2G_MessageType(B, r0)
-                                i30_service_category = (c >> 2) & 3
-                                i30_service_category = _E_serviceCategoryType[i30_service_category]
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_discovery_req = ServiceDiscoveryReqType(i30_service_scope, i30_service_category)
+                            i3_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i31_response_code = (c >> 2) & 31
-                            if i31_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i31_response_code = _E_responseCodeType[i31_response_code]
-                            i31_payment_option_list, r = _f_PaymentOptionListType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i31_charge_service, r = _f_ChargeServiceType(B, r)
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i31_service_list = None
-                            if k == 3:
-                                i31_service_list, r = _f_ServiceListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_service_discovery_res = ServiceDiscoveryResType(i31_response_code, i31_payment_option_list, i31_charge_service, i31_service_list)
+                            i3_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 6 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
-                            r -= 8 * nb; i32_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_V2G_MessageType(B, r0)
-                            i3_session_setup_req = SessionSetupReqType(i32_evccid)
+                            i3_session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_V2G_MessageType(B, r0)
-                            i33_response_code = (c >> 3) & 31
-                            if i33_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i33_response_code = _E_responseCodeType[i33_response_code]
-                            i33_evseid, r = rstr(B, r, 37)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_V2G_MessageType(B, r0)
-                            k = _T35[c & 3]
-                            i33_evse_time_stamp = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_V2G_MessageType(B, r0)
-                                r -= 9; i33_evse_time_stamp = (B >> r) & 511
-                                if i33_evse_time_stamp & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i33_evse_time_stamp, r = ri(B, r + 8, i33_evse_time_stamp)
-                                    elif i33_evse_time_stamp & 256: i33_evse_time_stamp = -((x << 7) | (i33_evse_time_stamp & 127)) - 1
-                                    else: i33_evse_time_stamp = (x << 7) | (i33_evse_time_stamp & 127)
-                                elif i33_evse_time_stamp > 255: i33_evse_time_stamp = 255 - i33_evse_time_stamp
-                                if i33_evse_time_stamp < -9223372036854775808 or i33_evse_time_stamp > 9223372036854775807: return _d_V2G_MessageType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_V2G_MessageType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_V2G_MessageType(B, r0)
-                            i3_session_setup_res = SessionSetupResType(i33_response_code, i33_evseid, i33_evse_time_stamp)
+                            i3_session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_V2G_MessageType(B, r0)
-                            i34_charging_session = (c >> 2) & 1
-                            i34_charging_session = _E_chargingSessionType[i34_charging_session]
-                            i3_session_stop_req = SessionStopReqType(i34_charging_session)
+                            i3_session_stop_req, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i35_response_code = (c >> 2) & 31
-                            if i35_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i35_response_code = _E_responseCodeType[i35_response_code]
-                            i3_session_stop_res = SessionStopResType(i35_response_code)
+                            i3_session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i36_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_welding_detection_req = WeldingDetectionReqType(i36_dc_ev_status)
+                            i3_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_V2G_MessageType(B, r0)
-                            i37_response_code = (c >> 2) & 31
-                            if i37_response_code >= 26: return _d_V2G_MessageType(B, r0)
-                            i37_response_code = _E_responseCodeType[i37_response_code]
-                            i37_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i37_evse_present_voltage, r = _f_PhysicalValueType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_V2G_MessageType(B, r0)
-                            i3_welding_detection_res = WeldingDetectionResType(i37_response_code, i37_dc_evse_status, i37_evse_present_voltage)
+                            i3_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
     f_body = BodyType(i3_authorization_req, i3_authorization_res, i3_body_element, i3_cable_check_req, i3_cable_check_res, i3_certificate_installation_req, i3_certificate_installation_res, i3_certificate_update_req, i3_certificate_update_res, i3_charge_parameter_discovery_req, i3_charge_parameter_discovery_res, i3_charging_status_req, i3_charging_status_res, i3_current_demand_req, i3_current_demand_res, i3_metering_receipt_req, i3_metering_receipt_res, i3_payment_details_req, i3_payment_details_res, i3_payment_service_selection_req, i3_payment_service_selection_res, i3_power_delivery_req, i3_power_delivery_res, i3_pre_charge_req, i3_pre_charge_res, i3_service_detail_req, i3_service_detail_res, i3_service_discovery_req, i3_service_discovery_res, i3_session_setup_req, i3_session_setup_res, i3_session_stop_req, i3_session_stop_res, i3_welding_detection_req, i3_welding_detection_res)
-    return V2G_MessageType(f_header, f_body), r
+    o = _new(V2G_MessageType)
+    o.header = f_header
+    o.body = f_body
+    return o, r
 
 def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     pass
@@ -14624,764 +14704,144 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     v45 = v10.welding_detection_req
     v46 = v10.welding_detection_res
     if v12 is not None:
-        if v12.__class__ is not AuthorizationReqType: raise EncFail(f'expected AuthorizationReqType, got {v12.__class__.__name__}')
-        st47 = 0
         a <<= 6
-        v48 = v12.id
-        if v48 is not None:
-            a <<= 2
-            a = wstr(a, v48, None)
-            st47 = 3
-        v49 = v12.gen_challenge
-        if v49 is not None:
-            w, c = _C18[st47]
-            a = (a << w) | c
-            a <<= 1
-            a = wbin(a, v49, 16)
-            a <<= 1
-            st47 = 7
-        w, c = _C19[st47]
-        a = (a << w) | c
+        a = _e_AuthorizationReqType(v12, a)
         st11 = 3
     elif v13 is not None:
-        if v13.__class__ is not AuthorizationResType: raise EncFail(f'expected AuthorizationResType, got {v13.__class__.__name__}')
-        pass
-        v51 = v13.response_code
-        if v51 is None: raise EncFail('missing mandatory ResponseCode')
-        if v51.__class__ is not responseCodeType and not (v51.__class__ is int and 0 <= v51 < 26): raise EncFail(f'{v51!r} is not a responseCodeType')
-        pass
-        v52 = v13.evse_processing
-        if v52 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v52.__class__ is not EVSEProcessingType and not (v52.__class__ is int and 0 <= v52 < 3): raise EncFail(f'{v52!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 20) | 16384 | (v51) << 7 | (v52) << 2
+        a = (a << 6) | 1
+        a = _e_AuthorizationResType(v13, a)
         st11 = 3
     elif v14 is not None:
-        if v14.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v14.__class__.__name__}')
-        pass
-        a = (a << 7) | 4
+        a = (a << 6) | 2
+        a = _e_BodyBaseType(v14, a)
         st11 = 3
     elif v15 is not None:
-        if v15.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v15.__class__.__name__}')
-        pass
-        v55 = v15.dc_ev_status
-        if v55 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 6
-        a = _e_DC_EVStatusType(v55, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 3
+        a = _e_CableCheckReqType(v15, a)
         st11 = 3
     elif v16 is not None:
-        if v16.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v16.__class__.__name__}')
-        pass
-        v57 = v16.response_code
-        if v57 is None: raise EncFail('missing mandatory ResponseCode')
-        if v57.__class__ is not responseCodeType and not (v57.__class__ is int and 0 <= v57 < 26): raise EncFail(f'{v57!r} is not a responseCodeType')
-        pass
-        v58 = v16.dc_evse_status
-        if v58 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 2048 | (v57) << 2
-        a = _e_DC_EVSEStatusType(v58, a)
-        pass
-        v59 = v16.evse_processing
-        if v59 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v59.__class__ is not EVSEProcessingType and not (v59.__class__ is int and 0 <= v59 < 3): raise EncFail(f'{v59!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 6) | (v59) << 2
+        a = (a << 6) | 4
+        a = _e_CableCheckResType(v16, a)
         st11 = 3
     elif v17 is not None:
-        if v17.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v17.__class__.__name__}')
-        pass
-        v61 = v17.id
-        if v61 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 10
-        a = wstr(a, v61, None)
-        pass
-        v62 = v17.oem_provisioning_cert
-        if v62 is None: raise EncFail('missing mandatory OEMProvisioningCert')
-        a <<= 2
-        a = wbin(a, v62, 800)
-        pass
-        v63 = v17.list_of_root_certificate_i_ds
-        if v63 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v63, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 5
+        a = _e_CertificateInstallationReqType(v17, a)
         st11 = 3
     elif v18 is not None:
-        if v18.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v18.__class__.__name__}')
-        pass
-        v65 = v18.response_code
-        if v65 is None: raise EncFail('missing mandatory ResponseCode')
-        if v65.__class__ is not responseCodeType and not (v65.__class__ is int and 0 <= v65 < 26): raise EncFail(f'{v65!r} is not a responseCodeType')
-        pass
-        v66 = v18.sa_provisioning_certificate_chain
-        if v66 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
-        a = (a << 15) | 3072 | (v65) << 2
-        a = _e_CertificateChainType(v66, a)
-        pass
-        v67 = v18.contract_signature_cert_chain
-        if v67 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a <<= 1
-        a = _e_CertificateChainType(v67, a)
-        pass
-        v68 = v18.contract_signature_encrypted_private_key
-        if v68 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 1
-        a = _e_ContractSignatureEncryptedPrivateKeyType(v68, a)
-        pass
-        v69 = v18.d_hpublickey
-        if v69 is None: raise EncFail('missing mandatory DHpublickey')
-        a <<= 1
-        a = _e_DiffieHellmanPublickeyType(v69, a)
-        pass
-        v70 = v18.e_maid
-        if v70 is None: raise EncFail('missing mandatory eMAID')
-        a <<= 1
-        a = _e_EMAIDType(v70, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 6
+        a = _e_CertificateInstallationResType(v18, a)
         st11 = 3
     elif v19 is not None:
-        if v19.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v19.__class__.__name__}')
-        pass
-        v72 = v19.id
-        if v72 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 14
-        a = wstr(a, v72, None)
-        pass
-        v73 = v19.contract_signature_cert_chain
-        if v73 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a <<= 1
-        a = _e_CertificateChainType(v73, a)
-        pass
-        v74 = v19.e_maid
-        if v74 is None: raise EncFail('missing mandatory eMAID')
-        a <<= 2
-        a = wstr(a, v74, 15)
-        pass
-        v75 = v19.list_of_root_certificate_i_ds
-        if v75 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v75, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 7
+        a = _e_CertificateUpdateReqType(v19, a)
         st11 = 3
     elif v20 is not None:
-        if v20.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v20.__class__.__name__}')
-        st76 = 0
-        v77 = v20.response_code
-        if v77 is None: raise EncFail('missing mandatory ResponseCode')
-        if v77.__class__ is not responseCodeType and not (v77.__class__ is int and 0 <= v77 < 26): raise EncFail(f'{v77!r} is not a responseCodeType')
-        st76 = 3
-        v78 = v20.sa_provisioning_certificate_chain
-        if v78 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
-        a = (a << 15) | 4096 | (v77) << 2
-        a = _e_CertificateChainType(v78, a)
-        st76 = 7
-        v79 = v20.contract_signature_cert_chain
-        if v79 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a <<= 1
-        a = _e_CertificateChainType(v79, a)
-        st76 = 11
-        v80 = v20.contract_signature_encrypted_private_key
-        if v80 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        a <<= 1
-        a = _e_ContractSignatureEncryptedPrivateKeyType(v80, a)
-        st76 = 15
-        v81 = v20.d_hpublickey
-        if v81 is None: raise EncFail('missing mandatory DHpublickey')
-        a <<= 1
-        a = _e_DiffieHellmanPublickeyType(v81, a)
-        st76 = 19
-        v82 = v20.e_maid
-        if v82 is None: raise EncFail('missing mandatory eMAID')
-        a <<= 1
-        a = _e_EMAIDType(v82, a)
-        st76 = 23
-        v83 = v20.retry_counter
-        if v83 is not None:
-            a <<= 3
-            if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
-            if 0 <= v83 < 128: a = (a << 9) | v83
-            elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
-            else: a = wi(a, v83)
-            a <<= 1
-            st76 = 27
-        w, c = _C42[st76]
-        a = (a << w) | c
+        a = (a << 6) | 8
+        a = _e_CertificateUpdateResType(v20, a)
         st11 = 3
     elif v21 is not None:
-        if v21.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v21.__class__.__name__}')
-        st84 = 0
         a = (a << 6) | 9
-        v85 = v21.max_entries_sa_schedule_tuple
-        if v85 is not None:
-            a <<= 3
-            if v85 > 65535: raise EncFail(f'{v85!r} outside 0..65535')
-            if 0 <= v85 < 128: a = (a << 8) | v85
-            else: a = wu(a, v85)
-            a <<= 1
-            st84 = 3
-        v86 = v21.requested_energy_transfer_mode
-        if v86 is None: raise EncFail('missing mandatory RequestedEnergyTransferMode')
-        w, c = _C36[st84]
-        a = (a << w) | c
-        if v86.__class__ is not EnergyTransferModeType and not (v86.__class__ is int and 0 <= v86 < 6): raise EncFail(f'{v86!r} is not a EnergyTransferModeType')
-        st84 = 7
-        a = (a << 5) | (v86) << 1
-        v87 = v21.ac_ev_charge_parameter
-        v88 = v21.dc_ev_charge_parameter
-        v89 = v21.ev_charge_parameter
-        if v87 is not None:
-            a <<= 2
-            a = _e_AC_EVChargeParameterType(v87, a)
-            st84 = 11
-        elif v88 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVChargeParameterType(v88, a)
-            st84 = 11
-        elif v89 is not None:
-            a = (a << 2) | 2
-            a = _e_EVChargeParameterType(v89, a)
-            st84 = 11
-        else:
-            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
-        a <<= 1
+        a = _e_ChargeParameterDiscoveryReqType(v21, a)
         st11 = 3
     elif v22 is not None:
-        if v22.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v22.__class__.__name__}')
-        st90 = 0
-        v91 = v22.response_code
-        if v91 is None: raise EncFail('missing mandatory ResponseCode')
-        if v91.__class__ is not responseCodeType and not (v91.__class__ is int and 0 <= v91 < 26): raise EncFail(f'{v91!r} is not a responseCodeType')
-        st90 = 3
-        v92 = v22.evse_processing
-        if v92 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v92.__class__ is not EVSEProcessingType and not (v92.__class__ is int and 0 <= v92 < 3): raise EncFail(f'{v92!r} is not a EVSEProcessingType')
-        st90 = 7
-        a = (a << 19) | 81920 | (v91) << 6 | (v92) << 1
-        v93 = v22.sa_schedule_list
-        v94 = v22.sa_schedules
-        if v93 is not None:
-            a <<= 3
-            a = _e_SAScheduleListType(v93, a)
-            st90 = 11
-        elif v94 is not None:
-            a = (a << 3) | 1
-            a = _e_SASchedulesType(v94, a)
-            st90 = 11
-        v95 = v22.ac_evse_charge_parameter
-        v96 = v22.dc_evse_charge_parameter
-        v97 = v22.evse_charge_parameter
-        if v95 is not None:
-            w, c = _C61[st90]
-            a = (a << w) | c
-            a = _e_AC_EVSEChargeParameterType(v95, a)
-            st90 = 15
-        elif v96 is not None:
-            w, c = _C62[st90]
-            a = (a << w) | c
-            a = _e_DC_EVSEChargeParameterType(v96, a)
-            st90 = 15
-        elif v97 is not None:
-            w, c = _C65[st90]
-            a = (a << w) | c
-            a = _e_EVSEChargeParameterType(v97, a)
-            st90 = 15
-        else:
-            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
-        a <<= 1
+        a = (a << 6) | 10
+        a = _e_ChargeParameterDiscoveryResType(v22, a)
         st11 = 3
     elif v23 is not None:
-        if v23.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v23.__class__.__name__}')
-        pass
-        a = (a << 7) | 22
+        a = (a << 6) | 11
+        a = _e_ChargingStatusReqType(v23, a)
         st11 = 3
     elif v24 is not None:
-        if v24.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v24.__class__.__name__}')
-        st99 = 0
-        v100 = v24.response_code
-        if v100 is None: raise EncFail('missing mandatory ResponseCode')
-        if v100.__class__ is not responseCodeType and not (v100.__class__ is int and 0 <= v100 < 26): raise EncFail(f'{v100!r} is not a responseCodeType')
-        st99 = 3
-        v101 = v24.evseid
-        if v101 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 12288 | (v100) << 3
-        a = wstr(a, v101, 37)
-        st99 = 7
-        v102 = v24.sa_schedule_tuple_id
-        if v102 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        if not 1 <= v102 <= 255: raise EncFail(f'{v102!r} outside 1..255')
-        st99 = 11
-        a = (a << 12) | (v102 - 1) << 1
-        v103 = v24.evse_max_current
-        if v103 is not None:
-            a <<= 3
-            a = _e_PhysicalValueType(v103, a)
-            st99 = 15
-        v104 = v24.meter_info
-        if v104 is not None:
-            w, c = _C89[st99]
-            a = (a << w) | c
-            a = _e_MeterInfoType(v104, a)
-            st99 = 19
-        v105 = v24.receipt_required
-        if v105 is not None:
-            w, c = _C94[st99]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v105]) << 1
-            st99 = 23
-        v106 = v24.ac_evse_status
-        if v106 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        w, c = _C95[st99]
-        a = (a << w) | c
-        a = _e_AC_EVSEStatusType(v106, a)
-        st99 = 27
-        a <<= 1
+        a = (a << 6) | 12
+        a = _e_ChargingStatusResType(v24, a)
         st11 = 3
     elif v25 is not None:
-        if v25.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v25.__class__.__name__}')
-        st107 = 0
-        v108 = v25.dc_ev_status
-        if v108 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 26
-        a = _e_DC_EVStatusType(v108, a)
-        st107 = 3
-        v109 = v25.ev_target_current
-        if v109 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        a <<= 1
-        a = _e_PhysicalValueType(v109, a)
-        st107 = 7
-        v110 = v25.ev_maximum_voltage_limit
-        if v110 is not None:
-            a <<= 3
-            a = _e_PhysicalValueType(v110, a)
-            st107 = 11
-        v111 = v25.ev_maximum_current_limit
-        if v111 is not None:
-            w, c = _C102[st107]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v111, a)
-            st107 = 15
-        v112 = v25.ev_maximum_power_limit
-        if v112 is not None:
-            w, c = _C103[st107]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v112, a)
-            st107 = 19
-        v113 = v25.bulk_charging_complete
-        if v113 is not None:
-            w, c = _C104[st107]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v113]) << 1
-            st107 = 23
-        v114 = v25.charging_complete
-        if v114 is None: raise EncFail('missing mandatory ChargingComplete')
-        w, c = _C105[st107]
-        a = (a << w) | c
-        st107 = 27
-        a = (a << 3) | (BOOL[v114]) << 1
-        v115 = v25.remaining_time_to_full_soc
-        if v115 is not None:
-            a <<= 2
-            a = _e_PhysicalValueType(v115, a)
-            st107 = 31
-        v116 = v25.remaining_time_to_bulk_soc
-        if v116 is not None:
-            w, c = _C106[st107]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v116, a)
-            st107 = 35
-        v117 = v25.ev_target_voltage
-        if v117 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        w, c = _C107[st107]
-        a = (a << w) | c
-        a = _e_PhysicalValueType(v117, a)
-        st107 = 39
-        a <<= 1
+        a = (a << 6) | 13
+        a = _e_CurrentDemandReqType(v25, a)
         st11 = 3
     elif v26 is not None:
         a = (a << 6) | 14
         a = _e_CurrentDemandResType(v26, a)
         st11 = 3
     elif v27 is not None:
-        if v27.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v27.__class__.__name__}')
-        st118 = 0
         a = (a << 6) | 15
-        v119 = v27.id
-        if v119 is not None:
-            a <<= 2
-            a = wstr(a, v119, None)
-            st118 = 3
-        v120 = v27.session_id
-        if v120 is None: raise EncFail('missing mandatory SessionID')
-        w, c = _C151[st118]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v120, 8)
-        st118 = 7
-        a <<= 1
-        v121 = v27.sa_schedule_tuple_id
-        if v121 is not None:
-            if not 1 <= v121 <= 255: raise EncFail(f'{v121!r} outside 1..255')
-            a = (a << 12) | (v121 - 1) << 1
-            st118 = 11
-        v122 = v27.meter_info
-        if v122 is None: raise EncFail('missing mandatory MeterInfo')
-        w, c = _C25[st118]
-        a = (a << w) | c
-        a = _e_MeterInfoType(v122, a)
-        st118 = 15
-        a <<= 1
+        a = _e_MeteringReceiptReqType(v27, a)
         st11 = 3
     elif v28 is not None:
-        if v28.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v28.__class__.__name__}')
-        pass
-        v124 = v28.response_code
-        if v124 is None: raise EncFail('missing mandatory ResponseCode')
-        if v124.__class__ is not responseCodeType and not (v124.__class__ is int and 0 <= v124 < 26): raise EncFail(f'{v124!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 4096 | (v124) << 1
-        v125 = v28.ac_evse_status
-        v126 = v28.dc_evse_status
-        v127 = v28.evse_status
-        if v125 is not None:
-            a <<= 2
-            a = _e_AC_EVSEStatusType(v125, a)
-            pass
-        elif v126 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVSEStatusType(v126, a)
-            pass
-        elif v127 is not None:
-            a = (a << 2) | 2
-            a = _e_EVSEStatusType(v127, a)
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 16
+        a = _e_MeteringReceiptResType(v28, a)
         st11 = 3
     elif v29 is not None:
-        if v29.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v29.__class__.__name__}')
-        pass
-        v129 = v29.e_maid
-        if v129 is None: raise EncFail('missing mandatory eMAID')
-        a = (a << 8) | 68
-        a = wstr(a, v129, 15)
-        pass
-        v130 = v29.contract_signature_cert_chain
-        if v130 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        a <<= 2
-        a = _e_CertificateChainType(v130, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 17
+        a = _e_PaymentDetailsReqType(v29, a)
         st11 = 3
     elif v30 is not None:
-        if v30.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v30.__class__.__name__}')
-        pass
-        v132 = v30.response_code
-        if v132 is None: raise EncFail('missing mandatory ResponseCode')
-        if v132.__class__ is not responseCodeType and not (v132.__class__ is int and 0 <= v132 < 26): raise EncFail(f'{v132!r} is not a responseCodeType')
-        pass
-        v133 = v30.gen_challenge
-        if v133 is None: raise EncFail('missing mandatory GenChallenge')
-        a = (a << 16) | 18432 | (v132) << 3
-        a = wbin(a, v133, 16)
-        pass
-        v134 = v30.evse_time_stamp
-        if v134 is None: raise EncFail('missing mandatory EVSETimeStamp')
-        a <<= 3
-        if v134 < -9223372036854775808 or v134 > 9223372036854775807: raise EncFail(f'{v134!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v134 < 128: a = (a << 9) | v134
-        elif -129 < v134 < 0: a = (a << 9) | (255 - v134)
-        else: a = wi(a, v134)
-        pass
-        a <<= 2
+        a = (a << 6) | 18
+        a = _e_PaymentDetailsResType(v30, a)
         st11 = 3
     elif v31 is not None:
-        if v31.__class__ is not PaymentServiceSelectionReqType: raise EncFail(f'expected PaymentServiceSelectionReqType, got {v31.__class__.__name__}')
-        pass
-        v136 = v31.selected_payment_option
-        if v136 is None: raise EncFail('missing mandatory SelectedPaymentOption')
-        if v136.__class__ is not paymentOptionType and not (v136.__class__ is int and 0 <= v136 < 2): raise EncFail(f'{v136!r} is not a paymentOptionType')
-        pass
-        v137 = v31.selected_service_list
-        if v137 is None: raise EncFail('missing mandatory SelectedServiceList')
-        a = (a << 11) | 608 | (v136) << 2
-        a = _e_SelectedServiceListType(v137, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 19
+        a = _e_PaymentServiceSelectionReqType(v31, a)
         st11 = 3
     elif v32 is not None:
-        if v32.__class__ is not PaymentServiceSelectionResType: raise EncFail(f'expected PaymentServiceSelectionResType, got {v32.__class__.__name__}')
-        pass
-        v139 = v32.response_code
-        if v139 is None: raise EncFail('missing mandatory ResponseCode')
-        if v139.__class__ is not responseCodeType and not (v139.__class__ is int and 0 <= v139 < 26): raise EncFail(f'{v139!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 10240 | (v139) << 2
+        a = (a << 6) | 20
+        a = _e_PaymentServiceSelectionResType(v32, a)
         st11 = 3
     elif v33 is not None:
-        if v33.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v33.__class__.__name__}')
-        st140 = 0
-        v141 = v33.charge_progress
-        if v141 is None: raise EncFail('missing mandatory ChargeProgress')
-        if v141.__class__ is not chargeProgressType and not (v141.__class__ is int and 0 <= v141 < 3): raise EncFail(f'{v141!r} is not a chargeProgressType')
-        st140 = 3
-        v142 = v33.sa_schedule_tuple_id
-        if v142 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        if not 1 <= v142 <= 255: raise EncFail(f'{v142!r} outside 1..255')
-        st140 = 7
-        a = (a << 22) | 1376256 | (v141) << 12 | (v142 - 1) << 1
-        v143 = v33.charging_profile
-        if v143 is not None:
-            a <<= 3
-            a = _e_ChargingProfileType(v143, a)
-            st140 = 11
-        v144 = v33.dc_ev_power_delivery_parameter
-        v145 = v33.ev_power_delivery_parameter
-        if v144 is not None:
-            w, c = _C161[st140]
-            a = (a << w) | c
-            a = _e_DC_EVPowerDeliveryParameterType(v144, a)
-            st140 = 15
-        elif v145 is not None:
-            w, c = _C162[st140]
-            a = (a << w) | c
-            a = _e_EVPowerDeliveryParameterType(v145, a)
-            st140 = 15
-        w, c = _C163[st140]
-        a = (a << w) | c
+        a = (a << 6) | 21
+        a = _e_PowerDeliveryReqType(v33, a)
         st11 = 3
     elif v34 is not None:
-        if v34.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v34.__class__.__name__}')
-        pass
-        v147 = v34.response_code
-        if v147 is None: raise EncFail('missing mandatory ResponseCode')
-        if v147.__class__ is not responseCodeType and not (v147.__class__ is int and 0 <= v147 < 26): raise EncFail(f'{v147!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 5632 | (v147) << 1
-        v148 = v34.ac_evse_status
-        v149 = v34.dc_evse_status
-        v150 = v34.evse_status
-        if v148 is not None:
-            a <<= 2
-            a = _e_AC_EVSEStatusType(v148, a)
-            pass
-        elif v149 is not None:
-            a = (a << 2) | 1
-            a = _e_DC_EVSEStatusType(v149, a)
-            pass
-        elif v150 is not None:
-            a = (a << 2) | 2
-            a = _e_EVSEStatusType(v150, a)
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 22
+        a = _e_PowerDeliveryResType(v34, a)
         st11 = 3
     elif v35 is not None:
-        if v35.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v35.__class__.__name__}')
-        pass
-        v152 = v35.dc_ev_status
-        if v152 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 46
-        a = _e_DC_EVStatusType(v152, a)
-        pass
-        v153 = v35.ev_target_voltage
-        if v153 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v153, a)
-        pass
-        v154 = v35.ev_target_current
-        if v154 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        a <<= 1
-        a = _e_PhysicalValueType(v154, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 23
+        a = _e_PreChargeReqType(v35, a)
         st11 = 3
     elif v36 is not None:
-        if v36.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v36.__class__.__name__}')
-        pass
-        v156 = v36.response_code
-        if v156 is None: raise EncFail('missing mandatory ResponseCode')
-        if v156.__class__ is not responseCodeType and not (v156.__class__ is int and 0 <= v156 < 26): raise EncFail(f'{v156!r} is not a responseCodeType')
-        pass
-        v157 = v36.dc_evse_status
-        if v157 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 12288 | (v156) << 2
-        a = _e_DC_EVSEStatusType(v157, a)
-        pass
-        v158 = v36.evse_present_voltage
-        if v158 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v158, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 24
+        a = _e_PreChargeResType(v36, a)
         st11 = 3
     elif v37 is not None:
-        if v37.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v37.__class__.__name__}')
-        pass
-        v160 = v37.service_id
-        if v160 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 8) | 100
-        if v160 > 65535: raise EncFail(f'{v160!r} outside 0..65535')
-        if 0 <= v160 < 128: a = (a << 8) | v160
-        else: a = wu(a, v160)
-        pass
-        a <<= 2
+        a = (a << 6) | 25
+        a = _e_ServiceDetailReqType(v37, a)
         st11 = 3
     elif v38 is not None:
-        if v38.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v38.__class__.__name__}')
-        st161 = 0
-        v162 = v38.response_code
-        if v162 is None: raise EncFail('missing mandatory ResponseCode')
-        if v162.__class__ is not responseCodeType and not (v162.__class__ is int and 0 <= v162 < 26): raise EncFail(f'{v162!r} is not a responseCodeType')
-        st161 = 3
-        v163 = v38.service_id
-        if v163 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 16) | 26624 | (v162) << 3
-        if v163 > 65535: raise EncFail(f'{v163!r} outside 0..65535')
-        if 0 <= v163 < 128: a = (a << 8) | v163
-        else: a = wu(a, v163)
-        st161 = 7
-        a <<= 1
-        v164 = v38.service_parameter_list
-        if v164 is not None:
-            a <<= 2
-            a = _e_ServiceParameterListType(v164, a)
-            st161 = 11
-        w, c = _C37[st161]
-        a = (a << w) | c
+        a = (a << 6) | 26
+        a = _e_ServiceDetailResType(v38, a)
         st11 = 3
     elif v39 is not None:
-        if v39.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v39.__class__.__name__}')
-        st165 = 0
         a = (a << 6) | 27
-        v166 = v39.service_scope
-        if v166 is not None:
-            a <<= 3
-            a = wstr(a, v166, 64)
-            a <<= 1
-            st165 = 3
-        v167 = v39.service_category
-        if v167 is not None:
-            w, c = _C18[st165]
-            a = (a << w) | c
-            if v167.__class__ is not serviceCategoryType and not (v167.__class__ is int and 0 <= v167 < 4): raise EncFail(f'{v167!r} is not a serviceCategoryType')
-            a = (a << 4) | (v167) << 1
-            st165 = 7
-        w, c = _C19[st165]
-        a = (a << w) | c
+        a = _e_ServiceDiscoveryReqType(v39, a)
         st11 = 3
     elif v40 is not None:
-        if v40.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v40.__class__.__name__}')
-        st168 = 0
-        v169 = v40.response_code
-        if v169 is None: raise EncFail('missing mandatory ResponseCode')
-        if v169.__class__ is not responseCodeType and not (v169.__class__ is int and 0 <= v169 < 26): raise EncFail(f'{v169!r} is not a responseCodeType')
-        st168 = 3
-        v170 = v40.payment_option_list
-        if v170 is None: raise EncFail('missing mandatory PaymentOptionList')
-        a = (a << 15) | 14336 | (v169) << 2
-        a = _e_PaymentOptionListType(v170, a)
-        st168 = 7
-        v171 = v40.charge_service
-        if v171 is None: raise EncFail('missing mandatory ChargeService')
-        a <<= 1
-        a = _e_ChargeServiceType(v171, a)
-        st168 = 11
-        v172 = v40.service_list
-        if v172 is not None:
-            a <<= 2
-            a = _e_ServiceListType(v172, a)
-            st168 = 15
-        w, c = _C172[st168]
-        a = (a << w) | c
+        a = (a << 6) | 28
+        a = _e_ServiceDiscoveryResType(v40, a)
         st11 = 3
     elif v41 is not None:
-        if v41.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v41.__class__.__name__}')
-        pass
-        v174 = v41.evccid
-        if v174 is None: raise EncFail('missing mandatory EVCCID')
-        a = (a << 8) | 116
-        a = wbin(a, v174, 6)
-        pass
-        a <<= 2
+        a = (a << 6) | 29
+        a = _e_SessionSetupReqType(v41, a)
         st11 = 3
     elif v42 is not None:
-        if v42.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v42.__class__.__name__}')
-        st175 = 0
-        v176 = v42.response_code
-        if v176 is None: raise EncFail('missing mandatory ResponseCode')
-        if v176.__class__ is not responseCodeType and not (v176.__class__ is int and 0 <= v176 < 26): raise EncFail(f'{v176!r} is not a responseCodeType')
-        st175 = 3
-        v177 = v42.evseid
-        if v177 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 30720 | (v176) << 3
-        a = wstr(a, v177, 37)
-        st175 = 7
-        a <<= 1
-        v178 = v42.evse_time_stamp
-        if v178 is not None:
-            a <<= 3
-            if v178 < -9223372036854775808 or v178 > 9223372036854775807: raise EncFail(f'{v178!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v178 < 128: a = (a << 9) | v178
-            elif -129 < v178 < 0: a = (a << 9) | (255 - v178)
-            else: a = wi(a, v178)
-            a <<= 1
-            st175 = 11
-        w, c = _C37[st175]
-        a = (a << w) | c
+        a = (a << 6) | 30
+        a = _e_SessionSetupResType(v42, a)
         st11 = 3
     elif v43 is not None:
-        if v43.__class__ is not SessionStopReqType: raise EncFail(f'expected SessionStopReqType, got {v43.__class__.__name__}')
-        pass
-        v180 = v43.charging_session
-        if v180 is None: raise EncFail('missing mandatory ChargingSession')
-        if v180.__class__ is not chargingSessionType and not (v180.__class__ is int and 0 <= v180 < 2): raise EncFail(f'{v180!r} is not a chargingSessionType')
-        pass
-        a = (a << 11) | 992 | (v180) << 2
+        a = (a << 6) | 31
+        a = _e_SessionStopReqType(v43, a)
         st11 = 3
     elif v44 is not None:
-        if v44.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v44.__class__.__name__}')
-        pass
-        v182 = v44.response_code
-        if v182 is None: raise EncFail('missing mandatory ResponseCode')
-        if v182.__class__ is not responseCodeType and not (v182.__class__ is int and 0 <= v182 < 26): raise EncFail(f'{v182!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 16384 | (v182) << 2
+        a = (a << 6) | 32
+        a = _e_SessionStopResType(v44, a)
         st11 = 3
     elif v45 is not None:
-        if v45.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v45.__class__.__name__}')
-        pass
-        v184 = v45.dc_ev_status
-        if v184 is None: raise EncFail('missing mandatory DC_EVStatus')
-        a = (a << 7) | 66
-        a = _e_DC_EVStatusType(v184, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 33
+        a = _e_WeldingDetectionReqType(v45, a)
         st11 = 3
     elif v46 is not None:
-        if v46.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v46.__class__.__name__}')
-        pass
-        v186 = v46.response_code
-        if v186 is None: raise EncFail('missing mandatory ResponseCode')
-        if v186.__class__ is not responseCodeType and not (v186.__class__ is int and 0 <= v186 < 26): raise EncFail(f'{v186!r} is not a responseCodeType')
-        pass
-        v187 = v46.dc_evse_status
-        if v187 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        a = (a << 15) | 17408 | (v186) << 2
-        a = _e_DC_EVSEStatusType(v187, a)
-        pass
-        v188 = v46.evse_present_voltage
-        if v188 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        a <<= 1
-        a = _e_PhysicalValueType(v188, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 34
+        a = _e_WeldingDetectionResType(v46, a)
         st11 = 3
     w, c = _C183[st11]
     a = (a << w) | c
@@ -15443,14 +14903,20 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         if k != -1: return _d_MessageHeaderType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
-        f_notification = NotificationType(i1_fault_code, i1_fault_msg)
+        f_notification = _new(NotificationType)
+        f_notification.fault_code = i1_fault_code
+        f_notification.fault_msg = i1_fault_msg
     f_signature = None
     if k == 2:
         f_signature, r = _f_SignatureType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_notification, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.notification = f_notification
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -15534,7 +15000,10 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
         if c & 2: return _d_NotificationType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_NotificationType(B, r0)
-    return NotificationType(f_fault_code, f_fault_msg), r
+    o = _new(NotificationType)
+    o.fault_code = f_fault_code
+    o.fault_msg = f_fault_msg
+    return o, r
 
 def _e_NotificationType(o: NotificationType, a: int) -> int:
     st = 0
@@ -15675,1630 +15144,106 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T15[c & 3]
-                            i1_id = None
-                            if k == 0:
-                                i1_id, r = rstr(B, r, None)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T16[c & 3]
-                            i1_gen_challenge = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 16 or 8 * nb > r: return _d_BodyType(B, r0)
-                                r -= 8 * nb; i1_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_authorization_req = AuthorizationReqType(i1_id, i1_gen_challenge)
+                            f_authorization_req, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            r -= 14; c = (B >> r) & 16383
-                            if c & 12403: return _d_BodyType(B, r0)
-                            i2_response_code = (c >> 7) & 31
-                            if i2_response_code >= 26: return _d_BodyType(B, r0)
-                            i2_response_code = _E_responseCodeType[i2_response_code]
-                            i2_evse_processing = (c >> 2) & 3
-                            if i2_evse_processing >= 3: return _d_BodyType(B, r0)
-                            i2_evse_processing = _E_EVSEProcessingType[i2_evse_processing]
-                            f_authorization_res = AuthorizationResType(i2_response_code, i2_evse_processing)
+                            f_authorization_res, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_body_element = BodyBaseType()
+                            f_body_element, r = _f_BodyBaseType(B, r)
                         elif k == 3:
-                            r -= 24; c = (B >> r) & 16777215
-                            if c & 15604743: return _d_BodyType(B, r0)
-                            i5_ev_ready = ((c >> 20) & 1) == 1
-                            i5_ev_error_code = (c >> 13) & 15
-                            if i5_ev_error_code >= 12: return _d_BodyType(B, r0)
-                            i5_ev_error_code = _E_DC_EVErrorCodeType[i5_ev_error_code]
-                            i5_evresssoc = (c >> 3) & 127
-                            if i5_evresssoc > 100: return _d_BodyType(B, r0)
-                            i4_dc_ev_status = DC_EVStatusType(i5_ev_ready, i5_ev_error_code, i5_evresssoc)
-                            f_cable_check_req = CableCheckReqType(i4_dc_ev_status)
+                            f_cable_check_req, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1551: return _d_BodyType(B, r0)
-                            i6_response_code = (c >> 4) & 31
-                            if i6_response_code >= 26: return _d_BodyType(B, r0)
-                            i6_response_code = _E_responseCodeType[i6_response_code]
-                            r -= 8; i7_notification_max_delay = (B >> r) & 255
-                            if i7_notification_max_delay > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
-                                else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
-                            if i7_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                            r -= 8; c = (B >> r) & 255
-                            if c & 228: return _d_BodyType(B, r0)
-                            i7_evse_notification = (c >> 3) & 3
-                            if i7_evse_notification >= 3: return _d_BodyType(B, r0)
-                            i7_evse_notification = _E_EVSENotificationType[i7_evse_notification]
-                            k = _T24[c & 3]
-                            i7_evse_isolation_status = None
-                            if k == 2:
-                                r -= 6; c = (B >> r) & 63
-                                if c & 34: return _d_BodyType(B, r0)
-                                i7_evse_isolation_status = (c >> 2) & 7
-                                if i7_evse_isolation_status >= 5: return _d_BodyType(B, r0)
-                                i7_evse_isolation_status = _E_isolationLevelType[i7_evse_isolation_status]
-                                k = _T4[c & 1]
-                            i7_evse_status_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i7_evse_status_code = (c >> 2) & 15
-                                if i7_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i7_evse_status_code = _E_DC_EVSEStatusCodeType[i7_evse_status_code]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 6; c = (B >> r) & 63
-                            if c & 51: return _d_BodyType(B, r0)
-                            i6_evse_processing = (c >> 2) & 3
-                            if i6_evse_processing >= 3: return _d_BodyType(B, r0)
-                            i6_evse_processing = _E_EVSEProcessingType[i6_evse_processing]
-                            i6_dc_evse_status = DC_EVSEStatusType(i7_notification_max_delay, i7_evse_notification, i7_evse_isolation_status, i7_evse_status_code)
-                            f_cable_check_res = CableCheckResType(i6_response_code, i6_dc_evse_status, i6_evse_processing)
+                            f_cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i8_id, r = rstr(B, r, None)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i8_oem_provisioning_cert, r = rbin(B, r, 800)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i8_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_certificate_installation_req = CertificateInstallationReqType(i8_id, i8_oem_provisioning_cert, i8_list_of_root_certificate_i_ds)
+                            f_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i9_response_code = (c >> 4) & 31
-                            if i9_response_code >= 26: return _d_BodyType(B, r0)
-                            i9_response_code = _E_responseCodeType[i9_response_code]
-                            k = _T0[c & 3]
-                            i10_id = None
-                            if k == 0:
-                                i10_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i10_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i10_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i10_sub_certificates = None
-                            if k == 2:
-                                i10_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T0[c & 3]
-                            i9_sa_provisioning_certificate_chain = CertificateChainType(i10_id, i10_certificate, i10_sub_certificates)
-                            i11_id = None
-                            if k == 0:
-                                i11_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i11_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i11_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i11_sub_certificates = None
-                            if k == 2:
-                                i11_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i9_contract_signature_cert_chain = CertificateChainType(i11_id, i11_certificate, i11_sub_certificates)
-                            i12_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 48 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i12_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i9_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i12_id, i12_value)
-                            i13_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 65 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i13_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i9_d_hpublickey = DiffieHellmanPublickeyType(i13_id, i13_value)
-                            i14_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i14_value, r = rstr(B, r, 15)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i9_e_maid = EMAIDType(i14_id, i14_value)
-                            f_certificate_installation_res = CertificateInstallationResType(i9_response_code, i9_sa_provisioning_certificate_chain, i9_contract_signature_cert_chain, i9_contract_signature_encrypted_private_key, i9_d_hpublickey, i9_e_maid)
+                            f_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i15_id, r = rstr(B, r, None)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T0[c & 3]
-                            i16_id = None
-                            if k == 0:
-                                i16_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i16_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i16_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i16_sub_certificates = None
-                            if k == 2:
-                                i16_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i15_contract_signature_cert_chain = CertificateChainType(i16_id, i16_certificate, i16_sub_certificates)
-                            i15_e_maid, r = rstr(B, r, 15)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i15_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_certificate_update_req = CertificateUpdateReqType(i15_id, i15_contract_signature_cert_chain, i15_e_maid, i15_list_of_root_certificate_i_ds)
+                            f_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1548: return _d_BodyType(B, r0)
-                            i17_response_code = (c >> 4) & 31
-                            if i17_response_code >= 26: return _d_BodyType(B, r0)
-                            i17_response_code = _E_responseCodeType[i17_response_code]
-                            k = _T0[c & 3]
-                            i18_id = None
-                            if k == 0:
-                                i18_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i18_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i18_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i18_sub_certificates = None
-                            if k == 2:
-                                i18_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T0[c & 3]
-                            i17_sa_provisioning_certificate_chain = CertificateChainType(i18_id, i18_certificate, i18_sub_certificates)
-                            i19_id = None
-                            if k == 0:
-                                i19_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i19_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i19_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i19_sub_certificates = None
-                            if k == 2:
-                                i19_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i17_contract_signature_cert_chain = CertificateChainType(i19_id, i19_certificate, i19_sub_certificates)
-                            i20_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 48 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i20_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i17_contract_signature_encrypted_private_key = ContractSignatureEncryptedPrivateKeyType(i20_id, i20_value)
-                            i21_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 65 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i21_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i17_d_hpublickey = DiffieHellmanPublickeyType(i21_id, i21_value)
-                            i22_id, r = rstr(B, r, None)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i22_value, r = rstr(B, r, 15)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T41[c & 3]
-                            i17_e_maid = EMAIDType(i22_id, i22_value)
-                            i17_retry_counter = None
-                            if k == 6:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i17_retry_counter = (B >> r) & 511
-                                if i17_retry_counter & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i17_retry_counter, r = ri(B, r + 8, i17_retry_counter)
-                                    elif i17_retry_counter & 256: i17_retry_counter = -((x << 7) | (i17_retry_counter & 127)) - 1
-                                    else: i17_retry_counter = (x << 7) | (i17_retry_counter & 127)
-                                elif i17_retry_counter > 255: i17_retry_counter = 255 - i17_retry_counter
-                                if i17_retry_counter < -32768 or i17_retry_counter > 32767: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_certificate_update_res = CertificateUpdateResType(i17_response_code, i17_sa_provisioning_certificate_chain, i17_contract_signature_cert_chain, i17_contract_signature_encrypted_private_key, i17_d_hpublickey, i17_e_maid, i17_retry_counter)
+                            f_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T0[c & 3]
-                            i23_max_entries_sa_schedule_tuple = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; i23_max_entries_sa_schedule_tuple = (B >> r) & 255
-                                if i23_max_entries_sa_schedule_tuple > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i23_max_entries_sa_schedule_tuple, r = ru(B, r + 8, i23_max_entries_sa_schedule_tuple)
-                                    else: i23_max_entries_sa_schedule_tuple = (x << 7) | (i23_max_entries_sa_schedule_tuple & 127)
-                                if i23_max_entries_sa_schedule_tuple > 65535: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T2[c & 1]
-                            i23_requested_energy_transfer_mode = None
-                            if k == 1:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 68: return _d_BodyType(B, r0)
-                                i23_requested_energy_transfer_mode = (c >> 3) & 7
-                                if i23_requested_energy_transfer_mode >= 6: return _d_BodyType(B, r0)
-                                i23_requested_energy_transfer_mode = _E_EnergyTransferModeType[i23_requested_energy_transfer_mode]
-                                k = _T44[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i23_ac_ev_charge_parameter = i23_dc_ev_charge_parameter = i23_ev_charge_parameter = None
-                            if k == 2:
-                                r -= 2; c = (B >> r) & 3
-                                k = _T0[c & 3]
-                                i24_departure_time = None
-                                if k == 0:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i24_departure_time = (B >> r) & 255
-                                    if i24_departure_time > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i24_departure_time, r = ru(B, r + 8, i24_departure_time)
-                                        else: i24_departure_time = (x << 7) | (i24_departure_time & 127)
-                                    if i24_departure_time > 4294967295: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T2[c & 1]
-                                i24_e_amount = None
-                                if k == 1:
-                                    i24_e_amount, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T3[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i24_ev_max_voltage = None
-                                if k == 2:
-                                    i24_ev_max_voltage, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T4[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i24_ev_max_current = None
-                                if k == 3:
-                                    i24_ev_max_current, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T5[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i24_ev_min_current = None
-                                if k == 4:
-                                    i24_ev_min_current, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i23_ac_ev_charge_parameter = AC_EVChargeParameterType(i24_departure_time, i24_e_amount, i24_ev_max_voltage, i24_ev_max_current, i24_ev_min_current)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                k = _T0[c & 3]
-                                i25_departure_time = None
-                                if k == 0:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i25_departure_time = (B >> r) & 255
-                                    if i25_departure_time > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i25_departure_time, r = ru(B, r + 8, i25_departure_time)
-                                        else: i25_departure_time = (x << 7) | (i25_departure_time & 127)
-                                    if i25_departure_time > 4294967295: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T2[c & 1]
-                                i25_dc_ev_status = None
-                                if k == 1:
-                                    i25_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T3[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i25_ev_maximum_current_limit = None
-                                if k == 2:
-                                    i25_ev_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T45[c & 3]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i25_ev_maximum_power_limit = None
-                                if k == 3:
-                                    i25_ev_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T5[c & 1]
-                                i25_ev_maximum_voltage_limit = None
-                                if k == 4:
-                                    i25_ev_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T46[c & 7]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i25_ev_energy_capacity = None
-                                if k == 5:
-                                    i25_ev_energy_capacity, r = _f_PhysicalValueType(B, r)
-                                    r -= 3; c = (B >> r) & 7
-                                    k = _T47[c & 7]
-                                i25_ev_energy_request = None
-                                if k == 6:
-                                    i25_ev_energy_request, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T48[c & 3]
-                                i25_full_soc = None
-                                if k == 7:
-                                    r -= 11; c = (B >> r) & 2047
-                                    if c & 1028: return _d_BodyType(B, r0)
-                                    i25_full_soc = (c >> 3) & 127
-                                    if i25_full_soc > 100: return _d_BodyType(B, r0)
-                                    k = _T49[c & 3]
-                                i25_bulk_soc = None
-                                if k == 8:
-                                    r -= 10; c = (B >> r) & 1023
-                                    if c & 514: return _d_BodyType(B, r0)
-                                    i25_bulk_soc = (c >> 2) & 127
-                                    if i25_bulk_soc > 100: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i23_dc_ev_charge_parameter = DC_EVChargeParameterType(i25_departure_time, i25_dc_ev_status, i25_ev_maximum_current_limit, i25_ev_maximum_power_limit, i25_ev_maximum_voltage_limit, i25_ev_energy_capacity, i25_ev_energy_request, i25_full_soc, i25_bulk_soc)
-                            elif k == 4:
-                                r -= 2; c = (B >> r) & 3
-                                k = _T30[c & 3]
-                                i26_departure_time = None
-                                if k == 0:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i26_departure_time = (B >> r) & 255
-                                    if i26_departure_time > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i26_departure_time, r = ru(B, r + 8, i26_departure_time)
-                                        else: i26_departure_time = (x << 7) | (i26_departure_time & 127)
-                                    if i26_departure_time > 4294967295: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i23_ev_charge_parameter = EVChargeParameterType(i26_departure_time)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charge_parameter_discovery_req = ChargeParameterDiscoveryReqType(i23_max_entries_sa_schedule_tuple, i23_requested_energy_transfer_mode, i23_ac_ev_charge_parameter, i23_dc_ev_charge_parameter, i23_ev_charge_parameter)
+                            f_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            r -= 16; c = (B >> r) & 65535
-                            if c & 49608: return _d_BodyType(B, r0)
-                            i27_response_code = (c >> 9) & 31
-                            if i27_response_code >= 26: return _d_BodyType(B, r0)
-                            i27_response_code = _E_responseCodeType[i27_response_code]
-                            i27_evse_processing = (c >> 4) & 3
-                            if i27_evse_processing >= 3: return _d_BodyType(B, r0)
-                            i27_evse_processing = _E_EVSEProcessingType[i27_evse_processing]
-                            k = _T57[c & 7]
-                            i27_sa_schedule_list = i27_sa_schedules = None
-                            if k == 2:
-                                i27_sa_schedule_list, r = _f_SAScheduleListType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T58[c & 3]
-                            elif k == 3:
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T58[c & 3]
-                                i27_sa_schedules = SASchedulesType()
-                            i27_ac_evse_charge_parameter = i27_dc_evse_charge_parameter = i27_evse_charge_parameter = None
-                            if k == 4:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i29_ac_evse_status, r = _f_AC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i29_evse_nominal_voltage, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i29_evse_max_current, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i27_ac_evse_charge_parameter = AC_EVSEChargeParameterType(i29_ac_evse_status, i29_evse_nominal_voltage, i29_evse_max_current)
-                            elif k == 5:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_dc_evse_status, r = _f_DC_EVSEStatusType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_evse_maximum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_evse_maximum_power_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_evse_maximum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_evse_minimum_current_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i30_evse_minimum_voltage_limit, r = _f_PhysicalValueType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T59[c & 3]
-                                i30_evse_current_regulation_tolerance = None
-                                if k == 6:
-                                    i30_evse_current_regulation_tolerance, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T60[c & 1]
-                                i30_evse_peak_current_ripple = None
-                                if k == 7:
-                                    i30_evse_peak_current_ripple, r = _f_PhysicalValueType(B, r)
-                                    r -= 2; c = (B >> r) & 3
-                                    k = _T49[c & 3]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                i30_evse_energy_to_be_delivered = None
-                                if k == 8:
-                                    i30_evse_energy_to_be_delivered, r = _f_PhysicalValueType(B, r)
-                                    r -= 1; c = (B >> r) & 1
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i27_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i30_dc_evse_status, i30_evse_maximum_current_limit, i30_evse_maximum_power_limit, i30_evse_maximum_voltage_limit, i30_evse_minimum_current_limit, i30_evse_minimum_voltage_limit, i30_evse_current_regulation_tolerance, i30_evse_peak_current_ripple, i30_evse_energy_to_be_delivered)
-                            elif k == 6:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i27_evse_charge_parameter = EVSEChargeParameterType()
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charge_parameter_discovery_res = ChargeParameterDiscoveryResType(i27_response_code, i27_evse_processing, i27_sa_schedule_list, i27_sa_schedules, i27_ac_evse_charge_parameter, i27_dc_evse_charge_parameter, i27_evse_charge_parameter)
+                            f_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_charging_status_req = ChargingStatusReqType()
+                            f_charging_status_req, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i33_response_code = (c >> 3) & 31
-                            if i33_response_code >= 26: return _d_BodyType(B, r0)
-                            i33_response_code = _E_responseCodeType[i33_response_code]
-                            i33_evseid, r = rstr(B, r, 37)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 28680: return _d_BodyType(B, r0)
-                            i33_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-                            if i33_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
-                            k = _T83[c & 7]
-                            i33_evse_max_current = None
-                            if k == 3:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i34_multiplier = ((c >> 9) & 7) + -3
-                                if i34_multiplier > 3: return _d_BodyType(B, r0)
-                                i34_unit = (c >> 3) & 7
-                                if i34_unit >= 7: return _d_BodyType(B, r0)
-                                i34_unit = _E_unitSymbolType[i34_unit]
-                                r -= 9; i34_value = (B >> r) & 511
-                                if i34_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i34_value, r = ri(B, r + 8, i34_value)
-                                    elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
-                                    else: i34_value = (x << 7) | (i34_value & 127)
-                                elif i34_value > 255: i34_value = 255 - i34_value
-                                if i34_value < -32768 or i34_value > 32767: return _d_BodyType(B, r0)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 12: return _d_BodyType(B, r0)
-                                k = _T58[c & 3]
-                                i33_evse_max_current = PhysicalValueType(i34_multiplier, i34_unit, i34_value)
-                            i33_meter_info = None
-                            if k == 4:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i35_meter_id, r = rstr(B, r, 32)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 8: return _d_BodyType(B, r0)
-                                k = _T86[c & 7]
-                                i35_meter_reading = None
-                                if k == 1:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i35_meter_reading = (B >> r) & 255
-                                    if i35_meter_reading > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i35_meter_reading, r = ru(B, r + 8, i35_meter_reading)
-                                        else: i35_meter_reading = (x << 7) | (i35_meter_reading & 127)
-                                    if i35_meter_reading > 18446744073709551615: return _d_BodyType(B, r0)
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 8: return _d_BodyType(B, r0)
-                                    k = _T87[c & 7]
-                                i35_sig_meter_reading = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; nb = (B >> r) & 255
-                                    if nb > 64 or 8 * nb > r: return _d_BodyType(B, r0)
-                                    r -= 8 * nb; i35_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T88[c & 3]
-                                i35_meter_status = None
-                                if k == 3:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i35_meter_status = (B >> r) & 511
-                                    if i35_meter_status & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i35_meter_status, r = ri(B, r + 8, i35_meter_status)
-                                        elif i35_meter_status & 256: i35_meter_status = -((x << 7) | (i35_meter_status & 127)) - 1
-                                        else: i35_meter_status = (x << 7) | (i35_meter_status & 127)
-                                    elif i35_meter_status > 255: i35_meter_status = 255 - i35_meter_status
-                                    if i35_meter_status < -32768 or i35_meter_status > 32767: return _d_BodyType(B, r0)
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T72[c & 3]
-                                i35_t_meter = None
-                                if k == 4:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i35_t_meter = (B >> r) & 511
-                                    if i35_t_meter & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i35_t_meter, r = ri(B, r + 8, i35_t_meter)
-                                        elif i35_t_meter & 256: i35_t_meter = -((x << 7) | (i35_t_meter & 127)) - 1
-                                        else: i35_t_meter = (x << 7) | (i35_t_meter & 127)
-                                    elif i35_t_meter > 255: i35_t_meter = 255 - i35_t_meter
-                                    if i35_t_meter < -9223372036854775808 or i35_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T84[c & 3]
-                                i33_meter_info = MeterInfoType(i35_meter_id, i35_meter_reading, i35_sig_meter_reading, i35_meter_status, i35_t_meter)
-                            i33_receipt_required = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i33_receipt_required = ((c >> 2) & 1) == 1
-                                k = _T85[c & 1]
-                            i33_ac_evse_status = None
-                            if k == 6:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i36_notification_max_delay = (B >> r) & 255
-                                if i36_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i36_notification_max_delay, r = ru(B, r + 8, i36_notification_max_delay)
-                                    else: i36_notification_max_delay = (x << 7) | (i36_notification_max_delay & 127)
-                                if i36_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 12; c = (B >> r) & 4095
-                                if c & 3702: return _d_BodyType(B, r0)
-                                i36_evse_notification = (c >> 7) & 3
-                                if i36_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i36_evse_notification = _E_EVSENotificationType[i36_evse_notification]
-                                i36_rcd = ((c >> 3) & 1) == 1
-                                k = _T6[c & 1]
-                                i33_ac_evse_status = AC_EVSEStatusType(i36_notification_max_delay, i36_evse_notification, i36_rcd)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_charging_status_res = ChargingStatusResType(i33_response_code, i33_evseid, i33_sa_schedule_tuple_id, i33_evse_max_current, i33_meter_info, i33_receipt_required, i33_ac_evse_status)
+                            f_charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            r -= 38; c = (B >> r) & 274877906943
-                            if c & 255668122055: return _d_BodyType(B, r0)
-                            i38_ev_ready = ((c >> 34) & 1) == 1
-                            i38_ev_error_code = (c >> 27) & 15
-                            if i38_ev_error_code >= 12: return _d_BodyType(B, r0)
-                            i38_ev_error_code = _E_DC_EVErrorCodeType[i38_ev_error_code]
-                            i38_evresssoc = (c >> 17) & 127
-                            if i38_evresssoc > 100: return _d_BodyType(B, r0)
-                            i39_multiplier = ((c >> 9) & 7) + -3
-                            if i39_multiplier > 3: return _d_BodyType(B, r0)
-                            i39_unit = (c >> 3) & 7
-                            if i39_unit >= 7: return _d_BodyType(B, r0)
-                            i39_unit = _E_unitSymbolType[i39_unit]
-                            i37_dc_ev_status = DC_EVStatusType(i38_ev_ready, i38_ev_error_code, i38_evresssoc)
-                            r -= 9; i39_value = (B >> r) & 511
-                            if i39_value & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i39_value, r = ri(B, r + 8, i39_value)
-                                elif i39_value & 256: i39_value = -((x << 7) | (i39_value & 127)) - 1
-                                else: i39_value = (x << 7) | (i39_value & 127)
-                            elif i39_value > 255: i39_value = 255 - i39_value
-                            if i39_value < -32768 or i39_value > 32767: return _d_BodyType(B, r0)
-                            r -= 5; c = (B >> r) & 31
-                            if c & 24: return _d_BodyType(B, r0)
-                            k = _T57[c & 7]
-                            i37_ev_target_current = PhysicalValueType(i39_multiplier, i39_unit, i39_value)
-                            i37_ev_maximum_voltage_limit = None
-                            if k == 2:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i40_multiplier = ((c >> 9) & 7) + -3
-                                if i40_multiplier > 3: return _d_BodyType(B, r0)
-                                i40_unit = (c >> 3) & 7
-                                if i40_unit >= 7: return _d_BodyType(B, r0)
-                                i40_unit = _E_unitSymbolType[i40_unit]
-                                r -= 9; i40_value = (B >> r) & 511
-                                if i40_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i40_value, r = ri(B, r + 8, i40_value)
-                                    elif i40_value & 256: i40_value = -((x << 7) | (i40_value & 127)) - 1
-                                    else: i40_value = (x << 7) | (i40_value & 127)
-                                elif i40_value > 255: i40_value = 255 - i40_value
-                                if i40_value < -32768 or i40_value > 32767: return _d_BodyType(B, r0)
-                                r -= 5; c = (B >> r) & 31
-                                if c & 24: return _d_BodyType(B, r0)
-                                k = _T83[c & 7]
-                                i37_ev_maximum_voltage_limit = PhysicalValueType(i40_multiplier, i40_unit, i40_value)
-                            i37_ev_maximum_current_limit = None
-                            if k == 3:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i41_multiplier = ((c >> 9) & 7) + -3
-                                if i41_multiplier > 3: return _d_BodyType(B, r0)
-                                i41_unit = (c >> 3) & 7
-                                if i41_unit >= 7: return _d_BodyType(B, r0)
-                                i41_unit = _E_unitSymbolType[i41_unit]
-                                r -= 9; i41_value = (B >> r) & 511
-                                if i41_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i41_value, r = ri(B, r + 8, i41_value)
-                                    elif i41_value & 256: i41_value = -((x << 7) | (i41_value & 127)) - 1
-                                    else: i41_value = (x << 7) | (i41_value & 127)
-                                elif i41_value > 255: i41_value = 255 - i41_value
-                                if i41_value < -32768 or i41_value > 32767: return _d_BodyType(B, r0)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 12: return _d_BodyType(B, r0)
-                                k = _T58[c & 3]
-                                i37_ev_maximum_current_limit = PhysicalValueType(i41_multiplier, i41_unit, i41_value)
-                            i37_ev_maximum_power_limit = None
-                            if k == 4:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i42_multiplier = ((c >> 9) & 7) + -3
-                                if i42_multiplier > 3: return _d_BodyType(B, r0)
-                                i42_unit = (c >> 3) & 7
-                                if i42_unit >= 7: return _d_BodyType(B, r0)
-                                i42_unit = _E_unitSymbolType[i42_unit]
-                                r -= 9; i42_value = (B >> r) & 511
-                                if i42_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i42_value, r = ri(B, r + 8, i42_value)
-                                    elif i42_value & 256: i42_value = -((x << 7) | (i42_value & 127)) - 1
-                                    else: i42_value = (x << 7) | (i42_value & 127)
-                                elif i42_value > 255: i42_value = 255 - i42_value
-                                if i42_value < -32768 or i42_value > 32767: return _d_BodyType(B, r0)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 12: return _d_BodyType(B, r0)
-                                k = _T84[c & 3]
-                                i37_ev_maximum_power_limit = PhysicalValueType(i42_multiplier, i42_unit, i42_value)
-                            i37_bulk_charging_complete = None
-                            if k == 5:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i37_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                k = _T85[c & 1]
-                            i37_charging_complete = None
-                            if k == 6:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 20: return _d_BodyType(B, r0)
-                                i37_charging_complete = ((c >> 3) & 1) == 1
-                                k = _T99[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i37_remaining_time_to_full_soc = None
-                            if k == 7:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i43_multiplier = ((c >> 9) & 7) + -3
-                                if i43_multiplier > 3: return _d_BodyType(B, r0)
-                                i43_unit = (c >> 3) & 7
-                                if i43_unit >= 7: return _d_BodyType(B, r0)
-                                i43_unit = _E_unitSymbolType[i43_unit]
-                                r -= 9; i43_value = (B >> r) & 511
-                                if i43_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i43_value, r = ri(B, r + 8, i43_value)
-                                    elif i43_value & 256: i43_value = -((x << 7) | (i43_value & 127)) - 1
-                                    else: i43_value = (x << 7) | (i43_value & 127)
-                                elif i43_value > 255: i43_value = 255 - i43_value
-                                if i43_value < -32768 or i43_value > 32767: return _d_BodyType(B, r0)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 12: return _d_BodyType(B, r0)
-                                k = _T100[c & 3]
-                                i37_remaining_time_to_full_soc = PhysicalValueType(i43_multiplier, i43_unit, i43_value)
-                            i37_remaining_time_to_bulk_soc = None
-                            if k == 8:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i44_multiplier = ((c >> 9) & 7) + -3
-                                if i44_multiplier > 3: return _d_BodyType(B, r0)
-                                i44_unit = (c >> 3) & 7
-                                if i44_unit >= 7: return _d_BodyType(B, r0)
-                                i44_unit = _E_unitSymbolType[i44_unit]
-                                r -= 9; i44_value = (B >> r) & 511
-                                if i44_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i44_value, r = ri(B, r + 8, i44_value)
-                                    elif i44_value & 256: i44_value = -((x << 7) | (i44_value & 127)) - 1
-                                    else: i44_value = (x << 7) | (i44_value & 127)
-                                elif i44_value > 255: i44_value = 255 - i44_value
-                                if i44_value < -32768 or i44_value > 32767: return _d_BodyType(B, r0)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 6: return _d_BodyType(B, r0)
-                                k = _T101[c & 1]
-                                i37_remaining_time_to_bulk_soc = PhysicalValueType(i44_multiplier, i44_unit, i44_value)
-                            i37_ev_target_voltage = None
-                            if k == 9:
-                                r -= 14; c = (B >> r) & 16383
-                                if c & 12743: return _d_BodyType(B, r0)
-                                i45_multiplier = ((c >> 9) & 7) + -3
-                                if i45_multiplier > 3: return _d_BodyType(B, r0)
-                                i45_unit = (c >> 3) & 7
-                                if i45_unit >= 7: return _d_BodyType(B, r0)
-                                i45_unit = _E_unitSymbolType[i45_unit]
-                                r -= 9; i45_value = (B >> r) & 511
-                                if i45_value & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i45_value, r = ri(B, r + 8, i45_value)
-                                    elif i45_value & 256: i45_value = -((x << 7) | (i45_value & 127)) - 1
-                                    else: i45_value = (x << 7) | (i45_value & 127)
-                                elif i45_value > 255: i45_value = 255 - i45_value
-                                if i45_value < -32768 or i45_value > 32767: return _d_BodyType(B, r0)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 6: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i37_ev_target_voltage = PhysicalValueType(i45_multiplier, i45_unit, i45_value)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_current_demand_req = CurrentDemandReqType(i37_dc_ev_status, i37_ev_target_current, i37_ev_maximum_voltage_limit, i37_ev_maximum_current_limit, i37_ev_maximum_power_limit, i37_bulk_charging_complete, i37_charging_complete, i37_remaining_time_to_full_soc, i37_remaining_time_to_bulk_soc, i37_ev_target_voltage)
+                            f_current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
                             f_current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T0[c & 3]
-                            i46_id = None
-                            if k == 0:
-                                i46_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i46_session_id = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 8; nb = (B >> r) & 255
-                                if nb > 8 or 8 * nb > r: return _d_BodyType(B, r0)
-                                r -= 8 * nb; i46_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T24[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i46_sa_schedule_tuple_id = None
-                            if k == 2:
-                                r -= 11; c = (B >> r) & 2047
-                                if c & 1026: return _d_BodyType(B, r0)
-                                i46_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
-                                if i46_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
-                                k = _T4[c & 1]
-                            i46_meter_info = None
-                            if k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                i47_meter_id, r = rstr(B, r, 32)
-                                r -= 4; c = (B >> r) & 15
-                                if c & 8: return _d_BodyType(B, r0)
-                                k = _T86[c & 7]
-                                i47_meter_reading = None
-                                if k == 1:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; i47_meter_reading = (B >> r) & 255
-                                    if i47_meter_reading > 127:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i47_meter_reading, r = ru(B, r + 8, i47_meter_reading)
-                                        else: i47_meter_reading = (x << 7) | (i47_meter_reading & 127)
-                                    if i47_meter_reading > 18446744073709551615: return _d_BodyType(B, r0)
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 8: return _d_BodyType(B, r0)
-                                    k = _T87[c & 7]
-                                i47_sig_meter_reading = None
-                                if k == 2:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 8; nb = (B >> r) & 255
-                                    if nb > 64 or 8 * nb > r: return _d_BodyType(B, r0)
-                                    r -= 8 * nb; i47_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T88[c & 3]
-                                i47_meter_status = None
-                                if k == 3:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i47_meter_status = (B >> r) & 511
-                                    if i47_meter_status & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i47_meter_status, r = ri(B, r + 8, i47_meter_status)
-                                        elif i47_meter_status & 256: i47_meter_status = -((x << 7) | (i47_meter_status & 127)) - 1
-                                        else: i47_meter_status = (x << 7) | (i47_meter_status & 127)
-                                    elif i47_meter_status > 255: i47_meter_status = 255 - i47_meter_status
-                                    if i47_meter_status < -32768 or i47_meter_status > 32767: return _d_BodyType(B, r0)
-                                    r -= 3; c = (B >> r) & 7
-                                    if c & 4: return _d_BodyType(B, r0)
-                                    k = _T72[c & 3]
-                                i47_t_meter = None
-                                if k == 4:
-                                    r -= 1; c = (B >> r) & 1
-                                    if c & 1: return _d_BodyType(B, r0)
-                                    r -= 9; i47_t_meter = (B >> r) & 511
-                                    if i47_t_meter & 128:
-                                        r -= 8; x = (B >> r) & 255
-                                        if x > 127: i47_t_meter, r = ri(B, r + 8, i47_t_meter)
-                                        elif i47_t_meter & 256: i47_t_meter = -((x << 7) | (i47_t_meter & 127)) - 1
-                                        else: i47_t_meter = (x << 7) | (i47_t_meter & 127)
-                                    elif i47_t_meter > 255: i47_t_meter = 255 - i47_t_meter
-                                    if i47_t_meter < -9223372036854775808 or i47_t_meter > 9223372036854775807: return _d_BodyType(B, r0)
-                                    r -= 2; c = (B >> r) & 3
-                                    if c & 2: return _d_BodyType(B, r0)
-                                    k = _T6[c & 1]
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i46_meter_info = MeterInfoType(i47_meter_id, i47_meter_reading, i47_sig_meter_reading, i47_meter_status, i47_t_meter)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_metering_receipt_req = MeteringReceiptReqType(i46_id, i46_session_id, i46_sa_schedule_tuple_id, i46_meter_info)
+                            f_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_BodyType(B, r0)
-                            i48_response_code = (c >> 3) & 31
-                            if i48_response_code >= 26: return _d_BodyType(B, r0)
-                            i48_response_code = _E_responseCodeType[i48_response_code]
-                            k = _T152[c & 3]
-                            i48_ac_evse_status = i48_dc_evse_status = i48_evse_status = None
-                            if k == 1:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i49_notification_max_delay = (B >> r) & 255
-                                if i49_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i49_notification_max_delay, r = ru(B, r + 8, i49_notification_max_delay)
-                                    else: i49_notification_max_delay = (x << 7) | (i49_notification_max_delay & 127)
-                                if i49_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 12; c = (B >> r) & 4095
-                                if c & 3702: return _d_BodyType(B, r0)
-                                i49_evse_notification = (c >> 7) & 3
-                                if i49_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i49_evse_notification = _E_EVSENotificationType[i49_evse_notification]
-                                i49_rcd = ((c >> 3) & 1) == 1
-                                k = _T6[c & 1]
-                                i48_ac_evse_status = AC_EVSEStatusType(i49_notification_max_delay, i49_evse_notification, i49_rcd)
-                            elif k == 2:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i50_notification_max_delay = (B >> r) & 255
-                                if i50_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i50_notification_max_delay, r = ru(B, r + 8, i50_notification_max_delay)
-                                    else: i50_notification_max_delay = (x << 7) | (i50_notification_max_delay & 127)
-                                if i50_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 228: return _d_BodyType(B, r0)
-                                i50_evse_notification = (c >> 3) & 3
-                                if i50_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i50_evse_notification = _E_EVSENotificationType[i50_evse_notification]
-                                k = _T24[c & 3]
-                                i50_evse_isolation_status = None
-                                if k == 2:
-                                    r -= 6; c = (B >> r) & 63
-                                    if c & 34: return _d_BodyType(B, r0)
-                                    i50_evse_isolation_status = (c >> 2) & 7
-                                    if i50_evse_isolation_status >= 5: return _d_BodyType(B, r0)
-                                    i50_evse_isolation_status = _E_isolationLevelType[i50_evse_isolation_status]
-                                    k = _T4[c & 1]
-                                i50_evse_status_code = None
-                                if k == 3:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i50_evse_status_code = (c >> 2) & 15
-                                    if i50_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                    i50_evse_status_code = _E_DC_EVSEStatusCodeType[i50_evse_status_code]
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i48_dc_evse_status = DC_EVSEStatusType(i50_notification_max_delay, i50_evse_notification, i50_evse_isolation_status, i50_evse_status_code)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i51_notification_max_delay = (B >> r) & 255
-                                if i51_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i51_notification_max_delay, r = ru(B, r + 8, i51_notification_max_delay)
-                                    else: i51_notification_max_delay = (x << 7) | (i51_notification_max_delay & 127)
-                                if i51_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 230: return _d_BodyType(B, r0)
-                                i51_evse_notification = (c >> 3) & 3
-                                if i51_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i51_evse_notification = _E_EVSENotificationType[i51_evse_notification]
-                                k = _T6[c & 1]
-                                i48_evse_status = EVSEStatusType(i51_notification_max_delay, i51_evse_notification)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_metering_receipt_res = MeteringReceiptResType(i48_response_code, i48_ac_evse_status, i48_dc_evse_status, i48_evse_status)
+                            f_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            i52_e_maid, r = rstr(B, r, 15)
-                            r -= 4; c = (B >> r) & 15
-                            if c & 12: return _d_BodyType(B, r0)
-                            k = _T0[c & 3]
-                            i53_id = None
-                            if k == 0:
-                                i53_id, r = rstr(B, r, None)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T2[c & 1]
-                            i53_certificate = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i53_certificate, r = rbin(B, r, 800)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T35[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i53_sub_certificates = None
-                            if k == 2:
-                                i53_sub_certificates, r = _f_SubCertificatesType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            i52_contract_signature_cert_chain = CertificateChainType(i53_id, i53_certificate, i53_sub_certificates)
-                            f_payment_details_req = PaymentDetailsReqType(i52_e_maid, i52_contract_signature_cert_chain)
+                            f_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i54_response_code = (c >> 3) & 31
-                            if i54_response_code >= 26: return _d_BodyType(B, r0)
-                            i54_response_code = _E_responseCodeType[i54_response_code]
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 16 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i54_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            r -= 9; i54_evse_time_stamp = (B >> r) & 511
-                            if i54_evse_time_stamp & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i54_evse_time_stamp, r = ri(B, r + 8, i54_evse_time_stamp)
-                                elif i54_evse_time_stamp & 256: i54_evse_time_stamp = -((x << 7) | (i54_evse_time_stamp & 127)) - 1
-                                else: i54_evse_time_stamp = (x << 7) | (i54_evse_time_stamp & 127)
-                            elif i54_evse_time_stamp > 255: i54_evse_time_stamp = 255 - i54_evse_time_stamp
-                            if i54_evse_time_stamp < -9223372036854775808 or i54_evse_time_stamp > 9223372036854775807: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_payment_details_res = PaymentDetailsResType(i54_response_code, i54_gen_challenge, i54_evse_time_stamp)
+                            f_payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_BodyType(B, r0)
-                            i55_selected_payment_option = (c >> 2) & 1
-                            i55_selected_payment_option = _E_paymentOptionType[i55_selected_payment_option]
-                            i55_selected_service_list, r = _f_SelectedServiceListType(B, r)
-                            r -= 1; c = (B >> r) & 1
-                            if c & 1: return _d_BodyType(B, r0)
-                            f_payment_service_selection_req = PaymentServiceSelectionReqType(i55_selected_payment_option, i55_selected_service_list)
+                            f_payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i56_response_code = (c >> 2) & 31
-                            if i56_response_code >= 26: return _d_BodyType(B, r0)
-                            i56_response_code = _E_responseCodeType[i56_response_code]
-                            f_payment_service_selection_res = PaymentServiceSelectionResType(i56_response_code)
+                            f_payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            r -= 19; c = (B >> r) & 524287
-                            if c & 421896: return _d_BodyType(B, r0)
-                            i57_charge_progress = (c >> 15) & 3
-                            if i57_charge_progress >= 3: return _d_BodyType(B, r0)
-                            i57_charge_progress = _E_chargeProgressType[i57_charge_progress]
-                            i57_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-                            if i57_sa_schedule_tuple_id > 255: return _d_BodyType(B, r0)
-                            k = _T87[c & 7]
-                            i57_charging_profile = None
-                            if k == 2:
-                                i57_charging_profile, r = _f_ChargingProfileType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T88[c & 3]
-                            i57_dc_ev_power_delivery_parameter = i57_ev_power_delivery_parameter = None
-                            if k == 3:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i58_dc_ev_status, r = _f_DC_EVStatusType(B, r)
-                                r -= 2; c = (B >> r) & 3
-                                k = _T120[c & 3]
-                                i58_bulk_charging_complete = None
-                                if k == 1:
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 10: return _d_BodyType(B, r0)
-                                    i58_bulk_charging_complete = ((c >> 2) & 1) == 1
-                                    k = _T3[c & 1]
-                                i58_charging_complete = None
-                                if k == 2:
-                                    r -= 4; c = (B >> r) & 15
-                                    if c & 10: return _d_BodyType(B, r0)
-                                    i58_charging_complete = ((c >> 2) & 1) == 1
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i57_dc_ev_power_delivery_parameter = DC_EVPowerDeliveryParameterType(i58_dc_ev_status, i58_bulk_charging_complete, i58_charging_complete)
-                            elif k == 4:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                                i57_ev_power_delivery_parameter = EVPowerDeliveryParameterType()
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_power_delivery_req = PowerDeliveryReqType(i57_charge_progress, i57_sa_schedule_tuple_id, i57_charging_profile, i57_dc_ev_power_delivery_parameter, i57_ev_power_delivery_parameter)
+                            f_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 772: return _d_BodyType(B, r0)
-                            i60_response_code = (c >> 3) & 31
-                            if i60_response_code >= 26: return _d_BodyType(B, r0)
-                            i60_response_code = _E_responseCodeType[i60_response_code]
-                            k = _T152[c & 3]
-                            i60_ac_evse_status = i60_dc_evse_status = i60_evse_status = None
-                            if k == 1:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i61_notification_max_delay = (B >> r) & 255
-                                if i61_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i61_notification_max_delay, r = ru(B, r + 8, i61_notification_max_delay)
-                                    else: i61_notification_max_delay = (x << 7) | (i61_notification_max_delay & 127)
-                                if i61_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 12; c = (B >> r) & 4095
-                                if c & 3702: return _d_BodyType(B, r0)
-                                i61_evse_notification = (c >> 7) & 3
-                                if i61_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i61_evse_notification = _E_EVSENotificationType[i61_evse_notification]
-                                i61_rcd = ((c >> 3) & 1) == 1
-                                k = _T6[c & 1]
-                                i60_ac_evse_status = AC_EVSEStatusType(i61_notification_max_delay, i61_evse_notification, i61_rcd)
-                            elif k == 2:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i62_notification_max_delay = (B >> r) & 255
-                                if i62_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i62_notification_max_delay, r = ru(B, r + 8, i62_notification_max_delay)
-                                    else: i62_notification_max_delay = (x << 7) | (i62_notification_max_delay & 127)
-                                if i62_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 228: return _d_BodyType(B, r0)
-                                i62_evse_notification = (c >> 3) & 3
-                                if i62_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i62_evse_notification = _E_EVSENotificationType[i62_evse_notification]
-                                k = _T24[c & 3]
-                                i62_evse_isolation_status = None
-                                if k == 2:
-                                    r -= 6; c = (B >> r) & 63
-                                    if c & 34: return _d_BodyType(B, r0)
-                                    i62_evse_isolation_status = (c >> 2) & 7
-                                    if i62_evse_isolation_status >= 5: return _d_BodyType(B, r0)
-                                    i62_evse_isolation_status = _E_isolationLevelType[i62_evse_isolation_status]
-                                    k = _T4[c & 1]
-                                i62_evse_status_code = None
-                                if k == 3:
-                                    r -= 7; c = (B >> r) & 127
-                                    if c & 66: return _d_BodyType(B, r0)
-                                    i62_evse_status_code = (c >> 2) & 15
-                                    if i62_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                    i62_evse_status_code = _E_DC_EVSEStatusCodeType[i62_evse_status_code]
-                                    k = _T6[c & 1]
-                                else:
-                                    return _d_BodyType(B, r0)
-                                if k != -1: return _d_BodyType(B, r0)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                                i60_dc_evse_status = DC_EVSEStatusType(i62_notification_max_delay, i62_evse_notification, i62_evse_isolation_status, i62_evse_status_code)
-                            elif k == 3:
-                                r -= 2; c = (B >> r) & 3
-                                if c & 3: return _d_BodyType(B, r0)
-                                r -= 8; i63_notification_max_delay = (B >> r) & 255
-                                if i63_notification_max_delay > 127:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i63_notification_max_delay, r = ru(B, r + 8, i63_notification_max_delay)
-                                    else: i63_notification_max_delay = (x << 7) | (i63_notification_max_delay & 127)
-                                if i63_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                                r -= 8; c = (B >> r) & 255
-                                if c & 230: return _d_BodyType(B, r0)
-                                i63_evse_notification = (c >> 3) & 3
-                                if i63_evse_notification >= 3: return _d_BodyType(B, r0)
-                                i63_evse_notification = _E_EVSENotificationType[i63_evse_notification]
-                                k = _T6[c & 1]
-                                i60_evse_status = EVSEStatusType(i63_notification_max_delay, i63_evse_notification)
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_power_delivery_res = PowerDeliveryResType(i60_response_code, i60_ac_evse_status, i60_dc_evse_status, i60_evse_status)
+                            f_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            r -= 38; c = (B >> r) & 274877906943
-                            if c & 255668122055: return _d_BodyType(B, r0)
-                            i65_ev_ready = ((c >> 34) & 1) == 1
-                            i65_ev_error_code = (c >> 27) & 15
-                            if i65_ev_error_code >= 12: return _d_BodyType(B, r0)
-                            i65_ev_error_code = _E_DC_EVErrorCodeType[i65_ev_error_code]
-                            i65_evresssoc = (c >> 17) & 127
-                            if i65_evresssoc > 100: return _d_BodyType(B, r0)
-                            i66_multiplier = ((c >> 9) & 7) + -3
-                            if i66_multiplier > 3: return _d_BodyType(B, r0)
-                            i66_unit = (c >> 3) & 7
-                            if i66_unit >= 7: return _d_BodyType(B, r0)
-                            i66_unit = _E_unitSymbolType[i66_unit]
-                            i64_dc_ev_status = DC_EVStatusType(i65_ev_ready, i65_ev_error_code, i65_evresssoc)
-                            r -= 9; i66_value = (B >> r) & 511
-                            if i66_value & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i66_value, r = ri(B, r + 8, i66_value)
-                                elif i66_value & 256: i66_value = -((x << 7) | (i66_value & 127)) - 1
-                                else: i66_value = (x << 7) | (i66_value & 127)
-                            elif i66_value > 255: i66_value = 255 - i66_value
-                            if i66_value < -32768 or i66_value > 32767: return _d_BodyType(B, r0)
-                            r -= 17; c = (B >> r) & 131071
-                            if c & 127431: return _d_BodyType(B, r0)
-                            i67_multiplier = ((c >> 9) & 7) + -3
-                            if i67_multiplier > 3: return _d_BodyType(B, r0)
-                            i67_unit = (c >> 3) & 7
-                            if i67_unit >= 7: return _d_BodyType(B, r0)
-                            i67_unit = _E_unitSymbolType[i67_unit]
-                            i64_ev_target_voltage = PhysicalValueType(i66_multiplier, i66_unit, i66_value)
-                            r -= 9; i67_value = (B >> r) & 511
-                            if i67_value & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i67_value, r = ri(B, r + 8, i67_value)
-                                elif i67_value & 256: i67_value = -((x << 7) | (i67_value & 127)) - 1
-                                else: i67_value = (x << 7) | (i67_value & 127)
-                            elif i67_value > 255: i67_value = 255 - i67_value
-                            if i67_value < -32768 or i67_value > 32767: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i64_ev_target_current = PhysicalValueType(i67_multiplier, i67_unit, i67_value)
-                            f_pre_charge_req = PreChargeReqType(i64_dc_ev_status, i64_ev_target_voltage, i64_ev_target_current)
+                            f_pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1551: return _d_BodyType(B, r0)
-                            i68_response_code = (c >> 4) & 31
-                            if i68_response_code >= 26: return _d_BodyType(B, r0)
-                            i68_response_code = _E_responseCodeType[i68_response_code]
-                            r -= 8; i69_notification_max_delay = (B >> r) & 255
-                            if i69_notification_max_delay > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i69_notification_max_delay, r = ru(B, r + 8, i69_notification_max_delay)
-                                else: i69_notification_max_delay = (x << 7) | (i69_notification_max_delay & 127)
-                            if i69_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                            r -= 8; c = (B >> r) & 255
-                            if c & 228: return _d_BodyType(B, r0)
-                            i69_evse_notification = (c >> 3) & 3
-                            if i69_evse_notification >= 3: return _d_BodyType(B, r0)
-                            i69_evse_notification = _E_EVSENotificationType[i69_evse_notification]
-                            k = _T24[c & 3]
-                            i69_evse_isolation_status = None
-                            if k == 2:
-                                r -= 6; c = (B >> r) & 63
-                                if c & 34: return _d_BodyType(B, r0)
-                                i69_evse_isolation_status = (c >> 2) & 7
-                                if i69_evse_isolation_status >= 5: return _d_BodyType(B, r0)
-                                i69_evse_isolation_status = _E_isolationLevelType[i69_evse_isolation_status]
-                                k = _T4[c & 1]
-                            i69_evse_status_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i69_evse_status_code = (c >> 2) & 15
-                                if i69_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i69_evse_status_code = _E_DC_EVSEStatusCodeType[i69_evse_status_code]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 29127: return _d_BodyType(B, r0)
-                            i70_multiplier = ((c >> 9) & 7) + -3
-                            if i70_multiplier > 3: return _d_BodyType(B, r0)
-                            i70_unit = (c >> 3) & 7
-                            if i70_unit >= 7: return _d_BodyType(B, r0)
-                            i70_unit = _E_unitSymbolType[i70_unit]
-                            i68_dc_evse_status = DC_EVSEStatusType(i69_notification_max_delay, i69_evse_notification, i69_evse_isolation_status, i69_evse_status_code)
-                            r -= 9; i70_value = (B >> r) & 511
-                            if i70_value & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i70_value, r = ri(B, r + 8, i70_value)
-                                elif i70_value & 256: i70_value = -((x << 7) | (i70_value & 127)) - 1
-                                else: i70_value = (x << 7) | (i70_value & 127)
-                            elif i70_value > 255: i70_value = 255 - i70_value
-                            if i70_value < -32768 or i70_value > 32767: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i68_evse_present_voltage = PhysicalValueType(i70_multiplier, i70_unit, i70_value)
-                            f_pre_charge_res = PreChargeResType(i68_response_code, i68_dc_evse_status, i68_evse_present_voltage)
+                            f_pre_charge_res, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            r -= 8; i71_service_id = (B >> r) & 255
-                            if i71_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i71_service_id, r = ru(B, r + 8, i71_service_id)
-                                else: i71_service_id = (x << 7) | (i71_service_id & 127)
-                            if i71_service_id > 65535: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_service_detail_req = ServiceDetailReqType(i71_service_id)
+                            f_service_detail_req, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i72_response_code = (c >> 3) & 31
-                            if i72_response_code >= 26: return _d_BodyType(B, r0)
-                            i72_response_code = _E_responseCodeType[i72_response_code]
-                            r -= 8; i72_service_id = (B >> r) & 255
-                            if i72_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i72_service_id, r = ru(B, r + 8, i72_service_id)
-                                else: i72_service_id = (x << 7) | (i72_service_id & 127)
-                            if i72_service_id > 65535: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T35[c & 3]
-                            i72_service_parameter_list = None
-                            if k == 2:
-                                i72_service_parameter_list, r = _f_ServiceParameterListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_detail_res = ServiceDetailResType(i72_response_code, i72_service_id, i72_service_parameter_list)
+                            f_service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            r -= 2; c = (B >> r) & 3
-                            k = _T15[c & 3]
-                            i73_service_scope = None
-                            if k == 0:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i73_service_scope, r = rstr(B, r, 64)
-                                r -= 3; c = (B >> r) & 7
-                                if c & 4: return _d_BodyType(B, r0)
-                                k = _T16[c & 3]
-                            i73_service_category = None
-                            if k == 1:
-                                r -= 5; c = (B >> r) & 31
-                                if c & 18: return _d_BodyType(B, r0)
-                                i73_service_category = (c >> 2) & 3
-                                i73_service_category = _E_serviceCategoryType[i73_service_category]
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_discovery_req = ServiceDiscoveryReqType(i73_service_scope, i73_service_category)
+                            f_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i74_response_code = (c >> 2) & 31
-                            if i74_response_code >= 26: return _d_BodyType(B, r0)
-                            i74_response_code = _E_responseCodeType[i74_response_code]
-                            i74_payment_option_list, r = _f_PaymentOptionListType(B, r)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            r -= 8; i75_service_id = (B >> r) & 255
-                            if i75_service_id > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i75_service_id, r = ru(B, r + 8, i75_service_id)
-                                else: i75_service_id = (x << 7) | (i75_service_id & 127)
-                            if i75_service_id > 65535: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T120[c & 3]
-                            i75_service_name = None
-                            if k == 1:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i75_service_name, r = rstr(B, r, 32)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T3[c & 1]
-                            i75_service_category = None
-                            if k == 2:
-                                r -= 6; c = (B >> r) & 63
-                                if c & 36: return _d_BodyType(B, r0)
-                                i75_service_category = (c >> 3) & 3
-                                i75_service_category = _E_serviceCategoryType[i75_service_category]
-                                k = _T45[c & 3]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i75_service_scope = None
-                            if k == 3:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                i75_service_scope, r = rstr(B, r, 64)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T5[c & 1]
-                            i75_free_service = None
-                            if k == 4:
-                                r -= 4; c = (B >> r) & 15
-                                if c & 10: return _d_BodyType(B, r0)
-                                i75_free_service = ((c >> 2) & 1) == 1
-                                k = _T34[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            i75_supported_energy_transfer_mode = None
-                            if k == 5:
-                                i75_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 2; c = (B >> r) & 3
-                            k = _T77[c & 3]
-                            i74_charge_service = ChargeServiceType(i75_service_id, i75_service_name, i75_service_category, i75_service_scope, i75_free_service, i75_supported_energy_transfer_mode)
-                            i74_service_list = None
-                            if k == 3:
-                                i74_service_list, r = _f_ServiceListType(B, r)
-                                r -= 1; c = (B >> r) & 1
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_service_discovery_res = ServiceDiscoveryResType(i74_response_code, i74_payment_option_list, i74_charge_service, i74_service_list)
+                            f_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            r -= 8; nb = (B >> r) & 255
-                            if nb > 6 or 8 * nb > r: return _d_BodyType(B, r0)
-                            r -= 8 * nb; i76_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
-                            r -= 2; c = (B >> r) & 3
-                            if c & 3: return _d_BodyType(B, r0)
-                            f_session_setup_req = SessionSetupReqType(i76_evccid)
+                            f_session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            r -= 10; c = (B >> r) & 1023
-                            if c & 775: return _d_BodyType(B, r0)
-                            i77_response_code = (c >> 3) & 31
-                            if i77_response_code >= 26: return _d_BodyType(B, r0)
-                            i77_response_code = _E_responseCodeType[i77_response_code]
-                            i77_evseid, r = rstr(B, r, 37)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 4: return _d_BodyType(B, r0)
-                            k = _T35[c & 3]
-                            i77_evse_time_stamp = None
-                            if k == 2:
-                                r -= 1; c = (B >> r) & 1
-                                if c & 1: return _d_BodyType(B, r0)
-                                r -= 9; i77_evse_time_stamp = (B >> r) & 511
-                                if i77_evse_time_stamp & 128:
-                                    r -= 8; x = (B >> r) & 255
-                                    if x > 127: i77_evse_time_stamp, r = ri(B, r + 8, i77_evse_time_stamp)
-                                    elif i77_evse_time_stamp & 256: i77_evse_time_stamp = -((x << 7) | (i77_evse_time_stamp & 127)) - 1
-                                    else: i77_evse_time_stamp = (x << 7) | (i77_evse_time_stamp & 127)
-                                elif i77_evse_time_stamp > 255: i77_evse_time_stamp = 255 - i77_evse_time_stamp
-                                if i77_evse_time_stamp < -9223372036854775808 or i77_evse_time_stamp > 9223372036854775807: return _d_BodyType(B, r0)
-                                r -= 2; c = (B >> r) & 3
-                                if c & 2: return _d_BodyType(B, r0)
-                                k = _T6[c & 1]
-                            if k != -1: return _d_BodyType(B, r0)
-                            f_session_setup_res = SessionSetupResType(i77_response_code, i77_evseid, i77_evse_time_stamp)
+                            f_session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            r -= 5; c = (B >> r) & 31
-                            if c & 27: return _d_BodyType(B, r0)
-                            i78_charging_session = (c >> 2) & 1
-                            i78_charging_session = _E_chargingSessionType[i78_charging_session]
-                            f_session_stop_req = SessionStopReqType(i78_charging_session)
+                            f_session_stop_req, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            r -= 9; c = (B >> r) & 511
-                            if c & 387: return _d_BodyType(B, r0)
-                            i79_response_code = (c >> 2) & 31
-                            if i79_response_code >= 26: return _d_BodyType(B, r0)
-                            i79_response_code = _E_responseCodeType[i79_response_code]
-                            f_session_stop_res = SessionStopResType(i79_response_code)
+                            f_session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            r -= 24; c = (B >> r) & 16777215
-                            if c & 15604743: return _d_BodyType(B, r0)
-                            i81_ev_ready = ((c >> 20) & 1) == 1
-                            i81_ev_error_code = (c >> 13) & 15
-                            if i81_ev_error_code >= 12: return _d_BodyType(B, r0)
-                            i81_ev_error_code = _E_DC_EVErrorCodeType[i81_ev_error_code]
-                            i81_evresssoc = (c >> 3) & 127
-                            if i81_evresssoc > 100: return _d_BodyType(B, r0)
-                            i80_dc_ev_status = DC_EVStatusType(i81_ev_ready, i81_ev_error_code, i81_evresssoc)
-                            f_welding_detection_req = WeldingDetectionReqType(i80_dc_ev_status)
+                            f_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            r -= 11; c = (B >> r) & 2047
-                            if c & 1551: return _d_BodyType(B, r0)
-                            i82_response_code = (c >> 4) & 31
-                            if i82_response_code >= 26: return _d_BodyType(B, r0)
-                            i82_response_code = _E_responseCodeType[i82_response_code]
-                            r -= 8; i83_notification_max_delay = (B >> r) & 255
-                            if i83_notification_max_delay > 127:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i83_notification_max_delay, r = ru(B, r + 8, i83_notification_max_delay)
-                                else: i83_notification_max_delay = (x << 7) | (i83_notification_max_delay & 127)
-                            if i83_notification_max_delay > 65535: return _d_BodyType(B, r0)
-                            r -= 8; c = (B >> r) & 255
-                            if c & 228: return _d_BodyType(B, r0)
-                            i83_evse_notification = (c >> 3) & 3
-                            if i83_evse_notification >= 3: return _d_BodyType(B, r0)
-                            i83_evse_notification = _E_EVSENotificationType[i83_evse_notification]
-                            k = _T24[c & 3]
-                            i83_evse_isolation_status = None
-                            if k == 2:
-                                r -= 6; c = (B >> r) & 63
-                                if c & 34: return _d_BodyType(B, r0)
-                                i83_evse_isolation_status = (c >> 2) & 7
-                                if i83_evse_isolation_status >= 5: return _d_BodyType(B, r0)
-                                i83_evse_isolation_status = _E_isolationLevelType[i83_evse_isolation_status]
-                                k = _T4[c & 1]
-                            i83_evse_status_code = None
-                            if k == 3:
-                                r -= 7; c = (B >> r) & 127
-                                if c & 66: return _d_BodyType(B, r0)
-                                i83_evse_status_code = (c >> 2) & 15
-                                if i83_evse_status_code >= 12: return _d_BodyType(B, r0)
-                                i83_evse_status_code = _E_DC_EVSEStatusCodeType[i83_evse_status_code]
-                                k = _T6[c & 1]
-                            else:
-                                return _d_BodyType(B, r0)
-                            if k != -1: return _d_BodyType(B, r0)
-                            r -= 15; c = (B >> r) & 32767
-                            if c & 29127: return _d_BodyType(B, r0)
-                            i84_multiplier = ((c >> 9) & 7) + -3
-                            if i84_multiplier > 3: return _d_BodyType(B, r0)
-                            i84_unit = (c >> 3) & 7
-                            if i84_unit >= 7: return _d_BodyType(B, r0)
-                            i84_unit = _E_unitSymbolType[i84_unit]
-                            i82_dc_evse_status = DC_EVSEStatusType(i83_notification_max_delay, i83_evse_notification, i83_evse_isolation_status, i83_evse_status_code)
-                            r -= 9; i84_value = (B >> r) & 511
-                            if i84_value & 128:
-                                r -= 8; x = (B >> r) & 255
-                                if x > 127: i84_value, r = ri(B, r + 8, i84_value)
-                                elif i84_value & 256: i84_value = -((x << 7) | (i84_value & 127)) - 1
-                                else: i84_value = (x << 7) | (i84_value & 127)
-                            elif i84_value > 255: i84_value = 255 - i84_value
-                            if i84_value < -32768 or i84_value > 32767: return _d_BodyType(B, r0)
-                            r -= 3; c = (B >> r) & 7
-                            if c & 7: return _d_BodyType(B, r0)
-                            i82_evse_present_voltage = PhysicalValueType(i84_multiplier, i84_unit, i84_value)
-                            f_welding_detection_res = WeldingDetectionResType(i82_response_code, i82_dc_evse_status, i82_evse_present_voltage)
+                            f_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
-    return BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
+    o = BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res)
+    return o, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
     st = 0
@@ -17338,1703 +15283,144 @@ def _e_BodyType(o: BodyType, a: int) -> int:
     v35 = o.welding_detection_req
     v36 = o.welding_detection_res
     if v2 is not None:
-        if v2.__class__ is not AuthorizationReqType: raise EncFail(f'expected AuthorizationReqType, got {v2.__class__.__name__}')
-        st37 = 0
         a <<= 6
-        v38 = v2.id
-        if v38 is not None:
-            a <<= 2
-            a = wstr(a, v38, None)
-            st37 = 3
-        v39 = v2.gen_challenge
-        if v39 is not None:
-            w, c = _C18[st37]
-            a = (a << w) | c
-            a <<= 1
-            a = wbin(a, v39, 16)
-            a <<= 1
-            st37 = 7
-        w, c = _C19[st37]
-        a = (a << w) | c
+        a = _e_AuthorizationReqType(v2, a)
         st = 3
     elif v3 is not None:
-        if v3.__class__ is not AuthorizationResType: raise EncFail(f'expected AuthorizationResType, got {v3.__class__.__name__}')
-        pass
-        v41 = v3.response_code
-        if v41 is None: raise EncFail('missing mandatory ResponseCode')
-        if v41.__class__ is not responseCodeType and not (v41.__class__ is int and 0 <= v41 < 26): raise EncFail(f'{v41!r} is not a responseCodeType')
-        pass
-        v42 = v3.evse_processing
-        if v42 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v42.__class__ is not EVSEProcessingType and not (v42.__class__ is int and 0 <= v42 < 3): raise EncFail(f'{v42!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 20) | 16384 | (v41) << 7 | (v42) << 2
+        a = (a << 6) | 1
+        a = _e_AuthorizationResType(v3, a)
         st = 3
     elif v4 is not None:
-        if v4.__class__ is not BodyBaseType: raise EncFail(f'expected BodyBaseType, got {v4.__class__.__name__}')
-        pass
-        a = (a << 7) | 4
+        a = (a << 6) | 2
+        a = _e_BodyBaseType(v4, a)
         st = 3
     elif v5 is not None:
-        if v5.__class__ is not CableCheckReqType: raise EncFail(f'expected CableCheckReqType, got {v5.__class__.__name__}')
-        pass
-        v45 = v5.dc_ev_status
-        if v45 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v45.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v45.__class__.__name__}')
-        pass
-        v47 = v45.ev_ready
-        if v47 is None: raise EncFail('missing mandatory EVReady')
-        pass
-        v48 = v45.ev_error_code
-        if v48 is None: raise EncFail('missing mandatory EVErrorCode')
-        if v48.__class__ is not DC_EVErrorCodeType and not (v48.__class__ is int and 0 <= v48 < 12): raise EncFail(f'{v48!r} is not a DC_EVErrorCodeType')
-        pass
-        v49 = v45.evresssoc
-        if v49 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v49 <= 100: raise EncFail(f'{v49!r} outside 0..100')
-        pass
-        pass
-        a = (a << 30) | 50331648 | (BOOL[v47]) << 20 | (v48) << 13 | (v49) << 3
+        a = (a << 6) | 3
+        a = _e_CableCheckReqType(v5, a)
         st = 3
     elif v6 is not None:
-        if v6.__class__ is not CableCheckResType: raise EncFail(f'expected CableCheckResType, got {v6.__class__.__name__}')
-        pass
-        v51 = v6.response_code
-        if v51 is None: raise EncFail('missing mandatory ResponseCode')
-        if v51.__class__ is not responseCodeType and not (v51.__class__ is int and 0 <= v51 < 26): raise EncFail(f'{v51!r} is not a responseCodeType')
-        pass
-        v52 = v6.dc_evse_status
-        if v52 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v52.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v52.__class__.__name__}')
-        st53 = 0
-        v54 = v52.notification_max_delay
-        if v54 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 17) | 8192 | (v51) << 4
-        if v54 > 65535: raise EncFail(f'{v54!r} outside 0..65535')
-        if 0 <= v54 < 128: a = (a << 8) | v54
-        else: a = wu(a, v54)
-        st53 = 3
-        v55 = v52.evse_notification
-        if v55 is None: raise EncFail('missing mandatory EVSENotification')
-        if v55.__class__ is not EVSENotificationType and not (v55.__class__ is int and 0 <= v55 < 3): raise EncFail(f'{v55!r} is not a EVSENotificationType')
-        st53 = 7
-        a = (a << 6) | (v55) << 1
-        v56 = v52.evse_isolation_status
-        if v56 is not None:
-            if v56.__class__ is not isolationLevelType and not (v56.__class__ is int and 0 <= v56 < 5): raise EncFail(f'{v56!r} is not a isolationLevelType')
-            a = (a << 7) | (v56) << 1
-            st53 = 11
-        v57 = v52.evse_status_code
-        if v57 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C25[st53]
-        a = (a << w) | c
-        if v57.__class__ is not DC_EVSEStatusCodeType and not (v57.__class__ is int and 0 <= v57 < 12): raise EncFail(f'{v57!r} is not a DC_EVSEStatusCodeType')
-        st53 = 15
-        pass
-        v58 = v6.evse_processing
-        if v58 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v58.__class__ is not EVSEProcessingType and not (v58.__class__ is int and 0 <= v58 < 3): raise EncFail(f'{v58!r} is not a EVSEProcessingType')
-        pass
-        a = (a << 13) | (v57) << 8 | (v58) << 2
+        a = (a << 6) | 4
+        a = _e_CableCheckResType(v6, a)
         st = 3
     elif v7 is not None:
-        if v7.__class__ is not CertificateInstallationReqType: raise EncFail(f'expected CertificateInstallationReqType, got {v7.__class__.__name__}')
-        pass
-        v60 = v7.id
-        if v60 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 10
-        a = wstr(a, v60, None)
-        pass
-        v61 = v7.oem_provisioning_cert
-        if v61 is None: raise EncFail('missing mandatory OEMProvisioningCert')
-        a <<= 2
-        a = wbin(a, v61, 800)
-        pass
-        v62 = v7.list_of_root_certificate_i_ds
-        if v62 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v62, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 5
+        a = _e_CertificateInstallationReqType(v7, a)
         st = 3
     elif v8 is not None:
-        if v8.__class__ is not CertificateInstallationResType: raise EncFail(f'expected CertificateInstallationResType, got {v8.__class__.__name__}')
-        pass
-        v64 = v8.response_code
-        if v64 is None: raise EncFail('missing mandatory ResponseCode')
-        if v64.__class__ is not responseCodeType and not (v64.__class__ is int and 0 <= v64 < 26): raise EncFail(f'{v64!r} is not a responseCodeType')
-        pass
-        v65 = v8.sa_provisioning_certificate_chain
-        if v65 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
-        if v65.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v65.__class__.__name__}')
-        st66 = 0
-        a = (a << 15) | 3072 | (v64) << 2
-        v67 = v65.id
-        if v67 is not None:
-            a <<= 2
-            a = wstr(a, v67, None)
-            st66 = 3
-        v68 = v65.certificate
-        if v68 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st66]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v68, 800)
-        st66 = 7
-        a <<= 1
-        v69 = v65.sub_certificates
-        if v69 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v69, a)
-            st66 = 11
-        w, c = _C37[st66]
-        a = (a << w) | c
-        pass
-        v70 = v8.contract_signature_cert_chain
-        if v70 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v70.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v70.__class__.__name__}')
-        st71 = 0
-        a <<= 1
-        v72 = v70.id
-        if v72 is not None:
-            a <<= 2
-            a = wstr(a, v72, None)
-            st71 = 3
-        v73 = v70.certificate
-        if v73 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st71]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v73, 800)
-        st71 = 7
-        a <<= 1
-        v74 = v70.sub_certificates
-        if v74 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v74, a)
-            st71 = 11
-        w, c = _C37[st71]
-        a = (a << w) | c
-        pass
-        v75 = v8.contract_signature_encrypted_private_key
-        if v75 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        if v75.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v75.__class__.__name__}')
-        pass
-        v77 = v75.id
-        if v77 is None: raise EncFail('missing mandatory Id')
-        a <<= 2
-        a = wstr(a, v77, None)
-        pass
-        v78 = v75.value
-        if v78 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wbin(a, v78, 48)
-        pass
-        pass
-        v79 = v8.d_hpublickey
-        if v79 is None: raise EncFail('missing mandatory DHpublickey')
-        if v79.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v79.__class__.__name__}')
-        pass
-        v81 = v79.id
-        if v81 is None: raise EncFail('missing mandatory Id')
-        a <<= 3
-        a = wstr(a, v81, None)
-        pass
-        v82 = v79.value
-        if v82 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wbin(a, v82, 65)
-        pass
-        pass
-        v83 = v8.e_maid
-        if v83 is None: raise EncFail('missing mandatory eMAID')
-        if v83.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v83.__class__.__name__}')
-        pass
-        v85 = v83.id
-        if v85 is None: raise EncFail('missing mandatory Id')
-        a <<= 3
-        a = wstr(a, v85, None)
-        pass
-        v86 = v83.value
-        if v86 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wstr(a, v86, 15)
-        pass
-        pass
-        a <<= 2
+        a = (a << 6) | 6
+        a = _e_CertificateInstallationResType(v8, a)
         st = 3
     elif v9 is not None:
-        if v9.__class__ is not CertificateUpdateReqType: raise EncFail(f'expected CertificateUpdateReqType, got {v9.__class__.__name__}')
-        pass
-        v88 = v9.id
-        if v88 is None: raise EncFail('missing mandatory Id')
-        a = (a << 7) | 14
-        a = wstr(a, v88, None)
-        pass
-        v89 = v9.contract_signature_cert_chain
-        if v89 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v89.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v89.__class__.__name__}')
-        st90 = 0
-        a <<= 1
-        v91 = v89.id
-        if v91 is not None:
-            a <<= 2
-            a = wstr(a, v91, None)
-            st90 = 3
-        v92 = v89.certificate
-        if v92 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st90]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v92, 800)
-        st90 = 7
-        a <<= 1
-        v93 = v89.sub_certificates
-        if v93 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v93, a)
-            st90 = 11
-        w, c = _C37[st90]
-        a = (a << w) | c
-        pass
-        v94 = v9.e_maid
-        if v94 is None: raise EncFail('missing mandatory eMAID')
-        a <<= 2
-        a = wstr(a, v94, 15)
-        pass
-        v95 = v9.list_of_root_certificate_i_ds
-        if v95 is None: raise EncFail('missing mandatory ListOfRootCertificateIDs')
-        a <<= 2
-        a = _e_ListOfRootCertificateIDsType(v95, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 7
+        a = _e_CertificateUpdateReqType(v9, a)
         st = 3
     elif v10 is not None:
-        if v10.__class__ is not CertificateUpdateResType: raise EncFail(f'expected CertificateUpdateResType, got {v10.__class__.__name__}')
-        st96 = 0
-        v97 = v10.response_code
-        if v97 is None: raise EncFail('missing mandatory ResponseCode')
-        if v97.__class__ is not responseCodeType and not (v97.__class__ is int and 0 <= v97 < 26): raise EncFail(f'{v97!r} is not a responseCodeType')
-        st96 = 3
-        v98 = v10.sa_provisioning_certificate_chain
-        if v98 is None: raise EncFail('missing mandatory SAProvisioningCertificateChain')
-        if v98.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v98.__class__.__name__}')
-        st99 = 0
-        a = (a << 15) | 4096 | (v97) << 2
-        v100 = v98.id
-        if v100 is not None:
-            a <<= 2
-            a = wstr(a, v100, None)
-            st99 = 3
-        v101 = v98.certificate
-        if v101 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st99]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v101, 800)
-        st99 = 7
-        a <<= 1
-        v102 = v98.sub_certificates
-        if v102 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v102, a)
-            st99 = 11
-        w, c = _C37[st99]
-        a = (a << w) | c
-        st96 = 7
-        v103 = v10.contract_signature_cert_chain
-        if v103 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v103.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v103.__class__.__name__}')
-        st104 = 0
-        a <<= 1
-        v105 = v103.id
-        if v105 is not None:
-            a <<= 2
-            a = wstr(a, v105, None)
-            st104 = 3
-        v106 = v103.certificate
-        if v106 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st104]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v106, 800)
-        st104 = 7
-        a <<= 1
-        v107 = v103.sub_certificates
-        if v107 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v107, a)
-            st104 = 11
-        w, c = _C37[st104]
-        a = (a << w) | c
-        st96 = 11
-        v108 = v10.contract_signature_encrypted_private_key
-        if v108 is None: raise EncFail('missing mandatory ContractSignatureEncryptedPrivateKey')
-        if v108.__class__ is not ContractSignatureEncryptedPrivateKeyType: raise EncFail(f'expected ContractSignatureEncryptedPrivateKeyType, got {v108.__class__.__name__}')
-        pass
-        v110 = v108.id
-        if v110 is None: raise EncFail('missing mandatory Id')
-        a <<= 2
-        a = wstr(a, v110, None)
-        pass
-        v111 = v108.value
-        if v111 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wbin(a, v111, 48)
-        pass
-        st96 = 15
-        v112 = v10.d_hpublickey
-        if v112 is None: raise EncFail('missing mandatory DHpublickey')
-        if v112.__class__ is not DiffieHellmanPublickeyType: raise EncFail(f'expected DiffieHellmanPublickeyType, got {v112.__class__.__name__}')
-        pass
-        v114 = v112.id
-        if v114 is None: raise EncFail('missing mandatory Id')
-        a <<= 3
-        a = wstr(a, v114, None)
-        pass
-        v115 = v112.value
-        if v115 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wbin(a, v115, 65)
-        pass
-        st96 = 19
-        v116 = v10.e_maid
-        if v116 is None: raise EncFail('missing mandatory eMAID')
-        if v116.__class__ is not EMAIDType: raise EncFail(f'expected EMAIDType, got {v116.__class__.__name__}')
-        pass
-        v118 = v116.id
-        if v118 is None: raise EncFail('missing mandatory Id')
-        a <<= 3
-        a = wstr(a, v118, None)
-        pass
-        v119 = v116.value
-        if v119 is None: raise EncFail('missing mandatory value')
-        a <<= 1
-        a = wstr(a, v119, 15)
-        pass
-        st96 = 23
-        a <<= 1
-        v120 = v10.retry_counter
-        if v120 is not None:
-            a <<= 3
-            if v120 < -32768 or v120 > 32767: raise EncFail(f'{v120!r} outside -32768..32767')
-            if 0 <= v120 < 128: a = (a << 9) | v120
-            elif -129 < v120 < 0: a = (a << 9) | (255 - v120)
-            else: a = wi(a, v120)
-            a <<= 1
-            st96 = 27
-        w, c = _C42[st96]
-        a = (a << w) | c
+        a = (a << 6) | 8
+        a = _e_CertificateUpdateResType(v10, a)
         st = 3
     elif v11 is not None:
-        if v11.__class__ is not ChargeParameterDiscoveryReqType: raise EncFail(f'expected ChargeParameterDiscoveryReqType, got {v11.__class__.__name__}')
-        st121 = 0
         a = (a << 6) | 9
-        v122 = v11.max_entries_sa_schedule_tuple
-        if v122 is not None:
-            a <<= 3
-            if v122 > 65535: raise EncFail(f'{v122!r} outside 0..65535')
-            if 0 <= v122 < 128: a = (a << 8) | v122
-            else: a = wu(a, v122)
-            a <<= 1
-            st121 = 3
-        v123 = v11.requested_energy_transfer_mode
-        if v123 is None: raise EncFail('missing mandatory RequestedEnergyTransferMode')
-        w, c = _C36[st121]
-        a = (a << w) | c
-        if v123.__class__ is not EnergyTransferModeType and not (v123.__class__ is int and 0 <= v123 < 6): raise EncFail(f'{v123!r} is not a EnergyTransferModeType')
-        st121 = 7
-        a = (a << 5) | (v123) << 1
-        v124 = v11.ac_ev_charge_parameter
-        v125 = v11.dc_ev_charge_parameter
-        v126 = v11.ev_charge_parameter
-        if v124 is not None:
-            if v124.__class__ is not AC_EVChargeParameterType: raise EncFail(f'expected AC_EVChargeParameterType, got {v124.__class__.__name__}')
-            st127 = 0
-            a <<= 2
-            v128 = v124.departure_time
-            if v128 is not None:
-                a <<= 3
-                if v128 > 4294967295: raise EncFail(f'{v128!r} outside 0..4294967295')
-                if 0 <= v128 < 128: a = (a << 8) | v128
-                else: a = wu(a, v128)
-                a <<= 1
-                st127 = 3
-            v129 = v124.e_amount
-            if v129 is None: raise EncFail('missing mandatory EAmount')
-            w, c = _C7[st127]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v129, a)
-            st127 = 7
-            v130 = v124.ev_max_voltage
-            if v130 is None: raise EncFail('missing mandatory EVMaxVoltage')
-            a <<= 1
-            a = _e_PhysicalValueType(v130, a)
-            st127 = 11
-            v131 = v124.ev_max_current
-            if v131 is None: raise EncFail('missing mandatory EVMaxCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v131, a)
-            st127 = 15
-            v132 = v124.ev_min_current
-            if v132 is None: raise EncFail('missing mandatory EVMinCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v132, a)
-            st127 = 19
-            a <<= 1
-            st121 = 11
-        elif v125 is not None:
-            if v125.__class__ is not DC_EVChargeParameterType: raise EncFail(f'expected DC_EVChargeParameterType, got {v125.__class__.__name__}')
-            st133 = 0
-            a = (a << 2) | 1
-            v134 = v125.departure_time
-            if v134 is not None:
-                a <<= 3
-                if v134 > 4294967295: raise EncFail(f'{v134!r} outside 0..4294967295')
-                if 0 <= v134 < 128: a = (a << 8) | v134
-                else: a = wu(a, v134)
-                a <<= 1
-                st133 = 3
-            v135 = v125.dc_ev_status
-            if v135 is None: raise EncFail('missing mandatory DC_EVStatus')
-            w, c = _C50[st133]
-            a = (a << w) | c
-            a = _e_DC_EVStatusType(v135, a)
-            st133 = 7
-            v136 = v125.ev_maximum_current_limit
-            if v136 is None: raise EncFail('missing mandatory EVMaximumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v136, a)
-            st133 = 11
-            v137 = v125.ev_maximum_power_limit
-            if v137 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v137, a)
-                st133 = 15
-            v138 = v125.ev_maximum_voltage_limit
-            if v138 is None: raise EncFail('missing mandatory EVMaximumVoltageLimit')
-            w, c = _C51[st133]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v138, a)
-            st133 = 19
-            v139 = v125.ev_energy_capacity
-            if v139 is not None:
-                a <<= 3
-                a = _e_PhysicalValueType(v139, a)
-                st133 = 23
-            v140 = v125.ev_energy_request
-            if v140 is not None:
-                w, c = _C52[st133]
-                a = (a << w) | c
-                a = _e_PhysicalValueType(v140, a)
-                st133 = 27
-            v141 = v125.full_soc
-            if v141 is not None:
-                w, c = _C53[st133]
-                a = (a << w) | c
-                if not 0 <= v141 <= 100: raise EncFail(f'{v141!r} outside 0..100')
-                a = (a << 9) | (v141) << 1
-                st133 = 31
-            v142 = v125.bulk_soc
-            if v142 is not None:
-                w, c = _C54[st133]
-                a = (a << w) | c
-                if not 0 <= v142 <= 100: raise EncFail(f'{v142!r} outside 0..100')
-                a = (a << 9) | (v142) << 1
-                st133 = 35
-            w, c = _C55[st133]
-            a = (a << w) | c
-            st121 = 11
-        elif v126 is not None:
-            if v126.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v126.__class__.__name__}')
-            st143 = 0
-            a = (a << 2) | 2
-            v144 = v126.departure_time
-            if v144 is not None:
-                a <<= 3
-                if v144 > 4294967295: raise EncFail(f'{v144!r} outside 0..4294967295')
-                if 0 <= v144 < 128: a = (a << 8) | v144
-                else: a = wu(a, v144)
-                a <<= 1
-                st143 = 3
-            w, c = _C56[st143]
-            a = (a << w) | c
-            st121 = 11
-        else:
-            raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
-        a <<= 1
+        a = _e_ChargeParameterDiscoveryReqType(v11, a)
         st = 3
     elif v12 is not None:
-        if v12.__class__ is not ChargeParameterDiscoveryResType: raise EncFail(f'expected ChargeParameterDiscoveryResType, got {v12.__class__.__name__}')
-        st145 = 0
-        v146 = v12.response_code
-        if v146 is None: raise EncFail('missing mandatory ResponseCode')
-        if v146.__class__ is not responseCodeType and not (v146.__class__ is int and 0 <= v146 < 26): raise EncFail(f'{v146!r} is not a responseCodeType')
-        st145 = 3
-        v147 = v12.evse_processing
-        if v147 is None: raise EncFail('missing mandatory EVSEProcessing')
-        if v147.__class__ is not EVSEProcessingType and not (v147.__class__ is int and 0 <= v147 < 3): raise EncFail(f'{v147!r} is not a EVSEProcessingType')
-        st145 = 7
-        a = (a << 19) | 81920 | (v146) << 6 | (v147) << 1
-        v148 = v12.sa_schedule_list
-        v149 = v12.sa_schedules
-        if v148 is not None:
-            a <<= 3
-            a = _e_SAScheduleListType(v148, a)
-            st145 = 11
-        elif v149 is not None:
-            if v149.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v149.__class__.__name__}')
-            pass
-            a = (a << 4) | 2
-            st145 = 11
-        v151 = v12.ac_evse_charge_parameter
-        v152 = v12.dc_evse_charge_parameter
-        v153 = v12.evse_charge_parameter
-        if v151 is not None:
-            w, c = _C61[st145]
-            a = (a << w) | c
-            if v151.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v151.__class__.__name__}')
-            pass
-            v155 = v151.ac_evse_status
-            if v155 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-            a <<= 1
-            a = _e_AC_EVSEStatusType(v155, a)
-            pass
-            v156 = v151.evse_nominal_voltage
-            if v156 is None: raise EncFail('missing mandatory EVSENominalVoltage')
-            a <<= 1
-            a = _e_PhysicalValueType(v156, a)
-            pass
-            v157 = v151.evse_max_current
-            if v157 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
-            a <<= 1
-            a = _e_PhysicalValueType(v157, a)
-            pass
-            a <<= 1
-            st145 = 15
-        elif v152 is not None:
-            w, c = _C62[st145]
-            a = (a << w) | c
-            if v152.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v152.__class__.__name__}')
-            st158 = 0
-            v159 = v152.dc_evse_status
-            if v159 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-            a <<= 1
-            a = _e_DC_EVSEStatusType(v159, a)
-            st158 = 3
-            v160 = v152.evse_maximum_current_limit
-            if v160 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v160, a)
-            st158 = 7
-            v161 = v152.evse_maximum_power_limit
-            if v161 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v161, a)
-            st158 = 11
-            v162 = v152.evse_maximum_voltage_limit
-            if v162 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v162, a)
-            st158 = 15
-            v163 = v152.evse_minimum_current_limit
-            if v163 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v163, a)
-            st158 = 19
-            v164 = v152.evse_minimum_voltage_limit
-            if v164 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
-            a <<= 1
-            a = _e_PhysicalValueType(v164, a)
-            st158 = 23
-            v165 = v152.evse_current_regulation_tolerance
-            if v165 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v165, a)
-                st158 = 27
-            v166 = v152.evse_peak_current_ripple
-            if v166 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
-            w, c = _C63[st158]
-            a = (a << w) | c
-            a = _e_PhysicalValueType(v166, a)
-            st158 = 31
-            v167 = v152.evse_energy_to_be_delivered
-            if v167 is not None:
-                a <<= 2
-                a = _e_PhysicalValueType(v167, a)
-                st158 = 35
-            w, c = _C64[st158]
-            a = (a << w) | c
-            st145 = 15
-        elif v153 is not None:
-            w, c = _C65[st145]
-            a = (a << w) | c
-            if v153.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v153.__class__.__name__}')
-            pass
-            a <<= 1
-            st145 = 15
-        else:
-            raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
-        a <<= 1
+        a = (a << 6) | 10
+        a = _e_ChargeParameterDiscoveryResType(v12, a)
         st = 3
     elif v13 is not None:
-        if v13.__class__ is not ChargingStatusReqType: raise EncFail(f'expected ChargingStatusReqType, got {v13.__class__.__name__}')
-        pass
-        a = (a << 7) | 22
+        a = (a << 6) | 11
+        a = _e_ChargingStatusReqType(v13, a)
         st = 3
     elif v14 is not None:
-        if v14.__class__ is not ChargingStatusResType: raise EncFail(f'expected ChargingStatusResType, got {v14.__class__.__name__}')
-        st170 = 0
-        v171 = v14.response_code
-        if v171 is None: raise EncFail('missing mandatory ResponseCode')
-        if v171.__class__ is not responseCodeType and not (v171.__class__ is int and 0 <= v171 < 26): raise EncFail(f'{v171!r} is not a responseCodeType')
-        st170 = 3
-        v172 = v14.evseid
-        if v172 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 12288 | (v171) << 3
-        a = wstr(a, v172, 37)
-        st170 = 7
-        v173 = v14.sa_schedule_tuple_id
-        if v173 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        if not 1 <= v173 <= 255: raise EncFail(f'{v173!r} outside 1..255')
-        st170 = 11
-        a = (a << 12) | (v173 - 1) << 1
-        v174 = v14.evse_max_current
-        if v174 is not None:
-            if v174.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v174.__class__.__name__}')
-            pass
-            v176 = v174.multiplier
-            if v176 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v176 <= 3: raise EncFail(f'{v176!r} outside -3..3')
-            pass
-            v177 = v174.unit
-            if v177 is None: raise EncFail('missing mandatory Unit')
-            if v177.__class__ is not unitSymbolType and not (v177.__class__ is int and 0 <= v177 < 7): raise EncFail(f'{v177!r} is not a unitSymbolType')
-            pass
-            v178 = v174.value
-            if v178 is None: raise EncFail('missing mandatory Value')
-            a = (a << 17) | (v176 - -3) << 9 | (v177) << 3
-            if v178 < -32768 or v178 > 32767: raise EncFail(f'{v178!r} outside -32768..32767')
-            if 0 <= v178 < 128: a = (a << 9) | v178
-            elif -129 < v178 < 0: a = (a << 9) | (255 - v178)
-            else: a = wi(a, v178)
-            pass
-            a <<= 2
-            st170 = 15
-        v179 = v14.meter_info
-        if v179 is not None:
-            w, c = _C89[st170]
-            a = (a << w) | c
-            if v179.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v179.__class__.__name__}')
-            st180 = 0
-            v181 = v179.meter_id
-            if v181 is None: raise EncFail('missing mandatory MeterID')
-            a <<= 2
-            a = wstr(a, v181, 32)
-            st180 = 3
-            a <<= 1
-            v182 = v179.meter_reading
-            if v182 is not None:
-                a <<= 4
-                if v182 > 18446744073709551615: raise EncFail(f'{v182!r} outside 0..18446744073709551615')
-                if 0 <= v182 < 128: a = (a << 8) | v182
-                else: a = wu(a, v182)
-                a <<= 1
-                st180 = 7
-            v183 = v179.sig_meter_reading
-            if v183 is not None:
-                w, c = _C90[st180]
-                a = (a << w) | c
-                a <<= 1
-                a = wbin(a, v183, 64)
-                a <<= 1
-                st180 = 11
-            v184 = v179.meter_status
-            if v184 is not None:
-                w, c = _C91[st180]
-                a = (a << w) | c
-                a <<= 1
-                if v184 < -32768 or v184 > 32767: raise EncFail(f'{v184!r} outside -32768..32767')
-                if 0 <= v184 < 128: a = (a << 9) | v184
-                elif -129 < v184 < 0: a = (a << 9) | (255 - v184)
-                else: a = wi(a, v184)
-                a <<= 1
-                st180 = 15
-            v185 = v179.t_meter
-            if v185 is not None:
-                w, c = _C92[st180]
-                a = (a << w) | c
-                a <<= 1
-                if v185 < -9223372036854775808 or v185 > 9223372036854775807: raise EncFail(f'{v185!r} outside -9223372036854775808..9223372036854775807')
-                if 0 <= v185 < 128: a = (a << 9) | v185
-                elif -129 < v185 < 0: a = (a << 9) | (255 - v185)
-                else: a = wi(a, v185)
-                a <<= 1
-                st180 = 19
-            w, c = _C93[st180]
-            a = (a << w) | c
-            st170 = 19
-        v186 = v14.receipt_required
-        if v186 is not None:
-            w, c = _C94[st170]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v186]) << 1
-            st170 = 23
-        v187 = v14.ac_evse_status
-        if v187 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        w, c = _C95[st170]
-        a = (a << w) | c
-        if v187.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v187.__class__.__name__}')
-        pass
-        v189 = v187.notification_max_delay
-        if v189 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a <<= 2
-        if v189 > 65535: raise EncFail(f'{v189!r} outside 0..65535')
-        if 0 <= v189 < 128: a = (a << 8) | v189
-        else: a = wu(a, v189)
-        pass
-        v190 = v187.evse_notification
-        if v190 is None: raise EncFail('missing mandatory EVSENotification')
-        if v190.__class__ is not EVSENotificationType and not (v190.__class__ is int and 0 <= v190 < 3): raise EncFail(f'{v190!r} is not a EVSENotificationType')
-        pass
-        v191 = v187.rcd
-        if v191 is None: raise EncFail('missing mandatory RCD')
-        pass
-        st170 = 27
-        a = (a << 12) | (v190) << 7 | (BOOL[v191]) << 3
+        a = (a << 6) | 12
+        a = _e_ChargingStatusResType(v14, a)
         st = 3
     elif v15 is not None:
-        if v15.__class__ is not CurrentDemandReqType: raise EncFail(f'expected CurrentDemandReqType, got {v15.__class__.__name__}')
-        st192 = 0
-        v193 = v15.dc_ev_status
-        if v193 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v193.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v193.__class__.__name__}')
-        pass
-        v195 = v193.ev_ready
-        if v195 is None: raise EncFail('missing mandatory EVReady')
-        pass
-        v196 = v193.ev_error_code
-        if v196 is None: raise EncFail('missing mandatory EVErrorCode')
-        if v196.__class__ is not DC_EVErrorCodeType and not (v196.__class__ is int and 0 <= v196 < 12): raise EncFail(f'{v196!r} is not a DC_EVErrorCodeType')
-        pass
-        v197 = v193.evresssoc
-        if v197 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v197 <= 100: raise EncFail(f'{v197!r} outside 0..100')
-        pass
-        st192 = 3
-        v198 = v15.ev_target_current
-        if v198 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        if v198.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v198.__class__.__name__}')
-        pass
-        v200 = v198.multiplier
-        if v200 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v200 <= 3: raise EncFail(f'{v200!r} outside -3..3')
-        pass
-        v201 = v198.unit
-        if v201 is None: raise EncFail('missing mandatory Unit')
-        if v201.__class__ is not unitSymbolType and not (v201.__class__ is int and 0 <= v201 < 7): raise EncFail(f'{v201!r} is not a unitSymbolType')
-        pass
-        v202 = v198.value
-        if v202 is None: raise EncFail('missing mandatory Value')
-        a = (a << 44) | 3573412790272 | (BOOL[v195]) << 34 | (v196) << 27 | (v197) << 17 | (v200 - -3) << 9 | (v201) << 3
-        if v202 < -32768 or v202 > 32767: raise EncFail(f'{v202!r} outside -32768..32767')
-        if 0 <= v202 < 128: a = (a << 9) | v202
-        elif -129 < v202 < 0: a = (a << 9) | (255 - v202)
-        else: a = wi(a, v202)
-        pass
-        st192 = 7
-        a <<= 2
-        v203 = v15.ev_maximum_voltage_limit
-        if v203 is not None:
-            if v203.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v203.__class__.__name__}')
-            pass
-            v205 = v203.multiplier
-            if v205 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v205 <= 3: raise EncFail(f'{v205!r} outside -3..3')
-            pass
-            v206 = v203.unit
-            if v206 is None: raise EncFail('missing mandatory Unit')
-            if v206.__class__ is not unitSymbolType and not (v206.__class__ is int and 0 <= v206 < 7): raise EncFail(f'{v206!r} is not a unitSymbolType')
-            pass
-            v207 = v203.value
-            if v207 is None: raise EncFail('missing mandatory Value')
-            a = (a << 17) | (v205 - -3) << 9 | (v206) << 3
-            if v207 < -32768 or v207 > 32767: raise EncFail(f'{v207!r} outside -32768..32767')
-            if 0 <= v207 < 128: a = (a << 9) | v207
-            elif -129 < v207 < 0: a = (a << 9) | (255 - v207)
-            else: a = wi(a, v207)
-            pass
-            a <<= 2
-            st192 = 11
-        v208 = v15.ev_maximum_current_limit
-        if v208 is not None:
-            w, c = _C102[st192]
-            a = (a << w) | c
-            if v208.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v208.__class__.__name__}')
-            pass
-            v210 = v208.multiplier
-            if v210 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v210 <= 3: raise EncFail(f'{v210!r} outside -3..3')
-            pass
-            v211 = v208.unit
-            if v211 is None: raise EncFail('missing mandatory Unit')
-            if v211.__class__ is not unitSymbolType and not (v211.__class__ is int and 0 <= v211 < 7): raise EncFail(f'{v211!r} is not a unitSymbolType')
-            pass
-            v212 = v208.value
-            if v212 is None: raise EncFail('missing mandatory Value')
-            a = (a << 14) | (v210 - -3) << 9 | (v211) << 3
-            if v212 < -32768 or v212 > 32767: raise EncFail(f'{v212!r} outside -32768..32767')
-            if 0 <= v212 < 128: a = (a << 9) | v212
-            elif -129 < v212 < 0: a = (a << 9) | (255 - v212)
-            else: a = wi(a, v212)
-            pass
-            a <<= 2
-            st192 = 15
-        v213 = v15.ev_maximum_power_limit
-        if v213 is not None:
-            w, c = _C103[st192]
-            a = (a << w) | c
-            if v213.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v213.__class__.__name__}')
-            pass
-            v215 = v213.multiplier
-            if v215 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v215 <= 3: raise EncFail(f'{v215!r} outside -3..3')
-            pass
-            v216 = v213.unit
-            if v216 is None: raise EncFail('missing mandatory Unit')
-            if v216.__class__ is not unitSymbolType and not (v216.__class__ is int and 0 <= v216 < 7): raise EncFail(f'{v216!r} is not a unitSymbolType')
-            pass
-            v217 = v213.value
-            if v217 is None: raise EncFail('missing mandatory Value')
-            a = (a << 14) | (v215 - -3) << 9 | (v216) << 3
-            if v217 < -32768 or v217 > 32767: raise EncFail(f'{v217!r} outside -32768..32767')
-            if 0 <= v217 < 128: a = (a << 9) | v217
-            elif -129 < v217 < 0: a = (a << 9) | (255 - v217)
-            else: a = wi(a, v217)
-            pass
-            a <<= 2
-            st192 = 19
-        v218 = v15.bulk_charging_complete
-        if v218 is not None:
-            w, c = _C104[st192]
-            a = (a << w) | c
-            a = (a << 3) | (BOOL[v218]) << 1
-            st192 = 23
-        v219 = v15.charging_complete
-        if v219 is None: raise EncFail('missing mandatory ChargingComplete')
-        w, c = _C105[st192]
-        a = (a << w) | c
-        st192 = 27
-        a = (a << 3) | (BOOL[v219]) << 1
-        v220 = v15.remaining_time_to_full_soc
-        if v220 is not None:
-            if v220.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v220.__class__.__name__}')
-            pass
-            v222 = v220.multiplier
-            if v222 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v222 <= 3: raise EncFail(f'{v222!r} outside -3..3')
-            pass
-            v223 = v220.unit
-            if v223 is None: raise EncFail('missing mandatory Unit')
-            if v223.__class__ is not unitSymbolType and not (v223.__class__ is int and 0 <= v223 < 7): raise EncFail(f'{v223!r} is not a unitSymbolType')
-            pass
-            v224 = v220.value
-            if v224 is None: raise EncFail('missing mandatory Value')
-            a = (a << 16) | (v222 - -3) << 9 | (v223) << 3
-            if v224 < -32768 or v224 > 32767: raise EncFail(f'{v224!r} outside -32768..32767')
-            if 0 <= v224 < 128: a = (a << 9) | v224
-            elif -129 < v224 < 0: a = (a << 9) | (255 - v224)
-            else: a = wi(a, v224)
-            pass
-            a <<= 2
-            st192 = 31
-        v225 = v15.remaining_time_to_bulk_soc
-        if v225 is not None:
-            w, c = _C106[st192]
-            a = (a << w) | c
-            if v225.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v225.__class__.__name__}')
-            pass
-            v227 = v225.multiplier
-            if v227 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v227 <= 3: raise EncFail(f'{v227!r} outside -3..3')
-            pass
-            v228 = v225.unit
-            if v228 is None: raise EncFail('missing mandatory Unit')
-            if v228.__class__ is not unitSymbolType and not (v228.__class__ is int and 0 <= v228 < 7): raise EncFail(f'{v228!r} is not a unitSymbolType')
-            pass
-            v229 = v225.value
-            if v229 is None: raise EncFail('missing mandatory Value')
-            a = (a << 14) | (v227 - -3) << 9 | (v228) << 3
-            if v229 < -32768 or v229 > 32767: raise EncFail(f'{v229!r} outside -32768..32767')
-            if 0 <= v229 < 128: a = (a << 9) | v229
-            elif -129 < v229 < 0: a = (a << 9) | (255 - v229)
-            else: a = wi(a, v229)
-            pass
-            a <<= 2
-            st192 = 35
-        v230 = v15.ev_target_voltage
-        if v230 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        w, c = _C107[st192]
-        a = (a << w) | c
-        if v230.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v230.__class__.__name__}')
-        pass
-        v232 = v230.multiplier
-        if v232 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v232 <= 3: raise EncFail(f'{v232!r} outside -3..3')
-        pass
-        v233 = v230.unit
-        if v233 is None: raise EncFail('missing mandatory Unit')
-        if v233.__class__ is not unitSymbolType and not (v233.__class__ is int and 0 <= v233 < 7): raise EncFail(f'{v233!r} is not a unitSymbolType')
-        pass
-        v234 = v230.value
-        if v234 is None: raise EncFail('missing mandatory Value')
-        a = (a << 14) | (v232 - -3) << 9 | (v233) << 3
-        if v234 < -32768 or v234 > 32767: raise EncFail(f'{v234!r} outside -32768..32767')
-        if 0 <= v234 < 128: a = (a << 9) | v234
-        elif -129 < v234 < 0: a = (a << 9) | (255 - v234)
-        else: a = wi(a, v234)
-        pass
-        st192 = 39
-        a <<= 3
+        a = (a << 6) | 13
+        a = _e_CurrentDemandReqType(v15, a)
         st = 3
     elif v16 is not None:
         a = (a << 6) | 14
         a = _e_CurrentDemandResType(v16, a)
         st = 3
     elif v17 is not None:
-        if v17.__class__ is not MeteringReceiptReqType: raise EncFail(f'expected MeteringReceiptReqType, got {v17.__class__.__name__}')
-        st235 = 0
         a = (a << 6) | 15
-        v236 = v17.id
-        if v236 is not None:
-            a <<= 2
-            a = wstr(a, v236, None)
-            st235 = 3
-        v237 = v17.session_id
-        if v237 is None: raise EncFail('missing mandatory SessionID')
-        w, c = _C151[st235]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v237, 8)
-        st235 = 7
-        a <<= 1
-        v238 = v17.sa_schedule_tuple_id
-        if v238 is not None:
-            if not 1 <= v238 <= 255: raise EncFail(f'{v238!r} outside 1..255')
-            a = (a << 12) | (v238 - 1) << 1
-            st235 = 11
-        v239 = v17.meter_info
-        if v239 is None: raise EncFail('missing mandatory MeterInfo')
-        w, c = _C25[st235]
-        a = (a << w) | c
-        if v239.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v239.__class__.__name__}')
-        st240 = 0
-        v241 = v239.meter_id
-        if v241 is None: raise EncFail('missing mandatory MeterID')
-        a <<= 2
-        a = wstr(a, v241, 32)
-        st240 = 3
-        a <<= 1
-        v242 = v239.meter_reading
-        if v242 is not None:
-            a <<= 4
-            if v242 > 18446744073709551615: raise EncFail(f'{v242!r} outside 0..18446744073709551615')
-            if 0 <= v242 < 128: a = (a << 8) | v242
-            else: a = wu(a, v242)
-            a <<= 1
-            st240 = 7
-        v243 = v239.sig_meter_reading
-        if v243 is not None:
-            w, c = _C90[st240]
-            a = (a << w) | c
-            a <<= 1
-            a = wbin(a, v243, 64)
-            a <<= 1
-            st240 = 11
-        v244 = v239.meter_status
-        if v244 is not None:
-            w, c = _C91[st240]
-            a = (a << w) | c
-            a <<= 1
-            if v244 < -32768 or v244 > 32767: raise EncFail(f'{v244!r} outside -32768..32767')
-            if 0 <= v244 < 128: a = (a << 9) | v244
-            elif -129 < v244 < 0: a = (a << 9) | (255 - v244)
-            else: a = wi(a, v244)
-            a <<= 1
-            st240 = 15
-        v245 = v239.t_meter
-        if v245 is not None:
-            w, c = _C92[st240]
-            a = (a << w) | c
-            a <<= 1
-            if v245 < -9223372036854775808 or v245 > 9223372036854775807: raise EncFail(f'{v245!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v245 < 128: a = (a << 9) | v245
-            elif -129 < v245 < 0: a = (a << 9) | (255 - v245)
-            else: a = wi(a, v245)
-            a <<= 1
-            st240 = 19
-        w, c = _C93[st240]
-        a = (a << w) | c
-        st235 = 15
-        a <<= 1
+        a = _e_MeteringReceiptReqType(v17, a)
         st = 3
     elif v18 is not None:
-        if v18.__class__ is not MeteringReceiptResType: raise EncFail(f'expected MeteringReceiptResType, got {v18.__class__.__name__}')
-        pass
-        v247 = v18.response_code
-        if v247 is None: raise EncFail('missing mandatory ResponseCode')
-        if v247.__class__ is not responseCodeType and not (v247.__class__ is int and 0 <= v247 < 26): raise EncFail(f'{v247!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 4096 | (v247) << 1
-        v248 = v18.ac_evse_status
-        v249 = v18.dc_evse_status
-        v250 = v18.evse_status
-        if v248 is not None:
-            if v248.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v248.__class__.__name__}')
-            pass
-            v252 = v248.notification_max_delay
-            if v252 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a <<= 4
-            if v252 > 65535: raise EncFail(f'{v252!r} outside 0..65535')
-            if 0 <= v252 < 128: a = (a << 8) | v252
-            else: a = wu(a, v252)
-            pass
-            v253 = v248.evse_notification
-            if v253 is None: raise EncFail('missing mandatory EVSENotification')
-            if v253.__class__ is not EVSENotificationType and not (v253.__class__ is int and 0 <= v253 < 3): raise EncFail(f'{v253!r} is not a EVSENotificationType')
-            pass
-            v254 = v248.rcd
-            if v254 is None: raise EncFail('missing mandatory RCD')
-            pass
-            a = (a << 11) | (v253) << 6 | (BOOL[v254]) << 2
-            pass
-        elif v249 is not None:
-            if v249.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v249.__class__.__name__}')
-            st255 = 0
-            v256 = v249.notification_max_delay
-            if v256 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 4) | 4
-            if v256 > 65535: raise EncFail(f'{v256!r} outside 0..65535')
-            if 0 <= v256 < 128: a = (a << 8) | v256
-            else: a = wu(a, v256)
-            st255 = 3
-            v257 = v249.evse_notification
-            if v257 is None: raise EncFail('missing mandatory EVSENotification')
-            if v257.__class__ is not EVSENotificationType and not (v257.__class__ is int and 0 <= v257 < 3): raise EncFail(f'{v257!r} is not a EVSENotificationType')
-            st255 = 7
-            a = (a << 6) | (v257) << 1
-            v258 = v249.evse_isolation_status
-            if v258 is not None:
-                if v258.__class__ is not isolationLevelType and not (v258.__class__ is int and 0 <= v258 < 5): raise EncFail(f'{v258!r} is not a isolationLevelType')
-                a = (a << 7) | (v258) << 1
-                st255 = 11
-            v259 = v249.evse_status_code
-            if v259 is None: raise EncFail('missing mandatory EVSEStatusCode')
-            w, c = _C25[st255]
-            a = (a << w) | c
-            if v259.__class__ is not DC_EVSEStatusCodeType and not (v259.__class__ is int and 0 <= v259 < 12): raise EncFail(f'{v259!r} is not a DC_EVSEStatusCodeType')
-            st255 = 15
-            a = (a << 7) | (v259) << 2
-            pass
-        elif v250 is not None:
-            if v250.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v250.__class__.__name__}')
-            pass
-            v261 = v250.notification_max_delay
-            if v261 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 4) | 8
-            if v261 > 65535: raise EncFail(f'{v261!r} outside 0..65535')
-            if 0 <= v261 < 128: a = (a << 8) | v261
-            else: a = wu(a, v261)
-            pass
-            v262 = v250.evse_notification
-            if v262 is None: raise EncFail('missing mandatory EVSENotification')
-            if v262.__class__ is not EVSENotificationType and not (v262.__class__ is int and 0 <= v262 < 3): raise EncFail(f'{v262!r} is not a EVSENotificationType')
-            pass
-            a = (a << 7) | (v262) << 2
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 16
+        a = _e_MeteringReceiptResType(v18, a)
         st = 3
     elif v19 is not None:
-        if v19.__class__ is not PaymentDetailsReqType: raise EncFail(f'expected PaymentDetailsReqType, got {v19.__class__.__name__}')
-        pass
-        v264 = v19.e_maid
-        if v264 is None: raise EncFail('missing mandatory eMAID')
-        a = (a << 8) | 68
-        a = wstr(a, v264, 15)
-        pass
-        v265 = v19.contract_signature_cert_chain
-        if v265 is None: raise EncFail('missing mandatory ContractSignatureCertChain')
-        if v265.__class__ is not CertificateChainType: raise EncFail(f'expected CertificateChainType, got {v265.__class__.__name__}')
-        st266 = 0
-        a <<= 2
-        v267 = v265.id
-        if v267 is not None:
-            a <<= 2
-            a = wstr(a, v267, None)
-            st266 = 3
-        v268 = v265.certificate
-        if v268 is None: raise EncFail('missing mandatory Certificate')
-        w, c = _C36[st266]
-        a = (a << w) | c
-        a <<= 1
-        a = wbin(a, v268, 800)
-        st266 = 7
-        a <<= 1
-        v269 = v265.sub_certificates
-        if v269 is not None:
-            a <<= 2
-            a = _e_SubCertificatesType(v269, a)
-            st266 = 11
-        w, c = _C37[st266]
-        a = (a << w) | c
-        pass
-        a <<= 1
+        a = (a << 6) | 17
+        a = _e_PaymentDetailsReqType(v19, a)
         st = 3
     elif v20 is not None:
-        if v20.__class__ is not PaymentDetailsResType: raise EncFail(f'expected PaymentDetailsResType, got {v20.__class__.__name__}')
-        pass
-        v271 = v20.response_code
-        if v271 is None: raise EncFail('missing mandatory ResponseCode')
-        if v271.__class__ is not responseCodeType and not (v271.__class__ is int and 0 <= v271 < 26): raise EncFail(f'{v271!r} is not a responseCodeType')
-        pass
-        v272 = v20.gen_challenge
-        if v272 is None: raise EncFail('missing mandatory GenChallenge')
-        a = (a << 16) | 18432 | (v271) << 3
-        a = wbin(a, v272, 16)
-        pass
-        v273 = v20.evse_time_stamp
-        if v273 is None: raise EncFail('missing mandatory EVSETimeStamp')
-        a <<= 3
-        if v273 < -9223372036854775808 or v273 > 9223372036854775807: raise EncFail(f'{v273!r} outside -9223372036854775808..9223372036854775807')
-        if 0 <= v273 < 128: a = (a << 9) | v273
-        elif -129 < v273 < 0: a = (a << 9) | (255 - v273)
-        else: a = wi(a, v273)
-        pass
-        a <<= 2
+        a = (a << 6) | 18
+        a = _e_PaymentDetailsResType(v20, a)
         st = 3
     elif v21 is not None:
-        if v21.__class__ is not PaymentServiceSelectionReqType: raise EncFail(f'expected PaymentServiceSelectionReqType, got {v21.__class__.__name__}')
-        pass
-        v275 = v21.selected_payment_option
-        if v275 is None: raise EncFail('missing mandatory SelectedPaymentOption')
-        if v275.__class__ is not paymentOptionType and not (v275.__class__ is int and 0 <= v275 < 2): raise EncFail(f'{v275!r} is not a paymentOptionType')
-        pass
-        v276 = v21.selected_service_list
-        if v276 is None: raise EncFail('missing mandatory SelectedServiceList')
-        a = (a << 11) | 608 | (v275) << 2
-        a = _e_SelectedServiceListType(v276, a)
-        pass
-        a <<= 1
+        a = (a << 6) | 19
+        a = _e_PaymentServiceSelectionReqType(v21, a)
         st = 3
     elif v22 is not None:
-        if v22.__class__ is not PaymentServiceSelectionResType: raise EncFail(f'expected PaymentServiceSelectionResType, got {v22.__class__.__name__}')
-        pass
-        v278 = v22.response_code
-        if v278 is None: raise EncFail('missing mandatory ResponseCode')
-        if v278.__class__ is not responseCodeType and not (v278.__class__ is int and 0 <= v278 < 26): raise EncFail(f'{v278!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 10240 | (v278) << 2
+        a = (a << 6) | 20
+        a = _e_PaymentServiceSelectionResType(v22, a)
         st = 3
     elif v23 is not None:
-        if v23.__class__ is not PowerDeliveryReqType: raise EncFail(f'expected PowerDeliveryReqType, got {v23.__class__.__name__}')
-        st279 = 0
-        v280 = v23.charge_progress
-        if v280 is None: raise EncFail('missing mandatory ChargeProgress')
-        if v280.__class__ is not chargeProgressType and not (v280.__class__ is int and 0 <= v280 < 3): raise EncFail(f'{v280!r} is not a chargeProgressType')
-        st279 = 3
-        v281 = v23.sa_schedule_tuple_id
-        if v281 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-        if not 1 <= v281 <= 255: raise EncFail(f'{v281!r} outside 1..255')
-        st279 = 7
-        a = (a << 22) | 1376256 | (v280) << 12 | (v281 - 1) << 1
-        v282 = v23.charging_profile
-        if v282 is not None:
-            a <<= 3
-            a = _e_ChargingProfileType(v282, a)
-            st279 = 11
-        v283 = v23.dc_ev_power_delivery_parameter
-        v284 = v23.ev_power_delivery_parameter
-        if v283 is not None:
-            w, c = _C161[st279]
-            a = (a << w) | c
-            if v283.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v283.__class__.__name__}')
-            st285 = 0
-            v286 = v283.dc_ev_status
-            if v286 is None: raise EncFail('missing mandatory DC_EVStatus')
-            a <<= 1
-            a = _e_DC_EVStatusType(v286, a)
-            st285 = 3
-            v287 = v283.bulk_charging_complete
-            if v287 is not None:
-                a = (a << 5) | (BOOL[v287]) << 1
-                st285 = 7
-            v288 = v283.charging_complete
-            if v288 is None: raise EncFail('missing mandatory ChargingComplete')
-            w, c = _C121[st285]
-            a = (a << w) | c
-            st285 = 11
-            a = (a << 4) | (BOOL[v288]) << 2
-            st279 = 15
-        elif v284 is not None:
-            w, c = _C162[st279]
-            a = (a << w) | c
-            if v284.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v284.__class__.__name__}')
-            pass
-            a <<= 1
-            st279 = 15
-        w, c = _C163[st279]
-        a = (a << w) | c
+        a = (a << 6) | 21
+        a = _e_PowerDeliveryReqType(v23, a)
         st = 3
     elif v24 is not None:
-        if v24.__class__ is not PowerDeliveryResType: raise EncFail(f'expected PowerDeliveryResType, got {v24.__class__.__name__}')
-        pass
-        v291 = v24.response_code
-        if v291 is None: raise EncFail('missing mandatory ResponseCode')
-        if v291.__class__ is not responseCodeType and not (v291.__class__ is int and 0 <= v291 < 26): raise EncFail(f'{v291!r} is not a responseCodeType')
-        pass
-        a = (a << 14) | 5632 | (v291) << 1
-        v292 = v24.ac_evse_status
-        v293 = v24.dc_evse_status
-        v294 = v24.evse_status
-        if v292 is not None:
-            if v292.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v292.__class__.__name__}')
-            pass
-            v296 = v292.notification_max_delay
-            if v296 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a <<= 4
-            if v296 > 65535: raise EncFail(f'{v296!r} outside 0..65535')
-            if 0 <= v296 < 128: a = (a << 8) | v296
-            else: a = wu(a, v296)
-            pass
-            v297 = v292.evse_notification
-            if v297 is None: raise EncFail('missing mandatory EVSENotification')
-            if v297.__class__ is not EVSENotificationType and not (v297.__class__ is int and 0 <= v297 < 3): raise EncFail(f'{v297!r} is not a EVSENotificationType')
-            pass
-            v298 = v292.rcd
-            if v298 is None: raise EncFail('missing mandatory RCD')
-            pass
-            a = (a << 11) | (v297) << 6 | (BOOL[v298]) << 2
-            pass
-        elif v293 is not None:
-            if v293.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v293.__class__.__name__}')
-            st299 = 0
-            v300 = v293.notification_max_delay
-            if v300 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 4) | 4
-            if v300 > 65535: raise EncFail(f'{v300!r} outside 0..65535')
-            if 0 <= v300 < 128: a = (a << 8) | v300
-            else: a = wu(a, v300)
-            st299 = 3
-            v301 = v293.evse_notification
-            if v301 is None: raise EncFail('missing mandatory EVSENotification')
-            if v301.__class__ is not EVSENotificationType and not (v301.__class__ is int and 0 <= v301 < 3): raise EncFail(f'{v301!r} is not a EVSENotificationType')
-            st299 = 7
-            a = (a << 6) | (v301) << 1
-            v302 = v293.evse_isolation_status
-            if v302 is not None:
-                if v302.__class__ is not isolationLevelType and not (v302.__class__ is int and 0 <= v302 < 5): raise EncFail(f'{v302!r} is not a isolationLevelType')
-                a = (a << 7) | (v302) << 1
-                st299 = 11
-            v303 = v293.evse_status_code
-            if v303 is None: raise EncFail('missing mandatory EVSEStatusCode')
-            w, c = _C25[st299]
-            a = (a << w) | c
-            if v303.__class__ is not DC_EVSEStatusCodeType and not (v303.__class__ is int and 0 <= v303 < 12): raise EncFail(f'{v303!r} is not a DC_EVSEStatusCodeType')
-            st299 = 15
-            a = (a << 7) | (v303) << 2
-            pass
-        elif v294 is not None:
-            if v294.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v294.__class__.__name__}')
-            pass
-            v305 = v294.notification_max_delay
-            if v305 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-            a = (a << 4) | 8
-            if v305 > 65535: raise EncFail(f'{v305!r} outside 0..65535')
-            if 0 <= v305 < 128: a = (a << 8) | v305
-            else: a = wu(a, v305)
-            pass
-            v306 = v294.evse_notification
-            if v306 is None: raise EncFail('missing mandatory EVSENotification')
-            if v306.__class__ is not EVSENotificationType and not (v306.__class__ is int and 0 <= v306 < 3): raise EncFail(f'{v306!r} is not a EVSENotificationType')
-            pass
-            a = (a << 7) | (v306) << 2
-            pass
-        else:
-            raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
-        a <<= 1
+        a = (a << 6) | 22
+        a = _e_PowerDeliveryResType(v24, a)
         st = 3
     elif v25 is not None:
-        if v25.__class__ is not PreChargeReqType: raise EncFail(f'expected PreChargeReqType, got {v25.__class__.__name__}')
-        pass
-        v308 = v25.dc_ev_status
-        if v308 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v308.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v308.__class__.__name__}')
-        pass
-        v310 = v308.ev_ready
-        if v310 is None: raise EncFail('missing mandatory EVReady')
-        pass
-        v311 = v308.ev_error_code
-        if v311 is None: raise EncFail('missing mandatory EVErrorCode')
-        if v311.__class__ is not DC_EVErrorCodeType and not (v311.__class__ is int and 0 <= v311 < 12): raise EncFail(f'{v311!r} is not a DC_EVErrorCodeType')
-        pass
-        v312 = v308.evresssoc
-        if v312 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v312 <= 100: raise EncFail(f'{v312!r} outside 0..100')
-        pass
-        pass
-        v313 = v25.ev_target_voltage
-        if v313 is None: raise EncFail('missing mandatory EVTargetVoltage')
-        if v313.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v313.__class__.__name__}')
-        pass
-        v315 = v313.multiplier
-        if v315 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v315 <= 3: raise EncFail(f'{v315!r} outside -3..3')
-        pass
-        v316 = v313.unit
-        if v316 is None: raise EncFail('missing mandatory Unit')
-        if v316.__class__ is not unitSymbolType and not (v316.__class__ is int and 0 <= v316 < 7): raise EncFail(f'{v316!r} is not a unitSymbolType')
-        pass
-        v317 = v313.value
-        if v317 is None: raise EncFail('missing mandatory Value')
-        a = (a << 44) | 6322191859712 | (BOOL[v310]) << 34 | (v311) << 27 | (v312) << 17 | (v315 - -3) << 9 | (v316) << 3
-        if v317 < -32768 or v317 > 32767: raise EncFail(f'{v317!r} outside -32768..32767')
-        if 0 <= v317 < 128: a = (a << 9) | v317
-        elif -129 < v317 < 0: a = (a << 9) | (255 - v317)
-        else: a = wi(a, v317)
-        pass
-        pass
-        v318 = v25.ev_target_current
-        if v318 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        if v318.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v318.__class__.__name__}')
-        pass
-        v320 = v318.multiplier
-        if v320 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v320 <= 3: raise EncFail(f'{v320!r} outside -3..3')
-        pass
-        v321 = v318.unit
-        if v321 is None: raise EncFail('missing mandatory Unit')
-        if v321.__class__ is not unitSymbolType and not (v321.__class__ is int and 0 <= v321 < 7): raise EncFail(f'{v321!r} is not a unitSymbolType')
-        pass
-        v322 = v318.value
-        if v322 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v320 - -3) << 9 | (v321) << 3
-        if v322 < -32768 or v322 > 32767: raise EncFail(f'{v322!r} outside -32768..32767')
-        if 0 <= v322 < 128: a = (a << 9) | v322
-        elif -129 < v322 < 0: a = (a << 9) | (255 - v322)
-        else: a = wi(a, v322)
-        pass
-        pass
-        a <<= 3
+        a = (a << 6) | 23
+        a = _e_PreChargeReqType(v25, a)
         st = 3
     elif v26 is not None:
-        if v26.__class__ is not PreChargeResType: raise EncFail(f'expected PreChargeResType, got {v26.__class__.__name__}')
-        pass
-        v324 = v26.response_code
-        if v324 is None: raise EncFail('missing mandatory ResponseCode')
-        if v324.__class__ is not responseCodeType and not (v324.__class__ is int and 0 <= v324 < 26): raise EncFail(f'{v324!r} is not a responseCodeType')
-        pass
-        v325 = v26.dc_evse_status
-        if v325 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v325.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v325.__class__.__name__}')
-        st326 = 0
-        v327 = v325.notification_max_delay
-        if v327 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 17) | 49152 | (v324) << 4
-        if v327 > 65535: raise EncFail(f'{v327!r} outside 0..65535')
-        if 0 <= v327 < 128: a = (a << 8) | v327
-        else: a = wu(a, v327)
-        st326 = 3
-        v328 = v325.evse_notification
-        if v328 is None: raise EncFail('missing mandatory EVSENotification')
-        if v328.__class__ is not EVSENotificationType and not (v328.__class__ is int and 0 <= v328 < 3): raise EncFail(f'{v328!r} is not a EVSENotificationType')
-        st326 = 7
-        a = (a << 6) | (v328) << 1
-        v329 = v325.evse_isolation_status
-        if v329 is not None:
-            if v329.__class__ is not isolationLevelType and not (v329.__class__ is int and 0 <= v329 < 5): raise EncFail(f'{v329!r} is not a isolationLevelType')
-            a = (a << 7) | (v329) << 1
-            st326 = 11
-        v330 = v325.evse_status_code
-        if v330 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C25[st326]
-        a = (a << w) | c
-        if v330.__class__ is not DC_EVSEStatusCodeType and not (v330.__class__ is int and 0 <= v330 < 12): raise EncFail(f'{v330!r} is not a DC_EVSEStatusCodeType')
-        st326 = 15
-        pass
-        v331 = v26.evse_present_voltage
-        if v331 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        if v331.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v331.__class__.__name__}')
-        pass
-        v333 = v331.multiplier
-        if v333 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v333 <= 3: raise EncFail(f'{v333!r} outside -3..3')
-        pass
-        v334 = v331.unit
-        if v334 is None: raise EncFail('missing mandatory Unit')
-        if v334.__class__ is not unitSymbolType and not (v334.__class__ is int and 0 <= v334 < 7): raise EncFail(f'{v334!r} is not a unitSymbolType')
-        pass
-        v335 = v331.value
-        if v335 is None: raise EncFail('missing mandatory Value')
-        a = (a << 22) | (v330) << 17 | (v333 - -3) << 9 | (v334) << 3
-        if v335 < -32768 or v335 > 32767: raise EncFail(f'{v335!r} outside -32768..32767')
-        if 0 <= v335 < 128: a = (a << 9) | v335
-        elif -129 < v335 < 0: a = (a << 9) | (255 - v335)
-        else: a = wi(a, v335)
-        pass
-        pass
-        a <<= 3
+        a = (a << 6) | 24
+        a = _e_PreChargeResType(v26, a)
         st = 3
     elif v27 is not None:
-        if v27.__class__ is not ServiceDetailReqType: raise EncFail(f'expected ServiceDetailReqType, got {v27.__class__.__name__}')
-        pass
-        v337 = v27.service_id
-        if v337 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 8) | 100
-        if v337 > 65535: raise EncFail(f'{v337!r} outside 0..65535')
-        if 0 <= v337 < 128: a = (a << 8) | v337
-        else: a = wu(a, v337)
-        pass
-        a <<= 2
+        a = (a << 6) | 25
+        a = _e_ServiceDetailReqType(v27, a)
         st = 3
     elif v28 is not None:
-        if v28.__class__ is not ServiceDetailResType: raise EncFail(f'expected ServiceDetailResType, got {v28.__class__.__name__}')
-        st338 = 0
-        v339 = v28.response_code
-        if v339 is None: raise EncFail('missing mandatory ResponseCode')
-        if v339.__class__ is not responseCodeType and not (v339.__class__ is int and 0 <= v339 < 26): raise EncFail(f'{v339!r} is not a responseCodeType')
-        st338 = 3
-        v340 = v28.service_id
-        if v340 is None: raise EncFail('missing mandatory ServiceID')
-        a = (a << 16) | 26624 | (v339) << 3
-        if v340 > 65535: raise EncFail(f'{v340!r} outside 0..65535')
-        if 0 <= v340 < 128: a = (a << 8) | v340
-        else: a = wu(a, v340)
-        st338 = 7
-        a <<= 1
-        v341 = v28.service_parameter_list
-        if v341 is not None:
-            a <<= 2
-            a = _e_ServiceParameterListType(v341, a)
-            st338 = 11
-        w, c = _C37[st338]
-        a = (a << w) | c
+        a = (a << 6) | 26
+        a = _e_ServiceDetailResType(v28, a)
         st = 3
     elif v29 is not None:
-        if v29.__class__ is not ServiceDiscoveryReqType: raise EncFail(f'expected ServiceDiscoveryReqType, got {v29.__class__.__name__}')
-        st342 = 0
         a = (a << 6) | 27
-        v343 = v29.service_scope
-        if v343 is not None:
-            a <<= 3
-            a = wstr(a, v343, 64)
-            a <<= 1
-            st342 = 3
-        v344 = v29.service_category
-        if v344 is not None:
-            w, c = _C18[st342]
-            a = (a << w) | c
-            if v344.__class__ is not serviceCategoryType and not (v344.__class__ is int and 0 <= v344 < 4): raise EncFail(f'{v344!r} is not a serviceCategoryType')
-            a = (a << 4) | (v344) << 1
-            st342 = 7
-        w, c = _C19[st342]
-        a = (a << w) | c
+        a = _e_ServiceDiscoveryReqType(v29, a)
         st = 3
     elif v30 is not None:
-        if v30.__class__ is not ServiceDiscoveryResType: raise EncFail(f'expected ServiceDiscoveryResType, got {v30.__class__.__name__}')
-        st345 = 0
-        v346 = v30.response_code
-        if v346 is None: raise EncFail('missing mandatory ResponseCode')
-        if v346.__class__ is not responseCodeType and not (v346.__class__ is int and 0 <= v346 < 26): raise EncFail(f'{v346!r} is not a responseCodeType')
-        st345 = 3
-        v347 = v30.payment_option_list
-        if v347 is None: raise EncFail('missing mandatory PaymentOptionList')
-        a = (a << 15) | 14336 | (v346) << 2
-        a = _e_PaymentOptionListType(v347, a)
-        st345 = 7
-        v348 = v30.charge_service
-        if v348 is None: raise EncFail('missing mandatory ChargeService')
-        if v348.__class__ is not ChargeServiceType: raise EncFail(f'expected ChargeServiceType, got {v348.__class__.__name__}')
-        st349 = 0
-        v350 = v348.service_id
-        if v350 is None: raise EncFail('missing mandatory ServiceID')
-        a <<= 3
-        if v350 > 65535: raise EncFail(f'{v350!r} outside 0..65535')
-        if 0 <= v350 < 128: a = (a << 8) | v350
-        else: a = wu(a, v350)
-        st349 = 3
-        a <<= 1
-        v351 = v348.service_name
-        if v351 is not None:
-            a <<= 3
-            a = wstr(a, v351, 32)
-            a <<= 1
-            st349 = 7
-        v352 = v348.service_category
-        if v352 is None: raise EncFail('missing mandatory ServiceCategory')
-        w, c = _C170[st349]
-        a = (a << w) | c
-        if v352.__class__ is not serviceCategoryType and not (v352.__class__ is int and 0 <= v352 < 4): raise EncFail(f'{v352!r} is not a serviceCategoryType')
-        st349 = 11
-        a = (a << 4) | (v352) << 1
-        v353 = v348.service_scope
-        if v353 is not None:
-            a <<= 3
-            a = wstr(a, v353, 64)
-            a <<= 1
-            st349 = 15
-        v354 = v348.free_service
-        if v354 is None: raise EncFail('missing mandatory FreeService')
-        w, c = _C171[st349]
-        a = (a << w) | c
-        st349 = 19
-        v355 = v348.supported_energy_transfer_mode
-        if v355 is None: raise EncFail('missing mandatory SupportedEnergyTransferMode')
-        a = (a << 4) | (BOOL[v354]) << 2
-        a = _e_SupportedEnergyTransferModeType(v355, a)
-        st349 = 23
-        st345 = 11
-        a <<= 1
-        v356 = v30.service_list
-        if v356 is not None:
-            a <<= 2
-            a = _e_ServiceListType(v356, a)
-            st345 = 15
-        w, c = _C172[st345]
-        a = (a << w) | c
+        a = (a << 6) | 28
+        a = _e_ServiceDiscoveryResType(v30, a)
         st = 3
     elif v31 is not None:
-        if v31.__class__ is not SessionSetupReqType: raise EncFail(f'expected SessionSetupReqType, got {v31.__class__.__name__}')
-        pass
-        v358 = v31.evccid
-        if v358 is None: raise EncFail('missing mandatory EVCCID')
-        a = (a << 8) | 116
-        a = wbin(a, v358, 6)
-        pass
-        a <<= 2
+        a = (a << 6) | 29
+        a = _e_SessionSetupReqType(v31, a)
         st = 3
     elif v32 is not None:
-        if v32.__class__ is not SessionSetupResType: raise EncFail(f'expected SessionSetupResType, got {v32.__class__.__name__}')
-        st359 = 0
-        v360 = v32.response_code
-        if v360 is None: raise EncFail('missing mandatory ResponseCode')
-        if v360.__class__ is not responseCodeType and not (v360.__class__ is int and 0 <= v360 < 26): raise EncFail(f'{v360!r} is not a responseCodeType')
-        st359 = 3
-        v361 = v32.evseid
-        if v361 is None: raise EncFail('missing mandatory EVSEID')
-        a = (a << 16) | 30720 | (v360) << 3
-        a = wstr(a, v361, 37)
-        st359 = 7
-        a <<= 1
-        v362 = v32.evse_time_stamp
-        if v362 is not None:
-            a <<= 3
-            if v362 < -9223372036854775808 or v362 > 9223372036854775807: raise EncFail(f'{v362!r} outside -9223372036854775808..9223372036854775807')
-            if 0 <= v362 < 128: a = (a << 9) | v362
-            elif -129 < v362 < 0: a = (a << 9) | (255 - v362)
-            else: a = wi(a, v362)
-            a <<= 1
-            st359 = 11
-        w, c = _C37[st359]
-        a = (a << w) | c
+        a = (a << 6) | 30
+        a = _e_SessionSetupResType(v32, a)
         st = 3
     elif v33 is not None:
-        if v33.__class__ is not SessionStopReqType: raise EncFail(f'expected SessionStopReqType, got {v33.__class__.__name__}')
-        pass
-        v364 = v33.charging_session
-        if v364 is None: raise EncFail('missing mandatory ChargingSession')
-        if v364.__class__ is not chargingSessionType and not (v364.__class__ is int and 0 <= v364 < 2): raise EncFail(f'{v364!r} is not a chargingSessionType')
-        pass
-        a = (a << 11) | 992 | (v364) << 2
+        a = (a << 6) | 31
+        a = _e_SessionStopReqType(v33, a)
         st = 3
     elif v34 is not None:
-        if v34.__class__ is not SessionStopResType: raise EncFail(f'expected SessionStopResType, got {v34.__class__.__name__}')
-        pass
-        v366 = v34.response_code
-        if v366 is None: raise EncFail('missing mandatory ResponseCode')
-        if v366.__class__ is not responseCodeType and not (v366.__class__ is int and 0 <= v366 < 26): raise EncFail(f'{v366!r} is not a responseCodeType')
-        pass
-        a = (a << 15) | 16384 | (v366) << 2
+        a = (a << 6) | 32
+        a = _e_SessionStopResType(v34, a)
         st = 3
     elif v35 is not None:
-        if v35.__class__ is not WeldingDetectionReqType: raise EncFail(f'expected WeldingDetectionReqType, got {v35.__class__.__name__}')
-        pass
-        v368 = v35.dc_ev_status
-        if v368 is None: raise EncFail('missing mandatory DC_EVStatus')
-        if v368.__class__ is not DC_EVStatusType: raise EncFail(f'expected DC_EVStatusType, got {v368.__class__.__name__}')
-        pass
-        v370 = v368.ev_ready
-        if v370 is None: raise EncFail('missing mandatory EVReady')
-        pass
-        v371 = v368.ev_error_code
-        if v371 is None: raise EncFail('missing mandatory EVErrorCode')
-        if v371.__class__ is not DC_EVErrorCodeType and not (v371.__class__ is int and 0 <= v371 < 12): raise EncFail(f'{v371!r} is not a DC_EVErrorCodeType')
-        pass
-        v372 = v368.evresssoc
-        if v372 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v372 <= 100: raise EncFail(f'{v372!r} outside 0..100')
-        pass
-        pass
-        a = (a << 30) | 553648128 | (BOOL[v370]) << 20 | (v371) << 13 | (v372) << 3
+        a = (a << 6) | 33
+        a = _e_WeldingDetectionReqType(v35, a)
         st = 3
     elif v36 is not None:
-        if v36.__class__ is not WeldingDetectionResType: raise EncFail(f'expected WeldingDetectionResType, got {v36.__class__.__name__}')
-        pass
-        v374 = v36.response_code
-        if v374 is None: raise EncFail('missing mandatory ResponseCode')
-        if v374.__class__ is not responseCodeType and not (v374.__class__ is int and 0 <= v374 < 26): raise EncFail(f'{v374!r} is not a responseCodeType')
-        pass
-        v375 = v36.dc_evse_status
-        if v375 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v375.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v375.__class__.__name__}')
-        st376 = 0
-        v377 = v375.notification_max_delay
-        if v377 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 17) | 69632 | (v374) << 4
-        if v377 > 65535: raise EncFail(f'{v377!r} outside 0..65535')
-        if 0 <= v377 < 128: a = (a << 8) | v377
-        else: a = wu(a, v377)
-        st376 = 3
-        v378 = v375.evse_notification
-        if v378 is None: raise EncFail('missing mandatory EVSENotification')
-        if v378.__class__ is not EVSENotificationType and not (v378.__class__ is int and 0 <= v378 < 3): raise EncFail(f'{v378!r} is not a EVSENotificationType')
-        st376 = 7
-        a = (a << 6) | (v378) << 1
-        v379 = v375.evse_isolation_status
-        if v379 is not None:
-            if v379.__class__ is not isolationLevelType and not (v379.__class__ is int and 0 <= v379 < 5): raise EncFail(f'{v379!r} is not a isolationLevelType')
-            a = (a << 7) | (v379) << 1
-            st376 = 11
-        v380 = v375.evse_status_code
-        if v380 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C25[st376]
-        a = (a << w) | c
-        if v380.__class__ is not DC_EVSEStatusCodeType and not (v380.__class__ is int and 0 <= v380 < 12): raise EncFail(f'{v380!r} is not a DC_EVSEStatusCodeType')
-        st376 = 15
-        pass
-        v381 = v36.evse_present_voltage
-        if v381 is None: raise EncFail('missing mandatory EVSEPresentVoltage')
-        if v381.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v381.__class__.__name__}')
-        pass
-        v383 = v381.multiplier
-        if v383 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v383 <= 3: raise EncFail(f'{v383!r} outside -3..3')
-        pass
-        v384 = v381.unit
-        if v384 is None: raise EncFail('missing mandatory Unit')
-        if v384.__class__ is not unitSymbolType and not (v384.__class__ is int and 0 <= v384 < 7): raise EncFail(f'{v384!r} is not a unitSymbolType')
-        pass
-        v385 = v381.value
-        if v385 is None: raise EncFail('missing mandatory Value')
-        a = (a << 22) | (v380) << 17 | (v383 - -3) << 9 | (v384) << 3
-        if v385 < -32768 or v385 > 32767: raise EncFail(f'{v385!r} outside -32768..32767')
-        if 0 <= v385 < 128: a = (a << 9) | v385
-        elif -129 < v385 < 0: a = (a << 9) | (255 - v385)
-        else: a = wi(a, v385)
-        pass
-        pass
-        a <<= 3
+        a = (a << 6) | 34
+        a = _e_WeldingDetectionResType(v36, a)
         st = 3
     w, c = _C183[st]
     a = (a << w) | c
@@ -19061,8 +15447,13 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
     i1_evresssoc = (c >> 3) & 127
     if i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
-    f_dc_ev_status = DC_EVStatusType(i1_ev_ready, i1_ev_error_code, i1_evresssoc)
-    return WeldingDetectionReqType(f_dc_ev_status), r
+    f_dc_ev_status = _new(DC_EVStatusType)
+    f_dc_ev_status.ev_ready = i1_ev_ready
+    f_dc_ev_status.ev_error_code = i1_ev_error_code
+    f_dc_ev_status.evresssoc = i1_evresssoc
+    o = _new(WeldingDetectionReqType)
+    o.dc_ev_status = f_dc_ev_status
+    return o, r
 
 def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     pass
@@ -19161,7 +15552,11 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     i2_unit = (c >> 3) & 7
     if i2_unit >= 7: return _d_WeldingDetectionResType(B, r0)
     i2_unit = _E_unitSymbolType[i2_unit]
-    f_dc_evse_status = DC_EVSEStatusType(i1_notification_max_delay, i1_evse_notification, i1_evse_isolation_status, i1_evse_status_code)
+    f_dc_evse_status = _new(DC_EVSEStatusType)
+    f_dc_evse_status.notification_max_delay = i1_notification_max_delay
+    f_dc_evse_status.evse_notification = i1_evse_notification
+    f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
+    f_dc_evse_status.evse_status_code = i1_evse_status_code
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -19172,8 +15567,15 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WeldingDetectionResType(B, r0)
-    f_evse_present_voltage = PhysicalValueType(i2_multiplier, i2_unit, i2_value)
-    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(PhysicalValueType)
+    f_evse_present_voltage.multiplier = i2_multiplier
+    f_evse_present_voltage.unit = i2_unit
+    f_evse_present_voltage.value = i2_value
+    o = _new(WeldingDetectionResType)
+    o.response_code = f_response_code
+    o.dc_evse_status = f_dc_evse_status
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     pass

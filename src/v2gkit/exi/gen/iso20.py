@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20'
+_new = object.__new__
 
 class authorizationType(enum.IntEnum):
     """XSD enumeration authorizationType; the value is the EXI index."""
@@ -1900,13 +1901,16 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     f_selected_authorization_service = (c >> 3) & 1
     f_selected_authorization_service = _E_authorizationType[f_selected_authorization_service]
     k = _T3[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_eim_a_req_authorization_mode = f_pn_c_a_req_authorization_mode = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AuthorizationReqType(B, r0)
         k = _T4[c & 1]
-        f_eim_a_req_authorization_mode = EIM_AReqAuthorizationModeType()
+        f_eim_a_req_authorization_mode = _new(EIM_AReqAuthorizationModeType)
     elif k == 3:
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AuthorizationReqType(B, r0)
@@ -1925,12 +1929,22 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AuthorizationReqType(B, r0)
         k = _T4[c & 1]
-        i3_contract_certificate_chain = ContractCertificateChainType(i4_certificate, i4_sub_certificates)
-        f_pn_c_a_req_authorization_mode = PnC_AReqAuthorizationModeType(i3_id, i3_gen_challenge, i3_contract_certificate_chain)
+        i3_contract_certificate_chain = _new(ContractCertificateChainType)
+        i3_contract_certificate_chain.certificate = i4_certificate
+        i3_contract_certificate_chain.sub_certificates = i4_sub_certificates
+        f_pn_c_a_req_authorization_mode = _new(PnC_AReqAuthorizationModeType)
+        f_pn_c_a_req_authorization_mode.id = i3_id
+        f_pn_c_a_req_authorization_mode.gen_challenge = i3_gen_challenge
+        f_pn_c_a_req_authorization_mode.contract_certificate_chain = i3_contract_certificate_chain
     else:
         return _d_AuthorizationReqType(B, r0)
     if k != -1: return _d_AuthorizationReqType(B, r0)
-    return AuthorizationReqType(f_header, f_selected_authorization_service, f_eim_a_req_authorization_mode, f_pn_c_a_req_authorization_mode), r
+    o = _new(AuthorizationReqType)
+    o.header = f_header
+    o.selected_authorization_service = f_selected_authorization_service
+    o.eim_a_req_authorization_mode = f_eim_a_req_authorization_mode
+    o.pn_c_a_req_authorization_mode = f_pn_c_a_req_authorization_mode
+    return o, r
 
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     pass
@@ -2065,7 +2079,11 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.time_stamp = f_time_stamp
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -2161,7 +2179,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T11[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -2181,7 +2201,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T12[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -2335,7 +2361,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -2344,7 +2376,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T18[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -2530,7 +2567,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -2604,7 +2648,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T35[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -2736,7 +2782,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -2994,7 +3043,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -3048,7 +3100,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -3155,7 +3211,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -3192,7 +3250,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T55[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -3303,7 +3367,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -3392,7 +3459,8 @@ def _f_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizat
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EIM_AReqAuthorizationModeType(B, r0)
-    return EIM_AReqAuthorizationModeType(), r
+    o = _new(EIM_AReqAuthorizationModeType)
+    return o, r
 
 def _e_EIM_AReqAuthorizationModeType(o: EIM_AReqAuthorizationModeType, a: int) -> int:
     pass
@@ -3446,8 +3514,14 @@ def _f_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
     i1_sub_certificates, r = _f_SubCertificatesType(B, r)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
-    f_contract_certificate_chain = ContractCertificateChainType(i1_certificate, i1_sub_certificates)
-    return PnC_AReqAuthorizationModeType(f_id, f_gen_challenge, f_contract_certificate_chain), r
+    f_contract_certificate_chain = _new(ContractCertificateChainType)
+    f_contract_certificate_chain.certificate = i1_certificate
+    f_contract_certificate_chain.sub_certificates = i1_sub_certificates
+    o = _new(PnC_AReqAuthorizationModeType)
+    o.id = f_id
+    o.gen_challenge = f_gen_challenge
+    o.contract_certificate_chain = f_contract_certificate_chain
+    return o, r
 
 def _e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -> int:
     pass
@@ -3512,7 +3586,10 @@ def _f_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificate
     f_sub_certificates, r = _f_SubCertificatesType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractCertificateChainType(B, r0)
-    return ContractCertificateChainType(f_certificate, f_sub_certificates), r
+    o = _new(ContractCertificateChainType)
+    o.certificate = f_certificate
+    o.sub_certificates = f_sub_certificates
+    return o, r
 
 def _e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> int:
     pass
@@ -3579,7 +3656,9 @@ def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
-    return SubCertificatesType(f_certificate), r
+    o = _new(SubCertificatesType)
+    o.certificate = f_certificate
+    return o, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     st = 0
@@ -3676,8 +3755,15 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     f_evse_processing = (c >> 2) & 3
     if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return AuthorizationResType(f_header, f_response_code, f_evse_processing), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(AuthorizationResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     pass
@@ -3754,8 +3840,13 @@ def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqT
     if k != -1: return _d_AuthorizationSetupReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AuthorizationSetupReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return AuthorizationSetupReqType(f_header), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(AuthorizationSetupReqType)
+    o.header = f_header
+    return o, r
 
 def _e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     pass
@@ -3884,7 +3975,10 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if f_response_code >= 40: return _d_AuthorizationSetupResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T10[c & 1]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_authorization_services = []
     n = 0
     while True:
@@ -3917,7 +4011,7 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AuthorizationSetupResType(B, r0)
         k = _T4[c & 1]
-        f_eim_as_res_authorization_mode = EIM_ASResAuthorizationModeType()
+        f_eim_as_res_authorization_mode = _new(EIM_ASResAuthorizationModeType)
     elif k == 5:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AuthorizationSetupResType(B, r0)
@@ -3935,11 +4029,20 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         if k != -1: return _d_AuthorizationSetupResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_pn_c_as_res_authorization_mode = PnC_ASResAuthorizationModeType(i3_gen_challenge, i3_supported_providers)
+        f_pn_c_as_res_authorization_mode = _new(PnC_ASResAuthorizationModeType)
+        f_pn_c_as_res_authorization_mode.gen_challenge = i3_gen_challenge
+        f_pn_c_as_res_authorization_mode.supported_providers = i3_supported_providers
     else:
         return _d_AuthorizationSetupResType(B, r0)
     if k != -1: return _d_AuthorizationSetupResType(B, r0)
-    return AuthorizationSetupResType(f_header, f_response_code, f_authorization_services, f_certificate_installation_service, f_eim_as_res_authorization_mode, f_pn_c_as_res_authorization_mode), r
+    o = _new(AuthorizationSetupResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.authorization_services = f_authorization_services
+    o.certificate_installation_service = f_certificate_installation_service
+    o.eim_as_res_authorization_mode = f_eim_as_res_authorization_mode
+    o.pn_c_as_res_authorization_mode = f_pn_c_as_res_authorization_mode
+    return o, r
 
 def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     st = 0
@@ -4034,7 +4137,8 @@ def _f_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthoriz
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EIM_ASResAuthorizationModeType(B, r0)
-    return EIM_ASResAuthorizationModeType(), r
+    o = _new(EIM_ASResAuthorizationModeType)
+    return o, r
 
 def _e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) -> int:
     pass
@@ -4078,7 +4182,10 @@ def _f_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_PnC_ASResAuthorizationModeType(B, r0)
-    return PnC_ASResAuthorizationModeType(f_gen_challenge, f_supported_providers), r
+    o = _new(PnC_ASResAuthorizationModeType)
+    o.gen_challenge = f_gen_challenge
+    o.supported_providers = f_supported_providers
+    return o, r
 
 def _e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) -> int:
     st = 0
@@ -4147,7 +4254,9 @@ def _f_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
             k = _T4[c & 1]
     if n < 1: return _d_SupportedProvidersListType(B, r0)
     if k != -1: return _d_SupportedProvidersListType(B, r0)
-    return SupportedProvidersListType(f_provider_id), r
+    o = _new(SupportedProvidersListType)
+    o.provider_id = f_provider_id
+    return o, r
 
 def _e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
     st = 0
@@ -4182,7 +4291,8 @@ def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
-    return CLReqControlModeType(), r
+    o = _new(CLReqControlModeType)
+    return o, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
     pass
@@ -4198,7 +4308,8 @@ def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
-    return CLResControlModeType(), r
+    o = _new(CLResControlModeType)
+    return o, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
     pass
@@ -4270,7 +4381,10 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     i2_id, r = rstr(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
@@ -4286,7 +4400,10 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationReqType(B, r0)
-    f_oem_provisioning_certificate_chain = SignedCertificateChainType(i2_id, i2_certificate, i2_sub_certificates)
+    f_oem_provisioning_certificate_chain = _new(SignedCertificateChainType)
+    f_oem_provisioning_certificate_chain.id = i2_id
+    f_oem_provisioning_certificate_chain.certificate = i2_certificate
+    f_oem_provisioning_certificate_chain.sub_certificates = i2_sub_certificates
     f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
     r -= 13; c = (B >> r) & 8191
     if c & 6148: return _d_CertificateInstallationReqType(B, r0)
@@ -4298,7 +4415,13 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
-    return CertificateInstallationReqType(f_header, f_oem_provisioning_certificate_chain, f_list_of_root_certificate_i_ds, f_maximum_contract_certificate_chains, f_prioritized_emai_ds), r
+    o = _new(CertificateInstallationReqType)
+    o.header = f_header
+    o.oem_provisioning_certificate_chain = f_oem_provisioning_certificate_chain
+    o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
+    o.maximum_contract_certificate_chains = f_maximum_contract_certificate_chains
+    o.prioritized_emai_ds = f_prioritized_emai_ds
+    return o, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
     st = 0
@@ -4413,7 +4536,11 @@ def _f_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SignedCertificateChainType(B, r0)
-    return SignedCertificateChainType(f_id, f_certificate, f_sub_certificates), r
+    o = _new(SignedCertificateChainType)
+    o.id = f_id
+    o.certificate = f_certificate
+    o.sub_certificates = f_sub_certificates
+    return o, r
 
 def _e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     st = 0
@@ -4478,7 +4605,9 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_root_certificate_id.append(v)
         else:
             break
@@ -4491,7 +4620,9 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             k = _T4[c & 1]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    o = _new(ListOfRootCertificateIDsType)
+    o.root_certificate_id = f_root_certificate_id
+    return o, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
     st = 0
@@ -4565,7 +4696,9 @@ def _f_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_EMAIDListType(B, r0)
     if k != -1: return _d_EMAIDListType(B, r0)
-    return EMAIDListType(f_emaid), r
+    o = _new(EMAIDListType)
+    o.emaid = f_emaid
+    return o, r
 
 def _e_EMAIDListType(o: EMAIDListType, a: int) -> int:
     st = 0
@@ -4686,7 +4819,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     f_evse_processing = (c >> 4) & 3
     if f_evse_processing >= 3: return _d_CertificateInstallationResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     i2_certificate, r = rbin(B, r, 1600)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
@@ -4699,7 +4835,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    f_cps_certificate_chain = CertificateChainType(i2_certificate, i2_sub_certificates)
+    f_cps_certificate_chain = _new(CertificateChainType)
+    f_cps_certificate_chain.certificate = i2_certificate
+    f_cps_certificate_chain.sub_certificates = i2_sub_certificates
     i3_id, r = rstr(B, r, None)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
@@ -4711,7 +4849,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if c & 119: return _d_CertificateInstallationResType(B, r0)
     i3_ecdh_curve = (c >> 3) & 1
     i3_ecdh_curve = _E_ecdhCurveType[i3_ecdh_curve]
-    i3_contract_certificate_chain = ContractCertificateChainType(i4_certificate, i4_sub_certificates)
+    i3_contract_certificate_chain = _new(ContractCertificateChainType)
+    i3_contract_certificate_chain.certificate = i4_certificate
+    i3_contract_certificate_chain.sub_certificates = i4_sub_certificates
     i3_dh_public_key, r = rbin(B, r, 133)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
@@ -4749,7 +4889,14 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if c & 3075: return _d_CertificateInstallationResType(B, r0)
     f_remaining_contract_certificate_chains = (c >> 2) & 255
     f_signed_installation_data = SignedInstallationDataType(i3_id, i3_contract_certificate_chain, i3_ecdh_curve, i3_dh_public_key, i3_secp521_encrypted_private_key, i3_x448_encrypted_private_key, i3_tpm_encrypted_private_key)
-    return CertificateInstallationResType(f_header, f_response_code, f_evse_processing, f_cps_certificate_chain, f_signed_installation_data, f_remaining_contract_certificate_chains), r
+    o = _new(CertificateInstallationResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.cps_certificate_chain = f_cps_certificate_chain
+    o.signed_installation_data = f_signed_installation_data
+    o.remaining_contract_certificate_chains = f_remaining_contract_certificate_chains
+    return o, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
     pass
@@ -4901,7 +5048,10 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
-    return CertificateChainType(f_certificate, f_sub_certificates), r
+    o = _new(CertificateChainType)
+    o.certificate = f_certificate
+    o.sub_certificates = f_sub_certificates
+    return o, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     st = 0
@@ -5007,7 +5157,9 @@ def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if c & 119: return _d_SignedInstallationDataType(B, r0)
     f_ecdh_curve = (c >> 3) & 1
     f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
-    f_contract_certificate_chain = ContractCertificateChainType(i1_certificate, i1_sub_certificates)
+    f_contract_certificate_chain = _new(ContractCertificateChainType)
+    f_contract_certificate_chain.certificate = i1_certificate
+    f_contract_certificate_chain.sub_certificates = i1_sub_certificates
     f_dh_public_key, r = rbin(B, r, 133)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SignedInstallationDataType(B, r0)
@@ -5041,7 +5193,8 @@ def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     else:
         return _d_SignedInstallationDataType(B, r0)
     if k != -1: return _d_SignedInstallationDataType(B, r0)
-    return SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key), r
+    o = SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key)
+    return o, r
 
 def _e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     pass
@@ -5171,7 +5324,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -5180,7 +5339,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T69[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -5249,7 +5411,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeteringConfirmationReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     i2_id, r = rstr(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeteringConfirmationReqType(B, r0)
@@ -5361,7 +5526,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
-        i2_dynamic_smdt_control_mode = Dynamic_SMDTControlModeType()
+        i2_dynamic_smdt_control_mode = _new(Dynamic_SMDTControlModeType)
     elif k == 5:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringConfirmationReqType(B, r0)
@@ -5374,14 +5539,24 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
-        i2_scheduled_smdt_control_mode = Scheduled_SMDTControlModeType(i5_selected_schedule_tuple_id)
+        i2_scheduled_smdt_control_mode = _new(Scheduled_SMDTControlModeType)
+        i2_scheduled_smdt_control_mode.selected_schedule_tuple_id = i5_selected_schedule_tuple_id
     else:
         return _d_MeteringConfirmationReqType(B, r0)
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_MeteringConfirmationReqType(B, r0)
-    f_signed_metering_data = SignedMeteringDataType(i2_id, i2_session_id, i2_meter_info, i2_receipt, i2_dynamic_smdt_control_mode, i2_scheduled_smdt_control_mode)
-    return MeteringConfirmationReqType(f_header, f_signed_metering_data), r
+    f_signed_metering_data = _new(SignedMeteringDataType)
+    f_signed_metering_data.id = i2_id
+    f_signed_metering_data.session_id = i2_session_id
+    f_signed_metering_data.meter_info = i2_meter_info
+    f_signed_metering_data.receipt = i2_receipt
+    f_signed_metering_data.dynamic_smdt_control_mode = i2_dynamic_smdt_control_mode
+    f_signed_metering_data.scheduled_smdt_control_mode = i2_scheduled_smdt_control_mode
+    o = _new(MeteringConfirmationReqType)
+    o.header = f_header
+    o.signed_metering_data = f_signed_metering_data
+    return o, r
 
 def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int:
     pass
@@ -5692,7 +5867,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
-        f_dynamic_smdt_control_mode = Dynamic_SMDTControlModeType()
+        f_dynamic_smdt_control_mode = _new(Dynamic_SMDTControlModeType)
     elif k == 5:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_SignedMeteringDataType(B, r0)
@@ -5705,11 +5880,19 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
-        f_scheduled_smdt_control_mode = Scheduled_SMDTControlModeType(i3_selected_schedule_tuple_id)
+        f_scheduled_smdt_control_mode = _new(Scheduled_SMDTControlModeType)
+        f_scheduled_smdt_control_mode.selected_schedule_tuple_id = i3_selected_schedule_tuple_id
     else:
         return _d_SignedMeteringDataType(B, r0)
     if k != -1: return _d_SignedMeteringDataType(B, r0)
-    return SignedMeteringDataType(f_id, f_session_id, f_meter_info, f_receipt, f_dynamic_smdt_control_mode, f_scheduled_smdt_control_mode), r
+    o = _new(SignedMeteringDataType)
+    o.id = f_id
+    o.session_id = f_session_id
+    o.meter_info = f_meter_info
+    o.receipt = f_receipt
+    o.dynamic_smdt_control_mode = f_dynamic_smdt_control_mode
+    o.scheduled_smdt_control_mode = f_scheduled_smdt_control_mode
+    return o, r
 
 def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     st = 0
@@ -6029,7 +6212,8 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -6184,7 +6368,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
-        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        i1_amount = _new(RationalNumberType)
+        i1_amount.exponent = i2_exponent
+        i1_amount.value = i2_value
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6196,8 +6382,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T100[c & 7]
-        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
-        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+        i1_cost_per_unit = _new(RationalNumberType)
+        i1_cost_per_unit.exponent = i3_exponent
+        i1_cost_per_unit.value = i3_value
+        f_energy_costs = _new(DetailedCostType)
+        f_energy_costs.amount = i1_amount
+        f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -6214,7 +6404,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        i4_amount = _new(RationalNumberType)
+        i4_amount.exponent = i5_exponent
+        i4_amount.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6226,8 +6418,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T101[c & 7]
-        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
-        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+        i4_cost_per_unit = _new(RationalNumberType)
+        i4_cost_per_unit.exponent = i6_exponent
+        i4_cost_per_unit.value = i6_value
+        f_occupancy_costs = _new(DetailedCostType)
+        f_occupancy_costs.amount = i4_amount
+        f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -6244,7 +6440,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        i7_amount = _new(RationalNumberType)
+        i7_amount.exponent = i8_exponent
+        i7_amount.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6256,8 +6454,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T102[c & 3]
-        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
-        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+        i7_cost_per_unit = _new(RationalNumberType)
+        i7_cost_per_unit.exponent = i9_exponent
+        i7_cost_per_unit.value = i9_value
+        f_additional_services_costs = _new(DetailedCostType)
+        f_additional_services_costs.amount = i7_amount
+        f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -6274,7 +6476,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
-        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        i10_amount = _new(RationalNumberType)
+        i10_amount.exponent = i11_exponent
+        i10_amount.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6286,8 +6490,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T103[c & 3]
-        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
-        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+        i10_cost_per_unit = _new(RationalNumberType)
+        i10_cost_per_unit.exponent = i12_exponent
+        i10_cost_per_unit.value = i12_value
+        f_overstay_costs = _new(DetailedCostType)
+        f_overstay_costs.amount = i10_amount
+        f_overstay_costs.cost_per_unit = i10_cost_per_unit
     f_tax_costs = []
     n = 0
     while True:
@@ -6313,8 +6521,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
-            i13_amount = RationalNumberType(i14_exponent, i14_value)
-            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            i13_amount = _new(RationalNumberType)
+            i13_amount.exponent = i14_exponent
+            i13_amount.value = i14_value
+            v = _new(DetailedTaxType)
+            v.tax_rule_id = i13_tax_rule_id
+            v.amount = i13_amount
             f_tax_costs.append(v)
         else:
             break
@@ -6326,7 +6538,14 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    o = _new(ReceiptType)
+    o.time_anchor = f_time_anchor
+    o.energy_costs = f_energy_costs
+    o.occupancy_costs = f_occupancy_costs
+    o.additional_services_costs = f_additional_services_costs
+    o.overstay_costs = f_overstay_costs
+    o.tax_costs = f_tax_costs
+    return o, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
@@ -6557,7 +6776,9 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_amount = RationalNumberType(i1_exponent, i1_value)
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6568,8 +6789,13 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
-    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    f_cost_per_unit = _new(RationalNumberType)
+    f_cost_per_unit.exponent = i2_exponent
+    f_cost_per_unit.value = i2_value
+    o = _new(DetailedCostType)
+    o.amount = f_amount
+    o.cost_per_unit = f_cost_per_unit
+    return o, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
@@ -6657,7 +6883,10 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
-    return RationalNumberType(f_exponent, f_value), r
+    o = _new(RationalNumberType)
+    o.exponent = f_exponent
+    o.value = f_value
+    return o, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
@@ -6724,8 +6953,13 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
-    f_amount = RationalNumberType(i1_exponent, i1_value)
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
+    o = _new(DetailedTaxType)
+    o.tax_rule_id = f_tax_rule_id
+    o.amount = f_amount
+    return o, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
@@ -6765,7 +6999,8 @@ def _f_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlM
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_Dynamic_SMDTControlModeType(B, r0)
-    return Dynamic_SMDTControlModeType(), r
+    o = _new(Dynamic_SMDTControlModeType)
+    return o, r
 
 def _e_Dynamic_SMDTControlModeType(o: Dynamic_SMDTControlModeType, a: int) -> int:
     pass
@@ -6803,7 +7038,9 @@ def _f_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
     if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_SMDTControlModeType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_Scheduled_SMDTControlModeType(B, r0)
-    return Scheduled_SMDTControlModeType(f_selected_schedule_tuple_id), r
+    o = _new(Scheduled_SMDTControlModeType)
+    o.selected_schedule_tuple_id = f_selected_schedule_tuple_id
+    return o, r
 
 def _e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -> int:
     pass
@@ -6871,8 +7108,14 @@ def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     f_response_code = (c >> 2) & 63
     if f_response_code >= 40: return _d_MeteringConfirmationResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return MeteringConfirmationResType(f_header, f_response_code), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(MeteringConfirmationResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    return o, r
 
 def _e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int:
     pass
@@ -6993,7 +7236,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     f_charge_progress = (c >> 3) & 3
     f_charge_progress = _E_chargeProgressType[f_charge_progress]
     k = _T11[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_ev_power_profile = None
     if k == 3:
         r -= 2; c = (B >> r) & 3
@@ -7012,7 +7258,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PowerDeliveryReqType(B, r0)
             k = _T17[c & 1]
-            i2_dynamic_evppt_control_mode = Dynamic_EVPPTControlModeType()
+            i2_dynamic_evppt_control_mode = _new(Dynamic_EVPPTControlModeType)
         elif k == 2:
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_PowerDeliveryReqType(B, r0)
@@ -7035,7 +7281,9 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             if k != -1: return _d_PowerDeliveryReqType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T17[c & 1]
-            i2_scheduled_evppt_control_mode = Scheduled_EVPPTControlModeType(i4_selected_schedule_tuple_id, i4_power_tolerance_acceptance)
+            i2_scheduled_evppt_control_mode = _new(Scheduled_EVPPTControlModeType)
+            i2_scheduled_evppt_control_mode.selected_schedule_tuple_id = i4_selected_schedule_tuple_id
+            i2_scheduled_evppt_control_mode.power_tolerance_acceptance = i4_power_tolerance_acceptance
         else:
             return _d_PowerDeliveryReqType(B, r0)
         i2_ev_power_profile_entries = None
@@ -7048,7 +7296,11 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T12[c & 3]
-        f_ev_power_profile = EVPowerProfileType(i2_time_anchor, i2_dynamic_evppt_control_mode, i2_scheduled_evppt_control_mode, i2_ev_power_profile_entries)
+        f_ev_power_profile = _new(EVPowerProfileType)
+        f_ev_power_profile.time_anchor = i2_time_anchor
+        f_ev_power_profile.dynamic_evppt_control_mode = i2_dynamic_evppt_control_mode
+        f_ev_power_profile.scheduled_evppt_control_mode = i2_scheduled_evppt_control_mode
+        f_ev_power_profile.ev_power_profile_entries = i2_ev_power_profile_entries
     f_bpt_channel_selection = None
     if k == 4:
         r -= 4; c = (B >> r) & 15
@@ -7057,7 +7309,13 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
         k = _T4[c & 1]
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
-    return PowerDeliveryReqType(f_header, f_ev_processing, f_charge_progress, f_ev_power_profile, f_bpt_channel_selection), r
+    o = _new(PowerDeliveryReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    o.charge_progress = f_charge_progress
+    o.ev_power_profile = f_ev_power_profile
+    o.bpt_channel_selection = f_bpt_channel_selection
+    return o, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 0
@@ -7205,7 +7463,7 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EVPowerProfileType(B, r0)
         k = _T17[c & 1]
-        f_dynamic_evppt_control_mode = Dynamic_EVPPTControlModeType()
+        f_dynamic_evppt_control_mode = _new(Dynamic_EVPPTControlModeType)
     elif k == 2:
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_EVPowerProfileType(B, r0)
@@ -7228,7 +7486,9 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         if k != -1: return _d_EVPowerProfileType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
-        f_scheduled_evppt_control_mode = Scheduled_EVPPTControlModeType(i2_selected_schedule_tuple_id, i2_power_tolerance_acceptance)
+        f_scheduled_evppt_control_mode = _new(Scheduled_EVPPTControlModeType)
+        f_scheduled_evppt_control_mode.selected_schedule_tuple_id = i2_selected_schedule_tuple_id
+        f_scheduled_evppt_control_mode.power_tolerance_acceptance = i2_power_tolerance_acceptance
     else:
         return _d_EVPowerProfileType(B, r0)
     f_ev_power_profile_entries = None
@@ -7239,7 +7499,12 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
     else:
         return _d_EVPowerProfileType(B, r0)
     if k != -1: return _d_EVPowerProfileType(B, r0)
-    return EVPowerProfileType(f_time_anchor, f_dynamic_evppt_control_mode, f_scheduled_evppt_control_mode, f_ev_power_profile_entries), r
+    o = _new(EVPowerProfileType)
+    o.time_anchor = f_time_anchor
+    o.dynamic_evppt_control_mode = f_dynamic_evppt_control_mode
+    o.scheduled_evppt_control_mode = f_scheduled_evppt_control_mode
+    o.ev_power_profile_entries = f_ev_power_profile_entries
+    return o, r
 
 def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     pass
@@ -7296,7 +7561,8 @@ def _f_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTContro
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_Dynamic_EVPPTControlModeType(B, r0)
-    return Dynamic_EVPPTControlModeType(), r
+    o = _new(Dynamic_EVPPTControlModeType)
+    return o, r
 
 def _e_Dynamic_EVPPTControlModeType(o: Dynamic_EVPPTControlModeType, a: int) -> int:
     pass
@@ -7354,7 +7620,10 @@ def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
         f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
         k = _T4[c & 1]
     if k != -1: return _d_Scheduled_EVPPTControlModeType(B, r0)
-    return Scheduled_EVPPTControlModeType(f_selected_schedule_tuple_id, f_power_tolerance_acceptance), r
+    o = _new(Scheduled_EVPPTControlModeType)
+    o.selected_schedule_tuple_id = f_selected_schedule_tuple_id
+    o.power_tolerance_acceptance = f_power_tolerance_acceptance
+    return o, r
 
 def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) -> int:
     st = 0
@@ -7424,7 +7693,9 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
             k = _T116[c & 3]
-            i1_power = RationalNumberType(i2_exponent, i2_value)
+            i1_power = _new(RationalNumberType)
+            i1_power.exponent = i2_exponent
+            i1_power.value = i2_value
             i1_power_l2 = None
             if k == 2:
                 r -= 13; c = (B >> r) & 8191
@@ -7441,7 +7712,9 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T18[c & 3]
-                i1_power_l2 = RationalNumberType(i3_exponent, i3_value)
+                i1_power_l2 = _new(RationalNumberType)
+                i1_power_l2.exponent = i3_exponent
+                i1_power_l2.value = i3_value
             i1_power_l3 = None
             if k == 3:
                 r -= 13; c = (B >> r) & 8191
@@ -7458,9 +7731,15 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T4[c & 1]
-                i1_power_l3 = RationalNumberType(i4_exponent, i4_value)
+                i1_power_l3 = _new(RationalNumberType)
+                i1_power_l3.exponent = i4_exponent
+                i1_power_l3.value = i4_value
             if k != -1: return _d_EVPowerProfileEntryListType(B, r0)
-            v = PowerScheduleEntryType(i1_duration, i1_power, i1_power_l2, i1_power_l3)
+            v = _new(PowerScheduleEntryType)
+            v.duration = i1_duration
+            v.power = i1_power
+            v.power_l2 = i1_power_l2
+            v.power_l3 = i1_power_l3
             f_ev_power_profile_entry.append(v)
         else:
             break
@@ -7473,7 +7752,9 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             k = _T4[c & 1]
     if n < 1: return _d_EVPowerProfileEntryListType(B, r0)
     if k != -1: return _d_EVPowerProfileEntryListType(B, r0)
-    return EVPowerProfileEntryListType(f_ev_power_profile_entry), r
+    o = _new(EVPowerProfileEntryListType)
+    o.ev_power_profile_entry = f_ev_power_profile_entry
+    return o, r
 
 def _e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int:
     st = 0
@@ -7554,7 +7835,9 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_PowerScheduleEntryType(B, r0)
     k = _T116[c & 3]
-    f_power = RationalNumberType(i1_exponent, i1_value)
+    f_power = _new(RationalNumberType)
+    f_power.exponent = i1_exponent
+    f_power.value = i1_value
     f_power_l2 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -7571,7 +7854,9 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleEntryType(B, r0)
         k = _T18[c & 3]
-        f_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_power_l2 = _new(RationalNumberType)
+        f_power_l2.exponent = i2_exponent
+        f_power_l2.value = i2_value
     f_power_l3 = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -7588,9 +7873,16 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleEntryType(B, r0)
         k = _T4[c & 1]
-        f_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_power_l3 = _new(RationalNumberType)
+        f_power_l3.exponent = i3_exponent
+        f_power_l3.value = i3_value
     if k != -1: return _d_PowerScheduleEntryType(B, r0)
-    return PowerScheduleEntryType(f_duration, f_power, f_power_l2, f_power_l3), r
+    o = _new(PowerScheduleEntryType)
+    o.duration = f_duration
+    o.power = f_power
+    o.power_l2 = f_power_l2
+    o.power_l3 = f_power_l3
+    return o, r
 
 def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     st = 0
@@ -7720,7 +8012,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if f_response_code >= 40: return _d_PowerDeliveryResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T5[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
@@ -7737,9 +8032,15 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if i2_evse_notification >= 6: return _d_PowerDeliveryResType(B, r0)
         i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
         k = _T4[c & 1]
-        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i2_notification_max_delay
+        f_evse_status.evse_notification = i2_evse_notification
     if k != -1: return _d_PowerDeliveryResType(B, r0)
-    return PowerDeliveryResType(f_header, f_response_code, f_evse_status), r
+    o = _new(PowerDeliveryResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_status = f_evse_status
+    return o, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     st = 0
@@ -7842,7 +8143,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 7
     if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_evseNotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -7922,7 +8226,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     f_maximum_supporting_points = ((c >> 3) & 1023) + 12
     if f_maximum_supporting_points > 1024: return _d_ScheduleExchangeReqType(B, r0)
     k = _T3[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_dynamic_se_req_control_mode = f_scheduled_se_req_control_mode = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
@@ -7966,7 +8273,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T23[c & 1]
-            i2_ev_target_energy_request = RationalNumberType(i3_exponent, i3_value)
+            i2_ev_target_energy_request = _new(RationalNumberType)
+            i2_ev_target_energy_request.exponent = i3_exponent
+            i2_ev_target_energy_request.value = i3_value
         else:
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_maximum_energy_request = None
@@ -7985,7 +8294,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T24[c & 1]
-            i2_ev_maximum_energy_request = RationalNumberType(i4_exponent, i4_value)
+            i2_ev_maximum_energy_request = _new(RationalNumberType)
+            i2_ev_maximum_energy_request.exponent = i4_exponent
+            i2_ev_maximum_energy_request.value = i4_value
         else:
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_minimum_energy_request = None
@@ -8004,7 +8315,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T86[c & 3]
-            i2_ev_minimum_energy_request = RationalNumberType(i5_exponent, i5_value)
+            i2_ev_minimum_energy_request = _new(RationalNumberType)
+            i2_ev_minimum_energy_request.exponent = i5_exponent
+            i2_ev_minimum_energy_request.value = i5_value
         else:
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_maximum_v2_x_energy_request = None
@@ -8023,7 +8336,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T87[c & 3]
-            i2_ev_maximum_v2_x_energy_request = RationalNumberType(i6_exponent, i6_value)
+            i2_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
+            i2_ev_maximum_v2_x_energy_request.exponent = i6_exponent
+            i2_ev_maximum_v2_x_energy_request.value = i6_value
         i2_ev_minimum_v2_x_energy_request = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -8040,7 +8355,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T4[c & 1]
-            i2_ev_minimum_v2_x_energy_request = RationalNumberType(i7_exponent, i7_value)
+            i2_ev_minimum_v2_x_energy_request = _new(RationalNumberType)
+            i2_ev_minimum_v2_x_energy_request.exponent = i7_exponent
+            i2_ev_minimum_v2_x_energy_request.value = i7_value
         if k != -1: return _d_ScheduleExchangeReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
@@ -8077,7 +8394,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ScheduleExchangeReqType(B, r0)
             k = _T126[c & 7]
-            i8_ev_target_energy_request = RationalNumberType(i9_exponent, i9_value)
+            i8_ev_target_energy_request = _new(RationalNumberType)
+            i8_ev_target_energy_request.exponent = i9_exponent
+            i8_ev_target_energy_request.value = i9_value
         i8_ev_maximum_energy_request = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -8094,7 +8413,9 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T11[c & 3]
-            i8_ev_maximum_energy_request = RationalNumberType(i10_exponent, i10_value)
+            i8_ev_maximum_energy_request = _new(RationalNumberType)
+            i8_ev_maximum_energy_request.exponent = i10_exponent
+            i8_ev_maximum_energy_request.value = i10_value
         i8_ev_minimum_energy_request = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -8111,27 +8432,71 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T12[c & 3]
-            i8_ev_minimum_energy_request = RationalNumberType(i11_exponent, i11_value)
+            i8_ev_minimum_energy_request = _new(RationalNumberType)
+            i8_ev_minimum_energy_request.exponent = i11_exponent
+            i8_ev_minimum_energy_request.value = i11_value
         i8_ev_energy_offer = None
         if k == 4:
-            r -= 1; c = (B >> r) & 1
-            if c & 1: return _d_ScheduleExchangeReqType(B, r0)
-            i12_ev_power_schedule, r = _f_EVPowerScheduleType(B, r)
-            r -= 1; c = (B >> r) & 1
-            if c & 1: return _d_ScheduleExchangeReqType(B, r0)
-            i12_ev_absolute_price_schedule, r = _f_EVAbsolutePriceScheduleType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 8; i13_time_anchor = (B >> r) & 255
+            if i13_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i13_time_anchor, r = ru(B, r + 8, i13_time_anchor)
+                else: i13_time_anchor = (x << 7) | (i13_time_anchor & 127)
+            if i13_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
             r -= 2; c = (B >> r) & 3
-            if c & 2: return _d_ScheduleExchangeReqType(B, r0)
+            if c & 3: return _d_ScheduleExchangeReqType(B, r0)
+            i13_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+            r -= 4; c = (B >> r) & 15
+            if c & 15: return _d_ScheduleExchangeReqType(B, r0)
+            i12_ev_power_schedule = _new(EVPowerScheduleType)
+            i12_ev_power_schedule.time_anchor = i13_time_anchor
+            i12_ev_power_schedule.ev_power_schedule_entries = i13_ev_power_schedule_entries
+            r -= 8; i14_time_anchor = (B >> r) & 255
+            if i14_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i14_time_anchor, r = ru(B, r + 8, i14_time_anchor)
+                else: i14_time_anchor = (x << 7) | (i14_time_anchor & 127)
+            if i14_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ScheduleExchangeReqType(B, r0)
+            i14_currency, r = rstr(B, r, 3)
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_ScheduleExchangeReqType(B, r0)
+            i14_price_algorithm, r = rstr(B, r, 255)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_ScheduleExchangeReqType(B, r0)
+            i14_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T4[c & 1]
-            i8_ev_energy_offer = EVEnergyOfferType(i12_ev_power_schedule, i12_ev_absolute_price_schedule)
+            i12_ev_absolute_price_schedule = _new(EVAbsolutePriceScheduleType)
+            i12_ev_absolute_price_schedule.time_anchor = i14_time_anchor
+            i12_ev_absolute_price_schedule.currency = i14_currency
+            i12_ev_absolute_price_schedule.price_algorithm = i14_price_algorithm
+            i12_ev_absolute_price_schedule.ev_price_rule_stacks = i14_ev_price_rule_stacks
+            i8_ev_energy_offer = _new(EVEnergyOfferType)
+            i8_ev_energy_offer.ev_power_schedule = i12_ev_power_schedule
+            i8_ev_energy_offer.ev_absolute_price_schedule = i12_ev_absolute_price_schedule
         if k != -1: return _d_ScheduleExchangeReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_scheduled_se_req_control_mode = Scheduled_SEReqControlModeType(i8_departure_time, i8_ev_target_energy_request, i8_ev_maximum_energy_request, i8_ev_minimum_energy_request, i8_ev_energy_offer)
+        f_scheduled_se_req_control_mode = _new(Scheduled_SEReqControlModeType)
+        f_scheduled_se_req_control_mode.departure_time = i8_departure_time
+        f_scheduled_se_req_control_mode.ev_target_energy_request = i8_ev_target_energy_request
+        f_scheduled_se_req_control_mode.ev_maximum_energy_request = i8_ev_maximum_energy_request
+        f_scheduled_se_req_control_mode.ev_minimum_energy_request = i8_ev_minimum_energy_request
+        f_scheduled_se_req_control_mode.ev_energy_offer = i8_ev_energy_offer
     else:
         return _d_ScheduleExchangeReqType(B, r0)
     if k != -1: return _d_ScheduleExchangeReqType(B, r0)
-    return ScheduleExchangeReqType(f_header, f_maximum_supporting_points, f_dynamic_se_req_control_mode, f_scheduled_se_req_control_mode), r
+    o = _new(ScheduleExchangeReqType)
+    o.header = f_header
+    o.maximum_supporting_points = f_maximum_supporting_points
+    o.dynamic_se_req_control_mode = f_dynamic_se_req_control_mode
+    o.scheduled_se_req_control_mode = f_scheduled_se_req_control_mode
+    return o, r
 
 def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     pass
@@ -8365,15 +8730,49 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v50 = v48.ev_power_schedule
             if v50 is None: raise EncFail('missing mandatory EVPowerSchedule')
-            a <<= 1
-            a = _e_EVPowerScheduleType(v50, a)
+            if v50.__class__ is not EVPowerScheduleType: raise EncFail(f'expected EVPowerScheduleType, got {v50.__class__.__name__}')
             pass
-            v51 = v48.ev_absolute_price_schedule
-            if v51 is None: raise EncFail('missing mandatory EVAbsolutePriceSchedule')
-            a <<= 1
-            a = _e_EVAbsolutePriceScheduleType(v51, a)
+            v52 = v50.time_anchor
+            if v52 is None: raise EncFail('missing mandatory TimeAnchor')
+            a <<= 3
+            if v52 > 18446744073709551615: raise EncFail(f'{v52!r} outside 0..18446744073709551615')
+            if 0 <= v52 < 128: a = (a << 8) | v52
+            else: a = wu(a, v52)
             pass
-            a <<= 1
+            v53 = v50.ev_power_schedule_entries
+            if v53 is None: raise EncFail('missing mandatory EVPowerScheduleEntries')
+            a <<= 2
+            a = _e_EVPowerScheduleEntryListType(v53, a)
+            pass
+            pass
+            v54 = v48.ev_absolute_price_schedule
+            if v54 is None: raise EncFail('missing mandatory EVAbsolutePriceSchedule')
+            if v54.__class__ is not EVAbsolutePriceScheduleType: raise EncFail(f'expected EVAbsolutePriceScheduleType, got {v54.__class__.__name__}')
+            pass
+            v56 = v54.time_anchor
+            if v56 is None: raise EncFail('missing mandatory TimeAnchor')
+            a <<= 4
+            if v56 > 18446744073709551615: raise EncFail(f'{v56!r} outside 0..18446744073709551615')
+            if 0 <= v56 < 128: a = (a << 8) | v56
+            else: a = wu(a, v56)
+            pass
+            v57 = v54.currency
+            if v57 is None: raise EncFail('missing mandatory Currency')
+            a <<= 3
+            a = wstr(a, v57, 3)
+            pass
+            v58 = v54.price_algorithm
+            if v58 is None: raise EncFail('missing mandatory PriceAlgorithm')
+            a <<= 3
+            a = wstr(a, v58, 255)
+            pass
+            v59 = v54.ev_price_rule_stacks
+            if v59 is None: raise EncFail('missing mandatory EVPriceRuleStacks')
+            a <<= 2
+            a = _e_EVPriceRuleStackListType(v59, a)
+            pass
+            pass
+            a <<= 2
             st34 = 19
         w, c = _C135[st34]
         a = (a << w) | c
@@ -8493,7 +8892,9 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T23[c & 1]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     else:
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
@@ -8512,7 +8913,9 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T24[c & 1]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     else:
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
@@ -8531,7 +8934,9 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T86[c & 3]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     else:
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_maximum_v2_x_energy_request = None
@@ -8550,7 +8955,9 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T87[c & 3]
-        f_ev_maximum_v2_x_energy_request = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_maximum_v2_x_energy_request.exponent = i4_exponent
+        f_ev_maximum_v2_x_energy_request.value = i4_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -8567,9 +8974,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T4[c & 1]
-        f_ev_minimum_v2_x_energy_request = RationalNumberType(i5_exponent, i5_value)
+        f_ev_minimum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_minimum_v2_x_energy_request.exponent = i5_exponent
+        f_ev_minimum_v2_x_energy_request.value = i5_value
     if k != -1: return _d_Dynamic_SEReqControlModeType(B, r0)
-    return Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    o = Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
+    return o, r
 
 def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> int:
     st = 0
@@ -8755,7 +9165,9 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T126[c & 7]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -8772,7 +9184,9 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T11[c & 3]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -8789,7 +9203,9 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T12[c & 3]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     f_ev_energy_offer = None
     if k == 4:
         r -= 3; c = (B >> r) & 7
@@ -8805,7 +9221,9 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         i5_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
         r -= 4; c = (B >> r) & 15
         if c & 15: return _d_Scheduled_SEReqControlModeType(B, r0)
-        i4_ev_power_schedule = EVPowerScheduleType(i5_time_anchor, i5_ev_power_schedule_entries)
+        i4_ev_power_schedule = _new(EVPowerScheduleType)
+        i4_ev_power_schedule.time_anchor = i5_time_anchor
+        i4_ev_power_schedule.ev_power_schedule_entries = i5_ev_power_schedule_entries
         r -= 8; i6_time_anchor = (B >> r) & 255
         if i6_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
@@ -8824,10 +9242,22 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T4[c & 1]
-        i4_ev_absolute_price_schedule = EVAbsolutePriceScheduleType(i6_time_anchor, i6_currency, i6_price_algorithm, i6_ev_price_rule_stacks)
-        f_ev_energy_offer = EVEnergyOfferType(i4_ev_power_schedule, i4_ev_absolute_price_schedule)
+        i4_ev_absolute_price_schedule = _new(EVAbsolutePriceScheduleType)
+        i4_ev_absolute_price_schedule.time_anchor = i6_time_anchor
+        i4_ev_absolute_price_schedule.currency = i6_currency
+        i4_ev_absolute_price_schedule.price_algorithm = i6_price_algorithm
+        i4_ev_absolute_price_schedule.ev_price_rule_stacks = i6_ev_price_rule_stacks
+        f_ev_energy_offer = _new(EVEnergyOfferType)
+        f_ev_energy_offer.ev_power_schedule = i4_ev_power_schedule
+        f_ev_energy_offer.ev_absolute_price_schedule = i4_ev_absolute_price_schedule
     if k != -1: return _d_Scheduled_SEReqControlModeType(B, r0)
-    return Scheduled_SEReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_energy_offer), r
+    o = _new(Scheduled_SEReqControlModeType)
+    o.departure_time = f_departure_time
+    o.ev_target_energy_request = f_ev_target_energy_request
+    o.ev_maximum_energy_request = f_ev_maximum_energy_request
+    o.ev_minimum_energy_request = f_ev_minimum_energy_request
+    o.ev_energy_offer = f_ev_energy_offer
+    return o, r
 
 def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) -> int:
     st = 0
@@ -8987,7 +9417,9 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     i1_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_EVEnergyOfferType(B, r0)
-    f_ev_power_schedule = EVPowerScheduleType(i1_time_anchor, i1_ev_power_schedule_entries)
+    f_ev_power_schedule = _new(EVPowerScheduleType)
+    f_ev_power_schedule.time_anchor = i1_time_anchor
+    f_ev_power_schedule.ev_power_schedule_entries = i1_ev_power_schedule_entries
     r -= 8; i2_time_anchor = (B >> r) & 255
     if i2_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
@@ -9005,8 +9437,15 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     i2_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVEnergyOfferType(B, r0)
-    f_ev_absolute_price_schedule = EVAbsolutePriceScheduleType(i2_time_anchor, i2_currency, i2_price_algorithm, i2_ev_price_rule_stacks)
-    return EVEnergyOfferType(f_ev_power_schedule, f_ev_absolute_price_schedule), r
+    f_ev_absolute_price_schedule = _new(EVAbsolutePriceScheduleType)
+    f_ev_absolute_price_schedule.time_anchor = i2_time_anchor
+    f_ev_absolute_price_schedule.currency = i2_currency
+    f_ev_absolute_price_schedule.price_algorithm = i2_price_algorithm
+    f_ev_absolute_price_schedule.ev_price_rule_stacks = i2_ev_price_rule_stacks
+    o = _new(EVEnergyOfferType)
+    o.ev_power_schedule = f_ev_power_schedule
+    o.ev_absolute_price_schedule = f_ev_absolute_price_schedule
+    return o, r
 
 def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     pass
@@ -9097,7 +9536,10 @@ def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
     f_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerScheduleType(B, r0)
-    return EVPowerScheduleType(f_time_anchor, f_ev_power_schedule_entries), r
+    o = _new(EVPowerScheduleType)
+    o.time_anchor = f_time_anchor
+    o.ev_power_schedule_entries = f_ev_power_schedule_entries
+    return o, r
 
 def _e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     pass
@@ -9164,8 +9606,12 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
             if i2_value < -32768 or i2_value > 32767: return _d_EVPowerScheduleEntryListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPowerScheduleEntryListType(B, r0)
-            i1_power = RationalNumberType(i2_exponent, i2_value)
-            v = EVPowerScheduleEntryType(i1_duration, i1_power)
+            i1_power = _new(RationalNumberType)
+            i1_power.exponent = i2_exponent
+            i1_power.value = i2_value
+            v = _new(EVPowerScheduleEntryType)
+            v.duration = i1_duration
+            v.power = i1_power
             f_ev_power_schedule_entry.append(v)
         else:
             break
@@ -9178,7 +9624,9 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
             k = _T4[c & 1]
     if n < 1: return _d_EVPowerScheduleEntryListType(B, r0)
     if k != -1: return _d_EVPowerScheduleEntryListType(B, r0)
-    return EVPowerScheduleEntryListType(f_ev_power_schedule_entry), r
+    o = _new(EVPowerScheduleEntryListType)
+    o.ev_power_schedule_entry = f_ev_power_schedule_entry
+    return o, r
 
 def _e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> int:
     st = 0
@@ -9250,8 +9698,13 @@ def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     if i1_value < -32768 or i1_value > 32767: return _d_EVPowerScheduleEntryType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPowerScheduleEntryType(B, r0)
-    f_power = RationalNumberType(i1_exponent, i1_value)
-    return EVPowerScheduleEntryType(f_duration, f_power), r
+    f_power = _new(RationalNumberType)
+    f_power.exponent = i1_exponent
+    f_power.value = i1_value
+    o = _new(EVPowerScheduleEntryType)
+    o.duration = f_duration
+    o.power = f_power
+    return o, r
 
 def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     pass
@@ -9352,7 +9805,12 @@ def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     f_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVAbsolutePriceScheduleType(B, r0)
-    return EVAbsolutePriceScheduleType(f_time_anchor, f_currency, f_price_algorithm, f_ev_price_rule_stacks), r
+    o = _new(EVAbsolutePriceScheduleType)
+    o.time_anchor = f_time_anchor
+    o.currency = f_currency
+    o.price_algorithm = f_price_algorithm
+    o.ev_price_rule_stacks = f_ev_price_rule_stacks
+    return o, r
 
 def _e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int:
     pass
@@ -9421,7 +9879,9 @@ def _f_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListTyp
             k = _T4[c & 1]
     if n < 1: return _d_EVPriceRuleStackListType(B, r0)
     if k != -1: return _d_EVPriceRuleStackListType(B, r0)
-    return EVPriceRuleStackListType(f_ev_price_rule_stack), r
+    o = _new(EVPriceRuleStackListType)
+    o.ev_price_rule_stack = f_ev_price_rule_stack
+    return o, r
 
 def _e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
     st = 0
@@ -9509,7 +9969,9 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             r -= 16; c = (B >> r) & 65535
             if c & 63495: return _d_EVPriceRuleStackType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
-            i1_energy_fee = RationalNumberType(i2_exponent, i2_value)
+            i1_energy_fee = _new(RationalNumberType)
+            i1_energy_fee.exponent = i2_exponent
+            i1_energy_fee.value = i2_value
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
@@ -9520,8 +9982,12 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             if i3_value < -32768 or i3_value > 32767: return _d_EVPriceRuleStackType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPriceRuleStackType(B, r0)
-            i1_power_range_start = RationalNumberType(i3_exponent, i3_value)
-            v = EVPriceRuleType(i1_energy_fee, i1_power_range_start)
+            i1_power_range_start = _new(RationalNumberType)
+            i1_power_range_start.exponent = i3_exponent
+            i1_power_range_start.value = i3_value
+            v = _new(EVPriceRuleType)
+            v.energy_fee = i1_energy_fee
+            v.power_range_start = i1_power_range_start
             f_ev_price_rule.append(v)
         else:
             break
@@ -9534,7 +10000,10 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_EVPriceRuleStackType(B, r0)
     if k != -1: return _d_EVPriceRuleStackType(B, r0)
-    return EVPriceRuleStackType(f_duration, f_ev_price_rule), r
+    o = _new(EVPriceRuleStackType)
+    o.duration = f_duration
+    o.ev_price_rule = f_ev_price_rule
+    return o, r
 
 def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     st = 0
@@ -9599,7 +10068,9 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_EVPriceRuleType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_energy_fee = RationalNumberType(i1_exponent, i1_value)
+    f_energy_fee = _new(RationalNumberType)
+    f_energy_fee.exponent = i1_exponent
+    f_energy_fee.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -9610,8 +10081,13 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPriceRuleType(B, r0)
-    f_power_range_start = RationalNumberType(i2_exponent, i2_value)
-    return EVPriceRuleType(f_energy_fee, f_power_range_start), r
+    f_power_range_start = _new(RationalNumberType)
+    f_power_range_start.exponent = i2_exponent
+    f_power_range_start.value = i2_value
+    o = _new(EVPriceRuleType)
+    o.energy_fee = f_energy_fee
+    o.power_range_start = f_power_range_start
+    return o, r
 
 def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     pass
@@ -9743,7 +10219,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if f_evse_processing >= 3: return _d_ScheduleExchangeResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
     k = _T88[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_go_to_pause = None
     if k == 3:
         r -= 5; c = (B >> r) & 31
@@ -9850,11 +10329,22 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             if k != -1: return _d_ScheduleExchangeResType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
-            i2_price_level_schedule = PriceLevelScheduleType(i3_id, i3_time_anchor, i3_price_schedule_id, i3_price_schedule_description, i3_number_of_price_levels, i3_price_level_schedule_entries)
+            i2_price_level_schedule = _new(PriceLevelScheduleType)
+            i2_price_level_schedule.id = i3_id
+            i2_price_level_schedule.time_anchor = i3_time_anchor
+            i2_price_level_schedule.price_schedule_id = i3_price_schedule_id
+            i2_price_level_schedule.price_schedule_description = i3_price_schedule_description
+            i2_price_level_schedule.number_of_price_levels = i3_number_of_price_levels
+            i2_price_level_schedule.price_level_schedule_entries = i3_price_level_schedule_entries
         if k != -1: return _d_ScheduleExchangeResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_dynamic_se_res_control_mode = Dynamic_SEResControlModeType(i2_departure_time, i2_minimum_soc, i2_target_soc, i2_absolute_price_schedule, i2_price_level_schedule)
+        f_dynamic_se_res_control_mode = _new(Dynamic_SEResControlModeType)
+        f_dynamic_se_res_control_mode.departure_time = i2_departure_time
+        f_dynamic_se_res_control_mode.minimum_soc = i2_minimum_soc
+        f_dynamic_se_res_control_mode.target_soc = i2_target_soc
+        f_dynamic_se_res_control_mode.absolute_price_schedule = i2_absolute_price_schedule
+        f_dynamic_se_res_control_mode.price_level_schedule = i2_price_level_schedule
     elif k == 5:
         f_scheduled_se_res_control_mode, r = _f_Scheduled_SEResControlModeType(B, r)
         r -= 1; c = (B >> r) & 1
@@ -9862,7 +10352,14 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     else:
         return _d_ScheduleExchangeResType(B, r0)
     if k != -1: return _d_ScheduleExchangeResType(B, r0)
-    return ScheduleExchangeResType(f_header, f_response_code, f_evse_processing, f_go_to_pause, f_dynamic_se_res_control_mode, f_scheduled_se_res_control_mode), r
+    o = _new(ScheduleExchangeResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.go_to_pause = f_go_to_pause
+    o.dynamic_se_res_control_mode = f_dynamic_se_res_control_mode
+    o.scheduled_se_res_control_mode = f_scheduled_se_res_control_mode
+    return o, r
 
 def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     st = 0
@@ -10145,9 +10642,21 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         if k != -1: return _d_Dynamic_SEResControlModeType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_price_level_schedule = PriceLevelScheduleType(i1_id, i1_time_anchor, i1_price_schedule_id, i1_price_schedule_description, i1_number_of_price_levels, i1_price_level_schedule_entries)
+        f_price_level_schedule = _new(PriceLevelScheduleType)
+        f_price_level_schedule.id = i1_id
+        f_price_level_schedule.time_anchor = i1_time_anchor
+        f_price_level_schedule.price_schedule_id = i1_price_schedule_id
+        f_price_level_schedule.price_schedule_description = i1_price_schedule_description
+        f_price_level_schedule.number_of_price_levels = i1_number_of_price_levels
+        f_price_level_schedule.price_level_schedule_entries = i1_price_level_schedule_entries
     if k != -1: return _d_Dynamic_SEResControlModeType(B, r0)
-    return Dynamic_SEResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_absolute_price_schedule, f_price_level_schedule), r
+    o = _new(Dynamic_SEResControlModeType)
+    o.departure_time = f_departure_time
+    o.minimum_soc = f_minimum_soc
+    o.target_soc = f_target_soc
+    o.absolute_price_schedule = f_absolute_price_schedule
+    o.price_level_schedule = f_price_level_schedule
+    return o, r
 
 def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> int:
     st = 0
@@ -10432,7 +10941,9 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T146[c & 3]
-        f_minimum_cost = RationalNumberType(i1_exponent, i1_value)
+        f_minimum_cost = _new(RationalNumberType)
+        f_minimum_cost.exponent = i1_exponent
+        f_minimum_cost.value = i1_value
     f_maximum_cost = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -10449,7 +10960,9 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T147[c & 3]
-        f_maximum_cost = RationalNumberType(i2_exponent, i2_value)
+        f_maximum_cost = _new(RationalNumberType)
+        f_maximum_cost.exponent = i2_exponent
+        f_maximum_cost.value = i2_value
     f_tax_rules = None
     if k == 9:
         f_tax_rules, r = _f_TaxRuleListType(B, r)
@@ -10473,7 +10986,8 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AbsolutePriceScheduleType(B, r0)
-    return AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services), r
+    o = AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services)
+    return o, r
 
 def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     st = 0
@@ -10650,7 +11164,9 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_TaxRuleListType(B, r0)
                 k = _T22[c & 3]
-                i1_tax_rate = RationalNumberType(i2_exponent, i2_value)
+                i1_tax_rate = _new(RationalNumberType)
+                i1_tax_rate.exponent = i2_exponent
+                i1_tax_rate.value = i2_value
             else:
                 return _d_TaxRuleListType(B, r0)
             i1_tax_included_in_price = None
@@ -10705,7 +11221,9 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_TaxRuleListType(B, r0)
     if k != -1: return _d_TaxRuleListType(B, r0)
-    return TaxRuleListType(f_tax_rule), r
+    o = _new(TaxRuleListType)
+    o.tax_rule = f_tax_rule
+    return o, r
 
 def _e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
     st = 0
@@ -10859,7 +11377,9 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_TaxRuleType(B, r0)
         k = _T22[c & 3]
-        f_tax_rate = RationalNumberType(i1_exponent, i1_value)
+        f_tax_rate = _new(RationalNumberType)
+        f_tax_rate.exponent = i1_exponent
+        f_tax_rate.value = i1_value
     else:
         return _d_TaxRuleType(B, r0)
     f_tax_included_in_price = None
@@ -10901,7 +11421,8 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     else:
         return _d_TaxRuleType(B, r0)
     if k != -1: return _d_TaxRuleType(B, r0)
-    return TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost), r
+    o = TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost)
+    return o, r
 
 def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     st = 0
@@ -11000,7 +11521,9 @@ def _f_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, i
             k = _T4[c & 1]
     if n < 1: return _d_PriceRuleStackListType(B, r0)
     if k != -1: return _d_PriceRuleStackListType(B, r0)
-    return PriceRuleStackListType(f_price_rule_stack), r
+    o = _new(PriceRuleStackListType)
+    o.price_rule_stack = f_price_rule_stack
+    return o, r
 
 def _e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
     st = 0
@@ -11088,7 +11611,9 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_PriceRuleStackType(B, r0)
             k = _T161[c & 7]
-            i1_energy_fee = RationalNumberType(i2_exponent, i2_value)
+            i1_energy_fee = _new(RationalNumberType)
+            i1_energy_fee.exponent = i2_exponent
+            i1_energy_fee.value = i2_value
             i1_parking_fee = None
             if k == 1:
                 r -= 13; c = (B >> r) & 8191
@@ -11105,7 +11630,9 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 5; c = (B >> r) & 31
                 if c & 24: return _d_PriceRuleStackType(B, r0)
                 k = _T162[c & 7]
-                i1_parking_fee = RationalNumberType(i3_exponent, i3_value)
+                i1_parking_fee = _new(RationalNumberType)
+                i1_parking_fee.exponent = i3_exponent
+                i1_parking_fee.value = i3_value
             i1_parking_fee_period = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -11154,11 +11681,19 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PriceRuleStackType(B, r0)
                 k = _T4[c & 1]
-                i1_power_range_start = RationalNumberType(i4_exponent, i4_value)
+                i1_power_range_start = _new(RationalNumberType)
+                i1_power_range_start.exponent = i4_exponent
+                i1_power_range_start.value = i4_value
             else:
                 return _d_PriceRuleStackType(B, r0)
             if k != -1: return _d_PriceRuleStackType(B, r0)
-            v = PriceRuleType(i1_energy_fee, i1_parking_fee, i1_parking_fee_period, i1_carbon_dioxide_emission, i1_renewable_generation_percentage, i1_power_range_start)
+            v = _new(PriceRuleType)
+            v.energy_fee = i1_energy_fee
+            v.parking_fee = i1_parking_fee
+            v.parking_fee_period = i1_parking_fee_period
+            v.carbon_dioxide_emission = i1_carbon_dioxide_emission
+            v.renewable_generation_percentage = i1_renewable_generation_percentage
+            v.power_range_start = i1_power_range_start
             f_price_rule.append(v)
         else:
             break
@@ -11171,7 +11706,10 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_PriceRuleStackType(B, r0)
     if k != -1: return _d_PriceRuleStackType(B, r0)
-    return PriceRuleStackType(f_duration, f_price_rule), r
+    o = _new(PriceRuleStackType)
+    o.duration = f_duration
+    o.price_rule = f_price_rule
+    return o, r
 
 def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     st = 0
@@ -11274,7 +11812,9 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_PriceRuleType(B, r0)
     k = _T161[c & 7]
-    f_energy_fee = RationalNumberType(i1_exponent, i1_value)
+    f_energy_fee = _new(RationalNumberType)
+    f_energy_fee.exponent = i1_exponent
+    f_energy_fee.value = i1_value
     f_parking_fee = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -11291,7 +11831,9 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_PriceRuleType(B, r0)
         k = _T162[c & 7]
-        f_parking_fee = RationalNumberType(i2_exponent, i2_value)
+        f_parking_fee = _new(RationalNumberType)
+        f_parking_fee.exponent = i2_exponent
+        f_parking_fee.value = i2_value
     f_parking_fee_period = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -11340,11 +11882,20 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PriceRuleType(B, r0)
         k = _T4[c & 1]
-        f_power_range_start = RationalNumberType(i3_exponent, i3_value)
+        f_power_range_start = _new(RationalNumberType)
+        f_power_range_start.exponent = i3_exponent
+        f_power_range_start.value = i3_value
     else:
         return _d_PriceRuleType(B, r0)
     if k != -1: return _d_PriceRuleType(B, r0)
-    return PriceRuleType(f_energy_fee, f_parking_fee, f_parking_fee_period, f_carbon_dioxide_emission, f_renewable_generation_percentage, f_power_range_start), r
+    o = _new(PriceRuleType)
+    o.energy_fee = f_energy_fee
+    o.parking_fee = f_parking_fee
+    o.parking_fee_period = f_parking_fee_period
+    o.carbon_dioxide_emission = f_carbon_dioxide_emission
+    o.renewable_generation_percentage = f_renewable_generation_percentage
+    o.power_range_start = f_power_range_start
+    return o, r
 
 def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     st = 0
@@ -11501,7 +12052,9 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleListType(B, r0)
         k = _T10[c & 1]
-        f_overstay_power_threshold = RationalNumberType(i1_exponent, i1_value)
+        f_overstay_power_threshold = _new(RationalNumberType)
+        f_overstay_power_threshold.exponent = i1_exponent
+        f_overstay_power_threshold.value = i1_value
     f_overstay_rule = []
     n = 0
     while True:
@@ -11547,7 +12100,9 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_OverstayRuleListType(B, r0)
                 k = _T17[c & 1]
-                i2_overstay_fee = RationalNumberType(i3_exponent, i3_value)
+                i2_overstay_fee = _new(RationalNumberType)
+                i2_overstay_fee.exponent = i3_exponent
+                i2_overstay_fee.value = i3_value
             else:
                 return _d_OverstayRuleListType(B, r0)
             i2_overstay_fee_period = None
@@ -11566,7 +12121,11 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             else:
                 return _d_OverstayRuleListType(B, r0)
             if k != -1: return _d_OverstayRuleListType(B, r0)
-            v = OverstayRuleType(i2_overstay_rule_description, i2_start_time, i2_overstay_fee, i2_overstay_fee_period)
+            v = _new(OverstayRuleType)
+            v.overstay_rule_description = i2_overstay_rule_description
+            v.start_time = i2_start_time
+            v.overstay_fee = i2_overstay_fee
+            v.overstay_fee_period = i2_overstay_fee_period
             f_overstay_rule.append(v)
         else:
             break
@@ -11579,7 +12138,11 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_OverstayRuleListType(B, r0)
     if k != -1: return _d_OverstayRuleListType(B, r0)
-    return OverstayRuleListType(f_overstay_time_threshold, f_overstay_power_threshold, f_overstay_rule), r
+    o = _new(OverstayRuleListType)
+    o.overstay_time_threshold = f_overstay_time_threshold
+    o.overstay_power_threshold = f_overstay_power_threshold
+    o.overstay_rule = f_overstay_rule
+    return o, r
 
 def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     st = 0
@@ -11724,7 +12287,9 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleType(B, r0)
         k = _T17[c & 1]
-        f_overstay_fee = RationalNumberType(i1_exponent, i1_value)
+        f_overstay_fee = _new(RationalNumberType)
+        f_overstay_fee.exponent = i1_exponent
+        f_overstay_fee.value = i1_value
     else:
         return _d_OverstayRuleType(B, r0)
     f_overstay_fee_period = None
@@ -11743,7 +12308,12 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     else:
         return _d_OverstayRuleType(B, r0)
     if k != -1: return _d_OverstayRuleType(B, r0)
-    return OverstayRuleType(f_overstay_rule_description, f_start_time, f_overstay_fee, f_overstay_fee_period), r
+    o = _new(OverstayRuleType)
+    o.overstay_rule_description = f_overstay_rule_description
+    o.start_time = f_start_time
+    o.overstay_fee = f_overstay_fee
+    o.overstay_fee_period = f_overstay_fee_period
+    return o, r
 
 def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     st = 0
@@ -11832,8 +12402,12 @@ def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
             if i2_value < -32768 or i2_value > 32767: return _d_AdditionalServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_AdditionalServiceListType(B, r0)
-            i1_service_fee = RationalNumberType(i2_exponent, i2_value)
-            v = AdditionalServiceType(i1_service_name, i1_service_fee)
+            i1_service_fee = _new(RationalNumberType)
+            i1_service_fee.exponent = i2_exponent
+            i1_service_fee.value = i2_value
+            v = _new(AdditionalServiceType)
+            v.service_name = i1_service_name
+            v.service_fee = i1_service_fee
             f_additional_service.append(v)
         else:
             break
@@ -11846,7 +12420,9 @@ def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
             k = _T4[c & 1]
     if n < 1: return _d_AdditionalServiceListType(B, r0)
     if k != -1: return _d_AdditionalServiceListType(B, r0)
-    return AdditionalServiceListType(f_additional_service), r
+    o = _new(AdditionalServiceListType)
+    o.additional_service = f_additional_service
+    return o, r
 
 def _e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
     st = 0
@@ -11911,8 +12487,13 @@ def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     if i1_value < -32768 or i1_value > 32767: return _d_AdditionalServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AdditionalServiceType(B, r0)
-    f_service_fee = RationalNumberType(i1_exponent, i1_value)
-    return AdditionalServiceType(f_service_name, f_service_fee), r
+    f_service_fee = _new(RationalNumberType)
+    f_service_fee.exponent = i1_exponent
+    f_service_fee.value = i1_value
+    o = _new(AdditionalServiceType)
+    o.service_name = f_service_name
+    o.service_fee = f_service_fee
+    return o, r
 
 def _e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     pass
@@ -12069,7 +12650,14 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     else:
         return _d_PriceLevelScheduleType(B, r0)
     if k != -1: return _d_PriceLevelScheduleType(B, r0)
-    return PriceLevelScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_number_of_price_levels, f_price_level_schedule_entries), r
+    o = _new(PriceLevelScheduleType)
+    o.id = f_id
+    o.time_anchor = f_time_anchor
+    o.price_schedule_id = f_price_schedule_id
+    o.price_schedule_description = f_price_schedule_description
+    o.number_of_price_levels = f_number_of_price_levels
+    o.price_level_schedule_entries = f_price_level_schedule_entries
+    return o, r
 
 def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     st = 0
@@ -12153,7 +12741,9 @@ def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
             r -= 13; c = (B >> r) & 8191
             if c & 7171: return _d_PriceLevelScheduleEntryListType(B, r0)
             i1_price_level = (c >> 2) & 255
-            v = PriceLevelScheduleEntryType(i1_duration, i1_price_level)
+            v = _new(PriceLevelScheduleEntryType)
+            v.duration = i1_duration
+            v.price_level = i1_price_level
             f_price_level_schedule_entry.append(v)
         else:
             break
@@ -12166,7 +12756,9 @@ def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
             k = _T4[c & 1]
     if n < 1: return _d_PriceLevelScheduleEntryListType(B, r0)
     if k != -1: return _d_PriceLevelScheduleEntryListType(B, r0)
-    return PriceLevelScheduleEntryListType(f_price_level_schedule_entry), r
+    o = _new(PriceLevelScheduleEntryListType)
+    o.price_level_schedule_entry = f_price_level_schedule_entry
+    return o, r
 
 def _e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int) -> int:
     st = 0
@@ -12234,7 +12826,10 @@ def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     r -= 13; c = (B >> r) & 8191
     if c & 7171: return _d_PriceLevelScheduleEntryType(B, r0)
     f_price_level = (c >> 2) & 255
-    return PriceLevelScheduleEntryType(f_duration, f_price_level), r
+    o = _new(PriceLevelScheduleEntryType)
+    o.duration = f_duration
+    o.price_level = f_price_level
+    return o, r
 
 def _e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int:
     pass
@@ -12287,46 +12882,307 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 if x > 127: i1_schedule_tuple_id, r = ru(B, r + 8, i1_schedule_tuple_id)
                 else: i1_schedule_tuple_id = (x << 7) | (i1_schedule_tuple_id & 127)
             if i1_schedule_tuple_id < 1 or i1_schedule_tuple_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+            r -= 5; c = (B >> r) & 31
+            if c & 31: return _d_Scheduled_SEResControlModeType(B, r0)
+            r -= 8; i3_time_anchor = (B >> r) & 255
+            if i3_time_anchor > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
+            if i3_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 3; c = (B >> r) & 7
-            if c & 7: return _d_Scheduled_SEResControlModeType(B, r0)
-            i2_power_schedule, r = _f_PowerScheduleType(B, r)
+            if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
+            k = _T123[c & 3]
+            i3_available_energy = None
+            if k == 1:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
+                i4_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i4_value = (B >> r) & 511
+                if i4_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+                    else: i4_value = (x << 7) | (i4_value & 127)
+                elif i4_value > 255: i4_value = 255 - i4_value
+                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 4; c = (B >> r) & 15
+                if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
+                k = _T3[c & 3]
+                i3_available_energy = _new(RationalNumberType)
+                i3_available_energy.exponent = i4_exponent
+                i3_available_energy.value = i4_value
+            i3_power_tolerance = None
+            if k == 2:
+                r -= 13; c = (B >> r) & 8191
+                if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
+                i5_exponent = ((c >> 3) & 255) + -128
+                r -= 9; i5_value = (B >> r) & 511
+                if i5_value & 128:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                    elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
+                    else: i5_value = (x << 7) | (i5_value & 127)
+                elif i5_value > 255: i5_value = 255 - i5_value
+                if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
+                k = _T17[c & 1]
+                i3_power_tolerance = _new(RationalNumberType)
+                i3_power_tolerance.exponent = i5_exponent
+                i3_power_tolerance.value = i5_value
+            i3_power_schedule_entries = None
+            if k == 3:
+                i3_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+            else:
+                return _d_Scheduled_SEResControlModeType(B, r0)
+            if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 2; c = (B >> r) & 3
             k = _T50[c & 3]
+            i2_power_schedule = _new(PowerScheduleType)
+            i2_power_schedule.time_anchor = i3_time_anchor
+            i2_power_schedule.available_energy = i3_available_energy
+            i2_power_schedule.power_tolerance = i3_power_tolerance
+            i2_power_schedule.power_schedule_entries = i3_power_schedule_entries
             i2_absolute_price_schedule = i2_price_level_schedule = None
             if k == 1:
                 i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             elif k == 2:
-                i2_price_level_schedule, r = _f_PriceLevelScheduleType(B, r)
-                r -= 1; c = (B >> r) & 1
-                k = _T4[c & 1]
-            if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
-            r -= 2; c = (B >> r) & 3
-            k = _T5[c & 3]
-            i1_charging_schedule = ChargingScheduleType(i2_power_schedule, i2_absolute_price_schedule, i2_price_level_schedule)
-            i1_discharging_schedule = None
-            if k == 2:
-                r -= 1; c = (B >> r) & 1
-                if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
-                i3_power_schedule, r = _f_PowerScheduleType(B, r)
                 r -= 2; c = (B >> r) & 3
-                k = _T50[c & 3]
-                i3_absolute_price_schedule = i3_price_level_schedule = None
+                k = _T9[c & 3]
+                i6_id = None
+                if k == 0:
+                    i6_id, r = rstr(B, r, None)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T1[c & 1]
+                i6_time_anchor = None
                 if k == 1:
-                    i3_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                    r -= 1; c = (B >> r) & 1
+                    if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 8; i6_time_anchor = (B >> r) & 255
+                    if i6_time_anchor > 127:
+                        r -= 8; x = (B >> r) & 255
+                        if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+                        else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
+                    if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 2; c = (B >> r) & 3
+                    if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
+                    k = _T10[c & 1]
+                else:
+                    return _d_Scheduled_SEResControlModeType(B, r0)
+                i6_price_schedule_id = None
+                if k == 2:
+                    r -= 1; c = (B >> r) & 1
+                    if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 8; i6_price_schedule_id = (B >> r) & 255
+                    if i6_price_schedule_id > 127:
+                        r -= 8; x = (B >> r) & 255
+                        if x > 127: i6_price_schedule_id, r = ru(B, r + 8, i6_price_schedule_id)
+                        else: i6_price_schedule_id = (x << 7) | (i6_price_schedule_id & 127)
+                    if i6_price_schedule_id < 1 or i6_price_schedule_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 3; c = (B >> r) & 7
+                    if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
+                    k = _T22[c & 3]
+                else:
+                    return _d_Scheduled_SEResControlModeType(B, r0)
+                i6_price_schedule_description = None
+                if k == 3:
+                    r -= 1; c = (B >> r) & 1
+                    if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                    i6_price_schedule_description, r = rstr(B, r, 160)
+                    r -= 2; c = (B >> r) & 3
+                    if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
+                    k = _T23[c & 1]
+                i6_number_of_price_levels = None
+                if k == 4:
+                    r -= 11; c = (B >> r) & 2047
+                    if c & 1026: return _d_Scheduled_SEResControlModeType(B, r0)
+                    i6_number_of_price_levels = (c >> 2) & 255
+                    k = _T24[c & 1]
+                else:
+                    return _d_Scheduled_SEResControlModeType(B, r0)
+                i6_price_level_schedule_entries = None
+                if k == 5:
+                    i6_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
                     r -= 1; c = (B >> r) & 1
                     k = _T4[c & 1]
-                elif k == 2:
-                    i3_price_level_schedule, r = _f_PriceLevelScheduleType(B, r)
-                    r -= 1; c = (B >> r) & 1
-                    k = _T4[c & 1]
+                else:
+                    return _d_Scheduled_SEResControlModeType(B, r0)
                 if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
-                i1_discharging_schedule = ChargingScheduleType(i3_power_schedule, i3_absolute_price_schedule, i3_price_level_schedule)
+                i2_price_level_schedule = _new(PriceLevelScheduleType)
+                i2_price_level_schedule.id = i6_id
+                i2_price_level_schedule.time_anchor = i6_time_anchor
+                i2_price_level_schedule.price_schedule_id = i6_price_schedule_id
+                i2_price_level_schedule.price_schedule_description = i6_price_schedule_description
+                i2_price_level_schedule.number_of_price_levels = i6_number_of_price_levels
+                i2_price_level_schedule.price_level_schedule_entries = i6_price_level_schedule_entries
             if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
-            v = ScheduleTupleType(i1_schedule_tuple_id, i1_charging_schedule, i1_discharging_schedule)
+            r -= 2; c = (B >> r) & 3
+            k = _T5[c & 3]
+            i1_charging_schedule = _new(ChargingScheduleType)
+            i1_charging_schedule.power_schedule = i2_power_schedule
+            i1_charging_schedule.absolute_price_schedule = i2_absolute_price_schedule
+            i1_charging_schedule.price_level_schedule = i2_price_level_schedule
+            i1_discharging_schedule = None
+            if k == 2:
+                r -= 3; c = (B >> r) & 7
+                if c & 7: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 8; i8_time_anchor = (B >> r) & 255
+                if i8_time_anchor > 127:
+                    r -= 8; x = (B >> r) & 255
+                    if x > 127: i8_time_anchor, r = ru(B, r + 8, i8_time_anchor)
+                    else: i8_time_anchor = (x << 7) | (i8_time_anchor & 127)
+                if i8_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 3; c = (B >> r) & 7
+                if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
+                k = _T123[c & 3]
+                i8_available_energy = None
+                if k == 1:
+                    r -= 13; c = (B >> r) & 8191
+                    if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
+                    i9_exponent = ((c >> 3) & 255) + -128
+                    r -= 9; i9_value = (B >> r) & 511
+                    if i9_value & 128:
+                        r -= 8; x = (B >> r) & 255
+                        if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                        elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                        else: i9_value = (x << 7) | (i9_value & 127)
+                    elif i9_value > 255: i9_value = 255 - i9_value
+                    if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 4; c = (B >> r) & 15
+                    if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
+                    k = _T3[c & 3]
+                    i8_available_energy = _new(RationalNumberType)
+                    i8_available_energy.exponent = i9_exponent
+                    i8_available_energy.value = i9_value
+                i8_power_tolerance = None
+                if k == 2:
+                    r -= 13; c = (B >> r) & 8191
+                    if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
+                    i10_exponent = ((c >> 3) & 255) + -128
+                    r -= 9; i10_value = (B >> r) & 511
+                    if i10_value & 128:
+                        r -= 8; x = (B >> r) & 255
+                        if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                        elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
+                        else: i10_value = (x << 7) | (i10_value & 127)
+                    elif i10_value > 255: i10_value = 255 - i10_value
+                    if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 3; c = (B >> r) & 7
+                    if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
+                    k = _T17[c & 1]
+                    i8_power_tolerance = _new(RationalNumberType)
+                    i8_power_tolerance.exponent = i10_exponent
+                    i8_power_tolerance.value = i10_value
+                i8_power_schedule_entries = None
+                if k == 3:
+                    i8_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T4[c & 1]
+                else:
+                    return _d_Scheduled_SEResControlModeType(B, r0)
+                if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 2; c = (B >> r) & 3
+                k = _T50[c & 3]
+                i7_power_schedule = _new(PowerScheduleType)
+                i7_power_schedule.time_anchor = i8_time_anchor
+                i7_power_schedule.available_energy = i8_available_energy
+                i7_power_schedule.power_tolerance = i8_power_tolerance
+                i7_power_schedule.power_schedule_entries = i8_power_schedule_entries
+                i7_absolute_price_schedule = i7_price_level_schedule = None
+                if k == 1:
+                    i7_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T4[c & 1]
+                elif k == 2:
+                    r -= 2; c = (B >> r) & 3
+                    k = _T9[c & 3]
+                    i11_id = None
+                    if k == 0:
+                        i11_id, r = rstr(B, r, None)
+                        r -= 1; c = (B >> r) & 1
+                        k = _T1[c & 1]
+                    i11_time_anchor = None
+                    if k == 1:
+                        r -= 1; c = (B >> r) & 1
+                        if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                        r -= 8; i11_time_anchor = (B >> r) & 255
+                        if i11_time_anchor > 127:
+                            r -= 8; x = (B >> r) & 255
+                            if x > 127: i11_time_anchor, r = ru(B, r + 8, i11_time_anchor)
+                            else: i11_time_anchor = (x << 7) | (i11_time_anchor & 127)
+                        if i11_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
+                        r -= 2; c = (B >> r) & 3
+                        if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
+                        k = _T10[c & 1]
+                    else:
+                        return _d_Scheduled_SEResControlModeType(B, r0)
+                    i11_price_schedule_id = None
+                    if k == 2:
+                        r -= 1; c = (B >> r) & 1
+                        if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                        r -= 8; i11_price_schedule_id = (B >> r) & 255
+                        if i11_price_schedule_id > 127:
+                            r -= 8; x = (B >> r) & 255
+                            if x > 127: i11_price_schedule_id, r = ru(B, r + 8, i11_price_schedule_id)
+                            else: i11_price_schedule_id = (x << 7) | (i11_price_schedule_id & 127)
+                        if i11_price_schedule_id < 1 or i11_price_schedule_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+                        r -= 3; c = (B >> r) & 7
+                        if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
+                        k = _T22[c & 3]
+                    else:
+                        return _d_Scheduled_SEResControlModeType(B, r0)
+                    i11_price_schedule_description = None
+                    if k == 3:
+                        r -= 1; c = (B >> r) & 1
+                        if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
+                        i11_price_schedule_description, r = rstr(B, r, 160)
+                        r -= 2; c = (B >> r) & 3
+                        if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
+                        k = _T23[c & 1]
+                    i11_number_of_price_levels = None
+                    if k == 4:
+                        r -= 11; c = (B >> r) & 2047
+                        if c & 1026: return _d_Scheduled_SEResControlModeType(B, r0)
+                        i11_number_of_price_levels = (c >> 2) & 255
+                        k = _T24[c & 1]
+                    else:
+                        return _d_Scheduled_SEResControlModeType(B, r0)
+                    i11_price_level_schedule_entries = None
+                    if k == 5:
+                        i11_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                        r -= 1; c = (B >> r) & 1
+                        k = _T4[c & 1]
+                    else:
+                        return _d_Scheduled_SEResControlModeType(B, r0)
+                    if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                    r -= 1; c = (B >> r) & 1
+                    k = _T4[c & 1]
+                    i7_price_level_schedule = _new(PriceLevelScheduleType)
+                    i7_price_level_schedule.id = i11_id
+                    i7_price_level_schedule.time_anchor = i11_time_anchor
+                    i7_price_level_schedule.price_schedule_id = i11_price_schedule_id
+                    i7_price_level_schedule.price_schedule_description = i11_price_schedule_description
+                    i7_price_level_schedule.number_of_price_levels = i11_number_of_price_levels
+                    i7_price_level_schedule.price_level_schedule_entries = i11_price_level_schedule_entries
+                if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                r -= 1; c = (B >> r) & 1
+                k = _T4[c & 1]
+                i1_discharging_schedule = _new(ChargingScheduleType)
+                i1_discharging_schedule.power_schedule = i7_power_schedule
+                i1_discharging_schedule.absolute_price_schedule = i7_absolute_price_schedule
+                i1_discharging_schedule.price_level_schedule = i7_price_level_schedule
+            if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+            v = _new(ScheduleTupleType)
+            v.schedule_tuple_id = i1_schedule_tuple_id
+            v.charging_schedule = i1_charging_schedule
+            v.discharging_schedule = i1_discharging_schedule
             f_schedule_tuple.append(v)
         else:
             break
@@ -12339,7 +13195,9 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             k = _T4[c & 1]
     if n < 1: return _d_Scheduled_SEResControlModeType(B, r0)
     if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
-    return Scheduled_SEResControlModeType(f_schedule_tuple), r
+    o = _new(Scheduled_SEResControlModeType)
+    o.schedule_tuple = f_schedule_tuple
+    return o, r
 
 def _e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) -> int:
     st = 0
@@ -12415,14 +13273,42 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     k = _T123[c & 3]
     i2_available_energy = None
     if k == 1:
-        i2_available_energy, r = _f_RationalNumberType(B, r)
-        r -= 2; c = (B >> r) & 3
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ScheduleTupleType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_ScheduleTupleType(B, r0)
+        r -= 4; c = (B >> r) & 15
+        if c & 12: return _d_ScheduleTupleType(B, r0)
         k = _T3[c & 3]
+        i2_available_energy = _new(RationalNumberType)
+        i2_available_energy.exponent = i3_exponent
+        i2_available_energy.value = i3_value
     i2_power_tolerance = None
     if k == 2:
-        i2_power_tolerance, r = _f_RationalNumberType(B, r)
-        r -= 1; c = (B >> r) & 1
+        r -= 13; c = (B >> r) & 8191
+        if c & 6151: return _d_ScheduleTupleType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_ScheduleTupleType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 6: return _d_ScheduleTupleType(B, r0)
         k = _T17[c & 1]
+        i2_power_tolerance = _new(RationalNumberType)
+        i2_power_tolerance.exponent = i4_exponent
+        i2_power_tolerance.value = i4_value
     i2_power_schedule_entries = None
     if k == 3:
         i2_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
@@ -12433,7 +13319,11 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     if k != -1: return _d_ScheduleTupleType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T50[c & 3]
-    i1_power_schedule = PowerScheduleType(i2_time_anchor, i2_available_energy, i2_power_tolerance, i2_power_schedule_entries)
+    i1_power_schedule = _new(PowerScheduleType)
+    i1_power_schedule.time_anchor = i2_time_anchor
+    i1_power_schedule.available_energy = i2_available_energy
+    i1_power_schedule.power_tolerance = i2_power_tolerance
+    i1_power_schedule.power_schedule_entries = i2_power_schedule_entries
     i1_absolute_price_schedule = i1_price_level_schedule = None
     if k == 1:
         i1_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
@@ -12442,60 +13332,60 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     elif k == 2:
         r -= 2; c = (B >> r) & 3
         k = _T9[c & 3]
-        i3_id = None
+        i5_id = None
         if k == 0:
-            i3_id, r = rstr(B, r, None)
+            i5_id, r = rstr(B, r, None)
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
-        i3_time_anchor = None
+        i5_time_anchor = None
         if k == 1:
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
-            r -= 8; i3_time_anchor = (B >> r) & 255
-            if i3_time_anchor > 127:
+            r -= 8; i5_time_anchor = (B >> r) & 255
+            if i5_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
-                else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
-            if i3_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+                if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+                else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
+            if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ScheduleTupleType(B, r0)
             k = _T10[c & 1]
         else:
             return _d_ScheduleTupleType(B, r0)
-        i3_price_schedule_id = None
+        i5_price_schedule_id = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
-            r -= 8; i3_price_schedule_id = (B >> r) & 255
-            if i3_price_schedule_id > 127:
+            r -= 8; i5_price_schedule_id = (B >> r) & 255
+            if i5_price_schedule_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_price_schedule_id, r = ru(B, r + 8, i3_price_schedule_id)
-                else: i3_price_schedule_id = (x << 7) | (i3_price_schedule_id & 127)
-            if i3_price_schedule_id < 1 or i3_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+                if x > 127: i5_price_schedule_id, r = ru(B, r + 8, i5_price_schedule_id)
+                else: i5_price_schedule_id = (x << 7) | (i5_price_schedule_id & 127)
+            if i5_price_schedule_id < 1 or i5_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ScheduleTupleType(B, r0)
             k = _T22[c & 3]
         else:
             return _d_ScheduleTupleType(B, r0)
-        i3_price_schedule_description = None
+        i5_price_schedule_description = None
         if k == 3:
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
-            i3_price_schedule_description, r = rstr(B, r, 160)
+            i5_price_schedule_description, r = rstr(B, r, 160)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ScheduleTupleType(B, r0)
             k = _T23[c & 1]
-        i3_number_of_price_levels = None
+        i5_number_of_price_levels = None
         if k == 4:
             r -= 11; c = (B >> r) & 2047
             if c & 1026: return _d_ScheduleTupleType(B, r0)
-            i3_number_of_price_levels = (c >> 2) & 255
+            i5_number_of_price_levels = (c >> 2) & 255
             k = _T24[c & 1]
         else:
             return _d_ScheduleTupleType(B, r0)
-        i3_price_level_schedule_entries = None
+        i5_price_level_schedule_entries = None
         if k == 5:
-            i3_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            i5_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
@@ -12503,37 +13393,74 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         if k != -1: return _d_ScheduleTupleType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        i1_price_level_schedule = PriceLevelScheduleType(i3_id, i3_time_anchor, i3_price_schedule_id, i3_price_schedule_description, i3_number_of_price_levels, i3_price_level_schedule_entries)
+        i1_price_level_schedule = _new(PriceLevelScheduleType)
+        i1_price_level_schedule.id = i5_id
+        i1_price_level_schedule.time_anchor = i5_time_anchor
+        i1_price_level_schedule.price_schedule_id = i5_price_schedule_id
+        i1_price_level_schedule.price_schedule_description = i5_price_schedule_description
+        i1_price_level_schedule.number_of_price_levels = i5_number_of_price_levels
+        i1_price_level_schedule.price_level_schedule_entries = i5_price_level_schedule_entries
     if k != -1: return _d_ScheduleTupleType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T5[c & 3]
-    f_charging_schedule = ChargingScheduleType(i1_power_schedule, i1_absolute_price_schedule, i1_price_level_schedule)
+    f_charging_schedule = _new(ChargingScheduleType)
+    f_charging_schedule.power_schedule = i1_power_schedule
+    f_charging_schedule.absolute_price_schedule = i1_absolute_price_schedule
+    f_charging_schedule.price_level_schedule = i1_price_level_schedule
     f_discharging_schedule = None
     if k == 2:
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ScheduleTupleType(B, r0)
-        r -= 8; i5_time_anchor = (B >> r) & 255
-        if i5_time_anchor > 127:
+        r -= 8; i7_time_anchor = (B >> r) & 255
+        if i7_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
-            else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
-        if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+            if x > 127: i7_time_anchor, r = ru(B, r + 8, i7_time_anchor)
+            else: i7_time_anchor = (x << 7) | (i7_time_anchor & 127)
+        if i7_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleTupleType(B, r0)
         k = _T123[c & 3]
-        i5_available_energy = None
+        i7_available_energy = None
         if k == 1:
-            i5_available_energy, r = _f_RationalNumberType(B, r)
-            r -= 2; c = (B >> r) & 3
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleTupleType(B, r0)
+            i8_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i8_value = (B >> r) & 511
+            if i8_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
+                else: i8_value = (x << 7) | (i8_value & 127)
+            elif i8_value > 255: i8_value = 255 - i8_value
+            if i8_value < -32768 or i8_value > 32767: return _d_ScheduleTupleType(B, r0)
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ScheduleTupleType(B, r0)
             k = _T3[c & 3]
-        i5_power_tolerance = None
+            i7_available_energy = _new(RationalNumberType)
+            i7_available_energy.exponent = i8_exponent
+            i7_available_energy.value = i8_value
+        i7_power_tolerance = None
         if k == 2:
-            i5_power_tolerance, r = _f_RationalNumberType(B, r)
-            r -= 1; c = (B >> r) & 1
+            r -= 13; c = (B >> r) & 8191
+            if c & 6151: return _d_ScheduleTupleType(B, r0)
+            i9_exponent = ((c >> 3) & 255) + -128
+            r -= 9; i9_value = (B >> r) & 511
+            if i9_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
+                else: i9_value = (x << 7) | (i9_value & 127)
+            elif i9_value > 255: i9_value = 255 - i9_value
+            if i9_value < -32768 or i9_value > 32767: return _d_ScheduleTupleType(B, r0)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ScheduleTupleType(B, r0)
             k = _T17[c & 1]
-        i5_power_schedule_entries = None
+            i7_power_tolerance = _new(RationalNumberType)
+            i7_power_tolerance.exponent = i9_exponent
+            i7_power_tolerance.value = i9_value
+        i7_power_schedule_entries = None
         if k == 3:
-            i5_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+            i7_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
@@ -12541,69 +13468,73 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         if k != -1: return _d_ScheduleTupleType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T50[c & 3]
-        i4_power_schedule = PowerScheduleType(i5_time_anchor, i5_available_energy, i5_power_tolerance, i5_power_schedule_entries)
-        i4_absolute_price_schedule = i4_price_level_schedule = None
+        i6_power_schedule = _new(PowerScheduleType)
+        i6_power_schedule.time_anchor = i7_time_anchor
+        i6_power_schedule.available_energy = i7_available_energy
+        i6_power_schedule.power_tolerance = i7_power_tolerance
+        i6_power_schedule.power_schedule_entries = i7_power_schedule_entries
+        i6_absolute_price_schedule = i6_price_level_schedule = None
         if k == 1:
-            i4_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+            i6_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         elif k == 2:
             r -= 2; c = (B >> r) & 3
             k = _T9[c & 3]
-            i6_id = None
+            i10_id = None
             if k == 0:
-                i6_id, r = rstr(B, r, None)
+                i10_id, r = rstr(B, r, None)
                 r -= 1; c = (B >> r) & 1
                 k = _T1[c & 1]
-            i6_time_anchor = None
+            i10_time_anchor = None
             if k == 1:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
-                r -= 8; i6_time_anchor = (B >> r) & 255
-                if i6_time_anchor > 127:
+                r -= 8; i10_time_anchor = (B >> r) & 255
+                if i10_time_anchor > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
-                    else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
-                if i6_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
+                    if x > 127: i10_time_anchor, r = ru(B, r + 8, i10_time_anchor)
+                    else: i10_time_anchor = (x << 7) | (i10_time_anchor & 127)
+                if i10_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleTupleType(B, r0)
                 k = _T10[c & 1]
             else:
                 return _d_ScheduleTupleType(B, r0)
-            i6_price_schedule_id = None
+            i10_price_schedule_id = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
-                r -= 8; i6_price_schedule_id = (B >> r) & 255
-                if i6_price_schedule_id > 127:
+                r -= 8; i10_price_schedule_id = (B >> r) & 255
+                if i10_price_schedule_id > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i6_price_schedule_id, r = ru(B, r + 8, i6_price_schedule_id)
-                    else: i6_price_schedule_id = (x << 7) | (i6_price_schedule_id & 127)
-                if i6_price_schedule_id < 1 or i6_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+                    if x > 127: i10_price_schedule_id, r = ru(B, r + 8, i10_price_schedule_id)
+                    else: i10_price_schedule_id = (x << 7) | (i10_price_schedule_id & 127)
+                if i10_price_schedule_id < 1 or i10_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_ScheduleTupleType(B, r0)
                 k = _T22[c & 3]
             else:
                 return _d_ScheduleTupleType(B, r0)
-            i6_price_schedule_description = None
+            i10_price_schedule_description = None
             if k == 3:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
-                i6_price_schedule_description, r = rstr(B, r, 160)
+                i10_price_schedule_description, r = rstr(B, r, 160)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleTupleType(B, r0)
                 k = _T23[c & 1]
-            i6_number_of_price_levels = None
+            i10_number_of_price_levels = None
             if k == 4:
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ScheduleTupleType(B, r0)
-                i6_number_of_price_levels = (c >> 2) & 255
+                i10_number_of_price_levels = (c >> 2) & 255
                 k = _T24[c & 1]
             else:
                 return _d_ScheduleTupleType(B, r0)
-            i6_price_level_schedule_entries = None
+            i10_price_level_schedule_entries = None
             if k == 5:
-                i6_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                i10_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             else:
@@ -12611,13 +13542,26 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             if k != -1: return _d_ScheduleTupleType(B, r0)
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
-            i4_price_level_schedule = PriceLevelScheduleType(i6_id, i6_time_anchor, i6_price_schedule_id, i6_price_schedule_description, i6_number_of_price_levels, i6_price_level_schedule_entries)
+            i6_price_level_schedule = _new(PriceLevelScheduleType)
+            i6_price_level_schedule.id = i10_id
+            i6_price_level_schedule.time_anchor = i10_time_anchor
+            i6_price_level_schedule.price_schedule_id = i10_price_schedule_id
+            i6_price_level_schedule.price_schedule_description = i10_price_schedule_description
+            i6_price_level_schedule.number_of_price_levels = i10_number_of_price_levels
+            i6_price_level_schedule.price_level_schedule_entries = i10_price_level_schedule_entries
         if k != -1: return _d_ScheduleTupleType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_discharging_schedule = ChargingScheduleType(i4_power_schedule, i4_absolute_price_schedule, i4_price_level_schedule)
+        f_discharging_schedule = _new(ChargingScheduleType)
+        f_discharging_schedule.power_schedule = i6_power_schedule
+        f_discharging_schedule.absolute_price_schedule = i6_absolute_price_schedule
+        f_discharging_schedule.price_level_schedule = i6_price_level_schedule
     if k != -1: return _d_ScheduleTupleType(B, r0)
-    return ScheduleTupleType(f_schedule_tuple_id, f_charging_schedule, f_discharging_schedule), r
+    o = _new(ScheduleTupleType)
+    o.schedule_tuple_id = f_schedule_tuple_id
+    o.charging_schedule = f_charging_schedule
+    o.discharging_schedule = f_discharging_schedule
+    return o, r
 
 def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     st = 0
@@ -12646,164 +13590,218 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     a <<= 1
     v8 = v5.available_energy
     if v8 is not None:
+        if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+        pass
+        v10 = v8.exponent
+        if v10 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        pass
+        v11 = v8.value
+        if v11 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v10 - -128) << 3
+        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if 0 <= v11 < 128: a = (a << 9) | v11
+        elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+        else: a = wi(a, v11)
+        pass
         a <<= 2
-        a = _e_RationalNumberType(v8, a)
         st6 = 7
-    v9 = v5.power_tolerance
-    if v9 is not None:
+    v12 = v5.power_tolerance
+    if v12 is not None:
         w, c = _C170[st6]
         a = (a << w) | c
-        a = _e_RationalNumberType(v9, a)
+        if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.exponent
+        if v14 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        pass
+        v15 = v12.value
+        if v15 is None: raise EncFail('missing mandatory Value')
+        a = (a << 13) | (v14 - -128) << 3
+        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if 0 <= v15 < 128: a = (a << 9) | v15
+        elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
+        else: a = wi(a, v15)
+        pass
+        a <<= 2
         st6 = 11
-    v10 = v5.power_schedule_entries
-    if v10 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+    v16 = v5.power_schedule_entries
+    if v16 is None: raise EncFail('missing mandatory PowerScheduleEntries')
     w, c = _C171[st6]
     a = (a << w) | c
-    a = _e_PowerScheduleEntryListType(v10, a)
+    a = _e_PowerScheduleEntryListType(v16, a)
     st6 = 15
     st4 = 3
     a <<= 1
-    v11 = v3.absolute_price_schedule
-    v12 = v3.price_level_schedule
-    if v11 is not None:
+    v17 = v3.absolute_price_schedule
+    v18 = v3.price_level_schedule
+    if v17 is not None:
         a <<= 2
-        a = _e_AbsolutePriceScheduleType(v11, a)
+        a = _e_AbsolutePriceScheduleType(v17, a)
         st4 = 7
-    elif v12 is not None:
-        if v12.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v12.__class__.__name__}')
-        st13 = 0
+    elif v18 is not None:
+        if v18.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v18.__class__.__name__}')
+        st19 = 0
         a = (a << 2) | 1
-        v14 = v12.id
-        if v14 is not None:
+        v20 = v18.id
+        if v20 is not None:
             a <<= 2
-            a = wstr(a, v14, None)
-            st13 = 3
-        v15 = v12.time_anchor
-        if v15 is None: raise EncFail('missing mandatory TimeAnchor')
-        w, c = _C140[st13]
+            a = wstr(a, v20, None)
+            st19 = 3
+        v21 = v18.time_anchor
+        if v21 is None: raise EncFail('missing mandatory TimeAnchor')
+        w, c = _C140[st19]
         a = (a << w) | c
         a <<= 1
-        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
-        if 0 <= v15 < 128: a = (a << 8) | v15
-        else: a = wu(a, v15)
-        st13 = 7
-        v16 = v12.price_schedule_id
-        if v16 is None: raise EncFail('missing mandatory PriceScheduleID')
+        if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+        if 0 <= v21 < 128: a = (a << 8) | v21
+        else: a = wu(a, v21)
+        st19 = 7
+        v22 = v18.price_schedule_id
+        if v22 is None: raise EncFail('missing mandatory PriceScheduleID')
         a <<= 3
-        if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
-        if 0 <= v16 < 128: a = (a << 8) | v16
-        else: a = wu(a, v16)
-        st13 = 11
+        if v22 < 1 or v22 > 4294967295: raise EncFail(f'{v22!r} outside 1..4294967295')
+        if 0 <= v22 < 128: a = (a << 8) | v22
+        else: a = wu(a, v22)
+        st19 = 11
         a <<= 1
-        v17 = v12.price_schedule_description
-        if v17 is not None:
+        v23 = v18.price_schedule_description
+        if v23 is not None:
             a <<= 3
-            a = wstr(a, v17, 160)
+            a = wstr(a, v23, 160)
             a <<= 1
-            st13 = 15
-        v18 = v12.number_of_price_levels
-        if v18 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-        w, c = _C141[st13]
+            st19 = 15
+        v24 = v18.number_of_price_levels
+        if v24 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+        w, c = _C141[st19]
         a = (a << w) | c
-        if not 0 <= v18 <= 255: raise EncFail(f'{v18!r} outside 0..255')
-        st13 = 19
-        v19 = v12.price_level_schedule_entries
-        if v19 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
-        a = (a << 11) | (v18) << 2
-        a = _e_PriceLevelScheduleEntryListType(v19, a)
-        st13 = 23
+        if not 0 <= v24 <= 255: raise EncFail(f'{v24!r} outside 0..255')
+        st19 = 19
+        v25 = v18.price_level_schedule_entries
+        if v25 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+        a = (a << 11) | (v24) << 2
+        a = _e_PriceLevelScheduleEntryListType(v25, a)
+        st19 = 23
         a <<= 1
         st4 = 7
     w, c = _C172[st4]
     a = (a << w) | c
     st = 7
-    v20 = o.discharging_schedule
-    if v20 is not None:
-        if v20.__class__ is not ChargingScheduleType: raise EncFail(f'expected ChargingScheduleType, got {v20.__class__.__name__}')
-        st21 = 0
-        v22 = v20.power_schedule
-        if v22 is None: raise EncFail('missing mandatory PowerSchedule')
-        if v22.__class__ is not PowerScheduleType: raise EncFail(f'expected PowerScheduleType, got {v22.__class__.__name__}')
-        st23 = 0
-        v24 = v22.time_anchor
-        if v24 is None: raise EncFail('missing mandatory TimeAnchor')
+    v26 = o.discharging_schedule
+    if v26 is not None:
+        if v26.__class__ is not ChargingScheduleType: raise EncFail(f'expected ChargingScheduleType, got {v26.__class__.__name__}')
+        st27 = 0
+        v28 = v26.power_schedule
+        if v28 is None: raise EncFail('missing mandatory PowerSchedule')
+        if v28.__class__ is not PowerScheduleType: raise EncFail(f'expected PowerScheduleType, got {v28.__class__.__name__}')
+        st29 = 0
+        v30 = v28.time_anchor
+        if v30 is None: raise EncFail('missing mandatory TimeAnchor')
         a <<= 5
-        if v24 > 18446744073709551615: raise EncFail(f'{v24!r} outside 0..18446744073709551615')
-        if 0 <= v24 < 128: a = (a << 8) | v24
-        else: a = wu(a, v24)
-        st23 = 3
+        if v30 > 18446744073709551615: raise EncFail(f'{v30!r} outside 0..18446744073709551615')
+        if 0 <= v30 < 128: a = (a << 8) | v30
+        else: a = wu(a, v30)
+        st29 = 3
         a <<= 1
-        v25 = v22.available_energy
-        if v25 is not None:
+        v31 = v28.available_energy
+        if v31 is not None:
+            if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
+            pass
+            v33 = v31.exponent
+            if v33 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+            pass
+            v34 = v31.value
+            if v34 is None: raise EncFail('missing mandatory Value')
+            a = (a << 15) | (v33 - -128) << 3
+            if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+            if 0 <= v34 < 128: a = (a << 9) | v34
+            elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
+            else: a = wi(a, v34)
+            pass
             a <<= 2
-            a = _e_RationalNumberType(v25, a)
-            st23 = 7
-        v26 = v22.power_tolerance
-        if v26 is not None:
-            w, c = _C170[st23]
+            st29 = 7
+        v35 = v28.power_tolerance
+        if v35 is not None:
+            w, c = _C170[st29]
             a = (a << w) | c
-            a = _e_RationalNumberType(v26, a)
-            st23 = 11
-        v27 = v22.power_schedule_entries
-        if v27 is None: raise EncFail('missing mandatory PowerScheduleEntries')
-        w, c = _C171[st23]
+            if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
+            pass
+            v37 = v35.exponent
+            if v37 is None: raise EncFail('missing mandatory Exponent')
+            if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+            pass
+            v38 = v35.value
+            if v38 is None: raise EncFail('missing mandatory Value')
+            a = (a << 13) | (v37 - -128) << 3
+            if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+            if 0 <= v38 < 128: a = (a << 9) | v38
+            elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
+            else: a = wi(a, v38)
+            pass
+            a <<= 2
+            st29 = 11
+        v39 = v28.power_schedule_entries
+        if v39 is None: raise EncFail('missing mandatory PowerScheduleEntries')
+        w, c = _C171[st29]
         a = (a << w) | c
-        a = _e_PowerScheduleEntryListType(v27, a)
-        st23 = 15
-        st21 = 3
+        a = _e_PowerScheduleEntryListType(v39, a)
+        st29 = 15
+        st27 = 3
         a <<= 1
-        v28 = v20.absolute_price_schedule
-        v29 = v20.price_level_schedule
-        if v28 is not None:
+        v40 = v26.absolute_price_schedule
+        v41 = v26.price_level_schedule
+        if v40 is not None:
             a <<= 2
-            a = _e_AbsolutePriceScheduleType(v28, a)
-            st21 = 7
-        elif v29 is not None:
-            if v29.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v29.__class__.__name__}')
-            st30 = 0
+            a = _e_AbsolutePriceScheduleType(v40, a)
+            st27 = 7
+        elif v41 is not None:
+            if v41.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v41.__class__.__name__}')
+            st42 = 0
             a = (a << 2) | 1
-            v31 = v29.id
-            if v31 is not None:
+            v43 = v41.id
+            if v43 is not None:
                 a <<= 2
-                a = wstr(a, v31, None)
-                st30 = 3
-            v32 = v29.time_anchor
-            if v32 is None: raise EncFail('missing mandatory TimeAnchor')
-            w, c = _C140[st30]
+                a = wstr(a, v43, None)
+                st42 = 3
+            v44 = v41.time_anchor
+            if v44 is None: raise EncFail('missing mandatory TimeAnchor')
+            w, c = _C140[st42]
             a = (a << w) | c
             a <<= 1
-            if v32 > 18446744073709551615: raise EncFail(f'{v32!r} outside 0..18446744073709551615')
-            if 0 <= v32 < 128: a = (a << 8) | v32
-            else: a = wu(a, v32)
-            st30 = 7
-            v33 = v29.price_schedule_id
-            if v33 is None: raise EncFail('missing mandatory PriceScheduleID')
+            if v44 > 18446744073709551615: raise EncFail(f'{v44!r} outside 0..18446744073709551615')
+            if 0 <= v44 < 128: a = (a << 8) | v44
+            else: a = wu(a, v44)
+            st42 = 7
+            v45 = v41.price_schedule_id
+            if v45 is None: raise EncFail('missing mandatory PriceScheduleID')
             a <<= 3
-            if v33 < 1 or v33 > 4294967295: raise EncFail(f'{v33!r} outside 1..4294967295')
-            if 0 <= v33 < 128: a = (a << 8) | v33
-            else: a = wu(a, v33)
-            st30 = 11
+            if v45 < 1 or v45 > 4294967295: raise EncFail(f'{v45!r} outside 1..4294967295')
+            if 0 <= v45 < 128: a = (a << 8) | v45
+            else: a = wu(a, v45)
+            st42 = 11
             a <<= 1
-            v34 = v29.price_schedule_description
-            if v34 is not None:
+            v46 = v41.price_schedule_description
+            if v46 is not None:
                 a <<= 3
-                a = wstr(a, v34, 160)
+                a = wstr(a, v46, 160)
                 a <<= 1
-                st30 = 15
-            v35 = v29.number_of_price_levels
-            if v35 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-            w, c = _C141[st30]
+                st42 = 15
+            v47 = v41.number_of_price_levels
+            if v47 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
+            w, c = _C141[st42]
             a = (a << w) | c
-            if not 0 <= v35 <= 255: raise EncFail(f'{v35!r} outside 0..255')
-            st30 = 19
-            v36 = v29.price_level_schedule_entries
-            if v36 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
-            a = (a << 11) | (v35) << 2
-            a = _e_PriceLevelScheduleEntryListType(v36, a)
-            st30 = 23
+            if not 0 <= v47 <= 255: raise EncFail(f'{v47!r} outside 0..255')
+            st42 = 19
+            v48 = v41.price_level_schedule_entries
+            if v48 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
+            a = (a << 11) | (v47) << 2
+            a = _e_PriceLevelScheduleEntryListType(v48, a)
+            st42 = 23
             a <<= 1
-            st21 = 7
-        w, c = _C172[st21]
+            st27 = 7
+        w, c = _C172[st27]
         a = (a << w) | c
         st = 11
     w, c = _C6[st]
@@ -12857,7 +13855,9 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingScheduleType(B, r0)
         k = _T3[c & 3]
-        i1_available_energy = RationalNumberType(i2_exponent, i2_value)
+        i1_available_energy = _new(RationalNumberType)
+        i1_available_energy.exponent = i2_exponent
+        i1_available_energy.value = i2_value
     i1_power_tolerance = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -12874,7 +13874,9 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ChargingScheduleType(B, r0)
         k = _T17[c & 1]
-        i1_power_tolerance = RationalNumberType(i3_exponent, i3_value)
+        i1_power_tolerance = _new(RationalNumberType)
+        i1_power_tolerance.exponent = i3_exponent
+        i1_power_tolerance.value = i3_value
     i1_power_schedule_entries = None
     if k == 3:
         i1_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
@@ -12885,7 +13887,11 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     if k != -1: return _d_ChargingScheduleType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T50[c & 3]
-    f_power_schedule = PowerScheduleType(i1_time_anchor, i1_available_energy, i1_power_tolerance, i1_power_schedule_entries)
+    f_power_schedule = _new(PowerScheduleType)
+    f_power_schedule.time_anchor = i1_time_anchor
+    f_power_schedule.available_energy = i1_available_energy
+    f_power_schedule.power_tolerance = i1_power_tolerance
+    f_power_schedule.power_schedule_entries = i1_power_schedule_entries
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 1:
         f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
@@ -12955,9 +13961,19 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         if k != -1: return _d_ChargingScheduleType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
-        f_price_level_schedule = PriceLevelScheduleType(i4_id, i4_time_anchor, i4_price_schedule_id, i4_price_schedule_description, i4_number_of_price_levels, i4_price_level_schedule_entries)
+        f_price_level_schedule = _new(PriceLevelScheduleType)
+        f_price_level_schedule.id = i4_id
+        f_price_level_schedule.time_anchor = i4_time_anchor
+        f_price_level_schedule.price_schedule_id = i4_price_schedule_id
+        f_price_level_schedule.price_schedule_description = i4_price_schedule_description
+        f_price_level_schedule.number_of_price_levels = i4_number_of_price_levels
+        f_price_level_schedule.price_level_schedule_entries = i4_price_level_schedule_entries
     if k != -1: return _d_ChargingScheduleType(B, r0)
-    return ChargingScheduleType(f_power_schedule, f_absolute_price_schedule, f_price_level_schedule), r
+    o = _new(ChargingScheduleType)
+    o.power_schedule = f_power_schedule
+    o.absolute_price_schedule = f_absolute_price_schedule
+    o.price_level_schedule = f_price_level_schedule
+    return o, r
 
 def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     st = 0
@@ -13136,7 +14152,9 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleType(B, r0)
         k = _T3[c & 3]
-        f_available_energy = RationalNumberType(i1_exponent, i1_value)
+        f_available_energy = _new(RationalNumberType)
+        f_available_energy.exponent = i1_exponent
+        f_available_energy.value = i1_value
     f_power_tolerance = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -13153,7 +14171,9 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleType(B, r0)
         k = _T17[c & 1]
-        f_power_tolerance = RationalNumberType(i2_exponent, i2_value)
+        f_power_tolerance = _new(RationalNumberType)
+        f_power_tolerance.exponent = i2_exponent
+        f_power_tolerance.value = i2_value
     f_power_schedule_entries = None
     if k == 3:
         f_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
@@ -13162,7 +14182,12 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     else:
         return _d_PowerScheduleType(B, r0)
     if k != -1: return _d_PowerScheduleType(B, r0)
-    return PowerScheduleType(f_time_anchor, f_available_energy, f_power_tolerance, f_power_schedule_entries), r
+    o = _new(PowerScheduleType)
+    o.time_anchor = f_time_anchor
+    o.available_energy = f_available_energy
+    o.power_tolerance = f_power_tolerance
+    o.power_schedule_entries = f_power_schedule_entries
+    return o, r
 
 def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     st = 0
@@ -13270,7 +14295,9 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_PowerScheduleEntryListType(B, r0)
             k = _T116[c & 3]
-            i1_power = RationalNumberType(i2_exponent, i2_value)
+            i1_power = _new(RationalNumberType)
+            i1_power.exponent = i2_exponent
+            i1_power.value = i2_value
             i1_power_l2 = None
             if k == 2:
                 r -= 13; c = (B >> r) & 8191
@@ -13287,7 +14314,9 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T18[c & 3]
-                i1_power_l2 = RationalNumberType(i3_exponent, i3_value)
+                i1_power_l2 = _new(RationalNumberType)
+                i1_power_l2.exponent = i3_exponent
+                i1_power_l2.value = i3_value
             i1_power_l3 = None
             if k == 3:
                 r -= 13; c = (B >> r) & 8191
@@ -13304,9 +14333,15 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T4[c & 1]
-                i1_power_l3 = RationalNumberType(i4_exponent, i4_value)
+                i1_power_l3 = _new(RationalNumberType)
+                i1_power_l3.exponent = i4_exponent
+                i1_power_l3.value = i4_value
             if k != -1: return _d_PowerScheduleEntryListType(B, r0)
-            v = PowerScheduleEntryType(i1_duration, i1_power, i1_power_l2, i1_power_l3)
+            v = _new(PowerScheduleEntryType)
+            v.duration = i1_duration
+            v.power = i1_power
+            v.power_l2 = i1_power_l2
+            v.power_l3 = i1_power_l3
             f_power_schedule_entry.append(v)
         else:
             break
@@ -13319,7 +14354,9 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             k = _T4[c & 1]
     if n < 1: return _d_PowerScheduleEntryListType(B, r0)
     if k != -1: return _d_PowerScheduleEntryListType(B, r0)
-    return PowerScheduleEntryListType(f_power_schedule_entry), r
+    o = _new(PowerScheduleEntryListType)
+    o.power_schedule_entry = f_power_schedule_entry
+    return o, r
 
 def _e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
     st = 0
@@ -13394,7 +14431,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k != -1: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
@@ -13403,7 +14443,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
-    return ServiceDetailReqType(f_header, f_service_id), r
+    o = _new(ServiceDetailReqType)
+    o.header = f_header
+    o.service_id = f_service_id
+    return o, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     pass
@@ -13516,7 +14559,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     f_response_code = (c >> 3) & 63
     if f_response_code >= 40: return _d_ServiceDetailResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
@@ -13528,7 +14574,12 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ServiceDetailResType(B, r0)
-    return ServiceDetailResType(f_header, f_response_code, f_service_id, f_service_parameter_list), r
+    o = _new(ServiceDetailResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.service_id = f_service_id
+    o.service_parameter_list = f_service_parameter_list
+    return o, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     pass
@@ -13616,7 +14667,9 @@ def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListTyp
             k = _T4[c & 1]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
-    return ServiceParameterListType(f_parameter_set), r
+    o = _new(ServiceParameterListType)
+    o.parameter_set = f_parameter_set
+    return o, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     st = 0
@@ -13749,7 +14802,9 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
-                i1_rational_number = RationalNumberType(i2_exponent, i2_value)
+                i1_rational_number = _new(RationalNumberType)
+                i1_rational_number.exponent = i2_exponent
+                i1_rational_number.value = i2_value
             elif k == 6:
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
@@ -13773,7 +14828,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_ParameterSetType(B, r0)
     if k != -1: return _d_ParameterSetType(B, r0)
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    o = _new(ParameterSetType)
+    o.parameter_set_id = f_parameter_set_id
+    o.parameter = f_parameter
+    return o, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     st = 0
@@ -13934,7 +14992,9 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
-        f_rational_number = RationalNumberType(i1_exponent, i1_value)
+        f_rational_number = _new(RationalNumberType)
+        f_rational_number.exponent = i1_exponent
+        f_rational_number.value = i1_value
     elif k == 6:
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
@@ -13945,7 +15005,8 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     else:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
-    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string), r
+    o = ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string)
+    return o, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
     pass
@@ -14051,14 +15112,20 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T69[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_supported_service_i_ds = None
     if k == 1:
         f_supported_service_i_ds, r = _f_ServiceIDListType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
-    return ServiceDiscoveryReqType(f_header, f_supported_service_i_ds), r
+    o = _new(ServiceDiscoveryReqType)
+    o.header = f_header
+    o.supported_service_i_ds = f_supported_service_i_ds
+    return o, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     st = 0
@@ -14153,7 +15220,9 @@ def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_ServiceIDListType(B, r0)
     if k != -1: return _d_ServiceIDListType(B, r0)
-    return ServiceIDListType(f_service_id), r
+    o = _new(ServiceIDListType)
+    o.service_id = f_service_id
+    return o, r
 
 def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
     st = 0
@@ -14258,7 +15327,10 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if f_response_code >= 40: return _d_ServiceDiscoveryResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     f_service_renegotiation_supported = ((c >> 2) & 1) == 1
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_energy_transfer_service_list, r = _f_ServiceListType(B, r)
     r -= 2; c = (B >> r) & 3
     k = _T12[c & 3]
@@ -14268,7 +15340,13 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
-    return ServiceDiscoveryResType(f_header, f_response_code, f_service_renegotiation_supported, f_energy_transfer_service_list, f_vas_list), r
+    o = _new(ServiceDiscoveryResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.service_renegotiation_supported = f_service_renegotiation_supported
+    o.energy_transfer_service_list = f_energy_transfer_service_list
+    o.vas_list = f_vas_list
+    return o, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     st = 0
@@ -14356,7 +15434,9 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 59: return _d_ServiceListType(B, r0)
             i1_free_service = ((c >> 2) & 1) == 1
-            v = ServiceType(i1_service_id, i1_free_service)
+            v = _new(ServiceType)
+            v.service_id = i1_service_id
+            v.free_service = i1_free_service
             f_service.append(v)
         else:
             break
@@ -14369,7 +15449,9 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             k = _T4[c & 1]
     if n < 1: return _d_ServiceListType(B, r0)
     if k != -1: return _d_ServiceListType(B, r0)
-    return ServiceListType(f_service), r
+    o = _new(ServiceListType)
+    o.service = f_service
+    return o, r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
     st = 0
@@ -14437,7 +15519,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ServiceType(B, r0)
     f_free_service = ((c >> 2) & 1) == 1
-    return ServiceType(f_service_id, f_free_service), r
+    o = _new(ServiceType)
+    o.service_id = f_service_id
+    o.free_service = f_free_service
+    return o, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
     pass
@@ -14501,7 +15586,10 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     if k != -1: return _d_ServiceSelectionReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 8; i2_service_id = (B >> r) & 255
     if i2_service_id > 127:
         r -= 8; x = (B >> r) & 255
@@ -14519,14 +15607,20 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ServiceSelectionReqType(B, r0)
     k = _T5[c & 3]
-    f_selected_energy_transfer_service = SelectedServiceType(i2_service_id, i2_parameter_set_id)
+    f_selected_energy_transfer_service = _new(SelectedServiceType)
+    f_selected_energy_transfer_service.service_id = i2_service_id
+    f_selected_energy_transfer_service.parameter_set_id = i2_parameter_set_id
     f_selected_vas_list = None
     if k == 2:
         f_selected_vas_list, r = _f_SelectedServiceListType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceSelectionReqType(B, r0)
-    return ServiceSelectionReqType(f_header, f_selected_energy_transfer_service, f_selected_vas_list), r
+    o = _new(ServiceSelectionReqType)
+    o.header = f_header
+    o.selected_energy_transfer_service = f_selected_energy_transfer_service
+    o.selected_vas_list = f_selected_vas_list
+    return o, r
 
 def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     st = 0
@@ -14637,7 +15731,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if f_parameter_set_id > 65535: return _d_SelectedServiceType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    o = _new(SelectedServiceType)
+    o.service_id = f_service_id
+    o.parameter_set_id = f_parameter_set_id
+    return o, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     pass
@@ -14703,7 +15800,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             if i1_parameter_set_id > 65535: return _d_SelectedServiceListType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
-            v = SelectedServiceType(i1_service_id, i1_parameter_set_id)
+            v = _new(SelectedServiceType)
+            v.service_id = i1_service_id
+            v.parameter_set_id = i1_parameter_set_id
             f_selected_service.append(v)
         else:
             break
@@ -14716,7 +15815,9 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             k = _T4[c & 1]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
-    return SelectedServiceListType(f_selected_service), r
+    o = _new(SelectedServiceListType)
+    o.selected_service = f_selected_service
+    return o, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     st = 0
@@ -14794,8 +15895,14 @@ def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     f_response_code = (c >> 2) & 63
     if f_response_code >= 40: return _d_ServiceSelectionResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return ServiceSelectionResType(f_header, f_response_code), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(ServiceSelectionResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    return o, r
 
 def _e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     pass
@@ -14880,11 +15987,17 @@ def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k != -1: return _d_SessionSetupReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evccid, r = rstr(B, r, 255)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
-    return SessionSetupReqType(f_header, f_evccid), r
+    o = _new(SessionSetupReqType)
+    o.header = f_header
+    o.evccid = f_evccid
+    return o, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     pass
@@ -14987,11 +16100,18 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     f_response_code = (c >> 3) & 63
     if f_response_code >= 40: return _d_SessionSetupResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evseid, r = rstr(B, r, 255)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupResType(B, r0)
-    return SessionSetupResType(f_header, f_response_code, f_evseid), r
+    o = _new(SessionSetupResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evseid = f_evseid
+    return o, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     pass
@@ -15107,7 +16227,10 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if f_charging_session >= 3: return _d_SessionStopReqType(B, r0)
     f_charging_session = _E_chargingSessionType[f_charging_session]
     k = _T116[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_ev_termination_code = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -15125,7 +16248,12 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
         if c & 2: return _d_SessionStopReqType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_SessionStopReqType(B, r0)
-    return SessionStopReqType(f_header, f_charging_session, f_ev_termination_code, f_ev_termination_explanation), r
+    o = _new(SessionStopReqType)
+    o.header = f_header
+    o.charging_session = f_charging_session
+    o.ev_termination_code = f_ev_termination_code
+    o.ev_termination_explanation = f_ev_termination_explanation
+    return o, r
 
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     st = 0
@@ -15231,8 +16359,14 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     f_response_code = (c >> 2) & 63
     if f_response_code >= 40: return _d_SessionStopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return SessionStopResType(f_header, f_response_code), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(SessionStopResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    return o, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     pass
@@ -15310,7 +16444,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T69[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
@@ -15482,7 +16619,10 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if f_parking_method >= 3: return _d_VehicleCheckInReqType(B, r0)
     f_parking_method = _E_parkingMethodType[f_parking_method]
     k = _T101[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_vehicle_frame = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -15529,7 +16669,14 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         if c & 2: return _d_VehicleCheckInReqType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckInReqType(B, r0)
-    return VehicleCheckInReqType(f_header, f_ev_check_in_status, f_parking_method, f_vehicle_frame, f_device_offset, f_vehicle_travel), r
+    o = _new(VehicleCheckInReqType)
+    o.header = f_header
+    o.ev_check_in_status = f_ev_check_in_status
+    o.parking_method = f_parking_method
+    o.vehicle_frame = f_vehicle_frame
+    o.device_offset = f_device_offset
+    o.vehicle_travel = f_vehicle_travel
+    return o, r
 
 def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     st = 0
@@ -15696,7 +16843,10 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if f_response_code >= 40: return _d_VehicleCheckInResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T126[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_parking_space = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -15743,7 +16893,13 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         if c & 2: return _d_VehicleCheckInResType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckInResType(B, r0)
-    return VehicleCheckInResType(f_header, f_response_code, f_parking_space, f_device_location, f_target_distance), r
+    o = _new(VehicleCheckInResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.parking_space = f_parking_space
+    o.device_location = f_device_location
+    o.target_distance = f_target_distance
+    return o, r
 
 def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     st = 0
@@ -15880,7 +17036,10 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     f_ev_check_out_status = (c >> 3) & 3
     if f_ev_check_out_status >= 3: return _d_VehicleCheckOutReqType(B, r0)
     f_ev_check_out_status = _E_evCheckOutStatusType[f_ev_check_out_status]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 8; f_check_out_time = (B >> r) & 255
     if f_check_out_time > 127:
         r -= 8; x = (B >> r) & 255
@@ -15889,7 +17048,11 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if f_check_out_time > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_VehicleCheckOutReqType(B, r0)
-    return VehicleCheckOutReqType(f_header, f_ev_check_out_status, f_check_out_time), r
+    o = _new(VehicleCheckOutReqType)
+    o.header = f_header
+    o.ev_check_out_status = f_ev_check_out_status
+    o.check_out_time = f_check_out_time
+    return o, r
 
 def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     pass
@@ -16001,8 +17164,15 @@ def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     f_response_code = _E_responseCodeType[f_response_code]
     f_evse_check_out_status = (c >> 2) & 1
     f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return VehicleCheckOutResType(f_header, f_response_code, f_evse_check_out_status), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(VehicleCheckOutResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_check_out_status = f_evse_check_out_status
+    return o, r
 
 def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     pass
@@ -16244,7 +17414,9 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T197[c & 3]
-        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+        f_battery_energy_capacity = _new(RationalNumberType)
+        f_battery_energy_capacity.exponent = i1_exponent
+        f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
         r -= 4; c = (B >> r) & 15
@@ -16252,7 +17424,8 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
+    return o, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0

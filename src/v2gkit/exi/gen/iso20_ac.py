@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_ac'
+_new = object.__new__
 
 class evseNotificationType(enum.IntEnum):
     """XSD enumeration evseNotificationType; the value is the EXI index."""
@@ -1343,7 +1344,9 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
-    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power = _new(RationalNumberType)
+    f_ev_maximum_charge_power.exponent = i1_exponent
+    f_ev_maximum_charge_power.value = i1_value
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -1360,7 +1363,9 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i2_exponent
+        f_ev_maximum_charge_power_l2.value = i2_value
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -1377,7 +1382,9 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i3_exponent
+        f_ev_maximum_charge_power_l3.value = i3_value
     f_ev_minimum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -1394,7 +1401,9 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T4[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i4_exponent
+        f_ev_minimum_charge_power.value = i4_value
     else:
         return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
@@ -1413,7 +1422,9 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T5[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i5_exponent
+        f_ev_minimum_charge_power_l2.value = i5_value
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -1430,9 +1441,18 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i6_exponent
+        f_ev_minimum_charge_power_l3.value = i6_value
     if k != -1: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
-    return AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3), r
+    o = _new(AC_CPDReqEnergyTransferModeType)
+    o.ev_maximum_charge_power = f_ev_maximum_charge_power
+    o.ev_maximum_charge_power_l2 = f_ev_maximum_charge_power_l2
+    o.ev_maximum_charge_power_l3 = f_ev_maximum_charge_power_l3
+    o.ev_minimum_charge_power = f_ev_minimum_charge_power
+    o.ev_minimum_charge_power_l2 = f_ev_minimum_charge_power_l2
+    o.ev_minimum_charge_power_l3 = f_ev_minimum_charge_power_l3
+    return o, r
 
 def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -1601,7 +1621,10 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
-    return RationalNumberType(f_exponent, f_value), r
+    o = _new(RationalNumberType)
+    o.exponent = f_exponent
+    o.value = f_value
+    return o, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
@@ -1695,7 +1718,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
-    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power = _new(RationalNumberType)
+    f_evse_maximum_charge_power.exponent = i1_exponent
+    f_evse_maximum_charge_power.value = i1_value
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -1712,7 +1737,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
-        f_evse_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_evse_maximum_charge_power_l2.exponent = i2_exponent
+        f_evse_maximum_charge_power_l2.value = i2_value
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -1729,7 +1756,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
-        f_evse_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_evse_maximum_charge_power_l3.exponent = i3_exponent
+        f_evse_maximum_charge_power_l3.value = i3_value
     f_evse_minimum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -1746,7 +1775,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
-        f_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i4_exponent
+        f_evse_minimum_charge_power.value = i4_value
     else:
         return _d_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_charge_power_l2 = None
@@ -1765,7 +1796,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
-        f_evse_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_evse_minimum_charge_power_l2.exponent = i5_exponent
+        f_evse_minimum_charge_power_l2.value = i5_value
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -1782,7 +1815,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
-        f_evse_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_evse_minimum_charge_power_l3.exponent = i6_exponent
+        f_evse_minimum_charge_power_l3.value = i6_value
     f_evse_nominal_frequency = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -1799,7 +1834,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T17[c & 7]
-        f_evse_nominal_frequency = RationalNumberType(i7_exponent, i7_value)
+        f_evse_nominal_frequency = _new(RationalNumberType)
+        f_evse_nominal_frequency.exponent = i7_exponent
+        f_evse_nominal_frequency.value = i7_value
     else:
         return _d_AC_CPDResEnergyTransferModeType(B, r0)
     f_maximum_power_asymmetry = None
@@ -1818,7 +1855,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T18[c & 7]
-        f_maximum_power_asymmetry = RationalNumberType(i8_exponent, i8_value)
+        f_maximum_power_asymmetry = _new(RationalNumberType)
+        f_maximum_power_asymmetry.exponent = i8_exponent
+        f_maximum_power_asymmetry.value = i8_value
     f_evse_power_ramp_limitation = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -1835,7 +1874,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T19[c & 7]
-        f_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+        f_evse_power_ramp_limitation = _new(RationalNumberType)
+        f_evse_power_ramp_limitation.exponent = i9_exponent
+        f_evse_power_ramp_limitation.value = i9_value
     f_evse_present_active_power = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -1852,7 +1893,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
-        f_evse_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i10_exponent
+        f_evse_present_active_power.value = i10_value
     f_evse_present_active_power_l2 = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -1869,7 +1912,9 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i11_exponent
+        f_evse_present_active_power_l2.value = i11_value
     f_evse_present_active_power_l3 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -1886,9 +1931,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i12_exponent
+        f_evse_present_active_power_l3.value = i12_value
     if k != -1: return _d_AC_CPDResEnergyTransferModeType(B, r0)
-    return AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    o = AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
+    return o, r
 
 def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -2199,7 +2247,10 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
     if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T31[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -2293,7 +2344,9 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T45[c & 3]
-            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+            i2_battery_energy_capacity = _new(RationalNumberType)
+            i2_battery_energy_capacity.exponent = i3_exponent
+            i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
             r -= 4; c = (B >> r) & 15
@@ -2325,7 +2378,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_ChargeLoopReqType(B, r0)
         k = _T6[c & 1]
-        f_cl_req_control_mode = CLReqControlModeType()
+        f_cl_req_control_mode = _new(CLReqControlModeType)
     elif k == 6:
         f_dynamic_ac_cl_req_control_mode, r = _f_Dynamic_AC_CLReqControlModeType(B, r)
         r -= 1; c = (B >> r) & 1
@@ -2337,7 +2390,8 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
     else:
         return _d_AC_ChargeLoopReqType(B, r0)
     if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
-    return AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode), r
+    o = AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode)
+    return o, r
 
 def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     st = 0
@@ -2558,7 +2612,11 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.time_stamp = f_time_stamp
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -2654,7 +2712,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T61[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -2674,7 +2734,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T62[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -2828,7 +2894,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -2837,7 +2909,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T67[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -3023,7 +3100,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -3097,7 +3181,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T84[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -3229,7 +3315,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -3487,7 +3576,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -3541,7 +3633,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -3648,7 +3744,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -3685,7 +3783,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T104[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -3796,7 +3900,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -4078,7 +4185,9 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T45[c & 3]
-        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+        f_battery_energy_capacity = _new(RationalNumberType)
+        f_battery_energy_capacity.exponent = i1_exponent
+        f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
         r -= 4; c = (B >> r) & 15
@@ -4086,7 +4195,8 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
+    return o, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
@@ -4342,7 +4452,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
@@ -4361,7 +4473,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
@@ -4380,7 +4494,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -4399,7 +4515,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T113[c & 3]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power_l2 = None
@@ -4418,7 +4536,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T114[c & 3]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i5_exponent
+        f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -4435,7 +4555,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T115[c & 1]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i6_exponent
+        f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -4452,7 +4574,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
@@ -4471,7 +4595,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i8_exponent
+        f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -4488,7 +4614,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i9_exponent
+        f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -4505,7 +4633,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
-        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_present_active_power = _new(RationalNumberType)
+        f_ev_present_active_power.exponent = i10_exponent
+        f_ev_present_active_power.value = i10_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
@@ -4524,7 +4654,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
-        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_ev_present_active_power_l2 = _new(RationalNumberType)
+        f_ev_present_active_power_l2.exponent = i11_exponent
+        f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -4541,7 +4673,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
-        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_ev_present_active_power_l3 = _new(RationalNumberType)
+        f_ev_present_active_power_l3.exponent = i12_exponent
+        f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 13:
         r -= 13; c = (B >> r) & 8191
@@ -4558,7 +4692,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T122[c & 3]
-        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+        f_ev_present_reactive_power = _new(RationalNumberType)
+        f_ev_present_reactive_power.exponent = i13_exponent
+        f_ev_present_reactive_power.value = i13_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_reactive_power_l2 = None
@@ -4577,7 +4713,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T123[c & 3]
-        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        f_ev_present_reactive_power_l2 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l2.exponent = i14_exponent
+        f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 15:
         r -= 13; c = (B >> r) & 8191
@@ -4594,7 +4732,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T124[c & 1]
-        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        f_ev_present_reactive_power_l3 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l3.exponent = i15_exponent
+        f_ev_present_reactive_power_l3.value = i15_value
     f_ev_maximum_discharge_power = None
     if k == 16:
         r -= 13; c = (B >> r) & 8191
@@ -4611,7 +4751,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T125[c & 3]
-        f_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i16_exponent
+        f_ev_maximum_discharge_power.value = i16_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_power_l2 = None
@@ -4630,7 +4772,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T126[c & 3]
-        f_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+        f_ev_maximum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l2.exponent = i17_exponent
+        f_ev_maximum_discharge_power_l2.value = i17_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 18:
         r -= 13; c = (B >> r) & 8191
@@ -4647,7 +4791,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T127[c & 1]
-        f_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+        f_ev_maximum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l3.exponent = i18_exponent
+        f_ev_maximum_discharge_power_l3.value = i18_value
     f_ev_minimum_discharge_power = None
     if k == 19:
         r -= 13; c = (B >> r) & 8191
@@ -4664,7 +4810,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T128[c & 7]
-        f_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i19_exponent
+        f_ev_minimum_discharge_power.value = i19_value
     else:
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_discharge_power_l2 = None
@@ -4683,7 +4831,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T129[c & 7]
-        f_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+        f_ev_minimum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l2.exponent = i20_exponent
+        f_ev_minimum_discharge_power_l2.value = i20_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 21:
         r -= 13; c = (B >> r) & 8191
@@ -4700,7 +4850,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T130[c & 3]
-        f_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+        f_ev_minimum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l3.exponent = i21_exponent
+        f_ev_minimum_discharge_power_l3.value = i21_value
     f_ev_maximum_v2_x_energy_request = None
     if k == 22:
         r -= 13; c = (B >> r) & 8191
@@ -4717,7 +4869,9 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T131[c & 3]
-        f_ev_maximum_v2_x_energy_request = RationalNumberType(i22_exponent, i22_value)
+        f_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_maximum_v2_x_energy_request.exponent = i22_exponent
+        f_ev_maximum_v2_x_energy_request.value = i22_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 23:
         r -= 13; c = (B >> r) & 8191
@@ -4734,9 +4888,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_minimum_v2_x_energy_request = RationalNumberType(i23_exponent, i23_value)
+        f_ev_minimum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_minimum_v2_x_energy_request.exponent = i23_exponent
+        f_ev_minimum_v2_x_energy_request.value = i23_value
     if k != -1: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
-    return BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    o = BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
+    return o, r
 
 def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -5302,7 +5459,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T148[c & 15]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -5319,7 +5478,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T149[c & 15]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -5336,7 +5497,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T150[c & 7]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     f_ev_maximum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -5353,7 +5516,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 7]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -5370,7 +5535,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 7]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i5_exponent
+        f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -5387,7 +5554,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i6_exponent
+        f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -5404,7 +5573,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -5421,7 +5592,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i8_exponent
+        f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -5438,7 +5611,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i9_exponent
+        f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -5455,7 +5630,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T157[c & 15]
-        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_present_active_power = _new(RationalNumberType)
+        f_ev_present_active_power.exponent = i10_exponent
+        f_ev_present_active_power.value = i10_value
     else:
         return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
@@ -5474,7 +5651,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T158[c & 15]
-        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_ev_present_active_power_l2 = _new(RationalNumberType)
+        f_ev_present_active_power_l2.exponent = i11_exponent
+        f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -5491,7 +5670,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T159[c & 15]
-        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_ev_present_active_power_l3 = _new(RationalNumberType)
+        f_ev_present_active_power_l3.exponent = i12_exponent
+        f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -5508,7 +5689,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T160[c & 15]
-        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+        f_ev_present_reactive_power = _new(RationalNumberType)
+        f_ev_present_reactive_power.exponent = i13_exponent
+        f_ev_present_reactive_power.value = i13_value
     f_ev_present_reactive_power_l2 = None
     if k == 13:
         r -= 13; c = (B >> r) & 8191
@@ -5525,7 +5708,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T161[c & 15]
-        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        f_ev_present_reactive_power_l2 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l2.exponent = i14_exponent
+        f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 14:
         r -= 13; c = (B >> r) & 8191
@@ -5542,7 +5727,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T162[c & 7]
-        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        f_ev_present_reactive_power_l3 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l3.exponent = i15_exponent
+        f_ev_present_reactive_power_l3.value = i15_value
     f_ev_maximum_discharge_power = None
     if k == 15:
         r -= 13; c = (B >> r) & 8191
@@ -5559,7 +5746,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T163[c & 7]
-        f_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i16_exponent
+        f_ev_maximum_discharge_power.value = i16_value
     f_ev_maximum_discharge_power_l2 = None
     if k == 16:
         r -= 13; c = (B >> r) & 8191
@@ -5576,7 +5765,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T164[c & 7]
-        f_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+        f_ev_maximum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l2.exponent = i17_exponent
+        f_ev_maximum_discharge_power_l2.value = i17_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 17:
         r -= 13; c = (B >> r) & 8191
@@ -5593,7 +5784,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T165[c & 7]
-        f_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+        f_ev_maximum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l3.exponent = i18_exponent
+        f_ev_maximum_discharge_power_l3.value = i18_value
     f_ev_minimum_discharge_power = None
     if k == 18:
         r -= 13; c = (B >> r) & 8191
@@ -5610,7 +5803,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T166[c & 3]
-        f_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i19_exponent
+        f_ev_minimum_discharge_power.value = i19_value
     f_ev_minimum_discharge_power_l2 = None
     if k == 19:
         r -= 13; c = (B >> r) & 8191
@@ -5627,7 +5822,9 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T167[c & 3]
-        f_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+        f_ev_minimum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l2.exponent = i20_exponent
+        f_ev_minimum_discharge_power_l2.value = i20_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 20:
         r -= 13; c = (B >> r) & 8191
@@ -5644,9 +5841,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+        f_ev_minimum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l3.exponent = i21_exponent
+        f_ev_minimum_discharge_power_l3.value = i21_value
     if k != -1: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
-    return BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+    o = BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3)
+    return o, r
 
 def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -6079,7 +6279,8 @@ def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
-    return CLReqControlModeType(), r
+    o = _new(CLReqControlModeType)
+    return o, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
     pass
@@ -6210,7 +6411,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
@@ -6229,7 +6432,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
@@ -6248,7 +6453,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -6267,7 +6474,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T113[c & 3]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power_l2 = None
@@ -6286,7 +6495,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T114[c & 3]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i5_exponent
+        f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -6303,7 +6514,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T115[c & 1]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i6_exponent
+        f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -6320,7 +6533,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
@@ -6339,7 +6554,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i8_exponent
+        f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -6356,7 +6573,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i9_exponent
+        f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -6373,7 +6592,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
-        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_present_active_power = _new(RationalNumberType)
+        f_ev_present_active_power.exponent = i10_exponent
+        f_ev_present_active_power.value = i10_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
@@ -6392,7 +6613,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
-        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_ev_present_active_power_l2 = _new(RationalNumberType)
+        f_ev_present_active_power_l2.exponent = i11_exponent
+        f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -6409,7 +6632,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
-        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_ev_present_active_power_l3 = _new(RationalNumberType)
+        f_ev_present_active_power_l3.exponent = i12_exponent
+        f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 13:
         r -= 13; c = (B >> r) & 8191
@@ -6426,7 +6651,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T188[c & 3]
-        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+        f_ev_present_reactive_power = _new(RationalNumberType)
+        f_ev_present_reactive_power.exponent = i13_exponent
+        f_ev_present_reactive_power.value = i13_value
     else:
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_reactive_power_l2 = None
@@ -6445,7 +6672,9 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T189[c & 3]
-        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        f_ev_present_reactive_power_l2 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l2.exponent = i14_exponent
+        f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 15:
         r -= 13; c = (B >> r) & 8191
@@ -6462,9 +6691,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        f_ev_present_reactive_power_l3 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l3.exponent = i15_exponent
+        f_ev_present_reactive_power_l3.value = i15_value
     if k != -1: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
-    return Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+    o = Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3)
+    return o, r
 
 def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -6850,7 +7082,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T148[c & 15]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -6867,7 +7101,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T149[c & 15]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -6884,7 +7120,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T150[c & 7]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     f_ev_maximum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -6901,7 +7139,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 7]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -6918,7 +7158,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 7]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i5_exponent
+        f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -6935,7 +7177,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i6_exponent
+        f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -6952,7 +7196,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -6969,7 +7215,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i8_exponent
+        f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -6986,7 +7234,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i9_exponent
+        f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -7003,7 +7253,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T199[c & 7]
-        f_ev_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_present_active_power = _new(RationalNumberType)
+        f_ev_present_active_power.exponent = i10_exponent
+        f_ev_present_active_power.value = i10_value
     else:
         return _d_Scheduled_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
@@ -7022,7 +7274,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T200[c & 7]
-        f_ev_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_ev_present_active_power_l2 = _new(RationalNumberType)
+        f_ev_present_active_power_l2.exponent = i11_exponent
+        f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -7039,7 +7293,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T201[c & 7]
-        f_ev_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_ev_present_active_power_l3 = _new(RationalNumberType)
+        f_ev_present_active_power_l3.exponent = i12_exponent
+        f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -7056,7 +7312,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T202[c & 3]
-        f_ev_present_reactive_power = RationalNumberType(i13_exponent, i13_value)
+        f_ev_present_reactive_power = _new(RationalNumberType)
+        f_ev_present_reactive_power.exponent = i13_exponent
+        f_ev_present_reactive_power.value = i13_value
     f_ev_present_reactive_power_l2 = None
     if k == 13:
         r -= 13; c = (B >> r) & 8191
@@ -7073,7 +7331,9 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T203[c & 3]
-        f_ev_present_reactive_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        f_ev_present_reactive_power_l2 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l2.exponent = i14_exponent
+        f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 14:
         r -= 13; c = (B >> r) & 8191
@@ -7090,9 +7350,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_present_reactive_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        f_ev_present_reactive_power_l3 = _new(RationalNumberType)
+        f_ev_present_reactive_power_l3.exponent = i15_exponent
+        f_ev_present_reactive_power_l3.value = i15_value
     if k != -1: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
-    return Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+    o = Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3)
+    return o, r
 
 def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -7485,7 +7748,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     if f_response_code >= 40: return _d_AC_ChargeLoopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T219[c & 15]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
@@ -7502,7 +7768,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         if i2_evse_notification >= 6: return _d_AC_ChargeLoopResType(B, r0)
         i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
         k = _T220[c & 15]
-        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i2_notification_max_delay
+        f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
         r -= 2; c = (B >> r) & 3
@@ -7621,7 +7889,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_ChargeLoopResType(B, r0)
         k = _T223[c & 7]
-        f_evse_target_frequency = RationalNumberType(i4_exponent, i4_value)
+        f_evse_target_frequency = _new(RationalNumberType)
+        f_evse_target_frequency.exponent = i4_exponent
+        f_evse_target_frequency.value = i4_value
     f_bpt_dynamic_ac_cl_res_control_mode = f_bpt_scheduled_ac_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_ac_cl_res_control_mode = f_scheduled_ac_cl_res_control_mode = None
     if k == 6:
         f_bpt_dynamic_ac_cl_res_control_mode, r = _f_BPT_Dynamic_AC_CLResControlModeType(B, r)
@@ -7646,7 +7916,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T231[c & 15]
-            i5_evse_target_active_power = RationalNumberType(i6_exponent, i6_value)
+            i5_evse_target_active_power = _new(RationalNumberType)
+            i5_evse_target_active_power.exponent = i6_exponent
+            i5_evse_target_active_power.value = i6_value
         i5_evse_target_active_power_l2 = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -7663,7 +7935,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T232[c & 15]
-            i5_evse_target_active_power_l2 = RationalNumberType(i7_exponent, i7_value)
+            i5_evse_target_active_power_l2 = _new(RationalNumberType)
+            i5_evse_target_active_power_l2.exponent = i7_exponent
+            i5_evse_target_active_power_l2.value = i7_value
         i5_evse_target_active_power_l3 = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -7680,7 +7954,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T233[c & 7]
-            i5_evse_target_active_power_l3 = RationalNumberType(i8_exponent, i8_value)
+            i5_evse_target_active_power_l3 = _new(RationalNumberType)
+            i5_evse_target_active_power_l3.exponent = i8_exponent
+            i5_evse_target_active_power_l3.value = i8_value
         i5_evse_target_reactive_power = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -7697,7 +7973,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 7]
-            i5_evse_target_reactive_power = RationalNumberType(i9_exponent, i9_value)
+            i5_evse_target_reactive_power = _new(RationalNumberType)
+            i5_evse_target_reactive_power.exponent = i9_exponent
+            i5_evse_target_reactive_power.value = i9_value
         i5_evse_target_reactive_power_l2 = None
         if k == 4:
             r -= 13; c = (B >> r) & 8191
@@ -7714,7 +7992,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 7]
-            i5_evse_target_reactive_power_l2 = RationalNumberType(i10_exponent, i10_value)
+            i5_evse_target_reactive_power_l2 = _new(RationalNumberType)
+            i5_evse_target_reactive_power_l2.exponent = i10_exponent
+            i5_evse_target_reactive_power_l2.value = i10_value
         i5_evse_target_reactive_power_l3 = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -7731,7 +8011,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
-            i5_evse_target_reactive_power_l3 = RationalNumberType(i11_exponent, i11_value)
+            i5_evse_target_reactive_power_l3 = _new(RationalNumberType)
+            i5_evse_target_reactive_power_l3.exponent = i11_exponent
+            i5_evse_target_reactive_power_l3.value = i11_value
         i5_evse_present_active_power = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -7748,7 +8030,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 3]
-            i5_evse_present_active_power = RationalNumberType(i12_exponent, i12_value)
+            i5_evse_present_active_power = _new(RationalNumberType)
+            i5_evse_present_active_power.exponent = i12_exponent
+            i5_evse_present_active_power.value = i12_value
         i5_evse_present_active_power_l2 = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -7765,7 +8049,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 3]
-            i5_evse_present_active_power_l2 = RationalNumberType(i13_exponent, i13_value)
+            i5_evse_present_active_power_l2 = _new(RationalNumberType)
+            i5_evse_present_active_power_l2.exponent = i13_exponent
+            i5_evse_present_active_power_l2.value = i13_value
         i5_evse_present_active_power_l3 = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -7782,7 +8068,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
-            i5_evse_present_active_power_l3 = RationalNumberType(i14_exponent, i14_value)
+            i5_evse_present_active_power_l3 = _new(RationalNumberType)
+            i5_evse_present_active_power_l3.exponent = i14_exponent
+            i5_evse_present_active_power_l3.value = i14_value
         if k != -1: return _d_AC_ChargeLoopResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -7791,7 +8079,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_ChargeLoopResType(B, r0)
         k = _T6[c & 1]
-        f_cl_res_control_mode = CLResControlModeType()
+        f_cl_res_control_mode = _new(CLResControlModeType)
     elif k == 9:
         f_dynamic_ac_cl_res_control_mode, r = _f_Dynamic_AC_CLResControlModeType(B, r)
         r -= 1; c = (B >> r) & 1
@@ -7815,7 +8103,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T231[c & 15]
-            i16_evse_target_active_power = RationalNumberType(i17_exponent, i17_value)
+            i16_evse_target_active_power = _new(RationalNumberType)
+            i16_evse_target_active_power.exponent = i17_exponent
+            i16_evse_target_active_power.value = i17_value
         i16_evse_target_active_power_l2 = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -7832,7 +8122,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T232[c & 15]
-            i16_evse_target_active_power_l2 = RationalNumberType(i18_exponent, i18_value)
+            i16_evse_target_active_power_l2 = _new(RationalNumberType)
+            i16_evse_target_active_power_l2.exponent = i18_exponent
+            i16_evse_target_active_power_l2.value = i18_value
         i16_evse_target_active_power_l3 = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -7849,7 +8141,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T233[c & 7]
-            i16_evse_target_active_power_l3 = RationalNumberType(i19_exponent, i19_value)
+            i16_evse_target_active_power_l3 = _new(RationalNumberType)
+            i16_evse_target_active_power_l3.exponent = i19_exponent
+            i16_evse_target_active_power_l3.value = i19_value
         i16_evse_target_reactive_power = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -7866,7 +8160,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 7]
-            i16_evse_target_reactive_power = RationalNumberType(i20_exponent, i20_value)
+            i16_evse_target_reactive_power = _new(RationalNumberType)
+            i16_evse_target_reactive_power.exponent = i20_exponent
+            i16_evse_target_reactive_power.value = i20_value
         i16_evse_target_reactive_power_l2 = None
         if k == 4:
             r -= 13; c = (B >> r) & 8191
@@ -7883,7 +8179,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 7]
-            i16_evse_target_reactive_power_l2 = RationalNumberType(i21_exponent, i21_value)
+            i16_evse_target_reactive_power_l2 = _new(RationalNumberType)
+            i16_evse_target_reactive_power_l2.exponent = i21_exponent
+            i16_evse_target_reactive_power_l2.value = i21_value
         i16_evse_target_reactive_power_l3 = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -7900,7 +8198,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
-            i16_evse_target_reactive_power_l3 = RationalNumberType(i22_exponent, i22_value)
+            i16_evse_target_reactive_power_l3 = _new(RationalNumberType)
+            i16_evse_target_reactive_power_l3.exponent = i22_exponent
+            i16_evse_target_reactive_power_l3.value = i22_value
         i16_evse_present_active_power = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -7917,7 +8217,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 3]
-            i16_evse_present_active_power = RationalNumberType(i23_exponent, i23_value)
+            i16_evse_present_active_power = _new(RationalNumberType)
+            i16_evse_present_active_power.exponent = i23_exponent
+            i16_evse_present_active_power.value = i23_value
         i16_evse_present_active_power_l2 = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -7934,7 +8236,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 3]
-            i16_evse_present_active_power_l2 = RationalNumberType(i24_exponent, i24_value)
+            i16_evse_present_active_power_l2 = _new(RationalNumberType)
+            i16_evse_present_active_power_l2.exponent = i24_exponent
+            i16_evse_present_active_power_l2.value = i24_value
         i16_evse_present_active_power_l3 = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -7951,7 +8255,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
-            i16_evse_present_active_power_l3 = RationalNumberType(i25_exponent, i25_value)
+            i16_evse_present_active_power_l3 = _new(RationalNumberType)
+            i16_evse_present_active_power_l3.exponent = i25_exponent
+            i16_evse_present_active_power_l3.value = i25_value
         if k != -1: return _d_AC_ChargeLoopResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -7959,7 +8265,8 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     else:
         return _d_AC_ChargeLoopResType(B, r0)
     if k != -1: return _d_AC_ChargeLoopResType(B, r0)
-    return AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode), r
+    o = AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode)
+    return o, r
 
 def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     st = 0
@@ -8562,7 +8869,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 7
     if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_evseNotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -8776,7 +9086,8 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -8931,7 +9242,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
-        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        i1_amount = _new(RationalNumberType)
+        i1_amount.exponent = i2_exponent
+        i1_amount.value = i2_value
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -8943,8 +9256,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T267[c & 7]
-        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
-        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+        i1_cost_per_unit = _new(RationalNumberType)
+        i1_cost_per_unit.exponent = i3_exponent
+        i1_cost_per_unit.value = i3_value
+        f_energy_costs = _new(DetailedCostType)
+        f_energy_costs.amount = i1_amount
+        f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -8961,7 +9278,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        i4_amount = _new(RationalNumberType)
+        i4_amount.exponent = i5_exponent
+        i4_amount.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -8973,8 +9292,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T268[c & 7]
-        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
-        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+        i4_cost_per_unit = _new(RationalNumberType)
+        i4_cost_per_unit.exponent = i6_exponent
+        i4_cost_per_unit.value = i6_value
+        f_occupancy_costs = _new(DetailedCostType)
+        f_occupancy_costs.amount = i4_amount
+        f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -8991,7 +9314,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        i7_amount = _new(RationalNumberType)
+        i7_amount.exponent = i8_exponent
+        i7_amount.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -9003,8 +9328,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T4[c & 3]
-        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
-        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+        i7_cost_per_unit = _new(RationalNumberType)
+        i7_cost_per_unit.exponent = i9_exponent
+        i7_cost_per_unit.value = i9_value
+        f_additional_services_costs = _new(DetailedCostType)
+        f_additional_services_costs.amount = i7_amount
+        f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -9021,7 +9350,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
-        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        i10_amount = _new(RationalNumberType)
+        i10_amount.exponent = i11_exponent
+        i10_amount.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -9033,8 +9364,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T5[c & 3]
-        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
-        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+        i10_cost_per_unit = _new(RationalNumberType)
+        i10_cost_per_unit.exponent = i12_exponent
+        i10_cost_per_unit.value = i12_value
+        f_overstay_costs = _new(DetailedCostType)
+        f_overstay_costs.amount = i10_amount
+        f_overstay_costs.cost_per_unit = i10_cost_per_unit
     f_tax_costs = []
     n = 0
     while True:
@@ -9060,8 +9395,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
-            i13_amount = RationalNumberType(i14_exponent, i14_value)
-            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            i13_amount = _new(RationalNumberType)
+            i13_amount.exponent = i14_exponent
+            i13_amount.value = i14_value
+            v = _new(DetailedTaxType)
+            v.tax_rule_id = i13_tax_rule_id
+            v.amount = i13_amount
             f_tax_costs.append(v)
         else:
             break
@@ -9073,7 +9412,14 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    o = _new(ReceiptType)
+    o.time_anchor = f_time_anchor
+    o.energy_costs = f_energy_costs
+    o.occupancy_costs = f_occupancy_costs
+    o.additional_services_costs = f_additional_services_costs
+    o.overstay_costs = f_overstay_costs
+    o.tax_costs = f_tax_costs
+    return o, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
@@ -9304,7 +9650,9 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_amount = RationalNumberType(i1_exponent, i1_value)
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -9315,8 +9663,13 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
-    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    f_cost_per_unit = _new(RationalNumberType)
+    f_cost_per_unit.exponent = i2_exponent
+    f_cost_per_unit.value = i2_value
+    o = _new(DetailedCostType)
+    o.amount = f_amount
+    o.cost_per_unit = f_cost_per_unit
+    return o, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
@@ -9405,8 +9758,13 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
-    f_amount = RationalNumberType(i1_exponent, i1_value)
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
+    o = _new(DetailedTaxType)
+    o.tax_rule_id = f_tax_rule_id
+    o.amount = f_amount
+    return o, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
@@ -9586,7 +9944,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T275[c & 15]
-        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_target_active_power = _new(RationalNumberType)
+        f_evse_target_active_power.exponent = i1_exponent
+        f_evse_target_active_power.value = i1_value
     else:
         return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_evse_target_active_power_l2 = None
@@ -9605,7 +9965,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T276[c & 15]
-        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_target_active_power_l2 = _new(RationalNumberType)
+        f_evse_target_active_power_l2.exponent = i2_exponent
+        f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -9622,7 +9984,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T277[c & 7]
-        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_target_active_power_l3 = _new(RationalNumberType)
+        f_evse_target_active_power_l3.exponent = i3_exponent
+        f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -9639,7 +10003,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 7]
-        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_target_reactive_power = _new(RationalNumberType)
+        f_evse_target_reactive_power.exponent = i4_exponent
+        f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -9656,7 +10022,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 7]
-        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_target_reactive_power_l2 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l2.exponent = i5_exponent
+        f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -9673,7 +10041,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
-        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_target_reactive_power_l3 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l3.exponent = i6_exponent
+        f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -9690,7 +10060,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 3]
-        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i7_exponent
+        f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -9707,7 +10079,9 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i8_exponent
+        f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -9724,9 +10098,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i9_exponent
+        f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
-    return BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    o = BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
+    return o, r
 
 def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -10005,7 +10382,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T231[c & 15]
-        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_target_active_power = _new(RationalNumberType)
+        f_evse_target_active_power.exponent = i1_exponent
+        f_evse_target_active_power.value = i1_value
     f_evse_target_active_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -10022,7 +10401,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T232[c & 15]
-        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_target_active_power_l2 = _new(RationalNumberType)
+        f_evse_target_active_power_l2.exponent = i2_exponent
+        f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -10039,7 +10420,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T233[c & 7]
-        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_target_active_power_l3 = _new(RationalNumberType)
+        f_evse_target_active_power_l3.exponent = i3_exponent
+        f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -10056,7 +10439,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 7]
-        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_target_reactive_power = _new(RationalNumberType)
+        f_evse_target_reactive_power.exponent = i4_exponent
+        f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -10073,7 +10458,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 7]
-        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_target_reactive_power_l2 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l2.exponent = i5_exponent
+        f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -10090,7 +10477,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
-        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_target_reactive_power_l3 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l3.exponent = i6_exponent
+        f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -10107,7 +10496,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 3]
-        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i7_exponent
+        f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -10124,7 +10515,9 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i8_exponent
+        f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -10141,9 +10534,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i9_exponent
+        f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
-    return BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    o = BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
+    return o, r
 
 def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -10338,7 +10734,8 @@ def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
-    return CLResControlModeType(), r
+    o = _new(CLResControlModeType)
+    return o, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
     pass
@@ -10494,7 +10891,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T275[c & 15]
-        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_target_active_power = _new(RationalNumberType)
+        f_evse_target_active_power.exponent = i1_exponent
+        f_evse_target_active_power.value = i1_value
     else:
         return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_evse_target_active_power_l2 = None
@@ -10513,7 +10912,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T276[c & 15]
-        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_target_active_power_l2 = _new(RationalNumberType)
+        f_evse_target_active_power_l2.exponent = i2_exponent
+        f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -10530,7 +10931,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T277[c & 7]
-        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_target_active_power_l3 = _new(RationalNumberType)
+        f_evse_target_active_power_l3.exponent = i3_exponent
+        f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -10547,7 +10950,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 7]
-        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_target_reactive_power = _new(RationalNumberType)
+        f_evse_target_reactive_power.exponent = i4_exponent
+        f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -10564,7 +10969,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 7]
-        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_target_reactive_power_l2 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l2.exponent = i5_exponent
+        f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -10581,7 +10988,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
-        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_target_reactive_power_l3 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l3.exponent = i6_exponent
+        f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -10598,7 +11007,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 3]
-        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i7_exponent
+        f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -10615,7 +11026,9 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i8_exponent
+        f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -10632,9 +11045,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i9_exponent
+        f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
-    return Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    o = Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
+    return o, r
 
 def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -10913,7 +11329,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T231[c & 15]
-        f_evse_target_active_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_target_active_power = _new(RationalNumberType)
+        f_evse_target_active_power.exponent = i1_exponent
+        f_evse_target_active_power.value = i1_value
     f_evse_target_active_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -10930,7 +11348,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T232[c & 15]
-        f_evse_target_active_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_target_active_power_l2 = _new(RationalNumberType)
+        f_evse_target_active_power_l2.exponent = i2_exponent
+        f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -10947,7 +11367,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T233[c & 7]
-        f_evse_target_active_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_target_active_power_l3 = _new(RationalNumberType)
+        f_evse_target_active_power_l3.exponent = i3_exponent
+        f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -10964,7 +11386,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 7]
-        f_evse_target_reactive_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_target_reactive_power = _new(RationalNumberType)
+        f_evse_target_reactive_power.exponent = i4_exponent
+        f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -10981,7 +11405,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 7]
-        f_evse_target_reactive_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_target_reactive_power_l2 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l2.exponent = i5_exponent
+        f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -10998,7 +11424,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
-        f_evse_target_reactive_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_target_reactive_power_l3 = _new(RationalNumberType)
+        f_evse_target_reactive_power_l3.exponent = i6_exponent
+        f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -11015,7 +11443,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 3]
-        f_evse_present_active_power = RationalNumberType(i7_exponent, i7_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i7_exponent
+        f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -11032,7 +11462,9 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i8_exponent
+        f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -11049,9 +11481,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i9_exponent
+        f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_Scheduled_AC_CLResControlModeType(B, r0)
-    return Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    o = Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
+    return o, r
 
 def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -11283,7 +11718,10 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T31[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -11300,7 +11738,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
-        i2_ev_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_ev_maximum_charge_power = _new(RationalNumberType)
+        i2_ev_maximum_charge_power.exponent = i3_exponent
+        i2_ev_maximum_charge_power.value = i3_value
         i2_ev_maximum_charge_power_l2 = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -11317,7 +11757,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
-            i2_ev_maximum_charge_power_l2 = RationalNumberType(i4_exponent, i4_value)
+            i2_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+            i2_ev_maximum_charge_power_l2.exponent = i4_exponent
+            i2_ev_maximum_charge_power_l2.value = i4_value
         i2_ev_maximum_charge_power_l3 = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -11334,7 +11776,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
-            i2_ev_maximum_charge_power_l3 = RationalNumberType(i5_exponent, i5_value)
+            i2_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+            i2_ev_maximum_charge_power_l3.exponent = i5_exponent
+            i2_ev_maximum_charge_power_l3.value = i5_value
         i2_ev_minimum_charge_power = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -11351,7 +11795,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 3]
-            i2_ev_minimum_charge_power = RationalNumberType(i6_exponent, i6_value)
+            i2_ev_minimum_charge_power = _new(RationalNumberType)
+            i2_ev_minimum_charge_power.exponent = i6_exponent
+            i2_ev_minimum_charge_power.value = i6_value
         else:
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_charge_power_l2 = None
@@ -11370,7 +11816,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 3]
-            i2_ev_minimum_charge_power_l2 = RationalNumberType(i7_exponent, i7_value)
+            i2_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+            i2_ev_minimum_charge_power_l2.exponent = i7_exponent
+            i2_ev_minimum_charge_power_l2.value = i7_value
         i2_ev_minimum_charge_power_l3 = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -11387,11 +11835,19 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
-            i2_ev_minimum_charge_power_l3 = RationalNumberType(i8_exponent, i8_value)
+            i2_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+            i2_ev_minimum_charge_power_l3.exponent = i8_exponent
+            i2_ev_minimum_charge_power_l3.value = i8_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ac_cpd_req_energy_transfer_mode = AC_CPDReqEnergyTransferModeType(i2_ev_maximum_charge_power, i2_ev_maximum_charge_power_l2, i2_ev_maximum_charge_power_l3, i2_ev_minimum_charge_power, i2_ev_minimum_charge_power_l2, i2_ev_minimum_charge_power_l3)
+        f_ac_cpd_req_energy_transfer_mode = _new(AC_CPDReqEnergyTransferModeType)
+        f_ac_cpd_req_energy_transfer_mode.ev_maximum_charge_power = i2_ev_maximum_charge_power
+        f_ac_cpd_req_energy_transfer_mode.ev_maximum_charge_power_l2 = i2_ev_maximum_charge_power_l2
+        f_ac_cpd_req_energy_transfer_mode.ev_maximum_charge_power_l3 = i2_ev_maximum_charge_power_l3
+        f_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power = i2_ev_minimum_charge_power
+        f_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power_l2 = i2_ev_minimum_charge_power_l2
+        f_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power_l3 = i2_ev_minimum_charge_power_l3
     elif k == 2:
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
@@ -11407,7 +11863,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
-        i9_ev_maximum_charge_power = RationalNumberType(i10_exponent, i10_value)
+        i9_ev_maximum_charge_power = _new(RationalNumberType)
+        i9_ev_maximum_charge_power.exponent = i10_exponent
+        i9_ev_maximum_charge_power.value = i10_value
         i9_ev_maximum_charge_power_l2 = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -11424,7 +11882,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
-            i9_ev_maximum_charge_power_l2 = RationalNumberType(i11_exponent, i11_value)
+            i9_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+            i9_ev_maximum_charge_power_l2.exponent = i11_exponent
+            i9_ev_maximum_charge_power_l2.value = i11_value
         i9_ev_maximum_charge_power_l3 = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -11441,7 +11901,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
-            i9_ev_maximum_charge_power_l3 = RationalNumberType(i12_exponent, i12_value)
+            i9_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+            i9_ev_maximum_charge_power_l3.exponent = i12_exponent
+            i9_ev_maximum_charge_power_l3.value = i12_value
         i9_ev_minimum_charge_power = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -11458,7 +11920,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T14[c & 3]
-            i9_ev_minimum_charge_power = RationalNumberType(i13_exponent, i13_value)
+            i9_ev_minimum_charge_power = _new(RationalNumberType)
+            i9_ev_minimum_charge_power.exponent = i13_exponent
+            i9_ev_minimum_charge_power.value = i13_value
         else:
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_minimum_charge_power_l2 = None
@@ -11477,7 +11941,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T15[c & 3]
-            i9_ev_minimum_charge_power_l2 = RationalNumberType(i14_exponent, i14_value)
+            i9_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+            i9_ev_minimum_charge_power_l2.exponent = i14_exponent
+            i9_ev_minimum_charge_power_l2.value = i14_value
         i9_ev_minimum_charge_power_l3 = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -11494,7 +11960,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T16[c & 1]
-            i9_ev_minimum_charge_power_l3 = RationalNumberType(i15_exponent, i15_value)
+            i9_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+            i9_ev_minimum_charge_power_l3.exponent = i15_exponent
+            i9_ev_minimum_charge_power_l3.value = i15_value
         i9_ev_maximum_discharge_power = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -11511,7 +11979,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T154[c & 3]
-            i9_ev_maximum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+            i9_ev_maximum_discharge_power = _new(RationalNumberType)
+            i9_ev_maximum_discharge_power.exponent = i16_exponent
+            i9_ev_maximum_discharge_power.value = i16_value
         else:
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_maximum_discharge_power_l2 = None
@@ -11530,7 +12000,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T155[c & 3]
-            i9_ev_maximum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+            i9_ev_maximum_discharge_power_l2 = _new(RationalNumberType)
+            i9_ev_maximum_discharge_power_l2.exponent = i17_exponent
+            i9_ev_maximum_discharge_power_l2.value = i17_value
         i9_ev_maximum_discharge_power_l3 = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -11547,7 +12019,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T156[c & 1]
-            i9_ev_maximum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+            i9_ev_maximum_discharge_power_l3 = _new(RationalNumberType)
+            i9_ev_maximum_discharge_power_l3.exponent = i18_exponent
+            i9_ev_maximum_discharge_power_l3.value = i18_value
         i9_ev_minimum_discharge_power = None
         if k == 9:
             r -= 13; c = (B >> r) & 8191
@@ -11564,7 +12038,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T20[c & 3]
-            i9_ev_minimum_discharge_power = RationalNumberType(i19_exponent, i19_value)
+            i9_ev_minimum_discharge_power = _new(RationalNumberType)
+            i9_ev_minimum_discharge_power.exponent = i19_exponent
+            i9_ev_minimum_discharge_power.value = i19_value
         else:
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_minimum_discharge_power_l2 = None
@@ -11583,7 +12059,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T21[c & 3]
-            i9_ev_minimum_discharge_power_l2 = RationalNumberType(i20_exponent, i20_value)
+            i9_ev_minimum_discharge_power_l2 = _new(RationalNumberType)
+            i9_ev_minimum_discharge_power_l2.exponent = i20_exponent
+            i9_ev_minimum_discharge_power_l2.value = i20_value
         i9_ev_minimum_discharge_power_l3 = None
         if k == 11:
             r -= 13; c = (B >> r) & 8191
@@ -11600,7 +12078,9 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
-            i9_ev_minimum_discharge_power_l3 = RationalNumberType(i21_exponent, i21_value)
+            i9_ev_minimum_discharge_power_l3 = _new(RationalNumberType)
+            i9_ev_minimum_discharge_power_l3.exponent = i21_exponent
+            i9_ev_minimum_discharge_power_l3.value = i21_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -11608,7 +12088,11 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     else:
         return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
-    return AC_ChargeParameterDiscoveryReqType(f_header, f_ac_cpd_req_energy_transfer_mode, f_bpt_ac_cpd_req_energy_transfer_mode), r
+    o = _new(AC_ChargeParameterDiscoveryReqType)
+    o.header = f_header
+    o.ac_cpd_req_energy_transfer_mode = f_ac_cpd_req_energy_transfer_mode
+    o.bpt_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode
+    return o, r
 
 def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, a: int) -> int:
     pass
@@ -12077,7 +12561,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
-    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power = _new(RationalNumberType)
+    f_ev_maximum_charge_power.exponent = i1_exponent
+    f_ev_maximum_charge_power.value = i1_value
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -12094,7 +12580,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
-        f_ev_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l2.exponent = i2_exponent
+        f_ev_maximum_charge_power_l2.value = i2_value
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -12111,7 +12599,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_ev_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_charge_power_l3.exponent = i3_exponent
+        f_ev_maximum_charge_power_l3.value = i3_value
     f_ev_minimum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -12128,7 +12618,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
-        f_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i4_exponent
+        f_ev_minimum_charge_power.value = i4_value
     else:
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
@@ -12147,7 +12639,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
-        f_ev_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_ev_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l2.exponent = i5_exponent
+        f_ev_minimum_charge_power_l2.value = i5_value
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -12164,7 +12658,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
-        f_ev_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_ev_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_charge_power_l3.exponent = i6_exponent
+        f_ev_minimum_charge_power_l3.value = i6_value
     f_ev_maximum_discharge_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -12181,7 +12677,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T154[c & 3]
-        f_ev_maximum_discharge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i7_exponent
+        f_ev_maximum_discharge_power.value = i7_value
     else:
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_power_l2 = None
@@ -12200,7 +12698,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T155[c & 3]
-        f_ev_maximum_discharge_power_l2 = RationalNumberType(i8_exponent, i8_value)
+        f_ev_maximum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l2.exponent = i8_exponent
+        f_ev_maximum_discharge_power_l2.value = i8_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -12217,7 +12717,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T156[c & 1]
-        f_ev_maximum_discharge_power_l3 = RationalNumberType(i9_exponent, i9_value)
+        f_ev_maximum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_maximum_discharge_power_l3.exponent = i9_exponent
+        f_ev_maximum_discharge_power_l3.value = i9_value
     f_ev_minimum_discharge_power = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -12234,7 +12736,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
-        f_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i10_exponent
+        f_ev_minimum_discharge_power.value = i10_value
     else:
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_power_l2 = None
@@ -12253,7 +12757,9 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
-        f_ev_minimum_discharge_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_ev_minimum_discharge_power_l2 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l2.exponent = i11_exponent
+        f_ev_minimum_discharge_power_l2.value = i11_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -12270,9 +12776,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
-        f_ev_minimum_discharge_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_ev_minimum_discharge_power_l3 = _new(RationalNumberType)
+        f_ev_minimum_discharge_power_l3.exponent = i12_exponent
+        f_ev_minimum_discharge_power_l3.value = i12_value
     if k != -1: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
-    return BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+    o = BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3)
+    return o, r
 
 def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -12574,7 +13083,10 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     if f_response_code >= 40: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T2[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -12591,7 +13103,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         k = _T1[c & 3]
-        i2_evse_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_evse_maximum_charge_power = _new(RationalNumberType)
+        i2_evse_maximum_charge_power.exponent = i3_exponent
+        i2_evse_maximum_charge_power.value = i3_value
         i2_evse_maximum_charge_power_l2 = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -12608,7 +13122,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T2[c & 3]
-            i2_evse_maximum_charge_power_l2 = RationalNumberType(i4_exponent, i4_value)
+            i2_evse_maximum_charge_power_l2 = _new(RationalNumberType)
+            i2_evse_maximum_charge_power_l2.exponent = i4_exponent
+            i2_evse_maximum_charge_power_l2.value = i4_value
         i2_evse_maximum_charge_power_l3 = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -12625,7 +13141,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T3[c & 1]
-            i2_evse_maximum_charge_power_l3 = RationalNumberType(i5_exponent, i5_value)
+            i2_evse_maximum_charge_power_l3 = _new(RationalNumberType)
+            i2_evse_maximum_charge_power_l3.exponent = i5_exponent
+            i2_evse_maximum_charge_power_l3.value = i5_value
         i2_evse_minimum_charge_power = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -12642,7 +13160,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T14[c & 3]
-            i2_evse_minimum_charge_power = RationalNumberType(i6_exponent, i6_value)
+            i2_evse_minimum_charge_power = _new(RationalNumberType)
+            i2_evse_minimum_charge_power.exponent = i6_exponent
+            i2_evse_minimum_charge_power.value = i6_value
         else:
             return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_charge_power_l2 = None
@@ -12661,7 +13181,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T15[c & 3]
-            i2_evse_minimum_charge_power_l2 = RationalNumberType(i7_exponent, i7_value)
+            i2_evse_minimum_charge_power_l2 = _new(RationalNumberType)
+            i2_evse_minimum_charge_power_l2.exponent = i7_exponent
+            i2_evse_minimum_charge_power_l2.value = i7_value
         i2_evse_minimum_charge_power_l3 = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -12678,7 +13200,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T16[c & 1]
-            i2_evse_minimum_charge_power_l3 = RationalNumberType(i8_exponent, i8_value)
+            i2_evse_minimum_charge_power_l3 = _new(RationalNumberType)
+            i2_evse_minimum_charge_power_l3.exponent = i8_exponent
+            i2_evse_minimum_charge_power_l3.value = i8_value
         i2_evse_nominal_frequency = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -12695,7 +13219,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T17[c & 7]
-            i2_evse_nominal_frequency = RationalNumberType(i9_exponent, i9_value)
+            i2_evse_nominal_frequency = _new(RationalNumberType)
+            i2_evse_nominal_frequency.exponent = i9_exponent
+            i2_evse_nominal_frequency.value = i9_value
         else:
             return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         i2_maximum_power_asymmetry = None
@@ -12714,7 +13240,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T18[c & 7]
-            i2_maximum_power_asymmetry = RationalNumberType(i10_exponent, i10_value)
+            i2_maximum_power_asymmetry = _new(RationalNumberType)
+            i2_maximum_power_asymmetry.exponent = i10_exponent
+            i2_maximum_power_asymmetry.value = i10_value
         i2_evse_power_ramp_limitation = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -12731,7 +13259,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T19[c & 7]
-            i2_evse_power_ramp_limitation = RationalNumberType(i11_exponent, i11_value)
+            i2_evse_power_ramp_limitation = _new(RationalNumberType)
+            i2_evse_power_ramp_limitation.exponent = i11_exponent
+            i2_evse_power_ramp_limitation.value = i11_value
         i2_evse_present_active_power = None
         if k == 9:
             r -= 13; c = (B >> r) & 8191
@@ -12748,7 +13278,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T20[c & 3]
-            i2_evse_present_active_power = RationalNumberType(i12_exponent, i12_value)
+            i2_evse_present_active_power = _new(RationalNumberType)
+            i2_evse_present_active_power.exponent = i12_exponent
+            i2_evse_present_active_power.value = i12_value
         i2_evse_present_active_power_l2 = None
         if k == 10:
             r -= 13; c = (B >> r) & 8191
@@ -12765,7 +13297,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T21[c & 3]
-            i2_evse_present_active_power_l2 = RationalNumberType(i13_exponent, i13_value)
+            i2_evse_present_active_power_l2 = _new(RationalNumberType)
+            i2_evse_present_active_power_l2.exponent = i13_exponent
+            i2_evse_present_active_power_l2.value = i13_value
         i2_evse_present_active_power_l3 = None
         if k == 11:
             r -= 13; c = (B >> r) & 8191
@@ -12782,7 +13316,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
-            i2_evse_present_active_power_l3 = RationalNumberType(i14_exponent, i14_value)
+            i2_evse_present_active_power_l3 = _new(RationalNumberType)
+            i2_evse_present_active_power_l3.exponent = i14_exponent
+            i2_evse_present_active_power_l3.value = i14_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -12794,7 +13330,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     else:
         return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
-    return AC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_ac_cpd_res_energy_transfer_mode, f_bpt_ac_cpd_res_energy_transfer_mode), r
+    o = _new(AC_ChargeParameterDiscoveryResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.ac_cpd_res_energy_transfer_mode = f_ac_cpd_res_energy_transfer_mode
+    o.bpt_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode
+    return o, r
 
 def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, a: int) -> int:
     pass
@@ -13180,7 +13721,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
-    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power = _new(RationalNumberType)
+    f_evse_maximum_charge_power.exponent = i1_exponent
+    f_evse_maximum_charge_power.value = i1_value
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -13197,7 +13740,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
-        f_evse_maximum_charge_power_l2 = RationalNumberType(i2_exponent, i2_value)
+        f_evse_maximum_charge_power_l2 = _new(RationalNumberType)
+        f_evse_maximum_charge_power_l2.exponent = i2_exponent
+        f_evse_maximum_charge_power_l2.value = i2_value
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -13214,7 +13759,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
-        f_evse_maximum_charge_power_l3 = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_power_l3 = _new(RationalNumberType)
+        f_evse_maximum_charge_power_l3.exponent = i3_exponent
+        f_evse_maximum_charge_power_l3.value = i3_value
     f_evse_minimum_charge_power = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -13231,7 +13778,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
-        f_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i4_exponent
+        f_evse_minimum_charge_power.value = i4_value
     else:
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_charge_power_l2 = None
@@ -13250,7 +13799,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
-        f_evse_minimum_charge_power_l2 = RationalNumberType(i5_exponent, i5_value)
+        f_evse_minimum_charge_power_l2 = _new(RationalNumberType)
+        f_evse_minimum_charge_power_l2.exponent = i5_exponent
+        f_evse_minimum_charge_power_l2.value = i5_value
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -13267,7 +13818,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
-        f_evse_minimum_charge_power_l3 = RationalNumberType(i6_exponent, i6_value)
+        f_evse_minimum_charge_power_l3 = _new(RationalNumberType)
+        f_evse_minimum_charge_power_l3.exponent = i6_exponent
+        f_evse_minimum_charge_power_l3.value = i6_value
     f_evse_nominal_frequency = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -13284,7 +13837,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T299[c & 7]
-        f_evse_nominal_frequency = RationalNumberType(i7_exponent, i7_value)
+        f_evse_nominal_frequency = _new(RationalNumberType)
+        f_evse_nominal_frequency.exponent = i7_exponent
+        f_evse_nominal_frequency.value = i7_value
     else:
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_maximum_power_asymmetry = None
@@ -13303,7 +13858,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T300[c & 7]
-        f_maximum_power_asymmetry = RationalNumberType(i8_exponent, i8_value)
+        f_maximum_power_asymmetry = _new(RationalNumberType)
+        f_maximum_power_asymmetry.exponent = i8_exponent
+        f_maximum_power_asymmetry.value = i8_value
     f_evse_power_ramp_limitation = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -13320,7 +13877,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T301[c & 7]
-        f_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+        f_evse_power_ramp_limitation = _new(RationalNumberType)
+        f_evse_power_ramp_limitation.exponent = i9_exponent
+        f_evse_power_ramp_limitation.value = i9_value
     f_evse_present_active_power = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -13337,7 +13896,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T302[c & 3]
-        f_evse_present_active_power = RationalNumberType(i10_exponent, i10_value)
+        f_evse_present_active_power = _new(RationalNumberType)
+        f_evse_present_active_power.exponent = i10_exponent
+        f_evse_present_active_power.value = i10_value
     f_evse_present_active_power_l2 = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -13354,7 +13915,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T303[c & 3]
-        f_evse_present_active_power_l2 = RationalNumberType(i11_exponent, i11_value)
+        f_evse_present_active_power_l2 = _new(RationalNumberType)
+        f_evse_present_active_power_l2.exponent = i11_exponent
+        f_evse_present_active_power_l2.value = i11_value
     f_evse_present_active_power_l3 = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -13371,7 +13934,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T304[c & 1]
-        f_evse_present_active_power_l3 = RationalNumberType(i12_exponent, i12_value)
+        f_evse_present_active_power_l3 = _new(RationalNumberType)
+        f_evse_present_active_power_l3.exponent = i12_exponent
+        f_evse_present_active_power_l3.value = i12_value
     f_evse_maximum_discharge_power = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -13388,7 +13953,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T305[c & 3]
-        f_evse_maximum_discharge_power = RationalNumberType(i13_exponent, i13_value)
+        f_evse_maximum_discharge_power = _new(RationalNumberType)
+        f_evse_maximum_discharge_power.exponent = i13_exponent
+        f_evse_maximum_discharge_power.value = i13_value
     else:
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_maximum_discharge_power_l2 = None
@@ -13407,7 +13974,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T306[c & 3]
-        f_evse_maximum_discharge_power_l2 = RationalNumberType(i14_exponent, i14_value)
+        f_evse_maximum_discharge_power_l2 = _new(RationalNumberType)
+        f_evse_maximum_discharge_power_l2.exponent = i14_exponent
+        f_evse_maximum_discharge_power_l2.value = i14_value
     f_evse_maximum_discharge_power_l3 = None
     if k == 14:
         r -= 13; c = (B >> r) & 8191
@@ -13424,7 +13993,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T307[c & 1]
-        f_evse_maximum_discharge_power_l3 = RationalNumberType(i15_exponent, i15_value)
+        f_evse_maximum_discharge_power_l3 = _new(RationalNumberType)
+        f_evse_maximum_discharge_power_l3.exponent = i15_exponent
+        f_evse_maximum_discharge_power_l3.value = i15_value
     f_evse_minimum_discharge_power = None
     if k == 15:
         r -= 13; c = (B >> r) & 8191
@@ -13441,7 +14012,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T308[c & 3]
-        f_evse_minimum_discharge_power = RationalNumberType(i16_exponent, i16_value)
+        f_evse_minimum_discharge_power = _new(RationalNumberType)
+        f_evse_minimum_discharge_power.exponent = i16_exponent
+        f_evse_minimum_discharge_power.value = i16_value
     else:
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_power_l2 = None
@@ -13460,7 +14033,9 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T309[c & 3]
-        f_evse_minimum_discharge_power_l2 = RationalNumberType(i17_exponent, i17_value)
+        f_evse_minimum_discharge_power_l2 = _new(RationalNumberType)
+        f_evse_minimum_discharge_power_l2.exponent = i17_exponent
+        f_evse_minimum_discharge_power_l2.value = i17_value
     f_evse_minimum_discharge_power_l3 = None
     if k == 17:
         r -= 13; c = (B >> r) & 8191
@@ -13477,9 +14052,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
-        f_evse_minimum_discharge_power_l3 = RationalNumberType(i18_exponent, i18_value)
+        f_evse_minimum_discharge_power_l3 = _new(RationalNumberType)
+        f_evse_minimum_discharge_power_l3.exponent = i18_exponent
+        f_evse_minimum_discharge_power_l3.value = i18_value
     if k != -1: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
-    return BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3), r
+    o = BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3)
+    return o, r
 
 def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -13908,7 +14486,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -13917,7 +14501,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T323[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -13985,7 +14572,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T323[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0

@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_acdp'
+_new = object.__new__
 
 class cpStatusType(enum.IntEnum):
     """XSD enumeration cpStatusType; the value is the EXI index."""
@@ -841,8 +842,14 @@ def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     if c & 51: return _d_ACDP_ConnectReqType(B, r0)
     f_ev_electrical_charging_device_status = (c >> 2) & 3
     f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_ev_electrical_charging_device_status]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return ACDP_ConnectReqType(f_header, f_ev_electrical_charging_device_status), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(ACDP_ConnectReqType)
+    o.header = f_header
+    o.ev_electrical_charging_device_status = f_ev_electrical_charging_device_status
+    return o, r
 
 def _e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     pass
@@ -937,7 +944,11 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.time_stamp = f_time_stamp
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -1033,7 +1044,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T10[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -1053,7 +1066,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T11[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -1207,7 +1226,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -1216,7 +1241,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T17[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -1402,7 +1432,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -1476,7 +1513,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T34[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -1608,7 +1647,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -1866,7 +1908,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -1920,7 +1965,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -2027,7 +2076,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -2064,7 +2115,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T54[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -2175,7 +2232,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -2358,8 +2418,17 @@ def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     f_evse_mechanical_charging_device_status = (c >> 2) & 3
     if f_evse_mechanical_charging_device_status >= 3: return _d_ACDP_ConnectResType(B, r0)
     f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return ACDP_ConnectResType(f_header, f_response_code, f_evse_processing, f_evse_electrical_charging_device_status, f_evse_mechanical_charging_device_status), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(ACDP_ConnectResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.evse_electrical_charging_device_status = f_evse_electrical_charging_device_status
+    o.evse_mechanical_charging_device_status = f_evse_mechanical_charging_device_status
+    return o, r
 
 def _e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     pass
@@ -2453,7 +2522,10 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     i2_ev_ready_to_charge = ((c >> 8) & 1) == 1
     i2_ev_immobilization_request = ((c >> 4) & 1) == 1
     k = _T64[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     i2_ev_immobilized = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
@@ -2476,7 +2548,9 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_ACDP_SystemStatusReqType(B, r0)
         k = _T66[c & 7]
-        i2_evwlan_strength = RationalNumberType(i3_exponent, i3_value)
+        i2_evwlan_strength = _new(RationalNumberType)
+        i2_evwlan_strength.exponent = i3_exponent
+        i2_evwlan_strength.value = i3_value
     i2_evcp_status = None
     if k == 4:
         r -= 8; c = (B >> r) & 255
@@ -2510,7 +2584,10 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ACDP_SystemStatusReqType(B, r0)
     f_ev_technical_status = EVTechnicalStatusType(i2_ev_ready_to_charge, i2_ev_immobilization_request, i2_ev_immobilized, i2_evwlan_strength, i2_evcp_status, i2_evsoc, i2_ev_error_code, i2_ev_timeout)
-    return ACDP_SystemStatusReqType(f_header, f_ev_technical_status), r
+    o = _new(ACDP_SystemStatusReqType)
+    o.header = f_header
+    o.ev_technical_status = f_ev_technical_status
+    return o, r
 
 def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     pass
@@ -2724,7 +2801,9 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_EVTechnicalStatusType(B, r0)
         k = _T66[c & 7]
-        f_evwlan_strength = RationalNumberType(i1_exponent, i1_value)
+        f_evwlan_strength = _new(RationalNumberType)
+        f_evwlan_strength.exponent = i1_exponent
+        f_evwlan_strength.value = i1_value
     f_evcp_status = None
     if k == 4:
         r -= 8; c = (B >> r) & 255
@@ -2755,7 +2834,8 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         f_ev_timeout = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     if k != -1: return _d_EVTechnicalStatusType(B, r0)
-    return EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout), r
+    o = EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout)
+    return o, r
 
 def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     st = 0
@@ -2868,7 +2948,10 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
-    return RationalNumberType(f_exponent, f_value), r
+    o = _new(RationalNumberType)
+    o.exponent = f_exponent
+    o.value = f_value
+    return o, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
@@ -3064,8 +3147,12 @@ def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     f_evse_malfunction = ((c >> 10) & 1) == 1
     f_ev_in_charge_position = ((c >> 6) & 1) == 1
     f_ev_association_status = ((c >> 2) & 1) == 1
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status)
+    return o, r
 
 def _e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     pass
@@ -3193,8 +3280,15 @@ def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if c & 443: return _d_ACDP_VehiclePositioningReqType(B, r0)
     f_ev_mobility_status = ((c >> 6) & 1) == 1
     f_ev_positioning_support = ((c >> 2) & 1) == 1
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return ACDP_VehiclePositioningReqType(f_header, f_ev_mobility_status, f_ev_positioning_support), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(ACDP_VehiclePositioningReqType)
+    o.header = f_header
+    o.ev_mobility_status = f_ev_mobility_status
+    o.ev_positioning_support = f_ev_positioning_support
+    return o, r
 
 def _e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) -> int:
     pass
@@ -3388,7 +3482,10 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if f_evse_processing >= 3: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
     f_evse_positioning_support = ((c >> 3) & 1) == 1
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
     if f_ev_relative_x_deviation & 128:
         r -= 8; x = (B >> r) & 255
@@ -3430,7 +3527,8 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_ev_in_charge_position = ((c >> 2) & 1) == 1
-    return ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position), r
+    o = ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position)
+    return o, r
 
 def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) -> int:
     pass
@@ -3517,7 +3615,8 @@ def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
-    return CLReqControlModeType(), r
+    o = _new(CLReqControlModeType)
+    return o, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
     pass
@@ -3533,7 +3632,8 @@ def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
-    return CLResControlModeType(), r
+    o = _new(CLResControlModeType)
+    return o, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
     pass
@@ -3613,7 +3713,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -3622,7 +3728,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T88[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -3690,7 +3799,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T88[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
@@ -3784,7 +3896,9 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_amount = RationalNumberType(i1_exponent, i1_value)
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -3795,8 +3909,13 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
-    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    f_cost_per_unit = _new(RationalNumberType)
+    f_cost_per_unit.exponent = i2_exponent
+    f_cost_per_unit.value = i2_value
+    o = _new(DetailedCostType)
+    o.amount = f_amount
+    o.cost_per_unit = f_cost_per_unit
+    return o, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
@@ -4039,7 +4158,9 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T101[c & 3]
-        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+        f_battery_energy_capacity = _new(RationalNumberType)
+        f_battery_energy_capacity.exponent = i1_exponent
+        f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
         r -= 4; c = (B >> r) & 15
@@ -4047,7 +4168,8 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
+    return o, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
@@ -4191,7 +4313,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 7
     if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_evseNotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -4405,7 +4530,8 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T3[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -4560,7 +4686,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
-        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        i1_amount = _new(RationalNumberType)
+        i1_amount.exponent = i2_exponent
+        i1_amount.value = i2_value
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -4572,8 +4700,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T117[c & 7]
-        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
-        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+        i1_cost_per_unit = _new(RationalNumberType)
+        i1_cost_per_unit.exponent = i3_exponent
+        i1_cost_per_unit.value = i3_value
+        f_energy_costs = _new(DetailedCostType)
+        f_energy_costs.amount = i1_amount
+        f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -4590,7 +4722,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        i4_amount = _new(RationalNumberType)
+        i4_amount.exponent = i5_exponent
+        i4_amount.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -4602,8 +4736,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T118[c & 7]
-        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
-        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+        i4_cost_per_unit = _new(RationalNumberType)
+        i4_cost_per_unit.exponent = i6_exponent
+        i4_cost_per_unit.value = i6_value
+        f_occupancy_costs = _new(DetailedCostType)
+        f_occupancy_costs.amount = i4_amount
+        f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -4620,7 +4758,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        i7_amount = _new(RationalNumberType)
+        i7_amount.exponent = i8_exponent
+        i7_amount.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -4632,8 +4772,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T119[c & 3]
-        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
-        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+        i7_cost_per_unit = _new(RationalNumberType)
+        i7_cost_per_unit.exponent = i9_exponent
+        i7_cost_per_unit.value = i9_value
+        f_additional_services_costs = _new(DetailedCostType)
+        f_additional_services_costs.amount = i7_amount
+        f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -4650,7 +4794,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
-        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        i10_amount = _new(RationalNumberType)
+        i10_amount.exponent = i11_exponent
+        i10_amount.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -4662,8 +4808,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T120[c & 3]
-        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
-        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+        i10_cost_per_unit = _new(RationalNumberType)
+        i10_cost_per_unit.exponent = i12_exponent
+        i10_cost_per_unit.value = i12_value
+        f_overstay_costs = _new(DetailedCostType)
+        f_overstay_costs.amount = i10_amount
+        f_overstay_costs.cost_per_unit = i10_cost_per_unit
     f_tax_costs = []
     n = 0
     while True:
@@ -4689,8 +4839,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
-            i13_amount = RationalNumberType(i14_exponent, i14_value)
-            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            i13_amount = _new(RationalNumberType)
+            i13_amount.exponent = i14_exponent
+            i13_amount.value = i14_value
+            v = _new(DetailedTaxType)
+            v.tax_rule_id = i13_tax_rule_id
+            v.amount = i13_amount
             f_tax_costs.append(v)
         else:
             break
@@ -4702,7 +4856,14 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T3[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    o = _new(ReceiptType)
+    o.time_anchor = f_time_anchor
+    o.energy_costs = f_energy_costs
+    o.occupancy_costs = f_occupancy_costs
+    o.additional_services_costs = f_additional_services_costs
+    o.overstay_costs = f_overstay_costs
+    o.tax_costs = f_tax_costs
+    return o, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
@@ -4948,8 +5109,13 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
-    f_amount = RationalNumberType(i1_exponent, i1_value)
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
+    o = _new(DetailedTaxType)
+    o.tax_rule_id = f_tax_rule_id
+    o.amount = f_amount
+    return o, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass

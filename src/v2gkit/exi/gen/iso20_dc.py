@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_dc'
+_new = object.__new__
 
 class evseNotificationType(enum.IntEnum):
     """XSD enumeration evseNotificationType; the value is the EXI index."""
@@ -1242,7 +1243,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power = _new(RationalNumberType)
+    f_ev_maximum_charge_power.exponent = i1_exponent
+    f_ev_maximum_charge_power.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1254,7 +1257,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_ev_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_charge_power = _new(RationalNumberType)
+    f_ev_minimum_charge_power.exponent = i2_exponent
+    f_ev_minimum_charge_power.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1266,7 +1271,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_ev_maximum_charge_current = _new(RationalNumberType)
+    f_ev_maximum_charge_current.exponent = i3_exponent
+    f_ev_maximum_charge_current.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1278,7 +1285,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
-    f_ev_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    f_ev_minimum_charge_current = _new(RationalNumberType)
+    f_ev_minimum_charge_current.exponent = i4_exponent
+    f_ev_minimum_charge_current.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1290,7 +1299,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_voltage = _new(RationalNumberType)
+    f_ev_maximum_voltage.exponent = i5_exponent
+    f_ev_maximum_voltage.value = i5_value
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1302,7 +1313,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
-    f_ev_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_voltage = _new(RationalNumberType)
+    f_ev_minimum_voltage.exponent = i6_exponent
+    f_ev_minimum_voltage.value = i6_value
     f_target_soc = None
     if k == 6:
         r -= 10; c = (B >> r) & 1023
@@ -1326,7 +1339,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
-        f_ev_maximum_discharge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i7_exponent
+        f_ev_maximum_discharge_power.value = i7_value
     else:
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_power = None
@@ -1345,7 +1360,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
-        f_ev_minimum_discharge_power = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i8_exponent
+        f_ev_minimum_discharge_power.value = i8_value
     else:
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_current = None
@@ -1364,7 +1381,9 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
-        f_ev_maximum_discharge_current = RationalNumberType(i9_exponent, i9_value)
+        f_ev_maximum_discharge_current = _new(RationalNumberType)
+        f_ev_maximum_discharge_current.exponent = i9_exponent
+        f_ev_maximum_discharge_current.value = i9_value
     else:
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_current = None
@@ -1383,11 +1402,14 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
-        f_ev_minimum_discharge_current = RationalNumberType(i10_exponent, i10_value)
+        f_ev_minimum_discharge_current = _new(RationalNumberType)
+        f_ev_minimum_discharge_current.exponent = i10_exponent
+        f_ev_minimum_discharge_current.value = i10_value
     else:
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     if k != -1: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
-    return BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current), r
+    o = BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current)
+    return o, r
 
 def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -1619,7 +1641,10 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
-    return RationalNumberType(f_exponent, f_value), r
+    o = _new(RationalNumberType)
+    o.exponent = f_exponent
+    o.value = f_value
+    return o, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
@@ -1723,7 +1748,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power = _new(RationalNumberType)
+    f_evse_maximum_charge_power.exponent = i1_exponent
+    f_evse_maximum_charge_power.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1735,7 +1762,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_evse_minimum_charge_power = _new(RationalNumberType)
+    f_evse_minimum_charge_power.exponent = i2_exponent
+    f_evse_minimum_charge_power.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1747,7 +1776,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_evse_maximum_charge_current = _new(RationalNumberType)
+    f_evse_maximum_charge_current.exponent = i3_exponent
+    f_evse_maximum_charge_current.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1759,7 +1790,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
-    f_evse_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    f_evse_minimum_charge_current = _new(RationalNumberType)
+    f_evse_minimum_charge_current.exponent = i4_exponent
+    f_evse_minimum_charge_current.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1771,7 +1804,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    f_evse_maximum_voltage = _new(RationalNumberType)
+    f_evse_maximum_voltage.exponent = i5_exponent
+    f_evse_maximum_voltage.value = i5_value
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -1783,7 +1818,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
-    f_evse_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_evse_minimum_voltage = _new(RationalNumberType)
+    f_evse_minimum_voltage.exponent = i6_exponent
+    f_evse_minimum_voltage.value = i6_value
     f_evse_power_ramp_limitation = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -1800,7 +1837,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T8[c & 1]
-        f_evse_power_ramp_limitation = RationalNumberType(i7_exponent, i7_value)
+        f_evse_power_ramp_limitation = _new(RationalNumberType)
+        f_evse_power_ramp_limitation.exponent = i7_exponent
+        f_evse_power_ramp_limitation.value = i7_value
     f_evse_maximum_discharge_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -1817,7 +1856,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
-        f_evse_maximum_discharge_power = RationalNumberType(i8_exponent, i8_value)
+        f_evse_maximum_discharge_power = _new(RationalNumberType)
+        f_evse_maximum_discharge_power.exponent = i8_exponent
+        f_evse_maximum_discharge_power.value = i8_value
     else:
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_power = None
@@ -1836,7 +1877,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
-        f_evse_minimum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+        f_evse_minimum_discharge_power = _new(RationalNumberType)
+        f_evse_minimum_discharge_power.exponent = i9_exponent
+        f_evse_minimum_discharge_power.value = i9_value
     else:
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_maximum_discharge_current = None
@@ -1855,7 +1898,9 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
-        f_evse_maximum_discharge_current = RationalNumberType(i10_exponent, i10_value)
+        f_evse_maximum_discharge_current = _new(RationalNumberType)
+        f_evse_maximum_discharge_current.exponent = i10_exponent
+        f_evse_maximum_discharge_current.value = i10_value
     else:
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_current = None
@@ -1874,11 +1919,14 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_minimum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+        f_evse_minimum_discharge_current = _new(RationalNumberType)
+        f_evse_minimum_discharge_current.exponent = i11_exponent
+        f_evse_minimum_discharge_current.value = i11_value
     else:
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     if k != -1: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
-    return BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current), r
+    o = BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current)
+    return o, r
 
 def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -2200,7 +2248,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
@@ -2219,7 +2269,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
@@ -2238,7 +2290,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -2257,7 +2311,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power = None
@@ -2276,7 +2332,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
-        f_ev_minimum_charge_power = RationalNumberType(i5_exponent, i5_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i5_exponent
+        f_ev_minimum_charge_power.value = i5_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_current = None
@@ -2295,7 +2353,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
-        f_ev_maximum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_current = _new(RationalNumberType)
+        f_ev_maximum_charge_current.exponent = i6_exponent
+        f_ev_maximum_charge_current.value = i6_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_voltage = None
@@ -2314,7 +2374,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
-        f_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        f_ev_maximum_voltage = _new(RationalNumberType)
+        f_ev_maximum_voltage.exponent = i7_exponent
+        f_ev_maximum_voltage.value = i7_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_voltage = None
@@ -2333,7 +2395,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T10[c & 1]
-        f_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_voltage = _new(RationalNumberType)
+        f_ev_minimum_voltage.exponent = i8_exponent
+        f_ev_minimum_voltage.value = i8_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_power = None
@@ -2352,7 +2416,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T11[c & 1]
-        f_ev_maximum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i9_exponent
+        f_ev_maximum_discharge_power.value = i9_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_discharge_power = None
@@ -2371,7 +2437,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T19[c & 1]
-        f_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i10_exponent
+        f_ev_minimum_discharge_power.value = i10_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_current = None
@@ -2390,7 +2458,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T20[c & 3]
-        f_ev_maximum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+        f_ev_maximum_discharge_current = _new(RationalNumberType)
+        f_ev_maximum_discharge_current.exponent = i11_exponent
+        f_ev_maximum_discharge_current.value = i11_value
     else:
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_v2_x_energy_request = None
@@ -2409,7 +2479,9 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T21[c & 3]
-        f_ev_maximum_v2_x_energy_request = RationalNumberType(i12_exponent, i12_value)
+        f_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_maximum_v2_x_energy_request.exponent = i12_exponent
+        f_ev_maximum_v2_x_energy_request.value = i12_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 13:
         r -= 13; c = (B >> r) & 8191
@@ -2426,9 +2498,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
-        f_ev_minimum_v2_x_energy_request = RationalNumberType(i13_exponent, i13_value)
+        f_ev_minimum_v2_x_energy_request = _new(RationalNumberType)
+        f_ev_minimum_v2_x_energy_request.exponent = i13_exponent
+        f_ev_minimum_v2_x_energy_request.value = i13_value
     if k != -1: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
-    return BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    o = BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
+    return o, r
 
 def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -2831,7 +2906,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
-        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_maximum_charge_power = _new(RationalNumberType)
+        f_evse_maximum_charge_power.exponent = i1_exponent
+        f_evse_maximum_charge_power.value = i1_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_charge_power = None
@@ -2850,7 +2927,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
-        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i2_exponent
+        f_evse_minimum_charge_power.value = i2_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_charge_current = None
@@ -2869,7 +2948,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
-        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_current = _new(RationalNumberType)
+        f_evse_maximum_charge_current.exponent = i3_exponent
+        f_evse_maximum_charge_current.value = i3_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_voltage = None
@@ -2888,7 +2969,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T9[c & 1]
-        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+        f_evse_maximum_voltage = _new(RationalNumberType)
+        f_evse_maximum_voltage.exponent = i4_exponent
+        f_evse_maximum_voltage.value = i4_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_discharge_power = None
@@ -2907,7 +2990,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T10[c & 1]
-        f_evse_maximum_discharge_power = RationalNumberType(i5_exponent, i5_value)
+        f_evse_maximum_discharge_power = _new(RationalNumberType)
+        f_evse_maximum_discharge_power.exponent = i5_exponent
+        f_evse_maximum_discharge_power.value = i5_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_discharge_power = None
@@ -2926,7 +3011,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T11[c & 1]
-        f_evse_minimum_discharge_power = RationalNumberType(i6_exponent, i6_value)
+        f_evse_minimum_discharge_power = _new(RationalNumberType)
+        f_evse_minimum_discharge_power.exponent = i6_exponent
+        f_evse_minimum_discharge_power.value = i6_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_discharge_current = None
@@ -2945,7 +3032,9 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T19[c & 1]
-        f_evse_maximum_discharge_current = RationalNumberType(i7_exponent, i7_value)
+        f_evse_maximum_discharge_current = _new(RationalNumberType)
+        f_evse_maximum_discharge_current.exponent = i7_exponent
+        f_evse_maximum_discharge_current.value = i7_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_voltage = None
@@ -2964,11 +3053,14 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        f_evse_minimum_voltage = _new(RationalNumberType)
+        f_evse_minimum_voltage.exponent = i8_exponent
+        f_evse_minimum_voltage.value = i8_value
     else:
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     if k != -1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
-    return BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+    o = BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage)
+    return o, r
 
 def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -3226,7 +3318,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -3243,7 +3337,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -3260,7 +3356,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     f_ev_target_current = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -3277,7 +3375,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
-        f_ev_target_current = RationalNumberType(i4_exponent, i4_value)
+        f_ev_target_current = _new(RationalNumberType)
+        f_ev_target_current.exponent = i4_exponent
+        f_ev_target_current.value = i4_value
     else:
         return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_target_voltage = None
@@ -3296,7 +3396,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T37[c & 15]
-        f_ev_target_voltage = RationalNumberType(i5_exponent, i5_value)
+        f_ev_target_voltage = _new(RationalNumberType)
+        f_ev_target_voltage.exponent = i5_exponent
+        f_ev_target_voltage.value = i5_value
     else:
         return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -3315,7 +3417,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T38[c & 15]
-        f_ev_maximum_charge_power = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i6_exponent
+        f_ev_maximum_charge_power.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -3332,7 +3436,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T39[c & 7]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     f_ev_maximum_charge_current = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -3349,7 +3455,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T40[c & 7]
-        f_ev_maximum_charge_current = RationalNumberType(i8_exponent, i8_value)
+        f_ev_maximum_charge_current = _new(RationalNumberType)
+        f_ev_maximum_charge_current.exponent = i8_exponent
+        f_ev_maximum_charge_current.value = i8_value
     f_ev_maximum_voltage = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -3366,7 +3474,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T41[c & 7]
-        f_ev_maximum_voltage = RationalNumberType(i9_exponent, i9_value)
+        f_ev_maximum_voltage = _new(RationalNumberType)
+        f_ev_maximum_voltage.exponent = i9_exponent
+        f_ev_maximum_voltage.value = i9_value
     f_ev_minimum_voltage = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -3383,7 +3493,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T42[c & 7]
-        f_ev_minimum_voltage = RationalNumberType(i10_exponent, i10_value)
+        f_ev_minimum_voltage = _new(RationalNumberType)
+        f_ev_minimum_voltage.exponent = i10_exponent
+        f_ev_minimum_voltage.value = i10_value
     f_ev_maximum_discharge_power = None
     if k == 10:
         r -= 13; c = (B >> r) & 8191
@@ -3400,7 +3512,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T43[c & 3]
-        f_ev_maximum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+        f_ev_maximum_discharge_power = _new(RationalNumberType)
+        f_ev_maximum_discharge_power.exponent = i11_exponent
+        f_ev_maximum_discharge_power.value = i11_value
     f_ev_minimum_discharge_power = None
     if k == 11:
         r -= 13; c = (B >> r) & 8191
@@ -3417,7 +3531,9 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T44[c & 3]
-        f_ev_minimum_discharge_power = RationalNumberType(i12_exponent, i12_value)
+        f_ev_minimum_discharge_power = _new(RationalNumberType)
+        f_ev_minimum_discharge_power.exponent = i12_exponent
+        f_ev_minimum_discharge_power.value = i12_value
     f_ev_maximum_discharge_current = None
     if k == 12:
         r -= 13; c = (B >> r) & 8191
@@ -3434,9 +3550,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
-        f_ev_maximum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+        f_ev_maximum_discharge_current = _new(RationalNumberType)
+        f_ev_maximum_discharge_current.exponent = i13_exponent
+        f_ev_maximum_discharge_current.value = i13_value
     if k != -1: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
-    return BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current), r
+    o = BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current)
+    return o, r
 
 def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -3754,7 +3873,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T57[c & 15]
-        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_maximum_charge_power = _new(RationalNumberType)
+        f_evse_maximum_charge_power.exponent = i1_exponent
+        f_evse_maximum_charge_power.value = i1_value
     f_evse_minimum_charge_power = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -3771,7 +3892,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T58[c & 7]
-        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i2_exponent
+        f_evse_minimum_charge_power.value = i2_value
     f_evse_maximum_charge_current = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -3788,7 +3911,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T59[c & 7]
-        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_current = _new(RationalNumberType)
+        f_evse_maximum_charge_current.exponent = i3_exponent
+        f_evse_maximum_charge_current.value = i3_value
     f_evse_maximum_voltage = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -3805,7 +3930,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T60[c & 7]
-        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+        f_evse_maximum_voltage = _new(RationalNumberType)
+        f_evse_maximum_voltage.exponent = i4_exponent
+        f_evse_maximum_voltage.value = i4_value
     f_evse_maximum_discharge_power = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -3822,7 +3949,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T61[c & 7]
-        f_evse_maximum_discharge_power = RationalNumberType(i5_exponent, i5_value)
+        f_evse_maximum_discharge_power = _new(RationalNumberType)
+        f_evse_maximum_discharge_power.exponent = i5_exponent
+        f_evse_maximum_discharge_power.value = i5_value
     f_evse_minimum_discharge_power = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -3839,7 +3968,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T62[c & 3]
-        f_evse_minimum_discharge_power = RationalNumberType(i6_exponent, i6_value)
+        f_evse_minimum_discharge_power = _new(RationalNumberType)
+        f_evse_minimum_discharge_power.exponent = i6_exponent
+        f_evse_minimum_discharge_power.value = i6_value
     f_evse_maximum_discharge_current = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -3856,7 +3987,9 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T63[c & 3]
-        f_evse_maximum_discharge_current = RationalNumberType(i7_exponent, i7_value)
+        f_evse_maximum_discharge_current = _new(RationalNumberType)
+        f_evse_maximum_discharge_current.exponent = i7_exponent
+        f_evse_maximum_discharge_current.value = i7_value
     f_evse_minimum_voltage = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -3873,9 +4006,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        f_evse_minimum_voltage = _new(RationalNumberType)
+        f_evse_minimum_voltage.exponent = i8_exponent
+        f_evse_minimum_voltage.value = i8_value
     if k != -1: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
-    return BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+    o = BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage)
+    return o, r
 
 def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -4050,7 +4186,8 @@ def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
-    return CLReqControlModeType(), r
+    o = _new(CLReqControlModeType)
+    return o, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
     pass
@@ -4066,7 +4203,8 @@ def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
-    return CLResControlModeType(), r
+    o = _new(CLResControlModeType)
+    return o, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
     pass
@@ -4165,7 +4303,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_ev_maximum_charge_power = _new(RationalNumberType)
+    f_ev_maximum_charge_power.exponent = i1_exponent
+    f_ev_maximum_charge_power.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4177,7 +4317,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_ev_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_ev_minimum_charge_power = _new(RationalNumberType)
+    f_ev_minimum_charge_power.exponent = i2_exponent
+    f_ev_minimum_charge_power.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4189,7 +4331,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_ev_maximum_charge_current = _new(RationalNumberType)
+    f_ev_maximum_charge_current.exponent = i3_exponent
+    f_ev_maximum_charge_current.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4201,7 +4345,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
-    f_ev_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    f_ev_minimum_charge_current = _new(RationalNumberType)
+    f_ev_minimum_charge_current.exponent = i4_exponent
+    f_ev_minimum_charge_current.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4213,7 +4359,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
-    f_ev_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    f_ev_maximum_voltage = _new(RationalNumberType)
+    f_ev_maximum_voltage.exponent = i5_exponent
+    f_ev_maximum_voltage.value = i5_value
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4225,7 +4373,9 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
-    f_ev_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_ev_minimum_voltage = _new(RationalNumberType)
+    f_ev_minimum_voltage.exponent = i6_exponent
+    f_ev_minimum_voltage.value = i6_value
     f_target_soc = None
     if k == 6:
         r -= 10; c = (B >> r) & 1023
@@ -4234,7 +4384,8 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         if f_target_soc > 100: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
     if k != -1: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
-    return DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc), r
+    o = DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc)
+    return o, r
 
 def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -4411,7 +4562,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+    f_evse_maximum_charge_power = _new(RationalNumberType)
+    f_evse_maximum_charge_power.exponent = i1_exponent
+    f_evse_maximum_charge_power.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4423,7 +4576,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+    f_evse_minimum_charge_power = _new(RationalNumberType)
+    f_evse_minimum_charge_power.exponent = i2_exponent
+    f_evse_minimum_charge_power.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4435,7 +4590,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+    f_evse_maximum_charge_current = _new(RationalNumberType)
+    f_evse_maximum_charge_current.exponent = i3_exponent
+    f_evse_maximum_charge_current.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4447,7 +4604,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
-    f_evse_minimum_charge_current = RationalNumberType(i4_exponent, i4_value)
+    f_evse_minimum_charge_current = _new(RationalNumberType)
+    f_evse_minimum_charge_current.exponent = i4_exponent
+    f_evse_minimum_charge_current.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4459,7 +4618,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
-    f_evse_maximum_voltage = RationalNumberType(i5_exponent, i5_value)
+    f_evse_maximum_voltage = _new(RationalNumberType)
+    f_evse_maximum_voltage.exponent = i5_exponent
+    f_evse_maximum_voltage.value = i5_value
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4471,7 +4632,9 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
-    f_evse_minimum_voltage = RationalNumberType(i6_exponent, i6_value)
+    f_evse_minimum_voltage = _new(RationalNumberType)
+    f_evse_minimum_voltage.exponent = i6_exponent
+    f_evse_minimum_voltage.value = i6_value
     f_evse_power_ramp_limitation = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -4488,9 +4651,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_power_ramp_limitation = RationalNumberType(i7_exponent, i7_value)
+        f_evse_power_ramp_limitation = _new(RationalNumberType)
+        f_evse_power_ramp_limitation.exponent = i7_exponent
+        f_evse_power_ramp_limitation.value = i7_value
     if k != -1: return _d_DC_CPDResEnergyTransferModeType(B, r0)
-    return DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation), r
+    o = DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation)
+    return o, r
 
 def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int) -> int:
     st = 0
@@ -4656,8 +4822,13 @@ def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
     if k != -1: return _d_DC_CableCheckReqType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DC_CableCheckReqType(B, r0)
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return DC_CableCheckReqType(f_header), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(DC_CableCheckReqType)
+    o.header = f_header
+    return o, r
 
 def _e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     pass
@@ -4748,7 +4919,11 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.time_stamp = f_time_stamp
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -4844,7 +5019,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T79[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -4864,7 +5041,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T80[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -5018,7 +5201,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -5027,7 +5216,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T85[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -5189,7 +5383,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -5263,7 +5464,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T95[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -5395,7 +5598,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -5653,7 +5859,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -5707,7 +5916,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -5814,7 +6027,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -5851,7 +6066,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T115[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -5962,7 +6183,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -6113,8 +6337,15 @@ def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     f_evse_processing = (c >> 2) & 3
     if f_evse_processing >= 3: return _d_DC_CableCheckResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return DC_CableCheckResType(f_header, f_response_code, f_evse_processing), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(DC_CableCheckResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    return o, r
 
 def _e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     pass
@@ -6231,7 +6462,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T124[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -6325,7 +6559,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 3]
-            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+            i2_battery_energy_capacity = _new(RationalNumberType)
+            i2_battery_energy_capacity.exponent = i3_exponent
+            i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
             r -= 4; c = (B >> r) & 15
@@ -6360,7 +6596,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
         k = _T126[c & 7]
-        f_ev_present_voltage = RationalNumberType(i4_exponent, i4_value)
+        f_ev_present_voltage = _new(RationalNumberType)
+        f_ev_present_voltage.exponent = i4_exponent
+        f_ev_present_voltage.value = i4_value
     else:
         return _d_DC_ChargeLoopReqType(B, r0)
     f_bpt_dynamic_dc_cl_req_control_mode = f_bpt_scheduled_dc_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_dc_cl_req_control_mode = f_scheduled_dc_cl_req_control_mode = None
@@ -6376,7 +6614,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
         k = _T12[c & 1]
-        f_cl_req_control_mode = CLReqControlModeType()
+        f_cl_req_control_mode = _new(CLReqControlModeType)
     elif k == 7:
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
@@ -6409,7 +6647,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T2[c & 1]
-            i6_ev_target_energy_request = RationalNumberType(i7_exponent, i7_value)
+            i6_ev_target_energy_request = _new(RationalNumberType)
+            i6_ev_target_energy_request.exponent = i7_exponent
+            i6_ev_target_energy_request.value = i7_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_energy_request = None
@@ -6428,7 +6668,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
-            i6_ev_maximum_energy_request = RationalNumberType(i8_exponent, i8_value)
+            i6_ev_maximum_energy_request = _new(RationalNumberType)
+            i6_ev_maximum_energy_request.exponent = i8_exponent
+            i6_ev_maximum_energy_request.value = i8_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_energy_request = None
@@ -6447,7 +6689,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
-            i6_ev_minimum_energy_request = RationalNumberType(i9_exponent, i9_value)
+            i6_ev_minimum_energy_request = _new(RationalNumberType)
+            i6_ev_minimum_energy_request.exponent = i9_exponent
+            i6_ev_minimum_energy_request.value = i9_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_charge_power = None
@@ -6466,7 +6710,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T5[c & 1]
-            i6_ev_maximum_charge_power = RationalNumberType(i10_exponent, i10_value)
+            i6_ev_maximum_charge_power = _new(RationalNumberType)
+            i6_ev_maximum_charge_power.exponent = i10_exponent
+            i6_ev_maximum_charge_power.value = i10_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_charge_power = None
@@ -6485,7 +6731,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T18[c & 1]
-            i6_ev_minimum_charge_power = RationalNumberType(i11_exponent, i11_value)
+            i6_ev_minimum_charge_power = _new(RationalNumberType)
+            i6_ev_minimum_charge_power.exponent = i11_exponent
+            i6_ev_minimum_charge_power.value = i11_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_charge_current = None
@@ -6504,7 +6752,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T8[c & 1]
-            i6_ev_maximum_charge_current = RationalNumberType(i12_exponent, i12_value)
+            i6_ev_maximum_charge_current = _new(RationalNumberType)
+            i6_ev_maximum_charge_current.exponent = i12_exponent
+            i6_ev_maximum_charge_current.value = i12_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_voltage = None
@@ -6523,7 +6773,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T9[c & 1]
-            i6_ev_maximum_voltage = RationalNumberType(i13_exponent, i13_value)
+            i6_ev_maximum_voltage = _new(RationalNumberType)
+            i6_ev_maximum_voltage.exponent = i13_exponent
+            i6_ev_maximum_voltage.value = i13_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_voltage = None
@@ -6542,7 +6794,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
-            i6_ev_minimum_voltage = RationalNumberType(i14_exponent, i14_value)
+            i6_ev_minimum_voltage = _new(RationalNumberType)
+            i6_ev_minimum_voltage.exponent = i14_exponent
+            i6_ev_minimum_voltage.value = i14_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
@@ -6568,7 +6822,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T35[c & 3]
-            i15_ev_target_energy_request = RationalNumberType(i16_exponent, i16_value)
+            i15_ev_target_energy_request = _new(RationalNumberType)
+            i15_ev_target_energy_request.exponent = i16_exponent
+            i15_ev_target_energy_request.value = i16_value
         i15_ev_maximum_energy_request = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -6585,7 +6841,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T36[c & 3]
-            i15_ev_maximum_energy_request = RationalNumberType(i17_exponent, i17_value)
+            i15_ev_maximum_energy_request = _new(RationalNumberType)
+            i15_ev_maximum_energy_request.exponent = i17_exponent
+            i15_ev_maximum_energy_request.value = i17_value
         i15_ev_minimum_energy_request = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -6602,7 +6860,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
-            i15_ev_minimum_energy_request = RationalNumberType(i18_exponent, i18_value)
+            i15_ev_minimum_energy_request = _new(RationalNumberType)
+            i15_ev_minimum_energy_request.exponent = i18_exponent
+            i15_ev_minimum_energy_request.value = i18_value
         i15_ev_target_current = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -6619,7 +6879,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
-            i15_ev_target_current = RationalNumberType(i19_exponent, i19_value)
+            i15_ev_target_current = _new(RationalNumberType)
+            i15_ev_target_current.exponent = i19_exponent
+            i15_ev_target_current.value = i19_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i15_ev_target_voltage = None
@@ -6638,7 +6900,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T132[c & 7]
-            i15_ev_target_voltage = RationalNumberType(i20_exponent, i20_value)
+            i15_ev_target_voltage = _new(RationalNumberType)
+            i15_ev_target_voltage.exponent = i20_exponent
+            i15_ev_target_voltage.value = i20_value
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         i15_ev_maximum_charge_power = None
@@ -6657,7 +6921,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T133[c & 7]
-            i15_ev_maximum_charge_power = RationalNumberType(i21_exponent, i21_value)
+            i15_ev_maximum_charge_power = _new(RationalNumberType)
+            i15_ev_maximum_charge_power.exponent = i21_exponent
+            i15_ev_maximum_charge_power.value = i21_value
         i15_ev_minimum_charge_power = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -6674,7 +6940,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T134[c & 7]
-            i15_ev_minimum_charge_power = RationalNumberType(i22_exponent, i22_value)
+            i15_ev_minimum_charge_power = _new(RationalNumberType)
+            i15_ev_minimum_charge_power.exponent = i22_exponent
+            i15_ev_minimum_charge_power.value = i22_value
         i15_ev_maximum_charge_current = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -6691,7 +6959,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T135[c & 3]
-            i15_ev_maximum_charge_current = RationalNumberType(i23_exponent, i23_value)
+            i15_ev_maximum_charge_current = _new(RationalNumberType)
+            i15_ev_maximum_charge_current.exponent = i23_exponent
+            i15_ev_maximum_charge_current.value = i23_value
         i15_ev_maximum_voltage = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -6708,7 +6978,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 3]
-            i15_ev_maximum_voltage = RationalNumberType(i24_exponent, i24_value)
+            i15_ev_maximum_voltage = _new(RationalNumberType)
+            i15_ev_maximum_voltage.exponent = i24_exponent
+            i15_ev_maximum_voltage.value = i24_value
         i15_ev_minimum_voltage = None
         if k == 9:
             r -= 13; c = (B >> r) & 8191
@@ -6725,7 +6997,9 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
-            i15_ev_minimum_voltage = RationalNumberType(i25_exponent, i25_value)
+            i15_ev_minimum_voltage = _new(RationalNumberType)
+            i15_ev_minimum_voltage.exponent = i25_exponent
+            i15_ev_minimum_voltage.value = i25_value
         if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
@@ -6733,7 +7007,8 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     else:
         return _d_DC_ChargeLoopReqType(B, r0)
     if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
-    return DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode), r
+    o = DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode)
+    return o, r
 
 def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     st = 0
@@ -7458,7 +7733,9 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T136[c & 3]
-        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+        f_battery_energy_capacity = _new(RationalNumberType)
+        f_battery_energy_capacity.exponent = i1_exponent
+        f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
         r -= 4; c = (B >> r) & 15
@@ -7466,7 +7743,8 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T12[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
+    return o, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
@@ -7660,7 +7938,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
@@ -7679,7 +7959,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
@@ -7698,7 +7980,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -7717,7 +8001,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
-        f_ev_maximum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i4_exponent
+        f_ev_maximum_charge_power.value = i4_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power = None
@@ -7736,7 +8022,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
-        f_ev_minimum_charge_power = RationalNumberType(i5_exponent, i5_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i5_exponent
+        f_ev_minimum_charge_power.value = i5_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_current = None
@@ -7755,7 +8043,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
-        f_ev_maximum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_current = _new(RationalNumberType)
+        f_ev_maximum_charge_current.exponent = i6_exponent
+        f_ev_maximum_charge_current.value = i6_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_voltage = None
@@ -7774,7 +8064,9 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
-        f_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        f_ev_maximum_voltage = _new(RationalNumberType)
+        f_ev_maximum_voltage.exponent = i7_exponent
+        f_ev_maximum_voltage.value = i7_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_voltage = None
@@ -7793,11 +8085,14 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
-        f_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        f_ev_minimum_voltage = _new(RationalNumberType)
+        f_ev_minimum_voltage.exponent = i8_exponent
+        f_ev_minimum_voltage.value = i8_value
     else:
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     if k != -1: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
-    return Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+    o = Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage)
+    return o, r
 
 def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -8019,7 +8314,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
-        f_ev_target_energy_request = RationalNumberType(i1_exponent, i1_value)
+        f_ev_target_energy_request = _new(RationalNumberType)
+        f_ev_target_energy_request.exponent = i1_exponent
+        f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -8036,7 +8333,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
-        f_ev_maximum_energy_request = RationalNumberType(i2_exponent, i2_value)
+        f_ev_maximum_energy_request = _new(RationalNumberType)
+        f_ev_maximum_energy_request.exponent = i2_exponent
+        f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -8053,7 +8352,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
-        f_ev_minimum_energy_request = RationalNumberType(i3_exponent, i3_value)
+        f_ev_minimum_energy_request = _new(RationalNumberType)
+        f_ev_minimum_energy_request.exponent = i3_exponent
+        f_ev_minimum_energy_request.value = i3_value
     f_ev_target_current = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -8070,7 +8371,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
-        f_ev_target_current = RationalNumberType(i4_exponent, i4_value)
+        f_ev_target_current = _new(RationalNumberType)
+        f_ev_target_current.exponent = i4_exponent
+        f_ev_target_current.value = i4_value
     else:
         return _d_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_target_voltage = None
@@ -8089,7 +8392,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T132[c & 7]
-        f_ev_target_voltage = RationalNumberType(i5_exponent, i5_value)
+        f_ev_target_voltage = _new(RationalNumberType)
+        f_ev_target_voltage.exponent = i5_exponent
+        f_ev_target_voltage.value = i5_value
     else:
         return _d_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
@@ -8108,7 +8413,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T133[c & 7]
-        f_ev_maximum_charge_power = RationalNumberType(i6_exponent, i6_value)
+        f_ev_maximum_charge_power = _new(RationalNumberType)
+        f_ev_maximum_charge_power.exponent = i6_exponent
+        f_ev_maximum_charge_power.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
         r -= 13; c = (B >> r) & 8191
@@ -8125,7 +8432,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T134[c & 7]
-        f_ev_minimum_charge_power = RationalNumberType(i7_exponent, i7_value)
+        f_ev_minimum_charge_power = _new(RationalNumberType)
+        f_ev_minimum_charge_power.exponent = i7_exponent
+        f_ev_minimum_charge_power.value = i7_value
     f_ev_maximum_charge_current = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -8142,7 +8451,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T135[c & 3]
-        f_ev_maximum_charge_current = RationalNumberType(i8_exponent, i8_value)
+        f_ev_maximum_charge_current = _new(RationalNumberType)
+        f_ev_maximum_charge_current.exponent = i8_exponent
+        f_ev_maximum_charge_current.value = i8_value
     f_ev_maximum_voltage = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -8159,7 +8470,9 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T136[c & 3]
-        f_ev_maximum_voltage = RationalNumberType(i9_exponent, i9_value)
+        f_ev_maximum_voltage = _new(RationalNumberType)
+        f_ev_maximum_voltage.exponent = i9_exponent
+        f_ev_maximum_voltage.value = i9_value
     f_ev_minimum_voltage = None
     if k == 9:
         r -= 13; c = (B >> r) & 8191
@@ -8176,9 +8489,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
-        f_ev_minimum_voltage = RationalNumberType(i10_exponent, i10_value)
+        f_ev_minimum_voltage = _new(RationalNumberType)
+        f_ev_minimum_voltage.exponent = i10_exponent
+        f_ev_minimum_voltage.value = i10_value
     if k != -1: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-    return Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+    o = Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage)
+    return o, r
 
 def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a: int) -> int:
     st = 0
@@ -8512,7 +8828,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if f_response_code >= 40: return _d_DC_ChargeLoopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T157[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
@@ -8529,7 +8848,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         if i2_evse_notification >= 6: return _d_DC_ChargeLoopResType(B, r0)
         i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
         k = _T158[c & 3]
-        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i2_notification_max_delay
+        f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
         r -= 2; c = (B >> r) & 3
@@ -8648,7 +8969,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T18[c & 1]
-        f_evse_present_current = RationalNumberType(i4_exponent, i4_value)
+        f_evse_present_current = _new(RationalNumberType)
+        f_evse_present_current.exponent = i4_exponent
+        f_evse_present_current.value = i4_value
     else:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_present_voltage = None
@@ -8667,7 +8990,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T8[c & 1]
-        f_evse_present_voltage = RationalNumberType(i5_exponent, i5_value)
+        f_evse_present_voltage = _new(RationalNumberType)
+        f_evse_present_voltage.exponent = i5_exponent
+        f_evse_present_voltage.value = i5_value
     else:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_power_limit_achieved = None
@@ -8754,7 +9079,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
-            i6_evse_maximum_charge_power = RationalNumberType(i7_exponent, i7_value)
+            i6_evse_maximum_charge_power = _new(RationalNumberType)
+            i6_evse_maximum_charge_power.exponent = i7_exponent
+            i6_evse_maximum_charge_power.value = i7_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_charge_power = None
@@ -8773,7 +9100,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
-            i6_evse_minimum_charge_power = RationalNumberType(i8_exponent, i8_value)
+            i6_evse_minimum_charge_power = _new(RationalNumberType)
+            i6_evse_minimum_charge_power.exponent = i8_exponent
+            i6_evse_minimum_charge_power.value = i8_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_charge_current = None
@@ -8792,7 +9121,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
-            i6_evse_maximum_charge_current = RationalNumberType(i9_exponent, i9_value)
+            i6_evse_maximum_charge_current = _new(RationalNumberType)
+            i6_evse_maximum_charge_current.exponent = i9_exponent
+            i6_evse_maximum_charge_current.value = i9_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_voltage = None
@@ -8811,7 +9142,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T9[c & 1]
-            i6_evse_maximum_voltage = RationalNumberType(i10_exponent, i10_value)
+            i6_evse_maximum_voltage = _new(RationalNumberType)
+            i6_evse_maximum_voltage.exponent = i10_exponent
+            i6_evse_maximum_voltage.value = i10_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_discharge_power = None
@@ -8830,7 +9163,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T10[c & 1]
-            i6_evse_maximum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+            i6_evse_maximum_discharge_power = _new(RationalNumberType)
+            i6_evse_maximum_discharge_power.exponent = i11_exponent
+            i6_evse_maximum_discharge_power.value = i11_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_discharge_power = None
@@ -8849,7 +9184,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T11[c & 1]
-            i6_evse_minimum_discharge_power = RationalNumberType(i12_exponent, i12_value)
+            i6_evse_minimum_discharge_power = _new(RationalNumberType)
+            i6_evse_minimum_discharge_power.exponent = i12_exponent
+            i6_evse_minimum_discharge_power.value = i12_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_discharge_current = None
@@ -8868,7 +9205,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T19[c & 1]
-            i6_evse_maximum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+            i6_evse_maximum_discharge_current = _new(RationalNumberType)
+            i6_evse_maximum_discharge_current.exponent = i13_exponent
+            i6_evse_maximum_discharge_current.value = i13_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_voltage = None
@@ -8887,7 +9226,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
-            i6_evse_minimum_voltage = RationalNumberType(i14_exponent, i14_value)
+            i6_evse_minimum_voltage = _new(RationalNumberType)
+            i6_evse_minimum_voltage.exponent = i14_exponent
+            i6_evse_minimum_voltage.value = i14_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
@@ -8913,7 +9254,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_DC_ChargeLoopResType(B, r0)
             k = _T57[c & 15]
-            i15_evse_maximum_charge_power = RationalNumberType(i16_exponent, i16_value)
+            i15_evse_maximum_charge_power = _new(RationalNumberType)
+            i15_evse_maximum_charge_power.exponent = i16_exponent
+            i15_evse_maximum_charge_power.value = i16_value
         i15_evse_minimum_charge_power = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -8930,7 +9273,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T58[c & 7]
-            i15_evse_minimum_charge_power = RationalNumberType(i17_exponent, i17_value)
+            i15_evse_minimum_charge_power = _new(RationalNumberType)
+            i15_evse_minimum_charge_power.exponent = i17_exponent
+            i15_evse_minimum_charge_power.value = i17_value
         i15_evse_maximum_charge_current = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -8947,7 +9292,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T59[c & 7]
-            i15_evse_maximum_charge_current = RationalNumberType(i18_exponent, i18_value)
+            i15_evse_maximum_charge_current = _new(RationalNumberType)
+            i15_evse_maximum_charge_current.exponent = i18_exponent
+            i15_evse_maximum_charge_current.value = i18_value
         i15_evse_maximum_voltage = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -8964,7 +9311,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T60[c & 7]
-            i15_evse_maximum_voltage = RationalNumberType(i19_exponent, i19_value)
+            i15_evse_maximum_voltage = _new(RationalNumberType)
+            i15_evse_maximum_voltage.exponent = i19_exponent
+            i15_evse_maximum_voltage.value = i19_value
         i15_evse_maximum_discharge_power = None
         if k == 4:
             r -= 13; c = (B >> r) & 8191
@@ -8981,7 +9330,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T61[c & 7]
-            i15_evse_maximum_discharge_power = RationalNumberType(i20_exponent, i20_value)
+            i15_evse_maximum_discharge_power = _new(RationalNumberType)
+            i15_evse_maximum_discharge_power.exponent = i20_exponent
+            i15_evse_maximum_discharge_power.value = i20_value
         i15_evse_minimum_discharge_power = None
         if k == 5:
             r -= 13; c = (B >> r) & 8191
@@ -8998,7 +9349,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T62[c & 3]
-            i15_evse_minimum_discharge_power = RationalNumberType(i21_exponent, i21_value)
+            i15_evse_minimum_discharge_power = _new(RationalNumberType)
+            i15_evse_minimum_discharge_power.exponent = i21_exponent
+            i15_evse_minimum_discharge_power.value = i21_value
         i15_evse_maximum_discharge_current = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -9015,7 +9368,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T63[c & 3]
-            i15_evse_maximum_discharge_current = RationalNumberType(i22_exponent, i22_value)
+            i15_evse_maximum_discharge_current = _new(RationalNumberType)
+            i15_evse_maximum_discharge_current.exponent = i22_exponent
+            i15_evse_maximum_discharge_current.value = i22_value
         i15_evse_minimum_voltage = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -9032,7 +9387,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
-            i15_evse_minimum_voltage = RationalNumberType(i23_exponent, i23_value)
+            i15_evse_minimum_voltage = _new(RationalNumberType)
+            i15_evse_minimum_voltage.exponent = i23_exponent
+            i15_evse_minimum_voltage.value = i23_value
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
@@ -9041,7 +9398,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_ChargeLoopResType(B, r0)
         k = _T12[c & 1]
-        f_cl_res_control_mode = CLResControlModeType()
+        f_cl_res_control_mode = _new(CLResControlModeType)
     elif k == 13:
         r -= 3; c = (B >> r) & 7
         k = _T25[c & 7]
@@ -9101,7 +9458,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
-            i25_evse_maximum_charge_power = RationalNumberType(i26_exponent, i26_value)
+            i25_evse_maximum_charge_power = _new(RationalNumberType)
+            i25_evse_maximum_charge_power.exponent = i26_exponent
+            i25_evse_maximum_charge_power.value = i26_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_minimum_charge_power = None
@@ -9120,7 +9479,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
-            i25_evse_minimum_charge_power = RationalNumberType(i27_exponent, i27_value)
+            i25_evse_minimum_charge_power = _new(RationalNumberType)
+            i25_evse_minimum_charge_power.exponent = i27_exponent
+            i25_evse_minimum_charge_power.value = i27_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_maximum_charge_current = None
@@ -9139,7 +9500,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
-            i25_evse_maximum_charge_current = RationalNumberType(i28_exponent, i28_value)
+            i25_evse_maximum_charge_current = _new(RationalNumberType)
+            i25_evse_maximum_charge_current.exponent = i28_exponent
+            i25_evse_maximum_charge_current.value = i28_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_maximum_voltage = None
@@ -9158,7 +9521,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
-            i25_evse_maximum_voltage = RationalNumberType(i29_exponent, i29_value)
+            i25_evse_maximum_voltage = _new(RationalNumberType)
+            i25_evse_maximum_voltage.exponent = i29_exponent
+            i25_evse_maximum_voltage.value = i29_value
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
@@ -9184,7 +9549,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T162[c & 7]
-            i30_evse_maximum_charge_power = RationalNumberType(i31_exponent, i31_value)
+            i30_evse_maximum_charge_power = _new(RationalNumberType)
+            i30_evse_maximum_charge_power.exponent = i31_exponent
+            i30_evse_maximum_charge_power.value = i31_value
         i30_evse_minimum_charge_power = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -9201,7 +9568,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T163[c & 3]
-            i30_evse_minimum_charge_power = RationalNumberType(i32_exponent, i32_value)
+            i30_evse_minimum_charge_power = _new(RationalNumberType)
+            i30_evse_minimum_charge_power.exponent = i32_exponent
+            i30_evse_minimum_charge_power.value = i32_value
         i30_evse_maximum_charge_current = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
@@ -9218,7 +9587,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T85[c & 3]
-            i30_evse_maximum_charge_current = RationalNumberType(i33_exponent, i33_value)
+            i30_evse_maximum_charge_current = _new(RationalNumberType)
+            i30_evse_maximum_charge_current.exponent = i33_exponent
+            i30_evse_maximum_charge_current.value = i33_value
         i30_evse_maximum_voltage = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -9235,15 +9606,22 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
-            i30_evse_maximum_voltage = RationalNumberType(i34_exponent, i34_value)
+            i30_evse_maximum_voltage = _new(RationalNumberType)
+            i30_evse_maximum_voltage.exponent = i34_exponent
+            i30_evse_maximum_voltage.value = i34_value
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
-        f_scheduled_dc_cl_res_control_mode = Scheduled_DC_CLResControlModeType(i30_evse_maximum_charge_power, i30_evse_minimum_charge_power, i30_evse_maximum_charge_current, i30_evse_maximum_voltage)
+        f_scheduled_dc_cl_res_control_mode = _new(Scheduled_DC_CLResControlModeType)
+        f_scheduled_dc_cl_res_control_mode.evse_maximum_charge_power = i30_evse_maximum_charge_power
+        f_scheduled_dc_cl_res_control_mode.evse_minimum_charge_power = i30_evse_minimum_charge_power
+        f_scheduled_dc_cl_res_control_mode.evse_maximum_charge_current = i30_evse_maximum_charge_current
+        f_scheduled_dc_cl_res_control_mode.evse_maximum_voltage = i30_evse_maximum_voltage
     else:
         return _d_DC_ChargeLoopResType(B, r0)
     if k != -1: return _d_DC_ChargeLoopResType(B, r0)
-    return DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode), r
+    o = DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode)
+    return o, r
 
 def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     st = 0
@@ -10022,7 +10400,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 7
     if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_evseNotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -10236,7 +10617,8 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T12[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -10391,7 +10773,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
-        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        i1_amount = _new(RationalNumberType)
+        i1_amount.exponent = i2_exponent
+        i1_amount.value = i2_value
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -10403,8 +10787,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T184[c & 7]
-        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
-        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+        i1_cost_per_unit = _new(RationalNumberType)
+        i1_cost_per_unit.exponent = i3_exponent
+        i1_cost_per_unit.value = i3_value
+        f_energy_costs = _new(DetailedCostType)
+        f_energy_costs.amount = i1_amount
+        f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -10421,7 +10809,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        i4_amount = _new(RationalNumberType)
+        i4_amount.exponent = i5_exponent
+        i4_amount.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -10433,8 +10823,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T185[c & 7]
-        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
-        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+        i4_cost_per_unit = _new(RationalNumberType)
+        i4_cost_per_unit.exponent = i6_exponent
+        i4_cost_per_unit.value = i6_value
+        f_occupancy_costs = _new(DetailedCostType)
+        f_occupancy_costs.amount = i4_amount
+        f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -10451,7 +10845,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        i7_amount = _new(RationalNumberType)
+        i7_amount.exponent = i8_exponent
+        i7_amount.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -10463,8 +10859,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T186[c & 3]
-        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
-        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+        i7_cost_per_unit = _new(RationalNumberType)
+        i7_cost_per_unit.exponent = i9_exponent
+        i7_cost_per_unit.value = i9_value
+        f_additional_services_costs = _new(DetailedCostType)
+        f_additional_services_costs.amount = i7_amount
+        f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -10481,7 +10881,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
-        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        i10_amount = _new(RationalNumberType)
+        i10_amount.exponent = i11_exponent
+        i10_amount.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -10493,8 +10895,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T187[c & 3]
-        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
-        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+        i10_cost_per_unit = _new(RationalNumberType)
+        i10_cost_per_unit.exponent = i12_exponent
+        i10_cost_per_unit.value = i12_value
+        f_overstay_costs = _new(DetailedCostType)
+        f_overstay_costs.amount = i10_amount
+        f_overstay_costs.cost_per_unit = i10_cost_per_unit
     f_tax_costs = []
     n = 0
     while True:
@@ -10520,8 +10926,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
-            i13_amount = RationalNumberType(i14_exponent, i14_value)
-            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            i13_amount = _new(RationalNumberType)
+            i13_amount.exponent = i14_exponent
+            i13_amount.value = i14_value
+            v = _new(DetailedTaxType)
+            v.tax_rule_id = i13_tax_rule_id
+            v.amount = i13_amount
             f_tax_costs.append(v)
         else:
             break
@@ -10533,7 +10943,14 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T12[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    o = _new(ReceiptType)
+    o.time_anchor = f_time_anchor
+    o.energy_costs = f_energy_costs
+    o.occupancy_costs = f_occupancy_costs
+    o.additional_services_costs = f_additional_services_costs
+    o.overstay_costs = f_overstay_costs
+    o.tax_costs = f_tax_costs
+    return o, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
@@ -10764,7 +11181,9 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_amount = RationalNumberType(i1_exponent, i1_value)
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -10775,8 +11194,13 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
-    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    f_cost_per_unit = _new(RationalNumberType)
+    f_cost_per_unit.exponent = i2_exponent
+    f_cost_per_unit.value = i2_value
+    o = _new(DetailedCostType)
+    o.amount = f_amount
+    o.cost_per_unit = f_cost_per_unit
+    return o, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
@@ -10865,8 +11289,13 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
-    f_amount = RationalNumberType(i1_exponent, i1_value)
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
+    o = _new(DetailedTaxType)
+    o.tax_rule_id = f_tax_rule_id
+    o.amount = f_amount
+    return o, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
@@ -11032,7 +11461,9 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
-        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_maximum_charge_power = _new(RationalNumberType)
+        f_evse_maximum_charge_power.exponent = i1_exponent
+        f_evse_maximum_charge_power.value = i1_value
     else:
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_charge_power = None
@@ -11051,7 +11482,9 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
-        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i2_exponent
+        f_evse_minimum_charge_power.value = i2_value
     else:
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_charge_current = None
@@ -11070,7 +11503,9 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
-        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_current = _new(RationalNumberType)
+        f_evse_maximum_charge_current.exponent = i3_exponent
+        f_evse_maximum_charge_current.value = i3_value
     else:
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_voltage = None
@@ -11089,11 +11524,14 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+        f_evse_maximum_voltage = _new(RationalNumberType)
+        f_evse_maximum_voltage.exponent = i4_exponent
+        f_evse_maximum_voltage.value = i4_value
     else:
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     if k != -1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
-    return Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+    o = Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage)
+    return o, r
 
 def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -11243,7 +11681,9 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T162[c & 7]
-        f_evse_maximum_charge_power = RationalNumberType(i1_exponent, i1_value)
+        f_evse_maximum_charge_power = _new(RationalNumberType)
+        f_evse_maximum_charge_power.exponent = i1_exponent
+        f_evse_maximum_charge_power.value = i1_value
     f_evse_minimum_charge_power = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -11260,7 +11700,9 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T163[c & 3]
-        f_evse_minimum_charge_power = RationalNumberType(i2_exponent, i2_value)
+        f_evse_minimum_charge_power = _new(RationalNumberType)
+        f_evse_minimum_charge_power.exponent = i2_exponent
+        f_evse_minimum_charge_power.value = i2_value
     f_evse_maximum_charge_current = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -11277,7 +11719,9 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T85[c & 3]
-        f_evse_maximum_charge_current = RationalNumberType(i3_exponent, i3_value)
+        f_evse_maximum_charge_current = _new(RationalNumberType)
+        f_evse_maximum_charge_current.exponent = i3_exponent
+        f_evse_maximum_charge_current.value = i3_value
     f_evse_maximum_voltage = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -11294,9 +11738,16 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
-        f_evse_maximum_voltage = RationalNumberType(i4_exponent, i4_value)
+        f_evse_maximum_voltage = _new(RationalNumberType)
+        f_evse_maximum_voltage.exponent = i4_exponent
+        f_evse_maximum_voltage.value = i4_value
     if k != -1: return _d_Scheduled_DC_CLResControlModeType(B, r0)
-    return Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+    o = _new(Scheduled_DC_CLResControlModeType)
+    o.evse_maximum_charge_power = f_evse_maximum_charge_power
+    o.evse_minimum_charge_power = f_evse_minimum_charge_power
+    o.evse_maximum_charge_current = f_evse_maximum_charge_current
+    o.evse_maximum_voltage = f_evse_maximum_voltage
+    return o, r
 
 def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a: int) -> int:
     st = 0
@@ -11428,7 +11879,10 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T124[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_bpt_dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -11445,7 +11899,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
-        i2_ev_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_ev_maximum_charge_power = _new(RationalNumberType)
+        i2_ev_maximum_charge_power.exponent = i3_exponent
+        i2_ev_maximum_charge_power.value = i3_value
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11457,7 +11913,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
-        i2_ev_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        i2_ev_minimum_charge_power = _new(RationalNumberType)
+        i2_ev_minimum_charge_power.exponent = i4_exponent
+        i2_ev_minimum_charge_power.value = i4_value
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11469,7 +11927,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i2_ev_maximum_charge_current = RationalNumberType(i5_exponent, i5_value)
+        i2_ev_maximum_charge_current = _new(RationalNumberType)
+        i2_ev_maximum_charge_current.exponent = i5_exponent
+        i2_ev_maximum_charge_current.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11481,7 +11941,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
-        i2_ev_minimum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        i2_ev_minimum_charge_current = _new(RationalNumberType)
+        i2_ev_minimum_charge_current.exponent = i6_exponent
+        i2_ev_minimum_charge_current.value = i6_value
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11493,7 +11955,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
-        i2_ev_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        i2_ev_maximum_voltage = _new(RationalNumberType)
+        i2_ev_maximum_voltage.exponent = i7_exponent
+        i2_ev_maximum_voltage.value = i7_value
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11505,7 +11969,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 3]
-        i2_ev_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        i2_ev_minimum_voltage = _new(RationalNumberType)
+        i2_ev_minimum_voltage.exponent = i8_exponent
+        i2_ev_minimum_voltage.value = i8_value
         i2_target_soc = None
         if k == 6:
             r -= 10; c = (B >> r) & 1023
@@ -11529,7 +11995,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T9[c & 1]
-            i2_ev_maximum_discharge_power = RationalNumberType(i9_exponent, i9_value)
+            i2_ev_maximum_discharge_power = _new(RationalNumberType)
+            i2_ev_maximum_discharge_power.exponent = i9_exponent
+            i2_ev_maximum_discharge_power.value = i9_value
         else:
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_discharge_power = None
@@ -11548,7 +12016,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T10[c & 1]
-            i2_ev_minimum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+            i2_ev_minimum_discharge_power = _new(RationalNumberType)
+            i2_ev_minimum_discharge_power.exponent = i10_exponent
+            i2_ev_minimum_discharge_power.value = i10_value
         else:
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_maximum_discharge_current = None
@@ -11567,7 +12037,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T11[c & 1]
-            i2_ev_maximum_discharge_current = RationalNumberType(i11_exponent, i11_value)
+            i2_ev_maximum_discharge_current = _new(RationalNumberType)
+            i2_ev_maximum_discharge_current.exponent = i11_exponent
+            i2_ev_maximum_discharge_current.value = i11_value
         else:
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_discharge_current = None
@@ -11586,7 +12058,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T12[c & 1]
-            i2_ev_minimum_discharge_current = RationalNumberType(i12_exponent, i12_value)
+            i2_ev_minimum_discharge_current = _new(RationalNumberType)
+            i2_ev_minimum_discharge_current.exponent = i12_exponent
+            i2_ev_minimum_discharge_current.value = i12_value
         else:
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
@@ -11608,7 +12082,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
-        i13_ev_maximum_charge_power = RationalNumberType(i14_exponent, i14_value)
+        i13_ev_maximum_charge_power = _new(RationalNumberType)
+        i13_ev_maximum_charge_power.exponent = i14_exponent
+        i13_ev_maximum_charge_power.value = i14_value
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11620,7 +12096,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
-        i13_ev_minimum_charge_power = RationalNumberType(i15_exponent, i15_value)
+        i13_ev_minimum_charge_power = _new(RationalNumberType)
+        i13_ev_minimum_charge_power.exponent = i15_exponent
+        i13_ev_minimum_charge_power.value = i15_value
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11632,7 +12110,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
-        i13_ev_maximum_charge_current = RationalNumberType(i16_exponent, i16_value)
+        i13_ev_maximum_charge_current = _new(RationalNumberType)
+        i13_ev_maximum_charge_current.exponent = i16_exponent
+        i13_ev_maximum_charge_current.value = i16_value
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11644,7 +12124,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
-        i13_ev_minimum_charge_current = RationalNumberType(i17_exponent, i17_value)
+        i13_ev_minimum_charge_current = _new(RationalNumberType)
+        i13_ev_minimum_charge_current.exponent = i17_exponent
+        i13_ev_minimum_charge_current.value = i17_value
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11656,7 +12138,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
-        i13_ev_maximum_voltage = RationalNumberType(i18_exponent, i18_value)
+        i13_ev_maximum_voltage = _new(RationalNumberType)
+        i13_ev_maximum_voltage.exponent = i18_exponent
+        i13_ev_maximum_voltage.value = i18_value
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -11668,7 +12152,9 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T73[c & 3]
-        i13_ev_minimum_voltage = RationalNumberType(i19_exponent, i19_value)
+        i13_ev_minimum_voltage = _new(RationalNumberType)
+        i13_ev_minimum_voltage.exponent = i19_exponent
+        i13_ev_minimum_voltage.value = i19_value
         i13_target_soc = None
         if k == 6:
             r -= 10; c = (B >> r) & 1023
@@ -11683,7 +12169,11 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     else:
         return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
-    return DC_ChargeParameterDiscoveryReqType(f_header, f_bpt_dc_cpd_req_energy_transfer_mode, f_dc_cpd_req_energy_transfer_mode), r
+    o = _new(DC_ChargeParameterDiscoveryReqType)
+    o.header = f_header
+    o.bpt_dc_cpd_req_energy_transfer_mode = f_bpt_dc_cpd_req_energy_transfer_mode
+    o.dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode
+    return o, r
 
 def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, a: int) -> int:
     pass
@@ -12080,7 +12570,10 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     if f_response_code >= 40: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T36[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_bpt_dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -12097,7 +12590,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
-        i2_evse_maximum_charge_power = RationalNumberType(i3_exponent, i3_value)
+        i2_evse_maximum_charge_power = _new(RationalNumberType)
+        i2_evse_maximum_charge_power.exponent = i3_exponent
+        i2_evse_maximum_charge_power.value = i3_value
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12109,7 +12604,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
-        i2_evse_minimum_charge_power = RationalNumberType(i4_exponent, i4_value)
+        i2_evse_minimum_charge_power = _new(RationalNumberType)
+        i2_evse_minimum_charge_power.exponent = i4_exponent
+        i2_evse_minimum_charge_power.value = i4_value
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12121,7 +12618,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i2_evse_maximum_charge_current = RationalNumberType(i5_exponent, i5_value)
+        i2_evse_maximum_charge_current = _new(RationalNumberType)
+        i2_evse_maximum_charge_current.exponent = i5_exponent
+        i2_evse_maximum_charge_current.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12133,7 +12632,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
-        i2_evse_minimum_charge_current = RationalNumberType(i6_exponent, i6_value)
+        i2_evse_minimum_charge_current = _new(RationalNumberType)
+        i2_evse_minimum_charge_current.exponent = i6_exponent
+        i2_evse_minimum_charge_current.value = i6_value
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12145,7 +12646,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
-        i2_evse_maximum_voltage = RationalNumberType(i7_exponent, i7_value)
+        i2_evse_maximum_voltage = _new(RationalNumberType)
+        i2_evse_maximum_voltage.exponent = i7_exponent
+        i2_evse_maximum_voltage.value = i7_value
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12157,7 +12660,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 3]
-        i2_evse_minimum_voltage = RationalNumberType(i8_exponent, i8_value)
+        i2_evse_minimum_voltage = _new(RationalNumberType)
+        i2_evse_minimum_voltage.exponent = i8_exponent
+        i2_evse_minimum_voltage.value = i8_value
         i2_evse_power_ramp_limitation = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -12174,7 +12679,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T8[c & 1]
-            i2_evse_power_ramp_limitation = RationalNumberType(i9_exponent, i9_value)
+            i2_evse_power_ramp_limitation = _new(RationalNumberType)
+            i2_evse_power_ramp_limitation.exponent = i9_exponent
+            i2_evse_power_ramp_limitation.value = i9_value
         i2_evse_maximum_discharge_power = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -12191,7 +12698,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T9[c & 1]
-            i2_evse_maximum_discharge_power = RationalNumberType(i10_exponent, i10_value)
+            i2_evse_maximum_discharge_power = _new(RationalNumberType)
+            i2_evse_maximum_discharge_power.exponent = i10_exponent
+            i2_evse_maximum_discharge_power.value = i10_value
         else:
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_discharge_power = None
@@ -12210,7 +12719,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T10[c & 1]
-            i2_evse_minimum_discharge_power = RationalNumberType(i11_exponent, i11_value)
+            i2_evse_minimum_discharge_power = _new(RationalNumberType)
+            i2_evse_minimum_discharge_power.exponent = i11_exponent
+            i2_evse_minimum_discharge_power.value = i11_value
         else:
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_maximum_discharge_current = None
@@ -12229,7 +12740,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T11[c & 1]
-            i2_evse_maximum_discharge_current = RationalNumberType(i12_exponent, i12_value)
+            i2_evse_maximum_discharge_current = _new(RationalNumberType)
+            i2_evse_maximum_discharge_current.exponent = i12_exponent
+            i2_evse_maximum_discharge_current.value = i12_value
         else:
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_discharge_current = None
@@ -12248,7 +12761,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
-            i2_evse_minimum_discharge_current = RationalNumberType(i13_exponent, i13_value)
+            i2_evse_minimum_discharge_current = _new(RationalNumberType)
+            i2_evse_minimum_discharge_current.exponent = i13_exponent
+            i2_evse_minimum_discharge_current.value = i13_value
         else:
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
@@ -12270,7 +12785,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
-        i14_evse_maximum_charge_power = RationalNumberType(i15_exponent, i15_value)
+        i14_evse_maximum_charge_power = _new(RationalNumberType)
+        i14_evse_maximum_charge_power.exponent = i15_exponent
+        i14_evse_maximum_charge_power.value = i15_value
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12282,7 +12799,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
-        i14_evse_minimum_charge_power = RationalNumberType(i16_exponent, i16_value)
+        i14_evse_minimum_charge_power = _new(RationalNumberType)
+        i14_evse_minimum_charge_power.exponent = i16_exponent
+        i14_evse_minimum_charge_power.value = i16_value
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12294,7 +12813,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
-        i14_evse_maximum_charge_current = RationalNumberType(i17_exponent, i17_value)
+        i14_evse_maximum_charge_current = _new(RationalNumberType)
+        i14_evse_maximum_charge_current.exponent = i17_exponent
+        i14_evse_maximum_charge_current.value = i17_value
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12306,7 +12827,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
-        i14_evse_minimum_charge_current = RationalNumberType(i18_exponent, i18_value)
+        i14_evse_minimum_charge_current = _new(RationalNumberType)
+        i14_evse_minimum_charge_current.exponent = i18_exponent
+        i14_evse_minimum_charge_current.value = i18_value
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12318,7 +12841,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i20_exponent = ((c >> 3) & 255) + -128
-        i14_evse_maximum_voltage = RationalNumberType(i19_exponent, i19_value)
+        i14_evse_maximum_voltage = _new(RationalNumberType)
+        i14_evse_maximum_voltage.exponent = i19_exponent
+        i14_evse_maximum_voltage.value = i19_value
         r -= 9; i20_value = (B >> r) & 511
         if i20_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -12330,7 +12855,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T73[c & 3]
-        i14_evse_minimum_voltage = RationalNumberType(i20_exponent, i20_value)
+        i14_evse_minimum_voltage = _new(RationalNumberType)
+        i14_evse_minimum_voltage.exponent = i20_exponent
+        i14_evse_minimum_voltage.value = i20_value
         i14_evse_power_ramp_limitation = None
         if k == 6:
             r -= 13; c = (B >> r) & 8191
@@ -12347,7 +12874,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
-            i14_evse_power_ramp_limitation = RationalNumberType(i21_exponent, i21_value)
+            i14_evse_power_ramp_limitation = _new(RationalNumberType)
+            i14_evse_power_ramp_limitation.exponent = i21_exponent
+            i14_evse_power_ramp_limitation.value = i21_value
         if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
@@ -12355,7 +12884,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     else:
         return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
-    return DC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_bpt_dc_cpd_res_energy_transfer_mode, f_dc_cpd_res_energy_transfer_mode), r
+    o = _new(DC_ChargeParameterDiscoveryResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.bpt_dc_cpd_res_energy_transfer_mode = f_bpt_dc_cpd_res_energy_transfer_mode
+    o.dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode
+    return o, r
 
 def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, a: int) -> int:
     pass
@@ -12786,7 +13320,10 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if f_ev_processing >= 3: return _d_DC_PreChargeReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
     i2_exponent = ((c >> 3) & 255) + -128
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -12798,7 +13335,9 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_PreChargeReqType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_ev_present_voltage = RationalNumberType(i2_exponent, i2_value)
+    f_ev_present_voltage = _new(RationalNumberType)
+    f_ev_present_voltage.exponent = i2_exponent
+    f_ev_present_voltage.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -12809,8 +13348,15 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if i3_value < -32768 or i3_value > 32767: return _d_DC_PreChargeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeReqType(B, r0)
-    f_ev_target_voltage = RationalNumberType(i3_exponent, i3_value)
-    return DC_PreChargeReqType(f_header, f_ev_processing, f_ev_present_voltage, f_ev_target_voltage), r
+    f_ev_target_voltage = _new(RationalNumberType)
+    f_ev_target_voltage.exponent = i3_exponent
+    f_ev_target_voltage.value = i3_value
+    o = _new(DC_PreChargeReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    o.ev_present_voltage = f_ev_present_voltage
+    o.ev_target_voltage = f_ev_target_voltage
+    return o, r
 
 def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     pass
@@ -12941,7 +13487,10 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if f_response_code >= 40: return _d_DC_PreChargeResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     i2_exponent = ((c >> 3) & 255) + -128
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -12952,8 +13501,14 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeResType(B, r0)
-    f_evse_present_voltage = RationalNumberType(i2_exponent, i2_value)
-    return DC_PreChargeResType(f_header, f_response_code, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(RationalNumberType)
+    f_evse_present_voltage.exponent = i2_exponent
+    f_evse_present_voltage.value = i2_value
+    o = _new(DC_PreChargeResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     pass
@@ -13060,8 +13615,14 @@ def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     f_ev_processing = (c >> 2) & 3
     if f_ev_processing >= 3: return _d_DC_WeldingDetectionReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
-    return DC_WeldingDetectionReqType(f_header, f_ev_processing), r
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
+    o = _new(DC_WeldingDetectionReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    return o, r
 
 def _e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     pass
@@ -13158,7 +13719,10 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if f_response_code >= 40: return _d_DC_WeldingDetectionResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     i2_exponent = ((c >> 3) & 255) + -128
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -13169,8 +13733,14 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if i2_value < -32768 or i2_value > 32767: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
-    f_evse_present_voltage = RationalNumberType(i2_exponent, i2_value)
-    return DC_WeldingDetectionResType(f_header, f_response_code, f_evse_present_voltage), r
+    f_evse_present_voltage = _new(RationalNumberType)
+    f_evse_present_voltage.exponent = i2_exponent
+    f_evse_present_voltage.value = i2_value
+    o = _new(DC_WeldingDetectionResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_present_voltage = f_evse_present_voltage
+    return o, r
 
 def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     pass
@@ -13296,7 +13866,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -13305,7 +13881,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T194[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -13373,7 +13952,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T194[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0

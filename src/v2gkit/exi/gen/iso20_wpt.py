@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_wpt'
+_new = object.__new__
 
 class WPT_AlignmentCheckMethodType(enum.IntEnum):
     """XSD enumeration WPT_AlignmentCheckMethodType; the value is the EXI index."""
@@ -1244,7 +1245,8 @@ def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
-    return CLReqControlModeType(), r
+    o = _new(CLReqControlModeType)
+    return o, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
     pass
@@ -1260,7 +1262,8 @@ def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
     r0 = r
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
-    return CLResControlModeType(), r
+    o = _new(CLResControlModeType)
+    return o, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
     pass
@@ -1555,7 +1558,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -1609,7 +1615,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -1667,7 +1677,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T24[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -1823,7 +1835,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -1860,7 +1874,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T27[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -1971,7 +1991,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -2081,7 +2104,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -2090,7 +2119,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -2197,7 +2229,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -2351,7 +2390,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T49[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -2371,7 +2412,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T50[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -2525,7 +2572,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -2534,7 +2587,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T55[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -2649,7 +2707,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -2709,7 +2770,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T30[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
@@ -2862,7 +2926,10 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if f_ev_processing >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
     k = _T61[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_target_coil_current = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
@@ -2879,7 +2946,9 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_AlignmentCheckReqType(B, r0)
         k = _T54[c & 1]
-        f_target_coil_current = RationalNumberType(i2_exponent, i2_value)
+        f_target_coil_current = _new(RationalNumberType)
+        f_target_coil_current.exponent = i2_exponent
+        f_target_coil_current.value = i2_value
     f_ev_result_code = None
     if k == 3:
         r -= 6; c = (B >> r) & 63
@@ -2910,7 +2979,13 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
-    return WPT_AlignmentCheckReqType(f_header, f_ev_processing, f_target_coil_current, f_ev_result_code, f_vendor_specific_data_container), r
+    o = _new(WPT_AlignmentCheckReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    o.target_coil_current = f_target_coil_current
+    o.ev_result_code = f_ev_result_code
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    return o, r
 
 def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     st = 0
@@ -3049,7 +3124,11 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    o = _new(MessageHeaderType)
+    o.session_id = f_session_id
+    o.time_stamp = f_time_stamp
+    o.signature = f_signature
+    return o, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     st = 0
@@ -3122,7 +3201,10 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
-    return RationalNumberType(f_exponent, f_value), r
+    o = _new(RationalNumberType)
+    o.exponent = f_exponent
+    o.value = f_value
+    return o, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
@@ -3240,7 +3322,10 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if f_evse_processing >= 3: return _d_WPT_AlignmentCheckResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
     k = _T72[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_power_transmitted = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -3257,7 +3342,9 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T73[c & 3]
-        f_power_transmitted = RationalNumberType(i2_exponent, i2_value)
+        f_power_transmitted = _new(RationalNumberType)
+        f_power_transmitted.exponent = i2_exponent
+        f_power_transmitted.value = i2_value
     f_supply_device_current = None
     if k == 4:
         r -= 13; c = (B >> r) & 8191
@@ -3274,7 +3361,9 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T74[c & 3]
-        f_supply_device_current = RationalNumberType(i3_exponent, i3_value)
+        f_supply_device_current = _new(RationalNumberType)
+        f_supply_device_current.exponent = i3_exponent
+        f_supply_device_current.value = i3_value
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -3295,7 +3384,14 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
-    return WPT_AlignmentCheckResType(f_header, f_response_code, f_evse_processing, f_power_transmitted, f_supply_device_current, f_vendor_specific_data_container), r
+    o = _new(WPT_AlignmentCheckResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.power_transmitted = f_power_transmitted
+    o.supply_device_current = f_supply_device_current
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    return o, r
 
 def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     st = 0
@@ -3498,7 +3594,10 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     k = _T78[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -3592,7 +3691,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T93[c & 3]
-            i2_battery_energy_capacity = RationalNumberType(i3_exponent, i3_value)
+            i2_battery_energy_capacity = _new(RationalNumberType)
+            i2_battery_energy_capacity.exponent = i3_exponent
+            i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
             r -= 4; c = (B >> r) & 15
@@ -3627,7 +3728,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T35[c & 1]
-        f_evpc_power_request = RationalNumberType(i4_exponent, i4_value)
+        f_evpc_power_request = _new(RationalNumberType)
+        f_evpc_power_request.exponent = i4_exponent
+        f_evpc_power_request.value = i4_value
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_power_output = None
@@ -3646,7 +3749,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T36[c & 1]
-        f_evpc_power_output = RationalNumberType(i5_exponent, i5_value)
+        f_evpc_power_output = _new(RationalNumberType)
+        f_evpc_power_output.exponent = i5_exponent
+        f_evpc_power_output.value = i5_value
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_charge_diagnostics = None
@@ -3674,7 +3779,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T82[c & 3]
-        f_evpc_operating_frequency = RationalNumberType(i6_exponent, i6_value)
+        f_evpc_operating_frequency = _new(RationalNumberType)
+        f_evpc_operating_frequency.exponent = i6_exponent
+        f_evpc_operating_frequency.value = i6_value
     f_evpc_power_control_parameter = None
     if k == 7:
         r -= 14; c = (B >> r) & 16383
@@ -3691,7 +3798,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_evpc_coil_current_request = RationalNumberType(i8_exponent, i8_value)
+        i7_evpc_coil_current_request = _new(RationalNumberType)
+        i7_evpc_coil_current_request.exponent = i8_exponent
+        i7_evpc_coil_current_request.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -3703,7 +3812,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
-        i7_evpc_coil_current_information = RationalNumberType(i9_exponent, i9_value)
+        i7_evpc_coil_current_information = _new(RationalNumberType)
+        i7_evpc_coil_current_information.exponent = i9_exponent
+        i7_evpc_coil_current_information.value = i9_value
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -3715,7 +3826,9 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
-        i7_evpc_current_output_information = RationalNumberType(i10_exponent, i10_value)
+        i7_evpc_current_output_information = _new(RationalNumberType)
+        i7_evpc_current_output_information.exponent = i10_exponent
+        i7_evpc_current_output_information.value = i10_value
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -3727,8 +3840,14 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T83[c & 3]
-        i7_evpc_voltage_output_information = RationalNumberType(i11_exponent, i11_value)
-        f_evpc_power_control_parameter = WPT_EVPCPowerControlParameterType(i7_evpc_coil_current_request, i7_evpc_coil_current_information, i7_evpc_current_output_information, i7_evpc_voltage_output_information)
+        i7_evpc_voltage_output_information = _new(RationalNumberType)
+        i7_evpc_voltage_output_information.exponent = i11_exponent
+        i7_evpc_voltage_output_information.value = i11_value
+        f_evpc_power_control_parameter = _new(WPT_EVPCPowerControlParameterType)
+        f_evpc_power_control_parameter.evpc_coil_current_request = i7_evpc_coil_current_request
+        f_evpc_power_control_parameter.evpc_coil_current_information = i7_evpc_coil_current_information
+        f_evpc_power_control_parameter.evpc_current_output_information = i7_evpc_current_output_information
+        f_evpc_power_control_parameter.evpc_voltage_output_information = i7_evpc_voltage_output_information
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
@@ -3749,7 +3868,8 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
-    return WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container), r
+    o = WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container)
+    return o, r
 
 def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     st = 0
@@ -4236,7 +4356,9 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T93[c & 3]
-        f_battery_energy_capacity = RationalNumberType(i1_exponent, i1_value)
+        f_battery_energy_capacity = _new(RationalNumberType)
+        f_battery_energy_capacity.exponent = i1_exponent
+        f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
         r -= 4; c = (B >> r) & 15
@@ -4244,7 +4366,8 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T0[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
+    return o, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
@@ -4385,7 +4508,9 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_evpc_coil_current_request = RationalNumberType(i1_exponent, i1_value)
+    f_evpc_coil_current_request = _new(RationalNumberType)
+    f_evpc_coil_current_request.exponent = i1_exponent
+    f_evpc_coil_current_request.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4397,7 +4522,9 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_evpc_coil_current_information = RationalNumberType(i2_exponent, i2_value)
+    f_evpc_coil_current_information = _new(RationalNumberType)
+    f_evpc_coil_current_information.exponent = i2_exponent
+    f_evpc_coil_current_information.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4409,7 +4536,9 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
-    f_evpc_current_output_information = RationalNumberType(i3_exponent, i3_value)
+    f_evpc_current_output_information = _new(RationalNumberType)
+    f_evpc_current_output_information.exponent = i3_exponent
+    f_evpc_current_output_information.value = i3_value
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -4420,8 +4549,15 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     if i4_value < -32768 or i4_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_EVPCPowerControlParameterType(B, r0)
-    f_evpc_voltage_output_information = RationalNumberType(i4_exponent, i4_value)
-    return WPT_EVPCPowerControlParameterType(f_evpc_coil_current_request, f_evpc_coil_current_information, f_evpc_current_output_information, f_evpc_voltage_output_information), r
+    f_evpc_voltage_output_information = _new(RationalNumberType)
+    f_evpc_voltage_output_information.exponent = i4_exponent
+    f_evpc_voltage_output_information.value = i4_value
+    o = _new(WPT_EVPCPowerControlParameterType)
+    o.evpc_coil_current_request = f_evpc_coil_current_request
+    o.evpc_coil_current_information = f_evpc_coil_current_information
+    o.evpc_current_output_information = f_evpc_current_output_information
+    o.evpc_voltage_output_information = f_evpc_voltage_output_information
+    return o, r
 
 def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a: int) -> int:
     pass
@@ -4626,7 +4762,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if f_response_code >= 40: return _d_WPT_ChargeLoopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
     k = _T110[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
@@ -4643,7 +4782,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i2_evse_notification >= 6: return _d_WPT_ChargeLoopResType(B, r0)
         i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
         k = _T111[c & 3]
-        f_evse_status = EVSEStatusType(i2_notification_max_delay, i2_evse_notification)
+        f_evse_status = _new(EVSEStatusType)
+        f_evse_status.notification_max_delay = i2_notification_max_delay
+        f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
         r -= 2; c = (B >> r) & 3
@@ -4762,7 +4903,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T113[c & 3]
-        f_evpc_power_request = RationalNumberType(i4_exponent, i4_value)
+        f_evpc_power_request = _new(RationalNumberType)
+        f_evpc_power_request.exponent = i4_exponent
+        f_evpc_power_request.value = i4_value
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
     f_sd_power_input = None
@@ -4781,7 +4924,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T114[c & 1]
-        f_sd_power_input = RationalNumberType(i5_exponent, i5_value)
+        f_sd_power_input = _new(RationalNumberType)
+        f_sd_power_input.exponent = i5_exponent
+        f_sd_power_input.value = i5_value
     f_spc_max_output_power_limit = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -4798,7 +4943,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T115[c & 1]
-        f_spc_max_output_power_limit = RationalNumberType(i6_exponent, i6_value)
+        f_spc_max_output_power_limit = _new(RationalNumberType)
+        f_spc_max_output_power_limit.exponent = i6_exponent
+        f_spc_max_output_power_limit.value = i6_value
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_min_output_power_limit = None
@@ -4817,7 +4964,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T116[c & 1]
-        f_spc_min_output_power_limit = RationalNumberType(i7_exponent, i7_value)
+        f_spc_min_output_power_limit = _new(RationalNumberType)
+        f_spc_min_output_power_limit.exponent = i7_exponent
+        f_spc_min_output_power_limit.value = i7_value
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_charge_diagnostics = None
@@ -4846,7 +4995,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T119[c & 3]
-        f_spc_operating_frequency = RationalNumberType(i8_exponent, i8_value)
+        f_spc_operating_frequency = _new(RationalNumberType)
+        f_spc_operating_frequency.exponent = i8_exponent
+        f_spc_operating_frequency.value = i8_value
     f_spc_power_control_parameter = None
     if k == 11:
         r -= 14; c = (B >> r) & 16383
@@ -4863,8 +5014,11 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T120[c & 3]
-        i9_spc_primary_device_coil_current_information = RationalNumberType(i10_exponent, i10_value)
-        f_spc_power_control_parameter = WPT_SPCPowerControlParameterType(i9_spc_primary_device_coil_current_information)
+        i9_spc_primary_device_coil_current_information = _new(RationalNumberType)
+        i9_spc_primary_device_coil_current_information.exponent = i10_exponent
+        i9_spc_primary_device_coil_current_information.value = i10_value
+        f_spc_power_control_parameter = _new(WPT_SPCPowerControlParameterType)
+        f_spc_power_control_parameter.spc_primary_device_coil_current_information = i9_spc_primary_device_coil_current_information
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
@@ -4885,7 +5039,8 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
-    return WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container), r
+    o = WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container)
+    return o, r
 
 def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     st = 0
@@ -5213,7 +5368,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     f_evse_notification = (c >> 2) & 7
     if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _E_evseNotificationType[f_evse_notification]
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    o = _new(EVSEStatusType)
+    o.notification_max_delay = f_notification_max_delay
+    o.evse_notification = f_evse_notification
+    return o, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     pass
@@ -5427,7 +5585,8 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T0[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
+    return o, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     st = 0
@@ -5582,7 +5741,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
-        i1_amount = RationalNumberType(i2_exponent, i2_value)
+        i1_amount = _new(RationalNumberType)
+        i1_amount.exponent = i2_exponent
+        i1_amount.value = i2_value
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5594,8 +5755,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T145[c & 7]
-        i1_cost_per_unit = RationalNumberType(i3_exponent, i3_value)
-        f_energy_costs = DetailedCostType(i1_amount, i1_cost_per_unit)
+        i1_cost_per_unit = _new(RationalNumberType)
+        i1_cost_per_unit.exponent = i3_exponent
+        i1_cost_per_unit.value = i3_value
+        f_energy_costs = _new(DetailedCostType)
+        f_energy_costs.amount = i1_amount
+        f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
         r -= 14; c = (B >> r) & 16383
@@ -5612,7 +5777,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
-        i4_amount = RationalNumberType(i5_exponent, i5_value)
+        i4_amount = _new(RationalNumberType)
+        i4_amount.exponent = i5_exponent
+        i4_amount.value = i5_value
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5624,8 +5791,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T72[c & 7]
-        i4_cost_per_unit = RationalNumberType(i6_exponent, i6_value)
-        f_occupancy_costs = DetailedCostType(i4_amount, i4_cost_per_unit)
+        i4_cost_per_unit = _new(RationalNumberType)
+        i4_cost_per_unit.exponent = i6_exponent
+        i4_cost_per_unit.value = i6_value
+        f_occupancy_costs = _new(DetailedCostType)
+        f_occupancy_costs.amount = i4_amount
+        f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
@@ -5642,7 +5813,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
-        i7_amount = RationalNumberType(i8_exponent, i8_value)
+        i7_amount = _new(RationalNumberType)
+        i7_amount.exponent = i8_exponent
+        i7_amount.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5654,8 +5827,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T73[c & 3]
-        i7_cost_per_unit = RationalNumberType(i9_exponent, i9_value)
-        f_additional_services_costs = DetailedCostType(i7_amount, i7_cost_per_unit)
+        i7_cost_per_unit = _new(RationalNumberType)
+        i7_cost_per_unit.exponent = i9_exponent
+        i7_cost_per_unit.value = i9_value
+        f_additional_services_costs = _new(DetailedCostType)
+        f_additional_services_costs.amount = i7_amount
+        f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
         r -= 14; c = (B >> r) & 16383
@@ -5672,7 +5849,9 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
-        i10_amount = RationalNumberType(i11_exponent, i11_value)
+        i10_amount = _new(RationalNumberType)
+        i10_amount.exponent = i11_exponent
+        i10_amount.value = i11_value
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5684,8 +5863,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T74[c & 3]
-        i10_cost_per_unit = RationalNumberType(i12_exponent, i12_value)
-        f_overstay_costs = DetailedCostType(i10_amount, i10_cost_per_unit)
+        i10_cost_per_unit = _new(RationalNumberType)
+        i10_cost_per_unit.exponent = i12_exponent
+        i10_cost_per_unit.value = i12_value
+        f_overstay_costs = _new(DetailedCostType)
+        f_overstay_costs.amount = i10_amount
+        f_overstay_costs.cost_per_unit = i10_cost_per_unit
     f_tax_costs = []
     n = 0
     while True:
@@ -5711,8 +5894,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
-            i13_amount = RationalNumberType(i14_exponent, i14_value)
-            v = DetailedTaxType(i13_tax_rule_id, i13_amount)
+            i13_amount = _new(RationalNumberType)
+            i13_amount.exponent = i14_exponent
+            i13_amount.value = i14_value
+            v = _new(DetailedTaxType)
+            v.tax_rule_id = i13_tax_rule_id
+            v.amount = i13_amount
             f_tax_costs.append(v)
         else:
             break
@@ -5724,7 +5911,14 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    o = _new(ReceiptType)
+    o.time_anchor = f_time_anchor
+    o.energy_costs = f_energy_costs
+    o.occupancy_costs = f_occupancy_costs
+    o.additional_services_costs = f_additional_services_costs
+    o.overstay_costs = f_overstay_costs
+    o.tax_costs = f_tax_costs
+    return o, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     st = 0
@@ -5955,7 +6149,9 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_amount = RationalNumberType(i1_exponent, i1_value)
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -5966,8 +6162,13 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
-    f_cost_per_unit = RationalNumberType(i2_exponent, i2_value)
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    f_cost_per_unit = _new(RationalNumberType)
+    f_cost_per_unit.exponent = i2_exponent
+    f_cost_per_unit.value = i2_value
+    o = _new(DetailedCostType)
+    o.amount = f_amount
+    o.cost_per_unit = f_cost_per_unit
+    return o, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
@@ -6056,8 +6257,13 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
-    f_amount = RationalNumberType(i1_exponent, i1_value)
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    f_amount = _new(RationalNumberType)
+    f_amount.exponent = i1_exponent
+    f_amount.value = i1_value
+    o = _new(DetailedTaxType)
+    o.tax_rule_id = f_tax_rule_id
+    o.amount = f_amount
+    return o, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
@@ -6114,8 +6320,12 @@ def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerCon
     if i1_value < -32768 or i1_value > 32767: return _d_WPT_SPCPowerControlParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_SPCPowerControlParameterType(B, r0)
-    f_spc_primary_device_coil_current_information = RationalNumberType(i1_exponent, i1_value)
-    return WPT_SPCPowerControlParameterType(f_spc_primary_device_coil_current_information), r
+    f_spc_primary_device_coil_current_information = _new(RationalNumberType)
+    f_spc_primary_device_coil_current_information.exponent = i1_exponent
+    f_spc_primary_device_coil_current_information.value = i1_value
+    o = _new(WPT_SPCPowerControlParameterType)
+    o.spc_primary_device_coil_current_information = f_spc_primary_device_coil_current_information
+    return o, r
 
 def _e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: int) -> int:
     pass
@@ -6248,7 +6458,10 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6259,7 +6472,9 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
-    f_evpc_max_receivable_power = RationalNumberType(i2_exponent, i2_value)
+    f_evpc_max_receivable_power = _new(RationalNumberType)
+    f_evpc_max_receivable_power.exponent = i2_exponent
+    f_evpc_max_receivable_power.value = i2_value
     r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
     if f_sd_max_ground_clearence > 127:
         r -= 8; x = (B >> r) & 255
@@ -6289,7 +6504,9 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_device_local_control = ((c >> 3) & 1) == 1
     k = _T152[c & 3]
-    f_evpc_natural_frequency = RationalNumberType(i3_exponent, i3_value)
+    f_evpc_natural_frequency = _new(RationalNumberType)
+    f_evpc_natural_frequency.exponent = i3_exponent
+    f_evpc_natural_frequency.value = i3_value
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -6310,7 +6527,8 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
-    return WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container), r
+    o = WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container)
+    return o, r
 
 def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType, a: int) -> int:
     st = 0
@@ -6553,7 +6771,10 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     f_pd_input_power_class = (c >> 15) & 3
     f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
     i2_exponent = ((c >> 3) & 255) + -128
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6565,7 +6786,9 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
-    f_sd_min_output_power = RationalNumberType(i2_exponent, i2_value)
+    f_sd_min_output_power = _new(RationalNumberType)
+    f_sd_min_output_power.exponent = i2_exponent
+    f_sd_min_output_power.value = i2_value
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6576,7 +6799,9 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    f_sd_max_output_power = RationalNumberType(i3_exponent, i3_value)
+    f_sd_max_output_power = _new(RationalNumberType)
+    f_sd_max_output_power.exponent = i3_exponent
+    f_sd_max_output_power.value = i3_value
     r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
     if f_sd_max_ground_clearance_support > 127:
         r -= 8; x = (B >> r) & 255
@@ -6605,7 +6830,9 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
-    f_pd_min_coil_current = RationalNumberType(i4_exponent, i4_value)
+    f_pd_min_coil_current = _new(RationalNumberType)
+    f_pd_min_coil_current.exponent = i4_exponent
+    f_pd_min_coil_current.value = i4_value
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
@@ -6617,7 +6844,9 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     k = _T93[c & 3]
-    f_pd_max_coil_current = RationalNumberType(i5_exponent, i5_value)
+    f_pd_max_coil_current = _new(RationalNumberType)
+    f_pd_max_coil_current.exponent = i5_exponent
+    f_pd_max_coil_current.value = i5_value
     f_sd_manufacturer_specific_data_container = []
     n = 0
     while True:
@@ -6638,7 +6867,8 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    return WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container), r
+    o = WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container)
+    return o, r
 
 def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType, a: int) -> int:
     st = 0
@@ -6874,7 +7104,10 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if f_ev_result_code >= 3: return _d_WPT_FinePositioningReqType(B, r0)
     f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
     k = _T49[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -6903,23 +7136,66 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         k = _T78[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
-            i3_lf_tx_data, r = _f_WPT_LF_TxDataListType(B, r)
-            r -= 1; c = (B >> r) & 1
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
+            r -= 8; i5_tx_identifier = (B >> r) & 255
+            if i5_tx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_tx_identifier, r = ru(B, r + 8, i5_tx_identifier)
+                else: i5_tx_identifier = (x << 7) | (i5_tx_identifier & 127)
+            if i5_tx_identifier < 1 or i5_tx_identifier > 4294967295: return _d_WPT_FinePositioningReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_FinePositioningReqType(B, r0)
+            i5_eirp, r = _f_RationalNumberType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_WPT_FinePositioningReqType(B, r0)
             k = _T0[c & 1]
+            i4_wpt_lf_tx_data_list = _new(WPT_LF_TxDataType)
+            i4_wpt_lf_tx_data_list.tx_identifier = i5_tx_identifier
+            i4_wpt_lf_tx_data_list.eirp = i5_eirp
+            i3_lf_tx_data = _new(WPT_LF_TxDataListType)
+            i3_lf_tx_data.wpt_lf_tx_data_list = i4_wpt_lf_tx_data_list
         elif k == 2:
-            i3_lf_rx_data, r = _f_WPT_LF_RxDataListType(B, r)
-            r -= 1; c = (B >> r) & 1
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
+            r -= 8; i7_rx_identifier = (B >> r) & 255
+            if i7_rx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_rx_identifier, r = ru(B, r + 8, i7_rx_identifier)
+                else: i7_rx_identifier = (x << 7) | (i7_rx_identifier & 127)
+            if i7_rx_identifier < 1 or i7_rx_identifier > 4294967295: return _d_WPT_FinePositioningReqType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_FinePositioningReqType(B, r0)
+            i7_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_WPT_FinePositioningReqType(B, r0)
             k = _T0[c & 1]
+            i6_wpt_lf_rx_data_list = _new(WPT_LF_RxDataType)
+            i6_wpt_lf_rx_data_list.rx_identifier = i7_rx_identifier
+            i6_wpt_lf_rx_data_list.rssi_data = i7_rssi_data
+            i3_lf_rx_data = _new(WPT_LF_RxDataListType)
+            i3_lf_rx_data.wpt_lf_rx_data_list = i6_wpt_lf_rx_data_list
         else:
             return _d_WPT_FinePositioningReqType(B, r0)
         if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_FinePositioningReqType(B, r0)
         k = _T0[c & 1]
-        i2_wpt_lf_data_package = WPT_LF_DataPackageType(i3_package_index, i3_lf_tx_data, i3_lf_rx_data)
-        f_wpt_lf_data_package_list = WPT_LF_DataPackageListType(i2_num_packages, i2_wpt_lf_data_package)
+        i2_wpt_lf_data_package = _new(WPT_LF_DataPackageType)
+        i2_wpt_lf_data_package.package_index = i3_package_index
+        i2_wpt_lf_data_package.lf_tx_data = i3_lf_tx_data
+        i2_wpt_lf_data_package.lf_rx_data = i3_lf_rx_data
+        f_wpt_lf_data_package_list = _new(WPT_LF_DataPackageListType)
+        f_wpt_lf_data_package_list.num_packages = i2_num_packages
+        f_wpt_lf_data_package_list.wpt_lf_data_package = i2_wpt_lf_data_package
     if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
-    return WPT_FinePositioningReqType(f_header, f_ev_processing, f_ev_result_code, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+    o = _new(WPT_FinePositioningReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    o.ev_result_code = f_ev_result_code
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    o.wpt_lf_data_package_list = f_wpt_lf_data_package_list
+    return o, r
 
 def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     st = 0
@@ -6996,12 +7272,48 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         v15 = v12.lf_tx_data
         v16 = v12.lf_rx_data
         if v15 is not None:
+            if v15.__class__ is not WPT_LF_TxDataListType: raise EncFail(f'expected WPT_LF_TxDataListType, got {v15.__class__.__name__}')
+            pass
+            v18 = v15.wpt_lf_tx_data_list
+            if v18 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
+            if v18.__class__ is not WPT_LF_TxDataType: raise EncFail(f'expected WPT_LF_TxDataType, got {v18.__class__.__name__}')
+            pass
+            v20 = v18.tx_identifier
+            if v20 is None: raise EncFail('missing mandatory TxIdentifier')
+            a <<= 5
+            if v20 < 1 or v20 > 4294967295: raise EncFail(f'{v20!r} outside 1..4294967295')
+            if 0 <= v20 < 128: a = (a << 8) | v20
+            else: a = wu(a, v20)
+            pass
+            v21 = v18.eirp
+            if v21 is None: raise EncFail('missing mandatory EIRP')
             a <<= 2
-            a = _e_WPT_LF_TxDataListType(v15, a)
+            a = _e_RationalNumberType(v21, a)
+            pass
+            pass
+            a <<= 2
             pass
         elif v16 is not None:
-            a = (a << 2) | 1
-            a = _e_WPT_LF_RxDataListType(v16, a)
+            if v16.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v16.__class__.__name__}')
+            pass
+            v23 = v16.wpt_lf_rx_data_list
+            if v23 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+            if v23.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v23.__class__.__name__}')
+            pass
+            v25 = v23.rx_identifier
+            if v25 is None: raise EncFail('missing mandatory RxIdentifier')
+            a = (a << 5) | 8
+            if v25 < 1 or v25 > 4294967295: raise EncFail(f'{v25!r} outside 1..4294967295')
+            if 0 <= v25 < 128: a = (a << 8) | v25
+            else: a = wu(a, v25)
+            pass
+            v26 = v23.rssi_data
+            if v26 is None: raise EncFail('missing mandatory RSSIData')
+            a <<= 2
+            a = _e_WPT_LF_RxRSSIListType(v26, a)
+            pass
+            pass
+            a <<= 2
             pass
         else:
             raise EncFail('missing mandatory LF_TxData or LF_RxData')
@@ -7044,28 +7356,71 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     k = _T78[c & 3]
     i1_lf_tx_data = i1_lf_rx_data = None
     if k == 1:
-        r -= 1; c = (B >> r) & 1
-        if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
-        i2_wpt_lf_tx_data_list, r = _f_WPT_LF_TxDataType(B, r)
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 8; i3_tx_identifier = (B >> r) & 255
+        if i3_tx_identifier > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_tx_identifier, r = ru(B, r + 8, i3_tx_identifier)
+            else: i3_tx_identifier = (x << 7) | (i3_tx_identifier & 127)
+        if i3_tx_identifier < 1 or i3_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 15; c = (B >> r) & 32767
+        if c & 30727: return _d_WPT_LF_DataPackageListType(B, r0)
+        i4_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i4_value = (B >> r) & 511
+        if i4_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+            else: i4_value = (x << 7) | (i4_value & 127)
+        elif i4_value > 255: i4_value = 255 - i4_value
+        if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 30: return _d_WPT_LF_DataPackageListType(B, r0)
         k = _T0[c & 1]
-        i1_lf_tx_data = WPT_LF_TxDataListType(i2_wpt_lf_tx_data_list)
+        i3_eirp = _new(RationalNumberType)
+        i3_eirp.exponent = i4_exponent
+        i3_eirp.value = i4_value
+        i2_wpt_lf_tx_data_list = _new(WPT_LF_TxDataType)
+        i2_wpt_lf_tx_data_list.tx_identifier = i3_tx_identifier
+        i2_wpt_lf_tx_data_list.eirp = i3_eirp
+        i1_lf_tx_data = _new(WPT_LF_TxDataListType)
+        i1_lf_tx_data.wpt_lf_tx_data_list = i2_wpt_lf_tx_data_list
     elif k == 2:
-        r -= 1; c = (B >> r) & 1
-        if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
-        i3_wpt_lf_rx_data_list, r = _f_WPT_LF_RxDataType(B, r)
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 8; i6_rx_identifier = (B >> r) & 255
+        if i6_rx_identifier > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i6_rx_identifier, r = ru(B, r + 8, i6_rx_identifier)
+            else: i6_rx_identifier = (x << 7) | (i6_rx_identifier & 127)
+        if i6_rx_identifier < 1 or i6_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageListType(B, r0)
+        r -= 3; c = (B >> r) & 7
+        if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
+        i7_rssi_data_list, r = _f_WPT_LF_RxRSSIType(B, r)
+        r -= 4; c = (B >> r) & 15
+        if c & 14: return _d_WPT_LF_DataPackageListType(B, r0)
         k = _T0[c & 1]
-        i1_lf_rx_data = WPT_LF_RxDataListType(i3_wpt_lf_rx_data_list)
+        i6_rssi_data = _new(WPT_LF_RxRSSIListType)
+        i6_rssi_data.rssi_data_list = i7_rssi_data_list
+        i5_wpt_lf_rx_data_list = _new(WPT_LF_RxDataType)
+        i5_wpt_lf_rx_data_list.rx_identifier = i6_rx_identifier
+        i5_wpt_lf_rx_data_list.rssi_data = i6_rssi_data
+        i1_lf_rx_data = _new(WPT_LF_RxDataListType)
+        i1_lf_rx_data.wpt_lf_rx_data_list = i5_wpt_lf_rx_data_list
     else:
         return _d_WPT_LF_DataPackageListType(B, r0)
     if k != -1: return _d_WPT_LF_DataPackageListType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
-    f_wpt_lf_data_package = WPT_LF_DataPackageType(i1_package_index, i1_lf_tx_data, i1_lf_rx_data)
-    return WPT_LF_DataPackageListType(f_num_packages, f_wpt_lf_data_package), r
+    f_wpt_lf_data_package = _new(WPT_LF_DataPackageType)
+    f_wpt_lf_data_package.package_index = i1_package_index
+    f_wpt_lf_data_package.lf_tx_data = i1_lf_tx_data
+    f_wpt_lf_data_package.lf_rx_data = i1_lf_rx_data
+    o = _new(WPT_LF_DataPackageListType)
+    o.num_packages = f_num_packages
+    o.wpt_lf_data_package = f_wpt_lf_data_package
+    return o, r
 
 def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     pass
@@ -7089,20 +7444,61 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
         pass
         v9 = v6.wpt_lf_tx_data_list
         if v9 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
-        a <<= 3
-        a = _e_WPT_LF_TxDataType(v9, a)
+        if v9.__class__ is not WPT_LF_TxDataType: raise EncFail(f'expected WPT_LF_TxDataType, got {v9.__class__.__name__}')
         pass
-        a <<= 1
+        v11 = v9.tx_identifier
+        if v11 is None: raise EncFail('missing mandatory TxIdentifier')
+        a <<= 5
+        if v11 < 1 or v11 > 4294967295: raise EncFail(f'{v11!r} outside 1..4294967295')
+        if 0 <= v11 < 128: a = (a << 8) | v11
+        else: a = wu(a, v11)
+        pass
+        v12 = v9.eirp
+        if v12 is None: raise EncFail('missing mandatory EIRP')
+        if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
+        pass
+        v14 = v12.exponent
+        if v14 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        pass
+        v15 = v12.value
+        if v15 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v14 - -128) << 3
+        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if 0 <= v15 < 128: a = (a << 9) | v15
+        elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
+        else: a = wi(a, v15)
+        pass
+        pass
+        pass
+        a <<= 4
         pass
     elif v7 is not None:
         if v7.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v7.__class__.__name__}')
         pass
-        v11 = v7.wpt_lf_rx_data_list
-        if v11 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
-        a = (a << 3) | 2
-        a = _e_WPT_LF_RxDataType(v11, a)
+        v17 = v7.wpt_lf_rx_data_list
+        if v17 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+        if v17.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v17.__class__.__name__}')
         pass
-        a <<= 1
+        v19 = v17.rx_identifier
+        if v19 is None: raise EncFail('missing mandatory RxIdentifier')
+        a = (a << 5) | 8
+        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if 0 <= v19 < 128: a = (a << 8) | v19
+        else: a = wu(a, v19)
+        pass
+        v20 = v17.rssi_data
+        if v20 is None: raise EncFail('missing mandatory RSSIData')
+        if v20.__class__ is not WPT_LF_RxRSSIListType: raise EncFail(f'expected WPT_LF_RxRSSIListType, got {v20.__class__.__name__}')
+        pass
+        v22 = v20.rssi_data_list
+        if v22 is None: raise EncFail('missing mandatory RSSIDataList')
+        a <<= 3
+        a = _e_WPT_LF_RxRSSIType(v22, a)
+        pass
+        pass
+        pass
+        a <<= 3
         pass
     else:
         raise EncFail('missing mandatory LF_TxData or LF_RxData')
@@ -7152,35 +7548,69 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
             if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
             else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
         if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
-        r -= 2; c = (B >> r) & 3
-        if c & 3: return _d_WPT_LF_DataPackageType(B, r0)
-        i2_eirp, r = _f_RationalNumberType(B, r)
-        r -= 3; c = (B >> r) & 7
-        if c & 6: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 15; c = (B >> r) & 32767
+        if c & 30727: return _d_WPT_LF_DataPackageType(B, r0)
+        i3_exponent = ((c >> 3) & 255) + -128
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 30: return _d_WPT_LF_DataPackageType(B, r0)
         k = _T0[c & 1]
-        i1_wpt_lf_tx_data_list = WPT_LF_TxDataType(i2_tx_identifier, i2_eirp)
-        f_lf_tx_data = WPT_LF_TxDataListType(i1_wpt_lf_tx_data_list)
+        i2_eirp = _new(RationalNumberType)
+        i2_eirp.exponent = i3_exponent
+        i2_eirp.value = i3_value
+        i1_wpt_lf_tx_data_list = _new(WPT_LF_TxDataType)
+        i1_wpt_lf_tx_data_list.tx_identifier = i2_tx_identifier
+        i1_wpt_lf_tx_data_list.eirp = i2_eirp
+        f_lf_tx_data = _new(WPT_LF_TxDataListType)
+        f_lf_tx_data.wpt_lf_tx_data_list = i1_wpt_lf_tx_data_list
     elif k == 2:
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageType(B, r0)
-        r -= 8; i4_rx_identifier = (B >> r) & 255
-        if i4_rx_identifier > 127:
+        r -= 8; i5_rx_identifier = (B >> r) & 255
+        if i5_rx_identifier > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_rx_identifier, r = ru(B, r + 8, i4_rx_identifier)
-            else: i4_rx_identifier = (x << 7) | (i4_rx_identifier & 127)
-        if i4_rx_identifier < 1 or i4_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+            if x > 127: i5_rx_identifier, r = ru(B, r + 8, i5_rx_identifier)
+            else: i5_rx_identifier = (x << 7) | (i5_rx_identifier & 127)
+        if i5_rx_identifier < 1 or i5_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 5; c = (B >> r) & 31
+        if c & 31: return _d_WPT_LF_DataPackageType(B, r0)
+        r -= 8; i7_tx_identifier = (B >> r) & 255
+        if i7_tx_identifier > 127:
+            r -= 8; x = (B >> r) & 255
+            if x > 127: i7_tx_identifier, r = ru(B, r + 8, i7_tx_identifier)
+            else: i7_tx_identifier = (x << 7) | (i7_tx_identifier & 127)
+        if i7_tx_identifier < 1 or i7_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_WPT_LF_DataPackageType(B, r0)
-        i4_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
-        r -= 3; c = (B >> r) & 7
-        if c & 6: return _d_WPT_LF_DataPackageType(B, r0)
+        i7_rssi, r = _f_RationalNumberType(B, r)
+        r -= 5; c = (B >> r) & 31
+        if c & 30: return _d_WPT_LF_DataPackageType(B, r0)
         k = _T0[c & 1]
-        i3_wpt_lf_rx_data_list = WPT_LF_RxDataType(i4_rx_identifier, i4_rssi_data)
-        f_lf_rx_data = WPT_LF_RxDataListType(i3_wpt_lf_rx_data_list)
+        i6_rssi_data_list = _new(WPT_LF_RxRSSIType)
+        i6_rssi_data_list.tx_identifier = i7_tx_identifier
+        i6_rssi_data_list.rssi = i7_rssi
+        i5_rssi_data = _new(WPT_LF_RxRSSIListType)
+        i5_rssi_data.rssi_data_list = i6_rssi_data_list
+        i4_wpt_lf_rx_data_list = _new(WPT_LF_RxDataType)
+        i4_wpt_lf_rx_data_list.rx_identifier = i5_rx_identifier
+        i4_wpt_lf_rx_data_list.rssi_data = i5_rssi_data
+        f_lf_rx_data = _new(WPT_LF_RxDataListType)
+        f_lf_rx_data.wpt_lf_rx_data_list = i4_wpt_lf_rx_data_list
     else:
         return _d_WPT_LF_DataPackageType(B, r0)
     if k != -1: return _d_WPT_LF_DataPackageType(B, r0)
-    return WPT_LF_DataPackageType(f_package_index, f_lf_tx_data, f_lf_rx_data), r
+    o = _new(WPT_LF_DataPackageType)
+    o.package_index = f_package_index
+    o.lf_tx_data = f_lf_tx_data
+    o.lf_rx_data = f_lf_rx_data
+    return o, r
 
 def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     pass
@@ -7207,33 +7637,62 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         pass
         v9 = v6.eirp
         if v9 is None: raise EncFail('missing mandatory EIRP')
-        a <<= 2
-        a = _e_RationalNumberType(v9, a)
+        if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
+        pass
+        v11 = v9.exponent
+        if v11 is None: raise EncFail('missing mandatory Exponent')
+        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        pass
+        v12 = v9.value
+        if v12 is None: raise EncFail('missing mandatory Value')
+        a = (a << 15) | (v11 - -128) << 3
+        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if 0 <= v12 < 128: a = (a << 9) | v12
+        elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
+        else: a = wi(a, v12)
         pass
         pass
-        a <<= 2
+        pass
+        a <<= 4
         pass
     elif v4 is not None:
         if v4.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v4.__class__.__name__}')
         pass
-        v11 = v4.wpt_lf_rx_data_list
-        if v11 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
-        if v11.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v11.__class__.__name__}')
+        v14 = v4.wpt_lf_rx_data_list
+        if v14 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+        if v14.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v14.__class__.__name__}')
         pass
-        v13 = v11.rx_identifier
-        if v13 is None: raise EncFail('missing mandatory RxIdentifier')
+        v16 = v14.rx_identifier
+        if v16 is None: raise EncFail('missing mandatory RxIdentifier')
         a = (a << 5) | 8
-        if v13 < 1 or v13 > 4294967295: raise EncFail(f'{v13!r} outside 1..4294967295')
-        if 0 <= v13 < 128: a = (a << 8) | v13
-        else: a = wu(a, v13)
+        if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
+        if 0 <= v16 < 128: a = (a << 8) | v16
+        else: a = wu(a, v16)
         pass
-        v14 = v11.rssi_data
-        if v14 is None: raise EncFail('missing mandatory RSSIData')
+        v17 = v14.rssi_data
+        if v17 is None: raise EncFail('missing mandatory RSSIData')
+        if v17.__class__ is not WPT_LF_RxRSSIListType: raise EncFail(f'expected WPT_LF_RxRSSIListType, got {v17.__class__.__name__}')
+        pass
+        v19 = v17.rssi_data_list
+        if v19 is None: raise EncFail('missing mandatory RSSIDataList')
+        if v19.__class__ is not WPT_LF_RxRSSIType: raise EncFail(f'expected WPT_LF_RxRSSIType, got {v19.__class__.__name__}')
+        pass
+        v21 = v19.tx_identifier
+        if v21 is None: raise EncFail('missing mandatory TxIdentifier')
+        a <<= 5
+        if v21 < 1 or v21 > 4294967295: raise EncFail(f'{v21!r} outside 1..4294967295')
+        if 0 <= v21 < 128: a = (a << 8) | v21
+        else: a = wu(a, v21)
+        pass
+        v22 = v19.rssi
+        if v22 is None: raise EncFail('missing mandatory RSSI')
         a <<= 2
-        a = _e_WPT_LF_RxRSSIListType(v14, a)
+        a = _e_RationalNumberType(v22, a)
         pass
         pass
-        a <<= 2
+        pass
+        pass
+        a <<= 4
         pass
     else:
         raise EncFail('missing mandatory LF_TxData or LF_RxData')
@@ -7274,9 +7733,15 @@ def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
     if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_TxDataListType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_TxDataListType(B, r0)
-    i1_eirp = RationalNumberType(i2_exponent, i2_value)
-    f_wpt_lf_tx_data_list = WPT_LF_TxDataType(i1_tx_identifier, i1_eirp)
-    return WPT_LF_TxDataListType(f_wpt_lf_tx_data_list), r
+    i1_eirp = _new(RationalNumberType)
+    i1_eirp.exponent = i2_exponent
+    i1_eirp.value = i2_value
+    f_wpt_lf_tx_data_list = _new(WPT_LF_TxDataType)
+    f_wpt_lf_tx_data_list.tx_identifier = i1_tx_identifier
+    f_wpt_lf_tx_data_list.eirp = i1_eirp
+    o = _new(WPT_LF_TxDataListType)
+    o.wpt_lf_tx_data_list = f_wpt_lf_tx_data_list
+    return o, r
 
 def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     pass
@@ -7360,8 +7825,13 @@ def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TxDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_TxDataType(B, r0)
-    f_eirp = RationalNumberType(i1_exponent, i1_value)
-    return WPT_LF_TxDataType(f_tx_identifier, f_eirp), r
+    f_eirp = _new(RationalNumberType)
+    f_eirp.exponent = i1_exponent
+    f_eirp.value = i1_value
+    o = _new(WPT_LF_TxDataType)
+    o.tx_identifier = f_tx_identifier
+    o.eirp = f_eirp
+    return o, r
 
 def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     pass
@@ -7413,14 +7883,41 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
         if x > 127: i1_rx_identifier, r = ru(B, r + 8, i1_rx_identifier)
         else: i1_rx_identifier = (x << 7) | (i1_rx_identifier & 127)
     if i1_rx_identifier < 1 or i1_rx_identifier > 4294967295: return _d_WPT_LF_RxDataListType(B, r0)
-    r -= 3; c = (B >> r) & 7
-    if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
-    i2_rssi_data_list, r = _f_WPT_LF_RxRSSIType(B, r)
-    r -= 3; c = (B >> r) & 7
-    if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
-    i1_rssi_data = WPT_LF_RxRSSIListType(i2_rssi_data_list)
-    f_wpt_lf_rx_data_list = WPT_LF_RxDataType(i1_rx_identifier, i1_rssi_data)
-    return WPT_LF_RxDataListType(f_wpt_lf_rx_data_list), r
+    r -= 5; c = (B >> r) & 31
+    if c & 31: return _d_WPT_LF_RxDataListType(B, r0)
+    r -= 8; i3_tx_identifier = (B >> r) & 255
+    if i3_tx_identifier > 127:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_tx_identifier, r = ru(B, r + 8, i3_tx_identifier)
+        else: i3_tx_identifier = (x << 7) | (i3_tx_identifier & 127)
+    if i3_tx_identifier < 1 or i3_tx_identifier > 4294967295: return _d_WPT_LF_RxDataListType(B, r0)
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_RxDataListType(B, r0)
+    i4_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i4_value = (B >> r) & 511
+    if i4_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
+        else: i4_value = (x << 7) | (i4_value & 127)
+    elif i4_value > 255: i4_value = 255 - i4_value
+    if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_RxDataListType(B, r0)
+    r -= 6; c = (B >> r) & 63
+    if c & 63: return _d_WPT_LF_RxDataListType(B, r0)
+    i3_rssi = _new(RationalNumberType)
+    i3_rssi.exponent = i4_exponent
+    i3_rssi.value = i4_value
+    i2_rssi_data_list = _new(WPT_LF_RxRSSIType)
+    i2_rssi_data_list.tx_identifier = i3_tx_identifier
+    i2_rssi_data_list.rssi = i3_rssi
+    i1_rssi_data = _new(WPT_LF_RxRSSIListType)
+    i1_rssi_data.rssi_data_list = i2_rssi_data_list
+    f_wpt_lf_rx_data_list = _new(WPT_LF_RxDataType)
+    f_wpt_lf_rx_data_list.rx_identifier = i1_rx_identifier
+    f_wpt_lf_rx_data_list.rssi_data = i1_rssi_data
+    o = _new(WPT_LF_RxDataListType)
+    o.wpt_lf_rx_data_list = f_wpt_lf_rx_data_list
+    return o, r
 
 def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     pass
@@ -7441,12 +7938,36 @@ def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     pass
     v7 = v5.rssi_data_list
     if v7 is None: raise EncFail('missing mandatory RSSIDataList')
-    a <<= 3
-    a = _e_WPT_LF_RxRSSIType(v7, a)
+    if v7.__class__ is not WPT_LF_RxRSSIType: raise EncFail(f'expected WPT_LF_RxRSSIType, got {v7.__class__.__name__}')
+    pass
+    v9 = v7.tx_identifier
+    if v9 is None: raise EncFail('missing mandatory TxIdentifier')
+    a <<= 5
+    if v9 < 1 or v9 > 4294967295: raise EncFail(f'{v9!r} outside 1..4294967295')
+    if 0 <= v9 < 128: a = (a << 8) | v9
+    else: a = wu(a, v9)
+    pass
+    v10 = v7.rssi
+    if v10 is None: raise EncFail('missing mandatory RSSI')
+    if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
+    pass
+    v12 = v10.exponent
+    if v12 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    pass
+    v13 = v10.value
+    if v13 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v12 - -128) << 3
+    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if 0 <= v13 < 128: a = (a << 9) | v13
+    elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
+    else: a = wi(a, v13)
     pass
     pass
     pass
-    a <<= 3
+    pass
+    pass
+    a <<= 6
     return a
 
 def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
@@ -7492,14 +8013,31 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
         if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
         else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
     if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_RxDataType(B, r0)
-    r -= 2; c = (B >> r) & 3
-    if c & 3: return _d_WPT_LF_RxDataType(B, r0)
-    i2_rssi, r = _f_RationalNumberType(B, r)
-    r -= 3; c = (B >> r) & 7
-    if c & 7: return _d_WPT_LF_RxDataType(B, r0)
-    i1_rssi_data_list = WPT_LF_RxRSSIType(i2_tx_identifier, i2_rssi)
-    f_rssi_data = WPT_LF_RxRSSIListType(i1_rssi_data_list)
-    return WPT_LF_RxDataType(f_rx_identifier, f_rssi_data), r
+    r -= 15; c = (B >> r) & 32767
+    if c & 30727: return _d_WPT_LF_RxDataType(B, r0)
+    i3_exponent = ((c >> 3) & 255) + -128
+    r -= 9; i3_value = (B >> r) & 511
+    if i3_value & 128:
+        r -= 8; x = (B >> r) & 255
+        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+        else: i3_value = (x << 7) | (i3_value & 127)
+    elif i3_value > 255: i3_value = 255 - i3_value
+    if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_RxDataType(B, r0)
+    r -= 5; c = (B >> r) & 31
+    if c & 31: return _d_WPT_LF_RxDataType(B, r0)
+    i2_rssi = _new(RationalNumberType)
+    i2_rssi.exponent = i3_exponent
+    i2_rssi.value = i3_value
+    i1_rssi_data_list = _new(WPT_LF_RxRSSIType)
+    i1_rssi_data_list.tx_identifier = i2_tx_identifier
+    i1_rssi_data_list.rssi = i2_rssi
+    f_rssi_data = _new(WPT_LF_RxRSSIListType)
+    f_rssi_data.rssi_data_list = i1_rssi_data_list
+    o = _new(WPT_LF_RxDataType)
+    o.rx_identifier = f_rx_identifier
+    o.rssi_data = f_rssi_data
+    return o, r
 
 def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     pass
@@ -7527,12 +8065,24 @@ def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     pass
     v8 = v5.rssi
     if v8 is None: raise EncFail('missing mandatory RSSI')
-    a <<= 2
-    a = _e_RationalNumberType(v8, a)
+    if v8.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v8.__class__.__name__}')
+    pass
+    v10 = v8.exponent
+    if v10 is None: raise EncFail('missing mandatory Exponent')
+    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    pass
+    v11 = v8.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v10 - -128) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
     pass
     pass
     pass
-    a <<= 3
+    pass
+    a <<= 5
     return a
 
 def _d_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int]:
@@ -7569,9 +8119,15 @@ def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
     if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_RxRSSIListType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_RxRSSIListType(B, r0)
-    i1_rssi = RationalNumberType(i2_exponent, i2_value)
-    f_rssi_data_list = WPT_LF_RxRSSIType(i1_tx_identifier, i1_rssi)
-    return WPT_LF_RxRSSIListType(f_rssi_data_list), r
+    i1_rssi = _new(RationalNumberType)
+    i1_rssi.exponent = i2_exponent
+    i1_rssi.value = i2_value
+    f_rssi_data_list = _new(WPT_LF_RxRSSIType)
+    f_rssi_data_list.tx_identifier = i1_tx_identifier
+    f_rssi_data_list.rssi = i1_rssi
+    o = _new(WPT_LF_RxRSSIListType)
+    o.rssi_data_list = f_rssi_data_list
+    return o, r
 
 def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     pass
@@ -7655,8 +8211,13 @@ def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_RxRSSIType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_RxRSSIType(B, r0)
-    f_rssi = RationalNumberType(i1_exponent, i1_value)
-    return WPT_LF_RxRSSIType(f_tx_identifier, f_rssi), r
+    f_rssi = _new(RationalNumberType)
+    f_rssi.exponent = i1_exponent
+    f_rssi.value = i1_value
+    o = _new(WPT_LF_RxRSSIType)
+    o.tx_identifier = f_tx_identifier
+    o.rssi = f_rssi
+    return o, r
 
 def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     pass
@@ -7782,7 +8343,10 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if f_evse_processing >= 3: return _d_WPT_FinePositioningResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
     k = _T49[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -7811,23 +8375,66 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         k = _T78[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
-            i3_lf_tx_data, r = _f_WPT_LF_TxDataListType(B, r)
-            r -= 1; c = (B >> r) & 1
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_FinePositioningResType(B, r0)
+            r -= 8; i5_tx_identifier = (B >> r) & 255
+            if i5_tx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i5_tx_identifier, r = ru(B, r + 8, i5_tx_identifier)
+                else: i5_tx_identifier = (x << 7) | (i5_tx_identifier & 127)
+            if i5_tx_identifier < 1 or i5_tx_identifier > 4294967295: return _d_WPT_FinePositioningResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_FinePositioningResType(B, r0)
+            i5_eirp, r = _f_RationalNumberType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_WPT_FinePositioningResType(B, r0)
             k = _T0[c & 1]
+            i4_wpt_lf_tx_data_list = _new(WPT_LF_TxDataType)
+            i4_wpt_lf_tx_data_list.tx_identifier = i5_tx_identifier
+            i4_wpt_lf_tx_data_list.eirp = i5_eirp
+            i3_lf_tx_data = _new(WPT_LF_TxDataListType)
+            i3_lf_tx_data.wpt_lf_tx_data_list = i4_wpt_lf_tx_data_list
         elif k == 2:
-            i3_lf_rx_data, r = _f_WPT_LF_RxDataListType(B, r)
-            r -= 1; c = (B >> r) & 1
+            r -= 3; c = (B >> r) & 7
+            if c & 7: return _d_WPT_FinePositioningResType(B, r0)
+            r -= 8; i7_rx_identifier = (B >> r) & 255
+            if i7_rx_identifier > 127:
+                r -= 8; x = (B >> r) & 255
+                if x > 127: i7_rx_identifier, r = ru(B, r + 8, i7_rx_identifier)
+                else: i7_rx_identifier = (x << 7) | (i7_rx_identifier & 127)
+            if i7_rx_identifier < 1 or i7_rx_identifier > 4294967295: return _d_WPT_FinePositioningResType(B, r0)
+            r -= 2; c = (B >> r) & 3
+            if c & 3: return _d_WPT_FinePositioningResType(B, r0)
+            i7_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_WPT_FinePositioningResType(B, r0)
             k = _T0[c & 1]
+            i6_wpt_lf_rx_data_list = _new(WPT_LF_RxDataType)
+            i6_wpt_lf_rx_data_list.rx_identifier = i7_rx_identifier
+            i6_wpt_lf_rx_data_list.rssi_data = i7_rssi_data
+            i3_lf_rx_data = _new(WPT_LF_RxDataListType)
+            i3_lf_rx_data.wpt_lf_rx_data_list = i6_wpt_lf_rx_data_list
         else:
             return _d_WPT_FinePositioningResType(B, r0)
         if k != -1: return _d_WPT_FinePositioningResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_FinePositioningResType(B, r0)
         k = _T0[c & 1]
-        i2_wpt_lf_data_package = WPT_LF_DataPackageType(i3_package_index, i3_lf_tx_data, i3_lf_rx_data)
-        f_wpt_lf_data_package_list = WPT_LF_DataPackageListType(i2_num_packages, i2_wpt_lf_data_package)
+        i2_wpt_lf_data_package = _new(WPT_LF_DataPackageType)
+        i2_wpt_lf_data_package.package_index = i3_package_index
+        i2_wpt_lf_data_package.lf_tx_data = i3_lf_tx_data
+        i2_wpt_lf_data_package.lf_rx_data = i3_lf_rx_data
+        f_wpt_lf_data_package_list = _new(WPT_LF_DataPackageListType)
+        f_wpt_lf_data_package_list.num_packages = i2_num_packages
+        f_wpt_lf_data_package_list.wpt_lf_data_package = i2_wpt_lf_data_package
     if k != -1: return _d_WPT_FinePositioningResType(B, r0)
-    return WPT_FinePositioningResType(f_header, f_response_code, f_evse_processing, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+    o = _new(WPT_FinePositioningResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    o.wpt_lf_data_package_list = f_wpt_lf_data_package_list
+    return o, r
 
 def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     st = 0
@@ -7904,12 +8511,48 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         v15 = v12.lf_tx_data
         v16 = v12.lf_rx_data
         if v15 is not None:
+            if v15.__class__ is not WPT_LF_TxDataListType: raise EncFail(f'expected WPT_LF_TxDataListType, got {v15.__class__.__name__}')
+            pass
+            v18 = v15.wpt_lf_tx_data_list
+            if v18 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
+            if v18.__class__ is not WPT_LF_TxDataType: raise EncFail(f'expected WPT_LF_TxDataType, got {v18.__class__.__name__}')
+            pass
+            v20 = v18.tx_identifier
+            if v20 is None: raise EncFail('missing mandatory TxIdentifier')
+            a <<= 5
+            if v20 < 1 or v20 > 4294967295: raise EncFail(f'{v20!r} outside 1..4294967295')
+            if 0 <= v20 < 128: a = (a << 8) | v20
+            else: a = wu(a, v20)
+            pass
+            v21 = v18.eirp
+            if v21 is None: raise EncFail('missing mandatory EIRP')
             a <<= 2
-            a = _e_WPT_LF_TxDataListType(v15, a)
+            a = _e_RationalNumberType(v21, a)
+            pass
+            pass
+            a <<= 2
             pass
         elif v16 is not None:
-            a = (a << 2) | 1
-            a = _e_WPT_LF_RxDataListType(v16, a)
+            if v16.__class__ is not WPT_LF_RxDataListType: raise EncFail(f'expected WPT_LF_RxDataListType, got {v16.__class__.__name__}')
+            pass
+            v23 = v16.wpt_lf_rx_data_list
+            if v23 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
+            if v23.__class__ is not WPT_LF_RxDataType: raise EncFail(f'expected WPT_LF_RxDataType, got {v23.__class__.__name__}')
+            pass
+            v25 = v23.rx_identifier
+            if v25 is None: raise EncFail('missing mandatory RxIdentifier')
+            a = (a << 5) | 8
+            if v25 < 1 or v25 > 4294967295: raise EncFail(f'{v25!r} outside 1..4294967295')
+            if 0 <= v25 < 128: a = (a << 8) | v25
+            else: a = wu(a, v25)
+            pass
+            v26 = v23.rssi_data
+            if v26 is None: raise EncFail('missing mandatory RSSIData')
+            a <<= 2
+            a = _e_WPT_LF_RxRSSIListType(v26, a)
+            pass
+            pass
+            a <<= 2
             pass
         else:
             raise EncFail('missing mandatory LF_TxData or LF_RxData')
@@ -8029,7 +8672,10 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     f_ev_processing = (c >> 2) & 3
     if f_ev_processing >= 3: return _d_WPT_FinePositioningSetupReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_ev_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
@@ -8085,9 +8731,12 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
-        f_lf_system_setup_data = WPT_LF_SystemSetupDataType(i2_lf_transmitter_setup_data, i2_lf_receiver_setup_data)
+        f_lf_system_setup_data = _new(WPT_LF_SystemSetupDataType)
+        f_lf_system_setup_data.lf_transmitter_setup_data = i2_lf_transmitter_setup_data
+        f_lf_system_setup_data.lf_receiver_setup_data = i2_lf_receiver_setup_data
     if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    return WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+    o = WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data)
+    return o, r
 
 def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int) -> int:
     st = 0
@@ -8236,7 +8885,9 @@ def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
             k = _T0[c & 1]
     if n < 1: return _d_WPT_FinePositioningMethodListType(B, r0)
     if k != -1: return _d_WPT_FinePositioningMethodListType(B, r0)
-    return WPT_FinePositioningMethodListType(f_wpt_fine_positioning_method), r
+    o = _new(WPT_FinePositioningMethodListType)
+    o.wpt_fine_positioning_method = f_wpt_fine_positioning_method
+    return o, r
 
 def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a: int) -> int:
     st = 0
@@ -8313,7 +8964,9 @@ def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
             k = _T0[c & 1]
     if n < 1: return _d_WPT_PairingMethodListType(B, r0)
     if k != -1: return _d_WPT_PairingMethodListType(B, r0)
-    return WPT_PairingMethodListType(f_wpt_pairing_method), r
+    o = _new(WPT_PairingMethodListType)
+    o.wpt_pairing_method = f_wpt_pairing_method
+    return o, r
 
 def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
     st = 0
@@ -8390,7 +9043,9 @@ def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
             k = _T0[c & 1]
     if n < 1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
     if k != -1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
-    return WPT_AlignmentCheckMethodListType(f_wpt_alignment_check_method), r
+    o = _new(WPT_AlignmentCheckMethodListType)
+    o.wpt_alignment_check_method = f_wpt_alignment_check_method
+    return o, r
 
 def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: int) -> int:
     st = 0
@@ -8445,7 +9100,10 @@ def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDat
     else:
         return _d_WPT_LF_SystemSetupDataType(B, r0)
     if k != -1: return _d_WPT_LF_SystemSetupDataType(B, r0)
-    return WPT_LF_SystemSetupDataType(f_lf_transmitter_setup_data, f_lf_receiver_setup_data), r
+    o = _new(WPT_LF_SystemSetupDataType)
+    o.lf_transmitter_setup_data = f_lf_transmitter_setup_data
+    o.lf_receiver_setup_data = f_lf_receiver_setup_data
+    return o, r
 
 def _e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
     pass
@@ -8524,7 +9182,9 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_WPT_LF_TransmitterDataType(B, r0)
     k = _T48[c & 1]
-    f_signal_frequency = RationalNumberType(i1_exponent, i1_value)
+    f_signal_frequency = _new(RationalNumberType)
+    f_signal_frequency.exponent = i1_exponent
+    f_signal_frequency.value = i1_value
     f_tx_spec_data = []
     n = 0
     while True:
@@ -8569,7 +9229,10 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_TransmitterDataType(B, r0)
-            i2_tx_rx_position = WPT_CoordinateXYZType(i3_coord_x, i3_coord_y, i3_coord_z)
+            i2_tx_rx_position = _new(WPT_CoordinateXYZType)
+            i2_tx_rx_position.coord_x = i3_coord_x
+            i2_tx_rx_position.coord_y = i3_coord_y
+            i2_tx_rx_position.coord_z = i3_coord_z
             r -= 9; i4_coord_x = (B >> r) & 511
             if i4_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
@@ -8600,8 +9263,14 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             if i4_coord_z < -32768 or i4_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
-            i2_tx_rx_orientation = WPT_CoordinateXYZType(i4_coord_x, i4_coord_y, i4_coord_z)
-            v = WPT_TxRxSpecDataType(i2_tx_rx_identifier, i2_tx_rx_position, i2_tx_rx_orientation)
+            i2_tx_rx_orientation = _new(WPT_CoordinateXYZType)
+            i2_tx_rx_orientation.coord_x = i4_coord_x
+            i2_tx_rx_orientation.coord_y = i4_coord_y
+            i2_tx_rx_orientation.coord_z = i4_coord_z
+            v = _new(WPT_TxRxSpecDataType)
+            v.tx_rx_identifier = i2_tx_rx_identifier
+            v.tx_rx_position = i2_tx_rx_position
+            v.tx_rx_orientation = i2_tx_rx_orientation
             f_tx_spec_data.append(v)
         else:
             break
@@ -8622,7 +9291,12 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_LF_TransmitterDataType(B, r0)
-    return WPT_LF_TransmitterDataType(f_number_of_transmitters, f_signal_frequency, f_tx_spec_data, f_tx_package_spec_data), r
+    o = _new(WPT_LF_TransmitterDataType)
+    o.number_of_transmitters = f_number_of_transmitters
+    o.signal_frequency = f_signal_frequency
+    o.tx_spec_data = f_tx_spec_data
+    o.tx_package_spec_data = f_tx_package_spec_data
+    return o, r
 
 def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     st = 0
@@ -8749,7 +9423,10 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if i1_coord_z < -32768 or i1_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_TxRxSpecDataType(B, r0)
-    f_tx_rx_position = WPT_CoordinateXYZType(i1_coord_x, i1_coord_y, i1_coord_z)
+    f_tx_rx_position = _new(WPT_CoordinateXYZType)
+    f_tx_rx_position.coord_x = i1_coord_x
+    f_tx_rx_position.coord_y = i1_coord_y
+    f_tx_rx_position.coord_z = i1_coord_z
     r -= 9; i2_coord_x = (B >> r) & 511
     if i2_coord_x & 128:
         r -= 8; x = (B >> r) & 255
@@ -8780,8 +9457,15 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
-    f_tx_rx_orientation = WPT_CoordinateXYZType(i2_coord_x, i2_coord_y, i2_coord_z)
-    return WPT_TxRxSpecDataType(f_tx_rx_identifier, f_tx_rx_position, f_tx_rx_orientation), r
+    f_tx_rx_orientation = _new(WPT_CoordinateXYZType)
+    f_tx_rx_orientation.coord_x = i2_coord_x
+    f_tx_rx_orientation.coord_y = i2_coord_y
+    f_tx_rx_orientation.coord_z = i2_coord_z
+    o = _new(WPT_TxRxSpecDataType)
+    o.tx_rx_identifier = f_tx_rx_identifier
+    o.tx_rx_position = f_tx_rx_position
+    o.tx_rx_orientation = f_tx_rx_orientation
+    return o, r
 
 def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     pass
@@ -8937,7 +9621,11 @@ def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if f_coord_z < -32768 or f_coord_z > 32767: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
-    return WPT_CoordinateXYZType(f_coord_x, f_coord_y, f_coord_z), r
+    o = _new(WPT_CoordinateXYZType)
+    o.coord_x = f_coord_x
+    o.coord_y = f_coord_y
+    o.coord_z = f_coord_z
+    return o, r
 
 def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     pass
@@ -9057,7 +9745,9 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             if i1_tx_rx_identifier < 1 or i1_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_TxRxPackageSpecDataType(B, r0)
-            v = WPT_TxRxPulseOrderType(i1_index_number, i1_tx_rx_identifier)
+            v = _new(WPT_TxRxPulseOrderType)
+            v.index_number = i1_index_number
+            v.tx_rx_identifier = i1_tx_rx_identifier
             f_pulse_sequence_order.append(v)
         else:
             break
@@ -9118,7 +9808,12 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     else:
         return _d_WPT_TxRxPackageSpecDataType(B, r0)
     if k != -1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
-    return WPT_TxRxPackageSpecDataType(f_pulse_sequence_order, f_pulse_separation_time, f_pulse_duration, f_package_separation_time), r
+    o = _new(WPT_TxRxPackageSpecDataType)
+    o.pulse_sequence_order = f_pulse_sequence_order
+    o.pulse_separation_time = f_pulse_separation_time
+    o.pulse_duration = f_pulse_duration
+    o.package_separation_time = f_package_separation_time
+    return o, r
 
 def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int:
     st = 0
@@ -9219,7 +9914,10 @@ def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPulseOrderType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_TxRxPulseOrderType(B, r0)
-    return WPT_TxRxPulseOrderType(f_index_number, f_tx_rx_identifier), r
+    o = _new(WPT_TxRxPulseOrderType)
+    o.index_number = f_index_number
+    o.tx_rx_identifier = f_tx_rx_identifier
+    return o, r
 
 def _e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     pass
@@ -9323,7 +10021,10 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_ReceiverDataType(B, r0)
-            i1_tx_rx_position = WPT_CoordinateXYZType(i2_coord_x, i2_coord_y, i2_coord_z)
+            i1_tx_rx_position = _new(WPT_CoordinateXYZType)
+            i1_tx_rx_position.coord_x = i2_coord_x
+            i1_tx_rx_position.coord_y = i2_coord_y
+            i1_tx_rx_position.coord_z = i2_coord_z
             r -= 9; i3_coord_x = (B >> r) & 511
             if i3_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
@@ -9354,8 +10055,14 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
-            i1_tx_rx_orientation = WPT_CoordinateXYZType(i3_coord_x, i3_coord_y, i3_coord_z)
-            v = WPT_TxRxSpecDataType(i1_tx_rx_identifier, i1_tx_rx_position, i1_tx_rx_orientation)
+            i1_tx_rx_orientation = _new(WPT_CoordinateXYZType)
+            i1_tx_rx_orientation.coord_x = i3_coord_x
+            i1_tx_rx_orientation.coord_y = i3_coord_y
+            i1_tx_rx_orientation.coord_z = i3_coord_z
+            v = _new(WPT_TxRxSpecDataType)
+            v.tx_rx_identifier = i1_tx_rx_identifier
+            v.tx_rx_position = i1_tx_rx_position
+            v.tx_rx_orientation = i1_tx_rx_orientation
             f_rx_spec_data.append(v)
         else:
             break
@@ -9371,7 +10078,10 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             k = _T0[c & 1]
     if n < 2: return _d_WPT_LF_ReceiverDataType(B, r0)
     if k != -1: return _d_WPT_LF_ReceiverDataType(B, r0)
-    return WPT_LF_ReceiverDataType(f_number_of_receivers, f_rx_spec_data), r
+    o = _new(WPT_LF_ReceiverDataType)
+    o.number_of_receivers = f_number_of_receivers
+    o.rx_spec_data = f_rx_spec_data
+    return o, r
 
 def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     st = 0
@@ -9511,7 +10221,10 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     f_response_code = (c >> 2) & 63
     if f_response_code >= 40: return _d_WPT_FinePositioningSetupResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_primary_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
@@ -9567,9 +10280,12 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
-        f_lf_system_setup_data = WPT_LF_SystemSetupDataType(i2_lf_transmitter_setup_data, i2_lf_receiver_setup_data)
+        f_lf_system_setup_data = _new(WPT_LF_SystemSetupDataType)
+        f_lf_system_setup_data.lf_transmitter_setup_data = i2_lf_transmitter_setup_data
+        f_lf_system_setup_data.lf_receiver_setup_data = i2_lf_receiver_setup_data
     if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
-    return WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+    o = WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data)
+    return o, r
 
 def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int) -> int:
     st = 0
@@ -9766,7 +10482,10 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if f_ev_processing >= 3: return _d_WPT_PairingReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
     k = _T61[c & 3]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_observed_id_code = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -9810,7 +10529,13 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingReqType(B, r0)
-    return WPT_PairingReqType(f_header, f_ev_processing, f_observed_id_code, f_ev_result_code, f_vendor_specific_data_container), r
+    o = _new(WPT_PairingReqType)
+    o.header = f_header
+    o.ev_processing = f_ev_processing
+    o.observed_id_code = f_observed_id_code
+    o.ev_result_code = f_ev_result_code
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    return o, r
 
 def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     st = 0
@@ -9987,7 +10712,10 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if f_evse_processing >= 3: return _d_WPT_PairingResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
     k = _T72[c & 7]
-    f_header = MessageHeaderType(i1_session_id, i1_time_stamp, i1_signature)
+    f_header = _new(MessageHeaderType)
+    f_header.session_id = i1_session_id
+    f_header.time_stamp = i1_time_stamp
+    f_header.signature = i1_signature
     f_observed_id_code = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -10026,7 +10754,14 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingResType(B, r0)
-    return WPT_PairingResType(f_header, f_response_code, f_evse_processing, f_observed_id_code, f_alternative_secc_list, f_vendor_specific_data_container), r
+    o = _new(WPT_PairingResType)
+    o.header = f_header
+    o.response_code = f_response_code
+    o.evse_processing = f_evse_processing
+    o.observed_id_code = f_observed_id_code
+    o.alternative_secc_list = f_alternative_secc_list
+    o.vendor_specific_data_container = f_vendor_specific_data_container
+    return o, r
 
 def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     st = 0
@@ -10167,7 +10902,11 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 if c & 2: return _d_AlternativeSECCListType(B, r0)
                 k = _T0[c & 1]
             if k != -1: return _d_AlternativeSECCListType(B, r0)
-            v = AlternativeSECCType(i1_ssid, i1_bssid, i1_ip_address, i1_port)
+            v = _new(AlternativeSECCType)
+            v.ssid = i1_ssid
+            v.bssid = i1_bssid
+            v.ip_address = i1_ip_address
+            v.port = i1_port
             f_alternative_secc.append(v)
         else:
             break
@@ -10180,7 +10919,9 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
             k = _T0[c & 1]
     if n < 1: return _d_AlternativeSECCListType(B, r0)
     if k != -1: return _d_AlternativeSECCListType(B, r0)
-    return AlternativeSECCListType(f_alternative_secc), r
+    o = _new(AlternativeSECCListType)
+    o.alternative_secc = f_alternative_secc
+    return o, r
 
 def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
     st = 0
@@ -10293,7 +11034,12 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         if c & 2: return _d_AlternativeSECCType(B, r0)
         k = _T0[c & 1]
     if k != -1: return _d_AlternativeSECCType(B, r0)
-    return AlternativeSECCType(f_ssid, f_bssid, f_ip_address, f_port), r
+    o = _new(AlternativeSECCType)
+    o.ssid = f_ssid
+    o.bssid = f_bssid
+    o.ip_address = f_ip_address
+    o.port = f_port
+    return o, r
 
 def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
     st = 0

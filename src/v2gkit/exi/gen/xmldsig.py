@@ -13,6 +13,7 @@ from v2gkit.exi.errors import ExiUnsupportedError, _Fail
 from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'xmldsig'
+_new = object.__new__
 
 class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
@@ -622,7 +623,10 @@ def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     f_exponent, r = rbin(B, r, None)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    o = _new(RSAKeyValueType)
+    o.modulus = f_modulus
+    o.exponent = f_exponent
+    return o, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     pass
@@ -676,7 +680,11 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    o = _new(RetrievalMethodType)
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    return o, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     st = 0
@@ -734,7 +742,9 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         k = _T24[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
-    return TransformsType(f_transform), r
+    o = _new(TransformsType)
+    o.transform = f_transform
+    return o, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
     pass
@@ -890,7 +900,9 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            v = X509IssuerSerialType(i1_x509_issuer_name, i1_x509_serial_number)
+            v = _new(X509IssuerSerialType)
+            v.x509_issuer_name = i1_x509_issuer_name
+            v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
             r -= 1; c = (B >> r) & 1
@@ -927,7 +939,13 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         k = _T27[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    o = _new(X509DataType)
+    o.x509_issuer_serial = f_x509_issuer_serial
+    o.x509_ski = f_x509_ski
+    o.x509_subject_name = f_x509_subject_name
+    o.x509_certificate = f_x509_certificate
+    o.x509_crl = f_x509_crl
+    return o, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
     pass
@@ -1038,7 +1056,10 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    o = _new(X509IssuerSerialType)
+    o.x509_issuer_name = f_x509_issuer_name
+    o.x509_serial_number = f_x509_serial_number
+    return o, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     pass
@@ -1148,7 +1169,13 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -1157,7 +1184,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         k = _T30[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
-    return ManifestType(f_id, f_reference), r
+    o = _new(ManifestType)
+    o.id = f_id
+    o.reference = f_reference
+    return o, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
     st = 0
@@ -1264,7 +1294,14 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    o = _new(ReferenceType)
+    o.id = f_id
+    o.type = f_type
+    o.uri = f_uri
+    o.transforms = f_transforms
+    o.digest_method = f_digest_method
+    o.digest_value = f_digest_value
+    return o, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     st = 0
@@ -1418,7 +1455,9 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
         k = _T49[c & 3]
-        f_signature_value = SignatureValueType(i1_id, i1_value)
+        f_signature_value = _new(SignatureValueType)
+        f_signature_value.id = i1_id
+        f_signature_value.value = i1_value
     else:
         return _d_SignatureType(B, r0)
     f_key_info = None
@@ -1438,7 +1477,13 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         r -= 2; c = (B >> r) & 3
         k = _T50[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    o = _new(SignatureType)
+    o.id = f_id
+    o.signed_info = f_signed_info
+    o.signature_value = f_signature_value
+    o.key_info = f_key_info
+    o.object = f_object
+    return o, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
     st = 0
@@ -1592,7 +1637,13 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
-            v = ReferenceType(i1_id, i1_type, i1_uri, i1_transforms, i1_digest_method, i1_digest_value)
+            v = _new(ReferenceType)
+            v.id = i1_id
+            v.type = i1_type
+            v.uri = i1_uri
+            v.transforms = i1_transforms
+            v.digest_method = i1_digest_method
+            v.digest_value = i1_digest_value
             f_reference.append(v)
         else:
             break
@@ -1601,7 +1652,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         k = _T55[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    o = _new(SignedInfoType)
+    o.id = f_id
+    o.canonicalization_method = f_canonicalization_method
+    o.signature_method = f_signature_method
+    o.reference = f_reference
+    return o, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 0
@@ -1716,7 +1772,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
-    return SignatureValueType(f_id, f_value), r
+    o = _new(SignatureValueType)
+    o.id = f_id
+    o.value = f_value
+    return o, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     st = 0
@@ -1776,7 +1835,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         k = _T30[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    o = _new(SignaturePropertiesType)
+    o.id = f_id
+    o.signature_property = f_signature_property
+    return o, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     st = 0
