@@ -475,14 +475,14 @@ class Emitter:
     def emit_meta(self) -> None:
         L = self.lines
         L.append("# Field metadata for XML/JSON and validation:")
-        L.append("# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)")
+        L.append("# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)")
         L.append("META: dict[type, tuple] = {")
         for ct in self.ir.complex_order:
             rows = []
             for f in ct.fields:
                 t = f.type.name if isinstance(f.type, ComplexT) else self.simple_meta(f.type)
                 rows.append(f"({f.py!r}, {f.xsd!r}, {f.ns!r}, {f.kind!r}, {t}, {f.is_list}, "
-                            f"{f.required}, {f.max!r}, {f.item_index})")
+                            f"{f.required}, {f.max!r}, {f.item_index}, {ct.items[f.item_index].min})")
             inner = ", ".join(rows) + ("," if len(rows) == 1 else "")
             L.append(f"    {ct.name}: ({inner}),")
         L.append("}")

@@ -344,6 +344,8 @@ class SchemaIR:
                 ct.unsupported = ct.unsupported or "content model with nested groups"
             else:
                 ct.items.extend(items)
+                if any(it.kind == "any" and it.min > 0 for it in items):
+                    ct.unsupported = ct.unsupported or "mandatory wildcard content"
         self._fields(ct)
 
     def _linearise(self, g: Any, outer_min: int = 1, outer_max: int | None = 1) -> list[Item] | None:

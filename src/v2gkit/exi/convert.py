@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import re
 import xml.etree.ElementTree as ET
 from types import ModuleType
 from typing import Any
@@ -75,7 +76,7 @@ def to_dict(obj: Any, mod: ModuleType | None = None) -> Any:
     mod = mod or _module_of(obj)
     meta = mod.META[type(obj)]
     out: dict[str, Any] = {}
-    for py, xsd, _ns, kind, t, is_list, _req, _max, _g in meta:
+    for py, xsd, _ns, kind, t, is_list, _req, _max, _g, _min in meta:
         v = getattr(obj, py)
         if v is None or (is_list and not v):
             continue
@@ -113,7 +114,7 @@ def from_dict(cls: type, d: Any, mod: ModuleType, path: str) -> Any:
             raise ExiEncodeError(f"unknown element or attribute {k!r} (allowed: {', '.join(sorted(known)) or 'none'})",
                                  path)
     kwargs: dict[str, Any] = {}
-    for py, xsd, _ns, _kind, t, is_list, _req, _max, _g in meta:
+    for py, xsd, _ns, _kind, t, is_list, _req, _max, _g, _min in meta:
         if xsd not in d:
             continue
         v = d[xsd]
@@ -162,25 +163,72 @@ def _qn(ns: str, local: str) -> str:
     return f"{{{ns}}}{local}" if ns else local
 
 
-def _to_elem(obj: Any, tag: str, mod: ModuleType) -> ET.Element:
-    el = ET.Element(tag)
-    meta = mod.META[type(obj)]
-    for py, xsd, ns, kind, t, is_list, _req, _max, _g in meta:
-        v = getattr(obj, py)
-        if v is None:
-            continue
-        if kind == "attr":
-            el.set(_qn(ns, xsd), _simple_to_text(t, v))
-        elif kind == "value":
-            el.text = _simple_to_text(t, v)
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TEXT_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTR_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
+                           "\t": "&#9;"})
+
+
+def _xml_text(text: str, path: str) -> str:
+    m = _XML_BAD.search(text)
+    if m:
+        raise ExiEncodeError(f"character U+{ord(m.group()):04X} cannot be written in XML 1.0; "
+                             "use the JSON form (--format json)", path)
+    return text
+
+
+class _XmlWriter:
+    """A small serializer: exact escaping (CR survives as &#13;), prefixes per namespace."""
+
+    def __init__(self, mod: ModuleType) -> None:
+        self.mod = mod
+        self.prefixes: dict[str, str] = {}
+        self.out: list[str] = []
+
+    def tag(self, ns: str, local: str) -> str:
+        if not ns:
+            return local
+        p = self.prefixes.get(ns)
+        if p is None:
+            p = self.prefixes[ns] = _PREFIXES.get(ns, f"ns{len(self.prefixes)}")
+        return f"{p}:{local}"
+
+    def element(self, obj: Any, ns: str, local: str, path: str, ind: str) -> None:
+        out = self.out
+        meta = self.mod.META[type(obj)]
+        tag = self.tag(ns, local)
+        attrs = []
+        text = None
+        children: list[tuple[Any, Any, str, str, str]] = []
+        for py, xsd, fns, kind, t, is_list, _req, _max, _g, _min in meta:
+            v = getattr(obj, py)
+            if v is None:
+                continue
+            here = f"{path}.{xsd}"
+            if kind == "attr":
+                val = _xml_text(_simple_to_text(t, v), here).translate(_ATTR_ESC)
+                attrs.append(f' {self.tag(fns, xsd) if fns else xsd}="{val}"')
+            elif kind == "value":
+                text = _xml_text(_simple_to_text(t, v), path)
+            else:
+                for x in (v if is_list else [v]):
+                    children.append((x, t, fns, xsd, here))
+        out.append(f"{ind}<{tag}")
+        out.append("".join(attrs))
+        if text is not None:
+            out.append(f">{text.translate(_TEXT_ESC)}</{tag}>\n")
+        elif not children:
+            out.append("/>\n")
         else:
-            for x in (v if is_list else [v]):
+            out.append(">\n")
+            for x, t, fns, xsd, here in children:
                 if isinstance(t, type):
-                    el.append(_to_elem(x, _qn(ns, xsd), mod))
+                    self.element(x, fns, xsd, here, ind + "  ")
                 else:
-                    sub = ET.SubElement(el, _qn(ns, xsd))
-                    sub.text = _simple_to_text(t, x)
-    return el
+                    ctag = self.tag(fns, xsd)
+                    txt = _xml_text(_simple_to_text(t, x), here).translate(_TEXT_ESC)
+                    out.append(f"{ind}  <{ctag}>{txt}</{ctag}>\n")
+            out.append(f"{ind}</{tag}>\n")
 
 
 _PREFIXES = {
@@ -194,19 +242,19 @@ _PREFIXES = {
     "urn:iso:std:iso:15118:-20:AC": "ac", "urn:iso:std:iso:15118:-20:DC": "dc",
     "urn:iso:std:iso:15118:-20:WPT": "wpt", "urn:iso:std:iso:15118:-20:ACDP": "acdp",
 }
-for _ns, _p in _PREFIXES.items():
-    ET.register_namespace(_p, _ns)
 
 
 def to_xml(obj: Any, element: str | None = None, fragment: bool = False) -> str:
-    """XML text of a message (or fragment element), indented."""
+    """XML text of a message (or fragment element), indented, namespaces declared on the root."""
     mod = _module_of(obj)
     name = _root_name(mod, obj, element)
     rows = mod.FRAG_ELEMENTS if fragment else mod.DOC_ELEMENTS
     ns = next((r[1] for r in rows if r[0] == name), "")
-    el = _to_elem(obj, _qn(ns, name), mod)
-    ET.indent(el)
-    return ET.tostring(el, encoding="unicode")
+    w = _XmlWriter(mod)
+    w.element(obj, ns, name, name, "")
+    decls = "".join(f' xmlns:{p}="{u}"' for u, p in sorted(w.prefixes.items(), key=lambda x: x[1]))
+    w.out[0] += decls  # out[0] is "<root-tag": the declarations go on the root start tag
+    return "".join(w.out).rstrip("\n")
 
 
 def _from_elem(cls: type, el: ET.Element, mod: ModuleType, path: str) -> Any:

@@ -80,18 +80,34 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
     raw = chunk.to_bytes(n, "big")
     if raw.isascii():
         return raw.decode("ascii"), r - 8 * n
+    # characters are unsigned varints: take the octets once (at most 3 per BMP code
+    # point, 4 beyond), then walk them; reading char by char from B would be quadratic
+    m = min(r // 8, 4 * n)
+    buf = ((B >> (r - 8 * m)) & ((1 << (8 * m)) - 1)).to_bytes(m, "big")
     chars = []
-    for _ in range(n):
-        r -= 8
-        if r < 0:
-            raise _Fail(ExiTruncatedError, _TRUNC, 0)
-        c = (B >> r) & 255
-        if c > 127:
-            c, r = ru(B, r, c)
-        if c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
-            raise _Fail(ExiValueError, f"character U+{c:X} is not a Unicode scalar value", r)
-        chars.append(chr(c))
-    return "".join(chars), r
+    i = 0
+    try:
+        for _ in range(n):
+            c = buf[i]
+            i += 1
+            if c > 127:
+                c &= 127
+                shift = 7
+                while True:
+                    x = buf[i]
+                    i += 1
+                    c |= (x & 127) << shift
+                    if x < 128:
+                        break
+                    shift += 7
+                    if shift > 21:
+                        raise _Fail(ExiValueError, "character code longer than 4 octets", r - 8 * i)
+            if c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
+                raise _Fail(ExiValueError, f"character U+{c:X} is not a Unicode scalar value", r - 8 * i)
+            chars.append(c)
+    except IndexError:
+        raise _Fail(ExiTruncatedError, _TRUNC, 0) from None
+    return "".join(map(chr, chars)), r - 8 * i
 
 
 def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int]:
@@ -234,13 +250,14 @@ def wstr(a: int, v: str, maxlen: int | None) -> int:
         if n:
             a = (a << (8 * n)) | int.from_bytes(v.encode("ascii"), "big")
         return a
+    out = bytearray()
     for ch in v:
         c = ord(ch)
-        if c < 128:
-            a = (a << 8) | c
-        else:
-            a = wu(a, c)
-    return a
+        while c > 127:
+            out.append(128 | (c & 127))
+            c >>= 7
+        out.append(c)
+    return (a << (8 * len(out))) | int.from_bytes(out, "big")
 
 
 def wbin(a: int, v: bytes, maxlen: int | None) -> int:

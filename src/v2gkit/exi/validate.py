@@ -49,7 +49,7 @@ def find_problem(mod: ModuleType, obj: Any, path: str) -> tuple[str, str] | None
         # a simple-typed element at the top
         return None
     groups: dict[int, list[str]] = {}
-    for py, xsd, _ns, kind, t, is_list, required, max_occ, group in meta:
+    for py, xsd, _ns, kind, t, is_list, required, max_occ, group, min_occ in meta:
         here = f"{path}.{xsd}"
         v = getattr(obj, py, None)
         if is_list:
@@ -57,6 +57,9 @@ def find_problem(mod: ModuleType, obj: Any, path: str) -> tuple[str, str] | None
                 return here, f"expected a list, got {type(v).__name__}"
             if max_occ is not None and len(v) > max_occ:
                 return here, f"{len(v)} elements, schema allows at most {max_occ}"
+            alts = sum(1 for m in meta if m[8] == group)
+            if alts == 1 and len(v) < min_occ:
+                return here, f"{len(v)} elements, schema needs at least {min_occ}"
             if v:
                 groups.setdefault(group, []).append(xsd)
             for i, x in enumerate(v):

@@ -511,11 +511,11 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 }
 
 # Field metadata for XML/JSON and validation:
-# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)
+# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
-    supportedAppProtocolReqType: (('app_protocol', 'AppProtocol', '', 'elem', AppProtocolType, True, True, 20, 0),),
-    AppProtocolType: (('protocol_namespace', 'ProtocolNamespace', '', 'elem', ('string', None, None, None, 100), False, True, 1, 0), ('version_number_major', 'VersionNumberMajor', '', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 1), ('version_number_minor', 'VersionNumberMinor', '', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 2), ('schema_id', 'SchemaID', '', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 3), ('priority', 'Priority', '', 'elem', ('nbit', 1, 20, None, None), False, True, 1, 4)),
-    supportedAppProtocolResType: (('response_code', 'ResponseCode', '', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0), ('schema_id', 'SchemaID', '', 'elem', ('nbit', 0, 255, None, None), False, False, 1, 1)),
+    supportedAppProtocolReqType: (('app_protocol', 'AppProtocol', '', 'elem', AppProtocolType, True, True, 20, 0, 1),),
+    AppProtocolType: (('protocol_namespace', 'ProtocolNamespace', '', 'elem', ('string', None, None, None, 100), False, True, 1, 0, 1), ('version_number_major', 'VersionNumberMajor', '', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 1, 1), ('version_number_minor', 'VersionNumberMinor', '', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 2, 1), ('schema_id', 'SchemaID', '', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 3, 1), ('priority', 'Priority', '', 'elem', ('nbit', 1, 20, None, None), False, True, 1, 4, 1)),
+    supportedAppProtocolResType: (('response_code', 'ResponseCode', '', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0, 1), ('schema_id', 'SchemaID', '', 'elem', ('nbit', 0, 255, None, None), False, False, 1, 1, 0)),
 }
 
 # choices (META group numbers) of which one alternative is mandatory

@@ -1806,38 +1806,36 @@ _C172 = (None, None, None, (2, 2), None, None, None, (1, 0))
 _T173 = (1, 2, 3, 4, 5, 6, -2, -3)
 _S174 = ('int', -2147483648, 2147483647, None, None)
 _S175 = ('enum', None, None, chargingSessionType, None)
-_T176 = (-5, -4, -2, -3)
-_C177 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None)
-_S178 = ('enum', None, None, evCheckInStatusType, None)
-_S179 = ('enum', None, None, parkingMethodType, None)
-_C180 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C181 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C182 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C183 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C184 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C185 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S186 = ('enum', None, None, evCheckOutStatusType, None)
-_S187 = ('enum', None, None, evseCheckOutStatusType, None)
-_T188 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T189 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T190 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T191 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T192 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T193 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T194 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T195 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T196 = (8, 9, -1, -2)
-_T197 = (9, -1, -2, -3)
-_C198 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C199 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C200 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C201 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C202 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C203 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C204 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C205 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C206 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C207 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S176 = ('enum', None, None, evCheckInStatusType, None)
+_S177 = ('enum', None, None, parkingMethodType, None)
+_C178 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C179 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C180 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C181 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C182 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C183 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S184 = ('enum', None, None, evCheckOutStatusType, None)
+_S185 = ('enum', None, None, evseCheckOutStatusType, None)
+_T186 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T187 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T188 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T189 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T190 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T191 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T192 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T193 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T194 = (8, 9, -1, -2)
+_T195 = (9, -1, -2, -3)
+_C196 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C197 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C198 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C199 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C200 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C201 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C202 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C203 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C204 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C205 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
 def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -16474,39 +16472,13 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
-    r -= 2; k = _T9[(B >> r) & 3]
-    f_id = None
-    if k == 0:
-        f_id, r = rstr(B, r, None)
-        r -= 1; k = _T1[(B >> r) & 1]
-    f_target = None
-    if k == 1:
-        f_target, r = rstr(B, r, None)
-        r -= 2; k = _T176[(B >> r) & 3]
-    else:
-        raise unexpected(k, r, 'Target')
-    if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertyType(f_id, f_target), r
+    raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
 def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
-    st = 0
-    v2 = o.id
-    if v2 is not None:
-        a <<= 2
-        a = wstr(a, v2, None)
-        st = 3
-    v3 = o.target
-    if v3 is None: raise EncFail('missing mandatory Target')
-    w, c = _C177[st]
-    a = (a << w) | c
-    a = wstr(a, v3, None)
-    st = 7
-    raise EncFail('a required wildcard element cannot be encoded')
-    a = (a << 2) | 1
-    return a
+    raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
 def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -16520,7 +16492,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_in_status, r = sl2(B, r, _S178, 6)
+            f_ev_check_in_status, r = sl2(B, r, _S176, 6)
         else:
             r -= 2; f_ev_check_in_status = (B >> r) & 3
             if f_ev_check_in_status >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(f_ev_check_in_status))
@@ -16534,7 +16506,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_method, r = sl2(B, r, _S179, 6)
+            f_parking_method, r = sl2(B, r, _S177, 6)
         else:
             r -= 2; f_parking_method = (B >> r) & 3
             if f_parking_method >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(f_parking_method))
@@ -16725,7 +16697,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         st = 15
     v10 = o.device_offset
     if v10 is not None:
-        w, c = _C180[st]
+        w, c = _C178[st]
         a = (a << w) | c
         a <<= 1
         if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
@@ -16736,7 +16708,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         st = 19
     v11 = o.vehicle_travel
     if v11 is not None:
-        w, c = _C181[st]
+        w, c = _C179[st]
         a = (a << w) | c
         a <<= 1
         if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
@@ -16745,7 +16717,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         else: a = wi(a, v11)
         a <<= 1
         st = 23
-    w, c = _C182[st]
+    w, c = _C180[st]
     a = (a << w) | c
     return a
 
@@ -16944,7 +16916,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         st = 11
     v9 = o.device_location
     if v9 is not None:
-        w, c = _C183[st]
+        w, c = _C181[st]
         a = (a << w) | c
         a <<= 1
         if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
@@ -16955,7 +16927,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         st = 15
     v10 = o.target_distance
     if v10 is not None:
-        w, c = _C184[st]
+        w, c = _C182[st]
         a = (a << w) | c
         a <<= 1
         if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
@@ -16964,7 +16936,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         else: a = wi(a, v10)
         a <<= 1
         st = 19
-    w, c = _C185[st]
+    w, c = _C183[st]
     a = (a << w) | c
     return a
 
@@ -16980,7 +16952,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_out_status, r = sl2(B, r, _S186, 6)
+            f_ev_check_out_status, r = sl2(B, r, _S184, 6)
         else:
             r -= 2; f_ev_check_out_status = (B >> r) & 3
             if f_ev_check_out_status >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(f_ev_check_out_status))
@@ -17121,7 +17093,7 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_check_out_status, r = sl2(B, r, _S187, 6)
+            f_evse_check_out_status, r = sl2(B, r, _S185, 6)
         else:
             r -= 1; f_evse_check_out_status = (B >> r) & 1
             f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
@@ -17213,7 +17185,7 @@ def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T188[(B >> r) & 15]
+    r -= 4; k = _T186[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
@@ -17224,7 +17196,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T189[(B >> r) & 15]
+        r -= 4; k = _T187[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
@@ -17235,7 +17207,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T190[(B >> r) & 15]
+        r -= 4; k = _T188[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
@@ -17246,7 +17218,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T191[(B >> r) & 15]
+        r -= 4; k = _T189[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
@@ -17257,7 +17229,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T192[(B >> r) & 7]
+        r -= 3; k = _T190[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
@@ -17269,7 +17241,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T193[(B >> r) & 7]
+        r -= 3; k = _T191[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
@@ -17281,7 +17253,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T194[(B >> r) & 7]
+        r -= 3; k = _T192[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
@@ -17293,7 +17265,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T195[(B >> r) & 7]
+        r -= 3; k = _T193[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
@@ -17303,11 +17275,11 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T196[(B >> r) & 3]
+        r -= 2; k = _T194[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T197[(B >> r) & 3]
+        r -= 2; k = _T195[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
@@ -17324,35 +17296,35 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T188[c & 15]
+    k = _T186[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T189[c & 15]
+        k = _T187[c & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T190[c & 15]
+        k = _T188[c & 15]
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T191[c & 15]
+        k = _T189[c & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T192[c & 7]
+        k = _T190[c & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -17365,7 +17337,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T193[c & 7]
+        k = _T191[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -17378,7 +17350,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T194[c & 7]
+        k = _T192[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -17391,13 +17363,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T195[c & 7]
+        k = _T193[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T196[c & 3]
+        k = _T194[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -17413,7 +17385,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T197[c & 3]
+        k = _T195[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -17436,28 +17408,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C198[st]
+        w, c = _C196[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C199[st]
+        w, c = _C197[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C200[st]
+        w, c = _C198[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C201[st]
+        w, c = _C199[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -17467,7 +17439,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C202[st]
+        w, c = _C200[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -17477,7 +17449,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C203[st]
+        w, c = _C201[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -17487,13 +17459,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C204[st]
+        w, c = _C202[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C205[st]
+        w, c = _C203[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -17513,11 +17485,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C206[st]
+        w, c = _C204[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C207[st]
+    w, c = _C205[st]
     a = (a << w) | c
     return a
 
@@ -18142,7 +18114,7 @@ def _e_S31_EVCCID(v: Any, a: int) -> int:
 def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S178, 6)
+        v, r = sl2(B, r, _S176, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(v))
@@ -18161,7 +18133,7 @@ def _e_S32_EVCheckInStatus(v: Any, a: int) -> int:
 def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S186, 6)
+        v, r = sl2(B, r, _S184, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(v))
@@ -18199,7 +18171,7 @@ def _e_S34_EVProcessing(v: Any, a: int) -> int:
 def _d_S35_EVSECheckOutStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S187, 6)
+        v, r = sl2(B, r, _S185, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_evseCheckOutStatusType[v]
@@ -18844,7 +18816,7 @@ def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
 def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S179, 6)
+        v, r = sl2(B, r, _S177, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(v))
@@ -19973,8 +19945,8 @@ FRAG_ELEMENTS: tuple = (
     ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S75),
     ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),
     ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S75),
-    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S178),
-    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S186),
+    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S176),
+    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S184),
     ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -19992,7 +19964,7 @@ FRAG_ELEMENTS: tuple = (
     ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType),
     ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType),
     ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S66),
-    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S187),
+    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S185),
     ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S75),
     ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S121),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S66),
@@ -20061,7 +20033,7 @@ FRAG_ELEMENTS: tuple = (
     ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S120),
     ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S117),
-    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S179),
+    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S177),
     ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S98),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S30),
     ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),
@@ -20252,123 +20224,123 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 }
 
 # Field metadata for XML/JSON and validation:
-# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)
+# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
-    AuthorizationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('selected_authorization_service', 'SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, authorizationType, None), False, True, 1, 1), ('eim_a_req_authorization_mode', 'EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EIM_AReqAuthorizationModeType, False, False, 1, 2), ('pn_c_a_req_authorization_mode', 'PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PnC_AReqAuthorizationModeType, False, False, 1, 2)),
-    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2)),
-    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4)),
-    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3)),
-    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1)),
-    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5)),
-    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0),),
-    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1)),
-    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0)),
+    AuthorizationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('selected_authorization_service', 'SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, authorizationType, None), False, True, 1, 1, 1), ('eim_a_req_authorization_mode', 'EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EIM_AReqAuthorizationModeType, False, False, 1, 2, 1), ('pn_c_a_req_authorization_mode', 'PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PnC_AReqAuthorizationModeType, False, False, 1, 2, 1)),
+    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0, 1), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2, 0)),
+    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2, 1), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3, 0), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4, 0)),
+    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2, 1), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3, 1)),
+    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1, 0)),
+    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
+    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0, 1),),
+    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
+    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
+    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
     DSAKeyValueType: (),
-    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1)),
-    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2)),
-    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0)),
-    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1)),
+    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
+    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
+    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
     PGPDataType: (),
     SPKIDataType: (),
-    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2)),
+    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
     EIM_AReqAuthorizationModeType: (),
-    PnC_AReqAuthorizationModeType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('gen_challenge', 'GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 16), False, True, 1, 1), ('contract_certificate_chain', 'ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ContractCertificateChainType, False, True, 1, 2)),
-    ContractCertificateChainType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 0), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, True, 1, 1)),
-    SubCertificatesType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), True, True, 3, 0),),
-    AuthorizationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2)),
-    AuthorizationSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0),),
-    AuthorizationSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('authorization_services', 'AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, authorizationType, None), True, True, 2, 2), ('certificate_installation_service', 'CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 3), ('eim_as_res_authorization_mode', 'EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EIM_ASResAuthorizationModeType, False, False, 1, 4), ('pn_c_as_res_authorization_mode', 'PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PnC_ASResAuthorizationModeType, False, False, 1, 4)),
+    PnC_AReqAuthorizationModeType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('gen_challenge', 'GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 16), False, True, 1, 1, 1), ('contract_certificate_chain', 'ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ContractCertificateChainType, False, True, 1, 2, 1)),
+    ContractCertificateChainType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 0, 1), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, True, 1, 1, 1)),
+    SubCertificatesType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), True, True, 3, 0, 1),),
+    AuthorizationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1)),
+    AuthorizationSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1),),
+    AuthorizationSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('authorization_services', 'AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, authorizationType, None), True, True, 2, 2, 1), ('certificate_installation_service', 'CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 3, 1), ('eim_as_res_authorization_mode', 'EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EIM_ASResAuthorizationModeType, False, False, 1, 4, 1), ('pn_c_as_res_authorization_mode', 'PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PnC_ASResAuthorizationModeType, False, False, 1, 4, 1)),
     EIM_ASResAuthorizationModeType: (),
-    PnC_ASResAuthorizationModeType: (('gen_challenge', 'GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 16), False, True, 1, 0), ('supported_providers', 'SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SupportedProvidersListType, False, False, 1, 1)),
-    SupportedProvidersListType: (('provider_id', 'ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), True, True, 128, 0),),
+    PnC_ASResAuthorizationModeType: (('gen_challenge', 'GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 16), False, True, 1, 0, 1), ('supported_providers', 'SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SupportedProvidersListType, False, False, 1, 1, 0)),
+    SupportedProvidersListType: (('provider_id', 'ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), True, True, 128, 0, 1),),
     CLReqControlModeType: (),
     CLResControlModeType: (),
-    CertificateInstallationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('oem_provisioning_certificate_chain', 'OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedCertificateChainType, False, True, 1, 1), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ListOfRootCertificateIDsType, False, True, 1, 2), ('maximum_contract_certificate_chains', 'MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 3), ('prioritized_emai_ds', 'PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EMAIDListType, False, False, 1, 4)),
-    SignedCertificateChainType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 1), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, False, 1, 2)),
-    ListOfRootCertificateIDsType: (('root_certificate_id', 'RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', X509IssuerSerialType, True, True, 20, 0),),
-    EMAIDListType: (('emaid', 'EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), True, True, 8, 0),),
-    CertificateInstallationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('cps_certificate_chain', 'CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', CertificateChainType, False, True, 1, 3), ('signed_installation_data', 'SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedInstallationDataType, False, True, 1, 4), ('remaining_contract_certificate_chains', 'RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 5)),
-    CertificateChainType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 0), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, False, 1, 1)),
-    SignedInstallationDataType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('contract_certificate_chain', 'ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ContractCertificateChainType, False, True, 1, 1), ('ecdh_curve', 'ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, ecdhCurveType, None), False, True, 1, 2), ('dh_public_key', 'DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 133), False, True, 1, 3), ('secp521_encrypted_private_key', 'SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 94), False, False, 1, 4), ('x448_encrypted_private_key', 'X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 84), False, False, 1, 4), ('tpm_encrypted_private_key', 'TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 206), False, False, 1, 4)),
-    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1)),
-    MeteringConfirmationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('signed_metering_data', 'SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedMeteringDataType, False, True, 1, 1)),
-    SignedMeteringDataType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('hex', None, None, None, 8), False, True, 1, 1), ('meter_info', 'MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', MeterInfoType, False, True, 1, 2), ('receipt', 'Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ReceiptType, False, False, 1, 3), ('dynamic_smdt_control_mode', 'Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SMDTControlModeType, False, False, 1, 4), ('scheduled_smdt_control_mode', 'Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SMDTControlModeType, False, False, 1, 4)),
-    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7)),
-    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5)),
-    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
-    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1)),
-    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
+    CertificateInstallationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('oem_provisioning_certificate_chain', 'OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedCertificateChainType, False, True, 1, 1, 1), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ListOfRootCertificateIDsType, False, True, 1, 2, 1), ('maximum_contract_certificate_chains', 'MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 3, 1), ('prioritized_emai_ds', 'PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EMAIDListType, False, False, 1, 4, 0)),
+    SignedCertificateChainType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 1, 1), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, False, 1, 2, 0)),
+    ListOfRootCertificateIDsType: (('root_certificate_id', 'RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', X509IssuerSerialType, True, True, 20, 0, 1),),
+    EMAIDListType: (('emaid', 'EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), True, True, 8, 0, 1),),
+    CertificateInstallationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('cps_certificate_chain', 'CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', CertificateChainType, False, True, 1, 3, 1), ('signed_installation_data', 'SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedInstallationDataType, False, True, 1, 4, 1), ('remaining_contract_certificate_chains', 'RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 5, 1)),
+    CertificateChainType: (('certificate', 'Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 1600), False, True, 1, 0, 1), ('sub_certificates', 'SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SubCertificatesType, False, False, 1, 1, 0)),
+    SignedInstallationDataType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('contract_certificate_chain', 'ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ContractCertificateChainType, False, True, 1, 1, 1), ('ecdh_curve', 'ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, ecdhCurveType, None), False, True, 1, 2, 1), ('dh_public_key', 'DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 133), False, True, 1, 3, 1), ('secp521_encrypted_private_key', 'SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 94), False, False, 1, 4, 1), ('x448_encrypted_private_key', 'X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 84), False, False, 1, 4, 1), ('tpm_encrypted_private_key', 'TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 206), False, False, 1, 4, 1)),
+    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
+    MeteringConfirmationReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('signed_metering_data', 'SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SignedMeteringDataType, False, True, 1, 1, 1)),
+    SignedMeteringDataType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('hex', None, None, None, 8), False, True, 1, 1, 1), ('meter_info', 'MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', MeterInfoType, False, True, 1, 2, 1), ('receipt', 'Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ReceiptType, False, False, 1, 3, 0), ('dynamic_smdt_control_mode', 'Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SMDTControlModeType, False, False, 1, 4, 1), ('scheduled_smdt_control_mode', 'Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SMDTControlModeType, False, False, 1, 4, 1)),
+    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0, 1), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2, 0), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3, 0), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4, 0), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5, 0), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6, 0), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7, 0)),
+    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1, 0), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2, 0), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3, 0), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4, 0), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5, 0)),
+    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0, 1), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0, 1), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1, 1)),
+    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
     Dynamic_SMDTControlModeType: (),
-    Scheduled_SMDTControlModeType: (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0),),
-    MeteringConfirmationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1)),
-    PowerDeliveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1), ('charge_progress', 'ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, chargeProgressType, None), False, True, 1, 2), ('ev_power_profile', 'EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerProfileType, False, False, 1, 3), ('bpt_channel_selection', 'BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, channelSelectionType, None), False, False, 1, 4)),
-    EVPowerProfileType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('dynamic_evppt_control_mode', 'Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_EVPPTControlModeType, False, False, 1, 1), ('scheduled_evppt_control_mode', 'Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_EVPPTControlModeType, False, False, 1, 1), ('ev_power_profile_entries', 'EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerProfileEntryListType, False, True, 1, 2)),
+    Scheduled_SMDTControlModeType: (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1),),
+    MeteringConfirmationResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1)),
+    PowerDeliveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1, 1), ('charge_progress', 'ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, chargeProgressType, None), False, True, 1, 2, 1), ('ev_power_profile', 'EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerProfileType, False, False, 1, 3, 0), ('bpt_channel_selection', 'BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, channelSelectionType, None), False, False, 1, 4, 0)),
+    EVPowerProfileType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('dynamic_evppt_control_mode', 'Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_EVPPTControlModeType, False, False, 1, 1, 1), ('scheduled_evppt_control_mode', 'Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_EVPPTControlModeType, False, False, 1, 1, 1), ('ev_power_profile_entries', 'EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerProfileEntryListType, False, True, 1, 2, 1)),
     Dynamic_EVPPTControlModeType: (),
-    Scheduled_EVPPTControlModeType: (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('power_tolerance_acceptance', 'PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, powerToleranceAcceptanceType, None), False, False, 1, 1)),
-    EVPowerProfileEntryListType: (('ev_power_profile_entry', 'EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryType, True, True, 2048, 0),),
-    PowerScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('power', 'Power', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1), ('power_l2', 'Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2), ('power_l3', 'Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 3)),
-    PowerDeliveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_status', 'EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVSEStatusType, False, False, 1, 2)),
-    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1)),
-    ScheduleExchangeReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('maximum_supporting_points', 'MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 12, 1024, None, None), False, True, 1, 1), ('dynamic_se_req_control_mode', 'Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SEReqControlModeType, False, False, 1, 2), ('scheduled_se_req_control_mode', 'Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SEReqControlModeType, False, False, 1, 2)),
-    Dynamic_SEReqControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('ev_target_energy_request', 'EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 3), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 4), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 5), ('ev_maximum_v2_x_energy_request', 'EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 6), ('ev_minimum_v2_x_energy_request', 'EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 7)),
-    Scheduled_SEReqControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0), ('ev_target_energy_request', 'EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 3), ('ev_energy_offer', 'EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVEnergyOfferType, False, False, 1, 4)),
-    EVEnergyOfferType: (('ev_power_schedule', 'EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleType, False, True, 1, 0), ('ev_absolute_price_schedule', 'EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVAbsolutePriceScheduleType, False, True, 1, 1)),
-    EVPowerScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('ev_power_schedule_entries', 'EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleEntryListType, False, True, 1, 1)),
-    EVPowerScheduleEntryListType: (('ev_power_schedule_entry', 'EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleEntryType, True, True, 1024, 0),),
-    EVPowerScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('power', 'Power', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1)),
-    EVAbsolutePriceScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('currency', 'Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 1), ('price_algorithm', 'PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 2), ('ev_price_rule_stacks', 'EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleStackListType, False, True, 1, 3)),
-    EVPriceRuleStackListType: (('ev_price_rule_stack', 'EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleStackType, True, True, 1024, 0),),
-    EVPriceRuleStackType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('ev_price_rule', 'EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleType, True, True, 8, 1)),
-    EVPriceRuleType: (('energy_fee', 'EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 0), ('power_range_start', 'PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1)),
-    ScheduleExchangeResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('go_to_pause', 'GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 3), ('dynamic_se_res_control_mode', 'Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SEResControlModeType, False, False, 1, 4), ('scheduled_se_res_control_mode', 'Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SEResControlModeType, False, False, 1, 4)),
-    Dynamic_SEResControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('absolute_price_schedule', 'AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AbsolutePriceScheduleType, False, False, 1, 3), ('price_level_schedule', 'PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleType, False, False, 1, 3)),
-    AbsolutePriceScheduleType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('price_schedule_id', 'PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 2), ('price_schedule_description', 'PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3), ('currency', 'Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 4), ('language', 'Language', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 5), ('price_algorithm', 'PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 6), ('minimum_cost', 'MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 7), ('maximum_cost', 'MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 8), ('tax_rules', 'TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', TaxRuleListType, False, False, 1, 9), ('price_rule_stacks', 'PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleStackListType, False, True, 1, 10), ('overstay_rules', 'OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', OverstayRuleListType, False, False, 1, 11), ('additional_selected_services', 'AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AdditionalServiceListType, False, False, 1, 12)),
-    TaxRuleListType: (('tax_rule', 'TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', TaxRuleType, True, True, 10, 0),),
-    TaxRuleType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('tax_rule_name', 'TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 1), ('tax_rate', 'TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 2), ('tax_included_in_price', 'TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 3), ('applies_to_energy_fee', 'AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 4), ('applies_to_parking_fee', 'AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 5), ('applies_to_overstay_fee', 'AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 6), ('applies_minimum_maximum_cost', 'AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 7)),
-    PriceRuleStackListType: (('price_rule_stack', 'PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleStackType, True, True, 1024, 0),),
-    PriceRuleStackType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('price_rule', 'PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleType, True, True, 8, 1)),
-    PriceRuleType: (('energy_fee', 'EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 0), ('parking_fee', 'ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1), ('parking_fee_period', 'ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 2), ('carbon_dioxide_emission', 'CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, False, 1, 3), ('renewable_generation_percentage', 'RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, False, 1, 4), ('power_range_start', 'PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 5)),
-    OverstayRuleListType: (('overstay_time_threshold', 'OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0), ('overstay_power_threshold', 'OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1), ('overstay_rule', 'OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', OverstayRuleType, True, True, 5, 2)),
-    OverstayRuleType: (('overstay_rule_description', 'OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 0), ('start_time', 'StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 1), ('overstay_fee', 'OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 2), ('overstay_fee_period', 'OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 3)),
-    AdditionalServiceListType: (('additional_service', 'AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AdditionalServiceType, True, True, 5, 0),),
-    AdditionalServiceType: (('service_name', 'ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, True, 1, 0), ('service_fee', 'ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1)),
-    PriceLevelScheduleType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('price_schedule_id', 'PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 2), ('price_schedule_description', 'PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3), ('number_of_price_levels', 'NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 4), ('price_level_schedule_entries', 'PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleEntryListType, False, True, 1, 5)),
-    PriceLevelScheduleEntryListType: (('price_level_schedule_entry', 'PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleEntryType, True, True, 1024, 0),),
-    PriceLevelScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0), ('price_level', 'PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 1)),
-    Scheduled_SEResControlModeType: (('schedule_tuple', 'ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ScheduleTupleType, True, True, 3, 0),),
-    ScheduleTupleType: (('schedule_tuple_id', 'ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('charging_schedule', 'ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ChargingScheduleType, False, True, 1, 1), ('discharging_schedule', 'DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ChargingScheduleType, False, False, 1, 2)),
-    ChargingScheduleType: (('power_schedule', 'PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleType, False, True, 1, 0), ('absolute_price_schedule', 'AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AbsolutePriceScheduleType, False, False, 1, 1), ('price_level_schedule', 'PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleType, False, False, 1, 1)),
-    PowerScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('available_energy', 'AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1), ('power_tolerance', 'PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2), ('power_schedule_entries', 'PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryListType, False, True, 1, 3)),
-    PowerScheduleEntryListType: (('power_schedule_entry', 'PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryType, True, True, 1024, 0),),
-    ServiceDetailReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1)),
-    ServiceDetailResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2), ('service_parameter_list', 'ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceParameterListType, False, True, 1, 3)),
-    ServiceParameterListType: (('parameter_set', 'ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ParameterSetType, True, True, 32, 0),),
-    ParameterSetType: (('parameter_set_id', 'ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('parameter', 'Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ParameterType, True, True, 32, 1)),
-    ParameterType: (('name', 'Name', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, 80), False, True, 1, 0), ('bool_value', 'boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 1), ('byte_value', 'byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', -128, 127, None, None), False, False, 1, 1), ('short_value', 'shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 1), ('int_value', 'intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -2147483648, 2147483647, None, None), False, False, 1, 1), ('rational_number', 'rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1), ('finite_string', 'finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 1)),
-    ServiceDiscoveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('supported_service_i_ds', 'SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceIDListType, False, False, 1, 1)),
-    ServiceIDListType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), True, True, 16, 0),),
-    ServiceDiscoveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('service_renegotiation_supported', 'ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 2), ('energy_transfer_service_list', 'EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceListType, False, True, 1, 3), ('vas_list', 'VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceListType, False, False, 1, 4)),
-    ServiceListType: (('service', 'Service', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceType, True, True, 8, 0),),
-    ServiceType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('free_service', 'FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 1)),
-    ServiceSelectionReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('selected_energy_transfer_service', 'SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceType, False, True, 1, 1), ('selected_vas_list', 'SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceListType, False, False, 1, 2)),
-    SelectedServiceType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('parameter_set_id', 'ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1)),
-    SelectedServiceListType: (('selected_service', 'SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceType, True, True, 16, 0),),
-    ServiceSelectionResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1)),
-    SessionSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('evccid', 'EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 1)),
-    SessionSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evseid', 'EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 2)),
-    SessionStopReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('charging_session', 'ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, chargingSessionType, None), False, True, 1, 1), ('ev_termination_code', 'EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 2), ('ev_termination_explanation', 'EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3)),
-    SessionStopResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1)),
-    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1)),
-    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1)),
-    VehicleCheckInReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_check_in_status', 'EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evCheckInStatusType, None), False, True, 1, 1), ('parking_method', 'ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, parkingMethodType, None), False, True, 1, 2), ('vehicle_frame', 'VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 3), ('device_offset', 'DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 4), ('vehicle_travel', 'VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 5)),
-    VehicleCheckInResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('parking_space', 'ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 2), ('device_location', 'DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 3), ('target_distance', 'TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 4)),
-    VehicleCheckOutReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_check_out_status', 'EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evCheckOutStatusType, None), False, True, 1, 1), ('check_out_time', 'CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 2)),
-    VehicleCheckOutResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_check_out_status', 'EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evseCheckOutStatusType, None), False, True, 1, 2)),
-    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9)),
+    Scheduled_EVPPTControlModeType: (('selected_schedule_tuple_id', 'SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('power_tolerance_acceptance', 'PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, powerToleranceAcceptanceType, None), False, False, 1, 1, 0)),
+    EVPowerProfileEntryListType: (('ev_power_profile_entry', 'EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryType, True, True, 2048, 0, 1),),
+    PowerScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('power', 'Power', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1, 1), ('power_l2', 'Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2, 0), ('power_l3', 'Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 3, 0)),
+    PowerDeliveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_status', 'EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVSEStatusType, False, False, 1, 2, 0)),
+    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1, 1)),
+    ScheduleExchangeReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('maximum_supporting_points', 'MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 12, 1024, None, None), False, True, 1, 1, 1), ('dynamic_se_req_control_mode', 'Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SEReqControlModeType, False, False, 1, 2, 1), ('scheduled_se_req_control_mode', 'Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SEReqControlModeType, False, False, 1, 2, 1)),
+    Dynamic_SEReqControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1, 0), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2, 0), ('ev_target_energy_request', 'EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 3, 1), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 4, 1), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 5, 1), ('ev_maximum_v2_x_energy_request', 'EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 6, 0), ('ev_minimum_v2_x_energy_request', 'EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 7, 0)),
+    Scheduled_SEReqControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0, 0), ('ev_target_energy_request', 'EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1, 0), ('ev_maximum_energy_request', 'EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2, 0), ('ev_minimum_energy_request', 'EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 3, 0), ('ev_energy_offer', 'EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVEnergyOfferType, False, False, 1, 4, 0)),
+    EVEnergyOfferType: (('ev_power_schedule', 'EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleType, False, True, 1, 0, 1), ('ev_absolute_price_schedule', 'EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVAbsolutePriceScheduleType, False, True, 1, 1, 1)),
+    EVPowerScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('ev_power_schedule_entries', 'EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleEntryListType, False, True, 1, 1, 1)),
+    EVPowerScheduleEntryListType: (('ev_power_schedule_entry', 'EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPowerScheduleEntryType, True, True, 1024, 0, 1),),
+    EVPowerScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('power', 'Power', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    EVAbsolutePriceScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('currency', 'Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 1, 1), ('price_algorithm', 'PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 2, 1), ('ev_price_rule_stacks', 'EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleStackListType, False, True, 1, 3, 1)),
+    EVPriceRuleStackListType: (('ev_price_rule_stack', 'EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleStackType, True, True, 1024, 0, 1),),
+    EVPriceRuleStackType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('ev_price_rule', 'EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', EVPriceRuleType, True, True, 8, 1, 1)),
+    EVPriceRuleType: (('energy_fee', 'EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 0, 1), ('power_range_start', 'PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    ScheduleExchangeResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('go_to_pause', 'GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 3, 0), ('dynamic_se_res_control_mode', 'Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Dynamic_SEResControlModeType, False, False, 1, 4, 1), ('scheduled_se_res_control_mode', 'Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', Scheduled_SEResControlModeType, False, False, 1, 4, 1)),
+    Dynamic_SEResControlModeType: (('departure_time', 'DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1, 0), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2, 0), ('absolute_price_schedule', 'AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AbsolutePriceScheduleType, False, False, 1, 3, 0), ('price_level_schedule', 'PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleType, False, False, 1, 3, 0)),
+    AbsolutePriceScheduleType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('price_schedule_id', 'PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 2, 1), ('price_schedule_description', 'PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3, 0), ('currency', 'Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 4, 1), ('language', 'Language', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 3), False, True, 1, 5, 1), ('price_algorithm', 'PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 6, 1), ('minimum_cost', 'MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 7, 0), ('maximum_cost', 'MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 8, 0), ('tax_rules', 'TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', TaxRuleListType, False, False, 1, 9, 0), ('price_rule_stacks', 'PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleStackListType, False, True, 1, 10, 1), ('overstay_rules', 'OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', OverstayRuleListType, False, False, 1, 11, 0), ('additional_selected_services', 'AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AdditionalServiceListType, False, False, 1, 12, 0)),
+    TaxRuleListType: (('tax_rule', 'TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', TaxRuleType, True, True, 10, 0, 1),),
+    TaxRuleType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('tax_rule_name', 'TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 1, 0), ('tax_rate', 'TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 2, 1), ('tax_included_in_price', 'TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 3, 0), ('applies_to_energy_fee', 'AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 4, 1), ('applies_to_parking_fee', 'AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 5, 1), ('applies_to_overstay_fee', 'AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('applies_minimum_maximum_cost', 'AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 7, 1)),
+    PriceRuleStackListType: (('price_rule_stack', 'PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleStackType, True, True, 1024, 0, 1),),
+    PriceRuleStackType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('price_rule', 'PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceRuleType, True, True, 8, 1, 1)),
+    PriceRuleType: (('energy_fee', 'EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 0, 1), ('parking_fee', 'ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1, 0), ('parking_fee_period', 'ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 2, 0), ('carbon_dioxide_emission', 'CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, False, 1, 3, 0), ('renewable_generation_percentage', 'RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, False, 1, 4, 0), ('power_range_start', 'PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 5, 1)),
+    OverstayRuleListType: (('overstay_time_threshold', 'OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 0, 0), ('overstay_power_threshold', 'OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1, 0), ('overstay_rule', 'OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', OverstayRuleType, True, True, 5, 2, 1)),
+    OverstayRuleType: (('overstay_rule_description', 'OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 0, 0), ('start_time', 'StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 1, 1), ('overstay_fee', 'OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 2, 1), ('overstay_fee_period', 'OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 3, 1)),
+    AdditionalServiceListType: (('additional_service', 'AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AdditionalServiceType, True, True, 5, 0, 1),),
+    AdditionalServiceType: (('service_name', 'ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, True, 1, 0, 1), ('service_fee', 'ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    PriceLevelScheduleType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('price_schedule_id', 'PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 2, 1), ('price_schedule_description', 'PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3, 0), ('number_of_price_levels', 'NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 4, 1), ('price_level_schedule_entries', 'PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleEntryListType, False, True, 1, 5, 1)),
+    PriceLevelScheduleEntryListType: (('price_level_schedule_entry', 'PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleEntryType, True, True, 1024, 0, 1),),
+    PriceLevelScheduleEntryType: (('duration', 'Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 4294967295, None, None), False, True, 1, 0, 1), ('price_level', 'PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 1, 1)),
+    Scheduled_SEResControlModeType: (('schedule_tuple', 'ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ScheduleTupleType, True, True, 3, 0, 1),),
+    ScheduleTupleType: (('schedule_tuple_id', 'ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('charging_schedule', 'ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ChargingScheduleType, False, True, 1, 1, 1), ('discharging_schedule', 'DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ChargingScheduleType, False, False, 1, 2, 0)),
+    ChargingScheduleType: (('power_schedule', 'PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleType, False, True, 1, 0, 1), ('absolute_price_schedule', 'AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', AbsolutePriceScheduleType, False, False, 1, 1, 0), ('price_level_schedule', 'PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PriceLevelScheduleType, False, False, 1, 1, 0)),
+    PowerScheduleType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('available_energy', 'AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1, 0), ('power_tolerance', 'PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 2, 0), ('power_schedule_entries', 'PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryListType, False, True, 1, 3, 1)),
+    PowerScheduleEntryListType: (('power_schedule_entry', 'PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', PowerScheduleEntryType, True, True, 1024, 0, 1),),
+    ServiceDetailReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1, 1)),
+    ServiceDetailResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2, 1), ('service_parameter_list', 'ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceParameterListType, False, True, 1, 3, 1)),
+    ServiceParameterListType: (('parameter_set', 'ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ParameterSetType, True, True, 32, 0, 1),),
+    ParameterSetType: (('parameter_set_id', 'ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('parameter', 'Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ParameterType, True, True, 32, 1, 1)),
+    ParameterType: (('name', 'Name', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, 80), False, True, 1, 0, 1), ('bool_value', 'boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, False, 1, 1, 1), ('byte_value', 'byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('nbit', -128, 127, None, None), False, False, 1, 1, 1), ('short_value', 'shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 1, 1), ('int_value', 'intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -2147483648, 2147483647, None, None), False, False, 1, 1, 1), ('rational_number', 'rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', RationalNumberType, False, False, 1, 1, 1), ('finite_string', 'finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 1, 1)),
+    ServiceDiscoveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('supported_service_i_ds', 'SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceIDListType, False, False, 1, 1, 0)),
+    ServiceIDListType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), True, True, 16, 0, 1),),
+    ServiceDiscoveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('service_renegotiation_supported', 'ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1), ('energy_transfer_service_list', 'EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceListType, False, True, 1, 3, 1), ('vas_list', 'VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceListType, False, False, 1, 4, 0)),
+    ServiceListType: (('service', 'Service', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ServiceType, True, True, 8, 0, 1),),
+    ServiceType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('free_service', 'FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('bool', None, None, None, None), False, True, 1, 1, 1)),
+    ServiceSelectionReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('selected_energy_transfer_service', 'SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceType, False, True, 1, 1, 1), ('selected_vas_list', 'SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceListType, False, False, 1, 2, 0)),
+    SelectedServiceType: (('service_id', 'ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('parameter_set_id', 'ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1, 1)),
+    SelectedServiceListType: (('selected_service', 'SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', SelectedServiceType, True, True, 16, 0, 1),),
+    ServiceSelectionResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1)),
+    SessionSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('evccid', 'EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 1, 1)),
+    SessionSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evseid', 'EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 255), False, True, 1, 2, 1)),
+    SessionStopReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('charging_session', 'ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, chargingSessionType, None), False, True, 1, 1, 1), ('ev_termination_code', 'EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 80), False, False, 1, 2, 0), ('ev_termination_explanation', 'EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('string', None, None, None, 160), False, False, 1, 3, 0)),
+    SessionStopResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1)),
+    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1, 1)),
+    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1, 1)),
+    VehicleCheckInReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_check_in_status', 'EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evCheckInStatusType, None), False, True, 1, 1, 1), ('parking_method', 'ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, parkingMethodType, None), False, True, 1, 2, 1), ('vehicle_frame', 'VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 3, 0), ('device_offset', 'DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 4, 0), ('vehicle_travel', 'VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 5, 0)),
+    VehicleCheckInResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('parking_space', 'ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 2, 0), ('device_location', 'DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 3, 0), ('target_distance', 'TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 4, 0)),
+    VehicleCheckOutReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_check_out_status', 'EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evCheckOutStatusType, None), False, True, 1, 1, 1), ('check_out_time', 'CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 2, 1)),
+    VehicleCheckOutResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_check_out_status', 'EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('enum', None, None, evseCheckOutStatusType, None), False, True, 1, 2, 1)),
+    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1, 0), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2, 0), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3, 0), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4, 0), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5, 0), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6, 0), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7, 0), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8, 0), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9, 0)),
 }
 
 # choices (META group numbers) of which one alternative is mandatory
@@ -20390,5 +20362,6 @@ UNSUPPORTED: dict[type, str] = {
     DSAKeyValueType: 'content model with nested groups',
     PGPDataType: 'content model with nested groups',
     SPKIDataType: 'content model with nested groups',
+    SignaturePropertyType: 'mandatory wildcard content',
 }
 

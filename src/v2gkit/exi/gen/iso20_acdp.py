@@ -751,44 +751,42 @@ _T85 = (8, -2)
 _T86 = (9, -2)
 _T87 = (10, -2)
 _T88 = (1, -1, -2, -3)
-_T89 = (-5, -4, -2, -3)
-_C90 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T91 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T92 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T93 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T94 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T95 = (4, 5, 6, 7, 8, 9, -1, -2)
-_S96 = ('uint', 0, 4294967295, None, None)
-_T97 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T98 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T99 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T100 = (8, 9, -1, -2)
-_T101 = (9, -1, -2, -3)
-_C102 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C103 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C104 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C106 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C107 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C108 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C109 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C110 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C111 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S112 = ('uint', 0, 65535, None, None)
-_S113 = ('enum', None, None, evseNotificationType, None)
-_S114 = ('string', None, None, None, 32)
-_S115 = ('b64', None, None, None, 64)
-_T116 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T117 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T118 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T119 = (4, 5, -1, -2)
-_T120 = (5, -1, -2, -3)
-_C121 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C122 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C123 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C124 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C125 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S126 = ('uint', 1, 4294967295, None, None)
+_T89 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T90 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T91 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T92 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T93 = (4, 5, 6, 7, 8, 9, -1, -2)
+_S94 = ('uint', 0, 4294967295, None, None)
+_T95 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T96 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T97 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T98 = (8, 9, -1, -2)
+_T99 = (9, -1, -2, -3)
+_C100 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C101 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C102 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C103 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C104 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C105 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C106 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C107 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C108 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C109 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S110 = ('uint', 0, 65535, None, None)
+_S111 = ('enum', None, None, evseNotificationType, None)
+_S112 = ('string', None, None, None, 32)
+_S113 = ('b64', None, None, None, 64)
+_T114 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T115 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T116 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T117 = (4, 5, -1, -2)
+_T118 = (5, -1, -2, -3)
+_C119 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C120 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C121 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C122 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C123 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S124 = ('uint', 1, 4294967295, None, None)
 
 def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -3829,39 +3827,13 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
-    r -= 2; k = _T8[(B >> r) & 3]
-    f_id = None
-    if k == 0:
-        f_id, r = rstr(B, r, None)
-        r -= 1; k = _T1[(B >> r) & 1]
-    f_target = None
-    if k == 1:
-        f_target, r = rstr(B, r, None)
-        r -= 2; k = _T89[(B >> r) & 3]
-    else:
-        raise unexpected(k, r, 'Target')
-    if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertyType(f_id, f_target), r
+    raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
 def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
-    st = 0
-    v2 = o.id
-    if v2 is not None:
-        a <<= 2
-        a = wstr(a, v2, None)
-        st = 3
-    v3 = o.target
-    if v3 is None: raise EncFail('missing mandatory Target')
-    w, c = _C90[st]
-    a = (a << w) | c
-    a = wstr(a, v3, None)
-    st = 7
-    raise EncFail('a required wildcard element cannot be encoded')
-    a = (a << 2) | 1
-    return a
+    raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
 def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -3957,7 +3929,7 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T91[(B >> r) & 15]
+    r -= 4; k = _T89[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
@@ -3968,7 +3940,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T92[(B >> r) & 15]
+        r -= 4; k = _T90[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
@@ -3979,7 +3951,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T93[(B >> r) & 15]
+        r -= 4; k = _T91[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
@@ -3990,7 +3962,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T94[(B >> r) & 15]
+        r -= 4; k = _T92[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
@@ -4001,43 +3973,43 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T95[(B >> r) & 7]
+        r -= 3; k = _T93[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S96, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S94, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T97[(B >> r) & 7]
+        r -= 3; k = _T95[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S96, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S94, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T98[(B >> r) & 7]
+        r -= 3; k = _T96[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S96, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S94, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T99[(B >> r) & 7]
+        r -= 3; k = _T97[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
@@ -4047,11 +4019,11 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T100[(B >> r) & 3]
+        r -= 2; k = _T98[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T101[(B >> r) & 3]
+        r -= 2; k = _T99[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
@@ -4068,35 +4040,35 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T91[c & 15]
+    k = _T89[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T92[c & 15]
+        k = _T90[c & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T93[c & 15]
+        k = _T91[c & 15]
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T94[c & 15]
+        k = _T92[c & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T95[c & 7]
+        k = _T93[c & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4109,7 +4081,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T97[c & 7]
+        k = _T95[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -4122,7 +4094,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T98[c & 7]
+        k = _T96[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -4135,13 +4107,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T99[c & 7]
+        k = _T97[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T100[c & 3]
+        k = _T98[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -4157,7 +4129,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T101[c & 3]
+        k = _T99[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -4180,28 +4152,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C102[st]
+        w, c = _C100[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C103[st]
+        w, c = _C101[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C104[st]
+        w, c = _C102[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C105[st]
+        w, c = _C103[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -4211,7 +4183,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C106[st]
+        w, c = _C104[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -4221,7 +4193,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C107[st]
+        w, c = _C105[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -4231,13 +4203,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C108[st]
+        w, c = _C106[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C109[st]
+        w, c = _C107[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -4257,11 +4229,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C110[st]
+        w, c = _C108[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C111[st]
+    w, c = _C109[st]
     a = (a << w) | c
     return a
 
@@ -4271,7 +4243,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S112, 6)
+            f_notification_max_delay, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -4285,7 +4257,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S113, 6)
+            f_evse_notification, r = sl2(B, r, _S111, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -4340,7 +4312,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S114, 6)
+            f_meter_id, r = sl2(B, r, _S112, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -4402,7 +4374,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S115, 6)
+            f_meter_signature, r = sl2(B, r, _S113, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
@@ -4622,25 +4594,25 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T116[(B >> r) & 7]
+        r -= 3; k = _T114[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T117[(B >> r) & 7]
+        r -= 3; k = _T115[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T118[(B >> r) & 7]
+        r -= 3; k = _T116[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T119[(B >> r) & 3]
+        r -= 2; k = _T117[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T120[(B >> r) & 3]
+        r -= 2; k = _T118[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -4651,7 +4623,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T120[(B >> r) & 3]
+            r -= 2; k = _T118[(B >> r) & 3]
         else:
             r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -4669,7 +4641,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T116[c & 7]
+    k = _T114[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -4699,7 +4671,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T117[c & 7]
+        k = _T115[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -4735,7 +4707,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T118[c & 7]
+        k = _T116[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -4771,7 +4743,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T119[c & 3]
+        k = _T117[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -4807,7 +4779,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T120[c & 3]
+        k = _T118[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -4851,7 +4823,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T120[c & 3]
+            k = _T118[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T3[c & 1]
@@ -4917,7 +4889,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C121[st]
+        w, c = _C119[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -4959,7 +4931,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C122[st]
+        w, c = _C120[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -5001,7 +4973,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C123[st]
+        w, c = _C121[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -5044,7 +5016,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C124[st]
+            w, c = _C122[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -5057,7 +5029,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C125[st]
+    w, c = _C123[st]
     a = (a << w) | c
     return a
 
@@ -5067,7 +5039,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S126, 6)
+            f_tax_rule_id, r = sl2(B, r, _S124, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -5236,7 +5208,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5396,7 +5368,7 @@ def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
 def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, r = sl2(B, r, _S94, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5731,7 +5703,7 @@ def _e_S30_EVSEMechanicalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, r = sl2(B, r, _S111, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -5970,7 +5942,7 @@ def _e_S44_MaximumSOC(v: Any, a: int) -> int:
 def _d_S45_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -6002,7 +5974,7 @@ def _e_S46_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S47_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -6094,7 +6066,7 @@ def _e_S51_Modulus(v: Any, a: int) -> int:
 def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6212,7 +6184,7 @@ def _e_S58_Q(v: Any, a: int) -> int:
 def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, r = sl2(B, r, _S94, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6232,7 +6204,7 @@ def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, r = sl2(B, r, _S94, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6252,7 +6224,7 @@ def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, r = sl2(B, r, _S94, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6357,7 +6329,7 @@ def _e_S66_TargetSOC(v: Any, a: int) -> int:
 def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S126, 6)
+        v, r = sl2(B, r, _S124, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6578,7 +6550,7 @@ FRAG_ELEMENTS: tuple = (
     ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
     ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
     ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S112),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S110),
     ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S7),
@@ -6594,7 +6566,7 @@ FRAG_ELEMENTS: tuple = (
     ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S81),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S96),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S94),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
     ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
@@ -6618,7 +6590,7 @@ FRAG_ELEMENTS: tuple = (
     ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S82),
     ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S76),
     ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S63),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S113),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S111),
     ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S76),
     ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S62),
     ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S76),
@@ -6642,16 +6614,16 @@ FRAG_ELEMENTS: tuple = (
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S78),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S114),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S112),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S76),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S115),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S113),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S81),
     ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S7),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
     ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S78),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S29),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S112),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S110),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
@@ -6665,9 +6637,9 @@ FRAG_ELEMENTS: tuple = (
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S96),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S96),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S96),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S94),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S94),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S94),
     ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S61),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
@@ -6683,7 +6655,7 @@ FRAG_ELEMENTS: tuple = (
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S78),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S126),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S124),
     ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S7),
     ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S7),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
@@ -6735,47 +6707,47 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 }
 
 # Field metadata for XML/JSON and validation:
-# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)
+# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
-    ACDP_ConnectReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_electrical_charging_device_status', 'EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, electricalChargingDeviceStatusType, None), False, True, 1, 1)),
-    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2)),
-    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4)),
-    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3)),
-    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1)),
-    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5)),
-    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0),),
-    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1)),
-    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0)),
+    ACDP_ConnectReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_electrical_charging_device_status', 'EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, electricalChargingDeviceStatusType, None), False, True, 1, 1, 1)),
+    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0, 1), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2, 0)),
+    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2, 1), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3, 0), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4, 0)),
+    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2, 1), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3, 1)),
+    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1, 0)),
+    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
+    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0, 1),),
+    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
+    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
+    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
     DSAKeyValueType: (),
-    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1)),
-    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2)),
-    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0)),
-    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1)),
+    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
+    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
+    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
     PGPDataType: (),
     SPKIDataType: (),
-    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2)),
-    ACDP_ConnectResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('evse_electrical_charging_device_status', 'EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, electricalChargingDeviceStatusType, None), False, True, 1, 3), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, mechanicalChargingDeviceStatusType, None), False, True, 1, 4)),
-    ACDP_SystemStatusReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_technical_status', 'EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', EVTechnicalStatusType, False, True, 1, 1)),
-    EVTechnicalStatusType: (('ev_ready_to_charge', 'EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 0), ('ev_immobilization_request', 'EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 1), ('ev_immobilized', 'EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, False, 1, 2), ('evwlan_strength', 'EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', RationalNumberType, False, False, 1, 3), ('evcp_status', 'EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, cpStatusType, None), False, False, 1, 4), ('evsoc', 'EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 5), ('ev_error_code', 'EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, errorCodeType, None), False, False, 1, 6), ('ev_timeout', 'EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, False, 1, 7)),
-    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1)),
-    ACDP_SystemStatusResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, mechanicalChargingDeviceStatusType, None), False, True, 1, 2), ('evse_ready_to_charge', 'EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 3), ('evse_isolation_status', 'EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, isolationStatusType, None), False, True, 1, 4), ('evse_disabled', 'EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 5), ('evse_utility_interrupt_event', 'EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 6), ('evse_emergency_shutdown', 'EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 7), ('evse_malfunction', 'EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 8), ('ev_in_charge_position', 'EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 9), ('ev_association_status', 'EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 10)),
-    ACDP_VehiclePositioningReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_mobility_status', 'EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 1), ('ev_positioning_support', 'EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 2)),
-    ACDP_VehiclePositioningResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('evse_positioning_support', 'EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 3), ('ev_relative_x_deviation', 'EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 4), ('ev_relative_y_deviation', 'EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 5), ('contact_window_xc', 'ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 6), ('contact_window_yc', 'ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 7), ('ev_in_charge_position', 'EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 8)),
+    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
+    ACDP_ConnectResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('evse_electrical_charging_device_status', 'EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, electricalChargingDeviceStatusType, None), False, True, 1, 3, 1), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, mechanicalChargingDeviceStatusType, None), False, True, 1, 4, 1)),
+    ACDP_SystemStatusReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_technical_status', 'EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', EVTechnicalStatusType, False, True, 1, 1, 1)),
+    EVTechnicalStatusType: (('ev_ready_to_charge', 'EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 0, 1), ('ev_immobilization_request', 'EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 1, 1), ('ev_immobilized', 'EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, False, 1, 2, 0), ('evwlan_strength', 'EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', RationalNumberType, False, False, 1, 3, 0), ('evcp_status', 'EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, cpStatusType, None), False, False, 1, 4, 0), ('evsoc', 'EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 5, 0), ('ev_error_code', 'EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, errorCodeType, None), False, False, 1, 6, 0), ('ev_timeout', 'EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, False, 1, 7, 0)),
+    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0, 1), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1, 1)),
+    ACDP_SystemStatusResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, mechanicalChargingDeviceStatusType, None), False, True, 1, 2, 1), ('evse_ready_to_charge', 'EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 3, 1), ('evse_isolation_status', 'EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, isolationStatusType, None), False, True, 1, 4, 1), ('evse_disabled', 'EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 5, 1), ('evse_utility_interrupt_event', 'EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('evse_emergency_shutdown', 'EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 7, 1), ('evse_malfunction', 'EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 8, 1), ('ev_in_charge_position', 'EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 9, 1), ('ev_association_status', 'EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 10, 1)),
+    ACDP_VehiclePositioningReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_mobility_status', 'EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 1, 1), ('ev_positioning_support', 'EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1)),
+    ACDP_VehiclePositioningResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('evse_positioning_support', 'EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 3, 1), ('ev_relative_x_deviation', 'EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 4, 1), ('ev_relative_y_deviation', 'EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 5, 1), ('contact_window_xc', 'ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 6, 1), ('contact_window_yc', 'ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 7, 1), ('ev_in_charge_position', 'EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('bool', None, None, None, None), False, True, 1, 8, 1)),
     CLReqControlModeType: (),
     CLResControlModeType: (),
-    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1)),
-    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1)),
-    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1)),
-    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
-    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9)),
-    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1)),
-    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7)),
-    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5)),
-    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
+    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
+    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1, 1)),
+    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1, 1)),
+    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0, 1), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1, 0), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2, 0), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3, 0), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4, 0), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5, 0), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6, 0), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7, 0), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8, 0), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9, 0)),
+    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1, 1)),
+    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0, 1), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2, 0), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3, 0), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4, 0), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5, 0), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6, 0), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7, 0)),
+    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1, 0), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2, 0), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3, 0), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4, 0), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5, 0)),
+    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
 }
 
 # choices (META group numbers) of which one alternative is mandatory
@@ -6789,5 +6761,6 @@ UNSUPPORTED: dict[type, str] = {
     DSAKeyValueType: 'content model with nested groups',
     PGPDataType: 'content model with nested groups',
     SPKIDataType: 'content model with nested groups',
+    SignaturePropertyType: 'mandatory wildcard content',
 }
 

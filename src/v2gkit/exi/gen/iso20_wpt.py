@@ -1114,127 +1114,125 @@ _T54 = (3, -2)
 _T55 = (3, -1, -2, -3)
 _C56 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C57 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T58 = (-5, -4, -2, -3)
-_C59 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None)
-_S60 = ('enum', None, None, processingType, None)
-_T61 = (2, 3, -2, -3)
-_S62 = ('enum', None, None, WPT_EVResultType, None)
-_S63 = ('b64', None, None, None, 256)
-_C64 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_C65 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C66 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S67 = ('hex', None, None, None, 8)
-_S68 = ('uint', 0, 18446744073709551615, None, None)
-_S69 = ('nbit', -128, 127, None, None)
-_S70 = ('int', -32768, 32767, None, None)
-_S71 = ('enum', None, None, responseCodeType, None)
-_T72 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T73 = (4, 5, -1, -2)
-_T74 = (5, -1, -2, -3)
-_C75 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C76 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C77 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_T78 = (1, 2, -2, -3)
-_S79 = ('bool', None, None, None, None)
-_S80 = ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None)
-_T81 = (6, 7, 8, -1, -2, -3, -3, -3)
-_T82 = (7, 8, -1, -2)
-_T83 = (8, -1, -2, -3)
-_T84 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T85 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T86 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T87 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T88 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T89 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T90 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T91 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T92 = (8, 9, -1, -2)
-_T93 = (9, -1, -2, -3)
-_C94 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C95 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C96 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C97 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C98 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C99 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C100 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C101 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C102 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C103 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C104 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C106 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C107 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S108 = ('nbit', 0, 100, None, None)
-_S109 = ('uint', 0, 4294967295, None, None)
-_T110 = (2, 3, 4, 5, -2, -3, -3, -3)
-_T111 = (3, 4, 5, -2)
-_T112 = (4, 5, -2, -3)
-_T113 = (6, 7, -2, -3)
-_T114 = (7, -2)
-_T115 = (8, -2)
-_T116 = (9, -2)
-_S117 = ('enum', None, None, WPT_SPCChargeDiagnosticsType, None)
-_T118 = (10, 11, 12, -1, -2, -3, -3, -3)
-_T119 = (11, 12, -1, -2)
-_T120 = (12, -1, -2, -3)
-_T121 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T122 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T123 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T124 = (5, 6, 7, -1, -2, -3, -3, -3)
-_T125 = (6, 7, -1, -2)
-_T126 = (7, -1, -2, -3)
-_C127 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C128 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C129 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C130 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C131 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C132 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C133 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C134 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C135 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C136 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C137 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C138 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C139 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S140 = ('uint', 0, 65535, None, None)
-_S141 = ('enum', None, None, evseNotificationType, None)
-_S142 = ('string', None, None, None, 32)
-_S143 = ('b64', None, None, None, 64)
-_T144 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T145 = (2, 3, 4, 5, -1, -2, -3, -3)
-_C146 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C147 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C148 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C149 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C150 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S151 = ('uint', 1, 4294967295, None, None)
-_T152 = (6, -1, -2, -3)
-_C153 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S154 = ('enum', None, None, WPT_PowerClassType, None)
-_T155 = (6, -2)
-_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_C157 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
-_C158 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_S159 = ('nbit', 0, 255, None, None)
-_C160 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
-_C161 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_S162 = ('enum', None, None, WPT_FinePositioningMethodType, None)
-_C163 = (None, None, (2, 1), (1, 0))
-_S164 = ('enum', None, None, WPT_PairingMethodType, None)
-_S165 = ('enum', None, None, WPT_AlignmentCheckMethodType, None)
-_T166 = (2, 3, -1, -2)
-_C167 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (2, 0), None, None, None, None)
-_C168 = (None, None, None, None, None, None, None, None, None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_C169 = (None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C170 = (None, None, None, None, None, None, (2, 1), (1, 0))
-_T171 = (0, 1, 2, 3, -1, -2, -3, -3)
-_T172 = (1, 2, 3, -1, -2, -3, -3, -3)
-_S173 = ('string', None, None, None, 255)
-_S174 = ('string', None, None, None, 12)
-_S175 = ('string', None, None, None, 39)
-_C176 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C177 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C178 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S58 = ('enum', None, None, processingType, None)
+_T59 = (2, 3, -2, -3)
+_S60 = ('enum', None, None, WPT_EVResultType, None)
+_S61 = ('b64', None, None, None, 256)
+_C62 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C63 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C64 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S65 = ('hex', None, None, None, 8)
+_S66 = ('uint', 0, 18446744073709551615, None, None)
+_S67 = ('nbit', -128, 127, None, None)
+_S68 = ('int', -32768, 32767, None, None)
+_S69 = ('enum', None, None, responseCodeType, None)
+_T70 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T71 = (4, 5, -1, -2)
+_T72 = (5, -1, -2, -3)
+_C73 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C74 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C75 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_T76 = (1, 2, -2, -3)
+_S77 = ('bool', None, None, None, None)
+_S78 = ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None)
+_T79 = (6, 7, 8, -1, -2, -3, -3, -3)
+_T80 = (7, 8, -1, -2)
+_T81 = (8, -1, -2, -3)
+_T82 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T83 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T84 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T85 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T86 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T87 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T88 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T89 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T90 = (8, 9, -1, -2)
+_T91 = (9, -1, -2, -3)
+_C92 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C93 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C94 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C95 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C96 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C97 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C98 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C99 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C100 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C101 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C102 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C103 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C104 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C105 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S106 = ('nbit', 0, 100, None, None)
+_S107 = ('uint', 0, 4294967295, None, None)
+_T108 = (2, 3, 4, 5, -2, -3, -3, -3)
+_T109 = (3, 4, 5, -2)
+_T110 = (4, 5, -2, -3)
+_T111 = (6, 7, -2, -3)
+_T112 = (7, -2)
+_T113 = (8, -2)
+_T114 = (9, -2)
+_S115 = ('enum', None, None, WPT_SPCChargeDiagnosticsType, None)
+_T116 = (10, 11, 12, -1, -2, -3, -3, -3)
+_T117 = (11, 12, -1, -2)
+_T118 = (12, -1, -2, -3)
+_T119 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T120 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T121 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T122 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T123 = (6, 7, -1, -2)
+_T124 = (7, -1, -2, -3)
+_C125 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C126 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C127 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C128 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C129 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C130 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C131 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C132 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C133 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C134 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C135 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C136 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C137 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S138 = ('uint', 0, 65535, None, None)
+_S139 = ('enum', None, None, evseNotificationType, None)
+_S140 = ('string', None, None, None, 32)
+_S141 = ('b64', None, None, None, 64)
+_T142 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T143 = (2, 3, 4, 5, -1, -2, -3, -3)
+_C144 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C145 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C146 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C147 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C148 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S149 = ('uint', 1, 4294967295, None, None)
+_T150 = (6, -1, -2, -3)
+_C151 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S152 = ('enum', None, None, WPT_PowerClassType, None)
+_T153 = (6, -2)
+_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_C155 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
+_C156 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_S157 = ('nbit', 0, 255, None, None)
+_C158 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
+_C159 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_S160 = ('enum', None, None, WPT_FinePositioningMethodType, None)
+_C161 = (None, None, (2, 1), (1, 0))
+_S162 = ('enum', None, None, WPT_PairingMethodType, None)
+_S163 = ('enum', None, None, WPT_AlignmentCheckMethodType, None)
+_T164 = (2, 3, -1, -2)
+_C165 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (2, 0), None, None, None, None)
+_C166 = (None, None, None, None, None, None, None, None, None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_C167 = (None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C168 = (None, None, None, None, None, None, (2, 1), (1, 0))
+_T169 = (0, 1, 2, 3, -1, -2, -3, -3)
+_T170 = (1, 2, 3, -1, -2, -3, -3, -3)
+_S171 = ('string', None, None, None, 255)
+_S172 = ('string', None, None, None, 12)
+_S173 = ('string', None, None, None, 39)
+_C174 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C175 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C176 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
 def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -2800,39 +2798,13 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
-    f_id = None
-    if k == 0:
-        f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
-    f_target = None
-    if k == 1:
-        f_target, r = rstr(B, r, None)
-        r -= 2; k = _T58[(B >> r) & 3]
-    else:
-        raise unexpected(k, r, 'Target')
-    if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertyType(f_id, f_target), r
+    raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
 def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
-    st = 0
-    v2 = o.id
-    if v2 is not None:
-        a <<= 2
-        a = wstr(a, v2, None)
-        st = 3
-    v3 = o.target
-    if v3 is None: raise EncFail('missing mandatory Target')
-    w, c = _C59[st]
-    a = (a << w) | c
-    a = wstr(a, v3, None)
-    st = 7
-    raise EncFail('a required wildcard element cannot be encoded')
-    a = (a << 2) | 1
-    return a
+    raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
 def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int]:
     r -= 1; k = _T1[(B >> r) & 1]
@@ -2846,14 +2818,14 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S60, 6)
+            f_ev_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T61[(B >> r) & 3]
+        r -= 2; k = _T59[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_target_coil_current = None
@@ -2864,7 +2836,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S62, 6)
+            f_ev_result_code, r = sl2(B, r, _S60, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
@@ -2880,7 +2852,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         if k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -2925,7 +2897,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     f_ev_processing = (c >> 3) & 3
     if f_ev_processing >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
-    k = _T61[c & 3]
+    k = _T59[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3011,7 +2983,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -3039,7 +3011,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         st = 11
     v12 = o.ev_result_code
     if v12 is None: raise EncFail('missing mandatory EVResultCode')
-    w, c = _C65[st]
+    w, c = _C63[st]
     a = (a << w) | c
     if v12.__class__ is not WPT_EVResultType and not (v12.__class__ is int and 0 <= v12 < 3): raise EncFail(f'{v12!r} is not a WPT_EVResultType')
     st = 15
@@ -3061,7 +3033,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C66[st]
+    w, c = _C64[st]
     a = (a << w) | c
     return a
 
@@ -3071,7 +3043,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S67, 6)
+            f_session_id, r = sl2(B, r, _S65, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -3083,7 +3055,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S68, 6)
+            f_time_stamp, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
@@ -3150,7 +3122,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C64[st]
+    w, c = _C62[st]
     a = (a << w) | c
     return a
 
@@ -3160,7 +3132,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S69, 6)
+            f_exponent, r = sl2(B, r, _S67, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
@@ -3172,7 +3144,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S70, 6)
+            f_value, r = sl2(B, r, _S68, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3235,7 +3207,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -3249,31 +3221,31 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S60, 6)
+            f_evse_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T72[(B >> r) & 7]
+        r -= 3; k = _T70[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_power_transmitted = None
     if k == 3:
         f_power_transmitted, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_supply_device_current = None
     if k == 4:
         f_supply_device_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T74[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -3283,7 +3255,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T74[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -3321,7 +3293,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     f_evse_processing = (c >> 4) & 3
     if f_evse_processing >= 3: return _d_WPT_AlignmentCheckResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
-    k = _T72[c & 7]
+    k = _T70[c & 7]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3341,7 +3313,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
-        k = _T73[c & 3]
+        k = _T71[c & 3]
         f_power_transmitted = _new(RationalNumberType)
         f_power_transmitted.exponent = i2_exponent
         f_power_transmitted.value = i2_value
@@ -3360,7 +3332,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         if i3_value < -32768 or i3_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
-        k = _T74[c & 3]
+        k = _T72[c & 3]
         f_supply_device_current = _new(RationalNumberType)
         f_supply_device_current.exponent = i3_exponent
         f_supply_device_current.value = i3_value
@@ -3379,7 +3351,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T74[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -3417,7 +3389,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -3449,7 +3421,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         st = 15
     v13 = o.supply_device_current
     if v13 is not None:
-        w, c = _C75[st]
+        w, c = _C73[st]
         a = (a << w) | c
         if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
         pass
@@ -3470,7 +3442,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
-            w, c = _C76[st]
+            w, c = _C74[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -3485,7 +3457,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C77[st]
+    w, c = _C75[st]
     a = (a << w) | c
     return a
 
@@ -3494,7 +3466,7 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T78[(B >> r) & 3]
+        r -= 2; k = _T76[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
@@ -3505,7 +3477,7 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S79, 6)
+            f_meter_info_requested, r = sl2(B, r, _S77, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
@@ -3529,30 +3501,30 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_charge_diagnostics, r = sl2(B, r, _S80, 6)
+            f_evpc_charge_diagnostics, r = sl2(B, r, _S78, 6)
         else:
             r -= 2; f_evpc_charge_diagnostics = (B >> r) & 3
             f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T81[(B >> r) & 7]
+        r -= 3; k = _T79[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPCChargeDiagnostics')
     f_evpc_operating_frequency = None
     if k == 6:
         f_evpc_operating_frequency, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T82[(B >> r) & 3]
+        r -= 2; k = _T80[(B >> r) & 3]
     f_evpc_power_control_parameter = None
     if k == 7:
         f_evpc_power_control_parameter, r = _d_WPT_EVPCPowerControlParameterType(B, r)
-        r -= 2; k = _T83[(B >> r) & 3]
+        r -= 2; k = _T81[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 8:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -3562,7 +3534,7 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T83[(B >> r) & 3]
+            r -= 2; k = _T81[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -3593,7 +3565,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T78[c & 3]
+    k = _T76[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3601,35 +3573,35 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
-        k = _T84[c & 15]
+        k = _T82[c & 15]
         i2_present_soc = None
         if k == 0:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
             if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T85[c & 15]
+            k = _T83[c & 15]
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
             if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T86[c & 15]
+            k = _T84[c & 15]
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
             if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T87[c & 15]
+            k = _T85[c & 15]
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
             if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T88[c & 7]
+            k = _T86[c & 7]
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -3642,7 +3614,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_remaining_time_to_minimum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T89[c & 7]
+            k = _T87[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
             r -= 1; c = (B >> r) & 1
@@ -3655,7 +3627,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_remaining_time_to_target_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T90[c & 7]
+            k = _T88[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
             r -= 1; c = (B >> r) & 1
@@ -3668,13 +3640,13 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_remaining_time_to_maximum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T91[c & 7]
+            k = _T89[c & 7]
         i2_charging_complete = None
         if k == 7:
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
-            k = _T92[c & 3]
+            k = _T90[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -3690,7 +3662,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T93[c & 3]
+            k = _T91[c & 3]
             i2_battery_energy_capacity = _new(RationalNumberType)
             i2_battery_energy_capacity.exponent = i3_exponent
             i2_battery_energy_capacity.value = i3_value
@@ -3760,7 +3732,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         if c & 72: return _d_WPT_ChargeLoopReqType(B, r0)
         f_evpc_charge_diagnostics = (c >> 4) & 3
         f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
-        k = _T81[c & 7]
+        k = _T79[c & 7]
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_operating_frequency = None
@@ -3778,7 +3750,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T82[c & 3]
+        k = _T80[c & 3]
         f_evpc_operating_frequency = _new(RationalNumberType)
         f_evpc_operating_frequency.exponent = i6_exponent
         f_evpc_operating_frequency.value = i6_value
@@ -3839,7 +3811,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         if i11_value < -32768 or i11_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T83[c & 3]
+        k = _T81[c & 3]
         i7_evpc_voltage_output_information = _new(RationalNumberType)
         i7_evpc_voltage_output_information.exponent = i11_exponent
         i7_evpc_voltage_output_information.value = i11_value
@@ -3863,7 +3835,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T83[c & 3]
+            k = _T81[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -3895,7 +3867,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.display_parameters
@@ -3910,28 +3882,28 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
-            w, c = _C94[st8]
+            w, c = _C92[st8]
             a = (a << w) | c
             if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
-            w, c = _C95[st8]
+            w, c = _C93[st8]
             a = (a << w) | c
             if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
-            w, c = _C96[st8]
+            w, c = _C94[st8]
             a = (a << w) | c
             if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
         if v13 is not None:
-            w, c = _C97[st8]
+            w, c = _C95[st8]
             a = (a << w) | c
             a <<= 1
             if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
@@ -3941,7 +3913,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 19
         v14 = v7.remaining_time_to_target_soc
         if v14 is not None:
-            w, c = _C98[st8]
+            w, c = _C96[st8]
             a = (a << w) | c
             a <<= 1
             if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
@@ -3951,7 +3923,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 23
         v15 = v7.remaining_time_to_maximum_soc
         if v15 is not None:
-            w, c = _C99[st8]
+            w, c = _C97[st8]
             a = (a << w) | c
             a <<= 1
             if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
@@ -3961,13 +3933,13 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 27
         v16 = v7.charging_complete
         if v16 is not None:
-            w, c = _C100[st8]
+            w, c = _C98[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v16]) << 1
             st8 = 31
         v17 = v7.battery_energy_capacity
         if v17 is not None:
-            w, c = _C101[st8]
+            w, c = _C99[st8]
             a = (a << w) | c
             if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
             pass
@@ -3987,16 +3959,16 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 35
         v21 = v7.inlet_hot
         if v21 is not None:
-            w, c = _C102[st8]
+            w, c = _C100[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v21]) << 1
             st8 = 39
-        w, c = _C103[st8]
+        w, c = _C101[st8]
         a = (a << w) | c
         st = 7
     v22 = o.meter_info_requested
     if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
-    w, c = _C104[st]
+    w, c = _C102[st]
     a = (a << w) | c
     st = 11
     v23 = o.evpc_power_request
@@ -4058,7 +4030,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         st = 27
     v36 = o.evpc_power_control_parameter
     if v36 is not None:
-        w, c = _C105[st]
+        w, c = _C103[st]
         a = (a << w) | c
         if v36.__class__ is not WPT_EVPCPowerControlParameterType: raise EncFail(f'expected WPT_EVPCPowerControlParameterType, got {v36.__class__.__name__}')
         pass
@@ -4135,7 +4107,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C106[st]
+            w, c = _C104[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -4150,111 +4122,111 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st = 34
         else:
             st = 35
-    w, c = _C107[st]
+    w, c = _C105[st]
     a = (a << w) | c
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T84[(B >> r) & 15]
+    r -= 4; k = _T82[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S108, 6)
+            f_present_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T85[(B >> r) & 15]
+        r -= 4; k = _T83[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S108, 6)
+            f_minimum_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T86[(B >> r) & 15]
+        r -= 4; k = _T84[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S108, 6)
+            f_target_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T87[(B >> r) & 15]
+        r -= 4; k = _T85[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S108, 6)
+            f_maximum_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T88[(B >> r) & 7]
+        r -= 3; k = _T86[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S109, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S107, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T89[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S109, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S107, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T90[(B >> r) & 7]
+        r -= 3; k = _T88[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S109, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S107, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T91[(B >> r) & 7]
+        r -= 3; k = _T89[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S79, 6)
+            f_charging_complete, r = sl2(B, r, _S77, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T92[(B >> r) & 3]
+        r -= 2; k = _T90[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T93[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S79, 6)
+            f_inlet_hot, r = sl2(B, r, _S77, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -4266,35 +4238,35 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T84[c & 15]
+    k = _T82[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T85[c & 15]
+        k = _T83[c & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T86[c & 15]
+        k = _T84[c & 15]
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T87[c & 15]
+        k = _T85[c & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
-        k = _T88[c & 7]
+        k = _T86[c & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4307,7 +4279,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T89[c & 7]
+        k = _T87[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -4320,7 +4292,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T90[c & 7]
+        k = _T88[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -4333,13 +4305,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T91[c & 7]
+        k = _T89[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T92[c & 3]
+        k = _T90[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -4355,7 +4327,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T93[c & 3]
+        k = _T91[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -4378,28 +4350,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C94[st]
+        w, c = _C92[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C95[st]
+        w, c = _C93[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C96[st]
+        w, c = _C94[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C97[st]
+        w, c = _C95[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -4409,7 +4381,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C98[st]
+        w, c = _C96[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -4419,7 +4391,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C99[st]
+        w, c = _C97[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -4429,13 +4401,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C100[st]
+        w, c = _C98[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C101[st]
+        w, c = _C99[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -4455,11 +4427,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C102[st]
+        w, c = _C100[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C103[st]
+    w, c = _C101[st]
     a = (a << w) | c
     return a
 
@@ -4644,24 +4616,24 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T110[(B >> r) & 7]
+        r -= 3; k = _T108[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
         f_evse_status, r = _d_EVSEStatusType(B, r)
-        r -= 2; k = _T111[(B >> r) & 3]
+        r -= 2; k = _T109[(B >> r) & 3]
     f_meter_info = None
     if k == 3:
         f_meter_info, r = _d_MeterInfoType(B, r)
-        r -= 2; k = _T112[(B >> r) & 3]
+        r -= 2; k = _T110[(B >> r) & 3]
     f_receipt = None
     if k == 4:
         f_receipt, r = _d_ReceiptType(B, r)
@@ -4669,54 +4641,54 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     f_evpc_power_request = None
     if k == 5:
         f_evpc_power_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T111[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_sd_power_input = None
     if k == 6:
         f_sd_power_input, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T114[(B >> r) & 1]
+        r -= 1; k = _T112[(B >> r) & 1]
     f_spc_max_output_power_limit = None
     if k == 7:
         f_spc_max_output_power_limit, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T115[(B >> r) & 1]
+        r -= 1; k = _T113[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMaxOutputPowerLimit')
     f_spc_min_output_power_limit = None
     if k == 8:
         f_spc_min_output_power_limit, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T116[(B >> r) & 1]
+        r -= 1; k = _T114[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMinOutputPowerLimit')
     f_spc_charge_diagnostics = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_spc_charge_diagnostics, r = sl2(B, r, _S117, 6)
+            f_spc_charge_diagnostics, r = sl2(B, r, _S115, 6)
         else:
             r -= 3; f_spc_charge_diagnostics = (B >> r) & 7
             if f_spc_charge_diagnostics >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(f_spc_charge_diagnostics))
             f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T118[(B >> r) & 7]
+        r -= 3; k = _T116[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SPCChargeDiagnostics')
     f_spc_operating_frequency = None
     if k == 10:
         f_spc_operating_frequency, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T119[(B >> r) & 3]
+        r -= 2; k = _T117[(B >> r) & 3]
     f_spc_power_control_parameter = None
     if k == 11:
         f_spc_power_control_parameter, r = _d_WPT_SPCPowerControlParameterType(B, r)
-        r -= 2; k = _T120[(B >> r) & 3]
+        r -= 2; k = _T118[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 12:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -4726,7 +4698,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T120[(B >> r) & 3]
+            r -= 2; k = _T118[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -4761,7 +4733,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     f_response_code = (c >> 4) & 63
     if f_response_code >= 40: return _d_WPT_ChargeLoopResType(B, r0)
     f_response_code = _E_responseCodeType[f_response_code]
-    k = _T110[c & 7]
+    k = _T108[c & 7]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -4781,7 +4753,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         i2_evse_notification = (c >> 4) & 7
         if i2_evse_notification >= 6: return _d_WPT_ChargeLoopResType(B, r0)
         i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
-        k = _T111[c & 3]
+        k = _T109[c & 3]
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
         f_evse_status.evse_notification = i2_evse_notification
@@ -4800,7 +4772,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i3_charged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T121[c & 7]
+        k = _T119[c & 7]
         i3_bpt_discharged_energy_reading_wh = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4813,7 +4785,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T122[c & 7]
+            k = _T120[c & 7]
         i3_capacitive_energy_reading_va_rh = None
         if k == 3:
             r -= 1; c = (B >> r) & 1
@@ -4826,7 +4798,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T123[c & 7]
+            k = _T121[c & 7]
         i3_bpt_inductive_energy_reading_va_rh = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -4839,7 +4811,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T124[c & 7]
+            k = _T122[c & 7]
         i3_meter_signature = None
         if k == 5:
             r -= 1; c = (B >> r) & 1
@@ -4849,7 +4821,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T125[c & 3]
+            k = _T123[c & 3]
         i3_meter_status = None
         if k == 6:
             r -= 1; c = (B >> r) & 1
@@ -4864,7 +4836,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T126[c & 3]
+            k = _T124[c & 3]
         i3_meter_timestamp = None
         if k == 7:
             r -= 1; c = (B >> r) & 1
@@ -4880,7 +4852,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             k = _T0[c & 1]
         if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T112[c & 3]
+        k = _T110[c & 3]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
@@ -4902,7 +4874,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T113[c & 3]
+        k = _T111[c & 3]
         f_evpc_power_request = _new(RationalNumberType)
         f_evpc_power_request.exponent = i4_exponent
         f_evpc_power_request.value = i4_value
@@ -4923,7 +4895,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T114[c & 1]
+        k = _T112[c & 1]
         f_sd_power_input = _new(RationalNumberType)
         f_sd_power_input.exponent = i5_exponent
         f_sd_power_input.value = i5_value
@@ -4942,7 +4914,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T115[c & 1]
+        k = _T113[c & 1]
         f_spc_max_output_power_limit = _new(RationalNumberType)
         f_spc_max_output_power_limit.exponent = i6_exponent
         f_spc_max_output_power_limit.value = i6_value
@@ -4963,7 +4935,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i7_value < -32768 or i7_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T116[c & 1]
+        k = _T114[c & 1]
         f_spc_min_output_power_limit = _new(RationalNumberType)
         f_spc_min_output_power_limit.exponent = i7_exponent
         f_spc_min_output_power_limit.value = i7_value
@@ -4976,7 +4948,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         f_spc_charge_diagnostics = (c >> 4) & 7
         if f_spc_charge_diagnostics >= 6: return _d_WPT_ChargeLoopResType(B, r0)
         f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
-        k = _T118[c & 7]
+        k = _T116[c & 7]
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_operating_frequency = None
@@ -4994,7 +4966,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T119[c & 3]
+        k = _T117[c & 3]
         f_spc_operating_frequency = _new(RationalNumberType)
         f_spc_operating_frequency.exponent = i8_exponent
         f_spc_operating_frequency.value = i8_value
@@ -5013,7 +4985,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T120[c & 3]
+        k = _T118[c & 3]
         i9_spc_primary_device_coil_current_information = _new(RationalNumberType)
         i9_spc_primary_device_coil_current_information.exponent = i10_exponent
         i9_spc_primary_device_coil_current_information.value = i10_value
@@ -5034,7 +5006,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T120[c & 3]
+            k = _T118[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -5066,7 +5038,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -5093,7 +5065,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 11
     v12 = o.meter_info
     if v12 is not None:
-        w, c = _C127[st]
+        w, c = _C125[st]
         a = (a << w) | c
         if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
         st13 = 0
@@ -5120,7 +5092,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 11
         v17 = v12.capacitive_energy_reading_va_rh
         if v17 is not None:
-            w, c = _C128[st13]
+            w, c = _C126[st13]
             a = (a << w) | c
             a <<= 1
             if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
@@ -5130,7 +5102,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 15
         v18 = v12.bpt_inductive_energy_reading_va_rh
         if v18 is not None:
-            w, c = _C129[st13]
+            w, c = _C127[st13]
             a = (a << w) | c
             a <<= 1
             if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
@@ -5140,7 +5112,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 19
         v19 = v12.meter_signature
         if v19 is not None:
-            w, c = _C130[st13]
+            w, c = _C128[st13]
             a = (a << w) | c
             a <<= 1
             a = wbin(a, v19, 64)
@@ -5148,7 +5120,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 23
         v20 = v12.meter_status
         if v20 is not None:
-            w, c = _C131[st13]
+            w, c = _C129[st13]
             a = (a << w) | c
             a <<= 1
             if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
@@ -5159,7 +5131,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 27
         v21 = v12.meter_timestamp
         if v21 is not None:
-            w, c = _C132[st13]
+            w, c = _C130[st13]
             a = (a << w) | c
             a <<= 1
             if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
@@ -5167,18 +5139,18 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             else: a = wu(a, v21)
             a <<= 1
             st13 = 31
-        w, c = _C133[st13]
+        w, c = _C131[st13]
         a = (a << w) | c
         st = 15
     v22 = o.receipt
     if v22 is not None:
-        w, c = _C134[st]
+        w, c = _C132[st]
         a = (a << w) | c
         a = _e_ReceiptType(v22, a)
         st = 19
     v23 = o.evpc_power_request
     if v23 is None: raise EncFail('missing mandatory EVPCPowerRequest')
-    w, c = _C135[st]
+    w, c = _C133[st]
     a = (a << w) | c
     if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
     pass
@@ -5216,7 +5188,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 27
     v31 = o.spc_max_output_power_limit
     if v31 is None: raise EncFail('missing mandatory SPCMaxOutputPowerLimit')
-    w, c = _C136[st]
+    w, c = _C134[st]
     a = (a << w) | c
     if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
     pass
@@ -5275,7 +5247,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 43
     v44 = o.spc_power_control_parameter
     if v44 is not None:
-        w, c = _C137[st]
+        w, c = _C135[st]
         a = (a << w) | c
         if v44.__class__ is not WPT_SPCPowerControlParameterType: raise EncFail(f'expected WPT_SPCPowerControlParameterType, got {v44.__class__.__name__}')
         pass
@@ -5301,7 +5273,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C138[st]
+            w, c = _C136[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -5316,7 +5288,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st = 50
         else:
             st = 51
-    w, c = _C139[st]
+    w, c = _C137[st]
     a = (a << w) | c
     return a
 
@@ -5326,7 +5298,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S140, 6)
+            f_notification_max_delay, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -5340,7 +5312,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S141, 6)
+            f_evse_notification, r = sl2(B, r, _S139, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -5395,7 +5367,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S142, 6)
+            f_meter_id, r = sl2(B, r, _S140, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -5407,67 +5379,67 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S68, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T121[(B >> r) & 7]
+        r -= 3; k = _T119[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S68, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T122[(B >> r) & 7]
+        r -= 3; k = _T120[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S68, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T123[(B >> r) & 7]
+        r -= 3; k = _T121[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S68, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T124[(B >> r) & 7]
+        r -= 3; k = _T122[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S143, 6)
+            f_meter_signature, r = sl2(B, r, _S141, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T125[(B >> r) & 3]
+        r -= 2; k = _T123[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S70, 6)
+            f_meter_status, r = sl2(B, r, _S68, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -5475,12 +5447,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T126[(B >> r) & 3]
+        r -= 2; k = _T124[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S68, 6)
+            f_meter_timestamp, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -5506,7 +5478,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
-    k = _T121[c & 7]
+    k = _T119[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -5519,7 +5491,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T122[c & 7]
+        k = _T120[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -5532,7 +5504,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T123[c & 7]
+        k = _T121[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5545,7 +5517,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T124[c & 7]
+        k = _T122[c & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -5555,7 +5527,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T125[c & 3]
+        k = _T123[c & 3]
     f_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -5570,7 +5542,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T126[c & 3]
+        k = _T124[c & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -5613,7 +5585,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 11
     v5 = o.capacitive_energy_reading_va_rh
     if v5 is not None:
-        w, c = _C128[st]
+        w, c = _C126[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
@@ -5623,7 +5595,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 15
     v6 = o.bpt_inductive_energy_reading_va_rh
     if v6 is not None:
-        w, c = _C129[st]
+        w, c = _C127[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
@@ -5633,7 +5605,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 19
     v7 = o.meter_signature
     if v7 is not None:
-        w, c = _C130[st]
+        w, c = _C128[st]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v7, 64)
@@ -5641,7 +5613,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 23
     v8 = o.meter_status
     if v8 is not None:
-        w, c = _C131[st]
+        w, c = _C129[st]
         a = (a << w) | c
         a <<= 1
         if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
@@ -5652,7 +5624,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 27
     v9 = o.meter_timestamp
     if v9 is not None:
-        w, c = _C132[st]
+        w, c = _C130[st]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -5660,7 +5632,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C133[st]
+    w, c = _C131[st]
     a = (a << w) | c
     return a
 
@@ -5670,32 +5642,32 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S68, 6)
+            f_time_anchor, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T144[(B >> r) & 7]
+        r -= 3; k = _T142[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T145[(B >> r) & 7]
+        r -= 3; k = _T143[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T72[(B >> r) & 7]
+        r -= 3; k = _T70[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T74[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -5706,7 +5678,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T74[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -5724,7 +5696,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T144[c & 7]
+    k = _T142[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -5754,7 +5726,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T145[c & 7]
+        k = _T143[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -5790,7 +5762,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T72[c & 7]
+        k = _T70[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -5826,7 +5798,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T73[c & 3]
+        k = _T71[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -5862,7 +5834,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T74[c & 3]
+        k = _T72[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -5906,7 +5878,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T74[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -5972,7 +5944,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C146[st]
+        w, c = _C144[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -6014,7 +5986,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C147[st]
+        w, c = _C145[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -6056,7 +6028,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C148[st]
+        w, c = _C146[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -6099,7 +6071,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C149[st]
+            w, c = _C147[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -6112,7 +6084,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C150[st]
+    w, c = _C148[st]
     a = (a << w) | c
     return a
 
@@ -6215,7 +6187,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S151, 6)
+            f_tax_rule_id, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -6367,7 +6339,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearence, r = sl2(B, r, _S140, 6)
+            f_sd_max_ground_clearence, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
@@ -6381,7 +6353,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearence, r = sl2(B, r, _S140, 6)
+            f_sd_min_ground_clearence, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
@@ -6401,12 +6373,12 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_device_local_control, r = sl2(B, r, _S79, 6)
+            f_evpc_device_local_control, r = sl2(B, r, _S77, 6)
         else:
             r -= 1; f_evpc_device_local_control = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T152[(B >> r) & 3]
+        r -= 2; k = _T150[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCDeviceLocalControl')
     f_vendor_specific_data_container = []
@@ -6415,7 +6387,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -6425,7 +6397,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T152[(B >> r) & 3]
+            r -= 2; k = _T150[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -6503,7 +6475,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; c = (B >> r) & 255
     if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_device_local_control = ((c >> 3) & 1) == 1
-    k = _T152[c & 3]
+    k = _T150[c & 3]
     f_evpc_natural_frequency = _new(RationalNumberType)
     f_evpc_natural_frequency.exponent = i3_exponent
     f_evpc_natural_frequency.value = i3_value
@@ -6522,7 +6494,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T152[c & 3]
+            k = _T150[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -6554,7 +6526,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.evpc_max_receivable_power
@@ -6626,7 +6598,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
             st = 26
         else:
             st = 27
-    w, c = _C153[st]
+    w, c = _C151[st]
     a = (a << w) | c
     return a
 
@@ -6642,7 +6614,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -6656,7 +6628,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pd_input_power_class, r = sl2(B, r, _S154, 6)
+            f_pd_input_power_class, r = sl2(B, r, _S152, 6)
         else:
             r -= 2; f_pd_input_power_class = (B >> r) & 3
             f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
@@ -6681,40 +6653,40 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearance_support, r = sl2(B, r, _S140, 6)
+            f_sd_max_ground_clearance_support, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
             if f_sd_max_ground_clearance_support > 65535: raise bad_value(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T155[(B >> r) & 1]
+        r -= 1; k = _T153[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxGroundClearanceSupport')
     f_sd_min_ground_clearance_support = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearance_support, r = sl2(B, r, _S140, 6)
+            f_sd_min_ground_clearance_support, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
             if f_sd_min_ground_clearance_support > 65535: raise bad_value(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T114[(B >> r) & 1]
+        r -= 1; k = _T112[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearanceSupport')
     f_pd_min_coil_current = None
     if k == 7:
         f_pd_min_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T115[(B >> r) & 1]
+        r -= 1; k = _T113[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PDMinCoilCurrent')
     f_pd_max_coil_current = None
     if k == 8:
         f_pd_max_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T93[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PDMaxCoilCurrent')
     f_sd_manufacturer_specific_data_container = []
@@ -6723,7 +6695,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         if k == 9:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -6733,7 +6705,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T93[(B >> r) & 3]
+            r -= 2; k = _T91[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -6843,7 +6815,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    k = _T93[c & 3]
+    k = _T91[c & 3]
     f_pd_max_coil_current = _new(RationalNumberType)
     f_pd_max_coil_current.exponent = i5_exponent
     f_pd_max_coil_current.value = i5_value
@@ -6862,7 +6834,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T93[c & 3]
+            k = _T91[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -6894,7 +6866,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -7005,7 +6977,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
             st = 38
         else:
             st = 39
-    w, c = _C156[st]
+    w, c = _C154[st]
     a = (a << w) | c
     return a
 
@@ -7021,7 +6993,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S60, 6)
+            f_ev_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
@@ -7035,7 +7007,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S62, 6)
+            f_ev_result_code, r = sl2(B, r, _S60, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
@@ -7051,7 +7023,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -7133,7 +7105,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if c & 25196548: return _d_WPT_FinePositioningReqType(B, r0)
         i2_num_packages = (c >> 15) & 255
         i3_package_index = (c >> 3) & 255
-        k = _T78[c & 3]
+        k = _T76[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
             r -= 3; c = (B >> r) & 7
@@ -7221,7 +7193,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -7252,7 +7224,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             st = 15
     v9 = o.wpt_lf_data_package_list
     if v9 is not None:
-        w, c = _C157[st]
+        w, c = _C155[st]
         a = (a << w) | c
         if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
         pass
@@ -7320,7 +7292,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         pass
         a <<= 2
         st = 19
-    w, c = _C158[st]
+    w, c = _C156[st]
     a = (a << w) | c
     return a
 
@@ -7330,7 +7302,7 @@ def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_num_packages, r = sl2(B, r, _S159, 6)
+            f_num_packages, r = sl2(B, r, _S157, 6)
         else:
             r -= 8; f_num_packages = ((B >> r) & 255) + 0
             r -= 1
@@ -7353,7 +7325,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     if c & 25196548: return _d_WPT_LF_DataPackageListType(B, r0)
     f_num_packages = (c >> 15) & 255
     i1_package_index = (c >> 3) & 255
-    k = _T78[c & 3]
+    k = _T76[c & 3]
     i1_lf_tx_data = i1_lf_rx_data = None
     if k == 1:
         r -= 3; c = (B >> r) & 7
@@ -7512,12 +7484,12 @@ def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_package_index, r = sl2(B, r, _S159, 6)
+            f_package_index, r = sl2(B, r, _S157, 6)
         else:
             r -= 8; f_package_index = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T78[(B >> r) & 3]
+        r -= 2; k = _T76[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PackageIndex')
     f_lf_tx_data = f_lf_rx_data = None
@@ -7537,7 +7509,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     r -= 13; c = (B >> r) & 8191
     if c & 6148: return _d_WPT_LF_DataPackageType(B, r0)
     f_package_index = (c >> 3) & 255
-    k = _T78[c & 3]
+    k = _T76[c & 3]
     f_lf_tx_data = f_lf_rx_data = None
     if k == 1:
         r -= 3; c = (B >> r) & 7
@@ -7783,7 +7755,7 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S151, 6)
+            f_tx_identifier, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
@@ -7976,7 +7948,7 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_rx_identifier, r = sl2(B, r, _S151, 6)
+            f_rx_identifier, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_rx_identifier = (B >> r) & 255
             if f_rx_identifier > 127: f_rx_identifier, r = ru(B, r, f_rx_identifier)
@@ -8169,7 +8141,7 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S151, 6)
+            f_tx_identifier, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
@@ -8260,7 +8232,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -8274,7 +8246,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S60, 6)
+            f_evse_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -8290,7 +8262,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -8372,7 +8344,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if c & 25196548: return _d_WPT_FinePositioningResType(B, r0)
         i2_num_packages = (c >> 15) & 255
         i3_package_index = (c >> 3) & 255
-        k = _T78[c & 3]
+        k = _T76[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
             r -= 3; c = (B >> r) & 7
@@ -8460,7 +8432,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -8491,7 +8463,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             st = 15
     v9 = o.wpt_lf_data_package_list
     if v9 is not None:
-        w, c = _C157[st]
+        w, c = _C155[st]
         a = (a << w) | c
         if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
         pass
@@ -8559,7 +8531,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         pass
         a <<= 2
         st = 19
-    w, c = _C158[st]
+    w, c = _C156[st]
     a = (a << w) | c
     return a
 
@@ -8575,7 +8547,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S60, 6)
+            f_ev_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
@@ -8607,14 +8579,14 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S140, 6)
+            f_natural_offset, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T125[(B >> r) & 3]
+        r -= 2; k = _T123[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -8623,7 +8595,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -8633,9 +8605,9 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T125[(B >> r) & 3]
+            r -= 2; k = _T123[(B >> r) & 3]
         else:
-            r -= 2; k = _T126[(B >> r) & 3]
+            r -= 2; k = _T124[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -8693,7 +8665,7 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    k = _T125[c & 3]
+    k = _T123[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -8709,10 +8681,10 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T125[c & 3]
+            k = _T123[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T126[c & 3]
+            k = _T124[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
         r -= 2; c = (B >> r) & 3
@@ -8762,7 +8734,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -8811,7 +8783,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
             st = 27
     v12 = o.lf_system_setup_data
     if v12 is not None:
-        w, c = _C160[st]
+        w, c = _C158[st]
         a = (a << w) | c
         if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
         pass
@@ -8829,7 +8801,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
             raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
         a <<= 1
         st = 31
-    w, c = _C161[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -8841,7 +8813,7 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S162, 6)
+                v, r = sl2(B, r, _S160, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
@@ -8908,7 +8880,7 @@ def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a
             st = 2
         else:
             st = 3
-    w, c = _C163[st]
+    w, c = _C161[st]
     a = (a << w) | c
     return a
 
@@ -8920,7 +8892,7 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S164, 6)
+                v, r = sl2(B, r, _S162, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
@@ -8987,7 +8959,7 @@ def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C163[st]
+    w, c = _C161[st]
     a = (a << w) | c
     return a
 
@@ -8999,7 +8971,7 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S165, 6)
+                v, r = sl2(B, r, _S163, 6)
             else:
                 r -= 2; v = (B >> r) & 3
                 if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
@@ -9066,7 +9038,7 @@ def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: 
             st = 2
         else:
             st = 3
-    w, c = _C163[st]
+    w, c = _C161[st]
     a = (a << w) | c
     return a
 
@@ -9128,7 +9100,7 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_transmitters, r = sl2(B, r, _S159, 6)
+            f_number_of_transmitters, r = sl2(B, r, _S157, 6)
         else:
             r -= 8; f_number_of_transmitters = ((B >> r) & 255) + 0
             r -= 1
@@ -9154,7 +9126,7 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
         if n < 2:
             r -= 1; k = _T48[(B >> r) & 1]
         elif n < 255:
-            r -= 2; k = _T166[(B >> r) & 3]
+            r -= 2; k = _T164[(B >> r) & 3]
         else:
             r -= 2; k = _T55[(B >> r) & 3]
     if n < 2: raise unexpected(k, r, 'TxSpecData')
@@ -9280,7 +9252,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             k = _T48[c & 1]
         elif n < 255:
             r -= 2; c = (B >> r) & 3
-            k = _T166[c & 3]
+            k = _T164[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
             k = _T55[c & 3]
@@ -9342,11 +9314,11 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
             st = 11
     v7 = o.tx_package_spec_data
     if v7 is not None:
-        w, c = _C167[st]
+        w, c = _C165[st]
         a = (a << w) | c
         a = _e_WPT_TxRxPackageSpecDataType(v7, a)
         st = 15
-    w, c = _C168[st]
+    w, c = _C166[st]
     a = (a << w) | c
     return a
 
@@ -9356,7 +9328,7 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S151, 6)
+            f_tx_rx_identifier, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
@@ -9543,7 +9515,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_coord_x, r = sl2(B, r, _S70, 6)
+            f_coord_x, r = sl2(B, r, _S68, 6)
         else:
             r -= 9; f_coord_x = (B >> r) & 511
             if f_coord_x & 128: f_coord_x, r = ri(B, r, f_coord_x)
@@ -9558,7 +9530,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_coord_y, r = sl2(B, r, _S70, 6)
+            f_coord_y, r = sl2(B, r, _S68, 6)
         else:
             r -= 9; f_coord_y = (B >> r) & 511
             if f_coord_y & 128: f_coord_y, r = ri(B, r, f_coord_y)
@@ -9573,7 +9545,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_coord_z, r = sl2(B, r, _S70, 6)
+            f_coord_z, r = sl2(B, r, _S68, 6)
         else:
             r -= 9; f_coord_z = (B >> r) & 511
             if f_coord_z & 128: f_coord_z, r = ri(B, r, f_coord_z)
@@ -9678,7 +9650,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_separation_time, r = sl2(B, r, _S140, 6)
+            f_pulse_separation_time, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
@@ -9692,7 +9664,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_duration, r = sl2(B, r, _S140, 6)
+            f_pulse_duration, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
@@ -9706,7 +9678,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_package_separation_time, r = sl2(B, r, _S140, 6)
+            f_package_separation_time, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
@@ -9837,7 +9809,7 @@ def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> in
             st = 3
     v2 = o.pulse_separation_time
     if v2 is None: raise EncFail('missing mandatory PulseSeparationTime')
-    w, c = _C169[st]
+    w, c = _C167[st]
     a = (a << w) | c
     a <<= 1
     if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
@@ -9867,7 +9839,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_index_number, r = sl2(B, r, _S140, 6)
+            f_index_number, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
@@ -9881,7 +9853,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S151, 6)
+            f_tx_rx_identifier, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
@@ -9944,7 +9916,7 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_receivers, r = sl2(B, r, _S159, 6)
+            f_number_of_receivers, r = sl2(B, r, _S157, 6)
         else:
             r -= 8; f_number_of_receivers = ((B >> r) & 255) + 0
             r -= 1
@@ -10108,7 +10080,7 @@ def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C170[st]
+    w, c = _C168[st]
     a = (a << w) | c
     return a
 
@@ -10124,7 +10096,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -10156,14 +10128,14 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S140, 6)
+            f_natural_offset, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T125[(B >> r) & 3]
+        r -= 2; k = _T123[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -10172,7 +10144,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10182,9 +10154,9 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T125[(B >> r) & 3]
+            r -= 2; k = _T123[(B >> r) & 3]
         else:
-            r -= 2; k = _T126[(B >> r) & 3]
+            r -= 2; k = _T124[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -10242,7 +10214,7 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
-    k = _T125[c & 3]
+    k = _T123[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -10258,10 +10230,10 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T125[c & 3]
+            k = _T123[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T126[c & 3]
+            k = _T124[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
         r -= 2; c = (B >> r) & 3
@@ -10311,7 +10283,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -10360,7 +10332,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
             st = 27
     v12 = o.lf_system_setup_data
     if v12 is not None:
-        w, c = _C160[st]
+        w, c = _C158[st]
         a = (a << w) | c
         if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
         pass
@@ -10378,7 +10350,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
             raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
         a <<= 1
         st = 31
-    w, c = _C161[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -10394,21 +10366,21 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S60, 6)
+            f_ev_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T61[(B >> r) & 3]
+        r -= 2; k = _T59[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_observed_id_code = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S151, 6)
+            f_observed_id_code, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
@@ -10420,7 +10392,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S62, 6)
+            f_ev_result_code, r = sl2(B, r, _S60, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
@@ -10436,7 +10408,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         if k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10481,7 +10453,7 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     f_ev_processing = (c >> 3) & 3
     if f_ev_processing >= 3: return _d_WPT_PairingReqType(B, r0)
     f_ev_processing = _E_processingType[f_ev_processing]
-    k = _T61[c & 3]
+    k = _T59[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10561,7 +10533,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -10579,7 +10551,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         st = 11
     v9 = o.ev_result_code
     if v9 is None: raise EncFail('missing mandatory EVResultCode')
-    w, c = _C65[st]
+    w, c = _C63[st]
     a = (a << w) | c
     if v9.__class__ is not WPT_EVResultType and not (v9.__class__ is int and 0 <= v9 < 3): raise EncFail(f'{v9!r} is not a WPT_EVResultType')
     st = 15
@@ -10601,7 +10573,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C66[st]
+    w, c = _C64[st]
     a = (a << w) | c
     return a
 
@@ -10617,7 +10589,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S71, 6)
+            f_response_code, r = sl2(B, r, _S69, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -10631,39 +10603,39 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S60, 6)
+            f_evse_processing, r = sl2(B, r, _S58, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T72[(B >> r) & 7]
+        r -= 3; k = _T70[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_observed_id_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S151, 6)
+            f_observed_id_code, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: raise bad_value(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T73[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_alternative_secc_list = None
     if k == 4:
         f_alternative_secc_list, r = _d_AlternativeSECCListType(B, r)
-        r -= 2; k = _T74[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S61, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10673,7 +10645,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T74[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -10711,7 +10683,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     f_evse_processing = (c >> 4) & 3
     if f_evse_processing >= 3: return _d_WPT_PairingResType(B, r0)
     f_evse_processing = _E_processingType[f_evse_processing]
-    k = _T72[c & 7]
+    k = _T70[c & 7]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10728,12 +10700,12 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_WPT_PairingResType(B, r0)
-        k = _T73[c & 3]
+        k = _T71[c & 3]
     f_alternative_secc_list = None
     if k == 4:
         f_alternative_secc_list, r = _f_AlternativeSECCListType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T74[c & 3]
+        k = _T72[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -10749,7 +10721,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T74[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -10787,7 +10759,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C64[st3]
+    w, c = _C62[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -10809,14 +10781,14 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         st = 15
     v10 = o.alternative_secc_list
     if v10 is not None:
-        w, c = _C75[st]
+        w, c = _C73[st]
         a = (a << w) | c
         a = _e_AlternativeSECCListType(v10, a)
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
-            w, c = _C76[st]
+            w, c = _C74[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -10831,7 +10803,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C77[st]
+    w, c = _C75[st]
     a = (a << w) | c
     return a
 
@@ -10863,7 +10835,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
     while True:
         if k == 0:
             r -= 3; c = (B >> r) & 7
-            k = _T171[c & 7]
+            k = _T169[c & 7]
             i1_ssid = None
             if k == 0:
                 r -= 1; c = (B >> r) & 1
@@ -10871,7 +10843,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 i1_ssid, r = rstr(B, r, 255)
                 r -= 4; c = (B >> r) & 15
                 if c & 8: return _d_AlternativeSECCListType(B, r0)
-                k = _T172[c & 7]
+                k = _T170[c & 7]
             i1_bssid = None
             if k == 1:
                 r -= 1; c = (B >> r) & 1
@@ -10879,7 +10851,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 i1_bssid, r = rstr(B, r, 12)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_AlternativeSECCListType(B, r0)
-                k = _T166[c & 3]
+                k = _T164[c & 3]
             i1_ip_address = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -10941,37 +10913,37 @@ def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C163[st]
+    w, c = _C161[st]
     a = (a << w) | c
     return a
 
 def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
-    r -= 3; k = _T171[(B >> r) & 7]
+    r -= 3; k = _T169[(B >> r) & 7]
     f_ssid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ssid, r = sl2(B, r, _S173, 6)
+            f_ssid, r = sl2(B, r, _S171, 6)
         else:
             f_ssid, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T172[(B >> r) & 7]
+        r -= 3; k = _T170[(B >> r) & 7]
     f_bssid = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bssid, r = sl2(B, r, _S174, 6)
+            f_bssid, r = sl2(B, r, _S172, 6)
         else:
             f_bssid, r = rstr(B, r, 12)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T166[(B >> r) & 3]
+        r -= 2; k = _T164[(B >> r) & 3]
     f_ip_address = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ip_address, r = sl2(B, r, _S175, 6)
+            f_ip_address, r = sl2(B, r, _S173, 6)
         else:
             f_ip_address, r = rstr(B, r, 39)
             r -= 1
@@ -10981,7 +10953,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_port, r = sl2(B, r, _S140, 6)
+            f_port, r = sl2(B, r, _S138, 6)
         else:
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
@@ -10995,7 +10967,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
 def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T171[c & 7]
+    k = _T169[c & 7]
     f_ssid = None
     if k == 0:
         r -= 1; c = (B >> r) & 1
@@ -11003,7 +10975,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         f_ssid, r = rstr(B, r, 255)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AlternativeSECCType(B, r0)
-        k = _T172[c & 7]
+        k = _T170[c & 7]
     f_bssid = None
     if k == 1:
         r -= 1; c = (B >> r) & 1
@@ -11011,7 +10983,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         f_bssid, r = rstr(B, r, 12)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AlternativeSECCType(B, r0)
-        k = _T166[c & 3]
+        k = _T164[c & 3]
     f_ip_address = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -11059,7 +11031,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         st = 7
     v4 = o.ip_address
     if v4 is not None:
-        w, c = _C176[st]
+        w, c = _C174[st]
         a = (a << w) | c
         a <<= 1
         a = wstr(a, v4, 39)
@@ -11067,7 +11039,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         st = 11
     v5 = o.port
     if v5 is not None:
-        w, c = _C177[st]
+        w, c = _C175[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
@@ -11075,7 +11047,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         else: a = wu(a, v5)
         a <<= 1
         st = 15
-    w, c = _C178[st]
+    w, c = _C176[st]
     a = (a << w) | c
     return a
 
@@ -11173,7 +11145,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11193,7 +11165,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11213,7 +11185,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11233,7 +11205,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S7_BSSID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S174, 6)
+        v, r = sl2(B, r, _S172, 6)
     else:
         v, r = rstr(B, r, 12)
         r -= 1
@@ -11249,7 +11221,7 @@ def _e_S7_BSSID(v: Any, a: int) -> int:
 def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11269,7 +11241,7 @@ def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11289,7 +11261,7 @@ def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11305,7 +11277,7 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
 def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11327,7 +11299,7 @@ def _e_S11_Coord_X(v: Any, a: int) -> int:
 def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11349,7 +11321,7 @@ def _e_S12_Coord_Y(v: Any, a: int) -> int:
 def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11371,7 +11343,7 @@ def _e_S13_Coord_Z(v: Any, a: int) -> int:
 def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S107, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11391,7 +11363,7 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
 def _d_S15_EVPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_EVPCChargeDiagnosticsType[v]
@@ -11409,7 +11381,7 @@ def _e_S15_EVPCChargeDiagnostics(v: Any, a: int) -> int:
 def _d_S16_EVPCDeviceLocalControl(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11425,7 +11397,7 @@ def _e_S16_EVPCDeviceLocalControl(v: Any, a: int) -> int:
 def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S60, 6)
+        v, r = sl2(B, r, _S58, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
@@ -11444,7 +11416,7 @@ def _e_S17_EVProcessing(v: Any, a: int) -> int:
 def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S60, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(v))
@@ -11463,7 +11435,7 @@ def _e_S18_EVResultCode(v: Any, a: int) -> int:
 def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -11482,7 +11454,7 @@ def _e_S19_EVSENotification(v: Any, a: int) -> int:
 def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S60, 6)
+        v, r = sl2(B, r, _S58, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
@@ -11517,7 +11489,7 @@ def _e_S21_Exponent(v: Any, a: int) -> int:
 def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, r = sl2(B, r, _S67, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -11570,7 +11542,7 @@ def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S25_IPAddress(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S175, 6)
+        v, r = sl2(B, r, _S173, 6)
     else:
         v, r = rstr(B, r, 39)
         r -= 1
@@ -11586,7 +11558,7 @@ def _e_S25_IPAddress(v: Any, a: int) -> int:
 def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11606,7 +11578,7 @@ def _e_S26_IndexNumber(v: Any, a: int) -> int:
 def _d_S27_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11638,7 +11610,7 @@ def _e_S28_J(v: Any, a: int) -> int:
 def _d_S29_ManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S61, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -11654,7 +11626,7 @@ def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S108, 6)
+        v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
@@ -11672,7 +11644,7 @@ def _e_S30_MaximumSOC(v: Any, a: int) -> int:
 def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S142, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -11688,7 +11660,7 @@ def _e_S31_MeterID(v: Any, a: int) -> int:
 def _d_S32_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S77, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11704,7 +11676,7 @@ def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -11720,7 +11692,7 @@ def _e_S33_MeterSignature(v: Any, a: int) -> int:
 def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11742,7 +11714,7 @@ def _e_S34_MeterStatus(v: Any, a: int) -> int:
 def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11762,7 +11734,7 @@ def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S108, 6)
+        v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
@@ -11796,7 +11768,7 @@ def _e_S37_Modulus(v: Any, a: int) -> int:
 def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11816,7 +11788,7 @@ def _e_S38_NaturalOffset(v: Any, a: int) -> int:
 def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11836,7 +11808,7 @@ def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S157, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -11853,7 +11825,7 @@ def _e_S40_NumPackages(v: Any, a: int) -> int:
 def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S157, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -11870,7 +11842,7 @@ def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
 def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S157, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -11887,7 +11859,7 @@ def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
 def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11923,7 +11895,7 @@ def _e_S44_P(v: Any, a: int) -> int:
 def _d_S45_PDInputPowerClass(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S154, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_PowerClassType[v]
@@ -11973,7 +11945,7 @@ def _e_S47_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S157, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -11990,7 +11962,7 @@ def _e_S48_PackageIndex(v: Any, a: int) -> int:
 def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12026,7 +11998,7 @@ def _e_S50_PgenCounter(v: Any, a: int) -> int:
 def _d_S51_Port(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12046,7 +12018,7 @@ def _e_S51_Port(v: Any, a: int) -> int:
 def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S108, 6)
+        v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
@@ -12064,7 +12036,7 @@ def _e_S52_PresentSOC(v: Any, a: int) -> int:
 def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12084,7 +12056,7 @@ def _e_S53_PulseDuration(v: Any, a: int) -> int:
 def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12120,7 +12092,7 @@ def _e_S55_Q(v: Any, a: int) -> int:
 def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S107, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12140,7 +12112,7 @@ def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S107, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12160,7 +12132,7 @@ def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S107, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12180,7 +12152,7 @@ def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
@@ -12199,7 +12171,7 @@ def _e_S59_ResponseCode(v: Any, a: int) -> int:
 def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12219,7 +12191,7 @@ def _e_S60_RxIdentifier(v: Any, a: int) -> int:
 def _d_S61_SDManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S61, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -12235,7 +12207,7 @@ def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12255,7 +12227,7 @@ def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12275,7 +12247,7 @@ def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
 def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12295,7 +12267,7 @@ def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S138, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12315,7 +12287,7 @@ def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
 def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S115, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(v))
@@ -12350,7 +12322,7 @@ def _e_S67_SPKISexp(v: Any, a: int) -> int:
 def _d_S68_SSID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S173, 6)
+        v, r = sl2(B, r, _S171, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -12382,7 +12354,7 @@ def _e_S69_Seed(v: Any, a: int) -> int:
 def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S65, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -12398,7 +12370,7 @@ def _e_S70_SessionID(v: Any, a: int) -> int:
 def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S108, 6)
+        v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
@@ -12416,7 +12388,7 @@ def _e_S71_TargetSOC(v: Any, a: int) -> int:
 def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12436,7 +12408,7 @@ def _e_S72_TaxRuleID(v: Any, a: int) -> int:
 def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12456,7 +12428,7 @@ def _e_S73_TimeAnchor(v: Any, a: int) -> int:
 def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12476,7 +12448,7 @@ def _e_S74_TimeStamp(v: Any, a: int) -> int:
 def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12496,7 +12468,7 @@ def _e_S75_TxIdentifier(v: Any, a: int) -> int:
 def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12516,7 +12488,7 @@ def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
 def _d_S77_Value(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -12538,7 +12510,7 @@ def _e_S77_Value(v: Any, a: int) -> int:
 def _d_S78_VendorSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S61, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -12554,7 +12526,7 @@ def _e_S78_VendorSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S165, 6)
+        v, r = sl2(B, r, _S163, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
@@ -12573,7 +12545,7 @@ def _e_S79_WPT_AlignmentCheckMethod(v: Any, a: int) -> int:
 def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S162, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
@@ -12592,7 +12564,7 @@ def _e_S80_WPT_FinePositioningMethod(v: Any, a: int) -> int:
 def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S164, 6)
+        v, r = sl2(B, r, _S162, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
@@ -12742,27 +12714,27 @@ def _e_S89_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S140),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S138),
     ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType),
     ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType),
     ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S68),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S68),
-    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S174),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S66),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S66),
+    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S172),
     ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
     ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S68),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S68),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S79),
-    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S70),
-    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S70),
-    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S70),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S66),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S66),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S77),
+    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S68),
+    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S68),
+    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S68),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S109),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S107),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S16),
     ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
@@ -12772,11 +12744,11 @@ FRAG_ELEMENTS: tuple = (
     ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S80),
+    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S78),
     ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S79),
+    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S77),
     ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -12784,21 +12756,21 @@ FRAG_ELEMENTS: tuple = (
     ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S60),
-    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S62),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S141),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S60),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S58),
+    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S60),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S139),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S58),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S16),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S69),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S67),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S16),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S28),
     ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S175),
-    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S140),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S79),
+    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S173),
+    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S138),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S77),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S16),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S5),
@@ -12809,44 +12781,44 @@ FRAG_ELEMENTS: tuple = (
     ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),
     ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S63),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S108),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S142),
+    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S61),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S106),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S140),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S79),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S143),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S70),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S68),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S77),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S141),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S68),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S66),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S5),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S108),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S106),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S16),
-    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S140),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S140),
-    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S159),
-    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S159),
-    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S159),
+    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S138),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S138),
+    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S157),
+    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S157),
+    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S157),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S151),
+    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S149),
     ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S16),
-    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S154),
+    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S152),
     ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S16),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S16),
-    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S159),
-    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S140),
+    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S157),
+    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S138),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S16),
-    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S140),
+    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S138),
     ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S108),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S106),
     ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
     ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
     ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S140),
-    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S140),
+    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S138),
+    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S138),
     ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S16),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
@@ -12855,23 +12827,23 @@ FRAG_ELEMENTS: tuple = (
     ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S109),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S109),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S109),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S71),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S107),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S107),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S107),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S69),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S151),
+    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S149),
     ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S63),
-    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S140),
-    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S140),
+    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S61),
+    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S138),
+    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S138),
     ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S140),
-    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S140),
+    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S138),
+    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S138),
     ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S117),
+    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S115),
     ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -12879,9 +12851,9 @@ FRAG_ELEMENTS: tuple = (
     ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S16),
-    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S173),
+    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S171),
     ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S16),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S67),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S65),
     ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
     ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
@@ -12891,29 +12863,29 @@ FRAG_ELEMENTS: tuple = (
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S108),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S106),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S151),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S68),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S68),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S149),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S66),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S66),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S151),
+    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S149),
     ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),
-    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S151),
+    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S149),
     ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
     ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
     ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S70),
-    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S63),
-    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S165),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S68),
+    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S61),
+    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S163),
     ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
     ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
     ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
     ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
     ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
     ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
-    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S162),
+    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S160),
     ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
     ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
     ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
@@ -12922,7 +12894,7 @@ FRAG_ELEMENTS: tuple = (
     ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),
     ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType),
     ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType),
-    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S164),
+    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S162),
     ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
     ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S16),
@@ -12977,74 +12949,74 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 }
 
 # Field metadata for XML/JSON and validation:
-# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)
+# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
     CLReqControlModeType: (),
     CLResControlModeType: (),
-    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
+    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     DSAKeyValueType: (),
-    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0)),
-    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1)),
-    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2)),
-    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0),),
-    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0)),
-    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1)),
+    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
+    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
+    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
+    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0, 1),),
+    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
+    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
+    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
     PGPDataType: (),
     SPKIDataType: (),
-    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1)),
-    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5)),
-    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2)),
-    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4)),
-    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3)),
-    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1)),
-    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1)),
-    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1)),
-    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1)),
-    WPT_AlignmentCheckReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1), ('target_coil_current', 'TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 2), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 3), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 4)),
-    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2)),
-    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1)),
-    WPT_AlignmentCheckResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('power_transmitted', 'PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 3), ('supply_device_current', 'SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 4), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 5)),
-    WPT_ChargeLoopReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('display_parameters', 'DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DisplayParametersType, False, False, 1, 1), ('meter_info_requested', 'MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, True, 1, 2), ('evpc_power_request', 'EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3), ('evpc_power_output', 'EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4), ('evpc_charge_diagnostics', 'EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None), False, True, 1, 5), ('evpc_operating_frequency', 'EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 6), ('evpc_power_control_parameter', 'EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_EVPCPowerControlParameterType, False, False, 1, 7), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 8)),
-    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9)),
-    WPT_EVPCPowerControlParameterType: (('evpc_coil_current_request', 'EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 0), ('evpc_coil_current_information', 'EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1), ('evpc_current_output_information', 'EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 2), ('evpc_voltage_output_information', 'EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3)),
-    WPT_ChargeLoopResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_status', 'EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', EVSEStatusType, False, False, 1, 2), ('meter_info', 'MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MeterInfoType, False, False, 1, 3), ('receipt', 'Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ReceiptType, False, False, 1, 4), ('evpc_power_request', 'EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 5), ('sd_power_input', 'SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 6), ('spc_max_output_power_limit', 'SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 7), ('spc_min_output_power_limit', 'SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 8), ('spc_charge_diagnostics', 'SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_SPCChargeDiagnosticsType, None), False, True, 1, 9), ('spc_operating_frequency', 'SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 10), ('spc_power_control_parameter', 'SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_SPCPowerControlParameterType, False, False, 1, 11), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 12)),
-    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1)),
-    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7)),
-    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5)),
-    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
-    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1)),
-    WPT_SPCPowerControlParameterType: (('spc_primary_device_coil_current_information', 'SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 0),),
-    WPT_ChargeParameterDiscoveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('evpc_max_receivable_power', 'EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1), ('sd_max_ground_clearence', 'SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2), ('sd_min_ground_clearence', 'SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 3), ('evpc_natural_frequency', 'EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4), ('evpc_device_local_control', 'EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('bool', None, None, None, None), False, True, 1, 5), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6)),
-    WPT_ChargeParameterDiscoveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('pd_input_power_class', 'PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_PowerClassType, None), False, True, 1, 2), ('sd_min_output_power', 'SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3), ('sd_max_output_power', 'SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4), ('sd_max_ground_clearance_support', 'SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5), ('sd_min_ground_clearance_support', 'SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 6), ('pd_min_coil_current', 'PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 7), ('pd_max_coil_current', 'PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 8), ('sd_manufacturer_specific_data_container', 'SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 9)),
-    WPT_FinePositioningReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 2), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 3), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageListType, False, False, 1, 4)),
-    WPT_LF_DataPackageListType: (('num_packages', 'NumPackages', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0), ('wpt_lf_data_package', 'WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageType, False, True, 1, 1)),
-    WPT_LF_DataPackageType: (('package_index', 'PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0), ('lf_tx_data', 'LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TxDataListType, False, False, 1, 1), ('lf_rx_data', 'LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxDataListType, False, False, 1, 1)),
-    WPT_LF_TxDataListType: (('wpt_lf_tx_data_list', 'WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TxDataType, False, True, 1, 0),),
-    WPT_LF_TxDataType: (('tx_identifier', 'TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('eirp', 'EIRP', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1)),
-    WPT_LF_RxDataListType: (('wpt_lf_rx_data_list', 'WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxDataType, False, True, 1, 0),),
-    WPT_LF_RxDataType: (('rx_identifier', 'RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('rssi_data', 'RSSIData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxRSSIListType, False, True, 1, 1)),
-    WPT_LF_RxRSSIListType: (('rssi_data_list', 'RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxRSSIType, False, True, 1, 0),),
-    WPT_LF_RxRSSIType: (('tx_identifier', 'TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('rssi', 'RSSI', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1)),
-    WPT_FinePositioningResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 3), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageListType, False, False, 1, 4)),
-    WPT_FinePositioningSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1), ('ev_device_fine_positioning_method_list', 'EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_FinePositioningMethodListType, False, True, 1, 2), ('ev_device_pairing_method_list', 'EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_PairingMethodListType, False, True, 1, 3), ('ev_device_alignment_check_method_list', 'EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_AlignmentCheckMethodListType, False, True, 1, 4), ('natural_offset', 'NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6), ('lf_system_setup_data', 'LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_SystemSetupDataType, False, False, 1, 7)),
-    WPT_FinePositioningMethodListType: (('wpt_fine_positioning_method', 'WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_FinePositioningMethodType, None), True, True, 8, 0),),
-    WPT_PairingMethodListType: (('wpt_pairing_method', 'WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_PairingMethodType, None), True, True, 8, 0),),
-    WPT_AlignmentCheckMethodListType: (('wpt_alignment_check_method', 'WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_AlignmentCheckMethodType, None), True, True, 8, 0),),
-    WPT_LF_SystemSetupDataType: (('lf_transmitter_setup_data', 'LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TransmitterDataType, False, False, 1, 0), ('lf_receiver_setup_data', 'LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_ReceiverDataType, False, False, 1, 0)),
-    WPT_LF_TransmitterDataType: (('number_of_transmitters', 'NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0), ('signal_frequency', 'SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1), ('tx_spec_data', 'TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxSpecDataType, True, True, 255, 2), ('tx_package_spec_data', 'TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxPackageSpecDataType, False, False, 1, 3)),
-    WPT_TxRxSpecDataType: (('tx_rx_identifier', 'TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0), ('tx_rx_position', 'TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_CoordinateXYZType, False, True, 1, 1), ('tx_rx_orientation', 'TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_CoordinateXYZType, False, True, 1, 2)),
-    WPT_CoordinateXYZType: (('coord_x', 'Coord_X', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 0), ('coord_y', 'Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1), ('coord_z', 'Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 2)),
-    WPT_TxRxPackageSpecDataType: (('pulse_sequence_order', 'PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxPulseOrderType, True, True, 255, 0), ('pulse_separation_time', 'PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1), ('pulse_duration', 'PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2), ('package_separation_time', 'PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 3)),
-    WPT_TxRxPulseOrderType: (('index_number', 'IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0), ('tx_rx_identifier', 'TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 1)),
-    WPT_LF_ReceiverDataType: (('number_of_receivers', 'NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0), ('rx_spec_data', 'RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxSpecDataType, True, True, 255, 1)),
-    WPT_FinePositioningSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('primary_device_fine_positioning_method_list', 'PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_FinePositioningMethodListType, False, True, 1, 2), ('primary_device_pairing_method_list', 'PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_PairingMethodListType, False, True, 1, 3), ('primary_device_alignment_check_method_list', 'PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_AlignmentCheckMethodListType, False, True, 1, 4), ('natural_offset', 'NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6), ('lf_system_setup_data', 'LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_SystemSetupDataType, False, False, 1, 7)),
-    WPT_PairingReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1), ('observed_id_code', 'ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, False, 1, 2), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 3), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 4)),
-    WPT_PairingResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2), ('observed_id_code', 'ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, False, 1, 3), ('alternative_secc_list', 'AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', AlternativeSECCListType, False, False, 1, 4), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 5)),
-    AlternativeSECCListType: (('alternative_secc', 'AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', 'elem', AlternativeSECCType, True, True, 8, 0),),
-    AlternativeSECCType: (('ssid', 'SSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 255), False, False, 1, 0), ('bssid', 'BSSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 12), False, False, 1, 1), ('ip_address', 'IPAddress', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 39), False, False, 1, 2), ('port', 'Port', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, False, 1, 3)),
+    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
+    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
+    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
+    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2, 1), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3, 0), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4, 0)),
+    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2, 1), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3, 1)),
+    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1, 0)),
+    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1, 1)),
+    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1, 1)),
+    WPT_AlignmentCheckReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1, 1), ('target_coil_current', 'TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 2, 0), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 3, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 4, 0)),
+    MessageHeaderType: (('session_id', 'SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('hex', None, None, None, 8), False, True, 1, 0, 1), ('time_stamp', 'TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('signature', 'Signature', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureType, False, False, 1, 2, 0)),
+    RationalNumberType: (('exponent', 'Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', -128, 127, None, None), False, True, 1, 0, 1), ('value', 'Value', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1, 1)),
+    WPT_AlignmentCheckResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('power_transmitted', 'PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 3, 0), ('supply_device_current', 'SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 4, 0), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 5, 0)),
+    WPT_ChargeLoopReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('display_parameters', 'DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DisplayParametersType, False, False, 1, 1, 0), ('meter_info_requested', 'MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1), ('evpc_power_request', 'EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3, 1), ('evpc_power_output', 'EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4, 1), ('evpc_charge_diagnostics', 'EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None), False, True, 1, 5, 1), ('evpc_operating_frequency', 'EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 6, 0), ('evpc_power_control_parameter', 'EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_EVPCPowerControlParameterType, False, False, 1, 7, 0), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 8, 0)),
+    DisplayParametersType: (('present_soc', 'PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 0, 0), ('minimum_soc', 'MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 1, 0), ('target_soc', 'TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 2, 0), ('maximum_soc', 'MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('nbit', 0, 100, None, None), False, False, 1, 3, 0), ('remaining_time_to_minimum_soc', 'RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 4, 0), ('remaining_time_to_target_soc', 'RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 5, 0), ('remaining_time_to_maximum_soc', 'RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 4294967295, None, None), False, False, 1, 6, 0), ('charging_complete', 'ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 7, 0), ('battery_energy_capacity', 'BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, False, 1, 8, 0), ('inlet_hot', 'InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 9, 0)),
+    WPT_EVPCPowerControlParameterType: (('evpc_coil_current_request', 'EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 0, 1), ('evpc_coil_current_information', 'EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1, 1), ('evpc_current_output_information', 'EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 2, 1), ('evpc_voltage_output_information', 'EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3, 1)),
+    WPT_ChargeLoopResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_status', 'EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', EVSEStatusType, False, False, 1, 2, 0), ('meter_info', 'MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MeterInfoType, False, False, 1, 3, 0), ('receipt', 'Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ReceiptType, False, False, 1, 4, 0), ('evpc_power_request', 'EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 5, 1), ('sd_power_input', 'SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 6, 0), ('spc_max_output_power_limit', 'SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 7, 1), ('spc_min_output_power_limit', 'SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 8, 1), ('spc_charge_diagnostics', 'SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_SPCChargeDiagnosticsType, None), False, True, 1, 9, 1), ('spc_operating_frequency', 'SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, False, 1, 10, 0), ('spc_power_control_parameter', 'SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_SPCPowerControlParameterType, False, False, 1, 11, 0), ('manufacturer_specific_data_container', 'ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 12, 0)),
+    EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('evse_notification', 'EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, evseNotificationType, None), False, True, 1, 1, 1)),
+    MeterInfoType: (('meter_id', 'MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('string', None, None, None, 32), False, True, 1, 0, 1), ('charged_energy_reading_wh', 'ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 1, 1), ('bpt_discharged_energy_reading_wh', 'BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 2, 0), ('capacitive_energy_reading_va_rh', 'CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 3, 0), ('bpt_inductive_energy_reading_va_rh', 'BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 4, 0), ('meter_signature', 'MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('b64', None, None, None, 64), False, False, 1, 5, 0), ('meter_status', 'MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 6, 0), ('meter_timestamp', 'MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, False, 1, 7, 0)),
+    ReceiptType: (('time_anchor', 'TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 0, 18446744073709551615, None, None), False, True, 1, 0, 1), ('energy_costs', 'EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 1, 0), ('occupancy_costs', 'OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 2, 0), ('additional_services_costs', 'AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 3, 0), ('overstay_costs', 'OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedCostType, False, False, 1, 4, 0), ('tax_costs', 'TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DetailedTaxType, True, False, 10, 5, 0)),
+    DetailedCostType: (('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 0, 1), ('cost_per_unit', 'CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    WPT_SPCPowerControlParameterType: (('spc_primary_device_coil_current_information', 'SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 0, 1),),
+    WPT_ChargeParameterDiscoveryReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('evpc_max_receivable_power', 'EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1, 1), ('sd_max_ground_clearence', 'SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2, 1), ('sd_min_ground_clearence', 'SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 3, 1), ('evpc_natural_frequency', 'EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4, 1), ('evpc_device_local_control', 'EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('bool', None, None, None, None), False, True, 1, 5, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6, 0)),
+    WPT_ChargeParameterDiscoveryResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('pd_input_power_class', 'PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_PowerClassType, None), False, True, 1, 2, 1), ('sd_min_output_power', 'SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 3, 1), ('sd_max_output_power', 'SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 4, 1), ('sd_max_ground_clearance_support', 'SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5, 1), ('sd_min_ground_clearance_support', 'SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 6, 1), ('pd_min_coil_current', 'PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 7, 1), ('pd_max_coil_current', 'PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 8, 1), ('sd_manufacturer_specific_data_container', 'SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 9, 0)),
+    WPT_FinePositioningReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1, 1), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 2, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 3, 0), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageListType, False, False, 1, 4, 0)),
+    WPT_LF_DataPackageListType: (('num_packages', 'NumPackages', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0, 1), ('wpt_lf_data_package', 'WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageType, False, True, 1, 1, 1)),
+    WPT_LF_DataPackageType: (('package_index', 'PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0, 1), ('lf_tx_data', 'LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TxDataListType, False, False, 1, 1, 1), ('lf_rx_data', 'LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxDataListType, False, False, 1, 1, 1)),
+    WPT_LF_TxDataListType: (('wpt_lf_tx_data_list', 'WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TxDataType, False, True, 1, 0, 1),),
+    WPT_LF_TxDataType: (('tx_identifier', 'TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('eirp', 'EIRP', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    WPT_LF_RxDataListType: (('wpt_lf_rx_data_list', 'WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxDataType, False, True, 1, 0, 1),),
+    WPT_LF_RxDataType: (('rx_identifier', 'RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('rssi_data', 'RSSIData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxRSSIListType, False, True, 1, 1, 1)),
+    WPT_LF_RxRSSIListType: (('rssi_data_list', 'RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_RxRSSIType, False, True, 1, 0, 1),),
+    WPT_LF_RxRSSIType: (('tx_identifier', 'TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('rssi', 'RSSI', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1, 1)),
+    WPT_FinePositioningResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 3, 0), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_DataPackageListType, False, False, 1, 4, 0)),
+    WPT_FinePositioningSetupReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1, 1), ('ev_device_fine_positioning_method_list', 'EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_FinePositioningMethodListType, False, True, 1, 2, 1), ('ev_device_pairing_method_list', 'EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_PairingMethodListType, False, True, 1, 3, 1), ('ev_device_alignment_check_method_list', 'EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_AlignmentCheckMethodListType, False, True, 1, 4, 1), ('natural_offset', 'NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6, 0), ('lf_system_setup_data', 'LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_SystemSetupDataType, False, False, 1, 7, 0)),
+    WPT_FinePositioningMethodListType: (('wpt_fine_positioning_method', 'WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_FinePositioningMethodType, None), True, True, 8, 0, 1),),
+    WPT_PairingMethodListType: (('wpt_pairing_method', 'WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_PairingMethodType, None), True, True, 8, 0, 1),),
+    WPT_AlignmentCheckMethodListType: (('wpt_alignment_check_method', 'WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_AlignmentCheckMethodType, None), True, True, 8, 0, 1),),
+    WPT_LF_SystemSetupDataType: (('lf_transmitter_setup_data', 'LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_TransmitterDataType, False, False, 1, 0, 1), ('lf_receiver_setup_data', 'LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_ReceiverDataType, False, False, 1, 0, 1)),
+    WPT_LF_TransmitterDataType: (('number_of_transmitters', 'NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0, 1), ('signal_frequency', 'SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', 'elem', RationalNumberType, False, True, 1, 1, 1), ('tx_spec_data', 'TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxSpecDataType, True, True, 255, 2, 2), ('tx_package_spec_data', 'TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxPackageSpecDataType, False, False, 1, 3, 0)),
+    WPT_TxRxSpecDataType: (('tx_rx_identifier', 'TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('tx_rx_position', 'TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_CoordinateXYZType, False, True, 1, 1, 1), ('tx_rx_orientation', 'TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_CoordinateXYZType, False, True, 1, 2, 1)),
+    WPT_CoordinateXYZType: (('coord_x', 'Coord_X', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 0, 1), ('coord_y', 'Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 1, 1), ('coord_z', 'Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('int', -32768, 32767, None, None), False, True, 1, 2, 1)),
+    WPT_TxRxPackageSpecDataType: (('pulse_sequence_order', 'PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxPulseOrderType, True, True, 255, 0, 2), ('pulse_separation_time', 'PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 1, 1), ('pulse_duration', 'PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 2, 1), ('package_separation_time', 'PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 3, 1)),
+    WPT_TxRxPulseOrderType: (('index_number', 'IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('tx_rx_identifier', 'TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 1, 1)),
+    WPT_LF_ReceiverDataType: (('number_of_receivers', 'NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('nbit', 0, 255, None, None), False, True, 1, 0, 1), ('rx_spec_data', 'RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_TxRxSpecDataType, True, True, 255, 1, 2)),
+    WPT_FinePositioningSetupResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('primary_device_fine_positioning_method_list', 'PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_FinePositioningMethodListType, False, True, 1, 2, 1), ('primary_device_pairing_method_list', 'PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_PairingMethodListType, False, True, 1, 3, 1), ('primary_device_alignment_check_method_list', 'PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_AlignmentCheckMethodListType, False, True, 1, 4, 1), ('natural_offset', 'NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 5, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 6, 0), ('lf_system_setup_data', 'LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', 'elem', WPT_LF_SystemSetupDataType, False, False, 1, 7, 0)),
+    WPT_PairingReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_processing', 'EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 1, 1), ('observed_id_code', 'ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, False, 1, 2, 0), ('ev_result_code', 'EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, WPT_EVResultType, None), False, True, 1, 3, 1), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 4, 0)),
+    WPT_PairingResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('observed_id_code', 'ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 1, 4294967295, None, None), False, False, 1, 3, 0), ('alternative_secc_list', 'AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', 'elem', AlternativeSECCListType, False, False, 1, 4, 0), ('vendor_specific_data_container', 'VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('b64', None, None, None, 256), True, False, 16, 5, 0)),
+    AlternativeSECCListType: (('alternative_secc', 'AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', 'elem', AlternativeSECCType, True, True, 8, 0, 1),),
+    AlternativeSECCType: (('ssid', 'SSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 255), False, False, 1, 0, 0), ('bssid', 'BSSID', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 12), False, False, 1, 1, 0), ('ip_address', 'IPAddress', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('string', None, None, None, 39), False, False, 1, 2, 0), ('port', 'Port', 'urn:iso:std:iso:15118:-20:WPT', 'elem', ('uint', 0, 65535, None, None), False, False, 1, 3, 0)),
 }
 
 # choices (META group numbers) of which one alternative is mandatory
@@ -13060,5 +13032,6 @@ UNSUPPORTED: dict[type, str] = {
     DSAKeyValueType: 'content model with nested groups',
     PGPDataType: 'content model with nested groups',
     SPKIDataType: 'content model with nested groups',
+    SignaturePropertyType: 'mandatory wildcard content',
 }
 

@@ -332,8 +332,6 @@ _T54 = (3, -2)
 _T55 = (3, -1, -2, -3)
 _C56 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C57 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T58 = (-5, -4, -2, -3)
-_C59 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None)
 
 def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -1865,39 +1863,13 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     return a
 
 def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
-    f_id = None
-    if k == 0:
-        f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
-    f_target = None
-    if k == 1:
-        f_target, r = rstr(B, r, None)
-        r -= 2; k = _T58[(B >> r) & 3]
-    else:
-        raise unexpected(k, r, 'Target')
-    if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertyType(f_id, f_target), r
+    raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
 def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
-    st = 0
-    v2 = o.id
-    if v2 is not None:
-        a <<= 2
-        a = wstr(a, v2, None)
-        st = 3
-    v3 = o.target
-    if v3 is None: raise EncFail('missing mandatory Target')
-    w, c = _C59[st]
-    a = (a << w) | c
-    a = wstr(a, v3, None)
-    st = 7
-    raise EncFail('a required wildcard element cannot be encoded')
-    a = (a << 2) | 1
-    return a
+    raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
@@ -2379,30 +2351,30 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 }
 
 # Field metadata for XML/JSON and validation:
-# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group)
+# (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
-    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
+    CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     DSAKeyValueType: (),
-    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0),),
-    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0)),
-    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1)),
-    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2)),
-    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0),),
-    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1)),
-    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0)),
-    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1)),
+    DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
+    KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
+    KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
+    RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
+    TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0, 1),),
+    TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
+    X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
+    X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
     PGPDataType: (),
     SPKIDataType: (),
-    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1)),
-    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5)),
-    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2)),
-    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4)),
-    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3)),
-    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1)),
-    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1)),
-    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1)),
-    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1)),
+    ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
+    ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
+    ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
+    SignatureType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signed_info', 'SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignedInfoType, False, True, 1, 1, 1), ('signature_value', 'SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureValueType, False, True, 1, 2, 1), ('key_info', 'KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyInfoType, False, False, 1, 3, 0), ('object', 'Object', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ObjectType, True, False, None, 4, 0)),
+    SignedInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('canonicalization_method', 'CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', CanonicalizationMethodType, False, True, 1, 1, 1), ('signature_method', 'SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignatureMethodType, False, True, 1, 2, 1), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 3, 1)),
+    SignatureMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('hmac_output_length', 'HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, False, 1, 1, 0)),
+    SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
+    SignaturePropertiesType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('signature_property', 'SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SignaturePropertyType, True, True, None, 1, 1)),
+    SignaturePropertyType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('target', 'Target', '', 'attr', ('string', None, None, None, None), False, True, 1, 1, 1)),
 }
 
 # choices (META group numbers) of which one alternative is mandatory
@@ -2416,5 +2388,6 @@ UNSUPPORTED: dict[type, str] = {
     DSAKeyValueType: 'content model with nested groups',
     PGPDataType: 'content model with nested groups',
     SPKIDataType: 'content model with nested groups',
+    SignaturePropertyType: 'mandatory wildcard content',
 }
 
