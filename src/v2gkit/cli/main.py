@@ -121,7 +121,7 @@ def demo(repeat: int) -> None:
     from v2gkit.exi.convert import to_xml
     from v2gkit.sim.iso2_dc import sequence
 
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     table = Table(title="ISO 15118-2 DC session (EIM): every message encoded and decoded")
     for col, just in (("#", "right"), ("message", "left"), ("direction", "left"), ("bytes", "right"),
                       ("encode µs", "right"), ("decode µs", "right"), ("round trip", "center")):
