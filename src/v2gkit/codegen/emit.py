@@ -22,6 +22,7 @@ class Emitter:
         self.grammars: dict[int, TypeGrammar] = {}
         self.uid = 0
         self.doc_wrappers: dict[int, str] = {}
+        self.sparse_tables: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------ helpers
     def const(self, value: Any, prefix: str = "_T") -> str:
@@ -438,6 +439,9 @@ class Emitter:
         L.append("")
         L.append(f"{t.enum_name}._xsd = {t.enum_values!r}  # type: ignore[attr-defined]")
         L.append(f"_E_{t.enum_name} = tuple({t.enum_name})")
+        pad = (1 << t.nbits) - len(t.enum_values)
+        if pad > 0:
+            L.append(f"_EP_{t.enum_name} = _E_{t.enum_name} + (None,) * {pad}")
         L.append("")
 
     def emit_class(self, ct: ComplexT) -> None:
@@ -447,7 +451,17 @@ class Emitter:
         doc = f"XSD type {ct.xsd_name}" if ct.xsd_name else "anonymous XSD type"
         L.append(f'    """{doc}."""')
         L.append("")
-        L.append(f"    __slots__ = {tuple(f.py for f in ct.fields)!r}")
+        names = tuple(f.py for f in ct.fields)
+        if ct.sparse:
+            # one of many alternatives is set: a dict holds just that one and the class
+            # gives None for the rest, so building one costs 1 store instead of len(names)
+            L.append('    __slots__ = ("__dict__",)')
+            L.append(f"    _fields = {names!r}")
+            for f in ct.fields:
+                L.append(f"    {f.py}: {self.hint(f.type)} | None = None")
+        else:
+            L.append(f"    __slots__ = {names!r}")
+            L.append("    _fields = __slots__")
         if not ct.fields:
             L.append("")
             return
@@ -455,6 +469,10 @@ class Emitter:
         body = []
         for f in ct.fields:
             h = self.hint(f.type)
+            if ct.sparse:
+                params.append(f"{f.py}: {h} | None = None")
+                body.append(f"        if {f.py} is not None: self.{f.py} = {f.py}")
+                continue
             if f.is_list:
                 L.append(f"    {f.py}: list[{h}]")
                 params.append(f"{f.py}: list[{h}] | None = None")
@@ -674,6 +692,11 @@ class Emitter:
             self.emit_decoder(ct)
             self.lines += FastDecoder(self, ct).emit()
             self.lines += FastEncoder(self, ct).emit()
+        for name, rows in self.sparse_tables.items():
+            self.lines.append(f"{name} = {{")
+            self.lines += rows
+            self.lines.append("}")
+            self.lines.append("")
         self.emit_document()
         self.emit_meta()
         head = [self.header, "from __future__ import annotations", "",

@@ -51,9 +51,10 @@ class FastDecoder:
         L = self.L
         slow = f"return _d_{self.ct.name}(B, r0)"
         if total == 0:
+            conds: list[str] = []
             for e in p:
                 if e[0] == "val":
-                    self._extract(e, "0", 0, ind, slow)
+                    self._extract(e, "0", 0, ind, conds)
                 elif e[0] == "post":
                     L.append(f"{ind}{e[2]}")
             return
@@ -69,12 +70,15 @@ class FastDecoder:
             L.append(f"{ind}if c & {cm}: {slow}" if cv == 0 else f"{ind}if (c & {cm}) != {cv}: {slow}")
         posts = [e[2] for e in p if e[0] == "post"]
         off = total
+        conds = []
         for e in p:
             off -= e[1]
             if e[0] == "val":
-                self._extract(e, "c", off, ind, slow)
+                self._extract(e, "c", off, ind, conds)
             elif e[0] == "code":
                 L.append(f"{ind}k = {e[2]}[{self._bits('c', off, e[1])}]")
+        if conds:
+            L.append(f"{ind}if {' or '.join(conds)}: {slow}")
         for line in posts:
             L.append(f"{ind}{line}")
 
@@ -85,7 +89,8 @@ class FastDecoder:
             return f"{src} & {m}"
         return f"({src} >> {off}) & {m}"
 
-    def _extract(self, e: tuple, src: str, off: int, ind: str, slow: str) -> None:
+    def _extract(self, e: tuple, src: str, off: int, ind: str, conds: list[str]) -> None:
+        """One line per value; range conditions are collected into ``conds`` (one check)."""
         _tag, width, var, t = e
         L = self.L
         if t.kind == "bool":
@@ -97,16 +102,17 @@ class FastDecoder:
                 expr = self._bits(src, off, width)
                 L.append(f"{ind}{var} = ({expr}) + {t.lo}" if t.lo else f"{ind}{var} = {expr}")
                 if t.hi - t.lo + 1 < (1 << width):
-                    L.append(f"{ind}if {var} > {t.hi}: {slow}")
+                    conds.append(f"{var} > {t.hi}")
         elif t.kind == "enum":
             n = len(t.enum_values)
             if width == 0:
                 L.append(f"{ind}{var} = _E_{t.enum_name}[0]")
+            elif n < (1 << width):
+                # padded with None up to 2**width: an index past the values gives None
+                L.append(f"{ind}{var} = _EP_{t.enum_name}[{self._bits(src, off, width)}]")
+                conds.append(f"{var} is None")
             else:
-                L.append(f"{ind}{var} = {self._bits(src, off, width)}")
-                if n < (1 << width):
-                    L.append(f"{ind}if {var} >= {n}: {slow}")
-                L.append(f"{ind}{var} = _E_{t.enum_name}[{var}]")
+                L.append(f"{ind}{var} = _E_{t.enum_name}[{self._bits(src, off, width)}]")
 
     # ------------------------------------------------------------ values
     def simple_value(self, t: SimpleT, var: str, ind: str) -> None:
@@ -117,38 +123,46 @@ class FastDecoder:
         slow = f"return _d_{self.ct.name}(B, r0)"
         L = self.L
         if t.kind == "uint":
-            L.append(f"{ind}r -= 8; {var} = (B >> r) & 255")
-            L.append(f"{ind}if {var} > 127:")
-            L.append(f"{ind}    r -= 8; x = (B >> r) & 255")
-            L.append(f"{ind}    if x > 127: {var}, r = ru(B, r + 8, {var})")
-            L.append(f"{ind}    else: {var} = (x << 7) | ({var} & 127)")
             conds = []
             if t.lo:
                 conds.append(f"{var} < {t.lo}")
             if t.hi is not None:
                 conds.append(f"{var} > {t.hi}")
-            if conds:
+            # values of one or two octets (< 16384) need no check when the range holds them
+            short_ok = not t.lo and (t.hi is None or t.hi >= 16383)
+            L.append(f"{ind}r -= 8; {var} = (B >> r) & 255")
+            L.append(f"{ind}if {var} > 127:")
+            L.append(f"{ind}    r -= 8; x = (B >> r) & 255")
+            if conds and short_ok:
+                L.append(f"{ind}    if x > 127:")
+                L.append(f"{ind}        {var}, r = ru(B, r + 8, {var})")
+                L.append(f"{ind}        if {' or '.join(conds)}: {slow}")
+            else:
+                L.append(f"{ind}    if x > 127: {var}, r = ru(B, r + 8, {var})")
+            L.append(f"{ind}    else: {var} = (x << 7) | ({var} & 127)")
+            if conds and not short_ok:
                 L.append(f"{ind}if {' or '.join(conds)}: {slow}")
         elif t.kind == "int":
+            conds = []
+            if t.lo is not None:
+                conds.append(f"{var} < {t.lo}")
+            if t.hi is not None:
+                conds.append(f"{var} > {t.hi}")
+            short_ok = (t.lo is None or t.lo <= -16384) and (t.hi is None or t.hi >= 16383)
             L.append(f"{ind}r -= 9; {var} = (B >> r) & 511")
             L.append(f"{ind}if {var} & 128:")
             L.append(f"{ind}    r -= 8; x = (B >> r) & 255")
-            L.append(f"{ind}    if x > 127: {var}, r = ri(B, r + 8, {var})")
+            if conds and short_ok:
+                L.append(f"{ind}    if x > 127:")
+                L.append(f"{ind}        {var}, r = ri(B, r + 8, {var})")
+                L.append(f"{ind}        if {' or '.join(conds)}: {slow}")
+            else:
+                L.append(f"{ind}    if x > 127: {var}, r = ri(B, r + 8, {var})")
             L.append(f"{ind}    elif {var} & 256: {var} = -((x << 7) | ({var} & 127)) - 1")
             L.append(f"{ind}    else: {var} = (x << 7) | ({var} & 127)")
             L.append(f"{ind}elif {var} > 255: {var} = 255 - {var}")
-            conds = []
-            if t.lo is not None and t.lo > -129:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None and t.hi < 128:
-                conds.append(f"{var} > {t.hi}")
-            wide = []
-            if t.lo is not None and t.lo <= -129:
-                wide.append(f"{var} < {t.lo}")
-            if t.hi is not None and t.hi >= 128:
-                wide.append(f"{var} > {t.hi}")
-            if conds or wide:
-                L.append(f"{ind}if {' or '.join(conds + wide)}: {slow}")
+            if conds and not short_ok:
+                L.append(f"{ind}if {' or '.join(conds)}: {slow}")
         elif t.kind == "string":
             L.append(f"{ind}{var}, r = rstr(B, r, {t.max_len})")
         elif t.kind in ("hex", "b64") and t.max_len is not None and t.max_len < 128:
@@ -214,7 +228,11 @@ class FastDecoder:
                 state = None
             if single and len(decls) > 6 and slots == list(range(slots[0], slots[0] + len(slots))):
                 # a large choice (a message body): binary search on the slot
-                L.append(f"{base}{' = '.join(vars_)} = None")
+                if ct.sparse:
+                    L.append(f"{base}{pre}obj = _new({ct.name})")
+                    vars_ = [f"{pre}obj.{fields_by_item[i][j][len(pre):]}" for j in range(len(decls))]
+                else:
+                    L.append(f"{base}{' = '.join(vars_)} = None")
                 L.append(f"{base}if {slots[0]} <= k <= {slots[-1]}:")
 
                 def tree(lo: int, hi: int, ind: str) -> None:
@@ -298,11 +316,15 @@ class FastDecoder:
             L.append(f"{base}if k != -1: {slow}")
         if depth == 0:
             self.flush(base)
+        if ct.sparse:
+            return f"={pre}obj"
         return ct.name + "|" + ",".join(f"{f.py}={pre}{f.py}" for f in ct.fields)
 
     @staticmethod
     def construct(target: str, spec: str) -> list[str]:
         """Build an object: small ones by object.__new__ and slot stores (no __init__ frame)."""
+        if spec.startswith("="):
+            return [f"{target} = {spec[1:]}"]
         cls, _, args = spec.partition("|")
         pairs = [a.split("=") for a in args.split(",")] if args else []
         if len(pairs) <= 6:
@@ -425,8 +447,38 @@ class FastEncoder:
         self.L.append(f"{ind}w, c = {self.em.const(tuple(tab), '_C')}[{st_var}]")
         self.L.append(f"{ind}a = (a << w) | c")
 
+    def sparse_body(self, ct: ComplexT, obj: str, base: str) -> None:
+        """A sparse choice holder: look the one set field up by name."""
+        em, L = self.em, self.L
+        g = em.gram(ct)
+        self.flush(base)
+        rows = []
+        for j, d in enumerate(ct.items[0].alts):
+            w, c = g.code((0, 0), g.slot_of[(0, j)])
+            f = next(f for f in ct.fields if f.alt_index == j)
+            rows.append(f"    {f.py!r}: ({w}, {c}, _e_{d.type.name}),")
+        name = f"_SP_{ct.name}"
+        em.sparse_tables[name] = rows
+        self.uid += 1
+        d, v = f"d{self.uid}", f"x{self.uid}"
+        w_end, c_end = g.code(g.after_n(0, 1), -1)
+        w0, c0 = g.code((0, 0), -1)
+        L.append(f"{base}{d} = [kv for kv in {obj}.__dict__.items() if kv[1] is not None]")
+        L.append(f"{base}if not {d}:")
+        L.append(f"{base}    a = (a << {w0}) | {c0}")
+        L.append(f"{base}elif len({d}) > 1:")
+        L.append(f"{base}    raise EncFail('choice: only one of ' + ', '.join(k for k, _v in {d}) + ' may be set')")
+        L.append(f"{base}else:")
+        L.append(f"{base}    {v} = {name}.get({d}[0][0])")
+        L.append(f"{base}    if {v} is None: raise EncFail('unknown field ' + {d}[0][0])")
+        L.append(f"{base}    a = {v}[2]({d}[0][1], (a << {v}[0]) | {v}[1])")
+        L.append(f"{base}    a = (a << {w_end}) | {c_end}" if c_end else f"{base}    a <<= {w_end}")
+
     def body(self, ct: ComplexT, obj: str, base: str, depth: int) -> None:
         em, L = self.em, self.L
+        if ct.sparse:
+            self.sparse_body(ct, obj, base)
+            return
         g = em.gram(ct)
         for i in range(len(g.items)):
             for c in (0, -1, -2, -3):

@@ -217,6 +217,14 @@ class ComplexT:
     fields: list["Field"] = field(default_factory=list)
     relaxed: bool = False  # element fragment grammar (same qname, several types)
 
+    @property
+    def sparse(self) -> bool:
+        """A holder of one element out of many (a message Body): stored sparsely, see emit_class."""
+        return (not self.unsupported and len(self.items) == 1 and self.items[0].kind == "elem"
+                and self.items[0].max == 1 and len(self.items[0].alts) > 6
+                and all(isinstance(d.type, ComplexT) for d in self.items[0].alts)
+                and len(self.fields) == len(self.items[0].alts))
+
 
 @dataclass(eq=False)
 class Field:

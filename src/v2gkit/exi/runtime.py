@@ -285,17 +285,18 @@ class Message:
     """Base of the generated message classes: value equality and a compact repr."""
 
     __slots__ = ()
+    _fields: tuple[str, ...] = ()
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
+        return all(getattr(self, s) == getattr(other, s) for s in self._fields)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         parts = []
-        for s in self.__slots__:
+        for s in self._fields:
             v = getattr(self, s)
             if v is not None and v != []:
                 parts.append(f"{s}={v!r}")

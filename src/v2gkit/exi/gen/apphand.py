@@ -23,11 +23,13 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK_SuccessfulNegotiation', 'OK_SuccessfulNegotiationWithMinorDeviation', 'Failed_NoNegotiation')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 1
 
 class supportedAppProtocolReqType(Message):
     """anonymous XSD type."""
 
     __slots__ = ('app_protocol',)
+    _fields = __slots__
     app_protocol: list[AppProtocolType]
 
     def __init__(self, app_protocol: list[AppProtocolType] | None = None) -> None:
@@ -37,6 +39,7 @@ class AppProtocolType(Message):
     """XSD type AppProtocolType."""
 
     __slots__ = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
+    _fields = __slots__
     protocol_namespace: str
     version_number_major: int
     version_number_minor: int
@@ -54,6 +57,7 @@ class supportedAppProtocolResType(Message):
     """anonymous XSD type."""
 
     __slots__ = ('response_code', 'schema_id')
+    _fields = __slots__
     response_code: responseCodeType
     schema_id: int | None
 
@@ -113,17 +117,19 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
             r -= 8; i1_version_number_major = (B >> r) & 255
             if i1_version_number_major > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_version_number_major, r = ru(B, r + 8, i1_version_number_major)
+                if x > 127:
+                    i1_version_number_major, r = ru(B, r + 8, i1_version_number_major)
+                    if i1_version_number_major > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
                 else: i1_version_number_major = (x << 7) | (i1_version_number_major & 127)
-            if i1_version_number_major > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_supportedAppProtocolReqType(B, r0)
             r -= 8; i1_version_number_minor = (B >> r) & 255
             if i1_version_number_minor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_version_number_minor, r = ru(B, r + 8, i1_version_number_minor)
+                if x > 127:
+                    i1_version_number_minor, r = ru(B, r + 8, i1_version_number_minor)
+                    if i1_version_number_minor > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
                 else: i1_version_number_minor = (x << 7) | (i1_version_number_minor & 127)
-            if i1_version_number_minor > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
             r -= 21; c = (B >> r) & 2097151
             if c & 1835907: return _d_supportedAppProtocolReqType(B, r0)
             i1_schema_id = (c >> 10) & 255
@@ -253,17 +259,19 @@ def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     r -= 8; f_version_number_major = (B >> r) & 255
     if f_version_number_major > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_version_number_major, r = ru(B, r + 8, f_version_number_major)
+        if x > 127:
+            f_version_number_major, r = ru(B, r + 8, f_version_number_major)
+            if f_version_number_major > 4294967295: return _d_AppProtocolType(B, r0)
         else: f_version_number_major = (x << 7) | (f_version_number_major & 127)
-    if f_version_number_major > 4294967295: return _d_AppProtocolType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AppProtocolType(B, r0)
     r -= 8; f_version_number_minor = (B >> r) & 255
     if f_version_number_minor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_version_number_minor, r = ru(B, r + 8, f_version_number_minor)
+        if x > 127:
+            f_version_number_minor, r = ru(B, r + 8, f_version_number_minor)
+            if f_version_number_minor > 4294967295: return _d_AppProtocolType(B, r0)
         else: f_version_number_minor = (x << 7) | (f_version_number_minor & 127)
-    if f_version_number_minor > 4294967295: return _d_AppProtocolType(B, r0)
     r -= 21; c = (B >> r) & 2097151
     if c & 1835907: return _d_AppProtocolType(B, r0)
     f_schema_id = (c >> 10) & 255
@@ -342,10 +350,9 @@ def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     r0 = r
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_supportedAppProtocolResType(B, r0)
-    f_response_code = (c >> 3) & 3
-    if f_response_code >= 3: return _d_supportedAppProtocolResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 3]
     k = _T13[c & 3]
+    if f_response_code is None: return _d_supportedAppProtocolResType(B, r0)
     f_schema_id = None
     if k == 1:
         r -= 11; c = (B >> r) & 2047

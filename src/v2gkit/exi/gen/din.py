@@ -32,6 +32,7 @@ class DC_EVErrorCodeType(enum.IntEnum):
 
 DC_EVErrorCodeType._xsd = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')  # type: ignore[attr-defined]
 _E_DC_EVErrorCodeType = tuple(DC_EVErrorCodeType)
+_EP_DC_EVErrorCodeType = _E_DC_EVErrorCodeType + (None,) * 4
 
 class DC_EVSEStatusCodeType(enum.IntEnum):
     """XSD enumeration DC_EVSEStatusCodeType; the value is the EXI index."""
@@ -50,6 +51,7 @@ class DC_EVSEStatusCodeType(enum.IntEnum):
 
 DC_EVSEStatusCodeType._xsd = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')  # type: ignore[attr-defined]
 _E_DC_EVSEStatusCodeType = tuple(DC_EVSEStatusCodeType)
+_EP_DC_EVSEStatusCodeType = _E_DC_EVSEStatusCodeType + (None,) * 4
 
 class EVRequestedEnergyTransferType(enum.IntEnum):
     """XSD enumeration EVRequestedEnergyTransferType; the value is the EXI index."""
@@ -62,6 +64,7 @@ class EVRequestedEnergyTransferType(enum.IntEnum):
 
 EVRequestedEnergyTransferType._xsd = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')  # type: ignore[attr-defined]
 _E_EVRequestedEnergyTransferType = tuple(EVRequestedEnergyTransferType)
+_EP_EVRequestedEnergyTransferType = _E_EVRequestedEnergyTransferType + (None,) * 2
 
 class EVSENotificationType(enum.IntEnum):
     """XSD enumeration EVSENotificationType; the value is the EXI index."""
@@ -71,6 +74,7 @@ class EVSENotificationType(enum.IntEnum):
 
 EVSENotificationType._xsd = ('None', 'StopCharging', 'ReNegotiation')  # type: ignore[attr-defined]
 _E_EVSENotificationType = tuple(EVSENotificationType)
+_EP_EVSENotificationType = _E_EVSENotificationType + (None,) * 1
 
 class EVSEProcessingType(enum.IntEnum):
     """XSD enumeration EVSEProcessingType; the value is the EXI index."""
@@ -95,6 +99,7 @@ class EVSESupportedEnergyTransferType(enum.IntEnum):
 
 EVSESupportedEnergyTransferType._xsd = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_dual', 'AC_core1p_DC_extended', 'AC_single_DC_core', 'AC_single_phase_three_phase_core_DC_extended', 'AC_core3p_DC_extended')  # type: ignore[attr-defined]
 _E_EVSESupportedEnergyTransferType = tuple(EVSESupportedEnergyTransferType)
+_EP_EVSESupportedEnergyTransferType = _E_EVSESupportedEnergyTransferType + (None,) * 6
 
 class costKindType(enum.IntEnum):
     """XSD enumeration costKindType; the value is the EXI index."""
@@ -104,6 +109,7 @@ class costKindType(enum.IntEnum):
 
 costKindType._xsd = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')  # type: ignore[attr-defined]
 _E_costKindType = tuple(costKindType)
+_EP_costKindType = _E_costKindType + (None,) * 1
 
 class faultCodeType(enum.IntEnum):
     """XSD enumeration faultCodeType; the value is the EXI index."""
@@ -113,6 +119,7 @@ class faultCodeType(enum.IntEnum):
 
 faultCodeType._xsd = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')  # type: ignore[attr-defined]
 _E_faultCodeType = tuple(faultCodeType)
+_EP_faultCodeType = _E_faultCodeType + (None,) * 1
 
 class isolationLevelType(enum.IntEnum):
     """XSD enumeration isolationLevelType; the value is the EXI index."""
@@ -160,6 +167,7 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_EVSEPresentVoltageToLow', 'FAILED_MeteringSignatureNotValid', 'FAILED_WrongEnergyTransferType')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 9
 
 class serviceCategoryType(enum.IntEnum):
     """XSD enumeration serviceCategoryType; the value is the EXI index."""
@@ -186,6 +194,7 @@ class unitSymbolType(enum.IntEnum):
 
 unitSymbolType._xsd = ('h', 'm', 's', 'A', 'Ah', 'V', 'VA', 'W', 'W/s', 'Wh')  # type: ignore[attr-defined]
 _E_unitSymbolType = tuple(unitSymbolType)
+_EP_unitSymbolType = _E_unitSymbolType + (None,) * 6
 
 class valueType(enum.IntEnum):
     """XSD enumeration valueType; the value is the EXI index."""
@@ -198,11 +207,13 @@ class valueType(enum.IntEnum):
 
 valueType._xsd = ('bool', 'byte', 'short', 'int', 'physicalValue', 'string')  # type: ignore[attr-defined]
 _E_valueType = tuple(valueType)
+_EP_valueType = _E_valueType + (None,) * 2
 
 class AC_EVChargeParameterType(Message):
     """XSD type AC_EVChargeParameterType."""
 
     __slots__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
+    _fields = __slots__
     departure_time: int
     e_amount: PhysicalValueType
     ev_max_voltage: PhysicalValueType
@@ -220,6 +231,7 @@ class PhysicalValueType(Message):
     """XSD type PhysicalValueType."""
 
     __slots__ = ('multiplier', 'unit', 'value')
+    _fields = __slots__
     multiplier: int
     unit: unitSymbolType | None
     value: int
@@ -233,6 +245,7 @@ class AC_EVSEChargeParameterType(Message):
     """XSD type AC_EVSEChargeParameterType."""
 
     __slots__ = ('ac_evse_status', 'evse_max_voltage', 'evse_max_current', 'evse_min_current')
+    _fields = __slots__
     ac_evse_status: AC_EVSEStatusType
     evse_max_voltage: PhysicalValueType
     evse_max_current: PhysicalValueType
@@ -248,6 +261,7 @@ class AC_EVSEStatusType(Message):
     """XSD type AC_EVSEStatusType."""
 
     __slots__ = ('power_switch_closed', 'rcd', 'notification_max_delay', 'evse_notification')
+    _fields = __slots__
     power_switch_closed: bool
     rcd: bool
     notification_max_delay: int
@@ -263,11 +277,13 @@ class BodyBaseType(Message):
     """XSD type BodyBaseType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CableCheckReqType(Message):
     """XSD type CableCheckReqType."""
 
     __slots__ = ('dc_ev_status',)
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
 
     def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
@@ -277,6 +293,7 @@ class DC_EVStatusType(Message):
     """XSD type DC_EVStatusType."""
 
     __slots__ = ('ev_ready', 'ev_cabin_conditioning', 'evress_conditioning', 'ev_error_code', 'evresssoc')
+    _fields = __slots__
     ev_ready: bool
     ev_cabin_conditioning: bool | None
     evress_conditioning: bool | None
@@ -294,6 +311,7 @@ class CableCheckResType(Message):
     """XSD type CableCheckResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_processing: EVSEProcessingType
@@ -307,6 +325,7 @@ class DC_EVSEStatusType(Message):
     """XSD type DC_EVSEStatusType."""
 
     __slots__ = ('evse_isolation_status', 'evse_status_code', 'notification_max_delay', 'evse_notification')
+    _fields = __slots__
     evse_isolation_status: isolationLevelType | None
     evse_status_code: DC_EVSEStatusCodeType
     notification_max_delay: int
@@ -322,6 +341,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -331,6 +351,7 @@ class CertificateInstallationReqType(Message):
     """XSD type CertificateInstallationReqType."""
 
     __slots__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds', 'dh_params')
+    _fields = __slots__
     id: str | None
     oem_provisioning_cert: bytes
     list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
@@ -346,6 +367,7 @@ class ListOfRootCertificateIDsType(Message):
     """XSD type ListOfRootCertificateIDsType."""
 
     __slots__ = ('root_certificate_id',)
+    _fields = __slots__
     root_certificate_id: list[str]
 
     def __init__(self, root_certificate_id: list[str] | None = None) -> None:
@@ -355,6 +377,7 @@ class CertificateInstallationResType(Message):
     """XSD type CertificateInstallationResType."""
 
     __slots__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id')
+    _fields = __slots__
     id: str
     response_code: responseCodeType
     contract_signature_cert_chain: CertificateChainType
@@ -374,6 +397,7 @@ class CertificateChainType(Message):
     """XSD type CertificateChainType."""
 
     __slots__ = ('certificate', 'sub_certificates')
+    _fields = __slots__
     certificate: bytes
     sub_certificates: SubCertificatesType | None
 
@@ -385,6 +409,7 @@ class SubCertificatesType(Message):
     """XSD type SubCertificatesType."""
 
     __slots__ = ('certificate',)
+    _fields = __slots__
     certificate: list[bytes]
 
     def __init__(self, certificate: list[bytes] | None = None) -> None:
@@ -394,6 +419,7 @@ class CertificateUpdateReqType(Message):
     """XSD type CertificateUpdateReqType."""
 
     __slots__ = ('id', 'contract_signature_cert_chain', 'contract_id', 'list_of_root_certificate_i_ds', 'dh_params')
+    _fields = __slots__
     id: str | None
     contract_signature_cert_chain: CertificateChainType
     contract_id: str
@@ -411,6 +437,7 @@ class CertificateUpdateResType(Message):
     """XSD type CertificateUpdateResType."""
 
     __slots__ = ('id', 'response_code', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'dh_params', 'contract_id', 'retry_counter')
+    _fields = __slots__
     id: str
     response_code: responseCodeType
     contract_signature_cert_chain: CertificateChainType
@@ -432,6 +459,7 @@ class ChargeParameterDiscoveryReqType(Message):
     """XSD type ChargeParameterDiscoveryReqType."""
 
     __slots__ = ('ev_requested_energy_transfer_type', 'ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter')
+    _fields = __slots__
     ev_requested_energy_transfer_type: EVRequestedEnergyTransferType
     ac_ev_charge_parameter: AC_EVChargeParameterType | None
     dc_ev_charge_parameter: DC_EVChargeParameterType | None
@@ -447,6 +475,7 @@ class DC_EVChargeParameterType(Message):
     """XSD type DC_EVChargeParameterType."""
 
     __slots__ = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     ev_maximum_current_limit: PhysicalValueType
     ev_maximum_power_limit: PhysicalValueType | None
@@ -470,11 +499,13 @@ class EVChargeParameterType(Message):
     """XSD type EVChargeParameterType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ChargeParameterDiscoveryResType(Message):
     """XSD type ChargeParameterDiscoveryResType."""
 
     __slots__ = ('response_code', 'evse_processing', 'sa_schedule_list', 'sa_schedules', 'ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter')
+    _fields = __slots__
     response_code: responseCodeType
     evse_processing: EVSEProcessingType
     sa_schedule_list: SAScheduleListType | None
@@ -496,6 +527,7 @@ class SAScheduleListType(Message):
     """XSD type SAScheduleListType."""
 
     __slots__ = ('sa_schedule_tuple',)
+    _fields = __slots__
     sa_schedule_tuple: list[SAScheduleTupleType]
 
     def __init__(self, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
@@ -505,6 +537,7 @@ class SAScheduleTupleType(Message):
     """XSD type SAScheduleTupleType."""
 
     __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
+    _fields = __slots__
     sa_schedule_tuple_id: int
     p_max_schedule: PMaxScheduleType
     sales_tariff: SalesTariffType | None
@@ -518,6 +551,7 @@ class PMaxScheduleType(Message):
     """XSD type PMaxScheduleType."""
 
     __slots__ = ('p_max_schedule_id', 'p_max_schedule_entry')
+    _fields = __slots__
     p_max_schedule_id: int
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
@@ -529,6 +563,7 @@ class PMaxScheduleEntryType(Message):
     """XSD type PMaxScheduleEntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval', 'p_max')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
     p_max: int
@@ -542,6 +577,7 @@ class RelativeTimeIntervalType(Message):
     """XSD type RelativeTimeIntervalType."""
 
     __slots__ = ('start', 'duration')
+    _fields = __slots__
     start: int
     duration: int | None
 
@@ -553,11 +589,13 @@ class IntervalType(Message):
     """XSD type IntervalType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SalesTariffType(Message):
     """XSD type SalesTariffType."""
 
     __slots__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
+    _fields = __slots__
     id: str
     sales_tariff_id: int
     sales_tariff_description: str | None
@@ -575,6 +613,7 @@ class SalesTariffEntryType(Message):
     """XSD type SalesTariffEntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval', 'e_price_level', 'consumption_cost')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
     e_price_level: int
@@ -590,6 +629,7 @@ class ConsumptionCostType(Message):
     """XSD type ConsumptionCostType."""
 
     __slots__ = ('start_value', 'cost')
+    _fields = __slots__
     start_value: int
     cost: list[CostType]
 
@@ -601,6 +641,7 @@ class CostType(Message):
     """XSD type CostType."""
 
     __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
+    _fields = __slots__
     cost_kind: costKindType
     amount: int
     amount_multiplier: int | None
@@ -614,11 +655,13 @@ class SASchedulesType(Message):
     """XSD type SASchedulesType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DC_EVSEChargeParameterType(Message):
     """XSD type DC_EVSEChargeParameterType."""
 
     __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
+    _fields = __slots__
     dc_evse_status: DC_EVSEStatusType
     evse_maximum_current_limit: PhysicalValueType
     evse_maximum_power_limit: PhysicalValueType | None
@@ -644,16 +687,19 @@ class EVSEChargeParameterType(Message):
     """XSD type EVSEChargeParameterType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ChargingStatusReqType(Message):
     """XSD type ChargingStatusReqType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ChargingStatusResType(Message):
     """XSD type ChargingStatusResType."""
 
     __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     evseid: bytes
     sa_schedule_tuple_id: int
@@ -675,6 +721,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
+    _fields = __slots__
     meter_id: str
     meter_reading: PhysicalValueType | None
     sig_meter_reading: bytes | None
@@ -692,6 +739,7 @@ class ContractAuthenticationReqType(Message):
     """XSD type ContractAuthenticationReqType."""
 
     __slots__ = ('id', 'gen_challenge')
+    _fields = __slots__
     id: str | None
     gen_challenge: str | None
 
@@ -703,6 +751,7 @@ class ContractAuthenticationResType(Message):
     """XSD type ContractAuthenticationResType."""
 
     __slots__ = ('response_code', 'evse_processing')
+    _fields = __slots__
     response_code: responseCodeType
     evse_processing: EVSEProcessingType
 
@@ -714,6 +763,7 @@ class CurrentDemandReqType(Message):
     """XSD type CurrentDemandReqType."""
 
     __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     ev_target_current: PhysicalValueType
     ev_maximum_voltage_limit: PhysicalValueType | None
@@ -741,6 +791,7 @@ class CurrentDemandResType(Message):
     """XSD type CurrentDemandResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -768,6 +819,7 @@ class DC_EVPowerDeliveryParameterType(Message):
     """XSD type DC_EVPowerDeliveryParameterType."""
 
     __slots__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     bulk_charging_complete: bool | None
     charging_complete: bool
@@ -781,11 +833,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -795,21 +849,25 @@ class EVPowerDeliveryParameterType(Message):
     """XSD type EVPowerDeliveryParameterType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class EVStatusType(Message):
     """XSD type EVStatusType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class EntryType(Message):
     """XSD type EntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
 
@@ -821,6 +879,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -844,6 +903,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -855,6 +915,7 @@ class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -866,6 +927,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -879,6 +941,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -888,6 +951,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -899,6 +963,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -916,6 +981,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -927,16 +993,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -948,6 +1017,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -967,6 +1037,7 @@ class MeteringReceiptReqType(Message):
     """XSD type MeteringReceiptReqType."""
 
     __slots__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
+    _fields = __slots__
     id: str | None
     session_id: bytes
     sa_schedule_tuple_id: int | None
@@ -982,6 +1053,7 @@ class MeteringReceiptResType(Message):
     """XSD type MeteringReceiptResType."""
 
     __slots__ = ('response_code', 'ac_evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     ac_evse_status: AC_EVSEStatusType
 
@@ -993,6 +1065,7 @@ class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -1006,6 +1079,7 @@ class PaymentDetailsReqType(Message):
     """XSD type PaymentDetailsReqType."""
 
     __slots__ = ('contract_id', 'contract_signature_cert_chain')
+    _fields = __slots__
     contract_id: str
     contract_signature_cert_chain: CertificateChainType
 
@@ -1017,6 +1091,7 @@ class PaymentDetailsResType(Message):
     """XSD type PaymentDetailsResType."""
 
     __slots__ = ('response_code', 'gen_challenge', 'date_time_now')
+    _fields = __slots__
     response_code: responseCodeType
     gen_challenge: str
     date_time_now: int
@@ -1030,6 +1105,7 @@ class PowerDeliveryReqType(Message):
     """XSD type PowerDeliveryReqType."""
 
     __slots__ = ('ready_to_charge_state', 'charging_profile', 'dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter')
+    _fields = __slots__
     ready_to_charge_state: bool
     charging_profile: ChargingProfileType | None
     dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameterType | None
@@ -1045,6 +1121,7 @@ class ChargingProfileType(Message):
     """XSD type ChargingProfileType."""
 
     __slots__ = ('sa_schedule_tuple_id', 'profile_entry')
+    _fields = __slots__
     sa_schedule_tuple_id: int
     profile_entry: list[ProfileEntryType]
 
@@ -1056,6 +1133,7 @@ class ProfileEntryType(Message):
     """XSD type ProfileEntryType."""
 
     __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power')
+    _fields = __slots__
     charging_profile_entry_start: int
     charging_profile_entry_max_power: int
 
@@ -1067,6 +1145,7 @@ class PowerDeliveryResType(Message):
     """XSD type PowerDeliveryResType."""
 
     __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     ac_evse_status: AC_EVSEStatusType | None
     dc_evse_status: DC_EVSEStatusType | None
@@ -1082,6 +1161,7 @@ class PreChargeReqType(Message):
     """XSD type PreChargeReqType."""
 
     __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     ev_target_voltage: PhysicalValueType
     ev_target_current: PhysicalValueType
@@ -1095,6 +1175,7 @@ class PreChargeResType(Message):
     """XSD type PreChargeResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -1108,6 +1189,7 @@ class ServiceChargeType(Message):
     """XSD type ServiceChargeType."""
 
     __slots__ = ('service_tag', 'free_service', 'energy_transfer_type')
+    _fields = __slots__
     service_tag: ServiceTagType
     free_service: bool
     energy_transfer_type: EVSESupportedEnergyTransferType
@@ -1121,6 +1203,7 @@ class ServiceTagType(Message):
     """XSD type ServiceTagType."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope')
+    _fields = __slots__
     service_id: int
     service_name: str | None
     service_category: serviceCategoryType
@@ -1136,6 +1219,7 @@ class ServiceDetailReqType(Message):
     """XSD type ServiceDetailReqType."""
 
     __slots__ = ('service_id',)
+    _fields = __slots__
     service_id: int
 
     def __init__(self, service_id: int | None = None) -> None:
@@ -1145,6 +1229,7 @@ class ServiceDetailResType(Message):
     """XSD type ServiceDetailResType."""
 
     __slots__ = ('response_code', 'service_id', 'service_parameter_list')
+    _fields = __slots__
     response_code: responseCodeType
     service_id: int
     service_parameter_list: ServiceParameterListType | None
@@ -1158,6 +1243,7 @@ class ServiceParameterListType(Message):
     """XSD type ServiceParameterListType."""
 
     __slots__ = ('parameter_set',)
+    _fields = __slots__
     parameter_set: list[ParameterSetType]
 
     def __init__(self, parameter_set: list[ParameterSetType] | None = None) -> None:
@@ -1167,6 +1253,7 @@ class ParameterSetType(Message):
     """XSD type ParameterSetType."""
 
     __slots__ = ('parameter_set_id', 'parameter')
+    _fields = __slots__
     parameter_set_id: int
     parameter: list[ParameterType]
 
@@ -1178,6 +1265,7 @@ class ParameterType(Message):
     """XSD type ParameterType."""
 
     __slots__ = ('name', 'value_type', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
+    _fields = __slots__
     name: str
     value_type: valueType
     bool_value: bool | None
@@ -1201,6 +1289,7 @@ class ServiceDiscoveryReqType(Message):
     """XSD type ServiceDiscoveryReqType."""
 
     __slots__ = ('service_scope', 'service_category')
+    _fields = __slots__
     service_scope: str | None
     service_category: serviceCategoryType | None
 
@@ -1212,6 +1301,7 @@ class ServiceDiscoveryResType(Message):
     """XSD type ServiceDiscoveryResType."""
 
     __slots__ = ('response_code', 'payment_options', 'charge_service', 'service_list')
+    _fields = __slots__
     response_code: responseCodeType
     payment_options: PaymentOptionsType
     charge_service: ServiceChargeType
@@ -1227,6 +1317,7 @@ class PaymentOptionsType(Message):
     """XSD type PaymentOptionsType."""
 
     __slots__ = ('payment_option',)
+    _fields = __slots__
     payment_option: list[paymentOptionType]
 
     def __init__(self, payment_option: list[paymentOptionType] | None = None) -> None:
@@ -1236,6 +1327,7 @@ class ServiceTagListType(Message):
     """XSD type ServiceTagListType."""
 
     __slots__ = ('service',)
+    _fields = __slots__
     service: list[ServiceType]
 
     def __init__(self, service: list[ServiceType] | None = None) -> None:
@@ -1245,6 +1337,7 @@ class ServiceType(Message):
     """XSD type ServiceType."""
 
     __slots__ = ('service_tag', 'free_service')
+    _fields = __slots__
     service_tag: ServiceTagType
     free_service: bool
 
@@ -1256,6 +1349,7 @@ class ServicePaymentSelectionReqType(Message):
     """XSD type ServicePaymentSelectionReqType."""
 
     __slots__ = ('selected_payment_option', 'selected_service_list')
+    _fields = __slots__
     selected_payment_option: paymentOptionType
     selected_service_list: SelectedServiceListType
 
@@ -1267,6 +1361,7 @@ class SelectedServiceListType(Message):
     """XSD type SelectedServiceListType."""
 
     __slots__ = ('selected_service',)
+    _fields = __slots__
     selected_service: list[SelectedServiceType]
 
     def __init__(self, selected_service: list[SelectedServiceType] | None = None) -> None:
@@ -1276,6 +1371,7 @@ class SelectedServiceType(Message):
     """XSD type SelectedServiceType."""
 
     __slots__ = ('service_id', 'parameter_set_id')
+    _fields = __slots__
     service_id: int
     parameter_set_id: int | None
 
@@ -1287,6 +1383,7 @@ class ServicePaymentSelectionResType(Message):
     """XSD type ServicePaymentSelectionResType."""
 
     __slots__ = ('response_code',)
+    _fields = __slots__
     response_code: responseCodeType
 
     def __init__(self, response_code: responseCodeType | None = None) -> None:
@@ -1296,6 +1393,7 @@ class SessionSetupReqType(Message):
     """XSD type SessionSetupReqType."""
 
     __slots__ = ('evccid',)
+    _fields = __slots__
     evccid: bytes
 
     def __init__(self, evccid: bytes | None = None) -> None:
@@ -1305,6 +1403,7 @@ class SessionSetupResType(Message):
     """XSD type SessionSetupResType."""
 
     __slots__ = ('response_code', 'evseid', 'date_time_now')
+    _fields = __slots__
     response_code: responseCodeType
     evseid: bytes
     date_time_now: int | None
@@ -1318,11 +1417,13 @@ class SessionStopType(Message):
     """XSD type SessionStopType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SessionStopResType(Message):
     """XSD type SessionStopResType."""
 
     __slots__ = ('response_code',)
+    _fields = __slots__
     response_code: responseCodeType
 
     def __init__(self, response_code: responseCodeType | None = None) -> None:
@@ -1332,6 +1433,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -1349,6 +1451,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -1364,6 +1467,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -1375,6 +1479,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -1386,6 +1491,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -1397,6 +1503,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -1408,6 +1515,7 @@ class V2G_MessageType(Message):
     """anonymous XSD type."""
 
     __slots__ = ('header', 'body')
+    _fields = __slots__
     header: MessageHeaderType
     body: BodyType
 
@@ -1419,6 +1527,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'notification', 'signature')
+    _fields = __slots__
     session_id: bytes
     notification: NotificationType | None
     signature: SignatureType | None
@@ -1432,6 +1541,7 @@ class NotificationType(Message):
     """XSD type NotificationType."""
 
     __slots__ = ('fault_code', 'fault_msg')
+    _fields = __slots__
     fault_code: faultCodeType
     fault_msg: str | None
 
@@ -1442,84 +1552,86 @@ class NotificationType(Message):
 class BodyType(Message):
     """XSD type BodyType."""
 
-    __slots__ = ('body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'contract_authentication_req', 'contract_authentication_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'service_payment_selection_req', 'service_payment_selection_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
-    body_element: BodyBaseType | None
-    cable_check_req: CableCheckReqType | None
-    cable_check_res: CableCheckResType | None
-    certificate_installation_req: CertificateInstallationReqType | None
-    certificate_installation_res: CertificateInstallationResType | None
-    certificate_update_req: CertificateUpdateReqType | None
-    certificate_update_res: CertificateUpdateResType | None
-    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None
-    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None
-    charging_status_req: ChargingStatusReqType | None
-    charging_status_res: ChargingStatusResType | None
-    contract_authentication_req: ContractAuthenticationReqType | None
-    contract_authentication_res: ContractAuthenticationResType | None
-    current_demand_req: CurrentDemandReqType | None
-    current_demand_res: CurrentDemandResType | None
-    metering_receipt_req: MeteringReceiptReqType | None
-    metering_receipt_res: MeteringReceiptResType | None
-    payment_details_req: PaymentDetailsReqType | None
-    payment_details_res: PaymentDetailsResType | None
-    power_delivery_req: PowerDeliveryReqType | None
-    power_delivery_res: PowerDeliveryResType | None
-    pre_charge_req: PreChargeReqType | None
-    pre_charge_res: PreChargeResType | None
-    service_detail_req: ServiceDetailReqType | None
-    service_detail_res: ServiceDetailResType | None
-    service_discovery_req: ServiceDiscoveryReqType | None
-    service_discovery_res: ServiceDiscoveryResType | None
-    service_payment_selection_req: ServicePaymentSelectionReqType | None
-    service_payment_selection_res: ServicePaymentSelectionResType | None
-    session_setup_req: SessionSetupReqType | None
-    session_setup_res: SessionSetupResType | None
-    session_stop_req: SessionStopType | None
-    session_stop_res: SessionStopResType | None
-    welding_detection_req: WeldingDetectionReqType | None
-    welding_detection_res: WeldingDetectionResType | None
+    __slots__ = ("__dict__",)
+    _fields = ('body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'contract_authentication_req', 'contract_authentication_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'service_payment_selection_req', 'service_payment_selection_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
+    body_element: BodyBaseType | None = None
+    cable_check_req: CableCheckReqType | None = None
+    cable_check_res: CableCheckResType | None = None
+    certificate_installation_req: CertificateInstallationReqType | None = None
+    certificate_installation_res: CertificateInstallationResType | None = None
+    certificate_update_req: CertificateUpdateReqType | None = None
+    certificate_update_res: CertificateUpdateResType | None = None
+    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None
+    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None
+    charging_status_req: ChargingStatusReqType | None = None
+    charging_status_res: ChargingStatusResType | None = None
+    contract_authentication_req: ContractAuthenticationReqType | None = None
+    contract_authentication_res: ContractAuthenticationResType | None = None
+    current_demand_req: CurrentDemandReqType | None = None
+    current_demand_res: CurrentDemandResType | None = None
+    metering_receipt_req: MeteringReceiptReqType | None = None
+    metering_receipt_res: MeteringReceiptResType | None = None
+    payment_details_req: PaymentDetailsReqType | None = None
+    payment_details_res: PaymentDetailsResType | None = None
+    power_delivery_req: PowerDeliveryReqType | None = None
+    power_delivery_res: PowerDeliveryResType | None = None
+    pre_charge_req: PreChargeReqType | None = None
+    pre_charge_res: PreChargeResType | None = None
+    service_detail_req: ServiceDetailReqType | None = None
+    service_detail_res: ServiceDetailResType | None = None
+    service_discovery_req: ServiceDiscoveryReqType | None = None
+    service_discovery_res: ServiceDiscoveryResType | None = None
+    service_payment_selection_req: ServicePaymentSelectionReqType | None = None
+    service_payment_selection_res: ServicePaymentSelectionResType | None = None
+    session_setup_req: SessionSetupReqType | None = None
+    session_setup_res: SessionSetupResType | None = None
+    session_stop_req: SessionStopType | None = None
+    session_stop_res: SessionStopResType | None = None
+    welding_detection_req: WeldingDetectionReqType | None = None
+    welding_detection_res: WeldingDetectionResType | None = None
 
     def __init__(self, body_element: BodyBaseType | None = None, cable_check_req: CableCheckReqType | None = None, cable_check_res: CableCheckResType | None = None, certificate_installation_req: CertificateInstallationReqType | None = None, certificate_installation_res: CertificateInstallationResType | None = None, certificate_update_req: CertificateUpdateReqType | None = None, certificate_update_res: CertificateUpdateResType | None = None, charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None, charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None, charging_status_req: ChargingStatusReqType | None = None, charging_status_res: ChargingStatusResType | None = None, contract_authentication_req: ContractAuthenticationReqType | None = None, contract_authentication_res: ContractAuthenticationResType | None = None, current_demand_req: CurrentDemandReqType | None = None, current_demand_res: CurrentDemandResType | None = None, metering_receipt_req: MeteringReceiptReqType | None = None, metering_receipt_res: MeteringReceiptResType | None = None, payment_details_req: PaymentDetailsReqType | None = None, payment_details_res: PaymentDetailsResType | None = None, power_delivery_req: PowerDeliveryReqType | None = None, power_delivery_res: PowerDeliveryResType | None = None, pre_charge_req: PreChargeReqType | None = None, pre_charge_res: PreChargeResType | None = None, service_detail_req: ServiceDetailReqType | None = None, service_detail_res: ServiceDetailResType | None = None, service_discovery_req: ServiceDiscoveryReqType | None = None, service_discovery_res: ServiceDiscoveryResType | None = None, service_payment_selection_req: ServicePaymentSelectionReqType | None = None, service_payment_selection_res: ServicePaymentSelectionResType | None = None, session_setup_req: SessionSetupReqType | None = None, session_setup_res: SessionSetupResType | None = None, session_stop_req: SessionStopType | None = None, session_stop_res: SessionStopResType | None = None, welding_detection_req: WeldingDetectionReqType | None = None, welding_detection_res: WeldingDetectionResType | None = None) -> None:
-        self.body_element = body_element
-        self.cable_check_req = cable_check_req
-        self.cable_check_res = cable_check_res
-        self.certificate_installation_req = certificate_installation_req
-        self.certificate_installation_res = certificate_installation_res
-        self.certificate_update_req = certificate_update_req
-        self.certificate_update_res = certificate_update_res
-        self.charge_parameter_discovery_req = charge_parameter_discovery_req
-        self.charge_parameter_discovery_res = charge_parameter_discovery_res
-        self.charging_status_req = charging_status_req
-        self.charging_status_res = charging_status_res
-        self.contract_authentication_req = contract_authentication_req
-        self.contract_authentication_res = contract_authentication_res
-        self.current_demand_req = current_demand_req
-        self.current_demand_res = current_demand_res
-        self.metering_receipt_req = metering_receipt_req
-        self.metering_receipt_res = metering_receipt_res
-        self.payment_details_req = payment_details_req
-        self.payment_details_res = payment_details_res
-        self.power_delivery_req = power_delivery_req
-        self.power_delivery_res = power_delivery_res
-        self.pre_charge_req = pre_charge_req
-        self.pre_charge_res = pre_charge_res
-        self.service_detail_req = service_detail_req
-        self.service_detail_res = service_detail_res
-        self.service_discovery_req = service_discovery_req
-        self.service_discovery_res = service_discovery_res
-        self.service_payment_selection_req = service_payment_selection_req
-        self.service_payment_selection_res = service_payment_selection_res
-        self.session_setup_req = session_setup_req
-        self.session_setup_res = session_setup_res
-        self.session_stop_req = session_stop_req
-        self.session_stop_res = session_stop_res
-        self.welding_detection_req = welding_detection_req
-        self.welding_detection_res = welding_detection_res
+        if body_element is not None: self.body_element = body_element
+        if cable_check_req is not None: self.cable_check_req = cable_check_req
+        if cable_check_res is not None: self.cable_check_res = cable_check_res
+        if certificate_installation_req is not None: self.certificate_installation_req = certificate_installation_req
+        if certificate_installation_res is not None: self.certificate_installation_res = certificate_installation_res
+        if certificate_update_req is not None: self.certificate_update_req = certificate_update_req
+        if certificate_update_res is not None: self.certificate_update_res = certificate_update_res
+        if charge_parameter_discovery_req is not None: self.charge_parameter_discovery_req = charge_parameter_discovery_req
+        if charge_parameter_discovery_res is not None: self.charge_parameter_discovery_res = charge_parameter_discovery_res
+        if charging_status_req is not None: self.charging_status_req = charging_status_req
+        if charging_status_res is not None: self.charging_status_res = charging_status_res
+        if contract_authentication_req is not None: self.contract_authentication_req = contract_authentication_req
+        if contract_authentication_res is not None: self.contract_authentication_res = contract_authentication_res
+        if current_demand_req is not None: self.current_demand_req = current_demand_req
+        if current_demand_res is not None: self.current_demand_res = current_demand_res
+        if metering_receipt_req is not None: self.metering_receipt_req = metering_receipt_req
+        if metering_receipt_res is not None: self.metering_receipt_res = metering_receipt_res
+        if payment_details_req is not None: self.payment_details_req = payment_details_req
+        if payment_details_res is not None: self.payment_details_res = payment_details_res
+        if power_delivery_req is not None: self.power_delivery_req = power_delivery_req
+        if power_delivery_res is not None: self.power_delivery_res = power_delivery_res
+        if pre_charge_req is not None: self.pre_charge_req = pre_charge_req
+        if pre_charge_res is not None: self.pre_charge_res = pre_charge_res
+        if service_detail_req is not None: self.service_detail_req = service_detail_req
+        if service_detail_res is not None: self.service_detail_res = service_detail_res
+        if service_discovery_req is not None: self.service_discovery_req = service_discovery_req
+        if service_discovery_res is not None: self.service_discovery_res = service_discovery_res
+        if service_payment_selection_req is not None: self.service_payment_selection_req = service_payment_selection_req
+        if service_payment_selection_res is not None: self.service_payment_selection_res = service_payment_selection_res
+        if session_setup_req is not None: self.session_setup_req = session_setup_req
+        if session_setup_res is not None: self.session_setup_res = session_setup_res
+        if session_stop_req is not None: self.session_stop_req = session_stop_req
+        if session_stop_res is not None: self.session_stop_res = session_stop_res
+        if welding_detection_req is not None: self.welding_detection_req = welding_detection_req
+        if welding_detection_res is not None: self.welding_detection_res = welding_detection_res
 
 class WeldingDetectionReqType(Message):
     """XSD type WeldingDetectionReqType."""
 
     __slots__ = ('dc_ev_status',)
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
 
     def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
@@ -1529,6 +1641,7 @@ class WeldingDetectionResType(Message):
     """XSD type WeldingDetectionResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -1696,9 +1809,8 @@ _C153 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2
 _T154 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
 _C155 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
 _C156 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C157 = ((6, 35), None, None, (1, 0))
-_S158 = ('enum', None, None, faultCodeType, None)
-_S159 = ('string', None, None, None, 64)
+_S157 = ('enum', None, None, faultCodeType, None)
+_S158 = ('string', None, None, None, 64)
 
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -1750,22 +1862,22 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 8; f_departure_time = (B >> r) & 255
     if f_departure_time > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+        if x > 127:
+            f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
         else: f_departure_time = (x << 7) | (f_departure_time & 127)
-    if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 964: return _d_AC_EVChargeParameterType(B, r0)
     i1_multiplier = ((c >> 3) & 7) + -3
-    if i1_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i1_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     i1_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
-        i1_unit = (c >> 2) & 15
-        if i1_unit >= 10: return _d_AC_EVChargeParameterType(B, r0)
-        i1_unit = _E_unitSymbolType[i1_unit]
+        i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i1_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -1773,11 +1885,12 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -1787,8 +1900,8 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     f_e_amount = _new(PhysicalValueType)
     f_e_amount.multiplier = i1_multiplier
     f_e_amount.unit = i1_unit
@@ -1797,10 +1910,9 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_AC_EVChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -1808,11 +1920,12 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -1822,8 +1935,8 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
-    if i3_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i3_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_voltage = _new(PhysicalValueType)
     f_ev_max_voltage.multiplier = i2_multiplier
     f_ev_max_voltage.unit = i2_unit
@@ -1832,10 +1945,9 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
-        i3_unit = (c >> 2) & 15
-        if i3_unit >= 10: return _d_AC_EVChargeParameterType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i3_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i3_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -1843,11 +1955,12 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -1857,8 +1970,8 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i4_multiplier = ((c >> 3) & 7) + -3
-    if i4_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i4_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_current = _new(PhysicalValueType)
     f_ev_max_current.multiplier = i3_multiplier
     f_ev_max_current.unit = i3_unit
@@ -1867,10 +1980,9 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
-        i4_unit = (c >> 2) & 15
-        if i4_unit >= 10: return _d_AC_EVChargeParameterType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i4_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i4_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -1878,11 +1990,12 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2065,16 +2178,15 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     r -= 8; c = (B >> r) & 255
     if c & 196: return _d_PhysicalValueType(B, r0)
     f_multiplier = ((c >> 3) & 7) + -3
-    if f_multiplier > 3: return _d_PhysicalValueType(B, r0)
     k = _T7[c & 3]
+    if f_multiplier > 3: return _d_PhysicalValueType(B, r0)
     f_unit = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PhysicalValueType(B, r0)
-        f_unit = (c >> 2) & 15
-        if f_unit >= 10: return _d_PhysicalValueType(B, r0)
-        f_unit = _E_unitSymbolType[f_unit]
+        f_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if f_unit is None: return _d_PhysicalValueType(B, r0)
     f_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -2082,11 +2194,12 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
         r -= 9; f_value = (B >> r) & 511
         if f_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_value, r = ri(B, r + 8, f_value)
+            if x > 127:
+                f_value, r = ri(B, r + 8, f_value)
+                if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
             elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
             else: f_value = (x << 7) | (f_value & 127)
         elif f_value > 255: f_value = 255 - f_value
-        if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PhysicalValueType(B, r0)
         k = _T6[c & 1]
@@ -2162,17 +2275,16 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 4294967295: return _d_AC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 4294967295: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 59332: return _d_AC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = (c >> 11) & 3
-    if i1_evse_notification >= 3: return _d_AC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 11) & 3]
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i1_evse_notification is None or i2_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     f_ac_evse_status = _new(AC_EVSEStatusType)
     f_ac_evse_status.power_switch_closed = i1_power_switch_closed
     f_ac_evse_status.rcd = i1_rcd
@@ -2182,10 +2294,9 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_AC_EVSEChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -2193,11 +2304,12 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2207,8 +2319,8 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
-    if i3_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i3_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_max_voltage = _new(PhysicalValueType)
     f_evse_max_voltage.multiplier = i2_multiplier
     f_evse_max_voltage.unit = i2_unit
@@ -2217,10 +2329,9 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
-        i3_unit = (c >> 2) & 15
-        if i3_unit >= 10: return _d_AC_EVSEChargeParameterType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i3_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -2228,11 +2339,12 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2242,8 +2354,8 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVSEChargeParameterType(B, r0)
     i4_multiplier = ((c >> 3) & 7) + -3
-    if i4_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i4_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_max_current = _new(PhysicalValueType)
     f_evse_max_current.multiplier = i3_multiplier
     f_evse_max_current.unit = i3_unit
@@ -2252,10 +2364,9 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
-        i4_unit = (c >> 2) & 15
-        if i4_unit >= 10: return _d_AC_EVSEChargeParameterType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i4_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i4_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -2263,11 +2374,12 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2455,14 +2567,14 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 4294967295: return _d_AC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 4294967295: return _d_AC_EVSEStatusType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 115: return _d_AC_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 3
-    if f_evse_notification >= 3: return _d_AC_EVSEStatusType(B, r0)
-    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
+    if f_evse_notification is None: return _d_AC_EVSEStatusType(B, r0)
     o = _new(AC_EVSEStatusType)
     o.power_switch_closed = f_power_switch_closed
     o.rcd = f_rcd
@@ -2542,10 +2654,9 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckReqType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_CableCheckReqType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_CableCheckReqType(B, r0)
     else:
         return _d_CableCheckReqType(B, r0)
     i1_evresssoc = None
@@ -2553,8 +2664,8 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_CableCheckReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
     else:
         return _d_CableCheckReqType(B, r0)
     if k != -1: return _d_CableCheckReqType(B, r0)
@@ -2690,10 +2801,9 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVStatusType(B, r0)
-        f_ev_error_code = (c >> 2) & 15
-        if f_ev_error_code >= 12: return _d_DC_EVStatusType(B, r0)
-        f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
+        f_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if f_ev_error_code is None: return _d_DC_EVStatusType(B, r0)
     else:
         return _d_DC_EVStatusType(B, r0)
     f_evresssoc = None
@@ -2701,8 +2811,8 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVStatusType(B, r0)
         f_evresssoc = (c >> 2) & 127
-        if f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
         k = _T6[c & 1]
+        if f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
     else:
         return _d_DC_EVStatusType(B, r0)
     if k != -1: return _d_DC_EVStatusType(B, r0)
@@ -2785,25 +2895,22 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CableCheckResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_CableCheckResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T22[c & 3]
+    if f_response_code is None: return _d_CableCheckResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CableCheckResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 3
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_CableCheckResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_evse_status_code is None: return _d_CableCheckResType(B, r0)
     else:
         return _d_CableCheckResType(B, r0)
     i1_notification_max_delay = None
@@ -2813,9 +2920,10 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_CableCheckResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_CableCheckResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CableCheckResType(B, r0)
         k = _T4[c & 1]
@@ -2825,17 +2933,15 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CableCheckResType(B, r0)
-        i1_evse_notification = (c >> 2) & 3
-        if i1_evse_notification >= 3: return _d_CableCheckResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_CableCheckResType(B, r0)
     else:
         return _d_CableCheckResType(B, r0)
     if k != -1: return _d_CableCheckResType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_CableCheckResType(B, r0)
-    f_evse_processing = (c >> 2) & 1
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_evse_processing = _E_EVSEProcessingType[(c >> 2) & 1]
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
     f_dc_evse_status.evse_status_code = i1_evse_status_code
@@ -2954,17 +3060,15 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_isolation_status = (c >> 2) & 3
-        f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
+        f_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     f_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_status_code = (c >> 2) & 15
-        if f_evse_status_code >= 12: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
+        f_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if f_evse_status_code is None: return _d_DC_EVSEStatusType(B, r0)
     else:
         return _d_DC_EVSEStatusType(B, r0)
     f_notification_max_delay = None
@@ -2974,9 +3078,10 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         r -= 8; f_notification_max_delay = (B >> r) & 255
         if f_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if x > 127:
+                f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+                if f_notification_max_delay > 4294967295: return _d_DC_EVSEStatusType(B, r0)
             else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-        if f_notification_max_delay > 4294967295: return _d_DC_EVSEStatusType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEStatusType(B, r0)
         k = _T4[c & 1]
@@ -2986,10 +3091,9 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_notification = (c >> 2) & 3
-        if f_evse_notification >= 3: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+        f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if f_evse_notification is None: return _d_DC_EVSEStatusType(B, r0)
     else:
         return _d_DC_EVSEStatusType(B, r0)
     if k != -1: return _d_DC_EVSEStatusType(B, r0)
@@ -3302,9 +3406,8 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     f_id, r = rstr(B, r, None)
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_CertificateInstallationResType(B, r0)
     i1_certificate, r = rbin(B, r, 1200)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
@@ -3754,9 +3857,8 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     f_id, r = rstr(B, r, None)
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CertificateUpdateResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_CertificateUpdateResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_CertificateUpdateResType(B, r0)
     i1_certificate, r = rbin(B, r, 1200)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
@@ -3784,11 +3886,12 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 9; f_retry_counter = (B >> r) & 511
     if f_retry_counter & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_retry_counter, r = ri(B, r + 8, f_retry_counter)
+        if x > 127:
+            f_retry_counter, r = ri(B, r + 8, f_retry_counter)
+            if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
         elif f_retry_counter & 256: f_retry_counter = -((x << 7) | (f_retry_counter & 127)) - 1
         else: f_retry_counter = (x << 7) | (f_retry_counter & 127)
     elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
-    if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
     o = CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter)
@@ -3884,10 +3987,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     r0 = r
     r -= 8; c = (B >> r) & 255
     if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
-    f_ev_requested_energy_transfer_type = (c >> 3) & 7
-    if f_ev_requested_energy_transfer_type >= 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
-    f_ev_requested_energy_transfer_type = _E_EVRequestedEnergyTransferType[f_ev_requested_energy_transfer_type]
+    f_ev_requested_energy_transfer_type = _EP_EVRequestedEnergyTransferType[(c >> 3) & 7]
     k = _T14[c & 3]
+    if f_ev_requested_energy_transfer_type is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
     if k == 1:
         r -= 2; c = (B >> r) & 3
@@ -3895,22 +3997,22 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 8; i1_departure_time = (B >> r) & 255
         if i1_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_departure_time, r = ru(B, r + 8, i1_departure_time)
+            if x > 127:
+                i1_departure_time, r = ru(B, r + 8, i1_departure_time)
+                if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
             else: i1_departure_time = (x << 7) | (i1_departure_time & 127)
-        if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 10; c = (B >> r) & 1023
         if c & 964: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_multiplier = ((c >> 3) & 7) + -3
-        if i2_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
+        if i2_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i2_unit = (c >> 2) & 15
-            if i2_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i2_unit = _E_unitSymbolType[i2_unit]
+            i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i2_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -3918,11 +4020,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -3932,8 +4035,8 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
-        if i3_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
+        if i3_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_e_amount = _new(PhysicalValueType)
         i1_e_amount.multiplier = i2_multiplier
         i1_e_amount.unit = i2_unit
@@ -3942,10 +4045,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i3_unit = (c >> 2) & 15
-            if i3_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i3_unit = _E_unitSymbolType[i3_unit]
+            i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i3_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i3_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -3953,11 +4055,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -3967,8 +4070,8 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
+        if i4_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_voltage = _new(PhysicalValueType)
         i1_ev_max_voltage.multiplier = i3_multiplier
         i1_ev_max_voltage.unit = i3_unit
@@ -3977,10 +4080,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -3988,11 +4090,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4002,8 +4105,8 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_current = _new(PhysicalValueType)
         i1_ev_max_current.multiplier = i4_multiplier
         i1_ev_max_current.unit = i4_unit
@@ -4012,10 +4115,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4023,11 +4125,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4068,10 +4171,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 3:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i7_ev_error_code = (c >> 2) & 15
-            if i7_ev_error_code >= 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i7_ev_error_code = _E_DC_EVErrorCodeType[i7_ev_error_code]
+            i7_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
             k = _T5[c & 1]
+            if i7_ev_error_code is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i7_evresssoc = None
@@ -4079,16 +4181,16 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_evresssoc = (c >> 2) & 127
-            if i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
+            if i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
-        if i8_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T7[c & 3]
+        if i8_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_dc_ev_status = _new(DC_EVStatusType)
         i6_dc_ev_status.ev_ready = i7_ev_ready
         i6_dc_ev_status.ev_cabin_conditioning = i7_ev_cabin_conditioning
@@ -4099,10 +4201,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i8_unit = (c >> 2) & 15
-            if i8_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i8_unit = _E_unitSymbolType[i8_unit]
+            i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i8_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i8_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4110,11 +4211,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4132,16 +4234,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_multiplier = ((c >> 3) & 7) + -3
-            if i9_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T7[c & 3]
+            if i9_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i9_unit = (c >> 2) & 15
-                if i9_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i9_unit = _E_unitSymbolType[i9_unit]
+                i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i9_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -4149,11 +4250,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i9_value = (B >> r) & 511
                 if i9_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                    if x > 127:
+                        i9_value, r = ri(B, r + 8, i9_value)
+                        if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                     elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                     else: i9_value = (x << 7) | (i9_value & 127)
                 elif i9_value > 255: i9_value = 255 - i9_value
-                if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
@@ -4171,16 +4273,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_multiplier = ((c >> 3) & 7) + -3
-            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T7[c & 3]
+            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i10_unit = (c >> 2) & 15
-                if i10_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i10_unit = _E_unitSymbolType[i10_unit]
+                i10_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i10_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -4188,11 +4289,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i10_value = (B >> r) & 511
                 if i10_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                    if x > 127:
+                        i10_value, r = ri(B, r + 8, i10_value)
+                        if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                     elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                     else: i10_value = (x << 7) | (i10_value & 127)
                 elif i10_value > 255: i10_value = 255 - i10_value
-                if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
@@ -4212,16 +4314,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_multiplier = ((c >> 3) & 7) + -3
-            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T7[c & 3]
+            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i11_unit = (c >> 2) & 15
-                if i11_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i11_unit = _E_unitSymbolType[i11_unit]
+                i11_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i11_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -4229,11 +4330,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i11_value = (B >> r) & 511
                 if i11_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                    if x > 127:
+                        i11_value, r = ri(B, r + 8, i11_value)
+                        if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                     elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                     else: i11_value = (x << 7) | (i11_value & 127)
                 elif i11_value > 255: i11_value = 255 - i11_value
-                if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
@@ -4251,16 +4353,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_multiplier = ((c >> 3) & 7) + -3
-            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T7[c & 3]
+            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i12_unit = (c >> 2) & 15
-                if i12_unit >= 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                i12_unit = _E_unitSymbolType[i12_unit]
+                i12_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i12_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -4268,11 +4369,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i12_value = (B >> r) & 511
                 if i12_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                    if x > 127:
+                        i12_value, r = ri(B, r + 8, i12_value)
+                        if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                     elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                     else: i12_value = (x << 7) | (i12_value & 127)
                 elif i12_value > 255: i12_value = 255 - i12_value
-                if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
@@ -4290,15 +4392,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_full_soc = (c >> 3) & 127
-            if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T42[c & 3]
+            if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_bulk_soc = None
         if k == 7:
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_bulk_soc = (c >> 2) & 127
-            if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
+            if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -4712,10 +4814,9 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_DC_EVChargeParameterType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_DC_EVChargeParameterType(B, r0)
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     i1_evresssoc = None
@@ -4723,16 +4824,16 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_DC_EVChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
@@ -4743,10 +4844,9 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_DC_EVChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_DC_EVChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -4754,11 +4854,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -4776,16 +4877,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
-        if i3_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i3_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i3_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-            i3_unit = (c >> 2) & 15
-            if i3_unit >= 10: return _d_DC_EVChargeParameterType(B, r0)
-            i3_unit = _E_unitSymbolType[i3_unit]
+            i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i3_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i3_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4793,11 +4893,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -4815,16 +4916,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i4_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_DC_EVChargeParameterType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4832,11 +4932,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -4856,16 +4957,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_DC_EVChargeParameterType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4873,11 +4973,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -4895,16 +4996,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
-        if i6_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i6_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i6_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
-            i6_unit = (c >> 2) & 15
-            if i6_unit >= 10: return _d_DC_EVChargeParameterType(B, r0)
-            i6_unit = _E_unitSymbolType[i6_unit]
+            i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i6_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i6_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4912,11 +5012,12 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -4934,15 +5035,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_DC_EVChargeParameterType(B, r0)
         f_full_soc = (c >> 3) & 127
-        if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T42[c & 3]
+        if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     f_bulk_soc = None
     if k == 7:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         f_bulk_soc = (c >> 2) & 127
-        if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
+        if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     o = DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
     return o, r
@@ -5204,12 +5305,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     r0 = r
     r -= 14; c = (B >> r) & 16383
     if c & 12404: return _d_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = (c >> 7) & 31
-    if f_response_code >= 23: return _d_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 3) & 1
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 7) & 31]
+    f_evse_processing = _E_EVSEProcessingType[(c >> 3) & 1]
     k = _T15[c & 3]
+    if f_response_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
         f_sa_schedule_list, r = _f_SAScheduleListType(B, r)
@@ -5231,17 +5330,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 8; i3_notification_max_delay = (B >> r) & 255
         if i3_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            if x > 127:
+                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+                if i3_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        if i3_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 59332: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = (c >> 11) & 3
-        if i3_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_evse_notification = _EP_EVSENotificationType[(c >> 11) & 3]
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
+        if i3_evse_notification is None or i4_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         i2_ac_evse_status = _new(AC_EVSEStatusType)
         i2_ac_evse_status.power_switch_closed = i3_power_switch_closed
         i2_ac_evse_status.rcd = i3_rcd
@@ -5251,10 +5349,9 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -5262,11 +5359,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -5276,8 +5374,8 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_max_voltage = _new(PhysicalValueType)
         i2_evse_max_voltage.multiplier = i4_multiplier
         i2_evse_max_voltage.unit = i4_unit
@@ -5286,10 +5384,9 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -5297,11 +5394,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -5311,8 +5409,8 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
-        if i6_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
+        if i6_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_max_current = _new(PhysicalValueType)
         i2_evse_max_current.multiplier = i5_multiplier
         i2_evse_max_current.unit = i5_unit
@@ -5321,10 +5419,9 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i6_unit = (c >> 2) & 15
-            if i6_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i6_unit = _E_unitSymbolType[i6_unit]
+            i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i6_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -5332,11 +5429,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -5363,17 +5461,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 0:
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i8_evse_isolation_status = (c >> 2) & 3
-            i8_evse_isolation_status = _E_isolationLevelType[i8_evse_isolation_status]
+            i8_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
             k = _T2[c & 1]
         i8_evse_status_code = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i8_evse_status_code = (c >> 2) & 15
-            if i8_evse_status_code >= 12: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i8_evse_status_code = _E_DC_EVSEStatusCodeType[i8_evse_status_code]
+            i8_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i8_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_notification_max_delay = None
@@ -5383,9 +5479,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; i8_notification_max_delay = (B >> r) & 255
             if i8_notification_max_delay > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_notification_max_delay, r = ru(B, r + 8, i8_notification_max_delay)
+                if x > 127:
+                    i8_notification_max_delay, r = ru(B, r + 8, i8_notification_max_delay)
+                    if i8_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
                 else: i8_notification_max_delay = (x << 7) | (i8_notification_max_delay & 127)
-            if i8_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T4[c & 1]
@@ -5395,18 +5492,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 3:
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i8_evse_notification = (c >> 2) & 3
-            if i8_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i8_evse_notification = _E_EVSENotificationType[i8_evse_notification]
+            i8_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
             k = _T6[c & 1]
+            if i8_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_multiplier = ((c >> 3) & 7) + -3
-        if i9_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T7[c & 3]
+        if i9_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_dc_evse_status = _new(DC_EVSEStatusType)
         i7_dc_evse_status.evse_isolation_status = i8_evse_isolation_status
         i7_dc_evse_status.evse_status_code = i8_evse_status_code
@@ -5416,10 +5512,9 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i9_unit = (c >> 2) & 15
-            if i9_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i9_unit = _E_unitSymbolType[i9_unit]
+            i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i9_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -5427,11 +5522,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -5449,16 +5545,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_multiplier = ((c >> 3) & 7) + -3
-            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i10_unit = (c >> 2) & 15
-                if i10_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i10_unit = _E_unitSymbolType[i10_unit]
+                i10_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i10_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5466,11 +5561,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i10_value = (B >> r) & 511
                 if i10_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                    if x > 127:
+                        i10_value, r = ri(B, r + 8, i10_value)
+                        if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                     else: i10_value = (x << 7) | (i10_value & 127)
                 elif i10_value > 255: i10_value = 255 - i10_value
-                if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5488,16 +5584,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_multiplier = ((c >> 3) & 7) + -3
-            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i11_unit = (c >> 2) & 15
-                if i11_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i11_unit = _E_unitSymbolType[i11_unit]
+                i11_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i11_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5505,11 +5600,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i11_value = (B >> r) & 511
                 if i11_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                    if x > 127:
+                        i11_value, r = ri(B, r + 8, i11_value)
+                        if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                     else: i11_value = (x << 7) | (i11_value & 127)
                 elif i11_value > 255: i11_value = 255 - i11_value
-                if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5529,16 +5625,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_multiplier = ((c >> 3) & 7) + -3
-            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i12_unit = (c >> 2) & 15
-                if i12_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i12_unit = _E_unitSymbolType[i12_unit]
+                i12_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5546,11 +5641,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i12_value = (B >> r) & 511
                 if i12_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                    if x > 127:
+                        i12_value, r = ri(B, r + 8, i12_value)
+                        if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                     else: i12_value = (x << 7) | (i12_value & 127)
                 elif i12_value > 255: i12_value = 255 - i12_value
-                if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5570,16 +5666,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_multiplier = ((c >> 3) & 7) + -3
-            if i13_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i13_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i13_unit = (c >> 2) & 15
-                if i13_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i13_unit = _E_unitSymbolType[i13_unit]
+                i13_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i13_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5587,11 +5682,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i13_value = (B >> r) & 511
                 if i13_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                    if x > 127:
+                        i13_value, r = ri(B, r + 8, i13_value)
+                        if i13_value < -32768 or i13_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                     else: i13_value = (x << 7) | (i13_value & 127)
                 elif i13_value > 255: i13_value = 255 - i13_value
-                if i13_value < -32768 or i13_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5611,16 +5707,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_multiplier = ((c >> 3) & 7) + -3
-            if i14_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i14_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i14_unit = (c >> 2) & 15
-                if i14_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i14_unit = _E_unitSymbolType[i14_unit]
+                i14_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i14_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5628,11 +5723,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i14_value = (B >> r) & 511
                 if i14_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                    if x > 127:
+                        i14_value, r = ri(B, r + 8, i14_value)
+                        if i14_value < -32768 or i14_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                     else: i14_value = (x << 7) | (i14_value & 127)
                 elif i14_value > 255: i14_value = 255 - i14_value
-                if i14_value < -32768 or i14_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5650,16 +5746,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_multiplier = ((c >> 3) & 7) + -3
-            if i15_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i15_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i15_unit = (c >> 2) & 15
-                if i15_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i15_unit = _E_unitSymbolType[i15_unit]
+                i15_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i15_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5667,11 +5762,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i15_value = (B >> r) & 511
                 if i15_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+                    if x > 127:
+                        i15_value, r = ri(B, r + 8, i15_value)
+                        if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
                     else: i15_value = (x << 7) | (i15_value & 127)
                 elif i15_value > 255: i15_value = 255 - i15_value
-                if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -5691,16 +5787,15 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_multiplier = ((c >> 3) & 7) + -3
-            if i16_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T7[c & 3]
+            if i16_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i16_unit = (c >> 2) & 15
-                if i16_unit >= 10: return _d_ChargeParameterDiscoveryResType(B, r0)
-                i16_unit = _E_unitSymbolType[i16_unit]
+                i16_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i16_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -5708,11 +5803,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 r -= 9; i16_value = (B >> r) & 511
                 if i16_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                    if x > 127:
+                        i16_value, r = ri(B, r + 8, i16_value)
+                        if i16_value < -32768 or i16_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                     elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                     else: i16_value = (x << 7) | (i16_value & 127)
                 elif i16_value > 255: i16_value = 255 - i16_value
-                if i16_value < -32768 or i16_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
@@ -6152,11 +6248,12 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
             r -= 9; i1_sa_schedule_tuple_id = (B >> r) & 511
             if i1_sa_schedule_tuple_id & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_sa_schedule_tuple_id, r = ri(B, r + 8, i1_sa_schedule_tuple_id)
+                if x > 127:
+                    i1_sa_schedule_tuple_id, r = ri(B, r + 8, i1_sa_schedule_tuple_id)
+                    if i1_sa_schedule_tuple_id < -32768 or i1_sa_schedule_tuple_id > 32767: return _d_SAScheduleListType(B, r0)
                 elif i1_sa_schedule_tuple_id & 256: i1_sa_schedule_tuple_id = -((x << 7) | (i1_sa_schedule_tuple_id & 127)) - 1
                 else: i1_sa_schedule_tuple_id = (x << 7) | (i1_sa_schedule_tuple_id & 127)
             elif i1_sa_schedule_tuple_id > 255: i1_sa_schedule_tuple_id = 255 - i1_sa_schedule_tuple_id
-            if i1_sa_schedule_tuple_id < -32768 or i1_sa_schedule_tuple_id > 32767: return _d_SAScheduleListType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SAScheduleListType(B, r0)
             i1_p_max_schedule, r = _f_PMaxScheduleType(B, r)
@@ -6239,11 +6336,12 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
     if f_sa_schedule_tuple_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+        if x > 127:
+            f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_SAScheduleTupleType(B, r0)
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-    if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_SAScheduleTupleType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SAScheduleTupleType(B, r0)
     f_p_max_schedule, r = _f_PMaxScheduleType(B, r)
@@ -6323,11 +6421,12 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
     r -= 9; f_p_max_schedule_id = (B >> r) & 511
     if f_p_max_schedule_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_p_max_schedule_id, r = ri(B, r + 8, f_p_max_schedule_id)
+        if x > 127:
+            f_p_max_schedule_id, r = ri(B, r + 8, f_p_max_schedule_id)
+            if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: return _d_PMaxScheduleType(B, r0)
         elif f_p_max_schedule_id & 256: f_p_max_schedule_id = -((x << 7) | (f_p_max_schedule_id & 127)) - 1
         else: f_p_max_schedule_id = (x << 7) | (f_p_max_schedule_id & 127)
     elif f_p_max_schedule_id > 255: f_p_max_schedule_id = 255 - f_p_max_schedule_id
-    if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: return _d_PMaxScheduleType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_PMaxScheduleType(B, r0)
     k = _T2[c & 1]
@@ -6344,9 +6443,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 r -= 8; i2_start = (B >> r) & 255
                 if i2_start > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_start, r = ru(B, r + 8, i2_start)
+                    if x > 127:
+                        i2_start, r = ru(B, r + 8, i2_start)
+                        if i2_start > 4294967295: return _d_PMaxScheduleType(B, r0)
                     else: i2_start = (x << 7) | (i2_start & 127)
-                if i2_start > 4294967295: return _d_PMaxScheduleType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PMaxScheduleType(B, r0)
                 k = _T34[c & 3]
@@ -6357,9 +6457,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                     r -= 8; i2_duration = (B >> r) & 255
                     if i2_duration > 127:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i2_duration, r = ru(B, r + 8, i2_duration)
+                        if x > 127:
+                            i2_duration, r = ru(B, r + 8, i2_duration)
+                            if i2_duration > 4294967295: return _d_PMaxScheduleType(B, r0)
                         else: i2_duration = (x << 7) | (i2_duration & 127)
-                    if i2_duration > 4294967295: return _d_PMaxScheduleType(B, r0)
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_PMaxScheduleType(B, r0)
                     k = _T6[c & 1]
@@ -6383,11 +6484,12 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 r -= 9; i1_p_max = (B >> r) & 511
                 if i1_p_max & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_p_max, r = ri(B, r + 8, i1_p_max)
+                    if x > 127:
+                        i1_p_max, r = ri(B, r + 8, i1_p_max)
+                        if i1_p_max < -32768 or i1_p_max > 32767: return _d_PMaxScheduleType(B, r0)
                     elif i1_p_max & 256: i1_p_max = -((x << 7) | (i1_p_max & 127)) - 1
                     else: i1_p_max = (x << 7) | (i1_p_max & 127)
                 elif i1_p_max > 255: i1_p_max = 255 - i1_p_max
-                if i1_p_max < -32768 or i1_p_max > 32767: return _d_PMaxScheduleType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
@@ -6478,9 +6580,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PMaxScheduleEntryType(B, r0)
         k = _T34[c & 3]
@@ -6491,9 +6594,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PMaxScheduleEntryType(B, r0)
             k = _T6[c & 1]
@@ -6517,11 +6621,12 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         r -= 9; f_p_max = (B >> r) & 511
         if f_p_max & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_p_max, r = ri(B, r + 8, f_p_max)
+            if x > 127:
+                f_p_max, r = ri(B, r + 8, f_p_max)
+                if f_p_max < -32768 or f_p_max > 32767: return _d_PMaxScheduleEntryType(B, r0)
             elif f_p_max & 256: f_p_max = -((x << 7) | (f_p_max & 127)) - 1
             else: f_p_max = (x << 7) | (f_p_max & 127)
         elif f_p_max > 255: f_p_max = 255 - f_p_max
-        if f_p_max < -32768 or f_p_max > 32767: return _d_PMaxScheduleEntryType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
@@ -6616,9 +6721,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     r -= 8; f_start = (B >> r) & 255
     if f_start > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_start, r = ru(B, r + 8, f_start)
+        if x > 127:
+            f_start, r = ru(B, r + 8, f_start)
+            if f_start > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
         else: f_start = (x << 7) | (f_start & 127)
-    if f_start > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_RelativeTimeIntervalType(B, r0)
     k = _T34[c & 3]
@@ -6629,9 +6735,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         r -= 8; f_duration = (B >> r) & 255
         if f_duration > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+            if x > 127:
+                f_duration, r = ru(B, r + 8, f_duration)
+                if f_duration > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
             else: f_duration = (x << 7) | (f_duration & 127)
-        if f_duration > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
@@ -6749,11 +6856,12 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     r -= 9; f_sales_tariff_id = (B >> r) & 511
     if f_sales_tariff_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sales_tariff_id, r = ri(B, r + 8, f_sales_tariff_id)
+        if x > 127:
+            f_sales_tariff_id, r = ri(B, r + 8, f_sales_tariff_id)
+            if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: return _d_SalesTariffType(B, r0)
         elif f_sales_tariff_id & 256: f_sales_tariff_id = -((x << 7) | (f_sales_tariff_id & 127)) - 1
         else: f_sales_tariff_id = (x << 7) | (f_sales_tariff_id & 127)
     elif f_sales_tariff_id > 255: f_sales_tariff_id = 255 - f_sales_tariff_id
-    if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: return _d_SalesTariffType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SalesTariffType(B, r0)
     k = _T15[c & 3]
@@ -6886,9 +6994,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 4294967295: return _d_SalesTariffEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 4294967295: return _d_SalesTariffEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffEntryType(B, r0)
         k = _T34[c & 3]
@@ -6899,9 +7008,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_SalesTariffEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_SalesTariffEntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_SalesTariffEntryType(B, r0)
             k = _T6[c & 1]
@@ -7034,9 +7144,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     r -= 8; f_start_value = (B >> r) & 255
     if f_start_value > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_start_value, r = ru(B, r + 8, f_start_value)
+        if x > 127:
+            f_start_value, r = ru(B, r + 8, f_start_value)
+            if f_start_value > 4294967295: return _d_ConsumptionCostType(B, r0)
         else: f_start_value = (x << 7) | (f_start_value & 127)
-    if f_start_value > 4294967295: return _d_ConsumptionCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ConsumptionCostType(B, r0)
     k = _T34[c & 3]
@@ -7046,15 +7157,15 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 103: return _d_ConsumptionCostType(B, r0)
-            i1_cost_kind = (c >> 3) & 3
-            if i1_cost_kind >= 3: return _d_ConsumptionCostType(B, r0)
-            i1_cost_kind = _E_costKindType[i1_cost_kind]
+            i1_cost_kind = _EP_costKindType[(c >> 3) & 3]
+            if i1_cost_kind is None: return _d_ConsumptionCostType(B, r0)
             r -= 8; i1_amount = (B >> r) & 255
             if i1_amount > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_amount, r = ru(B, r + 8, i1_amount)
+                if x > 127:
+                    i1_amount, r = ru(B, r + 8, i1_amount)
+                    if i1_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
                 else: i1_amount = (x << 7) | (i1_amount & 127)
-            if i1_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ConsumptionCostType(B, r0)
             k = _T55[c & 3]
@@ -7063,8 +7174,8 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                 r -= 6; c = (B >> r) & 63
                 if c & 34: return _d_ConsumptionCostType(B, r0)
                 i1_amount_multiplier = ((c >> 2) & 7) + -3
-                if i1_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
                 k = _T6[c & 1]
+                if i1_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
             if k != -1: return _d_ConsumptionCostType(B, r0)
             v = _new(CostType)
             v.cost_kind = i1_cost_kind
@@ -7155,15 +7266,15 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
     r0 = r
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_CostType(B, r0)
-    f_cost_kind = (c >> 3) & 3
-    if f_cost_kind >= 3: return _d_CostType(B, r0)
-    f_cost_kind = _E_costKindType[f_cost_kind]
+    f_cost_kind = _EP_costKindType[(c >> 3) & 3]
+    if f_cost_kind is None: return _d_CostType(B, r0)
     r -= 8; f_amount = (B >> r) & 255
     if f_amount > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_amount, r = ru(B, r + 8, f_amount)
+        if x > 127:
+            f_amount, r = ru(B, r + 8, f_amount)
+            if f_amount > 4294967295: return _d_CostType(B, r0)
         else: f_amount = (x << 7) | (f_amount & 127)
-    if f_amount > 4294967295: return _d_CostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CostType(B, r0)
     k = _T55[c & 3]
@@ -7172,8 +7283,8 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CostType(B, r0)
         f_amount_multiplier = ((c >> 2) & 7) + -3
-        if f_amount_multiplier > 3: return _d_CostType(B, r0)
         k = _T6[c & 1]
+        if f_amount_multiplier > 3: return _d_CostType(B, r0)
     if k != -1: return _d_CostType(B, r0)
     o = _new(CostType)
     o.cost_kind = f_cost_kind
@@ -7283,17 +7394,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 3
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_evse_status_code is None: return _d_DC_EVSEChargeParameterType(B, r0)
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     i1_notification_max_delay = None
@@ -7303,9 +7412,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_DC_EVSEChargeParameterType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T4[c & 1]
@@ -7315,18 +7425,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_notification = (c >> 2) & 3
-        if i1_evse_notification >= 3: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_DC_EVSEChargeParameterType(B, r0)
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
     f_dc_evse_status.evse_status_code = i1_evse_status_code
@@ -7336,10 +7445,9 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -7347,11 +7455,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -7369,16 +7478,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
-        if i3_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i3_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i3_unit = (c >> 2) & 15
-            if i3_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i3_unit = _E_unitSymbolType[i3_unit]
+            i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i3_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7386,11 +7494,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7408,16 +7517,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i4_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7425,11 +7533,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7449,16 +7558,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7466,11 +7574,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7490,16 +7599,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
-        if i6_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i6_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i6_unit = (c >> 2) & 15
-            if i6_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i6_unit = _E_unitSymbolType[i6_unit]
+            i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i6_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7507,11 +7615,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7531,16 +7640,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_multiplier = ((c >> 3) & 7) + -3
-        if i7_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i7_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i7_unit = (c >> 2) & 15
-            if i7_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i7_unit = _E_unitSymbolType[i7_unit]
+            i7_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i7_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7548,11 +7656,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7570,16 +7679,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
-        if i8_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i8_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i8_unit = (c >> 2) & 15
-            if i8_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i8_unit = _E_unitSymbolType[i8_unit]
+            i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i8_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7587,11 +7695,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -7611,16 +7720,15 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_multiplier = ((c >> 3) & 7) + -3
-        if i9_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T7[c & 3]
+        if i9_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-            i9_unit = (c >> 2) & 15
-            if i9_unit >= 10: return _d_DC_EVSEChargeParameterType(B, r0)
-            i9_unit = _E_unitSymbolType[i9_unit]
+            i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i9_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -7628,11 +7736,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
@@ -8003,9 +8112,8 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ChargingStatusResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 23: return _d_ChargingStatusResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_ChargingStatusResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 32 or 8 * nb > r: return _d_ChargingStatusResType(B, r0)
     r -= 8 * nb; f_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
@@ -8014,11 +8122,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
     if f_sa_schedule_tuple_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+        if x > 127:
+            f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_ChargingStatusResType(B, r0)
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-    if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_ChargingStatusResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargingStatusResType(B, r0)
     k = _T64[c & 3]
@@ -8027,16 +8136,15 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_ChargingStatusResType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
-        if i1_multiplier > 3: return _d_ChargingStatusResType(B, r0)
         k = _T7[c & 3]
+        if i1_multiplier > 3: return _d_ChargingStatusResType(B, r0)
         i1_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargingStatusResType(B, r0)
-            i1_unit = (c >> 2) & 15
-            if i1_unit >= 10: return _d_ChargingStatusResType(B, r0)
-            i1_unit = _E_unitSymbolType[i1_unit]
+            i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i1_unit is None: return _d_ChargingStatusResType(B, r0)
         i1_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8044,11 +8152,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; i1_value = (B >> r) & 511
             if i1_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+                if x > 127:
+                    i1_value, r = ri(B, r + 8, i1_value)
+                    if i1_value < -32768 or i1_value > 32767: return _d_ChargingStatusResType(B, r0)
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
-            if i1_value < -32768 or i1_value > 32767: return _d_ChargingStatusResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
@@ -8074,16 +8183,15 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargingStatusResType(B, r0)
             i3_multiplier = ((c >> 3) & 7) + -3
-            if i3_multiplier > 3: return _d_ChargingStatusResType(B, r0)
             k = _T7[c & 3]
+            if i3_multiplier > 3: return _d_ChargingStatusResType(B, r0)
             i3_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargingStatusResType(B, r0)
-                i3_unit = (c >> 2) & 15
-                if i3_unit >= 10: return _d_ChargingStatusResType(B, r0)
-                i3_unit = _E_unitSymbolType[i3_unit]
+                i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i3_unit is None: return _d_ChargingStatusResType(B, r0)
             i3_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -8091,11 +8199,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 r -= 9; i3_value = (B >> r) & 511
                 if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    if x > 127:
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_ChargingStatusResType(B, r0)
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
-                if i3_value < -32768 or i3_value > 32767: return _d_ChargingStatusResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargingStatusResType(B, r0)
                 k = _T6[c & 1]
@@ -8125,11 +8234,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; i2_meter_status = (B >> r) & 511
             if i2_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_meter_status, r = ri(B, r + 8, i2_meter_status)
+                if x > 127:
+                    i2_meter_status, r = ri(B, r + 8, i2_meter_status)
+                    if i2_meter_status < -32768 or i2_meter_status > 32767: return _d_ChargingStatusResType(B, r0)
                 elif i2_meter_status & 256: i2_meter_status = -((x << 7) | (i2_meter_status & 127)) - 1
                 else: i2_meter_status = (x << 7) | (i2_meter_status & 127)
             elif i2_meter_status > 255: i2_meter_status = 255 - i2_meter_status
-            if i2_meter_status < -32768 or i2_meter_status > 32767: return _d_ChargingStatusResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T59[c & 3]
@@ -8140,11 +8250,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; i2_t_meter = (B >> r) & 511
             if i2_t_meter & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_t_meter, r = ri(B, r + 8, i2_t_meter)
+                if x > 127:
+                    i2_t_meter, r = ri(B, r + 8, i2_t_meter)
+                    if i2_t_meter < -9223372036854775808 or i2_t_meter > 9223372036854775807: return _d_ChargingStatusResType(B, r0)
                 elif i2_t_meter & 256: i2_t_meter = -((x << 7) | (i2_t_meter & 127)) - 1
                 else: i2_t_meter = (x << 7) | (i2_t_meter & 127)
             elif i2_t_meter > 255: i2_t_meter = 255 - i2_t_meter
-            if i2_t_meter < -9223372036854775808 or i2_t_meter > 9223372036854775807: return _d_ChargingStatusResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
@@ -8174,15 +8285,15 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 8; i4_notification_max_delay = (B >> r) & 255
         if i4_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_notification_max_delay, r = ru(B, r + 8, i4_notification_max_delay)
+            if x > 127:
+                i4_notification_max_delay, r = ru(B, r + 8, i4_notification_max_delay)
+                if i4_notification_max_delay > 4294967295: return _d_ChargingStatusResType(B, r0)
             else: i4_notification_max_delay = (x << 7) | (i4_notification_max_delay & 127)
-        if i4_notification_max_delay > 4294967295: return _d_ChargingStatusResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_ChargingStatusResType(B, r0)
-        i4_evse_notification = (c >> 3) & 3
-        if i4_evse_notification >= 3: return _d_ChargingStatusResType(B, r0)
-        i4_evse_notification = _E_EVSENotificationType[i4_evse_notification]
+        i4_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T6[c & 1]
+        if i4_evse_notification is None: return _d_ChargingStatusResType(B, r0)
         f_ac_evse_status = _new(AC_EVSEStatusType)
         f_ac_evse_status.power_switch_closed = i4_power_switch_closed
         f_ac_evse_status.rcd = i4_rcd
@@ -8411,16 +8522,15 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_MeterInfoType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
-        if i1_multiplier > 3: return _d_MeterInfoType(B, r0)
         k = _T7[c & 3]
+        if i1_multiplier > 3: return _d_MeterInfoType(B, r0)
         i1_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_MeterInfoType(B, r0)
-            i1_unit = (c >> 2) & 15
-            if i1_unit >= 10: return _d_MeterInfoType(B, r0)
-            i1_unit = _E_unitSymbolType[i1_unit]
+            i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i1_unit is None: return _d_MeterInfoType(B, r0)
         i1_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8428,11 +8538,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; i1_value = (B >> r) & 511
             if i1_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+                if x > 127:
+                    i1_value, r = ri(B, r + 8, i1_value)
+                    if i1_value < -32768 or i1_value > 32767: return _d_MeterInfoType(B, r0)
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
-            if i1_value < -32768 or i1_value > 32767: return _d_MeterInfoType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeterInfoType(B, r0)
             k = _T6[c & 1]
@@ -8462,11 +8573,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T59[c & 3]
@@ -8477,11 +8589,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_t_meter = (B >> r) & 511
         if f_t_meter & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_t_meter, r = ri(B, r + 8, f_t_meter)
+            if x > 127:
+                f_t_meter, r = ri(B, r + 8, f_t_meter)
+                if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: return _d_MeterInfoType(B, r0)
             elif f_t_meter & 256: f_t_meter = -((x << 7) | (f_t_meter & 127)) - 1
             else: f_t_meter = (x << 7) | (f_t_meter & 127)
         elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
-        if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
@@ -8659,11 +8772,9 @@ def _f_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
     r0 = r
     r -= 13; c = (B >> r) & 8191
     if c & 6203: return _d_ContractAuthenticationResType(B, r0)
-    f_response_code = (c >> 6) & 31
-    if f_response_code >= 23: return _d_ContractAuthenticationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 2) & 1
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 6) & 31]
+    f_evse_processing = _E_EVSEProcessingType[(c >> 2) & 1]
+    if f_response_code is None: return _d_ContractAuthenticationResType(B, r0)
     o = _new(ContractAuthenticationResType)
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
@@ -8769,10 +8880,9 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandReqType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_CurrentDemandReqType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_CurrentDemandReqType(B, r0)
     else:
         return _d_CurrentDemandReqType(B, r0)
     i1_evresssoc = None
@@ -8780,16 +8890,16 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_CurrentDemandReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_CurrentDemandReqType(B, r0)
     else:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandReqType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
@@ -8800,10 +8910,9 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandReqType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_CurrentDemandReqType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -8811,11 +8920,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
@@ -8833,16 +8943,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
-        if i3_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i3_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i3_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i3_unit = (c >> 2) & 15
-            if i3_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i3_unit = _E_unitSymbolType[i3_unit]
+            i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i3_unit is None: return _d_CurrentDemandReqType(B, r0)
         i3_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8850,11 +8959,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -8872,16 +8982,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i4_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_CurrentDemandReqType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8889,11 +8998,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -8911,16 +9021,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_CurrentDemandReqType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8928,11 +9037,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -8964,16 +9074,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
-        if i6_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i6_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i6_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i6_unit = (c >> 2) & 15
-            if i6_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i6_unit = _E_unitSymbolType[i6_unit]
+            i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i6_unit is None: return _d_CurrentDemandReqType(B, r0)
         i6_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -8981,11 +9090,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -9003,16 +9113,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i7_multiplier = ((c >> 3) & 7) + -3
-        if i7_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i7_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i7_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i7_unit = (c >> 2) & 15
-            if i7_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i7_unit = _E_unitSymbolType[i7_unit]
+            i7_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i7_unit is None: return _d_CurrentDemandReqType(B, r0)
         i7_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -9020,11 +9129,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -9042,16 +9152,15 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
-        if i8_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         k = _T7[c & 3]
+        if i8_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i8_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
-            i8_unit = (c >> 2) & 15
-            if i8_unit >= 10: return _d_CurrentDemandReqType(B, r0)
-            i8_unit = _E_unitSymbolType[i8_unit]
+            i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i8_unit is None: return _d_CurrentDemandReqType(B, r0)
         i8_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -9059,11 +9168,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_CurrentDemandReqType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_CurrentDemandReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
@@ -9406,25 +9516,22 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CurrentDemandResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_CurrentDemandResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T22[c & 3]
+    if f_response_code is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CurrentDemandResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 3
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_CurrentDemandResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_evse_status_code is None: return _d_CurrentDemandResType(B, r0)
     else:
         return _d_CurrentDemandResType(B, r0)
     i1_notification_max_delay = None
@@ -9434,9 +9541,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_CurrentDemandResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T4[c & 1]
@@ -9446,18 +9554,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CurrentDemandResType(B, r0)
-        i1_evse_notification = (c >> 2) & 3
-        if i1_evse_notification >= 3: return _d_CurrentDemandResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_CurrentDemandResType(B, r0)
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
     f_dc_evse_status.evse_status_code = i1_evse_status_code
@@ -9467,10 +9574,9 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_CurrentDemandResType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_CurrentDemandResType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -9478,11 +9584,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandResType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T6[c & 1]
@@ -9492,8 +9599,8 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandResType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
-    if i3_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     k = _T7[c & 3]
+    if i3_multiplier > 3: return _d_CurrentDemandResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
     f_evse_present_voltage.multiplier = i2_multiplier
     f_evse_present_voltage.unit = i2_unit
@@ -9502,10 +9609,9 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
-        i3_unit = (c >> 2) & 15
-        if i3_unit >= 10: return _d_CurrentDemandResType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i3_unit is None: return _d_CurrentDemandResType(B, r0)
     i3_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -9513,11 +9619,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandResType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T6[c & 1]
@@ -9539,16 +9646,15 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
-        if i4_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         k = _T7[c & 3]
+        if i4_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i4_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
-            i4_unit = (c >> 2) & 15
-            if i4_unit >= 10: return _d_CurrentDemandResType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i4_unit is None: return _d_CurrentDemandResType(B, r0)
         i4_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -9556,11 +9662,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandResType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
@@ -9578,16 +9685,15 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
-        if i5_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         k = _T7[c & 3]
+        if i5_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i5_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
-            i5_unit = (c >> 2) & 15
-            if i5_unit >= 10: return _d_CurrentDemandResType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i5_unit is None: return _d_CurrentDemandResType(B, r0)
         i5_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -9595,11 +9701,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandResType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
@@ -9617,16 +9724,15 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
-        if i6_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         k = _T7[c & 3]
+        if i6_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i6_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
-            i6_unit = (c >> 2) & 15
-            if i6_unit >= 10: return _d_CurrentDemandResType(B, r0)
-            i6_unit = _E_unitSymbolType[i6_unit]
+            i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i6_unit is None: return _d_CurrentDemandResType(B, r0)
         i6_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -9634,11 +9740,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandResType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
@@ -9890,10 +9997,9 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVPowerDeliveryParameterType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_DC_EVPowerDeliveryParameterType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     else:
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     i1_evresssoc = None
@@ -9901,8 +10007,8 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     else:
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
@@ -10088,9 +10194,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 4294967295: return _d_EntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 4294967295: return _d_EntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EntryType(B, r0)
         k = _T34[c & 3]
@@ -10101,9 +10208,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_EntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_EntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_EntryType(B, r0)
             k = _T6[c & 1]
@@ -11180,11 +11288,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
         if f_sa_schedule_tuple_id & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+            if x > 127:
+                f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+                if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_MeteringReceiptReqType(B, r0)
             elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
             else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
         elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-        if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_MeteringReceiptReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringReceiptReqType(B, r0)
         k = _T4[c & 1]
@@ -11201,16 +11310,15 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_MeteringReceiptReqType(B, r0)
             i2_multiplier = ((c >> 3) & 7) + -3
-            if i2_multiplier > 3: return _d_MeteringReceiptReqType(B, r0)
             k = _T7[c & 3]
+            if i2_multiplier > 3: return _d_MeteringReceiptReqType(B, r0)
             i2_unit = None
             if k == 1:
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_MeteringReceiptReqType(B, r0)
-                i2_unit = (c >> 2) & 15
-                if i2_unit >= 10: return _d_MeteringReceiptReqType(B, r0)
-                i2_unit = _E_unitSymbolType[i2_unit]
+                i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
                 k = _T3[c & 1]
+                if i2_unit is None: return _d_MeteringReceiptReqType(B, r0)
             i2_value = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -11218,11 +11326,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 r -= 9; i2_value = (B >> r) & 511
                 if i2_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    if x > 127:
+                        i2_value, r = ri(B, r + 8, i2_value)
+                        if i2_value < -32768 or i2_value > 32767: return _d_MeteringReceiptReqType(B, r0)
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
-                if i2_value < -32768 or i2_value > 32767: return _d_MeteringReceiptReqType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_MeteringReceiptReqType(B, r0)
                 k = _T6[c & 1]
@@ -11252,11 +11361,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 9; i1_meter_status = (B >> r) & 511
             if i1_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                if x > 127:
+                    i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                    if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_MeteringReceiptReqType(B, r0)
                 elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
                 else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
             elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
-            if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_MeteringReceiptReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T59[c & 3]
@@ -11267,11 +11377,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 9; i1_t_meter = (B >> r) & 511
             if i1_t_meter & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_t_meter, r = ri(B, r + 8, i1_t_meter)
+                if x > 127:
+                    i1_t_meter, r = ri(B, r + 8, i1_t_meter)
+                    if i1_t_meter < -9223372036854775808 or i1_t_meter > 9223372036854775807: return _d_MeteringReceiptReqType(B, r0)
                 elif i1_t_meter & 256: i1_t_meter = -((x << 7) | (i1_t_meter & 127)) - 1
                 else: i1_t_meter = (x << 7) | (i1_t_meter & 127)
             elif i1_t_meter > 255: i1_t_meter = 255 - i1_t_meter
-            if i1_t_meter < -9223372036854775808 or i1_t_meter > 9223372036854775807: return _d_MeteringReceiptReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeteringReceiptReqType(B, r0)
             k = _T6[c & 1]
@@ -11421,22 +11532,21 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     r0 = r
     r -= 19; c = (B >> r) & 524287
     if c & 397175: return _d_MeteringReceiptResType(B, r0)
-    f_response_code = (c >> 12) & 31
-    if f_response_code >= 23: return _d_MeteringReceiptResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 12) & 31]
     i1_power_switch_closed = ((c >> 7) & 1) == 1
     i1_rcd = ((c >> 3) & 1) == 1
+    if f_response_code is None: return _d_MeteringReceiptResType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 4294967295: return _d_MeteringReceiptResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 4294967295: return _d_MeteringReceiptResType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 231: return _d_MeteringReceiptResType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+    if i1_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
     f_ac_evse_status = _new(AC_EVSEStatusType)
     f_ac_evse_status.power_switch_closed = i1_power_switch_closed
     f_ac_evse_status.rcd = i1_rcd
@@ -11649,20 +11759,20 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_PaymentDetailsResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 23: return _d_PaymentDetailsResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_PaymentDetailsResType(B, r0)
     f_gen_challenge, r = rstr(B, r, None)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PaymentDetailsResType(B, r0)
     r -= 9; f_date_time_now = (B >> r) & 511
     if f_date_time_now & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_date_time_now, r = ri(B, r + 8, f_date_time_now)
+        if x > 127:
+            f_date_time_now, r = ri(B, r + 8, f_date_time_now)
+            if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
         elif f_date_time_now & 256: f_date_time_now = -((x << 7) | (f_date_time_now & 127)) - 1
         else: f_date_time_now = (x << 7) | (f_date_time_now & 127)
     elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
-    if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
     o = _new(PaymentDetailsResType)
@@ -11754,10 +11864,9 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         if k == 3:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryReqType(B, r0)
-            i2_ev_error_code = (c >> 2) & 15
-            if i2_ev_error_code >= 12: return _d_PowerDeliveryReqType(B, r0)
-            i2_ev_error_code = _E_DC_EVErrorCodeType[i2_ev_error_code]
+            i2_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
             k = _T5[c & 1]
+            if i2_ev_error_code is None: return _d_PowerDeliveryReqType(B, r0)
         else:
             return _d_PowerDeliveryReqType(B, r0)
         i2_evresssoc = None
@@ -11765,8 +11874,8 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_PowerDeliveryReqType(B, r0)
             i2_evresssoc = (c >> 2) & 127
-            if i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
             k = _T6[c & 1]
+            if i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
         else:
             return _d_PowerDeliveryReqType(B, r0)
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
@@ -11920,11 +12029,12 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
     if f_sa_schedule_tuple_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+        if x > 127:
+            f_sa_schedule_tuple_id, r = ri(B, r + 8, f_sa_schedule_tuple_id)
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_ChargingProfileType(B, r0)
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-    if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: return _d_ChargingProfileType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ChargingProfileType(B, r0)
     k = _T2[c & 1]
@@ -11937,19 +12047,21 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             r -= 8; i1_charging_profile_entry_start = (B >> r) & 255
             if i1_charging_profile_entry_start > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
+                if x > 127:
+                    i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
+                    if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
                 else: i1_charging_profile_entry_start = (x << 7) | (i1_charging_profile_entry_start & 127)
-            if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ChargingProfileType(B, r0)
             r -= 9; i1_charging_profile_entry_max_power = (B >> r) & 511
             if i1_charging_profile_entry_max_power & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_charging_profile_entry_max_power, r = ri(B, r + 8, i1_charging_profile_entry_max_power)
+                if x > 127:
+                    i1_charging_profile_entry_max_power, r = ri(B, r + 8, i1_charging_profile_entry_max_power)
+                    if i1_charging_profile_entry_max_power < -32768 or i1_charging_profile_entry_max_power > 32767: return _d_ChargingProfileType(B, r0)
                 elif i1_charging_profile_entry_max_power & 256: i1_charging_profile_entry_max_power = -((x << 7) | (i1_charging_profile_entry_max_power & 127)) - 1
                 else: i1_charging_profile_entry_max_power = (x << 7) | (i1_charging_profile_entry_max_power & 127)
             elif i1_charging_profile_entry_max_power > 255: i1_charging_profile_entry_max_power = 255 - i1_charging_profile_entry_max_power
-            if i1_charging_profile_entry_max_power < -32768 or i1_charging_profile_entry_max_power > 32767: return _d_ChargingProfileType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ChargingProfileType(B, r0)
             v = _new(ProfileEntryType)
@@ -12036,19 +12148,21 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     r -= 8; f_charging_profile_entry_start = (B >> r) & 255
     if f_charging_profile_entry_start > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
+        if x > 127:
+            f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
+            if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
         else: f_charging_profile_entry_start = (x << 7) | (f_charging_profile_entry_start & 127)
-    if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ProfileEntryType(B, r0)
     r -= 9; f_charging_profile_entry_max_power = (B >> r) & 511
     if f_charging_profile_entry_max_power & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charging_profile_entry_max_power, r = ri(B, r + 8, f_charging_profile_entry_max_power)
+        if x > 127:
+            f_charging_profile_entry_max_power, r = ri(B, r + 8, f_charging_profile_entry_max_power)
+            if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: return _d_ProfileEntryType(B, r0)
         elif f_charging_profile_entry_max_power & 256: f_charging_profile_entry_max_power = -((x << 7) | (f_charging_profile_entry_max_power & 127)) - 1
         else: f_charging_profile_entry_max_power = (x << 7) | (f_charging_profile_entry_max_power & 127)
     elif f_charging_profile_entry_max_power > 255: f_charging_profile_entry_max_power = 255 - f_charging_profile_entry_max_power
-    if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: return _d_ProfileEntryType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ProfileEntryType(B, r0)
     o = _new(ProfileEntryType)
@@ -12111,10 +12225,9 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 23: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     k = _T14[c & 3]
+    if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
         r -= 10; c = (B >> r) & 1023
@@ -12124,15 +12237,15 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_PowerDeliveryResType(B, r0)
-        i1_evse_notification = (c >> 3) & 3
-        if i1_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         f_ac_evse_status = _new(AC_EVSEStatusType)
         f_ac_evse_status.power_switch_closed = i1_power_switch_closed
         f_ac_evse_status.rcd = i1_rcd
@@ -12145,17 +12258,15 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if k == 0:
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_isolation_status = (c >> 2) & 3
-            i2_evse_isolation_status = _E_isolationLevelType[i2_evse_isolation_status]
+            i2_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
             k = _T2[c & 1]
         i2_evse_status_code = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_status_code = (c >> 2) & 15
-            if i2_evse_status_code >= 12: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_status_code = _E_DC_EVSEStatusCodeType[i2_evse_status_code]
+            i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i2_evse_status_code is None: return _d_PowerDeliveryResType(B, r0)
         else:
             return _d_PowerDeliveryResType(B, r0)
         i2_notification_max_delay = None
@@ -12165,9 +12276,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             r -= 8; i2_notification_max_delay = (B >> r) & 255
             if i2_notification_max_delay > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if x > 127:
+                    i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                    if i2_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
                 else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-            if i2_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PowerDeliveryResType(B, r0)
             k = _T4[c & 1]
@@ -12177,10 +12289,9 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if k == 3:
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_notification = (c >> 2) & 3
-            if i2_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_notification = _E_EVSENotificationType[i2_evse_notification]
+            i2_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
             k = _T6[c & 1]
+            if i2_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         else:
             return _d_PowerDeliveryResType(B, r0)
         if k != -1: return _d_PowerDeliveryResType(B, r0)
@@ -12321,10 +12432,9 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_PreChargeReqType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_PreChargeReqType(B, r0)
     else:
         return _d_PreChargeReqType(B, r0)
     i1_evresssoc = None
@@ -12332,16 +12442,16 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_PreChargeReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_PreChargeReqType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_PreChargeReqType(B, r0)
     else:
         return _d_PreChargeReqType(B, r0)
     if k != -1: return _d_PreChargeReqType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeReqType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_PreChargeReqType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_PreChargeReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_cabin_conditioning = i1_ev_cabin_conditioning
@@ -12352,10 +12462,9 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_PreChargeReqType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_PreChargeReqType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -12363,11 +12472,12 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PreChargeReqType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_PreChargeReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeReqType(B, r0)
         k = _T6[c & 1]
@@ -12377,8 +12487,8 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeReqType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
-    if i3_multiplier > 3: return _d_PreChargeReqType(B, r0)
     k = _T7[c & 3]
+    if i3_multiplier > 3: return _d_PreChargeReqType(B, r0)
     f_ev_target_voltage = _new(PhysicalValueType)
     f_ev_target_voltage.multiplier = i2_multiplier
     f_ev_target_voltage.unit = i2_unit
@@ -12387,10 +12497,9 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
-        i3_unit = (c >> 2) & 15
-        if i3_unit >= 10: return _d_PreChargeReqType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i3_unit is None: return _d_PreChargeReqType(B, r0)
     i3_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -12398,11 +12507,12 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeReqType(B, r0)
         k = _T6[c & 1]
@@ -12540,25 +12650,22 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_PreChargeResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_PreChargeResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T22[c & 3]
+    if f_response_code is None: return _d_PreChargeResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_PreChargeResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 3
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_PreChargeResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_evse_status_code is None: return _d_PreChargeResType(B, r0)
     else:
         return _d_PreChargeResType(B, r0)
     i1_notification_max_delay = None
@@ -12568,9 +12675,10 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_PreChargeResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_PreChargeResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeResType(B, r0)
         k = _T4[c & 1]
@@ -12580,18 +12688,17 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_PreChargeResType(B, r0)
-        i1_evse_notification = (c >> 2) & 3
-        if i1_evse_notification >= 3: return _d_PreChargeResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_PreChargeResType(B, r0)
     else:
         return _d_PreChargeResType(B, r0)
     if k != -1: return _d_PreChargeResType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_PreChargeResType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_PreChargeResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
     f_dc_evse_status.evse_status_code = i1_evse_status_code
@@ -12601,10 +12708,9 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_PreChargeResType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_PreChargeResType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -12612,11 +12718,12 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeResType(B, r0)
         k = _T6[c & 1]
@@ -12741,9 +12848,10 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     r -= 8; i1_service_id = (B >> r) & 255
     if i1_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+        if x > 127:
+            i1_service_id, r = ru(B, r + 8, i1_service_id)
+            if i1_service_id > 65535: return _d_ServiceChargeType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
-    if i1_service_id > 65535: return _d_ServiceChargeType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceChargeType(B, r0)
     k = _T7[c & 3]
@@ -12759,8 +12867,7 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceChargeType(B, r0)
-        i1_service_category = (c >> 3) & 3
-        i1_service_category = _E_serviceCategoryType[i1_service_category]
+        i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T61[c & 3]
     else:
         return _d_ServiceChargeType(B, r0)
@@ -12776,9 +12883,8 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     r -= 12; c = (B >> r) & 4095
     if c & 3523: return _d_ServiceChargeType(B, r0)
     f_free_service = ((c >> 9) & 1) == 1
-    f_energy_transfer_type = (c >> 2) & 15
-    if f_energy_transfer_type >= 10: return _d_ServiceChargeType(B, r0)
-    f_energy_transfer_type = _E_EVSESupportedEnergyTransferType[f_energy_transfer_type]
+    f_energy_transfer_type = _EP_EVSESupportedEnergyTransferType[(c >> 2) & 15]
+    if f_energy_transfer_type is None: return _d_ServiceChargeType(B, r0)
     f_service_tag = _new(ServiceTagType)
     f_service_tag.service_id = i1_service_id
     f_service_tag.service_name = i1_service_name
@@ -12895,9 +13001,10 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceTagType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceTagType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceTagType(B, r0)
     k = _T7[c & 3]
@@ -12913,8 +13020,7 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceTagType(B, r0)
-        f_service_category = (c >> 3) & 3
-        f_service_category = _E_serviceCategoryType[f_service_category]
+        f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T61[c & 3]
     else:
         return _d_ServiceTagType(B, r0)
@@ -12993,9 +13099,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
@@ -13055,15 +13162,15 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ServiceDetailResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 23: return _d_ServiceDetailResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_ServiceDetailResType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T55[c & 3]
@@ -13195,11 +13302,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     r -= 9; f_parameter_set_id = (B >> r) & 511
     if f_parameter_set_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+        if x > 127:
+            f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_ParameterSetType(B, r0)
         elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
     elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-    if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_ParameterSetType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T2[c & 1]
@@ -13212,10 +13320,9 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             i1_name, r = rstr(B, r, None)
             r -= 7; c = (B >> r) & 127
             if c & 64: return _d_ParameterSetType(B, r0)
-            i1_value_type = (c >> 3) & 7
-            if i1_value_type >= 6: return _d_ParameterSetType(B, r0)
-            i1_value_type = _E_valueType[i1_value_type]
+            i1_value_type = _EP_valueType[(c >> 3) & 7]
             k = _T148[c & 7]
+            if i1_value_type is None: return _d_ParameterSetType(B, r0)
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
             if k == 2:
                 r -= 4; c = (B >> r) & 15
@@ -13233,11 +13340,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_short_value = (B >> r) & 511
                 if i1_short_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_short_value, r = ri(B, r + 8, i1_short_value)
+                    if x > 127:
+                        i1_short_value, r = ri(B, r + 8, i1_short_value)
+                        if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
-                if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -13247,11 +13355,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_int_value = (B >> r) & 511
                 if i1_int_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_int_value, r = ri(B, r + 8, i1_int_value)
+                    if x > 127:
+                        i1_int_value, r = ri(B, r + 8, i1_int_value)
+                        if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
-                if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -13259,16 +13368,15 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 8; c = (B >> r) & 255
                 if c & 196: return _d_ParameterSetType(B, r0)
                 i2_multiplier = ((c >> 3) & 7) + -3
-                if i2_multiplier > 3: return _d_ParameterSetType(B, r0)
                 k = _T7[c & 3]
+                if i2_multiplier > 3: return _d_ParameterSetType(B, r0)
                 i2_unit = None
                 if k == 1:
                     r -= 7; c = (B >> r) & 127
                     if c & 66: return _d_ParameterSetType(B, r0)
-                    i2_unit = (c >> 2) & 15
-                    if i2_unit >= 10: return _d_ParameterSetType(B, r0)
-                    i2_unit = _E_unitSymbolType[i2_unit]
+                    i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
                     k = _T3[c & 1]
+                    if i2_unit is None: return _d_ParameterSetType(B, r0)
                 i2_value = None
                 if k == 2:
                     r -= 1; c = (B >> r) & 1
@@ -13276,11 +13384,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     r -= 9; i2_value = (B >> r) & 511
                     if i2_value & 128:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                        if x > 127:
+                            i2_value, r = ri(B, r + 8, i2_value)
+                            if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                         else: i2_value = (x << 7) | (i2_value & 127)
                     elif i2_value > 255: i2_value = 255 - i2_value
-                    if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_ParameterSetType(B, r0)
                     k = _T6[c & 1]
@@ -13427,10 +13536,9 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     f_name, r = rstr(B, r, None)
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_ParameterType(B, r0)
-    f_value_type = (c >> 3) & 7
-    if f_value_type >= 6: return _d_ParameterType(B, r0)
-    f_value_type = _E_valueType[f_value_type]
+    f_value_type = _EP_valueType[(c >> 3) & 7]
     k = _T148[c & 7]
+    if f_value_type is None: return _d_ParameterType(B, r0)
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 2:
         r -= 4; c = (B >> r) & 15
@@ -13448,11 +13556,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_short_value = (B >> r) & 511
         if f_short_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_short_value, r = ri(B, r + 8, f_short_value)
+            if x > 127:
+                f_short_value, r = ri(B, r + 8, f_short_value)
+                if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
-        if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -13462,11 +13571,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_int_value = (B >> r) & 511
         if f_int_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_int_value, r = ri(B, r + 8, f_int_value)
+            if x > 127:
+                f_int_value, r = ri(B, r + 8, f_int_value)
+                if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
-        if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -13474,16 +13584,15 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_ParameterType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
-        if i1_multiplier > 3: return _d_ParameterType(B, r0)
         k = _T7[c & 3]
+        if i1_multiplier > 3: return _d_ParameterType(B, r0)
         i1_unit = None
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ParameterType(B, r0)
-            i1_unit = (c >> 2) & 15
-            if i1_unit >= 10: return _d_ParameterType(B, r0)
-            i1_unit = _E_unitSymbolType[i1_unit]
+            i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
             k = _T3[c & 1]
+            if i1_unit is None: return _d_ParameterType(B, r0)
         i1_value = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -13491,11 +13600,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; i1_value = (B >> r) & 511
             if i1_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+                if x > 127:
+                    i1_value, r = ri(B, r + 8, i1_value)
+                    if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
-            if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ParameterType(B, r0)
             k = _T6[c & 1]
@@ -13639,8 +13749,7 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k == 1:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ServiceDiscoveryReqType(B, r0)
-        f_service_category = (c >> 2) & 3
-        f_service_category = _E_serviceCategoryType[f_service_category]
+        f_service_category = _E_serviceCategoryType[(c >> 2) & 3]
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
     o = _new(ServiceDiscoveryReqType)
@@ -13706,18 +13815,18 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 23: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_ServiceDiscoveryResType(B, r0)
     f_payment_options, r = _f_PaymentOptionsType(B, r)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; i2_service_id = (B >> r) & 255
     if i2_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_service_id, r = ru(B, r + 8, i2_service_id)
+        if x > 127:
+            i2_service_id, r = ru(B, r + 8, i2_service_id)
+            if i2_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
         else: i2_service_id = (x << 7) | (i2_service_id & 127)
-    if i2_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T7[c & 3]
@@ -13733,8 +13842,7 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceDiscoveryResType(B, r0)
-        i2_service_category = (c >> 3) & 3
-        i2_service_category = _E_serviceCategoryType[i2_service_category]
+        i2_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T61[c & 3]
     else:
         return _d_ServiceDiscoveryResType(B, r0)
@@ -13750,10 +13858,9 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r -= 14; c = (B >> r) & 16383
     if c & 14092: return _d_ServiceDiscoveryResType(B, r0)
     i1_free_service = ((c >> 11) & 1) == 1
-    i1_energy_transfer_type = (c >> 4) & 15
-    if i1_energy_transfer_type >= 10: return _d_ServiceDiscoveryResType(B, r0)
-    i1_energy_transfer_type = _E_EVSESupportedEnergyTransferType[i1_energy_transfer_type]
+    i1_energy_transfer_type = _EP_EVSESupportedEnergyTransferType[(c >> 4) & 15]
     k = _T61[c & 3]
+    if i1_energy_transfer_type is None: return _d_ServiceDiscoveryResType(B, r0)
     i1_service_tag = _new(ServiceTagType)
     i1_service_tag.service_id = i2_service_id
     i1_service_tag.service_name = i2_service_name
@@ -13876,8 +13983,7 @@ def _f_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
         if k == 0:
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_PaymentOptionsType(B, r0)
-            v = (c >> 1) & 1
-            v = _E_paymentOptionType[v]
+            v = _E_paymentOptionType[(c >> 1) & 1]
             f_payment_option.append(v)
         else:
             break
@@ -13938,9 +14044,10 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
             r -= 8; i2_service_id = (B >> r) & 255
             if i2_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_service_id, r = ru(B, r + 8, i2_service_id)
+                if x > 127:
+                    i2_service_id, r = ru(B, r + 8, i2_service_id)
+                    if i2_service_id > 65535: return _d_ServiceTagListType(B, r0)
                 else: i2_service_id = (x << 7) | (i2_service_id & 127)
-            if i2_service_id > 65535: return _d_ServiceTagListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ServiceTagListType(B, r0)
             k = _T7[c & 3]
@@ -13956,8 +14063,7 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
             if k == 2:
                 r -= 6; c = (B >> r) & 63
                 if c & 36: return _d_ServiceTagListType(B, r0)
-                i2_service_category = (c >> 3) & 3
-                i2_service_category = _E_serviceCategoryType[i2_service_category]
+                i2_service_category = _E_serviceCategoryType[(c >> 3) & 3]
                 k = _T61[c & 3]
             else:
                 return _d_ServiceTagListType(B, r0)
@@ -14041,9 +14147,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     r -= 8; i1_service_id = (B >> r) & 255
     if i1_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+        if x > 127:
+            i1_service_id, r = ru(B, r + 8, i1_service_id)
+            if i1_service_id > 65535: return _d_ServiceType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
-    if i1_service_id > 65535: return _d_ServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceType(B, r0)
     k = _T7[c & 3]
@@ -14059,8 +14166,7 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceType(B, r0)
-        i1_service_category = (c >> 3) & 3
-        i1_service_category = _E_serviceCategoryType[i1_service_category]
+        i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T61[c & 3]
     else:
         return _d_ServiceType(B, r0)
@@ -14156,8 +14262,7 @@ def _f_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSel
     r0 = r
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_ServicePaymentSelectionReqType(B, r0)
-    f_selected_payment_option = (c >> 2) & 1
-    f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
+    f_selected_payment_option = _E_paymentOptionType[(c >> 2) & 1]
     f_selected_service_list, r = _f_SelectedServiceListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ServicePaymentSelectionReqType(B, r0)
@@ -14209,9 +14314,10 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             r -= 8; i1_service_id = (B >> r) & 255
             if i1_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                if x > 127:
+                    i1_service_id, r = ru(B, r + 8, i1_service_id)
+                    if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
-            if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_SelectedServiceListType(B, r0)
             k = _T34[c & 3]
@@ -14222,11 +14328,12 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                 r -= 9; i1_parameter_set_id = (B >> r) & 511
                 if i1_parameter_set_id & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_parameter_set_id, r = ri(B, r + 8, i1_parameter_set_id)
+                    if x > 127:
+                        i1_parameter_set_id, r = ri(B, r + 8, i1_parameter_set_id)
+                        if i1_parameter_set_id < -32768 or i1_parameter_set_id > 32767: return _d_SelectedServiceListType(B, r0)
                     elif i1_parameter_set_id & 256: i1_parameter_set_id = -((x << 7) | (i1_parameter_set_id & 127)) - 1
                     else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
                 elif i1_parameter_set_id > 255: i1_parameter_set_id = 255 - i1_parameter_set_id
-                if i1_parameter_set_id < -32768 or i1_parameter_set_id > 32767: return _d_SelectedServiceListType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
@@ -14303,9 +14410,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SelectedServiceType(B, r0)
     k = _T34[c & 3]
@@ -14316,11 +14424,12 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         r -= 9; f_parameter_set_id = (B >> r) & 511
         if f_parameter_set_id & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+            if x > 127:
+                f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+                if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_SelectedServiceType(B, r0)
             elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
             else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
         elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-        if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_SelectedServiceType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
@@ -14376,9 +14485,8 @@ def _f_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSel
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServicePaymentSelectionResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 23: return _d_ServicePaymentSelectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_ServicePaymentSelectionResType(B, r0)
     o = _new(ServicePaymentSelectionResType)
     o.response_code = f_response_code
     return o, r
@@ -14480,9 +14588,8 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_SessionSetupResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 23: return _d_SessionSetupResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_SessionSetupResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 32 or 8 * nb > r: return _d_SessionSetupResType(B, r0)
     r -= 8 * nb; f_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
@@ -14496,11 +14603,12 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
         r -= 9; f_date_time_now = (B >> r) & 511
         if f_date_time_now & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_date_time_now, r = ri(B, r + 8, f_date_time_now)
+            if x > 127:
+                f_date_time_now, r = ri(B, r + 8, f_date_time_now)
+                if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: return _d_SessionSetupResType(B, r0)
             elif f_date_time_now & 256: f_date_time_now = -((x << 7) | (f_date_time_now & 127)) - 1
             else: f_date_time_now = (x << 7) | (f_date_time_now & 127)
         elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
-        if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: return _d_SessionSetupResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
@@ -14576,9 +14684,8 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_SessionStopResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 23: return _d_SessionStopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_SessionStopResType(B, r0)
     o = _new(SessionStopResType)
     o.response_code = f_response_code
     return o, r
@@ -15111,10 +15218,9 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_V2G_MessageType(B, r0)
-        i2_fault_code = (c >> 3) & 3
-        if i2_fault_code >= 3: return _d_V2G_MessageType(B, r0)
-        i2_fault_code = _E_faultCodeType[i2_fault_code]
+        i2_fault_code = _EP_faultCodeType[(c >> 3) & 3]
         k = _T34[c & 3]
+        if i2_fault_code is None: return _d_V2G_MessageType(B, r0)
         i2_fault_msg = None
         if k == 1:
             r -= 1; c = (B >> r) & 1
@@ -15142,114 +15248,114 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     f_header.session_id = i1_session_id
     f_header.notification = i1_notification
     f_header.signature = i1_signature
-    i3_body_element = i3_cable_check_req = i3_cable_check_res = i3_certificate_installation_req = i3_certificate_installation_res = i3_certificate_update_req = i3_certificate_update_res = i3_charge_parameter_discovery_req = i3_charge_parameter_discovery_res = i3_charging_status_req = i3_charging_status_res = i3_contract_authentication_req = i3_contract_authentication_res = i3_current_demand_req = i3_current_demand_res = i3_metering_receipt_req = i3_metering_receipt_res = i3_payment_details_req = i3_payment_details_res = i3_power_delivery_req = i3_power_delivery_res = i3_pre_charge_req = i3_pre_charge_res = i3_service_detail_req = i3_service_detail_res = i3_service_discovery_req = i3_service_discovery_res = i3_service_payment_selection_req = i3_service_payment_selection_res = i3_session_setup_req = i3_session_setup_res = i3_session_stop_req = i3_session_stop_res = i3_welding_detection_req = i3_welding_detection_res = None
+    i3_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
             if k < 8:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            i3_body_element, r = _f_BodyBaseType(B, r)
+                            i3_obj.body_element, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            i3_cable_check_req, r = _f_CableCheckReqType(B, r)
+                            i3_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            i3_cable_check_res, r = _f_CableCheckResType(B, r)
+                            i3_obj.cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            i3_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            i3_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            i3_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            i3_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            i3_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            i3_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            i3_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            i3_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            i3_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            i3_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            i3_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            i3_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            i3_charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            i3_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            i3_charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            i3_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            i3_contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
+                            i3_obj.contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            i3_contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
+                            i3_obj.contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            i3_current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            i3_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            i3_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            i3_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            i3_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            i3_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            i3_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            i3_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            i3_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            i3_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            i3_payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            i3_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            i3_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            i3_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            i3_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            i3_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            i3_pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            i3_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            i3_pre_charge_res, r = _f_PreChargeResType(B, r)
+                            i3_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            i3_service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            i3_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            i3_service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            i3_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            i3_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            i3_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            i3_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            i3_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            i3_service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
+                            i3_obj.service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            i3_service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
+                            i3_obj.service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            i3_session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            i3_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            i3_session_setup_res, r = _f_SessionSetupResType(B, r)
+                            i3_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            i3_session_stop_req, r = _f_SessionStopType(B, r)
+                            i3_obj.session_stop_req, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            i3_session_stop_res, r = _f_SessionStopResType(B, r)
+                            i3_obj.session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            i3_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            i3_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            i3_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            i3_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
-    f_body = BodyType(i3_body_element, i3_cable_check_req, i3_cable_check_res, i3_certificate_installation_req, i3_certificate_installation_res, i3_certificate_update_req, i3_certificate_update_res, i3_charge_parameter_discovery_req, i3_charge_parameter_discovery_res, i3_charging_status_req, i3_charging_status_res, i3_contract_authentication_req, i3_contract_authentication_res, i3_current_demand_req, i3_current_demand_res, i3_metering_receipt_req, i3_metering_receipt_res, i3_payment_details_req, i3_payment_details_res, i3_power_delivery_req, i3_power_delivery_res, i3_pre_charge_req, i3_pre_charge_res, i3_service_detail_req, i3_service_detail_res, i3_service_discovery_req, i3_service_discovery_res, i3_service_payment_selection_req, i3_service_payment_selection_res, i3_session_setup_req, i3_session_setup_res, i3_session_stop_req, i3_session_stop_res, i3_welding_detection_req, i3_welding_detection_res)
+    f_body = i3_obj
     o = _new(V2G_MessageType)
     o.header = f_header
     o.body = f_body
@@ -15297,185 +15403,17 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     v10 = o.body
     if v10 is None: raise EncFail('missing mandatory Body')
     if v10.__class__ is not BodyType: raise EncFail(f'expected BodyType, got {v10.__class__.__name__}')
-    st11 = 0
     a <<= 1
-    v12 = v10.body_element
-    v13 = v10.cable_check_req
-    v14 = v10.cable_check_res
-    v15 = v10.certificate_installation_req
-    v16 = v10.certificate_installation_res
-    v17 = v10.certificate_update_req
-    v18 = v10.certificate_update_res
-    v19 = v10.charge_parameter_discovery_req
-    v20 = v10.charge_parameter_discovery_res
-    v21 = v10.charging_status_req
-    v22 = v10.charging_status_res
-    v23 = v10.contract_authentication_req
-    v24 = v10.contract_authentication_res
-    v25 = v10.current_demand_req
-    v26 = v10.current_demand_res
-    v27 = v10.metering_receipt_req
-    v28 = v10.metering_receipt_res
-    v29 = v10.payment_details_req
-    v30 = v10.payment_details_res
-    v31 = v10.power_delivery_req
-    v32 = v10.power_delivery_res
-    v33 = v10.pre_charge_req
-    v34 = v10.pre_charge_res
-    v35 = v10.service_detail_req
-    v36 = v10.service_detail_res
-    v37 = v10.service_discovery_req
-    v38 = v10.service_discovery_res
-    v39 = v10.service_payment_selection_req
-    v40 = v10.service_payment_selection_res
-    v41 = v10.session_setup_req
-    v42 = v10.session_setup_res
-    v43 = v10.session_stop_req
-    v44 = v10.session_stop_res
-    v45 = v10.welding_detection_req
-    v46 = v10.welding_detection_res
-    if v12 is not None:
-        a <<= 6
-        a = _e_BodyBaseType(v12, a)
-        st11 = 3
-    elif v13 is not None:
-        a = (a << 6) | 1
-        a = _e_CableCheckReqType(v13, a)
-        st11 = 3
-    elif v14 is not None:
-        a = (a << 6) | 2
-        a = _e_CableCheckResType(v14, a)
-        st11 = 3
-    elif v15 is not None:
-        a = (a << 6) | 3
-        a = _e_CertificateInstallationReqType(v15, a)
-        st11 = 3
-    elif v16 is not None:
-        a = (a << 6) | 4
-        a = _e_CertificateInstallationResType(v16, a)
-        st11 = 3
-    elif v17 is not None:
-        a = (a << 6) | 5
-        a = _e_CertificateUpdateReqType(v17, a)
-        st11 = 3
-    elif v18 is not None:
-        a = (a << 6) | 6
-        a = _e_CertificateUpdateResType(v18, a)
-        st11 = 3
-    elif v19 is not None:
-        a = (a << 6) | 7
-        a = _e_ChargeParameterDiscoveryReqType(v19, a)
-        st11 = 3
-    elif v20 is not None:
-        a = (a << 6) | 8
-        a = _e_ChargeParameterDiscoveryResType(v20, a)
-        st11 = 3
-    elif v21 is not None:
-        a = (a << 6) | 9
-        a = _e_ChargingStatusReqType(v21, a)
-        st11 = 3
-    elif v22 is not None:
-        a = (a << 6) | 10
-        a = _e_ChargingStatusResType(v22, a)
-        st11 = 3
-    elif v23 is not None:
-        a = (a << 6) | 11
-        a = _e_ContractAuthenticationReqType(v23, a)
-        st11 = 3
-    elif v24 is not None:
-        a = (a << 6) | 12
-        a = _e_ContractAuthenticationResType(v24, a)
-        st11 = 3
-    elif v25 is not None:
-        a = (a << 6) | 13
-        a = _e_CurrentDemandReqType(v25, a)
-        st11 = 3
-    elif v26 is not None:
-        a = (a << 6) | 14
-        a = _e_CurrentDemandResType(v26, a)
-        st11 = 3
-    elif v27 is not None:
-        a = (a << 6) | 15
-        a = _e_MeteringReceiptReqType(v27, a)
-        st11 = 3
-    elif v28 is not None:
-        a = (a << 6) | 16
-        a = _e_MeteringReceiptResType(v28, a)
-        st11 = 3
-    elif v29 is not None:
-        a = (a << 6) | 17
-        a = _e_PaymentDetailsReqType(v29, a)
-        st11 = 3
-    elif v30 is not None:
-        a = (a << 6) | 18
-        a = _e_PaymentDetailsResType(v30, a)
-        st11 = 3
-    elif v31 is not None:
-        a = (a << 6) | 19
-        a = _e_PowerDeliveryReqType(v31, a)
-        st11 = 3
-    elif v32 is not None:
-        a = (a << 6) | 20
-        a = _e_PowerDeliveryResType(v32, a)
-        st11 = 3
-    elif v33 is not None:
-        a = (a << 6) | 21
-        a = _e_PreChargeReqType(v33, a)
-        st11 = 3
-    elif v34 is not None:
-        a = (a << 6) | 22
-        a = _e_PreChargeResType(v34, a)
-        st11 = 3
-    elif v35 is not None:
-        a = (a << 6) | 23
-        a = _e_ServiceDetailReqType(v35, a)
-        st11 = 3
-    elif v36 is not None:
-        a = (a << 6) | 24
-        a = _e_ServiceDetailResType(v36, a)
-        st11 = 3
-    elif v37 is not None:
-        a = (a << 6) | 25
-        a = _e_ServiceDiscoveryReqType(v37, a)
-        st11 = 3
-    elif v38 is not None:
-        a = (a << 6) | 26
-        a = _e_ServiceDiscoveryResType(v38, a)
-        st11 = 3
-    elif v39 is not None:
-        a = (a << 6) | 27
-        a = _e_ServicePaymentSelectionReqType(v39, a)
-        st11 = 3
-    elif v40 is not None:
-        a = (a << 6) | 28
-        a = _e_ServicePaymentSelectionResType(v40, a)
-        st11 = 3
-    elif v41 is not None:
-        a = (a << 6) | 29
-        a = _e_SessionSetupReqType(v41, a)
-        st11 = 3
-    elif v42 is not None:
-        a = (a << 6) | 30
-        a = _e_SessionSetupResType(v42, a)
-        st11 = 3
-    elif v43 is not None:
-        a = (a << 6) | 31
-        a = _e_SessionStopType(v43, a)
-        st11 = 3
-    elif v44 is not None:
-        a = (a << 6) | 32
-        a = _e_SessionStopResType(v44, a)
-        st11 = 3
-    elif v45 is not None:
-        a = (a << 6) | 33
-        a = _e_WeldingDetectionReqType(v45, a)
-        st11 = 3
-    elif v46 is not None:
-        a = (a << 6) | 34
-        a = _e_WeldingDetectionResType(v46, a)
-        st11 = 3
-    w, c = _C157[st11]
-    a = (a << w) | c
+    d11 = [kv for kv in v10.__dict__.items() if kv[1] is not None]
+    if not d11:
+        a = (a << 6) | 35
+    elif len(d11) > 1:
+        raise EncFail('choice: only one of ' + ', '.join(k for k, _v in d11) + ' may be set')
+    else:
+        x11 = _SP_BodyType.get(d11[0][0])
+        if x11 is None: raise EncFail('unknown field ' + d11[0][0])
+        a = x11[2](d11[0][1], (a << x11[0]) | x11[1])
+        a <<= 1
     pass
     a <<= 1
     return a
@@ -15519,10 +15457,9 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_MessageHeaderType(B, r0)
-        i1_fault_code = (c >> 3) & 3
-        if i1_fault_code >= 3: return _d_MessageHeaderType(B, r0)
-        i1_fault_code = _E_faultCodeType[i1_fault_code]
+        i1_fault_code = _EP_faultCodeType[(c >> 3) & 3]
         k = _T34[c & 3]
+        if i1_fault_code is None: return _d_MessageHeaderType(B, r0)
         i1_fault_msg = None
         if k == 1:
             r -= 1; c = (B >> r) & 1
@@ -15591,7 +15528,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S158, 6)
+            f_fault_code, r = sl2(B, r, _S157, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
@@ -15605,7 +15542,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_fault_msg, r = sl2(B, r, _S159, 6)
+            f_fault_msg, r = sl2(B, r, _S158, 6)
         else:
             f_fault_msg, r = rstr(B, r, 64)
             r -= 1
@@ -15618,10 +15555,9 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     r0 = r
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_NotificationType(B, r0)
-    f_fault_code = (c >> 3) & 3
-    if f_fault_code >= 3: return _d_NotificationType(B, r0)
-    f_fault_code = _E_faultCodeType[f_fault_code]
+    f_fault_code = _EP_faultCodeType[(c >> 3) & 3]
     k = _T34[c & 3]
+    if f_fault_code is None: return _d_NotificationType(B, r0)
     f_fault_msg = None
     if k == 1:
         r -= 1; c = (B >> r) & 1
@@ -15768,293 +15704,125 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
     r0 = r
     r -= 6; c = (B >> r) & 63
     k = _T154[c & 63]
-    f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_contract_authentication_req = f_contract_authentication_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_service_payment_selection_req = f_service_payment_selection_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
+    f_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
             if k < 8:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            f_body_element, r = _f_BodyBaseType(B, r)
+                            f_obj.body_element, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            f_cable_check_req, r = _f_CableCheckReqType(B, r)
+                            f_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            f_cable_check_res, r = _f_CableCheckResType(B, r)
+                            f_obj.cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            f_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            f_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            f_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            f_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            f_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            f_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            f_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            f_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            f_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            f_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            f_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            f_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            f_charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            f_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            f_charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            f_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            f_contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
+                            f_obj.contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            f_contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
+                            f_obj.contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            f_current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            f_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            f_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            f_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            f_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            f_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            f_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            f_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            f_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            f_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            f_payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            f_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            f_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            f_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            f_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            f_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            f_pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            f_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            f_pre_charge_res, r = _f_PreChargeResType(B, r)
+                            f_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            f_service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            f_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            f_service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            f_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            f_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            f_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            f_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            f_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            f_service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
+                            f_obj.service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            f_service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
+                            f_obj.service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            f_session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            f_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            f_session_setup_res, r = _f_SessionSetupResType(B, r)
+                            f_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            f_session_stop_req, r = _f_SessionStopType(B, r)
+                            f_obj.session_stop_req, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            f_session_stop_res, r = _f_SessionStopResType(B, r)
+                            f_obj.session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            f_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            f_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            f_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            f_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
-    o = BodyType(f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_contract_authentication_req, f_contract_authentication_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_service_payment_selection_req, f_service_payment_selection_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res)
+    o = f_obj
     return o, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
-    st = 0
-    v2 = o.body_element
-    v3 = o.cable_check_req
-    v4 = o.cable_check_res
-    v5 = o.certificate_installation_req
-    v6 = o.certificate_installation_res
-    v7 = o.certificate_update_req
-    v8 = o.certificate_update_res
-    v9 = o.charge_parameter_discovery_req
-    v10 = o.charge_parameter_discovery_res
-    v11 = o.charging_status_req
-    v12 = o.charging_status_res
-    v13 = o.contract_authentication_req
-    v14 = o.contract_authentication_res
-    v15 = o.current_demand_req
-    v16 = o.current_demand_res
-    v17 = o.metering_receipt_req
-    v18 = o.metering_receipt_res
-    v19 = o.payment_details_req
-    v20 = o.payment_details_res
-    v21 = o.power_delivery_req
-    v22 = o.power_delivery_res
-    v23 = o.pre_charge_req
-    v24 = o.pre_charge_res
-    v25 = o.service_detail_req
-    v26 = o.service_detail_res
-    v27 = o.service_discovery_req
-    v28 = o.service_discovery_res
-    v29 = o.service_payment_selection_req
-    v30 = o.service_payment_selection_res
-    v31 = o.session_setup_req
-    v32 = o.session_setup_res
-    v33 = o.session_stop_req
-    v34 = o.session_stop_res
-    v35 = o.welding_detection_req
-    v36 = o.welding_detection_res
-    if v2 is not None:
-        a <<= 6
-        a = _e_BodyBaseType(v2, a)
-        st = 3
-    elif v3 is not None:
-        a = (a << 6) | 1
-        a = _e_CableCheckReqType(v3, a)
-        st = 3
-    elif v4 is not None:
-        a = (a << 6) | 2
-        a = _e_CableCheckResType(v4, a)
-        st = 3
-    elif v5 is not None:
-        a = (a << 6) | 3
-        a = _e_CertificateInstallationReqType(v5, a)
-        st = 3
-    elif v6 is not None:
-        a = (a << 6) | 4
-        a = _e_CertificateInstallationResType(v6, a)
-        st = 3
-    elif v7 is not None:
-        a = (a << 6) | 5
-        a = _e_CertificateUpdateReqType(v7, a)
-        st = 3
-    elif v8 is not None:
-        a = (a << 6) | 6
-        a = _e_CertificateUpdateResType(v8, a)
-        st = 3
-    elif v9 is not None:
-        a = (a << 6) | 7
-        a = _e_ChargeParameterDiscoveryReqType(v9, a)
-        st = 3
-    elif v10 is not None:
-        a = (a << 6) | 8
-        a = _e_ChargeParameterDiscoveryResType(v10, a)
-        st = 3
-    elif v11 is not None:
-        a = (a << 6) | 9
-        a = _e_ChargingStatusReqType(v11, a)
-        st = 3
-    elif v12 is not None:
-        a = (a << 6) | 10
-        a = _e_ChargingStatusResType(v12, a)
-        st = 3
-    elif v13 is not None:
-        a = (a << 6) | 11
-        a = _e_ContractAuthenticationReqType(v13, a)
-        st = 3
-    elif v14 is not None:
-        a = (a << 6) | 12
-        a = _e_ContractAuthenticationResType(v14, a)
-        st = 3
-    elif v15 is not None:
-        a = (a << 6) | 13
-        a = _e_CurrentDemandReqType(v15, a)
-        st = 3
-    elif v16 is not None:
-        a = (a << 6) | 14
-        a = _e_CurrentDemandResType(v16, a)
-        st = 3
-    elif v17 is not None:
-        a = (a << 6) | 15
-        a = _e_MeteringReceiptReqType(v17, a)
-        st = 3
-    elif v18 is not None:
-        a = (a << 6) | 16
-        a = _e_MeteringReceiptResType(v18, a)
-        st = 3
-    elif v19 is not None:
-        a = (a << 6) | 17
-        a = _e_PaymentDetailsReqType(v19, a)
-        st = 3
-    elif v20 is not None:
-        a = (a << 6) | 18
-        a = _e_PaymentDetailsResType(v20, a)
-        st = 3
-    elif v21 is not None:
-        a = (a << 6) | 19
-        a = _e_PowerDeliveryReqType(v21, a)
-        st = 3
-    elif v22 is not None:
-        a = (a << 6) | 20
-        a = _e_PowerDeliveryResType(v22, a)
-        st = 3
-    elif v23 is not None:
-        a = (a << 6) | 21
-        a = _e_PreChargeReqType(v23, a)
-        st = 3
-    elif v24 is not None:
-        a = (a << 6) | 22
-        a = _e_PreChargeResType(v24, a)
-        st = 3
-    elif v25 is not None:
-        a = (a << 6) | 23
-        a = _e_ServiceDetailReqType(v25, a)
-        st = 3
-    elif v26 is not None:
-        a = (a << 6) | 24
-        a = _e_ServiceDetailResType(v26, a)
-        st = 3
-    elif v27 is not None:
-        a = (a << 6) | 25
-        a = _e_ServiceDiscoveryReqType(v27, a)
-        st = 3
-    elif v28 is not None:
-        a = (a << 6) | 26
-        a = _e_ServiceDiscoveryResType(v28, a)
-        st = 3
-    elif v29 is not None:
-        a = (a << 6) | 27
-        a = _e_ServicePaymentSelectionReqType(v29, a)
-        st = 3
-    elif v30 is not None:
-        a = (a << 6) | 28
-        a = _e_ServicePaymentSelectionResType(v30, a)
-        st = 3
-    elif v31 is not None:
-        a = (a << 6) | 29
-        a = _e_SessionSetupReqType(v31, a)
-        st = 3
-    elif v32 is not None:
-        a = (a << 6) | 30
-        a = _e_SessionSetupResType(v32, a)
-        st = 3
-    elif v33 is not None:
-        a = (a << 6) | 31
-        a = _e_SessionStopType(v33, a)
-        st = 3
-    elif v34 is not None:
-        a = (a << 6) | 32
-        a = _e_SessionStopResType(v34, a)
-        st = 3
-    elif v35 is not None:
-        a = (a << 6) | 33
-        a = _e_WeldingDetectionReqType(v35, a)
-        st = 3
-    elif v36 is not None:
-        a = (a << 6) | 34
-        a = _e_WeldingDetectionResType(v36, a)
-        st = 3
-    w, c = _C157[st]
-    a = (a << w) | c
+    d1 = [kv for kv in o.__dict__.items() if kv[1] is not None]
+    if not d1:
+        a = (a << 6) | 35
+    elif len(d1) > 1:
+        raise EncFail('choice: only one of ' + ', '.join(k for k, _v in d1) + ' may be set')
+    else:
+        x1 = _SP_BodyType.get(d1[0][0])
+        if x1 is None: raise EncFail('unknown field ' + d1[0][0])
+        a = x1[2](d1[0][1], (a << x1[0]) | x1[1])
+        a <<= 1
     return a
 
 def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
@@ -16090,10 +15858,9 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionReqType(B, r0)
-        i1_ev_error_code = (c >> 2) & 15
-        if i1_ev_error_code >= 12: return _d_WeldingDetectionReqType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
         k = _T5[c & 1]
+        if i1_ev_error_code is None: return _d_WeldingDetectionReqType(B, r0)
     else:
         return _d_WeldingDetectionReqType(B, r0)
     i1_evresssoc = None
@@ -16101,8 +15868,8 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_WeldingDetectionReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
-        if i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
         k = _T6[c & 1]
+        if i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
     else:
         return _d_WeldingDetectionReqType(B, r0)
     if k != -1: return _d_WeldingDetectionReqType(B, r0)
@@ -16187,25 +15954,22 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_WeldingDetectionResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 23: return _d_WeldingDetectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T22[c & 3]
+    if f_response_code is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 3
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i1_evse_status_code is None: return _d_WeldingDetectionResType(B, r0)
     else:
         return _d_WeldingDetectionResType(B, r0)
     i1_notification_max_delay = None
@@ -16215,9 +15979,10 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 4294967295: return _d_WeldingDetectionResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 4294967295: return _d_WeldingDetectionResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WeldingDetectionResType(B, r0)
         k = _T4[c & 1]
@@ -16227,18 +15992,17 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if k == 3:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_notification = (c >> 2) & 3
-        if i1_evse_notification >= 3: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_WeldingDetectionResType(B, r0)
     else:
         return _d_WeldingDetectionResType(B, r0)
     if k != -1: return _d_WeldingDetectionResType(B, r0)
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_WeldingDetectionResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
-    if i2_multiplier > 3: return _d_WeldingDetectionResType(B, r0)
     k = _T7[c & 3]
+    if i2_multiplier > 3: return _d_WeldingDetectionResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.evse_isolation_status = i1_evse_isolation_status
     f_dc_evse_status.evse_status_code = i1_evse_status_code
@@ -16248,10 +16012,9 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
-        i2_unit = (c >> 2) & 15
-        if i2_unit >= 10: return _d_WeldingDetectionResType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
         k = _T3[c & 1]
+        if i2_unit is None: return _d_WeldingDetectionResType(B, r0)
     i2_value = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -16259,11 +16022,12 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WeldingDetectionResType(B, r0)
         k = _T6[c & 1]
@@ -16343,6 +16107,44 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     pass
     a <<= 3
     return a
+
+_SP_BodyType = {
+    'body_element': (6, 0, _e_BodyBaseType),
+    'cable_check_req': (6, 1, _e_CableCheckReqType),
+    'cable_check_res': (6, 2, _e_CableCheckResType),
+    'certificate_installation_req': (6, 3, _e_CertificateInstallationReqType),
+    'certificate_installation_res': (6, 4, _e_CertificateInstallationResType),
+    'certificate_update_req': (6, 5, _e_CertificateUpdateReqType),
+    'certificate_update_res': (6, 6, _e_CertificateUpdateResType),
+    'charge_parameter_discovery_req': (6, 7, _e_ChargeParameterDiscoveryReqType),
+    'charge_parameter_discovery_res': (6, 8, _e_ChargeParameterDiscoveryResType),
+    'charging_status_req': (6, 9, _e_ChargingStatusReqType),
+    'charging_status_res': (6, 10, _e_ChargingStatusResType),
+    'contract_authentication_req': (6, 11, _e_ContractAuthenticationReqType),
+    'contract_authentication_res': (6, 12, _e_ContractAuthenticationResType),
+    'current_demand_req': (6, 13, _e_CurrentDemandReqType),
+    'current_demand_res': (6, 14, _e_CurrentDemandResType),
+    'metering_receipt_req': (6, 15, _e_MeteringReceiptReqType),
+    'metering_receipt_res': (6, 16, _e_MeteringReceiptResType),
+    'payment_details_req': (6, 17, _e_PaymentDetailsReqType),
+    'payment_details_res': (6, 18, _e_PaymentDetailsResType),
+    'power_delivery_req': (6, 19, _e_PowerDeliveryReqType),
+    'power_delivery_res': (6, 20, _e_PowerDeliveryResType),
+    'pre_charge_req': (6, 21, _e_PreChargeReqType),
+    'pre_charge_res': (6, 22, _e_PreChargeResType),
+    'service_detail_req': (6, 23, _e_ServiceDetailReqType),
+    'service_detail_res': (6, 24, _e_ServiceDetailResType),
+    'service_discovery_req': (6, 25, _e_ServiceDiscoveryReqType),
+    'service_discovery_res': (6, 26, _e_ServiceDiscoveryResType),
+    'service_payment_selection_req': (6, 27, _e_ServicePaymentSelectionReqType),
+    'service_payment_selection_res': (6, 28, _e_ServicePaymentSelectionResType),
+    'session_setup_req': (6, 29, _e_SessionSetupReqType),
+    'session_setup_res': (6, 30, _e_SessionSetupResType),
+    'session_stop_req': (6, 31, _e_SessionStopType),
+    'session_stop_res': (6, 32, _e_SessionStopResType),
+    'welding_detection_req': (6, 33, _e_WeldingDetectionReqType),
+    'welding_detection_res': (6, 34, _e_WeldingDetectionResType),
+}
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
@@ -17021,7 +16823,7 @@ def _e_S34_Exponent(v: Any, a: int) -> int:
 def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S158, 6)
+        v, r = sl2(B, r, _S157, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
@@ -17040,7 +16842,7 @@ def _e_S35_FaultCode(v: Any, a: int) -> int:
 def _d_S36_FaultMsg(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S158, 6)
     else:
         v, r = rstr(B, r, 64)
         r -= 1
@@ -18380,8 +18182,8 @@ FRAG_ELEMENTS: tuple = (
     ('EnergyTransferType', 'urn:din:70121:2012:MsgDataTypes', _d_S33_EnergyTransferType, _e_S33_EnergyTransferType, _S143),
     ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_Exponent, _e_S34_Exponent, _S111),
-    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S158),
-    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S159),
+    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S157),
+    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S158),
     ('FreeService', 'urn:din:70121:2012:MsgDataTypes', _d_S37_FreeService, _e_S37_FreeService, _S12),
     ('FullSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S38_FullSOC, _e_S38_FullSOC, _S19),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S39_G, _e_S39_G, _S111),

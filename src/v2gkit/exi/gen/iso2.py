@@ -32,6 +32,7 @@ class DC_EVErrorCodeType(enum.IntEnum):
 
 DC_EVErrorCodeType._xsd = ('NO_ERROR', 'FAILED_RESSTemperatureInhibit', 'FAILED_EVShiftPosition', 'FAILED_ChargerConnectorLockFault', 'FAILED_EVRESSMalfunction', 'FAILED_ChargingCurrentdifferential', 'FAILED_ChargingVoltageOutOfRange', 'Reserved_A', 'Reserved_B', 'Reserved_C', 'FAILED_ChargingSystemIncompatibility', 'NoData')  # type: ignore[attr-defined]
 _E_DC_EVErrorCodeType = tuple(DC_EVErrorCodeType)
+_EP_DC_EVErrorCodeType = _E_DC_EVErrorCodeType + (None,) * 4
 
 class DC_EVSEStatusCodeType(enum.IntEnum):
     """XSD enumeration DC_EVSEStatusCodeType; the value is the EXI index."""
@@ -50,6 +51,7 @@ class DC_EVSEStatusCodeType(enum.IntEnum):
 
 DC_EVSEStatusCodeType._xsd = ('EVSE_NotReady', 'EVSE_Ready', 'EVSE_Shutdown', 'EVSE_UtilityInterruptEvent', 'EVSE_IsolationMonitoringActive', 'EVSE_EmergencyShutdown', 'EVSE_Malfunction', 'Reserved_8', 'Reserved_9', 'Reserved_A', 'Reserved_B', 'Reserved_C')  # type: ignore[attr-defined]
 _E_DC_EVSEStatusCodeType = tuple(DC_EVSEStatusCodeType)
+_EP_DC_EVSEStatusCodeType = _E_DC_EVSEStatusCodeType + (None,) * 4
 
 class EVSENotificationType(enum.IntEnum):
     """XSD enumeration EVSENotificationType; the value is the EXI index."""
@@ -59,6 +61,7 @@ class EVSENotificationType(enum.IntEnum):
 
 EVSENotificationType._xsd = ('None', 'StopCharging', 'ReNegotiation')  # type: ignore[attr-defined]
 _E_EVSENotificationType = tuple(EVSENotificationType)
+_EP_EVSENotificationType = _E_EVSENotificationType + (None,) * 1
 
 class EVSEProcessingType(enum.IntEnum):
     """XSD enumeration EVSEProcessingType; the value is the EXI index."""
@@ -68,6 +71,7 @@ class EVSEProcessingType(enum.IntEnum):
 
 EVSEProcessingType._xsd = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')  # type: ignore[attr-defined]
 _E_EVSEProcessingType = tuple(EVSEProcessingType)
+_EP_EVSEProcessingType = _E_EVSEProcessingType + (None,) * 1
 
 class EnergyTransferModeType(enum.IntEnum):
     """XSD enumeration EnergyTransferModeType; the value is the EXI index."""
@@ -80,6 +84,7 @@ class EnergyTransferModeType(enum.IntEnum):
 
 EnergyTransferModeType._xsd = ('AC_single_phase_core', 'AC_three_phase_core', 'DC_core', 'DC_extended', 'DC_combo_core', 'DC_unique')  # type: ignore[attr-defined]
 _E_EnergyTransferModeType = tuple(EnergyTransferModeType)
+_EP_EnergyTransferModeType = _E_EnergyTransferModeType + (None,) * 2
 
 class chargeProgressType(enum.IntEnum):
     """XSD enumeration chargeProgressType; the value is the EXI index."""
@@ -89,6 +94,7 @@ class chargeProgressType(enum.IntEnum):
 
 chargeProgressType._xsd = ('Start', 'Stop', 'Renegotiate')  # type: ignore[attr-defined]
 _E_chargeProgressType = tuple(chargeProgressType)
+_EP_chargeProgressType = _E_chargeProgressType + (None,) * 1
 
 class chargingSessionType(enum.IntEnum):
     """XSD enumeration chargingSessionType; the value is the EXI index."""
@@ -106,6 +112,7 @@ class costKindType(enum.IntEnum):
 
 costKindType._xsd = ('relativePricePercentage', 'RenewableGenerationPercentage', 'CarbonDioxideEmission')  # type: ignore[attr-defined]
 _E_costKindType = tuple(costKindType)
+_EP_costKindType = _E_costKindType + (None,) * 1
 
 class faultCodeType(enum.IntEnum):
     """XSD enumeration faultCodeType; the value is the EXI index."""
@@ -115,6 +122,7 @@ class faultCodeType(enum.IntEnum):
 
 faultCodeType._xsd = ('ParsingError', 'NoTLSRootCertificatAvailable', 'UnknownError')  # type: ignore[attr-defined]
 _E_faultCodeType = tuple(faultCodeType)
+_EP_faultCodeType = _E_faultCodeType + (None,) * 1
 
 class isolationLevelType(enum.IntEnum):
     """XSD enumeration isolationLevelType; the value is the EXI index."""
@@ -126,6 +134,7 @@ class isolationLevelType(enum.IntEnum):
 
 isolationLevelType._xsd = ('Invalid', 'Valid', 'Warning', 'Fault', 'No_IMD')  # type: ignore[attr-defined]
 _E_isolationLevelType = tuple(isolationLevelType)
+_EP_isolationLevelType = _E_isolationLevelType + (None,) * 3
 
 class paymentOptionType(enum.IntEnum):
     """XSD enumeration paymentOptionType; the value is the EXI index."""
@@ -166,6 +175,7 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_CertificateExpiresSoon', 'FAILED', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_UnknownSession', 'FAILED_ServiceSelectionInvalid', 'FAILED_PaymentSelectionInvalid', 'FAILED_CertificateExpired', 'FAILED_SignatureError', 'FAILED_NoCertificateAvailable', 'FAILED_CertChainError', 'FAILED_ChallengeInvalid', 'FAILED_ContractCanceled', 'FAILED_WrongChargeParameter', 'FAILED_PowerDeliveryNotApplied', 'FAILED_TariffSelectionInvalid', 'FAILED_ChargingProfileInvalid', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoChargeServiceSelected', 'FAILED_WrongEnergyTransferMode', 'FAILED_ContactorError', 'FAILED_CertificateNotAllowedAtThisEVSE', 'FAILED_CertificateRevoked')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 6
 
 class serviceCategoryType(enum.IntEnum):
     """XSD enumeration serviceCategoryType; the value is the EXI index."""
@@ -189,11 +199,13 @@ class unitSymbolType(enum.IntEnum):
 
 unitSymbolType._xsd = ('h', 'm', 's', 'A', 'V', 'W', 'Wh')  # type: ignore[attr-defined]
 _E_unitSymbolType = tuple(unitSymbolType)
+_EP_unitSymbolType = _E_unitSymbolType + (None,) * 1
 
 class AC_EVChargeParameterType(Message):
     """XSD type AC_EVChargeParameterType."""
 
     __slots__ = ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current')
+    _fields = __slots__
     departure_time: int | None
     e_amount: PhysicalValueType
     ev_max_voltage: PhysicalValueType
@@ -211,6 +223,7 @@ class PhysicalValueType(Message):
     """XSD type PhysicalValueType."""
 
     __slots__ = ('multiplier', 'unit', 'value')
+    _fields = __slots__
     multiplier: int
     unit: unitSymbolType
     value: int
@@ -224,6 +237,7 @@ class AC_EVSEChargeParameterType(Message):
     """XSD type AC_EVSEChargeParameterType."""
 
     __slots__ = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
+    _fields = __slots__
     ac_evse_status: AC_EVSEStatusType
     evse_nominal_voltage: PhysicalValueType
     evse_max_current: PhysicalValueType
@@ -237,6 +251,7 @@ class AC_EVSEStatusType(Message):
     """XSD type AC_EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification', 'rcd')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: EVSENotificationType
     rcd: bool
@@ -250,6 +265,7 @@ class AuthorizationReqType(Message):
     """XSD type AuthorizationReqType."""
 
     __slots__ = ('id', 'gen_challenge')
+    _fields = __slots__
     id: str | None
     gen_challenge: bytes | None
 
@@ -261,6 +277,7 @@ class AuthorizationResType(Message):
     """XSD type AuthorizationResType."""
 
     __slots__ = ('response_code', 'evse_processing')
+    _fields = __slots__
     response_code: responseCodeType
     evse_processing: EVSEProcessingType
 
@@ -272,11 +289,13 @@ class BodyBaseType(Message):
     """XSD type BodyBaseType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CableCheckReqType(Message):
     """XSD type CableCheckReqType."""
 
     __slots__ = ('dc_ev_status',)
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
 
     def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
@@ -286,6 +305,7 @@ class DC_EVStatusType(Message):
     """XSD type DC_EVStatusType."""
 
     __slots__ = ('ev_ready', 'ev_error_code', 'evresssoc')
+    _fields = __slots__
     ev_ready: bool
     ev_error_code: DC_EVErrorCodeType
     evresssoc: int
@@ -299,6 +319,7 @@ class CableCheckResType(Message):
     """XSD type CableCheckResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_processing: EVSEProcessingType
@@ -312,6 +333,7 @@ class DC_EVSEStatusType(Message):
     """XSD type DC_EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification', 'evse_isolation_status', 'evse_status_code')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: EVSENotificationType
     evse_isolation_status: isolationLevelType | None
@@ -327,6 +349,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -336,6 +359,7 @@ class CertificateInstallationReqType(Message):
     """XSD type CertificateInstallationReqType."""
 
     __slots__ = ('id', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds')
+    _fields = __slots__
     id: str
     oem_provisioning_cert: bytes
     list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
@@ -349,6 +373,7 @@ class ListOfRootCertificateIDsType(Message):
     """XSD type ListOfRootCertificateIDsType."""
 
     __slots__ = ('root_certificate_id',)
+    _fields = __slots__
     root_certificate_id: list[X509IssuerSerialType]
 
     def __init__(self, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
@@ -358,6 +383,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -369,6 +395,7 @@ class CertificateInstallationResType(Message):
     """XSD type CertificateInstallationResType."""
 
     __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid')
+    _fields = __slots__
     response_code: responseCodeType
     sa_provisioning_certificate_chain: CertificateChainType
     contract_signature_cert_chain: CertificateChainType
@@ -388,6 +415,7 @@ class CertificateChainType(Message):
     """XSD type CertificateChainType."""
 
     __slots__ = ('id', 'certificate', 'sub_certificates')
+    _fields = __slots__
     id: str | None
     certificate: bytes
     sub_certificates: SubCertificatesType | None
@@ -401,6 +429,7 @@ class SubCertificatesType(Message):
     """XSD type SubCertificatesType."""
 
     __slots__ = ('certificate',)
+    _fields = __slots__
     certificate: list[bytes]
 
     def __init__(self, certificate: list[bytes] | None = None) -> None:
@@ -410,6 +439,7 @@ class ContractSignatureEncryptedPrivateKeyType(Message):
     """XSD type ContractSignatureEncryptedPrivateKeyType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str
     value: bytes
 
@@ -421,6 +451,7 @@ class DiffieHellmanPublickeyType(Message):
     """XSD type DiffieHellmanPublickeyType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str
     value: bytes
 
@@ -432,6 +463,7 @@ class EMAIDType(Message):
     """XSD type EMAIDType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str
     value: str
 
@@ -443,6 +475,7 @@ class CertificateUpdateReqType(Message):
     """XSD type CertificateUpdateReqType."""
 
     __slots__ = ('id', 'contract_signature_cert_chain', 'e_maid', 'list_of_root_certificate_i_ds')
+    _fields = __slots__
     id: str
     contract_signature_cert_chain: CertificateChainType
     e_maid: str
@@ -458,6 +491,7 @@ class CertificateUpdateResType(Message):
     """XSD type CertificateUpdateResType."""
 
     __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid', 'retry_counter')
+    _fields = __slots__
     response_code: responseCodeType
     sa_provisioning_certificate_chain: CertificateChainType
     contract_signature_cert_chain: CertificateChainType
@@ -479,6 +513,7 @@ class ChargeParameterDiscoveryReqType(Message):
     """XSD type ChargeParameterDiscoveryReqType."""
 
     __slots__ = ('max_entries_sa_schedule_tuple', 'requested_energy_transfer_mode', 'ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter')
+    _fields = __slots__
     max_entries_sa_schedule_tuple: int | None
     requested_energy_transfer_mode: EnergyTransferModeType
     ac_ev_charge_parameter: AC_EVChargeParameterType | None
@@ -496,6 +531,7 @@ class DC_EVChargeParameterType(Message):
     """XSD type DC_EVChargeParameterType."""
 
     __slots__ = ('departure_time', 'dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'ev_maximum_voltage_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
+    _fields = __slots__
     departure_time: int | None
     dc_ev_status: DC_EVStatusType
     ev_maximum_current_limit: PhysicalValueType
@@ -521,6 +557,7 @@ class EVChargeParameterType(Message):
     """XSD type EVChargeParameterType."""
 
     __slots__ = ('departure_time',)
+    _fields = __slots__
     departure_time: int | None
 
     def __init__(self, departure_time: int | None = None) -> None:
@@ -530,6 +567,7 @@ class ChargeParameterDiscoveryResType(Message):
     """XSD type ChargeParameterDiscoveryResType."""
 
     __slots__ = ('response_code', 'evse_processing', 'sa_schedule_list', 'sa_schedules', 'ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter')
+    _fields = __slots__
     response_code: responseCodeType
     evse_processing: EVSEProcessingType
     sa_schedule_list: SAScheduleListType | None
@@ -551,6 +589,7 @@ class SAScheduleListType(Message):
     """XSD type SAScheduleListType."""
 
     __slots__ = ('sa_schedule_tuple',)
+    _fields = __slots__
     sa_schedule_tuple: list[SAScheduleTupleType]
 
     def __init__(self, sa_schedule_tuple: list[SAScheduleTupleType] | None = None) -> None:
@@ -560,6 +599,7 @@ class SAScheduleTupleType(Message):
     """XSD type SAScheduleTupleType."""
 
     __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
+    _fields = __slots__
     sa_schedule_tuple_id: int
     p_max_schedule: PMaxScheduleType
     sales_tariff: SalesTariffType | None
@@ -573,6 +613,7 @@ class PMaxScheduleType(Message):
     """XSD type PMaxScheduleType."""
 
     __slots__ = ('p_max_schedule_entry',)
+    _fields = __slots__
     p_max_schedule_entry: list[PMaxScheduleEntryType]
 
     def __init__(self, p_max_schedule_entry: list[PMaxScheduleEntryType] | None = None) -> None:
@@ -582,6 +623,7 @@ class PMaxScheduleEntryType(Message):
     """XSD type PMaxScheduleEntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval', 'p_max')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
     p_max: PhysicalValueType
@@ -595,6 +637,7 @@ class RelativeTimeIntervalType(Message):
     """XSD type RelativeTimeIntervalType."""
 
     __slots__ = ('start', 'duration')
+    _fields = __slots__
     start: int
     duration: int | None
 
@@ -606,11 +649,13 @@ class IntervalType(Message):
     """XSD type IntervalType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SalesTariffType(Message):
     """XSD type SalesTariffType."""
 
     __slots__ = ('id', 'sales_tariff_id', 'sales_tariff_description', 'num_e_price_levels', 'sales_tariff_entry')
+    _fields = __slots__
     id: str | None
     sales_tariff_id: int
     sales_tariff_description: str | None
@@ -628,6 +673,7 @@ class SalesTariffEntryType(Message):
     """XSD type SalesTariffEntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval', 'e_price_level', 'consumption_cost')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
     e_price_level: int | None
@@ -643,6 +689,7 @@ class ConsumptionCostType(Message):
     """XSD type ConsumptionCostType."""
 
     __slots__ = ('start_value', 'cost')
+    _fields = __slots__
     start_value: PhysicalValueType
     cost: list[CostType]
 
@@ -654,6 +701,7 @@ class CostType(Message):
     """XSD type CostType."""
 
     __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
+    _fields = __slots__
     cost_kind: costKindType
     amount: int
     amount_multiplier: int | None
@@ -667,11 +715,13 @@ class SASchedulesType(Message):
     """XSD type SASchedulesType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DC_EVSEChargeParameterType(Message):
     """XSD type DC_EVSEChargeParameterType."""
 
     __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_current_regulation_tolerance', 'evse_peak_current_ripple', 'evse_energy_to_be_delivered')
+    _fields = __slots__
     dc_evse_status: DC_EVSEStatusType
     evse_maximum_current_limit: PhysicalValueType
     evse_maximum_power_limit: PhysicalValueType
@@ -697,16 +747,19 @@ class EVSEChargeParameterType(Message):
     """XSD type EVSEChargeParameterType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ChargingStatusReqType(Message):
     """XSD type ChargingStatusReqType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ChargingStatusResType(Message):
     """XSD type ChargingStatusResType."""
 
     __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'evse_max_current', 'meter_info', 'receipt_required', 'ac_evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     evseid: str
     sa_schedule_tuple_id: int
@@ -728,6 +781,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
+    _fields = __slots__
     meter_id: str
     meter_reading: int | None
     sig_meter_reading: bytes | None
@@ -745,6 +799,7 @@ class CurrentDemandReqType(Message):
     """XSD type CurrentDemandReqType."""
 
     __slots__ = ('dc_ev_status', 'ev_target_current', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'charging_complete', 'remaining_time_to_full_soc', 'remaining_time_to_bulk_soc', 'ev_target_voltage')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     ev_target_current: PhysicalValueType
     ev_maximum_voltage_limit: PhysicalValueType | None
@@ -772,6 +827,7 @@ class CurrentDemandResType(Message):
     """XSD type CurrentDemandResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evseid', 'sa_schedule_tuple_id', 'meter_info', 'receipt_required')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -807,6 +863,7 @@ class DC_EVPowerDeliveryParameterType(Message):
     """XSD type DC_EVPowerDeliveryParameterType."""
 
     __slots__ = ('dc_ev_status', 'bulk_charging_complete', 'charging_complete')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     bulk_charging_complete: bool | None
     charging_complete: bool
@@ -820,11 +877,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -834,11 +893,13 @@ class EVPowerDeliveryParameterType(Message):
     """XSD type EVPowerDeliveryParameterType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: EVSENotificationType
 
@@ -850,11 +911,13 @@ class EVStatusType(Message):
     """XSD type EVStatusType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class EntryType(Message):
     """XSD type EntryType."""
 
     __slots__ = ('relative_time_interval', 'time_interval')
+    _fields = __slots__
     relative_time_interval: RelativeTimeIntervalType | None
     time_interval: IntervalType | None
 
@@ -866,6 +929,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -889,6 +953,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -900,6 +965,7 @@ class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -911,6 +977,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -924,6 +991,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -933,6 +1001,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -944,6 +1013,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -961,16 +1031,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -982,6 +1055,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -1001,6 +1075,7 @@ class MeteringReceiptReqType(Message):
     """XSD type MeteringReceiptReqType."""
 
     __slots__ = ('id', 'session_id', 'sa_schedule_tuple_id', 'meter_info')
+    _fields = __slots__
     id: str | None
     session_id: bytes
     sa_schedule_tuple_id: int | None
@@ -1016,6 +1091,7 @@ class MeteringReceiptResType(Message):
     """XSD type MeteringReceiptResType."""
 
     __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     ac_evse_status: AC_EVSEStatusType | None
     dc_evse_status: DC_EVSEStatusType | None
@@ -1031,6 +1107,7 @@ class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -1044,6 +1121,7 @@ class PaymentDetailsReqType(Message):
     """XSD type PaymentDetailsReqType."""
 
     __slots__ = ('e_maid', 'contract_signature_cert_chain')
+    _fields = __slots__
     e_maid: str
     contract_signature_cert_chain: CertificateChainType
 
@@ -1055,6 +1133,7 @@ class PaymentDetailsResType(Message):
     """XSD type PaymentDetailsResType."""
 
     __slots__ = ('response_code', 'gen_challenge', 'evse_time_stamp')
+    _fields = __slots__
     response_code: responseCodeType
     gen_challenge: bytes
     evse_time_stamp: int
@@ -1068,6 +1147,7 @@ class PaymentServiceSelectionReqType(Message):
     """XSD type PaymentServiceSelectionReqType."""
 
     __slots__ = ('selected_payment_option', 'selected_service_list')
+    _fields = __slots__
     selected_payment_option: paymentOptionType
     selected_service_list: SelectedServiceListType
 
@@ -1079,6 +1159,7 @@ class SelectedServiceListType(Message):
     """XSD type SelectedServiceListType."""
 
     __slots__ = ('selected_service',)
+    _fields = __slots__
     selected_service: list[SelectedServiceType]
 
     def __init__(self, selected_service: list[SelectedServiceType] | None = None) -> None:
@@ -1088,6 +1169,7 @@ class SelectedServiceType(Message):
     """XSD type SelectedServiceType."""
 
     __slots__ = ('service_id', 'parameter_set_id')
+    _fields = __slots__
     service_id: int
     parameter_set_id: int | None
 
@@ -1099,6 +1181,7 @@ class PaymentServiceSelectionResType(Message):
     """XSD type PaymentServiceSelectionResType."""
 
     __slots__ = ('response_code',)
+    _fields = __slots__
     response_code: responseCodeType
 
     def __init__(self, response_code: responseCodeType | None = None) -> None:
@@ -1108,6 +1191,7 @@ class PowerDeliveryReqType(Message):
     """XSD type PowerDeliveryReqType."""
 
     __slots__ = ('charge_progress', 'sa_schedule_tuple_id', 'charging_profile', 'dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter')
+    _fields = __slots__
     charge_progress: chargeProgressType
     sa_schedule_tuple_id: int
     charging_profile: ChargingProfileType | None
@@ -1125,6 +1209,7 @@ class ChargingProfileType(Message):
     """XSD type ChargingProfileType."""
 
     __slots__ = ('profile_entry',)
+    _fields = __slots__
     profile_entry: list[ProfileEntryType]
 
     def __init__(self, profile_entry: list[ProfileEntryType] | None = None) -> None:
@@ -1134,6 +1219,7 @@ class ProfileEntryType(Message):
     """XSD type ProfileEntryType."""
 
     __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power', 'charging_profile_entry_max_number_of_phases_in_use')
+    _fields = __slots__
     charging_profile_entry_start: int
     charging_profile_entry_max_power: PhysicalValueType
     charging_profile_entry_max_number_of_phases_in_use: int | None
@@ -1147,6 +1233,7 @@ class PowerDeliveryResType(Message):
     """XSD type PowerDeliveryResType."""
 
     __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    _fields = __slots__
     response_code: responseCodeType
     ac_evse_status: AC_EVSEStatusType | None
     dc_evse_status: DC_EVSEStatusType | None
@@ -1162,6 +1249,7 @@ class PreChargeReqType(Message):
     """XSD type PreChargeReqType."""
 
     __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
     ev_target_voltage: PhysicalValueType
     ev_target_current: PhysicalValueType
@@ -1175,6 +1263,7 @@ class PreChargeResType(Message):
     """XSD type PreChargeResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -1188,6 +1277,7 @@ class ServiceDetailReqType(Message):
     """XSD type ServiceDetailReqType."""
 
     __slots__ = ('service_id',)
+    _fields = __slots__
     service_id: int
 
     def __init__(self, service_id: int | None = None) -> None:
@@ -1197,6 +1287,7 @@ class ServiceDetailResType(Message):
     """XSD type ServiceDetailResType."""
 
     __slots__ = ('response_code', 'service_id', 'service_parameter_list')
+    _fields = __slots__
     response_code: responseCodeType
     service_id: int
     service_parameter_list: ServiceParameterListType | None
@@ -1210,6 +1301,7 @@ class ServiceParameterListType(Message):
     """XSD type ServiceParameterListType."""
 
     __slots__ = ('parameter_set',)
+    _fields = __slots__
     parameter_set: list[ParameterSetType]
 
     def __init__(self, parameter_set: list[ParameterSetType] | None = None) -> None:
@@ -1219,6 +1311,7 @@ class ParameterSetType(Message):
     """XSD type ParameterSetType."""
 
     __slots__ = ('parameter_set_id', 'parameter')
+    _fields = __slots__
     parameter_set_id: int
     parameter: list[ParameterType]
 
@@ -1230,6 +1323,7 @@ class ParameterType(Message):
     """XSD type ParameterType."""
 
     __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
+    _fields = __slots__
     name: str
     bool_value: bool | None
     byte_value: int | None
@@ -1251,6 +1345,7 @@ class ServiceDiscoveryReqType(Message):
     """XSD type ServiceDiscoveryReqType."""
 
     __slots__ = ('service_scope', 'service_category')
+    _fields = __slots__
     service_scope: str | None
     service_category: serviceCategoryType | None
 
@@ -1262,6 +1357,7 @@ class ServiceDiscoveryResType(Message):
     """XSD type ServiceDiscoveryResType."""
 
     __slots__ = ('response_code', 'payment_option_list', 'charge_service', 'service_list')
+    _fields = __slots__
     response_code: responseCodeType
     payment_option_list: PaymentOptionListType
     charge_service: ChargeServiceType
@@ -1277,6 +1373,7 @@ class PaymentOptionListType(Message):
     """XSD type PaymentOptionListType."""
 
     __slots__ = ('payment_option',)
+    _fields = __slots__
     payment_option: list[paymentOptionType]
 
     def __init__(self, payment_option: list[paymentOptionType] | None = None) -> None:
@@ -1286,6 +1383,7 @@ class ChargeServiceType(Message):
     """XSD type ChargeServiceType."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service', 'supported_energy_transfer_mode')
+    _fields = __slots__
     service_id: int
     service_name: str | None
     service_category: serviceCategoryType
@@ -1305,6 +1403,7 @@ class SupportedEnergyTransferModeType(Message):
     """XSD type SupportedEnergyTransferModeType."""
 
     __slots__ = ('energy_transfer_mode',)
+    _fields = __slots__
     energy_transfer_mode: list[EnergyTransferModeType]
 
     def __init__(self, energy_transfer_mode: list[EnergyTransferModeType] | None = None) -> None:
@@ -1314,6 +1413,7 @@ class ServiceListType(Message):
     """XSD type ServiceListType."""
 
     __slots__ = ('service',)
+    _fields = __slots__
     service: list[ServiceType]
 
     def __init__(self, service: list[ServiceType] | None = None) -> None:
@@ -1323,6 +1423,7 @@ class ServiceType(Message):
     """XSD type ServiceType."""
 
     __slots__ = ('service_id', 'service_name', 'service_category', 'service_scope', 'free_service')
+    _fields = __slots__
     service_id: int
     service_name: str | None
     service_category: serviceCategoryType
@@ -1340,6 +1441,7 @@ class SessionSetupReqType(Message):
     """XSD type SessionSetupReqType."""
 
     __slots__ = ('evccid',)
+    _fields = __slots__
     evccid: bytes
 
     def __init__(self, evccid: bytes | None = None) -> None:
@@ -1349,6 +1451,7 @@ class SessionSetupResType(Message):
     """XSD type SessionSetupResType."""
 
     __slots__ = ('response_code', 'evseid', 'evse_time_stamp')
+    _fields = __slots__
     response_code: responseCodeType
     evseid: str
     evse_time_stamp: int | None
@@ -1362,6 +1465,7 @@ class SessionStopReqType(Message):
     """XSD type SessionStopReqType."""
 
     __slots__ = ('charging_session',)
+    _fields = __slots__
     charging_session: chargingSessionType
 
     def __init__(self, charging_session: chargingSessionType | None = None) -> None:
@@ -1371,6 +1475,7 @@ class SessionStopResType(Message):
     """XSD type SessionStopResType."""
 
     __slots__ = ('response_code',)
+    _fields = __slots__
     response_code: responseCodeType
 
     def __init__(self, response_code: responseCodeType | None = None) -> None:
@@ -1380,6 +1485,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -1397,6 +1503,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -1412,6 +1519,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -1423,6 +1531,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -1434,6 +1543,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -1445,6 +1555,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -1456,6 +1567,7 @@ class V2G_MessageType(Message):
     """anonymous XSD type."""
 
     __slots__ = ('header', 'body')
+    _fields = __slots__
     header: MessageHeaderType
     body: BodyType
 
@@ -1467,6 +1579,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'notification', 'signature')
+    _fields = __slots__
     session_id: bytes
     notification: NotificationType | None
     signature: SignatureType | None
@@ -1480,6 +1593,7 @@ class NotificationType(Message):
     """XSD type NotificationType."""
 
     __slots__ = ('fault_code', 'fault_msg')
+    _fields = __slots__
     fault_code: faultCodeType
     fault_msg: str | None
 
@@ -1490,84 +1604,86 @@ class NotificationType(Message):
 class BodyType(Message):
     """XSD type BodyType."""
 
-    __slots__ = ('authorization_req', 'authorization_res', 'body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'payment_service_selection_req', 'payment_service_selection_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
-    authorization_req: AuthorizationReqType | None
-    authorization_res: AuthorizationResType | None
-    body_element: BodyBaseType | None
-    cable_check_req: CableCheckReqType | None
-    cable_check_res: CableCheckResType | None
-    certificate_installation_req: CertificateInstallationReqType | None
-    certificate_installation_res: CertificateInstallationResType | None
-    certificate_update_req: CertificateUpdateReqType | None
-    certificate_update_res: CertificateUpdateResType | None
-    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None
-    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None
-    charging_status_req: ChargingStatusReqType | None
-    charging_status_res: ChargingStatusResType | None
-    current_demand_req: CurrentDemandReqType | None
-    current_demand_res: CurrentDemandResType | None
-    metering_receipt_req: MeteringReceiptReqType | None
-    metering_receipt_res: MeteringReceiptResType | None
-    payment_details_req: PaymentDetailsReqType | None
-    payment_details_res: PaymentDetailsResType | None
-    payment_service_selection_req: PaymentServiceSelectionReqType | None
-    payment_service_selection_res: PaymentServiceSelectionResType | None
-    power_delivery_req: PowerDeliveryReqType | None
-    power_delivery_res: PowerDeliveryResType | None
-    pre_charge_req: PreChargeReqType | None
-    pre_charge_res: PreChargeResType | None
-    service_detail_req: ServiceDetailReqType | None
-    service_detail_res: ServiceDetailResType | None
-    service_discovery_req: ServiceDiscoveryReqType | None
-    service_discovery_res: ServiceDiscoveryResType | None
-    session_setup_req: SessionSetupReqType | None
-    session_setup_res: SessionSetupResType | None
-    session_stop_req: SessionStopReqType | None
-    session_stop_res: SessionStopResType | None
-    welding_detection_req: WeldingDetectionReqType | None
-    welding_detection_res: WeldingDetectionResType | None
+    __slots__ = ("__dict__",)
+    _fields = ('authorization_req', 'authorization_res', 'body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'payment_service_selection_req', 'payment_service_selection_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
+    authorization_req: AuthorizationReqType | None = None
+    authorization_res: AuthorizationResType | None = None
+    body_element: BodyBaseType | None = None
+    cable_check_req: CableCheckReqType | None = None
+    cable_check_res: CableCheckResType | None = None
+    certificate_installation_req: CertificateInstallationReqType | None = None
+    certificate_installation_res: CertificateInstallationResType | None = None
+    certificate_update_req: CertificateUpdateReqType | None = None
+    certificate_update_res: CertificateUpdateResType | None = None
+    charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None
+    charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None
+    charging_status_req: ChargingStatusReqType | None = None
+    charging_status_res: ChargingStatusResType | None = None
+    current_demand_req: CurrentDemandReqType | None = None
+    current_demand_res: CurrentDemandResType | None = None
+    metering_receipt_req: MeteringReceiptReqType | None = None
+    metering_receipt_res: MeteringReceiptResType | None = None
+    payment_details_req: PaymentDetailsReqType | None = None
+    payment_details_res: PaymentDetailsResType | None = None
+    payment_service_selection_req: PaymentServiceSelectionReqType | None = None
+    payment_service_selection_res: PaymentServiceSelectionResType | None = None
+    power_delivery_req: PowerDeliveryReqType | None = None
+    power_delivery_res: PowerDeliveryResType | None = None
+    pre_charge_req: PreChargeReqType | None = None
+    pre_charge_res: PreChargeResType | None = None
+    service_detail_req: ServiceDetailReqType | None = None
+    service_detail_res: ServiceDetailResType | None = None
+    service_discovery_req: ServiceDiscoveryReqType | None = None
+    service_discovery_res: ServiceDiscoveryResType | None = None
+    session_setup_req: SessionSetupReqType | None = None
+    session_setup_res: SessionSetupResType | None = None
+    session_stop_req: SessionStopReqType | None = None
+    session_stop_res: SessionStopResType | None = None
+    welding_detection_req: WeldingDetectionReqType | None = None
+    welding_detection_res: WeldingDetectionResType | None = None
 
     def __init__(self, authorization_req: AuthorizationReqType | None = None, authorization_res: AuthorizationResType | None = None, body_element: BodyBaseType | None = None, cable_check_req: CableCheckReqType | None = None, cable_check_res: CableCheckResType | None = None, certificate_installation_req: CertificateInstallationReqType | None = None, certificate_installation_res: CertificateInstallationResType | None = None, certificate_update_req: CertificateUpdateReqType | None = None, certificate_update_res: CertificateUpdateResType | None = None, charge_parameter_discovery_req: ChargeParameterDiscoveryReqType | None = None, charge_parameter_discovery_res: ChargeParameterDiscoveryResType | None = None, charging_status_req: ChargingStatusReqType | None = None, charging_status_res: ChargingStatusResType | None = None, current_demand_req: CurrentDemandReqType | None = None, current_demand_res: CurrentDemandResType | None = None, metering_receipt_req: MeteringReceiptReqType | None = None, metering_receipt_res: MeteringReceiptResType | None = None, payment_details_req: PaymentDetailsReqType | None = None, payment_details_res: PaymentDetailsResType | None = None, payment_service_selection_req: PaymentServiceSelectionReqType | None = None, payment_service_selection_res: PaymentServiceSelectionResType | None = None, power_delivery_req: PowerDeliveryReqType | None = None, power_delivery_res: PowerDeliveryResType | None = None, pre_charge_req: PreChargeReqType | None = None, pre_charge_res: PreChargeResType | None = None, service_detail_req: ServiceDetailReqType | None = None, service_detail_res: ServiceDetailResType | None = None, service_discovery_req: ServiceDiscoveryReqType | None = None, service_discovery_res: ServiceDiscoveryResType | None = None, session_setup_req: SessionSetupReqType | None = None, session_setup_res: SessionSetupResType | None = None, session_stop_req: SessionStopReqType | None = None, session_stop_res: SessionStopResType | None = None, welding_detection_req: WeldingDetectionReqType | None = None, welding_detection_res: WeldingDetectionResType | None = None) -> None:
-        self.authorization_req = authorization_req
-        self.authorization_res = authorization_res
-        self.body_element = body_element
-        self.cable_check_req = cable_check_req
-        self.cable_check_res = cable_check_res
-        self.certificate_installation_req = certificate_installation_req
-        self.certificate_installation_res = certificate_installation_res
-        self.certificate_update_req = certificate_update_req
-        self.certificate_update_res = certificate_update_res
-        self.charge_parameter_discovery_req = charge_parameter_discovery_req
-        self.charge_parameter_discovery_res = charge_parameter_discovery_res
-        self.charging_status_req = charging_status_req
-        self.charging_status_res = charging_status_res
-        self.current_demand_req = current_demand_req
-        self.current_demand_res = current_demand_res
-        self.metering_receipt_req = metering_receipt_req
-        self.metering_receipt_res = metering_receipt_res
-        self.payment_details_req = payment_details_req
-        self.payment_details_res = payment_details_res
-        self.payment_service_selection_req = payment_service_selection_req
-        self.payment_service_selection_res = payment_service_selection_res
-        self.power_delivery_req = power_delivery_req
-        self.power_delivery_res = power_delivery_res
-        self.pre_charge_req = pre_charge_req
-        self.pre_charge_res = pre_charge_res
-        self.service_detail_req = service_detail_req
-        self.service_detail_res = service_detail_res
-        self.service_discovery_req = service_discovery_req
-        self.service_discovery_res = service_discovery_res
-        self.session_setup_req = session_setup_req
-        self.session_setup_res = session_setup_res
-        self.session_stop_req = session_stop_req
-        self.session_stop_res = session_stop_res
-        self.welding_detection_req = welding_detection_req
-        self.welding_detection_res = welding_detection_res
+        if authorization_req is not None: self.authorization_req = authorization_req
+        if authorization_res is not None: self.authorization_res = authorization_res
+        if body_element is not None: self.body_element = body_element
+        if cable_check_req is not None: self.cable_check_req = cable_check_req
+        if cable_check_res is not None: self.cable_check_res = cable_check_res
+        if certificate_installation_req is not None: self.certificate_installation_req = certificate_installation_req
+        if certificate_installation_res is not None: self.certificate_installation_res = certificate_installation_res
+        if certificate_update_req is not None: self.certificate_update_req = certificate_update_req
+        if certificate_update_res is not None: self.certificate_update_res = certificate_update_res
+        if charge_parameter_discovery_req is not None: self.charge_parameter_discovery_req = charge_parameter_discovery_req
+        if charge_parameter_discovery_res is not None: self.charge_parameter_discovery_res = charge_parameter_discovery_res
+        if charging_status_req is not None: self.charging_status_req = charging_status_req
+        if charging_status_res is not None: self.charging_status_res = charging_status_res
+        if current_demand_req is not None: self.current_demand_req = current_demand_req
+        if current_demand_res is not None: self.current_demand_res = current_demand_res
+        if metering_receipt_req is not None: self.metering_receipt_req = metering_receipt_req
+        if metering_receipt_res is not None: self.metering_receipt_res = metering_receipt_res
+        if payment_details_req is not None: self.payment_details_req = payment_details_req
+        if payment_details_res is not None: self.payment_details_res = payment_details_res
+        if payment_service_selection_req is not None: self.payment_service_selection_req = payment_service_selection_req
+        if payment_service_selection_res is not None: self.payment_service_selection_res = payment_service_selection_res
+        if power_delivery_req is not None: self.power_delivery_req = power_delivery_req
+        if power_delivery_res is not None: self.power_delivery_res = power_delivery_res
+        if pre_charge_req is not None: self.pre_charge_req = pre_charge_req
+        if pre_charge_res is not None: self.pre_charge_res = pre_charge_res
+        if service_detail_req is not None: self.service_detail_req = service_detail_req
+        if service_detail_res is not None: self.service_detail_res = service_detail_res
+        if service_discovery_req is not None: self.service_discovery_req = service_discovery_req
+        if service_discovery_res is not None: self.service_discovery_res = service_discovery_res
+        if session_setup_req is not None: self.session_setup_req = session_setup_req
+        if session_setup_res is not None: self.session_setup_res = session_setup_res
+        if session_stop_req is not None: self.session_stop_req = session_stop_req
+        if session_stop_res is not None: self.session_stop_res = session_stop_res
+        if welding_detection_req is not None: self.welding_detection_req = welding_detection_req
+        if welding_detection_res is not None: self.welding_detection_res = welding_detection_res
 
 class WeldingDetectionReqType(Message):
     """XSD type WeldingDetectionReqType."""
 
     __slots__ = ('dc_ev_status',)
+    _fields = __slots__
     dc_ev_status: DC_EVStatusType
 
     def __init__(self, dc_ev_status: DC_EVStatusType | None = None) -> None:
@@ -1577,6 +1693,7 @@ class WeldingDetectionResType(Message):
     """XSD type WeldingDetectionResType."""
 
     __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _fields = __slots__
     response_code: responseCodeType
     dc_evse_status: DC_EVSEStatusType
     evse_present_voltage: PhysicalValueType
@@ -1769,8 +1886,7 @@ _C178 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2
 _C179 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
 _T180 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
 _C181 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C182 = ((6, 35), None, None, (1, 0))
-_S183 = ('enum', None, None, faultCodeType, None)
+_S182 = ('enum', None, None, faultCodeType, None)
 
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
     r -= 2; k = _T0[(B >> r) & 3]
@@ -1824,9 +1940,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T2[c & 1]
@@ -1835,18 +1952,17 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
-        if i1_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
-        i1_unit = (c >> 3) & 7
-        if i1_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
-        i1_unit = _E_unitSymbolType[i1_unit]
+        i1_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i1_multiplier > 3 or i1_unit is None: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T3[c & 1]
@@ -1861,18 +1977,17 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i2_multiplier = ((c >> 9) & 7) + -3
-        if i2_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
-        i2_unit = (c >> 3) & 7
-        if i2_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_multiplier > 3 or i2_unit is None: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T4[c & 1]
@@ -1887,18 +2002,17 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
-        if i3_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
-        i3_unit = (c >> 3) & 7
-        if i3_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i3_multiplier > 3 or i3_unit is None: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
@@ -1913,18 +2027,17 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
-        if i4_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
-        i4_unit = (c >> 3) & 7
-        if i4_unit >= 7: return _d_AC_EVChargeParameterType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i4_multiplier > 3 or i4_unit is None: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2094,18 +2207,17 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     r -= 14; c = (B >> r) & 16383
     if c & 12743: return _d_PhysicalValueType(B, r0)
     f_multiplier = ((c >> 9) & 7) + -3
-    if f_multiplier > 3: return _d_PhysicalValueType(B, r0)
-    f_unit = (c >> 3) & 7
-    if f_unit >= 7: return _d_PhysicalValueType(B, r0)
-    f_unit = _E_unitSymbolType[f_unit]
+    f_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if f_multiplier > 3 or f_unit is None: return _d_PhysicalValueType(B, r0)
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_PhysicalValueType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PhysicalValueType(B, r0)
     o = _new(PhysicalValueType)
@@ -2165,20 +2277,17 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_AC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 26; c = (B >> r) & 67108863
     if c & 60682695: return _d_AC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = (c >> 21) & 3
-    if i1_evse_notification >= 3: return _d_AC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
     i1_rcd = ((c >> 17) & 1) == 1
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i1_evse_notification is None or i2_multiplier > 3 or i2_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     f_ac_evse_status = _new(AC_EVSEStatusType)
     f_ac_evse_status.notification_max_delay = i1_notification_max_delay
     f_ac_evse_status.evse_notification = i1_evse_notification
@@ -2186,18 +2295,17 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
-    if i3_multiplier > 3: return _d_AC_EVSEChargeParameterType(B, r0)
-    i3_unit = (c >> 3) & 7
-    if i3_unit >= 7: return _d_AC_EVSEChargeParameterType(B, r0)
-    i3_unit = _E_unitSymbolType[i3_unit]
+    i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i3_multiplier > 3 or i3_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_nominal_voltage = _new(PhysicalValueType)
     f_evse_nominal_voltage.multiplier = i2_multiplier
     f_evse_nominal_voltage.unit = i2_unit
@@ -2205,11 +2313,12 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_max_current = _new(PhysicalValueType)
@@ -2340,15 +2449,15 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_AC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_AC_EVSEStatusType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1851: return _d_AC_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 6) & 3
-    if f_evse_notification >= 3: return _d_AC_EVSEStatusType(B, r0)
-    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    f_evse_notification = _EP_EVSENotificationType[(c >> 6) & 3]
     f_rcd = ((c >> 2) & 1) == 1
+    if f_evse_notification is None: return _d_AC_EVSEStatusType(B, r0)
     o = _new(AC_EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -2474,12 +2583,9 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     r0 = r
     r -= 14; c = (B >> r) & 16383
     if c & 12403: return _d_AuthorizationResType(B, r0)
-    f_response_code = (c >> 7) & 31
-    if f_response_code >= 26: return _d_AuthorizationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 2) & 3
-    if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 7) & 31]
+    f_evse_processing = _EP_EVSEProcessingType[(c >> 2) & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_AuthorizationResType(B, r0)
     o = _new(AuthorizationResType)
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
@@ -2531,11 +2637,9 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     r -= 24; c = (B >> r) & 16777215
     if c & 15604743: return _d_CableCheckReqType(B, r0)
     i1_ev_ready = ((c >> 20) & 1) == 1
-    i1_ev_error_code = (c >> 13) & 15
-    if i1_ev_error_code >= 12: return _d_CableCheckReqType(B, r0)
-    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 13) & 15]
     i1_evresssoc = (c >> 3) & 127
-    if i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
+    if i1_ev_error_code is None or i1_evresssoc > 100: return _d_CableCheckReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -2614,11 +2718,9 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     r -= 22; c = (B >> r) & 4194303
     if c & 3608067: return _d_DC_EVStatusType(B, r0)
     f_ev_ready = ((c >> 19) & 1) == 1
-    f_ev_error_code = (c >> 12) & 15
-    if f_ev_error_code >= 12: return _d_DC_EVStatusType(B, r0)
-    f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
+    f_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 12) & 15]
     f_evresssoc = (c >> 2) & 127
-    if f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
+    if f_ev_error_code is None or f_evresssoc > 100: return _d_DC_EVStatusType(B, r0)
     o = _new(DC_EVStatusType)
     o.ev_ready = f_ev_ready
     o.ev_error_code = f_ev_error_code
@@ -2684,45 +2786,41 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CableCheckResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_CableCheckResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_CableCheckResType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_CableCheckResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_CableCheckResType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_CableCheckResType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_CableCheckResType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if i1_evse_notification is None: return _d_CableCheckResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CableCheckResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 7
-        if i1_evse_isolation_status >= 5: return _d_CableCheckResType(B, r0)
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if i1_evse_isolation_status is None: return _d_CableCheckResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_CableCheckResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if i1_evse_status_code is None: return _d_CableCheckResType(B, r0)
     else:
         return _d_CableCheckResType(B, r0)
     if k != -1: return _d_CableCheckResType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_CableCheckResType(B, r0)
-    f_evse_processing = (c >> 2) & 3
-    if f_evse_processing >= 3: return _d_CableCheckResType(B, r0)
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_evse_processing = _EP_EVSEProcessingType[(c >> 2) & 3]
+    if f_evse_processing is None: return _d_CableCheckResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.notification_max_delay = i1_notification_max_delay
     f_dc_evse_status.evse_notification = i1_evse_notification
@@ -2841,31 +2939,29 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_DC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_DC_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_DC_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 3) & 3
-    if f_evse_notification >= 3: return _d_DC_EVSEStatusType(B, r0)
-    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    f_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if f_evse_notification is None: return _d_DC_EVSEStatusType(B, r0)
     f_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_isolation_status = (c >> 2) & 7
-        if f_evse_isolation_status >= 5: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
+        f_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if f_evse_isolation_status is None: return _d_DC_EVSEStatusType(B, r0)
     f_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_status_code = (c >> 2) & 15
-        if f_evse_status_code >= 12: return _d_DC_EVSEStatusType(B, r0)
-        f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
+        f_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if f_evse_status_code is None: return _d_DC_EVSEStatusType(B, r0)
     else:
         return _d_DC_EVSEStatusType(B, r0)
     if k != -1: return _d_DC_EVSEStatusType(B, r0)
@@ -3200,10 +3296,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T0[c & 3]
+    if f_response_code is None: return _d_CertificateInstallationResType(B, r0)
     i1_id = None
     if k == 0:
         i1_id, r = rstr(B, r, None)
@@ -3909,10 +4004,9 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CertificateUpdateResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_CertificateUpdateResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     k = _T0[c & 3]
+    if f_response_code is None: return _d_CertificateUpdateResType(B, r0)
     i1_id = None
     if k == 0:
         i1_id, r = rstr(B, r, None)
@@ -4007,11 +4101,12 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         r -= 9; f_retry_counter = (B >> r) & 511
         if f_retry_counter & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_retry_counter, r = ri(B, r + 8, f_retry_counter)
+            if x > 127:
+                f_retry_counter, r = ri(B, r + 8, f_retry_counter)
+                if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
             elif f_retry_counter & 256: f_retry_counter = -((x << 7) | (f_retry_counter & 127)) - 1
             else: f_retry_counter = (x << 7) | (f_retry_counter & 127)
         elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
-        if f_retry_counter < -32768 or f_retry_counter > 32767: return _d_CertificateUpdateResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateUpdateResType(B, r0)
         k = _T6[c & 1]
@@ -4190,9 +4285,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
         if f_max_entries_sa_schedule_tuple > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_max_entries_sa_schedule_tuple, r = ru(B, r + 8, f_max_entries_sa_schedule_tuple)
+            if x > 127:
+                f_max_entries_sa_schedule_tuple, r = ru(B, r + 8, f_max_entries_sa_schedule_tuple)
+                if f_max_entries_sa_schedule_tuple > 65535: return _d_ChargeParameterDiscoveryReqType(B, r0)
             else: f_max_entries_sa_schedule_tuple = (x << 7) | (f_max_entries_sa_schedule_tuple & 127)
-        if f_max_entries_sa_schedule_tuple > 65535: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T2[c & 1]
@@ -4200,10 +4296,9 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 68: return _d_ChargeParameterDiscoveryReqType(B, r0)
-        f_requested_energy_transfer_mode = (c >> 3) & 7
-        if f_requested_energy_transfer_mode >= 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
-        f_requested_energy_transfer_mode = _E_EnergyTransferModeType[f_requested_energy_transfer_mode]
+        f_requested_energy_transfer_mode = _EP_EnergyTransferModeType[(c >> 3) & 7]
         k = _T44[c & 3]
+        if f_requested_energy_transfer_mode is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
     else:
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
@@ -4217,9 +4312,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; i1_departure_time = (B >> r) & 255
             if i1_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_departure_time, r = ru(B, r + 8, i1_departure_time)
+                if x > 127:
+                    i1_departure_time, r = ru(B, r + 8, i1_departure_time)
+                    if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 else: i1_departure_time = (x << 7) | (i1_departure_time & 127)
-            if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 1]
@@ -4228,18 +4324,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i2_multiplier = ((c >> 9) & 7) + -3
-            if i2_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i2_unit = (c >> 3) & 7
-            if i2_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i2_unit = _E_unitSymbolType[i2_unit]
+            i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i2_multiplier > 3 or i2_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -4254,18 +4349,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i3_multiplier = ((c >> 9) & 7) + -3
-            if i3_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i3_unit = (c >> 3) & 7
-            if i3_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i3_unit = _E_unitSymbolType[i3_unit]
+            i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i3_multiplier > 3 or i3_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 1]
@@ -4280,18 +4374,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i4_multiplier = ((c >> 9) & 7) + -3
-            if i4_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i4_unit = (c >> 3) & 7
-            if i4_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i4_unit = _E_unitSymbolType[i4_unit]
+            i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
@@ -4306,18 +4399,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i5_multiplier = ((c >> 9) & 7) + -3
-            if i5_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i5_unit = (c >> 3) & 7
-            if i5_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i5_unit = _E_unitSymbolType[i5_unit]
+            i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i5_multiplier > 3 or i5_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4346,9 +4438,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; i6_departure_time = (B >> r) & 255
             if i6_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                if x > 127:
+                    i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                    if i6_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
-            if i6_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 1]
@@ -4357,12 +4450,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 23; c = (B >> r) & 8388607
             if c & 7216134: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_ev_ready = ((c >> 20) & 1) == 1
-            i7_ev_error_code = (c >> 13) & 15
-            if i7_ev_error_code >= 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i7_ev_error_code = _E_DC_EVErrorCodeType[i7_ev_error_code]
+            i7_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 13) & 15]
             i7_evresssoc = (c >> 3) & 127
-            if i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
+            if i7_ev_error_code is None or i7_evresssoc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_dc_ev_status = _new(DC_EVStatusType)
             i6_dc_ev_status.ev_ready = i7_ev_ready
             i6_dc_ev_status.ev_error_code = i7_ev_error_code
@@ -4374,18 +4465,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i8_multiplier = ((c >> 9) & 7) + -3
-            if i8_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i8_unit = (c >> 3) & 7
-            if i8_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i8_unit = _E_unitSymbolType[i8_unit]
+            i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i8_multiplier > 3 or i8_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T45[c & 3]
@@ -4400,18 +4490,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_multiplier = ((c >> 9) & 7) + -3
-            if i9_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i9_unit = (c >> 3) & 7
-            if i9_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i9_unit = _E_unitSymbolType[i9_unit]
+            i9_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i9_multiplier > 3 or i9_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
@@ -4424,18 +4513,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_multiplier = ((c >> 9) & 7) + -3
-            if i10_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i10_unit = (c >> 3) & 7
-            if i10_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i10_unit = _E_unitSymbolType[i10_unit]
+            i10_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i10_multiplier > 3 or i10_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T46[c & 7]
@@ -4450,18 +4538,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_multiplier = ((c >> 9) & 7) + -3
-            if i11_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i11_unit = (c >> 3) & 7
-            if i11_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i11_unit = _E_unitSymbolType[i11_unit]
+            i11_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i11_multiplier > 3 or i11_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T47[c & 7]
@@ -4474,18 +4561,17 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_multiplier = ((c >> 9) & 7) + -3
-            if i12_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i12_unit = (c >> 3) & 7
-            if i12_unit >= 7: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            i12_unit = _E_unitSymbolType[i12_unit]
+            i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T48[c & 3]
@@ -4498,15 +4584,15 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_full_soc = (c >> 3) & 127
-            if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T49[c & 3]
+            if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_bulk_soc = None
         if k == 8:
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_bulk_soc = (c >> 2) & 127
-            if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
+            if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
@@ -4521,9 +4607,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; i13_departure_time = (B >> r) & 255
             if i13_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_departure_time, r = ru(B, r + 8, i13_departure_time)
+                if x > 127:
+                    i13_departure_time, r = ru(B, r + 8, i13_departure_time)
+                    if i13_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 else: i13_departure_time = (x << 7) | (i13_departure_time & 127)
-            if i13_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4924,9 +5011,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_DC_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_DC_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVChargeParameterType(B, r0)
         k = _T2[c & 1]
@@ -4935,12 +5023,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 23; c = (B >> r) & 8388607
         if c & 7216134: return _d_DC_EVChargeParameterType(B, r0)
         i1_ev_ready = ((c >> 20) & 1) == 1
-        i1_ev_error_code = (c >> 13) & 15
-        if i1_ev_error_code >= 12: return _d_DC_EVChargeParameterType(B, r0)
-        i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+        i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 13) & 15]
         i1_evresssoc = (c >> 3) & 127
-        if i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T3[c & 1]
+        if i1_ev_error_code is None or i1_evresssoc > 100: return _d_DC_EVChargeParameterType(B, r0)
         f_dc_ev_status = _new(DC_EVStatusType)
         f_dc_ev_status.ev_ready = i1_ev_ready
         f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -4952,18 +5038,17 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i2_multiplier = ((c >> 9) & 7) + -3
-        if i2_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
-        i2_unit = (c >> 3) & 7
-        if i2_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
-        i2_unit = _E_unitSymbolType[i2_unit]
+        i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_multiplier > 3 or i2_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T45[c & 3]
@@ -4978,18 +5063,17 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
-        if i3_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
-        i3_unit = (c >> 3) & 7
-        if i3_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i3_multiplier > 3 or i3_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
@@ -5002,18 +5086,17 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
-        if i4_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
-        i4_unit = (c >> 3) & 7
-        if i4_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i4_multiplier > 3 or i4_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T46[c & 7]
@@ -5028,18 +5111,17 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
-        if i5_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
-        i5_unit = (c >> 3) & 7
-        if i5_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
-        i5_unit = _E_unitSymbolType[i5_unit]
+        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i5_multiplier > 3 or i5_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T47[c & 7]
@@ -5052,18 +5134,17 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
-        if i6_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
-        i6_unit = (c >> 3) & 7
-        if i6_unit >= 7: return _d_DC_EVChargeParameterType(B, r0)
-        i6_unit = _E_unitSymbolType[i6_unit]
+        i6_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i6_multiplier > 3 or i6_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_DC_EVChargeParameterType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T48[c & 3]
@@ -5076,15 +5157,15 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_DC_EVChargeParameterType(B, r0)
         f_full_soc = (c >> 3) & 127
-        if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T49[c & 3]
+        if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     f_bulk_soc = None
     if k == 8:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         f_bulk_soc = (c >> 2) & 127
-        if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
+        if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     o = DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
     return o, r
@@ -5277,9 +5358,10 @@ def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_EVChargeParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -5358,13 +5440,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     r0 = r
     r -= 16; c = (B >> r) & 65535
     if c & 49608: return _d_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = (c >> 9) & 31
-    if f_response_code >= 26: return _d_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 4) & 3
-    if f_evse_processing >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-    f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 9) & 31]
+    f_evse_processing = _EP_EVSEProcessingType[(c >> 4) & 3]
     k = _T57[c & 7]
+    if f_response_code is None or f_evse_processing is None: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
         f_sa_schedule_list, r = _f_SAScheduleListType(B, r)
@@ -5382,20 +5461,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 8; i3_notification_max_delay = (B >> r) & 255
         if i3_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            if x > 127:
+                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+                if i3_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        if i3_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 26; c = (B >> r) & 67108863
         if c & 60682695: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = (c >> 21) & 3
-        if i3_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
         i3_rcd = ((c >> 17) & 1) == 1
         i4_multiplier = ((c >> 9) & 7) + -3
-        if i4_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i4_unit = (c >> 3) & 7
-        if i4_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i3_evse_notification is None or i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i2_ac_evse_status = _new(AC_EVSEStatusType)
         i2_ac_evse_status.notification_max_delay = i3_notification_max_delay
         i2_ac_evse_status.evse_notification = i3_evse_notification
@@ -5403,18 +5479,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
-        if i5_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i5_unit = (c >> 3) & 7
-        if i5_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i5_unit = _E_unitSymbolType[i5_unit]
+        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i5_multiplier > 3 or i5_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_nominal_voltage = _new(PhysicalValueType)
         i2_evse_nominal_voltage.multiplier = i4_multiplier
         i2_evse_nominal_voltage.unit = i4_unit
@@ -5422,11 +5497,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 14: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
@@ -5444,41 +5520,37 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 8; i7_notification_max_delay = (B >> r) & 255
         if i7_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
+            if x > 127:
+                i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
+                if i7_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
             else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
-        if i7_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_notification = (c >> 3) & 3
-        if i7_evse_notification >= 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_notification = _E_EVSENotificationType[i7_evse_notification]
+        i7_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T24[c & 3]
+        if i7_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_isolation_status = None
         if k == 2:
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_isolation_status = (c >> 2) & 7
-            if i7_evse_isolation_status >= 5: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_isolation_status = _E_isolationLevelType[i7_evse_isolation_status]
+            i7_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
             k = _T4[c & 1]
+            if i7_evse_isolation_status is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_status_code = None
         if k == 3:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_status_code = (c >> 2) & 15
-            if i7_evse_status_code >= 12: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_status_code = _E_DC_EVSEStatusCodeType[i7_evse_status_code]
+            i7_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T6[c & 1]
+            if i7_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 15; c = (B >> r) & 32767
         if c & 29127: return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
-        if i8_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i8_unit = (c >> 3) & 7
-        if i8_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i8_unit = _E_unitSymbolType[i8_unit]
+        i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i8_multiplier > 3 or i8_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_dc_evse_status = _new(DC_EVSEStatusType)
         i6_dc_evse_status.notification_max_delay = i7_notification_max_delay
         i6_dc_evse_status.evse_notification = i7_evse_notification
@@ -5487,18 +5559,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_multiplier = ((c >> 9) & 7) + -3
-        if i9_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i9_unit = (c >> 3) & 7
-        if i9_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i9_unit = _E_unitSymbolType[i9_unit]
+        i9_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i9_multiplier > 3 or i9_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_evse_maximum_current_limit = _new(PhysicalValueType)
         i6_evse_maximum_current_limit.multiplier = i8_multiplier
         i6_evse_maximum_current_limit.unit = i8_unit
@@ -5506,18 +5577,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i10_multiplier = ((c >> 9) & 7) + -3
-        if i10_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i10_unit = (c >> 3) & 7
-        if i10_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i10_unit = _E_unitSymbolType[i10_unit]
+        i10_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i10_multiplier > 3 or i10_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_evse_maximum_power_limit = _new(PhysicalValueType)
         i6_evse_maximum_power_limit.multiplier = i9_multiplier
         i6_evse_maximum_power_limit.unit = i9_unit
@@ -5525,18 +5595,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i11_multiplier = ((c >> 9) & 7) + -3
-        if i11_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i11_unit = (c >> 3) & 7
-        if i11_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i11_unit = _E_unitSymbolType[i11_unit]
+        i11_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i11_multiplier > 3 or i11_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_evse_maximum_voltage_limit = _new(PhysicalValueType)
         i6_evse_maximum_voltage_limit.multiplier = i10_multiplier
         i6_evse_maximum_voltage_limit.unit = i10_unit
@@ -5544,18 +5613,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i12_multiplier = ((c >> 9) & 7) + -3
-        if i12_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i12_unit = (c >> 3) & 7
-        if i12_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i12_unit = _E_unitSymbolType[i12_unit]
+        i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_evse_minimum_current_limit = _new(PhysicalValueType)
         i6_evse_minimum_current_limit.multiplier = i11_multiplier
         i6_evse_minimum_current_limit.unit = i11_unit
@@ -5563,11 +5631,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T59[c & 3]
@@ -5580,18 +5649,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_multiplier = ((c >> 9) & 7) + -3
-            if i13_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i13_unit = (c >> 3) & 7
-            if i13_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i13_unit = _E_unitSymbolType[i13_unit]
+            i13_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i13_multiplier > 3 or i13_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T60[c & 1]
@@ -5604,18 +5672,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_multiplier = ((c >> 9) & 7) + -3
-            if i14_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i14_unit = (c >> 3) & 7
-            if i14_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i14_unit = _E_unitSymbolType[i14_unit]
+            i14_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i14_multiplier > 3 or i14_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T49[c & 3]
@@ -5630,18 +5697,17 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_multiplier = ((c >> 9) & 7) + -3
-            if i15_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i15_unit = (c >> 3) & 7
-            if i15_unit >= 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i15_unit = _E_unitSymbolType[i15_unit]
+            i15_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i15_multiplier > 3 or i15_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i15_value = (B >> r) & 511
             if i15_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+                if x > 127:
+                    i15_value, r = ri(B, r + 8, i15_value)
+                    if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
                 elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
                 else: i15_value = (x << 7) | (i15_value & 127)
             elif i15_value > 255: i15_value = 255 - i15_value
-            if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -6166,9 +6232,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 r -= 8; i2_start = (B >> r) & 255
                 if i2_start > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_start, r = ru(B, r + 8, i2_start)
+                    if x > 127:
+                        i2_start, r = ru(B, r + 8, i2_start)
+                        if i2_start > 16777214: return _d_PMaxScheduleType(B, r0)
                     else: i2_start = (x << 7) | (i2_start & 127)
-                if i2_start > 16777214: return _d_PMaxScheduleType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PMaxScheduleType(B, r0)
                 k = _T16[c & 3]
@@ -6179,9 +6246,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                     r -= 8; i2_duration = (B >> r) & 255
                     if i2_duration > 127:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i2_duration, r = ru(B, r + 8, i2_duration)
+                        if x > 127:
+                            i2_duration, r = ru(B, r + 8, i2_duration)
+                            if i2_duration > 86400: return _d_PMaxScheduleType(B, r0)
                         else: i2_duration = (x << 7) | (i2_duration & 127)
-                    if i2_duration > 86400: return _d_PMaxScheduleType(B, r0)
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_PMaxScheduleType(B, r0)
                     k = _T6[c & 1]
@@ -6203,18 +6271,17 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 r -= 14; c = (B >> r) & 16383
                 if c & 12743: return _d_PMaxScheduleType(B, r0)
                 i4_multiplier = ((c >> 9) & 7) + -3
-                if i4_multiplier > 3: return _d_PMaxScheduleType(B, r0)
-                i4_unit = (c >> 3) & 7
-                if i4_unit >= 7: return _d_PMaxScheduleType(B, r0)
-                i4_unit = _E_unitSymbolType[i4_unit]
+                i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+                if i4_multiplier > 3 or i4_unit is None: return _d_PMaxScheduleType(B, r0)
                 r -= 9; i4_value = (B >> r) & 511
                 if i4_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    if x > 127:
+                        i4_value, r = ri(B, r + 8, i4_value)
+                        if i4_value < -32768 or i4_value > 32767: return _d_PMaxScheduleType(B, r0)
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
-                if i4_value < -32768 or i4_value > 32767: return _d_PMaxScheduleType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
@@ -6298,9 +6365,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 16777214: return _d_PMaxScheduleEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 16777214: return _d_PMaxScheduleEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PMaxScheduleEntryType(B, r0)
         k = _T16[c & 3]
@@ -6311,9 +6379,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 86400: return _d_PMaxScheduleEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 86400: return _d_PMaxScheduleEntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PMaxScheduleEntryType(B, r0)
             k = _T6[c & 1]
@@ -6335,18 +6404,17 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_PMaxScheduleEntryType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
-        if i3_multiplier > 3: return _d_PMaxScheduleEntryType(B, r0)
-        i3_unit = (c >> 3) & 7
-        if i3_unit >= 7: return _d_PMaxScheduleEntryType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i3_multiplier > 3 or i3_unit is None: return _d_PMaxScheduleEntryType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
@@ -6458,9 +6526,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     r -= 8; f_start = (B >> r) & 255
     if f_start > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_start, r = ru(B, r + 8, f_start)
+        if x > 127:
+            f_start, r = ru(B, r + 8, f_start)
+            if f_start > 16777214: return _d_RelativeTimeIntervalType(B, r0)
         else: f_start = (x << 7) | (f_start & 127)
-    if f_start > 16777214: return _d_RelativeTimeIntervalType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_RelativeTimeIntervalType(B, r0)
     k = _T16[c & 3]
@@ -6471,9 +6540,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         r -= 8; f_duration = (B >> r) & 255
         if f_duration > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+            if x > 127:
+                f_duration, r = ru(B, r + 8, f_duration)
+                if f_duration > 86400: return _d_RelativeTimeIntervalType(B, r0)
             else: f_duration = (x << 7) | (f_duration & 127)
-        if f_duration > 86400: return _d_RelativeTimeIntervalType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
@@ -6592,8 +6662,8 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_SalesTariffType(B, r0)
         f_sales_tariff_id = ((c >> 3) & 255) + 1
-        if f_sales_tariff_id > 255: return _d_SalesTariffType(B, r0)
         k = _T44[c & 3]
+        if f_sales_tariff_id > 255: return _d_SalesTariffType(B, r0)
     else:
         return _d_SalesTariffType(B, r0)
     f_sales_tariff_description = None
@@ -6731,9 +6801,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 16777214: return _d_SalesTariffEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 16777214: return _d_SalesTariffEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffEntryType(B, r0)
         k = _T16[c & 3]
@@ -6744,9 +6815,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 86400: return _d_SalesTariffEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 86400: return _d_SalesTariffEntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_SalesTariffEntryType(B, r0)
             k = _T6[c & 1]
@@ -6880,18 +6952,17 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_ConsumptionCostType(B, r0)
     i1_multiplier = ((c >> 9) & 7) + -3
-    if i1_multiplier > 3: return _d_ConsumptionCostType(B, r0)
-    i1_unit = (c >> 3) & 7
-    if i1_unit >= 7: return _d_ConsumptionCostType(B, r0)
-    i1_unit = _E_unitSymbolType[i1_unit]
+    i1_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i1_multiplier > 3 or i1_unit is None: return _d_ConsumptionCostType(B, r0)
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_ConsumptionCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_ConsumptionCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_ConsumptionCostType(B, r0)
     k = _T2[c & 1]
@@ -6905,15 +6976,15 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         if k == 1:
             r -= 7; c = (B >> r) & 127
             if c & 103: return _d_ConsumptionCostType(B, r0)
-            i2_cost_kind = (c >> 3) & 3
-            if i2_cost_kind >= 3: return _d_ConsumptionCostType(B, r0)
-            i2_cost_kind = _E_costKindType[i2_cost_kind]
+            i2_cost_kind = _EP_costKindType[(c >> 3) & 3]
+            if i2_cost_kind is None: return _d_ConsumptionCostType(B, r0)
             r -= 8; i2_amount = (B >> r) & 255
             if i2_amount > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_amount, r = ru(B, r + 8, i2_amount)
+                if x > 127:
+                    i2_amount, r = ru(B, r + 8, i2_amount)
+                    if i2_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
                 else: i2_amount = (x << 7) | (i2_amount & 127)
-            if i2_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ConsumptionCostType(B, r0)
             k = _T35[c & 3]
@@ -6922,8 +6993,8 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                 r -= 6; c = (B >> r) & 63
                 if c & 34: return _d_ConsumptionCostType(B, r0)
                 i2_amount_multiplier = ((c >> 2) & 7) + -3
-                if i2_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
                 k = _T6[c & 1]
+                if i2_amount_multiplier > 3: return _d_ConsumptionCostType(B, r0)
             if k != -1: return _d_ConsumptionCostType(B, r0)
             v = _new(CostType)
             v.cost_kind = i2_cost_kind
@@ -7038,15 +7109,15 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
     r0 = r
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_CostType(B, r0)
-    f_cost_kind = (c >> 3) & 3
-    if f_cost_kind >= 3: return _d_CostType(B, r0)
-    f_cost_kind = _E_costKindType[f_cost_kind]
+    f_cost_kind = _EP_costKindType[(c >> 3) & 3]
+    if f_cost_kind is None: return _d_CostType(B, r0)
     r -= 8; f_amount = (B >> r) & 255
     if f_amount > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_amount, r = ru(B, r + 8, f_amount)
+        if x > 127:
+            f_amount, r = ru(B, r + 8, f_amount)
+            if f_amount > 4294967295: return _d_CostType(B, r0)
         else: f_amount = (x << 7) | (f_amount & 127)
-    if f_amount > 4294967295: return _d_CostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CostType(B, r0)
     k = _T35[c & 3]
@@ -7055,8 +7126,8 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CostType(B, r0)
         f_amount_multiplier = ((c >> 2) & 7) + -3
-        if f_amount_multiplier > 3: return _d_CostType(B, r0)
         k = _T6[c & 1]
+        if f_amount_multiplier > 3: return _d_CostType(B, r0)
     if k != -1: return _d_CostType(B, r0)
     o = _new(CostType)
     o.cost_kind = f_cost_kind
@@ -7166,41 +7237,37 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_DC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_DC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if i1_evse_notification is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 7
-        if i1_evse_isolation_status >= 5: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if i1_evse_isolation_status is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_DC_EVSEChargeParameterType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if i1_evse_status_code is None: return _d_DC_EVSEChargeParameterType(B, r0)
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i2_multiplier > 3 or i2_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.notification_max_delay = i1_notification_max_delay
     f_dc_evse_status.evse_notification = i1_evse_notification
@@ -7209,18 +7276,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
-    if i3_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i3_unit = (c >> 3) & 7
-    if i3_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-    i3_unit = _E_unitSymbolType[i3_unit]
+    i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i3_multiplier > 3 or i3_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_maximum_current_limit = _new(PhysicalValueType)
     f_evse_maximum_current_limit.multiplier = i2_multiplier
     f_evse_maximum_current_limit.unit = i2_unit
@@ -7228,18 +7294,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i4_multiplier = ((c >> 9) & 7) + -3
-    if i4_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i4_unit = (c >> 3) & 7
-    if i4_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-    i4_unit = _E_unitSymbolType[i4_unit]
+    i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i4_multiplier > 3 or i4_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_maximum_power_limit = _new(PhysicalValueType)
     f_evse_maximum_power_limit.multiplier = i3_multiplier
     f_evse_maximum_power_limit.unit = i3_unit
@@ -7247,18 +7312,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i5_multiplier = ((c >> 9) & 7) + -3
-    if i5_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i5_unit = (c >> 3) & 7
-    if i5_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-    i5_unit = _E_unitSymbolType[i5_unit]
+    i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i5_multiplier > 3 or i5_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_maximum_voltage_limit = _new(PhysicalValueType)
     f_evse_maximum_voltage_limit.multiplier = i4_multiplier
     f_evse_maximum_voltage_limit.unit = i4_unit
@@ -7266,18 +7330,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i6_multiplier = ((c >> 9) & 7) + -3
-    if i6_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-    i6_unit = (c >> 3) & 7
-    if i6_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-    i6_unit = _E_unitSymbolType[i6_unit]
+    i6_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i6_multiplier > 3 or i6_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_minimum_current_limit = _new(PhysicalValueType)
     f_evse_minimum_current_limit.multiplier = i5_multiplier
     f_evse_minimum_current_limit.unit = i5_unit
@@ -7285,11 +7348,12 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        if x > 127:
+            i6_value, r = ri(B, r + 8, i6_value)
+            if i6_value < -32768 or i6_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
-    if i6_value < -32768 or i6_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T59[c & 3]
@@ -7302,18 +7366,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_multiplier = ((c >> 9) & 7) + -3
-        if i7_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-        i7_unit = (c >> 3) & 7
-        if i7_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-        i7_unit = _E_unitSymbolType[i7_unit]
+        i7_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i7_multiplier > 3 or i7_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T60[c & 1]
@@ -7326,18 +7389,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
-        if i8_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-        i8_unit = (c >> 3) & 7
-        if i8_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-        i8_unit = _E_unitSymbolType[i8_unit]
+        i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i8_multiplier > 3 or i8_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T49[c & 3]
@@ -7352,18 +7414,17 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_multiplier = ((c >> 9) & 7) + -3
-        if i9_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
-        i9_unit = (c >> 3) & 7
-        if i9_unit >= 7: return _d_DC_EVSEChargeParameterType(B, r0)
-        i9_unit = _E_unitSymbolType[i9_unit]
+        i9_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i9_multiplier > 3 or i9_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -7689,32 +7750,30 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ChargingStatusResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_ChargingStatusResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_ChargingStatusResType(B, r0)
     f_evseid, r = rstr(B, r, 37)
     r -= 15; c = (B >> r) & 32767
     if c & 28680: return _d_ChargingStatusResType(B, r0)
     f_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-    if f_sa_schedule_tuple_id > 255: return _d_ChargingStatusResType(B, r0)
     k = _T83[c & 7]
+    if f_sa_schedule_tuple_id > 255: return _d_ChargingStatusResType(B, r0)
     f_evse_max_current = None
     if k == 3:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_ChargingStatusResType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
-        if i1_multiplier > 3: return _d_ChargingStatusResType(B, r0)
-        i1_unit = (c >> 3) & 7
-        if i1_unit >= 7: return _d_ChargingStatusResType(B, r0)
-        i1_unit = _E_unitSymbolType[i1_unit]
+        i1_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i1_multiplier > 3 or i1_unit is None: return _d_ChargingStatusResType(B, r0)
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_ChargingStatusResType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_ChargingStatusResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingStatusResType(B, r0)
         k = _T58[c & 3]
@@ -7737,9 +7796,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 8; i2_meter_reading = (B >> r) & 255
             if i2_meter_reading > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_meter_reading, r = ru(B, r + 8, i2_meter_reading)
+                if x > 127:
+                    i2_meter_reading, r = ru(B, r + 8, i2_meter_reading)
+                    if i2_meter_reading > 18446744073709551615: return _d_ChargingStatusResType(B, r0)
                 else: i2_meter_reading = (x << 7) | (i2_meter_reading & 127)
-            if i2_meter_reading > 18446744073709551615: return _d_ChargingStatusResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ChargingStatusResType(B, r0)
             k = _T87[c & 7]
@@ -7760,11 +7820,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; i2_meter_status = (B >> r) & 511
             if i2_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_meter_status, r = ri(B, r + 8, i2_meter_status)
+                if x > 127:
+                    i2_meter_status, r = ri(B, r + 8, i2_meter_status)
+                    if i2_meter_status < -32768 or i2_meter_status > 32767: return _d_ChargingStatusResType(B, r0)
                 elif i2_meter_status & 256: i2_meter_status = -((x << 7) | (i2_meter_status & 127)) - 1
                 else: i2_meter_status = (x << 7) | (i2_meter_status & 127)
             elif i2_meter_status > 255: i2_meter_status = 255 - i2_meter_status
-            if i2_meter_status < -32768 or i2_meter_status > 32767: return _d_ChargingStatusResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T72[c & 3]
@@ -7775,11 +7836,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; i2_t_meter = (B >> r) & 511
             if i2_t_meter & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_t_meter, r = ri(B, r + 8, i2_t_meter)
+                if x > 127:
+                    i2_t_meter, r = ri(B, r + 8, i2_t_meter)
+                    if i2_t_meter < -9223372036854775808 or i2_t_meter > 9223372036854775807: return _d_ChargingStatusResType(B, r0)
                 elif i2_t_meter & 256: i2_t_meter = -((x << 7) | (i2_t_meter & 127)) - 1
                 else: i2_t_meter = (x << 7) | (i2_t_meter & 127)
             elif i2_t_meter > 255: i2_t_meter = 255 - i2_t_meter
-            if i2_t_meter < -9223372036854775808 or i2_t_meter > 9223372036854775807: return _d_ChargingStatusResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
@@ -7805,16 +7867,16 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 8; i3_notification_max_delay = (B >> r) & 255
         if i3_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            if x > 127:
+                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+                if i3_notification_max_delay > 65535: return _d_ChargingStatusResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        if i3_notification_max_delay > 65535: return _d_ChargingStatusResType(B, r0)
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_ChargingStatusResType(B, r0)
-        i3_evse_notification = (c >> 7) & 3
-        if i3_evse_notification >= 3: return _d_ChargingStatusResType(B, r0)
-        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
         i3_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
+        if i3_evse_notification is None: return _d_ChargingStatusResType(B, r0)
         f_ac_evse_status = _new(AC_EVSEStatusType)
         f_ac_evse_status.notification_max_delay = i3_notification_max_delay
         f_ac_evse_status.evse_notification = i3_evse_notification
@@ -8026,9 +8088,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_reading = (B >> r) & 255
         if f_meter_reading > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_reading, r = ru(B, r + 8, f_meter_reading)
+            if x > 127:
+                f_meter_reading, r = ru(B, r + 8, f_meter_reading)
+                if f_meter_reading > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_reading = (x << 7) | (f_meter_reading & 127)
-        if f_meter_reading > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T87[c & 7]
@@ -8049,11 +8112,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T72[c & 3]
@@ -8064,11 +8128,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_t_meter = (B >> r) & 511
         if f_t_meter & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_t_meter, r = ri(B, r + 8, f_t_meter)
+            if x > 127:
+                f_t_meter, r = ri(B, r + 8, f_t_meter)
+                if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: return _d_MeterInfoType(B, r0)
             elif f_t_meter & 256: f_t_meter = -((x << 7) | (f_t_meter & 127)) - 1
             else: f_t_meter = (x << 7) | (f_t_meter & 127)
         elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
-        if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
@@ -8201,16 +8266,11 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     r -= 38; c = (B >> r) & 274877906943
     if c & 255668122055: return _d_CurrentDemandReqType(B, r0)
     i1_ev_ready = ((c >> 34) & 1) == 1
-    i1_ev_error_code = (c >> 27) & 15
-    if i1_ev_error_code >= 12: return _d_CurrentDemandReqType(B, r0)
-    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 27) & 15]
     i1_evresssoc = (c >> 17) & 127
-    if i1_evresssoc > 100: return _d_CurrentDemandReqType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i1_ev_error_code is None or i1_evresssoc > 100 or i2_multiplier > 3 or i2_unit is None: return _d_CurrentDemandReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -8218,11 +8278,12 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandReqType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandReqType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_CurrentDemandReqType(B, r0)
     k = _T57[c & 7]
@@ -8235,18 +8296,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
-        if i3_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i3_unit = (c >> 3) & 7
-        if i3_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i3_unit = _E_unitSymbolType[i3_unit]
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i3_multiplier > 3 or i3_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_CurrentDemandReqType(B, r0)
         k = _T83[c & 7]
@@ -8259,18 +8319,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
-        if i4_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i4_unit = (c >> 3) & 7
-        if i4_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i4_multiplier > 3 or i4_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T58[c & 3]
@@ -8283,18 +8342,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
-        if i5_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i5_unit = (c >> 3) & 7
-        if i5_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i5_unit = _E_unitSymbolType[i5_unit]
+        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i5_multiplier > 3 or i5_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T84[c & 3]
@@ -8321,18 +8379,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
-        if i6_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i6_unit = (c >> 3) & 7
-        if i6_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i6_unit = _E_unitSymbolType[i6_unit]
+        i6_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i6_multiplier > 3 or i6_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T100[c & 3]
@@ -8345,18 +8402,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i7_multiplier = ((c >> 9) & 7) + -3
-        if i7_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i7_unit = (c >> 3) & 7
-        if i7_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i7_unit = _E_unitSymbolType[i7_unit]
+        i7_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i7_multiplier > 3 or i7_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T101[c & 1]
@@ -8369,18 +8425,17 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
-        if i8_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
-        i8_unit = (c >> 3) & 7
-        if i8_unit >= 7: return _d_CurrentDemandReqType(B, r0)
-        i8_unit = _E_unitSymbolType[i8_unit]
+        i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i8_multiplier > 3 or i8_unit is None: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_CurrentDemandReqType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_CurrentDemandReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
@@ -8716,47 +8771,42 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CurrentDemandResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_CurrentDemandResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_CurrentDemandResType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_CurrentDemandResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_CurrentDemandResType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_CurrentDemandResType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_CurrentDemandResType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if i1_evse_notification is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CurrentDemandResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 7
-        if i1_evse_isolation_status >= 5: return _d_CurrentDemandResType(B, r0)
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if i1_evse_isolation_status is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_CurrentDemandResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if i1_evse_status_code is None: return _d_CurrentDemandResType(B, r0)
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_CurrentDemandResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_CurrentDemandResType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_CurrentDemandResType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i2_multiplier > 3 or i2_unit is None: return _d_CurrentDemandResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.notification_max_delay = i1_notification_max_delay
     f_dc_evse_status.evse_notification = i1_evse_notification
@@ -8765,18 +8815,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_CurrentDemandResType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_CurrentDemandResType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
-    if i3_multiplier > 3: return _d_CurrentDemandResType(B, r0)
-    i3_unit = (c >> 3) & 7
-    if i3_unit >= 7: return _d_CurrentDemandResType(B, r0)
-    i3_unit = _E_unitSymbolType[i3_unit]
+    i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i3_multiplier > 3 or i3_unit is None: return _d_CurrentDemandResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
     f_evse_present_voltage.multiplier = i2_multiplier
     f_evse_present_voltage.unit = i2_unit
@@ -8784,11 +8833,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandResType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_CurrentDemandResType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 126696: return _d_CurrentDemandResType(B, r0)
     f_evse_current_limit_achieved = ((c >> 12) & 1) == 1
@@ -8804,18 +8854,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
-        if i4_multiplier > 3: return _d_CurrentDemandResType(B, r0)
-        i4_unit = (c >> 3) & 7
-        if i4_unit >= 7: return _d_CurrentDemandResType(B, r0)
-        i4_unit = _E_unitSymbolType[i4_unit]
+        i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i4_multiplier > 3 or i4_unit is None: return _d_CurrentDemandResType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_CurrentDemandResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T109[c & 3]
@@ -8828,18 +8877,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
-        if i5_multiplier > 3: return _d_CurrentDemandResType(B, r0)
-        i5_unit = (c >> 3) & 7
-        if i5_unit >= 7: return _d_CurrentDemandResType(B, r0)
-        i5_unit = _E_unitSymbolType[i5_unit]
+        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i5_multiplier > 3 or i5_unit is None: return _d_CurrentDemandResType(B, r0)
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandResType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_CurrentDemandResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T110[c & 3]
@@ -8852,18 +8900,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
-        if i6_multiplier > 3: return _d_CurrentDemandResType(B, r0)
-        i6_unit = (c >> 3) & 7
-        if i6_unit >= 7: return _d_CurrentDemandResType(B, r0)
-        i6_unit = _E_unitSymbolType[i6_unit]
+        i6_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i6_multiplier > 3 or i6_unit is None: return _d_CurrentDemandResType(B, r0)
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandResType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_CurrentDemandResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandResType(B, r0)
         k = _T111[c & 1]
@@ -8886,8 +8933,8 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_CurrentDemandResType(B, r0)
         f_sa_schedule_tuple_id = ((c >> 3) & 255) + 1
-        if f_sa_schedule_tuple_id > 255: return _d_CurrentDemandResType(B, r0)
         k = _T113[c & 3]
+        if f_sa_schedule_tuple_id > 255: return _d_CurrentDemandResType(B, r0)
     else:
         return _d_CurrentDemandResType(B, r0)
     f_meter_info = None
@@ -8905,9 +8952,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 8; i7_meter_reading = (B >> r) & 255
             if i7_meter_reading > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_meter_reading, r = ru(B, r + 8, i7_meter_reading)
+                if x > 127:
+                    i7_meter_reading, r = ru(B, r + 8, i7_meter_reading)
+                    if i7_meter_reading > 18446744073709551615: return _d_CurrentDemandResType(B, r0)
                 else: i7_meter_reading = (x << 7) | (i7_meter_reading & 127)
-            if i7_meter_reading > 18446744073709551615: return _d_CurrentDemandResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_CurrentDemandResType(B, r0)
             k = _T87[c & 7]
@@ -8928,11 +8976,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 9; i7_meter_status = (B >> r) & 511
             if i7_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_meter_status, r = ri(B, r + 8, i7_meter_status)
+                if x > 127:
+                    i7_meter_status, r = ri(B, r + 8, i7_meter_status)
+                    if i7_meter_status < -32768 or i7_meter_status > 32767: return _d_CurrentDemandResType(B, r0)
                 elif i7_meter_status & 256: i7_meter_status = -((x << 7) | (i7_meter_status & 127)) - 1
                 else: i7_meter_status = (x << 7) | (i7_meter_status & 127)
             elif i7_meter_status > 255: i7_meter_status = 255 - i7_meter_status
-            if i7_meter_status < -32768 or i7_meter_status > 32767: return _d_CurrentDemandResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_CurrentDemandResType(B, r0)
             k = _T72[c & 3]
@@ -8943,11 +8992,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             r -= 9; i7_t_meter = (B >> r) & 511
             if i7_t_meter & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_t_meter, r = ri(B, r + 8, i7_t_meter)
+                if x > 127:
+                    i7_t_meter, r = ri(B, r + 8, i7_t_meter)
+                    if i7_t_meter < -9223372036854775808 or i7_t_meter > 9223372036854775807: return _d_CurrentDemandResType(B, r0)
                 elif i7_t_meter & 256: i7_t_meter = -((x << 7) | (i7_t_meter & 127)) - 1
                 else: i7_t_meter = (x << 7) | (i7_t_meter & 127)
             elif i7_t_meter > 255: i7_t_meter = 255 - i7_t_meter
-            if i7_t_meter < -9223372036854775808 or i7_t_meter > 9223372036854775807: return _d_CurrentDemandResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
@@ -9237,12 +9287,10 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     r -= 25; c = (B >> r) & 33554431
     if c & 31209484: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     i1_ev_ready = ((c >> 21) & 1) == 1
-    i1_ev_error_code = (c >> 14) & 15
-    if i1_ev_error_code >= 12: return _d_DC_EVPowerDeliveryParameterType(B, r0)
-    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 14) & 15]
     i1_evresssoc = (c >> 4) & 127
-    if i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     k = _T120[c & 3]
+    if i1_ev_error_code is None or i1_evresssoc > 100: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -9389,14 +9437,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 115: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 3
-    if f_evse_notification >= 3: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+    f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -9460,9 +9508,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
         r -= 8; i1_start = (B >> r) & 255
         if i1_start > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_start, r = ru(B, r + 8, i1_start)
+            if x > 127:
+                i1_start, r = ru(B, r + 8, i1_start)
+                if i1_start > 16777214: return _d_EntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
-        if i1_start > 16777214: return _d_EntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EntryType(B, r0)
         k = _T16[c & 3]
@@ -9473,9 +9522,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 86400: return _d_EntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 86400: return _d_EntryType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_EntryType(B, r0)
             k = _T6[c & 1]
@@ -10479,8 +10529,8 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_MeteringReceiptReqType(B, r0)
         f_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
-        if f_sa_schedule_tuple_id > 255: return _d_MeteringReceiptReqType(B, r0)
         k = _T4[c & 1]
+        if f_sa_schedule_tuple_id > 255: return _d_MeteringReceiptReqType(B, r0)
     f_meter_info = None
     if k == 3:
         r -= 2; c = (B >> r) & 3
@@ -10496,9 +10546,10 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 8; i1_meter_reading = (B >> r) & 255
             if i1_meter_reading > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_meter_reading, r = ru(B, r + 8, i1_meter_reading)
+                if x > 127:
+                    i1_meter_reading, r = ru(B, r + 8, i1_meter_reading)
+                    if i1_meter_reading > 18446744073709551615: return _d_MeteringReceiptReqType(B, r0)
                 else: i1_meter_reading = (x << 7) | (i1_meter_reading & 127)
-            if i1_meter_reading > 18446744073709551615: return _d_MeteringReceiptReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_MeteringReceiptReqType(B, r0)
             k = _T87[c & 7]
@@ -10519,11 +10570,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 9; i1_meter_status = (B >> r) & 511
             if i1_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                if x > 127:
+                    i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                    if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_MeteringReceiptReqType(B, r0)
                 elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
                 else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
             elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
-            if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_MeteringReceiptReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T72[c & 3]
@@ -10534,11 +10586,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 9; i1_t_meter = (B >> r) & 511
             if i1_t_meter & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_t_meter, r = ri(B, r + 8, i1_t_meter)
+                if x > 127:
+                    i1_t_meter, r = ri(B, r + 8, i1_t_meter)
+                    if i1_t_meter < -9223372036854775808 or i1_t_meter > 9223372036854775807: return _d_MeteringReceiptReqType(B, r0)
                 elif i1_t_meter & 256: i1_t_meter = -((x << 7) | (i1_t_meter & 127)) - 1
                 else: i1_t_meter = (x << 7) | (i1_t_meter & 127)
             elif i1_t_meter > 255: i1_t_meter = 255 - i1_t_meter
-            if i1_t_meter < -9223372036854775808 or i1_t_meter > 9223372036854775807: return _d_MeteringReceiptReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeteringReceiptReqType(B, r0)
             k = _T6[c & 1]
@@ -10672,10 +10725,9 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_MeteringReceiptResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_MeteringReceiptResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     k = _T152[c & 3]
+    if f_response_code is None: return _d_MeteringReceiptResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
         r -= 2; c = (B >> r) & 3
@@ -10683,16 +10735,16 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_MeteringReceiptResType(B, r0)
-        i1_evse_notification = (c >> 7) & 3
-        if i1_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
         i1_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
         f_ac_evse_status = _new(AC_EVSEStatusType)
         f_ac_evse_status.notification_max_delay = i1_notification_max_delay
         f_ac_evse_status.evse_notification = i1_evse_notification
@@ -10703,31 +10755,29 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_MeteringReceiptResType(B, r0)
-        i2_evse_notification = (c >> 3) & 3
-        if i2_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
-        i2_evse_notification = _E_EVSENotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T24[c & 3]
+        if i2_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
         i2_evse_isolation_status = None
         if k == 2:
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_MeteringReceiptResType(B, r0)
-            i2_evse_isolation_status = (c >> 2) & 7
-            if i2_evse_isolation_status >= 5: return _d_MeteringReceiptResType(B, r0)
-            i2_evse_isolation_status = _E_isolationLevelType[i2_evse_isolation_status]
+            i2_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
             k = _T4[c & 1]
+            if i2_evse_isolation_status is None: return _d_MeteringReceiptResType(B, r0)
         i2_evse_status_code = None
         if k == 3:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_MeteringReceiptResType(B, r0)
-            i2_evse_status_code = (c >> 2) & 15
-            if i2_evse_status_code >= 12: return _d_MeteringReceiptResType(B, r0)
-            i2_evse_status_code = _E_DC_EVSEStatusCodeType[i2_evse_status_code]
+            i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T6[c & 1]
+            if i2_evse_status_code is None: return _d_MeteringReceiptResType(B, r0)
         else:
             return _d_MeteringReceiptResType(B, r0)
         if k != -1: return _d_MeteringReceiptResType(B, r0)
@@ -10744,15 +10794,15 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         r -= 8; i3_notification_max_delay = (B >> r) & 255
         if i3_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            if x > 127:
+                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+                if i3_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        if i3_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_MeteringReceiptResType(B, r0)
-        i3_evse_notification = (c >> 3) & 3
-        if i3_evse_notification >= 3: return _d_MeteringReceiptResType(B, r0)
-        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T6[c & 1]
+        if i3_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i3_notification_max_delay
         f_evse_status.evse_notification = i3_evse_notification
@@ -11036,9 +11086,8 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_PaymentDetailsResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_PaymentDetailsResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_PaymentDetailsResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 16 or 8 * nb > r: return _d_PaymentDetailsResType(B, r0)
     r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
@@ -11047,11 +11096,12 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r -= 9; f_evse_time_stamp = (B >> r) & 511
     if f_evse_time_stamp & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+        if x > 127:
+            f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+            if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
         elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
         else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
     elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
-    if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_PaymentDetailsResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
     o = _new(PaymentDetailsResType)
@@ -11110,8 +11160,7 @@ def _f_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSel
     r0 = r
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_PaymentServiceSelectionReqType(B, r0)
-    f_selected_payment_option = (c >> 2) & 1
-    f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
+    f_selected_payment_option = _E_paymentOptionType[(c >> 2) & 1]
     f_selected_service_list, r = _f_SelectedServiceListType(B, r)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentServiceSelectionReqType(B, r0)
@@ -11166,9 +11215,10 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             r -= 8; i1_service_id = (B >> r) & 255
             if i1_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                if x > 127:
+                    i1_service_id, r = ru(B, r + 8, i1_service_id)
+                    if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
-            if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_SelectedServiceListType(B, r0)
             k = _T16[c & 3]
@@ -11179,11 +11229,12 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                 r -= 9; i1_parameter_set_id = (B >> r) & 511
                 if i1_parameter_set_id & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_parameter_set_id, r = ri(B, r + 8, i1_parameter_set_id)
+                    if x > 127:
+                        i1_parameter_set_id, r = ri(B, r + 8, i1_parameter_set_id)
+                        if i1_parameter_set_id < -32768 or i1_parameter_set_id > 32767: return _d_SelectedServiceListType(B, r0)
                     elif i1_parameter_set_id & 256: i1_parameter_set_id = -((x << 7) | (i1_parameter_set_id & 127)) - 1
                     else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
                 elif i1_parameter_set_id > 255: i1_parameter_set_id = 255 - i1_parameter_set_id
-                if i1_parameter_set_id < -32768 or i1_parameter_set_id > 32767: return _d_SelectedServiceListType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
@@ -11268,9 +11319,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SelectedServiceType(B, r0)
     k = _T16[c & 3]
@@ -11281,11 +11333,12 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         r -= 9; f_parameter_set_id = (B >> r) & 511
         if f_parameter_set_id & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+            if x > 127:
+                f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+                if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_SelectedServiceType(B, r0)
             elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
             else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
         elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-        if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_SelectedServiceType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
@@ -11341,9 +11394,8 @@ def _f_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSel
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_PaymentServiceSelectionResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 26: return _d_PaymentServiceSelectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_PaymentServiceSelectionResType(B, r0)
     o = _new(PaymentServiceSelectionResType)
     o.response_code = f_response_code
     return o, r
@@ -11404,12 +11456,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     r0 = r
     r -= 19; c = (B >> r) & 524287
     if c & 421896: return _d_PowerDeliveryReqType(B, r0)
-    f_charge_progress = (c >> 15) & 3
-    if f_charge_progress >= 3: return _d_PowerDeliveryReqType(B, r0)
-    f_charge_progress = _E_chargeProgressType[f_charge_progress]
+    f_charge_progress = _EP_chargeProgressType[(c >> 15) & 3]
     f_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
-    if f_sa_schedule_tuple_id > 255: return _d_PowerDeliveryReqType(B, r0)
     k = _T87[c & 7]
+    if f_charge_progress is None or f_sa_schedule_tuple_id > 255: return _d_PowerDeliveryReqType(B, r0)
     f_charging_profile = None
     if k == 2:
         f_charging_profile, r = _f_ChargingProfileType(B, r)
@@ -11420,12 +11470,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         r -= 25; c = (B >> r) & 33554431
         if c & 31209484: return _d_PowerDeliveryReqType(B, r0)
         i2_ev_ready = ((c >> 21) & 1) == 1
-        i2_ev_error_code = (c >> 14) & 15
-        if i2_ev_error_code >= 12: return _d_PowerDeliveryReqType(B, r0)
-        i2_ev_error_code = _E_DC_EVErrorCodeType[i2_ev_error_code]
+        i2_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 14) & 15]
         i2_evresssoc = (c >> 4) & 127
-        if i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
         k = _T120[c & 3]
+        if i2_ev_error_code is None or i2_evresssoc > 100: return _d_PowerDeliveryReqType(B, r0)
         i1_dc_ev_status = _new(DC_EVStatusType)
         i1_dc_ev_status.ev_ready = i2_ev_ready
         i1_dc_ev_status.ev_error_code = i2_ev_error_code
@@ -11559,24 +11607,24 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             r -= 8; i1_charging_profile_entry_start = (B >> r) & 255
             if i1_charging_profile_entry_start > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
+                if x > 127:
+                    i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
+                    if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
                 else: i1_charging_profile_entry_start = (x << 7) | (i1_charging_profile_entry_start & 127)
-            if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
             r -= 16; c = (B >> r) & 65535
             if c & 61895: return _d_ChargingProfileType(B, r0)
             i2_multiplier = ((c >> 9) & 7) + -3
-            if i2_multiplier > 3: return _d_ChargingProfileType(B, r0)
-            i2_unit = (c >> 3) & 7
-            if i2_unit >= 7: return _d_ChargingProfileType(B, r0)
-            i2_unit = _E_unitSymbolType[i2_unit]
+            i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i2_multiplier > 3 or i2_unit is None: return _d_ChargingProfileType(B, r0)
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_ChargingProfileType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_ChargingProfileType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargingProfileType(B, r0)
             k = _T35[c & 3]
@@ -11589,8 +11637,8 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                 r -= 5; c = (B >> r) & 31
                 if c & 18: return _d_ChargingProfileType(B, r0)
                 i1_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
-                if i1_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ChargingProfileType(B, r0)
                 k = _T6[c & 1]
+                if i1_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ChargingProfileType(B, r0)
             if k != -1: return _d_ChargingProfileType(B, r0)
             v = _new(ProfileEntryType)
             v.charging_profile_entry_start = i1_charging_profile_entry_start
@@ -11677,24 +11725,24 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     r -= 8; f_charging_profile_entry_start = (B >> r) & 255
     if f_charging_profile_entry_start > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
+        if x > 127:
+            f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
+            if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
         else: f_charging_profile_entry_start = (x << 7) | (f_charging_profile_entry_start & 127)
-    if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 61895: return _d_ProfileEntryType(B, r0)
     i1_multiplier = ((c >> 9) & 7) + -3
-    if i1_multiplier > 3: return _d_ProfileEntryType(B, r0)
-    i1_unit = (c >> 3) & 7
-    if i1_unit >= 7: return _d_ProfileEntryType(B, r0)
-    i1_unit = _E_unitSymbolType[i1_unit]
+    i1_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i1_multiplier > 3 or i1_unit is None: return _d_ProfileEntryType(B, r0)
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_ProfileEntryType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_ProfileEntryType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ProfileEntryType(B, r0)
     k = _T35[c & 3]
@@ -11707,8 +11755,8 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ProfileEntryType(B, r0)
         f_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
-        if f_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ProfileEntryType(B, r0)
         k = _T6[c & 1]
+        if f_charging_profile_entry_max_number_of_phases_in_use > 3: return _d_ProfileEntryType(B, r0)
     if k != -1: return _d_ProfileEntryType(B, r0)
     o = _new(ProfileEntryType)
     o.charging_profile_entry_start = f_charging_profile_entry_start
@@ -11791,10 +11839,9 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     k = _T152[c & 3]
+    if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
         r -= 2; c = (B >> r) & 3
@@ -11802,16 +11849,16 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         r -= 8; i1_notification_max_delay = (B >> r) & 255
         if i1_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if x > 127:
+                i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+                if i1_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-        if i1_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_PowerDeliveryResType(B, r0)
-        i1_evse_notification = (c >> 7) & 3
-        if i1_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
-        i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+        i1_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
         i1_rcd = ((c >> 3) & 1) == 1
         k = _T6[c & 1]
+        if i1_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         f_ac_evse_status = _new(AC_EVSEStatusType)
         f_ac_evse_status.notification_max_delay = i1_notification_max_delay
         f_ac_evse_status.evse_notification = i1_evse_notification
@@ -11822,31 +11869,29 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_PowerDeliveryResType(B, r0)
-        i2_evse_notification = (c >> 3) & 3
-        if i2_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
-        i2_evse_notification = _E_EVSENotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T24[c & 3]
+        if i2_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         i2_evse_isolation_status = None
         if k == 2:
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_isolation_status = (c >> 2) & 7
-            if i2_evse_isolation_status >= 5: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_isolation_status = _E_isolationLevelType[i2_evse_isolation_status]
+            i2_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
             k = _T4[c & 1]
+            if i2_evse_isolation_status is None: return _d_PowerDeliveryResType(B, r0)
         i2_evse_status_code = None
         if k == 3:
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_status_code = (c >> 2) & 15
-            if i2_evse_status_code >= 12: return _d_PowerDeliveryResType(B, r0)
-            i2_evse_status_code = _E_DC_EVSEStatusCodeType[i2_evse_status_code]
+            i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T6[c & 1]
+            if i2_evse_status_code is None: return _d_PowerDeliveryResType(B, r0)
         else:
             return _d_PowerDeliveryResType(B, r0)
         if k != -1: return _d_PowerDeliveryResType(B, r0)
@@ -11863,15 +11908,15 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         r -= 8; i3_notification_max_delay = (B >> r) & 255
         if i3_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+            if x > 127:
+                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
+                if i3_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        if i3_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_PowerDeliveryResType(B, r0)
-        i3_evse_notification = (c >> 3) & 3
-        if i3_evse_notification >= 3: return _d_PowerDeliveryResType(B, r0)
-        i3_evse_notification = _E_EVSENotificationType[i3_evse_notification]
+        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T6[c & 1]
+        if i3_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i3_notification_max_delay
         f_evse_status.evse_notification = i3_evse_notification
@@ -11991,16 +12036,11 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     r -= 38; c = (B >> r) & 274877906943
     if c & 255668122055: return _d_PreChargeReqType(B, r0)
     i1_ev_ready = ((c >> 34) & 1) == 1
-    i1_ev_error_code = (c >> 27) & 15
-    if i1_ev_error_code >= 12: return _d_PreChargeReqType(B, r0)
-    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 27) & 15]
     i1_evresssoc = (c >> 17) & 127
-    if i1_evresssoc > 100: return _d_PreChargeReqType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_PreChargeReqType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_PreChargeReqType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i1_ev_error_code is None or i1_evresssoc > 100 or i2_multiplier > 3 or i2_unit is None: return _d_PreChargeReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -12008,18 +12048,17 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_PreChargeReqType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_PreChargeReqType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_PreChargeReqType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
-    if i3_multiplier > 3: return _d_PreChargeReqType(B, r0)
-    i3_unit = (c >> 3) & 7
-    if i3_unit >= 7: return _d_PreChargeReqType(B, r0)
-    i3_unit = _E_unitSymbolType[i3_unit]
+    i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i3_multiplier > 3 or i3_unit is None: return _d_PreChargeReqType(B, r0)
     f_ev_target_voltage = _new(PhysicalValueType)
     f_ev_target_voltage.multiplier = i2_multiplier
     f_ev_target_voltage.unit = i2_unit
@@ -12027,11 +12066,12 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_PreChargeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeReqType(B, r0)
     f_ev_target_current = _new(PhysicalValueType)
@@ -12142,47 +12182,42 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_PreChargeResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_PreChargeResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_PreChargeResType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_PreChargeResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_PreChargeResType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_PreChargeResType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_PreChargeResType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if i1_evse_notification is None: return _d_PreChargeResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_PreChargeResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 7
-        if i1_evse_isolation_status >= 5: return _d_PreChargeResType(B, r0)
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if i1_evse_isolation_status is None: return _d_PreChargeResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_PreChargeResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if i1_evse_status_code is None: return _d_PreChargeResType(B, r0)
     else:
         return _d_PreChargeResType(B, r0)
     if k != -1: return _d_PreChargeResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_PreChargeResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_PreChargeResType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_PreChargeResType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i2_multiplier > 3 or i2_unit is None: return _d_PreChargeResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.notification_max_delay = i1_notification_max_delay
     f_dc_evse_status.evse_notification = i1_evse_notification
@@ -12191,11 +12226,12 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_PreChargeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -12292,9 +12328,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
@@ -12354,15 +12391,15 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ServiceDetailResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_ServiceDetailResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_ServiceDetailResType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T35[c & 3]
@@ -12508,11 +12545,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     r -= 9; f_parameter_set_id = (B >> r) & 511
     if f_parameter_set_id & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+        if x > 127:
+            f_parameter_set_id, r = ri(B, r + 8, f_parameter_set_id)
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_ParameterSetType(B, r0)
         elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
     elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-    if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: return _d_ParameterSetType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T2[c & 1]
@@ -12542,11 +12580,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_short_value = (B >> r) & 511
                 if i1_short_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_short_value, r = ri(B, r + 8, i1_short_value)
+                    if x > 127:
+                        i1_short_value, r = ri(B, r + 8, i1_short_value)
+                        if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
-                if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -12556,11 +12595,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_int_value = (B >> r) & 511
                 if i1_int_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_int_value, r = ri(B, r + 8, i1_int_value)
+                    if x > 127:
+                        i1_int_value, r = ri(B, r + 8, i1_int_value)
+                        if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
-                if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -12568,18 +12608,17 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 14; c = (B >> r) & 16383
                 if c & 12743: return _d_ParameterSetType(B, r0)
                 i2_multiplier = ((c >> 9) & 7) + -3
-                if i2_multiplier > 3: return _d_ParameterSetType(B, r0)
-                i2_unit = (c >> 3) & 7
-                if i2_unit >= 7: return _d_ParameterSetType(B, r0)
-                i2_unit = _E_unitSymbolType[i2_unit]
+                i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+                if i2_multiplier > 3 or i2_unit is None: return _d_ParameterSetType(B, r0)
                 r -= 9; i2_value = (B >> r) & 511
                 if i2_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    if x > 127:
+                        i2_value, r = ri(B, r + 8, i2_value)
+                        if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
-                if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -12738,11 +12777,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_short_value = (B >> r) & 511
         if f_short_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_short_value, r = ri(B, r + 8, f_short_value)
+            if x > 127:
+                f_short_value, r = ri(B, r + 8, f_short_value)
+                if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
-        if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -12752,11 +12792,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_int_value = (B >> r) & 511
         if f_int_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_int_value, r = ri(B, r + 8, f_int_value)
+            if x > 127:
+                f_int_value, r = ri(B, r + 8, f_int_value)
+                if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
-        if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -12764,18 +12805,17 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_ParameterType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
-        if i1_multiplier > 3: return _d_ParameterType(B, r0)
-        i1_unit = (c >> 3) & 7
-        if i1_unit >= 7: return _d_ParameterType(B, r0)
-        i1_unit = _E_unitSymbolType[i1_unit]
+        i1_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i1_multiplier > 3 or i1_unit is None: return _d_ParameterType(B, r0)
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -12905,8 +12945,7 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k == 1:
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ServiceDiscoveryReqType(B, r0)
-        f_service_category = (c >> 2) & 3
-        f_service_category = _E_serviceCategoryType[f_service_category]
+        f_service_category = _E_serviceCategoryType[(c >> 2) & 3]
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
     o = _new(ServiceDiscoveryReqType)
@@ -12972,18 +13011,18 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 26: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_ServiceDiscoveryResType(B, r0)
     f_payment_option_list, r = _f_PaymentOptionListType(B, r)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; i1_service_id = (B >> r) & 255
     if i1_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+        if x > 127:
+            i1_service_id, r = ru(B, r + 8, i1_service_id)
+            if i1_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
-    if i1_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T120[c & 3]
@@ -12999,8 +13038,7 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceDiscoveryResType(B, r0)
-        i1_service_category = (c >> 3) & 3
-        i1_service_category = _E_serviceCategoryType[i1_service_category]
+        i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T45[c & 3]
     else:
         return _d_ServiceDiscoveryResType(B, r0)
@@ -13149,8 +13187,7 @@ def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
         if k == 0:
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_PaymentOptionListType(B, r0)
-            v = (c >> 1) & 1
-            v = _E_paymentOptionType[v]
+            v = _E_paymentOptionType[(c >> 1) & 1]
             f_payment_option.append(v)
         else:
             break
@@ -13267,9 +13304,10 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ChargeServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ChargeServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargeServiceType(B, r0)
     k = _T120[c & 3]
@@ -13285,8 +13323,7 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ChargeServiceType(B, r0)
-        f_service_category = (c >> 3) & 3
-        f_service_category = _E_serviceCategoryType[f_service_category]
+        f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T45[c & 3]
     else:
         return _d_ChargeServiceType(B, r0)
@@ -13402,9 +13439,8 @@ def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
         if k == 0:
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_SupportedEnergyTransferModeType(B, r0)
-            v = (c >> 1) & 7
-            if v >= 6: return _d_SupportedEnergyTransferModeType(B, r0)
-            v = _E_EnergyTransferModeType[v]
+            v = _EP_EnergyTransferModeType[(c >> 1) & 7]
+            if v is None: return _d_SupportedEnergyTransferModeType(B, r0)
             f_energy_transfer_mode.append(v)
         else:
             break
@@ -13476,9 +13512,10 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             r -= 8; i1_service_id = (B >> r) & 255
             if i1_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                if x > 127:
+                    i1_service_id, r = ru(B, r + 8, i1_service_id)
+                    if i1_service_id > 65535: return _d_ServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
-            if i1_service_id > 65535: return _d_ServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ServiceListType(B, r0)
             k = _T120[c & 3]
@@ -13494,8 +13531,7 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             if k == 2:
                 r -= 6; c = (B >> r) & 63
                 if c & 36: return _d_ServiceListType(B, r0)
-                i1_service_category = (c >> 3) & 3
-                i1_service_category = _E_serviceCategoryType[i1_service_category]
+                i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
                 k = _T45[c & 3]
             else:
                 return _d_ServiceListType(B, r0)
@@ -13631,9 +13667,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceType(B, r0)
     k = _T120[c & 3]
@@ -13649,8 +13686,7 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceType(B, r0)
-        f_service_category = (c >> 3) & 3
-        f_service_category = _E_serviceCategoryType[f_service_category]
+        f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
         k = _T45[c & 3]
     else:
         return _d_ServiceType(B, r0)
@@ -13804,9 +13840,8 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     r0 = r
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_SessionSetupResType(B, r0)
-    f_response_code = (c >> 3) & 31
-    if f_response_code >= 26: return _d_SessionSetupResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 31]
+    if f_response_code is None: return _d_SessionSetupResType(B, r0)
     f_evseid, r = rstr(B, r, 37)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupResType(B, r0)
@@ -13818,11 +13853,12 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
         r -= 9; f_evse_time_stamp = (B >> r) & 511
         if f_evse_time_stamp & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+            if x > 127:
+                f_evse_time_stamp, r = ri(B, r + 8, f_evse_time_stamp)
+                if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_SessionSetupResType(B, r0)
             elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
             else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
         elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
-        if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: return _d_SessionSetupResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
@@ -13880,8 +13916,7 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     r0 = r
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_SessionStopReqType(B, r0)
-    f_charging_session = (c >> 2) & 1
-    f_charging_session = _E_chargingSessionType[f_charging_session]
+    f_charging_session = _E_chargingSessionType[(c >> 2) & 1]
     o = _new(SessionStopReqType)
     o.charging_session = f_charging_session
     return o, r
@@ -13918,9 +13953,8 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     r0 = r
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_SessionStopResType(B, r0)
-    f_response_code = (c >> 2) & 31
-    if f_response_code >= 26: return _d_SessionStopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 31]
+    if f_response_code is None: return _d_SessionStopResType(B, r0)
     o = _new(SessionStopResType)
     o.response_code = f_response_code
     return o, r
@@ -14453,10 +14487,9 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_V2G_MessageType(B, r0)
-        i2_fault_code = (c >> 3) & 3
-        if i2_fault_code >= 3: return _d_V2G_MessageType(B, r0)
-        i2_fault_code = _E_faultCodeType[i2_fault_code]
+        i2_fault_code = _EP_faultCodeType[(c >> 3) & 3]
         k = _T16[c & 3]
+        if i2_fault_code is None: return _d_V2G_MessageType(B, r0)
         i2_fault_msg = None
         if k == 1:
             r -= 1; c = (B >> r) & 1
@@ -14484,114 +14517,114 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     f_header.session_id = i1_session_id
     f_header.notification = i1_notification
     f_header.signature = i1_signature
-    i3_authorization_req = i3_authorization_res = i3_body_element = i3_cable_check_req = i3_cable_check_res = i3_certificate_installation_req = i3_certificate_installation_res = i3_certificate_update_req = i3_certificate_update_res = i3_charge_parameter_discovery_req = i3_charge_parameter_discovery_res = i3_charging_status_req = i3_charging_status_res = i3_current_demand_req = i3_current_demand_res = i3_metering_receipt_req = i3_metering_receipt_res = i3_payment_details_req = i3_payment_details_res = i3_payment_service_selection_req = i3_payment_service_selection_res = i3_power_delivery_req = i3_power_delivery_res = i3_pre_charge_req = i3_pre_charge_res = i3_service_detail_req = i3_service_detail_res = i3_service_discovery_req = i3_service_discovery_res = i3_session_setup_req = i3_session_setup_res = i3_session_stop_req = i3_session_stop_res = i3_welding_detection_req = i3_welding_detection_res = None
+    i3_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
             if k < 8:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            i3_authorization_req, r = _f_AuthorizationReqType(B, r)
+                            i3_obj.authorization_req, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            i3_authorization_res, r = _f_AuthorizationResType(B, r)
+                            i3_obj.authorization_res, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            i3_body_element, r = _f_BodyBaseType(B, r)
+                            i3_obj.body_element, r = _f_BodyBaseType(B, r)
                         elif k == 3:
-                            i3_cable_check_req, r = _f_CableCheckReqType(B, r)
+                            i3_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            i3_cable_check_res, r = _f_CableCheckResType(B, r)
+                            i3_obj.cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            i3_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            i3_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            i3_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            i3_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            i3_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            i3_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            i3_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            i3_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            i3_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            i3_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            i3_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            i3_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            i3_charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            i3_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            i3_charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            i3_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            i3_current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            i3_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            i3_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            i3_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            i3_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            i3_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            i3_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            i3_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            i3_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            i3_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            i3_payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            i3_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            i3_payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
+                            i3_obj.payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            i3_payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
+                            i3_obj.payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            i3_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            i3_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            i3_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            i3_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            i3_pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            i3_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            i3_pre_charge_res, r = _f_PreChargeResType(B, r)
+                            i3_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            i3_service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            i3_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            i3_service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            i3_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            i3_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            i3_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            i3_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            i3_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            i3_session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            i3_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            i3_session_setup_res, r = _f_SessionSetupResType(B, r)
+                            i3_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            i3_session_stop_req, r = _f_SessionStopReqType(B, r)
+                            i3_obj.session_stop_req, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            i3_session_stop_res, r = _f_SessionStopResType(B, r)
+                            i3_obj.session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            i3_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            i3_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            i3_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            i3_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
-    f_body = BodyType(i3_authorization_req, i3_authorization_res, i3_body_element, i3_cable_check_req, i3_cable_check_res, i3_certificate_installation_req, i3_certificate_installation_res, i3_certificate_update_req, i3_certificate_update_res, i3_charge_parameter_discovery_req, i3_charge_parameter_discovery_res, i3_charging_status_req, i3_charging_status_res, i3_current_demand_req, i3_current_demand_res, i3_metering_receipt_req, i3_metering_receipt_res, i3_payment_details_req, i3_payment_details_res, i3_payment_service_selection_req, i3_payment_service_selection_res, i3_power_delivery_req, i3_power_delivery_res, i3_pre_charge_req, i3_pre_charge_res, i3_service_detail_req, i3_service_detail_res, i3_service_discovery_req, i3_service_discovery_res, i3_session_setup_req, i3_session_setup_res, i3_session_stop_req, i3_session_stop_res, i3_welding_detection_req, i3_welding_detection_res)
+    f_body = i3_obj
     o = _new(V2G_MessageType)
     o.header = f_header
     o.body = f_body
@@ -14639,185 +14672,17 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     v10 = o.body
     if v10 is None: raise EncFail('missing mandatory Body')
     if v10.__class__ is not BodyType: raise EncFail(f'expected BodyType, got {v10.__class__.__name__}')
-    st11 = 0
     a <<= 1
-    v12 = v10.authorization_req
-    v13 = v10.authorization_res
-    v14 = v10.body_element
-    v15 = v10.cable_check_req
-    v16 = v10.cable_check_res
-    v17 = v10.certificate_installation_req
-    v18 = v10.certificate_installation_res
-    v19 = v10.certificate_update_req
-    v20 = v10.certificate_update_res
-    v21 = v10.charge_parameter_discovery_req
-    v22 = v10.charge_parameter_discovery_res
-    v23 = v10.charging_status_req
-    v24 = v10.charging_status_res
-    v25 = v10.current_demand_req
-    v26 = v10.current_demand_res
-    v27 = v10.metering_receipt_req
-    v28 = v10.metering_receipt_res
-    v29 = v10.payment_details_req
-    v30 = v10.payment_details_res
-    v31 = v10.payment_service_selection_req
-    v32 = v10.payment_service_selection_res
-    v33 = v10.power_delivery_req
-    v34 = v10.power_delivery_res
-    v35 = v10.pre_charge_req
-    v36 = v10.pre_charge_res
-    v37 = v10.service_detail_req
-    v38 = v10.service_detail_res
-    v39 = v10.service_discovery_req
-    v40 = v10.service_discovery_res
-    v41 = v10.session_setup_req
-    v42 = v10.session_setup_res
-    v43 = v10.session_stop_req
-    v44 = v10.session_stop_res
-    v45 = v10.welding_detection_req
-    v46 = v10.welding_detection_res
-    if v12 is not None:
-        a <<= 6
-        a = _e_AuthorizationReqType(v12, a)
-        st11 = 3
-    elif v13 is not None:
-        a = (a << 6) | 1
-        a = _e_AuthorizationResType(v13, a)
-        st11 = 3
-    elif v14 is not None:
-        a = (a << 6) | 2
-        a = _e_BodyBaseType(v14, a)
-        st11 = 3
-    elif v15 is not None:
-        a = (a << 6) | 3
-        a = _e_CableCheckReqType(v15, a)
-        st11 = 3
-    elif v16 is not None:
-        a = (a << 6) | 4
-        a = _e_CableCheckResType(v16, a)
-        st11 = 3
-    elif v17 is not None:
-        a = (a << 6) | 5
-        a = _e_CertificateInstallationReqType(v17, a)
-        st11 = 3
-    elif v18 is not None:
-        a = (a << 6) | 6
-        a = _e_CertificateInstallationResType(v18, a)
-        st11 = 3
-    elif v19 is not None:
-        a = (a << 6) | 7
-        a = _e_CertificateUpdateReqType(v19, a)
-        st11 = 3
-    elif v20 is not None:
-        a = (a << 6) | 8
-        a = _e_CertificateUpdateResType(v20, a)
-        st11 = 3
-    elif v21 is not None:
-        a = (a << 6) | 9
-        a = _e_ChargeParameterDiscoveryReqType(v21, a)
-        st11 = 3
-    elif v22 is not None:
-        a = (a << 6) | 10
-        a = _e_ChargeParameterDiscoveryResType(v22, a)
-        st11 = 3
-    elif v23 is not None:
-        a = (a << 6) | 11
-        a = _e_ChargingStatusReqType(v23, a)
-        st11 = 3
-    elif v24 is not None:
-        a = (a << 6) | 12
-        a = _e_ChargingStatusResType(v24, a)
-        st11 = 3
-    elif v25 is not None:
-        a = (a << 6) | 13
-        a = _e_CurrentDemandReqType(v25, a)
-        st11 = 3
-    elif v26 is not None:
-        a = (a << 6) | 14
-        a = _e_CurrentDemandResType(v26, a)
-        st11 = 3
-    elif v27 is not None:
-        a = (a << 6) | 15
-        a = _e_MeteringReceiptReqType(v27, a)
-        st11 = 3
-    elif v28 is not None:
-        a = (a << 6) | 16
-        a = _e_MeteringReceiptResType(v28, a)
-        st11 = 3
-    elif v29 is not None:
-        a = (a << 6) | 17
-        a = _e_PaymentDetailsReqType(v29, a)
-        st11 = 3
-    elif v30 is not None:
-        a = (a << 6) | 18
-        a = _e_PaymentDetailsResType(v30, a)
-        st11 = 3
-    elif v31 is not None:
-        a = (a << 6) | 19
-        a = _e_PaymentServiceSelectionReqType(v31, a)
-        st11 = 3
-    elif v32 is not None:
-        a = (a << 6) | 20
-        a = _e_PaymentServiceSelectionResType(v32, a)
-        st11 = 3
-    elif v33 is not None:
-        a = (a << 6) | 21
-        a = _e_PowerDeliveryReqType(v33, a)
-        st11 = 3
-    elif v34 is not None:
-        a = (a << 6) | 22
-        a = _e_PowerDeliveryResType(v34, a)
-        st11 = 3
-    elif v35 is not None:
-        a = (a << 6) | 23
-        a = _e_PreChargeReqType(v35, a)
-        st11 = 3
-    elif v36 is not None:
-        a = (a << 6) | 24
-        a = _e_PreChargeResType(v36, a)
-        st11 = 3
-    elif v37 is not None:
-        a = (a << 6) | 25
-        a = _e_ServiceDetailReqType(v37, a)
-        st11 = 3
-    elif v38 is not None:
-        a = (a << 6) | 26
-        a = _e_ServiceDetailResType(v38, a)
-        st11 = 3
-    elif v39 is not None:
-        a = (a << 6) | 27
-        a = _e_ServiceDiscoveryReqType(v39, a)
-        st11 = 3
-    elif v40 is not None:
-        a = (a << 6) | 28
-        a = _e_ServiceDiscoveryResType(v40, a)
-        st11 = 3
-    elif v41 is not None:
-        a = (a << 6) | 29
-        a = _e_SessionSetupReqType(v41, a)
-        st11 = 3
-    elif v42 is not None:
-        a = (a << 6) | 30
-        a = _e_SessionSetupResType(v42, a)
-        st11 = 3
-    elif v43 is not None:
-        a = (a << 6) | 31
-        a = _e_SessionStopReqType(v43, a)
-        st11 = 3
-    elif v44 is not None:
-        a = (a << 6) | 32
-        a = _e_SessionStopResType(v44, a)
-        st11 = 3
-    elif v45 is not None:
-        a = (a << 6) | 33
-        a = _e_WeldingDetectionReqType(v45, a)
-        st11 = 3
-    elif v46 is not None:
-        a = (a << 6) | 34
-        a = _e_WeldingDetectionResType(v46, a)
-        st11 = 3
-    w, c = _C182[st11]
-    a = (a << w) | c
+    d11 = [kv for kv in v10.__dict__.items() if kv[1] is not None]
+    if not d11:
+        a = (a << 6) | 35
+    elif len(d11) > 1:
+        raise EncFail('choice: only one of ' + ', '.join(k for k, _v in d11) + ' may be set')
+    else:
+        x11 = _SP_BodyType.get(d11[0][0])
+        if x11 is None: raise EncFail('unknown field ' + d11[0][0])
+        a = x11[2](d11[0][1], (a << x11[0]) | x11[1])
+        a <<= 1
     pass
     a <<= 1
     return a
@@ -14861,10 +14726,9 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_MessageHeaderType(B, r0)
-        i1_fault_code = (c >> 3) & 3
-        if i1_fault_code >= 3: return _d_MessageHeaderType(B, r0)
-        i1_fault_code = _E_faultCodeType[i1_fault_code]
+        i1_fault_code = _EP_faultCodeType[(c >> 3) & 3]
         k = _T16[c & 3]
+        if i1_fault_code is None: return _d_MessageHeaderType(B, r0)
         i1_fault_msg = None
         if k == 1:
             r -= 1; c = (B >> r) & 1
@@ -14933,7 +14797,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S183, 6)
+            f_fault_code, r = sl2(B, r, _S182, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
@@ -14960,10 +14824,9 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     r0 = r
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_NotificationType(B, r0)
-    f_fault_code = (c >> 3) & 3
-    if f_fault_code >= 3: return _d_NotificationType(B, r0)
-    f_fault_code = _E_faultCodeType[f_fault_code]
+    f_fault_code = _EP_faultCodeType[(c >> 3) & 3]
     k = _T16[c & 3]
+    if f_fault_code is None: return _d_NotificationType(B, r0)
     f_fault_msg = None
     if k == 1:
         r -= 1; c = (B >> r) & 1
@@ -15110,293 +14973,125 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
     r0 = r
     r -= 6; c = (B >> r) & 63
     k = _T180[c & 63]
-    f_authorization_req = f_authorization_res = f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_payment_service_selection_req = f_payment_service_selection_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
+    f_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
             if k < 8:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            f_authorization_req, r = _f_AuthorizationReqType(B, r)
+                            f_obj.authorization_req, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            f_authorization_res, r = _f_AuthorizationResType(B, r)
+                            f_obj.authorization_res, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            f_body_element, r = _f_BodyBaseType(B, r)
+                            f_obj.body_element, r = _f_BodyBaseType(B, r)
                         elif k == 3:
-                            f_cable_check_req, r = _f_CableCheckReqType(B, r)
+                            f_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            f_cable_check_res, r = _f_CableCheckResType(B, r)
+                            f_obj.cable_check_res, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            f_certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            f_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            f_certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            f_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            f_certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            f_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            f_certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            f_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            f_charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            f_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            f_charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            f_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            f_charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            f_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            f_charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            f_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            f_current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            f_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            f_current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            f_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            f_metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            f_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            f_metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            f_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            f_payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            f_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            f_payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            f_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            f_payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
+                            f_obj.payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            f_payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
+                            f_obj.payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            f_power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            f_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            f_power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            f_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            f_pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            f_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            f_pre_charge_res, r = _f_PreChargeResType(B, r)
+                            f_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            f_service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            f_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            f_service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            f_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            f_service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            f_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            f_service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            f_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            f_session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            f_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            f_session_setup_res, r = _f_SessionSetupResType(B, r)
+                            f_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            f_session_stop_req, r = _f_SessionStopReqType(B, r)
+                            f_obj.session_stop_req, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            f_session_stop_res, r = _f_SessionStopResType(B, r)
+                            f_obj.session_stop_res, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            f_welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            f_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            f_welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            f_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
-    o = BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res)
+    o = f_obj
     return o, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
-    st = 0
-    v2 = o.authorization_req
-    v3 = o.authorization_res
-    v4 = o.body_element
-    v5 = o.cable_check_req
-    v6 = o.cable_check_res
-    v7 = o.certificate_installation_req
-    v8 = o.certificate_installation_res
-    v9 = o.certificate_update_req
-    v10 = o.certificate_update_res
-    v11 = o.charge_parameter_discovery_req
-    v12 = o.charge_parameter_discovery_res
-    v13 = o.charging_status_req
-    v14 = o.charging_status_res
-    v15 = o.current_demand_req
-    v16 = o.current_demand_res
-    v17 = o.metering_receipt_req
-    v18 = o.metering_receipt_res
-    v19 = o.payment_details_req
-    v20 = o.payment_details_res
-    v21 = o.payment_service_selection_req
-    v22 = o.payment_service_selection_res
-    v23 = o.power_delivery_req
-    v24 = o.power_delivery_res
-    v25 = o.pre_charge_req
-    v26 = o.pre_charge_res
-    v27 = o.service_detail_req
-    v28 = o.service_detail_res
-    v29 = o.service_discovery_req
-    v30 = o.service_discovery_res
-    v31 = o.session_setup_req
-    v32 = o.session_setup_res
-    v33 = o.session_stop_req
-    v34 = o.session_stop_res
-    v35 = o.welding_detection_req
-    v36 = o.welding_detection_res
-    if v2 is not None:
-        a <<= 6
-        a = _e_AuthorizationReqType(v2, a)
-        st = 3
-    elif v3 is not None:
-        a = (a << 6) | 1
-        a = _e_AuthorizationResType(v3, a)
-        st = 3
-    elif v4 is not None:
-        a = (a << 6) | 2
-        a = _e_BodyBaseType(v4, a)
-        st = 3
-    elif v5 is not None:
-        a = (a << 6) | 3
-        a = _e_CableCheckReqType(v5, a)
-        st = 3
-    elif v6 is not None:
-        a = (a << 6) | 4
-        a = _e_CableCheckResType(v6, a)
-        st = 3
-    elif v7 is not None:
-        a = (a << 6) | 5
-        a = _e_CertificateInstallationReqType(v7, a)
-        st = 3
-    elif v8 is not None:
-        a = (a << 6) | 6
-        a = _e_CertificateInstallationResType(v8, a)
-        st = 3
-    elif v9 is not None:
-        a = (a << 6) | 7
-        a = _e_CertificateUpdateReqType(v9, a)
-        st = 3
-    elif v10 is not None:
-        a = (a << 6) | 8
-        a = _e_CertificateUpdateResType(v10, a)
-        st = 3
-    elif v11 is not None:
-        a = (a << 6) | 9
-        a = _e_ChargeParameterDiscoveryReqType(v11, a)
-        st = 3
-    elif v12 is not None:
-        a = (a << 6) | 10
-        a = _e_ChargeParameterDiscoveryResType(v12, a)
-        st = 3
-    elif v13 is not None:
-        a = (a << 6) | 11
-        a = _e_ChargingStatusReqType(v13, a)
-        st = 3
-    elif v14 is not None:
-        a = (a << 6) | 12
-        a = _e_ChargingStatusResType(v14, a)
-        st = 3
-    elif v15 is not None:
-        a = (a << 6) | 13
-        a = _e_CurrentDemandReqType(v15, a)
-        st = 3
-    elif v16 is not None:
-        a = (a << 6) | 14
-        a = _e_CurrentDemandResType(v16, a)
-        st = 3
-    elif v17 is not None:
-        a = (a << 6) | 15
-        a = _e_MeteringReceiptReqType(v17, a)
-        st = 3
-    elif v18 is not None:
-        a = (a << 6) | 16
-        a = _e_MeteringReceiptResType(v18, a)
-        st = 3
-    elif v19 is not None:
-        a = (a << 6) | 17
-        a = _e_PaymentDetailsReqType(v19, a)
-        st = 3
-    elif v20 is not None:
-        a = (a << 6) | 18
-        a = _e_PaymentDetailsResType(v20, a)
-        st = 3
-    elif v21 is not None:
-        a = (a << 6) | 19
-        a = _e_PaymentServiceSelectionReqType(v21, a)
-        st = 3
-    elif v22 is not None:
-        a = (a << 6) | 20
-        a = _e_PaymentServiceSelectionResType(v22, a)
-        st = 3
-    elif v23 is not None:
-        a = (a << 6) | 21
-        a = _e_PowerDeliveryReqType(v23, a)
-        st = 3
-    elif v24 is not None:
-        a = (a << 6) | 22
-        a = _e_PowerDeliveryResType(v24, a)
-        st = 3
-    elif v25 is not None:
-        a = (a << 6) | 23
-        a = _e_PreChargeReqType(v25, a)
-        st = 3
-    elif v26 is not None:
-        a = (a << 6) | 24
-        a = _e_PreChargeResType(v26, a)
-        st = 3
-    elif v27 is not None:
-        a = (a << 6) | 25
-        a = _e_ServiceDetailReqType(v27, a)
-        st = 3
-    elif v28 is not None:
-        a = (a << 6) | 26
-        a = _e_ServiceDetailResType(v28, a)
-        st = 3
-    elif v29 is not None:
-        a = (a << 6) | 27
-        a = _e_ServiceDiscoveryReqType(v29, a)
-        st = 3
-    elif v30 is not None:
-        a = (a << 6) | 28
-        a = _e_ServiceDiscoveryResType(v30, a)
-        st = 3
-    elif v31 is not None:
-        a = (a << 6) | 29
-        a = _e_SessionSetupReqType(v31, a)
-        st = 3
-    elif v32 is not None:
-        a = (a << 6) | 30
-        a = _e_SessionSetupResType(v32, a)
-        st = 3
-    elif v33 is not None:
-        a = (a << 6) | 31
-        a = _e_SessionStopReqType(v33, a)
-        st = 3
-    elif v34 is not None:
-        a = (a << 6) | 32
-        a = _e_SessionStopResType(v34, a)
-        st = 3
-    elif v35 is not None:
-        a = (a << 6) | 33
-        a = _e_WeldingDetectionReqType(v35, a)
-        st = 3
-    elif v36 is not None:
-        a = (a << 6) | 34
-        a = _e_WeldingDetectionResType(v36, a)
-        st = 3
-    w, c = _C182[st]
-    a = (a << w) | c
+    d1 = [kv for kv in o.__dict__.items() if kv[1] is not None]
+    if not d1:
+        a = (a << 6) | 35
+    elif len(d1) > 1:
+        raise EncFail('choice: only one of ' + ', '.join(k for k, _v in d1) + ' may be set')
+    else:
+        x1 = _SP_BodyType.get(d1[0][0])
+        if x1 is None: raise EncFail('unknown field ' + d1[0][0])
+        a = x1[2](d1[0][1], (a << x1[0]) | x1[1])
+        a <<= 1
     return a
 
 def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
@@ -15415,11 +15110,9 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     r -= 24; c = (B >> r) & 16777215
     if c & 15604743: return _d_WeldingDetectionReqType(B, r0)
     i1_ev_ready = ((c >> 20) & 1) == 1
-    i1_ev_error_code = (c >> 13) & 15
-    if i1_ev_error_code >= 12: return _d_WeldingDetectionReqType(B, r0)
-    i1_ev_error_code = _E_DC_EVErrorCodeType[i1_ev_error_code]
+    i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 13) & 15]
     i1_evresssoc = (c >> 3) & 127
-    if i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
+    if i1_ev_error_code is None or i1_evresssoc > 100: return _d_WeldingDetectionReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
     f_dc_ev_status.ev_ready = i1_ev_ready
     f_dc_ev_status.ev_error_code = i1_ev_error_code
@@ -15484,47 +15177,42 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     r0 = r
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_WeldingDetectionResType(B, r0)
-    f_response_code = (c >> 4) & 31
-    if f_response_code >= 26: return _d_WeldingDetectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 31]
+    if f_response_code is None: return _d_WeldingDetectionResType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
     if i1_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+        if x > 127:
+            i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
+            if i1_notification_max_delay > 65535: return _d_WeldingDetectionResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
-    if i1_notification_max_delay > 65535: return _d_WeldingDetectionResType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_WeldingDetectionResType(B, r0)
-    i1_evse_notification = (c >> 3) & 3
-    if i1_evse_notification >= 3: return _d_WeldingDetectionResType(B, r0)
-    i1_evse_notification = _E_EVSENotificationType[i1_evse_notification]
+    i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
     k = _T24[c & 3]
+    if i1_evse_notification is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_isolation_status = (c >> 2) & 7
-        if i1_evse_isolation_status >= 5: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_isolation_status = _E_isolationLevelType[i1_evse_isolation_status]
+        i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
         k = _T4[c & 1]
+        if i1_evse_isolation_status is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_status_code = (c >> 2) & 15
-        if i1_evse_status_code >= 12: return _d_WeldingDetectionResType(B, r0)
-        i1_evse_status_code = _E_DC_EVSEStatusCodeType[i1_evse_status_code]
+        i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
         k = _T6[c & 1]
+        if i1_evse_status_code is None: return _d_WeldingDetectionResType(B, r0)
     else:
         return _d_WeldingDetectionResType(B, r0)
     if k != -1: return _d_WeldingDetectionResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_WeldingDetectionResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
-    if i2_multiplier > 3: return _d_WeldingDetectionResType(B, r0)
-    i2_unit = (c >> 3) & 7
-    if i2_unit >= 7: return _d_WeldingDetectionResType(B, r0)
-    i2_unit = _E_unitSymbolType[i2_unit]
+    i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+    if i2_multiplier > 3 or i2_unit is None: return _d_WeldingDetectionResType(B, r0)
     f_dc_evse_status = _new(DC_EVSEStatusType)
     f_dc_evse_status.notification_max_delay = i1_notification_max_delay
     f_dc_evse_status.evse_notification = i1_evse_notification
@@ -15533,11 +15221,12 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WeldingDetectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WeldingDetectionResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -15607,6 +15296,44 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     pass
     a <<= 3
     return a
+
+_SP_BodyType = {
+    'authorization_req': (6, 0, _e_AuthorizationReqType),
+    'authorization_res': (6, 1, _e_AuthorizationResType),
+    'body_element': (6, 2, _e_BodyBaseType),
+    'cable_check_req': (6, 3, _e_CableCheckReqType),
+    'cable_check_res': (6, 4, _e_CableCheckResType),
+    'certificate_installation_req': (6, 5, _e_CertificateInstallationReqType),
+    'certificate_installation_res': (6, 6, _e_CertificateInstallationResType),
+    'certificate_update_req': (6, 7, _e_CertificateUpdateReqType),
+    'certificate_update_res': (6, 8, _e_CertificateUpdateResType),
+    'charge_parameter_discovery_req': (6, 9, _e_ChargeParameterDiscoveryReqType),
+    'charge_parameter_discovery_res': (6, 10, _e_ChargeParameterDiscoveryResType),
+    'charging_status_req': (6, 11, _e_ChargingStatusReqType),
+    'charging_status_res': (6, 12, _e_ChargingStatusResType),
+    'current_demand_req': (6, 13, _e_CurrentDemandReqType),
+    'current_demand_res': (6, 14, _e_CurrentDemandResType),
+    'metering_receipt_req': (6, 15, _e_MeteringReceiptReqType),
+    'metering_receipt_res': (6, 16, _e_MeteringReceiptResType),
+    'payment_details_req': (6, 17, _e_PaymentDetailsReqType),
+    'payment_details_res': (6, 18, _e_PaymentDetailsResType),
+    'payment_service_selection_req': (6, 19, _e_PaymentServiceSelectionReqType),
+    'payment_service_selection_res': (6, 20, _e_PaymentServiceSelectionResType),
+    'power_delivery_req': (6, 21, _e_PowerDeliveryReqType),
+    'power_delivery_res': (6, 22, _e_PowerDeliveryResType),
+    'pre_charge_req': (6, 23, _e_PreChargeReqType),
+    'pre_charge_res': (6, 24, _e_PreChargeResType),
+    'service_detail_req': (6, 25, _e_ServiceDetailReqType),
+    'service_detail_res': (6, 26, _e_ServiceDetailResType),
+    'service_discovery_req': (6, 27, _e_ServiceDiscoveryReqType),
+    'service_discovery_res': (6, 28, _e_ServiceDiscoveryResType),
+    'session_setup_req': (6, 29, _e_SessionSetupReqType),
+    'session_setup_res': (6, 30, _e_SessionSetupResType),
+    'session_stop_req': (6, 31, _e_SessionStopReqType),
+    'session_stop_res': (6, 32, _e_SessionStopResType),
+    'welding_detection_req': (6, 33, _e_WeldingDetectionReqType),
+    'welding_detection_res': (6, 34, _e_WeldingDetectionResType),
+}
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
@@ -16220,7 +15947,7 @@ def _e_S30_Exponent(v: Any, a: int) -> int:
 def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S183, 6)
+        v, r = sl2(B, r, _S182, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
@@ -17542,7 +17269,7 @@ FRAG_ELEMENTS: tuple = (
     ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43),
     ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S134),
-    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S183),
+    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S182),
     ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S168),
     ('FreeService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S33_FreeService, _e_S33_FreeService, _S14),
     ('FullSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S34_FullSOC, _e_S34_FullSOC, _S23),

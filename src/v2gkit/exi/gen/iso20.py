@@ -49,6 +49,7 @@ class chargingSessionType(enum.IntEnum):
 
 chargingSessionType._xsd = ('Pause', 'Terminate', 'ServiceRenegotiation')  # type: ignore[attr-defined]
 _E_chargingSessionType = tuple(chargingSessionType)
+_EP_chargingSessionType = _E_chargingSessionType + (None,) * 1
 
 class ecdhCurveType(enum.IntEnum):
     """XSD enumeration ecdhCurveType; the value is the EXI index."""
@@ -66,6 +67,7 @@ class evCheckInStatusType(enum.IntEnum):
 
 evCheckInStatusType._xsd = ('CheckIn', 'Processing', 'Completed')  # type: ignore[attr-defined]
 _E_evCheckInStatusType = tuple(evCheckInStatusType)
+_EP_evCheckInStatusType = _E_evCheckInStatusType + (None,) * 1
 
 class evCheckOutStatusType(enum.IntEnum):
     """XSD enumeration evCheckOutStatusType; the value is the EXI index."""
@@ -75,6 +77,7 @@ class evCheckOutStatusType(enum.IntEnum):
 
 evCheckOutStatusType._xsd = ('CheckOut', 'Processing', 'Completed')  # type: ignore[attr-defined]
 _E_evCheckOutStatusType = tuple(evCheckOutStatusType)
+_EP_evCheckOutStatusType = _E_evCheckOutStatusType + (None,) * 1
 
 class evseCheckOutStatusType(enum.IntEnum):
     """XSD enumeration evseCheckOutStatusType; the value is the EXI index."""
@@ -95,6 +98,7 @@ class evseNotificationType(enum.IntEnum):
 
 evseNotificationType._xsd = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')  # type: ignore[attr-defined]
 _E_evseNotificationType = tuple(evseNotificationType)
+_EP_evseNotificationType = _E_evseNotificationType + (None,) * 2
 
 class parkingMethodType(enum.IntEnum):
     """XSD enumeration parkingMethodType; the value is the EXI index."""
@@ -104,6 +108,7 @@ class parkingMethodType(enum.IntEnum):
 
 parkingMethodType._xsd = ('AutoParking', 'MVGuideManual', 'Manual')  # type: ignore[attr-defined]
 _E_parkingMethodType = tuple(parkingMethodType)
+_EP_parkingMethodType = _E_parkingMethodType + (None,) * 1
 
 class powerToleranceAcceptanceType(enum.IntEnum):
     """XSD enumeration powerToleranceAcceptanceType; the value is the EXI index."""
@@ -121,6 +126,7 @@ class processingType(enum.IntEnum):
 
 processingType._xsd = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')  # type: ignore[attr-defined]
 _E_processingType = tuple(processingType)
+_EP_processingType = _E_processingType + (None,) * 1
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -167,11 +173,13 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 24
 
 class AuthorizationReqType(Message):
     """XSD type AuthorizationReqType."""
 
     __slots__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pn_c_a_req_authorization_mode')
+    _fields = __slots__
     header: MessageHeaderType
     selected_authorization_service: authorizationType
     eim_a_req_authorization_mode: EIM_AReqAuthorizationModeType | None
@@ -187,6 +195,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'time_stamp', 'signature')
+    _fields = __slots__
     session_id: bytes
     time_stamp: int
     signature: SignatureType | None
@@ -200,6 +209,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -217,6 +227,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -232,6 +243,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -241,6 +253,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -252,6 +265,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -271,6 +285,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -280,6 +295,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -291,6 +307,7 @@ class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -300,6 +317,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -311,6 +329,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -334,6 +353,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -345,11 +365,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -361,6 +383,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -374,6 +397,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -391,6 +415,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -402,16 +427,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -425,11 +453,13 @@ class EIM_AReqAuthorizationModeType(Message):
     """XSD type EIM_AReqAuthorizationModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class PnC_AReqAuthorizationModeType(Message):
     """XSD type PnC_AReqAuthorizationModeType."""
 
     __slots__ = ('id', 'gen_challenge', 'contract_certificate_chain')
+    _fields = __slots__
     id: str
     gen_challenge: bytes
     contract_certificate_chain: ContractCertificateChainType
@@ -443,6 +473,7 @@ class ContractCertificateChainType(Message):
     """XSD type ContractCertificateChainType."""
 
     __slots__ = ('certificate', 'sub_certificates')
+    _fields = __slots__
     certificate: bytes
     sub_certificates: SubCertificatesType
 
@@ -454,6 +485,7 @@ class SubCertificatesType(Message):
     """XSD type SubCertificatesType."""
 
     __slots__ = ('certificate',)
+    _fields = __slots__
     certificate: list[bytes]
 
     def __init__(self, certificate: list[bytes] | None = None) -> None:
@@ -463,6 +495,7 @@ class AuthorizationResType(Message):
     """XSD type AuthorizationResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -476,6 +509,7 @@ class AuthorizationSetupReqType(Message):
     """XSD type AuthorizationSetupReqType."""
 
     __slots__ = ('header',)
+    _fields = __slots__
     header: MessageHeaderType
 
     def __init__(self, header: MessageHeaderType | None = None) -> None:
@@ -485,6 +519,7 @@ class AuthorizationSetupResType(Message):
     """XSD type AuthorizationSetupResType."""
 
     __slots__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pn_c_as_res_authorization_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     authorization_services: list[authorizationType]
@@ -504,11 +539,13 @@ class EIM_ASResAuthorizationModeType(Message):
     """XSD type EIM_ASResAuthorizationModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class PnC_ASResAuthorizationModeType(Message):
     """XSD type PnC_ASResAuthorizationModeType."""
 
     __slots__ = ('gen_challenge', 'supported_providers')
+    _fields = __slots__
     gen_challenge: bytes
     supported_providers: SupportedProvidersListType | None
 
@@ -520,6 +557,7 @@ class SupportedProvidersListType(Message):
     """XSD type SupportedProvidersListType."""
 
     __slots__ = ('provider_id',)
+    _fields = __slots__
     provider_id: list[str]
 
     def __init__(self, provider_id: list[str] | None = None) -> None:
@@ -529,16 +567,19 @@ class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CertificateInstallationReqType(Message):
     """XSD type CertificateInstallationReqType."""
 
     __slots__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_i_ds', 'maximum_contract_certificate_chains', 'prioritized_emai_ds')
+    _fields = __slots__
     header: MessageHeaderType
     oem_provisioning_certificate_chain: SignedCertificateChainType
     list_of_root_certificate_i_ds: ListOfRootCertificateIDsType
@@ -556,6 +597,7 @@ class SignedCertificateChainType(Message):
     """XSD type SignedCertificateChainType."""
 
     __slots__ = ('id', 'certificate', 'sub_certificates')
+    _fields = __slots__
     id: str
     certificate: bytes
     sub_certificates: SubCertificatesType | None
@@ -569,6 +611,7 @@ class ListOfRootCertificateIDsType(Message):
     """XSD type ListOfRootCertificateIDsType."""
 
     __slots__ = ('root_certificate_id',)
+    _fields = __slots__
     root_certificate_id: list[X509IssuerSerialType]
 
     def __init__(self, root_certificate_id: list[X509IssuerSerialType] | None = None) -> None:
@@ -578,6 +621,7 @@ class EMAIDListType(Message):
     """XSD type EMAIDListType."""
 
     __slots__ = ('emaid',)
+    _fields = __slots__
     emaid: list[str]
 
     def __init__(self, emaid: list[str] | None = None) -> None:
@@ -587,6 +631,7 @@ class CertificateInstallationResType(Message):
     """XSD type CertificateInstallationResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -606,6 +651,7 @@ class CertificateChainType(Message):
     """XSD type CertificateChainType."""
 
     __slots__ = ('certificate', 'sub_certificates')
+    _fields = __slots__
     certificate: bytes
     sub_certificates: SubCertificatesType | None
 
@@ -617,6 +663,7 @@ class SignedInstallationDataType(Message):
     """XSD type SignedInstallationDataType."""
 
     __slots__ = ('id', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
+    _fields = __slots__
     id: str
     contract_certificate_chain: ContractCertificateChainType
     ecdh_curve: ecdhCurveType
@@ -638,6 +685,7 @@ class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -649,6 +697,7 @@ class MeteringConfirmationReqType(Message):
     """XSD type MeteringConfirmationReqType."""
 
     __slots__ = ('header', 'signed_metering_data')
+    _fields = __slots__
     header: MessageHeaderType
     signed_metering_data: SignedMeteringDataType
 
@@ -660,6 +709,7 @@ class SignedMeteringDataType(Message):
     """XSD type SignedMeteringDataType."""
 
     __slots__ = ('id', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
+    _fields = __slots__
     id: str
     session_id: bytes
     meter_info: MeterInfoType
@@ -679,6 +729,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _fields = __slots__
     meter_id: str
     charged_energy_reading_wh: int
     bpt_discharged_energy_reading_wh: int | None
@@ -702,6 +753,7 @@ class ReceiptType(Message):
     """XSD type ReceiptType."""
 
     __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _fields = __slots__
     time_anchor: int
     energy_costs: DetailedCostType | None
     occupancy_costs: DetailedCostType | None
@@ -721,6 +773,7 @@ class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
     __slots__ = ('amount', 'cost_per_unit')
+    _fields = __slots__
     amount: RationalNumberType
     cost_per_unit: RationalNumberType
 
@@ -732,6 +785,7 @@ class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
     __slots__ = ('exponent', 'value')
+    _fields = __slots__
     exponent: int
     value: int
 
@@ -743,6 +797,7 @@ class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
     __slots__ = ('tax_rule_id', 'amount')
+    _fields = __slots__
     tax_rule_id: int
     amount: RationalNumberType
 
@@ -754,11 +809,13 @@ class Dynamic_SMDTControlModeType(Message):
     """XSD type Dynamic_SMDTControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class Scheduled_SMDTControlModeType(Message):
     """XSD type Scheduled_SMDTControlModeType."""
 
     __slots__ = ('selected_schedule_tuple_id',)
+    _fields = __slots__
     selected_schedule_tuple_id: int
 
     def __init__(self, selected_schedule_tuple_id: int | None = None) -> None:
@@ -768,6 +825,7 @@ class MeteringConfirmationResType(Message):
     """XSD type MeteringConfirmationResType."""
 
     __slots__ = ('header', 'response_code')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
 
@@ -779,6 +837,7 @@ class PowerDeliveryReqType(Message):
     """XSD type PowerDeliveryReqType."""
 
     __slots__ = ('header', 'ev_processing', 'charge_progress', 'ev_power_profile', 'bpt_channel_selection')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     charge_progress: chargeProgressType
@@ -796,6 +855,7 @@ class EVPowerProfileType(Message):
     """XSD type EVPowerProfileType."""
 
     __slots__ = ('time_anchor', 'dynamic_evppt_control_mode', 'scheduled_evppt_control_mode', 'ev_power_profile_entries')
+    _fields = __slots__
     time_anchor: int
     dynamic_evppt_control_mode: Dynamic_EVPPTControlModeType | None
     scheduled_evppt_control_mode: Scheduled_EVPPTControlModeType | None
@@ -811,11 +871,13 @@ class Dynamic_EVPPTControlModeType(Message):
     """XSD type Dynamic_EVPPTControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class Scheduled_EVPPTControlModeType(Message):
     """XSD type Scheduled_EVPPTControlModeType."""
 
     __slots__ = ('selected_schedule_tuple_id', 'power_tolerance_acceptance')
+    _fields = __slots__
     selected_schedule_tuple_id: int
     power_tolerance_acceptance: powerToleranceAcceptanceType | None
 
@@ -827,6 +889,7 @@ class EVPowerProfileEntryListType(Message):
     """XSD type EVPowerProfileEntryListType."""
 
     __slots__ = ('ev_power_profile_entry',)
+    _fields = __slots__
     ev_power_profile_entry: list[PowerScheduleEntryType]
 
     def __init__(self, ev_power_profile_entry: list[PowerScheduleEntryType] | None = None) -> None:
@@ -836,6 +899,7 @@ class PowerScheduleEntryType(Message):
     """XSD type PowerScheduleEntryType."""
 
     __slots__ = ('duration', 'power', 'power_l2', 'power_l3')
+    _fields = __slots__
     duration: int
     power: RationalNumberType
     power_l2: RationalNumberType | None
@@ -851,6 +915,7 @@ class PowerDeliveryResType(Message):
     """XSD type PowerDeliveryResType."""
 
     __slots__ = ('header', 'response_code', 'evse_status')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_status: EVSEStatusType | None
@@ -864,6 +929,7 @@ class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: evseNotificationType
 
@@ -875,6 +941,7 @@ class ScheduleExchangeReqType(Message):
     """XSD type ScheduleExchangeReqType."""
 
     __slots__ = ('header', 'maximum_supporting_points', 'dynamic_se_req_control_mode', 'scheduled_se_req_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     maximum_supporting_points: int
     dynamic_se_req_control_mode: Dynamic_SEReqControlModeType | None
@@ -890,6 +957,7 @@ class Dynamic_SEReqControlModeType(Message):
     """XSD type Dynamic_SEReqControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _fields = __slots__
     departure_time: int
     minimum_soc: int | None
     target_soc: int | None
@@ -913,6 +981,7 @@ class Scheduled_SEReqControlModeType(Message):
     """XSD type Scheduled_SEReqControlModeType."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_energy_offer')
+    _fields = __slots__
     departure_time: int | None
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
@@ -930,6 +999,7 @@ class EVEnergyOfferType(Message):
     """XSD type EVEnergyOfferType."""
 
     __slots__ = ('ev_power_schedule', 'ev_absolute_price_schedule')
+    _fields = __slots__
     ev_power_schedule: EVPowerScheduleType
     ev_absolute_price_schedule: EVAbsolutePriceScheduleType
 
@@ -941,6 +1011,7 @@ class EVPowerScheduleType(Message):
     """XSD type EVPowerScheduleType."""
 
     __slots__ = ('time_anchor', 'ev_power_schedule_entries')
+    _fields = __slots__
     time_anchor: int
     ev_power_schedule_entries: EVPowerScheduleEntryListType
 
@@ -952,6 +1023,7 @@ class EVPowerScheduleEntryListType(Message):
     """XSD type EVPowerScheduleEntryListType."""
 
     __slots__ = ('ev_power_schedule_entry',)
+    _fields = __slots__
     ev_power_schedule_entry: list[EVPowerScheduleEntryType]
 
     def __init__(self, ev_power_schedule_entry: list[EVPowerScheduleEntryType] | None = None) -> None:
@@ -961,6 +1033,7 @@ class EVPowerScheduleEntryType(Message):
     """XSD type EVPowerScheduleEntryType."""
 
     __slots__ = ('duration', 'power')
+    _fields = __slots__
     duration: int
     power: RationalNumberType
 
@@ -972,6 +1045,7 @@ class EVAbsolutePriceScheduleType(Message):
     """XSD type EVAbsolutePriceScheduleType."""
 
     __slots__ = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
+    _fields = __slots__
     time_anchor: int
     currency: str
     price_algorithm: str
@@ -987,6 +1061,7 @@ class EVPriceRuleStackListType(Message):
     """XSD type EVPriceRuleStackListType."""
 
     __slots__ = ('ev_price_rule_stack',)
+    _fields = __slots__
     ev_price_rule_stack: list[EVPriceRuleStackType]
 
     def __init__(self, ev_price_rule_stack: list[EVPriceRuleStackType] | None = None) -> None:
@@ -996,6 +1071,7 @@ class EVPriceRuleStackType(Message):
     """XSD type EVPriceRuleStackType."""
 
     __slots__ = ('duration', 'ev_price_rule')
+    _fields = __slots__
     duration: int
     ev_price_rule: list[EVPriceRuleType]
 
@@ -1007,6 +1083,7 @@ class EVPriceRuleType(Message):
     """XSD type EVPriceRuleType."""
 
     __slots__ = ('energy_fee', 'power_range_start')
+    _fields = __slots__
     energy_fee: RationalNumberType
     power_range_start: RationalNumberType
 
@@ -1018,6 +1095,7 @@ class ScheduleExchangeResType(Message):
     """XSD type ScheduleExchangeResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'go_to_pause', 'dynamic_se_res_control_mode', 'scheduled_se_res_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -1037,6 +1115,7 @@ class Dynamic_SEResControlModeType(Message):
     """XSD type Dynamic_SEResControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'absolute_price_schedule', 'price_level_schedule')
+    _fields = __slots__
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -1054,6 +1133,7 @@ class AbsolutePriceScheduleType(Message):
     """XSD type AbsolutePriceScheduleType."""
 
     __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'currency', 'language', 'price_algorithm', 'minimum_cost', 'maximum_cost', 'tax_rules', 'price_rule_stacks', 'overstay_rules', 'additional_selected_services')
+    _fields = __slots__
     id: str | None
     time_anchor: int
     price_schedule_id: int
@@ -1087,6 +1167,7 @@ class TaxRuleListType(Message):
     """XSD type TaxRuleListType."""
 
     __slots__ = ('tax_rule',)
+    _fields = __slots__
     tax_rule: list[TaxRuleType]
 
     def __init__(self, tax_rule: list[TaxRuleType] | None = None) -> None:
@@ -1096,6 +1177,7 @@ class TaxRuleType(Message):
     """XSD type TaxRuleType."""
 
     __slots__ = ('tax_rule_id', 'tax_rule_name', 'tax_rate', 'tax_included_in_price', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost')
+    _fields = __slots__
     tax_rule_id: int
     tax_rule_name: str | None
     tax_rate: RationalNumberType
@@ -1119,6 +1201,7 @@ class PriceRuleStackListType(Message):
     """XSD type PriceRuleStackListType."""
 
     __slots__ = ('price_rule_stack',)
+    _fields = __slots__
     price_rule_stack: list[PriceRuleStackType]
 
     def __init__(self, price_rule_stack: list[PriceRuleStackType] | None = None) -> None:
@@ -1128,6 +1211,7 @@ class PriceRuleStackType(Message):
     """XSD type PriceRuleStackType."""
 
     __slots__ = ('duration', 'price_rule')
+    _fields = __slots__
     duration: int
     price_rule: list[PriceRuleType]
 
@@ -1139,6 +1223,7 @@ class PriceRuleType(Message):
     """XSD type PriceRuleType."""
 
     __slots__ = ('energy_fee', 'parking_fee', 'parking_fee_period', 'carbon_dioxide_emission', 'renewable_generation_percentage', 'power_range_start')
+    _fields = __slots__
     energy_fee: RationalNumberType
     parking_fee: RationalNumberType | None
     parking_fee_period: int | None
@@ -1158,6 +1243,7 @@ class OverstayRuleListType(Message):
     """XSD type OverstayRuleListType."""
 
     __slots__ = ('overstay_time_threshold', 'overstay_power_threshold', 'overstay_rule')
+    _fields = __slots__
     overstay_time_threshold: int | None
     overstay_power_threshold: RationalNumberType | None
     overstay_rule: list[OverstayRuleType]
@@ -1171,6 +1257,7 @@ class OverstayRuleType(Message):
     """XSD type OverstayRuleType."""
 
     __slots__ = ('overstay_rule_description', 'start_time', 'overstay_fee', 'overstay_fee_period')
+    _fields = __slots__
     overstay_rule_description: str | None
     start_time: int
     overstay_fee: RationalNumberType
@@ -1186,6 +1273,7 @@ class AdditionalServiceListType(Message):
     """XSD type AdditionalServiceListType."""
 
     __slots__ = ('additional_service',)
+    _fields = __slots__
     additional_service: list[AdditionalServiceType]
 
     def __init__(self, additional_service: list[AdditionalServiceType] | None = None) -> None:
@@ -1195,6 +1283,7 @@ class AdditionalServiceType(Message):
     """XSD type AdditionalServiceType."""
 
     __slots__ = ('service_name', 'service_fee')
+    _fields = __slots__
     service_name: str
     service_fee: RationalNumberType
 
@@ -1206,6 +1295,7 @@ class PriceLevelScheduleType(Message):
     """XSD type PriceLevelScheduleType."""
 
     __slots__ = ('id', 'time_anchor', 'price_schedule_id', 'price_schedule_description', 'number_of_price_levels', 'price_level_schedule_entries')
+    _fields = __slots__
     id: str | None
     time_anchor: int
     price_schedule_id: int
@@ -1225,6 +1315,7 @@ class PriceLevelScheduleEntryListType(Message):
     """XSD type PriceLevelScheduleEntryListType."""
 
     __slots__ = ('price_level_schedule_entry',)
+    _fields = __slots__
     price_level_schedule_entry: list[PriceLevelScheduleEntryType]
 
     def __init__(self, price_level_schedule_entry: list[PriceLevelScheduleEntryType] | None = None) -> None:
@@ -1234,6 +1325,7 @@ class PriceLevelScheduleEntryType(Message):
     """XSD type PriceLevelScheduleEntryType."""
 
     __slots__ = ('duration', 'price_level')
+    _fields = __slots__
     duration: int
     price_level: int
 
@@ -1245,6 +1337,7 @@ class Scheduled_SEResControlModeType(Message):
     """XSD type Scheduled_SEResControlModeType."""
 
     __slots__ = ('schedule_tuple',)
+    _fields = __slots__
     schedule_tuple: list[ScheduleTupleType]
 
     def __init__(self, schedule_tuple: list[ScheduleTupleType] | None = None) -> None:
@@ -1254,6 +1347,7 @@ class ScheduleTupleType(Message):
     """XSD type ScheduleTupleType."""
 
     __slots__ = ('schedule_tuple_id', 'charging_schedule', 'discharging_schedule')
+    _fields = __slots__
     schedule_tuple_id: int
     charging_schedule: ChargingScheduleType
     discharging_schedule: ChargingScheduleType | None
@@ -1267,6 +1361,7 @@ class ChargingScheduleType(Message):
     """XSD type ChargingScheduleType."""
 
     __slots__ = ('power_schedule', 'absolute_price_schedule', 'price_level_schedule')
+    _fields = __slots__
     power_schedule: PowerScheduleType
     absolute_price_schedule: AbsolutePriceScheduleType | None
     price_level_schedule: PriceLevelScheduleType | None
@@ -1280,6 +1375,7 @@ class PowerScheduleType(Message):
     """XSD type PowerScheduleType."""
 
     __slots__ = ('time_anchor', 'available_energy', 'power_tolerance', 'power_schedule_entries')
+    _fields = __slots__
     time_anchor: int
     available_energy: RationalNumberType | None
     power_tolerance: RationalNumberType | None
@@ -1295,6 +1391,7 @@ class PowerScheduleEntryListType(Message):
     """XSD type PowerScheduleEntryListType."""
 
     __slots__ = ('power_schedule_entry',)
+    _fields = __slots__
     power_schedule_entry: list[PowerScheduleEntryType]
 
     def __init__(self, power_schedule_entry: list[PowerScheduleEntryType] | None = None) -> None:
@@ -1304,6 +1401,7 @@ class ServiceDetailReqType(Message):
     """XSD type ServiceDetailReqType."""
 
     __slots__ = ('header', 'service_id')
+    _fields = __slots__
     header: MessageHeaderType
     service_id: int
 
@@ -1315,6 +1413,7 @@ class ServiceDetailResType(Message):
     """XSD type ServiceDetailResType."""
 
     __slots__ = ('header', 'response_code', 'service_id', 'service_parameter_list')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     service_id: int
@@ -1330,6 +1429,7 @@ class ServiceParameterListType(Message):
     """XSD type ServiceParameterListType."""
 
     __slots__ = ('parameter_set',)
+    _fields = __slots__
     parameter_set: list[ParameterSetType]
 
     def __init__(self, parameter_set: list[ParameterSetType] | None = None) -> None:
@@ -1339,6 +1439,7 @@ class ParameterSetType(Message):
     """XSD type ParameterSetType."""
 
     __slots__ = ('parameter_set_id', 'parameter')
+    _fields = __slots__
     parameter_set_id: int
     parameter: list[ParameterType]
 
@@ -1350,6 +1451,7 @@ class ParameterType(Message):
     """XSD type ParameterType."""
 
     __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string')
+    _fields = __slots__
     name: str
     bool_value: bool | None
     byte_value: int | None
@@ -1371,6 +1473,7 @@ class ServiceDiscoveryReqType(Message):
     """XSD type ServiceDiscoveryReqType."""
 
     __slots__ = ('header', 'supported_service_i_ds')
+    _fields = __slots__
     header: MessageHeaderType
     supported_service_i_ds: ServiceIDListType | None
 
@@ -1382,6 +1485,7 @@ class ServiceIDListType(Message):
     """XSD type ServiceIDListType."""
 
     __slots__ = ('service_id',)
+    _fields = __slots__
     service_id: list[int]
 
     def __init__(self, service_id: list[int] | None = None) -> None:
@@ -1391,6 +1495,7 @@ class ServiceDiscoveryResType(Message):
     """XSD type ServiceDiscoveryResType."""
 
     __slots__ = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list', 'vas_list')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     service_renegotiation_supported: bool
@@ -1408,6 +1513,7 @@ class ServiceListType(Message):
     """XSD type ServiceListType."""
 
     __slots__ = ('service',)
+    _fields = __slots__
     service: list[ServiceType]
 
     def __init__(self, service: list[ServiceType] | None = None) -> None:
@@ -1417,6 +1523,7 @@ class ServiceType(Message):
     """XSD type ServiceType."""
 
     __slots__ = ('service_id', 'free_service')
+    _fields = __slots__
     service_id: int
     free_service: bool
 
@@ -1428,6 +1535,7 @@ class ServiceSelectionReqType(Message):
     """XSD type ServiceSelectionReqType."""
 
     __slots__ = ('header', 'selected_energy_transfer_service', 'selected_vas_list')
+    _fields = __slots__
     header: MessageHeaderType
     selected_energy_transfer_service: SelectedServiceType
     selected_vas_list: SelectedServiceListType | None
@@ -1441,6 +1549,7 @@ class SelectedServiceType(Message):
     """XSD type SelectedServiceType."""
 
     __slots__ = ('service_id', 'parameter_set_id')
+    _fields = __slots__
     service_id: int
     parameter_set_id: int
 
@@ -1452,6 +1561,7 @@ class SelectedServiceListType(Message):
     """XSD type SelectedServiceListType."""
 
     __slots__ = ('selected_service',)
+    _fields = __slots__
     selected_service: list[SelectedServiceType]
 
     def __init__(self, selected_service: list[SelectedServiceType] | None = None) -> None:
@@ -1461,6 +1571,7 @@ class ServiceSelectionResType(Message):
     """XSD type ServiceSelectionResType."""
 
     __slots__ = ('header', 'response_code')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
 
@@ -1472,6 +1583,7 @@ class SessionSetupReqType(Message):
     """XSD type SessionSetupReqType."""
 
     __slots__ = ('header', 'evccid')
+    _fields = __slots__
     header: MessageHeaderType
     evccid: str
 
@@ -1483,6 +1595,7 @@ class SessionSetupResType(Message):
     """XSD type SessionSetupResType."""
 
     __slots__ = ('header', 'response_code', 'evseid')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evseid: str
@@ -1496,6 +1609,7 @@ class SessionStopReqType(Message):
     """XSD type SessionStopReqType."""
 
     __slots__ = ('header', 'charging_session', 'ev_termination_code', 'ev_termination_explanation')
+    _fields = __slots__
     header: MessageHeaderType
     charging_session: chargingSessionType
     ev_termination_code: str | None
@@ -1511,6 +1625,7 @@ class SessionStopResType(Message):
     """XSD type SessionStopResType."""
 
     __slots__ = ('header', 'response_code')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
 
@@ -1522,6 +1637,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -1533,6 +1649,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -1544,6 +1661,7 @@ class VehicleCheckInReqType(Message):
     """XSD type VehicleCheckInReqType."""
 
     __slots__ = ('header', 'ev_check_in_status', 'parking_method', 'vehicle_frame', 'device_offset', 'vehicle_travel')
+    _fields = __slots__
     header: MessageHeaderType
     ev_check_in_status: evCheckInStatusType
     parking_method: parkingMethodType
@@ -1563,6 +1681,7 @@ class VehicleCheckInResType(Message):
     """XSD type VehicleCheckInResType."""
 
     __slots__ = ('header', 'response_code', 'parking_space', 'device_location', 'target_distance')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     parking_space: int | None
@@ -1580,6 +1699,7 @@ class VehicleCheckOutReqType(Message):
     """XSD type VehicleCheckOutReqType."""
 
     __slots__ = ('header', 'ev_check_out_status', 'check_out_time')
+    _fields = __slots__
     header: MessageHeaderType
     ev_check_out_status: evCheckOutStatusType
     check_out_time: int
@@ -1593,6 +1713,7 @@ class VehicleCheckOutResType(Message):
     """XSD type VehicleCheckOutResType."""
 
     __slots__ = ('header', 'response_code', 'evse_check_out_status')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_check_out_status: evseCheckOutStatusType
@@ -1606,6 +1727,7 @@ class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
     __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _fields = __slots__
     present_soc: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -1882,9 +2004,10 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AuthorizationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationReqType(B, r0)
     k = _T5[c & 3]
@@ -1896,8 +2019,7 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     if k != -1: return _d_AuthorizationReqType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 52: return _d_AuthorizationReqType(B, r0)
-    f_selected_authorization_service = (c >> 3) & 1
-    f_selected_authorization_service = _E_authorizationType[f_selected_authorization_service]
+    f_selected_authorization_service = _E_authorizationType[(c >> 3) & 1]
     k = _T3[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -2065,9 +2187,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8; f_time_stamp = (B >> r) & 255
     if f_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        if x > 127:
+            f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+            if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
-    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T5[c & 3]
@@ -3733,9 +3856,10 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AuthorizationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationResType(B, r0)
     k = _T5[c & 3]
@@ -3747,12 +3871,9 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k != -1: return _d_AuthorizationResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 24691: return _d_AuthorizationResType(B, r0)
-    f_response_code = (c >> 7) & 63
-    if f_response_code >= 40: return _d_AuthorizationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 2) & 3
-    if f_evse_processing >= 3: return _d_AuthorizationResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 7) & 63]
+    f_evse_processing = _EP_processingType[(c >> 2) & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_AuthorizationResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3824,9 +3945,10 @@ def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqT
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationSetupReqType(B, r0)
     k = _T5[c & 3]
@@ -3955,9 +4077,10 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationSetupResType(B, r0)
     k = _T5[c & 3]
@@ -3969,10 +4092,9 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if k != -1: return _d_AuthorizationSetupResType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 770: return _d_AuthorizationSetupResType(B, r0)
-    f_response_code = (c >> 2) & 63
-    if f_response_code >= 40: return _d_AuthorizationSetupResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 63]
     k = _T10[c & 1]
+    if f_response_code is None: return _d_AuthorizationSetupResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3983,8 +4105,7 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         if k == 2:
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_AuthorizationSetupResType(B, r0)
-            v = (c >> 1) & 1
-            v = _E_authorizationType[v]
+            v = _E_authorizationType[(c >> 1) & 1]
             f_authorization_services.append(v)
         else:
             break
@@ -4365,9 +4486,10 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationReqType(B, r0)
     k = _T5[c & 3]
@@ -4797,9 +4919,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T5[c & 3]
@@ -4811,12 +4934,9 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k != -1: return _d_CertificateInstallationResType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 98767: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = (c >> 9) & 63
-    if f_response_code >= 40: return _d_CertificateInstallationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 4) & 3
-    if f_evse_processing >= 3: return _d_CertificateInstallationResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 9) & 63]
+    f_evse_processing = _EP_processingType[(c >> 4) & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_CertificateInstallationResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -4845,8 +4965,7 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     i4_sub_certificates, r = _f_SubCertificatesType(B, r)
     r -= 7; c = (B >> r) & 127
     if c & 119: return _d_CertificateInstallationResType(B, r0)
-    i3_ecdh_curve = (c >> 3) & 1
-    i3_ecdh_curve = _E_ecdhCurveType[i3_ecdh_curve]
+    i3_ecdh_curve = _E_ecdhCurveType[(c >> 3) & 1]
     i3_contract_certificate_chain = _new(ContractCertificateChainType)
     i3_contract_certificate_chain.certificate = i4_certificate
     i3_contract_certificate_chain.sub_certificates = i4_sub_certificates
@@ -5153,8 +5272,7 @@ def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     i1_sub_certificates, r = _f_SubCertificatesType(B, r)
     r -= 7; c = (B >> r) & 127
     if c & 119: return _d_SignedInstallationDataType(B, r0)
-    f_ecdh_curve = (c >> 3) & 1
-    f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
+    f_ecdh_curve = _E_ecdhCurveType[(c >> 3) & 1]
     f_contract_certificate_chain = _new(ContractCertificateChainType)
     f_contract_certificate_chain.certificate = i1_certificate
     f_contract_certificate_chain.sub_certificates = i1_sub_certificates
@@ -5395,9 +5513,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MeteringConfirmationReqType(B, r0)
     k = _T5[c & 3]
@@ -5427,9 +5546,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
     if i3_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+        if x > 127:
+            i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            if i3_charged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
-    if i3_charged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeteringConfirmationReqType(B, r0)
     k = _T82[c & 7]
@@ -5440,9 +5560,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if i3_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
-        if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T83[c & 7]
@@ -5453,9 +5574,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
         if i3_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+            if x > 127:
+                i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
-        if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T84[c & 7]
@@ -5466,9 +5588,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if i3_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
-        if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T85[c & 7]
@@ -5489,11 +5612,12 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 9; i3_meter_status = (B >> r) & 511
         if i3_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+            if x > 127:
+                i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_MeteringConfirmationReqType(B, r0)
             elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
             else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
         elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
-        if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_MeteringConfirmationReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringConfirmationReqType(B, r0)
         k = _T87[c & 3]
@@ -5504,9 +5628,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 8; i3_meter_timestamp = (B >> r) & 255
         if i3_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+            if x > 127:
+                i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                if i3_meter_timestamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
-        if i3_meter_timestamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
@@ -5768,9 +5893,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     r -= 8; i1_charged_energy_reading_wh = (B >> r) & 255
     if i1_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_charged_energy_reading_wh, r = ru(B, r + 8, i1_charged_energy_reading_wh)
+        if x > 127:
+            i1_charged_energy_reading_wh, r = ru(B, r + 8, i1_charged_energy_reading_wh)
+            if i1_charged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         else: i1_charged_energy_reading_wh = (x << 7) | (i1_charged_energy_reading_wh & 127)
-    if i1_charged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_SignedMeteringDataType(B, r0)
     k = _T82[c & 7]
@@ -5781,9 +5907,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 8; i1_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if i1_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i1_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                i1_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i1_bpt_discharged_energy_reading_wh)
+                if i1_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_bpt_discharged_energy_reading_wh = (x << 7) | (i1_bpt_discharged_energy_reading_wh & 127)
-        if i1_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T83[c & 7]
@@ -5794,9 +5921,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 8; i1_capacitive_energy_reading_va_rh = (B >> r) & 255
         if i1_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i1_capacitive_energy_reading_va_rh)
+            if x > 127:
+                i1_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i1_capacitive_energy_reading_va_rh)
+                if i1_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_capacitive_energy_reading_va_rh = (x << 7) | (i1_capacitive_energy_reading_va_rh & 127)
-        if i1_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T84[c & 7]
@@ -5807,9 +5935,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 8; i1_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if i1_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i1_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                i1_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i1_bpt_inductive_energy_reading_va_rh)
+                if i1_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_bpt_inductive_energy_reading_va_rh = (x << 7) | (i1_bpt_inductive_energy_reading_va_rh & 127)
-        if i1_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T85[c & 7]
@@ -5830,11 +5959,12 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 9; i1_meter_status = (B >> r) & 511
         if i1_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+            if x > 127:
+                i1_meter_status, r = ri(B, r + 8, i1_meter_status)
+                if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_SignedMeteringDataType(B, r0)
             elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
             else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
         elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
-        if i1_meter_status < -32768 or i1_meter_status > 32767: return _d_SignedMeteringDataType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SignedMeteringDataType(B, r0)
         k = _T87[c & 3]
@@ -5845,9 +5975,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 8; i1_meter_timestamp = (B >> r) & 255
         if i1_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_meter_timestamp, r = ru(B, r + 8, i1_meter_timestamp)
+            if x > 127:
+                i1_meter_timestamp, r = ru(B, r + 8, i1_meter_timestamp)
+                if i1_meter_timestamp > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_meter_timestamp = (x << 7) | (i1_meter_timestamp & 127)
-        if i1_meter_timestamp > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
@@ -6126,9 +6257,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
     if f_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        if x > 127:
+            f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+            if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
-    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T82[c & 7]
@@ -6139,9 +6271,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if f_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+                if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
-        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T83[c & 7]
@@ -6152,9 +6285,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
         if f_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            if x > 127:
+                f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+                if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
-        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T84[c & 7]
@@ -6165,9 +6299,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if f_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+                if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
-        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T85[c & 7]
@@ -6188,11 +6323,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T87[c & 3]
@@ -6203,9 +6339,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_timestamp = (B >> r) & 255
         if f_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            if x > 127:
+                f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+                if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
-        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T4[c & 1]
@@ -6344,9 +6481,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T99[c & 7]
@@ -6358,11 +6496,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -6372,11 +6511,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T100[c & 7]
@@ -6394,11 +6534,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -6408,11 +6549,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T101[c & 7]
@@ -6430,11 +6572,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -6444,11 +6587,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T102[c & 3]
@@ -6466,11 +6610,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -6480,11 +6625,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T103[c & 3]
@@ -6512,11 +6658,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -6766,11 +6913,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -6780,11 +6928,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -6874,11 +7023,12 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
@@ -6944,11 +7094,12 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -7089,9 +7240,10 @@ def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MeteringConfirmationResType(B, r0)
     k = _T5[c & 3]
@@ -7103,9 +7255,8 @@ def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     if k != -1: return _d_MeteringConfirmationResType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_MeteringConfirmationResType(B, r0)
-    f_response_code = (c >> 2) & 63
-    if f_response_code >= 40: return _d_MeteringConfirmationResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 63]
+    if f_response_code is None: return _d_MeteringConfirmationResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -7214,9 +7365,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerDeliveryReqType(B, r0)
     k = _T5[c & 3]
@@ -7228,12 +7380,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
     r -= 12; c = (B >> r) & 4095
     if c & 3300: return _d_PowerDeliveryReqType(B, r0)
-    f_ev_processing = (c >> 8) & 3
-    if f_ev_processing >= 3: return _d_PowerDeliveryReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
-    f_charge_progress = (c >> 3) & 3
-    f_charge_progress = _E_chargeProgressType[f_charge_progress]
+    f_ev_processing = _EP_processingType[(c >> 8) & 3]
+    f_charge_progress = _E_chargeProgressType[(c >> 3) & 3]
     k = _T11[c & 3]
+    if f_ev_processing is None: return _d_PowerDeliveryReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -7245,9 +7395,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         r -= 8; i2_time_anchor = (B >> r) & 255
         if i2_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+            if x > 127:
+                i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+                if i2_time_anchor > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
             else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
-        if i2_time_anchor > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PowerDeliveryReqType(B, r0)
         k = _T113[c & 3]
@@ -7273,8 +7424,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             if k == 1:
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_PowerDeliveryReqType(B, r0)
-                i4_power_tolerance_acceptance = (c >> 2) & 1
-                i4_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[i4_power_tolerance_acceptance]
+                i4_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
                 k = _T4[c & 1]
             if k != -1: return _d_PowerDeliveryReqType(B, r0)
             r -= 1; c = (B >> r) & 1
@@ -7303,8 +7453,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 4:
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_PowerDeliveryReqType(B, r0)
-        f_bpt_channel_selection = (c >> 2) & 1
-        f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
+        f_bpt_channel_selection = _E_channelSelectionType[(c >> 2) & 1]
         k = _T4[c & 1]
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
     o = _new(PowerDeliveryReqType)
@@ -7450,9 +7599,10 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_EVPowerProfileType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_EVPowerProfileType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_EVPowerProfileType(B, r0)
     k = _T113[c & 3]
@@ -7478,8 +7628,7 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         if k == 1:
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_EVPowerProfileType(B, r0)
-            i2_power_tolerance_acceptance = (c >> 2) & 1
-            i2_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[i2_power_tolerance_acceptance]
+            i2_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
             k = _T4[c & 1]
         if k != -1: return _d_EVPowerProfileType(B, r0)
         r -= 1; c = (B >> r) & 1
@@ -7614,8 +7763,7 @@ def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     if k == 1:
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_Scheduled_EVPPTControlModeType(B, r0)
-        f_power_tolerance_acceptance = (c >> 2) & 1
-        f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
+        f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
         k = _T4[c & 1]
     if k != -1: return _d_Scheduled_EVPPTControlModeType(B, r0)
     o = _new(Scheduled_EVPPTControlModeType)
@@ -7674,20 +7822,22 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_EVPowerProfileEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_EVPowerProfileEntryListType(B, r0)
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_EVPowerProfileEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
             k = _T116[c & 3]
@@ -7702,11 +7852,12 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 r -= 9; i3_value = (B >> r) & 511
                 if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    if x > 127:
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
-                if i3_value < -32768 or i3_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T18[c & 3]
@@ -7721,11 +7872,12 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 r -= 9; i4_value = (B >> r) & 511
                 if i4_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    if x > 127:
+                        i4_value, r = ri(B, r + 8, i4_value)
+                        if i4_value < -32768 or i4_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
-                if i4_value < -32768 or i4_value > 32767: return _d_EVPowerProfileEntryListType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T4[c & 1]
@@ -7816,20 +7968,22 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     r -= 8; f_duration = (B >> r) & 255
     if f_duration > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        if x > 127:
+            f_duration, r = ru(B, r + 8, f_duration)
+            if f_duration > 4294967295: return _d_PowerScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
-    if f_duration > 4294967295: return _d_PowerScheduleEntryType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_PowerScheduleEntryType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleEntryType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleEntryType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_PowerScheduleEntryType(B, r0)
     k = _T116[c & 3]
@@ -7844,11 +7998,12 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleEntryType(B, r0)
         k = _T18[c & 3]
@@ -7863,11 +8018,12 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleEntryType(B, r0)
         k = _T4[c & 1]
@@ -7992,9 +8148,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerDeliveryResType(B, r0)
     k = _T5[c & 3]
@@ -8006,10 +8163,9 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if k != -1: return _d_PowerDeliveryResType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = (c >> 3) & 63
-    if f_response_code >= 40: return _d_PowerDeliveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 63]
     k = _T5[c & 3]
+    if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -8021,15 +8177,15 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
         r -= 9; c = (B >> r) & 511
         if c & 454: return _d_PowerDeliveryResType(B, r0)
-        i2_evse_notification = (c >> 3) & 7
-        if i2_evse_notification >= 6: return _d_PowerDeliveryResType(B, r0)
-        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_evseNotificationType[(c >> 3) & 7]
         k = _T4[c & 1]
+        if i2_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
         f_evse_status.evse_notification = i2_evse_notification
@@ -8133,14 +8289,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 7
-    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -8207,9 +8363,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleExchangeReqType(B, r0)
     k = _T5[c & 3]
@@ -8222,8 +8379,8 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     r -= 15; c = (B >> r) & 32767
     if c & 24580: return _d_ScheduleExchangeReqType(B, r0)
     f_maximum_supporting_points = ((c >> 3) & 1023) + 12
-    if f_maximum_supporting_points > 1024: return _d_ScheduleExchangeReqType(B, r0)
     k = _T3[c & 3]
+    if f_maximum_supporting_points > 1024: return _d_ScheduleExchangeReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -8235,9 +8392,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
         r -= 8; i2_departure_time = (B >> r) & 255
         if i2_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+            if x > 127:
+                i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+                if i2_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
             else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
-        if i2_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleExchangeReqType(B, r0)
         k = _T123[c & 3]
@@ -8246,15 +8404,15 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ScheduleExchangeReqType(B, r0)
             i2_minimum_soc = (c >> 3) & 127
-            if i2_minimum_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
             k = _T3[c & 3]
+            if i2_minimum_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ScheduleExchangeReqType(B, r0)
             i2_target_soc = (c >> 2) & 127
-            if i2_target_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
             k = _T17[c & 1]
+            if i2_target_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_target_energy_request = None
         if k == 3:
             r -= 13; c = (B >> r) & 8191
@@ -8263,11 +8421,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T23[c & 1]
@@ -8284,11 +8443,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T24[c & 1]
@@ -8305,11 +8465,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T86[c & 3]
@@ -8326,11 +8487,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T87[c & 3]
@@ -8345,11 +8507,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T4[c & 1]
@@ -8370,9 +8533,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 8; i8_departure_time = (B >> r) & 255
             if i8_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_departure_time, r = ru(B, r + 8, i8_departure_time)
+                if x > 127:
+                    i8_departure_time, r = ru(B, r + 8, i8_departure_time)
+                    if i8_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
                 else: i8_departure_time = (x << 7) | (i8_departure_time & 127)
-            if i8_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeReqType(B, r0)
             k = _T125[c & 7]
@@ -8384,11 +8548,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ScheduleExchangeReqType(B, r0)
             k = _T126[c & 7]
@@ -8403,11 +8568,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T11[c & 3]
@@ -8422,11 +8588,12 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_ScheduleExchangeReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T12[c & 3]
@@ -8440,9 +8607,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 8; i13_time_anchor = (B >> r) & 255
             if i13_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_time_anchor, r = ru(B, r + 8, i13_time_anchor)
+                if x > 127:
+                    i13_time_anchor, r = ru(B, r + 8, i13_time_anchor)
+                    if i13_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
                 else: i13_time_anchor = (x << 7) | (i13_time_anchor & 127)
-            if i13_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ScheduleExchangeReqType(B, r0)
             i13_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
@@ -8454,9 +8622,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             r -= 8; i14_time_anchor = (B >> r) & 255
             if i14_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_time_anchor, r = ru(B, r + 8, i14_time_anchor)
+                if x > 127:
+                    i14_time_anchor, r = ru(B, r + 8, i14_time_anchor)
+                    if i14_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
                 else: i14_time_anchor = (x << 7) | (i14_time_anchor & 127)
-            if i14_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ScheduleExchangeReqType(B, r0)
             i14_currency, r = rstr(B, r, 3)
@@ -8854,9 +9023,10 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     r -= 8; f_departure_time = (B >> r) & 255
     if f_departure_time > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+        if x > 127:
+            f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if f_departure_time > 4294967295: return _d_Dynamic_SEReqControlModeType(B, r0)
         else: f_departure_time = (x << 7) | (f_departure_time & 127)
-    if f_departure_time > 4294967295: return _d_Dynamic_SEReqControlModeType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_Dynamic_SEReqControlModeType(B, r0)
     k = _T123[c & 3]
@@ -8865,15 +9035,15 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_SEReqControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
-        if f_minimum_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T3[c & 3]
+        if f_minimum_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_Dynamic_SEReqControlModeType(B, r0)
         f_target_soc = (c >> 2) & 127
-        if f_target_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T17[c & 1]
+        if f_target_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_target_energy_request = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -8882,11 +9052,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T23[c & 1]
@@ -8903,11 +9074,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T24[c & 1]
@@ -8924,11 +9096,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T86[c & 3]
@@ -8945,11 +9118,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T87[c & 3]
@@ -8964,11 +9138,12 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_SEReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -9141,9 +9316,10 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T125[c & 7]
@@ -9155,11 +9331,12 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T126[c & 7]
@@ -9174,11 +9351,12 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T11[c & 3]
@@ -9193,11 +9371,12 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T12[c & 3]
@@ -9211,9 +9390,10 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 8; i5_time_anchor = (B >> r) & 255
         if i5_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+            if x > 127:
+                i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+                if i5_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
-        if i5_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_Scheduled_SEReqControlModeType(B, r0)
         i5_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
@@ -9225,9 +9405,10 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         r -= 8; i6_time_anchor = (B >> r) & 255
         if i6_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+            if x > 127:
+                i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+                if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
-        if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
         i6_currency, r = rstr(B, r, 3)
@@ -9407,9 +9588,10 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     r -= 8; i1_time_anchor = (B >> r) & 255
     if i1_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+        if x > 127:
+            i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+            if i1_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
         else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
-    if i1_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVEnergyOfferType(B, r0)
     i1_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
@@ -9421,9 +9603,10 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     r -= 8; i2_time_anchor = (B >> r) & 255
     if i2_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+        if x > 127:
+            i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+            if i2_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
         else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
-    if i2_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVEnergyOfferType(B, r0)
     i2_currency, r = rstr(B, r, 3)
@@ -9526,9 +9709,10 @@ def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_EVPowerScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_EVPowerScheduleType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPowerScheduleType(B, r0)
     f_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
@@ -9588,20 +9772,22 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_EVPowerScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_EVPowerScheduleEntryListType(B, r0)
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_EVPowerScheduleEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_EVPowerScheduleEntryListType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_EVPowerScheduleEntryListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPowerScheduleEntryListType(B, r0)
             i1_power = _new(RationalNumberType)
@@ -9680,20 +9866,22 @@ def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     r -= 8; f_duration = (B >> r) & 255
     if f_duration > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        if x > 127:
+            f_duration, r = ru(B, r + 8, f_duration)
+            if f_duration > 4294967295: return _d_EVPowerScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
-    if f_duration > 4294967295: return _d_EVPowerScheduleEntryType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_EVPowerScheduleEntryType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_EVPowerScheduleEntryType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_EVPowerScheduleEntryType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPowerScheduleEntryType(B, r0)
     f_power = _new(RationalNumberType)
@@ -9789,9 +9977,10 @@ def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_EVAbsolutePriceScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_EVAbsolutePriceScheduleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVAbsolutePriceScheduleType(B, r0)
     f_currency, r = rstr(B, r, 3)
@@ -9943,9 +10132,10 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     r -= 8; f_duration = (B >> r) & 255
     if f_duration > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        if x > 127:
+            f_duration, r = ru(B, r + 8, f_duration)
+            if f_duration > 4294967295: return _d_EVPriceRuleStackType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
-    if f_duration > 4294967295: return _d_EVPriceRuleStackType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_EVPriceRuleStackType(B, r0)
     k = _T1[c & 1]
@@ -9959,11 +10149,12 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleStackType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleStackType(B, r0)
             r -= 16; c = (B >> r) & 65535
             if c & 63495: return _d_EVPriceRuleStackType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -9973,11 +10164,12 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_EVPriceRuleStackType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_EVPriceRuleStackType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPriceRuleStackType(B, r0)
             i1_power_range_start = _new(RationalNumberType)
@@ -10058,11 +10250,12 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_EVPriceRuleType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_EVPriceRuleType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_EVPriceRuleType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -10072,11 +10265,12 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_EVPriceRuleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPriceRuleType(B, r0)
     f_power_range_start = _new(RationalNumberType)
@@ -10196,9 +10390,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleExchangeResType(B, r0)
     k = _T5[c & 3]
@@ -10210,13 +10405,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k != -1: return _d_ScheduleExchangeResType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 49380: return _d_ScheduleExchangeResType(B, r0)
-    f_response_code = (c >> 8) & 63
-    if f_response_code >= 40: return _d_ScheduleExchangeResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 3) & 3
-    if f_evse_processing >= 3: return _d_ScheduleExchangeResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 8) & 63]
+    f_evse_processing = _EP_processingType[(c >> 3) & 3]
     k = _T88[c & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_ScheduleExchangeResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10238,9 +10430,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             r -= 8; i2_departure_time = (B >> r) & 255
             if i2_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+                if x > 127:
+                    i2_departure_time, r = ru(B, r + 8, i2_departure_time)
+                    if i2_departure_time > 4294967295: return _d_ScheduleExchangeResType(B, r0)
                 else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
-            if i2_departure_time > 4294967295: return _d_ScheduleExchangeResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeResType(B, r0)
             k = _T125[c & 7]
@@ -10249,15 +10442,15 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_ScheduleExchangeResType(B, r0)
             i2_minimum_soc = (c >> 4) & 127
-            if i2_minimum_soc > 100: return _d_ScheduleExchangeResType(B, r0)
             k = _T126[c & 7]
+            if i2_minimum_soc > 100: return _d_ScheduleExchangeResType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ScheduleExchangeResType(B, r0)
             i2_target_soc = (c >> 3) & 127
-            if i2_target_soc > 100: return _d_ScheduleExchangeResType(B, r0)
             k = _T11[c & 3]
+            if i2_target_soc > 100: return _d_ScheduleExchangeResType(B, r0)
         i2_absolute_price_schedule = i2_price_level_schedule = None
         if k == 3:
             i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
@@ -10278,9 +10471,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                 r -= 8; i3_time_anchor = (B >> r) & 255
                 if i3_time_anchor > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                    if x > 127:
+                        i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                        if i3_time_anchor > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
                     else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
-                if i3_time_anchor > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleExchangeResType(B, r0)
                 k = _T10[c & 1]
@@ -10551,9 +10745,10 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_SEResControlModeType(B, r0)
         k = _T125[c & 7]
@@ -10562,15 +10757,15 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_Dynamic_SEResControlModeType(B, r0)
         f_minimum_soc = (c >> 4) & 127
-        if f_minimum_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
         k = _T126[c & 7]
+        if f_minimum_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_SEResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
-        if f_target_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
         k = _T11[c & 3]
+        if f_target_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 3:
         f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
@@ -10591,9 +10786,10 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             r -= 8; i1_time_anchor = (B >> r) & 255
             if i1_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+                if x > 127:
+                    i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+                    if i1_time_anchor > 18446744073709551615: return _d_Dynamic_SEResControlModeType(B, r0)
                 else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
-            if i1_time_anchor > 18446744073709551615: return _d_Dynamic_SEResControlModeType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_Dynamic_SEResControlModeType(B, r0)
             k = _T10[c & 1]
@@ -10862,9 +11058,10 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 8; f_time_anchor = (B >> r) & 255
         if f_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if x > 127:
+                f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+                if f_time_anchor > 18446744073709551615: return _d_AbsolutePriceScheduleType(B, r0)
             else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-        if f_time_anchor > 18446744073709551615: return _d_AbsolutePriceScheduleType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T10[c & 1]
@@ -10931,11 +11128,12 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T146[c & 3]
@@ -10950,11 +11148,12 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AbsolutePriceScheduleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T147[c & 3]
@@ -11154,11 +11353,12 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 r -= 9; i2_value = (B >> r) & 511
                 if i2_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    if x > 127:
+                        i2_value, r = ri(B, r + 8, i2_value)
+                        if i2_value < -32768 or i2_value > 32767: return _d_TaxRuleListType(B, r0)
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
-                if i2_value < -32768 or i2_value > 32767: return _d_TaxRuleListType(B, r0)
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_TaxRuleListType(B, r0)
                 k = _T22[c & 3]
@@ -11367,11 +11567,12 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_TaxRuleType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_TaxRuleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_TaxRuleType(B, r0)
         k = _T22[c & 3]
@@ -11585,9 +11786,10 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     r -= 8; f_duration = (B >> r) & 255
     if f_duration > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        if x > 127:
+            f_duration, r = ru(B, r + 8, f_duration)
+            if f_duration > 4294967295: return _d_PriceRuleStackType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
-    if f_duration > 4294967295: return _d_PriceRuleStackType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_PriceRuleStackType(B, r0)
     k = _T1[c & 1]
@@ -11601,11 +11803,12 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleStackType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleStackType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_PriceRuleStackType(B, r0)
             k = _T161[c & 7]
@@ -11620,11 +11823,12 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 9; i3_value = (B >> r) & 511
                 if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    if x > 127:
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleStackType(B, r0)
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
-                if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleStackType(B, r0)
                 r -= 5; c = (B >> r) & 31
                 if c & 24: return _d_PriceRuleStackType(B, r0)
                 k = _T162[c & 7]
@@ -11638,9 +11842,10 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 8; i1_parking_fee_period = (B >> r) & 255
                 if i1_parking_fee_period > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_parking_fee_period, r = ru(B, r + 8, i1_parking_fee_period)
+                    if x > 127:
+                        i1_parking_fee_period, r = ru(B, r + 8, i1_parking_fee_period)
+                        if i1_parking_fee_period > 4294967295: return _d_PriceRuleStackType(B, r0)
                     else: i1_parking_fee_period = (x << 7) | (i1_parking_fee_period & 127)
-                if i1_parking_fee_period > 4294967295: return _d_PriceRuleStackType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
                 k = _T88[c & 3]
@@ -11651,9 +11856,10 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 8; i1_carbon_dioxide_emission = (B >> r) & 255
                 if i1_carbon_dioxide_emission > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_carbon_dioxide_emission, r = ru(B, r + 8, i1_carbon_dioxide_emission)
+                    if x > 127:
+                        i1_carbon_dioxide_emission, r = ru(B, r + 8, i1_carbon_dioxide_emission)
+                        if i1_carbon_dioxide_emission > 65535: return _d_PriceRuleStackType(B, r0)
                     else: i1_carbon_dioxide_emission = (x << 7) | (i1_carbon_dioxide_emission & 127)
-                if i1_carbon_dioxide_emission > 65535: return _d_PriceRuleStackType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
                 k = _T68[c & 3]
@@ -11671,11 +11877,12 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 r -= 9; i4_value = (B >> r) & 511
                 if i4_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    if x > 127:
+                        i4_value, r = ri(B, r + 8, i4_value)
+                        if i4_value < -32768 or i4_value > 32767: return _d_PriceRuleStackType(B, r0)
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
-                if i4_value < -32768 or i4_value > 32767: return _d_PriceRuleStackType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PriceRuleStackType(B, r0)
                 k = _T4[c & 1]
@@ -11802,11 +12009,12 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_PriceRuleType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_PriceRuleType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_PriceRuleType(B, r0)
     k = _T161[c & 7]
@@ -11821,11 +12029,12 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_PriceRuleType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_PriceRuleType(B, r0)
         k = _T162[c & 7]
@@ -11839,9 +12048,10 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 8; f_parking_fee_period = (B >> r) & 255
         if f_parking_fee_period > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_parking_fee_period, r = ru(B, r + 8, f_parking_fee_period)
+            if x > 127:
+                f_parking_fee_period, r = ru(B, r + 8, f_parking_fee_period)
+                if f_parking_fee_period > 4294967295: return _d_PriceRuleType(B, r0)
             else: f_parking_fee_period = (x << 7) | (f_parking_fee_period & 127)
-        if f_parking_fee_period > 4294967295: return _d_PriceRuleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
         k = _T88[c & 3]
@@ -11852,9 +12062,10 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
         if f_carbon_dioxide_emission > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_carbon_dioxide_emission, r = ru(B, r + 8, f_carbon_dioxide_emission)
+            if x > 127:
+                f_carbon_dioxide_emission, r = ru(B, r + 8, f_carbon_dioxide_emission)
+                if f_carbon_dioxide_emission > 65535: return _d_PriceRuleType(B, r0)
             else: f_carbon_dioxide_emission = (x << 7) | (f_carbon_dioxide_emission & 127)
-        if f_carbon_dioxide_emission > 65535: return _d_PriceRuleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
         k = _T68[c & 3]
@@ -11872,11 +12083,12 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_PriceRuleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PriceRuleType(B, r0)
         k = _T4[c & 1]
@@ -12028,9 +12240,10 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
         r -= 8; f_overstay_time_threshold = (B >> r) & 255
         if f_overstay_time_threshold > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_overstay_time_threshold, r = ru(B, r + 8, f_overstay_time_threshold)
+            if x > 127:
+                f_overstay_time_threshold, r = ru(B, r + 8, f_overstay_time_threshold)
+                if f_overstay_time_threshold > 4294967295: return _d_OverstayRuleListType(B, r0)
             else: f_overstay_time_threshold = (x << 7) | (f_overstay_time_threshold & 127)
-        if f_overstay_time_threshold > 4294967295: return _d_OverstayRuleListType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_OverstayRuleListType(B, r0)
         k = _T113[c & 3]
@@ -12042,11 +12255,12 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleListType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleListType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleListType(B, r0)
         k = _T10[c & 1]
@@ -12074,9 +12288,10 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 r -= 8; i2_start_time = (B >> r) & 255
                 if i2_start_time > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_start_time, r = ru(B, r + 8, i2_start_time)
+                    if x > 127:
+                        i2_start_time, r = ru(B, r + 8, i2_start_time)
+                        if i2_start_time > 4294967295: return _d_OverstayRuleListType(B, r0)
                     else: i2_start_time = (x << 7) | (i2_start_time & 127)
-                if i2_start_time > 4294967295: return _d_OverstayRuleListType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_OverstayRuleListType(B, r0)
                 k = _T10[c & 1]
@@ -12090,11 +12305,12 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 r -= 9; i3_value = (B >> r) & 511
                 if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    if x > 127:
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_OverstayRuleListType(B, r0)
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
-                if i3_value < -32768 or i3_value > 32767: return _d_OverstayRuleListType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_OverstayRuleListType(B, r0)
                 k = _T17[c & 1]
@@ -12110,9 +12326,10 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 r -= 8; i2_overstay_fee_period = (B >> r) & 255
                 if i2_overstay_fee_period > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_overstay_fee_period, r = ru(B, r + 8, i2_overstay_fee_period)
+                    if x > 127:
+                        i2_overstay_fee_period, r = ru(B, r + 8, i2_overstay_fee_period)
+                        if i2_overstay_fee_period > 4294967295: return _d_OverstayRuleListType(B, r0)
                     else: i2_overstay_fee_period = (x << 7) | (i2_overstay_fee_period & 127)
-                if i2_overstay_fee_period > 4294967295: return _d_OverstayRuleListType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_OverstayRuleListType(B, r0)
                 k = _T4[c & 1]
@@ -12261,9 +12478,10 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         r -= 8; f_start_time = (B >> r) & 255
         if f_start_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_start_time, r = ru(B, r + 8, f_start_time)
+            if x > 127:
+                f_start_time, r = ru(B, r + 8, f_start_time)
+                if f_start_time > 4294967295: return _d_OverstayRuleType(B, r0)
             else: f_start_time = (x << 7) | (f_start_time & 127)
-        if f_start_time > 4294967295: return _d_OverstayRuleType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_OverstayRuleType(B, r0)
         k = _T10[c & 1]
@@ -12277,11 +12495,12 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_OverstayRuleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleType(B, r0)
         k = _T17[c & 1]
@@ -12297,9 +12516,10 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         r -= 8; f_overstay_fee_period = (B >> r) & 255
         if f_overstay_fee_period > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_overstay_fee_period, r = ru(B, r + 8, f_overstay_fee_period)
+            if x > 127:
+                f_overstay_fee_period, r = ru(B, r + 8, f_overstay_fee_period)
+                if f_overstay_fee_period > 4294967295: return _d_OverstayRuleType(B, r0)
             else: f_overstay_fee_period = (x << 7) | (f_overstay_fee_period & 127)
-        if f_overstay_fee_period > 4294967295: return _d_OverstayRuleType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_OverstayRuleType(B, r0)
         k = _T4[c & 1]
@@ -12393,11 +12613,12 @@ def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_AdditionalServiceListType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_AdditionalServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_AdditionalServiceListType(B, r0)
             i1_service_fee = _new(RationalNumberType)
@@ -12478,11 +12699,12 @@ def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_AdditionalServiceType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_AdditionalServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AdditionalServiceType(B, r0)
     f_service_fee = _new(RationalNumberType)
@@ -12601,9 +12823,10 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         r -= 8; f_time_anchor = (B >> r) & 255
         if f_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if x > 127:
+                f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+                if f_time_anchor > 18446744073709551615: return _d_PriceLevelScheduleType(B, r0)
             else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-        if f_time_anchor > 18446744073709551615: return _d_PriceLevelScheduleType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PriceLevelScheduleType(B, r0)
         k = _T10[c & 1]
@@ -12733,9 +12956,10 @@ def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_PriceLevelScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_PriceLevelScheduleEntryListType(B, r0)
             r -= 13; c = (B >> r) & 8191
             if c & 7171: return _d_PriceLevelScheduleEntryListType(B, r0)
             i1_price_level = (c >> 2) & 255
@@ -12818,9 +13042,10 @@ def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     r -= 8; f_duration = (B >> r) & 255
     if f_duration > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_duration, r = ru(B, r + 8, f_duration)
+        if x > 127:
+            f_duration, r = ru(B, r + 8, f_duration)
+            if f_duration > 4294967295: return _d_PriceLevelScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
-    if f_duration > 4294967295: return _d_PriceLevelScheduleEntryType(B, r0)
     r -= 13; c = (B >> r) & 8191
     if c & 7171: return _d_PriceLevelScheduleEntryType(B, r0)
     f_price_level = (c >> 2) & 255
@@ -12885,9 +13110,10 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             r -= 8; i3_time_anchor = (B >> r) & 255
             if i3_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                if x > 127:
+                    i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
+                    if i3_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                 else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
-            if i3_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
             k = _T123[c & 3]
@@ -12899,11 +13125,12 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 r -= 9; i4_value = (B >> r) & 511
                 if i4_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    if x > 127:
+                        i4_value, r = ri(B, r + 8, i4_value)
+                        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
-                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T3[c & 3]
@@ -12918,11 +13145,12 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 r -= 9; i5_value = (B >> r) & 511
                 if i5_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                    if x > 127:
+                        i5_value, r = ri(B, r + 8, i5_value)
+                        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                     elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                     else: i5_value = (x << 7) | (i5_value & 127)
                 elif i5_value > 255: i5_value = 255 - i5_value
-                if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T17[c & 1]
@@ -12964,9 +13192,10 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     r -= 8; i6_time_anchor = (B >> r) & 255
                     if i6_time_anchor > 127:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+                        if x > 127:
+                            i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
+                            if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                         else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
-                    if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T10[c & 1]
@@ -13034,9 +13263,10 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 r -= 8; i8_time_anchor = (B >> r) & 255
                 if i8_time_anchor > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i8_time_anchor, r = ru(B, r + 8, i8_time_anchor)
+                    if x > 127:
+                        i8_time_anchor, r = ru(B, r + 8, i8_time_anchor)
+                        if i8_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                     else: i8_time_anchor = (x << 7) | (i8_time_anchor & 127)
-                if i8_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T123[c & 3]
@@ -13048,11 +13278,12 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     r -= 9; i9_value = (B >> r) & 511
                     if i9_value & 128:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                        if x > 127:
+                            i9_value, r = ri(B, r + 8, i9_value)
+                            if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                         elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                         else: i9_value = (x << 7) | (i9_value & 127)
                     elif i9_value > 255: i9_value = 255 - i9_value
-                    if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                     r -= 4; c = (B >> r) & 15
                     if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T3[c & 3]
@@ -13067,11 +13298,12 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     r -= 9; i10_value = (B >> r) & 511
                     if i10_value & 128:
                         r -= 8; x = (B >> r) & 255
-                        if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                        if x > 127:
+                            i10_value, r = ri(B, r + 8, i10_value)
+                            if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                         elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                         else: i10_value = (x << 7) | (i10_value & 127)
                     elif i10_value > 255: i10_value = 255 - i10_value
-                    if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_SEResControlModeType(B, r0)
                     r -= 3; c = (B >> r) & 7
                     if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T17[c & 1]
@@ -13113,9 +13345,10 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         r -= 8; i11_time_anchor = (B >> r) & 255
                         if i11_time_anchor > 127:
                             r -= 8; x = (B >> r) & 255
-                            if x > 127: i11_time_anchor, r = ru(B, r + 8, i11_time_anchor)
+                            if x > 127:
+                                i11_time_anchor, r = ru(B, r + 8, i11_time_anchor)
+                                if i11_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                             else: i11_time_anchor = (x << 7) | (i11_time_anchor & 127)
-                        if i11_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                         r -= 2; c = (B >> r) & 3
                         if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                         k = _T10[c & 1]
@@ -13263,9 +13496,10 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     r -= 8; i2_time_anchor = (B >> r) & 255
     if i2_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+        if x > 127:
+            i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
+            if i2_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
         else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
-    if i2_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleTupleType(B, r0)
     k = _T123[c & 3]
@@ -13277,11 +13511,12 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ScheduleTupleType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ScheduleTupleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ScheduleTupleType(B, r0)
         k = _T3[c & 3]
@@ -13296,11 +13531,12 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_ScheduleTupleType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_ScheduleTupleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ScheduleTupleType(B, r0)
         k = _T17[c & 1]
@@ -13342,9 +13578,10 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             r -= 8; i5_time_anchor = (B >> r) & 255
             if i5_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+                if x > 127:
+                    i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
+                    if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                 else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
-            if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ScheduleTupleType(B, r0)
             k = _T10[c & 1]
@@ -13412,9 +13649,10 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         r -= 8; i7_time_anchor = (B >> r) & 255
         if i7_time_anchor > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_time_anchor, r = ru(B, r + 8, i7_time_anchor)
+            if x > 127:
+                i7_time_anchor, r = ru(B, r + 8, i7_time_anchor)
+                if i7_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
             else: i7_time_anchor = (x << 7) | (i7_time_anchor & 127)
-        if i7_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleTupleType(B, r0)
         k = _T123[c & 3]
@@ -13426,11 +13664,12 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_ScheduleTupleType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_ScheduleTupleType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleTupleType(B, r0)
             k = _T3[c & 3]
@@ -13445,11 +13684,12 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_ScheduleTupleType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_ScheduleTupleType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleTupleType(B, r0)
             k = _T17[c & 1]
@@ -13491,9 +13731,10 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 r -= 8; i10_time_anchor = (B >> r) & 255
                 if i10_time_anchor > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i10_time_anchor, r = ru(B, r + 8, i10_time_anchor)
+                    if x > 127:
+                        i10_time_anchor, r = ru(B, r + 8, i10_time_anchor)
+                        if i10_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                     else: i10_time_anchor = (x << 7) | (i10_time_anchor & 127)
-                if i10_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleTupleType(B, r0)
                 k = _T10[c & 1]
@@ -13831,9 +14072,10 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     r -= 8; i1_time_anchor = (B >> r) & 255
     if i1_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+        if x > 127:
+            i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
+            if i1_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
         else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
-    if i1_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargingScheduleType(B, r0)
     k = _T123[c & 3]
@@ -13845,11 +14087,12 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ChargingScheduleType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ChargingScheduleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingScheduleType(B, r0)
         k = _T3[c & 3]
@@ -13864,11 +14107,12 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ChargingScheduleType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ChargingScheduleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ChargingScheduleType(B, r0)
         k = _T17[c & 1]
@@ -13910,9 +14154,10 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             r -= 8; i4_time_anchor = (B >> r) & 255
             if i4_time_anchor > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_time_anchor, r = ru(B, r + 8, i4_time_anchor)
+                if x > 127:
+                    i4_time_anchor, r = ru(B, r + 8, i4_time_anchor)
+                    if i4_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
                 else: i4_time_anchor = (x << 7) | (i4_time_anchor & 127)
-            if i4_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingScheduleType(B, r0)
             k = _T10[c & 1]
@@ -14128,9 +14373,10 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_PowerScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_PowerScheduleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerScheduleType(B, r0)
     k = _T123[c & 3]
@@ -14142,11 +14388,12 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_PowerScheduleType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleType(B, r0)
         k = _T3[c & 3]
@@ -14161,11 +14408,12 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleType(B, r0)
         k = _T17[c & 1]
@@ -14276,20 +14524,22 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             r -= 8; i1_duration = (B >> r) & 255
             if i1_duration > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_duration, r = ru(B, r + 8, i1_duration)
+                if x > 127:
+                    i1_duration, r = ru(B, r + 8, i1_duration)
+                    if i1_duration > 4294967295: return _d_PowerScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
-            if i1_duration > 4294967295: return _d_PowerScheduleEntryListType(B, r0)
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_PowerScheduleEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
             r -= 9; i2_value = (B >> r) & 511
             if i2_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                if x > 127:
+                    i2_value, r = ri(B, r + 8, i2_value)
+                    if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
-            if i2_value < -32768 or i2_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_PowerScheduleEntryListType(B, r0)
             k = _T116[c & 3]
@@ -14304,11 +14554,12 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 r -= 9; i3_value = (B >> r) & 511
                 if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                    if x > 127:
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
-                if i3_value < -32768 or i3_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T18[c & 3]
@@ -14323,11 +14574,12 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 r -= 9; i4_value = (B >> r) & 511
                 if i4_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                    if x > 127:
+                        i4_value, r = ri(B, r + 8, i4_value)
+                        if i4_value < -32768 or i4_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
-                if i4_value < -32768 or i4_value > 32767: return _d_PowerScheduleEntryListType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T4[c & 1]
@@ -14415,9 +14667,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailReqType(B, r0)
     k = _T5[c & 3]
@@ -14436,9 +14689,10 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
@@ -14540,9 +14794,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T5[c & 3]
@@ -14554,9 +14809,8 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k != -1: return _d_ServiceDetailResType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1543: return _d_ServiceDetailResType(B, r0)
-    f_response_code = (c >> 3) & 63
-    if f_response_code >= 40: return _d_ServiceDetailResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 63]
+    if f_response_code is None: return _d_ServiceDetailResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -14564,9 +14818,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailResType(B, r0)
     f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
@@ -14731,9 +14986,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     r -= 8; f_parameter_set_id = (B >> r) & 255
     if f_parameter_set_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+        if x > 127:
+            f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+            if f_parameter_set_id > 65535: return _d_ParameterSetType(B, r0)
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
-    if f_parameter_set_id > 65535: return _d_ParameterSetType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T1[c & 1]
@@ -14763,11 +15019,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_short_value = (B >> r) & 511
                 if i1_short_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_short_value, r = ri(B, r + 8, i1_short_value)
+                    if x > 127:
+                        i1_short_value, r = ri(B, r + 8, i1_short_value)
+                        if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
-                if i1_short_value < -32768 or i1_short_value > 32767: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
@@ -14777,11 +15034,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i1_int_value = (B >> r) & 511
                 if i1_int_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_int_value, r = ri(B, r + 8, i1_int_value)
+                    if x > 127:
+                        i1_int_value, r = ri(B, r + 8, i1_int_value)
+                        if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
-                if i1_int_value < -2147483648 or i1_int_value > 2147483647: return _d_ParameterSetType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
@@ -14792,11 +15050,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 r -= 9; i2_value = (B >> r) & 511
                 if i2_value & 128:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+                    if x > 127:
+                        i2_value, r = ri(B, r + 8, i2_value)
+                        if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
-                if i2_value < -32768 or i2_value > 32767: return _d_ParameterSetType(B, r0)
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
@@ -14953,11 +15212,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_short_value = (B >> r) & 511
         if f_short_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_short_value, r = ri(B, r + 8, f_short_value)
+            if x > 127:
+                f_short_value, r = ri(B, r + 8, f_short_value)
+                if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
-        if f_short_value < -32768 or f_short_value > 32767: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
@@ -14967,11 +15227,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; f_int_value = (B >> r) & 511
         if f_int_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_int_value, r = ri(B, r + 8, f_int_value)
+            if x > 127:
+                f_int_value, r = ri(B, r + 8, f_int_value)
+                if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
-        if f_int_value < -2147483648 or f_int_value > 2147483647: return _d_ParameterType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
@@ -14982,11 +15243,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_ParameterType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
@@ -15096,9 +15358,10 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
     k = _T5[c & 3]
@@ -15201,9 +15464,10 @@ def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             r -= 8; v = (B >> r) & 255
             if v > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: v, r = ru(B, r + 8, v)
+                if x > 127:
+                    v, r = ru(B, r + 8, v)
+                    if v > 65535: return _d_ServiceIDListType(B, r0)
                 else: v = (x << 7) | (v & 127)
-            if v > 65535: return _d_ServiceIDListType(B, r0)
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ServiceIDListType(B, r0)
             f_service_id.append(v)
@@ -15307,9 +15571,10 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T5[c & 3]
@@ -15321,10 +15586,9 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
     r -= 14; c = (B >> r) & 16383
     if c & 12347: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = (c >> 6) & 63
-    if f_response_code >= 40: return _d_ServiceDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 6) & 63]
     f_service_renegotiation_supported = ((c >> 2) & 1) == 1
+    if f_response_code is None: return _d_ServiceDiscoveryResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -15426,9 +15690,10 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             r -= 8; i1_service_id = (B >> r) & 255
             if i1_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                if x > 127:
+                    i1_service_id, r = ru(B, r + 8, i1_service_id)
+                    if i1_service_id > 65535: return _d_ServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
-            if i1_service_id > 65535: return _d_ServiceListType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 59: return _d_ServiceListType(B, r0)
             i1_free_service = ((c >> 2) & 1) == 1
@@ -15511,9 +15776,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_ServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_ServiceType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ServiceType(B, r0)
     f_free_service = ((c >> 2) & 1) == 1
@@ -15570,9 +15836,10 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceSelectionReqType(B, r0)
     k = _T5[c & 3]
@@ -15591,17 +15858,19 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     r -= 8; i2_service_id = (B >> r) & 255
     if i2_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_service_id, r = ru(B, r + 8, i2_service_id)
+        if x > 127:
+            i2_service_id, r = ru(B, r + 8, i2_service_id)
+            if i2_service_id > 65535: return _d_ServiceSelectionReqType(B, r0)
         else: i2_service_id = (x << 7) | (i2_service_id & 127)
-    if i2_service_id > 65535: return _d_ServiceSelectionReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
     r -= 8; i2_parameter_set_id = (B >> r) & 255
     if i2_parameter_set_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_parameter_set_id, r = ru(B, r + 8, i2_parameter_set_id)
+        if x > 127:
+            i2_parameter_set_id, r = ru(B, r + 8, i2_parameter_set_id)
+            if i2_parameter_set_id > 65535: return _d_ServiceSelectionReqType(B, r0)
         else: i2_parameter_set_id = (x << 7) | (i2_parameter_set_id & 127)
-    if i2_parameter_set_id > 65535: return _d_ServiceSelectionReqType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ServiceSelectionReqType(B, r0)
     k = _T5[c & 3]
@@ -15716,17 +15985,19 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     r -= 8; f_service_id = (B >> r) & 255
     if f_service_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_service_id, r = ru(B, r + 8, f_service_id)
+        if x > 127:
+            f_service_id, r = ru(B, r + 8, f_service_id)
+            if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
-    if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SelectedServiceType(B, r0)
     r -= 8; f_parameter_set_id = (B >> r) & 255
     if f_parameter_set_id > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+        if x > 127:
+            f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
+            if f_parameter_set_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
-    if f_parameter_set_id > 65535: return _d_SelectedServiceType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
     o = _new(SelectedServiceType)
@@ -15785,17 +16056,19 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             r -= 8; i1_service_id = (B >> r) & 255
             if i1_service_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_service_id, r = ru(B, r + 8, i1_service_id)
+                if x > 127:
+                    i1_service_id, r = ru(B, r + 8, i1_service_id)
+                    if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
-            if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_SelectedServiceListType(B, r0)
             r -= 8; i1_parameter_set_id = (B >> r) & 255
             if i1_parameter_set_id > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_parameter_set_id, r = ru(B, r + 8, i1_parameter_set_id)
+                if x > 127:
+                    i1_parameter_set_id, r = ru(B, r + 8, i1_parameter_set_id)
+                    if i1_parameter_set_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
-            if i1_parameter_set_id > 65535: return _d_SelectedServiceListType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
             v = _new(SelectedServiceType)
@@ -15876,9 +16149,10 @@ def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceSelectionResType(B, r0)
     k = _T5[c & 3]
@@ -15890,9 +16164,8 @@ def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     if k != -1: return _d_ServiceSelectionResType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_ServiceSelectionResType(B, r0)
-    f_response_code = (c >> 2) & 63
-    if f_response_code >= 40: return _d_ServiceSelectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 63]
+    if f_response_code is None: return _d_ServiceSelectionResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -15971,9 +16244,10 @@ def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_SessionSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_SessionSetupReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupReqType(B, r0)
     k = _T5[c & 3]
@@ -16081,9 +16355,10 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_SessionSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_SessionSetupResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupResType(B, r0)
     k = _T5[c & 3]
@@ -16095,9 +16370,8 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k != -1: return _d_SessionSetupResType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1543: return _d_SessionSetupResType(B, r0)
-    f_response_code = (c >> 3) & 63
-    if f_response_code >= 40: return _d_SessionSetupResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 63]
+    if f_response_code is None: return _d_SessionSetupResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -16207,9 +16481,10 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_SessionStopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_SessionStopReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionStopReqType(B, r0)
     k = _T5[c & 3]
@@ -16221,10 +16496,9 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k != -1: return _d_SessionStopReqType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_SessionStopReqType(B, r0)
-    f_charging_session = (c >> 3) & 3
-    if f_charging_session >= 3: return _d_SessionStopReqType(B, r0)
-    f_charging_session = _E_chargingSessionType[f_charging_session]
+    f_charging_session = _EP_chargingSessionType[(c >> 3) & 3]
     k = _T116[c & 3]
+    if f_charging_session is None: return _d_SessionStopReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -16340,9 +16614,10 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_SessionStopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_SessionStopResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionStopResType(B, r0)
     k = _T5[c & 3]
@@ -16354,9 +16629,8 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     if k != -1: return _d_SessionStopResType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_SessionStopResType(B, r0)
-    f_response_code = (c >> 2) & 63
-    if f_response_code >= 40: return _d_SessionStopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 63]
+    if f_response_code is None: return _d_SessionStopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -16570,9 +16844,10 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckInReqType(B, r0)
     k = _T5[c & 3]
@@ -16584,13 +16859,10 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k != -1: return _d_VehicleCheckInReqType(B, r0)
     r -= 13; c = (B >> r) & 8191
     if c & 6600: return _d_VehicleCheckInReqType(B, r0)
-    f_ev_check_in_status = (c >> 9) & 3
-    if f_ev_check_in_status >= 3: return _d_VehicleCheckInReqType(B, r0)
-    f_ev_check_in_status = _E_evCheckInStatusType[f_ev_check_in_status]
-    f_parking_method = (c >> 4) & 3
-    if f_parking_method >= 3: return _d_VehicleCheckInReqType(B, r0)
-    f_parking_method = _E_parkingMethodType[f_parking_method]
+    f_ev_check_in_status = _EP_evCheckInStatusType[(c >> 9) & 3]
+    f_parking_method = _EP_parkingMethodType[(c >> 4) & 3]
     k = _T101[c & 7]
+    if f_ev_check_in_status is None or f_parking_method is None: return _d_VehicleCheckInReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -16602,11 +16874,12 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         r -= 9; f_vehicle_frame = (B >> r) & 511
         if f_vehicle_frame & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_vehicle_frame, r = ri(B, r + 8, f_vehicle_frame)
+            if x > 127:
+                f_vehicle_frame, r = ri(B, r + 8, f_vehicle_frame)
+                if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: return _d_VehicleCheckInReqType(B, r0)
             elif f_vehicle_frame & 256: f_vehicle_frame = -((x << 7) | (f_vehicle_frame & 127)) - 1
             else: f_vehicle_frame = (x << 7) | (f_vehicle_frame & 127)
         elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
-        if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: return _d_VehicleCheckInReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
         k = _T102[c & 3]
@@ -16617,11 +16890,12 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         r -= 9; f_device_offset = (B >> r) & 511
         if f_device_offset & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_device_offset, r = ri(B, r + 8, f_device_offset)
+            if x > 127:
+                f_device_offset, r = ri(B, r + 8, f_device_offset)
+                if f_device_offset < -32768 or f_device_offset > 32767: return _d_VehicleCheckInReqType(B, r0)
             elif f_device_offset & 256: f_device_offset = -((x << 7) | (f_device_offset & 127)) - 1
             else: f_device_offset = (x << 7) | (f_device_offset & 127)
         elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
-        if f_device_offset < -32768 or f_device_offset > 32767: return _d_VehicleCheckInReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
         k = _T103[c & 3]
@@ -16632,11 +16906,12 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         r -= 9; f_vehicle_travel = (B >> r) & 511
         if f_vehicle_travel & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_vehicle_travel, r = ri(B, r + 8, f_vehicle_travel)
+            if x > 127:
+                f_vehicle_travel, r = ri(B, r + 8, f_vehicle_travel)
+                if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: return _d_VehicleCheckInReqType(B, r0)
             elif f_vehicle_travel & 256: f_vehicle_travel = -((x << 7) | (f_vehicle_travel & 127)) - 1
             else: f_vehicle_travel = (x << 7) | (f_vehicle_travel & 127)
         elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
-        if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: return _d_VehicleCheckInReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_VehicleCheckInReqType(B, r0)
         k = _T4[c & 1]
@@ -16797,9 +17072,10 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckInResType(B, r0)
     k = _T5[c & 3]
@@ -16811,10 +17087,9 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k != -1: return _d_VehicleCheckInResType(B, r0)
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_VehicleCheckInResType(B, r0)
-    f_response_code = (c >> 4) & 63
-    if f_response_code >= 40: return _d_VehicleCheckInResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 63]
     k = _T126[c & 7]
+    if f_response_code is None: return _d_VehicleCheckInResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -16826,11 +17101,12 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         r -= 9; f_parking_space = (B >> r) & 511
         if f_parking_space & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_parking_space, r = ri(B, r + 8, f_parking_space)
+            if x > 127:
+                f_parking_space, r = ri(B, r + 8, f_parking_space)
+                if f_parking_space < -32768 or f_parking_space > 32767: return _d_VehicleCheckInResType(B, r0)
             elif f_parking_space & 256: f_parking_space = -((x << 7) | (f_parking_space & 127)) - 1
             else: f_parking_space = (x << 7) | (f_parking_space & 127)
         elif f_parking_space > 255: f_parking_space = 255 - f_parking_space
-        if f_parking_space < -32768 or f_parking_space > 32767: return _d_VehicleCheckInResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInResType(B, r0)
         k = _T11[c & 3]
@@ -16841,11 +17117,12 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         r -= 9; f_device_location = (B >> r) & 511
         if f_device_location & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_device_location, r = ri(B, r + 8, f_device_location)
+            if x > 127:
+                f_device_location, r = ri(B, r + 8, f_device_location)
+                if f_device_location < -32768 or f_device_location > 32767: return _d_VehicleCheckInResType(B, r0)
             elif f_device_location & 256: f_device_location = -((x << 7) | (f_device_location & 127)) - 1
             else: f_device_location = (x << 7) | (f_device_location & 127)
         elif f_device_location > 255: f_device_location = 255 - f_device_location
-        if f_device_location < -32768 or f_device_location > 32767: return _d_VehicleCheckInResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInResType(B, r0)
         k = _T12[c & 3]
@@ -16856,11 +17133,12 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         r -= 9; f_target_distance = (B >> r) & 511
         if f_target_distance & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_target_distance, r = ri(B, r + 8, f_target_distance)
+            if x > 127:
+                f_target_distance, r = ri(B, r + 8, f_target_distance)
+                if f_target_distance < -32768 or f_target_distance > 32767: return _d_VehicleCheckInResType(B, r0)
             elif f_target_distance & 256: f_target_distance = -((x << 7) | (f_target_distance & 127)) - 1
             else: f_target_distance = (x << 7) | (f_target_distance & 127)
         elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
-        if f_target_distance < -32768 or f_target_distance > 32767: return _d_VehicleCheckInResType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_VehicleCheckInResType(B, r0)
         k = _T4[c & 1]
@@ -16991,9 +17269,10 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckOutReqType(B, r0)
     k = _T5[c & 3]
@@ -17005,9 +17284,8 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k != -1: return _d_VehicleCheckOutReqType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_VehicleCheckOutReqType(B, r0)
-    f_ev_check_out_status = (c >> 3) & 3
-    if f_ev_check_out_status >= 3: return _d_VehicleCheckOutReqType(B, r0)
-    f_ev_check_out_status = _E_evCheckOutStatusType[f_ev_check_out_status]
+    f_ev_check_out_status = _EP_evCheckOutStatusType[(c >> 3) & 3]
+    if f_ev_check_out_status is None: return _d_VehicleCheckOutReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -17015,9 +17293,10 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     r -= 8; f_check_out_time = (B >> r) & 255
     if f_check_out_time > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_check_out_time, r = ru(B, r + 8, f_check_out_time)
+        if x > 127:
+            f_check_out_time, r = ru(B, r + 8, f_check_out_time)
+            if f_check_out_time > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
         else: f_check_out_time = (x << 7) | (f_check_out_time & 127)
-    if f_check_out_time > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_VehicleCheckOutReqType(B, r0)
     o = _new(VehicleCheckOutReqType)
@@ -17117,9 +17396,10 @@ def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckOutResType(B, r0)
     k = _T5[c & 3]
@@ -17131,11 +17411,9 @@ def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k != -1: return _d_VehicleCheckOutResType(B, r0)
     r -= 14; c = (B >> r) & 16383
     if c & 12347: return _d_VehicleCheckOutResType(B, r0)
-    f_response_code = (c >> 6) & 63
-    if f_response_code >= 40: return _d_VehicleCheckOutResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_check_out_status = (c >> 2) & 1
-    f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
+    f_response_code = _EP_responseCodeType[(c >> 6) & 63]
+    f_evse_check_out_status = _E_evseCheckOutStatusType[(c >> 2) & 1]
+    if f_response_code is None: return _d_VehicleCheckOutResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -17302,29 +17580,29 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T187[c & 15]
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T188[c & 15]
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T189[c & 15]
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T190[c & 7]
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -17332,9 +17610,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
         if f_remaining_time_to_minimum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            if x > 127:
+                f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+                if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
-        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T191[c & 7]
@@ -17345,9 +17624,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
         if f_remaining_time_to_target_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            if x > 127:
+                f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+                if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
-        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T192[c & 7]
@@ -17358,9 +17638,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
         if f_remaining_time_to_maximum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            if x > 127:
+                f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+                if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
-        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T193[c & 7]
@@ -17378,11 +17659,12 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T195[c & 3]

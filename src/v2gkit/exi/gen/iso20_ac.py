@@ -26,6 +26,7 @@ class evseNotificationType(enum.IntEnum):
 
 evseNotificationType._xsd = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')  # type: ignore[attr-defined]
 _E_evseNotificationType = tuple(evseNotificationType)
+_EP_evseNotificationType = _E_evseNotificationType + (None,) * 2
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -72,11 +73,13 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 24
 
 class AC_CPDReqEnergyTransferModeType(Message):
     """XSD type AC_CPDReqEnergyTransferModeType."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3')
+    _fields = __slots__
     ev_maximum_charge_power: RationalNumberType
     ev_maximum_charge_power_l2: RationalNumberType | None
     ev_maximum_charge_power_l3: RationalNumberType | None
@@ -96,6 +99,7 @@ class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
     __slots__ = ('exponent', 'value')
+    _fields = __slots__
     exponent: int
     value: int
 
@@ -107,6 +111,7 @@ class AC_CPDResEnergyTransferModeType(Message):
     """XSD type AC_CPDResEnergyTransferModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'evse_nominal_frequency', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType
     evse_maximum_charge_power_l2: RationalNumberType | None
     evse_maximum_charge_power_l3: RationalNumberType | None
@@ -138,6 +143,7 @@ class AC_ChargeLoopReqType(Message):
     """XSD type AC_ChargeLoopReqType."""
 
     __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'bpt_dynamic_ac_cl_req_control_mode', 'bpt_scheduled_ac_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_ac_cl_req_control_mode', 'scheduled_ac_cl_req_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     display_parameters: DisplayParametersType | None
     meter_info_requested: bool
@@ -161,6 +167,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'time_stamp', 'signature')
+    _fields = __slots__
     session_id: bytes
     time_stamp: int
     signature: SignatureType | None
@@ -174,6 +181,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -191,6 +199,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -206,6 +215,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -215,6 +225,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -226,6 +237,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -245,6 +257,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -254,6 +267,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -265,6 +279,7 @@ class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -274,6 +289,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -285,6 +301,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -308,6 +325,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -319,11 +337,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -335,6 +355,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -348,6 +369,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -365,6 +387,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -376,16 +399,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -399,6 +425,7 @@ class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
     __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _fields = __slots__
     present_soc: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -426,6 +453,7 @@ class BPT_Dynamic_AC_CLReqControlModeType(Message):
     """XSD type BPT_Dynamic_AC_CLReqControlModeType."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _fields = __slots__
     departure_time: int | None
     ev_target_energy_request: RationalNumberType
     ev_maximum_energy_request: RationalNumberType
@@ -481,6 +509,7 @@ class BPT_Scheduled_AC_CLReqControlModeType(Message):
     """XSD type BPT_Scheduled_AC_CLReqControlModeType."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    _fields = __slots__
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
@@ -530,11 +559,13 @@ class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class Dynamic_AC_CLReqControlModeType(Message):
     """XSD type Dynamic_AC_CLReqControlModeType."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    _fields = __slots__
     departure_time: int | None
     ev_target_energy_request: RationalNumberType
     ev_maximum_energy_request: RationalNumberType
@@ -574,6 +605,7 @@ class Scheduled_AC_CLReqControlModeType(Message):
     """XSD type Scheduled_AC_CLReqControlModeType."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    _fields = __slots__
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
@@ -611,6 +643,7 @@ class AC_ChargeLoopResType(Message):
     """XSD type AC_ChargeLoopResType."""
 
     __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_target_frequency', 'bpt_dynamic_ac_cl_res_control_mode', 'bpt_scheduled_ac_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_ac_cl_res_control_mode', 'scheduled_ac_cl_res_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_status: EVSEStatusType | None
@@ -640,6 +673,7 @@ class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: evseNotificationType
 
@@ -651,6 +685,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _fields = __slots__
     meter_id: str
     charged_energy_reading_wh: int
     bpt_discharged_energy_reading_wh: int | None
@@ -674,6 +709,7 @@ class ReceiptType(Message):
     """XSD type ReceiptType."""
 
     __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _fields = __slots__
     time_anchor: int
     energy_costs: DetailedCostType | None
     occupancy_costs: DetailedCostType | None
@@ -693,6 +729,7 @@ class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
     __slots__ = ('amount', 'cost_per_unit')
+    _fields = __slots__
     amount: RationalNumberType
     cost_per_unit: RationalNumberType
 
@@ -704,6 +741,7 @@ class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
     __slots__ = ('tax_rule_id', 'amount')
+    _fields = __slots__
     tax_rule_id: int
     amount: RationalNumberType
 
@@ -715,6 +753,7 @@ class BPT_Dynamic_AC_CLResControlModeType(Message):
     """XSD type BPT_Dynamic_AC_CLResControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _fields = __slots__
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -748,6 +787,7 @@ class BPT_Scheduled_AC_CLResControlModeType(Message):
     """XSD type BPT_Scheduled_AC_CLResControlModeType."""
 
     __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _fields = __slots__
     evse_target_active_power: RationalNumberType | None
     evse_target_active_power_l2: RationalNumberType | None
     evse_target_active_power_l3: RationalNumberType | None
@@ -773,11 +813,13 @@ class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class Dynamic_AC_CLResControlModeType(Message):
     """XSD type Dynamic_AC_CLResControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _fields = __slots__
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -811,6 +853,7 @@ class Scheduled_AC_CLResControlModeType(Message):
     """XSD type Scheduled_AC_CLResControlModeType."""
 
     __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _fields = __slots__
     evse_target_active_power: RationalNumberType | None
     evse_target_active_power_l2: RationalNumberType | None
     evse_target_active_power_l3: RationalNumberType | None
@@ -836,6 +879,7 @@ class AC_ChargeParameterDiscoveryReqType(Message):
     """XSD type AC_ChargeParameterDiscoveryReqType."""
 
     __slots__ = ('header', 'ac_cpd_req_energy_transfer_mode', 'bpt_ac_cpd_req_energy_transfer_mode')
+    _fields = __slots__
     header: MessageHeaderType
     ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferModeType | None
     bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferModeType | None
@@ -849,6 +893,7 @@ class BPT_AC_CPDReqEnergyTransferModeType(Message):
     """XSD type BPT_AC_CPDReqEnergyTransferModeType."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    _fields = __slots__
     ev_maximum_charge_power: RationalNumberType
     ev_maximum_charge_power_l2: RationalNumberType | None
     ev_maximum_charge_power_l3: RationalNumberType | None
@@ -880,6 +925,7 @@ class AC_ChargeParameterDiscoveryResType(Message):
     """XSD type AC_ChargeParameterDiscoveryResType."""
 
     __slots__ = ('header', 'response_code', 'ac_cpd_res_energy_transfer_mode', 'bpt_ac_cpd_res_energy_transfer_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferModeType | None
@@ -895,6 +941,7 @@ class BPT_AC_CPDResEnergyTransferModeType(Message):
     """XSD type BPT_AC_CPDResEnergyTransferModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'evse_nominal_frequency', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3', 'evse_maximum_discharge_power', 'evse_maximum_discharge_power_l2', 'evse_maximum_discharge_power_l3', 'evse_minimum_discharge_power', 'evse_minimum_discharge_power_l2', 'evse_minimum_discharge_power_l3')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType
     evse_maximum_charge_power_l2: RationalNumberType | None
     evse_maximum_charge_power_l3: RationalNumberType | None
@@ -938,6 +985,7 @@ class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -949,6 +997,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -960,6 +1009,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -1334,11 +1384,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -1353,11 +1404,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -1372,11 +1424,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -1391,11 +1444,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T4[c & 3]
@@ -1412,11 +1466,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T5[c & 3]
@@ -1431,11 +1486,12 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -1612,11 +1668,12 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
@@ -1708,11 +1765,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -1727,11 +1785,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -1746,11 +1805,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -1765,11 +1825,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -1786,11 +1847,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -1805,11 +1867,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -1824,11 +1887,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T17[c & 7]
@@ -1845,11 +1909,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T18[c & 7]
@@ -1864,11 +1929,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T19[c & 7]
@@ -1883,11 +1949,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
@@ -1902,11 +1969,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
@@ -1921,11 +1989,12 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -2231,9 +2300,10 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeLoopReqType(B, r0)
     k = _T35[c & 3]
@@ -2258,29 +2328,29 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
-            if i2_present_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T37[c & 15]
+            if i2_present_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
-            if i2_minimum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T38[c & 15]
+            if i2_minimum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
-            if i2_target_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T39[c & 15]
+            if i2_target_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_AC_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
-            if i2_maximum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T40[c & 7]
+            if i2_maximum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -2288,9 +2358,10 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
             if i2_remaining_time_to_minimum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                if x > 127:
+                    i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                    if i2_remaining_time_to_minimum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
-            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T41[c & 7]
@@ -2301,9 +2372,10 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
             if i2_remaining_time_to_target_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                if x > 127:
+                    i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                    if i2_remaining_time_to_target_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
-            if i2_remaining_time_to_target_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T42[c & 7]
@@ -2314,9 +2386,10 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
             if i2_remaining_time_to_maximum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                if x > 127:
+                    i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                    if i2_remaining_time_to_maximum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
-            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T43[c & 7]
@@ -2334,11 +2407,12 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeLoopReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T45[c & 3]
@@ -2598,9 +2672,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8; f_time_stamp = (B >> r) & 255
     if f_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        if x > 127:
+            f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+            if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
-    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T35[c & 3]
@@ -4099,29 +4174,29 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T37[c & 15]
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T38[c & 15]
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T39[c & 15]
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T40[c & 7]
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4129,9 +4204,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
         if f_remaining_time_to_minimum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            if x > 127:
+                f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+                if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
-        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T41[c & 7]
@@ -4142,9 +4218,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
         if f_remaining_time_to_target_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            if x > 127:
+                f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+                if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
-        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T42[c & 7]
@@ -4155,9 +4232,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
         if f_remaining_time_to_maximum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            if x > 127:
+                f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+                if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
-        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T43[c & 7]
@@ -4175,11 +4253,12 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T45[c & 3]
@@ -4428,9 +4507,10 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -4442,11 +4522,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
@@ -4463,11 +4544,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -4484,11 +4566,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
@@ -4505,11 +4588,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T113[c & 3]
@@ -4526,11 +4610,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T114[c & 3]
@@ -4545,11 +4630,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T115[c & 1]
@@ -4564,11 +4650,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
@@ -4585,11 +4672,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
@@ -4604,11 +4692,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
@@ -4623,11 +4712,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
@@ -4644,11 +4734,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
@@ -4663,11 +4754,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
@@ -4682,11 +4774,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T122[c & 3]
@@ -4703,11 +4796,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T123[c & 3]
@@ -4722,11 +4816,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T124[c & 1]
@@ -4741,11 +4836,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            if x > 127:
+                i16_value, r = ri(B, r + 8, i16_value)
+                if i16_value < -32768 or i16_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
-        if i16_value < -32768 or i16_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T125[c & 3]
@@ -4762,11 +4858,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            if x > 127:
+                i17_value, r = ri(B, r + 8, i17_value)
+                if i17_value < -32768 or i17_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
-        if i17_value < -32768 or i17_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T126[c & 3]
@@ -4781,11 +4878,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            if x > 127:
+                i18_value, r = ri(B, r + 8, i18_value)
+                if i18_value < -32768 or i18_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
-        if i18_value < -32768 or i18_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T127[c & 1]
@@ -4800,11 +4898,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            if x > 127:
+                i19_value, r = ri(B, r + 8, i19_value)
+                if i19_value < -32768 or i19_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
-        if i19_value < -32768 or i19_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T128[c & 7]
@@ -4821,11 +4920,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i20_value = (B >> r) & 511
         if i20_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            if x > 127:
+                i20_value, r = ri(B, r + 8, i20_value)
+                if i20_value < -32768 or i20_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
-        if i20_value < -32768 or i20_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T129[c & 7]
@@ -4840,11 +4940,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i21_value = (B >> r) & 511
         if i21_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+            if x > 127:
+                i21_value, r = ri(B, r + 8, i21_value)
+                if i21_value < -32768 or i21_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
             else: i21_value = (x << 7) | (i21_value & 127)
         elif i21_value > 255: i21_value = 255 - i21_value
-        if i21_value < -32768 or i21_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T130[c & 3]
@@ -4859,11 +4960,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i22_value = (B >> r) & 511
         if i22_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+            if x > 127:
+                i22_value, r = ri(B, r + 8, i22_value)
+                if i22_value < -32768 or i22_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
             else: i22_value = (x << 7) | (i22_value & 127)
         elif i22_value > 255: i22_value = 255 - i22_value
-        if i22_value < -32768 or i22_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T131[c & 3]
@@ -4878,11 +4980,12 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i23_value = (B >> r) & 511
         if i23_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+            if x > 127:
+                i23_value, r = ri(B, r + 8, i23_value)
+                if i23_value < -32768 or i23_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
             else: i23_value = (x << 7) | (i23_value & 127)
         elif i23_value > 255: i23_value = 255 - i23_value
-        if i23_value < -32768 or i23_value > 32767: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -5449,11 +5552,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T148[c & 15]
@@ -5468,11 +5572,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T149[c & 15]
@@ -5487,11 +5592,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T150[c & 7]
@@ -5506,11 +5612,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 7]
@@ -5525,11 +5632,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 7]
@@ -5544,11 +5652,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
@@ -5563,11 +5672,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 3]
@@ -5582,11 +5692,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 3]
@@ -5601,11 +5712,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 1]
@@ -5620,11 +5732,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T157[c & 15]
@@ -5641,11 +5754,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T158[c & 15]
@@ -5660,11 +5774,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T159[c & 15]
@@ -5679,11 +5794,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T160[c & 15]
@@ -5698,11 +5814,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T161[c & 15]
@@ -5717,11 +5834,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T162[c & 7]
@@ -5736,11 +5854,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            if x > 127:
+                i16_value, r = ri(B, r + 8, i16_value)
+                if i16_value < -32768 or i16_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
-        if i16_value < -32768 or i16_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T163[c & 7]
@@ -5755,11 +5874,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            if x > 127:
+                i17_value, r = ri(B, r + 8, i17_value)
+                if i17_value < -32768 or i17_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
-        if i17_value < -32768 or i17_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T164[c & 7]
@@ -5774,11 +5894,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            if x > 127:
+                i18_value, r = ri(B, r + 8, i18_value)
+                if i18_value < -32768 or i18_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
-        if i18_value < -32768 or i18_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T165[c & 7]
@@ -5793,11 +5914,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            if x > 127:
+                i19_value, r = ri(B, r + 8, i19_value)
+                if i19_value < -32768 or i19_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
-        if i19_value < -32768 or i19_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T166[c & 3]
@@ -5812,11 +5934,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i20_value = (B >> r) & 511
         if i20_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            if x > 127:
+                i20_value, r = ri(B, r + 8, i20_value)
+                if i20_value < -32768 or i20_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
-        if i20_value < -32768 or i20_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T167[c & 3]
@@ -5831,11 +5954,12 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i21_value = (B >> r) & 511
         if i21_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+            if x > 127:
+                i21_value, r = ri(B, r + 8, i21_value)
+                if i21_value < -32768 or i21_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
             else: i21_value = (x << 7) | (i21_value & 127)
         elif i21_value > 255: i21_value = 255 - i21_value
-        if i21_value < -32768 or i21_value > 32767: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -6387,9 +6511,10 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -6401,11 +6526,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
@@ -6422,11 +6548,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -6443,11 +6570,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
@@ -6464,11 +6592,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T113[c & 3]
@@ -6485,11 +6614,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T114[c & 3]
@@ -6504,11 +6634,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T115[c & 1]
@@ -6523,11 +6654,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
@@ -6544,11 +6676,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
@@ -6563,11 +6696,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
@@ -6582,11 +6716,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
@@ -6603,11 +6738,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
@@ -6622,11 +6758,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
@@ -6641,11 +6778,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T188[c & 3]
@@ -6662,11 +6800,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T189[c & 3]
@@ -6681,11 +6820,12 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -7072,11 +7212,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T148[c & 15]
@@ -7091,11 +7232,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T149[c & 15]
@@ -7110,11 +7252,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T150[c & 7]
@@ -7129,11 +7272,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 7]
@@ -7148,11 +7292,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 7]
@@ -7167,11 +7312,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
@@ -7186,11 +7332,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 3]
@@ -7205,11 +7352,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 3]
@@ -7224,11 +7372,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 1]
@@ -7243,11 +7392,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T199[c & 7]
@@ -7264,11 +7414,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T200[c & 7]
@@ -7283,11 +7434,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T201[c & 7]
@@ -7302,11 +7454,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T202[c & 3]
@@ -7321,11 +7474,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T203[c & 3]
@@ -7340,11 +7494,12 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -7728,9 +7883,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeLoopResType(B, r0)
     k = _T35[c & 3]
@@ -7742,10 +7898,9 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     if k != -1: return _d_AC_ChargeLoopResType(B, r0)
     r -= 13; c = (B >> r) & 8191
     if c & 6160: return _d_AC_ChargeLoopResType(B, r0)
-    f_response_code = (c >> 5) & 63
-    if f_response_code >= 40: return _d_AC_ChargeLoopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 5) & 63]
     k = _T219[c & 15]
+    if f_response_code is None: return _d_AC_ChargeLoopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -7757,15 +7912,15 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_AC_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_AC_ChargeLoopResType(B, r0)
         r -= 12; c = (B >> r) & 4095
         if c & 3632: return _d_AC_ChargeLoopResType(B, r0)
-        i2_evse_notification = (c >> 6) & 7
-        if i2_evse_notification >= 6: return _d_AC_ChargeLoopResType(B, r0)
-        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_evseNotificationType[(c >> 6) & 7]
         k = _T220[c & 15]
+        if i2_evse_notification is None: return _d_AC_ChargeLoopResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
         f_evse_status.evse_notification = i2_evse_notification
@@ -7779,9 +7934,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
         if i3_charged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            if x > 127:
+                i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+                if i3_charged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
-        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AC_ChargeLoopResType(B, r0)
         k = _T224[c & 7]
@@ -7792,9 +7948,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if i3_bpt_discharged_energy_reading_wh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                if x > 127:
+                    i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                    if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
-            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T225[c & 7]
@@ -7805,9 +7962,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
             if i3_capacitive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                if x > 127:
+                    i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                    if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
-            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T226[c & 7]
@@ -7818,9 +7976,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if i3_bpt_inductive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                if x > 127:
+                    i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                    if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
-            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T227[c & 7]
@@ -7841,11 +8000,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i3_meter_status = (B >> r) & 511
             if i3_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                if x > 127:
+                    i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                    if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
-            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_AC_ChargeLoopResType(B, r0)
             k = _T229[c & 3]
@@ -7856,9 +8016,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 8; i3_meter_timestamp = (B >> r) & 255
             if i3_meter_timestamp > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                if x > 127:
+                    i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                    if i3_meter_timestamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
-            if i3_meter_timestamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
@@ -7879,11 +8040,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_ChargeLoopResType(B, r0)
         k = _T223[c & 7]
@@ -7906,11 +8068,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T231[c & 15]
@@ -7925,11 +8088,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T232[c & 15]
@@ -7944,11 +8108,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T233[c & 7]
@@ -7963,11 +8128,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 7]
@@ -7982,11 +8148,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 7]
@@ -8001,11 +8168,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
@@ -8020,11 +8188,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 3]
@@ -8039,11 +8208,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 3]
@@ -8058,11 +8228,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
@@ -8093,11 +8264,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i17_value = (B >> r) & 511
             if i17_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                if x > 127:
+                    i17_value, r = ri(B, r + 8, i17_value)
+                    if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
-            if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T231[c & 15]
@@ -8112,11 +8284,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i18_value = (B >> r) & 511
             if i18_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                if x > 127:
+                    i18_value, r = ri(B, r + 8, i18_value)
+                    if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
-            if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T232[c & 15]
@@ -8131,11 +8304,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i19_value = (B >> r) & 511
             if i19_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                if x > 127:
+                    i19_value, r = ri(B, r + 8, i19_value)
+                    if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
-            if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T233[c & 7]
@@ -8150,11 +8324,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i20_value = (B >> r) & 511
             if i20_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                if x > 127:
+                    i20_value, r = ri(B, r + 8, i20_value)
+                    if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
-            if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 7]
@@ -8169,11 +8344,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i21_value = (B >> r) & 511
             if i21_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                if x > 127:
+                    i21_value, r = ri(B, r + 8, i21_value)
+                    if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
-            if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 7]
@@ -8188,11 +8364,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i22_value = (B >> r) & 511
             if i22_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                if x > 127:
+                    i22_value, r = ri(B, r + 8, i22_value)
+                    if i22_value < -32768 or i22_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
-            if i22_value < -32768 or i22_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
@@ -8207,11 +8384,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i23_value = (B >> r) & 511
             if i23_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                if x > 127:
+                    i23_value, r = ri(B, r + 8, i23_value)
+                    if i23_value < -32768 or i23_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
-            if i23_value < -32768 or i23_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 3]
@@ -8226,11 +8404,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i24_value = (B >> r) & 511
             if i24_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i24_value, r = ri(B, r + 8, i24_value)
+                if x > 127:
+                    i24_value, r = ri(B, r + 8, i24_value)
+                    if i24_value < -32768 or i24_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
                 else: i24_value = (x << 7) | (i24_value & 127)
             elif i24_value > 255: i24_value = 255 - i24_value
-            if i24_value < -32768 or i24_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 3]
@@ -8245,11 +8424,12 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             r -= 9; i25_value = (B >> r) & 511
             if i25_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i25_value, r = ri(B, r + 8, i25_value)
+                if x > 127:
+                    i25_value, r = ri(B, r + 8, i25_value)
+                    if i25_value < -32768 or i25_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
                 elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
                 else: i25_value = (x << 7) | (i25_value & 127)
             elif i25_value > 255: i25_value = 255 - i25_value
-            if i25_value < -32768 or i25_value > 32767: return _d_AC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
@@ -8859,14 +9039,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 7
-    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -9000,9 +9180,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
     if f_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        if x > 127:
+            f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+            if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
-    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T224[c & 7]
@@ -9013,9 +9194,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if f_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+                if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
-        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T225[c & 7]
@@ -9026,9 +9208,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
         if f_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            if x > 127:
+                f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+                if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
-        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T226[c & 7]
@@ -9039,9 +9222,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if f_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+                if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
-        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T227[c & 7]
@@ -9062,11 +9246,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T229[c & 3]
@@ -9077,9 +9262,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_timestamp = (B >> r) & 255
         if f_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            if x > 127:
+                f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+                if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
-        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
@@ -9218,9 +9404,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T266[c & 7]
@@ -9232,11 +9419,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -9246,11 +9434,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T267[c & 7]
@@ -9268,11 +9457,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -9282,11 +9472,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T268[c & 7]
@@ -9304,11 +9495,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -9318,11 +9510,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T4[c & 3]
@@ -9340,11 +9533,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -9354,11 +9548,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T5[c & 3]
@@ -9386,11 +9581,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -9640,11 +9836,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -9654,11 +9851,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -9749,11 +9947,12 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -9893,9 +10092,10 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T69[c & 7]
@@ -9904,15 +10104,15 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
-        if f_minimum_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T70[c & 3]
+        if f_minimum_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
-        if f_target_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T71[c & 3]
+        if f_target_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -9920,9 +10120,10 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_ack_max_delay = (B >> r) & 255
         if f_ack_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            if x > 127:
+                f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+                if f_ack_max_delay > 65535: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
-        if f_ack_max_delay > 65535: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T72[c & 1]
@@ -9934,11 +10135,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T275[c & 15]
@@ -9955,11 +10157,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T276[c & 15]
@@ -9974,11 +10177,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T277[c & 7]
@@ -9993,11 +10197,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 7]
@@ -10012,11 +10217,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 7]
@@ -10031,11 +10237,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
@@ -10050,11 +10257,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 3]
@@ -10069,11 +10277,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 3]
@@ -10088,11 +10297,12 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -10372,11 +10582,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T231[c & 15]
@@ -10391,11 +10602,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T232[c & 15]
@@ -10410,11 +10622,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T233[c & 7]
@@ -10429,11 +10642,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 7]
@@ -10448,11 +10662,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 7]
@@ -10467,11 +10682,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
@@ -10486,11 +10702,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 3]
@@ -10505,11 +10722,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 3]
@@ -10524,11 +10742,12 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -10840,9 +11059,10 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T69[c & 7]
@@ -10851,15 +11071,15 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
-        if f_minimum_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T70[c & 3]
+        if f_minimum_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
-        if f_target_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T71[c & 3]
+        if f_target_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -10867,9 +11087,10 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 8; f_ack_max_delay = (B >> r) & 255
         if f_ack_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            if x > 127:
+                f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+                if f_ack_max_delay > 65535: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
-        if f_ack_max_delay > 65535: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T72[c & 1]
@@ -10881,11 +11102,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T275[c & 15]
@@ -10902,11 +11124,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T276[c & 15]
@@ -10921,11 +11144,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T277[c & 7]
@@ -10940,11 +11164,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 7]
@@ -10959,11 +11184,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 7]
@@ -10978,11 +11204,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
@@ -10997,11 +11224,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 3]
@@ -11016,11 +11244,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 3]
@@ -11035,11 +11264,12 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -11319,11 +11549,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T231[c & 15]
@@ -11338,11 +11569,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T232[c & 15]
@@ -11357,11 +11589,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T233[c & 7]
@@ -11376,11 +11609,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 7]
@@ -11395,11 +11629,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 7]
@@ -11414,11 +11649,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
@@ -11433,11 +11669,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 3]
@@ -11452,11 +11689,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 3]
@@ -11471,11 +11709,12 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -11702,9 +11941,10 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     k = _T35[c & 3]
@@ -11728,11 +11968,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
@@ -11747,11 +11988,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
@@ -11766,11 +12008,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -11785,11 +12028,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 3]
@@ -11806,11 +12050,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 3]
@@ -11825,11 +12070,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -11853,11 +12099,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
@@ -11872,11 +12119,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
@@ -11891,11 +12139,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -11910,11 +12159,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T14[c & 3]
@@ -11931,11 +12181,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T15[c & 3]
@@ -11950,11 +12201,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i15_value = (B >> r) & 511
             if i15_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+                if x > 127:
+                    i15_value, r = ri(B, r + 8, i15_value)
+                    if i15_value < -32768 or i15_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
                 else: i15_value = (x << 7) | (i15_value & 127)
             elif i15_value > 255: i15_value = 255 - i15_value
-            if i15_value < -32768 or i15_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T16[c & 1]
@@ -11969,11 +12221,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i16_value = (B >> r) & 511
             if i16_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                if x > 127:
+                    i16_value, r = ri(B, r + 8, i16_value)
+                    if i16_value < -32768 or i16_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
-            if i16_value < -32768 or i16_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T154[c & 3]
@@ -11990,11 +12243,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i17_value = (B >> r) & 511
             if i17_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                if x > 127:
+                    i17_value, r = ri(B, r + 8, i17_value)
+                    if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
-            if i17_value < -32768 or i17_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T155[c & 3]
@@ -12009,11 +12263,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i18_value = (B >> r) & 511
             if i18_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                if x > 127:
+                    i18_value, r = ri(B, r + 8, i18_value)
+                    if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
-            if i18_value < -32768 or i18_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T156[c & 1]
@@ -12028,11 +12283,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i19_value = (B >> r) & 511
             if i19_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                if x > 127:
+                    i19_value, r = ri(B, r + 8, i19_value)
+                    if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
-            if i19_value < -32768 or i19_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T20[c & 3]
@@ -12049,11 +12305,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i20_value = (B >> r) & 511
             if i20_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                if x > 127:
+                    i20_value, r = ri(B, r + 8, i20_value)
+                    if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
-            if i20_value < -32768 or i20_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T21[c & 3]
@@ -12068,11 +12325,12 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i21_value = (B >> r) & 511
             if i21_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                if x > 127:
+                    i21_value, r = ri(B, r + 8, i21_value)
+                    if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
-            if i21_value < -32768 or i21_value > 32767: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -12551,11 +12809,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -12570,11 +12829,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -12589,11 +12849,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -12608,11 +12869,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -12629,11 +12891,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -12648,11 +12911,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -12667,11 +12931,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T154[c & 3]
@@ -12688,11 +12953,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T155[c & 3]
@@ -12707,11 +12973,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T156[c & 1]
@@ -12726,11 +12993,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
@@ -12747,11 +13015,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
@@ -12766,11 +13035,12 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -13063,9 +13333,10 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     k = _T35[c & 3]
@@ -13077,10 +13348,9 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = (c >> 3) & 63
-    if f_response_code >= 40: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 63]
     k = _T2[c & 3]
+    if f_response_code is None: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -13093,11 +13363,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         k = _T1[c & 3]
@@ -13112,11 +13383,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i4_value = (B >> r) & 511
             if i4_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+                if x > 127:
+                    i4_value, r = ri(B, r + 8, i4_value)
+                    if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
-            if i4_value < -32768 or i4_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T2[c & 3]
@@ -13131,11 +13403,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i5_value = (B >> r) & 511
             if i5_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+                if x > 127:
+                    i5_value, r = ri(B, r + 8, i5_value)
+                    if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
-            if i5_value < -32768 or i5_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T3[c & 1]
@@ -13150,11 +13423,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i6_value = (B >> r) & 511
             if i6_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+                if x > 127:
+                    i6_value, r = ri(B, r + 8, i6_value)
+                    if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
-            if i6_value < -32768 or i6_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T14[c & 3]
@@ -13171,11 +13445,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T15[c & 3]
@@ -13190,11 +13465,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T16[c & 1]
@@ -13209,11 +13485,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T17[c & 7]
@@ -13230,11 +13507,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T18[c & 7]
@@ -13249,11 +13527,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T19[c & 7]
@@ -13268,11 +13547,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T20[c & 3]
@@ -13287,11 +13567,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T21[c & 3]
@@ -13306,11 +13587,12 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -13711,11 +13993,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -13730,11 +14013,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -13749,11 +14033,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -13768,11 +14053,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -13789,11 +14075,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -13808,11 +14095,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -13827,11 +14115,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T299[c & 7]
@@ -13848,11 +14137,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T300[c & 7]
@@ -13867,11 +14157,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T301[c & 7]
@@ -13886,11 +14177,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T302[c & 3]
@@ -13905,11 +14197,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T303[c & 3]
@@ -13924,11 +14217,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T304[c & 1]
@@ -13943,11 +14237,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T305[c & 3]
@@ -13964,11 +14259,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T306[c & 3]
@@ -13983,11 +14279,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T307[c & 1]
@@ -14002,11 +14299,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            if x > 127:
+                i16_value, r = ri(B, r + 8, i16_value)
+                if i16_value < -32768 or i16_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
-        if i16_value < -32768 or i16_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T308[c & 3]
@@ -14023,11 +14321,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            if x > 127:
+                i17_value, r = ri(B, r + 8, i17_value)
+                if i17_value < -32768 or i17_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
-        if i17_value < -32768 or i17_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T309[c & 3]
@@ -14042,11 +14341,12 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            if x > 127:
+                i18_value, r = ri(B, r + 8, i18_value)
+                if i18_value < -32768 or i18_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
-        if i18_value < -32768 or i18_value > 32767: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]

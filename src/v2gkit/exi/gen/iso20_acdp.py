@@ -25,6 +25,7 @@ class cpStatusType(enum.IntEnum):
 
 cpStatusType._xsd = ('StateA', 'StateB', 'StateC', 'StateD', 'StateE')  # type: ignore[attr-defined]
 _E_cpStatusType = tuple(cpStatusType)
+_EP_cpStatusType = _E_cpStatusType + (None,) * 3
 
 class electricalChargingDeviceStatusType(enum.IntEnum):
     """XSD enumeration electricalChargingDeviceStatusType; the value is the EXI index."""
@@ -51,6 +52,7 @@ class errorCodeType(enum.IntEnum):
 
 errorCodeType._xsd = ('OK_NoEVError', 'FAILED', 'FAILED_EmergencyEvent', 'FAILED_Breaker', 'FAILED_RESSTemperatureInhibit', 'FAILED_RESS', 'FAILED_ChargingCurrentDifferential', 'FAILED_ChargingVoltageOutOfRange', 'FAILED_Reserved1', 'FAILED_Reserved2')  # type: ignore[attr-defined]
 _E_errorCodeType = tuple(errorCodeType)
+_EP_errorCodeType = _E_errorCodeType + (None,) * 6
 
 class evseNotificationType(enum.IntEnum):
     """XSD enumeration evseNotificationType; the value is the EXI index."""
@@ -63,6 +65,7 @@ class evseNotificationType(enum.IntEnum):
 
 evseNotificationType._xsd = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')  # type: ignore[attr-defined]
 _E_evseNotificationType = tuple(evseNotificationType)
+_EP_evseNotificationType = _E_evseNotificationType + (None,) * 2
 
 class isolationStatusType(enum.IntEnum):
     """XSD enumeration isolationStatusType; the value is the EXI index."""
@@ -82,6 +85,7 @@ class mechanicalChargingDeviceStatusType(enum.IntEnum):
 
 mechanicalChargingDeviceStatusType._xsd = ('Home', 'Moving', 'EndPosition')  # type: ignore[attr-defined]
 _E_mechanicalChargingDeviceStatusType = tuple(mechanicalChargingDeviceStatusType)
+_EP_mechanicalChargingDeviceStatusType = _E_mechanicalChargingDeviceStatusType + (None,) * 1
 
 class processingType(enum.IntEnum):
     """XSD enumeration processingType; the value is the EXI index."""
@@ -91,6 +95,7 @@ class processingType(enum.IntEnum):
 
 processingType._xsd = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')  # type: ignore[attr-defined]
 _E_processingType = tuple(processingType)
+_EP_processingType = _E_processingType + (None,) * 1
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -137,11 +142,13 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 24
 
 class ACDP_ConnectReqType(Message):
     """XSD type ACDP_ConnectReqType."""
 
     __slots__ = ('header', 'ev_electrical_charging_device_status')
+    _fields = __slots__
     header: MessageHeaderType
     ev_electrical_charging_device_status: electricalChargingDeviceStatusType
 
@@ -153,6 +160,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'time_stamp', 'signature')
+    _fields = __slots__
     session_id: bytes
     time_stamp: int
     signature: SignatureType | None
@@ -166,6 +174,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -183,6 +192,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -198,6 +208,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -207,6 +218,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -218,6 +230,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -237,6 +250,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -246,6 +260,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -257,6 +272,7 @@ class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -266,6 +282,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -277,6 +294,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -300,6 +318,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -311,11 +330,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -327,6 +348,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -340,6 +362,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -357,6 +380,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -368,16 +392,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -391,6 +418,7 @@ class ACDP_ConnectResType(Message):
     """XSD type ACDP_ConnectResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'evse_electrical_charging_device_status', 'evse_mechanical_charging_device_status')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -408,6 +436,7 @@ class ACDP_SystemStatusReqType(Message):
     """XSD type ACDP_SystemStatusReqType."""
 
     __slots__ = ('header', 'ev_technical_status')
+    _fields = __slots__
     header: MessageHeaderType
     ev_technical_status: EVTechnicalStatusType
 
@@ -419,6 +448,7 @@ class EVTechnicalStatusType(Message):
     """XSD type EVTechnicalStatusType."""
 
     __slots__ = ('ev_ready_to_charge', 'ev_immobilization_request', 'ev_immobilized', 'evwlan_strength', 'evcp_status', 'evsoc', 'ev_error_code', 'ev_timeout')
+    _fields = __slots__
     ev_ready_to_charge: bool
     ev_immobilization_request: bool
     ev_immobilized: bool | None
@@ -442,6 +472,7 @@ class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
     __slots__ = ('exponent', 'value')
+    _fields = __slots__
     exponent: int
     value: int
 
@@ -453,6 +484,7 @@ class ACDP_SystemStatusResType(Message):
     """XSD type ACDP_SystemStatusResType."""
 
     __slots__ = ('header', 'response_code', 'evse_mechanical_charging_device_status', 'evse_ready_to_charge', 'evse_isolation_status', 'evse_disabled', 'evse_utility_interrupt_event', 'evse_emergency_shutdown', 'evse_malfunction', 'ev_in_charge_position', 'ev_association_status')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_mechanical_charging_device_status: mechanicalChargingDeviceStatusType
@@ -482,6 +514,7 @@ class ACDP_VehiclePositioningReqType(Message):
     """XSD type ACDP_VehiclePositioningReqType."""
 
     __slots__ = ('header', 'ev_mobility_status', 'ev_positioning_support')
+    _fields = __slots__
     header: MessageHeaderType
     ev_mobility_status: bool
     ev_positioning_support: bool
@@ -495,6 +528,7 @@ class ACDP_VehiclePositioningResType(Message):
     """XSD type ACDP_VehiclePositioningResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'evse_positioning_support', 'ev_relative_x_deviation', 'ev_relative_y_deviation', 'contact_window_xc', 'contact_window_yc', 'ev_in_charge_position')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -520,16 +554,19 @@ class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -541,6 +578,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -552,6 +590,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -563,6 +602,7 @@ class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
     __slots__ = ('amount', 'cost_per_unit')
+    _fields = __slots__
     amount: RationalNumberType
     cost_per_unit: RationalNumberType
 
@@ -574,6 +614,7 @@ class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
     __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _fields = __slots__
     present_soc: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -601,6 +642,7 @@ class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: evseNotificationType
 
@@ -612,6 +654,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _fields = __slots__
     meter_id: str
     charged_energy_reading_wh: int
     bpt_discharged_energy_reading_wh: int | None
@@ -635,6 +678,7 @@ class ReceiptType(Message):
     """XSD type ReceiptType."""
 
     __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _fields = __slots__
     time_anchor: int
     energy_costs: DetailedCostType | None
     occupancy_costs: DetailedCostType | None
@@ -654,6 +698,7 @@ class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
     __slots__ = ('tax_rule_id', 'amount')
+    _fields = __slots__
     tax_rule_id: int
     amount: RationalNumberType
 
@@ -824,9 +869,10 @@ def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_ConnectReqType(B, r0)
     k = _T4[c & 3]
@@ -838,8 +884,7 @@ def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     if k != -1: return _d_ACDP_ConnectReqType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_ACDP_ConnectReqType(B, r0)
-    f_ev_electrical_charging_device_status = (c >> 2) & 3
-    f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_ev_electrical_charging_device_status]
+    f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[(c >> 2) & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -930,9 +975,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8; f_time_stamp = (B >> r) & 255
     if f_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        if x > 127:
+            f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+            if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
-    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T4[c & 3]
@@ -2391,9 +2437,10 @@ def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_ConnectResType(B, r0)
     k = _T4[c & 3]
@@ -2405,17 +2452,11 @@ def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k != -1: return _d_ACDP_ConnectResType(B, r0)
     r -= 25; c = (B >> r) & 33554431
     if c & 25284211: return _d_ACDP_ConnectResType(B, r0)
-    f_response_code = (c >> 17) & 63
-    if f_response_code >= 40: return _d_ACDP_ConnectResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 12) & 3
-    if f_evse_processing >= 3: return _d_ACDP_ConnectResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
-    f_evse_electrical_charging_device_status = (c >> 7) & 3
-    f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_evse_electrical_charging_device_status]
-    f_evse_mechanical_charging_device_status = (c >> 2) & 3
-    if f_evse_mechanical_charging_device_status >= 3: return _d_ACDP_ConnectResType(B, r0)
-    f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+    f_response_code = _EP_responseCodeType[(c >> 17) & 63]
+    f_evse_processing = _EP_processingType[(c >> 12) & 3]
+    f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[(c >> 7) & 3]
+    f_evse_mechanical_charging_device_status = _EP_mechanicalChargingDeviceStatusType[(c >> 2) & 3]
+    if f_response_code is None or f_evse_processing is None or f_evse_mechanical_charging_device_status is None: return _d_ACDP_ConnectResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -2503,9 +2544,10 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_SystemStatusReqType(B, r0)
     k = _T4[c & 3]
@@ -2538,11 +2580,12 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ACDP_SystemStatusReqType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ACDP_SystemStatusReqType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_ACDP_SystemStatusReqType(B, r0)
         k = _T66[c & 7]
@@ -2553,25 +2596,23 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     if k == 4:
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_ACDP_SystemStatusReqType(B, r0)
-        i2_evcp_status = (c >> 4) & 7
-        if i2_evcp_status >= 5: return _d_ACDP_SystemStatusReqType(B, r0)
-        i2_evcp_status = _E_cpStatusType[i2_evcp_status]
+        i2_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
         k = _T67[c & 7]
+        if i2_evcp_status is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_evsoc = None
     if k == 5:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_evsoc = (c >> 3) & 127
-        if i2_evsoc > 100: return _d_ACDP_SystemStatusReqType(B, r0)
         k = _T68[c & 3]
+        if i2_evsoc > 100: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_error_code = None
     if k == 6:
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_ACDP_SystemStatusReqType(B, r0)
-        i2_ev_error_code = (c >> 3) & 15
-        if i2_ev_error_code >= 10: return _d_ACDP_SystemStatusReqType(B, r0)
-        i2_ev_error_code = _E_errorCodeType[i2_ev_error_code]
+        i2_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
         k = _T69[c & 3]
+        if i2_ev_error_code is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_timeout = None
     if k == 7:
         r -= 4; c = (B >> r) & 15
@@ -2791,11 +2832,12 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_EVTechnicalStatusType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_EVTechnicalStatusType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_EVTechnicalStatusType(B, r0)
         k = _T66[c & 7]
@@ -2806,25 +2848,23 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 4:
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_EVTechnicalStatusType(B, r0)
-        f_evcp_status = (c >> 4) & 7
-        if f_evcp_status >= 5: return _d_EVTechnicalStatusType(B, r0)
-        f_evcp_status = _E_cpStatusType[f_evcp_status]
+        f_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
         k = _T67[c & 7]
+        if f_evcp_status is None: return _d_EVTechnicalStatusType(B, r0)
     f_evsoc = None
     if k == 5:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_EVTechnicalStatusType(B, r0)
         f_evsoc = (c >> 3) & 127
-        if f_evsoc > 100: return _d_EVTechnicalStatusType(B, r0)
         k = _T68[c & 3]
+        if f_evsoc > 100: return _d_EVTechnicalStatusType(B, r0)
     f_ev_error_code = None
     if k == 6:
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_EVTechnicalStatusType(B, r0)
-        f_ev_error_code = (c >> 3) & 15
-        if f_ev_error_code >= 10: return _d_EVTechnicalStatusType(B, r0)
-        f_ev_error_code = _E_errorCodeType[f_ev_error_code]
+        f_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
         k = _T69[c & 3]
+        if f_ev_error_code is None: return _d_EVTechnicalStatusType(B, r0)
     f_ev_timeout = None
     if k == 7:
         r -= 4; c = (B >> r) & 15
@@ -2939,11 +2979,12 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
@@ -3116,9 +3157,10 @@ def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_SystemStatusResType(B, r0)
     k = _T4[c & 3]
@@ -3130,21 +3172,17 @@ def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k != -1: return _d_ACDP_SystemStatusResType(B, r0)
     r -= 48; c = (B >> r) & 281474976710655
     if c & 212100311661499: return _d_ACDP_SystemStatusResType(B, r0)
-    f_response_code = (c >> 40) & 63
-    if f_response_code >= 40: return _d_ACDP_SystemStatusResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_mechanical_charging_device_status = (c >> 35) & 3
-    if f_evse_mechanical_charging_device_status >= 3: return _d_ACDP_SystemStatusResType(B, r0)
-    f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+    f_response_code = _EP_responseCodeType[(c >> 40) & 63]
+    f_evse_mechanical_charging_device_status = _EP_mechanicalChargingDeviceStatusType[(c >> 35) & 3]
     f_evse_ready_to_charge = ((c >> 31) & 1) == 1
-    f_evse_isolation_status = (c >> 26) & 3
-    f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
+    f_evse_isolation_status = _E_isolationStatusType[(c >> 26) & 3]
     f_evse_disabled = ((c >> 22) & 1) == 1
     f_evse_utility_interrupt_event = ((c >> 18) & 1) == 1
     f_evse_emergency_shutdown = ((c >> 14) & 1) == 1
     f_evse_malfunction = ((c >> 10) & 1) == 1
     f_ev_in_charge_position = ((c >> 6) & 1) == 1
     f_ev_association_status = ((c >> 2) & 1) == 1
+    if f_response_code is None or f_evse_mechanical_charging_device_status is None: return _d_ACDP_SystemStatusResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3262,9 +3300,10 @@ def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_VehiclePositioningReqType(B, r0)
     k = _T4[c & 3]
@@ -3459,9 +3498,10 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_VehiclePositioningResType(B, r0)
     k = _T4[c & 3]
@@ -3473,13 +3513,10 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k != -1: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 20; c = (B >> r) & 1048575
     if c & 790135: return _d_ACDP_VehiclePositioningResType(B, r0)
-    f_response_code = (c >> 12) & 63
-    if f_response_code >= 40: return _d_ACDP_VehiclePositioningResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 7) & 3
-    if f_evse_processing >= 3: return _d_ACDP_VehiclePositioningResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 12) & 63]
+    f_evse_processing = _EP_processingType[(c >> 7) & 3]
     f_evse_positioning_support = ((c >> 3) & 1) == 1
+    if f_response_code is None or f_evse_processing is None: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3487,41 +3524,45 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
     if f_ev_relative_x_deviation & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_ev_relative_x_deviation, r = ri(B, r + 8, f_ev_relative_x_deviation)
+        if x > 127:
+            f_ev_relative_x_deviation, r = ri(B, r + 8, f_ev_relative_x_deviation)
+            if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
         elif f_ev_relative_x_deviation & 256: f_ev_relative_x_deviation = -((x << 7) | (f_ev_relative_x_deviation & 127)) - 1
         else: f_ev_relative_x_deviation = (x << 7) | (f_ev_relative_x_deviation & 127)
     elif f_ev_relative_x_deviation > 255: f_ev_relative_x_deviation = 255 - f_ev_relative_x_deviation
-    if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
     if f_ev_relative_y_deviation & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_ev_relative_y_deviation, r = ri(B, r + 8, f_ev_relative_y_deviation)
+        if x > 127:
+            f_ev_relative_y_deviation, r = ri(B, r + 8, f_ev_relative_y_deviation)
+            if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
         elif f_ev_relative_y_deviation & 256: f_ev_relative_y_deviation = -((x << 7) | (f_ev_relative_y_deviation & 127)) - 1
         else: f_ev_relative_y_deviation = (x << 7) | (f_ev_relative_y_deviation & 127)
     elif f_ev_relative_y_deviation > 255: f_ev_relative_y_deviation = 255 - f_ev_relative_y_deviation
-    if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_contact_window_xc = (B >> r) & 511
     if f_contact_window_xc & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_contact_window_xc, r = ri(B, r + 8, f_contact_window_xc)
+        if x > 127:
+            f_contact_window_xc, r = ri(B, r + 8, f_contact_window_xc)
+            if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
         elif f_contact_window_xc & 256: f_contact_window_xc = -((x << 7) | (f_contact_window_xc & 127)) - 1
         else: f_contact_window_xc = (x << 7) | (f_contact_window_xc & 127)
     elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
-    if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_contact_window_yc = (B >> r) & 511
     if f_contact_window_yc & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_contact_window_yc, r = ri(B, r + 8, f_contact_window_yc)
+        if x > 127:
+            f_contact_window_yc, r = ri(B, r + 8, f_contact_window_yc)
+            if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
         elif f_contact_window_yc & 256: f_contact_window_yc = -((x << 7) | (f_contact_window_yc & 127)) - 1
         else: f_contact_window_yc = (x << 7) | (f_contact_window_yc & 127)
     elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
-    if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_ev_in_charge_position = ((c >> 2) & 1) == 1
@@ -3860,11 +3901,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -3874,11 +3916,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -4046,29 +4089,29 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T90[c & 15]
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T91[c & 15]
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T92[c & 15]
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T93[c & 7]
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4076,9 +4119,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
         if f_remaining_time_to_minimum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            if x > 127:
+                f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+                if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
-        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T95[c & 7]
@@ -4089,9 +4133,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
         if f_remaining_time_to_target_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            if x > 127:
+                f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+                if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
-        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T96[c & 7]
@@ -4102,9 +4147,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
         if f_remaining_time_to_maximum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            if x > 127:
+                f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+                if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
-        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T97[c & 7]
@@ -4122,11 +4168,12 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T99[c & 3]
@@ -4277,14 +4324,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 7
-    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -4418,9 +4465,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
     if f_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        if x > 127:
+            f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+            if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
-    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T64[c & 7]
@@ -4431,9 +4479,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if f_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+                if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
-        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T65[c & 7]
@@ -4444,9 +4493,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
         if f_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            if x > 127:
+                f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+                if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
-        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T66[c & 7]
@@ -4457,9 +4507,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if f_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+                if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
-        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T67[c & 7]
@@ -4480,11 +4531,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T69[c & 3]
@@ -4495,9 +4547,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_timestamp = (B >> r) & 255
         if f_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            if x > 127:
+                f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+                if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
-        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T3[c & 1]
@@ -4636,9 +4689,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T114[c & 7]
@@ -4650,11 +4704,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -4664,11 +4719,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T115[c & 7]
@@ -4686,11 +4742,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -4700,11 +4757,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T116[c & 7]
@@ -4722,11 +4780,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -4736,11 +4795,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T117[c & 3]
@@ -4758,11 +4818,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -4772,11 +4833,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T118[c & 3]
@@ -4804,11 +4866,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -5074,11 +5137,12 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)

@@ -26,6 +26,7 @@ class evseNotificationType(enum.IntEnum):
 
 evseNotificationType._xsd = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')  # type: ignore[attr-defined]
 _E_evseNotificationType = tuple(evseNotificationType)
+_EP_evseNotificationType = _E_evseNotificationType + (None,) * 2
 
 class processingType(enum.IntEnum):
     """XSD enumeration processingType; the value is the EXI index."""
@@ -35,6 +36,7 @@ class processingType(enum.IntEnum):
 
 processingType._xsd = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')  # type: ignore[attr-defined]
 _E_processingType = tuple(processingType)
+_EP_processingType = _E_processingType + (None,) * 1
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -81,11 +83,13 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 24
 
 class BPT_DC_CPDReqEnergyTransferModeType(Message):
     """XSD type BPT_DC_CPDReqEnergyTransferModeType."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current')
+    _fields = __slots__
     ev_maximum_charge_power: RationalNumberType
     ev_minimum_charge_power: RationalNumberType
     ev_maximum_charge_current: RationalNumberType
@@ -115,6 +119,7 @@ class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
     __slots__ = ('exponent', 'value')
+    _fields = __slots__
     exponent: int
     value: int
 
@@ -126,6 +131,7 @@ class BPT_DC_CPDResEnergyTransferModeType(Message):
     """XSD type BPT_DC_CPDResEnergyTransferModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType
     evse_minimum_charge_power: RationalNumberType
     evse_maximum_charge_current: RationalNumberType
@@ -155,6 +161,7 @@ class BPT_Dynamic_DC_CLReqControlModeType(Message):
     """XSD type BPT_Dynamic_DC_CLReqControlModeType."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _fields = __slots__
     departure_time: int | None
     ev_target_energy_request: RationalNumberType
     ev_maximum_energy_request: RationalNumberType
@@ -190,6 +197,7 @@ class BPT_Dynamic_DC_CLResControlModeType(Message):
     """XSD type BPT_Dynamic_DC_CLResControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
+    _fields = __slots__
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -221,6 +229,7 @@ class BPT_Scheduled_DC_CLReqControlModeType(Message):
     """XSD type BPT_Scheduled_DC_CLReqControlModeType."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
+    _fields = __slots__
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
@@ -254,6 +263,7 @@ class BPT_Scheduled_DC_CLResControlModeType(Message):
     """XSD type BPT_Scheduled_DC_CLResControlModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType | None
     evse_minimum_charge_power: RationalNumberType | None
     evse_maximum_charge_current: RationalNumberType | None
@@ -277,16 +287,19 @@ class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -296,6 +309,7 @@ class DC_CPDReqEnergyTransferModeType(Message):
     """XSD type DC_CPDReqEnergyTransferModeType."""
 
     __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc')
+    _fields = __slots__
     ev_maximum_charge_power: RationalNumberType
     ev_minimum_charge_power: RationalNumberType
     ev_maximum_charge_current: RationalNumberType
@@ -317,6 +331,7 @@ class DC_CPDResEnergyTransferModeType(Message):
     """XSD type DC_CPDResEnergyTransferModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType
     evse_minimum_charge_power: RationalNumberType
     evse_maximum_charge_current: RationalNumberType
@@ -338,6 +353,7 @@ class DC_CableCheckReqType(Message):
     """XSD type DC_CableCheckReqType."""
 
     __slots__ = ('header',)
+    _fields = __slots__
     header: MessageHeaderType
 
     def __init__(self, header: MessageHeaderType | None = None) -> None:
@@ -347,6 +363,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'time_stamp', 'signature')
+    _fields = __slots__
     session_id: bytes
     time_stamp: int
     signature: SignatureType | None
@@ -360,6 +377,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -377,6 +395,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -392,6 +411,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -403,6 +423,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -422,6 +443,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -431,6 +453,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -442,6 +465,7 @@ class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -451,6 +475,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -462,6 +487,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -485,6 +511,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -496,11 +523,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -512,6 +541,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -525,6 +555,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -542,6 +573,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -553,16 +585,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -576,6 +611,7 @@ class DC_CableCheckResType(Message):
     """XSD type DC_CableCheckResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -589,6 +625,7 @@ class DC_ChargeLoopReqType(Message):
     """XSD type DC_ChargeLoopReqType."""
 
     __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'ev_present_voltage', 'bpt_dynamic_dc_cl_req_control_mode', 'bpt_scheduled_dc_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_dc_cl_req_control_mode', 'scheduled_dc_cl_req_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     display_parameters: DisplayParametersType | None
     meter_info_requested: bool
@@ -614,6 +651,7 @@ class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
     __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _fields = __slots__
     present_soc: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -641,6 +679,7 @@ class Dynamic_DC_CLReqControlModeType(Message):
     """XSD type Dynamic_DC_CLReqControlModeType."""
 
     __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    _fields = __slots__
     departure_time: int | None
     ev_target_energy_request: RationalNumberType
     ev_maximum_energy_request: RationalNumberType
@@ -666,6 +705,7 @@ class Scheduled_DC_CLReqControlModeType(Message):
     """XSD type Scheduled_DC_CLReqControlModeType."""
 
     __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_target_current', 'ev_target_voltage', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    _fields = __slots__
     ev_target_energy_request: RationalNumberType | None
     ev_maximum_energy_request: RationalNumberType | None
     ev_minimum_energy_request: RationalNumberType | None
@@ -693,6 +733,7 @@ class DC_ChargeLoopResType(Message):
     """XSD type DC_ChargeLoopResType."""
 
     __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'bpt_dynamic_dc_cl_res_control_mode', 'bpt_scheduled_dc_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_dc_cl_res_control_mode', 'scheduled_dc_cl_res_control_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_status: EVSEStatusType | None
@@ -730,6 +771,7 @@ class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: evseNotificationType
 
@@ -741,6 +783,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _fields = __slots__
     meter_id: str
     charged_energy_reading_wh: int
     bpt_discharged_energy_reading_wh: int | None
@@ -764,6 +807,7 @@ class ReceiptType(Message):
     """XSD type ReceiptType."""
 
     __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _fields = __slots__
     time_anchor: int
     energy_costs: DetailedCostType | None
     occupancy_costs: DetailedCostType | None
@@ -783,6 +827,7 @@ class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
     __slots__ = ('amount', 'cost_per_unit')
+    _fields = __slots__
     amount: RationalNumberType
     cost_per_unit: RationalNumberType
 
@@ -794,6 +839,7 @@ class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
     __slots__ = ('tax_rule_id', 'amount')
+    _fields = __slots__
     tax_rule_id: int
     amount: RationalNumberType
 
@@ -805,6 +851,7 @@ class Dynamic_DC_CLResControlModeType(Message):
     """XSD type Dynamic_DC_CLResControlModeType."""
 
     __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
+    _fields = __slots__
     departure_time: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -828,6 +875,7 @@ class Scheduled_DC_CLResControlModeType(Message):
     """XSD type Scheduled_DC_CLResControlModeType."""
 
     __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
+    _fields = __slots__
     evse_maximum_charge_power: RationalNumberType | None
     evse_minimum_charge_power: RationalNumberType | None
     evse_maximum_charge_current: RationalNumberType | None
@@ -843,6 +891,7 @@ class DC_ChargeParameterDiscoveryReqType(Message):
     """XSD type DC_ChargeParameterDiscoveryReqType."""
 
     __slots__ = ('header', 'bpt_dc_cpd_req_energy_transfer_mode', 'dc_cpd_req_energy_transfer_mode')
+    _fields = __slots__
     header: MessageHeaderType
     bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferModeType | None
     dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferModeType | None
@@ -856,6 +905,7 @@ class DC_ChargeParameterDiscoveryResType(Message):
     """XSD type DC_ChargeParameterDiscoveryResType."""
 
     __slots__ = ('header', 'response_code', 'bpt_dc_cpd_res_energy_transfer_mode', 'dc_cpd_res_energy_transfer_mode')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferModeType | None
@@ -871,6 +921,7 @@ class DC_PreChargeReqType(Message):
     """XSD type DC_PreChargeReqType."""
 
     __slots__ = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     ev_present_voltage: RationalNumberType
@@ -886,6 +937,7 @@ class DC_PreChargeResType(Message):
     """XSD type DC_PreChargeResType."""
 
     __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_present_voltage: RationalNumberType
@@ -899,6 +951,7 @@ class DC_WeldingDetectionReqType(Message):
     """XSD type DC_WeldingDetectionReqType."""
 
     __slots__ = ('header', 'ev_processing')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
 
@@ -910,6 +963,7 @@ class DC_WeldingDetectionResType(Message):
     """XSD type DC_WeldingDetectionResType."""
 
     __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_present_voltage: RationalNumberType
@@ -923,6 +977,7 @@ class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -934,6 +989,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -945,6 +1001,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -1233,11 +1290,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -1247,11 +1305,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -1261,11 +1320,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -1275,11 +1335,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -1289,11 +1350,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -1303,11 +1365,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        if x > 127:
+            i6_value, r = ri(B, r + 8, i6_value)
+            if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
-    if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
@@ -1319,8 +1382,8 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         f_target_soc = (c >> 2) & 127
-        if f_target_soc > 100: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T8[c & 1]
+        if f_target_soc > 100: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_power = None
     if k == 7:
         r -= 13; c = (B >> r) & 8191
@@ -1329,11 +1392,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
@@ -1350,11 +1414,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
@@ -1371,11 +1436,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
@@ -1392,11 +1458,12 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -1632,11 +1699,12 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
@@ -1738,11 +1806,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -1752,11 +1821,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -1766,11 +1836,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -1780,11 +1851,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -1794,11 +1866,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -1808,11 +1881,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        if x > 127:
+            i6_value, r = ri(B, r + 8, i6_value)
+            if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
-    if i6_value < -32768 or i6_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
@@ -1827,11 +1901,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T8[c & 1]
@@ -1846,11 +1921,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
@@ -1867,11 +1943,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
@@ -1888,11 +1965,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
@@ -1909,11 +1987,12 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -2224,9 +2303,10 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T1[c & 1]
@@ -2238,11 +2318,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
@@ -2259,11 +2340,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -2280,11 +2362,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -2301,11 +2384,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
@@ -2322,11 +2406,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
@@ -2343,11 +2428,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
@@ -2364,11 +2450,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
@@ -2385,11 +2472,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T10[c & 1]
@@ -2406,11 +2494,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T11[c & 1]
@@ -2427,11 +2516,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T19[c & 1]
@@ -2448,11 +2538,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T20[c & 3]
@@ -2469,11 +2560,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T21[c & 3]
@@ -2488,11 +2580,12 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -2855,9 +2948,10 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T26[c & 7]
@@ -2866,15 +2960,15 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
-        if f_minimum_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T27[c & 3]
+        if f_minimum_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
-        if f_target_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T28[c & 3]
+        if f_target_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -2882,9 +2976,10 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 8; f_ack_max_delay = (B >> r) & 255
         if f_ack_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            if x > 127:
+                f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+                if f_ack_max_delay > 65535: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
-        if f_ack_max_delay > 65535: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T4[c & 1]
@@ -2896,11 +2991,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
@@ -2917,11 +3013,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
@@ -2938,11 +3035,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
@@ -2959,11 +3057,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T9[c & 1]
@@ -2980,11 +3079,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T10[c & 1]
@@ -3001,11 +3101,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T11[c & 1]
@@ -3022,11 +3123,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T19[c & 1]
@@ -3043,11 +3145,12 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -3308,11 +3411,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
@@ -3327,11 +3431,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
@@ -3346,11 +3451,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -3365,11 +3471,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -3386,11 +3493,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T37[c & 15]
@@ -3407,11 +3515,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T38[c & 15]
@@ -3426,11 +3535,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T39[c & 7]
@@ -3445,11 +3555,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T40[c & 7]
@@ -3464,11 +3575,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T41[c & 7]
@@ -3483,11 +3595,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T42[c & 7]
@@ -3502,11 +3615,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T43[c & 3]
@@ -3521,11 +3635,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T44[c & 3]
@@ -3540,11 +3655,12 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i13_value = (B >> r) & 511
         if i13_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+            if x > 127:
+                i13_value, r = ri(B, r + 8, i13_value)
+                if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
-        if i13_value < -32768 or i13_value > 32767: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -3863,11 +3979,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T57[c & 15]
@@ -3882,11 +3999,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T58[c & 7]
@@ -3901,11 +4019,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T59[c & 7]
@@ -3920,11 +4039,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T60[c & 7]
@@ -3939,11 +4059,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T61[c & 7]
@@ -3958,11 +4079,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T62[c & 3]
@@ -3977,11 +4099,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T63[c & 3]
@@ -3996,11 +4119,12 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -4293,11 +4417,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4307,11 +4432,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4321,11 +4447,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4335,11 +4462,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -4349,11 +4477,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -4363,11 +4492,12 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        if x > 127:
+            i6_value, r = ri(B, r + 8, i6_value)
+            if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
-    if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
@@ -4379,8 +4509,8 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         f_target_soc = (c >> 2) & 127
-        if f_target_soc > 100: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
+        if f_target_soc > 100: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     if k != -1: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     o = DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc)
     return o, r
@@ -4552,11 +4682,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4566,11 +4697,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4580,11 +4712,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4594,11 +4727,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -4608,11 +4742,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -4622,11 +4757,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     r -= 9; i6_value = (B >> r) & 511
     if i6_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+        if x > 127:
+            i6_value, r = ri(B, r + 8, i6_value)
+            if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
-    if i6_value < -32768 or i6_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
@@ -4641,11 +4777,12 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -4806,9 +4943,10 @@ def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_CableCheckReqType(B, r0)
     k = _T75[c & 3]
@@ -4905,9 +5043,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8; f_time_stamp = (B >> r) & 255
     if f_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        if x > 127:
+            f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+            if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
-    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T75[c & 3]
@@ -6315,9 +6454,10 @@ def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_CableCheckResType(B, r0)
     k = _T75[c & 3]
@@ -6329,12 +6469,9 @@ def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k != -1: return _d_DC_CableCheckResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 24691: return _d_DC_CableCheckResType(B, r0)
-    f_response_code = (c >> 7) & 63
-    if f_response_code >= 40: return _d_DC_CableCheckResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 2) & 3
-    if f_evse_processing >= 3: return _d_DC_CableCheckResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 7) & 63]
+    f_evse_processing = _EP_processingType[(c >> 2) & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_DC_CableCheckResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -6446,9 +6583,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeLoopReqType(B, r0)
     k = _T75[c & 3]
@@ -6473,29 +6611,29 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
-            if i2_present_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T128[c & 15]
+            if i2_present_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
-            if i2_minimum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T129[c & 15]
+            if i2_minimum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
-            if i2_target_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T130[c & 15]
+            if i2_target_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_DC_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
-            if i2_maximum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T131[c & 7]
+            if i2_maximum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -6503,9 +6641,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
             if i2_remaining_time_to_minimum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                if x > 127:
+                    i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                    if i2_remaining_time_to_minimum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
-            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T132[c & 7]
@@ -6516,9 +6655,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
             if i2_remaining_time_to_target_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                if x > 127:
+                    i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                    if i2_remaining_time_to_target_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
-            if i2_remaining_time_to_target_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T133[c & 7]
@@ -6529,9 +6669,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
             if i2_remaining_time_to_maximum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                if x > 127:
+                    i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                    if i2_remaining_time_to_maximum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
-            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T134[c & 7]
@@ -6549,11 +6690,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 3]
@@ -6586,11 +6728,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
         k = _T126[c & 7]
@@ -6623,9 +6766,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 8; i6_departure_time = (B >> r) & 255
             if i6_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                if x > 127:
+                    i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                    if i6_departure_time > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
-            if i6_departure_time > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T1[c & 1]
@@ -6637,11 +6781,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T2[c & 1]
@@ -6658,11 +6803,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
@@ -6679,11 +6825,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
@@ -6700,11 +6847,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T5[c & 1]
@@ -6721,11 +6869,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T18[c & 1]
@@ -6742,11 +6891,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T8[c & 1]
@@ -6763,11 +6913,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T9[c & 1]
@@ -6784,11 +6935,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
@@ -6812,11 +6964,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i16_value = (B >> r) & 511
             if i16_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                if x > 127:
+                    i16_value, r = ri(B, r + 8, i16_value)
+                    if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
-            if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T35[c & 3]
@@ -6831,11 +6984,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i17_value = (B >> r) & 511
             if i17_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                if x > 127:
+                    i17_value, r = ri(B, r + 8, i17_value)
+                    if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
-            if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T36[c & 3]
@@ -6850,11 +7004,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i18_value = (B >> r) & 511
             if i18_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                if x > 127:
+                    i18_value, r = ri(B, r + 8, i18_value)
+                    if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
-            if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
@@ -6869,11 +7024,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i19_value = (B >> r) & 511
             if i19_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                if x > 127:
+                    i19_value, r = ri(B, r + 8, i19_value)
+                    if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
-            if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
@@ -6890,11 +7046,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i20_value = (B >> r) & 511
             if i20_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                if x > 127:
+                    i20_value, r = ri(B, r + 8, i20_value)
+                    if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
-            if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T132[c & 7]
@@ -6911,11 +7068,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i21_value = (B >> r) & 511
             if i21_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                if x > 127:
+                    i21_value, r = ri(B, r + 8, i21_value)
+                    if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
-            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T133[c & 7]
@@ -6930,11 +7088,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i22_value = (B >> r) & 511
             if i22_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                if x > 127:
+                    i22_value, r = ri(B, r + 8, i22_value)
+                    if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
-            if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T134[c & 7]
@@ -6949,11 +7108,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i23_value = (B >> r) & 511
             if i23_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                if x > 127:
+                    i23_value, r = ri(B, r + 8, i23_value)
+                    if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
-            if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T135[c & 3]
@@ -6968,11 +7128,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i24_value = (B >> r) & 511
             if i24_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i24_value, r = ri(B, r + 8, i24_value)
+                if x > 127:
+                    i24_value, r = ri(B, r + 8, i24_value)
+                    if i24_value < -32768 or i24_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
                 else: i24_value = (x << 7) | (i24_value & 127)
             elif i24_value > 255: i24_value = 255 - i24_value
-            if i24_value < -32768 or i24_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 3]
@@ -6987,11 +7148,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             r -= 9; i25_value = (B >> r) & 511
             if i25_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i25_value, r = ri(B, r + 8, i25_value)
+                if x > 127:
+                    i25_value, r = ri(B, r + 8, i25_value)
+                    if i25_value < -32768 or i25_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
                 elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
                 else: i25_value = (x << 7) | (i25_value & 127)
             elif i25_value > 255: i25_value = 255 - i25_value
-            if i25_value < -32768 or i25_value > 32767: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
@@ -7647,29 +7809,29 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T128[c & 15]
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T129[c & 15]
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T130[c & 15]
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T131[c & 7]
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -7677,9 +7839,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
         if f_remaining_time_to_minimum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            if x > 127:
+                f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+                if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
-        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T132[c & 7]
@@ -7690,9 +7853,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
         if f_remaining_time_to_target_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            if x > 127:
+                f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+                if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
-        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T133[c & 7]
@@ -7703,9 +7867,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
         if f_remaining_time_to_maximum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            if x > 127:
+                f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+                if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
-        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T134[c & 7]
@@ -7723,11 +7888,12 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T136[c & 3]
@@ -7914,9 +8080,10 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T1[c & 1]
@@ -7928,11 +8095,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
@@ -7949,11 +8117,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -7970,11 +8139,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -7991,11 +8161,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
@@ -8012,11 +8183,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
@@ -8033,11 +8205,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
@@ -8054,11 +8227,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
@@ -8075,11 +8249,12 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -8304,11 +8479,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
@@ -8323,11 +8499,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
@@ -8342,11 +8519,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -8361,11 +8539,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -8382,11 +8561,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T132[c & 7]
@@ -8403,11 +8583,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T133[c & 7]
@@ -8422,11 +8603,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T134[c & 7]
@@ -8441,11 +8623,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T135[c & 3]
@@ -8460,11 +8643,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T136[c & 3]
@@ -8479,11 +8663,12 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -8808,9 +8993,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeLoopResType(B, r0)
     k = _T75[c & 3]
@@ -8822,10 +9008,9 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k != -1: return _d_DC_ChargeLoopResType(B, r0)
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_DC_ChargeLoopResType(B, r0)
-    f_response_code = (c >> 4) & 63
-    if f_response_code >= 40: return _d_DC_ChargeLoopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 63]
     k = _T157[c & 7]
+    if f_response_code is None: return _d_DC_ChargeLoopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -8837,15 +9022,15 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_DC_ChargeLoopResType(B, r0)
-        i2_evse_notification = (c >> 4) & 7
-        if i2_evse_notification >= 6: return _d_DC_ChargeLoopResType(B, r0)
-        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
         k = _T158[c & 3]
+        if i2_evse_notification is None: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
         f_evse_status.evse_notification = i2_evse_notification
@@ -8859,9 +9044,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
         if i3_charged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            if x > 127:
+                i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+                if i3_charged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
-        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DC_ChargeLoopResType(B, r0)
         k = _T58[c & 7]
@@ -8872,9 +9058,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if i3_bpt_discharged_energy_reading_wh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                if x > 127:
+                    i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                    if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
-            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T59[c & 7]
@@ -8885,9 +9072,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
             if i3_capacitive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                if x > 127:
+                    i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                    if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
-            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T60[c & 7]
@@ -8898,9 +9086,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if i3_bpt_inductive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                if x > 127:
+                    i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                    if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
-            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T61[c & 7]
@@ -8921,11 +9110,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i3_meter_status = (B >> r) & 511
             if i3_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                if x > 127:
+                    i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                    if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
-            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_DC_ChargeLoopResType(B, r0)
             k = _T63[c & 3]
@@ -8936,9 +9126,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i3_meter_timestamp = (B >> r) & 255
             if i3_meter_timestamp > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                if x > 127:
+                    i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                    if i3_meter_timestamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
-            if i3_meter_timestamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -8959,11 +9150,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T18[c & 1]
@@ -8980,11 +9172,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T8[c & 1]
@@ -9028,9 +9221,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i6_departure_time = (B >> r) & 255
             if i6_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                if x > 127:
+                    i6_departure_time, r = ru(B, r + 8, i6_departure_time)
+                    if i6_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
-            if i6_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T26[c & 7]
@@ -9039,15 +9233,15 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i6_minimum_soc = (c >> 3) & 127
-            if i6_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
             k = _T27[c & 3]
+            if i6_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i6_target_soc = None
         if k == 2:
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i6_target_soc = (c >> 3) & 127
-            if i6_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
             k = _T28[c & 3]
+            if i6_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i6_ack_max_delay = None
         if k == 3:
             r -= 1; c = (B >> r) & 1
@@ -9055,9 +9249,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i6_ack_max_delay = (B >> r) & 255
             if i6_ack_max_delay > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i6_ack_max_delay, r = ru(B, r + 8, i6_ack_max_delay)
+                if x > 127:
+                    i6_ack_max_delay, r = ru(B, r + 8, i6_ack_max_delay)
+                    if i6_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
                 else: i6_ack_max_delay = (x << 7) | (i6_ack_max_delay & 127)
-            if i6_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T4[c & 1]
@@ -9069,11 +9264,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i7_value = (B >> r) & 511
             if i7_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+                if x > 127:
+                    i7_value, r = ri(B, r + 8, i7_value)
+                    if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
-            if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
@@ -9090,11 +9286,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i8_value = (B >> r) & 511
             if i8_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+                if x > 127:
+                    i8_value, r = ri(B, r + 8, i8_value)
+                    if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
-            if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
@@ -9111,11 +9308,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
@@ -9132,11 +9330,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T9[c & 1]
@@ -9153,11 +9352,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T10[c & 1]
@@ -9174,11 +9374,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T11[c & 1]
@@ -9195,11 +9396,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T19[c & 1]
@@ -9216,11 +9418,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9244,11 +9447,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i16_value = (B >> r) & 511
             if i16_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+                if x > 127:
+                    i16_value, r = ri(B, r + 8, i16_value)
+                    if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
-            if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_DC_ChargeLoopResType(B, r0)
             k = _T57[c & 15]
@@ -9263,11 +9467,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i17_value = (B >> r) & 511
             if i17_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+                if x > 127:
+                    i17_value, r = ri(B, r + 8, i17_value)
+                    if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
-            if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T58[c & 7]
@@ -9282,11 +9487,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i18_value = (B >> r) & 511
             if i18_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+                if x > 127:
+                    i18_value, r = ri(B, r + 8, i18_value)
+                    if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
-            if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T59[c & 7]
@@ -9301,11 +9507,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i19_value = (B >> r) & 511
             if i19_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+                if x > 127:
+                    i19_value, r = ri(B, r + 8, i19_value)
+                    if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
-            if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T60[c & 7]
@@ -9320,11 +9527,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i20_value = (B >> r) & 511
             if i20_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+                if x > 127:
+                    i20_value, r = ri(B, r + 8, i20_value)
+                    if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
-            if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T61[c & 7]
@@ -9339,11 +9547,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i21_value = (B >> r) & 511
             if i21_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                if x > 127:
+                    i21_value, r = ri(B, r + 8, i21_value)
+                    if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
-            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T62[c & 3]
@@ -9358,11 +9567,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i22_value = (B >> r) & 511
             if i22_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i22_value, r = ri(B, r + 8, i22_value)
+                if x > 127:
+                    i22_value, r = ri(B, r + 8, i22_value)
+                    if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
-            if i22_value < -32768 or i22_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T63[c & 3]
@@ -9377,11 +9587,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i23_value = (B >> r) & 511
             if i23_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i23_value, r = ri(B, r + 8, i23_value)
+                if x > 127:
+                    i23_value, r = ri(B, r + 8, i23_value)
+                    if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
-            if i23_value < -32768 or i23_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9407,9 +9618,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i25_departure_time = (B >> r) & 255
             if i25_departure_time > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i25_departure_time, r = ru(B, r + 8, i25_departure_time)
+                if x > 127:
+                    i25_departure_time, r = ru(B, r + 8, i25_departure_time)
+                    if i25_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
                 else: i25_departure_time = (x << 7) | (i25_departure_time & 127)
-            if i25_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T26[c & 7]
@@ -9418,15 +9630,15 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i25_minimum_soc = (c >> 3) & 127
-            if i25_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
             k = _T27[c & 3]
+            if i25_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i25_target_soc = None
         if k == 2:
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i25_target_soc = (c >> 3) & 127
-            if i25_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
             k = _T28[c & 3]
+            if i25_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i25_ack_max_delay = None
         if k == 3:
             r -= 1; c = (B >> r) & 1
@@ -9434,9 +9646,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 8; i25_ack_max_delay = (B >> r) & 255
             if i25_ack_max_delay > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i25_ack_max_delay, r = ru(B, r + 8, i25_ack_max_delay)
+                if x > 127:
+                    i25_ack_max_delay, r = ru(B, r + 8, i25_ack_max_delay)
+                    if i25_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
                 else: i25_ack_max_delay = (x << 7) | (i25_ack_max_delay & 127)
-            if i25_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T4[c & 1]
@@ -9448,11 +9661,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i26_value = (B >> r) & 511
             if i26_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i26_value, r = ri(B, r + 8, i26_value)
+                if x > 127:
+                    i26_value, r = ri(B, r + 8, i26_value)
+                    if i26_value < -32768 or i26_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i26_value & 256: i26_value = -((x << 7) | (i26_value & 127)) - 1
                 else: i26_value = (x << 7) | (i26_value & 127)
             elif i26_value > 255: i26_value = 255 - i26_value
-            if i26_value < -32768 or i26_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
@@ -9469,11 +9683,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i27_value = (B >> r) & 511
             if i27_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i27_value, r = ri(B, r + 8, i27_value)
+                if x > 127:
+                    i27_value, r = ri(B, r + 8, i27_value)
+                    if i27_value < -32768 or i27_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i27_value & 256: i27_value = -((x << 7) | (i27_value & 127)) - 1
                 else: i27_value = (x << 7) | (i27_value & 127)
             elif i27_value > 255: i27_value = 255 - i27_value
-            if i27_value < -32768 or i27_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
@@ -9490,11 +9705,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i28_value = (B >> r) & 511
             if i28_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i28_value, r = ri(B, r + 8, i28_value)
+                if x > 127:
+                    i28_value, r = ri(B, r + 8, i28_value)
+                    if i28_value < -32768 or i28_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i28_value & 256: i28_value = -((x << 7) | (i28_value & 127)) - 1
                 else: i28_value = (x << 7) | (i28_value & 127)
             elif i28_value > 255: i28_value = 255 - i28_value
-            if i28_value < -32768 or i28_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
@@ -9511,11 +9727,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i29_value = (B >> r) & 511
             if i29_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i29_value, r = ri(B, r + 8, i29_value)
+                if x > 127:
+                    i29_value, r = ri(B, r + 8, i29_value)
+                    if i29_value < -32768 or i29_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i29_value & 256: i29_value = -((x << 7) | (i29_value & 127)) - 1
                 else: i29_value = (x << 7) | (i29_value & 127)
             elif i29_value > 255: i29_value = 255 - i29_value
-            if i29_value < -32768 or i29_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9539,11 +9756,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i31_value = (B >> r) & 511
             if i31_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i31_value, r = ri(B, r + 8, i31_value)
+                if x > 127:
+                    i31_value, r = ri(B, r + 8, i31_value)
+                    if i31_value < -32768 or i31_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i31_value & 256: i31_value = -((x << 7) | (i31_value & 127)) - 1
                 else: i31_value = (x << 7) | (i31_value & 127)
             elif i31_value > 255: i31_value = 255 - i31_value
-            if i31_value < -32768 or i31_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T162[c & 7]
@@ -9558,11 +9776,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i32_value = (B >> r) & 511
             if i32_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i32_value, r = ri(B, r + 8, i32_value)
+                if x > 127:
+                    i32_value, r = ri(B, r + 8, i32_value)
+                    if i32_value < -32768 or i32_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i32_value & 256: i32_value = -((x << 7) | (i32_value & 127)) - 1
                 else: i32_value = (x << 7) | (i32_value & 127)
             elif i32_value > 255: i32_value = 255 - i32_value
-            if i32_value < -32768 or i32_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T163[c & 3]
@@ -9577,11 +9796,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i33_value = (B >> r) & 511
             if i33_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i33_value, r = ri(B, r + 8, i33_value)
+                if x > 127:
+                    i33_value, r = ri(B, r + 8, i33_value)
+                    if i33_value < -32768 or i33_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i33_value & 256: i33_value = -((x << 7) | (i33_value & 127)) - 1
                 else: i33_value = (x << 7) | (i33_value & 127)
             elif i33_value > 255: i33_value = 255 - i33_value
-            if i33_value < -32768 or i33_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T85[c & 3]
@@ -9596,11 +9816,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             r -= 9; i34_value = (B >> r) & 511
             if i34_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i34_value, r = ri(B, r + 8, i34_value)
+                if x > 127:
+                    i34_value, r = ri(B, r + 8, i34_value)
+                    if i34_value < -32768 or i34_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
                 elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
                 else: i34_value = (x << 7) | (i34_value & 127)
             elif i34_value > 255: i34_value = 255 - i34_value
-            if i34_value < -32768 or i34_value > 32767: return _d_DC_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -10390,14 +10611,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 7
-    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -10531,9 +10752,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
     if f_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        if x > 127:
+            f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+            if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
-    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T58[c & 7]
@@ -10544,9 +10766,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if f_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+                if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
-        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T59[c & 7]
@@ -10557,9 +10780,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
         if f_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            if x > 127:
+                f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+                if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
-        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T60[c & 7]
@@ -10570,9 +10794,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if f_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+                if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
-        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T61[c & 7]
@@ -10593,11 +10818,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T63[c & 3]
@@ -10608,9 +10834,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_timestamp = (B >> r) & 255
         if f_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            if x > 127:
+                f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+                if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
-        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T12[c & 1]
@@ -10749,9 +10976,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T183[c & 7]
@@ -10763,11 +10991,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -10777,11 +11006,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T184[c & 7]
@@ -10799,11 +11029,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -10813,11 +11044,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T185[c & 7]
@@ -10835,11 +11067,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -10849,11 +11082,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T186[c & 3]
@@ -10871,11 +11105,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -10885,11 +11120,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T187[c & 3]
@@ -10917,11 +11153,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -11171,11 +11408,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -11185,11 +11423,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -11280,11 +11519,12 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -11410,9 +11650,10 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 8; f_departure_time = (B >> r) & 255
         if f_departure_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_departure_time, r = ru(B, r + 8, f_departure_time)
+            if x > 127:
+                f_departure_time, r = ru(B, r + 8, f_departure_time)
+                if f_departure_time > 4294967295: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
-        if f_departure_time > 4294967295: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T26[c & 7]
@@ -11421,15 +11662,15 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
-        if f_minimum_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T27[c & 3]
+        if f_minimum_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
-        if f_target_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T28[c & 3]
+        if f_target_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -11437,9 +11678,10 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 8; f_ack_max_delay = (B >> r) & 255
         if f_ack_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+            if x > 127:
+                f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
+                if f_ack_max_delay > 65535: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
-        if f_ack_max_delay > 65535: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T4[c & 1]
@@ -11451,11 +11693,12 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
@@ -11472,11 +11715,12 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
@@ -11493,11 +11737,12 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
@@ -11514,11 +11759,12 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -11671,11 +11917,12 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T162[c & 7]
@@ -11690,11 +11937,12 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T163[c & 3]
@@ -11709,11 +11957,12 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T85[c & 3]
@@ -11728,11 +11977,12 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -11863,9 +12113,10 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     k = _T75[c & 3]
@@ -11889,11 +12140,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -11903,11 +12155,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -11917,11 +12170,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -11931,11 +12185,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -11945,11 +12200,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -11959,11 +12215,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 3]
@@ -11975,8 +12232,8 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i2_target_soc = (c >> 2) & 127
-            if i2_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T8[c & 1]
+            if i2_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_maximum_discharge_power = None
         if k == 7:
             r -= 13; c = (B >> r) & 8191
@@ -11985,11 +12242,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T9[c & 1]
@@ -12006,11 +12264,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T10[c & 1]
@@ -12027,11 +12286,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T11[c & 1]
@@ -12048,11 +12308,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T12[c & 1]
@@ -12072,11 +12333,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i14_value = (B >> r) & 511
         if i14_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+            if x > 127:
+                i14_value, r = ri(B, r + 8, i14_value)
+                if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
-        if i14_value < -32768 or i14_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -12086,11 +12348,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -12100,11 +12363,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            if x > 127:
+                i16_value, r = ri(B, r + 8, i16_value)
+                if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
-        if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -12114,11 +12378,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            if x > 127:
+                i17_value, r = ri(B, r + 8, i17_value)
+                if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
-        if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -12128,11 +12393,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            if x > 127:
+                i18_value, r = ri(B, r + 8, i18_value)
+                if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
-        if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -12142,11 +12408,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            if x > 127:
+                i19_value, r = ri(B, r + 8, i19_value)
+                if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
-        if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T73[c & 3]
@@ -12158,8 +12425,8 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i13_target_soc = (c >> 2) & 127
-            if i13_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T12[c & 1]
+            if i13_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
@@ -12550,9 +12817,10 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     k = _T75[c & 3]
@@ -12564,10 +12832,9 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = (c >> 3) & 63
-    if f_response_code >= 40: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 3) & 63]
     k = _T36[c & 3]
+    if f_response_code is None: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -12580,11 +12847,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -12594,11 +12862,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -12608,11 +12877,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -12622,11 +12892,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -12636,11 +12907,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -12650,11 +12922,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 3]
@@ -12669,11 +12942,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i9_value = (B >> r) & 511
             if i9_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+                if x > 127:
+                    i9_value, r = ri(B, r + 8, i9_value)
+                    if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
-            if i9_value < -32768 or i9_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T8[c & 1]
@@ -12688,11 +12962,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i10_value = (B >> r) & 511
             if i10_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+                if x > 127:
+                    i10_value, r = ri(B, r + 8, i10_value)
+                    if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
-            if i10_value < -32768 or i10_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T9[c & 1]
@@ -12709,11 +12984,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i11_value = (B >> r) & 511
             if i11_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+                if x > 127:
+                    i11_value, r = ri(B, r + 8, i11_value)
+                    if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
-            if i11_value < -32768 or i11_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T10[c & 1]
@@ -12730,11 +13006,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i12_value = (B >> r) & 511
             if i12_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
-            if i12_value < -32768 or i12_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T11[c & 1]
@@ -12751,11 +13028,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i13_value = (B >> r) & 511
             if i13_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i13_value, r = ri(B, r + 8, i13_value)
+                if x > 127:
+                    i13_value, r = ri(B, r + 8, i13_value)
+                    if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            if i13_value < -32768 or i13_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
@@ -12775,11 +13053,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i15_value = (B >> r) & 511
         if i15_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i15_value, r = ri(B, r + 8, i15_value)
+            if x > 127:
+                i15_value, r = ri(B, r + 8, i15_value)
+                if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
-        if i15_value < -32768 or i15_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -12789,11 +13068,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i16_value = (B >> r) & 511
         if i16_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i16_value, r = ri(B, r + 8, i16_value)
+            if x > 127:
+                i16_value, r = ri(B, r + 8, i16_value)
+                if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
-        if i16_value < -32768 or i16_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -12803,11 +13083,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i17_value = (B >> r) & 511
         if i17_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i17_value, r = ri(B, r + 8, i17_value)
+            if x > 127:
+                i17_value, r = ri(B, r + 8, i17_value)
+                if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
-        if i17_value < -32768 or i17_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -12817,11 +13098,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i18_value = (B >> r) & 511
         if i18_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i18_value, r = ri(B, r + 8, i18_value)
+            if x > 127:
+                i18_value, r = ri(B, r + 8, i18_value)
+                if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
-        if i18_value < -32768 or i18_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -12831,11 +13113,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i19_value = (B >> r) & 511
         if i19_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i19_value, r = ri(B, r + 8, i19_value)
+            if x > 127:
+                i19_value, r = ri(B, r + 8, i19_value)
+                if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
-        if i19_value < -32768 or i19_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i20_exponent = ((c >> 3) & 255) + -128
@@ -12845,11 +13128,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         r -= 9; i20_value = (B >> r) & 511
         if i20_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i20_value, r = ri(B, r + 8, i20_value)
+            if x > 127:
+                i20_value, r = ri(B, r + 8, i20_value)
+                if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
-        if i20_value < -32768 or i20_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T73[c & 3]
@@ -12864,11 +13148,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 9; i21_value = (B >> r) & 511
             if i21_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i21_value, r = ri(B, r + 8, i21_value)
+                if x > 127:
+                    i21_value, r = ri(B, r + 8, i21_value)
+                    if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
-            if i21_value < -32768 or i21_value > 32767: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
@@ -13300,9 +13585,10 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_PreChargeReqType(B, r0)
     k = _T75[c & 3]
@@ -13314,10 +13600,9 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if k != -1: return _d_DC_PreChargeReqType(B, r0)
     r -= 19; c = (B >> r) & 524287
     if c & 423943: return _d_DC_PreChargeReqType(B, r0)
-    f_ev_processing = (c >> 15) & 3
-    if f_ev_processing >= 3: return _d_DC_PreChargeReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_processing = _EP_processingType[(c >> 15) & 3]
     i2_exponent = ((c >> 3) & 255) + -128
+    if f_ev_processing is None: return _d_DC_PreChargeReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -13325,11 +13610,12 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeReqType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeReqType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_PreChargeReqType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -13339,11 +13625,12 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_DC_PreChargeReqType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_DC_PreChargeReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeReqType(B, r0)
     f_ev_target_voltage = _new(RationalNumberType)
@@ -13467,9 +13754,10 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_PreChargeResType(B, r0)
     k = _T75[c & 3]
@@ -13481,10 +13769,9 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if k != -1: return _d_DC_PreChargeResType(B, r0)
     r -= 23; c = (B >> r) & 8388607
     if c & 6322183: return _d_DC_PreChargeResType(B, r0)
-    f_response_code = (c >> 15) & 63
-    if f_response_code >= 40: return _d_DC_PreChargeResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 15) & 63]
     i2_exponent = ((c >> 3) & 255) + -128
+    if f_response_code is None: return _d_DC_PreChargeResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -13492,11 +13779,12 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_PreChargeResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeResType(B, r0)
     f_evse_present_voltage = _new(RationalNumberType)
@@ -13596,9 +13884,10 @@ def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_WeldingDetectionReqType(B, r0)
     k = _T75[c & 3]
@@ -13610,9 +13899,8 @@ def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k != -1: return _d_DC_WeldingDetectionReqType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_DC_WeldingDetectionReqType(B, r0)
-    f_ev_processing = (c >> 2) & 3
-    if f_ev_processing >= 3: return _d_DC_WeldingDetectionReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_processing = _EP_processingType[(c >> 2) & 3]
+    if f_ev_processing is None: return _d_DC_WeldingDetectionReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -13699,9 +13987,10 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_WeldingDetectionResType(B, r0)
     k = _T75[c & 3]
@@ -13713,10 +14002,9 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k != -1: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 23; c = (B >> r) & 8388607
     if c & 6322183: return _d_DC_WeldingDetectionResType(B, r0)
-    f_response_code = (c >> 15) & 63
-    if f_response_code >= 40: return _d_DC_WeldingDetectionResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 15) & 63]
     i2_exponent = ((c >> 3) & 255) + -128
+    if f_response_code is None: return _d_DC_WeldingDetectionResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -13724,11 +14012,12 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DC_WeldingDetectionResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
     f_evse_present_voltage = _new(RationalNumberType)

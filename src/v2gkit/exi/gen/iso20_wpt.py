@@ -23,6 +23,7 @@ class WPT_AlignmentCheckMethodType(enum.IntEnum):
 
 WPT_AlignmentCheckMethodType._xsd = ('PowerCheck', 'LPE', 'Proprietary')  # type: ignore[attr-defined]
 _E_WPT_AlignmentCheckMethodType = tuple(WPT_AlignmentCheckMethodType)
+_EP_WPT_AlignmentCheckMethodType = _E_WPT_AlignmentCheckMethodType + (None,) * 1
 
 class WPT_EVPCChargeDiagnosticsType(enum.IntEnum):
     """XSD enumeration WPT_EVPCChargeDiagnosticsType; the value is the EXI index."""
@@ -42,6 +43,7 @@ class WPT_EVResultType(enum.IntEnum):
 
 WPT_EVResultType._xsd = ('EVResultUnknown', 'EVResultSuccess', 'EVResultFailed')  # type: ignore[attr-defined]
 _E_WPT_EVResultType = tuple(WPT_EVResultType)
+_EP_WPT_EVResultType = _E_WPT_EVResultType + (None,) * 1
 
 class WPT_FinePositioningMethodType(enum.IntEnum):
     """XSD enumeration WPT_FinePositioningMethodType; the value is the EXI index."""
@@ -53,6 +55,7 @@ class WPT_FinePositioningMethodType(enum.IntEnum):
 
 WPT_FinePositioningMethodType._xsd = ('Manual', 'LF_TxEV', 'LF_TxPrimaryDevice', 'LPE', 'Proprietary')  # type: ignore[attr-defined]
 _E_WPT_FinePositioningMethodType = tuple(WPT_FinePositioningMethodType)
+_EP_WPT_FinePositioningMethodType = _E_WPT_FinePositioningMethodType + (None,) * 3
 
 class WPT_PairingMethodType(enum.IntEnum):
     """XSD enumeration WPT_PairingMethodType; the value is the EXI index."""
@@ -65,6 +68,7 @@ class WPT_PairingMethodType(enum.IntEnum):
 
 WPT_PairingMethodType._xsd = ('External confirmation', 'LPE', 'LF_TxEV', 'LF_TxPrimaryDevice', 'Optical', 'Proprietary')  # type: ignore[attr-defined]
 _E_WPT_PairingMethodType = tuple(WPT_PairingMethodType)
+_EP_WPT_PairingMethodType = _E_WPT_PairingMethodType + (None,) * 2
 
 class WPT_PowerClassType(enum.IntEnum):
     """XSD enumeration WPT_PowerClassType; the value is the EXI index."""
@@ -87,6 +91,7 @@ class WPT_SPCChargeDiagnosticsType(enum.IntEnum):
 
 WPT_SPCChargeDiagnosticsType._xsd = ('SPCNoIssue', 'SPCFODDetected', 'SPCLOPDetected', 'SPCTempOverheatDetected', 'SPCPowerTransferAnomalyDetected', 'SPCAnomalyDetected')  # type: ignore[attr-defined]
 _E_WPT_SPCChargeDiagnosticsType = tuple(WPT_SPCChargeDiagnosticsType)
+_EP_WPT_SPCChargeDiagnosticsType = _E_WPT_SPCChargeDiagnosticsType + (None,) * 2
 
 class evseNotificationType(enum.IntEnum):
     """XSD enumeration evseNotificationType; the value is the EXI index."""
@@ -99,6 +104,7 @@ class evseNotificationType(enum.IntEnum):
 
 evseNotificationType._xsd = ('Pause', 'ExitStandby', 'Terminate', 'ScheduleRenegotiation', 'ServiceRenegotiation', 'MeteringConfirmation')  # type: ignore[attr-defined]
 _E_evseNotificationType = tuple(evseNotificationType)
+_EP_evseNotificationType = _E_evseNotificationType + (None,) * 2
 
 class processingType(enum.IntEnum):
     """XSD enumeration processingType; the value is the EXI index."""
@@ -108,6 +114,7 @@ class processingType(enum.IntEnum):
 
 processingType._xsd = ('Finished', 'Ongoing', 'Ongoing_WaitingForCustomerInteraction')  # type: ignore[attr-defined]
 _E_processingType = tuple(processingType)
+_EP_processingType = _E_processingType + (None,) * 1
 
 class responseCodeType(enum.IntEnum):
     """XSD enumeration responseCodeType; the value is the EXI index."""
@@ -154,21 +161,25 @@ class responseCodeType(enum.IntEnum):
 
 responseCodeType._xsd = ('OK', 'OK_CertificateExpiresSoon', 'OK_NewSessionEstablished', 'OK_OldSessionJoined', 'OK_PowerToleranceConfirmed', 'WARNING_AuthorizationSelectionInvalid', 'WARNING_CertificateExpired', 'WARNING_CertificateNotYetValid', 'WARNING_CertificateRevoked', 'WARNING_CertificateValidationError', 'WARNING_ChallengeInvalid', 'WARNING_EIMAuthorizationFailure', 'WARNING_eMSPUnknown', 'WARNING_EVPowerProfileViolation', 'WARNING_GeneralPnCAuthorizationError', 'WARNING_NoCertificateAvailable', 'WARNING_NoContractMatchingPCIDFound', 'WARNING_PowerToleranceNotConfirmed', 'WARNING_ScheduleRenegotiationFailed', 'WARNING_StandbyNotAllowed', 'WARNING_WPT', 'FAILED', 'FAILED_AssociationError', 'FAILED_ContactorError', 'FAILED_EVPowerProfileInvalid', 'FAILED_EVPowerProfileViolation', 'FAILED_MeteringSignatureNotValid', 'FAILED_NoEnergyTransferServiceSelected', 'FAILED_NoServiceRenegotiationSupported', 'FAILED_PauseNotAllowed', 'FAILED_PowerDeliveryNotApplied', 'FAILED_PowerToleranceNotConfirmed', 'FAILED_ScheduleRenegotiation', 'FAILED_ScheduleSelectionInvalid', 'FAILED_SequenceError', 'FAILED_ServiceIDInvalid', 'FAILED_ServiceSelectionInvalid', 'FAILED_SignatureError', 'FAILED_UnknownSession', 'FAILED_WrongChargeParameter')  # type: ignore[attr-defined]
 _E_responseCodeType = tuple(responseCodeType)
+_EP_responseCodeType = _E_responseCodeType + (None,) * 24
 
 class CLReqControlModeType(Message):
     """XSD type CLReqControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CLResControlModeType(Message):
     """XSD type CLResControlModeType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -178,11 +189,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -192,6 +205,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -215,6 +229,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -226,6 +241,7 @@ class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -237,6 +253,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -250,6 +267,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -259,6 +277,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -270,6 +289,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -287,6 +307,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -298,16 +319,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -319,6 +343,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -338,6 +363,7 @@ class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -351,6 +377,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -368,6 +395,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -383,6 +411,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -394,6 +423,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -405,6 +435,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -416,6 +447,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
@@ -427,6 +459,7 @@ class WPT_AlignmentCheckReqType(Message):
     """XSD type WPT_AlignmentCheckReqType."""
 
     __slots__ = ('header', 'ev_processing', 'target_coil_current', 'ev_result_code', 'vendor_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     target_coil_current: RationalNumberType | None
@@ -444,6 +477,7 @@ class MessageHeaderType(Message):
     """XSD type MessageHeaderType."""
 
     __slots__ = ('session_id', 'time_stamp', 'signature')
+    _fields = __slots__
     session_id: bytes
     time_stamp: int
     signature: SignatureType | None
@@ -457,6 +491,7 @@ class RationalNumberType(Message):
     """XSD type RationalNumberType."""
 
     __slots__ = ('exponent', 'value')
+    _fields = __slots__
     exponent: int
     value: int
 
@@ -468,6 +503,7 @@ class WPT_AlignmentCheckResType(Message):
     """XSD type WPT_AlignmentCheckResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'power_transmitted', 'supply_device_current', 'vendor_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -487,6 +523,7 @@ class WPT_ChargeLoopReqType(Message):
     """XSD type WPT_ChargeLoopReqType."""
 
     __slots__ = ('header', 'display_parameters', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics', 'evpc_operating_frequency', 'evpc_power_control_parameter', 'manufacturer_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     display_parameters: DisplayParametersType | None
     meter_info_requested: bool
@@ -512,6 +549,7 @@ class DisplayParametersType(Message):
     """XSD type DisplayParametersType."""
 
     __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _fields = __slots__
     present_soc: int | None
     minimum_soc: int | None
     target_soc: int | None
@@ -539,6 +577,7 @@ class WPT_EVPCPowerControlParameterType(Message):
     """XSD type WPT_EVPCPowerControlParameterType."""
 
     __slots__ = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
+    _fields = __slots__
     evpc_coil_current_request: RationalNumberType
     evpc_coil_current_information: RationalNumberType
     evpc_current_output_information: RationalNumberType
@@ -554,6 +593,7 @@ class WPT_ChargeLoopResType(Message):
     """XSD type WPT_ChargeLoopResType."""
 
     __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evpc_power_request', 'sd_power_input', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics', 'spc_operating_frequency', 'spc_power_control_parameter', 'manufacturer_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_status: EVSEStatusType | None
@@ -587,6 +627,7 @@ class EVSEStatusType(Message):
     """XSD type EVSEStatusType."""
 
     __slots__ = ('notification_max_delay', 'evse_notification')
+    _fields = __slots__
     notification_max_delay: int
     evse_notification: evseNotificationType
 
@@ -598,6 +639,7 @@ class MeterInfoType(Message):
     """XSD type MeterInfoType."""
 
     __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _fields = __slots__
     meter_id: str
     charged_energy_reading_wh: int
     bpt_discharged_energy_reading_wh: int | None
@@ -621,6 +663,7 @@ class ReceiptType(Message):
     """XSD type ReceiptType."""
 
     __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _fields = __slots__
     time_anchor: int
     energy_costs: DetailedCostType | None
     occupancy_costs: DetailedCostType | None
@@ -640,6 +683,7 @@ class DetailedCostType(Message):
     """XSD type DetailedCostType."""
 
     __slots__ = ('amount', 'cost_per_unit')
+    _fields = __slots__
     amount: RationalNumberType
     cost_per_unit: RationalNumberType
 
@@ -651,6 +695,7 @@ class DetailedTaxType(Message):
     """XSD type DetailedTaxType."""
 
     __slots__ = ('tax_rule_id', 'amount')
+    _fields = __slots__
     tax_rule_id: int
     amount: RationalNumberType
 
@@ -662,6 +707,7 @@ class WPT_SPCPowerControlParameterType(Message):
     """XSD type WPT_SPCPowerControlParameterType."""
 
     __slots__ = ('spc_primary_device_coil_current_information',)
+    _fields = __slots__
     spc_primary_device_coil_current_information: RationalNumberType
 
     def __init__(self, spc_primary_device_coil_current_information: RationalNumberType | None = None) -> None:
@@ -671,6 +717,7 @@ class WPT_ChargeParameterDiscoveryReqType(Message):
     """XSD type WPT_ChargeParameterDiscoveryReqType."""
 
     __slots__ = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control', 'vendor_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     evpc_max_receivable_power: RationalNumberType
     sd_max_ground_clearence: int
@@ -692,6 +739,7 @@ class WPT_ChargeParameterDiscoveryResType(Message):
     """XSD type WPT_ChargeParameterDiscoveryResType."""
 
     __slots__ = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current', 'sd_manufacturer_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     pd_input_power_class: WPT_PowerClassType
@@ -719,6 +767,7 @@ class WPT_FinePositioningReqType(Message):
     """XSD type WPT_FinePositioningReqType."""
 
     __slots__ = ('header', 'ev_processing', 'ev_result_code', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     ev_result_code: WPT_EVResultType
@@ -736,6 +785,7 @@ class WPT_LF_DataPackageListType(Message):
     """XSD type WPT_LF_DataPackageListType."""
 
     __slots__ = ('num_packages', 'wpt_lf_data_package')
+    _fields = __slots__
     num_packages: int
     wpt_lf_data_package: WPT_LF_DataPackageType
 
@@ -747,6 +797,7 @@ class WPT_LF_DataPackageType(Message):
     """XSD type WPT_LF_DataPackageType."""
 
     __slots__ = ('package_index', 'lf_tx_data', 'lf_rx_data')
+    _fields = __slots__
     package_index: int
     lf_tx_data: WPT_LF_TxDataListType | None
     lf_rx_data: WPT_LF_RxDataListType | None
@@ -760,6 +811,7 @@ class WPT_LF_TxDataListType(Message):
     """XSD type WPT_LF_TxDataListType."""
 
     __slots__ = ('wpt_lf_tx_data_list',)
+    _fields = __slots__
     wpt_lf_tx_data_list: WPT_LF_TxDataType
 
     def __init__(self, wpt_lf_tx_data_list: WPT_LF_TxDataType | None = None) -> None:
@@ -769,6 +821,7 @@ class WPT_LF_TxDataType(Message):
     """XSD type WPT_LF_TxDataType."""
 
     __slots__ = ('tx_identifier', 'eirp')
+    _fields = __slots__
     tx_identifier: int
     eirp: RationalNumberType
 
@@ -780,6 +833,7 @@ class WPT_LF_RxDataListType(Message):
     """XSD type WPT_LF_RxDataListType."""
 
     __slots__ = ('wpt_lf_rx_data_list',)
+    _fields = __slots__
     wpt_lf_rx_data_list: WPT_LF_RxDataType
 
     def __init__(self, wpt_lf_rx_data_list: WPT_LF_RxDataType | None = None) -> None:
@@ -789,6 +843,7 @@ class WPT_LF_RxDataType(Message):
     """XSD type WPT_LF_RxDataType."""
 
     __slots__ = ('rx_identifier', 'rssi_data')
+    _fields = __slots__
     rx_identifier: int
     rssi_data: WPT_LF_RxRSSIListType
 
@@ -800,6 +855,7 @@ class WPT_LF_RxRSSIListType(Message):
     """XSD type WPT_LF_RxRSSIListType."""
 
     __slots__ = ('rssi_data_list',)
+    _fields = __slots__
     rssi_data_list: WPT_LF_RxRSSIType
 
     def __init__(self, rssi_data_list: WPT_LF_RxRSSIType | None = None) -> None:
@@ -809,6 +865,7 @@ class WPT_LF_RxRSSIType(Message):
     """XSD type WPT_LF_RxRSSIType."""
 
     __slots__ = ('tx_identifier', 'rssi')
+    _fields = __slots__
     tx_identifier: int
     rssi: RationalNumberType
 
@@ -820,6 +877,7 @@ class WPT_FinePositioningResType(Message):
     """XSD type WPT_FinePositioningResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -837,6 +895,7 @@ class WPT_FinePositioningSetupReqType(Message):
     """XSD type WPT_FinePositioningSetupReqType."""
 
     __slots__ = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
@@ -860,6 +919,7 @@ class WPT_FinePositioningMethodListType(Message):
     """XSD type WPT_FinePositioningMethodListType."""
 
     __slots__ = ('wpt_fine_positioning_method',)
+    _fields = __slots__
     wpt_fine_positioning_method: list[WPT_FinePositioningMethodType]
 
     def __init__(self, wpt_fine_positioning_method: list[WPT_FinePositioningMethodType] | None = None) -> None:
@@ -869,6 +929,7 @@ class WPT_PairingMethodListType(Message):
     """XSD type WPT_PairingMethodListType."""
 
     __slots__ = ('wpt_pairing_method',)
+    _fields = __slots__
     wpt_pairing_method: list[WPT_PairingMethodType]
 
     def __init__(self, wpt_pairing_method: list[WPT_PairingMethodType] | None = None) -> None:
@@ -878,6 +939,7 @@ class WPT_AlignmentCheckMethodListType(Message):
     """XSD type WPT_AlignmentCheckMethodListType."""
 
     __slots__ = ('wpt_alignment_check_method',)
+    _fields = __slots__
     wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType]
 
     def __init__(self, wpt_alignment_check_method: list[WPT_AlignmentCheckMethodType] | None = None) -> None:
@@ -887,6 +949,7 @@ class WPT_LF_SystemSetupDataType(Message):
     """XSD type WPT_LF_SystemSetupDataType."""
 
     __slots__ = ('lf_transmitter_setup_data', 'lf_receiver_setup_data')
+    _fields = __slots__
     lf_transmitter_setup_data: WPT_LF_TransmitterDataType | None
     lf_receiver_setup_data: WPT_LF_ReceiverDataType | None
 
@@ -898,6 +961,7 @@ class WPT_LF_TransmitterDataType(Message):
     """XSD type WPT_LF_TransmitterDataType."""
 
     __slots__ = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data', 'tx_package_spec_data')
+    _fields = __slots__
     number_of_transmitters: int
     signal_frequency: RationalNumberType
     tx_spec_data: list[WPT_TxRxSpecDataType]
@@ -913,6 +977,7 @@ class WPT_TxRxSpecDataType(Message):
     """XSD type WPT_TxRxSpecDataType."""
 
     __slots__ = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
+    _fields = __slots__
     tx_rx_identifier: int
     tx_rx_position: WPT_CoordinateXYZType
     tx_rx_orientation: WPT_CoordinateXYZType
@@ -926,6 +991,7 @@ class WPT_CoordinateXYZType(Message):
     """XSD type WPT_CoordinateXYZType."""
 
     __slots__ = ('coord_x', 'coord_y', 'coord_z')
+    _fields = __slots__
     coord_x: int
     coord_y: int
     coord_z: int
@@ -939,6 +1005,7 @@ class WPT_TxRxPackageSpecDataType(Message):
     """XSD type WPT_TxRxPackageSpecDataType."""
 
     __slots__ = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
+    _fields = __slots__
     pulse_sequence_order: list[WPT_TxRxPulseOrderType]
     pulse_separation_time: int
     pulse_duration: int
@@ -954,6 +1021,7 @@ class WPT_TxRxPulseOrderType(Message):
     """XSD type WPT_TxRxPulseOrderType."""
 
     __slots__ = ('index_number', 'tx_rx_identifier')
+    _fields = __slots__
     index_number: int
     tx_rx_identifier: int
 
@@ -965,6 +1033,7 @@ class WPT_LF_ReceiverDataType(Message):
     """XSD type WPT_LF_ReceiverDataType."""
 
     __slots__ = ('number_of_receivers', 'rx_spec_data')
+    _fields = __slots__
     number_of_receivers: int
     rx_spec_data: list[WPT_TxRxSpecDataType]
 
@@ -976,6 +1045,7 @@ class WPT_FinePositioningSetupResType(Message):
     """XSD type WPT_FinePositioningSetupResType."""
 
     __slots__ = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType
@@ -999,6 +1069,7 @@ class WPT_PairingReqType(Message):
     """XSD type WPT_PairingReqType."""
 
     __slots__ = ('header', 'ev_processing', 'observed_id_code', 'ev_result_code', 'vendor_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     ev_processing: processingType
     observed_id_code: int | None
@@ -1016,6 +1087,7 @@ class WPT_PairingResType(Message):
     """XSD type WPT_PairingResType."""
 
     __slots__ = ('header', 'response_code', 'evse_processing', 'observed_id_code', 'alternative_secc_list', 'vendor_specific_data_container')
+    _fields = __slots__
     header: MessageHeaderType
     response_code: responseCodeType
     evse_processing: processingType
@@ -1035,6 +1107,7 @@ class AlternativeSECCListType(Message):
     """XSD type AlternativeSECCListType."""
 
     __slots__ = ('alternative_secc',)
+    _fields = __slots__
     alternative_secc: list[AlternativeSECCType]
 
     def __init__(self, alternative_secc: list[AlternativeSECCType] | None = None) -> None:
@@ -1044,6 +1117,7 @@ class AlternativeSECCType(Message):
     """XSD type AlternativeSECCType."""
 
     __slots__ = ('ssid', 'bssid', 'ip_address', 'port')
+    _fields = __slots__
     ssid: str | None
     bssid: str | None
     ip_address: str | None
@@ -2880,9 +2954,10 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckReqType(B, r0)
     k = _T20[c & 3]
@@ -2894,10 +2969,9 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_AlignmentCheckReqType(B, r0)
-    f_ev_processing = (c >> 3) & 3
-    if f_ev_processing >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_processing = _EP_processingType[(c >> 3) & 3]
     k = _T59[c & 3]
+    if f_ev_processing is None: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -2910,11 +2984,12 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckReqType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_AlignmentCheckReqType(B, r0)
         k = _T54[c & 1]
@@ -2925,10 +3000,9 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k == 3:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_AlignmentCheckReqType(B, r0)
-        f_ev_result_code = (c >> 3) & 3
-        if f_ev_result_code >= 3: return _d_WPT_AlignmentCheckReqType(B, r0)
-        f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+        f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
         k = _T50[c & 3]
+        if f_ev_result_code is None: return _d_WPT_AlignmentCheckReqType(B, r0)
     else:
         return _d_WPT_AlignmentCheckReqType(B, r0)
     f_vendor_specific_data_container = []
@@ -3084,9 +3158,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8; f_time_stamp = (B >> r) & 255
     if f_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+        if x > 127:
+            f_time_stamp, r = ru(B, r + 8, f_time_stamp)
+            if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
-    if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T20[c & 3]
@@ -3166,11 +3241,12 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     r -= 9; f_value = (B >> r) & 511
     if f_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_value, r = ri(B, r + 8, f_value)
+        if x > 127:
+            f_value, r = ri(B, r + 8, f_value)
+            if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
-    if f_value < -32768 or f_value > 32767: return _d_RationalNumberType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
@@ -3273,9 +3349,10 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckResType(B, r0)
     k = _T20[c & 3]
@@ -3287,13 +3364,10 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 98760: return _d_WPT_AlignmentCheckResType(B, r0)
-    f_response_code = (c >> 9) & 63
-    if f_response_code >= 40: return _d_WPT_AlignmentCheckResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 4) & 3
-    if f_evse_processing >= 3: return _d_WPT_AlignmentCheckResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 9) & 63]
+    f_evse_processing = _EP_processingType[(c >> 4) & 3]
     k = _T70[c & 7]
+    if f_response_code is None or f_evse_processing is None: return _d_WPT_AlignmentCheckResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3306,11 +3380,12 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T71[c & 3]
@@ -3325,11 +3400,12 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_WPT_AlignmentCheckResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T72[c & 3]
@@ -3552,9 +3628,10 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopReqType(B, r0)
     k = _T20[c & 3]
@@ -3579,29 +3656,29 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
-            if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T83[c & 15]
+            if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
-            if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T84[c & 15]
+            if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
-            if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T85[c & 15]
+            if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
-            if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T86[c & 7]
+            if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -3609,9 +3686,10 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
             if i2_remaining_time_to_minimum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                if x > 127:
+                    i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
+                    if i2_remaining_time_to_minimum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
-            if i2_remaining_time_to_minimum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T87[c & 7]
@@ -3622,9 +3700,10 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
             if i2_remaining_time_to_target_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                if x > 127:
+                    i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
+                    if i2_remaining_time_to_target_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
-            if i2_remaining_time_to_target_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T88[c & 7]
@@ -3635,9 +3714,10 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
             if i2_remaining_time_to_maximum_soc > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                if x > 127:
+                    i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
+                    if i2_remaining_time_to_maximum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
-            if i2_remaining_time_to_maximum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T89[c & 7]
@@ -3655,11 +3735,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             r -= 9; i3_value = (B >> r) & 511
             if i3_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+                if x > 127:
+                    i3_value, r = ri(B, r + 8, i3_value)
+                    if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
-            if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T91[c & 3]
@@ -3692,11 +3773,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T35[c & 1]
@@ -3713,11 +3795,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T36[c & 1]
@@ -3730,8 +3813,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k == 5:
         r -= 7; c = (B >> r) & 127
         if c & 72: return _d_WPT_ChargeLoopReqType(B, r0)
-        f_evpc_charge_diagnostics = (c >> 4) & 3
-        f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
+        f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[(c >> 4) & 3]
         k = _T79[c & 7]
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
@@ -3743,11 +3825,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T80[c & 3]
@@ -3762,11 +3845,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -3776,11 +3860,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -3790,11 +3875,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -3804,11 +3890,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T81[c & 3]
@@ -4244,29 +4331,29 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T83[c & 15]
+        if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T84[c & 15]
+        if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T85[c & 15]
+        if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
         k = _T86[c & 7]
+        if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4274,9 +4361,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
         if f_remaining_time_to_minimum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+            if x > 127:
+                f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
+                if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
-        if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T87[c & 7]
@@ -4287,9 +4375,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
         if f_remaining_time_to_target_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+            if x > 127:
+                f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
+                if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
-        if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T88[c & 7]
@@ -4300,9 +4389,10 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
         if f_remaining_time_to_maximum_soc > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+            if x > 127:
+                f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
+                if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
-        if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T89[c & 7]
@@ -4320,11 +4410,12 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 9; i1_value = (B >> r) & 511
         if i1_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+            if x > 127:
+                i1_value, r = ri(B, r + 8, i1_value)
+                if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
-        if i1_value < -32768 or i1_value > 32767: return _d_DisplayParametersType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T91[c & 3]
@@ -4472,11 +4563,12 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4486,11 +4578,12 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4500,11 +4593,12 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4514,11 +4608,12 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     f_evpc_voltage_output_information = _new(RationalNumberType)
@@ -4716,9 +4811,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
     k = _T20[c & 3]
@@ -4730,10 +4826,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_WPT_ChargeLoopResType(B, r0)
-    f_response_code = (c >> 4) & 63
-    if f_response_code >= 40: return _d_WPT_ChargeLoopResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 4) & 63]
     k = _T108[c & 7]
+    if f_response_code is None: return _d_WPT_ChargeLoopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -4745,15 +4840,15 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 8; i2_notification_max_delay = (B >> r) & 255
         if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+            if x > 127:
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_WPT_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
-        if i2_notification_max_delay > 65535: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_WPT_ChargeLoopResType(B, r0)
-        i2_evse_notification = (c >> 4) & 7
-        if i2_evse_notification >= 6: return _d_WPT_ChargeLoopResType(B, r0)
-        i2_evse_notification = _E_evseNotificationType[i2_evse_notification]
+        i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
         k = _T109[c & 3]
+        if i2_evse_notification is None: return _d_WPT_ChargeLoopResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
         f_evse_status.evse_notification = i2_evse_notification
@@ -4767,9 +4862,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
         if i3_charged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+            if x > 127:
+                i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
+                if i3_charged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
-        if i3_charged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T119[c & 7]
@@ -4780,9 +4876,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if i3_bpt_discharged_energy_reading_wh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                if x > 127:
+                    i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
+                    if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
-            if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T120[c & 7]
@@ -4793,9 +4890,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
             if i3_capacitive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                if x > 127:
+                    i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
+                    if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
-            if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T121[c & 7]
@@ -4806,9 +4904,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if i3_bpt_inductive_energy_reading_va_rh > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                if x > 127:
+                    i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
+                    if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
-            if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T122[c & 7]
@@ -4829,11 +4928,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 9; i3_meter_status = (B >> r) & 511
             if i3_meter_status & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                if x > 127:
+                    i3_meter_status, r = ri(B, r + 8, i3_meter_status)
+                    if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_WPT_ChargeLoopResType(B, r0)
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
-            if i3_meter_status < -32768 or i3_meter_status > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T124[c & 3]
@@ -4844,9 +4944,10 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8; i3_meter_timestamp = (B >> r) & 255
             if i3_meter_timestamp > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                if x > 127:
+                    i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
+                    if i3_meter_timestamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
-            if i3_meter_timestamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T0[c & 1]
@@ -4867,11 +4968,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T111[c & 3]
@@ -4888,11 +4990,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T112[c & 1]
@@ -4907,11 +5010,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T113[c & 1]
@@ -4928,11 +5032,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i7_value = (B >> r) & 511
         if i7_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i7_value, r = ri(B, r + 8, i7_value)
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
-        if i7_value < -32768 or i7_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T114[c & 1]
@@ -4945,10 +5050,9 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k == 9:
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_WPT_ChargeLoopResType(B, r0)
-        f_spc_charge_diagnostics = (c >> 4) & 7
-        if f_spc_charge_diagnostics >= 6: return _d_WPT_ChargeLoopResType(B, r0)
-        f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
+        f_spc_charge_diagnostics = _EP_WPT_SPCChargeDiagnosticsType[(c >> 4) & 7]
         k = _T116[c & 7]
+        if f_spc_charge_diagnostics is None: return _d_WPT_ChargeLoopResType(B, r0)
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_operating_frequency = None
@@ -4959,11 +5063,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T117[c & 3]
@@ -4978,11 +5083,12 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i10_value, r = ri(B, r + 8, i10_value)
+            if x > 127:
+                i10_value, r = ri(B, r + 8, i10_value)
+                if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        if i10_value < -32768 or i10_value > 32767: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T118[c & 3]
@@ -5332,14 +5438,14 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     r -= 8; f_notification_max_delay = (B >> r) & 255
     if f_notification_max_delay > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+        if x > 127:
+            f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
+            if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
-    if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = (c >> 2) & 7
-    if f_evse_notification >= 6: return _d_EVSEStatusType(B, r0)
-    f_evse_notification = _E_evseNotificationType[f_evse_notification]
+    f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
+    if f_evse_notification is None: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
@@ -5473,9 +5579,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
     if f_charged_energy_reading_wh > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+        if x > 127:
+            f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
+            if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
-    if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T119[c & 7]
@@ -5486,9 +5593,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
         if f_bpt_discharged_energy_reading_wh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+            if x > 127:
+                f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
+                if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
-        if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T120[c & 7]
@@ -5499,9 +5607,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
         if f_capacitive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+            if x > 127:
+                f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
+                if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
-        if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T121[c & 7]
@@ -5512,9 +5621,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
         if f_bpt_inductive_energy_reading_va_rh > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+            if x > 127:
+                f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
+                if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
-        if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T122[c & 7]
@@ -5535,11 +5645,12 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 9; f_meter_status = (B >> r) & 511
         if f_meter_status & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_status, r = ri(B, r + 8, f_meter_status)
+            if x > 127:
+                f_meter_status, r = ri(B, r + 8, f_meter_status)
+                if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-        if f_meter_status < -32768 or f_meter_status > 32767: return _d_MeterInfoType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T124[c & 3]
@@ -5550,9 +5661,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8; f_meter_timestamp = (B >> r) & 255
         if f_meter_timestamp > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+            if x > 127:
+                f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
+                if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
-        if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T0[c & 1]
@@ -5691,9 +5803,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     r -= 8; f_time_anchor = (B >> r) & 255
     if f_time_anchor > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+        if x > 127:
+            f_time_anchor, r = ru(B, r + 8, f_time_anchor)
+            if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
-    if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T142[c & 7]
@@ -5705,11 +5818,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i2_value = (B >> r) & 511
         if i2_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+            if x > 127:
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
-        if i2_value < -32768 or i2_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -5719,11 +5833,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T143[c & 7]
@@ -5741,11 +5856,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i5_value = (B >> r) & 511
         if i5_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+            if x > 127:
+                i5_value, r = ri(B, r + 8, i5_value)
+                if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
-        if i5_value < -32768 or i5_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -5755,11 +5871,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i6_value = (B >> r) & 511
         if i6_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i6_value, r = ri(B, r + 8, i6_value)
+            if x > 127:
+                i6_value, r = ri(B, r + 8, i6_value)
+                if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
-        if i6_value < -32768 or i6_value > 32767: return _d_ReceiptType(B, r0)
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T70[c & 7]
@@ -5777,11 +5894,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i8_value, r = ri(B, r + 8, i8_value)
+            if x > 127:
+                i8_value, r = ri(B, r + 8, i8_value)
+                if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        if i8_value < -32768 or i8_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -5791,11 +5909,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i9_value, r = ri(B, r + 8, i9_value)
+            if x > 127:
+                i9_value, r = ri(B, r + 8, i9_value)
+                if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        if i9_value < -32768 or i9_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T71[c & 3]
@@ -5813,11 +5932,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i11_value, r = ri(B, r + 8, i11_value)
+            if x > 127:
+                i11_value, r = ri(B, r + 8, i11_value)
+                if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        if i11_value < -32768 or i11_value > 32767: return _d_ReceiptType(B, r0)
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -5827,11 +5947,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         r -= 9; i12_value = (B >> r) & 511
         if i12_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i12_value, r = ri(B, r + 8, i12_value)
+            if x > 127:
+                i12_value, r = ri(B, r + 8, i12_value)
+                if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
-        if i12_value < -32768 or i12_value > 32767: return _d_ReceiptType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T72[c & 3]
@@ -5859,11 +5980,12 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             r -= 9; i14_value = (B >> r) & 511
             if i14_value & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i14_value, r = ri(B, r + 8, i14_value)
+                if x > 127:
+                    i14_value, r = ri(B, r + 8, i14_value)
+                    if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            if i14_value < -32768 or i14_value > 32767: return _d_ReceiptType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -6113,11 +6235,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -6127,11 +6250,12 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_DetailedCostType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -6222,11 +6346,12 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_DetailedTaxType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -6285,11 +6410,12 @@ def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerCon
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_WPT_SPCPowerControlParameterType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_WPT_SPCPowerControlParameterType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_SPCPowerControlParameterType(B, r0)
     f_spc_primary_device_coil_current_information = _new(RationalNumberType)
@@ -6415,9 +6541,10 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     k = _T20[c & 3]
@@ -6437,11 +6564,12 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_max_receivable_power = _new(RationalNumberType)
@@ -6450,28 +6578,31 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
     if f_sd_max_ground_clearence > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sd_max_ground_clearence, r = ru(B, r + 8, f_sd_max_ground_clearence)
+        if x > 127:
+            f_sd_max_ground_clearence, r = ru(B, r + 8, f_sd_max_ground_clearence)
+            if f_sd_max_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: f_sd_max_ground_clearence = (x << 7) | (f_sd_max_ground_clearence & 127)
-    if f_sd_max_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
     if f_sd_min_ground_clearence > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sd_min_ground_clearence, r = ru(B, r + 8, f_sd_min_ground_clearence)
+        if x > 127:
+            f_sd_min_ground_clearence, r = ru(B, r + 8, f_sd_min_ground_clearence)
+            if f_sd_min_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: f_sd_min_ground_clearence = (x << 7) | (f_sd_min_ground_clearence & 127)
-    if f_sd_min_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; c = (B >> r) & 255
     if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_device_local_control = ((c >> 3) & 1) == 1
@@ -6723,9 +6854,10 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     k = _T20[c & 3]
@@ -6737,12 +6869,10 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 28; c = (B >> r) & 268435455
     if c & 202274823: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = (c >> 20) & 63
-    if f_response_code >= 40: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_pd_input_power_class = (c >> 15) & 3
-    f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
+    f_response_code = _EP_responseCodeType[(c >> 20) & 63]
+    f_pd_input_power_class = _E_WPT_PowerClassType[(c >> 15) & 3]
     i2_exponent = ((c >> 3) & 255) + -128
+    if f_response_code is None: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -6750,11 +6880,12 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -6764,11 +6895,12 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     f_sd_max_output_power = _new(RationalNumberType)
@@ -6777,28 +6909,31 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
     if f_sd_max_ground_clearance_support > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sd_max_ground_clearance_support, r = ru(B, r + 8, f_sd_max_ground_clearance_support)
+        if x > 127:
+            f_sd_max_ground_clearance_support, r = ru(B, r + 8, f_sd_max_ground_clearance_support)
+            if f_sd_max_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: f_sd_max_ground_clearance_support = (x << 7) | (f_sd_max_ground_clearance_support & 127)
-    if f_sd_max_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
     if f_sd_min_ground_clearance_support > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_sd_min_ground_clearance_support, r = ru(B, r + 8, f_sd_min_ground_clearance_support)
+        if x > 127:
+            f_sd_min_ground_clearance_support, r = ru(B, r + 8, f_sd_min_ground_clearance_support)
+            if f_sd_min_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: f_sd_min_ground_clearance_support = (x << 7) | (f_sd_min_ground_clearance_support & 127)
-    if f_sd_min_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -6808,11 +6943,12 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 9; i5_value = (B >> r) & 511
     if i5_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i5_value, r = ri(B, r + 8, i5_value)
+        if x > 127:
+            i5_value, r = ri(B, r + 8, i5_value)
+            if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
-    if i5_value < -32768 or i5_value > 32767: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     k = _T91[c & 3]
@@ -7055,9 +7191,10 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningReqType(B, r0)
     k = _T20[c & 3]
@@ -7069,13 +7206,10 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
     r -= 12; c = (B >> r) & 4095
     if c & 3300: return _d_WPT_FinePositioningReqType(B, r0)
-    f_ev_processing = (c >> 8) & 3
-    if f_ev_processing >= 3: return _d_WPT_FinePositioningReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
-    f_ev_result_code = (c >> 3) & 3
-    if f_ev_result_code >= 3: return _d_WPT_FinePositioningReqType(B, r0)
-    f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+    f_ev_processing = _EP_processingType[(c >> 8) & 3]
+    f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
     k = _T49[c & 3]
+    if f_ev_processing is None or f_ev_result_code is None: return _d_WPT_FinePositioningReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -7342,11 +7476,12 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+            if x > 127:
+                i4_value, r = ri(B, r + 8, i4_value)
+                if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_DataPackageListType(B, r0)
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_DataPackageListType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 30: return _d_WPT_LF_DataPackageListType(B, r0)
         k = _T0[c & 1]
@@ -7526,11 +7661,12 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
         r -= 9; i3_value = (B >> r) & 511
         if i3_value & 128:
             r -= 8; x = (B >> r) & 255
-            if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_DataPackageType(B, r0)
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
-        if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_DataPackageType(B, r0)
         r -= 5; c = (B >> r) & 31
         if c & 30: return _d_WPT_LF_DataPackageType(B, r0)
         k = _T0[c & 1]
@@ -7698,11 +7834,12 @@ def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_TxDataListType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_TxDataListType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_TxDataListType(B, r0)
     i1_eirp = _new(RationalNumberType)
@@ -7790,11 +7927,12 @@ def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TxDataType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TxDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_TxDataType(B, r0)
     f_eirp = _new(RationalNumberType)
@@ -7869,11 +8007,12 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
     r -= 9; i4_value = (B >> r) & 511
     if i4_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i4_value, r = ri(B, r + 8, i4_value)
+        if x > 127:
+            i4_value, r = ri(B, r + 8, i4_value)
+            if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_RxDataListType(B, r0)
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
-    if i4_value < -32768 or i4_value > 32767: return _d_WPT_LF_RxDataListType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 63: return _d_WPT_LF_RxDataListType(B, r0)
     i3_rssi = _new(RationalNumberType)
@@ -7991,11 +8130,12 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
     r -= 9; i3_value = (B >> r) & 511
     if i3_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i3_value, r = ri(B, r + 8, i3_value)
+        if x > 127:
+            i3_value, r = ri(B, r + 8, i3_value)
+            if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_RxDataType(B, r0)
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
-    if i3_value < -32768 or i3_value > 32767: return _d_WPT_LF_RxDataType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_LF_RxDataType(B, r0)
     i2_rssi = _new(RationalNumberType)
@@ -8084,11 +8224,12 @@ def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
     r -= 9; i2_value = (B >> r) & 511
     if i2_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_value, r = ri(B, r + 8, i2_value)
+        if x > 127:
+            i2_value, r = ri(B, r + 8, i2_value)
+            if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_RxRSSIListType(B, r0)
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
-    if i2_value < -32768 or i2_value > 32767: return _d_WPT_LF_RxRSSIListType(B, r0)
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_RxRSSIListType(B, r0)
     i1_rssi = _new(RationalNumberType)
@@ -8176,11 +8317,12 @@ def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_RxRSSIType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_RxRSSIType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_RxRSSIType(B, r0)
     f_rssi = _new(RationalNumberType)
@@ -8294,9 +8436,10 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningResType(B, r0)
     k = _T20[c & 3]
@@ -8308,13 +8451,10 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k != -1: return _d_WPT_FinePositioningResType(B, r0)
     r -= 16; c = (B >> r) & 65535
     if c & 49380: return _d_WPT_FinePositioningResType(B, r0)
-    f_response_code = (c >> 8) & 63
-    if f_response_code >= 40: return _d_WPT_FinePositioningResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 3) & 3
-    if f_evse_processing >= 3: return _d_WPT_FinePositioningResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 8) & 63]
+    f_evse_processing = _EP_processingType[(c >> 3) & 3]
     k = _T49[c & 3]
+    if f_response_code is None or f_evse_processing is None: return _d_WPT_FinePositioningResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -8627,9 +8767,10 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
     k = _T20[c & 3]
@@ -8641,9 +8782,8 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    f_ev_processing = (c >> 2) & 3
-    if f_ev_processing >= 3: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_processing = _EP_processingType[(c >> 2) & 3]
+    if f_ev_processing is None: return _d_WPT_FinePositioningSetupReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -8660,9 +8800,10 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     r -= 8; f_natural_offset = (B >> r) & 255
     if f_natural_offset > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+        if x > 127:
+            f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+            if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupReqType(B, r0)
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
-    if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
     k = _T123[c & 3]
@@ -8842,9 +8983,8 @@ def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
         if k == 0:
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_WPT_FinePositioningMethodListType(B, r0)
-            v = (c >> 1) & 7
-            if v >= 5: return _d_WPT_FinePositioningMethodListType(B, r0)
-            v = _E_WPT_FinePositioningMethodType[v]
+            v = _EP_WPT_FinePositioningMethodType[(c >> 1) & 7]
+            if v is None: return _d_WPT_FinePositioningMethodListType(B, r0)
             f_wpt_fine_positioning_method.append(v)
         else:
             break
@@ -8921,9 +9061,8 @@ def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
         if k == 0:
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_WPT_PairingMethodListType(B, r0)
-            v = (c >> 1) & 7
-            if v >= 6: return _d_WPT_PairingMethodListType(B, r0)
-            v = _E_WPT_PairingMethodType[v]
+            v = _EP_WPT_PairingMethodType[(c >> 1) & 7]
+            if v is None: return _d_WPT_PairingMethodListType(B, r0)
             f_wpt_pairing_method.append(v)
         else:
             break
@@ -9000,9 +9139,8 @@ def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
         if k == 0:
             r -= 4; c = (B >> r) & 15
             if c & 9: return _d_WPT_AlignmentCheckMethodListType(B, r0)
-            v = (c >> 1) & 3
-            if v >= 3: return _d_WPT_AlignmentCheckMethodListType(B, r0)
-            v = _E_WPT_AlignmentCheckMethodType[v]
+            v = _EP_WPT_AlignmentCheckMethodType[(c >> 1) & 3]
+            if v is None: return _d_WPT_AlignmentCheckMethodListType(B, r0)
             f_wpt_alignment_check_method.append(v)
         else:
             break
@@ -9146,11 +9284,12 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     r -= 9; i1_value = (B >> r) & 511
     if i1_value & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_value, r = ri(B, r + 8, i1_value)
+        if x > 127:
+            i1_value, r = ri(B, r + 8, i1_value)
+            if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
-    if i1_value < -32768 or i1_value > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_WPT_LF_TransmitterDataType(B, r0)
     k = _T48[c & 1]
@@ -9174,31 +9313,34 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             r -= 9; i3_coord_x = (B >> r) & 511
             if i3_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                if x > 127:
+                    i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                    if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
                 else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
             elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
-            if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i3_coord_y = (B >> r) & 511
             if i3_coord_y & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                if x > 127:
+                    i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                    if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
                 else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
             elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
-            if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i3_coord_z = (B >> r) & 511
             if i3_coord_z & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                if x > 127:
+                    i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                    if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
                 else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
             elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
-            if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_TransmitterDataType(B, r0)
             i2_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -9208,31 +9350,34 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             r -= 9; i4_coord_x = (B >> r) & 511
             if i4_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_coord_x, r = ri(B, r + 8, i4_coord_x)
+                if x > 127:
+                    i4_coord_x, r = ri(B, r + 8, i4_coord_x)
+                    if i4_coord_x < -32768 or i4_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i4_coord_x & 256: i4_coord_x = -((x << 7) | (i4_coord_x & 127)) - 1
                 else: i4_coord_x = (x << 7) | (i4_coord_x & 127)
             elif i4_coord_x > 255: i4_coord_x = 255 - i4_coord_x
-            if i4_coord_x < -32768 or i4_coord_x > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i4_coord_y = (B >> r) & 511
             if i4_coord_y & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_coord_y, r = ri(B, r + 8, i4_coord_y)
+                if x > 127:
+                    i4_coord_y, r = ri(B, r + 8, i4_coord_y)
+                    if i4_coord_y < -32768 or i4_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i4_coord_y & 256: i4_coord_y = -((x << 7) | (i4_coord_y & 127)) - 1
                 else: i4_coord_y = (x << 7) | (i4_coord_y & 127)
             elif i4_coord_y > 255: i4_coord_y = 255 - i4_coord_y
-            if i4_coord_y < -32768 or i4_coord_y > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i4_coord_z = (B >> r) & 511
             if i4_coord_z & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i4_coord_z, r = ri(B, r + 8, i4_coord_z)
+                if x > 127:
+                    i4_coord_z, r = ri(B, r + 8, i4_coord_z)
+                    if i4_coord_z < -32768 or i4_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
                 elif i4_coord_z & 256: i4_coord_z = -((x << 7) | (i4_coord_z & 127)) - 1
                 else: i4_coord_z = (x << 7) | (i4_coord_z & 127)
             elif i4_coord_z > 255: i4_coord_z = 255 - i4_coord_z
-            if i4_coord_z < -32768 or i4_coord_z > 32767: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             i2_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -9368,31 +9513,34 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     r -= 9; i1_coord_x = (B >> r) & 511
     if i1_coord_x & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_coord_x, r = ri(B, r + 8, i1_coord_x)
+        if x > 127:
+            i1_coord_x, r = ri(B, r + 8, i1_coord_x)
+            if i1_coord_x < -32768 or i1_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i1_coord_x & 256: i1_coord_x = -((x << 7) | (i1_coord_x & 127)) - 1
         else: i1_coord_x = (x << 7) | (i1_coord_x & 127)
     elif i1_coord_x > 255: i1_coord_x = 255 - i1_coord_x
-    if i1_coord_x < -32768 or i1_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i1_coord_y = (B >> r) & 511
     if i1_coord_y & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_coord_y, r = ri(B, r + 8, i1_coord_y)
+        if x > 127:
+            i1_coord_y, r = ri(B, r + 8, i1_coord_y)
+            if i1_coord_y < -32768 or i1_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i1_coord_y & 256: i1_coord_y = -((x << 7) | (i1_coord_y & 127)) - 1
         else: i1_coord_y = (x << 7) | (i1_coord_y & 127)
     elif i1_coord_y > 255: i1_coord_y = 255 - i1_coord_y
-    if i1_coord_y < -32768 or i1_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i1_coord_z = (B >> r) & 511
     if i1_coord_z & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_coord_z, r = ri(B, r + 8, i1_coord_z)
+        if x > 127:
+            i1_coord_z, r = ri(B, r + 8, i1_coord_z)
+            if i1_coord_z < -32768 or i1_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i1_coord_z & 256: i1_coord_z = -((x << 7) | (i1_coord_z & 127)) - 1
         else: i1_coord_z = (x << 7) | (i1_coord_z & 127)
     elif i1_coord_z > 255: i1_coord_z = 255 - i1_coord_z
-    if i1_coord_z < -32768 or i1_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_TxRxSpecDataType(B, r0)
     f_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -9402,31 +9550,34 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     r -= 9; i2_coord_x = (B >> r) & 511
     if i2_coord_x & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+        if x > 127:
+            i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+            if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
         else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
     elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
-    if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i2_coord_y = (B >> r) & 511
     if i2_coord_y & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+        if x > 127:
+            i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+            if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
         else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
     elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
-    if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i2_coord_z = (B >> r) & 511
     if i2_coord_z & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+        if x > 127:
+            i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+            if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
         elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
         else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
     elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
-    if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     f_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -9566,31 +9717,34 @@ def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     r -= 9; f_coord_x = (B >> r) & 511
     if f_coord_x & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_coord_x, r = ri(B, r + 8, f_coord_x)
+        if x > 127:
+            f_coord_x, r = ri(B, r + 8, f_coord_x)
+            if f_coord_x < -32768 or f_coord_x > 32767: return _d_WPT_CoordinateXYZType(B, r0)
         elif f_coord_x & 256: f_coord_x = -((x << 7) | (f_coord_x & 127)) - 1
         else: f_coord_x = (x << 7) | (f_coord_x & 127)
     elif f_coord_x > 255: f_coord_x = 255 - f_coord_x
-    if f_coord_x < -32768 or f_coord_x > 32767: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 9; f_coord_y = (B >> r) & 511
     if f_coord_y & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_coord_y, r = ri(B, r + 8, f_coord_y)
+        if x > 127:
+            f_coord_y, r = ri(B, r + 8, f_coord_y)
+            if f_coord_y < -32768 or f_coord_y > 32767: return _d_WPT_CoordinateXYZType(B, r0)
         elif f_coord_y & 256: f_coord_y = -((x << 7) | (f_coord_y & 127)) - 1
         else: f_coord_y = (x << 7) | (f_coord_y & 127)
     elif f_coord_y > 255: f_coord_y = 255 - f_coord_y
-    if f_coord_y < -32768 or f_coord_y > 32767: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 9; f_coord_z = (B >> r) & 511
     if f_coord_z & 128:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_coord_z, r = ri(B, r + 8, f_coord_z)
+        if x > 127:
+            f_coord_z, r = ri(B, r + 8, f_coord_z)
+            if f_coord_z < -32768 or f_coord_z > 32767: return _d_WPT_CoordinateXYZType(B, r0)
         elif f_coord_z & 256: f_coord_z = -((x << 7) | (f_coord_z & 127)) - 1
         else: f_coord_z = (x << 7) | (f_coord_z & 127)
     elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
-    if f_coord_z < -32768 or f_coord_z > 32767: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
     o = _new(WPT_CoordinateXYZType)
@@ -9704,9 +9858,10 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             r -= 8; i1_index_number = (B >> r) & 255
             if i1_index_number > 127:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i1_index_number, r = ru(B, r + 8, i1_index_number)
+                if x > 127:
+                    i1_index_number, r = ru(B, r + 8, i1_index_number)
+                    if i1_index_number > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
                 else: i1_index_number = (x << 7) | (i1_index_number & 127)
-            if i1_index_number > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             r -= 8; i1_tx_rx_identifier = (B >> r) & 255
@@ -9741,9 +9896,10 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         r -= 8; f_pulse_separation_time = (B >> r) & 255
         if f_pulse_separation_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_pulse_separation_time, r = ru(B, r + 8, f_pulse_separation_time)
+            if x > 127:
+                f_pulse_separation_time, r = ru(B, r + 8, f_pulse_separation_time)
+                if f_pulse_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_pulse_separation_time = (x << 7) | (f_pulse_separation_time & 127)
-        if f_pulse_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T48[c & 1]
@@ -9756,9 +9912,10 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         r -= 8; f_pulse_duration = (B >> r) & 255
         if f_pulse_duration > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_pulse_duration, r = ru(B, r + 8, f_pulse_duration)
+            if x > 127:
+                f_pulse_duration, r = ru(B, r + 8, f_pulse_duration)
+                if f_pulse_duration > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_pulse_duration = (x << 7) | (f_pulse_duration & 127)
-        if f_pulse_duration > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T54[c & 1]
@@ -9771,9 +9928,10 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         r -= 8; f_package_separation_time = (B >> r) & 255
         if f_package_separation_time > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_package_separation_time, r = ru(B, r + 8, f_package_separation_time)
+            if x > 127:
+                f_package_separation_time, r = ru(B, r + 8, f_package_separation_time)
+                if f_package_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_package_separation_time = (x << 7) | (f_package_separation_time & 127)
-        if f_package_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T0[c & 1]
@@ -9873,9 +10031,10 @@ def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     r -= 8; f_index_number = (B >> r) & 255
     if f_index_number > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_index_number, r = ru(B, r + 8, f_index_number)
+        if x > 127:
+            f_index_number, r = ru(B, r + 8, f_index_number)
+            if f_index_number > 65535: return _d_WPT_TxRxPulseOrderType(B, r0)
         else: f_index_number = (x << 7) | (f_index_number & 127)
-    if f_index_number > 65535: return _d_WPT_TxRxPulseOrderType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxPulseOrderType(B, r0)
     r -= 8; f_tx_rx_identifier = (B >> r) & 255
@@ -9966,31 +10125,34 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             r -= 9; i2_coord_x = (B >> r) & 511
             if i2_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+                if x > 127:
+                    i2_coord_x, r = ri(B, r + 8, i2_coord_x)
+                    if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
                 else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
             elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
-            if i2_coord_x < -32768 or i2_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i2_coord_y = (B >> r) & 511
             if i2_coord_y & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+                if x > 127:
+                    i2_coord_y, r = ri(B, r + 8, i2_coord_y)
+                    if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
                 else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
             elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
-            if i2_coord_y < -32768 or i2_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i2_coord_z = (B >> r) & 511
             if i2_coord_z & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+                if x > 127:
+                    i2_coord_z, r = ri(B, r + 8, i2_coord_z)
+                    if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
                 else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
             elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
-            if i2_coord_z < -32768 or i2_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_ReceiverDataType(B, r0)
             i1_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -10000,31 +10162,34 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             r -= 9; i3_coord_x = (B >> r) & 511
             if i3_coord_x & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                if x > 127:
+                    i3_coord_x, r = ri(B, r + 8, i3_coord_x)
+                    if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
                 else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
             elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
-            if i3_coord_x < -32768 or i3_coord_x > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i3_coord_y = (B >> r) & 511
             if i3_coord_y & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                if x > 127:
+                    i3_coord_y, r = ri(B, r + 8, i3_coord_y)
+                    if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
                 else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
             elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
-            if i3_coord_y < -32768 or i3_coord_y > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i3_coord_z = (B >> r) & 511
             if i3_coord_z & 128:
                 r -= 8; x = (B >> r) & 255
-                if x > 127: i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                if x > 127:
+                    i3_coord_z, r = ri(B, r + 8, i3_coord_z)
+                    if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
                 elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
                 else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
             elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
-            if i3_coord_z < -32768 or i3_coord_z > 32767: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             i1_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -10176,9 +10341,10 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
     k = _T20[c & 3]
@@ -10190,9 +10356,8 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_WPT_FinePositioningSetupResType(B, r0)
-    f_response_code = (c >> 2) & 63
-    if f_response_code >= 40: return _d_WPT_FinePositioningSetupResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
+    f_response_code = _EP_responseCodeType[(c >> 2) & 63]
+    if f_response_code is None: return _d_WPT_FinePositioningSetupResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10209,9 +10374,10 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     r -= 8; f_natural_offset = (B >> r) & 255
     if f_natural_offset > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+        if x > 127:
+            f_natural_offset, r = ru(B, r + 8, f_natural_offset)
+            if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupResType(B, r0)
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
-    if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
     k = _T123[c & 3]
@@ -10436,9 +10602,10 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingReqType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingReqType(B, r0)
     k = _T20[c & 3]
@@ -10450,10 +10617,9 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k != -1: return _d_WPT_PairingReqType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_PairingReqType(B, r0)
-    f_ev_processing = (c >> 3) & 3
-    if f_ev_processing >= 3: return _d_WPT_PairingReqType(B, r0)
-    f_ev_processing = _E_processingType[f_ev_processing]
+    f_ev_processing = _EP_processingType[(c >> 3) & 3]
     k = _T59[c & 3]
+    if f_ev_processing is None: return _d_WPT_PairingReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10475,10 +10641,9 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k == 3:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_PairingReqType(B, r0)
-        f_ev_result_code = (c >> 3) & 3
-        if f_ev_result_code >= 3: return _d_WPT_PairingReqType(B, r0)
-        f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+        f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
         k = _T50[c & 3]
+        if f_ev_result_code is None: return _d_WPT_PairingReqType(B, r0)
     else:
         return _d_WPT_PairingReqType(B, r0)
     f_vendor_specific_data_container = []
@@ -10663,9 +10828,10 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     r -= 8; i1_time_stamp = (B >> r) & 255
     if i1_time_stamp > 127:
         r -= 8; x = (B >> r) & 255
-        if x > 127: i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+        if x > 127:
+            i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
+            if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
-    if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingResType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingResType(B, r0)
     k = _T20[c & 3]
@@ -10677,13 +10843,10 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k != -1: return _d_WPT_PairingResType(B, r0)
     r -= 17; c = (B >> r) & 131071
     if c & 98760: return _d_WPT_PairingResType(B, r0)
-    f_response_code = (c >> 9) & 63
-    if f_response_code >= 40: return _d_WPT_PairingResType(B, r0)
-    f_response_code = _E_responseCodeType[f_response_code]
-    f_evse_processing = (c >> 4) & 3
-    if f_evse_processing >= 3: return _d_WPT_PairingResType(B, r0)
-    f_evse_processing = _E_processingType[f_evse_processing]
+    f_response_code = _EP_responseCodeType[(c >> 9) & 63]
+    f_evse_processing = _EP_processingType[(c >> 4) & 3]
     k = _T70[c & 7]
+    if f_response_code is None or f_evse_processing is None: return _d_WPT_PairingResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -10867,9 +11030,10 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 r -= 8; i1_port = (B >> r) & 255
                 if i1_port > 127:
                     r -= 8; x = (B >> r) & 255
-                    if x > 127: i1_port, r = ru(B, r + 8, i1_port)
+                    if x > 127:
+                        i1_port, r = ru(B, r + 8, i1_port)
+                        if i1_port > 65535: return _d_AlternativeSECCListType(B, r0)
                     else: i1_port = (x << 7) | (i1_port & 127)
-                if i1_port > 65535: return _d_AlternativeSECCListType(B, r0)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_AlternativeSECCListType(B, r0)
                 k = _T0[c & 1]
@@ -10999,9 +11163,10 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         r -= 8; f_port = (B >> r) & 255
         if f_port > 127:
             r -= 8; x = (B >> r) & 255
-            if x > 127: f_port, r = ru(B, r + 8, f_port)
+            if x > 127:
+                f_port, r = ru(B, r + 8, f_port)
+                if f_port > 65535: return _d_AlternativeSECCType(B, r0)
             else: f_port = (x << 7) | (f_port & 127)
-        if f_port > 65535: return _d_AlternativeSECCType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AlternativeSECCType(B, r0)
         k = _T0[c & 1]

@@ -19,6 +19,7 @@ class CanonicalizationMethodType(Message):
     """XSD type CanonicalizationMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -28,11 +29,13 @@ class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
 
     __slots__ = ('algorithm',)
+    _fields = __slots__
     algorithm: str
 
     def __init__(self, algorithm: str | None = None) -> None:
@@ -42,6 +45,7 @@ class KeyInfoType(Message):
     """XSD type KeyInfoType."""
 
     __slots__ = ('id', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _fields = __slots__
     id: str | None
     key_name: list[str]
     key_value: list[KeyValueType]
@@ -65,6 +69,7 @@ class KeyValueType(Message):
     """XSD type KeyValueType."""
 
     __slots__ = ('dsa_key_value', 'rsa_key_value')
+    _fields = __slots__
     dsa_key_value: DSAKeyValueType | None
     rsa_key_value: RSAKeyValueType | None
 
@@ -76,6 +81,7 @@ class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
 
     __slots__ = ('modulus', 'exponent')
+    _fields = __slots__
     modulus: bytes
     exponent: bytes
 
@@ -87,6 +93,7 @@ class RetrievalMethodType(Message):
     """XSD type RetrievalMethodType."""
 
     __slots__ = ('type', 'uri', 'transforms')
+    _fields = __slots__
     type: str | None
     uri: str | None
     transforms: TransformsType | None
@@ -100,6 +107,7 @@ class TransformsType(Message):
     """XSD type TransformsType."""
 
     __slots__ = ('transform',)
+    _fields = __slots__
     transform: list[TransformType]
 
     def __init__(self, transform: list[TransformType] | None = None) -> None:
@@ -109,6 +117,7 @@ class TransformType(Message):
     """XSD type TransformType."""
 
     __slots__ = ('algorithm', 'x_path')
+    _fields = __slots__
     algorithm: str
     x_path: list[str]
 
@@ -120,6 +129,7 @@ class X509DataType(Message):
     """XSD type X509DataType."""
 
     __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _fields = __slots__
     x509_issuer_serial: list[X509IssuerSerialType]
     x509_ski: list[bytes]
     x509_subject_name: list[str]
@@ -137,6 +147,7 @@ class X509IssuerSerialType(Message):
     """XSD type X509IssuerSerialType."""
 
     __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _fields = __slots__
     x509_issuer_name: str
     x509_serial_number: int
 
@@ -148,16 +159,19 @@ class PGPDataType(Message):
     """XSD type PGPDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
     __slots__ = ()
+    _fields = __slots__
 
 class ManifestType(Message):
     """XSD type ManifestType."""
 
     __slots__ = ('id', 'reference')
+    _fields = __slots__
     id: str | None
     reference: list[ReferenceType]
 
@@ -169,6 +183,7 @@ class ReferenceType(Message):
     """XSD type ReferenceType."""
 
     __slots__ = ('id', 'type', 'uri', 'transforms', 'digest_method', 'digest_value')
+    _fields = __slots__
     id: str | None
     type: str | None
     uri: str | None
@@ -188,6 +203,7 @@ class ObjectType(Message):
     """XSD type ObjectType."""
 
     __slots__ = ('encoding', 'id', 'mime_type')
+    _fields = __slots__
     encoding: str | None
     id: str | None
     mime_type: str | None
@@ -201,6 +217,7 @@ class SignatureType(Message):
     """XSD type SignatureType."""
 
     __slots__ = ('id', 'signed_info', 'signature_value', 'key_info', 'object')
+    _fields = __slots__
     id: str | None
     signed_info: SignedInfoType
     signature_value: SignatureValueType
@@ -218,6 +235,7 @@ class SignedInfoType(Message):
     """XSD type SignedInfoType."""
 
     __slots__ = ('id', 'canonicalization_method', 'signature_method', 'reference')
+    _fields = __slots__
     id: str | None
     canonicalization_method: CanonicalizationMethodType
     signature_method: SignatureMethodType
@@ -233,6 +251,7 @@ class SignatureMethodType(Message):
     """XSD type SignatureMethodType."""
 
     __slots__ = ('algorithm', 'hmac_output_length')
+    _fields = __slots__
     algorithm: str
     hmac_output_length: int | None
 
@@ -244,6 +263,7 @@ class SignatureValueType(Message):
     """XSD type SignatureValueType."""
 
     __slots__ = ('id', 'value')
+    _fields = __slots__
     id: str | None
     value: bytes
 
@@ -255,6 +275,7 @@ class SignaturePropertiesType(Message):
     """XSD type SignaturePropertiesType."""
 
     __slots__ = ('id', 'signature_property')
+    _fields = __slots__
     id: str | None
     signature_property: list[SignaturePropertyType]
 
@@ -266,6 +287,7 @@ class SignaturePropertyType(Message):
     """XSD type SignaturePropertyType."""
 
     __slots__ = ('id', 'target')
+    _fields = __slots__
     id: str | None
     target: str
 
