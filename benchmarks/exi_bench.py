@@ -2,12 +2,15 @@
 
 Run: ``./run bench`` (or ``.venv/bin/python benchmarks/exi_bench.py [--quick]``).
 Each figure is the median of 15 runs of a timed loop (the loop count is picked so one
-run takes ~20 ms); the minimum is printed beside it for noise context.
+run takes ~20 ms); the minimum is printed beside it for noise context. As ``timeit``
+does, the garbage collector is off while timing, and the process is pinned to one CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -70,11 +73,15 @@ def median_us(fn: Callable[[], object], runs: int) -> tuple[float, float]:
             break
         n *= 2
     samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t) / n * 1e6)
+    gc.disable()
+    try:
+        for _ in range(runs):
+            t = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples.append((time.perf_counter() - t) / n * 1e6)
+    finally:
+        gc.enable()
     return statistics.median(samples), min(samples)
 
 
@@ -96,6 +103,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 runs instead of 15")
     args = ap.parse_args()
     runs = 5 if args.quick else 15
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     print(f"Python {sys.version.split()[0]}; median of {runs} runs\n")
     print(f"{'message':56} {'bytes':>5} {'encode µs':>10} {'decode µs':>10}   (min enc/dec)")
     for label, schema, msg in messages():
