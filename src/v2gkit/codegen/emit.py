@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .grammar import ANY, END, TypeGrammar, width_for
-from .ir import ComplexT, ElemDecl, Field, SchemaIR, SimpleT, ident
+from .ir import ComplexT, ElemDecl, Field, SchemaIR, SimpleT, ident, range_conds
 
 _PY_HINT = {"string": "str", "hex": "bytes", "b64": "bytes", "bool": "bool", "nbit": "int",
             "uint": "int", "int": "int", "decimal": "str", "float": "float"}
@@ -77,22 +77,14 @@ class Emitter:
         elif k == "uint":
             L.append(f"{ind}r -= 8; {var} = (B >> r) & 255")
             L.append(f"{ind}if {var} > 127: {var}, r = ru(B, r, {var})")
-            conds = []
-            if t.lo:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
         elif k == "int":
             L.append(f"{ind}r -= 9; {var} = (B >> r) & 511")
             L.append(f"{ind}if {var} & 128: {var}, r = ri(B, r, {var})")
             L.append(f"{ind}elif {var} > 255: {var} = 255 - {var}")
-            conds = []
-            if t.lo is not None:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
         elif k == "string":
@@ -118,21 +110,13 @@ class Emitter:
             if t.nbits:
                 L.append(f"{ind}a = (a << {t.nbits}) | {var}")
         elif k == "uint":
-            conds = []
-            if t.lo:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 8) | {var}")
             L.append(f"{ind}else: a = wu(a, {var})")
         elif k == "int":
-            conds = []
-            if t.lo is not None:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 9) | {var}")
@@ -244,15 +228,7 @@ class Emitter:
                 L.append("        else:")
                 L.append("            break")
                 L.append("        n += 1")
-                branches = []
-                if it.min > 1:
-                    branches.append((f"n < {it.min}", g.after_n(i, 1)))
-                if it.max is None:
-                    branches.append((None, (i, -2)))
-                else:
-                    if it.max > max(it.min, 1):
-                        branches.append((f"n < {it.max}", (i, -2)))
-                    branches.append((None, (i, -3)))
+                branches = g.count_branches(i)
                 for bi, (cond, st) in enumerate(branches):
                     if cond is None:
                         if bi == 0:
@@ -273,21 +249,6 @@ class Emitter:
         L.append(f"    return {ct.name}({args}), r")
         L.append("")
 
-    def emit_code(self, g: TypeGrammar, states: set, slot: int, ind: str, L: list[str]) -> None:
-        """Write the event code of ``slot`` given the possible current states."""
-        codes = {st: g.code(st, slot) for st in states}
-        uniq = set(codes.values())
-        if len(uniq) == 1:
-            w, c = uniq.pop()
-            L.append(f"{ind}a = (a << {w}) | {c}" if c else f"{ind}a <<= {w}")
-            return
-        sid = self.state_ids(g)
-        tab = [None] * len(sid)
-        for st, wc in codes.items():
-            tab[sid[st]] = wc
-        L.append(f"{ind}w, c = {self.const(tuple(tab), '_C')}[st]")
-        L.append(f"{ind}a = (a << w) | c")
-
     def state_ids(self, g: TypeGrammar) -> dict:
         if not hasattr(g, "_sid"):
             g._sid = {}
@@ -298,131 +259,6 @@ class Emitter:
         if st not in ids:
             ids[st] = len(ids)
         return ids[st]
-
-    def emit_encoder(self, ct: ComplexT) -> None:
-        g = self.gram(ct)
-        body: list[str] = []
-        if ct.unsupported:
-            self.lines.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
-            self.lines.append(f"    raise EncFail('{ct.xsd_name or ct.name}: {ct.unsupported} is not supported')")
-            self.lines.append("")
-            return
-        # pre-assign ids so tables built later are complete
-        states: set = {(0, 0)}
-        self.sid(g, (0, 0))
-        for i in range(len(g.items)):
-            for c in (0, -1, -2, -3):
-                self.sid(g, (i, c))
-        fields_by_item: dict[int, list[Field]] = {}
-        for f in ct.fields:
-            fields_by_item.setdefault(f.item_index, []).append(f)
-        dynamic_needed = False
-        pending: list[tuple[list[str], set]] = []
-        L = body
-        for i, it in enumerate(g.items):
-            if it.kind == "any":
-                if it.min > 0:
-                    L.append("    raise EncFail('a required wildcard element cannot be encoded')")
-                    states = {g.after_n(i, 1)}
-                continue
-            fs = fields_by_item.get(i, [])
-            fmap = {f.alt_index: f for f in fs}
-            decls = [None] if it.kind in ("attr", "value") else it.alts
-            slots = [g.slot_of[(i, j)] for j in range(len(decls))]
-            required = it.min > 0
-            single = it.max == 1
-            after1 = g.after_n(i, 1)
-            new_states: set = set()
-            if single:
-                kw = "if"
-                for j, d in enumerate(decls):
-                    if j not in fmap:
-                        continue
-                    f = fmap[j]
-                    L.append(f"    {kw} o.{f.py} is not None:")
-                    L.append(f"        v = o.{f.py}")
-                    if len(states) > 1:
-                        dynamic_needed = True
-                    self.emit_code(g, states, slots[j], "        ", L)
-                    if it.kind == "attr":
-                        L += self.enc_simple(it.attr_type, "v", "        ")
-                    elif it.kind == "value":
-                        L += self.enc_simple(ct.simple, "v", "        ")
-                    else:
-                        L += self.enc_elem(d, "v", "        ")
-                    L.append(f"        st = {self.sid(g, after1)}")
-                    kw = "elif"
-                new_states.add(after1)
-                if required:
-                    L.append("    else:")
-                    names = " or ".join(f.xsd for f in fs)
-                    L.append(f"        raise EncFail('missing mandatory {names}')")
-                else:
-                    new_states |= states
-            else:
-                L.append("    n = 0")
-                for j, d in enumerate(decls):
-                    if j not in fmap:
-                        continue
-                    f = fmap[j]
-                    L.append(f"    for v in o.{f.py}:")
-                    L.append("        if n == 0:")
-                    if len(states) > 1:
-                        dynamic_needed = True
-                    self.emit_code(g, states, slots[j], "            ", L)
-                    conds = []
-                    if it.min > 1:
-                        conds.append((f"n < {it.min}", g.after_n(i, 1)))
-                    conds.append((f"n < {it.max}" if it.max is not None else "True", (i, -2)))
-                    for cond, st in conds:
-                        if st == (i, -2) and it.max is not None and it.max <= max(it.min, 1):
-                            continue
-                        L.append(f"        elif {cond}:")
-                        self.emit_code(g, {st}, slots[j], "            ", L)
-                    L.append("        else:")
-                    L.append(f"            raise EncFail('more than {it.max} {f.xsd} elements')")
-                    L += self.enc_elem(d, "v", "        ")
-                    L.append("        n += 1")
-                # state after the item
-                parts = []
-                possible = set()
-                if it.max is None:
-                    parts.append((None, (i, -2)))
-                    possible.add((i, -2))
-                else:
-                    if it.max > max(it.min, 1):
-                        parts.append((f"n < {it.max}", (i, -2)))
-                        possible.add((i, -2))
-                    parts.append((None, (i, -3)))
-                    possible.add((i, -3))
-                if it.min > 0:
-                    names = " or ".join(f.xsd for f in fs)
-                    L.append(f"    if n < {it.min}: raise EncFail('at least {it.min} {names} required, got {{}}'.format(n))")
-                    L.append("    if True:")
-                else:
-                    L.append("    if n:")
-                for pi, (cond, st) in enumerate(parts):
-                    if cond is None:
-                        if pi == 0:
-                            L.append(f"        st = {self.sid(g, st)}")
-                        else:
-                            L.append("        else:")
-                            L.append(f"            st = {self.sid(g, st)}")
-                    else:
-                        L.append(f"        {'if' if pi == 0 else 'elif'} {cond}:")
-                        L.append(f"            st = {self.sid(g, st)}")
-                new_states |= possible
-                if not (it.min > 0):
-                    new_states |= states
-            states = new_states
-        if len(states) > 1:
-            dynamic_needed = True
-        self.emit_code(g, states, END, "    ", L)
-        L.append("    return a")
-        self.lines.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
-        self.lines.append(f"    st = {self.sid(g, (0, 0))}")
-        self.lines += body
-        self.lines.append("")
 
     # ------------------------------------------------------------ classes
     def emit_enum(self, t: SimpleT) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .ir import ComplexT, ElemDecl, SimpleT
+from .ir import ComplexT, ElemDecl, SimpleT, range_conds
 
 if TYPE_CHECKING:
     from .emit import Emitter
@@ -123,11 +123,7 @@ class FastDecoder:
         slow = f"return _d_{self.ct.name}(B, r0)"
         L = self.L
         if t.kind == "uint":
-            conds = []
-            if t.lo:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             # values of one or two octets (< 16384) need no check when the range holds them
             short_ok = not t.lo and (t.hi is None or t.hi >= 16383)
             L.append(f"{ind}r -= 8; {var} = (B >> r) & 255")
@@ -143,11 +139,7 @@ class FastDecoder:
             if conds and not short_ok:
                 L.append(f"{ind}if {' or '.join(conds)}: {slow}")
         elif t.kind == "int":
-            conds = []
-            if t.lo is not None:
-                conds.append(f"{var} < {t.lo}")
-            if t.hi is not None:
-                conds.append(f"{var} > {t.hi}")
+            conds = range_conds(t, var)
             short_ok = (t.lo is None or t.lo <= -16384) and (t.hi is None or t.hi >= 16383)
             L.append(f"{ind}r -= 9; {var} = (B >> r) & 511")
             L.append(f"{ind}if {var} & 128:")
@@ -280,15 +272,7 @@ class FastDecoder:
                 L.append(f"{i0}else:")
                 L.append(f"{i1}break")
                 L.append(f"{i0}n += 1")
-                branches = []
-                if it.min > 1:
-                    branches.append((f"n < {it.min}", g.after_n(i, 1)))
-                if it.max is None:
-                    branches.append((None, (i, -2)))
-                else:
-                    if it.max > max(it.min, 1):
-                        branches.append((f"n < {it.max}", (i, -2)))
-                    branches.append((None, (i, -3)))
+                branches = g.count_branches(i)
                 for bi, (cond, st) in enumerate(branches):
                     if cond is None and bi == 0:
                         self.code(g, st)

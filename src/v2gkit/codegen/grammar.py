@@ -145,6 +145,20 @@ class TypeGrammar:
             return (i, -3)
         return (i, -2)
 
+    def count_branches(self, i: int) -> list[tuple[str | None, tuple[int, int]]]:
+        """After one more occurrence of repeated item i (count in ``n``): (condition, state)."""
+        it = self.items[i]
+        out: list[tuple[str | None, tuple[int, int]]] = []
+        if it.min > 1:
+            out.append((f"n < {it.min}", self.after_n(i, 1)))
+        if it.max is None:
+            out.append((None, (i, -2)))
+        else:
+            if it.max > max(it.min, 1):
+                out.append((f"n < {it.max}", (i, -2)))
+            out.append((None, (i, -3)))
+        return out
+
     def width(self, state: tuple[int, int]) -> int:
         return width_for(len(self.prods(state)))
 

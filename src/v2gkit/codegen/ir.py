@@ -81,6 +81,16 @@ class SimpleT:
         return (self.kind, self.nbits, self.lo, self.hi, self.enum_values, self.min_len, self.max_len)
 
 
+def range_conds(t: SimpleT, var: str) -> list[str]:
+    """The checks of an integer's schema bounds (unsigned: only a positive lower bound)."""
+    conds = []
+    if t.lo is not None and (t.kind == "int" or t.lo > 0):
+        conds.append(f"{var} < {t.lo}")
+    if t.hi is not None:
+        conds.append(f"{var} > {t.hi}")
+    return conds
+
+
 def _facet(t: Any, name: str) -> Any:
     f = getattr(t, "facets", None) or {}
     v = f.get(f"{{{XS}}}{name}")

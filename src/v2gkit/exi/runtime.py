@@ -59,13 +59,19 @@ def ri(B: int, r: int, v: int) -> tuple[int, int]:
     return (-u - 1 if neg else u), r
 
 
-def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
+def rlen(B: int, r: int) -> tuple[int, int]:
+    """The unsigned length that starts a string or binary value."""
     r -= 8
     if r < 0:
         raise _Fail(ExiTruncatedError, _TRUNC, 0)
     n = (B >> r) & 255
     if n > 127:
         n, r = ru(B, r, n)
+    return n, r
+
+
+def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
+    n, r = rlen(B, r)
     if n < 2:
         raise _Fail(ExiStringTableError, "string-table hit (V2G strings are always misses)", r)
     n -= 2
@@ -111,12 +117,7 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
 
 
 def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int]:
-    r -= 8
-    if r < 0:
-        raise _Fail(ExiTruncatedError, _TRUNC, 0)
-    n = (B >> r) & 255
-    if n > 127:
-        n, r = ru(B, r, n)
+    n, r = rlen(B, r)
     if maxlen is not None and n > maxlen:
         raise _Fail(ExiValueError, f"binary of {n} octets, schema allows {maxlen}", r)
     if n * 8 > r:
