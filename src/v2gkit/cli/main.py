@@ -61,17 +61,18 @@ def exi() -> None:
 @click.option("--schema", "-s", type=SCHEMA_CHOICE, required=True, help="grammar of the stream")
 @click.option("--fragment", is_flag=True, help="the stream is an EXI fragment (signature input)")
 @click.option("--format", "fmt", type=click.Choice(["xml", "json"]), default="xml", show_default=True)
+@click.option("--lenient", is_flag=True, help="keep values outside a schema facet (as EXIficient does)")
 @click.argument("input_", metavar="INPUT")
-def exi_decode(schema: str, fragment: bool, fmt: str, input_: str) -> None:
+def exi_decode(schema: str, fragment: bool, fmt: str, lenient: bool, input_: str) -> None:
     """Decode INPUT (hex, @file or -) and print it as XML or JSON."""
     from v2gkit.exi.convert import to_json, to_xml
 
     data = _read_input(input_)
     try:
         if fragment:
-            items = decode_fragment(data, schema)
+            items = decode_fragment(data, schema, strict=not lenient)
         else:
-            items = [decode_element(data, schema)]
+            items = [decode_element(data, schema, strict=not lenient)]
     except ExiError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

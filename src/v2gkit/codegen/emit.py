@@ -63,7 +63,7 @@ class Emitter:
             else:
                 L.append(f"{ind}r -= {t.nbits}; {var} = ((B >> r) & {(1 << t.nbits) - 1}) + {t.lo}")
                 if t.hi - t.lo + 1 < (1 << t.nbits):
-                    L.append(f"{ind}if {var} > {t.hi}: raise bad_value(r, '{what}: {{}} above {t.hi}'.format({var}))")
+                    L.append(f"{ind}if {var} > {t.hi}: facet(r, '{what}: {{}} above {t.hi}'.format({var}))")
         elif k == "enum":
             n = len(t.enum_values)
             members = f"_E_{t.enum_name}"
@@ -79,14 +79,14 @@ class Emitter:
             L.append(f"{ind}if {var} > 127: {var}, r = ru(B, r, {var})")
             conds = range_conds(t, var)
             if conds:
-                L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
+                L.append(f"{ind}if {' or '.join(conds)}: facet(r, '{what}: {{}} out of range'.format({var}))")
         elif k == "int":
             L.append(f"{ind}r -= 9; {var} = (B >> r) & 511")
             L.append(f"{ind}if {var} & 128: {var}, r = ri(B, r, {var})")
             L.append(f"{ind}elif {var} > 255: {var} = 255 - {var}")
             conds = range_conds(t, var)
             if conds:
-                L.append(f"{ind}if {' or '.join(conds)}: raise bad_value(r, '{what}: {{}} out of range'.format({var}))")
+                L.append(f"{ind}if {' or '.join(conds)}: facet(r, '{what}: {{}} out of range'.format({var}))")
         elif k == "string":
             L.append(f"{ind}{var}, r = rstr(B, r, {t.max_len})")
         elif k in ("hex", "b64"):
@@ -538,7 +538,7 @@ class Emitter:
         head = [self.header, "from __future__ import annotations", "",
                 "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, "
+                "from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, "
                 "unexpected, wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]

@@ -16,7 +16,7 @@ from .errors import (
     ExiUnsupportedError,
     _Fail,
 )
-from .runtime import EncFail, finish
+from .runtime import LENIENT, EncFail, finish
 
 #: CLI/user names of the schema sets -> generated module names
 SCHEMAS: dict[str, str] = {
@@ -93,8 +93,18 @@ def _doc_info(schema: str) -> tuple[int, int, tuple]:
     return info
 
 
-def decode_element(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
-    """Decode an EXI document; return (root element name, object)."""
+def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bool = True) -> tuple[str, Any]:
+    """Decode an EXI document; return (root element name, object).
+
+    ``strict=False`` keeps values that break a schema facet but fit the stream (a real
+    car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising.
+    """
+    if not strict:
+        token = LENIENT.set(True)
+        try:
+            return decode_element(data, schema)
+        finally:
+            LENIENT.reset(token)
     w, mask, els = _DOC.get(schema) or _doc_info(schema)
     if data[:1] != b"\x80" or data.__class__ is not bytes:
         B, total = _start(data)
@@ -119,9 +129,9 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str) -> tuple[s
     return row[0], obj
 
 
-def decode(data: bytes | bytearray | memoryview, schema: str) -> Any:
+def decode(data: bytes | bytearray | memoryview, schema: str, strict: bool = True) -> Any:
     """Decode an EXI document of ``schema`` (see SCHEMAS) to its message object."""
-    return decode_element(data, schema)[1]
+    return decode_element(data, schema, strict)[1]
 
 
 def _root_index(mod: ModuleType, obj: Any, element: str | None) -> int:
@@ -207,8 +217,15 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
     return finish(a)
 
 
-def decode_fragment(data: bytes | bytearray | memoryview, schema: str) -> list[tuple[str, Any]]:
+def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
+                    strict: bool = True) -> list[tuple[str, Any]]:
     """Decode an EXI fragment: the list of (element name, object) it holds."""
+    if not strict:
+        token = LENIENT.set(True)
+        try:
+            return decode_fragment(data, schema)
+        finally:
+            LENIENT.reset(token)
     mod = schema_module(schema)
     B, total = _start(data)
     r = total - 8

@@ -8,6 +8,8 @@ do not fit the inlined fast paths come here.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from .errors import (
     ExiEventCodeError,
     ExiStringTableError,
@@ -24,6 +26,16 @@ MIXED = -4  # CH [untyped] in mixed content
 ANY = -5  # SE(*) wildcard
 
 _TRUNC = "stream ends inside a value"
+
+#: set by decode(..., strict=False): values outside a schema facet (but representable
+#: in the stream) are kept instead of rejected, as EXIficient-based stacks do
+LENIENT: ContextVar[bool] = ContextVar("v2gkit_exi_lenient", default=False)
+
+
+def facet(r: int, what: str) -> None:
+    """A value breaks a schema facet: an error, unless decoding leniently."""
+    if not LENIENT.get():
+        raise _Fail(ExiValueError, what + " (decode with strict=False to accept it)", r)
 
 
 def tbl(width: int, slots: tuple[int, ...]) -> tuple[int, ...]:
@@ -76,7 +88,7 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
         raise _Fail(ExiStringTableError, "string-table hit (V2G strings are always misses)", r)
     n -= 2
     if maxlen is not None and n > maxlen:
-        raise _Fail(ExiValueError, f"string of {n} characters, schema allows {maxlen}", r)
+        facet(r, f"string of {n} characters, schema allows {maxlen}")
     if n * 8 > r:
         raise _Fail(ExiTruncatedError, f"string claims {n} characters, stream has {r // 8} octets left", r)
     if n == 0:
@@ -119,7 +131,7 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
 def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int]:
     n, r = rlen(B, r)
     if maxlen is not None and n > maxlen:
-        raise _Fail(ExiValueError, f"binary of {n} octets, schema allows {maxlen}", r)
+        facet(r, f"binary of {n} octets, schema allows {maxlen}")
     if n * 8 > r:
         raise _Fail(ExiTruncatedError, f"binary claims {n} octets, stream has {r // 8} left", r)
     r -= 8 * n

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'apphand'
 _new = object.__new__
@@ -201,7 +201,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
         else:
             r -= 8; f_version_number_major = (B >> r) & 255
             if f_version_number_major > 127: f_version_number_major, r = ru(B, r, f_version_number_major)
-            if f_version_number_major > 4294967295: raise bad_value(r, 'VersionNumberMajor: {} out of range'.format(f_version_number_major))
+            if f_version_number_major > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(f_version_number_major))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T7[(B >> r) & 1]
@@ -215,7 +215,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
         else:
             r -= 8; f_version_number_minor = (B >> r) & 255
             if f_version_number_minor > 127: f_version_number_minor, r = ru(B, r, f_version_number_minor)
-            if f_version_number_minor > 4294967295: raise bad_value(r, 'VersionNumberMinor: {} out of range'.format(f_version_number_minor))
+            if f_version_number_minor > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(f_version_number_minor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T8[(B >> r) & 1]
@@ -240,7 +240,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
             f_priority, r = sl2(B, r, _S11, 6)
         else:
             r -= 5; f_priority = ((B >> r) & 31) + 1
-            if f_priority > 20: raise bad_value(r, 'Priority: {} above 20'.format(f_priority))
+            if f_priority > 20: facet(r, 'Priority: {} above 20'.format(f_priority))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -394,7 +394,7 @@ def _d_S1_Priority(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S11, 6)
     else:
         r -= 5; v = ((B >> r) & 31) + 1
-        if v > 20: raise bad_value(r, 'Priority: {} above 20'.format(v))
+        if v > 20: facet(r, 'Priority: {} above 20'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -465,7 +465,7 @@ def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'VersionNumberMajor: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -485,7 +485,7 @@ def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'VersionNumberMinor: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

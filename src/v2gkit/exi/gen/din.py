@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'din'
 _new = object.__new__
@@ -1822,7 +1822,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -2137,7 +2137,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             f_multiplier, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
-            if f_multiplier > 3: raise bad_value(r, 'Multiplier: {} above 3'.format(f_multiplier))
+            if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T7[(B >> r) & 3]
@@ -2164,7 +2164,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -2535,7 +2535,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 4294967295: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -2770,7 +2770,7 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
             f_evresssoc, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
-            if f_evresssoc > 100: raise bad_value(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
+            if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -3029,7 +3029,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 4294967295: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -3841,7 +3841,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             r -= 9; f_retry_counter = (B >> r) & 511
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
             elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
-            if f_retry_counter < -32768 or f_retry_counter > 32767: raise bad_value(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
+            if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -4774,7 +4774,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             f_full_soc, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
-            if f_full_soc > 100: raise bad_value(r, 'FullSOC: {} above 100'.format(f_full_soc))
+            if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T42[(B >> r) & 3]
@@ -4785,7 +4785,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             f_bulk_soc, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
-            if f_bulk_soc > 100: raise bad_value(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
+            if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -6310,7 +6310,7 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -6394,7 +6394,7 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             r -= 9; f_p_max_schedule_id = (B >> r) & 511
             if f_p_max_schedule_id & 128: f_p_max_schedule_id, r = ri(B, r, f_p_max_schedule_id)
             elif f_p_max_schedule_id > 255: f_p_max_schedule_id = 255 - f_p_max_schedule_id
-            if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: raise bad_value(r, 'PMaxScheduleID: {} out of range'.format(f_p_max_schedule_id))
+            if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(f_p_max_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -6560,7 +6560,7 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             r -= 9; f_p_max = (B >> r) & 511
             if f_p_max & 128: f_p_max, r = ri(B, r, f_p_max)
             elif f_p_max > 255: f_p_max = 255 - f_p_max
-            if f_p_max < -32768 or f_p_max > 32767: raise bad_value(r, 'PMax: {} out of range'.format(f_p_max))
+            if f_p_max < -32768 or f_p_max > 32767: facet(r, 'PMax: {} out of range'.format(f_p_max))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -6693,7 +6693,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         else:
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
-            if f_start > 4294967295: raise bad_value(r, 'start: {} out of range'.format(f_start))
+            if f_start > 4294967295: facet(r, 'start: {} out of range'.format(f_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T34[(B >> r) & 3]
@@ -6707,7 +6707,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -6804,7 +6804,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
             r -= 9; f_sales_tariff_id = (B >> r) & 511
             if f_sales_tariff_id & 128: f_sales_tariff_id, r = ri(B, r, f_sales_tariff_id)
             elif f_sales_tariff_id > 255: f_sales_tariff_id = 255 - f_sales_tariff_id
-            if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: raise bad_value(r, 'SalesTariffID: {} out of range'.format(f_sales_tariff_id))
+            if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: facet(r, 'SalesTariffID: {} out of range'.format(f_sales_tariff_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T15[(B >> r) & 3]
@@ -7118,7 +7118,7 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         else:
             r -= 8; f_start_value = (B >> r) & 255
             if f_start_value > 127: f_start_value, r = ru(B, r, f_start_value)
-            if f_start_value > 4294967295: raise bad_value(r, 'startValue: {} out of range'.format(f_start_value))
+            if f_start_value > 4294967295: facet(r, 'startValue: {} out of range'.format(f_start_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T34[(B >> r) & 3]
@@ -7242,7 +7242,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
         else:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
-            if f_amount > 4294967295: raise bad_value(r, 'amount: {} out of range'.format(f_amount))
+            if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T55[(B >> r) & 3]
@@ -7255,7 +7255,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
             f_amount_multiplier, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
-            if f_amount_multiplier > 3: raise bad_value(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
+            if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -8073,7 +8073,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T64[(B >> r) & 3]
@@ -8489,7 +8489,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T59[(B >> r) & 3]
@@ -8502,7 +8502,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_t_meter = (B >> r) & 511
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
             elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
-            if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: raise bad_value(r, 'TMeter: {} out of range'.format(f_t_meter))
+            if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -11247,7 +11247,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -11746,7 +11746,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             r -= 9; f_date_time_now = (B >> r) & 511
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
             elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
-            if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: raise bad_value(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
+            if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -12002,7 +12002,7 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
-            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -12117,7 +12117,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         else:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
-            if f_charging_profile_entry_start > 4294967295: raise bad_value(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
+            if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -12132,7 +12132,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
             r -= 9; f_charging_profile_entry_max_power = (B >> r) & 511
             if f_charging_profile_entry_max_power & 128: f_charging_profile_entry_max_power, r = ri(B, r, f_charging_profile_entry_max_power)
             elif f_charging_profile_entry_max_power > 255: f_charging_profile_entry_max_power = 255 - f_charging_profile_entry_max_power
-            if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: raise bad_value(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(f_charging_profile_entry_max_power))
+            if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(f_charging_profile_entry_max_power))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -12952,7 +12952,7 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T7[(B >> r) & 3]
@@ -13083,7 +13083,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -13145,7 +13145,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T55[(B >> r) & 3]
@@ -13275,7 +13275,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -13496,7 +13496,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
-            if f_short_value < -32768 or f_short_value > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(f_short_value))
+            if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -13508,7 +13508,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
-            if f_int_value < -2147483648 or f_int_value > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(f_int_value))
+            if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -14381,7 +14381,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T34[(B >> r) & 3]
@@ -14396,7 +14396,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -14577,7 +14577,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             r -= 9; f_date_time_now = (B >> r) & 511
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
             elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
-            if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: raise bad_value(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
+            if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -16318,7 +16318,7 @@ def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'BulkSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16386,7 +16386,7 @@ def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16407,7 +16407,7 @@ def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16476,7 +16476,7 @@ def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(r, 'DateTimeNow: {} out of range'.format(v))
+        if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16497,7 +16497,7 @@ def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16600,7 +16600,7 @@ def _d_S22_EVRESSSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'EVRESSSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16877,7 +16877,7 @@ def _d_S38_FullSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'FullSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16981,7 +16981,7 @@ def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17017,7 +17017,7 @@ def _d_S46_Multiplier(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
-        if v > 3: raise bad_value(r, 'Multiplier: {} above 3'.format(v))
+        if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17036,7 +17036,7 @@ def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17138,7 +17138,7 @@ def _d_S53_PMax(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'PMax: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'PMax: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17160,7 +17160,7 @@ def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'PMaxScheduleID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17182,7 +17182,7 @@ def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17337,7 +17337,7 @@ def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'RetryCounter: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17375,7 +17375,7 @@ def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17397,7 +17397,7 @@ def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'SAScheduleTupleID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17451,7 +17451,7 @@ def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'SalesTariffID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'SalesTariffID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17542,7 +17542,7 @@ def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17562,7 +17562,7 @@ def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17679,7 +17679,7 @@ def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(r, 'TMeter: {} out of range'.format(v))
+        if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17720,7 +17720,7 @@ def _d_S85_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17873,7 +17873,7 @@ def _d_S94_amount(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'amount: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17892,7 +17892,7 @@ def _d_S95_amountMultiplier(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
-        if v > 3: raise bad_value(r, 'amountMultiplier: {} above 3'.format(v))
+        if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17963,7 +17963,7 @@ def _d_S99_duration(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'duration: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17984,7 +17984,7 @@ def _d_S100_intValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -2147483648 or v > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(v))
+        if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18006,7 +18006,7 @@ def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18027,7 +18027,7 @@ def _d_S102_start(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'start: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'start: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18047,7 +18047,7 @@ def _d_S103_startValue(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'startValue: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'startValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso2'
 _new = object.__new__
@@ -1898,7 +1898,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -2164,7 +2164,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             f_multiplier, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
-            if f_multiplier > 3: raise bad_value(r, 'Multiplier: {} above 3'.format(f_multiplier))
+            if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -2193,7 +2193,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -2407,7 +2407,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -2704,7 +2704,7 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
             f_evresssoc, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
-            if f_evresssoc > 100: raise bad_value(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
+            if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -2883,7 +2883,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -3993,7 +3993,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             r -= 9; f_retry_counter = (B >> r) & 511
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
             elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
-            if f_retry_counter < -32768 or f_retry_counter > 32767: raise bad_value(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
+            if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -4241,7 +4241,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         else:
             r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
             if f_max_entries_sa_schedule_tuple > 127: f_max_entries_sa_schedule_tuple, r = ru(B, r, f_max_entries_sa_schedule_tuple)
-            if f_max_entries_sa_schedule_tuple > 65535: raise bad_value(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(f_max_entries_sa_schedule_tuple))
+            if f_max_entries_sa_schedule_tuple > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(f_max_entries_sa_schedule_tuple))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -4941,7 +4941,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -4982,7 +4982,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             f_full_soc, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
-            if f_full_soc > 100: raise bad_value(r, 'FullSOC: {} above 100'.format(f_full_soc))
+            if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T49[(B >> r) & 3]
@@ -4993,7 +4993,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             f_bulk_soc, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
-            if f_bulk_soc > 100: raise bad_value(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
+            if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -5340,7 +5340,7 @@ def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -6136,7 +6136,7 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
             f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
-            if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -6498,7 +6498,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         else:
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
-            if f_start > 16777214: raise bad_value(r, 'start: {} out of range'.format(f_start))
+            if f_start > 16777214: facet(r, 'start: {} out of range'.format(f_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T16[(B >> r) & 3]
@@ -6512,7 +6512,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 86400: raise bad_value(r, 'duration: {} out of range'.format(f_duration))
+            if f_duration > 86400: facet(r, 'duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -6605,7 +6605,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
             f_sales_tariff_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sales_tariff_id = ((B >> r) & 255) + 1
-            if f_sales_tariff_id > 255: raise bad_value(r, 'SalesTariffID: {} above 255'.format(f_sales_tariff_id))
+            if f_sales_tariff_id > 255: facet(r, 'SalesTariffID: {} above 255'.format(f_sales_tariff_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T44[(B >> r) & 3]
@@ -7085,7 +7085,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
         else:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
-            if f_amount > 4294967295: raise bad_value(r, 'amount: {} out of range'.format(f_amount))
+            if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T35[(B >> r) & 3]
@@ -7098,7 +7098,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
             f_amount_multiplier, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
-            if f_amount_multiplier > 3: raise bad_value(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
+            if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -7713,7 +7713,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
-            if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T83[(B >> r) & 7]
@@ -8030,7 +8030,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_reading = (B >> r) & 255
             if f_meter_reading > 127: f_meter_reading, r = ru(B, r, f_meter_reading)
-            if f_meter_reading > 18446744073709551615: raise bad_value(r, 'MeterReading: {} out of range'.format(f_meter_reading))
+            if f_meter_reading > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(f_meter_reading))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T87[(B >> r) & 7]
@@ -8053,7 +8053,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T72[(B >> r) & 3]
@@ -8066,7 +8066,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_t_meter = (B >> r) & 511
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
             elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
-            if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: raise bad_value(r, 'TMeter: {} out of range'.format(f_t_meter))
+            if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -8744,7 +8744,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
-            if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T113[(B >> r) & 3]
@@ -9407,7 +9407,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -10490,7 +10490,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
-            if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -11073,7 +11073,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
             elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
-            if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: raise bad_value(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
+            if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -11290,7 +11290,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T16[(B >> r) & 3]
@@ -11305,7 +11305,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -11432,7 +11432,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
-            if f_sa_schedule_tuple_id > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T87[(B >> r) & 7]
@@ -11692,7 +11692,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         else:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
-            if f_charging_profile_entry_start > 4294967295: raise bad_value(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
+            if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -11711,7 +11711,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
             f_charging_profile_entry_max_number_of_phases_in_use, r = sl2(B, r, _S164, 6)
         else:
             r -= 2; f_charging_profile_entry_max_number_of_phases_in_use = ((B >> r) & 3) + 1
-            if f_charging_profile_entry_max_number_of_phases_in_use > 3: raise bad_value(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(f_charging_profile_entry_max_number_of_phases_in_use))
+            if f_charging_profile_entry_max_number_of_phases_in_use > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(f_charging_profile_entry_max_number_of_phases_in_use))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -12312,7 +12312,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -12374,7 +12374,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T35[(B >> r) & 3]
@@ -12515,7 +12515,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
-            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T2[(B >> r) & 1]
@@ -12720,7 +12720,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
-            if f_short_value < -32768 or f_short_value > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(f_short_value))
+            if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -12732,7 +12732,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
-            if f_int_value < -2147483648 or f_int_value > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(f_int_value))
+            if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -13237,7 +13237,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T120[(B >> r) & 3]
@@ -13606,7 +13606,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T120[(B >> r) & 3]
@@ -13829,7 +13829,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
             elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
-            if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: raise bad_value(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
+            if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -15506,7 +15506,7 @@ def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'BulkSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15591,7 +15591,7 @@ def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[A
         v, r = sl2(B, r, _S164, 6)
     else:
         r -= 2; v = ((B >> r) & 3) + 1
-        if v > 3: raise bad_value(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(v))
+        if v > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15610,7 +15610,7 @@ def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15648,7 +15648,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15719,7 +15719,7 @@ def _d_S18_EVRESSSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'EVRESSSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15879,7 +15879,7 @@ def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(r, 'EVSETimeStamp: {} out of range'.format(v))
+        if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16001,7 +16001,7 @@ def _d_S34_FullSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'FullSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16088,7 +16088,7 @@ def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(v))
+        if v > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16124,7 +16124,7 @@ def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterReading: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16145,7 +16145,7 @@ def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16181,7 +16181,7 @@ def _d_S44_Multiplier(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
-        if v > 3: raise bad_value(r, 'Multiplier: {} above 3'.format(v))
+        if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16200,7 +16200,7 @@ def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16302,7 +16302,7 @@ def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ParameterSetID: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16444,7 +16444,7 @@ def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'RetryCounter: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16464,7 +16464,7 @@ def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
-        if v > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(v))
+        if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16482,7 +16482,7 @@ def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
-        if v > 255: raise bad_value(r, 'SAScheduleTupleID: {} above 255'.format(v))
+        if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16532,7 +16532,7 @@ def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
-        if v > 255: raise bad_value(r, 'SalesTariffID: {} above 255'.format(v))
+        if v > 255: facet(r, 'SalesTariffID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16621,7 +16621,7 @@ def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16641,7 +16641,7 @@ def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16758,7 +16758,7 @@ def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(r, 'TMeter: {} out of range'.format(v))
+        if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16799,7 +16799,7 @@ def _d_S79_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16952,7 +16952,7 @@ def _d_S88_amount(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'amount: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -16971,7 +16971,7 @@ def _d_S89_amountMultiplier(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
-        if v > 3: raise bad_value(r, 'amountMultiplier: {} above 3'.format(v))
+        if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17042,7 +17042,7 @@ def _d_S93_duration(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 86400: raise bad_value(r, 'duration: {} out of range'.format(v))
+        if v > 86400: facet(r, 'duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17093,7 +17093,7 @@ def _d_S95_intValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -2147483648 or v > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(v))
+        if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17115,7 +17115,7 @@ def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -17136,7 +17136,7 @@ def _d_S97_start(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 16777214: raise bad_value(r, 'start: {} out of range'.format(v))
+        if v > 16777214: facet(r, 'start: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

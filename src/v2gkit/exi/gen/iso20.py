@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20'
 _new = object.__new__
@@ -2162,7 +2162,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
-            if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T5[(B >> r) & 3]
@@ -6167,7 +6167,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
-            if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T82[(B >> r) & 7]
@@ -6181,7 +6181,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
-            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T83[(B >> r) & 7]
@@ -6193,7 +6193,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
-            if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T84[(B >> r) & 7]
@@ -6205,7 +6205,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
-            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T85[(B >> r) & 7]
@@ -6228,7 +6228,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T87[(B >> r) & 3]
@@ -6240,7 +6240,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
-            if f_meter_timestamp > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -6436,7 +6436,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T99[(B >> r) & 7]
@@ -7006,7 +7006,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -7063,7 +7063,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -7166,7 +7166,7 @@ def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
-            if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: raise bad_value(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
+            if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -7568,7 +7568,7 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T113[(B >> r) & 3]
@@ -7726,7 +7726,7 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
-            if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: raise bad_value(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
+            if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T69[(B >> r) & 3]
@@ -7938,7 +7938,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -8259,7 +8259,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -8333,7 +8333,7 @@ def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             f_maximum_supporting_points, r = sl2(B, r, _S122, 6)
         else:
             r -= 10; f_maximum_supporting_points = ((B >> r) & 1023) + 12
-            if f_maximum_supporting_points > 1024: raise bad_value(r, 'MaximumSupportingPoints: {} above 1024'.format(f_maximum_supporting_points))
+            if f_maximum_supporting_points > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(f_maximum_supporting_points))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T3[(B >> r) & 3]
@@ -8959,7 +8959,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T123[(B >> r) & 3]
@@ -8972,7 +8972,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T3[(B >> r) & 3]
@@ -8983,7 +8983,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -9282,7 +9282,7 @@ def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T125[(B >> r) & 7]
@@ -9687,7 +9687,7 @@ def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -9844,7 +9844,7 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -9931,7 +9931,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -10102,7 +10102,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -10698,7 +10698,7 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T125[(B >> r) & 7]
@@ -10709,7 +10709,7 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T126[(B >> r) & 7]
@@ -10720,7 +10720,7 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T11[(B >> r) & 3]
@@ -10947,7 +10947,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T10[(B >> r) & 1]
@@ -10961,7 +10961,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
-            if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: raise bad_value(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
+            if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T22[(B >> r) & 3]
@@ -11455,7 +11455,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T113[(B >> r) & 3]
@@ -11756,7 +11756,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -11966,7 +11966,7 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         else:
             r -= 8; f_parking_fee_period = (B >> r) & 255
             if f_parking_fee_period > 127: f_parking_fee_period, r = ru(B, r, f_parking_fee_period)
-            if f_parking_fee_period > 4294967295: raise bad_value(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
+            if f_parking_fee_period > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T88[(B >> r) & 3]
@@ -11978,7 +11978,7 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         else:
             r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
             if f_carbon_dioxide_emission > 127: f_carbon_dioxide_emission, r = ru(B, r, f_carbon_dioxide_emission)
-            if f_carbon_dioxide_emission > 65535: raise bad_value(r, 'CarbonDioxideEmission: {} out of range'.format(f_carbon_dioxide_emission))
+            if f_carbon_dioxide_emission > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(f_carbon_dioxide_emission))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T68[(B >> r) & 3]
@@ -12204,7 +12204,7 @@ def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
         else:
             r -= 8; f_overstay_time_threshold = (B >> r) & 255
             if f_overstay_time_threshold > 127: f_overstay_time_threshold, r = ru(B, r, f_overstay_time_threshold)
-            if f_overstay_time_threshold > 4294967295: raise bad_value(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
+            if f_overstay_time_threshold > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T113[(B >> r) & 3]
@@ -12430,7 +12430,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         else:
             r -= 8; f_start_time = (B >> r) & 255
             if f_start_time > 127: f_start_time, r = ru(B, r, f_start_time)
-            if f_start_time > 4294967295: raise bad_value(r, 'StartTime: {} out of range'.format(f_start_time))
+            if f_start_time > 4294967295: facet(r, 'StartTime: {} out of range'.format(f_start_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T10[(B >> r) & 1]
@@ -12450,7 +12450,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         else:
             r -= 8; f_overstay_fee_period = (B >> r) & 255
             if f_overstay_fee_period > 127: f_overstay_fee_period, r = ru(B, r, f_overstay_fee_period)
-            if f_overstay_fee_period > 4294967295: raise bad_value(r, 'OverstayFeePeriod: {} out of range'.format(f_overstay_fee_period))
+            if f_overstay_fee_period > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(f_overstay_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -12756,7 +12756,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T10[(B >> r) & 1]
@@ -12770,7 +12770,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
-            if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: raise bad_value(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
+            if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T22[(B >> r) & 3]
@@ -13014,7 +13014,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
-            if f_duration > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(f_duration))
+            if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -13462,7 +13462,7 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         else:
             r -= 8; f_schedule_tuple_id = (B >> r) & 255
             if f_schedule_tuple_id > 127: f_schedule_tuple_id, r = ru(B, r, f_schedule_tuple_id)
-            if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: raise bad_value(r, 'ScheduleTupleID: {} out of range'.format(f_schedule_tuple_id))
+            if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(f_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -14343,7 +14343,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T123[(B >> r) & 3]
@@ -14646,7 +14646,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -14767,7 +14767,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -14956,7 +14956,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
-            if f_parameter_set_id > 65535: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -15155,7 +15155,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
-            if f_short_value < -32768 or f_short_value > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(f_short_value))
+            if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -15167,7 +15167,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
-            if f_int_value < -2147483648 or f_int_value > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(f_int_value))
+            if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -15436,7 +15436,7 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             else:
                 r -= 8; v = (B >> r) & 255
                 if v > 127: v, r = ru(B, r, v)
-                if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+                if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_service_id.append(v)
@@ -15748,7 +15748,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -15955,7 +15955,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
-            if f_service_id > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(f_service_id))
+            if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -15969,7 +15969,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
-            if f_parameter_set_id > 65535: raise bad_value(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -16799,7 +16799,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             r -= 9; f_vehicle_frame = (B >> r) & 511
             if f_vehicle_frame & 128: f_vehicle_frame, r = ri(B, r, f_vehicle_frame)
             elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
-            if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: raise bad_value(r, 'VehicleFrame: {} out of range'.format(f_vehicle_frame))
+            if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: facet(r, 'VehicleFrame: {} out of range'.format(f_vehicle_frame))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T102[(B >> r) & 3]
@@ -16812,7 +16812,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             r -= 9; f_device_offset = (B >> r) & 511
             if f_device_offset & 128: f_device_offset, r = ri(B, r, f_device_offset)
             elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
-            if f_device_offset < -32768 or f_device_offset > 32767: raise bad_value(r, 'DeviceOffset: {} out of range'.format(f_device_offset))
+            if f_device_offset < -32768 or f_device_offset > 32767: facet(r, 'DeviceOffset: {} out of range'.format(f_device_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T103[(B >> r) & 3]
@@ -16825,7 +16825,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             r -= 9; f_vehicle_travel = (B >> r) & 511
             if f_vehicle_travel & 128: f_vehicle_travel, r = ri(B, r, f_vehicle_travel)
             elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
-            if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: raise bad_value(r, 'VehicleTravel: {} out of range'.format(f_vehicle_travel))
+            if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: facet(r, 'VehicleTravel: {} out of range'.format(f_vehicle_travel))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -17027,7 +17027,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             r -= 9; f_parking_space = (B >> r) & 511
             if f_parking_space & 128: f_parking_space, r = ri(B, r, f_parking_space)
             elif f_parking_space > 255: f_parking_space = 255 - f_parking_space
-            if f_parking_space < -32768 or f_parking_space > 32767: raise bad_value(r, 'ParkingSpace: {} out of range'.format(f_parking_space))
+            if f_parking_space < -32768 or f_parking_space > 32767: facet(r, 'ParkingSpace: {} out of range'.format(f_parking_space))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T11[(B >> r) & 3]
@@ -17040,7 +17040,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             r -= 9; f_device_location = (B >> r) & 511
             if f_device_location & 128: f_device_location, r = ri(B, r, f_device_location)
             elif f_device_location > 255: f_device_location = 255 - f_device_location
-            if f_device_location < -32768 or f_device_location > 32767: raise bad_value(r, 'DeviceLocation: {} out of range'.format(f_device_location))
+            if f_device_location < -32768 or f_device_location > 32767: facet(r, 'DeviceLocation: {} out of range'.format(f_device_location))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T12[(B >> r) & 3]
@@ -17053,7 +17053,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             r -= 9; f_target_distance = (B >> r) & 511
             if f_target_distance & 128: f_target_distance, r = ri(B, r, f_target_distance)
             elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
-            if f_target_distance < -32768 or f_target_distance > 32767: raise bad_value(r, 'TargetDistance: {} out of range'.format(f_target_distance))
+            if f_target_distance < -32768 or f_target_distance > 32767: facet(r, 'TargetDistance: {} out of range'.format(f_target_distance))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -17248,7 +17248,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
         else:
             r -= 8; f_check_out_time = (B >> r) & 255
             if f_check_out_time > 127: f_check_out_time, r = ru(B, r, f_check_out_time)
-            if f_check_out_time > 18446744073709551615: raise bad_value(r, 'CheckOutTime: {} out of range'.format(f_check_out_time))
+            if f_check_out_time > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(f_check_out_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -17471,7 +17471,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_present_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
-            if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T187[(B >> r) & 15]
@@ -17482,7 +17482,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_minimum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T188[(B >> r) & 15]
@@ -17493,7 +17493,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_target_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T189[(B >> r) & 15]
@@ -17504,7 +17504,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_maximum_soc, r = sl2(B, r, _S136, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
-            if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T190[(B >> r) & 7]
@@ -17516,7 +17516,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
-            if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T191[(B >> r) & 7]
@@ -17528,7 +17528,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
-            if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T192[(B >> r) & 7]
@@ -17540,7 +17540,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
-            if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T193[(B >> r) & 7]
@@ -17889,7 +17889,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18009,7 +18009,7 @@ def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18029,7 +18029,7 @@ def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18049,7 +18049,7 @@ def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18069,7 +18069,7 @@ def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'CarbonDioxideEmission: {} out of range'.format(v))
+        if v > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18139,7 +18139,7 @@ def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18194,7 +18194,7 @@ def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CheckOutTime: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18246,7 +18246,7 @@ def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18266,7 +18266,7 @@ def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18287,7 +18287,7 @@ def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'DeviceLocation: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'DeviceLocation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18309,7 +18309,7 @@ def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'DeviceOffset: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'DeviceOffset: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18330,7 +18330,7 @@ def _d_S28_Duration(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'Duration: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'Duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18742,7 +18742,7 @@ def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18760,7 +18760,7 @@ def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S122, 6)
     else:
         r -= 10; v = ((B >> r) & 1023) + 12
-        if v > 1024: raise bad_value(r, 'MaximumSupportingPoints: {} above 1024'.format(v))
+        if v > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18828,7 +18828,7 @@ def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18849,7 +18849,7 @@ def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18868,7 +18868,7 @@ def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18886,7 +18886,7 @@ def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18921,7 +18921,7 @@ def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18958,7 +18958,7 @@ def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'OverstayFeePeriod: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -18994,7 +18994,7 @@ def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'OverstayTimeThreshold: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19062,7 +19062,7 @@ def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ParameterSetID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19082,7 +19082,7 @@ def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'ParkingFeePeriod: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19122,7 +19122,7 @@ def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ParkingSpace: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ParkingSpace: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19176,7 +19176,7 @@ def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19244,7 +19244,7 @@ def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'PriceScheduleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19313,7 +19313,7 @@ def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19333,7 +19333,7 @@ def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19353,7 +19353,7 @@ def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19441,7 +19441,7 @@ def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'ScheduleTupleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19495,7 +19495,7 @@ def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'SelectedScheduleTupleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19515,7 +19515,7 @@ def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'ServiceID: {} out of range'.format(v))
+        if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19599,7 +19599,7 @@ def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'StartTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'StartTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19636,7 +19636,7 @@ def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'TargetDistance: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'TargetDistance: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19657,7 +19657,7 @@ def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'TargetOffsetX: {} out of range'.format(v))
+        if v > 65535: facet(r, 'TargetOffsetX: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19677,7 +19677,7 @@ def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'TargetOffsetY: {} out of range'.format(v))
+        if v > 65535: facet(r, 'TargetOffsetY: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19696,7 +19696,7 @@ def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19714,7 +19714,7 @@ def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S136, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19749,7 +19749,7 @@ def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19769,7 +19769,7 @@ def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19805,7 +19805,7 @@ def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19825,7 +19825,7 @@ def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19845,7 +19845,7 @@ def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19866,7 +19866,7 @@ def _d_S114_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19888,7 +19888,7 @@ def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'VehicleFrame: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'VehicleFrame: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -19910,7 +19910,7 @@ def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'VehicleTravel: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'VehicleTravel: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -20129,7 +20129,7 @@ def _d_S129_intValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -2147483648 or v > 2147483647: raise bad_value(r, 'intValue: {} out of range'.format(v))
+        if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -20151,7 +20151,7 @@ def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'shortValue: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

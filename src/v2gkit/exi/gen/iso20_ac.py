@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_ac'
 _new = object.__new__
@@ -1651,7 +1651,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -2647,7 +2647,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
-            if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T35[(B >> r) & 3]
@@ -4065,7 +4065,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_present_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
-            if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T37[(B >> r) & 15]
@@ -4076,7 +4076,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T38[(B >> r) & 15]
@@ -4087,7 +4087,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T39[(B >> r) & 15]
@@ -4098,7 +4098,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_maximum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
-            if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T40[(B >> r) & 7]
@@ -4110,7 +4110,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
-            if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T41[(B >> r) & 7]
@@ -4122,7 +4122,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
-            if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T42[(B >> r) & 7]
@@ -4134,7 +4134,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
-            if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T43[(B >> r) & 7]
@@ -4379,7 +4379,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -6419,7 +6419,7 @@ def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -9009,7 +9009,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -9090,7 +9090,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
-            if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T224[(B >> r) & 7]
@@ -9104,7 +9104,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
-            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T225[(B >> r) & 7]
@@ -9116,7 +9116,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
-            if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T226[(B >> r) & 7]
@@ -9128,7 +9128,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
-            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T227[(B >> r) & 7]
@@ -9151,7 +9151,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T229[(B >> r) & 3]
@@ -9163,7 +9163,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
-            if f_meter_timestamp > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T6[(B >> r) & 1]
@@ -9359,7 +9359,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T266[(B >> r) & 7]
@@ -9916,7 +9916,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -10002,7 +10002,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T69[(B >> r) & 7]
@@ -10013,7 +10013,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T70[(B >> r) & 3]
@@ -10024,7 +10024,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T71[(B >> r) & 3]
@@ -10036,7 +10036,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
-            if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T72[(B >> r) & 1]
@@ -10969,7 +10969,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T69[(B >> r) & 7]
@@ -10980,7 +10980,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             f_minimum_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T70[(B >> r) & 3]
@@ -10991,7 +10991,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             f_target_soc, r = sl2(B, r, _S111, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T71[(B >> r) & 3]
@@ -11003,7 +11003,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
-            if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T72[(B >> r) & 1]
@@ -15010,7 +15010,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15030,7 +15030,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15050,7 +15050,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15070,7 +15070,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15090,7 +15090,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15126,7 +15126,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15265,7 +15265,7 @@ def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15333,7 +15333,7 @@ def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15354,7 +15354,7 @@ def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15373,7 +15373,7 @@ def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15408,7 +15408,7 @@ def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15491,7 +15491,7 @@ def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15526,7 +15526,7 @@ def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15546,7 +15546,7 @@ def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15566,7 +15566,7 @@ def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15652,7 +15652,7 @@ def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S111, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15671,7 +15671,7 @@ def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15691,7 +15691,7 @@ def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15711,7 +15711,7 @@ def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15732,7 +15732,7 @@ def _d_S44_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

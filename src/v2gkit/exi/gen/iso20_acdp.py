@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_acdp'
 _new = object.__new__
@@ -950,7 +950,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
-            if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T4[(B >> r) & 3]
@@ -2782,7 +2782,7 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
             f_evsoc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_evsoc = ((B >> r) & 127) + 0
-            if f_evsoc > 100: raise bad_value(r, 'EVSOC: {} above 100'.format(f_evsoc))
+            if f_evsoc > 100: facet(r, 'EVSOC: {} above 100'.format(f_evsoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T68[(B >> r) & 3]
@@ -2962,7 +2962,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T3[(B >> r) & 1]
@@ -3420,7 +3420,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
             if f_ev_relative_x_deviation & 128: f_ev_relative_x_deviation, r = ri(B, r, f_ev_relative_x_deviation)
             elif f_ev_relative_x_deviation > 255: f_ev_relative_x_deviation = 255 - f_ev_relative_x_deviation
-            if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: raise bad_value(r, 'EVRelativeXDeviation: {} out of range'.format(f_ev_relative_x_deviation))
+            if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(f_ev_relative_x_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T23[(B >> r) & 1]
@@ -3435,7 +3435,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
             if f_ev_relative_y_deviation & 128: f_ev_relative_y_deviation, r = ri(B, r, f_ev_relative_y_deviation)
             elif f_ev_relative_y_deviation > 255: f_ev_relative_y_deviation = 255 - f_ev_relative_y_deviation
-            if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: raise bad_value(r, 'EVRelativeYDeviation: {} out of range'.format(f_ev_relative_y_deviation))
+            if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(f_ev_relative_y_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T83[(B >> r) & 1]
@@ -3450,7 +3450,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 9; f_contact_window_xc = (B >> r) & 511
             if f_contact_window_xc & 128: f_contact_window_xc, r = ri(B, r, f_contact_window_xc)
             elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
-            if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: raise bad_value(r, 'ContactWindowXc: {} out of range'.format(f_contact_window_xc))
+            if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(f_contact_window_xc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T84[(B >> r) & 1]
@@ -3465,7 +3465,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 9; f_contact_window_yc = (B >> r) & 511
             if f_contact_window_yc & 128: f_contact_window_yc, r = ri(B, r, f_contact_window_yc)
             elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
-            if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: raise bad_value(r, 'ContactWindowYc: {} out of range'.format(f_contact_window_yc))
+            if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(f_contact_window_yc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T85[(B >> r) & 1]
@@ -3980,7 +3980,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_present_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
-            if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T90[(B >> r) & 15]
@@ -3991,7 +3991,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_minimum_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T91[(B >> r) & 15]
@@ -4002,7 +4002,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_target_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T92[(B >> r) & 15]
@@ -4013,7 +4013,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_maximum_soc, r = sl2(B, r, _S78, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
-            if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T93[(B >> r) & 7]
@@ -4025,7 +4025,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
-            if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T95[(B >> r) & 7]
@@ -4037,7 +4037,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
-            if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T96[(B >> r) & 7]
@@ -4049,7 +4049,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
-            if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T97[(B >> r) & 7]
@@ -4294,7 +4294,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -4375,7 +4375,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
-            if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T64[(B >> r) & 7]
@@ -4389,7 +4389,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
-            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T65[(B >> r) & 7]
@@ -4401,7 +4401,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
-            if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T66[(B >> r) & 7]
@@ -4413,7 +4413,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
-            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T67[(B >> r) & 7]
@@ -4436,7 +4436,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T69[(B >> r) & 3]
@@ -4448,7 +4448,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
-            if f_meter_timestamp > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T3[(B >> r) & 1]
@@ -4644,7 +4644,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T114[(B >> r) & 7]
@@ -5106,7 +5106,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -5276,7 +5276,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5296,7 +5296,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5316,7 +5316,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5336,7 +5336,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5356,7 +5356,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5393,7 +5393,7 @@ def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ContactWindowXc: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5415,7 +5415,7 @@ def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'ContactWindowYc: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5436,7 +5436,7 @@ def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5625,7 +5625,7 @@ def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'EVRelativeXDeviation: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5647,7 +5647,7 @@ def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'EVRelativeYDeviation: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5856,7 +5856,7 @@ def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'EVSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'EVSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -5991,7 +5991,7 @@ def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6059,7 +6059,7 @@ def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6080,7 +6080,7 @@ def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6099,7 +6099,7 @@ def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6134,7 +6134,7 @@ def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6217,7 +6217,7 @@ def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6252,7 +6252,7 @@ def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6272,7 +6272,7 @@ def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6292,7 +6292,7 @@ def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6378,7 +6378,7 @@ def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S78, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6397,7 +6397,7 @@ def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6417,7 +6417,7 @@ def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6437,7 +6437,7 @@ def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -6458,7 +6458,7 @@ def _d_S70_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

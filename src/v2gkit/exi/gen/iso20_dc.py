@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_dc'
 _new = object.__new__
@@ -1251,7 +1251,7 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             f_target_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T8[(B >> r) & 1]
@@ -1682,7 +1682,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -2211,7 +2211,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -2848,7 +2848,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T26[(B >> r) & 7]
@@ -2859,7 +2859,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             f_minimum_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T27[(B >> r) & 3]
@@ -2870,7 +2870,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             f_target_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T28[(B >> r) & 3]
@@ -2882,7 +2882,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
-            if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -4402,7 +4402,7 @@ def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
             f_target_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -5018,7 +5018,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
-            if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T75[(B >> r) & 3]
@@ -7700,7 +7700,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_present_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
-            if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T128[(B >> r) & 15]
@@ -7711,7 +7711,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_minimum_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T129[(B >> r) & 15]
@@ -7722,7 +7722,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_target_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T130[(B >> r) & 15]
@@ -7733,7 +7733,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_maximum_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
-            if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T131[(B >> r) & 7]
@@ -7745,7 +7745,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
-            if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T132[(B >> r) & 7]
@@ -7757,7 +7757,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
-            if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T133[(B >> r) & 7]
@@ -7769,7 +7769,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
-            if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T134[(B >> r) & 7]
@@ -8014,7 +8014,7 @@ def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -10581,7 +10581,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -10662,7 +10662,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
-            if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T58[(B >> r) & 7]
@@ -10676,7 +10676,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
-            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T59[(B >> r) & 7]
@@ -10688,7 +10688,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
-            if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T60[(B >> r) & 7]
@@ -10700,7 +10700,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
-            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T61[(B >> r) & 7]
@@ -10723,7 +10723,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T63[(B >> r) & 3]
@@ -10735,7 +10735,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
-            if f_meter_timestamp > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T12[(B >> r) & 1]
@@ -10931,7 +10931,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T183[(B >> r) & 7]
@@ -11488,7 +11488,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T1[(B >> r) & 1]
@@ -11574,7 +11574,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
-            if f_departure_time > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T26[(B >> r) & 7]
@@ -11585,7 +11585,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             f_minimum_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T27[(B >> r) & 3]
@@ -11596,7 +11596,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             f_target_soc, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T28[(B >> r) & 3]
@@ -11608,7 +11608,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
-            if f_ack_max_delay > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T4[(B >> r) & 1]
@@ -14385,7 +14385,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14405,7 +14405,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14425,7 +14425,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14445,7 +14445,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14465,7 +14465,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14501,7 +14501,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14726,7 +14726,7 @@ def _d_S23_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14794,7 +14794,7 @@ def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14815,7 +14815,7 @@ def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14834,7 +14834,7 @@ def _d_S29_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14869,7 +14869,7 @@ def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14952,7 +14952,7 @@ def _d_S36_PresentSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -14987,7 +14987,7 @@ def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15007,7 +15007,7 @@ def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15027,7 +15027,7 @@ def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15113,7 +15113,7 @@ def _d_S45_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15131,7 +15131,7 @@ def _d_S46_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15150,7 +15150,7 @@ def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15170,7 +15170,7 @@ def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15190,7 +15190,7 @@ def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -15211,7 +15211,7 @@ def _d_S50_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r

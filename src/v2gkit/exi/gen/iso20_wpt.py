@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_wpt'
 _new = object.__new__
@@ -3133,7 +3133,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
-            if f_time_stamp > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T20[(B >> r) & 3]
@@ -3224,7 +3224,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
-            if f_value < -32768 or f_value > 32767: raise bad_value(r, 'Value: {} out of range'.format(f_value))
+            if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -4222,7 +4222,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_present_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
-            if f_present_soc > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T83[(B >> r) & 15]
@@ -4233,7 +4233,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_minimum_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
-            if f_minimum_soc > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T84[(B >> r) & 15]
@@ -4244,7 +4244,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_target_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
-            if f_target_soc > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 4; k = _T85[(B >> r) & 15]
@@ -4255,7 +4255,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             f_maximum_soc, r = sl2(B, r, _S106, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
-            if f_maximum_soc > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T86[(B >> r) & 7]
@@ -4267,7 +4267,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
-            if f_remaining_time_to_minimum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T87[(B >> r) & 7]
@@ -4279,7 +4279,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
-            if f_remaining_time_to_target_soc > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T88[(B >> r) & 7]
@@ -4291,7 +4291,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
-            if f_remaining_time_to_maximum_soc > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T89[(B >> r) & 7]
@@ -5408,7 +5408,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
-            if f_notification_max_delay > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -5489,7 +5489,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
-            if f_charged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T119[(B >> r) & 7]
@@ -5503,7 +5503,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
-            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T120[(B >> r) & 7]
@@ -5515,7 +5515,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
-            if f_capacitive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T121[(B >> r) & 7]
@@ -5527,7 +5527,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
-            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T122[(B >> r) & 7]
@@ -5550,7 +5550,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
-            if f_meter_status < -32768 or f_meter_status > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T124[(B >> r) & 3]
@@ -5562,7 +5562,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
-            if f_meter_timestamp > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -5758,7 +5758,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
-            if f_time_anchor > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 3; k = _T142[(B >> r) & 7]
@@ -6315,7 +6315,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
-            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -6469,7 +6469,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         else:
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
-            if f_sd_max_ground_clearence > 65535: raise bad_value(r, 'SDMaxGroundClearence: {} out of range'.format(f_sd_max_ground_clearence))
+            if f_sd_max_ground_clearence > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(f_sd_max_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T54[(B >> r) & 1]
@@ -6483,7 +6483,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         else:
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
-            if f_sd_min_ground_clearence > 65535: raise bad_value(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
+            if f_sd_min_ground_clearence > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T35[(B >> r) & 1]
@@ -6788,7 +6788,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         else:
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
-            if f_sd_max_ground_clearance_support > 65535: raise bad_value(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
+            if f_sd_max_ground_clearance_support > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T153[(B >> r) & 1]
@@ -6802,7 +6802,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         else:
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
-            if f_sd_min_ground_clearance_support > 65535: raise bad_value(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
+            if f_sd_min_ground_clearance_support > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T112[(B >> r) & 1]
@@ -7896,7 +7896,7 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
-            if f_tx_identifier < 1 or f_tx_identifier > 4294967295: raise bad_value(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
+            if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -8091,7 +8091,7 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
         else:
             r -= 8; f_rx_identifier = (B >> r) & 255
             if f_rx_identifier > 127: f_rx_identifier, r = ru(B, r, f_rx_identifier)
-            if f_rx_identifier < 1 or f_rx_identifier > 4294967295: raise bad_value(r, 'RxIdentifier: {} out of range'.format(f_rx_identifier))
+            if f_rx_identifier < 1 or f_rx_identifier > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(f_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -8286,7 +8286,7 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
-            if f_tx_identifier < 1 or f_tx_identifier > 4294967295: raise bad_value(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
+            if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -8723,7 +8723,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
-            if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
+            if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T123[(B >> r) & 3]
@@ -9477,7 +9477,7 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
-            if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: raise bad_value(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
+            if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -9671,7 +9671,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             r -= 9; f_coord_x = (B >> r) & 511
             if f_coord_x & 128: f_coord_x, r = ri(B, r, f_coord_x)
             elif f_coord_x > 255: f_coord_x = 255 - f_coord_x
-            if f_coord_x < -32768 or f_coord_x > 32767: raise bad_value(r, 'Coord_X: {} out of range'.format(f_coord_x))
+            if f_coord_x < -32768 or f_coord_x > 32767: facet(r, 'Coord_X: {} out of range'.format(f_coord_x))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -9686,7 +9686,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             r -= 9; f_coord_y = (B >> r) & 511
             if f_coord_y & 128: f_coord_y, r = ri(B, r, f_coord_y)
             elif f_coord_y > 255: f_coord_y = 255 - f_coord_y
-            if f_coord_y < -32768 or f_coord_y > 32767: raise bad_value(r, 'Coord_Y: {} out of range'.format(f_coord_y))
+            if f_coord_y < -32768 or f_coord_y > 32767: facet(r, 'Coord_Y: {} out of range'.format(f_coord_y))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T48[(B >> r) & 1]
@@ -9701,7 +9701,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             r -= 9; f_coord_z = (B >> r) & 511
             if f_coord_z & 128: f_coord_z, r = ri(B, r, f_coord_z)
             elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
-            if f_coord_z < -32768 or f_coord_z > 32767: raise bad_value(r, 'Coord_Z: {} out of range'.format(f_coord_z))
+            if f_coord_z < -32768 or f_coord_z > 32767: facet(r, 'Coord_Z: {} out of range'.format(f_coord_z))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -9808,7 +9808,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         else:
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
-            if f_pulse_separation_time > 65535: raise bad_value(r, 'PulseSeparationTime: {} out of range'.format(f_pulse_separation_time))
+            if f_pulse_separation_time > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(f_pulse_separation_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T48[(B >> r) & 1]
@@ -9822,7 +9822,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         else:
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
-            if f_pulse_duration > 65535: raise bad_value(r, 'PulseDuration: {} out of range'.format(f_pulse_duration))
+            if f_pulse_duration > 65535: facet(r, 'PulseDuration: {} out of range'.format(f_pulse_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T54[(B >> r) & 1]
@@ -9836,7 +9836,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         else:
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
-            if f_package_separation_time > 65535: raise bad_value(r, 'PackageSeparationTime: {} out of range'.format(f_package_separation_time))
+            if f_package_separation_time > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(f_package_separation_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -10001,7 +10001,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
         else:
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
-            if f_index_number > 65535: raise bad_value(r, 'IndexNumber: {} out of range'.format(f_index_number))
+            if f_index_number > 65535: facet(r, 'IndexNumber: {} out of range'.format(f_index_number))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T17[(B >> r) & 1]
@@ -10015,7 +10015,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
-            if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: raise bad_value(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
+            if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -10297,7 +10297,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
-            if f_natural_offset > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
+            if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T123[(B >> r) & 3]
@@ -10550,7 +10550,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
-            if f_observed_id_code < 1 or f_observed_id_code > 4294967295: raise bad_value(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
+            if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T54[(B >> r) & 1]
@@ -10786,7 +10786,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
-            if f_observed_id_code < 1 or f_observed_id_code > 4294967295: raise bad_value(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
+            if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 2; k = _T71[(B >> r) & 3]
@@ -11121,7 +11121,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         else:
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
-            if f_port > 65535: raise bad_value(r, 'Port: {} out of range'.format(f_port))
+            if f_port > 65535: facet(r, 'Port: {} out of range'.format(f_port))
             r -= 1
             if (B >> r) & 1: raise esc(r)
         r -= 1; k = _T0[(B >> r) & 1]
@@ -11314,7 +11314,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'AckMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11334,7 +11334,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11354,7 +11354,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11390,7 +11390,7 @@ def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11410,7 +11410,7 @@ def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11447,7 +11447,7 @@ def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Coord_X: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Coord_X: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11469,7 +11469,7 @@ def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Coord_Y: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Coord_Y: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11491,7 +11491,7 @@ def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Coord_Z: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Coord_Z: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11512,7 +11512,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'DepartureTime: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11727,7 +11727,7 @@ def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'IndexNumber: {} out of range'.format(v))
+        if v > 65535: facet(r, 'IndexNumber: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11794,7 +11794,7 @@ def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MaximumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11862,7 +11862,7 @@ def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'MeterStatus: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11883,7 +11883,7 @@ def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'MeterTimestamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11902,7 +11902,7 @@ def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'MinimumSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11937,7 +11937,7 @@ def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NaturalOffset: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NaturalOffset: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -11957,7 +11957,7 @@ def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12028,7 +12028,7 @@ def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'ObservedIDCode: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12131,7 +12131,7 @@ def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'PackageSeparationTime: {} out of range'.format(v))
+        if v > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12167,7 +12167,7 @@ def _d_S51_Port(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'Port: {} out of range'.format(v))
+        if v > 65535: facet(r, 'Port: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12186,7 +12186,7 @@ def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'PresentSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12205,7 +12205,7 @@ def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'PulseDuration: {} out of range'.format(v))
+        if v > 65535: facet(r, 'PulseDuration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12225,7 +12225,7 @@ def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'PulseSeparationTime: {} out of range'.format(v))
+        if v > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12261,7 +12261,7 @@ def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12281,7 +12281,7 @@ def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12301,7 +12301,7 @@ def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 4294967295: raise bad_value(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12340,7 +12340,7 @@ def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'RxIdentifier: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12376,7 +12376,7 @@ def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(v))
+        if v > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12396,7 +12396,7 @@ def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'SDMaxGroundClearence: {} out of range'.format(v))
+        if v > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12416,7 +12416,7 @@ def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'SDMinGroundClearanceSupport: {} out of range'.format(v))
+        if v > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12436,7 +12436,7 @@ def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 65535: raise bad_value(r, 'SDMinGroundClearence: {} out of range'.format(v))
+        if v > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12538,7 +12538,7 @@ def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int]:
         v, r = sl2(B, r, _S106, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
-        if v > 100: raise bad_value(r, 'TargetSOC: {} above 100'.format(v))
+        if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12557,7 +12557,7 @@ def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TaxRuleID: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12577,7 +12577,7 @@ def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeAnchor: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12597,7 +12597,7 @@ def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v > 18446744073709551615: raise bad_value(r, 'TimeStamp: {} out of range'.format(v))
+        if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12617,7 +12617,7 @@ def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TxIdentifier: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12637,7 +12637,7 @@ def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int]:
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
-        if v < 1 or v > 4294967295: raise bad_value(r, 'TxRxIdentifier: {} out of range'.format(v))
+        if v < 1 or v > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
@@ -12658,7 +12658,7 @@ def _d_S77_Value(B: int, r: int) -> tuple[Any, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
-        if v < -32768 or v > 32767: raise bad_value(r, 'Value: {} out of range'.format(v))
+        if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, r
