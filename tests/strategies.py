@@ -103,7 +103,7 @@ def generatable(module: ModuleType, t: Any, _seen: frozenset = frozenset()) -> b
     key = (module.__name__, t)
     if key in _GEN_CACHE:
         return _GEN_CACHE[key]
-    if t in module.UNSUPPORTED:
+    if t in module.UNSUPPORTED or t in getattr(module, "CONSTRAINED", {}):
         return False
     if t in _seen:  # a cycle through required fields: not finitely buildable
         return False

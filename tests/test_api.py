@@ -200,3 +200,27 @@ def test_real_car_quirks() -> None:
     s = iso2.V2G_MessageType(header=iso2.MessageHeaderType(session_id=bytes(8)), body=iso2.BodyType(
         service_discovery_req=iso2.ServiceDiscoveryReqType(service_scope="\x00" * 10)))
     assert decode(encode(s), "iso2") == s
+
+
+def test_nested_group_content_models() -> None:
+    """xmldsig DSAKeyValue (optional pairs), PGPData (choice of sequences), SPKIData (repeated pair)."""
+    x = xmldsig
+    full = x.DSAKeyValueType(p=b"\x01", q=b"\x02", g=b"\x03", y=b"\x04", j=b"\x05", seed=b"\x06",
+                             pgen_counter=b"\x07")
+    only_y = x.DSAKeyValueType(y=b"\x04")
+    for obj in (full, only_y):
+        data = encode(obj)
+        assert decode_element(data, "xmldsig") == ("DSAKeyValue", obj)
+        assert from_json(to_json(obj), "xmldsig") == ("DSAKeyValue", obj)
+    with pytest.raises(ExiEncodeError, match="not allowed"):
+        encode(x.DSAKeyValueType(p=b"\x01", y=b"\x04"))  # P needs Q
+    with pytest.raises(ExiEncodeError, match="incomplete"):
+        encode(x.DSAKeyValueType(g=b"\x03"))  # Y is mandatory
+    for obj in (x.PGPDataType(pgp_key_id=b"\x01", pgp_key_packet=b"\x02"), x.PGPDataType(pgp_key_packet=b"\x02"),
+                x.PGPDataType(pgp_key_id=b"\x01")):
+        assert decode(encode(obj), "xmldsig") == obj
+    spki = x.SPKIDataType(spki_sexp=[b"\x01", b"\x02\x03"])
+    assert decode(encode(spki), "xmldsig") == spki
+    # inside a Signature's KeyInfo
+    sig_key = x.KeyInfoType(key_value=[x.KeyValueType(dsa_key_value=only_y)])
+    assert decode(encode(sig_key), "xmldsig") == sig_key

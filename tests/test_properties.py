@@ -194,7 +194,7 @@ def _reachable(mod: Any, cls: type) -> set[type]:
     todo = [cls]
     while todo:
         c = todo.pop()
-        if c in seen or c in mod.UNSUPPORTED:
+        if c in seen or c in mod.UNSUPPORTED or c in mod.CONSTRAINED:
             continue
         seen.add(c)
         todo += [r[4] for r in mod.META[c] if isinstance(r[4], type)]

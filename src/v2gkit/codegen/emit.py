@@ -164,6 +164,57 @@ class Emitter:
         w, tname = self.table_const(g, state)
         return f"{ind}r -= {w}; k = {tname}[(B >> r) & {(1 << w) - 1}]"
 
+    def emit_glushkov(self, ct: ComplexT) -> None:
+        """Codecs of a nested-group content model: a walk over its automaton tables."""
+        gk = ct.glushkov
+        L = self.lines
+        states = self.const(tuple(gk.states), "_G")
+        by_slot = {f.item_index - 1000: f for f in ct.fields}
+        decl_of = {(p.decl.local, p.decl.ns): p.decl for p in gk.positions if p.decl is not None}
+        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int]:")
+        for f in ct.fields:
+            L.append(f"    f_{f.py} = {'[]' if f.is_list else 'None'}")
+        L.append("    st = 0")
+        L.append("    while True:")
+        L.append(f"        w, tab = {states}[st]")
+        L.append("        r -= w; code = (B >> r) & ((1 << w) - 1)")
+        L.append("        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)")
+        L.append("        slot, st = tab[code]")
+        L.append("        if slot == -1: break")
+        for slot, f in sorted(by_slot.items()):
+            L.append(f"        {'if' if slot == 0 else 'elif'} slot == {slot}:")
+            L += self.dec_elem(decl_of[(f.xsd, f.ns)], "v", "            ")
+            L.append(f"            f_{f.py}{'.append(v)' if f.is_list else ' = v'}")
+        L.append("        else: raise unexpected(slot, r)")
+        L.append(f"    return {ct.name}({', '.join('f_' + f.py for f in ct.fields)}), r")
+        L.append("")
+        L.append(f"_f_{ct.name} = _d_{ct.name}")
+        L.append("")
+        enc_rows = []
+        for st_w, prods in gk.states:
+            row = {}
+            for code, (slot, nxt) in enumerate(prods):
+                if slot >= 0:
+                    row[by_slot[slot].xsd] = (st_w, code, nxt)
+                elif slot == -1:
+                    row[""] = (st_w, code, 0)
+            enc_rows.append(row)
+        table = f"_GE_{ct.name}"
+        self.consts.append(f"{table} = {tuple(enc_rows)!r}")
+        L.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
+        L.append("    st = 0")
+        for f in sorted(ct.fields, key=lambda f: f.item_index):
+            vals = f"o.{f.py}" if f.is_list else f"(() if o.{f.py} is None else (o.{f.py},))"
+            L.append(f"    for v in {vals}:")
+            L.append(f"        e = {table}[st].get({f.xsd!r})")
+            L.append(f"        if e is None: raise EncFail('{f.xsd} is not allowed here by the content model')")
+            L.append("        a = (a << e[0]) | e[1]; st = e[2]")
+            L += self.enc_elem(decl_of[(f.xsd, f.ns)], "v", "        ")
+        L.append(f"    e = {table}[st].get('')")
+        L.append(f"    if e is None: raise EncFail('{ct.xsd_name or ct.name} is incomplete: a mandatory element is missing')")
+        L.append("    return (a << e[0]) | e[1]")
+        L.append("")
+
     def emit_decoder(self, ct: ComplexT) -> None:
         g = self.gram(ct)
         L = self.lines
@@ -336,7 +387,8 @@ class Emitter:
             for f in ct.fields:
                 t = f.type.name if isinstance(f.type, ComplexT) else self.simple_meta(f.type)
                 rows.append(f"({f.py!r}, {f.xsd!r}, {f.ns!r}, {f.kind!r}, {t}, {f.is_list}, "
-                            f"{f.required}, {f.max!r}, {f.item_index}, {ct.items[f.item_index].min})")
+                            f"{f.required}, {f.max!r}, {f.item_index}, "
+                            f"{ct.items[f.item_index].min if ct.glushkov is None else 0})")
             inner = ", ".join(rows) + ("," if len(rows) == 1 else "")
             L.append(f"    {ct.name}: ({inner}),")
         L.append("}")
@@ -348,6 +400,12 @@ class Emitter:
                          if it.kind in ("elem", "elem+any") and len(it.alts) > 1 and it.min > 0)
             if req:
                 L.append(f"    {ct.name}: frozenset({req!r}),")
+        L.append("}")
+        L.append("# nested-group content models: which fields may combine is not in META, see the XSD")
+        L.append("CONSTRAINED: dict[type, str] = {")
+        for ct in self.ir.complex_order:
+            if ct.glushkov is not None:
+                L.append(f"    {ct.name}: 'nested groups',")
         L.append("}")
         L.append("# types whose content model this codec does not handle (their codecs raise)")
         L.append("UNSUPPORTED: dict[type, str] = {")
@@ -525,6 +583,9 @@ class Emitter:
         from .fast import FastDecoder, FastEncoder
 
         for ct in ir.complex_order:
+            if ct.glushkov is not None:
+                self.emit_glushkov(ct)
+                continue
             self.emit_decoder(ct)
             self.lines += FastDecoder(self, ct).emit()
             self.lines += FastEncoder(self, ct).emit()

@@ -183,7 +183,7 @@ class FastDecoder:
         return L
 
     def inlinable(self, t: ComplexT, depth: int) -> bool:
-        return (depth < 5 and not t.unsupported and not t.mixed and len(t.items) <= 12
+        return (depth < 5 and t.glushkov is None and not t.unsupported and not t.mixed and len(t.items) <= 12
                 and all(it.max == 1 and it.kind != "any" for it in t.items))
 
     def body(self, ct: ComplexT, pre: str, base: str, depth: int) -> str:
@@ -413,7 +413,7 @@ class FastEncoder:
         return L
 
     def inlinable(self, t: ComplexT, depth: int) -> bool:
-        return (depth < 5 and not t.unsupported and len(t.items) <= 12
+        return (depth < 5 and t.glushkov is None and not t.unsupported and len(t.items) <= 12
                 and all(it.max == 1 and it.kind != "any" for it in t.items))
 
     def code(self, g: "TypeGrammar", states: set, slot: int, ind: str, st_var: str) -> None:

@@ -226,6 +226,7 @@ class ComplexT:
     unsupported: str = ""  # non-linear content model: generated code raises
     fields: list["Field"] = field(default_factory=list)
     relaxed: bool = False  # element fragment grammar (same qname, several types)
+    glushkov: Any = None  # nested groups: codecs walk a small automaton (see glushkov.py)
 
     @property
     def sparse(self) -> bool:
@@ -359,7 +360,12 @@ class SchemaIR:
         else:
             items = self._linearise(content)
             if items is None:
-                ct.unsupported = ct.unsupported or "content model with nested groups"
+                if ct.items or ct.mixed:
+                    ct.unsupported = ct.unsupported or "content model with nested groups"
+                else:
+                    from .glushkov import build
+
+                    ct.glushkov = build(content, self.expand, lambda p: type(p).__name__ == "XsdAnyElement")
             else:
                 ct.items.extend(items)
                 if any(it.kind == "any" and it.min > 0 for it in items):
@@ -408,6 +414,14 @@ class SchemaIR:
 
     def _fields(self, ct: ComplexT) -> None:
         used: set[str] = set()
+        if ct.glushkov is not None:
+            decl_of = {(p.decl.local, p.decl.ns): p.decl for p in ct.glushkov.positions if p.decl is not None}
+            for (local, ns), slot, is_list in ct.glushkov.slots:
+                d = decl_of[(local, ns)]
+                name = snake(local)
+                ct.fields.append(Field(name, local, ns, "elem", d.type, is_list, False,
+                                       None if is_list else 1, 1000 + slot, 0))
+            return
 
         def uniq(n: str) -> str:
             b, k = n, 2

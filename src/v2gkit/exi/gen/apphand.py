@@ -528,6 +528,9 @@ META: dict[type, tuple] = {
 # choices (META group numbers) of which one alternative is mandatory
 CHOICE_REQUIRED: dict[type, frozenset[int]] = {
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
 }

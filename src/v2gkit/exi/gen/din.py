@@ -832,8 +832,24 @@ class DC_EVPowerDeliveryParameterType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
@@ -992,14 +1008,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ManifestType(Message):
     """XSD type ManifestType."""
@@ -1751,66 +1777,72 @@ _T95 = (9, -1, -2, -3)
 _C96 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
 _C97 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
 _C98 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T99 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
-_T100 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
-_T101 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
-_C102 = ((4, 1), None, None, (4, 0), None, None, None, None)
-_C103 = ((4, 2), None, None, (4, 1), None, None, None, None)
-_C104 = ((4, 3), None, None, (4, 2), None, None, None, None)
-_C105 = ((4, 4), None, None, (4, 3), None, None, None, None)
-_C106 = ((4, 5), None, None, (4, 4), None, None, None, None)
-_C107 = ((4, 6), None, None, (4, 5), None, None, None, None)
-_C108 = ((4, 7), None, None, (4, 6), None, None, None, None)
-_T109 = (0, 1, -5, -4, -2, -3, -3, -3)
-_T110 = (-1, -4, -2, -3)
-_S111 = ('b64', None, None, None, None)
-_T112 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T113 = (1, 2, -1, -2)
-_C114 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C115 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C116 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T117 = (1, -5, -1, -4, -2, -3, -3, -3)
-_T118 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T119 = (0, 1, 2, 3, 4, -5, -1, -2)
-_S120 = ('int', None, None, None, None)
-_T121 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T122 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T123 = (2, 3, 4, -2)
-_T124 = (3, 4, -2, -3)
-_C125 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_C126 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C127 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C128 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C129 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_S130 = ('hex', None, None, None, 8)
-_C131 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_T132 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T133 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T134 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C135 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C136 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C137 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T138 = (1, 2, 3, -1, -2, -3, -3, -3)
-_T139 = (2, 3, -1, -2)
-_C140 = (None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
-_C141 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_C142 = (None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
-_S143 = ('enum', None, None, EVSESupportedEnergyTransferType, None)
-_C144 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C145 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_S146 = ('uint', 0, 65535, None, None)
-_S147 = ('enum', None, None, serviceCategoryType, None)
-_T148 = (2, 3, 4, 5, 6, 7, -2, -3)
-_S149 = ('nbit', -128, 127, None, None)
-_S150 = ('int', -2147483648, 2147483647, None, None)
-_S151 = ('enum', None, None, paymentOptionType, None)
-_C152 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C153 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T154 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
-_C155 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C156 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S157 = ('enum', None, None, faultCodeType, None)
-_S158 = ('string', None, None, None, 64)
+_G99 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_S100 = ('b64', None, None, None, None)
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T101 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
+_T102 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
+_T103 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
+_C104 = ((4, 1), None, None, (4, 0), None, None, None, None)
+_C105 = ((4, 2), None, None, (4, 1), None, None, None, None)
+_C106 = ((4, 3), None, None, (4, 2), None, None, None, None)
+_C107 = ((4, 4), None, None, (4, 3), None, None, None, None)
+_C108 = ((4, 5), None, None, (4, 4), None, None, None, None)
+_C109 = ((4, 6), None, None, (4, 5), None, None, None, None)
+_C110 = ((4, 7), None, None, (4, 6), None, None, None, None)
+_T111 = (0, 1, -5, -4, -2, -3, -3, -3)
+_T112 = (-1, -4, -2, -3)
+_T113 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T114 = (1, 2, -1, -2)
+_C115 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C116 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C117 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T118 = (1, -5, -1, -4, -2, -3, -3, -3)
+_T119 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T120 = (0, 1, 2, 3, 4, -5, -1, -2)
+_S121 = ('int', None, None, None, None)
+_G122 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G123 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T124 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T125 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T126 = (2, 3, 4, -2)
+_T127 = (3, 4, -2, -3)
+_C128 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C129 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C130 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C131 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C132 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_S133 = ('hex', None, None, None, 8)
+_C134 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_T135 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T136 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T137 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C138 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C139 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C140 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_T141 = (1, 2, 3, -1, -2, -3, -3, -3)
+_T142 = (2, 3, -1, -2)
+_C143 = (None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
+_C144 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_C145 = (None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
+_S146 = ('enum', None, None, EVSESupportedEnergyTransferType, None)
+_C147 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C148 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_S149 = ('uint', 0, 65535, None, None)
+_S150 = ('enum', None, None, serviceCategoryType, None)
+_T151 = (2, 3, 4, 5, 6, 7, -2, -3)
+_S152 = ('nbit', -128, 127, None, None)
+_S153 = ('int', -2147483648, 2147483647, None, None)
+_S154 = ('enum', None, None, paymentOptionType, None)
+_C155 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C156 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T157 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
+_C158 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C159 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S160 = ('enum', None, None, faultCodeType, None)
+_S161 = ('string', None, None, None, 64)
 
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -10086,13 +10118,142 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G99[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -10271,11 +10432,11 @@ def _e_EntryType(o: EntryType, a: int) -> int:
     return a
 
 def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
-    r -= 4; k = _T99[(B >> r) & 15]
+    r -= 4; k = _T101[(B >> r) & 15]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 4; k = _T100[(B >> r) & 15]
+        r -= 4; k = _T102[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
     f_retrieval_method = []
@@ -10321,7 +10482,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         else:
             break
         n += 1
-        r -= 4; k = _T101[(B >> r) & 15]
+        r -= 4; k = _T103[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
@@ -10339,7 +10500,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     n = 0
     for v in o.key_name:
         if n == 0:
-            w, c = _C102[st]
+            w, c = _C104[st]
             a = (a << w) | c
         elif True:
             a <<= 4
@@ -10351,7 +10512,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.key_value:
         if n == 0:
-            w, c = _C103[st]
+            w, c = _C105[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 1
@@ -10361,7 +10522,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.retrieval_method:
         if n == 0:
-            w, c = _C104[st]
+            w, c = _C106[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 2
@@ -10371,7 +10532,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.x509_data:
         if n == 0:
-            w, c = _C105[st]
+            w, c = _C107[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 3
@@ -10381,7 +10542,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.pgp_data:
         if n == 0:
-            w, c = _C106[st]
+            w, c = _C108[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 4
@@ -10391,7 +10552,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.spki_data:
         if n == 0:
-            w, c = _C107[st]
+            w, c = _C109[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 5
@@ -10401,7 +10562,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.mgmt_data:
         if n == 0:
-            w, c = _C108[st]
+            w, c = _C110[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 6
@@ -10418,14 +10579,14 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return a
 
 def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
-    r -= 3; k = _T109[(B >> r) & 7]
+    r -= 3; k = _T111[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
         f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
-        r -= 2; k = _T110[(B >> r) & 3]
+        r -= 2; k = _T112[(B >> r) & 3]
     elif k == 1:
         f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
-        r -= 2; k = _T110[(B >> r) & 3]
+        r -= 2; k = _T112[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -10468,7 +10629,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S111, 6)
+            f_modulus, r = sl2(B, r, _S100, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -10480,7 +10641,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S111, 6)
+            f_exponent, r = sl2(B, r, _S100, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -10522,11 +10683,11 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T112[(B >> r) & 7]
+    r -= 3; k = _T113[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T114[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -10541,12 +10702,12 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T112[c & 7]
+    k = _T113[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T113[c & 3]
+        k = _T114[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -10573,17 +10734,17 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C114[st]
+        w, c = _C115[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C115[st]
+        w, c = _C116[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C116[st]
+    w, c = _C117[st]
     a = (a << w) | c
     return a
 
@@ -10647,7 +10808,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T117[(B >> r) & 7]
+        r -= 3; k = _T118[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -10665,7 +10826,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T117[(B >> r) & 7]
+        r -= 3; k = _T118[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
@@ -10697,7 +10858,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T118[(B >> r) & 7]
+    r -= 3; k = _T119[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -10711,7 +10872,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S111, 6)
+                v, r = sl2(B, r, _S100, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10729,7 +10890,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S111, 6)
+                v, r = sl2(B, r, _S100, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10738,7 +10899,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S111, 6)
+                v, r = sl2(B, r, _S100, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10747,7 +10908,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T119[(B >> r) & 7]
+        r -= 3; k = _T120[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -10755,7 +10916,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T118[c & 7]
+    k = _T119[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -10814,7 +10975,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T119[c & 7]
+        k = _T120[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -10905,7 +11066,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S120, 6)
+            f_x509_serial_number, r = sl2(B, r, _S121, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -10957,22 +11118,93 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G122[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G123[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S100, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     r -= 2; k = _T22[(B >> r) & 3]
@@ -11008,22 +11240,22 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     while True:
         if k == 1:
             r -= 3; c = (B >> r) & 7
-            k = _T121[c & 7]
+            k = _T124[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T122[c & 7]
+                k = _T125[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T123[c & 3]
+                k = _T126[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T124[c & 3]
+                k = _T127[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
@@ -11077,7 +11309,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C125[st]
+            w, c = _C128[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -11092,19 +11324,19 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T121[(B >> r) & 7]
+    r -= 3; k = _T124[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T122[(B >> r) & 7]
+        r -= 3; k = _T125[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T124[(B >> r) & 3]
+        r -= 2; k = _T127[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
@@ -11119,7 +11351,7 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S111, 6)
+            f_digest_value, r = sl2(B, r, _S100, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -11133,22 +11365,22 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
 def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T121[c & 7]
+    k = _T124[c & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 3; c = (B >> r) & 7
-        k = _T122[c & 7]
+        k = _T125[c & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T123[c & 3]
+        k = _T126[c & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T124[c & 3]
+        k = _T127[c & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _f_TransformsType(B, r)
@@ -11190,25 +11422,25 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
         st = 3
     v3 = o.type
     if v3 is not None:
-        w, c = _C126[st]
+        w, c = _C129[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.uri
     if v4 is not None:
-        w, c = _C127[st]
+        w, c = _C130[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
     v5 = o.transforms
     if v5 is not None:
-        w, c = _C128[st]
+        w, c = _C131[st]
         a = (a << w) | c
         a = _e_TransformsType(v5, a)
         st = 15
     v6 = o.digest_method
     if v6 is None: raise EncFail('missing mandatory DigestMethod')
-    w, c = _C129[st]
+    w, c = _C132[st]
     a = (a << w) | c
     a = _e_DigestMethodType(v6, a)
     st = 19
@@ -11230,7 +11462,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S130, 6)
+            f_session_id, r = sl2(B, r, _S133, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -11431,7 +11663,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         st = 11
     v5 = o.meter_info
     if v5 is None: raise EncFail('missing mandatory MeterInfo')
-    w, c = _C131[st]
+    w, c = _C134[st]
     a = (a << w) | c
     if v5.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v5.__class__.__name__}')
     st6 = 0
@@ -11589,15 +11821,15 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T132[(B >> r) & 7]
+    r -= 3; k = _T135[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T136[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T137[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -11617,17 +11849,17 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C135[st]
+        w, c = _C138[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C136[st]
+        w, c = _C139[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C137[st]
+    w, c = _C140[st]
     a = (a << w) | c
     return a
 
@@ -11814,13 +12046,13 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             r -= 1; f_ready_to_charge_state = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T138[(B >> r) & 7]
+        r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ReadyToChargeState')
     f_charging_profile = None
     if k == 1:
         f_charging_profile, r = _d_ChargingProfileType(B, r)
-        r -= 2; k = _T139[(B >> r) & 3]
+        r -= 2; k = _T142[(B >> r) & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 2:
         f_dc_ev_power_delivery_parameter, r = _d_DC_EVPowerDeliveryParameterType(B, r)
@@ -11836,12 +12068,12 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 104: return _d_PowerDeliveryReqType(B, r0)
     f_ready_to_charge_state = ((c >> 4) & 1) == 1
-    k = _T138[c & 7]
+    k = _T141[c & 7]
     f_charging_profile = None
     if k == 1:
         f_charging_profile, r = _f_ChargingProfileType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T139[c & 3]
+        k = _T142[c & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 2:
         r -= 7; c = (B >> r) & 127
@@ -11935,7 +12167,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     v4 = o.dc_ev_power_delivery_parameter
     v5 = o.ev_power_delivery_parameter
     if v4 is not None:
-        w, c = _C140[st]
+        w, c = _C143[st]
         a = (a << w) | c
         if v4.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v4.__class__.__name__}')
         st6 = 0
@@ -11981,13 +12213,13 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         a = (a << 4) | (BOOL[v15]) << 2
         st = 11
     elif v5 is not None:
-        w, c = _C141[st]
+        w, c = _C144[st]
         a = (a << w) | c
         if v5.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v5.__class__.__name__}')
         pass
         a <<= 1
         st = 11
-    w, c = _C142[st]
+    w, c = _C145[st]
     a = (a << w) | c
     return a
 
@@ -12828,7 +13060,7 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_energy_transfer_type, r = sl2(B, r, _S143, 6)
+            f_energy_transfer_type, r = sl2(B, r, _S146, 6)
         else:
             r -= 4; f_energy_transfer_type = (B >> r) & 15
             if f_energy_transfer_type >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(f_energy_transfer_type))
@@ -12918,7 +13150,7 @@ def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
         st3 = 7
     v6 = v2.service_category
     if v6 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C144[st3]
+    w, c = _C147[st3]
     a = (a << w) | c
     if v6.__class__ is not serviceCategoryType and not (v6.__class__ is int and 0 <= v6 < 4): raise EncFail(f'{v6!r} is not a serviceCategoryType')
     st3 = 11
@@ -12929,7 +13161,7 @@ def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
         a = wstr(a, v7, 32)
         a <<= 1
         st3 = 15
-    w, c = _C145[st3]
+    w, c = _C148[st3]
     a = (a << w) | c
     pass
     v8 = o.free_service
@@ -12948,7 +13180,7 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S146, 6)
+            f_service_id, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -12972,7 +13204,7 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S147, 6)
+            f_service_category, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
@@ -13058,7 +13290,7 @@ def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
         st = 7
     v4 = o.service_category
     if v4 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C144[st]
+    w, c = _C147[st]
     a = (a << w) | c
     if v4.__class__ is not serviceCategoryType and not (v4.__class__ is int and 0 <= v4 < 4): raise EncFail(f'{v4!r} is not a serviceCategoryType')
     st = 11
@@ -13069,7 +13301,7 @@ def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
         a = wstr(a, v5, 32)
         a <<= 1
         st = 15
-    w, c = _C145[st]
+    w, c = _C148[st]
     a = (a << w) | c
     return a
 
@@ -13079,7 +13311,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S146, 6)
+            f_service_id, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -13141,7 +13373,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S146, 6)
+            f_service_id, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -13321,7 +13553,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             r -= 7; c = (B >> r) & 127
             if c & 64: return _d_ParameterSetType(B, r0)
             i1_value_type = _EP_valueType[(c >> 3) & 7]
-            k = _T148[c & 7]
+            k = _T151[c & 7]
             if i1_value_type is None: return _d_ParameterSetType(B, r0)
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
             if k == 2:
@@ -13466,7 +13698,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 3; f_value_type = (B >> r) & 7
         if f_value_type >= 6: raise bad_value(r, 'ValueType: enumeration index {} of 6'.format(f_value_type))
         f_value_type = _E_valueType[f_value_type]
-        r -= 3; k = _T148[(B >> r) & 7]
+        r -= 3; k = _T151[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ValueType')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
@@ -13482,7 +13714,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S149, 6)
+            f_byte_value, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
@@ -13503,7 +13735,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S150, 6)
+            f_int_value, r = sl2(B, r, _S153, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -13537,7 +13769,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_ParameterType(B, r0)
     f_value_type = _EP_valueType[(c >> 3) & 7]
-    k = _T148[c & 7]
+    k = _T151[c & 7]
     if f_value_type is None: return _d_ParameterType(B, r0)
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 2:
@@ -13723,7 +13955,7 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S147, 6)
+            f_service_category, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
@@ -13918,7 +14150,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         st7 = 7
     v10 = v6.service_category
     if v10 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C144[st7]
+    w, c = _C147[st7]
     a = (a << w) | c
     if v10.__class__ is not serviceCategoryType and not (v10.__class__ is int and 0 <= v10 < 4): raise EncFail(f'{v10!r} is not a serviceCategoryType')
     st7 = 11
@@ -13929,7 +14161,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         a = wstr(a, v11, 32)
         a <<= 1
         st7 = 15
-    w, c = _C145[st7]
+    w, c = _C148[st7]
     a = (a << w) | c
     pass
     v12 = v4.free_service
@@ -13946,7 +14178,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         a <<= 2
         a = _e_ServiceTagListType(v14, a)
         st = 15
-    w, c = _C145[st]
+    w, c = _C148[st]
     a = (a << w) | c
     return a
 
@@ -13958,7 +14190,7 @@ def _d_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S151, 6)
+                v, r = sl2(B, r, _S154, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
@@ -14214,7 +14446,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
         st3 = 7
     v6 = v2.service_category
     if v6 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C144[st3]
+    w, c = _C147[st3]
     a = (a << w) | c
     if v6.__class__ is not serviceCategoryType and not (v6.__class__ is int and 0 <= v6 < 4): raise EncFail(f'{v6!r} is not a serviceCategoryType')
     st3 = 11
@@ -14225,7 +14457,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
         a = wstr(a, v7, 32)
         a <<= 1
         st3 = 15
-    w, c = _C145[st3]
+    w, c = _C148[st3]
     a = (a << w) | c
     pass
     v8 = o.free_service
@@ -14240,7 +14472,7 @@ def _d_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSel
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_payment_option, r = sl2(B, r, _S151, 6)
+            f_selected_payment_option, r = sl2(B, r, _S154, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
@@ -14377,7 +14609,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S146, 6)
+            f_service_id, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -14506,7 +14738,7 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S130, 6)
+            f_evccid, r = sl2(B, r, _S133, 6)
         else:
             f_evccid, r = rbin(B, r, 8)
             r -= 1
@@ -14824,7 +15056,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st5 = 3
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory value')
-    w, c = _C125[st5]
+    w, c = _C128[st5]
     a = (a << w) | c
     a = wbin(a, v7, None)
     st5 = 7
@@ -14838,7 +15070,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C152[st]
+            w, c = _C155[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -14848,7 +15080,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C153[st]
+    w, c = _C156[st]
     a = (a << w) | c
     return a
 
@@ -14912,22 +15144,22 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     while True:
         if k == 3:
             r -= 3; c = (B >> r) & 7
-            k = _T121[c & 7]
+            k = _T124[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T122[c & 7]
+                k = _T125[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T123[c & 3]
+                k = _T126[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T124[c & 3]
+                k = _T127[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
@@ -15012,14 +15244,14 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T117[(B >> r) & 7]
+        r -= 3; k = _T118[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S120, 6)
+            f_hmac_output_length, r = sl2(B, r, _S121, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
@@ -15048,7 +15280,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
         else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C141[st]
+    w, c = _C144[st]
     a = (a << w) | c
     return a
 
@@ -15063,7 +15295,7 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S111, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S100, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -15100,7 +15332,7 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         st = 3
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory value')
-    w, c = _C125[st]
+    w, c = _C128[st]
     a = (a << w) | c
     a = wbin(a, v3, None)
     st = 7
@@ -15164,7 +15396,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C125[st]
+            w, c = _C128[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -15213,7 +15445,7 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_V2G_MessageType(B, r0)
-    k = _T113[c & 3]
+    k = _T114[c & 3]
     i1_notification = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -15243,7 +15475,7 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
-    k = _T154[c & 63]
+    k = _T157[c & 63]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.notification = i1_notification
@@ -15393,11 +15625,11 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
         st3 = 7
     v9 = v2.signature
     if v9 is not None:
-        w, c = _C155[st3]
+        w, c = _C158[st3]
         a = (a << w) | c
         a = _e_SignatureType(v9, a)
         st3 = 11
-    w, c = _C156[st3]
+    w, c = _C159[st3]
     a = (a << w) | c
     pass
     v10 = o.body
@@ -15424,12 +15656,12 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S130, 6)
+            f_session_id, r = sl2(B, r, _S133, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T114[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
     f_notification = None
@@ -15452,7 +15684,7 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
-    k = _T113[c & 3]
+    k = _T114[c & 3]
     f_notification = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -15514,11 +15746,11 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         st = 7
     v7 = o.signature
     if v7 is not None:
-        w, c = _C155[st]
+        w, c = _C158[st]
         a = (a << w) | c
         a = _e_SignatureType(v7, a)
         st = 11
-    w, c = _C156[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -15528,7 +15760,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S157, 6)
+            f_fault_code, r = sl2(B, r, _S160, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
@@ -15542,7 +15774,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_fault_msg, r = sl2(B, r, _S158, 6)
+            f_fault_msg, r = sl2(B, r, _S161, 6)
         else:
             f_fault_msg, r = rstr(B, r, 64)
             r -= 1
@@ -15590,7 +15822,7 @@ def _e_NotificationType(o: NotificationType, a: int) -> int:
     return a
 
 def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
-    r -= 6; k = _T154[(B >> r) & 63]
+    r -= 6; k = _T157[(B >> r) & 63]
     f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_contract_authentication_req = f_contract_authentication_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_service_payment_selection_req = f_service_payment_selection_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
     if k == 0:
         f_body_element, r = _d_BodyBaseType(B, r)
@@ -15703,7 +15935,7 @@ def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
 def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
     r0 = r
     r -= 6; c = (B >> r) & 63
-    k = _T154[c & 63]
+    k = _T157[c & 63]
     f_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
@@ -16149,7 +16381,7 @@ _SP_BodyType = {
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16223,7 +16455,7 @@ DOC_ELEMENTS: tuple = (
     ('DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S111),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100),
     ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
     ('EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
     ('EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
@@ -16530,7 +16762,7 @@ def _e_S17_EPriceLevel(v: Any, a: int) -> int:
 def _d_S18_EVCCID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S130, 6)
+        v, r = sl2(B, r, _S133, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -16788,7 +17020,7 @@ def _e_S32_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
 def _d_S33_EnergyTransferType(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, r = sl2(B, r, _S146, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(v))
@@ -16807,7 +17039,7 @@ def _e_S33_EnergyTransferType(v: Any, a: int) -> int:
 def _d_S34_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16823,7 +17055,7 @@ def _e_S34_Exponent(v: Any, a: int) -> int:
 def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S157, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
@@ -16842,7 +17074,7 @@ def _e_S35_FaultCode(v: Any, a: int) -> int:
 def _d_S36_FaultMsg(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S158, 6)
+        v, r = sl2(B, r, _S161, 6)
     else:
         v, r = rstr(B, r, 64)
         r -= 1
@@ -16892,7 +17124,7 @@ def _e_S38_FullSOC(v: Any, a: int) -> int:
 def _d_S39_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16924,7 +17156,7 @@ def _e_S40_GenChallenge(v: Any, a: int) -> int:
 def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S121, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16944,7 +17176,7 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S42_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16998,7 +17230,7 @@ def _e_S44_MeterStatus(v: Any, a: int) -> int:
 def _d_S45_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17085,7 +17317,7 @@ def _e_S49_OEMProvisioningCert(v: Any, a: int) -> int:
 def _d_S50_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17101,7 +17333,7 @@ def _e_S50_P(v: Any, a: int) -> int:
 def _d_S51_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17117,7 +17349,7 @@ def _e_S51_PGPKeyID(v: Any, a: int) -> int:
 def _d_S52_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17199,7 +17431,7 @@ def _e_S55_ParameterSetID(v: Any, a: int) -> int:
 def _d_S56_PaymentOption(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
@@ -17217,7 +17449,7 @@ def _e_S56_PaymentOption(v: Any, a: int) -> int:
 def _d_S57_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17249,7 +17481,7 @@ def _e_S58_PowerSwitchClosed(v: Any, a: int) -> int:
 def _d_S59_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17414,7 +17646,7 @@ def _e_S67_SAScheduleTupleID(v: Any, a: int) -> int:
 def _d_S68_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17468,7 +17700,7 @@ def _e_S70_SalesTariffID(v: Any, a: int) -> int:
 def _d_S71_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17484,7 +17716,7 @@ def _e_S71_Seed(v: Any, a: int) -> int:
 def _d_S72_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S151, 6)
+        v, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
@@ -17502,7 +17734,7 @@ def _e_S72_SelectedPaymentOption(v: Any, a: int) -> int:
 def _d_S73_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S147, 6)
+        v, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
@@ -17520,7 +17752,7 @@ def _e_S73_ServiceCategory(v: Any, a: int) -> int:
 def _d_S74_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S147, 6)
+        v, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
@@ -17538,7 +17770,7 @@ def _e_S74_ServiceCategory(v: Any, a: int) -> int:
 def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -17558,7 +17790,7 @@ def _e_S75_ServiceID(v: Any, a: int) -> int:
 def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -17626,7 +17858,7 @@ def _e_S79_ServiceScope(v: Any, a: int) -> int:
 def _d_S80_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S130, 6)
+        v, r = sl2(B, r, _S133, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -17642,7 +17874,7 @@ def _e_S80_SessionID(v: Any, a: int) -> int:
 def _d_S81_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S130, 6)
+        v, r = sl2(B, r, _S133, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -17737,7 +17969,7 @@ def _e_S85_Value(v: Any, a: int) -> int:
 def _d_S86_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17753,7 +17985,7 @@ def _e_S86_X509CRL(v: Any, a: int) -> int:
 def _d_S87_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17785,7 +18017,7 @@ def _e_S88_X509IssuerName(v: Any, a: int) -> int:
 def _d_S89_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17801,7 +18033,7 @@ def _e_S89_X509SKI(v: Any, a: int) -> int:
 def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S121, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17853,7 +18085,7 @@ def _e_S92_XPath(v: Any, a: int) -> int:
 def _d_S93_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17923,7 +18155,7 @@ def _e_S96_boolValue(v: Any, a: int) -> int:
 def _d_S97_byteValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -17979,7 +18211,7 @@ def _e_S99_duration(v: Any, a: int) -> int:
 def _d_S100_intValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S150, 6)
+        v, r = sl2(B, r, _S153, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18126,10 +18358,10 @@ FRAG_ELEMENTS: tuple = (
     ('DateTimeNow', 'urn:din:70121:2012:MsgBody', _d_S15_DateTimeNow, _e_S15_DateTimeNow, _S76),
     ('DepartureTime', 'urn:din:70121:2012:MsgDataTypes', _d_S16_DepartureTime, _e_S16_DepartureTime, _S1),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S111),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100),
     ('EAmount', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EPriceLevel', 'urn:din:70121:2012:MsgDataTypes', _d_S17_EPriceLevel, _e_S17_EPriceLevel, _S58),
-    ('EVCCID', 'urn:din:70121:2012:MsgBody', _d_S18_EVCCID, _e_S18_EVCCID, _S130),
+    ('EVCCID', 'urn:din:70121:2012:MsgBody', _d_S18_EVCCID, _e_S18_EVCCID, _S133),
     ('EVCabinConditioning', 'urn:din:70121:2012:MsgDataTypes', _d_S19_EVCabinConditioning, _e_S19_EVCabinConditioning, _S12),
     ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
     ('EVEnergyCapacity', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
@@ -18179,18 +18411,18 @@ FRAG_ELEMENTS: tuple = (
     ('EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
     ('EVTargetCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVTargetVoltage', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EnergyTransferType', 'urn:din:70121:2012:MsgDataTypes', _d_S33_EnergyTransferType, _e_S33_EnergyTransferType, _S143),
+    ('EnergyTransferType', 'urn:din:70121:2012:MsgDataTypes', _d_S33_EnergyTransferType, _e_S33_EnergyTransferType, _S146),
     ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_Exponent, _e_S34_Exponent, _S111),
-    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S157),
-    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S158),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_Exponent, _e_S34_Exponent, _S100),
+    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S160),
+    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S161),
     ('FreeService', 'urn:din:70121:2012:MsgDataTypes', _d_S37_FreeService, _e_S37_FreeService, _S12),
     ('FullSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S38_FullSOC, _e_S38_FullSOC, _S19),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S39_G, _e_S39_G, _S111),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S39_G, _e_S39_G, _S100),
     ('GenChallenge', 'urn:din:70121:2012:MsgBody', _d_S40_GenChallenge, _e_S40_GenChallenge, _S78),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S120),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S121),
     ('Header', 'urn:din:70121:2012:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_J, _e_S42_J, _S111),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_J, _e_S42_J, _S100),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S78),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
@@ -18203,17 +18435,17 @@ FRAG_ELEMENTS: tuple = (
     ('MeteringReceiptReq', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
     ('MeteringReceiptRes', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S78),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_Modulus, _e_S45_Modulus, _S111),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_Modulus, _e_S45_Modulus, _S100),
     ('Multiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S46_Multiplier, _e_S46_Multiplier, _S9),
     ('Notification', 'urn:din:70121:2012:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType),
     ('NotificationMaxDelay', 'urn:din:70121:2012:MsgDataTypes', _d_S47_NotificationMaxDelay, _e_S47_NotificationMaxDelay, _S1),
     ('NumEPriceLevels', 'urn:din:70121:2012:MsgDataTypes', _d_S48_NumEPriceLevels, _e_S48_NumEPriceLevels, _S58),
     ('OEMProvisioningCert', 'urn:din:70121:2012:MsgBody', _d_S49_OEMProvisioningCert, _e_S49_OEMProvisioningCert, _S27),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_P, _e_S50_P, _S111),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_P, _e_S50_P, _S100),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_PGPKeyID, _e_S51_PGPKeyID, _S111),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_PGPKeyPacket, _e_S52_PGPKeyPacket, _S111),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_PGPKeyID, _e_S51_PGPKeyID, _S100),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_PGPKeyPacket, _e_S52_PGPKeyPacket, _S100),
     ('PMax', 'urn:din:70121:2012:MsgDataTypes', _d_S53_PMax, _e_S53_PMax, _S11),
     ('PMaxSchedule', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
     ('PMaxScheduleEntry', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
@@ -18223,16 +18455,16 @@ FRAG_ELEMENTS: tuple = (
     ('ParameterSetID', 'urn:din:70121:2012:MsgDataTypes', _d_S55_ParameterSetID, _e_S55_ParameterSetID, _S11),
     ('PaymentDetailsReq', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
     ('PaymentDetailsRes', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentOption', 'urn:din:70121:2012:MsgDataTypes', _d_S56_PaymentOption, _e_S56_PaymentOption, _S151),
+    ('PaymentOption', 'urn:din:70121:2012:MsgDataTypes', _d_S56_PaymentOption, _e_S56_PaymentOption, _S154),
     ('PaymentOptions', 'urn:din:70121:2012:MsgBody', _f_PaymentOptionsType, _e_PaymentOptionsType, PaymentOptionsType),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_PgenCounter, _e_S57_PgenCounter, _S111),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_PgenCounter, _e_S57_PgenCounter, _S100),
     ('PowerDeliveryReq', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
     ('PowerDeliveryRes', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
     ('PowerSwitchClosed', 'urn:din:70121:2012:MsgDataTypes', _d_S58_PowerSwitchClosed, _e_S58_PowerSwitchClosed, _S12),
     ('PreChargeReq', 'urn:din:70121:2012:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
     ('PreChargeRes', 'urn:din:70121:2012:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
     ('ProfileEntry', 'urn:din:70121:2012:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S59_Q, _e_S59_Q, _S111),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S59_Q, _e_S59_Q, _S100),
     ('RCD', 'urn:din:70121:2012:MsgDataTypes', _d_S60_RCD, _e_S60_RCD, _S12),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('ReadyToChargeState', 'urn:din:70121:2012:MsgBody', _d_S61_ReadyToChargeState, _e_S61_ReadyToChargeState, _S12),
@@ -18251,25 +18483,25 @@ FRAG_ELEMENTS: tuple = (
     ('SAScheduleTupleID', 'urn:din:70121:2012:MsgDataTypes', _d_S67_SAScheduleTupleID, _e_S67_SAScheduleTupleID, _S11),
     ('SASchedules', 'urn:din:70121:2012:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_SPKISexp, _e_S68_SPKISexp, _S111),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_SPKISexp, _e_S68_SPKISexp, _S100),
     ('SalesTariff', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType),
     ('SalesTariffDescription', 'urn:din:70121:2012:MsgDataTypes', _d_S69_SalesTariffDescription, _e_S69_SalesTariffDescription, _S57),
     ('SalesTariffEntry', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
     ('SalesTariffID', 'urn:din:70121:2012:MsgDataTypes', _d_S70_SalesTariffID, _e_S70_SalesTariffID, _S11),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_Seed, _e_S71_Seed, _S111),
-    ('SelectedPaymentOption', 'urn:din:70121:2012:MsgBody', _d_S72_SelectedPaymentOption, _e_S72_SelectedPaymentOption, _S151),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_Seed, _e_S71_Seed, _S100),
+    ('SelectedPaymentOption', 'urn:din:70121:2012:MsgBody', _d_S72_SelectedPaymentOption, _e_S72_SelectedPaymentOption, _S154),
     ('SelectedService', 'urn:din:70121:2012:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
     ('SelectedServiceList', 'urn:din:70121:2012:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
     ('Service', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceCategory', 'urn:din:70121:2012:MsgBody', _d_S73_ServiceCategory, _e_S73_ServiceCategory, _S147),
-    ('ServiceCategory', 'urn:din:70121:2012:MsgDataTypes', _d_S74_ServiceCategory, _e_S74_ServiceCategory, _S147),
+    ('ServiceCategory', 'urn:din:70121:2012:MsgBody', _d_S73_ServiceCategory, _e_S73_ServiceCategory, _S150),
+    ('ServiceCategory', 'urn:din:70121:2012:MsgDataTypes', _d_S74_ServiceCategory, _e_S74_ServiceCategory, _S150),
     ('ServiceCharge', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType),
     ('ServiceDetailReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
     ('ServiceDetailRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
     ('ServiceDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
     ('ServiceDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceID', 'urn:din:70121:2012:MsgBody', _d_S75_ServiceID, _e_S75_ServiceID, _S146),
-    ('ServiceID', 'urn:din:70121:2012:MsgDataTypes', _d_S76_ServiceID, _e_S76_ServiceID, _S146),
+    ('ServiceID', 'urn:din:70121:2012:MsgBody', _d_S75_ServiceID, _e_S75_ServiceID, _S149),
+    ('ServiceID', 'urn:din:70121:2012:MsgDataTypes', _d_S76_ServiceID, _e_S76_ServiceID, _S149),
     ('ServiceList', 'urn:din:70121:2012:MsgBody', _f_ServiceTagListType, _e_ServiceTagListType, ServiceTagListType),
     ('ServiceName', 'urn:din:70121:2012:MsgDataTypes', _d_S77_ServiceName, _e_S77_ServiceName, _S57),
     ('ServiceParameterList', 'urn:din:70121:2012:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
@@ -18278,8 +18510,8 @@ FRAG_ELEMENTS: tuple = (
     ('ServiceScope', 'urn:din:70121:2012:MsgBody', _d_S78_ServiceScope, _e_S78_ServiceScope, _S57),
     ('ServiceScope', 'urn:din:70121:2012:MsgDataTypes', _d_S79_ServiceScope, _e_S79_ServiceScope, _S57),
     ('ServiceTag', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceTagType, _e_ServiceTagType, ServiceTagType),
-    ('SessionID', 'urn:din:70121:2012:MsgBody', _d_S80_SessionID, _e_S80_SessionID, _S130),
-    ('SessionID', 'urn:din:70121:2012:MsgHeader', _d_S81_SessionID, _e_S81_SessionID, _S130),
+    ('SessionID', 'urn:din:70121:2012:MsgBody', _d_S80_SessionID, _e_S80_SessionID, _S133),
+    ('SessionID', 'urn:din:70121:2012:MsgHeader', _d_S81_SessionID, _e_S81_SessionID, _S133),
     ('SessionSetupReq', 'urn:din:70121:2012:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
     ('SessionSetupRes', 'urn:din:70121:2012:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
     ('SessionStopReq', 'urn:din:70121:2012:MsgBody', _f_SessionStopType, _e_SessionStopType, SessionStopType),
@@ -18301,23 +18533,23 @@ FRAG_ELEMENTS: tuple = (
     ('Value', 'urn:din:70121:2012:MsgDataTypes', _d_S85_Value, _e_S85_Value, _S11),
     ('WeldingDetectionReq', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
     ('WeldingDetectionRes', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509CRL, _e_S86_X509CRL, _S111),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509Certificate, _e_S87_X509Certificate, _S111),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509CRL, _e_S86_X509CRL, _S100),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509Certificate, _e_S87_X509Certificate, _S100),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
     ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_X509IssuerName, _e_S88_X509IssuerName, _S78),
     ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_X509SKI, _e_S89_X509SKI, _S111),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_X509SerialNumber, _e_S90_X509SerialNumber, _S120),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_X509SKI, _e_S89_X509SKI, _S100),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_X509SerialNumber, _e_S90_X509SerialNumber, _S121),
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S91_X509SubjectName, _e_S91_X509SubjectName, _S78),
     ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_XPath, _e_S92_XPath, _S78),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S93_Y, _e_S93_Y, _S111),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S93_Y, _e_S93_Y, _S100),
     ('amount', 'urn:din:70121:2012:MsgDataTypes', _d_S94_amount, _e_S94_amount, _S1),
     ('amountMultiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S95_amountMultiplier, _e_S95_amountMultiplier, _S9),
     ('boolValue', 'urn:din:70121:2012:MsgDataTypes', _d_S96_boolValue, _e_S96_boolValue, _S12),
-    ('byteValue', 'urn:din:70121:2012:MsgDataTypes', _d_S97_byteValue, _e_S97_byteValue, _S149),
+    ('byteValue', 'urn:din:70121:2012:MsgDataTypes', _d_S97_byteValue, _e_S97_byteValue, _S152),
     ('costKind', 'urn:din:70121:2012:MsgDataTypes', _d_S98_costKind, _e_S98_costKind, _S62),
     ('duration', 'urn:din:70121:2012:MsgDataTypes', _d_S99_duration, _e_S99_duration, _S1),
-    ('intValue', 'urn:din:70121:2012:MsgDataTypes', _d_S100_intValue, _e_S100_intValue, _S150),
+    ('intValue', 'urn:din:70121:2012:MsgDataTypes', _d_S100_intValue, _e_S100_intValue, _S153),
     ('physicalValue', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('shortValue', 'urn:din:70121:2012:MsgDataTypes', _d_S101_shortValue, _e_S101_shortValue, _S11),
     ('start', 'urn:din:70121:2012:MsgDataTypes', _d_S102_start, _e_S102_start, _S1),
@@ -18452,7 +18684,7 @@ META: dict[type, tuple] = {
     CurrentDemandReqType: (('dc_ev_status', 'DC_EVStatus', 'urn:din:70121:2012:MsgBody', 'elem', DC_EVStatusType, False, True, 1, 0, 1), ('ev_target_current', 'EVTargetCurrent', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, True, 1, 1, 1), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 2, 0), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 3, 0), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 4, 0), ('bulk_charging_complete', 'BulkChargingComplete', 'urn:din:70121:2012:MsgBody', 'elem', ('bool', None, None, None, None), False, False, 1, 5, 0), ('charging_complete', 'ChargingComplete', 'urn:din:70121:2012:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('remaining_time_to_full_soc', 'RemainingTimeToFullSoC', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 7, 0), ('remaining_time_to_bulk_soc', 'RemainingTimeToBulkSoC', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 8, 0), ('ev_target_voltage', 'EVTargetVoltage', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, True, 1, 9, 1)),
     CurrentDemandResType: (('response_code', 'ResponseCode', 'urn:din:70121:2012:MsgBody', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0, 1), ('dc_evse_status', 'DC_EVSEStatus', 'urn:din:70121:2012:MsgBody', 'elem', DC_EVSEStatusType, False, True, 1, 1, 1), ('evse_present_voltage', 'EVSEPresentVoltage', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, True, 1, 2, 1), ('evse_present_current', 'EVSEPresentCurrent', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, True, 1, 3, 1), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 'urn:din:70121:2012:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 4, 1), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 'urn:din:70121:2012:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 5, 1), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 'urn:din:70121:2012:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 7, 0), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 8, 0), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', 'elem', PhysicalValueType, False, False, 1, 9, 0)),
     DC_EVPowerDeliveryParameterType: (('dc_ev_status', 'DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', 'elem', DC_EVStatusType, False, True, 1, 0, 1), ('bulk_charging_complete', 'BulkChargingComplete', 'urn:din:70121:2012:MsgDataTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 1, 0), ('charging_complete', 'ChargingComplete', 'urn:din:70121:2012:MsgDataTypes', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1)),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     EVPowerDeliveryParameterType: (),
     EVSEStatusType: (),
@@ -18466,8 +18698,8 @@ META: dict[type, tuple] = {
     TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
     ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
     MeteringReceiptReqType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('session_id', 'SessionID', 'urn:din:70121:2012:MsgBody', 'elem', ('hex', None, None, None, 8), False, True, 1, 1, 1), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 'urn:din:70121:2012:MsgBody', 'elem', ('int', -32768, 32767, None, None), False, False, 1, 2, 0), ('meter_info', 'MeterInfo', 'urn:din:70121:2012:MsgBody', 'elem', MeterInfoType, False, True, 1, 3, 1)),
@@ -18528,11 +18760,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([2]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

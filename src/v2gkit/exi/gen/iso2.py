@@ -876,8 +876,24 @@ class DC_EVPowerDeliveryParameterType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
@@ -1030,14 +1046,24 @@ class X509DataType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ManifestType(Message):
     """XSD type ManifestType."""
@@ -1826,67 +1852,73 @@ _C118 = (None, None, None, None, None, None, None, None, None, None, None, None,
 _C119 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _T120 = (1, 2, -2, -3)
 _C121 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_T122 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
-_T123 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
-_T124 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
-_C125 = ((4, 1), None, None, (4, 0), None, None, None, None)
-_C126 = ((4, 2), None, None, (4, 1), None, None, None, None)
-_C127 = ((4, 3), None, None, (4, 2), None, None, None, None)
-_C128 = ((4, 4), None, None, (4, 3), None, None, None, None)
-_C129 = ((4, 5), None, None, (4, 4), None, None, None, None)
-_C130 = ((4, 6), None, None, (4, 5), None, None, None, None)
-_C131 = ((4, 7), None, None, (4, 6), None, None, None, None)
-_T132 = (0, 1, -5, -4, -2, -3, -3, -3)
-_T133 = (-1, -4, -2, -3)
-_S134 = ('b64', None, None, None, None)
-_T135 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T136 = (1, 2, -1, -2)
-_C137 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C138 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C139 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T140 = (1, -5, -1, -4, -2, -3, -3, -3)
-_T141 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T142 = (0, 1, 2, 3, 4, -5, -1, -2)
-_T143 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T144 = (1, 2, 3, 4, -2, -3, -3, -3)
-_C145 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_C146 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C147 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C148 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C149 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_S150 = ('hex', None, None, None, 8)
-_C151 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_T152 = (1, 2, 3, -2)
-_T153 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T154 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T155 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C156 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C157 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C158 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S159 = ('enum', None, None, paymentOptionType, None)
-_S160 = ('enum', None, None, chargeProgressType, None)
-_C161 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
-_C162 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_C163 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
-_S164 = ('nbit', 1, 3, None, None)
-_T165 = (1, 2, 3, 4, 5, 6, -2, -3)
-_S166 = ('nbit', -128, 127, None, None)
-_S167 = ('int', -2147483648, 2147483647, None, None)
-_S168 = ('string', None, None, None, 64)
-_S169 = ('enum', None, None, serviceCategoryType, None)
-_C170 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C171 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C172 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_C173 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C174 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_S175 = ('hex', None, None, None, 6)
-_S176 = ('enum', None, None, chargingSessionType, None)
-_C177 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C178 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_C179 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T180 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
-_C181 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S182 = ('enum', None, None, faultCodeType, None)
+_G122 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_S123 = ('b64', None, None, None, None)
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T124 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
+_T125 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
+_T126 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
+_C127 = ((4, 1), None, None, (4, 0), None, None, None, None)
+_C128 = ((4, 2), None, None, (4, 1), None, None, None, None)
+_C129 = ((4, 3), None, None, (4, 2), None, None, None, None)
+_C130 = ((4, 4), None, None, (4, 3), None, None, None, None)
+_C131 = ((4, 5), None, None, (4, 4), None, None, None, None)
+_C132 = ((4, 6), None, None, (4, 5), None, None, None, None)
+_C133 = ((4, 7), None, None, (4, 6), None, None, None, None)
+_T134 = (0, 1, -5, -4, -2, -3, -3, -3)
+_T135 = (-1, -4, -2, -3)
+_T136 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T137 = (1, 2, -1, -2)
+_C138 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C139 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C140 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T141 = (1, -5, -1, -4, -2, -3, -3, -3)
+_T142 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T143 = (0, 1, 2, 3, 4, -5, -1, -2)
+_G144 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G145 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T146 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T147 = (1, 2, 3, 4, -2, -3, -3, -3)
+_C148 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C149 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C150 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C151 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C152 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_S153 = ('hex', None, None, None, 8)
+_C154 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_T155 = (1, 2, 3, -2)
+_T156 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T157 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T158 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C159 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C160 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C161 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S162 = ('enum', None, None, paymentOptionType, None)
+_S163 = ('enum', None, None, chargeProgressType, None)
+_C164 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
+_C165 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_C166 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
+_S167 = ('nbit', 1, 3, None, None)
+_T168 = (1, 2, 3, 4, 5, 6, -2, -3)
+_S169 = ('nbit', -128, 127, None, None)
+_S170 = ('int', -2147483648, 2147483647, None, None)
+_S171 = ('string', None, None, None, 64)
+_S172 = ('enum', None, None, serviceCategoryType, None)
+_C173 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C174 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C175 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C176 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C177 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_S178 = ('hex', None, None, None, 6)
+_S179 = ('enum', None, None, chargingSessionType, None)
+_C180 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C181 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_C182 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_T183 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1, -2, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3, -3)
+_C184 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S185 = ('enum', None, None, faultCodeType, None)
 
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
     r -= 2; k = _T0[(B >> r) & 3]
@@ -9348,13 +9380,142 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G122[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     r -= 1; k = _T8[(B >> r) & 1]
@@ -9585,11 +9746,11 @@ def _e_EntryType(o: EntryType, a: int) -> int:
     return a
 
 def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
-    r -= 4; k = _T122[(B >> r) & 15]
+    r -= 4; k = _T124[(B >> r) & 15]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 4; k = _T123[(B >> r) & 15]
+        r -= 4; k = _T125[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
     f_retrieval_method = []
@@ -9635,7 +9796,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         else:
             break
         n += 1
-        r -= 4; k = _T124[(B >> r) & 15]
+        r -= 4; k = _T126[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
@@ -9653,7 +9814,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     n = 0
     for v in o.key_name:
         if n == 0:
-            w, c = _C125[st]
+            w, c = _C127[st]
             a = (a << w) | c
         elif True:
             a <<= 4
@@ -9665,7 +9826,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.key_value:
         if n == 0:
-            w, c = _C126[st]
+            w, c = _C128[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 1
@@ -9675,7 +9836,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.retrieval_method:
         if n == 0:
-            w, c = _C127[st]
+            w, c = _C129[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 2
@@ -9685,7 +9846,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.x509_data:
         if n == 0:
-            w, c = _C128[st]
+            w, c = _C130[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 3
@@ -9695,7 +9856,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.pgp_data:
         if n == 0:
-            w, c = _C129[st]
+            w, c = _C131[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 4
@@ -9705,7 +9866,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.spki_data:
         if n == 0:
-            w, c = _C130[st]
+            w, c = _C132[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 5
@@ -9715,7 +9876,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.mgmt_data:
         if n == 0:
-            w, c = _C131[st]
+            w, c = _C133[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 6
@@ -9732,14 +9893,14 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return a
 
 def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
-    r -= 3; k = _T132[(B >> r) & 7]
+    r -= 3; k = _T134[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
         f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
-        r -= 2; k = _T133[(B >> r) & 3]
+        r -= 2; k = _T135[(B >> r) & 3]
     elif k == 1:
         f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
-        r -= 2; k = _T133[(B >> r) & 3]
+        r -= 2; k = _T135[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -9782,7 +9943,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S134, 6)
+            f_modulus, r = sl2(B, r, _S123, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
@@ -9794,7 +9955,7 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S134, 6)
+            f_exponent, r = sl2(B, r, _S123, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -9836,11 +9997,11 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T135[(B >> r) & 7]
+    r -= 3; k = _T136[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T137[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -9855,12 +10016,12 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T135[c & 7]
+    k = _T136[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T136[c & 3]
+        k = _T137[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -9887,17 +10048,17 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C137[st]
+        w, c = _C138[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C138[st]
+        w, c = _C139[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C139[st]
+    w, c = _C140[st]
     a = (a << w) | c
     return a
 
@@ -9961,7 +10122,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T140[(B >> r) & 7]
+        r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -9979,7 +10140,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T140[(B >> r) & 7]
+        r -= 3; k = _T141[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
@@ -10011,7 +10172,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T141[(B >> r) & 7]
+    r -= 3; k = _T142[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -10025,7 +10186,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S134, 6)
+                v, r = sl2(B, r, _S123, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10043,7 +10204,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S134, 6)
+                v, r = sl2(B, r, _S123, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10052,7 +10213,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S134, 6)
+                v, r = sl2(B, r, _S123, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -10061,7 +10222,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T142[(B >> r) & 7]
+        r -= 3; k = _T143[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -10069,7 +10230,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T141[c & 7]
+    k = _T142[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -10128,7 +10289,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T142[c & 7]
+        k = _T143[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -10202,22 +10363,93 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G144[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G145[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S123, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     r -= 2; k = _T0[(B >> r) & 3]
@@ -10253,12 +10485,12 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     while True:
         if k == 1:
             r -= 3; c = (B >> r) & 7
-            k = _T143[c & 7]
+            k = _T146[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T144[c & 7]
+                k = _T147[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
@@ -10322,7 +10554,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C145[st]
+            w, c = _C148[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -10337,11 +10569,11 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T143[(B >> r) & 7]
+    r -= 3; k = _T146[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T144[(B >> r) & 7]
+        r -= 3; k = _T147[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
@@ -10364,7 +10596,7 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S134, 6)
+            f_digest_value, r = sl2(B, r, _S123, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -10378,12 +10610,12 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
 def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T143[c & 7]
+    k = _T146[c & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 3; c = (B >> r) & 7
-        k = _T144[c & 7]
+        k = _T147[c & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
@@ -10435,25 +10667,25 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
         st = 3
     v3 = o.type
     if v3 is not None:
-        w, c = _C146[st]
+        w, c = _C149[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.uri
     if v4 is not None:
-        w, c = _C147[st]
+        w, c = _C150[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
     v5 = o.transforms
     if v5 is not None:
-        w, c = _C148[st]
+        w, c = _C151[st]
         a = (a << w) | c
         a = _e_TransformsType(v5, a)
         st = 15
     v6 = o.digest_method
     if v6 is None: raise EncFail('missing mandatory DigestMethod')
-    w, c = _C149[st]
+    w, c = _C152[st]
     a = (a << w) | c
     a = _e_DigestMethodType(v6, a)
     st = 19
@@ -10475,7 +10707,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S150, 6)
+            f_session_id, r = sl2(B, r, _S153, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
@@ -10623,7 +10855,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         st = 3
     v3 = o.session_id
     if v3 is None: raise EncFail('missing mandatory SessionID')
-    w, c = _C151[st]
+    w, c = _C154[st]
     a = (a << w) | c
     a <<= 1
     a = wbin(a, v3, 8)
@@ -10703,7 +10935,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T152[(B >> r) & 3]
+        r -= 2; k = _T155[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
@@ -10726,7 +10958,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_MeteringReceiptResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
-    k = _T152[c & 3]
+    k = _T155[c & 3]
     if f_response_code is None: return _d_MeteringReceiptResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
@@ -10895,15 +11127,15 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T153[(B >> r) & 7]
+    r -= 3; k = _T156[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T154[(B >> r) & 7]
+        r -= 3; k = _T157[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T155[(B >> r) & 7]
+        r -= 3; k = _T158[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -10923,17 +11155,17 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C156[st]
+        w, c = _C159[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C157[st]
+        w, c = _C160[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C158[st]
+    w, c = _C161[st]
     a = (a << w) | c
     return a
 
@@ -11138,7 +11370,7 @@ def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSel
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_payment_option, r = sl2(B, r, _S159, 6)
+            f_selected_payment_option, r = sl2(B, r, _S162, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
@@ -11415,7 +11647,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charge_progress, r = sl2(B, r, _S160, 6)
+            f_charge_progress, r = sl2(B, r, _S163, 6)
         else:
             r -= 2; f_charge_progress = (B >> r) & 3
             if f_charge_progress >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(f_charge_progress))
@@ -11532,7 +11764,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     v5 = o.dc_ev_power_delivery_parameter
     v6 = o.ev_power_delivery_parameter
     if v5 is not None:
-        w, c = _C161[st]
+        w, c = _C164[st]
         a = (a << w) | c
         if v5.__class__ is not DC_EVPowerDeliveryParameterType: raise EncFail(f'expected DC_EVPowerDeliveryParameterType, got {v5.__class__.__name__}')
         st7 = 0
@@ -11565,13 +11797,13 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         a = (a << 4) | (BOOL[v14]) << 2
         st = 15
     elif v6 is not None:
-        w, c = _C162[st]
+        w, c = _C165[st]
         a = (a << w) | c
         if v6.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v6.__class__.__name__}')
         pass
         a <<= 1
         st = 15
-    w, c = _C163[st]
+    w, c = _C166[st]
     a = (a << w) | c
     return a
 
@@ -11708,7 +11940,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charging_profile_entry_max_number_of_phases_in_use, r = sl2(B, r, _S164, 6)
+            f_charging_profile_entry_max_number_of_phases_in_use, r = sl2(B, r, _S167, 6)
         else:
             r -= 2; f_charging_profile_entry_max_number_of_phases_in_use = ((B >> r) & 3) + 1
             if f_charging_profile_entry_max_number_of_phases_in_use > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(f_charging_profile_entry_max_number_of_phases_in_use))
@@ -11817,7 +12049,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T152[(B >> r) & 3]
+        r -= 2; k = _T155[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
@@ -11840,7 +12072,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_PowerDeliveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
-    k = _T152[c & 3]
+    k = _T155[c & 3]
     if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
@@ -12562,7 +12794,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             if c & 1: return _d_ParameterSetType(B, r0)
             i1_name, r = rstr(B, r, None)
             r -= 3; c = (B >> r) & 7
-            k = _T165[c & 7]
+            k = _T168[c & 7]
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
             if k == 1:
                 r -= 4; c = (B >> r) & 15
@@ -12690,7 +12922,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     f_name = None
     if k == 0:
         f_name, r = rstr(B, r, None)
-        r -= 3; k = _T165[(B >> r) & 7]
+        r -= 3; k = _T168[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Name')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
@@ -12706,7 +12938,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S166, 6)
+            f_byte_value, r = sl2(B, r, _S169, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
@@ -12727,7 +12959,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S167, 6)
+            f_int_value, r = sl2(B, r, _S170, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -12759,7 +12991,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if c & 1: return _d_ParameterType(B, r0)
     f_name, r = rstr(B, r, None)
     r -= 3; c = (B >> r) & 7
-    k = _T165[c & 7]
+    k = _T168[c & 7]
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -12909,7 +13141,7 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S168, 6)
+            f_service_scope, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, r = rstr(B, r, 64)
             r -= 1
@@ -12919,7 +13151,7 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S169, 6)
+            f_service_category, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
@@ -13119,7 +13351,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         st5 = 7
     v8 = v4.service_category
     if v8 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C170[st5]
+    w, c = _C173[st5]
     a = (a << w) | c
     if v8.__class__ is not serviceCategoryType and not (v8.__class__ is int and 0 <= v8 < 4): raise EncFail(f'{v8!r} is not a serviceCategoryType')
     st5 = 11
@@ -13132,7 +13364,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         st5 = 15
     v10 = v4.free_service
     if v10 is None: raise EncFail('missing mandatory FreeService')
-    w, c = _C171[st5]
+    w, c = _C174[st5]
     a = (a << w) | c
     st5 = 19
     v11 = v4.supported_energy_transfer_mode
@@ -13147,7 +13379,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         a <<= 2
         a = _e_ServiceListType(v12, a)
         st = 15
-    w, c = _C172[st]
+    w, c = _C175[st]
     a = (a << w) | c
     return a
 
@@ -13159,7 +13391,7 @@ def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S159, 6)
+                v, r = sl2(B, r, _S162, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
@@ -13257,7 +13489,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S169, 6)
+            f_service_category, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
@@ -13270,7 +13502,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S168, 6)
+            f_service_scope, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, r = rstr(B, r, 64)
             r -= 1
@@ -13378,7 +13610,7 @@ def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
         st = 7
     v4 = o.service_category
     if v4 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C170[st]
+    w, c = _C173[st]
     a = (a << w) | c
     if v4.__class__ is not serviceCategoryType and not (v4.__class__ is int and 0 <= v4 < 4): raise EncFail(f'{v4!r} is not a serviceCategoryType')
     st = 11
@@ -13391,7 +13623,7 @@ def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
         st = 15
     v6 = o.free_service
     if v6 is None: raise EncFail('missing mandatory FreeService')
-    w, c = _C171[st]
+    w, c = _C174[st]
     a = (a << w) | c
     st = 19
     v7 = o.supported_energy_transfer_mode
@@ -13626,7 +13858,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S169, 6)
+            f_service_category, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
@@ -13639,7 +13871,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S168, 6)
+            f_service_scope, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, r = rstr(B, r, 64)
             r -= 1
@@ -13733,7 +13965,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
         st = 7
     v4 = o.service_category
     if v4 is None: raise EncFail('missing mandatory ServiceCategory')
-    w, c = _C173[st]
+    w, c = _C176[st]
     a = (a << w) | c
     if v4.__class__ is not serviceCategoryType and not (v4.__class__ is int and 0 <= v4 < 4): raise EncFail(f'{v4!r} is not a serviceCategoryType')
     st = 11
@@ -13746,7 +13978,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
         st = 15
     v6 = o.free_service
     if v6 is None: raise EncFail('missing mandatory FreeService')
-    w, c = _C174[st]
+    w, c = _C177[st]
     a = (a << w) | c
     st = 19
     a = (a << 4) | (BOOL[v6]) << 2
@@ -13758,7 +13990,7 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S175, 6)
+            f_evccid, r = sl2(B, r, _S178, 6)
         else:
             f_evccid, r = rbin(B, r, 6)
             r -= 1
@@ -13900,7 +14132,7 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charging_session, r = sl2(B, r, _S176, 6)
+            f_charging_session, r = sl2(B, r, _S179, 6)
         else:
             r -= 1; f_charging_session = (B >> r) & 1
             f_charging_session = _E_chargingSessionType[f_charging_session]
@@ -14093,7 +14325,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st5 = 3
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory value')
-    w, c = _C145[st5]
+    w, c = _C148[st5]
     a = (a << w) | c
     a = wbin(a, v7, None)
     st5 = 7
@@ -14107,7 +14339,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C177[st]
+            w, c = _C180[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -14117,7 +14349,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C178[st]
+    w, c = _C181[st]
     a = (a << w) | c
     return a
 
@@ -14181,12 +14413,12 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     while True:
         if k == 3:
             r -= 3; c = (B >> r) & 7
-            k = _T143[c & 7]
+            k = _T146[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T144[c & 7]
+                k = _T147[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
@@ -14251,7 +14483,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
         st = 3
     v3 = o.canonicalization_method
     if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
-    w, c = _C151[st]
+    w, c = _C154[st]
     a = (a << w) | c
     a = _e_CanonicalizationMethodType(v3, a)
     st = 7
@@ -14281,7 +14513,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T140[(B >> r) & 7]
+        r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
@@ -14317,7 +14549,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
         else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C179[st]
+    w, c = _C182[st]
     a = (a << w) | c
     return a
 
@@ -14332,7 +14564,7 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S134, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S123, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -14369,7 +14601,7 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         st = 3
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory value')
-    w, c = _C145[st]
+    w, c = _C148[st]
     a = (a << w) | c
     a = wbin(a, v3, None)
     st = 7
@@ -14433,7 +14665,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C145[st]
+            w, c = _C148[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -14482,7 +14714,7 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_V2G_MessageType(B, r0)
-    k = _T136[c & 3]
+    k = _T137[c & 3]
     i1_notification = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -14512,7 +14744,7 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
     if k != -1: return _d_V2G_MessageType(B, r0)
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
-    k = _T180[c & 63]
+    k = _T183[c & 63]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.notification = i1_notification
@@ -14666,7 +14898,7 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
         a = (a << w) | c
         a = _e_SignatureType(v9, a)
         st3 = 11
-    w, c = _C181[st3]
+    w, c = _C184[st3]
     a = (a << w) | c
     pass
     v10 = o.body
@@ -14693,12 +14925,12 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S150, 6)
+            f_session_id, r = sl2(B, r, _S153, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T137[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
     f_notification = None
@@ -14721,7 +14953,7 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
-    k = _T136[c & 3]
+    k = _T137[c & 3]
     f_notification = None
     if k == 1:
         r -= 7; c = (B >> r) & 127
@@ -14787,7 +15019,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         a = (a << w) | c
         a = _e_SignatureType(v7, a)
         st = 11
-    w, c = _C181[st]
+    w, c = _C184[st]
     a = (a << w) | c
     return a
 
@@ -14797,7 +15029,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S182, 6)
+            f_fault_code, r = sl2(B, r, _S185, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
@@ -14811,7 +15043,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_fault_msg, r = sl2(B, r, _S168, 6)
+            f_fault_msg, r = sl2(B, r, _S171, 6)
         else:
             f_fault_msg, r = rstr(B, r, 64)
             r -= 1
@@ -14859,7 +15091,7 @@ def _e_NotificationType(o: NotificationType, a: int) -> int:
     return a
 
 def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
-    r -= 6; k = _T180[(B >> r) & 63]
+    r -= 6; k = _T183[(B >> r) & 63]
     f_authorization_req = f_authorization_res = f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_payment_service_selection_req = f_payment_service_selection_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
     if k == 0:
         f_authorization_req, r = _d_AuthorizationReqType(B, r)
@@ -14972,7 +15204,7 @@ def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
 def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
     r0 = r
     r -= 6; c = (B >> r) & 63
-    k = _T180[c & 63]
+    k = _T183[c & 63]
     f_obj = _new(BodyType)
     if 0 <= k <= 34:
         if k < 17:
@@ -15338,7 +15570,7 @@ _SP_BodyType = {
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -15412,7 +15644,7 @@ DOC_ELEMENTS: tuple = (
     ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S134),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123),
     ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
     ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
     ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
@@ -15537,7 +15769,7 @@ def _e_S7_Certificate(v: Any, a: int) -> int:
 def _d_S8_ChargeProgress(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, r = sl2(B, r, _S163, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(v))
@@ -15588,7 +15820,7 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
 def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S164, 6)
+        v, r = sl2(B, r, _S167, 6)
     else:
         r -= 2; v = ((B >> r) & 3) + 1
         if v > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(v))
@@ -15626,7 +15858,7 @@ def _e_S12_ChargingProfileEntryStart(v: Any, a: int) -> int:
 def _d_S13_ChargingSession(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S176, 6)
+        v, r = sl2(B, r, _S179, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_chargingSessionType[v]
@@ -15681,7 +15913,7 @@ def _e_S15_EPriceLevel(v: Any, a: int) -> int:
 def _d_S16_EVCCID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S175, 6)
+        v, r = sl2(B, r, _S178, 6)
     else:
         v, r = rbin(B, r, 6)
         r -= 1
@@ -15931,7 +16163,7 @@ def _e_S29_EnergyTransferMode(v: Any, a: int) -> int:
 def _d_S30_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -15947,7 +16179,7 @@ def _e_S30_Exponent(v: Any, a: int) -> int:
 def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S182, 6)
+        v, r = sl2(B, r, _S185, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
@@ -15966,7 +16198,7 @@ def _e_S31_FaultCode(v: Any, a: int) -> int:
 def _d_S32_FaultMsg(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S168, 6)
+        v, r = sl2(B, r, _S171, 6)
     else:
         v, r = rstr(B, r, 64)
         r -= 1
@@ -16016,7 +16248,7 @@ def _e_S34_FullSOC(v: Any, a: int) -> int:
 def _d_S35_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16068,7 +16300,7 @@ def _e_S37_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S38_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16162,7 +16394,7 @@ def _e_S42_MeterStatus(v: Any, a: int) -> int:
 def _d_S43_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16249,7 +16481,7 @@ def _e_S47_OEMProvisioningCert(v: Any, a: int) -> int:
 def _d_S48_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16265,7 +16497,7 @@ def _e_S48_P(v: Any, a: int) -> int:
 def _d_S49_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16281,7 +16513,7 @@ def _e_S49_PGPKeyID(v: Any, a: int) -> int:
 def _d_S50_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16319,7 +16551,7 @@ def _e_S51_ParameterSetID(v: Any, a: int) -> int:
 def _d_S52_PaymentOption(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
@@ -16337,7 +16569,7 @@ def _e_S52_PaymentOption(v: Any, a: int) -> int:
 def _d_S53_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16353,7 +16585,7 @@ def _e_S53_PgenCounter(v: Any, a: int) -> int:
 def _d_S54_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16497,7 +16729,7 @@ def _e_S61_SAScheduleTupleID(v: Any, a: int) -> int:
 def _d_S62_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16547,7 +16779,7 @@ def _e_S64_SalesTariffID(v: Any, a: int) -> int:
 def _d_S65_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16563,7 +16795,7 @@ def _e_S65_Seed(v: Any, a: int) -> int:
 def _d_S66_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S159, 6)
+        v, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
@@ -16581,7 +16813,7 @@ def _e_S66_SelectedPaymentOption(v: Any, a: int) -> int:
 def _d_S67_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S169, 6)
+        v, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
@@ -16599,7 +16831,7 @@ def _e_S67_ServiceCategory(v: Any, a: int) -> int:
 def _d_S68_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S169, 6)
+        v, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
@@ -16673,7 +16905,7 @@ def _e_S71_ServiceName(v: Any, a: int) -> int:
 def _d_S72_ServiceScope(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S168, 6)
+        v, r = sl2(B, r, _S171, 6)
     else:
         v, r = rstr(B, r, 64)
         r -= 1
@@ -16689,7 +16921,7 @@ def _e_S72_ServiceScope(v: Any, a: int) -> int:
 def _d_S73_ServiceScope(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S168, 6)
+        v, r = sl2(B, r, _S171, 6)
     else:
         v, r = rstr(B, r, 64)
         r -= 1
@@ -16705,7 +16937,7 @@ def _e_S73_ServiceScope(v: Any, a: int) -> int:
 def _d_S74_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S150, 6)
+        v, r = sl2(B, r, _S153, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -16721,7 +16953,7 @@ def _e_S74_SessionID(v: Any, a: int) -> int:
 def _d_S75_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S150, 6)
+        v, r = sl2(B, r, _S153, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -16816,7 +17048,7 @@ def _e_S79_Value(v: Any, a: int) -> int:
 def _d_S80_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16832,7 +17064,7 @@ def _e_S80_X509CRL(v: Any, a: int) -> int:
 def _d_S81_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16864,7 +17096,7 @@ def _e_S82_X509IssuerName(v: Any, a: int) -> int:
 def _d_S83_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -16932,7 +17164,7 @@ def _e_S86_XPath(v: Any, a: int) -> int:
 def _d_S87_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S134, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -17002,7 +17234,7 @@ def _e_S90_boolValue(v: Any, a: int) -> int:
 def _d_S91_byteValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S166, 6)
+        v, r = sl2(B, r, _S169, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -17088,7 +17320,7 @@ def _e_R94_eMAID(v: Any, a: int) -> int:
 def _d_S95_intValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S167, 6)
+        v, r = sl2(B, r, _S170, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17188,15 +17420,15 @@ FRAG_ELEMENTS: tuple = (
     ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
     ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
     ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargeProgress', 'urn:iso:15118:2:2013:MsgBody', _d_S8_ChargeProgress, _e_S8_ChargeProgress, _S160),
+    ('ChargeProgress', 'urn:iso:15118:2:2013:MsgBody', _d_S8_ChargeProgress, _e_S8_ChargeProgress, _S163),
     ('ChargeService', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeServiceType, _e_ChargeServiceType, ChargeServiceType),
     ('ChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S14),
     ('ChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S14),
     ('ChargingProfile', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType),
-    ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _S164),
+    ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _S167),
     ('ChargingProfileEntryMaxPower', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('ChargingProfileEntryStart', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S12_ChargingProfileEntryStart, _e_S12_ChargingProfileEntryStart, _S1),
-    ('ChargingSession', 'urn:iso:15118:2:2013:MsgBody', _d_S13_ChargingSession, _e_S13_ChargingSession, _S176),
+    ('ChargingSession', 'urn:iso:15118:2:2013:MsgBody', _d_S13_ChargingSession, _e_S13_ChargingSession, _S179),
     ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
     ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
     ('ConsumptionCost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType),
@@ -17216,10 +17448,10 @@ FRAG_ELEMENTS: tuple = (
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DepartureTime', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S1),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S134),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123),
     ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S71),
-    ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S175),
+    ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S178),
     ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
     ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
@@ -17268,16 +17500,16 @@ FRAG_ELEMENTS: tuple = (
     ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43),
     ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S134),
-    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S182),
-    ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S168),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S123),
+    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S185),
+    ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S171),
     ('FreeService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S33_FreeService, _e_S33_FreeService, _S14),
     ('FullSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S34_FullSOC, _e_S34_FullSOC, _S23),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_G, _e_S35_G, _S134),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_G, _e_S35_G, _S123),
     ('GenChallenge', 'urn:iso:15118:2:2013:MsgBody', _d_S36_GenChallenge, _e_S36_GenChallenge, _S17),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_HMACOutputLength, _e_S37_HMACOutputLength, _S33),
     ('Header', 'urn:iso:15118:2:2013:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_J, _e_S38_J, _S134),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_J, _e_S38_J, _S123),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
@@ -17291,17 +17523,17 @@ FRAG_ELEMENTS: tuple = (
     ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
     ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Modulus, _e_S43_Modulus, _S134),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Modulus, _e_S43_Modulus, _S123),
     ('Multiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S44_Multiplier, _e_S44_Multiplier, _S9),
     ('Notification', 'urn:iso:15118:2:2013:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType),
     ('NotificationMaxDelay', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S45_NotificationMaxDelay, _e_S45_NotificationMaxDelay, _S12),
     ('NumEPriceLevels', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S46_NumEPriceLevels, _e_S46_NumEPriceLevels, _S71),
     ('OEMProvisioningCert', 'urn:iso:15118:2:2013:MsgBody', _d_S47_OEMProvisioningCert, _e_S47_OEMProvisioningCert, _S29),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_P, _e_S48_P, _S134),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_P, _e_S48_P, _S123),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_PGPKeyID, _e_S49_PGPKeyID, _S134),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PGPKeyPacket, _e_S50_PGPKeyPacket, _S134),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_PGPKeyID, _e_S49_PGPKeyID, _S123),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PGPKeyPacket, _e_S50_PGPKeyPacket, _S123),
     ('PMax', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('PMaxSchedule', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
     ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
@@ -17310,17 +17542,17 @@ FRAG_ELEMENTS: tuple = (
     ('ParameterSetID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S51_ParameterSetID, _e_S51_ParameterSetID, _S11),
     ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
     ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentOption', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S52_PaymentOption, _e_S52_PaymentOption, _S159),
+    ('PaymentOption', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S52_PaymentOption, _e_S52_PaymentOption, _S162),
     ('PaymentOptionList', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentOptionListType, _e_PaymentOptionListType, PaymentOptionListType),
     ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
     ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_PgenCounter, _e_S53_PgenCounter, _S134),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_PgenCounter, _e_S53_PgenCounter, _S123),
     ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
     ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
     ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
     ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
     ('ProfileEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_Q, _e_S54_Q, _S134),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_Q, _e_S54_Q, _S123),
     ('RCD', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S55_RCD, _e_S55_RCD, _S14),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('ReceiptRequired', 'urn:iso:15118:2:2013:MsgBody', _d_S56_ReceiptRequired, _e_S56_ReceiptRequired, _S14),
@@ -17340,18 +17572,18 @@ FRAG_ELEMENTS: tuple = (
     ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S66),
     ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S134),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S123),
     ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType),
     ('SalesTariffDescription', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S63_SalesTariffDescription, _e_S63_SalesTariffDescription, _S70),
     ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
     ('SalesTariffID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S64_SalesTariffID, _e_S64_SalesTariffID, _S66),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S65_Seed, _e_S65_Seed, _S134),
-    ('SelectedPaymentOption', 'urn:iso:15118:2:2013:MsgBody', _d_S66_SelectedPaymentOption, _e_S66_SelectedPaymentOption, _S159),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S65_Seed, _e_S65_Seed, _S123),
+    ('SelectedPaymentOption', 'urn:iso:15118:2:2013:MsgBody', _d_S66_SelectedPaymentOption, _e_S66_SelectedPaymentOption, _S162),
     ('SelectedService', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
     ('SelectedServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
     ('Service', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgBody', _d_S67_ServiceCategory, _e_S67_ServiceCategory, _S169),
-    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S68_ServiceCategory, _e_S68_ServiceCategory, _S169),
+    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgBody', _d_S67_ServiceCategory, _e_S67_ServiceCategory, _S172),
+    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S68_ServiceCategory, _e_S68_ServiceCategory, _S172),
     ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
     ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
     ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
@@ -17361,10 +17593,10 @@ FRAG_ELEMENTS: tuple = (
     ('ServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceListType, _e_ServiceListType, ServiceListType),
     ('ServiceName', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S71_ServiceName, _e_S71_ServiceName, _S70),
     ('ServiceParameterList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
-    ('ServiceScope', 'urn:iso:15118:2:2013:MsgBody', _d_S72_ServiceScope, _e_S72_ServiceScope, _S168),
-    ('ServiceScope', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S73_ServiceScope, _e_S73_ServiceScope, _S168),
-    ('SessionID', 'urn:iso:15118:2:2013:MsgBody', _d_S74_SessionID, _e_S74_SessionID, _S150),
-    ('SessionID', 'urn:iso:15118:2:2013:MsgHeader', _d_S75_SessionID, _e_S75_SessionID, _S150),
+    ('ServiceScope', 'urn:iso:15118:2:2013:MsgBody', _d_S72_ServiceScope, _e_S72_ServiceScope, _S171),
+    ('ServiceScope', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S73_ServiceScope, _e_S73_ServiceScope, _S171),
+    ('SessionID', 'urn:iso:15118:2:2013:MsgBody', _d_S74_SessionID, _e_S74_SessionID, _S153),
+    ('SessionID', 'urn:iso:15118:2:2013:MsgHeader', _d_S75_SessionID, _e_S75_SessionID, _S153),
     ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
     ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
     ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
@@ -17387,24 +17619,24 @@ FRAG_ELEMENTS: tuple = (
     ('Value', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S79_Value, _e_S79_Value, _S11),
     ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
     ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S80_X509CRL, _e_S80_X509CRL, _S134),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S81_X509Certificate, _e_S81_X509Certificate, _S134),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S80_X509CRL, _e_S80_X509CRL, _S123),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S81_X509Certificate, _e_S81_X509Certificate, _S123),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
     ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509IssuerName, _e_S82_X509IssuerName, _S32),
     ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509SKI, _e_S83_X509SKI, _S134),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509SKI, _e_S83_X509SKI, _S123),
     ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509SerialNumber, _e_S84_X509SerialNumber, _S33),
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SubjectName, _e_S85_X509SubjectName, _S32),
     ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_XPath, _e_S86_XPath, _S32),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_Y, _e_S87_Y, _S134),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_Y, _e_S87_Y, _S123),
     ('amount', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S88_amount, _e_S88_amount, _S1),
     ('amountMultiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S89_amountMultiplier, _e_S89_amountMultiplier, _S9),
     ('boolValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S90_boolValue, _e_S90_boolValue, _S14),
-    ('byteValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S91_byteValue, _e_S91_byteValue, _S166),
+    ('byteValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S91_byteValue, _e_S91_byteValue, _S169),
     ('costKind', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S92_costKind, _e_S92_costKind, _S81),
     ('duration', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S93_duration, _e_S93_duration, _S69),
     ('eMAID', 'urn:iso:15118:2:2013:MsgBody', _d_R94_eMAID, _e_R94_eMAID, EMAIDType),
-    ('intValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S95_intValue, _e_S95_intValue, _S167),
+    ('intValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S95_intValue, _e_S95_intValue, _S170),
     ('physicalValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
     ('shortValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S96_shortValue, _e_S96_shortValue, _S11),
     ('start', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S97_start, _e_S97_start, _S68),
@@ -17542,7 +17774,7 @@ META: dict[type, tuple] = {
     CurrentDemandReqType: (('dc_ev_status', 'DC_EVStatus', 'urn:iso:15118:2:2013:MsgBody', 'elem', DC_EVStatusType, False, True, 1, 0, 1), ('ev_target_current', 'EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, True, 1, 1, 1), ('ev_maximum_voltage_limit', 'EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 2, 0), ('ev_maximum_current_limit', 'EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 3, 0), ('ev_maximum_power_limit', 'EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 4, 0), ('bulk_charging_complete', 'BulkChargingComplete', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, False, 1, 5, 0), ('charging_complete', 'ChargingComplete', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('remaining_time_to_full_soc', 'RemainingTimeToFullSoC', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 7, 0), ('remaining_time_to_bulk_soc', 'RemainingTimeToBulkSoC', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 8, 0), ('ev_target_voltage', 'EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, True, 1, 9, 1)),
     CurrentDemandResType: (('response_code', 'ResponseCode', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 0, 1), ('dc_evse_status', 'DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', 'elem', DC_EVSEStatusType, False, True, 1, 1, 1), ('evse_present_voltage', 'EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, True, 1, 2, 1), ('evse_present_current', 'EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, True, 1, 3, 1), ('evse_current_limit_achieved', 'EVSECurrentLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 4, 1), ('evse_voltage_limit_achieved', 'EVSEVoltageLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 5, 1), ('evse_power_limit_achieved', 'EVSEPowerLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, True, 1, 6, 1), ('evse_maximum_voltage_limit', 'EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 7, 0), ('evse_maximum_current_limit', 'EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 8, 0), ('evse_maximum_power_limit', 'EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', 'elem', PhysicalValueType, False, False, 1, 9, 0), ('evseid', 'EVSEID', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('string', None, None, None, 37), False, True, 1, 10, 1), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('nbit', 1, 255, None, None), False, True, 1, 11, 1), ('meter_info', 'MeterInfo', 'urn:iso:15118:2:2013:MsgBody', 'elem', MeterInfoType, False, False, 1, 12, 0), ('receipt_required', 'ReceiptRequired', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('bool', None, None, None, None), False, False, 1, 13, 0)),
     DC_EVPowerDeliveryParameterType: (('dc_ev_status', 'DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', 'elem', DC_EVStatusType, False, True, 1, 0, 1), ('bulk_charging_complete', 'BulkChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', 'elem', ('bool', None, None, None, None), False, False, 1, 1, 0), ('charging_complete', 'ChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1)),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     EVPowerDeliveryParameterType: (),
     EVSEStatusType: (('notification_max_delay', 'NotificationMaxDelay', 'urn:iso:15118:2:2013:MsgDataTypes', 'elem', ('uint', 0, 65535, None, None), False, True, 1, 0, 1), ('evse_notification', 'EVSENotification', 'urn:iso:15118:2:2013:MsgDataTypes', 'elem', ('enum', None, None, EVSENotificationType, None), False, True, 1, 1, 1)),
@@ -17555,8 +17787,8 @@ META: dict[type, tuple] = {
     TransformsType: (('transform', 'Transform', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformType, True, True, None, 0, 1),),
     TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
     ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
     MeteringReceiptReqType: (('id', 'Id', 'urn:iso:15118:2:2013:MsgBody', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('session_id', 'SessionID', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('hex', None, None, None, 8), False, True, 1, 1, 1), ('sa_schedule_tuple_id', 'SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', 'elem', ('nbit', 1, 255, None, None), False, False, 1, 2, 0), ('meter_info', 'MeterInfo', 'urn:iso:15118:2:2013:MsgBody', 'elem', MeterInfoType, False, True, 1, 3, 1)),
@@ -17618,11 +17850,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([1]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

@@ -364,8 +364,24 @@ class KeyValueType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
@@ -426,14 +442,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ObjectType(Message):
     """XSD type ObjectType."""
@@ -1801,163 +1827,169 @@ _C45 = ((4, 6), None, None, (4, 5), None, None, None, None)
 _C46 = ((4, 7), None, None, (4, 6), None, None, None, None)
 _T47 = (0, 1, -5, -4, -2, -3, -3, -3)
 _T48 = (-1, -4, -2, -3)
-_T49 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T50 = (1, 2, -1, -2)
-_C51 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C52 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C53 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T54 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T55 = (0, 1, 2, 3, 4, -5, -1, -2)
-_T56 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T57 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T58 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C59 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C60 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C61 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S62 = ('b64', None, None, None, 16)
-_S63 = ('b64', None, None, None, 1600)
-_C64 = (None, None, (2, 1), (1, 0))
-_S65 = ('enum', None, None, responseCodeType, None)
-_S66 = ('enum', None, None, processingType, None)
-_S67 = ('bool', None, None, None, None)
-_T68 = (4, 5, -2, -3)
-_T69 = (1, -1, -2, -3)
-_C70 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None)
-_C71 = (None, None, None, (2, 1), None, None, None, (1, 0))
-_S72 = ('string', None, None, None, 80)
-_S73 = ('nbit', 0, 255, None, None)
-_C74 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_S75 = ('string', None, None, None, 255)
-_T76 = (4, 5, 6, -2)
-_S77 = ('enum', None, None, ecdhCurveType, None)
-_S78 = ('b64', None, None, None, 133)
-_S79 = ('b64', None, None, None, 94)
-_S80 = ('b64', None, None, None, 84)
-_S81 = ('b64', None, None, None, 206)
-_T82 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T83 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T84 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T85 = (5, 6, 7, -1, -2, -3, -3, -3)
-_T86 = (6, 7, -1, -2)
-_T87 = (7, -1, -2, -3)
-_T88 = (3, 4, 5, -2)
-_C89 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C90 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C91 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C92 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C93 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C94 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C95 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, None)
-_S96 = ('string', None, None, None, 32)
-_S97 = ('b64', None, None, None, 64)
-_S98 = ('int', -32768, 32767, None, None)
-_T99 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T100 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T101 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T102 = (4, 5, -1, -2)
-_T103 = (5, -1, -2, -3)
-_C104 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C106 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C107 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C108 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S109 = ('nbit', -128, 127, None, None)
-_S110 = ('uint', 1, 4294967295, None, None)
-_S111 = ('enum', None, None, chargeProgressType, None)
-_S112 = ('enum', None, None, channelSelectionType, None)
-_T113 = (1, 2, -2, -3)
-_C114 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S115 = ('enum', None, None, powerToleranceAcceptanceType, None)
-_T116 = (2, 3, -1, -2)
-_S117 = ('uint', 0, 4294967295, None, None)
-_C118 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C119 = (None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S120 = ('uint', 0, 65535, None, None)
-_S121 = ('enum', None, None, evseNotificationType, None)
-_S122 = ('nbit', 12, 1024, None, None)
-_T123 = (1, 2, 3, -2)
-_T124 = (0, 1, 2, 3, 4, -1, -2, -3)
-_T125 = (1, 2, 3, 4, -1, -2, -3, -3)
-_T126 = (2, 3, 4, -1, -2, -3, -3, -3)
-_C127 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C128 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C129 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C130 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C131 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C132 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C133 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C134 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C135 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S136 = ('nbit', 0, 100, None, None)
-_S137 = ('string', None, None, None, 3)
-_C138 = (None, None, None, None, None, None, (2, 1), (1, 0))
-_C139 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
-_C140 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C141 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C142 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
-_S143 = ('string', None, None, None, 160)
-_T144 = (6, -2)
-_T145 = (7, 8, 9, 10, -2, -3, -3, -3)
-_T146 = (8, 9, 10, -2)
-_T147 = (9, 10, -2, -3)
-_T148 = (10, -2)
-_T149 = (11, 12, -1, -2)
-_T150 = (12, -1, -2, -3)
-_C151 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C152 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C153 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C155 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C157 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T158 = (7, -2)
-_C159 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C160 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_T161 = (1, 2, 3, 4, 5, -2, -3, -3)
-_T162 = (2, 3, 4, 5, -2, -3, -3, -3)
-_C163 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C164 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C165 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_T166 = (0, 1, 2, -2)
-_C167 = ((2, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C168 = ((2, 2), None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_C169 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
-_C170 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C171 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
-_C172 = (None, None, None, (2, 2), None, None, None, (1, 0))
-_T173 = (1, 2, 3, 4, 5, 6, -2, -3)
-_S174 = ('int', -2147483648, 2147483647, None, None)
-_S175 = ('enum', None, None, chargingSessionType, None)
-_S176 = ('enum', None, None, evCheckInStatusType, None)
-_S177 = ('enum', None, None, parkingMethodType, None)
-_C178 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C179 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C180 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C181 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C182 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C183 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S184 = ('enum', None, None, evCheckOutStatusType, None)
-_S185 = ('enum', None, None, evseCheckOutStatusType, None)
-_T186 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T187 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T188 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T189 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T190 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T191 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T192 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T193 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T194 = (8, 9, -1, -2)
-_T195 = (9, -1, -2, -3)
-_C196 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C197 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C198 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C199 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C200 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C201 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C202 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C203 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C204 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C205 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_G49 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T50 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T51 = (1, 2, -1, -2)
+_C52 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C53 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C54 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T55 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T56 = (0, 1, 2, 3, 4, -5, -1, -2)
+_G57 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G58 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T59 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T60 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T61 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C62 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C63 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C64 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S65 = ('b64', None, None, None, 16)
+_S66 = ('b64', None, None, None, 1600)
+_C67 = (None, None, (2, 1), (1, 0))
+_S68 = ('enum', None, None, responseCodeType, None)
+_S69 = ('enum', None, None, processingType, None)
+_S70 = ('bool', None, None, None, None)
+_T71 = (4, 5, -2, -3)
+_T72 = (1, -1, -2, -3)
+_C73 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None)
+_C74 = (None, None, None, (2, 1), None, None, None, (1, 0))
+_S75 = ('string', None, None, None, 80)
+_S76 = ('nbit', 0, 255, None, None)
+_C77 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_S78 = ('string', None, None, None, 255)
+_T79 = (4, 5, 6, -2)
+_S80 = ('enum', None, None, ecdhCurveType, None)
+_S81 = ('b64', None, None, None, 133)
+_S82 = ('b64', None, None, None, 94)
+_S83 = ('b64', None, None, None, 84)
+_S84 = ('b64', None, None, None, 206)
+_T85 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T86 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T87 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T88 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T89 = (6, 7, -1, -2)
+_T90 = (7, -1, -2, -3)
+_T91 = (3, 4, 5, -2)
+_C92 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C93 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C94 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C95 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C96 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C97 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C98 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, None)
+_S99 = ('string', None, None, None, 32)
+_S100 = ('b64', None, None, None, 64)
+_S101 = ('int', -32768, 32767, None, None)
+_T102 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T103 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T104 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T105 = (4, 5, -1, -2)
+_T106 = (5, -1, -2, -3)
+_C107 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C108 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C109 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C110 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C111 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S112 = ('nbit', -128, 127, None, None)
+_S113 = ('uint', 1, 4294967295, None, None)
+_S114 = ('enum', None, None, chargeProgressType, None)
+_S115 = ('enum', None, None, channelSelectionType, None)
+_T116 = (1, 2, -2, -3)
+_C117 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S118 = ('enum', None, None, powerToleranceAcceptanceType, None)
+_T119 = (2, 3, -1, -2)
+_S120 = ('uint', 0, 4294967295, None, None)
+_C121 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C122 = (None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S123 = ('uint', 0, 65535, None, None)
+_S124 = ('enum', None, None, evseNotificationType, None)
+_S125 = ('nbit', 12, 1024, None, None)
+_T126 = (1, 2, 3, -2)
+_T127 = (0, 1, 2, 3, 4, -1, -2, -3)
+_T128 = (1, 2, 3, 4, -1, -2, -3, -3)
+_T129 = (2, 3, 4, -1, -2, -3, -3, -3)
+_C130 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C131 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C132 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C133 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C134 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C135 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C136 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C137 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C138 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S139 = ('nbit', 0, 100, None, None)
+_S140 = ('string', None, None, None, 3)
+_C141 = (None, None, None, None, None, None, (2, 1), (1, 0))
+_C142 = ((3, 3), None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None)
+_C143 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C144 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C145 = ((3, 5), None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (1, 0))
+_S146 = ('string', None, None, None, 160)
+_T147 = (6, -2)
+_T148 = (7, 8, 9, 10, -2, -3, -3, -3)
+_T149 = (8, 9, 10, -2)
+_T150 = (9, 10, -2, -3)
+_T151 = (10, -2)
+_T152 = (11, 12, -1, -2)
+_T153 = (12, -1, -2, -3)
+_C154 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C155 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C157 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C158 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C159 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C160 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T161 = (7, -2)
+_C162 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C163 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_T164 = (1, 2, 3, 4, 5, -2, -3, -3)
+_T165 = (2, 3, 4, 5, -2, -3, -3, -3)
+_C166 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C167 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C168 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_T169 = (0, 1, 2, -2)
+_C170 = ((2, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C171 = ((2, 2), None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C172 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (1, 0))
+_C173 = (None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C174 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None)
+_C175 = (None, None, None, (2, 2), None, None, None, (1, 0))
+_T176 = (1, 2, 3, 4, 5, 6, -2, -3)
+_S177 = ('int', -2147483648, 2147483647, None, None)
+_S178 = ('enum', None, None, chargingSessionType, None)
+_S179 = ('enum', None, None, evCheckInStatusType, None)
+_S180 = ('enum', None, None, parkingMethodType, None)
+_C181 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C182 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C183 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C184 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C185 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C186 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S187 = ('enum', None, None, evCheckOutStatusType, None)
+_S188 = ('enum', None, None, evseCheckOutStatusType, None)
+_T189 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T190 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T191 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T192 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T193 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T194 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T195 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T196 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T197 = (8, 9, -1, -2)
+_T198 = (9, -1, -2, -3)
+_C199 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C200 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C201 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C202 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C203 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C204 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C205 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C206 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C207 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C208 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
 def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -3117,13 +3149,142 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G49[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -3185,11 +3346,11 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T49[(B >> r) & 7]
+    r -= 3; k = _T50[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T51[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -3204,12 +3365,12 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T49[c & 7]
+    k = _T50[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T51[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -3236,22 +3397,22 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C51[st]
+        w, c = _C52[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C52[st]
+        w, c = _C53[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C53[st]
+    w, c = _C54[st]
     a = (a << w) | c
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T54[(B >> r) & 7]
+    r -= 3; k = _T55[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -3301,7 +3462,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T55[(B >> r) & 7]
+        r -= 3; k = _T56[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -3309,7 +3470,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T54[c & 7]
+    k = _T55[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -3368,7 +3529,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T55[c & 7]
+        k = _T56[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -3511,33 +3672,104 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G57[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G58[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S30, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T56[(B >> r) & 7]
+    r -= 3; k = _T59[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T57[(B >> r) & 7]
+        r -= 3; k = _T60[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T58[(B >> r) & 7]
+        r -= 3; k = _T61[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -3557,17 +3789,17 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C59[st]
+        w, c = _C62[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C60[st]
+        w, c = _C63[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C61[st]
+    w, c = _C64[st]
     a = (a << w) | c
     return a
 
@@ -3600,7 +3832,7 @@ def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S62, 6)
+            f_gen_challenge, r = sl2(B, r, _S65, 6)
         else:
             f_gen_challenge, r = rbin(B, r, 16)
             r -= 1
@@ -3680,7 +3912,7 @@ def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificate
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S63, 6)
+            f_certificate, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, r = rbin(B, r, 1600)
             r -= 1
@@ -3735,7 +3967,7 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S63, 6)
+                v, r = sl2(B, r, _S66, 6)
             else:
                 v, r = rbin(B, r, 1600)
                 r -= 1
@@ -3801,7 +4033,7 @@ def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -3817,7 +4049,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -3831,7 +4063,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S66, 6)
+            f_evse_processing, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -4010,7 +4242,7 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -4045,12 +4277,12 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_certificate_installation_service, r = sl2(B, r, _S67, 6)
+            f_certificate_installation_service, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_certificate_installation_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'CertificateInstallationService')
     f_eim_as_res_authorization_mode = f_pn_c_as_res_authorization_mode = None
@@ -4122,7 +4354,7 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_AuthorizationSetupResType(B, r0)
         f_certificate_installation_service = ((c >> 3) & 1) == 1
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     else:
         return _d_AuthorizationSetupResType(B, r0)
     f_eim_as_res_authorization_mode = f_pn_c_as_res_authorization_mode = None
@@ -4139,7 +4371,7 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         r -= 8 * nb; i3_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AuthorizationSetupResType(B, r0)
-        k = _T69[c & 3]
+        k = _T72[c & 3]
         i3_supported_providers = None
         if k == 1:
             i3_supported_providers, r = _f_SupportedProvidersListType(B, r)
@@ -4214,7 +4446,7 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
             st = 11
     v8 = o.certificate_installation_service
     if v8 is None: raise EncFail('missing mandatory CertificateInstallationService')
-    w, c = _C70[st]
+    w, c = _C73[st]
     a = (a << w) | c
     st = 15
     a = (a << 3) | (BOOL[v8]) << 1
@@ -4239,7 +4471,7 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
             a <<= 2
             a = _e_SupportedProvidersListType(v14, a)
             st12 = 7
-        w, c = _C71[st12]
+        w, c = _C74[st12]
         a = (a << w) | c
         st = 19
     else:
@@ -4270,12 +4502,12 @@ def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S62, 6)
+            f_gen_challenge, r = sl2(B, r, _S65, 6)
         else:
             f_gen_challenge, r = rbin(B, r, 16)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'GenChallenge')
     f_supported_providers = None
@@ -4294,7 +4526,7 @@ def _f_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
     r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PnC_ASResAuthorizationModeType(B, r0)
-    k = _T69[c & 3]
+    k = _T72[c & 3]
     f_supported_providers = None
     if k == 1:
         f_supported_providers, r = _f_SupportedProvidersListType(B, r)
@@ -4319,7 +4551,7 @@ def _e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int)
         a <<= 2
         a = _e_SupportedProvidersListType(v3, a)
         st = 7
-    w, c = _C71[st]
+    w, c = _C74[st]
     a = (a << w) | c
     return a
 
@@ -4331,7 +4563,7 @@ def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S72, 6)
+                v, r = sl2(B, r, _S75, 6)
             else:
                 v, r = rstr(B, r, 80)
                 r -= 1
@@ -4397,7 +4629,7 @@ def _e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -4459,7 +4691,7 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_contract_certificate_chains, r = sl2(B, r, _S73, 6)
+            f_maximum_contract_certificate_chains, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_maximum_contract_certificate_chains = ((B >> r) & 255) + 0
             r -= 1
@@ -4608,7 +4840,7 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
         a <<= 2
         a = _e_EMAIDListType(v14, a)
         st = 19
-    w, c = _C74[st]
+    w, c = _C77[st]
     a = (a << w) | c
     return a
 
@@ -4624,7 +4856,7 @@ def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S63, 6)
+            f_certificate, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, r = rbin(B, r, 1600)
             r -= 1
@@ -4762,7 +4994,7 @@ def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> 
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -4774,7 +5006,7 @@ def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S75, 6)
+                v, r = sl2(B, r, _S78, 6)
             else:
                 v, r = rstr(B, r, 255)
                 r -= 1
@@ -4840,7 +5072,7 @@ def _e_EMAIDListType(o: EMAIDListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -4856,7 +5088,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -4870,7 +5102,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S66, 6)
+            f_evse_processing, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -4896,7 +5128,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_contract_certificate_chains, r = sl2(B, r, _S73, 6)
+            f_remaining_contract_certificate_chains, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_remaining_contract_certificate_chains = ((B >> r) & 255) + 0
             r -= 1
@@ -4944,7 +5176,7 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     i2_certificate, r = rbin(B, r, 1600)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
-    k = _T69[c & 3]
+    k = _T72[c & 3]
     i2_sub_certificates = None
     if k == 1:
         i2_sub_certificates, r = _f_SubCertificatesType(B, r)
@@ -4972,7 +5204,7 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     i3_dh_public_key, r = rbin(B, r, 133)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
-    k = _T76[c & 3]
+    k = _T79[c & 3]
     i3_secp521_encrypted_private_key = i3_x448_encrypted_private_key = i3_tpm_encrypted_private_key = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5065,7 +5297,7 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
         a <<= 2
         a = _e_SubCertificatesType(v12, a)
         st10 = 7
-    w, c = _C71[st10]
+    w, c = _C74[st10]
     a = (a << w) | c
     pass
     v13 = o.signed_installation_data
@@ -5136,12 +5368,12 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S63, 6)
+            f_certificate, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, r = rbin(B, r, 1600)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
@@ -5158,7 +5390,7 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
     f_certificate, r = rbin(B, r, 1600)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateChainType(B, r0)
-    k = _T69[c & 3]
+    k = _T72[c & 3]
     f_sub_certificates = None
     if k == 1:
         f_sub_certificates, r = _f_SubCertificatesType(B, r)
@@ -5183,7 +5415,7 @@ def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
         a <<= 2
         a = _e_SubCertificatesType(v3, a)
         st = 7
-    w, c = _C71[st]
+    w, c = _C74[st]
     a = (a << w) | c
     return a
 
@@ -5205,7 +5437,7 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ecdh_curve, r = sl2(B, r, _S77, 6)
+            f_ecdh_curve, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_ecdh_curve = (B >> r) & 1
             f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
@@ -5218,19 +5450,19 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_dh_public_key, r = sl2(B, r, _S78, 6)
+            f_dh_public_key, r = sl2(B, r, _S81, 6)
         else:
             f_dh_public_key, r = rbin(B, r, 133)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T76[(B >> r) & 3]
+        r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DHPublicKey')
     f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_secp521_encrypted_private_key, r = sl2(B, r, _S79, 6)
+            f_secp521_encrypted_private_key, r = sl2(B, r, _S82, 6)
         else:
             f_secp521_encrypted_private_key, r = rbin(B, r, 94)
             r -= 1
@@ -5239,7 +5471,7 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     elif k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_x448_encrypted_private_key, r = sl2(B, r, _S80, 6)
+            f_x448_encrypted_private_key, r = sl2(B, r, _S83, 6)
         else:
             f_x448_encrypted_private_key, r = rbin(B, r, 84)
             r -= 1
@@ -5248,7 +5480,7 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     elif k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_tpm_encrypted_private_key, r = sl2(B, r, _S81, 6)
+            f_tpm_encrypted_private_key, r = sl2(B, r, _S84, 6)
         else:
             f_tpm_encrypted_private_key, r = rbin(B, r, 206)
             r -= 1
@@ -5279,7 +5511,7 @@ def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     f_dh_public_key, r = rbin(B, r, 133)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SignedInstallationDataType(B, r0)
-    k = _T76[c & 3]
+    k = _T79[c & 3]
     f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5382,7 +5614,7 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
@@ -5452,7 +5684,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T69[c & 3]
+        k = _T72[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
     o = _new(ManifestType)
@@ -5552,7 +5784,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeteringConfirmationReqType(B, r0)
-    k = _T82[c & 7]
+    k = _T85[c & 7]
     i3_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -5566,7 +5798,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
-        k = _T83[c & 7]
+        k = _T86[c & 7]
     i3_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -5580,7 +5812,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
-        k = _T84[c & 7]
+        k = _T87[c & 7]
     i3_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5594,7 +5826,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
-        k = _T85[c & 7]
+        k = _T88[c & 7]
     i3_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -5604,7 +5836,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringConfirmationReqType(B, r0)
-        k = _T86[c & 3]
+        k = _T89[c & 3]
     i3_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -5620,7 +5852,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringConfirmationReqType(B, r0)
-        k = _T87[c & 3]
+        k = _T90[c & 3]
     i3_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -5637,13 +5869,13 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
         k = _T4[c & 1]
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T88[c & 3]
+    k = _T91[c & 3]
     i2_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     i2_receipt = None
     if k == 3:
         i2_receipt, r = _f_ReceiptType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     i2_dynamic_smdt_control_mode = i2_scheduled_smdt_control_mode = None
     if k == 4:
         r -= 2; c = (B >> r) & 3
@@ -5749,7 +5981,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         st12 = 11
     v16 = v11.capacitive_energy_reading_va_rh
     if v16 is not None:
-        w, c = _C89[st12]
+        w, c = _C92[st12]
         a = (a << w) | c
         a <<= 1
         if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
@@ -5759,7 +5991,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         st12 = 15
     v17 = v11.bpt_inductive_energy_reading_va_rh
     if v17 is not None:
-        w, c = _C90[st12]
+        w, c = _C93[st12]
         a = (a << w) | c
         a <<= 1
         if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
@@ -5769,7 +6001,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         st12 = 19
     v18 = v11.meter_signature
     if v18 is not None:
-        w, c = _C91[st12]
+        w, c = _C94[st12]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v18, 64)
@@ -5777,7 +6009,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         st12 = 23
     v19 = v11.meter_status
     if v19 is not None:
-        w, c = _C92[st12]
+        w, c = _C95[st12]
         a = (a << w) | c
         a <<= 1
         if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
@@ -5788,7 +6020,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         st12 = 27
     v20 = v11.meter_timestamp
     if v20 is not None:
-        w, c = _C93[st12]
+        w, c = _C96[st12]
         a = (a << w) | c
         a <<= 1
         if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
@@ -5796,7 +6028,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         else: a = wu(a, v20)
         a <<= 1
         st12 = 31
-    w, c = _C94[st12]
+    w, c = _C97[st12]
     a = (a << w) | c
     st8 = 11
     v21 = v7.receipt
@@ -5814,7 +6046,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         a <<= 1
         st8 = 19
     elif v23 is not None:
-        w, c = _C95[st8]
+        w, c = _C98[st8]
         a = (a << w) | c
         if v23.__class__ is not Scheduled_SMDTControlModeType: raise EncFail(f'expected Scheduled_SMDTControlModeType, got {v23.__class__.__name__}')
         pass
@@ -5856,13 +6088,13 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     f_meter_info = None
     if k == 2:
         f_meter_info, r = _d_MeterInfoType(B, r)
-        r -= 2; k = _T88[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'MeterInfo')
     f_receipt = None
     if k == 3:
         f_receipt, r = _d_ReceiptType(B, r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_dynamic_smdt_control_mode = f_scheduled_smdt_control_mode = None
     if k == 4:
         f_dynamic_smdt_control_mode, r = _d_Dynamic_SMDTControlModeType(B, r)
@@ -5899,7 +6131,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         else: i1_charged_energy_reading_wh = (x << 7) | (i1_charged_energy_reading_wh & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_SignedMeteringDataType(B, r0)
-    k = _T82[c & 7]
+    k = _T85[c & 7]
     i1_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -5913,7 +6145,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             else: i1_bpt_discharged_energy_reading_wh = (x << 7) | (i1_bpt_discharged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
-        k = _T83[c & 7]
+        k = _T86[c & 7]
     i1_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -5927,7 +6159,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             else: i1_capacitive_energy_reading_va_rh = (x << 7) | (i1_capacitive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
-        k = _T84[c & 7]
+        k = _T87[c & 7]
     i1_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5941,7 +6173,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             else: i1_bpt_inductive_energy_reading_va_rh = (x << 7) | (i1_bpt_inductive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
-        k = _T85[c & 7]
+        k = _T88[c & 7]
     i1_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -5951,7 +6183,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         r -= 8 * nb; i1_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SignedMeteringDataType(B, r0)
-        k = _T86[c & 3]
+        k = _T89[c & 3]
     i1_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -5967,7 +6199,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SignedMeteringDataType(B, r0)
-        k = _T87[c & 3]
+        k = _T90[c & 3]
     i1_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -5984,13 +6216,13 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         k = _T4[c & 1]
     if k != -1: return _d_SignedMeteringDataType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T88[c & 3]
+    k = _T91[c & 3]
     f_meter_info = MeterInfoType(i1_meter_id, i1_charged_energy_reading_wh, i1_bpt_discharged_energy_reading_wh, i1_capacitive_energy_reading_va_rh, i1_bpt_inductive_energy_reading_va_rh, i1_meter_signature, i1_meter_status, i1_meter_timestamp)
     f_receipt = None
     if k == 3:
         f_receipt, r = _f_ReceiptType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     f_dynamic_smdt_control_mode = f_scheduled_smdt_control_mode = None
     if k == 4:
         r -= 2; c = (B >> r) & 3
@@ -6062,7 +6294,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         st5 = 11
     v9 = v4.capacitive_energy_reading_va_rh
     if v9 is not None:
-        w, c = _C89[st5]
+        w, c = _C92[st5]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -6072,7 +6304,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         st5 = 15
     v10 = v4.bpt_inductive_energy_reading_va_rh
     if v10 is not None:
-        w, c = _C90[st5]
+        w, c = _C93[st5]
         a = (a << w) | c
         a <<= 1
         if v10 > 18446744073709551615: raise EncFail(f'{v10!r} outside 0..18446744073709551615')
@@ -6082,7 +6314,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         st5 = 19
     v11 = v4.meter_signature
     if v11 is not None:
-        w, c = _C91[st5]
+        w, c = _C94[st5]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v11, 64)
@@ -6090,7 +6322,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         st5 = 23
     v12 = v4.meter_status
     if v12 is not None:
-        w, c = _C92[st5]
+        w, c = _C95[st5]
         a = (a << w) | c
         a <<= 1
         if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
@@ -6101,7 +6333,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         st5 = 27
     v13 = v4.meter_timestamp
     if v13 is not None:
-        w, c = _C93[st5]
+        w, c = _C96[st5]
         a = (a << w) | c
         a <<= 1
         if v13 > 18446744073709551615: raise EncFail(f'{v13!r} outside 0..18446744073709551615')
@@ -6109,7 +6341,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         else: a = wu(a, v13)
         a <<= 1
         st5 = 31
-    w, c = _C94[st5]
+    w, c = _C97[st5]
     a = (a << w) | c
     st = 11
     v14 = o.receipt
@@ -6127,7 +6359,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         a <<= 1
         st = 19
     elif v16 is not None:
-        w, c = _C95[st]
+        w, c = _C98[st]
         a = (a << w) | c
         if v16.__class__ is not Scheduled_SMDTControlModeType: raise EncFail(f'expected Scheduled_SMDTControlModeType, got {v16.__class__.__name__}')
         pass
@@ -6151,7 +6383,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S96, 6)
+            f_meter_id, r = sl2(B, r, _S99, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -6170,7 +6402,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T82[(B >> r) & 7]
+        r -= 3; k = _T85[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
@@ -6184,7 +6416,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T83[(B >> r) & 7]
+        r -= 3; k = _T86[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
@@ -6196,7 +6428,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T84[(B >> r) & 7]
+        r -= 3; k = _T87[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
@@ -6208,22 +6440,22 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T85[(B >> r) & 7]
+        r -= 3; k = _T88[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S97, 6)
+            f_meter_signature, r = sl2(B, r, _S100, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T86[(B >> r) & 3]
+        r -= 2; k = _T89[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S98, 6)
+            f_meter_status, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -6231,7 +6463,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T87[(B >> r) & 3]
+        r -= 2; k = _T90[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
@@ -6263,7 +6495,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
-    k = _T82[c & 7]
+    k = _T85[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -6277,7 +6509,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T83[c & 7]
+        k = _T86[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -6291,7 +6523,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T84[c & 7]
+        k = _T87[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -6305,7 +6537,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T85[c & 7]
+        k = _T88[c & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -6315,7 +6547,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T86[c & 3]
+        k = _T89[c & 3]
     f_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -6331,7 +6563,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T87[c & 3]
+        k = _T90[c & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -6375,7 +6607,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 11
     v5 = o.capacitive_energy_reading_va_rh
     if v5 is not None:
-        w, c = _C89[st]
+        w, c = _C92[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
@@ -6385,7 +6617,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 15
     v6 = o.bpt_inductive_energy_reading_va_rh
     if v6 is not None:
-        w, c = _C90[st]
+        w, c = _C93[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
@@ -6395,7 +6627,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 19
     v7 = o.meter_signature
     if v7 is not None:
-        w, c = _C91[st]
+        w, c = _C94[st]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v7, 64)
@@ -6403,7 +6635,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 23
     v8 = o.meter_status
     if v8 is not None:
-        w, c = _C92[st]
+        w, c = _C95[st]
         a = (a << w) | c
         a <<= 1
         if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
@@ -6414,7 +6646,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 27
     v9 = o.meter_timestamp
     if v9 is not None:
-        w, c = _C93[st]
+        w, c = _C96[st]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -6422,7 +6654,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C94[st]
+    w, c = _C97[st]
     a = (a << w) | c
     return a
 
@@ -6439,25 +6671,25 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T99[(B >> r) & 7]
+        r -= 3; k = _T102[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T100[(B >> r) & 7]
+        r -= 3; k = _T103[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T101[(B >> r) & 7]
+        r -= 3; k = _T104[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T102[(B >> r) & 3]
+        r -= 2; k = _T105[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T103[(B >> r) & 3]
+        r -= 2; k = _T106[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -6468,7 +6700,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T103[(B >> r) & 3]
+            r -= 2; k = _T106[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -6487,7 +6719,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T99[c & 7]
+    k = _T102[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -6519,7 +6751,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T100[c & 7]
+        k = _T103[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -6557,7 +6789,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T101[c & 7]
+        k = _T104[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -6595,7 +6827,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i9_value > 255: i9_value = 255 - i9_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T102[c & 3]
+        k = _T105[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -6633,7 +6865,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i12_value > 255: i12_value = 255 - i12_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T103[c & 3]
+        k = _T106[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -6678,7 +6910,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T103[c & 3]
+            k = _T106[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
@@ -6744,7 +6976,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C104[st]
+        w, c = _C107[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -6786,7 +7018,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C105[st]
+        w, c = _C108[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -6828,7 +7060,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C106[st]
+        w, c = _C109[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -6871,7 +7103,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C107[st]
+            w, c = _C110[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -6884,7 +7116,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C108[st]
+    w, c = _C111[st]
     a = (a << w) | c
     return a
 
@@ -6989,7 +7221,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S109, 6)
+            f_exponent, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
@@ -7001,7 +7233,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S98, 6)
+            f_value, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -7059,7 +7291,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S110, 6)
+            f_tax_rule_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -7162,7 +7394,7 @@ def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_schedule_tuple_id, r = sl2(B, r, _S110, 6)
+            f_selected_schedule_tuple_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
@@ -7215,7 +7447,7 @@ def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -7312,7 +7544,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S66, 6)
+            f_ev_processing, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
@@ -7326,7 +7558,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charge_progress, r = sl2(B, r, _S111, 6)
+            f_charge_progress, r = sl2(B, r, _S114, 6)
         else:
             r -= 2; f_charge_progress = (B >> r) & 3
             f_charge_progress = _E_chargeProgressType[f_charge_progress]
@@ -7343,7 +7575,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_channel_selection, r = sl2(B, r, _S112, 6)
+            f_bpt_channel_selection, r = sl2(B, r, _S115, 6)
         else:
             r -= 1; f_bpt_channel_selection = (B >> r) & 1
             f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
@@ -7401,7 +7633,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PowerDeliveryReqType(B, r0)
-        k = _T113[c & 3]
+        k = _T116[c & 3]
         i2_dynamic_evppt_control_mode = i2_scheduled_evppt_control_mode = None
         if k == 1:
             r -= 2; c = (B >> r) & 3
@@ -7419,7 +7651,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             if i4_selected_schedule_tuple_id < 1 or i4_selected_schedule_tuple_id > 4294967295: return _d_PowerDeliveryReqType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_PowerDeliveryReqType(B, r0)
-            k = _T69[c & 3]
+            k = _T72[c & 3]
             i4_power_tolerance_acceptance = None
             if k == 1:
                 r -= 4; c = (B >> r) & 15
@@ -7535,7 +7767,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
                 if v17.__class__ is not powerToleranceAcceptanceType and not (v17.__class__ is int and 0 <= v17 < 2): raise EncFail(f'{v17!r} is not a powerToleranceAcceptanceType')
                 a = (a << 5) | (v17) << 1
                 st15 = 7
-            w, c = _C71[st15]
+            w, c = _C74[st15]
             a = (a << w) | c
             pass
         else:
@@ -7554,7 +7786,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         if v19.__class__ is not channelSelectionType and not (v19.__class__ is int and 0 <= v19 < 2): raise EncFail(f'{v19!r} is not a channelSelectionType')
         a = (a << 3) | (v19) << 1
         st = 19
-    w, c = _C114[st]
+    w, c = _C117[st]
     a = (a << w) | c
     return a
 
@@ -7571,7 +7803,7 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
@@ -7605,7 +7837,7 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_EVPowerProfileType(B, r0)
-    k = _T113[c & 3]
+    k = _T116[c & 3]
     f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
     if k == 1:
         r -= 2; c = (B >> r) & 3
@@ -7623,7 +7855,7 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         if i2_selected_schedule_tuple_id < 1 or i2_selected_schedule_tuple_id > 4294967295: return _d_EVPowerProfileType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EVPowerProfileType(B, r0)
-        k = _T69[c & 3]
+        k = _T72[c & 3]
         i2_power_tolerance_acceptance = None
         if k == 1:
             r -= 4; c = (B >> r) & 15
@@ -7686,7 +7918,7 @@ def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
             if v8.__class__ is not powerToleranceAcceptanceType and not (v8.__class__ is int and 0 <= v8 < 2): raise EncFail(f'{v8!r} is not a powerToleranceAcceptanceType')
             a = (a << 5) | (v8) << 1
             st6 = 7
-        w, c = _C71[st6]
+        w, c = _C74[st6]
         a = (a << w) | c
         pass
     else:
@@ -7722,21 +7954,21 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_schedule_tuple_id, r = sl2(B, r, _S110, 6)
+            f_selected_schedule_tuple_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedScheduleTupleID')
     f_power_tolerance_acceptance = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_power_tolerance_acceptance, r = sl2(B, r, _S115, 6)
+            f_power_tolerance_acceptance, r = sl2(B, r, _S118, 6)
         else:
             r -= 1; f_power_tolerance_acceptance = (B >> r) & 1
             f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
@@ -7758,7 +7990,7 @@ def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_EVPPTControlModeType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_Scheduled_EVPPTControlModeType(B, r0)
-    k = _T69[c & 3]
+    k = _T72[c & 3]
     f_power_tolerance_acceptance = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -7786,7 +8018,7 @@ def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int)
         if v3.__class__ is not powerToleranceAcceptanceType and not (v3.__class__ is int and 0 <= v3 < 2): raise EncFail(f'{v3!r} is not a powerToleranceAcceptanceType')
         a = (a << 5) | (v3) << 1
         st = 7
-    w, c = _C71[st]
+    w, c = _C74[st]
     a = (a << w) | c
     return a
 
@@ -7840,7 +8072,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             elif i2_value > 255: i2_value = 255 - i2_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
-            k = _T116[c & 3]
+            k = _T119[c & 3]
             i1_power = _new(RationalNumberType)
             i1_power.exponent = i2_exponent
             i1_power.value = i2_value
@@ -7924,7 +8156,7 @@ def _e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> in
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -7934,7 +8166,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S117, 6)
+            f_duration, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -7947,7 +8179,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     f_power = None
     if k == 1:
         f_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T116[(B >> r) & 3]
+        r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Power')
     f_power_l2 = None
@@ -7986,7 +8218,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     elif i1_value > 255: i1_value = 255 - i1_value
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_PowerScheduleEntryType(B, r0)
-    k = _T116[c & 3]
+    k = _T119[c & 3]
     f_power = _new(RationalNumberType)
     f_power.exponent = i1_exponent
     f_power.value = i1_value
@@ -8085,7 +8317,7 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         st = 11
     v11 = o.power_l3
     if v11 is not None:
-        w, c = _C118[st]
+        w, c = _C121[st]
         a = (a << w) | c
         if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
         pass
@@ -8103,7 +8335,7 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         pass
         a <<= 2
         st = 15
-    w, c = _C119[st]
+    w, c = _C122[st]
     a = (a << w) | c
     return a
 
@@ -8119,7 +8351,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -8255,7 +8487,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S120, 6)
+            f_notification_max_delay, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -8269,7 +8501,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S121, 6)
+            f_evse_notification, r = sl2(B, r, _S124, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -8330,7 +8562,7 @@ def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_supporting_points, r = sl2(B, r, _S122, 6)
+            f_maximum_supporting_points, r = sl2(B, r, _S125, 6)
         else:
             r -= 10; f_maximum_supporting_points = ((B >> r) & 1023) + 12
             if f_maximum_supporting_points > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(f_maximum_supporting_points))
@@ -8398,7 +8630,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleExchangeReqType(B, r0)
-        k = _T123[c & 3]
+        k = _T126[c & 3]
         i2_minimum_soc = None
         if k == 1:
             r -= 11; c = (B >> r) & 2047
@@ -8473,7 +8705,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             elif i5_value > 255: i5_value = 255 - i5_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
-            k = _T86[c & 3]
+            k = _T89[c & 3]
             i2_ev_minimum_energy_request = _new(RationalNumberType)
             i2_ev_minimum_energy_request.exponent = i5_exponent
             i2_ev_minimum_energy_request.value = i5_value
@@ -8495,7 +8727,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             elif i6_value > 255: i6_value = 255 - i6_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
-            k = _T87[c & 3]
+            k = _T90[c & 3]
             i2_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
             i2_ev_maximum_v2_x_energy_request.exponent = i6_exponent
             i2_ev_maximum_v2_x_energy_request.value = i6_value
@@ -8525,7 +8757,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
         f_dynamic_se_req_control_mode = Dynamic_SEReqControlModeType(i2_departure_time, i2_minimum_soc, i2_target_soc, i2_ev_target_energy_request, i2_ev_maximum_energy_request, i2_ev_minimum_energy_request, i2_ev_maximum_v2_x_energy_request, i2_ev_minimum_v2_x_energy_request)
     elif k == 3:
         r -= 3; c = (B >> r) & 7
-        k = _T124[c & 7]
+        k = _T127[c & 7]
         i8_departure_time = None
         if k == 0:
             r -= 1; c = (B >> r) & 1
@@ -8539,7 +8771,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 else: i8_departure_time = (x << 7) | (i8_departure_time & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeReqType(B, r0)
-            k = _T125[c & 7]
+            k = _T128[c & 7]
         i8_ev_target_energy_request = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -8556,7 +8788,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             elif i9_value > 255: i9_value = 255 - i9_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ScheduleExchangeReqType(B, r0)
-            k = _T126[c & 7]
+            k = _T129[c & 7]
             i8_ev_target_energy_request = _new(RationalNumberType)
             i8_ev_target_energy_request.exponent = i9_exponent
             i8_ev_target_energy_request.value = i9_value
@@ -8717,14 +8949,14 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st10 = 7
         v13 = v8.target_soc
         if v13 is not None:
-            w, c = _C127[st10]
+            w, c = _C130[st10]
             a = (a << w) | c
             if not 0 <= v13 <= 100: raise EncFail(f'{v13!r} outside 0..100')
             a = (a << 9) | (v13) << 1
             st10 = 11
         v14 = v8.ev_target_energy_request
         if v14 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
-        w, c = _C128[st10]
+        w, c = _C131[st10]
         a = (a << w) | c
         if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
         pass
@@ -8796,7 +9028,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st10 = 27
         v30 = v8.ev_minimum_v2_x_energy_request
         if v30 is not None:
-            w, c = _C129[st10]
+            w, c = _C132[st10]
             a = (a << w) | c
             if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
             pass
@@ -8814,7 +9046,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             a <<= 2
             st10 = 31
-        w, c = _C130[st10]
+        w, c = _C133[st10]
         a = (a << w) | c
         pass
     elif v9 is not None:
@@ -8831,7 +9063,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st34 = 3
         v36 = v9.ev_target_energy_request
         if v36 is not None:
-            w, c = _C131[st34]
+            w, c = _C134[st34]
             a = (a << w) | c
             if v36.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v36.__class__.__name__}')
             pass
@@ -8851,7 +9083,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st34 = 7
         v40 = v9.ev_maximum_energy_request
         if v40 is not None:
-            w, c = _C132[st34]
+            w, c = _C135[st34]
             a = (a << w) | c
             if v40.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v40.__class__.__name__}')
             pass
@@ -8871,7 +9103,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st34 = 11
         v44 = v9.ev_minimum_energy_request
         if v44 is not None:
-            w, c = _C133[st34]
+            w, c = _C136[st34]
             a = (a << w) | c
             if v44.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v44.__class__.__name__}')
             pass
@@ -8891,7 +9123,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             st34 = 15
         v48 = v9.ev_energy_offer
         if v48 is not None:
-            w, c = _C134[st34]
+            w, c = _C137[st34]
             a = (a << w) | c
             if v48.__class__ is not EVEnergyOfferType: raise EncFail(f'expected EVEnergyOfferType, got {v48.__class__.__name__}')
             pass
@@ -8941,7 +9173,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             a <<= 2
             st34 = 19
-        w, c = _C135[st34]
+        w, c = _C138[st34]
         a = (a << w) | c
         pass
     else:
@@ -8955,21 +9187,21 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S117, 6)
+            f_departure_time, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DepartureTime')
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S136, 6)
+            f_minimum_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
@@ -8980,7 +9212,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S136, 6)
+            f_target_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
@@ -9002,13 +9234,13 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     f_ev_minimum_energy_request = None
     if k == 5:
         f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T86[(B >> r) & 3]
+        r -= 2; k = _T89[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_v2_x_energy_request = None
     if k == 6:
         f_ev_maximum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T87[(B >> r) & 3]
+        r -= 2; k = _T90[(B >> r) & 3]
     f_ev_minimum_v2_x_energy_request = None
     if k == 7:
         f_ev_minimum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
@@ -9029,7 +9261,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         else: f_departure_time = (x << 7) | (f_departure_time & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_Dynamic_SEReqControlModeType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     f_minimum_soc = None
     if k == 1:
         r -= 11; c = (B >> r) & 2047
@@ -9104,7 +9336,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
-        k = _T86[c & 3]
+        k = _T89[c & 3]
         f_ev_minimum_energy_request = _new(RationalNumberType)
         f_ev_minimum_energy_request.exponent = i3_exponent
         f_ev_minimum_energy_request.value = i3_value
@@ -9126,7 +9358,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         elif i4_value > 255: i4_value = 255 - i4_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
-        k = _T87[c & 3]
+        k = _T90[c & 3]
         f_ev_maximum_v2_x_energy_request = _new(RationalNumberType)
         f_ev_maximum_v2_x_energy_request.exponent = i4_exponent
         f_ev_maximum_v2_x_energy_request.value = i4_value
@@ -9171,14 +9403,14 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C127[st]
+        w, c = _C130[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ev_target_energy_request
     if v5 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
-    w, c = _C128[st]
+    w, c = _C131[st]
     a = (a << w) | c
     if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
     pass
@@ -9250,7 +9482,7 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
         st = 27
     v21 = o.ev_minimum_v2_x_energy_request
     if v21 is not None:
-        w, c = _C129[st]
+        w, c = _C132[st]
         a = (a << w) | c
         if v21.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v21.__class__.__name__}')
         pass
@@ -9268,28 +9500,28 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
         pass
         a <<= 2
         st = 31
-    w, c = _C130[st]
+    w, c = _C133[st]
     a = (a << w) | c
     return a
 
 def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
-    r -= 3; k = _T124[(B >> r) & 7]
+    r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S117, 6)
+            f_departure_time, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T125[(B >> r) & 7]
+        r -= 3; k = _T128[(B >> r) & 7]
     f_ev_target_energy_request = None
     if k == 1:
         f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T126[(B >> r) & 7]
+        r -= 3; k = _T129[(B >> r) & 7]
     f_ev_maximum_energy_request = None
     if k == 2:
         f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
@@ -9308,7 +9540,7 @@ def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
 def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T124[c & 7]
+    k = _T127[c & 7]
     f_departure_time = None
     if k == 0:
         r -= 1; c = (B >> r) & 1
@@ -9322,7 +9554,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Scheduled_SEReqControlModeType(B, r0)
-        k = _T125[c & 7]
+        k = _T128[c & 7]
     f_ev_target_energy_request = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -9339,7 +9571,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_SEReqControlModeType(B, r0)
-        k = _T126[c & 7]
+        k = _T129[c & 7]
         f_ev_target_energy_request = _new(RationalNumberType)
         f_ev_target_energy_request.exponent = i1_exponent
         f_ev_target_energy_request.value = i1_value
@@ -9450,7 +9682,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         st = 3
     v3 = o.ev_target_energy_request
     if v3 is not None:
-        w, c = _C131[st]
+        w, c = _C134[st]
         a = (a << w) | c
         if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
         pass
@@ -9470,7 +9702,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         st = 7
     v7 = o.ev_maximum_energy_request
     if v7 is not None:
-        w, c = _C132[st]
+        w, c = _C135[st]
         a = (a << w) | c
         if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
         pass
@@ -9490,7 +9722,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         st = 11
     v11 = o.ev_minimum_energy_request
     if v11 is not None:
-        w, c = _C133[st]
+        w, c = _C136[st]
         a = (a << w) | c
         if v11.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v11.__class__.__name__}')
         pass
@@ -9510,7 +9742,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         st = 15
     v15 = o.ev_energy_offer
     if v15 is not None:
-        w, c = _C134[st]
+        w, c = _C137[st]
         a = (a << w) | c
         if v15.__class__ is not EVEnergyOfferType: raise EncFail(f'expected EVEnergyOfferType, got {v15.__class__.__name__}')
         pass
@@ -9560,7 +9792,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         pass
         a <<= 2
         st = 19
-    w, c = _C135[st]
+    w, c = _C138[st]
     a = (a << w) | c
     return a
 
@@ -9830,7 +10062,7 @@ def _e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> 
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -9840,7 +10072,7 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S117, 6)
+            f_duration, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -9941,7 +10173,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_currency, r = sl2(B, r, _S137, 6)
+            f_currency, r = sl2(B, r, _S140, 6)
         else:
             f_currency, r = rstr(B, r, 3)
             r -= 1
@@ -9953,7 +10185,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_algorithm, r = sl2(B, r, _S75, 6)
+            f_price_algorithm, r = sl2(B, r, _S78, 6)
         else:
             f_price_algorithm, r = rstr(B, r, 255)
             r -= 1
@@ -10088,7 +10320,7 @@ def _e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -10098,7 +10330,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S117, 6)
+            f_duration, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -10118,7 +10350,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T69[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPriceRule')
@@ -10184,7 +10416,7 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T69[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
@@ -10221,7 +10453,7 @@ def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C138[st]
+    w, c = _C141[st]
     a = (a << w) | c
     return a
 
@@ -10332,7 +10564,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -10346,26 +10578,26 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S66, 6)
+            f_evse_processing, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T88[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_go_to_pause = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_go_to_pause, r = sl2(B, r, _S67, 6)
+            f_go_to_pause, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_go_to_pause = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_dynamic_se_res_control_mode = f_scheduled_se_res_control_mode = None
     if k == 4:
         f_dynamic_se_res_control_mode, r = _d_Dynamic_SEResControlModeType(B, r)
@@ -10407,7 +10639,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if c & 49380: return _d_ScheduleExchangeResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 8) & 63]
     f_evse_processing = _EP_processingType[(c >> 3) & 3]
-    k = _T88[c & 3]
+    k = _T91[c & 3]
     if f_response_code is None or f_evse_processing is None: return _d_ScheduleExchangeResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -10418,11 +10650,11 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_ScheduleExchangeResType(B, r0)
         f_go_to_pause = ((c >> 3) & 1) == 1
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     f_dynamic_se_res_control_mode = f_scheduled_se_res_control_mode = None
     if k == 4:
         r -= 3; c = (B >> r) & 7
-        k = _T124[c & 7]
+        k = _T127[c & 7]
         i2_departure_time = None
         if k == 0:
             r -= 1; c = (B >> r) & 1
@@ -10436,13 +10668,13 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                 else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeResType(B, r0)
-            k = _T125[c & 7]
+            k = _T128[c & 7]
         i2_minimum_soc = None
         if k == 1:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_ScheduleExchangeResType(B, r0)
             i2_minimum_soc = (c >> 4) & 127
-            k = _T126[c & 7]
+            k = _T129[c & 7]
             if i2_minimum_soc > 100: return _d_ScheduleExchangeResType(B, r0)
         i2_target_soc = None
         if k == 2:
@@ -10610,14 +10842,14 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
             st12 = 3
         v14 = v10.minimum_soc
         if v14 is not None:
-            w, c = _C59[st12]
+            w, c = _C62[st12]
             a = (a << w) | c
             if not 0 <= v14 <= 100: raise EncFail(f'{v14!r} outside 0..100')
             a = (a << 9) | (v14) << 1
             st12 = 7
         v15 = v10.target_soc
         if v15 is not None:
-            w, c = _C60[st12]
+            w, c = _C63[st12]
             a = (a << w) | c
             if not 0 <= v15 <= 100: raise EncFail(f'{v15!r} outside 0..100')
             a = (a << 9) | (v15) << 1
@@ -10625,12 +10857,12 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         v16 = v10.absolute_price_schedule
         v17 = v10.price_level_schedule
         if v16 is not None:
-            w, c = _C139[st12]
+            w, c = _C142[st12]
             a = (a << w) | c
             a = _e_AbsolutePriceScheduleType(v16, a)
             st12 = 15
         elif v17 is not None:
-            w, c = _C61[st12]
+            w, c = _C64[st12]
             a = (a << w) | c
             if v17.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v17.__class__.__name__}')
             st18 = 0
@@ -10641,7 +10873,7 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
                 st18 = 3
             v20 = v17.time_anchor
             if v20 is None: raise EncFail('missing mandatory TimeAnchor')
-            w, c = _C140[st18]
+            w, c = _C143[st18]
             a = (a << w) | c
             a <<= 1
             if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
@@ -10664,7 +10896,7 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
                 st18 = 15
             v23 = v17.number_of_price_levels
             if v23 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-            w, c = _C141[st18]
+            w, c = _C144[st18]
             a = (a << w) | c
             if not 0 <= v23 <= 255: raise EncFail(f'{v23!r} outside 0..255')
             st18 = 19
@@ -10675,11 +10907,11 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
             st18 = 23
             a <<= 1
             st12 = 15
-        w, c = _C142[st12]
+        w, c = _C145[st12]
         a = (a << w) | c
         st = 19
     elif v11 is not None:
-        w, c = _C95[st]
+        w, c = _C98[st]
         a = (a << w) | c
         a = _e_Scheduled_SEResControlModeType(v11, a)
         st = 19
@@ -10689,35 +10921,35 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     return a
 
 def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
-    r -= 3; k = _T124[(B >> r) & 7]
+    r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S117, 6)
+            f_departure_time, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T125[(B >> r) & 7]
+        r -= 3; k = _T128[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S136, 6)
+            f_minimum_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T126[(B >> r) & 7]
+        r -= 3; k = _T129[(B >> r) & 7]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S136, 6)
+            f_target_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
@@ -10737,7 +10969,7 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
 def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T124[c & 7]
+    k = _T127[c & 7]
     f_departure_time = None
     if k == 0:
         r -= 1; c = (B >> r) & 1
@@ -10751,13 +10983,13 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_SEResControlModeType(B, r0)
-        k = _T125[c & 7]
+        k = _T128[c & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_Dynamic_SEResControlModeType(B, r0)
         f_minimum_soc = (c >> 4) & 127
-        k = _T126[c & 7]
+        k = _T129[c & 7]
         if f_minimum_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
@@ -10864,14 +11096,14 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C59[st]
+        w, c = _C62[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C60[st]
+        w, c = _C63[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
@@ -10879,12 +11111,12 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
     v5 = o.absolute_price_schedule
     v6 = o.price_level_schedule
     if v5 is not None:
-        w, c = _C139[st]
+        w, c = _C142[st]
         a = (a << w) | c
         a = _e_AbsolutePriceScheduleType(v5, a)
         st = 15
     elif v6 is not None:
-        w, c = _C61[st]
+        w, c = _C64[st]
         a = (a << w) | c
         if v6.__class__ is not PriceLevelScheduleType: raise EncFail(f'expected PriceLevelScheduleType, got {v6.__class__.__name__}')
         st7 = 0
@@ -10895,7 +11127,7 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
             st7 = 3
         v9 = v6.time_anchor
         if v9 is None: raise EncFail('missing mandatory TimeAnchor')
-        w, c = _C140[st7]
+        w, c = _C143[st7]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -10918,7 +11150,7 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
             st7 = 15
         v12 = v6.number_of_price_levels
         if v12 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-        w, c = _C141[st7]
+        w, c = _C144[st7]
         a = (a << w) | c
         if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
         st7 = 19
@@ -10929,7 +11161,7 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
         st7 = 23
         a <<= 1
         st = 15
-    w, c = _C142[st]
+    w, c = _C145[st]
     a = (a << w) | c
     return a
 
@@ -10957,7 +11189,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_id, r = sl2(B, r, _S110, 6)
+            f_price_schedule_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
@@ -10971,7 +11203,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S143, 6)
+            f_price_schedule_description, r = sl2(B, r, _S146, 6)
         else:
             f_price_schedule_description, r = rstr(B, r, 160)
             r -= 1
@@ -10981,7 +11213,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_currency, r = sl2(B, r, _S137, 6)
+            f_currency, r = sl2(B, r, _S140, 6)
         else:
             f_currency, r = rstr(B, r, 3)
             r -= 1
@@ -10993,48 +11225,48 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_language, r = sl2(B, r, _S137, 6)
+            f_language, r = sl2(B, r, _S140, 6)
         else:
             f_language, r = rstr(B, r, 3)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T144[(B >> r) & 1]
+        r -= 1; k = _T147[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Language')
     f_price_algorithm = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_price_algorithm, r = sl2(B, r, _S75, 6)
+            f_price_algorithm, r = sl2(B, r, _S78, 6)
         else:
             f_price_algorithm, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T145[(B >> r) & 7]
+        r -= 3; k = _T148[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'PriceAlgorithm')
     f_minimum_cost = None
     if k == 7:
         f_minimum_cost, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T146[(B >> r) & 3]
+        r -= 2; k = _T149[(B >> r) & 3]
     f_maximum_cost = None
     if k == 8:
         f_maximum_cost, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T147[(B >> r) & 3]
+        r -= 2; k = _T150[(B >> r) & 3]
     f_tax_rules = None
     if k == 9:
         f_tax_rules, r = _d_TaxRuleListType(B, r)
-        r -= 1; k = _T148[(B >> r) & 1]
+        r -= 1; k = _T151[(B >> r) & 1]
     f_price_rule_stacks = None
     if k == 10:
         f_price_rule_stacks, r = _d_PriceRuleStackListType(B, r)
-        r -= 2; k = _T149[(B >> r) & 3]
+        r -= 2; k = _T152[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceRuleStacks')
     f_overstay_rules = None
     if k == 11:
         f_overstay_rules, r = _d_OverstayRuleListType(B, r)
-        r -= 2; k = _T150[(B >> r) & 3]
+        r -= 2; k = _T153[(B >> r) & 3]
     f_additional_selected_services = None
     if k == 12:
         f_additional_selected_services, r = _d_AdditionalServiceListType(B, r)
@@ -11107,7 +11339,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         f_language, r = rstr(B, r, 3)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
-        k = _T144[c & 1]
+        k = _T147[c & 1]
     else:
         return _d_AbsolutePriceScheduleType(B, r0)
     f_price_algorithm = None
@@ -11117,7 +11349,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         f_price_algorithm, r = rstr(B, r, 255)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AbsolutePriceScheduleType(B, r0)
-        k = _T145[c & 7]
+        k = _T148[c & 7]
     else:
         return _d_AbsolutePriceScheduleType(B, r0)
     f_minimum_cost = None
@@ -11136,7 +11368,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
-        k = _T146[c & 3]
+        k = _T149[c & 3]
         f_minimum_cost = _new(RationalNumberType)
         f_minimum_cost.exponent = i1_exponent
         f_minimum_cost.value = i1_value
@@ -11156,7 +11388,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         elif i2_value > 255: i2_value = 255 - i2_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
-        k = _T147[c & 3]
+        k = _T150[c & 3]
         f_maximum_cost = _new(RationalNumberType)
         f_maximum_cost.exponent = i2_exponent
         f_maximum_cost.value = i2_value
@@ -11164,19 +11396,19 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 9:
         f_tax_rules, r = _f_TaxRuleListType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T148[c & 1]
+        k = _T151[c & 1]
     f_price_rule_stacks = None
     if k == 10:
         f_price_rule_stacks, r = _f_PriceRuleStackListType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T149[c & 3]
+        k = _T152[c & 3]
     else:
         return _d_AbsolutePriceScheduleType(B, r0)
     f_overstay_rules = None
     if k == 11:
         f_overstay_rules, r = _f_OverstayRuleListType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T150[c & 3]
+        k = _T153[c & 3]
     f_additional_selected_services = None
     if k == 12:
         f_additional_selected_services, r = _f_AdditionalServiceListType(B, r)
@@ -11195,7 +11427,7 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         st = 3
     v3 = o.time_anchor
     if v3 is None: raise EncFail('missing mandatory TimeAnchor')
-    w, c = _C151[st]
+    w, c = _C154[st]
     a = (a << w) | c
     a <<= 1
     if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
@@ -11218,7 +11450,7 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         st = 15
     v6 = o.currency
     if v6 is None: raise EncFail('missing mandatory Currency')
-    w, c = _C152[st]
+    w, c = _C155[st]
     a = (a << w) | c
     a <<= 1
     a = wstr(a, v6, 3)
@@ -11254,7 +11486,7 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         st = 31
     v13 = o.maximum_cost
     if v13 is not None:
-        w, c = _C153[st]
+        w, c = _C156[st]
         a = (a << w) | c
         if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
         pass
@@ -11274,13 +11506,13 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         st = 35
     v17 = o.tax_rules
     if v17 is not None:
-        w, c = _C154[st]
+        w, c = _C157[st]
         a = (a << w) | c
         a = _e_TaxRuleListType(v17, a)
         st = 39
     v18 = o.price_rule_stacks
     if v18 is None: raise EncFail('missing mandatory PriceRuleStacks')
-    w, c = _C155[st]
+    w, c = _C158[st]
     a = (a << w) | c
     a = _e_PriceRuleStackListType(v18, a)
     st = 43
@@ -11291,11 +11523,11 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         st = 47
     v20 = o.additional_selected_services
     if v20 is not None:
-        w, c = _C156[st]
+        w, c = _C159[st]
         a = (a << w) | c
         a = _e_AdditionalServiceListType(v20, a)
         st = 51
-    w, c = _C157[st]
+    w, c = _C160[st]
     a = (a << w) | c
     return a
 
@@ -11336,7 +11568,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
             if i1_tax_rule_id < 1 or i1_tax_rule_id > 4294967295: return _d_TaxRuleListType(B, r0)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_TaxRuleListType(B, r0)
-            k = _T113[c & 3]
+            k = _T116[c & 3]
             i1_tax_rule_name = None
             if k == 1:
                 r -= 1; c = (B >> r) & 1
@@ -11386,7 +11618,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_to_parking_fee = ((c >> 2) & 1) == 1
-                k = _T144[c & 1]
+                k = _T147[c & 1]
             else:
                 return _d_TaxRuleListType(B, r0)
             i1_applies_to_overstay_fee = None
@@ -11394,7 +11626,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_to_overstay_fee = ((c >> 2) & 1) == 1
-                k = _T158[c & 1]
+                k = _T161[c & 1]
             else:
                 return _d_TaxRuleListType(B, r0)
             i1_applies_minimum_maximum_cost = None
@@ -11441,7 +11673,7 @@ def _e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -11451,21 +11683,21 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S110, 6)
+            f_tax_rule_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_tax_rule_name = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_name, r = sl2(B, r, _S72, 6)
+            f_tax_rule_name, r = sl2(B, r, _S75, 6)
         else:
             f_tax_rule_name, r = rstr(B, r, 80)
             r -= 1
@@ -11481,7 +11713,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_tax_included_in_price, r = sl2(B, r, _S67, 6)
+            f_tax_included_in_price, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_tax_included_in_price = ((B >> r) & 1) == 1
             r -= 1
@@ -11491,7 +11723,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_energy_fee, r = sl2(B, r, _S67, 6)
+            f_applies_to_energy_fee, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_energy_fee = ((B >> r) & 1) == 1
             r -= 1
@@ -11503,31 +11735,31 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_parking_fee, r = sl2(B, r, _S67, 6)
+            f_applies_to_parking_fee, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_parking_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T144[(B >> r) & 1]
+        r -= 1; k = _T147[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToParkingFee')
     f_applies_to_overstay_fee = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_overstay_fee, r = sl2(B, r, _S67, 6)
+            f_applies_to_overstay_fee, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_overstay_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T158[(B >> r) & 1]
+        r -= 1; k = _T161[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToOverstayFee')
     f_applies_minimum_maximum_cost = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_applies_minimum_maximum_cost, r = sl2(B, r, _S67, 6)
+            f_applies_minimum_maximum_cost, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_minimum_maximum_cost = ((B >> r) & 1) == 1
             r -= 1
@@ -11550,7 +11782,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_TaxRuleType(B, r0)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_TaxRuleType(B, r0)
-    k = _T113[c & 3]
+    k = _T116[c & 3]
     f_tax_rule_name = None
     if k == 1:
         r -= 1; c = (B >> r) & 1
@@ -11600,7 +11832,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_to_parking_fee = ((c >> 2) & 1) == 1
-        k = _T144[c & 1]
+        k = _T147[c & 1]
     else:
         return _d_TaxRuleType(B, r0)
     f_applies_to_overstay_fee = None
@@ -11608,7 +11840,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_to_overstay_fee = ((c >> 2) & 1) == 1
-        k = _T158[c & 1]
+        k = _T161[c & 1]
     else:
         return _d_TaxRuleType(B, r0)
     f_applies_minimum_maximum_cost = None
@@ -11641,7 +11873,7 @@ def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
         st = 7
     v4 = o.tax_rate
     if v4 is None: raise EncFail('missing mandatory TaxRate')
-    w, c = _C159[st]
+    w, c = _C162[st]
     a = (a << w) | c
     if v4.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v4.__class__.__name__}')
     pass
@@ -11665,7 +11897,7 @@ def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
         st = 15
     v9 = o.applies_to_energy_fee
     if v9 is None: raise EncFail('missing mandatory AppliesToEnergyFee')
-    w, c = _C160[st]
+    w, c = _C163[st]
     a = (a << w) | c
     st = 19
     v10 = o.applies_to_parking_fee
@@ -11742,7 +11974,7 @@ def _e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -11752,7 +11984,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S117, 6)
+            f_duration, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -11772,7 +12004,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T69[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceRule')
@@ -11811,7 +12043,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             elif i2_value > 255: i2_value = 255 - i2_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_PriceRuleStackType(B, r0)
-            k = _T161[c & 7]
+            k = _T164[c & 7]
             i1_energy_fee = _new(RationalNumberType)
             i1_energy_fee.exponent = i2_exponent
             i1_energy_fee.value = i2_value
@@ -11831,7 +12063,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 elif i3_value > 255: i3_value = 255 - i3_value
                 r -= 5; c = (B >> r) & 31
                 if c & 24: return _d_PriceRuleStackType(B, r0)
-                k = _T162[c & 7]
+                k = _T165[c & 7]
                 i1_parking_fee = _new(RationalNumberType)
                 i1_parking_fee.exponent = i3_exponent
                 i1_parking_fee.value = i3_value
@@ -11848,7 +12080,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                     else: i1_parking_fee_period = (x << 7) | (i1_parking_fee_period & 127)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
-                k = _T88[c & 3]
+                k = _T91[c & 3]
             i1_carbon_dioxide_emission = None
             if k == 3:
                 r -= 1; c = (B >> r) & 1
@@ -11862,7 +12094,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                     else: i1_carbon_dioxide_emission = (x << 7) | (i1_carbon_dioxide_emission & 127)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
-                k = _T68[c & 3]
+                k = _T71[c & 3]
             i1_renewable_generation_percentage = None
             if k == 4:
                 r -= 11; c = (B >> r) & 2047
@@ -11905,7 +12137,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T69[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
@@ -11942,7 +12174,7 @@ def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C138[st]
+    w, c = _C141[st]
     a = (a << w) | c
     return a
 
@@ -11951,42 +12183,42 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     f_energy_fee = None
     if k == 0:
         f_energy_fee, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T161[(B >> r) & 7]
+        r -= 3; k = _T164[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EnergyFee')
     f_parking_fee = None
     if k == 1:
         f_parking_fee, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T162[(B >> r) & 7]
+        r -= 3; k = _T165[(B >> r) & 7]
     f_parking_fee_period = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_fee_period, r = sl2(B, r, _S117, 6)
+            f_parking_fee_period, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_parking_fee_period = (B >> r) & 255
             if f_parking_fee_period > 127: f_parking_fee_period, r = ru(B, r, f_parking_fee_period)
             if f_parking_fee_period > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T88[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_carbon_dioxide_emission, r = sl2(B, r, _S120, 6)
+            f_carbon_dioxide_emission, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
             if f_carbon_dioxide_emission > 127: f_carbon_dioxide_emission, r = ru(B, r, f_carbon_dioxide_emission)
             if f_carbon_dioxide_emission > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(f_carbon_dioxide_emission))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_renewable_generation_percentage = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_renewable_generation_percentage, r = sl2(B, r, _S73, 6)
+            f_renewable_generation_percentage, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_renewable_generation_percentage = ((B >> r) & 255) + 0
             r -= 1
@@ -12017,7 +12249,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     elif i1_value > 255: i1_value = 255 - i1_value
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_PriceRuleType(B, r0)
-    k = _T161[c & 7]
+    k = _T164[c & 7]
     f_energy_fee = _new(RationalNumberType)
     f_energy_fee.exponent = i1_exponent
     f_energy_fee.value = i1_value
@@ -12037,7 +12269,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         elif i2_value > 255: i2_value = 255 - i2_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_PriceRuleType(B, r0)
-        k = _T162[c & 7]
+        k = _T165[c & 7]
         f_parking_fee = _new(RationalNumberType)
         f_parking_fee.exponent = i2_exponent
         f_parking_fee.value = i2_value
@@ -12054,7 +12286,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
             else: f_parking_fee_period = (x << 7) | (f_parking_fee_period & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
-        k = _T88[c & 3]
+        k = _T91[c & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -12068,7 +12300,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
             else: f_carbon_dioxide_emission = (x << 7) | (f_carbon_dioxide_emission & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     f_renewable_generation_percentage = None
     if k == 4:
         r -= 11; c = (B >> r) & 2047
@@ -12147,7 +12379,7 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         st = 7
     v10 = o.parking_fee_period
     if v10 is not None:
-        w, c = _C104[st]
+        w, c = _C107[st]
         a = (a << w) | c
         a <<= 1
         if v10 > 4294967295: raise EncFail(f'{v10!r} outside 0..4294967295')
@@ -12157,7 +12389,7 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         st = 11
     v11 = o.carbon_dioxide_emission
     if v11 is not None:
-        w, c = _C163[st]
+        w, c = _C166[st]
         a = (a << w) | c
         a <<= 1
         if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
@@ -12167,14 +12399,14 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         st = 15
     v12 = o.renewable_generation_percentage
     if v12 is not None:
-        w, c = _C164[st]
+        w, c = _C167[st]
         a = (a << w) | c
         if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
         a = (a << 10) | (v12) << 1
         st = 19
     v13 = o.power_range_start
     if v13 is None: raise EncFail('missing mandatory PowerRangeStart')
-    w, c = _C165[st]
+    w, c = _C168[st]
     a = (a << w) | c
     if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
     pass
@@ -12195,19 +12427,19 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     return a
 
 def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
-    r -= 2; k = _T166[(B >> r) & 3]
+    r -= 2; k = _T169[(B >> r) & 3]
     f_overstay_time_threshold = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_time_threshold, r = sl2(B, r, _S117, 6)
+            f_overstay_time_threshold, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_overstay_time_threshold = (B >> r) & 255
             if f_overstay_time_threshold > 127: f_overstay_time_threshold, r = ru(B, r, f_overstay_time_threshold)
             if f_overstay_time_threshold > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T113[(B >> r) & 3]
+        r -= 2; k = _T116[(B >> r) & 3]
     f_overstay_power_threshold = None
     if k == 1:
         f_overstay_power_threshold, r = _d_RationalNumberType(B, r)
@@ -12232,7 +12464,7 @@ def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
 def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T166[c & 3]
+    k = _T169[c & 3]
     f_overstay_time_threshold = None
     if k == 0:
         r -= 1; c = (B >> r) & 1
@@ -12246,7 +12478,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             else: f_overstay_time_threshold = (x << 7) | (f_overstay_time_threshold & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_OverstayRuleListType(B, r0)
-        k = _T113[c & 3]
+        k = _T116[c & 3]
     f_overstay_power_threshold = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -12371,7 +12603,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         st = 3
     v3 = o.overstay_power_threshold
     if v3 is not None:
-        w, c = _C167[st]
+        w, c = _C170[st]
         a = (a << w) | c
         if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
         pass
@@ -12392,7 +12624,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     n = 0
     for v in o.overstay_rule:
         if n == 0:
-            w, c = _C168[st]
+            w, c = _C171[st]
             a = (a << w) | c
         elif n < 5:
             a <<= 2
@@ -12406,7 +12638,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
             st = 10
         else:
             st = 11
-    w, c = _C169[st]
+    w, c = _C172[st]
     a = (a << w) | c
     return a
 
@@ -12416,7 +12648,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_rule_description, r = sl2(B, r, _S143, 6)
+            f_overstay_rule_description, r = sl2(B, r, _S146, 6)
         else:
             f_overstay_rule_description, r = rstr(B, r, 160)
             r -= 1
@@ -12426,7 +12658,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_start_time, r = sl2(B, r, _S117, 6)
+            f_start_time, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_start_time = (B >> r) & 255
             if f_start_time > 127: f_start_time, r = ru(B, r, f_start_time)
@@ -12446,7 +12678,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_fee_period, r = sl2(B, r, _S117, 6)
+            f_overstay_fee_period, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_overstay_fee_period = (B >> r) & 255
             if f_overstay_fee_period > 127: f_overstay_fee_period, r = ru(B, r, f_overstay_fee_period)
@@ -12661,7 +12893,7 @@ def _e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -12671,7 +12903,7 @@ def _d_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S72, 6)
+            f_service_name, r = sl2(B, r, _S75, 6)
         else:
             f_service_name, r = rstr(B, r, 80)
             r -= 1
@@ -12766,7 +12998,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_id, r = sl2(B, r, _S110, 6)
+            f_price_schedule_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
@@ -12780,7 +13012,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S143, 6)
+            f_price_schedule_description, r = sl2(B, r, _S146, 6)
         else:
             f_price_schedule_description, r = rstr(B, r, 160)
             r -= 1
@@ -12790,7 +13022,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_price_levels, r = sl2(B, r, _S73, 6)
+            f_number_of_price_levels, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_number_of_price_levels = ((B >> r) & 255) + 0
             r -= 1
@@ -12889,7 +13121,7 @@ def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
         st = 3
     v3 = o.time_anchor
     if v3 is None: raise EncFail('missing mandatory TimeAnchor')
-    w, c = _C140[st]
+    w, c = _C143[st]
     a = (a << w) | c
     a <<= 1
     if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
@@ -12912,7 +13144,7 @@ def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
         st = 15
     v6 = o.number_of_price_levels
     if v6 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-    w, c = _C141[st]
+    w, c = _C144[st]
     a = (a << w) | c
     if not 0 <= v6 <= 255: raise EncFail(f'{v6!r} outside 0..255')
     st = 19
@@ -13000,7 +13232,7 @@ def _e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: in
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -13010,7 +13242,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S117, 6)
+            f_duration, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
@@ -13024,7 +13256,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_price_level, r = sl2(B, r, _S73, 6)
+            f_price_level, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_price_level = ((B >> r) & 255) + 0
             r -= 1
@@ -13116,7 +13348,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
-            k = _T123[c & 3]
+            k = _T126[c & 3]
             i3_available_energy = None
             if k == 1:
                 r -= 13; c = (B >> r) & 8191
@@ -13166,7 +13398,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 return _d_Scheduled_SEResControlModeType(B, r0)
             if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 2; c = (B >> r) & 3
-            k = _T50[c & 3]
+            k = _T51[c & 3]
             i2_power_schedule = _new(PowerScheduleType)
             i2_power_schedule.time_anchor = i3_time_anchor
             i2_power_schedule.available_energy = i3_available_energy
@@ -13269,7 +13501,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     else: i8_time_anchor = (x << 7) | (i8_time_anchor & 127)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
-                k = _T123[c & 3]
+                k = _T126[c & 3]
                 i8_available_energy = None
                 if k == 1:
                     r -= 13; c = (B >> r) & 8191
@@ -13319,7 +13551,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 2; c = (B >> r) & 3
-                k = _T50[c & 3]
+                k = _T51[c & 3]
                 i7_power_schedule = _new(PowerScheduleType)
                 i7_power_schedule.time_anchor = i8_time_anchor
                 i7_power_schedule.available_energy = i8_available_energy
@@ -13448,7 +13680,7 @@ def _e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int)
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -13458,7 +13690,7 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_schedule_tuple_id, r = sl2(B, r, _S110, 6)
+            f_schedule_tuple_id, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_schedule_tuple_id = (B >> r) & 255
             if f_schedule_tuple_id > 127: f_schedule_tuple_id, r = ru(B, r, f_schedule_tuple_id)
@@ -13502,7 +13734,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleTupleType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     i2_available_energy = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -13552,7 +13784,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         return _d_ScheduleTupleType(B, r0)
     if k != -1: return _d_ScheduleTupleType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T50[c & 3]
+    k = _T51[c & 3]
     i1_power_schedule = _new(PowerScheduleType)
     i1_power_schedule.time_anchor = i2_time_anchor
     i1_power_schedule.available_energy = i2_available_energy
@@ -13655,7 +13887,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             else: i7_time_anchor = (x << 7) | (i7_time_anchor & 127)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleTupleType(B, r0)
-        k = _T123[c & 3]
+        k = _T126[c & 3]
         i7_available_energy = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
@@ -13705,7 +13937,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             return _d_ScheduleTupleType(B, r0)
         if k != -1: return _d_ScheduleTupleType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T51[c & 3]
         i6_power_schedule = _new(PowerScheduleType)
         i6_power_schedule.time_anchor = i7_time_anchor
         i6_power_schedule.available_energy = i7_available_energy
@@ -13847,7 +14079,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         st6 = 7
     v12 = v5.power_tolerance
     if v12 is not None:
-        w, c = _C170[st6]
+        w, c = _C173[st6]
         a = (a << w) | c
         if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
         pass
@@ -13867,7 +14099,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         st6 = 11
     v16 = v5.power_schedule_entries
     if v16 is None: raise EncFail('missing mandatory PowerScheduleEntries')
-    w, c = _C171[st6]
+    w, c = _C174[st6]
     a = (a << w) | c
     a = _e_PowerScheduleEntryListType(v16, a)
     st6 = 15
@@ -13890,7 +14122,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             st19 = 3
         v21 = v18.time_anchor
         if v21 is None: raise EncFail('missing mandatory TimeAnchor')
-        w, c = _C140[st19]
+        w, c = _C143[st19]
         a = (a << w) | c
         a <<= 1
         if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
@@ -13913,7 +14145,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             st19 = 15
         v24 = v18.number_of_price_levels
         if v24 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-        w, c = _C141[st19]
+        w, c = _C144[st19]
         a = (a << w) | c
         if not 0 <= v24 <= 255: raise EncFail(f'{v24!r} outside 0..255')
         st19 = 19
@@ -13924,7 +14156,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         st19 = 23
         a <<= 1
         st4 = 7
-    w, c = _C172[st4]
+    w, c = _C175[st4]
     a = (a << w) | c
     st = 7
     v26 = o.discharging_schedule
@@ -13963,7 +14195,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             st29 = 7
         v35 = v28.power_tolerance
         if v35 is not None:
-            w, c = _C170[st29]
+            w, c = _C173[st29]
             a = (a << w) | c
             if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
             pass
@@ -13983,7 +14215,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             st29 = 11
         v39 = v28.power_schedule_entries
         if v39 is None: raise EncFail('missing mandatory PowerScheduleEntries')
-        w, c = _C171[st29]
+        w, c = _C174[st29]
         a = (a << w) | c
         a = _e_PowerScheduleEntryListType(v39, a)
         st29 = 15
@@ -14006,7 +14238,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
                 st42 = 3
             v44 = v41.time_anchor
             if v44 is None: raise EncFail('missing mandatory TimeAnchor')
-            w, c = _C140[st42]
+            w, c = _C143[st42]
             a = (a << w) | c
             a <<= 1
             if v44 > 18446744073709551615: raise EncFail(f'{v44!r} outside 0..18446744073709551615')
@@ -14029,7 +14261,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
                 st42 = 15
             v47 = v41.number_of_price_levels
             if v47 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-            w, c = _C141[st42]
+            w, c = _C144[st42]
             a = (a << w) | c
             if not 0 <= v47 <= 255: raise EncFail(f'{v47!r} outside 0..255')
             st42 = 19
@@ -14040,7 +14272,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             st42 = 23
             a <<= 1
             st27 = 7
-        w, c = _C172[st27]
+        w, c = _C175[st27]
         a = (a << w) | c
         st = 11
     w, c = _C6[st]
@@ -14052,7 +14284,7 @@ def _d_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     f_power_schedule = None
     if k == 0:
         f_power_schedule, r = _d_PowerScheduleType(B, r)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T51[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PowerSchedule')
     f_absolute_price_schedule = f_price_level_schedule = None
@@ -14078,7 +14310,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargingScheduleType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     i1_available_energy = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -14128,7 +14360,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         return _d_ChargingScheduleType(B, r0)
     if k != -1: return _d_ChargingScheduleType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T50[c & 3]
+    k = _T51[c & 3]
     f_power_schedule = _new(PowerScheduleType)
     f_power_schedule.time_anchor = i1_time_anchor
     f_power_schedule.available_energy = i1_available_energy
@@ -14252,7 +14484,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         st3 = 7
     v9 = v2.power_tolerance
     if v9 is not None:
-        w, c = _C170[st3]
+        w, c = _C173[st3]
         a = (a << w) | c
         if v9.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v9.__class__.__name__}')
         pass
@@ -14272,7 +14504,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         st3 = 11
     v13 = v2.power_schedule_entries
     if v13 is None: raise EncFail('missing mandatory PowerScheduleEntries')
-    w, c = _C171[st3]
+    w, c = _C174[st3]
     a = (a << w) | c
     a = _e_PowerScheduleEntryListType(v13, a)
     st3 = 15
@@ -14295,7 +14527,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
             st16 = 3
         v18 = v15.time_anchor
         if v18 is None: raise EncFail('missing mandatory TimeAnchor')
-        w, c = _C140[st16]
+        w, c = _C143[st16]
         a = (a << w) | c
         a <<= 1
         if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
@@ -14318,7 +14550,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
             st16 = 15
         v21 = v15.number_of_price_levels
         if v21 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
-        w, c = _C141[st16]
+        w, c = _C144[st16]
         a = (a << w) | c
         if not 0 <= v21 <= 255: raise EncFail(f'{v21!r} outside 0..255')
         st16 = 19
@@ -14329,7 +14561,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         st16 = 23
         a <<= 1
         st = 7
-    w, c = _C172[st]
+    w, c = _C175[st]
     a = (a << w) | c
     return a
 
@@ -14346,7 +14578,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_available_energy = None
@@ -14379,7 +14611,7 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerScheduleType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     f_available_energy = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
@@ -14465,7 +14697,7 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         st = 7
     v7 = o.power_tolerance
     if v7 is not None:
-        w, c = _C170[st]
+        w, c = _C173[st]
         a = (a << w) | c
         if v7.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v7.__class__.__name__}')
         pass
@@ -14485,7 +14717,7 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         st = 11
     v11 = o.power_schedule_entries
     if v11 is None: raise EncFail('missing mandatory PowerScheduleEntries')
-    w, c = _C171[st]
+    w, c = _C174[st]
     a = (a << w) | c
     a = _e_PowerScheduleEntryListType(v11, a)
     st = 15
@@ -14542,7 +14774,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             elif i2_value > 255: i2_value = 255 - i2_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_PowerScheduleEntryListType(B, r0)
-            k = _T116[c & 3]
+            k = _T119[c & 3]
             i1_power = _new(RationalNumberType)
             i1_power.exponent = i2_exponent
             i1_power.value = i2_value
@@ -14626,7 +14858,7 @@ def _e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -14642,7 +14874,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S120, 6)
+            f_service_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -14749,7 +14981,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -14763,7 +14995,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S120, 6)
+            f_service_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -14942,7 +15174,7 @@ def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -14952,7 +15184,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S120, 6)
+            f_parameter_set_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
@@ -14972,7 +15204,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             break
         n += 1
         if n < 32:
-            r -= 2; k = _T69[(B >> r) & 3]
+            r -= 2; k = _T72[(B >> r) & 3]
         else:
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Parameter')
@@ -15001,7 +15233,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             if c & 1: return _d_ParameterSetType(B, r0)
             i1_name, r = rstr(B, r, 80)
             r -= 3; c = (B >> r) & 7
-            k = _T173[c & 7]
+            k = _T176[c & 7]
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_rational_number = i1_finite_string = None
             if k == 1:
                 r -= 4; c = (B >> r) & 15
@@ -15079,7 +15311,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         n += 1
         if n < 32:
             r -= 2; c = (B >> r) & 3
-            k = _T69[c & 3]
+            k = _T72[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
@@ -15116,7 +15348,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C138[st]
+    w, c = _C141[st]
     a = (a << w) | c
     return a
 
@@ -15125,14 +15357,14 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     f_name = None
     if k == 0:
         f_name, r = rstr(B, r, 80)
-        r -= 3; k = _T173[(B >> r) & 7]
+        r -= 3; k = _T176[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Name')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_rational_number = f_finite_string = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bool_value, r = sl2(B, r, _S67, 6)
+            f_bool_value, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
             r -= 1
@@ -15141,7 +15373,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S109, 6)
+            f_byte_value, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
@@ -15150,7 +15382,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_short_value, r = sl2(B, r, _S98, 6)
+            f_short_value, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
@@ -15162,7 +15394,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S174, 6)
+            f_int_value, r = sl2(B, r, _S177, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -15177,7 +15409,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     elif k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_finite_string, r = sl2(B, r, _S72, 6)
+            f_finite_string, r = sl2(B, r, _S75, 6)
         else:
             f_finite_string, r = rstr(B, r, 80)
             r -= 1
@@ -15194,7 +15426,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if c & 1: return _d_ParameterType(B, r0)
     f_name, r = rstr(B, r, 80)
     r -= 3; c = (B >> r) & 7
-    k = _T173[c & 7]
+    k = _T176[c & 7]
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_rational_number = f_finite_string = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
@@ -15336,7 +15568,7 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_supported_service_i_ds = None
@@ -15372,7 +15604,7 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T69[c & 3]
+    k = _T72[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -15420,7 +15652,7 @@ def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
         a <<= 2
         a = _e_ServiceIDListType(v7, a)
         st = 7
-    w, c = _C71[st]
+    w, c = _C74[st]
     a = (a << w) | c
     return a
 
@@ -15432,7 +15664,7 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S120, 6)
+                v, r = sl2(B, r, _S123, 6)
             else:
                 r -= 8; v = (B >> r) & 255
                 if v > 127: v, r = ru(B, r, v)
@@ -15508,7 +15740,7 @@ def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -15524,7 +15756,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -15538,7 +15770,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_renegotiation_supported, r = sl2(B, r, _S67, 6)
+            f_service_renegotiation_supported, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_service_renegotiation_supported = ((B >> r) & 1) == 1
             r -= 1
@@ -15654,7 +15886,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
         a <<= 2
         a = _e_ServiceListType(v10, a)
         st = 19
-    w, c = _C74[st]
+    w, c = _C77[st]
     a = (a << w) | c
     return a
 
@@ -15734,7 +15966,7 @@ def _e_ServiceListType(o: ServiceListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -15744,7 +15976,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S120, 6)
+            f_service_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -15758,7 +15990,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S67, 6)
+            f_free_service, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
@@ -15951,7 +16183,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S120, 6)
+            f_service_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
@@ -15965,7 +16197,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S120, 6)
+            f_parameter_set_id, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
@@ -16108,7 +16340,7 @@ def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -16124,7 +16356,7 @@ def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -16221,7 +16453,7 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S75, 6)
+            f_evccid, r = sl2(B, r, _S78, 6)
         else:
             f_evccid, r = rstr(B, r, 255)
             r -= 1
@@ -16318,7 +16550,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -16332,7 +16564,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S75, 6)
+            f_evseid, r = sl2(B, r, _S78, 6)
         else:
             f_evseid, r = rstr(B, r, 255)
             r -= 1
@@ -16436,21 +16668,21 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charging_session, r = sl2(B, r, _S175, 6)
+            f_charging_session, r = sl2(B, r, _S178, 6)
         else:
             r -= 2; f_charging_session = (B >> r) & 3
             if f_charging_session >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(f_charging_session))
             f_charging_session = _E_chargingSessionType[f_charging_session]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T116[(B >> r) & 3]
+        r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingSession')
     f_ev_termination_code = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_termination_code, r = sl2(B, r, _S72, 6)
+            f_ev_termination_code, r = sl2(B, r, _S75, 6)
         else:
             f_ev_termination_code, r = rstr(B, r, 80)
             r -= 1
@@ -16460,7 +16692,7 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_termination_explanation, r = sl2(B, r, _S143, 6)
+            f_ev_termination_explanation, r = sl2(B, r, _S146, 6)
         else:
             f_ev_termination_explanation, r = rstr(B, r, 160)
             r -= 1
@@ -16497,7 +16729,7 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_SessionStopReqType(B, r0)
     f_charging_session = _EP_chargingSessionType[(c >> 3) & 3]
-    k = _T116[c & 3]
+    k = _T119[c & 3]
     if f_charging_session is None: return _d_SessionStopReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -16567,13 +16799,13 @@ def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
         st = 11
     v9 = o.ev_termination_explanation
     if v9 is not None:
-        w, c = _C118[st]
+        w, c = _C121[st]
         a = (a << w) | c
         a <<= 1
         a = wstr(a, v9, 160)
         a <<= 1
         st = 15
-    w, c = _C119[st]
+    w, c = _C122[st]
     a = (a << w) | c
     return a
 
@@ -16589,7 +16821,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -16689,7 +16921,7 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
@@ -16713,7 +16945,7 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T69[c & 3]
+        k = _T72[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
     o = _new(SignaturePropertiesType)
@@ -16766,7 +16998,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_in_status, r = sl2(B, r, _S176, 6)
+            f_ev_check_in_status, r = sl2(B, r, _S179, 6)
         else:
             r -= 2; f_ev_check_in_status = (B >> r) & 3
             if f_ev_check_in_status >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(f_ev_check_in_status))
@@ -16780,21 +17012,21 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_method, r = sl2(B, r, _S177, 6)
+            f_parking_method, r = sl2(B, r, _S180, 6)
         else:
             r -= 2; f_parking_method = (B >> r) & 3
             if f_parking_method >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(f_parking_method))
             f_parking_method = _E_parkingMethodType[f_parking_method]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T101[(B >> r) & 7]
+        r -= 3; k = _T104[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ParkingMethod')
     f_vehicle_frame = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_frame, r = sl2(B, r, _S98, 6)
+            f_vehicle_frame, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_vehicle_frame = (B >> r) & 511
             if f_vehicle_frame & 128: f_vehicle_frame, r = ri(B, r, f_vehicle_frame)
@@ -16802,12 +17034,12 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: facet(r, 'VehicleFrame: {} out of range'.format(f_vehicle_frame))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T102[(B >> r) & 3]
+        r -= 2; k = _T105[(B >> r) & 3]
     f_device_offset = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_device_offset, r = sl2(B, r, _S98, 6)
+            f_device_offset, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_device_offset = (B >> r) & 511
             if f_device_offset & 128: f_device_offset, r = ri(B, r, f_device_offset)
@@ -16815,12 +17047,12 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_device_offset < -32768 or f_device_offset > 32767: facet(r, 'DeviceOffset: {} out of range'.format(f_device_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T103[(B >> r) & 3]
+        r -= 2; k = _T106[(B >> r) & 3]
     f_vehicle_travel = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_travel, r = sl2(B, r, _S98, 6)
+            f_vehicle_travel, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_vehicle_travel = (B >> r) & 511
             if f_vehicle_travel & 128: f_vehicle_travel, r = ri(B, r, f_vehicle_travel)
@@ -16861,7 +17093,7 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if c & 6600: return _d_VehicleCheckInReqType(B, r0)
     f_ev_check_in_status = _EP_evCheckInStatusType[(c >> 9) & 3]
     f_parking_method = _EP_parkingMethodType[(c >> 4) & 3]
-    k = _T101[c & 7]
+    k = _T104[c & 7]
     if f_ev_check_in_status is None or f_parking_method is None: return _d_VehicleCheckInReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -16882,7 +17114,7 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
-        k = _T102[c & 3]
+        k = _T105[c & 3]
     f_device_offset = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -16898,7 +17130,7 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
-        k = _T103[c & 3]
+        k = _T106[c & 3]
     f_vehicle_travel = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -16972,7 +17204,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         st = 15
     v10 = o.device_offset
     if v10 is not None:
-        w, c = _C178[st]
+        w, c = _C181[st]
         a = (a << w) | c
         a <<= 1
         if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
@@ -16983,7 +17215,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         st = 19
     v11 = o.vehicle_travel
     if v11 is not None:
-        w, c = _C179[st]
+        w, c = _C182[st]
         a = (a << w) | c
         a <<= 1
         if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
@@ -16992,7 +17224,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         else: a = wi(a, v11)
         a <<= 1
         st = 23
-    w, c = _C180[st]
+    w, c = _C183[st]
     a = (a << w) | c
     return a
 
@@ -17008,21 +17240,21 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T126[(B >> r) & 7]
+        r -= 3; k = _T129[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_parking_space = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_space, r = sl2(B, r, _S98, 6)
+            f_parking_space, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_parking_space = (B >> r) & 511
             if f_parking_space & 128: f_parking_space, r = ri(B, r, f_parking_space)
@@ -17035,7 +17267,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_device_location, r = sl2(B, r, _S98, 6)
+            f_device_location, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_device_location = (B >> r) & 511
             if f_device_location & 128: f_device_location, r = ri(B, r, f_device_location)
@@ -17048,7 +17280,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_target_distance, r = sl2(B, r, _S98, 6)
+            f_target_distance, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_target_distance = (B >> r) & 511
             if f_target_distance & 128: f_target_distance, r = ri(B, r, f_target_distance)
@@ -17088,7 +17320,7 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_VehicleCheckInResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
-    k = _T126[c & 7]
+    k = _T129[c & 7]
     if f_response_code is None: return _d_VehicleCheckInResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -17194,7 +17426,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         st = 11
     v9 = o.device_location
     if v9 is not None:
-        w, c = _C181[st]
+        w, c = _C184[st]
         a = (a << w) | c
         a <<= 1
         if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
@@ -17205,7 +17437,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         st = 15
     v10 = o.target_distance
     if v10 is not None:
-        w, c = _C182[st]
+        w, c = _C185[st]
         a = (a << w) | c
         a <<= 1
         if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
@@ -17214,7 +17446,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         else: a = wi(a, v10)
         a <<= 1
         st = 19
-    w, c = _C183[st]
+    w, c = _C186[st]
     a = (a << w) | c
     return a
 
@@ -17230,7 +17462,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_out_status, r = sl2(B, r, _S184, 6)
+            f_ev_check_out_status, r = sl2(B, r, _S187, 6)
         else:
             r -= 2; f_ev_check_out_status = (B >> r) & 3
             if f_ev_check_out_status >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(f_ev_check_out_status))
@@ -17358,7 +17590,7 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S65, 6)
+            f_response_code, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -17372,7 +17604,7 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_check_out_status, r = sl2(B, r, _S185, 6)
+            f_evse_check_out_status, r = sl2(B, r, _S188, 6)
         else:
             r -= 1; f_evse_check_out_status = (B >> r) & 1
             f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
@@ -17463,106 +17695,106 @@ def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T186[(B >> r) & 15]
+    r -= 4; k = _T189[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S136, 6)
+            f_present_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T187[(B >> r) & 15]
+        r -= 4; k = _T190[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S136, 6)
+            f_minimum_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T188[(B >> r) & 15]
+        r -= 4; k = _T191[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S136, 6)
+            f_target_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T189[(B >> r) & 15]
+        r -= 4; k = _T192[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S136, 6)
+            f_maximum_soc, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T190[(B >> r) & 7]
+        r -= 3; k = _T193[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S117, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T191[(B >> r) & 7]
+        r -= 3; k = _T194[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S117, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T192[(B >> r) & 7]
+        r -= 3; k = _T195[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S117, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T193[(B >> r) & 7]
+        r -= 3; k = _T196[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S67, 6)
+            f_charging_complete, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T194[(B >> r) & 3]
+        r -= 2; k = _T197[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T195[(B >> r) & 3]
+        r -= 2; k = _T198[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S67, 6)
+            f_inlet_hot, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -17574,34 +17806,34 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T186[c & 15]
+    k = _T189[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        k = _T187[c & 15]
+        k = _T190[c & 15]
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        k = _T188[c & 15]
+        k = _T191[c & 15]
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        k = _T189[c & 15]
+        k = _T192[c & 15]
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        k = _T190[c & 7]
+        k = _T193[c & 7]
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
@@ -17616,7 +17848,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T191[c & 7]
+        k = _T194[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -17630,7 +17862,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T192[c & 7]
+        k = _T195[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -17644,13 +17876,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T193[c & 7]
+        k = _T196[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T194[c & 3]
+        k = _T197[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -17667,7 +17899,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T195[c & 3]
+        k = _T198[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -17690,28 +17922,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C196[st]
+        w, c = _C199[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C197[st]
+        w, c = _C200[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C198[st]
+        w, c = _C201[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C199[st]
+        w, c = _C202[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -17721,7 +17953,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C200[st]
+        w, c = _C203[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -17731,7 +17963,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C201[st]
+        w, c = _C204[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -17741,13 +17973,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C202[st]
+        w, c = _C205[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C203[st]
+        w, c = _C206[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -17767,11 +17999,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C204[st]
+        w, c = _C207[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C205[st]
+    w, c = _C208[st]
     a = (a << w) | c
     return a
 
@@ -17885,7 +18117,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -17905,7 +18137,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_AppliesMinimumMaximumCost(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -17921,7 +18153,7 @@ def _e_S5_AppliesMinimumMaximumCost(v: Any, a: int) -> int:
 def _d_S6_AppliesToEnergyFee(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -17937,7 +18169,7 @@ def _e_S6_AppliesToEnergyFee(v: Any, a: int) -> int:
 def _d_S7_AppliesToOverstayFee(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -17953,7 +18185,7 @@ def _e_S7_AppliesToOverstayFee(v: Any, a: int) -> int:
 def _d_S8_AppliesToParkingFee(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -17987,7 +18219,7 @@ def _e_S9_AuthorizationServices(v: Any, a: int) -> int:
 def _d_S10_BPT_ChannelSelection(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, r = sl2(B, r, _S115, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_channelSelectionType[v]
@@ -18065,7 +18297,7 @@ def _e_S13_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18085,7 +18317,7 @@ def _e_S14_CarbonDioxideEmission(v: Any, a: int) -> int:
 def _d_S15_Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         v, r = rbin(B, r, 1600)
         r -= 1
@@ -18101,7 +18333,7 @@ def _e_S15_Certificate(v: Any, a: int) -> int:
 def _d_S16_CertificateInstallationService(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18117,7 +18349,7 @@ def _e_S16_CertificateInstallationService(v: Any, a: int) -> int:
 def _d_S17_ChargeProgress(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S114, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_chargeProgressType[v]
@@ -18155,7 +18387,7 @@ def _e_S18_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S19_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18171,7 +18403,7 @@ def _e_S19_ChargingComplete(v: Any, a: int) -> int:
 def _d_S20_ChargingSession(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S175, 6)
+        v, r = sl2(B, r, _S178, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(v))
@@ -18210,7 +18442,7 @@ def _e_S21_CheckOutTime(v: Any, a: int) -> int:
 def _d_S22_Currency(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S137, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         v, r = rstr(B, r, 3)
         r -= 1
@@ -18226,7 +18458,7 @@ def _e_S22_Currency(v: Any, a: int) -> int:
 def _d_S23_DHPublicKey(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         v, r = rbin(B, r, 133)
         r -= 1
@@ -18242,7 +18474,7 @@ def _e_S23_DHPublicKey(v: Any, a: int) -> int:
 def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18262,7 +18494,7 @@ def _e_S24_DepartureTime(v: Any, a: int) -> int:
 def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18282,7 +18514,7 @@ def _e_S25_DepartureTime(v: Any, a: int) -> int:
 def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18304,7 +18536,7 @@ def _e_S26_DeviceLocation(v: Any, a: int) -> int:
 def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18326,7 +18558,7 @@ def _e_S27_DeviceOffset(v: Any, a: int) -> int:
 def _d_S28_Duration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18346,7 +18578,7 @@ def _e_S28_Duration(v: Any, a: int) -> int:
 def _d_S29_ECDHCurve(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_ecdhCurveType[v]
@@ -18364,7 +18596,7 @@ def _e_S29_ECDHCurve(v: Any, a: int) -> int:
 def _d_S30_EMAID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -18380,7 +18612,7 @@ def _e_S30_EMAID(v: Any, a: int) -> int:
 def _d_S31_EVCCID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -18396,7 +18628,7 @@ def _e_S31_EVCCID(v: Any, a: int) -> int:
 def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S176, 6)
+        v, r = sl2(B, r, _S179, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(v))
@@ -18415,7 +18647,7 @@ def _e_S32_EVCheckInStatus(v: Any, a: int) -> int:
 def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S184, 6)
+        v, r = sl2(B, r, _S187, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(v))
@@ -18434,7 +18666,7 @@ def _e_S33_EVCheckOutStatus(v: Any, a: int) -> int:
 def _d_S34_EVProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
@@ -18453,7 +18685,7 @@ def _e_S34_EVProcessing(v: Any, a: int) -> int:
 def _d_S35_EVSECheckOutStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S185, 6)
+        v, r = sl2(B, r, _S188, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_evseCheckOutStatusType[v]
@@ -18471,7 +18703,7 @@ def _e_S35_EVSECheckOutStatus(v: Any, a: int) -> int:
 def _d_S36_EVSEID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -18487,7 +18719,7 @@ def _e_S36_EVSEID(v: Any, a: int) -> int:
 def _d_S37_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S121, 6)
+        v, r = sl2(B, r, _S124, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -18506,7 +18738,7 @@ def _e_S37_EVSENotification(v: Any, a: int) -> int:
 def _d_S38_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
@@ -18525,7 +18757,7 @@ def _e_S38_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S39_EVTerminationCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S75, 6)
     else:
         v, r = rstr(B, r, 80)
         r -= 1
@@ -18541,7 +18773,7 @@ def _e_S39_EVTerminationCode(v: Any, a: int) -> int:
 def _d_S40_EVTerminationExplanation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, r = sl2(B, r, _S146, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -18573,7 +18805,7 @@ def _e_S41_Exponent(v: Any, a: int) -> int:
 def _d_S42_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -18590,7 +18822,7 @@ def _e_S42_Exponent(v: Any, a: int) -> int:
 def _d_S43_FreeService(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18622,7 +18854,7 @@ def _e_S44_G(v: Any, a: int) -> int:
 def _d_S45_GenChallenge(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S65, 6)
     else:
         v, r = rbin(B, r, 16)
         r -= 1
@@ -18638,7 +18870,7 @@ def _e_S45_GenChallenge(v: Any, a: int) -> int:
 def _d_S46_GoToPause(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18674,7 +18906,7 @@ def _e_S47_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S48_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18706,7 +18938,7 @@ def _e_S49_J(v: Any, a: int) -> int:
 def _d_S50_Language(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S137, 6)
+        v, r = sl2(B, r, _S140, 6)
     else:
         v, r = rstr(B, r, 3)
         r -= 1
@@ -18722,7 +18954,7 @@ def _e_S50_Language(v: Any, a: int) -> int:
 def _d_S51_MaximumContractCertificateChains(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S73, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -18739,7 +18971,7 @@ def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
 def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
@@ -18757,7 +18989,7 @@ def _e_S52_MaximumSOC(v: Any, a: int) -> int:
 def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S122, 6)
+        v, r = sl2(B, r, _S125, 6)
     else:
         r -= 10; v = ((B >> r) & 1023) + 12
         if v > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(v))
@@ -18775,7 +19007,7 @@ def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
 def _d_S54_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, r = sl2(B, r, _S99, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -18791,7 +19023,7 @@ def _e_S54_MeterID(v: Any, a: int) -> int:
 def _d_S55_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -18807,7 +19039,7 @@ def _e_S55_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S56_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, r = sl2(B, r, _S100, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -18823,7 +19055,7 @@ def _e_S56_MeterSignature(v: Any, a: int) -> int:
 def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18865,7 +19097,7 @@ def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
@@ -18883,7 +19115,7 @@ def _e_S59_MinimumSOC(v: Any, a: int) -> int:
 def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
@@ -18917,7 +19149,7 @@ def _e_S61_Modulus(v: Any, a: int) -> int:
 def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18937,7 +19169,7 @@ def _e_S62_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S63_NumberOfPriceLevels(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S73, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -18954,7 +19186,7 @@ def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
 def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -18974,7 +19206,7 @@ def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
 def _d_S65_OverstayRuleDescription(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, r = sl2(B, r, _S146, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -18990,7 +19222,7 @@ def _e_S65_OverstayRuleDescription(v: Any, a: int) -> int:
 def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19058,7 +19290,7 @@ def _e_S69_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19078,7 +19310,7 @@ def _e_S70_ParameterSetID(v: Any, a: int) -> int:
 def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19098,7 +19330,7 @@ def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
 def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S177, 6)
+        v, r = sl2(B, r, _S180, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(v))
@@ -19117,7 +19349,7 @@ def _e_S72_ParkingMethod(v: Any, a: int) -> int:
 def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19155,7 +19387,7 @@ def _e_S74_PgenCounter(v: Any, a: int) -> int:
 def _d_S75_PowerToleranceAcceptance(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, r = sl2(B, r, _S118, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_powerToleranceAcceptanceType[v]
@@ -19173,7 +19405,7 @@ def _e_S75_PowerToleranceAcceptance(v: Any, a: int) -> int:
 def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
@@ -19191,7 +19423,7 @@ def _e_S76_PresentSOC(v: Any, a: int) -> int:
 def _d_S77_PriceAlgorithm(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, r = sl2(B, r, _S78, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -19207,7 +19439,7 @@ def _e_S77_PriceAlgorithm(v: Any, a: int) -> int:
 def _d_S78_PriceLevel(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S73, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -19224,7 +19456,7 @@ def _e_S78_PriceLevel(v: Any, a: int) -> int:
 def _d_S79_PriceScheduleDescription(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, r = sl2(B, r, _S146, 6)
     else:
         v, r = rstr(B, r, 160)
         r -= 1
@@ -19240,7 +19472,7 @@ def _e_S79_PriceScheduleDescription(v: Any, a: int) -> int:
 def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19260,7 +19492,7 @@ def _e_S80_PriceScheduleID(v: Any, a: int) -> int:
 def _d_S81_ProviderID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S75, 6)
     else:
         v, r = rstr(B, r, 80)
         r -= 1
@@ -19292,7 +19524,7 @@ def _e_S82_Q(v: Any, a: int) -> int:
 def _d_S83_RemainingContractCertificateChains(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S73, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -19309,7 +19541,7 @@ def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
 def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19329,7 +19561,7 @@ def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19349,7 +19581,7 @@ def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19369,7 +19601,7 @@ def _e_S86_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 def _d_S87_RenewableGenerationPercentage(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S73, 6)
+        v, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -19386,7 +19618,7 @@ def _e_S87_RenewableGenerationPercentage(v: Any, a: int) -> int:
 def _d_S88_ResponseCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S65, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
@@ -19405,7 +19637,7 @@ def _e_S88_ResponseCode(v: Any, a: int) -> int:
 def _d_S89_SECP521_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S82, 6)
     else:
         v, r = rbin(B, r, 94)
         r -= 1
@@ -19437,7 +19669,7 @@ def _e_S90_SPKISexp(v: Any, a: int) -> int:
 def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19491,7 +19723,7 @@ def _e_S93_SelectedAuthorizationService(v: Any, a: int) -> int:
 def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19511,7 +19743,7 @@ def _e_S94_SelectedScheduleTupleID(v: Any, a: int) -> int:
 def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19531,7 +19763,7 @@ def _e_S95_ServiceID(v: Any, a: int) -> int:
 def _d_S96_ServiceName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S75, 6)
     else:
         v, r = rstr(B, r, 80)
         r -= 1
@@ -19547,7 +19779,7 @@ def _e_S96_ServiceName(v: Any, a: int) -> int:
 def _d_S97_ServiceRenegotiationSupported(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -19595,7 +19827,7 @@ def _e_S99_SessionID(v: Any, a: int) -> int:
 def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S117, 6)
+        v, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19615,7 +19847,7 @@ def _e_S100_StartTime(v: Any, a: int) -> int:
 def _d_S101_TPM_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         v, r = rbin(B, r, 206)
         r -= 1
@@ -19631,7 +19863,7 @@ def _e_S101_TPM_EncryptedPrivateKey(v: Any, a: int) -> int:
 def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19653,7 +19885,7 @@ def _e_S102_TargetDistance(v: Any, a: int) -> int:
 def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19673,7 +19905,7 @@ def _e_S103_TargetOffsetX(v: Any, a: int) -> int:
 def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19693,7 +19925,7 @@ def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
 def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
@@ -19711,7 +19943,7 @@ def _e_S105_TargetSOC(v: Any, a: int) -> int:
 def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S136, 6)
+        v, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
@@ -19729,7 +19961,7 @@ def _e_S106_TargetSOC(v: Any, a: int) -> int:
 def _d_S107_TaxIncludedInPrice(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -19745,7 +19977,7 @@ def _e_S107_TaxIncludedInPrice(v: Any, a: int) -> int:
 def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19765,7 +19997,7 @@ def _e_S108_TaxRuleID(v: Any, a: int) -> int:
 def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -19785,7 +20017,7 @@ def _e_S109_TaxRuleID(v: Any, a: int) -> int:
 def _d_S110_TaxRuleName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S75, 6)
     else:
         v, r = rstr(B, r, 80)
         r -= 1
@@ -19861,7 +20093,7 @@ def _e_S113_TimeStamp(v: Any, a: int) -> int:
 def _d_S114_Value(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19883,7 +20115,7 @@ def _e_S114_Value(v: Any, a: int) -> int:
 def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19905,7 +20137,7 @@ def _e_S115_VehicleFrame(v: Any, a: int) -> int:
 def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19927,7 +20159,7 @@ def _e_S116_VehicleTravel(v: Any, a: int) -> int:
 def _d_S117_X448_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, r = sl2(B, r, _S83, 6)
     else:
         v, r = rbin(B, r, 84)
         r -= 1
@@ -20075,7 +20307,7 @@ def _e_S125_Y(v: Any, a: int) -> int:
 def _d_S126_boolValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -20091,7 +20323,7 @@ def _e_S126_boolValue(v: Any, a: int) -> int:
 def _d_S127_byteValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -20108,7 +20340,7 @@ def _e_S127_byteValue(v: Any, a: int) -> int:
 def _d_S128_finiteString(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, r = sl2(B, r, _S75, 6)
     else:
         v, r = rstr(B, r, 80)
         r -= 1
@@ -20124,7 +20356,7 @@ def _e_S128_finiteString(v: Any, a: int) -> int:
 def _d_S129_intValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S174, 6)
+        v, r = sl2(B, r, _S177, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20146,7 +20378,7 @@ def _e_S129_intValue(v: Any, a: int) -> int:
 def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20168,22 +20400,22 @@ def _e_S130_shortValue(v: Any, a: int) -> int:
 FRAG_WIDTH = 9
 FRAG_ELEMENTS: tuple = (
     ('AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AbsolutePriceScheduleType, _e_AbsolutePriceScheduleType, AbsolutePriceScheduleType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S120),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S123),
     ('AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceListType, _e_AdditionalServiceListType, AdditionalServiceListType),
     ('AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceType, _e_AdditionalServiceType, AdditionalServiceType),
     ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S5_AppliesMinimumMaximumCost, _e_S5_AppliesMinimumMaximumCost, _S67),
-    ('AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S6_AppliesToEnergyFee, _e_S6_AppliesToEnergyFee, _S67),
-    ('AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S7_AppliesToOverstayFee, _e_S7_AppliesToOverstayFee, _S67),
-    ('AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S8_AppliesToParkingFee, _e_S8_AppliesToParkingFee, _S67),
+    ('AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S5_AppliesMinimumMaximumCost, _e_S5_AppliesMinimumMaximumCost, _S70),
+    ('AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S6_AppliesToEnergyFee, _e_S6_AppliesToEnergyFee, _S70),
+    ('AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S7_AppliesToOverstayFee, _e_S7_AppliesToOverstayFee, _S70),
+    ('AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S8_AppliesToParkingFee, _e_S8_AppliesToParkingFee, _S70),
     ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
     ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
     ('AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S9_AuthorizationServices, _e_S9_AuthorizationServices, _S2),
     ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
     ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
     ('AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S10_BPT_ChannelSelection, _e_S10_BPT_ChannelSelection, _S112),
+    ('BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S10_BPT_ChannelSelection, _e_S10_BPT_ChannelSelection, _S115),
     ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_BPT_DischargedEnergyReadingWh, _e_S11_BPT_DischargedEnergyReadingWh, _S8),
     ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_BPT_InductiveEnergyReadingVARh, _e_S12_BPT_InductiveEnergyReadingVARh, _S8),
     ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -20192,43 +20424,43 @@ FRAG_ELEMENTS: tuple = (
     ('CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_CapacitiveEnergyReadingVARh, _e_S13_CapacitiveEnergyReadingVARh, _S8),
-    ('CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S14_CarbonDioxideEmission, _e_S14_CarbonDioxideEmission, _S120),
-    ('Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S15_Certificate, _e_S15_Certificate, _S63),
+    ('CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S14_CarbonDioxideEmission, _e_S14_CarbonDioxideEmission, _S123),
+    ('Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S15_Certificate, _e_S15_Certificate, _S66),
     ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
     ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S16_CertificateInstallationService, _e_S16_CertificateInstallationService, _S67),
-    ('ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S17_ChargeProgress, _e_S17_ChargeProgress, _S111),
+    ('CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S16_CertificateInstallationService, _e_S16_CertificateInstallationService, _S70),
+    ('ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S17_ChargeProgress, _e_S17_ChargeProgress, _S114),
     ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_ChargedEnergyReadingWh, _e_S18_ChargedEnergyReadingWh, _S8),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_ChargingComplete, _e_S19_ChargingComplete, _S67),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_ChargingComplete, _e_S19_ChargingComplete, _S70),
     ('ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
-    ('ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S20_ChargingSession, _e_S20_ChargingSession, _S175),
+    ('ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S20_ChargingSession, _e_S20_ChargingSession, _S178),
     ('CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S21_CheckOutTime, _e_S21_CheckOutTime, _S8),
     ('ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ContractCertificateChainType, _e_ContractCertificateChainType, ContractCertificateChainType),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S22_Currency, _e_S22_Currency, _S137),
-    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S78),
+    ('Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S22_Currency, _e_S22_Currency, _S140),
+    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S81),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S117),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S117),
-    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S98),
-    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S98),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S120),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S120),
+    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S101),
+    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S101),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30),
     ('DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
     ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S117),
+    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S120),
     ('Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_EVPPTControlModeType, _e_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType),
     ('Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEReqControlModeType, _e_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType),
     ('Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEResControlModeType, _e_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType),
     ('Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SMDTControlModeType, _e_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType),
-    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S77),
+    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S80),
     ('EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_AReqAuthorizationModeType, _e_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType),
     ('EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_ASResAuthorizationModeType, _e_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType),
-    ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S75),
+    ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S78),
     ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),
-    ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S75),
-    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S176),
-    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S184),
+    ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S78),
+    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S179),
+    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S187),
     ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -20245,78 +20477,78 @@ FRAG_ELEMENTS: tuple = (
     ('EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleType, _e_EVPriceRuleType, EVPriceRuleType),
     ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType),
     ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S66),
-    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S185),
-    ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S75),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S121),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S66),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S69),
+    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S188),
+    ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S78),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S124),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S69),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S39_EVTerminationCode, _e_S39_EVTerminationCode, _S72),
-    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S143),
+    ('EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S39_EVTerminationCode, _e_S39_EVTerminationCode, _S75),
+    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S146),
     ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_Exponent, _e_S41_Exponent, _S30),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_Exponent, _e_S42_Exponent, _S109),
-    ('FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S43_FreeService, _e_S43_FreeService, _S67),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_Exponent, _e_S42_Exponent, _S112),
+    ('FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S43_FreeService, _e_S43_FreeService, _S70),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_G, _e_S44_G, _S30),
-    ('GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S45_GenChallenge, _e_S45_GenChallenge, _S62),
-    ('GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S46_GoToPause, _e_S46_GoToPause, _S67),
+    ('GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S45_GenChallenge, _e_S45_GenChallenge, _S65),
+    ('GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S46_GoToPause, _e_S46_GoToPause, _S70),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_HMACOutputLength, _e_S47_HMACOutputLength, _S28),
     ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_InletHot, _e_S48_InletHot, _S67),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_InletHot, _e_S48_InletHot, _S70),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_J, _e_S49_J, _S30),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Language', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S50_Language, _e_S50_Language, _S137),
+    ('Language', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S50_Language, _e_S50_Language, _S140),
     ('ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S51_MaximumContractCertificateChains, _e_S51_MaximumContractCertificateChains, _S73),
+    ('MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S51_MaximumContractCertificateChains, _e_S51_MaximumContractCertificateChains, _S76),
     ('MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S136),
-    ('MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S53_MaximumSupportingPoints, _e_S53_MaximumSupportingPoints, _S122),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S96),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S139),
+    ('MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S53_MaximumSupportingPoints, _e_S53_MaximumSupportingPoints, _S125),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S99),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S55_MeterInfoRequested, _e_S55_MeterInfoRequested, _S67),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S97),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S98),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S55_MeterInfoRequested, _e_S55_MeterInfoRequested, _S70),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S100),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S101),
     ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_MeterTimestamp, _e_S58_MeterTimestamp, _S8),
     ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
     ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36),
     ('MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S136),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S136),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S139),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S139),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S61_Modulus, _e_S61_Modulus, _S30),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_NotificationMaxDelay, _e_S62_NotificationMaxDelay, _S120),
-    ('NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S63_NumberOfPriceLevels, _e_S63_NumberOfPriceLevels, _S73),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_NotificationMaxDelay, _e_S62_NotificationMaxDelay, _S123),
+    ('NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S63_NumberOfPriceLevels, _e_S63_NumberOfPriceLevels, _S76),
     ('OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedCertificateChainType, _e_SignedCertificateChainType, SignedCertificateChainType),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S117),
+    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S120),
     ('OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleType, _e_OverstayRuleType, OverstayRuleType),
-    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S143),
+    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S146),
     ('OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleListType, _e_OverstayRuleListType, OverstayRuleListType),
-    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S117),
+    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S120),
     ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_P, _e_S67_P, _S30),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_PGPKeyID, _e_S68_PGPKeyID, _S30),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_PGPKeyPacket, _e_S69_PGPKeyPacket, _S30),
     ('Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterType, _e_ParameterType, ParameterType),
     ('ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
-    ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S120),
+    ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S123),
     ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S117),
-    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S177),
-    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S98),
+    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S120),
+    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S180),
+    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S101),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S30),
     ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),
     ('PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_ASResAuthorizationModeType, _e_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType),
@@ -20328,42 +20560,42 @@ FRAG_ELEMENTS: tuple = (
     ('PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryListType, _e_PowerScheduleEntryListType, PowerScheduleEntryListType),
     ('PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
     ('PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S75_PowerToleranceAcceptance, _e_S75_PowerToleranceAcceptance, _S115),
+    ('PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S75_PowerToleranceAcceptance, _e_S75_PowerToleranceAcceptance, _S118),
     ('Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S136),
-    ('PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S77_PriceAlgorithm, _e_S77_PriceAlgorithm, _S75),
-    ('PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S78_PriceLevel, _e_S78_PriceLevel, _S73),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S139),
+    ('PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S77_PriceAlgorithm, _e_S77_PriceAlgorithm, _S78),
+    ('PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S78_PriceLevel, _e_S78_PriceLevel, _S76),
     ('PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleType, _e_PriceLevelScheduleType, PriceLevelScheduleType),
     ('PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryListType, _e_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType),
     ('PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryType, _e_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType),
     ('PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleType, _e_PriceRuleType, PriceRuleType),
     ('PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackType, _e_PriceRuleStackType, PriceRuleStackType),
     ('PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackListType, _e_PriceRuleStackListType, PriceRuleStackListType),
-    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S143),
-    ('PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S80_PriceScheduleID, _e_S80_PriceScheduleID, _S110),
+    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S146),
+    ('PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S80_PriceScheduleID, _e_S80_PriceScheduleID, _S113),
     ('PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EMAIDListType, _e_EMAIDListType, EMAIDListType),
-    ('ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S81_ProviderID, _e_S81_ProviderID, _S72),
+    ('ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S81_ProviderID, _e_S81_ProviderID, _S75),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_Q, _e_S82_Q, _S30),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S83_RemainingContractCertificateChains, _e_S83_RemainingContractCertificateChains, _S73),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S117),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S117),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S117),
-    ('RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S87_RenewableGenerationPercentage, _e_S87_RenewableGenerationPercentage, _S73),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S88_ResponseCode, _e_S88_ResponseCode, _S65),
+    ('RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S83_RemainingContractCertificateChains, _e_S83_RemainingContractCertificateChains, _S76),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S120),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S120),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S120),
+    ('RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S87_RenewableGenerationPercentage, _e_S87_RenewableGenerationPercentage, _S76),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S88_ResponseCode, _e_S88_ResponseCode, _S68),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S89_SECP521_EncryptedPrivateKey, _e_S89_SECP521_EncryptedPrivateKey, _S79),
+    ('SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S89_SECP521_EncryptedPrivateKey, _e_S89_SECP521_EncryptedPrivateKey, _S82),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_SPKISexp, _e_S90_SPKISexp, _S30),
     ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
     ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
     ('ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleTupleType, _e_ScheduleTupleType, ScheduleTupleType),
-    ('ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S91_ScheduleTupleID, _e_S91_ScheduleTupleID, _S110),
+    ('ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S91_ScheduleTupleID, _e_S91_ScheduleTupleID, _S113),
     ('Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_EVPPTControlModeType, _e_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType),
     ('Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEReqControlModeType, _e_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType),
     ('Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEResControlModeType, _e_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType),
@@ -20371,7 +20603,7 @@ FRAG_ELEMENTS: tuple = (
     ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_Seed, _e_S92_Seed, _S30),
     ('SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S93_SelectedAuthorizationService, _e_S93_SelectedAuthorizationService, _S2),
     ('SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S94_SelectedScheduleTupleID, _e_S94_SelectedScheduleTupleID, _S110),
+    ('SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S94_SelectedScheduleTupleID, _e_S94_SelectedScheduleTupleID, _S113),
     ('SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
     ('SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
     ('Service', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceType, _e_ServiceType, ServiceType),
@@ -20380,10 +20612,10 @@ FRAG_ELEMENTS: tuple = (
     ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
     ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
     ('ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S95_ServiceID, _e_S95_ServiceID, _S120),
-    ('ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S96_ServiceName, _e_S96_ServiceName, _S72),
+    ('ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S95_ServiceID, _e_S95_ServiceID, _S123),
+    ('ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S96_ServiceName, _e_S96_ServiceName, _S75),
     ('ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
-    ('ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S97_ServiceRenegotiationSupported, _e_S97_ServiceRenegotiationSupported, _S67),
+    ('ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S97_ServiceRenegotiationSupported, _e_S97_ServiceRenegotiationSupported, _S70),
     ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
     ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
     ('SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S98_SessionID, _e_S98_SessionID, _S7),
@@ -20400,23 +20632,23 @@ FRAG_ELEMENTS: tuple = (
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
     ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
-    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S117),
+    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S120),
     ('SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
     ('SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SupportedProvidersListType, _e_SupportedProvidersListType, SupportedProvidersListType),
     ('SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceIDListType, _e_ServiceIDListType, ServiceIDListType),
-    ('TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S101_TPM_EncryptedPrivateKey, _e_S101_TPM_EncryptedPrivateKey, _S81),
-    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S98),
-    ('TargetOffsetX', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S103_TargetOffsetX, _e_S103_TargetOffsetX, _S120),
-    ('TargetOffsetY', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S104_TargetOffsetY, _e_S104_TargetOffsetY, _S120),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S136),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S136),
+    ('TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S101_TPM_EncryptedPrivateKey, _e_S101_TPM_EncryptedPrivateKey, _S84),
+    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S101),
+    ('TargetOffsetX', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S103_TargetOffsetX, _e_S103_TargetOffsetX, _S123),
+    ('TargetOffsetY', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S104_TargetOffsetY, _e_S104_TargetOffsetY, _S123),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S139),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S139),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S107_TaxIncludedInPrice, _e_S107_TaxIncludedInPrice, _S67),
+    ('TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S107_TaxIncludedInPrice, _e_S107_TaxIncludedInPrice, _S70),
     ('TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleType, _e_TaxRuleType, TaxRuleType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S108_TaxRuleID, _e_S108_TaxRuleID, _S110),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S109_TaxRuleID, _e_S109_TaxRuleID, _S110),
-    ('TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S110_TaxRuleName, _e_S110_TaxRuleName, _S72),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S108_TaxRuleID, _e_S108_TaxRuleID, _S113),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S109_TaxRuleID, _e_S109_TaxRuleID, _S113),
+    ('TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S110_TaxRuleName, _e_S110_TaxRuleName, _S75),
     ('TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleListType, _e_TaxRuleListType, TaxRuleListType),
     ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S111_TimeAnchor, _e_S111_TimeAnchor, _S8),
     ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S112_TimeAnchor, _e_S112_TimeAnchor, _S8),
@@ -20424,14 +20656,14 @@ FRAG_ELEMENTS: tuple = (
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
     ('VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S98),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S101),
     ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
     ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
     ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
     ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
-    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S98),
-    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S98),
-    ('X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S117_X448_EncryptedPrivateKey, _e_S117_X448_EncryptedPrivateKey, _S80),
+    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S101),
+    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S101),
+    ('X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S117_X448_EncryptedPrivateKey, _e_S117_X448_EncryptedPrivateKey, _S83),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S118_X509CRL, _e_S118_X509CRL, _S30),
     ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S119_X509Certificate, _e_S119_X509Certificate, _S30),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
@@ -20442,12 +20674,12 @@ FRAG_ELEMENTS: tuple = (
     ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S123_X509SubjectName, _e_S123_X509SubjectName, _S36),
     ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S124_XPath, _e_S124_XPath, _S36),
     ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S125_Y, _e_S125_Y, _S30),
-    ('boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S126_boolValue, _e_S126_boolValue, _S67),
-    ('byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S127_byteValue, _e_S127_byteValue, _S109),
-    ('finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S128_finiteString, _e_S128_finiteString, _S72),
-    ('intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S129_intValue, _e_S129_intValue, _S174),
+    ('boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S126_boolValue, _e_S126_boolValue, _S70),
+    ('byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S127_byteValue, _e_S127_byteValue, _S112),
+    ('finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S128_finiteString, _e_S128_finiteString, _S75),
+    ('intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S129_intValue, _e_S129_intValue, _S177),
     ('rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S98),
+    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S101),
 )
 
 # class -> global element names (several when elements share a type)
@@ -20521,13 +20753,13 @@ META: dict[type, tuple] = {
     SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
     KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
     EIM_AReqAuthorizationModeType: (),
     PnC_AReqAuthorizationModeType: (('id', 'Id', 'urn:iso:std:iso:15118:-20:CommonMessages', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('gen_challenge', 'GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ('b64', None, None, None, 16), False, True, 1, 1, 1), ('contract_certificate_chain', 'ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', 'elem', ContractCertificateChainType, False, True, 1, 2, 1)),
@@ -20639,11 +20871,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     ScheduleExchangeResType: frozenset([4]),
     ParameterType: frozenset([1]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

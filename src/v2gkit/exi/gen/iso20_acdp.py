@@ -329,8 +329,24 @@ class KeyValueType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
@@ -391,14 +407,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ObjectType(Message):
     """XSD type ObjectType."""
@@ -755,83 +781,89 @@ _C44 = ((4, 6), None, None, (4, 5), None, None, None, None)
 _C45 = ((4, 7), None, None, (4, 6), None, None, None, None)
 _T46 = (0, 1, -5, -4, -2, -3, -3, -3)
 _T47 = (-1, -4, -2, -3)
-_T48 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T49 = (1, 2, -1, -2)
-_C50 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C51 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C52 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T53 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T54 = (0, 1, 2, 3, 4, -5, -1, -2)
-_T55 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T56 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T57 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C58 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C59 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C60 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S61 = ('enum', None, None, responseCodeType, None)
-_S62 = ('enum', None, None, processingType, None)
-_S63 = ('enum', None, None, mechanicalChargingDeviceStatusType, None)
-_T64 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T65 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T66 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T67 = (5, 6, 7, -1, -2, -3, -3, -3)
-_T68 = (6, 7, -1, -2)
-_T69 = (7, -1, -2, -3)
-_C70 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C71 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C72 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C73 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C74 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C75 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S76 = ('bool', None, None, None, None)
-_S77 = ('enum', None, None, cpStatusType, None)
-_S78 = ('nbit', 0, 100, None, None)
-_S79 = ('enum', None, None, errorCodeType, None)
-_S80 = ('nbit', -128, 127, None, None)
-_S81 = ('int', -32768, 32767, None, None)
-_S82 = ('enum', None, None, isolationStatusType, None)
-_T83 = (6, -2)
-_T84 = (7, -2)
-_T85 = (8, -2)
-_T86 = (9, -2)
-_T87 = (10, -2)
-_T88 = (1, -1, -2, -3)
-_T89 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T90 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T91 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T92 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T93 = (4, 5, 6, 7, 8, 9, -1, -2)
-_S94 = ('uint', 0, 4294967295, None, None)
-_T95 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T96 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T97 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T98 = (8, 9, -1, -2)
-_T99 = (9, -1, -2, -3)
-_C100 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C101 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C102 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C103 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C104 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C105 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C106 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C107 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C108 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C109 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S110 = ('uint', 0, 65535, None, None)
-_S111 = ('enum', None, None, evseNotificationType, None)
-_S112 = ('string', None, None, None, 32)
-_S113 = ('b64', None, None, None, 64)
-_T114 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T115 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T116 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T117 = (4, 5, -1, -2)
-_T118 = (5, -1, -2, -3)
-_C119 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C120 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C121 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C122 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C123 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S124 = ('uint', 1, 4294967295, None, None)
+_G48 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T49 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T50 = (1, 2, -1, -2)
+_C51 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C52 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C53 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T54 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T55 = (0, 1, 2, 3, 4, -5, -1, -2)
+_G56 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G57 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T58 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T59 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T60 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C61 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C62 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C63 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S64 = ('enum', None, None, responseCodeType, None)
+_S65 = ('enum', None, None, processingType, None)
+_S66 = ('enum', None, None, mechanicalChargingDeviceStatusType, None)
+_T67 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T68 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T69 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T70 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T71 = (6, 7, -1, -2)
+_T72 = (7, -1, -2, -3)
+_C73 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C74 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C75 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C76 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C77 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C78 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S79 = ('bool', None, None, None, None)
+_S80 = ('enum', None, None, cpStatusType, None)
+_S81 = ('nbit', 0, 100, None, None)
+_S82 = ('enum', None, None, errorCodeType, None)
+_S83 = ('nbit', -128, 127, None, None)
+_S84 = ('int', -32768, 32767, None, None)
+_S85 = ('enum', None, None, isolationStatusType, None)
+_T86 = (6, -2)
+_T87 = (7, -2)
+_T88 = (8, -2)
+_T89 = (9, -2)
+_T90 = (10, -2)
+_T91 = (1, -1, -2, -3)
+_T92 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T93 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T94 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T95 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T96 = (4, 5, 6, 7, 8, 9, -1, -2)
+_S97 = ('uint', 0, 4294967295, None, None)
+_T98 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T99 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T100 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T101 = (8, 9, -1, -2)
+_T102 = (9, -1, -2, -3)
+_C103 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C104 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C105 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C106 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C107 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C108 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C109 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C110 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C111 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C112 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S113 = ('uint', 0, 65535, None, None)
+_S114 = ('enum', None, None, evseNotificationType, None)
+_S115 = ('string', None, None, None, 32)
+_S116 = ('b64', None, None, None, 64)
+_T117 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T118 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T119 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T120 = (4, 5, -1, -2)
+_T121 = (5, -1, -2, -3)
+_C122 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C123 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C124 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C125 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C126 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S127 = ('uint', 1, 4294967295, None, None)
 
 def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -1905,13 +1937,142 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G48[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -1973,11 +2134,11 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T48[(B >> r) & 7]
+    r -= 3; k = _T49[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T49[(B >> r) & 3]
+        r -= 2; k = _T50[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -1992,12 +2153,12 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T48[c & 7]
+    k = _T49[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T49[c & 3]
+        k = _T50[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -2024,22 +2185,22 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C50[st]
+        w, c = _C51[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C51[st]
+        w, c = _C52[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C52[st]
+    w, c = _C53[st]
     a = (a << w) | c
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T53[(B >> r) & 7]
+    r -= 3; k = _T54[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -2089,7 +2250,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T54[(B >> r) & 7]
+        r -= 3; k = _T55[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -2097,7 +2258,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T53[c & 7]
+    k = _T54[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -2156,7 +2317,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T54[c & 7]
+        k = _T55[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -2299,33 +2460,104 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G56[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G57[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S29, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T55[(B >> r) & 7]
+    r -= 3; k = _T58[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T56[(B >> r) & 7]
+        r -= 3; k = _T59[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T57[(B >> r) & 7]
+        r -= 3; k = _T60[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -2345,17 +2577,17 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C58[st]
+        w, c = _C61[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C59[st]
+        w, c = _C62[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C60[st]
+    w, c = _C63[st]
     a = (a << w) | c
     return a
 
@@ -2371,7 +2603,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S61, 6)
+            f_response_code, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -2385,7 +2617,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S62, 6)
+            f_evse_processing, r = sl2(B, r, _S65, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -2412,7 +2644,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S63, 6)
+            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S66, 6)
         else:
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
@@ -2561,7 +2793,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     if c & 3816: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_ready_to_charge = ((c >> 8) & 1) == 1
     i2_ev_immobilization_request = ((c >> 4) & 1) == 1
-    k = _T64[c & 7]
+    k = _T67[c & 7]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -2571,7 +2803,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_ev_immobilized = ((c >> 4) & 1) == 1
-        k = _T65[c & 7]
+        k = _T68[c & 7]
     i2_evwlan_strength = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -2588,7 +2820,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_ACDP_SystemStatusReqType(B, r0)
-        k = _T66[c & 7]
+        k = _T69[c & 7]
         i2_evwlan_strength = _new(RationalNumberType)
         i2_evwlan_strength.exponent = i3_exponent
         i2_evwlan_strength.value = i3_value
@@ -2597,21 +2829,21 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
-        k = _T67[c & 7]
+        k = _T70[c & 7]
         if i2_evcp_status is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_evsoc = None
     if k == 5:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_evsoc = (c >> 3) & 127
-        k = _T68[c & 3]
+        k = _T71[c & 3]
         if i2_evsoc > 100: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_error_code = None
     if k == 6:
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
-        k = _T69[c & 3]
+        k = _T72[c & 3]
         if i2_ev_error_code is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_timeout = None
     if k == 7:
@@ -2672,7 +2904,7 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
         st8 = 11
     v12 = v7.evwlan_strength
     if v12 is not None:
-        w, c = _C70[st8]
+        w, c = _C73[st8]
         a = (a << w) | c
         if v12.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v12.__class__.__name__}')
         pass
@@ -2692,32 +2924,32 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
         st8 = 15
     v16 = v7.evcp_status
     if v16 is not None:
-        w, c = _C71[st8]
+        w, c = _C74[st8]
         a = (a << w) | c
         if v16.__class__ is not cpStatusType and not (v16.__class__ is int and 0 <= v16 < 5): raise EncFail(f'{v16!r} is not a cpStatusType')
         a = (a << 5) | (v16) << 1
         st8 = 19
     v17 = v7.evsoc
     if v17 is not None:
-        w, c = _C72[st8]
+        w, c = _C75[st8]
         a = (a << w) | c
         if not 0 <= v17 <= 100: raise EncFail(f'{v17!r} outside 0..100')
         a = (a << 9) | (v17) << 1
         st8 = 23
     v18 = v7.ev_error_code
     if v18 is not None:
-        w, c = _C73[st8]
+        w, c = _C76[st8]
         a = (a << w) | c
         if v18.__class__ is not errorCodeType and not (v18.__class__ is int and 0 <= v18 < 10): raise EncFail(f'{v18!r} is not a errorCodeType')
         a = (a << 6) | (v18) << 1
         st8 = 27
     v19 = v7.ev_timeout
     if v19 is not None:
-        w, c = _C74[st8]
+        w, c = _C77[st8]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v19]) << 1
         st8 = 31
-    w, c = _C75[st8]
+    w, c = _C78[st8]
     a = (a << w) | c
     pass
     a <<= 1
@@ -2729,7 +2961,7 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_ready_to_charge, r = sl2(B, r, _S76, 6)
+            f_ev_ready_to_charge, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
@@ -2741,68 +2973,68 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilization_request, r = sl2(B, r, _S76, 6)
+            f_ev_immobilization_request, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilization_request = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T64[(B >> r) & 7]
+        r -= 3; k = _T67[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVImmobilizationRequest')
     f_ev_immobilized = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilized, r = sl2(B, r, _S76, 6)
+            f_ev_immobilized, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilized = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T65[(B >> r) & 7]
+        r -= 3; k = _T68[(B >> r) & 7]
     f_evwlan_strength = None
     if k == 3:
         f_evwlan_strength, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T66[(B >> r) & 7]
+        r -= 3; k = _T69[(B >> r) & 7]
     f_evcp_status = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evcp_status, r = sl2(B, r, _S77, 6)
+            f_evcp_status, r = sl2(B, r, _S80, 6)
         else:
             r -= 3; f_evcp_status = (B >> r) & 7
             if f_evcp_status >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(f_evcp_status))
             f_evcp_status = _E_cpStatusType[f_evcp_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T67[(B >> r) & 7]
+        r -= 3; k = _T70[(B >> r) & 7]
     f_evsoc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evsoc, r = sl2(B, r, _S78, 6)
+            f_evsoc, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_evsoc = ((B >> r) & 127) + 0
             if f_evsoc > 100: facet(r, 'EVSOC: {} above 100'.format(f_evsoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_ev_error_code = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_ev_error_code, r = sl2(B, r, _S79, 6)
+            f_ev_error_code, r = sl2(B, r, _S82, 6)
         else:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(f_ev_error_code))
             f_ev_error_code = _E_errorCodeType[f_ev_error_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_ev_timeout = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_ev_timeout, r = sl2(B, r, _S76, 6)
+            f_ev_timeout, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_timeout = ((B >> r) & 1) == 1
             r -= 1
@@ -2817,13 +3049,13 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if c & 1768: return _d_EVTechnicalStatusType(B, r0)
     f_ev_ready_to_charge = ((c >> 8) & 1) == 1
     f_ev_immobilization_request = ((c >> 4) & 1) == 1
-    k = _T64[c & 7]
+    k = _T67[c & 7]
     f_ev_immobilized = None
     if k == 2:
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_EVTechnicalStatusType(B, r0)
         f_ev_immobilized = ((c >> 4) & 1) == 1
-        k = _T65[c & 7]
+        k = _T68[c & 7]
     f_evwlan_strength = None
     if k == 3:
         r -= 13; c = (B >> r) & 8191
@@ -2840,7 +3072,7 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_EVTechnicalStatusType(B, r0)
-        k = _T66[c & 7]
+        k = _T69[c & 7]
         f_evwlan_strength = _new(RationalNumberType)
         f_evwlan_strength.exponent = i1_exponent
         f_evwlan_strength.value = i1_value
@@ -2849,21 +3081,21 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_EVTechnicalStatusType(B, r0)
         f_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
-        k = _T67[c & 7]
+        k = _T70[c & 7]
         if f_evcp_status is None: return _d_EVTechnicalStatusType(B, r0)
     f_evsoc = None
     if k == 5:
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_EVTechnicalStatusType(B, r0)
         f_evsoc = (c >> 3) & 127
-        k = _T68[c & 3]
+        k = _T71[c & 3]
         if f_evsoc > 100: return _d_EVTechnicalStatusType(B, r0)
     f_ev_error_code = None
     if k == 6:
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_EVTechnicalStatusType(B, r0)
         f_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
-        k = _T69[c & 3]
+        k = _T72[c & 3]
         if f_ev_error_code is None: return _d_EVTechnicalStatusType(B, r0)
     f_ev_timeout = None
     if k == 7:
@@ -2890,7 +3122,7 @@ def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
         st = 11
     v5 = o.evwlan_strength
     if v5 is not None:
-        w, c = _C70[st]
+        w, c = _C73[st]
         a = (a << w) | c
         if v5.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v5.__class__.__name__}')
         pass
@@ -2910,32 +3142,32 @@ def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
         st = 15
     v9 = o.evcp_status
     if v9 is not None:
-        w, c = _C71[st]
+        w, c = _C74[st]
         a = (a << w) | c
         if v9.__class__ is not cpStatusType and not (v9.__class__ is int and 0 <= v9 < 5): raise EncFail(f'{v9!r} is not a cpStatusType')
         a = (a << 5) | (v9) << 1
         st = 19
     v10 = o.evsoc
     if v10 is not None:
-        w, c = _C72[st]
+        w, c = _C75[st]
         a = (a << w) | c
         if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
         a = (a << 9) | (v10) << 1
         st = 23
     v11 = o.ev_error_code
     if v11 is not None:
-        w, c = _C73[st]
+        w, c = _C76[st]
         a = (a << w) | c
         if v11.__class__ is not errorCodeType and not (v11.__class__ is int and 0 <= v11 < 10): raise EncFail(f'{v11!r} is not a errorCodeType')
         a = (a << 6) | (v11) << 1
         st = 27
     v12 = o.ev_timeout
     if v12 is not None:
-        w, c = _C74[st]
+        w, c = _C77[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v12]) << 1
         st = 31
-    w, c = _C75[st]
+    w, c = _C78[st]
     a = (a << w) | c
     return a
 
@@ -2945,7 +3177,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S80, 6)
+            f_exponent, r = sl2(B, r, _S83, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
@@ -2957,7 +3189,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S81, 6)
+            f_value, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3021,7 +3253,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S61, 6)
+            f_response_code, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -3035,7 +3267,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S63, 6)
+            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S66, 6)
         else:
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
@@ -3049,7 +3281,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_ready_to_charge, r = sl2(B, r, _S76, 6)
+            f_evse_ready_to_charge, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
@@ -3061,7 +3293,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_isolation_status, r = sl2(B, r, _S82, 6)
+            f_evse_isolation_status, r = sl2(B, r, _S85, 6)
         else:
             r -= 2; f_evse_isolation_status = (B >> r) & 3
             f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
@@ -3074,67 +3306,67 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evse_disabled, r = sl2(B, r, _S76, 6)
+            f_evse_disabled, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_disabled = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T83[(B >> r) & 1]
+        r -= 1; k = _T86[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEDisabled')
     f_evse_utility_interrupt_event = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_evse_utility_interrupt_event, r = sl2(B, r, _S76, 6)
+            f_evse_utility_interrupt_event, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_utility_interrupt_event = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T84[(B >> r) & 1]
+        r -= 1; k = _T87[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEUtilityInterruptEvent')
     f_evse_emergency_shutdown = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_evse_emergency_shutdown, r = sl2(B, r, _S76, 6)
+            f_evse_emergency_shutdown, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_emergency_shutdown = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T85[(B >> r) & 1]
+        r -= 1; k = _T88[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEEmergencyShutdown')
     f_evse_malfunction = None
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_evse_malfunction, r = sl2(B, r, _S76, 6)
+            f_evse_malfunction, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_malfunction = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T86[(B >> r) & 1]
+        r -= 1; k = _T89[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMalfunction')
     f_ev_in_charge_position = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S76, 6)
+            f_ev_in_charge_position, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T87[(B >> r) & 1]
+        r -= 1; k = _T90[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVInChargePosition')
     f_ev_association_status = None
     if k == 10:
         r -= 1
         if (B >> r) & 1:
-            f_ev_association_status, r = sl2(B, r, _S76, 6)
+            f_ev_association_status, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_association_status = ((B >> r) & 1) == 1
             r -= 1
@@ -3265,7 +3497,7 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_mobility_status, r = sl2(B, r, _S76, 6)
+            f_ev_mobility_status, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_mobility_status = ((B >> r) & 1) == 1
             r -= 1
@@ -3277,7 +3509,7 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_positioning_support, r = sl2(B, r, _S76, 6)
+            f_ev_positioning_support, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_positioning_support = ((B >> r) & 1) == 1
             r -= 1
@@ -3375,7 +3607,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S61, 6)
+            f_response_code, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -3389,7 +3621,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S62, 6)
+            f_evse_processing, r = sl2(B, r, _S65, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -3403,7 +3635,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_positioning_support, r = sl2(B, r, _S76, 6)
+            f_evse_positioning_support, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_positioning_support = ((B >> r) & 1) == 1
             r -= 1
@@ -3415,7 +3647,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_ev_relative_x_deviation, r = sl2(B, r, _S81, 6)
+            f_ev_relative_x_deviation, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
             if f_ev_relative_x_deviation & 128: f_ev_relative_x_deviation, r = ri(B, r, f_ev_relative_x_deviation)
@@ -3430,7 +3662,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_ev_relative_y_deviation, r = sl2(B, r, _S81, 6)
+            f_ev_relative_y_deviation, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
             if f_ev_relative_y_deviation & 128: f_ev_relative_y_deviation, r = ri(B, r, f_ev_relative_y_deviation)
@@ -3438,14 +3670,14 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(f_ev_relative_y_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T83[(B >> r) & 1]
+        r -= 1; k = _T86[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRelativeYDeviation')
     f_contact_window_xc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_contact_window_xc, r = sl2(B, r, _S81, 6)
+            f_contact_window_xc, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_contact_window_xc = (B >> r) & 511
             if f_contact_window_xc & 128: f_contact_window_xc, r = ri(B, r, f_contact_window_xc)
@@ -3453,14 +3685,14 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(f_contact_window_xc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T84[(B >> r) & 1]
+        r -= 1; k = _T87[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContactWindowXc')
     f_contact_window_yc = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_contact_window_yc, r = sl2(B, r, _S81, 6)
+            f_contact_window_yc, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_contact_window_yc = (B >> r) & 511
             if f_contact_window_yc & 128: f_contact_window_yc, r = ri(B, r, f_contact_window_yc)
@@ -3468,14 +3700,14 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(f_contact_window_yc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T85[(B >> r) & 1]
+        r -= 1; k = _T88[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContactWindowYc')
     f_ev_in_charge_position = None
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S76, 6)
+            f_ev_in_charge_position, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
@@ -3694,7 +3926,7 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T88[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
@@ -3764,7 +3996,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T88[c & 3]
+        k = _T91[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
     o = _new(ManifestType)
@@ -3811,7 +4043,7 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T88[(B >> r) & 3]
+        r -= 2; k = _T91[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
@@ -3835,7 +4067,7 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T88[c & 3]
+        k = _T91[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
     o = _new(SignaturePropertiesType)
@@ -3972,106 +4204,106 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T89[(B >> r) & 15]
+    r -= 4; k = _T92[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S78, 6)
+            f_present_soc, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T90[(B >> r) & 15]
+        r -= 4; k = _T93[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S78, 6)
+            f_minimum_soc, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T91[(B >> r) & 15]
+        r -= 4; k = _T94[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S78, 6)
+            f_target_soc, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T92[(B >> r) & 15]
+        r -= 4; k = _T95[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S78, 6)
+            f_maximum_soc, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T93[(B >> r) & 7]
+        r -= 3; k = _T96[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S97, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T95[(B >> r) & 7]
+        r -= 3; k = _T98[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S97, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T96[(B >> r) & 7]
+        r -= 3; k = _T99[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S94, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S97, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T97[(B >> r) & 7]
+        r -= 3; k = _T100[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S76, 6)
+            f_charging_complete, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T98[(B >> r) & 3]
+        r -= 2; k = _T101[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T99[(B >> r) & 3]
+        r -= 2; k = _T102[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S76, 6)
+            f_inlet_hot, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -4083,34 +4315,34 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T89[c & 15]
+    k = _T92[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        k = _T90[c & 15]
+        k = _T93[c & 15]
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        k = _T91[c & 15]
+        k = _T94[c & 15]
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        k = _T92[c & 15]
+        k = _T95[c & 15]
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        k = _T93[c & 7]
+        k = _T96[c & 7]
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
@@ -4125,7 +4357,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T95[c & 7]
+        k = _T98[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -4139,7 +4371,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T96[c & 7]
+        k = _T99[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -4153,13 +4385,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T97[c & 7]
+        k = _T100[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T98[c & 3]
+        k = _T101[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -4176,7 +4408,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T99[c & 3]
+        k = _T102[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -4199,28 +4431,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C100[st]
+        w, c = _C103[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C101[st]
+        w, c = _C104[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C102[st]
+        w, c = _C105[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C103[st]
+        w, c = _C106[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -4230,7 +4462,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C104[st]
+        w, c = _C107[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -4240,7 +4472,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C105[st]
+        w, c = _C108[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -4250,13 +4482,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C106[st]
+        w, c = _C109[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C107[st]
+        w, c = _C110[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -4276,11 +4508,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C108[st]
+        w, c = _C111[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C109[st]
+    w, c = _C112[st]
     a = (a << w) | c
     return a
 
@@ -4290,7 +4522,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S110, 6)
+            f_notification_max_delay, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
@@ -4304,7 +4536,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S111, 6)
+            f_evse_notification, r = sl2(B, r, _S114, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -4359,7 +4591,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S112, 6)
+            f_meter_id, r = sl2(B, r, _S115, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -4378,7 +4610,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T64[(B >> r) & 7]
+        r -= 3; k = _T67[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
@@ -4392,7 +4624,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T65[(B >> r) & 7]
+        r -= 3; k = _T68[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
@@ -4404,7 +4636,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T66[(B >> r) & 7]
+        r -= 3; k = _T69[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
@@ -4416,22 +4648,22 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T67[(B >> r) & 7]
+        r -= 3; k = _T70[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S113, 6)
+            f_meter_signature, r = sl2(B, r, _S116, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T68[(B >> r) & 3]
+        r -= 2; k = _T71[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S81, 6)
+            f_meter_status, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -4439,7 +4671,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T69[(B >> r) & 3]
+        r -= 2; k = _T72[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
@@ -4471,7 +4703,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
-    k = _T64[c & 7]
+    k = _T67[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -4485,7 +4717,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T65[c & 7]
+        k = _T68[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -4499,7 +4731,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T66[c & 7]
+        k = _T69[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -4513,7 +4745,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T67[c & 7]
+        k = _T70[c & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -4523,7 +4755,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T68[c & 3]
+        k = _T71[c & 3]
     f_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -4539,7 +4771,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T69[c & 3]
+        k = _T72[c & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -4583,7 +4815,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 11
     v5 = o.capacitive_energy_reading_va_rh
     if v5 is not None:
-        w, c = _C70[st]
+        w, c = _C73[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
@@ -4593,7 +4825,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 15
     v6 = o.bpt_inductive_energy_reading_va_rh
     if v6 is not None:
-        w, c = _C71[st]
+        w, c = _C74[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
@@ -4603,7 +4835,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 19
     v7 = o.meter_signature
     if v7 is not None:
-        w, c = _C72[st]
+        w, c = _C75[st]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v7, 64)
@@ -4611,7 +4843,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 23
     v8 = o.meter_status
     if v8 is not None:
-        w, c = _C73[st]
+        w, c = _C76[st]
         a = (a << w) | c
         a <<= 1
         if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
@@ -4622,7 +4854,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 27
     v9 = o.meter_timestamp
     if v9 is not None:
-        w, c = _C74[st]
+        w, c = _C77[st]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -4630,7 +4862,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C75[st]
+    w, c = _C78[st]
     a = (a << w) | c
     return a
 
@@ -4647,25 +4879,25 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T114[(B >> r) & 7]
+        r -= 3; k = _T117[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T115[(B >> r) & 7]
+        r -= 3; k = _T118[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T116[(B >> r) & 7]
+        r -= 3; k = _T119[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T117[(B >> r) & 3]
+        r -= 2; k = _T120[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T118[(B >> r) & 3]
+        r -= 2; k = _T121[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -4676,7 +4908,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T118[(B >> r) & 3]
+            r -= 2; k = _T121[(B >> r) & 3]
         else:
             r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -4695,7 +4927,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T114[c & 7]
+    k = _T117[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -4727,7 +4959,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T115[c & 7]
+        k = _T118[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -4765,7 +4997,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T116[c & 7]
+        k = _T119[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -4803,7 +5035,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i9_value > 255: i9_value = 255 - i9_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T117[c & 3]
+        k = _T120[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -4841,7 +5073,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i12_value > 255: i12_value = 255 - i12_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T118[c & 3]
+        k = _T121[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -4886,7 +5118,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T118[c & 3]
+            k = _T121[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T3[c & 1]
@@ -4952,7 +5184,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C119[st]
+        w, c = _C122[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -4994,7 +5226,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C120[st]
+        w, c = _C123[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -5036,7 +5268,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C121[st]
+        w, c = _C124[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -5079,7 +5311,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C122[st]
+            w, c = _C125[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -5092,7 +5324,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C123[st]
+    w, c = _C126[st]
     a = (a << w) | c
     return a
 
@@ -5102,7 +5334,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S124, 6)
+            f_tax_rule_id, r = sl2(B, r, _S127, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -5272,7 +5504,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5372,7 +5604,7 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5388,7 +5620,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5410,7 +5642,7 @@ def _e_S10_ContactWindowXc(v: Any, a: int) -> int:
 def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5432,7 +5664,7 @@ def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
 def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -5452,7 +5684,7 @@ def _e_S12_DepartureTime(v: Any, a: int) -> int:
 def _d_S13_EVAssociationStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5468,7 +5700,7 @@ def _e_S13_EVAssociationStatus(v: Any, a: int) -> int:
 def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(v))
@@ -5505,7 +5737,7 @@ def _e_S15_EVElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, r = sl2(B, r, _S82, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(v))
@@ -5524,7 +5756,7 @@ def _e_S16_EVErrorCode(v: Any, a: int) -> int:
 def _d_S17_EVImmobilizationRequest(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5540,7 +5772,7 @@ def _e_S17_EVImmobilizationRequest(v: Any, a: int) -> int:
 def _d_S18_EVImmobilized(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5556,7 +5788,7 @@ def _e_S18_EVImmobilized(v: Any, a: int) -> int:
 def _d_S19_EVInChargePosition(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5572,7 +5804,7 @@ def _e_S19_EVInChargePosition(v: Any, a: int) -> int:
 def _d_S20_EVMobilityStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5588,7 +5820,7 @@ def _e_S20_EVMobilityStatus(v: Any, a: int) -> int:
 def _d_S21_EVPositioningSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5604,7 +5836,7 @@ def _e_S21_EVPositioningSupport(v: Any, a: int) -> int:
 def _d_S22_EVReadyToCharge(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5620,7 +5852,7 @@ def _e_S22_EVReadyToCharge(v: Any, a: int) -> int:
 def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5642,7 +5874,7 @@ def _e_S23_EVRelativeXDeviation(v: Any, a: int) -> int:
 def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5664,7 +5896,7 @@ def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
 def _d_S25_EVSEDisabled(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5698,7 +5930,7 @@ def _e_S26_EVSEElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S27_EVSEEmergencyShutdown(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5714,7 +5946,7 @@ def _e_S27_EVSEEmergencyShutdown(v: Any, a: int) -> int:
 def _d_S28_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S82, 6)
+        v, r = sl2(B, r, _S85, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_isolationStatusType[v]
@@ -5732,7 +5964,7 @@ def _e_S28_EVSEIsolationStatus(v: Any, a: int) -> int:
 def _d_S29_EVSEMalfunction(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5748,7 +5980,7 @@ def _e_S29_EVSEMalfunction(v: Any, a: int) -> int:
 def _d_S30_EVSEMechanicalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, r = sl2(B, r, _S66, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(v))
@@ -5767,7 +5999,7 @@ def _e_S30_EVSEMechanicalChargingDeviceStatus(v: Any, a: int) -> int:
 def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S111, 6)
+        v, r = sl2(B, r, _S114, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -5786,7 +6018,7 @@ def _e_S31_EVSENotification(v: Any, a: int) -> int:
 def _d_S32_EVSEPositioningSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5802,7 +6034,7 @@ def _e_S32_EVSEPositioningSupport(v: Any, a: int) -> int:
 def _d_S33_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, r = sl2(B, r, _S65, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
@@ -5821,7 +6053,7 @@ def _e_S33_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S34_EVSEReadyToCharge(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5837,7 +6069,7 @@ def _e_S34_EVSEReadyToCharge(v: Any, a: int) -> int:
 def _d_S35_EVSEUtilityInterruptEvent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5853,7 +6085,7 @@ def _e_S35_EVSEUtilityInterruptEvent(v: Any, a: int) -> int:
 def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVSOC: {} above 100'.format(v))
@@ -5871,7 +6103,7 @@ def _e_S36_EVSOC(v: Any, a: int) -> int:
 def _d_S37_EVTimeout(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5903,7 +6135,7 @@ def _e_S38_Exponent(v: Any, a: int) -> int:
 def _d_S39_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, r = sl2(B, r, _S83, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -5956,7 +6188,7 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S42_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -5988,7 +6220,7 @@ def _e_S43_J(v: Any, a: int) -> int:
 def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
@@ -6006,7 +6238,7 @@ def _e_S44_MaximumSOC(v: Any, a: int) -> int:
 def _d_S45_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, r = sl2(B, r, _S115, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -6022,7 +6254,7 @@ def _e_S45_MeterID(v: Any, a: int) -> int:
 def _d_S46_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -6038,7 +6270,7 @@ def _e_S46_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S47_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, r = sl2(B, r, _S116, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -6054,7 +6286,7 @@ def _e_S47_MeterSignature(v: Any, a: int) -> int:
 def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6096,7 +6328,7 @@ def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
@@ -6130,7 +6362,7 @@ def _e_S51_Modulus(v: Any, a: int) -> int:
 def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6214,7 +6446,7 @@ def _e_S56_PgenCounter(v: Any, a: int) -> int:
 def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
@@ -6248,7 +6480,7 @@ def _e_S58_Q(v: Any, a: int) -> int:
 def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6268,7 +6500,7 @@ def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6288,7 +6520,7 @@ def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S94, 6)
+        v, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6308,7 +6540,7 @@ def _e_S61_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 def _d_S62_ResponseCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, r = sl2(B, r, _S64, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
@@ -6375,7 +6607,7 @@ def _e_S65_SessionID(v: Any, a: int) -> int:
 def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
@@ -6393,7 +6625,7 @@ def _e_S66_TargetSOC(v: Any, a: int) -> int:
 def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, r = sl2(B, r, _S127, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -6453,7 +6685,7 @@ def _e_S69_TimeStamp(v: Any, a: int) -> int:
 def _d_S70_Value(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6614,7 +6846,7 @@ FRAG_ELEMENTS: tuple = (
     ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
     ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
     ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S110),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S113),
     ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S7),
@@ -6625,69 +6857,69 @@ FRAG_ELEMENTS: tuple = (
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S7),
     ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S7),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S76),
-    ('ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S10_ContactWindowXc, _e_S10_ContactWindowXc, _S81),
-    ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S81),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S79),
+    ('ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S10_ContactWindowXc, _e_S10_ContactWindowXc, _S84),
+    ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S84),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S94),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S97),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
     ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S76),
-    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S77),
+    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S79),
+    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S80),
     ('EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S15_EVElectricalChargingDeviceStatus, _e_S15_EVElectricalChargingDeviceStatus, _S2),
-    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S79),
-    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S76),
-    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S76),
-    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S76),
+    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S82),
+    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S79),
+    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S79),
+    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S79),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S76),
-    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S76),
-    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S76),
-    ('EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S23_EVRelativeXDeviation, _e_S23_EVRelativeXDeviation, _S81),
-    ('EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S24_EVRelativeYDeviation, _e_S24_EVRelativeYDeviation, _S81),
-    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S76),
+    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S79),
+    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S79),
+    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S79),
+    ('EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S23_EVRelativeXDeviation, _e_S23_EVRelativeXDeviation, _S84),
+    ('EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S24_EVRelativeYDeviation, _e_S24_EVRelativeYDeviation, _S84),
+    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S79),
     ('EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S26_EVSEElectricalChargingDeviceStatus, _e_S26_EVSEElectricalChargingDeviceStatus, _S2),
-    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S76),
-    ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S82),
-    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S76),
-    ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S63),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S111),
-    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S76),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S62),
-    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S76),
+    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S79),
+    ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S85),
+    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S79),
+    ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S66),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S114),
+    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S79),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S65),
+    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S79),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S76),
-    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S78),
+    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S79),
+    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S81),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', _f_EVTechnicalStatusType, _e_EVTechnicalStatusType, EVTechnicalStatusType),
-    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S76),
+    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S79),
     ('EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Exponent, _e_S38_Exponent, _S29),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_Exponent, _e_S39_Exponent, _S80),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_Exponent, _e_S39_Exponent, _S83),
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S40_G, _e_S40_G, _S29),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S27),
     ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S76),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S79),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_J, _e_S43_J, _S29),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S78),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S112),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S81),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S115),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S76),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S113),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S81),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S79),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S116),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S84),
     ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S7),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S78),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S81),
     ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S29),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S110),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S113),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
@@ -6696,15 +6928,15 @@ FRAG_ELEMENTS: tuple = (
     ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_PGPKeyID, _e_S54_PGPKeyID, _S29),
     ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_PGPKeyPacket, _e_S55_PGPKeyPacket, _S29),
     ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_PgenCounter, _e_S56_PgenCounter, _S29),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S78),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S81),
     ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Q, _e_S58_Q, _S29),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S94),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S94),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S94),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S61),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S97),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S97),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S97),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S64),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
@@ -6717,14 +6949,14 @@ FRAG_ELEMENTS: tuple = (
     ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
     ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S78),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S81),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S124),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S127),
     ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S7),
     ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S7),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_Value, _e_S70_Value, _S81),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_Value, _e_S70_Value, _S84),
     ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_X509CRL, _e_S71_X509CRL, _S29),
     ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S72_X509Certificate, _e_S72_X509Certificate, _S29),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
@@ -6786,13 +7018,13 @@ META: dict[type, tuple] = {
     SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
     KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
     ACDP_ConnectResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1), ('evse_electrical_charging_device_status', 'EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, electricalChargingDeviceStatusType, None), False, True, 1, 3, 1), ('evse_mechanical_charging_device_status', 'EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', ('enum', None, None, mechanicalChargingDeviceStatusType, None), False, True, 1, 4, 1)),
     ACDP_SystemStatusReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('ev_technical_status', 'EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', 'elem', EVTechnicalStatusType, False, True, 1, 1, 1)),
@@ -6820,11 +7052,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     KeyValueType: frozenset([0]),
     X509DataType: frozenset([0]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

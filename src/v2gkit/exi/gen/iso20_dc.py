@@ -522,8 +522,24 @@ class KeyValueType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class RSAKeyValueType(Message):
     """XSD type RSAKeyValueType."""
@@ -584,14 +600,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ObjectType(Message):
     """XSD type ObjectType."""
@@ -1119,92 +1145,98 @@ _C105 = ((4, 6), None, None, (4, 5), None, None, None, None)
 _C106 = ((4, 7), None, None, (4, 6), None, None, None, None)
 _T107 = (0, 1, -5, -4, -2, -3, -3, -3)
 _T108 = (-1, -4, -2, -3)
-_T109 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T110 = (1, 2, -1, -2)
-_C111 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C112 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C113 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T114 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T115 = (0, 1, 2, 3, 4, -5, -1, -2)
-_T116 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T117 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T118 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C119 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C120 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C121 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S122 = ('enum', None, None, responseCodeType, None)
-_S123 = ('enum', None, None, processingType, None)
-_T124 = (1, 2, -2, -3)
-_S125 = ('bool', None, None, None, None)
-_T126 = (4, 5, 6, 7, 8, -2, -3, -3)
-_T127 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T128 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T129 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T130 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T131 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T132 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T133 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T134 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T135 = (8, 9, -1, -2)
-_T136 = (9, -1, -2, -3)
-_C137 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C138 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C139 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C140 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C141 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C142 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C143 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C144 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C145 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C146 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C147 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C148 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C149 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C150 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C151 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C152 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C153 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C155 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T157 = (2, 3, 4, 5, -2, -3, -3, -3)
-_T158 = (3, 4, 5, -2)
-_T159 = (4, 5, -2, -3)
-_T160 = (10, 11, 12, 13, 14, -2, -3, -3)
-_T161 = (0, 1, 2, 3, -1, -2, -3, -3)
-_T162 = (1, 2, 3, -1, -2, -3, -3, -3)
-_T163 = (2, 3, -1, -2)
-_C164 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C165 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C166 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C167 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C168 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C169 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C170 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C171 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C172 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C173 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C174 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C175 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C176 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C177 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C178 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C179 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_S180 = ('enum', None, None, evseNotificationType, None)
-_S181 = ('string', None, None, None, 32)
-_S182 = ('b64', None, None, None, 64)
-_T183 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T184 = (2, 3, 4, 5, -1, -2, -3, -3)
-_T185 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T186 = (4, 5, -1, -2)
-_T187 = (5, -1, -2, -3)
-_C188 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C189 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C190 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C191 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C192 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S193 = ('uint', 1, 4294967295, None, None)
-_T194 = (1, -1, -2, -3)
+_G109 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T110 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T111 = (1, 2, -1, -2)
+_C112 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C113 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C114 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T115 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T116 = (0, 1, 2, 3, 4, -5, -1, -2)
+_G117 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G118 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T119 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T120 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T121 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C122 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C123 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C124 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S125 = ('enum', None, None, responseCodeType, None)
+_S126 = ('enum', None, None, processingType, None)
+_T127 = (1, 2, -2, -3)
+_S128 = ('bool', None, None, None, None)
+_T129 = (4, 5, 6, 7, 8, -2, -3, -3)
+_T130 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T131 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T132 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T133 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T134 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T135 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T136 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T137 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T138 = (8, 9, -1, -2)
+_T139 = (9, -1, -2, -3)
+_C140 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C141 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C142 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C143 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C144 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C145 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C146 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C147 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C148 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C149 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C150 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C151 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C152 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C153 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C154 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C155 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C156 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C157 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C158 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C159 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T160 = (2, 3, 4, 5, -2, -3, -3, -3)
+_T161 = (3, 4, 5, -2)
+_T162 = (4, 5, -2, -3)
+_T163 = (10, 11, 12, 13, 14, -2, -3, -3)
+_T164 = (0, 1, 2, 3, -1, -2, -3, -3)
+_T165 = (1, 2, 3, -1, -2, -3, -3, -3)
+_T166 = (2, 3, -1, -2)
+_C167 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C168 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C169 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C170 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C171 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C172 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C173 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C174 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C175 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C176 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C177 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C178 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C179 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C180 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C181 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C182 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_S183 = ('enum', None, None, evseNotificationType, None)
+_S184 = ('string', None, None, None, 32)
+_S185 = ('b64', None, None, None, 64)
+_T186 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T187 = (2, 3, 4, 5, -1, -2, -3, -3)
+_T188 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T189 = (4, 5, -1, -2)
+_T190 = (5, -1, -2, -3)
+_C191 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C192 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C193 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C194 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C195 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S196 = ('uint', 1, 4294967295, None, None)
+_T197 = (1, -1, -2, -3)
 
 def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -5949,13 +5981,142 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G109[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -6017,11 +6178,11 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T109[(B >> r) & 7]
+    r -= 3; k = _T110[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T110[(B >> r) & 3]
+        r -= 2; k = _T111[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -6036,12 +6197,12 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T109[c & 7]
+    k = _T110[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T110[c & 3]
+        k = _T111[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
@@ -6068,22 +6229,22 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C111[st]
+        w, c = _C112[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C112[st]
+        w, c = _C113[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C113[st]
+    w, c = _C114[st]
     a = (a << w) | c
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T114[(B >> r) & 7]
+    r -= 3; k = _T115[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -6133,7 +6294,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T115[(B >> r) & 7]
+        r -= 3; k = _T116[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -6141,7 +6302,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T114[c & 7]
+    k = _T115[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -6200,7 +6361,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T115[c & 7]
+        k = _T116[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -6343,33 +6504,104 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G117[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G118[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S90, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T116[(B >> r) & 7]
+    r -= 3; k = _T119[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T117[(B >> r) & 7]
+        r -= 3; k = _T120[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T118[(B >> r) & 7]
+        r -= 3; k = _T121[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -6389,17 +6621,17 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C119[st]
+        w, c = _C122[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C120[st]
+        w, c = _C123[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C121[st]
+    w, c = _C124[st]
     a = (a << w) | c
     return a
 
@@ -6415,7 +6647,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S122, 6)
+            f_response_code, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -6429,7 +6661,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S123, 6)
+            f_evse_processing, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
@@ -6525,7 +6757,7 @@ def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T124[(B >> r) & 3]
+        r -= 2; k = _T127[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
@@ -6536,7 +6768,7 @@ def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S125, 6)
+            f_meter_info_requested, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
@@ -6547,7 +6779,7 @@ def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     f_ev_present_voltage = None
     if k == 3:
         f_ev_present_voltage, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T126[(B >> r) & 7]
+        r -= 3; k = _T129[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPresentVoltage')
     f_bpt_dynamic_dc_cl_req_control_mode = f_bpt_scheduled_dc_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_dc_cl_req_control_mode = f_scheduled_dc_cl_req_control_mode = None
@@ -6597,7 +6829,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T124[c & 3]
+    k = _T127[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -6605,34 +6837,34 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
-        k = _T127[c & 15]
+        k = _T130[c & 15]
         i2_present_soc = None
         if k == 0:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
-            k = _T128[c & 15]
+            k = _T131[c & 15]
             if i2_present_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
-            k = _T129[c & 15]
+            k = _T132[c & 15]
             if i2_minimum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
-            k = _T130[c & 15]
+            k = _T133[c & 15]
             if i2_target_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_DC_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
-            k = _T131[c & 7]
+            k = _T134[c & 7]
             if i2_maximum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
@@ -6647,7 +6879,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T132[c & 7]
+            k = _T135[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
             r -= 1; c = (B >> r) & 1
@@ -6661,7 +6893,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T133[c & 7]
+            k = _T136[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
             r -= 1; c = (B >> r) & 1
@@ -6675,13 +6907,13 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T134[c & 7]
+            k = _T137[c & 7]
         i2_charging_complete = None
         if k == 7:
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_DC_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
-            k = _T135[c & 3]
+            k = _T138[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -6698,7 +6930,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i3_value > 255: i3_value = 255 - i3_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T136[c & 3]
+            k = _T139[c & 3]
             i2_battery_energy_capacity = _new(RationalNumberType)
             i2_battery_energy_capacity.exponent = i3_exponent
             i2_battery_energy_capacity.value = i3_value
@@ -6736,7 +6968,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         elif i4_value > 255: i4_value = 255 - i4_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
-        k = _T126[c & 7]
+        k = _T129[c & 7]
         f_ev_present_voltage = _new(RationalNumberType)
         f_ev_present_voltage.exponent = i4_exponent
         f_ev_present_voltage.value = i4_value
@@ -7054,7 +7286,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i20_value > 255: i20_value = 255 - i20_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T132[c & 7]
+            k = _T135[c & 7]
             i15_ev_target_voltage = _new(RationalNumberType)
             i15_ev_target_voltage.exponent = i20_exponent
             i15_ev_target_voltage.value = i20_value
@@ -7076,7 +7308,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i21_value > 255: i21_value = 255 - i21_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T133[c & 7]
+            k = _T136[c & 7]
             i15_ev_maximum_charge_power = _new(RationalNumberType)
             i15_ev_maximum_charge_power.exponent = i21_exponent
             i15_ev_maximum_charge_power.value = i21_value
@@ -7096,7 +7328,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i22_value > 255: i22_value = 255 - i22_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T134[c & 7]
+            k = _T137[c & 7]
             i15_ev_minimum_charge_power = _new(RationalNumberType)
             i15_ev_minimum_charge_power.exponent = i22_exponent
             i15_ev_minimum_charge_power.value = i22_value
@@ -7116,7 +7348,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i23_value > 255: i23_value = 255 - i23_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T135[c & 3]
+            k = _T138[c & 3]
             i15_ev_maximum_charge_current = _new(RationalNumberType)
             i15_ev_maximum_charge_current.exponent = i23_exponent
             i15_ev_maximum_charge_current.value = i23_value
@@ -7136,7 +7368,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i24_value > 255: i24_value = 255 - i24_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
-            k = _T136[c & 3]
+            k = _T139[c & 3]
             i15_ev_maximum_voltage = _new(RationalNumberType)
             i15_ev_maximum_voltage.exponent = i24_exponent
             i15_ev_maximum_voltage.value = i24_value
@@ -7209,28 +7441,28 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
-            w, c = _C137[st8]
+            w, c = _C140[st8]
             a = (a << w) | c
             if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
-            w, c = _C138[st8]
+            w, c = _C141[st8]
             a = (a << w) | c
             if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
-            w, c = _C139[st8]
+            w, c = _C142[st8]
             a = (a << w) | c
             if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
         if v13 is not None:
-            w, c = _C140[st8]
+            w, c = _C143[st8]
             a = (a << w) | c
             a <<= 1
             if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
@@ -7240,7 +7472,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st8 = 19
         v14 = v7.remaining_time_to_target_soc
         if v14 is not None:
-            w, c = _C141[st8]
+            w, c = _C144[st8]
             a = (a << w) | c
             a <<= 1
             if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
@@ -7250,7 +7482,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st8 = 23
         v15 = v7.remaining_time_to_maximum_soc
         if v15 is not None:
-            w, c = _C142[st8]
+            w, c = _C145[st8]
             a = (a << w) | c
             a <<= 1
             if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
@@ -7260,13 +7492,13 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st8 = 27
         v16 = v7.charging_complete
         if v16 is not None:
-            w, c = _C143[st8]
+            w, c = _C146[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v16]) << 1
             st8 = 31
         v17 = v7.battery_energy_capacity
         if v17 is not None:
-            w, c = _C144[st8]
+            w, c = _C147[st8]
             a = (a << w) | c
             if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
             pass
@@ -7286,16 +7518,16 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st8 = 35
         v21 = v7.inlet_hot
         if v21 is not None:
-            w, c = _C145[st8]
+            w, c = _C148[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v21]) << 1
             st8 = 39
-        w, c = _C146[st8]
+        w, c = _C149[st8]
         a = (a << w) | c
         st = 7
     v22 = o.meter_info_requested
     if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
-    w, c = _C147[st]
+    w, c = _C150[st]
     a = (a << w) | c
     st = 11
     v23 = o.ev_present_voltage
@@ -7348,7 +7580,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st33 = 3
         v35 = v30.ev_target_energy_request
         if v35 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
-        w, c = _C148[st33]
+        w, c = _C151[st33]
         a = (a << w) | c
         if v35.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v35.__class__.__name__}')
         pass
@@ -7510,7 +7742,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 3
         v72 = v31.ev_maximum_energy_request
         if v72 is not None:
-            w, c = _C149[st67]
+            w, c = _C152[st67]
             a = (a << w) | c
             if v72.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v72.__class__.__name__}')
             pass
@@ -7530,7 +7762,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 7
         v76 = v31.ev_minimum_energy_request
         if v76 is not None:
-            w, c = _C150[st67]
+            w, c = _C153[st67]
             a = (a << w) | c
             if v76.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v76.__class__.__name__}')
             pass
@@ -7550,7 +7782,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 11
         v80 = v31.ev_target_current
         if v80 is None: raise EncFail('missing mandatory EVTargetCurrent')
-        w, c = _C151[st67]
+        w, c = _C154[st67]
         a = (a << w) | c
         if v80.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v80.__class__.__name__}')
         pass
@@ -7605,7 +7837,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 23
         v92 = v31.ev_minimum_charge_power
         if v92 is not None:
-            w, c = _C152[st67]
+            w, c = _C155[st67]
             a = (a << w) | c
             if v92.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v92.__class__.__name__}')
             pass
@@ -7625,7 +7857,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 27
         v96 = v31.ev_maximum_charge_current
         if v96 is not None:
-            w, c = _C153[st67]
+            w, c = _C156[st67]
             a = (a << w) | c
             if v96.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v96.__class__.__name__}')
             pass
@@ -7645,7 +7877,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 31
         v100 = v31.ev_maximum_voltage
         if v100 is not None:
-            w, c = _C154[st67]
+            w, c = _C157[st67]
             a = (a << w) | c
             if v100.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v100.__class__.__name__}')
             pass
@@ -7665,7 +7897,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             st67 = 35
         v104 = v31.ev_minimum_voltage
         if v104 is not None:
-            w, c = _C155[st67]
+            w, c = _C158[st67]
             a = (a << w) | c
             if v104.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v104.__class__.__name__}')
             pass
@@ -7683,7 +7915,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             a <<= 2
             st67 = 39
-        w, c = _C156[st67]
+        w, c = _C159[st67]
         a = (a << w) | c
         st = 19
     else:
@@ -7692,7 +7924,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T127[(B >> r) & 15]
+    r -= 4; k = _T130[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
@@ -7703,7 +7935,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T128[(B >> r) & 15]
+        r -= 4; k = _T131[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
@@ -7714,7 +7946,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T129[(B >> r) & 15]
+        r -= 4; k = _T132[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
@@ -7725,7 +7957,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T130[(B >> r) & 15]
+        r -= 4; k = _T133[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
@@ -7736,7 +7968,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T131[(B >> r) & 7]
+        r -= 3; k = _T134[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
@@ -7748,7 +7980,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T132[(B >> r) & 7]
+        r -= 3; k = _T135[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
@@ -7760,7 +7992,7 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T136[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
@@ -7772,26 +8004,26 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T137[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S125, 6)
+            f_charging_complete, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T135[(B >> r) & 3]
+        r -= 2; k = _T138[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T139[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S125, 6)
+            f_inlet_hot, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -7803,34 +8035,34 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T127[c & 15]
+    k = _T130[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        k = _T128[c & 15]
+        k = _T131[c & 15]
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        k = _T129[c & 15]
+        k = _T132[c & 15]
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        k = _T130[c & 15]
+        k = _T133[c & 15]
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        k = _T131[c & 7]
+        k = _T134[c & 7]
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
@@ -7845,7 +8077,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T132[c & 7]
+        k = _T135[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -7859,7 +8091,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T133[c & 7]
+        k = _T136[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -7873,13 +8105,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T134[c & 7]
+        k = _T137[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T135[c & 3]
+        k = _T138[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -7896,7 +8128,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T136[c & 3]
+        k = _T139[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -7919,28 +8151,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C137[st]
+        w, c = _C140[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C138[st]
+        w, c = _C141[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C139[st]
+        w, c = _C142[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C140[st]
+        w, c = _C143[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -7950,7 +8182,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C141[st]
+        w, c = _C144[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -7960,7 +8192,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C142[st]
+        w, c = _C145[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -7970,13 +8202,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C143[st]
+        w, c = _C146[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C144[st]
+        w, c = _C147[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -7996,11 +8228,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C145[st]
+        w, c = _C148[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C146[st]
+    w, c = _C149[st]
     a = (a << w) | c
     return a
 
@@ -8279,7 +8511,7 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
         st = 3
     v3 = o.ev_target_energy_request
     if v3 is None: raise EncFail('missing mandatory EVTargetEnergyRequest')
-    w, c = _C148[st]
+    w, c = _C151[st]
     a = (a << w) | c
     if v3.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v3.__class__.__name__}')
     pass
@@ -8441,25 +8673,25 @@ def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
     f_ev_target_voltage = None
     if k == 4:
         f_ev_target_voltage, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T132[(B >> r) & 7]
+        r -= 3; k = _T135[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_maximum_charge_power = None
     if k == 5:
         f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T133[(B >> r) & 7]
+        r -= 3; k = _T136[(B >> r) & 7]
     f_ev_minimum_charge_power = None
     if k == 6:
         f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T134[(B >> r) & 7]
+        r -= 3; k = _T137[(B >> r) & 7]
     f_ev_maximum_charge_current = None
     if k == 7:
         f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T135[(B >> r) & 3]
+        r -= 2; k = _T138[(B >> r) & 3]
     f_ev_maximum_voltage = None
     if k == 8:
         f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T136[(B >> r) & 3]
+        r -= 2; k = _T139[(B >> r) & 3]
     f_ev_minimum_voltage = None
     if k == 9:
         f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
@@ -8569,7 +8801,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i5_value > 255: i5_value = 255 - i5_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-        k = _T132[c & 7]
+        k = _T135[c & 7]
         f_ev_target_voltage = _new(RationalNumberType)
         f_ev_target_voltage.exponent = i5_exponent
         f_ev_target_voltage.value = i5_value
@@ -8591,7 +8823,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-        k = _T133[c & 7]
+        k = _T136[c & 7]
         f_ev_maximum_charge_power = _new(RationalNumberType)
         f_ev_maximum_charge_power.exponent = i6_exponent
         f_ev_maximum_charge_power.value = i6_value
@@ -8611,7 +8843,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i7_value > 255: i7_value = 255 - i7_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-        k = _T134[c & 7]
+        k = _T137[c & 7]
         f_ev_minimum_charge_power = _new(RationalNumberType)
         f_ev_minimum_charge_power.exponent = i7_exponent
         f_ev_minimum_charge_power.value = i7_value
@@ -8631,7 +8863,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i8_value > 255: i8_value = 255 - i8_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-        k = _T135[c & 3]
+        k = _T138[c & 3]
         f_ev_maximum_charge_current = _new(RationalNumberType)
         f_ev_maximum_charge_current.exponent = i8_exponent
         f_ev_maximum_charge_current.value = i8_value
@@ -8651,7 +8883,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i9_value > 255: i9_value = 255 - i9_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
-        k = _T136[c & 3]
+        k = _T139[c & 3]
         f_ev_maximum_voltage = _new(RationalNumberType)
         f_ev_maximum_voltage.exponent = i9_exponent
         f_ev_maximum_voltage.value = i9_value
@@ -8701,7 +8933,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 3
     v6 = o.ev_maximum_energy_request
     if v6 is not None:
-        w, c = _C149[st]
+        w, c = _C152[st]
         a = (a << w) | c
         if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
         pass
@@ -8721,7 +8953,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 7
     v10 = o.ev_minimum_energy_request
     if v10 is not None:
-        w, c = _C150[st]
+        w, c = _C153[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -8741,7 +8973,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 11
     v14 = o.ev_target_current
     if v14 is None: raise EncFail('missing mandatory EVTargetCurrent')
-    w, c = _C151[st]
+    w, c = _C154[st]
     a = (a << w) | c
     if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
     pass
@@ -8796,7 +9028,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 23
     v26 = o.ev_minimum_charge_power
     if v26 is not None:
-        w, c = _C152[st]
+        w, c = _C155[st]
         a = (a << w) | c
         if v26.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v26.__class__.__name__}')
         pass
@@ -8816,7 +9048,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 27
     v30 = o.ev_maximum_charge_current
     if v30 is not None:
-        w, c = _C153[st]
+        w, c = _C156[st]
         a = (a << w) | c
         if v30.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v30.__class__.__name__}')
         pass
@@ -8836,7 +9068,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 31
     v34 = o.ev_maximum_voltage
     if v34 is not None:
-        w, c = _C154[st]
+        w, c = _C157[st]
         a = (a << w) | c
         if v34.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v34.__class__.__name__}')
         pass
@@ -8856,7 +9088,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         st = 35
     v38 = o.ev_minimum_voltage
     if v38 is not None:
-        w, c = _C155[st]
+        w, c = _C158[st]
         a = (a << w) | c
         if v38.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v38.__class__.__name__}')
         pass
@@ -8874,7 +9106,7 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         a <<= 2
         st = 39
-    w, c = _C156[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -8890,24 +9122,24 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S122, 6)
+            f_response_code, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T157[(B >> r) & 7]
+        r -= 3; k = _T160[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
         f_evse_status, r = _d_EVSEStatusType(B, r)
-        r -= 2; k = _T158[(B >> r) & 3]
+        r -= 2; k = _T161[(B >> r) & 3]
     f_meter_info = None
     if k == 3:
         f_meter_info, r = _d_MeterInfoType(B, r)
-        r -= 2; k = _T159[(B >> r) & 3]
+        r -= 2; k = _T162[(B >> r) & 3]
     f_receipt = None
     if k == 4:
         f_receipt, r = _d_ReceiptType(B, r)
@@ -8928,7 +9160,7 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_evse_power_limit_achieved, r = sl2(B, r, _S125, 6)
+            f_evse_power_limit_achieved, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
@@ -8940,7 +9172,7 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_evse_current_limit_achieved, r = sl2(B, r, _S125, 6)
+            f_evse_current_limit_achieved, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
@@ -8952,12 +9184,12 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_evse_voltage_limit_achieved, r = sl2(B, r, _S125, 6)
+            f_evse_voltage_limit_achieved, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T160[(B >> r) & 7]
+        r -= 3; k = _T163[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
     f_bpt_dynamic_dc_cl_res_control_mode = f_bpt_scheduled_dc_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_dc_cl_res_control_mode = f_scheduled_dc_cl_res_control_mode = None
@@ -9009,7 +9241,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_DC_ChargeLoopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
-    k = _T157[c & 7]
+    k = _T160[c & 7]
     if f_response_code is None: return _d_DC_ChargeLoopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -9029,7 +9261,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_DC_ChargeLoopResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
-        k = _T158[c & 3]
+        k = _T161[c & 3]
         if i2_evse_notification is None: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
@@ -9135,7 +9367,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             k = _T12[c & 1]
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T159[c & 3]
+        k = _T162[c & 3]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
@@ -9207,7 +9439,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_voltage_limit_achieved = ((c >> 4) & 1) == 1
-        k = _T160[c & 7]
+        k = _T163[c & 7]
     else:
         return _d_DC_ChargeLoopResType(B, r0)
     f_bpt_dynamic_dc_cl_res_control_mode = f_bpt_scheduled_dc_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_dc_cl_res_control_mode = f_scheduled_dc_cl_res_control_mode = None
@@ -9747,7 +9979,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         f_dynamic_dc_cl_res_control_mode = Dynamic_DC_CLResControlModeType(i25_departure_time, i25_minimum_soc, i25_target_soc, i25_ack_max_delay, i25_evse_maximum_charge_power, i25_evse_minimum_charge_power, i25_evse_maximum_charge_current, i25_evse_maximum_voltage)
     elif k == 14:
         r -= 3; c = (B >> r) & 7
-        k = _T161[c & 7]
+        k = _T164[c & 7]
         i30_evse_maximum_charge_power = None
         if k == 0:
             r -= 13; c = (B >> r) & 8191
@@ -9764,7 +9996,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             elif i31_value > 255: i31_value = 255 - i31_value
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
-            k = _T162[c & 7]
+            k = _T165[c & 7]
             i30_evse_maximum_charge_power = _new(RationalNumberType)
             i30_evse_maximum_charge_power.exponent = i31_exponent
             i30_evse_maximum_charge_power.value = i31_value
@@ -9784,7 +10016,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             elif i32_value > 255: i32_value = 255 - i32_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
-            k = _T163[c & 3]
+            k = _T166[c & 3]
             i30_evse_minimum_charge_power = _new(RationalNumberType)
             i30_evse_minimum_charge_power.exponent = i32_exponent
             i30_evse_minimum_charge_power.value = i32_value
@@ -9893,7 +10125,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         st = 11
     v12 = o.meter_info
     if v12 is not None:
-        w, c = _C164[st]
+        w, c = _C167[st]
         a = (a << w) | c
         if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
         st13 = 0
@@ -9920,7 +10152,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st13 = 11
         v17 = v12.capacitive_energy_reading_va_rh
         if v17 is not None:
-            w, c = _C165[st13]
+            w, c = _C168[st13]
             a = (a << w) | c
             a <<= 1
             if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
@@ -9930,7 +10162,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st13 = 15
         v18 = v12.bpt_inductive_energy_reading_va_rh
         if v18 is not None:
-            w, c = _C166[st13]
+            w, c = _C169[st13]
             a = (a << w) | c
             a <<= 1
             if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
@@ -9940,7 +10172,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st13 = 19
         v19 = v12.meter_signature
         if v19 is not None:
-            w, c = _C167[st13]
+            w, c = _C170[st13]
             a = (a << w) | c
             a <<= 1
             a = wbin(a, v19, 64)
@@ -9948,7 +10180,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st13 = 23
         v20 = v12.meter_status
         if v20 is not None:
-            w, c = _C168[st13]
+            w, c = _C171[st13]
             a = (a << w) | c
             a <<= 1
             if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
@@ -9959,7 +10191,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st13 = 27
         v21 = v12.meter_timestamp
         if v21 is not None:
-            w, c = _C169[st13]
+            w, c = _C172[st13]
             a = (a << w) | c
             a <<= 1
             if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
@@ -9967,18 +10199,18 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             else: a = wu(a, v21)
             a <<= 1
             st13 = 31
-        w, c = _C170[st13]
+        w, c = _C173[st13]
         a = (a << w) | c
         st = 15
     v22 = o.receipt
     if v22 is not None:
-        w, c = _C171[st]
+        w, c = _C174[st]
         a = (a << w) | c
         a = _e_ReceiptType(v22, a)
         st = 19
     v23 = o.evse_present_current
     if v23 is None: raise EncFail('missing mandatory EVSEPresentCurrent')
-    w, c = _C172[st]
+    w, c = _C175[st]
     a = (a << w) | c
     if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
     pass
@@ -10387,21 +10619,21 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st110 = 3
         v112 = v37.minimum_soc
         if v112 is not None:
-            w, c = _C173[st110]
+            w, c = _C176[st110]
             a = (a << w) | c
             if not 0 <= v112 <= 100: raise EncFail(f'{v112!r} outside 0..100')
             a = (a << 9) | (v112) << 1
             st110 = 7
         v113 = v37.target_soc
         if v113 is not None:
-            w, c = _C174[st110]
+            w, c = _C177[st110]
             a = (a << w) | c
             if not 0 <= v113 <= 100: raise EncFail(f'{v113!r} outside 0..100')
             a = (a << 9) | (v113) << 1
             st110 = 11
         v114 = v37.ack_max_delay
         if v114 is not None:
-            w, c = _C175[st110]
+            w, c = _C178[st110]
             a = (a << w) | c
             a <<= 1
             if v114 > 65535: raise EncFail(f'{v114!r} outside 0..65535')
@@ -10411,7 +10643,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st110 = 15
         v115 = v37.evse_maximum_charge_power
         if v115 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
-        w, c = _C176[st110]
+        w, c = _C179[st110]
         a = (a << w) | c
         if v115.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v115.__class__.__name__}')
         pass
@@ -10505,7 +10737,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st131 = 3
         v136 = v38.evse_minimum_charge_power
         if v136 is not None:
-            w, c = _C119[st131]
+            w, c = _C122[st131]
             a = (a << w) | c
             if v136.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v136.__class__.__name__}')
             pass
@@ -10525,7 +10757,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st131 = 7
         v140 = v38.evse_maximum_charge_current
         if v140 is not None:
-            w, c = _C177[st131]
+            w, c = _C180[st131]
             a = (a << w) | c
             if v140.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v140.__class__.__name__}')
             pass
@@ -10545,7 +10777,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             st131 = 11
         v144 = v38.evse_maximum_voltage
         if v144 is not None:
-            w, c = _C178[st131]
+            w, c = _C181[st131]
             a = (a << w) | c
             if v144.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v144.__class__.__name__}')
             pass
@@ -10563,7 +10795,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             a <<= 2
             st131 = 15
-        w, c = _C179[st131]
+        w, c = _C182[st131]
         a = (a << w) | c
         st = 43
     else:
@@ -10591,7 +10823,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S180, 6)
+            f_evse_notification, r = sl2(B, r, _S183, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -10646,7 +10878,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S181, 6)
+            f_meter_id, r = sl2(B, r, _S184, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
@@ -10708,7 +10940,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S182, 6)
+            f_meter_signature, r = sl2(B, r, _S185, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
@@ -10870,7 +11102,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 11
     v5 = o.capacitive_energy_reading_va_rh
     if v5 is not None:
-        w, c = _C165[st]
+        w, c = _C168[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
@@ -10880,7 +11112,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 15
     v6 = o.bpt_inductive_energy_reading_va_rh
     if v6 is not None:
-        w, c = _C166[st]
+        w, c = _C169[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
@@ -10890,7 +11122,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 19
     v7 = o.meter_signature
     if v7 is not None:
-        w, c = _C167[st]
+        w, c = _C170[st]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v7, 64)
@@ -10898,7 +11130,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 23
     v8 = o.meter_status
     if v8 is not None:
-        w, c = _C168[st]
+        w, c = _C171[st]
         a = (a << w) | c
         a <<= 1
         if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
@@ -10909,7 +11141,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 27
     v9 = o.meter_timestamp
     if v9 is not None:
-        w, c = _C169[st]
+        w, c = _C172[st]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -10917,7 +11149,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C170[st]
+    w, c = _C173[st]
     a = (a << w) | c
     return a
 
@@ -10934,25 +11166,25 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T183[(B >> r) & 7]
+        r -= 3; k = _T186[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T184[(B >> r) & 7]
+        r -= 3; k = _T187[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T185[(B >> r) & 7]
+        r -= 3; k = _T188[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T186[(B >> r) & 3]
+        r -= 2; k = _T189[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T187[(B >> r) & 3]
+        r -= 2; k = _T190[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -10963,7 +11195,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T187[(B >> r) & 3]
+            r -= 2; k = _T190[(B >> r) & 3]
         else:
             r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -10982,7 +11214,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T183[c & 7]
+    k = _T186[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -11014,7 +11246,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T184[c & 7]
+        k = _T187[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -11052,7 +11284,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T185[c & 7]
+        k = _T188[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -11090,7 +11322,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i9_value > 255: i9_value = 255 - i9_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T186[c & 3]
+        k = _T189[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -11128,7 +11360,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i12_value > 255: i12_value = 255 - i12_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T187[c & 3]
+        k = _T190[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -11173,7 +11405,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T187[c & 3]
+            k = _T190[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T12[c & 1]
@@ -11239,7 +11471,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C188[st]
+        w, c = _C191[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -11281,7 +11513,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C189[st]
+        w, c = _C192[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -11323,7 +11555,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C190[st]
+        w, c = _C193[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -11366,7 +11598,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C191[st]
+            w, c = _C194[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -11379,7 +11611,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C192[st]
+    w, c = _C195[st]
     a = (a << w) | c
     return a
 
@@ -11484,7 +11716,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S193, 6)
+            f_tax_rule_id, r = sl2(B, r, _S196, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
@@ -11789,21 +12021,21 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C173[st]
+        w, c = _C176[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C174[st]
+        w, c = _C177[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ack_max_delay
     if v5 is not None:
-        w, c = _C175[st]
+        w, c = _C178[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
@@ -11813,7 +12045,7 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
         st = 15
     v6 = o.evse_maximum_charge_power
     if v6 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
-    w, c = _C176[st]
+    w, c = _C179[st]
     a = (a << w) | c
     if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
     pass
@@ -11885,15 +12117,15 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     return a
 
 def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
-    r -= 3; k = _T161[(B >> r) & 7]
+    r -= 3; k = _T164[(B >> r) & 7]
     f_evse_maximum_charge_power = None
     if k == 0:
         f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 3; k = _T162[(B >> r) & 7]
+        r -= 3; k = _T165[(B >> r) & 7]
     f_evse_minimum_charge_power = None
     if k == 1:
         f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T163[(B >> r) & 3]
+        r -= 2; k = _T166[(B >> r) & 3]
     f_evse_maximum_charge_current = None
     if k == 2:
         f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
@@ -11908,7 +12140,7 @@ def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
 def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T161[c & 7]
+    k = _T164[c & 7]
     f_evse_maximum_charge_power = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
@@ -11925,7 +12157,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLResControlModeType(B, r0)
-        k = _T162[c & 7]
+        k = _T165[c & 7]
         f_evse_maximum_charge_power = _new(RationalNumberType)
         f_evse_maximum_charge_power.exponent = i1_exponent
         f_evse_maximum_charge_power.value = i1_value
@@ -11945,7 +12177,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         elif i2_value > 255: i2_value = 255 - i2_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
-        k = _T163[c & 3]
+        k = _T166[c & 3]
         f_evse_minimum_charge_power = _new(RationalNumberType)
         f_evse_minimum_charge_power.exponent = i2_exponent
         f_evse_minimum_charge_power.value = i2_value
@@ -12019,7 +12251,7 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         st = 3
     v6 = o.evse_minimum_charge_power
     if v6 is not None:
-        w, c = _C119[st]
+        w, c = _C122[st]
         a = (a << w) | c
         if v6.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v6.__class__.__name__}')
         pass
@@ -12039,7 +12271,7 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         st = 7
     v10 = o.evse_maximum_charge_current
     if v10 is not None:
-        w, c = _C177[st]
+        w, c = _C180[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -12059,7 +12291,7 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         st = 11
     v14 = o.evse_maximum_voltage
     if v14 is not None:
-        w, c = _C178[st]
+        w, c = _C181[st]
         a = (a << w) | c
         if v14.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v14.__class__.__name__}')
         pass
@@ -12077,7 +12309,7 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         pass
         a <<= 2
         st = 15
-    w, c = _C179[st]
+    w, c = _C182[st]
     a = (a << w) | c
     return a
 
@@ -12086,7 +12318,7 @@ def _d_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T124[(B >> r) & 3]
+        r -= 2; k = _T127[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_bpt_dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode = None
@@ -12127,7 +12359,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T124[c & 3]
+    k = _T127[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -12783,7 +13015,7 @@ def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S122, 6)
+            f_response_code, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -13548,7 +13780,7 @@ def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S123, 6)
+            f_ev_processing, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
@@ -13723,7 +13955,7 @@ def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S122, 6)
+            f_response_code, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -13859,7 +14091,7 @@ def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S123, 6)
+            f_ev_processing, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
@@ -13956,7 +14188,7 @@ def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S122, 6)
+            f_response_code, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
@@ -14095,7 +14327,7 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T194[(B >> r) & 3]
+        r -= 2; k = _T197[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
@@ -14165,7 +14397,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T194[c & 3]
+        k = _T197[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
     o = _new(ManifestType)
@@ -14212,7 +14444,7 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T194[(B >> r) & 3]
+        r -= 2; k = _T197[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
@@ -14236,7 +14468,7 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T194[c & 3]
+        k = _T197[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
     o = _new(SignaturePropertiesType)
@@ -14481,7 +14713,7 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14517,7 +14749,7 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
 def _d_S11_EVProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, r = sl2(B, r, _S126, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
@@ -14536,7 +14768,7 @@ def _e_S11_EVProcessing(v: Any, a: int) -> int:
 def _d_S12_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14552,7 +14784,7 @@ def _e_S12_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
 def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S180, 6)
+        v, r = sl2(B, r, _S183, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -14571,7 +14803,7 @@ def _e_S13_EVSENotification(v: Any, a: int) -> int:
 def _d_S14_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14587,7 +14819,7 @@ def _e_S14_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
 def _d_S15_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, r = sl2(B, r, _S126, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
@@ -14606,7 +14838,7 @@ def _e_S15_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S16_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14691,7 +14923,7 @@ def _e_S20_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S21_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14741,7 +14973,7 @@ def _e_S23_MaximumSOC(v: Any, a: int) -> int:
 def _d_S24_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S181, 6)
+        v, r = sl2(B, r, _S184, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -14757,7 +14989,7 @@ def _e_S24_MeterID(v: Any, a: int) -> int:
 def _d_S25_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -14773,7 +15005,7 @@ def _e_S25_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S26_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S182, 6)
+        v, r = sl2(B, r, _S185, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -15043,7 +15275,7 @@ def _e_S40_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 def _d_S41_ResponseCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S122, 6)
+        v, r = sl2(B, r, _S125, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
@@ -15146,7 +15378,7 @@ def _e_S46_TargetSOC(v: Any, a: int) -> int:
 def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S193, 6)
+        v, r = sl2(B, r, _S196, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -15376,7 +15608,7 @@ FRAG_ELEMENTS: tuple = (
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S78),
     ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S78),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S125),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S128),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
     ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
@@ -15412,8 +15644,8 @@ FRAG_ELEMENTS: tuple = (
     ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S11_EVProcessing, _e_S11_EVProcessing, _S123),
-    ('EVSECurrentLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S12_EVSECurrentLimitAchieved, _e_S12_EVSECurrentLimitAchieved, _S125),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S11_EVProcessing, _e_S11_EVProcessing, _S126),
+    ('EVSECurrentLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S12_EVSECurrentLimitAchieved, _e_S12_EVSECurrentLimitAchieved, _S128),
     ('EVSEMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -15424,14 +15656,14 @@ FRAG_ELEMENTS: tuple = (
     ('EVSEMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S180),
-    ('EVSEPowerLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S14_EVSEPowerLimitAchieved, _e_S14_EVSEPowerLimitAchieved, _S125),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S183),
+    ('EVSEPowerLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S14_EVSEPowerLimitAchieved, _e_S14_EVSEPowerLimitAchieved, _S128),
     ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEPresentCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVSEPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S15_EVSEProcessing, _e_S15_EVSEProcessing, _S123),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S15_EVSEProcessing, _e_S15_EVSEProcessing, _S126),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEVoltageLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S16_EVSEVoltageLimitAchieved, _e_S16_EVSEVoltageLimitAchieved, _S125),
+    ('EVSEVoltageLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S16_EVSEVoltageLimitAchieved, _e_S16_EVSEVoltageLimitAchieved, _S128),
     ('EVTargetCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVTargetVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -15441,17 +15673,17 @@ FRAG_ELEMENTS: tuple = (
     ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_G, _e_S19_G, _S90),
     ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_HMACOutputLength, _e_S20_HMACOutputLength, _S88),
     ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_InletHot, _e_S21_InletHot, _S125),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_InletHot, _e_S21_InletHot, _S128),
     ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_J, _e_S22_J, _S90),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
     ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MaximumSOC, _e_S23_MaximumSOC, _S7),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S181),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S184),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_MeterInfoRequested, _e_S25_MeterInfoRequested, _S125),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S182),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_MeterInfoRequested, _e_S25_MeterInfoRequested, _S128),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S185),
     ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_MeterStatus, _e_S27_MeterStatus, _S15),
     ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S28_MeterTimestamp, _e_S28_MeterTimestamp, _S78),
     ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96),
@@ -15474,7 +15706,7 @@ FRAG_ELEMENTS: tuple = (
     ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S38_RemainingTimeToMaximumSOC, _e_S38_RemainingTimeToMaximumSOC, _S17),
     ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_RemainingTimeToMinimumSOC, _e_S39_RemainingTimeToMinimumSOC, _S17),
     ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_RemainingTimeToTargetSOC, _e_S40_RemainingTimeToTargetSOC, _S17),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_ResponseCode, _e_S41_ResponseCode, _S122),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_ResponseCode, _e_S41_ResponseCode, _S125),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
@@ -15492,7 +15724,7 @@ FRAG_ELEMENTS: tuple = (
     ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_TargetSOC, _e_S45_TargetSOC, _S7),
     ('TargetSOC', 'urn:iso:std:iso:15118:-20:DC', _d_S46_TargetSOC, _e_S46_TargetSOC, _S7),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S193),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S196),
     ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_TimeAnchor, _e_S48_TimeAnchor, _S78),
     ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_TimeStamp, _e_S49_TimeStamp, _S78),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
@@ -15586,13 +15818,13 @@ META: dict[type, tuple] = {
     SignatureValueType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('value', 'value', '', 'value', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
     KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     RSAKeyValueType: (('modulus', 'Modulus', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 0, 1), ('exponent', 'Exponent', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 1, 1)),
     RetrievalMethodType: (('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 2, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
     DC_CableCheckResType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('response_code', 'ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('enum', None, None, responseCodeType, None), False, True, 1, 1, 1), ('evse_processing', 'EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', 'elem', ('enum', None, None, processingType, None), False, True, 1, 2, 1)),
     DC_ChargeLoopReqType: (('header', 'Header', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', MessageHeaderType, False, True, 1, 0, 1), ('display_parameters', 'DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', DisplayParametersType, False, False, 1, 1, 0), ('meter_info_requested', 'MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('bool', None, None, None, None), False, True, 1, 2, 1), ('ev_present_voltage', 'EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', 'elem', RationalNumberType, False, True, 1, 3, 1), ('bpt_dynamic_dc_cl_req_control_mode', 'BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', 'elem', BPT_Dynamic_DC_CLReqControlModeType, False, False, 1, 4, 1), ('bpt_scheduled_dc_cl_req_control_mode', 'BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', 'elem', BPT_Scheduled_DC_CLReqControlModeType, False, False, 1, 4, 1), ('cl_req_control_mode', 'CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', CLReqControlModeType, False, False, 1, 4, 1), ('dynamic_dc_cl_req_control_mode', 'Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', 'elem', Dynamic_DC_CLReqControlModeType, False, False, 1, 4, 1), ('scheduled_dc_cl_req_control_mode', 'Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', 'elem', Scheduled_DC_CLReqControlModeType, False, False, 1, 4, 1)),
@@ -15628,11 +15860,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     DC_ChargeParameterDiscoveryReqType: frozenset([1]),
     DC_ChargeParameterDiscoveryResType: frozenset([2]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

@@ -188,8 +188,24 @@ class CanonicalizationMethodType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
@@ -318,14 +334,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ManifestType(Message):
     """XSD type ManifestType."""
@@ -1133,180 +1159,186 @@ class AlternativeSECCType(Message):
 _T0 = (-1, -2)
 _T1 = (0, -2)
 _T2 = (-5, -1, -4, -2)
-_T3 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
-_T4 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
-_S5 = ('string', None, None, None, None)
-_T6 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
-_C7 = ((4, 1), None, None, (4, 0), None, None, None, None)
-_C8 = ((4, 2), None, None, (4, 1), None, None, None, None)
-_C9 = ((4, 3), None, None, (4, 2), None, None, None, None)
-_C10 = ((4, 4), None, None, (4, 3), None, None, None, None)
-_C11 = ((4, 5), None, None, (4, 4), None, None, None, None)
-_C12 = ((4, 6), None, None, (4, 5), None, None, None, None)
-_C13 = ((4, 7), None, None, (4, 6), None, None, None, None)
-_T14 = (0, 1, -5, -4, -2, -3, -3, -3)
-_T15 = (-1, -4, -2, -3)
-_S16 = ('b64', None, None, None, None)
-_T17 = (1, -2)
-_T18 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T19 = (1, 2, -1, -2)
-_T20 = (2, -1, -2, -3)
-_C21 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C22 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C23 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T24 = (0, -1, -2, -3)
-_T25 = (1, -5, -1, -4, -2, -3, -3, -3)
-_T26 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T27 = (0, 1, 2, 3, 4, -5, -1, -2)
-_S28 = ('int', None, None, None, None)
-_T29 = (0, 1, -2, -3)
-_T30 = (1, -1, -2, -3)
-_T31 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T32 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T33 = (2, 3, 4, -2)
-_T34 = (3, 4, -2, -3)
-_T35 = (4, -2)
-_T36 = (5, -2)
-_C37 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_C38 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C39 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C40 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C41 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T42 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T43 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T44 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C45 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C46 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C47 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T48 = (2, -2)
-_T49 = (3, 4, -1, -2)
-_T50 = (4, -1, -2, -3)
-_C51 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C52 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C53 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T54 = (3, -2)
-_T55 = (3, -1, -2, -3)
-_C56 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C57 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_S58 = ('enum', None, None, processingType, None)
-_T59 = (2, 3, -2, -3)
-_S60 = ('enum', None, None, WPT_EVResultType, None)
-_S61 = ('b64', None, None, None, 256)
-_C62 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
-_C63 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_C64 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S65 = ('hex', None, None, None, 8)
-_S66 = ('uint', 0, 18446744073709551615, None, None)
-_S67 = ('nbit', -128, 127, None, None)
-_S68 = ('int', -32768, 32767, None, None)
-_S69 = ('enum', None, None, responseCodeType, None)
-_T70 = (3, 4, 5, -1, -2, -3, -3, -3)
-_T71 = (4, 5, -1, -2)
-_T72 = (5, -1, -2, -3)
-_C73 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C74 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C75 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_T76 = (1, 2, -2, -3)
-_S77 = ('bool', None, None, None, None)
-_S78 = ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None)
-_T79 = (6, 7, 8, -1, -2, -3, -3, -3)
-_T80 = (7, 8, -1, -2)
-_T81 = (8, -1, -2, -3)
-_T82 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
-_T83 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
-_T84 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
-_T85 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
-_T86 = (4, 5, 6, 7, 8, 9, -1, -2)
-_T87 = (5, 6, 7, 8, 9, -1, -2, -3)
-_T88 = (6, 7, 8, 9, -1, -2, -3, -3)
-_T89 = (7, 8, 9, -1, -2, -3, -3, -3)
-_T90 = (8, 9, -1, -2)
-_T91 = (9, -1, -2, -3)
-_C92 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C93 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C94 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C95 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C96 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C97 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C98 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C99 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C100 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C101 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C102 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C103 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C104 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C105 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S106 = ('nbit', 0, 100, None, None)
-_S107 = ('uint', 0, 4294967295, None, None)
-_T108 = (2, 3, 4, 5, -2, -3, -3, -3)
-_T109 = (3, 4, 5, -2)
-_T110 = (4, 5, -2, -3)
-_T111 = (6, 7, -2, -3)
-_T112 = (7, -2)
-_T113 = (8, -2)
-_T114 = (9, -2)
-_S115 = ('enum', None, None, WPT_SPCChargeDiagnosticsType, None)
-_T116 = (10, 11, 12, -1, -2, -3, -3, -3)
-_T117 = (11, 12, -1, -2)
-_T118 = (12, -1, -2, -3)
-_T119 = (2, 3, 4, 5, 6, 7, -1, -2)
-_T120 = (3, 4, 5, 6, 7, -1, -2, -3)
-_T121 = (4, 5, 6, 7, -1, -2, -3, -3)
-_T122 = (5, 6, 7, -1, -2, -3, -3, -3)
-_T123 = (6, 7, -1, -2)
-_T124 = (7, -1, -2, -3)
-_C125 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C126 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C127 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C128 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C129 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C130 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C131 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_C132 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C133 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C134 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C135 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C136 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C137 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S138 = ('uint', 0, 65535, None, None)
-_S139 = ('enum', None, None, evseNotificationType, None)
-_S140 = ('string', None, None, None, 32)
-_S141 = ('b64', None, None, None, 64)
-_T142 = (1, 2, 3, 4, 5, -1, -2, -3)
-_T143 = (2, 3, 4, 5, -1, -2, -3, -3)
-_C144 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C145 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C146 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C147 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C148 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S149 = ('uint', 1, 4294967295, None, None)
-_T150 = (6, -1, -2, -3)
-_C151 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_S152 = ('enum', None, None, WPT_PowerClassType, None)
-_T153 = (6, -2)
-_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
-_C155 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
-_C156 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_S157 = ('nbit', 0, 255, None, None)
-_C158 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
-_C159 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_S160 = ('enum', None, None, WPT_FinePositioningMethodType, None)
-_C161 = (None, None, (2, 1), (1, 0))
-_S162 = ('enum', None, None, WPT_PairingMethodType, None)
-_S163 = ('enum', None, None, WPT_AlignmentCheckMethodType, None)
-_T164 = (2, 3, -1, -2)
-_C165 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (2, 0), None, None, None, None)
-_C166 = (None, None, None, None, None, None, None, None, None, None, (2, 2), (2, 1), None, None, None, (1, 0))
-_C167 = (None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C168 = (None, None, None, None, None, None, (2, 1), (1, 0))
-_T169 = (0, 1, 2, 3, -1, -2, -3, -3)
-_T170 = (1, 2, 3, -1, -2, -3, -3, -3)
-_S171 = ('string', None, None, None, 255)
-_S172 = ('string', None, None, None, 12)
-_S173 = ('string', None, None, None, 39)
-_C174 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C175 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C176 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_G3 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_S4 = ('b64', None, None, None, None)
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T5 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
+_T6 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
+_S7 = ('string', None, None, None, None)
+_T8 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
+_C9 = ((4, 1), None, None, (4, 0), None, None, None, None)
+_C10 = ((4, 2), None, None, (4, 1), None, None, None, None)
+_C11 = ((4, 3), None, None, (4, 2), None, None, None, None)
+_C12 = ((4, 4), None, None, (4, 3), None, None, None, None)
+_C13 = ((4, 5), None, None, (4, 4), None, None, None, None)
+_C14 = ((4, 6), None, None, (4, 5), None, None, None, None)
+_C15 = ((4, 7), None, None, (4, 6), None, None, None, None)
+_T16 = (0, 1, -5, -4, -2, -3, -3, -3)
+_T17 = (-1, -4, -2, -3)
+_T18 = (1, -2)
+_T19 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T20 = (1, 2, -1, -2)
+_T21 = (2, -1, -2, -3)
+_C22 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C23 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C24 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T25 = (0, -1, -2, -3)
+_T26 = (1, -5, -1, -4, -2, -3, -3, -3)
+_T27 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T28 = (0, 1, 2, 3, 4, -5, -1, -2)
+_S29 = ('int', None, None, None, None)
+_G30 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G31 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T32 = (0, 1, -2, -3)
+_T33 = (1, -1, -2, -3)
+_T34 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T35 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T36 = (2, 3, 4, -2)
+_T37 = (3, 4, -2, -3)
+_T38 = (4, -2)
+_T39 = (5, -2)
+_C40 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C41 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C42 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C43 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C44 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T45 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T46 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T47 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C48 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C49 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C50 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_T51 = (2, -2)
+_T52 = (3, 4, -1, -2)
+_T53 = (4, -1, -2, -3)
+_C54 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C55 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C56 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T57 = (3, -2)
+_T58 = (3, -1, -2, -3)
+_C59 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C60 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_S61 = ('enum', None, None, processingType, None)
+_T62 = (2, 3, -2, -3)
+_S63 = ('enum', None, None, WPT_EVResultType, None)
+_S64 = ('b64', None, None, None, 256)
+_C65 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0))
+_C66 = (None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_C67 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S68 = ('hex', None, None, None, 8)
+_S69 = ('uint', 0, 18446744073709551615, None, None)
+_S70 = ('nbit', -128, 127, None, None)
+_S71 = ('int', -32768, 32767, None, None)
+_S72 = ('enum', None, None, responseCodeType, None)
+_T73 = (3, 4, 5, -1, -2, -3, -3, -3)
+_T74 = (4, 5, -1, -2)
+_T75 = (5, -1, -2, -3)
+_C76 = (None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C77 = (None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C78 = (None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_T79 = (1, 2, -2, -3)
+_S80 = ('bool', None, None, None, None)
+_S81 = ('enum', None, None, WPT_EVPCChargeDiagnosticsType, None)
+_T82 = (6, 7, 8, -1, -2, -3, -3, -3)
+_T83 = (7, 8, -1, -2)
+_T84 = (8, -1, -2, -3)
+_T85 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3)
+_T86 = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3)
+_T87 = (2, 3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3)
+_T88 = (3, 4, 5, 6, 7, 8, 9, -1, -2, -3, -3, -3, -3, -3, -3, -3)
+_T89 = (4, 5, 6, 7, 8, 9, -1, -2)
+_T90 = (5, 6, 7, 8, 9, -1, -2, -3)
+_T91 = (6, 7, 8, 9, -1, -2, -3, -3)
+_T92 = (7, 8, 9, -1, -2, -3, -3, -3)
+_T93 = (8, 9, -1, -2)
+_T94 = (9, -1, -2, -3)
+_C95 = ((4, 1), None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C96 = ((4, 2), None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C97 = ((4, 3), None, None, (4, 2), None, None, None, (4, 1), None, None, None, (4, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C98 = ((4, 4), None, None, (4, 3), None, None, None, (4, 2), None, None, None, (4, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C99 = ((4, 5), None, None, (4, 4), None, None, None, (4, 3), None, None, None, (4, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C100 = ((4, 6), None, None, (4, 5), None, None, None, (4, 4), None, None, None, (4, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C101 = ((4, 7), None, None, (4, 6), None, None, None, (4, 5), None, None, None, (4, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C102 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None, (4, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C103 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C104 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C105 = (None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C106 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C107 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C108 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S109 = ('nbit', 0, 100, None, None)
+_S110 = ('uint', 0, 4294967295, None, None)
+_T111 = (2, 3, 4, 5, -2, -3, -3, -3)
+_T112 = (3, 4, 5, -2)
+_T113 = (4, 5, -2, -3)
+_T114 = (6, 7, -2, -3)
+_T115 = (7, -2)
+_T116 = (8, -2)
+_T117 = (9, -2)
+_S118 = ('enum', None, None, WPT_SPCChargeDiagnosticsType, None)
+_T119 = (10, 11, 12, -1, -2, -3, -3, -3)
+_T120 = (11, 12, -1, -2)
+_T121 = (12, -1, -2, -3)
+_T122 = (2, 3, 4, 5, 6, 7, -1, -2)
+_T123 = (3, 4, 5, 6, 7, -1, -2, -3)
+_T124 = (4, 5, 6, 7, -1, -2, -3, -3)
+_T125 = (5, 6, 7, -1, -2, -3, -3, -3)
+_T126 = (6, 7, -1, -2)
+_T127 = (7, -1, -2, -3)
+_C128 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C129 = (None, None, None, None, None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C130 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C131 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C132 = (None, None, None, None, None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C133 = (None, None, None, None, None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C134 = (None, None, None, None, None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_C135 = (None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C136 = (None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C137 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C138 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C139 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C140 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S141 = ('uint', 0, 65535, None, None)
+_S142 = ('enum', None, None, evseNotificationType, None)
+_S143 = ('string', None, None, None, 32)
+_S144 = ('b64', None, None, None, 64)
+_T145 = (1, 2, 3, 4, 5, -1, -2, -3)
+_T146 = (2, 3, 4, 5, -1, -2, -3, -3)
+_C147 = (None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C148 = (None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C149 = (None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C150 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C151 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S152 = ('uint', 1, 4294967295, None, None)
+_T153 = (6, -1, -2, -3)
+_C154 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_S155 = ('enum', None, None, WPT_PowerClassType, None)
+_T156 = (6, -2)
+_C157 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (1, 0))
+_C158 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
+_C159 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_S160 = ('nbit', 0, 255, None, None)
+_C161 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, (2, 1), (2, 0), None, None, None, None)
+_C162 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_S163 = ('enum', None, None, WPT_FinePositioningMethodType, None)
+_C164 = (None, None, (2, 1), (1, 0))
+_S165 = ('enum', None, None, WPT_PairingMethodType, None)
+_S166 = ('enum', None, None, WPT_AlignmentCheckMethodType, None)
+_T167 = (2, 3, -1, -2)
+_C168 = (None, None, None, None, None, None, None, None, None, None, (2, 1), (2, 0), None, None, None, None)
+_C169 = (None, None, None, None, None, None, None, None, None, None, (2, 2), (2, 1), None, None, None, (1, 0))
+_C170 = (None, None, (2, 1), (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C171 = (None, None, None, None, None, None, (2, 1), (1, 0))
+_T172 = (0, 1, 2, 3, -1, -2, -3, -3)
+_T173 = (1, 2, 3, -1, -2, -3, -3, -3)
+_S174 = ('string', None, None, None, 255)
+_S175 = ('string', None, None, None, 12)
+_S176 = ('string', None, None, None, 39)
+_C177 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C178 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C179 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
 def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -1367,13 +1399,142 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G3[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     r -= 1; k = _T1[(B >> r) & 1]
@@ -1400,11 +1561,11 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return a
 
 def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
-    r -= 4; k = _T3[(B >> r) & 15]
+    r -= 4; k = _T5[(B >> r) & 15]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 4; k = _T4[(B >> r) & 15]
+        r -= 4; k = _T6[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
     f_retrieval_method = []
@@ -1417,7 +1578,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S5, 6)
+                v, r = sl2(B, r, _S7, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1441,7 +1602,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S5, 6)
+                v, r = sl2(B, r, _S7, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1450,7 +1611,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         else:
             break
         n += 1
-        r -= 4; k = _T6[(B >> r) & 15]
+        r -= 4; k = _T8[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
@@ -1468,7 +1629,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     n = 0
     for v in o.key_name:
         if n == 0:
-            w, c = _C7[st]
+            w, c = _C9[st]
             a = (a << w) | c
         elif True:
             a <<= 4
@@ -1480,7 +1641,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.key_value:
         if n == 0:
-            w, c = _C8[st]
+            w, c = _C10[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 1
@@ -1490,7 +1651,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.retrieval_method:
         if n == 0:
-            w, c = _C9[st]
+            w, c = _C11[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 2
@@ -1500,7 +1661,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.x509_data:
         if n == 0:
-            w, c = _C10[st]
+            w, c = _C12[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 3
@@ -1510,7 +1671,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.pgp_data:
         if n == 0:
-            w, c = _C11[st]
+            w, c = _C13[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 4
@@ -1520,7 +1681,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.spki_data:
         if n == 0:
-            w, c = _C12[st]
+            w, c = _C14[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 5
@@ -1530,7 +1691,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.mgmt_data:
         if n == 0:
-            w, c = _C13[st]
+            w, c = _C15[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 6
@@ -1547,14 +1708,14 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return a
 
 def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
-    r -= 3; k = _T14[(B >> r) & 7]
+    r -= 3; k = _T16[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
         f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
-        r -= 2; k = _T15[(B >> r) & 3]
+        r -= 2; k = _T17[(B >> r) & 3]
     elif k == 1:
         f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
-        r -= 2; k = _T15[(B >> r) & 3]
+        r -= 2; k = _T17[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -1597,19 +1758,19 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S16, 6)
+            f_modulus, r = sl2(B, r, _S4, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S16, 6)
+            f_exponent, r = sl2(B, r, _S4, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
@@ -1651,15 +1812,15 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T18[(B >> r) & 7]
+    r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T20[(B >> r) & 3]
+        r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
@@ -1670,17 +1831,17 @@ def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T18[c & 7]
+    k = _T19[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T19[c & 3]
+        k = _T20[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T20[c & 3]
+        k = _T21[c & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _f_TransformsType(B, r)
@@ -1702,17 +1863,17 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C21[st]
+        w, c = _C22[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C22[st]
+        w, c = _C23[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C23[st]
+    w, c = _C24[st]
     a = (a << w) | c
     return a
 
@@ -1727,7 +1888,7 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T24[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
@@ -1746,7 +1907,7 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T24[c & 3]
+        k = _T25[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
@@ -1776,7 +1937,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -1785,7 +1946,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S5, 6)
+                v, r = sl2(B, r, _S7, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1794,7 +1955,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
@@ -1826,7 +1987,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T26[(B >> r) & 7]
+    r -= 3; k = _T27[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -1840,7 +2001,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S16, 6)
+                v, r = sl2(B, r, _S4, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1849,7 +2010,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S5, 6)
+                v, r = sl2(B, r, _S7, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -1858,7 +2019,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S16, 6)
+                v, r = sl2(B, r, _S4, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1867,7 +2028,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S16, 6)
+                v, r = sl2(B, r, _S4, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -1876,7 +2037,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T27[(B >> r) & 7]
+        r -= 3; k = _T28[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -1884,7 +2045,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T26[c & 7]
+    k = _T27[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -1943,7 +2104,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T27[c & 7]
+        k = _T28[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -2022,19 +2183,19 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S5, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S7, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S28, 6)
+            f_x509_serial_number, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
@@ -2086,29 +2247,100 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G30[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G31[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S4, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
@@ -2118,7 +2350,7 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T30[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
@@ -2126,43 +2358,43 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
 def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
             r -= 3; c = (B >> r) & 7
-            k = _T31[c & 7]
+            k = _T34[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T32[c & 7]
+                k = _T35[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T33[c & 3]
+                k = _T36[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T34[c & 3]
+                k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T35[c & 1]
+                k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
                 i1_digest_method, r = _f_DigestMethodType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T36[c & 1]
+                k = _T39[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
@@ -2188,7 +2420,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
+        k = _T33[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
     o = _new(ManifestType)
@@ -2206,7 +2438,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C37[st]
+            w, c = _C40[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2221,34 +2453,34 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T31[(B >> r) & 7]
+    r -= 3; k = _T34[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T32[(B >> r) & 7]
+        r -= 3; k = _T35[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T33[(B >> r) & 3]
+        r -= 2; k = _T36[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T34[(B >> r) & 3]
+        r -= 2; k = _T37[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S16, 6)
+            f_digest_value, r = sl2(B, r, _S4, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
@@ -2262,32 +2494,32 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
 def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T31[c & 7]
+    k = _T34[c & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 3; c = (B >> r) & 7
-        k = _T32[c & 7]
+        k = _T35[c & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T33[c & 3]
+        k = _T36[c & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T34[c & 3]
+        k = _T37[c & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _f_TransformsType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T35[c & 1]
+        k = _T38[c & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _f_DigestMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T36[c & 1]
+        k = _T39[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
@@ -2319,25 +2551,25 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
         st = 3
     v3 = o.type
     if v3 is not None:
-        w, c = _C38[st]
+        w, c = _C41[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.uri
     if v4 is not None:
-        w, c = _C39[st]
+        w, c = _C42[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
     v5 = o.transforms
     if v5 is not None:
-        w, c = _C40[st]
+        w, c = _C43[st]
         a = (a << w) | c
         a = _e_TransformsType(v5, a)
         st = 15
     v6 = o.digest_method
     if v6 is None: raise EncFail('missing mandatory DigestMethod')
-    w, c = _C41[st]
+    w, c = _C44[st]
     a = (a << w) | c
     a = _e_DigestMethodType(v6, a)
     st = 19
@@ -2350,15 +2582,15 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T42[(B >> r) & 7]
+    r -= 3; k = _T45[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T43[(B >> r) & 7]
+        r -= 3; k = _T46[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T44[(B >> r) & 7]
+        r -= 3; k = _T47[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -2378,42 +2610,42 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C45[st]
+        w, c = _C48[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C46[st]
+        w, c = _C49[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C47[st]
+    w, c = _C50[st]
     a = (a << w) | c
     return a
 
 def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
         f_signed_info, r = _d_SignedInfoType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
         f_signature_value, r = _d_SignatureValueType(B, r)
-        r -= 2; k = _T49[(B >> r) & 3]
+        r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
         f_key_info, r = _d_KeyInfoType(B, r)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
@@ -2423,35 +2655,35 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
 def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     f_signed_info = None
     if k == 1:
         f_signed_info, r = _f_SignedInfoType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T48[c & 1]
+        k = _T51[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
-        k = _T29[c & 3]
+        k = _T32[c & 3]
         i1_id = None
         if k == 0:
             i1_id, r = rstr(B, r, None)
             r -= 1; c = (B >> r) & 1
-            k = _T17[c & 1]
+            k = _T18[c & 1]
         i1_value = None
         if k == 1:
             i1_value, r = rbin(B, r, None)
@@ -2461,7 +2693,7 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T49[c & 3]
+        k = _T52[c & 3]
         f_signature_value = _new(SignatureValueType)
         f_signature_value.id = i1_id
         f_signature_value.value = i1_value
@@ -2471,7 +2703,7 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k == 3:
         f_key_info, r = _f_KeyInfoType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T53[c & 3]
     f_object = []
     n = 0
     while True:
@@ -2482,7 +2714,7 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T53[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
     o = _new(SignatureType)
     o.id = f_id
@@ -2501,7 +2733,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 3
     v3 = o.signed_info
     if v3 is None: raise EncFail('missing mandatory SignedInfo')
-    w, c = _C51[st]
+    w, c = _C54[st]
     a = (a << w) | c
     a = _e_SignedInfoType(v3, a)
     st = 7
@@ -2517,7 +2749,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st5 = 3
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory value')
-    w, c = _C37[st5]
+    w, c = _C40[st5]
     a = (a << w) | c
     a = wbin(a, v7, None)
     st5 = 7
@@ -2531,7 +2763,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C52[st]
+            w, c = _C55[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2541,26 +2773,26 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C53[st]
+    w, c = _C56[st]
     a = (a << w) | c
     return a
 
 def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
         f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _d_SignatureMethodType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
     f_reference = []
@@ -2572,7 +2804,7 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T58[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
@@ -2580,24 +2812,24 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
 def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     f_canonicalization_method = None
     if k == 1:
         f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T48[c & 1]
+        k = _T51[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _f_SignatureMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T54[c & 1]
+        k = _T57[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_reference = []
@@ -2605,32 +2837,32 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     while True:
         if k == 3:
             r -= 3; c = (B >> r) & 7
-            k = _T31[c & 7]
+            k = _T34[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T32[c & 7]
+                k = _T35[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T33[c & 3]
+                k = _T36[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T34[c & 3]
+                k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T35[c & 1]
+                k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
                 i1_digest_method, r = _f_DigestMethodType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T36[c & 1]
+                k = _T39[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
@@ -2656,7 +2888,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T55[c & 3]
+        k = _T58[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
     o = _new(SignedInfoType)
@@ -2675,7 +2907,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
         st = 3
     v3 = o.canonicalization_method
     if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
-    w, c = _C56[st]
+    w, c = _C59[st]
     a = (a << w) | c
     a = _e_CanonicalizationMethodType(v3, a)
     st = 7
@@ -2705,14 +2937,14 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S28, 6)
+            f_hmac_output_length, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
@@ -2741,22 +2973,22 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
         else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C57[st]
+    w, c = _C60[st]
     a = (a << w) | c
     return a
 
 def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     f_value = None
     if k == 1:
         f_value, r = rbin(B, r, None)
         r -= 1; k = _T0[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S16, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S4, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -2765,12 +2997,12 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
 def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     f_value = None
     if k == 1:
         f_value, r = rbin(B, r, None)
@@ -2793,7 +3025,7 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         st = 3
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory value')
-    w, c = _C37[st]
+    w, c = _C40[st]
     a = (a << w) | c
     a = wbin(a, v3, None)
     st = 7
@@ -2801,11 +3033,11 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
@@ -2815,7 +3047,7 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T30[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
@@ -2823,12 +3055,12 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
 def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     f_signature_property = []
     n = 0
     while True:
@@ -2839,7 +3071,7 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
+        k = _T33[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
     o = _new(SignaturePropertiesType)
@@ -2857,7 +3089,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C37[st]
+            w, c = _C40[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -2885,39 +3117,39 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S58, 6)
+            f_ev_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T59[(B >> r) & 3]
+        r -= 2; k = _T62[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_target_coil_current = None
     if k == 2:
         f_target_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S60, 6)
+            f_ev_result_code, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
     f_vendor_specific_data_container = []
@@ -2926,7 +3158,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         if k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -2936,7 +3168,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T50[(B >> r) & 3]
+            r -= 2; k = _T53[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -2960,7 +3192,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -2970,7 +3202,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 3) & 3]
-    k = _T59[c & 3]
+    k = _T62[c & 3]
     if f_ev_processing is None: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -2992,7 +3224,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         elif i2_value > 255: i2_value = 255 - i2_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_AlignmentCheckReqType(B, r0)
-        k = _T54[c & 1]
+        k = _T57[c & 1]
         f_target_coil_current = _new(RationalNumberType)
         f_target_coil_current.exponent = i2_exponent
         f_target_coil_current.value = i2_value
@@ -3001,7 +3233,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_AlignmentCheckReqType(B, r0)
         f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
-        k = _T50[c & 3]
+        k = _T53[c & 3]
         if f_ev_result_code is None: return _d_WPT_AlignmentCheckReqType(B, r0)
     else:
         return _d_WPT_AlignmentCheckReqType(B, r0)
@@ -3020,7 +3252,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T50[c & 3]
+            k = _T53[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -3057,7 +3289,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -3085,7 +3317,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         st = 11
     v12 = o.ev_result_code
     if v12 is None: raise EncFail('missing mandatory EVResultCode')
-    w, c = _C63[st]
+    w, c = _C66[st]
     a = (a << w) | c
     if v12.__class__ is not WPT_EVResultType and not (v12.__class__ is int and 0 <= v12 < 3): raise EncFail(f'{v12!r} is not a WPT_EVResultType')
     st = 15
@@ -3107,7 +3339,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -3117,26 +3349,26 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S65, 6)
+            f_session_id, r = sl2(B, r, _S68, 6)
         else:
             f_session_id, r = rbin(B, r, 8)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S66, 6)
+            f_time_stamp, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T20[(B >> r) & 3]
+        r -= 2; k = _T21[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
@@ -3164,7 +3396,7 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     f_signature = None
     if k == 2:
         f_signature, r = _f_SignatureType(B, r)
@@ -3197,7 +3429,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v4, a)
         st = 11
-    w, c = _C62[st]
+    w, c = _C65[st]
     a = (a << w) | c
     return a
 
@@ -3207,19 +3439,19 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S67, 6)
+            f_exponent, r = sl2(B, r, _S70, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S68, 6)
+            f_value, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3276,52 +3508,52 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S58, 6)
+            f_evse_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T70[(B >> r) & 7]
+        r -= 3; k = _T73[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_power_transmitted = None
     if k == 3:
         f_power_transmitted, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T71[(B >> r) & 3]
+        r -= 2; k = _T74[(B >> r) & 3]
     f_supply_device_current = None
     if k == 4:
         f_supply_device_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T72[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -3331,7 +3563,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T72[(B >> r) & 3]
+            r -= 2; k = _T75[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -3355,7 +3587,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -3366,7 +3598,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if c & 98760: return _d_WPT_AlignmentCheckResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 63]
     f_evse_processing = _EP_processingType[(c >> 4) & 3]
-    k = _T70[c & 7]
+    k = _T73[c & 7]
     if f_response_code is None or f_evse_processing is None: return _d_WPT_AlignmentCheckResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -3388,7 +3620,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         elif i2_value > 255: i2_value = 255 - i2_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
-        k = _T71[c & 3]
+        k = _T74[c & 3]
         f_power_transmitted = _new(RationalNumberType)
         f_power_transmitted.exponent = i2_exponent
         f_power_transmitted.value = i2_value
@@ -3408,7 +3640,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
-        k = _T72[c & 3]
+        k = _T75[c & 3]
         f_supply_device_current = _new(RationalNumberType)
         f_supply_device_current.exponent = i3_exponent
         f_supply_device_current.value = i3_value
@@ -3427,7 +3659,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T72[c & 3]
+            k = _T75[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -3465,7 +3697,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -3497,7 +3729,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         st = 15
     v13 = o.supply_device_current
     if v13 is not None:
-        w, c = _C73[st]
+        w, c = _C76[st]
         a = (a << w) | c
         if v13.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v13.__class__.__name__}')
         pass
@@ -3518,7 +3750,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
-            w, c = _C74[st]
+            w, c = _C77[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -3533,7 +3765,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C75[st]
+    w, c = _C78[st]
     a = (a << w) | c
     return a
 
@@ -3542,65 +3774,65 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 2; k = _T76[(B >> r) & 3]
+        r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
     if k == 1:
         f_display_parameters, r = _d_DisplayParametersType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S77, 6)
+            f_meter_info_requested, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterInfoRequested')
     f_evpc_power_request = None
     if k == 3:
         f_evpc_power_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_evpc_power_output = None
     if k == 4:
         f_evpc_power_output, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerOutput')
     f_evpc_charge_diagnostics = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_charge_diagnostics, r = sl2(B, r, _S78, 6)
+            f_evpc_charge_diagnostics, r = sl2(B, r, _S81, 6)
         else:
             r -= 2; f_evpc_charge_diagnostics = (B >> r) & 3
             f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T79[(B >> r) & 7]
+        r -= 3; k = _T82[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPCChargeDiagnostics')
     f_evpc_operating_frequency = None
     if k == 6:
         f_evpc_operating_frequency, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T80[(B >> r) & 3]
+        r -= 2; k = _T83[(B >> r) & 3]
     f_evpc_power_control_parameter = None
     if k == 7:
         f_evpc_power_control_parameter, r = _d_WPT_EVPCPowerControlParameterType(B, r)
-        r -= 2; k = _T81[(B >> r) & 3]
+        r -= 2; k = _T84[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 8:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -3610,7 +3842,7 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T81[(B >> r) & 3]
+            r -= 2; k = _T84[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -3634,7 +3866,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -3642,7 +3874,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 2; c = (B >> r) & 3
-    k = _T76[c & 3]
+    k = _T79[c & 3]
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
@@ -3650,34 +3882,34 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_display_parameters = None
     if k == 1:
         r -= 4; c = (B >> r) & 15
-        k = _T82[c & 15]
+        k = _T85[c & 15]
         i2_present_soc = None
         if k == 0:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
-            k = _T83[c & 15]
+            k = _T86[c & 15]
             if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
-            k = _T84[c & 15]
+            k = _T87[c & 15]
             if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
-            k = _T85[c & 15]
+            k = _T88[c & 15]
             if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
-            k = _T86[c & 7]
+            k = _T89[c & 7]
             if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
@@ -3692,7 +3924,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T87[c & 7]
+            k = _T90[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
             r -= 1; c = (B >> r) & 1
@@ -3706,7 +3938,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T88[c & 7]
+            k = _T91[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
             r -= 1; c = (B >> r) & 1
@@ -3720,13 +3952,13 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T89[c & 7]
+            k = _T92[c & 7]
         i2_charging_complete = None
         if k == 7:
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
-            k = _T90[c & 3]
+            k = _T93[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
             r -= 13; c = (B >> r) & 8191
@@ -3743,7 +3975,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i3_value > 255: i3_value = 255 - i3_value
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
-            k = _T91[c & 3]
+            k = _T94[c & 3]
             i2_battery_energy_capacity = _new(RationalNumberType)
             i2_battery_energy_capacity.exponent = i3_exponent
             i2_battery_energy_capacity.value = i3_value
@@ -3755,14 +3987,14 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             k = _T0[c & 1]
         if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
         r -= 1; c = (B >> r) & 1
-        k = _T48[c & 1]
+        k = _T51[c & 1]
         f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
     f_meter_info_requested = None
     if k == 2:
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_WPT_ChargeLoopReqType(B, r0)
         f_meter_info_requested = ((c >> 2) & 1) == 1
-        k = _T54[c & 1]
+        k = _T57[c & 1]
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_power_request = None
@@ -3781,7 +4013,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         elif i4_value > 255: i4_value = 255 - i4_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T35[c & 1]
+        k = _T38[c & 1]
         f_evpc_power_request = _new(RationalNumberType)
         f_evpc_power_request.exponent = i4_exponent
         f_evpc_power_request.value = i4_value
@@ -3803,7 +4035,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         elif i5_value > 255: i5_value = 255 - i5_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T36[c & 1]
+        k = _T39[c & 1]
         f_evpc_power_output = _new(RationalNumberType)
         f_evpc_power_output.exponent = i5_exponent
         f_evpc_power_output.value = i5_value
@@ -3814,7 +4046,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 7; c = (B >> r) & 127
         if c & 72: return _d_WPT_ChargeLoopReqType(B, r0)
         f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[(c >> 4) & 3]
-        k = _T79[c & 7]
+        k = _T82[c & 7]
     else:
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_operating_frequency = None
@@ -3833,7 +4065,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T80[c & 3]
+        k = _T83[c & 3]
         f_evpc_operating_frequency = _new(RationalNumberType)
         f_evpc_operating_frequency.exponent = i6_exponent
         f_evpc_operating_frequency.value = i6_value
@@ -3898,7 +4130,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         elif i11_value > 255: i11_value = 255 - i11_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
-        k = _T81[c & 3]
+        k = _T84[c & 3]
         i7_evpc_voltage_output_information = _new(RationalNumberType)
         i7_evpc_voltage_output_information.exponent = i11_exponent
         i7_evpc_voltage_output_information.value = i11_value
@@ -3922,7 +4154,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T81[c & 3]
+            k = _T84[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -3954,7 +4186,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.display_parameters
@@ -3969,28 +4201,28 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
-            w, c = _C92[st8]
+            w, c = _C95[st8]
             a = (a << w) | c
             if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
-            w, c = _C93[st8]
+            w, c = _C96[st8]
             a = (a << w) | c
             if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
-            w, c = _C94[st8]
+            w, c = _C97[st8]
             a = (a << w) | c
             if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
         if v13 is not None:
-            w, c = _C95[st8]
+            w, c = _C98[st8]
             a = (a << w) | c
             a <<= 1
             if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
@@ -4000,7 +4232,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 19
         v14 = v7.remaining_time_to_target_soc
         if v14 is not None:
-            w, c = _C96[st8]
+            w, c = _C99[st8]
             a = (a << w) | c
             a <<= 1
             if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
@@ -4010,7 +4242,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 23
         v15 = v7.remaining_time_to_maximum_soc
         if v15 is not None:
-            w, c = _C97[st8]
+            w, c = _C100[st8]
             a = (a << w) | c
             a <<= 1
             if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
@@ -4020,13 +4252,13 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 27
         v16 = v7.charging_complete
         if v16 is not None:
-            w, c = _C98[st8]
+            w, c = _C101[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v16]) << 1
             st8 = 31
         v17 = v7.battery_energy_capacity
         if v17 is not None:
-            w, c = _C99[st8]
+            w, c = _C102[st8]
             a = (a << w) | c
             if v17.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v17.__class__.__name__}')
             pass
@@ -4046,16 +4278,16 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st8 = 35
         v21 = v7.inlet_hot
         if v21 is not None:
-            w, c = _C100[st8]
+            w, c = _C103[st8]
             a = (a << w) | c
             a = (a << 3) | (BOOL[v21]) << 1
             st8 = 39
-        w, c = _C101[st8]
+        w, c = _C104[st8]
         a = (a << w) | c
         st = 7
     v22 = o.meter_info_requested
     if v22 is None: raise EncFail('missing mandatory MeterInfoRequested')
-    w, c = _C102[st]
+    w, c = _C105[st]
     a = (a << w) | c
     st = 11
     v23 = o.evpc_power_request
@@ -4117,7 +4349,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         st = 27
     v36 = o.evpc_power_control_parameter
     if v36 is not None:
-        w, c = _C103[st]
+        w, c = _C106[st]
         a = (a << w) | c
         if v36.__class__ is not WPT_EVPCPowerControlParameterType: raise EncFail(f'expected WPT_EVPCPowerControlParameterType, got {v36.__class__.__name__}')
         pass
@@ -4194,7 +4426,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C104[st]
+            w, c = _C107[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -4209,111 +4441,111 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             st = 34
         else:
             st = 35
-    w, c = _C105[st]
+    w, c = _C108[st]
     a = (a << w) | c
     return a
 
 def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
-    r -= 4; k = _T82[(B >> r) & 15]
+    r -= 4; k = _T85[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S106, 6)
+            f_present_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T83[(B >> r) & 15]
+        r -= 4; k = _T86[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S106, 6)
+            f_minimum_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T84[(B >> r) & 15]
+        r -= 4; k = _T87[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S106, 6)
+            f_target_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 4; k = _T85[(B >> r) & 15]
+        r -= 4; k = _T88[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S106, 6)
+            f_maximum_soc, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T86[(B >> r) & 7]
+        r -= 3; k = _T89[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S107, 6)
+            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T87[(B >> r) & 7]
+        r -= 3; k = _T90[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S107, 6)
+            f_remaining_time_to_target_soc, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T88[(B >> r) & 7]
+        r -= 3; k = _T91[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S107, 6)
+            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T89[(B >> r) & 7]
+        r -= 3; k = _T92[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S77, 6)
+            f_charging_complete, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T90[(B >> r) & 3]
+        r -= 2; k = _T93[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
         f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T91[(B >> r) & 3]
+        r -= 2; k = _T94[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S77, 6)
+            f_inlet_hot, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
@@ -4325,34 +4557,34 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
 def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
     r0 = r
     r -= 4; c = (B >> r) & 15
-    k = _T82[c & 15]
+    k = _T85[c & 15]
     f_present_soc = None
     if k == 0:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
-        k = _T83[c & 15]
+        k = _T86[c & 15]
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
-        k = _T84[c & 15]
+        k = _T87[c & 15]
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
-        k = _T85[c & 15]
+        k = _T88[c & 15]
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
-        k = _T86[c & 7]
+        k = _T89[c & 7]
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
@@ -4367,7 +4599,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T87[c & 7]
+        k = _T90[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -4381,7 +4613,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T88[c & 7]
+        k = _T91[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -4395,13 +4627,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
-        k = _T89[c & 7]
+        k = _T92[c & 7]
     f_charging_complete = None
     if k == 7:
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
-        k = _T90[c & 3]
+        k = _T93[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
         r -= 13; c = (B >> r) & 8191
@@ -4418,7 +4650,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         elif i1_value > 255: i1_value = 255 - i1_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
-        k = _T91[c & 3]
+        k = _T94[c & 3]
         f_battery_energy_capacity = _new(RationalNumberType)
         f_battery_energy_capacity.exponent = i1_exponent
         f_battery_energy_capacity.value = i1_value
@@ -4441,28 +4673,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
-        w, c = _C92[st]
+        w, c = _C95[st]
         a = (a << w) | c
         if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
-        w, c = _C93[st]
+        w, c = _C96[st]
         a = (a << w) | c
         if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
-        w, c = _C94[st]
+        w, c = _C97[st]
         a = (a << w) | c
         if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
     if v6 is not None:
-        w, c = _C95[st]
+        w, c = _C98[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
@@ -4472,7 +4704,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 19
     v7 = o.remaining_time_to_target_soc
     if v7 is not None:
-        w, c = _C96[st]
+        w, c = _C99[st]
         a = (a << w) | c
         a <<= 1
         if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
@@ -4482,7 +4714,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 23
     v8 = o.remaining_time_to_maximum_soc
     if v8 is not None:
-        w, c = _C97[st]
+        w, c = _C100[st]
         a = (a << w) | c
         a <<= 1
         if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
@@ -4492,13 +4724,13 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 27
     v9 = o.charging_complete
     if v9 is not None:
-        w, c = _C98[st]
+        w, c = _C101[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v9]) << 1
         st = 31
     v10 = o.battery_energy_capacity
     if v10 is not None:
-        w, c = _C99[st]
+        w, c = _C102[st]
         a = (a << w) | c
         if v10.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v10.__class__.__name__}')
         pass
@@ -4518,11 +4750,11 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         st = 35
     v14 = o.inlet_hot
     if v14 is not None:
-        w, c = _C100[st]
+        w, c = _C103[st]
         a = (a << w) | c
         a = (a << 3) | (BOOL[v14]) << 1
         st = 39
-    w, c = _C101[st]
+    w, c = _C104[st]
     a = (a << w) | c
     return a
 
@@ -4531,19 +4763,19 @@ def _d_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     f_evpc_coil_current_request = None
     if k == 0:
         f_evpc_coil_current_request, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCoilCurrentRequest')
     f_evpc_coil_current_information = None
     if k == 1:
         f_evpc_coil_current_information, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCoilCurrentInformation')
     f_evpc_current_output_information = None
     if k == 2:
         f_evpc_current_output_information, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCurrentOutputInformation')
     f_evpc_voltage_output_information = None
@@ -4704,86 +4936,86 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T108[(B >> r) & 7]
+        r -= 3; k = _T111[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
         f_evse_status, r = _d_EVSEStatusType(B, r)
-        r -= 2; k = _T109[(B >> r) & 3]
+        r -= 2; k = _T112[(B >> r) & 3]
     f_meter_info = None
     if k == 3:
         f_meter_info, r = _d_MeterInfoType(B, r)
-        r -= 2; k = _T110[(B >> r) & 3]
+        r -= 2; k = _T113[(B >> r) & 3]
     f_receipt = None
     if k == 4:
         f_receipt, r = _d_ReceiptType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     f_evpc_power_request = None
     if k == 5:
         f_evpc_power_request, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T111[(B >> r) & 3]
+        r -= 2; k = _T114[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_sd_power_input = None
     if k == 6:
         f_sd_power_input, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T112[(B >> r) & 1]
+        r -= 1; k = _T115[(B >> r) & 1]
     f_spc_max_output_power_limit = None
     if k == 7:
         f_spc_max_output_power_limit, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T113[(B >> r) & 1]
+        r -= 1; k = _T116[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMaxOutputPowerLimit')
     f_spc_min_output_power_limit = None
     if k == 8:
         f_spc_min_output_power_limit, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T114[(B >> r) & 1]
+        r -= 1; k = _T117[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMinOutputPowerLimit')
     f_spc_charge_diagnostics = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_spc_charge_diagnostics, r = sl2(B, r, _S115, 6)
+            f_spc_charge_diagnostics, r = sl2(B, r, _S118, 6)
         else:
             r -= 3; f_spc_charge_diagnostics = (B >> r) & 7
             if f_spc_charge_diagnostics >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(f_spc_charge_diagnostics))
             f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T116[(B >> r) & 7]
+        r -= 3; k = _T119[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SPCChargeDiagnostics')
     f_spc_operating_frequency = None
     if k == 10:
         f_spc_operating_frequency, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T117[(B >> r) & 3]
+        r -= 2; k = _T120[(B >> r) & 3]
     f_spc_power_control_parameter = None
     if k == 11:
         f_spc_power_control_parameter, r = _d_WPT_SPCPowerControlParameterType(B, r)
-        r -= 2; k = _T118[(B >> r) & 3]
+        r -= 2; k = _T121[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 12:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -4793,7 +5025,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T118[(B >> r) & 3]
+            r -= 2; k = _T121[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -4817,7 +5049,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -4827,7 +5059,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_WPT_ChargeLoopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
-    k = _T108[c & 7]
+    k = _T111[c & 7]
     if f_response_code is None: return _d_WPT_ChargeLoopResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -4847,7 +5079,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_WPT_ChargeLoopResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
-        k = _T109[c & 3]
+        k = _T112[c & 3]
         if i2_evse_notification is None: return _d_WPT_ChargeLoopResType(B, r0)
         f_evse_status = _new(EVSEStatusType)
         f_evse_status.notification_max_delay = i2_notification_max_delay
@@ -4868,7 +5100,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T119[c & 7]
+        k = _T122[c & 7]
         i3_bpt_discharged_energy_reading_wh = None
         if k == 2:
             r -= 1; c = (B >> r) & 1
@@ -4882,7 +5114,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T120[c & 7]
+            k = _T123[c & 7]
         i3_capacitive_energy_reading_va_rh = None
         if k == 3:
             r -= 1; c = (B >> r) & 1
@@ -4896,7 +5128,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T121[c & 7]
+            k = _T124[c & 7]
         i3_bpt_inductive_energy_reading_va_rh = None
         if k == 4:
             r -= 1; c = (B >> r) & 1
@@ -4910,7 +5142,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T122[c & 7]
+            k = _T125[c & 7]
         i3_meter_signature = None
         if k == 5:
             r -= 1; c = (B >> r) & 1
@@ -4920,7 +5152,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T123[c & 3]
+            k = _T126[c & 3]
         i3_meter_status = None
         if k == 6:
             r -= 1; c = (B >> r) & 1
@@ -4936,7 +5168,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
-            k = _T124[c & 3]
+            k = _T127[c & 3]
         i3_meter_timestamp = None
         if k == 7:
             r -= 1; c = (B >> r) & 1
@@ -4953,13 +5185,13 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             k = _T0[c & 1]
         if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T110[c & 3]
+        k = _T113[c & 3]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
         f_receipt, r = _f_ReceiptType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T36[c & 1]
+        k = _T39[c & 1]
     f_evpc_power_request = None
     if k == 5:
         r -= 13; c = (B >> r) & 8191
@@ -4976,7 +5208,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i4_value > 255: i4_value = 255 - i4_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T111[c & 3]
+        k = _T114[c & 3]
         f_evpc_power_request = _new(RationalNumberType)
         f_evpc_power_request.exponent = i4_exponent
         f_evpc_power_request.value = i4_value
@@ -4998,7 +5230,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i5_value > 255: i5_value = 255 - i5_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T112[c & 1]
+        k = _T115[c & 1]
         f_sd_power_input = _new(RationalNumberType)
         f_sd_power_input.exponent = i5_exponent
         f_sd_power_input.value = i5_value
@@ -5018,7 +5250,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T113[c & 1]
+        k = _T116[c & 1]
         f_spc_max_output_power_limit = _new(RationalNumberType)
         f_spc_max_output_power_limit.exponent = i6_exponent
         f_spc_max_output_power_limit.value = i6_value
@@ -5040,7 +5272,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i7_value > 255: i7_value = 255 - i7_value
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T114[c & 1]
+        k = _T117[c & 1]
         f_spc_min_output_power_limit = _new(RationalNumberType)
         f_spc_min_output_power_limit.exponent = i7_exponent
         f_spc_min_output_power_limit.value = i7_value
@@ -5051,7 +5283,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_WPT_ChargeLoopResType(B, r0)
         f_spc_charge_diagnostics = _EP_WPT_SPCChargeDiagnosticsType[(c >> 4) & 7]
-        k = _T116[c & 7]
+        k = _T119[c & 7]
         if f_spc_charge_diagnostics is None: return _d_WPT_ChargeLoopResType(B, r0)
     else:
         return _d_WPT_ChargeLoopResType(B, r0)
@@ -5071,7 +5303,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i8_value > 255: i8_value = 255 - i8_value
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T117[c & 3]
+        k = _T120[c & 3]
         f_spc_operating_frequency = _new(RationalNumberType)
         f_spc_operating_frequency.exponent = i8_exponent
         f_spc_operating_frequency.value = i8_value
@@ -5091,7 +5323,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         elif i10_value > 255: i10_value = 255 - i10_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
-        k = _T118[c & 3]
+        k = _T121[c & 3]
         i9_spc_primary_device_coil_current_information = _new(RationalNumberType)
         i9_spc_primary_device_coil_current_information.exponent = i10_exponent
         i9_spc_primary_device_coil_current_information.value = i10_value
@@ -5112,7 +5344,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T118[c & 3]
+            k = _T121[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -5144,7 +5376,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -5171,7 +5403,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 11
     v12 = o.meter_info
     if v12 is not None:
-        w, c = _C125[st]
+        w, c = _C128[st]
         a = (a << w) | c
         if v12.__class__ is not MeterInfoType: raise EncFail(f'expected MeterInfoType, got {v12.__class__.__name__}')
         st13 = 0
@@ -5198,7 +5430,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 11
         v17 = v12.capacitive_energy_reading_va_rh
         if v17 is not None:
-            w, c = _C126[st13]
+            w, c = _C129[st13]
             a = (a << w) | c
             a <<= 1
             if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
@@ -5208,7 +5440,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 15
         v18 = v12.bpt_inductive_energy_reading_va_rh
         if v18 is not None:
-            w, c = _C127[st13]
+            w, c = _C130[st13]
             a = (a << w) | c
             a <<= 1
             if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
@@ -5218,7 +5450,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 19
         v19 = v12.meter_signature
         if v19 is not None:
-            w, c = _C128[st13]
+            w, c = _C131[st13]
             a = (a << w) | c
             a <<= 1
             a = wbin(a, v19, 64)
@@ -5226,7 +5458,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 23
         v20 = v12.meter_status
         if v20 is not None:
-            w, c = _C129[st13]
+            w, c = _C132[st13]
             a = (a << w) | c
             a <<= 1
             if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
@@ -5237,7 +5469,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st13 = 27
         v21 = v12.meter_timestamp
         if v21 is not None:
-            w, c = _C130[st13]
+            w, c = _C133[st13]
             a = (a << w) | c
             a <<= 1
             if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
@@ -5245,18 +5477,18 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             else: a = wu(a, v21)
             a <<= 1
             st13 = 31
-        w, c = _C131[st13]
+        w, c = _C134[st13]
         a = (a << w) | c
         st = 15
     v22 = o.receipt
     if v22 is not None:
-        w, c = _C132[st]
+        w, c = _C135[st]
         a = (a << w) | c
         a = _e_ReceiptType(v22, a)
         st = 19
     v23 = o.evpc_power_request
     if v23 is None: raise EncFail('missing mandatory EVPCPowerRequest')
-    w, c = _C133[st]
+    w, c = _C136[st]
     a = (a << w) | c
     if v23.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v23.__class__.__name__}')
     pass
@@ -5294,7 +5526,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 27
     v31 = o.spc_max_output_power_limit
     if v31 is None: raise EncFail('missing mandatory SPCMaxOutputPowerLimit')
-    w, c = _C134[st]
+    w, c = _C137[st]
     a = (a << w) | c
     if v31.__class__ is not RationalNumberType: raise EncFail(f'expected RationalNumberType, got {v31.__class__.__name__}')
     pass
@@ -5353,7 +5585,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 43
     v44 = o.spc_power_control_parameter
     if v44 is not None:
-        w, c = _C135[st]
+        w, c = _C138[st]
         a = (a << w) | c
         if v44.__class__ is not WPT_SPCPowerControlParameterType: raise EncFail(f'expected WPT_SPCPowerControlParameterType, got {v44.__class__.__name__}')
         pass
@@ -5379,7 +5611,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     n = 0
     for v in o.manufacturer_specific_data_container:
         if n == 0:
-            w, c = _C136[st]
+            w, c = _C139[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -5394,7 +5626,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             st = 50
         else:
             st = 51
-    w, c = _C137[st]
+    w, c = _C140[st]
     a = (a << w) | c
     return a
 
@@ -5404,21 +5636,21 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S138, 6)
+            f_notification_max_delay, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S139, 6)
+            f_evse_notification, r = sl2(B, r, _S142, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
@@ -5473,79 +5705,79 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S140, 6)
+            f_meter_id, r = sl2(B, r, _S143, 6)
         else:
             f_meter_id, r = rstr(B, r, 32)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S66, 6)
+            f_charged_energy_reading_wh, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T119[(B >> r) & 7]
+        r -= 3; k = _T122[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S66, 6)
+            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T120[(B >> r) & 7]
+        r -= 3; k = _T123[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S66, 6)
+            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T121[(B >> r) & 7]
+        r -= 3; k = _T124[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S66, 6)
+            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T122[(B >> r) & 7]
+        r -= 3; k = _T125[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S141, 6)
+            f_meter_signature, r = sl2(B, r, _S144, 6)
         else:
             f_meter_signature, r = rbin(B, r, 64)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S68, 6)
+            f_meter_status, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -5553,12 +5785,12 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T124[(B >> r) & 3]
+        r -= 2; k = _T127[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S66, 6)
+            f_meter_timestamp, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
@@ -5585,7 +5817,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
-    k = _T119[c & 7]
+    k = _T122[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -5599,7 +5831,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T120[c & 7]
+        k = _T123[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -5613,7 +5845,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T121[c & 7]
+        k = _T124[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1; c = (B >> r) & 1
@@ -5627,7 +5859,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
-        k = _T122[c & 7]
+        k = _T125[c & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1; c = (B >> r) & 1
@@ -5637,7 +5869,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T123[c & 3]
+        k = _T126[c & 3]
     f_meter_status = None
     if k == 6:
         r -= 1; c = (B >> r) & 1
@@ -5653,7 +5885,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
-        k = _T124[c & 3]
+        k = _T127[c & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1; c = (B >> r) & 1
@@ -5697,7 +5929,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 11
     v5 = o.capacitive_energy_reading_va_rh
     if v5 is not None:
-        w, c = _C126[st]
+        w, c = _C129[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
@@ -5707,7 +5939,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 15
     v6 = o.bpt_inductive_energy_reading_va_rh
     if v6 is not None:
-        w, c = _C127[st]
+        w, c = _C130[st]
         a = (a << w) | c
         a <<= 1
         if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
@@ -5717,7 +5949,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 19
     v7 = o.meter_signature
     if v7 is not None:
-        w, c = _C128[st]
+        w, c = _C131[st]
         a = (a << w) | c
         a <<= 1
         a = wbin(a, v7, 64)
@@ -5725,7 +5957,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 23
     v8 = o.meter_status
     if v8 is not None:
-        w, c = _C129[st]
+        w, c = _C132[st]
         a = (a << w) | c
         a <<= 1
         if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
@@ -5736,7 +5968,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st = 27
     v9 = o.meter_timestamp
     if v9 is not None:
-        w, c = _C130[st]
+        w, c = _C133[st]
         a = (a << w) | c
         a <<= 1
         if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
@@ -5744,7 +5976,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         else: a = wu(a, v9)
         a <<= 1
         st = 31
-    w, c = _C131[st]
+    w, c = _C134[st]
     a = (a << w) | c
     return a
 
@@ -5754,32 +5986,32 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S66, 6)
+            f_time_anchor, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T142[(B >> r) & 7]
+        r -= 3; k = _T145[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
         f_energy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T143[(B >> r) & 7]
+        r -= 3; k = _T146[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
         f_occupancy_costs, r = _d_DetailedCostType(B, r)
-        r -= 3; k = _T70[(B >> r) & 7]
+        r -= 3; k = _T73[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
         f_additional_services_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T71[(B >> r) & 3]
+        r -= 2; k = _T74[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
         f_overstay_costs, r = _d_DetailedCostType(B, r)
-        r -= 2; k = _T72[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
@@ -5790,7 +6022,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
-            r -= 2; k = _T72[(B >> r) & 3]
+            r -= 2; k = _T75[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -5809,7 +6041,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
-    k = _T142[c & 7]
+    k = _T145[c & 7]
     f_energy_costs = None
     if k == 1:
         r -= 14; c = (B >> r) & 16383
@@ -5841,7 +6073,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i3_value > 255: i3_value = 255 - i3_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T143[c & 7]
+        k = _T146[c & 7]
         i1_cost_per_unit = _new(RationalNumberType)
         i1_cost_per_unit.exponent = i3_exponent
         i1_cost_per_unit.value = i3_value
@@ -5879,7 +6111,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i6_value > 255: i6_value = 255 - i6_value
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
-        k = _T70[c & 7]
+        k = _T73[c & 7]
         i4_cost_per_unit = _new(RationalNumberType)
         i4_cost_per_unit.exponent = i6_exponent
         i4_cost_per_unit.value = i6_value
@@ -5917,7 +6149,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i9_value > 255: i9_value = 255 - i9_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T71[c & 3]
+        k = _T74[c & 3]
         i7_cost_per_unit = _new(RationalNumberType)
         i7_cost_per_unit.exponent = i9_exponent
         i7_cost_per_unit.value = i9_value
@@ -5955,7 +6187,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         elif i12_value > 255: i12_value = 255 - i12_value
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
-        k = _T72[c & 3]
+        k = _T75[c & 3]
         i10_cost_per_unit = _new(RationalNumberType)
         i10_cost_per_unit.exponent = i12_exponent
         i10_cost_per_unit.value = i12_value
@@ -6000,7 +6232,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         n += 1
         if n < 10:
             r -= 2; c = (B >> r) & 3
-            k = _T72[c & 3]
+            k = _T75[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -6066,7 +6298,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 7
     v13 = o.occupancy_costs
     if v13 is not None:
-        w, c = _C144[st]
+        w, c = _C147[st]
         a = (a << w) | c
         if v13.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v13.__class__.__name__}')
         pass
@@ -6108,7 +6340,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 11
     v23 = o.additional_services_costs
     if v23 is not None:
-        w, c = _C145[st]
+        w, c = _C148[st]
         a = (a << w) | c
         if v23.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v23.__class__.__name__}')
         pass
@@ -6150,7 +6382,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 15
     v33 = o.overstay_costs
     if v33 is not None:
-        w, c = _C146[st]
+        w, c = _C149[st]
         a = (a << w) | c
         if v33.__class__ is not DetailedCostType: raise EncFail(f'expected DetailedCostType, got {v33.__class__.__name__}')
         pass
@@ -6193,7 +6425,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     n = 0
     for v in o.tax_costs:
         if n == 0:
-            w, c = _C147[st]
+            w, c = _C150[st]
             a = (a << w) | c
         elif n < 10:
             a <<= 2
@@ -6206,7 +6438,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C148[st]
+    w, c = _C151[st]
     a = (a << w) | c
     return a
 
@@ -6215,7 +6447,7 @@ def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     f_amount = None
     if k == 0:
         f_amount, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
@@ -6311,14 +6543,14 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S149, 6)
+            f_tax_rule_id, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
@@ -6452,59 +6684,59 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_evpc_max_receivable_power = None
     if k == 1:
         f_evpc_max_receivable_power, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCMaxReceivablePower')
     f_sd_max_ground_clearence = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearence, r = sl2(B, r, _S138, 6)
+            f_sd_max_ground_clearence, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
             if f_sd_max_ground_clearence > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(f_sd_max_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxGroundClearence')
     f_sd_min_ground_clearence = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearence, r = sl2(B, r, _S138, 6)
+            f_sd_min_ground_clearence, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
             if f_sd_min_ground_clearence > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearence')
     f_evpc_natural_frequency = None
     if k == 4:
         f_evpc_natural_frequency, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCNaturalFrequency')
     f_evpc_device_local_control = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_device_local_control, r = sl2(B, r, _S77, 6)
+            f_evpc_device_local_control, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_evpc_device_local_control = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T150[(B >> r) & 3]
+        r -= 2; k = _T153[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCDeviceLocalControl')
     f_vendor_specific_data_container = []
@@ -6513,7 +6745,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -6523,7 +6755,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T150[(B >> r) & 3]
+            r -= 2; k = _T153[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -6547,7 +6779,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -6606,7 +6838,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     r -= 8; c = (B >> r) & 255
     if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_device_local_control = ((c >> 3) & 1) == 1
-    k = _T150[c & 3]
+    k = _T153[c & 3]
     f_evpc_natural_frequency = _new(RationalNumberType)
     f_evpc_natural_frequency.exponent = i3_exponent
     f_evpc_natural_frequency.value = i3_value
@@ -6625,7 +6857,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T150[c & 3]
+            k = _T153[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -6657,7 +6889,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.evpc_max_receivable_power
@@ -6729,7 +6961,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
             st = 26
         else:
             st = 27
-    w, c = _C151[st]
+    w, c = _C154[st]
     a = (a << w) | c
     return a
 
@@ -6738,86 +6970,86 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_pd_input_power_class = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pd_input_power_class, r = sl2(B, r, _S152, 6)
+            f_pd_input_power_class, r = sl2(B, r, _S155, 6)
         else:
             r -= 2; f_pd_input_power_class = (B >> r) & 3
             f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PDInputPowerClass')
     f_sd_min_output_power = None
     if k == 3:
         f_sd_min_output_power, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinOutputPower')
     f_sd_max_output_power = None
     if k == 4:
         f_sd_max_output_power, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxOutputPower')
     f_sd_max_ground_clearance_support = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearance_support, r = sl2(B, r, _S138, 6)
+            f_sd_max_ground_clearance_support, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
             if f_sd_max_ground_clearance_support > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T153[(B >> r) & 1]
+        r -= 1; k = _T156[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxGroundClearanceSupport')
     f_sd_min_ground_clearance_support = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearance_support, r = sl2(B, r, _S138, 6)
+            f_sd_min_ground_clearance_support, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
             if f_sd_min_ground_clearance_support > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T112[(B >> r) & 1]
+        r -= 1; k = _T115[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearanceSupport')
     f_pd_min_coil_current = None
     if k == 7:
         f_pd_min_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T113[(B >> r) & 1]
+        r -= 1; k = _T116[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PDMinCoilCurrent')
     f_pd_max_coil_current = None
     if k == 8:
         f_pd_max_coil_current, r = _d_RationalNumberType(B, r)
-        r -= 2; k = _T91[(B >> r) & 3]
+        r -= 2; k = _T94[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PDMaxCoilCurrent')
     f_sd_manufacturer_specific_data_container = []
@@ -6826,7 +7058,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         if k == 9:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -6836,7 +7068,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T91[(B >> r) & 3]
+            r -= 2; k = _T94[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -6860,7 +7092,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -6951,7 +7183,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     elif i5_value > 255: i5_value = 255 - i5_value
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-    k = _T91[c & 3]
+    k = _T94[c & 3]
     f_pd_max_coil_current = _new(RationalNumberType)
     f_pd_max_coil_current.exponent = i5_exponent
     f_pd_max_coil_current.value = i5_value
@@ -6970,7 +7202,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T91[c & 3]
+            k = _T94[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -7002,7 +7234,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -7113,7 +7345,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
             st = 38
         else:
             st = 39
-    w, c = _C154[st]
+    w, c = _C157[st]
     a = (a << w) | c
     return a
 
@@ -7122,35 +7354,35 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S58, 6)
+            f_ev_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_ev_result_code = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S60, 6)
+            f_ev_result_code, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T49[(B >> r) & 3]
+        r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
     f_vendor_specific_data_container = []
@@ -7159,7 +7391,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -7169,9 +7401,9 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T49[(B >> r) & 3]
+            r -= 2; k = _T52[(B >> r) & 3]
         else:
-            r -= 2; k = _T50[(B >> r) & 3]
+            r -= 2; k = _T53[(B >> r) & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
         f_wpt_lf_data_package_list, r = _d_WPT_LF_DataPackageListType(B, r)
@@ -7197,7 +7429,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -7208,7 +7440,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if c & 3300: return _d_WPT_FinePositioningReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 8) & 3]
     f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
-    k = _T49[c & 3]
+    k = _T52[c & 3]
     if f_ev_processing is None or f_ev_result_code is None: return _d_WPT_FinePositioningReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -7229,17 +7461,17 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T49[c & 3]
+            k = _T52[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T50[c & 3]
+            k = _T53[c & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
         r -= 25; c = (B >> r) & 33554431
         if c & 25196548: return _d_WPT_FinePositioningReqType(B, r0)
         i2_num_packages = (c >> 15) & 255
         i3_package_index = (c >> 3) & 255
-        k = _T76[c & 3]
+        k = _T79[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
             r -= 3; c = (B >> r) & 7
@@ -7327,7 +7559,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -7358,7 +7590,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             st = 15
     v9 = o.wpt_lf_data_package_list
     if v9 is not None:
-        w, c = _C155[st]
+        w, c = _C158[st]
         a = (a << w) | c
         if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
         pass
@@ -7426,7 +7658,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         pass
         a <<= 2
         st = 19
-    w, c = _C156[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -7436,12 +7668,12 @@ def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_num_packages, r = sl2(B, r, _S157, 6)
+            f_num_packages, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_num_packages = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumPackages')
     f_wpt_lf_data_package = None
@@ -7459,7 +7691,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     if c & 25196548: return _d_WPT_LF_DataPackageListType(B, r0)
     f_num_packages = (c >> 15) & 255
     i1_package_index = (c >> 3) & 255
-    k = _T76[c & 3]
+    k = _T79[c & 3]
     i1_lf_tx_data = i1_lf_rx_data = None
     if k == 1:
         r -= 3; c = (B >> r) & 7
@@ -7619,12 +7851,12 @@ def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_package_index, r = sl2(B, r, _S157, 6)
+            f_package_index, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_package_index = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T76[(B >> r) & 3]
+        r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PackageIndex')
     f_lf_tx_data = f_lf_rx_data = None
@@ -7644,7 +7876,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     r -= 13; c = (B >> r) & 8191
     if c & 6148: return _d_WPT_LF_DataPackageType(B, r0)
     f_package_index = (c >> 3) & 255
-    k = _T76[c & 3]
+    k = _T79[c & 3]
     f_lf_tx_data = f_lf_rx_data = None
     if k == 1:
         r -= 3; c = (B >> r) & 7
@@ -7892,14 +8124,14 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S149, 6)
+            f_tx_identifier, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxIdentifier')
     f_eirp = None
@@ -8087,14 +8319,14 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_rx_identifier, r = sl2(B, r, _S149, 6)
+            f_rx_identifier, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_rx_identifier = (B >> r) & 255
             if f_rx_identifier > 127: f_rx_identifier, r = ru(B, r, f_rx_identifier)
             if f_rx_identifier < 1 or f_rx_identifier > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(f_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RxIdentifier')
     f_rssi_data = None
@@ -8282,14 +8514,14 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S149, 6)
+            f_tx_identifier, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxIdentifier')
     f_rssi = None
@@ -8367,35 +8599,35 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S58, 6)
+            f_evse_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T49[(B >> r) & 3]
+        r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_vendor_specific_data_container = []
@@ -8404,7 +8636,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         if k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -8414,9 +8646,9 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T49[(B >> r) & 3]
+            r -= 2; k = _T52[(B >> r) & 3]
         else:
-            r -= 2; k = _T50[(B >> r) & 3]
+            r -= 2; k = _T53[(B >> r) & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
         f_wpt_lf_data_package_list, r = _d_WPT_LF_DataPackageListType(B, r)
@@ -8442,7 +8674,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -8453,7 +8685,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if c & 49380: return _d_WPT_FinePositioningResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 8) & 63]
     f_evse_processing = _EP_processingType[(c >> 3) & 3]
-    k = _T49[c & 3]
+    k = _T52[c & 3]
     if f_response_code is None or f_evse_processing is None: return _d_WPT_FinePositioningResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -8474,17 +8706,17 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T49[c & 3]
+            k = _T52[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T50[c & 3]
+            k = _T53[c & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
         r -= 25; c = (B >> r) & 33554431
         if c & 25196548: return _d_WPT_FinePositioningResType(B, r0)
         i2_num_packages = (c >> 15) & 255
         i3_package_index = (c >> 3) & 255
-        k = _T76[c & 3]
+        k = _T79[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
             r -= 3; c = (B >> r) & 7
@@ -8572,7 +8804,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -8603,7 +8835,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             st = 15
     v9 = o.wpt_lf_data_package_list
     if v9 is not None:
-        w, c = _C155[st]
+        w, c = _C158[st]
         a = (a << w) | c
         if v9.__class__ is not WPT_LF_DataPackageListType: raise EncFail(f'expected WPT_LF_DataPackageListType, got {v9.__class__.__name__}')
         pass
@@ -8671,7 +8903,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         pass
         a <<= 2
         st = 19
-    w, c = _C156[st]
+    w, c = _C159[st]
     a = (a << w) | c
     return a
 
@@ -8680,53 +8912,53 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S58, 6)
+            f_ev_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_ev_device_fine_positioning_method_list = None
     if k == 2:
         f_ev_device_fine_positioning_method_list, r = _d_WPT_FinePositioningMethodListType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDeviceFinePositioningMethodList')
     f_ev_device_pairing_method_list = None
     if k == 3:
         f_ev_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDevicePairingMethodList')
     f_ev_device_alignment_check_method_list = None
     if k == 4:
         f_ev_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S138, 6)
+            f_natural_offset, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -8735,7 +8967,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -8745,9 +8977,9 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T123[(B >> r) & 3]
+            r -= 2; k = _T126[(B >> r) & 3]
         else:
-            r -= 2; k = _T124[(B >> r) & 3]
+            r -= 2; k = _T127[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -8773,7 +9005,7 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -8806,7 +9038,7 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -8822,14 +9054,14 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T123[c & 3]
+            k = _T126[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T124[c & 3]
+            k = _T127[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
         r -= 2; c = (B >> r) & 3
-        k = _T29[c & 3]
+        k = _T32[c & 3]
         i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
         if k == 0:
             i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
@@ -8875,7 +9107,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -8924,7 +9156,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
             st = 27
     v12 = o.lf_system_setup_data
     if v12 is not None:
-        w, c = _C158[st]
+        w, c = _C161[st]
         a = (a << w) | c
         if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
         pass
@@ -8942,7 +9174,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
             raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
         a <<= 1
         st = 31
-    w, c = _C159[st]
+    w, c = _C162[st]
     a = (a << w) | c
     return a
 
@@ -8954,7 +9186,7 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S160, 6)
+                v, r = sl2(B, r, _S163, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
@@ -8966,7 +9198,7 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T24[(B >> r) & 3]
+            r -= 2; k = _T25[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_FinePositioningMethod')
@@ -8991,7 +9223,7 @@ def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T24[c & 3]
+            k = _T25[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -9020,7 +9252,7 @@ def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a
             st = 2
         else:
             st = 3
-    w, c = _C161[st]
+    w, c = _C164[st]
     a = (a << w) | c
     return a
 
@@ -9032,7 +9264,7 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S162, 6)
+                v, r = sl2(B, r, _S165, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
@@ -9044,7 +9276,7 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T24[(B >> r) & 3]
+            r -= 2; k = _T25[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_PairingMethod')
@@ -9069,7 +9301,7 @@ def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T24[c & 3]
+            k = _T25[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -9098,7 +9330,7 @@ def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C161[st]
+    w, c = _C164[st]
     a = (a << w) | c
     return a
 
@@ -9110,7 +9342,7 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
         if k == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S163, 6)
+                v, r = sl2(B, r, _S166, 6)
             else:
                 r -= 2; v = (B >> r) & 3
                 if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
@@ -9122,7 +9354,7 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T24[(B >> r) & 3]
+            r -= 2; k = _T25[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_AlignmentCheckMethod')
@@ -9147,7 +9379,7 @@ def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T24[c & 3]
+            k = _T25[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -9176,12 +9408,12 @@ def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: 
             st = 2
         else:
             st = 3
-    w, c = _C161[st]
+    w, c = _C164[st]
     a = (a << w) | c
     return a
 
 def _d_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_lf_transmitter_setup_data = f_lf_receiver_setup_data = None
     if k == 0:
         f_lf_transmitter_setup_data, r = _d_WPT_LF_TransmitterDataType(B, r)
@@ -9197,7 +9429,7 @@ def _d_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDat
 def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_lf_transmitter_setup_data = f_lf_receiver_setup_data = None
     if k == 0:
         f_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
@@ -9238,18 +9470,18 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_transmitters, r = sl2(B, r, _S157, 6)
+            f_number_of_transmitters, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_transmitters = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfTransmitters')
     f_signal_frequency = None
     if k == 1:
         f_signal_frequency, r = _d_RationalNumberType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignalFrequency')
     f_tx_spec_data = []
@@ -9262,11 +9494,11 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             break
         n += 1
         if n < 2:
-            r -= 1; k = _T48[(B >> r) & 1]
+            r -= 1; k = _T51[(B >> r) & 1]
         elif n < 255:
-            r -= 2; k = _T164[(B >> r) & 3]
+            r -= 2; k = _T167[(B >> r) & 3]
         else:
-            r -= 2; k = _T55[(B >> r) & 3]
+            r -= 2; k = _T58[(B >> r) & 3]
     if n < 2: raise unexpected(k, r, 'TxSpecData')
     f_tx_package_spec_data = None
     if k == 3:
@@ -9292,7 +9524,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     elif i1_value > 255: i1_value = 255 - i1_value
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_WPT_LF_TransmitterDataType(B, r0)
-    k = _T48[c & 1]
+    k = _T51[c & 1]
     f_signal_frequency = _new(RationalNumberType)
     f_signal_frequency.exponent = i1_exponent
     f_signal_frequency.value = i1_value
@@ -9394,13 +9626,13 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
         n += 1
         if n < 2:
             r -= 1; c = (B >> r) & 1
-            k = _T48[c & 1]
+            k = _T51[c & 1]
         elif n < 255:
             r -= 2; c = (B >> r) & 3
-            k = _T164[c & 3]
+            k = _T167[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T55[c & 3]
+            k = _T58[c & 3]
     if n < 2: return _d_WPT_LF_TransmitterDataType(B, r0)
     f_tx_package_spec_data = None
     if k == 3:
@@ -9459,11 +9691,11 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
             st = 11
     v7 = o.tx_package_spec_data
     if v7 is not None:
-        w, c = _C165[st]
+        w, c = _C168[st]
         a = (a << w) | c
         a = _e_WPT_TxRxPackageSpecDataType(v7, a)
         st = 15
-    w, c = _C166[st]
+    w, c = _C169[st]
     a = (a << w) | c
     return a
 
@@ -9473,20 +9705,20 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S149, 6)
+            f_tx_rx_identifier, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
             if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxIdentifier')
     f_tx_rx_position = None
     if k == 1:
         f_tx_rx_position, r = _d_WPT_CoordinateXYZType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxPosition')
     f_tx_rx_orientation = None
@@ -9666,7 +9898,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_coord_x, r = sl2(B, r, _S68, 6)
+            f_coord_x, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_coord_x = (B >> r) & 511
             if f_coord_x & 128: f_coord_x, r = ri(B, r, f_coord_x)
@@ -9674,14 +9906,14 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_x < -32768 or f_coord_x > 32767: facet(r, 'Coord_X: {} out of range'.format(f_coord_x))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Coord_X')
     f_coord_y = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_coord_y, r = sl2(B, r, _S68, 6)
+            f_coord_y, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_coord_y = (B >> r) & 511
             if f_coord_y & 128: f_coord_y, r = ri(B, r, f_coord_y)
@@ -9689,14 +9921,14 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_y < -32768 or f_coord_y > 32767: facet(r, 'Coord_Y: {} out of range'.format(f_coord_y))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Coord_Y')
     f_coord_z = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_coord_z, r = sl2(B, r, _S68, 6)
+            f_coord_z, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_coord_z = (B >> r) & 511
             if f_coord_z & 128: f_coord_z, r = ri(B, r, f_coord_z)
@@ -9796,43 +10028,43 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         if n < 2:
             r -= 1; k = _T1[(B >> r) & 1]
         elif n < 255:
-            r -= 2; k = _T29[(B >> r) & 3]
+            r -= 2; k = _T32[(B >> r) & 3]
         else:
-            r -= 1; k = _T17[(B >> r) & 1]
+            r -= 1; k = _T18[(B >> r) & 1]
     if n < 2: raise unexpected(k, r, 'PulseSequenceOrder')
     f_pulse_separation_time = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_separation_time, r = sl2(B, r, _S138, 6)
+            f_pulse_separation_time, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
             if f_pulse_separation_time > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(f_pulse_separation_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PulseSeparationTime')
     f_pulse_duration = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pulse_duration, r = sl2(B, r, _S138, 6)
+            f_pulse_duration, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
             if f_pulse_duration > 65535: facet(r, 'PulseDuration: {} out of range'.format(f_pulse_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PulseDuration')
     f_package_separation_time = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_package_separation_time, r = sl2(B, r, _S138, 6)
+            f_package_separation_time, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
@@ -9884,10 +10116,10 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             k = _T1[c & 1]
         elif n < 255:
             r -= 2; c = (B >> r) & 3
-            k = _T29[c & 3]
+            k = _T32[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
-            k = _T17[c & 1]
+            k = _T18[c & 1]
     if n < 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_pulse_separation_time = None
     if k == 1:
@@ -9902,7 +10134,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             else: f_pulse_separation_time = (x << 7) | (f_pulse_separation_time & 127)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
-        k = _T48[c & 1]
+        k = _T51[c & 1]
     else:
         return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_pulse_duration = None
@@ -9918,7 +10150,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             else: f_pulse_duration = (x << 7) | (f_pulse_duration & 127)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
-        k = _T54[c & 1]
+        k = _T57[c & 1]
     else:
         return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_package_separation_time = None
@@ -9967,7 +10199,7 @@ def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> in
             st = 3
     v2 = o.pulse_separation_time
     if v2 is None: raise EncFail('missing mandatory PulseSeparationTime')
-    w, c = _C167[st]
+    w, c = _C170[st]
     a = (a << w) | c
     a <<= 1
     if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
@@ -9997,21 +10229,21 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_index_number, r = sl2(B, r, _S138, 6)
+            f_index_number, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
             if f_index_number > 65535: facet(r, 'IndexNumber: {} out of range'.format(f_index_number))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'IndexNumber')
     f_tx_rx_identifier = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S149, 6)
+            f_tx_rx_identifier, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
@@ -10075,12 +10307,12 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_receivers, r = sl2(B, r, _S157, 6)
+            f_number_of_receivers, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_receivers = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfReceivers')
     f_rx_spec_data = []
@@ -10093,9 +10325,9 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             break
         n += 1
         if n < 2:
-            r -= 1; k = _T17[(B >> r) & 1]
+            r -= 1; k = _T18[(B >> r) & 1]
         elif n < 255:
-            r -= 2; k = _T30[(B >> r) & 3]
+            r -= 2; k = _T33[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 2: raise unexpected(k, r, 'RxSpecData')
@@ -10107,7 +10339,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     r -= 12; c = (B >> r) & 4095
     if c & 3074: return _d_WPT_LF_ReceiverDataType(B, r0)
     f_number_of_receivers = (c >> 2) & 255
-    k = _T17[c & 1]
+    k = _T18[c & 1]
     f_rx_spec_data = []
     n = 0
     while True:
@@ -10206,10 +10438,10 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
         n += 1
         if n < 2:
             r -= 1; c = (B >> r) & 1
-            k = _T17[c & 1]
+            k = _T18[c & 1]
         elif n < 255:
             r -= 2; c = (B >> r) & 3
-            k = _T30[c & 3]
+            k = _T33[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -10245,7 +10477,7 @@ def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
             st = 6
         else:
             st = 7
-    w, c = _C168[st]
+    w, c = _C171[st]
     a = (a << w) | c
     return a
 
@@ -10254,53 +10486,53 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_primary_device_fine_positioning_method_list = None
     if k == 2:
         f_primary_device_fine_positioning_method_list, r = _d_WPT_FinePositioningMethodListType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDeviceFinePositioningMethodList')
     f_primary_device_pairing_method_list = None
     if k == 3:
         f_primary_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDevicePairingMethodList')
     f_primary_device_alignment_check_method_list = None
     if k == 4:
         f_primary_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S138, 6)
+            f_natural_offset, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T123[(B >> r) & 3]
+        r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
     f_vendor_specific_data_container = []
@@ -10309,7 +10541,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         if k == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10319,9 +10551,9 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T123[(B >> r) & 3]
+            r -= 2; k = _T126[(B >> r) & 3]
         else:
-            r -= 2; k = _T124[(B >> r) & 3]
+            r -= 2; k = _T127[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
         f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
@@ -10347,7 +10579,7 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -10380,7 +10612,7 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
-    k = _T123[c & 3]
+    k = _T126[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -10396,14 +10628,14 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T123[c & 3]
+            k = _T126[c & 3]
         else:
             r -= 2; c = (B >> r) & 3
-            k = _T124[c & 3]
+            k = _T127[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
         r -= 2; c = (B >> r) & 3
-        k = _T29[c & 3]
+        k = _T32[c & 3]
         i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
         if k == 0:
             i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
@@ -10449,7 +10681,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -10498,7 +10730,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
             st = 27
     v12 = o.lf_system_setup_data
     if v12 is not None:
-        w, c = _C158[st]
+        w, c = _C161[st]
         a = (a << w) | c
         if v12.__class__ is not WPT_LF_SystemSetupDataType: raise EncFail(f'expected WPT_LF_SystemSetupDataType, got {v12.__class__.__name__}')
         pass
@@ -10516,7 +10748,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
             raise EncFail('missing mandatory LF_TransmitterSetupData or LF_ReceiverSetupData')
         a <<= 1
         st = 31
-    w, c = _C159[st]
+    w, c = _C162[st]
     a = (a << w) | c
     return a
 
@@ -10525,47 +10757,47 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S58, 6)
+            f_ev_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T59[(B >> r) & 3]
+        r -= 2; k = _T62[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_observed_id_code = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S149, 6)
+            f_observed_id_code, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S60, 6)
+            f_ev_result_code, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
     f_vendor_specific_data_container = []
@@ -10574,7 +10806,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         if k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10584,7 +10816,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T50[(B >> r) & 3]
+            r -= 2; k = _T53[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -10608,7 +10840,7 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingReqType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -10618,7 +10850,7 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_PairingReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 3) & 3]
-    k = _T59[c & 3]
+    k = _T62[c & 3]
     if f_ev_processing is None: return _d_WPT_PairingReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -10636,13 +10868,13 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingReqType(B, r0)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_PairingReqType(B, r0)
-        k = _T54[c & 1]
+        k = _T57[c & 1]
     f_ev_result_code = None
     if k == 3:
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_PairingReqType(B, r0)
         f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
-        k = _T50[c & 3]
+        k = _T53[c & 3]
         if f_ev_result_code is None: return _d_WPT_PairingReqType(B, r0)
     else:
         return _d_WPT_PairingReqType(B, r0)
@@ -10661,7 +10893,7 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T50[c & 3]
+            k = _T53[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -10698,7 +10930,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.ev_processing
@@ -10716,7 +10948,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
         st = 11
     v9 = o.ev_result_code
     if v9 is None: raise EncFail('missing mandatory EVResultCode')
-    w, c = _C63[st]
+    w, c = _C66[st]
     a = (a << w) | c
     if v9.__class__ is not WPT_EVResultType and not (v9.__class__ is int and 0 <= v9 < 3): raise EncFail(f'{v9!r} is not a WPT_EVResultType')
     st = 15
@@ -10738,7 +10970,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
             st = 18
         else:
             st = 19
-    w, c = _C64[st]
+    w, c = _C67[st]
     a = (a << w) | c
     return a
 
@@ -10747,60 +10979,60 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     f_header = None
     if k == 0:
         f_header, r = _d_MessageHeaderType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S69, 6)
+            f_response_code, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S58, 6)
+            f_evse_processing, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T70[(B >> r) & 7]
+        r -= 3; k = _T73[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_observed_id_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S149, 6)
+            f_observed_id_code, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T71[(B >> r) & 3]
+        r -= 2; k = _T74[(B >> r) & 3]
     f_alternative_secc_list = None
     if k == 4:
         f_alternative_secc_list, r = _d_AlternativeSECCListType(B, r)
-        r -= 2; k = _T72[(B >> r) & 3]
+        r -= 2; k = _T75[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S61, 6)
+                v, r = sl2(B, r, _S64, 6)
             else:
                 v, r = rbin(B, r, 256)
                 r -= 1
@@ -10810,7 +11042,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             break
         n += 1
         if n < 16:
-            r -= 2; k = _T72[(B >> r) & 3]
+            r -= 2; k = _T75[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -10834,7 +11066,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingResType(B, r0)
-    k = _T20[c & 3]
+    k = _T21[c & 3]
     i1_signature = None
     if k == 2:
         i1_signature, r = _f_SignatureType(B, r)
@@ -10845,7 +11077,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if c & 98760: return _d_WPT_PairingResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 63]
     f_evse_processing = _EP_processingType[(c >> 4) & 3]
-    k = _T70[c & 7]
+    k = _T73[c & 7]
     if f_response_code is None or f_evse_processing is None: return _d_WPT_PairingResType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
@@ -10863,12 +11095,12 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingResType(B, r0)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_WPT_PairingResType(B, r0)
-        k = _T71[c & 3]
+        k = _T74[c & 3]
     f_alternative_secc_list = None
     if k == 4:
         f_alternative_secc_list, r = _f_AlternativeSECCListType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T72[c & 3]
+        k = _T75[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
@@ -10884,7 +11116,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
         n += 1
         if n < 16:
             r -= 2; c = (B >> r) & 3
-            k = _T72[c & 3]
+            k = _T75[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -10922,7 +11154,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         a <<= 2
         a = _e_SignatureType(v6, a)
         st3 = 11
-    w, c = _C62[st3]
+    w, c = _C65[st3]
     a = (a << w) | c
     st = 3
     v7 = o.response_code
@@ -10944,14 +11176,14 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         st = 15
     v10 = o.alternative_secc_list
     if v10 is not None:
-        w, c = _C73[st]
+        w, c = _C76[st]
         a = (a << w) | c
         a = _e_AlternativeSECCListType(v10, a)
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
         if n == 0:
-            w, c = _C74[st]
+            w, c = _C77[st]
             a = (a << w) | c
         elif n < 16:
             a <<= 2
@@ -10966,7 +11198,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
             st = 22
         else:
             st = 23
-    w, c = _C75[st]
+    w, c = _C78[st]
     a = (a << w) | c
     return a
 
@@ -10982,7 +11214,7 @@ def _d_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
             break
         n += 1
         if n < 8:
-            r -= 2; k = _T24[(B >> r) & 3]
+            r -= 2; k = _T25[(B >> r) & 3]
         else:
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AlternativeSECC')
@@ -10998,7 +11230,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
     while True:
         if k == 0:
             r -= 3; c = (B >> r) & 7
-            k = _T169[c & 7]
+            k = _T172[c & 7]
             i1_ssid = None
             if k == 0:
                 r -= 1; c = (B >> r) & 1
@@ -11006,7 +11238,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 i1_ssid, r = rstr(B, r, 255)
                 r -= 4; c = (B >> r) & 15
                 if c & 8: return _d_AlternativeSECCListType(B, r0)
-                k = _T170[c & 7]
+                k = _T173[c & 7]
             i1_bssid = None
             if k == 1:
                 r -= 1; c = (B >> r) & 1
@@ -11014,7 +11246,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 i1_bssid, r = rstr(B, r, 12)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_AlternativeSECCListType(B, r0)
-                k = _T164[c & 3]
+                k = _T167[c & 3]
             i1_ip_address = None
             if k == 2:
                 r -= 1; c = (B >> r) & 1
@@ -11022,7 +11254,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                 i1_ip_address, r = rstr(B, r, 39)
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_AlternativeSECCListType(B, r0)
-                k = _T55[c & 3]
+                k = _T58[c & 3]
             i1_port = None
             if k == 3:
                 r -= 1; c = (B >> r) & 1
@@ -11049,7 +11281,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
         n += 1
         if n < 8:
             r -= 2; c = (B >> r) & 3
-            k = _T24[c & 3]
+            k = _T25[c & 3]
         else:
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
@@ -11077,47 +11309,47 @@ def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
             st = 2
         else:
             st = 3
-    w, c = _C161[st]
+    w, c = _C164[st]
     a = (a << w) | c
     return a
 
 def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
-    r -= 3; k = _T169[(B >> r) & 7]
+    r -= 3; k = _T172[(B >> r) & 7]
     f_ssid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ssid, r = sl2(B, r, _S171, 6)
+            f_ssid, r = sl2(B, r, _S174, 6)
         else:
             f_ssid, r = rstr(B, r, 255)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 3; k = _T170[(B >> r) & 7]
+        r -= 3; k = _T173[(B >> r) & 7]
     f_bssid = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bssid, r = sl2(B, r, _S172, 6)
+            f_bssid, r = sl2(B, r, _S175, 6)
         else:
             f_bssid, r = rstr(B, r, 12)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T164[(B >> r) & 3]
+        r -= 2; k = _T167[(B >> r) & 3]
     f_ip_address = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ip_address, r = sl2(B, r, _S173, 6)
+            f_ip_address, r = sl2(B, r, _S176, 6)
         else:
             f_ip_address, r = rstr(B, r, 39)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T58[(B >> r) & 3]
     f_port = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_port, r = sl2(B, r, _S138, 6)
+            f_port, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
@@ -11131,7 +11363,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
 def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T169[c & 7]
+    k = _T172[c & 7]
     f_ssid = None
     if k == 0:
         r -= 1; c = (B >> r) & 1
@@ -11139,7 +11371,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         f_ssid, r = rstr(B, r, 255)
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AlternativeSECCType(B, r0)
-        k = _T170[c & 7]
+        k = _T173[c & 7]
     f_bssid = None
     if k == 1:
         r -= 1; c = (B >> r) & 1
@@ -11147,7 +11379,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         f_bssid, r = rstr(B, r, 12)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AlternativeSECCType(B, r0)
-        k = _T164[c & 3]
+        k = _T167[c & 3]
     f_ip_address = None
     if k == 2:
         r -= 1; c = (B >> r) & 1
@@ -11155,7 +11387,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
         f_ip_address, r = rstr(B, r, 39)
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AlternativeSECCType(B, r0)
-        k = _T55[c & 3]
+        k = _T58[c & 3]
     f_port = None
     if k == 3:
         r -= 1; c = (B >> r) & 1
@@ -11188,7 +11420,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         st = 3
     v3 = o.bssid
     if v3 is not None:
-        w, c = _C45[st]
+        w, c = _C48[st]
         a = (a << w) | c
         a <<= 1
         a = wstr(a, v3, 12)
@@ -11196,7 +11428,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         st = 7
     v4 = o.ip_address
     if v4 is not None:
-        w, c = _C174[st]
+        w, c = _C177[st]
         a = (a << w) | c
         a <<= 1
         a = wstr(a, v4, 39)
@@ -11204,7 +11436,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         st = 11
     v5 = o.port
     if v5 is not None:
-        w, c = _C175[st]
+        w, c = _C178[st]
         a = (a << w) | c
         a <<= 1
         if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
@@ -11212,14 +11444,14 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         else: a = wu(a, v5)
         a <<= 1
         st = 15
-    w, c = _C176[st]
+    w, c = _C179[st]
     a = (a << w) | c
     return a
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -11235,7 +11467,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -11251,7 +11483,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -11272,12 +11504,12 @@ DOC_ELEMENTS: tuple = (
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S16),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S5),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S5),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
@@ -11310,7 +11542,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11330,7 +11562,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11350,7 +11582,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11370,7 +11602,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S7_BSSID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S172, 6)
+        v, r = sl2(B, r, _S175, 6)
     else:
         v, r = rstr(B, r, 12)
         r -= 1
@@ -11386,7 +11618,7 @@ def _e_S7_BSSID(v: Any, a: int) -> int:
 def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11406,7 +11638,7 @@ def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11426,7 +11658,7 @@ def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11442,7 +11674,7 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
 def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11464,7 +11696,7 @@ def _e_S11_Coord_X(v: Any, a: int) -> int:
 def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11486,7 +11718,7 @@ def _e_S12_Coord_Y(v: Any, a: int) -> int:
 def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11508,7 +11740,7 @@ def _e_S13_Coord_Z(v: Any, a: int) -> int:
 def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S107, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11528,7 +11760,7 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
 def _d_S15_EVPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, r = sl2(B, r, _S81, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_EVPCChargeDiagnosticsType[v]
@@ -11546,7 +11778,7 @@ def _e_S15_EVPCChargeDiagnostics(v: Any, a: int) -> int:
 def _d_S16_EVPCDeviceLocalControl(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11562,7 +11794,7 @@ def _e_S16_EVPCDeviceLocalControl(v: Any, a: int) -> int:
 def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S61, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
@@ -11581,7 +11813,7 @@ def _e_S17_EVProcessing(v: Any, a: int) -> int:
 def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S60, 6)
+        v, r = sl2(B, r, _S63, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(v))
@@ -11600,7 +11832,7 @@ def _e_S18_EVResultCode(v: Any, a: int) -> int:
 def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, r = sl2(B, r, _S142, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
@@ -11619,7 +11851,7 @@ def _e_S19_EVSENotification(v: Any, a: int) -> int:
 def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, r = sl2(B, r, _S61, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
@@ -11638,7 +11870,7 @@ def _e_S20_EVSEProcessing(v: Any, a: int) -> int:
 def _d_S21_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -11654,7 +11886,7 @@ def _e_S21_Exponent(v: Any, a: int) -> int:
 def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S67, 6)
+        v, r = sl2(B, r, _S70, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
@@ -11671,7 +11903,7 @@ def _e_S22_Exponent(v: Any, a: int) -> int:
 def _d_S23_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -11687,7 +11919,7 @@ def _e_S23_G(v: Any, a: int) -> int:
 def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11707,7 +11939,7 @@ def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S25_IPAddress(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S173, 6)
+        v, r = sl2(B, r, _S176, 6)
     else:
         v, r = rstr(B, r, 39)
         r -= 1
@@ -11723,7 +11955,7 @@ def _e_S25_IPAddress(v: Any, a: int) -> int:
 def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11743,7 +11975,7 @@ def _e_S26_IndexNumber(v: Any, a: int) -> int:
 def _d_S27_InletHot(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11759,7 +11991,7 @@ def _e_S27_InletHot(v: Any, a: int) -> int:
 def _d_S28_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -11775,7 +12007,7 @@ def _e_S28_J(v: Any, a: int) -> int:
 def _d_S29_ManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, r = sl2(B, r, _S64, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -11791,7 +12023,7 @@ def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S106, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
@@ -11809,7 +12041,7 @@ def _e_S30_MaximumSOC(v: Any, a: int) -> int:
 def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, r = sl2(B, r, _S143, 6)
     else:
         v, r = rstr(B, r, 32)
         r -= 1
@@ -11825,7 +12057,7 @@ def _e_S31_MeterID(v: Any, a: int) -> int:
 def _d_S32_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
@@ -11841,7 +12073,7 @@ def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
 def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, r = sl2(B, r, _S144, 6)
     else:
         v, r = rbin(B, r, 64)
         r -= 1
@@ -11857,7 +12089,7 @@ def _e_S33_MeterSignature(v: Any, a: int) -> int:
 def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11879,7 +12111,7 @@ def _e_S34_MeterStatus(v: Any, a: int) -> int:
 def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11899,7 +12131,7 @@ def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
 def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S106, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
@@ -11917,7 +12149,7 @@ def _e_S36_MinimumSOC(v: Any, a: int) -> int:
 def _d_S37_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -11933,7 +12165,7 @@ def _e_S37_Modulus(v: Any, a: int) -> int:
 def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11953,7 +12185,7 @@ def _e_S38_NaturalOffset(v: Any, a: int) -> int:
 def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -11973,7 +12205,7 @@ def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
 def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S157, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -11990,7 +12222,7 @@ def _e_S40_NumPackages(v: Any, a: int) -> int:
 def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S157, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -12007,7 +12239,7 @@ def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
 def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S157, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -12024,7 +12256,7 @@ def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
 def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12044,7 +12276,7 @@ def _e_S43_ObservedIDCode(v: Any, a: int) -> int:
 def _d_S44_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12060,7 +12292,7 @@ def _e_S44_P(v: Any, a: int) -> int:
 def _d_S45_PDInputPowerClass(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, r = sl2(B, r, _S155, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_PowerClassType[v]
@@ -12078,7 +12310,7 @@ def _e_S45_PDInputPowerClass(v: Any, a: int) -> int:
 def _d_S46_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12094,7 +12326,7 @@ def _e_S46_PGPKeyID(v: Any, a: int) -> int:
 def _d_S47_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12110,7 +12342,7 @@ def _e_S47_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S157, 6)
+        v, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
@@ -12127,7 +12359,7 @@ def _e_S48_PackageIndex(v: Any, a: int) -> int:
 def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12147,7 +12379,7 @@ def _e_S49_PackageSeparationTime(v: Any, a: int) -> int:
 def _d_S50_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12163,7 +12395,7 @@ def _e_S50_PgenCounter(v: Any, a: int) -> int:
 def _d_S51_Port(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12183,7 +12415,7 @@ def _e_S51_Port(v: Any, a: int) -> int:
 def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S106, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
@@ -12201,7 +12433,7 @@ def _e_S52_PresentSOC(v: Any, a: int) -> int:
 def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12221,7 +12453,7 @@ def _e_S53_PulseDuration(v: Any, a: int) -> int:
 def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12241,7 +12473,7 @@ def _e_S54_PulseSeparationTime(v: Any, a: int) -> int:
 def _d_S55_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12257,7 +12489,7 @@ def _e_S55_Q(v: Any, a: int) -> int:
 def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S107, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12277,7 +12509,7 @@ def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S107, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12297,7 +12529,7 @@ def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S107, 6)
+        v, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12317,7 +12549,7 @@ def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, r = sl2(B, r, _S72, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
@@ -12336,7 +12568,7 @@ def _e_S59_ResponseCode(v: Any, a: int) -> int:
 def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12356,7 +12588,7 @@ def _e_S60_RxIdentifier(v: Any, a: int) -> int:
 def _d_S61_SDManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, r = sl2(B, r, _S64, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -12372,7 +12604,7 @@ def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12392,7 +12624,7 @@ def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12412,7 +12644,7 @@ def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
 def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12432,7 +12664,7 @@ def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
 def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S138, 6)
+        v, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12452,7 +12684,7 @@ def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
 def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, r = sl2(B, r, _S118, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(v))
@@ -12471,7 +12703,7 @@ def _e_S66_SPCChargeDiagnostics(v: Any, a: int) -> int:
 def _d_S67_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12487,7 +12719,7 @@ def _e_S67_SPKISexp(v: Any, a: int) -> int:
 def _d_S68_SSID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S171, 6)
+        v, r = sl2(B, r, _S174, 6)
     else:
         v, r = rstr(B, r, 255)
         r -= 1
@@ -12503,7 +12735,7 @@ def _e_S68_SSID(v: Any, a: int) -> int:
 def _d_S69_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12519,7 +12751,7 @@ def _e_S69_Seed(v: Any, a: int) -> int:
 def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S65, 6)
+        v, r = sl2(B, r, _S68, 6)
     else:
         v, r = rbin(B, r, 8)
         r -= 1
@@ -12535,7 +12767,7 @@ def _e_S70_SessionID(v: Any, a: int) -> int:
 def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S106, 6)
+        v, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
@@ -12553,7 +12785,7 @@ def _e_S71_TargetSOC(v: Any, a: int) -> int:
 def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12573,7 +12805,7 @@ def _e_S72_TaxRuleID(v: Any, a: int) -> int:
 def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12593,7 +12825,7 @@ def _e_S73_TimeAnchor(v: Any, a: int) -> int:
 def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12613,7 +12845,7 @@ def _e_S74_TimeStamp(v: Any, a: int) -> int:
 def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12633,7 +12865,7 @@ def _e_S75_TxIdentifier(v: Any, a: int) -> int:
 def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
@@ -12653,7 +12885,7 @@ def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
 def _d_S77_Value(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -12675,7 +12907,7 @@ def _e_S77_Value(v: Any, a: int) -> int:
 def _d_S78_VendorSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, r = sl2(B, r, _S64, 6)
     else:
         v, r = rbin(B, r, 256)
         r -= 1
@@ -12691,7 +12923,7 @@ def _e_S78_VendorSpecificDataContainer(v: Any, a: int) -> int:
 def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S163, 6)
+        v, r = sl2(B, r, _S166, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
@@ -12710,7 +12942,7 @@ def _e_S79_WPT_AlignmentCheckMethod(v: Any, a: int) -> int:
 def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, r = sl2(B, r, _S163, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
@@ -12729,7 +12961,7 @@ def _e_S80_WPT_FinePositioningMethod(v: Any, a: int) -> int:
 def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S162, 6)
+        v, r = sl2(B, r, _S165, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
@@ -12748,7 +12980,7 @@ def _e_S81_WPT_PairingMethod(v: Any, a: int) -> int:
 def _d_S82_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12764,7 +12996,7 @@ def _e_S82_X509CRL(v: Any, a: int) -> int:
 def _d_S83_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12780,7 +13012,7 @@ def _e_S83_X509Certificate(v: Any, a: int) -> int:
 def _d_S84_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -12796,7 +13028,7 @@ def _e_S84_X509IssuerName(v: Any, a: int) -> int:
 def _d_S85_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12812,7 +13044,7 @@ def _e_S85_X509SKI(v: Any, a: int) -> int:
 def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -12832,7 +13064,7 @@ def _e_S86_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S87_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -12848,7 +13080,7 @@ def _e_S87_X509SubjectName(v: Any, a: int) -> int:
 def _d_S88_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S5, 6)
+        v, r = sl2(B, r, _S7, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -12864,7 +13096,7 @@ def _e_S88_XPath(v: Any, a: int) -> int:
 def _d_S89_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S16, 6)
+        v, r = sl2(B, r, _S4, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -12879,29 +13111,29 @@ def _e_S89_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S138),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S141),
     ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType),
     ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType),
     ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S66),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S66),
-    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S172),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S69),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S69),
+    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S175),
     ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
     ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S66),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S66),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S77),
-    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S68),
-    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S68),
-    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S68),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S69),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S69),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S80),
+    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S71),
+    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S71),
+    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S71),
     ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S107),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S110),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S16),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4),
     ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
     ('EIRP', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
@@ -12909,11 +13141,11 @@ FRAG_ELEMENTS: tuple = (
     ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
     ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S78),
+    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S81),
     ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S77),
+    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S80),
     ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
@@ -12921,24 +13153,24 @@ FRAG_ELEMENTS: tuple = (
     ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S58),
-    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S60),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S139),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S58),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S61),
+    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S63),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S142),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S61),
     ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
     ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S16),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S67),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S16),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S28),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S4),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S70),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S4),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S29),
     ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S173),
-    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S138),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S77),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S16),
+    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S176),
+    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S141),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S80),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S4),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S5),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_ReceiverDataType, _e_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),
     ('LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataListType, _e_WPT_LF_RxDataListType, WPT_LF_RxDataListType),
@@ -12946,79 +13178,79 @@ FRAG_ELEMENTS: tuple = (
     ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),
     ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S61),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S106),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S140),
+    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S64),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S109),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S143),
     ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S77),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S141),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S68),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S66),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S5),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S106),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S16),
-    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S138),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S138),
-    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S157),
-    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S157),
-    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S157),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S80),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S144),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S71),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S69),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S109),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S4),
+    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S141),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S141),
+    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S160),
+    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S160),
+    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S160),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S149),
+    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S152),
     ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
     ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S16),
-    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S152),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S4),
+    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S155),
     ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S16),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S16),
-    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S157),
-    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S138),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S16),
-    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S138),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S4),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S4),
+    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S160),
+    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S141),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S4),
+    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S141),
     ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S106),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S109),
     ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
     ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
     ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S138),
-    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S138),
+    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S141),
+    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S141),
     ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S16),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S4),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('RSSI', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('RSSIData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIListType, _e_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),
     ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),
     ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S107),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S107),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S107),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S69),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S110),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S110),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S110),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S72),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S149),
+    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S152),
     ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S61),
-    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S138),
-    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S138),
+    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S64),
+    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S141),
+    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S141),
     ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S138),
-    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S138),
+    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S141),
+    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S141),
     ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S115),
+    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S118),
     ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_SPCPowerControlParameterType, _e_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),
     ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S16),
-    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S171),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S16),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S65),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S4),
+    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S174),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S4),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S68),
     ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
     ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
@@ -13028,29 +13260,29 @@ FRAG_ELEMENTS: tuple = (
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
     ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S106),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S109),
     ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S149),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S66),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S66),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S152),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S69),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S69),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S149),
+    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S152),
     ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),
-    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S149),
+    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S152),
     ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
     ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
     ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S68),
-    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S61),
-    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S163),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S71),
+    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S64),
+    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S166),
     ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
     ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
     ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
     ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
     ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
     ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
-    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S160),
+    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S163),
     ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
     ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
     ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
@@ -13059,19 +13291,19 @@ FRAG_ELEMENTS: tuple = (
     ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),
     ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType),
     ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType),
-    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S162),
+    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S165),
     ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
     ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S16),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509Certificate, _e_S83_X509Certificate, _S16),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S4),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509Certificate, _e_S83_X509Certificate, _S4),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509IssuerName, _e_S84_X509IssuerName, _S5),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509IssuerName, _e_S84_X509IssuerName, _S7),
     ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SKI, _e_S85_X509SKI, _S16),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509SerialNumber, _e_S86_X509SerialNumber, _S28),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509SubjectName, _e_S87_X509SubjectName, _S5),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_XPath, _e_S88_XPath, _S5),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_Y, _e_S89_Y, _S16),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SKI, _e_S85_X509SKI, _S4),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509SerialNumber, _e_S86_X509SerialNumber, _S29),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509SubjectName, _e_S87_X509SubjectName, _S7),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_XPath, _e_S88_XPath, _S7),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_Y, _e_S89_Y, _S4),
 )
 
 # class -> global element names (several when elements share a type)
@@ -13119,7 +13351,7 @@ META: dict[type, tuple] = {
     CLReqControlModeType: (),
     CLResControlModeType: (),
     CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
     KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
@@ -13129,8 +13361,8 @@ META: dict[type, tuple] = {
     TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
     ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
     ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
@@ -13192,11 +13424,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     WPT_LF_DataPackageType: frozenset([1]),
     WPT_LF_SystemSetupDataType: frozenset([0]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 

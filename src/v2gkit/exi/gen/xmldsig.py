@@ -28,8 +28,24 @@ class CanonicalizationMethodType(Message):
 class DSAKeyValueType(Message):
     """XSD type DSAKeyValueType."""
 
-    __slots__ = ()
+    __slots__ = ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter')
     _fields = __slots__
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    y: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, y: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        self.p = p
+        self.q = q
+        self.g = g
+        self.y = y
+        self.j = j
+        self.seed = seed
+        self.pgen_counter = pgen_counter
 
 class DigestMethodType(Message):
     """XSD type DigestMethodType."""
@@ -158,14 +174,24 @@ class X509IssuerSerialType(Message):
 class PGPDataType(Message):
     """XSD type PGPDataType."""
 
-    __slots__ = ()
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
     _fields = __slots__
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        self.pgp_key_id = pgp_key_id
+        self.pgp_key_packet = pgp_key_packet
 
 class SPKIDataType(Message):
     """XSD type SPKIDataType."""
 
-    __slots__ = ()
+    __slots__ = ('spki_sexp',)
     _fields = __slots__
+    spki_sexp: list[bytes]
+
+    def __init__(self, spki_sexp: list[bytes] | None = None) -> None:
+        self.spki_sexp = [] if spki_sexp is None else spki_sexp
 
 class ManifestType(Message):
     """XSD type ManifestType."""
@@ -298,62 +324,68 @@ class SignaturePropertyType(Message):
 # event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))
 _T0 = (0, -2)
 _T1 = (-5, -1, -4, -2)
-_T2 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
-_T3 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
-_S4 = ('string', None, None, None, None)
-_T5 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
-_C6 = ((4, 1), None, None, (4, 0), None, None, None, None)
-_C7 = ((4, 2), None, None, (4, 1), None, None, None, None)
-_C8 = ((4, 3), None, None, (4, 2), None, None, None, None)
-_C9 = ((4, 4), None, None, (4, 3), None, None, None, None)
-_C10 = ((4, 5), None, None, (4, 4), None, None, None, None)
-_C11 = ((4, 6), None, None, (4, 5), None, None, None, None)
-_C12 = ((4, 7), None, None, (4, 6), None, None, None, None)
-_T13 = (0, 1, -5, -4, -2, -3, -3, -3)
-_T14 = (-1, -4, -2, -3)
-_S15 = ('b64', None, None, None, None)
-_T16 = (1, -2)
-_T17 = (-1, -2)
-_T18 = (0, 1, 2, -1, -2, -3, -3, -3)
-_T19 = (1, 2, -1, -2)
-_T20 = (2, -1, -2, -3)
-_C21 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
-_C22 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C23 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
-_T24 = (0, -1, -2, -3)
-_T25 = (1, -5, -1, -4, -2, -3, -3, -3)
-_T26 = (0, 1, 2, 3, 4, -5, -2, -3)
-_T27 = (0, 1, 2, 3, 4, -5, -1, -2)
-_S28 = ('int', None, None, None, None)
-_T29 = (0, 1, -2, -3)
-_T30 = (1, -1, -2, -3)
-_T31 = (0, 1, 2, 3, 4, -2, -3, -3)
-_T32 = (1, 2, 3, 4, -2, -3, -3, -3)
-_T33 = (2, 3, 4, -2)
-_T34 = (3, 4, -2, -3)
-_T35 = (4, -2)
-_T36 = (5, -2)
-_C37 = ((2, 1), None, None, (1, 0), None, None, None, None)
-_C38 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C39 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C40 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C41 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
-_T42 = (0, 1, 2, -5, -1, -4, -2, -3)
-_T43 = (1, 2, -5, -1, -4, -2, -3, -3)
-_T44 = (2, -5, -1, -4, -2, -3, -3, -3)
-_C45 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C46 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
-_C47 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
-_T48 = (2, -2)
-_T49 = (3, 4, -1, -2)
-_T50 = (4, -1, -2, -3)
-_C51 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
-_C52 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
-_C53 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
-_T54 = (3, -2)
-_T55 = (3, -1, -2, -3)
-_C56 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
-_C57 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_G2 = ((2, ((0, 1), (2, 3), (3, 4))), (1, ((1, 2),)), (2, ((2, 3), (3, 4))), (1, ((3, 4),)), (2, ((4, 5), (5, 6), (-1, 0))), (2, ((5, 6), (-1, 0))), (1, ((6, 7),)), (1, ((-1, 0),)))
+_S3 = ('b64', None, None, None, None)
+_GE_DSAKeyValueType = ({'P': (2, 0, 1), 'G': (2, 1, 3), 'Y': (2, 2, 4)}, {'Q': (1, 0, 2)}, {'G': (2, 0, 3), 'Y': (2, 1, 4)}, {'Y': (1, 0, 4)}, {'J': (2, 0, 5), 'Seed': (2, 1, 6), '': (2, 2, 0)}, {'Seed': (2, 0, 6), '': (2, 1, 0)}, {'PgenCounter': (1, 0, 7)}, {'': (1, 0, 0)})
+_T4 = (0, 1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3)
+_T5 = (1, 2, 3, 4, 5, 6, 7, -5, -4, -2, -3, -3, -3, -3, -3, -3)
+_S6 = ('string', None, None, None, None)
+_T7 = (1, 2, 3, 4, 5, 6, 7, -5, -1, -4, -2, -3, -3, -3, -3, -3)
+_C8 = ((4, 1), None, None, (4, 0), None, None, None, None)
+_C9 = ((4, 2), None, None, (4, 1), None, None, None, None)
+_C10 = ((4, 3), None, None, (4, 2), None, None, None, None)
+_C11 = ((4, 4), None, None, (4, 3), None, None, None, None)
+_C12 = ((4, 5), None, None, (4, 4), None, None, None, None)
+_C13 = ((4, 6), None, None, (4, 5), None, None, None, None)
+_C14 = ((4, 7), None, None, (4, 6), None, None, None, None)
+_T15 = (0, 1, -5, -4, -2, -3, -3, -3)
+_T16 = (-1, -4, -2, -3)
+_T17 = (1, -2)
+_T18 = (-1, -2)
+_T19 = (0, 1, 2, -1, -2, -3, -3, -3)
+_T20 = (1, 2, -1, -2)
+_T21 = (2, -1, -2, -3)
+_C22 = ((3, 1), None, None, (2, 0), None, None, None, None, None, None, None, None)
+_C23 = ((3, 2), None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C24 = ((3, 3), None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
+_T25 = (0, -1, -2, -3)
+_T26 = (1, -5, -1, -4, -2, -3, -3, -3)
+_T27 = (0, 1, 2, 3, 4, -5, -2, -3)
+_T28 = (0, 1, 2, 3, 4, -5, -1, -2)
+_S29 = ('int', None, None, None, None)
+_G30 = ((2, ((0, 1), (1, 4))), (2, ((1, 2), (-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 3), (-1, 0))), (2, ((-5, 5), (-1, 0))), (2, ((-5, 5), (-1, 0))))
+_GE_PGPDataType = ({'PGPKeyID': (2, 0, 1), 'PGPKeyPacket': (2, 1, 4)}, {'PGPKeyPacket': (2, 0, 2), '': (2, 2, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)}, {'': (2, 1, 0)})
+_G31 = ((1, ((0, 1),)), (2, ((0, 3), (-5, 2), (-1, 0))), (2, ((0, 3), (-1, 0))), (2, ((0, 3), (-5, 4), (-1, 0))), (2, ((0, 3), (-1, 0))))
+_GE_SPKIDataType = ({'SPKISexp': (1, 0, 1)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 2, 0)}, {'SPKISexp': (2, 0, 3), '': (2, 1, 0)})
+_T32 = (0, 1, -2, -3)
+_T33 = (1, -1, -2, -3)
+_T34 = (0, 1, 2, 3, 4, -2, -3, -3)
+_T35 = (1, 2, 3, 4, -2, -3, -3, -3)
+_T36 = (2, 3, 4, -2)
+_T37 = (3, 4, -2, -3)
+_T38 = (4, -2)
+_T39 = (5, -2)
+_C40 = ((2, 1), None, None, (1, 0), None, None, None, None)
+_C41 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C42 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C43 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C44 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0), None, None, None, None, None, None, None, None)
+_T45 = (0, 1, 2, -5, -1, -4, -2, -3)
+_T46 = (1, 2, -5, -1, -4, -2, -3, -3)
+_T47 = (2, -5, -1, -4, -2, -3, -3, -3)
+_C48 = ((3, 1), None, None, (3, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C49 = ((3, 2), None, None, (3, 1), None, None, None, (3, 0), None, None, None, None, None, None, None, None)
+_C50 = ((3, 4), None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
+_T51 = (2, -2)
+_T52 = (3, 4, -1, -2)
+_T53 = (4, -1, -2, -3)
+_C54 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None)
+_C55 = (None, None, None, None, None, None, None, None, None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
+_C56 = (None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), None)
+_T57 = (3, -2)
+_T58 = (3, -1, -2, -3)
+_C59 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
+_C60 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
 
 def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -380,13 +412,142 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     return a
 
 def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    raise _Fail(ExiUnsupportedError, 'DSAKeyValueType: content model with nested groups is not supported', r)
+    f_p = None
+    f_q = None
+    f_g = None
+    f_y = None
+    f_j = None
+    f_seed = None
+    f_pgen_counter = None
+    st = 0
+    while True:
+        w, tab = _G2[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_p = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_q = v
+        elif slot == 2:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_g = v
+        elif slot == 3:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_y = v
+        elif slot == 4:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_j = v
+        elif slot == 5:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_seed = v
+        elif slot == 6:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgen_counter = v
+        else: raise unexpected(slot, r)
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
 
-def _f_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
-    return _d_DSAKeyValueType(B, r)
+_f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
-    raise EncFail('DSAKeyValueType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.p is None else (o.p,)):
+        e = _GE_DSAKeyValueType[st].get('P')
+        if e is None: raise EncFail('P is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.q is None else (o.q,)):
+        e = _GE_DSAKeyValueType[st].get('Q')
+        if e is None: raise EncFail('Q is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.g is None else (o.g,)):
+        e = _GE_DSAKeyValueType[st].get('G')
+        if e is None: raise EncFail('G is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.y is None else (o.y,)):
+        e = _GE_DSAKeyValueType[st].get('Y')
+        if e is None: raise EncFail('Y is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.j is None else (o.j,)):
+        e = _GE_DSAKeyValueType[st].get('J')
+        if e is None: raise EncFail('J is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.seed is None else (o.seed,)):
+        e = _GE_DSAKeyValueType[st].get('Seed')
+        if e is None: raise EncFail('Seed is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgen_counter is None else (o.pgen_counter,)):
+        e = _GE_DSAKeyValueType[st].get('PgenCounter')
+        if e is None: raise EncFail('PgenCounter is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_DSAKeyValueType[st].get('')
+    if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
     r -= 1; k = _T0[(B >> r) & 1]
@@ -413,11 +574,11 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     return a
 
 def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
-    r -= 4; k = _T2[(B >> r) & 15]
+    r -= 4; k = _T4[(B >> r) & 15]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 4; k = _T3[(B >> r) & 15]
+        r -= 4; k = _T5[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
     f_retrieval_method = []
@@ -430,7 +591,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, r = sl2(B, r, _S6, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -454,7 +615,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         elif k == 7:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, r = sl2(B, r, _S6, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -463,7 +624,7 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
         else:
             break
         n += 1
-        r -= 4; k = _T5[(B >> r) & 15]
+        r -= 4; k = _T7[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
     return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
@@ -481,7 +642,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     n = 0
     for v in o.key_name:
         if n == 0:
-            w, c = _C6[st]
+            w, c = _C8[st]
             a = (a << w) | c
         elif True:
             a <<= 4
@@ -493,7 +654,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.key_value:
         if n == 0:
-            w, c = _C7[st]
+            w, c = _C9[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 1
@@ -503,7 +664,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.retrieval_method:
         if n == 0:
-            w, c = _C8[st]
+            w, c = _C10[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 2
@@ -513,7 +674,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.x509_data:
         if n == 0:
-            w, c = _C9[st]
+            w, c = _C11[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 3
@@ -523,7 +684,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.pgp_data:
         if n == 0:
-            w, c = _C10[st]
+            w, c = _C12[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 4
@@ -533,7 +694,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.spki_data:
         if n == 0:
-            w, c = _C11[st]
+            w, c = _C13[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 5
@@ -543,7 +704,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         n += 1
     for v in o.mgmt_data:
         if n == 0:
-            w, c = _C12[st]
+            w, c = _C14[st]
             a = (a << w) | c
         elif True:
             a = (a << 4) | 6
@@ -560,14 +721,14 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     return a
 
 def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
-    r -= 3; k = _T13[(B >> r) & 7]
+    r -= 3; k = _T15[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
         f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
-        r -= 2; k = _T14[(B >> r) & 3]
+        r -= 2; k = _T16[(B >> r) & 3]
     elif k == 1:
         f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
-        r -= 2; k = _T14[(B >> r) & 3]
+        r -= 2; k = _T16[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -610,24 +771,24 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S15, 6)
+            f_modulus, r = sl2(B, r, _S3, 6)
         else:
             f_modulus, r = rbin(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S15, 6)
+            f_exponent, r = sl2(B, r, _S3, 6)
         else:
             f_exponent, r = rbin(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -664,41 +825,41 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     return a
 
 def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
-    r -= 3; k = _T18[(B >> r) & 7]
+    r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T19[(B >> r) & 3]
+        r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T20[(B >> r) & 3]
+        r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
     return RetrievalMethodType(f_type, f_uri, f_transforms), r
 
 def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T18[c & 7]
+    k = _T19[c & 7]
     f_type = None
     if k == 0:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T19[c & 3]
+        k = _T20[c & 3]
     f_uri = None
     if k == 1:
         f_uri, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T20[c & 3]
+        k = _T21[c & 3]
     f_transforms = None
     if k == 2:
         f_transforms, r = _f_TransformsType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
     o = _new(RetrievalMethodType)
     o.type = f_type
@@ -715,17 +876,17 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
         st = 3
     v3 = o.uri
     if v3 is not None:
-        w, c = _C21[st]
+        w, c = _C22[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.transforms
     if v4 is not None:
-        w, c = _C22[st]
+        w, c = _C23[st]
         a = (a << w) | c
         a = _e_TransformsType(v4, a)
         st = 11
-    w, c = _C23[st]
+    w, c = _C24[st]
     a = (a << w) | c
     return a
 
@@ -740,7 +901,7 @@ def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T24[(B >> r) & 3]
+        r -= 2; k = _T25[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformsType(f_transform), r
@@ -759,7 +920,7 @@ def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T24[c & 3]
+        k = _T25[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
@@ -789,7 +950,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_x_path = []
@@ -798,7 +959,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         if k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, r = sl2(B, r, _S6, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -807,7 +968,7 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
     return TransformType(f_algorithm, f_x_path), r
 
@@ -839,7 +1000,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     return a
 
 def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
-    r -= 3; k = _T26[(B >> r) & 7]
+    r -= 3; k = _T27[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -853,7 +1014,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S15, 6)
+                v, r = sl2(B, r, _S3, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -862,7 +1023,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, r = sl2(B, r, _S6, 6)
             else:
                 v, r = rstr(B, r, None)
                 r -= 1
@@ -871,7 +1032,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S15, 6)
+                v, r = sl2(B, r, _S3, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -880,7 +1041,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         elif k == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S15, 6)
+                v, r = sl2(B, r, _S3, 6)
             else:
                 v, r = rbin(B, r, None)
                 r -= 1
@@ -889,7 +1050,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
         else:
             break
         n += 1
-        r -= 3; k = _T27[(B >> r) & 7]
+        r -= 3; k = _T28[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
     return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
@@ -897,7 +1058,7 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
 def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T26[c & 7]
+    k = _T27[c & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
     f_x509_subject_name = []
@@ -956,7 +1117,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             break
         n += 1
         r -= 3; c = (B >> r) & 7
-        k = _T27[c & 7]
+        k = _T28[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
     if k != -1: return _d_X509DataType(B, r0)
     o = _new(X509DataType)
@@ -1035,26 +1196,26 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S4, 6)
+            f_x509_issuer_name, r = sl2(B, r, _S6, 6)
         else:
             f_x509_issuer_name, r = rstr(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S28, 6)
+            f_x509_serial_number, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -1099,29 +1260,100 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     return a
 
 def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'PGPDataType: content model with nested groups is not supported', r)
+    f_pgp_key_id = None
+    f_pgp_key_packet = None
+    st = 0
+    while True:
+        w, tab = _G30[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_id = v
+        elif slot == 1:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_pgp_key_packet = v
+        else: raise unexpected(slot, r)
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
 
-def _f_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
-    return _d_PGPDataType(B, r)
+_f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
-    raise EncFail('PGPDataType: content model with nested groups is not supported')
+    st = 0
+    for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
+        e = _GE_PGPDataType[st].get('PGPKeyID')
+        if e is None: raise EncFail('PGPKeyID is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    for v in (() if o.pgp_key_packet is None else (o.pgp_key_packet,)):
+        e = _GE_PGPDataType[st].get('PGPKeyPacket')
+        if e is None: raise EncFail('PGPKeyPacket is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_PGPDataType[st].get('')
+    if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    raise _Fail(ExiUnsupportedError, 'SPKIDataType: content model with nested groups is not supported', r)
+    f_spki_sexp = []
+    st = 0
+    while True:
+        w, tab = _G31[st]
+        r -= w; code = (B >> r) & ((1 << w) - 1)
+        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
+        slot, st = tab[code]
+        if slot == -1: break
+        if slot == 0:
+            r -= 1
+            if (B >> r) & 1:
+                v, r = sl2(B, r, _S3, 6)
+            else:
+                v, r = rbin(B, r, None)
+                r -= 1
+                if (B >> r) & 1: raise esc(r)
+            f_spki_sexp.append(v)
+        else: raise unexpected(slot, r)
+    return SPKIDataType(f_spki_sexp), r
 
-def _f_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
-    return _d_SPKIDataType(B, r)
+_f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
-    raise EncFail('SPKIDataType: content model with nested groups is not supported')
+    st = 0
+    for v in o.spki_sexp:
+        e = _GE_SPKIDataType[st].get('SPKISexp')
+        if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
+        a = (a << e[0]) | e[1]; st = e[2]
+        a <<= 1
+        a = wbin(a, v, None)
+        a <<= 1
+    e = _GE_SPKIDataType[st].get('')
+    if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
+    return (a << e[0]) | e[1]
 
 def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
@@ -1131,7 +1363,7 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T30[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return ManifestType(f_id, f_reference), r
@@ -1139,43 +1371,43 @@ def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
 def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T16[c & 1]
+        k = _T17[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
             r -= 3; c = (B >> r) & 7
-            k = _T31[c & 7]
+            k = _T34[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T32[c & 7]
+                k = _T35[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T33[c & 3]
+                k = _T36[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T34[c & 3]
+                k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T35[c & 1]
+                k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
                 i1_digest_method, r = _f_DigestMethodType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T36[c & 1]
+                k = _T39[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
@@ -1185,7 +1417,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
                 i1_digest_value, r = rbin(B, r, None)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
-                k = _T17[c & 1]
+                k = _T18[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             if k != -1: return _d_ManifestType(B, r0)
@@ -1201,7 +1433,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
+        k = _T33[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
     if k != -1: return _d_ManifestType(B, r0)
     o = _new(ManifestType)
@@ -1219,7 +1451,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     n = 0
     for v in o.reference:
         if n == 0:
-            w, c = _C37[st]
+            w, c = _C40[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1234,39 +1466,39 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     return a
 
 def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
-    r -= 3; k = _T31[(B >> r) & 7]
+    r -= 3; k = _T34[(B >> r) & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T32[(B >> r) & 7]
+        r -= 3; k = _T35[(B >> r) & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
-        r -= 2; k = _T33[(B >> r) & 3]
+        r -= 2; k = _T36[(B >> r) & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
-        r -= 2; k = _T34[(B >> r) & 3]
+        r -= 2; k = _T37[(B >> r) & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _d_TransformsType(B, r)
-        r -= 1; k = _T35[(B >> r) & 1]
+        r -= 1; k = _T38[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _d_DigestMethodType(B, r)
-        r -= 1; k = _T36[(B >> r) & 1]
+        r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S15, 6)
+            f_digest_value, r = sl2(B, r, _S3, 6)
         else:
             f_digest_value, r = rbin(B, r, None)
             r -= 1
             if (B >> r) & 1: raise esc(r)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -1275,32 +1507,32 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
 def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     r0 = r
     r -= 3; c = (B >> r) & 7
-    k = _T31[c & 7]
+    k = _T34[c & 7]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 3; c = (B >> r) & 7
-        k = _T32[c & 7]
+        k = _T35[c & 7]
     f_type = None
     if k == 1:
         f_type, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T33[c & 3]
+        k = _T36[c & 3]
     f_uri = None
     if k == 2:
         f_uri, r = rstr(B, r, None)
         r -= 2; c = (B >> r) & 3
-        k = _T34[c & 3]
+        k = _T37[c & 3]
     f_transforms = None
     if k == 3:
         f_transforms, r = _f_TransformsType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T35[c & 1]
+        k = _T38[c & 1]
     f_digest_method = None
     if k == 4:
         f_digest_method, r = _f_DigestMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T36[c & 1]
+        k = _T39[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
@@ -1310,7 +1542,7 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
         f_digest_value, r = rbin(B, r, None)
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     if k != -1: return _d_ReferenceType(B, r0)
@@ -1332,25 +1564,25 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
         st = 3
     v3 = o.type
     if v3 is not None:
-        w, c = _C38[st]
+        w, c = _C41[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.uri
     if v4 is not None:
-        w, c = _C39[st]
+        w, c = _C42[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
     v5 = o.transforms
     if v5 is not None:
-        w, c = _C40[st]
+        w, c = _C43[st]
         a = (a << w) | c
         a = _e_TransformsType(v5, a)
         st = 15
     v6 = o.digest_method
     if v6 is None: raise EncFail('missing mandatory DigestMethod')
-    w, c = _C41[st]
+    w, c = _C44[st]
     a = (a << w) | c
     a = _e_DigestMethodType(v6, a)
     st = 19
@@ -1363,15 +1595,15 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     return a
 
 def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
-    r -= 3; k = _T42[(B >> r) & 7]
+    r -= 3; k = _T45[(B >> r) & 7]
     f_encoding = None
     if k == 0:
         f_encoding, r = rstr(B, r, None)
-        r -= 3; k = _T43[(B >> r) & 7]
+        r -= 3; k = _T46[(B >> r) & 7]
     f_id = None
     if k == 1:
         f_id, r = rstr(B, r, None)
-        r -= 3; k = _T44[(B >> r) & 7]
+        r -= 3; k = _T47[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
         f_mime_type, r = rstr(B, r, None)
@@ -1391,42 +1623,42 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
         st = 3
     v3 = o.id
     if v3 is not None:
-        w, c = _C45[st]
+        w, c = _C48[st]
         a = (a << w) | c
         a = wstr(a, v3, None)
         st = 7
     v4 = o.mime_type
     if v4 is not None:
-        w, c = _C46[st]
+        w, c = _C49[st]
         a = (a << w) | c
         a = wstr(a, v4, None)
         st = 11
-    w, c = _C47[st]
+    w, c = _C50[st]
     a = (a << w) | c
     return a
 
 def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
         f_signed_info, r = _d_SignedInfoType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
         f_signature_value, r = _d_SignatureValueType(B, r)
-        r -= 2; k = _T49[(B >> r) & 3]
+        r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
         f_key_info, r = _d_KeyInfoType(B, r)
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
@@ -1436,45 +1668,45 @@ def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T50[(B >> r) & 3]
+        r -= 2; k = _T53[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
 
 def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T16[c & 1]
+        k = _T17[c & 1]
     f_signed_info = None
     if k == 1:
         f_signed_info, r = _f_SignedInfoType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T48[c & 1]
+        k = _T51[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
         r -= 2; c = (B >> r) & 3
-        k = _T29[c & 3]
+        k = _T32[c & 3]
         i1_id = None
         if k == 0:
             i1_id, r = rstr(B, r, None)
             r -= 1; c = (B >> r) & 1
-            k = _T16[c & 1]
+            k = _T17[c & 1]
         i1_value = None
         if k == 1:
             i1_value, r = rbin(B, r, None)
             r -= 1; c = (B >> r) & 1
-            k = _T17[c & 1]
+            k = _T18[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
         r -= 2; c = (B >> r) & 3
-        k = _T49[c & 3]
+        k = _T52[c & 3]
         f_signature_value = _new(SignatureValueType)
         f_signature_value.id = i1_id
         f_signature_value.value = i1_value
@@ -1484,7 +1716,7 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     if k == 3:
         f_key_info, r = _f_KeyInfoType(B, r)
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T53[c & 3]
     f_object = []
     n = 0
     while True:
@@ -1495,7 +1727,7 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T50[c & 3]
+        k = _T53[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
     o = _new(SignatureType)
     o.id = f_id
@@ -1514,7 +1746,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 3
     v3 = o.signed_info
     if v3 is None: raise EncFail('missing mandatory SignedInfo')
-    w, c = _C51[st]
+    w, c = _C54[st]
     a = (a << w) | c
     a = _e_SignedInfoType(v3, a)
     st = 7
@@ -1530,7 +1762,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st5 = 3
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory value')
-    w, c = _C37[st5]
+    w, c = _C40[st5]
     a = (a << w) | c
     a = wbin(a, v7, None)
     st5 = 7
@@ -1544,7 +1776,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     n = 0
     for v in o.object:
         if n == 0:
-            w, c = _C52[st]
+            w, c = _C55[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1554,26 +1786,26 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         n += 1
     if n:
         st = 18
-    w, c = _C53[st]
+    w, c = _C56[st]
     a = (a << w) | c
     return a
 
 def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
         f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
-        r -= 1; k = _T48[(B >> r) & 1]
+        r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _d_SignatureMethodType(B, r)
-        r -= 1; k = _T54[(B >> r) & 1]
+        r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
     f_reference = []
@@ -1585,7 +1817,7 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
-        r -= 2; k = _T55[(B >> r) & 3]
+        r -= 2; k = _T58[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
@@ -1593,24 +1825,24 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
 def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T16[c & 1]
+        k = _T17[c & 1]
     f_canonicalization_method = None
     if k == 1:
         f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T48[c & 1]
+        k = _T51[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
         f_signature_method, r = _f_SignatureMethodType(B, r)
         r -= 1; c = (B >> r) & 1
-        k = _T54[c & 1]
+        k = _T57[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_reference = []
@@ -1618,32 +1850,32 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     while True:
         if k == 3:
             r -= 3; c = (B >> r) & 7
-            k = _T31[c & 7]
+            k = _T34[c & 7]
             i1_id = None
             if k == 0:
                 i1_id, r = rstr(B, r, None)
                 r -= 3; c = (B >> r) & 7
-                k = _T32[c & 7]
+                k = _T35[c & 7]
             i1_type = None
             if k == 1:
                 i1_type, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T33[c & 3]
+                k = _T36[c & 3]
             i1_uri = None
             if k == 2:
                 i1_uri, r = rstr(B, r, None)
                 r -= 2; c = (B >> r) & 3
-                k = _T34[c & 3]
+                k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
                 i1_transforms, r = _f_TransformsType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T35[c & 1]
+                k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
                 i1_digest_method, r = _f_DigestMethodType(B, r)
                 r -= 1; c = (B >> r) & 1
-                k = _T36[c & 1]
+                k = _T39[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
@@ -1653,7 +1885,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
                 i1_digest_value, r = rbin(B, r, None)
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
-                k = _T17[c & 1]
+                k = _T18[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             if k != -1: return _d_SignedInfoType(B, r0)
@@ -1669,7 +1901,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T55[c & 3]
+        k = _T58[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
     if k != -1: return _d_SignedInfoType(B, r0)
     o = _new(SignedInfoType)
@@ -1688,7 +1920,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
         st = 3
     v3 = o.canonicalization_method
     if v3 is None: raise EncFail('missing mandatory CanonicalizationMethod')
-    w, c = _C56[st]
+    w, c = _C59[st]
     a = (a << w) | c
     a = _e_CanonicalizationMethodType(v3, a)
     st = 7
@@ -1718,14 +1950,14 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     f_algorithm = None
     if k == 0:
         f_algorithm, r = rstr(B, r, None)
-        r -= 3; k = _T25[(B >> r) & 7]
+        r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S28, 6)
+            f_hmac_output_length, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
@@ -1754,22 +1986,22 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
         else: a = wi(a, v3)
         a <<= 1
         st = 7
-    w, c = _C57[st]
+    w, c = _C60[st]
     a = (a << w) | c
     return a
 
 def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_value = None
     if k == 1:
         f_value, r = rbin(B, r, None)
-        r -= 1; k = _T17[(B >> r) & 1]
+        r -= 1; k = _T18[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S15, 4 if f_id is not None else 6); k = -1
+        f_value, r = sl2(B, r, _S3, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
@@ -1778,17 +2010,17 @@ def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
 def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T16[c & 1]
+        k = _T17[c & 1]
     f_value = None
     if k == 1:
         f_value, r = rbin(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T17[c & 1]
+        k = _T18[c & 1]
     else:
         return _d_SignatureValueType(B, r0)
     if k != -1: return _d_SignatureValueType(B, r0)
@@ -1806,7 +2038,7 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
         st = 3
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory value')
-    w, c = _C37[st]
+    w, c = _C40[st]
     a = (a << w) | c
     a = wbin(a, v3, None)
     st = 7
@@ -1814,11 +2046,11 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     return a
 
 def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
-    r -= 2; k = _T29[(B >> r) & 3]
+    r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
-        r -= 1; k = _T16[(B >> r) & 1]
+        r -= 1; k = _T17[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
@@ -1828,7 +2060,7 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
         else:
             break
         n += 1
-        r -= 2; k = _T30[(B >> r) & 3]
+        r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
     return SignaturePropertiesType(f_id, f_signature_property), r
@@ -1836,12 +2068,12 @@ def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
 def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
     r0 = r
     r -= 2; c = (B >> r) & 3
-    k = _T29[c & 3]
+    k = _T32[c & 3]
     f_id = None
     if k == 0:
         f_id, r = rstr(B, r, None)
         r -= 1; c = (B >> r) & 1
-        k = _T16[c & 1]
+        k = _T17[c & 1]
     f_signature_property = []
     n = 0
     while True:
@@ -1852,7 +2084,7 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
             break
         n += 1
         r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
+        k = _T33[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
     if k != -1: return _d_SignaturePropertiesType(B, r0)
     o = _new(SignaturePropertiesType)
@@ -1870,7 +2102,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     n = 0
     for v in o.signature_property:
         if n == 0:
-            w, c = _C37[st]
+            w, c = _C40[st]
             a = (a << w) | c
         elif True:
             a <<= 2
@@ -1896,7 +2128,7 @@ def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -1912,7 +2144,7 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -1928,7 +2160,7 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -1947,12 +2179,12 @@ DOC_ELEMENTS: tuple = (
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S15),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S4),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S4),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
@@ -1973,7 +2205,7 @@ DOC_ELEMENTS: tuple = (
 def _d_S4_Exponent(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -1989,7 +2221,7 @@ def _e_S4_Exponent(v: Any, a: int) -> int:
 def _d_S5_G(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2005,7 +2237,7 @@ def _e_S5_G(v: Any, a: int) -> int:
 def _d_S6_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -2025,7 +2257,7 @@ def _e_S6_HMACOutputLength(v: Any, a: int) -> int:
 def _d_S7_J(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2041,7 +2273,7 @@ def _e_S7_J(v: Any, a: int) -> int:
 def _d_S8_Modulus(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2057,7 +2289,7 @@ def _e_S8_Modulus(v: Any, a: int) -> int:
 def _d_S9_P(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2073,7 +2305,7 @@ def _e_S9_P(v: Any, a: int) -> int:
 def _d_S10_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2089,7 +2321,7 @@ def _e_S10_PGPKeyID(v: Any, a: int) -> int:
 def _d_S11_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2105,7 +2337,7 @@ def _e_S11_PGPKeyPacket(v: Any, a: int) -> int:
 def _d_S12_PgenCounter(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2121,7 +2353,7 @@ def _e_S12_PgenCounter(v: Any, a: int) -> int:
 def _d_S13_Q(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2137,7 +2369,7 @@ def _e_S13_Q(v: Any, a: int) -> int:
 def _d_S14_SPKISexp(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2153,7 +2385,7 @@ def _e_S14_SPKISexp(v: Any, a: int) -> int:
 def _d_S15_Seed(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2169,7 +2401,7 @@ def _e_S15_Seed(v: Any, a: int) -> int:
 def _d_S16_X509CRL(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2185,7 +2417,7 @@ def _e_S16_X509CRL(v: Any, a: int) -> int:
 def _d_S17_X509Certificate(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2201,7 +2433,7 @@ def _e_S17_X509Certificate(v: Any, a: int) -> int:
 def _d_S18_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -2217,7 +2449,7 @@ def _e_S18_X509IssuerName(v: Any, a: int) -> int:
 def _d_S19_X509SKI(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2233,7 +2465,7 @@ def _e_S19_X509SKI(v: Any, a: int) -> int:
 def _d_S20_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -2253,7 +2485,7 @@ def _e_S20_X509SerialNumber(v: Any, a: int) -> int:
 def _d_S21_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -2269,7 +2501,7 @@ def _e_S21_X509SubjectName(v: Any, a: int) -> int:
 def _d_S22_XPath(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, r = sl2(B, r, _S6, 6)
     else:
         v, r = rstr(B, r, None)
         r -= 1
@@ -2285,7 +2517,7 @@ def _e_S22_XPath(v: Any, a: int) -> int:
 def _d_S23_Y(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, r = sl2(B, r, _S3, 6)
     else:
         v, r = rbin(B, r, None)
         r -= 1
@@ -2303,30 +2535,30 @@ FRAG_ELEMENTS: tuple = (
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S15),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S4_Exponent, _e_S4_Exponent, _S15),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S5_G, _e_S5_G, _S15),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S6_HMACOutputLength, _e_S6_HMACOutputLength, _S28),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S7_J, _e_S7_J, _S15),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S4_Exponent, _e_S4_Exponent, _S3),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S5_G, _e_S5_G, _S3),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S6_HMACOutputLength, _e_S6_HMACOutputLength, _S29),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S7_J, _e_S7_J, _S3),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S4),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
     ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S4),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S8_Modulus, _e_S8_Modulus, _S15),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S8_Modulus, _e_S8_Modulus, _S3),
     ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S9_P, _e_S9_P, _S15),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S9_P, _e_S9_P, _S3),
     ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S10_PGPKeyID, _e_S10_PGPKeyID, _S15),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S11_PGPKeyPacket, _e_S11_PGPKeyPacket, _S15),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_PgenCounter, _e_S12_PgenCounter, _S15),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S13_Q, _e_S13_Q, _S15),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S10_PGPKeyID, _e_S10_PGPKeyID, _S3),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S11_PGPKeyPacket, _e_S11_PGPKeyPacket, _S3),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_PgenCounter, _e_S12_PgenCounter, _S3),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S13_Q, _e_S13_Q, _S3),
     ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
     ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_SPKISexp, _e_S14_SPKISexp, _S15),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_Seed, _e_S15_Seed, _S15),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_SPKISexp, _e_S14_SPKISexp, _S3),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_Seed, _e_S15_Seed, _S3),
     ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
     ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
     ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
@@ -2335,16 +2567,16 @@ FRAG_ELEMENTS: tuple = (
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S16_X509CRL, _e_S16_X509CRL, _S15),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_X509Certificate, _e_S17_X509Certificate, _S15),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S16_X509CRL, _e_S16_X509CRL, _S3),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_X509Certificate, _e_S17_X509Certificate, _S3),
     ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S18_X509IssuerName, _e_S18_X509IssuerName, _S4),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S18_X509IssuerName, _e_S18_X509IssuerName, _S6),
     ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_X509SKI, _e_S19_X509SKI, _S15),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_X509SerialNumber, _e_S20_X509SerialNumber, _S28),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_X509SubjectName, _e_S21_X509SubjectName, _S4),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_XPath, _e_S22_XPath, _S4),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_Y, _e_S23_Y, _S15),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_X509SKI, _e_S19_X509SKI, _S3),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_X509SerialNumber, _e_S20_X509SerialNumber, _S29),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_X509SubjectName, _e_S21_X509SubjectName, _S6),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_XPath, _e_S22_XPath, _S6),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_Y, _e_S23_Y, _S3),
 )
 
 # class -> global element names (several when elements share a type)
@@ -2376,7 +2608,7 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
 # (py name, XSD name, namespace, kind, type, is_list, required, maxOccurs, group, minOccurs)
 META: dict[type, tuple] = {
     CanonicalizationMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
-    DSAKeyValueType: (),
+    DSAKeyValueType: (('p', 'P', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('q', 'Q', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0), ('g', 'G', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1002, 0), ('y', 'Y', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1003, 0), ('j', 'J', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1004, 0), ('seed', 'Seed', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1005, 0), ('pgen_counter', 'PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1006, 0)),
     DigestMethodType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1),),
     KeyInfoType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('key_name', 'KeyName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1), ('key_value', 'KeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', KeyValueType, True, False, None, 1, 1), ('retrieval_method', 'RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RetrievalMethodType, True, False, None, 1, 1), ('x509_data', 'X509Data', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509DataType, True, False, None, 1, 1), ('pgp_data', 'PGPData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', PGPDataType, True, False, None, 1, 1), ('spki_data', 'SPKIData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', SPKIDataType, True, False, None, 1, 1), ('mgmt_data', 'MgmtData', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 1)),
     KeyValueType: (('dsa_key_value', 'DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DSAKeyValueType, False, False, 1, 0, 1), ('rsa_key_value', 'RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', RSAKeyValueType, False, False, 1, 0, 1)),
@@ -2386,8 +2618,8 @@ META: dict[type, tuple] = {
     TransformType: (('algorithm', 'Algorithm', '', 'attr', ('string', None, None, None, None), False, True, 1, 0, 1), ('x_path', 'XPath', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 1, 0)),
     X509DataType: (('x509_issuer_serial', 'X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', 'elem', X509IssuerSerialType, True, False, None, 0, 1), ('x509_ski', 'X509SKI', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_subject_name', 'X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), True, False, None, 0, 1), ('x509_certificate', 'X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1), ('x509_crl', 'X509CRL', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 0, 1)),
     X509IssuerSerialType: (('x509_issuer_name', 'X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('string', None, None, None, None), False, True, 1, 0, 1), ('x509_serial_number', 'X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('int', None, None, None, None), False, True, 1, 1, 1)),
-    PGPDataType: (),
-    SPKIDataType: (),
+    PGPDataType: (('pgp_key_id', 'PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1000, 0), ('pgp_key_packet', 'PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, False, 1, 1001, 0)),
+    SPKIDataType: (('spki_sexp', 'SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), True, False, None, 1000, 0),),
     ManifestType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('reference', 'Reference', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ReferenceType, True, True, None, 1, 1)),
     ReferenceType: (('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('type', 'Type', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('uri', 'URI', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0), ('transforms', 'Transforms', 'http://www.w3.org/2000/09/xmldsig#', 'elem', TransformsType, False, False, 1, 3, 0), ('digest_method', 'DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', 'elem', DigestMethodType, False, True, 1, 4, 1), ('digest_value', 'DigestValue', 'http://www.w3.org/2000/09/xmldsig#', 'elem', ('b64', None, None, None, None), False, True, 1, 5, 1)),
     ObjectType: (('encoding', 'Encoding', '', 'attr', ('string', None, None, None, None), False, False, 1, 0, 0), ('id', 'Id', '', 'attr', ('string', None, None, None, None), False, False, 1, 1, 0), ('mime_type', 'MimeType', '', 'attr', ('string', None, None, None, None), False, False, 1, 2, 0)),
@@ -2405,11 +2637,14 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     KeyValueType: frozenset([0]),
     X509DataType: frozenset([0]),
 }
+# nested-group content models: which fields may combine is not in META, see the XSD
+CONSTRAINED: dict[type, str] = {
+    DSAKeyValueType: 'nested groups',
+    PGPDataType: 'nested groups',
+    SPKIDataType: 'nested groups',
+}
 # types whose content model this codec does not handle (their codecs raise)
 UNSUPPORTED: dict[type, str] = {
-    DSAKeyValueType: 'content model with nested groups',
-    PGPDataType: 'content model with nested groups',
-    SPKIDataType: 'content model with nested groups',
     SignaturePropertyType: 'mandatory wildcard content',
 }
 
