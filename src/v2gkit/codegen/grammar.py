@@ -24,7 +24,6 @@ class Prod:
     cat: int
     order: tuple[int, int]
     slot: int  # >= 0: (item, alt) slot; END/ANY/MIXED
-    target: tuple[int, int] | None
 
 
 def width_for(n_first: int) -> int:
@@ -49,17 +48,6 @@ class TypeGrammar:
                 self.slot_info.append((i, j))
         self._cache: dict[tuple[int, int], list[Prod]] = {}
 
-    def canon(self, i: int, c: int) -> tuple[int, int]:
-        it = self.items[i]
-        if c < it.min:
-            return (i, min(c, 1) if it.min > 1 and c > 0 else c) if c == 0 else (i, -1)
-        if it.max is not None and c >= it.max:
-            return (i, -3)  # at max
-        return (i, -2)  # between min and max
-
-    def start(self) -> tuple[int, int]:
-        return (0, 0) if self.items else (0, 0)
-
     def count_ok(self, state: tuple[int, int]) -> tuple[bool, bool]:
         """(may take item again, may leave item) for a state."""
         i, c = state
@@ -81,30 +69,29 @@ class TypeGrammar:
         first = True
         while True:
             if i >= len(self.items):
-                out.append(Prod(_CAT["end"], (0, 0), END, None))
+                out.append(Prod(_CAT["end"], (0, 0), END))
                 if self.ct.mixed and not seen_mixed:
-                    out.append(Prod(_CAT["mixed"], (0, 0), MIXED, None))
+                    out.append(Prod(_CAT["mixed"], (0, 0), MIXED))
                     seen_mixed = True
                 break
             it = self.items[i]
             cc = c if first else 0
             take, leave = self.count_ok((i, cc))
             if self.ct.mixed and i >= self.n_attr and not seen_mixed:
-                out.append(Prod(_CAT["mixed"], (0, 0), MIXED, None))
+                out.append(Prod(_CAT["mixed"], (0, 0), MIXED))
                 seen_mixed = True
             if take:
-                nxt = self._after(i, cc)
                 if it.kind == "attr":
-                    out.append(Prod(_CAT["attr"], (i, 0), self.slot_of[(i, 0)], nxt))
+                    out.append(Prod(_CAT["attr"], (i, 0), self.slot_of[(i, 0)]))
                 elif it.kind == "value":
-                    out.append(Prod(_CAT["value"], (i, 0), self.slot_of[(i, 0)], nxt))
+                    out.append(Prod(_CAT["value"], (i, 0), self.slot_of[(i, 0)]))
                 elif it.kind == "any":
-                    out.append(Prod(_CAT["any"], (i, 0), ANY, nxt))
+                    out.append(Prod(_CAT["any"], (i, 0), ANY))
                 else:
                     for j in range(len(it.alts)):
-                        out.append(Prod(_CAT["elem"], (i, j), self.slot_of[(i, j)], nxt))
+                        out.append(Prod(_CAT["elem"], (i, j), self.slot_of[(i, j)]))
                     if it.kind == "elem+any":
-                        out.append(Prod(_CAT["any"], (i, 0), ANY, nxt))
+                        out.append(Prod(_CAT["any"], (i, 0), ANY))
             if not leave:
                 break
             i += 1
@@ -118,22 +105,6 @@ class TypeGrammar:
             dedup.append(p)
         self._cache[state] = dedup
         return dedup
-
-    def _after(self, i: int, c: int) -> tuple[int, int]:
-        """State after one more occurrence of item i from count class c."""
-        it = self.items[i]
-        if c == 0:
-            n = 1
-        elif c == -1:
-            # below min: the exact count is tracked by the generated code
-            return (i, -1)
-        else:
-            n = it.min + 1 if c == -2 else (it.max or 0)
-        if n < it.min:
-            return (i, -1)
-        if it.max is not None and n >= it.max:
-            return (i, -3)
-        return (i, -2)
 
     def after_n(self, i: int, n: int) -> tuple[int, int]:
         it = self.items[i]
@@ -171,6 +142,3 @@ class TypeGrammar:
             if p.slot == slot:
                 return self.width(state), k
         raise KeyError((state, slot))
-
-    def has(self, state: tuple[int, int], slot: int) -> bool:
-        return any(p.slot == slot for p in self.prods(state))
