@@ -224,3 +224,21 @@ def test_nested_group_content_models() -> None:
     # inside a Signature's KeyInfo
     sig_key = x.KeyInfoType(key_value=[x.KeyValueType(dsa_key_value=only_y)])
     assert decode(encode(sig_key), "xmldsig") == sig_key
+
+
+def test_acdp_elements_sharing_a_type_have_their_own_class() -> None:
+    """ACDP_DisconnectReq reuses ACDP_ConnectReqType: each element still decodes to its own class."""
+    from v2gkit.exi.gen import iso20_acdp as a
+
+    h = a.MessageHeaderType(session_id=bytes(8), time_stamp=5)
+    seen = {}
+    for cls in (a.ACDP_ConnectReq, a.ACDP_DisconnectReq):
+        obj = cls(header=h, ev_electrical_charging_device_status=a.electricalChargingDeviceStatusType.State_A)
+        data = encode(obj)  # no element= needed: the class names the element
+        back = decode(data, "iso20-acdp")
+        assert type(back) is cls and back == obj
+        assert from_json(to_json(obj), "iso20-acdp") == (cls.__name__, obj)
+        seen[cls.__name__] = data
+    # same content, different document element code (EXI 8.5.1 order: Connect 0, Disconnect 2)
+    assert seen["ACDP_ConnectReq"] != seen["ACDP_DisconnectReq"]
+    assert a.ACDP_ConnectReq(header=h) != a.ACDP_DisconnectReq(header=h)

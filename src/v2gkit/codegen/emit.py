@@ -393,6 +393,8 @@ class Emitter:
             L.append(f"    {ct.name}: ({inner}),")
         L.append("}")
         L.append("")
+        for _el, (cname, tname) in getattr(self, "subclasses", {}).items():
+            L.append(f"META[{cname}] = META[{tname}]")
         L.append("# choices (META group numbers) of which one alternative is mandatory")
         L.append("CHOICE_REQUIRED: dict[type, frozenset[int]] = {")
         for ct in self.ir.complex_order:
@@ -401,6 +403,8 @@ class Emitter:
             if req:
                 L.append(f"    {ct.name}: frozenset({req!r}),")
         L.append("}")
+        for _el, (cname, tname) in getattr(self, "subclasses", {}).items():
+            L.append(f"if {tname} in CHOICE_REQUIRED: CHOICE_REQUIRED[{cname}] = CHOICE_REQUIRED[{tname}]")
         L.append("# nested-group content models: which fields may combine is not in META, see the XSD")
         L.append("CONSTRAINED: dict[type, str] = {")
         for ct in self.ir.complex_order:
@@ -512,25 +516,69 @@ class Emitter:
             return d.type.name
         return self.simple_wrapper(d)
 
+    def element_classes(self) -> dict[str, tuple[str, str]]:
+        """Global elements that share a complex type get a subclass each: element -> (class, type).
+
+        ISO 15118-20 ACDP_DisconnectReq/Res reuse the Connect types; without a class of
+        their own a decoded Disconnect would be indistinguishable from a Connect.
+        """
+        users: dict[str, list[str]] = {}
+        for d in self.ir.doc_elements:
+            if isinstance(d.type, ComplexT):
+                users.setdefault(d.type.name, []).append(d.local)
+        out = {}
+        for tname, els in users.items():
+            if len(els) > 1:
+                for el in els:
+                    cname = ident(el)
+                    while cname in self.ir.class_names:
+                        cname += "Element"
+                    self.ir.class_names.add(cname)
+                    out[el] = (cname, tname)
+        return out
+
     def emit_document(self) -> None:
         ir = self.ir
         L = self.lines
         n = len(ir.doc_elements)
         w = width_for(n)
+        self.subclasses = self.element_classes()
+        for el, (cname, tname) in self.subclasses.items():
+            L.append(f"class {cname}({tname}):")
+            L.append(f'    """Global element {el}; its type {tname} is shared with another element."""')
+            L.append("")
+            L.append("    __slots__ = ()")
+            L.append("")
+            L.append("")
+            L.append(f"def _d_{cname}(B: int, r: int) -> tuple[{cname}, int]:")
+            L.append(f"    o, r = _f_{tname}(B, r)")
+            L.append(f"    o.__class__ = {cname}")
+            L.append("    return o, r")
+            L.append("")
         names = []
         for d in ir.doc_elements:
-            names.append((d.local, d.ns, self.elem_codec_name(d), self.type_ref(d.type)))
+            if d.local in self.subclasses:
+                cname, tname = self.subclasses[d.local]
+                names.append((d.local, d.ns, f"_d_{cname}", f"_e_{tname}", cname))
+            else:
+                cn = self.elem_codec_name(d)
+                names.append((d.local, d.ns, self.dec_fn(cn), f"_e_{cn}", self.type_ref(d.type)))
         L.append(f"DOC_WIDTH = {w}")
         L.append("# (element, namespace, decoder, encoder, class or simple-type spec)")
         L.append("DOC_ELEMENTS: tuple = (")
-        for local, ns, cn, tr in names:
-            L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
+        for local, ns, dn, en, tr in names:
+            L.append(f"    ({local!r}, {ns!r}, {dn}, {en}, {tr}),")
         L.append(")")
         L.append("")
         m = len(ir.fragment_elements)
         fw = max(1, math.ceil(math.log2(m + 2)))
         rows = []
         for local, ns, ds in ir.fragment_elements:
+            if len(ds) == 1 and local in self.subclasses and ds[0].ns == next(
+                    d.ns for d in ir.doc_elements if d.local == local):
+                cname, tname = self.subclasses[local]
+                rows.append((local, ns, f"{cname}|{tname}", cname))
+                continue
             if len(ds) == 1:
                 cn = self.elem_codec_name(ds[0])
                 tr = self.type_ref(ds[0].type)
@@ -542,7 +590,11 @@ class Emitter:
         L.append(f"FRAG_WIDTH = {fw}")
         L.append("FRAG_ELEMENTS: tuple = (")
         for local, ns, cn, tr in rows:
-            L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
+            if "|" in cn:
+                cname, tname = cn.split("|")
+                L.append(f"    ({local!r}, {ns!r}, _d_{cname}, _e_{tname}, {tr}),")
+            else:
+                L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
         L.append(")")
         L.append("")
         # element name of each class when it is the type of exactly one global element
@@ -554,6 +606,8 @@ class Emitter:
         L.append("ROOT_OF: dict[type, tuple[str, ...]] = {")
         for tn, els in by_type.items():
             L.append(f"    {tn}: {tuple(els)!r},")
+        for el, (cname, _t) in self.subclasses.items():
+            L.append(f"    {cname}: ({el!r},),")
         L.append("}")
         L.append("")
 

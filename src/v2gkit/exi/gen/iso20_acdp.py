@@ -5414,6 +5414,50 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     a <<= 3
     return a
 
+class ACDP_ConnectReq(ACDP_ConnectReqType):
+    """Global element ACDP_ConnectReq; its type ACDP_ConnectReqType is shared with another element."""
+
+    __slots__ = ()
+
+
+def _d_ACDP_ConnectReq(B: int, r: int) -> tuple[ACDP_ConnectReq, int]:
+    o, r = _f_ACDP_ConnectReqType(B, r)
+    o.__class__ = ACDP_ConnectReq
+    return o, r
+
+class ACDP_DisconnectReq(ACDP_ConnectReqType):
+    """Global element ACDP_DisconnectReq; its type ACDP_ConnectReqType is shared with another element."""
+
+    __slots__ = ()
+
+
+def _d_ACDP_DisconnectReq(B: int, r: int) -> tuple[ACDP_DisconnectReq, int]:
+    o, r = _f_ACDP_ConnectReqType(B, r)
+    o.__class__ = ACDP_DisconnectReq
+    return o, r
+
+class ACDP_ConnectRes(ACDP_ConnectResType):
+    """Global element ACDP_ConnectRes; its type ACDP_ConnectResType is shared with another element."""
+
+    __slots__ = ()
+
+
+def _d_ACDP_ConnectRes(B: int, r: int) -> tuple[ACDP_ConnectRes, int]:
+    o, r = _f_ACDP_ConnectResType(B, r)
+    o.__class__ = ACDP_ConnectRes
+    return o, r
+
+class ACDP_DisconnectRes(ACDP_ConnectResType):
+    """Global element ACDP_DisconnectRes; its type ACDP_ConnectResType is shared with another element."""
+
+    __slots__ = ()
+
+
+def _d_ACDP_DisconnectRes(B: int, r: int) -> tuple[ACDP_DisconnectRes, int]:
+    o, r = _f_ACDP_ConnectResType(B, r)
+    o.__class__ = ACDP_DisconnectRes
+    return o, r
+
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
     r -= 1
     if (B >> r) & 1:
@@ -5465,10 +5509,10 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
 DOC_WIDTH = 6
 # (element, namespace, decoder, encoder, class or simple-type spec)
 DOC_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes),
     ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
     ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
     ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
@@ -6838,10 +6882,10 @@ def _e_S78_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReqType, _e_ACDP_ConnectReqType, ACDP_ConnectReqType),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectResType, _e_ACDP_ConnectResType, ACDP_ConnectResType),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes),
     ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
     ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
     ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
@@ -7000,6 +7044,10 @@ ROOT_OF: dict[type, tuple[str, ...]] = {
     TransformType: ('Transform',),
     TransformsType: ('Transforms',),
     X509DataType: ('X509Data',),
+    ACDP_ConnectReq: ('ACDP_ConnectReq',),
+    ACDP_DisconnectReq: ('ACDP_DisconnectReq',),
+    ACDP_ConnectRes: ('ACDP_ConnectRes',),
+    ACDP_DisconnectRes: ('ACDP_DisconnectRes',),
 }
 
 # Field metadata for XML/JSON and validation:
@@ -7046,12 +7094,20 @@ META: dict[type, tuple] = {
     DetailedTaxType: (('tax_rule_id', 'TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', ('uint', 1, 4294967295, None, None), False, True, 1, 0, 1), ('amount', 'Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', 'elem', RationalNumberType, False, True, 1, 1, 1)),
 }
 
+META[ACDP_ConnectReq] = META[ACDP_ConnectReqType]
+META[ACDP_DisconnectReq] = META[ACDP_ConnectReqType]
+META[ACDP_ConnectRes] = META[ACDP_ConnectResType]
+META[ACDP_DisconnectRes] = META[ACDP_ConnectResType]
 # choices (META group numbers) of which one alternative is mandatory
 CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     KeyInfoType: frozenset([1]),
     KeyValueType: frozenset([0]),
     X509DataType: frozenset([0]),
 }
+if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectReq] = CHOICE_REQUIRED[ACDP_ConnectReqType]
+if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectReq] = CHOICE_REQUIRED[ACDP_ConnectReqType]
+if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
+if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',
