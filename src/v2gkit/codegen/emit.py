@@ -147,10 +147,6 @@ class Emitter:
     def spec_const(self, t: SimpleT) -> str:
         return self.const(("SPEC", t.kind, t.lo, t.hi, t.enum_name if t.kind == "enum" else "", t.max_len), "_S")
 
-    @staticmethod
-    def empty_literal(t: SimpleT) -> str | None:
-        return {"string": '""', "hex": 'b""', "b64": 'b""'}.get(t.kind)
-
     def enc_elem(self, d: ElemDecl, var: str, ind: str) -> list[str]:
         if isinstance(d.type, ComplexT):
             return [f"{ind}a = _e_{d.type.name}({var}, a)"]

@@ -38,14 +38,12 @@ class TypeGrammar:
         self.items: list[Item] = ct.items
         self.n_attr = sum(1 for it in self.items if it.kind == "attr")
         self.slot_of: dict[tuple[int, int], int] = {}
-        self.slot_info: list[tuple[int, int]] = []
         for i, it in enumerate(self.items):
             n = len(it.alts) if it.kind in ("elem", "elem+any") else 1
             if it.kind == "any":
                 continue
             for j in range(n):
-                self.slot_of[(i, j)] = len(self.slot_info)
-                self.slot_info.append((i, j))
+                self.slot_of[(i, j)] = len(self.slot_of)
         self._cache: dict[tuple[int, int], list[Prod]] = {}
 
     def count_ok(self, state: tuple[int, int]) -> tuple[bool, bool]:

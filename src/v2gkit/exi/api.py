@@ -82,6 +82,15 @@ def _end(B: int, r: int, total: int) -> None:
         raise ExiTrailingDataError(f"{r // 8} octet(s) after the end of the document", total - r)
 
 
+def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str) -> Any:
+    """Run a decoder with facet violations kept instead of raised (strict=False)."""
+    token = LENIENT.set(True)
+    try:
+        return fn(data, schema)
+    finally:
+        LENIENT.reset(token)
+
+
 _DOC: dict[str, tuple[int, int, tuple]] = {}
 
 
@@ -100,11 +109,7 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
     car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising.
     """
     if not strict:
-        token = LENIENT.set(True)
-        try:
-            return decode_element(data, schema)
-        finally:
-            LENIENT.reset(token)
+        return _leniently(decode_element, data, schema)
     w, mask, els = _DOC.get(schema) or _doc_info(schema)
     if data[:1] != b"\x80" or data.__class__ is not bytes:
         B, total = _start(data)
@@ -171,9 +176,7 @@ def encode(obj: Any, element: str | None = None, schema: str | None = None) -> b
         a = row[3](obj, a)
     except Exception as e:  # noqa: BLE001
         raise _encode_error(mod, obj, e, row[0]) from None
-    nbits = a.bit_length() - 1
-    pad = (-nbits) & 7
-    return (a << pad).to_bytes((nbits + pad) // 8 + 1, "big")[1:]
+    return finish(a)
 
 
 def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str) -> ExiEncodeError:
@@ -221,11 +224,7 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
                     strict: bool = True) -> list[tuple[str, Any]]:
     """Decode an EXI fragment: the list of (element name, object) it holds."""
     if not strict:
-        token = LENIENT.set(True)
-        try:
-            return decode_fragment(data, schema)
-        finally:
-            LENIENT.reset(token)
+        return _leniently(decode_fragment, data, schema)
     mod = schema_module(schema)
     B, total = _start(data)
     r = total - 8

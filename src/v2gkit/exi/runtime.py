@@ -38,13 +38,6 @@ def facet(r: int, what: str) -> None:
         raise _Fail(ExiValueError, what + " (decode with strict=False to accept it)", r)
 
 
-def tbl(width: int, slots: tuple[int, ...]) -> tuple[int, ...]:
-    """Event-code table: code -> slot, with the escape and the codes beyond it."""
-    out = list(slots) + [ESC]
-    out += [BAD] * ((1 << width) - len(out))
-    return tuple(out)
-
-
 # ------------------------------------------------------------------ decoding
 
 
