@@ -154,5 +154,14 @@ def _median_us(fn: object, n: int) -> float:
     return times[3] * 1e6
 
 
+def _register() -> None:
+    from v2gkit.cli.link import evcc, sdp, secc
+    main.add_command(sdp)
+    main.add_command(secc)
+    main.add_command(evcc)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

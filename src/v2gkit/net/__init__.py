@@ -1,0 +1,1 @@
+"""asyncio adapters: sockets, TLS and network namespaces around the sans-IO cores."""

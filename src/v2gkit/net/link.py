@@ -1,0 +1,246 @@
+"""Communication set-up for both roles: SDP, TCP or TLS, then the supportedAppProtocol handshake.
+
+This is everything before SessionSetupReq. The EVCC side returns an :class:`EVLink` (the connection and
+the negotiated protocol); the SECC side runs the SDP responder and the listeners and hands each
+negotiated connection to a session handler. ISO 15118-20 is only offered and accepted over TLS 1.3
+([V2G20-1237]: never over plain TCP or TLS 1.2), whatever the configured protocol list says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Sequence
+
+from .. import sdp as core
+from ..session.handshake import (
+    DEFAULT_OFFER, AppProtocol, EVHandshake, HandshakeError, Negotiated, SECCHandshake, protocol_list,
+)
+from ..v2gtp import PayloadType
+from .. import timing
+from .iface import link_local_address
+from .sdp import SDPResponder, discover, start_responder
+from .v2g import TraceSink, V2GConnection, V2GServer, connect, serve
+
+__all__ = ["EVLink", "ev_link", "SECCLink", "SessionHandler", "LinkError", "usable_protocols"]
+
+log = logging.getLogger("v2gkit.link")
+
+
+class LinkError(ConnectionError):
+    """Communication set-up failed; the message says at which step and why."""
+
+
+def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None) -> list[AppProtocol]:
+    """The protocols this connection may carry: ISO 15118-20 needs TLS 1.3 (and, on the SECC side, the
+    client certificate the mutual authentication asked for)."""
+    tls13 = bool(tls) and tls.get("version") == "TLSv1.3"  # type: ignore[union-attr]
+    return [p for p in protocols if not p.name.startswith("iso20") or tls13]
+
+
+@dataclass
+class EVLink:
+    connection: V2GConnection
+    negotiated: Negotiated
+    secc: core.SDPResponse
+    sdp_requests: int
+    setup_seconds: float
+
+    @property
+    def protocol(self) -> AppProtocol:
+        return self.negotiated.protocol
+
+
+async def ev_link(*, interface: str | None = None, loopback: bool = False,
+                  protocols: str | Sequence[str | AppProtocol] = DEFAULT_OFFER, tls: bool = False,
+                  ssl_context: ssl.SSLContext | None = None, sdp_port: int = core.SDP_PORT,
+                  sdp_max_requests: int = timing.SDP_MAX_REQUESTS, sdp_interval: float = timing.SDP_TIMEOUT,
+                  tracer: TraceSink | None = None, sap_timeout: float = timing.EVCC_SAP_TIMEOUT,
+                  setup_timeout: float = timing.EVCC_COMMUNICATION_SETUP_TIMEOUT) -> EVLink:
+    """Discover the SECC, connect as its SDP answer says, negotiate the protocol.
+
+    ``tls`` is what the SDP request asks for; the answer decides. ``ssl_context`` (a client context with
+    the V2G roots) is needed whenever the SECC answers with TLS."""
+    t0 = time.monotonic()
+    offer = protocol_list(protocols)
+    security = core.Security.TLS if tls else core.Security.NONE
+    try:
+        secc, attempts = await discover(interface=interface, loopback=loopback, security=security, port=sdp_port,
+                                        max_requests=sdp_max_requests, interval=sdp_interval,
+                                        tls_capable=ssl_context is not None, tracer=tracer)
+    except TimeoutError as e:
+        raise LinkError(f"SDP: {e}") from None
+    use_tls = secc.security is core.Security.TLS
+    if use_tls and ssl_context is None:
+        raise LinkError("SECC answered with TLS but no TLS client context (V2G root certificates) is configured")
+    host = str(secc.address)
+    try:
+        conn = await connect(host, secc.port, interface=None if loopback else interface,
+                             ssl_context=ssl_context if use_tls else None, tracer=tracer, timeout=setup_timeout)
+    except ssl.SSLError as e:
+        raise LinkError(f"TLS with [{host}]:{secc.port} failed: {e}") from None
+    except (OSError, TimeoutError) as e:
+        raise LinkError(f"TCP connection to [{host}]:{secc.port} failed: {e or 'timed out'}") from None
+    try:
+        usable = usable_protocols(offer, conn.tls)
+        if not usable:
+            raise LinkError(f"nothing to offer over {conn.tls['version'] if conn.tls else 'plain TCP'}: "
+                            f"ISO 15118-20 needs TLS 1.3")
+        hs = EVHandshake(usable)
+        await conn.send(PayloadType.EXI, hs.request())
+        try:
+            msg = await conn.receive(sap_timeout)
+        except TimeoutError:
+            raise LinkError(f"no supportedAppProtocolRes within {sap_timeout:g} s") from None
+        if msg.payload_type != PayloadType.EXI:
+            raise LinkError(f"supportedAppProtocolRes came with payload type 0x{msg.payload_type:04X}")
+        try:
+            negotiated = hs.response(msg.payload)
+        except HandshakeError as e:
+            raise LinkError(f"handshake: {e}") from None
+    except BaseException:
+        await conn.close()
+        raise
+    conn.schema = negotiated.protocol.schema
+    return EVLink(conn, negotiated, secc, attempts, time.monotonic() - t0)
+
+
+SessionHandler = Callable[[V2GConnection, Negotiated], Awaitable[None]]
+
+
+async def _hold_open(conn: V2GConnection, negotiated: Negotiated) -> None:
+    """Default session handler: keep the connection until the peer closes it."""
+    while True:
+        await conn.receive()
+
+
+def _dynamic_port() -> int:
+    return random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop)
+
+
+@dataclass
+class SECCLink:
+    """The charger's listeners: SDP on UDP 15118, plain TCP and/or TLS on ports from the dynamic range.
+
+    ``setup_timeout``: when no handshake succeeds within it, SDP and the listeners stop
+    (V2G_SECC_CommunicationSetup_Timeout; ISO 15118-4 TC_SECC_CMN_VTB_SDP_004)."""
+
+    interface: str | None = None
+    loopback: bool = False
+    protocols: str | Sequence[str | AppProtocol] = ("iso20-dc", "iso20-ac", "iso2", "din")
+    policy: core.SecurityPolicy = core.SecurityPolicy.NONE_ONLY
+    ssl_context: ssl.SSLContext | None = None
+    session: SessionHandler = _hold_open
+    tracer: TraceSink | None = None
+    sdp_port: int = core.SDP_PORT
+    sap_timeout: float = timing.SECC_SEQUENCE_TIMEOUT
+    setup_timeout: float | None = None
+    on_event: Callable[[str, dict[str, Any]], None] | None = None
+    negotiated: list[Negotiated] = field(default_factory=list, init=False)
+    servers: dict[core.Security, V2GServer] = field(default_factory=dict, init=False)
+    responder: SDPResponder | None = field(default=None, init=False)
+    sdp: core.SDPServer | None = field(default=None, init=False)
+    _setup_timer: asyncio.TimerHandle | None = field(default=None, init=False)
+
+    def _event(self, name: str, **info: Any) -> None:
+        log.info("%s %s", name, info)
+        if self.on_event is not None:
+            self.on_event(name, info)
+
+    async def start(self) -> SECCLink:
+        supported = protocol_list(self.protocols)
+        if self.policy is not core.SecurityPolicy.NONE_ONLY and self.ssl_context is None:
+            raise LinkError(f"SDP policy {self.policy.value!r} needs a TLS server context (SECC certificate)")
+        if self.loopback:
+            address = ipaddress.IPv6Address("::1")
+        elif self.interface:
+            address = link_local_address(self.interface)
+        else:
+            raise LinkError("give the interface the EV is connected to, or loopback=True")
+        wanted = {core.SecurityPolicy.ECHO: (core.Security.NONE, core.Security.TLS),
+                  core.SecurityPolicy.NONE_ONLY: (core.Security.NONE,),
+                  core.SecurityPolicy.TLS_ONLY: (core.Security.TLS,)}[self.policy]
+        for sec in wanted:
+            ctx = self.ssl_context if sec is core.Security.TLS else None
+            for _ in range(20):  # a random dynamic port; retry on the rare collision
+                try:
+                    self.servers[sec] = await serve(
+                        lambda c, sup=supported: self._on_connection(c, sup),
+                        host="::1" if self.loopback else "::", port=_dynamic_port(),
+                        interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer)
+                    break
+                except OSError:
+                    continue
+            else:
+                raise LinkError("no free TCP port in 49152..65535")
+        self.sdp = core.SDPServer(address, {s: srv.port for s, srv in self.servers.items()}, self.policy)
+        self.responder = await start_responder(self.sdp, interface=self.interface, loopback=self.loopback,
+                                               port=self.sdp_port, tracer=self.tracer)
+        if self.setup_timeout is not None:
+            self._setup_timer = asyncio.get_running_loop().call_later(self.setup_timeout, self._setup_expired)
+        self._event("listening", address=str(address), sdp_port=self.sdp_port,
+                    ports={s.name: srv.port for s, srv in self.servers.items()})
+        return self
+
+    def _setup_expired(self) -> None:
+        self._event("setup_timeout", seconds=self.setup_timeout)
+        self.stop_accepting()
+
+    def stop_accepting(self) -> None:
+        """SDP answers nothing and the listeners refuse new connections; open sessions go on."""
+        if self.sdp is not None:
+            self.sdp.stop()
+        for srv in self.servers.values():
+            srv.stop_listening()
+
+    async def _on_connection(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
+        self._event("connected", conn=conn.id, peer=conn.peer[0], tls=conn.tls)
+        usable = usable_protocols(supported, conn.tls if conn.tls and conn.tls.get("peer_cn") else None)
+        if not usable:
+            self._event("closed", conn=conn.id, reason="no protocol usable on this connection")
+            return
+        try:
+            msg = await conn.receive(self.sap_timeout)
+        except TimeoutError:
+            self._event("closed", conn=conn.id, reason=f"no supportedAppProtocolReq within {self.sap_timeout:g} s")
+            return
+        hs = SECCHandshake(usable)
+        if msg.payload_type != PayloadType.EXI:
+            self._event("closed", conn=conn.id, reason=f"payload type 0x{msg.payload_type:04X} before the handshake")
+            return
+        response, negotiated = hs.request(msg.payload)
+        if response is None:
+            self._event("closed", conn=conn.id, reason=hs.error)
+            return
+        await conn.send(PayloadType.EXI, response)
+        if negotiated is None:
+            # Failed_NoNegotiation: the session ends here (ISO 15118-4 SupportedAppProtocol_002)
+            self._event("handshake_failed", conn=conn.id, reason=hs.error)
+            return
+        if self._setup_timer is not None:
+            self._setup_timer.cancel()
+            self._setup_timer = None
+        conn.schema = negotiated.protocol.schema
+        self.negotiated.append(negotiated)
+        self._event("negotiated", conn=conn.id, protocol=negotiated.protocol.name, schema_id=negotiated.schema_id,
+                    response_code=negotiated.response_code.name)
+        await self.session(conn, negotiated)
+
+    async def close(self) -> None:
+        if self._setup_timer is not None:
+            self._setup_timer.cancel()
+        if self.responder is not None:
+            self.responder.close()
+        for srv in self.servers.values():
+            await srv.close()
+
+    async def __aenter__(self) -> SECCLink:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,200 @@
+"""asyncio SDP: the SECC's UDP responder and the EVCC's discovery, around the sans-IO objects in sdp.py.
+
+On a real link both sides use the interface's link-local address and the all-nodes group ff02::1,
+which only exists per interface (it does not work on ``lo``). ``loopback=True`` swaps that for
+unicast to ::1 so one host can run both roles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+import time
+from typing import Any
+
+from .. import sdp as core
+from .iface import if_index, link_local_address
+from .v2g import TraceSink
+
+__all__ = ["SDPResponder", "start_responder", "discover", "DiscoveryError"]
+
+log = logging.getLogger("v2gkit.sdp")
+
+
+class DiscoveryError(TimeoutError):
+    """No usable SDP response; ``attempts`` requests were sent."""
+
+    def __init__(self, message: str, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class _SDPTrace:
+    """Adapter from socket addresses to the tracer's sdp() call (tracer may be None)."""
+
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+
+    def __call__(self, sent: bool, src: Any, dst: Any, datagram: bytes) -> None:
+        if self.tracer is not None:
+            self.tracer.sdp(time.time(), sent, (src[0].split("%")[0], src[1]), (dst[0].split("%")[0], dst[1]),
+                            datagram)
+
+
+def _udp_socket(bind: tuple, interface: str | None, *, reuse: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if interface:
+            # only this interface's traffic reaches the socket (several chargers = several interfaces)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, if_index(interface))
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        sock.bind(bind)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class SDPResponder(asyncio.DatagramProtocol):
+    """The SECC's UDP side: every datagram goes through the sans-IO SDPServer; answers go back unicast
+    to the sender's address and port."""
+
+    def __init__(self, server: core.SDPServer, tracer: TraceSink | None = None) -> None:
+        self.server = server
+        self._trace = _SDPTrace(tracer)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.local: tuple = ("::", core.SDP_PORT)
+        self.log: list[str] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.local = transport.get_extra_info("sockname")
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        dst = (str(core.SDP_MULTICAST), self.local[1])
+        self._trace(False, addr, dst, data)
+        response, what = self.server.datagram_received(data)
+        self.log.append(what)
+        log.info("SDP from [%s]:%s: %s", addr[0], addr[1], what)
+        if response is not None and self.transport is not None:
+            self.transport.sendto(response, addr)
+            self._trace(True, (str(self.server.address), self.local[1]), addr, response)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("SDP socket error: %s", exc)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def start_responder(server: core.SDPServer, *, interface: str | None = None, loopback: bool = False,
+                          port: int = core.SDP_PORT, tracer: TraceSink | None = None) -> SDPResponder:
+    """Listen for SDP requests on UDP ``port``: joined to ff02::1 on ``interface``, or on ::1."""
+    if loopback:
+        sock = _udp_socket(("::1", port), None, reuse=True)
+    elif interface:
+        sock = _udp_socket(("::", port), interface, reuse=True)
+        mreq = core.SDP_MULTICAST.packed + struct.pack("@I", if_index(interface))
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    else:
+        raise ValueError("give the interface the EV is connected to, or loopback=True")
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_datagram_endpoint(lambda: SDPResponder(server, tracer), sock=sock)
+    return proto
+
+
+class _ClientProtocol(asyncio.DatagramProtocol):
+    def __init__(self, client: core.SDPClient, target: tuple, trace: _SDPTrace) -> None:
+        self.client = client
+        self.target = target
+        self.trace = trace
+        self.transport: asyncio.DatagramTransport | None = None
+        self.done: asyncio.Future[core.SDPResponse] = asyncio.get_running_loop().create_future()
+        self.timer: asyncio.TimerHandle | None = None
+        self.ignored: list[str] = []
+        self.local: tuple = ("::", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.local = transport.get_extra_info("sockname")
+        self.run(self.client.start())
+
+    def run(self, outputs: list) -> None:
+        loop = asyncio.get_running_loop()
+        for out in outputs:
+            if isinstance(out, core.SendRequest):
+                assert self.transport is not None
+                self.transport.sendto(out.datagram, self.target)
+                self.trace(True, self.local, self.target, out.datagram)
+            elif isinstance(out, core.StartTimer):
+                if self.timer is not None:
+                    self.timer.cancel()
+                self.timer = loop.call_later(out.delay, lambda: self.run(self.client.timer_expired()))
+            elif isinstance(out, core.Discovered):
+                self._finish(out.response)
+            elif isinstance(out, core.DiscoveryFailed):
+                self._finish(DiscoveryError(out.reason + (f"; ignored: {self.ignored[-1]}" if self.ignored else ""),
+                                            out.attempts))
+            elif isinstance(out, core.Ignored):
+                self.ignored.append(out.reason)
+                log.info("SDP answer ignored: %s", out.reason)
+
+    def _finish(self, result: core.SDPResponse | Exception) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.done.done():
+            if isinstance(result, Exception):
+                self.done.set_exception(result)
+            else:
+                self.done.set_result(result)
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.trace(False, addr, self.local, data)
+        self.run(self.client.datagram_received(data))
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("SDP socket error: %s", exc)
+
+
+async def discover(*, interface: str | None = None, loopback: bool = False,
+                   security: core.Security = core.Security.NONE, port: int = core.SDP_PORT,
+                   max_requests: int = 50, interval: float = 0.25, accept_downgrade: bool = True,
+                   tls_capable: bool = True, tracer: TraceSink | None = None) -> tuple[core.SDPResponse, int]:
+    """Find the SECC: (its response, requests sent). Raises DiscoveryError after ``max_requests``."""
+    if loopback:
+        sock = _udp_socket(("::1", 0), None, reuse=False)
+        target: tuple = ("::1", port)
+    elif interface:
+        scope = if_index(interface)
+        sock = _udp_socket((str(link_local_address(interface)), 0, 0, scope), interface, reuse=False)
+        target = (str(core.SDP_MULTICAST), port, 0, scope)
+    else:
+        raise ValueError("give the interface to the charger, or loopback=True")
+    client = core.SDPClient(security, max_requests=max_requests, interval=interval,
+                            accept_downgrade=accept_downgrade, tls_capable=tls_capable)
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(
+        lambda: _ClientProtocol(client, target, _SDPTrace(tracer)), sock=sock)
+    try:
+        response = await proto.done
+    finally:
+        if proto.timer is not None:
+            proto.timer.cancel()
+        transport.close()
+    if response.address.is_link_local and interface is None and not loopback:
+        raise DiscoveryError("SECC gave a link-local address but no interface is known", client.attempts)
+    return response, client.attempts
+
+
+def scoped(address: ipaddress.IPv6Address, interface: str | None) -> str:
+    """``fe80::1%eth0`` for link-local addresses, the plain address otherwise."""
+    return f"{address}%{interface}" if address.is_link_local and interface else str(address)

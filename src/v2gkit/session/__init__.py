@@ -1,0 +1,1 @@
+"""Sans-IO state machines: the app handshake now, the charging sessions per protocol next."""
