@@ -5,9 +5,17 @@ from __future__ import annotations
 import pytest
 
 from v2gkit.exi import api as exi
+from v2gkit.exi.errors import ExiEncodeError
 from v2gkit.exi.gen import apphand
 from v2gkit.session.handshake import (
-    DEFAULT_OFFER, PROTOCOLS, EVHandshake, HandshakeError, Offer, ResponseCode, SECCHandshake, protocol_list,
+    DEFAULT_OFFER,
+    PROTOCOLS,
+    EVHandshake,
+    HandshakeError,
+    Offer,
+    ResponseCode,
+    SECCHandshake,
+    protocol_list,
 )
 
 DIN, ISO2 = "urn:din:70121:2012:MsgDef", "urn:iso:15118:2:2013:MsgDef"
@@ -62,7 +70,7 @@ def test_twenty_entries_is_the_limit() -> None:
     too_many = apphand.supportedAppProtocolReqType(app_protocol=[
         apphand.AppProtocolType(protocol_namespace="urn:x", version_number_major=1, version_number_minor=0,
                                 schema_id=i, priority=1) for i in range(21)])
-    with pytest.raises(Exception):
+    with pytest.raises(ExiEncodeError, match="AppProtocol"):
         exi.encode(too_many)
 
 

@@ -10,7 +10,14 @@ import pytest
 from v2gkit import sdp
 from v2gkit.net.sdp import DiscoveryError, discover, start_responder
 from v2gkit.sdp import (
-    Discovered, DiscoveryFailed, Ignored, Security, SecurityPolicy, SendRequest, StartTimer, Transport,
+    Discovered,
+    DiscoveryFailed,
+    Ignored,
+    Security,
+    SecurityPolicy,
+    SendRequest,
+    StartTimer,
+    Transport,
 )
 
 SECC = ipaddress.IPv6Address("fe80::1")

@@ -9,7 +9,7 @@ import math
 import shutil
 import struct
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -395,7 +395,7 @@ def test_jsonl_records(session: Session) -> None:
     assert len(recs) == 2 + 1 + len(session.messages) + 1
 
     req, res, opened = recs[0], recs[1], recs[2]
-    whole = datetime.fromtimestamp(1739635913, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    whole = datetime.fromtimestamp(1739635913, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     assert req["ts"] == whole + ".123456Z"
     assert req["t"] == T0
     assert (req["conn"], req["dir"], req["role"]) == ("sdp", "tx", "EVCC")

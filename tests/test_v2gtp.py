@@ -7,8 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from v2gkit.v2gtp import (
-    HEADER_RULES, Action, Fault, HeaderFault, PayloadType, ReaderState, V2GTPError, V2GTPMessage, V2GTPReader,
-    decode_datagram, frame, parse_header,
+    HEADER_RULES,
+    Action,
+    Fault,
+    HeaderFault,
+    PayloadType,
+    ReaderState,
+    V2GTPError,
+    V2GTPMessage,
+    V2GTPReader,
+    decode_datagram,
+    frame,
+    parse_header,
 )
 
 # seed 004: the SessionSetupRes of the VC-EVCC manual excerpt, 0x1F payload bytes

@@ -15,10 +15,29 @@ from typing import Union
 from .v2gtp import PayloadType, V2GTPError, decode_datagram, frame
 
 __all__ = [
-    "SDP_PORT", "SDP_MULTICAST", "Security", "Transport", "SDPRequest", "SDPResponse", "SDPError",
-    "parse_request", "parse_response", "parse_wireless_request", "parse_wireless_response",
-    "WirelessSDPRequest", "WirelessSDPResponse", "DiagStatus", "DYNAMIC_PORTS", "SDPClient", "SDPServer", "SecurityPolicy",
-    "SendRequest", "StartTimer", "Discovered", "DiscoveryFailed", "Ignored",
+    "DYNAMIC_PORTS",
+    "SDP_MULTICAST",
+    "SDP_PORT",
+    "DiagStatus",
+    "Discovered",
+    "DiscoveryFailed",
+    "Ignored",
+    "SDPClient",
+    "SDPError",
+    "SDPRequest",
+    "SDPResponse",
+    "SDPServer",
+    "Security",
+    "SecurityPolicy",
+    "SendRequest",
+    "StartTimer",
+    "Transport",
+    "WirelessSDPRequest",
+    "WirelessSDPResponse",
+    "parse_request",
+    "parse_response",
+    "parse_wireless_request",
+    "parse_wireless_response",
 ]
 
 SDP_PORT = 15118

@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = [
-    "VERSION", "INVERSE_VERSION", "HEADER_SIZE", "DEFAULT_MAX_PAYLOAD", "PayloadType", "Fault", "Action",
-    "HEADER_RULES", "V2GTPMessage", "HeaderFault", "V2GTPError", "V2GTPReader", "frame", "parse_header",
-    "decode_datagram", "TCP_PAYLOAD_TYPES", "UDP_PAYLOAD_TYPES", "ISO2_PAYLOAD_TYPES",
+    "DEFAULT_MAX_PAYLOAD",
+    "HEADER_RULES",
+    "HEADER_SIZE",
+    "INVERSE_VERSION",
+    "ISO2_PAYLOAD_TYPES",
+    "TCP_PAYLOAD_TYPES",
+    "UDP_PAYLOAD_TYPES",
+    "VERSION",
+    "Action",
+    "Fault",
+    "HeaderFault",
+    "PayloadType",
+    "V2GTPError",
+    "V2GTPMessage",
+    "V2GTPReader",
+    "decode_datagram",
+    "frame",
+    "parse_header",
 ]
 
 VERSION = 0x01
@@ -173,7 +188,7 @@ class V2GTPReader:
     counted down, never stored. After a CLOSE fault the reader ignores everything that follows.
     """
 
-    __slots__ = ("max_payload", "accept", "state", "_buf", "_type", "_need", "_offset")
+    __slots__ = ("_buf", "_need", "_offset", "_type", "accept", "max_payload", "state")
 
     def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD,
                  accept: Iterable[int] = TCP_PAYLOAD_TYPES) -> None:

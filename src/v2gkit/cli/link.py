@@ -175,7 +175,7 @@ def evcc(interface: str | None, loopback: bool, protocols: str, tls: bool, sdp_p
     """EV side: discover the SECC, connect (TCP or TLS as it answers) and negotiate the protocol."""
     from v2gkit.net import tls as tlsmod
     from v2gkit.net.iface import InterfaceError
-    from v2gkit.net.link import LinkError, ev_link
+    from v2gkit.net.link import LinkError
     from v2gkit.session.handshake import protocol_list
 
     _where(interface, loopback)

@@ -6,7 +6,7 @@ import ipaddress
 import socket
 from pathlib import Path
 
-__all__ = ["InterfaceError", "if_index", "link_local_address", "interfaces"]
+__all__ = ["InterfaceError", "if_index", "interfaces", "link_local_address"]
 
 _IF_INET6 = Path("/proc/net/if_inet6")
 

@@ -14,20 +14,27 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 from .. import sdp as core
+from .. import timing
 from ..session.handshake import (
-    DEFAULT_OFFER, AppProtocol, EVHandshake, HandshakeError, Negotiated, SECCHandshake, protocol_list,
+    DEFAULT_OFFER,
+    AppProtocol,
+    EVHandshake,
+    HandshakeError,
+    Negotiated,
+    SECCHandshake,
+    protocol_list,
 )
 from ..v2gtp import PayloadType
-from .. import timing
 from .iface import link_local_address
 from .sdp import SDPResponder, discover, start_responder
 from .v2g import TraceSink, V2GConnection, V2GServer, connect, serve
 
-__all__ = ["EVLink", "ev_link", "SECCLink", "SessionHandler", "LinkError", "usable_protocols"]
+__all__ = ["EVLink", "LinkError", "SECCLink", "SessionHandler", "ev_link", "usable_protocols"]
 
 log = logging.getLogger("v2gkit.link")
 
@@ -85,7 +92,10 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
     except ssl.SSLError as e:
         raise LinkError(f"TLS with [{host}]:{secc.port} failed: {e}") from None
     except (OSError, TimeoutError) as e:
-        raise LinkError(f"TCP connection to [{host}]:{secc.port} failed: {e or 'timed out'}") from None
+        detail = str(e) or ("timed out" if isinstance(e, TimeoutError) else type(e).__name__)
+        if use_tls:  # the SECC aborted the handshake: it refused our TLS version, suites or certificate
+            raise LinkError(f"TLS handshake with [{host}]:{secc.port} failed: {detail}") from None
+        raise LinkError(f"TCP connection to [{host}]:{secc.port} failed: {detail}") from None
     try:
         usable = usable_protocols(offer, conn.tls)
         if not usable:

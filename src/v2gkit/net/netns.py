@@ -18,10 +18,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
-__all__ = ["VethPair", "NetnsError", "private_netns_command", "netns_available"]
+__all__ = ["NetnsError", "VethPair", "netns_available", "private_netns_command"]
 
 EV_IF, SECC_IF = "v2g-ev", "v2g-secc"
 EV_ADDR, SECC_ADDR = "fe80::2", "fe80::1"

@@ -19,7 +19,7 @@ from .. import sdp as core
 from .iface import if_index, link_local_address
 from .v2g import TraceSink
 
-__all__ = ["SDPResponder", "start_responder", "discover", "DiscoveryError"]
+__all__ = ["DiscoveryError", "SDPResponder", "discover", "start_responder"]
 
 log = logging.getLogger("v2gkit.sdp")
 

@@ -14,15 +14,30 @@ import logging
 import socket
 import ssl
 import time
-from typing import Any, Awaitable, Callable, Iterable, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 from ..v2gtp import (
-    DEFAULT_MAX_PAYLOAD, TCP_PAYLOAD_TYPES, Action, HeaderFault, V2GTPMessage, V2GTPReader, frame,
+    DEFAULT_MAX_PAYLOAD,
+    TCP_PAYLOAD_TYPES,
+    Action,
+    HeaderFault,
+    V2GTPMessage,
+    V2GTPReader,
+    frame,
 )
 from .iface import if_index, link_local_address
+from .tls import describe
 
-__all__ = ["V2GConnection", "V2GServer", "ConnectionClosed", "V2GTPProtocolError", "connect", "serve",
-           "TraceSink"]
+__all__ = [
+    "ConnectionClosed",
+    "TraceSink",
+    "V2GConnection",
+    "V2GServer",
+    "V2GTPProtocolError",
+    "connect",
+    "serve",
+]
 
 log = logging.getLogger("v2gkit.net")
 _conn_ids = itertools.count(1)
@@ -55,18 +70,8 @@ def _endpoint(sockaddr: Any) -> tuple[str, int]:
 
 
 def tls_info(ssl_object: Any) -> dict[str, Any] | None:
-    """Negotiated version, suite and peer certificate subject, for logs and traces."""
-    if ssl_object is None:
-        return None
-    cipher = ssl_object.cipher()
-    peer = ssl_object.getpeercert()
-    cn = None
-    if peer:
-        for rdn in peer.get("subject", ()):
-            for k, v in rdn:
-                if k == "commonName":
-                    cn = v
-    return {"version": ssl_object.version(), "cipher": cipher[0] if cipher else None, "peer_cn": cn}
+    """Negotiated version, suite and peer certificate CN (None on plain TCP), for logs and traces."""
+    return None if ssl_object is None else dict(describe(ssl_object))
 
 
 class V2GConnection:

@@ -7,16 +7,28 @@ the SECC does not know (real cars offer e.g. ``urn:tesla:din:2018:MsgDef`` first
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..exi import api as exi
 from ..exi.errors import ExiError
 from ..exi.gen import apphand
 
 __all__ = [
-    "AppProtocol", "PROTOCOLS", "DEFAULT_OFFER", "MAX_ENTRIES", "ResponseCode", "Offer", "Negotiated",
-    "HandshakeError", "build_request", "to_offer", "select", "EVHandshake", "SECCHandshake", "protocol_list",
+    "DEFAULT_OFFER",
+    "MAX_ENTRIES",
+    "PROTOCOLS",
+    "AppProtocol",
+    "EVHandshake",
+    "HandshakeError",
+    "Negotiated",
+    "Offer",
+    "ResponseCode",
+    "SECCHandshake",
+    "build_request",
+    "protocol_list",
+    "select",
+    "to_offer",
 ]
 
 ResponseCode = apphand.responseCodeType

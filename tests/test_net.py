@@ -1,0 +1,272 @@
+"""asyncio adapters on real loopback sockets: framing over TCP, header rules, isolation of bad peers,
+and the whole communication set-up (SDP, TCP, handshake) with its failure paths."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from v2gkit.net.link import LinkError, SECCLink, ev_link
+from v2gkit.net.v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError, connect, serve
+from v2gkit.sdp import SecurityPolicy
+from v2gkit.v2gtp import Fault, PayloadType, frame
+
+pytestmark = pytest.mark.asyncio
+_ports = iter(range(15400, 15500))
+
+
+async def _echo_server() -> tuple:
+    """A server that echoes each message it receives and records what happened."""
+    seen: list = []
+
+    async def handler(conn: V2GConnection) -> None:
+        try:
+            while True:
+                msg = await conn.receive()
+                seen.append(msg)
+                await conn.send(msg.payload_type, msg.payload)
+        except V2GTPProtocolError as e:
+            seen.append(e.fault)
+            raise
+
+    srv = await serve(handler, host="::1")
+    return srv, seen
+
+
+async def test_messages_split_and_merged_over_tcp() -> None:
+    srv, seen = await _echo_server()
+    async with srv:
+        conn = await connect("::1", srv.port)
+        data = frame(0x8001, b"A" * 3000) + frame(0x8001, b"B") + frame(0x8001, b"C" * 10)
+        for i in range(0, len(data), 7):  # 7-byte writes, each its own TCP segment
+            await conn.send_raw(data[i:i + 7])
+            await asyncio.sleep(0) if i % 70 else await asyncio.sleep(0.001)
+        got = [await conn.receive(2) for _ in range(3)]
+        assert [m.payload for m in got] == [b"A" * 3000, b"B", b"C" * 10]
+        await conn.close()
+
+
+async def test_bad_version_closes_only_that_connection() -> None:
+    srv, seen = await _echo_server()
+    async with srv:
+        good = await connect("::1", srv.port)
+        bad = await connect("::1", srv.port)
+        await bad.send_raw(bytes.fromhex("fffe8001000000020000"))  # TC_SECC_CMN_VTB_V2GTPSessionSetup_004
+        with pytest.raises(ConnectionClosed):
+            await bad.receive(2)  # no answer: the SECC closed the connection
+        assert any(getattr(f, "fault", None) is Fault.VERSION for f in seen)
+        await good.send(0x8001, b"still fine")
+        assert (await good.receive(2)).payload == b"still fine"
+        await good.close()
+
+
+async def test_unknown_payload_type_is_ignored_and_the_stream_goes_on() -> None:
+    srv, seen = await _echo_server()
+    async with srv:
+        conn = await connect("::1", srv.port)
+        await conn.send_raw(bytes.fromhex("01fe700100000003") + b"xyz" + frame(0x8001, b"next"))
+        assert (await conn.receive(2)).payload == b"next"
+        assert len(seen) == 1
+        await conn.close()
+
+
+async def test_zero_length_gets_no_answer() -> None:
+    """TC_SECC_CMN_VTB_V2GTPSessionSetup_002: the SUT ignores it; the tester's message timeout fires."""
+    srv, seen = await _echo_server()
+    async with srv:
+        conn = await connect("::1", srv.port)
+        await conn.send_raw(bytes.fromhex("01fe800100000000"))
+        with pytest.raises(TimeoutError):
+            await conn.receive(0.3)
+        await conn.close()
+
+
+async def test_client_sees_a_fatal_header_from_the_server() -> None:
+    async def handler(conn: V2GConnection) -> None:
+        await conn.send_raw(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await asyncio.sleep(1)
+
+    async with await serve(handler, host="::1") as srv:
+        conn = await connect("::1", srv.port)
+        with pytest.raises(V2GTPProtocolError) as e:
+            await conn.receive(2)
+        assert e.value.fault.fault is Fault.VERSION and conn.closed
+
+
+async def _secc(**kw: object) -> SECCLink:
+    port = next(_ports)
+    link = SECCLink(loopback=True, sdp_port=port, **kw)  # type: ignore[arg-type]
+    return await link.start()
+
+
+async def test_link_over_tcp() -> None:
+    secc = await _secc(protocols="iso2,din")
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="din,iso2")
+        assert ev.protocol.name == "din" and ev.negotiated.schema_id == 1 and ev.connection.tls is None
+        assert ev.sdp_requests == 1 and 49152 <= ev.secc.port <= 65535
+        await ev.connection.close()
+        await asyncio.sleep(0.05)
+        assert [n.protocol.name for n in secc.negotiated] == ["din"]
+    finally:
+        await secc.close()
+
+
+async def test_iso20_is_never_offered_over_plain_tcp() -> None:
+    secc = await _secc(protocols="iso20-dc,iso2")
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2")
+        assert ev.protocol.name == "iso2"
+        await ev.connection.close()
+        with pytest.raises(LinkError, match="ISO 15118-20 needs TLS 1.3"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc")
+    finally:
+        await secc.close()
+
+
+async def test_no_common_protocol_fails_and_the_secc_closes() -> None:
+    events: list = []
+    secc = await _secc(protocols="din", on_event=lambda n, i: events.append(n))
+    try:
+        with pytest.raises(LinkError, match="Failed_NoNegotiation"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2")
+        await asyncio.sleep(0.05)
+        assert "handshake_failed" in events and not secc.servers[next(iter(secc.servers))].connections
+    finally:
+        await secc.close()
+
+
+async def test_secc_closes_when_the_handshake_does_not_come() -> None:
+    """TC_SECC_CMN_VTB_SupportedAppProtocol_003, with the sequence timeout shortened."""
+    events: list = []
+    secc = await _secc(protocols="din", sap_timeout=0.2, on_event=lambda n, i: events.append((n, i)))
+    try:
+        srv = next(iter(secc.servers.values()))
+        conn = await connect("::1", srv.port)
+        with pytest.raises(ConnectionClosed):
+            await conn.receive(2)
+        assert any(n == "closed" and "no supportedAppProtocolReq" in i["reason"] for n, i in events)
+    finally:
+        await secc.close()
+
+
+async def test_setup_timeout_stops_sdp_and_listening() -> None:
+    """TC_SECC_CMN_VTB_SDP_004 and SupportedAppProtocol_005, with a short V2G_SECC_CommunicationSetup_Timeout."""
+    secc = await _secc(protocols="din", setup_timeout=0.1)
+    try:
+        await asyncio.sleep(0.2)
+        with pytest.raises(LinkError, match="SDP: no valid SDP response after 3 requests"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="din", sdp_max_requests=3,
+                          sdp_interval=0.05)
+        port = next(iter(secc.servers.values())).port
+        with pytest.raises(OSError):
+            await connect("::1", port, timeout=1)
+    finally:
+        await secc.close()
+
+
+async def test_tls_requested_but_secc_downgrades() -> None:
+    """TC_SECC_CMN_VTB_SDP_007: the EVCC asks for TLS, the SECC without TLS answers 0x10."""
+    secc = await _secc(protocols="iso2", policy=SecurityPolicy.NONE_ONLY)
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True)
+        assert ev.secc.security.name == "NONE" and ev.connection.tls is None
+        await ev.connection.close()
+    finally:
+        await secc.close()
+
+
+async def test_payload_types_other_than_exi_before_the_handshake() -> None:
+    events: list = []
+    secc = await _secc(protocols="din", on_event=lambda n, i: events.append((n, i)))
+    try:
+        conn = await connect("::1", next(iter(secc.servers.values())).port)
+        await conn.send(PayloadType.ISO20_DC, b"\x80")
+        with pytest.raises(ConnectionClosed):
+            await conn.receive(2)
+        assert any("payload type 0x8004" in i.get("reason", "") for n, i in events)
+    finally:
+        await secc.close()
+
+
+# ------------------------------------------------------------------------------------------------ TLS
+@pytest.fixture(scope="module")
+def pkis(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from v2gkit.pki.quick import make_test_pki
+    return {c: make_test_pki(tmp_path_factory.mktemp(c), c) for c in ("iso2", "iso20")}
+
+
+@pytest.fixture(scope="module")
+def pki(pkis: dict) -> object:
+    return pkis["iso20"]
+
+
+def _tls(pki: object, server: str, client: str, vehicle_cert: bool = True) -> tuple:
+    from v2gkit.net.tls import client_context, server_context
+    p = pki  # type: ignore[assignment]
+    roots = [p.oem_root] if server != "iso2" else None  # type: ignore[attr-defined]
+    sctx = server_context(server, p.secc_chain, p.secc_key, client_roots=roots)  # type: ignore
+    ident = {"cert_chain": p.vehicle_chain, "key": p.vehicle_key} if client != "iso2" and vehicle_cert else {}  # type: ignore
+    cctx = client_context(client, p.v2g_root, **ident)  # type: ignore
+    return sctx, cctx
+
+
+@pytest.mark.parametrize("chain,server,client,vehicle_cert,version,protocol", [
+    ("iso20", "iso2+iso20", "iso2+iso20", True, "TLSv1.3", "iso20-dc"),  # both speak -20: TLS 1.3, mutual
+    ("iso2", "iso2+iso20", "iso2", True, "TLSv1.2", "iso2"),     # an ISO 15118-2 car at a dual charger
+    ("iso2", "iso2", "iso2+iso20", True, "TLSv1.2", "iso2"),     # a dual car at an ISO 15118-2 charger
+    ("iso20", "iso2+iso20", "iso2+iso20", False, "TLSv1.3", "iso2"),  # no vehicle certificate: no -20
+    ("iso20", "iso20", "iso20", True, "TLSv1.3", "iso20-dc"),
+])
+async def test_tls_version_decides_what_is_offered(pkis: dict, chain: str, server: str, client: str,
+                                                   vehicle_cert: bool, version: str, protocol: str) -> None:
+    sctx, cctx = _tls(pkis[chain], server, client, vehicle_cert)
+    secc = await _secc(protocols="iso20-dc,iso2,din", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2,din", tls=True,
+                           ssl_context=cctx)
+        assert ev.connection.tls["version"] == version and ev.protocol.name == protocol
+        assert ev.connection.tls["peer_cn"] == "SECC-DEMO-1"
+        await ev.connection.close()
+    finally:
+        await secc.close()
+
+
+async def test_p521_chain_is_refused_by_an_iso2_car(pkis: dict) -> None:
+    """ISO 15118-2 cars know secp256r1 only: a charger presenting its -20 (P-521) chain over TLS 1.2 fails."""
+    sctx, cctx = _tls(pkis["iso20"], "iso2+iso20", "iso2")
+    secc = await _secc(protocols="iso20-dc,iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    try:
+        with pytest.raises(LinkError, match="TLS handshake with .* failed"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True, ssl_context=cctx)
+    finally:
+        await secc.close()
+
+
+async def test_tls_answer_without_a_tls_configuration(pkis: dict) -> None:
+    sctx, _ = _tls(pkis["iso2"], "iso2", "iso2")
+    secc = await _secc(protocols="iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    try:
+        with pytest.raises(LinkError, match="SDP: no valid SDP response after 2 requests.*no TLS configuration"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", sdp_max_requests=2,
+                          sdp_interval=0.05)
+    finally:
+        await secc.close()
+
+
+async def test_tls_failure_is_a_link_error_and_the_secc_lives_on(pkis: dict, tmp_path: object) -> None:
+    from v2gkit.net.tls import client_context
+    from v2gkit.pki.quick import make_test_pki
+    other = make_test_pki(tmp_path, "iso2")  # a different V2G root
+    sctx, cctx = _tls(pkis["iso2"], "iso2", "iso2")
+    secc = await _secc(protocols="iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    try:
+        with pytest.raises(LinkError, match="unable to get local issuer certificate"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True,
+                          ssl_context=client_context("iso2", other.v2g_root))
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True, ssl_context=cctx)
+        assert ev.protocol.name == "iso2"
+        await ev.connection.close()
+    finally:
+        await secc.close()
