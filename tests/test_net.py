@@ -12,7 +12,6 @@ from v2gkit.net.v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError, 
 from v2gkit.sdp import SecurityPolicy
 from v2gkit.v2gtp import Fault, PayloadType, frame
 
-pytestmark = pytest.mark.asyncio
 _ports = iter(range(15400, 15500))
 
 
@@ -236,12 +235,15 @@ async def test_tls_version_decides_what_is_offered(pkis: dict, chain: str, serve
 async def test_p521_chain_is_refused_by_an_iso2_car(pkis: dict) -> None:
     """ISO 15118-2 cars know secp256r1 only: a charger presenting its -20 (P-521) chain over TLS 1.2 fails."""
     sctx, cctx = _tls(pkis["iso20"], "iso2+iso20", "iso2")
-    secc = await _secc(protocols="iso20-dc,iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    events: list = []
+    secc = await _secc(protocols="iso20-dc,iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx,
+                       on_event=lambda n, i: events.append((n, i)))
     try:
         with pytest.raises(LinkError, match="TLS handshake with .* failed"):
             await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True, ssl_context=cctx)
     finally:
         await secc.close()
+    assert ("tls_failed", {"peer": "::1", "reason": "NO_SHARED_CIPHER"}) in events
 
 
 async def test_tls_answer_without_a_tls_configuration(pkis: dict) -> None:
@@ -260,7 +262,9 @@ async def test_tls_failure_is_a_link_error_and_the_secc_lives_on(pkis: dict, tmp
     from v2gkit.pki.quick import make_test_pki
     other = make_test_pki(tmp_path, "iso2")  # a different V2G root
     sctx, cctx = _tls(pkis["iso2"], "iso2", "iso2")
-    secc = await _secc(protocols="iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx)
+    events: list = []
+    secc = await _secc(protocols="iso2", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx,
+                       on_event=lambda n, i: events.append((n, i)))
     try:
         with pytest.raises(LinkError, match="unable to get local issuer certificate"):
             await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True,
@@ -268,5 +272,100 @@ async def test_tls_failure_is_a_link_error_and_the_secc_lives_on(pkis: dict, tmp
         ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2", tls=True, ssl_context=cctx)
         assert ev.protocol.name == "iso2"
         await ev.connection.close()
+    finally:
+        await secc.close()
+    assert [n for n, _ in events].count("tls_failed") == 1
+
+
+@pytest.mark.parametrize("protocols,tls_version,client_cert,expected", [
+    ("iso20-dc,iso2,din", None, False, ["iso2", "din"]),
+    ("iso20-dc,iso2,din", "TLSv1.2", False, ["iso2"]),
+    ("iso20-dc,iso2,din", "TLSv1.3", True, ["iso20-dc", "iso2"]),
+    ("iso20-dc,iso2,din", "TLSv1.3", False, ["iso2"]),
+    ("din", "TLSv1.2", False, []),
+])
+def test_usable_protocols(protocols: str, tls_version: str | None, client_cert: bool, expected: list) -> None:
+    from v2gkit.net.link import usable_protocols
+    from v2gkit.session.handshake import protocol_list
+    tls = {"version": tls_version} if tls_version else None
+    got = usable_protocols(protocol_list(protocols), tls, client_certificate=client_cert)
+    assert [p.name for p in got] == expected
+
+
+async def test_din_never_runs_over_tls(pkis: dict) -> None:
+    """DIN 70121 has no TLS: a DIN-only car asks for none, and a DIN-only station reached over TLS refuses."""
+    sctx, cctx = _tls(pkis["iso2"], "iso2", "iso2")
+    events: list = []
+    secc = await _secc(protocols="din,iso2", policy=SecurityPolicy.ECHO, ssl_context=sctx)
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="din", tls=True, ssl_context=cctx)
+        assert ev.secc.security.name == "NONE" and ev.protocol.name == "din"
+        await ev.connection.close()
+    finally:
+        await secc.close()
+    secc = await _secc(protocols="din", policy=SecurityPolicy.TLS_ONLY, ssl_context=sctx,
+                       on_event=lambda n, i: events.append((n, i)))
+    try:
+        with pytest.raises(LinkError, match="Failed_NoNegotiation"):
+            await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso2,din", tls=True, ssl_context=cctx)
+        assert any(n == "handshake_failed" and "DIN 70121 runs only without TLS" in i["reason"] for n, i in events)
+    finally:
+        await secc.close()
+
+
+def _client_hello(ctx: object) -> bytes:
+    import ssl
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="secc")  # type: ignore[attr-defined]
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
+
+
+def test_client_hello_versions(pkis: dict) -> None:
+    from v2gkit.net.v2g import parse_client_hello
+    _, c2 = _tls(pkis["iso2"], "iso2", "iso2")
+    _, c20 = _tls(pkis["iso20"], "iso20", "iso20")
+    _, both = _tls(pkis["iso20"], "iso2+iso20", "iso2+iso20")
+    h2, h20, hb = (_client_hello(c) for c in (c2, c20, both))
+    assert parse_client_hello(h2).versions == {0x0303} and not parse_client_hello(h2).offers_tls13
+    assert parse_client_hello(h20).versions == {0x0304}
+    assert parse_client_hello(hb).versions == {0x0303, 0x0304}
+    assert parse_client_hello(h2[:40]) is None  # record not complete yet
+    with pytest.raises(ValueError, match="not a TLS handshake record"):
+        parse_client_hello(frame(0x8001, b"\x80\x00"))
+    with pytest.raises(ValueError, match="truncated"):
+        parse_client_hello(bytes((0x16, 3, 1, 0, 5)) + h2[5:10])  # a complete record cut inside the hello
+    for cut in range(len(h2)):  # no prefix of a real hello raises anything but ValueError
+        try:
+            parse_client_hello(h2[:cut])
+        except ValueError:
+            pass
+
+
+async def test_dual_station_presents_the_chain_the_car_can_check(pkis: dict) -> None:
+    """One station, two chains: TLS 1.2 cars get the secp256r1 chain, TLS 1.3 cars the ISO 15118-20 one."""
+    from v2gkit.net.tls import by_version, client_context, server_context
+    p2, p20 = pkis["iso2"], pkis["iso20"]
+    sel = by_version(server_context("iso2", p2.secc_chain, p2.secc_key),
+                     server_context("iso20", p20.secc_chain, p20.secc_key, client_roots=[p20.oem_root]))
+    events: list = []
+    secc = await _secc(protocols="iso20-dc,iso2,din", policy=SecurityPolicy.TLS_ONLY, ssl_context=sel,
+                       on_event=lambda n, i: events.append((n, i)))
+    try:
+        car2 = client_context("iso2", p2.v2g_root)
+        car20 = client_context("iso2+iso20", [p2.v2g_root, p20.v2g_root], cert_chain=p20.vehicle_chain,
+                               key=p20.vehicle_key)
+        for ctx, version, proto in ((car2, "TLSv1.2", "iso2"), (car20, "TLSv1.3", "iso20-dc")):
+            ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2", tls=True,
+                               ssl_context=ctx)
+            assert (ev.connection.tls["version"], ev.protocol.name) == (version, proto)
+            await ev.connection.close()
+        # plain TCP bytes sent to the TLS port: refused, reported, and the station carries on
+        conn = await connect("::1", secc.servers[next(iter(secc.servers))].port)
+        await conn.send(0x8001, b"\x80\x00")
+        with pytest.raises(ConnectionClosed):
+            await conn.receive(2)
+        assert any(n == "tls_failed" and "not a TLS handshake record" in i["reason"] for n, i in events)
     finally:
         await secc.close()

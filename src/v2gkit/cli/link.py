@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sys
@@ -39,10 +38,10 @@ def tls_profile(protocols: list[Any]) -> str:
     return "iso2+iso20" if iso20 and other else "iso20" if iso20 else "iso2"
 
 
-def _pki(pki_dir: Path, profile: str) -> Any:
+def _pki(pki_dir: Path, protocol: str) -> Any:
+    """The throwaway test PKI of one protocol (P-256 for ISO 15118-2, P-521 for -20), in its own sub-folder."""
     from v2gkit.pki.quick import make_test_pki
-    # one chain per connection: the ISO 15118-20 (P-521) chain when -20 is in play, else ISO 15118-2 (P-256)
-    return make_test_pki(pki_dir, "iso20" if "iso20" in profile else "iso2")
+    return make_test_pki(pki_dir / protocol, protocol)
 
 
 tls_options = [
@@ -60,6 +59,37 @@ def _apply(options: list) -> Any:
             f = o(f)
         return f
     return deco
+
+
+def _secc_tls(profile: str, pki_dir: Path, keylog: Path | None) -> Any:
+    """The SECC's TLS: TLS 1.2 with the ISO 15118-2 chain, TLS 1.3 (mutual) with the -20 chain, or both,
+    chosen per connection from the ClientHello."""
+    from v2gkit.net import tls as tlsmod
+
+    contexts = {}
+    for proto in ("iso2", "iso20"):
+        if proto == "iso2" and profile == "iso20" or proto == "iso20" and profile == "iso2":
+            continue
+        pki = _pki(pki_dir, proto)
+        roots = [pki.oem_root] if proto == "iso20" else None
+        contexts[proto] = tlsmod.server_context(proto, pki.secc_chain, pki.secc_key, client_roots=roots,
+                                                keylog=keylog)
+        click.echo(f"TLS {'1.3' if proto == 'iso20' else '1.2'}: SECC certificate chain {pki.secc_chain}")
+    if len(contexts) == 2:
+        return tlsmod.by_version(contexts["iso2"], contexts["iso20"])
+    return next(iter(contexts.values()))
+
+
+def _evcc_tls(profile: str, pki_dir: Path, keylog: Path | None) -> Any:
+    """The EVCC's TLS: trusts the V2G roots of the test PKIs in play; the vehicle certificate for -20."""
+    from v2gkit.net import tls as tlsmod
+
+    protos = ["iso2", "iso20"] if profile == "iso2+iso20" else [profile]
+    pkis = {p: _pki(pki_dir, p) for p in protos}
+    v = pkis.get("iso20")
+    return tlsmod.client_context(profile, [p.v2g_root for p in pkis.values()],  # type: ignore[arg-type]
+                                 cert_chain=v.vehicle_chain if v else None, key=v.vehicle_key if v else None,
+                                 keylog=keylog)
 
 
 @click.group()
@@ -127,14 +157,10 @@ def secc(interface: str | None, loopback: bool, protocols: str, tls: bool, tls_o
     policy = SecurityPolicy.TLS_ONLY if tls_only else SecurityPolicy.ECHO if tls else SecurityPolicy.NONE_ONLY
     if tls or tls_only:
         profile = tls_profile(supported)
-        pki = _pki(pki_dir, profile)
-        roots = [pki.oem_root, pki.v2g_root] if "iso20" in profile else None
         try:
-            ctx = tlsmod.server_context(profile, pki.secc_chain, pki.secc_key, client_roots=roots,  # type: ignore[arg-type]
-                                        keylog=keylog)
+            ctx = _secc_tls(profile, pki_dir, keylog)
         except tlsmod.TlsConfigError as e:
             _fail(str(e), 2)
-        click.echo(f"TLS: profile {profile}, SECC certificate {pki.secc_chain}")
     tracer = _tracer(pcap, trace_json, "SECC")
 
     def on_event(name: str, info: dict[str, Any]) -> None:
@@ -183,14 +209,12 @@ def evcc(interface: str | None, loopback: bool, protocols: str, tls: bool, sdp_p
         offer = protocol_list(protocols)
     except ValueError as e:
         _fail(str(e), 2)
-    profile = tls_profile(offer)
     ctx = None
-    with contextlib.suppress(tlsmod.TlsConfigError):
-        pki = _pki(pki_dir, profile) if tls or pki_dir.exists() else None
-        if pki is not None:
-            chain = (pki.vehicle_chain, pki.vehicle_key) if "iso20" in profile else (None, None)
-            ctx = tlsmod.client_context(profile, pki.v2g_root, cert_chain=chain[0], key=chain[1],  # type: ignore[arg-type]
-                                        keylog=keylog)
+    if tls or pki_dir.exists():  # a TLS answer is taken whenever a PKI is at hand
+        try:
+            ctx = _evcc_tls(tls_profile(offer), pki_dir, keylog)
+        except tlsmod.TlsConfigError as e:
+            _fail(str(e), 2)
     tracer = _tracer(pcap, trace_json, "EVCC")
     try:
         link = asyncio.run(_ev(interface, loopback, offer, tls, ctx, sdp_port, tracer))

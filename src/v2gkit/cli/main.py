@@ -154,6 +154,14 @@ def _median_us(fn: object, n: int) -> float:
     return times[3] * 1e6
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def netns(args: tuple[str, ...]) -> None:
+    """Two hosts on this machine (veth pair, private namespaces): --secc CMD --evcc CMD."""
+    from v2gkit.net.netns import main as netns_main
+    sys.exit(netns_main(list(args) or ["--help"]))
+
+
 def _register() -> None:
     from v2gkit.cli.link import evcc, sdp, secc
     main.add_command(sdp)

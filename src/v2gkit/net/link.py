@@ -32,7 +32,7 @@ from ..session.handshake import (
 from ..v2gtp import PayloadType
 from .iface import link_local_address
 from .sdp import SDPResponder, discover, start_responder
-from .v2g import TraceSink, V2GConnection, V2GServer, connect, serve
+from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve
 
 __all__ = ["EVLink", "LinkError", "SECCLink", "SessionHandler", "ev_link", "usable_protocols"]
 
@@ -43,11 +43,25 @@ class LinkError(ConnectionError):
     """Communication set-up failed; the message says at which step and why."""
 
 
-def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None) -> list[AppProtocol]:
-    """The protocols this connection may carry: ISO 15118-20 needs TLS 1.3 (and, on the SECC side, the
-    client certificate the mutual authentication asked for)."""
-    tls13 = bool(tls) and tls.get("version") == "TLSv1.3"  # type: ignore[union-attr]
-    return [p for p in protocols if not p.name.startswith("iso20") or tls13]
+def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None, *, client_certificate: bool = True
+                     ) -> list[AppProtocol]:
+    """The protocols this connection may carry: ISO 15118-20 needs TLS 1.3 with the vehicle certificate
+    ([V2G20-1237]); DIN SPEC 70121 has no TLS at all; ISO 15118-2 runs either way."""
+    version = tls.get("version") if tls else None
+    out = []
+    for p in protocols:
+        if p.name.startswith("iso20"):
+            if version != "TLSv1.3" or not client_certificate:
+                continue
+        elif p.name == "din" and version is not None:
+            continue
+        out.append(p)
+    return out
+
+
+def _why_none(tls: dict | None) -> str:
+    return (f"over {tls['version']}: DIN 70121 runs only without TLS, ISO 15118-20 only over TLS 1.3" if tls
+            else "over plain TCP: ISO 15118-20 needs TLS 1.3")
 
 
 @dataclass
@@ -75,7 +89,8 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
     the V2G roots) is needed whenever the SECC answers with TLS."""
     t0 = time.monotonic()
     offer = protocol_list(protocols)
-    security = core.Security.TLS if tls else core.Security.NONE
+    # a DIN 70121-only car never asks for TLS: DIN has none
+    security = core.Security.TLS if tls and any(p.name != "din" for p in offer) else core.Security.NONE
     try:
         secc, attempts = await discover(interface=interface, loopback=loopback, security=security, port=sdp_port,
                                         max_requests=sdp_max_requests, interval=sdp_interval,
@@ -99,8 +114,7 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
     try:
         usable = usable_protocols(offer, conn.tls)
         if not usable:
-            raise LinkError(f"nothing to offer over {conn.tls['version'] if conn.tls else 'plain TCP'}: "
-                            f"ISO 15118-20 needs TLS 1.3")
+            raise LinkError(f"none of {', '.join(p.name for p in offer)} can run {_why_none(conn.tls)}")
         hs = EVHandshake(usable)
         await conn.send(PayloadType.EXI, hs.request())
         try:
@@ -144,7 +158,7 @@ class SECCLink:
     loopback: bool = False
     protocols: str | Sequence[str | AppProtocol] = ("iso20-dc", "iso20-ac", "iso2", "din")
     policy: core.SecurityPolicy = core.SecurityPolicy.NONE_ONLY
-    ssl_context: ssl.SSLContext | None = None
+    ssl_context: ssl.SSLContext | ContextSelector | None = None
     session: SessionHandler = _hold_open
     tracer: TraceSink | None = None
     sdp_port: int = core.SDP_PORT
@@ -182,7 +196,8 @@ class SECCLink:
                     self.servers[sec] = await serve(
                         lambda c, sup=supported: self._on_connection(c, sup),
                         host="::1" if self.loopback else "::", port=_dynamic_port(),
-                        interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer)
+                        interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer,
+                        on_tls_error=lambda peer, why: self._event("tls_failed", peer=peer[0], reason=why))
                     break
                 except OSError:
                     continue
@@ -210,10 +225,8 @@ class SECCLink:
 
     async def _on_connection(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
         self._event("connected", conn=conn.id, peer=conn.peer[0], tls=conn.tls)
-        usable = usable_protocols(supported, conn.tls if conn.tls and conn.tls.get("peer_cn") else None)
-        if not usable:
-            self._event("closed", conn=conn.id, reason="no protocol usable on this connection")
-            return
+        # may be empty (e.g. a DIN-only station reached over TLS): the handshake then fails properly
+        usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")))
         try:
             msg = await conn.receive(self.sap_timeout)
         except TimeoutError:
@@ -230,7 +243,8 @@ class SECCLink:
         await conn.send(PayloadType.EXI, response)
         if negotiated is None:
             # Failed_NoNegotiation: the session ends here (ISO 15118-4 SupportedAppProtocol_002)
-            self._event("handshake_failed", conn=conn.id, reason=hs.error)
+            reason = hs.error if usable else f"no configured protocol can run {_why_none(conn.tls)}"
+            self._event("handshake_failed", conn=conn.id, reason=reason)
             return
         if self._setup_timer is not None:
             self._setup_timer.cancel()

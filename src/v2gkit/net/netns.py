@@ -176,7 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=30.0)
     args = ap.parse_args(argv)
     if os.environ.get(_ENV_MARK) != "1":  # as root too: the host's own namespace stays untouched
-        return subprocess.call(private_netns_command([sys.executable, "-m", "v2gkit.net.netns", *sys.argv[1:]]))
+        why = netns_available()
+        if why is not None:
+            print(f"error: {why}", file=sys.stderr)
+            return 2
+        # the commands find this Python's `v2gkit` script first
+        env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+        return subprocess.call(private_netns_command([sys.executable, "-m", "v2gkit.net.netns", *(argv or sys.argv[1:])]),
+                               env=env)
     with VethPair() as pair:
         secc = subprocess.Popen(pair.peer_command(shlex.split(args.secc)), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

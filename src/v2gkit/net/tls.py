@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -256,3 +256,14 @@ def describe(conn: ssl.SSLObject | ssl.SSLSocket) -> TlsSummary:
         bits=cipher[2] if cipher else None,
         peer_cn=_common_name(conn.getpeercert(binary_form=True)),
     )
+
+
+def by_version(tls12: ssl.SSLContext, tls13: ssl.SSLContext) -> Callable[[Any], ssl.SSLContext]:
+    """A context selector for ``v2gkit.net.v2g.serve``: a station speaking ISO 15118-2 and -20 presents its
+    ISO 15118-2 (secp256r1) chain to clients that offer at most TLS 1.2, and its -20 chain over TLS 1.3.
+    One context cannot do this: OpenSSL holds one ECDSA certificate per context."""
+
+    def select(hello: Any) -> ssl.SSLContext:
+        return tls13 if hello.offers_tls13 else tls12
+
+    return select

@@ -202,29 +202,50 @@ Handler = Callable[[V2GConnection], Awaitable[None]]
 
 
 class V2GServer:
-    """A listening SECC socket; ``port`` is the one to announce in SDP."""
+    """A listening SECC socket; ``port`` is the one to announce in SDP. Its own accept loop lets the TLS
+    context be chosen per connection from the ClientHello (see ``serve``)."""
 
-    def __init__(self, server: asyncio.base_events.Server, connections: set[V2GConnection],
-                 tasks: set[asyncio.Task]) -> None:
-        self._server = server
-        self.connections = connections
-        self._tasks = tasks
-        sockname = server.sockets[0].getsockname()
-        self.address, self.port = _endpoint(sockname)
+    def __init__(self, sock: socket.socket, handle: Callable[[socket.socket], Awaitable[None]]) -> None:
+        self._sock = sock
+        self._handle = handle
+        self.connections: set[V2GConnection] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self.address, self.port = _endpoint(sock.getsockname())
+        self._accepting: asyncio.Task | None = asyncio.get_running_loop().create_task(self._accept())
+
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn_sock, _ = await loop.sock_accept(self._sock)
+            except OSError as e:  # e.g. EMFILE: keep serving the sessions we have
+                log.warning("accept failed: %s", e)
+                await asyncio.sleep(0.1)
+                continue
+            task = loop.create_task(self._handle(conn_sock))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def stop_listening(self) -> None:
+        """No new connections (e.g. after the communication setup timeout); open ones stay."""
+        if self._accepting is not None:
+            # close the socket only once the accept call has let go of it: closing a file descriptor that
+            # the event loop still watches lets a new socket inherit that stale registration
+            self._accepting.add_done_callback(lambda _: self._sock.close())
+            self._accepting.cancel()
+            self._accepting = None
 
     async def close(self) -> None:
         """Stop listening and close every open connection."""
-        self._server.close()
+        accepting = self._accepting
+        self.stop_listening()
+        if accepting is not None:
+            await asyncio.gather(accepting, return_exceptions=True)
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for c in list(self.connections):
             await c.close()
-        await self._server.wait_closed()
-
-    def stop_listening(self) -> None:
-        """No new connections (e.g. after the communication setup timeout); open ones stay."""
-        self._server.close()
 
     async def __aenter__(self) -> V2GServer:
         return self
@@ -233,27 +254,118 @@ class V2GServer:
         await self.close()
 
 
+#: picks the server context from the client's offer (e.g. TLS 1.3 -> the ISO 15118-20 chain)
+ContextSelector = Callable[["ClientHello"], ssl.SSLContext]
+
+
+class ClientHello:
+    """What the SECC needs from a TLS ClientHello to pick its certificate: the offered versions."""
+
+    def __init__(self, versions: frozenset[int]) -> None:
+        self.versions = versions
+
+    @property
+    def offers_tls13(self) -> bool:
+        return 0x0304 in self.versions
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    """None while ``data`` does not yet hold the whole first record; ValueError if it is not TLS."""
+    if len(data) < 5:
+        return None
+    if data[0] != 0x16:
+        raise ValueError(f"not a TLS handshake record (first byte 0x{data[0]:02X})")
+    rec_len = int.from_bytes(data[3:5], "big")
+    if len(data) < 5 + rec_len:
+        return None
+    body = data[5:5 + rec_len]
+    try:
+        if body[0] != 0x01:
+            raise ValueError("first handshake message is not a ClientHello")
+        legacy = int.from_bytes(body[4:6], "big")
+        pos = 4 + 2 + 32
+        pos += 1 + body[pos]  # session id
+        pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
+        pos += 1 + body[pos]  # compression methods
+        versions = {legacy}
+        if pos + 2 <= len(body):
+            end = min(len(body), pos + 2 + int.from_bytes(body[pos:pos + 2], "big"))
+            pos += 2
+            while pos + 4 <= end:
+                ext, n = int.from_bytes(body[pos:pos + 2], "big"), int.from_bytes(body[pos + 2:pos + 4], "big")
+                if ext == 0x002B:  # supported_versions
+                    lst = body[pos + 5:pos + 5 + body[pos + 4]]
+                    versions = {int.from_bytes(lst[i:i + 2], "big") for i in range(0, len(lst) - 1, 2)}
+                pos += 4 + n
+    except IndexError:
+        raise ValueError("truncated ClientHello") from None
+    return ClientHello(frozenset(versions))
+
+
+async def _peek_client_hello(sock: socket.socket, timeout: float) -> ClientHello:
+    """Wait for the ClientHello and read it without consuming it (MSG_PEEK)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        readable = loop.create_future()
+        loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await asyncio.wait_for(readable, max(0.0, deadline - loop.time()))
+        finally:
+            loop.remove_reader(sock.fileno())
+        data = sock.recv(16389, socket.MSG_PEEK)
+        if not data:
+            raise ConnectionClosed("peer closed before the TLS handshake")
+        hello = parse_client_hello(data)
+        if hello is not None:
+            return hello
+        await asyncio.sleep(0.005)  # the rest of the record is on its way
+
+
 async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface: str | None = None,
-                ssl_context: ssl.SSLContext | None = None, tracer: TraceSink | None = None,
+                ssl_context: ssl.SSLContext | ContextSelector | None = None, tracer: TraceSink | None = None,
                 max_payload: int = DEFAULT_MAX_PAYLOAD, accept: Iterable[int] = TCP_PAYLOAD_TYPES,
-                tls_handshake_timeout: float = 18.0) -> V2GServer:
+                tls_handshake_timeout: float = 18.0,
+                on_tls_error: Callable[[tuple[str, int], str], None] | None = None) -> V2GServer:
     """Listen on ``host``/``port`` (on the interface's link-local address when ``interface`` is given)
     and run ``handler(connection)`` for each client in its own task. The handler's exceptions are
-    logged and end only that connection."""
-    connections: set[V2GConnection] = set()
-    tasks: set[asyncio.Task] = set()
+    logged and end only that connection.
 
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ``ssl_context`` may be a selector called with the peer's ClientHello: a station speaking ISO 15118-2
+    and -20 presents its secp256r1 chain over TLS 1.2 and its -20 chain over TLS 1.3. A failed TLS
+    handshake goes to ``on_tls_error(peer, reason)`` (asyncio alone would only log it at debug level)."""
+    server: V2GServer
+
+    async def handle(sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        peer = _endpoint(sock.getpeername())
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = asyncio.StreamReader(limit=_READ_SIZE)
+        try:
+            ctx = ssl_context
+            if ctx is not None and not isinstance(ctx, ssl.SSLContext):
+                ctx = ctx(await _peek_client_hello(sock, tls_handshake_timeout))
+            transport, protocol = await loop.connect_accepted_socket(
+                lambda: asyncio.StreamReaderProtocol(reader), sock, ssl=ctx,
+                ssl_handshake_timeout=tls_handshake_timeout if ctx is not None else None)
+        except (OSError, TimeoutError, ValueError, ConnectionError) as e:  # ssl.SSLError is an OSError
+            reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) or type(e).__name__
+            log.info("TLS handshake with [%s]:%s failed: %s", peer[0], peer[1], reason)
+            if on_tls_error is not None and ssl_context is not None:
+                on_tls_error(peer, str(reason))
+            sock.close()
+            return
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         try:
             conn = V2GConnection(reader, writer, is_client=False, max_payload=max_payload, accept=accept,
                                  tracer=tracer)
-        except Exception:  # peer vanished during set-up
-            writer.close()
+        except OSError:  # peer vanished during set-up
+            transport.abort()
             return
-        connections.add(conn)
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
+        server.connections.add(conn)
         try:
             await handler(conn)
         except (ConnectionClosed, V2GTPProtocolError, TimeoutError) as e:
@@ -263,8 +375,7 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
         except Exception:
             log.exception("%s: handler failed", conn.id)
         finally:
-            tasks.discard(task)
-            connections.discard(conn)
+            server.connections.discard(conn)
             await conn.close()
 
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -276,9 +387,8 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
             sock.bind((host, port))
         sock.listen(128)
         sock.setblocking(False)
-        server = await asyncio.start_server(on_client, sock=sock, ssl=ssl_context, limit=_READ_SIZE,
-                                            ssl_handshake_timeout=tls_handshake_timeout if ssl_context else None)
     except BaseException:
         sock.close()
         raise
-    return V2GServer(server, connections, tasks)
+    server = V2GServer(sock, handle)
+    return server

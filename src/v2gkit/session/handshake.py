@@ -195,7 +195,8 @@ class SECCHandshake:
     decode gets no answer (``None``, the caller closes the connection)."""
 
     def __init__(self, supported: Sequence[AppProtocol] | str = ("iso20-dc", "iso20-ac", "iso2", "din")) -> None:
-        self.supported = protocol_list(supported)
+        # an empty list is allowed: every request then gets Failed_NoNegotiation
+        self.supported = protocol_list(supported) if isinstance(supported, str) or supported else []
         self.result: Negotiated | None = None
         self.error: str | None = None
 
