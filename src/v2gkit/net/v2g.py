@@ -308,7 +308,7 @@ async def _peek_client_hello(sock: socket.socket, timeout: float) -> ClientHello
     deadline = loop.time() + timeout
     while True:
         readable = loop.create_future()
-        loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+        loop.add_reader(sock.fileno(), lambda f=readable: f.done() or f.set_result(None))
         try:
             await asyncio.wait_for(readable, max(0.0, deadline - loop.time()))
         finally:
