@@ -8,13 +8,14 @@ Prints medians (and p99 for round trips). Run: ``./run bench transport`` or
 from __future__ import annotations
 
 import asyncio
-import gc
 import ipaddress
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+
+from exi_bench import median_us  # same folder: run as a script
 
 from v2gkit import sdp
 from v2gkit.exi import encode
@@ -27,19 +28,9 @@ from v2gkit.sim.iso2_dc import current_demand_req
 from v2gkit.v2gtp import V2GTPReader, frame
 
 
-def per_call_us(fn: Callable[[], object], n: int = 20000, runs: int = 15) -> float:
-    """Median over ``runs`` of the mean time per call, GC off as timeit does."""
-    samples = []
-    gc.disable()
-    try:
-        for _ in range(runs):
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples.append((time.perf_counter() - t) / n * 1e6)
-    finally:
-        gc.enable()
-    return statistics.median(samples)
+def per_call_us(fn: Callable[[], object], n: int = 0, runs: int = 15) -> float:
+    """Median µs per call over ``runs`` calibrated runs (the codec benchmark's timer; ``n`` is ignored)."""
+    return median_us(fn, runs)[0]
 
 
 def core_rows() -> list[tuple[str, float]]:

@@ -11,9 +11,9 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import IO, Any
 
+from ._file import TraceFile
 from .pcapng import timestamp_us
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,7 +38,7 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
-class JsonlWriter:
+class JsonlWriter(TraceFile):
     """Writes one JSON object per line and flushes each, so a crash loses at most the current line.
 
     A path is opened (and later closed) by the writer; a file object (text or binary) is written
@@ -58,10 +58,6 @@ class JsonlWriter:
             raise TypeError(f"target must be a path or a file object, got {type(target).__name__}")
         self._closed = False
 
-    @property
-    def closed(self) -> bool:
-        """True after close()."""
-        return self._closed
 
     def write(self, ts: float, fields: Mapping[str, Any]) -> None:
         """One line: ``ts`` (ISO text) and ``t`` (the float) first, then ``fields`` in their order."""
@@ -91,26 +87,3 @@ class JsonlWriter:
         if not isinstance(event, str):
             raise TypeError(f"event must be a str, got {type(event).__name__}")
         self.write(ts, {"event": event, **fields})
-
-    def flush(self) -> None:
-        """Push buffered text to the file (write already does this)."""
-        if not self._closed:
-            self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if the writer opened it. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._file.flush()
-        finally:
-            if self._owned:
-                self._file.close()
-
-    def __enter__(self) -> JsonlWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -11,9 +11,9 @@ import math
 import os
 import struct
 import zlib
-from types import TracebackType
 from typing import Any, BinaryIO
 
+from ._file import TraceFile
 from .frames import (
     EV_MAC,
     SECC_MAC,
@@ -95,7 +95,7 @@ def _comment_bytes(comment: Any) -> bytes:
     return comment.encode("utf-8")
 
 
-class PcapngWriter:
+class PcapngWriter(TraceFile):
     """Writes one pcapng section with one Ethernet interface (microsecond timestamps).
 
     A path is opened (and later closed) by the writer; a binary file object is written to and
@@ -142,10 +142,6 @@ class PcapngWriter:
             raise TypeError("target must be opened in binary mode") from None
         self._file.flush()
 
-    @property
-    def closed(self) -> bool:
-        """True after close()."""
-        return self._closed
 
     def write_packet(self, ts: float, frame: bytes, comment: str | None = None) -> None:
         """Append one Enhanced Packet Block; frames beyond the snaplen are truncated like a capture would."""
@@ -159,29 +155,6 @@ class PcapngWriter:
         if comment is not None:
             body += _options([(OPT_COMMENT, _comment_bytes(comment))])
         self._write(_block(BLOCK_EPB, body))
-
-    def flush(self) -> None:
-        """Push buffered bytes to the file (write_packet already does this)."""
-        if not self._closed:
-            self._file.flush()
-
-    def close(self) -> None:
-        """Flush, and close the file if the writer opened it. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._file.flush()
-        finally:
-            if self._owned:
-                self._file.close()
-
-    def __enter__(self) -> PcapngWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def _check_writer(writer: Any) -> PcapngWriter:
