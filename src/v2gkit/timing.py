@@ -20,3 +20,22 @@ EVCC_SAP_TIMEOUT = 2.0
 SECC_SEQUENCE_TIMEOUT = 60.0
 #: par_CMN_TCP_Connection_Termination_Timeout (ISO 15118-4): a closing peer has this long
 TCP_TERMINATION_TIMEOUT = 5.0
+
+# --------------------------------------------------------------------------- DIN 70121 / ISO 15118-2 sessions
+#: V2G_EVCC_Msg_Timeout per request (ISO 15118-4 values; Josev uses 0.5 s for CurrentDemand)
+EVCC_MSG_TIMEOUT: dict[str, float] = {
+    "ServiceDetail": 5.0, "PowerDelivery": 5.0, "CertificateInstallation": 5.0, "CertificateUpdate": 5.0,
+    "CurrentDemand": 0.25,
+}
+EVCC_MSG_TIMEOUT_DEFAULT = 2.0
+#: V2G_EVCC_Ongoing_Timeout: Authorization / ChargeParameterDiscovery answered "Ongoing" for this long
+EVCC_ONGOING_TIMEOUT = 60.0
+#: V2G_EVCC_CableCheck_Timeout and V2G_EVCC_PreCharge_Timeout (whole loops)
+EVCC_CABLE_CHECK_TIMEOUT = 40.0
+EVCC_PRECHARGE_TIMEOUT = 7.0
+#: V2G_SECC_Msg_Performance_Time: how fast the SECC must answer (flagged when exceeded)
+SECC_PERFORMANCE_TIME: dict[str, float] = {"CurrentDemand": 0.025, "PowerDelivery": 4.5}
+SECC_PERFORMANCE_TIME_DEFAULT = 1.5
+#: V2G_SECC_Ongoing_Performance_Time and the SECC's cable check limit: after these, "Ongoing" becomes FAILED
+SECC_ONGOING_PERFORMANCE_TIME = 55.0
+SECC_CABLE_CHECK_PERFORMANCE_TIME = 38.0

@@ -1,0 +1,686 @@
+"""DIN SPEC 70121 (DC) and ISO 15118-2 (AC, DC) charging sessions with external identification (EIM):
+sans-IO state machines for both roles.
+
+Each machine takes ``(now, payload)`` and ``(now, timer name)`` and returns outputs: ``Send`` (an EXI
+payload for the V2GTP layer), ``Timer`` (start or cancel a named timer), ``Event`` (for logs and live
+views) and ``Close`` (end of the session, with its outcome). ``now`` is any monotonic clock in seconds: a
+simulated one in tests, the event loop's live. The rules are tables: ``SECC_NEXT`` says which requests
+may follow each response; ``EVCC_NEXT`` which request the EV sends after each response.
+
+Plug & Charge goes where ``PAYMENT_NEXT`` and ``_on_authorization`` are: Contract payment adds
+PaymentDetails / CertificateInstallation before Authorization.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .. import timing
+from ..exi.errors import ExiError
+from ..sim.controllers import CPState, EVController, EVSEController, Isolation, Notification
+from .dialect import Dialect, MessageError, value_of
+
+__all__ = ["Send", "Timer", "Event", "Close", "Output", "SECCSession", "EVCCSession", "SECC_NEXT", "EVCC_NEXT",
+           "PausedSessions", "SECCConfig", "EVCCConfig", "SessionResult"]
+
+
+# ------------------------------------------------------------------------------------------ outputs
+@dataclass(frozen=True, slots=True)
+class Send:
+    payload: bytes
+    name: str  # e.g. "CurrentDemandReq"
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """Start (``delay`` seconds) or cancel (``delay`` None) the timer ``name``."""
+
+    name: str
+    delay: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str
+    data: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The session is over; close the TCP connection. ``ok``: it ended as the protocol intends."""
+
+    ok: bool
+    reason: str
+
+
+Output = Union[Send, Timer, Event, Close]
+
+
+@dataclass
+class SessionResult:
+    ok: bool = False
+    reason: str = ""
+    paused: bool = False
+    session_id: bytes = b""
+    energy_wh: float = 0.0
+    messages: int = 0
+
+
+# -------------------------------------------------------------------------------------- the rules
+_ANY_STOP = frozenset({"SessionStop"})
+
+#: After the SECC answered <key>, the next request must be one of these (ISO 15118-2 8.8, DIN 70121 9).
+#: Keys carry the outcome where it matters (":Ongoing", ":Start", ...). SessionStop is allowed whenever no
+#: power flows; while it flows the EV must first send PowerDelivery with Stop.
+SECC_NEXT: dict[str, frozenset[str]] = {
+    "Start": frozenset({"SessionSetup"}),
+    "SessionSetup": frozenset({"ServiceDiscovery"}) | _ANY_STOP,
+    "ServiceDiscovery": frozenset({"ServiceDetail", "PaymentServiceSelection"}) | _ANY_STOP,
+    "ServiceDetail": frozenset({"ServiceDetail", "PaymentServiceSelection"}) | _ANY_STOP,
+    "PaymentServiceSelection": frozenset({"Authorization"}) | _ANY_STOP,
+    "Authorization:Ongoing": frozenset({"Authorization"}) | _ANY_STOP,
+    "Authorization:Finished": frozenset({"ChargeParameterDiscovery"}) | _ANY_STOP,
+    "ChargeParameterDiscovery:Ongoing": frozenset({"ChargeParameterDiscovery"}) | _ANY_STOP,
+    "ChargeParameterDiscovery:Finished:DC": frozenset({"CableCheck"}) | _ANY_STOP,
+    "ChargeParameterDiscovery:Finished:AC": frozenset({"PowerDelivery"}) | _ANY_STOP,
+    "ChargeParameterDiscovery:Renegotiated": frozenset({"PowerDelivery"}) | _ANY_STOP,
+    "CableCheck:Ongoing": frozenset({"CableCheck"}) | _ANY_STOP,
+    "CableCheck:Finished": frozenset({"PreCharge"}) | _ANY_STOP,
+    "PreCharge": frozenset({"PreCharge", "PowerDelivery"}) | _ANY_STOP,
+    "PowerDelivery:Start:DC": frozenset({"CurrentDemand"}),
+    "PowerDelivery:Start:AC": frozenset({"ChargingStatus"}),
+    "CurrentDemand": frozenset({"CurrentDemand", "PowerDelivery", "MeteringReceipt"}),
+    "ChargingStatus": frozenset({"ChargingStatus", "PowerDelivery", "MeteringReceipt"}),
+    "MeteringReceipt:DC": frozenset({"CurrentDemand", "PowerDelivery"}),
+    "MeteringReceipt:AC": frozenset({"ChargingStatus", "PowerDelivery"}),
+    "PowerDelivery:Renegotiate": frozenset({"ChargeParameterDiscovery"}),
+    "PowerDelivery:Stop:DC": frozenset({"WeldingDetection"}) | _ANY_STOP,
+    "PowerDelivery:Stop:AC": _ANY_STOP,
+    "WeldingDetection": frozenset({"WeldingDetection"}) | _ANY_STOP,
+    "SessionStop": frozenset(),
+}
+
+#: The EVCC's plan: after the response to <request> it sends the request the function names. The
+#: functions (methods of EVCCSession) look at the response and the car and return the next request
+#: name, or None to end the session.
+EVCC_NEXT: dict[str, str] = {
+    "SessionSetup": "_after_session_setup",  # -> ServiceDiscovery
+    "ServiceDiscovery": "_after_service_discovery",  # -> PaymentServiceSelection
+    "PaymentServiceSelection": "_after_payment",  # -> Authorization
+    "Authorization": "_after_authorization",  # Ongoing -> Authorization; Finished -> ChargeParameterDiscovery
+    "ChargeParameterDiscovery": "_after_charge_parameters",  # -> CableCheck (DC), PowerDelivery (AC, renegotiated)
+    "CableCheck": "_after_cable_check",  # Ongoing -> CableCheck; Finished -> PreCharge
+    "PreCharge": "_after_pre_charge",  # until the voltage matches -> PowerDelivery(Start)
+    "PowerDelivery": "_after_power_delivery",  # Start -> CurrentDemand/ChargingStatus; Stop -> Welding/SessionStop
+    "CurrentDemand": "_after_energy_loop",  # -> CurrentDemand | MeteringReceipt | PowerDelivery(Stop/Renegotiate)
+    "ChargingStatus": "_after_energy_loop",
+    "MeteringReceipt": "_after_energy_loop",
+    "WeldingDetection": "_after_welding",  # -> WeldingDetection until < 60 V, then SessionStop
+    "SessionStop": "_after_session_stop",  # -> end
+}
+
+#: the payment options this EIM implementation selects; Plug & Charge adds "Contract"
+PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
+
+
+class PausedSessions(dict):
+    """SessionIDs of paused sessions an SECC will let an EV rejoin (OK_OldSessionJoined)."""
+
+
+@dataclass
+class SECCConfig:
+    evse_id: str = "DE*V2G*E12345"
+    dc: bool = True
+    #: request a MeteringReceipt every N CurrentDemand/ChargingStatus answers (ISO 15118-2 only); None: never
+    receipt_interval: int | None = None
+    sequence_timeout: float = timing.SECC_SEQUENCE_TIMEOUT
+    ongoing_limit: float = timing.SECC_ONGOING_PERFORMANCE_TIME
+    cable_check_limit: float = timing.SECC_CABLE_CHECK_PERFORMANCE_TIME
+    schedule_duration: int = 86400
+    meter_id: str = "v2gkit-meter-1"
+
+
+@dataclass
+class EVCCConfig:
+    dc: bool = True
+    #: pause between requests of a loop (Ongoing polls, CurrentDemand, ChargingStatus); 0 = as fast as possible
+    loop_interval: float = 0.1
+    msg_timeouts: dict[str, float] = field(default_factory=lambda: dict(timing.EVCC_MSG_TIMEOUT))
+    msg_timeout_default: float = timing.EVCC_MSG_TIMEOUT_DEFAULT
+    ongoing_timeout: float = timing.EVCC_ONGOING_TIMEOUT
+    cable_check_timeout: float = timing.EVCC_CABLE_CHECK_TIMEOUT
+    pre_charge_timeout: float = timing.EVCC_PRECHARGE_TIMEOUT
+    #: PreCharge is done when the EVSE's voltage is this close to the battery's
+    pre_charge_tolerance: float = 20.0
+    #: rejoin a paused session
+    resume_session_id: bytes | None = None
+    #: WeldingDetection until the outlet is below this voltage (at most 10 requests)
+    welding_voltage: float = 60.0
+
+
+class _Stop(Exception):
+    """Raised by the EVCC's plan to end the session."""
+
+    def __init__(self, ok: bool, reason: str) -> None:
+        super().__init__(reason)
+        self.ok, self.reason = ok, reason
+
+
+def _fail_reason(name: str, code: Any) -> str:
+    return f"SECC answered {name} with {code.name if code is not None else 'no ResponseCode'}"
+
+
+# ------------------------------------------------------------------------------------------ SECC
+class SECCSession:
+    """The charger's side of one session (one TCP connection)."""
+
+    def __init__(self, protocol: str, evse: EVSEController, config: SECCConfig | None = None,
+                 paused: PausedSessions | None = None) -> None:
+        self.d = Dialect(protocol)
+        self.evse = evse
+        self.cfg = config or SECCConfig()
+        if self.d.din and not self.cfg.dc:
+            raise ValueError("DIN SPEC 70121 sessions are DC only")
+        self.paused = paused if paused is not None else PausedSessions()
+        self.session_id = bytes(1)
+        self.state = "Start"
+        self.expected = SECC_NEXT["Start"]
+        self.result = SessionResult()
+        self._last: float | None = None
+        self._since: dict[str, float] = {}
+        self._loop_count = 0
+        self._renegotiating = False
+        self._receipt_pending = False
+        self._ended = False
+
+    # -- drivers ----------------------------------------------------------------------------
+    def start(self, now: float) -> list[Output]:
+        """After the app handshake: the sequence timer runs until SessionSetupReq."""
+        self._last = now
+        return [Timer("sequence", self.cfg.sequence_timeout)]
+
+    def timer(self, now: float, name: str) -> list[Output]:
+        if name == "sequence" and not self._ended:
+            self._ended = True
+            return self._close(False, f"V2G_SECC_Sequence_Timeout: no request within {self.cfg.sequence_timeout:g} s "
+                                      f"after {self.state}Res")
+        return []
+
+    def receive(self, now: float, payload: bytes) -> list[Output]:
+        if self._ended:
+            return []
+        self._advance(now)
+        try:
+            sid, name, is_req, req = self.d.decode(payload)
+        except (ExiError, MessageError) as e:
+            self._ended = True  # no response is possible for a message we cannot name
+            return self._close(False, f"undecodable request: {e}")
+        if not is_req:
+            self._ended = True
+            return self._close(False, f"{name}Res received by the SECC")
+        self.result.messages += 1
+        out: list[Output] = [Event("rx", {"name": name + "Req", "body": req})]
+        if name != "SessionSetup" and sid != self.session_id:
+            return out + self._fail(name, "FAILED_UnknownSession")
+        if name not in self.expected:
+            return out + self._fail(name, "FAILED_SequenceError")
+        key, code = getattr(self, "_on_" + _snake(name))(now, sid, req)
+        out.append(self._send(name, code, key))
+        if name == "SessionStop":
+            self._ended = True
+            self.result.ok = True
+            return out + self._close(True, "paused" if self.result.paused else "terminated")
+        if not self.d.is_ok(code):
+            self._ended = True
+            return out + self._close(False, f"answered {name}Res with {code.name}")
+        self.state, self.expected = name, SECC_NEXT[key]
+        out.append(Timer("sequence", self.cfg.sequence_timeout))
+        return out
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        if self._last is not None and now > self._last:
+            self.evse.step(now - self._last)
+        self._last = now
+
+    def _close(self, ok: bool, reason: str) -> list[Output]:
+        self.result.reason = reason
+        self.result.energy_wh = self.evse.meter_wh()
+        if not ok:
+            self.evse.stop_output()
+        return [Timer("sequence", None), Close(ok, reason)]
+
+    def _fail(self, name: str, code_name: str) -> list[Output]:
+        self._ended = True
+        code = getattr(self.d.RC, code_name)
+        return [self._send(name, code, None)] + self._close(False, f"{name}Req: {code_name}")
+
+    def _send(self, name: str, code: Any, key: str | None) -> Send:
+        body = self._response(name, code, key)
+        return Send(self.d.encode(self.session_id, name, False, body), name + "Res", body)
+
+    def _ongoing(self, now: float, what: str, limit: float, done: bool) -> tuple[str, Any]:
+        """Ongoing/Finished with the SECC's own limit: past it, the answer is FAILED."""
+        since = self._since.setdefault(what, now)
+        if done:
+            self._since.pop(what, None)
+            return f"{what}:Finished", self.d.RC.OK
+        if now - since > limit:
+            return f"{what}:Ongoing", self.d.RC.FAILED
+        return f"{what}:Ongoing", self.d.RC.OK
+
+    def _dc_status(self, isolation: bool = True) -> Any:
+        evse = self.evse
+        code = "EVSE_EmergencyShutdown" if evse.emergency_shutdown() else "EVSE_Ready"
+        iso = evse.isolation() if isolation else None
+        if not isolation and self.d.din:
+            iso = Isolation.INVALID
+        return self.d.dc_evse_status(iso, evse.notification(), code)
+
+    def _status(self) -> Any:
+        return self._dc_status() if self.cfg.dc else self.d.ac_evse_status(self.evse.notification())
+
+    # -- request handlers: side effects, then (outcome key, response code) -------------------------
+    def _on_session_setup(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        rc = self.d.RC
+        if sid in self.paused and sid != bytes(len(sid)):
+            self.session_id = sid
+            del self.paused[sid]
+            return "SessionSetup", rc.OK_OldSessionJoined
+        self.session_id = os.urandom(8)
+        return "SessionSetup", rc.OK_NewSessionEstablished
+
+    def _on_service_discovery(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        return "ServiceDiscovery", self.d.RC.OK
+
+    def _on_service_detail(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        ok = req.service_id == 1
+        return "ServiceDetail", self.d.RC.OK if ok else self.d.RC.FAILED_ServiceIDInvalid
+
+    def _on_payment_service_selection(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        rc = self.d.RC
+        if req.selected_payment_option.name not in PAYMENT_NEXT:
+            return "PaymentServiceSelection", rc.FAILED_PaymentSelectionInvalid
+        services = req.selected_service_list.selected_service if req.selected_service_list else []
+        if not any(s.service_id == 1 for s in services):
+            return "PaymentServiceSelection", rc.FAILED_NoChargeServiceSelected if not self.d.din else rc.FAILED
+        return "PaymentServiceSelection", rc.OK
+
+    def _on_authorization(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        ok = self.evse.authorized()
+        if ok is False:
+            return "Authorization:Finished", self.d.RC.FAILED
+        return self._ongoing(now, "Authorization", self.cfg.ongoing_limit, ok is True)
+
+    def _on_charge_parameter_discovery(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        rc = self.d.RC
+        dc_req = req.dc_ev_charge_parameter is not None
+        if dc_req != self.cfg.dc:
+            return "ChargeParameterDiscovery:Ongoing", (
+                rc.FAILED_WrongEnergyTransferType if self.d.din else rc.FAILED_WrongEnergyTransferMode)
+        if self._renegotiating:
+            self._renegotiating = False
+            return "ChargeParameterDiscovery:Renegotiated", rc.OK
+        return f"ChargeParameterDiscovery:Finished:{'DC' if self.cfg.dc else 'AC'}", rc.OK
+
+    def _on_cable_check(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        if "CableCheck" not in self._since:
+            self.evse.start_cable_check(500.0)
+        iso = self.evse.isolation()
+        if iso in (Isolation.FAULT,):
+            self._since.pop("CableCheck", None)
+            return "CableCheck:Finished", self.d.RC.FAILED
+        return self._ongoing(now, "CableCheck", self.cfg.cable_check_limit, self.evse.cable_check_done())
+
+    def _on_pre_charge(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        self.evse.set_output(value_of(req.ev_target_voltage), min(2.0, value_of(req.ev_target_current)))
+        return "PreCharge", self.d.RC.OK
+
+    def _on_power_delivery(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        progress = self.d.progress(req)
+        mode = "DC" if self.cfg.dc else "AC"
+        if progress == "Start":
+            if self.evse.emergency_shutdown():
+                return f"PowerDelivery:Start:{mode}", self.d.RC.FAILED_PowerDeliveryNotApplied
+            if not self.cfg.dc:
+                lim = self.evse.limits()
+                self.evse.set_output(lim.nominal_voltage, lim.max_current)
+            return f"PowerDelivery:Start:{mode}", self.d.RC.OK
+        self.evse.stop_output()
+        if progress == "Renegotiate":
+            self._renegotiating = True
+            clear = getattr(self.evse, "clear_notification", None)
+            if clear is not None:
+                clear()
+            return "PowerDelivery:Renegotiate", self.d.RC.OK
+        return f"PowerDelivery:Stop:{mode}", self.d.RC.OK
+
+    def _on_current_demand(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        if self.evse.emergency_shutdown():
+            self.evse.stop_output()
+        else:
+            self.evse.set_output(value_of(req.ev_target_voltage), value_of(req.ev_target_current))
+        self._count_loop()
+        return "CurrentDemand", self.d.RC.OK
+
+    def _on_charging_status(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        self._count_loop()
+        return "ChargingStatus", self.d.RC.OK
+
+    def _count_loop(self) -> None:
+        self._loop_count += 1
+        n = self.cfg.receipt_interval
+        self._receipt_pending = bool(n) and not self.d.din and self._loop_count % n == 0  # type: ignore[operator]
+
+    def _on_metering_receipt(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        self._receipt_pending = False
+        ok = req.session_id == self.session_id and req.meter_info is not None
+        return f"MeteringReceipt:{'DC' if self.cfg.dc else 'AC'}", self.d.RC.OK if ok else self.d.RC.FAILED
+
+    def _on_welding_detection(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        return "WeldingDetection", self.d.RC.OK
+
+    def _on_session_stop(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        self.evse.stop_output()
+        if self.d.pause_requested(req):
+            self.paused[self.session_id] = {"energy_wh": self.evse.meter_wh()}
+            self.result.paused = True
+        self.result.session_id = self.session_id
+        return "SessionStop", self.d.RC.OK
+
+    # -- response builders: also used for FAILED answers, so they never depend on the request --------
+    def _response(self, name: str, code: Any, key: str | None) -> Any:
+        d, evse, cfg = self.d, self.evse, self.cfg
+        if name == "SessionSetup":
+            return d.session_setup_res(code, cfg.evse_id)
+        if name == "ServiceDiscovery":
+            return d.service_discovery_res(code, cfg.dc)
+        if name == "ServiceDetail":
+            return d.service_detail_res(code, 1)
+        if name == "PaymentServiceSelection":
+            return d.payment_selection_res(code)
+        if name == "Authorization":
+            return d.authorization_res(code, key == "Authorization:Finished")
+        if name == "ChargeParameterDiscovery":
+            finished = key is not None and not key.endswith("Ongoing") and d.is_ok(code)
+            status = self._dc_status(isolation=False) if cfg.dc else d.ac_evse_status(evse.notification())
+            return d.charge_parameter_res(code, finished, cfg.dc, evse.limits(), status, cfg.schedule_duration)
+        if name == "CableCheck":
+            return d.cable_check_res(code, self._dc_status(), key == "CableCheck:Finished")
+        if name == "PreCharge":
+            return d.pre_charge_res(code, self._dc_status(), evse.present()[0])
+        if name == "PowerDelivery":
+            return d.power_delivery_res(code, cfg.dc, self._status())
+        if name == "CurrentDemand":
+            return d.current_demand_res(code, self._dc_status(), evse.present(), evse.limits_achieved(),
+                                        evse.limits(), cfg.evse_id, d.meter_info(cfg.meter_id, evse.meter_wh()),
+                                        self._receipt_pending)
+        if name == "ChargingStatus":
+            return d.charging_status_res(code, self._status(), cfg.evse_id, evse.limits().max_current,
+                                         d.meter_info(cfg.meter_id, evse.meter_wh()), self._receipt_pending)
+        if name == "MeteringReceipt":
+            return d.metering_receipt_res(code, cfg.dc, self._status())
+        if name == "WeldingDetection":
+            return d.welding_detection_res(code, self._dc_status(), evse.present()[0])
+        if name == "SessionStop":
+            return d.session_stop_res(code)
+        raise ValueError(name)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+# ------------------------------------------------------------------------------------------ EVCC
+class EVCCSession:
+    """The car's side of one session: it leads, the SECC answers."""
+
+    def __init__(self, protocol: str, ev: EVController, config: EVCCConfig | None = None) -> None:
+        self.d = Dialect(protocol)
+        self.ev = ev
+        self.cfg = config or EVCCConfig()
+        if self.d.din and not self.cfg.dc:
+            raise ValueError("DIN SPEC 70121 sessions are DC only")
+        self.session_id = self.cfg.resume_session_id or bytes(1)
+        self.result = SessionResult()
+        self.pending: str | None = None  # the request waiting for its response
+        self._progress = ""  # of the last PowerDeliveryReq
+        self._since: dict[str, float] = {}
+        self._last: float | None = None
+        self._present = (0.0, 0.0)
+        self._renegotiated = False
+        self._stop_pause = False
+        self._welding = 0
+        self._ended = False
+        self._next: str | None = None
+        self.evse_notification = Notification.NONE
+
+    # -- drivers ----------------------------------------------------------------------------
+    def start(self, now: float) -> list[Output]:
+        self._last = now
+        self.ev.set_cp_state(CPState.B)
+        return self._request(now, "SessionSetup")
+
+    def timer(self, now: float, name: str) -> list[Output]:
+        if self._ended:
+            return []
+        if name == "response" and self.pending:
+            return self._end(now, False, f"V2G_EVCC_Msg_Timeout: no {self.pending}Res within "
+                                         f"{self._timeout(self.pending):g} s")
+        if name == "next" and self._next:
+            nxt, self._next = self._next, None
+            return self._request(now, nxt)
+        return []
+
+    def receive(self, now: float, payload: bytes) -> list[Output]:
+        if self._ended:
+            return []
+        self._advance(now)
+        try:
+            sid, name, is_req, res = self.d.decode(payload)
+        except (ExiError, MessageError) as e:
+            return self._end(now, False, f"undecodable response: {e}")
+        out: list[Output] = [Timer("response", None), Event("rx", {"name": name + "Res", "body": res})]
+        if is_req or name != self.pending:
+            return out + self._end(now, False, f"expected {self.pending}Res, got {name}{'Req' if is_req else 'Res'}")
+        self.result.messages += 1
+        self.pending = None
+        code = res.response_code
+        if name == "SessionSetup":
+            if code == self.d.RC.OK_OldSessionJoined and sid != self.session_id:
+                return out + self._end(now, False, "OK_OldSessionJoined with another SessionID")
+            self.session_id = sid
+        elif sid != self.session_id:
+            return out + self._end(now, False, f"{name}Res carries SessionID {sid.hex()}, not {self.session_id.hex()}")
+        if not self.d.is_ok(code):
+            return out + self._end(now, False, _fail_reason(name + "Res", code))
+        try:
+            nxt = getattr(self, EVCC_NEXT[name])(now, res)
+        except _Stop as stop:
+            return out + self._end(now, stop.ok, stop.reason)
+        if nxt is None:
+            return out + self._end(now, True, "paused" if self._stop_pause else "terminated")
+        if nxt in ("Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",
+                   "ChargingStatus", "WeldingDetection") and nxt == name and self.cfg.loop_interval > 0:
+            self._next = nxt
+            return out + [Timer("next", self.cfg.loop_interval)]
+        if nxt in ("CurrentDemand", "ChargingStatus") and name == "MeteringReceipt" and self.cfg.loop_interval > 0:
+            self._next = nxt
+            return out + [Timer("next", self.cfg.loop_interval)]
+        return out + self._request(now, nxt)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        if self._last is not None and now > self._last:
+            self.ev.step(now - self._last, *self._present)
+        self._last = now
+
+    def _timeout(self, name: str) -> float:
+        return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
+
+    def _end(self, now: float, ok: bool, reason: str) -> list[Output]:
+        self._ended = True
+        self.ev.set_cp_state(CPState.B)
+        self.result.ok, self.result.reason = ok, reason
+        self.result.session_id = self.session_id
+        self.result.paused = ok and self._stop_pause
+        return [Timer("response", None), Timer("next", None), Close(ok, reason)]
+
+    def _status(self) -> Any:
+        ev = self.ev
+        return self.d.dc_ev_status(ev.ready(), ev.error(), ev.soc())
+
+    def _request(self, now: float, name: str) -> list[Output]:
+        d, ev = self.d, self.ev
+        if name == "SessionSetup":
+            body = d.session_setup_req(ev.evcc_id)
+        elif name == "ServiceDiscovery":
+            body = d.service_discovery_req()
+        elif name == "PaymentServiceSelection":
+            body = d.payment_selection_req(self._service_id)
+        elif name == "Authorization":
+            body = d.authorization_req()
+        elif name == "ChargeParameterDiscovery":
+            body = d.charge_parameter_req(self.cfg.dc, ev.limits(), self._status())
+        elif name == "CableCheck":
+            body = d.cable_check_req(self._status())
+        elif name == "PreCharge":
+            body = d.pre_charge_req(self._status(), *ev.precharge_target())
+        elif name == "PowerDelivery":
+            body = d.power_delivery_req(self._progress, self.cfg.dc, self._status(), 1, ev.limits().max_power,
+                                        ev.bulk_complete(), ev.charging_complete())
+        elif name == "CurrentDemand":
+            body = d.current_demand_req(self._status(), ev.target(), ev.limits(), ev.bulk_complete(),
+                                        ev.charging_complete(), ev.remaining_time())
+        elif name == "ChargingStatus":
+            body = d.charging_status_req()
+        elif name == "MeteringReceipt":
+            body = d.metering_receipt_req(self.session_id, 1, self._meter_info)
+        elif name == "WeldingDetection":
+            body = d.welding_detection_req(self._status())
+        elif name == "SessionStop":
+            body = d.session_stop_req(self._stop_pause)
+        else:
+            raise ValueError(name)
+        self.pending = name
+        return [Send(d.encode(self.session_id, name, True, body), name + "Req", body),
+                Timer("response", self._timeout(name))]
+
+    # -- the plan: what follows each response ------------------------------------------------
+    _service_id = 1
+    _meter_info: Any = None
+
+    def _after_session_setup(self, now: float, res: Any) -> str:
+        return "ServiceDiscovery"
+
+    def _after_service_discovery(self, now: float, res: Any) -> str | None:
+        d = self.d
+        options = (res.payment_options if d.din else res.payment_option_list).payment_option
+        if d.m.paymentOptionType.ExternalPayment not in options:
+            raise _Stop(False, "SECC does not offer ExternalPayment")
+        cs = res.charge_service
+        self._service_id = cs.service_tag.service_id if d.din else cs.service_id
+        return "PaymentServiceSelection"
+
+    def _after_payment(self, now: float, res: Any) -> str:
+        return PAYMENT_NEXT["ExternalPayment"]
+
+    def _after_authorization(self, now: float, res: Any) -> str | None:
+        if res.evse_processing == self.d.m.EVSEProcessingType.Finished:
+            self._since.pop("Authorization", None)
+            return "ChargeParameterDiscovery"
+        return self._poll(now, "Authorization", self.cfg.ongoing_timeout)
+
+    def _poll(self, now: float, what: str, limit: float) -> str:
+        """The same request again, unless its loop ran out of time."""
+        since = self._since.setdefault(what, now)
+        if now - since > limit:
+            raise _Stop(False, f"{what} still not finished after {limit:g} s")
+        return what
+
+    def _after_charge_parameters(self, now: float, res: Any) -> str | None:
+        if res.evse_processing != self.d.m.EVSEProcessingType.Finished:
+            return self._poll(now, "ChargeParameterDiscovery", self.cfg.ongoing_timeout)
+        self._since.pop("ChargeParameterDiscovery", None)
+        status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
+        self.evse_notification = self.d.notification_of(status)
+        if self._renegotiated or not self.cfg.dc:
+            self._renegotiated = False
+            self._progress = "Start"
+            return "PowerDelivery"
+        self.ev.set_cp_state(CPState.C)  # DC: state C before the cable check
+        return "CableCheck"
+
+    def _after_cable_check(self, now: float, res: Any) -> str | None:
+        if res.evse_processing == self.d.m.EVSEProcessingType.Finished:
+            self._since.pop("CableCheck", None)
+            return "PreCharge"
+        return self._poll(now, "CableCheck", self.cfg.cable_check_timeout)
+
+    def _after_pre_charge(self, now: float, res: Any) -> str | None:
+        present = value_of(res.evse_present_voltage)
+        self._present = (present, 0.0)
+        target = self.ev.precharge_target()[0]
+        if abs(present - target) <= self.cfg.pre_charge_tolerance:
+            self._since.pop("PreCharge", None)
+            self._progress = "Start"
+            return "PowerDelivery"
+        return self._poll(now, "PreCharge", self.cfg.pre_charge_timeout)
+
+    def _after_power_delivery(self, now: float, res: Any) -> str | None:
+        if self._progress == "Start":
+            if not self.cfg.dc:
+                self.ev.set_cp_state(CPState.C)
+            return "CurrentDemand" if self.cfg.dc else "ChargingStatus"
+        if self._progress == "Renegotiate":
+            self._renegotiated = True
+            return "ChargeParameterDiscovery"
+        self._present = (self._present[0], 0.0)
+        if self.cfg.dc:
+            return "WeldingDetection"
+        self.ev.set_cp_state(CPState.B)
+        return "SessionStop"
+
+    def _after_energy_loop(self, now: float, res: Any) -> str | None:
+        d, ev = self.d, self.ev
+        if self.cfg.dc and hasattr(res, "evse_present_voltage"):
+            self._present = (value_of(res.evse_present_voltage), value_of(res.evse_present_current))
+            status = res.dc_evse_status
+            emergency = status is not None and status.evse_status_code.name in ("EVSE_EmergencyShutdown",
+                                                                                "EVSE_Shutdown", "EVSE_Malfunction")
+        elif not self.cfg.dc and hasattr(res, "evse_max_current"):
+            lim = ev.limits()
+            current = min(lim.max_current, value_of(res.evse_max_current))
+            self._present = (230.0, current)
+            status = res.ac_evse_status
+            emergency = False
+        else:  # MeteringReceiptRes
+            status = getattr(res, "dc_evse_status", None) or getattr(res, "ac_evse_status", None)
+            emergency = False
+        self.evse_notification = d.notification_of(status)
+        if getattr(res, "receipt_required", False) and res.meter_info is not None:
+            self._meter_info = res.meter_info
+            return "MeteringReceipt"
+        if emergency or self.evse_notification is Notification.STOP_CHARGING or ev.wants_stop() \
+                or ev.charging_complete() or ev.wants_pause():
+            self._stop_pause = ev.wants_pause() and not d.din
+            self._progress = "Stop"
+            return "PowerDelivery"
+        if self.evse_notification is Notification.RENEGOTIATION and not d.din:
+            self._progress = "Renegotiate"
+            return "PowerDelivery"
+        return "CurrentDemand" if self.cfg.dc else "ChargingStatus"
+
+    def _after_welding(self, now: float, res: Any) -> str:
+        self._welding += 1
+        self._present = (value_of(res.evse_present_voltage), 0.0)
+        if self._present[0] > self.cfg.welding_voltage and self._welding < 10:
+            return "WeldingDetection"
+        self.ev.set_cp_state(CPState.B)
+        return "SessionStop"
+
+    def _after_session_stop(self, now: float, res: Any) -> None:
+        return None

@@ -1,0 +1,523 @@
+"""Josev (PyPI ``iso15118``, the EcoG-io/SwitchEV ISO 15118 stack) as an interop peer.
+
+Josev runs from its own virtualenv (``~/.cache/v2gkit/josev-venv``, or ``$V2GKIT_JOSEV_VENV``), so
+its pinned dependencies (pydantic 1, cryptography 44, ...) never meet v2gkit's. Its EXI codec is a
+Java jar driven through py4j: ``java`` must be on PATH.
+
+    python tests/interop/josev.py selftest --protocol din --mode dc   # Josev SECC vs Josev EVCC
+
+runs Josev's SECC in the charger namespace and Josev's EVCC on the EV side of a
+:class:`v2gkit.net.netns.VethPair` and reports whether both saw SessionStop end OK. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    from v2gkit.net.netns import VethPair, netns_available, private_netns_command
+except ImportError:  # run as a script from a checkout without v2gkit installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+    from v2gkit.net.netns import VethPair, netns_available, private_netns_command
+
+__all__ = [
+    "JOSEV_VERSION", "JosevError", "Run", "josev_python", "josev_env", "josev_command", "check_java",
+    "success", "message_sequence", "chosen_protocol", "run_pair",
+]
+
+JOSEV_VERSION = "0.31.2"
+# The full set that was tested: Josev pins only some of its dependencies, and a new environs or
+# marshmallow release has broken it before. aiofile is needed by the EVCC but not declared.
+REQUIREMENTS = (
+    f"iso15118=={JOSEV_VERSION}",
+    "aiofile==3.12.3",
+    "caio==0.12.10",
+    "cffi==2.1.1",
+    "cryptography==44.0.0",
+    "environs==14.6.0",
+    "marshmallow==4.4.0",
+    "mypy_extensions==1.2.0",
+    "psutil==6.1.1",
+    "py4j==0.10.9.9",
+    "pycparser==3.12",
+    "pydantic==1.10.21",
+    "python-dotenv==1.2.4",
+    "types-psutil==6.1.0.20241221",
+    "types-toml==0.10.8.20260518",
+    "typing_extensions==4.16.0",
+)
+_STAMP = "v2gkit-josev.txt"
+_ENV_MARK = "V2GKIT_JOSEV_IN_NETNS"
+
+PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2"}
+ENERGY_MODES = {"dc": "DC_extended", "ac": "AC_three_phase_core"}
+ROLES = ("secc", "evcc")
+
+# Josev's SECC prints this once its UDP (SDP) server listens on the interface.
+SECC_READY = "UDP server started at address"
+
+
+class JosevError(RuntimeError):
+    """Josev cannot be set up or started here; the message says what to install or check."""
+
+
+# --------------------------------------------------------------------------- installation
+
+def check_java() -> str:
+    """Path of a working ``java``: Josev's EXI codec (EXICodec.jar) runs in a JVM via py4j."""
+    java = shutil.which("java")
+    if java is None:
+        raise JosevError("java not found on PATH (Josev's EXI codec is a Java jar): "
+                         "apt-get install -y default-jre-headless")
+    r = subprocess.run([java, "-version"], capture_output=True, text=True)
+    if r.returncode:
+        raise JosevError(f"`java -version` failed ({r.returncode}): {r.stderr.strip()} "
+                         "(apt-get install -y default-jre-headless)")
+    return java
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("V2GKIT_JOSEV_VENV") or Path.home() / ".cache" / "v2gkit" / "josev-venv")
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def josev_python(*, quiet: bool = False) -> Path:
+    """Python of the Josev venv, created once (cached across runs; rebuilt when the pins change)."""
+    check_java()
+    venv = venv_dir()
+    want = "\n".join(REQUIREMENTS) + "\n"
+    py = _venv_python(venv)
+    stamp = venv / _STAMP
+    if py.exists() and stamp.exists() and stamp.read_text() == want:
+        return py
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel test worker may be building it right now
+        if py.exists() and stamp.exists() and stamp.read_text() == want:
+            return py
+        t0 = time.monotonic()
+        if not quiet:
+            print(f"josev: creating {venv} with iso15118=={JOSEV_VERSION} (once; ~20 s)", file=sys.stderr, flush=True)
+        shutil.rmtree(venv, ignore_errors=True)
+        r = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if r.returncode:
+            raise JosevError(f"`{sys.executable} -m venv {venv}` failed: {r.stderr.strip() or r.stdout.strip()} "
+                             "(Debian's system Python needs: apt-get install -y python3-venv)")
+        r = subprocess.run([str(py), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+                            "--quiet", *REQUIREMENTS], capture_output=True, text=True)
+        if r.returncode:
+            shutil.rmtree(venv, ignore_errors=True)
+            tail = "\n".join((r.stderr or r.stdout).strip().splitlines()[-15:])
+            raise JosevError(f"pip install of Josev into {venv} failed ({r.returncode}):\n{tail}")
+        r = subprocess.run([str(py), "-c", "import iso15118.secc, iso15118.evcc.main, aiofile, py4j; "
+                            "print(iso15118.__version__)"], capture_output=True, text=True)
+        if r.returncode or r.stdout.strip() != JOSEV_VERSION:
+            raise JosevError(f"Josev venv {venv} does not import: {r.stderr.strip()[-2000:]}")
+        stamp.write_text(want)
+        if not quiet:
+            print(f"josev: venv ready in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+    return py
+
+
+# --------------------------------------------------------------------------- configuration
+
+def evcc_config(protocol: str, mode: str, *, charge_loop_cycles: int = 10) -> dict:
+    """Josev's EVCC JSON config (EVCC_CONFIG_PATH): the EV side's protocols, energy mode and TLS."""
+    proto, etm = PROTOCOLS[protocol], ENERGY_MODES[mode]
+    if proto == "DIN_SPEC_70121" and mode != "dc":
+        raise ValueError("DIN SPEC 70121 is DC only")
+    return {
+        "supportedProtocols": [proto],
+        "supportedEnergyServices": [mode.upper()],  # only read for ISO 15118-20
+        "energyTransferMode": etm,
+        "isCertInstallNeeded": False,
+        "useTls": False,  # the default is True
+        "enforceTls": False,
+        "sdpRetryCycles": 1,
+        "chargeLoopCycle": charge_loop_cycles,
+        "chargeLoopDelay": 0,
+    }
+
+
+def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir: Path | str, *,
+                   log_level: str = "INFO", charge_loop_cycles: int = 10) -> dict[str, str]:
+    """Only the variables Josev reads for ``role`` (``secc``/``evcc``); writes the EVCC config JSON
+    and a ``.env`` with the same values into ``workdir`` (Josev's cwd, see josev_env)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, not {protocol!r}")
+    if mode not in ENERGY_MODES:
+        raise ValueError(f"mode must be one of {sorted(ENERGY_MODES)}, not {mode!r}")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    s = {
+        "NETWORK_INTERFACE": interface,  # must carry an IPv6 link-local address (psutil looks it up)
+        "LOG_LEVEL": log_level,
+        "MESSAGE_LOG_JSON": "True",  # logs every message as JSON: message_sequence() reads it
+        "MESSAGE_LOG_EXI": "True" if log_level == "DEBUG" else "False",  # hex of each EXI stream, DEBUG only
+        "ENABLE_TLS_1_3": "False",
+    }
+    if role == "secc":
+        s.update({
+            "PROTOCOLS": PROTOCOLS[protocol],
+            "AUTH_MODES": "EIM",
+            "SECC_ENFORCE_TLS": "False",
+            "FREE_CHARGING_SERVICE": "False",
+            "FREE_CERT_INSTALL_SERVICE": "False",
+            "ALLOW_CERT_INSTALL_SERVICE": "False",
+            "USE_CPO_BACKEND": "False",
+            "STANDBY_ALLOWED": "False",
+        })
+        # The SECC's energy modes are hard-wired in its simulator (DIN: DC_extended; ISO 15118-2:
+        # DC_extended and AC_three_phase_core): the EV's choice decides AC or DC.
+    else:
+        cfg = workdir / "evcc_config.json"
+        cfg.write_text(json.dumps(evcc_config(protocol, mode, charge_loop_cycles=charge_loop_cycles), indent=2) + "\n")
+        s["EVCC_CONFIG_PATH"] = str(cfg)
+    # Josev also reads ./.env and, failing that, any .env in a parent directory (environs recurses to
+    # /); one here stops that search, and the process environment wins over it anyway.
+    (workdir / ".env").write_text("".join(f"{k}={v}\n" for k, v in s.items()))
+    return s
+
+
+def josev_env(role: str, interface: str, protocol: str, mode: str, workdir: Path | str, *,
+              log_level: str = "INFO", charge_loop_cycles: int = 10,
+              base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full environment to start Josev's ``role`` with (start it with cwd=workdir).
+
+    ``base`` (default: os.environ) minus what would leak another Python into Josev's venv."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
+    env.update(josev_settings(role, interface, protocol, mode, workdir, log_level=log_level,
+                              charge_loop_cycles=charge_loop_cycles))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def josev_command(role: str) -> list[str]:
+    """argv that starts Josev's SECC or EVCC (the module entry points of the package)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    return [str(josev_python()), "-m", f"iso15118.{role}.main"]
+
+
+# --------------------------------------------------------------------------- reading its log
+
+_LINE = re.compile(r"^(?P<level>[A-Z]+)\s+(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (?P<logger>[\w.]+) \(\d+\): (?P<msg>.*)$")
+_SENT = re.compile(r"^Sent (\w+)$")
+_RECEIVED = re.compile(r"^(\w+) received$")
+_DECODED = re.compile(r"^Decoded message \(ns=[^)]*\): (.*)$")
+_REASON = re.compile(r"^Reason: (.*)$")
+
+
+def _records(log_text: str):
+    for line in log_text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            yield m
+
+
+def message_sequence(log_text: str) -> list[tuple[str, str]]:
+    """[("sent"|"received", message name), ...] in order, from Josev's comm_session log lines,
+    e.g. ("sent", "SessionSetupReq"), ("received", "SessionSetupRes")."""
+    out = []
+    for m in _records(log_text):
+        if m["logger"] != "iso15118.shared.comm_session":
+            continue
+        if s := _SENT.match(m["msg"]):
+            out.append(("sent", s[1]))
+        elif r := _RECEIVED.match(m["msg"]):
+            out.append(("received", r[1]))
+    return out
+
+
+def chosen_protocol(log_text: str) -> str | None:
+    """The protocol agreed in SupportedAppProtocol (``DIN_SPEC_70121``, ``ISO_15118_2``), if any."""
+    for m in _records(log_text):
+        if m["msg"].startswith("Chosen protocol: "):
+            return m["msg"].split(": ", 1)[1].strip()
+    return None
+
+
+def stop_reasons(log_text: str) -> list[str]:
+    """Why each communication session ended ('Reason: ...' lines)."""
+    return [r[1] for m in _records(log_text) if (r := _REASON.match(m["msg"]))]
+
+
+def _session_stop_res_ok(log_text: str) -> bool | None:
+    """ResponseCode of the decoded/encoded SessionStopRes JSON, when MESSAGE_LOG_JSON is on."""
+    seen = None
+    for m in _records(log_text):
+        msg = m["msg"]
+        if "SessionStopRes" not in msg or not msg.startswith(("Decoded message", "Message to encode")):
+            continue
+        try:
+            body = json.loads(msg.split("): ", 1)[1])["V2G_Message"]["Body"]["SessionStopRes"]
+        except (ValueError, KeyError, IndexError):
+            continue
+        seen = body.get("ResponseCode") == "OK"
+    return seen
+
+
+# What Josev logs as the reason when a session ended through SessionStop (see comm_session.stop).
+_OK_REASONS = {
+    "evcc": ("Communication session stopped successfully",  # DIN SPEC 70121
+             "Communication session terminated"),  # ISO 15118-2 (ChargingSession=Terminate)
+    "secc": ("Communication session stopped successfully",  # DIN SPEC 70121
+             "EV requested to terminate the communication session"),  # ISO 15118-2
+}
+
+
+def success(log_text: str, role: str) -> bool:
+    """Josev's ``role`` completed a session through SessionStopReq/Res with ResponseCode OK."""
+    seq = message_sequence(log_text)
+    if role == "evcc":
+        exchanged = ("sent", "SessionStopReq") in seq and ("received", "SessionStopRes") in seq
+    elif role == "secc":
+        exchanged = ("received", "SessionStopReq") in seq and ("sent", "SessionStopRes") in seq
+    else:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    ok_code = _session_stop_res_ok(log_text)
+    return (exchanged and ok_code is not False
+            and any(r.startswith(_OK_REASONS[role]) for r in stop_reasons(log_text)))
+
+
+# --------------------------------------------------------------------------- running
+
+@dataclass
+class _Proc:
+    """A Josev process whose output goes to a log file and a line queue."""
+
+    name: str
+    proc: subprocess.Popen
+    log_path: Path
+    started: float
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    _q: queue.Queue = field(default_factory=queue.Queue)
+
+    @classmethod
+    def start(cls, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path) -> _Proc:
+        proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        p = cls(name, proc, log_path, time.monotonic())
+        threading.Thread(target=p._pump, daemon=True).start()
+        return p
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        with open(self.log_path, "w") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+                log.flush()
+                self._q.put((time.monotonic(), line.rstrip("\n")))
+        self._q.put(None)
+
+    def poll_lines(self) -> bool:
+        """Move queued lines to ``lines``; False once the output has ended."""
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                return True
+            if item is None:
+                self._q.put(None)
+                return False
+            self.lines.append(item)
+
+    def first(self, needle: str) -> float | None:
+        """Seconds from start to the first line containing ``needle``."""
+        for t, line in self.lines:
+            if needle in line:
+                return t - self.started
+        return None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def stop(self) -> None:
+        """SIGTERM (Python dies at once; its py4j JVM exits when its stdin closes), then SIGKILL."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        deadline = time.monotonic() + 3
+        while self.poll_lines() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+@dataclass
+class Run:
+    protocol: str
+    mode: str
+    secc_ok: bool
+    evcc_ok: bool
+    secc_ready_s: float | None  # SECC start -> SDP server listening (JVM start included)
+    evcc_session_s: float | None  # EVCC start -> SessionStopRes received
+    evcc_sdp_s: float | None  # EVCC start -> SDP request sent
+    evcc_first_msg_s: float | None  # EVCC start -> supportedAppProtocolReq sent
+    total_s: float
+    secc_protocol: str | None
+    evcc_protocol: str | None
+    secc_log: Path
+    evcc_log: Path
+    evcc_sequence: list[tuple[str, str]]
+
+    @property
+    def ok(self) -> bool:
+        return self.secc_ok and self.evcc_ok
+
+
+def run_pair(pair: VethPair, protocol: str, mode: str, workdir: Path, *, timeout: float = 90.0,
+             log_level: str = "INFO", charge_loop_cycles: int = 10) -> Run:
+    """Josev SECC in the charger namespace, Josev EVCC here, one session; both are stopped afterwards
+    (neither exits by itself after a session)."""
+    t0 = time.monotonic()
+    workdir = Path(workdir)
+    secc_dir, evcc_dir = workdir / "secc", workdir / "evcc"
+    secc_env = josev_env("secc", pair.secc_if, protocol, mode, secc_dir, log_level=log_level)
+    evcc_env = josev_env("evcc", pair.ev_if, protocol, mode, evcc_dir, log_level=log_level,
+                         charge_loop_cycles=charge_loop_cycles)
+    secc = _Proc.start("secc", pair.peer_command(josev_command("secc")), secc_env, secc_dir, workdir / "secc.log")
+    evcc: _Proc | None = None
+    try:
+        deadline = time.monotonic() + timeout
+        while secc.first(SECC_READY) is None:
+            if not secc.poll_lines() or time.monotonic() > deadline:
+                secc.stop()
+                raise JosevError(f"Josev SECC did not start (no {SECC_READY!r}); log {secc.log_path}:\n"
+                                 + "\n".join(secc.text.splitlines()[-30:]))
+            time.sleep(0.02)
+        evcc = _Proc.start("evcc", josev_command("evcc"), evcc_env, evcc_dir, workdir / "evcc.log")
+        while time.monotonic() < deadline:
+            alive = [p.poll_lines() for p in (secc, evcc)]
+            if success(secc.text, "secc") and success(evcc.text, "evcc"):
+                break
+            if not all(alive):
+                break
+            # the EVCC gives up after its SDP retry cycles and then only idles
+            if "maximum number of SDP retry cycles" in evcc.text or "Traceback" in evcc.text:
+                time.sleep(0.5)
+                break
+            time.sleep(0.05)
+    finally:
+        if evcc is not None:
+            evcc.stop()
+        secc.stop()
+    assert evcc is not None
+    return Run(
+        protocol=protocol, mode=mode,
+        secc_ok=success(secc.text, "secc"), evcc_ok=success(evcc.text, "evcc"),
+        secc_ready_s=secc.first(SECC_READY),
+        evcc_session_s=evcc.first("SessionStopRes received"),
+        evcc_sdp_s=evcc.first("Sending SDPRequest"),
+        evcc_first_msg_s=evcc.first("Sent supportedAppProtocolReq"),
+        total_s=time.monotonic() - t0,
+        secc_protocol=chosen_protocol(secc.text), evcc_protocol=chosen_protocol(evcc.text),
+        secc_log=secc.log_path, evcc_log=evcc.log_path, evcc_sequence=message_sequence(evcc.text),
+    )
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f} s"
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    keep = Path(args.logs).resolve() if args.logs else None
+    combos = [(p, m) for p in (["din", "iso2"] if args.protocol == "all" else [args.protocol])
+              for m in (["dc", "ac"] if args.mode == "all" else [args.mode]) if not (p == "din" and m == "ac")]
+    if not combos:
+        print("error: DIN SPEC 70121 is DC only", file=sys.stderr)
+        return 2
+    failed = 0
+    with VethPair() as pair:
+        for protocol, mode in combos:
+            with contextlib.ExitStack() as stack:
+                if keep is not None:
+                    workdir = keep / f"{protocol}-{mode}"
+                    shutil.rmtree(workdir, ignore_errors=True)
+                    workdir.mkdir(parents=True)
+                else:
+                    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="josev-")))
+                for attempt in range(1, args.repeat + 1):
+                    r = run_pair(pair, protocol, mode, workdir, timeout=args.timeout, log_level=args.log_level,
+                                 charge_loop_cycles=args.cycles)
+                    tag = f"{protocol}-{mode}" + (f" #{attempt}" if args.repeat > 1 else "")
+                    print(f"{tag}: {'PASS' if r.ok else 'FAIL'}  secc_ok={r.secc_ok} evcc_ok={r.evcc_ok}  "
+                          f"protocol={r.evcc_protocol}  secc_ready={_fmt(r.secc_ready_s)}  "
+                          f"evcc_first_msg={_fmt(r.evcc_first_msg_s)}  evcc_session_stop={_fmt(r.evcc_session_s)}  "
+                          f"total={_fmt(r.total_s)}  messages={len(r.evcc_sequence)}", flush=True)
+                    if not r.ok:
+                        failed += 1
+                        for role, path in (("secc", r.secc_log), ("evcc", r.evcc_log)):
+                            text = path.read_text()
+                            print(f"  {role} stop reasons: {stop_reasons(text)}")
+                            tail = [ln for ln in text.splitlines() if " - iso15118" in ln or "Error" in ln][-12:]
+                            print("\n".join(f"  [{role}] {ln[:300]}" for ln in tail))
+                        if keep is None:
+                            print("  (re-run with --logs DIR to keep the full logs)")
+                    elif args.verbose:
+                        print("  " + " ".join(f"{'>' if d == 'sent' else '<'}{n}" for d, n in r.evcc_sequence))
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python tests/interop/josev.py", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("install", help="create the Josev venv (if needed) and print its python")
+    st = sub.add_parser("selftest", help="Josev SECC vs Josev EVCC over the veth pair")
+    st.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="din")
+    st.add_argument("--mode", choices=[*ENERGY_MODES, "all"], default="dc")
+    st.add_argument("--timeout", type=float, default=90.0, help="per session, s")
+    st.add_argument("--repeat", type=int, default=1, help="sessions per protocol/mode")
+    st.add_argument("--cycles", type=int, default=10, help="EVCC charge loop cycles (Josev default 10)")
+    st.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    st.add_argument("--logs", help="keep Josev's logs in this directory")
+    st.add_argument("-v", "--verbose", action="store_true", help="print the EVCC's message sequence")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "install":
+            print(josev_python())
+            return 0
+        if os.environ.get(_ENV_MARK) != "1":
+            # the venv (pip needs the network) before entering the private namespace, which has none
+            t0 = time.monotonic()
+            py = josev_python()
+            print(f"josev {JOSEV_VERSION}: {py} ({time.monotonic() - t0:.1f} s); java: {check_java()}", flush=True)
+            why = netns_available()
+            if why is not None:
+                print(f"error: {why}", file=sys.stderr)
+                return 2
+            env = dict(os.environ, **{_ENV_MARK: "1"})
+            return subprocess.call(private_netns_command([sys.executable, str(Path(__file__).resolve()),
+                                                          *(sys.argv[1:] if argv is None else argv)]), env=env)
+        return _selftest(args)
+    except JosevError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
