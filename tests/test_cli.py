@@ -76,7 +76,7 @@ def test_entry_point_runs_as_a_program() -> None:
 
 
 def test_demo_prints_the_sequence() -> None:
-    code, out, _ = run("demo", "--repeat", "20")
+    code, out, _ = run("exi", "demo", "--repeat", "20")
     assert code == 0
     for name in ("SessionSetupReq", "CurrentDemandRes", "SessionStopRes"):
         assert name in out

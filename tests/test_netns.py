@@ -56,7 +56,7 @@ def test_tcp_link_and_pcapng(tmp_path: Path) -> None:
 
     pcap, log = tmp_path / "ev.pcapng", tmp_path / "ev.jsonl"
     rc, ev, se = _pair("secc -i v2g-secc --protocols iso2,din",
-                       f"evcc -i v2g-ev --protocols din,iso2 --json --pcap {pcap} --trace-json {log}")
+                       f"evcc -i v2g-ev --protocols din,iso2 --handshake-only --json --pcap {pcap} --trace-json {log}")
     assert rc == 0, (ev, se)
     res = json.loads(ev[-1])
     assert res["protocol"] == "din" and res["tls"] is None and res["address"] == "fe80::1"
@@ -77,7 +77,7 @@ def test_tcp_link_and_pcapng(tmp_path: Path) -> None:
 def test_tls12_link_iso2(tmp_path: Path) -> None:
     keylog = tmp_path / "keys.log"
     rc, ev, se = _pair(f"secc -i v2g-secc --protocols iso2,din --tls --pki {tmp_path}/pki",
-                       f"evcc -i v2g-ev --protocols iso2,din --tls --pki {tmp_path}/pki --json --keylog {keylog}")
+                       f"evcc -i v2g-ev --protocols iso2,din --tls --pki {tmp_path}/pki --json --keylog {keylog} --handshake-only")
     assert rc == 0, (ev, se)
     res = json.loads(ev[-1])
     assert res["security"] == "TLS" and res["protocol"] == "iso2"
@@ -88,10 +88,24 @@ def test_tls12_link_iso2(tmp_path: Path) -> None:
 
 def test_tls13_mutual_link_iso20(tmp_path: Path) -> None:
     rc, ev, se = _pair(f"secc -i v2g-secc --protocols iso20-dc,iso2 --tls-only --pki {tmp_path}/pki",
-                       f"evcc -i v2g-ev --protocols iso20-dc,iso2,din --tls --pki {tmp_path}/pki --json")
+                       f"evcc -i v2g-ev --protocols iso20-dc,iso2,din --tls --pki {tmp_path}/pki --json --handshake-only")
     assert rc == 0, (ev, se)
     res = json.loads(ev[-1])
     assert res["tls"]["version"] == "TLSv1.3" and res["tls"]["cipher"] == "TLS_AES_256_GCM_SHA384"
     assert res["protocol"] == "iso20-dc" and res["namespace"] == "urn:iso:std:iso:15118:-20:DC"
     connected = [s for s in se if s.startswith("connected")]
     assert connected and "V2GKITDEMO" in connected[0]  # the SECC saw the vehicle certificate
+
+
+@pytest.mark.parametrize("protocol,mode,tls", [("din", "--dc", False), ("iso2", "--dc", True), ("iso2", "--ac", False)])
+def test_full_session_over_veth(tmp_path: Path, protocol: str, mode: str, tls: bool) -> None:
+    """Two processes, two namespaces: SDP, TCP (or TLS 1.2), handshake and a whole charging session."""
+    t = f"--tls --pki {tmp_path}/pki" if tls else ""
+    rc, ev, se = _pair(f"secc -i v2g-secc --protocols {protocol} {mode} {t} --once",
+                       f"evcc -i v2g-ev --protocols {protocol} {mode} {t} --soc 79 --target-soc 80 --speed 30 --json")
+    assert rc == 0, (ev, se)
+    res = json.loads(ev[-1])
+    assert res["ok"] and res["reason"] == "terminated" and res["protocol"] == protocol and res["soc"] >= 80
+    assert (res["tls"] or {}).get("version") == ("TLSv1.2" if tls else None)
+    done = [s for s in se if s.startswith("session ")]
+    assert done and "ok=True" in done[0] and "reason=terminated" in done[0]

@@ -110,9 +110,9 @@ def exi_encode(schema: str, fragment: bool, fmt: str | None, file: click.utils.L
     click.echo(data.hex())
 
 
-@main.command()
+@exi.command("demo")
 @click.option("--repeat", default=2000, show_default=True, help="timing iterations per message")
-def demo(repeat: int) -> None:
+def exi_demo(repeat: int) -> None:
     """A full ISO 15118-2 DC message sequence: encode, decode, timing, one message as XML."""
     from rich.console import Console
     from rich.syntax import Syntax
@@ -163,10 +163,12 @@ def netns(args: tuple[str, ...]) -> None:
 
 
 def _register() -> None:
-    from v2gkit.cli.link import evcc, sdp, secc
+    from v2gkit.cli.charge import demo, evcc, secc
+    from v2gkit.cli.link import sdp
     main.add_command(sdp)
     main.add_command(secc)
     main.add_command(evcc)
+    main.add_command(demo)
 
 
 _register()

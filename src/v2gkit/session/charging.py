@@ -195,6 +195,8 @@ class SECCSession:
         self._renegotiating = False
         self._receipt_pending = False
         self._ended = False
+        self._ev_max_voltage = 0.0  # from ChargeParameterDiscoveryReq
+        self._ev_max_current = 0.0
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
@@ -321,6 +323,11 @@ class SECCSession:
         if dc_req != self.cfg.dc:
             return "ChargeParameterDiscovery:Ongoing", (
                 rc.FAILED_WrongEnergyTransferType if self.d.din else rc.FAILED_WrongEnergyTransferMode)
+        param = req.dc_ev_charge_parameter if dc_req else req.ac_ev_charge_parameter
+        if dc_req:
+            self._ev_max_voltage = value_of(param.ev_maximum_voltage_limit)
+        else:
+            self._ev_max_current = value_of(param.ev_max_current)
         if self._renegotiating:
             self._renegotiating = False
             return "ChargeParameterDiscovery:Renegotiated", rc.OK
@@ -328,7 +335,8 @@ class SECCSession:
 
     def _on_cable_check(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
         if "CableCheck" not in self._since:
-            self.evse.start_cable_check(500.0)
+            # test at the lower of what the car and the charger can stand
+            self.evse.start_cable_check(min(self._ev_max_voltage or 500.0, self.evse.limits().max_voltage))
         iso = self.evse.isolation()
         if iso in (Isolation.FAULT,):
             self._since.pop("CableCheck", None)
@@ -347,7 +355,7 @@ class SECCSession:
                 return f"PowerDelivery:Start:{mode}", self.d.RC.FAILED_PowerDeliveryNotApplied
             if not self.cfg.dc:
                 lim = self.evse.limits()
-                self.evse.set_output(lim.nominal_voltage, lim.max_current)
+                self.evse.set_output(lim.nominal_voltage, min(lim.max_current, self._ev_max_current or lim.max_current))
             return f"PowerDelivery:Start:{mode}", self.d.RC.OK
         self.evse.stop_output()
         if progress == "Renegotiate":

@@ -1,0 +1,164 @@
+"""The live demo: an SECC and an EVCC in one process over loopback, drawn with rich while they charge."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from v2gkit.session.charging import Event, Send
+
+_LOOP = ("CurrentDemand", "ChargingStatus")
+
+
+class _State:
+    def __init__(self) -> None:
+        self.flow: collections.deque[tuple[float, str, str, str]] = collections.deque(maxlen=14)
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.rtt: dict[str, list[float]] = collections.defaultdict(list)
+        self.sent_at = 0.0
+        self.evse: Any = None
+        self.started = time.perf_counter()
+        self.phase = "SDP"
+
+    def add(self, direction: str, name: str, detail: str = "") -> None:
+        """Loops (CurrentDemand, CableCheck, ...) keep one request/response pair with a counter."""
+        self.counts[name] += 1
+        if len(self.flow) >= 2 and self.flow[-2][2] == name:
+            del self.flow[-2]
+        n = self.counts[name]
+        self.flow.append((time.perf_counter() - self.started, direction, name,
+                          (f"x{n} " if n > 1 else "") + detail))
+
+
+def _detail(body: Any) -> str:
+    parts = []
+    for attr, unit in (("ev_target_voltage", "V"), ("ev_target_current", "A"), ("evse_present_voltage", "V"),
+                       ("evse_present_current", "A")):
+        pv = getattr(body, attr, None)
+        if pv is not None:
+            parts.append(f"{pv.value * 10 ** pv.multiplier:.0f} {unit}")
+    code = getattr(body, "response_code", None)
+    if code is not None:
+        parts.insert(0, code.name)
+    proc = getattr(body, "evse_processing", None)
+    if proc is not None:
+        parts.append(proc.name)
+    return " ".join(parts)
+
+
+def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path,
+             sdp_port: int, started: float) -> bool:
+    from v2gkit.net.charging import charge, secc_sessions
+    from v2gkit.net.link import SECCLink
+    from v2gkit.sdp import SecurityPolicy
+    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.sim.ev import SimulatedEV
+    from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
+    from v2gkit.sim.scaled import Accelerated
+
+    from .link import _evcc_tls, _secc_tls
+
+    console = Console()
+    st = _State()
+    ev = SimulatedEV(soc=soc, target_soc=target_soc, ac=not dc)
+
+    def evse_factory() -> Any:
+        st.evse = SimulatedDCEVSE() if dc else SimulatedACEVSE()
+        return Accelerated(st.evse, speed)
+
+    def observe_ev(now: float, out: Any) -> None:
+        if isinstance(out, Send):
+            st.sent_at = time.perf_counter()
+            st.phase = out.name[:-3]
+            st.add("EV → SECC", out.name, _detail(out.body))
+        elif isinstance(out, Event) and out.name == "rx":
+            name = out.data["name"]
+            st.rtt[name[:-3]].append(time.perf_counter() - st.sent_at)
+            st.add("SECC → EV", name, _detail(out.data["body"]))
+
+    title = (f"v2gkit demo: {'DIN SPEC 70121' if protocol == 'din' else 'ISO 15118-2'} "
+             f"{'DC' if dc else 'AC'}, {'TLS 1.2' if tls else 'TCP'} on loopback, SDP port {sdp_port}, "
+             f"battery physics x{speed:g}")
+
+    def render() -> Any:
+        flow = Table(expand=True, show_edge=False, box=None, padding=(0, 1))
+        for col in ("s", "direction", "message", "content"):
+            flow.add_column(col, no_wrap=True, style="dim" if col == "s" else None)
+        for t, d, n, detail in st.flow:
+            flow.add_row(f"{t:6.2f}", d, f"[cyan]{n}[/]" if d.startswith("EV") else f"[green]{n}[/]", detail)
+        stats = Table.grid(padding=(0, 2))
+        stats.add_column(justify="right", style="bold")
+        stats.add_column()
+        v, a = st.evse.present() if st.evse is not None else (0.0, 0.0)
+        phases = 1 if dc else 3
+        stats.add_row("phase", st.phase)
+        stats.add_row("SOC", f"{ev.soc():5.1f} % → {target_soc:g} %")
+        stats.add_row("", ProgressBar(total=100, completed=ev.soc(), width=30))
+        stats.add_row("voltage", f"{v:6.1f} V")
+        stats.add_row("current", f"{a:6.1f} A" + ("" if dc else " per phase"))
+        stats.add_row("power", f"{v * a * phases / 1000:6.1f} kW")
+        stats.add_row("energy", f"{ev.charged_wh / 1000:6.2f} kWh")
+        loop = next((n for n in _LOOP if st.rtt.get(n)), None)
+        if loop:
+            rt = st.rtt[loop]
+            stats.add_row("round trip", f"{statistics.median(rt) * 1e3:.2f} ms median ({loop}, n={len(rt)})")
+        return Panel(Group(stats, flow), title=title, border_style="blue")
+
+    async def run() -> Any:
+        ctx_s = _secc_tls("iso2", pki_dir, None) if tls else None
+        ctx_c = _evcc_tls("iso2", pki_dir, None) if tls else None
+        records: list[Any] = []
+        link = SECCLink(loopback=True, sdp_port=sdp_port, protocols=protocol, ssl_context=ctx_s,
+                        policy=SecurityPolicy.TLS_ONLY if tls else SecurityPolicy.NONE_ONLY,
+                        session=secc_sessions(evse_factory, SECCConfig(dc=dc), on_done=records.append))
+        async with link:
+            with Live(render(), console=console, refresh_per_second=8, transient=False) as live:
+                async def refresh() -> None:
+                    while True:
+                        await asyncio.sleep(0.125)
+                        live.update(render())
+                painter = asyncio.get_running_loop().create_task(refresh())
+                try:
+                    res = await charge(Accelerated(ev, speed), EVCCConfig(dc=dc, loop_interval=0.1), protocols=protocol,
+                                       observe=observe_ev, loopback=True, tls=tls, ssl_context=ctx_c,
+                                       sdp_port=sdp_port)
+                finally:
+                    painter.cancel()
+                    live.update(render())
+            await asyncio.sleep(0.05)
+        return res, records
+
+    res, records = asyncio.run(run())
+    o = res.outcome
+    console.print()
+    summary = Table(title="summary", show_header=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("result", ("[green]SessionStop OK[/]" if o.ok else "[red]FAILED[/]") + f" ({o.reason})")
+    summary.add_row("negotiated", f"{res.link.protocol.name} ({res.link.protocol.namespace}), "
+                                  f"set-up {res.link.setup_seconds * 1e3:.1f} ms")
+    summary.add_row("messages", f"{o.sent} requests, {o.received} responses")
+    summary.add_row("energy", f"{ev.charged_wh / 1000:.2f} kWh, SOC {soc:g} → {ev.soc():.1f} %")
+    summary.add_row("time", f"{o.seconds:.1f} s (battery physics x{speed:g})")
+    for name, values in sorted(o.round_trips.items(), key=lambda kv: -len(kv[1])):
+        values = sorted(values)
+        summary.add_row(f"RTT {name}", f"median {statistics.median(values) * 1e3:.2f} ms, p99 "
+                                       f"{values[int(len(values) * 0.99)] * 1e3:.2f} ms, n={len(values)}")
+    if records:
+        answer = records[0].outcome.answer_times
+        loop = next((n + "Res" for n in _LOOP if answer.get(n + "Res")), None)
+        if loop:
+            summary.add_row("SECC answer", f"{loop} median {statistics.median(answer[loop]) * 1e3:.2f} ms "
+                                           f"(performance time 25 ms)")
+    console.print(summary)
+    return o.ok
