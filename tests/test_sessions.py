@@ -11,7 +11,12 @@ import pytest
 
 from v2gkit.exi.gen import iso2
 from v2gkit.session.charging import (
-    SECC_NEXT, EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession,
+    SECC_NEXT,
+    EVCCConfig,
+    EVCCSession,
+    PausedSessions,
+    SECCConfig,
+    SECCSession,
 )
 from v2gkit.session.dialect import Dialect
 from v2gkit.session.simulate import Exchange, run_pair
@@ -99,7 +104,7 @@ def test_sequence_error() -> None:
     """A request out of sequence gets FAILED_SequenceError and the connection closes."""
     d = Dialect("iso2")
     evcc, secc, ev, _ = _pair()
-    current_demand = lambda p: d.encode(d.decode(p)[0], "CurrentDemand", True, d.current_demand_req(  # noqa: E731
+    current_demand = lambda p: d.encode(d.decode(p)[0], "CurrentDemand", True, d.current_demand_req(
         d.dc_ev_status(True, "NO_ERROR", 50), (400, 10), ev.limits(), False, False, (None, None)))
     ex = run_pair(evcc, secc, tamper=_replace("PaymentServiceSelectionReq", "EV", current_demand))
     assert _closed(ex, "SE")[1:] == (False, "CurrentDemandReq: FAILED_SequenceError")
@@ -112,7 +117,7 @@ def test_sequence_error() -> None:
 def test_unknown_session() -> None:
     d = Dialect("iso2")
     evcc, secc, _, _ = _pair()
-    wrong_id = lambda p: d.encode(b"\xAA" * 8, *d.decode(p)[1:])  # noqa: E731
+    wrong_id = lambda p: d.encode(b"\xAA" * 8, *d.decode(p)[1:])
     ex = run_pair(evcc, secc, tamper=_replace("ServiceDiscoveryReq", "EV", wrong_id))
     assert _closed(ex, "SE")[1:] == (False, "ServiceDiscoveryReq: FAILED_UnknownSession")
     assert "FAILED_UnknownSession" in _closed(ex, "EV")[2]

@@ -37,7 +37,7 @@ except ImportError:  # run as a script from a checkout without v2gkit installed
 
 __all__ = [
     "JOSEV_VERSION", "JosevError", "Run", "josev_python", "josev_env", "josev_command", "check_java",
-    "success", "message_sequence", "chosen_protocol", "run_pair",
+    "success", "message_sequence", "chosen_protocol", "stop_reasons", "JosevProcess", "start_josev", "run_pair",
 ]
 
 JOSEV_VERSION = "0.31.2"
@@ -327,21 +327,25 @@ def success(log_text: str, role: str) -> bool:
 # --------------------------------------------------------------------------- running
 
 @dataclass
-class _Proc:
-    """A Josev process whose output goes to a log file and a line queue."""
+class JosevProcess:
+    """A running Josev SECC or EVCC; its output goes to ``log_path`` and into ``lines``.
 
-    name: str
+    Neither role exits after a session (the SECC serves the next one; the EVCC idles after its last
+    SDP cycle): wait with :meth:`wait_success`, then :meth:`stop`."""
+
+    role: str
     proc: subprocess.Popen
     log_path: Path
     started: float
     lines: list[tuple[float, str]] = field(default_factory=list)
-    _q: queue.Queue = field(default_factory=queue.Queue)
+    _q: queue.Queue = field(default_factory=queue.Queue, repr=False)
+    _ended: bool = field(default=False, repr=False)
 
     @classmethod
-    def start(cls, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path) -> _Proc:
+    def spawn(cls, role: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path) -> JosevProcess:
         proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
-        p = cls(name, proc, log_path, time.monotonic())
+        p = cls(role, proc, Path(log_path), time.monotonic())
         threading.Thread(target=p._pump, daemon=True).start()
         return p
 
@@ -356,15 +360,16 @@ class _Proc:
 
     def poll_lines(self) -> bool:
         """Move queued lines to ``lines``; False once the output has ended."""
-        while True:
+        while not self._ended:
             try:
                 item = self._q.get_nowait()
             except queue.Empty:
                 return True
             if item is None:
-                self._q.put(None)
-                return False
-            self.lines.append(item)
+                self._ended = True
+            else:
+                self.lines.append(item)
+        return False
 
     def first(self, needle: str) -> float | None:
         """Seconds from start to the first line containing ``needle``."""
@@ -375,10 +380,44 @@ class _Proc:
 
     @property
     def text(self) -> str:
+        self.poll_lines()
         return "\n".join(line for _, line in self.lines)
 
+    @property
+    def ok(self) -> bool:
+        return success(self.text, self.role)
+
+    def wait_for(self, needle: str, timeout: float) -> float:
+        """Until a line contains ``needle``; seconds since start. JosevError with the log tail if not."""
+        deadline = time.monotonic() + timeout
+        while (t := self.first(needle)) is None:
+            if not self.poll_lines() or time.monotonic() > deadline:
+                why = "exited" if self.proc.poll() is not None else f"nothing within {timeout:g} s"
+                raise JosevError(f"Josev {self.role} printed no {needle!r} ({why}); log {self.log_path}:\n"
+                                 + "\n".join(self.text.splitlines()[-30:]))
+            time.sleep(0.02)
+        return t
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        """SECC: until its SDP server listens (~2-4 s: the JVM starts first)."""
+        return self.wait_for(SECC_READY if self.role == "secc" else "Sending SDPRequest", timeout)
+
+    def wait_success(self, timeout: float) -> bool:
+        """Until success(); False on timeout, exit, or once the EVCC has given up (no SDP cycles left)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alive = self.poll_lines()
+            if self.ok:
+                return True
+            if not alive or (self.role == "evcc" and "maximum number of SDP retry cycles" in self.text):
+                return False
+            time.sleep(0.05)
+        return False
+
     def stop(self) -> None:
-        """SIGTERM (Python dies at once; its py4j JVM exits when its stdin closes), then SIGKILL."""
+        """SIGTERM (Python dies at once; its py4j JVM exits when its stdin closes), then SIGKILL;
+        waits for the JVM too, so no Java process outlives the namespace's use."""
+        jvms = _children(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -387,8 +426,47 @@ class _Proc:
                 self.proc.kill()
                 self.proc.wait()
         deadline = time.monotonic() + 3
+        while (jvms := [p for p in jvms if Path(f"/proc/{p}").exists()]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in jvms:
+            with contextlib.suppress(OSError):
+                if b"java" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a reused pid
+                    os.kill(pid, 9)
+        deadline = time.monotonic() + 3
         while self.poll_lines() and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    def __enter__(self) -> JosevProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Josev's py4j JVM)."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return out
+
+
+def start_josev(role: str, pair: VethPair, protocol: str, mode: str, workdir: Path | str, *,
+                min_timeout: float | None = None, log_level: str = "INFO",
+                charge_loop_cycles: int = 10) -> JosevProcess:
+    """Start Josev's ``role`` on ``pair``: the SECC in the charger namespace on ``pair.secc_if``, the
+    EVCC in this namespace on ``pair.ev_if``. Logs go to ``workdir/<role>.log``; cwd is
+    ``workdir/<role>``. Use as a context manager, or call stop()."""
+    workdir = Path(workdir)
+    cwd = workdir / role
+    iface = pair.secc_if if role == "secc" else pair.ev_if
+    env = josev_env(role, iface, protocol, mode, cwd, log_level=log_level, charge_loop_cycles=charge_loop_cycles)
+    argv = josev_command(role, min_timeout=min_timeout)
+    if role == "secc":
+        argv = pair.peer_command(argv)
+    return JosevProcess.spawn(role, argv, env, cwd, workdir / f"{role}.log")
 
 
 @dataclass
@@ -415,44 +493,19 @@ class Run:
 
 def run_pair(pair: VethPair, protocol: str, mode: str, workdir: Path, *, timeout: float = 90.0,
              log_level: str = "INFO", charge_loop_cycles: int = 10, min_timeout: float | None = None) -> Run:
-    """Josev SECC in the charger namespace, Josev EVCC here, one session; both are stopped afterwards
-    (neither exits by itself after a session)."""
+    """Josev SECC in the charger namespace against Josev EVCC here, one session; both stopped after."""
     t0 = time.monotonic()
-    workdir = Path(workdir)
-    secc_dir, evcc_dir = workdir / "secc", workdir / "evcc"
-    secc_env = josev_env("secc", pair.secc_if, protocol, mode, secc_dir, log_level=log_level)
-    evcc_env = josev_env("evcc", pair.ev_if, protocol, mode, evcc_dir, log_level=log_level,
-                         charge_loop_cycles=charge_loop_cycles)
-    secc = _Proc.start("secc", pair.peer_command(josev_command("secc", min_timeout=min_timeout)), secc_env, secc_dir, workdir / "secc.log")
-    evcc: _Proc | None = None
-    try:
-        deadline = time.monotonic() + timeout
-        while secc.first(SECC_READY) is None:
-            if not secc.poll_lines() or time.monotonic() > deadline:
-                secc.stop()
-                raise JosevError(f"Josev SECC did not start (no {SECC_READY!r}); log {secc.log_path}:\n"
-                                 + "\n".join(secc.text.splitlines()[-30:]))
-            time.sleep(0.02)
-        evcc = _Proc.start("evcc", josev_command("evcc", min_timeout=min_timeout), evcc_env, evcc_dir, workdir / "evcc.log")
-        while time.monotonic() < deadline:
-            alive = [p.poll_lines() for p in (secc, evcc)]
-            if success(secc.text, "secc") and success(evcc.text, "evcc"):
-                break
-            if not all(alive):
-                break
-            # the EVCC gives up after its SDP retry cycles and then only idles
-            if "maximum number of SDP retry cycles" in evcc.text or "Traceback" in evcc.text:
+    kw = dict(min_timeout=min_timeout, log_level=log_level, charge_loop_cycles=charge_loop_cycles)
+    with start_josev("secc", pair, protocol, mode, workdir, **kw) as secc:
+        secc.wait_ready(timeout)
+        with start_josev("evcc", pair, protocol, mode, workdir, **kw) as evcc:
+            left = max(1.0, timeout - (time.monotonic() - t0))
+            if evcc.wait_success(left):
+                secc.wait_success(5.0)  # the SECC logs its stop reason right after sending SessionStopRes
+            elif "maximum number of SDP retry cycles" in evcc.text:
                 time.sleep(0.5)
-                break
-            time.sleep(0.05)
-    finally:
-        if evcc is not None:
-            evcc.stop()
-        secc.stop()
-    assert evcc is not None
     return Run(
-        protocol=protocol, mode=mode,
-        secc_ok=success(secc.text, "secc"), evcc_ok=success(evcc.text, "evcc"),
+        protocol=protocol, mode=mode, secc_ok=secc.ok, evcc_ok=evcc.ok,
         secc_ready_s=secc.first(SECC_READY),
         evcc_session_s=evcc.first("SessionStopRes received"),
         evcc_sdp_s=evcc.first("Sending SDPRequest"),

@@ -85,6 +85,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
     power module. Runs until interrupted (or one session with --once)."""
     from v2gkit.net.charging import SessionRecord, secc_sessions
     from v2gkit.net.link import LinkError, SECCLink
+    from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.sdp import SecurityPolicy
     from v2gkit.session.charging import SECCConfig
@@ -126,6 +127,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             done.set()
 
     async def run() -> None:
+        settle_heap()
         link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
                         ssl_context=ctx_tls, tracer=tracer, sdp_port=sdp_port, setup_timeout=setup_timeout,
                         on_event=say, session=secc_sessions(_evse_factory(dc, extra), cfg, on_done=finished))
@@ -177,6 +179,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
     from v2gkit.net.charging import charge
     from v2gkit.net.iface import InterfaceError
     from v2gkit.net.link import LinkError, ev_link
+    from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.session.charging import EVCCConfig, Send
     from v2gkit.session.handshake import protocol_list
@@ -211,6 +214,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             last["name"], last["t"] = out.name, now
 
     async def run() -> dict[str, Any]:
+        settle_heap()
         if handshake_only:
             link = await ev_link(protocols=offer, **link_kw)
             await link.connection.close()

@@ -15,7 +15,7 @@ from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_session
 from .v2g import V2GConnection
 
-__all__ = ["SESSION_PROTOCOLS", "secc_sessions", "charge", "ChargeResult", "SessionRecord"]
+__all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionRecord", "charge", "secc_sessions"]
 
 log = logging.getLogger("v2gkit.charging")
 

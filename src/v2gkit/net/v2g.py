@@ -102,13 +102,18 @@ class V2GConnection:
         return f"<V2GConnection {self.id} {kind} [{self.local[0]}]:{self.local[1]} <-> [{self.peer[0]}]:{self.peer[1]}>"
 
     async def send(self, payload_type: int, payload: bytes) -> None:
+        self.send_nowait(payload_type, payload)
+        await self._writer.drain()
+
+    def send_nowait(self, payload_type: int, payload: bytes) -> None:
+        """Queue a message on the socket without waiting for the buffer to drain: a session sends one
+        response per request, so the buffer cannot grow without bound, and the hot path stays one hop."""
         if self.closed:
             raise ConnectionClosed("connection is closed")
         data = frame(payload_type, payload)
         self._writer.write(data)
         if self.tracer is not None:
             self.tracer.v2g(time.time(), self.id, True, data, self.schema)
-        await self._writer.drain()
 
     async def send_raw(self, data: bytes) -> None:
         """Bytes exactly as given (test systems inject broken headers with this)."""

@@ -22,8 +22,21 @@ from ..exi.errors import ExiError
 from ..sim.controllers import CPState, EVController, EVSEController, Isolation, Notification
 from .dialect import Dialect, MessageError, value_of
 
-__all__ = ["Send", "Timer", "Event", "Close", "Output", "SECCSession", "EVCCSession", "SECC_NEXT", "EVCC_NEXT",
-           "PausedSessions", "SECCConfig", "EVCCConfig", "SessionResult"]
+__all__ = [
+    "EVCC_NEXT",
+    "SECC_NEXT",
+    "Close",
+    "EVCCConfig",
+    "EVCCSession",
+    "Event",
+    "Output",
+    "PausedSessions",
+    "SECCConfig",
+    "SECCSession",
+    "Send",
+    "SessionResult",
+    "Timer",
+]
 
 
 # ------------------------------------------------------------------------------------------ outputs

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .charging import Close, Event, Output, Send, Timer
 
-__all__ = ["Machine", "Exchange", "run_pair"]
+__all__ = ["Exchange", "Machine", "run_pair"]
 
 
 class Machine(Protocol):
