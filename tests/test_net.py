@@ -369,3 +369,31 @@ async def test_dual_station_presents_the_chain_the_car_can_check(pkis: dict) -> 
         assert any(n == "tls_failed" and "not a TLS handshake record" in i["reason"] for n, i in events)
     finally:
         await secc.close()
+
+
+async def test_pause_and_resume_over_tcp() -> None:
+    """A paused session rejoined on a new TCP connection with its old SessionID."""
+    from v2gkit.net.charging import charge, secc_sessions
+    from v2gkit.session.charging import EVCCConfig, PausedSessions, SECCConfig
+    from v2gkit.sim.ev import SimulatedEV
+    from v2gkit.sim.evse import SimulatedDCEVSE
+    from v2gkit.sim.scaled import Accelerated
+
+    paused, done = PausedSessions(), []
+    secc = await _secc(protocols="iso2", session=secc_sessions(lambda: SimulatedDCEVSE(cable_check_time=0.1),
+                                                                SECCConfig(), paused=paused, on_done=done.append))
+    try:
+        ev = SimulatedEV(soc=60, target_soc=61, pause_at=1.0)
+        first = await charge(Accelerated(ev, 20), EVCCConfig(loop_interval=0.02), protocols="iso2", loopback=True,
+                             sdp_port=secc.sdp_port)
+        sid = first.machine.session_id
+        assert first.ok and first.outcome.reason == "paused" and sid in paused
+        ev.pause_at = None
+        second = await charge(Accelerated(ev, 20), EVCCConfig(loop_interval=0.02, resume_session_id=sid),
+                              protocols="iso2", loopback=True, sdp_port=secc.sdp_port)
+        assert second.ok and second.outcome.reason == "terminated" and second.machine.session_id == sid
+        assert ev.soc() >= 61 and sid not in paused
+        await asyncio.sleep(0.05)
+        assert [r.outcome.reason for r in done] == ["paused", "terminated"]
+    finally:
+        await secc.close()

@@ -294,3 +294,17 @@ def test_secc_answers_what_it_received() -> None:
     ex = run_pair(evcc, secc)
     reqs, ress = ex.names("EV"), ex.names("SE")
     assert [r[:-3] for r in reqs] == [r[:-3] for r in ress]
+
+
+def test_service_detail_when_configured() -> None:
+    evcc, secc, _, _ = _pair(ev_cfg={"service_detail_ids": (1, 1)})
+    ex = run_pair(evcc, secc)
+    assert _requests(ex)[:4] == ["SessionSetupReq", "ServiceDiscoveryReq", "ServiceDetailReq",
+                                 "PaymentServiceSelectionReq"]
+    assert ex.names("EV").count("ServiceDetailReq") == 2 and _closed(ex, "EV")[1]
+
+
+def test_unknown_service_detail_is_refused() -> None:
+    evcc, secc, _, _ = _pair(ev_cfg={"service_detail_ids": (7,)})
+    ex = run_pair(evcc, secc)
+    assert "ServiceDetailRes with FAILED_ServiceIDInvalid" in _closed(ex, "EV")[2]

@@ -415,8 +415,8 @@ class JosevProcess:
         return False
 
     def stop(self) -> None:
-        """SIGTERM (Python dies at once; its py4j JVM exits when its stdin closes), then SIGKILL;
-        waits for the JVM too, so no Java process outlives the namespace's use."""
+        """SIGTERM to Josev's Python, then to its py4j JVM (SIGKILL for either after a few seconds),
+        so no Java process outlives the namespace's use."""
         jvms = _children(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -425,13 +425,14 @@ class JosevProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        deadline = time.monotonic() + 3
-        while (jvms := [p for p in jvms if Path(f"/proc/{p}").exists()]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for pid in jvms:
-            with contextlib.suppress(OSError):
-                if b"java" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a reused pid
-                    os.kill(pid, 9)
+        jvms = [p for p in jvms if _is_java(p)]  # not a pid reused since
+        for sig in (15, 9):
+            for pid in jvms:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 3
+            while (jvms := [p for p in jvms if _is_java(p)]) and time.monotonic() < deadline:
+                time.sleep(0.02)
         deadline = time.monotonic() + 3
         while self.poll_lines() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -441,6 +442,13 @@ class JosevProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _is_java(pid: int) -> bool:
+    try:
+        return b"java" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _children(pid: int) -> list[int]:

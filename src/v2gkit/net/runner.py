@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import timing
 from ..session.charging import Close, Output, Send, Timer
 from ..session.simulate import Machine
 from ..v2gtp import PayloadType
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError
 
 __all__ = ["Observer", "Outcome", "run_session", "settle_heap"]
+
+log = logging.getLogger("v2gkit.session")
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Outcome:
     #: response name -> time from request received to response sent (SECC side)
     answer_times: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: responses sent later than V2G_SECC_Msg_Performance_Time allows (name, seconds)
+    late: list[tuple[str, float]] = field(default_factory=list)
 
 
 Observer = Callable[[float, Output], None]
@@ -65,7 +71,12 @@ class _Driver:
                 t = time.perf_counter()
                 self.outcome.sent += 1
                 if out.name.endswith("Res") and self.received_at is not None:
-                    self.outcome.answer_times.setdefault(out.name, []).append(t - self.received_at)
+                    took = t - self.received_at
+                    self.outcome.answer_times.setdefault(out.name, []).append(took)
+                    if took > timing.SECC_PERFORMANCE_TIME.get(out.name[:-3], timing.SECC_PERFORMANCE_TIME_DEFAULT):
+                        self.outcome.late.append((out.name, took))
+                        log.warning("%s sent after %.1f ms, beyond V2G_SECC_Msg_Performance_Time", out.name,
+                                    took * 1e3)
                 self.sent_at, self.sent_name = t, out.name
             elif isinstance(out, Timer):
                 old = self.timers.pop(out.name, None)

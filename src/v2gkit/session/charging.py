@@ -121,7 +121,8 @@ SECC_NEXT: dict[str, frozenset[str]] = {
 #: name, or None to end the session.
 EVCC_NEXT: dict[str, str] = {
     "SessionSetup": "_after_session_setup",  # -> ServiceDiscovery
-    "ServiceDiscovery": "_after_service_discovery",  # -> PaymentServiceSelection
+    "ServiceDiscovery": "_after_service_discovery",  # -> ServiceDetail (if configured) | PaymentServiceSelection
+    "ServiceDetail": "_after_service_detail",  # -> the next ServiceDetail | PaymentServiceSelection
     "PaymentServiceSelection": "_after_payment",  # -> Authorization
     "Authorization": "_after_authorization",  # Ongoing -> Authorization; Finished -> ChargeParameterDiscovery
     "ChargeParameterDiscovery": "_after_charge_parameters",  # -> CableCheck (DC), PowerDelivery (AC, renegotiated)
@@ -172,6 +173,8 @@ class EVCCConfig:
     resume_session_id: bytes | None = None
     #: WeldingDetection until the outlet is below this voltage (at most 10 requests)
     welding_voltage: float = 60.0
+    #: ServiceDetailReq for these service IDs after ServiceDiscovery (value-added services)
+    service_detail_ids: tuple[int, ...] = ()
 
 
 class _Stop(Exception):
@@ -560,6 +563,8 @@ class EVCCSession:
             body = d.session_setup_req(ev.evcc_id)
         elif name == "ServiceDiscovery":
             body = d.service_discovery_req()
+        elif name == "ServiceDetail":
+            body = d.m.ServiceDetailReqType(service_id=self._detail_id)
         elif name == "PaymentServiceSelection":
             body = d.payment_selection_req(self._service_id)
         elif name == "Authorization":
@@ -592,6 +597,8 @@ class EVCCSession:
 
     # -- the plan: what follows each response ------------------------------------------------
     _service_id = 1
+    _detail_id = 1
+    _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
 
     def _after_session_setup(self, now: float, res: Any) -> str:
@@ -604,6 +611,13 @@ class EVCCSession:
             raise _Stop(False, "SECC does not offer ExternalPayment")
         cs = res.charge_service
         self._service_id = cs.service_tag.service_id if d.din else cs.service_id
+        self._details = list(self.cfg.service_detail_ids)
+        return self._after_service_detail(now, res)
+
+    def _after_service_detail(self, now: float, res: Any) -> str:
+        if self._details:
+            self._detail_id = self._details.pop(0)
+            return "ServiceDetail"
         return "PaymentServiceSelection"
 
     def _after_payment(self, now: float, res: Any) -> str:
