@@ -568,6 +568,80 @@ def _selftest(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+V2GKIT = [sys.executable, "-m", "v2gkit.cli.main"]
+
+#: the v2gkit EVCC's settings against Josev's SECC: Josev's EXI codec (Java through py4j) answers in
+#: 60-450 ms, beyond DIN/ISO-2's 0.25 s CurrentDemand timeout, so every timeout gets slack here
+_RELAXED_EVCC = """
+[evcc.ev]
+stop_at = 20.0
+[evcc.session]
+loop_interval = 0.1
+# Josev's simulated EVSE reports 1 V during PreCharge; a real car would wait for its battery voltage
+pre_charge_tolerance = 1000.0
+msg_timeout_default = 4.0
+msg_timeouts = { ServiceDetail = 5.0, PowerDelivery = 5.0, CurrentDemand = 2.0 }
+"""
+
+
+def _vs(args: argparse.Namespace) -> int:
+    """One session between Josev (``args.josev`` role) and v2gkit (the other role) on the veth pair."""
+    protocol, mode = args.protocol, args.mode
+    keep = Path(args.logs).resolve() if args.logs else None
+    with contextlib.ExitStack() as stack:
+        if keep is not None:
+            workdir = keep / f"josev-{args.josev}-{protocol}-{mode}"
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="josev-vs-")))
+        pair = stack.enter_context(VethPair())
+        v2g_log = workdir / "v2gkit.log"
+        t0 = time.monotonic()
+        if args.josev == "evcc":
+            cmd = pair.peer_command(V2GKIT + ["secc", "-i", pair.secc_if, "--protocols", protocol, f"--{mode}",
+                                              "--once"])
+            with open(v2g_log, "w") as out:
+                secc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 30
+                while "listening" not in v2g_log.read_text():
+                    if time.monotonic() > deadline or secc.poll() is not None:
+                        print(f"v2gkit SECC did not start: {v2g_log.read_text()}")
+                        return 1
+                    time.sleep(0.05)
+                with start_josev("evcc", pair, protocol, mode, workdir) as ev:
+                    josev_ok = ev.wait_success(args.timeout)
+                    seq = message_sequence(ev.text)
+                    reasons = stop_reasons(ev.text)
+                v2g_rc = secc.wait(timeout=15)
+            finally:
+                if secc.poll() is None:
+                    secc.kill()
+            v2g_text = v2g_log.read_text()
+        else:
+            cfg = workdir / "evcc.toml"
+            cfg.write_text(_RELAXED_EVCC)
+            with start_josev("secc", pair, protocol, mode, workdir) as se:
+                se.wait_ready(args.timeout)
+                r = subprocess.run(V2GKIT + ["evcc", "-i", pair.ev_if, "--protocols", protocol, f"--{mode}", "--soc",
+                                             "60", "--target-soc", "90", "--config", str(cfg), "--json"],
+                                   capture_output=True, text=True, timeout=args.timeout)
+                v2g_rc, v2g_text = r.returncode, r.stdout + r.stderr
+                se.wait_success(10.0)
+                josev_ok, seq, reasons = se.ok, message_sequence(se.text), stop_reasons(se.text)
+            v2g_log.write_text(v2g_text)
+        ok = josev_ok and v2g_rc == 0
+        other = "secc" if args.josev == "evcc" else "evcc"
+        print(f"josev-{args.josev} vs v2gkit-{other} {protocol}-{mode}: {'PASS' if ok else 'FAIL'}  "
+              f"josev_ok={josev_ok} v2gkit_exit={v2g_rc}  josev_messages={len(seq)}  "
+              f"total={time.monotonic() - t0:.1f} s", flush=True)
+        print("  josev: " + " ".join(f"{'>' if d == 'sent' else '<'}{n}" for d, n in seq))
+        print("  josev stop reasons: " + "; ".join(reasons))
+        print("  v2gkit: " + "\n  v2gkit: ".join(v2g_text.strip().splitlines()[-4:]))
+        return 0 if ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python tests/interop/josev.py", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -584,6 +658,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     st.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     st.add_argument("--logs", help="keep Josev's logs in this directory")
     st.add_argument("-v", "--verbose", action="store_true", help="print the EVCC's message sequence")
+    vs = sub.add_parser("vs", help="Josev in one role against v2gkit in the other, over the veth pair")
+    vs.add_argument("--josev", choices=["secc", "evcc"], required=True, help="Josev's role")
+    vs.add_argument("--protocol", choices=list(PROTOCOLS), default="din")
+    vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc")
+    vs.add_argument("--timeout", type=float, default=90.0)
+    vs.add_argument("--logs", help="keep the logs in this directory")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "install":
@@ -601,7 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env = dict(os.environ, **{_ENV_MARK: "1"})
             return subprocess.call(private_netns_command([sys.executable, str(Path(__file__).resolve()),
                                                           *(sys.argv[1:] if argv is None else argv)]), env=env)
-        return _selftest(args)
+        return _vs(args) if args.cmd == "vs" else _selftest(args)
     except JosevError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -576,7 +576,8 @@ class EVCCSession:
         elif name == "PreCharge":
             body = d.pre_charge_req(self._status(), *ev.precharge_target())
         elif name == "PowerDelivery":
-            body = d.power_delivery_req(self._progress, self.cfg.dc, self._status(), 1, ev.limits().max_power,
+            power = ev.limits().max_power if self._pmax is None else min(ev.limits().max_power, self._pmax)
+            body = d.power_delivery_req(self._progress, self.cfg.dc, self._status(), self._schedule_id, power,
                                         ev.bulk_complete(), ev.charging_complete())
         elif name == "CurrentDemand":
             body = d.current_demand_req(self._status(), ev.target(), ev.limits(), ev.bulk_complete(),
@@ -584,7 +585,7 @@ class EVCCSession:
         elif name == "ChargingStatus":
             body = d.charging_status_req()
         elif name == "MeteringReceipt":
-            body = d.metering_receipt_req(self.session_id, 1, self._meter_info)
+            body = d.metering_receipt_req(self.session_id, self._schedule_id, self._meter_info)
         elif name == "WeldingDetection":
             body = d.welding_detection_req(self._status())
         elif name == "SessionStop":
@@ -597,6 +598,8 @@ class EVCCSession:
 
     # -- the plan: what follows each response ------------------------------------------------
     _service_id = 1
+    _schedule_id = 1
+    _pmax: float | None = None
     _detail_id = 1
     _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
@@ -640,6 +643,7 @@ class EVCCSession:
         if res.evse_processing != self.d.m.EVSEProcessingType.Finished:
             return self._poll(now, "ChargeParameterDiscovery", self.cfg.ongoing_timeout)
         self._since.pop("ChargeParameterDiscovery", None)
+        self._schedule_id, self._pmax = self.d.schedule_of(res)
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:

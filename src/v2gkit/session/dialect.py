@@ -347,6 +347,19 @@ class Dialect:
         return self.m.SessionStopResType(response_code=code)
 
     # ------------------------------------------------------------------------------ reading
+    def schedule_of(self, res: Any) -> tuple[int, float | None]:
+        """(SAScheduleTupleID, PMax in W of its first interval) from ChargeParameterDiscoveryRes: the car's
+        ChargingProfile must stay within it ([V2G2-225]). DIN's PMax is a bare number in kW."""
+        tuples = res.sa_schedule_list.sa_schedule_tuple if res.sa_schedule_list is not None else None
+        if not tuples:
+            return 1, None
+        t = tuples[0]
+        entries = t.p_max_schedule.p_max_schedule_entry if t.p_max_schedule is not None else None
+        if not entries:
+            return t.sa_schedule_tuple_id, None
+        pmax = entries[0].p_max
+        return t.sa_schedule_tuple_id, (pmax * 1000.0 if self.din else value_of(pmax))
+
     def progress(self, req: Any) -> str:
         """PowerDeliveryReq: Start, Stop or Renegotiate."""
         if self.din:
