@@ -397,3 +397,28 @@ async def test_pause_and_resume_over_tcp() -> None:
         assert [r.outcome.reason for r in done] == ["paused", "terminated"]
     finally:
         await secc.close()
+
+
+async def test_late_answers_are_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers slower than V2G_SECC_Msg_Performance_Time are counted and logged (here: every one)."""
+    from v2gkit import timing
+    from v2gkit.net.charging import charge, secc_sessions
+    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.sim.ev import SimulatedEV
+    from v2gkit.sim.evse import SimulatedDCEVSE
+    from v2gkit.sim.scaled import Accelerated
+
+    monkeypatch.setattr(timing, "SECC_PERFORMANCE_TIME_DEFAULT", 0.0)
+    monkeypatch.setattr(timing, "SECC_PERFORMANCE_TIME", {})
+    done: list = []
+    secc = await _secc(protocols="din", session=secc_sessions(lambda: SimulatedDCEVSE(cable_check_time=0.1),
+                                                               SECCConfig(), on_done=done.append))
+    try:
+        res = await charge(Accelerated(SimulatedEV(soc=79, target_soc=80), 50), EVCCConfig(loop_interval=0.01),
+                           protocols="din", loopback=True, sdp_port=secc.sdp_port)
+        assert res.ok
+        await asyncio.sleep(0.05)
+        late = done[0].outcome.late
+        assert len(late) == done[0].outcome.sent and late[0][0] == "SessionSetupRes"
+    finally:
+        await secc.close()

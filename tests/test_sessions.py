@@ -70,6 +70,8 @@ def test_full_session(protocol: str, dc: bool) -> None:
     assert evse.meter_wh() == pytest.approx(ev.charged_wh, rel=0.02)
     assert wall < 1.0, f"{wall:.2f} s wall for {ex.now:.0f} simulated seconds"
     assert ev.cp_state is CPState.B  # back to B at the end
+    states = [s for _, s in ev.cable.cp_events]
+    assert states == [CPState.C, CPState.B]  # C only while power may flow (DC: from the cable check on)
 
 
 def test_wire_names_are_the_protocols_own() -> None:
