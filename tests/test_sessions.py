@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from v2gkit.exi.gen import iso2
 from v2gkit.session.charging import (
@@ -310,3 +312,61 @@ def test_unknown_service_detail_is_refused() -> None:
     evcc, secc, _, _ = _pair(ev_cfg={"service_detail_ids": (7,)})
     ex = run_pair(evcc, secc)
     assert "ServiceDetailRes with FAILED_ServiceIDInvalid" in _closed(ex, "EV")[2]
+
+
+@pytest.mark.parametrize("protocol,dc", CASES)
+def test_charge_parameter_discovery_ongoing(protocol: str, dc: bool) -> None:
+    evcc, secc, _, _ = _pair(protocol, dc, secc_cfg={"charge_parameter_ongoing": 3})
+    ex = run_pair(evcc, secc)
+    assert ex.names("EV").count("ChargeParameterDiscoveryReq") == 4 and _closed(ex, "EV")[1:] == (True, "terminated")
+    procs = [e.data["body"].evse_processing.name for _, s, e in ex.events
+             if s == "EV" and e.data["name"] == "ChargeParameterDiscoveryRes"]
+    assert procs == ["Ongoing", "Ongoing", "Ongoing", "Finished"]
+
+
+@pytest.mark.parametrize("protocol,dc", CASES)
+def test_every_failed_answer_encodes(protocol: str, dc: bool) -> None:
+    """A sequence error may hit any request: its FAILED response must still be schema-valid."""
+    from v2gkit.session.dialect import CANONICAL
+    _, secc, _, _ = _pair(protocol, dc)
+    for name in CANONICAL:
+        if protocol == "din" and name in ("ServiceDetail",):
+            continue
+        if dc and name == "ChargingStatus" or not dc and name in ("CableCheck", "PreCharge", "CurrentDemand",
+                                                                  "WeldingDetection"):
+            continue
+        for code in ("FAILED_SequenceError", "FAILED_UnknownSession"):
+            send = secc._send(name, getattr(secc.d.RC, code), None)
+            assert secc.d.decode(send.payload)[1:3] == (name, False)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CASES), st.integers(0, 60), st.data())
+def test_mutated_messages_never_crash_either_machine(case: tuple[str, bool], index: int,
+                                                      data: st.DataObject) -> None:
+    """Flip bits in, or cut, any message of a real session: both machines answer, refuse or close (each
+    within its timeouts), but never raise."""
+    protocol, dc = case
+    count = [0]
+
+    def mutate(now: float, sender: str, name: str, payload: bytes) -> bytes:
+        count[0] += 1
+        if count[0] - 1 != index:
+            return payload
+        mutated = bytearray(payload)
+        for _ in range(data.draw(st.integers(1, 4))):
+            pos = data.draw(st.integers(0, len(mutated) * 8 - 1))
+            mutated[pos // 8] ^= 1 << (pos % 8)
+        if data.draw(st.booleans()):
+            mutated = mutated[:data.draw(st.integers(0, len(mutated)))]
+        return bytes(mutated)
+
+    evcc, secc, _, _ = _pair(protocol, dc)
+    ex = run_pair(evcc, secc, tamper=mutate, until=600)
+    assert set(ex.closed) == {"EV", "SE"}  # both ended, whatever the mutation did
+
+
+def test_fixed_session_id() -> None:
+    evcc, secc, _, _ = _pair(secc_cfg={"session_id": bytes.fromhex("0102030405060708")})
+    run_pair(evcc, secc)
+    assert evcc.session_id == secc.session_id == bytes.fromhex("0102030405060708") and evcc.result.ok

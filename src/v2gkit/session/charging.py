@@ -155,6 +155,10 @@ class SECCConfig:
     cable_check_limit: float = timing.SECC_CABLE_CHECK_PERFORMANCE_TIME
     schedule_duration: int = 86400
     meter_id: str = "v2gkit-meter-1"
+    #: answer ChargeParameterDiscovery with EVSEProcessing=Ongoing this many times first (schedule from a backend)
+    charge_parameter_ongoing: int = 0
+    #: the SessionID of a new session (test systems fix it); None: 8 random bytes
+    session_id: bytes | None = None
 
 
 @dataclass
@@ -211,6 +215,7 @@ class SECCSession:
         self._renegotiating = False
         self._receipt_pending = False
         self._ended = False
+        self._cpd_asked = 0
         self._ev_max_voltage = 0.0  # from ChargeParameterDiscoveryReq
         self._ev_max_current = 0.0
 
@@ -245,7 +250,12 @@ class SECCSession:
             return out + self._fail(name, "FAILED_UnknownSession")
         if name not in self.expected:
             return out + self._fail(name, "FAILED_SequenceError")
-        key, code = getattr(self, "_on_" + _snake(name))(now, sid, req)
+        try:
+            key, code = getattr(self, "_on_" + _snake(name))(now, sid, req)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            # schema-valid but unusable (e.g. the abstract EVChargeParameter head): FAILED, then close
+            self._ended = True
+            return out + [self._send(name, self.d.RC.FAILED, None)] + self._close(False, f"{name}Req unusable: {e}")
         out.append(self._send(name, code, key))
         if name == "SessionStop":
             self._ended = True
@@ -308,7 +318,7 @@ class SECCSession:
             self.session_id = sid
             del self.paused[sid]
             return "SessionSetup", rc.OK_OldSessionJoined
-        self.session_id = os.urandom(8)
+        self.session_id = self.cfg.session_id or os.urandom(8)
         return "SessionSetup", rc.OK_NewSessionEstablished
 
     def _on_service_discovery(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
@@ -344,6 +354,10 @@ class SECCSession:
             self._ev_max_voltage = value_of(param.ev_maximum_voltage_limit)
         else:
             self._ev_max_current = value_of(param.ev_max_current)
+        self._cpd_asked += 1
+        if self._cpd_asked <= self.cfg.charge_parameter_ongoing:
+            return self._ongoing(now, "ChargeParameterDiscovery", self.cfg.ongoing_limit, False)
+        self._since.pop("ChargeParameterDiscovery", None)
         if self._renegotiating:
             self._renegotiating = False
             return "ChargeParameterDiscovery:Renegotiated", rc.OK
@@ -445,8 +459,9 @@ class SECCSession:
         if name == "ChargingStatus":
             return d.charging_status_res(code, self._status(), cfg.evse_id, evse.limits().max_current,
                                          d.meter_info(cfg.meter_id, evse.meter_wh()), self._receipt_pending)
-        if name == "MeteringReceipt":
-            return d.metering_receipt_res(code, cfg.dc, self._status())
+        if name == "MeteringReceipt":  # DIN's MeteringReceiptRes only knows the AC status
+            status = d.ac_evse_status(evse.notification()) if d.din or not cfg.dc else self._dc_status()
+            return d.metering_receipt_res(code, cfg.dc, status)
         if name == "WeldingDetection":
             return d.welding_detection_res(code, self._dc_status(), evse.present()[0])
         if name == "SessionStop":
@@ -525,6 +540,8 @@ class EVCCSession:
             nxt = getattr(self, EVCC_NEXT[name])(now, res)
         except _Stop as stop:
             return out + self._end(now, stop.ok, stop.reason)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            return out + self._end(now, False, f"{name}Res unusable: {e}")
         if nxt is None:
             return out + self._end(now, True, "paused" if self._stop_pause else "terminated")
         if nxt in ("Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",

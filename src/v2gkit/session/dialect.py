@@ -296,7 +296,8 @@ class Dialect:
                 evse_max_current=self.pv(lim.max_current, "A"))
         return m.ChargeParameterDiscoveryResType(
             response_code=code, evse_processing=self._processing(finished),
-            sa_schedule_list=self.schedule(lim.max_power, duration) if finished else None, **kw)
+            # DIN's schema makes the schedule mandatory even while Ongoing (and in FAILED answers)
+            sa_schedule_list=self.schedule(lim.max_power, duration) if finished or self.din else None, **kw)
 
     def cable_check_res(self, code: Any, status: Any, finished: bool) -> Any:
         return self.m.CableCheckResType(response_code=code, dc_evse_status=status,
