@@ -617,6 +617,7 @@ class EVCCSession:
     _service_id = 1
     _schedule_id = 1
     _pmax: float | None = None
+    _ac_voltage = 230.0
     _detail_id = 1
     _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
@@ -661,6 +662,9 @@ class EVCCSession:
             return self._poll(now, "ChargeParameterDiscovery", self.cfg.ongoing_timeout)
         self._since.pop("ChargeParameterDiscovery", None)
         self._schedule_id, self._pmax = self.d.schedule_of(res)
+        ac = res.ac_evse_charge_parameter
+        if ac is not None:  # the grid voltage per phase the car will see (DIN calls it EVSEMaxVoltage)
+            self._ac_voltage = value_of(ac.evse_max_voltage if self.d.din else ac.evse_nominal_voltage) or 230.0
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:
@@ -710,7 +714,7 @@ class EVCCSession:
         elif not self.cfg.dc and hasattr(res, "evse_max_current"):
             lim = ev.limits()
             current = min(lim.max_current, value_of(res.evse_max_current))
-            self._present = (230.0, current)
+            self._present = (self._ac_voltage, current)
             status = res.ac_evse_status
             emergency = False
         else:  # MeteringReceiptRes
