@@ -175,8 +175,9 @@ class EVCCConfig:
     pre_charge_tolerance: float = 20.0
     #: rejoin a paused session
     resume_session_id: bytes | None = None
-    #: WeldingDetection until the outlet is below this voltage (at most 10 requests)
+    #: WeldingDetection until the outlet is below this voltage, at most ``welding_max_requests`` times
     welding_voltage: float = 60.0
+    welding_max_requests: int = 30
     #: ServiceDetailReq for these service IDs after ServiceDiscovery (value-added services)
     service_detail_ids: tuple[int, ...] = ()
 
@@ -737,7 +738,7 @@ class EVCCSession:
     def _after_welding(self, now: float, res: Any) -> str:
         self._welding += 1
         self._present = (value_of(res.evse_present_voltage), 0.0)
-        if self._present[0] > self.cfg.welding_voltage and self._welding < 10:
+        if self._present[0] > self.cfg.welding_voltage and self._welding < self.cfg.welding_max_requests:
             return "WeldingDetection"
         self.ev.set_cp_state(CPState.B)
         return "SessionStop"
