@@ -8,7 +8,6 @@ import random
 import signal
 import statistics
 import sys
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -281,5 +280,5 @@ def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: f
     if din and not dc:
         _fail("DIN SPEC 70121 sessions are DC only", 2)
     ok = run_demo(dc=dc, protocol="din" if din else "iso2", tls=tls, soc=soc, target_soc=target_soc, speed=speed,
-                  pki_dir=pki_dir, sdp_port=random.randrange(20000, 30000), started=time.time())
+                  pki_dir=pki_dir, sdp_port=random.randrange(20000, 30000))
     sys.exit(0 if ok else 1)

@@ -57,7 +57,7 @@ def _detail(body: Any) -> str:
 
 
 def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path,
-             sdp_port: int, started: float) -> bool:
+             sdp_port: int) -> bool:
     from v2gkit.net.charging import charge, secc_sessions
     from v2gkit.net.link import SECCLink
     from v2gkit.sdp import SecurityPolicy

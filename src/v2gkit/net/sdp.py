@@ -8,7 +8,6 @@ unicast to ::1 so one host can run both roles.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import struct
@@ -193,8 +192,3 @@ async def discover(*, interface: str | None = None, loopback: bool = False,
     if response.address.is_link_local and interface is None and not loopback:
         raise DiscoveryError("SECC gave a link-local address but no interface is known", client.attempts)
     return response, client.attempts
-
-
-def scoped(address: ipaddress.IPv6Address, interface: str | None) -> str:
-    """``fe80::1%eth0`` for link-local addresses, the plain address otherwise."""
-    return f"{address}%{interface}" if address.is_link_local and interface else str(address)

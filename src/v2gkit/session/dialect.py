@@ -9,7 +9,6 @@ the ISO 15118-2 names ("canonical") and physical floats; this module does the re
 
 from __future__ import annotations
 
-import math
 from types import ModuleType
 from typing import Any
 
@@ -373,7 +372,3 @@ class Dialect:
     @staticmethod
     def is_ok(code: Any) -> bool:
         return code is not None and code.name.startswith("OK")
-
-    @staticmethod
-    def finite(x: float) -> float:
-        return x if math.isfinite(x) else 0.0
