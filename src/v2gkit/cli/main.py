@@ -11,6 +11,7 @@ import click
 from v2gkit.exi import ExiError, decode_element, decode_fragment, encode, encode_fragment
 from v2gkit.exi.api import SCHEMAS
 from v2gkit.exi.runtime import Message
+from v2gkit.v2gtp import HEADER_SIZE, V2GTPError, parse_header
 
 SCHEMA_CHOICE = click.Choice(list(SCHEMAS))
 
@@ -39,11 +40,11 @@ def _read_input(arg: str) -> bytes:
 
 def strip_v2gtp(data: bytes) -> bytes:
     """Drop a leading V2GTP header (01 FE, payload type, length) when one is there."""
-    if len(data) >= 8 and data[0] == 0x01 and data[1] == 0xFE:
-        length = int.from_bytes(data[4:8], "big")
-        if length == len(data) - 8:
-            return data[8:]
-    return data
+    try:
+        _, length = parse_header(data)
+    except V2GTPError:
+        return data
+    return data[HEADER_SIZE:] if length == len(data) - HEADER_SIZE else data
 
 
 @click.group()

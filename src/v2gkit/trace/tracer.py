@@ -18,6 +18,7 @@ from typing import IO, Any, BinaryIO
 from v2gkit.exi.api import decode_element
 from v2gkit.exi.convert import to_json_obj
 from v2gkit.exi.errors import ExiError
+from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, VERSION
 
 from .frames import Endpoint, as_endpoint
 from .jsonl import JsonlWriter
@@ -47,9 +48,6 @@ TRACE_SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20-ac",
 
 ROLES: tuple[str, ...] = ("EVCC", "SECC")
 
-V2GTP_VERSION = 0x01
-V2GTP_INVERSE = 0xFE
-V2GTP_HEADER_LEN = 8
 
 _SDP_SECURITY = {0x00: "TLS", 0x10: "none"}
 _SDP_TRANSPORT = {0x00: "TCP", 0x10: "UDP"}
@@ -66,14 +64,14 @@ class V2gtpInfo:
 
 def parse_v2gtp(frame: bytes) -> V2gtpInfo:
     """Split a V2GTP frame; an invalid header leaves the whole frame as payload and explains why."""
-    if len(frame) < V2GTP_HEADER_LEN:
+    if len(frame) < HEADER_SIZE:
         return V2gtpInfo(None, frame,
                          f"frame of {len(frame)} octet(s) is shorter than the 8-octet V2GTP header")
-    version, inverse, ptype, length = struct.unpack("!BBHI", frame[:V2GTP_HEADER_LEN])
-    if version != V2GTP_VERSION or inverse != V2GTP_INVERSE:
+    version, inverse, ptype, length = struct.unpack("!BBHI", frame[:HEADER_SIZE])
+    if version != VERSION or inverse != INVERSE_VERSION:
         return V2gtpInfo(None, frame, f"V2GTP header version 0x{version:02X} / inverse 0x{inverse:02X}; "
                                       "expected 0x01 / 0xFE")
-    payload = frame[V2GTP_HEADER_LEN:]
+    payload = frame[HEADER_SIZE:]
     error = None
     if length != len(payload):
         error = f"V2GTP header announces {length} payload octet(s), frame carries {len(payload)}"
