@@ -20,7 +20,7 @@ from typing import Any, Union
 from .. import timing
 from ..exi.errors import ExiError
 from ..sim.controllers import CPState, EVController, EVSEController, Isolation, Notification
-from .dialect import Dialect, MessageError, value_of
+from .dialect import CANONICAL, Dialect, MessageError, value_of
 
 __all__ = [
     "EVCC_NEXT",
@@ -252,7 +252,7 @@ class SECCSession:
         if name not in self.expected:
             return out + self._fail(name, "FAILED_SequenceError")
         try:
-            key, code = getattr(self, "_on_" + _snake(name))(now, sid, req)
+            key, code = getattr(self, _HANDLER[name])(now, sid, req)
         except (AttributeError, TypeError, ValueError, KeyError) as e:
             # schema-valid but unusable (e.g. the abstract EVChargeParameter head): FAILED, then close
             self._ended = True
@@ -304,9 +304,8 @@ class SECCSession:
     def _dc_status(self, isolation: bool = True) -> Any:
         evse = self.evse
         code = "EVSE_EmergencyShutdown" if evse.emergency_shutdown() else "EVSE_Ready"
+        # without a measurement the dialect fills in what the protocol wants (DIN: Invalid, ISO-2: absent)
         iso = evse.isolation() if isolation else None
-        if not isolation and self.d.din:
-            iso = Isolation.INVALID
         return self.d.dc_evse_status(iso, evse.notification(), code)
 
     def _status(self) -> Any:
@@ -472,6 +471,10 @@ class SECCSession:
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+#: request name -> SECCSession handler method, worked out once instead of per message
+_HANDLER = {name: "_on_" + _snake(name) for name in CANONICAL}
 
 
 # ------------------------------------------------------------------------------------------ EVCC
