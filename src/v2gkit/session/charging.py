@@ -136,6 +136,10 @@ EVCC_NEXT: dict[str, str] = {
     "SessionStop": "_after_session_stop",  # -> end
 }
 
+#: requests the EVCC repeats, pausing EVCCConfig.loop_interval between rounds
+_LOOPS = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",
+                    "ChargingStatus", "WeldingDetection"})
+
 #: the payment options this EIM implementation selects; Plug & Charge adds "Contract"
 PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
 
@@ -548,11 +552,8 @@ class EVCCSession:
             return out + self._end(now, False, f"{name}Res unusable: {e}")
         if nxt is None:
             return out + self._end(now, True, "paused" if self._stop_pause else "terminated")
-        if nxt in ("Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",
-                   "ChargingStatus", "WeldingDetection") and nxt == name and self.cfg.loop_interval > 0:
-            self._next = nxt
-            return out + [Timer("next", self.cfg.loop_interval)]
-        if nxt in ("CurrentDemand", "ChargingStatus") and name == "MeteringReceipt" and self.cfg.loop_interval > 0:
+        # a loop going round again (a metering receipt is part of the energy loop) waits loop_interval
+        if nxt in _LOOPS and (nxt == name or name == "MeteringReceipt") and self.cfg.loop_interval > 0:
             self._next = nxt
             return out + [Timer("next", self.cfg.loop_interval)]
         return out + self._request(now, nxt)
