@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .link import _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
+from .link import DEFAULT_PKI, _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
 
 SESSION_DEFAULT = "iso2,din"
 
@@ -273,7 +273,8 @@ def _link_info(link: Any) -> dict[str, Any]:
 @click.option("--soc", default=30.0, show_default=True)
 @click.option("--target-soc", default=80.0, show_default=True)
 @click.option("--speed", default=60.0, show_default=True, help="battery physics runs this many times faster")
-@click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=Path.home() / ".cache" / "v2gkit" / "pki")
+@click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
+              show_default=True, help="folder of the throwaway test PKI for --tls")
 def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path) -> None:
     """Both roles in one process over loopback: a full charging session, shown live."""
     from .live import run_demo

@@ -1,4 +1,5 @@
-"""``v2gkit sdp discover``, ``v2gkit secc`` and ``v2gkit evcc``: the communication set-up from the shell."""
+"""``v2gkit sdp discover`` and what ``secc``/``evcc``/``demo`` share: TLS contexts from the test PKI, traces,
+the common options."""
 
 from __future__ import annotations
 
