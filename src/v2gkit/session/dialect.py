@@ -36,6 +36,15 @@ _STEMS = {
 CANONICAL = tuple(_STEMS)
 
 
+def _tables(i: int) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, bool]]]:
+    """canonical name -> (request field, response field) of the Body, and field -> (canonical, is request)."""
+    field = {c: (s[i] + "_req", s[i] + "_res") for c, s in _STEMS.items()}
+    return field, {f: (c, k == 0) for c, fs in field.items() for k, f in enumerate(fs)}
+
+
+_TABLES = {"din": _tables(0), "iso2": _tables(1)}
+
+
 class MessageError(ValueError):
     """A decoded message that is not a V2G request/response this dialect knows."""
 
@@ -66,9 +75,7 @@ class Dialect:
         self.din = name == "din"
         self.m: ModuleType = din if self.din else iso2
         self.schema = name
-        i = 0 if self.din else 1
-        self._field = {c: (s[i] + "_req", s[i] + "_res") for c, s in _STEMS.items()}
-        self._by_field = {f: (c, k == 0) for c, fs in self._field.items() for k, f in enumerate(fs)}
+        self._field, self._by_field = _TABLES[name]  # shared by every session: built once at import
         self.RC = self.m.responseCodeType
 
     # ------------------------------------------------------------------------------------ framing
