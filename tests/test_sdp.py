@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from v2gkit import sdp
-from v2gkit.net.sdp import DiscoveryError, discover, start_responder
+from v2gkit.net.sdp import DiscoveryError, SDPPortInUse, discover, start_responder
 from v2gkit.sdp import (
     Discovered,
     DiscoveryFailed,
@@ -143,8 +143,50 @@ async def test_discovery_over_udp_on_loopback() -> None:
         res, attempts = await discover(loopback=True, port=15200, security=Security.TLS)
         assert (res.address, res.port, res.security, attempts) == (ipaddress.IPv6Address("::1"), 50002,
                                                                     Security.TLS, 1)
-        assert responder.log == ["asked TLS, answered TLS port 50002"]
+        assert responder.last == "asked TLS, answered TLS port 50002" and responder.stats == {"answered": 1}
     finally:
+        responder.close()
+
+
+async def test_a_second_responder_on_the_same_port_fails_clearly() -> None:
+    """A second SECC on the SDP port must not start silently (with SO_REUSEADDR it did, and Linux then
+    handed each request to only one of them)."""
+    server = sdp.SDPServer(ipaddress.IPv6Address("::1"), PORTS, SecurityPolicy.ECHO)
+    first = await start_responder(server, loopback=True, port=15202)
+    try:
+        with pytest.raises(SDPPortInUse, match="SDP port 15202 on ::1 is already in use"):
+            await start_responder(server, loopback=True, port=15202)
+        res, _ = await discover(loopback=True, port=15202)  # the first one still answers
+        assert res.port == 50001
+    finally:
+        first.close()
+    await asyncio.sleep(0)  # the transport closes its socket on the next loop iteration
+    second = await start_responder(server, loopback=True, port=15202)  # free again once closed
+    second.close()
+
+
+async def test_junk_is_counted_not_kept() -> None:
+    from v2gkit.net.faults import FaultLog
+
+    faults = FaultLog(rate=0.0, burst=1)
+    server = sdp.SDPServer(ipaddress.IPv6Address("::1"), PORTS, SecurityPolicy.ECHO)
+    responder = await start_responder(server, loopback=True, port=15203, faults=faults)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("::1", 15203))
+    try:
+        for i in range(300):
+            transport.sendto(b"junk%d" % i)
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)
+        for _ in range(100):
+            if responder.stats["dropped"] == 300:
+                break
+            await asyncio.sleep(0.01)
+        assert responder.stats == {"dropped": 300} and faults.counts == {"sdp_junk": 300}
+        assert faults.suppressed == 299  # a burst of one line, no refill
+        assert not hasattr(responder, "log")
+    finally:
+        transport.close()
         responder.close()
 
 

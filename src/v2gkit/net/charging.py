@@ -3,19 +3,20 @@ run by ``runner.py``, for both roles. The CLI, the demo and the benchmarks all s
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..session.charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession
+from ..session.charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession, SessionResult
 from ..session.handshake import AppProtocol, Negotiated
 from ..sim.controllers import EVController, EVSEController
 from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_session
 from .v2g import V2GConnection
 
-__all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionRecord", "charge", "secc_sessions"]
+__all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionCounters", "SessionRecord", "charge", "secc_sessions"]
 
 log = logging.getLogger("v2gkit.charging")
 
@@ -25,18 +26,41 @@ SESSION_PROTOCOLS = ("iso2", "din")
 
 @dataclass
 class SessionRecord:
-    """One finished SECC session, for logs, the demo and the benchmarks."""
+    """One finished SECC session, for logs, the demo and the benchmarks: its summary only. The state
+    machine and the simulated charger are dropped with the session (a charger runs for months)."""
 
     conn: str
     protocol: str
     outcome: Outcome
-    machine: SECCSession
+    result: SessionResult
+
+
+@dataclass
+class SessionCounters:
+    """What the sessions of one SECC add up to, kept instead of the sessions themselves."""
+
+    started: int = 0
+    ok: int = 0
+    failed: int = 0
+    paused: int = 0
+    messages: int = 0
+    energy_wh: float = 0.0
+    by_protocol: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(self, rec: SessionRecord) -> None:
+        self.ok += rec.outcome.ok
+        self.failed += not rec.outcome.ok
+        self.paused += rec.result.paused
+        self.messages += rec.result.messages
+        self.energy_wh += rec.result.energy_wh
 
 
 def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig, *,
                   paused: PausedSessions | None = None, observe: Callable[[V2GConnection], Observer | None] | None = None,
-                  on_done: Callable[[SessionRecord], None] | None = None) -> Callable[[V2GConnection, Negotiated], Any]:
-    """The SECCLink session handler: one fresh charger controller and state machine per connection."""
+                  on_done: Callable[[SessionRecord], None] | None = None,
+                  counters: SessionCounters | None = None) -> Callable[[V2GConnection, Negotiated], Any]:
+    """The SECCLink session handler: one fresh charger controller and state machine per connection.
+    ``on_done`` gets each finished session's record; ``counters`` sums them up."""
     registry = paused if paused is not None else PausedSessions()
 
     async def handler(conn: V2GConnection, negotiated: Negotiated) -> None:
@@ -45,9 +69,16 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
             log.warning("%s: %s negotiated, but v2gkit has no %s session yet", conn.id, name, name)
             return
         machine = SECCSession(name, evse_factory(), config, registry)
+        if counters is not None:
+            counters.started += 1
+            counters.by_protocol[name] += 1
         outcome = await run_session(conn, machine, observe=observe(conn) if observe else None)
+        rec = SessionRecord(conn.id, name, outcome, machine.result)
+        del machine  # with its simulator: only the summary outlives the session
+        if counters is not None:
+            counters.add(rec)
         if on_done is not None:
-            on_done(SessionRecord(conn.id, name, outcome, machine))
+            on_done(rec)
 
     return handler
 

@@ -9,6 +9,7 @@ negotiated connection to a session handler. ISO 15118-20 is only offered and acc
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import random
@@ -30,7 +31,9 @@ from ..session.handshake import (
     protocol_list,
 )
 from ..v2gtp import PayloadType
+from .faults import FaultLog
 from .iface import link_local_address
+from .limits import ConnectionLimits
 from .sdp import SDPResponder, discover, start_responder
 from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve
 
@@ -147,12 +150,21 @@ def _dynamic_port() -> int:
     return random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop)
 
 
+#: how many recent negotiations SECCLink keeps for inspection (the counters keep the rest)
+RECENT = 16
+
+
 @dataclass
 class SECCLink:
     """The charger's listeners: SDP on UDP 15118, plain TCP and/or TLS on ports from the dynamic range.
 
     ``setup_timeout``: when no handshake succeeds within it, SDP and the listeners stop
-    (V2G_SECC_CommunicationSetup_Timeout; ISO 15118-4 TC_SECC_CMN_VTB_SDP_004)."""
+    (V2G_SECC_CommunicationSetup_Timeout; ISO 15118-4 TC_SECC_CMN_VTB_SDP_004). ``limits`` caps the
+    connections of each listener (see :mod:`v2gkit.net.limits`); ``sap_timeout`` bounds the wait for
+    supportedAppProtocolReq once TCP/TLS is up. Peer faults go to ``faults`` (counted, rate-limited lines,
+    a summary every minute); per-connection events (connected, negotiated, closed...) are rate-limited
+    the same way, so a flood of peers cannot flood the log or ``on_event``. Nothing is kept per
+    connection once it is gone: ``stats`` counts, ``negotiated`` holds the last few handshakes."""
 
     interface: str | None = None
     loopback: bool = False
@@ -162,21 +174,42 @@ class SECCLink:
     session: SessionHandler = _hold_open
     tracer: TraceSink | None = None
     sdp_port: int = core.SDP_PORT
-    sap_timeout: float = timing.SECC_SEQUENCE_TIMEOUT
+    sap_timeout: float = timing.SECC_HANDSHAKE_TIMEOUT
     setup_timeout: float | None = None
+    limits: ConnectionLimits | None = None
     on_event: Callable[[str, dict[str, Any]], None] | None = None
-    negotiated: list[Negotiated] = field(default_factory=list, init=False)
+    faults: FaultLog = field(default_factory=FaultLog)
+    negotiated: collections.deque[Negotiated] = field(default_factory=lambda: collections.deque(maxlen=RECENT),
+                                                      init=False)
+    stats: collections.Counter[str] = field(default_factory=collections.Counter, init=False)
     servers: dict[core.Security, V2GServer] = field(default_factory=dict, init=False)
     responder: SDPResponder | None = field(default=None, init=False)
     sdp: core.SDPServer | None = field(default=None, init=False)
     _setup_timer: asyncio.TimerHandle | None = field(default=None, init=False)
+    _events: FaultLog = field(default_factory=lambda: FaultLog("v2gkit.link", label="connection events"),
+                              init=False)
+    _summaries: asyncio.Task | None = field(default=None, init=False)
 
     def _event(self, name: str, **info: Any) -> None:
         log.info("%s %s", name, info)
         if self.on_event is not None:
             self.on_event(name, info)
 
+    def _peer_event(self, name: str, kind: str | None, **info: Any) -> None:
+        """A per-connection event: counted always, reported while the rate limit allows. ``kind`` names
+        the peer fault it is (None: a normal event such as ``connected``)."""
+        self.stats[name] += 1
+        if (self.faults if kind else self._events).admit(kind or name):
+            self._event(name, **info)
+
     async def start(self) -> SECCLink:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start(self) -> SECCLink:
         supported = protocol_list(self.protocols)
         if self.policy is not core.SecurityPolicy.NONE_ONLY and self.ssl_context is None:
             raise LinkError(f"SDP policy {self.policy.value!r} needs a TLS server context (SECC certificate)")
@@ -197,7 +230,9 @@ class SECCLink:
                         lambda c, sup=supported: self._on_connection(c, sup),
                         host="::1" if self.loopback else "::", port=_dynamic_port(),
                         interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer,
-                        on_tls_error=lambda peer, why: self._event("tls_failed", peer=peer[0], reason=why))
+                        limits=self.limits, faults=self.faults,
+                        on_tls_error=lambda peer, why: self._peer_event("tls_failed", "tls", peer=peer[0],
+                                                                         reason=why))
                     break
                 except OSError:
                     continue
@@ -205,12 +240,22 @@ class SECCLink:
                 raise LinkError("no free TCP port in 49152..65535")
         self.sdp = core.SDPServer(address, {s: srv.port for s, srv in self.servers.items()}, self.policy)
         self.responder = await start_responder(self.sdp, interface=self.interface, loopback=self.loopback,
-                                               port=self.sdp_port, tracer=self.tracer)
+                                               port=self.sdp_port, tracer=self.tracer, faults=self.faults)
         if self.setup_timeout is not None:
             self._setup_timer = asyncio.get_running_loop().call_later(self.setup_timeout, self._setup_expired)
+        self._summaries = asyncio.get_running_loop().create_task(self._summarise())
+        limits = next(iter(self.servers.values())).limits
         self._event("listening", address=str(address), sdp_port=self.sdp_port,
-                    ports={s.name: srv.port for s, srv in self.servers.items()})
+                    ports={s.name: srv.port for s, srv in self.servers.items()},
+                    max_connections=limits.total, max_per_peer=limits.per_peer)
         return self
+
+    async def _summarise(self) -> None:
+        """The periodic summary lines of both rate limiters."""
+        while True:
+            await asyncio.sleep(self.faults.summary_interval)
+            self.faults.tick()
+            self._events.tick()
 
     def _setup_expired(self) -> None:
         self._event("setup_timeout", seconds=self.setup_timeout)
@@ -224,40 +269,47 @@ class SECCLink:
             srv.stop_listening()
 
     async def _on_connection(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
-        self._event("connected", conn=conn.id, peer=conn.peer[0], tls=conn.tls)
+        self._peer_event("connected", None, conn=conn.id, peer=conn.peer[0], tls=conn.tls)
         # may be empty (e.g. a DIN-only station reached over TLS): the handshake then fails properly
         usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")))
         try:
             msg = await conn.receive(self.sap_timeout)
         except TimeoutError:
-            self._event("closed", conn=conn.id, reason=f"no supportedAppProtocolReq within {self.sap_timeout:g} s")
+            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0],
+                             reason=f"no supportedAppProtocolReq within {self.sap_timeout:g} s")
             return
         hs = SECCHandshake(usable)
         if msg.payload_type != PayloadType.EXI:
-            self._event("closed", conn=conn.id, reason=f"payload type 0x{msg.payload_type:04X} before the handshake")
+            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0],
+                             reason=f"payload type 0x{msg.payload_type:04X} before the handshake")
             return
         response, negotiated = hs.request(msg.payload)
         if response is None:
-            self._event("closed", conn=conn.id, reason=hs.error)
+            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0], reason=hs.error)
             return
         await conn.send(PayloadType.EXI, response)
         if negotiated is None:
             # Failed_NoNegotiation: the session ends here (ISO 15118-4 SupportedAppProtocol_002)
             reason = hs.error if usable else f"no configured protocol can run {_why_none(conn.tls)}"
-            self._event("handshake_failed", conn=conn.id, reason=reason)
+            self._peer_event("handshake_failed", "handshake", conn=conn.id, peer=conn.peer[0], reason=reason)
             return
         if self._setup_timer is not None:
             self._setup_timer.cancel()
             self._setup_timer = None
+        conn.established()
         conn.schema = negotiated.protocol.schema
         self.negotiated.append(negotiated)
-        self._event("negotiated", conn=conn.id, protocol=negotiated.protocol.name, schema_id=negotiated.schema_id,
-                    response_code=negotiated.response_code.name)
+        self.stats["negotiated:" + negotiated.protocol.name] += 1
+        self._peer_event("negotiated", None, conn=conn.id, protocol=negotiated.protocol.name,
+                         schema_id=negotiated.schema_id, response_code=negotiated.response_code.name)
         await self.session(conn, negotiated)
 
     async def close(self) -> None:
         if self._setup_timer is not None:
             self._setup_timer.cancel()
+        if self._summaries is not None:
+            self._summaries.cancel()
+            self._summaries = None
         if self.responder is not None:
             self.responder.close()
         for srv in self.servers.values():

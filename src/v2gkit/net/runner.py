@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,41 @@ from ..session.simulate import Machine
 from ..v2gtp import PayloadType
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError
 
-__all__ = ["Observer", "Outcome", "run_session", "settle_heap"]
+__all__ = ["Observer", "Outcome", "Samples", "run_session", "settle_heap"]
 
 log = logging.getLogger("v2gkit.session")
+
+
+class Samples(list):
+    """Durations of one message kind: all of them while there are at most ``cap``, then a uniform
+    random sample of ``cap`` (reservoir sampling), so a session that runs for days keeps a fixed size.
+    ``count``, ``total`` and ``max`` cover every value; medians and percentiles come from the sample."""
+
+    cap = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+        self._rng: random.Random | None = None
+
+    def append(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.max = max(self.max, value)
+        if len(self) < self.cap:
+            super().append(value)
+            return
+        if self._rng is None:
+            self._rng = random.Random(0x15118)
+        j = self._rng.randrange(self.count)
+        if j < self.cap:
+            self[j] = value
+
+
+#: how many late answers an Outcome lists (late_count has them all)
+LATE_KEPT = 256
 
 
 @dataclass
@@ -32,12 +65,13 @@ class Outcome:
     sent: int = 0
     received: int = 0
     #: request name -> round-trip times in seconds (EVCC side: request sent -> response received)
-    round_trips: dict[str, list[float]] = field(default_factory=dict)
+    round_trips: dict[str, Samples] = field(default_factory=dict)
     #: response name -> time from request received to response sent (SECC side)
-    answer_times: dict[str, list[float]] = field(default_factory=dict)
+    answer_times: dict[str, Samples] = field(default_factory=dict)
     seconds: float = 0.0
-    #: responses sent later than V2G_SECC_Msg_Performance_Time allows (name, seconds)
+    #: the first LATE_KEPT responses sent later than V2G_SECC_Msg_Performance_Time allows (name, seconds)
     late: list[tuple[str, float]] = field(default_factory=list)
+    late_count: int = 0
 
 
 Observer = Callable[[float, Output], None]
@@ -72,11 +106,16 @@ class _Driver:
                 self.outcome.sent += 1
                 if out.name.endswith("Res") and self.received_at is not None:
                     took = t - self.received_at
-                    self.outcome.answer_times.setdefault(out.name, []).append(took)
+                    times = self.outcome.answer_times.get(out.name)
+                    if times is None:
+                        times = self.outcome.answer_times[out.name] = Samples()
+                    times.append(took)
                     if took > timing.SECC_PERFORMANCE_TIME.get(out.name[:-3], timing.SECC_PERFORMANCE_TIME_DEFAULT):
-                        self.outcome.late.append((out.name, took))
-                        log.warning("%s sent after %.1f ms, beyond V2G_SECC_Msg_Performance_Time", out.name,
-                                    took * 1e3)
+                        self.outcome.late_count += 1
+                        if len(self.outcome.late) < LATE_KEPT:
+                            self.outcome.late.append((out.name, took))
+                            log.warning("%s sent after %.1f ms, beyond V2G_SECC_Msg_Performance_Time", out.name,
+                                        took * 1e3)
                 self.sent_at, self.sent_name = t, out.name
             elif isinstance(out, Timer):
                 old = self.timers.pop(out.name, None)
@@ -97,7 +136,11 @@ class _Driver:
         t = self.received_at = time.perf_counter()
         self.outcome.received += 1
         if self.sent_at is not None and self.sent_name.endswith("Req"):
-            self.outcome.round_trips.setdefault(self.sent_name[:-3], []).append(t - self.sent_at)
+            name = self.sent_name[:-3]
+            rtts = self.outcome.round_trips.get(name)
+            if rtts is None:
+                rtts = self.outcome.round_trips[name] = Samples()
+            rtts.append(t - self.sent_at)
             self.sent_at = None
         now = self.loop.time()
         self.apply(now, self.machine.receive(now, payload))

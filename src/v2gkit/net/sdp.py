@@ -3,11 +3,19 @@
 On a real link both sides use the interface's link-local address and the all-nodes group ff02::1,
 which only exists per interface (it does not work on ``lo``). ``loopback=True`` swaps that for
 unicast to ::1 so one host can run both roles.
+
+The responder binds its port exclusively (no SO_REUSEADDR): with it, a second SECC on the same port
+would start without complaint and Linux would hand each request to only one of them. Several chargers
+on one host still share port 15118, one per interface: a socket bound to its interface with
+SO_BINDTODEVICE does not conflict with a socket bound to another one. Junk datagrams are counted and
+reported to a rate-limited :class:`~v2gkit.net.faults.FaultLog`; nothing is kept per datagram.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import errno
 import logging
 import socket
 import struct
@@ -15,12 +23,24 @@ import time
 from typing import Any
 
 from .. import sdp as core
+from .faults import FaultLog, default_fault_log
 from .iface import if_index, link_local_address
 from .v2g import TraceSink
 
-__all__ = ["DiscoveryError", "SDPResponder", "discover", "start_responder"]
+__all__ = ["DiscoveryError", "SDPPortInUse", "SDPResponder", "discover", "start_responder"]
 
 log = logging.getLogger("v2gkit.sdp")
+#: answers waiting in the socket's send queue beyond this many bytes are dropped (a flood of requests
+#: from a peer that does not read its answers must not fill memory)
+_MAX_UNSENT = 65536
+
+
+class SDPPortInUse(OSError):
+    """Another socket (usually another SECC) already holds the SDP port."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.EADDRINUSE
 
 
 class DiscoveryError(TimeoutError):
@@ -43,11 +63,10 @@ class _SDPTrace:
                             datagram)
 
 
-def _udp_socket(bind: tuple, interface: str | None, *, reuse: bool) -> socket.socket:
+def _udp_socket(bind: tuple, interface: str | None) -> socket.socket:
+    """A non-blocking UDP socket bound exclusively (see the module docstring: no SO_REUSEADDR)."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
-        if reuse:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if interface:
             # only this interface's traffic reaches the socket (several chargers = several interfaces)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
@@ -64,14 +83,18 @@ def _udp_socket(bind: tuple, interface: str | None, *, reuse: bool) -> socket.so
 
 class SDPResponder(asyncio.DatagramProtocol):
     """The SECC's UDP side: every datagram goes through the sans-IO SDPServer; answers go back unicast
-    to the sender's address and port."""
+    to the sender's address and port. ``stats`` counts what happened (answered, dropped, unsent);
+    ``last`` says what happened to the latest datagram."""
 
-    def __init__(self, server: core.SDPServer, tracer: TraceSink | None = None) -> None:
+    def __init__(self, server: core.SDPServer, tracer: TraceSink | None = None,
+                 faults: FaultLog | None = None) -> None:
         self.server = server
         self._trace = _SDPTrace(tracer)
+        self.faults = faults or default_fault_log
         self.transport: asyncio.DatagramTransport | None = None
         self.local: tuple = ("::", core.SDP_PORT)
-        self.log: list[str] = []
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.last = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -81,11 +104,22 @@ class SDPResponder(asyncio.DatagramProtocol):
         dst = (str(core.SDP_MULTICAST), self.local[1])
         self._trace(False, addr, dst, data)
         response, what = self.server.datagram_received(data)
-        self.log.append(what)
-        log.info("SDP from [%s]:%s: %s", addr[0], addr[1], what)
-        if response is not None and self.transport is not None:
-            self.transport.sendto(response, addr)
-            self._trace(True, (str(self.server.address), self.local[1]), addr, response)
+        self.last = what
+        if response is None:
+            self.stats["dropped"] += 1
+            if self.server.enabled:
+                self.faults.report("sdp_junk", "SDP from [%s]:%s %s", addr[0].split("%")[0], addr[1], what,
+                                   level=logging.INFO)
+            return
+        self.stats["answered"] += 1
+        log.debug("SDP from [%s]:%s: %s", addr[0], addr[1], what)
+        if self.transport is None:
+            return
+        if self.transport.get_write_buffer_size() > _MAX_UNSENT:
+            self.stats["unsent"] += 1
+            return
+        self.transport.sendto(response, addr)
+        self._trace(True, (str(self.server.address), self.local[1]), addr, response)
 
     def error_received(self, exc: Exception) -> None:
         log.warning("SDP socket error: %s", exc)
@@ -96,18 +130,32 @@ class SDPResponder(asyncio.DatagramProtocol):
 
 
 async def start_responder(server: core.SDPServer, *, interface: str | None = None, loopback: bool = False,
-                          port: int = core.SDP_PORT, tracer: TraceSink | None = None) -> SDPResponder:
-    """Listen for SDP requests on UDP ``port``: joined to ff02::1 on ``interface``, or on ::1."""
-    if loopback:
-        sock = _udp_socket(("::1", port), None, reuse=True)
-    elif interface:
-        sock = _udp_socket(("::", port), interface, reuse=True)
-        mreq = core.SDP_MULTICAST.packed + struct.pack("@I", if_index(interface))
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
-    else:
-        raise ValueError("give the interface the EV is connected to, or loopback=True")
-    loop = asyncio.get_running_loop()
-    _, proto = await loop.create_datagram_endpoint(lambda: SDPResponder(server, tracer), sock=sock)
+                          port: int = core.SDP_PORT, tracer: TraceSink | None = None,
+                          faults: FaultLog | None = None) -> SDPResponder:
+    """Listen for SDP requests on UDP ``port``: joined to ff02::1 on ``interface``, or on ::1.
+    SDPPortInUse when another socket holds the port there (a second SECC must not start silently)."""
+    where = "::1" if loopback else f"interface {interface}"
+    try:
+        if loopback:
+            sock = _udp_socket(("::1", port), None)
+        elif interface:
+            sock = _udp_socket(("::", port), interface)
+        else:
+            raise ValueError("give the interface the EV is connected to, or loopback=True")
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise SDPPortInUse(f"SDP port {port} on {where} is already in use (is another SECC running there?): "
+                           "stop it, or give this one another SDP port") from None
+    try:
+        if interface and not loopback:
+            mreq = core.SDP_MULTICAST.packed + struct.pack("@I", if_index(interface))
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        loop = asyncio.get_running_loop()
+        _, proto = await loop.create_datagram_endpoint(lambda: SDPResponder(server, tracer, faults), sock=sock)
+    except BaseException:
+        sock.close()
+        raise
     return proto
 
 
@@ -170,11 +218,11 @@ async def discover(*, interface: str | None = None, loopback: bool = False,
                    tls_capable: bool = True, tracer: TraceSink | None = None) -> tuple[core.SDPResponse, int]:
     """Find the SECC: (its response, requests sent). Raises DiscoveryError after ``max_requests``."""
     if loopback:
-        sock = _udp_socket(("::1", 0), None, reuse=False)
+        sock = _udp_socket(("::1", 0), None)
         target: tuple = ("::1", port)
     elif interface:
         scope = if_index(interface)
-        sock = _udp_socket((str(link_local_address(interface)), 0, 0, scope), interface, reuse=False)
+        sock = _udp_socket((str(link_local_address(interface)), 0, 0, scope), interface)
         target = (str(core.SDP_MULTICAST), port, 0, scope)
     else:
         raise ValueError("give the interface to the charger, or loopback=True")

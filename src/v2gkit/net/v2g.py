@@ -2,15 +2,19 @@
 
 The connection feeds whatever TCP delivers into the sans-IO :class:`~v2gkit.v2gtp.V2GTPReader`, hands
 out whole messages, applies the header rules (discard or close) and reports every frame to an optional
-tracer. Each server connection runs in its own task: one misbehaving peer never touches another.
+tracer. Each server connection runs in its own task: one misbehaving peer never touches another. The
+server enforces :class:`~v2gkit.net.limits.ConnectionLimits` (how many connections, how long until the
+handshake) and reports peer faults to a rate-limited :class:`~v2gkit.net.faults.FaultLog`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import itertools
 import logging
+import resource
 import socket
 import ssl
 import time
@@ -26,7 +30,9 @@ from ..v2gtp import (
     V2GTPReader,
     frame,
 )
+from .faults import FaultLog, default_fault_log
 from .iface import if_index, link_local_address
+from .limits import ConnectionLimits, ConnectionTable
 from .tls import describe
 
 __all__ = [
@@ -42,6 +48,10 @@ __all__ = [
 log = logging.getLogger("v2gkit.net")
 _conn_ids = itertools.count(1)
 _READ_SIZE = 65536
+#: accept() errors that mean "no resources for another socket now": back off instead of spinning
+_STARVED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: first and longest pause of the accept loop while out of file descriptors with nothing to evict
+_ACCEPT_BACKOFF = (0.01, 1.0)
 
 
 class TraceSink(Protocol):
@@ -79,7 +89,8 @@ class V2GConnection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, is_client: bool,
                  max_payload: int = DEFAULT_MAX_PAYLOAD, accept: Iterable[int] = TCP_PAYLOAD_TYPES,
-                 tracer: TraceSink | None = None, schema: str | None = "apphand") -> None:
+                 tracer: TraceSink | None = None, schema: str | None = "apphand",
+                 faults: FaultLog | None = None) -> None:
         self._reader = reader
         self._writer = writer
         self._v2gtp = V2GTPReader(max_payload, accept)
@@ -91,7 +102,12 @@ class V2GConnection:
         self.local = _endpoint(writer.get_extra_info("sockname"))
         self.peer = _endpoint(writer.get_extra_info("peername"))
         self.tls = tls_info(writer.get_extra_info("ssl_object"))
-        self.faults: list[HeaderFault] = []
+        #: header faults seen (counted, not kept: a peer may send discardable junk for ever)
+        self.fault_count = 0
+        self.last_fault: HeaderFault | None = None
+        self.fault_log = faults or default_fault_log
+        #: called once by :meth:`established` (the server stops the handshake clock)
+        self.on_established: Callable[[], None] | None = None
         self.closed = False
         if tracer is not None:
             client, server = (self.local, self.peer) if is_client else (self.peer, self.local)
@@ -145,14 +161,23 @@ class V2GConnection:
                         self.tracer.v2g(time.time(), self.id, False, ev.to_bytes(), self.schema)
                     self._pending.append(ev)
                     continue
-                self.faults.append(ev)
-                log.warning("%s: %s", self.id, ev.message)
+                self.fault_count += 1
+                self.last_fault = ev
+                self.fault_log.report("v2gtp_header", "%s [%s]:%s: %s", self.id, self.peer[0], self.peer[1],
+                                      ev.message)
                 if self.tracer is not None:
                     self.tracer.v2g(time.time(), self.id, False, ev.header, None)
                 if ev.action is Action.CLOSE:
                     await self.close()
                     raise V2GTPProtocolError(ev)
         return self._pending.popleft()
+
+    def established(self) -> None:
+        """The supportedAppProtocol handshake is done: the connection now counts as a session (no longer
+        evicted for newcomers, no handshake deadline)."""
+        cb, self.on_established = self.on_established, None
+        if cb is not None:
+            cb()
 
     async def close(self, by_peer: bool = False) -> None:
         if self.closed:
@@ -206,30 +231,122 @@ async def connect(address: str, port: int, *, interface: str | None = None, ssl_
 Handler = Callable[[V2GConnection], Awaitable[None]]
 
 
+class _Slot:
+    """One accepted connection as the server tracks it: its task, its handshake deadline, its peer."""
+
+    __slots__ = ("conn", "peer", "task", "timer")
+
+    def __init__(self, peer: tuple[str, int]) -> None:
+        self.peer = peer
+        self.task: asyncio.Task | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.conn: V2GConnection | None = None
+
+
 class V2GServer:
     """A listening SECC socket; ``port`` is the one to announce in SDP. Its own accept loop lets the TLS
-    context be chosen per connection from the ClientHello (see ``serve``)."""
+    context be chosen per connection from the ClientHello (see ``serve``) and applies the connection
+    limits: a newcomer at a full server evicts the oldest connection still before its handshake, and a
+    connection that has not completed the handshake within ``limits.handshake_timeout`` is closed."""
 
-    def __init__(self, sock: socket.socket, handle: Callable[[socket.socket], Awaitable[None]]) -> None:
+    def __init__(self, sock: socket.socket, handle: Callable[[socket.socket, _Slot], Awaitable[None]], *,
+                 limits: ConnectionLimits | None = None, faults: FaultLog | None = None) -> None:
         self._sock = sock
         self._handle = handle
+        self.limits = limits or ConnectionLimits()
+        self.faults = faults or default_fault_log
+        self.table = ConnectionTable(self.limits)
         self.connections: set[V2GConnection] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._slots: set[_Slot] = set()
         self.address, self.port = _endpoint(sock.getsockname())
+        #: accepted, refused, evicted and timed-out connections since start
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._starved_since: float | None = None
         self._accepting: asyncio.Task | None = asyncio.get_running_loop().create_task(self._accept())
 
     async def _accept(self) -> None:
         loop = asyncio.get_running_loop()
+        backoff = _ACCEPT_BACKOFF[0]
         while True:
             try:
-                conn_sock, _ = await loop.sock_accept(self._sock)
-            except OSError as e:  # e.g. EMFILE: keep serving the sessions we have
-                log.warning("accept failed: %s", e)
-                await asyncio.sleep(0.1)
+                conn_sock, addr = await loop.sock_accept(self._sock)
+            except OSError as e:
+                if e.errno not in _STARVED:  # e.g. ECONNABORTED: that peer is gone already
+                    self.faults.report("accept", "accept on port %s failed: %s", self.port, e)
+                    continue
+                if self._starved_since is None:
+                    self._starved_since = loop.time()
+                    log.warning("port %s: cannot accept: %s (%d connections open, RLIMIT_NOFILE soft limit "
+                                "%d); closing connections that have not completed the handshake, else waiting",
+                                self.port, e.strerror or e, len(self.table), _nofile())
+                self.faults.admit("accept")
+                victim = self.table.oldest_pending()
+                if victim is not None:
+                    self._evict(victim, "to free a file descriptor")
+                    for _ in range(3):  # let its task close the socket before the next accept
+                        await asyncio.sleep(0)
+                    continue
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _ACCEPT_BACKOFF[1])
                 continue
-            task = loop.create_task(self._handle(conn_sock))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            backoff = _ACCEPT_BACKOFF[0]
+            if self._starved_since is not None:
+                log.warning("port %s: accepting again after %.1f s without file descriptors", self.port,
+                            loop.time() - self._starved_since)
+                self._starved_since = None
+            self._admit(loop, conn_sock, _endpoint(addr))
+
+    def _admit(self, loop: asyncio.AbstractEventLoop, conn_sock: socket.socket, peer: tuple[str, int]) -> None:
+        slot = _Slot(peer)
+        admission = self.table.admit(slot, peer[0])
+        if not admission.accepted:
+            self.stats["refused"] += 1
+            self.faults.report("limit", "refused [%s]:%s: %s", peer[0], peer[1], admission.reason)
+            conn_sock.close()
+            return
+        self.stats["accepted"] += 1
+        for victim in admission.evict:
+            self._evict(victim, f"for [{peer[0]}]:{peer[1]} ({admission.reason})")  # type: ignore[arg-type]
+        slot.task = loop.create_task(self._run(slot, conn_sock))
+        slot.timer = loop.call_later(self.limits.handshake_timeout, self._handshake_expired, slot)
+        self._slots.add(slot)
+
+    async def _run(self, slot: _Slot, conn_sock: socket.socket) -> None:
+        try:
+            await self._handle(conn_sock, slot)
+        finally:
+            self._forget(slot)
+
+    def _forget(self, slot: _Slot) -> None:
+        self.table.release(slot)
+        self._slots.discard(slot)
+        if slot.timer is not None:
+            slot.timer.cancel()
+            slot.timer = None
+
+    def _evict(self, slot: _Slot, why: str) -> None:
+        self.stats["evicted"] += 1
+        self.faults.report("limit", "closed [%s]:%s before its handshake %s", slot.peer[0], slot.peer[1], why)
+        self._forget(slot)
+        if slot.task is not None:
+            slot.task.cancel()
+
+    def _handshake_expired(self, slot: _Slot) -> None:
+        slot.timer = None
+        if not self.table.is_pending(slot):
+            return
+        self.stats["handshake_timeout"] += 1
+        self.faults.report("handshake", "closed [%s]:%s: no supportedAppProtocol handshake within %g s",
+                           slot.peer[0], slot.peer[1], self.limits.handshake_timeout)
+        self._forget(slot)
+        if slot.task is not None:
+            slot.task.cancel()
+
+    def _established(self, slot: _Slot) -> None:
+        self.table.established(slot)
+        if slot.timer is not None:
+            slot.timer.cancel()
+            slot.timer = None
 
     def stop_listening(self) -> None:
         """No new connections (e.g. after the communication setup timeout); open ones stay."""
@@ -246,9 +363,10 @@ class V2GServer:
         self.stop_listening()
         if accepting is not None:
             await asyncio.gather(accepting, return_exceptions=True)
-        for t in list(self._tasks):
+        tasks = [s.task for s in list(self._slots) if s.task is not None]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for c in list(self.connections):
             await c.close()
 
@@ -257,6 +375,10 @@ class V2GServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _nofile() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 #: picks the server context from the client's offer (e.g. TLS 1.3 -> the ISO 15118-20 chain)
@@ -330,34 +452,42 @@ async def _peek_client_hello(sock: socket.socket, timeout: float) -> ClientHello
 async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface: str | None = None,
                 ssl_context: ssl.SSLContext | ContextSelector | None = None, tracer: TraceSink | None = None,
                 max_payload: int = DEFAULT_MAX_PAYLOAD, accept: Iterable[int] = TCP_PAYLOAD_TYPES,
-                tls_handshake_timeout: float = 18.0,
+                limits: ConnectionLimits | None = None, faults: FaultLog | None = None,
                 on_tls_error: Callable[[tuple[str, int], str], None] | None = None) -> V2GServer:
     """Listen on ``host``/``port`` (on the interface's link-local address when ``interface`` is given)
     and run ``handler(connection)`` for each client in its own task. The handler's exceptions are
-    logged and end only that connection.
+    logged and end only that connection. The handler calls ``connection.established()`` once the
+    supportedAppProtocol handshake is done; until then ``limits`` may close the connection (deadline
+    ``limits.handshake_timeout``, TLS included, or eviction for a newcomer at a full server).
 
     ``ssl_context`` may be a selector called with the peer's ClientHello: a station speaking ISO 15118-2
     and -20 presents its secp256r1 chain over TLS 1.2 and its -20 chain over TLS 1.3. A failed TLS
-    handshake goes to ``on_tls_error(peer, reason)`` (asyncio alone would only log it at debug level)."""
+    handshake goes to ``on_tls_error(peer, reason)`` (asyncio alone would only log it at debug level), or
+    else to ``faults``."""
     server: V2GServer
+    limits = limits or ConnectionLimits()
+    fault_log = faults or default_fault_log
 
-    async def handle(sock: socket.socket) -> None:
+    async def handle(sock: socket.socket, slot: _Slot) -> None:
         loop = asyncio.get_running_loop()
-        peer = _endpoint(sock.getpeername())
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = slot.peer
         reader = asyncio.StreamReader(limit=_READ_SIZE)
         try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             ctx = ssl_context
             if ctx is not None and not isinstance(ctx, ssl.SSLContext):
-                ctx = ctx(await _peek_client_hello(sock, tls_handshake_timeout))
+                ctx = ctx(await _peek_client_hello(sock, limits.handshake_timeout))
             transport, protocol = await loop.connect_accepted_socket(
                 lambda: asyncio.StreamReaderProtocol(reader), sock, ssl=ctx,
-                ssl_handshake_timeout=tls_handshake_timeout if ctx is not None else None)
+                ssl_handshake_timeout=limits.handshake_timeout if ctx is not None else None)
         except (OSError, TimeoutError, ValueError, ConnectionError) as e:  # ssl.SSLError is an OSError
             reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) or type(e).__name__
-            log.info("TLS handshake with [%s]:%s failed: %s", peer[0], peer[1], reason)
-            if on_tls_error is not None and ssl_context is not None:
-                on_tls_error(peer, str(reason))
+            if ssl_context is not None:
+                if on_tls_error is not None:  # its owner counts and reports it
+                    on_tls_error(peer, str(reason))
+                else:
+                    fault_log.report("tls", "TLS handshake with [%s]:%s failed: %s", peer[0], peer[1], reason,
+                                     level=logging.INFO)
             sock.close()
             return
         except asyncio.CancelledError:
@@ -366,21 +496,24 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         try:
             conn = V2GConnection(reader, writer, is_client=False, max_payload=max_payload, accept=accept,
-                                 tracer=tracer)
+                                 tracer=tracer, faults=fault_log)
         except OSError:  # peer vanished during set-up
             transport.abort()
             return
+        conn.on_established = lambda: server._established(slot)
+        slot.conn = conn
         server.connections.add(conn)
         try:
             await handler(conn)
         except (ConnectionClosed, V2GTPProtocolError, TimeoutError) as e:
-            log.info("%s ended: %s", conn.id, e)
+            log.debug("%s ended: %s", conn.id, e)
         except asyncio.CancelledError:
-            pass  # server shutting down
+            pass  # evicted, timed out, or the server is shutting down
         except Exception:
             log.exception("%s: handler failed", conn.id)
         finally:
             server.connections.discard(conn)
+            slot.conn = None
             await conn.close()
 
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -395,5 +528,5 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
     except BaseException:
         sock.close()
         raise
-    server = V2GServer(sock, handle)
+    server = V2GServer(sock, handle, limits=limits, faults=fault_log)
     return server

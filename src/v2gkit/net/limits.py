@@ -1,0 +1,139 @@
+"""Connection limits of a V2G server: how many connections in all and per peer address, and whom to drop
+when a new one arrives at a full server. Sans-IO: the table holds keys and addresses, no sockets.
+
+A charger must keep serving the car even while idle or slow peers (or a flood of them) hold connections.
+The rule: a new connection that would exceed a limit evicts the oldest connection that has not completed
+its supportedAppProtocol handshake (of the same peer when the per-peer limit is hit); connections past
+the handshake are never evicted for a newcomer. A car opens its connection and sends its handshake at
+once, so it is the newest pending connection and the last one to go; when nothing can be evicted, the
+newcomer is refused (closed at once) instead.
+"""
+
+from __future__ import annotations
+
+import collections
+import resource
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from .. import timing
+
+__all__ = ["Admission", "ConnectionLimits", "ConnectionTable", "fd_budget"]
+
+#: file descriptors kept free for what is not a V2G connection: listening and SDP sockets, log and
+#: trace files, the PKI files read during a TLS handshake, the event loop's own
+RESERVED_FDS = 64
+#: the default cap on concurrent connections, when the fd limit allows it (a charger serves one car per
+#: link; test systems running hundreds of simulated cars raise it)
+DEFAULT_MAX_CONNECTIONS = 256
+#: the default cap per peer address: a car needs one connection, maybe a second while the first closes
+DEFAULT_MAX_PER_PEER = 32
+
+
+def fd_budget() -> int:
+    """How many connections the soft RLIMIT_NOFILE leaves room for."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(1, soft - RESERVED_FDS)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """``total``: concurrent connections (default: 256, fewer when RLIMIT_NOFILE is lower);
+    ``per_peer``: concurrent connections from one address; ``handshake_timeout``: seconds from accept
+    until the supportedAppProtocol handshake must be complete (TLS included)."""
+
+    total: int = field(default_factory=lambda: min(DEFAULT_MAX_CONNECTIONS, fd_budget()))
+    per_peer: int = DEFAULT_MAX_PER_PEER
+    handshake_timeout: float = timing.SECC_HANDSHAKE_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if self.total < 1 or self.per_peer < 1:
+            raise ValueError(f"connection limits must be at least 1 (total={self.total}, per_peer={self.per_peer})")
+        if self.handshake_timeout <= 0:
+            raise ValueError(f"handshake_timeout must be > 0, got {self.handshake_timeout}")
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The table's answer for a new connection: ``accepted``, the connections to close for it
+    (``evict``), and why (for the log)."""
+
+    accepted: bool
+    evict: tuple[Hashable, ...] = ()
+    reason: str = ""
+
+
+class ConnectionTable:
+    """Which keys hold a connection slot, from which peer, and whether past the handshake."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._pending: collections.OrderedDict[Hashable, str] = collections.OrderedDict()  # oldest first
+        self._established: dict[Hashable, str] = {}
+        self._per_peer: collections.Counter[str] = collections.Counter()
+
+    def __len__(self) -> int:
+        return len(self._pending) + len(self._established)
+
+    @property
+    def pending(self) -> int:
+        """Connections that have not completed the handshake."""
+        return len(self._pending)
+
+    def peer_count(self, peer: str) -> int:
+        return self._per_peer[peer]
+
+    def _oldest_pending(self, peer: str | None, skip: Hashable | None = None) -> Hashable | None:
+        for key, p in self._pending.items():
+            if key != skip and (peer is None or p == peer):
+                return key
+        return None
+
+    def admit(self, key: Hashable, peer: str) -> Admission:
+        """A new connection from ``peer``: take it (after evicting whom ``evict`` names) or refuse it."""
+        evict: list[Hashable] = []
+        reasons = []
+        if self._per_peer[peer] >= self.limits.per_peer:
+            victim = self._oldest_pending(peer)
+            if victim is None:
+                return Admission(False, (), f"{self._per_peer[peer]} connections from {peer} "
+                                            f"(limit {self.limits.per_peer}), all past the handshake")
+            evict.append(victim)
+            reasons.append(f"per-peer limit {self.limits.per_peer} for {peer}")
+        if len(self) - len(evict) >= self.limits.total:
+            victim = self._oldest_pending(None, skip=evict[0] if evict else None)
+            if victim is None:
+                return Admission(False, (), f"{len(self)} connections (limit {self.limits.total}), "
+                                            "all past the handshake")
+            evict.append(victim)
+            reasons.append(f"limit of {self.limits.total} connections")
+        for victim in evict:
+            self.release(victim)
+        self._pending[key] = peer
+        self._per_peer[peer] += 1
+        return Admission(True, tuple(evict), " and ".join(reasons))
+
+    def oldest_pending(self) -> Hashable | None:
+        """The first connection to give up when file descriptors run out."""
+        return self._oldest_pending(None)
+
+    def established(self, key: Hashable) -> None:
+        """``key`` completed its handshake: it is no longer evicted for newcomers."""
+        peer = self._pending.pop(key, None)
+        if peer is not None:
+            self._established[key] = peer
+
+    def is_pending(self, key: Hashable) -> bool:
+        return key in self._pending
+
+    def release(self, key: Hashable) -> None:
+        """``key`` is gone (closed or evicted); unknown keys are ignored."""
+        peer = self._pending.pop(key, None)
+        if peer is None:
+            peer = self._established.pop(key, None)
+        if peer is not None:
+            self._per_peer[peer] -= 1
+            if not self._per_peer[peer]:
+                del self._per_peer[peer]

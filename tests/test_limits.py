@@ -1,0 +1,167 @@
+"""What keeps a long-running SECC bounded: the connection table and its eviction rule, the handshake
+deadline, rate-limited fault logging, and the paused-session registry. Sans-IO parts on their own, the
+server on real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from v2gkit.net.faults import FaultLog
+from v2gkit.net.limits import ConnectionLimits, ConnectionTable
+from v2gkit.net.v2g import ConnectionClosed, V2GConnection, connect, serve
+from v2gkit.session.charging import PausedSessions
+
+
+# ------------------------------------------------------------------------------------------ FaultLog
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_fault_log_counts_everything_and_logs_a_few_lines(caplog: pytest.LogCaptureFixture) -> None:
+    clock = _Clock()
+    faults = FaultLog("test.faults", rate=2.0, burst=5, summary_interval=60.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="test.faults"):
+        for i in range(10_000):  # 10,000 junk headers within 10 s
+            clock.t = i / 1000
+            faults.report("v2gtp_header", "bad header %d", i)
+        faults.report("tls", "a TLS failure")  # another kind still gets its line
+    lines = [r.getMessage() for r in caplog.records]
+    assert faults.counts == {"v2gtp_header": 10_000, "tls": 1}
+    assert len(lines) <= 5 + 2 * 10 + 1 and lines[-1] == "a TLS failure"
+    assert faults.suppressed == 10_001 - len(lines)
+    clock.t = 61.0
+    with caplog.at_level(logging.INFO, logger="test.faults"):
+        faults.tick()
+        faults.tick()  # a second tick in the same minute writes nothing
+    summary = [r.getMessage() for r in caplog.records][len(lines):]
+    assert len(summary) == 1 and summary[0].startswith("peer faults in the last 61 s: v2gtp_header=10000, tls=1")
+    assert f"({faults.suppressed} log lines held back)" in summary[0]
+    clock.t = 200.0
+    assert faults.summary() is None  # a quiet window has nothing to say
+
+
+# ------------------------------------------------------------------------------------------ the table
+def test_table_evicts_the_oldest_pending_connection_of_that_peer() -> None:
+    t = ConnectionTable(ConnectionLimits(total=10, per_peer=3))
+    assert t.admit("a1", "A").accepted and t.admit("a2", "A").accepted and t.admit("a3", "A").accepted
+    t.established("a1")  # past the handshake: never evicted for a newcomer
+    adm = t.admit("a4", "A")
+    assert adm.accepted and adm.evict == ("a2",) and "per-peer limit 3" in adm.reason
+    assert t.admit("b1", "B").evict == ()  # another peer is not affected
+    t.established("a3")
+    t.established("a4")
+    adm = t.admit("a5", "A")
+    assert not adm.accepted and "all past the handshake" in adm.reason and len(t) == 4
+    t.release("a1")
+    assert t.admit("a5", "A").accepted and t.peer_count("A") == 3
+
+
+def test_table_total_limit_evicts_anyone_pending_oldest_first() -> None:
+    t = ConnectionTable(ConnectionLimits(total=3, per_peer=3))
+    for key, peer in (("x", "X"), ("y", "Y"), ("car", "C")):
+        assert t.admit(key, peer).accepted
+    t.established("car")
+    assert t.admit("z", "Z").evict == ("x",)
+    assert t.admit("w", "W").evict == ("y",)
+    assert t.oldest_pending() == "z" and t.pending == 2 and len(t) == 3
+    # both limits at once: the peer's own oldest goes first, then the oldest of anyone else
+    t2 = ConnectionTable(ConnectionLimits(total=2, per_peer=1))
+    t2.admit("p", "P")
+    t2.admit("q", "Q")
+    assert t2.admit("p2", "P").evict == ("p",)
+
+
+def test_limits_reject_nonsense() -> None:
+    with pytest.raises(ValueError):
+        ConnectionLimits(total=0)
+    with pytest.raises(ValueError):
+        ConnectionLimits(handshake_timeout=0)
+
+
+# ------------------------------------------------------------------------------------- the server
+async def _server(limits: ConnectionLimits, faults: FaultLog) -> tuple:
+    """A server whose handler completes the 'handshake' on the first message and then echoes."""
+
+    async def handler(conn: V2GConnection) -> None:
+        msg = await conn.receive()
+        conn.established()
+        while True:
+            await conn.send(msg.payload_type, msg.payload)
+            msg = await conn.receive()
+
+    return await serve(handler, host="::1", limits=limits, faults=faults)
+
+
+async def test_idle_connections_cannot_lock_the_car_out() -> None:
+    faults = FaultLog(rate=0.0, burst=0)
+    async with await _server(ConnectionLimits(total=8, per_peer=8), faults) as srv:
+        idle = [await connect("::1", srv.port) for _ in range(20)]
+        car = await connect("::1", srv.port)
+        await car.send(0x8001, b"handshake")
+        assert (await car.receive(2)).payload == b"handshake"
+        await car.send(0x8001, b"charging")
+        assert (await car.receive(2)).payload == b"charging"
+        assert srv.stats["evicted"] == 13 and len(srv.table) == 8 and srv.table.pending == 7
+        assert faults.counts["limit"] == 13
+        # the evicted ones see their connection closed
+        with pytest.raises(ConnectionClosed):
+            await idle[0].receive(2)
+        for c in idle:
+            await c.close()
+        await car.close()
+
+
+async def test_established_connections_are_kept_and_newcomers_refused() -> None:
+    faults = FaultLog(rate=0.0, burst=0)
+    async with await _server(ConnectionLimits(total=2, per_peer=2), faults) as srv:
+        cars = [await connect("::1", srv.port) for _ in range(2)]
+        for c in cars:
+            await c.send(0x8001, b"hi")
+            await c.receive(2)
+        late = await connect("::1", srv.port)
+        with pytest.raises(ConnectionClosed):
+            await late.receive(2)
+        assert srv.stats["refused"] == 1 and faults.counts == {"limit": 1}
+        for c in cars:
+            await c.send(0x8001, b"still here")
+            assert (await c.receive(2)).payload == b"still here"
+            await c.close()
+
+
+async def test_handshake_deadline_closes_silent_and_slow_peers() -> None:
+    faults = FaultLog(rate=0.0, burst=0)
+    async with await _server(ConnectionLimits(handshake_timeout=0.3), faults) as srv:
+        silent = await connect("::1", srv.port)
+        slow = await connect("::1", srv.port)
+        await slow.send_raw(b"\x01\xfe")  # slowloris: half a header, then nothing
+        for c in (silent, slow):
+            with pytest.raises(ConnectionClosed):
+                await c.receive(2)
+        assert srv.stats["handshake_timeout"] == 2 and faults.counts == {"handshake": 2}
+        assert len(srv.table) == 0 and not srv.connections
+        ok = await connect("::1", srv.port)  # a prompt peer is not affected by the deadline
+        await ok.send(0x8001, b"hello")
+        await asyncio.sleep(0.4)
+        await ok.send(0x8001, b"later")
+        assert (await ok.receive(2)).payload == b"hello"
+        await ok.close()
+
+
+# ------------------------------------------------------------------------------------ paused sessions
+def test_paused_sessions_expire_and_stay_bounded() -> None:
+    p = PausedSessions(limit=3, lifetime=100.0)
+    for i in range(2000):  # a peer pausing and never coming back, 2000 times
+        p.pause(float(i), i.to_bytes(8, "big"), {})
+    assert len(p) == 3 and p.evicted == 1997
+    assert p.resume(2000.0, (1999).to_bytes(8, "big")) == {} and (1999).to_bytes(8, "big") not in p
+    p.pause(2000.0, b"A" * 8, {"energy_wh": 1.0})
+    assert p.resume(2100.0, b"A" * 8) == {"energy_wh": 1.0}  # within the lifetime
+    p.pause(3000.0, b"B" * 8, {})
+    assert p.resume(3100.5, b"B" * 8) is None and p.expired >= 1 and len(p) == 0
