@@ -72,17 +72,27 @@ def _median_ms(values: list[float]) -> str:
 @click.option("--dc/--ac", default=True, help="the charger's power module")
 @click.option("--sdp-port", default=15118, show_default=True)
 @click.option("--setup-timeout", type=float, help="stop SDP and listening if no handshake succeeds in time")
+@click.option("--max-connections", type=click.IntRange(min=1),
+              help="concurrent connections per listener [default: 256, fewer under a low `ulimit -n`]; a newcomer "
+                   "at the limit closes the oldest connection still before its handshake")
+@click.option("--max-per-peer", type=click.IntRange(min=1), default=32, show_default=True,
+              help="concurrent connections from one address (raise it for many simulated cars on one host)")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the log (INFO and up) to this file, rotated at 10 MB, 5 old files kept")
 @click.option("--once", is_flag=True, help="exit after the first session (status 0 if it ended with SessionStop OK)")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file: [secc] options, [secc.evse] simulator and [secc.session] machine settings")
 @_apply(tls_options)
 @click.pass_context
 def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: str, tls: bool, tls_only: bool,
-         dc: bool, sdp_port: int, setup_timeout: float | None, once: bool, config_path: Path | None,
+         dc: bool, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
+         log_file: Path | None, once: bool, config_path: Path | None,
          pki_dir: Path, keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
     power module. Runs until interrupted (or one session with --once)."""
+    from v2gkit.logfile import log_to_file
     from v2gkit.net.charging import SessionRecord, secc_sessions
+    from v2gkit.net.limits import ConnectionLimits
     from v2gkit.net.link import LinkError, SECCLink
     from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
@@ -108,28 +118,42 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
     policy = SecurityPolicy.TLS_ONLY if tls_only else SecurityPolicy.ECHO if tls else SecurityPolicy.NONE_ONLY
     tracer = _tracer(pcap, trace_json, "SECC")
     cfg = _kw(SECCConfig, {"dc": dc, **extra.get("session", {})}, "secc.session")
+    try:
+        limits = ConnectionLimits(per_peer=p["max_per_peer"], **({"total": p["max_connections"]}
+                                                                  if p["max_connections"] else {}))
+    except ValueError as e:
+        _fail(str(e), 2)
+    if p["log_file"] is not None:
+        try:
+            log_to_file(p["log_file"])
+        except OSError as e:
+            _fail(f"cannot write the log file: {e}", 2)
     done = asyncio.Event() if once else None
-    results: list[SessionRecord] = []
+    first: list[SessionRecord] = []  # --once: the session that decides the exit status (nothing else is kept)
 
     def say(name: str, info: dict[str, Any]) -> None:
         click.echo(f"{name} " + " ".join(f"{k}={v}" for k, v in info.items()), nl=True)
         sys.stdout.flush()
 
     def finished(rec: SessionRecord) -> None:
-        results.append(rec)
-        o, m = rec.outcome, rec.machine
-        say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.reason,
-                        "messages": m.result.messages, "energy_wh": round(m.result.energy_wh, 1),
-                        "seconds": round(o.seconds, 2),
-                        "median_answer_CurrentDemand": _median_ms(o.answer_times.get("CurrentDemandRes", []))})
+        if once and not first:
+            first.append(rec)
+        o, r = rec.outcome, rec.result
+        if o.ok or link.faults.admit("session"):  # failed sessions are rate-limited like other peer faults
+            say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.reason,
+                            "messages": r.messages, "energy_wh": round(r.energy_wh, 1),
+                            "seconds": round(o.seconds, 2),
+                            "median_answer_CurrentDemand": _median_ms(o.answer_times.get("CurrentDemandRes", []))})
         if done is not None:
             done.set()
 
+    link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
+                    ssl_context=ctx_tls, tracer=tracer, sdp_port=sdp_port, setup_timeout=setup_timeout,
+                    limits=limits, on_event=say,
+                    session=secc_sessions(_evse_factory(dc, extra), cfg, on_done=finished))
+
     async def run() -> None:
         settle_heap()
-        link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
-                        ssl_context=ctx_tls, tracer=tracer, sdp_port=sdp_port, setup_timeout=setup_timeout,
-                        on_event=say, session=secc_sessions(_evse_factory(dc, extra), cfg, on_done=finished))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -148,7 +172,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
         if tracer is not None:
             tracer.close()
     if once:
-        sys.exit(0 if results and results[0].outcome.ok else 1)
+        sys.exit(0 if first and first[0].outcome.ok else 1)
 
 
 @click.command()
