@@ -110,9 +110,10 @@ def main() -> None:
         port = random.randrange(20000, 30000)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # a file: a pipe nobody reads would block the SECC
+        limit = str(n + 16)  # every car comes from ::1: lift the per-address limit
         secc = subprocess.Popen([sys.executable, "-m", "v2gkit.cli.main", "secc", "--loopback", "--sdp-port",
-                                 str(port), "--protocols", "iso2"], stdout=log, stderr=subprocess.STDOUT, text=True,
-                                env=env)
+                                 str(port), "--protocols", "iso2", "--max-connections", limit, "--max-per-peer", limit],
+                                stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
         try:
             deadline = time.monotonic() + 20
             while "listening" not in open(log.name).read():
