@@ -41,12 +41,14 @@ def _fallback(value: Any) -> Any:
 class JsonlWriter(TraceFile):
     """Writes one JSON object per line and flushes each, so a crash loses at most the current line.
 
-    A path is opened (and later closed) by the writer; a file object (text or binary) is written
-    to and flushed but left open for its owner.
+    A path is opened (and later closed) by the writer, and rotated at ``max_bytes`` (see TraceFile;
+    None: never); a file object (text or binary) is written to and flushed but left open for its owner.
     """
 
-    def __init__(self, target: str | os.PathLike[str] | IO[Any]) -> None:
+    def __init__(self, target: str | os.PathLike[str] | IO[Any], *, max_bytes: int | None = None,
+                 backups: int = 4) -> None:
         if isinstance(target, (str, os.PathLike)):
+            self._rotation(target, "w", max_bytes, backups)
             self._file: IO[Any] = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
             self._owned = True
             self._text = True
@@ -79,8 +81,10 @@ class JsonlWriter(TraceFile):
             raise ValueError(f"record cannot be written as JSON: {e}") from None
         except TypeError as e:  # e.g. a dict key that is not a str, int, float, bool or None
             raise TypeError(f"record cannot be written as JSON: {e}") from None
-        self._file.write(line if self._text else line.encode("utf-8"))
+        data = line if self._text else line.encode("utf-8")
+        self._file.write(data)
         self._file.flush()
+        self._wrote(len(data))
 
     def event(self, ts: float, event: str, **fields: Any) -> None:
         """A record without payload, e.g. ``{"event": "tcp_open", ...}``."""

@@ -98,12 +98,16 @@ def _comment_bytes(comment: Any) -> bytes:
 class PcapngWriter(TraceFile):
     """Writes one pcapng section with one Ethernet interface (microsecond timestamps).
 
-    A path is opened (and later closed) by the writer; a binary file object is written to and
-    flushed but left open for its owner.
+    A path is opened (and later closed) by the writer, and rotated at ``max_bytes`` (see TraceFile;
+    None: never; each file is a complete capture); a binary file object is written to and flushed but
+    left open for its owner.
     """
 
-    def __init__(self, target: str | os.PathLike[str] | BinaryIO, comment: str = "written by v2gkit") -> None:
+    def __init__(self, target: str | os.PathLike[str] | BinaryIO, comment: str = "written by v2gkit", *,
+                 max_bytes: int | None = None, backups: int = 4) -> None:
+        self._comment = comment
         if isinstance(target, (str, os.PathLike)):
+            self._rotation(target, "wb", max_bytes, backups)
             self._file: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed in close()
             self._owned = True
         elif hasattr(target, "write"):
@@ -113,11 +117,14 @@ class PcapngWriter(TraceFile):
             raise TypeError(f"target must be a path or a binary file object, got {type(target).__name__}")
         self._closed = False
         try:
-            self._write(self._section_header(comment) + self._interface_description())
+            self._write(self._file_header())
         except BaseException:
             if self._owned:
                 self._file.close()
             raise
+
+    def _file_header(self) -> bytes:
+        return self._section_header(self._comment) + self._interface_description()
 
     @staticmethod
     def _section_header(comment: str) -> bytes:
@@ -141,6 +148,7 @@ class PcapngWriter(TraceFile):
         except TypeError:
             raise TypeError("target must be opened in binary mode") from None
         self._file.flush()
+        self._wrote(len(data))
 
 
     def write_packet(self, ts: float, frame: bytes, comment: str | None = None) -> None:

@@ -159,17 +159,25 @@ def _tls_comment(tls: dict[str, Any]) -> str:
     return "TLS (payload shown decrypted): " + ", ".join(parts)
 
 
+#: a trace file is rotated at this size (pcapng and JSON lines each; a full session takes ~0.2 MB)
+TRACE_MAX_BYTES = 64 * 1024 * 1024
+#: ... and this many rotated files are kept beside it (path.1 newest)
+TRACE_BACKUPS = 4
+
+
 class Tracer:
     """Records SDP datagrams and V2GTP-over-TCP messages as pcapng and/or JSON lines.
 
-    Outputs are paths (opened and closed by the tracer) or file objects (left open).
+    Outputs are paths (opened and closed by the tracer, rotated at ``max_bytes`` with ``backups`` old
+    files kept; None: never rotated) or file objects (left open, never rotated).
     ``role`` is the endpoint that owns the tracer: the EVCC is the TCP client, the SECC the
     server, which turns ``sent`` into a direction on the wire and ``tx``/``rx`` in the log.
     Argument errors raise TypeError/ValueError; decoding problems only ever become ``error`` fields.
     """
 
     def __init__(self, pcapng: str | os.PathLike[str] | BinaryIO | None = None,
-                 jsonl: str | os.PathLike[str] | IO[Any] | None = None, role: str = "EVCC") -> None:
+                 jsonl: str | os.PathLike[str] | IO[Any] | None = None, role: str = "EVCC", *,
+                 max_bytes: int | None = TRACE_MAX_BYTES, backups: int = TRACE_BACKUPS) -> None:
         if not isinstance(role, str):
             raise TypeError(f"role must be a str, got {type(role).__name__}")
         if role.upper() not in ROLES:
@@ -179,10 +187,10 @@ class Tracer:
         self._jsonl: JsonlWriter | None = None
         self._conns: dict[str, _Conn] = {}
         if pcapng is not None:
-            self._pcap = PcapngWriter(pcapng)
+            self._pcap = PcapngWriter(pcapng, max_bytes=max_bytes, backups=backups)
         if jsonl is not None:
             try:
-                self._jsonl = JsonlWriter(jsonl)
+                self._jsonl = JsonlWriter(jsonl, max_bytes=max_bytes, backups=backups)
             except BaseException:
                 if self._pcap is not None:
                     self._pcap.close()
