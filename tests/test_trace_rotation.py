@@ -25,7 +25,7 @@ def test_long_trace_rotates_and_every_file_reads_back(tmp_path: Path) -> None:
             for i in range(50):
                 t.v2g(c + i / 100, conn, i % 2 == 0, msg)
             t.tcp_close(c + 0.9, conn, by_client=True)
-        assert t._pcap is not None and t._pcap.rotations > 3  # noqa: SLF001
+        assert t._pcap is not None and t._pcap.rotations > 3
     for base in (pcap, log):
         files = sorted(tmp_path.glob(base.name + "*"))
         assert [f.name for f in files] == [base.name, base.name + ".1", base.name + ".2", base.name + ".3"]
