@@ -32,7 +32,7 @@ from ..v2gtp import (
 )
 from .faults import FaultLog, default_fault_log
 from .iface import if_index, link_local_address
-from .limits import ConnectionLimits, ConnectionTable
+from .limits import ConnectionLimits, ConnectionTable, fd_budget
 from .tls import describe
 
 __all__ = [
@@ -52,6 +52,8 @@ _READ_SIZE = 65536
 _STARVED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: first and longest pause of the accept loop while out of file descriptors with nothing to evict
 _ACCEPT_BACKOFF = (0.01, 1.0)
+#: an episode without file descriptors ends (one line says so) after this long without a failure
+_STARVED_QUIET = 5.0
 
 
 class TraceSink(Protocol):
@@ -261,7 +263,9 @@ class V2GServer:
         self.address, self.port = _endpoint(sock.getsockname())
         #: accepted, refused, evicted and timed-out connections since start
         self.stats: collections.Counter[str] = collections.Counter()
-        self._starved_since: float | None = None
+        self._starved_since: float | None = None  # first accept() failure of the current episode
+        self._starved_last = 0.0
+        self._starved_count = 0
         self._accepting: asyncio.Task | None = asyncio.get_running_loop().create_task(self._accept())
 
     async def _accept(self) -> None:
@@ -274,11 +278,15 @@ class V2GServer:
                 if e.errno not in _STARVED:  # e.g. ECONNABORTED: that peer is gone already
                     self.faults.report("accept", "accept on port %s failed: %s", self.port, e)
                     continue
+                now = loop.time()
                 if self._starved_since is None:
-                    self._starved_since = loop.time()
+                    self._starved_since = now
+                    self._starved_count = 0
                     log.warning("port %s: cannot accept: %s (%d connections open, RLIMIT_NOFILE soft limit "
                                 "%d); closing connections that have not completed the handshake, else waiting",
                                 self.port, e.strerror or e, len(self.table), _nofile())
+                self._starved_last = now
+                self._starved_count += 1
                 self.faults.admit("accept")
                 victim = self.table.oldest_pending()
                 if victim is not None:
@@ -290,11 +298,14 @@ class V2GServer:
                 backoff = min(backoff * 2, _ACCEPT_BACKOFF[1])
                 continue
             backoff = _ACCEPT_BACKOFF[0]
-            if self._starved_since is not None:
-                log.warning("port %s: accepting again after %.1f s without file descriptors", self.port,
-                            loop.time() - self._starved_since)
+            if self._starved_since is not None and loop.time() - self._starved_last >= _STARVED_QUIET:
+                log.warning("port %s: accepting again; %d accept() failures for lack of file descriptors over "
+                            "%.1f s", self.port, self._starved_count, self._starved_last - self._starved_since)
                 self._starved_since = None
             self._admit(loop, conn_sock, _endpoint(addr))
+            # accept() does not wait while the backlog holds connections: let the accepted ones run (and
+            # a car finish its handshake) before taking the next, or a flood could evict it unheard
+            await asyncio.sleep(0)
 
     def _admit(self, loop: asyncio.AbstractEventLoop, conn_sock: socket.socket, peer: tuple[str, int]) -> None:
         slot = _Slot(peer)
@@ -307,15 +318,16 @@ class V2GServer:
         self.stats["accepted"] += 1
         for victim in admission.evict:
             self._evict(victim, f"for [{peer[0]}]:{peer[1]} ({admission.reason})")  # type: ignore[arg-type]
-        slot.task = loop.create_task(self._run(slot, conn_sock))
+        slot.task = loop.create_task(self._handle(conn_sock, slot))
+        slot.task.add_done_callback(lambda _: self._done(slot, conn_sock))
         slot.timer = loop.call_later(self.limits.handshake_timeout, self._handshake_expired, slot)
         self._slots.add(slot)
 
-    async def _run(self, slot: _Slot, conn_sock: socket.socket) -> None:
-        try:
-            await self._handle(conn_sock, slot)
-        finally:
-            self._forget(slot)
+    def _done(self, slot: _Slot, conn_sock: socket.socket) -> None:
+        self._forget(slot)
+        if slot.conn is None and conn_sock.fileno() >= 0:
+            # cancelled before it ran (evicted in the same burst of accepts): nobody else owns the socket
+            conn_sock.close()
 
     def _forget(self, slot: _Slot) -> None:
         self.table.release(slot)
@@ -467,6 +479,10 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
     server: V2GServer
     limits = limits or ConnectionLimits()
     fault_log = faults or default_fault_log
+    if limits.total > fd_budget():
+        log.warning("up to %d connections allowed, but RLIMIT_NOFILE (%d) leaves room for about %d: beyond that "
+                    "accept() fails and connections before their handshake are closed to make room",
+                    limits.total, _nofile(), fd_budget())
 
     async def handle(sock: socket.socket, slot: _Slot) -> None:
         loop = asyncio.get_running_loop()
@@ -513,7 +529,6 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
             log.exception("%s: handler failed", conn.id)
         finally:
             server.connections.discard(conn)
-            slot.conn = None
             await conn.close()
 
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
