@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -417,20 +416,20 @@ class SeccProcess:
     def start(self, timeout: float = 20.0) -> SeccProcess:
         (self.workdir / "secc.toml").write_text(FAST_EVSE_TOML)
         self.out = self.workdir / "secc.out"
-        nofile = self.nofile
-
-        def limit() -> None:
-            if nofile is not None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
+        cli = list(CLI)
+        if self.nofile is not None:  # lowered in the child itself, before v2gkit starts
+            code = ("import resource, runpy, sys; "
+                    f"resource.setrlimit(resource.RLIMIT_NOFILE, ({self.nofile}, {self.nofile})); "
+                    "sys.argv[0] = 'v2gkit'; runpy.run_module('v2gkit.cli.main', run_name='__main__')")
+            cli = [sys.executable, "-c", code]
         with open(self.out, "w") as out:
             self.proc = subprocess.Popen(
-                [*CLI, "secc", "--loopback", "--sdp-port", str(self.sdp_port), "--config",
+                [*cli, "secc", "--loopback", "--sdp-port", str(self.sdp_port), "--config",
                  str(self.workdir / "secc.toml"), *self.args], stdout=out, stderr=subprocess.STDOUT, text=True,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"), preexec_fn=limit)
+                env=dict(os.environ, PYTHONUNBUFFERED="1"))
         deadline = time.monotonic() + timeout
         while True:
-            m = re.search(r"^listening .*ports=\{'NONE': (\d+)\}", self.output(), re.M)
+            m = re.search(r"^listening .*ports=\{'NONE': (\d+)\}", self.output(), re.MULTILINE)
             if m:
                 self.port = int(m.group(1))
                 return self
