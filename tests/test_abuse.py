@@ -65,6 +65,7 @@ def test_car_is_served_under_attack(suite: Suite, attack: str) -> None:
     for c in phase.cars:  # in about its usual time: the SECC kept answering at its normal pace
         assert c.session_seconds <= 2 * suite.car_seconds + 1.0 and c.setup_ms < 2000, (c, suite.car_seconds)
     assert phase.attack.connections or phase.attack.datagrams  # the attack did run
+    assert not phase.attack.sessions_failed  # the in-process cars of "mixed" were served too
     assert phase.fds == suite.fds, f"{attack}: {phase.fds} fds open after the attack, {suite.fds} before"
     assert phase.rss_mb <= suite.rss_mb + RSS_SLACK_MB, (phase.rss_mb, suite.rss_mb)
 

@@ -11,8 +11,9 @@ The attacks: ``idle`` (connect, say nothing), ``random_bytes``, ``huge_length`` 
 up to 4 GiB, or 64 KiB and then stall), ``slowloris`` (the handshake one byte at a time), ``garbage``
 (junk after a good supportedAppProtocol handshake), ``out_of_order`` (valid ISO 15118-2 requests in the
 wrong order or with a wrong SessionID), ``churn`` (connect and close at once), ``sdp_flood`` (valid and
-junk SDP datagrams as fast as they go) and ``oversized`` (a schema-valid SessionSetupReq padded with
-thousands of empty xmldsig References).
+junk SDP datagrams as fast as they go), ``oversized`` (a schema-valid SessionSetupReq padded with
+thousands of empty xmldsig References) and ``mixed`` (up to 100,000 short connections of several kinds
+while in-process cars run full sessions).
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ class AttackStats:
     datagrams: int = 0
     bytes_sent: int = 0
     answers: int = 0
-
-    def add(self, other: AttackStats) -> None:
-        for f in ("connections", "closed_by_secc", "refused", "datagrams", "bytes_sent", "answers"):
-            setattr(self, f, getattr(self, f) + getattr(other, f))
+    #: full charging sessions run by in-process cars (``mixed``), and how many of them failed
+    sessions: int = 0
+    sessions_failed: int = 0
 
 
 # ------------------------------------------------------------------------------------------ messages
@@ -380,6 +380,74 @@ async def oversized(target: Target, seconds: float, rng: random.Random, concurre
     return await _workers(concurrency, seconds, stats, one)
 
 
+async def mixed(target: Target, seconds: float, rng: random.Random, connections: int = 100_000,
+                concurrency: int = 20, cars: int = 2) -> AttackStats:
+    """Many short connections until ``connections`` were made or the time is up: handshake-only (60 %),
+    junk after the handshake (15 %), random octets (15 %), connect-and-close (10 %); meanwhile ``cars``
+    in-process EVCCs (the real v2gkit EVCC session) charge again and again, each session its own
+    connection and SDP exchange."""
+    from ..net.charging import charge
+    from ..session.charging import EVCCConfig
+    from ..sim.ev import SimulatedEV
+    from ..sim.scaled import Accelerated
+
+    stats = AttackStats("mixed")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+
+    def more() -> bool:
+        return loop.time() < deadline and stats.connections < connections
+
+    async def handshake_only() -> None:
+        conn = await _handshake(target, stats)
+        if conn is not None:
+            _close(conn[1])
+
+    async def junk_after_handshake() -> None:
+        conn = await _handshake(target, stats)
+        if conn is not None:
+            r, w = conn
+            if await _send(w, frame(PayloadType.EXI, rng.randbytes(rng.randint(1, 512))), stats) and \
+                    await _until_closed(r, loop.time() + 2.0):
+                stats.closed_by_secc += 1
+            _close(w)
+
+    async def octets() -> None:
+        conn = await _open(target, stats)
+        if conn is not None:
+            r, w = conn
+            if await _send(w, rng.randbytes(rng.randint(1, 1024)), stats) and await _until_closed(r, loop.time() + 2.0):
+                stats.closed_by_secc += 1
+            _close(w)
+
+    async def connect_close() -> None:
+        conn = await _open(target, stats)
+        if conn is not None:
+            _close(conn[1])
+
+    kinds = [handshake_only] * 12 + [junk_after_handshake] * 3 + [octets] * 3 + [connect_close] * 2
+
+    async def worker() -> None:
+        while more():
+            await rng.choice(kinds)()
+
+    async def car() -> None:
+        while more():
+            ev = SimulatedEV(soc=79.5, target_soc=80)
+            try:
+                res = await charge(Accelerated(ev, 100.0), EVCCConfig(loop_interval=0.05), protocols="iso2",
+                                   loopback=True, sdp_port=target.sdp_port)
+                ok = res.ok
+            except (OSError, TimeoutError):
+                ok = False
+            stats.connections += 1
+            stats.sessions += 1
+            stats.sessions_failed += not ok
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)), *(car() for _ in range(cars)))
+    return stats
+
+
 Attack = Callable[[Target, float, random.Random], Awaitable[AttackStats]]
 
 #: every attack by name, in the order the suite runs them
@@ -393,6 +461,7 @@ ATTACKS: dict[str, Attack] = {
     "churn": churn,
     "sdp_flood": sdp_flood,
     "oversized": oversized,
+    "mixed": mixed,
 }
 
 
