@@ -12,6 +12,7 @@ from typing import Any
 from ..session.charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession, SessionResult
 from ..session.handshake import AppProtocol, Negotiated
 from ..sim.controllers import EVController, EVSEController
+from .faults import default_fault_log
 from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_session
 from .v2g import V2GConnection
@@ -66,7 +67,8 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
     async def handler(conn: V2GConnection, negotiated: Negotiated) -> None:
         name = negotiated.protocol.name
         if name not in SESSION_PROTOCOLS:
-            log.warning("%s: %s negotiated, but v2gkit has no %s session yet", conn.id, name, name)
+            default_fault_log.report("session", "%s: %s negotiated, but v2gkit has no %s session yet", conn.id,
+                                     name, name)
             return
         machine = SECCSession(name, evse_factory(), config, registry)
         if counters is not None:

@@ -31,13 +31,14 @@ class FaultLog:
     """Counters of peer faults by kind, a token bucket for the log lines, and a periodic summary.
 
     ``rate``/``burst``: lines per second in the long run / at once. ``summary_interval``: seconds between
-    summary lines (a window without faults writes none). ``label`` names what is counted in them."""
+    summary lines (a window without faults writes none), at ``summary_level``. ``label`` names what is
+    counted in them."""
 
     def __init__(self, logger: logging.Logger | str = "v2gkit.faults", *, rate: float = 5.0, burst: int = 20,
                  summary_interval: float = 60.0, clock: Callable[[], float] = time.monotonic,
-                 label: str = "peer faults") -> None:
+                 label: str = "peer faults", summary_level: int = logging.WARNING) -> None:
         self.log = logging.getLogger(logger) if isinstance(logger, str) else logger
-        self.label = label
+        self.label, self.summary_level = label, summary_level
         self.rate, self.burst, self.summary_interval, self.clock = rate, burst, summary_interval, clock
         #: every fault since start, by kind
         self.counts: collections.Counter[str] = collections.Counter()
@@ -96,7 +97,7 @@ class FaultLog:
         if now - self._window_start >= self.summary_interval:
             text = self.summary(now)
             if text is not None:
-                self.log.warning("%s", text)
+                self.log.log(self.summary_level, "%s", text)
 
     async def run(self) -> None:
         """Call :meth:`tick` every ``summary_interval`` seconds until cancelled."""

@@ -186,8 +186,8 @@ class SECCLink:
     responder: SDPResponder | None = field(default=None, init=False)
     sdp: core.SDPServer | None = field(default=None, init=False)
     _setup_timer: asyncio.TimerHandle | None = field(default=None, init=False)
-    _events: FaultLog = field(default_factory=lambda: FaultLog("v2gkit.link", label="connection events"),
-                              init=False)
+    _events: FaultLog = field(default_factory=lambda: FaultLog("v2gkit.link", label="connection events",
+                                                               summary_level=logging.INFO), init=False)
     _summaries: asyncio.Task | None = field(default=None, init=False)
 
     def _event(self, name: str, **info: Any) -> None:

@@ -19,6 +19,7 @@ from .. import timing
 from ..session.charging import Close, Output, Send, Timer
 from ..session.simulate import Machine
 from ..v2gtp import PayloadType
+from .faults import FaultLog
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError
 
 __all__ = ["Observer", "Outcome", "Samples", "run_session", "settle_heap"]
@@ -56,6 +57,8 @@ class Samples(list):
 
 #: how many late answers an Outcome lists (late_count has them all)
 LATE_KEPT = 256
+#: late answers are our fault, not the peer's, but a loaded SECC must not write a line for each of them
+_late_log = FaultLog("v2gkit.session", label="late answers")
 
 
 @dataclass
@@ -114,8 +117,8 @@ class _Driver:
                         self.outcome.late_count += 1
                         if len(self.outcome.late) < LATE_KEPT:
                             self.outcome.late.append((out.name, took))
-                            log.warning("%s sent after %.1f ms, beyond V2G_SECC_Msg_Performance_Time", out.name,
-                                        took * 1e3)
+                        _late_log.report("late_answer", "%s %s sent after %.1f ms, beyond "
+                                         "V2G_SECC_Msg_Performance_Time", self.conn.id, out.name, took * 1e3)
                 self.sent_at, self.sent_name = t, out.name
             elif isinstance(out, Timer):
                 old = self.timers.pop(out.name, None)
