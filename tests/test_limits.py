@@ -165,3 +165,39 @@ def test_paused_sessions_expire_and_stay_bounded() -> None:
     assert p.resume(2100.0, b"A" * 8) == {"energy_wh": 1.0}  # within the lifetime
     p.pause(3000.0, b"B" * 8, {})
     assert p.resume(3100.5, b"B" * 8) is None and p.expired >= 1 and len(p) == 0
+
+
+async def test_tls_slow_and_junk_peers_are_closed_and_counted(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Over TLS (the context picked from the peeked ClientHello): a half ClientHello that never
+    completes is closed at the handshake deadline, a non-TLS peer at once; a real client gets through."""
+    from v2gkit.net.tls import client_context, server_context
+    from v2gkit.pki.quick import make_test_pki
+
+    pki = make_test_pki(tmp_path_factory.mktemp("pki"), "iso2")
+    ctx = server_context("iso2", pki.secc_chain, pki.secc_key)
+    faults = FaultLog(rate=0.0, burst=0)
+
+    async def handler(conn: V2GConnection) -> None:
+        conn.established()
+        msg = await conn.receive()
+        await conn.send(msg.payload_type, msg.payload)
+
+    async with await serve(handler, host="::1", ssl_context=lambda hello: ctx, faults=faults,
+                           limits=ConnectionLimits(handshake_timeout=0.5)) as srv:
+        slow = [await asyncio.open_connection("::1", srv.port) for _ in range(5)]
+        for _, w in slow:
+            w.write(bytes.fromhex("16030100ff") + b"\x01")  # a record of 255 octets, 1 of them sent
+        junk = await connect("::1", srv.port)
+        await junk.send_raw(b"GET / HTTP/1.1\r\n\r\n")
+        client = await connect("::1", srv.port, ssl_context=client_context("iso2", pki.v2g_root))
+        await client.send(0x8001, b"over TLS")
+        assert (await client.receive(2)).payload == b"over TLS"
+        for r, _ in slow:  # closed by the SECC (with a reset: it never read what they sent)
+            with pytest.raises(ConnectionResetError):
+                await asyncio.wait_for(r.read(), 3)
+        assert faults.counts == {"tls": 1, "handshake": 5} and srv.stats["handshake_timeout"] == 5
+        assert isinstance(client.tls, dict) and client.tls["version"] == "TLSv1.2"
+        for _, w in slow:
+            w.close()
+        await junk.close()
+        await client.close()

@@ -445,6 +445,7 @@ async def _peek_client_hello(sock: socket.socket, timeout: float) -> ClientHello
     """Wait for the ClientHello and read it without consuming it (MSG_PEEK)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    pause = 0.005
     while True:
         readable = loop.create_future()
         loop.add_reader(sock.fileno(), lambda f=readable: f.done() or f.set_result(None))
@@ -458,7 +459,11 @@ async def _peek_client_hello(sock: socket.socket, timeout: float) -> ClientHello
         hello = parse_client_hello(data)
         if hello is not None:
             return hello
-        await asyncio.sleep(0.005)  # the rest of the record is on its way
+        if loop.time() >= deadline:
+            raise TimeoutError(f"no complete ClientHello within {timeout:g} s")
+        # the rest of the record is on its way (or, from a slow peer, not: back off up to 0.2 s)
+        await asyncio.sleep(min(pause, max(0.0, deadline - loop.time())))
+        pause = min(pause * 2, 0.2)
 
 
 async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface: str | None = None,
