@@ -33,7 +33,7 @@ from ..session.handshake import (
 from ..v2gtp import PayloadType
 from .faults import FaultLog
 from .iface import link_local_address
-from .limits import ConnectionLimits
+from .limits import ConnectionLimits, ConnectionTable
 from .sdp import SDPResponder, discover, start_responder
 from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve
 
@@ -160,11 +160,11 @@ class SECCLink:
 
     ``setup_timeout``: when no handshake succeeds within it, SDP and the listeners stop
     (V2G_SECC_CommunicationSetup_Timeout; ISO 15118-4 TC_SECC_CMN_VTB_SDP_004). ``limits`` caps the
-    connections of each listener (see :mod:`v2gkit.net.limits`); ``sap_timeout`` bounds the wait for
-    supportedAppProtocolReq once TCP/TLS is up. Peer faults go to ``faults`` (counted, rate-limited lines,
-    a summary every minute); per-connection events (connected, negotiated, closed...) are rate-limited
-    the same way, so a flood of peers cannot flood the log or ``on_event``. Nothing is kept per
-    connection once it is gone: ``stats`` counts, ``negotiated`` holds the last few handshakes."""
+    connections of all listeners together (see :mod:`v2gkit.net.limits`); ``sap_timeout`` bounds the
+    wait for supportedAppProtocolReq once TCP/TLS is up. Peer faults go to ``faults`` (counted,
+    rate-limited lines, a summary every minute); per-connection events (connected, negotiated, closed...)
+    are rate-limited the same way, so a flood of peers cannot flood the log or ``on_event``. Nothing is
+    kept per connection once it is gone: ``stats`` counts, ``negotiated`` holds the last few handshakes."""
 
     interface: str | None = None
     loopback: bool = False
@@ -222,6 +222,7 @@ class SECCLink:
         wanted = {core.SecurityPolicy.ECHO: (core.Security.NONE, core.Security.TLS),
                   core.SecurityPolicy.NONE_ONLY: (core.Security.NONE,),
                   core.SecurityPolicy.TLS_ONLY: (core.Security.TLS,)}[self.policy]
+        table = ConnectionTable(self.limits or ConnectionLimits())  # one for TCP and TLS together
         for sec in wanted:
             ctx = self.ssl_context if sec is core.Security.TLS else None
             for _ in range(20):  # a random dynamic port; retry on the rare collision
@@ -230,7 +231,7 @@ class SECCLink:
                         lambda c, sup=supported: self._on_connection(c, sup),
                         host="::1" if self.loopback else "::", port=_dynamic_port(),
                         interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer,
-                        limits=self.limits, faults=self.faults,
+                        table=table, faults=self.faults,
                         on_tls_error=lambda peer, why: self._peer_event("tls_failed", "tls", peer=peer[0],
                                                                          reason=why))
                     break
@@ -244,10 +245,9 @@ class SECCLink:
         if self.setup_timeout is not None:
             self._setup_timer = asyncio.get_running_loop().call_later(self.setup_timeout, self._setup_expired)
         self._summaries = asyncio.get_running_loop().create_task(self._summarise())
-        limits = next(iter(self.servers.values())).limits
         self._event("listening", address=str(address), sdp_port=self.sdp_port,
                     ports={s.name: srv.port for s, srv in self.servers.items()},
-                    max_connections=limits.total, max_per_peer=limits.per_peer)
+                    max_connections=table.limits.total, max_per_peer=table.limits.per_peer)
         return self
 
     async def _summarise(self) -> None:

@@ -252,12 +252,13 @@ class V2GServer:
     connection that has not completed the handshake within ``limits.handshake_timeout`` is closed."""
 
     def __init__(self, sock: socket.socket, handle: Callable[[socket.socket, _Slot], Awaitable[None]], *,
-                 limits: ConnectionLimits | None = None, faults: FaultLog | None = None) -> None:
+                 limits: ConnectionLimits | None = None, faults: FaultLog | None = None,
+                 table: ConnectionTable | None = None) -> None:
         self._sock = sock
         self._handle = handle
-        self.limits = limits or ConnectionLimits()
+        self.table = table if table is not None else ConnectionTable(limits or ConnectionLimits())
+        self.limits = self.table.limits
         self.faults = faults or default_fault_log
-        self.table = ConnectionTable(self.limits)
         self.connections: set[V2GConnection] = set()
         self._slots: set[_Slot] = set()
         self.address, self.port = _endpoint(sock.getsockname())
@@ -470,19 +471,23 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
                 ssl_context: ssl.SSLContext | ContextSelector | None = None, tracer: TraceSink | None = None,
                 max_payload: int = DEFAULT_MAX_PAYLOAD, accept: Iterable[int] = TCP_PAYLOAD_TYPES,
                 limits: ConnectionLimits | None = None, faults: FaultLog | None = None,
+                table: ConnectionTable | None = None,
                 on_tls_error: Callable[[tuple[str, int], str], None] | None = None) -> V2GServer:
     """Listen on ``host``/``port`` (on the interface's link-local address when ``interface`` is given)
     and run ``handler(connection)`` for each client in its own task. The handler's exceptions are
     logged and end only that connection. The handler calls ``connection.established()`` once the
     supportedAppProtocol handshake is done; until then ``limits`` may close the connection (deadline
-    ``limits.handshake_timeout``, TLS included, or eviction for a newcomer at a full server).
+    ``limits.handshake_timeout``, TLS included, or eviction for a newcomer at a full server). Listeners
+    that share a ``table`` (built with the limits) share the limits too.
 
     ``ssl_context`` may be a selector called with the peer's ClientHello: a station speaking ISO 15118-2
     and -20 presents its secp256r1 chain over TLS 1.2 and its -20 chain over TLS 1.3. A failed TLS
     handshake goes to ``on_tls_error(peer, reason)`` (asyncio alone would only log it at debug level), or
     else to ``faults``."""
     server: V2GServer
-    limits = limits or ConnectionLimits()
+    if table is None:
+        table = ConnectionTable(limits or ConnectionLimits())
+    limits = table.limits
     fault_log = faults or default_fault_log
     if limits.total > fd_budget():
         log.warning("up to %d connections allowed, but RLIMIT_NOFILE (%d) leaves room for about %d: beyond that "
@@ -548,5 +553,5 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
     except BaseException:
         sock.close()
         raise
-    server = V2GServer(sock, handle, limits=limits, faults=fault_log)
+    server = V2GServer(sock, handle, faults=fault_log, table=table)
     return server
