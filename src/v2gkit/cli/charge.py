@@ -73,8 +73,8 @@ def _median_ms(values: list[float]) -> str:
 @click.option("--sdp-port", default=15118, show_default=True)
 @click.option("--setup-timeout", type=float, help="stop SDP and listening if no handshake succeeds in time")
 @click.option("--max-connections", type=click.IntRange(min=1),
-              help="concurrent connections per listener [default: 256, fewer under a low `ulimit -n`]; a newcomer "
-                   "at the limit closes the oldest connection still before its handshake")
+              help="concurrent connections, TCP and TLS together [default: 256, fewer under a low `ulimit -n`]; a "
+                   "newcomer at the limit closes the oldest connection still before its handshake")
 @click.option("--max-per-peer", type=click.IntRange(min=1), default=32, show_default=True,
               help="concurrent connections from one address (raise it for many simulated cars on one host)")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
