@@ -34,12 +34,12 @@ def row(name: str, ph: Phase, warm_rss: float) -> str:
     secs = [c.session_seconds for c in ph.cars if c.ok] or [0.0]
     setup = max((c.setup_ms for c in ph.cars), default=0.0)
     extra = f" +{a.sessions} in-process sessions ({a.sessions_failed} failed)" if a.sessions else ""
-    return (f"{name:<13} {ph.seconds:>6.1f} {volume:>16} {a.closed_by_secc:>9,} {ok:>3}/{len(ph.cars):<3} "
+    return (f"{name:<21} {ph.seconds:>6.1f} {volume:>16} {a.closed_by_secc:>9,} {ok:>3}/{len(ph.cars):<3} "
             f"{statistics.median(secs):>7.2f} {max(secs):>7.2f} {setup:>8.1f} {ph.rss_mb:>7.1f} "
             f"{ph.rss_mb - warm_rss:>+6.1f} {ph.fds:>4}{extra}")
 
 
-HEADER = (f"{'attack':<13} {'secs':>6} {'volume':>16} {'closed':>9} {'cars':>7} {'med s':>7} {'max s':>7} "
+HEADER = (f"{'attack':<21} {'secs':>6} {'volume':>16} {'closed':>9} {'cars':>7} {'med s':>7} {'max s':>7} "
           f"{'setup ms':>8} {'RSS MB':>7} {'dRSS':>6} {'fds':>4}")
 
 

@@ -51,16 +51,32 @@ def test_fault_log_counts_everything_and_logs_a_few_lines(caplog: pytest.LogCapt
 def test_table_evicts_the_oldest_pending_connection_of_that_peer() -> None:
     t = ConnectionTable(ConnectionLimits(total=10, per_peer=3))
     assert t.admit("a1", "A").accepted and t.admit("a2", "A").accepted and t.admit("a3", "A").accepted
-    t.established("a1")  # past the handshake: never evicted for a newcomer
+    t.established("a1")  # its session started: never evicted for a newcomer
     adm = t.admit("a4", "A")
     assert adm.accepted and adm.evict == ("a2",) and "per-peer limit 3" in adm.reason
     assert t.admit("b1", "B").evict == ()  # another peer is not affected
     t.established("a3")
     t.established("a4")
     adm = t.admit("a5", "A")
-    assert not adm.accepted and "all past the handshake" in adm.reason and len(t) == 4
+    assert not adm.accepted and "all with a running session" in adm.reason and len(t) == 4
     t.release("a1")
     assert t.admit("a5", "A").accepted and t.peer_count("A") == 3
+
+
+def test_table_evicts_the_connection_stuck_longest() -> None:
+    """Progress (the handshake) puts a connection at the back of the queue: a car that keeps moving
+    outlives any number of idle or silent connections, newer or older."""
+    t = ConnectionTable(ConnectionLimits(total=100, per_peer=4))
+    for key in ("quiet1", "quiet2", "car"):
+        t.admit(key, "A")
+    t.handshake_done("quiet1")
+    t.handshake_done("quiet2")
+    t.handshake_done("car")  # the car's handshake came last: it is the freshest
+    assert t.admit("idle1", "A").evict == ()
+    assert t.admit("idle2", "A").evict == ("quiet1",)
+    assert t.admit("idle3", "A").evict == ("quiet2",)
+    assert t.admit("idle4", "A").evict == ("car",)  # no progress while 3 newer ones came: it is stuck too
+    assert t.admit("idle5", "A").evict == ("idle1",)
 
 
 def test_table_total_limit_evicts_anyone_pending_oldest_first() -> None:
@@ -82,7 +98,7 @@ def test_limits_reject_nonsense() -> None:
     with pytest.raises(ValueError):
         ConnectionLimits(total=0)
     with pytest.raises(ValueError):
-        ConnectionLimits(handshake_timeout=0)
+        ConnectionLimits(start_timeout=0)
 
 
 # ------------------------------------------------------------------------------------- the server
@@ -91,7 +107,7 @@ async def _server(limits: ConnectionLimits, faults: FaultLog) -> tuple:
 
     async def handler(conn: V2GConnection) -> None:
         msg = await conn.receive()
-        conn.established()
+        conn.established()  # this toy protocol: the first message starts the session
         while True:
             await conn.send(msg.payload_type, msg.payload)
             msg = await conn.receive()
@@ -135,16 +151,16 @@ async def test_established_connections_are_kept_and_newcomers_refused() -> None:
             await c.close()
 
 
-async def test_handshake_deadline_closes_silent_and_slow_peers() -> None:
+async def test_start_deadline_closes_silent_and_slow_peers() -> None:
     faults = FaultLog(rate=0.0, burst=0)
-    async with await _server(ConnectionLimits(handshake_timeout=0.3), faults) as srv:
+    async with await _server(ConnectionLimits(start_timeout=0.3), faults) as srv:
         silent = await connect("::1", srv.port)
         slow = await connect("::1", srv.port)
         await slow.send_raw(b"\x01\xfe")  # slowloris: half a header, then nothing
         for c in (silent, slow):
             with pytest.raises(ConnectionClosed):
                 await c.receive(2)
-        assert srv.stats["handshake_timeout"] == 2 and faults.counts == {"handshake": 2}
+        assert srv.stats["start_timeout"] == 2 and faults.counts == {"handshake": 2}
         assert len(srv.table) == 0 and not srv.connections
         ok = await connect("::1", srv.port)  # a prompt peer is not affected by the deadline
         await ok.send(0x8001, b"hello")
@@ -183,7 +199,7 @@ async def test_tls_slow_and_junk_peers_are_closed_and_counted(tmp_path_factory: 
         await conn.send(msg.payload_type, msg.payload)
 
     async with await serve(handler, host="::1", ssl_context=lambda hello: ctx, faults=faults,
-                           limits=ConnectionLimits(handshake_timeout=0.5)) as srv:
+                           limits=ConnectionLimits(start_timeout=0.5)) as srv:
         slow = [await asyncio.open_connection("::1", srv.port) for _ in range(5)]
         for _, w in slow:
             w.write(bytes.fromhex("16030100ff") + b"\x01")  # a record of 255 octets, 1 of them sent
@@ -195,9 +211,44 @@ async def test_tls_slow_and_junk_peers_are_closed_and_counted(tmp_path_factory: 
         for r, _ in slow:  # closed by the SECC (with a reset: it never read what they sent)
             with pytest.raises(ConnectionResetError):
                 await asyncio.wait_for(r.read(), 3)
-        assert faults.counts == {"tls": 1, "handshake": 5} and srv.stats["handshake_timeout"] == 5
+        assert faults.counts == {"tls": 1, "handshake": 5} and srv.stats["start_timeout"] == 5
         assert isinstance(client.tls, dict) and client.tls["version"] == "TLSv1.2"
         for _, w in slow:
             w.close()
         await junk.close()
         await client.close()
+
+
+async def test_a_peer_silent_after_the_handshake_is_not_a_session_yet() -> None:
+    """supportedAppProtocol done, then nothing: still evictable, and closed at the start deadline (a
+    car sends SessionSetupReq at once). A real car's session is established from its SessionSetupReq."""
+    from v2gkit.net.charging import charge, secc_sessions
+    from v2gkit.net.link import SECCLink
+    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.sim.ev import SimulatedEV
+    from v2gkit.sim.evse import SimulatedDCEVSE
+    from v2gkit.sim.scaled import Accelerated
+    from v2gkit.testsys.abuse import _SAP_REQUEST
+
+    link = await SECCLink(loopback=True, sdp_port=15470, protocols="iso2", limits=ConnectionLimits(start_timeout=0.5),
+                          session=secc_sessions(lambda: SimulatedDCEVSE(cable_check_time=0.05), SECCConfig())).start()
+    try:
+        srv = next(iter(link.servers.values()))
+        quiet = []
+        for _ in range(3):
+            r, w = await asyncio.open_connection("::1", srv.port)
+            w.write(_SAP_REQUEST)
+            head = await r.readexactly(8)
+            await r.readexactly(int.from_bytes(head[4:], "big"))  # supportedAppProtocolRes
+            quiet.append((r, w))
+        assert srv.table.pending == 3
+        res = await charge(Accelerated(SimulatedEV(soc=79.5, target_soc=80), 100), EVCCConfig(loop_interval=0.02),
+                           protocols="iso2", loopback=True, sdp_port=15470)
+        assert res.ok
+        for r, _ in quiet:
+            assert await asyncio.wait_for(r.read(), 3) == b""
+        assert srv.stats["start_timeout"] == 3 and len(srv.table) == 0
+        for _, w in quiet:
+            w.close()
+    finally:
+        await link.close()

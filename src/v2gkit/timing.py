@@ -14,17 +14,18 @@ SDP_MAX_REQUESTS = 50
 EVCC_COMMUNICATION_SETUP_TIMEOUT = 20.0
 #: V2G_SECC_CommunicationSetup_Performance_Time
 SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME = 18.0
-#: How long one accepted TCP connection may take to complete TLS and deliver its supportedAppProtocolReq
-#: before the SECC closes it. A car sends the request right after TCP/TLS set-up and gives up on the
-#: whole set-up after V2G_EVCC_CommunicationSetup_Timeout (20 s from plug-in to SessionSetupRes, ISO 15118-2
-#: 8.7.3.2 as the Josev maintainers explain in EcoG-io/iso15118#105), so waiting longer only serves idle
-#: peers. EVerest's SECC bounds the set-up with the 18 s performance time (`V2G_COMMUNICATION_SETUP_TIMEOUT
-#: 18000 /* [V2G2-723] [V2G2-029] [V2G2-032] [V2G2-714] [V2G2-716] */` in EvseV2G v2g.hpp; 18 s
-#: `V2G_COMMUNICATION_SETUP_TIMEOUT_MS` in libiso15118); Josev's SECC waits 20 s for this first message
-#: (`comm_session.start(Timeouts.V2G_EVCC_COMMUNICATION_SETUP_TIMEOUT)`). ISO 15118-4 only checks that an
-#: SECC closes a silent connection by V2G_SECC_Sequence_Timeout (TC_SECC_CMN_VTB_SupportedAppProtocol_003).
-#: v2gkit takes the SECC's 18 s.
-SECC_HANDSHAKE_TIMEOUT = SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME
+#: How long one accepted TCP connection may take to start its session (TLS, supportedAppProtocolReq and
+#: the first request after it, SessionSetupReq) before the SECC closes it. A car sends these right after
+#: TCP/TLS set-up and gives up on the whole set-up after V2G_EVCC_CommunicationSetup_Timeout (20 s from
+#: plug-in to SessionSetupRes, ISO 15118-2 8.7.3.2, as the Josev maintainers explain in
+#: EcoG-io/iso15118#105), so waiting longer only serves idle peers. EVerest's SECC bounds the set-up with
+#: the 18 s performance time (`V2G_COMMUNICATION_SETUP_TIMEOUT 18000 /* [V2G2-723] [V2G2-029] [V2G2-032]
+#: [V2G2-714] [V2G2-716] */` in EvseV2G v2g.hpp; `V2G_COMMUNICATION_SETUP_TIMEOUT_MS{18000}` in
+#: libiso15118); Josev's SECC waits 20 s for the first message (`comm_session.start(Timeouts.
+#: V2G_EVCC_COMMUNICATION_SETUP_TIMEOUT)`); ISO 15118-4 expects the SECC to close a connection whose
+#: V2G_SECC_CommunicationSetup_Timeout ran out after the handshake (TC_SECC_CMN_VTB_SessionSetup_004).
+#: v2gkit takes the SECC's 18 s, counted per connection from its accept.
+SECC_SESSION_START_TIMEOUT = SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME
 #: V2G_EVCC_Msg_Timeout for supportedAppProtocolReq (2 s like most requests)
 EVCC_SAP_TIMEOUT = 2.0
 #: V2G_SECC_Sequence_Timeout: the SECC waits this long for the next request

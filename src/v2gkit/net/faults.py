@@ -11,7 +11,8 @@ Time comes from ``clock`` (or the ``now`` a caller passes), so tests drive it an
 with :meth:`FaultLog.tick` (``SECCLink`` runs :meth:`FaultLog.run` as a task).
 
 Kinds used by v2gkit: ``v2gtp_header`` (bad V2GTP headers), ``sdp_junk`` (SDP datagrams dropped),
-``handshake`` (connections closed before or in the supportedAppProtocol handshake), ``tls`` (failed TLS
+``handshake`` (connections closed before their session started: no or a failed supportedAppProtocol
+handshake, no first request in time), ``tls`` (failed TLS
 handshakes), ``limit`` (connections refused or evicted by the connection limits), ``accept`` (accept()
 failures such as running out of file descriptors), ``session`` (sessions that ended with an error).
 """

@@ -2,11 +2,13 @@
 when a new one arrives at a full server. Sans-IO: the table holds keys and addresses, no sockets.
 
 A charger must keep serving the car even while idle or slow peers (or a flood of them) hold connections.
-The rule: a new connection that would exceed a limit evicts the oldest connection that has not completed
-its supportedAppProtocol handshake (of the same peer when the per-peer limit is hit); connections past
-the handshake are never evicted for a newcomer. A car opens its connection and sends its handshake at
-once, so it is the newest pending connection and the last one to go; when nothing can be evicted, the
-newcomer is refused (closed at once) instead.
+The rule: a new connection that would exceed a limit evicts the connection whose session has not started
+and that has been stuck longest (of the same peer when the per-peer limit is hit): the time since its
+last progress counts, accept or supportedAppProtocol handshake. Connections with a running session (its
+first request after the handshake has arrived) are never evicted for a newcomer; when nothing can be
+evicted, the newcomer is refused (closed at once). A car sends its handshake the moment it has connected
+and its SessionSetupReq the moment it has the answer, so it is always among the freshest, while idle,
+slow and silent peers age at the front of the queue.
 """
 
 from __future__ import annotations
@@ -41,18 +43,18 @@ def fd_budget() -> int:
 @dataclass(frozen=True)
 class ConnectionLimits:
     """``total``: concurrent connections (default: 256, fewer when RLIMIT_NOFILE is lower);
-    ``per_peer``: concurrent connections from one address; ``handshake_timeout``: seconds from accept
-    until the supportedAppProtocol handshake must be complete (TLS included)."""
+    ``per_peer``: concurrent connections from one address; ``start_timeout``: seconds from accept until
+    the session must have started (TLS, supportedAppProtocol handshake and the first request after it)."""
 
     total: int = field(default_factory=lambda: min(DEFAULT_MAX_CONNECTIONS, fd_budget()))
     per_peer: int = DEFAULT_MAX_PER_PEER
-    handshake_timeout: float = timing.SECC_HANDSHAKE_TIMEOUT
+    start_timeout: float = timing.SECC_SESSION_START_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.total < 1 or self.per_peer < 1:
             raise ValueError(f"connection limits must be at least 1 (total={self.total}, per_peer={self.per_peer})")
-        if self.handshake_timeout <= 0:
-            raise ValueError(f"handshake_timeout must be > 0, got {self.handshake_timeout}")
+        if self.start_timeout <= 0:
+            raise ValueError(f"start_timeout must be > 0, got {self.start_timeout}")
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,13 @@ class Admission:
 
 
 class ConnectionTable:
-    """Which keys hold a connection slot, from which peer, and whether past the handshake."""
+    """Which keys hold a connection slot, from which peer, and whether their session has started.
+    Connections whose session has not started are kept in the order of their last progress (accept,
+    then the handshake): the victim is the one that has been stuck longest."""
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
-        self._pending: collections.OrderedDict[Hashable, str] = collections.OrderedDict()  # oldest first
+        self._pending: collections.OrderedDict[Hashable, str] = collections.OrderedDict()  # stuck longest first
         self._established: dict[Hashable, str] = {}
         self._per_peer: collections.Counter[str] = collections.Counter()
 
@@ -79,13 +83,13 @@ class ConnectionTable:
 
     @property
     def pending(self) -> int:
-        """Connections that have not completed the handshake."""
+        """Connections whose session has not started."""
         return len(self._pending)
 
     def peer_count(self, peer: str) -> int:
         return self._per_peer[peer]
 
-    def _oldest_pending(self, peer: str | None, skip: Hashable | None = None) -> Hashable | None:
+    def _victim(self, peer: str | None, skip: Hashable | None = None) -> Hashable | None:
         for key, p in self._pending.items():
             if key != skip and (peer is None or p == peer):
                 return key
@@ -96,17 +100,17 @@ class ConnectionTable:
         evict: list[Hashable] = []
         reasons = []
         if self._per_peer[peer] >= self.limits.per_peer:
-            victim = self._oldest_pending(peer)
+            victim = self._victim(peer)
             if victim is None:
                 return Admission(False, (), f"{self._per_peer[peer]} connections from {peer} "
-                                            f"(limit {self.limits.per_peer}), all past the handshake")
+                                            f"(limit {self.limits.per_peer}), all with a running session")
             evict.append(victim)
             reasons.append(f"per-peer limit {self.limits.per_peer} for {peer}")
         if len(self) - len(evict) >= self.limits.total:
-            victim = self._oldest_pending(None, skip=evict[0] if evict else None)
+            victim = self._victim(None, skip=evict[0] if evict else None)
             if victim is None:
                 return Admission(False, (), f"{len(self)} connections (limit {self.limits.total}), "
-                                            "all past the handshake")
+                                            "all with a running session")
             evict.append(victim)
             reasons.append(f"limit of {self.limits.total} connections")
         for victim in evict:
@@ -117,10 +121,16 @@ class ConnectionTable:
 
     def oldest_pending(self) -> Hashable | None:
         """The first connection to give up when file descriptors run out."""
-        return self._oldest_pending(None)
+        return self._victim(None)
+
+    def handshake_done(self, key: Hashable) -> None:
+        """``key`` completed the supportedAppProtocol handshake: it made progress, so it goes to the back
+        of the eviction queue (its session starts with the next request)."""
+        if key in self._pending:
+            self._pending.move_to_end(key)
 
     def established(self, key: Hashable) -> None:
-        """``key`` completed its handshake: it is no longer evicted for newcomers."""
+        """``key``'s session started: it is no longer evicted for newcomers."""
         peer = self._pending.pop(key, None)
         if peer is not None:
             self._established[key] = peer

@@ -174,7 +174,7 @@ class SECCLink:
     session: SessionHandler = _hold_open
     tracer: TraceSink | None = None
     sdp_port: int = core.SDP_PORT
-    sap_timeout: float = timing.SECC_HANDSHAKE_TIMEOUT
+    sap_timeout: float = timing.SECC_SESSION_START_TIMEOUT
     setup_timeout: float | None = None
     limits: ConnectionLimits | None = None
     on_event: Callable[[str, dict[str, Any]], None] | None = None
@@ -296,7 +296,7 @@ class SECCLink:
         if self._setup_timer is not None:
             self._setup_timer.cancel()
             self._setup_timer = None
-        conn.established()
+        conn.handshake_done()  # the session has started once its SessionSetupReq arrives
         conn.schema = negotiated.protocol.schema
         self.negotiated.append(negotiated)
         self.stats["negotiated:" + negotiated.protocol.name] += 1

@@ -4,7 +4,7 @@ The connection feeds whatever TCP delivers into the sans-IO :class:`~v2gkit.v2gt
 out whole messages, applies the header rules (discard or close) and reports every frame to an optional
 tracer. Each server connection runs in its own task: one misbehaving peer never touches another. The
 server enforces :class:`~v2gkit.net.limits.ConnectionLimits` (how many connections, how long until the
-handshake) and reports peer faults to a rate-limited :class:`~v2gkit.net.faults.FaultLog`.
+session starts) and reports peer faults to a rate-limited :class:`~v2gkit.net.faults.FaultLog`.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ _STARVED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _ACCEPT_BACKOFF = (0.01, 1.0)
 #: an episode without file descriptors ends (one line says so) after this long without a failure
 _STARVED_QUIET = 5.0
+#: the accept loop's pause after a newcomer evicted a connection (at most 500 evictions a second)
+_EVICTION_PACE = 0.002
 
 
 class TraceSink(Protocol):
@@ -108,8 +110,10 @@ class V2GConnection:
         self.fault_count = 0
         self.last_fault: HeaderFault | None = None
         self.fault_log = faults or default_fault_log
-        #: called once by :meth:`established` (the server stops the handshake clock)
+        #: called by :meth:`handshake_done` and :meth:`established` (the server's connection limits)
+        self.on_handshake_done: Callable[[], None] | None = None
         self.on_established: Callable[[], None] | None = None
+        self._established_on_message = False
         self.closed = False
         if tracer is not None:
             client, server = (self.local, self.peer) if is_client else (self.peer, self.local)
@@ -172,11 +176,22 @@ class V2GConnection:
                 if ev.action is Action.CLOSE:
                     await self.close()
                     raise V2GTPProtocolError(ev)
+        if self._established_on_message:
+            self.established()
         return self._pending.popleft()
 
+    def handshake_done(self) -> None:
+        """The supportedAppProtocol handshake succeeded; the session starts with the next message (its
+        SessionSetupReq), and then :meth:`established` follows by itself. A peer that falls silent in
+        between is still idle to the server's connection limits."""
+        self._established_on_message = True
+        cb, self.on_handshake_done = self.on_handshake_done, None
+        if cb is not None:
+            cb()
+
     def established(self) -> None:
-        """The supportedAppProtocol handshake is done: the connection now counts as a session (no longer
-        evicted for newcomers, no handshake deadline)."""
+        """The session has started: the connection is no longer evicted for newcomers and has no deadline."""
+        self._established_on_message = False
         cb, self.on_established = self.on_established, None
         if cb is not None:
             cb()
@@ -248,8 +263,8 @@ class _Slot:
 class V2GServer:
     """A listening SECC socket; ``port`` is the one to announce in SDP. Its own accept loop lets the TLS
     context be chosen per connection from the ClientHello (see ``serve``) and applies the connection
-    limits: a newcomer at a full server evicts the oldest connection still before its handshake, and a
-    connection that has not completed the handshake within ``limits.handshake_timeout`` is closed."""
+    limits: a newcomer at a full server evicts the oldest connection whose session has not started, and a
+    connection whose session has not started within ``limits.start_timeout`` is closed."""
 
     def __init__(self, sock: socket.socket, handle: Callable[[socket.socket, _Slot], Awaitable[None]], *,
                  limits: ConnectionLimits | None = None, faults: FaultLog | None = None,
@@ -284,7 +299,7 @@ class V2GServer:
                     self._starved_since = now
                     self._starved_count = 0
                     log.warning("port %s: cannot accept: %s (%d connections open, RLIMIT_NOFILE soft limit "
-                                "%d); closing connections that have not completed the handshake, else waiting",
+                                "%d); closing connections whose session has not started, else waiting",
                                 self.port, e.strerror or e, len(self.table), _nofile())
                 self._starved_last = now
                 self._starved_count += 1
@@ -303,26 +318,30 @@ class V2GServer:
                 log.warning("port %s: accepting again; %d accept() failures for lack of file descriptors over "
                             "%.1f s", self.port, self._starved_count, self._starved_last - self._starved_since)
                 self._starved_since = None
-            self._admit(loop, conn_sock, _endpoint(addr))
+            evicted = self._admit(loop, conn_sock, _endpoint(addr))
             # accept() does not wait while the backlog holds connections: let the accepted ones run (and
-            # a car finish its handshake) before taking the next, or a flood could evict it unheard
-            await asyncio.sleep(0)
+            # a car finish its handshake) before taking the next, or a flood could evict it unheard. At a
+            # full server, pace the evictions: a car at the same address as a flood then has the time
+            # of many newcomers to send its next message
+            await asyncio.sleep(_EVICTION_PACE if evicted else 0)
 
-    def _admit(self, loop: asyncio.AbstractEventLoop, conn_sock: socket.socket, peer: tuple[str, int]) -> None:
+    def _admit(self, loop: asyncio.AbstractEventLoop, conn_sock: socket.socket, peer: tuple[str, int]) -> bool:
+        """Take the new connection, or refuse it; True when that closed another one."""
         slot = _Slot(peer)
         admission = self.table.admit(slot, peer[0])
         if not admission.accepted:
             self.stats["refused"] += 1
             self.faults.report("limit", "refused [%s]:%s: %s", peer[0], peer[1], admission.reason)
             conn_sock.close()
-            return
+            return False
         self.stats["accepted"] += 1
         for victim in admission.evict:
             self._evict(victim, f"for [{peer[0]}]:{peer[1]} ({admission.reason})")  # type: ignore[arg-type]
         slot.task = loop.create_task(self._handle(conn_sock, slot))
         slot.task.add_done_callback(lambda _: self._done(slot, conn_sock))
-        slot.timer = loop.call_later(self.limits.handshake_timeout, self._handshake_expired, slot)
+        slot.timer = loop.call_later(self.limits.start_timeout, self._start_expired, slot)
         self._slots.add(slot)
+        return bool(admission.evict)
 
     def _done(self, slot: _Slot, conn_sock: socket.socket) -> None:
         self._forget(slot)
@@ -339,18 +358,20 @@ class V2GServer:
 
     def _evict(self, slot: _Slot, why: str) -> None:
         self.stats["evicted"] += 1
-        self.faults.report("limit", "closed [%s]:%s before its handshake %s", slot.peer[0], slot.peer[1], why)
+        self.faults.report("limit", "closed [%s]:%s before its session started, %s", slot.peer[0], slot.peer[1],
+                           why)
         self._forget(slot)
         if slot.task is not None:
             slot.task.cancel()
 
-    def _handshake_expired(self, slot: _Slot) -> None:
+    def _start_expired(self, slot: _Slot) -> None:
         slot.timer = None
         if not self.table.is_pending(slot):
             return
-        self.stats["handshake_timeout"] += 1
-        self.faults.report("handshake", "closed [%s]:%s: no supportedAppProtocol handshake within %g s",
-                           slot.peer[0], slot.peer[1], self.limits.handshake_timeout)
+        self.stats["start_timeout"] += 1
+        self.faults.report("handshake", "closed [%s]:%s: no session started within %g s (TLS, "
+                           "supportedAppProtocol and a first request)", slot.peer[0], slot.peer[1],
+                           self.limits.start_timeout)
         self._forget(slot)
         if slot.task is not None:
             slot.task.cancel()
@@ -475,10 +496,11 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
                 on_tls_error: Callable[[tuple[str, int], str], None] | None = None) -> V2GServer:
     """Listen on ``host``/``port`` (on the interface's link-local address when ``interface`` is given)
     and run ``handler(connection)`` for each client in its own task. The handler's exceptions are
-    logged and end only that connection. The handler calls ``connection.established()`` once the
-    supportedAppProtocol handshake is done; until then ``limits`` may close the connection (deadline
-    ``limits.handshake_timeout``, TLS included, or eviction for a newcomer at a full server). Listeners
-    that share a ``table`` (built with the limits) share the limits too.
+    logged and end only that connection. The handler calls ``connection.handshake_done()`` after the
+    supportedAppProtocol handshake (or ``established()`` when no session message is to be waited for);
+    until the session has started ``limits`` may close the connection (deadline
+    ``limits.start_timeout``, TLS included, or eviction for a newcomer at a full server). Listeners that
+    share a ``table`` (built with the limits) share the limits too.
 
     ``ssl_context`` may be a selector called with the peer's ClientHello: a station speaking ISO 15118-2
     and -20 presents its secp256r1 chain over TLS 1.2 and its -20 chain over TLS 1.3. A failed TLS
@@ -502,10 +524,10 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             ctx = ssl_context
             if ctx is not None and not isinstance(ctx, ssl.SSLContext):
-                ctx = ctx(await _peek_client_hello(sock, limits.handshake_timeout))
+                ctx = ctx(await _peek_client_hello(sock, limits.start_timeout))
             transport, protocol = await loop.connect_accepted_socket(
                 lambda: asyncio.StreamReaderProtocol(reader), sock, ssl=ctx,
-                ssl_handshake_timeout=limits.handshake_timeout if ctx is not None else None)
+                ssl_handshake_timeout=limits.start_timeout if ctx is not None else None)
         except (OSError, TimeoutError, ValueError, ConnectionError) as e:  # ssl.SSLError is an OSError
             reason = getattr(e, "verify_message", None) or getattr(e, "reason", None) or str(e) or type(e).__name__
             if ssl_context is not None:
@@ -526,6 +548,7 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
         except OSError:  # peer vanished during set-up
             transport.abort()
             return
+        conn.on_handshake_done = lambda: server.table.handshake_done(slot)
         conn.on_established = lambda: server._established(slot)
         slot.conn = conn
         server.connections.add(conn)

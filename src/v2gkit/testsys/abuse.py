@@ -8,7 +8,8 @@ charges again and again (:func:`car_session`), and checks the car is served and 
 file descriptors come back.
 
 The attacks: ``idle`` (connect, say nothing), ``random_bytes``, ``huge_length`` (V2GTP headers that claim
-up to 4 GiB, or 64 KiB and then stall), ``slowloris`` (the handshake one byte at a time), ``garbage``
+up to 4 GiB, or 64 KiB and then stall), ``slowloris`` (the handshake one byte at a time),
+``quiet_after_handshake`` (a good handshake, then no SessionSetupReq), ``garbage``
 (junk after a good supportedAppProtocol handshake), ``out_of_order`` (valid ISO 15118-2 requests in the
 wrong order or with a wrong SessionID), ``churn`` (connect and close at once), ``sdp_flood`` (valid and
 junk SDP datagrams as fast as they go), ``oversized`` (a schema-valid SessionSetupReq padded with
@@ -269,6 +270,22 @@ async def slowloris(target: Target, seconds: float, rng: random.Random, concurre
     return await _workers(concurrency, seconds, stats, one)
 
 
+async def quiet_after_handshake(target: Target, seconds: float, rng: random.Random,
+                                concurrency: int = 100) -> AttackStats:
+    """A good supportedAppProtocol handshake, then silence (no SessionSetupReq), reopened when closed."""
+    stats = AttackStats("quiet_after_handshake")
+
+    async def one(deadline: float) -> None:
+        conn = await _handshake(target, stats)
+        if conn is None:
+            return
+        if await _until_closed(conn[0], deadline):
+            stats.closed_by_secc += 1
+        _close(conn[1])
+
+    return await _workers(concurrency, seconds, stats, one)
+
+
 async def garbage(target: Target, seconds: float, rng: random.Random, concurrency: int = 5) -> AttackStats:
     """A good handshake, then junk: random EXI in a valid V2GTP frame, or random octets."""
     stats = AttackStats("garbage")
@@ -456,6 +473,7 @@ ATTACKS: dict[str, Attack] = {
     "random_bytes": random_bytes,
     "huge_length": huge_length,
     "slowloris": slowloris,
+    "quiet_after_handshake": quiet_after_handshake,
     "garbage": garbage,
     "out_of_order": out_of_order,
     "churn": churn,
