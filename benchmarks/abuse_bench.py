@@ -86,7 +86,7 @@ async def main(args: argparse.Namespace) -> int:
         if end - warm > 10:
             failures += 1
     finally:
-        secc.stop()
+        secc.cleanup()
     print("all car sessions served" if not failures else f"{failures} failure(s)")
     return 1 if failures else 0
 

@@ -53,7 +53,7 @@ def suite() -> Iterator[Suite]:
     try:
         yield asyncio.run(warm_up())
     finally:
-        secc.stop()
+        secc.cleanup()
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
@@ -111,4 +111,4 @@ def test_out_of_file_descriptors_the_car_still_charges() -> None:
         assert 1 <= out.count("cannot accept") <= 3, out[-3000:]  # one line per episode, not a loop
         assert "RLIMIT_NOFILE (64) leaves room for about" in out  # warned at start
     finally:
-        secc.stop()
+        secc.cleanup()

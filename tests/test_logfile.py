@@ -34,7 +34,7 @@ def test_secc_log_file(tmp_path: Path) -> None:
     try:
         car = asyncio.run(car_session(secc.sdp_port))
     finally:
-        secc.stop()
+        secc.cleanup()
     assert car.ok
     text = log.read_text()
     assert "INFO v2gkit.link: listening" in text and "INFO v2gkit.link: negotiated" in text

@@ -32,7 +32,7 @@ def test_second_secc_on_the_same_sdp_port_fails_clearly() -> None:
                            text=True, timeout=30)
         assert d.returncode == 0 and json.loads(d.stdout)["port"] == first.port  # the first one still answers
     finally:
-        first.stop()
+        first.cleanup()
 
 
 _SCRIPT = textwrap.dedent('''

@@ -35,7 +35,7 @@ class FaultLog:
     summary lines (a window without faults writes none), at ``summary_level``. ``label`` names what is
     counted in them."""
 
-    def __init__(self, logger: logging.Logger | str = "v2gkit.faults", *, rate: float = 5.0, burst: int = 20,
+    def __init__(self, logger: logging.Logger | str = "v2gkit.faults", *, rate: float = 2.0, burst: int = 10,
                  summary_interval: float = 60.0, clock: Callable[[], float] = time.monotonic,
                  label: str = "peer faults", summary_level: int = logging.WARNING) -> None:
         self.log = logging.getLogger(logger) if isinstance(logger, str) else logger

@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -490,8 +491,9 @@ FAST_EVSE_TOML = "[secc.evse]\ncable_check_time = 0.05\nvoltage_slew = 100000.0\
 
 @dataclass
 class SeccProcess:
-    """``v2gkit secc --loopback`` in its own process, with its output in a file (a pipe nobody reads
-    would block it). ``nofile`` lowers its RLIMIT_NOFILE (soft and hard)."""
+    """``v2gkit secc --loopback`` in its own process, with its output in a file in ``workdir`` (a pipe
+    nobody reads would block it). ``nofile`` lowers its RLIMIT_NOFILE (soft and hard). :meth:`cleanup`
+    removes the workdir once the output has been read."""
 
     sdp_port: int
     args: Sequence[str] = ()
@@ -521,8 +523,9 @@ class SeccProcess:
                 self.port = int(m.group(1))
                 return self
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"SECC did not start: {self.output()}")
+                out = self.output()
+                self.cleanup()
+                raise RuntimeError(f"SECC did not start: {out}")
             time.sleep(0.05)
 
     @property
@@ -545,6 +548,11 @@ class SeccProcess:
     def fds(self) -> int:
         assert self.proc is not None
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def cleanup(self) -> None:
+        """Stop the process and remove its workdir (config and output)."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
