@@ -16,7 +16,18 @@ from .errors import (
     ExiUnsupportedError,
     _Fail,
 )
-from .runtime import LENIENT, EncFail, finish
+from .runtime import (
+    LENIENT,
+    LOOKAHEAD,
+    WHOLE_MAX,
+    EncFail,
+    close_window,
+    drop_spilled,
+    fill,
+    finish,
+    left,
+    open_window,
+)
 
 #: CLI/user names of the schema sets -> generated module names
 SCHEMAS: dict[str, str] = {
@@ -50,9 +61,11 @@ def _module_of(obj: Any) -> ModuleType:
     return mod
 
 
-def _fail(e: BaseException, total: int) -> ExiError:
+def _fail(e: BaseException, total: int, end: int | None = None) -> ExiError:
+    """The typed error of a failure inside generated code. ``end``: the bit where the window ends
+    (``_Fail.r`` counts the bits left in it); None when the stream is held whole."""
     if isinstance(e, _Fail):
-        return e.cls(e.msg, total - e.r if e.r > 0 else total)
+        return e.cls(e.msg, (total if end is None else end) - e.r if e.r > 0 else total)
     if isinstance(e, ValueError):  # negative shift count: read past the end
         return ExiTruncatedError("stream ends before the document is complete", total)
     if isinstance(e, RecursionError):
@@ -72,14 +85,14 @@ def _start(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     return int.from_bytes(data, "big"), total
 
 
-def _end(B: int, r: int, total: int) -> None:
-    """Only padding may follow the document.
+def _end(data: bytes | bytearray | memoryview, rest: int, total: int) -> None:
+    """Only padding may follow the document (``rest``: the bits left in the stream).
 
     One whole zero octet is tolerated: OpenV2G-based encoders (real cars among them)
     append it to some messages. Anything else after the document is an error.
     """
-    if r >= 8 and not (r < 16 and B & 0xFF == 0):
-        raise ExiTrailingDataError(f"{r // 8} octet(s) after the end of the document", total - r)
+    if rest >= 8 and not (rest < 16 and data[-1] == 0):
+        raise ExiTrailingDataError(f"{rest // 8} octet(s) after the end of the document", total - rest)
 
 
 def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str) -> Any:
@@ -112,10 +125,11 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
         return _leniently(decode_element, data, schema)
     w, mask, els = _DOC.get(schema) or _doc_info(schema)
     if data[:1] != b"\x80" or data.__class__ is not bytes:
-        B, total = _start(data)
-    else:
-        total = len(data) << 3
-        B = int.from_bytes(data, "big")
+        _start(data)
+    total = len(data) << 3
+    if total > WHOLE_MAX << 3:
+        return _decode_windowed(data, schema)
+    B = int.from_bytes(data, "big")
     r = total - 8 - w
     try:
         k = (B >> r) & mask
@@ -124,13 +138,38 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
                 raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
             raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
         row = els[k]
-        obj, r = row[2](B, r)
+        obj, B, r = row[2](B, r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes a typed ExiError
         raise _fail(e, total) from None
     if r > 7:
-        _end(B, r, total)
+        _end(data, r, total)
+    return row[0], obj
+
+
+def _decode_windowed(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
+    """A long stream: the general decoders read it through a sliding window (linear time)."""
+    w, mask, els = _doc_info(schema)
+    total = len(data) << 3
+    B, r, win = open_window(data)
+    try:
+        r -= 8 + w
+        k = (B >> r) & mask
+        if k >= len(els):
+            if k == len(els):
+                raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
+            raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
+        row = els[k]
+        obj, B, r = row[5](B, r)
+        rest = left(r)
+    except ExiError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise _fail(e, total, win.end * 8) from None
+    finally:
+        close_window()
+    _end(data, rest, total)
     return row[0], obj
 
 
@@ -175,6 +214,7 @@ def encode(obj: Any, element: str | None = None, schema: str | None = None) -> b
     try:
         a = row[3](obj, a)
     except Exception as e:  # noqa: BLE001
+        drop_spilled()
         raise _encode_error(mod, obj, e, row[0]) from None
     return finish(a)
 
@@ -215,6 +255,7 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
     try:
         a = mod.FRAG_ELEMENTS[idx][3](obj, a)
     except Exception as e:  # noqa: BLE001
+        drop_spilled()
         raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0]) from None
     a = (a << w) | (n + 1)  # ED
     return finish(a)
@@ -226,13 +267,22 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
     if not strict:
         return _leniently(decode_fragment, data, schema)
     mod = schema_module(schema)
-    B, total = _start(data)
-    r = total - 8
+    _start(data)
+    total = len(data) << 3
     w = mod.FRAG_WIDTH
     els = mod.FRAG_ELEMENTS
+    windowed = total > WHOLE_MAX << 3
+    if windowed:
+        B, r, win = open_window(data)
+        col = 5
+    else:
+        B, r, win, col = int.from_bytes(data, "big"), total, None, 2
+    r -= 8
     out: list[tuple[str, Any]] = []
     try:
         while True:
+            if r < LOOKAHEAD:
+                B, r = fill(B, r)
             r -= w
             k = (B >> r) & ((1 << w) - 1)
             if k == len(els) + 1:
@@ -241,14 +291,17 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
                 if k == len(els):
                     raise _Fail(ExiUnsupportedError, "SE(*) fragment element (not in the schema)", r)
                 raise _Fail(ExiEventCodeError, f"fragment element code {k} of {len(els)}", r)
-            name, dec = els[k][0], els[k][2]
-            obj, r = dec(B, r)
-            out.append((name, obj))
+            obj, B, r = els[k][col](B, r)
+            out.append((els[k][0], obj))
             if len(out) > 4096:
                 raise _Fail(ExiUnsupportedError, "more than 4096 fragment elements", r)
+        rest = left(r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001
-        raise _fail(e, total) from None
-    _end(B, r, total)
+        raise _fail(e, total, None if win is None else win.end * 8) from None
+    finally:
+        if windowed:
+            close_window()
+    _end(data, rest, total)
     return out
