@@ -37,6 +37,8 @@ def fast_ev(speed: float, **settings: Any) -> SimulatedEV:
     capacity = settings.pop("capacity_wh", DEFAULT_CAPACITY_WH)
     if not isinstance(capacity, (int, float)) or isinstance(capacity, bool):
         raise TypeError(f"capacity_wh must be a number, not {type(capacity).__name__}")
+    if not capacity > 0:
+        raise ValueError(f"capacity_wh must be > 0, not {capacity:g}")
     return SimulatedEV(capacity_wh=capacity / speed, **settings)
 
 
