@@ -20,8 +20,7 @@ from .options import INTERFACE, INTERVAL, PORT, PROTOCOLS, SECONDS, SOC, Number,
 
 SESSION_DEFAULT = "iso2,din"
 SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
-_SPEED_DEFAULT = (f"{LOOPBACK_SPEED['DC']:g} DC / {LOOPBACK_SPEED['AC']:g} AC on loopback "
-                  "(30 -> 80 % in ~25 s), 1 on an interface")
+_SPEED_DEFAULT = f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC on loopback; 1 on an interface"
 
 
 def _kw(cls: Any, values: dict[str, Any], where: str) -> Any:
@@ -56,6 +55,10 @@ def _evse_factory(dc: bool, extra: Tables) -> Any:
 
 def _median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1e3:.2f} ms" if values else "-"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
 
 
 def duration(seconds: float) -> str:
@@ -146,7 +149,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.reason,
                         "messages": m.result.messages, "energy_wh": round(m.evse.meter_wh(), 1),
                         "seconds": round(o.seconds, 2), f"median_answer_{loop}": _median_ms(answers),
-                        f"max_answer_{loop}": f"{max(answers) * 1e3:.2f} ms" if answers else "-"})
+                        f"first_answer_{loop}": _ms(answers[0] if answers else None),
+                        f"max_answer_{loop}": _ms(max(answers) if answers else None)})
         if done is not None:
             done.set()
 
@@ -221,7 +225,7 @@ class _Progress:
 @click.option("--target-soc", type=SOC, default=80.0, show_default=True, help="... and where the car stops, %")
 @click.option("--speed", type=SPEED, default=None, show_default=_SPEED_DEFAULT,
               help="the battery's SOC moves this many times faster (it holds 1/speed of its capacity; power, "
-                   "energy and every protocol timer stay real)")
+                   "energy and every protocol timer stay real); the loopback default charges 30 -> 80 % in ~25 s")
 @click.option("--loop-interval", type=INTERVAL, default=0.1, show_default=True,
               help="seconds between CurrentDemand/ChargingStatus")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="UDP port the SECC answers SDP on")

@@ -33,7 +33,9 @@ class Number(click.FloatRange):
 
 
 class Count(click.IntRange):
-    name = "whole number"
+    """A whole number in a range."""
+
+    name = "integer"
 
 
 PORT = Count(1, 65535)

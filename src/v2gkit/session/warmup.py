@@ -11,8 +11,9 @@ No sockets, no sleeping; a few tens of milliseconds.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..sim.controllers import EVSEController
 from ..sim.ev import SimulatedEV
@@ -28,10 +29,12 @@ _SESSIONS = ("iso2", "din")
 
 @dataclass(frozen=True)
 class WarmUp:
-    """What ran: one entry per protocol, e.g. ``iso2/DC``, and the wall time of all of them."""
+    """What ran: one entry per protocol, e.g. ``iso2/DC``, the wall time of all of them and how often the
+    SECC sent each response (``"iso2:CurrentDemandRes"``)."""
 
     sessions: tuple[str, ...]
     seconds: float
+    answers: Counter[str] = field(default_factory=Counter)
 
 
 def warm_up(protocols: Iterable[str], config: SECCConfig,
@@ -44,25 +47,27 @@ def warm_up(protocols: Iterable[str], config: SECCConfig,
     so every path a charging car takes is warm whatever the configuration."""
     t0 = time.perf_counter()
     done = []
+    answers: Counter[str] = Counter()
     dc = config.dc
     for name in dict.fromkeys(protocols):
         if name not in _SESSIONS or name == "din" and not dc:
             continue
         factories = [f for f in (evse_factory, SimulatedDCEVSE if dc else SimulatedACEVSE) if f is not None]
         for factory in factories:
-            if _session(name, config, factory()):
+            if _session(name, config, factory(), answers):
                 break
         done.append(f"{name}/{'DC' if dc else 'AC'}")
-    return WarmUp(tuple(done), time.perf_counter() - t0)
+    return WarmUp(tuple(done), time.perf_counter() - t0, answers)
 
 
-def _session(protocol: str, config: SECCConfig, evse: EVSEController) -> bool:
+def _session(protocol: str, config: SECCConfig, evse: EVSEController, answers: Counter[str]) -> bool:
     """A session from 79 % to 80 % of a 6 kWh car: some twenty rounds of the energy loop."""
     ev = SimulatedEV(capacity_wh=6000.0, soc=79.0, target_soc=80.0, ac=not config.dc)
     evcc = EVCCSession(protocol, ev, EVCCConfig(dc=config.dc))
     # its own registry of paused sessions, and never the configured SessionID (a real car may come back)
     secc = SECCSession(protocol, evse, replace(config, session_id=None), PausedSessions())
     ex = run_pair(evcc, secc, until=600.0)
+    answers.update(f"{protocol}:{n}" for n in ex.names("SE"))
     closed = ex.closed.get("SE")
     loop = "CurrentDemandRes" if config.dc else "ChargingStatusRes"
     return closed is not None and closed[1].ok and loop in ex.names("SE")
