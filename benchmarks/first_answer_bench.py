@@ -29,8 +29,8 @@ def one(warm: bool, mode: str) -> dict[str, float]:
     try:
         assert secc.stdout is not None
         listening = secc.stdout.readline()
-        subprocess.run(CLI + ["evcc", "--loopback", "--sdp-port", port, mode, "--soc", "79", "--target-soc", "80",
-                              "--json"], capture_output=True, text=True, timeout=120, check=True)
+        subprocess.run(CLI + ["evcc", "--loopback", "--sdp-port", port, mode, "--soc", "79",
+                              "--target-soc", "80", "--json"], capture_output=True, text=True, timeout=120, check=True)
         out, _ = secc.communicate(timeout=30)
     finally:
         secc.kill()

@@ -139,14 +139,18 @@ def test_no_charger_is_exit_1() -> None:
     assert r.returncode == 1 and "no valid SDP response after 50 requests" in r.stderr
 
 
-def test_demo_charges_and_reports() -> None:
+@pytest.mark.parametrize(("mode", "speed", "loop"), [("--dc", 60, "CurrentDemand"), ("--ac", 240, "ChargingStatus")])
+def test_demo_charges_and_reports(mode: str, speed: int, loop: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # pytest sets COLUMNS
-    r = subprocess.run(CLI + ["demo", "--soc", "78", "--target-soc", "80"], capture_output=True, text=True,
+    r = subprocess.run(CLI + ["demo", mode, "--soc", "78", "--target-soc", "80"], capture_output=True, text=True,
                        timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SessionStop OK" in r.stdout and "RTT CurrentDemand" in r.stdout
+    assert "SessionStop OK" in r.stdout and f"RTT {loop}" in r.stdout
     # not a terminal: 120 columns, the whole title, the reached SOC and its target
-    assert re.search(r"v2gkit demo: ISO 15118-2 DC over TCP, loopback, SDP port \d+, battery x60 ─", r.stdout)
+    title = rf"v2gkit demo: ISO 15118-2 {mode[2:].upper()} over TCP, loopback, SDP port \d+, battery x{speed} ─"
+    assert re.search(title, r.stdout), r.stdout
     assert re.search(r"SOC +8[0-9.]+ % \(target 80 %\)", r.stdout)
+    assert "time left  target reached" in r.stdout
+    assert f"of a 60 kWh battery at x{speed}" in r.stdout
     car, meter = re.search(r"energy +│ car ([0-9.]+) kWh, charger meter ([0-9.]+) kWh", r.stdout).groups()  # type: ignore[union-attr]
     assert float(car) > 0 and car == meter

@@ -262,3 +262,18 @@ def test_run_script_has_its_own_help() -> None:
         # every v2gkit command is named there
         for name in main.commands:
             assert re.search(rf"\b{name}\b", r.stdout), name
+
+
+def test_speed_defaults_and_what_the_car_says() -> None:
+    from v2gkit.cli.charge import battery_line, default_speed, duration
+    from v2gkit.sim.scaled import fast_ev
+
+    assert (default_speed(True, True), default_speed(False, True)) == (60.0, 240.0)
+    assert default_speed(True, False) == default_speed(False, False) == 1.0
+    line = battery_line(fast_ev(1.0), 1.0)
+    assert line.startswith("SOC 30 % -> 80 % of a 60 kWh battery in real time: about 23 min of charging")
+    assert line.endswith("(--speed N fast-forwards)")
+    ac = battery_line(fast_ev(240.0, ac=True), 240.0)
+    assert "at x240 (it holds 0.25 kWh" in ac and "about 20 s of charging at up to 22.08 kW" in ac
+    assert [duration(x) for x in (0.4, 89, 95, 5399, 5400, 7300)] == ["0 s", "89 s", "2 min", "90 min", "1 h 30 min",
+                                                                      "2 h 2 min"]

@@ -61,6 +61,12 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
 
 
+def default_speed(dc: bool, loopback: bool) -> float:
+    """Without --speed: a loopback session is a demo (30 -> 80 % in ~25 s), a car on an interface meets a
+    charger, maybe a real one, in real time."""
+    return LOOPBACK_SPEED["DC" if dc else "AC"] if loopback else 1.0
+
+
 def duration(seconds: float) -> str:
     """``25 s``, ``4 min``, ``1 h 12 min``: a time to wait, as people say it."""
     if seconds < 90:
@@ -74,7 +80,8 @@ def battery_line(ev: Any, speed: float) -> str:
     """What the car will do and about how long it takes (at its own limits; a weaker charger is slower)."""
     full = ev.capacity_wh * speed
     head = f"SOC {ev.soc():g} % -> {ev.target_soc:g} % of a {full / 1000:g} kWh battery"
-    eta = f"about {duration(ev.estimate_charging_time())} of charging at up to {ev.limits().max_power / 1000:g} kW"
+    eta = (f"about {duration(ev.estimate_charging_time())} of charging at up to "
+           f"{ev.limits().max_power / 1000:g} kW")
     if speed == 1:
         return f"{head} in real time: {eta} (--speed N fast-forwards)"
     return (f"{head} at x{speed:g} (it holds {ev.capacity_wh / 1000:.3g} kWh: the SOC moves {speed:g} times "
@@ -90,19 +97,20 @@ def battery_line(ev: Any, speed: float) -> str:
 @click.option("--tls-only", is_flag=True, help="always answer TLS")
 @click.option("--dc/--ac", default=True, help="the charger's power module")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True,
-              help="UDP port to answer SDP on (the standard's is 15118; others for several SECCs on one host)")
+              help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
 @click.option("--setup-timeout", type=SECONDS, help="stop SDP and listening if no handshake succeeds in time")
 @click.option("--once", is_flag=True, help="exit after the first session (status 0 if it ended with SessionStop OK)")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file: [secc] options, [secc.evse] simulator and [secc.session] machine settings")
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
-              help="before listening, run one short simulated session per protocol through the same SECC code, "
-                   "so the first car's answers are not slowed by code running for the first time")
+              help="before listening, run one short simulated session per protocol through the same SECC "
+                   "code, so the first car's answers are not slowed by code running for the first time")
 @_apply(tls_options)
 @click.pass_context
 def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, tls_only: bool,
-         dc: bool, sdp_port: int, setup_timeout: float | None, once: bool, config_path: Path | None, warm_up: bool,
-         pki_dir: Path, keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
+         dc: bool, sdp_port: int, setup_timeout: float | None, once: bool, config_path: Path | None,
+         warm_up: bool, pki_dir: Path, keylog: Path | None, pcap: Path | None,
+         trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
     power module. Runs until interrupted (or one session with --once)."""
     from v2gkit.net.charging import SessionRecord, secc_sessions
@@ -114,8 +122,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
 
     extra = load_config(ctx, config_path, "secc", ("evse", "session"))
     p = ctx.params
-    interface, loopback, supported, tls, tls_only, dc = (p["interface"], p["loopback"], p["protocols"], p["tls"],
-                                                         p["tls_only"], p["dc"])
+    interface, loopback, supported = p["interface"], p["loopback"], p["protocols"]
+    tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
     once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
     ctx_tls = None
@@ -135,7 +143,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
 
     def say(name: str, info: dict[str, Any]) -> None:
         if name == "listening" and warmed is not None:
-            info = {**info, "warm_up": ",".join(warmed.sessions) or "-", "warm_up_ms": round(warmed.seconds * 1e3)}
+            info = {**info, "warm_up": ",".join(warmed.sessions) or "-",
+                    "warm_up_ms": round(warmed.seconds * 1e3)}
         click.echo(f"{name} " + " ".join(f"{k}={v}" for k, v in info.items()), nl=True)
         sys.stdout.flush()
 
@@ -161,8 +170,9 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             warmed = run_warm_up([x.name for x in supported], cfg, evse_factory)
         settle_heap()  # after the warm-up: what it left behind is collected and the rest frozen
         link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
-                        ssl_context=ctx_tls, tracer=tracer, sdp_port=p["sdp_port"], setup_timeout=p["setup_timeout"],
-                        on_event=say, session=secc_sessions(evse_factory, cfg, on_done=finished))
+                        ssl_context=ctx_tls, tracer=tracer, sdp_port=p["sdp_port"],
+                        setup_timeout=p["setup_timeout"], on_event=say,
+                        session=secc_sessions(evse_factory, cfg, on_done=finished))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -221,24 +231,28 @@ class _Progress:
               help="protocols to offer, best first (the order is the priority)")
 @click.option("--tls/--no-tls", default=False, help="ask for TLS in SDP (the SECC's answer decides)")
 @click.option("--dc/--ac", default=True, help="charge DC or AC")
-@click.option("--soc", type=SOC, default=30.0, show_default=True, help="simulated battery: state of charge at the start, %")
-@click.option("--target-soc", type=SOC, default=80.0, show_default=True, help="... and where the car stops, %")
+@click.option("--soc", type=SOC, default=30.0, show_default=True,
+              help="simulated battery: state of charge at the start, %")
+@click.option("--target-soc", type=SOC, default=80.0, show_default=True,
+              help="... and where the car stops, %")
 @click.option("--speed", type=SPEED, default=None, show_default=_SPEED_DEFAULT,
               help="the battery's SOC moves this many times faster (it holds 1/speed of its capacity; power, "
-                   "energy and every protocol timer stay real); the loopback default charges 30 -> 80 % in ~25 s")
+                   "energy and every protocol timer stay real); the loopback default charges 30 -> 80 % in "
+                   "~25 s")
 @click.option("--loop-interval", type=INTERVAL, default=0.1, show_default=True,
               help="seconds between CurrentDemand/ChargingStatus")
-@click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="UDP port the SECC answers SDP on")
+@click.option("--sdp-port", type=PORT, default=15118, show_default=True,
+              help="UDP port the SECC answers SDP on")
 @click.option("--handshake-only", is_flag=True, help="stop after supportedAppProtocol (no charging session)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file: [evcc] options, [evcc.ev] simulator and [evcc.session] machine settings")
 @_apply(tls_options)
 @click.pass_context
-def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, dc: bool, soc: float,
-         target_soc: float, speed: float | None, loop_interval: float, sdp_port: int, handshake_only: bool,
-         as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None, pcap: Path | None,
-         trace_json: Path | None) -> None:
+def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, dc: bool,
+         soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
+         handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
+         pcap: Path | None, trace_json: Path | None) -> None:
     """EV side: discover, connect, negotiate and charge a simulated battery. Exit status 0 only when the
     session ended with SessionStop OK; Ctrl-C stops charging the way a driver does (PowerDelivery Stop,
     SessionStop), a second Ctrl-C aborts (exit status 130)."""
@@ -254,10 +268,11 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     interface, loopback, offer, tls, dc = p["interface"], p["loopback"], p["protocols"], p["tls"], p["dc"]
     pki_dir, keylog, as_json, handshake_only = p["pki_dir"], p["keylog"], p["as_json"], p["handshake_only"]
     _where(interface, loopback)
-    speed = p["speed"] or (LOOPBACK_SPEED["DC" if dc else "AC"] if loopback else 1.0)
+    speed = p["speed"] or default_speed(dc, loopback)
     ev = _ev(dc, p["soc"], p["target_soc"], speed, extra)
     cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
-                           **settings(EVCCConfig, extra, "session", non_negative=True)}, extra.where("session"))
+                           **settings(EVCCConfig, extra, "session", non_negative=True)},
+              extra.where("session"))
     ctx_tls = None
     if tls or pki_dir.exists():  # a TLS answer is taken whenever a PKI is at hand
         try:
@@ -330,9 +345,11 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         click.echo(f"negotiated: {info['protocol']} ({info['namespace']}) SchemaID {info['schema_id']} "
                    f"{info['response_code']} in {info['setup_ms']:.1f} ms")
         if not handshake_only:
-            rtt = info["round_trip_ms"].get("CurrentDemand") or info["round_trip_ms"].get("ChargingStatus") or "-"
+            trips = info["round_trip_ms"]
+            rtt = trips.get("CurrentDemand") or trips.get("ChargingStatus") or "-"
             click.echo(f"session: {'SessionStop OK' if info['ok'] else 'FAILED'} ({info['reason']}), "
-                       f"{info['messages']} responses, SOC {info['soc']}%, {info['charged_wh'] / 1000:.3f} kWh, "
+                       f"{info['messages']} responses, SOC {info['soc']}%, "
+                       f"{info['charged_wh'] / 1000:.3f} kWh, "
                        f"{info['seconds']} s, median loop round trip {rtt} ms")
     if "address" not in info and not handshake_only:
         sys.exit(130)
@@ -352,15 +369,18 @@ def _link_info(link: Any) -> dict[str, Any]:
 @click.option("--dc/--ac", default=True, help="DC (default) or AC charging")
 @click.option("--din", is_flag=True, help="DIN SPEC 70121 instead of ISO 15118-2 (DC only)")
 @click.option("--tls", is_flag=True, help="ISO 15118-2 over TLS 1.2 (throwaway test PKI)")
-@click.option("--soc", type=SOC, default=30.0, show_default=True, help="the car's state of charge at the start, %")
-@click.option("--target-soc", type=SOC, default=80.0, show_default=True, help="... and where it stops charging, %")
+@click.option("--soc", type=SOC, default=30.0, show_default=True,
+              help="the car's state of charge at the start, %")
+@click.option("--target-soc", type=SOC, default=80.0, show_default=True,
+              help="... and where it stops charging, %")
 @click.option("--speed", type=SPEED, default=None,
               show_default=f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC: 30 -> 80 % in ~25 s",
               help="the battery's SOC moves this many times faster (it holds 1/speed of its capacity; power, "
                    "energy and every protocol timer stay real)")
 @click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
               show_default=True, help="folder of the throwaway test PKI for --tls")
-def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float | None, pki_dir: Path) -> None:
+def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float | None,
+         pki_dir: Path) -> None:
     """Both roles in one process over loopback: a full charging session, shown live."""
     from .live import run_demo
     if din and not dc:

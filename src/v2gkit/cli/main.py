@@ -55,8 +55,8 @@ def parse_hex(text: str, where: str) -> bytes:
         raise click.UsageError(f"{where} is empty: give hex digits, @FILE or - (stdin)")
     bad = next((i for i, c in enumerate(digits) if c not in "0123456789abcdefABCDEF"), None)
     if bad is not None:
-        raise click.UsageError(f"{where} is not hex: {digits[bad]!r} at digit {bad + 1} (give hex digits such as "
-                               f"809a02..., or @FILE for a binary file)")
+        raise click.UsageError(f"{where} is not hex: {digits[bad]!r} at digit {bad + 1} (give hex digits "
+                               f"such as 809a02..., or @FILE for a binary file)")
     if len(digits) % 2:
         raise click.UsageError(f"{where} is not hex: an odd number of digits ({len(digits)})")
     return bytes.fromhex(digits)
@@ -213,7 +213,8 @@ def _median_us(fn: object, n: int) -> float:
 @click.option("--secc", "secc_cmd", required=True, metavar="CMD",
               help="command for the charger side, run in the second namespace (its interface: v2g-secc)")
 @click.option("--evcc", "evcc_cmd", required=True, metavar="CMD",
-              help="command for the EV side, run in this one (its interface: v2g-ev); its exit status is netns's")
+              help="command for the EV side, run in this one (its interface: v2g-ev); its exit status is "
+                   "netns's")
 @click.option("--ready", default="listening", show_default=True,
               help="text the charger side prints once it is ready; the EV side starts then")
 @click.option("--ready-timeout", type=SECONDS, default=30.0, show_default=True,
@@ -230,7 +231,8 @@ def netns(secc_cmd: str, evcc_cmd: str, ready: str, ready_timeout: float, timeou
         why = ns.netns_available()
         if why is not None:
             _fail_usage(why)
-        again = ["netns", "--secc", secc_cmd, "--evcc", evcc_cmd, "--ready", ready, "--ready-timeout", f"{ready_timeout!r}"]
+        again = ["netns", "--secc", secc_cmd, "--evcc", evcc_cmd, "--ready", ready,
+                 "--ready-timeout", f"{ready_timeout!r}"]
         if timeout is not None:
             again += ["--timeout", f"{timeout!r}"]
         sys.exit(ns.run_private([sys.executable, "-m", "v2gkit.cli.main", *again]))

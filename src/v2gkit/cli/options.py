@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+
 class Number(click.FloatRange):
     """A float in a range; NaN is none (click's FloatRange lets it through: NaN compares false)."""
 

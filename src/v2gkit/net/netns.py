@@ -20,8 +20,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["NetnsError", "VethPair", "inside_private_netns", "netns_available", "private_netns_command", "run_pair",
-           "run_private"]
+__all__ = ["NetnsError", "VethPair", "inside_private_netns", "netns_available", "private_netns_command",
+           "run_pair", "run_private"]
 
 EV_IF, SECC_IF = "v2g-ev", "v2g-secc"
 EV_ADDR, SECC_ADDR = "fe80::2", "fe80::1"

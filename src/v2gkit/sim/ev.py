@@ -71,10 +71,11 @@ class SimulatedEV(EVController):
         DC_EVErrorCode to report (tests). ``ac``: the session charges AC (current per phase).
         Values no car can have (a battery of 0 Wh, a target SOC of 120 %) raise ValueError.
         """
-        check_values(capacity_wh=capacity_wh, max_voltage=max_voltage, max_current=max_current, max_power=max_power,
-               ac_max_current=ac_max_current, ac_voltage=ac_voltage, cv_voltage=cv_voltage)
+        check_values(capacity_wh=capacity_wh, max_voltage=max_voltage, max_current=max_current,
+                     max_power=max_power, ac_max_current=ac_max_current, ac_voltage=ac_voltage,
+                     cv_voltage=cv_voltage)
         check_values(positive=False, min_current=min_current, internal_resistance=internal_resistance,
-               cutoff_current=cutoff_current, derate_floor=derate_floor)
+                     cutoff_current=cutoff_current, derate_floor=derate_floor)
         for name, value in (("soc", soc), ("target_soc", target_soc), ("bulk_soc", bulk_soc),
                             ("derate_soc", derate_soc)):
             if not 0.0 <= value <= 100.0:

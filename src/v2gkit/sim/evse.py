@@ -127,10 +127,10 @@ class SimulatedDCEVSE(_SimulatedEVSE):
     ) -> None:
         """Slews are V/s and A/s; ``cable_check_time`` is simulated seconds until the isolation monitor
         reports ``isolation_result`` (FAULT or WARNING to test the unhappy paths)."""
-        check_values(max_voltage=max_voltage, max_current=max_current, max_power=max_power, voltage_slew=voltage_slew,
-               current_slew=current_slew)
+        check_values(max_voltage=max_voltage, max_current=max_current, max_power=max_power,
+                     voltage_slew=voltage_slew, current_slew=current_slew)
         check_values(positive=False, min_voltage=min_voltage, min_current=min_current,
-               peak_current_ripple=peak_current_ripple, cable_check_time=cable_check_time)
+                     peak_current_ripple=peak_current_ripple, cable_check_time=cable_check_time)
         isolation_result = Isolation(isolation_result)
         super().__init__(evse_id=evse_id, auth_delay=auth_delay, auth_result=auth_result, cable=cable)
         self.max_voltage = max_voltage
