@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from v2gkit.exi import ExiError, decode_element, decode_fragment, encode, encode_fragment
+from v2gkit.exi import ExiError, decode_element, decode_fragment, decode_lenient, encode, encode_fragment
 from v2gkit.exi.api import SCHEMAS
 from v2gkit.exi.runtime import Message
 from v2gkit.v2gtp import HEADER_SIZE, TCP_PAYLOAD_TYPES, VERSION, PayloadType, V2GTPError, parse_header
@@ -112,7 +112,9 @@ def exi() -> None:
 @click.option("--fragment", is_flag=True, help="the stream is an EXI fragment (signature input)")
 @click.option("--format", "fmt", type=click.Choice(["xml", "json"]), default="xml", show_default=True,
               help="print the message as XML or as JSON")
-@click.option("--lenient", is_flag=True, help="keep values outside a schema facet (as EXIficient does)")
+@click.option("--lenient", is_flag=True,
+              help="keep what the stream carries but the schema forbids (values outside a facet, abstract "
+                   "elements, octets after the document) and list it on stderr")
 @click.argument("input_", metavar="INPUT")
 def exi_decode(schema: str, fragment: bool, fmt: str, lenient: bool, input_: str) -> None:
     """Decode INPUT and print it as XML or JSON. INPUT is hex (0x prefix, spaces and colons allowed),
@@ -123,8 +125,16 @@ def exi_decode(schema: str, fragment: bool, fmt: str, lenient: bool, input_: str
     try:
         if fragment:
             items = decode_fragment(data, schema, strict=not lenient)
+        elif lenient:
+            kept = decode_lenient(data, schema)
+            items = [(kept.element, kept.value)]
+            for offset, what in kept.violations:
+                click.echo(f"note: at bit {offset}: kept: {what}", err=True)
+            if kept.trailing:
+                click.echo(f"note: ignored {len(kept.trailing)} octet(s) after the end of the document: "
+                           f"{kept.trailing.hex()}", err=True)
         else:
-            items = [decode_element(data, schema, strict=not lenient)]
+            items = [decode_element(data, schema)]
     except ExiError as e:
         others = _decodes_as(data, fragment, not lenient, schema)
         hint = (f"; it decodes as {' and '.join(others)} (try --schema {others[0]})" if others else

@@ -32,6 +32,8 @@ class Emitter:
         self.sparse_tables: dict[str, list[str]] = {}
         # general decoders: bits read since the last ``r < LOOKAHEAD`` check (see need())
         self.used = _UNKNOWN
+        # codecs of abstract elements (refusing, or decoding as a facet violation), by name: their lines
+        self.abstract_encoders: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------ helpers
     def const(self, value: Any, prefix: str = "_T") -> str:
@@ -47,6 +49,37 @@ class Emitter:
         full = list(slots) + [-2]
         full += [-3] * ((1 << w) - len(full))
         return w, self.const(tuple(full))
+
+    def abstract_encoder(self, d: ElemDecl) -> str:
+        """An encoder that refuses an abstract element (it never appears on the wire; its members do)."""
+        name = f"_e_abstract_{ident(d.local)}"
+        if name not in self.abstract_encoders:
+            self.abstract_encoders[name] = [
+                f"def {name}(o: Any, a: int) -> int:",
+                f"    raise EncFail({self.abstract_message(d)!r})",
+                "",
+            ]
+        return name
+
+    def abstract_decoders(self, d: ElemDecl, cn: str) -> tuple[str, str]:
+        """(whole-stream, windowed) decoders of an abstract global element: a facet violation first."""
+        names = []
+        for kind, inner in (("f", self.dec_fn(cn)), ("d", f"_d_{cn}")):
+            name = f"_{kind}_abstract_{ident(d.local)}"
+            if name not in self.abstract_encoders:
+                self.abstract_encoders[name] = [
+                    f"def {name}(B: int, r: int) -> tuple[Any, int, int]:",
+                    f"    facet(r, {self.abstract_message(d)!r})",
+                    f"    return {inner}(B, r)",
+                    "",
+                ]
+            names.append(name)
+        return names[0], names[1]
+
+    def abstract_message(self, d: ElemDecl) -> str:
+        subs = self.ir.substitutes(d)
+        use = f"set one of {', '.join(subs)}" if subs else "the schema has no element to use instead"
+        return f"{d.local} is an abstract element, never on the wire: {use}"
 
     def need(self, L: list[str], ind: str, bits: int) -> None:
         """Before a read of up to ``bits`` in a general decoder: check the window when the reads since
@@ -286,6 +319,8 @@ class Emitter:
                     self.used = start
                     kw = "if" if j == 0 else "elif"
                     L.append(f"    {kw} k == {slots[j]}:")
+                    if d is not None and d.abstract:
+                        L.append(f"        facet(r, {self.abstract_message(d)!r})")
                     if it.kind == "attr":
                         L += self.dec_simple(it.attr_type, vars_[j], "        ", names[j])
                     elif it.kind == "value":
@@ -445,6 +480,16 @@ class Emitter:
         L.append("}")
         for _el, (cname, tname) in getattr(self, "subclasses", {}).items():
             L.append(f"if {tname} in CHOICE_REQUIRED: CHOICE_REQUIRED[{cname}] = CHOICE_REQUIRED[{tname}]")
+        L.append("# abstract element declarations (substitution-group heads): field -> why it cannot be encoded")
+        L.append("ABSTRACT: dict[type, dict[str, str]] = {")
+        for ct in self.ir.complex_order:
+            if ct.glushkov is not None:
+                continue
+            rows = {f.py: self.abstract_message(ct.items[f.item_index].alts[f.alt_index])
+                    for f in ct.fields if f.kind == "elem" and ct.items[f.item_index].alts[f.alt_index].abstract}
+            if rows:
+                L.append(f"    {ct.name}: {rows!r},")
+        L.append("}")
         L.append("# nested-group content models: which fields may combine is not in META, see the XSD")
         L.append("CONSTRAINED: dict[type, str] = {")
         for ct in self.ir.complex_order:
@@ -608,7 +653,11 @@ class Emitter:
                 names.append((d.local, d.ns, f"_f_{cname}", f"_e_{tname}", cname, f"_d_{cname}"))
             else:
                 cn = self.elem_codec_name(d)
-                names.append((d.local, d.ns, self.dec_fn(cn), f"_e_{cn}", self.type_ref(d.type), f"_d_{cn}"))
+                if d.abstract:
+                    fd, gd = self.abstract_decoders(d, cn)
+                    names.append((d.local, d.ns, fd, self.abstract_encoder(d), self.type_ref(d.type), gd))
+                else:
+                    names.append((d.local, d.ns, self.dec_fn(cn), f"_e_{cn}", self.type_ref(d.type), f"_d_{cn}"))
         L.append(f"DOC_WIDTH = {w}")
         L.append("# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,")
         L.append("#  decoder through a window: see v2gkit.exi.runtime)")
@@ -624,20 +673,26 @@ class Emitter:
             if len(ds) == 1 and local in self.subclasses and ds[0].ns == next(
                     d.ns for d in ir.doc_elements if d.local == local):
                 cname, tname = self.subclasses[local]
-                rows.append((local, ns, f"{cname}|{tname}", cname))
+                rows.append((local, ns, f"{cname}|{tname}", cname, None))
                 continue
             if len(ds) == 1:
                 cn = self.elem_codec_name(ds[0])
                 tr = self.type_ref(ds[0].type)
+                if ds[0].abstract:
+                    rows.append((local, ns, cn, tr, self.abstract_encoder(ds[0])))
+                    continue
             else:
                 cn = self.relaxed_wrapper(local, ds, m)
                 rich = next((d.type for d in ds if isinstance(d.type, ComplexT)), ds[0].type)
                 tr = self.type_ref(rich)
-            rows.append((local, ns, cn, tr))
+            rows.append((local, ns, cn, tr, None))
         L.append(f"FRAG_WIDTH = {fw}")
         L.append("FRAG_ELEMENTS: tuple = (")
-        for local, ns, cn, tr in rows:
-            if "|" in cn:
+        for local, ns, cn, tr, abstract_enc in rows:
+            if abstract_enc:
+                fd, gd = self.abstract_decoders(next(d for d in ir.fragment_elements if d[0] == local and d[1] == ns)[2][0], cn)
+                L.append(f"    ({local!r}, {ns!r}, {fd}, {abstract_enc}, {tr}, {gd}),")
+            elif "|" in cn:
                 cname, tname = cn.split("|")
                 L.append(f"    ({local!r}, {ns!r}, _f_{cname}, _e_{tname}, {tr}, _d_{cname}),")
             else:
@@ -705,5 +760,6 @@ class Emitter:
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]
-        body = self.lines[:split] + consts + [""] + self.lines[split:]
+        refusals = [x for lines in self.abstract_encoders.values() for x in lines]
+        body = self.lines[:split] + consts + [""] + refusals + self.lines[split:]
         return "\n".join(head + body) + "\n"

@@ -338,6 +338,9 @@ class FastDecoder:
             self.simple_value(it.attr_type, var, ind)
         elif it.kind == "value":
             self.simple_value(ct.simple, var, ind)
+        elif d.abstract:  # not schema-valid: the general decoder refuses it (or keeps it, decoding leniently)
+            self.flush(ind)
+            self.L.append(f"{ind}return _d_{self.ct.name}(B, r0)")
         elif isinstance(d.type, ComplexT):
             if self.inlinable(d.type, depth + 1):
                 self.uid += 1
@@ -459,7 +462,8 @@ class FastEncoder:
         for j, d in enumerate(ct.items[0].alts):
             w, c = g.code((0, 0), g.slot_of[(0, j)])
             f = next(f for f in ct.fields if f.alt_index == j)
-            rows.append(f"    {f.py!r}: ({w}, {c}, _e_{d.type.name}),")
+            enc = em.abstract_encoder(d) if d.abstract else f"_e_{d.type.name}"
+            rows.append(f"    {f.py!r}: ({w}, {c}, {enc}),")
         name = f"_SP_{ct.name}"
         em.sparse_tables[name] = rows
         self.uid += 1
@@ -639,6 +643,9 @@ class FastEncoder:
             self.simple(it.attr_type, var, ind)
         elif it.kind == "value":
             self.simple(ct.simple, var, ind)
+        elif d.abstract:
+            self.flush(ind)
+            self.L.append(f"{ind}a = {self.em.abstract_encoder(d)}({var}, a)")
         elif isinstance(d.type, ComplexT):
             if self.inlinable(d.type, depth + 1):
                 self.L.append(f"{ind}if {var}.__class__ is not {d.type.name}: raise EncFail(f'expected {d.type.name}, got {{{var}.__class__.__name__}}')")

@@ -243,6 +243,11 @@ class ElemDecl:
     def qkey(self) -> tuple[str, str]:
         return (self.local, self.ns)
 
+    @property
+    def abstract(self) -> bool:
+        """An abstract declaration (a substitution-group head): only its members may be in an instance."""
+        return bool(getattr(self.xsd_obj, "abstract", False))
+
 
 @dataclass(eq=False)
 class Item:
@@ -350,6 +355,17 @@ class SchemaIR:
         self.complex_order.append(ct)
         self._fill_complex(ct, xsd_type)
         return ct
+
+    def substitutes(self, d: ElemDecl) -> list[str]:
+        """The non-abstract members of an abstract declaration's substitution group (sorted)."""
+        out: set[str] = set()
+        todo = list(self.sub_groups.get(d.xsd_obj.name, [])) if d.xsd_obj is not None else []
+        while todo:
+            m = todo.pop()
+            if not getattr(m, "abstract", False):
+                out.add(split_qname(m.name)[0])
+            todo += self.sub_groups.get(m.name, [])
+        return sorted(out)
 
     def decl_for(self, e: Any) -> ElemDecl:
         local, ns = split_qname(e.name)

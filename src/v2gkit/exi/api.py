@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -21,6 +22,7 @@ from .runtime import (
     LOOKAHEAD,
     WHOLE_MAX,
     EncFail,
+    Leniency,
     close_window,
     drop_spilled,
     fill,
@@ -89,15 +91,51 @@ def _end(data: bytes | bytearray | memoryview, rest: int, total: int) -> None:
     """Only padding may follow the document (``rest``: the bits left in the stream).
 
     One whole zero octet is tolerated: OpenV2G-based encoders (real cars among them)
-    append it to some messages. Anything else after the document is an error.
+    append it to some messages. Anything else after the document is an error, or, decoding
+    leniently, is kept in the report (a libcbv2g-encoded abstract element leaves such octets).
     """
     if rest >= 8 and not (rest < 16 and data[-1] == 0):
-        raise ExiTrailingDataError(f"{rest // 8} octet(s) after the end of the document", total - rest)
+        report = LENIENT.get()
+        if report is None:
+            raise ExiTrailingDataError(f"{rest // 8} octet(s) after the end of the document", total - rest)
+        report.trailing = bytes(data[len(data) - rest // 8:])
+
+
+@dataclass
+class Lenient:
+    """A document decoded leniently, with what the schema would have refused."""
+
+    element: str
+    value: Any
+    #: (bit offset, what): values outside a schema facet, abstract elements
+    violations: list[tuple[int, str]] = field(default_factory=list)
+    #: whole octets after the end of the document, ignored
+    trailing: bytes = b""
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations and not self.trailing
+
+
+def decode_lenient(data: bytes | bytearray | memoryview, schema: str) -> Lenient:
+    """Decode as a real peer needs: keep what the stream can carry but the schema forbids, and say what.
+
+    Values outside a facet (a car's MaxNumberOfPhasesInUse=4, a 23-character eMAID), abstract elements
+    (libcbv2g writes the derived members into the base type's grammar) and octets after the end of the
+    document are kept and listed; anything the grammar cannot read still raises ExiError.
+    """
+    report = Leniency(len(data) * 8)
+    token = LENIENT.set(report)
+    try:
+        element, value = decode_element(data, schema)
+    finally:
+        LENIENT.reset(token)
+    return Lenient(element, value, report.violations, report.trailing)
 
 
 def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str) -> Any:
     """Run a decoder with facet violations kept instead of raised (strict=False)."""
-    token = LENIENT.set(True)
+    token = LENIENT.set(Leniency(len(data) * 8))
     try:
         return fn(data, schema)
     finally:
@@ -119,10 +157,12 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
     """Decode an EXI document; return (root element name, object).
 
     ``strict=False`` keeps values that break a schema facet but fit the stream (a real
-    car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising.
+    car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising, and ignores
+    octets after the document; ``decode_lenient`` says what was kept.
     """
     if not strict:
-        return _leniently(decode_element, data, schema)
+        r = decode_lenient(data, schema)
+        return r.element, r.value
     w, mask, els = _DOC.get(schema) or _doc_info(schema)
     if data[:1] != b"\x80" or data.__class__ is not bytes:
         _start(data)

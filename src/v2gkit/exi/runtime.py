@@ -37,15 +37,30 @@ ANY = -5  # SE(*) wildcard
 
 _TRUNC = "stream ends inside a value"
 
-#: set by decode(..., strict=False): values outside a schema facet (but representable
-#: in the stream) are kept instead of rejected, as EXIficient-based stacks do
-LENIENT: ContextVar[bool] = ContextVar("v2gkit_exi_lenient", default=False)
+class Leniency:
+    """What a lenient decode (``strict=False``) let through instead of raising."""
+
+    __slots__ = ("total", "violations", "trailing")
+
+    def __init__(self, total: int) -> None:
+        self.total = total  # bits in the stream, to turn the decoders' ``r`` into offsets
+        #: (bit offset, what): values outside a schema facet, abstract elements
+        self.violations: list[tuple[int, str]] = []
+        #: whole octets after the end of the document (a libcbv2g-encoded abstract element leaves some)
+        self.trailing = b""
+
+
+#: set while decoding with strict=False: values outside a schema facet (but representable in the
+#: stream) are kept and recorded instead of rejected, as EXIficient-based stacks do
+LENIENT: ContextVar[Leniency | None] = ContextVar("v2gkit_exi_lenient", default=None)
 
 
 def facet(r: int, what: str) -> None:
-    """A value breaks a schema facet: an error, unless decoding leniently."""
-    if not LENIENT.get():
+    """A value breaks a schema facet: an error, unless decoding leniently (then it is recorded)."""
+    report = LENIENT.get()
+    if report is None:
         raise _Fail(ExiValueError, what + " (decode with strict=False to accept it)", r)
+    report.violations.append((report.total - left(r), what))
 
 
 # ------------------------------------------------------------------ decoding

@@ -577,6 +577,9 @@ META: dict[type, tuple] = {
 # choices (META group numbers) of which one alternative is mandatory
 CHOICE_REQUIRED: dict[type, frozenset[int]] = {
 }
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
 }

@@ -20813,6 +20813,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([2]),
 }
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',

@@ -1920,6 +1920,105 @@ _T183 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 2
 _C184 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _S185 = ('enum', None, None, faultCodeType, None)
 
+def _e_abstract_EVChargeParameter(o: Any, a: int) -> int:
+    raise EncFail('EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+
+def _e_abstract_SASchedules(o: Any, a: int) -> int:
+    raise EncFail('SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+
+def _e_abstract_EVSEChargeParameter(o: Any, a: int) -> int:
+    raise EncFail('EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+
+def _e_abstract_TimeInterval(o: Any, a: int) -> int:
+    raise EncFail('TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+
+def _e_abstract_EVSEStatus(o: Any, a: int) -> int:
+    raise EncFail('EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+
+def _e_abstract_EVPowerDeliveryParameter(o: Any, a: int) -> int:
+    raise EncFail('EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+
+def _e_abstract_BodyElement(o: Any, a: int) -> int:
+    raise EncFail('BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+
+def _f_abstract_BodyElement(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    return _f_BodyBaseType(B, r)
+
+def _d_abstract_BodyElement(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    return _d_BodyBaseType(B, r)
+
+def _f_abstract_EVChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    return _f_EVChargeParameterType(B, r)
+
+def _d_abstract_EVChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    return _d_EVChargeParameterType(B, r)
+
+def _f_abstract_EVPowerDeliveryParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    return _f_EVPowerDeliveryParameterType(B, r)
+
+def _d_abstract_EVPowerDeliveryParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    return _d_EVPowerDeliveryParameterType(B, r)
+
+def _f_abstract_EVSEChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    return _f_EVSEChargeParameterType(B, r)
+
+def _d_abstract_EVSEChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    return _d_EVSEChargeParameterType(B, r)
+
+def _f_abstract_EVSEStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    return _f_EVSEStatusType(B, r)
+
+def _d_abstract_EVSEStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    return _d_EVSEStatusType(B, r)
+
+def _f_abstract_EVStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    return _f_EVStatusType(B, r)
+
+def _d_abstract_EVStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    return _d_EVStatusType(B, r)
+
+def _e_abstract_EVStatus(o: Any, a: int) -> int:
+    raise EncFail('EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+
+def _f_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    return _f_EntryType(B, r)
+
+def _d_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    return _d_EntryType(B, r)
+
+def _e_abstract_Entry(o: Any, a: int) -> int:
+    raise EncFail('Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+
+def _f_abstract_SASchedules(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    return _f_SASchedulesType(B, r)
+
+def _d_abstract_SASchedules(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    return _d_SASchedulesType(B, r)
+
+def _f_abstract_TimeInterval(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    return _f_IntervalType(B, r)
+
+def _d_abstract_TimeInterval(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    return _d_IntervalType(B, r)
+
 def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int, int]:
     # AC_EVChargeParameterType: ((DepartureTime?), (EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent))
     # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EAmount), 2 second level
@@ -4646,6 +4745,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
+        facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
         f_ev_charge_parameter, B, r = _d_EVChargeParameterType(B, r)
         # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -5013,31 +5113,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         k = _T6[c & 1]
         f_dc_ev_charge_parameter = DC_EVChargeParameterType(i6_departure_time, i6_dc_ev_status, i6_ev_maximum_current_limit, i6_ev_maximum_power_limit, i6_ev_maximum_voltage_limit, i6_ev_energy_capacity, i6_ev_energy_request, i6_full_soc, i6_bulk_soc)
     elif k == 4:
-        # 2 bits: [code of EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 EE, 2 second level]
-        r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
-        i13_departure_time = None
-        if k == 0:
-            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
-            r -= 1; c = (B >> r) & 1
-            if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            r -= 8; i13_departure_time = (B >> r) & 255
-            if i13_departure_time > 127:
-                r -= 8; x = (B >> r) & 255
-                if x > 127:
-                    i13_departure_time, r = ru(B, r + 8, i13_departure_time)
-                    if i13_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                else: i13_departure_time = (x << 7) | (i13_departure_time & 127)
-            # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of EVChargeParameterType after DepartureTime: 1 bit(s): 0 EE, 1 second level]
-            r -= 2; c = (B >> r) & 3
-            if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            k = _T6[c & 1]
-        if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        return _d_ChargeParameterDiscoveryReqType(B, r0)
         # 1 bits: [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_charge_parameter = _new(EVChargeParameterType)
-        f_ev_charge_parameter.departure_time = i13_departure_time
     else:
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
@@ -5332,19 +5411,8 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         a = (a << w) | c
         st = 11
     elif v6 is not None:
-        if v6.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v6.__class__.__name__}')
-        st63 = 0
         a = (a << 2) | 2
-        v64 = v6.departure_time
-        if v64 is not None:
-            a <<= 3
-            if v64 > 4294967295: raise EncFail(f'{v64!r} outside 0..4294967295')
-            if 0 <= v64 < 128: a = (a << 8) | v64
-            else: a = wu(a, v64)
-            a <<= 1
-            st63 = 3
-        w, c = _C56[st63]
-        a = (a << w) | c
+        a = _e_abstract_EVChargeParameter(v6, a)
         st = 11
     else:
         raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
@@ -5891,6 +5959,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     elif k == 3:
+        facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
         f_sa_schedules, B, r = _d_SASchedulesType(B, r)
         # after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level
         if r < 2048: B, r = fill(B, r)
@@ -5907,6 +5976,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
+        facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
         f_evse_charge_parameter, B, r = _d_EVSEChargeParameterType(B, r)
         # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -5933,35 +6003,53 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
     elif k == 3:
-        # 3 bits: [SASchedulesType start: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
-        r -= 3; c = (B >> r) & 7
-        if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
+        return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 2 bits: [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
+        r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
-        f_sa_schedules = _new(SASchedulesType)
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
         # 3 bits: [AC_EVSEChargeParameterType start: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        # 26 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i3_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i3_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSENominalVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 26 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i2_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSENominalVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 26; c = (B >> r) & 67108863
         if c & 60682695: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
-        i3_rcd = ((c >> 17) & 1) == 1
+        i2_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
+        i2_rcd = ((c >> 17) & 1) == 1
+        i3_multiplier = ((c >> 9) & 7) + -3
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_evse_notification is None or i3_multiplier > 3 or i3_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i1_ac_evse_status = _new(AC_EVSEStatusType)
+        i1_ac_evse_status.notification_max_delay = i2_notification_max_delay
+        i1_ac_evse_status.evse_notification = i2_evse_notification
+        i1_ac_evse_status.rcd = i2_rcd
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSENominalVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
         i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i3_evse_notification is None or i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i2_ac_evse_status = _new(AC_EVSEStatusType)
-        i2_ac_evse_status.notification_max_delay = i3_notification_max_delay
-        i2_ac_evse_status.evse_notification = i3_evse_notification
-        i2_ac_evse_status.rcd = i3_rcd
+        if i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i1_evse_nominal_voltage = _new(PhysicalValueType)
+        i1_evse_nominal_voltage.multiplier = i3_multiplier
+        i1_evse_nominal_voltage.unit = i3_unit
+        i1_evse_nominal_voltage.value = i3_value
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5971,84 +6059,84 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSENominalVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
-        r -= 17; c = (B >> r) & 131071
-        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i5_multiplier = ((c >> 9) & 7) + -3
-        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i5_multiplier > 3 or i5_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i2_evse_nominal_voltage = _new(PhysicalValueType)
-        i2_evse_nominal_voltage.multiplier = i4_multiplier
-        i2_evse_nominal_voltage.unit = i4_unit
-        i2_evse_nominal_voltage.value = i4_value
-        r -= 9; i5_value = (B >> r) & 511
-        if i5_value & 128:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i5_value, r = ri(B, r + 8, i5_value)
-                if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
-            else: i5_value = (x << 7) | (i5_value & 127)
-        elif i5_value > 255: i5_value = 255 - i5_value
         # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSEMaxCurrent: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 14: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        i2_evse_max_current = _new(PhysicalValueType)
-        i2_evse_max_current.multiplier = i5_multiplier
-        i2_evse_max_current.unit = i5_unit
-        i2_evse_max_current.value = i5_value
+        i1_evse_max_current = _new(PhysicalValueType)
+        i1_evse_max_current.multiplier = i4_multiplier
+        i1_evse_max_current.unit = i4_unit
+        i1_evse_max_current.value = i4_value
         f_ac_evse_charge_parameter = _new(AC_EVSEChargeParameterType)
-        f_ac_evse_charge_parameter.ac_evse_status = i2_ac_evse_status
-        f_ac_evse_charge_parameter.evse_nominal_voltage = i2_evse_nominal_voltage
-        f_ac_evse_charge_parameter.evse_max_current = i2_evse_max_current
+        f_ac_evse_charge_parameter.ac_evse_status = i1_ac_evse_status
+        f_ac_evse_charge_parameter.evse_nominal_voltage = i1_evse_nominal_voltage
+        f_ac_evse_charge_parameter.evse_max_current = i1_evse_max_current
     elif k == 5:
         # 3 bits: [DC_EVSEChargeParameterType start: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        r -= 8; i7_notification_max_delay = (B >> r) & 255
-        if i7_notification_max_delay > 127:
+        r -= 8; i6_notification_max_delay = (B >> r) & 255
+        if i6_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
-                if i7_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
-            else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
-        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i7_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
+                i6_notification_max_delay, r = ru(B, r + 8, i6_notification_max_delay)
+                if i6_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+            else: i6_notification_max_delay = (x << 7) | (i6_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i6_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        i6_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T24[c & 3]
-        if i7_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_isolation_status = None
+        if i6_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i6_evse_isolation_status = None
         if k == 2:
-            # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i7_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
+            # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i6_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
+            i6_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
             k = _T4[c & 1]
-            if i7_evse_isolation_status is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_status_code = None
+            if i6_evse_isolation_status is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i6_evse_status_code = None
         if k == 3:
-            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i7_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i6_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
+            i6_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T6[c & 1]
-            if i7_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+            if i6_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
-        # 15 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        # 15 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i7_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 15; c = (B >> r) & 32767
         if c & 29127: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i7_multiplier = ((c >> 9) & 7) + -3
+        i7_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i7_multiplier > 3 or i7_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_dc_evse_status = _new(DC_EVSEStatusType)
+        i5_dc_evse_status.notification_max_delay = i6_notification_max_delay
+        i5_dc_evse_status.evse_notification = i6_evse_notification
+        i5_dc_evse_status.evse_isolation_status = i6_evse_isolation_status
+        i5_dc_evse_status.evse_status_code = i6_evse_status_code
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: SE(EVSEMaximumPowerLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
         i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i8_multiplier > 3 or i8_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_dc_evse_status = _new(DC_EVSEStatusType)
-        i6_dc_evse_status.notification_max_delay = i7_notification_max_delay
-        i6_dc_evse_status.evse_notification = i7_evse_notification
-        i6_dc_evse_status.evse_isolation_status = i7_evse_isolation_status
-        i6_dc_evse_status.evse_status_code = i7_evse_status_code
+        i5_evse_maximum_current_limit = _new(PhysicalValueType)
+        i5_evse_maximum_current_limit.multiplier = i7_multiplier
+        i5_evse_maximum_current_limit.unit = i7_unit
+        i5_evse_maximum_current_limit.value = i7_value
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6058,16 +6146,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
-        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: SE(EVSEMaximumPowerLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i9_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: SE(EVSEMaximumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i9_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_multiplier = ((c >> 9) & 7) + -3
         i9_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i9_multiplier > 3 or i9_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_current_limit = _new(PhysicalValueType)
-        i6_evse_maximum_current_limit.multiplier = i8_multiplier
-        i6_evse_maximum_current_limit.unit = i8_unit
-        i6_evse_maximum_current_limit.value = i8_value
+        i5_evse_maximum_power_limit = _new(PhysicalValueType)
+        i5_evse_maximum_power_limit.multiplier = i8_multiplier
+        i5_evse_maximum_power_limit.unit = i8_unit
+        i5_evse_maximum_power_limit.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6077,16 +6165,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
-        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: SE(EVSEMaximumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i10_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: SE(EVSEMinimumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i10_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i10_multiplier = ((c >> 9) & 7) + -3
         i10_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i10_multiplier > 3 or i10_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_power_limit = _new(PhysicalValueType)
-        i6_evse_maximum_power_limit.multiplier = i9_multiplier
-        i6_evse_maximum_power_limit.unit = i9_unit
-        i6_evse_maximum_power_limit.value = i9_value
+        i5_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        i5_evse_maximum_voltage_limit.multiplier = i9_multiplier
+        i5_evse_maximum_voltage_limit.unit = i9_unit
+        i5_evse_maximum_voltage_limit.value = i9_value
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6096,16 +6184,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
-        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: SE(EVSEMinimumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i11_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: SE(EVSEMinimumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i11_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i11_multiplier = ((c >> 9) & 7) + -3
         i11_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i11_multiplier > 3 or i11_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_voltage_limit = _new(PhysicalValueType)
-        i6_evse_maximum_voltage_limit.multiplier = i10_multiplier
-        i6_evse_maximum_voltage_limit.unit = i10_unit
-        i6_evse_maximum_voltage_limit.value = i10_value
+        i5_evse_minimum_current_limit = _new(PhysicalValueType)
+        i5_evse_minimum_current_limit.multiplier = i10_multiplier
+        i5_evse_minimum_current_limit.unit = i10_unit
+        i5_evse_minimum_current_limit.value = i10_value
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -6115,35 +6203,41 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: SE(EVSEMinimumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i12_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
-        r -= 17; c = (B >> r) & 131071
-        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i12_multiplier = ((c >> 9) & 7) + -3
-        i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_minimum_current_limit = _new(PhysicalValueType)
-        i6_evse_minimum_current_limit.multiplier = i11_multiplier
-        i6_evse_minimum_current_limit.unit = i11_unit
-        i6_evse_minimum_current_limit.value = i11_value
-        r -= 9; i12_value = (B >> r) & 511
-        if i12_value & 128:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i12_value, r = ri(B, r + 8, i12_value)
-                if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
-            else: i12_value = (x << 7) | (i12_value & 127)
-        elif i12_value > 255: i12_value = 255 - i12_value
         # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T59[c & 3]
-        i6_evse_minimum_voltage_limit = _new(PhysicalValueType)
-        i6_evse_minimum_voltage_limit.multiplier = i12_multiplier
-        i6_evse_minimum_voltage_limit.unit = i12_unit
-        i6_evse_minimum_voltage_limit.value = i12_value
-        i6_evse_current_regulation_tolerance = None
+        i5_evse_minimum_voltage_limit = _new(PhysicalValueType)
+        i5_evse_minimum_voltage_limit.multiplier = i11_multiplier
+        i5_evse_minimum_voltage_limit.unit = i11_unit
+        i5_evse_minimum_voltage_limit.value = i11_value
+        i5_evse_current_regulation_tolerance = None
         if k == 6:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i12_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i12_multiplier = ((c >> 9) & 7) + -3
+            i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T60[c & 1]
+            i5_evse_current_regulation_tolerance = _new(PhysicalValueType)
+            i5_evse_current_regulation_tolerance.multiplier = i12_multiplier
+            i5_evse_current_regulation_tolerance.unit = i12_unit
+            i5_evse_current_regulation_tolerance.value = i12_value
+        i5_evse_peak_current_ripple = None
+        if k == 7:
             # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i13_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i13_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
@@ -6159,16 +6253,18 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
-            r -= 3; c = (B >> r) & 7
-            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
-            k = _T60[c & 1]
-            i6_evse_current_regulation_tolerance = _new(PhysicalValueType)
-            i6_evse_current_regulation_tolerance.multiplier = i13_multiplier
-            i6_evse_current_regulation_tolerance.unit = i13_unit
-            i6_evse_current_regulation_tolerance.value = i13_value
-        i6_evse_peak_current_ripple = None
-        if k == 7:
+            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T49[c & 3]
+            i5_evse_peak_current_ripple = _new(PhysicalValueType)
+            i5_evse_peak_current_ripple.multiplier = i13_multiplier
+            i5_evse_peak_current_ripple.unit = i13_unit
+            i5_evse_peak_current_ripple.value = i13_value
+        else:
+            return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_evse_energy_to_be_delivered = None
+        if k == 8:
             # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i14_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i14_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
@@ -6184,52 +6280,24 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
-            r -= 4; c = (B >> r) & 15
-            if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
-            k = _T49[c & 3]
-            i6_evse_peak_current_ripple = _new(PhysicalValueType)
-            i6_evse_peak_current_ripple.multiplier = i14_multiplier
-            i6_evse_peak_current_ripple.unit = i14_unit
-            i6_evse_peak_current_ripple.value = i14_value
-        else:
-            return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_energy_to_be_delivered = None
-        if k == 8:
-            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i15_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i15_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
-            r -= 14; c = (B >> r) & 16383
-            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i15_multiplier = ((c >> 9) & 7) + -3
-            i15_unit = _EP_unitSymbolType[(c >> 3) & 7]
-            if i15_multiplier > 3 or i15_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-            r -= 9; i15_value = (B >> r) & 511
-            if i15_value & 128:
-                r -= 8; x = (B >> r) & 255
-                if x > 127:
-                    i15_value, r = ri(B, r + 8, i15_value)
-                    if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-                elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
-                else: i15_value = (x << 7) | (i15_value & 127)
-            elif i15_value > 255: i15_value = 255 - i15_value
             # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
-            i6_evse_energy_to_be_delivered = _new(PhysicalValueType)
-            i6_evse_energy_to_be_delivered.multiplier = i15_multiplier
-            i6_evse_energy_to_be_delivered.unit = i15_unit
-            i6_evse_energy_to_be_delivered.value = i15_value
+            i5_evse_energy_to_be_delivered = _new(PhysicalValueType)
+            i5_evse_energy_to_be_delivered.multiplier = i14_multiplier
+            i5_evse_energy_to_be_delivered.unit = i14_unit
+            i5_evse_energy_to_be_delivered.value = i14_value
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
         # 1 bits: [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i6_dc_evse_status, i6_evse_maximum_current_limit, i6_evse_maximum_power_limit, i6_evse_maximum_voltage_limit, i6_evse_minimum_current_limit, i6_evse_minimum_voltage_limit, i6_evse_current_regulation_tolerance, i6_evse_peak_current_ripple, i6_evse_energy_to_be_delivered)
+        f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i5_dc_evse_status, i5_evse_maximum_current_limit, i5_evse_maximum_power_limit, i5_evse_maximum_voltage_limit, i5_evse_minimum_current_limit, i5_evse_minimum_voltage_limit, i5_evse_current_regulation_tolerance, i5_evse_peak_current_ripple, i5_evse_energy_to_be_delivered)
     elif k == 6:
-        # 2 bits: [EVSEChargeParameterType start: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
+        return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_evse_charge_parameter = _new(EVSEChargeParameterType)
     else:
         return _d_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
@@ -6255,297 +6323,294 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         a = _e_SAScheduleListType(v4, a)
         st = 11
     elif v5 is not None:
-        if v5.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v5.__class__.__name__}')
-        pass
-        a = (a << 4) | 2
+        a = (a << 3) | 1
+        a = _e_abstract_SASchedules(v5, a)
         st = 11
-    v7 = o.ac_evse_charge_parameter
-    v8 = o.dc_evse_charge_parameter
-    v9 = o.evse_charge_parameter
-    if v7 is not None:
+    v6 = o.ac_evse_charge_parameter
+    v7 = o.dc_evse_charge_parameter
+    v8 = o.evse_charge_parameter
+    if v6 is not None:
         w, c = _C61[st]
         a = (a << w) | c
-        if v7.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v7.__class__.__name__}')
+        if v6.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v6.__class__.__name__}')
         pass
-        v11 = v7.ac_evse_status
-        if v11 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        if v11.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v11.__class__.__name__}')
+        v10 = v6.ac_evse_status
+        if v10 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+        if v10.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v10.__class__.__name__}')
         pass
-        v13 = v11.notification_max_delay
-        if v13 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        v12 = v10.notification_max_delay
+        if v12 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v13 > 65535: raise EncFail(f'{v13!r} outside 0..65535')
-        if 0 <= v13 < 128: a = (a << 8) | v13
-        else: a = wu(a, v13)
+        if v12 > 65535: raise EncFail(f'{v12!r} outside 0..65535')
+        if 0 <= v12 < 128: a = (a << 8) | v12
+        else: a = wu(a, v12)
         pass
-        v14 = v11.evse_notification
-        if v14 is None: raise EncFail('missing mandatory EVSENotification')
-        if v14.__class__ is not EVSENotificationType and not (v14.__class__ is int and 0 <= v14 < 3): raise EncFail(f'{v14!r} is not a EVSENotificationType')
+        v13 = v10.evse_notification
+        if v13 is None: raise EncFail('missing mandatory EVSENotification')
+        if v13.__class__ is not EVSENotificationType and not (v13.__class__ is int and 0 <= v13 < 3): raise EncFail(f'{v13!r} is not a EVSENotificationType')
         pass
-        v15 = v11.rcd
-        if v15 is None: raise EncFail('missing mandatory RCD')
-        pass
-        pass
-        v16 = v7.evse_nominal_voltage
-        if v16 is None: raise EncFail('missing mandatory EVSENominalVoltage')
-        if v16.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v16.__class__.__name__}')
-        pass
-        v18 = v16.multiplier
-        if v18 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v18 <= 3: raise EncFail(f'{v18!r} outside -3..3')
-        pass
-        v19 = v16.unit
-        if v19 is None: raise EncFail('missing mandatory Unit')
-        if v19.__class__ is not unitSymbolType and not (v19.__class__ is int and 0 <= v19 < 7): raise EncFail(f'{v19!r} is not a unitSymbolType')
-        pass
-        v20 = v16.value
-        if v20 is None: raise EncFail('missing mandatory Value')
-        a = (a << 26) | (v14) << 21 | (BOOL[v15]) << 17 | (v18 - -3) << 9 | (v19) << 3
-        if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
-        if 0 <= v20 < 128: a = (a << 9) | v20
-        elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
-        else: a = wi(a, v20)
+        v14 = v10.rcd
+        if v14 is None: raise EncFail('missing mandatory RCD')
         pass
         pass
-        v21 = v7.evse_max_current
-        if v21 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
-        if v21.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v21.__class__.__name__}')
+        v15 = v6.evse_nominal_voltage
+        if v15 is None: raise EncFail('missing mandatory EVSENominalVoltage')
+        if v15.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v15.__class__.__name__}')
         pass
-        v23 = v21.multiplier
-        if v23 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v23 <= 3: raise EncFail(f'{v23!r} outside -3..3')
+        v17 = v15.multiplier
+        if v17 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v17 <= 3: raise EncFail(f'{v17!r} outside -3..3')
         pass
-        v24 = v21.unit
-        if v24 is None: raise EncFail('missing mandatory Unit')
-        if v24.__class__ is not unitSymbolType and not (v24.__class__ is int and 0 <= v24 < 7): raise EncFail(f'{v24!r} is not a unitSymbolType')
+        v18 = v15.unit
+        if v18 is None: raise EncFail('missing mandatory Unit')
+        if v18.__class__ is not unitSymbolType and not (v18.__class__ is int and 0 <= v18 < 7): raise EncFail(f'{v18!r} is not a unitSymbolType')
         pass
-        v25 = v21.value
-        if v25 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v23 - -3) << 9 | (v24) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
-        if 0 <= v25 < 128: a = (a << 9) | v25
-        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
-        else: a = wi(a, v25)
+        v19 = v15.value
+        if v19 is None: raise EncFail('missing mandatory Value')
+        a = (a << 26) | (v13) << 21 | (BOOL[v14]) << 17 | (v17 - -3) << 9 | (v18) << 3
+        if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+        if 0 <= v19 < 128: a = (a << 9) | v19
+        elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
+        else: a = wi(a, v19)
+        pass
+        pass
+        v20 = v6.evse_max_current
+        if v20 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
+        if v20.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v20.__class__.__name__}')
+        pass
+        v22 = v20.multiplier
+        if v22 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v22 <= 3: raise EncFail(f'{v22!r} outside -3..3')
+        pass
+        v23 = v20.unit
+        if v23 is None: raise EncFail('missing mandatory Unit')
+        if v23.__class__ is not unitSymbolType and not (v23.__class__ is int and 0 <= v23 < 7): raise EncFail(f'{v23!r} is not a unitSymbolType')
+        pass
+        v24 = v20.value
+        if v24 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v22 - -3) << 9 | (v23) << 3
+        if v24 < -32768 or v24 > 32767: raise EncFail(f'{v24!r} outside -32768..32767')
+        if 0 <= v24 < 128: a = (a << 9) | v24
+        elif -129 < v24 < 0: a = (a << 9) | (255 - v24)
+        else: a = wi(a, v24)
         pass
         pass
         a <<= 3
         st = 15
-    elif v8 is not None:
+    elif v7 is not None:
         w, c = _C62[st]
         a = (a << w) | c
-        if v8.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v8.__class__.__name__}')
-        st26 = 0
-        v27 = v8.dc_evse_status
-        if v27 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v27.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v27.__class__.__name__}')
-        st28 = 0
-        v29 = v27.notification_max_delay
-        if v29 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        if v7.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v7.__class__.__name__}')
+        st25 = 0
+        v26 = v7.dc_evse_status
+        if v26 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v26.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v26.__class__.__name__}')
+        st27 = 0
+        v28 = v26.notification_max_delay
+        if v28 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v29 > 65535: raise EncFail(f'{v29!r} outside 0..65535')
-        if 0 <= v29 < 128: a = (a << 8) | v29
-        else: a = wu(a, v29)
-        st28 = 3
-        v30 = v27.evse_notification
-        if v30 is None: raise EncFail('missing mandatory EVSENotification')
-        if v30.__class__ is not EVSENotificationType and not (v30.__class__ is int and 0 <= v30 < 3): raise EncFail(f'{v30!r} is not a EVSENotificationType')
-        st28 = 7
-        a = (a << 6) | (v30) << 1
-        v31 = v27.evse_isolation_status
-        if v31 is not None:
-            if v31.__class__ is not isolationLevelType and not (v31.__class__ is int and 0 <= v31 < 5): raise EncFail(f'{v31!r} is not a isolationLevelType')
-            a = (a << 7) | (v31) << 1
-            st28 = 11
-        v32 = v27.evse_status_code
-        if v32 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C25[st28]
+        if v28 > 65535: raise EncFail(f'{v28!r} outside 0..65535')
+        if 0 <= v28 < 128: a = (a << 8) | v28
+        else: a = wu(a, v28)
+        st27 = 3
+        v29 = v26.evse_notification
+        if v29 is None: raise EncFail('missing mandatory EVSENotification')
+        if v29.__class__ is not EVSENotificationType and not (v29.__class__ is int and 0 <= v29 < 3): raise EncFail(f'{v29!r} is not a EVSENotificationType')
+        st27 = 7
+        a = (a << 6) | (v29) << 1
+        v30 = v26.evse_isolation_status
+        if v30 is not None:
+            if v30.__class__ is not isolationLevelType and not (v30.__class__ is int and 0 <= v30 < 5): raise EncFail(f'{v30!r} is not a isolationLevelType')
+            a = (a << 7) | (v30) << 1
+            st27 = 11
+        v31 = v26.evse_status_code
+        if v31 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st27]
         a = (a << w) | c
-        if v32.__class__ is not DC_EVSEStatusCodeType and not (v32.__class__ is int and 0 <= v32 < 12): raise EncFail(f'{v32!r} is not a DC_EVSEStatusCodeType')
-        st28 = 15
-        st26 = 3
-        v33 = v8.evse_maximum_current_limit
-        if v33 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
-        if v33.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v33.__class__.__name__}')
+        if v31.__class__ is not DC_EVSEStatusCodeType and not (v31.__class__ is int and 0 <= v31 < 12): raise EncFail(f'{v31!r} is not a DC_EVSEStatusCodeType')
+        st27 = 15
+        st25 = 3
+        v32 = v7.evse_maximum_current_limit
+        if v32 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
+        if v32.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v32.__class__.__name__}')
         pass
-        v35 = v33.multiplier
-        if v35 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        v34 = v32.multiplier
+        if v34 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
         pass
-        v36 = v33.unit
-        if v36 is None: raise EncFail('missing mandatory Unit')
-        if v36.__class__ is not unitSymbolType and not (v36.__class__ is int and 0 <= v36 < 7): raise EncFail(f'{v36!r} is not a unitSymbolType')
+        v35 = v32.unit
+        if v35 is None: raise EncFail('missing mandatory Unit')
+        if v35.__class__ is not unitSymbolType and not (v35.__class__ is int and 0 <= v35 < 7): raise EncFail(f'{v35!r} is not a unitSymbolType')
         pass
-        v37 = v33.value
-        if v37 is None: raise EncFail('missing mandatory Value')
-        a = (a << 22) | (v32) << 17 | (v35 - -3) << 9 | (v36) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
-        if 0 <= v37 < 128: a = (a << 9) | v37
-        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
-        else: a = wi(a, v37)
+        v36 = v32.value
+        if v36 is None: raise EncFail('missing mandatory Value')
+        a = (a << 22) | (v31) << 17 | (v34 - -3) << 9 | (v35) << 3
+        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if 0 <= v36 < 128: a = (a << 9) | v36
+        elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
+        else: a = wi(a, v36)
         pass
-        st26 = 7
-        v38 = v8.evse_maximum_power_limit
-        if v38 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
-        if v38.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v38.__class__.__name__}')
+        st25 = 7
+        v37 = v7.evse_maximum_power_limit
+        if v37 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
+        if v37.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v37.__class__.__name__}')
         pass
-        v40 = v38.multiplier
-        if v40 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+        v39 = v37.multiplier
+        if v39 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v39 <= 3: raise EncFail(f'{v39!r} outside -3..3')
         pass
-        v41 = v38.unit
-        if v41 is None: raise EncFail('missing mandatory Unit')
-        if v41.__class__ is not unitSymbolType and not (v41.__class__ is int and 0 <= v41 < 7): raise EncFail(f'{v41!r} is not a unitSymbolType')
+        v40 = v37.unit
+        if v40 is None: raise EncFail('missing mandatory Unit')
+        if v40.__class__ is not unitSymbolType and not (v40.__class__ is int and 0 <= v40 < 7): raise EncFail(f'{v40!r} is not a unitSymbolType')
         pass
-        v42 = v38.value
-        if v42 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v40 - -3) << 9 | (v41) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
-        if 0 <= v42 < 128: a = (a << 9) | v42
-        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
-        else: a = wi(a, v42)
+        v41 = v37.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v39 - -3) << 9 | (v40) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
         pass
-        st26 = 11
-        v43 = v8.evse_maximum_voltage_limit
-        if v43 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
-        if v43.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v43.__class__.__name__}')
+        st25 = 11
+        v42 = v7.evse_maximum_voltage_limit
+        if v42 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
+        if v42.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v42.__class__.__name__}')
         pass
-        v45 = v43.multiplier
-        if v45 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        v44 = v42.multiplier
+        if v44 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v44 <= 3: raise EncFail(f'{v44!r} outside -3..3')
         pass
-        v46 = v43.unit
-        if v46 is None: raise EncFail('missing mandatory Unit')
-        if v46.__class__ is not unitSymbolType and not (v46.__class__ is int and 0 <= v46 < 7): raise EncFail(f'{v46!r} is not a unitSymbolType')
+        v45 = v42.unit
+        if v45 is None: raise EncFail('missing mandatory Unit')
+        if v45.__class__ is not unitSymbolType and not (v45.__class__ is int and 0 <= v45 < 7): raise EncFail(f'{v45!r} is not a unitSymbolType')
         pass
-        v47 = v43.value
-        if v47 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v45 - -3) << 9 | (v46) << 3
-        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
-        if 0 <= v47 < 128: a = (a << 9) | v47
-        elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
-        else: a = wi(a, v47)
+        v46 = v42.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v44 - -3) << 9 | (v45) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
         pass
-        st26 = 15
-        v48 = v8.evse_minimum_current_limit
-        if v48 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
-        if v48.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v48.__class__.__name__}')
+        st25 = 15
+        v47 = v7.evse_minimum_current_limit
+        if v47 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
+        if v47.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v47.__class__.__name__}')
         pass
-        v50 = v48.multiplier
-        if v50 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v50 <= 3: raise EncFail(f'{v50!r} outside -3..3')
+        v49 = v47.multiplier
+        if v49 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v49 <= 3: raise EncFail(f'{v49!r} outside -3..3')
         pass
-        v51 = v48.unit
-        if v51 is None: raise EncFail('missing mandatory Unit')
-        if v51.__class__ is not unitSymbolType and not (v51.__class__ is int and 0 <= v51 < 7): raise EncFail(f'{v51!r} is not a unitSymbolType')
+        v50 = v47.unit
+        if v50 is None: raise EncFail('missing mandatory Unit')
+        if v50.__class__ is not unitSymbolType and not (v50.__class__ is int and 0 <= v50 < 7): raise EncFail(f'{v50!r} is not a unitSymbolType')
         pass
-        v52 = v48.value
-        if v52 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v50 - -3) << 9 | (v51) << 3
-        if v52 < -32768 or v52 > 32767: raise EncFail(f'{v52!r} outside -32768..32767')
-        if 0 <= v52 < 128: a = (a << 9) | v52
-        elif -129 < v52 < 0: a = (a << 9) | (255 - v52)
-        else: a = wi(a, v52)
+        v51 = v47.value
+        if v51 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v49 - -3) << 9 | (v50) << 3
+        if v51 < -32768 or v51 > 32767: raise EncFail(f'{v51!r} outside -32768..32767')
+        if 0 <= v51 < 128: a = (a << 9) | v51
+        elif -129 < v51 < 0: a = (a << 9) | (255 - v51)
+        else: a = wi(a, v51)
         pass
-        st26 = 19
-        v53 = v8.evse_minimum_voltage_limit
-        if v53 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
-        if v53.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v53.__class__.__name__}')
+        st25 = 19
+        v52 = v7.evse_minimum_voltage_limit
+        if v52 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
+        if v52.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v52.__class__.__name__}')
         pass
-        v55 = v53.multiplier
-        if v55 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v55 <= 3: raise EncFail(f'{v55!r} outside -3..3')
+        v54 = v52.multiplier
+        if v54 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v54 <= 3: raise EncFail(f'{v54!r} outside -3..3')
         pass
-        v56 = v53.unit
-        if v56 is None: raise EncFail('missing mandatory Unit')
-        if v56.__class__ is not unitSymbolType and not (v56.__class__ is int and 0 <= v56 < 7): raise EncFail(f'{v56!r} is not a unitSymbolType')
+        v55 = v52.unit
+        if v55 is None: raise EncFail('missing mandatory Unit')
+        if v55.__class__ is not unitSymbolType and not (v55.__class__ is int and 0 <= v55 < 7): raise EncFail(f'{v55!r} is not a unitSymbolType')
         pass
-        v57 = v53.value
-        if v57 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v55 - -3) << 9 | (v56) << 3
-        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
-        if 0 <= v57 < 128: a = (a << 9) | v57
-        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
-        else: a = wi(a, v57)
+        v56 = v52.value
+        if v56 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v54 - -3) << 9 | (v55) << 3
+        if v56 < -32768 or v56 > 32767: raise EncFail(f'{v56!r} outside -32768..32767')
+        if 0 <= v56 < 128: a = (a << 9) | v56
+        elif -129 < v56 < 0: a = (a << 9) | (255 - v56)
+        else: a = wi(a, v56)
         pass
-        st26 = 23
+        st25 = 23
         a <<= 2
-        v58 = v8.evse_current_regulation_tolerance
-        if v58 is not None:
-            if v58.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v58.__class__.__name__}')
+        v57 = v7.evse_current_regulation_tolerance
+        if v57 is not None:
+            if v57.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v57.__class__.__name__}')
             pass
-            v60 = v58.multiplier
-            if v60 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v60 <= 3: raise EncFail(f'{v60!r} outside -3..3')
+            v59 = v57.multiplier
+            if v59 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v59 <= 3: raise EncFail(f'{v59!r} outside -3..3')
             pass
-            v61 = v58.unit
-            if v61 is None: raise EncFail('missing mandatory Unit')
-            if v61.__class__ is not unitSymbolType and not (v61.__class__ is int and 0 <= v61 < 7): raise EncFail(f'{v61!r} is not a unitSymbolType')
+            v60 = v57.unit
+            if v60 is None: raise EncFail('missing mandatory Unit')
+            if v60.__class__ is not unitSymbolType and not (v60.__class__ is int and 0 <= v60 < 7): raise EncFail(f'{v60!r} is not a unitSymbolType')
             pass
-            v62 = v58.value
-            if v62 is None: raise EncFail('missing mandatory Value')
-            a = (a << 16) | (v60 - -3) << 9 | (v61) << 3
-            if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
-            if 0 <= v62 < 128: a = (a << 9) | v62
-            elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
-            else: a = wi(a, v62)
+            v61 = v57.value
+            if v61 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v59 - -3) << 9 | (v60) << 3
+            if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+            if 0 <= v61 < 128: a = (a << 9) | v61
+            elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
+            else: a = wi(a, v61)
             pass
             a <<= 2
-            st26 = 27
-        v63 = v8.evse_peak_current_ripple
-        if v63 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
-        w, c = _C63[st26]
+            st25 = 27
+        v62 = v7.evse_peak_current_ripple
+        if v62 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
+        w, c = _C63[st25]
         a = (a << w) | c
-        if v63.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v63.__class__.__name__}')
+        if v62.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v62.__class__.__name__}')
         pass
-        v65 = v63.multiplier
-        if v65 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v65 <= 3: raise EncFail(f'{v65!r} outside -3..3')
+        v64 = v62.multiplier
+        if v64 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v64 <= 3: raise EncFail(f'{v64!r} outside -3..3')
         pass
-        v66 = v63.unit
-        if v66 is None: raise EncFail('missing mandatory Unit')
-        if v66.__class__ is not unitSymbolType and not (v66.__class__ is int and 0 <= v66 < 7): raise EncFail(f'{v66!r} is not a unitSymbolType')
+        v65 = v62.unit
+        if v65 is None: raise EncFail('missing mandatory Unit')
+        if v65.__class__ is not unitSymbolType and not (v65.__class__ is int and 0 <= v65 < 7): raise EncFail(f'{v65!r} is not a unitSymbolType')
         pass
-        v67 = v63.value
-        if v67 is None: raise EncFail('missing mandatory Value')
-        a = (a << 14) | (v65 - -3) << 9 | (v66) << 3
-        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
-        if 0 <= v67 < 128: a = (a << 9) | v67
-        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
-        else: a = wi(a, v67)
+        v66 = v62.value
+        if v66 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v64 - -3) << 9 | (v65) << 3
+        if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+        if 0 <= v66 < 128: a = (a << 9) | v66
+        elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
+        else: a = wi(a, v66)
         pass
-        st26 = 31
+        st25 = 31
         a <<= 2
-        v68 = v8.evse_energy_to_be_delivered
-        if v68 is not None:
-            if v68.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v68.__class__.__name__}')
+        v67 = v7.evse_energy_to_be_delivered
+        if v67 is not None:
+            if v67.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v67.__class__.__name__}')
             pass
-            v70 = v68.multiplier
-            if v70 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v70 <= 3: raise EncFail(f'{v70!r} outside -3..3')
+            v69 = v67.multiplier
+            if v69 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v69 <= 3: raise EncFail(f'{v69!r} outside -3..3')
             pass
-            v71 = v68.unit
-            if v71 is None: raise EncFail('missing mandatory Unit')
-            if v71.__class__ is not unitSymbolType and not (v71.__class__ is int and 0 <= v71 < 7): raise EncFail(f'{v71!r} is not a unitSymbolType')
+            v70 = v67.unit
+            if v70 is None: raise EncFail('missing mandatory Unit')
+            if v70.__class__ is not unitSymbolType and not (v70.__class__ is int and 0 <= v70 < 7): raise EncFail(f'{v70!r} is not a unitSymbolType')
             pass
-            v72 = v68.value
-            if v72 is None: raise EncFail('missing mandatory Value')
-            a = (a << 16) | (v70 - -3) << 9 | (v71) << 3
-            if v72 < -32768 or v72 > 32767: raise EncFail(f'{v72!r} outside -32768..32767')
-            if 0 <= v72 < 128: a = (a << 9) | v72
-            elif -129 < v72 < 0: a = (a << 9) | (255 - v72)
-            else: a = wi(a, v72)
+            v71 = v67.value
+            if v71 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v69 - -3) << 9 | (v70) << 3
+            if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+            if 0 <= v71 < 128: a = (a << 9) | v71
+            elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+            else: a = wi(a, v71)
             pass
             a <<= 2
-            st26 = 35
-        w, c = _C64[st26]
+            st25 = 35
+        w, c = _C64[st25]
         a = (a << w) | c
         st = 15
-    elif v9 is not None:
+    elif v8 is not None:
         w, c = _C65[st]
         a = (a << w) | c
-        if v9.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v9.__class__.__name__}')
-        pass
-        a <<= 1
+        a = _e_abstract_EVSEChargeParameter(v8, a)
         st = 15
     else:
         raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
@@ -6811,38 +6876,37 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
                 i1_relative_time_interval.start = i2_start
                 i1_relative_time_interval.duration = i2_duration
             elif k == 1:
-                # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
-                r -= 2; c = (B >> r) & 3
-                if c & 2: return _d_PMaxScheduleType(B, r0)
+                return _d_PMaxScheduleType(B, r0)
+                # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
+                r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
-                i1_time_interval = _new(IntervalType)
             else:
                 return _d_PMaxScheduleType(B, r0)
             i1_p_max = None
             if k == 2:
-                # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+                # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 14; c = (B >> r) & 16383
                 if c & 12743: return _d_PMaxScheduleType(B, r0)
-                i4_multiplier = ((c >> 9) & 7) + -3
-                i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
-                if i4_multiplier > 3 or i4_unit is None: return _d_PMaxScheduleType(B, r0)
-                r -= 9; i4_value = (B >> r) & 511
-                if i4_value & 128:
+                i3_multiplier = ((c >> 9) & 7) + -3
+                i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+                if i3_multiplier > 3 or i3_unit is None: return _d_PMaxScheduleType(B, r0)
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
                     if x > 127:
-                        i4_value, r = ri(B, r + 8, i4_value)
-                        if i4_value < -32768 or i4_value > 32767: return _d_PMaxScheduleType(B, r0)
-                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
-                    else: i4_value = (x << 7) | (i4_value & 127)
-                elif i4_value > 255: i4_value = 255 - i4_value
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleType(B, r0)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
                 # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
                 i1_p_max = _new(PhysicalValueType)
-                i1_p_max.multiplier = i4_multiplier
-                i1_p_max.unit = i4_unit
-                i1_p_max.value = i4_value
+                i1_p_max.multiplier = i3_multiplier
+                i1_p_max.unit = i3_unit
+                i1_p_max.value = i3_value
             else:
                 return _d_PMaxScheduleType(B, r0)
             if k != -1: return _d_PMaxScheduleType(B, r0)
@@ -6904,6 +6968,7 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == 1:
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
         f_time_interval, B, r = _d_IntervalType(B, r)
         # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -6967,38 +7032,37 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_PMaxScheduleEntryType(B, r0)
+        return _d_PMaxScheduleEntryType(B, r0)
+        # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     f_p_max = None
     if k == 2:
-        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_PMaxScheduleEntryType(B, r0)
-        i3_multiplier = ((c >> 9) & 7) + -3
-        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i3_multiplier > 3 or i3_unit is None: return _d_PMaxScheduleEntryType(B, r0)
-        r -= 9; i3_value = (B >> r) & 511
-        if i3_value & 128:
+        i2_multiplier = ((c >> 9) & 7) + -3
+        i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_multiplier > 3 or i2_unit is None: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i3_value, r = ri(B, r + 8, i3_value)
-                if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
-            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
-            else: i3_value = (x << 7) | (i3_value & 127)
-        elif i3_value > 255: i3_value = 255 - i3_value
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
         # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
         f_p_max = _new(PhysicalValueType)
-        f_p_max.multiplier = i3_multiplier
-        f_p_max.unit = i3_unit
-        f_p_max.value = i3_value
+        f_p_max.multiplier = i2_multiplier
+        f_p_max.unit = i2_unit
+        f_p_max.value = i2_value
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     if k != -1: return _d_PMaxScheduleEntryType(B, r0)
@@ -7036,31 +7100,30 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         a = (a << w) | c
         pass
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    v8 = o.p_max
-    if v8 is None: raise EncFail('missing mandatory PMax')
-    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    v7 = o.p_max
+    if v7 is None: raise EncFail('missing mandatory PMax')
+    if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
     pass
-    v10 = v8.multiplier
-    if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    v9 = v7.multiplier
+    if v9 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
     pass
-    v11 = v8.unit
-    if v11 is None: raise EncFail('missing mandatory Unit')
-    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    v10 = v7.unit
+    if v10 is None: raise EncFail('missing mandatory Unit')
+    if v10.__class__ is not unitSymbolType and not (v10.__class__ is int and 0 <= v10 < 7): raise EncFail(f'{v10!r} is not a unitSymbolType')
     pass
-    v12 = v8.value
-    if v12 is None: raise EncFail('missing mandatory Value')
-    a = (a << 15) | (v10 - -3) << 9 | (v11) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
-    if 0 <= v12 < 128: a = (a << 9) | v12
-    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
-    else: a = wi(a, v12)
+    v11 = v7.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v9 - -3) << 9 | (v10) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
     pass
     pass
     a <<= 3
@@ -7384,6 +7447,7 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, 
         if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T76[(B >> r) & 3]
     elif k == 1:
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
         f_time_interval, B, r = _d_IntervalType(B, r)
         # after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level
         if r < 2048: B, r = fill(B, r)
@@ -7467,11 +7531,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, 
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        # 3 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level]
-        r -= 3; c = (B >> r) & 7
-        if c & 4: return _d_SalesTariffEntryType(B, r0)
+        return _d_SalesTariffEntryType(B, r0)
+        # 2 bits: [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level]
+        r -= 2; c = (B >> r) & 3
         k = _T76[c & 3]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_SalesTariffEntryType(B, r0)
     f_e_price_level = None
@@ -7534,16 +7597,15 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         a = (a << w) | c
         st = 3
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         st = 3
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    v8 = o.e_price_level
-    if v8 is not None:
-        if not 0 <= v8 <= 255: raise EncFail(f'{v8!r} outside 0..255')
-        a = (a << 12) | (v8) << 1
+    v7 = o.e_price_level
+    if v7 is not None:
+        if not 0 <= v7 <= 255: raise EncFail(f'{v7!r} outside 0..255')
+        a = (a << 12) | (v7) << 1
         st = 7
     n = 0
     for v in o.consumption_cost:
@@ -10557,6 +10619,7 @@ def _d_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 1:
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
         f_time_interval, B, r = _d_IntervalType(B, r)
         # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -10612,11 +10675,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_EntryType(B, r0)
+        return _d_EntryType(B, r0)
+        # 1 bits: [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_EntryType(B, r0)
     if k != -1: return _d_EntryType(B, r0)
@@ -10653,9 +10715,8 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         a = (a << w) | c
         pass
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
@@ -12067,6 +12128,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
+        facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
         f_evse_status, B, r = _d_EVSEStatusType(B, r)
         # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -12153,25 +12215,10 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
         f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
-        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
-        r -= 2; c = (B >> r) & 3
-        if c & 3: return _d_MeteringReceiptResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i3_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of MeteringReceiptResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
-        r -= 8; c = (B >> r) & 255
-        if c & 230: return _d_MeteringReceiptResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        return _d_MeteringReceiptResType(B, r0)
+        # 1 bits: [code of MeteringReceiptResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        if i3_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
-        f_evse_status = _new(EVSEStatusType)
-        f_evse_status.notification_max_delay = i3_notification_max_delay
-        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_MeteringReceiptResType(B, r0)
     if k != -1: return _d_MeteringReceiptResType(B, r0)
@@ -12241,20 +12288,8 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         a = (a << 7) | (v14) << 2
         pass
     elif v5 is not None:
-        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
-        pass
-        v16 = v5.notification_max_delay
-        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 4) | 8
-        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
-        if 0 <= v16 < 128: a = (a << 8) | v16
-        else: a = wu(a, v16)
-        pass
-        v17 = v5.evse_notification
-        if v17 is None: raise EncFail('missing mandatory EVSENotification')
-        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
-        pass
-        a = (a << 7) | (v17) << 2
+        a = (a << 2) | 2
+        a = _e_abstract_EVSEStatus(v5, a)
         pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
@@ -12907,6 +12942,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
+        facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
         f_ev_power_delivery_parameter, B, r = _d_EVPowerDeliveryParameterType(B, r)
         # after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -12969,11 +13005,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         f_dc_ev_power_delivery_parameter.bulk_charging_complete = i1_bulk_charging_complete
         f_dc_ev_power_delivery_parameter.charging_complete = i1_charging_complete
     elif k == 4:
-        # 2 bits: [EVPowerDeliveryParameterType start: EE = 0 in 1 bit(s)]; [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_PowerDeliveryReqType(B, r0)
+        return _d_PowerDeliveryReqType(B, r0)
+        # 1 bits: [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_power_delivery_parameter = _new(EVPowerDeliveryParameterType)
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
     o = _new(PowerDeliveryReqType)
     o.charge_progress = f_charge_progress
@@ -13038,9 +13073,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     elif v6 is not None:
         w, c = _C165[st]
         a = (a << w) | c
-        if v6.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v6.__class__.__name__}')
-        pass
-        a <<= 1
+        a = _e_abstract_EVPowerDeliveryParameter(v6, a)
         st = 15
     w, c = _C166[st]
     a = (a << w) | c
@@ -13337,6 +13370,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
+        facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
         f_evse_status, B, r = _d_EVSEStatusType(B, r)
         # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -13423,25 +13457,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
         f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
         f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
-        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
-        r -= 2; c = (B >> r) & 3
-        if c & 3: return _d_PowerDeliveryResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i3_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
-        r -= 8; c = (B >> r) & 255
-        if c & 230: return _d_PowerDeliveryResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        return _d_PowerDeliveryResType(B, r0)
+        # 1 bits: [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        if i3_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
-        f_evse_status = _new(EVSEStatusType)
-        f_evse_status.notification_max_delay = i3_notification_max_delay
-        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_PowerDeliveryResType(B, r0)
     if k != -1: return _d_PowerDeliveryResType(B, r0)
@@ -13511,20 +13530,8 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         a = (a << 7) | (v14) << 2
         pass
     elif v5 is not None:
-        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
-        pass
-        v16 = v5.notification_max_delay
-        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 4) | 8
-        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
-        if 0 <= v16 < 128: a = (a << 8) | v16
-        else: a = wu(a, v16)
-        pass
-        v17 = v5.evse_notification
-        if v17 is None: raise EncFail('missing mandatory EVSENotification')
-        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
-        pass
-        a = (a << 7) | (v17) << 2
+        a = (a << 2) | 2
+        a = _e_abstract_EVSEStatus(v5, a)
         pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
@@ -16435,7 +16442,7 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int, int]:
                             i3_obj.authorization_res, B, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            i3_obj.body_element, B, r = _f_BodyBaseType(B, r)
+                            return _d_V2G_MessageType(B, r0)
                         elif k == 3:
                             i3_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                 else:
@@ -16813,6 +16820,7 @@ def _d_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
+        facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         f_body_element, B, r = _d_BodyBaseType(B, r)
         # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
         if r < 2048: B, r = fill(B, r)
@@ -16998,7 +17006,7 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
                             f_obj.authorization_res, B, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            f_obj.body_element, B, r = _f_BodyBaseType(B, r)
+                            return _d_BodyType(B, r0)
                         elif k == 3:
                             f_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                 else:
@@ -17339,7 +17347,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
 _SP_BodyType = {
     'authorization_req': (6, 0, _e_AuthorizationReqType),
     'authorization_res': (6, 1, _e_AuthorizationResType),
-    'body_element': (6, 2, _e_BodyBaseType),
+    'body_element': (6, 2, _e_abstract_BodyElement),
     'cable_check_req': (6, 3, _e_CableCheckReqType),
     'cable_check_res': (6, 4, _e_CableCheckResType),
     'certificate_installation_req': (6, 5, _e_CertificateInstallationReqType),
@@ -17437,7 +17445,7 @@ DOC_ELEMENTS: tuple = (
     ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
     ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
     ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType, _d_BodyBaseType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_abstract_BodyElement, _e_abstract_BodyElement, BodyBaseType, _d_abstract_BodyElement),
     ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType, _d_CableCheckReqType),
     ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType, _d_CableCheckResType),
     ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
@@ -17459,12 +17467,12 @@ DOC_ELEMENTS: tuple = (
     ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
     ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
     ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123, _d_S1_DigestValue),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType, _d_EVChargeParameterType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType, _d_EVSEChargeParameterType),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType, _d_EVStatusType),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType, _d_EntryType),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVChargeParameter, _e_abstract_EVChargeParameter, EVChargeParameterType, _d_abstract_EVChargeParameter),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVPowerDeliveryParameter, _e_abstract_EVPowerDeliveryParameter, EVPowerDeliveryParameterType, _d_abstract_EVPowerDeliveryParameter),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEChargeParameter, _e_abstract_EVSEChargeParameter, EVSEChargeParameterType, _d_abstract_EVSEChargeParameter),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEStatus, _e_abstract_EVSEStatus, EVSEStatusType, _d_abstract_EVSEStatus),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVStatus, _e_abstract_EVStatus, EVStatusType, _d_abstract_EVStatus),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_Entry, _e_abstract_Entry, EntryType, _d_abstract_Entry),
     ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
     ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32, _d_S2_KeyName),
     ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
@@ -17488,7 +17496,7 @@ DOC_ELEMENTS: tuple = (
     ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
     ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
     ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType, _d_SAScheduleListType),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType, _d_SASchedulesType),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_SASchedules, _e_abstract_SASchedules, SASchedulesType, _d_abstract_SASchedules),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
     ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType, _d_SalesTariffEntryType),
     ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
@@ -17505,7 +17513,7 @@ DOC_ELEMENTS: tuple = (
     ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
     ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
     ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType, _d_IntervalType),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_TimeInterval, _e_abstract_TimeInterval, IntervalType, _d_abstract_TimeInterval),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
     ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType, _d_V2G_MessageType),
@@ -19350,7 +19358,7 @@ FRAG_ELEMENTS: tuple = (
     ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
     ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
     ('Body', 'urn:iso:15118:2:2013:MsgDef', _f_BodyType, _e_BodyType, BodyType, _d_BodyType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType, _d_BodyBaseType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_abstract_BodyElement, _e_abstract_BodyElement, BodyBaseType, _d_abstract_BodyElement),
     ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S14, _d_S4_BulkChargingComplete),
     ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S14, _d_S5_BulkChargingComplete),
     ('BulkSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S23, _d_S6_BulkSOC),
@@ -19396,7 +19404,7 @@ FRAG_ELEMENTS: tuple = (
     ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S71, _d_S15_EPriceLevel),
     ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S178, _d_S16_EVCCID),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType, _d_EVChargeParameterType),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVChargeParameter, _e_abstract_EVChargeParameter, EVChargeParameterType, _d_abstract_EVChargeParameter),
     ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVErrorCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S17_EVErrorCode, _e_S17_EVErrorCode, _S22, _d_S17_EVErrorCode),
@@ -19409,10 +19417,10 @@ FRAG_ELEMENTS: tuple = (
     ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVMinCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVPowerDeliveryParameter, _e_abstract_EVPowerDeliveryParameter, EVPowerDeliveryParameterType, _d_abstract_EVPowerDeliveryParameter),
     ('EVRESSSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S18_EVRESSSOC, _e_S18_EVRESSSOC, _S23, _d_S18_EVRESSSOC),
     ('EVReady', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S19_EVReady, _e_S19_EVReady, _S14, _d_S19_EVReady),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType, _d_EVSEChargeParameterType),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEChargeParameter, _e_abstract_EVSEChargeParameter, EVSEChargeParameterType, _d_abstract_EVSEChargeParameter),
     ('EVSECurrentLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S20_EVSECurrentLimitAchieved, _e_S20_EVSECurrentLimitAchieved, _S14, _d_S20_EVSECurrentLimitAchieved),
     ('EVSECurrentRegulationTolerance', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVSEEnergyToBeDelivered', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
@@ -19435,15 +19443,15 @@ FRAG_ELEMENTS: tuple = (
     ('EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVSEProcessing', 'urn:iso:15118:2:2013:MsgBody', _d_S25_EVSEProcessing, _e_S25_EVSEProcessing, _S21, _d_S25_EVSEProcessing),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEStatus, _e_abstract_EVSEStatus, EVSEStatusType, _d_abstract_EVSEStatus),
     ('EVSEStatusCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S26_EVSEStatusCode, _e_S26_EVSEStatusCode, _S27, _d_S26_EVSEStatusCode),
     ('EVSETimeStamp', 'urn:iso:15118:2:2013:MsgBody', _d_S27_EVSETimeStamp, _e_S27_EVSETimeStamp, _S98, _d_S27_EVSETimeStamp),
     ('EVSEVoltageLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S28_EVSEVoltageLimitAchieved, _e_S28_EVSEVoltageLimitAchieved, _S14, _d_S28_EVSEVoltageLimitAchieved),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType, _d_EVStatusType),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVStatus, _e_abstract_EVStatus, EVStatusType, _d_abstract_EVStatus),
     ('EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
     ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43, _d_S29_EnergyTransferMode),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType, _d_EntryType),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_Entry, _e_abstract_Entry, EntryType, _d_abstract_Entry),
     ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S123, _d_S30_Exponent),
     ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S185, _d_S31_FaultCode),
     ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S171, _d_S32_FaultMsg),
@@ -19514,7 +19522,7 @@ FRAG_ELEMENTS: tuple = (
     ('SAScheduleTuple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType, _d_SAScheduleTupleType),
     ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', _d_S60_SAScheduleTupleID, _e_S60_SAScheduleTupleID, _S66, _d_S60_SAScheduleTupleID),
     ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S66, _d_S61_SAScheduleTupleID),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType, _d_SASchedulesType),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_SASchedules, _e_abstract_SASchedules, SASchedulesType, _d_abstract_SASchedules),
     ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
     ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S123, _d_S62_SPKISexp),
     ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType, _d_SalesTariffType),
@@ -19555,7 +19563,7 @@ FRAG_ELEMENTS: tuple = (
     ('SubCertificates', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType, _d_SubCertificatesType),
     ('SupportedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SupportedEnergyTransferModeType, _e_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType),
     ('TMeter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S77_TMeter, _e_S77_TMeter, _S98, _d_S77_TMeter),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType, _d_IntervalType),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_TimeInterval, _e_abstract_TimeInterval, IntervalType, _d_abstract_TimeInterval),
     ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
     ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
     ('Unit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S78_Unit, _e_S78_Unit, _S10, _d_S78_Unit),
@@ -19793,6 +19801,18 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     MeteringReceiptResType: frozenset([1]),
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([1]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+    ChargeParameterDiscoveryReqType: {'ev_charge_parameter': 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter'},
+    ChargeParameterDiscoveryResType: {'sa_schedules': 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList', 'evse_charge_parameter': 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter'},
+    PMaxScheduleEntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    SalesTariffEntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    EntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    MeteringReceiptResType: {'evse_status': 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus'},
+    PowerDeliveryReqType: {'ev_power_delivery_parameter': 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter'},
+    PowerDeliveryResType: {'evse_status': 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus'},
+    BodyType: {'body_element': 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes'},
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

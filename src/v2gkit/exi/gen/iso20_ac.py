@@ -17891,6 +17891,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     AC_ChargeParameterDiscoveryReqType: frozenset([1]),
     AC_ChargeParameterDiscoveryResType: frozenset([2]),
 }
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',

@@ -7841,6 +7841,9 @@ if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectReq] = CH
 if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectReq] = CHOICE_REQUIRED[ACDP_ConnectReqType]
 if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
 if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',

@@ -14832,6 +14832,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     WPT_LF_DataPackageType: frozenset([1]),
     WPT_LF_SystemSetupDataType: frozenset([0]),
 }
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',

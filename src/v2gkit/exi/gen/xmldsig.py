@@ -2985,6 +2985,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     KeyValueType: frozenset([0]),
     X509DataType: frozenset([0]),
 }
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',
